@@ -1,0 +1,30 @@
+// One rule after validation: its regex for the shared RE2::Set, its precedence key and
+// its shape for subtree questions.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "policy/rule.h"
+#include "policy/subtree_reach.h"
+
+namespace agentfense::policy {
+
+// Longest accepted pattern; longer ones are rejected rather than risk huge automata.
+inline constexpr std::size_t kMaxPatternLength = 4096;
+
+struct CompiledRule {
+  PatternType type = PatternType::kGlob;  // after the trailing-"/" rule
+  std::string regex;                      // over the decorated path text (see policy.cc)
+  std::size_t literal_prefix = 0;
+  RuleShape shape;
+};
+
+// Validates rule number `number` (1-based) and compiles it. Throws UserError starting
+// with rule_error_prefix().
+CompiledRule compile_rule(const Rule& rule, int number);
+
+// `rule 3 ("src/[a-"): ` -- how every rule error starts.
+std::string rule_error_prefix(const Rule& rule, int number);
+
+}  // namespace agentfense::policy

@@ -1,0 +1,143 @@
+#include "policy/policy.h"
+
+#include <re2/set.h>
+
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+
+#include "common/errors.h"
+#include "policy/compiled_rule.h"
+#include "policy/re2_options.h"
+
+namespace agentfense::policy {
+namespace {
+
+// Paths are matched as "<path text>\0d" (directory) or "<path text>\0f" (anything else),
+// with "" as the root's path text. The suffix lets one automaton answer both "matches
+// this directory itself" and "matches a descendant"; NUL cannot occur in a path.
+std::string_view decorate(std::string_view path, bool is_dir, std::string& buffer) {
+  buffer.assign(path == "/" ? std::string_view() : path);
+  buffer.push_back('\0');
+  buffer.push_back(is_dir ? 'd' : 'f');
+  return buffer;
+}
+
+// Larger rank wins: priority, then file > directory > glob, then literal prefix, then
+// position in the list. Every key is a property of the rule alone, so ranks are a total
+// order computed once.
+std::vector<int> precedence_ranks(const std::vector<Rule>& rules,
+                                  const std::vector<CompiledRule>& compiled) {
+  std::vector<int> order(rules.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto key = [&](int i) {
+    return std::make_tuple(rules[i].priority, static_cast<int>(rules[i].type),
+                           compiled[i].literal_prefix, i);
+  };
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return key(a) < key(b); });
+  std::vector<int> rank(rules.size());
+  for (std::size_t position = 0; position < order.size(); ++position) {
+    rank[order[position]] = static_cast<int>(position);
+  }
+  return rank;
+}
+
+}  // namespace
+
+struct Policy::Compiled {
+  std::vector<Rule> rules;
+  std::vector<CompiledRule> compiled;
+  std::vector<int> rank;
+  std::vector<int> hiding_candidates;  // rules granting none
+  std::vector<int> granting_by_rank;   // rules granting more than none, best rank first
+  re2::RE2::Set set{path_regex_options(), re2::RE2::ANCHOR_BOTH};
+
+  int winner(std::string_view path, bool is_dir) const;
+  bool descendants_may_be_visible(std::string_view dir_path) const;
+  void index_rules_by_level();  // fills the two lists above; needs rules and rank
+};
+
+int Policy::Compiled::winner(std::string_view path, bool is_dir) const {
+  if (rules.empty()) return -1;
+  // Reused per thread so that steady-state decisions do not allocate.
+  thread_local std::string text;
+  thread_local std::vector<int> matches;
+  matches.clear();
+  re2::RE2::Set::ErrorInfo error{};
+  // On failure (including the automaton running out of memory) no rule matched: fail
+  // closed with level none.
+  if (!set.Match(decorate(path, is_dir, text), &matches, &error)) return -1;
+  int best = -1;
+  for (int index : matches) {
+    if (best < 0 || rank[index] > rank[best]) best = index;
+  }
+  return best;
+}
+
+bool Policy::Compiled::descendants_may_be_visible(std::string_view dir_path) const {
+  const std::vector<std::string_view> segments = path_segments(dir_path);
+  // A none rule covering the whole subtree hides everything below it that it outranks.
+  int hiding_rank = -1;
+  for (int i : hiding_candidates) {
+    if (rank[i] > hiding_rank && compiled[i].shape.reach(segments, dir_path).matches_all_below) {
+      hiding_rank = rank[i];
+    }
+  }
+  // Best-ranked first, so the common case (a broad read rule) answers after one check.
+  for (int i : granting_by_rank) {
+    if (rank[i] <= hiding_rank) break;
+    if (compiled[i].shape.reach(segments, dir_path).may_match_below) return true;
+  }
+  return false;
+}
+
+void Policy::Compiled::index_rules_by_level() {
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    auto& list = rules[i].level == Level::kNone ? hiding_candidates : granting_by_rank;
+    list.push_back(static_cast<int>(i));
+  }
+  std::sort(granting_by_rank.begin(), granting_by_rank.end(),
+            [&](int a, int b) { return rank[a] > rank[b]; });
+}
+
+Policy Policy::compile(std::vector<Rule> rules) {
+  auto compiled = std::make_unique<Compiled>();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    CompiledRule rule = compile_rule(rules[i], static_cast<int>(i) + 1);
+    // A trailing "/" made it a directory rule; record that so explain output says so.
+    rules[i].type = rule.type;
+    std::string error;
+    if (compiled->set.Add(rule.regex, &error) != static_cast<int>(i)) {
+      throw UserError(rule_error_prefix(rules[i], static_cast<int>(i) + 1) +
+                      "internal regex error: " + error);
+    }
+    compiled->compiled.push_back(std::move(rule));
+  }
+  if (!compiled->set.Compile()) {
+    throw UserError("rules are too complex to compile together (" + std::to_string(rules.size()) +
+                    " rules)");
+  }
+  compiled->rank = precedence_ranks(rules, compiled->compiled);
+  compiled->rules = std::move(rules);
+  compiled->index_rules_by_level();
+  return Policy(std::move(compiled));
+}
+
+Policy::Policy(std::unique_ptr<Compiled> compiled) : compiled_(std::move(compiled)) {}
+Policy::Policy(Policy&&) noexcept = default;
+Policy& Policy::operator=(Policy&&) noexcept = default;
+Policy::~Policy() = default;
+
+Decision Policy::decide(std::string_view path, bool is_dir) const {
+  Decision decision;
+  decision.rule = compiled_->winner(path, is_dir);
+  if (decision.rule >= 0) decision.level = compiled_->rules[decision.rule].level;
+  decision.descendants_may_be_visible = is_dir && compiled_->descendants_may_be_visible(path);
+  return decision;
+}
+
+const std::vector<Rule>& Policy::rules() const {
+  return compiled_->rules;
+}
+
+}  // namespace agentfense::policy

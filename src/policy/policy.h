@@ -1,0 +1,72 @@
+// The policy engine: a compiled list of rules that answers "what level does this path
+// have, and which rule decided it". Pure: no I/O, no global state, thread-safe for
+// concurrent decide() calls after compile().
+//
+// Contract (DESIGN.md "Policy semantics"):
+//  * patterns anchored at the root, leading "/" optional; "*" and "?" never cross "/";
+//    "**" matches zero or more whole segments; "[...]" classes and "{a,b}" work;
+//    "/dir/**" also matches "/dir"; trailing "/" means type directory. Unlike the shell,
+//    "*" matches names starting with "." (so "**/*" means everything). Full syntax in
+//    glob.h. Directory-type patterns are globs too; file-type patterns are literal.
+//  * precedence: higher priority; then file > directory > glob; then longer literal
+//    prefix; then the later rule in the list.
+//  * nothing matches -> kNone (fail closed).
+//  * invalid rules are rejected by compile() with a UserError naming the rule (index
+//    and pattern).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/level.h"
+#include "policy/rule.h"
+
+namespace agentfense::policy {
+
+struct Decision {
+  // The path's own level from the winning rule (kNone when no rule matched).
+  Level level = Level::kNone;
+  // Index into Policy::rules() of the winning rule, or -1 when no rule matched.
+  int rule = -1;
+  // Only meaningful for directories: true when some rule granting more than kNone could
+  // match a path strictly beneath this directory *and win there* as far as the patterns
+  // alone can tell. The filesystem uses it to show a kNone/kView directory as a
+  // traversable directory listing only its visible children (after checking that such a
+  // child really exists).
+  bool descendants_may_be_visible = false;
+};
+
+class Policy {
+ public:
+  // Validates and compiles; throws agentfense::UserError naming the first bad rule,
+  // e.g. `rule 3 ("src/[a-"): unterminated character class`.
+  static Policy compile(std::vector<Rule> rules);
+
+  Policy(Policy&&) noexcept;
+  Policy& operator=(Policy&&) noexcept;
+  ~Policy();
+
+  // Steady-state cost: one RE2::Set match over all rules and no allocation; for a
+  // directory, descendants_may_be_visible adds a per-rule segment walk (microseconds),
+  // so callers should cache decisions per inode.
+  // `path` is a normalized absolute workspace path: "/" or "/a/b" (no trailing "/",
+  // no "." or ".." segments, no empty segments). Use normalize_path() first for user
+  // input. `is_dir` selects whether directory-type rules can match the path itself.
+  Decision decide(std::string_view path, bool is_dir) const;
+
+  const std::vector<Rule>& rules() const;
+
+ private:
+  struct Compiled;
+  explicit Policy(std::unique_ptr<Compiled> compiled);
+  std::unique_ptr<Compiled> compiled_;
+};
+
+// Normalizes user-supplied workspace paths: adds the leading "/", collapses "//" and
+// "/./", strips a trailing "/". ".." segments are rejected (UserError) rather than
+// resolved, since a policy path never needs them.
+std::string normalize_path(std::string_view path);
+
+}  // namespace agentfense::policy

@@ -1,0 +1,115 @@
+#include "policy/subtree_reach.h"
+
+#include <re2/re2.h>
+
+#include "policy/re2_options.h"
+
+namespace agentfense::policy {
+namespace {
+
+// Adds the positions reachable by letting a "**" match zero segments.
+template <typename Alternative>
+void skip_empty_globstars(const Alternative& alternative, std::vector<bool>& states) {
+  for (std::size_t i = 0; i < alternative.size(); ++i) {
+    if (states[i] && alternative[i].globstar) states[i + 1] = true;
+  }
+}
+
+}  // namespace
+
+RuleShape::RuleShape(const std::vector<GlobAlternative>& alternatives, PatternType type)
+    : type_(type) {
+  for (const GlobAlternative& glob : alternatives) {
+    Alternative alternative;
+    for (const GlobSegment& segment : glob) {
+      Segment compiled{.globstar = segment.globstar, .matcher = nullptr};
+      if (!segment.globstar) {
+        compiled.matcher = std::make_unique<re2::RE2>(segment.regex, path_regex_options());
+      }
+      alternative.push_back(std::move(compiled));
+    }
+    alternatives_.push_back(std::move(alternative));
+  }
+}
+
+RuleShape::RuleShape(std::string path) : type_(PatternType::kFile), file_path_(std::move(path)) {}
+
+RuleShape::RuleShape(RuleShape&&) noexcept = default;
+RuleShape& RuleShape::operator=(RuleShape&&) noexcept = default;
+RuleShape::~RuleShape() = default;
+
+SubtreeReach RuleShape::reach(const std::vector<std::string_view>& dir_segments,
+                              std::string_view dir_path) const {
+  if (type_ == PatternType::kFile) {
+    const bool below = dir_path == "/" ? file_path_ != "/"
+                                       : file_path_.size() > dir_path.size() &&
+                                             file_path_.starts_with(dir_path) &&
+                                             file_path_[dir_path.size()] == '/';
+    return {.may_match_below = below, .matches_all_below = false};
+  }
+  SubtreeReach total;
+  for (const Alternative& alternative : alternatives_) {
+    const SubtreeReach one = glob_reach(alternative, dir_segments);
+    total.may_match_below = total.may_match_below || one.may_match_below;
+    total.matches_all_below = total.matches_all_below || one.matches_all_below;
+  }
+  return total;
+}
+
+// Runs the pattern as an NFA over the directory's segments: states[i] means "the
+// segments so far can be matched by the first i pattern segments".
+SubtreeReach RuleShape::glob_reach(const Alternative& alternative,
+                                   const std::vector<std::string_view>& dir_segments) const {
+  const std::size_t end = alternative.size();
+  std::vector<bool> states(end + 1, false);
+  states[0] = true;
+  skip_empty_globstars(alternative, states);
+  // A directory rule matching the directory or one of its ancestors covers its subtree.
+  bool matched_ancestor_or_self = states[end];
+  for (std::string_view name : dir_segments) {
+    std::vector<bool> next(end + 1, false);
+    bool alive = false;
+    for (std::size_t i = 0; i < end; ++i) {
+      if (!states[i]) continue;
+      if (alternative[i].globstar) {
+        next[i] = true;  // "**" absorbs this segment and may absorb more
+        alive = true;
+      } else if (re2::RE2::FullMatch(name, *alternative[i].matcher)) {
+        next[i + 1] = true;
+        alive = true;
+      }
+    }
+    skip_empty_globstars(alternative, next);
+    states = std::move(next);
+    matched_ancestor_or_self = matched_ancestor_or_self || states[end];
+    if (!alive) break;  // nothing deeper can match; an ancestor match still counts
+  }
+
+  SubtreeReach reach;
+  // Remaining pattern segments can always consume at least one more path segment
+  // (assuming every segment glob matches some name: conservative).
+  for (std::size_t i = 0; i < end; ++i) reach.may_match_below = reach.may_match_below || states[i];
+  // Remaining pattern made only of "**" matches any continuation.
+  for (std::size_t i = end; i-- > 0 && alternative[i].globstar;) {
+    reach.matches_all_below = reach.matches_all_below || states[i];
+  }
+  if (type_ == PatternType::kDirectory && matched_ancestor_or_self) {
+    reach.may_match_below = true;
+    reach.matches_all_below = true;
+  }
+  return reach;
+}
+
+std::vector<std::string_view> path_segments(std::string_view normalized_path) {
+  std::vector<std::string_view> segments;
+  std::size_t start = 1;  // skip the leading '/'
+  while (start < normalized_path.size()) {
+    std::size_t slash = normalized_path.find('/', start);
+    if (slash == std::string_view::npos) slash = normalized_path.size();
+    segments.push_back(normalized_path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return segments;
+}
+
+}  // namespace agentfense::policy

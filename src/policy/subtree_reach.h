@@ -1,0 +1,61 @@
+// What one rule can say about the paths strictly beneath a directory, from its pattern
+// alone. Policy uses it for Decision::descendants_may_be_visible: a directory whose own
+// level is none must still be traversable when some rule could grant access below it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/glob.h"
+#include "policy/rule.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace agentfense::policy {
+
+struct SubtreeReach {
+  // Some path strictly beneath the directory may match the rule (conservative: true
+  // whenever the segments seen so far do not rule it out).
+  bool may_match_below = false;
+  // Every path strictly beneath the directory matches the rule.
+  bool matches_all_below = false;
+};
+
+class RuleShape {
+ public:
+  // A glob or directory rule; `alternatives` as parsed by parse_glob.
+  RuleShape(const std::vector<GlobAlternative>& alternatives, PatternType type);
+  // A file rule naming exactly `path` (normalized).
+  explicit RuleShape(std::string path);
+
+  RuleShape(RuleShape&&) noexcept;
+  RuleShape& operator=(RuleShape&&) noexcept;
+  ~RuleShape();
+
+  // `dir_segments` are the segments of the normalized directory path `dir_path`.
+  SubtreeReach reach(const std::vector<std::string_view>& dir_segments,
+                     std::string_view dir_path) const;
+
+ private:
+  struct Segment {
+    bool globstar = false;
+    std::unique_ptr<re2::RE2> matcher;  // null for a globstar
+  };
+  using Alternative = std::vector<Segment>;
+
+  SubtreeReach glob_reach(const Alternative& alternative,
+                          const std::vector<std::string_view>& dir_segments) const;
+
+  PatternType type_;
+  std::vector<Alternative> alternatives_;
+  std::string file_path_;  // only for PatternType::kFile
+};
+
+// The segments of a normalized path ("/" has none).
+std::vector<std::string_view> path_segments(std::string_view normalized_path);
+
+}  // namespace agentfense::policy

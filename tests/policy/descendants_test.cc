@@ -1,0 +1,104 @@
+// Decision::descendants_may_be_visible: a directory with level none stays traversable
+// when a rule could grant access beneath it, unless a none rule that outranks it hides
+// the whole subtree.
+#include <gtest/gtest.h>
+
+#include "policy/presets.h"
+#include "policy_test_util.h"
+
+namespace agentfense::policy {
+namespace {
+
+using testing::glob;
+using testing::typed;
+
+struct DescendantsCase {
+  std::string name;
+  std::vector<Rule> rules;
+  std::string dir;
+  bool visible;
+};
+
+class Descendants : public ::testing::TestWithParam<DescendantsCase> {};
+
+TEST_P(Descendants, ReportsWhetherAnythingBelowMayBeVisible) {
+  const DescendantsCase& c = GetParam();
+  EXPECT_EQ(testing::decide(c.rules, c.dir, true).descendants_may_be_visible, c.visible);
+}
+
+std::vector<Rule> with(std::vector<Rule> rules, const std::vector<Rule>& more) {
+  rules.insert(rules.end(), more.begin(), more.end());
+  return rules;
+}
+
+const std::vector<Rule> kPythonOnly = {glob("/src/**/*.py", Level::kRead)};
+const std::vector<Rule> kAgentSafe = preset_rules("agent-safe");
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, Descendants,
+    ::testing::Values(
+        DescendantsCase{"PyRoot", kPythonOnly, "/", true},
+        DescendantsCase{"PySrc", kPythonOnly, "/src", true},
+        DescendantsCase{"PySrcPkg", kPythonOnly, "/src/pkg", true},
+        DescendantsCase{"PyDocs", kPythonOnly, "/docs", false},
+        DescendantsCase{"SafeRoot", kAgentSafe, "/", true},
+        DescendantsCase{"SafeSrc", kAgentSafe, "/src", true},
+        DescendantsCase{"SafeSecrets", kAgentSafe, "/secrets", false},
+        DescendantsCase{"SafeNestedSecrets", kAgentSafe, "/a/secrets", false},
+        DescendantsCase{"SafeInsideSecrets", kAgentSafe, "/a/secrets/b", false},
+        DescendantsCase{"SafeGit", kAgentSafe, "/.git", false},
+        DescendantsCase{"SafeNestedGit", kAgentSafe, "/a/.git", false},
+        // A later rule at the same priority outranks the preset's hiding rule.
+        DescendantsCase{"LaterRuleUnhides",
+                        with(kAgentSafe, {glob("/a/secrets/pub/**", Level::kRead, 100)}),
+                        "/a/secrets", true},
+        DescendantsCase{"LowerPriorityStaysHidden",
+                        with(kAgentSafe, {glob("/a/secrets/pub/**", Level::kRead, 50)}),
+                        "/a/secrets", false},
+        // A none rule that only hides part of the subtree hides nothing for certain.
+        DescendantsCase{"PartialNoneDoesNotShadow",
+                        {glob("**/*", Level::kRead), glob("**/x/*", Level::kNone, 100)},
+                        "/x",
+                        true},
+        DescendantsCase{"ViewCountsAsVisible", {glob("**/*", Level::kView)}, "/a", true},
+        DescendantsCase{"OnlyNoneRules", {glob("**", Level::kNone)}, "/", false},
+        DescendantsCase{"FileRuleAncestor",
+                        {typed("/a/b/c.txt", Level::kRead, PatternType::kFile)},
+                        "/a/b",
+                        true},
+        DescendantsCase{
+            "FileRuleRoot", {typed("/a/b/c.txt", Level::kRead, PatternType::kFile)}, "/", true},
+        DescendantsCase{"FileRuleItself",
+                        {typed("/a/b/c.txt", Level::kRead, PatternType::kFile)},
+                        "/a/b/c.txt",
+                        false},
+        DescendantsCase{
+            "FileRuleSibling", {typed("/a/b", Level::kRead, PatternType::kFile)}, "/a/bc", false},
+        DescendantsCase{"DirRuleAncestor", {glob("/a/b/", Level::kRead)}, "/a", true},
+        DescendantsCase{"DirRuleSelf", {glob("/a/b/", Level::kRead)}, "/a/b", true},
+        DescendantsCase{"DirRuleInside", {glob("/a/b/", Level::kRead)}, "/a/b/c/d", true},
+        DescendantsCase{"DirRuleElsewhere", {glob("/a/b/", Level::kRead)}, "/x", false},
+        DescendantsCase{"DirNoneHidesGlobBelow",
+                        {glob("**/*.py", Level::kRead), glob("/vendor/", Level::kNone, 5)},
+                        "/vendor/lib",
+                        false},
+        DescendantsCase{"ExactMatchIsNotBelow", {glob("/a/b", Level::kRead)}, "/a/b", false},
+        DescendantsCase{"TwoGlobstars", {glob("**/a/**/b", Level::kRead)}, "/x/a/y", true},
+        DescendantsCase{"BraceAlternative", {glob("{src,lib}/*.py", Level::kRead)}, "/lib", true},
+        DescendantsCase{
+            "BraceAlternativeMiss", {glob("{src,lib}/*.py", Level::kRead)}, "/doc", false}),
+    [](const ::testing::TestParamInfo<DescendantsCase>& info) { return info.param.name; });
+
+TEST(Descendants, OnlyComputedForDirectories) {
+  EXPECT_FALSE(testing::decide(kPythonOnly, "/src", false).descendants_may_be_visible);
+}
+
+TEST(Descendants, NoneDirectoryWithVisibleChildStaysNone) {
+  // The directory's own level is unaffected: the fs shows it as a traversable listing.
+  const Decision decision = testing::decide(kPythonOnly, "/src", true);
+  EXPECT_EQ(decision.level, Level::kNone);
+  EXPECT_TRUE(decision.descendants_may_be_visible);
+}
+
+}  // namespace
+}  // namespace agentfense::policy
