@@ -1,0 +1,131 @@
+// list_changes: one walk over upper, carrying the matching base directory alongside, plus
+// the whiteouts that delete base entries without any upper counterpart.
+#include "layer/changes.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/errors.h"
+#include "layer/entry_io.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::layer {
+namespace {
+
+class ChangeLister {
+ public:
+  ChangeLister(int base_fd, const Journal& j)
+      : base_fd_(base_fd), journal_(j), whiteouts_(j.whiteouts()), opaques_(j.opaques()) {}
+
+  std::vector<Change> run() {
+    UniqueFd base_root = open_dir_beneath(base_fd_, "/");
+    walk_upper(journal_.upper_fd(), "/", base_root.get(), is_marked("/"));
+    add_whiteout_deletions();
+    std::sort(changes_.begin(), changes_.end(),
+              [](const Change& a, const Change& b) { return a.path < b.path; });
+    return std::move(changes_);
+  }
+
+ private:
+  bool is_marked(const std::string& path) const {
+    return std::binary_search(whiteouts_.begin(), whiteouts_.end(), path) ||
+           std::binary_search(opaques_.begin(), opaques_.end(), path);
+  }
+
+  // `base_dir` is the base directory at `path` (or -1); `hides_base` says its children
+  // are hidden from the merged view (opaque, whited out, or an ancestor was).
+  void walk_upper(int upper_dir, const std::string& path, int base_dir, bool hides_base) {
+    const std::vector<std::string> upper_names = list_names(upper_dir);
+    for (const std::string& name : upper_names) {
+      const std::string child = child_path(path, name);
+      const std::optional<struct stat> upper_st = stat_at(upper_dir, name);
+      if (!upper_st) continue;  // removed concurrently
+      const char type = type_char(upper_st->st_mode);
+      if (type == 0) continue;
+      const std::optional<struct stat> base_st =
+          base_dir >= 0 ? stat_at(base_dir, name) : std::nullopt;
+      const bool hidden =
+          hides_base || std::binary_search(whiteouts_.begin(), whiteouts_.end(), child);
+      const bool visible_in_base = base_st && !hidden;
+      if (!visible_in_base) {
+        changes_.push_back({child, ChangeKind::kAdded, type});
+      } else if (differs(*base_st, base_dir, *upper_st, upper_dir, name)) {
+        changes_.push_back({child, ChangeKind::kModified, type});
+      }
+      if (type != 'd') continue;
+      UniqueFd upper_child(check_open_dir(upper_dir, name));
+      UniqueFd base_child;
+      if (base_st && S_ISDIR(base_st->st_mode))
+        base_child = UniqueFd(check_open_dir(base_dir, name));
+      walk_upper(upper_child.get(), child, base_child.valid() ? base_child.get() : -1,
+                 !visible_in_base || is_marked(child));
+    }
+    if (hides_base && base_dir >= 0) report_hidden_base_children(base_dir, path, upper_names);
+  }
+
+  void report_hidden_base_children(int base_dir, const std::string& path,
+                                   const std::vector<std::string>& upper_names) {
+    for (const std::string& name : list_names(base_dir)) {
+      if (std::binary_search(upper_names.begin(), upper_names.end(), name)) continue;
+      const std::optional<struct stat> st = stat_at(base_dir, name);
+      if (st && type_char(st->st_mode) != 0) {
+        changes_.push_back({child_path(path, name), ChangeKind::kDeleted, type_char(st->st_mode)});
+      }
+    }
+  }
+
+  // Whiteouts whose nearest marked ancestor is none: deletions the upper walk did not
+  // see. A marked ancestor either is itself a deletion (reported once, for the whole
+  // directory) or is a recreated directory whose hidden base children were reported.
+  void add_whiteout_deletions() {
+    for (const std::string& path : whiteouts_) {
+      if (path == "/" || has_marked_ancestor(path)) continue;
+      if (stat_beneath(journal_.upper_fd(), path)) continue;  // upper wins: not a delete
+      const std::optional<struct stat> base_st = stat_beneath(base_fd_, path);
+      if (base_st && type_char(base_st->st_mode) != 0) {
+        changes_.push_back({path, ChangeKind::kDeleted, type_char(base_st->st_mode)});
+      }
+    }
+  }
+
+  bool has_marked_ancestor(const std::string& path) const {
+    for (std::string parent = split_path(path).parent;; parent = split_path(parent).parent) {
+      if (is_marked(parent)) return true;
+      if (parent == "/") return false;
+    }
+  }
+
+  static bool differs(const struct stat& base, int base_dir, const struct stat& upper,
+                      int upper_dir, const std::string& name) {
+    if ((base.st_mode & S_IFMT) != (upper.st_mode & S_IFMT)) return true;
+    if ((base.st_mode & 07777) != (upper.st_mode & 07777) && !S_ISLNK(upper.st_mode)) return true;
+    if (S_ISLNK(upper.st_mode))
+      return read_link_at(base_dir, name) != read_link_at(upper_dir, name);
+    if (S_ISREG(upper.st_mode)) {
+      return base.st_size != upper.st_size || !same_content(base_dir, name, upper_dir, name);
+    }
+    return false;
+  }
+
+  static int check_open_dir(int dir_fd, const std::string& name) {
+    return static_cast<int>(
+        check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                      "open " + name));
+  }
+
+  const int base_fd_;
+  const Journal& journal_;
+  const std::vector<std::string> whiteouts_;
+  const std::vector<std::string> opaques_;
+  std::vector<Change> changes_;
+};
+
+}  // namespace
+
+std::vector<Change> list_changes(int base_dirfd, const Journal& j) {
+  return ChangeLister(base_dirfd, j).run();
+}
+
+}  // namespace agentfense::layer

@@ -1,0 +1,158 @@
+#include "layer/file_install.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "common/errors.h"
+#include "layer/entry_io.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::layer {
+namespace {
+
+constexpr mode_t kKeptModeBits = 07777 & ~(S_ISUID | S_ISGID);
+
+std::string temp_name() {
+  unsigned char random[8];
+  check_syscall(::getrandom(random, sizeof random, 0), "getrandom");
+  std::string name = ".agentfense-commit-";
+  char hex[3];
+  for (unsigned char byte : random) {
+    std::snprintf(hex, sizeof hex, "%02x", byte);
+    name += hex;
+  }
+  return name;
+}
+
+// Removes the temporary entry unless it was renamed into place.
+class TempEntry {
+ public:
+  TempEntry(int dir_fd, std::string name) : dir_fd_(dir_fd), name_(std::move(name)) {}
+  TempEntry(const TempEntry&) = delete;
+  TempEntry& operator=(const TempEntry&) = delete;
+  ~TempEntry() {
+    if (armed_) {
+      try {
+        remove_tree_at(dir_fd_, name_);
+      } catch (const SystemError&) {
+        // Best effort while unwinding: a leftover ".agentfense-commit-*" is harmless.
+      }
+    }
+  }
+  const std::string& name() const { return name_; }
+  void disarm() { armed_ = false; }
+
+ private:
+  int dir_fd_;
+  std::string name_;
+  bool armed_ = true;
+};
+
+void copy_bytes(int from, int to) {
+  for (;;) {
+    const ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+      check_syscall(-1, "copy_file_range");
+    }
+    break;  // filesystem pair without copy_file_range: plain read/write below
+  }
+  std::vector<char> buffer(1 << 16);
+  for (;;) {
+    const ssize_t n = check_syscall(::read(from, buffer.data(), buffer.size()), "read");
+    if (n == 0) return;
+    for (ssize_t done = 0; done < n;) {
+      done += check_syscall(::write(to, buffer.data() + done, n - done), "write");
+    }
+  }
+}
+
+void build_file(int upper_parent, const std::string& name, const struct stat& st, int base_parent,
+                const std::string& temp) {
+  UniqueFd source = open_file_for_read(upper_parent, name);
+  UniqueFd target(
+      check_syscall(::openat(base_parent, temp.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600),
+                    "create " + temp));
+  copy_bytes(source.get(), target.get());
+  check_syscall(::fchmod(target.get(), st.st_mode & kKeptModeBits), "chmod " + temp);
+  const struct timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
+  check_syscall(::futimens(target.get(), times), "set mtime " + temp);
+  // Durable before it becomes visible: a crash never leaves an empty committed file.
+  check_syscall(::fsync(target.get()), "fsync " + temp);
+}
+
+void build_entry(int upper_parent, const std::string& name, const struct stat& st, int base_parent,
+                 const std::string& temp) {
+  switch (type_char(st.st_mode)) {
+    case 'f':
+      build_file(upper_parent, name, st, base_parent, temp);
+      return;
+    case 'l':
+      check_syscall(
+          ::symlinkat(read_link_at(upper_parent, name).c_str(), base_parent, temp.c_str()),
+          "symlink " + temp);
+      return;
+    case 'p':
+      check_syscall(::mknodat(base_parent, temp.c_str(), S_IFIFO | 0600, 0), "mkfifo " + temp);
+      check_syscall(::fchmodat(base_parent, temp.c_str(), st.st_mode & kKeptModeBits, 0),
+                    "chmod " + temp);
+      return;
+    case 'd':
+      check_syscall(::mkdirat(base_parent, temp.c_str(), 0700), "mkdir " + temp);
+      set_dir_mode(base_parent, temp, st.st_mode);
+      return;
+    default:
+      throw SystemError("commit " + name + ": unsupported file type", EINVAL);
+  }
+}
+
+void sync_dir(int dir_fd) {
+  UniqueFd readable = reopen_dir(dir_fd);
+  check_syscall(::fsync(readable.get()), "fsync directory");
+}
+
+}  // namespace
+
+void set_dir_mode(int parent_fd, const std::string& name, mode_t mode) {
+  UniqueFd dir(check_syscall(
+      ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+      "open " + name));
+  check_syscall(::fchmod(dir.get(), mode & kKeptModeBits), "chmod " + name);
+}
+
+void install_entry(int upper_parent, int base_parent, const std::string& name) {
+  const std::optional<struct stat> upper_st = stat_at(upper_parent, name);
+  if (!upper_st) throw SystemError("commit " + name + ": gone from upper", ENOENT);
+  const std::optional<struct stat> base_st = stat_at(base_parent, name);
+  const bool new_is_dir = S_ISDIR(upper_st->st_mode);
+  const bool old_is_dir = base_st && S_ISDIR(base_st->st_mode);
+
+  if (new_is_dir && old_is_dir) {
+    set_dir_mode(base_parent, name, upper_st->st_mode);
+    return;
+  }
+  TempEntry temp(base_parent, temp_name());
+  build_entry(upper_parent, name, *upper_st, base_parent, temp.name());
+  if (base_st && new_is_dir != old_is_dir) {
+    // rename(2) cannot replace a directory by a file or vice versa; exchanging keeps
+    // the switch atomic, and the old entry is then removed under the temp name.
+    check_syscall(
+        ::renameat2(base_parent, temp.name().c_str(), base_parent, name.c_str(), RENAME_EXCHANGE),
+        "exchange " + name);
+  } else {
+    check_syscall(::renameat(base_parent, temp.name().c_str(), base_parent, name.c_str()),
+                  "rename into place " + name);
+    temp.disarm();
+  }
+  sync_dir(base_parent);
+}
+
+}  // namespace agentfense::layer

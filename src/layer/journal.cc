@@ -1,0 +1,300 @@
+#include "layer/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/errors.h"
+#include "layer/journal_record.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::layer {
+namespace {
+
+constexpr char kUpperName[] = "upper";
+constexpr char kJournalName[] = "journal";
+constexpr char kCompactName[] = "journal.compact";
+
+// Replay cost is proportional to the file; once dead records dominate, rewrite it.
+constexpr size_t kCompactSlack = 1024;
+
+void make_dir_if_missing(int dir_fd, const char* name) {
+  if (::mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST) {
+    check_syscall(-1, "mkdir " + std::string(name));
+  }
+}
+
+const std::string& key_of(const std::string& key) {
+  return key;
+}
+template <typename Value>
+const std::string& key_of(const std::pair<const std::string, Value>& entry) {
+  return entry.first;
+}
+
+// Keys equal to `prefix` or below it as a directory ("/a/x" but not "/ab").
+template <typename Container>
+std::vector<std::string> keys_under(const Container& container, std::string_view prefix) {
+  std::vector<std::string> keys;
+  // Keys starting with the prefix text are contiguous in sorted order; "/a b" sits among
+  // them without being under "/a", hence the precise filter.
+  for (auto it = container.lower_bound(prefix); it != container.end(); ++it) {
+    const std::string& key = key_of(*it);
+    if (!key.starts_with(prefix)) break;
+    if (is_same_or_under(key, prefix)) keys.push_back(key);
+  }
+  return keys;
+}
+
+std::string moved_path(std::string_view path, std::string_view from, std::string_view to) {
+  return std::string(to) + std::string(path.substr(from.size()));
+}
+
+template <typename Container, typename Rekey>
+void move_keys(Container& container, std::string_view from, const Rekey& rekey) {
+  for (const std::string& key : keys_under(container, from)) {
+    auto node = container.extract(key);
+    if constexpr (requires { node.key(); }) {
+      node.key() = rekey(key);
+    } else {
+      node.value() = rekey(key);
+    }
+    container.insert(std::move(node));
+  }
+}
+
+}  // namespace
+
+bool operator==(const BaseStamp& a, const BaseStamp& b) {
+  return a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns;
+}
+
+Journal::Journal(UniqueFd state_fd, UniqueFd upper_fd)
+    : state_fd_(std::move(state_fd)), upper_fd_(std::move(upper_fd)) {}
+
+std::unique_ptr<Journal> Journal::open(const std::string& state_dir) {
+  if (::mkdir(state_dir.c_str(), 0700) < 0 && errno != EEXIST) {
+    check_syscall(-1, "mkdir " + state_dir);
+  }
+  UniqueFd state_fd(check_syscall(::open(state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC),
+                                  "open " + state_dir));
+  make_dir_if_missing(state_fd.get(), kUpperName);
+  UniqueFd upper_fd(check_syscall(
+      ::openat(state_fd.get(), kUpperName, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+      "open " + state_dir + "/upper"));
+
+  std::unique_ptr<Journal> journal(new Journal(std::move(state_fd), std::move(upper_fd)));
+  journal->open_journal_file();
+  const size_t records = journal->replay();
+  const size_t live = journal->whiteouts_.size() + journal->opaques_.size() +
+                      2 * journal->replaced_.size() + journal->stamps_.size();
+  if (records > 2 * live + kCompactSlack) journal->compact();
+  return journal;
+}
+
+void Journal::open_journal_file() {
+  journal_fd_.reset(static_cast<int>(
+      check_syscall(::openat(state_fd_.get(), kJournalName,
+                             O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600),
+                    "open journal")));
+}
+
+size_t Journal::replay() {
+  std::string content;
+  char buffer[64 * 1024];
+  for (off_t offset = 0;;) {
+    const ssize_t n =
+        check_syscall(::pread(journal_fd_.get(), buffer, sizeof buffer, offset), "read journal");
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+    offset += n;
+  }
+  // A crash mid-append leaves a line without '\n': drop it, and cut it off the file so
+  // the next append starts on a fresh line.
+  const size_t last_newline = content.rfind('\n');
+  const size_t complete = last_newline == std::string::npos ? 0 : last_newline + 1;
+  if (complete < content.size()) {
+    check_syscall(::ftruncate(journal_fd_.get(), static_cast<off_t>(complete)),
+                  "truncate torn journal record");
+  }
+  size_t records = 0;
+  std::string_view rest(content.data(), complete);
+  while (!rest.empty()) {
+    const size_t newline = rest.find('\n');
+    const std::optional<JournalRecord> record = decode_record(rest.substr(0, newline));
+    // Fail closed: skipping a whiteout would silently resurrect deleted content.
+    if (!record) {
+      throw SystemError("journal record " + std::to_string(records + 1) + " is corrupt", EBADMSG);
+    }
+    apply(*record);
+    rest.remove_prefix(newline + 1);
+    ++records;
+  }
+  return records;
+}
+
+void Journal::apply(const JournalRecord& record) {
+  switch (record.op) {
+    case RecordOp::kWhiteout:
+      whiteouts_.insert(record.path);
+      break;
+    case RecordOp::kOpaque:
+      opaques_.insert(record.path);
+      break;
+    case RecordOp::kClearMarkers:
+      if (whiteouts_.erase(record.path) > 0) replaced_.insert(record.path);
+      opaques_.erase(record.path);
+      break;
+    case RecordOp::kStamp:
+      stamps_.try_emplace(record.path, CopyUpRecord{record.stamp, record.second_path});
+      break;
+    case RecordOp::kForgetStamp:
+      stamps_.erase(record.path);
+      replaced_.erase(record.path);
+      break;
+    case RecordOp::kRename: {
+      const std::string& from = record.path;
+      const std::string& to = record.second_path;
+      for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
+      for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
+      for (const std::string& key : keys_under(stamps_, to)) stamps_.erase(key);
+      for (const std::string& key : keys_under(replaced_, to)) replaced_.erase(key);
+      auto rekey = [&](const std::string& key) { return moved_path(key, from, to); };
+      move_keys(whiteouts_, from, rekey);
+      move_keys(opaques_, from, rekey);
+      move_keys(stamps_, from, rekey);
+      move_keys(replaced_, from, rekey);
+      break;
+    }
+  }
+}
+
+void Journal::compact() {
+  // Write the live state to a side file, make it durable, then atomically replace the
+  // journal: a crash at any point leaves either the old or the new complete journal.
+  std::string records;
+  for (const std::string& path : whiteouts_) {
+    records += encode_record({RecordOp::kWhiteout, path, {}, {}});
+  }
+  for (const std::string& path : opaques_)
+    records += encode_record({RecordOp::kOpaque, path, {}, {}});
+  for (const std::string& path : replaced_) {  // a cleared whiteout, as originally logged
+    records += encode_record({RecordOp::kWhiteout, path, {}, {}});
+    records += encode_record({RecordOp::kClearMarkers, path, {}, {}});
+  }
+  for (const auto& [path, stamp] : stamps_) {
+    records += encode_record({RecordOp::kStamp, path, stamp.origin, stamp.stamp});
+  }
+  {
+    UniqueFd out(static_cast<int>(
+        check_syscall(::openat(state_fd_.get(), kCompactName,
+                               O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600),
+                      "create compacted journal")));
+    size_t written = 0;
+    while (written < records.size()) {
+      written += static_cast<size_t>(
+          check_syscall(::write(out.get(), records.data() + written, records.size() - written),
+                        "write compacted journal"));
+    }
+    check_syscall(::fsync(out.get()), "fsync compacted journal");
+  }
+  check_syscall(::renameat(state_fd_.get(), kCompactName, state_fd_.get(), kJournalName),
+                "replace journal");
+  open_journal_file();
+}
+
+void Journal::log_and_apply(const JournalRecord& record) {
+  // One write(2) per record on an O_APPEND fd: concurrent appends never interleave, and
+  // a crash can only tear the last line, which replay() discards. Memory is updated only
+  // once the record is in the file, so both always agree.
+  const std::string line = encode_record(record);
+  const ssize_t n =
+      check_syscall(::write(journal_fd_.get(), line.data(), line.size()), "append journal");
+  if (static_cast<size_t>(n) != line.size()) throw SystemError("append journal", EIO);
+  apply(record);
+}
+
+void Journal::add_whiteout(std::string_view path) {
+  std::lock_guard lock(mu_);
+  log_and_apply({RecordOp::kWhiteout, std::string(path), {}, {}});
+}
+
+void Journal::add_opaque(std::string_view dir_path) {
+  std::lock_guard lock(mu_);
+  log_and_apply({RecordOp::kOpaque, std::string(dir_path), {}, {}});
+}
+
+void Journal::remove_marker(std::string_view path) {
+  std::lock_guard lock(mu_);
+  if (!whiteouts_.contains(path) && !opaques_.contains(path)) return;
+  log_and_apply({RecordOp::kClearMarkers, std::string(path), {}, {}});
+}
+
+bool Journal::is_whiteout(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  return whiteouts_.contains(path);
+}
+
+bool Journal::is_opaque(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  return opaques_.contains(path);
+}
+
+void Journal::record_copy_up(std::string_view path, const BaseStamp& stamp) {
+  std::lock_guard lock(mu_);
+  if (stamps_.contains(path)) return;  // the first stamp is the one the sandbox read
+  log_and_apply({RecordOp::kStamp, std::string(path), std::string(path), stamp});
+}
+
+bool Journal::was_replaced(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  return replaced_.contains(path);
+}
+
+std::optional<BaseStamp> Journal::copy_up_stamp(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  auto it = stamps_.find(path);
+  if (it == stamps_.end()) return std::nullopt;
+  return it->second.stamp;
+}
+
+std::optional<CopyUpRecord> Journal::copy_up_record(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  auto it = stamps_.find(path);
+  if (it == stamps_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Journal::forget_copy_up(std::string_view path) {
+  std::lock_guard lock(mu_);
+  if (!stamps_.contains(path) && !replaced_.contains(path)) return;
+  log_and_apply({RecordOp::kForgetStamp, std::string(path), {}, {}});
+}
+
+void Journal::rename_prefix(std::string_view from, std::string_view to) {
+  std::lock_guard lock(mu_);
+  log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
+}
+
+std::vector<std::string> Journal::whiteouts() const {
+  std::lock_guard lock(mu_);
+  return {whiteouts_.begin(), whiteouts_.end()};
+}
+
+std::vector<std::string> Journal::opaques() const {
+  std::lock_guard lock(mu_);
+  return {opaques_.begin(), opaques_.end()};
+}
+
+void Journal::reset() {
+  std::lock_guard lock(mu_);
+  check_syscall(::ftruncate(journal_fd_.get(), 0), "truncate journal");
+  whiteouts_.clear();
+  opaques_.clear();
+  replaced_.clear();
+  stamps_.clear();
+}
+
+}  // namespace agentfense::layer

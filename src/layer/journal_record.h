@@ -1,0 +1,35 @@
+// One line of STATE/journal: the text encoding of a single bookkeeping operation.
+// Format documented in src/layer/README.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "layer/journal.h"
+
+namespace agentfense::layer {
+
+enum class RecordOp : char {
+  kWhiteout = 'W',
+  kOpaque = 'O',
+  kClearMarkers = 'X',
+  kStamp = 'S',
+  kForgetStamp = 'F',
+  kRename = 'R',
+};
+
+struct JournalRecord {
+  RecordOp op;
+  std::string path;
+  std::string second_path;  // kStamp: the stamped base path; kRename: the new prefix
+  BaseStamp stamp{};        // kStamp only
+};
+
+// The record as one line, '\n' included.
+std::string encode_record(const JournalRecord& record);
+
+// Parses one line (without its '\n'); nullopt when malformed.
+std::optional<JournalRecord> decode_record(std::string_view line);
+
+}  // namespace agentfense::layer

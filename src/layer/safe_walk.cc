@@ -1,0 +1,136 @@
+#include "layer/safe_walk.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include "common/errors.h"
+
+namespace agentfense::layer {
+namespace {
+
+constexpr int kWalkFlags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+}  // namespace
+
+std::vector<std::string> path_segments(std::string_view path) {
+  std::vector<std::string> segments;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    const size_t end = std::min(path.find('/', pos), path.size());
+    std::string_view segment = path.substr(pos, end - pos);
+    if (segment == "." || segment == "..") {
+      throw SystemError("walk " + std::string(path) + ": dot segment", EINVAL);
+    }
+    if (!segment.empty()) segments.emplace_back(segment);
+    pos = end + 1;
+  }
+  return segments;
+}
+
+PathParts split_path(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {"/", std::string(path)};
+  std::string parent(path.substr(0, slash));
+  if (parent.empty()) parent = "/";
+  return {parent, std::string(path.substr(slash + 1))};
+}
+
+std::string child_path(std::string_view dir, std::string_view name) {
+  std::string out(dir);
+  if (out.empty() || out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
+bool is_same_or_under(std::string_view path, std::string_view prefix) {
+  if (prefix == "/") return true;
+  if (!path.starts_with(prefix)) return false;
+  return path.size() == prefix.size() || path[prefix.size()] == '/';
+}
+
+UniqueFd open_dir_beneath(int root_fd, std::string_view path) {
+  UniqueFd current(check_syscall(::openat(root_fd, ".", kWalkFlags), "open layer root"));
+  for (const std::string& segment : path_segments(path)) {
+    const int next = ::openat(current.get(), segment.c_str(), kWalkFlags);
+    // O_NOFOLLOW|O_DIRECTORY on a symlink yields ENOTDIR (or ELOOP): never followed.
+    check_syscall(next, "open directory " + std::string(path));
+    current.reset(next);
+  }
+  return current;
+}
+
+UniqueFd try_open_dir_beneath(int root_fd, std::string_view path) {
+  try {
+    return open_dir_beneath(root_fd, path);
+  } catch (const SystemError& e) {
+    if (e.code() == ENOENT || e.code() == ENOTDIR || e.code() == ELOOP) return UniqueFd();
+    throw;
+  }
+}
+
+UniqueFd reopen_dir(int dir_fd) {
+  return UniqueFd(
+      check_syscall(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "reopen directory"));
+}
+
+std::optional<struct stat> stat_at(int dir_fd, const std::string& name) {
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return st;
+  if (errno == ENOENT) return std::nullopt;
+  check_syscall(-1, "stat " + name);
+  return std::nullopt;  // unreachable: check_syscall threw
+}
+
+std::optional<struct stat> stat_beneath(int root_fd, std::string_view path) {
+  if (path == "/" || path.empty()) {
+    struct stat st {};
+    check_syscall(::fstat(root_fd, &st), "stat layer root");
+    return st;
+  }
+  const PathParts parts = split_path(path);
+  UniqueFd parent = try_open_dir_beneath(root_fd, parts.parent);
+  if (!parent) return std::nullopt;
+  return stat_at(parent.get(), parts.name);
+}
+
+std::vector<std::string> list_names(int dir_fd) {
+  UniqueFd readable = reopen_dir(dir_fd);
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(readable.get()), &::closedir);
+  if (!dir) check_syscall(-1, "fdopendir");
+  readable.release();  // now owned by `dir`
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+    errno = 0;
+  }
+  if (errno != 0) check_syscall(-1, "readdir");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void remove_tree_at(int dir_fd, const std::string& name) {
+  const std::optional<struct stat> st = stat_at(dir_fd, name);
+  if (!st) return;
+  if (S_ISDIR(st->st_mode)) {
+    UniqueFd child(
+        check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                      "open " + name));
+    empty_dir(child.get());
+    check_syscall(::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR), "rmdir " + name);
+  } else {
+    check_syscall(::unlinkat(dir_fd, name.c_str(), 0), "unlink " + name);
+  }
+}
+
+void empty_dir(int dir_fd) {
+  for (const std::string& name : list_names(dir_fd)) remove_tree_at(dir_fd, name);
+}
+
+}  // namespace agentfense::layer

@@ -1,0 +1,62 @@
+// Host filesystem access that never follows a symlink: every lookup is an *at() call
+// relative to a directory fd, one path segment at a time with O_NOFOLLOW. The base and
+// the upper layer both contain symlinks chosen by the agent (or swapped in by anyone with
+// access to the codebase), and the daemon must not be steered outside them.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace agentfense::layer {
+
+// A normalized workspace path "/a/b" split into its parent ("/a") and last name ("b").
+struct PathParts {
+  std::string parent;
+  std::string name;
+};
+PathParts split_path(std::string_view path);
+
+// Splits "/a/b" into {"a", "b"}; throws on "." and ".." so a path can never climb out.
+std::vector<std::string> path_segments(std::string_view path);
+
+// "/a" + "b" -> "/a/b"; "/" + "b" -> "/b".
+std::string child_path(std::string_view dir, std::string_view name);
+
+// True when `path` equals `prefix` or lies below it ("/a/b" is under "/a", "/ab" is not).
+bool is_same_or_under(std::string_view path, std::string_view prefix);
+
+// Opens the directory at workspace path `path` beneath `root_fd` as an O_PATH fd.
+// Throws SystemError (ENOENT, ENOTDIR, ELOOP...) naming the path; a symlink anywhere on
+// the way fails with ENOTDIR instead of being followed.
+UniqueFd open_dir_beneath(int root_fd, std::string_view path);
+
+// Like open_dir_beneath but returns an invalid fd when the directory is absent or any
+// segment is not a real directory (e.g. a symlink): "not there" from the layer's view.
+UniqueFd try_open_dir_beneath(int root_fd, std::string_view path);
+
+// Re-opens an O_PATH directory fd for reading (listing, flock, fchmod need a real open).
+UniqueFd reopen_dir(int dir_fd);
+
+// lstat of `name` in `dir_fd`; nullopt when it does not exist.
+std::optional<struct stat> stat_at(int dir_fd, const std::string& name);
+
+// lstat of workspace path `path` beneath `root_fd`; nullopt when any part is absent or
+// an intermediate segment is not a real directory.
+std::optional<struct stat> stat_beneath(int root_fd, std::string_view path);
+
+// Sorted entry names of a directory (without "." and "..").
+std::vector<std::string> list_names(int dir_fd);
+
+// Removes `name` in `dir_fd`; directories recursively, symlinks as links (never followed).
+void remove_tree_at(int dir_fd, const std::string& name);
+
+// Removes every entry inside the directory `dir_fd`, keeping the directory itself.
+void empty_dir(int dir_fd);
+
+}  // namespace agentfense::layer

@@ -1,0 +1,117 @@
+#include "layer/changes.h"
+
+#include <unistd.h>
+
+#include "layer_test_util.h"
+
+namespace agentfense::layer::testing {
+namespace {
+
+std::string describe(const std::vector<Change>& changes) {
+  std::string out;
+  for (const Change& c : changes) {
+    out += c.kind == ChangeKind::kAdded ? "A " : c.kind == ChangeKind::kModified ? "M " : "D ";
+    out += c.type;
+    out += " " + c.path + "\n";
+  }
+  return out;
+}
+
+class ChangesTest : public LayerTest {
+ protected:
+  void SetUp() override {
+    LayerTest::SetUp();
+    write_file(base("README"), "hello\n");
+    write_file(base("src/main.c"), "int main() {}\n");
+    write_file(base("src/util.c"), "void util() {}\n");
+    write_file(base("docs/a.md"), "a\n");
+    write_file(base("docs/deep/b.md"), "b\n");
+  }
+  std::string changes() { return describe(list_changes(base_fd_.get(), *journal_)); }
+};
+
+TEST_F(ChangesTest, NoChangesOnFreshLayer) {
+  EXPECT_EQ(changes(), "");
+}
+
+TEST_F(ChangesTest, IdenticalCopyUpIsNotAChange) {
+  copy_up("src/main.c");
+  EXPECT_EQ(changes(), "");
+}
+
+TEST_F(ChangesTest, ReportsAddModifyDelete) {
+  copy_up("src/main.c");
+  write_file(up("src/main.c"), "int main() { return 1; }\n");
+  write_file(up("src/new.c"), "new\n");
+  journal_->add_whiteout("/README");
+  EXPECT_EQ(changes(), "D f /README\nM f /src/main.c\nA f /src/new.c\n");
+}
+
+TEST_F(ChangesTest, ModeChangeIsAModification) {
+  copy_up("src/util.c");
+  fs::permissions(up("src/util.c"), static_cast<fs::perms>(0755));
+  EXPECT_EQ(changes(), "M f /src/util.c\n");
+}
+
+TEST_F(ChangesTest, SymlinksCompareByTarget) {
+  fs::create_symlink("README", base("link"));
+  fs::create_symlink("README", up("link"));
+  EXPECT_EQ(changes(), "");
+  fs::remove(up("link"));
+  fs::create_symlink("src/main.c", up("link"));
+  EXPECT_EQ(changes(), "M l /link\n");
+}
+
+TEST_F(ChangesTest, DeletedDirectoryIsReportedOnce) {
+  journal_->add_whiteout("/docs/deep/b.md");
+  journal_->add_whiteout("/docs/deep");
+  journal_->add_whiteout("/docs/a.md");
+  journal_->add_whiteout("/docs");
+  EXPECT_EQ(changes(), "D d /docs\n");
+}
+
+TEST_F(ChangesTest, WhiteoutOfAbsentBaseEntryIsNoChange) {
+  journal_->add_whiteout("/never-existed");
+  EXPECT_EQ(changes(), "");
+}
+
+TEST_F(ChangesTest, NewDirectoryAndItsContentsAreAdded) {
+  write_file(up("newdir/sub/f.txt"), "x\n");
+  EXPECT_EQ(changes(), "A d /newdir\nA d /newdir/sub\nA f /newdir/sub/f.txt\n");
+}
+
+TEST_F(ChangesTest, RecreatedOpaqueDirectoryHidesBaseChildren) {
+  // rm -r docs; mkdir docs; echo x > docs/a.md
+  mirror_dir("docs");
+  journal_->add_opaque("/docs");
+  write_file(up("docs/a.md"), "a\n");
+  EXPECT_EQ(changes(), "A f /docs/a.md\nD d /docs/deep\n");
+}
+
+TEST_F(ChangesTest, FileReplacedByDirectoryIsAdded) {
+  journal_->add_whiteout("/README");
+  fs::create_directories(up("README"));
+  EXPECT_EQ(changes(), "A d /README\n");
+}
+
+TEST_F(ChangesTest, WeirdNamesAreListedByteExact) {
+  const std::string name = std::string("we\nird\xff name");
+  write_file(up(name), "x");
+  journal_->add_whiteout("/src/util.c");
+  const auto list = list_changes(base_fd_.get(), *journal_);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].path, "/src/util.c");
+  EXPECT_EQ(list[1].path, "/" + name);
+}
+
+TEST_F(ChangesTest, BaseSymlinkedDirectoryIsNotTraversed) {
+  // A whiteout below a base symlink names nothing in the base: never followed.
+  fs::create_directories(root_ / "outside");
+  write_file(root_ / "outside/secret", "s");
+  fs::create_symlink(root_ / "outside", base("escape"));
+  journal_->add_whiteout("/escape/secret");
+  EXPECT_EQ(changes(), "");
+}
+
+}  // namespace
+}  // namespace agentfense::layer::testing

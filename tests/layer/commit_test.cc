@@ -1,0 +1,286 @@
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "layer/changes.h"
+#include "layer/file_install.h"
+#include "layer_test_util.h"
+
+namespace agentfense::layer::testing {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+bool allow_all(std::string_view) {
+  return true;
+}
+
+class CommitTest : public LayerTest {
+ protected:
+  void SetUp() override {
+    LayerTest::SetUp();
+    write_file(base("README"), "hello\n");
+    write_file(base("src/main.c"), "int main() {}\n");
+    write_file(base("docs/a.md"), "a\n");
+    write_file(base("docs/deep/b.md"), "b\n");
+  }
+  CommitResult commit_all(const std::function<bool(std::string_view)>& may_write = allow_all,
+                          const Strings& only = {}) {
+    return commit(base_fd_.get(), *journal_, may_write, only);
+  }
+  size_t remaining() { return list_changes(base_fd_.get(), *journal_).size(); }
+};
+
+TEST_F(CommitTest, AppliesAddModifyDeleteAndEmptiesLayer) {
+  copy_up("src/main.c");
+  write_file(up("src/main.c"), "int main() { return 0; }\n");
+  write_file(up("src/new/util.c"), "util\n");
+  journal_->add_whiteout("/README");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, (Strings{"/README", "/src/main.c", "/src/new", "/src/new/util.c"}));
+  EXPECT_TRUE(result.denied.empty());
+  EXPECT_TRUE(result.conflicts.empty());
+  EXPECT_EQ(read_file(base("src/main.c")), "int main() { return 0; }\n");
+  EXPECT_EQ(read_file(base("src/new/util.c")), "util\n");
+  EXPECT_FALSE(fs::exists(base("README")));
+  EXPECT_EQ(remaining(), 0u);
+  EXPECT_TRUE(journal_->whiteouts().empty());
+  EXPECT_FALSE(journal_->copy_up_stamp("/src/main.c"));
+  EXPECT_TRUE(fs::is_empty(upper()));
+}
+
+TEST_F(CommitTest, PreservesModeButStripsSetuidAndSetgid) {
+  write_file(up("tool.sh"), "#!/bin/sh\n", 06755);
+  ASSERT_EQ(mode_of(up("tool.sh")), 06755u);
+  commit_all();
+  EXPECT_EQ(mode_of(base("tool.sh")), 0755u);
+}
+
+TEST_F(CommitTest, SymlinksAreCommittedAsLinksNeverDereferenced) {
+  fs::create_symlink("/etc/passwd", up("passwd-link"));
+  commit_all();
+  ASSERT_TRUE(fs::is_symlink(base("passwd-link")));
+  EXPECT_EQ(fs::read_symlink(base("passwd-link")), "/etc/passwd");
+}
+
+TEST_F(CommitTest, RefusesBaseSymlinkSwapAndWritesNothingOutside) {
+  const fs::path outside = root_ / "outside";
+  fs::create_directories(outside);
+  write_file(outside / "a.md", "outside original\n");
+  write_file(outside / "deep/b.md", "outside b\n");
+  copy_up("docs/a.md");
+  write_file(up("docs/a.md"), "agent edit\n");
+  write_file(up("docs/planted"), "planted\n");
+  journal_->add_whiteout("/docs/deep/b.md");
+  // Someone swaps the base directory for a symlink after the sandbox wrote.
+  fs::remove_all(base("docs"));
+  fs::create_symlink(outside, base("docs"));
+  const CommitResult result = commit_all();
+  EXPECT_TRUE(result.applied.empty());
+  EXPECT_EQ(read_file(outside / "a.md"), "outside original\n");
+  EXPECT_EQ(read_file(outside / "deep/b.md"), "outside b\n");
+  EXPECT_FALSE(fs::exists(outside / "planted"));
+  EXPECT_TRUE(fs::is_symlink(base("docs")));
+  for (const std::string& path : result.denied) EXPECT_FALSE(result.reasons.at(path).empty());
+}
+
+TEST_F(CommitTest, DeniedPathsStayUntouchedAndListed) {
+  copy_up("README");
+  write_file(up("README"), "changed\n");
+  write_file(up("allowed.txt"), "ok\n");
+  auto may_write = [](std::string_view path) { return path != "/README"; };
+  const CommitResult result = commit_all(may_write);
+  EXPECT_EQ(result.applied, Strings{"/allowed.txt"});
+  EXPECT_EQ(result.denied, Strings{"/README"});
+  EXPECT_EQ(read_file(base("README")), "hello\n");
+  EXPECT_EQ(read_file(up("README")), "changed\n");
+  EXPECT_EQ(remaining(), 1u);
+}
+
+TEST_F(CommitTest, DirectoryDeleteNeedsWriteOnHiddenDescendants) {
+  journal_->add_whiteout("/docs");
+  auto may_write = [](std::string_view path) { return path != "/docs/deep/b.md"; };
+  const CommitResult result = commit_all(may_write);
+  EXPECT_EQ(result.denied, Strings{"/docs"});
+  EXPECT_TRUE(fs::exists(base("docs/deep/b.md")));
+  EXPECT_TRUE(fs::exists(base("docs/a.md")));
+}
+
+TEST_F(CommitTest, DirectoryChmodDoesNotNeedWriteOnItsChildren) {
+  mirror_dir("docs");
+  fs::permissions(up("docs"), static_cast<fs::perms>(0700));
+  auto may_write = [](std::string_view path) { return path == "/docs"; };
+  EXPECT_EQ(commit_all(may_write).applied, Strings{"/docs"});
+  EXPECT_EQ(mode_of(base("docs")), 0700u);
+  EXPECT_TRUE(fs::exists(base("docs/a.md")));
+}
+
+TEST_F(CommitTest, BaseChangedSinceCopyUpIsAConflict) {
+  copy_up("src/main.c");
+  write_file(up("src/main.c"), "sandbox version\n");
+  write_file(base("src/main.c"), "someone else's version, longer\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, Strings{"/src/main.c"});
+  EXPECT_EQ(read_file(base("src/main.c")), "someone else's version, longer\n");
+  EXPECT_EQ(read_file(up("src/main.c")), "sandbox version\n");
+}
+
+TEST_F(CommitTest, AddedFileThatAppearedInBaseIsAConflict) {
+  write_file(up("notes.txt"), "sandbox\n");
+  write_file(base("notes.txt"), "base meanwhile\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, Strings{"/notes.txt"});
+  EXPECT_EQ(read_file(base("notes.txt")), "base meanwhile\n");
+}
+
+TEST_F(CommitTest, DeletedAndRecreatedFileIsNotAConflict) {
+  journal_->add_whiteout("/README");
+  write_file(up("README"), "rewritten\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, Strings{"/README"});
+  EXPECT_EQ(read_file(base("README")), "rewritten\n");
+  EXPECT_TRUE(journal_->whiteouts().empty());
+}
+
+TEST_F(CommitTest, RecreatedAfterPlainDeleteIsNotAConflict) {
+  // What the fs does for `rm README; echo rewritten > README`: the create clears the
+  // whiteout, leaving no stamp (the file was never copied up).
+  journal_->add_whiteout("/README");
+  journal_->remove_marker("/README");
+  write_file(up("README"), "rewritten\n");
+  reopen_journal();  // the replacement must survive replay
+  EXPECT_TRUE(journal_->was_replaced("/README"));
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, Strings{"/README"});
+  EXPECT_EQ(read_file(base("README")), "rewritten\n");
+  EXPECT_FALSE(journal_->was_replaced("/README"));
+}
+
+TEST_F(CommitTest, RenamedCopyUpCommitsBothEnds) {
+  copy_up("README");
+  fs::rename(up("README"), up("README.md"));
+  journal_->rename_prefix("/README", "/README.md");
+  journal_->add_whiteout("/README");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, (Strings{"/README", "/README.md"}));
+  EXPECT_FALSE(fs::exists(base("README")));
+  EXPECT_EQ(read_file(base("README.md")), "hello\n");
+}
+
+TEST_F(CommitTest, OnlySelectedPathsAreApplied) {
+  write_file(up("a/one.txt"), "1\n");
+  write_file(up("b.txt"), "2\n");
+  const CommitResult result = commit_all(allow_all, {"/a/one.txt"});
+  EXPECT_EQ(result.applied, Strings{"/a/one.txt"});
+  EXPECT_EQ(read_file(base("a/one.txt")), "1\n");  // parent created on the way
+  EXPECT_FALSE(fs::exists(base("b.txt")));
+  const auto left = list_changes(base_fd_.get(), *journal_);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].path, "/b.txt");
+}
+
+TEST_F(CommitTest, RecreatedDirectoryReplacesBaseContents) {
+  mirror_dir("docs");
+  journal_->add_opaque("/docs");
+  write_file(up("docs/fresh.md"), "fresh\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, (Strings{"/docs/a.md", "/docs/deep", "/docs/fresh.md"}));
+  EXPECT_FALSE(fs::exists(base("docs/a.md")));
+  EXPECT_FALSE(fs::exists(base("docs/deep")));
+  EXPECT_EQ(read_file(base("docs/fresh.md")), "fresh\n");
+  EXPECT_TRUE(journal_->opaques().empty());
+  EXPECT_EQ(remaining(), 0u);
+}
+
+TEST_F(CommitTest, PartialCommitUnderRecreatedDirectoryKeepsTheRestHidden) {
+  mirror_dir("docs");
+  journal_->add_opaque("/docs");
+  write_file(up("docs/fresh.md"), "fresh\n");
+  const CommitResult result = commit_all(allow_all, {"/docs/fresh.md"});
+  EXPECT_EQ(result.applied, Strings{"/docs/fresh.md"});
+  EXPECT_TRUE(fs::exists(base("docs/a.md")));
+  const auto left = list_changes(base_fd_.get(), *journal_);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].path, "/docs/a.md");
+  EXPECT_EQ(left[0].kind, ChangeKind::kDeleted);
+  EXPECT_EQ(left[1].path, "/docs/deep");
+  EXPECT_EQ(commit_all().applied, (Strings{"/docs/a.md", "/docs/deep"}));
+  EXPECT_EQ(remaining(), 0u);
+  EXPECT_TRUE(journal_->whiteouts().empty());
+}
+
+TEST_F(CommitTest, DirectoryReplacedByFileAtomically) {
+  journal_->add_whiteout("/docs");
+  write_file(up("docs"), "now a file\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, Strings{"/docs"});
+  EXPECT_EQ(read_file(base("docs")), "now a file\n");
+  for (const auto& entry : fs::directory_iterator(base_)) {
+    EXPECT_EQ(entry.path().filename().string().find(".agentfense-commit-"), std::string::npos);
+  }
+}
+
+TEST_F(CommitTest, FifosAreCommittedWithoutOpeningThem) {
+  ASSERT_EQ(::mkfifo(up("pipe").c_str(), 0640), 0);
+  const auto changes = list_changes(base_fd_.get(), *journal_);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].type, 'p');
+  EXPECT_EQ(commit_all().applied, Strings{"/pipe"});
+  EXPECT_TRUE(fs::is_fifo(base("pipe")));
+  EXPECT_EQ(mode_of(base("pipe")), 0640u);
+}
+
+TEST_F(CommitTest, FileReplacedByEmptyDirectory) {
+  journal_->add_whiteout("/README");
+  fs::create_directories(up("README"));
+  EXPECT_EQ(commit_all().applied, Strings{"/README"});
+  EXPECT_TRUE(fs::is_directory(base("README")));
+  EXPECT_EQ(remaining(), 0u);
+  EXPECT_TRUE(journal_->whiteouts().empty());
+}
+
+TEST_F(CommitTest, InstallReplacesByRenameSoOpenReadersKeepOldContent) {
+  write_file(up("README"), "new content\n");
+  UniqueFd reader(::open(base("README").c_str(), O_RDONLY));
+  ASSERT_TRUE(reader.valid());
+  UniqueFd upper_dir(::open(upper().c_str(), O_PATH | O_DIRECTORY));
+  install_entry(upper_dir.get(), base_fd_.get(), "README");
+  char buffer[32] = {};
+  ASSERT_EQ(::pread(reader.get(), buffer, sizeof buffer, 0), 6);
+  EXPECT_EQ(std::string(buffer, 6), "hello\n");  // old inode intact, never truncated
+  EXPECT_EQ(read_file(base("README")), "new content\n");
+  size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(base_)) ++entries;
+  EXPECT_EQ(entries, 3u);  // README, src, docs: no temp left behind
+}
+
+TEST_F(CommitTest, CommitsAreSerializedByFlockOnBase) {
+  write_file(up("x.txt"), "x\n");
+  UniqueFd lock_fd(::open(base_.c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_EQ(::flock(lock_fd.get(), LOCK_EX), 0);
+  auto pending = std::async(std::launch::async, [this] { return commit_all(); });
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  EXPECT_FALSE(fs::exists(base("x.txt")));
+  lock_fd.reset();
+  EXPECT_EQ(pending.get().applied, Strings{"/x.txt"});
+}
+
+TEST_F(CommitTest, DiscardEmptiesUpperWithoutFollowingSymlinks) {
+  const fs::path outside = root_ / "outside";
+  write_file(outside / "keep.txt", "keep\n");
+  fs::create_symlink(outside, up("escape"));
+  write_file(up("dir/file"), "f\n");
+  journal_->add_whiteout("/README");
+  discard(*journal_);
+  EXPECT_TRUE(fs::is_empty(upper()));
+  EXPECT_EQ(read_file(outside / "keep.txt"), "keep\n");
+  EXPECT_TRUE(journal_->whiteouts().empty());
+  EXPECT_EQ(remaining(), 0u);
+  EXPECT_EQ(read_file(base("README")), "hello\n");
+}
+
+}  // namespace
+}  // namespace agentfense::layer::testing
