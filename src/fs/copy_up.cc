@@ -1,0 +1,135 @@
+// Copy-on-write: the first modification of a base node creates its upper copy (and the
+// upper directories above it). Callers hold Filesystem::mutation_mu().
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "fs/filesystem.h"
+#include "fs/host_io.h"
+
+namespace agentfense::fs {
+namespace {
+
+int copy_data(int from, int to, off_t size) {
+  off_t done = 0;
+  while (done < size) {
+    const ssize_t n =
+        ::copy_file_range(from, nullptr, to, nullptr, static_cast<size_t>(size - done), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    if (n == 0) break;  // the base file shrank: copy what there is
+    done += n;
+  }
+  return 0;
+}
+
+// A regular file's upper copy, created unnamed and linked in only once complete so a
+// crash never leaves a half-copied file in the upper layer.
+int copy_regular(const NodeView& file, int upper_parent, const struct stat& base_st,
+                 bool keep_data) {
+  UniqueFd tmp(::openat(upper_parent, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  if (!tmp) return -errno;
+  if (keep_data) {
+    UniqueFd src(::openat(file.parent_base, file.name.c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+    if (!src) return -errno;
+    if (int rc = copy_data(src.get(), tmp.get(), base_st.st_size)) return rc;
+  }
+  if (::fchmod(tmp.get(), base_st.st_mode & 0777) < 0) return -errno;
+  const timespec times[2] = {base_st.st_atim, base_st.st_mtim};
+  if (::futimens(tmp.get(), times) < 0) return -errno;
+  return result_of(::linkat(tmp.get(), "", upper_parent, file.name.c_str(), AT_EMPTY_PATH));
+}
+
+int copy_special(const NodeView& file, int upper_parent, const struct stat& base_st) {
+  if (S_ISLNK(base_st.st_mode)) {
+    std::vector<char> target(static_cast<size_t>(base_st.st_size) + 1);
+    const ssize_t n =
+        ::readlinkat(file.parent_base, file.name.c_str(), target.data(), target.size());
+    if (n < 0) return -errno;
+    target.resize(static_cast<size_t>(n));
+    target.push_back('\0');
+    return result_of(::symlinkat(target.data(), upper_parent, file.name.c_str()));
+  }
+  if (S_ISFIFO(base_st.st_mode) || S_ISSOCK(base_st.st_mode)) {
+    const mode_t mode = (base_st.st_mode & S_IFMT) | (base_st.st_mode & 0777);
+    return result_of(::mknodat(upper_parent, file.name.c_str(), mode, 0));
+  }
+  return -EPERM;  // device nodes are never recreated in the upper layer
+}
+
+}  // namespace
+
+int Filesystem::ensure_upper_dir(const NodeView& dir, int* upper_fd) {
+  if (dir.upper_dir >= 0) {
+    *upper_fd = dir.upper_dir;
+    return 0;
+  }
+  if (!dir.parent) return -EIO;  // the root always has an upper dir
+  std::optional<NodeView> parent = table_.view(dir.parent->id);
+  if (!parent) return -ENOENT;
+  int parent_upper = -1;
+  if (int rc = ensure_upper_dir(*parent, &parent_upper)) return rc;
+  struct stat base_st;
+  if (int rc = stat_at(dir.base_dir, "", &base_st)) return rc;
+  if (::mkdirat(parent_upper, dir.name.c_str(), base_st.st_mode & 0777) < 0 && errno != EEXIST) {
+    return -errno;
+  }
+  const timespec times[2] = {base_st.st_atim, base_st.st_mtim};
+  // Timestamps are cosmetic for a directory; failing to copy them is not an error.
+  (void)::utimensat(parent_upper, dir.name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  UniqueFd fd = open_dir_path(parent_upper, dir.name);
+  if (!fd) return -errno;
+  *upper_fd = table_.adopt_upper_dir(dir.id, std::move(fd));
+  return 0;
+}
+
+int Filesystem::copy_up(NodeView& file, bool keep_data) {
+  if (file.layer == Layer::kUpper) return 0;
+  if (file.is_dir()) {
+    int upper = -1;
+    if (int rc = ensure_upper_dir(file, &upper)) return rc;
+    file.upper_dir = upper;
+    file.layer = Layer::kUpper;
+    return 0;
+  }
+  std::optional<NodeView> parent = table_.view(file.parent->id);
+  if (!parent) return -ENOENT;
+  int upper_parent = -1;
+  if (int rc = ensure_upper_dir(*parent, &upper_parent)) return rc;
+  struct stat base_st;
+  if (int rc = stat_at(file.parent_base, file.name, &base_st)) return rc;
+  const int rc = S_ISREG(base_st.st_mode) ? copy_regular(file, upper_parent, base_st, keep_data)
+                                          : copy_special(file, upper_parent, base_st);
+  if (rc) return rc;
+  journal_->record_copy_up(
+      file.path, layer::BaseStamp{base_st.st_ino, base_st.st_size,
+                                  base_st.st_mtim.tv_sec * 1000000000LL + base_st.st_mtim.tv_nsec});
+  table_.set_layer(file.id, Layer::kUpper);
+  fds_.erase(file.id);
+  file.layer = Layer::kUpper;
+  file.parent_upper = upper_parent;
+  return 0;
+}
+
+int Filesystem::open_file(const NodeView& node, bool for_write, FdCache::Handle* out) {
+  if ((*out = fds_.find(node.id, for_write))) return 0;
+  if (node.unlinked) return -ENOENT;
+  if (for_write && node.layer != Layer::kUpper) return -EROFS;  // caller forgot copy-up
+  const bool writable = node.layer == Layer::kUpper;
+  const int flags = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  UniqueFd fd(
+      ::openat(node.host_parent(), node.name.c_str(), flags | (writable ? O_RDWR : O_RDONLY)));
+  if (!fd) return -errno;
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0) return -errno;
+  // Only regular file data is served; anything else reached here is a type confusion.
+  if (!S_ISREG(st.st_mode)) return -EACCES;
+  *out = std::make_shared<const UniqueFd>(std::move(fd));
+  fds_.insert(node.id, *out, writable);
+  return 0;
+}
+
+}  // namespace agentfense::fs

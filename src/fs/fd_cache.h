@@ -1,0 +1,46 @@
+// Bounded LRU of open file descriptors for READ/WRITE. The kernel is told not to send
+// OPEN (see ops_table.cc), so data requests arrive with only a node id; opening the host
+// file per request would be slow, and keeping one fd per known inode exceeds the open-file
+// limit on large trees. Handles are shared_ptrs so eviction never closes an fd that a
+// concurrent request is still using.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/unique_fd.h"
+
+namespace agentfense::fs {
+
+class FdCache {
+ public:
+  using Handle = std::shared_ptr<const UniqueFd>;
+
+  explicit FdCache(size_t capacity) : capacity_(capacity) {}
+  FdCache(const FdCache&) = delete;
+  FdCache& operator=(const FdCache&) = delete;
+
+  // The cached fd of node `id`, if any and (when `need_write`) opened for writing.
+  Handle find(fuse_ino_t id, bool need_write);
+  void insert(fuse_ino_t id, Handle fd, bool writable);
+  // The node's host file changed identity (copy-up): drop the stale fd.
+  void erase(fuse_ino_t id);
+
+ private:
+  struct Entry {
+    Handle fd;
+    bool writable;
+    std::list<fuse_ino_t>::iterator lru_position;
+  };
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::list<fuse_ino_t> lru_;  // most recently used first
+  std::unordered_map<fuse_ino_t, Entry> entries_;
+};
+
+}  // namespace agentfense::fs

@@ -1,0 +1,198 @@
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include "fs/host_io.h"
+#include "fs/merged_dir.h"
+
+namespace agentfense::fs {
+namespace {
+
+using policy::Level;
+
+// Entries examined before the scan for a visible descendant gives up and shows the
+// directory anyway: revealing one directory name is better than stalling a lookup on a
+// huge hidden tree, and the policy already said a visible descendant is possible.
+constexpr int kVisibilityScanBudget = 10000;
+
+// Half the open-file limit for cached fds; the rest is for directory handles, the
+// listing streams and libfuse.
+size_t fd_cache_capacity() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return 512;
+  return std::clamp<size_t>(limit.rlim_cur / 2, 64, 8192);
+}
+
+UniqueFd dup_fd(int fd) {
+  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+}
+
+}  // namespace
+
+Filesystem::Filesystem(const MountOptions& options, std::unique_ptr<layer::Journal> journal,
+                       std::unique_ptr<AuditLog> audit)
+    : options_(options),
+      journal_(std::move(journal)),
+      audit_(std::move(audit)),
+      access_(*options.policy, audit_.get()),
+      table_(dup_fd(options.base_dirfd), dup_fd(journal_->upper_fd()),
+             options.policy->decide("/", true)),
+      fds_(fd_cache_capacity()) {}
+
+int Filesystem::resolve(const NodeView& parent, const std::string& name, const std::string& path,
+                        HostEntry* out) {
+  if (parent.upper_dir >= 0) {
+    const int rc = stat_at(parent.upper_dir, name, &out->st);
+    if (rc == 0) {
+      out->layer = Layer::kUpper;
+      struct stat base_st;
+      out->base_dir_too = S_ISDIR(out->st.st_mode) && parent.base_dir >= 0 &&
+                          !journal_->is_opaque(path) &&
+                          stat_at(parent.base_dir, name, &base_st) == 0 && S_ISDIR(base_st.st_mode);
+      return 0;
+    }
+    if (rc != -ENOENT) return rc;
+  }
+  if (parent.base_dir < 0 || journal_->is_whiteout(path)) return -ENOENT;
+  out->layer = Layer::kBase;
+  if (int rc = stat_at(parent.base_dir, name, &out->st)) return rc;
+  out->base_dir_too = S_ISDIR(out->st.st_mode);
+  return 0;
+}
+
+int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry) {
+  const std::string path = child_path(parent.path, name);
+  HostEntry host;
+  if (int rc = resolve(parent, name, path, &host)) return rc;
+  const bool is_dir = S_ISDIR(host.st.st_mode);
+  // A node the kernel already knows keeps its decision (decided once per inode).
+  std::optional<NodeView> known = table_.find_path(path);
+  NewNode node;
+  node.decision = known ? known->decision : access_.policy().decide(path, is_dir);
+  if (is_dir) {
+    if (host.layer == Layer::kUpper) node.upper_dir = open_dir_path(parent.upper_dir, name);
+    if (host.base_dir_too) node.base_dir = open_dir_path(parent.base_dir, name);
+    if ((host.layer == Layer::kUpper && !node.upper_dir) || (host.base_dir_too && !node.base_dir)) {
+      return -errno;
+    }
+  }
+  if (!visible(path, is_dir, node.decision, node.base_dir.get(), node.upper_dir.get())) {
+    (void)access_.check(Op::kLookup, path, node.decision, Level::kView);  // audit only
+    return -ENOENT;
+  }
+  node.name = name;
+  node.path = path;
+  node.type = host.st.st_mode & S_IFMT;
+  node.layer = host.layer;
+  node.traversable = is_dir && node.decision.level < Level::kRead;
+  const NodeView view = table_.remember(parent, std::move(node));
+  present_attr(view, owner(), &host.st);
+  fill_entry(view, host.st, entry);
+  return 0;
+}
+
+int Filesystem::attr(const NodeView& node, struct stat* st) {
+  int rc;
+  if (node.is_dir()) {
+    rc = stat_at(node.upper_dir >= 0 ? node.upper_dir : node.base_dir, "", st);
+  } else if (node.unlinked) {
+    // Still open in the agent (e.g. a deleted temp file): only our cached fd reaches it.
+    FdCache::Handle fd = fds_.find(node.id, false);
+    rc = fd ? result_of(::fstat(fd->get(), st)) : -ENOENT;
+  } else {
+    rc = stat_at(node.host_parent(), node.name, st);
+  }
+  if (rc == 0) present_attr(node, owner(), st);
+  return rc;
+}
+
+void Filesystem::fill_entry(const NodeView& node, const struct stat& presented,
+                            fuse_entry_param* entry) {
+  *entry = {};
+  entry->ino = node.id;
+  entry->generation = 1;
+  entry->attr = presented;
+  entry->attr_timeout = kCacheTimeoutSeconds;
+  entry->entry_timeout = kCacheTimeoutSeconds;
+}
+
+bool Filesystem::visible(const std::string& path, bool is_dir, const policy::Decision& decision,
+                         int base_dir, int upper_dir) {
+  if (decision.level >= Level::kView) return true;
+  if (!is_dir || !decision.descendants_may_be_visible) return false;
+  {
+    std::lock_guard lock(visible_mu_);
+    if (auto it = visible_below_.find(path); it != visible_below_.end()) return it->second;
+  }
+  int budget = kVisibilityScanBudget;
+  const bool found = has_visible_descendant(base_dir, upper_dir, path, &budget);
+  std::lock_guard lock(visible_mu_);
+  visible_below_[path] = found;
+  return found;
+}
+
+bool Filesystem::has_visible_descendant(int base_dir, int upper_dir, const std::string& path,
+                                        int* budget) {
+  std::vector<ListedEntry> entries;
+  if (read_merged_dir(base_dir, upper_dir, path, *journal_, &entries) < 0) return false;
+  for (const ListedEntry& entry : entries) {
+    if (--*budget <= 0) return true;
+    const std::string child = child_path(path, entry.name);
+    const bool is_dir = S_ISDIR(entry.type);
+    const policy::Decision decision = access_.policy().decide(child, is_dir);
+    if (decision.level >= Level::kView) return true;
+    if (!is_dir || !decision.descendants_may_be_visible) continue;
+    ChildDirFds fds = open_child_dirs(base_dir, upper_dir, entry.name, child, *journal_);
+    if (has_visible_descendant(fds.base.get(), fds.upper.get(), child, budget)) return true;
+  }
+  return false;
+}
+
+int Filesystem::listing(const NodeView& dir, bool continuing, std::shared_ptr<const Listing>* out) {
+  if ((*out = table_.listing(dir.id, continuing))) return 0;
+  counters_.listing_builds++;
+  std::vector<ListedEntry> entries;
+  if (int rc = read_merged_dir(dir.base_dir, dir.upper_dir, dir.path, *journal_, &entries)) {
+    return rc;
+  }
+  auto filtered = std::make_shared<Listing>();
+  for (ListedEntry& entry : entries) {
+    const std::string child = child_path(dir.path, entry.name);
+    const bool is_dir = S_ISDIR(entry.type);
+    const policy::Decision decision = access_.policy().decide(child, is_dir);
+    bool shown = decision.level >= Level::kView;
+    if (!shown && is_dir && decision.descendants_may_be_visible) {
+      ChildDirFds fds = open_child_dirs(dir.base_dir, dir.upper_dir, entry.name, child, *journal_);
+      shown = visible(child, true, decision, fds.base.get(), fds.upper.get());
+    }
+    if (shown) filtered->push_back(std::move(entry));
+  }
+  table_.set_listing(dir.id, filtered);
+  *out = std::move(filtered);
+  return 0;
+}
+
+bool Filesystem::empty_for_agent(const std::string& dir_path,
+                                 const std::vector<ListedEntry>& entries) {
+  for (const ListedEntry& entry : entries) {
+    const bool is_dir = S_ISDIR(entry.type);
+    const policy::Decision decision =
+        access_.policy().decide(child_path(dir_path, entry.name), is_dir);
+    if (decision.level >= Level::kView || (is_dir && decision.descendants_may_be_visible)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Filesystem::changed_children(const NodeView& dir) {
+  table_.invalidate_listing(dir.id);
+  // Whether hidden-level ancestors have visible descendants may have changed.
+  std::lock_guard lock(visible_mu_);
+  visible_below_.clear();
+}
+
+}  // namespace agentfense::fs

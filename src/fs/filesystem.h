@@ -1,0 +1,101 @@
+// The state of one mounted sandbox view and the operations the FUSE handlers share:
+// resolving a name through the layers, deciding visibility, presenting attributes,
+// copy-up and the per-directory listing cache. Handlers live in ops_*.cc.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "fs/access.h"
+#include "fs/fd_cache.h"
+#include "fs/inode_table.h"
+#include "fs/mount.h"
+#include "fs/presented_attr.h"
+#include "layer/journal.h"
+
+namespace agentfense::fs {
+
+// Long timeouts are safe: the base only changes through commits (which notify), and every
+// other change passes through this daemon, which replies with fresh attributes.
+inline constexpr double kCacheTimeoutSeconds = 3600.0;
+
+// Requests the kernel should stop sending after our first ENOSYS; counted so tests can
+// verify it really does.
+struct RequestCounters {
+  std::atomic<std::uint64_t> open{0};
+  std::atomic<std::uint64_t> opendir{0};
+  std::atomic<std::uint64_t> readdir{0};
+  std::atomic<std::uint64_t> listing_builds{0};
+};
+
+// Where a name resolved to on the host.
+struct HostEntry {
+  Layer layer = Layer::kBase;
+  struct stat st {};
+  bool base_dir_too = false;  // a directory present in both layers (merged)
+};
+
+class Filesystem {
+ public:
+  Filesystem(const MountOptions& options, std::unique_ptr<layer::Journal> journal,
+             std::unique_ptr<AuditLog> audit);
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  InodeTable& table() { return table_; }
+  const Access& access() const { return access_; }
+  FdCache& fds() { return fds_; }
+  layer::Journal& journal() { return *journal_; }
+  RequestCounters& counters() { return counters_; }
+  Owner owner() const { return {options_.owner_uid, options_.owner_gid}; }
+  // Held by every operation that changes the namespace or copies up: they are rare
+  // compared to reads, and serializing them keeps layer bookkeeping simple and correct.
+  std::mutex& mutation_mu() { return mutation_mu_; }
+
+  int resolve(const NodeView& parent, const std::string& name, const std::string& path,
+              HostEntry* out);
+  // Full lookup: resolve, decide, hide, register one kernel reference, fill `entry`.
+  int lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry);
+  // The node's presented attributes from a fresh host stat.
+  int attr(const NodeView& node, struct stat* st);
+  void fill_entry(const NodeView& node, const struct stat& presented, fuse_entry_param* entry);
+
+  // The merged, policy-filtered children of `dir`, cached until invalidated; a readdir
+  // continuing at offset > 0 keeps the listing it started with.
+  int listing(const NodeView& dir, bool continuing, std::shared_ptr<const Listing>* out);
+  void changed_children(const NodeView& dir);  // a name was added/removed in `dir`
+  // Whether directory `dir_path` (merged, unfiltered entries given) is empty as the agent
+  // sees it. Hidden entries do not count: rmdir then leaves them in the base, untouched,
+  // and the answer never reveals that they exist. Conservative for hidden-level dirs
+  // that might hold visible descendants.
+  bool empty_for_agent(const std::string& dir_path, const std::vector<ListedEntry>& entries);
+
+  // Layering (caller holds mutation_mu()).
+  int ensure_upper_dir(const NodeView& dir, int* upper_fd);
+  int copy_up(NodeView& file, bool keep_data);
+  // A cached host fd for READ/WRITE; writing requires the node to be in upper already.
+  int open_file(const NodeView& node, bool for_write, FdCache::Handle* out);
+
+ private:
+  // Whether a node at `path` is shown at all; a hidden-level directory is shown only when
+  // a bounded scan (cached) finds a visible descendant below it.
+  bool visible(const std::string& path, bool is_dir, const policy::Decision& decision, int base_dir,
+               int upper_dir);
+  bool has_visible_descendant(int base_dir, int upper_dir, const std::string& path, int* budget);
+
+  MountOptions options_;
+  std::unique_ptr<layer::Journal> journal_;
+  std::unique_ptr<AuditLog> audit_;
+  Access access_;
+  InodeTable table_;
+  FdCache fds_;
+  RequestCounters counters_;
+  std::mutex mutation_mu_;
+  std::mutex visible_mu_;
+  std::unordered_map<std::string, bool> visible_below_;  // cache of the bounded scans
+};
+
+}  // namespace agentfense::fs

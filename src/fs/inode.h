@@ -1,0 +1,58 @@
+// One node of the presented tree. Inodes are shared_ptr-owned by the InodeTable; request
+// handlers work on NodeView snapshots (inode_table.h) so they never read a field while a
+// rename is rewriting it.
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "policy/policy.h"
+
+namespace agentfense::fs {
+
+// Where a node's data lives. A directory is kUpper as soon as it has an upper dir, even if
+// the base also contributes entries (a merged directory).
+enum class Layer : std::uint8_t { kBase, kUpper };
+
+// One entry of a merged, policy-filtered directory listing.
+struct ListedEntry {
+  std::string name;
+  mode_t type;  // S_IFMT bits
+};
+using Listing = std::vector<ListedEntry>;
+
+struct Inode {
+  explicit Inode(fuse_ino_t node_id) : id(node_id) {}
+  Inode(const Inode&) = delete;
+  Inode& operator=(const Inode&) = delete;
+
+  const fuse_ino_t id;
+
+  // Everything below is guarded by InodeTable's mutex.
+  std::string path;  // normalized workspace path, "/" for the root
+  std::string name;
+  std::shared_ptr<Inode> parent;  // keeps the parent's directory fds alive
+  mode_t type = 0;
+  Layer layer = Layer::kBase;
+  policy::Decision decision;  // decided once per inode (paths of kept inodes are stable)
+  bool traversable = false;   // kNone/kView dir shown because a visible descendant exists
+  bool unlinked = false;      // removed from the namespace; kept until the kernel forgets
+  std::uint64_t nlookup = 0;
+  // Directories only, O_PATH. Set at most once each, closed only when the inode dies, so
+  // a NodeView may use the raw numbers for as long as it holds the inode.
+  UniqueFd base_dir;  // absent when the base has no such dir or the dir is opaque
+  UniqueFd upper_dir;
+  std::shared_ptr<const Listing> listing;  // cached merged+filtered children
+  // A changed directory keeps its old listing for readdir calls that continue a listing
+  // (offset > 0), so `rm -r` deleting as it reads never sees entries shift under it.
+  bool listing_stale = false;
+};
+
+}  // namespace agentfense::fs

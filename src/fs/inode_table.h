@@ -1,0 +1,95 @@
+// The table of inodes the kernel knows about, keyed by our own node ids (never host inode
+// numbers) and by workspace path so repeated lookups of one path yield one node.
+//
+// Lock order (outermost first): Filesystem::mutation_mu_ (serializes namespace changes) ->
+// InodeTable::mu_ -> FdCache::mu_ -> Journal / AuditLog internal mutexes. No syscall is
+// made while mu_ is held except close() of fds being destroyed.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "fs/inode.h"
+
+namespace agentfense::fs {
+
+// A consistent snapshot of one inode plus what is needed to reach it on the host. Holding
+// it keeps the inode and its parent alive, so the raw fd numbers stay valid.
+struct NodeView {
+  std::shared_ptr<Inode> inode;
+  fuse_ino_t id = 0;
+  std::string path;
+  std::string name;
+  mode_t type = 0;
+  Layer layer = Layer::kBase;
+  policy::Decision decision;
+  bool traversable = false;
+  bool unlinked = false;
+  int base_dir = -1;  // directories: own O_PATH fds
+  int upper_dir = -1;
+  std::shared_ptr<Inode> parent;
+  int parent_base = -1;  // parent's O_PATH fds (the host location of this node)
+  int parent_upper = -1;
+
+  bool is_dir() const { return S_ISDIR(type); }
+  bool is_root() const { return id == FUSE_ROOT_ID; }
+  // fd of the directory holding this node in its layer (root: -1).
+  int host_parent() const { return layer == Layer::kUpper ? parent_upper : parent_base; }
+};
+
+// What a lookup found, to be remembered.
+struct NewNode {
+  std::string name;
+  std::string path;
+  mode_t type = 0;
+  Layer layer = Layer::kBase;
+  policy::Decision decision;
+  bool traversable = false;
+  UniqueFd base_dir;
+  UniqueFd upper_dir;
+};
+
+class InodeTable {
+ public:
+  InodeTable(UniqueFd base_root, UniqueFd upper_root, policy::Decision root_decision);
+  InodeTable(const InodeTable&) = delete;
+  InodeTable& operator=(const InodeTable&) = delete;
+
+  std::optional<NodeView> view(fuse_ino_t id) const;
+  // The live (not unlinked) node at `path`, if the kernel knows it.
+  std::optional<NodeView> find_path(const std::string& path) const;
+
+  // Registers the child (or refreshes the node already at that path) and counts one
+  // kernel lookup reference.
+  NodeView remember(const NodeView& parent, NewNode node);
+  void forget(fuse_ino_t id, std::uint64_t count);
+  // One more kernel reference to an existing node (a hard link to it was made).
+  std::optional<NodeView> add_reference(fuse_ino_t id);
+
+  // Set-once directory fds (copy-up of a directory / a dir that became merged).
+  int adopt_upper_dir(fuse_ino_t id, UniqueFd fd);
+  void set_layer(fuse_ino_t id, Layer layer);
+  // The name left the namespace: later lookups of the path create a fresh node.
+  void mark_unlinked(fuse_ino_t id);
+  // rename: the node and every known descendant move from its old path to `new_path`.
+  void move(fuse_ino_t id, const NodeView& new_parent, const std::string& new_name,
+            const std::string& new_path);
+
+  // The cached listing; a stale one only when `allow_stale` (continuing a readdir).
+  std::shared_ptr<const Listing> listing(fuse_ino_t id, bool allow_stale) const;
+  void set_listing(fuse_ino_t id, std::shared_ptr<const Listing> listing);
+  void invalidate_listing(fuse_ino_t id);
+
+ private:
+  NodeView snapshot(const std::shared_ptr<Inode>& inode) const;  // requires mu_
+
+  mutable std::shared_mutex mu_;
+  fuse_ino_t next_id_ = FUSE_ROOT_ID + 1;
+  std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> by_id_;
+  std::unordered_map<std::string, fuse_ino_t> by_path_;
+};
+
+}  // namespace agentfense::fs

@@ -1,0 +1,55 @@
+#include "fs/mount.h"
+
+#include <fuse_lowlevel.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fs/session.h"
+
+namespace agentfense::fs {
+namespace {
+
+// The fd cache is sized from the soft limit; use all the host allows us.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    // Failing leaves the smaller limit; the fd cache adapts to it.
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+void signal_ready(int fd) {
+  if (fd < 0) return;
+  const char byte = 1;
+  // If the parent went away nobody is waiting; serving continues regardless.
+  (void)!::write(fd, &byte, 1);
+  (void)::close(fd);
+}
+
+class SignalHandlers {
+ public:
+  explicit SignalHandlers(fuse_session* session) : session_(session) {
+    if (fuse_set_signal_handlers(session_) != 0) session_ = nullptr;
+  }
+  ~SignalHandlers() {
+    if (session_) fuse_remove_signal_handlers(session_);
+  }
+  SignalHandlers(const SignalHandlers&) = delete;
+  SignalHandlers& operator=(const SignalHandlers&) = delete;
+
+ private:
+  fuse_session* session_;
+};
+
+}  // namespace
+
+int serve(const MountOptions& options) {
+  raise_open_file_limit();
+  Session session(options);
+  SignalHandlers handlers(session.raw());
+  signal_ready(options.ready_fd);
+  return session.run();
+}
+
+}  // namespace agentfense::fs

@@ -1,0 +1,29 @@
+// Public entry point of the permission filesystem: serve one sandbox's filtered, layered
+// view of a codebase at a mountpoint until told to stop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "policy/policy.h"
+
+namespace agentfense::fs {
+
+struct MountOptions {
+  int base_dirfd = -1;    // O_PATH|O_DIRECTORY fd of the codebase root (serve dups it)
+  std::string state_dir;  // upper layer + journal (layer::Journal::open)
+  std::string mountpoint;
+  const policy::Policy* policy = nullptr;
+  uid_t owner_uid = 0;  // every file is presented as owned by these
+  gid_t owner_gid = 0;
+  std::string audit_path;  // JSON-lines audit log; empty = off
+  int ready_fd = -1;       // if >= 0: one byte is written, then it is closed, once live
+  bool debug = false;
+};
+
+// Mounts, serves multi-threaded until SIGINT/SIGTERM (clean unmount) or an external
+// unmount; returns 0 on clean shutdown, throws SystemError on mount failure.
+int serve(const MountOptions& options);
+
+}  // namespace agentfense::fs

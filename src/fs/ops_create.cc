@@ -1,0 +1,146 @@
+// Creating names: create, mkdir, mknod, symlink. A new name always goes to the upper
+// layer and requires kWrite on exactly that path.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "fs/host_io.h"
+#include "fs/ops.h"
+
+namespace agentfense::fs {
+
+int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& name, Op op,
+                   bool is_dir, int* upper_parent) {
+  const std::string path = child_path(parent.path, name);
+  // Decided before looking at the host: a hidden existing name and an absent one must
+  // give the same answer.
+  const policy::Decision decision = fs.access().policy().decide(path, is_dir);
+  if (!fs.access().check(op, path, decision, policy::Level::kWrite)) return -EACCES;
+  HostEntry existing;
+  const int rc = fs.resolve(parent, name, path, &existing);
+  if (rc == 0) return -EEXIST;
+  if (rc != -ENOENT) return rc;
+  return fs.ensure_upper_dir(parent, upper_parent);
+}
+
+int finish_create(Filesystem& fs, const NodeView& parent, const std::string& name, bool make_opaque,
+                  fuse_entry_param* entry) {
+  const std::string path = child_path(parent.path, name);
+  fs.journal().remove_marker(path);
+  if (make_opaque) fs.journal().add_opaque(path);
+  fs.changed_children(parent);
+  std::optional<NodeView> fresh_parent = fs.table().view(parent.id);  // now has upper
+  return fresh_parent ? fs.lookup(*fresh_parent, name, entry) : -ENOENT;
+}
+
+namespace {
+
+void reply_created(fuse_req_t req, const NodeView& parent, const std::string& name,
+                   bool make_opaque = false) {
+  fuse_entry_param entry;
+  if (int rc = finish_create(fs_of(req), parent, name, make_opaque, &entry)) {
+    fuse_reply_err(req, -rc);
+  } else {
+    fuse_reply_entry(req, &entry);
+  }
+}
+
+}  // namespace
+
+void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode,
+               fuse_file_info* fi) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> parent = node_or_reply(req, parent_ino);
+  if (!parent) return;
+  std::lock_guard lock(fs.mutation_mu());
+  int upper_parent = -1;
+  if (int rc = prepare_create(fs, *parent, name, Op::kCreate, false, &upper_parent)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  UniqueFd fd(::openat(upper_parent, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+                       mode & 0777));
+  if (!fd) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_entry_param entry;
+  if (int rc = finish_create(fs, *parent, name, false, &entry)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  fs.fds().insert(entry.ino, std::make_shared<const UniqueFd>(std::move(fd)), true);
+  fi->fh = 0;  // data requests are served from the fd cache by node id
+  if (fuse_reply_create(req, &entry, fi) != 0) {
+    fs.table().forget(entry.ino, 1);  // the request was interrupted: no reference taken
+  }
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> parent = node_or_reply(req, parent_ino);
+  if (!parent) return;
+  std::lock_guard lock(fs.mutation_mu());
+  int upper_parent = -1;
+  if (int rc = prepare_create(fs, *parent, name, Op::kMkdir, true, &upper_parent)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  if (::mkdirat(upper_parent, name, mode & 01777) < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  // A base directory of that name was deleted before (or the name was free only because
+  // of a whiteout): the new directory must start empty, not show the old base entries.
+  struct stat base_st;
+  const bool base_had_dir = parent->base_dir >= 0 &&
+                            stat_at(parent->base_dir, name, &base_st) == 0 &&
+                            S_ISDIR(base_st.st_mode);
+  reply_created(req, *parent, name, base_had_dir);
+}
+
+void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, dev_t) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> parent = node_or_reply(req, parent_ino);
+  if (!parent) return;
+  const mode_t type = mode & S_IFMT;
+  if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK) {
+    const std::string path = child_path(parent->path, name);
+    fs.access().deny(Op::kMknod, path, fs.access().policy().decide(path, false));
+    fuse_reply_err(req, EPERM);  // device nodes are never created
+    return;
+  }
+  std::lock_guard lock(fs.mutation_mu());
+  int upper_parent = -1;
+  if (int rc = prepare_create(fs, *parent, name, Op::kMknod, false, &upper_parent)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  if (::mknodat(upper_parent, name, type | (mode & 0777), 0) < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  reply_created(req, *parent, name);
+}
+
+void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent_ino, const char* name) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> parent = node_or_reply(req, parent_ino);
+  if (!parent) return;
+  std::lock_guard lock(fs.mutation_mu());
+  int upper_parent = -1;
+  if (int rc = prepare_create(fs, *parent, name, Op::kSymlink, false, &upper_parent)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  // The target is stored verbatim; it is only ever resolved by the kernel through this
+  // mount, never by the daemon on the host.
+  if (::symlinkat(target, upper_parent, name) < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  reply_created(req, *parent, name);
+}
+
+}  // namespace agentfense::fs

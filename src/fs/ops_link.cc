@@ -1,0 +1,172 @@
+// link and rename: both need kWrite at both ends. They operate in the upper layer only
+// (copying the source up first); a directory that has base content, or whose descendants
+// would change level by moving, is refused with EXDEV so tools fall back to copy+delete,
+// which moves only what the agent can see.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <vector>
+
+#include "fs/host_io.h"
+#include "fs/merged_dir.h"
+#include "fs/ops.h"
+
+namespace agentfense::fs {
+namespace {
+
+using policy::Level;
+
+// True when every entry below upper directory `from` keeps its decision at `to`.
+bool levels_unchanged(Filesystem& fs, int upper_dir, const std::string& from,
+                      const std::string& to) {
+  std::vector<ListedEntry> entries;
+  if (read_merged_dir(-1, upper_dir, from, fs.journal(), &entries) < 0) return false;
+  const policy::Policy& policy = fs.access().policy();
+  for (const ListedEntry& entry : entries) {
+    const bool is_dir = S_ISDIR(entry.type);
+    const std::string old_path = child_path(from, entry.name);
+    const std::string new_path = child_path(to, entry.name);
+    const policy::Decision before = policy.decide(old_path, is_dir);
+    const policy::Decision after = policy.decide(new_path, is_dir);
+    if (before.level != after.level ||
+        before.descendants_may_be_visible != after.descendants_may_be_visible) {
+      return false;
+    }
+    if (is_dir) {
+      UniqueFd child = open_dir_path(upper_dir, entry.name);
+      if (!child || !levels_unchanged(fs, child.get(), old_path, new_path)) return false;
+    }
+  }
+  return true;
+}
+
+struct Endpoint {
+  NodeView parent;
+  std::string name;
+  std::string path;
+};
+
+int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned flags) {
+  if (flags & ~RENAME_NOREPLACE) return -EINVAL;  // RENAME_EXCHANGE/WHITEOUT unsupported
+  std::optional<NodeView> source = fs.table().find_path(from.path);
+  if (!source) return -ENOENT;  // the kernel always looks a name up before renaming it
+  if (!fs.access().check(Op::kRename, from.path, source->decision, Level::kWrite)) {
+    return -EACCES;
+  }
+  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
+  if (!fs.access().check(Op::kRename, to.path, target_decision, Level::kWrite)) return -EACCES;
+  if (from.path == to.path) return 0;
+  HostEntry target;
+  const int found = fs.resolve(to.parent, to.name, to.path, &target);
+  if (found != 0 && found != -ENOENT) return found;
+  const bool target_exists = found == 0;
+  bool target_base_dir = false;
+  if (target_exists) {
+    if (flags & RENAME_NOREPLACE) return -EEXIST;
+    const bool target_is_dir = S_ISDIR(target.st.st_mode);
+    if (source->is_dir() && !target_is_dir) return -ENOTDIR;
+    if (!source->is_dir() && target_is_dir) return -EISDIR;
+    if (target_is_dir) {
+      ChildDirFds fds =
+          open_child_dirs(to.parent.base_dir, to.parent.upper_dir, to.name, to.path, fs.journal());
+      std::vector<ListedEntry> entries;
+      if (int rc =
+              read_merged_dir(fds.base.get(), fds.upper.get(), to.path, fs.journal(), &entries)) {
+        return rc;
+      }
+      if (!fs.empty_for_agent(to.path, entries)) return -ENOTEMPTY;
+      target_base_dir = fds.base.valid();
+    }
+  }
+  if (source->is_dir() &&
+      (source->base_dir >= 0 || !levels_unchanged(fs, source->upper_dir, from.path, to.path))) {
+    return -EXDEV;
+  }
+  if (int rc = fs.copy_up(*source, true)) return rc;
+  int to_upper = -1;
+  if (int rc = fs.ensure_upper_dir(to.parent, &to_upper)) return rc;
+  std::optional<NodeView> from_parent = fs.table().view(from.parent.id);  // upper may be new
+  if (!from_parent) return -ENOENT;
+  // A target that exists only in the base needs nothing removed: the renamed upper
+  // entry shadows it.
+  if (::renameat2(from_parent->upper_dir, from.name.c_str(), to_upper, to.name.c_str(), flags) <
+      0) {
+    return -errno;
+  }
+  struct stat base_st;
+  const bool source_in_base =
+      from.parent.base_dir >= 0 && stat_at(from.parent.base_dir, from.name, &base_st) == 0;
+  fs.journal().rename_prefix(from.path, to.path);
+  if (source_in_base) fs.journal().add_whiteout(from.path);
+  if (target_base_dir) fs.journal().add_opaque(to.path);
+  std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
+  if (!new_parent) return -ENOENT;
+  fs.table().move(source->id, *new_parent, to.name, to.path);
+  fs.changed_children(from.parent);
+  fs.changed_children(to.parent);
+  return 0;
+}
+
+}  // namespace
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+               const char* newname, unsigned int flags) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> from_parent = node_or_reply(req, parent);
+  if (!from_parent) return;
+  std::optional<NodeView> to_parent = node_or_reply(req, newparent);
+  if (!to_parent) return;
+  std::lock_guard lock(fs.mutation_mu());
+  const Endpoint from{*from_parent, name, child_path(from_parent->path, name)};
+  const Endpoint to{*to_parent, newname, child_path(to_parent->path, newname)};
+  fuse_reply_err(req, -do_rename(fs, from, to, flags));
+}
+
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> source = node_or_reply(req, ino);
+  if (!source) return;
+  std::optional<NodeView> parent = node_or_reply(req, newparent);
+  if (!parent) return;
+  if (source->is_dir()) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  std::lock_guard lock(fs.mutation_mu());
+  if (!fs.access().check(Op::kLink, source->path, source->decision, Level::kWrite)) {
+    fuse_reply_err(req, EACCES);
+    return;
+  }
+  int upper_parent = -1;
+  int rc = prepare_create(fs, *parent, newname, Op::kLink, false, &upper_parent);
+  std::optional<NodeView> fresh = fs.table().view(ino);
+  if (rc == 0 && !fresh) rc = -ENOENT;
+  if (rc == 0) rc = fs.copy_up(*fresh, true);
+  if (rc == 0 && ::linkat(fresh->parent_upper, fresh->name.c_str(), upper_parent, newname, 0) < 0) {
+    rc = -errno;
+  }
+  if (rc) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  fs.journal().remove_marker(child_path(parent->path, newname));
+  fs.changed_children(*parent);
+  // The new name is the same node, so the kernel keeps one inode (one page cache) for
+  // both names; a separate node would serve stale cached data after writes via the other.
+  std::optional<NodeView> linked = fs.table().add_reference(ino);
+  struct stat st;
+  rc = linked ? fs.attr(*linked, &st) : -ENOENT;
+  if (rc) {
+    if (linked) fs.table().forget(ino, 1);
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  fuse_entry_param entry;
+  fs.fill_entry(*linked, st, &entry);
+  fuse_reply_entry(req, &entry);
+}
+
+}  // namespace agentfense::fs

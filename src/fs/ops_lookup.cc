@@ -1,0 +1,93 @@
+// Name resolution and metadata: lookup, forget, getattr, readlink, statfs.
+#include <fcntl.h>
+#include <sys/statvfs.h>
+
+#include <vector>
+
+#include "fs/host_io.h"
+#include "fs/ops.h"
+
+namespace agentfense::fs {
+
+std::optional<NodeView> node_or_reply(fuse_req_t req, fuse_ino_t ino) {
+  std::optional<NodeView> node = fs_of(req).table().view(ino);
+  if (!node) fuse_reply_err(req, ENOENT);
+  return node;
+}
+
+void reply_fresh_attr(fuse_req_t req, fuse_ino_t id) {
+  std::optional<NodeView> node = node_or_reply(req, id);
+  if (!node) return;
+  struct stat st;
+  if (int rc = fs_of(req).attr(*node, &st)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  fuse_reply_attr(req, &st, kCacheTimeoutSeconds);
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::optional<NodeView> dir = node_or_reply(req, parent);
+  if (!dir) return;
+  fuse_entry_param entry;
+  const int rc = fs_of(req).lookup(*dir, name, &entry);
+  if (rc == -ENOENT) {
+    // A cached negative entry: names only appear through this daemon, which replaces
+    // the negative dentry itself when it creates one.
+    fuse_entry_param negative{};
+    negative.entry_timeout = kCacheTimeoutSeconds;
+    fuse_reply_entry(req, &negative);
+  } else if (rc) {
+    fuse_reply_err(req, -rc);
+  } else {
+    fuse_reply_entry(req, &entry);
+  }
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  fs_of(req).table().forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) {
+    fs_of(req).table().forget(forgets[i].ino, forgets[i].nlookup);
+  }
+  fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  reply_fresh_attr(req, ino);
+}
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return;
+  // A link's target is metadata (ls -l shows it), so view suffices; the kernel resolves
+  // the target through this filesystem, where the target's own level applies.
+  if (!fs_of(req).access().check(Op::kReadlink, node->path, node->decision, policy::Level::kView)) {
+    fuse_reply_err(req, EACCES);
+    return;
+  }
+  std::vector<char> target(PATH_MAX + 1);
+  const ssize_t n =
+      ::readlinkat(node->host_parent(), node->name.c_str(), target.data(), target.size() - 1);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  target[static_cast<size_t>(n)] = '\0';
+  fuse_reply_readlink(req, target.data());
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t) {
+  struct statvfs st;
+  UniqueFd upper = open_dir_for_listing(fs_of(req).journal().upper_fd());
+  if (!upper || ::fstatvfs(upper.get(), &st) < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_reply_statfs(req, &st);
+}
+
+}  // namespace agentfense::fs

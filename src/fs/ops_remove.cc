@@ -1,0 +1,69 @@
+// Removing names: unlink and rmdir. An upper entry is removed from the upper layer; a
+// name that also exists in the base gets a whiteout in the journal (never a file the
+// agent could forge or remove).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <vector>
+
+#include "fs/host_io.h"
+#include "fs/merged_dir.h"
+#include "fs/ops.h"
+
+namespace agentfense::fs {
+namespace {
+
+int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name, bool is_rmdir) {
+  const Op op = is_rmdir ? Op::kRmdir : Op::kUnlink;
+  const std::string path = child_path(parent.path, name);
+  HostEntry host;
+  if (int rc = fs.resolve(parent, name, path, &host)) return rc;
+  const bool is_dir = S_ISDIR(host.st.st_mode);
+  std::optional<NodeView> known = fs.table().find_path(path);
+  const policy::Decision decision =
+      known ? known->decision : fs.access().policy().decide(path, is_dir);
+  if (decision.level == policy::Level::kNone && !known) return -ENOENT;  // hidden
+  if (!fs.access().check(op, path, decision, policy::Level::kWrite)) return -EACCES;
+  if (is_rmdir && !is_dir) return -ENOTDIR;
+  if (!is_rmdir && is_dir) return -EISDIR;
+  if (is_dir) {
+    ChildDirFds fds = open_child_dirs(parent.base_dir, parent.upper_dir, name, path, fs.journal());
+    std::vector<ListedEntry> entries;
+    if (int rc = read_merged_dir(fds.base.get(), fds.upper.get(), path, fs.journal(), &entries)) {
+      return rc;
+    }
+    if (!fs.empty_for_agent(path, entries)) return -ENOTEMPTY;
+  }
+  if (host.layer == Layer::kUpper &&
+      ::unlinkat(parent.upper_dir, name.c_str(), is_dir ? AT_REMOVEDIR : 0) < 0) {
+    return -errno;
+  }
+  struct stat base_st;
+  const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
+  fs.journal().remove_marker(path);
+  if (in_base) fs.journal().add_whiteout(path);
+  if (known) fs.table().mark_unlinked(known->id);
+  fs.changed_children(parent);
+  return 0;
+}
+
+void remove_op(fuse_req_t req, fuse_ino_t parent_ino, const char* name, bool is_rmdir) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> parent = node_or_reply(req, parent_ino);
+  if (!parent) return;
+  std::lock_guard lock(fs.mutation_mu());
+  fuse_reply_err(req, -remove_entry(fs, *parent, name, is_rmdir));
+}
+
+}  // namespace
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  remove_op(req, parent, name, false);
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  remove_op(req, parent, name, true);
+}
+
+}  // namespace agentfense::fs

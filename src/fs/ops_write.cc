@@ -1,0 +1,94 @@
+// Data writes and durability: write, fallocate, fsync, fsyncdir. The first write to a
+// base file copies it up.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "fs/host_io.h"
+#include "fs/ops.h"
+
+namespace agentfense::fs {
+namespace {
+
+// The writable upper fd of a file the agent may write, copying it up first if needed.
+int writable_fd(Filesystem& fs, NodeView& node, Op op, FdCache::Handle* fd) {
+  if (!fs.access().check(op, node.path, node.decision, policy::Level::kWrite)) return -EACCES;
+  if (node.layer != Layer::kUpper) {
+    std::lock_guard lock(fs.mutation_mu());
+    std::optional<NodeView> fresh = fs.table().view(node.id);  // another thread may have won
+    if (!fresh) return -ENOENT;
+    node = *fresh;
+    if (int rc = fs.copy_up(node, true)) return rc;
+  }
+  return fs.open_file(node, true, fd);
+}
+
+}  // namespace
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+              fuse_file_info*) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return;
+  FdCache::Handle fd;
+  if (int rc = writable_fd(fs, *node, Op::kWrite, &fd)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  const ssize_t n = ::pwrite(fd->get(), buf, size, off);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+  } else {
+    fuse_reply_write(req, static_cast<size_t>(n));
+  }
+}
+
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                  fuse_file_info*) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return;
+  FdCache::Handle fd;
+  if (int rc = writable_fd(fs, *node, Op::kWrite, &fd)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  fuse_reply_err(req, ::fallocate(fd->get(), mode, offset, length) < 0 ? errno : 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return;
+  // Nothing of a base file can be dirty: the base is never written through us.
+  if (node->layer != Layer::kUpper) {
+    fuse_reply_err(req, 0);
+    return;
+  }
+  FdCache::Handle fd;
+  if (int rc = fs.open_file(*node, false, &fd)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
+  const int rc = datasync ? ::fdatasync(fd->get()) : ::fsync(fd->get());
+  fuse_reply_err(req, rc < 0 ? errno : 0);
+}
+
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
+  std::optional<NodeView> dir = node_or_reply(req, ino);
+  if (!dir) return;
+  if (dir->upper_dir < 0) {
+    fuse_reply_err(req, 0);
+    return;
+  }
+  UniqueFd fd = open_dir_for_listing(dir->upper_dir);
+  if (!fd) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  const int rc = datasync ? ::fdatasync(fd.get()) : ::fsync(fd.get());
+  fuse_reply_err(req, rc < 0 ? errno : 0);
+}
+
+}  // namespace agentfense::fs

@@ -1,0 +1,35 @@
+#include "fs/presented_attr.h"
+
+namespace agentfense::fs {
+
+void present_attr(const NodeView& node, Owner owner, struct stat* st) {
+  using policy::Level;
+  st->st_ino = node.id;
+  st->st_uid = owner.uid;
+  st->st_gid = owner.gid;
+  st->st_dev = 0;
+  st->st_rdev = 0;
+  // setuid/setgid never mean anything inside the sandbox; showing them would only invite
+  // tools to try to preserve them.
+  mode_t perm = st->st_mode & 07777 & ~(S_ISUID | S_ISGID);
+  const Level level = node.decision.level;
+  if (S_ISDIR(st->st_mode)) {
+    st->st_nlink = 2;
+    st->st_size = 4096;
+    st->st_blocks = 8;
+    if (level < Level::kRead) {
+      perm = 0555;  // listable, only visible children are listed
+    } else if (level == Level::kRead) {
+      perm &= ~0222;
+    }
+  } else if (!S_ISLNK(st->st_mode)) {
+    if (level <= Level::kView) {
+      perm &= ~0666;
+    } else if (level == Level::kRead) {
+      perm &= ~0222;
+    }
+  }
+  st->st_mode = (st->st_mode & S_IFMT) | perm;
+}
+
+}  // namespace agentfense::fs

@@ -1,0 +1,69 @@
+#include "fs/session.h"
+
+#include <fuse_lowlevel.h>
+
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+#include "fs/ops.h"
+
+namespace agentfense::fs {
+namespace {
+
+// Worker threads: enough for parallel greps and lookups on a 2-core host without a
+// thread per request.
+constexpr unsigned kMaxThreads = 16;
+constexpr unsigned kIdleThreads = 4;
+
+std::unique_ptr<AuditLog> open_audit(const std::string& path) {
+  return path.empty() ? nullptr : std::make_unique<AuditLog>(path);
+}
+
+}  // namespace
+
+Session::Session(const MountOptions& options)
+    : filesystem_(std::make_unique<Filesystem>(options, layer::Journal::open(options.state_dir),
+                                               open_audit(options.audit_path))) {
+  // allow_other: the agent runs as another uid. default_permissions: the kernel enforces
+  // the presented mode bits, which is what makes long cache timeouts safe.
+  std::vector<std::string> argv_text = {
+      "agentfense", "-o",
+      "allow_other,default_permissions,nodev,nosuid,fsname=agentfense,subtype=agentfense"};
+  if (options.debug) argv_text.push_back("-d");
+  std::vector<char*> argv;
+  for (std::string& arg : argv_text) argv.push_back(arg.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  const fuse_lowlevel_ops ops = make_operations();
+  session_ = fuse_session_new(&args, &ops, sizeof(ops), filesystem_.get());
+  fuse_opt_free_args(&args);  // libfuse may have copied argv into heap storage
+  if (!session_) throw SystemError("fuse_session_new", EINVAL);
+  if (fuse_session_mount(session_, options.mountpoint.c_str()) != 0) {
+    fuse_session_destroy(session_);
+    throw SystemError("mount " + options.mountpoint, errno ? errno : EIO);
+  }
+  mounted_ = true;
+}
+
+Session::~Session() {
+  if (mounted_) fuse_session_unmount(session_);
+  fuse_session_destroy(session_);
+}
+
+int Session::run() {
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(config, kMaxThreads);
+  fuse_loop_cfg_set_idle_threads(config, kIdleThreads);
+  const int rc = fuse_session_loop_mt(session_, config);
+  fuse_loop_cfg_destroy(config);
+  fuse_session_unmount(session_);
+  mounted_ = false;
+  // libfuse returns the signal number after SIGINT/SIGTERM: that is a clean end too.
+  return rc < 0 ? -rc : 0;
+}
+
+void Session::exit() {
+  fuse_session_exit(session_);
+}
+
+}  // namespace agentfense::fs

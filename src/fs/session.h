@@ -1,0 +1,39 @@
+// One live mount: the FUSE session, the kernel mount and the Filesystem serving it, as a
+// single RAII object. serve() wraps it with signal handling; tests drive it directly to
+// read its request counters.
+#pragma once
+
+#include <memory>
+
+#include "fs/filesystem.h"
+#include "fs/mount.h"
+
+struct fuse_session;
+
+namespace agentfense::fs {
+
+class Session {
+ public:
+  // Opens the journal (and audit log) and mounts; throws SystemError on failure.
+  explicit Session(const MountOptions& options);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session();  // unmounts if still mounted
+
+  // Serves requests on several threads until the kernel unmounts the fs or exit()
+  // is called; returns 0 on a clean end.
+  int run();
+  void exit();
+  // For signal handlers installed by serve().
+  fuse_session* raw() { return session_; }
+
+  const RequestCounters& counters() { return filesystem_->counters(); }
+  Filesystem& filesystem() { return *filesystem_; }
+
+ private:
+  std::unique_ptr<Filesystem> filesystem_;
+  fuse_session* session_ = nullptr;
+  bool mounted_ = false;
+};
+
+}  // namespace agentfense::fs

@@ -1,0 +1,133 @@
+// Copy-on-write behaviour: deletes, recreation, directory renames, symlink escapes; the
+// base is never modified and layer bookkeeping never shows up in the mount.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "fs_fixture.h"
+
+namespace agentfense::fs::testing {
+namespace {
+
+using policy::Level;
+using policy::Rule;
+
+class Layering : public MountedFs {
+ protected:
+  void SetUp() override {
+    MountedFs::SetUp();
+    base_file("data/a.txt", "a");
+    base_file("data/b/c.txt", "c");
+    base_file("data/b/d.key", "hidden");
+    base_file("proj/main.py", "print(1)\n");
+    base_file("proj/creds.key", "hidden");
+    base_file(".env", "TOKEN=1");
+    base_dir("empty");
+    digest_ = base_digest();
+    mount({Rule{"/**", Level::kWrite}, Rule{"**/*.key", Level::kNone, 10},
+           Rule{"/.env", Level::kNone, 10}});
+  }
+  void TearDown() override {
+    unmount();
+    EXPECT_EQ(base_digest(), digest_) << "the base tree was modified";
+    MountedFs::TearDown();
+  }
+  std::string digest_;
+};
+
+TEST_F(Layering, RmRfThenRecreateIsEmpty) {
+  std::string out;
+  EXPECT_EQ(agent_sh("rm -rf data && mkdir data && ls -A data", &out), 0);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(agent_sh("echo new > data/n && cat data/n", &out), 0);
+  EXPECT_EQ(out, "new\n");
+}
+
+TEST_F(Layering, MvOfBaseDirectoryFallsBackToCopy) {
+  std::string out;
+  EXPECT_EQ(agent_sh("mv proj moved && cat moved/main.py && ls -A moved && ls -A", &out), 0) << out;
+  EXPECT_EQ(out, "print(1)\nmain.py\ndata\nempty\nmoved\n");
+  EXPECT_TRUE(std::ifstream(base_path("proj/creds.key")).good());  // hidden stays in base
+}
+
+TEST_F(Layering, RenameOfUpperDirectoryIsAtomic) {
+  std::string out;
+  EXPECT_EQ(agent_sh("mkdir -p n/m && echo x > n/m/f && mv n z && cat z/m/f && ls -A", &out), 0);
+  EXPECT_EQ(out, "x\ndata\nempty\nproj\nz\n");
+}
+
+TEST_F(Layering, CopyUpModifiesOnlyTheUpperCopy) {
+  std::string out;
+  EXPECT_EQ(agent_sh("echo more >> data/a.txt && cat data/a.txt", &out), 0);
+  EXPECT_EQ(out, "amore\n");
+  EXPECT_EQ(agent_sh(": > data/b/c.txt && wc -c < data/b/c.txt", &out), 0);
+  EXPECT_EQ(out, "0\n");
+  std::ifstream upper(state_ + "/upper/data/a.txt");
+  EXPECT_TRUE(upper.good());
+}
+
+TEST_F(Layering, DeleteAndRecreateFile) {
+  std::string out;
+  EXPECT_EQ(agent_sh("rm data/a.txt; ls -A data; echo again > data/a.txt; cat data/a.txt", &out),
+            0);
+  EXPECT_EQ(out, "b\nagain\n");
+}
+
+TEST_F(Layering, SymlinkCannotReachHiddenFiles) {
+  std::string out;
+  EXPECT_NE(agent_sh("ln -s ../.env data/x && cat data/x", &out), 0);
+  EXPECT_EQ(out, "");
+  EXPECT_NE(agent_sh("ln -s /etc/passwd-nonexistent data/y && cat data/y"), 0);
+  EXPECT_EQ(agent_sh("readlink data/x", &out), 0);
+  EXPECT_EQ(out, "../.env\n");
+}
+
+TEST_F(Layering, RenameAcrossLevelsIsRefused) {
+  // A directory holding hidden entries in the base cannot be renamed as a unit.
+  const std::string from = at("data/b"), to = at("data/b2");
+  EXPECT_EQ(as_agent([&] { return ::rename(from.c_str(), to.c_str()); }), EXDEV);
+  const std::string file = at("data/a.txt"), hidden = at("data/a.key");
+  EXPECT_EQ(as_agent([&] { return ::rename(file.c_str(), hidden.c_str()); }), EACCES);
+  EXPECT_EQ(as_agent([&] { return ::link(file.c_str(), hidden.c_str()); }), EACCES);
+}
+
+TEST_F(Layering, JournalIsNotVisibleInTheMount) {
+  std::string out;
+  EXPECT_EQ(agent_sh("rm -rf data proj/main.py && mkdir data && ls -A . data proj", &out), 0);
+  EXPECT_EQ(out, ".:\ndata\nempty\nproj\n\ndata:\n\nproj:\n");
+}
+
+TEST_F(Layering, AuditRecordsDenials) {
+  const std::string hidden = at(".env");
+  EXPECT_EQ(as_agent([&] { return ::open(hidden.c_str(), O_RDONLY); }), ENOENT);
+  unmount();
+  std::ifstream audit(audit_);
+  const std::string text((std::istreambuf_iterator<char>(audit)), {});
+  EXPECT_NE(text.find("\"path\":\"/.env\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"allowed\":false"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agentfense::fs::testing
+
+namespace agentfense::fs::testing {
+namespace {
+
+class LevelChangingRename : public MountedFs {};
+
+TEST_F(LevelChangingRename, DirectoryWhoseChildrenWouldChangeLevelIsRefused) {
+  base_dir("w");
+  mount({Rule{"/**", Level::kWrite}, Rule{"/w/b/*.txt", Level::kRead, 5}});
+  std::string out;
+  ASSERT_EQ(agent_sh("mkdir w/a && echo x > w/a/x.txt && mkdir w/c && echo y > w/c/y.md"), 0);
+  const std::string a = at("w/a"), b = at("w/b"), c = at("w/c");
+  EXPECT_EQ(as_agent([&] { return ::rename(a.c_str(), b.c_str()); }), EXDEV);
+  EXPECT_EQ(as_agent([&] { return ::rename(c.c_str(), b.c_str()); }), 0);  // no level change
+  EXPECT_EQ(agent_sh("cat w/b/y.md", &out), 0);
+  EXPECT_EQ(out, "y\n");
+}
+
+}  // namespace
+}  // namespace agentfense::fs::testing
