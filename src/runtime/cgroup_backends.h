@@ -1,0 +1,45 @@
+// The two cgroup implementations behind SandboxCgroup (see cgroup.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/cgroup.h"
+#include "runtime/cgroup_dir.h"
+
+namespace agentfense::runtime {
+
+// cgroup v1: one directory per controller hierarchy (memory, pids, cpu).
+class CgroupV1 final : public SandboxCgroup {
+ public:
+  CgroupV1(const Limits& limits, const std::string& name);
+  std::vector<int> join_fds() const override;
+  void kill_all() override;
+  std::vector<std::string> paths() const override;
+
+ private:
+  std::vector<CgroupDir> dirs_;
+};
+
+inline constexpr const char* kUnifiedRoot = "/sys/fs/cgroup";
+
+// cgroup v2: one directory in the unified hierarchy; cgroup.kill ends the tree at once.
+// `unified_root` is where the v2 hierarchy is mounted (tests use a hybrid host's
+// /sys/fs/cgroup/unified).
+class CgroupV2 final : public SandboxCgroup {
+ public:
+  CgroupV2(const Limits& limits, const std::string& name,
+           const std::string& unified_root = kUnifiedRoot);
+  std::vector<int> join_fds() const override;
+  void kill_all() override;
+  std::vector<std::string> paths() const override;
+
+ private:
+  CgroupDir dir_;
+};
+
+// Where this process sits in the v1 hierarchy of `controller`, as a host path
+// (mountpoint + our cgroup), or "" when that controller is not mounted.
+std::string v1_own_cgroup_path(const std::string& controller);
+
+}  // namespace agentfense::runtime

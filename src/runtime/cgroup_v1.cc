@@ -1,0 +1,72 @@
+#include <cerrno>
+#include <string>
+
+#include "common/errors.h"
+#include "runtime/cgroup_backends.h"
+
+namespace agentfense::runtime {
+namespace {
+
+constexpr int64_t kCfsPeriodMicros = 100000;  // the kernel default period, 100 ms
+
+// The hierarchy for `controller`, or a SystemError when it is needed but missing.
+std::string controller_base(const std::string& controller) {
+  const std::string own = v1_own_cgroup_path(controller);
+  if (own.empty())
+    throw SystemError("cgroup v1 controller '" + controller + "' not mounted", ENOENT);
+  const std::string base = own + "/agentfense";
+  ensure_cgroup_dir(base);
+  return base;
+}
+
+void apply_memory(const CgroupDir& dir, int64_t bytes) {
+  if (bytes <= 0) return;
+  dir.write("memory.limit_in_bytes", std::to_string(bytes));
+  // memsw = memory + swap; setting it equal to the memory limit grants no swap. Only
+  // present when the kernel accounts swap.
+  if (dir.has_file("memory.memsw.limit_in_bytes"))
+    dir.write("memory.memsw.limit_in_bytes", std::to_string(bytes));
+}
+
+void apply_cpu(const CgroupDir& dir, const Limits& limits) {
+  if (limits.cpu_quota > 0) {
+    dir.write("cpu.cfs_period_us", std::to_string(kCfsPeriodMicros));
+    dir.write("cpu.cfs_quota_us", std::to_string(limits.cpu_quota * kCfsPeriodMicros / 1000));
+  }
+  if (limits.cpu_shares > 0) dir.write("cpu.shares", std::to_string(limits.cpu_shares));
+}
+
+}  // namespace
+
+CgroupV1::CgroupV1(const Limits& limits, const std::string& name) {
+  // memory and pids are always joined: pids is what kill_all() walks, memory keeps the
+  // accounting per exec. cpu only when a cpu limit is asked for.
+  dirs_.emplace_back(controller_base("memory") + "/" + name);
+  apply_memory(dirs_.back(), limits.memory_bytes);
+
+  dirs_.emplace_back(controller_base("pids") + "/" + name);
+  if (limits.pids_limit > 0) dirs_.back().write("pids.max", std::to_string(limits.pids_limit));
+
+  if (limits.cpu_quota > 0 || limits.cpu_shares > 0) {
+    dirs_.emplace_back(controller_base("cpu") + "/" + name);
+    apply_cpu(dirs_.back(), limits);
+  }
+}
+
+std::vector<int> CgroupV1::join_fds() const {
+  std::vector<int> fds;
+  for (const CgroupDir& dir : dirs_) fds.push_back(dir.procs_fd());
+  return fds;
+}
+
+void CgroupV1::kill_all() {
+  for (const CgroupDir& dir : dirs_) dir.kill_members_until_empty();
+}
+
+std::vector<std::string> CgroupV1::paths() const {
+  std::vector<std::string> result;
+  for (const CgroupDir& dir : dirs_) result.push_back(dir.path());
+  return result;
+}
+
+}  // namespace agentfense::runtime

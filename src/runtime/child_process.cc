@@ -1,0 +1,100 @@
+#include "runtime/child_process.h"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <string>
+#include <utility>
+
+#include "common/errors.h"
+
+namespace agentfense::runtime {
+namespace {
+
+constexpr int kChildSetupFailedExit = 127;
+
+// Blocks until the child execs (the close-on-exec pipe closes: EOF) or reports a
+// failure. Returns true when a failure was read into `failure`.
+bool read_child_failure(int fd, ChildFailure& failure) {
+  for (;;) {
+    const ssize_t got = ::read(fd, &failure, sizeof failure);
+    if (got < 0 && errno == EINTR) continue;
+    check_syscall(got, "read child status pipe");
+    return got == static_cast<ssize_t>(sizeof failure);
+  }
+}
+
+void write_failure_and_exit(int fd, const ChildFailure& failure) {
+  // Nobody to tell if this write fails; the exit status still says "setup failed".
+  (void)!::write(fd, &failure, sizeof failure);
+  ::_exit(kChildSetupFailedExit);
+}
+
+}  // namespace
+
+ChildProcess ChildProcess::spawn(const std::function<ChildFailure()>& body) {
+  int status_pipe[2];
+  check_syscall(::pipe2(status_pipe, O_CLOEXEC), "pipe2");
+  UniqueFd status_read(status_pipe[0]);
+  UniqueFd status_write(status_pipe[1]);
+
+  const pid_t pid = check_syscall(::fork(), "fork");
+  if (pid == 0) {
+    status_read.reset();
+    write_failure_and_exit(status_write.get(), body());
+  }
+  // From here the child is ours; constructing the owner first means any throw below
+  // still kills and reaps it.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  const int pidfd_error = errno;
+  ChildProcess child(pid, std::move(pidfd));
+  status_write.reset();
+  if (!child.pidfd_) throw SystemError("pidfd_open", pidfd_error);
+
+  ChildFailure failure;
+  if (read_child_failure(status_read.get(), failure)) {
+    child.wait();
+    throw SystemError(std::string("sandbox child: ") + failure.step, failure.error);
+  }
+  return child;
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)) {}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ < 0) return;
+  kill();
+  wait();
+}
+
+void ChildProcess::kill() const {
+  if (pid_ < 0) return;
+  // Until we reap it the pid cannot be recycled, so both calls hit our child; failure
+  // means it has already exited.
+  if (pidfd_) {
+    (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  } else {
+    (void)::kill(pid_, SIGKILL);
+  }
+}
+
+int ChildProcess::wait() {
+  if (pid_ < 0) return -1;
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0) {
+    if (errno != EINTR) {
+      pid_ = -1;  // ECHILD: someone else reaped it (SIGCHLD ignored); status unknown
+      return -1;
+    }
+  }
+  pid_ = -1;
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace agentfense::runtime

@@ -1,0 +1,49 @@
+// A forked child process owned RAII-style: whoever holds the ChildProcess is
+// responsible for it, and dropping it (e.g. on an exception) SIGKILLs and reaps it, so
+// no error path leaves a sandbox running or a zombie behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+
+#include "common/unique_fd.h"
+
+namespace agentfense::runtime {
+
+// What went wrong in the forked child before exec. `step` must point to a string
+// literal: the child is a copy of our address space, so the parent can print it.
+struct ChildFailure {
+  const char* step = nullptr;
+  int error = 0;
+};
+
+class ChildProcess {
+ public:
+  // Forks and runs `body` in the child. The body may only make async-signal-safe
+  // calls (the parent may have other threads holding locks); it either execs or
+  // returns the failed step. Returns once the child has exec'd; throws SystemError
+  // naming the child's failed step otherwise.
+  static ChildProcess spawn(const std::function<ChildFailure()>& body);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ChildProcess(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  // Readable once the child has exited (for poll()).
+  int pidfd() const { return pidfd_.get(); }
+
+  void kill() const;  // SIGKILL; a no-op once reaped
+  // Reaps the child: its exit status, or 128+N when killed by signal N.
+  int wait();
+
+ private:
+  ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+
+  pid_t pid_ = -1;  // -1 once reaped
+  UniqueFd pidfd_;
+};
+
+}  // namespace agentfense::runtime

@@ -1,0 +1,121 @@
+#include "runtime/io_pump.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+
+#include "common/errors.h"
+
+namespace agentfense::runtime {
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr short kReadable = POLLIN | POLLHUP | POLLERR;
+
+// A command that exits without reading its stdin closes the pipe; the write then
+// raises SIGPIPE, which would kill the whole supervisor. Block it around the write
+// and swallow the one the write raised.
+ssize_t write_without_sigpipe(int fd, const char* data, std::size_t size) {
+  sigset_t sigpipe_only, previous;
+  sigemptyset(&sigpipe_only);
+  sigaddset(&sigpipe_only, SIGPIPE);
+  // pthread_sigmask only fails for an invalid `how`.
+  (void)::pthread_sigmask(SIG_BLOCK, &sigpipe_only, &previous);
+  const ssize_t written = ::write(fd, data, size);
+  const int saved_errno = errno;
+  if (written < 0 && saved_errno == EPIPE) {
+    const timespec no_wait{};
+    // Returns -1/EAGAIN once nothing is pending: that is the loop's exit.
+    while (::sigtimedwait(&sigpipe_only, nullptr, &no_wait) > 0) {
+    }
+  }
+  (void)::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  errno = saved_errno;
+  return written;
+}
+
+int millis_until(const IoPump::Deadline& deadline) {
+  if (!deadline) return -1;
+  const auto left = *deadline - std::chrono::steady_clock::now();
+  if (left <= std::chrono::steady_clock::duration::zero()) return 0;
+  // Round up so we never wake just before the deadline and spin.
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+}
+
+}  // namespace
+
+IoPump::IoPump(UniqueFd stdout_read, UniqueFd stderr_read, UniqueFd stdin_write,
+               std::string stdin_data, std::size_t output_limit, OutputCallback on_output)
+    : stdout_read_(std::move(stdout_read)),
+      stderr_read_(std::move(stderr_read)),
+      stdin_write_(std::move(stdin_write)),
+      stdin_data_(std::move(stdin_data)),
+      output_limit_(output_limit),
+      on_output_(std::move(on_output)) {
+  if (stdin_write_ && stdin_data_.empty()) stdin_write_.reset();  // immediate EOF
+}
+
+bool IoPump::pump_until_exit(int pidfd, Deadline deadline) {
+  for (;;) {
+    const int timeout_ms = millis_until(deadline);
+    if (timeout_ms == 0) return false;
+    if (poll_once(pidfd, timeout_ms)) return true;
+  }
+}
+
+void IoPump::drain() {
+  stdin_write_.reset();  // the reader is gone; nothing more to feed
+  while (stdout_read_ || stderr_read_) poll_once(-1, -1);
+}
+
+bool IoPump::poll_once(int pidfd, int timeout_ms) {
+  // poll() skips negative fds, so closed pipes simply drop out.
+  std::array<pollfd, 4> fds = {{{stdout_read_.get(), POLLIN, 0},
+                                {stderr_read_.get(), POLLIN, 0},
+                                {stdin_write_.get(), POLLOUT, 0},
+                                {pidfd, POLLIN, 0}}};
+  const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+  if (ready < 0 && errno == EINTR) return false;
+  check_syscall(ready, "poll sandbox stdio");
+  if (fds[0].revents & kReadable) read_from(stdout_read_, Stream::kStdout);
+  if (fds[1].revents & kReadable) read_from(stderr_read_, Stream::kStderr);
+  if (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) write_stdin();
+  return pidfd >= 0 && (fds[3].revents & POLLIN);
+}
+
+void IoPump::read_from(UniqueFd& fd, Stream which) {
+  char buffer[kReadChunk];
+  const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
+  if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (got <= 0) {  // EOF, or an error that ends this stream the same way
+    fd.reset();
+    return;
+  }
+  CapturedStream& captured = stream(which);
+  const std::size_t room = output_limit_ - std::min(output_limit_, captured.data.size());
+  const std::size_t kept = std::min(room, static_cast<std::size_t>(got));
+  if (kept < static_cast<std::size_t>(got)) captured.truncated = true;
+  if (kept == 0) return;
+  captured.data.append(buffer, kept);
+  if (on_output_) on_output_(which, std::string_view(buffer, kept));
+}
+
+void IoPump::write_stdin() {
+  const std::size_t left = stdin_data_.size() - stdin_offset_;
+  const ssize_t written =
+      write_without_sigpipe(stdin_write_.get(), stdin_data_.data() + stdin_offset_, left);
+  if (written < 0) {
+    if (errno == EINTR || errno == EAGAIN) return;
+    stdin_write_.reset();  // EPIPE: the command stopped reading; the rest is discarded
+    return;
+  }
+  stdin_offset_ += static_cast<std::size_t>(written);
+  if (stdin_offset_ == stdin_data_.size()) stdin_write_.reset();  // EOF for the command
+}
+
+}  // namespace agentfense::runtime

@@ -1,0 +1,56 @@
+// The parent's side of the command's stdio: one poll() loop that feeds stdin, reads
+// stdout and stderr into separate buffers (never interleaved), enforces the per-stream
+// output cap and watches the child's pidfd and the deadline. Reading continues past
+// the cap (the bytes are dropped) so a chatty command never blocks on a full pipe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/unique_fd.h"
+#include "runtime/sandbox.h"
+
+namespace agentfense::runtime {
+
+struct CapturedStream {
+  std::string data;
+  bool truncated = false;
+};
+
+class IoPump {
+ public:
+  using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+  using OutputCallback = std::function<void(Stream, std::string_view)>;
+
+  // Invalid fds are simply not pumped (inherit_stdio, or no stdin data).
+  IoPump(UniqueFd stdout_read, UniqueFd stderr_read, UniqueFd stdin_write, std::string stdin_data,
+         std::size_t output_limit, OutputCallback on_output);
+
+  // Moves data until `pidfd` becomes readable (the child exited: true) or the deadline
+  // passes (false).
+  bool pump_until_exit(int pidfd, Deadline deadline);
+
+  // Reads whatever is left until every writer has closed. Call once the whole tree is
+  // dead, so EOF is certain.
+  void drain();
+
+  CapturedStream& stream(Stream which) { return which == Stream::kStdout ? stdout_ : stderr_; }
+
+ private:
+  // One poll round over the open pipes (+ pidfd if >= 0); returns true when pidfd fired.
+  bool poll_once(int pidfd, int timeout_ms);
+  void read_from(UniqueFd& fd, Stream which);
+  void write_stdin();
+
+  UniqueFd stdout_read_, stderr_read_, stdin_write_;
+  std::string stdin_data_;
+  std::size_t stdin_offset_ = 0;
+  std::size_t output_limit_;
+  OutputCallback on_output_;
+  CapturedStream stdout_, stderr_;
+};
+
+}  // namespace agentfense::runtime

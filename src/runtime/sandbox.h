@@ -1,0 +1,76 @@
+// Public entry point of the bwrap runtime: run one command inside a bubblewrap boundary
+// with the permission filesystem bound at /workspace.
+//
+// What the boundary guarantees (DESIGN.md "Runtimes"): an unprivileged host uid (never
+// root) that is uid 1000 "agent" inside a user namespace, no capabilities, no_new_privs,
+// a seccomp filter, pid/ipc/uts/cgroup (+net unless asked) namespaces, read-only host
+// /usr, a generated minimal /etc, a private /tmp, a clean environment, cgroup limits and
+// timeouts that kill the whole process tree.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace agentfense::runtime {
+
+// Resource limits; 0 means unlimited.
+struct Limits {
+  int64_t memory_bytes = 0;  // RAM; swap is not granted on top of it
+  int64_t cpu_quota = 0;     // millicores, 1000 = 1 CPU
+  int64_t cpu_shares = 0;    // relative weight, cgroup v1 scale (1024 = default)
+  int64_t pids_limit = 0;    // processes + threads, bwrap's own 2 processes included
+};
+
+enum class Stream { kStdout, kStderr };
+
+struct ExecSpec {
+  std::vector<std::string> argv;           // execvp'd inside the sandbox
+  int workspace_fd = -1;                   // O_PATH fd of the mountpoint; -1 = no /workspace
+  std::string workdir = "/workspace";      // relative paths are relative to /workspace
+  std::map<std::string, std::string> env;  // on top of the clean base env (see clean_env.h)
+  std::optional<std::string> stdin_data;   // nullopt: stdin = /dev/null (unless inherit_stdio)
+  bool inherit_stdio = false;  // CLI use: child uses our 0/1/2; no capture, stdin_data unused
+  std::chrono::milliseconds timeout{0};  // 0 = none
+  Limits limits;
+  std::size_t output_limit = 16 << 20;  // per stream; beyond it output is dropped + flag
+  bool network = false;
+  // Unprivileged host ids to run as when we are root. 0 (or root's ids) means
+  // default_sandbox_ids(): a sandbox never runs as host root.
+  uid_t host_uid = 0;
+  gid_t host_gid = 0;
+  // Optional: called with every captured chunk as it arrives (not for dropped output).
+  std::function<void(Stream, std::string_view)> on_output;
+};
+
+struct ExecResult {
+  std::string stdout_data, stderr_data;
+  // The command's exit status; 128+N when killed by signal N. A timeout reports
+  // timed_out=true and exit_code=128+SIGKILL (137): the tree was SIGKILLed.
+  int exit_code = 0;
+  bool timed_out = false;
+  bool stdout_truncated = false, stderr_truncated = false;
+  std::chrono::nanoseconds duration{};
+};
+
+// Throws UserError for an invalid spec and SystemError when a setup step fails. A
+// command that cannot start inside the sandbox (e.g. not found) is an ordinary
+// non-zero exit with bwrap's message on stderr.
+ExecResult run_sandboxed(const ExecSpec& spec);
+
+// The host uid/gid sandboxes run as when we are root: 60999:60999, a dedicated id in
+// Debian's "globally allocated" 60000-64999 range that no package uses and that owns
+// nothing on the host, so a sandbox escape lands on an identity with no files and no
+// group memberships. The mount for the sandbox's /workspace is owned by it.
+std::pair<uid_t, gid_t> default_sandbox_ids();
+
+}  // namespace agentfense::runtime
