@@ -1,0 +1,139 @@
+// `agentfense explain`: the codebase as the agent would see it, each path with its level
+// and the rule that decided it — the tool for debugging a policy before trusting it.
+//
+// Output, one line per path, sorted:  LEVEL  PATH  <- RULE
+// Hidden paths are listed only with --all, as "none (hidden)". A directory the agent sees
+// only because it holds visible descendants is "none (traversable)".
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/base_dir.h"
+#include "cli/commands.h"
+#include "cli/policy_options.h"
+#include "common/errors.h"
+#include "policy/rule.h"
+
+namespace agentfense::cli {
+namespace {
+
+struct ExplainArgs {
+  PolicyOptions policy;
+  std::string dir, path;
+  bool all = false;
+};
+
+struct Line {
+  std::string path;
+  std::string level;
+  int rule;
+};
+
+class Explainer {
+ public:
+  Explainer(const policy::Policy& policy, bool all) : policy_(policy), all_(all) {}
+
+  // Walks `dirfd` (the directory at workspace path `path`) and returns whether anything
+  // beneath it is visible. Host access is fd-relative with O_NOFOLLOW: a symlink in the
+  // codebase is reported, never followed.
+  bool walk(int dirfd, const std::string& path) {
+    std::vector<std::pair<std::string, bool>> entries;
+    {
+      UniqueFd listing(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!listing) throw SystemError("open " + path, errno);
+      DIR* dir = ::fdopendir(listing.release());
+      if (!dir) throw SystemError("fdopendir " + path, errno);
+      while (const dirent* entry = ::readdir(dir)) {
+        const std::string name = entry->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st {};
+        if (::fstatat(::dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+        entries.emplace_back(name, S_ISDIR(st.st_mode));
+      }
+      ::closedir(dir);
+    }
+    std::sort(entries.begin(), entries.end());
+    bool any_visible = false;
+    for (const auto& [name, is_dir] : entries) {
+      const std::string child = (path == "/" ? "" : path) + "/" + name;
+      any_visible |= visit(dirfd, name, child, is_dir);
+    }
+    return any_visible;
+  }
+
+  void print() const {
+    for (const auto& line : lines_) {
+      std::string rule = line.rule < 0 ? "(no rule matched: fail closed)"
+                                       : policy::describe(policy_.rules()[line.rule]);
+      std::printf("%-18s %s  <- %s\n", line.level.c_str(), line.path.c_str(), rule.c_str());
+    }
+  }
+
+ private:
+  bool visit(int parent_fd, const std::string& name, const std::string& path, bool is_dir) {
+    const policy::Decision decision = policy_.decide(path, is_dir);
+    const size_t slot = lines_.size();
+    lines_.push_back({path, "", decision.rule});
+    bool child_visible = false;
+    if (is_dir && (decision.level != policy::Level::kNone || decision.descendants_may_be_visible)) {
+      UniqueFd fd(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd) child_visible = walk(fd.get(), path);
+    }
+    const bool visible = decision.level != policy::Level::kNone || child_visible;
+    if (decision.level != policy::Level::kNone) {
+      lines_[slot].level = policy::to_string(decision.level);
+    } else if (child_visible) {
+      lines_[slot].level = "none (traversable)";
+    } else if (all_) {
+      lines_[slot].level = "none (hidden)";
+    } else {
+      // Drop the hidden path and anything its walk recorded.
+      lines_.resize(slot);
+    }
+    return visible;
+  }
+
+  const policy::Policy& policy_;
+  bool all_;
+  std::vector<Line> lines_;
+};
+
+int run_explain(const ExplainArgs& args) {
+  const policy::Policy compiled = args.policy.compile();
+  const UniqueFd base = open_base_dir(args.dir);
+  if (!args.path.empty()) {
+    const std::string path = policy::normalize_path(args.path);
+    struct stat st {};
+    const bool is_dir = path == "/" || args.path.back() == '/' ||
+                        (::fstatat(base.get(), path.c_str() + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                         S_ISDIR(st.st_mode));
+    const policy::Decision decision = compiled.decide(path, is_dir);
+    const std::string rule = decision.rule < 0
+                                 ? "(no rule matched: fail closed)"
+                                 : policy::describe(compiled.rules()[decision.rule]);
+    std::printf("%-18s %s  <- %s\n", std::string(policy::to_string(decision.level)).c_str(),
+                path.c_str(), rule.c_str());
+    return 0;
+  }
+  Explainer explainer(compiled, args.all);
+  explainer.walk(base.get(), "/");
+  explainer.print();
+  return 0;
+}
+
+}  // namespace
+
+Command add_explain_command(CLI::App& app) {
+  auto args = std::make_shared<ExplainArgs>();
+  CLI::App* cmd = app.add_subcommand("explain", "Show each path's level and the deciding rule");
+  args->policy.add_to(*cmd);
+  cmd->add_flag("--all", args->all, "Also list hidden paths, marked 'none (hidden)'");
+  cmd->add_option("DIR", args->dir, "Codebase directory")->required();
+  cmd->add_option("PATH", args->path, "Explain only this workspace path");
+  return [args] { return run_explain(*args); };
+}
+
+}  // namespace agentfense::cli

@@ -1,0 +1,122 @@
+// `agentfense run`: one command in a fresh sandbox, then review its changes.
+// A linear chain: compile policy -> open DIR -> run dir -> mount process -> bwrap ->
+// stop mount -> show/apply/discard -> remove run dir. Every step's resource is RAII, so an
+// error anywhere leaves no mount, process or directory behind.
+#include <fcntl.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cli/base_dir.h"
+#include "cli/change_review.h"
+#include "cli/commands.h"
+#include "cli/mount_child.h"
+#include "cli/policy_options.h"
+#include "cli/run_dir.h"
+#include "cli/size_parse.h"
+#include "common/errors.h"
+#include "runtime/sandbox.h"
+
+namespace agentfense::cli {
+namespace {
+
+constexpr int kTimeoutExitCode = 124;  // what timeout(1) uses; scripts already expect it
+
+struct RunArgs {
+  PolicyOptions policy;
+  std::string dir, audit, changes = "show", memory, workdir = "/workspace";
+  double timeout_seconds = 0;
+  std::int64_t pids = 0;
+  bool network = false;
+  std::vector<std::string> env;
+  std::vector<std::string> command;
+};
+
+std::map<std::string, std::string> parse_env(const std::vector<std::string>& pairs) {
+  std::map<std::string, std::string> env;
+  for (const auto& pair : pairs) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UserError("--env expects KEY=VALUE, got '" + pair + "'");
+    env[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  return env;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw SystemError("write " + path, errno ? errno : EIO);
+}
+
+int run_command(const RunArgs& args) {
+  const std::vector<policy::Rule> rules = args.policy.collect();
+  const policy::Policy compiled = policy::Policy::compile(rules);
+  const ChangeMode change_mode = parse_change_mode(args.changes);
+  if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
+  const UniqueFd base = open_base_dir(args.dir);
+
+  runtime::ExecSpec spec;
+  spec.argv = args.command;
+  spec.env = parse_env(args.env);
+  spec.workdir = args.workdir;
+  spec.inherit_stdio = true;
+  spec.network = args.network;
+  spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
+  if (!args.memory.empty()) spec.limits.memory_bytes = parse_size(args.memory, "--memory");
+  spec.limits.pids_limit = args.pids;
+  std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+
+  const RunDir run_dir = RunDir::create();
+  const std::string policy_file = run_dir.path() + "/policy.json";
+  write_file(policy_file, rules_to_json(rules));
+
+  runtime::ExecResult result;
+  {
+    MountChild mount({.base_dir = args.dir,
+                      .mountpoint = run_dir.mountpoint(),
+                      .state_dir = run_dir.state_dir(),
+                      .policy_json_file = policy_file,
+                      .audit_path = args.audit,
+                      .owner_uid = spec.host_uid,
+                      .owner_gid = spec.host_gid});
+    const UniqueFd workspace(
+        ::open(run_dir.mountpoint().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!workspace) throw SystemError("open mountpoint", errno);
+    spec.workspace_fd = workspace.get();
+    result = runtime::run_sandboxed(spec);
+    if (const int status = mount.stop(); status != 0)
+      std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
+  }
+  const bool changes_ok = review_changes(change_mode, base.get(), run_dir.state_dir(), compiled);
+  if (result.timed_out) {
+    std::fprintf(stderr, "agentfense: command timed out after %.3gs and was killed\n",
+                 args.timeout_seconds);
+    return kTimeoutExitCode;
+  }
+  if (!changes_ok && result.exit_code == 0) return 1;
+  return result.exit_code;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run one command sandboxed with DIR at /workspace");
+  args->policy.add_to(*cmd);
+  cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
+  cmd->add_option("--changes", args->changes,
+                  "What to do with the command's writes: show (default), apply, discard");
+  cmd->add_option("--timeout", args->timeout_seconds, "Kill the command after SECONDS");
+  cmd->add_option("--memory", args->memory, "Memory limit, e.g. 512M");
+  cmd->add_option("--pids", args->pids, "Maximum number of processes");
+  cmd->add_flag("--network", args->network, "Allow network access (off by default)");
+  cmd->add_option("--env", args->env, "Set KEY=VALUE in the command's environment")
+      ->allow_extra_args(false);
+  cmd->add_option("--workdir", args->workdir, "Working directory inside the sandbox");
+  cmd->add_option("DIR", args->dir, "Codebase directory")->required();
+  cmd->add_option("CMD", args->command, "Command and arguments (after --)")->required();
+  return [args] { return run_command(*args); };
+}
+
+}  // namespace agentfense::cli

@@ -1,0 +1,42 @@
+// Starts `agentfense mount` as a supervised child process (DESIGN.md "Process model": a
+// crash in one view cannot take down its supervisor) and waits until the mount is live.
+// The destructor stops the child (SIGTERM, then SIGKILL after a grace period), reaps it
+// and detaches any mount it left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace agentfense::cli {
+
+struct MountChildSpec {
+  std::string base_dir;
+  std::string mountpoint;
+  std::string state_dir;
+  std::string policy_json_file;  // rules as a JSON list
+  std::string audit_path;        // empty: no audit log
+  uid_t owner_uid = 0;
+  gid_t owner_gid = 0;
+};
+
+class MountChild {
+ public:
+  // Throws SystemError if the child cannot start or the mount is not live in time.
+  explicit MountChild(const MountChildSpec& spec,
+                      std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
+  MountChild(const MountChild&) = delete;
+  MountChild& operator=(const MountChild&) = delete;
+  ~MountChild();
+
+  // Clean shutdown; returns the child's exit status (0 = unmounted cleanly).
+  int stop();
+
+ private:
+  pid_t pid_ = -1;
+  std::string mountpoint_;
+};
+
+}  // namespace agentfense::cli

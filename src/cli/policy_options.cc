@@ -1,0 +1,51 @@
+#include "cli/policy_options.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/errors.h"
+#include "policy/policy_file.h"
+#include "policy/presets.h"
+
+namespace agentfense::cli {
+
+constexpr const char* kDefaultPreset = "agent-safe";
+
+void PolicyOptions::add_to(CLI::App& app) {
+  app.add_option("--preset", preset, "Start from a built-in preset (default agent-safe)");
+  app.add_option("--policy", policy_file, "Policy file (YAML or JSON)");
+  // One value per occurrence: otherwise a repeatable option swallows DIR and the command.
+  app.add_option("--rule", rules, "Extra rule PATTERN=LEVEL[:PRIORITY] (repeatable)")
+      ->allow_extra_args(false);
+}
+
+std::vector<policy::Rule> PolicyOptions::collect() const {
+  std::vector<policy::Rule> out;
+  std::string preset_name = preset;
+  if (preset_name.empty() && policy_file.empty() && rules.empty()) preset_name = kDefaultPreset;
+  if (!preset_name.empty()) out = policy::preset_rules(preset_name);
+  if (!policy_file.empty()) {
+    std::ifstream in(policy_file);
+    if (!in) throw UserError("cannot read policy file '" + policy_file + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto file_rules = policy::parse_policy_text(text.str(), policy_file);
+    out.insert(out.end(), file_rules.begin(), file_rules.end());
+  }
+  for (const auto& flag : rules) out.push_back(policy::parse_rule_flag(flag));
+  return out;
+}
+
+std::string rules_to_json(const std::vector<policy::Rule>& rules) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& rule : rules) {
+    list.push_back({{"pattern", rule.pattern},
+                    {"permission", policy::to_string(rule.level)},
+                    {"priority", rule.priority},
+                    {"type", policy::to_string(rule.type)}});
+  }
+  return list.dump();
+}
+
+}  // namespace agentfense::cli

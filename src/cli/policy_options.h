@@ -1,0 +1,31 @@
+// The policy flags shared by `run`, `explain` and `mount`:
+//   --preset NAME  --policy FILE  --rule PATTERN=LEVEL[:PRIORITY] (repeatable)
+// Rules are concatenated preset, then file, then --rule flags, so a later source at the
+// same priority overrides an earlier one. With no flag at all the preset is agent-safe:
+// a CLI that silently exposed everything by default would fail open.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+
+namespace agentfense::cli {
+
+struct PolicyOptions {
+  std::string preset;
+  std::string policy_file;
+  std::vector<std::string> rules;
+
+  void add_to(CLI::App& app);
+  // Throws UserError naming the bad preset, file or rule.
+  std::vector<policy::Rule> collect() const;
+  policy::Policy compile() const { return policy::Policy::compile(collect()); }
+};
+
+// Serializes rules as the JSON list a policy file accepts (used to hand the policy to
+// the mount process).
+std::string rules_to_json(const std::vector<policy::Rule>& rules);
+
+}  // namespace agentfense::cli

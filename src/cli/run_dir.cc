@@ -1,0 +1,96 @@
+#include "cli/run_dir.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "common/errors.h"
+
+namespace agentfense::cli {
+namespace {
+
+void make_private_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) throw SystemError("mkdir " + path, errno);
+  struct stat st {};
+  check_syscall(::lstat(path.c_str(), &st), "stat " + path);
+  // Refuse a pre-planted symlink or a directory someone else owns: both would let another
+  // user reach sandbox mountpoints.
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+    throw UserError(path + " is not a directory owned by us; refusing to use it");
+  check_syscall(::chmod(path.c_str(), 0700), "chmod " + path);
+}
+
+std::string random_suffix() {
+  std::random_device device;
+  std::uniform_int_distribution<unsigned> dist(0, 0xffffff);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%06x", dist(device));
+  return buf;
+}
+
+bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+std::string runtime_root() {
+  if (::geteuid() == 0) return "/run/agentfense";
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
+    return std::string(xdg) + "/agentfense";
+  return "/tmp/agentfense-" + std::to_string(::geteuid());
+}
+
+void destroy_run_dir(const std::string& path) {
+  // MNT_DETACH: a hung daemon must not block cleanup; EINVAL/ENOENT mean nothing is
+  // mounted there, which is the normal case after a clean shutdown.
+  (void)::umount2((path + "/mnt").c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  std::error_code ignored;
+  // remove_all does not follow symlinks (it removes the link itself).
+  std::filesystem::remove_all(path, ignored);
+}
+
+int sweep_stale_run_dirs() {
+  const std::string root = runtime_root();
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename();
+    if (name.rfind("run-", 0) != 0) continue;
+    const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + 4, nullptr, 10));
+    if (process_alive(pid)) continue;
+    destroy_run_dir(entry.path());
+    ++removed;
+  }
+  return removed;
+}
+
+RunDir RunDir::create() {
+  const std::string root = runtime_root();
+  if (::geteuid() != 0) {
+    std::error_code ignored;
+    std::filesystem::create_directories(std::filesystem::path(root).parent_path(), ignored);
+  }
+  make_private_dir(root);
+  sweep_stale_run_dirs();
+  const std::string path = root + "/run-" + std::to_string(::getpid()) + "-" + random_suffix();
+  check_syscall(::mkdir(path.c_str(), 0700), "mkdir " + path);
+  RunDir dir(path);
+  check_syscall(::mkdir(dir.state_dir().c_str(), 0700), "mkdir " + dir.state_dir());
+  check_syscall(::mkdir(dir.mountpoint().c_str(), 0700), "mkdir " + dir.mountpoint());
+  return dir;
+}
+
+RunDir::RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+
+RunDir::~RunDir() {
+  if (!path_.empty()) destroy_run_dir(path_);
+}
+
+}  // namespace agentfense::cli

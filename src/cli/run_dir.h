@@ -1,0 +1,44 @@
+// Per-invocation working directory: RUNTIME_ROOT/run-<pid>-<random>/{state,mnt}.
+// RUNTIME_ROOT is /run/agentfense (mode 0700) when running as root, so no other host user
+// can reach a sandbox's mountpoint or its upper layer; otherwise
+// $XDG_RUNTIME_DIR/agentfense (or /tmp/agentfense-<uid>).
+//
+// The directory name carries the creating pid so that a later invocation can recognise
+// leftovers of a crashed run (pid gone), unmount them and remove them.
+#pragma once
+
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace agentfense::cli {
+
+class RunDir {
+ public:
+  // Sweeps stale run directories first, then creates a fresh one.
+  static RunDir create();
+  RunDir(RunDir&&) noexcept;
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  RunDir& operator=(RunDir&&) = delete;
+  // Lazily unmounts anything left on mnt and removes the whole tree.
+  ~RunDir();
+
+  const std::string& path() const { return path_; }
+  std::string state_dir() const { return path_ + "/state"; }
+  std::string mountpoint() const { return path_ + "/mnt"; }
+
+ private:
+  explicit RunDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+std::string runtime_root();
+
+// Unmounts (lazily) and removes a run directory tree without following symlinks.
+void destroy_run_dir(const std::string& path);
+
+// Removes run directories whose creating process no longer exists. Returns how many.
+int sweep_stale_run_dirs();
+
+}  // namespace agentfense::cli
