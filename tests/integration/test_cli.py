@@ -1,0 +1,189 @@
+"""The `agentfense` command-line contract: help, errors, exit statuses, timeouts, output
+streams, environment, explain, mount and audit."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import agentfense_bin, mounts_mentioning
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["explain"], ["mount"]])
+def test_help_exits_zero(runner, command):
+    result = runner.invoke([*command, "--help"])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.strip(), "help must go to stdout"
+
+
+def assert_usage_error(result, *must_mention):
+    assert result.returncode == 2, result.describe()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agentfense: "), result.describe()
+    for text in must_mention:
+        assert text in lines[0], result.describe()
+
+
+@pytest.mark.parametrize("command", ["run", "explain"])
+@pytest.mark.parametrize("rule", ["src/[abc=read", "src/**=admin", "=read", "x=read:high"])
+def test_bad_rule_is_rejected_naming_it(runner, repo, command, rule):
+    tail = ["--", "true"] if command == "run" else []
+    result = runner.invoke([command, "--rule", rule, str(repo), *tail])
+    pattern = rule.rpartition("=")[0]
+    assert_usage_error(result, pattern or rule)  # the message names the offending rule
+
+
+@pytest.mark.parametrize("command", ["run", "explain"])
+def test_unknown_preset(runner, repo, command):
+    tail = ["--", "true"] if command == "run" else []
+    assert_usage_error(runner.invoke([command, "--preset", "no-such-preset", str(repo), *tail]),
+                       "no-such-preset")
+
+
+def test_missing_dir(runner, tmp_path):
+    assert_usage_error(runner.invoke(["run", str(tmp_path / "absent"), "--", "true"]))
+    assert_usage_error(runner.invoke(["explain", str(tmp_path / "absent")]))
+
+
+def test_bad_changes_mode(runner, repo):
+    assert_usage_error(runner.invoke(["run", "--changes", "maybe", str(repo), "--", "true"]),
+                       "maybe")
+
+
+@pytest.mark.parametrize("script, status", [
+    ("exit 0", 0), ("exit 7", 7), ("exit 255", 255), ("kill -9 $$", 128 + 9),
+    ("kill -TERM $$", 128 + 15),
+])
+def test_exit_status_passes_through(runner, repo, script, status):
+    result = runner.sh(repo, script)
+    assert result.returncode == status, result.describe()
+
+
+def test_timeout_kills_the_whole_tree(runner, repo):
+    # Background children and a new session: all must die (the runner's leftover check).
+    result = runner.sh(repo, "sleep 300 & setsid sleep 300 & sleep 300",
+                       ["--timeout", "2"])
+    assert result.returncode == 124, result.describe()
+    assert result.seconds < 20, result.describe()
+    assert "agentfense: " in result.stderr
+
+
+def test_background_processes_do_not_outlive_the_command(runner, repo):
+    result = runner.sh(repo, "nohup sleep 300 >/dev/null 2>&1 & setsid sleep 300 & echo up")
+    assert result.stdout == "up\n" and result.returncode == 0, result.describe()
+    assert result.seconds < 20
+
+
+def test_stdout_and_stderr_are_separate_and_untouched(runner, repo):
+    result = runner.sh(repo, "echo out; echo err >&2; printf 'no newline'")
+    assert result.stdout == "out\nno newline", result.describe()
+    assert "err\n" in result.stderr and "err" not in result.stdout
+    for line in result.stderr.splitlines():
+        assert line == "err" or line.startswith("agentfense: "), result.describe()
+
+
+def test_env_and_workdir(runner, repo, secrets):
+    result = runner.sh(repo, 'echo "$FOO"; pwd; env',
+                       ["--env", "FOO=bar baz", "--workdir", "/workspace/src"])
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["bar baz", "/workspace/src"], result.describe()
+    assert "AF_HOST_SECRET" not in result.stdout and secrets["host_env"] not in result.stdout
+
+
+def test_memory_limit(runner, repo):
+    grab = ["/usr/bin/python3", "-c", "b = bytearray(400 * 1024 * 1024); print('allocated')"]
+    limited = runner.run(repo, grab, ["--memory", "64M"])
+    assert limited.returncode != 0 and "allocated" not in limited.stdout, limited.describe()
+    unlimited = runner.run(repo, grab)
+    assert unlimited.stdout == "allocated\n", unlimited.describe()
+
+
+EXPLAIN_LINE = re.compile(r"^(?P<level>\S+(?: \([a-z]+\))?)\s+(?P<path>\S+)\s+<-\s+(?P<rule>.+)$")
+
+
+def explain(runner, repo, *args):
+    result = runner.invoke(["explain", *args, str(repo)])
+    assert result.returncode == 0, result.describe()
+    entries = {}
+    for line in result.stdout.splitlines():
+        match = EXPLAIN_LINE.match(line)
+        assert match, f"unparsable explain line: {line!r}"
+        entries[match["path"].lstrip("/")] = (match["level"], match["rule"])
+    return entries
+
+
+def test_explain_shows_levels_and_deciding_rules(runner, repo):
+    entries = explain(runner, repo, "--preset", "agent-safe", "--rule", "docs/*.md=view:50")
+    assert entries["src/app.py"][0] == "read" and "**/*" in entries["src/app.py"][1]
+    assert entries["output/report.txt"][0] == "write"
+    assert "/output/**" in entries["output/report.txt"][1]
+    assert entries["docs/guide.md"][0] == "view" and "docs/*.md" in entries["docs/guide.md"][1]
+    for hidden in (".env", "deploy.pem", "config/secrets", ".git", "credentials.json"):
+        assert hidden not in entries, f"{hidden} listed without --all"
+
+
+def test_explain_all_marks_hidden(runner, repo):
+    entries = explain(runner, repo, "--all")
+    assert entries[".env"][0] == "none (hidden)" and "**/.env*" in entries[".env"][1]
+    assert entries["config/secrets"][0] == "none (hidden)"
+    assert entries["deploy.pem"][0] == "none (hidden)"
+    assert entries["src/app.py"][0] == "read"
+
+
+def test_explain_single_path(runner, repo):
+    result = runner.invoke(["explain", str(repo), "src/app.py"])
+    assert result.returncode == 0, result.describe()
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and EXPLAIN_LINE.match(lines[0])["level"] == "read", result.describe()
+
+
+def wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_mount_serves_until_signal_then_unmounts(agentfense, repo, tmp_path, stop_signal):
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    proc = subprocess.Popen([agentfense_bin(), "mount", str(repo), str(mountpoint)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: mounts_mentioning([str(mountpoint)]), 10), "never mounted"
+        names = os.listdir(mountpoint)
+        assert "src" in names and ".env" not in names and ".git" not in names
+        assert (mountpoint / "src" / "app.py").read_text() == (repo / "src/app.py").read_text()
+        with pytest.raises(FileNotFoundError):
+            (mountpoint / ".env").read_text()
+        proc.send_signal(stop_signal)
+        assert proc.wait(timeout=10) == 0, proc.stderr.read().decode()
+        assert not mounts_mentioning([str(mountpoint)]), "still mounted after exit"
+        assert os.listdir(mountpoint) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        # Best-effort cleanup if the test failed mid-way; the return code is irrelevant.
+        subprocess.run(["umount", "-l", str(mountpoint)], stderr=subprocess.DEVNULL)
+
+
+def test_audit_records_denied_access(runner, repo, tmp_path, secrets):
+    audit = tmp_path / "audit.jsonl"
+    runner.sh(repo, "cat /workspace/.env; cat /workspace/src/app.py > /dev/null",
+              ["--audit", str(audit)])
+    text = audit.read_text()
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    denied = [e for e in events if e.get("allowed") is False and "op" in e
+              and str(e.get("path", "")).lstrip("/") == ".env"]
+    assert denied, f"no denied event for .env in:\n{text[:3000]}"
+    for secret in secrets.values():
+        assert secret not in text

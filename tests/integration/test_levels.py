@@ -1,0 +1,137 @@
+"""Each permission level through `agentfense run`, and what --changes does with writes.
+
+Policy used here: agent-safe plus docs/*.md at `view`, so the sample repo has all four
+levels: .env (none), docs/*.md (view), src/ (read), output/ (write).
+"""
+
+import re
+import stat
+
+import pytest
+
+from harness import tree_digest
+
+LEVELS = ["--preset", "agent-safe", "--rule", "docs/*.md=view:50"]
+
+
+def run(runner, repo, script, *extra):
+    return runner.sh(repo, script, [*LEVELS, *extra])
+
+
+def test_none_is_absent(runner, repo):
+    result = run(runner, repo, "ls -a /workspace; cat /workspace/.env; stat /workspace/.env")
+    names = result.stdout.split()
+    assert "src" in names and ".env" not in names and ".git" not in names, result.describe()
+    assert result.stderr.count("No such file or directory") == 2, result.describe()
+    assert result.returncode != 0
+
+
+def test_view_lists_but_never_reads(runner, repo):
+    size = (repo / "docs" / "guide.md").stat().st_size
+    result = run(runner, repo, "ls /workspace/docs; stat -c '%s %A' /workspace/docs/guide.md; "
+                 "cat /workspace/docs/guide.md")
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["api.md", "guide.md"], result.describe()
+    reported_size, mode = lines[2].split()
+    assert int(reported_size) == size
+    assert "r" not in mode[1:] and "w" not in mode[1:], f"view must clear r/w bits: {mode}"
+    assert "Permission denied" in result.stderr and result.returncode != 0
+    assert "Read me" not in result.stdout
+
+
+def test_read_can_read_but_not_write(runner, repo):
+    result = run(runner, repo, "cat /workspace/src/util.py; stat -c %A /workspace/src/util.py; "
+                 "echo x >> /workspace/src/util.py")
+    assert result.stdout.startswith((repo / "src" / "util.py").read_text()), result.describe()
+    mode = result.stdout.splitlines()[-1]
+    assert "w" not in mode[1:], f"read must clear write bits: {mode}"
+    assert "Permission denied" in result.stderr or "Read-only" in result.stderr
+    assert result.returncode != 0
+
+
+WRITE_SCRIPT = ("cd /workspace/output && echo 'new content' > new.txt && "
+                "echo 'fresh report' > report.txt && rm stale.txt && mkdir -p sub/deep && "
+                "echo nested > sub/deep/n.txt && cat new.txt report.txt && ls")
+
+
+def test_write_sees_its_own_changes(runner, repo):
+    result = run(runner, repo, WRITE_SCRIPT, "--changes", "discard")
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split() == ["new", "content", "fresh", "report", "new.txt",
+                                     "report.txt", "sub"], result.describe()
+
+
+def test_changes_show_reports_and_leaves_dir_identical(runner, repo):
+    before = tree_digest(repo)
+    result = run(runner, repo, WRITE_SCRIPT)  # show is the default
+    assert result.returncode == 0, result.describe()
+    for kind, path in [("A", "output/new.txt"), ("M", "output/report.txt"),
+                       ("D", "output/stale.txt"), ("A", "output/sub/deep/n.txt")]:
+        assert re.search(rf"^{kind} /?{re.escape(path)}$", result.stderr, re.M), result.describe()
+    assert re.search(r"^@@ ", result.stderr, re.M), "no unified diff hunk"
+    assert re.search(r"^-old report$", result.stderr, re.M)
+    assert re.search(r"^\+fresh report$", result.stderr, re.M)
+    assert re.search(r"^\+new content$", result.stderr, re.M)
+    assert tree_digest(repo) == before
+
+
+def test_changes_discard_is_silent_and_leaves_dir_identical(runner, repo):
+    before = tree_digest(repo)
+    result = run(runner, repo, WRITE_SCRIPT, "--changes", "discard")
+    assert result.returncode == 0
+    assert not re.search(r"^[AMD] ", result.stderr, re.M), result.describe()
+    assert tree_digest(repo) == before
+
+
+def test_changes_apply_updates_only_written_paths(runner, repo):
+    before = tree_digest(repo, exclude_top=("output",))
+    result = run(runner, repo, WRITE_SCRIPT, "--changes", "apply")
+    assert result.returncode == 0, result.describe()
+    out = repo / "output"
+    assert (out / "new.txt").read_text() == "new content\n"
+    assert (out / "report.txt").read_text() == "fresh report\n"
+    assert not (out / "stale.txt").exists()
+    assert (out / "sub" / "deep" / "n.txt").read_text() == "nested\n"
+    assert tree_digest(repo, exclude_top=("output",)) == before
+
+
+def test_apply_keeps_file_modes(runner, repo):
+    result = run(runner, repo, "printf '#!/bin/sh\\necho hi\\n' > /workspace/output/tool.sh && "
+                 "chmod 755 /workspace/output/tool.sh", "--changes", "apply")
+    assert result.returncode == 0, result.describe()
+    assert stat.S_IMODE((repo / "output" / "tool.sh").stat().st_mode) & 0o111
+
+
+def test_sqlite_and_git_work_in_writable_area(runner, repo):
+    script = ("cd /workspace/output && /usr/bin/python3 -c \"import sqlite3; c = sqlite3.connect('t.db'); "
+              "c.execute('create table t(x)'); c.execute('insert into t values (42)'); "
+              "c.commit(); print(c.execute('select x from t').fetchone()[0])\" && "
+              "git init -q g && cd g && echo a > a && git add a && "
+              "git -c user.email=a@b -c user.name=a commit -qm one && git log --oneline | wc -l")
+    # development, not agent-safe: agent-safe hides .git at any depth, so `git init` fails.
+    result = runner.sh(repo, script, ["--preset", "development", "--env", "HOME=/tmp",
+                                      "--changes", "discard"])
+    assert result.stdout.split() == ["42", "1"], result.describe()
+
+
+def test_none_directory_with_visible_descendants_is_traversable(runner, repo):
+    result = runner.sh(repo, "ls -a /workspace; ls -aR /workspace/src; cat /workspace/README.md",
+                       ["--rule", "src/**/*.py=read"])
+    listing = result.stdout.split()
+    assert "src" in listing and "docs" not in listing and "README.md" not in listing
+    assert {"app.py", "util.py", "helpers.py"} <= set(listing), result.describe()
+    assert "No such file or directory" in result.stderr
+
+
+def test_equal_priority_rule_overrides_preset(runner, repo):
+    result = runner.sh(repo, "cat /workspace/src/app.py",
+                       ["--preset", "agent-safe", "--rule", "**/*=view"])
+    assert "Permission denied" in result.stderr and "def main" not in result.stdout
+
+
+@pytest.mark.parametrize("rule, visible", [(".env=read", False), (".env=read:100", True)])
+def test_secret_rules_need_priority_to_override(runner, repo, secrets, rule, visible):
+    # Also the control for the escape suite: when the policy allows it, the sandbox shows
+    # the planted secret, so "secret absent" there is a real finding and not an artefact.
+    result = runner.sh(repo, "cat /workspace/.env", ["--preset", "agent-safe", "--rule", rule])
+    assert (secrets["dotenv"] in result.stdout) == visible, result.describe()
