@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything AgentFense needs to build and test on Debian 12, from Debian's
+# packages and PyPI only. Idempotent; run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
+  libfuse3-dev fuse3 bubblewrap libseccomp-dev libre2-dev libyaml-cpp-dev \
+  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
+  git sqlite3 python3 python3-pip procps psmisc strace ca-certificates >/dev/null
+python3 -m pip install -q --disable-pip-version-check pytest 2>/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check --break-system-packages pytest
