@@ -135,7 +135,7 @@ def time_native(tree: Path, reps: int, home: Path) -> dict:
 
 
 def time_sandbox(binary: str, tree: Path, reps: int) -> dict:
-    argv = [binary, "run", "--preset", "agent-safe", "--rule", "**/.git/**=read:200",
+    argv = [binary, "run", "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
             "--changes", "discard", "--env", "PATH=/usr/bin:/bin", "--env", "HOME=/tmp",
             "--env", "LC_ALL=C", str(tree), "--", "sh", "-c", TIMING_SCRIPT, "sh",
             "/workspace", str(reps), *COMMANDS.values()]

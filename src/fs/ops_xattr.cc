@@ -76,12 +76,14 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Filesystem& fs = fs_of(req);
-  std::optional<NodeView> node = node_or_reply(req, ino);
-  if (!node) return;
+  // Only user.* attributes exist, whatever the node. Answering before taking a node
+  // snapshot matters: `ls -l` probes security.selinux on every file, every run.
   if (!is_user_attr(name)) {
     fuse_reply_err(req, ENODATA);
     return;
   }
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return;
   if (!fs.access().check(Op::kGetxattr, node->path, node->decision, Level::kRead)) {
     fuse_reply_err(req, EACCES);
     return;
