@@ -24,18 +24,23 @@ int writable_fd(Filesystem& fs, NodeView& node, Op op, FdCache::Handle* fd) {
   return fs.open_file(node, true, fd);
 }
 
+// writable_fd for the node `ino`; on failure the error has been replied and it is false.
+bool writable_fd_or_reply(fuse_req_t req, fuse_ino_t ino, FdCache::Handle* fd) {
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return false;
+  if (int rc = writable_fd(fs_of(req), *node, Op::kWrite, fd)) {
+    fuse_reply_err(req, -rc);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
               fuse_file_info*) {
-  Filesystem& fs = fs_of(req);
-  std::optional<NodeView> node = node_or_reply(req, ino);
-  if (!node) return;
   FdCache::Handle fd;
-  if (int rc = writable_fd(fs, *node, Op::kWrite, &fd)) {
-    fuse_reply_err(req, -rc);
-    return;
-  }
+  if (!writable_fd_or_reply(req, ino, &fd)) return;
   const ssize_t n = ::pwrite(fd->get(), buf, size, off);
   if (n < 0) {
     fuse_reply_err(req, errno);
@@ -46,14 +51,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                   fuse_file_info*) {
-  Filesystem& fs = fs_of(req);
-  std::optional<NodeView> node = node_or_reply(req, ino);
-  if (!node) return;
   FdCache::Handle fd;
-  if (int rc = writable_fd(fs, *node, Op::kWrite, &fd)) {
-    fuse_reply_err(req, -rc);
-    return;
-  }
+  if (!writable_fd_or_reply(req, ino, &fd)) return;
   fuse_reply_err(req, ::fallocate(fd->get(), mode, offset, length) < 0 ? errno : 0);
 }
 

@@ -38,6 +38,21 @@ int xattr_fd(Filesystem& fs, const NodeView& node, bool for_write, UniqueFd* own
   return (*cached)->get();
 }
 
+// Checks read access on `ino` and opens an fd for reading its xattrs into *fd (-errno
+// when none can be opened, e.g. links). False when an error has already been replied.
+bool readable_xattr_fd_or_reply(fuse_req_t req, fuse_ino_t ino, UniqueFd* own,
+                                FdCache::Handle* cached, int* fd) {
+  Filesystem& fs = fs_of(req);
+  std::optional<NodeView> node = node_or_reply(req, ino);
+  if (!node) return false;
+  if (!fs.access().check(Op::kGetxattr, node->path, node->decision, Level::kRead)) {
+    fuse_reply_err(req, EACCES);
+    return false;
+  }
+  *fd = xattr_fd(fs, *node, false, own, cached);
+  return true;
+}
+
 int change_xattr(fuse_req_t req, fuse_ino_t ino, const char* name, Op op,
                  const std::function<int(int)>& change) {
   Filesystem& fs = fs_of(req);
@@ -75,22 +90,16 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  Filesystem& fs = fs_of(req);
   // Only user.* attributes exist, whatever the node. Answering before taking a node
   // snapshot matters: `ls -l` probes security.selinux on every file, every run.
   if (!is_user_attr(name)) {
     fuse_reply_err(req, ENODATA);
     return;
   }
-  std::optional<NodeView> node = node_or_reply(req, ino);
-  if (!node) return;
-  if (!fs.access().check(Op::kGetxattr, node->path, node->decision, Level::kRead)) {
-    fuse_reply_err(req, EACCES);
-    return;
-  }
   UniqueFd own;
   FdCache::Handle cached;
-  const int fd = xattr_fd(fs, *node, false, &own, &cached);
+  int fd = 0;
+  if (!readable_xattr_fd_or_reply(req, ino, &own, &cached, &fd)) return;
   if (fd < 0) {
     fuse_reply_err(req, fd == -EPERM ? ENODATA : -fd);
     return;
@@ -107,16 +116,10 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  Filesystem& fs = fs_of(req);
-  std::optional<NodeView> node = node_or_reply(req, ino);
-  if (!node) return;
-  if (!fs.access().check(Op::kGetxattr, node->path, node->decision, Level::kRead)) {
-    fuse_reply_err(req, EACCES);
-    return;
-  }
   UniqueFd own;
   FdCache::Handle cached;
-  const int fd = xattr_fd(fs, *node, false, &own, &cached);
+  int fd = 0;
+  if (!readable_xattr_fd_or_reply(req, ino, &own, &cached, &fd)) return;
   std::string names;
   if (fd >= 0) {
     std::vector<char> all(64 * 1024);
