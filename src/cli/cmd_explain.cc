@@ -32,6 +32,12 @@ struct Line {
   int rule;
 };
 
+void print_line(const policy::Policy& policy, const Line& line) {
+  const std::string rule = line.rule < 0 ? "(no rule matched: fail closed)"
+                                         : policy::describe(policy.rules()[line.rule]);
+  std::printf("%-18s %s  <- %s\n", line.level.c_str(), line.path.c_str(), rule.c_str());
+}
+
 class Explainer {
  public:
   Explainer(const policy::Policy& policy, bool all) : policy_(policy), all_(all) {}
@@ -65,11 +71,7 @@ class Explainer {
   }
 
   void print() const {
-    for (const auto& line : lines_) {
-      std::string rule = line.rule < 0 ? "(no rule matched: fail closed)"
-                                       : policy::describe(policy_.rules()[line.rule]);
-      std::printf("%-18s %s  <- %s\n", line.level.c_str(), line.path.c_str(), rule.c_str());
-    }
+    for (const auto& line : lines_) print_line(policy_, line);
   }
 
  private:
@@ -111,11 +113,7 @@ int run_explain(const ExplainArgs& args) {
                         (::fstatat(base.get(), path.c_str() + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                          S_ISDIR(st.st_mode));
     const policy::Decision decision = compiled.decide(path, is_dir);
-    const std::string rule = decision.rule < 0
-                                 ? "(no rule matched: fail closed)"
-                                 : policy::describe(compiled.rules()[decision.rule]);
-    std::printf("%-18s %s  <- %s\n", std::string(policy::to_string(decision.level)).c_str(),
-                path.c_str(), rule.c_str());
+    print_line(compiled, {path, std::string(policy::to_string(decision.level)), decision.rule});
     return 0;
   }
   Explainer explainer(compiled, args.all);
