@@ -11,9 +11,12 @@ namespace {
 
 char kind_letter(layer::ChangeKind kind) {
   switch (kind) {
-    case layer::ChangeKind::kAdded: return 'A';
-    case layer::ChangeKind::kModified: return 'M';
-    case layer::ChangeKind::kDeleted: return 'D';
+    case layer::ChangeKind::kAdded:
+      return 'A';
+    case layer::ChangeKind::kModified:
+      return 'M';
+    case layer::ChangeKind::kDeleted:
+      return 'D';
   }
   return '?';
 }

@@ -8,8 +8,9 @@
 
 int main(int argc, char** argv) {
   using namespace agentfense;
-  CLI::App app{"agentfense: run commands over a codebase where every path is none, view, "
-               "read or write"};
+  CLI::App app{
+      "agentfense: run commands over a codebase where every path is none, view, "
+      "read or write"};
   app.require_subcommand(1);
   const std::map<std::string, cli::Command> commands = {
       {"run", cli::add_run_command(app)},

@@ -19,17 +19,12 @@ namespace {
 constexpr int kChildReadyFd = 3;
 
 std::vector<std::string> mount_argv(const MountChildSpec& spec) {
-  std::vector<std::string> argv = {"agentfense",
-                                   "mount",
-                                   "--policy",
-                                   spec.policy_json_file,
-                                   "--state-dir",
-                                   spec.state_dir,
-                                   "--owner",
-                                   std::to_string(spec.owner_uid) + ":" +
-                                       std::to_string(spec.owner_gid),
-                                   "--ready-fd",
-                                   std::to_string(kChildReadyFd)};
+  std::vector<std::string> argv = {
+      "agentfense",  "mount",
+      "--policy",    spec.policy_json_file,
+      "--state-dir", spec.state_dir,
+      "--owner",     std::to_string(spec.owner_uid) + ":" + std::to_string(spec.owner_gid),
+      "--ready-fd",  std::to_string(kChildReadyFd)};
   if (!spec.audit_path.empty()) {
     argv.push_back("--audit");
     argv.push_back(spec.audit_path);
@@ -81,9 +76,9 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   if (rc == 1 && ::read(ready_read.get(), &byte, 1) == 1) return;
   // The child exited (EOF) or hung: collect its status for the message, then clean up.
   const int status = stop();
-  throw SystemError("mount process did not become ready (exit status " +
-                        std::to_string(status) + ")",
-                    rc == 0 ? ETIMEDOUT : EIO);
+  throw SystemError(
+      "mount process did not become ready (exit status " + std::to_string(status) + ")",
+      rc == 0 ? ETIMEDOUT : EIO);
 }
 
 int MountChild::stop() {
@@ -102,6 +97,8 @@ int MountChild::stop() {
   return status;
 }
 
-MountChild::~MountChild() { stop(); }
+MountChild::~MountChild() {
+  stop();
+}
 
 }  // namespace agentfense::cli

@@ -36,7 +36,9 @@ std::string random_suffix() {
   return buf;
 }
 
-bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+bool process_alive(pid_t pid) {
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
 
 }  // namespace
 
@@ -87,7 +89,9 @@ RunDir RunDir::create() {
   return dir;
 }
 
-RunDir::RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+RunDir::RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) {
+  other.path_.clear();
+}
 
 RunDir::~RunDir() {
   if (!path_.empty()) destroy_run_dir(path_);
