@@ -58,8 +58,8 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
     std::fprintf(stderr, "agentfense: not applied (use --changes apply)\n");
     return true;
   }
-  const auto may_write = [&policy](std::string_view path) {
-    return policy.decide(path, false).level == policy::Level::kWrite;
+  const auto may_write = [&policy](std::string_view path, bool is_dir) {
+    return policy.decide(path, is_dir).level == policy::Level::kWrite;
   };
   const auto result = layer::commit(base_dirfd, *journal, may_write);
   std::fprintf(stderr, "agentfense: applied %zu change(s)\n", result.applied.size());

@@ -34,17 +34,19 @@ std::vector<Change> list_changes(int base_dirfd, const Journal& j);
 // Unified diff (3 lines of context) of the given changes, git-style headers.
 std::string render_diff(int base_dirfd, const Journal& j, const std::vector<Change>& changes);
 
+using WritePermission = std::function<bool(std::string_view path, bool is_dir)>;
+
 struct CommitResult {
   std::vector<std::string> applied, denied, conflicts;
   std::map<std::string, std::string> reasons;  // path -> why it was denied or conflicted
 };
 
 // Applies changes to the base, atomically per file, never following a symlink on the
-// host. `may_write(path)` says whether the sandbox had write on the path; `only` empty
+// host. `may_write(path, is_dir)` says whether the sandbox had write on the path (is_dir
+// lets directory-type rules match a directory itself); `only` empty
 // = all changes, otherwise the listed paths and everything below them. Applied paths
 // are removed from upper and the journal. Serialized per base by flock(LOCK_EX).
-CommitResult commit(int base_dirfd, Journal& j,
-                    const std::function<bool(std::string_view)>& may_write,
+CommitResult commit(int base_dirfd, Journal& j, const WritePermission& may_write,
                     const std::vector<std::string>& only = {});
 
 // Empties upper (no symlink is followed) and resets the journal.

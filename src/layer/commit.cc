@@ -37,12 +37,12 @@ class BaseLock {
 
 class Committer {
  public:
-  Committer(int base_fd, Journal& j, const std::function<bool(std::string_view)>& may_write)
+  Committer(int base_fd, Journal& j, const WritePermission& may_write)
       : base_fd_(base_fd), journal_(j), may_write_(may_write) {}
 
   // Returns nullopt when applied.
   std::optional<Refusal> apply(const Change& change) {
-    if (!may_write_(change.path)) return Refusal{false, "no write permission"};
+    if (!may_write_(change.path, change.type == 'd')) return Refusal{false, "no write permission"};
     const PathParts parts = split_path(change.path);
     try {
       if (change.kind == ChangeKind::kDeleted) return apply_delete(change.path, parts);
@@ -102,7 +102,7 @@ class Committer {
       int next =
           ::openat(current.get(), segment.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0 && errno == ENOENT) {
-        if (!may_write_(walked)) return UniqueFd();
+        if (!may_write_(walked, true)) return UniqueFd();
         const std::optional<struct stat> upper_st = stat_beneath(journal_.upper_fd(), walked);
         check_syscall(::mkdirat(current.get(), segment.c_str(), 0700), "mkdir " + walked);
         set_dir_mode(current.get(), segment, upper_st ? upper_st->st_mode : 0755);
@@ -165,7 +165,9 @@ class Committer {
         "open " + path));
     for (const std::string& child : list_names(dir.get())) {
       const std::string child_full = child_path(path, child);
-      if (!may_write_(child_full)) return Refusal{false, "no write permission on " + child_full};
+      const std::optional<struct stat> child_st = stat_at(dir.get(), child);
+      if (!may_write_(child_full, child_st && S_ISDIR(child_st->st_mode)))
+        return Refusal{false, "no write permission on " + child_full};
       if (auto refusal = check_replaced_tree(dir.get(), child, child_full)) return refusal;
     }
     return std::nullopt;
@@ -173,7 +175,7 @@ class Committer {
 
   const int base_fd_;
   Journal& journal_;
-  const std::function<bool(std::string_view)>& may_write_;
+  const WritePermission& may_write_;
 };
 
 bool selected(const std::string& path, const std::vector<std::string>& only) {
@@ -251,8 +253,7 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 
 }  // namespace
 
-CommitResult commit(int base_dirfd, Journal& j,
-                    const std::function<bool(std::string_view)>& may_write,
+CommitResult commit(int base_dirfd, Journal& j, const WritePermission& may_write,
                     const std::vector<std::string>& only) {
   BaseLock lock(base_dirfd);
   CommitResult result;

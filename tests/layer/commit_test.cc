@@ -14,7 +14,7 @@ namespace {
 
 using Strings = std::vector<std::string>;
 
-bool allow_all(std::string_view) {
+bool allow_all(std::string_view, bool) {
   return true;
 }
 
@@ -27,8 +27,7 @@ class CommitTest : public LayerTest {
     write_file(base("docs/a.md"), "a\n");
     write_file(base("docs/deep/b.md"), "b\n");
   }
-  CommitResult commit_all(const std::function<bool(std::string_view)>& may_write = allow_all,
-                          const Strings& only = {}) {
+  CommitResult commit_all(const WritePermission& may_write = allow_all, const Strings& only = {}) {
     return commit(base_fd_.get(), *journal_, may_write, only);
   }
   size_t remaining() { return list_changes(base_fd_.get(), *journal_).size(); }
@@ -91,7 +90,7 @@ TEST_F(CommitTest, DeniedPathsStayUntouchedAndListed) {
   copy_up("README");
   write_file(up("README"), "changed\n");
   write_file(up("allowed.txt"), "ok\n");
-  auto may_write = [](std::string_view path) { return path != "/README"; };
+  auto may_write = [](std::string_view path, bool) { return path != "/README"; };
   const CommitResult result = commit_all(may_write);
   EXPECT_EQ(result.applied, Strings{"/allowed.txt"});
   EXPECT_EQ(result.denied, Strings{"/README"});
@@ -102,17 +101,31 @@ TEST_F(CommitTest, DeniedPathsStayUntouchedAndListed) {
 
 TEST_F(CommitTest, DirectoryDeleteNeedsWriteOnHiddenDescendants) {
   journal_->add_whiteout("/docs");
-  auto may_write = [](std::string_view path) { return path != "/docs/deep/b.md"; };
+  auto may_write = [](std::string_view path, bool) { return path != "/docs/deep/b.md"; };
   const CommitResult result = commit_all(may_write);
   EXPECT_EQ(result.denied, Strings{"/docs"});
   EXPECT_TRUE(fs::exists(base("docs/deep/b.md")));
   EXPECT_TRUE(fs::exists(base("docs/a.md")));
 }
 
+// A directory-type rule ("/gen/") matches the directory itself only as a directory, so
+// commit must say which kind of entry it asks about — for the new entry and for every
+// parent it creates.
+TEST_F(CommitTest, AsksAboutDirectoriesAsDirectories) {
+  write_file(up("gen/out/a.txt"), "generated\n");
+  auto may_write = [](std::string_view path, bool is_dir) {
+    if (path == "/gen" || path == "/gen/out") return is_dir;
+    return path == "/gen/out/a.txt" && !is_dir;
+  };
+  const CommitResult result = commit_all(may_write);
+  EXPECT_TRUE(result.denied.empty());
+  EXPECT_EQ(read_file(base("gen/out/a.txt")), "generated\n");
+}
+
 TEST_F(CommitTest, DirectoryChmodDoesNotNeedWriteOnItsChildren) {
   mirror_dir("docs");
   fs::permissions(up("docs"), static_cast<fs::perms>(0700));
-  auto may_write = [](std::string_view path) { return path == "/docs"; };
+  auto may_write = [](std::string_view path, bool) { return path == "/docs"; };
   EXPECT_EQ(commit_all(may_write).applied, Strings{"/docs"});
   EXPECT_EQ(mode_of(base("docs")), 0700u);
   EXPECT_TRUE(fs::exists(base("docs/a.md")));
