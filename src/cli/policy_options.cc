@@ -10,7 +10,21 @@
 
 namespace agentfense::cli {
 
+namespace {
+
 constexpr const char* kDefaultPreset = "agent-safe";
+
+// Compiles one source's rules alone so that an error names the file or flag it came from
+// and counts rules within it (the combined list would number preset rules too).
+void validate(const std::vector<policy::Rule>& rules, const std::string& source) {
+  try {
+    (void)policy::Policy::compile(rules);
+  } catch (const UserError& error) {
+    throw UserError(source + ": " + error.what());
+  }
+}
+
+}  // namespace
 
 void PolicyOptions::add_to(CLI::App& app) {
   app.add_option("--preset", preset, "Start from a built-in preset (default agent-safe)");
@@ -31,9 +45,14 @@ std::vector<policy::Rule> PolicyOptions::collect() const {
     std::stringstream text;
     text << in.rdbuf();
     auto file_rules = policy::parse_policy_text(text.str(), policy_file);
+    validate(file_rules, policy_file);
     out.insert(out.end(), file_rules.begin(), file_rules.end());
   }
-  for (const auto& flag : rules) out.push_back(policy::parse_rule_flag(flag));
+  for (const auto& flag : rules) {
+    policy::Rule rule = policy::parse_rule_flag(flag);
+    validate({rule}, "--rule '" + flag + "'");
+    out.push_back(std::move(rule));
+  }
   return out;
 }
 

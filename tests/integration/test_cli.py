@@ -38,6 +38,16 @@ def test_bad_rule_is_rejected_naming_it(runner, repo, command, rule):
     assert_usage_error(result, pattern or rule)  # the message names the offending rule
 
 
+def test_bad_glob_in_policy_file_names_file_and_its_rule_number(runner, repo, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('- {pattern: "src/**", permission: read}\n'
+                      '- {pattern: "src/[a-", permission: write}\n')
+    # Preset rules come first in the combined list; the message must count within the file.
+    result = runner.invoke(["explain", "--preset", "agent-safe", "--policy", str(policy),
+                            str(repo)])
+    assert_usage_error(result, str(policy), "rule 2", "src/[a-")
+
+
 @pytest.mark.parametrize("command", ["run", "explain"])
 def test_unknown_preset(runner, repo, command):
     tail = ["--", "true"] if command == "run" else []
