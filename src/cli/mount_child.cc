@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,10 +61,15 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
 
+  const pid_t supervisor = ::getpid();
   pid_ = check_syscall(::fork(), "fork mount process");
   if (pid_ == 0) {
-    // Child: only async-signal-safe calls until exec. The ready pipe becomes fd 3
-    // (dup2 clears O_CLOEXEC on the new descriptor).
+    // Child: only async-signal-safe calls until exec.
+    // If the supervisor dies (even by SIGKILL) the mount process gets SIGTERM and
+    // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
+    // that died before the signal was armed.
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || ::getppid() != supervisor) ::_exit(127);
+    // The ready pipe becomes fd 3 (dup2 clears O_CLOEXEC on the new descriptor).
     if (::dup2(ready_write.get(), kChildReadyFd) < 0) ::_exit(127);
     ::execv("/proc/self/exe", argv.data());
     ::_exit(127);

@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
 #include "common/errors.h"
@@ -18,11 +21,33 @@ namespace {
 constexpr auto kPollInterval = std::chrono::milliseconds(2);
 constexpr int kMaxKillRounds = 5000;  // ~10 s: only a kernel stuck in D state gets here
 constexpr int kMaxRmdirAttempts = 500;
+constexpr std::string_view kExecPrefix = "exec-";  // see next_cgroup_name()
+
+bool supervisor_alive(const std::string& name) {
+  const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + kExecPrefix.size(), nullptr, 10));
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+void sweep_stale_children(const std::string& parent) {
+  std::error_code ec;  // an unreadable parent just means nothing to sweep
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename();
+    if (!name.starts_with(kExecPrefix) || supervisor_alive(name)) continue;
+    // Destroying the adopted cgroup kills its members and removes it.
+    (void)CgroupDir::adopt(entry.path());
+  }
+}
 
 }  // namespace
 
 void ensure_cgroup_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) < 0 && errno != EEXIST) throw SystemError("mkdir " + path, errno);
+  sweep_stale_children(path);
+}
+
+CgroupDir CgroupDir::adopt(std::string path) {
+  UniqueFd procs(::open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+  return CgroupDir(std::move(path), std::move(procs));
 }
 
 CgroupDir::CgroupDir(std::string path) : path_(std::move(path)) {

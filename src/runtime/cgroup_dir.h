@@ -11,12 +11,17 @@
 
 namespace agentfense::runtime {
 
-// mkdir that accepts an existing directory (the shared "agentfense" parent).
+// mkdir that accepts an existing directory (the shared "agentfense" parent), then
+// removes children left by supervisors that died without cleaning up (SIGKILL, crash):
+// "exec-<pid>-<n>" whose <pid> no longer exists. Their members are killed first.
 void ensure_cgroup_dir(const std::string& path);
 
 class CgroupDir {
  public:
   explicit CgroupDir(std::string path);  // creates it; throws SystemError
+  // Takes ownership of an existing cgroup (a stale one being swept); invalid if it
+  // cannot be opened.
+  static CgroupDir adopt(std::string path);
   CgroupDir(CgroupDir&&) = default;
   CgroupDir& operator=(CgroupDir&&) = delete;
   CgroupDir(const CgroupDir&) = delete;
@@ -33,6 +38,8 @@ class CgroupDir {
   void kill_members_until_empty() const;
 
  private:
+  CgroupDir(std::string path, UniqueFd procs) : path_(std::move(path)), procs_(std::move(procs)) {}
+
   std::string path_;
   UniqueFd procs_;  // empty after being moved from
 };

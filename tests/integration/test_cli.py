@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import agentfense_bin, mounts_mentioning
+from harness import (agentfense_bin, assert_nothing_left, mounts_mentioning,
+                     processes_mentioning)
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["explain"], ["mount"]])
@@ -197,3 +198,34 @@ def test_audit_records_denied_access(runner, repo, tmp_path, secrets):
     assert denied, f"no denied event for .env in:\n{text[:3000]}"
     for secret in secrets.values():
         assert secret not in text
+
+
+def test_sigkill_of_agentfense_leaves_nothing_behind(runner, repo):
+    """A supervisor killed with SIGKILL gets no chance to clean up: its sandbox and its
+    mount process must still go (they die with it), and the next run sweeps its run dir."""
+    marker = f"af-crash-{os.getpid()}-{time.monotonic_ns()}"
+    proc = subprocess.Popen(
+        [runner.binary, "run", "--env", f"AF_RUN_MARKER={marker}", str(repo), "--",
+         "sh", "-c", "sleep 300"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not (mounts_mentioning([f"/run-{proc.pid}-"]) and
+                   processes_mentioning([marker])):
+            assert proc.poll() is None, "agentfense exited before the sandbox started"
+            assert time.monotonic() < deadline, "sandbox never started"
+            time.sleep(0.05)
+        time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert_nothing_left(marker, repo, proc.pid, grace_seconds=10)
+    runtime_root = Path("/run/agentfense")
+    assert any(p.name.startswith(f"run-{proc.pid}-") for p in runtime_root.iterdir()), \
+        "expected the crashed run's directory to exist until the next run"
+    assert runner.run(repo, ["true"]).returncode == 0
+    leftovers = [p.name for p in runtime_root.iterdir() if p.name.startswith(f"run-{proc.pid}-")]
+    assert not leftovers, f"stale run directory not swept: {leftovers}"
+    stale_cgroups = [str(p) for p in Path("/sys/fs/cgroup").rglob(f"exec-{proc.pid}-*")
+                     if p.is_dir()]
+    assert not stale_cgroups, f"stale cgroups not swept: {stale_cgroups}"
