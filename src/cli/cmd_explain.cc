@@ -11,13 +11,14 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "cli/base_dir.h"
+#include "supervisor/base_dir.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "common/errors.h"
 #include "policy/rule.h"
 
 namespace agentfense::cli {
+using supervisor::open_base_dir;
 namespace {
 
 struct ExplainArgs {

@@ -5,13 +5,14 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "cli/base_dir.h"
+#include "supervisor/base_dir.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "common/errors.h"
 #include "fs/mount.h"
 
 namespace agentfense::cli {
+using supervisor::open_base_dir;
 namespace {
 
 struct MountArgs {

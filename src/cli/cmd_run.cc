@@ -7,17 +7,20 @@
 #include <cstdio>
 #include <fstream>
 
-#include "cli/base_dir.h"
+#include "supervisor/base_dir.h"
 #include "cli/change_review.h"
 #include "cli/commands.h"
-#include "cli/mount_child.h"
+#include "supervisor/mount_child.h"
 #include "cli/policy_options.h"
-#include "cli/run_dir.h"
+#include "supervisor/run_dir.h"
 #include "cli/size_parse.h"
 #include "common/errors.h"
 #include "runtime/sandbox.h"
 
 namespace agentfense::cli {
+using supervisor::open_base_dir;
+using supervisor::MountChild;
+using supervisor::RunDir;
 namespace {
 
 constexpr int kTimeoutExitCode = 124;  // what timeout(1) uses; scripts already expect it

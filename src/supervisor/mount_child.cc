@@ -1,4 +1,4 @@
-#include "cli/mount_child.h"
+#include "supervisor/mount_child.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include "common/errors.h"
 #include "common/unique_fd.h"
 
-namespace agentfense::cli {
+namespace agentfense::supervisor {
 namespace {
 
 constexpr int kChildReadyFd = 3;
@@ -107,4 +107,4 @@ MountChild::~MountChild() {
   stop();
 }
 
-}  // namespace agentfense::cli
+}  // namespace agentfense::supervisor

@@ -1,4 +1,4 @@
-#include "cli/base_dir.h"
+#include "supervisor/base_dir.h"
 
 #include <fcntl.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/errors.h"
 
-namespace agentfense::cli {
+namespace agentfense::supervisor {
 
 UniqueFd open_base_dir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -17,4 +17,4 @@ UniqueFd open_base_dir(const std::string& dir) {
   return fd;
 }
 
-}  // namespace agentfense::cli
+}  // namespace agentfense::supervisor

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace agentfense::cli {
+namespace agentfense::supervisor {
 
 struct MountChildSpec {
   std::string base_dir;
@@ -39,4 +39,4 @@ class MountChild {
   std::string mountpoint_;
 };
 
-}  // namespace agentfense::cli
+}  // namespace agentfense::supervisor

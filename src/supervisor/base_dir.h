@@ -6,8 +6,8 @@
 
 #include "common/unique_fd.h"
 
-namespace agentfense::cli {
+namespace agentfense::supervisor {
 
 UniqueFd open_base_dir(const std::string& dir);
 
-}  // namespace agentfense::cli
+}  // namespace agentfense::supervisor

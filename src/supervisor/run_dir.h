@@ -11,7 +11,7 @@
 
 #include "common/unique_fd.h"
 
-namespace agentfense::cli {
+namespace agentfense::supervisor {
 
 class RunDir {
  public:
@@ -41,4 +41,4 @@ void destroy_run_dir(const std::string& path);
 // Removes run directories whose creating process no longer exists. Returns how many.
 int sweep_stale_run_dirs();
 
-}  // namespace agentfense::cli
+}  // namespace agentfense::supervisor

@@ -1,4 +1,4 @@
-#include "cli/run_dir.h"
+#include "supervisor/run_dir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include "common/errors.h"
 
-namespace agentfense::cli {
+namespace agentfense::supervisor {
 namespace {
 
 void make_private_dir(const std::string& path) {
@@ -97,4 +97,4 @@ RunDir::~RunDir() {
   if (!path_.empty()) destroy_run_dir(path_);
 }
 
-}  // namespace agentfense::cli
+}  // namespace agentfense::supervisor

@@ -1,0 +1,90 @@
+// The service layer's interface, independent of transport: the gRPC adapter
+// (grpc_service.*) and the REST gateway (rest_*.*) both translate into these calls, so
+// the two can never disagree about behaviour.
+//
+// Error contract: every method either returns its result or throws ApiError carrying
+// the gRPC status code and a one-line message naming what was wrong (the rule, the id,
+// the path, the limit). The REST gateway maps the code to the HTTP status
+// (http_status.h). Anything else thrown is a bug and becomes INTERNAL.
+//
+// Streams: server-streaming methods call `emit` once per message; `emit` returns false
+// once the client has gone, and the method then stops emitting (a running command is
+// still finished and accounted for). Client-streaming methods pull messages with
+// `next`, which returns false at the end of the stream.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "codebase.pb.h"
+#include "common.pb.h"
+#include "sandbox.pb.h"
+
+namespace agentfense::server {
+
+namespace v1 = ::sandbox::v1;
+
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(grpc::StatusCode code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  grpc::StatusCode code() const { return code_; }
+
+ private:
+  grpc::StatusCode code_;
+};
+
+template <typename T>
+using Emit = std::function<bool(const T&)>;
+template <typename T>
+using Next = std::function<bool(T&)>;
+
+class CodebaseApi {
+ public:
+  virtual ~CodebaseApi() = default;
+  virtual v1::Codebase CreateCodebase(const v1::CreateCodebaseRequest&) = 0;
+  virtual v1::Codebase GetCodebase(const v1::GetCodebaseRequest&) = 0;
+  virtual v1::ListCodebasesResponse ListCodebases(const v1::ListCodebasesRequest&) = 0;
+  virtual void DeleteCodebase(const v1::DeleteCodebaseRequest&) = 0;
+  virtual v1::UploadResult UploadFiles(const Next<v1::UploadChunk>& next) = 0;
+  virtual void DownloadFile(const v1::DownloadFileRequest&, const Emit<v1::FileChunk>& emit) = 0;
+  virtual v1::ListFilesResponse ListFiles(const v1::ListFilesRequest&) = 0;
+  virtual v1::UploadArchiveResult UploadArchive(const Next<v1::ArchiveChunk>& next) = 0;
+  virtual v1::Codebase ImportDirectory(const v1::ImportDirectoryRequest&) = 0;
+};
+
+class SandboxApi {
+ public:
+  virtual ~SandboxApi() = default;
+  virtual v1::Sandbox CreateSandbox(const v1::CreateSandboxRequest&) = 0;
+  virtual v1::Sandbox GetSandbox(const v1::GetSandboxRequest&) = 0;
+  virtual v1::ListSandboxesResponse ListSandboxes(const v1::ListSandboxesRequest&) = 0;
+  virtual v1::Sandbox StartSandbox(const v1::StartSandboxRequest&) = 0;
+  virtual v1::Sandbox StopSandbox(const v1::StopSandboxRequest&) = 0;
+  virtual void DestroySandbox(const v1::DestroySandboxRequest&) = 0;
+
+  virtual v1::ExecResult Exec(const v1::ExecRequest&) = 0;
+  virtual void ExecStream(const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) = 0;
+
+  virtual v1::Session CreateSession(const v1::CreateSessionRequest&) = 0;
+  virtual v1::Session GetSession(const v1::GetSessionRequest&) = 0;
+  virtual v1::ListSessionsResponse ListSessions(const v1::ListSessionsRequest&) = 0;
+  virtual void DestroySession(const v1::DestroySessionRequest&) = 0;
+  virtual v1::ExecResult SessionExec(const v1::SessionExecRequest&) = 0;
+  virtual void SessionExecStream(const v1::SessionExecRequest&,
+                                 const Emit<v1::ExecOutput>& emit) = 0;
+
+  virtual v1::ListChangesResponse ListChanges(const v1::ListChangesRequest&) = 0;
+  virtual v1::DiffChangesResponse DiffChanges(const v1::DiffChangesRequest&) = 0;
+  virtual v1::CommitChangesResponse CommitChanges(const v1::CommitChangesRequest&) = 0;
+  virtual void DiscardChanges(const v1::DiscardChangesRequest&) = 0;
+
+  virtual v1::ReadSandboxFileResponse ReadSandboxFile(const v1::ReadSandboxFileRequest&) = 0;
+  virtual v1::SandboxFileInfo WriteSandboxFile(const v1::WriteSandboxFileRequest&) = 0;
+  virtual v1::ListSandboxFilesResponse ListSandboxFiles(const v1::ListSandboxFilesRequest&) = 0;
+};
+
+}  // namespace agentfense::server
