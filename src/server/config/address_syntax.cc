@@ -1,0 +1,48 @@
+#include "server/config/address_syntax.h"
+
+#include <cctype>
+
+namespace agentfense::server {
+namespace {
+
+bool is_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) return false;
+  unsigned value = 0;
+  for (const char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value <= 65535;
+}
+
+// A host name or IPv4 literal: letters, digits, '.', '-', '_'.
+bool is_plain_host(std::string_view host) {
+  for (const char c : host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+      return false;
+  }
+  return true;
+}
+
+bool is_ipv6_literal(std::string_view host) {
+  if (host.find(':') == std::string_view::npos) return false;
+  for (const char c : host) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_listen_address(std::string_view text) {
+  if (text.starts_with('[')) {
+    const size_t close = text.find("]:");
+    return close != std::string_view::npos && is_ipv6_literal(text.substr(1, close - 1)) &&
+           is_port(text.substr(close + 2));
+  }
+  const size_t colon = text.find(':');
+  return colon != std::string_view::npos && is_plain_host(text.substr(0, colon)) &&
+         is_port(text.substr(colon + 1));
+}
+
+}  // namespace agentfense::server

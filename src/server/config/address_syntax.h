@@ -1,0 +1,15 @@
+// Start-up validation of listen addresses as written in the config and on the command
+// line: "host:port" or ":port" (all interfaces); IPv6 hosts bracketed, "[::1]:9000";
+// port 0..65535, where 0 asks the kernel for a free port (tests). Stricter than the
+// transports' own parsing (server/listen_address.h) so that a typo such as "9000",
+// "http://host:80" or "host:80:81" stops start-up with the key named, instead of
+// failing later at bind time.
+#pragma once
+
+#include <string_view>
+
+namespace agentfense::server {
+
+bool is_listen_address(std::string_view text);
+
+}  // namespace agentfense::server

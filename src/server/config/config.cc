@@ -1,0 +1,68 @@
+#include "server/config/config.h"
+
+#include "server/config/config_values.h"
+#include "server/config/quantity_parse.h"
+
+namespace agentfense::server {
+
+void derive_storage_paths(Config::Storage& storage) {
+  const std::string& root = storage.data_dir;
+  if (!storage.codebase_path_explicit) storage.codebase_path = root + "/codebases";
+  if (!storage.db_path_explicit) storage.db_path = root + "/agentfense.db";
+  if (!storage.mount_path_explicit)
+    storage.mount_path = root == kDefaultDataDir ? std::string(kDefaultMountPath) : root + "/run";
+}
+
+void apply_overrides(Config& target, const Overrides& overrides) {
+  // Work on a copy so a bad flag leaves the caller's Config untouched.
+  Config config = target;
+  if (overrides.grpc_addr)
+    config.server.grpc_addr = check_address(*overrides.grpc_addr, {"--grpc-addr", ""});
+  if (overrides.http_addr)
+    config.server.http_addr = check_address(*overrides.http_addr, {"--http-addr", ""});
+  if (overrides.data_dir) {
+    config.storage.data_dir = check_absolute_path(*overrides.data_dir, {"--data-dir", ""});
+    derive_storage_paths(config.storage);
+  }
+  if (overrides.log_level)
+    config.logging.level = check_log_level(*overrides.log_level, {"--log-level", ""});
+  if (overrides.log_format)
+    config.logging.format = check_log_format(*overrides.log_format, {"--log-format", ""});
+  target = std::move(config);
+}
+
+std::string_view to_string(RuntimeKind kind) {
+  return kind == RuntimeKind::kDocker ? "docker" : "bwrap";
+}
+
+log::Fields describe_fields(const Config& config) {
+  log::Fields fields = log::Fields::object();
+  fields["config_file"] = config.source.empty() ? "(defaults)" : config.source;
+  fields["server.grpc_addr"] = config.server.grpc_addr;
+  fields["server.http_addr"] = config.server.http_addr;
+  fields["storage.data_dir"] = config.storage.data_dir;
+  fields["storage.codebase_path"] = config.storage.codebase_path;
+  fields["storage.db_path"] = config.storage.db_path;
+  fields["storage.mount_path"] = config.storage.mount_path;
+  fields["storage.import_roots"] = config.storage.import_roots;
+  fields["runtime.type"] = to_string(config.runtime.type);
+  fields["runtime.default_timeout"] = format_duration(config.runtime.default_timeout);
+  fields["runtime.max_timeout"] = format_duration(config.runtime.max_timeout);
+  fields["runtime.output_limit"] = format_size(config.runtime.output_limit);
+  fields["runtime.docker.host"] = config.runtime.docker.host;
+  fields["runtime.docker.default_image"] = config.runtime.docker.default_image;
+  fields["runtime.docker.network_mode"] = config.runtime.docker.network_mode;
+  fields["runtime.docker.enable_networking"] = config.runtime.docker.enable_networking;
+  fields["sandbox.default_expiration"] = format_duration(config.sandbox.default_expiration);
+  fields["sandbox.max_per_user"] = config.sandbox.max_per_user;
+  fields["sandbox.cleanup_interval"] = format_duration(config.sandbox.cleanup_interval);
+  fields["logging.level"] = log::to_string(config.logging.level);
+  fields["logging.format"] = log::to_string(config.logging.format);
+  return fields;
+}
+
+std::string describe(const Config& config) {
+  return describe_fields(config).dump(-1, ' ', false, log::Fields::error_handler_t::replace);
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,127 @@
+// agentfense-server configuration: a YAML file (every key optional) plus command-line
+// overrides. A default-constructed Config is a working configuration, so
+// `agentfense server` runs with no file at all.
+//
+// Any problem stops start-up with one UserError line naming the key, the bad value and
+// where it came from, e.g.
+//   unknown key 'sandbox.max_per_usr' in /etc/x.yaml line 7 (did you mean
+//   'sandbox.max_per_user'?)
+//   bad value '5x' for runtime.default_timeout in /etc/x.yaml line 3 (expected a
+//   duration such as 500ms, 30s, 5m, 1h30m or whole seconds)
+//   bad value 'nope' for --grpc-addr (expected host:port or :port, port 0..65535)
+//
+// The file format, with defaults:
+//   server:   {grpc_addr: ":9000", http_addr: ":8080"}
+//   storage:  {data_dir: /var/lib/agentfense, codebase_path: <data_dir>/codebases,
+//              db_path: <data_dir>/agentfense.db, mount_path: /run/agentfense/server,
+//              import_roots: []}
+//   runtime:  {type: bwrap|docker, default_timeout: 5m, max_timeout: 1h,
+//              output_limit: 16MiB,
+//              docker: {host: "unix:///var/run/docker.sock",
+//                       default_image: "agentfense-runtime:latest",
+//                       network_mode: none, enable_networking: false}}
+//   sandbox:  {default_expiration: 24h, max_per_user: 100, cleanup_interval: 30s}
+//   logging:  {level: debug|info|warn|error, format: text|json}
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+
+namespace agentfense::server {
+
+using std::chrono::milliseconds;
+
+enum class RuntimeKind { kBwrap, kDocker };
+
+inline constexpr const char* kDefaultDataDir = "/var/lib/agentfense";
+inline constexpr const char* kDefaultMountPath = "/run/agentfense/server";
+
+struct Config {
+  struct Server {
+    // Validated "host:port" or ":port" (address_syntax.h); the transports split it
+    // with server/listen_address.h.
+    std::string grpc_addr = ":9000";
+    std::string http_addr = ":8080";
+  } server;
+
+  // All paths absolute and lexically normalised (no trailing '/', no "..").
+  struct Storage {
+    std::string data_dir = kDefaultDataDir;
+    // Derived from data_dir unless set explicitly (see the *_explicit flags).
+    std::string codebase_path = std::string(kDefaultDataDir) + "/codebases";
+    std::string db_path = std::string(kDefaultDataDir) + "/agentfense.db";
+    // Per-sandbox run dirs and FUSE mounts; the server must create it root-only (0700).
+    // Stays on /run (tmpfs: stale mounts vanish on reboot) for the default data_dir;
+    // with a custom data_dir it follows it, as <data_dir>/run, so two servers with
+    // different data dirs (tests) never share mount points.
+    std::string mount_path = kDefaultMountPath;
+    // Server-local directories whose subtrees ImportDirectory may serve in place.
+    std::vector<std::string> import_roots;
+    bool codebase_path_explicit = false;
+    bool db_path_explicit = false;
+    bool mount_path_explicit = false;
+  } storage;
+
+  struct Runtime {
+    RuntimeKind type = RuntimeKind::kBwrap;
+    milliseconds default_timeout = std::chrono::minutes(5);
+    milliseconds max_timeout = std::chrono::hours(1);
+    std::int64_t output_limit = std::int64_t{16} << 20;  // bytes, per stream
+    struct Docker {
+      std::string host = "unix:///var/run/docker.sock";
+      std::string default_image = "agentfense-runtime:latest";
+      std::string network_mode = "none";
+      bool enable_networking = false;
+    } docker;
+  } runtime;
+
+  struct Sandbox {
+    milliseconds default_expiration = std::chrono::hours(24);  // 0 = never expires
+    std::int64_t max_per_user = 100;                           // 0 = unlimited
+    milliseconds cleanup_interval = std::chrono::seconds(30);
+  } sandbox;
+
+  struct Logging {
+    log::Level level = log::Level::kInfo;
+    log::Format format = log::Format::kText;
+  } logging;
+
+  // The file this was loaded from; empty when running on defaults.
+  std::string source;
+};
+
+// Command-line flags that win over the file: --grpc-addr, --http-addr, --data-dir,
+// --log-level, --log-format. Unset members leave the Config alone.
+struct Overrides {
+  std::optional<std::string> grpc_addr;
+  std::optional<std::string> http_addr;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> log_level;
+  std::optional<std::string> log_format;
+};
+
+// Loads and validates `path`; an empty path gives the defaults. Throws UserError.
+Config load_config(const std::string& path);
+
+// Validates and applies the flags (errors name the flag). A new data_dir re-derives
+// codebase_path, db_path and mount_path unless the file set them explicitly.
+void apply_overrides(Config& config, const Overrides& overrides);
+
+// Recomputes the storage paths that were not set explicitly from data_dir.
+void derive_storage_paths(Config::Storage& storage);
+
+std::string_view to_string(RuntimeKind kind);
+
+// Every effective setting as flat dotted keys in file order ("server.grpc_addr": ":9000",
+// "runtime.default_timeout": "5m", ...), for the start-up log line:
+//   log::info("server.config", describe_fields(config));
+log::Fields describe_fields(const Config& config);
+// The same as one compact JSON object.
+std::string describe(const Config& config);
+
+}  // namespace agentfense::server

@@ -1,0 +1,245 @@
+// load_config(): walks the YAML document against the table of known keys below, so the
+// set of keys, their types and their checks live in one place.
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "server/config/config.h"
+#include "server/config/config_values.h"
+#include "server/config/key_suggestion.h"
+#include "server/config/quantity_parse.h"
+
+namespace agentfense::server {
+namespace {
+
+const std::set<std::string> kSections = {"server",         "storage", "runtime",
+                                         "runtime.docker", "sandbox", "logging"};
+
+std::string kind_of(const YAML::Node& node) {
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a list";
+  if (node.IsNull()) return "nothing";
+  return "a single value";
+}
+
+std::string scalar(const YAML::Node& node, const Origin& origin) {
+  if (!node.IsScalar())
+    fail(origin.name + " must be a single value", origin, "got " + kind_of(node));
+  return node.Scalar();
+}
+
+std::vector<std::string> path_list(const YAML::Node& node, const Origin& origin) {
+  if (!node.IsSequence())
+    fail(origin.name + " must be a list of paths", origin, "got " + kind_of(node));
+  std::vector<std::string> paths;
+  for (const YAML::Node& item : node)
+    paths.push_back(check_absolute_path(scalar(item, origin), origin));
+  return paths;
+}
+
+struct Leaf {
+  const char* key;
+  void (*apply)(Config& config, const YAML::Node& value, const Origin& origin);
+};
+
+// In the order describe_fields() reports them.
+const Leaf kLeaves[] = {
+    {"server.grpc_addr",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.server.grpc_addr = check_address(scalar(v, o), o);
+     }},
+    {"server.http_addr",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.server.http_addr = check_address(scalar(v, o), o);
+     }},
+    {"storage.data_dir",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.data_dir = check_absolute_path(scalar(v, o), o);
+     }},
+    {"storage.codebase_path",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.codebase_path = check_absolute_path(scalar(v, o), o);
+       c.storage.codebase_path_explicit = true;
+     }},
+    {"storage.db_path",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.db_path = check_absolute_path(scalar(v, o), o);
+       c.storage.db_path_explicit = true;
+     }},
+    {"storage.mount_path",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.mount_path = check_absolute_path(scalar(v, o), o);
+       c.storage.mount_path_explicit = true;
+     }},
+    {"storage.import_roots", [](Config& c, const YAML::Node& v,
+                                const Origin& o) { c.storage.import_roots = path_list(v, o); }},
+    {"runtime.type", [](Config& c, const YAML::Node& v,
+                        const Origin& o) { c.runtime.type = check_runtime_type(scalar(v, o), o); }},
+    {"runtime.default_timeout",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.default_timeout = check_positive_duration(scalar(v, o), o);
+     }},
+    {"runtime.max_timeout",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.max_timeout = check_positive_duration(scalar(v, o), o);
+     }},
+    {"runtime.output_limit",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.output_limit = check_positive_size(scalar(v, o), o);
+     }},
+    {"runtime.docker.host",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.docker.host = check_docker_host(scalar(v, o), o);
+     }},
+    {"runtime.docker.default_image",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.docker.default_image = check_non_empty(scalar(v, o), o);
+     }},
+    {"runtime.docker.network_mode",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.docker.network_mode = check_non_empty(scalar(v, o), o);
+     }},
+    {"runtime.docker.enable_networking",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.runtime.docker.enable_networking = check_bool(scalar(v, o), o);
+     }},
+    {"sandbox.default_expiration",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.default_expiration = check_duration(scalar(v, o), o);
+     }},
+    {"sandbox.max_per_user",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.max_per_user = check_count(scalar(v, o), o);
+     }},
+    {"sandbox.cleanup_interval",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.cleanup_interval = check_positive_duration(scalar(v, o), o);
+     }},
+    {"logging.level", [](Config& c, const YAML::Node& v,
+                         const Origin& o) { c.logging.level = check_log_level(scalar(v, o), o); }},
+    {"logging.format",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.logging.format = check_log_format(scalar(v, o), o);
+     }},
+};
+
+const Leaf* find_leaf(const std::string& key) {
+  for (const Leaf& leaf : kLeaves) {
+    if (key == leaf.key) return &leaf;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> known_keys() {
+  std::vector<std::string> keys(kSections.begin(), kSections.end());
+  for (const Leaf& leaf : kLeaves) keys.emplace_back(leaf.key);
+  return keys;
+}
+
+class Loader {
+ public:
+  Loader(Config& config, std::string source) : config_(config), source_(std::move(source)) {}
+
+  void walk(const YAML::Node& map, const std::string& prefix) {
+    std::set<std::string> seen;
+    for (const auto& item : map) {
+      const std::string where =
+          " in " + source_ + " line " + std::to_string(item.first.Mark().line + 1);
+      if (!item.first.IsScalar())
+        fail("keys must be plain names", {"", where}, "got " + kind_of(item.first));
+      const std::string key = (prefix.empty() ? "" : prefix + ".") + item.first.Scalar();
+      const Origin origin{key, where};
+      if (!seen.insert(key).second) fail("duplicate key '" + key + "'", origin);
+      lines_[key] = origin.where;
+      const YAML::Node& value = item.second;
+      if (kSections.contains(key)) {
+        // "server:" with nothing under it is an empty section, not an error.
+        if (value.IsNull()) continue;
+        if (!value.IsMap())
+          fail(key + " must be a mapping of settings", origin, "got " + kind_of(value));
+        walk(value, key);
+      } else if (const Leaf* leaf = find_leaf(key)) {
+        if (value.IsNull()) fail(key + " has no value", origin);
+        leaf->apply(config_, value, origin);
+      } else {
+        const std::optional<std::string> guess = suggest_key(key, known_keys());
+        fail("unknown key '" + key + "'", origin, guess ? "did you mean '" + *guess + "'?" : "");
+      }
+    }
+  }
+
+  void check_consistency() const {
+    const Config::Runtime& runtime = config_.runtime;
+    if (runtime.max_timeout < runtime.default_timeout) {
+      const std::string key = lines_.contains("runtime.max_timeout") ? "runtime.max_timeout"
+                                                                     : "runtime.default_timeout";
+      fail("runtime.max_timeout (" + format_duration(runtime.max_timeout) +
+               ") is shorter than runtime.default_timeout (" +
+               format_duration(runtime.default_timeout) + ")",
+           Origin{key, lines_.at(key)});
+    }
+  }
+
+ private:
+  Config& config_;
+  std::string source_;
+  std::map<std::string, std::string> lines_;  // key -> " in <file> line <n>"
+};
+
+std::string read_file(const std::string& path) {
+  const auto fail_read = [&path] {
+    throw UserError("cannot read config file " + path + ": " + std::strerror(errno));
+  };
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) fail_read();
+  std::string text;
+  char buffer[4096];
+  while (true) {
+    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail_read();  // EISDIR for a directory lands here
+    if (got == 0) return text;
+    text.append(buffer, static_cast<size_t>(got));
+  }
+}
+
+}  // namespace
+
+Config load_config(const std::string& path) {
+  Config config;
+  if (path.empty()) return config;
+  config.source = path;
+  const std::string text = read_file(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& error) {
+    throw UserError("invalid YAML in " + path + " line " + std::to_string(error.mark.line + 1) +
+                    ": " + error.msg);
+  }
+  if (root.IsNull()) return config;  // an empty file (or only comments) means defaults
+  if (!root.IsMap())
+    throw UserError("config file " + path +
+                    " must be a mapping of sections: server, storage, runtime, sandbox, logging "
+                    "(got " +
+                    kind_of(root) + ")");
+  Loader loader(config, path);
+  try {
+    loader.walk(root, "");
+  } catch (const YAML::Exception& error) {
+    throw UserError("invalid config in " + path + " line " + std::to_string(error.mark.line + 1) +
+                    ": " + error.msg);
+  }
+  loader.check_consistency();
+  derive_storage_paths(config.storage);
+  return config;
+}
+
+}  // namespace agentfense::server
