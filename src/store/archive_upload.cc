@@ -1,0 +1,44 @@
+// CodebaseStore::upload_archive: extract into staging, then move into the codebase.
+#include <mutex>
+
+#include "store/archive_extract.h"
+#include "store/codebase_store.h"
+#include "store/safe_path.h"
+#include "store/staging.h"
+#include "store/tree_merge.h"
+
+namespace agentfense::store {
+
+v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebase_id,
+                                                      const std::string& dest_dir,
+                                                      const server::Next<std::string>& data) {
+  const CodebasePath dest = parse_codebase_path(dest_dir, true);
+  const std::string dir = files_dir(codebase_id);
+  UniqueFd root = open_root_dir(dir);
+  try {
+    // Fail fast on a destination through a symlink or a file, before reading the stream;
+    // a missing destination is fine (created at the end) and re-checked then.
+    open_dir_in_codebase(root.get(), dest, false);
+  } catch (const server::ApiError& e) {
+    if (e.code() != grpc::StatusCode::NOT_FOUND) throw;
+  }
+
+  // Everything is validated while extracting into staging; the codebase is only touched
+  // once the whole archive has been accepted.
+  StagingDir staging(codebase_path_, dir);
+  const ExtractResult extracted = extract_archive(staging.fd(), data);
+
+  {
+    std::lock_guard<std::mutex> install(install_mutex_);
+    UniqueFd target = open_dir_in_codebase(root.get(), dest, true);
+    adjust_stats(codebase_id, merge_tree(staging.fd(), target.get()));
+  }
+
+  v1::UploadArchiveResult result;
+  result.set_codebase_id(codebase_id);
+  result.set_files(extracted.entries);
+  result.set_bytes(extracted.bytes);
+  return result;
+}
+
+}  // namespace agentfense::store

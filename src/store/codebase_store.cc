@@ -1,0 +1,240 @@
+#include "store/codebase_store.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <memory>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "layer/safe_walk.h"
+#include "store/ids.h"
+#include "store/page_token.h"
+#include "store/safe_path.h"
+#include "store/timestamps.h"
+
+namespace agentfense::store {
+namespace {
+
+constexpr const char* kColumns =
+    "id, name, owner_id, size, file_count, created_at, updated_at, imported_from";
+constexpr const char* kTokenKind = "cb";
+
+v1::Codebase codebase_from_row(const Statement& row) {
+  v1::Codebase out;
+  out.set_id(row.column_text(0));
+  out.set_name(row.column_text(1));
+  out.set_owner_id(row.column_text(2));
+  out.set_size(row.column_int64(3));
+  out.set_file_count(static_cast<int32_t>(row.column_int64(4)));
+  *out.mutable_created_at() = to_timestamp(row.column_int64(5));
+  *out.mutable_updated_at() = to_timestamp(row.column_int64(6));
+  out.set_imported_from(row.column_text(7));
+  return out;
+}
+
+[[noreturn]] void not_found(const std::string& id) {
+  throw server::ApiError(grpc::StatusCode::NOT_FOUND, "codebase " + id + " not found",
+                         server::kReasonCodebaseNotFound);
+}
+
+std::string real_path(const std::string& path) {
+  std::unique_ptr<char, decltype(&::free)> resolved(::realpath(path.c_str(), nullptr), &::free);
+  if (!resolved) return {};
+  return resolved.get();
+}
+
+std::string join_roots(const std::vector<std::string>& roots) {
+  std::string out;
+  for (const std::string& root : roots) out += (out.empty() ? "" : ", ") + root;
+  return out;
+}
+
+}  // namespace
+
+CodebaseStore::CodebaseStore(Database& db, std::string codebase_path)
+    : db_(db), codebase_path_(std::move(codebase_path)) {
+  std::error_code error;
+  std::filesystem::create_directories(codebase_path_, error);
+  if (error) throw SystemError("mkdir " + codebase_path_, error.value());
+  // Staging directories left by a crash mid-upload: nothing references them.
+  const std::string staging = codebase_path_ + "/.staging";
+  const int staging_fd = ::open(staging.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (staging_fd >= 0) {
+    UniqueFd owned(staging_fd);
+    layer::empty_dir(owned.get());
+  }
+}
+
+v1::Codebase CodebaseStore::insert(const std::string& name, const std::string& owner_id,
+                                   const std::string& imported_from, const TreeStats& stats) {
+  const std::string id = new_id("cb_");
+  const int64_t now = now_us();
+  {
+    auto guard = db_.lock();
+    Statement(db_,
+              "INSERT INTO codebases (id, name, owner_id, size, file_count, created_at, "
+              "updated_at, imported_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, id)
+        .bind(2, name)
+        .bind(3, owner_id)
+        .bind(4, stats.size)
+        .bind(5, stats.file_count)
+        .bind(6, now)
+        .bind(7, now)
+        .bind(8, imported_from)
+        .run();
+  }
+  return get(id);
+}
+
+v1::Codebase CodebaseStore::create(const std::string& name, const std::string& owner_id) {
+  if (name.empty()) {
+    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT, "codebase name is required");
+  }
+  // Row first (it allocates the id), then the directory; if mkdir fails the row is
+  // deleted again, so a failed create leaves no codebase without its directory.
+  v1::Codebase codebase = insert(name, owner_id, "", {});
+  const std::string dir = codebase_path_ + "/" + codebase.id();
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    const int err = errno;
+    auto guard = db_.lock();
+    Statement(db_, "DELETE FROM codebases WHERE id = ?").bind(1, codebase.id()).run();
+    throw SystemError("mkdir " + dir, err);
+  }
+  return codebase;
+}
+
+v1::Codebase CodebaseStore::get(const std::string& id) {
+  auto guard = db_.lock();
+  Statement query(db_, std::string("SELECT ") + kColumns + " FROM codebases WHERE id = ?");
+  query.bind(1, id);
+  if (!query.step()) not_found(id);
+  return codebase_from_row(query);
+}
+
+v1::ListCodebasesResponse CodebaseStore::list(const std::string& owner_id, int page_size,
+                                              const std::string& page_token) {
+  const int limit = effective_page_size(page_size);
+  const std::optional<PageCursor> after = decode_page_token(kTokenKind, page_token);
+  auto guard = db_.lock();
+  // Fetch one extra row to learn whether another page exists.
+  Statement query(db_, std::string("SELECT ") + kColumns +
+                           " FROM codebases WHERE (?1 = '' OR owner_id = ?1)"
+                           " AND (?2 IS NULL OR (created_at, id) > (?2, ?3))"
+                           " ORDER BY created_at, id LIMIT ?4");
+  query.bind(1, owner_id);
+  if (after) {
+    query.bind(2, after->created_at_us).bind(3, after->id);
+  } else {
+    query.bind_null(2).bind_null(3);
+  }
+  query.bind(4, static_cast<int64_t>(limit) + 1);
+  v1::ListCodebasesResponse out;
+  while (query.step()) {
+    if (out.codebases_size() == limit) {
+      const v1::Codebase& last = out.codebases(limit - 1);
+      out.set_next_page_token(encode_page_token(kTokenKind, {to_us(last.created_at()), last.id()}));
+      break;
+    }
+    *out.add_codebases() = codebase_from_row(query);
+  }
+  return out;
+}
+
+void CodebaseStore::remove(const std::string& id) {
+  std::string imported_from;
+  {
+    Transaction tx(db_);
+    imported_from = get(id).imported_from();
+    Statement count(db_, "SELECT COUNT(*) FROM sandboxes WHERE codebase_id = ?");
+    count.bind(1, id);
+    const int64_t sandboxes = count.step() ? count.column_int64(0) : 0;
+    if (sandboxes > 0) {
+      throw server::ApiError(grpc::StatusCode::FAILED_PRECONDITION,
+                             "codebase " + id + " is still used by " + std::to_string(sandboxes) +
+                                 " sandbox(es); destroy them first");
+    }
+    Statement(db_, "DELETE FROM codebases WHERE id = ?").bind(1, id).run();
+    tx.commit();
+  }
+  if (!imported_from.empty()) return;  // served in place: the directory is not ours
+  UniqueFd parent = open_root_dir(codebase_path_);
+  layer::remove_tree_at(parent.get(), id);
+}
+
+std::string CodebaseStore::files_dir(const std::string& id) {
+  const v1::Codebase codebase = get(id);
+  return codebase.imported_from().empty() ? codebase_path_ + "/" + id : codebase.imported_from();
+}
+
+void CodebaseStore::adjust_stats(const std::string& id, const TreeStats& delta) {
+  auto guard = db_.lock();
+  Statement(db_,
+            "UPDATE codebases SET size = MAX(0, size + ?), file_count = MAX(0, file_count + ?),"
+            " updated_at = ? WHERE id = ?")
+      .bind(1, delta.size)
+      .bind(2, delta.file_count)
+      .bind(3, now_us())
+      .bind(4, id)
+      .run();
+}
+
+v1::Codebase CodebaseStore::recount(const std::string& id) {
+  UniqueFd root = open_root_dir(files_dir(id));
+  const TreeStats stats = tree_stats_inside(root.get());
+  {
+    auto guard = db_.lock();
+    Statement(db_, "UPDATE codebases SET size = ?, file_count = ?, updated_at = ? WHERE id = ?")
+        .bind(1, stats.size)
+        .bind(2, stats.file_count)
+        .bind(3, now_us())
+        .bind(4, id)
+        .run();
+  }
+  return get(id);
+}
+
+v1::Codebase CodebaseStore::import_directory(const std::string& name, const std::string& owner_id,
+                                             const std::string& path,
+                                             const std::vector<std::string>& allowed_roots) {
+  if (allowed_roots.empty()) {
+    throw server::ApiError(grpc::StatusCode::FAILED_PRECONDITION,
+                           "directory import is disabled (storage.import_roots is empty)");
+  }
+  if (name.empty()) {
+    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT, "codebase name is required");
+  }
+  if (path.empty() || path.front() != '/') {
+    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                           "import path \"" + path + "\" must be absolute",
+                           server::kReasonInvalidPath);
+  }
+  const std::string resolved = real_path(path);
+  struct stat st {};
+  if (resolved.empty() || ::stat(resolved.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                           "import path " + path + " is not an existing directory",
+                           server::kReasonInvalidPath);
+  }
+  bool allowed = false;
+  for (const std::string& root : allowed_roots) {
+    const std::string real_root = real_path(root);
+    if (!real_root.empty() && layer::is_same_or_under(resolved, real_root)) allowed = true;
+  }
+  if (!allowed) {
+    throw server::ApiError(
+        grpc::StatusCode::PERMISSION_DENIED,
+        "import path " + path + " (" + resolved +
+            ") is not under any of storage.import_roots: " + join_roots(allowed_roots),
+        server::kReasonPermissionDenied);
+  }
+  UniqueFd root = open_root_dir(resolved);
+  return insert(name, owner_id, resolved, tree_stats_inside(root.get()));
+}
+
+}  // namespace agentfense::store

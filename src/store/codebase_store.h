@@ -1,0 +1,83 @@
+// Codebases: their metadata rows in SQLite and their files on disk.
+//
+// A stored codebase's files live at <codebase_path>/<id>/; an imported one is served in
+// place from the server-local directory it was imported from (never copied, never
+// deleted by us). Every file operation resolves client paths with safe_path.h, so no
+// path, symlink or archive entry can make the server touch anything outside the codebase.
+//
+// Errors: ApiError for what the client got wrong (NOT_FOUND + kReasonCodebaseNotFound,
+// INVALID_ARGUMENT + kReasonInvalidPath, ...), SystemError / DatabaseError for the host.
+// Thread-safe: metadata goes through the Database mutex; writes that change size
+// accounting take install_mutex_ only around the final rename, never while streaming.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/api.h"
+#include "store/database.h"
+#include "store/tree_stats.h"
+
+namespace agentfense::store {
+
+namespace v1 = ::sandbox::v1;
+
+class CodebaseStore {
+ public:
+  // Creates `codebase_path` when absent and clears staging dirs left by a crash (one
+  // server per codebase_path).
+  CodebaseStore(Database& db, std::string codebase_path);
+
+  // --- metadata (codebase_store.cc) ---
+  v1::Codebase create(const std::string& name, const std::string& owner_id);
+  v1::Codebase get(const std::string& id);
+  // Ordered by (created_at, id); owner_id empty = every owner.
+  v1::ListCodebasesResponse list(const std::string& owner_id, int page_size,
+                                 const std::string& page_token);
+  // FAILED_PRECONDITION while sandboxes use it. Deletes a stored codebase's files without
+  // following symlinks; an imported codebase's directory is left alone.
+  void remove(const std::string& id);
+  // The base directory a sandbox mounts.
+  std::string files_dir(const std::string& id);
+  // Re-walks the files and stores size/file_count (after commits changed the tree).
+  v1::Codebase recount(const std::string& id);
+  // `path` must be absolute, an existing directory, and (after realpath) lie under one of
+  // `allowed_roots` (PERMISSION_DENIED otherwise); no roots = import disabled
+  // (FAILED_PRECONDITION).
+  v1::Codebase import_directory(const std::string& name, const std::string& owner_id,
+                                const std::string& path,
+                                const std::vector<std::string>& allowed_roots);
+
+  // --- single files (file_upload.cc, file_read.cc) ---
+  // Streams `data` into a temp file beside the target, fsyncs, renames over the target.
+  // total_size > 0 must equal the bytes received (else INVALID_ARGUMENT, nothing kept).
+  v1::UploadResult upload(const std::string& codebase_id, const std::string& file_path,
+                          int64_t total_size, const server::Next<std::string>& data);
+  // 64 KiB chunks; stops early when `emit` returns false.
+  void download(const std::string& codebase_id, const std::string& file_path,
+                const server::Emit<std::string>& emit);
+  // Entries below `path` ("" or "/" = root), paths "/a/b", sorted; symlinks are listed,
+  // never descended.
+  v1::ListFilesResponse list_files(const std::string& codebase_id, const std::string& path,
+                                   bool recursive);
+
+  // --- archives (archive_upload.cc) ---
+  // Extracts a tar / tar.gz stream under `dest_dir` via a staging directory: a rejected
+  // archive (INVALID_ARGUMENT naming the entry) leaves the codebase untouched.
+  v1::UploadArchiveResult upload_archive(const std::string& codebase_id,
+                                         const std::string& dest_dir,
+                                         const server::Next<std::string>& data);
+
+ private:
+  void adjust_stats(const std::string& id, const TreeStats& delta);
+  v1::Codebase insert(const std::string& name, const std::string& owner_id,
+                      const std::string& imported_from, const TreeStats& stats);
+  std::string staging_parent(const std::string& files_dir);
+
+  Database& db_;
+  std::string codebase_path_;
+  std::mutex install_mutex_;
+};
+
+}  // namespace agentfense::store

@@ -1,0 +1,125 @@
+#include "store/safe_path.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/errors.h"
+#include "server/api.h"
+
+namespace agentfense::store {
+namespace {
+
+constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+constexpr int kDirFlags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+
+std::string join_display(const std::vector<std::string>& segments) {
+  if (segments.empty()) return "/";
+  std::string out;
+  for (const std::string& segment : segments) out += "/" + segment;
+  return out;
+}
+
+}  // namespace
+
+CodebasePath CodebasePath::parent() const {
+  CodebasePath out{segments, {}};
+  if (!out.segments.empty()) out.segments.pop_back();
+  out.display = join_display(out.segments);
+  return out;
+}
+
+CodebasePath CodebasePath::child(const std::string& name) const {
+  CodebasePath out{segments, {}};
+  out.segments.push_back(name);
+  out.display = join_display(out.segments);
+  return out;
+}
+
+void throw_invalid_path(std::string_view path, std::string_view why) {
+  throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "invalid path \"" + std::string(path) + "\": " + std::string(why),
+                         server::kReasonInvalidPath);
+}
+
+CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {
+  if (path.find('\0') != std::string_view::npos) throw_invalid_path(path, "contains NUL");
+  CodebasePath out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    const size_t slash = path.find('/', pos);
+    const size_t end = slash == std::string_view::npos ? path.size() : slash;
+    const std::string_view segment = path.substr(pos, end - pos);
+    if (segment == "..") throw_invalid_path(path, "\"..\" is not allowed");
+    if (segment.size() > NAME_MAX) throw_invalid_path(path, "a component is too long");
+    if (!segment.empty() && segment != ".") out.segments.emplace_back(segment);
+    pos = end + 1;
+  }
+  if (out.segments.empty() && !allow_root) throw_invalid_path(path, "names no file");
+  out.display = join_display(out.segments);
+  return out;
+}
+
+UniqueFd open_root_dir(const std::string& dir) {
+  return UniqueFd(check_syscall(::open(dir.c_str(), kDirFlags), "open codebase directory " + dir));
+}
+
+int openat2_beneath(int dir_fd, const std::string& relative, int flags, mode_t mode) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = kResolve;
+  for (int attempt = 0;; ++attempt) {
+    const long fd = ::syscall(SYS_openat2, dir_fd, relative.c_str(), &how, sizeof(how));
+    if (fd >= 0) return static_cast<int>(fd);
+    // EAGAIN: a concurrent rename raced the in-root check; the kernel asks us to retry.
+    if (errno == EAGAIN && attempt < 8) continue;
+    return -errno;
+  }
+}
+
+void throw_path_error(int err, const CodebasePath& path) {
+  switch (err) {
+    case ELOOP:
+      throw_invalid_path(path.display, "goes through a symlink");
+    case EXDEV:
+      throw_invalid_path(path.display, "escapes the codebase");
+    case ENOTDIR:
+      throw_invalid_path(path.display, "a parent is not a directory");
+    case EISDIR:
+      throw_invalid_path(path.display, "is a directory");
+    case ENAMETOOLONG:
+      throw_invalid_path(path.display, "too long");
+    case ENOENT:
+      throw server::ApiError(grpc::StatusCode::NOT_FOUND, "file " + path.display + " not found",
+                             server::kReasonFileNotFound);
+    default:
+      throw SystemError("open " + path.display, err);
+  }
+}
+
+UniqueFd open_dir_in_codebase(int root_fd, const CodebasePath& path, bool create) {
+  UniqueFd current(check_syscall(::openat(root_fd, ".", kDirFlags), "open codebase root"));
+  CodebasePath walked;
+  for (const std::string& segment : path.segments) {
+    walked = walked.child(segment);
+    int fd = openat2_beneath(current.get(), segment, kDirFlags);
+    if (fd == -ENOENT && create) {
+      if (::mkdirat(current.get(), segment.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw SystemError("mkdir " + walked.display, errno);
+      }
+      // Re-resolve rather than trust mkdirat: someone may have raced a symlink in.
+      fd = openat2_beneath(current.get(), segment, kDirFlags);
+    }
+    if (fd < 0) throw_path_error(-fd, walked);
+    current.reset(fd);
+  }
+  return current;
+}
+
+}  // namespace agentfense::store

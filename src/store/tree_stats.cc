@@ -1,0 +1,35 @@
+#include "store/tree_stats.h"
+
+#include <fcntl.h>
+
+#include <optional>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::store {
+
+TreeStats entry_stats(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return {st.st_size, 1};
+  if (S_ISLNK(st.st_mode)) return {0, 1};
+  return {};
+}
+
+TreeStats tree_stats_at(int dir_fd, const std::string& name) {
+  const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
+  if (!st) return {};
+  if (!S_ISDIR(st->st_mode)) return entry_stats(*st);
+  UniqueFd child(
+      check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                    "open " + name));
+  return tree_stats_inside(child.get());
+}
+
+TreeStats tree_stats_inside(int dir_fd) {
+  TreeStats total;
+  for (const std::string& name : layer::list_names(dir_fd)) total += tree_stats_at(dir_fd, name);
+  return total;
+}
+
+}  // namespace agentfense::store

@@ -1,0 +1,36 @@
+// Size accounting for a codebase: file_count counts regular files and symlinks, size sums
+// regular files' bytes. Directories count for neither. Symlinks are never followed.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+
+namespace agentfense::store {
+
+struct TreeStats {
+  int64_t size = 0;
+  int64_t file_count = 0;
+
+  TreeStats& operator+=(const TreeStats& other) {
+    size += other.size;
+    file_count += other.file_count;
+    return *this;
+  }
+  TreeStats operator-(const TreeStats& other) const {
+    return {size - other.size, file_count - other.file_count};
+  }
+};
+
+// What a single non-directory entry with this stat contributes.
+TreeStats entry_stats(const struct stat& st);
+
+// Stats of `name` in `dir_fd` and, for a directory, of everything below it. Zero when
+// `name` does not exist.
+TreeStats tree_stats_at(int dir_fd, const std::string& name);
+
+// Stats of everything inside the directory `dir_fd`.
+TreeStats tree_stats_inside(int dir_fd);
+
+}  // namespace agentfense::store

@@ -1,0 +1,225 @@
+#include <set>
+
+#include "store/sandbox_records.h"
+#include "store/timestamps.h"
+#include "store_test_util.h"
+
+namespace agentfense::store::testing {
+namespace {
+
+TEST_F(StoreTest, CreateMakesRowAndDirectory) {
+  const v1::Codebase codebase = store_->create("demo", "alice");
+  EXPECT_TRUE(codebase.id().starts_with("cb_"));
+  EXPECT_EQ(codebase.id().size(), 3u + 16u);
+  EXPECT_EQ(codebase.name(), "demo");
+  EXPECT_EQ(codebase.owner_id(), "alice");
+  EXPECT_EQ(codebase.size(), 0);
+  EXPECT_EQ(codebase.file_count(), 0);
+  EXPECT_GT(codebase.created_at().seconds(), 0);
+  EXPECT_TRUE(fs::is_directory(files(codebase)));
+  EXPECT_EQ(mode_of(files(codebase)), 0755u);
+  EXPECT_EQ(store_->files_dir(codebase.id()), files(codebase).string());
+  EXPECT_EQ(store_->get(codebase.id()).SerializeAsString(), codebase.SerializeAsString());
+}
+
+TEST_F(StoreTest, CreateWithoutNameIsInvalidArgument) {
+  EXPECT_EQ(api_error_of([&] { store_->create("", "alice"); }).code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(StoreTest, UnknownCodebaseIsNotFoundWithReason) {
+  const server::ApiError error = api_error_of([&] { store_->get("cb_0000000000000000"); });
+  EXPECT_EQ(error.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(error.reason(), server::kReasonCodebaseNotFound);
+  EXPECT_NE(std::string(error.what()).find("cb_0000000000000000"), std::string::npos);
+  EXPECT_EQ(api_error_of([&] { store_->files_dir("cb_x"); }).code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(api_error_of([&] { store_->remove("cb_x"); }).code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(StoreTest, ListPagesThroughThreePagesInStableOrder) {
+  std::set<std::string> created;
+  for (int i = 0; i < 7; ++i)
+    created.insert(store_->create("cb" + std::to_string(i), "alice").id());
+  store_->create("other", "bob");
+
+  std::vector<v1::Codebase> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    const v1::ListCodebasesResponse page = store_->list("alice", 3, token);
+    ++pages;
+    EXPECT_LE(page.codebases_size(), 3);
+    for (const v1::Codebase& codebase : page.codebases()) seen.push_back(codebase);
+    token = page.next_page_token();
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(seen.size(), 7u);
+  std::set<std::string> ids;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    ids.insert(seen[i].id());
+    if (i == 0) continue;
+    const auto before = std::make_pair(to_us(seen[i - 1].created_at()), seen[i - 1].id());
+    const auto after = std::make_pair(to_us(seen[i].created_at()), seen[i].id());
+    EXPECT_LT(before, after) << "order is not (created_at, id)";
+  }
+  EXPECT_EQ(ids, created);
+
+  // Same query again: same order (tokens are positions, not snapshots).
+  const v1::ListCodebasesResponse again = store_->list("alice", 3, "");
+  EXPECT_EQ(again.codebases(0).id(), seen[0].id());
+  EXPECT_EQ(store_->list("", 0, "").codebases_size(), 8);
+  EXPECT_EQ(store_->list("carol", 0, "").codebases_size(), 0);
+}
+
+TEST_F(StoreTest, ExactPageHasNoNextToken) {
+  for (int i = 0; i < 3; ++i) store_->create("cb", "alice");
+  const v1::ListCodebasesResponse page = store_->list("", 3, "");
+  EXPECT_EQ(page.codebases_size(), 3);
+  EXPECT_TRUE(page.next_page_token().empty());
+}
+
+TEST_F(StoreTest, GarbledTokenIsInvalidArgument) {
+  for (int i = 0; i < 3; ++i) store_->create("cb", "alice");
+  std::string token = store_->list("", 1, "").next_page_token();
+  ASSERT_FALSE(token.empty());
+  token[2] = token[2] == '!' ? '?' : '!';
+  EXPECT_EQ(api_error_of([&] { store_->list("", 1, token); }).code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(api_error_of([&] { store_->list("", 1, "bm90IGEgdG9rZW4"); }).code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(StoreTest, DataSurvivesRestart) {
+  const v1::Codebase codebase = store_->create("persist", "alice");
+  store_->upload(codebase.id(), "a.txt", 0, chunks_of({"hello"}));
+  reopen();
+  const v1::Codebase again = store_->get(codebase.id());
+  EXPECT_EQ(again.name(), "persist");
+  EXPECT_EQ(again.size(), 5);
+  EXPECT_EQ(again.file_count(), 1);
+  EXPECT_EQ(store_->list("alice", 0, "").codebases_size(), 1);
+  EXPECT_EQ(db_->schema_version(), static_cast<int>(store_migrations().size()));
+}
+
+TEST_F(StoreTest, RemoveDeletesTreeWithoutFollowingSymlinks) {
+  const fs::path outside = root_ / "outside";
+  write_file(outside / "keep.txt", "precious");
+  const v1::Codebase codebase = store_->create("doomed", "alice");
+  write_file(files(codebase) / "sub" / "f.txt", "x");
+  fs::create_directory_symlink(outside, files(codebase) / "sub" / "link");
+  store_->remove(codebase.id());
+  EXPECT_FALSE(fs::exists(files(codebase)));
+  EXPECT_EQ(read_file(outside / "keep.txt"), "precious");
+  EXPECT_EQ(api_error_of([&] { store_->get(codebase.id()); }).code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(StoreTest, RemoveWhileSandboxesUseItIsFailedPrecondition) {
+  const v1::Codebase codebase = store_->create("busy", "alice");
+  SandboxRecords sandboxes(*db_);
+  for (const char* id : {"sb_1", "sb_2"}) {
+    v1::Sandbox sandbox;
+    sandbox.set_id(id);
+    sandbox.set_codebase_id(codebase.id());
+    sandboxes.put(sandbox);
+  }
+  const server::ApiError error = api_error_of([&] { store_->remove(codebase.id()); });
+  EXPECT_EQ(error.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(std::string(error.what()).find("2 sandbox"), std::string::npos) << error.what();
+  EXPECT_TRUE(fs::is_directory(files(codebase)));
+  sandboxes.remove("sb_1");
+  sandboxes.remove("sb_2");
+  store_->remove(codebase.id());
+  EXPECT_FALSE(fs::exists(files(codebase)));
+}
+
+TEST_F(StoreTest, RecountWalksTheTree) {
+  const v1::Codebase codebase = store_->create("c", "alice");
+  write_file(files(codebase) / "a" / "b.txt", "12345");
+  write_file(files(codebase) / "c.txt", "123");
+  fs::create_symlink("a/b.txt", files(codebase) / "ln");
+  fs::create_directories(files(codebase) / "empty");
+  const v1::Codebase counted = store_->recount(codebase.id());
+  EXPECT_EQ(counted.size(), 8);
+  EXPECT_EQ(counted.file_count(), 3);  // two files and a symlink; directories do not count
+}
+
+class ImportTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    allowed_ = root_ / "allowed";
+    project_ = allowed_ / "project";
+    write_file(project_ / "src" / "main.c", "int main;");
+    write_file(project_ / "README", "hi");
+    roots_ = {allowed_.string()};
+  }
+  fs::path allowed_, project_;
+  std::vector<std::string> roots_;
+};
+
+TEST_F(ImportTest, ImportInsideRootsServesInPlace) {
+  const v1::Codebase codebase =
+      store_->import_directory("proj", "alice", project_.string() + "/", roots_);
+  EXPECT_EQ(codebase.imported_from(), project_.string());
+  EXPECT_EQ(store_->files_dir(codebase.id()), project_.string());
+  EXPECT_EQ(codebase.size(), 11);
+  EXPECT_EQ(codebase.file_count(), 2);
+  EXPECT_FALSE(fs::exists(codebases_ / codebase.id()));  // nothing copied
+  EXPECT_EQ(store_->list_files(codebase.id(), "/", true).files_size(), 3);
+}
+
+TEST_F(ImportTest, DeletingAnImportedCodebaseLeavesItsDirectory) {
+  const v1::Codebase codebase =
+      store_->import_directory("proj", "alice", project_.string(), roots_);
+  store_->remove(codebase.id());
+  EXPECT_EQ(read_file(project_ / "src" / "main.c"), "int main;");
+  EXPECT_EQ(read_file(project_ / "README"), "hi");
+}
+
+TEST_F(ImportTest, OutsideRootsIsPermissionDeniedNamingPathAndRoots) {
+  const fs::path elsewhere = root_ / "elsewhere";
+  fs::create_directories(elsewhere);
+  const server::ApiError error =
+      api_error_of([&] { store_->import_directory("x", "alice", elsewhere.string(), roots_); });
+  EXPECT_EQ(error.code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(std::string(error.what()).find(elsewhere.string()), std::string::npos);
+  EXPECT_NE(std::string(error.what()).find(allowed_.string()), std::string::npos);
+}
+
+TEST_F(ImportTest, EscapesThroughDotDotOrSymlinkAreResolvedFirst) {
+  // Lexically under the root, really outside it.
+  fs::create_directory_symlink(root_, allowed_ / "escape");
+  for (const std::string& path :
+       {(allowed_ / ".." / "codebases").string(), (allowed_ / "escape").string(),
+        (allowed_ / "escape" / "codebases").string()}) {
+    EXPECT_EQ(api_error_of([&] { store_->import_directory("x", "alice", path, roots_); }).code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << path;
+  }
+  // A sibling sharing the root's name as a prefix is not under it.
+  fs::create_directories(root_ / "allowed-not");
+  EXPECT_EQ(api_error_of([&] {
+              store_->import_directory("x", "alice", (root_ / "allowed-not").string(), roots_);
+            }).code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ImportTest, BadPathsAndDisabledImport) {
+  EXPECT_EQ(
+      api_error_of([&] { store_->import_directory("x", "alice", project_.string(), {}); }).code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      api_error_of([&] { store_->import_directory("x", "a", "relative/dir", roots_); }).code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(api_error_of([&] {
+              store_->import_directory("x", "a", (allowed_ / "missing").string(), roots_);
+            }).code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(api_error_of([&] {
+              store_->import_directory("x", "a", (project_ / "README").string(), roots_);
+            }).code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace agentfense::store::testing
