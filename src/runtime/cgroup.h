@@ -8,6 +8,8 @@
 // the root). The "agentfense" parent is shared by concurrent execs and left in place.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,10 @@ class SandboxCgroup {
 
   // SIGKILLs every process in the cgroup; returns once it is empty (or gives up).
   virtual void kill_all() = 0;
+
+  // Host pids of the processes currently in the cgroup (a snapshot; it may change
+  // as soon as it is read).
+  virtual std::vector<pid_t> members() const = 0;
 
   // The host directories backing this cgroup (for diagnostics and tests).
   virtual std::vector<std::string> paths() const = 0;

@@ -15,6 +15,7 @@ class CgroupV1 final : public SandboxCgroup {
   CgroupV1(const Limits& limits, const std::string& name);
   std::vector<int> join_fds() const override;
   void kill_all() override;
+  std::vector<pid_t> members() const override;
   std::vector<std::string> paths() const override;
 
  private:
@@ -32,6 +33,7 @@ class CgroupV2 final : public SandboxCgroup {
            const std::string& unified_root = kUnifiedRoot);
   std::vector<int> join_fds() const override;
   void kill_all() override;
+  std::vector<pid_t> members() const override;
   std::vector<std::string> paths() const override;
 
  private:

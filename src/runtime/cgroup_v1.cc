@@ -63,6 +63,11 @@ void CgroupV1::kill_all() {
   for (const CgroupDir& dir : dirs_) dir.kill_members_until_empty();
 }
 
+std::vector<pid_t> CgroupV1::members() const {
+  // Every process joins every directory, so the first (memory) lists them all.
+  return dirs_.front().members();
+}
+
 std::vector<std::string> CgroupV1::paths() const {
   std::vector<std::string> result;
   for (const CgroupDir& dir : dirs_) result.push_back(dir.path());

@@ -70,6 +70,10 @@ void CgroupV2::kill_all() {
   dir_.kill_members_until_empty();
 }
 
+std::vector<pid_t> CgroupV2::members() const {
+  return dir_.members();
+}
+
 std::vector<std::string> CgroupV2::paths() const {
   return {dir_.path()};
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <vector>
 
 #include "common/errors.h"
 
@@ -16,6 +17,7 @@ namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr short kReadable = POLLIN | POLLHUP | POLLERR;
+constexpr std::size_t kPumpedFds = 3;  // stdout, stderr, stdin: the first pollfds
 
 // A command that exits without reading its stdin closes the pipe; the write then
 // raises SIGPIPE, which would kill the whole supervisor. Block it around the write
@@ -61,48 +63,74 @@ IoPump::IoPump(UniqueFd stdout_read, UniqueFd stderr_read, UniqueFd stdin_write,
 }
 
 bool IoPump::pump_until_exit(int pidfd, Deadline deadline) {
+  return pump_until_readable(std::span(&pidfd, 1), deadline).has_value();
+}
+
+std::optional<std::size_t> IoPump::pump_until_readable(std::span<const int> watched,
+                                                       Deadline deadline) {
   for (;;) {
     const int timeout_ms = millis_until(deadline);
-    if (timeout_ms == 0) return false;
-    if (poll_once(pidfd, timeout_ms)) return true;
+    if (timeout_ms == 0) return std::nullopt;
+    if (const auto ready = poll_once(watched, timeout_ms)) return ready;
   }
 }
 
 void IoPump::drain() {
   stdin_write_.reset();  // the reader is gone; nothing more to feed
-  while (stdout_read_ || stderr_read_) poll_once(-1, -1);
+  while (stdout_read_ || stderr_read_) poll_once({}, -1);
 }
 
-bool IoPump::poll_once(int pidfd, int timeout_ms) {
+void IoPump::drain_available() {
+  // What was written before "done" fits in the pipe buffer (at most 1 MiB, the pipe
+  // size limit); the bound keeps a background writer from holding us here forever.
+  constexpr int kMaxReads = (1 << 20) / kReadChunk;
+  for (int i = 0; i < kMaxReads && read_from(stdout_read_, Stream::kStdout); ++i) {
+  }
+  for (int i = 0; i < kMaxReads && read_from(stderr_read_, Stream::kStderr); ++i) {
+  }
+}
+
+void IoPump::collect(ExecResult& result) {
+  result.stdout_data = std::move(stdout_.data);
+  result.stderr_data = std::move(stderr_.data);
+  result.stdout_truncated = stdout_.truncated;
+  result.stderr_truncated = stderr_.truncated;
+}
+
+std::optional<std::size_t> IoPump::poll_once(std::span<const int> watched, int timeout_ms) {
   // poll() skips negative fds, so closed pipes simply drop out.
-  std::array<pollfd, 4> fds = {{{stdout_read_.get(), POLLIN, 0},
-                                {stderr_read_.get(), POLLIN, 0},
-                                {stdin_write_.get(), POLLOUT, 0},
-                                {pidfd, POLLIN, 0}}};
+  std::vector<pollfd> fds = {{stdout_read_.get(), POLLIN, 0},
+                             {stderr_read_.get(), POLLIN, 0},
+                             {stdin_write_.get(), POLLOUT, 0}};
+  for (const int fd : watched) fds.push_back({fd, POLLIN, 0});
   const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
-  if (ready < 0 && errno == EINTR) return false;
+  if (ready < 0 && errno == EINTR) return std::nullopt;
   check_syscall(ready, "poll sandbox stdio");
   if (fds[0].revents & kReadable) read_from(stdout_read_, Stream::kStdout);
   if (fds[1].revents & kReadable) read_from(stderr_read_, Stream::kStderr);
   if (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) write_stdin();
-  return pidfd >= 0 && (fds[3].revents & POLLIN);
+  for (std::size_t i = 0; i < watched.size(); ++i)
+    if (fds[kPumpedFds + i].revents & kReadable) return i;
+  return std::nullopt;
 }
 
-void IoPump::read_from(UniqueFd& fd, Stream which) {
+bool IoPump::read_from(UniqueFd& fd, Stream which) {
+  if (!fd) return false;
   char buffer[kReadChunk];
   const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-  if (got < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (got < 0 && (errno == EINTR || errno == EAGAIN)) return errno == EINTR;
   if (got <= 0) {  // EOF, or an error that ends this stream the same way
     fd.reset();
-    return;
+    return false;
   }
   CapturedStream& captured = stream(which);
   const std::size_t room = output_limit_ - std::min(output_limit_, captured.data.size());
   const std::size_t kept = std::min(room, static_cast<std::size_t>(got));
   if (kept < static_cast<std::size_t>(got)) captured.truncated = true;
-  if (kept == 0) return;
+  if (kept == 0) return true;
   captured.data.append(buffer, kept);
   if (on_output_) on_output_(which, std::string_view(buffer, kept));
+  return true;
 }
 
 void IoPump::write_stdin() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,16 +34,29 @@ class IoPump {
   // passes (false).
   bool pump_until_exit(int pidfd, Deadline deadline);
 
+  // Moves data until one of `watched` becomes readable (returns its index) or the
+  // deadline passes (nullopt). Negative fds are never ready.
+  std::optional<std::size_t> pump_until_readable(std::span<const int> watched, Deadline deadline);
+
   // Reads whatever is left until every writer has closed. Call once the whole tree is
   // dead, so EOF is certain.
   void drain();
 
+  // Reads what the pipes hold right now, without waiting for more or for EOF: once a
+  // writer has reported that it is done, everything it wrote before is in the pipes.
+  void drain_available();
+
   CapturedStream& stream(Stream which) { return which == Stream::kStdout ? stdout_ : stderr_; }
 
+  // Moves the captured output and truncation flags into `result`.
+  void collect(ExecResult& result);
+
  private:
-  // One poll round over the open pipes (+ pidfd if >= 0); returns true when pidfd fired.
-  bool poll_once(int pidfd, int timeout_ms);
-  void read_from(UniqueFd& fd, Stream which);
+  // One poll round over the open pipes + `watched`; returns the first watched index
+  // that is readable.
+  std::optional<std::size_t> poll_once(std::span<const int> watched, int timeout_ms);
+  // Returns false when nothing was read (would block, EOF or error).
+  bool read_from(UniqueFd& fd, Stream which);
   void write_stdin();
 
   UniqueFd stdout_read_, stderr_read_, stdin_write_;

@@ -1,0 +1,127 @@
+// SandboxProcess::start is a linear chain of checked steps, each owning its resources
+// RAII-style so that a failure at any step unwinds everything before it:
+//   validate spec -> clean env -> generate /etc -> seccomp program -> cgroup ->
+//   bwrap argv -> stdio pipes -> fork (child: exec_child) -> close the child's ends.
+#include "runtime/sandbox_process.h"
+
+#include <unistd.h>
+
+#include <exception>
+
+#include "common/errors.h"
+#include "runtime/bwrap_args.h"
+#include "runtime/child_exec.h"
+#include "runtime/clean_env.h"
+#include "runtime/etc_files.h"
+#include "runtime/seccomp_filter.h"
+#include "runtime/stdio_pipes.h"
+
+namespace agentfense::runtime {
+namespace {
+
+bool has_limits(const Limits& limits) {
+  return limits.memory_bytes > 0 || limits.cpu_quota > 0 || limits.cpu_shares > 0 ||
+         limits.pids_limit > 0;
+}
+
+void validate(const ExecSpec& spec) {
+  if (spec.argv.empty() || spec.argv.front().empty()) throw UserError("no command given");
+  const Limits& l = spec.limits;
+  if (l.memory_bytes < 0 || l.cpu_quota < 0 || l.cpu_shares < 0 || l.pids_limit < 0)
+    throw UserError("resource limits must not be negative");
+  if (spec.timeout.count() < 0) throw UserError("timeout must not be negative");
+  // Without root there is no cgroup; the pid namespace still ends the tree when bwrap
+  // dies, but limits cannot be enforced.
+  if (::geteuid() != 0 && has_limits(spec.limits))
+    throw SystemError("resource limits need root (cgroups)", EPERM);
+}
+
+std::string sandbox_workdir(const ExecSpec& spec) {
+  // Without a workspace the default workdir does not exist; start in the private /tmp.
+  if (spec.workspace_fd < 0 && spec.workdir == "/workspace") return "/tmp";
+  return resolve_workdir(spec.workdir);
+}
+
+// Everything the child needs, resolved before fork (see child_exec.h).
+ChildPlan make_child_plan(const ExecSpec& spec, const StdioPipes& stdio,
+                          const SandboxCgroup* cgroup, int seccomp_fd,
+                          const std::vector<GeneratedFile>& etc_files,
+                          const std::vector<int>& pass_fds) {
+  const bool as_root = ::geteuid() == 0;
+  const bool root_ids = spec.host_uid == 0 || spec.host_gid == 0;
+  const auto [uid, gid] =
+      root_ids ? default_sandbox_ids() : std::pair{spec.host_uid, spec.host_gid};
+  ChildPlan plan{.stdin_fd = stdio.child_stdin(),
+                 .stdout_fd = stdio.child_stdout(),
+                 .stderr_fd = stdio.child_stderr(),
+                 .inherited_fds = {seccomp_fd},
+                 .workspace_fd = spec.workspace_fd,
+                 .drop_privileges = as_root,
+                 .uid = uid,
+                 .gid = gid,
+                 .parent_pid = ::getpid(),
+                 .program = kBwrapPath};
+  if (cgroup) plan.cgroup_join_fds = cgroup->join_fds();
+  if (spec.workspace_fd >= 0) plan.inherited_fds.push_back(spec.workspace_fd);
+  for (const GeneratedFile& file : etc_files) plan.inherited_fds.push_back(file.content.get());
+  // bwrap leaves fds it was not told about alone, so these reach the command as-is.
+  plan.inherited_fds.insert(plan.inherited_fds.end(), pass_fds.begin(), pass_fds.end());
+  return plan;
+}
+
+}  // namespace
+
+SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int>& pass_fds) {
+  validate(spec);
+  for (const int fd : pass_fds)
+    if (fd <= STDERR_FILENO) throw UserError("pass_fds must not include stdio");
+  const std::string workdir = sandbox_workdir(spec);
+  const CStringArray envp(clean_environment(spec.env, workdir));
+  const std::vector<GeneratedFile> etc_files = generate_etc_files(spec.network);
+  const UniqueFd seccomp = export_seccomp_filter();
+  std::unique_ptr<SandboxCgroup> cgroup;
+  if (::geteuid() == 0) cgroup = SandboxCgroup::create(spec.limits);
+  const CStringArray argv(bwrap_argv({.command = spec.argv,
+                                      .workspace_fd = spec.workspace_fd,
+                                      .workdir = workdir,
+                                      .network = spec.network,
+                                      .seccomp_fd = seccomp.get(),
+                                      .etc_files = &etc_files}));
+  StdioPipes stdio = StdioPipes::create(spec.inherit_stdio, spec.stdin_data.has_value());
+
+  ChildPlan plan = make_child_plan(spec, stdio, cgroup.get(), seccomp.get(), etc_files, pass_fds);
+  plan.argv = argv.get();
+  plan.envp = envp.get();
+  SandboxProcess process(ChildProcess::spawn([&plan] { return exec_child(plan); }),
+                         std::move(cgroup));
+  stdio.close_child_ends();
+  process.stdin_write_ = std::move(stdio.in.parent_end);
+  process.stdout_read_ = std::move(stdio.out.parent_end);
+  process.stderr_read_ = std::move(stdio.err.parent_end);
+  return process;
+}
+
+SandboxProcess::~SandboxProcess() {
+  try {
+    terminate();
+  } catch (const std::exception&) {
+    // The cgroup could not be told to kill (cgroup.kill write failed): bwrap's death
+    // still ends its pid namespace, and with it every process inside.
+    bwrap_.kill();
+    bwrap_.wait();
+  }
+}
+
+void SandboxProcess::kill_tree() {
+  if (cgroup_) cgroup_->kill_all();
+  bwrap_.kill();  // no cgroup without root; a no-op once reaped
+}
+
+int SandboxProcess::terminate() {
+  kill_tree();
+  const int status = bwrap_.wait();
+  if (status >= 0) exit_status_ = status;
+  return exit_status_;
+}
+
+}  // namespace agentfense::runtime

@@ -1,0 +1,190 @@
+#include "runtime/shell_session.h"
+
+#include <array>
+#include <csignal>
+#include <exception>
+#include <filesystem>
+
+#include "common/errors.h"
+#include "runtime/io_pump.h"
+#include "runtime/session_shell.h"
+
+namespace agentfense::runtime {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr auto kReadyTimeout = std::chrono::seconds(30);
+// Aborting a command: each round interrupts the shell (one function level unwinds) and
+// kills the command's processes; a shell still silent after all rounds is stuck
+// (e.g. a builtin loop with the trap reset) and gets replaced.
+constexpr int kAbortRounds = 20;
+constexpr auto kAbortRound = std::chrono::milliseconds(100);
+constexpr int kTimeoutExitCode = 128 + SIGKILL;  // as run_sandboxed reports a timeout
+
+void validate(const SessionSpec& spec) {
+  if (!std::filesystem::path(spec.shell).filename().string().ends_with("bash"))
+    throw UserError("session shell must be bash, not '" + spec.shell + "'");
+}
+
+ExecSpec sandbox_spec(const SessionSpec& spec) {
+  ExecSpec exec;
+  exec.argv = {spec.shell};
+  exec.workspace_fd = spec.workspace_fd;
+  exec.workdir = spec.workdir;
+  exec.env = spec.env;
+  exec.limits = spec.limits;
+  exec.network = spec.network;
+  exec.host_uid = spec.host_uid;
+  exec.host_gid = spec.host_gid;
+  return exec;
+}
+
+}  // namespace
+
+ShellSession::ShellSession(SessionSpec spec) : spec_(std::move(spec)) {
+  validate(spec_);
+  set_shell(SessionShell::start(sandbox_spec(spec_), "", kReadyTimeout));
+}
+
+ShellSession::~ShellSession() {
+  try {
+    close();
+  } catch (const std::exception&) {
+    // shell_'s destructor still ends the sandbox (see ~SandboxProcess).
+  }
+}
+
+void ShellSession::close() {
+  closing_ = true;
+  {
+    // A running exec sees its shell die and returns; then we can take the lock.
+    const std::lock_guard lock(shell_mutex_);
+    if (shell_) shell_->kill_tree();
+  }
+  const std::lock_guard exec_lock(exec_mutex_);
+  std::unique_ptr<SessionShell> shell;
+  {
+    const std::lock_guard lock(shell_mutex_);
+    shell = std::move(shell_);
+  }
+  if (shell) shell->terminate();
+  alive_ = false;
+}
+
+pid_t ShellSession::shell_pid() const {
+  const std::lock_guard lock(shell_mutex_);
+  return shell_ ? shell_->shell_pid() : -1;
+}
+
+std::vector<std::string> ShellSession::cgroup_paths() const {
+  const std::lock_guard lock(shell_mutex_);
+  return shell_ ? shell_->cgroup_paths() : std::vector<std::string>{};
+}
+
+void ShellSession::set_shell(std::unique_ptr<SessionShell> shell) {
+  const std::lock_guard lock(shell_mutex_);
+  if (closing_) return;  // close() raced us; the new shell dies with `shell`
+  shell_ = std::move(shell);
+  alive_ = true;
+}
+
+ExecResult ShellSession::exec(const std::string& command, std::chrono::milliseconds timeout,
+                              const OutputCallback& on_output) {
+  if (command.find('\0') != std::string::npos)
+    throw UserError("command must not contain NUL bytes");
+  if (timeout.count() < 0) throw UserError("timeout must not be negative");
+  const std::lock_guard lock(exec_mutex_);
+  if (!alive_ || !shell_) throw UserError("session closed");
+  return run(command, timeout, on_output);
+}
+
+ExecResult ShellSession::run(const std::string& command, std::chrono::milliseconds timeout,
+                             const OutputCallback& on_output) {
+  const auto started = steady_clock::now();
+  const uint64_t seq = next_seq_++;
+  ExecResult result;
+  Outcome outcome;
+  {
+    IoPump pump(shell_->dup_stdout(), shell_->dup_stderr(), shell_->dup_command(),
+                frame_command(seq, command), spec_.output_limit, on_output);
+    Deadline deadline;
+    if (timeout.count() > 0) deadline = started + timeout;
+    outcome = await_completion(pump, seq, deadline, result.exit_code);
+    if (outcome == Outcome::kNoAnswer) {
+      result.timed_out = true;
+      outcome = abort_command(pump, seq, result.exit_code);
+    }
+    if (outcome != Outcome::kDone) {
+      // Gone or stuck: end the whole sandbox. Every writer is dead after that, so the
+      // pipes reach EOF and drain() returns with the last of the output.
+      std::unique_ptr<SessionShell> ended;
+      {
+        const std::lock_guard lock(shell_mutex_);
+        ended = std::move(shell_);
+      }
+      const int status = ended->terminate();
+      if (outcome == Outcome::kShellExited) result.exit_code = status;
+      pump.drain();
+    }
+    pump.collect(result);
+  }
+  if (result.timed_out) result.exit_code = kTimeoutExitCode;
+  if (outcome == Outcome::kShellExited) alive_ = false;
+  if (outcome == Outcome::kNoAnswer) replace_shell(result, on_output);
+  result.duration = steady_clock::now() - started;
+  return result;
+}
+
+ShellSession::Outcome ShellSession::await_completion(IoPump& pump, uint64_t seq, Deadline deadline,
+                                                     int& exit_code) {
+  SessionChannel& channel = shell_->channel();
+  for (;;) {
+    const std::array watched = {channel.closed() ? -1 : channel.status_fd(), shell_->pidfd()};
+    const auto ready = pump.pump_until_readable(watched, deadline);
+    if (!ready) return Outcome::kNoAnswer;
+    if (*ready == 1) return Outcome::kShellExited;
+    while (const std::optional<StatusMessage> message = channel.receive()) {
+      if (message->kind != StatusMessage::Kind::kDone || message->seq != seq) continue;
+      exit_code = message->exit_code;
+      last_cwd_ = message->cwd;
+      // The shell reports only after the command's writes returned: they are all in
+      // the pipes now.
+      pump.drain_available();
+      return Outcome::kDone;
+    }
+  }
+}
+
+ShellSession::Outcome ShellSession::abort_command(IoPump& pump, uint64_t seq, int& exit_code) {
+  for (int round = 0; round < kAbortRounds; ++round) {
+    // Interrupt first: the trap is then pending when the foreground job dies.
+    shell_->interrupt_command();
+    shell_->kill_commands();
+    const Outcome outcome =
+        await_completion(pump, seq, steady_clock::now() + kAbortRound, exit_code);
+    if (outcome != Outcome::kNoAnswer) return outcome;
+  }
+  return Outcome::kNoAnswer;
+}
+
+void ShellSession::replace_shell(ExecResult& result, const OutputCallback& on_output) {
+  alive_ = false;  // until the new shell is in place
+  std::string notice =
+      "agentfense: the shell did not return after the timeout and was replaced by a new "
+      "shell in a new sandbox";
+  try {
+    std::unique_ptr<SessionShell> shell =
+        SessionShell::start(sandbox_spec(spec_), last_cwd_, kReadyTimeout);
+    notice += last_cwd_.empty() ? "" : " in " + last_cwd_;
+    notice += "; shell variables, functions, background jobs and /tmp were reset\n";
+    notice += shell->startup_stderr();
+    set_shell(std::move(shell));
+  } catch (const std::exception& e) {
+    notice += std::string(", which failed to start (") + e.what() + "); the session is closed\n";
+  }
+  result.stderr_data += notice;
+  if (on_output) on_output(Stream::kStderr, notice);
+}
+
+}  // namespace agentfense::runtime
