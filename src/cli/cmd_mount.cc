@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "supervisor/base_dir.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "common/errors.h"
 #include "fs/mount.h"
+#include "supervisor/base_dir.h"
 
 namespace agentfense::cli {
 using supervisor::open_base_dir;
@@ -17,7 +17,7 @@ namespace {
 
 struct MountArgs {
   PolicyOptions policy;
-  std::string dir, mountpoint, state_dir, owner, audit;
+  std::string dir, mountpoint, state_dir, owner, audit, control_socket;
   int ready_fd = -1;
   bool debug = false;
 };
@@ -61,6 +61,7 @@ int run_mount(const MountArgs& args) {
   options.audit_path = args.audit;
   options.ready_fd = args.ready_fd;
   options.debug = args.debug;
+  options.control_socket = args.control_socket;
   int status = 0;
   try {
     status = fs::serve(options);
@@ -84,6 +85,8 @@ Command add_mount_command(CLI::App& app) {
   cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
   cmd->add_option("--ready-fd", args->ready_fd, "Write one byte to this fd once mounted")
       ->group("");  // internal: used by `run` and the server
+  cmd->add_option("--control-socket", args->control_socket,
+                  "Serve change review/commit/refresh requests on this unix socket (0600)");
   cmd->add_flag("--debug", args->debug, "Log every FUSE request");
   cmd->add_option("DIR", args->dir, "Codebase directory")->required();
   cmd->add_option("MOUNTPOINT", args->mountpoint, "Where to mount the view")->required();

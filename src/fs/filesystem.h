@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
@@ -54,6 +55,13 @@ class Filesystem {
   // Held by every operation that changes the namespace or copies up: they are rare
   // compared to reads, and serializing them keeps layer bookkeeping simple and correct.
   std::mutex& mutation_mu() { return mutation_mu_; }
+  // Held shared by data writes into upper files (which take no mutation_mu() once the
+  // file is in upper) and exclusively, outside mutation_mu(), by the control requests
+  // that move or delete upper files (commit, discard, refresh): a write can then never
+  // land in an upper file after its content went to the base. Lock order: layer_gate ->
+  // mutation_mu -> the InodeTable order.
+  std::shared_mutex& layer_gate() { return layer_gate_; }
+  int base_fd() const { return options_.base_dirfd; }
 
   int resolve(const NodeView& parent, const std::string& name, const std::string& path,
               HostEntry* out);
@@ -93,6 +101,7 @@ class Filesystem {
   InodeTable table_;
   FdCache fds_;
   RequestCounters counters_;
+  std::shared_mutex layer_gate_;
   std::mutex mutation_mu_;
   std::mutex visible_mu_;
   std::unordered_map<std::string, bool> visible_below_;  // cache of the bounded scans

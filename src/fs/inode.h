@@ -45,10 +45,12 @@ struct Inode {
   bool traversable = false;   // kNone/kView dir shown because a visible descendant exists
   bool unlinked = false;      // removed from the namespace; kept until the kernel forgets
   std::uint64_t nlookup = 0;
-  // Directories only, O_PATH. Set at most once each, closed only when the inode dies, so
-  // a NodeView may use the raw numbers for as long as it holds the inode.
+  // Directories only, O_PATH. Closed only when the inode dies, so a NodeView may use the
+  // raw numbers for as long as it holds the inode: a commit or refresh that rebinds the
+  // node to other host directories moves the old fds to `retired_dirs` (node_rebind.h).
   UniqueFd base_dir;  // absent when the base has no such dir or the dir is opaque
   UniqueFd upper_dir;
+  std::vector<UniqueFd> retired_dirs;
   std::shared_ptr<const Listing> listing;  // cached merged+filtered children
   // A changed directory keeps its old listing for readdir calls that continue a listing
   // (offset > 0), so `rm -r` deleting as it reads never sees entries shift under it.

@@ -1,5 +1,6 @@
 #include "fs/inode_table.h"
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -171,6 +172,37 @@ void InodeTable::move(fuse_ino_t id, const NodeView& new_parent, const std::stri
   }
   moving->name = new_name;
   moving->parent = new_parent.inode;
+}
+
+std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
+  std::vector<NodeView> views;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [node_path, id] : by_path_) {
+      if (node_path == path || is_under(node_path, path)) views.push_back(snapshot(by_id_.at(id)));
+    }
+  }
+  // A parent's path is a prefix of its children's, so it sorts first.
+  std::sort(views.begin(), views.end(),
+            [](const NodeView& a, const NodeView& b) { return a.path < b.path; });
+  return views;
+}
+
+void InodeTable::rebind(fuse_ino_t id, Rebinding binding) {
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  Inode& inode = *it->second;
+  auto replace = [&inode](UniqueFd& slot, std::optional<UniqueFd>& fresh) {
+    if (!fresh) return;
+    // Requests still running may hold the old number in a NodeView.
+    if (slot) inode.retired_dirs.push_back(std::move(slot));
+    slot = std::move(*fresh);
+  };
+  replace(inode.base_dir, binding.base_dir);
+  replace(inode.upper_dir, binding.upper_dir);
+  inode.layer = binding.layer;
+  inode.listing_stale = true;
 }
 
 std::shared_ptr<const Listing> InodeTable::listing(fuse_ino_t id, bool allow_stale) const {

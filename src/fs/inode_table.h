@@ -11,6 +11,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "fs/inode.h"
 
@@ -52,6 +53,13 @@ struct NewNode {
   UniqueFd upper_dir;
 };
 
+// A node's new host location after the layers changed beneath it (node_rebind.h).
+struct Rebinding {
+  Layer layer = Layer::kBase;
+  std::optional<UniqueFd> base_dir;  // nullopt: keep; an invalid fd: the node has none now
+  std::optional<UniqueFd> upper_dir;
+};
+
 class InodeTable {
  public:
   InodeTable(UniqueFd base_root, UniqueFd upper_root, policy::Decision root_decision);
@@ -77,6 +85,12 @@ class InodeTable {
   // rename: the node and every known descendant move from its old path to `new_path`.
   void move(fuse_ino_t id, const NodeView& new_parent, const std::string& new_name,
             const std::string& new_path);
+
+  // Every live (not unlinked) node at or under `path`, parents before children.
+  std::vector<NodeView> live_under(const std::string& path) const;
+  // Points a node at its current host entry and marks its listing stale. Replaced
+  // directory fds are retired, never closed, while the inode lives.
+  void rebind(fuse_ino_t id, Rebinding binding);
 
   // The cached listing; a stale one only when `allow_stale` (continuing a readdir).
   std::shared_ptr<const Listing> listing(fuse_ino_t id, bool allow_stale) const;

@@ -4,6 +4,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <optional>
+
+#include "fs/control_ops.h"
+#include "fs/control_server.h"
 #include "fs/session.h"
 
 namespace agentfense::fs {
@@ -48,6 +52,15 @@ int serve(const MountOptions& options) {
   raise_open_file_limit();
   Session session(options);
   SignalHandlers handlers(session.raw());
+  // Declared after the session so it stops (and finishes any request it is serving)
+  // before the filesystem it works on is destroyed.
+  std::optional<ControlOps> control_ops;
+  std::optional<ControlServer> control;
+  if (!options.control_socket.empty()) {
+    control_ops.emplace(session.filesystem(), session.raw());
+    control.emplace(options.control_socket,
+                    [&ops = *control_ops](std::string_view line) { return ops.handle(line); });
+  }
   signal_ready(options.ready_fd);
   return session.run();
 }

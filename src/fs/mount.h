@@ -19,6 +19,9 @@ struct MountOptions {
   gid_t owner_gid = 0;
   std::string audit_path;  // JSON-lines audit log; empty = off
   int ready_fd = -1;       // if >= 0: one byte is written, then it is closed, once live
+  // If set: serve control requests (control_ops.h) on a unix socket created here (mode
+  // 0600, removed at exit), ready before ready_fd is signalled.
+  std::string control_socket;
   bool debug = false;
 };
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <shared_mutex>
 
 #include "fs/host_io.h"
 #include "fs/ops.h"
@@ -39,6 +40,7 @@ bool writable_fd_or_reply(fuse_req_t req, fuse_ino_t ino, FdCache::Handle* fd) {
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
               fuse_file_info*) {
+  std::shared_lock gate(fs_of(req).layer_gate());
   FdCache::Handle fd;
   if (!writable_fd_or_reply(req, ino, &fd)) return;
   const ssize_t n = ::pwrite(fd->get(), buf, size, off);
@@ -51,6 +53,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                   fuse_file_info*) {
+  std::shared_lock gate(fs_of(req).layer_gate());
   FdCache::Handle fd;
   if (!writable_fd_or_reply(req, ino, &fd)) return;
   fuse_reply_err(req, ::fallocate(fd->get(), mode, offset, length) < 0 ? errno : 0);

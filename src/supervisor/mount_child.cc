@@ -1,6 +1,7 @@
 #include "supervisor/mount_child.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -29,6 +30,10 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec) {
   if (!spec.audit_path.empty()) {
     argv.push_back("--audit");
     argv.push_back(spec.audit_path);
+  }
+  if (!spec.control_socket.empty()) {
+    argv.push_back("--control-socket");
+    argv.push_back(spec.control_socket);
   }
   argv.push_back(spec.base_dir);
   argv.push_back(spec.mountpoint);
@@ -69,7 +74,15 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
     // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
     // that died before the signal was armed.
     if (::prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || ::getppid() != supervisor) ::_exit(127);
-    // The ready pipe becomes fd 3 (dup2 clears O_CLOEXEC on the new descriptor).
+    // A blocked signal survives exec: the server blocks SIGTERM in every thread to
+    // sigwait() for it, and a mount process inheriting that mask would never see its
+    // parent-death SIGTERM and outlive a crashed server.
+    sigset_t none;
+    sigemptyset(&none);
+    if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) ::_exit(127);
+    // Nothing the supervisor opened (sockets, other sandboxes' fds) reaches the mount
+    // process; the ready pipe becomes fd 3 (dup2 clears close-on-exec on the new fd).
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) ::_exit(127);
     if (::dup2(ready_write.get(), kChildReadyFd) < 0) ::_exit(127);
     ::execv("/proc/self/exe", argv.data());
     ::_exit(127);

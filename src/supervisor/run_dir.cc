@@ -17,17 +17,6 @@
 namespace agentfense::supervisor {
 namespace {
 
-void make_private_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) throw SystemError("mkdir " + path, errno);
-  struct stat st {};
-  check_syscall(::lstat(path.c_str(), &st), "stat " + path);
-  // Refuse a pre-planted symlink or a directory someone else owns: both would let another
-  // user reach sandbox mountpoints.
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
-    throw UserError(path + " is not a directory owned by us; refusing to use it");
-  check_syscall(::chmod(path.c_str(), 0700), "chmod " + path);
-}
-
 std::string random_suffix() {
   std::random_device device;
   std::uniform_int_distribution<unsigned> dist(0, 0xffffff);
@@ -41,6 +30,17 @@ bool process_alive(pid_t pid) {
 }
 
 }  // namespace
+
+void make_private_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) throw SystemError("mkdir " + path, errno);
+  struct stat st {};
+  check_syscall(::lstat(path.c_str(), &st), "stat " + path);
+  // Refuse a pre-planted symlink or a directory someone else owns: both would let another
+  // user reach sandbox mountpoints.
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+    throw UserError(path + " is not a directory owned by us; refusing to use it");
+  check_syscall(::chmod(path.c_str(), 0700), "chmod " + path);
+}
 
 std::string runtime_root() {
   if (::geteuid() == 0) return "/run/agentfense";

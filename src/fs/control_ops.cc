@@ -1,0 +1,191 @@
+#include "fs/control_ops.h"
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+
+#include "common/errors.h"
+#include "fs/kernel_notices.h"
+#include "fs/node_rebind.h"
+#include "layer/changes.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::fs {
+namespace {
+
+using nlohmann::json;
+
+const char* kind_name(layer::ChangeKind kind) {
+  switch (kind) {
+    case layer::ChangeKind::kAdded:
+      return "added";
+    case layer::ChangeKind::kModified:
+      return "modified";
+    case layer::ChangeKind::kDeleted:
+      return "deleted";
+  }
+  return "unknown";
+}
+
+// The optional "paths" member: normalized workspace paths; absent or empty = all.
+std::vector<std::string> paths_of(const json& request) {
+  std::vector<std::string> paths;
+  const auto it = request.find("paths");
+  if (it == request.end() || it->is_null()) return paths;
+  if (!it->is_array()) throw UserError("\"paths\" must be a list of strings");
+  for (const json& path : *it) {
+    if (!path.is_string()) throw UserError("\"paths\" must be a list of strings");
+    const std::string& text = path.get_ref<const std::string&>();
+    if (!text.starts_with('/')) throw UserError("path '" + text + "' is not absolute");
+    paths.push_back(policy::normalize_path(text));
+  }
+  return paths;
+}
+
+bool selected(const std::string& path, const std::vector<std::string>& only) {
+  if (only.empty()) return true;
+  for (const std::string& prefix : only) {
+    if (layer::is_same_or_under(path, prefix)) return true;
+  }
+  return false;
+}
+
+// Everything that replaces or removes upper files: no data write may be in flight
+// (layer_gate) and no namespace change (mutation_mu). Kernel notices are sent by the
+// caller once both are released (kernel_notices.h).
+struct LayerLocks {
+  explicit LayerLocks(Filesystem& fs) : gate(fs.layer_gate()), mutation(fs.mutation_mu()) {}
+  std::unique_lock<std::shared_mutex> gate;
+  std::unique_lock<std::mutex> mutation;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(Filesystem& fs, fuse_session* session) : fs_(fs), session_(session) {}
+
+  json run(const json& request) {
+    if (!request.is_object()) throw UserError("request must be a JSON object");
+    const auto op_it = request.find("op");
+    if (op_it == request.end() || !op_it->is_string()) {
+      throw UserError("request needs a string member \"op\"");
+    }
+    const std::string& op = op_it->get_ref<const std::string&>();
+    json response = {{"ok", true}};
+    if (op == "ping") return response;
+    if (op == "changes") return changes(response);
+    if (op == "diff") return diff(paths_of(request), response);
+    if (op == "commit") return commit(paths_of(request), response);
+    if (op == "discard") return discard(response);
+    if (op == "refresh") return refresh(paths_of(request), response);
+    throw UserError("unknown op '" + op +
+                    "' (expected ping, changes, diff, commit, discard "
+                    "or refresh)");
+  }
+
+ private:
+  json changes(json& response) {
+    std::vector<layer::Change> changes;
+    {
+      std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
+      changes = layer::list_changes(fs_.base_fd(), fs_.journal());
+    }
+    json list = json::array();
+    for (const layer::Change& change : changes) {
+      list.push_back({{"path", change.path},
+                      {"kind", kind_name(change.kind)},
+                      {"type", std::string(1, change.type)}});
+    }
+    response["changes"] = std::move(list);
+    return response;
+  }
+
+  json diff(const std::vector<std::string>& only, json& response) {
+    std::lock_guard lock(fs_.mutation_mu());
+    std::vector<layer::Change> changes;
+    for (layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal())) {
+      if (selected(change.path, only)) changes.push_back(std::move(change));
+    }
+    response["diff"] = layer::render_diff(fs_.base_fd(), fs_.journal(), changes);
+    return response;
+  }
+
+  json commit(const std::vector<std::string>& only, json& response) {
+    const policy::Policy& policy = fs_.access().policy();
+    const auto may_write = [&policy](std::string_view path, bool is_dir) {
+      return policy.decide(path, is_dir).level == policy::Level::kWrite;
+    };
+    layer::CommitResult result;
+    KernelNotices notices;
+    {
+      LayerLocks locks(fs_);
+      result = layer::commit(fs_.base_fd(), fs_.journal(), may_write, only);
+      // Every node: the commit also removes emptied upper directories above what it
+      // applied and rewrites markers elsewhere.
+      notices = rebind_nodes(fs_, {"/"}, result.applied);
+    }
+    send_notices(session_, notices);
+    response["applied"] = result.applied;
+    response["denied"] = result.denied;
+    response["conflicts"] = result.conflicts;
+    response["reasons"] = result.reasons;
+    return response;
+  }
+
+  json discard(json& response) {
+    KernelNotices notices;
+    {
+      LayerLocks locks(fs_);
+      std::vector<std::string> changed;
+      for (const layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal())) {
+        changed.push_back(change.path);  // deleted entries reappear: negative dentries
+      }
+      layer::discard(fs_.journal());
+      notices = rebind_nodes(fs_, {"/"}, changed);
+    }
+    send_notices(session_, notices);
+    return response;
+  }
+
+  json refresh(const std::vector<std::string>& paths, json& response) {
+    KernelNotices notices;
+    {
+      LayerLocks locks(fs_);
+      notices = rebind_nodes(fs_, paths, paths);
+    }
+    send_notices(session_, notices);
+    return response;
+  }
+
+  Filesystem& fs_;
+  fuse_session* session_;
+};
+
+json error_response(const std::string& message) {
+  // One line, whatever the exception text held.
+  std::string line = message;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return {{"ok", false}, {"error", line}};
+}
+
+}  // namespace
+
+std::string ControlOps::handle(std::string_view request_line) {
+  json response;
+  try {
+    const json request = json::parse(request_line);
+    response = Dispatcher(fs_, session_).run(request);
+  } catch (const json::parse_error& e) {
+    response = error_response(std::string("request is not valid JSON: ") + e.what());
+  } catch (const std::exception& e) {
+    response = error_response(e.what());
+  } catch (...) {
+    response = error_response("internal error");
+  }
+  // Host file names need not be UTF-8; an invalid byte is replaced rather than failing
+  // the whole response.
+  return response.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace agentfense::fs

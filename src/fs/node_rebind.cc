@@ -1,0 +1,125 @@
+#include "fs/node_rebind.h"
+
+#include <optional>
+#include <set>
+
+#include "fs/host_io.h"
+
+namespace agentfense::fs {
+namespace {
+
+std::string parent_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool same_file(int fd, const struct stat& st) {
+  struct stat now;
+  return stat_at(fd, "", &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino;
+}
+
+// The directory fd a node should hold for one layer: nullopt keeps `current` (still the
+// same host directory), an invalid fd drops it, otherwise a freshly opened one.
+std::optional<UniqueFd> fresh_dir_fd(int current, int parent_fd, const std::string& name,
+                                     bool wanted) {
+  if (!wanted) return current >= 0 ? std::optional<UniqueFd>(UniqueFd()) : std::nullopt;
+  struct stat st;
+  if (current >= 0 && stat_at(parent_fd, name, &st) == 0 && same_file(current, st)) {
+    return std::nullopt;
+  }
+  return open_dir_path(parent_fd, name);  // invalid on a race with a concurrent change
+}
+
+class Rebinder {
+ public:
+  Rebinder(Filesystem& fs, const std::vector<std::string>& changed_paths)
+      : fs_(fs), changed_(changed_paths.begin(), changed_paths.end()) {}
+
+  void rebind_under(const std::string& root) {
+    for (const NodeView& node : fs_.table().live_under(root)) {
+      if (!node.is_root()) rebind(node);
+    }
+  }
+
+  void note_changed(const std::string& path) {
+    if (path == "/") {
+      fs_.table().invalidate_listing(FUSE_ROOT_ID);
+      notices_.inodes.push_back(FUSE_ROOT_ID);
+      return;
+    }
+    const std::optional<NodeView> parent = fs_.table().find_path(parent_of(path));
+    if (!parent) return;  // the kernel cannot hold anything below an unknown directory
+    fs_.table().invalidate_listing(parent->id);
+    notices_.inodes.push_back(parent->id);  // its cached listing pages
+    if (!fs_.table().find_path(path)) {
+      // Possibly a negative dentry, cached for kCacheTimeoutSeconds.
+      notices_.entries.emplace_back(parent->id, path.substr(path.rfind('/') + 1));
+    }
+  }
+
+  KernelNotices take() { return std::move(notices_); }
+
+ private:
+  // Whether `path` is one of the changed paths or below one (content may differ even
+  // where the node's binding does not, e.g. a base file rewritten in place).
+  bool in_changed(std::string path) const {
+    while (true) {
+      if (changed_.contains(path)) return true;
+      if (path == "/") return false;
+      path = parent_of(path);
+    }
+  }
+
+  void rebind(const NodeView& node) {
+    // Fresh: the parent was rebound first (live_under sorts parents first).
+    const std::optional<NodeView> parent =
+        node.parent ? fs_.table().view(node.parent->id) : std::nullopt;
+    HostEntry host;
+    if (!parent || parent->unlinked || fs_.resolve(*parent, node.name, node.path, &host) != 0 ||
+        (host.st.st_mode & S_IFMT) != node.type) {
+      unlink(node);
+      return;
+    }
+    Rebinding binding;
+    binding.layer = host.layer;
+    if (node.is_dir()) {
+      binding.upper_dir =
+          fresh_dir_fd(node.upper_dir, parent->upper_dir, node.name, host.layer == Layer::kUpper);
+      binding.base_dir = fresh_dir_fd(node.base_dir, parent->base_dir, node.name,
+                                      host.base_dir_too && parent->base_dir >= 0);
+    }
+    const bool moved = binding.layer != node.layer || binding.upper_dir || binding.base_dir;
+    // Untouched nodes keep every cache: a commit must not cost a notification per node
+    // the kernel knows, and dropping attributes races with lookups in the kernel.
+    if (!moved && !in_changed(node.path)) return;
+    fs_.table().rebind(node.id, std::move(binding));
+    // The cached fd may reach an upper file the commit removed, or a base file that a
+    // commit elsewhere replaced by rename.
+    fs_.fds().erase(node.id);
+    notices_.inodes.push_back(node.id);
+  }
+
+  void unlink(const NodeView& node) {
+    fs_.table().mark_unlinked(node.id);
+    if (node.parent) notices_.entries.emplace_back(node.parent->id, node.name);
+    notices_.inodes.push_back(node.id);
+  }
+
+  Filesystem& fs_;
+  const std::set<std::string> changed_;
+  KernelNotices notices_;
+};
+
+}  // namespace
+
+KernelNotices rebind_nodes(Filesystem& fs, const std::vector<std::string>& roots,
+                           const std::vector<std::string>& changed_paths) {
+  Rebinder rebinder(fs, changed_paths);
+  for (const std::string& root : roots) rebinder.rebind_under(root);
+  for (const std::string& path : changed_paths) rebinder.note_changed(path);
+  // Whether hidden-level directories have visible descendants may have changed too.
+  if (std::optional<NodeView> root = fs.table().view(FUSE_ROOT_ID)) fs.changed_children(*root);
+  return rebinder.take();
+}
+
+}  // namespace agentfense::fs

@@ -1,0 +1,108 @@
+#include "supervisor/control_client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+namespace agentfense::supervisor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int remaining_ms(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
+}
+
+}  // namespace
+
+ControlClient::ControlClient(const std::string& socket_path) : path_(socket_path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.empty() || socket_path.size() >= sizeof address.sun_path) {
+    throw SystemError("control socket path '" + socket_path + "'", ENAMETOOLONG);
+  }
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  fd_.reset(static_cast<int>(check_syscall(
+      ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "control socket")));
+  // A unix socket connect either completes or fails at once (EAGAIN: backlog full).
+  check_syscall(::connect(fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
+                "connect to " + socket_path);
+}
+
+nlohmann::json ControlClient::call(const nlohmann::json& request,
+                                   std::chrono::milliseconds timeout) {
+  if (!fd_) throw SystemError("control connection to " + path_ + " was closed", ENOTCONN);
+  const Clock::time_point deadline = Clock::now() + timeout;
+  nlohmann::json response;
+  try {
+    write_all(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+              deadline);
+    const std::string line = read_line(deadline);
+    response = nlohmann::json::parse(line, nullptr, false);
+    if (!response.is_object() || !response.contains("ok") || !response["ok"].is_boolean()) {
+      throw SystemError("malformed control response from " + path_, EPROTO);
+    }
+  } catch (const SystemError&) {
+    fd_.reset();
+    buffered_.clear();
+    throw;
+  }
+  if (!response["ok"].get<bool>()) {
+    const auto error = response.find("error");
+    throw ControlError(error != response.end() && error->is_string()
+                           ? error->get<std::string>()
+                           : "control request failed without a message");
+  }
+  return response;
+}
+
+void ControlClient::wait_for(short events, Clock::time_point deadline) {
+  pollfd pfd{fd_.get(), events, 0};
+  while (true) {
+    const int rc = ::poll(&pfd, 1, remaining_ms(deadline));
+    if (rc < 0 && errno == EINTR) continue;
+    check_syscall(rc, "poll control socket " + path_);
+    if (rc == 0) throw SystemError("control request to " + path_, ETIMEDOUT);
+    return;  // ready, or an error/hangup the following send/recv reports
+  }
+}
+
+void ControlClient::write_all(const std::string& data, Clock::time_point deadline) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd_.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EAGAIN) {
+      wait_for(POLLOUT, deadline);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    check_syscall(n, "send to control socket " + path_);
+    sent += static_cast<size_t>(n);
+  }
+}
+
+std::string ControlClient::read_line(Clock::time_point deadline) {
+  while (true) {
+    if (const size_t newline = buffered_.find('\n'); newline != std::string::npos) {
+      std::string line = buffered_.substr(0, newline);
+      buffered_.erase(0, newline + 1);
+      return line;
+    }
+    char chunk[64 * 1024];
+    const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EAGAIN) {
+      wait_for(POLLIN, deadline);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    check_syscall(n, "receive from control socket " + path_);
+    if (n == 0) throw SystemError("control socket " + path_ + " closed by the fs process", EPIPE);
+    buffered_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace agentfense::supervisor

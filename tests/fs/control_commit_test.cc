@@ -1,0 +1,206 @@
+// Commit and discard through the control socket while the mount stays live: the base
+// gets the changes, the view stays the same, and handles the kernel holds (an open
+// directory fd, a process's cwd) keep working after their nodes moved between layers.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "control_fixture.h"
+
+namespace agentfense::fs::testing {
+namespace {
+
+using nlohmann::json;
+using Paths = std::vector<std::string>;
+
+// A process (as the agent uid) whose cwd is a directory of the mount; it runs `command`
+// there only when told to, so the cwd is taken before a commit and used after it.
+class ProcessInDir {
+ public:
+  ProcessInDir(const std::string& dir, const std::string& command) {
+    int go[2], out[2];
+    EXPECT_EQ(::pipe2(go, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      if (::setgroups(0, nullptr) < 0 || ::setresgid(kAgentGid, kAgentGid, kAgentGid) < 0 ||
+          ::setresuid(kAgentUid, kAgentUid, kAgentUid) < 0 || ::chdir(dir.c_str()) < 0) {
+        ::_exit(120);
+      }
+      char byte;
+      if (::read(go[0], &byte, 1) != 1) ::_exit(121);
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+      ::_exit(127);
+    }
+    ::close(go[0]);
+    ::close(out[1]);
+    go_ = go[1];
+    out_ = out[0];
+  }
+
+  // Lets it run; returns its exit status and stdout.
+  int run(std::string* output) {
+    EXPECT_EQ(::write(go_, "x", 1), 1);
+    ::close(go_);
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out_, buf, sizeof buf)) > 0) output->append(buf, static_cast<size_t>(n));
+    ::close(out_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1;
+  int out_ = -1;
+};
+
+std::string read_at(int dir_fd, const char* name) {
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "<" + std::string(std::strerror(errno)) + ">";
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  return n < 0 ? "<read error>" : std::string(buf, static_cast<size_t>(n));
+}
+
+bool upper_is_empty(const std::string& state) {
+  return std::filesystem::is_empty(state + "/upper");
+}
+
+class ControlCommit : public ControlledFs {
+ protected:
+  void SetUp() override {
+    ControlledFs::SetUp();
+    base_file("keep.txt", "keep\n");
+    base_file("mod.txt", "old\n");
+    base_file("del.txt", "gone\n");
+    base_file("sub/x", "x\n");
+    mount_writable();
+  }
+};
+
+TEST_F(ControlCommit, CommitAllWhileMountedKeepsViewAndHandles) {
+  ASSERT_EQ(agent_sh("echo new > added.txt && mkdir -p newdir/deep && echo f1 > newdir/f1 && "
+                     "echo f2 > newdir/deep/f2 && echo changed > mod.txt && rm del.txt"),
+            0);
+  EXPECT_EQ(changes(),
+            (Paths{"added /added.txt", "deleted /del.txt", "modified /mod.txt", "added /newdir",
+                   "added /newdir/deep", "added /newdir/deep/f2", "added /newdir/f1"}));
+  const std::string diff = call({{"op", "diff"}, {"paths", {"/mod.txt"}}})["diff"];
+  EXPECT_NE(diff.find("-old\n+changed\n"), std::string::npos) << diff;
+  EXPECT_EQ(diff.find("added.txt"), std::string::npos) << "diff not limited to its paths";
+
+  // Handles into a directory that exists only in upper until the commit.
+  const int held = ::open(at("newdir").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ProcessInDir shell(at("newdir"), "ls && cat f1 deep/f2 && echo x > f && cat f && pwd -P");
+
+  const json result = call({{"op", "commit"}});
+  EXPECT_EQ(result["applied"].size(), 7u) << result.dump();
+  EXPECT_TRUE(result["denied"].empty() && result["conflicts"].empty()) << result.dump();
+
+  EXPECT_EQ(read_base("added.txt"), "new\n");
+  EXPECT_EQ(read_base("newdir/f1"), "f1\n");
+  EXPECT_EQ(read_base("newdir/deep/f2"), "f2\n");
+  EXPECT_EQ(read_base("mod.txt"), "changed\n");
+  EXPECT_FALSE(base_has("del.txt"));
+  EXPECT_TRUE(upper_is_empty(state_)) << "newdir must now live only in the base";
+  EXPECT_TRUE(changes().empty());
+
+  std::string out;
+  EXPECT_EQ(agent_sh("ls && cat added.txt mod.txt newdir/f1 newdir/deep/f2", &out), 0);
+  EXPECT_EQ(out, "added.txt\nkeep.txt\nmod.txt\nnewdir\nsub\nnew\nchanged\nf1\nf2\n");
+
+  // The directory fd held across the commit: reads, and a create that copies up again.
+  EXPECT_EQ(read_at(held, "f1"), "f1\n");
+  EXPECT_EQ(read_at(held, "deep/f2"), "f2\n");
+  const int created = ::openat(held, "f3", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(created, 0) << std::strerror(errno);
+  EXPECT_EQ(::write(created, "3", 1), 1);
+  ::close(created);
+  ::close(held);
+
+  // The cwd held across the commit.
+  out.clear();
+  EXPECT_EQ(shell.run(&out), 0) << out;
+  EXPECT_EQ(out, "deep\nf1\nf3\nf1\nf2\nx\n" + at("newdir") + "\n");
+
+  // Later writes land in upper again and show as changes; the base keeps the commit.
+  EXPECT_EQ(agent_sh("echo more >> mod.txt && cat mod.txt", &out), 0);
+  EXPECT_EQ(out, "changed\nmore\n");
+  EXPECT_EQ(changes(), (Paths{"modified /mod.txt", "added /newdir/f", "added /newdir/f3"}));
+  EXPECT_EQ(read_base("mod.txt"), "changed\n");
+}
+
+TEST_F(ControlCommit, CommitOfSelectedPathsLeavesTheRest) {
+  ASSERT_EQ(agent_sh("echo a > a.txt && echo b > b.txt && mkdir d && echo x > d/x && "
+                     "echo changed > mod.txt"),
+            0);
+  const json result = call({{"op", "commit"}, {"paths", {"/a.txt", "/d"}}});
+  EXPECT_EQ(result["applied"], (json{"/a.txt", "/d", "/d/x"})) << result.dump();
+  EXPECT_EQ(changes(), (Paths{"added /b.txt", "modified /mod.txt"}));
+  EXPECT_EQ(read_base("a.txt"), "a\n");
+  EXPECT_EQ(read_base("d/x"), "x\n");
+  EXPECT_FALSE(base_has("b.txt"));
+  EXPECT_EQ(read_base("mod.txt"), "old\n");
+  std::string out;
+  EXPECT_EQ(agent_sh("cat a.txt b.txt d/x mod.txt", &out), 0);
+  EXPECT_EQ(out, "a\nb\nx\nchanged\n");
+}
+
+TEST_F(ControlCommit, DiscardWhileMountedShowsTheBaseAgain) {
+  const std::string digest = base_digest();
+  // `ls sub` after the rm caches a negative entry for sub/x that discard must drop.
+  ASSERT_EQ(agent_sh("echo changed > mod.txt && rm sub/x && ls sub && echo n > n.txt && "
+                     "mkdir nd && echo y > nd/y && rm del.txt"),
+            0);
+  const int held = ::open(at("sub").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  EXPECT_EQ(call({{"op", "discard"}}), (json{{"ok", true}}));
+  EXPECT_TRUE(changes().empty());
+  EXPECT_TRUE(upper_is_empty(state_));
+  EXPECT_EQ(base_digest(), digest);
+  std::string out;
+  EXPECT_EQ(agent_sh("ls && cat mod.txt sub/x del.txt && ls sub", &out), 0);
+  EXPECT_EQ(out, "del.txt\nkeep.txt\nmod.txt\nsub\nold\nx\ngone\nx\n");
+  EXPECT_NE(agent_sh("test -e n.txt || test -e nd"), 0);
+  EXPECT_EQ(read_at(held, "x"), "x\n");
+  ::close(held);
+}
+
+TEST_F(ControlCommit, RepeatedCommitsDuringAppendsLoseNoWrite) {
+  std::string out;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    EXPECT_EQ(agent_sh("for i in $(seq 1 1000); do echo $i >> log; done; wc -l < log", &out), 0);
+    done = true;
+  });
+  int commits = 0;
+  while (!done) {
+    const json result = call({{"op", "commit"}});
+    EXPECT_TRUE(result["denied"].empty() && result["conflicts"].empty()) << result.dump();
+    ++commits;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  writer.join();
+  EXPECT_EQ(out, "1000\n");
+  EXPECT_GE(commits, 2);  // commits really interleaved with the appends
+  call({{"op", "commit"}});
+  std::string expected;
+  for (int i = 1; i <= 1000; ++i) expected += std::to_string(i) + "\n";
+  EXPECT_EQ(read_base("log"), expected);
+  EXPECT_TRUE(changes().empty());
+}
+
+}  // namespace
+}  // namespace agentfense::fs::testing
