@@ -1,0 +1,180 @@
+#include "server/grpc_service.h"
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "server/listen_address.h"
+
+namespace agentfense::server {
+
+namespace {
+
+// Anything but ApiError escaping the Api is a bug in the service: log it.
+void LogInternalError(const char* method, const std::string& what) {
+  agentfense::log::error("grpc.internal_error", {{"method", method}, {"error", what}});
+}
+
+// Runs one call of the Api and turns its outcome into the status gRPC sends.
+template <typename Call>
+grpc::Status Translate(grpc::ServerContext* context, const char* method, Call&& call) {
+  try {
+    call();
+    return grpc::Status::OK;
+  } catch (const ApiError& e) {
+    if (e.code() == grpc::StatusCode::OK) {  // an error must never read as success
+      LogInternalError(method, std::string("ApiError with code OK: ") + e.what());
+      return {grpc::StatusCode::INTERNAL, e.what()};
+    }
+    if (!e.reason().empty()) context->AddTrailingMetadata(kReasonMetadataKey, e.reason());
+    return {e.code(), e.what()};
+  } catch (const std::exception& e) {
+    LogInternalError(method, e.what());
+    return {grpc::StatusCode::INTERNAL, e.what()};
+  } catch (...) {
+    LogInternalError(method, "non-standard exception");
+    return {grpc::StatusCode::INTERNAL, "internal error"};
+  }
+}
+
+template <typename T>
+Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer) {
+  return [context, writer](const T& message) {
+    return !context->IsCancelled() && writer->Write(message);
+  };
+}
+
+template <typename T>
+Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
+  return [context, reader](T& message) {
+    if (reader->Read(&message)) return true;
+    if (context->IsCancelled()) {
+      throw ApiError(grpc::StatusCode::CANCELLED, "client cancelled the upload stream");
+    }
+    return false;
+  };
+}
+
+}  // namespace
+
+// ---- SandboxService ----
+
+#define AF_FORWARD(Service, Method, Request, Response, api_call)                     \
+  grpc::Status Service::Method(grpc::ServerContext* context, const Request* request, \
+                               [[maybe_unused]] Response* response) {                \
+    return Translate(context, #Method, [&] { api_call; });                           \
+  }
+
+AF_FORWARD(GrpcSandboxService, CreateSandbox, v1::CreateSandboxRequest, v1::Sandbox,
+           *response = api_.CreateSandbox(*request))
+AF_FORWARD(GrpcSandboxService, GetSandbox, v1::GetSandboxRequest, v1::Sandbox,
+           *response = api_.GetSandbox(*request))
+AF_FORWARD(GrpcSandboxService, ListSandboxes, v1::ListSandboxesRequest, v1::ListSandboxesResponse,
+           *response = api_.ListSandboxes(*request))
+AF_FORWARD(GrpcSandboxService, StartSandbox, v1::StartSandboxRequest, v1::Sandbox,
+           *response = api_.StartSandbox(*request))
+AF_FORWARD(GrpcSandboxService, StopSandbox, v1::StopSandboxRequest, v1::Sandbox,
+           *response = api_.StopSandbox(*request))
+AF_FORWARD(GrpcSandboxService, DestroySandbox, v1::DestroySandboxRequest, v1::Empty,
+           api_.DestroySandbox(*request))
+AF_FORWARD(GrpcSandboxService, Exec, v1::ExecRequest, v1::ExecResult,
+           *response = api_.Exec(*request))
+AF_FORWARD(GrpcSandboxService, ExecStream, v1::ExecRequest, grpc::ServerWriter<v1::ExecOutput>,
+           api_.ExecStream(*request, EmitTo(context, response)))
+AF_FORWARD(GrpcSandboxService, CreateSession, v1::CreateSessionRequest, v1::Session,
+           *response = api_.CreateSession(*request))
+AF_FORWARD(GrpcSandboxService, GetSession, v1::GetSessionRequest, v1::Session,
+           *response = api_.GetSession(*request))
+AF_FORWARD(GrpcSandboxService, ListSessions, v1::ListSessionsRequest, v1::ListSessionsResponse,
+           *response = api_.ListSessions(*request))
+AF_FORWARD(GrpcSandboxService, DestroySession, v1::DestroySessionRequest, v1::Empty,
+           api_.DestroySession(*request))
+AF_FORWARD(GrpcSandboxService, SessionExec, v1::SessionExecRequest, v1::ExecResult,
+           *response = api_.SessionExec(*request))
+AF_FORWARD(GrpcSandboxService, SessionExecStream, v1::SessionExecRequest,
+           grpc::ServerWriter<v1::ExecOutput>,
+           api_.SessionExecStream(*request, EmitTo(context, response)))
+AF_FORWARD(GrpcSandboxService, ListChanges, v1::ListChangesRequest, v1::ListChangesResponse,
+           *response = api_.ListChanges(*request))
+AF_FORWARD(GrpcSandboxService, DiffChanges, v1::DiffChangesRequest, v1::DiffChangesResponse,
+           *response = api_.DiffChanges(*request))
+AF_FORWARD(GrpcSandboxService, CommitChanges, v1::CommitChangesRequest, v1::CommitChangesResponse,
+           *response = api_.CommitChanges(*request))
+AF_FORWARD(GrpcSandboxService, DiscardChanges, v1::DiscardChangesRequest, v1::Empty,
+           api_.DiscardChanges(*request))
+AF_FORWARD(GrpcSandboxService, ReadSandboxFile, v1::ReadSandboxFileRequest,
+           v1::ReadSandboxFileResponse, *response = api_.ReadSandboxFile(*request))
+AF_FORWARD(GrpcSandboxService, WriteSandboxFile, v1::WriteSandboxFileRequest, v1::SandboxFileInfo,
+           *response = api_.WriteSandboxFile(*request))
+AF_FORWARD(GrpcSandboxService, ListSandboxFiles, v1::ListSandboxFilesRequest,
+           v1::ListSandboxFilesResponse, *response = api_.ListSandboxFiles(*request))
+
+// ---- CodebaseService ----
+
+AF_FORWARD(GrpcCodebaseService, CreateCodebase, v1::CreateCodebaseRequest, v1::Codebase,
+           *response = api_.CreateCodebase(*request))
+AF_FORWARD(GrpcCodebaseService, GetCodebase, v1::GetCodebaseRequest, v1::Codebase,
+           *response = api_.GetCodebase(*request))
+AF_FORWARD(GrpcCodebaseService, ListCodebases, v1::ListCodebasesRequest, v1::ListCodebasesResponse,
+           *response = api_.ListCodebases(*request))
+AF_FORWARD(GrpcCodebaseService, DeleteCodebase, v1::DeleteCodebaseRequest, v1::Empty,
+           api_.DeleteCodebase(*request))
+AF_FORWARD(GrpcCodebaseService, DownloadFile, v1::DownloadFileRequest,
+           grpc::ServerWriter<v1::FileChunk>,
+           api_.DownloadFile(*request, EmitTo(context, response)))
+AF_FORWARD(GrpcCodebaseService, ListFiles, v1::ListFilesRequest, v1::ListFilesResponse,
+           *response = api_.ListFiles(*request))
+AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1::Codebase,
+           *response = api_.ImportDirectory(*request))
+
+#undef AF_FORWARD
+
+grpc::Status GrpcCodebaseService::UploadFiles(grpc::ServerContext* context,
+                                              grpc::ServerReader<v1::UploadChunk>* reader,
+                                              v1::UploadResult* response) {
+  return Translate(context, "UploadFiles",
+                   [&] { *response = api_.UploadFiles(NextFrom(context, reader)); });
+}
+
+grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
+                                                grpc::ServerReader<v1::ArchiveChunk>* reader,
+                                                v1::UploadArchiveResult* response) {
+  return Translate(context, "UploadArchive",
+                   [&] { *response = api_.UploadArchive(NextFrom(context, reader)); });
+}
+
+// ---- server ----
+
+StartedGrpcServer StartGrpcServer(const std::string& address,
+                                  const std::vector<grpc::Service*>& services) {
+  const std::string uri = GrpcListenUri(ParseListenAddress(address));
+  grpc::ServerBuilder builder;
+  StartedGrpcServer started;
+  builder.AddListeningPort(uri, grpc::InsecureServerCredentials(), &started.port);
+  builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  // gRPC defaults to SO_REUSEPORT: a second server on the same port would start and
+  // silently take a share of the calls instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  started.server = builder.BuildAndStart();
+  if (!started.server || started.port == 0) {
+    if (started.server) started.server->Shutdown();
+    throw UserError("cannot listen for gRPC on '" + address +
+                    "' (address in use or not local to this host)");
+  }
+  return started;
+}
+
+int GrpcTransport::Start(const std::string& address) {
+  auto started = StartGrpcServer(address, {&codebase_service_, &sandbox_service_});
+  server_ = std::move(started.server);
+  return started.port;
+}
+
+void GrpcTransport::Stop(std::chrono::milliseconds grace) {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace agentfense::server

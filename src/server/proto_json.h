@@ -1,0 +1,34 @@
+// proto3 JSON mapping for the REST gateway: messages out, request bodies and URL
+// parameters in. Output uses lowerCamelCase names, enum names ("PERMISSION_READ") and
+// always prints fields holding their default value, so a REST client sees
+// "exitCode": 0 and "stdoutTruncated": false rather than having to know proto3 omits
+// them. Input accepts both the proto name (exit_code) and the JSON name (exitCode) and
+// rejects unknown fields: a typo'd field must not be silently ignored.
+#pragma once
+
+#include <google/protobuf/message.h>
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <string_view>
+
+namespace agentfense::server {
+
+std::string MessageToJson(const google::protobuf::Message& message);
+
+// Merges the JSON object `json` into `message`; an empty body leaves it unchanged.
+// Throws ApiError(INVALID_ARGUMENT) naming the parse error.
+void MergeJsonIntoMessage(std::string_view json, google::protobuf::Message& message);
+
+// Sets the scalar (or appends to the repeated scalar) field `name` (proto or JSON
+// spelling) from its URL text: numbers, true/false/1/0, enum names or numbers.
+// Throws ApiError(INVALID_ARGUMENT) for an unknown field, a message-typed field or a
+// value that does not parse.
+void SetFieldFromText(google::protobuf::Message& message, const std::string& name,
+                      const std::string& value);
+
+// The REST error body: {"code": 5, "status": "NOT_FOUND", "message": "...",
+// "reason": "..."}.
+std::string ErrorJson(grpc::StatusCode code, const std::string& message, const std::string& reason);
+
+}  // namespace agentfense::server

@@ -1,0 +1,165 @@
+#include "server/rest_gateway.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <limits>
+#include <thread>
+
+#include "common/errors.h"
+#include "server/http_status.h"
+#include "server/listen_address.h"
+#include "server/rest_router.h"
+#include "server/rest_routes.h"
+
+namespace agentfense::server {
+
+namespace {
+
+// httplib runs pre-routing, the handler and the logger of one request on one thread, so
+// the request's start time can wait there for the logger.
+thread_local std::chrono::steady_clock::time_point request_started;
+
+BodyReader FromContentReader(const httplib::ContentReader& reader) {
+  return [&reader](const httplib::ContentReceiver& receiver) { return reader(receiver); };
+}
+
+// For requests httplib decided carry no body to stream (GET, DELETE without one): what
+// it read, if anything, in one piece.
+BodyReader FromBufferedBody(const httplib::Request& request) {
+  return [&request](const httplib::ContentReceiver& receiver) {
+    return request.body.empty() || receiver(request.body.data(), request.body.size());
+  };
+}
+
+}  // namespace
+
+struct RestGateway::Impl {
+  RestRouter router;
+  AccessLog access_log;
+  httplib::Server http;
+  std::thread serve_thread;
+  std::atomic<bool> serve_returned = false;  // listen_after_bind gave up (or was stopped)
+};
+
+RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes)
+    : impl_(std::make_unique<Impl>()) {
+  AddRestRoutes(impl_->router, codebases, sandboxes);
+  httplib::Server& http = impl_->http;
+  const RestRouter& router = impl_->router;
+
+  // Every route catches everything in every method; RestRouter decides 404/405. Methods
+  // that may carry a body get a ContentReader so uploads stream instead of being
+  // buffered by httplib.
+  const std::string kAnyPath = ".*";
+  auto with_reader = [&router](const httplib::Request& request, httplib::Response& response,
+                               const httplib::ContentReader& reader) {
+    router.Dispatch(request, response, FromContentReader(reader));
+  };
+  auto without_reader = [&router](const httplib::Request& request, httplib::Response& response) {
+    router.Dispatch(request, response, FromBufferedBody(request));
+  };
+  http.Get(kAnyPath, without_reader);
+  http.Options(kAnyPath, without_reader);
+  http.Post(kAnyPath, httplib::Server::HandlerWithContentReader(with_reader));
+  http.Post(kAnyPath, httplib::Server::Handler(without_reader));
+  http.Put(kAnyPath, httplib::Server::HandlerWithContentReader(with_reader));
+  http.Put(kAnyPath, httplib::Server::Handler(without_reader));
+  http.Patch(kAnyPath, httplib::Server::HandlerWithContentReader(with_reader));
+  http.Patch(kAnyPath, httplib::Server::Handler(without_reader));
+  http.Delete(kAnyPath, httplib::Server::HandlerWithContentReader(with_reader));
+  http.Delete(kAnyPath, httplib::Server::Handler(without_reader));
+
+  // Errors httplib produces itself (malformed request, ...) get the same JSON body.
+  http.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& response) {
+        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const grpc::StatusCode code = GrpcCodeFromHttpStatus(response.status);
+        const int status = response.status;
+        SetErrorResponse(response, {code, "HTTP " + std::to_string(status), {}});
+        response.status = status;
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http.set_exception_handler(
+      [](const httplib::Request& request, httplib::Response& response, std::exception_ptr error) {
+        SetErrorResponse(response, DescribeError(error, request.method + " " + request.path));
+      });
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port
+  // and silently share its traffic; SO_REUSEADDR alone still allows a quick restart.
+  http.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    check_syscall(setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)),
+                  "setsockopt SO_REUSEADDR");
+  });
+  // Streaming routes accept any size; buffered ones enforce their own cap.
+  http.set_payload_max_length(std::numeric_limits<size_t>::max());
+  http.set_pre_routing_handler(
+      [&router](const httplib::Request& request, httplib::Response& response) {
+        request_started = std::chrono::steady_clock::now();
+        // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+        // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
+        // what `curl -X POST .../start` sends. Route it here, before httplib reads.
+        const bool may_have_body =
+            request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+        if (may_have_body && !request.has_header("Content-Length") &&
+            !request.has_header("Transfer-Encoding")) {
+          router.Dispatch(request, response, FromBufferedBody(request));
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
+  http.set_logger(
+      [impl = impl_.get()](const httplib::Request& request, const httplib::Response& response) {
+        if (!impl->access_log) return;
+        const auto elapsed = request_started == std::chrono::steady_clock::time_point{}
+                                 ? std::chrono::microseconds(0)
+                                 : std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - request_started);
+        request_started = {};
+        impl->access_log(request.method, request.path, response.status, elapsed);
+      });
+}
+
+RestGateway::~RestGateway() {
+  stop();
+}
+
+void RestGateway::set_access_log(AccessLog log) {
+  impl_->access_log = std::move(log);
+}
+
+int RestGateway::listen(const std::string& address) {
+  if (impl_->serve_thread.joinable()) throw UserError("REST gateway is already listening");
+  const ListenAddress where = ParseListenAddress(address);
+  httplib::Server& http = impl_->http;
+  int port = where.port;
+  if (port == 0) {
+    port = http.bind_to_any_port(where.host);
+  } else if (!http.bind_to_port(where.host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    throw UserError("cannot listen for REST on '" + address +
+                    "' (address in use or not local to this host)");
+  }
+  impl_->serve_returned = false;
+  impl_->serve_thread = std::thread([impl = impl_.get()] {
+    impl->http.listen_after_bind();
+    impl->serve_returned = true;
+  });
+  // stop() is a no-op until the accept loop runs; wait for it so an immediate stop()
+  // cannot leave the loop running forever.
+  while (!http.is_running() && !impl_->serve_returned) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return port;
+}
+
+void RestGateway::stop() {
+  if (!impl_->serve_thread.joinable()) return;
+  impl_->http.stop();
+  impl_->serve_thread.join();
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,105 @@
+#include "server/rest_router.h"
+
+#include <set>
+
+#include "common/log.h"
+#include "server/http_status.h"
+#include "server/proto_json.h"
+
+namespace agentfense::server {
+
+namespace {
+
+std::string EscapeRegex(const std::string& literal) {
+  static const std::string kSpecial = R"(\^$.|?*+()[]{})";
+  std::string out;
+  for (char c : literal) {
+    if (kSpecial.find(c) != std::string::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void LogBug(const std::string& where, const std::string& what) {
+  agentfense::log::error("rest.internal_error", {{"route", where}, {"error", what}});
+}
+
+}  // namespace
+
+ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiError& e) {
+    if (e.code() != grpc::StatusCode::OK) return {e.code(), e.what(), e.reason()};
+    LogBug(where, std::string("ApiError with code OK: ") + e.what());
+    return {grpc::StatusCode::INTERNAL, e.what(), {}};
+  } catch (const std::exception& e) {
+    LogBug(where, e.what());
+    return {grpc::StatusCode::INTERNAL, e.what(), {}};
+  } catch (...) {
+    LogBug(where, "non-standard exception");
+    return {grpc::StatusCode::INTERNAL, "internal error", {}};
+  }
+}
+
+void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
+  response.status = HttpStatusFromGrpc(error.code);
+  response.set_content(ErrorJson(error.code, error.message, error.reason), "application/json");
+}
+
+void RestRouter::Add(const std::string& method, const std::string& pattern, RestHandler handler) {
+  // "{name}" -> one segment, "{name=**}" -> the rest; everything else is literal.
+  static const std::regex kParam(R"(\{([a-z_]+)(=\*\*)?\})");
+  Route route{method, pattern, {}, {}, std::move(handler)};
+  std::string regex;
+  auto last = pattern.cbegin();
+  for (std::sregex_iterator it(pattern.begin(), pattern.end(), kParam), end; it != end; ++it) {
+    regex += EscapeRegex(std::string(last, pattern.cbegin() + it->position()));
+    regex += (*it)[2].matched ? "(.+)" : "([^/]+)";
+    route.param_names.push_back((*it)[1]);
+    last = pattern.cbegin() + it->position() + it->length();
+  }
+  regex += EscapeRegex(std::string(last, pattern.cend()));
+  route.regex = std::regex(regex);
+  routes_.push_back(std::move(route));
+}
+
+void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& response,
+                          BodyReader body) const {
+  std::set<std::string> allowed;
+  for (const Route& route : routes_) {
+    std::smatch match;
+    if (!std::regex_match(request.path, match, route.regex)) continue;
+    if (route.method != request.method) {
+      allowed.insert(route.method);
+      continue;
+    }
+    RestCall call{request, {}, std::move(body)};
+    for (size_t i = 0; i < route.param_names.size(); ++i) {
+      call.path_params[route.param_names[i]] = match[i + 1];
+    }
+    try {
+      route.handler(call, response);
+    } catch (...) {
+      SetErrorResponse(response,
+                       DescribeError(std::current_exception(), route.method + " " + route.pattern));
+    }
+    return;
+  }
+  if (allowed.empty()) {
+    SetErrorResponse(
+        response,
+        {grpc::StatusCode::NOT_FOUND, "no route for " + request.method + " " + request.path, {}});
+    return;
+  }
+  std::string allow;
+  for (const auto& method : allowed) allow += (allow.empty() ? "" : ", ") + method;
+  SetErrorResponse(response, {grpc::StatusCode::UNIMPLEMENTED,
+                              request.method + " is not allowed on " + request.path +
+                                  " (allowed: " + allow + ")",
+                              {}});
+  response.status = 405;
+  response.set_header("Allow", allow);
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,69 @@
+// Routing for the REST gateway. httplib's own routing cannot tell "no such resource"
+// (404) from "resource exists, wrong method" (405) and has no path parameters in
+// 0.11, so the gateway registers one catch-all per method and routes here. Routes are
+// written like the API docs: "/v1/sandboxes/{sandbox_id}/content/{path=**}", where
+// {name} matches one path segment and {name=**} the rest of the path.
+//
+// Every failure a handler throws becomes the JSON error body (proto_json.h ErrorJson)
+// with the mapped HTTP status (http_status.h); non-ApiError exceptions are bugs, become
+// INTERNAL and are logged to stderr as one JSON line.
+#pragma once
+
+#include <httplib.h>
+
+#include <exception>
+#include <functional>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "server/api.h"
+
+namespace agentfense::server {
+
+// Delivers the request body to `receiver` in the pieces it arrives in; false when the
+// client went away before the body was complete.
+using BodyReader = std::function<bool(const httplib::ContentReceiver& receiver)>;
+
+struct RestCall {
+  const httplib::Request& http;
+  std::map<std::string, std::string> path_params;
+  BodyReader body;
+
+  const std::string& param(const std::string& name) const { return path_params.at(name); }
+};
+
+using RestHandler = std::function<void(RestCall& call, httplib::Response& response)>;
+
+// An error as the REST and NDJSON bodies report it.
+struct ErrorInfo {
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  std::string message;
+  std::string reason;
+};
+// Describes `error`; anything but an ApiError is logged as a bug first.
+ErrorInfo DescribeError(std::exception_ptr error, const std::string& where);
+
+void SetErrorResponse(httplib::Response& response, const ErrorInfo& error);
+
+class RestRouter {
+ public:
+  void Add(const std::string& method, const std::string& pattern, RestHandler handler);
+
+  // Finds the route for `request` and runs it; 404/405 JSON when there is none.
+  void Dispatch(const httplib::Request& request, httplib::Response& response,
+                BodyReader body) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::regex regex;
+    std::vector<std::string> param_names;
+    RestHandler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace agentfense::server

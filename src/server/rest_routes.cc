@@ -1,0 +1,216 @@
+#include "server/rest_routes.h"
+
+#include <type_traits>
+
+#include "server/proto_json.h"
+#include "server/rest_streams.h"
+
+namespace agentfense::server {
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kOctets = "application/octet-stream";
+constexpr const char* kNdjson = "application/x-ndjson";
+
+// Query parameters, then path parameters, onto `message` (the body is already merged).
+void ApplyUrlParams(const RestCall& call, google::protobuf::Message& message) {
+  for (const auto& [name, value] : call.http.params) SetFieldFromText(message, name, value);
+  for (const auto& [name, value] : call.path_params) SetFieldFromText(message, name, value);
+}
+
+// Path parameters naming a file are relative to the root in the URL; the Api takes
+// absolute paths.
+std::string FilePathParam(const RestCall& call, const std::string& name) {
+  return "/" + call.param(name);
+}
+
+// A unary call taking a JSON body (may be empty) and returning JSON.
+template <typename Request, typename Call>
+RestHandler Json(Call call) {
+  return [call](RestCall& rest, httplib::Response& response) {
+    Request request;
+    MergeJsonIntoMessage(ReadWholeBody(rest.body), request);
+    ApplyUrlParams(rest, request);
+    if constexpr (std::is_void_v<decltype(call(request))>) {
+      call(request);
+      response.set_content("{}", kJson);
+    } else {
+      response.set_content(MessageToJson(call(request)), kJson);
+    }
+  };
+}
+
+// A server-streaming exec as NDJSON.
+template <typename Request, typename Call>
+RestHandler ExecNdjson(Call call) {
+  return [call](RestCall& rest, httplib::Response& response) {
+    Request request;
+    MergeJsonIntoMessage(ReadWholeBody(rest.body), request);
+    ApplyUrlParams(rest, request);
+    StreamResponse<v1::ExecOutput>(
+        response, kNdjson,
+        [call, request](const Emit<v1::ExecOutput>& emit) { call(request, emit); },
+        [](const v1::ExecOutput& output) { return MessageToJson(output) + "\n"; },
+        [where = rest.http.path](std::exception_ptr error) -> std::optional<std::string> {
+          const ErrorInfo info = DescribeError(error, where);
+          return "{\"error\":" + ErrorJson(info.code, info.message, info.reason) + "}\n";
+        });
+  };
+}
+
+// Content-Length, when the client sent one, lets the Api reject a truncated upload.
+int64_t DeclaredBodySize(const httplib::Request& http) {
+  if (!http.has_header("Content-Length")) return 0;
+  return static_cast<int64_t>(http.get_header_value<uint64_t>("Content-Length"));
+}
+
+RestHandler UploadFile(CodebaseApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::UploadChunk::Metadata metadata;
+    metadata.set_total_size(DeclaredBodySize(rest.http));
+    for (const auto& [name, value] : rest.http.params) SetFieldFromText(metadata, name, value);
+    metadata.set_codebase_id(rest.param("codebase_id"));
+    metadata.set_file_path(FilePathParam(rest, "file_path"));
+    const auto result =
+        PipeBodyInto<v1::UploadResult>(rest.body, [&](const Next<std::string>& next_data) {
+          bool metadata_sent = false;
+          return api.UploadFiles([&](v1::UploadChunk& chunk) {
+            chunk.Clear();
+            if (!metadata_sent) {
+              *chunk.mutable_metadata() = metadata;
+              metadata_sent = true;
+              return true;
+            }
+            return next_data(*chunk.mutable_data());
+          });
+        });
+    response.set_content(MessageToJson(result), kJson);
+  };
+}
+
+RestHandler UploadArchive(CodebaseApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::ArchiveChunk::Metadata metadata;
+    ApplyUrlParams(rest, metadata);  // ?path= and {codebase_id}
+    const auto result =
+        PipeBodyInto<v1::UploadArchiveResult>(rest.body, [&](const Next<std::string>& next_data) {
+          bool metadata_sent = false;
+          return api.UploadArchive([&](v1::ArchiveChunk& chunk) {
+            chunk.Clear();
+            if (!metadata_sent) {
+              *chunk.mutable_metadata() = metadata;
+              metadata_sent = true;
+              return true;
+            }
+            return next_data(*chunk.mutable_data());
+          });
+        });
+    response.set_content(MessageToJson(result), kJson);
+  };
+}
+
+RestHandler DownloadFile(CodebaseApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::DownloadFileRequest request;
+    request.set_codebase_id(rest.param("codebase_id"));
+    request.set_file_path(FilePathParam(rest, "file_path"));
+    StreamResponse<v1::FileChunk>(
+        response, kOctets,
+        [&api, request](const Emit<v1::FileChunk>& emit) { api.DownloadFile(request, emit); },
+        [](const v1::FileChunk& chunk) { return chunk.data(); },
+        [](std::exception_ptr) { return std::nullopt; });
+  };
+}
+
+RestHandler ReadSandboxFile(SandboxApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::ReadSandboxFileRequest request;
+    request.set_sandbox_id(rest.param("sandbox_id"));
+    request.set_path(FilePathParam(rest, "path"));
+    auto result = api.ReadSandboxFile(request);
+    response.set_content(std::move(*result.mutable_content()), kOctets);
+  };
+}
+
+RestHandler WriteSandboxFile(SandboxApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::WriteSandboxFileRequest request;
+    request.set_sandbox_id(rest.param("sandbox_id"));
+    request.set_path(FilePathParam(rest, "path"));
+    request.set_content(ReadWholeBody(rest.body));
+    response.set_content(MessageToJson(api.WriteSandboxFile(request)), kJson);
+  };
+}
+
+}  // namespace
+
+void AddRestRoutes(RestRouter& router, CodebaseApi& cb, SandboxApi& sb) {
+  // ---- codebases ----
+  router.Add("POST", "/v1/codebases",
+             Json<v1::CreateCodebaseRequest>([&cb](auto& r) { return cb.CreateCodebase(r); }));
+  router.Add("GET", "/v1/codebases",
+             Json<v1::ListCodebasesRequest>([&cb](auto& r) { return cb.ListCodebases(r); }));
+  router.Add("POST", "/v1/codebases:import",
+             Json<v1::ImportDirectoryRequest>([&cb](auto& r) { return cb.ImportDirectory(r); }));
+  router.Add("GET", "/v1/codebases/{codebase_id}",
+             Json<v1::GetCodebaseRequest>([&cb](auto& r) { return cb.GetCodebase(r); }));
+  router.Add("DELETE", "/v1/codebases/{codebase_id}",
+             Json<v1::DeleteCodebaseRequest>([&cb](auto& r) { cb.DeleteCodebase(r); }));
+  router.Add("GET", "/v1/codebases/{codebase_id}/files",
+             Json<v1::ListFilesRequest>([&cb](auto& r) { return cb.ListFiles(r); }));
+  router.Add("PUT", "/v1/codebases/{codebase_id}/content/{file_path=**}", UploadFile(cb));
+  router.Add("GET", "/v1/codebases/{codebase_id}/content/{file_path=**}", DownloadFile(cb));
+  router.Add("POST", "/v1/codebases/{codebase_id}/archive", UploadArchive(cb));
+
+  // ---- sandboxes ----
+  router.Add("POST", "/v1/sandboxes",
+             Json<v1::CreateSandboxRequest>([&sb](auto& r) { return sb.CreateSandbox(r); }));
+  router.Add("GET", "/v1/sandboxes",
+             Json<v1::ListSandboxesRequest>([&sb](auto& r) { return sb.ListSandboxes(r); }));
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}",
+             Json<v1::GetSandboxRequest>([&sb](auto& r) { return sb.GetSandbox(r); }));
+  router.Add("DELETE", "/v1/sandboxes/{sandbox_id}",
+             Json<v1::DestroySandboxRequest>([&sb](auto& r) { sb.DestroySandbox(r); }));
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/start",
+             Json<v1::StartSandboxRequest>([&sb](auto& r) { return sb.StartSandbox(r); }));
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/stop",
+             Json<v1::StopSandboxRequest>([&sb](auto& r) { return sb.StopSandbox(r); }));
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/exec",
+             Json<v1::ExecRequest>([&sb](auto& r) { return sb.Exec(r); }));
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/exec:stream",
+             ExecNdjson<v1::ExecRequest>([&sb](auto& r, auto& emit) { sb.ExecStream(r, emit); }));
+
+  // ---- sessions ----
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/sessions",
+             Json<v1::CreateSessionRequest>([&sb](auto& r) { return sb.CreateSession(r); }));
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/sessions",
+             Json<v1::ListSessionsRequest>([&sb](auto& r) { return sb.ListSessions(r); }));
+  router.Add("GET", "/v1/sessions/{session_id}",
+             Json<v1::GetSessionRequest>([&sb](auto& r) { return sb.GetSession(r); }));
+  router.Add("DELETE", "/v1/sessions/{session_id}",
+             Json<v1::DestroySessionRequest>([&sb](auto& r) { sb.DestroySession(r); }));
+  router.Add("POST", "/v1/sessions/{session_id}/exec",
+             Json<v1::SessionExecRequest>([&sb](auto& r) { return sb.SessionExec(r); }));
+  router.Add("POST", "/v1/sessions/{session_id}/exec:stream",
+             ExecNdjson<v1::SessionExecRequest>(
+                 [&sb](auto& r, auto& emit) { sb.SessionExecStream(r, emit); }));
+
+  // ---- write layer ----
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/changes",
+             Json<v1::ListChangesRequest>([&sb](auto& r) { return sb.ListChanges(r); }));
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/diff",
+             Json<v1::DiffChangesRequest>([&sb](auto& r) { return sb.DiffChanges(r); }));
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/commit",
+             Json<v1::CommitChangesRequest>([&sb](auto& r) { return sb.CommitChanges(r); }));
+  router.Add("POST", "/v1/sandboxes/{sandbox_id}/discard",
+             Json<v1::DiscardChangesRequest>([&sb](auto& r) { sb.DiscardChanges(r); }));
+
+  // ---- files through the sandbox's rules ----
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/files",
+             Json<v1::ListSandboxFilesRequest>([&sb](auto& r) { return sb.ListSandboxFiles(r); }));
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/content/{path=**}", ReadSandboxFile(sb));
+  router.Add("PUT", "/v1/sandboxes/{sandbox_id}/content/{path=**}", WriteSandboxFile(sb));
+}
+
+}  // namespace agentfense::server

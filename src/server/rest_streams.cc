@@ -1,0 +1,27 @@
+#include "server/rest_streams.h"
+
+namespace agentfense::server {
+
+std::string ReadWholeBody(const BodyReader& body, std::size_t limit) {
+  std::string out;
+  bool too_large = false;
+  const bool complete = body([&](const char* data, std::size_t length) {
+    if (too_large || out.size() + length > limit) {
+      too_large = true;  // keep reading so the error response can still be delivered
+      return true;
+    }
+    out.append(data, length);
+    return true;
+  });
+  if (!complete) {
+    throw ApiError(grpc::StatusCode::CANCELLED,
+                   "client disconnected before the request body was complete");
+  }
+  if (too_large) {
+    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                   "request body exceeds " + std::to_string(limit) + " bytes");
+  }
+  return out;
+}
+
+}  // namespace agentfense::server

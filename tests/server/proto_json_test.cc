@@ -1,0 +1,141 @@
+#include "server/proto_json.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "server/api.h"
+#include "server/http_status.h"
+#include "server/listen_address.h"
+
+namespace agentfense::server {
+namespace {
+
+grpc::StatusCode CodeOf(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const ApiError& e) {
+    return e.code();
+  }
+  return grpc::StatusCode::OK;
+}
+
+TEST(ProtoJsonTest, OutputIsCamelCaseWithEnumNamesAndDefaults) {
+  v1::ExecResult result;
+  result.set_stdout("x");
+  const auto json = nlohmann::json::parse(MessageToJson(result));
+  EXPECT_EQ(json["stdout"], "x");
+  EXPECT_EQ(json["exitCode"], 0);  // default value still printed
+  EXPECT_EQ(json["stdoutTruncated"], false);
+
+  v1::SandboxFileInfo info;
+  info.set_permission(v1::PERMISSION_READ);
+  EXPECT_EQ(nlohmann::json::parse(MessageToJson(info))["permission"], "PERMISSION_READ");
+}
+
+TEST(ProtoJsonTest, InputAcceptsBothSpellingsAndRejectsUnknownFields) {
+  v1::CreateCodebaseRequest request;
+  MergeJsonIntoMessage(R"({"owner_id": "u1", "name": "n"})", request);
+  EXPECT_EQ(request.owner_id(), "u1");
+  request.Clear();
+  MergeJsonIntoMessage(R"({"ownerId": "u2"})", request);
+  EXPECT_EQ(request.owner_id(), "u2");
+  MergeJsonIntoMessage("  \n", request);  // empty body: unchanged
+  EXPECT_EQ(request.owner_id(), "u2");
+  EXPECT_EQ(CodeOf([&] { MergeJsonIntoMessage(R"({"ownr": "x"})", request); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeOf([&] { MergeJsonIntoMessage("{not json", request); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(ProtoJsonTest, FieldsFromUrlTextByType) {
+  v1::ListSandboxFilesRequest files;
+  SetFieldFromText(files, "recursive", "true");
+  SetFieldFromText(files, "path", "/src");
+  EXPECT_TRUE(files.recursive());
+  EXPECT_EQ(files.path(), "/src");
+
+  v1::ListCodebasesRequest list;
+  SetFieldFromText(list, "pageSize", "25");
+  SetFieldFromText(list, "page_token", "t");
+  EXPECT_EQ(list.page_size(), 25);
+  EXPECT_EQ(list.page_token(), "t");
+
+  v1::DiffChangesRequest diff;
+  SetFieldFromText(diff, "paths", "/a");
+  SetFieldFromText(diff, "paths", "/b");
+  ASSERT_EQ(diff.paths_size(), 2);
+  EXPECT_EQ(diff.paths(1), "/b");
+
+  v1::PermissionRule rule;
+  SetFieldFromText(rule, "permission", "PERMISSION_VIEW");
+  EXPECT_EQ(rule.permission(), v1::PERMISSION_VIEW);
+  SetFieldFromText(rule, "permission", "4");
+  EXPECT_EQ(rule.permission(), v1::PERMISSION_WRITE);
+
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "page_size", "ten"); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "page_size", "99999999999"); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(files, "recursive", "yes"); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(rule, "permission", "PERMISSION_ROOT"); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "bogus", "1"); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::CreateSandboxRequest create;
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(create, "resources", "1"); }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(ProtoJsonTest, ErrorBodyCarriesCodeNameMessageAndReason) {
+  const auto json = nlohmann::json::parse(
+      ErrorJson(grpc::StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound));
+  EXPECT_EQ(json["code"], 5);
+  EXPECT_EQ(json["status"], "NOT_FOUND");
+  EXPECT_EQ(json["message"], "sandbox sb_9 not found");
+  EXPECT_EQ(json["reason"], "SANDBOX_NOT_FOUND");
+}
+
+TEST(HttpStatusTest, GrpcCodesMapToHttp) {
+  using C = grpc::StatusCode;
+  const std::pair<C, int> table[] = {{C::OK, 200},
+                                     {C::INVALID_ARGUMENT, 400},
+                                     {C::OUT_OF_RANGE, 400},
+                                     {C::UNAUTHENTICATED, 401},
+                                     {C::PERMISSION_DENIED, 403},
+                                     {C::NOT_FOUND, 404},
+                                     {C::ALREADY_EXISTS, 409},
+                                     {C::ABORTED, 409},
+                                     {C::FAILED_PRECONDITION, 409},
+                                     {C::RESOURCE_EXHAUSTED, 429},
+                                     {C::CANCELLED, 499},
+                                     {C::UNIMPLEMENTED, 501},
+                                     {C::UNAVAILABLE, 503},
+                                     {C::DEADLINE_EXCEEDED, 504},
+                                     {C::INTERNAL, 500},
+                                     {C::UNKNOWN, 500},
+                                     {C::DATA_LOSS, 500}};
+  for (const auto& [code, http] : table) {
+    EXPECT_EQ(HttpStatusFromGrpc(code), http) << GrpcCodeName(code);
+  }
+  EXPECT_STREQ(GrpcCodeName(C::FAILED_PRECONDITION), "FAILED_PRECONDITION");
+}
+
+TEST(ListenAddressTest, ParsesHostPortForms) {
+  auto any = ParseListenAddress(":9000");
+  EXPECT_EQ(any.host, "0.0.0.0");
+  EXPECT_EQ(any.port, 9000);
+  EXPECT_EQ(GrpcListenUri(any), "0.0.0.0:9000");
+  auto v6 = ParseListenAddress("[::1]:0");
+  EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(GrpcListenUri(v6), "[::1]:0");
+  EXPECT_THROW(ParseListenAddress("9000"), UserError);
+  EXPECT_THROW(ParseListenAddress("host:"), UserError);
+  EXPECT_THROW(ParseListenAddress("host:70000"), UserError);
+  EXPECT_THROW(ParseListenAddress("host:80x"), UserError);
+}
+
+}  // namespace
+}  // namespace agentfense::server
