@@ -10,6 +10,7 @@ apt-get install -y -qq --no-install-recommends \
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev \
   libarchive-dev libssl-dev libcpp-httplib-dev python3-grpcio python3-protobuf \
-  git sqlite3 python3 python3-pip procps psmisc strace ca-certificates >/dev/null
+  python3-pytest python3-requests python3-venv \
+  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates >/dev/null
 python3 -m pip install -q --disable-pip-version-check pytest 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check --break-system-packages pytest

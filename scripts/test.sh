@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds the release and the ASan+UBSan
-# configurations, runs the C++ unit tests in both and the integration/escape suites
-# (real FUSE, real bwrap) against the release binary. Run as root on Debian 12.
+# configurations, runs the C++ unit tests in both, then the end-to-end suites against
+# the release binary (real FUSE, real bwrap, the real server on loopback ports):
+#   tests/integration         the CLI and the escape suite
+#   tests/server_integration  every gRPC RPC and REST route, restart and kill -9
+# Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Debian's interpreter: it has python3-grpcio, python3-protobuf and pytest from apt,
+# whatever `python3` a developer's PATH prefers.
+PY=/usr/bin/python3
 # Two builds share the two cores; the ASan one is only needed for its unit tests.
 bash scripts/build.sh release
 bash scripts/build.sh asan
+export AGENTFENSE_BIN="$PWD/build/agentfense"
 status=0
 echo "== unit tests (release)"
 ctest --test-dir build --output-on-failure -j2 || status=1
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j2 || status=1
-echo "== integration and escape suites"
-AGENTFENSE_BIN="$PWD/build/agentfense" python3 -m pytest -q tests/integration || status=1
+# The end-to-end suites mostly wait on sandboxes, not CPU: run them side by side and
+# print each one's output when it ends.
+logs=$(mktemp -d)
+"$PY" -m pytest -q tests/integration >"$logs/cli" 2>&1 & cli=$!
+"$PY" -m pytest -q tests/server_integration >"$logs/server" 2>&1 & srv=$!
+for suite in cli:$cli server:$srv; do
+  if wait "${suite#*:}"; then result=passed; else result=FAILED; status=1; fi
+  echo "== end-to-end suite ${suite%%:*}: $result"
+  cat "$logs/${suite%%:*}"
+done
+rm -rf "$logs"
 exit $status

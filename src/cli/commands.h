@@ -12,5 +12,6 @@ using Command = std::function<int()>;
 Command add_run_command(CLI::App& app);
 Command add_explain_command(CLI::App& app);
 Command add_mount_command(CLI::App& app);
+Command add_server_command(CLI::App& app);
 
 }  // namespace agentfense::cli

@@ -56,15 +56,4 @@ std::vector<policy::Rule> PolicyOptions::collect() const {
   return out;
 }
 
-std::string rules_to_json(const std::vector<policy::Rule>& rules) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& rule : rules) {
-    list.push_back({{"pattern", rule.pattern},
-                    {"permission", policy::to_string(rule.level)},
-                    {"priority", rule.priority},
-                    {"type", policy::to_string(rule.type)}});
-  }
-  return list.dump();
-}
-
 }  // namespace agentfense::cli

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "policy/policy_file.h"
 
 namespace agentfense::cli {
 
@@ -24,8 +25,6 @@ struct PolicyOptions {
   policy::Policy compile() const { return policy::Policy::compile(collect()); }
 };
 
-// Serializes rules as the JSON list a policy file accepts (used to hand the policy to
-// the mount process).
-std::string rules_to_json(const std::vector<policy::Rule>& rules);
+using policy::rules_to_json;
 
 }  // namespace agentfense::cli

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/errors.h"
@@ -115,6 +116,17 @@ std::vector<Rule> parse_policy_text(std::string_view text, std::string_view sour
   } catch (const YAML::Exception& error) {
     fail(source_name, "line " + std::to_string(error.mark.line + 1), error.msg);
   }
+}
+
+std::string rules_to_json(const std::vector<Rule>& rules) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& rule : rules) {
+    list.push_back({{"pattern", rule.pattern},
+                    {"permission", to_string(rule.level)},
+                    {"priority", rule.priority},
+                    {"type", to_string(rule.type)}});
+  }
+  return list.dump();
 }
 
 }  // namespace agentfense::policy

@@ -17,4 +17,8 @@ namespace agentfense::policy {
 // Throws UserError naming the file and the offending entry.
 std::vector<Rule> parse_policy_text(std::string_view text, std::string_view source_name);
 
+// Serializes rules as the JSON list parse_policy_text accepts (how the policy is handed
+// to a mount process).
+std::string rules_to_json(const std::vector<Rule>& rules);
+
 }  // namespace agentfense::policy

@@ -6,6 +6,10 @@
 // the gRPC status code and a one-line message naming what was wrong (the rule, the id,
 // the path, the limit). The REST gateway maps the code to the HTTP status
 // (http_status.h). Anything else thrown is a bug and becomes INTERNAL.
+// `reason` is a stable machine-readable word (kReason* below) that lets clients tell
+// apart errors sharing a status code (an unknown sandbox vs an unknown codebase, both
+// NOT_FOUND); gRPC sends it as trailing metadata "agentfense-reason", REST as the
+// "reason" field of the JSON error body.
 //
 // Streams: server-streaming methods call `emit` once per message; `emit` returns false
 // once the client has gone, and the method then stops emitting (a running command is
@@ -27,14 +31,30 @@ namespace agentfense::server {
 
 namespace v1 = ::sandbox::v1;
 
+inline constexpr const char* kReasonMetadataKey = "agentfense-reason";
+inline constexpr const char* kReasonCodebaseNotFound = "CODEBASE_NOT_FOUND";
+inline constexpr const char* kReasonSandboxNotFound = "SANDBOX_NOT_FOUND";
+inline constexpr const char* kReasonSessionNotFound = "SESSION_NOT_FOUND";
+inline constexpr const char* kReasonFileNotFound = "FILE_NOT_FOUND";
+inline constexpr const char* kReasonSandboxNotRunning = "SANDBOX_NOT_RUNNING";
+inline constexpr const char* kReasonSessionClosed = "SESSION_CLOSED";
+inline constexpr const char* kReasonInvalidRule = "INVALID_RULE";
+inline constexpr const char* kReasonInvalidPath = "INVALID_PATH";
+inline constexpr const char* kReasonCommandTimeout = "COMMAND_TIMEOUT";
+inline constexpr const char* kReasonPermissionDenied = "PERMISSION_DENIED";
+inline constexpr const char* kReasonQuotaExceeded = "QUOTA_EXCEEDED";
+inline constexpr const char* kReasonUnimplementedRuntime = "RUNTIME_UNAVAILABLE";
+
 class ApiError : public std::runtime_error {
  public:
-  ApiError(grpc::StatusCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
+  ApiError(grpc::StatusCode code, const std::string& message, std::string reason = {})
+      : std::runtime_error(message), code_(code), reason_(std::move(reason)) {}
   grpc::StatusCode code() const { return code_; }
+  const std::string& reason() const { return reason_; }
 
  private:
   grpc::StatusCode code_;
+  std::string reason_;
 };
 
 template <typename T>

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Server load test: N running sandboxes over ONE codebase with commands in flight,
+driven through the real gRPC API on loopback. Prints latency percentiles for
+create+start+first exec and for session exec (against a native `sh -c true`), and the
+memory each idle sandbox costs (server + its fs process), then checks nothing leaked.
+
+    python3 bench/server_load.py [--sandboxes 200] [--bin build/agentfense]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server_integration"))
+from server_harness import AGENT_SAFE, Server, cb, descendants, mounts_under, sb, upload  # noqa: E402
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(name: str, ms: list[float]) -> str:
+    return (f"{name:<34} n={len(ms):<4} p50={statistics.median(ms):7.1f} ms  "
+            f"p90={pct(ms, 90):7.1f} ms  p99={pct(ms, 99):7.1f} ms")
+
+
+def create_start_exec(srv: Server, codebase_id: str) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    s = srv.sandboxes.CreateSandbox(sb.CreateSandboxRequest(codebase_id=codebase_id, permissions=AGENT_SAFE))
+    srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=s.id))
+    r = srv.sandboxes.Exec(sb.ExecRequest(sandbox_id=s.id, command="cat README.md"))
+    assert r.exit_code == 0, r.stderr
+    return s.id, (time.perf_counter() - t0) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sandboxes", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    data_dir = tempfile.mkdtemp(prefix="af-load-")
+    srv = Server(data_dir, config=f"sandbox:\n  max_per_user: {args.sandboxes + 10}\n").start()
+    try:
+        codebase = srv.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="load", owner_id="load"))
+        upload(srv, codebase.id, "README.md", b"hello\n")
+        for i in range(50):
+            upload(srv, codebase.id, f"src/m{i}.py", b"x = 1\n" * 100)
+        base_rss = rss_kib([srv.proc.pid])
+
+        # 1. create + start + first exec, sequential (the latency a client sees).
+        ids, first = [], []
+        for _ in range(20):
+            sandbox_id, ms = create_start_exec(srv, codebase.id)
+            ids.append(sandbox_id)
+            first.append(ms)
+        # 2. ramp up to N running sandboxes, several clients at once.
+        with futures.ThreadPoolExecutor(args.workers) as pool:
+            for sandbox_id, ms in pool.map(lambda _: create_start_exec(srv, codebase.id),
+                                           range(args.sandboxes - len(ids))):
+                ids.append(sandbox_id)
+                first.append(ms)
+        time.sleep(1)
+        kids = descendants(srv.proc.pid)
+        idle_kib = rss_kib([srv.proc.pid] + kids)
+        per_sandbox_mb = (idle_kib - base_rss) / 1024 / len(ids)
+        # 3. commands in flight on every sandbox at once.
+        with futures.ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda i: srv.sandboxes.Exec(sb.ExecRequest(
+                sandbox_id=i, command="grep -r x src | wc -l; echo out > output/o.txt")), ids))
+        assert all(r.exit_code == 0 and r.stdout.strip() == "5000" for r in results), "lost output"
+        # 4. session exec overhead vs native.
+        session = srv.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=ids[0]))
+        sess = []
+        for _ in range(50):
+            t0 = time.perf_counter()
+            srv.sandboxes.SessionExec(sb.SessionExecRequest(session_id=session.id, command="true"))
+            sess.append((time.perf_counter() - t0) * 1000)
+        native = []
+        for _ in range(50):
+            t0 = time.perf_counter()
+            subprocess.run(["sh", "-c", "true"], check=True)
+            native.append((time.perf_counter() - t0) * 1000)
+        print(f"sandboxes running: {len(ids)} on one codebase; fs processes: {len(kids)}")
+        print(summary("create+start+first exec (gRPC)", first))
+        print(summary("session exec `true` (gRPC)", sess))
+        print(summary("native sh -c true", native))
+        print(f"session exec overhead over native: {statistics.median(sess) - statistics.median(native):.1f} ms median")
+        print(f"memory per idle sandbox (server + fs process RSS): {per_sandbox_mb:.2f} MB")
+        for sandbox_id in ids:
+            srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+        left = mounts_under(data_dir)
+        assert not left, f"mounts left after destroying every sandbox: {left[:3]}"
+    finally:
+        code = srv.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print("nothing leaked (mounts, processes); server exit status", code)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+#include "server/live_sandbox.h"
+
+#include "common/errors.h"
+#include "server/write_layer.h"
+
+namespace agentfense::server {
+namespace {
+
+nlohmann::json paths_json(const std::vector<std::string>& paths) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : paths) list.push_back(p);
+  return list;
+}
+
+}  // namespace
+
+LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
+    : plan_(plan), policy_(policy::Policy::compile(plan.mount.rules)), mount_(plan.mount) {}
+
+LiveSandbox::~LiveSandbox() {
+  close_all_sessions();
+}
+
+LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
+  spec.workspace_fd = mount_.workspace_fd();
+  spec.limits = plan_.limits;
+  spec.output_limit = plan_.output_limit;
+  std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+  ExecOutcome outcome;
+  outcome.commit = as_command([&] { outcome.result = runtime::run_sandboxed(spec); });
+  return outcome;
+}
+
+void LiveSandbox::open_session(const std::string& id, const std::string& shell,
+                               const std::map<std::string, std::string>& env) {
+  runtime::SessionSpec spec;
+  spec.shell = shell;
+  spec.env = env;
+  spec.workspace_fd = mount_.workspace_fd();
+  spec.limits = plan_.limits;
+  spec.output_limit = plan_.output_limit;
+  std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+  auto session = std::make_shared<runtime::ShellSession>(std::move(spec));
+  const std::lock_guard lock(sessions_mu_);
+  sessions_[id] = std::move(session);
+}
+
+LiveSandbox::ExecOutcome LiveSandbox::session_exec(
+    const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
+    const std::function<void(runtime::Stream, std::string_view)>& on_output) {
+  std::shared_ptr<runtime::ShellSession> session;
+  {
+    const std::lock_guard lock(sessions_mu_);
+    const auto it = sessions_.find(id);
+    if (it != sessions_.end()) session = it->second;
+  }
+  if (!session || !session->alive())
+    throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
+                   kReasonSessionClosed);
+  ExecOutcome outcome;
+  outcome.commit = as_command([&] {
+    try {
+      outcome.result = session->exec(command, timeout, on_output);
+    } catch (const UserError& error) {
+      if (!session->alive())  // closed by a concurrent DestroySession
+        throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
+                       kReasonSessionClosed);
+      throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    }
+  });
+  return outcome;
+}
+
+bool LiveSandbox::close_session(const std::string& id) {
+  std::shared_ptr<runtime::ShellSession> session;
+  {
+    const std::lock_guard lock(sessions_mu_);
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) return false;
+    session = std::move(it->second);
+    sessions_.erase(it);
+  }
+  session->close();
+  return true;
+}
+
+std::vector<std::string> LiveSandbox::session_ids() const {
+  const std::lock_guard lock(sessions_mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, session] : sessions_) ids.push_back(id);
+  return ids;
+}
+
+bool LiveSandbox::session_alive(const std::string& id) const {
+  const std::lock_guard lock(sessions_mu_);
+  const auto it = sessions_.find(id);
+  return it != sessions_.end() && it->second->alive();
+}
+
+void LiveSandbox::close_all_sessions() {
+  for (const std::string& id : session_ids()) close_session(id);
+}
+
+v1::CommitChangesResponse LiveSandbox::as_command(const std::function<void()>& operation) {
+  {
+    const std::shared_lock running(activity_);
+    operation();
+  }
+  return plan_.sync_on_complete ? sync_after_command() : v1::CommitChangesResponse{};
+}
+
+v1::CommitChangesResponse LiveSandbox::sync_after_command() {
+  const std::unique_lock exclusive(activity_);
+  return commit_from_control(
+      mount_.control({{"op", "commit"}, {"paths", nlohmann::json::array()}}));
+}
+
+v1::ListChangesResponse LiveSandbox::changes() {
+  return changes_from_control(mount_.control({{"op", "changes"}}));
+}
+
+v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths) {
+  v1::DiffChangesResponse out;
+  out.set_diff(mount_.control({{"op", "diff"}, {"paths", paths_json(paths)}}).at("diff"));
+  return out;
+}
+
+v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths) {
+  const std::unique_lock exclusive(activity_);
+  return commit_from_control(mount_.control({{"op", "commit"}, {"paths", paths_json(paths)}}));
+}
+
+void LiveSandbox::discard() {
+  const std::unique_lock exclusive(activity_);
+  mount_.control({{"op", "discard"}});
+}
+
+void LiveSandbox::refresh(const std::vector<std::string>& paths) {
+  if (paths.empty()) return;
+  mount_.control({{"op", "refresh"}, {"paths", paths_json(paths)}});
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,93 @@
+// A RUNNING sandbox: its mounted permission filesystem, its shell sessions, and the
+// per-sandbox ordering of commands and commits.
+//
+// Ordering: commands (exec, session exec, file writes) hold `activity_` shared while
+// they run; a commit or discard holds it exclusively, so a command never sees a
+// half-applied commit and a commit never takes a file that a running command is still
+// writing. With sync-on-complete, the commit after a command therefore waits until no
+// other command of this sandbox is running.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+#include "runtime/sandbox.h"
+#include "runtime/shell_session.h"
+#include "server/api.h"
+#include "server/sandbox_mount.h"
+
+namespace agentfense::server {
+
+struct LiveSandboxPlan {
+  std::string codebase_id;
+  MountPlan mount;
+  runtime::Limits limits;
+  std::size_t output_limit = 16 << 20;
+  bool sync_on_complete = true;
+};
+
+class LiveSandbox {
+ public:
+  explicit LiveSandbox(const LiveSandboxPlan& plan);  // mounts; throws on failure
+  LiveSandbox(const LiveSandbox&) = delete;
+  LiveSandbox& operator=(const LiveSandbox&) = delete;
+  ~LiveSandbox();
+
+  const policy::Policy& policy() const { return policy_; }
+  const LiveSandboxPlan& plan() const { return plan_; }
+  const std::string& codebase_id() const { return plan_.codebase_id; }
+  int workspace_fd() const { return mount_.workspace_fd(); }
+
+  // One command to completion. The spec's workspace, limits, ids and output cap are
+  // filled in here. Returns the result and, with sync-on-complete, the commit that
+  // followed (empty when nothing changed).
+  struct ExecOutcome {
+    runtime::ExecResult result;
+    v1::CommitChangesResponse commit;
+  };
+  ExecOutcome exec(runtime::ExecSpec spec);
+
+  // Sessions (shell inside this sandbox's boundary).
+  void open_session(const std::string& id, const std::string& shell,
+                    const std::map<std::string, std::string>& env);
+  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED).
+  ExecOutcome session_exec(const std::string& id, const std::string& command,
+                           std::chrono::milliseconds timeout,
+                           const std::function<void(runtime::Stream, std::string_view)>& on_output);
+  // Kills every process of the session. Returns false when it was not open here.
+  bool close_session(const std::string& id);
+  std::vector<std::string> session_ids() const;
+  // Open here and its shell still running (an `exit` in a command ends it).
+  bool session_alive(const std::string& id) const;
+
+  // The write layer, through the fs process.
+  v1::ListChangesResponse changes();
+  v1::DiffChangesResponse diff(const std::vector<std::string>& paths);
+  v1::CommitChangesResponse commit(const std::vector<std::string>& paths);
+  void discard();
+  // The base changed under us (another sandbox committed these paths).
+  void refresh(const std::vector<std::string>& paths);
+
+  // Runs `operation` as one "command" (shared activity lock), then syncs if configured.
+  v1::CommitChangesResponse as_command(const std::function<void()>& operation);
+
+  // Closes every session (kills their processes). The mount stays until destruction.
+  void close_all_sessions();
+
+ private:
+  v1::CommitChangesResponse sync_after_command();
+
+  LiveSandboxPlan plan_;
+  policy::Policy policy_;
+  SandboxMount mount_;
+  std::shared_mutex activity_;
+  mutable std::mutex sessions_mu_;
+  std::map<std::string, std::shared_ptr<runtime::ShellSession>> sessions_;
+};
+
+}  // namespace agentfense::server

@@ -1,0 +1,80 @@
+#include "server/rules.h"
+
+#include "common/errors.h"
+#include "policy/policy.h"
+
+namespace agentfense::server {
+namespace {
+
+ApiError invalid_rule(int index, const v1::PermissionRule& rule, const std::string& why) {
+  return ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                  "permissions[" + std::to_string(index) + "] ('" + rule.pattern() + "'): " + why,
+                  kReasonInvalidRule);
+}
+
+policy::Level level_from_wire(v1::Permission permission) {
+  switch (permission) {
+    case v1::PERMISSION_NONE:
+      return policy::Level::kNone;
+    case v1::PERMISSION_VIEW:
+      return policy::Level::kView;
+    case v1::PERMISSION_READ:
+      return policy::Level::kRead;
+    case v1::PERMISSION_WRITE:
+      return policy::Level::kWrite;
+    default:
+      throw UserError("permission is missing (PERMISSION_NONE|VIEW|READ|WRITE)");
+  }
+}
+
+policy::PatternType type_from_wire(v1::PatternType type) {
+  switch (type) {
+    case v1::PATTERN_TYPE_UNSPECIFIED:
+    case v1::PATTERN_TYPE_GLOB:
+      return policy::PatternType::kGlob;
+    case v1::PATTERN_TYPE_DIRECTORY:
+      return policy::PatternType::kDirectory;
+    case v1::PATTERN_TYPE_FILE:
+      return policy::PatternType::kFile;
+    default:
+      throw UserError("unknown pattern type " + std::to_string(type));
+  }
+}
+
+}  // namespace
+
+std::vector<policy::Rule> rules_from_wire(const WireRules& wire) {
+  std::vector<policy::Rule> rules;
+  rules.reserve(wire.size());
+  for (int i = 0; i < wire.size(); ++i) {
+    const v1::PermissionRule& rule = wire[i];
+    try {
+      if (rule.pattern().empty()) throw UserError("pattern is empty");
+      policy::Rule converted{.pattern = rule.pattern(),
+                             .level = level_from_wire(rule.permission()),
+                             .priority = rule.priority(),
+                             .type = type_from_wire(rule.type())};
+      // Compiling the rule alone pins any glob error to this rule's index.
+      (void)policy::Policy::compile({converted});
+      rules.push_back(std::move(converted));
+    } catch (const UserError& error) {
+      throw invalid_rule(i, rule, error.what());
+    }
+  }
+  return rules;
+}
+
+v1::PermissionRule rule_to_wire(const policy::Rule& rule) {
+  static constexpr v1::Permission kLevels[] = {v1::PERMISSION_NONE, v1::PERMISSION_VIEW,
+                                               v1::PERMISSION_READ, v1::PERMISSION_WRITE};
+  static constexpr v1::PatternType kTypes[] = {v1::PATTERN_TYPE_GLOB, v1::PATTERN_TYPE_DIRECTORY,
+                                               v1::PATTERN_TYPE_FILE};
+  v1::PermissionRule wire;
+  wire.set_pattern(rule.pattern);
+  wire.set_permission(kLevels[static_cast<int>(rule.level)]);
+  wire.set_type(kTypes[static_cast<int>(rule.type)]);
+  wire.set_priority(rule.priority);
+  return wire;
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,191 @@
+#include "server/sandbox_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "server/proto_time.h"
+
+namespace agentfense::server {
+namespace {
+
+using grpc::StatusCode;
+
+// ReadSandboxFile answers in one message; bigger files are for exec (`cat`, `tar`).
+constexpr off_t kMaxReadBytes = 64 << 20;
+
+ApiError not_found(const std::string& path) {
+  return ApiError(StatusCode::NOT_FOUND, "no such file in the sandbox: " + path,
+                  kReasonFileNotFound);
+}
+
+ApiError denied(const std::string& path, const char* what) {
+  return ApiError(StatusCode::PERMISSION_DENIED,
+                  "the sandbox's rules do not allow " + std::string(what) + " " + path,
+                  kReasonPermissionDenied);
+}
+
+ApiError from_errno(int error, const std::string& path, const char* what) {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return not_found(path);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return denied(path, what);
+    case ELOOP:
+    case EXDEV:
+      return ApiError(StatusCode::INVALID_ARGUMENT, path + " goes through a symlink",
+                      kReasonInvalidPath);
+    case EISDIR:
+      return ApiError(StatusCode::INVALID_ARGUMENT, path + " is a directory", kReasonInvalidPath);
+    default:
+      return ApiError(StatusCode::INTERNAL,
+                      std::string(what) + " " + path + ": " + std::strerror(error));
+  }
+}
+
+// `path` is normalized ("/a/b"); "/" opens the workspace root itself.
+UniqueFd open_in_workspace(int workspace_fd, const std::string& path, int flags, mode_t mode,
+                           const char* what) {
+  open_how how{};
+  how.flags = static_cast<__u64>(flags | O_CLOEXEC);
+  how.mode = flags & O_CREAT ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const std::string relative = path == "/" ? "." : path.substr(1);
+  const long fd = ::syscall(SYS_openat2, workspace_fd, relative.c_str(), &how, sizeof how);
+  if (fd < 0) throw from_errno(errno, path, what);
+  return UniqueFd(static_cast<int>(fd));
+}
+
+v1::Permission to_wire(policy::Level level) {
+  static constexpr v1::Permission kLevels[] = {v1::PERMISSION_NONE, v1::PERMISSION_VIEW,
+                                               v1::PERMISSION_READ, v1::PERMISSION_WRITE};
+  return kLevels[static_cast<int>(level)];
+}
+
+v1::SandboxFileInfo info_of(const std::string& path, const struct stat& st,
+                            const policy::Policy& policy) {
+  v1::SandboxFileInfo info;
+  info.set_path(path);
+  info.set_name(path == "/" ? "" : path.substr(path.rfind('/') + 1));
+  info.set_is_dir(S_ISDIR(st.st_mode));
+  info.set_size(S_ISDIR(st.st_mode) ? 0 : st.st_size);
+  *info.mutable_modified_at() = to_timestamp(std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec))));
+  info.set_permission(to_wire(policy.decide(path, S_ISDIR(st.st_mode)).level));
+  return info;
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& policy, bool recursive,
+              v1::ListSandboxFilesResponse& out) {
+  const int listing_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing_fd < 0) throw from_errno(errno, dir_path, "list");
+  DIR* dir = ::fdopendir(listing_fd);
+  if (!dir) {
+    ::close(listing_fd);
+    throw SystemError("fdopendir " + dir_path, errno);
+  }
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;  // raced away
+    const std::string path = join(dir_path, name);
+    *out.add_files() = info_of(path, st, policy);
+    if (!recursive || !S_ISDIR(st.st_mode)) continue;
+    const UniqueFd child(
+        ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (child) list_dir(child.get(), path, policy, recursive, out);
+  }
+}
+
+}  // namespace
+
+std::string workspace_path(const std::string& raw, bool allow_root) {
+  std::string path;
+  try {
+    if (raw.find('\0') != std::string::npos) throw UserError("path contains a NUL byte");
+    path = policy::normalize_path(raw.empty() ? "/" : raw);
+  } catch (const UserError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "bad path '" + raw + "': " + error.what(),
+                   kReasonInvalidPath);
+  }
+  if (path == "/" && !allow_root)
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "a file path is required", kReasonInvalidPath);
+  return path;
+}
+
+v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Policy& policy,
+                                              const std::string& path) {
+  const policy::Level level = policy.decide(path, false).level;
+  if (level == policy::Level::kNone) throw not_found(path);
+  if (level == policy::Level::kView) throw denied(path, "reading");
+  const UniqueFd fd = open_in_workspace(workspace_fd, path, O_RDONLY, 0, "reading");
+  struct stat st {};
+  check_syscall(::fstat(fd.get(), &st), "stat " + path);
+  if (S_ISDIR(st.st_mode)) throw from_errno(EISDIR, path, "reading");
+  if (st.st_size > kMaxReadBytes)
+    throw ApiError(StatusCode::FAILED_PRECONDITION,
+                   path + " is larger than 64 MiB; read it with exec (cat, tar) instead");
+  v1::ReadSandboxFileResponse out;
+  std::string& content = *out.mutable_content();
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw from_errno(errno, path, "reading");
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  *out.mutable_info() = info_of(path, st, policy);
+  return out;
+}
+
+v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& policy,
+                                       const std::string& path, const std::string& content) {
+  // Hidden or not writable: refused the same way the agent's own write would be.
+  if (policy.decide(path, false).level != policy::Level::kWrite) throw denied(path, "writing");
+  const UniqueFd fd =
+      open_in_workspace(workspace_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0644, "writing");
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw from_errno(errno, path, "writing");
+    written += static_cast<std::size_t>(n);
+  }
+  struct stat st {};
+  check_syscall(::fstat(fd.get(), &st), "stat " + path);
+  return info_of(path, st, policy);
+}
+
+v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::Policy& policy,
+                                                const std::string& path, bool recursive) {
+  const UniqueFd dir = open_in_workspace(workspace_fd, path, O_PATH | O_DIRECTORY, 0, "listing");
+  v1::ListSandboxFilesResponse out;
+  list_dir(dir.get(), path, policy, recursive, out);
+  return out;
+}
+
+}  // namespace agentfense::server

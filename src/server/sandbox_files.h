@@ -1,0 +1,28 @@
+// Files as the agent sees them, for the sandbox-scoped file RPCs. All access goes
+// through the sandbox's mounted permission filesystem (so the daemon's own checks and
+// the merged base+upper view apply), resolved with openat2(RESOLVE_IN_ROOT |
+// RESOLVE_NO_SYMLINKS) under the mount: a path can neither leave /workspace nor be
+// redirected by a symlink the agent planted. The policy is consulted first so that
+// each refusal has the right status: hidden -> NOT_FOUND (indistinguishable from
+// absent), no read/write permission -> PERMISSION_DENIED.
+#pragma once
+
+#include <string>
+
+#include "policy/policy.h"
+#include "server/api.h"
+
+namespace agentfense::server {
+
+// "a/b", "/a/b/" -> "/a/b". Throws ApiError(INVALID_ARGUMENT, kReasonInvalidPath) for
+// "..", NUL bytes or an empty path where a file is needed.
+std::string workspace_path(const std::string& raw, bool allow_root);
+
+v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Policy& policy,
+                                              const std::string& path);
+v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& policy,
+                                       const std::string& path, const std::string& content);
+v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::Policy& policy,
+                                                const std::string& path, bool recursive);
+
+}  // namespace agentfense::server

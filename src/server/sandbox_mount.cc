@@ -1,0 +1,77 @@
+#include "server/sandbox_mount.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/errors.h"
+#include "policy/policy_file.h"
+#include "runtime/sandbox.h"
+#include "supervisor/control_client.h"
+#include "supervisor/run_dir.h"
+
+namespace agentfense::server {
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw SystemError("write " + path, errno ? errno : EIO);
+}
+
+}  // namespace
+
+SandboxMount::SandboxMount(const MountPlan& plan)
+    : run_dir_(plan.mount_root + "/" + plan.sandbox_id) {
+  supervisor::make_private_dir(plan.mount_root);
+  supervisor::destroy_run_dir(run_dir_);  // a leftover of this id from a crashed process
+  check_syscall(::mkdir(run_dir_.c_str(), 0700), "mkdir " + run_dir_);
+  try {
+    const std::string mountpoint = run_dir_ + "/mnt";
+    check_syscall(::mkdir(mountpoint.c_str(), 0700), "mkdir " + mountpoint);
+    const std::string policy_file = run_dir_ + "/policy.json";
+    write_file(policy_file, policy::rules_to_json(plan.rules));
+    const auto [uid, gid] = runtime::default_sandbox_ids();
+    child_ = std::make_unique<supervisor::MountChild>(
+        supervisor::MountChildSpec{.base_dir = plan.base_dir,
+                                   .mountpoint = mountpoint,
+                                   .state_dir = plan.state_dir,
+                                   .policy_json_file = policy_file,
+                                   .audit_path = plan.audit_path,
+                                   .control_socket = run_dir_ + "/control.sock",
+                                   .owner_uid = uid,
+                                   .owner_gid = gid});
+    workspace_.reset(::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!workspace_) throw SystemError("open " + mountpoint, errno);
+  } catch (...) {
+    child_.reset();
+    supervisor::destroy_run_dir(run_dir_);
+    throw;
+  }
+}
+
+SandboxMount::~SandboxMount() {
+  workspace_.reset();
+  child_.reset();  // SIGTERM, wait, SIGKILL; detaches a mount left behind
+  supervisor::destroy_run_dir(run_dir_);
+}
+
+nlohmann::json SandboxMount::control(const nlohmann::json& request,
+                                     std::chrono::milliseconds timeout) const {
+  supervisor::ControlClient client(run_dir_ + "/control.sock");
+  return client.call(request, timeout);
+}
+
+int sweep_mount_root(const std::string& mount_root) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(mount_root, ec)) {
+    supervisor::destroy_run_dir(entry.path());
+    ++removed;
+  }
+  return removed;
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,55 @@
+// The live permission filesystem of one sandbox: its fs process (supervisor::MountChild),
+// the mountpoint under the server's root-only mount directory, and the control socket
+// into the fs process. RAII: destruction stops the fs process and removes the run
+// directory; the write layer (state_dir) is persistent and stays.
+//
+// Layout: <mount_root>/<sandbox id>/{mnt, control.sock, policy.json}.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "policy/rule.h"
+#include "supervisor/mount_child.h"
+
+namespace agentfense::server {
+
+struct MountPlan {
+  std::string sandbox_id;
+  std::string base_dir;    // the codebase's files
+  std::string state_dir;   // upper layer + journal, kept across stop/start and restarts
+  std::string audit_path;  // JSON-lines audit log of the sandbox
+  std::string mount_root;  // storage.mount_path
+  std::vector<policy::Rule> rules;
+};
+
+class SandboxMount {
+ public:
+  // Throws SystemError/UserError when the fs process cannot start or mount in time.
+  explicit SandboxMount(const MountPlan& plan);
+  SandboxMount(const SandboxMount&) = delete;
+  SandboxMount& operator=(const SandboxMount&) = delete;
+  ~SandboxMount();
+
+  // O_PATH fd of the mountpoint, for the runtime's /workspace.
+  int workspace_fd() const { return workspace_.get(); }
+  // One request over the control socket; throws when the fs process answers ok=false or
+  // cannot be reached.
+  nlohmann::json control(const nlohmann::json& request,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+ private:
+  std::string run_dir_;
+  std::unique_ptr<supervisor::MountChild> child_;
+  UniqueFd workspace_;
+};
+
+// Removes run directories left under mount_root by a previous server process (crash,
+// kill -9): detaches their mounts and deletes them. Returns how many.
+int sweep_mount_root(const std::string& mount_root);
+
+}  // namespace agentfense::server

@@ -1,0 +1,286 @@
+// Sandbox lifecycle: create, get, list, start, stop, destroy, expiry, recovery.
+#include "server/sandbox_service.h"
+
+#include <filesystem>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "server/proto_time.h"
+#include "server/rules.h"
+#include "store/ids.h"
+
+namespace agentfense::server {
+namespace {
+
+using grpc::StatusCode;
+
+bool sync_on_complete(const v1::Sandbox& sandbox) {
+  return sandbox.sync_mode() != v1::SYNC_MODE_MANUAL;
+}
+
+runtime::Limits limits_from_wire(const v1::ResourceLimits& r) {
+  return {.memory_bytes = r.memory_bytes(),
+          .cpu_quota = r.cpu_quota(),
+          .cpu_shares = r.cpu_shares(),
+          .pids_limit = r.pids_limit()};
+}
+
+void validate_limits(const v1::ResourceLimits& r) {
+  if (r.memory_bytes() < 0 || r.cpu_quota() < 0 || r.cpu_shares() < 0 || r.pids_limit() < 0)
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "resources: limits must not be negative");
+}
+
+std::vector<policy::Rule> rules_of(const v1::Sandbox& sandbox) {
+  return rules_from_wire(sandbox.permissions());
+}
+
+}  // namespace
+
+SandboxService::SandboxService(SandboxServiceOptions options, store::CodebaseStore& codebases,
+                               store::SandboxRecords& sandboxes, store::SessionRecords& sessions,
+                               SpawnerThread& spawner)
+    : options_(std::move(options)),
+      codebases_(codebases),
+      sandboxes_(sandboxes),
+      sessions_(sessions),
+      spawner_(spawner) {
+  std::filesystem::create_directories(options_.sandboxes_dir);
+}
+
+SandboxService::~SandboxService() {
+  shutdown();
+}
+
+std::string SandboxService::state_dir(const std::string& id) const {
+  return options_.sandboxes_dir + "/" + id;
+}
+
+v1::Sandbox SandboxService::load(const std::string& id) const {
+  if (id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "sandbox_id is required");
+  auto sandbox = sandboxes_.get(id);
+  if (!sandbox)
+    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + id + " not found", kReasonSandboxNotFound);
+  return *sandbox;
+}
+
+std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) const {
+  {
+    const std::lock_guard lock(lifecycle_mu_);
+    if (const auto it = live_.find(id); it != live_.end()) return it->second;
+  }
+  const v1::Sandbox sandbox = load(id);  // NOT_FOUND first, then not running
+  throw ApiError(StatusCode::FAILED_PRECONDITION,
+                 "sandbox " + id + " is not running (status " +
+                     v1::SandboxStatus_Name(sandbox.status()) + "); start it first",
+                 kReasonSandboxNotRunning);
+}
+
+std::size_t SandboxService::live_count() const {
+  const std::lock_guard lock(lifecycle_mu_);
+  return live_.size();
+}
+
+v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& request) {
+  const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
+  (void)rules_from_wire(request.permissions());                         // INVALID_ARGUMENT
+  validate_limits(request.resources());
+  if (request.runtime() == v1::RUNTIME_TYPE_DOCKER && !options_.docker_available)
+    throw ApiError(StatusCode::UNIMPLEMENTED,
+                   "runtime RUNTIME_TYPE_DOCKER is not available on this server yet; use "
+                   "RUNTIME_TYPE_BWRAP",
+                   kReasonUnimplementedRuntime);
+  if (request.has_expires_in() && to_millis(request.expires_in()).count() < 0)
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "expires_in must not be negative");
+
+  const std::lock_guard lock(lifecycle_mu_);
+  if (options_.max_per_user > 0 &&
+      sandboxes_.count_for_owner(codebase.owner_id()) >= options_.max_per_user)
+    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                   "owner '" + codebase.owner_id() + "' already has " +
+                       std::to_string(options_.max_per_user) +
+                       " sandboxes (sandbox.max_per_user); destroy some first",
+                   kReasonQuotaExceeded);
+  v1::Sandbox sandbox;
+  sandbox.set_id(store::new_id("sb_"));
+  sandbox.set_codebase_id(codebase.id());
+  *sandbox.mutable_permissions() = request.permissions();
+  sandbox.set_status(v1::SANDBOX_STATUS_PENDING);
+  *sandbox.mutable_labels() = request.labels();
+  const auto now = std::chrono::system_clock::now();
+  *sandbox.mutable_created_at() = to_timestamp(now);
+  const auto expires_in =
+      request.has_expires_in() ? to_millis(request.expires_in()) : options_.default_expiration;
+  if (expires_in.count() > 0) *sandbox.mutable_expires_at() = to_timestamp(now + expires_in);
+  sandbox.set_runtime(request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED ? v1::RUNTIME_TYPE_BWRAP
+                                                                        : request.runtime());
+  sandbox.set_image(request.image());
+  *sandbox.mutable_resources() = request.resources();
+  sandbox.set_sync_mode(request.sync_mode() == v1::SYNC_MODE_MANUAL
+                            ? v1::SYNC_MODE_MANUAL
+                            : v1::SYNC_MODE_ON_COMMAND_COMPLETE);
+  std::filesystem::create_directories(state_dir(sandbox.id()) + "/state");
+  sandboxes_.put(sandbox);
+  log::info("sandbox.created", {{"sandbox_id", sandbox.id()}, {"codebase_id", codebase.id()}});
+  return sandbox;
+}
+
+v1::Sandbox SandboxService::GetSandbox(const v1::GetSandboxRequest& request) {
+  return load(request.sandbox_id());
+}
+
+v1::ListSandboxesResponse SandboxService::ListSandboxes(const v1::ListSandboxesRequest& request) {
+  return sandboxes_.list(request.codebase_id(), request.page_size(), request.page_token());
+}
+
+v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request) {
+  const std::lock_guard lock(lifecycle_mu_);
+  v1::Sandbox sandbox = load(request.sandbox_id());
+  if (live_.count(sandbox.id())) return sandbox;  // already running: idempotent
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    LiveSandboxPlan plan{.codebase_id = sandbox.codebase_id(),
+                         .mount = {.sandbox_id = sandbox.id(),
+                                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),
+                                   .state_dir = state_dir(sandbox.id()) + "/state",
+                                   .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
+                                   .mount_root = options_.mount_root,
+                                   .rules = rules_of(sandbox)},
+                         .limits = limits_from_wire(sandbox.resources()),
+                         .output_limit = options_.output_limit,
+                         .sync_on_complete = sync_on_complete(sandbox)};
+    std::filesystem::create_directories(plan.mount.state_dir);
+    std::shared_ptr<LiveSandbox> live;
+    spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
+    live_[sandbox.id()] = std::move(live);
+  } catch (const ApiError&) {
+    throw;
+  } catch (const std::exception& error) {
+    sandbox.set_status(v1::SANDBOX_STATUS_ERROR);
+    sandbox.set_error_message(std::string("start failed: ") + error.what());
+    sandboxes_.put(sandbox);
+    log::error("sandbox.start_failed", {{"sandbox_id", sandbox.id()}, {"error", error.what()}});
+    throw ApiError(StatusCode::INTERNAL,
+                   "sandbox " + sandbox.id() + " failed to start: " + error.what());
+  }
+  sandbox.set_status(v1::SANDBOX_STATUS_RUNNING);
+  sandbox.clear_error_message();
+  *sandbox.mutable_started_at() = now_timestamp();
+  sandbox.clear_stopped_at();
+  sandboxes_.put(sandbox);
+  log::info(
+      "sandbox.started",
+      {{"sandbox_id", sandbox.id()},
+       {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                  .count()}});
+  return sandbox;
+}
+
+void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
+  if (const auto it = live_.find(sandbox.id()); it != live_.end()) {
+    std::shared_ptr<LiveSandbox> live = std::move(it->second);
+    live_.erase(it);
+    live->close_all_sessions();
+    // The mount goes when the last in-flight command lets go of `live`.
+  }
+  for (v1::Session session : sessions_.list_for_sandbox(sandbox.id())) {
+    if (session.status() != v1::SESSION_STATUS_ACTIVE) continue;
+    session.set_status(v1::SESSION_STATUS_CLOSED);
+    *session.mutable_closed_at() = now_timestamp();
+    sessions_.put(session);
+  }
+  if (sandbox.status() == v1::SANDBOX_STATUS_RUNNING) {
+    sandbox.set_status(v1::SANDBOX_STATUS_STOPPED);
+    *sandbox.mutable_stopped_at() = now_timestamp();
+    if (!why.empty()) sandbox.set_error_message(why);
+    sandboxes_.put(sandbox);
+  }
+}
+
+v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {
+  const std::lock_guard lock(lifecycle_mu_);
+  v1::Sandbox sandbox = load(request.sandbox_id());
+  if (sandbox.status() == v1::SANDBOX_STATUS_PENDING)
+    throw ApiError(StatusCode::FAILED_PRECONDITION,
+                   "sandbox " + sandbox.id() + " was never started", kReasonSandboxNotRunning);
+  stop_locked(sandbox, "");
+  log::info("sandbox.stopped", {{"sandbox_id", sandbox.id()}});
+  return sandbox;
+}
+
+void SandboxService::destroy_locked(const std::string& id) {
+  v1::Sandbox sandbox = load(id);
+  stop_locked(sandbox, "");
+  sessions_.remove_for_sandbox(id);
+  sandboxes_.remove(id);
+  std::error_code ignored;
+  std::filesystem::remove_all(state_dir(id), ignored);  // does not follow symlinks
+  log::info("sandbox.destroyed", {{"sandbox_id", id}});
+}
+
+void SandboxService::DestroySandbox(const v1::DestroySandboxRequest& request) {
+  const std::lock_guard lock(lifecycle_mu_);
+  destroy_locked(request.sandbox_id());
+}
+
+int SandboxService::recover() {
+  const std::lock_guard lock(lifecycle_mu_);
+  const int swept = sweep_mount_root(options_.mount_root);
+  int stopped = 0;
+  for (v1::Sandbox sandbox : sandboxes_.list_all()) {
+    if (sandbox.status() != v1::SANDBOX_STATUS_RUNNING) continue;
+    stop_locked(sandbox, "stopped because the server restarted; start it again");
+    ++stopped;
+  }
+  log::info("server.recovered", {{"sandboxes_stopped", stopped}, {"mounts_swept", swept}});
+  return stopped;
+}
+
+void SandboxService::shutdown() {
+  const std::lock_guard lock(lifecycle_mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, live] : live_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    if (auto sandbox = sandboxes_.get(id)) stop_locked(*sandbox, "stopped by server shutdown");
+    live_.erase(id);
+  }
+}
+
+int SandboxService::reap_expired() {
+  const auto now = std::chrono::system_clock::now();
+  const std::lock_guard lock(lifecycle_mu_);
+  int reaped = 0;
+  for (const v1::Sandbox& sandbox : sandboxes_.list_all()) {
+    if (!sandbox.has_expires_at() || from_timestamp(sandbox.expires_at()) > now) continue;
+    destroy_locked(sandbox.id());
+    log::info("sandbox.expired", {{"sandbox_id", sandbox.id()}});
+    ++reaped;
+  }
+  return reaped;
+}
+
+void SandboxService::after_commit(const std::string& codebase_id, const std::string& committer,
+                                  const v1::CommitChangesResponse& commit) {
+  if (commit.applied().empty()) return;
+  base_changed(codebase_id, {commit.applied().begin(), commit.applied().end()}, committer);
+  codebases_.recount(codebase_id);
+}
+
+void SandboxService::base_changed(const std::string& codebase_id,
+                                  const std::vector<std::string>& paths,
+                                  const std::string& except) {
+  std::vector<std::pair<std::string, std::shared_ptr<LiveSandbox>>> others;
+  {
+    const std::lock_guard lock(lifecycle_mu_);
+    for (const auto& [id, live] : live_)
+      if (id != except && live->codebase_id() == codebase_id) others.emplace_back(id, live);
+  }
+  for (const auto& [id, live] : others) {
+    try {
+      live->refresh(paths);
+    } catch (const std::exception& error) {
+      log::warn("sandbox.refresh_failed", {{"sandbox_id", id}, {"error", error.what()}});
+    }
+  }
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,112 @@
+// SandboxApi implemented over the store (records that survive restarts) and the live
+// sandboxes of this process (mounts, shells).
+//
+// Locking: `lifecycle_mu_` serializes create/start/stop/destroy/expiry and guards
+// `live_`; it is never held while a command runs. Commands take a shared_ptr to their
+// LiveSandbox and run without it, so a slow command never blocks other sandboxes.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "server/api.h"
+#include "server/live_sandbox.h"
+#include "server/spawner_thread.h"
+#include "store/codebase_store.h"
+#include "store/sandbox_records.h"
+#include "store/session_records.h"
+
+namespace agentfense::server {
+
+struct SandboxServiceOptions {
+  std::string sandboxes_dir;  // <data_dir>/sandboxes/<id>/{state, audit.jsonl}
+  std::string mount_root;     // storage.mount_path
+  std::chrono::milliseconds default_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds max_timeout{std::chrono::hours(1)};
+  std::chrono::milliseconds default_expiration{std::chrono::hours(24)};  // 0 = never
+  int max_per_user = 100;                                                // 0 = unlimited
+  std::size_t output_limit = 16 << 20;
+  bool docker_available = false;
+};
+
+class SandboxService final : public SandboxApi {
+ public:
+  SandboxService(SandboxServiceOptions options, store::CodebaseStore& codebases,
+                 store::SandboxRecords& sandboxes, store::SessionRecords& sessions,
+                 SpawnerThread& spawner);
+  ~SandboxService() override;
+
+  // Start-up after a crash or restart: sandboxes recorded as RUNNING are reported as
+  // STOPPED (their write layers are intact), ACTIVE sessions as CLOSED, and leftover
+  // mounts under the mount root are removed. Returns how many sandboxes were stopped.
+  int recover();
+  // Graceful shutdown: every live sandbox is stopped (sessions killed, unmounted).
+  void shutdown();
+  // Destroys sandboxes whose expires_at has passed. Returns how many.
+  int reap_expired();
+
+  v1::Sandbox CreateSandbox(const v1::CreateSandboxRequest&) override;
+  v1::Sandbox GetSandbox(const v1::GetSandboxRequest&) override;
+  v1::ListSandboxesResponse ListSandboxes(const v1::ListSandboxesRequest&) override;
+  v1::Sandbox StartSandbox(const v1::StartSandboxRequest&) override;
+  v1::Sandbox StopSandbox(const v1::StopSandboxRequest&) override;
+  void DestroySandbox(const v1::DestroySandboxRequest&) override;
+
+  v1::ExecResult Exec(const v1::ExecRequest&) override;
+  void ExecStream(const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+
+  v1::Session CreateSession(const v1::CreateSessionRequest&) override;
+  v1::Session GetSession(const v1::GetSessionRequest&) override;
+  v1::ListSessionsResponse ListSessions(const v1::ListSessionsRequest&) override;
+  void DestroySession(const v1::DestroySessionRequest&) override;
+  v1::ExecResult SessionExec(const v1::SessionExecRequest&) override;
+  void SessionExecStream(const v1::SessionExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+
+  v1::ListChangesResponse ListChanges(const v1::ListChangesRequest&) override;
+  v1::DiffChangesResponse DiffChanges(const v1::DiffChangesRequest&) override;
+  v1::CommitChangesResponse CommitChanges(const v1::CommitChangesRequest&) override;
+  void DiscardChanges(const v1::DiscardChangesRequest&) override;
+
+  v1::ReadSandboxFileResponse ReadSandboxFile(const v1::ReadSandboxFileRequest&) override;
+  v1::SandboxFileInfo WriteSandboxFile(const v1::WriteSandboxFileRequest&) override;
+  v1::ListSandboxFilesResponse ListSandboxFiles(const v1::ListSandboxFilesRequest&) override;
+
+  std::size_t live_count() const;
+
+  // The codebase's files changed at `paths` (an upload, or a commit by `except`): every
+  // other running sandbox over it drops its cached view of those paths.
+  void base_changed(const std::string& codebase_id, const std::vector<std::string>& paths,
+                    const std::string& except = {});
+
+ private:
+  v1::Sandbox load(const std::string& id) const;                      // NOT_FOUND when unknown
+  std::shared_ptr<LiveSandbox> running(const std::string& id) const;  // NOT_RUNNING
+  std::string state_dir(const std::string& id) const;
+  void stop_locked(v1::Sandbox& sandbox, const std::string& why);
+  void destroy_locked(const std::string& id);
+  // After a commit reached the codebase: other mounts of it drop their caches, and the
+  // codebase's size/file_count are brought up to date.
+  void after_commit(const std::string& codebase_id, const std::string& committer,
+                    const v1::CommitChangesResponse& commit);
+  std::chrono::milliseconds exec_timeout(const google::protobuf::Duration& requested,
+                                         bool has_timeout) const;
+  v1::ExecResult run_exec(const v1::ExecRequest& request,
+                          const std::function<void(runtime::Stream, std::string_view)>& on_output);
+  v1::ExecResult run_session_exec(
+      const v1::SessionExecRequest& request,
+      const std::function<void(runtime::Stream, std::string_view)>& on_output);
+  v1::Session load_session(const std::string& id) const;
+
+  SandboxServiceOptions options_;
+  store::CodebaseStore& codebases_;
+  store::SandboxRecords& sandboxes_;
+  store::SessionRecords& sessions_;
+  SpawnerThread& spawner_;
+  mutable std::mutex lifecycle_mu_;
+  std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
+};
+
+}  // namespace agentfense::server

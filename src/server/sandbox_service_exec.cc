@@ -1,0 +1,221 @@
+// Exec, ExecStream and shell sessions.
+#include <cstdio>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "server/proto_time.h"
+#include "server/sandbox_service.h"
+#include "store/ids.h"
+
+namespace agentfense::server {
+namespace {
+
+using grpc::StatusCode;
+using OnOutput = std::function<void(runtime::Stream, std::string_view)>;
+
+v1::ExecResult to_wire(const runtime::ExecResult& result) {
+  v1::ExecResult out;
+  out.set_stdout(result.stdout_data);
+  out.set_stderr(result.stderr_data);
+  out.set_exit_code(result.exit_code);
+  *out.mutable_duration() = to_duration(result.duration);
+  out.set_stdout_truncated(result.stdout_truncated);
+  out.set_stderr_truncated(result.stderr_truncated);
+  return out;
+}
+
+std::string seconds_text(std::chrono::milliseconds timeout) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3gs", static_cast<double>(timeout.count()) / 1000.0);
+  return text;
+}
+
+void throw_if_timed_out(const runtime::ExecResult& result, std::chrono::milliseconds timeout,
+                        const std::string& what) {
+  if (!result.timed_out) return;
+  throw ApiError(StatusCode::DEADLINE_EXCEEDED,
+                 what + " timed out after " + seconds_text(timeout) +
+                     " and was killed (with every process it started)",
+                 kReasonCommandTimeout);
+}
+
+// Streams output as ExecOutput messages; once the client is gone, output is dropped
+// but the command still runs to completion (and its changes are synced).
+class StreamEmitter {
+ public:
+  explicit StreamEmitter(const Emit<v1::ExecOutput>& emit) : emit_(emit) {}
+  OnOutput callback() {
+    return [this](runtime::Stream stream, std::string_view data) {
+      v1::ExecOutput chunk;
+      chunk.set_type(stream == runtime::Stream::kStdout ? v1::ExecOutput::OUTPUT_TYPE_STDOUT
+                                                        : v1::ExecOutput::OUTPUT_TYPE_STDERR);
+      chunk.set_data(std::string(data));
+      send(chunk);
+    };
+  }
+  void finish(const v1::ExecResult& result) {
+    v1::ExecOutput last;
+    last.set_type(v1::ExecOutput::OUTPUT_TYPE_EXIT);
+    last.set_exit_code(result.exit_code());
+    *last.mutable_duration() = result.duration();
+    last.set_stdout_truncated(result.stdout_truncated());
+    last.set_stderr_truncated(result.stderr_truncated());
+    send(last);
+  }
+
+ private:
+  void send(const v1::ExecOutput& message) {
+    if (connected_) connected_ = emit_(message);
+  }
+  const Emit<v1::ExecOutput>& emit_;
+  bool connected_ = true;
+};
+
+}  // namespace
+
+std::chrono::milliseconds SandboxService::exec_timeout(const google::protobuf::Duration& requested,
+                                                       bool has_timeout) const {
+  if (!has_timeout) return options_.default_timeout;
+  const auto timeout = to_millis(requested);
+  if (timeout.count() < 0)
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "timeout must not be negative");
+  if (timeout.count() == 0) return options_.default_timeout;
+  if (timeout > options_.max_timeout)
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "timeout " + seconds_text(timeout) +
+                                                     " exceeds runtime.max_timeout (" +
+                                                     seconds_text(options_.max_timeout) + ")");
+  return timeout;
+}
+
+v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, const OnOutput& on_output) {
+  if (request.command().empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "command is empty");
+  const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
+  runtime::ExecSpec spec;
+  spec.argv = {"/bin/sh", "-c", request.command()};
+  spec.env = {request.env().begin(), request.env().end()};
+  if (!request.workdir().empty()) spec.workdir = request.workdir();
+  if (!request.stdin().empty()) spec.stdin_data = request.stdin();
+  spec.timeout = exec_timeout(request.timeout(), request.has_timeout());
+  spec.on_output = on_output;
+  LiveSandbox::ExecOutcome outcome;
+  try {
+    outcome = live->exec(std::move(spec));
+  } catch (const UserError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
+  }
+  const v1::Sandbox sandbox = load(request.sandbox_id());
+  after_commit(sandbox.codebase_id(), sandbox.id(), outcome.commit);
+  log::info("sandbox.exec",
+            {{"sandbox_id", sandbox.id()},
+             {"exit_code", outcome.result.exit_code},
+             {"timed_out", outcome.result.timed_out},
+             {"ms", std::chrono::duration<double, std::milli>(outcome.result.duration).count()},
+             {"committed", outcome.commit.applied_size()}});
+  throw_if_timed_out(outcome.result, exec_timeout(request.timeout(), request.has_timeout()),
+                     "command");
+  return to_wire(outcome.result);
+}
+
+v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request) {
+  return run_exec(request, nullptr);
+}
+
+void SandboxService::ExecStream(const v1::ExecRequest& request, const Emit<v1::ExecOutput>& emit) {
+  StreamEmitter emitter(emit);
+  emitter.finish(run_exec(request, emitter.callback()));
+}
+
+v1::Session SandboxService::load_session(const std::string& id) const {
+  if (id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "session_id is required");
+  auto session = sessions_.get(id);
+  if (!session)
+    throw ApiError(StatusCode::NOT_FOUND, "session " + id + " not found", kReasonSessionNotFound);
+  return *session;
+}
+
+v1::Session SandboxService::CreateSession(const v1::CreateSessionRequest& request) {
+  const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
+  const std::string shell = request.shell().empty() ? "/bin/bash" : request.shell();
+  if (shell.front() != '/')
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "shell must be an absolute path, got '" + shell + "'");
+  v1::Session session;
+  session.set_id(store::new_id("ses_"));
+  session.set_sandbox_id(request.sandbox_id());
+  session.set_shell(shell);
+  try {
+    spawner_.run([&] {
+      live->open_session(session.id(), shell, {request.env().begin(), request.env().end()});
+    });
+  } catch (const UserError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
+  }
+  session.set_status(v1::SESSION_STATUS_ACTIVE);
+  *session.mutable_created_at() = now_timestamp();
+  sessions_.put(session);
+  log::info("session.created",
+            {{"session_id", session.id()}, {"sandbox_id", session.sandbox_id()}});
+  return session;
+}
+
+v1::Session SandboxService::GetSession(const v1::GetSessionRequest& request) {
+  return load_session(request.session_id());
+}
+
+v1::ListSessionsResponse SandboxService::ListSessions(const v1::ListSessionsRequest& request) {
+  (void)load(request.sandbox_id());  // NOT_FOUND for an unknown sandbox
+  v1::ListSessionsResponse out;
+  for (v1::Session& session : sessions_.list_for_sandbox(request.sandbox_id()))
+    *out.add_sessions() = std::move(session);
+  return out;
+}
+
+void SandboxService::DestroySession(const v1::DestroySessionRequest& request) {
+  v1::Session session = load_session(request.session_id());
+  {
+    const std::lock_guard lock(lifecycle_mu_);
+    if (const auto it = live_.find(session.sandbox_id()); it != live_.end())
+      it->second->close_session(session.id());
+  }
+  if (session.status() == v1::SESSION_STATUS_ACTIVE) {
+    session.set_status(v1::SESSION_STATUS_CLOSED);
+    *session.mutable_closed_at() = now_timestamp();
+    sessions_.put(session);
+  }
+  log::info("session.destroyed", {{"session_id", session.id()}});
+}
+
+v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& request,
+                                                const OnOutput& on_output) {
+  v1::Session session = load_session(request.session_id());
+  if (session.status() != v1::SESSION_STATUS_ACTIVE)
+    throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + session.id() + " is closed",
+                   kReasonSessionClosed);
+  if (request.command().empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "command is empty");
+  const auto timeout = exec_timeout(request.timeout(), request.has_timeout());
+  const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
+  const LiveSandbox::ExecOutcome outcome =
+      live->session_exec(session.id(), request.command(), timeout, on_output);
+  if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
+    live->close_session(session.id());
+    session.set_status(v1::SESSION_STATUS_CLOSED);
+    *session.mutable_closed_at() = now_timestamp();
+    sessions_.put(session);
+  }
+  const v1::Sandbox sandbox = load(session.sandbox_id());
+  after_commit(sandbox.codebase_id(), sandbox.id(), outcome.commit);
+  throw_if_timed_out(outcome.result, timeout, "session command");
+  return to_wire(outcome.result);
+}
+
+v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request) {
+  return run_session_exec(request, nullptr);
+}
+
+void SandboxService::SessionExecStream(const v1::SessionExecRequest& request,
+                                       const Emit<v1::ExecOutput>& emit) {
+  StreamEmitter emitter(emit);
+  emitter.finish(run_session_exec(request, emitter.callback()));
+}
+
+}  // namespace agentfense::server

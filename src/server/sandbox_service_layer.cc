@@ -1,0 +1,109 @@
+// The write layer (changes, diff, commit, discard) and sandbox-scoped files.
+#include "common/log.h"
+#include "server/rules.h"
+#include "server/sandbox_files.h"
+#include "server/sandbox_service.h"
+#include "server/write_layer.h"
+#include "supervisor/base_dir.h"
+
+namespace agentfense::server {
+namespace {
+
+std::vector<std::string> selected_paths(
+    const google::protobuf::RepeatedPtrField<std::string>& raw) {
+  std::vector<std::string> paths;
+  for (const std::string& p : raw) paths.push_back(workspace_path(p, true));
+  return paths;
+}
+
+}  // namespace
+
+// A sandbox that is not mounted has nobody else holding its journal: the server reads
+// it directly. A mounted one is asked through its fs process (write_layer.h).
+v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
+  const v1::Sandbox sandbox = load(request.sandbox_id());
+  try {
+    return running(sandbox.id())->changes();
+  } catch (const ApiError& error) {
+    if (error.reason() != kReasonSandboxNotRunning) throw;
+  }
+  const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
+  return offline_changes(base.get(), state_dir(sandbox.id()) + "/state");
+}
+
+v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest& request) {
+  const v1::Sandbox sandbox = load(request.sandbox_id());
+  const std::vector<std::string> paths = selected_paths(request.paths());
+  try {
+    return running(sandbox.id())->diff(paths);
+  } catch (const ApiError& error) {
+    if (error.reason() != kReasonSandboxNotRunning) throw;
+  }
+  const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
+  return offline_diff(base.get(), state_dir(sandbox.id()) + "/state", paths);
+}
+
+v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesRequest& request) {
+  const v1::Sandbox sandbox = load(request.sandbox_id());
+  const std::vector<std::string> paths = selected_paths(request.paths());
+  v1::CommitChangesResponse result;
+  bool done = false;
+  try {
+    result = running(sandbox.id())->commit(paths);
+    done = true;
+  } catch (const ApiError& error) {
+    if (error.reason() != kReasonSandboxNotRunning) throw;
+  }
+  if (!done) {
+    const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
+    const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+    result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
+  }
+  after_commit(sandbox.codebase_id(), sandbox.id(), result);
+  log::info("sandbox.commit", {{"sandbox_id", sandbox.id()},
+                               {"applied", result.applied_size()},
+                               {"denied", result.denied_size()},
+                               {"conflicts", result.conflicts_size()}});
+  return result;
+}
+
+void SandboxService::DiscardChanges(const v1::DiscardChangesRequest& request) {
+  const v1::Sandbox sandbox = load(request.sandbox_id());
+  try {
+    running(sandbox.id())->discard();
+    return;
+  } catch (const ApiError& error) {
+    if (error.reason() != kReasonSandboxNotRunning) throw;
+  }
+  offline_discard(state_dir(sandbox.id()) + "/state");
+}
+
+v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
+    const v1::ReadSandboxFileRequest& request) {
+  const auto live = running(request.sandbox_id());
+  return read_sandbox_file(live->workspace_fd(), live->policy(),
+                           workspace_path(request.path(), false));
+}
+
+v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileRequest& request) {
+  const auto live = running(request.sandbox_id());
+  const std::string path = workspace_path(request.path(), false);
+  v1::SandboxFileInfo info;
+  // A write is a completed operation like a command: with sync-on-complete it reaches
+  // the codebase right away.
+  const v1::CommitChangesResponse commit = live->as_command([&] {
+    info = write_sandbox_file(live->workspace_fd(), live->policy(), path, request.content());
+  });
+  const v1::Sandbox sandbox = load(request.sandbox_id());
+  after_commit(sandbox.codebase_id(), sandbox.id(), commit);
+  return info;
+}
+
+v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
+    const v1::ListSandboxFilesRequest& request) {
+  const auto live = running(request.sandbox_id());
+  return list_sandbox_files(live->workspace_fd(), live->policy(),
+                            workspace_path(request.path(), true), request.recursive());
+}
+
+}  // namespace agentfense::server

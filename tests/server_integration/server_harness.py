@@ -1,0 +1,182 @@
+"""Starts the real `agentfense server` on free loopback ports and talks to it with a
+real gRPC client (stubs generated from the repo's proto/ at test time) and a real HTTP
+client. Every stop checks that the server left nothing behind: no mount under its data
+directory and no process of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = REPO / "build" / "agentfense"
+
+
+def agentfense_bin() -> str:
+    return os.environ.get("AGENTFENSE_BIN", str(DEFAULT_BIN))
+
+
+def generate_stubs() -> None:
+    """protoc + Debian's grpc_python_plugin into a temp dir on sys.path."""
+    out = Path(tempfile.mkdtemp(prefix="af-stubs-"))
+    protos = [str(REPO / "proto" / f"{n}.proto") for n in ("common", "sandbox", "codebase")]
+    subprocess.run(
+        ["protoc", f"-I{REPO / 'proto'}", f"--python_out={out}", f"--grpc_python_out={out}",
+         "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin", *protos],
+        check=True)
+    sys.path.insert(0, str(out))
+
+
+generate_stubs()
+import codebase_pb2 as cb  # noqa: E402
+import codebase_pb2_grpc as cb_grpc  # noqa: E402
+import common_pb2 as common  # noqa: E402
+import sandbox_pb2 as sb  # noqa: E402
+import sandbox_pb2_grpc as sb_grpc  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mounts_under(path: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(path)]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process whose ancestry includes `pid`."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+        except OSError:
+            continue
+    found = []
+    for child in parents:
+        p = child
+        while p in parents and p != 1:
+            p = parents[p]
+            if p == pid:
+                found.append(child)
+                break
+    return found
+
+
+class Server:
+    """One server process over a data directory. `start()` may be called again after
+    `stop()` or `kill()` on the same data directory (restart tests)."""
+
+    def __init__(self, data_dir: str, config: str = "") -> None:
+        self.data_dir = data_dir
+        self.config_text = config
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(data_dir, "server.log")
+
+    def start(self) -> "Server":
+        self.grpc_port, self.http_port = free_port(), free_port()
+        argv = [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{self.grpc_port}",
+                "--http-addr", f"127.0.0.1:{self.http_port}", "--data-dir", self.data_dir,
+                "--log-format", "json"]
+        if self.config_text:
+            cfg = os.path.join(self.data_dir, "config.yaml")
+            Path(cfg).write_text(self.config_text)
+            argv += ["--config", cfg]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=30)
+        except grpc.FutureTimeoutError:
+            raise AssertionError(f"server did not come up; log:\n{self.read_log()}")
+        self.sandboxes = sb_grpc.SandboxServiceStub(self.channel)
+        self.codebases = cb_grpc.CodebaseServiceStub(self.channel)
+        self.http = f"http://127.0.0.1:{self.http_port}"
+        self._wait_http()
+        return self
+
+    def _wait_http(self) -> None:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"REST port never opened; log:\n{self.read_log()}")
+
+    def read_log(self) -> str:
+        return Path(self.log_path).read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, then check the server left nothing behind."""
+        assert self.proc is not None
+        self.channel.close()
+        kids = descendants(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=60)
+        self.log.close()
+        self.assert_nothing_left(kids)
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: a crash. Whatever it leaves must be cleaned by the next start."""
+        assert self.proc is not None
+        self.channel.close()
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+    def assert_nothing_left(self, pids: list[int]) -> None:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            alive = [p for p in pids if os.path.exists(f"/proc/{p}")
+                     and "Z" not in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1][:3]]
+            if not alive and not mounts_under(self.data_dir):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"left behind: processes {alive}, mounts {mounts_under(self.data_dir)}")
+
+
+def rule(pattern: str, permission: str, priority: int = 0, type_: str = "GLOB"):
+    return common.PermissionRule(
+        pattern=pattern, permission=getattr(common, f"PERMISSION_{permission.upper()}"),
+        priority=priority, type=getattr(common, f"PATTERN_TYPE_{type_}"))
+
+
+AGENT_SAFE = [
+    rule("**", "read"), rule("/output/**", "write", 10), rule("/tmp/**", "write", 10),
+    rule("**/.env*", "none", 100), rule("**/secrets/**", "none", 100),
+    rule("**/*.key", "none", 100), rule("**/*.pem", "none", 100),
+    rule("**/credentials*", "none", 100), rule("**/.git/**", "none", 100),
+]
+
+
+def upload(server: Server, codebase_id: str, path: str, data: bytes, chunk: int = 64 * 1024):
+    def chunks():
+        yield cb.UploadChunk(metadata=cb.UploadChunk.Metadata(
+            codebase_id=codebase_id, file_path=path, total_size=len(data)))
+        for i in range(0, len(data), chunk):
+            yield cb.UploadChunk(data=data[i:i + chunk])
+    return server.codebases.UploadFiles(chunks())
+
+
+def reason_of(error: grpc.RpcError) -> str:
+    for key, value in error.trailing_metadata() or ():
+        if key == "agentfense-reason":
+            return value
+    return ""
