@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "fs/host_io.h"
@@ -48,6 +49,21 @@ struct Endpoint {
   std::string name;
   std::string path;
 };
+
+// The base version a rename is about to replace at `to` (sed -i, `mv new file`, an
+// editor saving through a temp file): the stamp an earlier copy-up of `to` recorded, or
+// the base file there now. Without it the replaced file would look "created in the
+// sandbox", and commit would refuse it as a conflict with the base file of that name.
+std::optional<layer::BaseStamp> replaced_base_stamp(Filesystem& fs, const Endpoint& to) {
+  if (const auto record = fs.journal().copy_up_record(to.path); record && record->origin == to.path)
+    return record->stamp;
+  struct stat st;
+  if (to.parent.base_dir < 0 || stat_at(to.parent.base_dir, to.name, &st) != 0 ||
+      S_ISDIR(st.st_mode))
+    return std::nullopt;
+  return layer::BaseStamp{st.st_ino, st.st_size,
+                          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+}
 
 int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return -EINVAL;  // RENAME_EXCHANGE/WHITEOUT unsupported
@@ -99,7 +115,13 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   struct stat base_st;
   const bool source_in_base =
       from.parent.base_dir >= 0 && stat_at(from.parent.base_dir, from.name, &base_st) == 0;
+  const std::optional<layer::BaseStamp> replaced =
+      source->is_dir() ? std::nullopt : replaced_base_stamp(fs, to);
   fs.journal().rename_prefix(from.path, to.path);
+  // A file moved here from elsewhere keeps its own origin; otherwise `to` now derives
+  // from the base version it replaced.
+  if (replaced && !fs.journal().copy_up_record(to.path))
+    fs.journal().record_copy_up(to.path, *replaced);
   if (source_in_base) fs.journal().add_whiteout(from.path);
   if (target_base_dir) fs.journal().add_opaque(to.path);
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);

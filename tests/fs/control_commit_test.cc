@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "control_fixture.h"
@@ -156,6 +157,29 @@ TEST_F(ControlCommit, CommitOfSelectedPathsLeavesTheRest) {
   std::string out;
   EXPECT_EQ(agent_sh("cat a.txt b.txt d/x mod.txt", &out), 0);
   EXPECT_EQ(out, "a\nb\nx\nchanged\n");
+}
+
+// `sed -i`, `mv tmp file` and editors save by renaming a new file over the old one. That
+// replaces a base file the sandbox saw: a modification to commit, not a conflict.
+TEST_F(ControlCommit, RenameOverABaseFileCommitsAsAModification) {
+  ASSERT_EQ(agent_sh("sed -i s/old/new/ mod.txt && echo fresh > t && mv t keep.txt"), 0);
+  EXPECT_EQ(changes(), (Paths{"modified /keep.txt", "modified /mod.txt"}));
+  const json result = call({{"op", "commit"}, {"paths", json::array()}});
+  EXPECT_EQ(result["applied"], (json{"/keep.txt", "/mod.txt"})) << result.dump();
+  EXPECT_EQ(read_base("mod.txt"), "new\n");
+  EXPECT_EQ(read_base("keep.txt"), "fresh\n");
+  // A second rename over the now-committed file works the same way.
+  ASSERT_EQ(agent_sh("sed -i s/new/newer/ mod.txt"), 0);
+  EXPECT_EQ(call({{"op", "commit"}, {"paths", json::array()}})["applied"], (json{"/mod.txt"}));
+  EXPECT_EQ(read_base("mod.txt"), "newer\n");
+}
+
+TEST_F(ControlCommit, RenameOverABaseFileChangedSinceIsAConflict) {
+  ASSERT_EQ(agent_sh("echo mine > t && mv t mod.txt"), 0);
+  std::ofstream(base_ + "/mod.txt") << "theirs, written on the host meanwhile\n";
+  const json result = call({{"op", "commit"}, {"paths", json::array()}});
+  EXPECT_EQ(result["conflicts"], (json{"/mod.txt"})) << result.dump();
+  EXPECT_EQ(read_base("mod.txt"), "theirs, written on the host meanwhile\n");
 }
 
 TEST_F(ControlCommit, DiscardWhileMountedShowsTheBaseAgain) {
