@@ -4,6 +4,8 @@
 #include "runtime/sandbox.h"
 
 #include <csignal>
+#include <optional>
+#include <vector>
 
 #include "runtime/io_pump.h"
 #include "runtime/sandbox_process.h"
@@ -29,10 +31,14 @@ ExecResult run_sandboxed(const ExecSpec& spec) {
   if (spec.timeout.count() > 0) deadline = started + spec.timeout;
 
   ExecResult result;
-  result.timed_out = !pump.pump_until_exit(process.pidfd(), deadline);
+  std::vector<int> watched = {process.pidfd()};
+  if (spec.cancel_fd >= 0) watched.push_back(spec.cancel_fd);
+  const std::optional<std::size_t> fired = pump.pump_until_readable(watched, deadline);
+  result.timed_out = !fired;
+  result.cancelled = fired == 1u;
   // Daemons die here too: the command's exit does not end the sandbox for them.
   const int status = process.terminate();
-  result.exit_code = result.timed_out ? 128 + SIGKILL : status;
+  result.exit_code = fired == 0u ? status : 128 + SIGKILL;
   pump.drain();
   pump.collect(result);
   result.duration = std::chrono::steady_clock::now() - started;

@@ -48,6 +48,9 @@ struct ExecSpec {
   // default_sandbox_ids(): a sandbox never runs as host root.
   uid_t host_uid = 0;
   gid_t host_gid = 0;
+  // Optional: when this fd becomes readable the command is killed like on a timeout and
+  // the result says cancelled (the server stopping a sandbox with commands in flight).
+  int cancel_fd = -1;
   // Optional: called with every captured chunk as it arrives (not for dropped output).
   std::function<void(Stream, std::string_view)> on_output;
 };
@@ -58,6 +61,7 @@ struct ExecResult {
   // timed_out=true and exit_code=128+SIGKILL (137): the tree was SIGKILLed.
   int exit_code = 0;
   bool timed_out = false;
+  bool cancelled = false;  // cancel_fd fired; exit_code is 137 as for a timeout
   bool stdout_truncated = false, stderr_truncated = false;
   std::chrono::nanoseconds duration{};
 };

@@ -1,5 +1,11 @@
 #include "server/live_sandbox.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
 #include "common/errors.h"
 #include "server/write_layer.h"
 
@@ -15,7 +21,19 @@ nlohmann::json paths_json(const std::vector<std::string>& paths) {
 }  // namespace
 
 LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
-    : plan_(plan), policy_(policy::Policy::compile(plan.mount.rules)), mount_(plan.mount) {}
+    : plan_(plan),
+      policy_(policy::Policy::compile(plan.mount.rules)),
+      mount_(plan.mount),
+      cancel_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!cancel_) throw SystemError("eventfd", errno);
+}
+
+void LiveSandbox::cancel_commands() {
+  const std::uint64_t one = 1;
+  // Never read back: the fd stays readable, so commands started later stop at once too.
+  if (::write(cancel_.get(), &one, sizeof one) != sizeof one)
+    throw SystemError("write eventfd", errno);
+}
 
 LiveSandbox::~LiveSandbox() {
   close_all_sessions();
@@ -23,11 +41,17 @@ LiveSandbox::~LiveSandbox() {
 
 LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
   spec.workspace_fd = mount_.workspace_fd();
+  spec.cancel_fd = cancel_.get();
   spec.limits = plan_.limits;
   spec.output_limit = plan_.output_limit;
   std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
   ExecOutcome outcome;
-  outcome.commit = as_command([&] { outcome.result = runtime::run_sandboxed(spec); });
+  {
+    const std::shared_lock running(activity_);
+    outcome.result = runtime::run_sandboxed(spec);
+  }
+  // A command killed because the sandbox is stopping left half-done work: not synced.
+  if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
   return outcome;
 }
 

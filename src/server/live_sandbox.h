@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "policy/policy.h"
 #include "runtime/sandbox.h"
 #include "runtime/shell_session.h"
@@ -78,6 +79,9 @@ class LiveSandbox {
 
   // Closes every session (kills their processes). The mount stays until destruction.
   void close_all_sessions();
+  // Kills every command in flight (they report cancelled) and every later one at once:
+  // the sandbox is being stopped.
+  void cancel_commands();
 
  private:
   v1::CommitChangesResponse sync_after_command();
@@ -85,6 +89,7 @@ class LiveSandbox {
   LiveSandboxPlan plan_;
   policy::Policy policy_;
   SandboxMount mount_;
+  UniqueFd cancel_;  // eventfd: written once when the sandbox stops
   std::shared_mutex activity_;
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<runtime::ShellSession>> sessions_;

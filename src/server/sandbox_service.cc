@@ -179,6 +179,7 @@ void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
   if (const auto it = live_.find(sandbox.id()); it != live_.end()) {
     std::shared_ptr<LiveSandbox> live = std::move(it->second);
     live_.erase(it);
+    live->cancel_commands();
     live->close_all_sessions();
     // The mount goes when the last in-flight command lets go of `live`.
   }

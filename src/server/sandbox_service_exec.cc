@@ -111,6 +111,11 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, const On
              {"timed_out", outcome.result.timed_out},
              {"ms", std::chrono::duration<double, std::milli>(outcome.result.duration).count()},
              {"committed", outcome.commit.applied_size()}});
+  if (outcome.result.cancelled)
+    throw ApiError(
+        StatusCode::ABORTED,
+        "sandbox " + sandbox.id() + " was stopped while the command was running; it was killed",
+        kReasonSandboxNotRunning);
   throw_if_timed_out(outcome.result, exec_timeout(request.timeout(), request.has_timeout()),
                      "command");
   return to_wire(outcome.result);
