@@ -4,6 +4,7 @@
 # the release binary (real FUSE, real bwrap, the real server on loopback ports):
 #   tests/integration         the CLI and the escape suite
 #   tests/server_integration  every gRPC RPC and REST route, restart and kill -9
+#   sdk/python/tests          the Python SDK (sync + async) against the real server
 # Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +21,17 @@ echo "== unit tests (release)"
 ctest --test-dir build --output-on-failure -j2 || status=1
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j2 || status=1
+echo "== Python SDK install"
+rm -rf build/sdk-venv
+"$PY" -m venv --system-site-packages build/sdk-venv
+build/sdk-venv/bin/pip install -q --disable-pip-version-check --no-build-isolation -e sdk/python
 # The end-to-end suites mostly wait on sandboxes, not CPU: run them side by side and
 # print each one's output when it ends.
 logs=$(mktemp -d)
 "$PY" -m pytest -q tests/integration >"$logs/cli" 2>&1 & cli=$!
 "$PY" -m pytest -q tests/server_integration >"$logs/server" 2>&1 & srv=$!
-for suite in cli:$cli server:$srv; do
+build/sdk-venv/bin/python -m pytest -q sdk/python/tests >"$logs/sdk" 2>&1 & sdk=$!
+for suite in cli:$cli server:$srv sdk:$sdk; do
   if wait "${suite#*:}"; then result=passed; else result=FAILED; status=1; fi
   echo "== end-to-end suite ${suite%%:*}: $result"
   cat "$logs/${suite%%:*}"

@@ -1,0 +1,40 @@
+"""AgentFense Python SDK: run untrusted agents' commands over a codebase in which every
+path is none, view, read or write.
+
+    from agentfense import Sandbox
+    with Sandbox.from_local("./my-project", preset="agent-safe") as sandbox:
+        print(sandbox.run("python main.py").stdout)
+"""
+
+from .async_client import AsyncSandboxClient
+from .async_sandbox import AsyncSandbox
+from .async_session import AsyncSession
+from .client import SandboxClient
+from .exceptions import (CodebaseNotFoundError, CommandExecutionError, CommandTimeoutError,
+                         ConnectionError, FileNotFoundError, InvalidConfigurationError,
+                         InvalidPathError, NotFoundError, PermissionDeniedError,
+                         QuotaExceededError, RuntimeUnavailableError, SandboxError,
+                         SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
+                         SessionNotFoundError)
+from .presets import (Preset, extend_preset, get_preset, get_preset_info, list_presets,
+                      register_preset)
+from .sandbox import Sandbox
+from .session import Session
+from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
+                    FileInfo, PatternType, Permission, PermissionRule, ResourceLimits,
+                    RuntimeType, SandboxInfo, SandboxStatus, SessionInfo, SyncMode, UploadResult)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncSandbox", "AsyncSandboxClient", "AsyncSession", "ChangeKind", "CodebaseInfo",
+    "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
+    "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
+    "FileNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
+    "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "Preset",
+    "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
+    "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",
+    "SandboxNotRunningError", "SandboxStatus", "Session", "SessionClosedError",
+    "SessionInfo", "SessionNotFoundError", "SyncMode", "UploadResult", "extend_preset",
+    "get_preset", "get_preset_info", "list_presets", "register_preset",
+]

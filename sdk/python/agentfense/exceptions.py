@@ -1,0 +1,173 @@
+"""Exception hierarchy and the mapping from gRPC errors to it.
+
+The server attaches a stable machine-readable word as trailing metadata
+"agentfense-reason" (src/server/api.h); it is consulted first because several errors
+share a status code (an unknown sandbox and an unknown codebase are both NOT_FOUND).
+The status code is the fallback for errors without a reason (e.g. from a proxy).
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+from typing import Any, Dict, Optional, Type
+
+import grpc
+
+REASON_METADATA_KEY = "agentfense-reason"
+
+
+class SandboxError(Exception):
+    """Base class of every error the SDK raises. ``code`` is the gRPC status (None for
+    errors detected locally), ``reason`` the server's reason word, ``details`` its
+    message."""
+
+    def __init__(self, message: str, *, code: Optional[grpc.StatusCode] = None,
+                 reason: str = "", details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.details = details or message
+
+
+class ConnectionError(SandboxError, builtins.ConnectionError):  # noqa: A001 (documented name)
+    """The server could not be reached; ``endpoint`` says where it was looked for."""
+
+    def __init__(self, message: str, *, endpoint: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.endpoint = endpoint
+
+
+class NotFoundError(SandboxError):
+    """Something the request named does not exist (base of the specific *NotFound)."""
+
+
+class SandboxNotFoundError(NotFoundError):
+    pass
+
+
+class CodebaseNotFoundError(NotFoundError):
+    pass
+
+
+class SessionNotFoundError(NotFoundError):
+    pass
+
+
+class FileNotFoundError(NotFoundError, builtins.FileNotFoundError):  # noqa: A001
+    """The path does not exist, or is hidden from the sandbox (level none)."""
+
+
+class SandboxNotRunningError(SandboxError):
+    """The sandbox must be running for this call (exec, sessions): start() it."""
+
+
+class SessionClosedError(SandboxError):
+    pass
+
+
+class InvalidConfigurationError(SandboxError, ValueError):
+    """Bad input: an invalid rule, unknown preset, bad option. The message names it."""
+
+
+class InvalidPathError(InvalidConfigurationError):
+    pass
+
+
+class PermissionDeniedError(SandboxError, PermissionError):
+    """The sandbox's rules (or the server's configuration) do not allow this."""
+
+
+class QuotaExceededError(SandboxError):
+    pass
+
+
+class RuntimeUnavailableError(SandboxError):
+    """The requested runtime (e.g. docker) is not available on the server."""
+
+
+class CommandTimeoutError(SandboxError, TimeoutError):
+    """A command ran longer than its timeout and was killed."""
+
+    def __init__(self, message: str, *, command: str = "",
+                 timeout: Optional[float] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.command = command
+        self.timeout = timeout
+
+
+class CommandExecutionError(SandboxError):
+    """A command exited non-zero and the caller asked for raise_on_error."""
+
+    def __init__(self, command: str, exit_code: int, stdout: str, stderr: str) -> None:
+        tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        super().__init__(f"command {command!r} exited with {exit_code}"
+                         + (f": {tail}" if tail else ""))
+        self.command = command
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+_BY_REASON: Dict[str, Type[SandboxError]] = {
+    "CODEBASE_NOT_FOUND": CodebaseNotFoundError,
+    "SANDBOX_NOT_FOUND": SandboxNotFoundError,
+    "SESSION_NOT_FOUND": SessionNotFoundError,
+    "FILE_NOT_FOUND": FileNotFoundError,
+    "SANDBOX_NOT_RUNNING": SandboxNotRunningError,
+    "SESSION_CLOSED": SessionClosedError,
+    "INVALID_RULE": InvalidConfigurationError,
+    "INVALID_PATH": InvalidPathError,
+    "COMMAND_TIMEOUT": CommandTimeoutError,
+    "PERMISSION_DENIED": PermissionDeniedError,
+    "QUOTA_EXCEEDED": QuotaExceededError,
+    "RUNTIME_UNAVAILABLE": RuntimeUnavailableError,
+}
+
+_BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {
+    grpc.StatusCode.UNAVAILABLE: ConnectionError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidConfigurationError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: QuotaExceededError,
+}
+
+
+def _reason_of(error: grpc.RpcError) -> str:
+    trailing = getattr(error, "trailing_metadata", None)
+    try:
+        metadata = trailing() if callable(trailing) else None
+    except Exception:  # a call that never reached the server may have none
+        metadata = None
+    for key, value in metadata or ():
+        if key == REASON_METADATA_KEY:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return ""
+
+
+def from_rpc_error(error: grpc.RpcError, *, endpoint: str = "",
+                   command: Optional[str] = None,
+                   timeout: Optional[datetime.timedelta] = None) -> SandboxError:
+    """Translate a failed gRPC call into the SDK exception its reason (else its status
+    code) names. ``command``/``timeout`` are given for exec calls, so that a timeout
+    error carries them and a client-side deadline counts as a command timeout."""
+    code_fn = getattr(error, "code", None)
+    code: Optional[grpc.StatusCode] = code_fn() if callable(code_fn) else None
+    details_fn = getattr(error, "details", None)
+    details = (details_fn() if callable(details_fn) else None) or str(code or error)
+    reason = _reason_of(error)
+    cls = _BY_REASON.get(reason) or (_BY_CODE.get(code) if code is not None else None)
+    if cls is None and code == grpc.StatusCode.DEADLINE_EXCEEDED and command is not None:
+        cls = CommandTimeoutError
+    cls = cls or SandboxError
+    if cls is ConnectionError:
+        return ConnectionError(f"cannot reach the AgentFense server at {endpoint}: {details}",
+                               endpoint=endpoint, code=code, reason=reason, details=details)
+    if cls is CommandTimeoutError:
+        seconds = timeout.total_seconds() if timeout is not None else None
+        limit = f" after {seconds:g}s" if seconds is not None else ""
+        return CommandTimeoutError(f"command {command!r} timed out{limit}: {details}",
+                                   command=command or "", timeout=seconds, code=code,
+                                   reason=reason, details=details)
+    return cls(details, code=code, reason=reason, details=details)

@@ -1,0 +1,273 @@
+"""The SDK's value types: permission rules, resource limits, exec results and the
+records the server returns, as plain dataclasses and enums independent of protobuf."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from .exceptions import InvalidConfigurationError
+
+
+class Permission(str, enum.Enum):
+    """What the agent can do with a path (DESIGN.md: none < view < read < write)."""
+
+    NONE = "none"  # the path does not exist for the agent
+    VIEW = "view"  # name and metadata only
+    READ = "read"  # content readable
+    WRITE = "write"  # read, modify, create, delete
+
+    @classmethod
+    def parse(cls, value: Union["Permission", str]) -> "Permission":
+        """Accepts an enum member, "read", "READ" or the wire name "PERMISSION_READ"."""
+        if isinstance(value, Permission):
+            return value
+        text = str(value).strip().lower()
+        if text.startswith("permission_"):
+            text = text[len("permission_"):]
+        try:
+            return cls(text)
+        except ValueError:
+            raise InvalidConfigurationError(
+                f"unknown permission {value!r} (expected none, view, read or write)"
+            ) from None
+
+
+class PatternType(str, enum.Enum):
+    """How a rule's pattern is interpreted."""
+
+    GLOB = "glob"  # *.md, **/secrets/**
+    DIRECTORY = "directory"  # /docs/: the directory and everything below it
+    FILE = "file"  # /config.yaml: exactly that path
+
+    @classmethod
+    def parse(cls, value: Union["PatternType", str]) -> "PatternType":
+        if isinstance(value, PatternType):
+            return value
+        text = str(value).strip().lower()
+        if text.startswith("pattern_type_"):
+            text = text[len("pattern_type_"):]
+        try:
+            return cls(text)
+        except ValueError:
+            raise InvalidConfigurationError(
+                f"unknown pattern type {value!r} (expected glob, directory or file)"
+            ) from None
+
+
+class RuntimeType(str, enum.Enum):
+    """Isolation backend; DEFAULT lets the server's runtime.type decide."""
+
+    DEFAULT = "default"
+    BWRAP = "bwrap"
+    DOCKER = "docker"
+
+
+class SandboxStatus(str, enum.Enum):
+    UNSPECIFIED = "unspecified"
+    PENDING = "pending"  # created, not started
+    RUNNING = "running"  # mounted; accepts exec and sessions
+    STOPPED = "stopped"  # unmounted; its write layer is kept
+    ERROR = "error"  # start failed; see SandboxInfo.error_message
+
+
+class SyncMode(str, enum.Enum):
+    """When a sandbox's writes reach its codebase."""
+
+    DEFAULT = "default"  # the server's default: after every command
+    ON_COMMAND_COMPLETE = "on_command_complete"
+    MANUAL = "manual"  # nothing reaches the codebase until commit()
+
+
+class ChangeKind(str, enum.Enum):
+    UNSPECIFIED = "unspecified"
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, init=False)
+class PermissionRule:
+    """One access rule. Higher priority wins; on a tie the more specific pattern wins,
+    then the rule that comes later in the list (so user rules appended after a preset's
+    override the preset's rules at the same priority). ``permission`` and ``type``
+    accept their enum or its name ("read", "PERMISSION_READ", "directory")."""
+
+    pattern: str
+    permission: Permission
+    priority: int
+    type: PatternType
+
+    def __init__(self, pattern: str, permission: Union[Permission, str] = Permission.READ,
+                 priority: int = 0, type: Union[PatternType, str] = PatternType.GLOB) -> None:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise InvalidConfigurationError(f"rule {pattern!r}: pattern must be a non-empty string")
+        object.__setattr__(self, "pattern", pattern)
+        object.__setattr__(self, "permission", Permission.parse(permission))
+        object.__setattr__(self, "type", PatternType.parse(type))
+        object.__setattr__(self, "priority", priority)
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise InvalidConfigurationError(
+                f"rule {self.pattern!r}: priority must be an integer, got {self.priority!r}")
+        if not -(2**31) <= self.priority < 2**31:
+            raise InvalidConfigurationError(
+                f"rule {self.pattern!r}: priority {self.priority} does not fit in int32")
+
+    @classmethod
+    def from_value(cls, value: Union["PermissionRule", Mapping[str, Any]]) -> "PermissionRule":
+        """Accepts a PermissionRule or a dict {"pattern", "permission", "priority"?,
+        "type"?}; unknown keys are an error naming the rule."""
+        if isinstance(value, PermissionRule):
+            return value
+        if not isinstance(value, Mapping):
+            raise InvalidConfigurationError(f"rule {value!r}: expected a dict or PermissionRule")
+        unknown = set(value) - {"pattern", "permission", "priority", "type"}
+        if unknown:
+            raise InvalidConfigurationError(f"rule {dict(value)!r}: unknown keys {sorted(unknown)}")
+        if "pattern" not in value:
+            raise InvalidConfigurationError(f"rule {dict(value)!r}: missing 'pattern'")
+        return cls(pattern=value["pattern"], permission=value.get("permission", "read"),
+                   priority=value.get("priority", 0), type=value.get("type", "glob"))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"pattern": self.pattern, "permission": self.permission.value,
+                "priority": self.priority, "type": self.type.value}
+
+
+RuleLike = Union[PermissionRule, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """Per-sandbox limits; None (or 0) means unlimited."""
+
+    memory_bytes: Optional[int] = None
+    cpu_quota: Optional[int] = None  # millicores: 1000 = one CPU
+    cpu_shares: Optional[int] = None  # relative weight, 1024 = default
+    pids_limit: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of one command."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    duration: datetime.timedelta
+    command: str
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+
+    @property
+    def success(self) -> bool:
+        """True when the command exited with status 0."""
+        return self.exit_code == 0
+
+    @property
+    def output(self) -> str:
+        """stdout followed by stderr (the order in which a terminal usually shows them is
+        not recoverable from a non-streamed result)."""
+        if self.stdout and self.stderr and not self.stdout.endswith("\n"):
+            return self.stdout + "\n" + self.stderr
+        return self.stdout + self.stderr
+
+
+@dataclass(frozen=True)
+class ExecChunk:
+    """One message of a streamed command: output bytes, or (last) the exit status."""
+
+    kind: str  # "stdout", "stderr" or "exit"
+    data: bytes = b""
+    exit_code: Optional[int] = None
+    duration: Optional[datetime.timedelta] = None
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    @property
+    def is_exit(self) -> bool:
+        return self.kind == "exit"
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    id: str
+    codebase_id: str
+    status: SandboxStatus
+    permissions: List[PermissionRule]
+    labels: Dict[str, str]
+    runtime: RuntimeType
+    image: str
+    resources: ResourceLimits
+    sync_mode: SyncMode
+    error_message: str
+    created_at: Optional[datetime.datetime] = None
+    started_at: Optional[datetime.datetime] = None
+    stopped_at: Optional[datetime.datetime] = None
+    expires_at: Optional[datetime.datetime] = None
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    sandbox_id: str
+    active: bool
+    shell: str
+    created_at: Optional[datetime.datetime] = None
+    closed_at: Optional[datetime.datetime] = None
+
+
+@dataclass(frozen=True)
+class CodebaseInfo:
+    id: str
+    name: str
+    owner_id: str
+    size: int
+    file_count: int
+    imported_from: str = ""
+    created_at: Optional[datetime.datetime] = None
+    updated_at: Optional[datetime.datetime] = None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file as listed by the server; permission is set for files seen through a
+    sandbox (None for a codebase listing)."""
+
+    path: str
+    name: str
+    is_dir: bool
+    size: int
+    modified_at: Optional[datetime.datetime] = None
+    permission: Optional[Permission] = None
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    kind: ChangeKind
+    is_dir: bool = False
+    is_symlink: bool = False
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    applied: List[str] = field(default_factory=list)
+    denied: List[str] = field(default_factory=list)  # no write permission there
+    conflicts: List[str] = field(default_factory=list)  # the codebase changed meanwhile
+    reasons: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.denied and not self.conflicts
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    codebase_id: str
+    files: int
+    bytes: int

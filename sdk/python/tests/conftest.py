@@ -1,0 +1,136 @@
+"""Shared fixtures. The unit tests need nothing; the integration tests (marked
+``integration``) start the real `agentfense server` on free loopback ports over a temp
+data directory, and skip with a clear message when the binary has no `server`
+subcommand yet."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # fake_server, helpers
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def agentfense_bin() -> str:
+    return os.environ.get("AGENTFENSE_BIN", str(REPO / "build" / "agentfense"))
+
+
+def server_unavailable_reason() -> str:
+    """Why the real server cannot be used ('' when it can)."""
+    binary = agentfense_bin()
+    if not os.access(binary, os.X_OK):
+        return f"{binary} not built (scripts/build.sh, or set AGENTFENSE_BIN)"
+    probe = subprocess.run([binary, "server", "--help"], capture_output=True, text=True,
+                           timeout=30)
+    # An older CLI without the subcommand prints its general help, also with status 0,
+    # so the server's own flag must appear.
+    if probe.returncode != 0 or "--grpc-addr" not in probe.stdout + probe.stderr:
+        return f"{binary} has no `server` subcommand yet"
+    return ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    endpoint: str  # gRPC host:port
+    http_url: str  # REST base URL, http://host:port
+    data_dir: Path
+    import_root: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def agentfense_server() -> Iterator[RunningServer]:
+    reason = server_unavailable_reason()
+    if reason:
+        pytest.skip(f"integration tests skipped: {reason}")
+    data_dir = Path(tempfile.mkdtemp(prefix="af-sdk-server-"))
+    import_root = Path(tempfile.mkdtemp(prefix="af-sdk-import-"))
+    config = data_dir / "config.yaml"
+    config.write_text(f"storage:\n  import_roots: [{import_root}]\n"
+                      "runtime:\n  max_timeout: 10m\n")
+    grpc_port, http_port = free_port(), free_port()
+    log_path = data_dir / "server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{grpc_port}",
+             "--http-addr", f"127.0.0.1:{http_port}", "--data-dir", str(data_dir / "data"),
+             "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    server = RunningServer(f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}", data_dir,
+                           import_root, log_path)
+    channel = grpc.insecure_channel(server.endpoint)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=60)
+    except grpc.FutureTimeoutError:
+        process.kill()
+        pytest.fail(f"agentfense server did not come up; log:\n{server.log()}")
+    finally:
+        channel.close()
+    yield server
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.rmtree(import_root, ignore_errors=True)
+
+
+SECRET = "SECRET-6f1c2e"
+
+PROJECT_FILES = {
+    "README.md": "# Sample\n",
+    "main.py": "print('hello from main')\n",
+    "src/app.py": "VALUE = 1\n",
+    "docs/guide.md": "# Guide\n",
+    "output/.keep": "",
+    ".env": f"TOKEN={SECRET}\n",
+    "config/secrets/db.txt": f"password={SECRET}\n",
+    "deploy.pem": f"{SECRET}\n",
+    "node_modules/dep/index.js": "ignored by .gitignore\n",
+    "notes.private": "ignored by .sandboxignore\n",
+    ".gitignore": "node_modules/\n*.log\n!important.log\n",
+    ".sandboxignore": "*.private\n",
+    "debug.log": "ignored\n",
+    "important.log": "re-included by negation\n",
+}
+
+
+def write_project(root: Path) -> Path:
+    for relative, content in PROJECT_FILES.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    (root / "tool.sh").write_text("#!/bin/sh\necho tool ran\n")
+    os.chmod(root / "tool.sh", 0o755)
+    (root / "empty-dir").mkdir()
+    (root / "main-link.py").symlink_to("main.py")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A sample project outside the server's import roots (so it is uploaded)."""
+    return write_project(tmp_path / "project")

@@ -1,0 +1,143 @@
+"""from_local's tree walk and tar stream, checked by reading the stream back with
+tarfile (what the server's libarchive will see)."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from agentfense.archive import (ArchiveEntry, ProgressBar, archive_size, choose_progress,
+                                collect_entries, tar_chunks, with_progress)
+
+
+def make_tree(root: Path) -> None:
+    (root / "src").mkdir()
+    (root / "src" / "main.py").write_text("print('hi')\n")
+    (root / "run.sh").write_text("#!/bin/sh\necho run\n")
+    os.chmod(root / "run.sh", 0o755)
+    (root / "empty").mkdir()
+    (root / "link").symlink_to("src/main.py")
+    (root / "dangling").symlink_to("/nowhere/at/all")
+    (root / "build").mkdir()
+    (root / "build" / "out.o").write_bytes(b"\0" * 10)
+    (root / "debug.log").write_text("log\n")
+    (root / "keep.log").write_text("kept\n")
+    (root / ".gitignore").write_text("build/\n*.log\n!keep.log\n")
+    (root / "sub").mkdir()
+    (root / "sub" / ".gitignore").write_text("/only-here.txt\n!debug2.log\n")
+    (root / "sub" / "only-here.txt").write_text("x")
+    (root / "sub" / "debug2.log").write_text("re-included by the deeper file\n")
+    (root / "sub" / "debug3.log").write_text("still ignored\n")
+    (root / "only-here.txt").write_text("anchored pattern in sub/ does not reach here\n")
+    (root / ".sandboxignore").write_text("secret-notes.md\n")
+    (root / "secret-notes.md").write_text("not for the agent\n")
+    os.mkfifo(root / "fifo")
+
+
+def read_back(entries: List[ArchiveEntry], chunk_size: int = 1 << 20) -> Dict[str, tarfile.TarInfo]:
+    data = b"".join(tar_chunks(entries, chunk_size))
+    assert len(data) == archive_size(entries)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        return {member.name: member for member in tar.getmembers()}
+
+
+def contents(entries: List[ArchiveEntry]) -> Dict[str, bytes]:
+    data = b"".join(tar_chunks(entries))
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        return {member.name: tar.extractfile(member).read()  # type: ignore[union-attr]
+                for member in tar.getmembers() if member.isreg()}
+
+
+def test_ignore_files_and_kinds_of_entries(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    members = read_back(collect_entries(tmp_path))
+    assert set(members) == {
+        ".gitignore", ".sandboxignore", "src", "src/main.py", "run.sh", "empty", "link",
+        "dangling", "keep.log", "sub", "sub/.gitignore", "sub/debug2.log", "only-here.txt"}
+    assert members["run.sh"].mode == 0o755
+    assert members["src/main.py"].mode & 0o111 == 0
+    assert members["empty"].isdir()
+    assert members["link"].issym() and members["link"].linkname == "src/main.py"
+    assert members["dangling"].linkname == "/nowhere/at/all"
+    assert contents(collect_entries(tmp_path))["src/main.py"] == b"print('hi')\n"
+
+
+def test_user_patterns_override_ignore_files(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    names = {entry.path for entry in collect_entries(tmp_path, ["src/", "!debug.log"])}
+    assert "src" not in names and "src/main.py" not in names
+    assert "debug.log" in names
+
+
+def test_a_file_under_an_excluded_directory_cannot_be_re_included(tmp_path: Path) -> None:
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "keep.txt").write_text("x")
+    (tmp_path / ".gitignore").write_text("build/\n!build/keep.txt\n")
+    assert {entry.path for entry in collect_entries(tmp_path)} == {".gitignore"}
+
+
+def test_large_files_stream_in_fixed_chunks(tmp_path: Path) -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    (tmp_path / "big.bin").write_bytes(payload)
+    entries = collect_entries(tmp_path)
+    chunks = list(tar_chunks(entries, chunk_size=65536))
+    assert all(len(chunk) == 65536 for chunk in chunks[:-1])
+    read_back(entries, chunk_size=65536)
+    assert contents(entries)["big.bin"] == payload
+
+
+def test_long_and_unicode_names_survive(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120) / ("é" * 60)
+    deep.mkdir(parents=True)
+    (deep / ("f" * 150 + ".txt")).write_text("deep")
+    names = set(read_back(collect_entries(tmp_path)))
+    assert f"{'d' * 120}/{'é' * 60}/{'f' * 150}.txt" in names
+
+
+def test_a_file_that_shrinks_while_uploading_keeps_the_stream_valid(tmp_path: Path) -> None:
+    target = tmp_path / "shrinks.txt"
+    target.write_text("0123456789")
+    entries = collect_entries(tmp_path)
+    target.write_text("01")
+    assert contents(entries)["shrinks.txt"] == b"01" + bytes(8)
+
+
+def test_progress_reports_every_chunk_up_to_the_total(tmp_path: Path) -> None:
+    (tmp_path / "a.bin").write_bytes(os.urandom(300_000))
+    entries = collect_entries(tmp_path)
+    total = archive_size(entries)
+    seen: List[Tuple[int, int]] = []
+    sent = b"".join(with_progress(tar_chunks(entries, 65536), total,
+                                  lambda done, all_: seen.append((done, all_))))
+    assert len(sent) == total
+    assert seen[-1] == (total, total)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert len(seen) == -(-total // 65536)
+
+
+def test_progress_choice() -> None:
+    def callback(sent: int, total: int) -> None:
+        pass
+    assert choose_progress(callback, 1) is callback
+    assert choose_progress(False, 10**12) is None
+    assert isinstance(choose_progress(True, 1), ProgressBar)
+    assert choose_progress(None, 10) is None  # small uploads stay quiet
+
+
+def test_progress_bar_draws(capsys: pytest.CaptureFixture) -> None:
+    bar = ProgressBar("up")
+    bar(50, 100)
+    bar(100, 100)
+    err = capsys.readouterr().err
+    assert "[###############...............]" in err and err.endswith("\n")
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        collect_entries(tmp_path / "f")

@@ -1,0 +1,123 @@
+"""Mapping of gRPC failures to the SDK's exceptions: the server's reason metadata
+decides first, the status code is the fallback."""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+from typing import Optional, Sequence, Tuple
+
+import grpc
+import pytest
+
+import agentfense
+from agentfense.exceptions import (CodebaseNotFoundError, CommandExecutionError,
+                                   CommandTimeoutError, ConnectionError, FileNotFoundError,
+                                   InvalidConfigurationError, InvalidPathError, NotFoundError,
+                                   PermissionDeniedError, QuotaExceededError,
+                                   RuntimeUnavailableError, SandboxError, SandboxNotFoundError,
+                                   SandboxNotRunningError, SessionClosedError,
+                                   SessionNotFoundError, from_rpc_error)
+
+
+class FakeRpcError(grpc.RpcError):
+    """Shaped like the errors grpc raises (grpc.Call's accessors)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str,
+                 metadata: Optional[Sequence[Tuple[str, object]]] = None) -> None:
+        super().__init__(details)
+        self._code, self._details, self._metadata = code, details, metadata or ()
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> Sequence[Tuple[str, object]]:
+        return self._metadata
+
+
+REASONS = {
+    "CODEBASE_NOT_FOUND": (grpc.StatusCode.NOT_FOUND, CodebaseNotFoundError),
+    "SANDBOX_NOT_FOUND": (grpc.StatusCode.NOT_FOUND, SandboxNotFoundError),
+    "SESSION_NOT_FOUND": (grpc.StatusCode.NOT_FOUND, SessionNotFoundError),
+    "FILE_NOT_FOUND": (grpc.StatusCode.NOT_FOUND, FileNotFoundError),
+    "SANDBOX_NOT_RUNNING": (grpc.StatusCode.FAILED_PRECONDITION, SandboxNotRunningError),
+    "SESSION_CLOSED": (grpc.StatusCode.FAILED_PRECONDITION, SessionClosedError),
+    "INVALID_RULE": (grpc.StatusCode.INVALID_ARGUMENT, InvalidConfigurationError),
+    "INVALID_PATH": (grpc.StatusCode.INVALID_ARGUMENT, InvalidPathError),
+    "COMMAND_TIMEOUT": (grpc.StatusCode.DEADLINE_EXCEEDED, CommandTimeoutError),
+    "PERMISSION_DENIED": (grpc.StatusCode.PERMISSION_DENIED, PermissionDeniedError),
+    "QUOTA_EXCEEDED": (grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceededError),
+    "RUNTIME_UNAVAILABLE": (grpc.StatusCode.FAILED_PRECONDITION, RuntimeUnavailableError),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(REASONS))
+def test_reason_decides_the_class(reason: str) -> None:
+    code, cls = REASONS[reason]
+    error = from_rpc_error(FakeRpcError(code, "the message", [("agentfense-reason", reason)]))
+    assert type(error) is cls
+    assert error.code == code and error.reason == reason and error.details == "the message"
+    assert isinstance(error, SandboxError)
+
+
+def test_reason_may_arrive_as_bytes_among_other_metadata() -> None:
+    metadata = [("x-other", "1"), ("agentfense-reason", b"SANDBOX_NOT_FOUND")]
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.NOT_FOUND, "no sandbox", metadata))
+    assert type(error) is SandboxNotFoundError
+
+
+@pytest.mark.parametrize("code,cls", [
+    (grpc.StatusCode.NOT_FOUND, NotFoundError),
+    (grpc.StatusCode.INVALID_ARGUMENT, InvalidConfigurationError),
+    (grpc.StatusCode.PERMISSION_DENIED, PermissionDeniedError),
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceededError),
+    (grpc.StatusCode.INTERNAL, SandboxError),
+    (grpc.StatusCode.DEADLINE_EXCEEDED, SandboxError),  # not an exec call
+])
+def test_status_code_is_the_fallback(code: grpc.StatusCode, cls: type) -> None:
+    assert type(from_rpc_error(FakeRpcError(code, "x"))) is cls
+
+
+def test_unavailable_is_a_connection_error_naming_the_endpoint() -> None:
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused"),
+                           endpoint="127.0.0.1:1")
+    assert isinstance(error, ConnectionError) and isinstance(error, builtins.ConnectionError)
+    assert error.endpoint == "127.0.0.1:1" and "127.0.0.1:1" in str(error)
+
+
+def test_timeout_carries_command_and_timeout() -> None:
+    raw = FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "killed after 1s",
+                       [("agentfense-reason", "COMMAND_TIMEOUT")])
+    error = from_rpc_error(raw, command="sleep 10", timeout=datetime.timedelta(seconds=1))
+    assert isinstance(error, CommandTimeoutError) and isinstance(error, TimeoutError)
+    assert error.command == "sleep 10" and error.timeout == 1.0
+    assert "sleep 10" in str(error) and "1s" in str(error)
+
+
+def test_client_side_deadline_on_an_exec_is_a_command_timeout() -> None:
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"),
+                           command="sleep 99", timeout=None)
+    assert isinstance(error, CommandTimeoutError) and error.timeout is None
+
+
+def test_command_execution_error_keeps_the_outcome() -> None:
+    error = CommandExecutionError("make", 2, "partial", "warning\nerror: boom\n")
+    assert error.exit_code == 2 and error.stderr.endswith("boom\n") and error.stdout == "partial"
+    assert "exited with 2: error: boom" in str(error)
+
+
+def test_builtin_bases_let_generic_handlers_work() -> None:
+    assert issubclass(FileNotFoundError, builtins.FileNotFoundError)
+    assert issubclass(PermissionDeniedError, PermissionError)
+    assert issubclass(InvalidConfigurationError, ValueError)
+
+
+def test_every_class_is_exported() -> None:
+    for name in ["SandboxError", "SandboxNotFoundError", "SandboxNotRunningError",
+                 "CodebaseNotFoundError", "CommandTimeoutError", "CommandExecutionError",
+                 "PermissionDeniedError", "SessionClosedError", "InvalidConfigurationError",
+                 "ConnectionError", "SessionNotFoundError", "FileNotFoundError"]:
+        assert issubclass(getattr(agentfense, name), SandboxError)

@@ -1,0 +1,72 @@
+"""Presets come from the repository's presets/presets.json, and user rules come after
+the preset's so that they win ties."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import agentfense
+from agentfense import (InvalidConfigurationError, Permission, PermissionRule, extend_preset,
+                        get_preset, get_preset_info, list_presets, register_preset)
+from agentfense.presets import resolve_rules
+
+REPO_PRESETS = Path(__file__).resolve().parents[3] / "presets" / "presets.json"
+
+
+def test_the_packaged_presets_are_the_repository_file() -> None:
+    document = json.loads(REPO_PRESETS.read_text())
+    assert set(document["presets"]) <= set(list_presets())
+    for name, entry in document["presets"].items():
+        expected = [PermissionRule.from_value(rule) for rule in entry["rules"]]
+        assert get_preset(name) == expected
+        assert get_preset_info(name).description == entry["description"]
+
+
+def test_agent_safe_hides_secrets_above_user_default_priority() -> None:
+    rules = get_preset("agent-safe")
+    hidden = {rule.pattern for rule in rules if rule.permission is Permission.NONE}
+    assert {"**/.env*", "**/secrets/**", "**/*.key", "**/*.pem", "**/credentials*",
+            "**/.git/**"} <= hidden
+    assert all(rule.priority > 0 for rule in rules if rule.permission is Permission.NONE)
+
+
+def test_get_preset_returns_a_copy() -> None:
+    get_preset("read-only").append(PermissionRule("/x", "write"))
+    assert len(get_preset("read-only")) == 1
+
+
+def test_extend_preset_appends_user_rules_last() -> None:
+    rules = extend_preset("read-only", [{"pattern": "**/*", "permission": "write"}])
+    assert rules == [PermissionRule("**/*", Permission.READ), PermissionRule("**/*", Permission.WRITE)]
+
+
+def test_resolve_rules_orders_preset_then_user() -> None:
+    rules = resolve_rules("view-only", [PermissionRule("/docs/**", "write", priority=5)])
+    assert rules[0].permission is Permission.VIEW and rules[-1].pattern == "/docs/**"
+    assert resolve_rules(None, [{"pattern": "a"}]) == [PermissionRule("a")]
+
+
+def test_unknown_preset_names_the_known_ones() -> None:
+    with pytest.raises(InvalidConfigurationError, match="unknown preset 'nope'.*agent-safe"):
+        get_preset("nope")
+
+
+def test_register_preset_validates_and_refuses_silent_overwrite() -> None:
+    register_preset("test-docs-writer", [{"pattern": "/docs/**", "permission": "write"}],
+                    description="docs only")
+    assert "test-docs-writer" in list_presets()
+    assert get_preset("test-docs-writer") == [PermissionRule("/docs/**", Permission.WRITE)]
+    with pytest.raises(InvalidConfigurationError, match="already exists"):
+        register_preset("test-docs-writer", [])
+    register_preset("test-docs-writer", [], overwrite=True)
+    assert get_preset("test-docs-writer") == []
+    with pytest.raises(InvalidConfigurationError, match="'sometimes'"):
+        register_preset("test-bad", [{"pattern": "/x", "permission": "sometimes"}])
+    assert "test-bad" not in list_presets()
+
+
+def test_exported_from_the_package() -> None:
+    assert agentfense.list_presets is list_presets
