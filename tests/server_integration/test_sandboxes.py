@@ -266,3 +266,27 @@ def test_expired_sandboxes_are_reaped(strict_server):
             return
         time.sleep(0.2)
     raise AssertionError("expired sandbox was not destroyed")
+
+
+def test_stop_kills_commands_in_flight(server, codebase):
+    import threading
+    sandbox_id = make_sandbox(server, codebase)
+    outcome = {}
+
+    def long_command():
+        try:
+            run(server, sandbox_id, "echo partial > output/p.txt; sleep 300")
+        except grpc.RpcError as error:
+            outcome["error"] = error
+    worker = threading.Thread(target=long_command)
+    worker.start()
+    time.sleep(1.5)
+    server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
+    worker.join(timeout=30)
+    try:
+        assert not worker.is_alive(), "the command outlived its sandbox"
+        assert outcome["error"].code() == grpc.StatusCode.ABORTED
+        with pytest.raises(grpc.RpcError):
+            download(server, codebase, "output/p.txt")  # half-done work is not synced
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
