@@ -2,8 +2,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
-#include <string>
-#include <vector>
 
 #include "cli/commands.h"
 #include "common/errors.h"
@@ -20,13 +18,6 @@ int main(int argc, char** argv) {
       {"mount", cli::add_mount_command(app)},
       {"server", cli::add_server_command(app)},
   };
-  // Installed under the name agentfense-server, the binary is `agentfense server`.
-  std::vector<char*> args(argv, argv + argc);
-  const std::string invoked = argv[0];
-  if (invoked.size() >= 17 && invoked.compare(invoked.size() - 17, 17, "agentfense-server") == 0)
-    args.insert(args.begin() + 1, const_cast<char*>("server"));
-  argc = static_cast<int>(args.size());
-  argv = args.data();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -2,6 +2,7 @@
 
 #include <fuse_lowlevel.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <optional>
@@ -34,6 +35,10 @@ void signal_ready(int fd) {
 class SignalHandlers {
  public:
   explicit SignalHandlers(fuse_session* session) : session_(session) {
+    // libfuse only installs its handler over SIG_DFL. A shell starts background jobs
+    // with SIGINT ignored, so `agentfense mount ... &` would never stop on Ctrl-C/kill
+    // -INT: the stop signals are ours to handle whatever we inherited.
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) (void)::signal(sig, SIG_DFL);
     if (fuse_set_signal_handlers(session_) != 0) session_ = nullptr;
   }
   ~SignalHandlers() {

@@ -35,7 +35,8 @@ SandboxMount::SandboxMount(const MountPlan& plan)
     write_file(policy_file, policy::rules_to_json(plan.rules));
     const auto [uid, gid] = runtime::default_sandbox_ids();
     child_ = std::make_unique<supervisor::MountChild>(
-        supervisor::MountChildSpec{.base_dir = plan.base_dir,
+        supervisor::MountChildSpec{.program = plan.fs_program,
+                                   .base_dir = plan.base_dir,
                                    .mountpoint = mountpoint,
                                    .state_dir = plan.state_dir,
                                    .policy_json_file = policy_file,

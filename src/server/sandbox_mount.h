@@ -19,6 +19,7 @@
 namespace agentfense::server {
 
 struct MountPlan {
+  std::string fs_program;  // the `agentfense` binary that serves the mount
   std::string sandbox_id;
   std::string base_dir;    // the codebase's files
   std::string state_dir;   // upper layer + journal, kept across stop/start and restarts

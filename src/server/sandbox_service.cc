@@ -139,7 +139,8 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   const auto started = std::chrono::steady_clock::now();
   try {
     LiveSandboxPlan plan{.codebase_id = sandbox.codebase_id(),
-                         .mount = {.sandbox_id = sandbox.id(),
+                         .mount = {.fs_program = options_.fs_program,
+                                   .sandbox_id = sandbox.id(),
                                    .base_dir = codebases_.files_dir(sandbox.codebase_id()),
                                    .state_dir = state_dir(sandbox.id()) + "/state",
                                    .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",

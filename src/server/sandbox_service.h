@@ -22,6 +22,7 @@
 namespace agentfense::server {
 
 struct SandboxServiceOptions {
+  std::string fs_program;     // the `agentfense` binary serving each sandbox's mount
   std::string sandboxes_dir;  // <data_dir>/sandboxes/<id>/{state, audit.jsonl}
   std::string mount_root;     // storage.mount_path
   std::chrono::milliseconds default_timeout{std::chrono::minutes(5)};

@@ -23,6 +23,7 @@
 #include "store/schema.h"
 #include "store/session_records.h"
 #include "supervisor/run_dir.h"
+#include "supervisor/sibling_binary.h"
 
 namespace agentfense::server {
 namespace {
@@ -75,7 +76,8 @@ void ensure_dir(const std::string& path, mode_t mode) {
 }
 
 SandboxServiceOptions sandbox_options(const Config& config) {
-  return {.sandboxes_dir = config.storage.data_dir + "/sandboxes",
+  return {.fs_program = supervisor::sibling_binary("agentfense"),
+          .sandboxes_dir = config.storage.data_dir + "/sandboxes",
           .mount_root = config.storage.mount_path,
           .default_timeout = config.runtime.default_timeout,
           .max_timeout = config.runtime.max_timeout,

@@ -66,6 +66,7 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
 
+  const std::string program = spec.program;  // the child may only touch what exists pre-fork
   const pid_t supervisor = ::getpid();
   pid_ = check_syscall(::fork(), "fork mount process");
   if (pid_ == 0) {
@@ -84,7 +85,7 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
     // process; the ready pipe becomes fd 3 (dup2 clears close-on-exec on the new fd).
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) ::_exit(127);
     if (::dup2(ready_write.get(), kChildReadyFd) < 0) ::_exit(127);
-    ::execv("/proc/self/exe", argv.data());
+    ::execv(program.c_str(), argv.data());
     ::_exit(127);
   }
   ready_write.reset();

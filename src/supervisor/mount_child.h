@@ -13,6 +13,10 @@
 namespace agentfense::supervisor {
 
 struct MountChildSpec {
+  // The `agentfense` binary whose `mount` subcommand serves the view. The CLI runs its
+  // own (/proc/self/exe); the server runs the lean sibling binary, so no fs process
+  // carries the server's gRPC/protobuf libraries.
+  std::string program = "/proc/self/exe";
   std::string base_dir;
   std::string mountpoint;
   std::string state_dir;

@@ -162,12 +162,19 @@ def wait_for(predicate, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_mount_serves_until_signal_then_unmounts(agentfense, repo, tmp_path, stop_signal):
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does for `cmd &`
+
+
+@pytest.mark.parametrize("stop_signal, inherited", [
+    (signal.SIGTERM, None), (signal.SIGINT, None), (signal.SIGINT, ignore_sigint)])
+def test_mount_serves_until_signal_then_unmounts(agentfense, repo, tmp_path, stop_signal,
+                                                  inherited):
     mountpoint = tmp_path / "mnt"
     mountpoint.mkdir()
     proc = subprocess.Popen([agentfense_bin(), "mount", str(repo), str(mountpoint)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=inherited)
     try:
         assert wait_for(lambda: mounts_mentioning([str(mountpoint)]), 10), "never mounted"
         names = os.listdir(mountpoint)
