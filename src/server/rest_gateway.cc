@@ -35,6 +35,9 @@ BodyReader FromBufferedBody(const httplib::Request& request) {
 
 }  // namespace
 
+// Concurrent REST requests served (more wait in the listen queue).
+constexpr std::size_t kRestThreads = 128;
+
 struct RestGateway::Impl {
   RestRouter router;
   AccessLog access_log;
@@ -48,6 +51,10 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes)
   AddRestRoutes(impl_->router, codebases, sandboxes);
   httplib::Server& http = impl_->http;
   const RestRouter& router = impl_->router;
+  // httplib's default pool is max(8, cores - 1) threads, and a request holds its thread
+  // for as long as its command runs: eight slow execs would stall every other REST call.
+  // Threads are cheap next to what a sandbox command costs.
+  http.new_task_queue = [] { return new httplib::ThreadPool(kRestThreads); };
 
   // Every route catches everything in every method; RestRouter decides 404/405. Methods
   // that may carry a body get a ContentReader so uploads stream instead of being

@@ -131,3 +131,17 @@ def test_changes_and_file_routes(api, rest_codebase, rest_sandbox):
     assert requests.get(f"{api}/sandboxes/{sid}/diff").status_code == 200
     assert requests.post(f"{api}/sandboxes/{sid}/commit", json={}).status_code == 200
     assert requests.post(f"{api}/sandboxes/{sid}/discard").status_code == 200
+
+
+def test_slow_commands_do_not_stall_other_requests(api, rest_sandbox):
+    """Twenty 2-second commands at once: with a small fixed thread pool they would run in
+    rounds (>= 6 s); every request gets its own thread instead."""
+    import concurrent.futures
+    import time
+    sid = rest_sandbox["id"]
+    started = time.time()
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(lambda _: requests.post(
+            f"{api}/sandboxes/{sid}/exec", json={"command": "sleep 2"}).status_code, range(20)))
+    assert codes == [200] * 20
+    assert time.time() - started < 4.5
