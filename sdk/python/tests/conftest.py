@@ -48,6 +48,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Low enough for a test to reach it, above the 50 sandboxes one test runs at once.
+MAX_PER_USER = 60
+
+
 @dataclass
 class RunningServer:
     endpoint: str  # gRPC host:port
@@ -69,7 +73,8 @@ def agentfense_server() -> Iterator[RunningServer]:
     import_root = Path(tempfile.mkdtemp(prefix="af-sdk-import-"))
     config = data_dir / "config.yaml"
     config.write_text(f"storage:\n  import_roots: [{import_root}]\n"
-                      "runtime:\n  max_timeout: 10m\n")
+                      "runtime:\n  max_timeout: 10m\n"
+                      f"sandbox:\n  max_per_user: {MAX_PER_USER}\n")
     grpc_port, http_port = free_port(), free_port()
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:

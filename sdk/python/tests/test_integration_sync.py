@@ -5,6 +5,7 @@ behaviour as seen from Python. Skipped when the binary has no `server` subcomman
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -15,8 +16,9 @@ from agentfense import (ChangeKind, CodebaseNotFoundError, CommandExecutionError
                         InvalidConfigurationError, InvalidPathError, Permission,
                         PermissionDeniedError, RuntimeType, RuntimeUnavailableError, Sandbox,
                         SandboxClient, SandboxNotFoundError, SandboxNotRunningError,
-                        SandboxStatus, SessionClosedError, SessionNotFoundError, SyncMode)
-from conftest import PROJECT_FILES, SECRET, RunningServer, write_project
+                        QuotaExceededError, SandboxStatus, SessionClosedError, SessionNotFoundError,
+                        SyncMode)
+from conftest import MAX_PER_USER, PROJECT_FILES, SECRET, RunningServer, write_project
 
 
 @pytest.fixture
@@ -232,3 +234,17 @@ def test_no_rules_means_nothing_visible(server: RunningServer) -> None:
         finally:
             client.destroy_sandbox(sandbox.id)
             client.delete_codebase(codebase.id)
+
+
+def test_quota_exceeded_names_the_limit(server: RunningServer) -> None:
+    with SandboxClient(server.endpoint) as client:
+        codebase = client.create_codebase("quota", owner_id=f"quota-{uuid.uuid4().hex[:8]}")
+        created = [client.create_sandbox(codebase.id, preset="read-only").id
+                   for _ in range(MAX_PER_USER)]
+        try:
+            with pytest.raises(QuotaExceededError, match="max_per_user"):
+                client.create_sandbox(codebase.id, preset="read-only")
+        finally:
+            for sandbox_id in created:
+                client.destroy_sandbox(sandbox_id)
+        client.create_sandbox(codebase.id, preset="read-only")  # room again
