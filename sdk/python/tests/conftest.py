@@ -48,6 +48,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored
+# instead of raising KeyboardInterrupt. The Ctrl-C tests need what an interactive user
+# has, whoever launched pytest (scripts/test.sh runs the suites side by side with `&`).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Low enough for a test to reach it, above the 50 sandboxes one test runs at once.
 MAX_PER_USER = 60
 
