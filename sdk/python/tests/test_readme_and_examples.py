@@ -15,6 +15,7 @@ import pytest
 from conftest import REPO, RunningServer, write_project
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT_README = REPO / "README.md"
 EXAMPLES = sorted((REPO / "examples").glob("*.py"))
 
 
@@ -26,14 +27,19 @@ def test_readme_has_examples() -> None:
     assert len(python_blocks(README)) >= 5 and EXAMPLES
 
 
-@pytest.mark.parametrize("index", range(len(python_blocks(README))))
+# The SDK README's blocks and the repository README's.
+BLOCKS = [(md, i) for md in (README, ROOT_README) for i in range(len(python_blocks(md)))]
+
+
+@pytest.mark.parametrize("markdown, index", BLOCKS,
+                         ids=[f"{md.parent.name}/{md.name}#{i}" for md, i in BLOCKS])
 def test_readme_block_runs(agentfense_server: RunningServer, tmp_path: Path,
-                           monkeypatch: pytest.MonkeyPatch, index: int) -> None:
+                           monkeypatch: pytest.MonkeyPatch, markdown: Path, index: int) -> None:
     write_project(tmp_path / "my-project")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AGENTFENSE_ENDPOINT", agentfense_server.endpoint)
-    code = python_blocks(README)[index]
-    exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+    code = python_blocks(markdown)[index]
+    exec(compile(code, f"{markdown.name} block {index}", "exec"), {"__name__": "__readme__"})
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[path.name for path in EXAMPLES])
