@@ -145,3 +145,24 @@ def test_slow_commands_do_not_stall_other_requests(api, rest_sandbox):
             f"{api}/sandboxes/{sid}/exec", json={"command": "sleep 2"}).status_code, range(20)))
     assert codes == [200] * 20
     assert time.time() - started < 4.5
+
+
+def test_readme_curl_walkthrough_runs_as_pasted(server, tmp_path):
+    """The README's curl walk-through, pasted into bash against this server."""
+    import subprocess
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("H=http://127.0.0.1:8080/v1")
+    end = readme.index("\n", readme.index("curl -s -XDELETE $H/sandboxes/$SB", start))
+    script = readme[start:end].replace("127.0.0.1:8080", f"127.0.0.1:{server.http_port}")
+    project = tmp_path / "some" / "project"
+    project.mkdir(parents=True)
+    (project / "hello.txt").write_text("hi\n")
+    (tmp_path / "README.md").write_text("# pasted\n")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert '"exitCode":1' in out and "No such file" in out  # `cat .env`: hidden
+    assert '"OUTPUT_TYPE_EXIT"' in out and "/workspace/output" in out
+    assert '"reason":"FILE_NOT_FOUND"' in out
