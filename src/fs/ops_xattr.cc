@@ -1,6 +1,7 @@
 // Extended attributes. Only the user.* namespace exists for the agent: security.* and
 // trusted.* could change how the host treats a file (capabilities, labels), so setting
-// them is refused with EPERM and reading them answers "no such attribute".
+// them is refused with EPERM. Reading security.* answers "not supported" (this fs carries
+// no security labels), other namespaces "no such attribute".
 #include <fcntl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -93,7 +94,10 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
   // Only user.* attributes exist, whatever the node. Answering before taking a node
   // snapshot matters: `ls -l` probes security.selinux on every file, every run.
   if (!is_user_attr(name)) {
-    fuse_reply_err(req, ENODATA);
+    // EOPNOTSUPP, not ENODATA, for security.*: GNU ls (getfilecon_cache) remembers a
+    // device that does not support labels and stops asking, which removes one daemon
+    // round trip per file from every `ls -l` (the kernel caches no xattr answers).
+    fuse_reply_err(req, std::string_view(name).starts_with("security.") ? EOPNOTSUPP : ENODATA);
     return;
   }
   UniqueFd own;

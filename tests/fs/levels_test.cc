@@ -125,6 +125,14 @@ TEST_F(Levels, MetadataChanges) {
   char value[8] = {};
   EXPECT_EQ(::getxattr(wf.c_str(), "user.k", value, sizeof value), 1);
   EXPECT_EQ(value[0], 'v');
+  // No security labels here: "not supported" (GNU ls then stops probing this device),
+  // while other missing attributes are simply absent.
+  errno = 0;
+  EXPECT_EQ(::lgetxattr(rf.c_str(), "security.selinux", value, sizeof value), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  errno = 0;
+  EXPECT_EQ(::getxattr(wf.c_str(), "trusted.x", value, sizeof value), -1);
+  EXPECT_EQ(errno, ENODATA);
   struct stat st;
   ASSERT_EQ(::stat(base_path("w/f").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 4);  // the base is never modified
