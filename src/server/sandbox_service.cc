@@ -84,7 +84,11 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
   (void)rules_from_wire(request.permissions());                         // INVALID_ARGUMENT
   validate_limits(request.resources());
-  if (request.runtime() == v1::RUNTIME_TYPE_DOCKER && !options_.docker_available)
+  // RUNTIME_TYPE_UNSPECIFIED means the server's runtime.type.
+  const v1::RuntimeType runtime = request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED
+                                      ? options_.default_runtime
+                                      : request.runtime();
+  if (runtime == v1::RUNTIME_TYPE_DOCKER && !options_.docker_available)
     throw ApiError(StatusCode::UNIMPLEMENTED,
                    "runtime RUNTIME_TYPE_DOCKER is not available on this server yet; use "
                    "RUNTIME_TYPE_BWRAP",
@@ -111,8 +115,7 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const auto expires_in =
       request.has_expires_in() ? to_millis(request.expires_in()) : options_.default_expiration;
   if (expires_in.count() > 0) *sandbox.mutable_expires_at() = to_timestamp(now + expires_in);
-  sandbox.set_runtime(request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED ? v1::RUNTIME_TYPE_BWRAP
-                                                                        : request.runtime());
+  sandbox.set_runtime(runtime);
   sandbox.set_image(request.image());
   *sandbox.mutable_resources() = request.resources();
   sandbox.set_sync_mode(request.sync_mode() == v1::SYNC_MODE_MANUAL

@@ -88,3 +88,16 @@ def test_unknown_sandbox_lookup_after_restart(data_dir):
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
     finally:
         assert srv.stop() == 0
+
+
+def test_runtime_type_config_is_the_default_runtime(data_dir):
+    srv = Server(data_dir, config="runtime:\n  type: docker\n").start()
+    try:
+        codebase_id = make_codebase(srv, files={"a.txt": b"1\n"})
+        with pytest.raises(grpc.RpcError) as e:
+            make_sandbox(srv, codebase_id, start=False)  # runtime unspecified -> docker
+        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        sandbox_id = make_sandbox(srv, codebase_id, runtime=common.RUNTIME_TYPE_BWRAP)
+        assert run(srv, sandbox_id, "cat a.txt").stdout == "1\n"
+    finally:
+        assert srv.stop() == 0
