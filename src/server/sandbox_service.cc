@@ -43,7 +43,8 @@ SandboxService::SandboxService(SandboxServiceOptions options, store::CodebaseSto
       codebases_(codebases),
       sandboxes_(sandboxes),
       sessions_(sessions),
-      spawner_(spawner) {
+      spawner_(spawner),
+      stats_([&codebases](const std::string& id) { codebases.recount(id); }) {
   std::filesystem::create_directories(options_.sandboxes_dir);
 }
 
@@ -267,7 +268,7 @@ void SandboxService::after_commit(const std::string& codebase_id, const std::str
                                   const v1::CommitChangesResponse& commit) {
   if (commit.applied().empty()) return;
   base_changed(codebase_id, {commit.applied().begin(), commit.applied().end()}, committer);
-  codebases_.recount(codebase_id);
+  stats_.mark(codebase_id);
 }
 
 void SandboxService::base_changed(const std::string& codebase_id,

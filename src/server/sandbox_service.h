@@ -15,6 +15,7 @@
 #include "server/api.h"
 #include "server/live_sandbox.h"
 #include "server/spawner_thread.h"
+#include "server/stats_refresher.h"
 #include "store/codebase_store.h"
 #include "store/sandbox_records.h"
 #include "store/session_records.h"
@@ -109,6 +110,7 @@ class SandboxService final : public SandboxApi {
   SpawnerThread& spawner_;
   mutable std::mutex lifecycle_mu_;
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
+  StatsRefresher stats_;  // declared last: stops first, while the store still exists
 };
 
 }  // namespace agentfense::server

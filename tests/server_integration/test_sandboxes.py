@@ -150,12 +150,20 @@ def test_secrets_do_not_exist_and_view_is_name_only(server, codebase):
 
 
 def test_writes_sync_to_codebase_after_each_command(server, codebase, sandbox):
+    from server_harness import cb
+    before = server.codebases.GetCodebase(cb.GetCodebaseRequest(codebase_id=codebase)).file_count
     r = run(server, sandbox, "echo fresh > output/new.txt && echo changed > output/report.txt")
     assert r.exit_code == 0, r.stderr
     assert download(server, codebase, "output/new.txt") == b"fresh\n"
     assert download(server, codebase, "output/report.txt") == b"changed\n"
     changes = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox))
     assert list(changes.changes) == []
+    deadline = time.time() + 10  # the codebase's figures are recounted in the background
+    while server.codebases.GetCodebase(cb.GetCodebaseRequest(codebase_id=codebase)).file_count \
+            != before + 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.codebases.GetCodebase(
+        cb.GetCodebaseRequest(codebase_id=codebase)).file_count == before + 1
     r = run(server, sandbox, "echo x > README.md")
     assert r.exit_code != 0 and download(server, codebase, "README.md").startswith(b"# Sample")
 
