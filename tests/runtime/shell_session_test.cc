@@ -224,7 +224,12 @@ TEST_F(ShellSessionTest, CloseKillsEveryProcessAndRemovesTheCgroup) {
   EXPECT_GE(members.size(), 5u);  // bwrap x2, bash, two sleeps
   session.close();
   EXPECT_FALSE(session.alive());
+  // A SIGKILLed process leaves its cgroup early in exit(), while /proc still shows it
+  // running the rest of its exit: allow it a moment to finish dying, never to survive.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
   for (const pid_t pid : members) {
+    while (process_exists(pid) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
     std::getline(stat, line);
