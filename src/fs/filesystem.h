@@ -56,10 +56,12 @@ class Filesystem {
   // compared to reads, and serializing them keeps layer bookkeeping simple and correct.
   std::mutex& mutation_mu() { return mutation_mu_; }
   // Held shared by data writes into upper files (which take no mutation_mu() once the
-  // file is in upper) and exclusively, outside mutation_mu(), by the control requests
-  // that move or delete upper files (commit, discard, refresh): a write can then never
-  // land in an upper file after its content went to the base. Lock order: layer_gate ->
-  // mutation_mu -> the InodeTable order.
+  // file is in upper) and by the read-side operations that find a node's host file
+  // (lookup, getattr, read, readdir, readlink, getxattr), and exclusively, outside
+  // mutation_mu(), by the control requests that move or delete upper files (commit,
+  // discard, refresh): a write can never land in an upper file after its content went
+  // to the base, and a read never looks for a file in the layer it just left. Lock order:
+  // layer_gate -> mutation_mu -> the InodeTable order.
   std::shared_mutex& layer_gate() { return layer_gate_; }
   int base_fd() const { return options_.base_dirfd; }
 

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/statvfs.h>
 
+#include <shared_mutex>
 #include <vector>
 
 #include "fs/host_io.h"
@@ -27,6 +28,7 @@ void reply_fresh_attr(fuse_req_t req, fuse_ino_t id) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  const std::shared_lock gate(fs_of(req).layer_gate());
   std::optional<NodeView> dir = node_or_reply(req, parent);
   if (!dir) return;
   fuse_entry_param entry;
@@ -57,10 +59,12 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  const std::shared_lock gate(fs_of(req).layer_gate());
   reply_fresh_attr(req, ino);
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  const std::shared_lock gate(fs_of(req).layer_gate());
   std::optional<NodeView> node = node_or_reply(req, ino);
   if (!node) return;
   // A link's target is metadata (ls -l shows it), so view suffices; the kernel resolves

@@ -2,6 +2,7 @@
 // them and keeps its page cache across opens; READ/READDIR then arrive with fh = 0 and are
 // served from the fd cache and the per-directory listing cache.
 #include <functional>
+#include <shared_mutex>
 #include <vector>
 
 #include "fs/host_io.h"
@@ -32,6 +33,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   Filesystem& fs = fs_of(req);
+  const std::shared_lock gate(fs.layer_gate());  // see filesystem.h: no commit mid-read
   std::optional<NodeView> node = node_or_reply(req, ino);
   if (!node) return;
   if (!fs.access().check(Op::kRead, node->path, node->decision, policy::Level::kRead)) {
@@ -55,6 +57,7 @@ namespace {
 
 void reply_listing(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   Filesystem& fs = fs_of(req);
+  const std::shared_lock gate(fs.layer_gate());
   fs.counters().readdir++;
   std::optional<NodeView> dir = node_or_reply(req, ino);
   if (!dir) return;

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <mutex>
+#include <shared_mutex>
 #include <string_view>
 #include <vector>
 
@@ -100,6 +101,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
     fuse_reply_err(req, std::string_view(name).starts_with("security.") ? EOPNOTSUPP : ENODATA);
     return;
   }
+  const std::shared_lock gate(fs_of(req).layer_gate());
   UniqueFd own;
   FdCache::Handle cached;
   int fd = 0;
