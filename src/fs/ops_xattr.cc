@@ -1,7 +1,8 @@
 // Extended attributes. Only the user.* namespace exists for the agent: security.* and
 // trusted.* could change how the host treats a file (capabilities, labels), so setting
 // them is refused with EPERM. Reading security.* answers "not supported" (this fs carries
-// no security labels), other namespaces "no such attribute".
+// no security labels) and so does system.* (no POSIX ACLs), other namespaces "no such
+// attribute".
 #include <fcntl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -95,10 +96,12 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
   // Only user.* attributes exist, whatever the node. Answering before taking a node
   // snapshot matters: `ls -l` probes security.selinux on every file, every run.
   if (!is_user_attr(name)) {
-    // EOPNOTSUPP, not ENODATA, for security.*: GNU ls (getfilecon_cache) remembers a
-    // device that does not support labels and stops asking, which removes one daemon
-    // round trip per file from every `ls -l` (the kernel caches no xattr answers).
-    fuse_reply_err(req, std::string_view(name).starts_with("security.") ? EOPNOTSUPP : ENODATA);
+    // EOPNOTSUPP, not ENODATA, for security.* (labels) and system.* (POSIX ACLs): GNU ls
+    // (getfilecon_cache, file_has_acl_cache) remembers a device that supports neither and
+    // stops asking, which removes two daemon round trips per file from a first `ls -l`.
+    const std::string_view attr(name);
+    const bool unsupported = attr.starts_with("security.") || attr.starts_with("system.");
+    fuse_reply_err(req, unsupported ? EOPNOTSUPP : ENODATA);
     return;
   }
   const std::shared_lock gate(fs_of(req).layer_gate());

@@ -130,6 +130,12 @@ TEST_F(Levels, MetadataChanges) {
   errno = 0;
   EXPECT_EQ(::lgetxattr(rf.c_str(), "security.selinux", value, sizeof value), -1);
   EXPECT_EQ(errno, EOPNOTSUPP);
+  // No POSIX ACLs either: "not supported", so GNU ls stops asking after one file.
+  errno = 0;
+  EXPECT_EQ(::getxattr(rf.c_str(), "system.posix_acl_access", value, sizeof value), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(as_agent([&] { return ::getxattr(wf.c_str(), "system.posix_acl_access", nullptr, 0); }),
+            EOPNOTSUPP);
   errno = 0;
   EXPECT_EQ(::getxattr(wf.c_str(), "trusted.x", value, sizeof value), -1);
   EXPECT_EQ(errno, ENODATA);
