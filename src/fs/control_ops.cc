@@ -123,7 +123,7 @@ class Dispatcher {
       // applied and rewrites markers elsewhere.
       notices = rebind_nodes(fs_, {"/"}, result.applied);
     }
-    send_notices(session_, notices);
+    notify(notices);
     response["applied"] = result.applied;
     response["denied"] = result.denied;
     response["conflicts"] = result.conflicts;
@@ -142,7 +142,7 @@ class Dispatcher {
       layer::discard(fs_.journal());
       notices = rebind_nodes(fs_, {"/"}, changed);
     }
-    send_notices(session_, notices);
+    notify(notices);
     return response;
   }
 
@@ -152,8 +152,15 @@ class Dispatcher {
       LayerLocks locks(fs_);
       notices = rebind_nodes(fs_, paths, paths);
     }
-    send_notices(session_, notices);
+    notify(notices);
     return response;
+  }
+
+  // Bumps the content epoch first: a prefetch that read old content while the layers
+  // changed then drops what it stored (prefetch.h).
+  void notify(const KernelNotices& notices) {
+    fs_.bump_content_epoch();
+    send_notices(session_, notices);
   }
 
   Filesystem& fs_;

@@ -30,7 +30,11 @@ struct RequestCounters {
   std::atomic<std::uint64_t> opendir{0};
   std::atomic<std::uint64_t> readdir{0};
   std::atomic<std::uint64_t> listing_builds{0};
+  std::atomic<std::uint64_t> reads{0};
+  std::atomic<std::uint64_t> prefetched_files{0};  // pushed into the page cache
 };
+
+class Prefetcher;
 
 // Where a name resolved to on the host.
 struct HostEntry {
@@ -64,6 +68,13 @@ class Filesystem {
   // layer_gate -> mutation_mu -> the InodeTable order.
   std::shared_mutex& layer_gate() { return layer_gate_; }
   int base_fd() const { return options_.base_dirfd; }
+  // Bumped by commit, discard and refresh before their kernel invalidations go out, so
+  // work that copied host content into the kernel can tell it may be stale (prefetch.h).
+  std::uint64_t content_epoch() const { return content_epoch_.load(); }
+  void bump_content_epoch() { ++content_epoch_; }
+  // Null when prefetch is off or the session is stopping.
+  Prefetcher* prefetcher() const { return prefetcher_.load(); }
+  void set_prefetcher(Prefetcher* prefetcher) { prefetcher_.store(prefetcher); }
 
   int resolve(const NodeView& parent, const std::string& name, const std::string& path,
               HostEntry* out);
@@ -104,6 +115,8 @@ class Filesystem {
   FdCache fds_;
   RequestCounters counters_;
   std::shared_mutex layer_gate_;
+  std::atomic<std::uint64_t> content_epoch_{0};
+  std::atomic<Prefetcher*> prefetcher_{nullptr};
   std::mutex mutation_mu_;
   std::mutex visible_mu_;
   std::unordered_map<std::string, bool> visible_below_;  // cache of the bounded scans

@@ -23,6 +23,9 @@ struct MountOptions {
   // 0600, removed at exit), ready before ready_fd is signalled.
   std::string control_socket;
   bool debug = false;
+  // Push small read-only files into the page cache once a directory is being read
+  // (prefetch.h). Off only in tests that count READ requests.
+  bool prefetch = true;
 };
 
 // Mounts, serves multi-threaded until SIGINT/SIGTERM (clean unmount) or an external

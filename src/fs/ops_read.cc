@@ -1,12 +1,14 @@
 // Data and listing reads. OPEN/OPENDIR are answered ENOSYS so the kernel stops sending
 // them and keeps its page cache across opens; READ/READDIR then arrive with fh = 0 and are
-// served from the fd cache and the per-directory listing cache.
+// served from the fd cache and the per-directory listing cache. A READ at offset 0 first
+// lets the prefetcher push the files listed after it (prefetch.h).
 #include <functional>
 #include <shared_mutex>
 #include <vector>
 
 #include "fs/host_io.h"
 #include "fs/ops.h"
+#include "fs/prefetch.h"
 
 namespace agentfense::fs {
 namespace {
@@ -33,6 +35,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   Filesystem& fs = fs_of(req);
+  fs.counters().reads++;
+  if (Prefetcher* prefetcher = fs.prefetcher(); prefetcher && off == 0) {
+    // Before the gate and the reply: it takes the gate per file it pushes (prefetch.h).
+    if (std::optional<NodeView> file = fs.table().view(ino)) prefetcher->file_read(fs, *file);
+  }
   const std::shared_lock gate(fs.layer_gate());  // see filesystem.h: no commit mid-read
   std::optional<NodeView> node = node_or_reply(req, ino);
   if (!node) return;

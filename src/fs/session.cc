@@ -43,9 +43,19 @@ Session::Session(const MountOptions& options)
     throw SystemError("mount " + options.mountpoint, errno ? errno : EIO);
   }
   mounted_ = true;
+  if (options.prefetch) {
+    prefetcher_ = std::make_unique<Prefetcher>(session_);
+    filesystem_->set_prefetcher(prefetcher_.get());
+  }
+}
+
+void Session::stop_prefetch() {
+  filesystem_->set_prefetcher(nullptr);
+  prefetcher_.reset();
 }
 
 Session::~Session() {
+  stop_prefetch();
   if (mounted_) fuse_session_unmount(session_);
   fuse_session_destroy(session_);
 }
@@ -56,6 +66,9 @@ int Session::run() {
   fuse_loop_cfg_set_idle_threads(config, kIdleThreads);
   const int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
+  // The request threads are gone; the prefetcher must stop writing to /dev/fuse before
+  // the unmount closes it.
+  stop_prefetch();
   fuse_session_unmount(session_);
   mounted_ = false;
   // libfuse returns the signal number after SIGINT/SIGTERM: that is a clean end too.

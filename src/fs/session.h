@@ -7,6 +7,7 @@
 
 #include "fs/filesystem.h"
 #include "fs/mount.h"
+#include "fs/prefetch.h"
 
 struct fuse_session;
 
@@ -31,8 +32,11 @@ class Session {
   Filesystem& filesystem() { return *filesystem_; }
 
  private:
+  void stop_prefetch();
+
   std::unique_ptr<Filesystem> filesystem_;
   fuse_session* session_ = nullptr;
+  std::unique_ptr<Prefetcher> prefetcher_;  // pushes into session_: stopped before it ends
   bool mounted_ = false;
 };
 

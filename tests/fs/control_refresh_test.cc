@@ -25,6 +25,27 @@ void replace_by_rename(const std::string& path, const std::string& content) {
   ASSERT_EQ(::rename((path + ".tmp").c_str(), path.c_str()), 0);
 }
 
+TEST_F(ControlRefresh, FilesPushedIntoThePageCacheShowTheNewBaseAfterRefresh) {
+  // Read-level files are pushed into the kernel's page cache when a neighbour is read
+  // (prefetch.h); a refresh must drop those pages like any others.
+  for (int i = 0; i < 6; ++i) base_file("docs/f" + std::to_string(i), "old " + std::to_string(i));
+  mount({policy::Rule{"/**", policy::Level::kRead}});
+  ControlOps ops(session().filesystem(), session().raw());
+  std::string out;
+  ASSERT_EQ(agent_sh("ls -l docs >/dev/null && cat $(ls -U docs | sed 's|^|docs/|') >/dev/null"),
+            0);
+  EXPECT_GT(session().counters().prefetched_files.load(), 0u);
+  json paths = json::array();
+  for (int i = 0; i < 6; ++i) {
+    replace_by_rename(base_path("docs/f" + std::to_string(i)), "new content " + std::to_string(i));
+    paths.push_back("/docs/f" + std::to_string(i));
+  }
+  EXPECT_EQ(json::parse(ops.handle(json{{"op", "refresh"}, {"paths", paths}}.dump())),
+            (json{{"ok", true}}));
+  ASSERT_EQ(agent_sh("cat docs/f0 docs/f1 docs/f2 docs/f3 docs/f4 docs/f5", &out), 0);
+  EXPECT_EQ(out, "new content 0new content 1new content 2new content 3new content 4new content 5");
+}
+
 TEST_F(ControlRefresh, RefreshShowsTheNewBaseInAnotherMount) {
   base_file("mod.txt", "v1\n");
   base_file("del.txt", "bye\n");

@@ -75,6 +75,7 @@ void MountedFs::mount(std::vector<policy::Rule> rules) {
   options.owner_uid = kAgentUid;
   options.owner_gid = kAgentGid;
   options.audit_path = audit_;
+  options.prefetch = prefetch_;
   session_ = std::make_unique<Session>(options);
   loop_ = std::thread([this] { session_->run(); });
 }

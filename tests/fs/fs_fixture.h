@@ -52,6 +52,7 @@ class MountedFs : public ::testing::Test {
   std::string state_;
   std::string mnt_;
   std::string audit_;
+  bool prefetch_ = true;  // MountOptions::prefetch for the next mount()
 
  private:
   std::unique_ptr<policy::Policy> policy_;
