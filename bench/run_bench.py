@@ -134,15 +134,32 @@ def time_native(tree: Path, reps: int, home: Path) -> dict:
     return parse_timings(out.stdout)
 
 
-def time_sandbox(binary: str, tree: Path, reps: int) -> dict:
+def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str]) -> str:
     argv = [binary, "run", "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
             "--changes", "discard", "--env", "PATH=/usr/bin:/bin", "--env", "HOME=/tmp",
             "--env", "LC_ALL=C", str(tree), "--", "sh", "-c", TIMING_SCRIPT, "sh",
-            "/workspace", str(reps), *COMMANDS.values()]
+            "/workspace", str(reps), *commands]
     out = subprocess.run(argv, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"sandbox run failed ({out.returncode}):\n{out.stderr[-2000:]}")
-    return parse_timings(out.stdout)
+    return out.stdout
+
+
+def time_sandbox(binary: str, tree: Path, reps: int) -> dict:
+    return parse_timings(sandbox_timing_run(binary, tree, reps, list(COMMANDS.values())))
+
+
+def time_fresh_mounts(binary: str, tree: Path) -> dict[str, float]:
+    """Each command alone as the first command of its own fresh mount, in ms."""
+    fresh = {}
+    for name, command in COMMANDS.items():
+        output = sandbox_timing_run(binary, tree, 0, [command])
+        times = [int(line.split()[3]) / 1000.0 for line in output.splitlines()
+                 if line.startswith("TIMING 0 first ")]
+        if len(times) != 1:
+            raise SystemExit(f"no fresh-mount timing for {name!r}; output was:\n{output[-2000:]}")
+        fresh[name] = times[0]
+    return fresh
 
 
 def median_wall_ms(argv: list[str], runs: int) -> float:
@@ -170,17 +187,20 @@ def startup_rows(binary: str, tree: Path, runs: int) -> list[tuple[str, float]]:
     return rows
 
 
-def render(native: dict, sandbox: dict, startup: list, files: int, reps: int) -> str:
+def render(native: dict, sandbox: dict, fresh: dict, startup: list, files: int,
+           reps: int) -> str:
     out = [f"### AgentFense benchmark ({files} files, {reps} warm reps, "
            f"{time.strftime('%Y-%m-%d %H:%M')})", "",
            "| command | native ms | sandbox ms | ratio | first native ms | first sandbox ms "
-           "| first ratio |", "|---|---:|---:|---:|---:|---:|---:|"]
+           "| first ratio | fresh mount ms | fresh ratio |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in COMMANDS:
         warm_n = statistics.median(native[name]["warm"])
         warm_s = statistics.median(sandbox[name]["warm"])
         first_n, first_s = native[name]["first"][0], sandbox[name]["first"][0]
         out.append(f"| `{name}` | {warm_n:.1f} | {warm_s:.1f} | {warm_s / warm_n:.2f}x "
-                   f"| {first_n:.1f} | {first_s:.1f} | {first_s / first_n:.2f}x |")
+                   f"| {first_n:.1f} | {first_s:.1f} | {first_s / first_n:.2f}x "
+                   f"| {fresh[name]:.1f} | {fresh[name] / first_n:.2f}x |")
     out += ["", "| start-up (median wall) | ms |", "|---|---:|"]
     out += [f"| {name} | {ms:.1f} |" for name, ms in startup]
     return "\n".join(out) + "\n"
@@ -205,8 +225,9 @@ def main() -> None:
         subprocess.run("tar -cf - . | cat > /dev/null", shell=True, cwd=args.dir, check=True)
         native = time_native(args.dir, args.reps, Path(home))
         sandbox = time_sandbox(args.bin, args.dir, args.reps)
+        fresh = time_fresh_mounts(args.bin, args.dir)
     startup = startup_rows(args.bin, args.dir, args.startup_runs)
-    table = render(native, sandbox, startup, args.files, args.reps)
+    table = render(native, sandbox, fresh, startup, args.files, args.reps)
     print(table)
     if args.out:
         with open(args.out, "a") as out:
