@@ -88,10 +88,37 @@ int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_ent
   node.type = host.st.st_mode & S_IFMT;
   node.layer = host.layer;
   node.traversable = is_dir && node.decision.level < Level::kRead;
+  const bool hard_linked =
+      S_ISREG(host.st.st_mode) && host.layer == Layer::kUpper && host.st.st_nlink > 1;
+  if (hard_linked && !known) {
+    if (std::optional<NodeView> same = same_host_file(path, node.decision, host.st)) {
+      if (std::optional<NodeView> view = table_.add_name(same->id, parent, name, path)) {
+        present_attr(*view, owner(), &host.st);
+        fill_entry(*view, host.st, entry);
+        return 0;
+      }
+    }
+  }
   const NodeView view = table_.remember(parent, std::move(node));
+  if (hard_linked) table_.set_host_file(view.id, host.st.st_dev, host.st.st_ino);
   present_attr(view, owner(), &host.st);
   fill_entry(view, host.st, entry);
   return 0;
+}
+
+std::optional<NodeView> Filesystem::same_host_file(const std::string& path,
+                                                   const policy::Decision& decision,
+                                                   const struct stat& host) {
+  std::optional<NodeView> known = table_.find_host_file(host.st_dev, host.st_ino);
+  // A node carries one decision: a name at another level keeps a node of its own.
+  if (!known || known->decision.level != decision.level || known->path == path) return std::nullopt;
+  // The table's entry may be stale (the file was replaced and its inode number reused).
+  struct stat now;
+  if (stat_at(known->host_parent(), known->name, &now) != 0 || now.st_dev != host.st_dev ||
+      now.st_ino != host.st_ino) {
+    return std::nullopt;
+  }
+  return known;
 }
 
 int Filesystem::attr(const NodeView& node, struct stat* st) {

@@ -106,6 +106,10 @@ class Filesystem {
   bool visible(const std::string& path, bool is_dir, const policy::Decision& decision, int base_dir,
                int upper_dir);
   bool has_visible_descendant(int base_dir, int upper_dir, const std::string& path, int* budget);
+  // The live node already serving the upper host file `host` (a hard link looked up
+  // under another name), if it may serve `path` too.
+  std::optional<NodeView> same_host_file(const std::string& path, const policy::Decision& decision,
+                                         const struct stat& host);
 
   MountOptions options_;
   std::unique_ptr<layer::Journal> journal_;

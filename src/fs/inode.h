@@ -45,6 +45,18 @@ struct Inode {
   bool traversable = false;   // kNone/kView dir shown because a visible descendant exists
   bool unlinked = false;      // removed from the namespace; kept until the kernel forgets
   std::uint64_t nlookup = 0;
+  // A regular file hard-linked in the upper layer (link(2) in the sandbox) is one node
+  // with several names, so the kernel keeps one page cache for all of them. Host access
+  // goes through path/name/parent above; these are the others (inode_links.cc).
+  struct OtherName {
+    std::string path;
+    std::string name;
+    std::shared_ptr<Inode> parent;
+  };
+  std::vector<OtherName> other_names;
+  // Host identity of such a file, so a separate lookup of another name finds this node.
+  dev_t host_dev = 0;
+  ino_t host_ino = 0;
   // Directories only, O_PATH. Closed only when the inode dies, so a NodeView may use the
   // raw numbers for as long as it holds the inode: a commit or refresh that rebinds the
   // node to other host directories moves the old fds to `retired_dirs` (node_rebind.h).

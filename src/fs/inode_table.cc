@@ -76,8 +76,7 @@ NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
       return snapshot(known);
     }
     // Same path, different type: the old node describes an entry that no longer exists.
-    known->unlinked = true;
-    by_path_.erase(it);
+    unname(*known, node.path);
   }
   auto inode = std::make_shared<Inode>(next_id_++);
   inode->path = std::move(node.path);
@@ -103,20 +102,10 @@ void InodeTable::forget(fuse_ino_t id, std::uint64_t count) {
   Inode& inode = *it->second;
   inode.nlookup = count >= inode.nlookup ? 0 : inode.nlookup - count;
   if (inode.nlookup > 0) return;
-  if (auto p = by_path_.find(inode.path); p != by_path_.end() && p->second == id) {
-    by_path_.erase(p);
-  }
+  drop_names(inode);
   dying = std::move(it->second);
   by_id_.erase(it);
   lock.unlock();
-}
-
-std::optional<NodeView> InodeTable::add_reference(fuse_ino_t id) {
-  std::unique_lock lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
-  ++it->second->nlookup;
-  return snapshot(it->second);
 }
 
 int InodeTable::adopt_upper_dir(fuse_ino_t id, UniqueFd fd) {
@@ -137,38 +126,45 @@ void InodeTable::mark_unlinked(fuse_ino_t id) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return;
   it->second->unlinked = true;
-  if (auto p = by_path_.find(it->second->path); p != by_path_.end() && p->second == id) {
-    by_path_.erase(p);
-  }
+  drop_names(*it->second);
 }
 
-void InodeTable::move(fuse_ino_t id, const NodeView& new_parent, const std::string& new_name,
-                      const std::string& new_path) {
+void InodeTable::move(fuse_ino_t id, const std::string& old_path, const NodeView& new_parent,
+                      const std::string& new_name, const std::string& new_path) {
   std::unique_lock lock(mu_);
   std::shared_ptr<Inode> moving = by_id_.at(id);
-  const std::string old_path = moving->path;
   // Whatever was at the destination (and below it) has been replaced.
-  std::vector<fuse_ino_t> replaced;
+  std::vector<std::pair<std::string, fuse_ino_t>> replaced;
   for (const auto& [path, node_id] : by_path_) {
     if (node_id != id && (path == new_path || is_under(path, new_path))) {
-      replaced.push_back(node_id);
+      replaced.emplace_back(path, node_id);
     }
   }
-  for (fuse_ino_t node_id : replaced) {
-    Inode& gone = *by_id_.at(node_id);
-    gone.unlinked = true;
-    by_path_.erase(gone.path);
+  for (const auto& [path, node_id] : replaced) unname(*by_id_.at(node_id), path);
+  if (old_path != moving->path) {
+    // Another name of a hard-linked file: only that name moves.
+    for (Inode::OtherName& other : moving->other_names) {
+      if (other.path != old_path) continue;
+      by_path_.erase(old_path);
+      other = {new_path, new_name, new_parent.inode};
+      by_path_[new_path] = id;
+    }
+    return;
   }
-  std::vector<std::shared_ptr<Inode>> subtree;
+  auto renamed = [&](const std::string& path) { return new_path + path.substr(old_path.size()); };
   for (const auto& [node_id, inode] : by_id_) {
-    if (!inode->unlinked && (inode == moving || is_under(inode->path, old_path))) {
-      subtree.push_back(inode);
+    if (inode->unlinked) continue;
+    if (inode == moving || is_under(inode->path, old_path)) {
+      by_path_.erase(inode->path);
+      inode->path = renamed(inode->path);
+      by_path_[inode->path] = inode->id;
     }
-  }
-  for (const auto& inode : subtree) {
-    by_path_.erase(inode->path);
-    inode->path = new_path + inode->path.substr(old_path.size());
-    by_path_[inode->path] = inode->id;
+    for (Inode::OtherName& other : inode->other_names) {
+      if (!is_under(other.path, old_path)) continue;
+      by_path_.erase(other.path);
+      other.path = renamed(other.path);
+      by_path_[other.path] = inode->id;
+    }
   }
   moving->name = new_name;
   moving->parent = new_parent.inode;

@@ -6,11 +6,13 @@
 // made while mu_ is held except close() of fds being destroyed.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fs/inode.h"
@@ -74,17 +76,26 @@ class InodeTable {
   // kernel lookup reference.
   NodeView remember(const NodeView& parent, NewNode node);
   void forget(fuse_ino_t id, std::uint64_t count);
-  // One more kernel reference to an existing node (a hard link to it was made).
-  std::optional<NodeView> add_reference(fuse_ino_t id);
+  // Hard links (inode_links.cc). One more kernel reference to `id` under a further name
+  // (link(2) made it, or a lookup found the same host file); a node whose names were all
+  // removed gets `path` as its own again. nullopt if the kernel already forgot `id`.
+  std::optional<NodeView> add_name(fuse_ino_t id, const NodeView& parent, const std::string& name,
+                                   const std::string& path);
+  // unlink of one name: another name takes over host access, or the node is unlinked.
+  void remove_name(fuse_ino_t id, const std::string& path);
+  // The live node last registered for this upper host file (caller verifies it on the host).
+  std::optional<NodeView> find_host_file(dev_t dev, ino_t ino) const;
+  void set_host_file(fuse_ino_t id, dev_t dev, ino_t ino);
 
   // Set-once directory fds (copy-up of a directory / a dir that became merged).
   int adopt_upper_dir(fuse_ino_t id, UniqueFd fd);
   void set_layer(fuse_ino_t id, Layer layer);
   // The name left the namespace: later lookups of the path create a fresh node.
   void mark_unlinked(fuse_ino_t id);
-  // rename: the node and every known descendant move from its old path to `new_path`.
-  void move(fuse_ino_t id, const NodeView& new_parent, const std::string& new_name,
-            const std::string& new_path);
+  // rename of `old_path`: the node (or only that name of a hard-linked file) and every
+  // known descendant move to `new_path`.
+  void move(fuse_ino_t id, const std::string& old_path, const NodeView& new_parent,
+            const std::string& new_name, const std::string& new_path);
 
   // Every live (not unlinked) node at or under `path`, parents before children.
   std::vector<NodeView> live_under(const std::string& path) const;
@@ -99,11 +110,17 @@ class InodeTable {
 
  private:
   NodeView snapshot(const std::shared_ptr<Inode>& inode) const;  // requires mu_
+  // These require mu_ held exclusively.
+  // One name of `inode` left the namespace; another name takes over host access, or the
+  // node becomes unlinked.
+  void unname(Inode& inode, const std::string& path);
+  void drop_names(Inode& inode);  // every by_path_/by_host_ entry of `inode`
 
   mutable std::shared_mutex mu_;
   fuse_ino_t next_id_ = FUSE_ROOT_ID + 1;
   std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> by_id_;
-  std::unordered_map<std::string, fuse_ino_t> by_path_;
+  std::unordered_map<std::string, fuse_ino_t> by_path_;    // every name of every live node
+  std::map<std::pair<dev_t, ino_t>, fuse_ino_t> by_host_;  // hard-linked upper files
 };
 
 }  // namespace agentfense::fs

@@ -126,7 +126,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (target_base_dir) fs.journal().add_opaque(to.path);
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
   if (!new_parent) return -ENOENT;
-  fs.table().move(source->id, *new_parent, to.name, to.path);
+  fs.table().move(source->id, from.path, *new_parent, to.name, to.path);
   fs.changed_children(from.parent);
   fs.changed_children(to.parent);
   return 0;
@@ -177,12 +177,17 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   fs.journal().remove_marker(child_path(parent->path, newname));
   fs.changed_children(*parent);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for
-  // both names; a separate node would serve stale cached data after writes via the other.
-  std::optional<NodeView> linked = fs.table().add_reference(ino);
+  // both names (inode_links.cc).
+  const std::string new_path = child_path(parent->path, newname);
+  std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname, new_path);
   struct stat st;
-  rc = linked ? fs.attr(*linked, &st) : -ENOENT;
+  rc = linked ? stat_at(upper_parent, newname, &st) : -ENOENT;
+  if (rc == 0) {
+    fs.table().set_host_file(ino, st.st_dev, st.st_ino);
+    present_attr(*linked, fs.owner(), &st);
+  }
   if (rc) {
-    if (linked) fs.table().forget(ino, 1);
+    if (linked) fs.table().forget(ino, 1);  // the kernel will not hold the new name
     fuse_reply_err(req, -rc);
     return;
   }

@@ -43,7 +43,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
   fs.journal().remove_marker(path);
   if (in_base) fs.journal().add_whiteout(path);
-  if (known) fs.table().mark_unlinked(known->id);
+  if (known) fs.table().remove_name(known->id, path);  // a hard link's other names live on
   fs.changed_children(parent);
   return 0;
 }

@@ -1,6 +1,9 @@
 // Copy-on-write behaviour: deletes, recreation, directory renames, symlink escapes; the
 // base is never modified and layer bookkeeping never shows up in the mount.
 #include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,6 +69,72 @@ TEST_F(Layering, CopyUpModifiesOnlyTheUpperCopy) {
   EXPECT_EQ(out, "0\n");
   std::ifstream upper(state_ + "/upper/data/a.txt");
   EXPECT_TRUE(upper.good());
+}
+
+TEST_F(Layering, HardLinksLookedUpSeparatelyStayCoherent) {
+  // After the kernel drops both dentries, each name is looked up on its own. Whatever
+  // nodes the names get, data written through one name is what the other one reads.
+  std::string out;
+  ASSERT_EQ(agent_sh("echo v1 > empty/a && ln empty/a empty/b"), 0);
+  struct stat dir;
+  ASSERT_EQ(::stat(at("empty").c_str(), &dir), 0);  // st_ino is our node id
+  for (const char* name : {"a", "b"}) {
+    // ENOENT would only mean the kernel had dropped it already.
+    (void)fuse_lowlevel_notify_inval_entry(session().raw(), dir.st_ino, name, 1);
+  }
+  // Both cached, and their attributes fresh (a READ marks atime stale; stat renews it).
+  ASSERT_EQ(agent_sh("cat empty/a empty/b && stat empty/a empty/b >/dev/null", &out), 0);
+  EXPECT_EQ(out, "v1\nv1\n");
+  ASSERT_EQ(agent_sh("echo v2 >> empty/b && cat empty/a", &out), 0);
+  EXPECT_EQ(out, "v1\nv2\n");
+  ASSERT_EQ(agent_sh("stat empty/b >/dev/null && echo new > empty/a && cat empty/b && "
+                     "stat -c %s empty/b",
+                     &out),
+            0);
+  EXPECT_EQ(out, "new\n4\n");
+}
+
+// Hard-linked files with the fd cache kept small, so a node can only reach its host file
+// through one of its names.
+class HardLinks : public MountedFs {
+ protected:
+  void SetUp() override {
+    MountedFs::SetUp();
+    rlimit limit{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+    limit.rlim_cur = 256;  // fd cache: 128 entries (filesystem.cc)
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+    mount({Rule{"/**", Level::kWrite}});
+  }
+  // Drops the kernel's cached attributes and pages of `rel`, so the next access asks us.
+  void forget_cached(const std::string& rel) {
+    struct stat st;
+    ASSERT_EQ(::stat(at(rel).c_str(), &st), 0);  // st_ino is our node id
+    ASSERT_EQ(fuse_lowlevel_notify_inval_inode(session().raw(), st.st_ino, 0, 0), 0);
+  }
+};
+
+TEST_F(HardLinks, FileStaysReachableAfterItsFirstNameIsRemoved) {
+  // What git does for every object: write a temporary name, link the final one, unlink
+  // the temporary one. 200 files push every early fd out of the cache.
+  ASSERT_EQ(agent_sh("mkdir objs && for i in $(seq 200); do echo $i > tmp_$i && "
+                     "ln tmp_$i objs/o_$i && rm tmp_$i; done"),
+            0);
+  forget_cached("objs/o_1");
+  std::string out;
+  ASSERT_EQ(agent_sh("cat objs/o_1 objs/o_200 && wc -c < objs/o_1 && ls | grep -c tmp_", &out), 1);
+  EXPECT_EQ(out, "1\n200\n2\n0\n");
+}
+
+TEST_F(HardLinks, RenamingOneNameLeavesTheOthers) {
+  ASSERT_EQ(agent_sh("echo data > a && ln a b && mv b c && mv a d"), 0);
+  std::string out;
+  ASSERT_EQ(agent_sh("ls && rm d && for i in $(seq 150); do : > f$i; done"), 0);
+  forget_cached("c");
+  ASSERT_EQ(agent_sh("cat c && echo more >> c && ls | grep -v '^f'", &out), 0);
+  EXPECT_EQ(out, "data\nc\n");
+  ASSERT_EQ(agent_sh("cat c", &out), 0);
+  EXPECT_EQ(out, "data\nmore\n");
 }
 
 TEST_F(Layering, DeleteAndRecreateFile) {

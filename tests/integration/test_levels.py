@@ -114,6 +114,20 @@ def test_sqlite_and_git_work_in_writable_area(runner, repo):
     assert result.stdout.split() == ["42", "1"], result.describe()
 
 
+def test_git_commit_of_more_files_than_the_fd_cache_holds(runner, repo):
+    # git writes each object to a temporary name, links the final name and unlinks the
+    # temporary one: the object must stay readable once its fd has left the fs's cache
+    # (8,192 fds; two per file here). This once failed with "invalid object".
+    script = ("cd /workspace/output && git init -q g && cd g && "
+              "for i in $(seq 5000); do echo \"file $i\" > f$i; done && git add . && "
+              "git -c user.email=a@b -c user.name=a commit -qm many && git fsck && "
+              "git cat-file -p HEAD:f1 && git ls-files | wc -l")
+    result = runner.sh(repo, script, ["--preset", "development", "--env", "HOME=/tmp",
+                                      "--changes", "discard", "--timeout", "300"])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split() == ["file", "1", "5000"], result.describe()
+
+
 def test_none_directory_with_visible_descendants_is_traversable(runner, repo):
     result = runner.sh(repo, "ls -a /workspace; ls -aR /workspace/src; cat /workspace/README.md",
                        ["--rule", "src/**/*.py=read"])

@@ -1,0 +1,99 @@
+// Hard links. A regular file linked in the upper layer keeps ONE node for all of its
+// names, so the kernel keeps one inode and one page cache for it: with a node per name,
+// data written through one name was read back stale through the other. It also keeps a
+// file reachable after the name it was created under is removed (git writes each object
+// to a temporary name, links the final name, then unlinks the temporary one).
+//
+// The node's path/name/parent is the name host access goes through; further names live
+// in Inode::other_names. Removing that name hands host access to another one.
+#include <mutex>
+
+#include "fs/inode_table.h"
+
+namespace agentfense::fs {
+
+std::optional<NodeView> InodeTable::add_name(fuse_ino_t id, const NodeView& parent,
+                                             const std::string& name, const std::string& path) {
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  Inode& inode = *it->second;
+  if (auto at = by_path_.find(path); at != by_path_.end() && at->second != id) {
+    unname(*by_id_.at(at->second), path);  // that entry was replaced on the host
+  }
+  ++inode.nlookup;
+  if (by_path_.count(path) == 0) {
+    if (inode.unlinked) {
+      // Every earlier name is gone, but the host file lives on under this one.
+      inode.unlinked = false;
+      inode.path = path;
+      inode.name = name;
+      inode.parent = parent.inode;
+    } else {
+      inode.other_names.push_back({path, name, parent.inode});
+    }
+    by_path_[path] = id;
+  }
+  return snapshot(it->second);
+}
+
+void InodeTable::remove_name(fuse_ino_t id, const std::string& path) {
+  std::unique_lock lock(mu_);
+  if (auto it = by_id_.find(id); it != by_id_.end()) unname(*it->second, path);
+}
+
+std::optional<NodeView> InodeTable::find_host_file(dev_t dev, ino_t ino) const {
+  std::shared_lock lock(mu_);
+  auto it = by_host_.find({dev, ino});
+  if (it == by_host_.end()) return std::nullopt;
+  const std::shared_ptr<Inode>& inode = by_id_.at(it->second);
+  if (inode->unlinked) return std::nullopt;
+  return snapshot(inode);
+}
+
+void InodeTable::set_host_file(fuse_ino_t id, dev_t dev, ino_t ino) {
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  it->second->host_dev = dev;
+  it->second->host_ino = ino;
+  by_host_[{dev, ino}] = id;
+}
+
+void InodeTable::unname(Inode& inode, const std::string& path) {
+  if (auto p = by_path_.find(path); p != by_path_.end() && p->second == inode.id) {
+    by_path_.erase(p);
+  }
+  if (inode.path != path) {
+    std::erase_if(inode.other_names,
+                  [&path](const Inode::OtherName& other) { return other.path == path; });
+    return;
+  }
+  if (inode.other_names.empty()) {
+    inode.unlinked = true;
+    drop_names(inode);
+    return;
+  }
+  Inode::OtherName next = std::move(inode.other_names.back());
+  inode.other_names.pop_back();
+  inode.path = std::move(next.path);
+  inode.name = std::move(next.name);
+  inode.parent = std::move(next.parent);
+}
+
+void InodeTable::drop_names(Inode& inode) {
+  auto erase_mine = [&](const std::string& path) {
+    if (auto p = by_path_.find(path); p != by_path_.end() && p->second == inode.id) {
+      by_path_.erase(p);
+    }
+  };
+  erase_mine(inode.path);
+  for (const Inode::OtherName& other : inode.other_names) erase_mine(other.path);
+  inode.other_names.clear();
+  if (auto h = by_host_.find({inode.host_dev, inode.host_ino});
+      h != by_host_.end() && h->second == inode.id) {
+    by_host_.erase(h);
+  }
+}
+
+}  // namespace agentfense::fs
