@@ -132,4 +132,19 @@ int Filesystem::open_file(const NodeView& node, bool for_write, FdCache::Handle*
   return 0;
 }
 
+Filesystem::KeptFile Filesystem::open_for_keeping(const NodeView& file) {
+  KeptFile kept;
+  if (!S_ISREG(file.type) || file.unlinked) return kept;
+  kept.writable = file.layer == Layer::kUpper;
+  // Best effort: without an fd the file is simply not kept (as before it was removed).
+  if (open_file(file, kept.writable, &kept.fd) != 0) kept.fd = nullptr;
+  return kept;
+}
+
+void Filesystem::keep_if_orphaned(fuse_ino_t id, KeptFile kept) {
+  if (!kept.fd) return;
+  std::optional<NodeView> now = table_.view(id);
+  if (now && now->unlinked) fds_.pin(id, std::move(kept.fd), kept.writable);
+}
+
 }  // namespace agentfense::fs

@@ -4,6 +4,9 @@ namespace agentfense::fs {
 
 FdCache::Handle FdCache::find(fuse_ino_t id, bool need_write) {
   std::lock_guard lock(mu_);
+  if (auto pin = pinned_.find(id); pin != pinned_.end()) {
+    return need_write && !pin->second.second ? nullptr : pin->second.first;
+  }
   auto it = entries_.find(id);
   if (it == entries_.end() || (need_write && !it->second.writable)) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second.lru_position);
@@ -28,13 +31,31 @@ void FdCache::insert(fuse_ino_t id, Handle fd, bool writable) {
 }
 
 void FdCache::erase(fuse_ino_t id) {
-  Handle dropped;
+  Handle dropped, unpinned;
   std::lock_guard lock(mu_);
+  if (auto pin = pinned_.find(id); pin != pinned_.end()) {
+    unpinned = std::move(pin->second.first);
+    pinned_.erase(pin);
+  }
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   dropped = std::move(it->second.fd);
   lru_.erase(it->second.lru_position);
   entries_.erase(it);
+}
+
+void FdCache::pin(fuse_ino_t id, Handle fd, bool writable) {
+  std::lock_guard lock(mu_);
+  pinned_[id] = {std::move(fd), writable};
+}
+
+void FdCache::unpin(fuse_ino_t id) {
+  Handle dropped;
+  std::lock_guard lock(mu_);
+  auto it = pinned_.find(id);
+  if (it == pinned_.end()) return;
+  dropped = std::move(it->second.first);
+  pinned_.erase(it);
 }
 
 }  // namespace agentfense::fs

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 
 #include "common/unique_fd.h"
 
@@ -27,8 +28,12 @@ class FdCache {
   // The cached fd of node `id`, if any and (when `need_write`) opened for writing.
   Handle find(fuse_ino_t id, bool need_write);
   void insert(fuse_ino_t id, Handle fd, bool writable);
-  // The node's host file changed identity (copy-up): drop the stale fd.
+  // The node's host file changed identity (copy-up, commit): drop the stale fd, pinned or not.
   void erase(fuse_ino_t id);
+  // A file losing its last name may still be open in the agent, and this fd is then the
+  // only way to its data: it is kept, outside the LRU, until the kernel forgets the node.
+  void pin(fuse_ino_t id, Handle fd, bool writable);
+  void unpin(fuse_ino_t id);
 
  private:
   struct Entry {
@@ -41,6 +46,7 @@ class FdCache {
   std::mutex mu_;
   std::list<fuse_ino_t> lru_;  // most recently used first
   std::unordered_map<fuse_ino_t, Entry> entries_;
+  std::unordered_map<fuse_ino_t, std::pair<Handle, bool>> pinned_;  // fd, writable
 };
 
 }  // namespace agentfense::fs

@@ -80,6 +80,19 @@ class Filesystem {
               HostEntry* out);
   // Full lookup: resolve, decide, hide, register one kernel reference, fill `entry`.
   int lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry);
+  // The kernel dropped `count` references; a node that is gone releases a pinned fd.
+  void forget(fuse_ino_t id, std::uint64_t count) {
+    if (table_.forget(id, count)) fds_.unpin(id);
+  }
+  // Removing a file's last name (unlink, rename over it) while the agent may still hold
+  // it open: open_for_keeping() before the removal, keep_if_orphaned() after it pins the
+  // fd when the node has no name left (fd_cache.h).
+  struct KeptFile {
+    FdCache::Handle fd;
+    bool writable = false;
+  };
+  KeptFile open_for_keeping(const NodeView& file);
+  void keep_if_orphaned(fuse_ino_t id, KeptFile kept);
   // The node's presented attributes from a fresh host stat.
   int attr(const NodeView& node, struct stat* st);
   void fill_entry(const NodeView& node, const struct stat& presented, fuse_entry_param* entry);

@@ -94,18 +94,19 @@ NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
   return snapshot(inode);
 }
 
-void InodeTable::forget(fuse_ino_t id, std::uint64_t count) {
+bool InodeTable::forget(fuse_ino_t id, std::uint64_t count) {
   std::shared_ptr<Inode> dying;  // destroyed (closing its fds) after the lock is released
   std::unique_lock lock(mu_);
   auto it = by_id_.find(id);
-  if (it == by_id_.end() || id == FUSE_ROOT_ID) return;
+  if (it == by_id_.end() || id == FUSE_ROOT_ID) return false;
   Inode& inode = *it->second;
   inode.nlookup = count >= inode.nlookup ? 0 : inode.nlookup - count;
-  if (inode.nlookup > 0) return;
+  if (inode.nlookup > 0) return false;
   drop_names(inode);
   dying = std::move(it->second);
   by_id_.erase(it);
   lock.unlock();
+  return true;
 }
 
 int InodeTable::adopt_upper_dir(fuse_ino_t id, UniqueFd fd) {

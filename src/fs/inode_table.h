@@ -75,7 +75,8 @@ class InodeTable {
   // Registers the child (or refreshes the node already at that path) and counts one
   // kernel lookup reference.
   NodeView remember(const NodeView& parent, NewNode node);
-  void forget(fuse_ino_t id, std::uint64_t count);
+  // True when that was the kernel's last reference: the node is gone.
+  bool forget(fuse_ino_t id, std::uint64_t count);
   // Hard links (inode_links.cc). One more kernel reference to `id` under a further name
   // (link(2) made it, or a lookup found the same host file); a node whose names were all
   // removed gets `path` as its own again. nullopt if the kernel already forgot `id`.

@@ -73,7 +73,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t m
   fs.fds().insert(entry.ino, std::make_shared<const UniqueFd>(std::move(fd)), true);
   fi->fh = 0;  // data requests are served from the fd cache by node id
   if (fuse_reply_create(req, &entry, fi) != 0) {
-    fs.table().forget(entry.ino, 1);  // the request was interrupted: no reference taken
+    fs.forget(entry.ino, 1);  // the request was interrupted: no reference taken
   }
 }
 

@@ -106,6 +106,10 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (int rc = fs.ensure_upper_dir(to.parent, &to_upper)) return rc;
   std::optional<NodeView> from_parent = fs.table().view(from.parent.id);  // upper may be new
   if (!from_parent) return -ENOENT;
+  // The file renamed over may still be open in the agent.
+  std::optional<NodeView> victim = target_exists ? fs.table().find_path(to.path) : std::nullopt;
+  if (victim && victim->id == source->id) victim.reset();  // two names of one file
+  Filesystem::KeptFile kept = victim ? fs.open_for_keeping(*victim) : Filesystem::KeptFile{};
   // A target that exists only in the base needs nothing removed: the renamed upper
   // entry shadows it.
   if (::renameat2(from_parent->upper_dir, from.name.c_str(), to_upper, to.name.c_str(), flags) <
@@ -127,6 +131,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
   if (!new_parent) return -ENOENT;
   fs.table().move(source->id, from.path, *new_parent, to.name, to.path);
+  if (victim) fs.keep_if_orphaned(victim->id, std::move(kept));
   fs.changed_children(from.parent);
   fs.changed_children(to.parent);
   return 0;
@@ -187,7 +192,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
     present_attr(*linked, fs.owner(), &st);
   }
   if (rc) {
-    if (linked) fs.table().forget(ino, 1);  // the kernel will not hold the new name
+    if (linked) fs.forget(ino, 1);  // the kernel will not hold the new name
     fuse_reply_err(req, -rc);
     return;
   }

@@ -105,7 +105,7 @@ void reply_listing(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool 
       entry.attr.st_ino = std::hash<std::string>{}(listed.name) | 1;
     }
     if (!add(listed.name, entry, next)) {
-      if (plus) fs.table().forget(entry.ino, 1);  // the kernel did not get this one
+      if (plus) fs.forget(entry.ino, 1);  // the kernel did not get this one
       break;
     }
   }

@@ -35,6 +35,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     }
     if (!fs.empty_for_agent(path, entries)) return -ENOTEMPTY;
   }
+  Filesystem::KeptFile kept = known ? fs.open_for_keeping(*known) : Filesystem::KeptFile{};
   if (host.layer == Layer::kUpper &&
       ::unlinkat(parent.upper_dir, name.c_str(), is_dir ? AT_REMOVEDIR : 0) < 0) {
     return -errno;
@@ -43,7 +44,10 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
   fs.journal().remove_marker(path);
   if (in_base) fs.journal().add_whiteout(path);
-  if (known) fs.table().remove_name(known->id, path);  // a hard link's other names live on
+  if (known) {
+    fs.table().remove_name(known->id, path);  // a hard link's other names live on
+    fs.keep_if_orphaned(known->id, std::move(kept));
+  }
   fs.changed_children(parent);
   return 0;
 }

@@ -94,9 +94,9 @@ TEST_F(Layering, HardLinksLookedUpSeparatelyStayCoherent) {
   EXPECT_EQ(out, "new\n4\n");
 }
 
-// Hard-linked files with the fd cache kept small, so a node can only reach its host file
-// through one of its names.
-class HardLinks : public MountedFs {
+// The fd cache kept small, so a node whose fd was evicted must reach its host file again
+// through a name (hard links), or through an fd kept for it (deleted while open).
+class FewCachedFds : public MountedFs {
  protected:
   void SetUp() override {
     MountedFs::SetUp();
@@ -114,7 +114,7 @@ class HardLinks : public MountedFs {
   }
 };
 
-TEST_F(HardLinks, FileStaysReachableAfterItsFirstNameIsRemoved) {
+TEST_F(FewCachedFds, HardLinkedFileStaysReachableAfterItsFirstNameIsRemoved) {
   // What git does for every object: write a temporary name, link the final one, unlink
   // the temporary one. 200 files push every early fd out of the cache.
   ASSERT_EQ(agent_sh("mkdir objs && for i in $(seq 200); do echo $i > tmp_$i && "
@@ -126,7 +126,7 @@ TEST_F(HardLinks, FileStaysReachableAfterItsFirstNameIsRemoved) {
   EXPECT_EQ(out, "1\n200\n2\n0\n");
 }
 
-TEST_F(HardLinks, RenamingOneNameLeavesTheOthers) {
+TEST_F(FewCachedFds, RenamingOneHardLinkNameLeavesTheOthers) {
   ASSERT_EQ(agent_sh("echo data > a && ln a b && mv b c && mv a d"), 0);
   std::string out;
   ASSERT_EQ(agent_sh("ls && rm d && for i in $(seq 150); do : > f$i; done"), 0);
@@ -135,6 +135,27 @@ TEST_F(HardLinks, RenamingOneNameLeavesTheOthers) {
   EXPECT_EQ(out, "data\nc\n");
   ASSERT_EQ(agent_sh("cat c", &out), 0);
   EXPECT_EQ(out, "data\nmore\n");
+}
+
+TEST_F(FewCachedFds, DeletedFileStaysUsableWhileOpen) {
+  // tmpfile()-style: open, unlink, keep using it. 200 other files evict its cached fd.
+  std::string out;
+  ASSERT_EQ(agent_sh("exec 3<>scratch && echo hello >&3 && rm scratch && "
+                     "for i in $(seq 200); do echo x > g$i; done && echo world >&3 && "
+                     "cat /proc/self/fd/3 && test ! -e scratch",
+                     &out),
+            0);
+  EXPECT_EQ(out, "hello\nworld\n");
+}
+
+TEST_F(FewCachedFds, FileReplacedByRenameStaysUsableWhileOpen) {
+  std::string out;
+  ASSERT_EQ(agent_sh("echo old > conf && echo new > conf.tmp && exec 3<>conf && "
+                     "mv conf.tmp conf && for i in $(seq 200); do echo x > g$i; done && "
+                     "cat <&3 && echo more >&3 && cat /proc/self/fd/3 conf",
+                     &out),
+            0);
+  EXPECT_EQ(out, "old\nold\nmore\nnew\n");
 }
 
 TEST_F(Layering, DeleteAndRecreateFile) {
