@@ -100,11 +100,16 @@ class FewCachedFds : public MountedFs {
  protected:
   void SetUp() override {
     MountedFs::SetUp();
-    rlimit limit{};
-    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
+    rlimit limit = saved_;
     limit.rlim_cur = 256;  // fd cache: 128 entries (filesystem.cc)
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limit), 0);
     mount({Rule{"/**", Level::kWrite}});
+  }
+  void TearDown() override {
+    MountedFs::TearDown();
+    // Later tests in this process (run without ctest) need the full limit back.
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &saved_), 0);
   }
   // Drops the kernel's cached attributes and pages of `rel`, so the next access asks us.
   void forget_cached(const std::string& rel) {
@@ -112,6 +117,7 @@ class FewCachedFds : public MountedFs {
     ASSERT_EQ(::stat(at(rel).c_str(), &st), 0);  // st_ino is our node id
     ASSERT_EQ(fuse_lowlevel_notify_inval_inode(session().raw(), st.st_ino, 0, 0), 0);
   }
+  rlimit saved_{};
 };
 
 TEST_F(FewCachedFds, HardLinkedFileStaysReachableAfterItsFirstNameIsRemoved) {
