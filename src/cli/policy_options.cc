@@ -27,7 +27,8 @@ void validate(const std::vector<policy::Rule>& rules, const std::string& source)
 }  // namespace
 
 void PolicyOptions::add_to(CLI::App& app) {
-  app.add_option("--preset", preset, "Start from a built-in preset (agent-safe when no --policy or --rule is given)");
+  app.add_option("--preset", preset,
+                 "Start from a built-in preset (agent-safe when no --policy or --rule is given)");
   app.add_option("--policy", policy_file, "Policy file (YAML or JSON)");
   // One value per occurrence: otherwise a repeatable option swallows DIR and the command.
   app.add_option("--rule", rules, "Extra rule PATTERN=LEVEL[:PRIORITY] (repeatable)")

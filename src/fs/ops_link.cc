@@ -179,11 +179,11 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
     fuse_reply_err(req, -rc);
     return;
   }
-  fs.journal().remove_marker(child_path(parent->path, newname));
+  const std::string new_path = child_path(parent->path, newname);
+  fs.journal().remove_marker(new_path);
   fs.changed_children(*parent);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for
   // both names (inode_links.cc).
-  const std::string new_path = child_path(parent->path, newname);
   std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname, new_path);
   struct stat st;
   rc = linked ? stat_at(upper_parent, newname, &st) : -ENOENT;
