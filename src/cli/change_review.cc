@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/errors.h"
+#include "common/text_safety.h"
 #include "layer/changes.h"
 #include "layer/journal.h"
 
@@ -21,13 +22,20 @@ char kind_letter(layer::ChangeKind kind) {
   return '?';
 }
 
-void print_refused(const char* heading, const std::vector<std::string>& paths,
-                   const std::map<std::string, std::string>& reasons) {
+// Everything printed here came out of the sandbox (names, content, reasons quoting
+// them): names are quoted as git quotes them and no control character reaches the
+// reviewer's terminal.
+void print_line(const std::string& text) {
+  const std::string safe = terminal_safe(text);
+  std::fprintf(stderr, "%s\n", safe.c_str());
+}
+
+void print_with_reasons(const char* heading, const std::vector<std::string>& paths,
+                        const std::map<std::string, std::string>& reasons) {
   for (const auto& path : paths) {
     const auto reason = reasons.find(path);
-    std::fprintf(stderr, "agentfense: %s %s%s%s\n", heading, path.c_str(),
-                 reason == reasons.end() ? "" : ": ",
-                 reason == reasons.end() ? "" : reason->second.c_str());
+    print_line(std::string("agentfense: ") + heading + " " + quote_path(path) +
+               (reason == reasons.end() ? "" : ": " + reason->second));
   }
 }
 
@@ -47,24 +55,25 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
     layer::discard(*journal);
     return true;
   }
-  const auto changes = layer::list_changes(base_dirfd, *journal);
+  const layer::Scope scope(policy);
+  const auto changes = layer::list_changes(base_dirfd, *journal, scope);
   if (changes.empty()) return true;
   std::fprintf(stderr, "agentfense: %zu change(s):\n", changes.size());
   for (const auto& change : changes)
-    std::fprintf(stderr, "%c %s\n", kind_letter(change.kind), change.path.c_str());
+    print_line(std::string(1, kind_letter(change.kind)) + " " + quote_path(change.path));
   if (mode == ChangeMode::kShow) {
-    const std::string diff = layer::render_diff(base_dirfd, *journal, changes);
+    const std::string diff =
+        terminal_safe(layer::render_diff(base_dirfd, *journal, scope, changes));
     std::fwrite(diff.data(), 1, diff.size(), stderr);
     std::fprintf(stderr, "agentfense: not applied (use --changes apply)\n");
     return true;
   }
-  const auto may_write = [&policy](std::string_view path, bool is_dir) {
-    return policy.decide(path, is_dir).level == policy::Level::kWrite;
-  };
-  const auto result = layer::commit(base_dirfd, *journal, may_write);
+  const auto result = layer::commit(base_dirfd, *journal, scope);
   std::fprintf(stderr, "agentfense: applied %zu change(s)\n", result.applied.size());
-  print_refused("not applied (denied)", result.denied, result.reasons);
-  print_refused("not applied (conflict)", result.conflicts, result.reasons);
+  for (const auto& [path, note] : result.notes)
+    print_line("agentfense: note: " + quote_path(path) + " " + note);
+  print_with_reasons("not applied (denied)", result.denied, result.reasons);
+  print_with_reasons("not applied (conflict)", result.conflicts, result.reasons);
   return result.denied.empty() && result.conflicts.empty();
 }
 

@@ -83,11 +83,14 @@ class Dispatcher {
   }
 
  private:
+  // What this sandbox can see decides what a listing, diff or commit may show or touch.
+  layer::Scope scope() const { return layer::Scope(fs_.access().policy()); }
+
   json changes(json& response) {
     std::vector<layer::Change> changes;
     {
       std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
-      changes = layer::list_changes(fs_.base_fd(), fs_.journal());
+      changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope());
     }
     json list = json::array();
     for (const layer::Change& change : changes) {
@@ -102,23 +105,19 @@ class Dispatcher {
   json diff(const std::vector<std::string>& only, json& response) {
     std::lock_guard lock(fs_.mutation_mu());
     std::vector<layer::Change> changes;
-    for (layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal())) {
+    for (layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal(), scope())) {
       if (selected(change.path, only)) changes.push_back(std::move(change));
     }
-    response["diff"] = layer::render_diff(fs_.base_fd(), fs_.journal(), changes);
+    response["diff"] = layer::render_diff(fs_.base_fd(), fs_.journal(), scope(), changes);
     return response;
   }
 
   json commit(const std::vector<std::string>& only, json& response) {
-    const policy::Policy& policy = fs_.access().policy();
-    const auto may_write = [&policy](std::string_view path, bool is_dir) {
-      return policy.decide(path, is_dir).level == policy::Level::kWrite;
-    };
     layer::CommitResult result;
     KernelNotices notices;
     {
       LayerLocks locks(fs_);
-      result = layer::commit(fs_.base_fd(), fs_.journal(), may_write, only);
+      result = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
       // Every node: the commit also removes emptied upper directories above what it
       // applied and rewrites markers elsewhere.
       notices = rebind_nodes(fs_, {"/"}, result.applied);
@@ -128,6 +127,7 @@ class Dispatcher {
     response["denied"] = result.denied;
     response["conflicts"] = result.conflicts;
     response["reasons"] = result.reasons;
+    response["notes"] = result.notes;
     return response;
   }
 
@@ -136,7 +136,8 @@ class Dispatcher {
     {
       LayerLocks locks(fs_);
       std::vector<std::string> changed;
-      for (const layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal())) {
+      for (const layer::Change& change :
+           layer::list_changes(fs_.base_fd(), fs_.journal(), scope())) {
         changed.push_back(change.path);  // deleted entries reappear: negative dentries
       }
       layer::discard(fs_.journal());

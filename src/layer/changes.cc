@@ -1,5 +1,6 @@
 // list_changes: one walk over upper, carrying the matching base directory alongside, plus
-// the whiteouts that delete base entries without any upper counterpart.
+// the whiteouts that delete base entries without any upper counterpart. Every reported
+// path goes through the sandbox's scope: what it cannot see is never reported.
 #include "layer/changes.h"
 
 #include <fcntl.h>
@@ -16,8 +17,12 @@ namespace {
 
 class ChangeLister {
  public:
-  ChangeLister(int base_fd, const Journal& j)
-      : base_fd_(base_fd), journal_(j), whiteouts_(j.whiteouts()), opaques_(j.opaques()) {}
+  ChangeLister(int base_fd, const Journal& j, const Scope& scope)
+      : base_fd_(base_fd),
+        journal_(j),
+        scope_(scope),
+        whiteouts_(j.whiteouts()),
+        opaques_(j.opaques()) {}
 
   std::vector<Change> run() {
     UniqueFd base_root = open_dir_beneath(base_fd_, "/");
@@ -49,11 +54,14 @@ class ChangeLister {
       const bool hidden =
           hides_base || std::binary_search(whiteouts_.begin(), whiteouts_.end(), child);
       const bool visible_in_base = base_st && !hidden;
+      std::optional<ChangeKind> kind;
       if (!visible_in_base) {
-        changes_.push_back({child, ChangeKind::kAdded, type});
+        kind = ChangeKind::kAdded;
       } else if (differs(*base_st, base_dir, *upper_st, upper_dir, name)) {
-        changes_.push_back({child, ChangeKind::kModified, type});
+        kind = ChangeKind::kModified;
       }
+      // A hidden directory above visible entries is not the sandbox's to report.
+      if (kind && !scope_.hidden(child, type == 'd')) changes_.push_back({child, *kind, type});
       if (type != 'd') continue;
       UniqueFd upper_child(check_open_dir(upper_dir, name));
       UniqueFd base_child;
@@ -62,18 +70,41 @@ class ChangeLister {
       walk_upper(upper_child.get(), child, base_child.valid() ? base_child.get() : -1,
                  !visible_in_base || is_marked(child));
     }
-    if (hides_base && base_dir >= 0) report_hidden_base_children(base_dir, path, upper_names);
+    if (hides_base && base_dir >= 0) report_shadowed_base_children(base_dir, path, upper_names);
   }
 
-  void report_hidden_base_children(int base_dir, const std::string& path,
-                                   const std::vector<std::string>& upper_names) {
+  void report_shadowed_base_children(int base_dir, const std::string& path,
+                                     const std::vector<std::string>& upper_names) {
     for (const std::string& name : list_names(base_dir)) {
       if (std::binary_search(upper_names.begin(), upper_names.end(), name)) continue;
-      const std::optional<struct stat> st = stat_at(base_dir, name);
-      if (st && type_char(st->st_mode) != 0) {
-        changes_.push_back({child_path(path, name), ChangeKind::kDeleted, type_char(st->st_mode)});
-      }
+      collect_deleted(base_dir, name, child_path(path, name), changes_);
     }
+  }
+
+  // The deletions that removing base entry `path` (`name` in `parent`) means for what the
+  // sandbox can see: the entry itself when nothing in it is hidden, else its visible
+  // parts. Returns false when the entry is, or holds, something hidden (it stays).
+  bool collect_deleted(int parent, const std::string& name, const std::string& path,
+                       std::vector<Change>& out) const {
+    const std::optional<struct stat> st = stat_at(parent, name);
+    if (!st) return true;  // removed concurrently
+    const char type = type_char(st->st_mode);
+    if (scope_.hidden(path, type == 'd')) return false;
+    if (type != 'd') {
+      if (type != 0) out.push_back({path, ChangeKind::kDeleted, type});
+      return true;
+    }
+    UniqueFd dir(check_open_dir(parent, name));
+    std::vector<Change> parts;
+    bool whole = true;
+    for (const std::string& child : list_names(dir.get()))
+      whole = collect_deleted(dir.get(), child, child_path(path, child), parts) && whole;
+    if (whole) {
+      out.push_back({path, ChangeKind::kDeleted, 'd'});
+    } else {
+      out.insert(out.end(), parts.begin(), parts.end());
+    }
+    return whole;
   }
 
   // Whiteouts whose nearest marked ancestor is none: deletions the upper walk did not
@@ -83,10 +114,9 @@ class ChangeLister {
     for (const std::string& path : whiteouts_) {
       if (path == "/" || has_marked_ancestor(path)) continue;
       if (stat_beneath(journal_.upper_fd(), path)) continue;  // upper wins: not a delete
-      const std::optional<struct stat> base_st = stat_beneath(base_fd_, path);
-      if (base_st && type_char(base_st->st_mode) != 0) {
-        changes_.push_back({path, ChangeKind::kDeleted, type_char(base_st->st_mode)});
-      }
+      const PathParts parts = split_path(path);
+      UniqueFd base_parent = try_open_dir_beneath(base_fd_, parts.parent);
+      if (base_parent) collect_deleted(base_parent.get(), parts.name, path, changes_);
     }
   }
 
@@ -117,6 +147,7 @@ class ChangeLister {
 
   const int base_fd_;
   const Journal& journal_;
+  const Scope& scope_;
   const std::vector<std::string> whiteouts_;
   const std::vector<std::string> opaques_;
   std::vector<Change> changes_;
@@ -124,8 +155,8 @@ class ChangeLister {
 
 }  // namespace
 
-std::vector<Change> list_changes(int base_dirfd, const Journal& j) {
-  return ChangeLister(base_dirfd, j).run();
+std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope) {
+  return ChangeLister(base_dirfd, j, scope).run();
 }
 
 }  // namespace agentfense::layer

@@ -2,13 +2,13 @@
 // list (for review), diff (for humans), commit (apply to the base), discard.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "layer/journal.h"
+#include "layer/scope.h"
 
 namespace agentfense::layer {
 
@@ -21,32 +21,43 @@ struct Change {
               // base entry for kDeleted)
 };
 
-// Sorted by path (so a directory precedes its contents).
+// Sorted by path (so a directory precedes its contents). Only what the sandbox can see
+// (`scope`): a path at level none is never reported, whatever happened to it.
 //   kAdded: in upper, and not in base or the base entry is hidden (whiteout at the path
 //           or an opaque ancestor).
 //   kModified: in upper and visibly in base, and type, permission bits, content or
 //           symlink target differ (an identical copy-up is not a change).
-//   kDeleted: hidden base entry with nothing in upper at that path; a deleted directory
-//           is reported once, not its children.
+//   kDeleted: a base entry the merged view no longer shows, with nothing in upper at
+//           that path. Exactly what a commit would remove: a deleted directory is
+//           reported once when nothing in it is hidden; otherwise its visible entries
+//           are reported (the same way, recursively) and the directory, which keeps its
+//           hidden entries, is not. A deletion that would remove nothing is not a change.
 // Directories present in upper only as parents of changed entries are not reported.
-std::vector<Change> list_changes(int base_dirfd, const Journal& j);
+std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope);
 
-// Unified diff (3 lines of context) of the given changes, git-style headers.
-std::string render_diff(int base_dirfd, const Journal& j, const std::vector<Change>& changes);
-
-using WritePermission = std::function<bool(std::string_view path, bool is_dir)>;
+// Unified diff (3 lines of context) of the given changes, git-style headers (paths
+// quoted as git does, see quote_path). Content is shown only where `scope` lets the
+// sandbox read it, and only when it is text (valid UTF-8 without NUL bytes).
+std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
+                        const std::vector<Change>& changes);
 
 struct CommitResult {
   std::vector<std::string> applied, denied, conflicts;
   std::map<std::string, std::string> reasons;  // path -> why it was denied or conflicted
+  std::map<std::string, std::string> notes;    // applied path -> how it was adjusted
 };
 
 // Applies changes to the base, atomically per file, never following a symlink on the
-// host. `may_write(path, is_dir)` says whether the sandbox had write on the path (is_dir
-// lets directory-type rules match a directory itself); `only` empty
-// = all changes, otherwise the listed paths and everything below them. Applied paths
-// are removed from upper and the journal. Serialized per base by flock(LOCK_EX).
-CommitResult commit(int base_dirfd, Journal& j, const WritePermission& may_write,
+// host. Only where `scope` says the sandbox may write; hidden base entries are never
+// removed or replaced (a directory holding some stays). `only` empty = all changes,
+// otherwise the listed paths and everything below them. Applied paths are removed from
+// upper and the journal. Serialized per base by flock(LOCK_EX).
+//
+// What reaches the host is plain content: permission bits lose setuid/setgid and the
+// group/other write bits the base entry did not already have (a note says so); FIFOs
+// are refused, and so are symlinks whose target is absolute or resolves outside the
+// codebase.
+CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
                     const std::vector<std::string>& only = {});
 
 // Empties upper (no symlink is followed) and resets the journal.

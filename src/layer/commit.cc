@@ -1,10 +1,13 @@
 // commit: apply a sandbox's changes to its base, file by file, under the rules of
 // DESIGN.md "Layers": write permission, conflict detection, no symlink following.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "common/errors.h"
@@ -37,26 +40,38 @@ class BaseLock {
 
 class Committer {
  public:
-  Committer(int base_fd, Journal& j, const WritePermission& may_write)
-      : base_fd_(base_fd), journal_(j), may_write_(may_write) {}
+  Committer(int base_fd, Journal& j, const Scope& scope)
+      : base_fd_(base_fd), journal_(j), scope_(scope) {}
 
-  // Returns nullopt when applied.
-  std::optional<Refusal> apply(const Change& change) {
-    if (!may_write_(change.path, change.type == 'd')) return Refusal{false, "no write permission"};
+  // Returns nullopt when applied; `note` says how the applied entry was adjusted.
+  std::optional<Refusal> apply(const Change& change, std::string& note) {
+    if (!scope_.writable(change.path, change.type == 'd')) {
+      return Refusal{false, "no write permission"};
+    }
+    // Named pipes are runtime plumbing, not content; the host gets none.
+    if (change.type == 'p' && change.kind != ChangeKind::kDeleted) {
+      return Refusal{false, "FIFOs are not committed"};
+    }
     const PathParts parts = split_path(change.path);
     try {
       if (change.kind == ChangeKind::kDeleted) return apply_delete(change.path, parts);
       UniqueFd base_parent = ensure_base_parent(parts.parent);
       if (!base_parent) return Refusal{false, "no write permission on a missing parent"};
       if (auto conflict = check_conflict(change, base_parent.get(), parts.name)) return conflict;
+      UniqueFd upper_parent = open_dir_beneath(journal_.upper_fd(), parts.parent);
+      if (change.type == 'l') {
+        if (auto refusal = check_link_target(parts, read_link_at(upper_parent.get(), parts.name)))
+          return refusal;
+      }
       // A directory over a base directory merges; anything else over one replaces it.
       if (change.type != 'd') {
-        if (auto refusal = check_replaced_tree(base_parent.get(), parts.name, change.path)) {
+        if (auto refusal =
+                check_base_tree(base_parent.get(), parts.name, change.path, TreeUse::kReplace)) {
           return refusal;
         }
       }
-      UniqueFd upper_parent = open_dir_beneath(journal_.upper_fd(), parts.parent);
-      install_entry(upper_parent.get(), base_parent.get(), parts.name);
+      const Installed installed = install_entry(upper_parent.get(), base_parent.get(), parts.name);
+      if (installed.mode != installed.requested_mode) note = mode_note(installed);
       if (change.type != 'd') {
         if (::unlinkat(upper_parent.get(), parts.name.c_str(), 0) < 0 && errno != ENOENT) {
           check_syscall(-1, "remove committed upper entry " + change.path);
@@ -71,6 +86,8 @@ class Committer {
   }
 
  private:
+  enum class TreeUse { kDelete, kReplace };
+
   std::optional<Refusal> apply_delete(const std::string& path, const PathParts& parts) {
     UniqueFd base_parent = try_open_dir_beneath(base_fd_, parts.parent);
     // A symlink where a directory should be is refused, never followed.
@@ -84,8 +101,14 @@ class Committer {
           record && record->origin == path && (!st || !(stamp_of(*st) == record->stamp))) {
         return Refusal{true, "base changed since the sandbox read it"};
       }
-      if (auto refusal = check_replaced_tree(base_parent.get(), parts.name, path)) return refusal;
-      remove_tree_at(base_parent.get(), parts.name);
+      if (auto refusal = check_base_tree(base_parent.get(), parts.name, path, TreeUse::kDelete)) {
+        return refusal;
+      }
+      if (!remove_visible_tree_at(base_parent.get(), parts.name, path)) {
+        // Something appeared that the sandbox cannot see (list_changes reports only
+        // deletions that remove everything): it stays, and so does the marker.
+        return std::nullopt;
+      }
     }
     journal_.remove_marker(path);
     journal_.forget_copy_up(path);
@@ -102,10 +125,11 @@ class Committer {
       int next =
           ::openat(current.get(), segment.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0 && errno == ENOENT) {
-        if (!may_write_(walked, true)) return UniqueFd();
+        if (!scope_.writable(walked, true)) return UniqueFd();
         const std::optional<struct stat> upper_st = stat_beneath(journal_.upper_fd(), walked);
         check_syscall(::mkdirat(current.get(), segment.c_str(), 0700), "mkdir " + walked);
-        set_dir_mode(current.get(), segment, upper_st ? upper_st->st_mode : 0755);
+        set_dir_mode(current.get(), segment,
+                     committed_mode(upper_st ? upper_st->st_mode : 0755, std::nullopt));
         next =
             ::openat(current.get(), segment.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
@@ -154,10 +178,11 @@ class Committer {
     return std::nullopt;
   }
 
-  // Removing or replacing a base directory deletes its whole tree: every path in it
-  // must be writable, hidden ones included.
-  std::optional<Refusal> check_replaced_tree(int base_parent, const std::string& name,
-                                             const std::string& path) const {
+  // Removing or replacing a base directory touches its whole tree: every path in it the
+  // sandbox can see must be writable. A deletion keeps hidden entries; a replacement
+  // cannot, so a directory holding any is a conflict, whose reason names nothing in it.
+  std::optional<Refusal> check_base_tree(int base_parent, const std::string& name,
+                                         const std::string& path, TreeUse use) const {
     const std::optional<struct stat> st = stat_at(base_parent, name);
     if (!st || !S_ISDIR(st->st_mode)) return std::nullopt;
     UniqueFd dir(check_syscall(
@@ -166,16 +191,100 @@ class Committer {
     for (const std::string& child : list_names(dir.get())) {
       const std::string child_full = child_path(path, child);
       const std::optional<struct stat> child_st = stat_at(dir.get(), child);
-      if (!may_write_(child_full, child_st && S_ISDIR(child_st->st_mode)))
+      const bool is_dir = child_st && S_ISDIR(child_st->st_mode);
+      if (scope_.hidden(child_full, is_dir)) {
+        if (use == TreeUse::kReplace) {
+          return Refusal{true, "the codebase keeps a directory at this path"};
+        }
+        continue;
+      }
+      if (!scope_.writable(child_full, is_dir))
         return Refusal{false, "no write permission on " + child_full};
-      if (auto refusal = check_replaced_tree(dir.get(), child, child_full)) return refusal;
+      if (auto refusal = check_base_tree(dir.get(), child, child_full, use)) return refusal;
     }
     return std::nullopt;
   }
 
+  // Removes base entry `path` (`name` in `parent`) except what the sandbox cannot see.
+  // Returns false when something hidden kept it (a directory holding such entries stays).
+  bool remove_visible_tree_at(int parent, const std::string& name, const std::string& path) {
+    const std::optional<struct stat> st = stat_at(parent, name);
+    if (!st) return true;
+    const bool is_dir = S_ISDIR(st->st_mode);
+    if (scope_.hidden(path, is_dir)) return false;
+    if (!is_dir) {
+      check_syscall(::unlinkat(parent, name.c_str(), 0), "unlink " + path);
+      return true;
+    }
+    UniqueFd dir(
+        check_syscall(::openat(parent, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                      "open " + path));
+    bool emptied = true;
+    for (const std::string& child : list_names(dir.get()))
+      emptied = remove_visible_tree_at(dir.get(), child, child_path(path, child)) && emptied;
+    if (emptied) check_syscall(::unlinkat(parent, name.c_str(), AT_REMOVEDIR), "rmdir " + path);
+    return emptied;
+  }
+
+  // A symlink reaches the codebase only when its target stays inside it: relative, not
+  // climbing above the root by its text, and not resolving outside the base (through
+  // symlinks already there) when the kernel follows it.
+  std::optional<Refusal> check_link_target(const PathParts& link, const std::string& target) const {
+    if (target.empty() || target.front() == '/') {
+      return Refusal{false, "symlink target is absolute (" + target + ")"};
+    }
+    const std::vector<std::string> parent_segments = path_segments(link.parent);
+    std::vector<std::string_view> stack;
+    std::string relative_parent;  // the link's directory, relative to the base root
+    for (const std::string& segment : parent_segments) {
+      stack.emplace_back(segment);
+      relative_parent += segment + "/";
+    }
+    for (const std::string_view segment : split_segments(target)) {
+      if (segment.empty() || segment == ".") continue;
+      if (segment != "..") {
+        stack.push_back(segment);
+      } else if (stack.empty()) {
+        return Refusal{false, "symlink target leaves the codebase (" + target + ")"};
+      } else {
+        stack.pop_back();
+      }
+    }
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH;
+    const std::string resolved = relative_parent + target;
+    const long fd = ::syscall(SYS_openat2, base_fd_, resolved.c_str(), &how, sizeof how);
+    if (fd >= 0) {
+      ::close(static_cast<int>(fd));  // only asked where it leads
+    } else if (errno == EXDEV || errno == ELOOP) {
+      return Refusal{false, "symlink target resolves outside the codebase (" + target + ")"};
+    }
+    // ENOENT and the like: a dangling link that stays inside is fine.
+    return std::nullopt;
+  }
+
+  static std::vector<std::string_view> split_segments(std::string_view text) {
+    std::vector<std::string_view> segments;
+    for (std::size_t start = 0;;) {
+      const std::size_t slash = text.find('/', start);
+      segments.push_back(text.substr(start, slash - start));
+      if (slash == std::string_view::npos) return segments;
+      start = slash + 1;
+    }
+  }
+
+  static std::string mode_note(const Installed& installed) {
+    char text[96];
+    std::snprintf(text, sizeof text, "committed with mode %04o instead of %04o",
+                  static_cast<unsigned>(installed.mode),
+                  static_cast<unsigned>(installed.requested_mode));
+    return text;
+  }
+
   const int base_fd_;
   Journal& journal_;
-  const WritePermission& may_write_;
+  const Scope& scope_;
 };
 
 bool selected(const std::string& path, const std::vector<std::string>& only) {
@@ -253,18 +362,20 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 
 }  // namespace
 
-CommitResult commit(int base_dirfd, Journal& j, const WritePermission& may_write,
+CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
                     const std::vector<std::string>& only) {
   BaseLock lock(base_dirfd);
   CommitResult result;
-  Committer committer(base_dirfd, j, may_write);
-  for (const Change& change : list_changes(base_dirfd, j)) {
+  Committer committer(base_dirfd, j, scope);
+  for (const Change& change : list_changes(base_dirfd, j, scope)) {
     if (!selected(change.path, only)) continue;
-    if (std::optional<Refusal> refusal = committer.apply(change)) {
+    std::string note;
+    if (std::optional<Refusal> refusal = committer.apply(change, note)) {
       (refusal->conflict ? result.conflicts : result.denied).push_back(change.path);
       result.reasons[change.path] = refusal->reason;
     } else {
       result.applied.push_back(change.path);
+      if (!note.empty()) result.notes[change.path] = std::move(note);
     }
   }
   prune_markers(base_dirfd, j, result.applied);

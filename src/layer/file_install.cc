@@ -16,8 +16,6 @@
 namespace agentfense::layer {
 namespace {
 
-constexpr mode_t kKeptModeBits = 07777 & ~(S_ISUID | S_ISGID);
-
 std::string temp_name() {
   unsigned char random[8];
   check_syscall(::getrandom(random, sizeof random, 0), "getrandom");
@@ -74,40 +72,35 @@ void copy_bytes(int from, int to) {
   }
 }
 
-void build_file(int upper_parent, const std::string& name, const struct stat& st, int base_parent,
-                const std::string& temp) {
+void build_file(int upper_parent, const std::string& name, const struct stat& st, mode_t mode,
+                int base_parent, const std::string& temp) {
   UniqueFd source = open_file_for_read(upper_parent, name);
   UniqueFd target(
       check_syscall(::openat(base_parent, temp.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600),
                     "create " + temp));
   copy_bytes(source.get(), target.get());
-  check_syscall(::fchmod(target.get(), st.st_mode & kKeptModeBits), "chmod " + temp);
+  check_syscall(::fchmod(target.get(), mode), "chmod " + temp);
   const struct timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
   check_syscall(::futimens(target.get(), times), "set mtime " + temp);
   // Durable before it becomes visible: a crash never leaves an empty committed file.
   check_syscall(::fsync(target.get()), "fsync " + temp);
 }
 
-void build_entry(int upper_parent, const std::string& name, const struct stat& st, int base_parent,
-                 const std::string& temp) {
+void build_entry(int upper_parent, const std::string& name, const struct stat& st, mode_t mode,
+                 int base_parent, const std::string& temp) {
   switch (type_char(st.st_mode)) {
     case 'f':
-      build_file(upper_parent, name, st, base_parent, temp);
+      build_file(upper_parent, name, st, mode, base_parent, temp);
       return;
     case 'l':
       check_syscall(
           ::symlinkat(read_link_at(upper_parent, name).c_str(), base_parent, temp.c_str()),
           "symlink " + temp);
       return;
-    case 'p':
-      check_syscall(::mknodat(base_parent, temp.c_str(), S_IFIFO | 0600, 0), "mkfifo " + temp);
-      check_syscall(::fchmodat(base_parent, temp.c_str(), st.st_mode & kKeptModeBits, 0),
-                    "chmod " + temp);
-      return;
     case 'd':
       check_syscall(::mkdirat(base_parent, temp.c_str(), 0700), "mkdir " + temp);
-      set_dir_mode(base_parent, temp, st.st_mode);
+      set_dir_mode(base_parent, temp, mode);
       return;
     default:
       throw SystemError("commit " + name + ": unsupported file type", EINVAL);
@@ -121,26 +114,39 @@ void sync_dir(int dir_fd) {
 
 }  // namespace
 
+mode_t committed_mode(mode_t upper_mode, std::optional<mode_t> base_mode) {
+  const mode_t inherited = base_mode ? (*base_mode & (S_IWGRP | S_IWOTH | S_ISVTX)) : 0;
+  return upper_mode & (0755 | inherited);
+}
+
 void set_dir_mode(int parent_fd, const std::string& name, mode_t mode) {
   UniqueFd dir(check_syscall(
       ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
       "open " + name));
-  check_syscall(::fchmod(dir.get(), mode & kKeptModeBits), "chmod " + name);
+  check_syscall(::fchmod(dir.get(), mode & 07777), "chmod " + name);
 }
 
-void install_entry(int upper_parent, int base_parent, const std::string& name) {
+Installed install_entry(int upper_parent, int base_parent, const std::string& name) {
   const std::optional<struct stat> upper_st = stat_at(upper_parent, name);
   if (!upper_st) throw SystemError("commit " + name + ": gone from upper", ENOENT);
   const std::optional<struct stat> base_st = stat_at(base_parent, name);
   const bool new_is_dir = S_ISDIR(upper_st->st_mode);
   const bool old_is_dir = base_st && S_ISDIR(base_st->st_mode);
+  // Symlink permission bits mean nothing; a replaced entry of another type passes on none.
+  const bool same_type = base_st && (base_st->st_mode & S_IFMT) == (upper_st->st_mode & S_IFMT);
+  const Installed installed =
+      S_ISLNK(upper_st->st_mode)
+          ? Installed{}
+          : Installed{committed_mode(upper_st->st_mode,
+                                     same_type ? std::optional(base_st->st_mode) : std::nullopt),
+                      static_cast<mode_t>(upper_st->st_mode & 07777)};
 
   if (new_is_dir && old_is_dir) {
-    set_dir_mode(base_parent, name, upper_st->st_mode);
-    return;
+    set_dir_mode(base_parent, name, installed.mode);
+    return installed;
   }
   TempEntry temp(base_parent, temp_name());
-  build_entry(upper_parent, name, *upper_st, base_parent, temp.name());
+  build_entry(upper_parent, name, *upper_st, installed.mode, base_parent, temp.name());
   if (base_st && new_is_dir != old_is_dir) {
     // rename(2) cannot replace a directory by a file or vice versa; exchanging keeps
     // the switch atomic, and the old entry is then removed under the temp name.
@@ -153,6 +159,7 @@ void install_entry(int upper_parent, int base_parent, const std::string& name) {
     temp.disarm();
   }
   sync_dir(base_parent);
+  return installed;
 }
 
 }  // namespace agentfense::layer

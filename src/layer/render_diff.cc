@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "common/text_safety.h"
 #include "layer/changes.h"
 #include "layer/entry_io.h"
 #include "layer/line_diff.h"
@@ -40,14 +41,15 @@ std::string octal_mode(mode_t mode) {
   return buffer;
 }
 
+// Text is what a reviewer and a UTF-8 wire format (proto3 strings, JSON) can carry.
 bool looks_binary(const std::string& text) {
-  return text.find('\0') != std::string::npos;
+  return text.find('\0') != std::string::npos || !is_valid_utf8(text);
 }
 
-void render_one(const Change& change, const std::optional<Side>& old_side,
+void render_one(const Change& change, bool readable, const std::optional<Side>& old_side,
                 const std::optional<Side>& new_side, std::string& out) {
-  const std::string a = "a" + change.path;
-  const std::string b = "b" + change.path;
+  const std::string a = quote_path("a" + change.path);
+  const std::string b = quote_path("b" + change.path);
   out += "diff --git " + a + " " + b + "\n";
   if (!old_side && new_side) {
     out += (new_side->type == 'd' ? "new directory mode " : "new file mode ") +
@@ -67,6 +69,10 @@ void render_one(const Change& change, const std::optional<Side>& old_side,
   const std::optional<std::string>& new_text = new_has_text ? new_side->content : empty;
   const std::string old_label = old_has_text ? a : "/dev/null";
   const std::string new_label = new_has_text ? b : "/dev/null";
+  if (!readable) {  // defence in depth: listed changes are writable, hence readable
+    out += "Files " + old_label + " and " + new_label + " differ (not readable, not shown)\n";
+    return;
+  }
   if (!old_text || !new_text) {
     out += "Files " + old_label + " and " + new_label + " differ (larger than " +
            std::to_string(kMaxDiffBytes >> 20) + " MiB, not shown)\n";
@@ -83,7 +89,8 @@ void render_one(const Change& change, const std::optional<Side>& old_side,
 
 }  // namespace
 
-std::string render_diff(int base_dirfd, const Journal& j, const std::vector<Change>& changes) {
+std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
+                        const std::vector<Change>& changes) {
   std::string out;
   for (const Change& change : changes) {
     // An added entry may shadow a hidden base entry; the review shows it as new.
@@ -91,7 +98,7 @@ std::string render_diff(int base_dirfd, const Journal& j, const std::vector<Chan
         change.kind == ChangeKind::kAdded ? std::nullopt : load_side(base_dirfd, change.path);
     const std::optional<Side> new_side =
         change.kind == ChangeKind::kDeleted ? std::nullopt : load_side(j.upper_fd(), change.path);
-    render_one(change, old_side, new_side, out);
+    render_one(change, scope.readable(change.path, change.type == 'd'), old_side, new_side, out);
   }
   return out;
 }

@@ -28,7 +28,8 @@ v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest
     if (error.reason() != kReasonSandboxNotRunning) throw;
   }
   const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-  return offline_changes(base.get(), state_dir(sandbox.id()) + "/state");
+  const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+  return offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
 }
 
 v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest& request) {
@@ -40,7 +41,8 @@ v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest
     if (error.reason() != kReasonSandboxNotRunning) throw;
   }
   const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-  return offline_diff(base.get(), state_dir(sandbox.id()) + "/state", paths);
+  const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+  return offline_diff(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
 }
 
 v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesRequest& request) {

@@ -51,6 +51,7 @@ void fill_commit(v1::CommitChangesResponse& out, const layer::CommitResult& resu
   for (const auto& p : result.denied) out.add_denied(p);
   for (const auto& p : result.conflicts) out.add_conflicts(p);
   for (const auto& [path, why] : result.reasons) (*out.mutable_reasons())[path] = why;
+  for (const auto& [path, note] : result.notes) (*out.mutable_notes())[path] = note;
 }
 
 void copy_paths(const nlohmann::json& reply, const char* key,
@@ -62,22 +63,25 @@ void copy_paths(const nlohmann::json& reply, const char* key,
 
 }  // namespace
 
-v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir) {
+v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
+                                        const policy::Policy& policy) {
   const auto journal = layer::Journal::open(state_dir);
   v1::ListChangesResponse out;
-  for (const auto& change : layer::list_changes(base_dirfd, *journal))
+  for (const auto& change : layer::list_changes(base_dirfd, *journal, layer::Scope(policy)))
     add_change(out, change.path, kind_to_wire(change.kind), change.type);
   return out;
 }
 
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
+                                     const policy::Policy& policy,
                                      const std::vector<std::string>& paths) {
   const auto journal = layer::Journal::open(state_dir);
+  const layer::Scope scope(policy);
   std::vector<layer::Change> changes;
-  for (auto& change : layer::list_changes(base_dirfd, *journal))
+  for (auto& change : layer::list_changes(base_dirfd, *journal, scope))
     if (selected_by(change.path, paths)) changes.push_back(std::move(change));
   v1::DiffChangesResponse out;
-  out.set_diff(layer::render_diff(base_dirfd, *journal, changes));
+  out.set_diff(layer::render_diff(base_dirfd, *journal, scope, changes));
   return out;
 }
 
@@ -85,11 +89,8 @@ v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& stat
                                          const policy::Policy& policy,
                                          const std::vector<std::string>& paths) {
   const auto journal = layer::Journal::open(state_dir);
-  const auto may_write = [&policy](std::string_view path, bool is_dir) {
-    return policy.decide(path, is_dir).level == policy::Level::kWrite;
-  };
   v1::CommitChangesResponse out;
-  fill_commit(out, layer::commit(base_dirfd, *journal, may_write, paths));
+  fill_commit(out, layer::commit(base_dirfd, *journal, layer::Scope(policy), paths));
   return out;
 }
 
@@ -116,6 +117,9 @@ v1::CommitChangesResponse commit_from_control(const nlohmann::json& reply) {
   if (const auto reasons = reply.find("reasons"); reasons != reply.end())
     for (const auto& [path, why] : reasons->items())
       (*out.mutable_reasons())[path] = why.get<std::string>();
+  if (const auto notes = reply.find("notes"); notes != reply.end())
+    for (const auto& [path, note] : notes->items())
+      (*out.mutable_notes())[path] = note.get<std::string>();
   return out;
 }
 

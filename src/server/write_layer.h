@@ -14,9 +14,12 @@
 
 namespace agentfense::server {
 
-// Offline (no fs process running on `state_dir`).
-v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir);
+// Offline (no fs process running on `state_dir`). `policy` is the sandbox's: nothing it
+// hides is listed, diffed or touched (layer/scope.h).
+v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
+                                        const policy::Policy& policy);
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
+                                     const policy::Policy& policy,
                                      const std::vector<std::string>& paths);
 v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& state_dir,
                                          const policy::Policy& policy,

@@ -27,7 +27,9 @@ class ChangesTest : public LayerTest {
     write_file(base("docs/a.md"), "a\n");
     write_file(base("docs/deep/b.md"), "b\n");
   }
-  std::string changes() { return describe(list_changes(base_fd_.get(), *journal_)); }
+  std::string changes(const policy::Policy& policy = write_all()) {
+    return describe(list_changes(base_fd_.get(), *journal_, Scope(policy)));
+  }
 };
 
 TEST_F(ChangesTest, NoChangesOnFreshLayer) {
@@ -98,7 +100,7 @@ TEST_F(ChangesTest, WeirdNamesAreListedByteExact) {
   const std::string name = std::string("we\nird\xff name");
   write_file(up(name), "x");
   journal_->add_whiteout("/src/util.c");
-  const auto list = list_changes(base_fd_.get(), *journal_);
+  const auto list = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].path, "/src/util.c");
   EXPECT_EQ(list[1].path, "/" + name);

@@ -68,8 +68,8 @@ TEST_F(RenderDiffTest, RendersGitStyleFileDiffs) {
   write_file(up("mod.txt"), "one\n2\nthree\n");
   write_file(up("new.txt"), "hi\n");
   journal_->add_whiteout("/gone.txt");
-  const auto changes = list_changes(base_fd_.get(), *journal_);
-  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, changes),
+  const auto changes = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
+  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, Scope(write_all()), changes),
             "diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n"
             "--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n"
             "diff --git a/mod.txt b/mod.txt\n"
@@ -85,8 +85,8 @@ TEST_F(RenderDiffTest, BinaryAndModeOnlyChanges) {
   copy_up("script.sh");
   write_file(up("bin"), std::string("a\0c", 3));
   fs::permissions(up("script.sh"), static_cast<fs::perms>(0755));
-  const auto changes = list_changes(base_fd_.get(), *journal_);
-  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, changes),
+  const auto changes = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
+  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, Scope(write_all()), changes),
             "diff --git a/bin b/bin\nBinary files a/bin and b/bin differ\n"
             "diff --git a/script.sh b/script.sh\nold mode 100644\nnew mode 100755\n");
 }

@@ -15,6 +15,8 @@
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "layer/journal.h"
+#include "layer/scope.h"
+#include "policy/policy.h"
 
 namespace agentfense::layer::testing {
 
@@ -44,6 +46,19 @@ inline BaseStamp stamp_of_path(const fs::path& path) {
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
   return BaseStamp{st.st_ino, st.st_size,
                    static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+// A sandbox policy from `agentfense run --rule` flags ("pattern=level[:priority]").
+inline policy::Policy policy_of(std::initializer_list<std::string_view> flags) {
+  std::vector<policy::Rule> rules;
+  for (const std::string_view flag : flags) rules.push_back(policy::parse_rule_flag(flag));
+  return policy::Policy::compile(std::move(rules));
+}
+
+// The layer tests' default sandbox: it sees and may write everything.
+inline const policy::Policy& write_all() {
+  static const policy::Policy policy = policy_of({"**=write"});
+  return policy;
 }
 
 // A base tree, a STATE dir with its Journal, and helpers that mimic what the fs daemon

@@ -164,7 +164,8 @@ def change_from_pb(message: sandbox_pb2.FileChange) -> FileChange:
 
 def commit_from_pb(message: sandbox_pb2.CommitChangesResponse) -> CommitResult:
     return CommitResult(applied=list(message.applied), denied=list(message.denied),
-                        conflicts=list(message.conflicts), reasons=dict(message.reasons))
+                        conflicts=list(message.conflicts), reasons=dict(message.reasons),
+                        notes=dict(message.notes))
 
 
 def exec_request(sandbox_id: str, command: str, *, stdin: Optional[str] = None,

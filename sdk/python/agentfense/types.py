@@ -260,6 +260,7 @@ class CommitResult:
     denied: List[str] = field(default_factory=list)  # no write permission there
     conflicts: List[str] = field(default_factory=list)  # the codebase changed meanwhile
     reasons: Dict[str, str] = field(default_factory=dict)
+    notes: Dict[str, str] = field(default_factory=dict)  # applied, but adjusted (modes)
 
     @property
     def ok(self) -> bool:

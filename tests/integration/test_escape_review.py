@@ -1,0 +1,132 @@
+"""Escape suite, part 4: the change review is a way out of the sandbox too.
+
+What the agent cannot see must never appear in a change listing, a diff or a commit
+report, and a commit must never delete it (issue 9 item 1). Names and content shown for
+review cannot spoof the review (item 9), and a commit carries only plain content to the
+host (item 10).
+"""
+
+import os
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import assert_no_secret
+
+
+@pytest.fixture
+def planted(repo: Path) -> tuple[Path, str]:
+    """A hidden .env inside the writable output/ directory, next to a visible file."""
+    secret = f"SECRETPLANTED{uuid.uuid4().hex}"
+    cfg = repo / "output" / "cfg"
+    cfg.mkdir()
+    (cfg / ".env").write_text(f"API_KEY={secret}\n")
+    (cfg / "app.yaml").write_text("port: 80\n")
+    os.chmod(cfg, 0o755)
+    os.chmod(cfg / ".env", 0o644)
+    os.chmod(cfg / "app.yaml", 0o644)
+    return cfg / ".env", secret
+
+
+def assert_hidden_stays(result, env_file: Path, secret: str) -> None:
+    assert secret not in result.output, result.describe()
+    assert "cfg/.env" not in result.output, result.describe()
+    assert env_file.read_text() == f"API_KEY={secret}\n", "the hidden file was changed"
+
+
+# The issue's attack as written, and the other ways to replace the directory.
+REPLACE_CFG = [
+    "rm -rf /workspace/output/cfg && mkdir /workspace/output/cfg",
+    "rm -rf /workspace/output/cfg",
+    "rm /workspace/output/cfg/app.yaml && mkdir /workspace/output/n && "
+    "echo fresh > /workspace/output/n/f && mv -T /workspace/output/n /workspace/output/cfg",
+    "rm -rf /workspace/output/cfg && echo now-a-file > /workspace/output/cfg",
+    "cd /workspace && find output/cfg -mindepth 1 -delete && rmdir output/cfg && "
+    "mkdir output/cfg && touch output/cfg/.keep",
+]
+
+
+@pytest.mark.parametrize("script", REPLACE_CFG)
+@pytest.mark.parametrize("changes", ["show", "apply"])
+def test_replacing_a_directory_never_reveals_or_deletes_hidden_files(
+        runner, repo, secrets, planted, script, changes):
+    env_file, secret = planted
+    result = runner.sh(repo, script, ["--preset", "agent-safe", "--changes", changes])
+    assert_no_secret(result.output, secrets, result.describe())
+    assert_hidden_stays(result, env_file, secret)
+    if changes == "apply":
+        assert not (repo / "output" / "cfg" / "app.yaml").exists(), result.describe()
+
+
+def test_development_preset_never_reveals_secrets_at_any_depth(runner, repo, secrets):
+    # development writes everything but secrets, so hidden files sit in writable trees.
+    secret = f"SECRETDEEP{uuid.uuid4().hex}"
+    deep = repo / "docs" / "sub" / "deeper"
+    deep.mkdir(parents=True)
+    (deep / ".env.local").write_text(secret + "\n")
+    (deep / "page.md").write_text("page\n")
+    subprocess.run(["chmod", "-R", "a+rX", str(repo / "docs")], check=True)
+    result = runner.sh(repo, "rm -rf /workspace/docs/sub && mkdir /workspace/docs/sub && "
+                             "echo new > /workspace/docs/sub/new.md",
+                       ["--preset", "development", "--changes", "apply"])
+    assert_no_secret(result.output, secrets, result.describe())
+    assert secret not in result.output and ".env.local" not in result.output, result.describe()
+    assert (deep / ".env.local").read_text() == secret + "\n"
+    assert not (deep / "page.md").exists()
+    assert (repo / "docs" / "sub" / "new.md").read_text() == "new\n"
+
+
+def test_a_directory_holding_only_hidden_files_looks_deleted_but_stays(runner, repo, secrets):
+    # config/secrets/ is hidden as a whole: `rm -rf` cannot even name it, and removing the
+    # visible rest of config/ never reaches it.
+    result = runner.sh(repo, "rm -rf /workspace/config/* /workspace/config/secrets && "
+                             "ls -a /workspace/config",
+                       ["--preset", "development", "--changes", "apply"])
+    assert_no_secret(result.output, secrets, result.describe())
+    assert "config/secrets" not in result.output, result.describe()
+    assert (repo / "config" / "secrets" / "db.txt").exists()
+    assert not (repo / "config" / "settings.yaml").exists()
+
+
+def test_spoofed_names_are_quoted_in_the_review(attack):
+    result = attack("cd /workspace/output && printf x > \"$(printf 'a\\nM PLEASE-IGNORE')\" && "
+                    "printf x > \"$(printf 'esc\\033[2Jx')\"", changes="show")
+    lines = result.stderr.splitlines()
+    assert not any(line.startswith("M PLEASE-IGNORE") for line in lines), result.describe()
+    assert 'A "/output/a\\nM PLEASE-IGNORE"' in lines, result.describe()
+    assert "\x1b" not in result.stderr, result.describe()
+    assert 'A "/output/esc\\033[2Jx"' in lines, result.describe()
+
+
+def test_control_characters_in_content_never_reach_the_terminal(attack):
+    result = attack("printf '\\033]0;owned\\007\\033[31mred\\r\\n' > /workspace/output/c.txt",
+                    changes="show")
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr, result.describe()
+    assert "\\x1b[31mred\\x0d" in result.stderr, result.describe()
+
+
+def test_commit_strips_world_writable_modes(attack, repo):
+    before = stat.S_IMODE(os.stat(repo / "output").st_mode)
+    result = attack("cd /workspace/output && echo x > open.sh && chmod 777 open.sh . && "
+                    "chmod 666 report.txt")
+    assert stat.S_IMODE(os.stat(repo / "output" / "open.sh").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(repo / "output" / "report.txt").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(repo / "output").st_mode) == before
+    assert "committed with mode 0755 instead of 0777" in result.stderr, result.describe()
+
+
+def test_commit_refuses_fifos_and_symlinks_leading_out(attack, repo):
+    result = attack("cd /workspace/output && mkfifo pipe && ln -s /etc/shadow shadow && "
+                    "ln -s ../../../etc/passwd up && ln -s ../src/app.py inside")
+    output = repo / "output"
+    assert not os.path.lexists(output / "pipe")
+    assert not os.path.lexists(output / "shadow")
+    assert not os.path.lexists(output / "up")
+    assert os.readlink(output / "inside") == "../src/app.py"
+    assert "FIFOs are not committed" in result.stderr, result.describe()
+    assert "symlink target is absolute (/etc/shadow)" in result.stderr, result.describe()
+    assert "leaves the codebase" in result.stderr, result.describe()
+    assert result.returncode != 0, "a refused change must fail the run: " + result.describe()

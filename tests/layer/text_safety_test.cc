@@ -1,0 +1,40 @@
+// Issue 9 item 9: names and content from a sandbox cannot spoof a review.
+#include "common/text_safety.h"
+
+#include <gtest/gtest.h>
+
+namespace agentfense {
+namespace {
+
+TEST(QuotePath, PlainNamesAreUnchanged) {
+  EXPECT_EQ(quote_path("/src/main.c"), "/src/main.c");
+  EXPECT_EQ(quote_path("/a b/c-d_e.txt"), "/a b/c-d_e.txt");
+}
+
+TEST(QuotePath, NewlinesAndEscapesAreQuotedAsGitDoes) {
+  EXPECT_EQ(quote_path("/a\nM PLEASE-IGNORE"), "\"/a\\nM PLEASE-IGNORE\"");
+  EXPECT_EQ(quote_path("/x\x1b[31mred"), "\"/x\\033[31mred\"");
+  EXPECT_EQ(quote_path("/q\"b\\s\t"), "\"/q\\\"b\\\\s\\t\"");
+  EXPECT_EQ(quote_path("/caf\xc3\xa9"), "\"/caf\\303\\251\"");
+}
+
+TEST(TerminalSafe, KeepsTextNewlinesAndTabsButNoControls) {
+  EXPECT_EQ(terminal_safe("line 1\n\tline 2\n"), "line 1\n\tline 2\n");
+  EXPECT_EQ(terminal_safe("a\x1b[2Jb\rc\x07"), "a\\x1b[2Jb\\x0dc\\x07");
+  EXPECT_EQ(terminal_safe("csi\xc2\x9b"), "csi\\u009b");
+  EXPECT_EQ(terminal_safe("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(terminal_safe("bad\xff"), "bad\\xff");
+}
+
+TEST(Utf8, Validates) {
+  EXPECT_TRUE(is_valid_utf8("plain"));
+  EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(is_valid_utf8("\xff"));
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+}
+
+}  // namespace
+}  // namespace agentfense

@@ -1,0 +1,88 @@
+"""The write layer's API (ListChanges, DiffChanges, CommitChanges) is a way out of the
+sandbox too: nothing the sandbox cannot see may appear in it or be deleted by it, live
+(through the fs process) or offline (the server reading a stopped sandbox's layer), and
+a commit carries only plain content (issue 9 items 1 and 10)."""
+
+import uuid
+
+import pytest
+
+from conftest import download, make_codebase, make_sandbox, run
+from server_harness import common, sb
+
+SECRET = f"SECRETCFG{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def cfg_codebase(server) -> str:
+    return make_codebase(server, {
+        "README.md": b"# Sample\n",
+        "output/cfg/.env": f"API_KEY={SECRET}\n".encode(),
+        "output/cfg/app.yaml": b"port: 80\n",
+    })
+
+
+@pytest.fixture
+def manual_sandbox(server, cfg_codebase):
+    sandbox_id = make_sandbox(server, cfg_codebase, sync_mode=common.SYNC_MODE_MANUAL)
+    yield sandbox_id
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def review_text(server, sandbox_id: str) -> str:
+    changes = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
+    diff = server.sandboxes.DiffChanges(sb.DiffChangesRequest(sandbox_id=sandbox_id))
+    return str(changes) + diff.diff
+
+
+@pytest.mark.parametrize("script", [
+    "rm -rf output/cfg && mkdir output/cfg",
+    "rm output/cfg/app.yaml && mkdir output/n && echo x > output/n/f && mv -T output/n output/cfg",
+])
+def test_review_never_shows_hidden_files_live_or_offline(server, cfg_codebase, manual_sandbox,
+                                                          script):
+    r = run(server, manual_sandbox, script)
+    assert r.exit_code == 0, r.stderr
+    live = review_text(server, manual_sandbox)
+    assert "app.yaml" in live, live  # the visible deletion is reviewed
+    assert SECRET not in live and ".env" not in live, live
+    server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=manual_sandbox))
+    offline = review_text(server, manual_sandbox)
+    assert SECRET not in offline and ".env" not in offline, offline
+    result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=manual_sandbox))
+    assert SECRET not in str(result) and ".env" not in str(result), result
+    assert download(server, cfg_codebase, "output/cfg/.env") == f"API_KEY={SECRET}\n".encode()
+
+
+def test_live_commit_keeps_hidden_files(server, cfg_codebase, manual_sandbox):
+    run(server, manual_sandbox, "rm -rf output/cfg && mkdir output/cfg && echo y > output/cfg/new")
+    result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=manual_sandbox))
+    assert sorted(result.applied) == ["/output/cfg/app.yaml", "/output/cfg/new"], result
+    assert ".env" not in str(result)
+    assert download(server, cfg_codebase, "output/cfg/.env") == f"API_KEY={SECRET}\n".encode()
+    assert download(server, cfg_codebase, "output/cfg/new") == b"y\n"
+    assert list(server.sandboxes.ListChanges(
+        sb.ListChangesRequest(sandbox_id=manual_sandbox)).changes) == []
+
+
+def test_sync_after_command_keeps_hidden_files(server, cfg_codebase):
+    sandbox_id = make_sandbox(server, cfg_codebase)
+    try:
+        r = run(server, sandbox_id, "rm -rf output/cfg && mkdir output/cfg && ls -a output/cfg")
+        assert r.exit_code == 0 and ".env" not in r.stdout, r
+        assert download(server, cfg_codebase, "output/cfg/.env") == f"API_KEY={SECRET}\n".encode()
+        # The sandbox's own view stays as the agent left it, whatever the base kept.
+        assert run(server, sandbox_id, "ls -A output/cfg").stdout == ""
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_commit_reports_adjusted_modes_and_refuses_links_out(server, cfg_codebase, manual_sandbox):
+    run(server, manual_sandbox, "cd output && echo x > open.sh && chmod 777 open.sh && "
+                                "ln -s /etc/shadow s && mkfifo p")
+    result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=manual_sandbox))
+    assert "/output/open.sh" in result.applied, result
+    assert result.notes["/output/open.sh"] == "committed with mode 0755 instead of 0777"
+    assert sorted(result.denied) == ["/output/p", "/output/s"], result
+    assert result.reasons["/output/s"] == "symlink target is absolute (/etc/shadow)"
+    assert result.reasons["/output/p"] == "FIFOs are not committed"
