@@ -3,23 +3,26 @@
 // stop mount -> show/apply/discard -> remove run dir. Every step's resource is RAII, so an
 // error anywhere leaves no mount, process or directory behind.
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
-#include "supervisor/base_dir.h"
 #include "cli/change_review.h"
 #include "cli/commands.h"
-#include "supervisor/mount_child.h"
 #include "cli/policy_options.h"
-#include "supervisor/run_dir.h"
 #include "cli/size_parse.h"
 #include "common/errors.h"
 #include "runtime/sandbox.h"
+#include "supervisor/base_dir.h"
+#include "supervisor/host_ids.h"
+#include "supervisor/mount_child.h"
+#include "supervisor/run_dir.h"
 
 namespace agentfense::cli {
-using supervisor::open_base_dir;
 using supervisor::MountChild;
+using supervisor::open_base_dir;
 using supervisor::RunDir;
 namespace {
 
@@ -68,7 +71,15 @@ int run_command(const RunArgs& args) {
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
   if (!args.memory.empty()) spec.limits.memory_bytes = parse_size(args.memory, "--memory");
   spec.limits.pids_limit = args.pids;
-  std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+  // As root the sandbox runs as a host id of its own, leased for this run only.
+  std::optional<supervisor::HostIdLease> ids;
+  if (::geteuid() == 0) {
+    ids = supervisor::HostIdLease::acquire(kDefaultIdRange);
+    spec.host_uid = ids->uid();
+    spec.host_gid = ids->gid();
+  } else {
+    std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+  }
 
   const RunDir run_dir = RunDir::create();
   const std::string policy_file = run_dir.path() + "/policy.json";

@@ -12,6 +12,12 @@
 namespace agentfense::server {
 namespace {
 
+MountPlan owned_by(MountPlan plan, const supervisor::HostIdLease& ids) {
+  plan.owner_uid = ids.uid();
+  plan.owner_gid = ids.gid();
+  return plan;
+}
+
 nlohmann::json paths_json(const std::vector<std::string>& paths) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : paths) list.push_back(p);
@@ -23,7 +29,8 @@ nlohmann::json paths_json(const std::vector<std::string>& paths) {
 LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
     : plan_(plan),
       policy_(policy::Policy::compile(plan.mount.rules)),
-      mount_(plan.mount),
+      ids_(supervisor::HostIdLease::acquire(plan.id_range)),
+      mount_(owned_by(plan.mount, ids_)),
       cancel_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!cancel_) throw SystemError("eventfd", errno);
 }
@@ -44,7 +51,8 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
   spec.cancel_fd = cancel_.get();
   spec.limits = plan_.limits;
   spec.output_limit = plan_.output_limit;
-  std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+  spec.host_uid = ids_.uid();
+  spec.host_gid = ids_.gid();
   ExecOutcome outcome;
   {
     const std::shared_lock running(activity_);
@@ -63,7 +71,8 @@ void LiveSandbox::open_session(const std::string& id, const std::string& shell,
   spec.workspace_fd = mount_.workspace_fd();
   spec.limits = plan_.limits;
   spec.output_limit = plan_.output_limit;
-  std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
+  spec.host_uid = ids_.uid();
+  spec.host_gid = ids_.gid();
   auto session = std::make_shared<runtime::ShellSession>(std::move(spec));
   const std::lock_guard lock(sessions_mu_);
   sessions_[id] = std::move(session);

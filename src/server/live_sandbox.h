@@ -21,6 +21,7 @@
 #include "runtime/shell_session.h"
 #include "server/api.h"
 #include "server/sandbox_mount.h"
+#include "supervisor/host_ids.h"
 
 namespace agentfense::server {
 
@@ -30,11 +31,13 @@ struct LiveSandboxPlan {
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
   bool sync_on_complete = true;
+  IdRange id_range = kDefaultIdRange;  // sandbox.uid_range
 };
 
 class LiveSandbox {
  public:
-  explicit LiveSandbox(const LiveSandboxPlan& plan);  // mounts; throws on failure
+  // Leases the sandbox's host ids, then mounts; throws on failure.
+  explicit LiveSandbox(const LiveSandboxPlan& plan);
   LiveSandbox(const LiveSandbox&) = delete;
   LiveSandbox& operator=(const LiveSandbox&) = delete;
   ~LiveSandbox();
@@ -43,6 +46,9 @@ class LiveSandbox {
   const LiveSandboxPlan& plan() const { return plan_; }
   const std::string& codebase_id() const { return plan_.codebase_id; }
   int workspace_fd() const { return mount_.workspace_fd(); }
+  // The host ids every process of this sandbox runs as (its own, while it runs).
+  uid_t host_uid() const { return ids_.uid(); }
+  gid_t host_gid() const { return ids_.gid(); }
 
   // One command to completion. The spec's workspace, limits, ids and output cap are
   // filled in here. Returns the result and, with sync-on-complete, the commit that
@@ -88,6 +94,8 @@ class LiveSandbox {
 
   LiveSandboxPlan plan_;
   policy::Policy policy_;
+  // Before mount_: leased first, returned last, after every process of the sandbox died.
+  supervisor::HostIdLease ids_;
   SandboxMount mount_;
   UniqueFd cancel_;  // eventfd: written once when the sandbox stops
   std::shared_mutex activity_;

@@ -33,7 +33,6 @@ SandboxMount::SandboxMount(const MountPlan& plan)
     check_syscall(::mkdir(mountpoint.c_str(), 0700), "mkdir " + mountpoint);
     const std::string policy_file = run_dir_ + "/policy.json";
     write_file(policy_file, policy::rules_to_json(plan.rules));
-    const auto [uid, gid] = runtime::default_sandbox_ids();
     child_ = std::make_unique<supervisor::MountChild>(
         supervisor::MountChildSpec{.program = plan.fs_program,
                                    .base_dir = plan.base_dir,
@@ -42,8 +41,8 @@ SandboxMount::SandboxMount(const MountPlan& plan)
                                    .policy_json_file = policy_file,
                                    .audit_path = plan.audit_path,
                                    .control_socket = run_dir_ + "/control.sock",
-                                   .owner_uid = uid,
-                                   .owner_gid = gid});
+                                   .owner_uid = plan.owner_uid,
+                                   .owner_gid = plan.owner_gid});
     workspace_.reset(::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace_) throw SystemError("open " + mountpoint, errno);
   } catch (...) {

@@ -26,6 +26,8 @@ struct MountPlan {
   std::string audit_path;  // JSON-lines audit log of the sandbox
   std::string mount_root;  // storage.mount_path
   std::vector<policy::Rule> rules;
+  uid_t owner_uid = 0;  // the sandbox's host ids: every file is presented as theirs
+  gid_t owner_gid = 0;
 };
 
 class SandboxMount {

@@ -152,7 +152,8 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                                    .rules = rules_of(sandbox)},
                          .limits = limits_from_wire(sandbox.resources()),
                          .output_limit = options_.output_limit,
-                         .sync_on_complete = sync_on_complete(sandbox)};
+                         .sync_on_complete = sync_on_complete(sandbox),
+                         .id_range = options_.id_range};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });

@@ -31,6 +31,7 @@ struct SandboxServiceOptions {
   std::chrono::milliseconds default_expiration{std::chrono::hours(24)};  // 0 = never
   int max_per_user = 100;                                                // 0 = unlimited
   std::size_t output_limit = 16 << 20;
+  IdRange id_range = kDefaultIdRange;                        // sandbox.uid_range
   v1::RuntimeType default_runtime = v1::RUNTIME_TYPE_BWRAP;  // runtime.type
   bool docker_available = false;
 };

@@ -84,6 +84,7 @@ SandboxServiceOptions sandbox_options(const Config& config) {
           .default_expiration = config.sandbox.default_expiration,
           .max_per_user = static_cast<int>(config.sandbox.max_per_user),
           .output_limit = static_cast<std::size_t>(config.runtime.output_limit),
+          .id_range = config.sandbox.uid_range,
           .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
                                                                          : v1::RUNTIME_TYPE_BWRAP,
           .docker_available = false};

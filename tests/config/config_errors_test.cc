@@ -78,6 +78,11 @@ TEST_F(ConfigErrorTest, BadSizesCountsAndBooleans) {
   expect_error(
       "sandbox:\n  max_per_user: -1\n",
       "bad value '-1' for sandbox.max_per_user in @ line 2 (expected a whole number, 0 or more)");
+  for (const char* range : {"5-1", "0-10", "100", "1-4294967295", "a-b", "-5-9"}) {
+    expect_error(std::string("sandbox:\n  uid_range: \"") + range + "\"\n",
+                 std::string("bad value '") + range + "' for sandbox.uid_range in @ line 2 " +
+                     "(expected FIRST-LAST host ids, 1 <= FIRST <= LAST <= 4294967294)");
+  }
   expect_error("runtime:\n  docker:\n    enable_networking: maybe\n",
                "bad value 'maybe' for runtime.docker.enable_networking in @ line 3 "
                "(expected true or false)");

@@ -56,6 +56,7 @@ log::Fields describe_fields(const Config& config) {
   fields["sandbox.default_expiration"] = format_duration(config.sandbox.default_expiration);
   fields["sandbox.max_per_user"] = config.sandbox.max_per_user;
   fields["sandbox.cleanup_interval"] = format_duration(config.sandbox.cleanup_interval);
+  fields["sandbox.uid_range"] = to_string(config.sandbox.uid_range);
   fields["logging.level"] = log::to_string(config.logging.level);
   fields["logging.format"] = log::to_string(config.logging.format);
   return fields;

@@ -20,7 +20,8 @@
 //              docker: {host: "unix:///var/run/docker.sock",
 //                       default_image: "agentfense-runtime:latest",
 //                       network_mode: none, enable_networking: false}}
-//   sandbox:  {default_expiration: 24h, max_per_user: 100, cleanup_interval: 30s}
+//   sandbox:  {default_expiration: 24h, max_per_user: 100, cleanup_interval: 30s,
+//              uid_range: 1879048192-1879113727}
 //   logging:  {level: debug|info|warn|error, format: text|json}
 #pragma once
 
@@ -30,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "common/id_range.h"
 #include "common/log.h"
 
 namespace agentfense::server {
@@ -84,6 +86,8 @@ struct Config {
     milliseconds default_expiration = std::chrono::hours(24);  // 0 = never expires
     std::int64_t max_per_user = 100;                           // 0 = unlimited
     milliseconds cleanup_interval = std::chrono::seconds(30);
+    // Host uids/gids leased to running sandboxes, one each (supervisor/host_ids.h).
+    IdRange uid_range = kDefaultIdRange;
   } sandbox;
 
   struct Logging {

@@ -74,6 +74,14 @@ bool check_bool(const std::string& text, const Origin& origin) {
   bad_value(text, origin, "true or false");
 }
 
+IdRange check_id_range(const std::string& text, const Origin& origin) {
+  try {
+    return parse_id_range(text);
+  } catch (const UserError&) {
+    bad_value(text, origin, "FIRST-LAST host ids, 1 <= FIRST <= LAST <= 4294967294");
+  }
+}
+
 std::string check_non_empty(const std::string& text, const Origin& origin) {
   if (text.empty()) bad_value(text, origin, "a non-empty string");
   return text;

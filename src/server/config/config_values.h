@@ -33,6 +33,7 @@ milliseconds check_positive_duration(const std::string& text, const Origin& orig
 std::int64_t check_positive_size(const std::string& text, const Origin& origin);
 std::int64_t check_count(const std::string& text, const Origin& origin);  // >= 0
 bool check_bool(const std::string& text, const Origin& origin);
+IdRange check_id_range(const std::string& text, const Origin& origin);
 std::string check_non_empty(const std::string& text, const Origin& origin);
 std::string check_docker_host(const std::string& text, const Origin& origin);
 RuntimeKind check_runtime_type(const std::string& text, const Origin& origin);

@@ -1,0 +1,29 @@
+#include "supervisor/host_ids.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <cerrno>
+
+#include "common/errors.h"
+#include "supervisor/run_dir.h"
+
+namespace agentfense::supervisor {
+
+HostIdLease HostIdLease::acquire(const IdRange& range, const std::string& lock_dir) {
+  const std::string dir = lock_dir.empty() ? runtime_root() + "/ids" : lock_dir;
+  make_private_dir(dir);
+  // Lock files are never removed: unlinking one while another process is about to lock
+  // it would let two processes hold "the same" id on different inodes.
+  for (uid_t id = range.first;; ++id) {
+    const std::string path = dir + "/" + std::to_string(id);
+    UniqueFd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!lock) throw SystemError("open id lease " + path, errno);
+    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return HostIdLease(std::move(lock), id);
+    if (errno != EWOULDBLOCK) throw SystemError("lock id lease " + path, errno);
+    if (id == range.last) break;
+  }
+  throw SystemError("every sandbox id in " + to_string(range) + " is in use", EAGAIN);
+}
+
+}  // namespace agentfense::supervisor

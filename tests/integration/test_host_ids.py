@@ -1,0 +1,98 @@
+"""Each running sandbox has a host uid/gid of its own (issue 9 item 3), so that a process
+that got out of one sandbox's namespaces still cannot signal, ptrace or read another's.
+Ids are leased from a range and return when the sandbox ends, also after kill -9."""
+
+import concurrent.futures
+import fcntl
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+ID_DIR = Path("/run/agentfense/ids")
+FIRST_ID, LAST_ID = 1879048192, 1879113727
+
+
+def processes_tagged(tag: str) -> dict[int, int]:
+    """pid -> host uid of every process whose environment holds `tag`."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if tag.encode() not in Path(f"/proc/{entry}/environ").read_bytes():
+                continue
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        found[int(entry)] = int(uid_line.split()[1])
+    return found
+
+
+def wait_for_processes(tag: str, timeout: float = 30) -> dict[int, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs = processes_tagged(tag)
+        if procs:
+            return procs
+        time.sleep(0.05)
+    raise AssertionError(f"no sandbox process with {tag} appeared")
+
+
+def lease_is_free(uid: int) -> bool:
+    with open(ID_DIR / str(uid), "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True
+
+
+def can_signal_as(uid: int, pid: int) -> bool:
+    """Whether a process with host uid `uid` (an escaped sandbox process) may signal `pid`."""
+    probe = subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--",
+         "kill", "-0", str(pid)], capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def test_concurrent_runs_get_distinct_host_ids_and_cannot_reach_each_other(runner, repo):
+    tags = [f"AF_ID_TAG_{uuid.uuid4().hex}" for _ in range(2)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(runner.run, repo, ["sleep", "4"], ["--env", f"{tag}=1"])
+                for tag in tags]
+        procs = [wait_for_processes(tag) for tag in tags]
+        uids = [set(p.values()) for p in procs]
+        assert len(uids[0]) == 1 and len(uids[1]) == 1, uids
+        a, b = uids[0].pop(), uids[1].pop()
+        assert a != b
+        for uid in (a, b):
+            assert FIRST_ID <= uid <= LAST_ID, uid
+            assert not lease_is_free(uid)
+        victim = next(iter(procs[1]))
+        assert can_signal_as(b, victim), "the probe itself must work"
+        assert not can_signal_as(a, victim), "sandbox A's uid could signal sandbox B"
+        for run in runs:
+            assert run.result().returncode == 0, run.result().describe()
+    assert lease_is_free(a) and lease_is_free(b)
+
+
+def test_ids_return_when_the_run_is_killed(runner, repo, agentfense):
+    tag = f"AF_ID_TAG_{uuid.uuid4().hex}"
+    proc = subprocess.Popen([agentfense, "run", "--env", f"{tag}=1", str(repo), "--",
+                             "sleep", "60"], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        uid = next(iter(wait_for_processes(tag).values()))
+        assert not lease_is_free(uid)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while processes_tagged(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lease_is_free(uid)
