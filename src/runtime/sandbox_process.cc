@@ -1,7 +1,10 @@
 // SandboxProcess::start is a linear chain of checked steps, each owning its resources
 // RAII-style so that a failure at any step unwinds everything before it:
 //   validate spec -> clean env -> generate /etc -> seccomp program -> cgroup ->
-//   bwrap argv -> stdio pipes -> fork (child: exec_child) -> close the child's ends.
+//   bwrap options (memfd) -> stdio pipes -> fork (child: exec_child) -> close the
+//   child's ends.
+// bwrap runs with the fixed helper environment (helper_env.h); the command's own
+// environment travels inside the options memfd (--clearenv/--setenv).
 #include "runtime/sandbox_process.h"
 
 #include <unistd.h>
@@ -13,6 +16,8 @@
 #include "runtime/child_exec.h"
 #include "runtime/clean_env.h"
 #include "runtime/etc_files.h"
+#include "runtime/helper_env.h"
+#include "runtime/memfd.h"
 #include "runtime/seccomp_filter.h"
 #include "runtime/stdio_pipes.h"
 
@@ -45,7 +50,7 @@ std::string sandbox_workdir(const ExecSpec& spec) {
 // Everything the child needs, resolved before fork (see child_exec.h).
 ChildPlan make_child_plan(const ExecSpec& spec, const StdioPipes& stdio,
                           const SandboxCgroup* cgroup, int seccomp_fd,
-                          const std::vector<GeneratedFile>& etc_files,
+                          const std::vector<GeneratedFile>& etc_files, int options_fd,
                           const std::vector<int>& pass_fds) {
   const bool as_root = ::geteuid() == 0;
   const bool root_ids = spec.host_uid == 0 || spec.host_gid == 0;
@@ -54,13 +59,14 @@ ChildPlan make_child_plan(const ExecSpec& spec, const StdioPipes& stdio,
   ChildPlan plan{.stdin_fd = stdio.child_stdin(),
                  .stdout_fd = stdio.child_stdout(),
                  .stderr_fd = stdio.child_stderr(),
-                 .inherited_fds = {seccomp_fd},
+                 .inherited_fds = {seccomp_fd, options_fd},
                  .workspace_fd = spec.workspace_fd,
                  .drop_privileges = as_root,
                  .uid = uid,
                  .gid = gid,
                  .parent_pid = ::getpid(),
-                 .program = kBwrapPath};
+                 .program = kBwrapPath,
+                 .envp = helper_environment()};
   if (cgroup) plan.cgroup_join_fds = cgroup->join_fds();
   if (spec.workspace_fd >= 0) plan.inherited_fds.push_back(spec.workspace_fd);
   for (const GeneratedFile& file : etc_files) plan.inherited_fds.push_back(file.content.get());
@@ -76,22 +82,26 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   for (const int fd : pass_fds)
     if (fd <= STDERR_FILENO) throw UserError("pass_fds must not include stdio");
   const std::string workdir = sandbox_workdir(spec);
-  const CStringArray envp(clean_environment(spec.env, workdir));
   const std::vector<GeneratedFile> etc_files = generate_etc_files(spec.network);
   const UniqueFd seccomp = export_seccomp_filter();
   std::unique_ptr<SandboxCgroup> cgroup;
   if (::geteuid() == 0) cgroup = SandboxCgroup::create(spec.limits);
-  const CStringArray argv(bwrap_argv({.command = spec.argv,
-                                      .workspace_fd = spec.workspace_fd,
-                                      .workdir = workdir,
-                                      .network = spec.network,
-                                      .seccomp_fd = seccomp.get(),
-                                      .etc_files = &etc_files}));
+  const UniqueFd options =
+      sealed_memfd("agentfense-bwrap-args", join_bwrap_options(bwrap_options({
+                                                .env = clean_environment(spec.env, workdir),
+                                                .workspace_fd = spec.workspace_fd,
+                                                .workdir = workdir,
+                                                .network = spec.network,
+                                                .seccomp_fd = seccomp.get(),
+                                                .tmp_size = spec.limits.memory_bytes,
+                                                .etc_files = &etc_files,
+                                            })));
+  const CStringArray argv(bwrap_command_line(options.get(), spec.argv));
   StdioPipes stdio = StdioPipes::create(spec.inherit_stdio, spec.stdin_data.has_value());
 
-  ChildPlan plan = make_child_plan(spec, stdio, cgroup.get(), seccomp.get(), etc_files, pass_fds);
+  ChildPlan plan =
+      make_child_plan(spec, stdio, cgroup.get(), seccomp.get(), etc_files, options.get(), pass_fds);
   plan.argv = argv.get();
-  plan.envp = envp.get();
   SandboxProcess process(ChildProcess::spawn([&plan] { return exec_child(plan); }),
                          std::move(cgroup));
   stdio.close_child_ends();
