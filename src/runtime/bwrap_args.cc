@@ -111,8 +111,7 @@ std::vector<std::string> bwrap_options(const BwrapPlan& plan) {
   add_host_usr(args);
   add_proc(args);
   add(args, {"--dev", "/dev"});
-  // Sized with the memory limit: tmpfs pages count against the cgroup anyway, and a
-  // bounded /tmp fails with ENOSPC instead of the OOM killer.
+  // Sized from the memory limit (sandbox_process.cc): a full /tmp fails with ENOSPC.
   if (plan.tmp_size > 0) add(args, {"--size", std::to_string(plan.tmp_size)});
   add(args, {"--tmpfs", "/tmp"});
   if (plan.etc_files) add_etc(args, *plan.etc_files);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "common/errors.h"
@@ -41,6 +42,13 @@ void validate(const ExecSpec& spec) {
   // dies, but limits cannot be enforced.
   if (::geteuid() != 0 && has_limits(spec.limits))
     throw SystemError("resource limits need root (cgroups)", EPERM);
+}
+
+// Half the memory limit: tmpfs pages are charged to the sandbox's memory cgroup, so a
+// /tmp as large as the limit would end in the OOM killer instead of ENOSPC, and the
+// other half stays for the processes themselves. Unlimited memory: tmpfs's default.
+int64_t private_tmp_size(const Limits& limits) {
+  return limits.memory_bytes > 0 ? std::max<int64_t>(limits.memory_bytes / 2, 1 << 20) : 0;
 }
 
 std::string sandbox_workdir(const ExecSpec& spec) {
@@ -125,13 +133,12 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
       .workdir = workdir,
       .network = spec.network,
       .seccomp_fd = seccomp.get(),
-      .tmp_size = spec.limits.memory_bytes,
+      .tmp_size = private_tmp_size(spec.limits),
       .info_fd = network.info_write ? network.info_write.get() : -1,
       .block_fd = network.release_read ? network.release_read.get() : -1,
       .etc_files = &etc_files,
   });
-  const UniqueFd options =
-      sealed_memfd("agentfense-bwrap-args", join_bwrap_options(options_list));
+  const UniqueFd options = sealed_memfd("agentfense-bwrap-args", join_bwrap_options(options_list));
   const CStringArray argv(bwrap_command_line(options.get(), spec.argv));
   StdioPipes stdio = StdioPipes::create(spec.inherit_stdio, spec.stdin_data.has_value());
 
