@@ -148,6 +148,13 @@ TEST_F(SessionForgeryTest, TheShellProcessIsNotDumpable) {
             "ok\n/bin/bash\n");
 }
 
+TEST_F(SessionForgeryTest, CommandsInheritOnlyStdio) {
+  ShellSession session(spec());
+  // 0-2 and the fd ls reads the directory with: not the channel, not the shell's binary.
+  EXPECT_EQ(run(session, "ls /proc/self/fd").stdout_data, "0\n1\n2\n3\n");
+  EXPECT_EQ(run(session, "(ls /proc/self/fd) & wait").stdout_data, "0\n1\n2\n3\n");
+}
+
 TEST_F(SessionForgeryTest, SessionEnvCannotChangeTheDriverLoop) {
   // SHELLOPTS/BASH_ENV from the caller would turn on errexit/xtrace or run a workspace
   // file inside the driver loop; they still reach the commands.
