@@ -129,7 +129,8 @@ bool SessionShell::kill_commands() const {
     bool killed_any = false;
     for (const pid_t pid : cgroup->members()) {
       if (std::ranges::find(shell_pids_, pid) != shell_pids_.end()) continue;
-      if (pid == process_.network_helper_pid()) continue;  // the sandbox's, not a command
+      // The network helper belongs to the sandbox, not to a command.
+      if (pid == process_.network_helper_pid()) continue;
       (void)::kill(pid, SIGKILL);  // ESRCH: already gone, the expected race
       killed_any = true;
     }
