@@ -60,8 +60,10 @@ std::string connect_script(const std::vector<std::pair<std::string, int>>& targe
   std::string script = "import socket\n";
   for (const auto& [host, port] : targets)
     script += "try:\n  socket.create_connection(('" + host + "', " + std::to_string(port) +
-              "), timeout=3); print('" + host + " connected')\n"
-              "except OSError as e: print('" + host + " failed')\n";
+              "), timeout=3); print('" + host +
+              " connected')\n"
+              "except OSError as e: print('" +
+              host + " failed')\n";
   return script;
 }
 
@@ -138,8 +140,7 @@ TEST_F(NetworkTest, SessionKeepsItsNetworkAcrossATimeoutAndLosesItOnClose) {
   std::tie(s.host_uid, s.host_gid) = default_sandbox_ids();
   s.network = true;
   ShellSession session(s);
-  const std::string connect =
-      "python3 -c \"" + connect_script({{address, outside.port}}) + "\"";
+  const std::string connect = "python3 -c \"" + connect_script({{address, outside.port}}) + "\"";
   EXPECT_EQ(session.exec(connect, 60s).stdout_data, address + " connected\n");
   EXPECT_EQ(helpers_of_this_process(), 1);
   // A timeout kills the command's processes, not the sandbox's network helper.
