@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
-  libfuse3-dev fuse3 bubblewrap libseccomp-dev libre2-dev libyaml-cpp-dev \
+  libfuse3-dev fuse3 bubblewrap slirp4netns libseccomp-dev libre2-dev libyaml-cpp-dev \
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev \
   libarchive-dev libssl-dev libcpp-httplib-dev python3-grpcio python3-protobuf \

@@ -12,7 +12,7 @@
 #include "cli/change_review.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
-#include "cli/size_parse.h"
+#include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/sandbox.h"
 #include "supervisor/base_dir.h"
@@ -30,9 +30,9 @@ constexpr int kTimeoutExitCode = 124;  // what timeout(1) uses; scripts already 
 
 struct RunArgs {
   PolicyOptions policy;
-  std::string dir, audit, changes = "show", memory, workdir = "/workspace";
-  double timeout_seconds = 0;
-  std::int64_t pids = 0;
+  std::string dir, audit, changes = "show", workdir = "/workspace";
+  double timeout_seconds = kDefaultTimeoutSeconds;
+  RunLimitFlags limits;
   bool network = false;
   std::vector<std::string> env;
   std::vector<std::string> command;
@@ -68,9 +68,9 @@ int run_command(const RunArgs& args) {
   spec.workdir = args.workdir;
   spec.inherit_stdio = true;
   spec.network = args.network;
+  if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
-  if (!args.memory.empty()) spec.limits.memory_bytes = parse_size(args.memory, "--memory");
-  spec.limits.pids_limit = args.pids;
+  spec.limits = run_limits(args.limits, ::geteuid() == 0);
   // As root the sandbox runs as a host id of its own, leased for this run only.
   std::optional<supervisor::HostIdLease> ids;
   if (::geteuid() == 0) {
@@ -121,10 +121,16 @@ Command add_run_command(CLI::App& app) {
   cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
   cmd->add_option("--changes", args->changes,
                   "What to do with the command's writes: show (default), apply, discard");
-  cmd->add_option("--timeout", args->timeout_seconds, "Kill the command after SECONDS");
-  cmd->add_option("--memory", args->memory, "Memory limit, e.g. 512M");
-  cmd->add_option("--pids", args->pids, "Maximum number of processes");
-  cmd->add_flag("--network", args->network, "Allow network access (off by default)");
+  cmd->add_option("--timeout", args->timeout_seconds,
+                  "Kill the command after SECONDS (default 1800; 0 = never)");
+  cmd->add_option("--memory", args->limits.memory,
+                  "Memory limit, e.g. 512M; also the size of the private /tmp (default 4G, or "
+                  "half the RAM if less; 0 = unlimited)");
+  cmd->add_option("--pids", args->limits.pids,
+                  "Maximum number of processes and threads (default 1024; 0 = unlimited)");
+  cmd->add_flag("--network", args->network,
+                "Allow outbound network access from the sandbox's own network namespace; the "
+                "host's loopback stays unreachable (off by default)");
   cmd->add_option("--env", args->env, "Set KEY=VALUE in the command's environment")
       ->allow_extra_args(false);
   cmd->add_option("--workdir", args->workdir, "Working directory inside the sandbox");

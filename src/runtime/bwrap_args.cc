@@ -1,9 +1,11 @@
 #include "runtime/bwrap_args.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <string_view>
 
 #include "common/errors.h"
 
@@ -22,17 +24,79 @@ constexpr std::array kHostEtcReadOnly = {"/etc/ld.so.cache", "/etc/ssl/certs",
                                          "/etc/ssl/openssl.cnf", "/etc/alternatives",
                                          "/etc/localtime"};
 
+// Kernel-wide information in /proc that no agent needs: the boot command line, the
+// kernel build config, symbol addresses and layout (kallsyms, iomem, vmallocinfo, slab
+// and page statistics), keyrings, timers, and the sysrq trigger. Each present one is
+// covered by /dev/null (bound nodev: opening it fails with EACCES) unless its mode
+// already keeps the sandbox out.
+constexpr std::array kMaskedProcFiles = {
+    "/proc/cmdline",       "/proc/config.gz",     "/proc/kallsyms",   "/proc/kcore",
+    "/proc/keys",          "/proc/key-users",     "/proc/timer_list", "/proc/sched_debug",
+    "/proc/sysrq-trigger", "/proc/latency_stats", "/proc/iomem",      "/proc/ioports",
+    "/proc/vmallocinfo",   "/proc/slabinfo",      "/proc/kpagecount", "/proc/kpageflags",
+    "/proc/kpagecgroup",   "/proc/pagetypeinfo",  "/proc/modules",    "/proc/timer_stats"};
+// Directories of hardware and driver details: covered by an empty read-only tmpfs.
+constexpr std::array kMaskedProcDirs = {"/proc/acpi", "/proc/asound", "/proc/scsi",
+                                        "/proc/bus",  "/proc/irq",    "/proc/driver"};
+
 void add(std::vector<std::string>& args, std::initializer_list<std::string> items) {
   args.insert(args.end(), items);
 }
 
-void add_namespaces(std::vector<std::string>& args, bool network) {
+void add_namespaces(std::vector<std::string>& args) {
+  // Always a private network namespace: with network access on, a helper connects it
+  // to the outside (network_helper.h); the host's own namespace, and with it the host's
+  // loopback services, is never shared.
   add(args, {"--unshare-user", "--uid", std::to_string(kAgentUid), "--gid",
              std::to_string(kAgentGid), "--disable-userns", "--unshare-pid", "--unshare-ipc",
-             "--unshare-uts", "--hostname", "agentfense", "--unshare-cgroup-try"});
-  if (!network) add(args, {"--unshare-net"});
+             "--unshare-uts", "--hostname", "agentfense", "--unshare-cgroup-try", "--unshare-net"});
   // --new-session: no TIOCSTI injection into the caller's terminal.
   add(args, {"--die-with-parent", "--new-session", "--cap-drop", "ALL"});
+}
+
+// The sandbox's procfs has the same global files as the host's; a mask is only added
+// for what exists (bwrap cannot create a mountpoint inside procfs).
+// Every mask costs bwrap a mount plus a mountinfo scan (~0.1 ms each), so only what the
+// sandbox could otherwise use is covered: files readable or writable by "other" (the
+// sandbox's uid is neither their owner nor in their group), directories with entries.
+bool open_to_others(const char* path) {
+  struct stat st;
+  return ::stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0;
+}
+
+bool has_entries(const char* path) {
+  DIR* dir = ::opendir(path);
+  if (!dir) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
+void add_proc(std::vector<std::string>& args) {
+  add(args, {"--proc", "/proc"});
+  for (const char* file : kMaskedProcFiles)
+    if (open_to_others(file)) add(args, {"--ro-bind", "/dev/null", file});
+  for (const char* dir : kMaskedProcDirs)
+    if (has_entries(dir)) add(args, {"--tmpfs", dir, "--remount-ro", dir});
+}
+
+// The command's environment exactly, nothing of ours: bwrap itself runs with
+// helper_env.h's and hands this one to the command alone.
+void add_environment(std::vector<std::string>& args, const std::vector<std::string>& env) {
+  args.push_back("--clearenv");
+  for (const std::string& entry : env) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UserError("invalid environment entry '" + entry.substr(0, entry.find('=')) + "'");
+    add(args, {"--setenv", entry.substr(0, eq), entry.substr(eq + 1)});
+  }
 }
 
 void add_host_usr(std::vector<std::string>& args) {
@@ -65,11 +129,17 @@ std::string resolve_workdir(const std::string& workdir) {
   return absolute;
 }
 
-std::vector<std::string> bwrap_argv(const BwrapPlan& plan) {
-  std::vector<std::string> args = {kBwrapPath};
-  add_namespaces(args, plan.network);
+std::vector<std::string> bwrap_options(const BwrapPlan& plan) {
+  std::vector<std::string> args;
+  add_namespaces(args);
+  if (plan.info_fd >= 0) add(args, {"--info-fd", std::to_string(plan.info_fd)});
+  if (plan.block_fd >= 0) add(args, {"--block-fd", std::to_string(plan.block_fd)});
   add_host_usr(args);
-  add(args, {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
+  add_proc(args);
+  add(args, {"--dev", "/dev"});
+  // Sized from the memory limit (sandbox_process.cc): a full /tmp fails with ENOSPC.
+  if (plan.tmp_size > 0) add(args, {"--size", std::to_string(plan.tmp_size)});
+  add(args, {"--tmpfs", "/tmp"});
   if (plan.etc_files) add_etc(args, *plan.etc_files);
   if (plan.workspace_fd >= 0)
     add(args, {"--bind-fd", std::to_string(plan.workspace_fd), "/workspace"});
@@ -78,10 +148,26 @@ std::vector<std::string> bwrap_argv(const BwrapPlan& plan) {
   // /workspace are separate mounts and keep their own modes.
   add(args, {"--remount-ro", "/"});
   add(args, {"--chdir", plan.workdir});
+  add_environment(args, plan.env);
   if (plan.seccomp_fd >= 0) add(args, {"--seccomp", std::to_string(plan.seccomp_fd)});
-  args.push_back("--");
-  args.insert(args.end(), plan.command.begin(), plan.command.end());
   return args;
+}
+
+std::vector<std::string> bwrap_command_line(int args_fd, const std::vector<std::string>& command) {
+  std::vector<std::string> argv = {kBwrapPath, "--args", std::to_string(args_fd), "--"};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
+std::string join_bwrap_options(const std::vector<std::string>& options) {
+  std::string joined;
+  for (const std::string& option : options) {
+    if (option.find('\0') != std::string::npos)
+      throw UserError("bwrap option holds a NUL byte: " + option.substr(0, option.find('\0')));
+    joined += option;
+    joined.push_back('\0');
+  }
+  return joined;
 }
 
 }  // namespace agentfense::runtime

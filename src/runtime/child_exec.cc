@@ -9,6 +9,7 @@
 #include <csignal>
 
 #include "runtime/credentials.h"
+#include "runtime/tun_device.h"
 #include "runtime/workspace_staging.h"
 
 namespace agentfense::runtime {
@@ -78,6 +79,9 @@ ChildFailure exec_child(const ChildPlan& plan) {
     // Staging needs CAP_SYS_ADMIN; without root, bwrap binds the fd's own path.
     if (plan.workspace_fd >= 0) {
       if (auto f = stage_workspace(plan.workspace_fd); f.step) return f;
+    }
+    if (plan.private_tun_device) {
+      if (auto f = provide_private_tun_device(plan.uid, plan.gid); f.step) return f;
     }
     if (auto f = drop_privileges(plan.uid, plan.gid); f.step) return f;
   }

@@ -32,9 +32,10 @@ struct ChildPlan {
   int stdin_fd = -1;                 // -1: keep the parent's fd 0/1/2
   int stdout_fd = -1;
   int stderr_fd = -1;
-  std::vector<int> inherited_fds;  // the only fds >= 3 that survive exec
-  int workspace_fd = -1;           // staged for bwrap when >= 0 (workspace_staging.h)
-  bool drop_privileges = false;    // we are root: become uid/gid below
+  std::vector<int> inherited_fds;   // the only fds >= 3 that survive exec
+  int workspace_fd = -1;            // staged for bwrap when >= 0 (workspace_staging.h)
+  bool drop_privileges = false;     // we are root: become uid/gid below
+  bool private_tun_device = false;  // network helper: see tun_device.h (needs root)
   uid_t uid = 0;
   gid_t gid = 0;
   pid_t parent_pid = 0;  // to detect that the parent died before PDEATHSIG was armed

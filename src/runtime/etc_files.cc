@@ -1,9 +1,7 @@
 #include "runtime/etc_files.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "runtime/memfd.h"
+#include "runtime/network_helper.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -32,13 +30,10 @@ std::string nsswitch() {
          "networks: files\nprotocols: files\nservices: files\n";
 }
 
-// The host's resolver configuration, only when the sandbox shares the host network. A
-// missing or unreadable file just means an empty resolver list.
-std::string host_resolv_conf() {
-  std::ifstream in("/etc/resolv.conf");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// With network on, names resolve through the network helper's DNS forwarder, which
+// asks the host's resolvers (network_helper.h); the host's own file is never copied in.
+std::string sandbox_resolv_conf() {
+  return std::string("nameserver ") + kSandboxNameserver + "\n";
 }
 
 }  // namespace
@@ -53,7 +48,7 @@ std::vector<GeneratedFile> generate_etc_files(bool network) {
   add("/etc/hosts", hosts());
   add("/etc/hostname", "agentfense\n");
   add("/etc/nsswitch.conf", nsswitch());
-  add("/etc/resolv.conf", network ? host_resolv_conf() : std::string());
+  add("/etc/resolv.conf", network ? sandbox_resolv_conf() : std::string());
   return files;
 }
 

@@ -1,6 +1,6 @@
 // The sandbox's /etc is generated, never the host's: the agent sees two users (root and
 // agent), localhost, and nothing else (no shadow, no host names, no host resolver config
-// unless networking is on). A few read-only host files that programs need to work
+// at all). A few read-only host files that programs need to work
 // (dynamic linker cache, CA certificates, Debian alternatives) are bound separately, see
 // bwrap_args.cc.
 #pragma once
@@ -23,8 +23,8 @@ struct GeneratedFile {
   std::string destination;
 };
 
-// passwd, group, hosts, nsswitch.conf, resolv.conf (empty without network; the host's
-// resolver list when network is on).
+// passwd, group, hosts, nsswitch.conf, resolv.conf (empty without network; the network
+// helper's DNS forwarder when network is on).
 std::vector<GeneratedFile> generate_etc_files(bool network);
 
 }  // namespace agentfense::runtime

@@ -25,7 +25,8 @@ namespace agentfense::runtime {
 
 // Resource limits; 0 means unlimited.
 struct Limits {
-  int64_t memory_bytes = 0;  // RAM; swap is not granted on top of it
+  int64_t memory_bytes = 0;  // RAM; swap is not granted on top of it. The private /tmp
+                             // (tmpfs, charged to it) gets half of it.
   int64_t cpu_quota = 0;     // millicores, 1000 = 1 CPU
   int64_t cpu_shares = 0;    // relative weight, cgroup v1 scale (1024 = default)
   int64_t pids_limit = 0;    // processes + threads, bwrap's own 2 processes included

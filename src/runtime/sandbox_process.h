@@ -14,6 +14,7 @@
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
 #include "runtime/child_process.h"
+#include "runtime/network_helper.h"
 #include "runtime/sandbox.h"
 
 namespace agentfense::runtime {
@@ -38,6 +39,9 @@ class SandboxProcess {
   int pidfd() const { return bwrap_.pidfd(); }
   // Holds every process of the sandbox; null when not root (no cgroups).
   SandboxCgroup* cgroup() const { return cgroup_.get(); }
+  // Host pid of the network helper (a member of the cgroup, not a command); -1 without
+  // network.
+  pid_t network_helper_pid() const { return network_ ? network_->pid() : -1; }
 
   // Our ends of the stdio pipes (invalid when inherited / stdin is /dev/null); each can
   // be taken once.
@@ -62,6 +66,7 @@ class SandboxProcess {
   ChildProcess bwrap_;
   // Declared after bwrap_ so it is destroyed first; terminate() has emptied it by then.
   std::unique_ptr<SandboxCgroup> cgroup_;
+  std::unique_ptr<NetworkHelper> network_;
   UniqueFd stdin_write_, stdout_read_, stderr_read_;
   int exit_status_ = -1;
 };

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cerrno>
@@ -22,8 +23,9 @@ constexpr std::array kDeniedSyscalls = {
     "move_mount", "open_tree", "mount_setattr",
     // namespaces (see also clone below)
     "setns", "unshare",
-    // inspecting or driving other processes
-    "ptrace", "process_vm_readv", "process_vm_writev",
+    // inspecting or driving other processes (the session shell is also non-dumpable,
+    // which the kernel checks for all of these; this is the second lock)
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise",
     // kernel attack surface
     "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "keyctl", "add_key", "request_key",
     "lookup_dcookie", "iopl", "ioperm",
@@ -63,6 +65,12 @@ void add_rules(scmp_filter_ctx ctx) {
         seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)),
         "clone flag");
   check_seccomp(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3");
+
+  // vsock reaches the hypervisor or host services over a channel no network namespace
+  // covers; answered as if the kernel had no such family.
+  check_seccomp(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                 SCMP_A0(SCMP_CMP_EQ, AF_VSOCK)),
+                "socket AF_VSOCK");
 
   // personality(): PER_LINUX only. Other personas turn off ASLR (ADDR_NO_RANDOMIZE) or
   // enable legacy quirks (READ_IMPLIES_EXEC). The query value 0xffffffff is refused

@@ -4,7 +4,8 @@
 // Namespaces get a second lock on top of bwrap --disable-userns: unshare/setns are
 // refused and clone() with any CLONE_NEW* flag fails; clone3 reports ENOSYS (its flags
 // live in memory a filter cannot inspect) so libc falls back to the filtered clone().
-// Only the native x86_64 ABI is allowed; x32 and i386 syscalls kill the process.
+// socket(AF_VSOCK) fails with EAFNOSUPPORT. Only the native x86_64 ABI is allowed; x32
+// and i386 syscalls kill the process.
 #pragma once
 
 #include "common/unique_fd.h"

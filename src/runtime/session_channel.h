@@ -1,19 +1,28 @@
 // The private channel between the supervisor and a session's shell: a driver loop
-// (bash) that reads NUL-terminated commands from a command pipe and `eval`s them in the
-// shell process itself (so cwd, variables and functions persist), then reports
+// (bash) that reads NUL-terminated commands from a command socket and `eval`s them in
+// the shell process itself (so cwd, variables and functions persist), then reports
 // completion on a status socket - never by markers in stdout, which belongs to the
 // command.
 //
 // Wire format, both directions NUL-terminated:
-//   command pipe  (us -> shell): "<seq>\n<command>"
-//   status socket (shell -> us): "R" once the loop is ready, then per command
-//                                 "D<seq> <exit code> <cwd>"
-// The status socket carries SCM_CREDENTIALS, so the kernel tells us the host pid of
-// the shell that wrote a message (its $$ is a pid-namespace pid, useless outside).
+//   command socket (us -> shell): "<seq> <nonce>\n<command>"
+//   status socket  (shell -> us): "R" once the loop is ready, then per command
+//                                  "D<seq> <nonce> <exit code> <cwd>"
 //
-// Not a security boundary: the command runs in this very shell and could write to the
-// channel; the sequence number only keeps a confused or stale report from being taken
-// as the current command's.
+// Who may speak on it (docs/security.md, "Sessions"): the command text is the caller's
+// own and runs in the shell; everything the command starts is untrusted and must not be
+// able to report a result. So:
+//  - the status socket carries SCM_CREDENTIALS: the kernel names the host pid of each
+//    message's writer, and once the shell has said "R", bytes from any other process
+//    are dropped before they are parsed;
+//  - both directions are sockets: a pipe end can be reopened for writing through
+//    /proc/<pid>/fd/N, a socket cannot;
+//  - the shell runs from an execute-only binary (execute_only_shell.h), so it is not
+//    dumpable: no other process can reach its fds or memory;
+//  - the shell closes its channel fds around every command, so nothing it starts
+//    inherits them;
+//  - each command carries a fresh random nonce that its report must echo, so a stale
+//    or replayed report never completes another command.
 #pragma once
 
 #include <sys/types.h>
@@ -27,17 +36,23 @@
 
 namespace agentfense::runtime {
 
-// argv for running the driver loop in `shell` (bash) with the two child-side fds;
-// the loop first cd's to `start_dir` unless it is empty.
-std::vector<std::string> session_driver_argv(const std::string& shell, int command_fd,
-                                             int status_fd, const std::string& start_dir);
+// argv for running the driver loop in the bash at `shell_exe` (a path inside the
+// sandbox) with the two child-side fds; the loop first closes `exe_fd` (the fd
+// shell_exe names, or -1) and cd's to `start_dir` unless it is empty.
+std::vector<std::string> session_driver_argv(const std::string& shell_exe, int command_fd,
+                                             int status_fd, const std::string& start_dir,
+                                             int exe_fd);
 
-// The framed bytes to write to the command pipe.
-std::string frame_command(uint64_t seq, const std::string& command);
+// The framed bytes to write to the command socket.
+std::string frame_command(uint64_t seq, uint64_t nonce, const std::string& command);
+
+// A fresh unpredictable nonce for one command (getrandom).
+uint64_t new_command_nonce();
 
 struct StatusMessage {
   enum class Kind { kReady, kDone } kind = Kind::kReady;
   uint64_t seq = 0;
+  uint64_t nonce = 0;
   int exit_code = 0;
   std::string cwd;
   pid_t sender_pid = -1;  // host pid of the writer (SCM_CREDENTIALS)
@@ -45,7 +60,7 @@ struct StatusMessage {
 
 class SessionChannel {
  public:
-  // Both fd pairs, close-on-exec; our ends non-blocking.
+  // Both socket pairs, close-on-exec; our ends non-blocking.
   static SessionChannel create();
 
   // The ends to pass into the sandbox; close them once it has started.
@@ -55,6 +70,11 @@ class SessionChannel {
 
   int command_fd() const { return command_write_.get(); }
   int status_fd() const { return status_read_.get(); }
+
+  // From now on only bytes written by host pid `shell` count; everything else is
+  // dropped unread (counted in dropped_writes()).
+  void trust_only(pid_t shell) { trusted_sender_ = shell; }
+  std::size_t dropped_writes() const { return dropped_writes_; }
 
   // Reads what the status socket holds (non-blocking) and returns the first complete
   // message, if any. Further messages stay buffered for the next call.
@@ -69,6 +89,8 @@ class SessionChannel {
   UniqueFd status_read_, status_child_;
   std::string buffer_;
   pid_t buffer_sender_ = -1;
+  pid_t trusted_sender_ = -1;
+  std::size_t dropped_writes_ = 0;
   bool closed_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "runtime/execute_only_shell.h"
 #include "runtime/io_pump.h"
 
 namespace agentfense::runtime {
@@ -44,14 +45,17 @@ pid_t parent_of(pid_t pid) {
 std::unique_ptr<SessionShell> SessionShell::start(const ExecSpec& spec,
                                                   const std::string& start_dir,
                                                   std::chrono::milliseconds ready_timeout) {
+  session_shell_path(spec.argv.at(0));  // only bash, whatever the caller asked for
+  const int shell_exe = execute_only_copy_of_bash();
   SessionChannel channel = SessionChannel::create();
   ExecSpec shell_spec = spec;
-  shell_spec.argv = session_driver_argv(spec.argv.at(0), channel.child_command_fd(),
-                                        channel.child_status_fd(), start_dir);
+  shell_spec.argv =
+      session_driver_argv("/proc/self/fd/" + std::to_string(shell_exe), channel.child_command_fd(),
+                          channel.child_status_fd(), start_dir, shell_exe);
   shell_spec.stdin_data.reset();  // commands read /dev/null, as in a non-interactive run
   shell_spec.inherit_stdio = false;
-  SandboxProcess process =
-      SandboxProcess::start(shell_spec, {channel.child_command_fd(), channel.child_status_fd()});
+  SandboxProcess process = SandboxProcess::start(
+      shell_spec, {channel.child_command_fd(), channel.child_status_fd(), shell_exe});
   channel.close_child_ends();  // or we would never see the shell's end close
 
   std::unique_ptr<SessionShell> shell(new SessionShell(std::move(process), std::move(channel)));
@@ -79,7 +83,10 @@ void SessionShell::await_ready(std::chrono::milliseconds ready_timeout) {
     if (!message || message->kind != StatusMessage::Kind::kReady) continue;
     pump.drain_available();
     startup_stderr_ = std::move(pump.stream(Stream::kStderr).data);
+    // Nothing but bwrap and the shell runs before the first command: this is the
+    // shell (checked against bwrap's pid below), and from now on the only writer heard.
     shell_pid_ = message->sender_pid;
+    channel_.trust_only(shell_pid_);
     shell_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, shell_pid_, 0)));
     if (!shell_pidfd_) throw SystemError("pidfd_open session shell", errno);
     break;
@@ -122,6 +129,8 @@ bool SessionShell::kill_commands() const {
     bool killed_any = false;
     for (const pid_t pid : cgroup->members()) {
       if (std::ranges::find(shell_pids_, pid) != shell_pids_.end()) continue;
+      // The network helper belongs to the sandbox, not to a command.
+      if (pid == process_.network_helper_pid()) continue;
       (void)::kill(pid, SIGKILL);  // ESRCH: already gone, the expected race
       killed_any = true;
     }

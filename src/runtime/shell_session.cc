@@ -3,9 +3,9 @@
 #include <array>
 #include <csignal>
 #include <exception>
-#include <filesystem>
 
 #include "common/errors.h"
+#include "runtime/execute_only_shell.h"
 #include "runtime/io_pump.h"
 #include "runtime/session_shell.h"
 
@@ -23,8 +23,7 @@ constexpr auto kAbortRound = std::chrono::milliseconds(100);
 constexpr int kTimeoutExitCode = 128 + SIGKILL;  // as run_sandboxed reports a timeout
 
 void validate(const SessionSpec& spec) {
-  if (!std::filesystem::path(spec.shell).filename().string().ends_with("bash"))
-    throw UserError("session shell must be bash, not '" + spec.shell + "'");
+  session_shell_path(spec.shell);  // throws UserError for anything but bash
 }
 
 ExecSpec sandbox_spec(const SessionSpec& spec) {
@@ -102,18 +101,18 @@ ExecResult ShellSession::exec(const std::string& command, std::chrono::milliseco
 ExecResult ShellSession::run(const std::string& command, std::chrono::milliseconds timeout,
                              const OutputCallback& on_output) {
   const auto started = steady_clock::now();
-  const uint64_t seq = next_seq_++;
+  const CommandId id{.seq = next_seq_++, .nonce = new_command_nonce()};
   ExecResult result;
   Outcome outcome;
   {
     IoPump pump(shell_->dup_stdout(), shell_->dup_stderr(), shell_->dup_command(),
-                frame_command(seq, command), spec_.output_limit, on_output);
+                frame_command(id.seq, id.nonce, command), spec_.output_limit, on_output);
     Deadline deadline;
     if (timeout.count() > 0) deadline = started + timeout;
-    outcome = await_completion(pump, seq, deadline, result.exit_code);
+    outcome = await_completion(pump, id, deadline, result.exit_code);
     if (outcome == Outcome::kNoAnswer) {
       result.timed_out = true;
-      outcome = abort_command(pump, seq, result.exit_code);
+      outcome = abort_command(pump, id, result.exit_code);
     }
     if (outcome != Outcome::kDone) {
       // Gone or stuck: end the whole sandbox. Every writer is dead after that, so the
@@ -136,8 +135,8 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
   return result;
 }
 
-ShellSession::Outcome ShellSession::await_completion(IoPump& pump, uint64_t seq, Deadline deadline,
-                                                     int& exit_code) {
+ShellSession::Outcome ShellSession::await_completion(IoPump& pump, const CommandId& id,
+                                                     Deadline deadline, int& exit_code) {
   SessionChannel& channel = shell_->channel();
   for (;;) {
     const std::array watched = {channel.closed() ? -1 : channel.status_fd(), shell_->pidfd()};
@@ -145,7 +144,11 @@ ShellSession::Outcome ShellSession::await_completion(IoPump& pump, uint64_t seq,
     if (!ready) return Outcome::kNoAnswer;
     if (*ready == 1) return Outcome::kShellExited;
     while (const std::optional<StatusMessage> message = channel.receive()) {
-      if (message->kind != StatusMessage::Kind::kDone || message->seq != seq) continue;
+      // Only the shell is heard at all (SessionChannel::trust_only); the nonce also
+      // keeps a stale report of an abandoned command from completing this one.
+      if (message->kind != StatusMessage::Kind::kDone || message->seq != id.seq ||
+          message->nonce != id.nonce)
+        continue;
       exit_code = message->exit_code;
       last_cwd_ = message->cwd;
       // The shell reports only after the command's writes returned: they are all in
@@ -156,13 +159,14 @@ ShellSession::Outcome ShellSession::await_completion(IoPump& pump, uint64_t seq,
   }
 }
 
-ShellSession::Outcome ShellSession::abort_command(IoPump& pump, uint64_t seq, int& exit_code) {
+ShellSession::Outcome ShellSession::abort_command(IoPump& pump, const CommandId& id,
+                                                  int& exit_code) {
   for (int round = 0; round < kAbortRounds; ++round) {
     // Interrupt first: the trap is then pending when the foreground job dies.
     shell_->interrupt_command();
     shell_->kill_commands();
     const Outcome outcome =
-        await_completion(pump, seq, steady_clock::now() + kAbortRound, exit_code);
+        await_completion(pump, id, steady_clock::now() + kAbortRound, exit_code);
     if (outcome != Outcome::kNoAnswer) return outcome;
   }
   return Outcome::kNoAnswer;

@@ -33,7 +33,8 @@ class SessionShell;
 class IoPump;
 
 struct SessionSpec {
-  std::string shell = "/bin/bash";         // must be bash: the driver loop uses bash features
+  std::string shell = "/bin/bash";         // bash, /bin/bash or /usr/bin/bash: the driver
+                                           // loop needs bash (execute_only_shell.h)
   std::map<std::string, std::string> env;  // on top of the clean base env
   int workspace_fd = -1;                   // O_PATH fd of the mountpoint; -1 = none
   std::string workdir = "/workspace";      // where the shell starts
@@ -76,9 +77,13 @@ class ShellSession {
  private:
   enum class Outcome { kDone, kShellExited, kNoAnswer };
   using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+  struct CommandId {
+    uint64_t seq = 0;
+    uint64_t nonce = 0;  // random per command; its report must echo it
+  };
 
-  Outcome await_completion(IoPump& pump, uint64_t seq, Deadline deadline, int& exit_code);
-  Outcome abort_command(IoPump& pump, uint64_t seq, int& exit_code);
+  Outcome await_completion(IoPump& pump, const CommandId& id, Deadline deadline, int& exit_code);
+  Outcome abort_command(IoPump& pump, const CommandId& id, int& exit_code);
   ExecResult run(const std::string& command, std::chrono::milliseconds timeout,
                  const OutputCallback& on_output);
   void replace_shell(ExecResult& result, const OutputCallback& on_output);

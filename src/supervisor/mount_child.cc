@@ -14,6 +14,7 @@
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/helper_env.h"
 
 namespace agentfense::supervisor {
 namespace {
@@ -85,7 +86,9 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
     // process; the ready pipe becomes fd 3 (dup2 clears close-on-exec on the new fd).
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) ::_exit(127);
     if (::dup2(ready_write.get(), kChildReadyFd) < 0) ::_exit(127);
-    ::execv(program.c_str(), argv.data());
+    // A fixed environment, never the supervisor's (the server's secrets, a CLI caller's
+    // loader variables): see runtime/helper_env.h.
+    ::execve(program.c_str(), argv.data(), runtime::helper_environment());
     ::_exit(127);
   }
   ready_write.reset();

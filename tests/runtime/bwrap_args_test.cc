@@ -19,12 +19,8 @@ bool has_sequence(const std::vector<std::string>& args, const std::vector<std::s
   return std::search(args.begin(), args.end(), seq.begin(), seq.end()) != args.end();
 }
 
-TEST(BwrapArgs, HardeningFlagsAndCommandLast) {
-  const auto args = bwrap_argv({.command = {"echo", "--", "hi"},
-                                .workspace_fd = 7,
-                                .workdir = "/workspace",
-                                .seccomp_fd = 9});
-  EXPECT_EQ(args.front(), "/usr/bin/bwrap");
+TEST(BwrapArgs, HardeningFlags) {
+  const auto args = bwrap_options({.workspace_fd = 7, .workdir = "/workspace", .seccomp_fd = 9});
   for (const char* flag :
        {"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--unshare-net", "--die-with-parent", "--new-session", "--disable-userns"})
@@ -34,15 +30,47 @@ TEST(BwrapArgs, HardeningFlagsAndCommandLast) {
   EXPECT_TRUE(has_sequence(args, {"--seccomp", "9"}));
   EXPECT_TRUE(has_sequence(args, {"--ro-bind", "/usr", "/usr"}));
   EXPECT_TRUE(has_sequence(args, {"--tmpfs", "/tmp"}));
-  EXPECT_TRUE(has_sequence(args, {"--", "echo", "--", "hi"}));
-  EXPECT_EQ(args.back(), "hi");
   EXPECT_THAT(args, Not(Contains("/etc")));  // never the host's /etc as a whole
+  EXPECT_THAT(args, Not(Contains("--")));
 }
 
-TEST(BwrapArgs, NetworkKeepsTheHostNetworkNamespace) {
-  const auto args = bwrap_argv({.command = {"true"}, .workdir = "/tmp", .network = true});
-  EXPECT_THAT(args, Not(Contains("--unshare-net")));
+TEST(BwrapArgs, OnlyTheOptionsFdAndTheCommandAreOnTheCommandLine) {
+  EXPECT_EQ(bwrap_command_line(5, {"echo", "--", "hi"}),
+            (std::vector<std::string>{"/usr/bin/bwrap", "--args", "5", "--", "echo", "--", "hi"}));
+  EXPECT_EQ(join_bwrap_options({"--a", "", "b c"}), std::string("--a\0\0b c\0", 9));
+  EXPECT_THROW(join_bwrap_options({std::string("x\0y", 3)}), UserError);
+}
+
+TEST(BwrapArgs, TheEnvironmentIsClearedAndSetForTheCommandOnly) {
+  const auto args = bwrap_options({.env = {"A=1", "LD_PRELOAD=/x.so", "E=a=b"}, .workdir = "/tmp"});
+  EXPECT_TRUE(has_sequence(args, {"--clearenv", "--setenv", "A", "1", "--setenv", "LD_PRELOAD",
+                                  "/x.so", "--setenv", "E", "a=b"}));
+  EXPECT_THROW(bwrap_options({.env = {"=x"}, .workdir = "/tmp"}), UserError);
+}
+
+TEST(BwrapArgs, NetworkNeverSharesTheHostNamespace) {
+  const auto args =
+      bwrap_options({.workdir = "/tmp", .network = true, .info_fd = 11, .block_fd = 12});
+  EXPECT_THAT(args, Contains("--unshare-net"));
+  EXPECT_TRUE(has_sequence(args, {"--info-fd", "11"}));
+  EXPECT_TRUE(has_sequence(args, {"--block-fd", "12"}));
   EXPECT_THAT(args, Not(Contains("--bind-fd")));
+}
+
+TEST(BwrapArgs, KernelInformationInProcIsMasked) {
+  const auto args = bwrap_options({.workdir = "/tmp"});
+  EXPECT_TRUE(has_sequence(args, {"--ro-bind", "/dev/null", "/proc/kallsyms"}));
+  EXPECT_TRUE(has_sequence(args, {"--ro-bind", "/dev/null", "/proc/cmdline"}));
+  // Masks come after the procfs they cover.
+  const auto proc = std::ranges::find(args, "--proc");
+  const auto kallsyms = std::ranges::find(args, "/proc/kallsyms");
+  EXPECT_LT(proc - args.begin(), kallsyms - args.begin());
+}
+
+TEST(BwrapArgs, PrivateTmpIsSizedWhenAsked) {
+  EXPECT_TRUE(has_sequence(bwrap_options({.workdir = "/tmp", .tmp_size = 1 << 20}),
+                           {"--size", "1048576", "--tmpfs", "/tmp"}));
+  EXPECT_THAT(bwrap_options({.workdir = "/tmp"}), Not(Contains("--size")));
 }
 
 TEST(BwrapArgs, WorkdirResolution) {

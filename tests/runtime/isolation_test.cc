@@ -115,17 +115,7 @@ TEST_F(Isolation, NetworkIsOffByDefault) {
   EXPECT_EQ(r.stdout_data, "['lo']\nrefused\n") << r.stderr_data;
 }
 
-TEST_F(Isolation, NetworkCanBeEnabled) {
-  ExecSpec spec = shell("cat /proc/net/dev | wc -l");
-  spec.network = true;
-  const int host_lines = [] {
-    std::ifstream dev("/proc/net/dev");
-    int n = 0;
-    for (std::string line; std::getline(dev, line);) ++n;
-    return n;
-  }();
-  EXPECT_EQ(run_sandboxed(spec).stdout_data, std::to_string(host_lines) + "\n");
-}
+// With network on: network_test.cc.
 
 TEST_F(Isolation, OnlyStdioFdsReachTheCommand) {
   // An fd the supervisor forgot to mark close-on-exec must not leak in.

@@ -11,6 +11,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +111,22 @@ TEST_F(SeccompFilter, KernelAttackSurfaceIsRefused) {
       errno_under_filter([] { return ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }),
       EPERM);
   EXPECT_EQ(errno_under_filter([] { return ::personality(ADDR_NO_RANDOMIZE); }), EPERM);
+}
+
+TEST_F(SeccompFilter, ReachingIntoOtherProcessesIsRefused) {
+  EXPECT_EQ(errno_under_filter([] { return ::syscall(SYS_pidfd_getfd, 0, 0, 0); }), EPERM);
+  EXPECT_EQ(errno_under_filter([] { return ::syscall(SYS_process_madvise, 0, nullptr, 0, 0, 0); }),
+            EPERM);
+}
+
+TEST_F(SeccompFilter, VsockIsAnUnknownFamily) {
+  EXPECT_EQ(errno_under_filter([] { return ::socket(AF_VSOCK, SOCK_STREAM, 0); }), EAFNOSUPPORT);
+  EXPECT_EQ(errno_under_filter([] {
+              const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+              if (fd >= 0) ::close(fd);
+              return fd;
+            }),
+            0);
 }
 
 TEST_F(SeccompFilter, ForeignAbiKillsTheProcess) {
