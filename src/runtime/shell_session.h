@@ -60,8 +60,11 @@ class ShellSession {
   // written before the command finished is delivered before exec returns. Concurrent
   // calls run one after the other. A command that ends the shell (`exit 3`) returns its
   // status and closes the session. Throws UserError("session closed") once closed.
+  // `cancel_fd` (optional, as ExecSpec::cancel_fd): once readable, the command is
+  // abandoned like on a timeout (the session lives on) and the result says cancelled;
+  // a command whose cancel_fd is readable before it starts never runs.
   ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
-                  const OutputCallback& on_output = {});
+                  const OutputCallback& on_output = {}, int cancel_fd = -1);
 
   bool alive() const { return alive_; }
   // Kills every process the session started and reaps them. Aborts a running exec
@@ -74,13 +77,14 @@ class ShellSession {
   std::vector<std::string> cgroup_paths() const;
 
  private:
-  enum class Outcome { kDone, kShellExited, kNoAnswer };
+  enum class Outcome { kDone, kShellExited, kNoAnswer, kCancelled };
   using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
-  Outcome await_completion(IoPump& pump, uint64_t seq, Deadline deadline, int& exit_code);
+  Outcome await_completion(IoPump& pump, uint64_t seq, Deadline deadline, int& exit_code,
+                           int cancel_fd = -1);
   Outcome abort_command(IoPump& pump, uint64_t seq, int& exit_code);
   ExecResult run(const std::string& command, std::chrono::milliseconds timeout,
-                 const OutputCallback& on_output);
+                 const OutputCallback& on_output, int cancel_fd);
   void replace_shell(ExecResult& result, const OutputCallback& on_output);
   void set_shell(std::unique_ptr<SessionShell> shell);
 
