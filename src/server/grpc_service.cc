@@ -2,6 +2,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/grpc_cancel_watch.h"
 #include "server/listen_address.h"
 
 namespace agentfense::server {
@@ -33,6 +34,14 @@ grpc::Status Translate(grpc::ServerContext* context, const char* method, Call&& 
     LogInternalError(method, "non-standard exception");
     return {grpc::StatusCode::INTERNAL, "internal error"};
   }
+}
+
+// Runs `run(call)` with a CallContext that is cancelled as soon as the gRPC call is.
+template <typename Run>
+void WithCallContext(grpc::ServerContext* context, Run&& run) {
+  CallContext call;
+  const GrpcCancelWatch watch(*context, call);
+  run(call);
 }
 
 template <typename T>
@@ -76,9 +85,12 @@ AF_FORWARD(GrpcSandboxService, StopSandbox, v1::StopSandboxRequest, v1::Sandbox,
 AF_FORWARD(GrpcSandboxService, DestroySandbox, v1::DestroySandboxRequest, v1::Empty,
            api_.DestroySandbox(*request))
 AF_FORWARD(GrpcSandboxService, Exec, v1::ExecRequest, v1::ExecResult,
-           *response = api_.Exec(*request))
+           WithCallContext(context,
+                           [&](CallContext& call) { *response = api_.Exec(*request, call); }))
 AF_FORWARD(GrpcSandboxService, ExecStream, v1::ExecRequest, grpc::ServerWriter<v1::ExecOutput>,
-           api_.ExecStream(*request, EmitTo(context, response)))
+           WithCallContext(context, [&](CallContext& call) {
+             api_.ExecStream(*request, call, EmitTo(context, response));
+           }))
 AF_FORWARD(GrpcSandboxService, CreateSession, v1::CreateSessionRequest, v1::Session,
            *response = api_.CreateSession(*request))
 AF_FORWARD(GrpcSandboxService, GetSession, v1::GetSessionRequest, v1::Session,
@@ -88,10 +100,13 @@ AF_FORWARD(GrpcSandboxService, ListSessions, v1::ListSessionsRequest, v1::ListSe
 AF_FORWARD(GrpcSandboxService, DestroySession, v1::DestroySessionRequest, v1::Empty,
            api_.DestroySession(*request))
 AF_FORWARD(GrpcSandboxService, SessionExec, v1::SessionExecRequest, v1::ExecResult,
-           *response = api_.SessionExec(*request))
+           WithCallContext(context, [&](CallContext& call) {
+             *response = api_.SessionExec(*request, call);
+           }))
 AF_FORWARD(GrpcSandboxService, SessionExecStream, v1::SessionExecRequest,
-           grpc::ServerWriter<v1::ExecOutput>,
-           api_.SessionExecStream(*request, EmitTo(context, response)))
+           grpc::ServerWriter<v1::ExecOutput>, WithCallContext(context, [&](CallContext& call) {
+             api_.SessionExecStream(*request, call, EmitTo(context, response));
+           }))
 AF_FORWARD(GrpcSandboxService, ListChanges, v1::ListChangesRequest, v1::ListChangesResponse,
            *response = api_.ListChanges(*request))
 AF_FORWARD(GrpcSandboxService, DiffChanges, v1::DiffChangesRequest, v1::DiffChangesResponse,

@@ -1,5 +1,6 @@
 #include "server/live_sandbox.h"
 
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -16,6 +17,19 @@ nlohmann::json paths_json(const std::vector<std::string>& paths) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : paths) list.push_back(p);
   return list;
+}
+
+// An fd that is readable while `a` or `b` is (an epoll set: level-triggered, nothing is
+// ever consumed), for the runtime's single cancel_fd. `b` may be -1.
+UniqueFd readable_when_either(int a, int b) {
+  UniqueFd set(::epoll_create1(EPOLL_CLOEXEC));
+  if (!set) throw SystemError("epoll_create1", errno);
+  for (const int fd : {a, b}) {
+    if (fd < 0) continue;
+    epoll_event event{.events = EPOLLIN, .data = {.fd = fd}};
+    check_syscall(::epoll_ctl(set.get(), EPOLL_CTL_ADD, fd, &event), "epoll_ctl");
+  }
+  return set;
 }
 
 }  // namespace
@@ -39,9 +53,10 @@ LiveSandbox::~LiveSandbox() {
   close_all_sessions();
 }
 
-LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
+LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd) {
+  const UniqueFd cancel = readable_when_either(cancel_.get(), call_cancel_fd);
   spec.workspace_fd = mount_.workspace_fd();
-  spec.cancel_fd = cancel_.get();
+  spec.cancel_fd = cancel.get();
   spec.limits = plan_.limits;
   spec.output_limit = plan_.output_limit;
   std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
@@ -50,7 +65,8 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
     const std::shared_lock running(activity_);
     outcome.result = runtime::run_sandboxed(spec);
   }
-  // A command killed because the sandbox is stopping left half-done work: not synced.
+  // A command killed because the sandbox is stopping or its caller went away left
+  // half-done work: not synced (it stays pending in the write layer).
   if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
   return outcome;
 }
@@ -71,7 +87,7 @@ void LiveSandbox::open_session(const std::string& id, const std::string& shell,
 
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
-    const std::function<void(runtime::Stream, std::string_view)>& on_output) {
+    const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd) {
   std::shared_ptr<runtime::ShellSession> session;
   {
     const std::lock_guard lock(sessions_mu_);
@@ -82,16 +98,19 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                    kReasonSessionClosed);
   ExecOutcome outcome;
-  outcome.commit = as_command([&] {
+  {
+    const std::shared_lock running(activity_);
     try {
-      outcome.result = session->exec(command, timeout, on_output);
+      outcome.result = session->exec(command, timeout, on_output, call_cancel_fd);
     } catch (const UserError& error) {
       if (!session->alive())  // closed by a concurrent DestroySession
         throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                        kReasonSessionClosed);
       throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     }
-  });
+  }
+  // As for exec: a command abandoned because its caller went away is not synced.
+  if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
   return outcome;
 }
 

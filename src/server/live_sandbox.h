@@ -44,22 +44,26 @@ class LiveSandbox {
   const std::string& codebase_id() const { return plan_.codebase_id; }
   int workspace_fd() const { return mount_.workspace_fd(); }
 
-  // One command to completion. The spec's workspace, limits, ids and output cap are
-  // filled in here. Returns the result and, with sync-on-complete, the commit that
-  // followed (empty when nothing changed).
+  // One command to completion. The spec's workspace, limits, ids, output cap and cancel
+  // fd are filled in here: the command is killed when the sandbox stops or when
+  // `call_cancel_fd` (the caller went away) becomes readable, and then reports
+  // cancelled. Returns the result and, with sync-on-complete, the commit that followed
+  // (empty when nothing changed; never after a cancelled command).
   struct ExecOutcome {
     runtime::ExecResult result;
     v1::CommitChangesResponse commit;
   };
-  ExecOutcome exec(runtime::ExecSpec spec);
+  ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd);
 
   // Sessions (shell inside this sandbox's boundary).
   void open_session(const std::string& id, const std::string& shell,
                     const std::map<std::string, std::string>& env);
-  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED).
+  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED). A readable
+  // `call_cancel_fd` abandons the command (not the session), as a timeout does.
   ExecOutcome session_exec(const std::string& id, const std::string& command,
                            std::chrono::milliseconds timeout,
-                           const std::function<void(runtime::Stream, std::string_view)>& on_output);
+                           const std::function<void(runtime::Stream, std::string_view)>& on_output,
+                           int call_cancel_fd);
   // Kills every process of the session. Returns false when it was not open here.
   bool close_session(const std::string& id);
   std::vector<std::string> session_ids() const;

@@ -58,15 +58,17 @@ class SandboxService final : public SandboxApi {
   v1::Sandbox StopSandbox(const v1::StopSandboxRequest&) override;
   void DestroySandbox(const v1::DestroySandboxRequest&) override;
 
-  v1::ExecResult Exec(const v1::ExecRequest&) override;
-  void ExecStream(const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+  v1::ExecResult Exec(const v1::ExecRequest&, CallContext& call) override;
+  void ExecStream(const v1::ExecRequest&, CallContext& call,
+                  const Emit<v1::ExecOutput>& emit) override;
 
   v1::Session CreateSession(const v1::CreateSessionRequest&) override;
   v1::Session GetSession(const v1::GetSessionRequest&) override;
   v1::ListSessionsResponse ListSessions(const v1::ListSessionsRequest&) override;
   void DestroySession(const v1::DestroySessionRequest&) override;
-  v1::ExecResult SessionExec(const v1::SessionExecRequest&) override;
-  void SessionExecStream(const v1::SessionExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+  v1::ExecResult SessionExec(const v1::SessionExecRequest&, CallContext& call) override;
+  void SessionExecStream(const v1::SessionExecRequest&, CallContext& call,
+                         const Emit<v1::ExecOutput>& emit) override;
 
   v1::ListChangesResponse ListChanges(const v1::ListChangesRequest&) override;
   v1::DiffChangesResponse DiffChanges(const v1::DiffChangesRequest&) override;
@@ -96,10 +98,10 @@ class SandboxService final : public SandboxApi {
                     const v1::CommitChangesResponse& commit);
   std::chrono::milliseconds exec_timeout(const google::protobuf::Duration& requested,
                                          bool has_timeout) const;
-  v1::ExecResult run_exec(const v1::ExecRequest& request,
+  v1::ExecResult run_exec(const v1::ExecRequest& request, CallContext& call,
                           const std::function<void(runtime::Stream, std::string_view)>& on_output);
   v1::ExecResult run_session_exec(
-      const v1::SessionExecRequest& request,
+      const v1::SessionExecRequest& request, CallContext& call,
       const std::function<void(runtime::Stream, std::string_view)>& on_output);
   v1::Session load_session(const std::string& id) const;
 
