@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -80,9 +81,32 @@ void LiveSandbox::open_session(const std::string& id, const std::string& shell,
   spec.limits = plan_.limits;
   spec.output_limit = plan_.output_limit;
   std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
-  auto session = std::make_shared<runtime::ShellSession>(std::move(spec));
+  reserve_session_slot();
+  std::shared_ptr<runtime::ShellSession> session;
+  try {
+    session = std::make_shared<runtime::ShellSession>(std::move(spec));
+  } catch (...) {
+    const std::lock_guard lock(sessions_mu_);
+    --sessions_starting_;
+    throw;
+  }
   const std::lock_guard lock(sessions_mu_);
+  --sessions_starting_;
   sessions_[id] = std::move(session);
+}
+
+void LiveSandbox::reserve_session_slot() {
+  const std::lock_guard lock(sessions_mu_);
+  // A shell that died on its own (an `exit` not yet noticed, OOM) holds no slot.
+  const auto open = std::count_if(sessions_.begin(), sessions_.end(),
+                                  [](const auto& entry) { return entry.second->alive(); });
+  if (plan_.max_sessions > 0 && open + sessions_starting_ >= plan_.max_sessions)
+    throw ApiError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                   "sandbox " + plan_.mount.sandbox_id + " already has " +
+                       std::to_string(plan_.max_sessions) +
+                       " open sessions (sandbox.max_sessions_per_sandbox); destroy one first",
+                   kReasonQuotaExceeded);
+  ++sessions_starting_;
 }
 
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(

@@ -8,6 +8,7 @@
 // other command of this sandbox is running.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,7 @@ struct LiveSandboxPlan {
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
   bool sync_on_complete = true;
+  std::int64_t max_sessions = 0;  // open sessions at once; 0 = unlimited
 };
 
 class LiveSandbox {
@@ -55,7 +57,9 @@ class LiveSandbox {
   };
   ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd);
 
-  // Sessions (shell inside this sandbox's boundary).
+  // Sessions (shell inside this sandbox's boundary). Throws ApiError(RESOURCE_EXHAUSTED)
+  // without starting anything when max_sessions are open already (sessions still
+  // starting count, so concurrent calls cannot overshoot).
   void open_session(const std::string& id, const std::string& shell,
                     const std::map<std::string, std::string>& env);
   // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED). A readable
@@ -89,6 +93,7 @@ class LiveSandbox {
 
  private:
   v1::CommitChangesResponse sync_after_command();
+  void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
 
   LiveSandboxPlan plan_;
   policy::Policy policy_;
@@ -97,6 +102,7 @@ class LiveSandbox {
   std::shared_mutex activity_;
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<runtime::ShellSession>> sessions_;
+  std::int64_t sessions_starting_ = 0;  // slots reserved by open_session in progress
 };
 
 }  // namespace agentfense::server

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/proto_time.h"
+#include "server/quota_owner.h"
 #include "server/rules.h"
 #include "store/ids.h"
 
@@ -98,11 +99,10 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
     throw ApiError(StatusCode::INVALID_ARGUMENT, "expires_in must not be negative");
 
   const std::lock_guard lock(lifecycle_mu_);
-  if (options_.max_per_user > 0 &&
-      sandboxes_.count_for_owner(codebase.owner_id()) >= options_.max_per_user)
+  const std::string owner = quota_owner(codebase);
+  if (options_.max_per_user > 0 && sandboxes_.count_for_owner(owner) >= options_.max_per_user)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   "owner '" + codebase.owner_id() + "' already has " +
-                       std::to_string(options_.max_per_user) +
+                   "owner '" + owner + "' already has " + std::to_string(options_.max_per_user) +
                        " sandboxes (sandbox.max_per_user); destroy some first",
                    kReasonQuotaExceeded);
   v1::Sandbox sandbox;
@@ -152,7 +152,8 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                                    .rules = rules_of(sandbox)},
                          .limits = limits_from_wire(sandbox.resources()),
                          .output_limit = options_.output_limit,
-                         .sync_on_complete = sync_on_complete(sandbox)};
+                         .sync_on_complete = sync_on_complete(sandbox),
+                         .max_sessions = options_.max_sessions_per_sandbox};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });

@@ -30,6 +30,7 @@ struct SandboxServiceOptions {
   std::chrono::milliseconds max_timeout{std::chrono::hours(1)};
   std::chrono::milliseconds default_expiration{std::chrono::hours(24)};  // 0 = never
   int max_per_user = 100;                                                // 0 = unlimited
+  std::int64_t max_sessions_per_sandbox = 16;                            // 0 = unlimited
   std::size_t output_limit = 16 << 20;
   v1::RuntimeType default_runtime = v1::RUNTIME_TYPE_BWRAP;  // runtime.type
   bool docker_available = false;
