@@ -30,6 +30,7 @@
 #include "common.pb.h"
 #include "sandbox.pb.h"
 #include "server/call_context.h"
+#include "server/user_text.h"
 
 namespace agentfense::server {
 
@@ -49,11 +50,19 @@ inline constexpr const char* kReasonPermissionDenied = "PERMISSION_DENIED";
 inline constexpr const char* kReasonQuotaExceeded = "QUOTA_EXCEEDED";
 inline constexpr const char* kReasonUnimplementedRuntime = "RUNTIME_UNAVAILABLE";
 inline constexpr const char* kReasonCallCancelled = "CALL_CANCELLED";
+// A request (body, message or field) that does not parse or holds a bad value.
+inline constexpr const char* kReasonInvalidRequest = "INVALID_REQUEST";
+// A request (or a field of it) beyond a documented size limit.
+inline constexpr const char* kReasonRequestTooLarge = "REQUEST_TOO_LARGE";
 
+// The message is made printable on construction (user_text.h): control bytes, bytes
+// that are not UTF-8 and NULs are escaped, so what() is the whole message, one line.
+// Sites quoting client text should still escape_user_text() it, which also escapes
+// backslashes so that distinct inputs stay distinct.
 class ApiError : public std::runtime_error {
  public:
   ApiError(grpc::StatusCode code, const std::string& message, std::string reason = {})
-      : std::runtime_error(message), code_(code), reason_(std::move(reason)) {}
+      : std::runtime_error(printable_message(message)), code_(code), reason_(std::move(reason)) {}
   grpc::StatusCode code() const { return code_; }
   const std::string& reason() const { return reason_; }
 

@@ -3,6 +3,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/grpc_cancel_watch.h"
+#include "server/grpc_request_errors.h"
 #include "server/listen_address.h"
 
 namespace agentfense::server {
@@ -29,7 +30,10 @@ grpc::Status Translate(grpc::ServerContext* context, const char* method, Call&& 
     return {e.code(), e.what()};
   } catch (const std::exception& e) {
     LogInternalError(method, e.what());
-    return {grpc::StatusCode::INTERNAL, e.what()};
+    // Never empty: an empty INTERNAL is what gRPC itself answers for a request that
+    // does not parse (grpc_request_errors.h tells the two apart by that).
+    const std::string what = printable_message(e.what());
+    return {grpc::StatusCode::INTERNAL, what.empty() ? "internal error" : what};
   } catch (...) {
     LogInternalError(method, "non-standard exception");
     return {grpc::StatusCode::INTERNAL, "internal error"};
@@ -51,6 +55,10 @@ Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer) {
   };
 }
 
+// Read() answers false both at the end of the stream and for a message that does not
+// parse, which would then pass for the end and commit a truncated upload. A second
+// Read() tells them apart when the client sent more after the bad message (a bad last
+// message still reads as the end; uploads with total_size catch that too).
 template <typename T>
 Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
   return [context, reader](T& message) {
@@ -58,6 +66,13 @@ Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
     if (context->IsCancelled()) {
       throw ApiError(grpc::StatusCode::CANCELLED, "client cancelled the upload stream");
     }
+    T after;
+    if (reader->Read(&after))
+      throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                     "a message of the stream is not a valid " + T::descriptor()->full_name() +
+                         ": malformed protobuf, or a string field holding bytes that are not "
+                         "UTF-8",
+                     kReasonInvalidRequest);
     return false;
   };
 }
@@ -169,6 +184,9 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
   // gRPC defaults to SO_REUSEPORT: a second server on the same port would start and
   // silently take a share of the calls instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<InvalidRequestInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : services) builder.RegisterService(service);
   started.server = builder.BuildAndStart();
   if (!started.server || started.port == 0) {

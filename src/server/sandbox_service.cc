@@ -61,7 +61,8 @@ v1::Sandbox SandboxService::load(const std::string& id) const {
   if (id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "sandbox_id is required");
   auto sandbox = sandboxes_.get(id);
   if (!sandbox)
-    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + id + " not found", kReasonSandboxNotFound);
+    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + escape_user_text(id) + " not found",
+                   kReasonSandboxNotFound);
   return *sandbox;
 }
 
@@ -72,7 +73,7 @@ std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) cons
   }
   const v1::Sandbox sandbox = load(id);  // NOT_FOUND first, then not running
   throw ApiError(StatusCode::FAILED_PRECONDITION,
-                 "sandbox " + id + " is not running (status " +
+                 "sandbox " + escape_user_text(id) + " is not running (status " +
                      v1::SandboxStatus_Name(sandbox.status()) + "); start it first",
                  kReasonSandboxNotRunning);
 }

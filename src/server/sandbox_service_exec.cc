@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/proto_time.h"
+#include "server/request_limits.h"
 #include "server/sandbox_service.h"
 #include "store/ids.h"
 
@@ -101,11 +102,15 @@ std::chrono::milliseconds SandboxService::exec_timeout(const google::protobuf::D
 
 v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallContext& call,
                                         const OnOutput& on_output) {
-  if (request.command().empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "command is empty");
+  check_command(request.command());
+  const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
+  check_env(env);
+  check_workdir(request.workdir());
+  check_stdin(request.stdin());
   const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
   runtime::ExecSpec spec;
   spec.argv = {"/bin/sh", "-c", request.command()};
-  spec.env = {request.env().begin(), request.env().end()};
+  spec.env = env;
   if (!request.workdir().empty()) spec.workdir = request.workdir();
   if (!request.stdin().empty()) spec.stdin_data = request.stdin();
   spec.timeout = exec_timeout(request.timeout(), request.has_timeout());
@@ -150,24 +155,22 @@ v1::Session SandboxService::load_session(const std::string& id) const {
   if (id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "session_id is required");
   auto session = sessions_.get(id);
   if (!session)
-    throw ApiError(StatusCode::NOT_FOUND, "session " + id + " not found", kReasonSessionNotFound);
+    throw ApiError(StatusCode::NOT_FOUND, "session " + escape_user_text(id) + " not found",
+                   kReasonSessionNotFound);
   return *session;
 }
 
 v1::Session SandboxService::CreateSession(const v1::CreateSessionRequest& request) {
+  const std::string shell = checked_session_shell(request.shell());
+  const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
+  check_env(env);
   const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
-  const std::string shell = request.shell().empty() ? "/bin/bash" : request.shell();
-  if (shell.front() != '/')
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "shell must be an absolute path, got '" + shell + "'");
   v1::Session session;
   session.set_id(store::new_id("ses_"));
   session.set_sandbox_id(request.sandbox_id());
   session.set_shell(shell);
   try {
-    spawner_.run([&] {
-      live->open_session(session.id(), shell, {request.env().begin(), request.env().end()});
-    });
+    spawner_.run([&] { live->open_session(session.id(), shell, env); });
   } catch (const UserError& error) {
     throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
   }
@@ -212,7 +215,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   if (session.status() != v1::SESSION_STATUS_ACTIVE)
     throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + session.id() + " is closed",
                    kReasonSessionClosed);
-  if (request.command().empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "command is empty");
+  check_command(request.command());
   const auto timeout = exec_timeout(request.timeout(), request.has_timeout());
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   const LiveSandbox::ExecOutcome outcome =
