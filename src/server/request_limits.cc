@@ -85,6 +85,9 @@ void check_workdir(std::string_view workdir) {
     invalid("workdir '" + escape_user_text(workdir) + "' holds a NUL byte");
   if (has_control_character(workdir))
     invalid("workdir '" + escape_user_text(workdir) + "' holds control characters");
+  const std::string padded = "/" + std::string(workdir) + "/";
+  if (padded.find("/../") != std::string::npos)
+    invalid("workdir '" + escape_user_text(workdir) + "' must not contain '..' components");
 }
 
 void check_stdin(std::string_view stdin_data) {

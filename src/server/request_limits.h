@@ -36,7 +36,7 @@ void check_command(std::string_view command);
 // ([A-Za-z_][A-Za-z0-9_]*); values hold no NUL; sizes as above. `field` is "env".
 void check_env(const std::map<std::string, std::string>& env);
 // Empty (= /workspace) or a path of at most kMaxWorkdirBytes bytes with no control
-// characters. Whether it exists is learned inside the sandbox (as before: the command
+// characters and no ".." component. Whether it exists is learned inside the sandbox (as before: the command
 // then fails to start, with bwrap's message on stderr).
 void check_workdir(std::string_view workdir);
 void check_stdin(std::string_view stdin_data);

@@ -126,7 +126,8 @@ def test_env_values_with_nul_are_refused(server, sandbox):
     ("a\x00b", "INVALID_REQUEST", "a\\x00b"),
     ("/workspace/\x1b[2J", "INVALID_REQUEST", "control"),
     ("/" + "d" * 5000, "REQUEST_TOO_LARGE", "4095"),
-], ids=["nul", "escape", "too-long"])
+    ("src/../../etc", "INVALID_REQUEST", "'..'"),
+], ids=["nul", "escape", "too-long", "dotdot"])
 def test_bad_workdirs_are_refused_not_truncated(server, sandbox, workdir, reason, needle):
     e = grpc_error(run, server, sandbox, "pwd", workdir=workdir)
     assert_invalid(e, reason, "workdir", needle)
