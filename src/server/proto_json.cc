@@ -92,6 +92,10 @@ void SetFieldFromText(pb::Message& message, const std::string& name, const std::
   using F = pb::FieldDescriptor;
   switch (field->cpp_type()) {
     case F::CPPTYPE_STRING:
+      // proto3 strings are UTF-8: anything else would be stored, then break every
+      // response that carries it (as the JSON body parser refuses it too).
+      if (field->type() == F::TYPE_STRING && !is_valid_utf8(value))
+        BadParam(name, "'" + escape_user_text(value) + "' is not valid UTF-8");
       rep ? r.AddString(&message, field, value) : r.SetString(&message, field, value);
       return;
     case F::CPPTYPE_INT32: {

@@ -249,6 +249,13 @@ def test_upload_of_a_non_utf8_name_is_refused(api, codebase):
     assert r.status_code == 200, r.text  # UTF-8 names are fine
 
 
+def test_url_parameters_that_are_not_utf8_are_refused(api, codebase):
+    r = requests.post(f"{api}/codebases?name=x&owner_id=%FF", json={})
+    assert_rest_invalid(r, "INVALID_REQUEST", "owner_id", "\\xff", "UTF-8")
+    r = requests.get(f"{api}/sandboxes/sb_%FF")
+    assert r.status_code in (400, 404) and "\\xff" in r.json()["message"], r.text
+
+
 def test_archive_with_a_non_utf8_entry_is_refused_whole(api, codebase, server):
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w", format=tarfile.GNU_FORMAT,
