@@ -23,12 +23,14 @@ from server_harness import Server, common, descendants, reason_of, sb
 @pytest.fixture(scope="module")
 def limited_server():
     data_dir = tempfile.mkdtemp(prefix="af-quota-")
-    srv = Server(data_dir, config=(
-        "sandbox:\n  max_sessions_per_sandbox: 3\n  max_per_user: 2\n"
-        "  cleanup_interval: 1s\n")).start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    try:
+        srv = Server(data_dir, config=(
+            "sandbox:\n  max_sessions_per_sandbox: 3\n  max_per_user: 2\n"
+            "  cleanup_interval: 1s\n")).start()
+        yield srv
+        assert srv.stop() == 0, srv.read_log()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def new_session(server, sandbox_id: str) -> str:
