@@ -33,11 +33,11 @@ std::string describe_size(std::size_t bytes);
 // Non-empty, no NUL, at most kMaxCommandBytes bytes.
 void check_command(std::string_view command);
 // At most kMaxEnvEntries entries; names are portable shell names
-// ([A-Za-z_][A-Za-z0-9_]*); values hold no NUL; sizes as above. `field` is "env".
+// ([A-Za-z_][A-Za-z0-9_]*); values hold no NUL; sizes as above.
 void check_env(const std::map<std::string, std::string>& env);
 // Empty (= /workspace) or a path of at most kMaxWorkdirBytes bytes with no control
-// characters and no ".." component. Whether it exists is learned inside the sandbox (as before: the command
-// then fails to start, with bwrap's message on stderr).
+// characters and no ".." component. Whether it exists is learned inside the sandbox
+// (as before: the command then fails to start, with bwrap's message on stderr).
 void check_workdir(std::string_view workdir);
 void check_stdin(std::string_view stdin_data);
 // The shell a session runs: "" (the default), "/bin/bash", "/usr/bin/bash" or "bash".
