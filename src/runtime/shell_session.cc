@@ -1,5 +1,7 @@
 #include "runtime/shell_session.h"
 
+#include <poll.h>
+
 #include <array>
 #include <csignal>
 #include <exception>
@@ -21,6 +23,13 @@ constexpr auto kReadyTimeout = std::chrono::seconds(30);
 constexpr int kAbortRounds = 20;
 constexpr auto kAbortRound = std::chrono::milliseconds(100);
 constexpr int kTimeoutExitCode = 128 + SIGKILL;  // as run_sandboxed reports a timeout
+
+bool is_readable(int fd) {
+  if (fd < 0) return false;
+  pollfd probe{.fd = fd, .events = POLLIN, .revents = 0};
+  // An error here (EINTR, ENOMEM) reads as "not yet": the pump watches the fd anyway.
+  return ::poll(&probe, 1, 0) == 1 && (probe.revents & POLLIN);
+}
 
 void validate(const SessionSpec& spec) {
   session_shell_path(spec.shell);  // throws UserError for anything but bash
@@ -89,17 +98,23 @@ void ShellSession::set_shell(std::unique_ptr<SessionShell> shell) {
 }
 
 ExecResult ShellSession::exec(const std::string& command, std::chrono::milliseconds timeout,
-                              const OutputCallback& on_output) {
+                              const OutputCallback& on_output, int cancel_fd) {
   if (command.find('\0') != std::string::npos)
     throw UserError("command must not contain NUL bytes");
   if (timeout.count() < 0) throw UserError("timeout must not be negative");
   const std::lock_guard lock(exec_mutex_);
   if (!alive_ || !shell_) throw UserError("session closed");
-  return run(command, timeout, on_output);
+  if (is_readable(cancel_fd)) {  // cancelled while queued behind another command
+    ExecResult result;
+    result.cancelled = true;
+    result.exit_code = kTimeoutExitCode;
+    return result;
+  }
+  return run(command, timeout, on_output, cancel_fd);
 }
 
 ExecResult ShellSession::run(const std::string& command, std::chrono::milliseconds timeout,
-                             const OutputCallback& on_output) {
+                             const OutputCallback& on_output, int cancel_fd) {
   const auto started = steady_clock::now();
   const CommandId id{.seq = next_seq_++, .nonce = new_command_nonce()};
   ExecResult result;
@@ -109,9 +124,10 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
                 frame_command(id.seq, id.nonce, command), spec_.output_limit, on_output);
     Deadline deadline;
     if (timeout.count() > 0) deadline = started + timeout;
-    outcome = await_completion(pump, id, deadline, result.exit_code);
-    if (outcome == Outcome::kNoAnswer) {
-      result.timed_out = true;
+    outcome = await_completion(pump, id, deadline, result.exit_code, cancel_fd);
+    if (outcome == Outcome::kNoAnswer || outcome == Outcome::kCancelled) {
+      result.timed_out = outcome == Outcome::kNoAnswer;
+      result.cancelled = outcome == Outcome::kCancelled;
       outcome = abort_command(pump, id, result.exit_code);
     }
     if (outcome != Outcome::kDone) {
@@ -128,7 +144,7 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
     }
     pump.collect(result);
   }
-  if (result.timed_out) result.exit_code = kTimeoutExitCode;
+  if (result.timed_out || result.cancelled) result.exit_code = kTimeoutExitCode;
   if (outcome == Outcome::kShellExited) alive_ = false;
   if (outcome == Outcome::kNoAnswer) replace_shell(result, on_output);
   result.duration = steady_clock::now() - started;
@@ -136,13 +152,16 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
 }
 
 ShellSession::Outcome ShellSession::await_completion(IoPump& pump, const CommandId& id,
-                                                     Deadline deadline, int& exit_code) {
+                                                     Deadline deadline, int& exit_code,
+                                                     int cancel_fd) {
   SessionChannel& channel = shell_->channel();
   for (;;) {
-    const std::array watched = {channel.closed() ? -1 : channel.status_fd(), shell_->pidfd()};
+    const std::array watched = {channel.closed() ? -1 : channel.status_fd(), shell_->pidfd(),
+                                cancel_fd};
     const auto ready = pump.pump_until_readable(watched, deadline);
     if (!ready) return Outcome::kNoAnswer;
     if (*ready == 1) return Outcome::kShellExited;
+    if (*ready == 2) return Outcome::kCancelled;
     while (const std::optional<StatusMessage> message = channel.receive()) {
       // Only the shell is heard at all (SessionChannel::trust_only); the nonce also
       // keeps a stale report of an abandoned command from completing this one.

@@ -61,8 +61,11 @@ class ShellSession {
   // written before the command finished is delivered before exec returns. Concurrent
   // calls run one after the other. A command that ends the shell (`exit 3`) returns its
   // status and closes the session. Throws UserError("session closed") once closed.
+  // `cancel_fd` (optional, as ExecSpec::cancel_fd): once readable, the command is
+  // abandoned like on a timeout (the session lives on) and the result says cancelled;
+  // a command whose cancel_fd is readable before it starts never runs.
   ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
-                  const OutputCallback& on_output = {});
+                  const OutputCallback& on_output = {}, int cancel_fd = -1);
 
   bool alive() const { return alive_; }
   // Kills every process the session started and reaps them. Aborts a running exec
@@ -75,17 +78,18 @@ class ShellSession {
   std::vector<std::string> cgroup_paths() const;
 
  private:
-  enum class Outcome { kDone, kShellExited, kNoAnswer };
+  enum class Outcome { kDone, kShellExited, kNoAnswer, kCancelled };
   using Deadline = std::optional<std::chrono::steady_clock::time_point>;
   struct CommandId {
     uint64_t seq = 0;
     uint64_t nonce = 0;  // random per command; its report must echo it
   };
 
-  Outcome await_completion(IoPump& pump, const CommandId& id, Deadline deadline, int& exit_code);
+  Outcome await_completion(IoPump& pump, const CommandId& id, Deadline deadline, int& exit_code,
+                           int cancel_fd = -1);
   Outcome abort_command(IoPump& pump, const CommandId& id, int& exit_code);
   ExecResult run(const std::string& command, std::chrono::milliseconds timeout,
-                 const OutputCallback& on_output);
+                 const OutputCallback& on_output, int cancel_fd);
   void replace_shell(ExecResult& result, const OutputCallback& on_output);
   void set_shell(std::unique_ptr<SessionShell> shell);
 

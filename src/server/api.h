@@ -12,9 +12,12 @@
 // "reason" field of the JSON error body.
 //
 // Streams: server-streaming methods call `emit` once per message; `emit` returns false
-// once the client has gone, and the method then stops emitting (a running command is
-// still finished and accounted for). Client-streaming methods pull messages with
-// `next`, which returns false at the end of the stream.
+// once the client has gone, and the method then stops emitting. Client-streaming
+// methods pull messages with `next`, which returns false at the end of the stream.
+//
+// Calls that run a command take a CallContext (call_context.h): when the client goes
+// away (cancel, deadline, closed connection, or `emit` returning false) the command is
+// killed with its whole process tree at once and the method throws ApiError(CANCELLED).
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -26,6 +29,8 @@
 #include "codebase.pb.h"
 #include "common.pb.h"
 #include "sandbox.pb.h"
+#include "server/call_context.h"
+#include "server/user_text.h"
 
 namespace agentfense::server {
 
@@ -44,11 +49,20 @@ inline constexpr const char* kReasonCommandTimeout = "COMMAND_TIMEOUT";
 inline constexpr const char* kReasonPermissionDenied = "PERMISSION_DENIED";
 inline constexpr const char* kReasonQuotaExceeded = "QUOTA_EXCEEDED";
 inline constexpr const char* kReasonUnimplementedRuntime = "RUNTIME_UNAVAILABLE";
+inline constexpr const char* kReasonCallCancelled = "CALL_CANCELLED";
+// A request (body, message or field) that does not parse or holds a bad value.
+inline constexpr const char* kReasonInvalidRequest = "INVALID_REQUEST";
+// A request (or a field of it) beyond a documented size limit.
+inline constexpr const char* kReasonRequestTooLarge = "REQUEST_TOO_LARGE";
 
+// The message is made printable on construction (user_text.h): control bytes, bytes
+// that are not UTF-8 and NULs are escaped, so what() is the whole message, one line.
+// Sites quoting client text should still escape_user_text() it, which also escapes
+// backslashes so that distinct inputs stay distinct.
 class ApiError : public std::runtime_error {
  public:
   ApiError(grpc::StatusCode code, const std::string& message, std::string reason = {})
-      : std::runtime_error(message), code_(code), reason_(std::move(reason)) {}
+      : std::runtime_error(printable_message(message)), code_(code), reason_(std::move(reason)) {}
   grpc::StatusCode code() const { return code_; }
   const std::string& reason() const { return reason_; }
 
@@ -86,15 +100,16 @@ class SandboxApi {
   virtual v1::Sandbox StopSandbox(const v1::StopSandboxRequest&) = 0;
   virtual void DestroySandbox(const v1::DestroySandboxRequest&) = 0;
 
-  virtual v1::ExecResult Exec(const v1::ExecRequest&) = 0;
-  virtual void ExecStream(const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) = 0;
+  virtual v1::ExecResult Exec(const v1::ExecRequest&, CallContext& call) = 0;
+  virtual void ExecStream(const v1::ExecRequest&, CallContext& call,
+                          const Emit<v1::ExecOutput>& emit) = 0;
 
   virtual v1::Session CreateSession(const v1::CreateSessionRequest&) = 0;
   virtual v1::Session GetSession(const v1::GetSessionRequest&) = 0;
   virtual v1::ListSessionsResponse ListSessions(const v1::ListSessionsRequest&) = 0;
   virtual void DestroySession(const v1::DestroySessionRequest&) = 0;
-  virtual v1::ExecResult SessionExec(const v1::SessionExecRequest&) = 0;
-  virtual void SessionExecStream(const v1::SessionExecRequest&,
+  virtual v1::ExecResult SessionExec(const v1::SessionExecRequest&, CallContext& call) = 0;
+  virtual void SessionExecStream(const v1::SessionExecRequest&, CallContext& call,
                                  const Emit<v1::ExecOutput>& emit) = 0;
 
   virtual v1::ListChangesResponse ListChanges(const v1::ListChangesRequest&) = 0;

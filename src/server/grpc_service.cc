@@ -2,6 +2,8 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/grpc_cancel_watch.h"
+#include "server/grpc_request_errors.h"
 #include "server/listen_address.h"
 
 namespace agentfense::server {
@@ -28,11 +30,22 @@ grpc::Status Translate(grpc::ServerContext* context, const char* method, Call&& 
     return {e.code(), e.what()};
   } catch (const std::exception& e) {
     LogInternalError(method, e.what());
-    return {grpc::StatusCode::INTERNAL, e.what()};
+    // Never empty: an empty INTERNAL is what gRPC itself answers for a request that
+    // does not parse (grpc_request_errors.h tells the two apart by that).
+    const std::string what = printable_message(e.what());
+    return {grpc::StatusCode::INTERNAL, what.empty() ? "internal error" : what};
   } catch (...) {
     LogInternalError(method, "non-standard exception");
     return {grpc::StatusCode::INTERNAL, "internal error"};
   }
+}
+
+// Runs `run(call)` with a CallContext that is cancelled as soon as the gRPC call is.
+template <typename Run>
+void WithCallContext(grpc::ServerContext* context, Run&& run) {
+  CallContext call;
+  const GrpcCancelWatch watch(*context, call);
+  run(call);
 }
 
 template <typename T>
@@ -42,6 +55,10 @@ Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer) {
   };
 }
 
+// Read() answers false both at the end of the stream and for a message that does not
+// parse, which would then pass for the end and commit a truncated upload. A second
+// Read() tells them apart when the client sent more after the bad message (a bad last
+// message still reads as the end; uploads with total_size catch that too).
 template <typename T>
 Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
   return [context, reader](T& message) {
@@ -49,6 +66,13 @@ Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
     if (context->IsCancelled()) {
       throw ApiError(grpc::StatusCode::CANCELLED, "client cancelled the upload stream");
     }
+    T after;
+    if (reader->Read(&after))
+      throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                     "a message of the stream is not a valid " + T::descriptor()->full_name() +
+                         ": malformed protobuf, or a string field holding bytes that are not "
+                         "UTF-8",
+                     kReasonInvalidRequest);
     return false;
   };
 }
@@ -76,9 +100,12 @@ AF_FORWARD(GrpcSandboxService, StopSandbox, v1::StopSandboxRequest, v1::Sandbox,
 AF_FORWARD(GrpcSandboxService, DestroySandbox, v1::DestroySandboxRequest, v1::Empty,
            api_.DestroySandbox(*request))
 AF_FORWARD(GrpcSandboxService, Exec, v1::ExecRequest, v1::ExecResult,
-           *response = api_.Exec(*request))
+           WithCallContext(context,
+                           [&](CallContext& call) { *response = api_.Exec(*request, call); }))
 AF_FORWARD(GrpcSandboxService, ExecStream, v1::ExecRequest, grpc::ServerWriter<v1::ExecOutput>,
-           api_.ExecStream(*request, EmitTo(context, response)))
+           WithCallContext(context, [&](CallContext& call) {
+             api_.ExecStream(*request, call, EmitTo(context, response));
+           }))
 AF_FORWARD(GrpcSandboxService, CreateSession, v1::CreateSessionRequest, v1::Session,
            *response = api_.CreateSession(*request))
 AF_FORWARD(GrpcSandboxService, GetSession, v1::GetSessionRequest, v1::Session,
@@ -88,10 +115,13 @@ AF_FORWARD(GrpcSandboxService, ListSessions, v1::ListSessionsRequest, v1::ListSe
 AF_FORWARD(GrpcSandboxService, DestroySession, v1::DestroySessionRequest, v1::Empty,
            api_.DestroySession(*request))
 AF_FORWARD(GrpcSandboxService, SessionExec, v1::SessionExecRequest, v1::ExecResult,
-           *response = api_.SessionExec(*request))
+           WithCallContext(context, [&](CallContext& call) {
+             *response = api_.SessionExec(*request, call);
+           }))
 AF_FORWARD(GrpcSandboxService, SessionExecStream, v1::SessionExecRequest,
-           grpc::ServerWriter<v1::ExecOutput>,
-           api_.SessionExecStream(*request, EmitTo(context, response)))
+           grpc::ServerWriter<v1::ExecOutput>, WithCallContext(context, [&](CallContext& call) {
+             api_.SessionExecStream(*request, call, EmitTo(context, response));
+           }))
 AF_FORWARD(GrpcSandboxService, ListChanges, v1::ListChangesRequest, v1::ListChangesResponse,
            *response = api_.ListChanges(*request))
 AF_FORWARD(GrpcSandboxService, DiffChanges, v1::DiffChangesRequest, v1::DiffChangesResponse,
@@ -154,6 +184,9 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
   // gRPC defaults to SO_REUSEPORT: a second server on the same port would start and
   // silently take a share of the calls instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<InvalidRequestInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : services) builder.RegisterService(service);
   started.server = builder.BuildAndStart();
   if (!started.server || started.port == 0) {

@@ -1,8 +1,10 @@
 #include "server/live_sandbox.h"
 
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -22,6 +24,19 @@ nlohmann::json paths_json(const std::vector<std::string>& paths) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : paths) list.push_back(p);
   return list;
+}
+
+// An fd that is readable while `a` or `b` is (an epoll set: level-triggered, nothing is
+// ever consumed), for the runtime's single cancel_fd. `b` may be -1.
+UniqueFd readable_when_either(int a, int b) {
+  UniqueFd set(::epoll_create1(EPOLL_CLOEXEC));
+  if (!set) throw SystemError("epoll_create1", errno);
+  for (const int fd : {a, b}) {
+    if (fd < 0) continue;
+    epoll_event event{.events = EPOLLIN, .data = {.fd = fd}};
+    check_syscall(::epoll_ctl(set.get(), EPOLL_CTL_ADD, fd, &event), "epoll_ctl");
+  }
+  return set;
 }
 
 }  // namespace
@@ -46,9 +61,10 @@ LiveSandbox::~LiveSandbox() {
   close_all_sessions();
 }
 
-LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
+LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd) {
+  const UniqueFd cancel = readable_when_either(cancel_.get(), call_cancel_fd);
   spec.workspace_fd = mount_.workspace_fd();
-  spec.cancel_fd = cancel_.get();
+  spec.cancel_fd = cancel.get();
   spec.limits = plan_.limits;
   spec.output_limit = plan_.output_limit;
   spec.host_uid = ids_.uid();
@@ -58,7 +74,8 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec) {
     const std::shared_lock running(activity_);
     outcome.result = runtime::run_sandboxed(spec);
   }
-  // A command killed because the sandbox is stopping left half-done work: not synced.
+  // A command killed because the sandbox is stopping or its caller went away left
+  // half-done work: not synced (it stays pending in the write layer).
   if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
   return outcome;
 }
@@ -73,14 +90,37 @@ void LiveSandbox::open_session(const std::string& id, const std::string& shell,
   spec.output_limit = plan_.output_limit;
   spec.host_uid = ids_.uid();
   spec.host_gid = ids_.gid();
-  auto session = std::make_shared<runtime::ShellSession>(std::move(spec));
+  reserve_session_slot();
+  std::shared_ptr<runtime::ShellSession> session;
+  try {
+    session = std::make_shared<runtime::ShellSession>(std::move(spec));
+  } catch (...) {
+    const std::lock_guard lock(sessions_mu_);
+    --sessions_starting_;
+    throw;
+  }
   const std::lock_guard lock(sessions_mu_);
+  --sessions_starting_;
   sessions_[id] = std::move(session);
+}
+
+void LiveSandbox::reserve_session_slot() {
+  const std::lock_guard lock(sessions_mu_);
+  // A shell that died on its own (an `exit` not yet noticed, OOM) holds no slot.
+  const auto open = std::count_if(sessions_.begin(), sessions_.end(),
+                                  [](const auto& entry) { return entry.second->alive(); });
+  if (plan_.max_sessions > 0 && open + sessions_starting_ >= plan_.max_sessions)
+    throw ApiError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                   "sandbox " + plan_.mount.sandbox_id + " already has " +
+                       std::to_string(plan_.max_sessions) +
+                       " open sessions (sandbox.max_sessions_per_sandbox); destroy one first",
+                   kReasonQuotaExceeded);
+  ++sessions_starting_;
 }
 
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
-    const std::function<void(runtime::Stream, std::string_view)>& on_output) {
+    const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd) {
   std::shared_ptr<runtime::ShellSession> session;
   {
     const std::lock_guard lock(sessions_mu_);
@@ -91,16 +131,19 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                    kReasonSessionClosed);
   ExecOutcome outcome;
-  outcome.commit = as_command([&] {
+  {
+    const std::shared_lock running(activity_);
     try {
-      outcome.result = session->exec(command, timeout, on_output);
+      outcome.result = session->exec(command, timeout, on_output, call_cancel_fd);
     } catch (const UserError& error) {
       if (!session->alive())  // closed by a concurrent DestroySession
         throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                        kReasonSessionClosed);
       throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, error.what());
     }
-  });
+  }
+  // As for exec: a command abandoned because its caller went away is not synced.
+  if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
   return outcome;
 }
 

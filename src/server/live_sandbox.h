@@ -8,6 +8,7 @@
 // other command of this sandbox is running.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,7 @@ struct LiveSandboxPlan {
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
   bool sync_on_complete = true;
+  std::int64_t max_sessions = 0;  // open sessions at once; 0 = unlimited
   IdRange id_range = kDefaultIdRange;  // sandbox.uid_range
 };
 
@@ -50,22 +52,28 @@ class LiveSandbox {
   uid_t host_uid() const { return ids_.uid(); }
   gid_t host_gid() const { return ids_.gid(); }
 
-  // One command to completion. The spec's workspace, limits, ids and output cap are
-  // filled in here. Returns the result and, with sync-on-complete, the commit that
-  // followed (empty when nothing changed).
+  // One command to completion. The spec's workspace, limits, ids, output cap and cancel
+  // fd are filled in here: the command is killed when the sandbox stops or when
+  // `call_cancel_fd` (the caller went away) becomes readable, and then reports
+  // cancelled. Returns the result and, with sync-on-complete, the commit that followed
+  // (empty when nothing changed; never after a cancelled command).
   struct ExecOutcome {
     runtime::ExecResult result;
     v1::CommitChangesResponse commit;
   };
-  ExecOutcome exec(runtime::ExecSpec spec);
+  ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd);
 
-  // Sessions (shell inside this sandbox's boundary).
+  // Sessions (shell inside this sandbox's boundary). Throws ApiError(RESOURCE_EXHAUSTED)
+  // without starting anything when max_sessions are open already (sessions still
+  // starting count, so concurrent calls cannot overshoot).
   void open_session(const std::string& id, const std::string& shell,
                     const std::map<std::string, std::string>& env);
-  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED).
+  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED). A readable
+  // `call_cancel_fd` abandons the command (not the session), as a timeout does.
   ExecOutcome session_exec(const std::string& id, const std::string& command,
                            std::chrono::milliseconds timeout,
-                           const std::function<void(runtime::Stream, std::string_view)>& on_output);
+                           const std::function<void(runtime::Stream, std::string_view)>& on_output,
+                           int call_cancel_fd);
   // Kills every process of the session. Returns false when it was not open here.
   bool close_session(const std::string& id);
   std::vector<std::string> session_ids() const;
@@ -91,6 +99,7 @@ class LiveSandbox {
 
  private:
   v1::CommitChangesResponse sync_after_command();
+  void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
 
   LiveSandboxPlan plan_;
   policy::Policy policy_;
@@ -101,6 +110,7 @@ class LiveSandbox {
   std::shared_mutex activity_;
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<runtime::ShellSession>> sessions_;
+  std::int64_t sessions_starting_ = 0;  // slots reserved by open_session in progress
 };
 
 }  // namespace agentfense::server

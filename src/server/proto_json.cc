@@ -10,6 +10,7 @@
 
 #include "server/api.h"
 #include "server/http_status.h"
+#include "server/json_body_errors.h"
 
 namespace agentfense::server {
 
@@ -18,7 +19,8 @@ namespace pb = google::protobuf;
 namespace {
 
 [[noreturn]] void BadParam(const std::string& name, const std::string& why) {
-  throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, "parameter '" + name + "': " + why);
+  throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+                 "parameter '" + escape_user_text(name) + "': " + why, kReasonInvalidRequest);
 }
 
 template <typename Int>
@@ -26,7 +28,7 @@ Int ParseInteger(const std::string& name, const std::string& text) {
   Int value{};
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    BadParam(name, "'" + text + "' is not a valid integer");
+    BadParam(name, "'" + escape_user_text(text) + "' is not a valid integer");
   }
   return value;
 }
@@ -35,7 +37,7 @@ double ParseDouble(const std::string& name, const std::string& text) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size()) {
-    BadParam(name, "'" + text + "' is not a number");
+    BadParam(name, "'" + escape_user_text(text) + "' is not a number");
   }
   return value;
 }
@@ -43,7 +45,7 @@ double ParseDouble(const std::string& name, const std::string& text) {
 bool ParseBool(const std::string& name, const std::string& text) {
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
-  BadParam(name, "'" + text + "' is not true/false");
+  BadParam(name, "'" + escape_user_text(text) + "' is not true/false");
 }
 
 const pb::EnumValueDescriptor* ParseEnum(const pb::FieldDescriptor& field, const std::string& name,
@@ -53,7 +55,7 @@ const pb::EnumValueDescriptor* ParseEnum(const pb::FieldDescriptor& field, const
   if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-')) {
     if (const auto* value = type.FindValueByNumber(ParseInteger<int>(name, text))) return value;
   }
-  BadParam(name, "'" + text + "' is not a " + type.name() + " value");
+  BadParam(name, "'" + escape_user_text(text) + "' is not a " + type.name() + " value");
 }
 
 }  // namespace
@@ -77,11 +79,7 @@ void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
   options.ignore_unknown_fields = false;
   const auto status =
       pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), &message, options);
-  if (!status.ok()) {
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, "invalid JSON body for " +
-                                                           message.GetDescriptor()->name() + ": " +
-                                                           std::string(status.message()));
-  }
+  if (!status.ok()) ThrowJsonBodyError(json, message, std::string(status.message()));
 }
 
 void SetFieldFromText(pb::Message& message, const std::string& name, const std::string& value) {
@@ -94,6 +92,10 @@ void SetFieldFromText(pb::Message& message, const std::string& name, const std::
   using F = pb::FieldDescriptor;
   switch (field->cpp_type()) {
     case F::CPPTYPE_STRING:
+      // proto3 strings are UTF-8: anything else would be stored, then break every
+      // response that carries it (as the JSON body parser refuses it too).
+      if (field->type() == F::TYPE_STRING && !is_valid_utf8(value))
+        BadParam(name, "'" + escape_user_text(value) + "' is not valid UTF-8");
       rep ? r.AddString(&message, field, value) : r.SetString(&message, field, value);
       return;
     case F::CPPTYPE_INT32: {

@@ -17,7 +17,8 @@ namespace agentfense::server {
 std::string MessageToJson(const google::protobuf::Message& message);
 
 // Merges the JSON object `json` into `message`; an empty body leaves it unchanged.
-// Throws ApiError(INVALID_ARGUMENT) naming the parse error.
+// Throws ApiError(INVALID_ARGUMENT, INVALID_REQUEST) naming what did not parse and,
+// when it can, the field (json_body_errors.h).
 void MergeJsonIntoMessage(std::string_view json, google::protobuf::Message& message);
 
 // Sets the scalar (or appends to the repeated scalar) field `name` (proto or JSON

@@ -59,7 +59,9 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes)
   // Every route catches everything in every method; RestRouter decides 404/405. Methods
   // that may carry a body get a ContentReader so uploads stream instead of being
   // buffered by httplib.
-  const std::string kAnyPath = ".*";
+  // "[\s\S]", not ".": a decoded path may hold a newline (a file name can), and "."
+  // never matches one; such a request would get httplib's bare 404.
+  const std::string kAnyPath = R"([\s\S]*)";
   auto with_reader = [&router](const httplib::Request& request, httplib::Response& response,
                                const httplib::ContentReader& reader) {
     router.Dispatch(request, response, FromContentReader(reader));

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "server/http_status.h"
 #include "server/proto_json.h"
+#include "server/user_text.h"
 
 namespace agentfense::server {
 
@@ -35,7 +36,8 @@ ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
     return {grpc::StatusCode::INTERNAL, e.what(), {}};
   } catch (const std::exception& e) {
     LogBug(where, e.what());
-    return {grpc::StatusCode::INTERNAL, e.what(), {}};
+    const std::string what = printable_message(e.what());
+    return {grpc::StatusCode::INTERNAL, what.empty() ? "internal error" : what, {}};
   } catch (...) {
     LogBug(where, "non-standard exception");
     return {grpc::StatusCode::INTERNAL, "internal error", {}};
@@ -55,7 +57,7 @@ void RestRouter::Add(const std::string& method, const std::string& pattern, Rest
   auto last = pattern.cbegin();
   for (std::sregex_iterator it(pattern.begin(), pattern.end(), kParam), end; it != end; ++it) {
     regex += EscapeRegex(std::string(last, pattern.cbegin() + it->position()));
-    regex += (*it)[2].matched ? "(.+)" : "([^/]+)";
+    regex += (*it)[2].matched ? R"(([\s\S]+))" : "([^/]+)";  // any byte, newline too
     route.param_names.push_back((*it)[1]);
     last = pattern.cbegin() + it->position() + it->length();
   }

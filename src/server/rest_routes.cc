@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "server/proto_json.h"
+#include "server/rest_disconnect_watch.h"
 #include "server/rest_streams.h"
 
 namespace agentfense::server {
@@ -41,7 +42,22 @@ RestHandler Json(Call call) {
   };
 }
 
-// A server-streaming exec as NDJSON.
+// A unary exec: like Json, with the command killed when the client disconnects.
+template <typename Request, typename Call>
+RestHandler ExecJson(Call call) {
+  return [call](RestCall& rest, httplib::Response& response) {
+    Request request;
+    MergeJsonIntoMessage(ReadWholeBody(rest.body), request);
+    ApplyUrlParams(rest, request);
+    CallContext context;
+    const RestDisconnectWatch watch(ConnectionOf(rest.http), context);
+    response.set_content(MessageToJson(call(request, context)), kJson);
+  };
+}
+
+// A server-streaming exec as NDJSON. The disconnect watch lives as long as the command
+// (on the stream's worker), not only as long as the handler: once output began the
+// handler has returned and httplib is waiting for the next piece.
 template <typename Request, typename Call>
 RestHandler ExecNdjson(Call call) {
   return [call](RestCall& rest, httplib::Response& response) {
@@ -50,7 +66,11 @@ RestHandler ExecNdjson(Call call) {
     ApplyUrlParams(rest, request);
     StreamResponse<v1::ExecOutput>(
         response, kNdjson,
-        [call, request](const Emit<v1::ExecOutput>& emit) { call(request, emit); },
+        [call, request, connection = ConnectionOf(rest.http)](const Emit<v1::ExecOutput>& emit) {
+          CallContext context;
+          const RestDisconnectWatch watch(connection, context);
+          call(request, context, emit);
+        },
         [](const v1::ExecOutput& output) { return MessageToJson(output) + "\n"; },
         [where = rest.http.path](std::exception_ptr error) -> std::optional<std::string> {
           const ErrorInfo info = DescribeError(error, where);
@@ -177,9 +197,10 @@ void AddRestRoutes(RestRouter& router, CodebaseApi& cb, SandboxApi& sb) {
   router.Add("POST", "/v1/sandboxes/{sandbox_id}/stop",
              Json<v1::StopSandboxRequest>([&sb](auto& r) { return sb.StopSandbox(r); }));
   router.Add("POST", "/v1/sandboxes/{sandbox_id}/exec",
-             Json<v1::ExecRequest>([&sb](auto& r) { return sb.Exec(r); }));
+             ExecJson<v1::ExecRequest>([&sb](auto& r, auto& call) { return sb.Exec(r, call); }));
   router.Add("POST", "/v1/sandboxes/{sandbox_id}/exec:stream",
-             ExecNdjson<v1::ExecRequest>([&sb](auto& r, auto& emit) { sb.ExecStream(r, emit); }));
+             ExecNdjson<v1::ExecRequest>(
+                 [&sb](auto& r, auto& call, auto& emit) { sb.ExecStream(r, call, emit); }));
 
   // ---- sessions ----
   router.Add("POST", "/v1/sandboxes/{sandbox_id}/sessions",
@@ -191,10 +212,11 @@ void AddRestRoutes(RestRouter& router, CodebaseApi& cb, SandboxApi& sb) {
   router.Add("DELETE", "/v1/sessions/{session_id}",
              Json<v1::DestroySessionRequest>([&sb](auto& r) { sb.DestroySession(r); }));
   router.Add("POST", "/v1/sessions/{session_id}/exec",
-             Json<v1::SessionExecRequest>([&sb](auto& r) { return sb.SessionExec(r); }));
+             ExecJson<v1::SessionExecRequest>(
+                 [&sb](auto& r, auto& call) { return sb.SessionExec(r, call); }));
   router.Add("POST", "/v1/sessions/{session_id}/exec:stream",
              ExecNdjson<v1::SessionExecRequest>(
-                 [&sb](auto& r, auto& emit) { sb.SessionExecStream(r, emit); }));
+                 [&sb](auto& r, auto& call, auto& emit) { sb.SessionExecStream(r, call, emit); }));
 
   // ---- write layer ----
   router.Add("GET", "/v1/sandboxes/{sandbox_id}/changes",

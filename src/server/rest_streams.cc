@@ -1,5 +1,7 @@
 #include "server/rest_streams.h"
 
+#include "server/request_limits.h"
+
 namespace agentfense::server {
 
 std::string ReadWholeBody(const BodyReader& body, std::size_t limit) {
@@ -19,7 +21,9 @@ std::string ReadWholeBody(const BodyReader& body, std::size_t limit) {
   }
   if (too_large) {
     throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                   "request body exceeds " + std::to_string(limit) + " bytes");
+                   "request body exceeds " + describe_size(limit) +
+                       ", the limit for a request that is not streamed",
+                   kReasonRequestTooLarge);
   }
   return out;
 }

@@ -8,7 +8,8 @@ namespace {
 
 ApiError invalid_rule(int index, const v1::PermissionRule& rule, const std::string& why) {
   return ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                  "permissions[" + std::to_string(index) + "] ('" + rule.pattern() + "'): " + why,
+                  "permissions[" + std::to_string(index) + "] ('" +
+                      escape_user_text(rule.pattern()) + "'): " + why,
                   kReasonInvalidRule);
 }
 

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 #include "server/proto_time.h"
 
@@ -24,14 +25,15 @@ using grpc::StatusCode;
 constexpr off_t kMaxReadBytes = 64 << 20;
 
 ApiError not_found(const std::string& path) {
-  return ApiError(StatusCode::NOT_FOUND, "no such file in the sandbox: " + path,
+  return ApiError(StatusCode::NOT_FOUND, "no such file in the sandbox: " + escape_user_text(path),
                   kReasonFileNotFound);
 }
 
 ApiError denied(const std::string& path, const char* what) {
-  return ApiError(StatusCode::PERMISSION_DENIED,
-                  "the sandbox's rules do not allow " + std::string(what) + " " + path,
-                  kReasonPermissionDenied);
+  return ApiError(
+      StatusCode::PERMISSION_DENIED,
+      "the sandbox's rules do not allow " + std::string(what) + " " + escape_user_text(path),
+      kReasonPermissionDenied);
 }
 
 ApiError from_errno(int error, const std::string& path, const char* what) {
@@ -45,13 +47,14 @@ ApiError from_errno(int error, const std::string& path, const char* what) {
       return denied(path, what);
     case ELOOP:
     case EXDEV:
-      return ApiError(StatusCode::INVALID_ARGUMENT, path + " goes through a symlink",
-                      kReasonInvalidPath);
+      return ApiError(StatusCode::INVALID_ARGUMENT,
+                      escape_user_text(path) + " goes through a symlink", kReasonInvalidPath);
     case EISDIR:
-      return ApiError(StatusCode::INVALID_ARGUMENT, path + " is a directory", kReasonInvalidPath);
+      return ApiError(StatusCode::INVALID_ARGUMENT, escape_user_text(path) + " is a directory",
+                      kReasonInvalidPath);
     default:
-      return ApiError(StatusCode::INTERNAL,
-                      std::string(what) + " " + path + ": " + std::strerror(error));
+      return ApiError(StatusCode::INTERNAL, std::string(what) + " " + escape_user_text(path) +
+                                                ": " + std::strerror(error));
   }
 }
 
@@ -109,9 +112,14 @@ void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& pol
   ::closedir(dir);
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
+    const std::string path = join(dir_path, name);
+    if (!is_valid_utf8(name)) {  // as CodebaseStore::list_files: not representable
+      log::warn("sandbox.name_not_listed",
+                {{"path", escape_user_text(path)}, {"why", "not valid UTF-8"}});
+      continue;
+    }
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;  // raced away
-    const std::string path = join(dir_path, name);
     *out.add_files() = info_of(path, st, policy);
     if (!recursive || !S_ISDIR(st.st_mode)) continue;
     const UniqueFd child(
@@ -126,10 +134,11 @@ std::string workspace_path(const std::string& raw, bool allow_root) {
   std::string path;
   try {
     if (raw.find('\0') != std::string::npos) throw UserError("path contains a NUL byte");
+    if (!is_valid_utf8(raw)) throw UserError("not valid UTF-8 (file names in the API are UTF-8)");
     path = policy::normalize_path(raw.empty() ? "/" : raw);
   } catch (const UserError& error) {
-    throw ApiError(StatusCode::INVALID_ARGUMENT, "bad path '" + raw + "': " + error.what(),
-                   kReasonInvalidPath);
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "bad path '" + escape_user_text(raw) + "': " + error.what(), kReasonInvalidPath);
   }
   if (path == "/" && !allow_root)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "a file path is required", kReasonInvalidPath);

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/proto_time.h"
+#include "server/quota_owner.h"
 #include "server/rules.h"
 #include "store/ids.h"
 
@@ -60,7 +61,8 @@ v1::Sandbox SandboxService::load(const std::string& id) const {
   if (id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "sandbox_id is required");
   auto sandbox = sandboxes_.get(id);
   if (!sandbox)
-    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + id + " not found", kReasonSandboxNotFound);
+    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + escape_user_text(id) + " not found",
+                   kReasonSandboxNotFound);
   return *sandbox;
 }
 
@@ -71,7 +73,7 @@ std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) cons
   }
   const v1::Sandbox sandbox = load(id);  // NOT_FOUND first, then not running
   throw ApiError(StatusCode::FAILED_PRECONDITION,
-                 "sandbox " + id + " is not running (status " +
+                 "sandbox " + escape_user_text(id) + " is not running (status " +
                      v1::SandboxStatus_Name(sandbox.status()) + "); start it first",
                  kReasonSandboxNotRunning);
 }
@@ -98,11 +100,10 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
     throw ApiError(StatusCode::INVALID_ARGUMENT, "expires_in must not be negative");
 
   const std::lock_guard lock(lifecycle_mu_);
-  if (options_.max_per_user > 0 &&
-      sandboxes_.count_for_owner(codebase.owner_id()) >= options_.max_per_user)
+  const std::string owner = quota_owner(codebase);
+  if (options_.max_per_user > 0 && sandboxes_.count_for_owner(owner) >= options_.max_per_user)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   "owner '" + codebase.owner_id() + "' already has " +
-                       std::to_string(options_.max_per_user) +
+                   "owner '" + owner + "' already has " + std::to_string(options_.max_per_user) +
                        " sandboxes (sandbox.max_per_user); destroy some first",
                    kReasonQuotaExceeded);
   v1::Sandbox sandbox;
@@ -153,6 +154,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                          .limits = limits_from_wire(sandbox.resources()),
                          .output_limit = options_.output_limit,
                          .sync_on_complete = sync_on_complete(sandbox),
+                         .max_sessions = options_.max_sessions_per_sandbox,
                          .id_range = options_.id_range};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;

@@ -30,6 +30,7 @@ struct SandboxServiceOptions {
   std::chrono::milliseconds max_timeout{std::chrono::hours(1)};
   std::chrono::milliseconds default_expiration{std::chrono::hours(24)};  // 0 = never
   int max_per_user = 100;                                                // 0 = unlimited
+  std::int64_t max_sessions_per_sandbox = 16;                            // 0 = unlimited
   std::size_t output_limit = 16 << 20;
   IdRange id_range = kDefaultIdRange;                        // sandbox.uid_range
   v1::RuntimeType default_runtime = v1::RUNTIME_TYPE_BWRAP;  // runtime.type
@@ -59,15 +60,17 @@ class SandboxService final : public SandboxApi {
   v1::Sandbox StopSandbox(const v1::StopSandboxRequest&) override;
   void DestroySandbox(const v1::DestroySandboxRequest&) override;
 
-  v1::ExecResult Exec(const v1::ExecRequest&) override;
-  void ExecStream(const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+  v1::ExecResult Exec(const v1::ExecRequest&, CallContext& call) override;
+  void ExecStream(const v1::ExecRequest&, CallContext& call,
+                  const Emit<v1::ExecOutput>& emit) override;
 
   v1::Session CreateSession(const v1::CreateSessionRequest&) override;
   v1::Session GetSession(const v1::GetSessionRequest&) override;
   v1::ListSessionsResponse ListSessions(const v1::ListSessionsRequest&) override;
   void DestroySession(const v1::DestroySessionRequest&) override;
-  v1::ExecResult SessionExec(const v1::SessionExecRequest&) override;
-  void SessionExecStream(const v1::SessionExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+  v1::ExecResult SessionExec(const v1::SessionExecRequest&, CallContext& call) override;
+  void SessionExecStream(const v1::SessionExecRequest&, CallContext& call,
+                         const Emit<v1::ExecOutput>& emit) override;
 
   v1::ListChangesResponse ListChanges(const v1::ListChangesRequest&) override;
   v1::DiffChangesResponse DiffChanges(const v1::DiffChangesRequest&) override;
@@ -97,10 +100,10 @@ class SandboxService final : public SandboxApi {
                     const v1::CommitChangesResponse& commit);
   std::chrono::milliseconds exec_timeout(const google::protobuf::Duration& requested,
                                          bool has_timeout) const;
-  v1::ExecResult run_exec(const v1::ExecRequest& request,
+  v1::ExecResult run_exec(const v1::ExecRequest& request, CallContext& call,
                           const std::function<void(runtime::Stream, std::string_view)>& on_output);
   v1::ExecResult run_session_exec(
-      const v1::SessionExecRequest& request,
+      const v1::SessionExecRequest& request, CallContext& call,
       const std::function<void(runtime::Stream, std::string_view)>& on_output);
   v1::Session load_session(const std::string& id) const;
 

@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/proto_time.h"
+#include "server/request_limits.h"
 #include "server/sandbox_service.h"
 #include "store/ids.h"
 
@@ -39,11 +40,20 @@ void throw_if_timed_out(const runtime::ExecResult& result, std::chrono::millisec
                  kReasonCommandTimeout);
 }
 
-// Streams output as ExecOutput messages; once the client is gone, output is dropped
-// but the command still runs to completion (and its changes are synced).
+// The command ran until its caller went away and was killed then.
+[[noreturn]] void throw_cancelled_by_caller(const std::string& what, const std::string& where) {
+  log::info("exec.cancelled_by_caller", {{"target", where}});
+  throw ApiError(StatusCode::CANCELLED,
+                 "the client went away (call cancelled, deadline passed or connection closed); " +
+                     what + " was killed with every process it started",
+                 kReasonCallCancelled);
+}
+
+// Streams output as ExecOutput messages; once the client is gone (a write fails), the
+// call is cancelled, which kills the command.
 class StreamEmitter {
  public:
-  explicit StreamEmitter(const Emit<v1::ExecOutput>& emit) : emit_(emit) {}
+  StreamEmitter(const Emit<v1::ExecOutput>& emit, CallContext& call) : emit_(emit), call_(call) {}
   OnOutput callback() {
     return [this](runtime::Stream stream, std::string_view data) {
       v1::ExecOutput chunk;
@@ -65,9 +75,12 @@ class StreamEmitter {
 
  private:
   void send(const v1::ExecOutput& message) {
-    if (connected_) connected_ = emit_(message);
+    if (!connected_) return;
+    connected_ = emit_(message);
+    if (!connected_) call_.cancel();
   }
   const Emit<v1::ExecOutput>& emit_;
+  CallContext& call_;
   bool connected_ = true;
 };
 
@@ -87,19 +100,24 @@ std::chrono::milliseconds SandboxService::exec_timeout(const google::protobuf::D
   return timeout;
 }
 
-v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, const OnOutput& on_output) {
-  if (request.command().empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "command is empty");
+v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallContext& call,
+                                        const OnOutput& on_output) {
+  check_command(request.command());
+  const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
+  check_env(env);
+  check_workdir(request.workdir());
+  check_stdin(request.stdin());
   const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
   runtime::ExecSpec spec;
   spec.argv = {"/bin/sh", "-c", request.command()};
-  spec.env = {request.env().begin(), request.env().end()};
+  spec.env = env;
   if (!request.workdir().empty()) spec.workdir = request.workdir();
   if (!request.stdin().empty()) spec.stdin_data = request.stdin();
   spec.timeout = exec_timeout(request.timeout(), request.has_timeout());
   spec.on_output = on_output;
   LiveSandbox::ExecOutcome outcome;
   try {
-    outcome = live->exec(std::move(spec));
+    outcome = live->exec(std::move(spec), call.cancel_fd());
   } catch (const UserError& error) {
     throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
   }
@@ -111,6 +129,8 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, const On
              {"timed_out", outcome.result.timed_out},
              {"ms", std::chrono::duration<double, std::milli>(outcome.result.duration).count()},
              {"committed", outcome.commit.applied_size()}});
+  if (outcome.result.cancelled && call.cancelled())
+    throw_cancelled_by_caller("the command", sandbox.id());
   if (outcome.result.cancelled)
     throw ApiError(
         StatusCode::ABORTED,
@@ -121,37 +141,36 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, const On
   return to_wire(outcome.result);
 }
 
-v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request) {
-  return run_exec(request, nullptr);
+v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request, CallContext& call) {
+  return run_exec(request, call, nullptr);
 }
 
-void SandboxService::ExecStream(const v1::ExecRequest& request, const Emit<v1::ExecOutput>& emit) {
-  StreamEmitter emitter(emit);
-  emitter.finish(run_exec(request, emitter.callback()));
+void SandboxService::ExecStream(const v1::ExecRequest& request, CallContext& call,
+                                const Emit<v1::ExecOutput>& emit) {
+  StreamEmitter emitter(emit, call);
+  emitter.finish(run_exec(request, call, emitter.callback()));
 }
 
 v1::Session SandboxService::load_session(const std::string& id) const {
   if (id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "session_id is required");
   auto session = sessions_.get(id);
   if (!session)
-    throw ApiError(StatusCode::NOT_FOUND, "session " + id + " not found", kReasonSessionNotFound);
+    throw ApiError(StatusCode::NOT_FOUND, "session " + escape_user_text(id) + " not found",
+                   kReasonSessionNotFound);
   return *session;
 }
 
 v1::Session SandboxService::CreateSession(const v1::CreateSessionRequest& request) {
+  const std::string shell = checked_session_shell(request.shell());
+  const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
+  check_env(env);
   const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
-  const std::string shell = request.shell().empty() ? "/bin/bash" : request.shell();
-  if (shell.front() != '/')
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "shell must be an absolute path, got '" + shell + "'");
   v1::Session session;
   session.set_id(store::new_id("ses_"));
   session.set_sandbox_id(request.sandbox_id());
   session.set_shell(shell);
   try {
-    spawner_.run([&] {
-      live->open_session(session.id(), shell, {request.env().begin(), request.env().end()});
-    });
+    spawner_.run([&] { live->open_session(session.id(), shell, env); });
   } catch (const UserError& error) {
     throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
   }
@@ -191,16 +210,16 @@ void SandboxService::DestroySession(const v1::DestroySessionRequest& request) {
 }
 
 v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& request,
-                                                const OnOutput& on_output) {
+                                                CallContext& call, const OnOutput& on_output) {
   v1::Session session = load_session(request.session_id());
   if (session.status() != v1::SESSION_STATUS_ACTIVE)
     throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + session.id() + " is closed",
                    kReasonSessionClosed);
-  if (request.command().empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "command is empty");
+  check_command(request.command());
   const auto timeout = exec_timeout(request.timeout(), request.has_timeout());
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   const LiveSandbox::ExecOutcome outcome =
-      live->session_exec(session.id(), request.command(), timeout, on_output);
+      live->session_exec(session.id(), request.command(), timeout, on_output, call.cancel_fd());
   if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
     live->close_session(session.id());
     session.set_status(v1::SESSION_STATUS_CLOSED);
@@ -209,18 +228,21 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   }
   const v1::Sandbox sandbox = load(session.sandbox_id());
   after_commit(sandbox.codebase_id(), sandbox.id(), outcome.commit);
+  if (outcome.result.cancelled)
+    throw_cancelled_by_caller("the session command (not the session)", session.id());
   throw_if_timed_out(outcome.result, timeout, "session command");
   return to_wire(outcome.result);
 }
 
-v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request) {
-  return run_session_exec(request, nullptr);
+v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request,
+                                           CallContext& call) {
+  return run_session_exec(request, call, nullptr);
 }
 
-void SandboxService::SessionExecStream(const v1::SessionExecRequest& request,
+void SandboxService::SessionExecStream(const v1::SessionExecRequest& request, CallContext& call,
                                        const Emit<v1::ExecOutput>& emit) {
-  StreamEmitter emitter(emit);
-  emitter.finish(run_session_exec(request, emitter.callback()));
+  StreamEmitter emitter(emit, call);
+  emitter.finish(run_session_exec(request, call, emitter.callback()));
 }
 
 }  // namespace agentfense::server

@@ -83,6 +83,7 @@ SandboxServiceOptions sandbox_options(const Config& config) {
           .max_timeout = config.runtime.max_timeout,
           .default_expiration = config.sandbox.default_expiration,
           .max_per_user = static_cast<int>(config.sandbox.max_per_user),
+          .max_sessions_per_sandbox = config.sandbox.max_sessions_per_sandbox,
           .output_limit = static_cast<std::size_t>(config.runtime.output_limit),
           .id_range = config.sandbox.uid_range,
           .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER

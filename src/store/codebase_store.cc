@@ -38,7 +38,8 @@ v1::Codebase codebase_from_row(const Statement& row) {
 }
 
 [[noreturn]] void not_found(const std::string& id) {
-  throw server::ApiError(grpc::StatusCode::NOT_FOUND, "codebase " + id + " not found",
+  throw server::ApiError(grpc::StatusCode::NOT_FOUND,
+                         "codebase " + server::escape_user_text(id) + " not found",
                          server::kReasonCodebaseNotFound);
 }
 
@@ -156,8 +157,8 @@ void CodebaseStore::remove(const std::string& id) {
     const int64_t sandboxes = count.step() ? count.column_int64(0) : 0;
     if (sandboxes > 0) {
       throw server::ApiError(grpc::StatusCode::FAILED_PRECONDITION,
-                             "codebase " + id + " is still used by " + std::to_string(sandboxes) +
-                                 " sandbox(es); destroy them first");
+                             "codebase " + server::escape_user_text(id) + " is still used by " +
+                                 std::to_string(sandboxes) + " sandbox(es); destroy them first");
     }
     Statement(db_, "DELETE FROM codebases WHERE id = ?").bind(1, id).run();
     tx.commit();
@@ -210,16 +211,18 @@ v1::Codebase CodebaseStore::import_directory(const std::string& name, const std:
     throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT, "codebase name is required");
   }
   if (path.empty() || path.front() != '/') {
-    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                           "import path \"" + path + "\" must be absolute",
-                           server::kReasonInvalidPath);
+    throw server::ApiError(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "import path \"" + server::escape_user_text(path) + "\" must be absolute",
+        server::kReasonInvalidPath);
   }
   const std::string resolved = real_path(path);
   struct stat st {};
   if (resolved.empty() || ::stat(resolved.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                           "import path " + path + " is not an existing directory",
-                           server::kReasonInvalidPath);
+    throw server::ApiError(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "import path " + server::escape_user_text(path) + " is not an existing directory",
+        server::kReasonInvalidPath);
   }
   bool allowed = false;
   for (const std::string& root : allowed_roots) {
@@ -229,7 +232,8 @@ v1::Codebase CodebaseStore::import_directory(const std::string& name, const std:
   if (!allowed) {
     throw server::ApiError(
         grpc::StatusCode::PERMISSION_DENIED,
-        "import path " + path + " (" + resolved +
+        "import path " + server::escape_user_text(path) + " (" +
+            server::escape_user_text(resolved) +
             ") is not under any of storage.import_roots: " + join_roots(allowed_roots),
         server::kReasonPermissionDenied);
   }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/safe_path.h"
@@ -31,6 +32,16 @@ v1::FileInfo file_info(const CodebasePath& path, const struct stat& st) {
 
 void list_into(int dir_fd, const CodebasePath& dir, bool recursive, v1::ListFilesResponse& out) {
   for (const std::string& name : layer::list_names(dir_fd)) {
+    if (!server::is_valid_utf8(name)) {
+      // A proto3 string cannot carry it (gRPC clients fail to parse the whole response;
+      // JSON would drop the bytes and list a different name), and no request could name
+      // it back. It stays in the codebase, visible inside sandboxes; it and what lies
+      // below it are left out here and logged.
+      log::warn("codebase.name_not_listed",
+                {{"path", server::escape_user_text(dir.child(name).display)},
+                 {"why", "not valid UTF-8"}});
+      continue;
+    }
     const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
     if (!st) continue;  // removed while we listed
     const CodebasePath path = dir.child(name);

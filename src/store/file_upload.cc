@@ -53,8 +53,9 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
   }
   if (total_size > 0 && received != total_size) {
     throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                           "upload of " + path.display + ": received " + std::to_string(received) +
-                               " bytes, total_size says " + std::to_string(total_size));
+                           "upload of " + server::escape_user_text(path.display) + ": received " +
+                               std::to_string(received) + " bytes, total_size says " +
+                               std::to_string(total_size));
   }
   check_syscall(::fsync(file.get()), "fsync upload of " + path.display);
 

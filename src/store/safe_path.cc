@@ -42,13 +42,16 @@ CodebasePath CodebasePath::child(const std::string& name) const {
 }
 
 void throw_invalid_path(std::string_view path, std::string_view why) {
-  throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                         "invalid path \"" + std::string(path) + "\": " + std::string(why),
-                         server::kReasonInvalidPath);
+  throw server::ApiError(
+      grpc::StatusCode::INVALID_ARGUMENT,
+      "invalid path \"" + server::escape_user_text(path) + "\": " + std::string(why),
+      server::kReasonInvalidPath);
 }
 
 CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {
   if (path.find('\0') != std::string_view::npos) throw_invalid_path(path, "contains NUL");
+  if (!server::is_valid_utf8(path))
+    throw_invalid_path(path, "is not valid UTF-8 (file names in the API are UTF-8)");
   CodebasePath out;
   size_t pos = 0;
   while (pos <= path.size()) {
@@ -96,7 +99,8 @@ void throw_path_error(int err, const CodebasePath& path) {
     case ENAMETOOLONG:
       throw_invalid_path(path.display, "too long");
     case ENOENT:
-      throw server::ApiError(grpc::StatusCode::NOT_FOUND, "file " + path.display + " not found",
+      throw server::ApiError(grpc::StatusCode::NOT_FOUND,
+                             "file " + server::escape_user_text(path.display) + " not found",
                              server::kReasonFileNotFound);
     default:
       throw SystemError("open " + path.display, err);

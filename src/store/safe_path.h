@@ -27,7 +27,8 @@ struct CodebasePath {
   std::string relative() const { return is_root() ? "." : display.substr(1); }
 };
 
-// Throws ApiError(INVALID_ARGUMENT, kReasonInvalidPath) naming `path` for "..", NUL, a
+// Throws ApiError(INVALID_ARGUMENT, kReasonInvalidPath) naming `path` for "..", NUL,
+// bytes that are not UTF-8 (the API's names are proto3 strings: UTF-8 only), a
 // component longer than NAME_MAX, or (unless allow_root) a path naming the root itself.
 // "." components and repeated or trailing slashes are dropped.
 CodebasePath parse_codebase_path(std::string_view path, bool allow_root);

@@ -29,6 +29,7 @@ void expect_defaults(const Config& config) {
   EXPECT_FALSE(config.runtime.docker.enable_networking);
   EXPECT_EQ(config.sandbox.default_expiration, hours(24));
   EXPECT_EQ(config.sandbox.max_per_user, 100);
+  EXPECT_EQ(config.sandbox.max_sessions_per_sandbox, 16);
   EXPECT_EQ(config.sandbox.cleanup_interval, seconds(30));
   EXPECT_EQ(config.sandbox.uid_range, kDefaultIdRange);
   EXPECT_EQ(config.logging.level, log::Level::kInfo);
@@ -71,6 +72,7 @@ runtime:
 sandbox:
   default_expiration: "0"
   max_per_user: 0
+  max_sessions_per_sandbox: 4
   cleanup_interval: 500ms
   uid_range: 200000-200099
 logging:
@@ -97,6 +99,7 @@ logging:
   EXPECT_TRUE(config.runtime.docker.enable_networking);
   EXPECT_EQ(config.sandbox.default_expiration, milliseconds(0));
   EXPECT_EQ(config.sandbox.max_per_user, 0);
+  EXPECT_EQ(config.sandbox.max_sessions_per_sandbox, 4);
   EXPECT_EQ(config.sandbox.cleanup_interval, milliseconds(500));
   EXPECT_EQ(config.sandbox.uid_range, (IdRange{200000, 200099}));
   EXPECT_EQ(config.logging.level, log::Level::kDebug);
@@ -128,10 +131,11 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["runtime.max_timeout"], "1h30m");
   EXPECT_EQ(fields["runtime.output_limit"], "16MiB");
   EXPECT_EQ(fields["sandbox.max_per_user"], 100);
+  EXPECT_EQ(fields["sandbox.max_sessions_per_sandbox"], 16);
   EXPECT_EQ(fields["sandbox.uid_range"], "1879048192-1879113727");
   EXPECT_EQ(fields["runtime.docker.enable_networking"], false);
   EXPECT_EQ(fields["logging.level"], "info");
-  EXPECT_EQ(fields.size(), 22u);  // config_file + all 21 keys
+  EXPECT_EQ(fields.size(), 23u);  // config_file + all 22 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(line.rfind("{\"config_file\":\"(defaults)\",\"server.grpc_addr\":\":9000\"", 0), 0u)

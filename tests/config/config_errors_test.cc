@@ -78,6 +78,12 @@ TEST_F(ConfigErrorTest, BadSizesCountsAndBooleans) {
   expect_error(
       "sandbox:\n  max_per_user: -1\n",
       "bad value '-1' for sandbox.max_per_user in @ line 2 (expected a whole number, 0 or more)");
+  expect_error("sandbox:\n  max_sessions_per_sandbox: many\n",
+               "bad value 'many' for sandbox.max_sessions_per_sandbox in @ line 2 "
+               "(expected a whole number, 0 or more)");
+  expect_error("sandbox:\n  max_session_per_sandbox: 4\n",
+               "unknown key 'sandbox.max_session_per_sandbox' in @ line 2 "
+               "(did you mean 'sandbox.max_sessions_per_sandbox'?)");
   for (const char* range : {"5-1", "0-10", "100", "1-4294967295", "a-b", "-5-9"}) {
     expect_error(std::string("sandbox:\n  uid_range: \"") + range + "\"\n",
                  std::string("bad value '") + range + "' for sandbox.uid_range in @ line 2 " +

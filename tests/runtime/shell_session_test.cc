@@ -3,8 +3,11 @@
 #include "runtime/shell_session.h"
 
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <thread>
 
@@ -154,6 +157,36 @@ TEST_F(ShellSessionTest, TimeoutKillsTheCommandNotTheSession) {
   EXPECT_EQ(out(session, "echo alive $KEPT; pwd"), "alive yes\n/tmp\n");
   // Only the shell and bwrap's two processes remain: the background job died too.
   EXPECT_EQ(cgroup_members(session.cgroup_paths().front()).size(), 3u);
+}
+
+// The server cancels a command whose client went away through cancel_fd: the command
+// is abandoned as on a timeout, the session and its state stay.
+TEST_F(ShellSessionTest, CancelFdAbandonsTheCommandNotTheSession) {
+  ShellSession session(spec());
+  out(session, "export KEPT=yes; cd /tmp");
+  const pid_t shell = session.shell_pid();
+  const UniqueFd cancel(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(cancel);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(cancel.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const ExecResult r =
+      session.exec("echo before; sleep 100; export KEPT=no", kTestTimeout, {}, cancel.get());
+  canceller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 137);
+  EXPECT_EQ(r.stdout_data, "before\n");
+  EXPECT_EQ(session.shell_pid(), shell);
+  EXPECT_EQ(out(session, "echo $KEPT; pwd"), "yes\n/tmp\n");
+  // Already cancelled before it starts: never runs.
+  const ExecResult late = session.exec("echo ran", kTestTimeout, {}, cancel.get());
+  EXPECT_TRUE(late.cancelled);
+  EXPECT_EQ(late.stdout_data, "");
 }
 
 TEST_F(ShellSessionTest, BuiltinLoopTimeoutKeepsTheSameShell) {

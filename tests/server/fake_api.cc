@@ -161,16 +161,18 @@ void FakeApi::DestroySandbox(const v1::DestroySandboxRequest& r) {
   Record("DestroySandbox", r);
 }
 
-v1::ExecResult FakeApi::Exec(const v1::ExecRequest& r) {
+v1::ExecResult FakeApi::Exec(const v1::ExecRequest& r, CallContext& call) {
   Record("Exec", r);
+  if (exec) return exec(r, call);
   v1::ExecResult result;
   result.set_stdout("out:" + r.command());
   return result;  // exit_code 0: must still appear in REST JSON
 }
 
-void FakeApi::ExecStream(const v1::ExecRequest& r, const Emit<v1::ExecOutput>& emit) {
+void FakeApi::ExecStream(const v1::ExecRequest& r, CallContext& call,
+                         const Emit<v1::ExecOutput>& emit) {
   Record("ExecStream", r);
-  if (exec_stream) return exec_stream(r, emit);
+  if (exec_stream) return exec_stream(r, call, emit);
   v1::ExecOutput output;
   output.set_type(v1::ExecOutput::OUTPUT_TYPE_STDOUT);
   output.set_data("line\n");
@@ -202,13 +204,14 @@ v1::ListSessionsResponse FakeApi::ListSessions(const v1::ListSessionsRequest& r)
 void FakeApi::DestroySession(const v1::DestroySessionRequest& r) {
   Record("DestroySession", r);
 }
-v1::ExecResult FakeApi::SessionExec(const v1::SessionExecRequest& r) {
+v1::ExecResult FakeApi::SessionExec(const v1::SessionExecRequest& r, CallContext&) {
   Record("SessionExec", r);
   v1::ExecResult result;
   result.set_exit_code(1);
   return result;
 }
-void FakeApi::SessionExecStream(const v1::SessionExecRequest& r, const Emit<v1::ExecOutput>& emit) {
+void FakeApi::SessionExecStream(const v1::SessionExecRequest& r, CallContext&,
+                                const Emit<v1::ExecOutput>& emit) {
   Record("SessionExecStream", r);
   v1::ExecOutput output;
   output.set_type(v1::ExecOutput::OUTPUT_TYPE_EXIT);

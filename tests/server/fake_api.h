@@ -38,8 +38,11 @@ class FakeApi : public CodebaseApi, public SandboxApi {
   std::optional<ApiError> fail_with;
   std::function<void()> throw_plain;  // when set, called to throw a non-ApiError
 
+  // Exec scripts (they see the CallContext the transport made); defaults answer at once.
+  std::function<v1::ExecResult(const v1::ExecRequest&, CallContext&)> exec;
   // Streaming scripts; defaults emit a few canned messages.
-  std::function<void(const v1::ExecRequest&, const Emit<v1::ExecOutput>&)> exec_stream;
+  std::function<void(const v1::ExecRequest&, CallContext&, const Emit<v1::ExecOutput>&)>
+      exec_stream;
   std::function<void(const v1::DownloadFileRequest&, const Emit<v1::FileChunk>&)> download;
   // Upload: chunks as received (metadata chunk included), and what `next` threw.
   std::vector<v1::UploadChunk> upload_chunks;
@@ -77,14 +80,16 @@ class FakeApi : public CodebaseApi, public SandboxApi {
   v1::Sandbox StartSandbox(const v1::StartSandboxRequest&) override;
   v1::Sandbox StopSandbox(const v1::StopSandboxRequest&) override;
   void DestroySandbox(const v1::DestroySandboxRequest&) override;
-  v1::ExecResult Exec(const v1::ExecRequest&) override;
-  void ExecStream(const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+  v1::ExecResult Exec(const v1::ExecRequest&, CallContext& call) override;
+  void ExecStream(const v1::ExecRequest&, CallContext& call,
+                  const Emit<v1::ExecOutput>& emit) override;
   v1::Session CreateSession(const v1::CreateSessionRequest&) override;
   v1::Session GetSession(const v1::GetSessionRequest&) override;
   v1::ListSessionsResponse ListSessions(const v1::ListSessionsRequest&) override;
   void DestroySession(const v1::DestroySessionRequest&) override;
-  v1::ExecResult SessionExec(const v1::SessionExecRequest&) override;
-  void SessionExecStream(const v1::SessionExecRequest&, const Emit<v1::ExecOutput>& emit) override;
+  v1::ExecResult SessionExec(const v1::SessionExecRequest&, CallContext& call) override;
+  void SessionExecStream(const v1::SessionExecRequest&, CallContext& call,
+                         const Emit<v1::ExecOutput>& emit) override;
   v1::ListChangesResponse ListChanges(const v1::ListChangesRequest&) override;
   v1::DiffChangesResponse DiffChanges(const v1::DiffChangesRequest&) override;
   v1::CommitChangesResponse CommitChanges(const v1::CommitChangesRequest&) override;

@@ -127,7 +127,7 @@ TEST_F(GrpcServiceTest, CancelledUploadIsNotTakenForTheEnd) {
 
 TEST_F(GrpcServiceTest, CancellingTheCallMakesEmitReturnFalse) {
   Signal emit_refused;
-  api_.exec_stream = [&](const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) {
+  api_.exec_stream = [&](const v1::ExecRequest&, CallContext&, const Emit<v1::ExecOutput>& emit) {
     v1::ExecOutput output;
     output.set_data("tick");
     const auto deadline = std::chrono::steady_clock::now() + 15s;

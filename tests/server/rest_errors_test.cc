@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "transport_fixture.h"
@@ -52,6 +53,7 @@ TEST_F(RestErrorsTest, MalformedJsonAndBadParametersAre400) {
   auto json = nlohmann::json::parse(result->body);
   EXPECT_EQ(json["status"], "INVALID_ARGUMENT");
   EXPECT_NE(json["message"].get<std::string>().find("CreateCodebaseRequest"), std::string::npos);
+  EXPECT_EQ(json["reason"], "INVALID_REQUEST");
   EXPECT_EQ(api_.Calls("CreateCodebase"), 0);
 
   result = http_->Get("/v1/codebases?page_size=lots");
@@ -62,6 +64,41 @@ TEST_F(RestErrorsTest, MalformedJsonAndBadParametersAre400) {
   EXPECT_EQ(result->status, 400);
   EXPECT_NE(result->body.find("colour"), std::string::npos);
   EXPECT_EQ(api_.Calls("ListCodebases"), 0);
+}
+
+// Every body that does not parse names what was wrong, with the field when it can, on
+// one line: never the parser's bare text.
+TEST_F(RestErrorsTest, BodiesThatDoNotParseNameTheProblem) {
+  const auto expect_message = [&](const std::string& path, const std::string& body,
+                                  const std::vector<std::string>& needles) {
+    auto result = http_->Post(path, body, "application/json");
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 400) << result->body;
+    const auto json = nlohmann::json::parse(result->body);
+    EXPECT_EQ(json["reason"], "INVALID_REQUEST") << result->body;
+    const std::string message = json["message"];
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    for (const std::string& needle : needles)
+      EXPECT_NE(message.find(needle), std::string::npos) << needle << " not in: " << message;
+  };
+  expect_message("/v1/sandboxes/sb_1/exec", "{\"command\": \"a\xff\"}",
+                 {"not valid UTF-8", "byte 0xFF at offset 14", "in the value of \"command\""});
+  expect_message("/v1/sandboxes/sb_1/exec", "{\"comand\": \"ls\"}",
+                 {"unknown field 'comand' in ExecRequest"});
+  expect_message("/v1/sandboxes/sb_1/exec", "{\"command\": \"ls\", \"timeout\": 5}",
+                 {"invalid value for field 'timeout' of ExecRequest"});
+  expect_message("/v1/sandboxes/sb_1/exec", "{\"env\": {\"A\": \"1\", \"B\": 2}}",
+                 {"field 'env.B'"});
+  expect_message("/v1/sandboxes", "{\"permissions\": [{}, {\"permission\": \"NOPE\"}]}",
+                 {"field 'permissions[1].permission' of CreateSandboxRequest"});
+  expect_message("/v1/sandboxes", "{\"resources\": {\"memory_bytes\": \"x\"}}",
+                 {"field 'resources.memory_bytes'"});
+  expect_message("/v1/sandboxes", "[]",
+                 {"must be a JSON object ({...}) for CreateSandboxRequest, got an array"});
+  expect_message("/v1/sandboxes", "{\"labels\": {\"a\": 1",
+                 {"is not valid JSON", "line 1, column"});
+  EXPECT_EQ(api_.Calls("Exec"), 0);
+  EXPECT_EQ(api_.Calls("CreateSandbox"), 0);
 }
 
 TEST_F(RestErrorsTest, UnknownRouteIs404AndWrongMethodIs405) {

@@ -163,7 +163,7 @@ httplib::Result PostStreaming(httplib::Client& client, const std::string& path,
 TEST_F(RestStreamingTest, ExecStreamIsNdjsonArrivingAsEmitted) {
   Signal client_saw_first;
   std::atomic<bool> released_in_time = false;
-  api_.exec_stream = [&](const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) {
+  api_.exec_stream = [&](const v1::ExecRequest&, CallContext&, const Emit<v1::ExecOutput>& emit) {
     v1::ExecOutput output;
     output.set_type(v1::ExecOutput::OUTPUT_TYPE_STDOUT);
     output.set_data("hi\n");
@@ -205,7 +205,7 @@ TEST_F(RestStreamingTest, ExecStreamErrorBeforeOutputIsAnHttpError) {
 }
 
 TEST_F(RestStreamingTest, ExecStreamErrorAfterOutputIsAFinalErrorLine) {
-  api_.exec_stream = [&](const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) {
+  api_.exec_stream = [&](const v1::ExecRequest&, CallContext&, const Emit<v1::ExecOutput>& emit) {
     v1::ExecOutput output;
     output.set_type(v1::ExecOutput::OUTPUT_TYPE_STDERR);
     output.set_data("x");
@@ -226,7 +226,7 @@ TEST_F(RestStreamingTest, ExecStreamErrorAfterOutputIsAFinalErrorLine) {
 TEST_F(RestStreamingTest, ClientLeavingMakesEmitReturnFalse) {
   Signal emit_refused;
   std::atomic<int> emitted = 0;
-  api_.exec_stream = [&](const v1::ExecRequest&, const Emit<v1::ExecOutput>& emit) {
+  api_.exec_stream = [&](const v1::ExecRequest&, CallContext&, const Emit<v1::ExecOutput>& emit) {
     v1::ExecOutput output;
     output.set_type(v1::ExecOutput::OUTPUT_TYPE_STDOUT);
     output.set_data(std::string(1024, 'y'));

@@ -143,6 +143,21 @@ TEST_F(FileTransferTest, ListFilesSortedWithPathsFromRoot) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// Names a proto3 string cannot carry (not UTF-8) are left out, with what is below them;
+// everything listed can be named back in a request.
+TEST_F(FileTransferTest, ListFilesLeavesOutNamesThatAreNotUtf8) {
+  write_file(files(codebase_) / "ok.txt", "1");
+  write_file(files(codebase_) / "\xff.bin", "2");
+  write_file(files(codebase_) / "caf\xe9" / "inside.txt", "3");
+  write_file(files(codebase_) / "caf\xc3\xa9.txt", "4");  // UTF-8: listed
+  const v1::ListFilesResponse listed = store_->list_files(codebase_.id(), "/", true);
+  std::vector<std::string> paths;
+  for (const v1::FileInfo& info : listed.files()) paths.push_back(info.path());
+  EXPECT_EQ(paths, (std::vector<std::string>{"/caf\xc3\xa9.txt", "/ok.txt"}));
+  for (const std::string& path : paths)
+    store_->download(codebase_.id(), path, [](const std::string&) { return true; });
+}
+
 TEST_F(FileTransferTest, UploadToUnknownCodebaseIsNotFound) {
   const server::ApiError error =
       api_error_of([&] { store_->upload("cb_ffffffffffffffff", "a", 0, chunks_of({"x"})); });

@@ -30,6 +30,24 @@ class PathSafetyTest : public StoreTest {
   fs::path outside_;
 };
 
+// The API's names are UTF-8 (proto3 strings): other bytes are refused, and the message
+// shows them escaped rather than raw or replaced.
+TEST_F(PathSafetyTest, NamesThatAreNotUtf8AreRefusedAndShownEscaped) {
+  const auto ignore = [](const std::string&) { return true; };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\xff.bin", "\\xff.bin"},
+      {"dir/caf\xe9.txt", "dir/caf\\xe9.txt"},
+      {"\xc0\xaf", "\\xc0\\xaf"},           // overlong "/"
+      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},  // a UTF-16 surrogate
+  };
+  for (const auto& [path, shown] : cases) {
+    expect_invalid_path([&] { store_->upload(codebase_.id(), path, 0, chunks_of({"x"})); }, shown);
+    expect_invalid_path([&] { store_->download(codebase_.id(), path, ignore); }, "UTF-8");
+    expect_invalid_path([&] { store_->list_files(codebase_.id(), path, false); }, shown);
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(files(codebase_)), {}), 3);  // the fixture's
+}
+
 TEST_F(PathSafetyTest, LexicalEscapesAreRefusedEverywhere) {
   const auto ignore = [](const std::string&) { return true; };
   const std::vector<std::string> paths = {"../x", "/../../etc/passwd",   "a/../../x", "a/..",

@@ -55,6 +55,7 @@ log::Fields describe_fields(const Config& config) {
   fields["runtime.docker.enable_networking"] = config.runtime.docker.enable_networking;
   fields["sandbox.default_expiration"] = format_duration(config.sandbox.default_expiration);
   fields["sandbox.max_per_user"] = config.sandbox.max_per_user;
+  fields["sandbox.max_sessions_per_sandbox"] = config.sandbox.max_sessions_per_sandbox;
   fields["sandbox.cleanup_interval"] = format_duration(config.sandbox.cleanup_interval);
   fields["sandbox.uid_range"] = to_string(config.sandbox.uid_range);
   fields["logging.level"] = log::to_string(config.logging.level);

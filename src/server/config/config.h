@@ -20,8 +20,8 @@
 //              docker: {host: "unix:///var/run/docker.sock",
 //                       default_image: "agentfense-runtime:latest",
 //                       network_mode: none, enable_networking: false}}
-//   sandbox:  {default_expiration: 24h, max_per_user: 100, cleanup_interval: 30s,
-//              uid_range: 1879048192-1879113727}
+//   sandbox:  {default_expiration: 24h, max_per_user: 100, max_sessions_per_sandbox: 16,
+//              cleanup_interval: 30s, uid_range: 1879048192-1879113727}
 //   logging:  {level: debug|info|warn|error, format: text|json}
 #pragma once
 
@@ -85,6 +85,7 @@ struct Config {
   struct Sandbox {
     milliseconds default_expiration = std::chrono::hours(24);  // 0 = never expires
     std::int64_t max_per_user = 100;                           // 0 = unlimited
+    std::int64_t max_sessions_per_sandbox = 16;                // open ones; 0 = unlimited
     milliseconds cleanup_interval = std::chrono::seconds(30);
     // Host uids/gids leased to running sandboxes, one each (supervisor/host_ids.h).
     IdRange uid_range = kDefaultIdRange;

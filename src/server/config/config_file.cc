@@ -122,6 +122,10 @@ const Leaf kLeaves[] = {
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.uid_range = check_id_range(scalar(v, o), o);
      }},
+    {"sandbox.max_sessions_per_sandbox",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.max_sessions_per_sandbox = check_count(scalar(v, o), o);
+     }},
     {"sandbox.cleanup_interval",
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.cleanup_interval = check_positive_duration(scalar(v, o), o);

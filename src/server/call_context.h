@@ -1,0 +1,33 @@
+// What a transport knows about one call that the service needs while it runs: whether
+// the caller is still there. Long-running methods (the exec family) take a CallContext;
+// the transport cancels it when the client goes away (gRPC cancel, deadline or closed
+// channel; HTTP connection closed), and the service cancels it itself when a stream's
+// write fails. The command then gets killed with its whole process tree at once
+// instead of running on, unobserved, until its timeout.
+//
+// Seam for authentication (the multi-tenant issue): the authenticated principal of the
+// call will travel here too, so quotas and scoping are decided by who is calling rather
+// than by ids the client chose.
+#pragma once
+
+#include "common/unique_fd.h"
+
+namespace agentfense::server {
+
+class CallContext {
+ public:
+  CallContext();  // throws SystemError when no eventfd can be made
+  CallContext(const CallContext&) = delete;
+  CallContext& operator=(const CallContext&) = delete;
+
+  // The caller has gone. Thread-safe and idempotent.
+  void cancel();
+  bool cancelled() const;
+  // Readable once cancelled (never reset): what runtime::ExecSpec::cancel_fd watches.
+  int cancel_fd() const { return cancelled_.get(); }
+
+ private:
+  UniqueFd cancelled_;  // eventfd, written once by cancel()
+};
+
+}  // namespace agentfense::server

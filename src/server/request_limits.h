@@ -1,0 +1,47 @@
+// What the server accepts in the requests that start processes, checked before any
+// process is started (docs/api.md "Limits"). Every refusal is INVALID_ARGUMENT naming
+// the field and, for sizes, the limit (reason REQUEST_TOO_LARGE), or what is wrong with
+// the value (reason INVALID_REQUEST); client text in messages is escaped.
+//
+// Why these numbers: a command reaches the kernel as one argv string (`/bin/sh -c
+// COMMAND` through bwrap's execve), and Linux refuses any single argument longer than
+// MAX_ARG_STRLEN (128 KiB with its terminating NUL): without the cap a 50 MB command
+// failed as "execve bwrap: Argument list too long" (INTERNAL). A session command takes
+// the same cap so one command behaves alike in both. Each environment entry is one
+// string to execve ("NAME=value") under the same per-string limit, and all of them with
+// the command stay far below the total argument space (ARG_MAX, 2 MiB by default).
+// stdin is pumped from memory, so it is bounded too.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace agentfense::server {
+
+inline constexpr std::size_t kMaxCommandBytes = 131071;  // MAX_ARG_STRLEN - 1
+inline constexpr std::size_t kMaxEnvEntries = 256;
+inline constexpr std::size_t kMaxEnvEntryBytes = 131071;     // "NAME=value"
+inline constexpr std::size_t kMaxEnvTotalBytes = 256 << 10;  // sum of "NAME=value"
+inline constexpr std::size_t kMaxStdinBytes = std::size_t{16} << 20;
+inline constexpr std::size_t kMaxWorkdirBytes = 4095;  // PATH_MAX - 1
+
+// "16 MiB (16777216 bytes)", "131071 bytes".
+std::string describe_size(std::size_t bytes);
+
+// Non-empty, no NUL, at most kMaxCommandBytes bytes.
+void check_command(std::string_view command);
+// At most kMaxEnvEntries entries; names are portable shell names
+// ([A-Za-z_][A-Za-z0-9_]*); values hold no NUL; sizes as above.
+void check_env(const std::map<std::string, std::string>& env);
+// Empty (= /workspace) or a path of at most kMaxWorkdirBytes bytes with no control
+// characters and no ".." component. Whether it exists is learned inside the sandbox
+// (as before: the command then fails to start, with bwrap's message on stderr).
+void check_workdir(std::string_view workdir);
+void check_stdin(std::string_view stdin_data);
+// The shell a session runs: "" (the default), "/bin/bash", "/usr/bin/bash" or "bash".
+// Returns the path to run. Anything else is refused before a process starts.
+std::string checked_session_shell(std::string_view shell);
+
+}  // namespace agentfense::server

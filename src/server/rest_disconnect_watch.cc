@@ -1,0 +1,112 @@
+#include "server/rest_disconnect_watch.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
+
+#include "common/log.h"
+
+namespace agentfense::server {
+namespace {
+
+struct Endpoint {
+  std::string addr;
+  int port = -1;
+};
+
+// As httplib renders addresses: numeric host, host-order port.
+std::optional<Endpoint> describe(const sockaddr_storage& address, socklen_t length) {
+  int port = -1;
+  if (address.ss_family == AF_INET)
+    port = ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  else if (address.ss_family == AF_INET6)
+    port = ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  else
+    return std::nullopt;
+  std::array<char, NI_MAXHOST> host{};
+  if (::getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host.data(), host.size(),
+                    nullptr, 0, NI_NUMERICHOST) != 0)
+    return std::nullopt;
+  return Endpoint{host.data(), port};
+}
+
+// True when `fd` is the connection's socket. Any failure (not a socket, closed since
+// we listed it) just means "not this one".
+bool is_connection(int fd, const HttpConnection& connection) {
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) return false;
+  const auto here = describe(local, local_length);
+  if (!here || here->port != connection.local_port) return false;
+  sockaddr_storage peer{};
+  socklen_t peer_length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0) return false;
+  const auto there = describe(peer, peer_length);
+  return there && there->port == connection.remote_port && there->addr == connection.remote_addr;
+}
+
+void watch(const HttpConnection& connection, CallContext& call, int stop_fd) {
+  const UniqueFd socket = FindConnectionSocket(connection);
+  if (!socket) {
+    log::warn("rest.connection_not_found",
+              {{"remote", connection.remote_addr + ":" + std::to_string(connection.remote_port)}});
+    return;
+  }
+  for (;;) {
+    // POLLIN is deliberately not asked for: bytes of a pipelined next request must not
+    // wake us. POLLHUP and POLLERR are always reported.
+    std::array fds = {pollfd{.fd = stop_fd, .events = POLLIN, .revents = 0},
+                      pollfd{.fd = socket.get(), .events = POLLRDHUP, .revents = 0}};
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      log::warn("rest.disconnect_watch_failed", {{"errno", errno}});
+      return;
+    }
+    if (fds[0].revents != 0) return;
+    if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+      call.cancel();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+HttpConnection ConnectionOf(const httplib::Request& request) {
+  return {request.local_port, request.remote_addr, request.remote_port};
+}
+
+UniqueFd FindConnectionSocket(const HttpConnection& connection) {
+  DIR* listing = ::opendir("/proc/self/fd");
+  if (listing == nullptr) return {};
+  UniqueFd found;
+  while (const dirent* entry = ::readdir(listing)) {
+    char* end = nullptr;
+    const long fd = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || fd == ::dirfd(listing)) continue;
+    if (!is_connection(static_cast<int>(fd), connection)) continue;
+    // Checked again on the dup: the number may have been closed and reused meanwhile.
+    UniqueFd copy(::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 3));
+    if (copy && is_connection(copy.get(), connection)) {
+      found = std::move(copy);
+      break;
+    }
+  }
+  ::closedir(listing);  // a read-only directory stream: nothing to report on close
+  return found;
+}
+
+RestDisconnectWatch::RestDisconnectWatch(HttpConnection connection, CallContext& call)
+    : thread_([connection = std::move(connection), &call](int stop_fd) {
+        watch(connection, call, stop_fd);
+      }) {}
+
+}  // namespace agentfense::server

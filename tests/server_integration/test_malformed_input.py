@@ -1,0 +1,343 @@
+"""Issue 9 item 11: malformed input gets a clear INVALID_ARGUMENT naming what was wrong,
+over both transports, and no error message is cut at a NUL or carries raw control bytes.
+
+(a) a 50 MB command answered 500 INTERNAL "execve bwrap: Argument list too long";
+(b) a body that does not parse answered INTERNAL with no message (gRPC) or a bare parser
+    text (REST);
+(c) a name that is not UTF-8 was listed as "/.bin" by ListFiles (REST) or broke the whole
+    response (gRPC), and could not be downloaded back;
+(d) messages were cut at a NUL byte and carried raw control bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import grpc
+import pytest
+import requests
+
+from conftest import make_sandbox, run
+from server_harness import cb, reason_of, sb
+
+MAX_COMMAND = 131071  # Linux MAX_ARG_STRLEN (128 KiB) minus the terminating NUL
+BIG = "x" * (50 << 20)
+
+
+@pytest.fixture
+def api(server):
+    return server.http + "/v1"
+
+
+@pytest.fixture
+def session(server, sandbox):
+    return server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox)).id
+
+
+def grpc_error(call, *args, **kw) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as e:
+        result = call(*args, **kw)
+        if hasattr(result, "__iter__") and not hasattr(result, "SerializeToString"):
+            list(result)
+    return e.value
+
+
+def assert_invalid(error: grpc.RpcError, reason: str, *needles: str) -> None:
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+    assert reason_of(error) == reason, (reason_of(error), error.details())
+    for needle in needles:
+        assert needle in error.details(), (needle, error.details())
+    assert_printable(error.details())
+
+
+def assert_rest_invalid(response: requests.Response, reason: str, *needles: str) -> dict:
+    assert response.status_code == 400, (response.status_code, response.text[:500])
+    body = response.json()
+    assert body["status"] == "INVALID_ARGUMENT" and body["reason"] == reason, body
+    for needle in needles:
+        assert needle in body["message"], (needle, body["message"])
+    assert_printable(body["message"])
+    return body
+
+
+def assert_printable(message: str) -> None:
+    assert message, "an error must say what was wrong"
+    bad = [c for c in message if ord(c) < 0x20 or ord(c) == 0x7f or 0x80 <= ord(c) < 0xa0]
+    assert not bad, f"raw control characters {bad!r} in {message!r}"
+    assert "\ufffd" not in message, message
+
+
+# ---- (a) sizes ----
+
+def test_50mb_command_is_invalid_argument_naming_the_limit(server, api, sandbox, session):
+    r = requests.post(f"{api}/sandboxes/{sandbox}/exec", json={"command": BIG})
+    assert_rest_invalid(r, "REQUEST_TOO_LARGE", "command", str(MAX_COMMAND))
+    e = grpc_error(server.sandboxes.Exec, sb.ExecRequest(sandbox_id=sandbox, command=BIG))
+    assert_invalid(e, "REQUEST_TOO_LARGE", "command", str(MAX_COMMAND))
+    e = grpc_error(server.sandboxes.ExecStream, sb.ExecRequest(sandbox_id=sandbox, command=BIG))
+    assert_invalid(e, "REQUEST_TOO_LARGE", "command")
+    e = grpc_error(server.sandboxes.SessionExec, sb.SessionExecRequest(session_id=session, command=BIG))
+    assert_invalid(e, "REQUEST_TOO_LARGE", "command", str(MAX_COMMAND))
+    assert run(server, sandbox, "echo still fine").stdout == "still fine\n"
+
+
+def test_command_limit_is_exact(server, sandbox, session):
+    longest = ": " + "x" * (MAX_COMMAND - 2)
+    assert run(server, sandbox, longest).exit_code == 0
+    assert server.sandboxes.SessionExec(
+        sb.SessionExecRequest(session_id=session, command=longest)).exit_code == 0
+    e = grpc_error(run, server, sandbox, longest + "x")
+    assert_invalid(e, "REQUEST_TOO_LARGE", "command", f"{MAX_COMMAND + 1} bytes")
+    # Multi-byte characters count as bytes, as the kernel counts them.
+    e = grpc_error(run, server, sandbox, "é" * (MAX_COMMAND // 2 + 1))
+    assert_invalid(e, "REQUEST_TOO_LARGE", "command")
+
+
+def test_env_and_stdin_are_capped(server, sandbox):
+    e = grpc_error(run, server, sandbox, "true", env={f"V{i}": "1" for i in range(300)})
+    assert_invalid(e, "REQUEST_TOO_LARGE", "env", "256")
+    e = grpc_error(run, server, sandbox, "true", env={"BIG": "x" * (200 << 10)})
+    assert_invalid(e, "REQUEST_TOO_LARGE", "env", "BIG")
+    e = grpc_error(run, server, sandbox, "true", env={f"V{i}": "x" * (100 << 10) for i in range(3)})
+    assert_invalid(e, "REQUEST_TOO_LARGE", "env")
+    e = grpc_error(run, server, sandbox, "wc -c", stdin="x" * ((16 << 20) + 1))
+    assert_invalid(e, "REQUEST_TOO_LARGE", "stdin", "16 MiB")
+    r = run(server, sandbox, "wc -c; echo $A", stdin="x" * (1 << 20), env={"A": "y" * 1000})
+    assert r.stdout == f"{1 << 20}\n{'y' * 1000}\n"
+
+
+@pytest.mark.parametrize("name", ["A=B", "", "1X", "A B", "A\x00B", "A\x1b[31mB", "Ä"])
+def test_bad_env_names_are_refused_by_name(server, sandbox, name):
+    e = grpc_error(run, server, sandbox, "true", env={name: "1"})
+    assert_invalid(e, "INVALID_REQUEST", "env")
+    e = grpc_error(server.sandboxes.CreateSession,
+                   sb.CreateSessionRequest(sandbox_id=sandbox, env={name: "1"}))
+    assert_invalid(e, "INVALID_REQUEST", "env")
+
+
+def test_env_values_with_nul_are_refused(server, sandbox):
+    e = grpc_error(run, server, sandbox, "true", env={"A": "x\x00y"})
+    assert_invalid(e, "INVALID_REQUEST", "env", "A", "NUL")
+
+
+@pytest.mark.parametrize("workdir,reason,needle", [
+    ("a\x00b", "INVALID_REQUEST", "a\\x00b"),
+    ("/workspace/\x1b[2J", "INVALID_REQUEST", "control"),
+    ("/" + "d" * 5000, "REQUEST_TOO_LARGE", "4095"),
+    ("src/../../etc", "INVALID_REQUEST", "'..'"),
+], ids=["nul", "escape", "too-long", "dotdot"])
+def test_bad_workdirs_are_refused_not_truncated(server, sandbox, workdir, reason, needle):
+    e = grpc_error(run, server, sandbox, "pwd", workdir=workdir)
+    assert_invalid(e, reason, "workdir", needle)
+
+
+def test_good_workdirs_still_work(server, sandbox):
+    assert run(server, sandbox, "pwd", workdir="src").stdout == "/workspace/src\n"
+    assert run(server, sandbox, "pwd", workdir="/tmp").stdout == "/tmp\n"
+    r = run(server, sandbox, "pwd", workdir="/nonexistent")  # found only inside: as before
+    assert r.exit_code != 0 and "nonexistent" in r.stderr
+
+
+@pytest.mark.parametrize("shell", ["/tmp/bash", "/bin/zsh", "/workspace/output/bash", "bash -i",
+                                   "/bin/bash\x00x", "-bash", "/usr/bin/../../tmp/bash"])
+def test_unusable_shells_are_invalid_argument(server, sandbox, shell):
+    e = grpc_error(server.sandboxes.CreateSession, sb.CreateSessionRequest(sandbox_id=sandbox, shell=shell))
+    assert_invalid(e, "INVALID_REQUEST", "shell")
+    listed = server.sandboxes.ListSessions(sb.ListSessionsRequest(sandbox_id=sandbox)).sessions
+    assert not listed, "a refused session left a record"
+
+
+@pytest.mark.parametrize("shell", ["", "/bin/bash", "/usr/bin/bash", "bash"])
+def test_bash_spellings_open_a_session(server, sandbox, shell):
+    created = server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox, shell=shell))
+    r = server.sandboxes.SessionExec(sb.SessionExecRequest(session_id=created.id, command="echo ok"))
+    assert r.exit_code == 0 and r.stdout == "ok\n"
+
+
+def test_rest_body_beyond_the_buffer_cap_names_it(api, sandbox):
+    r = requests.post(f"{api}/sandboxes/{sandbox}/exec", data=b" " * ((64 << 20) + 1))
+    assert_rest_invalid(r, "REQUEST_TOO_LARGE", "64 MiB")
+
+
+# ---- (b) bodies that do not parse ----
+
+RAW_BODIES = [b"\xff\xff\xff", b"\x12\x05ab", b"\x08\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"]
+
+
+@pytest.mark.parametrize("body", RAW_BODIES, ids=["garbage", "truncated", "overlong-varint"])
+@pytest.mark.parametrize("method,message", [
+    ("/sandbox.v1.SandboxService/Exec", "ExecRequest"),
+    ("/sandbox.v1.SandboxService/CreateSandbox", "CreateSandboxRequest"),
+    ("/sandbox.v1.CodebaseService/ListFiles", "ListFilesRequest"),
+])
+def test_grpc_malformed_protobuf_is_invalid_argument(server, body, method, message):
+    call = server.channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    e = grpc_error(call, body)
+    assert_invalid(e, "INVALID_REQUEST", f"sandbox.v1.{message}")
+
+
+def test_grpc_malformed_protobuf_on_a_server_stream(server):
+    call = server.channel.unary_stream("/sandbox.v1.SandboxService/ExecStream",
+                                       request_serializer=None, response_deserializer=None)
+    e = grpc_error(lambda: list(call(b"\xff\xff\xff")))
+    assert_invalid(e, "INVALID_REQUEST", "sandbox.v1.ExecRequest")
+
+
+def test_grpc_string_field_that_is_not_utf8(server, sandbox):
+    request = sb.ExecRequest(sandbox_id=sandbox, command="echo AB").SerializeToString()
+    request = request.replace(b"AB", b"\xff\xfe")
+    call = server.channel.unary_unary("/sandbox.v1.SandboxService/Exec",
+                                      request_serializer=None, response_deserializer=None)
+    e = grpc_error(call, request)
+    assert_invalid(e, "INVALID_REQUEST", "sandbox.v1.ExecRequest", "UTF-8")
+
+
+def test_grpc_bad_upload_chunk_is_not_taken_for_the_end_of_the_file(server, codebase):
+    """A chunk that does not parse must not read as the end of the stream: the file
+    would be committed truncated."""
+    meta = cb.UploadChunk(metadata=cb.UploadChunk.Metadata(
+        codebase_id=codebase, file_path="output/partial.bin")).SerializeToString()
+    good = cb.UploadChunk(data=b"first part").SerializeToString()
+    call = server.channel.stream_unary("/sandbox.v1.CodebaseService/UploadFiles",
+                                       request_serializer=None, response_deserializer=None)
+    e = grpc_error(call, iter([meta, good, b"\xff\xff\xff", good]))
+    assert_invalid(e, "INVALID_REQUEST", "UploadChunk")
+    with pytest.raises(grpc.RpcError) as missing:
+        list(server.codebases.DownloadFile(cb.DownloadFileRequest(
+            codebase_id=codebase, file_path="output/partial.bin")))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("body,needles", [
+    (b"{not json", ["not valid JSON", "line 1"]),
+    (b'{"command": "echo hi"', ["not valid JSON"]),
+    (b"[1, 2]", ["JSON object"]),
+    (b'"just a string"', ["JSON object"]),
+    (b'{"command": "echo \xff"}', ["UTF-8", "command"]),
+    (b'{"comand": "echo hi"}', ["unknown field", "comand", "ExecRequest"]),
+    (b'{"command": "echo hi", "timeout": 5}', ["timeout"]),
+    (b'{"command": ["echo"]}', ["command"]),
+    (b'{"command": "echo", "env": {"A": 1}}', ["env"]),
+    (b'{"command": "echo", "env": []}', ["env"]),
+])
+def test_rest_bodies_that_do_not_parse(api, sandbox, body, needles):
+    r = requests.post(f"{api}/sandboxes/{sandbox}/exec", data=body,
+                      headers={"Content-Type": "application/json"})
+    body_json = assert_rest_invalid(r, "INVALID_REQUEST", *needles)
+    assert "^" not in body_json["message"] and "\n" not in body_json["message"]
+
+
+def test_rest_nested_field_is_named(api, codebase):
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "permissions": [
+        {"pattern": "**", "permission": "PERMISSION_READ"},
+        {"pattern": "x", "permission": "PERMISSION_BOGUS"}]})
+    assert_rest_invalid(r, "INVALID_REQUEST", "permissions[1].permission", "CreateSandboxRequest")
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "expiresIn": "soon"})
+    assert_rest_invalid(r, "INVALID_REQUEST", "expiresIn")
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "resources": {"memoryBytes": "lots"}})
+    assert_rest_invalid(r, "INVALID_REQUEST", "resources.memoryBytes")
+
+
+# ---- (c) names that are not UTF-8 ----
+
+def test_upload_of_a_non_utf8_name_is_refused(api, codebase):
+    r = requests.put(f"{api}/codebases/{codebase}/content/%FF.bin", data=b"x")
+    assert_rest_invalid(r, "INVALID_PATH", "UTF-8", "\\xff.bin")
+    r = requests.put(f"{api}/codebases/{codebase}/content/ok/%C3%A9t%C3%A9.txt", data=b"x")
+    assert r.status_code == 200, r.text  # UTF-8 names are fine
+
+
+def test_url_parameters_that_are_not_utf8_are_refused(api, codebase):
+    r = requests.post(f"{api}/codebases?name=x&owner_id=%FF", json={})
+    assert_rest_invalid(r, "INVALID_REQUEST", "owner_id", "\\xff", "UTF-8")
+    r = requests.get(f"{api}/sandboxes/sb_%FF")
+    assert r.status_code in (400, 404) and "\\xff" in r.json()["message"], r.text
+
+
+def test_archive_with_a_non_utf8_entry_is_refused_whole(api, codebase, server):
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w", format=tarfile.GNU_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:
+        for name in ["good.txt", "bad-\udcff.txt"]:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    r = requests.post(f"{api}/codebases/{codebase}/archive", data=data.getvalue())
+    assert_rest_invalid(r, "INVALID_PATH", "UTF-8", "bad-\\xff.txt")
+    names = {f.path for f in server.codebases.ListFiles(
+        cb.ListFilesRequest(codebase_id=codebase, recursive=True)).files}
+    assert "/good.txt" not in names, "a refused archive must leave the codebase unchanged"
+
+
+def test_names_that_are_not_utf8_are_left_out_of_listings(server, api, codebase, sandbox):
+    r = run(server, sandbox, "printf x > output/ok.txt; printf y > \"output/$(printf '\\377').bin\";"
+                             " mkdir -p \"output/$(printf 'd\\376')\"; printf z > \"output/$(printf 'd\\376')/in.txt\"")
+    assert r.exit_code == 0, r.stderr
+    listing = server.codebases.ListFiles(cb.ListFilesRequest(codebase_id=codebase, recursive=True))
+    paths = {f.path for f in listing.files}  # parses: before, the whole response broke
+    assert "/output/ok.txt" in paths
+    assert not any(p.startswith("/output/") and p not in ("/output/ok.txt", "/output/report.txt")
+                   for p in paths), paths
+    rest = requests.get(f"{api}/codebases/{codebase}/files", params={"recursive": "true"}).json()
+    rest_paths = {f["path"] for f in rest["files"]}
+    assert "/output/.bin" not in rest_paths and not any("\ufffd" in p for p in rest_paths), rest_paths
+    for path in rest_paths:  # everything listed can be downloaded back
+        if not any(f["path"] == path and f["isDir"] for f in rest["files"]):
+            got = requests.get(f"{api}/codebases/{codebase}/content{requests.utils.quote(path)}")
+            assert got.status_code == 200, (path, got.text)
+    sandbox_listing = server.sandboxes.ListSandboxFiles(
+        sb.ListSandboxFilesRequest(sandbox_id=sandbox, path="/output", recursive=True))
+    assert {f.path for f in sandbox_listing.files} >= {"/output/ok.txt"}
+    assert all(f.path.isprintable() for f in sandbox_listing.files)
+    log = server.read_log()
+    assert "output/\\\\xff.bin" in log or "output/\\xff.bin" in log, "left-out names are logged"
+
+
+def test_imported_directory_with_a_non_utf8_name(server, import_root):
+    root = os.path.join(import_root, "latin1")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root.encode(), b"caf\xe9.txt"), "wb") as f:
+        f.write(b"x")
+    with open(os.path.join(root, "plain.txt"), "w") as f:
+        f.write("y")
+    codebase = server.codebases.ImportDirectory(cb.ImportDirectoryRequest(name="l1", path=root))
+    listing = server.codebases.ListFiles(cb.ListFilesRequest(codebase_id=codebase.id))
+    assert [f.path for f in listing.files] == ["/plain.txt"]
+
+
+# ---- (d) messages: never cut at NUL, never raw control bytes ----
+
+def test_messages_are_not_cut_at_nul(server, api):
+    e = grpc_error(server.sandboxes.GetSandbox, sb.GetSandboxRequest(sandbox_id="sb_x\x00yy"))
+    assert e.code() == grpc.StatusCode.NOT_FOUND and "sb_x\\x00yy" in e.details(), e.details()
+    r = requests.get(f"{api}/sandboxes/sb_x%00yy")
+    assert r.status_code == 404 and "sb_x\\x00yy" in r.json()["message"], r.text
+    assert_printable(r.json()["message"])
+
+
+def test_messages_quoting_paths_escape_them(api, codebase):
+    r = requests.get(f"{api}/codebases/{codebase}/content/a%00b")
+    body = assert_rest_invalid(r, "INVALID_PATH", "a\\x00b")
+    r = requests.get(f"{api}/codebases/{codebase}/content/missing%0A%1B%5B31mfile")
+    assert r.status_code == 404
+    assert "missing\\n\\x1b[31mfile" in r.json()["message"], r.json()
+    assert_printable(r.json()["message"])
+    del body
+
+
+def test_messages_quoting_a_shell_escape_it(server, sandbox):
+    e = grpc_error(server.sandboxes.CreateSession,
+                   sb.CreateSessionRequest(sandbox_id=sandbox, shell="/bin/zsh\x1b[31m"))
+    assert_invalid(e, "INVALID_REQUEST", "/bin/zsh\\x1b[31m")
+
+
+def test_bad_rule_message_escapes_the_pattern(server, codebase):
+    from server_harness import common
+    e = grpc_error(server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+        codebase_id=codebase, permissions=[common.PermissionRule(
+            pattern="[\x1b\x00", permission=common.PERMISSION_READ)]))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and reason_of(e) == "INVALID_RULE"
+    assert "[\\x1b\\x00" in e.details(), e.details()
+    assert_printable(e.details())
