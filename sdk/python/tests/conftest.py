@@ -27,6 +27,13 @@ from api_flavours import SYNC, Api, async_api  # noqa: E402 (needs the path abov
 REPO = Path(__file__).resolve().parents[3]
 
 
+def pytest_report_header() -> str:
+    """Which SDK the suite tests: scripts/test.sh installs the wheel."""
+    import agentfense
+
+    return f"agentfense SDK under test: {agentfense.__file__}"
+
+
 def agentfense_bin() -> str:
     return os.environ.get("AGENTFENSE_BIN", str(REPO / "build" / "agentfense"))
 
