@@ -103,10 +103,11 @@ def upload_archive(codebase_id: str, tar_chunks: ChunkSource, path: str,
 
 
 def upload_directory(codebase_id: str, directory: Union[str, Path],
-                     ignore_patterns: Sequence[str], progress: ProgressOption) -> Op[UploadResult]:
+                     ignore_patterns: Optional[Sequence[str]],
+                     progress: ProgressOption) -> Op[UploadResult]:
     """The directory as one tar stream, honouring .gitignore/.sandboxignore and
     ``ignore_patterns``; exec bits, symlinks and empty directories are kept."""
-    entries = yield Blocking(collect_entries, (Path(directory), ignore_patterns))
+    entries = yield Blocking(collect_entries, (Path(directory), ignore_patterns or ()))
     archive = ArchiveUpload(entries)
     archive.report = progress_reporter(progress, archive.bytes_total)
     return (yield from upload_archive(codebase_id, archive.pieces(), "/", archive))

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterable, Callable, Generator, Iterable, Optional, TypeVar, Union
+from typing import (Any, AsyncIterable, Callable, Generator, Iterable, Optional, Tuple, TypeVar,
+                    Union)
 
 T = TypeVar("T")
 
@@ -86,7 +87,7 @@ class Blocking:
     thread by the async one so that the event loop keeps serving other sandboxes."""
 
     function: Callable[..., Any]
-    args: tuple = ()
+    args: Tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def local_root(path: Union[str, "os.PathLike[str]"], import_mode: str) -> Path:
     return root
 
 
-def codebase_from_local(root: Path, endpoint: str, ignore_patterns: Sequence[str],
+def codebase_from_local(root: Path, endpoint: str, ignore_patterns: Optional[Sequence[str]],
                         import_mode: str, progress: ProgressOption) -> Op[str]:
     """A codebase holding ``root``: imported in place when the server is on this
     machine and allows it (import_mode "auto"/"always"), else uploaded. Its id."""
@@ -105,7 +105,7 @@ def started_sandbox(codebase_id: str, new: NewSandbox, *,
 
 
 def sandbox_from_local(root: Path, new: NewSandbox, endpoint: str,
-                       ignore_patterns: Sequence[str], import_mode: str,
+                       ignore_patterns: Optional[Sequence[str]], import_mode: str,
                        progress: ProgressOption) -> Op[SandboxInfo]:
     codebase_id = yield from codebase_from_local(root, endpoint, ignore_patterns, import_mode,
                                                  progress)
@@ -131,4 +131,5 @@ def release(sandbox_id: Optional[str], codebase_id: Optional[str],
 def close_session(session_id: str) -> Op[Optional[SandboxError]]:
     """DestroySession as a cleanup: a session already gone (closed, or its sandbox
     stopped or destroyed) counts as closed. The error, or None."""
-    return (yield Cleanup(calls.destroy_session(session_id)))
+    error: Optional[SandboxError] = yield Cleanup(calls.destroy_session(session_id))
+    return error

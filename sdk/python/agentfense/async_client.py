@@ -138,8 +138,8 @@ class AsyncSandboxClient:
         """``tar_chunks`` may be a plain or an async iterable."""
         return await self._run(calls.upload_archive(codebase_id, tar_chunks, path))
 
-    async def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"], *,
-                               ignore_patterns: Sequence[str] = (),
+    async def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
+                               ignore_patterns: Optional[Sequence[str]] = None,
                                progress: ProgressOption = None) -> UploadResult:
         return await self._run(calls.upload_directory(codebase_id, Path(path), ignore_patterns,
                                                       progress))

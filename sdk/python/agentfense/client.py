@@ -145,15 +145,16 @@ class SandboxClient:
         """UploadArchive: a tar (optionally gzip) stream extracted under ``path``."""
         return self._run(calls.upload_archive(codebase_id, tar_chunks, path))
 
-    def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"], *,
-                         ignore_patterns: Sequence[str] = (),
+    def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
+                         ignore_patterns: Optional[Sequence[str]] = None,
                          progress: ProgressOption = None) -> UploadResult:
         """Upload a local directory into the codebase as one tar stream, honouring
         .gitignore and .sandboxignore (plus ``ignore_patterns``, gitignore syntax) and
         keeping exec bits, symlinks and empty directories. ``progress``: a callback
         given an UploadProgress (bytes and files done and total) after every chunk,
         True for a bar on stderr, False for nothing; None: a bar for uploads over
-        50 MB when stderr is a terminal."""
+        50 MB when stderr is a terminal. The callback runs on gRPC's sending thread
+        (AsyncSandboxClient: on the event loop)."""
         return self._run(calls.upload_directory(codebase_id, Path(path), ignore_patterns,
                                                 progress))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import sys
 from dataclasses import dataclass
-from typing import Callable, Optional, TextIO, Union
+from typing import Callable, Optional, TextIO, Union, cast
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,10 @@ def _takes_two_arguments(callback: Callable[..., None]) -> bool:
 def progress_reporter(option: ProgressOption, bytes_total: int) -> Optional[ProgressCallback]:
     """The callback to report to for ``progress=option``, or None for no reports."""
     if callable(option):
-        callback = option
-        if _takes_two_arguments(callback):
-            return lambda progress: callback(progress.bytes_done,  # type: ignore[call-arg]
-                                             progress.bytes_total)
-        return callback  # type: ignore[return-value]
+        if _takes_two_arguments(option):
+            legacy = cast(Callable[[int, int], None], option)
+            return lambda progress: legacy(progress.bytes_done, progress.bytes_total)
+        return cast(ProgressCallback, option)
     if option is True or (option is None and bytes_total >= PROGRESS_THRESHOLD
                           and sys.stderr.isatty()):
         return ProgressBar()

@@ -45,7 +45,7 @@ class Sandbox(SandboxHandle[SandboxClient]):
                    runtime: Optional[RuntimeType] = None, image: str = "",
                    resources: Optional[ResourceLimits] = None,
                    endpoint: Optional[str] = None,
-                   ignore_patterns: Sequence[str] = (),
+                   ignore_patterns: Optional[Sequence[str]] = None,
                    labels: Optional[Mapping[str, str]] = None, auto_start: bool = True,
                    expires_in: Optional[convert.Seconds] = None,
                    sync_mode: Optional[SyncMode] = None, import_mode: str = "auto",
