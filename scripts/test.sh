@@ -22,9 +22,16 @@ ctest --test-dir build --output-on-failure -j2 || status=1
 echo "== unit tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j2 || status=1
 echo "== Python SDK install"
-rm -rf build/sdk-venv
+# The suite tests the wheel users install (stubs, presets and py.typed inside), not the
+# source tree; grpcio and protobuf come from Debian through the system site-packages.
+# (test_wheel.py also installs it into a venv without them, from PyPI.)
+rm -rf build/sdk-venv build/sdk-dist
 "$PY" -m venv --system-site-packages build/sdk-venv
-build/sdk-venv/bin/pip install -q --disable-pip-version-check --no-build-isolation -e sdk/python
+build/sdk-venv/bin/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
+  --wheel-dir build/sdk-dist ./sdk/python
+build/sdk-venv/bin/pip install -q --disable-pip-version-check --no-deps build/sdk-dist/agentfense-*.whl
+(cd build && sdk-venv/bin/python -c \
+  'import agentfense; assert "/site-packages/" in agentfense.__file__, agentfense.__file__')
 # The end-to-end suites mostly wait on sandboxes, not CPU: run them side by side and
 # print each one's output when it ends.
 logs=$(mktemp -d)

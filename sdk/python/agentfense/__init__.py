@@ -2,8 +2,8 @@
 path is none, view, read or write.
 
     from agentfense import Sandbox
-    with Sandbox.from_local("./my-project", preset="agent-safe") as sandbox:
-        print(sandbox.run("python main.py").stdout)
+    with Sandbox.from_local("./my-project") as sandbox:   # preset agent-safe by default
+        print(sandbox.run("python3 main.py").stdout)
 """
 
 from .async_client import AsyncSandboxClient
@@ -13,11 +13,12 @@ from .client import SandboxClient
 from .exceptions import (CodebaseNotFoundError, CommandExecutionError, CommandTimeoutError,
                          ConnectionError, FileNotFoundError, InvalidConfigurationError,
                          InvalidPathError, NotFoundError, PermissionDeniedError,
-                         QuotaExceededError, RuntimeUnavailableError, SandboxError,
+                         PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
                          SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
                          SessionNotFoundError)
 from .presets import (Preset, extend_preset, get_preset, get_preset_info, list_presets,
                       register_preset)
+from .progress import UploadProgress
 from .sandbox import Sandbox
 from .session import Session
 from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
@@ -31,10 +32,10 @@ __all__ = [
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
     "FileNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
-    "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "Preset",
-    "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
+    "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "PolicyWarning",
+    "Preset", "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
     "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",
     "SandboxNotRunningError", "SandboxStatus", "Session", "SessionClosedError",
-    "SessionInfo", "SessionNotFoundError", "SyncMode", "UploadResult", "extend_preset",
-    "get_preset", "get_preset_info", "list_presets", "register_preset",
+    "SessionInfo", "SessionNotFoundError", "SyncMode", "UploadProgress", "UploadResult",
+    "extend_preset", "get_preset", "get_preset_info", "list_presets", "register_preset",
 ]

@@ -4,11 +4,13 @@ the sync and async clients so the two cannot disagree."""
 from __future__ import annotations
 
 import datetime
+import warnings
 from typing import Iterable, List, Mapping, Optional, Union
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from ._proto import codebase_pb2, common_pb2, sandbox_pb2
+from .exceptions import PolicyWarning
 from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult,
                     FileChange, FileInfo, PatternType, Permission, PermissionRule,
                     ResourceLimits, RuntimeType, RuleLike, SandboxInfo, SandboxStatus,
@@ -115,6 +117,13 @@ def sandbox_from_pb(message: sandbox_pb2.Sandbox) -> SandboxInfo:
         error_message=message.error_message, created_at=_timestamp(message.created_at),
         started_at=_timestamp(message.started_at), stopped_at=_timestamp(message.stopped_at),
         expires_at=_timestamp(message.expires_at))
+
+
+def warn_about(message: object) -> None:
+    """Show the warnings a reply carries (a ``warnings`` field, where the server sends
+    one: rules that do not do what they look like) as Python warnings."""
+    for text in getattr(message, "warnings", ()):
+        warnings.warn(str(text), PolicyWarning, stacklevel=2)
 
 
 def session_from_pb(message: sandbox_pb2.Session) -> SessionInfo:

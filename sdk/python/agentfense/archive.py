@@ -1,7 +1,7 @@
 """Turn a local directory into the tar stream UploadArchive takes.
 
-The tree is walked first (honouring ignore files) so the total size is known for
-progress reporting; the tar is then produced lazily, file by file, so memory stays
+The tree is walked first (honouring ignore files) so the totals are known for
+progress reporting (progress.py); the tar is then produced lazily, file by file, so memory stays
 bounded by the chunk size however large the files are. Regular files keep their mode
 bits (exec bits), symlinks are stored as links (never followed), every directory is an
 entry (so empty ones survive). Sockets, FIFOs and devices are skipped.
@@ -9,21 +9,20 @@ entry (so empty ones survive). Sockets, FIFOs and devices are skipped.
 
 from __future__ import annotations
 
+import bisect
 import os
 import stat
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, TextIO, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Union
 
 from .ignore import IgnoreMatcher, parse_lines
+from .progress import ProgressCallback, UploadProgress
 
 IGNORE_FILES = (".gitignore", ".sandboxignore")  # later files override earlier ones
 CHUNK_SIZE = 1 << 20  # well under gRPC's default 4 MiB message limit
 BLOCK = tarfile.BLOCKSIZE
-
-ProgressCallback = Callable[[int, int], None]  # (bytes sent, total bytes)
 
 
 @dataclass(frozen=True)
@@ -140,42 +139,37 @@ def tar_chunks(entries: Iterable[ArchiveEntry], chunk_size: int = CHUNK_SIZE) ->
         yield bytes(buffer)
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, for uploads large enough to notice."""
+class ArchiveUpload:
+    """The tar stream of ``entries`` as upload pieces, counting what progress reports
+    need: ``sent(piece)`` is called as each piece is handed to the connection."""
 
-    def __init__(self, label: str = "uploading", stream: Optional[TextIO] = None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
+    def __init__(self, entries: Sequence[ArchiveEntry], report: Optional[ProgressCallback] = None,
+                 chunk_size: int = CHUNK_SIZE) -> None:
+        self.entries = list(entries)
+        self.chunk_size = chunk_size
+        self.report = report
+        offset = 0
+        self._file_ends: List[int] = []  # stream offset at which each file is complete
+        for entry in self.entries:
+            offset += entry.stream_size
+            if not entry.info.isdir():
+                self._file_ends.append(offset)
+        self.bytes_total = offset + 2 * BLOCK
+        self.bytes_done = 0
 
-    def __call__(self, sent: int, total: int) -> None:
-        fraction = sent / total if total else 1.0
-        filled = int(fraction * 30)
-        end = "\n" if sent >= total else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                          f"{sent / 1e6:.1f}/{total / 1e6:.1f} MB{end}")
-        self.stream.flush()
+    @property
+    def files_total(self) -> int:
+        return len(self._file_ends)
 
+    def pieces(self) -> Iterator[bytes]:
+        return tar_chunks(self.entries, self.chunk_size)
 
-# Uploads at least this large get a progress bar by default when stderr is a terminal.
-PROGRESS_THRESHOLD = 50 * 1000 * 1000
+    def progress(self) -> UploadProgress:
+        return UploadProgress(self.bytes_done, self.bytes_total,
+                              bisect.bisect_right(self._file_ends, self.bytes_done),
+                              self.files_total)
 
-
-def choose_progress(progress: Union[bool, ProgressCallback, None], total: int) -> Optional[ProgressCallback]:
-    """progress=None: a bar for large uploads on a terminal; True: always a bar;
-    False: none; a callable: called with (sent, total) after every chunk."""
-    if callable(progress):
-        return progress
-    if progress is True or (progress is None and total >= PROGRESS_THRESHOLD
-                            and sys.stderr.isatty()):
-        return ProgressBar()
-    return None
-
-
-def with_progress(chunks: Iterable[bytes], total: int,
-                  callback: Optional[ProgressCallback]) -> Iterator[bytes]:
-    sent = 0
-    for chunk in chunks:
-        yield chunk
-        sent += len(chunk)
-        if callback is not None:
-            callback(sent, total)
+    def sent(self, piece: bytes) -> None:
+        self.bytes_done += len(piece)
+        if self.report is not None:
+            self.report(self.progress())

@@ -1,30 +1,41 @@
-"""AsyncSandboxClient: the asyncio (grpc.aio) twin of SandboxClient, with the same
-methods as coroutines (streaming methods are async iterators).
+"""AsyncSandboxClient: SandboxClient's methods as coroutines (streaming methods are
+async iterators) on grpc.aio.
 
 One channel multiplexes any number of concurrent calls, so many sandboxes can share
 one client within an event loop. Create it inside the running loop.
+
+The requests and replies are SandboxClient's own (_calls.py); this file only performs
+that I/O with asyncio (``_run``, ``_stream``), moving disk work (reading the files of
+an upload) to worker threads so that one large upload does not stall the loop.
 """
 
 from __future__ import annotations
 
-from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, List,
-                    Mapping, Optional, TypeVar, Union)
+import asyncio
+import os
+from pathlib import Path
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Iterable, List, Mapping,
+                    Optional, Sequence, TypeVar, Union)
 
 import grpc
 import grpc.aio
 
+from . import _calls as calls
 from . import _convert as convert
-from ._proto import codebase_pb2, codebase_pb2_grpc, sandbox_pb2, sandbox_pb2_grpc
-from .exceptions import from_rpc_error
-from .presets import resolve_rules
-from .client import CHANNEL_OPTIONS, DEFAULT, DEFAULT_RPC_TIMEOUT, _Default, resolve_endpoint
+from ._effects import (DEFAULT, Blocking, Cleanup, Deadline, Op, Rpc, ServerStream, Stepper,
+                       Upload)
+from ._lifecycle import interrupts_deferred
+from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
+from .client import CHANNEL_OPTIONS, DEFAULT_RPC_TIMEOUT, resolve_endpoint
+from .exceptions import NotFoundError, SandboxError, from_rpc_error
+from .progress import ProgressOption
 from .types import (CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
 T = TypeVar("T")
 
-ChunkSource = Union[Iterable[bytes], AsyncIterable[bytes]]
+ChunkSource = calls.ChunkSource
 
 
 class AsyncSandboxClient:
@@ -37,8 +48,8 @@ class AsyncSandboxClient:
         self.endpoint = resolve_endpoint(endpoint)
         self.rpc_timeout = rpc_timeout
         self._channel = channel or grpc.aio.insecure_channel(self.endpoint, options=CHANNEL_OPTIONS)
-        self._sandboxes = sandbox_pb2_grpc.SandboxServiceStub(self._channel)
-        self._codebases = codebase_pb2_grpc.CodebaseServiceStub(self._channel)
+        self._stubs = {"sandbox": sandbox_pb2_grpc.SandboxServiceStub(self._channel),
+                       "codebase": codebase_pb2_grpc.CodebaseServiceStub(self._channel)}
 
     async def close(self) -> None:
         await self._channel.close()
@@ -49,236 +60,223 @@ class AsyncSandboxClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    # ---- plumbing ----
+    # ---- the driver: performs the effects the core (_calls, _flows) yields ----
 
-    async def _call(self, method: Callable[..., Awaitable[T]], request: object, *,
-              deadline: Union[float, None, _Default] = DEFAULT, command: Optional[str] = None,
-              command_timeout: Optional[convert.Seconds] = None) -> T:
-        """Run one unary (or client-streaming) call. ``deadline`` None = no deadline."""
-        timeout = self.rpc_timeout if isinstance(deadline, _Default) else deadline
+    async def _run(self, op: Op[T]) -> T:
+        step = Stepper(op)
+        while not step.finished:
+            try:
+                result = await self._perform(step.effect)
+            except BaseException as error:  # noqa: BLE001 (the core decides, cancellation too)
+                step.fail(error)
+            else:
+                step.reply(result)
+        return step.result  # type: ignore[no-any-return]
+
+    async def _perform(self, effect: Any) -> Any:
+        if isinstance(effect, Rpc):
+            return await self._unary(effect)
+        if isinstance(effect, Blocking):
+            return await asyncio.to_thread(effect.function, *effect.args)
+        if isinstance(effect, Cleanup):
+            return await shielded(self._cleanup(effect.op))
+        raise TypeError(f"not an effect: {effect!r}")
+
+    async def _cleanup(self, op: Op[Any]) -> Optional[SandboxError]:
         try:
-            return await method(request, timeout=timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error, endpoint=self.endpoint, command=command,
-                                 timeout=convert.to_timedelta(command_timeout)) from error
+            await self._run(op)
+        except NotFoundError:
+            return None
+        except SandboxError as error:
+            return error
+        return None
 
-    async def _stream(self, call: Any, command: Optional[str] = None,
-                      command_timeout: Optional[convert.Seconds] = None) -> AsyncIterator[Any]:
+    def _timeout(self, deadline: Deadline) -> Optional[float]:
+        return self.rpc_timeout if deadline is DEFAULT else deadline  # type: ignore[return-value]
+
+    async def _unary(self, rpc: Rpc) -> Any:
+        method = getattr(self._stubs[rpc.service], rpc.method)
+        request = rpc.request
+        if isinstance(request, Upload):
+            request = _request_stream(request)
+        try:
+            return await method(request, timeout=self._timeout(rpc.deadline))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, endpoint=self.endpoint, context=rpc.context) from error
+
+    async def _stream(self, spec: ServerStream) -> AsyncIterator[Any]:
+        call = getattr(self._stubs[spec.service], spec.method)(
+            spec.request, timeout=self._timeout(spec.deadline))
         try:
             async for message in call:
-                yield message
+                yield spec.parse(message)
         except grpc.RpcError as error:
-            raise from_rpc_error(error, endpoint=self.endpoint, command=command,
-                                 timeout=convert.to_timedelta(command_timeout)) from error
+            raise from_rpc_error(error, endpoint=self.endpoint, context=spec.context) from error
         finally:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()  # the caller stopped early: tell the server
+            call.cancel()  # the caller stopped early: tell the server
 
-    # ---- codebases ----
+    # ---- codebases (see SandboxClient for what each method does) ----
 
     async def create_codebase(self, name: str, owner_id: str = "") -> CodebaseInfo:
-        request = codebase_pb2.CreateCodebaseRequest(name=name, owner_id=owner_id)
-        return convert.codebase_from_pb(await self._call(self._codebases.CreateCodebase, request))
+        return await self._run(calls.create_codebase(name, owner_id))
 
     async def get_codebase(self, codebase_id: str) -> CodebaseInfo:
-        request = codebase_pb2.GetCodebaseRequest(codebase_id=codebase_id)
-        return convert.codebase_from_pb(await self._call(self._codebases.GetCodebase, request))
+        return await self._run(calls.get_codebase(codebase_id))
 
     async def list_codebases(self, owner_id: str = "") -> List[CodebaseInfo]:
-        found: List[CodebaseInfo] = []
-        token = ""
-        while True:
-            request = codebase_pb2.ListCodebasesRequest(owner_id=owner_id, page_token=token)
-            response = await self._call(self._codebases.ListCodebases, request)
-            found += [convert.codebase_from_pb(item) for item in response.codebases]
-            token = response.next_page_token
-            if not token:
-                return found
+        return await self._run(calls.list_codebases(owner_id))
 
     async def delete_codebase(self, codebase_id: str) -> None:
-        request = codebase_pb2.DeleteCodebaseRequest(codebase_id=codebase_id)
-        await self._call(self._codebases.DeleteCodebase, request)
+        await self._run(calls.delete_codebase(codebase_id))
 
     async def upload_file(self, codebase_id: str, path: str, content: bytes,
-                    chunk_size: int = 1 << 20) -> UploadResult:
-        """UploadFiles: one file, written atomically by the server when complete."""
-        def chunks() -> Iterable[codebase_pb2.UploadChunk]:
-            yield codebase_pb2.UploadChunk(metadata=codebase_pb2.UploadChunk.Metadata(
-                codebase_id=codebase_id, file_path=path, total_size=len(content)))
-            for start in range(0, len(content), chunk_size):
-                yield codebase_pb2.UploadChunk(data=content[start:start + chunk_size])
-        result = await self._call(self._codebases.UploadFiles, chunks(), deadline=None)
-        return UploadResult(result.codebase_id, 1, result.size)
-
-    async def download_file(self, codebase_id: str, path: str) -> bytes:
-        request = codebase_pb2.DownloadFileRequest(codebase_id=codebase_id, file_path=path)
-        call = self._codebases.DownloadFile(request, timeout=self.rpc_timeout)
-        return b"".join([chunk.data async for chunk in self._stream(call)])
-
-    async def list_files(self, codebase_id: str, path: str = "/", recursive: bool = False) -> List[FileInfo]:
-        request = codebase_pb2.ListFilesRequest(codebase_id=codebase_id, path=path,
-                                                recursive=recursive)
-        response = await self._call(self._codebases.ListFiles, request)
-        return [convert.file_from_pb(item) for item in response.files]
+                          chunk_size: int = calls.UPLOAD_FILE_CHUNK) -> UploadResult:
+        return await self._run(calls.upload_file(codebase_id, path, content, chunk_size))
 
     async def upload_archive(self, codebase_id: str, tar_chunks: ChunkSource,
                              path: str = "/") -> UploadResult:
-        """UploadArchive: a tar (optionally gzip) stream extracted under ``path``;
-        ``tar_chunks`` may be a plain or an async iterable."""
-        async def chunks() -> AsyncIterator[codebase_pb2.ArchiveChunk]:
-            yield codebase_pb2.ArchiveChunk(metadata=codebase_pb2.ArchiveChunk.Metadata(
-                codebase_id=codebase_id, path=path))
-            if isinstance(tar_chunks, AsyncIterable):
-                async for data in tar_chunks:
-                    yield codebase_pb2.ArchiveChunk(data=data)
-            else:
-                for data in tar_chunks:
-                    yield codebase_pb2.ArchiveChunk(data=data)
-        result = await self._call(self._codebases.UploadArchive, chunks(), deadline=None)
-        return UploadResult(result.codebase_id, result.files, result.bytes)
+        """``tar_chunks`` may be a plain or an async iterable."""
+        return await self._run(calls.upload_archive(codebase_id, tar_chunks, path))
 
-    async def import_directory(self, path: str, name: str = "", owner_id: str = "") -> CodebaseInfo:
-        """ImportDirectory: serve a server-local directory in place (it must lie under
-        the server's storage.import_roots)."""
-        request = codebase_pb2.ImportDirectoryRequest(name=name, owner_id=owner_id, path=path)
-        return convert.codebase_from_pb(await self._call(self._codebases.ImportDirectory, request))
+    async def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
+                               ignore_patterns: Optional[Sequence[str]] = None,
+                               progress: ProgressOption = None) -> UploadResult:
+        return await self._run(calls.upload_directory(codebase_id, Path(path), ignore_patterns,
+                                                      progress))
+
+    async def download_file(self, codebase_id: str, path: str) -> bytes:
+        return b"".join([piece async for piece in
+                         self._stream(calls.download_file(codebase_id, path))])
+
+    async def list_files(self, codebase_id: str, path: str = "/",
+                         recursive: bool = False) -> List[FileInfo]:
+        return await self._run(calls.list_files(codebase_id, path, recursive))
+
+    async def import_directory(self, path: str, name: str = "",
+                               owner_id: str = "") -> CodebaseInfo:
+        return await self._run(calls.import_directory(path, name, owner_id))
 
     # ---- sandboxes ----
 
     async def create_sandbox(self, codebase_id: str, permissions: Iterable[RuleLike] = (), *,
-                       preset: Optional[str] = None,
-                       expires_in: Optional[convert.Seconds] = None,
-                       labels: Optional[Mapping[str, str]] = None,
-                       runtime: Optional[RuntimeType] = None, image: str = "",
-                       resources: Optional[ResourceLimits] = None,
-                       sync_mode: Optional[SyncMode] = None) -> SandboxInfo:
-        """CreateSandbox. ``preset`` rules come first, then ``permissions``."""
-        request = sandbox_pb2.CreateSandboxRequest(
-            codebase_id=codebase_id, permissions=convert.rules_pb(resolve_rules(preset, permissions)),
-            expires_in=convert.duration_pb(expires_in), labels=dict(labels or {}),
-            runtime=convert.runtime_pb(runtime), image=image or "",
-            resources=convert.resources_pb(resources), sync_mode=convert.sync_mode_pb(sync_mode))
-        return convert.sandbox_from_pb(await self._call(self._sandboxes.CreateSandbox, request))
+                             preset: Optional[str] = None,
+                             expires_in: Optional[convert.Seconds] = None,
+                             labels: Optional[Mapping[str, str]] = None,
+                             runtime: Optional[RuntimeType] = None, image: str = "",
+                             resources: Optional[ResourceLimits] = None,
+                             sync_mode: Optional[SyncMode] = None) -> SandboxInfo:
+        return await self._run(calls.create_sandbox(
+            codebase_id, permissions, preset=preset, expires_in=expires_in, labels=labels,
+            runtime=runtime, image=image, resources=resources, sync_mode=sync_mode))
 
     async def get_sandbox(self, sandbox_id: str) -> SandboxInfo:
-        request = sandbox_pb2.GetSandboxRequest(sandbox_id=sandbox_id)
-        return convert.sandbox_from_pb(await self._call(self._sandboxes.GetSandbox, request))
+        return await self._run(calls.get_sandbox(sandbox_id))
 
     async def list_sandboxes(self, codebase_id: str = "") -> List[SandboxInfo]:
-        found: List[SandboxInfo] = []
-        token = ""
-        while True:
-            request = sandbox_pb2.ListSandboxesRequest(codebase_id=codebase_id, page_token=token)
-            response = await self._call(self._sandboxes.ListSandboxes, request)
-            found += [convert.sandbox_from_pb(item) for item in response.sandboxes]
-            token = response.next_page_token
-            if not token:
-                return found
+        return await self._run(calls.list_sandboxes(codebase_id))
 
     async def start_sandbox(self, sandbox_id: str) -> SandboxInfo:
-        request = sandbox_pb2.StartSandboxRequest(sandbox_id=sandbox_id)
-        return convert.sandbox_from_pb(await self._call(self._sandboxes.StartSandbox, request))
+        return await self._run(calls.start_sandbox(sandbox_id))
 
     async def stop_sandbox(self, sandbox_id: str) -> SandboxInfo:
-        request = sandbox_pb2.StopSandboxRequest(sandbox_id=sandbox_id)
-        return convert.sandbox_from_pb(await self._call(self._sandboxes.StopSandbox, request))
+        return await self._run(calls.stop_sandbox(sandbox_id))
 
     async def destroy_sandbox(self, sandbox_id: str) -> None:
-        request = sandbox_pb2.DestroySandboxRequest(sandbox_id=sandbox_id)
-        await self._call(self._sandboxes.DestroySandbox, request)
+        await self._run(calls.destroy_sandbox(sandbox_id))
 
     async def exec(self, sandbox_id: str, command: str, *, stdin: Optional[str] = None,
-             env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
-             timeout: Optional[convert.Seconds] = None) -> ExecResult:
-        """Exec: run ``command`` with /bin/sh -c in the sandbox and wait for it."""
-        request = convert.exec_request(sandbox_id, command, stdin=stdin, env=env,
-                                       workdir=workdir, timeout=timeout)
-        response = await self._call(self._sandboxes.Exec, request, deadline=convert.rpc_deadline(timeout),
-                              command=command, command_timeout=timeout)
-        return convert.exec_result_from_pb(response, command)
+                   env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
+                   timeout: Optional[convert.Seconds] = None) -> ExecResult:
+        return await self._run(calls.exec(sandbox_id, command, stdin=stdin, env=env,
+                                          workdir=workdir, timeout=timeout))
 
-    async def exec_stream(self, sandbox_id: str, command: str, *, stdin: Optional[str] = None,
+    def exec_stream(self, sandbox_id: str, command: str, *, stdin: Optional[str] = None,
                     env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
                     timeout: Optional[convert.Seconds] = None) -> AsyncIterator[ExecChunk]:
-        """ExecStream: output chunks as they come, then one chunk of kind "exit"."""
-        request = convert.exec_request(sandbox_id, command, stdin=stdin, env=env,
-                                       workdir=workdir, timeout=timeout)
-        call = self._sandboxes.ExecStream(request, timeout=convert.rpc_deadline(timeout))
-        async for message in self._stream(call, command, timeout):
-            yield convert.exec_chunk_from_pb(message)
+        return self._stream(calls.exec_stream(sandbox_id, command, stdin=stdin, env=env,
+                                              workdir=workdir, timeout=timeout))
 
     # ---- sessions ----
 
     async def create_session(self, sandbox_id: str, shell: str = "",
-                       env: Optional[Mapping[str, str]] = None) -> SessionInfo:
-        request = sandbox_pb2.CreateSessionRequest(sandbox_id=sandbox_id, shell=shell,
-                                                   env=dict(env or {}))
-        return convert.session_from_pb(await self._call(self._sandboxes.CreateSession, request))
+                             env: Optional[Mapping[str, str]] = None) -> SessionInfo:
+        return await self._run(calls.create_session(sandbox_id, shell, env))
 
     async def get_session(self, session_id: str) -> SessionInfo:
-        request = sandbox_pb2.GetSessionRequest(session_id=session_id)
-        return convert.session_from_pb(await self._call(self._sandboxes.GetSession, request))
+        return await self._run(calls.get_session(session_id))
 
     async def list_sessions(self, sandbox_id: str) -> List[SessionInfo]:
-        request = sandbox_pb2.ListSessionsRequest(sandbox_id=sandbox_id)
-        response = await self._call(self._sandboxes.ListSessions, request)
-        return [convert.session_from_pb(item) for item in response.sessions]
+        return await self._run(calls.list_sessions(sandbox_id))
 
     async def destroy_session(self, session_id: str) -> None:
-        request = sandbox_pb2.DestroySessionRequest(session_id=session_id)
-        await self._call(self._sandboxes.DestroySession, request)
+        await self._run(calls.destroy_session(session_id))
 
     async def session_exec(self, session_id: str, command: str, *,
-                     timeout: Optional[convert.Seconds] = None) -> ExecResult:
-        request = sandbox_pb2.SessionExecRequest(session_id=session_id, command=command,
-                                                 timeout=convert.duration_pb(timeout))
-        response = await self._call(self._sandboxes.SessionExec, request,
-                              deadline=convert.rpc_deadline(timeout), command=command,
-                              command_timeout=timeout)
-        return convert.exec_result_from_pb(response, command)
+                           timeout: Optional[convert.Seconds] = None) -> ExecResult:
+        return await self._run(calls.session_exec(session_id, command, timeout))
 
-    async def session_exec_stream(self, session_id: str, command: str, *,
+    def session_exec_stream(self, session_id: str, command: str, *,
                             timeout: Optional[convert.Seconds] = None) -> AsyncIterator[ExecChunk]:
-        request = sandbox_pb2.SessionExecRequest(session_id=session_id, command=command,
-                                                 timeout=convert.duration_pb(timeout))
-        call = self._sandboxes.SessionExecStream(request, timeout=convert.rpc_deadline(timeout))
-        async for message in self._stream(call, command, timeout):
-            yield convert.exec_chunk_from_pb(message)
+        return self._stream(calls.session_exec_stream(session_id, command, timeout))
 
     # ---- the write layer ----
 
     async def list_changes(self, sandbox_id: str) -> List[FileChange]:
-        request = sandbox_pb2.ListChangesRequest(sandbox_id=sandbox_id)
-        response = await self._call(self._sandboxes.ListChanges, request)
-        return [convert.change_from_pb(item) for item in response.changes]
+        return await self._run(calls.list_changes(sandbox_id))
 
     async def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
-        request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
-        return (await self._call(self._sandboxes.DiffChanges, request)).diff
+        return await self._run(calls.diff_changes(sandbox_id, paths))
 
     async def commit_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> CommitResult:
-        request = sandbox_pb2.CommitChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
-        return convert.commit_from_pb(await self._call(self._sandboxes.CommitChanges, request))
+        return await self._run(calls.commit_changes(sandbox_id, paths))
 
     async def discard_changes(self, sandbox_id: str) -> None:
-        request = sandbox_pb2.DiscardChangesRequest(sandbox_id=sandbox_id)
-        await self._call(self._sandboxes.DiscardChanges, request)
+        await self._run(calls.discard_changes(sandbox_id))
 
     # ---- files through the sandbox's rules ----
 
     async def read_sandbox_file(self, sandbox_id: str, path: str) -> bytes:
-        request = sandbox_pb2.ReadSandboxFileRequest(sandbox_id=sandbox_id, path=path)
-        return (await self._call(self._sandboxes.ReadSandboxFile, request)).content
+        return await self._run(calls.read_sandbox_file(sandbox_id, path))
 
     async def write_sandbox_file(self, sandbox_id: str, path: str, content: bytes) -> FileInfo:
-        request = sandbox_pb2.WriteSandboxFileRequest(sandbox_id=sandbox_id, path=path,
-                                                      content=content)
-        return convert.file_from_pb(await self._call(self._sandboxes.WriteSandboxFile, request))
+        return await self._run(calls.write_sandbox_file(sandbox_id, path, content))
 
     async def list_sandbox_files(self, sandbox_id: str, path: str = "/",
-                           recursive: bool = False) -> List[FileInfo]:
-        request = sandbox_pb2.ListSandboxFilesRequest(sandbox_id=sandbox_id, path=path,
-                                                      recursive=recursive)
-        response = await self._call(self._sandboxes.ListSandboxFiles, request)
-        return [convert.file_from_pb(item) for item in response.files]
+                                 recursive: bool = False) -> List[FileInfo]:
+        return await self._run(calls.list_sandbox_files(sandbox_id, path, recursive))
+
+
+async def _request_stream(upload: Upload) -> AsyncIterator[Any]:
+    yield upload.head
+    async for piece in _pieces(upload.body):
+        if upload.on_piece is not None:
+            upload.on_piece(piece)  # here, on the loop's thread: callbacks need no locking
+        yield upload.wrap(piece)
+
+
+async def _pieces(body: Union[Iterable[Any], AsyncIterable[Any]]) -> AsyncIterator[Any]:
+    """An async iterable as it is; a plain one pulled piece by piece from a worker
+    thread, since producing a piece may read files."""
+    if isinstance(body, AsyncIterable):
+        async for piece in body:
+            yield piece
+        return
+    iterator = iter(body)
+    done = object()
+    while True:
+        piece = await asyncio.to_thread(next, iterator, done)
+        if piece is done:
+            return
+        yield piece
+
+
+async def shielded(cleanup: Awaitable[T]) -> T:
+    """Finish a cleanup even if the task awaiting it is cancelled (Ctrl-C under
+    asyncio.run cancels the main task) or SIGINT arrives meanwhile."""
+    task = asyncio.ensure_future(cleanup)
+    with interrupts_deferred():
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task  # let it complete, then propagate the cancellation
+            raise

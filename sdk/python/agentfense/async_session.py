@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Optional
 
 from . import _convert as convert
-from ._lifecycle import check_result, interrupts_deferred
-from .async_client import AsyncSandboxClient
-from .exceptions import NotFoundError
-from .types import ExecChunk, ExecResult, SessionInfo
+from . import _flows as flows
+from ._handle import SessionHandle
+from ._lifecycle import check_result
+from .async_client import AsyncSandboxClient, shielded
+from .types import ExecChunk, ExecResult
 
 
-class AsyncSession:
+class AsyncSession(SessionHandle[AsyncSandboxClient]):
     """A stateful shell inside a sandbox (see Session)."""
-
-    def __init__(self, client: AsyncSandboxClient, info: SessionInfo) -> None:
-        self._client = client
-        self.info = info
-        self._closed = False
-
-    @property
-    def id(self) -> str:
-        return self.info.id
 
     async def exec(self, command: str, *, timeout: Optional[convert.Seconds] = None,
                    raise_on_error: bool = False) -> ExecResult:
@@ -36,22 +27,20 @@ class AsyncSession:
         return self._client.session_exec_stream(self.id, command, timeout=timeout)
 
     async def close(self) -> None:
-        if self._closed:
+        if not self._claim_close():
             return
-        self._closed = True
-        try:
-            await self._client.destroy_session(self.id)
-        except NotFoundError:
-            pass
+        error = await self._client._run(flows.close_session(self.id))
+        if error is not None:
+            raise error
 
     async def __aenter__(self) -> "AsyncSession":
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await _shielded(self.close())
+        await shielded(self.close())
 
 
-class _SessionOpener:
+class SessionOpener:
     """What AsyncSandbox.session() returns: ``await`` it for a session, or use it
     directly in ``async with`` (closing the session on exit)."""
 
@@ -69,15 +58,3 @@ class _SessionOpener:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._session is not None:
             await self._session.__aexit__(*exc_info)
-
-
-async def _shielded(cleanup: Awaitable[None]) -> None:
-    """Finish a cleanup even if the task awaiting it is cancelled (Ctrl-C under
-    asyncio.run cancels the main task) or SIGINT arrives meanwhile."""
-    task = asyncio.ensure_future(cleanup)
-    with interrupts_deferred():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await task  # let it complete, then propagate the cancellation
-            raise

@@ -3,45 +3,47 @@
 Methods take and return the SDK's types (agentfense.types), never protobuf messages,
 and raise the SDK's exceptions (agentfense.exceptions), never grpc.RpcError. List
 methods follow next_page_token until the listing is complete.
+
+What each method sends and how it reads the reply is written once, in _calls.py, for
+this client and AsyncSandboxClient alike; this file only performs that I/O with
+blocking gRPC (``_run``, ``_stream``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable, Iterator, List, Mapping, Optional, TypeVar, Union
+from pathlib import Path
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
 import grpc
 
+from . import _calls as calls
 from . import _convert as convert
-from ._proto import codebase_pb2, codebase_pb2_grpc, sandbox_pb2, sandbox_pb2_grpc
-from .exceptions import from_rpc_error
-from .presets import resolve_rules
+from ._effects import (DEFAULT, Blocking, Cleanup, Deadline, Op, Rpc, ServerStream, Stepper,
+                       Upload)
+from ._lifecycle import interrupts_deferred
+from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
+from .exceptions import NotFoundError, SandboxError, from_rpc_error
+from .progress import ProgressOption
 from .types import (CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
 T = TypeVar("T")
 
-
-class _Default:
-    """Marker type: "use the client's rpc_timeout" (None already means no deadline)."""
-
-
-DEFAULT = _Default()
-
 DEFAULT_ENDPOINT = "localhost:9000"
 ENDPOINT_ENV = "AGENTFENSE_ENDPOINT"
-
-
-def resolve_endpoint(endpoint: Optional[str]) -> str:
-    """``endpoint`` if given, else $AGENTFENSE_ENDPOINT, else localhost:9000."""
-    return endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
 # Unary calls other than exec get this deadline, so a wedged server surfaces as an
 # error instead of a hang. Exec calls use the command's own timeout plus a grace.
 DEFAULT_RPC_TIMEOUT = 120.0
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # files read through a sandbox can be large
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+
+
+def resolve_endpoint(endpoint: Optional[str]) -> str:
+    """``endpoint`` if given, else $AGENTFENSE_ENDPOINT, else localhost:9000."""
+    return endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
 
 
 class SandboxClient:
@@ -54,8 +56,8 @@ class SandboxClient:
         self.endpoint = resolve_endpoint(endpoint)
         self.rpc_timeout = rpc_timeout
         self._channel = channel or grpc.insecure_channel(self.endpoint, options=CHANNEL_OPTIONS)
-        self._sandboxes = sandbox_pb2_grpc.SandboxServiceStub(self._channel)
-        self._codebases = codebase_pb2_grpc.CodebaseServiceStub(self._channel)
+        self._stubs = {"sandbox": sandbox_pb2_grpc.SandboxServiceStub(self._channel),
+                       "codebase": codebase_pb2_grpc.CodebaseServiceStub(self._channel)}
 
     def close(self) -> None:
         self._channel.close()
@@ -66,94 +68,107 @@ class SandboxClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ---- plumbing ----
+    # ---- the driver: performs the effects the core (_calls, _flows) yields ----
 
-    def _call(self, method: Callable[..., T], request: object, *,
-              deadline: Union[float, None, _Default] = DEFAULT, command: Optional[str] = None,
-              command_timeout: Optional[convert.Seconds] = None) -> T:
-        """Run one unary (or client-streaming) call. ``deadline`` None = no deadline."""
-        timeout = self.rpc_timeout if isinstance(deadline, _Default) else deadline
-        try:
-            return method(request, timeout=timeout)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error, endpoint=self.endpoint, command=command,
-                                 timeout=convert.to_timedelta(command_timeout)) from error
+    def _run(self, op: Op[T]) -> T:
+        step = Stepper(op)
+        while not step.finished:
+            try:
+                result = self._perform(step.effect)
+            except BaseException as error:  # noqa: BLE001 (the core decides, Ctrl-C too)
+                step.fail(error)
+            else:
+                step.reply(result)
+        return step.result  # type: ignore[no-any-return]
 
-    def _stream(self, call: Iterable[T], command: Optional[str] = None,
-                command_timeout: Optional[convert.Seconds] = None) -> Iterator[T]:
+    def _perform(self, effect: Any) -> Any:
+        if isinstance(effect, Rpc):
+            return self._unary(effect)
+        if isinstance(effect, Blocking):
+            return effect.function(*effect.args)
+        if isinstance(effect, Cleanup):
+            with interrupts_deferred():
+                try:
+                    self._run(effect.op)
+                except NotFoundError:
+                    return None
+                except SandboxError as error:
+                    return error
+            return None
+        raise TypeError(f"not an effect: {effect!r}")
+
+    def _timeout(self, deadline: Deadline) -> Optional[float]:
+        return self.rpc_timeout if deadline is DEFAULT else deadline  # type: ignore[return-value]
+
+    def _unary(self, rpc: Rpc) -> Any:
+        method = getattr(self._stubs[rpc.service], rpc.method)
+        request = rpc.request
+        if isinstance(request, Upload):
+            request = _request_stream(request)
         try:
-            yield from call
+            return method(request, timeout=self._timeout(rpc.deadline))
         except grpc.RpcError as error:
-            raise from_rpc_error(error, endpoint=self.endpoint, command=command,
-                                 timeout=convert.to_timedelta(command_timeout)) from error
+            raise from_rpc_error(error, endpoint=self.endpoint, context=rpc.context) from error
+
+    def _stream(self, spec: ServerStream) -> Iterator[Any]:
+        call = getattr(self._stubs[spec.service], spec.method)(
+            spec.request, timeout=self._timeout(spec.deadline))
+        try:
+            for message in call:
+                yield spec.parse(message)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, endpoint=self.endpoint, context=spec.context) from error
         finally:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()  # the caller stopped early: tell the server
+            call.cancel()  # the caller stopped early: tell the server
 
     # ---- codebases ----
 
     def create_codebase(self, name: str, owner_id: str = "") -> CodebaseInfo:
-        request = codebase_pb2.CreateCodebaseRequest(name=name, owner_id=owner_id)
-        return convert.codebase_from_pb(self._call(self._codebases.CreateCodebase, request))
+        return self._run(calls.create_codebase(name, owner_id))
 
     def get_codebase(self, codebase_id: str) -> CodebaseInfo:
-        request = codebase_pb2.GetCodebaseRequest(codebase_id=codebase_id)
-        return convert.codebase_from_pb(self._call(self._codebases.GetCodebase, request))
+        return self._run(calls.get_codebase(codebase_id))
 
     def list_codebases(self, owner_id: str = "") -> List[CodebaseInfo]:
-        found: List[CodebaseInfo] = []
-        token = ""
-        while True:
-            request = codebase_pb2.ListCodebasesRequest(owner_id=owner_id, page_token=token)
-            response = self._call(self._codebases.ListCodebases, request)
-            found += [convert.codebase_from_pb(item) for item in response.codebases]
-            token = response.next_page_token
-            if not token:
-                return found
+        return self._run(calls.list_codebases(owner_id))
 
     def delete_codebase(self, codebase_id: str) -> None:
-        request = codebase_pb2.DeleteCodebaseRequest(codebase_id=codebase_id)
-        self._call(self._codebases.DeleteCodebase, request)
+        self._run(calls.delete_codebase(codebase_id))
 
     def upload_file(self, codebase_id: str, path: str, content: bytes,
-                    chunk_size: int = 1 << 20) -> UploadResult:
+                    chunk_size: int = calls.UPLOAD_FILE_CHUNK) -> UploadResult:
         """UploadFiles: one file, written atomically by the server when complete."""
-        def chunks() -> Iterator[codebase_pb2.UploadChunk]:
-            yield codebase_pb2.UploadChunk(metadata=codebase_pb2.UploadChunk.Metadata(
-                codebase_id=codebase_id, file_path=path, total_size=len(content)))
-            for start in range(0, len(content), chunk_size):
-                yield codebase_pb2.UploadChunk(data=content[start:start + chunk_size])
-        result = self._call(self._codebases.UploadFiles, chunks(), deadline=None)
-        return UploadResult(result.codebase_id, 1, result.size)
-
-    def download_file(self, codebase_id: str, path: str) -> bytes:
-        request = codebase_pb2.DownloadFileRequest(codebase_id=codebase_id, file_path=path)
-        call = self._codebases.DownloadFile(request, timeout=self.rpc_timeout)
-        return b"".join(chunk.data for chunk in self._stream(call))
-
-    def list_files(self, codebase_id: str, path: str = "/", recursive: bool = False) -> List[FileInfo]:
-        request = codebase_pb2.ListFilesRequest(codebase_id=codebase_id, path=path,
-                                                recursive=recursive)
-        response = self._call(self._codebases.ListFiles, request)
-        return [convert.file_from_pb(item) for item in response.files]
+        return self._run(calls.upload_file(codebase_id, path, content, chunk_size))
 
     def upload_archive(self, codebase_id: str, tar_chunks: Iterable[bytes],
                        path: str = "/") -> UploadResult:
         """UploadArchive: a tar (optionally gzip) stream extracted under ``path``."""
-        def chunks() -> Iterator[codebase_pb2.ArchiveChunk]:
-            yield codebase_pb2.ArchiveChunk(metadata=codebase_pb2.ArchiveChunk.Metadata(
-                codebase_id=codebase_id, path=path))
-            for data in tar_chunks:
-                yield codebase_pb2.ArchiveChunk(data=data)
-        result = self._call(self._codebases.UploadArchive, chunks(), deadline=None)
-        return UploadResult(result.codebase_id, result.files, result.bytes)
+        return self._run(calls.upload_archive(codebase_id, tar_chunks, path))
+
+    def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
+                         ignore_patterns: Optional[Sequence[str]] = None,
+                         progress: ProgressOption = None) -> UploadResult:
+        """Upload a local directory into the codebase as one tar stream, honouring
+        .gitignore and .sandboxignore (plus ``ignore_patterns``, gitignore syntax) and
+        keeping exec bits, symlinks and empty directories. ``progress``: a callback
+        given an UploadProgress (bytes and files done and total) after every chunk,
+        True for a bar on stderr, False for nothing; None: a bar for uploads over
+        50 MB when stderr is a terminal. The callback runs on gRPC's sending thread
+        (AsyncSandboxClient: on the event loop)."""
+        return self._run(calls.upload_directory(codebase_id, Path(path), ignore_patterns,
+                                                progress))
+
+    def download_file(self, codebase_id: str, path: str) -> bytes:
+        return b"".join(self._stream(calls.download_file(codebase_id, path)))
+
+    def list_files(self, codebase_id: str, path: str = "/",
+                   recursive: bool = False) -> List[FileInfo]:
+        return self._run(calls.list_files(codebase_id, path, recursive))
 
     def import_directory(self, path: str, name: str = "", owner_id: str = "") -> CodebaseInfo:
         """ImportDirectory: serve a server-local directory in place (it must lie under
         the server's storage.import_roots)."""
-        request = codebase_pb2.ImportDirectoryRequest(name=name, owner_id=owner_id, path=path)
-        return convert.codebase_from_pb(self._call(self._codebases.ImportDirectory, request))
+        return self._run(calls.import_directory(path, name, owner_id))
 
     # ---- sandboxes ----
 
@@ -164,132 +179,100 @@ class SandboxClient:
                        runtime: Optional[RuntimeType] = None, image: str = "",
                        resources: Optional[ResourceLimits] = None,
                        sync_mode: Optional[SyncMode] = None) -> SandboxInfo:
-        """CreateSandbox. ``preset`` rules come first, then ``permissions``."""
-        request = sandbox_pb2.CreateSandboxRequest(
-            codebase_id=codebase_id, permissions=convert.rules_pb(resolve_rules(preset, permissions)),
-            expires_in=convert.duration_pb(expires_in), labels=dict(labels or {}),
-            runtime=convert.runtime_pb(runtime), image=image or "",
-            resources=convert.resources_pb(resources), sync_mode=convert.sync_mode_pb(sync_mode))
-        return convert.sandbox_from_pb(self._call(self._sandboxes.CreateSandbox, request))
+        """CreateSandbox with exactly the rules given: ``preset``'s first, then
+        ``permissions`` (none at all: the sandbox shows nothing)."""
+        return self._run(calls.create_sandbox(
+            codebase_id, permissions, preset=preset, expires_in=expires_in, labels=labels,
+            runtime=runtime, image=image, resources=resources, sync_mode=sync_mode))
 
     def get_sandbox(self, sandbox_id: str) -> SandboxInfo:
-        request = sandbox_pb2.GetSandboxRequest(sandbox_id=sandbox_id)
-        return convert.sandbox_from_pb(self._call(self._sandboxes.GetSandbox, request))
+        return self._run(calls.get_sandbox(sandbox_id))
 
     def list_sandboxes(self, codebase_id: str = "") -> List[SandboxInfo]:
-        found: List[SandboxInfo] = []
-        token = ""
-        while True:
-            request = sandbox_pb2.ListSandboxesRequest(codebase_id=codebase_id, page_token=token)
-            response = self._call(self._sandboxes.ListSandboxes, request)
-            found += [convert.sandbox_from_pb(item) for item in response.sandboxes]
-            token = response.next_page_token
-            if not token:
-                return found
+        return self._run(calls.list_sandboxes(codebase_id))
 
     def start_sandbox(self, sandbox_id: str) -> SandboxInfo:
-        request = sandbox_pb2.StartSandboxRequest(sandbox_id=sandbox_id)
-        return convert.sandbox_from_pb(self._call(self._sandboxes.StartSandbox, request))
+        return self._run(calls.start_sandbox(sandbox_id))
 
     def stop_sandbox(self, sandbox_id: str) -> SandboxInfo:
-        request = sandbox_pb2.StopSandboxRequest(sandbox_id=sandbox_id)
-        return convert.sandbox_from_pb(self._call(self._sandboxes.StopSandbox, request))
+        return self._run(calls.stop_sandbox(sandbox_id))
 
     def destroy_sandbox(self, sandbox_id: str) -> None:
-        request = sandbox_pb2.DestroySandboxRequest(sandbox_id=sandbox_id)
-        self._call(self._sandboxes.DestroySandbox, request)
+        """DestroySandbox; SandboxNotFoundError if there is no such sandbox."""
+        self._run(calls.destroy_sandbox(sandbox_id))
 
     def exec(self, sandbox_id: str, command: str, *, stdin: Optional[str] = None,
              env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
              timeout: Optional[convert.Seconds] = None) -> ExecResult:
         """Exec: run ``command`` with /bin/sh -c in the sandbox and wait for it."""
-        request = convert.exec_request(sandbox_id, command, stdin=stdin, env=env,
-                                       workdir=workdir, timeout=timeout)
-        response = self._call(self._sandboxes.Exec, request, deadline=convert.rpc_deadline(timeout),
-                              command=command, command_timeout=timeout)
-        return convert.exec_result_from_pb(response, command)
+        return self._run(calls.exec(sandbox_id, command, stdin=stdin, env=env, workdir=workdir,
+                                    timeout=timeout))
 
     def exec_stream(self, sandbox_id: str, command: str, *, stdin: Optional[str] = None,
                     env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
                     timeout: Optional[convert.Seconds] = None) -> Iterator[ExecChunk]:
         """ExecStream: output chunks as they come, then one chunk of kind "exit"."""
-        request = convert.exec_request(sandbox_id, command, stdin=stdin, env=env,
-                                       workdir=workdir, timeout=timeout)
-        call = self._sandboxes.ExecStream(request, timeout=convert.rpc_deadline(timeout))
-        for message in self._stream(call, command, timeout):
-            yield convert.exec_chunk_from_pb(message)
+        return self._stream(calls.exec_stream(sandbox_id, command, stdin=stdin, env=env,
+                                              workdir=workdir, timeout=timeout))
 
     # ---- sessions ----
 
     def create_session(self, sandbox_id: str, shell: str = "",
                        env: Optional[Mapping[str, str]] = None) -> SessionInfo:
-        request = sandbox_pb2.CreateSessionRequest(sandbox_id=sandbox_id, shell=shell,
-                                                   env=dict(env or {}))
-        return convert.session_from_pb(self._call(self._sandboxes.CreateSession, request))
+        return self._run(calls.create_session(sandbox_id, shell, env))
 
     def get_session(self, session_id: str) -> SessionInfo:
-        request = sandbox_pb2.GetSessionRequest(session_id=session_id)
-        return convert.session_from_pb(self._call(self._sandboxes.GetSession, request))
+        return self._run(calls.get_session(session_id))
 
     def list_sessions(self, sandbox_id: str) -> List[SessionInfo]:
-        request = sandbox_pb2.ListSessionsRequest(sandbox_id=sandbox_id)
-        response = self._call(self._sandboxes.ListSessions, request)
-        return [convert.session_from_pb(item) for item in response.sessions]
+        return self._run(calls.list_sessions(sandbox_id))
 
     def destroy_session(self, session_id: str) -> None:
-        request = sandbox_pb2.DestroySessionRequest(session_id=session_id)
-        self._call(self._sandboxes.DestroySession, request)
+        self._run(calls.destroy_session(session_id))
 
     def session_exec(self, session_id: str, command: str, *,
                      timeout: Optional[convert.Seconds] = None) -> ExecResult:
-        request = sandbox_pb2.SessionExecRequest(session_id=session_id, command=command,
-                                                 timeout=convert.duration_pb(timeout))
-        response = self._call(self._sandboxes.SessionExec, request,
-                              deadline=convert.rpc_deadline(timeout), command=command,
-                              command_timeout=timeout)
-        return convert.exec_result_from_pb(response, command)
+        return self._run(calls.session_exec(session_id, command, timeout))
 
     def session_exec_stream(self, session_id: str, command: str, *,
                             timeout: Optional[convert.Seconds] = None) -> Iterator[ExecChunk]:
-        request = sandbox_pb2.SessionExecRequest(session_id=session_id, command=command,
-                                                 timeout=convert.duration_pb(timeout))
-        call = self._sandboxes.SessionExecStream(request, timeout=convert.rpc_deadline(timeout))
-        for message in self._stream(call, command, timeout):
-            yield convert.exec_chunk_from_pb(message)
+        return self._stream(calls.session_exec_stream(session_id, command, timeout))
 
     # ---- the write layer ----
 
     def list_changes(self, sandbox_id: str) -> List[FileChange]:
-        request = sandbox_pb2.ListChangesRequest(sandbox_id=sandbox_id)
-        response = self._call(self._sandboxes.ListChanges, request)
-        return [convert.change_from_pb(item) for item in response.changes]
+        return self._run(calls.list_changes(sandbox_id))
 
     def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
-        request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
-        return self._call(self._sandboxes.DiffChanges, request).diff
+        return self._run(calls.diff_changes(sandbox_id, paths))
 
     def commit_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> CommitResult:
-        request = sandbox_pb2.CommitChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
-        return convert.commit_from_pb(self._call(self._sandboxes.CommitChanges, request))
+        return self._run(calls.commit_changes(sandbox_id, paths))
 
     def discard_changes(self, sandbox_id: str) -> None:
-        request = sandbox_pb2.DiscardChangesRequest(sandbox_id=sandbox_id)
-        self._call(self._sandboxes.DiscardChanges, request)
+        self._run(calls.discard_changes(sandbox_id))
 
     # ---- files through the sandbox's rules ----
 
     def read_sandbox_file(self, sandbox_id: str, path: str) -> bytes:
-        request = sandbox_pb2.ReadSandboxFileRequest(sandbox_id=sandbox_id, path=path)
-        return self._call(self._sandboxes.ReadSandboxFile, request).content
+        return self._run(calls.read_sandbox_file(sandbox_id, path))
 
     def write_sandbox_file(self, sandbox_id: str, path: str, content: bytes) -> FileInfo:
-        request = sandbox_pb2.WriteSandboxFileRequest(sandbox_id=sandbox_id, path=path,
-                                                      content=content)
-        return convert.file_from_pb(self._call(self._sandboxes.WriteSandboxFile, request))
+        return self._run(calls.write_sandbox_file(sandbox_id, path, content))
 
     def list_sandbox_files(self, sandbox_id: str, path: str = "/",
                            recursive: bool = False) -> List[FileInfo]:
-        request = sandbox_pb2.ListSandboxFilesRequest(sandbox_id=sandbox_id, path=path,
-                                                      recursive=recursive)
-        response = self._call(self._sandboxes.ListSandboxFiles, request)
-        return [convert.file_from_pb(item) for item in response.files]
+        return self._run(calls.list_sandbox_files(sandbox_id, path, recursive))
+
+
+def _request_stream(upload: Upload) -> Iterator[Any]:
+    """The request iterator of a client-streaming call (gRPC consumes it in its own
+    thread)."""
+    if not isinstance(upload.body, Iterable):
+        raise TypeError("SandboxClient uploads take a plain iterable of bytes; async "
+                        "iterables are for AsyncSandboxClient")
+    yield upload.head
+    for piece in upload.body:
+        if upload.on_piece is not None:
+            upload.on_piece(piece)
+        yield upload.wrap(piece)

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import builtins
 import datetime
-from typing import Any, Dict, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 
 import grpc
 
+if TYPE_CHECKING:
+    from ._effects import ErrorContext
+    from .types import SandboxStatus
+
 REASON_METADATA_KEY = "agentfense-reason"
+# What a command printed before it was killed at its timeout: a serialized
+# sandbox.v1.ExecResult in this trailing metadata entry of the DEADLINE_EXCEEDED reply.
+PARTIAL_RESULT_METADATA_KEY = "agentfense-exec-result-bin"
 
 
 class SandboxError(Exception):
@@ -60,7 +67,14 @@ class FileNotFoundError(NotFoundError, builtins.FileNotFoundError):  # noqa: A00
 
 
 class SandboxNotRunningError(SandboxError):
-    """The sandbox must be running for this call (exec, sessions): start() it."""
+    """The sandbox must be running for this call (exec, sessions): start() it.
+    ``current_status`` is its status when the call failed (a SandboxStatus, which
+    compares equal to its value: ``== "stopped"``), None if it could not be learnt."""
+
+    def __init__(self, message: str, *, current_status: Optional["SandboxStatus"] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.current_status = current_status
 
 
 class SessionClosedError(SandboxError):
@@ -76,7 +90,12 @@ class InvalidPathError(InvalidConfigurationError):
 
 
 class PermissionDeniedError(SandboxError, PermissionError):
-    """The sandbox's rules (or the server's configuration) do not allow this."""
+    """The sandbox's rules (or the server's configuration) do not allow this.
+    ``path`` is the path the refused call named (None when it named none)."""
+
+    def __init__(self, message: str, *, path: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.path = path
 
 
 class QuotaExceededError(SandboxError):
@@ -88,13 +107,17 @@ class RuntimeUnavailableError(SandboxError):
 
 
 class CommandTimeoutError(SandboxError, TimeoutError):
-    """A command ran longer than its timeout and was killed."""
+    """A command ran longer than its timeout and was killed. ``timeout`` is in
+    seconds; ``stdout``/``stderr`` hold what it printed before, when the server sends
+    that (empty otherwise)."""
 
-    def __init__(self, message: str, *, command: str = "",
-                 timeout: Optional[float] = None, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, command: str = "", timeout: Optional[float] = None,
+                 stdout: str = "", stderr: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.command = command
         self.timeout = timeout
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 class CommandExecutionError(SandboxError):
@@ -108,6 +131,12 @@ class CommandExecutionError(SandboxError):
         self.exit_code = exit_code
         self.stdout = stdout
         self.stderr = stderr
+
+
+class PolicyWarning(UserWarning):
+    """The server accepted the rules but found one that does not do what it looks
+    like (e.g. a ``none`` rule that a more specific rule overrides): shown with the
+    warnings module when the sandbox is created."""
 
 
 _BY_REASON: Dict[str, Type[SandboxError]] = {
@@ -134,24 +163,49 @@ _BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {
 }
 
 
-def _reason_of(error: grpc.RpcError) -> str:
+def _metadata(error: grpc.RpcError) -> Any:
     trailing = getattr(error, "trailing_metadata", None)
     try:
         metadata = trailing() if callable(trailing) else None
     except Exception:  # a call that never reached the server may have none
         metadata = None
-    for key, value in metadata or ():
+    return metadata or ()
+
+
+def _reason_of(error: grpc.RpcError) -> str:
+    for key, value in _metadata(error):
         if key == REASON_METADATA_KEY:
             return value.decode() if isinstance(value, bytes) else str(value)
     return ""
 
 
+def _partial_output(error: grpc.RpcError) -> Tuple[str, str]:
+    """stdout and stderr the server attached to a timeout, else empty."""
+    for key, value in _metadata(error):
+        if key == PARTIAL_RESULT_METADATA_KEY and isinstance(value, bytes):
+            from ._proto import sandbox_pb2
+
+            result = sandbox_pb2.ExecResult()
+            try:
+                result.ParseFromString(value)
+            except Exception:  # noqa: BLE001 (a malformed attachment: no partial output)
+                return "", ""
+            return result.stdout, result.stderr
+    return "", ""
+
+
 def from_rpc_error(error: grpc.RpcError, *, endpoint: str = "",
                    command: Optional[str] = None,
-                   timeout: Optional[datetime.timedelta] = None) -> SandboxError:
+                   timeout: Optional[datetime.timedelta] = None,
+                   context: Optional["ErrorContext"] = None) -> SandboxError:
     """Translate a failed gRPC call into the SDK exception its reason (else its status
-    code) names. ``command``/``timeout`` are given for exec calls, so that a timeout
-    error carries them and a client-side deadline counts as a command timeout."""
+    code) names. ``context`` (or ``command``/``timeout``) says what the call was about:
+    an exec's timeout error carries its command and timeout (and a client-side deadline
+    on an exec counts as a command timeout), a refused file call its path."""
+    if context is not None:
+        command = context.command if context.command is not None else command
+        timeout = context.timeout if context.timeout is not None else timeout
+    path = context.path if context is not None else None
     code_fn = getattr(error, "code", None)
     code: Optional[grpc.StatusCode] = code_fn() if callable(code_fn) else None
     details_fn = getattr(error, "details", None)
@@ -161,13 +215,17 @@ def from_rpc_error(error: grpc.RpcError, *, endpoint: str = "",
     if cls is None and code == grpc.StatusCode.DEADLINE_EXCEEDED and command is not None:
         cls = CommandTimeoutError
     cls = cls or SandboxError
+    common: Dict[str, Any] = {"code": code, "reason": reason, "details": details}
     if cls is ConnectionError:
         return ConnectionError(f"cannot reach the AgentFense server at {endpoint}: {details}",
-                               endpoint=endpoint, code=code, reason=reason, details=details)
+                               endpoint=endpoint, **common)
     if cls is CommandTimeoutError:
         seconds = timeout.total_seconds() if timeout is not None else None
         limit = f" after {seconds:g}s" if seconds is not None else ""
+        stdout, stderr = _partial_output(error)
         return CommandTimeoutError(f"command {command!r} timed out{limit}: {details}",
-                                   command=command or "", timeout=seconds, code=code,
-                                   reason=reason, details=details)
-    return cls(details, code=code, reason=reason, details=details)
+                                   command=command or "", timeout=seconds, stdout=stdout,
+                                   stderr=stderr, **common)
+    if cls is PermissionDeniedError:
+        return PermissionDeniedError(details, path=path, **common)
+    return cls(details, **common)

@@ -9,6 +9,7 @@ preset rule overrides it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from dataclasses import dataclass
@@ -79,10 +80,24 @@ def get_preset(name: str) -> List[PermissionRule]:
     return get_preset_info(name).rules
 
 
-def extend_preset(base: str, rules: Iterable[RuleLike] = ()) -> List[PermissionRule]:
-    """The base preset's rules followed by ``rules``. Placed later, the added rules win
-    ties with the preset's rules of the same priority and specificity."""
-    return get_preset(base) + [PermissionRule.from_value(rule) for rule in rules]
+def extend_preset(base: str, rules: Iterable[RuleLike] = (), *,
+                  additions: Iterable[RuleLike] = (),
+                  overrides: Iterable[RuleLike] = ()) -> List[PermissionRule]:
+    """The base preset's rules, then ``additions`` (``rules`` is the same, positionally),
+    then ``overrides``.
+
+    Additions keep their priority: placed later, they win ties with preset rules of the
+    same priority and specificity, but not a preset rule of higher priority (agent-safe
+    hides secrets at priority 100). Each override is raised above every other rule of
+    the result (to one more than the highest priority there, unless its own is higher),
+    so it decides wherever it matches: ``overrides=[{"pattern": "**/.env*",
+    "permission": "read"}]`` shows the .env files agent-safe hides."""
+    kept = get_preset(base) + [PermissionRule.from_value(rule)
+                               for rule in itertools.chain(rules, additions)]
+    raised = [PermissionRule.from_value(rule) for rule in overrides]
+    top = max((rule.priority for rule in kept), default=0)
+    return kept + [PermissionRule(rule.pattern, rule.permission, max(rule.priority, top + 1),
+                                  rule.type) for rule in raised]
 
 
 def register_preset(name: str, rules: Iterable[RuleLike], *, description: str = "",

@@ -5,24 +5,17 @@ from __future__ import annotations
 from typing import Iterator, Optional
 
 from . import _convert as convert
+from . import _flows as flows
+from ._handle import SessionHandle
 from ._lifecycle import check_result, interrupts_deferred
 from .client import SandboxClient
-from .exceptions import NotFoundError
-from .types import ExecChunk, ExecResult, SessionInfo
+from .types import ExecChunk, ExecResult
 
 
-class Session:
+class Session(SessionHandle[SandboxClient]):
     """A stateful shell inside a sandbox: working directory, variables and background
-    jobs persist between exec calls. Closed (destroyed on the server) on context exit."""
-
-    def __init__(self, client: SandboxClient, info: SessionInfo) -> None:
-        self._client = client
-        self.info = info
-        self._closed = False
-
-    @property
-    def id(self) -> str:
-        return self.info.id
+    jobs persist between exec calls. Closed (destroyed on the server) on context exit;
+    closing a session that is already gone (or whose sandbox is) is not an error."""
 
     def exec(self, command: str, *, timeout: Optional[convert.Seconds] = None,
              raise_on_error: bool = False) -> ExecResult:
@@ -38,13 +31,11 @@ class Session:
         return self._client.session_exec_stream(self.id, command, timeout=timeout)
 
     def close(self) -> None:
-        if self._closed:
+        if not self._claim_close():
             return
-        self._closed = True
-        try:
-            self._client.destroy_session(self.id)
-        except NotFoundError:
-            pass  # already gone (sandbox destroyed or stopped)
+        error = self._client._run(flows.close_session(self.id))
+        if error is not None:
+            raise error
 
     def __enter__(self) -> "Session":
         return self

@@ -5,6 +5,7 @@ subcommand yet."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -21,7 +22,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # fake_server, helpers
 
+from api_flavours import SYNC, Api, async_api  # noqa: E402 (needs the path above)
+
 REPO = Path(__file__).resolve().parents[3]
+
+
+def pytest_report_header() -> str:
+    """Which SDK the suite tests: scripts/test.sh installs the wheel."""
+    import agentfense
+
+    return f"agentfense SDK under test: {agentfense.__file__}"
 
 
 def agentfense_bin() -> str:
@@ -117,6 +127,7 @@ PROJECT_FILES = {
     "docs/guide.md": "# Guide\n",
     "output/.keep": "",
     ".env": f"TOKEN={SECRET}\n",
+    "src/.env": f"SRC_TOKEN={SECRET}\n",
     "config/secrets/db.txt": f"password={SECRET}\n",
     "deploy.pem": f"{SECRET}\n",
     "node_modules/dep/index.js": "ignored by .gitignore\n",
@@ -144,3 +155,18 @@ def write_project(root: Path) -> Path:
 def project(tmp_path: Path) -> Path:
     """A sample project outside the server's import roots (so it is uploaded)."""
     return write_project(tmp_path / "project")
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> Iterator[Api]:
+    """Sandbox and SandboxClient of one flavour of the SDK: the test runs once with
+    the blocking API and once with the asyncio one (api_flavours.py)."""
+    if request.param == "sync":
+        yield SYNC
+        return
+    loop = asyncio.new_event_loop()
+    try:
+        yield async_api(loop)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -38,6 +38,7 @@ class FakeState:
         self.sessions: Dict[str, str] = {}  # session id -> sandbox id
         self.allow_import = False
         self.fail_start = False
+        self.answer_uploads_early = False  # reply once the first piece is in, as a server may
         self.calls: List[str] = []
 
     def new_id(self, prefix: str) -> str:
@@ -78,6 +79,10 @@ class FakeCodebaseService(codebase_pb2_grpc.CodebaseServiceServicer):
     def UploadArchive(self, request_iterator, context):
         first = next(request_iterator)
         codebase = self._get(first.metadata.codebase_id, context)
+        if self.state.answer_uploads_early:
+            data = next(request_iterator).data
+            return codebase_pb2.UploadArchiveResult(codebase_id=first.metadata.codebase_id,
+                                                    files=1, bytes=len(data))
         data = b"".join(chunk.data for chunk in request_iterator)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
             for member in tar.getmembers():
@@ -159,8 +164,13 @@ class FakeSandboxService(sandbox_pb2_grpc.SandboxServiceServicer):
             seconds = float(command.split()[1])
             if timeout is not None and seconds > timeout:
                 time.sleep(timeout)
-                abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "COMMAND_TIMEOUT",
-                      f"command timed out after {timeout:g}s")
+                # What the command printed before it was killed rides along.
+                partial = sandbox_pb2.ExecResult(stdout="went to sleep\n", stderr="zzz\n")
+                context.set_trailing_metadata((
+                    ("agentfense-reason", "COMMAND_TIMEOUT"),
+                    ("agentfense-exec-result-bin", partial.SerializeToString())))
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                              f"command timed out after {timeout:g}s")
             time.sleep(seconds)
             return sandbox_pb2.ExecResult()
         if command == "fail":

@@ -11,8 +11,9 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from agentfense.archive import (ArchiveEntry, ProgressBar, archive_size, choose_progress,
-                                collect_entries, tar_chunks, with_progress)
+from agentfense.archive import (ArchiveEntry, ArchiveUpload, archive_size, collect_entries,
+                                tar_chunks)
+from agentfense.progress import ProgressBar, UploadProgress, progress_reporter
 
 
 def make_tree(root: Path) -> None:
@@ -107,34 +108,60 @@ def test_a_file_that_shrinks_while_uploading_keeps_the_stream_valid(tmp_path: Pa
     assert contents(entries)["shrinks.txt"] == b"01" + bytes(8)
 
 
-def test_progress_reports_every_chunk_up_to_the_total(tmp_path: Path) -> None:
+def upload_all(archive: ArchiveUpload) -> bytes:
+    """What a driver does: hand each piece over, then report it sent."""
+    sent = b""
+    for piece in archive.pieces():
+        sent += piece
+        archive.sent(piece)
+    return sent
+
+
+def test_progress_reports_bytes_and_files_after_every_chunk(tmp_path: Path) -> None:
     (tmp_path / "a.bin").write_bytes(os.urandom(300_000))
-    entries = collect_entries(tmp_path)
-    total = archive_size(entries)
-    seen: List[Tuple[int, int]] = []
-    sent = b"".join(with_progress(tar_chunks(entries, 65536), total,
-                                  lambda done, all_: seen.append((done, all_))))
-    assert len(sent) == total
-    assert seen[-1] == (total, total)
-    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    assert len(seen) == -(-total // 65536)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("b")
+    (tmp_path / "link").symlink_to("a.bin")
+    seen: List[UploadProgress] = []
+    archive = ArchiveUpload(collect_entries(tmp_path), seen.append, chunk_size=65536)
+    assert archive.bytes_total == archive_size(archive.entries)
+    assert archive.files_total == 3  # a.bin, link, sub/b.txt; not the directory
+    assert len(upload_all(archive)) == archive.bytes_total
+    assert seen[-1] == UploadProgress(archive.bytes_total, archive.bytes_total, 3, 3)
+    assert seen[-1].done and not seen[0].done
+    assert len(seen) == -(-archive.bytes_total // 65536)
+    assert [p.bytes_done for p in seen] == sorted(p.bytes_done for p in seen)
+    # a.bin (first, 300 kB) is done only once its last byte went out.
+    assert [p.files_done for p in seen] == [0, 0, 0, 0, 3]
 
 
-def test_progress_choice() -> None:
-    def callback(sent: int, total: int) -> None:
+def test_progress_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    def callback(progress: UploadProgress) -> None:
         pass
-    assert choose_progress(callback, 1) is callback
-    assert choose_progress(False, 10**12) is None
-    assert isinstance(choose_progress(True, 1), ProgressBar)
-    assert choose_progress(None, 10) is None  # small uploads stay quiet
+    assert progress_reporter(callback, 1) is callback
+    assert progress_reporter(False, 10**12) is None
+    assert isinstance(progress_reporter(True, 1), ProgressBar)
+    assert progress_reporter(None, 10) is None  # small uploads stay quiet
+
+
+def test_first_version_progress_callbacks_still_get_bytes_sent_and_total() -> None:
+    seen: List[Tuple[int, int]] = []
+
+    def old_style(sent: int, total: int) -> None:
+        seen.append((sent, total))
+    reporter = progress_reporter(old_style, 1)
+    assert reporter is not None
+    reporter(UploadProgress(5, 10, 1, 2))
+    assert seen == [(5, 10)]
 
 
 def test_progress_bar_draws(capsys: pytest.CaptureFixture) -> None:
     bar = ProgressBar("up")
-    bar(50, 100)
-    bar(100, 100)
+    bar(UploadProgress(50, 100, 1, 4))
+    bar(UploadProgress(100, 100, 4, 4))
     err = capsys.readouterr().err
-    assert "[###############...............]" in err and err.endswith("\n")
+    assert "[###############...............]" in err and "1/4 files" in err
+    assert err.endswith("4/4 files\n")
 
 
 def test_not_a_directory(tmp_path: Path) -> None:

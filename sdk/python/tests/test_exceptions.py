@@ -97,6 +97,41 @@ def test_timeout_carries_command_and_timeout() -> None:
     assert "sleep 10" in str(error) and "1s" in str(error)
 
 
+def test_timeout_carries_the_output_the_server_attached() -> None:
+    from agentfense._proto import sandbox_pb2
+
+    partial = sandbox_pb2.ExecResult(stdout="half", stderr="warn\n").SerializeToString()
+    raw = FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "killed",
+                       [("agentfense-reason", "COMMAND_TIMEOUT"),
+                        ("agentfense-exec-result-bin", partial)])
+    error = from_rpc_error(raw, command="make", timeout=datetime.timedelta(seconds=2))
+    assert isinstance(error, CommandTimeoutError)
+    assert error.stdout == "half" and error.stderr == "warn\n"
+    bare = from_rpc_error(FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "killed",
+                                       [("agentfense-reason", "COMMAND_TIMEOUT")]))
+    assert isinstance(bare, CommandTimeoutError) and bare.stdout == bare.stderr == ""
+
+
+def test_permission_denied_carries_the_path_of_the_call() -> None:
+    from agentfense._effects import ErrorContext
+
+    raw = FakeRpcError(grpc.StatusCode.PERMISSION_DENIED, "not allowed",
+                       [("agentfense-reason", "PERMISSION_DENIED")])
+    error = from_rpc_error(raw, context=ErrorContext(path="/main.py"))
+    assert isinstance(error, PermissionDeniedError) and error.path == "/main.py"
+    assert from_rpc_error(raw).path is None  # type: ignore[attr-defined]
+
+
+def test_policy_warnings_of_a_reply_become_python_warnings() -> None:
+    from types import SimpleNamespace
+
+    from agentfense import PolicyWarning
+    from agentfense._convert import warn_about
+
+    with pytest.warns(PolicyWarning, match="rule 7"):
+        warn_about(SimpleNamespace(warnings=["/src/.env is readable: give rule 7 priority >= 1"]))
+
+
 def test_client_side_deadline_on_an_exec_is_a_command_timeout() -> None:
     error = from_rpc_error(FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"),
                            command="sleep 99", timeout=None)

@@ -80,7 +80,7 @@ def test_overlapping_deferrals_restore_the_original_handler() -> None:
 
 
 def test_concurrent_async_cleanups_leave_ctrl_c_working() -> None:
-    from agentfense.async_session import _shielded
+    from agentfense.async_client import shielded as _shielded
 
     async def cleanup(delay: float) -> None:
         await asyncio.sleep(delay)
@@ -93,7 +93,7 @@ def test_concurrent_async_cleanups_leave_ctrl_c_working() -> None:
 
 
 def test_ctrl_c_during_async_cleanup_cancels_the_main_task_after_it() -> None:
-    from agentfense.async_session import _shielded
+    from agentfense.async_client import shielded as _shielded
 
     finished = []
 

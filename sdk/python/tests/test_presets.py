@@ -43,6 +43,24 @@ def test_extend_preset_appends_user_rules_last() -> None:
     assert rules == [PermissionRule("**/*", Permission.READ), PermissionRule("**/*", Permission.WRITE)]
 
 
+def test_extend_preset_additions_keep_their_priority() -> None:
+    rules = extend_preset("agent-safe", additions=[{"pattern": "/data/**", "permission": "write"}])
+    assert rules[:-1] == get_preset("agent-safe")
+    assert rules[-1] == PermissionRule("/data/**", Permission.WRITE, priority=0)
+    # The positional form is the same list.
+    assert extend_preset("agent-safe", [{"pattern": "/data/**", "permission": "write"}]) == rules
+
+
+def test_extend_preset_overrides_outrank_every_other_rule() -> None:
+    rules = extend_preset("agent-safe", additions=[PermissionRule("/x/**", "write", priority=300)],
+                          overrides=[{"pattern": "**/.env*", "permission": "read"},
+                                     {"pattern": "/y", "permission": "view", "priority": 999}])
+    assert rules[-2] == PermissionRule("**/.env*", Permission.READ, priority=301)
+    assert rules[-1] == PermissionRule("/y", Permission.VIEW, priority=999)  # already higher
+    with pytest.raises(InvalidConfigurationError, match="'maybe'"):
+        extend_preset("agent-safe", overrides=[{"pattern": "/z", "permission": "maybe"}])
+
+
 def test_resolve_rules_orders_preset_then_user() -> None:
     rules = resolve_rules("view-only", [PermissionRule("/docs/**", "write", priority=5)])
     assert rules[0].permission is Permission.VIEW and rules[-1].pattern == "/docs/**"

@@ -16,7 +16,7 @@ from agentfense import (AsyncSandbox, AsyncSandboxClient, CodebaseNotFoundError,
                         CommandExecutionError, CommandTimeoutError, ConnectionError,
                         FileNotFoundError, InvalidConfigurationError, RuntimeUnavailableError,
                         Sandbox, SandboxClient, SandboxNotFoundError, SandboxNotRunningError,
-                        SandboxStatus)
+                        SandboxStatus, UploadProgress)
 from fake_server import FakeServer
 
 
@@ -109,6 +109,7 @@ def test_exec_errors_and_streams(fake: FakeServer, project: Path) -> None:
         with pytest.raises(CommandTimeoutError) as timeout:
             sandbox.run("sleep 5", timeout=0.2)
         assert timeout.value.command == "sleep 5" and timeout.value.timeout == 0.2
+        assert timeout.value.stdout == "went to sleep\n" and timeout.value.stderr == "zzz\n"
         chunks = list(sandbox.exec_stream("echo streamed"))
         assert [c.kind for c in chunks] == ["stdout", "stderr", "exit"]
         assert chunks[0].text == "streamed\n" and chunks[-1].exit_code == 0
@@ -163,8 +164,9 @@ def test_async_surface(fake: FakeServer, project: Path) -> None:
                 assert (await session.exec("echo t")).stdout == "t\n"
             session = await sandbox.session()
             await session.close()
-            with pytest.raises(CommandTimeoutError):
+            with pytest.raises(CommandTimeoutError) as timeout:
                 await sandbox.run("sleep 5", timeout=0.2)
+            assert timeout.value.stdout == "went to sleep\n"
             with pytest.raises(FileNotFoundError):
                 await sandbox.read_file("/nope")
             await sandbox.stop()
@@ -183,6 +185,27 @@ def test_async_cleanup_on_exception(fake: FakeServer, project: Path) -> None:
     with pytest.raises(RuntimeError):
         asyncio.run(scenario())
     assert fake.state.sandboxes == {} and fake.state.codebases == {}
+
+
+def test_progress_is_complete_when_the_server_answers_before_the_stream_ends(
+        fake: FakeServer, project: Path) -> None:
+    """A server may reply as soon as it has what it needs; every report must have been
+    made by the time upload_directory returns."""
+    fake.state.answer_uploads_early = True
+    for attempt in range(20):
+        seen: List[UploadProgress] = []
+        with SandboxClient(fake.endpoint) as client:
+            codebase = client.create_codebase("early")
+            client.upload_directory(codebase.id, project, progress=seen.append)
+        assert seen and seen[-1].done, f"attempt {attempt}: {seen}"
+
+    async def upload() -> List[UploadProgress]:
+        seen: List[UploadProgress] = []
+        async with AsyncSandboxClient(fake.endpoint) as client:
+            codebase = await client.create_codebase("early")
+            await client.upload_directory(codebase.id, project, progress=seen.append)
+        return seen
+    assert asyncio.run(upload())[-1].done
 
 
 def test_fifty_async_sandboxes_in_one_loop(fake: FakeServer, project: Path) -> None:

@@ -1,23 +1,25 @@
-"""The blocking SDK against the real server (real bwrap, real FUSE): every Sandbox
-method, every exception class where its name says, ignore rules, and the security
-behaviour as seen from Python. Skipped when the binary has no `server` subcommand."""
+"""The SDK against the real server (real bwrap, real FUSE): every Sandbox method, every
+exception class where its name says, ignore rules, and the security behaviour as seen
+from Python. Each test runs twice, with the blocking API and with the asyncio one (the
+``api`` fixture). Skipped when the binary has no `server` subcommand."""
 
 from __future__ import annotations
 
 import socket
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from agentfense import (ChangeKind, CodebaseNotFoundError, CommandExecutionError,
                         CommandTimeoutError, ConnectionError, FileNotFoundError,
                         InvalidConfigurationError, InvalidPathError, Permission,
-                        PermissionDeniedError, RuntimeType, RuntimeUnavailableError, Sandbox,
-                        SandboxClient, SandboxNotFoundError, SandboxNotRunningError,
+                        PermissionDeniedError, RuntimeType, RuntimeUnavailableError,
+                        SandboxNotFoundError, SandboxNotRunningError,
                         QuotaExceededError, SandboxStatus, SessionClosedError, SessionNotFoundError,
                         SyncMode)
+from api_flavours import Api
 from conftest import MAX_PER_USER, PROJECT_FILES, SECRET, RunningServer, write_project
 
 
@@ -27,14 +29,14 @@ def server(agentfense_server: RunningServer) -> RunningServer:
 
 
 @pytest.fixture
-def sandbox(server: RunningServer, project: Path) -> Iterator[Sandbox]:
-    with Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
-                            permissions=[{"pattern": "/docs/**", "permission": "view",
-                                          "priority": 50}]) as created:
+def sandbox(api: Api, server: RunningServer, project: Path) -> Iterator[Any]:
+    with api.Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
+                                permissions=[{"pattern": "/docs/**", "permission": "view",
+                                              "priority": 50}]) as created:
         yield created
 
 
-def test_secrets_are_absent_and_unreadable(sandbox: Sandbox) -> None:
+def test_secrets_are_absent_and_unreadable(sandbox: Any) -> None:
     listing = sandbox.run("ls -a").stdout.split()
     assert ".env" not in listing and "deploy.pem" not in listing and "main.py" in listing
     result = sandbox.run("cat .env")
@@ -44,7 +46,7 @@ def test_secrets_are_absent_and_unreadable(sandbox: Sandbox) -> None:
         sandbox.read_file("/.env")
 
 
-def test_view_files_list_but_do_not_read(sandbox: Sandbox) -> None:
+def test_view_files_list_but_do_not_read(sandbox: Any) -> None:
     assert "guide.md" in sandbox.run("ls docs").stdout
     result = sandbox.run("cat docs/guide.md")
     assert result.exit_code != 0 and "Permission denied" in result.stderr
@@ -54,7 +56,7 @@ def test_view_files_list_but_do_not_read(sandbox: Sandbox) -> None:
     assert listed["/docs/guide.md"].permission is Permission.VIEW
 
 
-def test_upload_honours_ignore_files_and_keeps_file_kinds(sandbox: Sandbox) -> None:
+def test_upload_honours_ignore_files_and_keeps_file_kinds(sandbox: Any) -> None:
     listing = sandbox.run("ls -a").stdout.split()
     assert "node_modules" not in listing and "notes.private" not in listing
     assert "debug.log" not in listing and "important.log" in listing
@@ -63,7 +65,7 @@ def test_upload_honours_ignore_files_and_keeps_file_kinds(sandbox: Sandbox) -> N
     assert sandbox.run("readlink main-link.py").stdout.strip() == "main.py"
 
 
-def test_run_options_and_errors(sandbox: Sandbox) -> None:
+def test_run_options_and_errors(sandbox: Any) -> None:
     result = sandbox.run("echo $GREETING; pwd", env={"GREETING": "hi"}, workdir="src")
     assert result.stdout.split() == ["hi", "/workspace/src"] and result.success
     assert result.duration.total_seconds() > 0 and result.command.startswith("echo")
@@ -76,14 +78,14 @@ def test_run_options_and_errors(sandbox: Sandbox) -> None:
     assert timeout.value.command == "sleep 30" and timeout.value.timeout == 1.0
 
 
-def test_exec_stream_yields_output_then_exit(sandbox: Sandbox) -> None:
+def test_exec_stream_yields_output_then_exit(sandbox: Any) -> None:
     chunks = list(sandbox.exec_stream("echo out; echo err >&2; exit 2"))
     assert chunks[-1].is_exit and chunks[-1].exit_code == 2
     assert b"".join(c.data for c in chunks if c.kind == "stdout") == b"out\n"
     assert b"".join(c.data for c in chunks if c.kind == "stderr") == b"err\n"
 
 
-def test_sessions_keep_state(sandbox: Sandbox) -> None:
+def test_sessions_keep_state(sandbox: Any) -> None:
     with sandbox.session() as session:
         session.exec("cd src && export MARK=42")
         assert session.exec("pwd; echo $MARK").stdout.split() == ["/workspace/src", "42"]
@@ -96,7 +98,7 @@ def test_sessions_keep_state(sandbox: Sandbox) -> None:
         sandbox.client.session_exec("no-such-session", "true")
 
 
-def test_stop_start_refresh(sandbox: Sandbox) -> None:
+def test_stop_start_refresh(sandbox: Any) -> None:
     assert sandbox.stop().status is SandboxStatus.STOPPED
     with pytest.raises(SandboxNotRunningError):
         sandbox.run("true")
@@ -105,7 +107,7 @@ def test_stop_start_refresh(sandbox: Sandbox) -> None:
     assert sandbox.run("python3 main.py").stdout == "hello from main\n"
 
 
-def test_files_through_the_rules(sandbox: Sandbox) -> None:
+def test_files_through_the_rules(sandbox: Any) -> None:
     assert sandbox.read_file("/main.py") == PROJECT_FILES["main.py"]
     sandbox.write_file("/output/result.txt", "done\n")
     assert sandbox.run("cat output/result.txt").stdout == "done\n"
@@ -120,9 +122,9 @@ def test_files_through_the_rules(sandbox: Sandbox) -> None:
         sandbox.read_file("/src")  # a directory
 
 
-def test_change_review(server: RunningServer, project: Path) -> None:
-    with Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
-                            sync_mode=SyncMode.MANUAL) as sandbox:
+def test_change_review(api: Api, server: RunningServer, project: Path) -> None:
+    with api.Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
+                                sync_mode=SyncMode.MANUAL) as sandbox:
         sandbox.run("echo one > output/a.txt; echo two > output/b.txt", raise_on_error=True)
         changes = {change.path: change.kind for change in sandbox.list_changes()}
         assert changes == {"/output/a.txt": ChangeKind.ADDED, "/output/b.txt": ChangeKind.ADDED}
@@ -134,63 +136,65 @@ def test_change_review(server: RunningServer, project: Path) -> None:
         assert sandbox.client.download_file(sandbox.codebase_id, "/output/a.txt") == b"one\n"
 
 
-def test_user_rule_overrides_preset_rule_at_same_priority(server: RunningServer,
+def test_user_rule_overrides_preset_rule_at_same_priority(api: Api, server: RunningServer,
                                                           project: Path) -> None:
-    with Sandbox.from_local(project, preset="read-only", endpoint=server.endpoint,
-                            permissions=[{"pattern": "**/*", "permission": "write"}]) as sandbox:
+    everything = [{"pattern": "**/*", "permission": "write"}]
+    with api.Sandbox.from_local(project, preset="read-only", endpoint=server.endpoint,
+                                permissions=everything) as sandbox:
         assert sandbox.run("echo new > src/new.py").success
 
 
-def test_context_exit_destroys_sandbox_and_codebase(server: RunningServer, project: Path) -> None:
+def test_context_exit_destroys_sandbox_and_codebase(api: Api, server: RunningServer,
+                                                    project: Path) -> None:
     with pytest.raises(RuntimeError):
-        with Sandbox.from_local(project, endpoint=server.endpoint) as sandbox:
+        with api.Sandbox.from_local(project, endpoint=server.endpoint) as sandbox:
             sandbox_id, codebase_id = sandbox.id, sandbox.codebase_id
             raise RuntimeError("agent crashed")
-    with SandboxClient(server.endpoint) as client:
+    with api.SandboxClient(server.endpoint) as client:
         with pytest.raises(SandboxNotFoundError):
             client.get_sandbox(sandbox_id)
         with pytest.raises(CodebaseNotFoundError):
             client.get_codebase(codebase_id)
 
 
-def test_connect_and_lookup_errors(server: RunningServer, sandbox: Sandbox) -> None:
-    with Sandbox.connect(sandbox.id, endpoint=server.endpoint) as attached:
+def test_connect_and_lookup_errors(api: Api, server: RunningServer, sandbox: Any) -> None:
+    with api.Sandbox.connect(sandbox.id, endpoint=server.endpoint) as attached:
         assert attached.run("echo attached").stdout == "attached\n"
     assert sandbox.refresh().status is SandboxStatus.RUNNING  # connect left it running
     with pytest.raises(SandboxNotFoundError):
-        Sandbox.connect("no-such-sandbox", endpoint=server.endpoint)
+        api.Sandbox.connect("no-such-sandbox", endpoint=server.endpoint)
     with pytest.raises(CodebaseNotFoundError):
-        Sandbox.from_codebase("no-such-codebase", endpoint=server.endpoint)
-    with Sandbox.from_codebase(sandbox.codebase_id, preset="view-only",
-                               endpoint=server.endpoint) as second:
+        api.Sandbox.from_codebase("no-such-codebase", endpoint=server.endpoint)
+    with api.Sandbox.from_codebase(sandbox.codebase_id, preset="view-only",
+                                   endpoint=server.endpoint) as second:
         assert "main.py" in second.run("ls").stdout
 
 
-def test_invalid_rule_is_named(server: RunningServer, project: Path) -> None:
+def test_invalid_rule_is_named(api: Api, server: RunningServer, project: Path) -> None:
     with pytest.raises(InvalidConfigurationError, match=r"\[unclosed"):
-        Sandbox.from_local(project, endpoint=server.endpoint,
-                           permissions=[{"pattern": "/[unclosed", "permission": "read"}])
+        api.Sandbox.from_local(project, endpoint=server.endpoint,
+                               permissions=[{"pattern": "/[unclosed", "permission": "read"}])
 
 
-def test_unavailable_runtime(server: RunningServer, project: Path) -> None:
+def test_unavailable_runtime(api: Api, server: RunningServer, project: Path) -> None:
     if Path("/var/run/docker.sock").exists():
         pytest.skip("docker is available here")
     with pytest.raises(RuntimeUnavailableError, match="DOCKER"):
-        Sandbox.from_local(project, endpoint=server.endpoint, runtime=RuntimeType.DOCKER)
+        api.Sandbox.from_local(project, endpoint=server.endpoint, runtime=RuntimeType.DOCKER)
 
 
-def test_server_down_is_a_connection_error(project: Path) -> None:
+def test_server_down_is_a_connection_error(api: Api, project: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         endpoint = f"127.0.0.1:{sock.getsockname()[1]}"
     with pytest.raises(ConnectionError) as error:
-        Sandbox.from_local(project, endpoint=endpoint)
+        api.Sandbox.from_local(project, endpoint=endpoint)
     assert error.value.endpoint == endpoint
 
 
-def test_import_in_place_when_allowed(server: RunningServer) -> None:
-    root = write_project(server.import_root / "imported-project")
-    with Sandbox.from_local(root, preset="agent-safe", endpoint=server.endpoint) as sandbox:
+def test_import_in_place_when_allowed(api: Api, server: RunningServer) -> None:
+    root = write_project(server.import_root / f"imported-{api.name}")
+    with api.Sandbox.from_local(root, preset="agent-safe", endpoint=server.endpoint) as sandbox:
         info = sandbox.client.get_codebase(sandbox.codebase_id)
         assert info.imported_from == str(root)
         assert sandbox.run("python3 main.py").stdout == "hello from main\n"
@@ -198,8 +202,8 @@ def test_import_in_place_when_allowed(server: RunningServer) -> None:
     assert (root / "main.py").read_text() == PROJECT_FILES["main.py"]
 
 
-def test_client_codebase_rpcs(server: RunningServer) -> None:
-    with SandboxClient(server.endpoint) as client:
+def test_client_codebase_rpcs(api: Api, server: RunningServer) -> None:
+    with api.SandboxClient(server.endpoint) as client:
         codebase = client.create_codebase("direct", owner_id="sdk-test")
         client.upload_file(codebase.id, "/dir/a.txt", b"alpha")
         assert client.download_file(codebase.id, "/dir/a.txt") == b"alpha"
@@ -211,10 +215,11 @@ def test_client_codebase_rpcs(server: RunningServer) -> None:
 
 
 @pytest.mark.parametrize("sync_mode", [SyncMode.MANUAL, SyncMode.ON_COMMAND_COMPLETE])
-def test_rename_over_a_file_is_committed(server: RunningServer, project: Path,
+def test_rename_over_a_file_is_committed(api: Api, server: RunningServer, project: Path,
                                          sync_mode: SyncMode) -> None:
-    with Sandbox.from_local(project, endpoint=server.endpoint, sync_mode=sync_mode,
-                            permissions=[{"pattern": "/src/**", "permission": "write"}]) as sandbox:
+    source = [{"pattern": "/src/**", "permission": "write"}]
+    with api.Sandbox.from_local(project, endpoint=server.endpoint, sync_mode=sync_mode,
+                                permissions=source) as sandbox:
         sandbox.run("sed -i 's/1/2/' src/app.py", raise_on_error=True)
         if sync_mode is SyncMode.MANUAL:
             assert sandbox.commit().ok
@@ -222,9 +227,9 @@ def test_rename_over_a_file_is_committed(server: RunningServer, project: Path,
         assert sandbox.client.download_file(sandbox.codebase_id, "/src/app.py") == b"VALUE = 2\n"
 
 
-def test_no_rules_means_nothing_visible(server: RunningServer) -> None:
+def test_no_rules_means_nothing_visible(api: Api, server: RunningServer) -> None:
     """The client sends exactly the rules it is given; the server fails closed."""
-    with SandboxClient(server.endpoint) as client:
+    with api.SandboxClient(server.endpoint) as client:
         codebase = client.create_codebase("no-rules")
         client.upload_file(codebase.id, "/visible-if-allowed.txt", b"x")
         sandbox = client.create_sandbox(codebase.id, [])
@@ -236,8 +241,8 @@ def test_no_rules_means_nothing_visible(server: RunningServer) -> None:
             client.delete_codebase(codebase.id)
 
 
-def test_quota_exceeded_names_the_limit(server: RunningServer) -> None:
-    with SandboxClient(server.endpoint) as client:
+def test_quota_exceeded_names_the_limit(api: Api, server: RunningServer) -> None:
+    with api.SandboxClient(server.endpoint) as client:
         codebase = client.create_codebase("quota", owner_id=f"quota-{uuid.uuid4().hex[:8]}")
         created = [client.create_sandbox(codebase.id, preset="read-only").id
                    for _ in range(MAX_PER_USER)]
