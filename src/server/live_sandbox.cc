@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "server/write_layer.h"
 
 namespace agentfense::server {
@@ -135,6 +136,13 @@ v1::CommitChangesResponse LiveSandbox::as_command(const std::function<void()>& o
 
 v1::CommitChangesResponse LiveSandbox::sync_after_command() {
   const std::unique_lock exclusive(activity_);
+  try {
+    if (plan_.reserve_commit_room) plan_.reserve_commit_room();
+  } catch (const ApiError& full) {
+    log::warn("sandbox.sync_skipped",
+              {{"sandbox_id", plan_.mount.sandbox_id}, {"reason", full.what()}});
+    return {};
+  }
   return commit_from_control(
       mount_.control({{"op", "commit"}, {"paths", nlohmann::json::array()}}));
 }
@@ -151,6 +159,7 @@ v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths)
 
 v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths) {
   const std::unique_lock exclusive(activity_);
+  if (plan_.reserve_commit_room) plan_.reserve_commit_room();
   return commit_from_control(mount_.control({{"op", "commit"}, {"paths", paths_json(paths)}}));
 }
 

@@ -8,6 +8,7 @@
 // other command of this sandbox is running.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,10 @@ struct LiveSandboxPlan {
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
   bool sync_on_complete = true;
+  // Called before every commit (commit_room.h); throws ApiError when the commit would grow
+  // the codebase past its limit: an explicit commit fails with it, a sync after a command
+  // is skipped (the changes stay in the write layer, bounded by its quota). Empty: none.
+  std::function<void()> reserve_commit_room;
 };
 
 class LiveSandbox {

@@ -43,7 +43,8 @@ SandboxMount::SandboxMount(const MountPlan& plan)
                                    .audit_path = plan.audit_path,
                                    .control_socket = run_dir_ + "/control.sock",
                                    .owner_uid = uid,
-                                   .owner_gid = gid});
+                                   .owner_gid = gid,
+                                   .quota = plan.quota});
     workspace_.reset(::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace_) throw SystemError("open " + mountpoint, errno);
   } catch (...) {

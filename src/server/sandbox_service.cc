@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/commit_room.h"
 #include "server/proto_time.h"
 #include "server/rules.h"
 #include "store/ids.h"
@@ -85,6 +86,7 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
   (void)rules_from_wire(request.permissions());                         // INVALID_ARGUMENT
   validate_limits(request.resources());
+  const v1::ResourceLimits resources = with_disk_quota(request.resources(), options_.disk);
   // RUNTIME_TYPE_UNSPECIFIED means the server's runtime.type.
   const v1::RuntimeType runtime = request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED
                                       ? options_.default_runtime
@@ -118,7 +120,7 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   if (expires_in.count() > 0) *sandbox.mutable_expires_at() = to_timestamp(now + expires_in);
   sandbox.set_runtime(runtime);
   sandbox.set_image(request.image());
-  *sandbox.mutable_resources() = request.resources();
+  *sandbox.mutable_resources() = resources;
   sandbox.set_sync_mode(request.sync_mode() == v1::SYNC_MODE_MANUAL
                             ? v1::SYNC_MODE_MANUAL
                             : v1::SYNC_MODE_ON_COMMAND_COMPLETE);
@@ -149,10 +151,15 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                                    .state_dir = state_dir(sandbox.id()) + "/state",
                                    .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
                                    .mount_root = options_.mount_root,
-                                   .rules = rules_of(sandbox)},
+                                   .rules = rules_of(sandbox),
+                                   .quota = disk_quota_of(sandbox.resources(), options_.disk)},
                          .limits = limits_from_wire(sandbox.resources()),
                          .output_limit = options_.output_limit,
-                         .sync_on_complete = sync_on_complete(sandbox)};
+                         .sync_on_complete = sync_on_complete(sandbox),
+                         .reserve_commit_room = [this, codebase = sandbox.codebase_id(),
+                                                 state = state_dir(sandbox.id()) + "/state"] {
+                           reserve_commit_room(codebases_, codebase, state);
+                         }};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
@@ -266,9 +273,12 @@ int SandboxService::reap_expired() {
 
 void SandboxService::after_commit(const std::string& codebase_id, const std::string& committer,
                                   const v1::CommitChangesResponse& commit) {
+  // Also after a commit that applied nothing: its room was reserved (commit_room.h) and
+  // the recount gives back what did not land.
+  if (commit.applied().empty() && commit.denied().empty() && commit.conflicts().empty()) return;
+  stats_.mark(codebase_id);
   if (commit.applied().empty()) return;
   base_changed(codebase_id, {commit.applied().begin(), commit.applied().end()}, committer);
-  stats_.mark(codebase_id);
 }
 
 void SandboxService::base_changed(const std::string& codebase_id,

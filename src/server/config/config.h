@@ -20,7 +20,11 @@
 //              docker: {host: "unix:///var/run/docker.sock",
 //                       default_image: "agentfense-runtime:latest",
 //                       network_mode: none, enable_networking: false}}
-//   sandbox:  {default_expiration: 24h, max_per_user: 100, cleanup_interval: 30s}
+//   sandbox:  {default_expiration: 24h, max_per_user: 100, cleanup_interval: 30s,
+//              disk_bytes: 10GiB, disk_inodes: 1000000}
+//   storage upload limits (0 = no limit): {max_upload_bytes: 1GiB,
+//              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
+//              max_archive_entries: 1000000, max_archive_ratio: 100}
 //   logging:  {level: debug|info|warn|error, format: text|json}
 #pragma once
 
@@ -62,6 +66,14 @@ struct Config {
     std::string mount_path = kDefaultMountPath;
     // Server-local directories whose subtrees ImportDirectory may serve in place.
     std::vector<std::string> import_roots;
+    // Upload limits, each 0 = no limit (store/upload_limits.h): bytes received per
+    // upload request; bytes stored per codebase; an archive's expanded bytes, entries,
+    // and expanded / compressed ratio (beyond its first 64 MiB).
+    std::int64_t max_upload_bytes = std::int64_t{1} << 30;
+    std::int64_t max_codebase_bytes = std::int64_t{10} << 30;
+    std::int64_t max_archive_bytes = std::int64_t{4} << 30;
+    std::int64_t max_archive_entries = 1'000'000;
+    std::int64_t max_archive_ratio = 100;
     bool codebase_path_explicit = false;
     bool db_path_explicit = false;
     bool mount_path_explicit = false;
@@ -84,6 +96,10 @@ struct Config {
     milliseconds default_expiration = std::chrono::hours(24);  // 0 = never expires
     std::int64_t max_per_user = 100;                           // 0 = unlimited
     milliseconds cleanup_interval = std::chrono::seconds(30);
+    // Each sandbox's write-layer quota (fs/write_quota.h) when ResourceLimits leaves it 0,
+    // and the most a request may ask for; 0 = no limit.
+    std::int64_t disk_bytes = std::int64_t{10} << 30;
+    std::int64_t disk_inodes = 1'000'000;
   } sandbox;
 
   struct Logging {
