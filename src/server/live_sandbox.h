@@ -31,10 +31,11 @@ struct LiveSandboxPlan {
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
   bool sync_on_complete = true;
-  // Called before every commit (commit_room.h); throws ApiError when the commit would grow
-  // the codebase past its limit: an explicit commit fails with it, a sync after a command
-  // is skipped (the changes stay in the write layer, bounded by its quota). Empty: none.
-  std::function<void()> reserve_commit_room;
+  // Called before every commit with the bytes the write layer holds (commit_room.h);
+  // throws ApiError when they would grow the codebase past its limit: an explicit commit
+  // fails with it, a sync after a command is skipped (the changes stay in the write
+  // layer, bounded by its quota). Empty: no check.
+  std::function<void(std::int64_t pending)> reserve_commit_room;
 };
 
 class LiveSandbox {
@@ -90,6 +91,7 @@ class LiveSandbox {
 
  private:
   v1::CommitChangesResponse sync_after_command();
+  void reserve_commit_room() const;
 
   LiveSandboxPlan plan_;
   policy::Policy policy_;

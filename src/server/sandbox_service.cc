@@ -144,22 +144,22 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   if (live_.count(sandbox.id())) return sandbox;  // already running: idempotent
   const auto started = std::chrono::steady_clock::now();
   try {
-    LiveSandboxPlan plan{.codebase_id = sandbox.codebase_id(),
-                         .mount = {.fs_program = options_.fs_program,
-                                   .sandbox_id = sandbox.id(),
-                                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),
-                                   .state_dir = state_dir(sandbox.id()) + "/state",
-                                   .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
-                                   .mount_root = options_.mount_root,
-                                   .rules = rules_of(sandbox),
-                                   .quota = disk_quota_of(sandbox.resources(), options_.disk)},
-                         .limits = limits_from_wire(sandbox.resources()),
-                         .output_limit = options_.output_limit,
-                         .sync_on_complete = sync_on_complete(sandbox),
-                         .reserve_commit_room = [this, codebase = sandbox.codebase_id(),
-                                                 state = state_dir(sandbox.id()) + "/state"] {
-                           reserve_commit_room(codebases_, codebase, state);
-                         }};
+    LiveSandboxPlan plan{
+        .codebase_id = sandbox.codebase_id(),
+        .mount = {.fs_program = options_.fs_program,
+                  .sandbox_id = sandbox.id(),
+                  .base_dir = codebases_.files_dir(sandbox.codebase_id()),
+                  .state_dir = state_dir(sandbox.id()) + "/state",
+                  .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
+                  .mount_root = options_.mount_root,
+                  .rules = rules_of(sandbox),
+                  .quota = disk_quota_of(sandbox.resources(), options_.disk)},
+        .limits = limits_from_wire(sandbox.resources()),
+        .output_limit = options_.output_limit,
+        .sync_on_complete = sync_on_complete(sandbox),
+        .reserve_commit_room = [this, codebase = sandbox.codebase_id()](std::int64_t pending) {
+          reserve_commit_room(codebases_, codebase, pending);
+        }};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import tempfile
 import zlib
@@ -285,3 +287,48 @@ def test_a_normal_archive_still_uploads(server):
     text = b"".join(b"line %d of some source text\n" % i for i in range(20000))
     upload_archive(server, codebase_id, tar_gz([("src/a.txt", text), ("src/b.txt", b"b")]))
     assert codebase_files(server, codebase_id)["/src/a.txt"] == len(text)
+
+
+OLD_CLIENT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import grpc, codebase_pb2 as cb, codebase_pb2_grpc as cbg, common_pb2 as common
+import sandbox_pb2 as sb, sandbox_pb2_grpc as sbg
+assert "disk_bytes" not in common.ResourceLimits.DESCRIPTOR.fields_by_name
+channel = grpc.insecure_channel(sys.argv[2])
+codebases, sandboxes = cbg.CodebaseServiceStub(channel), sbg.SandboxServiceStub(channel)
+codebase = codebases.CreateCodebase(cb.CreateCodebaseRequest(name="old", owner_id="old"))
+sandbox = sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+    codebase_id=codebase.id, resources=common.ResourceLimits(memory_bytes=256 << 20),
+    permissions=[common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)]))
+got = sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=sandbox.id))
+print(got.id, got.resources.memory_bytes)
+'''
+
+
+def test_a_client_built_before_the_disk_fields_still_works(server, tmp_path):
+    """Stubs generated from the proto without fields 5 and 6 (what existing clients have)
+    create and read sandboxes as before; the server fills in its default quota."""
+    from server_harness import REPO
+    old_proto = tmp_path / "proto"
+    old_proto.mkdir()
+    for name in ("common", "sandbox", "codebase"):
+        text = (REPO / "proto" / f"{name}.proto").read_text()
+        if name == "common":
+            text = "\n".join(line for line in text.splitlines()
+                             if "disk_bytes = 5" not in line and "disk_inodes = 6" not in line)
+        (old_proto / f"{name}.proto").write_text(text)
+    out = tmp_path / "stubs"
+    out.mkdir()
+    subprocess.run(["protoc", f"-I{old_proto}", f"--python_out={out}", f"--grpc_python_out={out}",
+                    "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+                    *(str(old_proto / f"{n}.proto") for n in ("common", "sandbox", "codebase"))],
+                   check=True)
+    result = subprocess.run([sys.executable, "-c", OLD_CLIENT, str(out),
+                             f"127.0.0.1:{server.grpc_port}"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    sandbox_id, memory = result.stdout.split()
+    assert int(memory) == 256 << 20
+    limits = sandbox_info(server, sandbox_id).resources
+    assert (limits.disk_bytes, limits.disk_inodes) == (64 * MIB, 5000)
+    destroy(server, sandbox_id)
