@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/policy_options.h"
+#include "cli/quota_options.h"
 #include "common/errors.h"
 #include "fs/mount.h"
 #include "supervisor/base_dir.h"
@@ -17,6 +18,7 @@ namespace {
 
 struct MountArgs {
   PolicyOptions policy;
+  QuotaOptions quota;
   std::string dir, mountpoint, state_dir, owner, audit, control_socket;
   int ready_fd = -1;
   bool debug = false;
@@ -41,6 +43,7 @@ int run_mount(const MountArgs& args) {
   const policy::Policy compiled = args.policy.compile();
   const UniqueFd base = open_base_dir(args.dir);
   const auto [uid, gid] = parse_owner(args.owner);
+  const fs::QuotaLimits quota = args.quota.limits();
 
   // Without --state-dir the changes live in a private temporary directory and are
   // discarded at unmount: `mount` is for browsing; `run --changes` is for reviewing.
@@ -62,6 +65,7 @@ int run_mount(const MountArgs& args) {
   options.ready_fd = args.ready_fd;
   options.debug = args.debug;
   options.control_socket = args.control_socket;
+  options.quota = quota;
   int status = 0;
   try {
     status = fs::serve(options);
@@ -79,6 +83,7 @@ Command add_mount_command(CLI::App& app) {
   auto args = std::make_shared<MountArgs>();
   CLI::App* cmd = app.add_subcommand("mount", "Serve the filtered view of DIR at MOUNTPOINT");
   args->policy.add_to(*cmd);
+  args->quota.add_to(*cmd);
   cmd->add_option("--state-dir", args->state_dir,
                   "Keep the write layer here (default: temporary, discarded at exit)");
   cmd->add_option("--owner", args->owner, "UID:GID presented as the owner of every file");

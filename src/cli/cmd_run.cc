@@ -12,6 +12,7 @@
 #include "cli/change_review.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
+#include "cli/quota_options.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/sandbox.h"
@@ -30,6 +31,7 @@ constexpr int kTimeoutExitCode = 124;  // what timeout(1) uses; scripts already 
 
 struct RunArgs {
   PolicyOptions policy;
+  QuotaOptions quota;
   std::string dir, audit, changes = "show", workdir = "/workspace";
   double timeout_seconds = kDefaultTimeoutSeconds;
   RunLimitFlags limits;
@@ -59,6 +61,7 @@ int run_command(const RunArgs& args) {
   const std::vector<policy::Rule> rules = args.policy.collect();
   const policy::Policy compiled = policy::Policy::compile(rules);
   const ChangeMode change_mode = parse_change_mode(args.changes);
+  const fs::QuotaLimits quota = args.quota.limits();
   if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
   const UniqueFd base = open_base_dir(args.dir);
 
@@ -93,7 +96,8 @@ int run_command(const RunArgs& args) {
                       .policy_json_file = policy_file,
                       .audit_path = args.audit,
                       .owner_uid = spec.host_uid,
-                      .owner_gid = spec.host_gid});
+                      .owner_gid = spec.host_gid,
+                      .quota = quota});
     const UniqueFd workspace(
         ::open(run_dir.mountpoint().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace) throw SystemError("open mountpoint", errno);
@@ -118,6 +122,7 @@ Command add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Run one command sandboxed with DIR at /workspace");
   args->policy.add_to(*cmd);
+  args->quota.add_to(*cmd);
   cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
   cmd->add_option("--changes", args->changes,
                   "What to do with the command's writes: show (default), apply, discard");

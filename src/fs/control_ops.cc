@@ -118,6 +118,7 @@ class Dispatcher {
     {
       LayerLocks locks(fs_);
       result = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
+      fs_.recount_quota();  // committed entries left upper
       // Every node: the commit also removes emptied upper directories above what it
       // applied and rewrites markers elsewhere.
       notices = rebind_nodes(fs_, {"/"}, result.applied);
@@ -141,6 +142,7 @@ class Dispatcher {
         changed.push_back(change.path);  // deleted entries reappear: negative dentries
       }
       layer::discard(fs_.journal());
+      fs_.recount_quota();
       notices = rebind_nodes(fs_, {"/"}, changed);
     }
     notify(notices);

@@ -26,9 +26,13 @@ int copy_data(int from, int to, off_t size) {
 }
 
 // A regular file's upper copy, created unnamed and linked in only once complete so a
-// crash never leaves a half-copied file in the upper layer.
-int copy_regular(const NodeView& file, int upper_parent, const struct stat& base_st,
-                 bool keep_data) {
+// crash never leaves a half-copied file in the upper layer. Its quota is reserved before
+// anything is written: a copy that does not fit leaves nothing behind.
+int copy_regular(WriteQuota& quota, const NodeView& file, int upper_parent,
+                 const struct stat& base_st, bool keep_data) {
+  const std::uint64_t size = keep_data ? static_cast<std::uint64_t>(base_st.st_size) : 0;
+  WriteQuota::Reservation reservation;
+  if (int rc = quota.reserve(WriteQuota::charge_of(size), &reservation)) return rc;
   UniqueFd tmp(::openat(upper_parent, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
   if (!tmp) return -errno;
   if (keep_data) {
@@ -40,10 +44,21 @@ int copy_regular(const NodeView& file, int upper_parent, const struct stat& base
   if (::fchmod(tmp.get(), base_st.st_mode & 0777) < 0) return -errno;
   const timespec times[2] = {base_st.st_atim, base_st.st_mtim};
   if (::futimens(tmp.get(), times) < 0) return -errno;
-  return result_of(::linkat(tmp.get(), "", upper_parent, file.name.c_str(), AT_EMPTY_PATH));
+  struct stat copied;
+  if (::fstat(tmp.get(), &copied) < 0) return -errno;  // the base may have shrunk meanwhile
+  if (::linkat(tmp.get(), "", upper_parent, file.name.c_str(), AT_EMPTY_PATH) < 0) return -errno;
+  reservation.keep_file(copied.st_ino, static_cast<std::uint64_t>(copied.st_size));
+  return 0;
 }
 
-int copy_special(const NodeView& file, int upper_parent, const struct stat& base_st) {
+int copy_special(WriteQuota& quota, const NodeView& file, int upper_parent,
+                 const struct stat& base_st) {
+  if (!S_ISLNK(base_st.st_mode) && !S_ISFIFO(base_st.st_mode) && !S_ISSOCK(base_st.st_mode)) {
+    return -EPERM;  // device nodes are never recreated in the upper layer
+  }
+  WriteQuota::Reservation reservation;
+  if (int rc = quota.reserve(WriteQuota::kEntryCharge, &reservation)) return rc;
+  int rc;
   if (S_ISLNK(base_st.st_mode)) {
     std::vector<char> target(static_cast<size_t>(base_st.st_size) + 1);
     const ssize_t n =
@@ -51,13 +66,13 @@ int copy_special(const NodeView& file, int upper_parent, const struct stat& base
     if (n < 0) return -errno;
     target.resize(static_cast<size_t>(n));
     target.push_back('\0');
-    return result_of(::symlinkat(target.data(), upper_parent, file.name.c_str()));
-  }
-  if (S_ISFIFO(base_st.st_mode) || S_ISSOCK(base_st.st_mode)) {
+    rc = result_of(::symlinkat(target.data(), upper_parent, file.name.c_str()));
+  } else {
     const mode_t mode = (base_st.st_mode & S_IFMT) | (base_st.st_mode & 0777);
-    return result_of(::mknodat(upper_parent, file.name.c_str(), mode, 0));
+    rc = result_of(::mknodat(upper_parent, file.name.c_str(), mode, 0));
   }
-  return -EPERM;  // device nodes are never recreated in the upper layer
+  if (rc == 0) reservation.keep();
+  return rc;
 }
 
 }  // namespace
@@ -74,7 +89,11 @@ int Filesystem::ensure_upper_dir(const NodeView& dir, int* upper_fd) {
   if (int rc = ensure_upper_dir(*parent, &parent_upper)) return rc;
   struct stat base_st;
   if (int rc = stat_at(dir.base_dir, "", &base_st)) return rc;
-  if (::mkdirat(parent_upper, dir.name.c_str(), base_st.st_mode & 0777) < 0 && errno != EEXIST) {
+  WriteQuota::Reservation reservation;
+  if (int rc = quota_.reserve(WriteQuota::kEntryCharge, &reservation)) return rc;
+  if (::mkdirat(parent_upper, dir.name.c_str(), base_st.st_mode & 0777) == 0) {
+    reservation.keep();
+  } else if (errno != EEXIST) {  // EEXIST: already there, and counted
     return -errno;
   }
   const timespec times[2] = {base_st.st_atim, base_st.st_mtim};
@@ -101,8 +120,9 @@ int Filesystem::copy_up(NodeView& file, bool keep_data) {
   if (int rc = ensure_upper_dir(*parent, &upper_parent)) return rc;
   struct stat base_st;
   if (int rc = stat_at(file.parent_base, file.name, &base_st)) return rc;
-  const int rc = S_ISREG(base_st.st_mode) ? copy_regular(file, upper_parent, base_st, keep_data)
-                                          : copy_special(file, upper_parent, base_st);
+  const int rc = S_ISREG(base_st.st_mode)
+                     ? copy_regular(quota_, file, upper_parent, base_st, keep_data)
+                     : copy_special(quota_, file, upper_parent, base_st);
   if (rc) return rc;
   journal_->record_copy_up(
       file.path, layer::BaseStamp{base_st.st_ino, base_st.st_size,
@@ -127,7 +147,9 @@ int Filesystem::open_file(const NodeView& node, bool for_write, FdCache::Handle*
   if (::fstat(fd.get(), &st) < 0) return -errno;
   // Only regular file data is served; anything else reached here is a type confusion.
   if (!S_ISREG(st.st_mode)) return -EACCES;
-  *out = std::make_shared<const UniqueFd>(std::move(fd));
+  // The write quota learns the size here, so writes need no fstat of their own.
+  if (writable) quota_.note_size(st.st_ino, static_cast<std::uint64_t>(st.st_size));
+  *out = std::make_shared<const HostFile>(std::move(fd), st.st_ino);
   fds_.insert(node.id, *out, writable);
   return 0;
 }
@@ -141,10 +163,12 @@ Filesystem::KeptFile Filesystem::open_for_keeping(const NodeView& file) {
   return kept;
 }
 
-void Filesystem::keep_if_orphaned(fuse_ino_t id, KeptFile kept) {
-  if (!kept.fd) return;
+bool Filesystem::keep_if_orphaned(fuse_ino_t id, KeptFile kept) {
+  if (!kept.fd) return false;
   std::optional<NodeView> now = table_.view(id);
-  if (now && now->unlinked) fds_.pin(id, std::move(kept.fd), kept.writable);
+  if (!now || !now->unlinked) return false;
+  fds_.pin(id, std::move(kept.fd), kept.writable);
+  return true;
 }
 
 }  // namespace agentfense::fs

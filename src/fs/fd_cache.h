@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fuse_lowlevel.h>
+#include <sys/types.h>
 
 #include <list>
 #include <memory>
@@ -17,9 +18,15 @@
 
 namespace agentfense::fs {
 
+// An open host file and its host inode number (the write quota's key for its size).
+struct HostFile : UniqueFd {
+  HostFile(UniqueFd fd, ino_t host_ino) : UniqueFd(std::move(fd)), ino(host_ino) {}
+  ino_t ino;
+};
+
 class FdCache {
  public:
-  using Handle = std::shared_ptr<const UniqueFd>;
+  using Handle = std::shared_ptr<const HostFile>;
 
   explicit FdCache(size_t capacity) : capacity_(capacity) {}
   FdCache(const FdCache&) = delete;

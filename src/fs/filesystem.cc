@@ -5,8 +5,11 @@
 
 #include <algorithm>
 
+#include "common/errors.h"
+#include "common/log.h"
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
+#include "fs/quota_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -40,7 +43,59 @@ Filesystem::Filesystem(const MountOptions& options, std::unique_ptr<layer::Journ
       access_(*options.policy, audit_.get()),
       table_(dup_fd(options.base_dirfd), dup_fd(journal_->upper_fd()),
              options.policy->decide("/", true)),
-      fds_(fd_cache_capacity()) {}
+      fds_(fd_cache_capacity()),
+      quota_(options.quota) {
+  quota_.reset(count_upper(journal_->upper_fd()));  // throws: a mount must start counted
+}
+
+void Filesystem::recount_quota() {
+  try {
+    QuotaUsage usage = count_upper(journal_->upper_fd());
+    usage.bytes += orphan_bytes();
+    quota_.reset(usage);
+  } catch (const std::exception& error) {
+    log::warn("fs.quota_recount_failed", {{"error", error.what()}});
+  }
+}
+
+std::uint64_t Filesystem::orphan_bytes() {
+  std::lock_guard lock(orphans_mu_);
+  std::uint64_t bytes = 0;
+  for (const fuse_ino_t id : orphans_) {
+    struct stat st;
+    if (FdCache::Handle fd = fds_.find(id, false); fd && ::fstat(fd->get(), &st) == 0) {
+      bytes += WriteQuota::charge_of(static_cast<std::uint64_t>(st.st_size));
+    }
+  }
+  return bytes;
+}
+
+void Filesystem::upper_name_removed(const struct stat& before, fuse_ino_t kept_node) {
+  const bool last_name_of_file = S_ISREG(before.st_mode) && before.st_nlink <= 1;
+  const bool still_open = last_name_of_file && kept_node != 0;
+  if (still_open) {
+    std::lock_guard lock(orphans_mu_);
+    orphans_.insert(kept_node);
+  }
+  quota_.name_removed(before, still_open);
+}
+
+void Filesystem::close_forgotten(fuse_ino_t id) {
+  bool orphan = false;
+  {
+    std::lock_guard lock(orphans_mu_);
+    orphan = orphans_.erase(id) > 0;
+  }
+  if (orphan) {
+    struct stat st;
+    if (FdCache::Handle fd = fds_.find(id, false); fd && ::fstat(fd->get(), &st) == 0) {
+      quota_.file_closed(fd->ino, static_cast<std::uint64_t>(st.st_size));
+    }
+  }
+  // Node ids are never reused: every fd of this one, pinned or cached, can go (the data
+  // of a nameless file is freed on the host only once all of them are closed).
+  fds_.erase(id);
+}
 
 int Filesystem::resolve(const NodeView& parent, const std::string& name, const std::string& path,
                         HostEntry* out) {

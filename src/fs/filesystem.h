@@ -9,12 +9,14 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "fs/access.h"
 #include "fs/fd_cache.h"
 #include "fs/inode_table.h"
 #include "fs/mount.h"
 #include "fs/presented_attr.h"
+#include "fs/write_quota.h"
 #include "layer/journal.h"
 
 namespace agentfense::fs {
@@ -55,6 +57,7 @@ class Filesystem {
   FdCache& fds() { return fds_; }
   layer::Journal& journal() { return *journal_; }
   RequestCounters& counters() { return counters_; }
+  WriteQuota& quota() { return quota_; }
   Owner owner() const { return {options_.owner_uid, options_.owner_gid}; }
   // Held by every operation that changes the namespace or copies up: they are rare
   // compared to reads, and serializing them keeps layer bookkeeping simple and correct.
@@ -80,9 +83,10 @@ class Filesystem {
               HostEntry* out);
   // Full lookup: resolve, decide, hide, register one kernel reference, fill `entry`.
   int lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry);
-  // The kernel dropped `count` references; a node that is gone releases a pinned fd.
+  // The kernel dropped `count` references; a node that is gone releases its fds (and the
+  // quota of a file it kept open after its last name went).
   void forget(fuse_ino_t id, std::uint64_t count) {
-    if (table_.forget(id, count)) fds_.unpin(id);
+    if (table_.forget(id, count)) close_forgotten(id);
   }
   // Removing a file's last name (unlink, rename over it) while the agent may still hold
   // it open: open_for_keeping() before the removal, keep_if_orphaned() after it pins the
@@ -92,7 +96,15 @@ class Filesystem {
     bool writable = false;
   };
   KeptFile open_for_keeping(const NodeView& file);
-  void keep_if_orphaned(fuse_ino_t id, KeptFile kept);
+  // True when the fd was kept (the node has no name left).
+  bool keep_if_orphaned(fuse_ino_t id, KeptFile kept);
+  // A name in upper was removed on the host (unlink, rmdir, rename over it); `before` is
+  // its lstat. `kept_node` (0: none) is the node keep_if_orphaned() kept the file open
+  // for: a file's data stays charged until the kernel forgets that node.
+  void upper_name_removed(const struct stat& before, fuse_ino_t kept_node);
+  // Counts upper afresh (commit and discard move or remove upper files); caller holds
+  // the layer locks. On failure the old numbers stay and the error is logged.
+  void recount_quota();
   // The node's presented attributes from a fresh host stat.
   int attr(const NodeView& node, struct stat* st);
   void fill_entry(const NodeView& node, const struct stat& presented, fuse_entry_param* entry);
@@ -123,6 +135,9 @@ class Filesystem {
   // under another name), if it may serve `path` too.
   std::optional<NodeView> same_host_file(const std::string& path, const policy::Decision& decision,
                                          const struct stat& host);
+  void close_forgotten(fuse_ino_t id);
+  // Bytes of the files kept open after their last name went (they are not in upper).
+  std::uint64_t orphan_bytes();
 
   MountOptions options_;
   std::unique_ptr<layer::Journal> journal_;
@@ -130,6 +145,9 @@ class Filesystem {
   Access access_;
   InodeTable table_;
   FdCache fds_;
+  WriteQuota quota_;
+  std::mutex orphans_mu_;
+  std::unordered_set<fuse_ino_t> orphans_;  // nodes keeping a nameless upper file charged
   RequestCounters counters_;
   std::shared_mutex layer_gate_;
   std::atomic<std::uint64_t> content_epoch_{0};

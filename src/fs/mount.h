@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "fs/quota_limits.h"
 #include "policy/policy.h"
 
 namespace agentfense::fs {
@@ -26,6 +27,9 @@ struct MountOptions {
   // Push small read-only files into the page cache once a directory is being read
   // (prefetch.h). Off only in tests that count READ requests.
   bool prefetch = true;
+  // Write-layer limits (write_quota.h): beyond them the agent gets ENOSPC and statfs
+  // (`df`) reports them instead of the host disk. Zero members mean unlimited.
+  QuotaLimits quota;
 };
 
 // Mounts, serves multi-threaded until SIGINT/SIGTERM (clean unmount) or an external

@@ -1,5 +1,7 @@
 // Creating names: create, mkdir, mknod, symlink. A new name always goes to the upper
-// layer and requires kWrite on exactly that path.
+// layer and requires kWrite on exactly that path; its write quota (write_quota.h) is
+// reserved after the permission and existence checks (so EACCES and EEXIST come first,
+// as on a full disk) and before anything is created.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -59,18 +61,25 @@ void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t m
     fuse_reply_err(req, -rc);
     return;
   }
+  WriteQuota::Reservation reservation;
+  if (int rc = fs.quota().reserve(0, &reservation)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
   UniqueFd fd(::openat(upper_parent, name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
                        mode & 0777));
-  if (!fd) {
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) < 0) {
     fuse_reply_err(req, errno);
     return;
   }
+  reservation.keep_file(st.st_ino, 0);
   fuse_entry_param entry;
   if (int rc = finish_create(fs, *parent, name, false, &entry)) {
     fuse_reply_err(req, -rc);
     return;
   }
-  fs.fds().insert(entry.ino, std::make_shared<const UniqueFd>(std::move(fd)), true);
+  fs.fds().insert(entry.ino, std::make_shared<const HostFile>(std::move(fd), st.st_ino), true);
   fi->fh = 0;  // data requests are served from the fd cache by node id
   if (fuse_reply_create(req, &entry, fi) != 0) {
     fs.forget(entry.ino, 1);  // the request was interrupted: no reference taken
@@ -87,10 +96,16 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
     fuse_reply_err(req, -rc);
     return;
   }
+  WriteQuota::Reservation reservation;
+  if (int rc = fs.quota().reserve(WriteQuota::kEntryCharge, &reservation)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
   if (::mkdirat(upper_parent, name, mode & 01777) < 0) {
     fuse_reply_err(req, errno);
     return;
   }
+  reservation.keep();
   // A base directory of that name was deleted before (or the name was free only because
   // of a whiteout): the new directory must start empty, not show the old base entries.
   struct stat base_st;
@@ -117,10 +132,16 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
     fuse_reply_err(req, -rc);
     return;
   }
+  WriteQuota::Reservation reservation;
+  if (int rc = fs.quota().reserve(type == S_IFREG ? 0 : WriteQuota::kEntryCharge, &reservation)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
   if (::mknodat(upper_parent, name, type | (mode & 0777), 0) < 0) {
     fuse_reply_err(req, errno);
     return;
   }
+  reservation.keep();
   reply_created(req, *parent, name);
 }
 
@@ -136,10 +157,16 @@ void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent_ino, const
   }
   // The target is stored verbatim; it is only ever resolved by the kernel through this
   // mount, never by the daemon on the host.
+  WriteQuota::Reservation reservation;
+  if (int rc = fs.quota().reserve(WriteQuota::kEntryCharge, &reservation)) {
+    fuse_reply_err(req, -rc);
+    return;
+  }
   if (::symlinkat(target, upper_parent, name) < 0) {
     fuse_reply_err(req, errno);
     return;
   }
+  reservation.keep();
   reply_created(req, *parent, name);
 }
 

@@ -110,8 +110,14 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   std::optional<NodeView> victim = target_exists ? fs.table().find_path(to.path) : std::nullopt;
   if (victim && victim->id == source->id) victim.reset();  // two names of one file
   Filesystem::KeptFile kept = victim ? fs.open_for_keeping(*victim) : Filesystem::KeptFile{};
-  // A target that exists only in the base needs nothing removed: the renamed upper
-  // entry shadows it.
+  // An upper target is replaced on the host (its quota is freed below), unless it is
+  // another name of the source file, when rename does nothing. A target that exists only
+  // in the base needs nothing removed: the renamed upper entry shadows it.
+  struct stat source_st;
+  const bool replaces_upper =
+      target_exists && target.layer == Layer::kUpper &&
+      !(stat_at(from_parent->upper_dir, from.name, &source_st) == 0 &&
+        source_st.st_ino == target.st.st_ino && source_st.st_dev == target.st.st_dev);
   if (::renameat2(from_parent->upper_dir, from.name.c_str(), to_upper, to.name.c_str(), flags) <
       0) {
     return -errno;
@@ -131,7 +137,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
   if (!new_parent) return -ENOENT;
   fs.table().move(source->id, from.path, *new_parent, to.name, to.path);
-  if (victim) fs.keep_if_orphaned(victim->id, std::move(kept));
+  const bool victim_kept = victim && fs.keep_if_orphaned(victim->id, std::move(kept));
+  if (replaces_upper) fs.upper_name_removed(target.st, victim_kept ? victim->id : 0);
   fs.changed_children(from.parent);
   fs.changed_children(to.parent);
   return 0;
@@ -172,6 +179,8 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   std::optional<NodeView> fresh = fs.table().view(ino);
   if (rc == 0 && !fresh) rc = -ENOENT;
   if (rc == 0) rc = fs.copy_up(*fresh, true);
+  WriteQuota::Reservation reservation;  // the new name; the data is charged once already
+  if (rc == 0) rc = fs.quota().reserve(0, &reservation);
   if (rc == 0 && ::linkat(fresh->parent_upper, fresh->name.c_str(), upper_parent, newname, 0) < 0) {
     rc = -errno;
   }
@@ -179,6 +188,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
     fuse_reply_err(req, -rc);
     return;
   }
+  reservation.keep();
   const std::string new_path = child_path(parent->path, newname);
   fs.journal().remove_marker(new_path);
   fs.changed_children(*parent);

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <shared_mutex>
 #include <vector>
 
@@ -82,12 +83,31 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_readlink(req, target.data());
 }
 
+// `df` inside the sandbox shows its write quota: the size is the quota, "used" is what
+// the write layer takes, and free is what is left (never more than the host has left).
+// An unlimited dimension shows the host's numbers, as before.
 void op_statfs(fuse_req_t req, fuse_ino_t) {
+  Filesystem& fs = fs_of(req);
   struct statvfs st;
-  UniqueFd upper = open_dir_for_listing(fs_of(req).journal().upper_fd());
+  UniqueFd upper = open_dir_for_listing(fs.journal().upper_fd());
   if (!upper || ::fstatvfs(upper.get(), &st) < 0) {
     fuse_reply_err(req, errno);
     return;
+  }
+  const QuotaLimits& limits = fs.quota().limits();
+  const QuotaUsage used = fs.quota().usage();
+  if (limits.bytes != 0) {
+    constexpr std::uint64_t block = WriteQuota::kBlock;
+    const std::uint64_t host_free = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize / block;
+    const std::uint64_t left = used.bytes < limits.bytes ? (limits.bytes - used.bytes) / block : 0;
+    st.f_bsize = st.f_frsize = block;
+    st.f_blocks = limits.bytes / block;
+    st.f_bfree = st.f_bavail = std::min(left, host_free);
+  }
+  if (limits.inodes != 0) {
+    const std::uint64_t left = used.inodes < limits.inodes ? limits.inodes - used.inodes : 0;
+    st.f_files = limits.inodes;
+    st.f_ffree = st.f_favail = std::min<std::uint64_t>(left, st.f_favail);
   }
   fuse_reply_statfs(req, &st);
 }

@@ -44,10 +44,12 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
   fs.journal().remove_marker(path);
   if (in_base) fs.journal().add_whiteout(path);
+  bool kept_open = false;
   if (known) {
     fs.table().remove_name(known->id, path);  // a hard link's other names live on
-    fs.keep_if_orphaned(known->id, std::move(kept));
+    kept_open = fs.keep_if_orphaned(known->id, std::move(kept));
   }
+  if (host.layer == Layer::kUpper) fs.upper_name_removed(host.st, kept_open ? known->id : 0);
   fs.changed_children(parent);
   return 0;
 }

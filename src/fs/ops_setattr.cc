@@ -71,7 +71,17 @@ int apply(Filesystem& fs, const NodeView& node, const struct stat& attr, int to_
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (fd < 0 || node.is_dir()) return node.is_dir() ? -EISDIR : -EINVAL;
-    if (::ftruncate(fd, attr.st_size) < 0) return -errno;
+    if (attr.st_size < 0) return -EINVAL;
+    // Charged first: growing past the write quota fails with ENOSPC and changes nothing.
+    WriteQuota& quota = fs.quota();
+    const HostFile& file = *file_fd;
+    if (int rc = quota.resize(file.ino, fd, static_cast<std::uint64_t>(attr.st_size))) return rc;
+    if (::ftruncate(fd, attr.st_size) < 0) {
+      const int error = errno;
+      struct stat st;
+      if (::fstat(fd, &st) == 0) quota.settle(file.ino, static_cast<std::uint64_t>(st.st_size));
+      return -error;
+    }
   }
   if (to_set & kTimeBits) {
     const timespec times[2] = {

@@ -1,8 +1,12 @@
 // Data writes and durability: write, fallocate, fsync, fsyncdir. The first write to a
-// base file copies it up.
+// base file copies it up. Growth is charged to the write quota (write_quota.h) before it
+// happens: a write crossing the limit is shortened to what fits, as on a full disk, and
+// one that cannot write a byte fails with ENOSPC.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <shared_mutex>
 
@@ -36,6 +40,27 @@ bool writable_fd_or_reply(fuse_req_t req, fuse_ino_t ino, FdCache::Handle* fd) {
   return true;
 }
 
+// After an operation changed a file by an amount other than the one reserved (an
+// error, a short write, fallocate): the quota takes the file's real size.
+void settle_size(WriteQuota& quota, const HostFile& file) {
+  struct stat st;
+  if (::fstat(file.get(), &st) == 0) quota.settle(file.ino, static_cast<std::uint64_t>(st.st_size));
+}
+
+// The size a fallocate leaves the file at, at most (shrinking modes are settled after).
+// -EOPNOTSUPP for allocating past the end without changing the size: such blocks hide
+// from a quota that counts sizes.
+long long size_after_fallocate(int mode, off_t offset, off_t length, std::uint64_t size,
+                               bool limited) {
+  const auto end = static_cast<std::uint64_t>(offset) + static_cast<std::uint64_t>(length);
+  if (mode & FALLOC_FL_INSERT_RANGE) return static_cast<long long>(size + length);
+  if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE)) return static_cast<long long>(size);
+  if (mode & FALLOC_FL_KEEP_SIZE) {
+    return limited && end > size ? -EOPNOTSUPP : static_cast<long long>(size);
+  }
+  return static_cast<long long>(std::max(size, end));
+}
+
 }  // namespace
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
@@ -43,9 +68,17 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
   std::shared_lock gate(fs_of(req).layer_gate());
   FdCache::Handle fd;
   if (!writable_fd_or_reply(req, ino, &fd)) return;
-  const ssize_t n = ::pwrite(fd->get(), buf, size, off);
+  WriteQuota& quota = fs_of(req).quota();
+  const long fits = quota.reserve_write(fd->ino, fd->get(), off, size);
+  if (fits < 0) {
+    fuse_reply_err(req, static_cast<int>(-fits));
+    return;
+  }
+  const ssize_t n = ::pwrite(fd->get(), buf, static_cast<size_t>(fits), off);
+  const int error = errno;
+  if (n != fits) settle_size(quota, *fd);
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    fuse_reply_err(req, error);
   } else {
     fuse_reply_write(req, static_cast<size_t>(n));
   }
@@ -56,7 +89,25 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t 
   std::shared_lock gate(fs_of(req).layer_gate());
   FdCache::Handle fd;
   if (!writable_fd_or_reply(req, ino, &fd)) return;
-  fuse_reply_err(req, ::fallocate(fd->get(), mode, offset, length) < 0 ? errno : 0);
+  if (offset < 0 || length <= 0) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  WriteQuota& quota = fs_of(req).quota();
+  struct stat st;
+  if (::fstat(fd->get(), &st) < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  const long long target = size_after_fallocate(
+      mode, offset, length, static_cast<std::uint64_t>(st.st_size), quota.limits().bytes != 0);
+  int rc = target < 0 ? static_cast<int>(target)
+                      : quota.resize(fd->ino, fd->get(), static_cast<std::uint64_t>(target));
+  if (rc == 0) {
+    rc = ::fallocate(fd->get(), mode, offset, length) < 0 ? -errno : 0;
+    settle_size(quota, *fd);
+  }
+  fuse_reply_err(req, -rc);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 
 #include "common/errors.h"
+#include "common/log.h"
+#include "server/commit_room.h"
 #include "server/write_layer.h"
 
 namespace agentfense::server {
@@ -185,8 +187,21 @@ v1::CommitChangesResponse LiveSandbox::as_command(const std::function<void()>& o
   return plan_.sync_on_complete ? sync_after_command() : v1::CommitChangesResponse{};
 }
 
+void LiveSandbox::reserve_commit_room() const {
+  if (!plan_.reserve_commit_room) return;
+  plan_.reserve_commit_room(write_layer_bytes(mount_.workspace_fd(), plan_.mount.quota.bytes != 0,
+                                              plan_.mount.state_dir));
+}
+
 v1::CommitChangesResponse LiveSandbox::sync_after_command() {
   const std::unique_lock exclusive(activity_);
+  try {
+    reserve_commit_room();
+  } catch (const std::exception& full) {
+    log::warn("sandbox.sync_skipped",
+              {{"sandbox_id", plan_.mount.sandbox_id}, {"reason", full.what()}});
+    return {};
+  }
   return commit_from_control(
       mount_.control({{"op", "commit"}, {"paths", nlohmann::json::array()}}));
 }
@@ -203,6 +218,7 @@ v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths)
 
 v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths) {
   const std::unique_lock exclusive(activity_);
+  reserve_commit_room();
   return commit_from_control(mount_.control({{"op", "commit"}, {"paths", paths_json(paths)}}));
 }
 

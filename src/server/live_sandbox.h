@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,11 @@ struct LiveSandboxPlan {
   bool sync_on_complete = true;
   std::int64_t max_sessions = 0;  // open sessions at once; 0 = unlimited
   IdRange id_range = kDefaultIdRange;  // sandbox.uid_range
+  // Called before every commit with the bytes the write layer holds (commit_room.h);
+  // throws ApiError when they would grow the codebase past its limit: an explicit commit
+  // fails with it, a sync after a command is skipped (the changes stay in the write
+  // layer, bounded by its quota). Empty: no check.
+  std::function<void(std::int64_t pending)> reserve_commit_room;
 };
 
 class LiveSandbox {
@@ -100,6 +106,7 @@ class LiveSandbox {
  private:
   v1::CommitChangesResponse sync_after_command();
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
+  void reserve_commit_room() const;
 
   LiveSandboxPlan plan_;
   policy::Policy policy_;

@@ -52,6 +52,13 @@ ApiError from_errno(int error, const std::string& path, const char* what) {
     case EISDIR:
       return ApiError(StatusCode::INVALID_ARGUMENT, escape_user_text(path) + " is a directory",
                       kReasonInvalidPath);
+    case ENOSPC:
+    case EDQUOT:
+      return ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                      std::string(what) + " " + path +
+                          ": the sandbox's write layer is full (resources.disk_bytes / "
+                          "disk_inodes)",
+                      kReasonQuotaExceeded);
     default:
       return ApiError(StatusCode::INTERNAL, std::string(what) + " " + escape_user_text(path) +
                                                 ": " + std::strerror(error));

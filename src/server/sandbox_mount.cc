@@ -42,7 +42,8 @@ SandboxMount::SandboxMount(const MountPlan& plan)
                                    .audit_path = plan.audit_path,
                                    .control_socket = run_dir_ + "/control.sock",
                                    .owner_uid = plan.owner_uid,
-                                   .owner_gid = plan.owner_gid});
+                                   .owner_gid = plan.owner_gid,
+                                   .quota = plan.quota});
     workspace_.reset(::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace_) throw SystemError("open " + mountpoint, errno);
   } catch (...) {

@@ -26,6 +26,7 @@ struct MountPlan {
   std::string audit_path;  // JSON-lines audit log of the sandbox
   std::string mount_root;  // storage.mount_path
   std::vector<policy::Rule> rules;
+  fs::QuotaLimits quota;  // the write layer's limits (0 = unlimited)
   uid_t owner_uid = 0;  // the sandbox's host ids: every file is presented as theirs
   gid_t owner_gid = 0;
 };

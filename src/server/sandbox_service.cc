@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/commit_room.h"
 #include "server/proto_time.h"
 #include "server/quota_owner.h"
 #include "server/rules.h"
@@ -87,6 +88,7 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
   (void)rules_from_wire(request.permissions());                         // INVALID_ARGUMENT
   validate_limits(request.resources());
+  const v1::ResourceLimits resources = with_disk_quota(request.resources(), options_.disk);
   // RUNTIME_TYPE_UNSPECIFIED means the server's runtime.type.
   const v1::RuntimeType runtime = request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED
                                       ? options_.default_runtime
@@ -119,7 +121,7 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   if (expires_in.count() > 0) *sandbox.mutable_expires_at() = to_timestamp(now + expires_in);
   sandbox.set_runtime(runtime);
   sandbox.set_image(request.image());
-  *sandbox.mutable_resources() = request.resources();
+  *sandbox.mutable_resources() = resources;
   sandbox.set_sync_mode(request.sync_mode() == v1::SYNC_MODE_MANUAL
                             ? v1::SYNC_MODE_MANUAL
                             : v1::SYNC_MODE_ON_COMMAND_COMPLETE);
@@ -143,19 +145,24 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   if (live_.count(sandbox.id())) return sandbox;  // already running: idempotent
   const auto started = std::chrono::steady_clock::now();
   try {
-    LiveSandboxPlan plan{.codebase_id = sandbox.codebase_id(),
-                         .mount = {.fs_program = options_.fs_program,
-                                   .sandbox_id = sandbox.id(),
-                                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),
-                                   .state_dir = state_dir(sandbox.id()) + "/state",
-                                   .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
-                                   .mount_root = options_.mount_root,
-                                   .rules = rules_of(sandbox)},
-                         .limits = limits_from_wire(sandbox.resources()),
-                         .output_limit = options_.output_limit,
-                         .sync_on_complete = sync_on_complete(sandbox),
-                         .max_sessions = options_.max_sessions_per_sandbox,
-                         .id_range = options_.id_range};
+    LiveSandboxPlan plan{
+        .codebase_id = sandbox.codebase_id(),
+        .mount = {.fs_program = options_.fs_program,
+                  .sandbox_id = sandbox.id(),
+                  .base_dir = codebases_.files_dir(sandbox.codebase_id()),
+                  .state_dir = state_dir(sandbox.id()) + "/state",
+                  .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
+                  .mount_root = options_.mount_root,
+                  .rules = rules_of(sandbox),
+                  .quota = disk_quota_of(sandbox.resources(), options_.disk)},
+        .limits = limits_from_wire(sandbox.resources()),
+        .output_limit = options_.output_limit,
+        .sync_on_complete = sync_on_complete(sandbox),
+        .max_sessions = options_.max_sessions_per_sandbox,
+        .id_range = options_.id_range,
+        .reserve_commit_room = [this, codebase = sandbox.codebase_id()](std::int64_t pending) {
+          reserve_commit_room(codebases_, codebase, pending);
+        }};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
@@ -269,9 +276,12 @@ int SandboxService::reap_expired() {
 
 void SandboxService::after_commit(const std::string& codebase_id, const std::string& committer,
                                   const v1::CommitChangesResponse& commit) {
+  // Also after a commit that applied nothing: its room was reserved (commit_room.h) and
+  // the recount gives back what did not land.
+  if (commit.applied().empty() && commit.denied().empty() && commit.conflicts().empty()) return;
+  stats_.mark(codebase_id);
   if (commit.applied().empty()) return;
   base_changed(codebase_id, {commit.applied().begin(), commit.applied().end()}, committer);
-  stats_.mark(codebase_id);
 }
 
 void SandboxService::base_changed(const std::string& codebase_id,

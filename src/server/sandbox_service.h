@@ -13,6 +13,7 @@
 #include <string>
 
 #include "server/api.h"
+#include "server/disk_quota.h"
 #include "server/live_sandbox.h"
 #include "server/spawner_thread.h"
 #include "server/stats_refresher.h"
@@ -35,6 +36,8 @@ struct SandboxServiceOptions {
   IdRange id_range = kDefaultIdRange;                        // sandbox.uid_range
   v1::RuntimeType default_runtime = v1::RUNTIME_TYPE_BWRAP;  // runtime.type
   bool docker_available = false;
+  // sandbox.disk_bytes / disk_inodes (disk_quota.h).
+  DiskQuotaPolicy disk{.max_bytes = std::int64_t{10} << 30, .max_inodes = 1'000'000};
 };
 
 class SandboxService final : public SandboxApi {

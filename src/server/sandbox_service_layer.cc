@@ -1,5 +1,6 @@
 // The write layer (changes, diff, commit, discard) and sandbox-scoped files.
 #include "common/log.h"
+#include "server/commit_room.h"
 #include "server/rules.h"
 #include "server/sandbox_files.h"
 #include "server/sandbox_service.h"
@@ -57,6 +58,8 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
     if (error.reason() != kReasonSandboxNotRunning) throw;
   }
   if (!done) {
+    reserve_commit_room(codebases_, sandbox.codebase_id(),
+                        write_layer_bytes(state_dir(sandbox.id()) + "/state"));
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
     const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
     result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);

@@ -76,19 +76,30 @@ void ensure_dir(const std::string& path, mode_t mode) {
 }
 
 SandboxServiceOptions sandbox_options(const Config& config) {
-  return {.fs_program = supervisor::sibling_binary("agentfense"),
-          .sandboxes_dir = config.storage.data_dir + "/sandboxes",
-          .mount_root = config.storage.mount_path,
-          .default_timeout = config.runtime.default_timeout,
-          .max_timeout = config.runtime.max_timeout,
-          .default_expiration = config.sandbox.default_expiration,
-          .max_per_user = static_cast<int>(config.sandbox.max_per_user),
-          .max_sessions_per_sandbox = config.sandbox.max_sessions_per_sandbox,
-          .output_limit = static_cast<std::size_t>(config.runtime.output_limit),
-          .id_range = config.sandbox.uid_range,
-          .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
-                                                                         : v1::RUNTIME_TYPE_BWRAP,
-          .docker_available = false};
+  return {
+      .fs_program = supervisor::sibling_binary("agentfense"),
+      .sandboxes_dir = config.storage.data_dir + "/sandboxes",
+      .mount_root = config.storage.mount_path,
+      .default_timeout = config.runtime.default_timeout,
+      .max_timeout = config.runtime.max_timeout,
+      .default_expiration = config.sandbox.default_expiration,
+      .max_per_user = static_cast<int>(config.sandbox.max_per_user),
+      .max_sessions_per_sandbox = config.sandbox.max_sessions_per_sandbox,
+      .output_limit = static_cast<std::size_t>(config.runtime.output_limit),
+      .id_range = config.sandbox.uid_range,
+      .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
+                                                                     : v1::RUNTIME_TYPE_BWRAP,
+      .docker_available = false,
+      .disk = {.max_bytes = config.sandbox.disk_bytes, .max_inodes = config.sandbox.disk_inodes}};
+}
+
+store::UploadLimits upload_limits(const Config& config) {
+  const Config::Storage& s = config.storage;
+  return {.max_upload_bytes = s.max_upload_bytes,
+          .max_codebase_bytes = s.max_codebase_bytes,
+          .max_archive_bytes = s.max_archive_bytes,
+          .max_archive_entries = s.max_archive_entries,
+          .max_archive_ratio = s.max_archive_ratio};
 }
 
 }  // namespace
@@ -107,7 +118,7 @@ int run_server(const Config& config) {
   supervisor::make_private_dir(config.storage.mount_path);
 
   const auto db = store::Database::open(config.storage.db_path, store::store_migrations());
-  store::CodebaseStore codebase_store(*db, config.storage.codebase_path);
+  store::CodebaseStore codebase_store(*db, config.storage.codebase_path, upload_limits(config));
   store::SandboxRecords sandbox_records(*db);
   store::SessionRecords session_records(*db);
   SpawnerThread spawner;

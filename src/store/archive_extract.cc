@@ -28,8 +28,10 @@ using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
 // through it, so a failure of `next` is parked here and rethrown once control is back.
 struct StreamSource {
   const server::Next<std::string>* next;
+  std::int64_t max_bytes = 0;  // storage.max_upload_bytes, 0 = no limit
   std::string chunk;
   std::exception_ptr error;
+  std::int64_t received = 0;  // what the client sent so far (compressed)
 };
 
 la_ssize_t read_chunk(struct archive* archive, void* context, const void** buffer) {
@@ -39,6 +41,9 @@ la_ssize_t read_chunk(struct archive* archive, void* context, const void** buffe
     while (source->chunk.empty()) {
       if (!(*source->next)(source->chunk)) return 0;
     }
+    source->received += static_cast<std::int64_t>(source->chunk.size());
+    if (source->max_bytes != 0 && source->received > source->max_bytes)
+      throw_over_limit("archive upload", "storage.max_upload_bytes", source->max_bytes);
     *buffer = source->chunk.data();
     return static_cast<la_ssize_t>(source->chunk.size());
   } catch (...) {
@@ -57,7 +62,9 @@ const char* utf8_or_native(const char* utf8, const char* native) {
 
 class Extractor {
  public:
-  Extractor(int staging_fd, struct archive* archive) : staging_(staging_fd), archive_(archive) {}
+  Extractor(int staging_fd, struct archive* archive, const ArchiveBudget& budget,
+            const StreamSource& source)
+      : staging_(staging_fd), archive_(archive), budget_(budget), source_(source) {}
 
   void extract(struct archive_entry* entry);
   void apply_dir_modes();
@@ -67,12 +74,31 @@ class Extractor {
   void write_file(int parent, const std::string& name, const CodebasePath& path, mode_t mode,
                   int64_t declared_size);
   void make_link(int parent, const std::string& name, const CodebasePath& path, const char* target);
+  // Throws when the archive, at `expanded` bytes in all, is over a limit; the ratio is
+  // only judged once that much data has arrived (`arrived`), not on a header's promise.
+  void check_expansion(std::int64_t expanded, bool arrived) const;
 
   int staging_;
   struct archive* archive_;
+  const ArchiveBudget& budget_;
+  const StreamSource& source_;
   ExtractResult result_;
   std::vector<std::pair<CodebasePath, mode_t>> dir_modes_;
 };
+
+void Extractor::check_expansion(std::int64_t expanded, bool arrived) const {
+  const UploadLimits& limits = budget_.limits;
+  if (limits.max_archive_bytes != 0 && expanded > limits.max_archive_bytes)
+    throw_over_limit("archive expanded size", "storage.max_archive_bytes",
+                     limits.max_archive_bytes);
+  if (budget_.room >= 0 && expanded > budget_.room)
+    throw_over_limit("codebase size with this archive", "storage.max_codebase_bytes",
+                     limits.max_codebase_bytes);
+  const std::int64_t ratio = limits.max_archive_ratio;
+  if (arrived && ratio != 0 && expanded > kArchiveRatioFreeBytes &&
+      expanded / ratio > source_.received)
+    throw_over_limit("archive expansion ratio", "storage.max_archive_ratio", ratio, false);
+}
 
 void Extractor::extract(struct archive_entry* entry) {
   const char* raw_name =
@@ -88,6 +114,11 @@ void Extractor::extract(struct archive_entry* entry) {
     if (type == AE_IFDIR && hardlink == nullptr) return;  // "./": the destination itself
     throw_invalid_path(entry_name, "archive entry names the destination directory");
   }
+  const std::int64_t max_entries = budget_.limits.max_archive_entries;
+  if (max_entries != 0 && result_.entries >= max_entries)
+    throw_over_limit("archive entry count", "storage.max_archive_entries", max_entries, false);
+  if (type == AE_IFREG && hardlink == nullptr)
+    check_expansion(result_.bytes + std::max<int64_t>(0, archive_entry_size(entry)), false);
 
   // Parents are resolved with no-symlink openat2: an entry below an earlier symlink fails.
   UniqueFd parent = open_dir_in_codebase(staging_, path.parent(), true);
@@ -135,6 +166,8 @@ void Extractor::write_file(int parent, const std::string& name, const CodebasePa
                          std::string("archive data: ") + archive_error_string(archive_));
     }
     // Blocks may skip ahead (sparse entries): pwrite at the block's own offset.
+    check_expansion(result_.bytes + std::max<int64_t>(end, offset + static_cast<int64_t>(size)),
+                    true);
     const char* bytes = static_cast<const char*>(block);
     size_t done = 0;
     while (done < size) {
@@ -148,6 +181,7 @@ void Extractor::write_file(int parent, const std::string& name, const CodebasePa
   }
   // A sparse file's trailing hole is not a block: the entry's size says where it ends.
   if (end < declared_size) {
+    check_expansion(result_.bytes + declared_size, true);
     check_syscall(::ftruncate(file.get(), declared_size), "truncate " + path.display);
   }
   check_syscall(::fchmod(file.get(), mode), "chmod " + path.display);
@@ -184,14 +218,15 @@ void Extractor::apply_dir_modes() {
 
 }  // namespace
 
-ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data) {
+ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data,
+                              const ArchiveBudget& budget) {
   ArchivePtr archive(archive_read_new(), &archive_read_free);
   if (!archive) throw std::runtime_error("archive_read_new failed");
   archive_read_support_filter_gzip(archive.get());
   archive_read_support_format_tar(archive.get());
 
-  StreamSource source{&data, {}, nullptr};
-  Extractor extractor(staging_fd, archive.get());
+  StreamSource source{&data, budget.limits.max_upload_bytes, {}, nullptr};
+  Extractor extractor(staging_fd, archive.get(), budget, source);
   const auto fail = [&](const char* what) {
     if (source.error) std::rethrow_exception(source.error);
     const char* message = archive_error_string(archive.get());

@@ -7,12 +7,16 @@
 // ApiError(INVALID_ARGUMENT, kReasonInvalidPath) naming the entry: absolute names, "..",
 // paths through a symlink extracted earlier, devices/fifos/sockets, hard links to anything
 // not in the archive. A later entry with the same name replaces the earlier one (as tar).
+// Beyond the budget (upload_limits.h) it stops with ApiError(RESOURCE_EXHAUSTED): bytes
+// received, entries, expanded bytes (checked against each header's declared size before
+// the entry is written, then as data arrives) and the expanded / received ratio.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "server/api.h"
+#include "store/upload_limits.h"
 
 namespace agentfense::store {
 
@@ -21,6 +25,12 @@ struct ExtractResult {
   int64_t bytes = 0;    // regular file data
 };
 
-ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data);
+struct ArchiveBudget {
+  UploadLimits limits;
+  std::int64_t room = -1;  // bytes the codebase may still grow by; -1 = no limit
+};
+
+ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data,
+                              const ArchiveBudget& budget = {});
 
 }  // namespace agentfense::store

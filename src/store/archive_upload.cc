@@ -26,7 +26,8 @@ v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebas
   // Everything is validated while extracting into staging; the codebase is only touched
   // once the whole archive has been accepted.
   StagingDir staging(codebase_path_, dir);
-  const ExtractResult extracted = extract_archive(staging.fd(), data);
+  const ExtractResult extracted =
+      extract_archive(staging.fd(), data, {.limits = limits_, .room = free_bytes(codebase_id)});
 
   {
     std::lock_guard<std::mutex> install(install_mutex_);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <memory>
@@ -57,8 +58,8 @@ std::string join_roots(const std::vector<std::string>& roots) {
 
 }  // namespace
 
-CodebaseStore::CodebaseStore(Database& db, std::string codebase_path)
-    : db_(db), codebase_path_(std::move(codebase_path)) {
+CodebaseStore::CodebaseStore(Database& db, std::string codebase_path, UploadLimits limits)
+    : db_(db), codebase_path_(std::move(codebase_path)), limits_(limits) {
   std::error_code error;
   std::filesystem::create_directories(codebase_path_, error);
   if (error) throw SystemError("mkdir " + codebase_path_, error.value());
@@ -171,6 +172,11 @@ void CodebaseStore::remove(const std::string& id) {
 std::string CodebaseStore::files_dir(const std::string& id) {
   const v1::Codebase codebase = get(id);
   return codebase.imported_from().empty() ? codebase_path_ + "/" + id : codebase.imported_from();
+}
+
+std::int64_t CodebaseStore::free_bytes(const std::string& codebase_id) {
+  if (limits_.max_codebase_bytes == 0) return -1;
+  return std::max<std::int64_t>(0, limits_.max_codebase_bytes - get(codebase_id).size());
 }
 
 void CodebaseStore::adjust_stats(const std::string& id, const TreeStats& delta) {

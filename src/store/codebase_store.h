@@ -17,7 +17,9 @@
 
 #include "server/api.h"
 #include "store/database.h"
+#include "store/safe_path.h"
 #include "store/tree_stats.h"
+#include "store/upload_limits.h"
 
 namespace agentfense::store {
 
@@ -26,8 +28,8 @@ namespace v1 = ::sandbox::v1;
 class CodebaseStore {
  public:
   // Creates `codebase_path` when absent and clears staging dirs left by a crash (one
-  // server per codebase_path).
-  CodebaseStore(Database& db, std::string codebase_path);
+  // server per codebase_path). Uploads are held to `limits` (upload_limits.h).
+  CodebaseStore(Database& db, std::string codebase_path, UploadLimits limits = {});
 
   // --- metadata (codebase_store.cc) ---
   v1::Codebase create(const std::string& name, const std::string& owner_id);
@@ -52,6 +54,7 @@ class CodebaseStore {
   // --- single files (file_upload.cc, file_read.cc) ---
   // Streams `data` into a temp file beside the target, fsyncs, renames over the target.
   // total_size > 0 must equal the bytes received (else INVALID_ARGUMENT, nothing kept).
+  // RESOURCE_EXHAUSTED (nothing kept) beyond max_upload_bytes or max_codebase_bytes.
   v1::UploadResult upload(const std::string& codebase_id, const std::string& file_path,
                           int64_t total_size, const server::Next<std::string>& data);
   // 64 KiB chunks; stops early when `emit` returns false.
@@ -62,9 +65,21 @@ class CodebaseStore {
   v1::ListFilesResponse list_files(const std::string& codebase_id, const std::string& path,
                                    bool recursive);
 
+  // --- limits (upload_limits.h) ---
+  const UploadLimits& limits() const { return limits_; }
+  // Bytes the codebase may still grow by under max_codebase_bytes (as last counted);
+  // -1 = no limit.
+  std::int64_t free_bytes(const std::string& codebase_id);
+  // Raises the recorded size at once (a commit about to land at most `bytes`); the next
+  // recount() replaces it with what is really there.
+  void add_size(const std::string& codebase_id, std::int64_t bytes) {
+    adjust_stats(codebase_id, {bytes, 0});
+  }
+
   // --- archives (archive_upload.cc) ---
   // Extracts a tar / tar.gz stream under `dest_dir` via a staging directory: a rejected
-  // archive (INVALID_ARGUMENT naming the entry) leaves the codebase untouched.
+  // archive (INVALID_ARGUMENT naming the entry, RESOURCE_EXHAUSTED naming the limit)
+  // leaves the codebase untouched.
   v1::UploadArchiveResult upload_archive(const std::string& codebase_id,
                                          const std::string& dest_dir,
                                          const server::Next<std::string>& data);
@@ -75,8 +90,13 @@ class CodebaseStore {
                       const std::string& imported_from, const TreeStats& stats);
   std::string staging_parent(const std::string& files_dir);
 
+  // RESOURCE_EXHAUSTED unless a file of `size` bytes at `path` fits in the codebase.
+  void check_room(const std::string& codebase_id, int root_fd, const CodebasePath& path,
+                  std::int64_t size);
+
   Database& db_;
   std::string codebase_path_;
+  UploadLimits limits_;
   std::mutex install_mutex_;
 };
 

@@ -28,11 +28,38 @@ void write_all(int fd, std::string_view bytes, const std::string& what) {
 
 }  // namespace
 
+void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
+                               const CodebasePath& path, std::int64_t size) {
+  const std::int64_t room = free_bytes(codebase_id);
+  if (room < 0) return;
+  std::int64_t replaced = 0;  // a file of that name gives its bytes back
+  try {
+    UniqueFd parent = open_dir_in_codebase(root_fd, path.parent(), false);
+    const std::optional<struct stat> old = layer::stat_at(parent.get(), path.name());
+    if (old && S_ISREG(old->st_mode)) replaced = old->st_size;
+  } catch (const server::ApiError& error) {
+    if (error.code() != grpc::StatusCode::NOT_FOUND) throw;
+  }
+  if (size - replaced > room)
+    throw_over_limit("codebase " + codebase_id + " with " + path.display,
+                     "storage.max_codebase_bytes", limits_.max_codebase_bytes);
+}
+
 v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std::string& file_path,
                                        int64_t total_size, const server::Next<std::string>& data) {
   const CodebasePath path = parse_codebase_path(file_path, false);
   const std::string dir = files_dir(codebase_id);
   UniqueFd root = open_root_dir(dir);
+  // A single file can never be larger than either limit: refused as soon as it is.
+  const auto check_size = [&](std::int64_t bytes) {
+    if (limits_.max_upload_bytes != 0 && bytes > limits_.max_upload_bytes)
+      throw_over_limit("upload of " + path.display, "storage.max_upload_bytes",
+                       limits_.max_upload_bytes);
+    if (limits_.max_codebase_bytes != 0 && bytes > limits_.max_codebase_bytes)
+      throw_over_limit("upload of " + path.display, "storage.max_codebase_bytes",
+                       limits_.max_codebase_bytes);
+  };
+  check_size(total_size);
 
   // The temp file lives in the staging area (same filesystem, invisible to sandboxes), so
   // a failed or short upload leaves nothing in the codebase, not even parent directories.
@@ -49,6 +76,7 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
     write_all(file.get(), chunk, path.display);
     hash.update(chunk);
     received += static_cast<int64_t>(chunk.size());
+    check_size(received);
     chunk.clear();
   }
   if (total_size > 0 && received != total_size) {
@@ -62,6 +90,7 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
   {
     // Serialized so that two uploads of the same path cannot both count as "new".
     std::lock_guard<std::mutex> install(install_mutex_);
+    check_room(codebase_id, root.get(), path, received);  // before any directory is made
     UniqueFd parent = open_dir_in_codebase(root.get(), path.parent(), true);
     const std::string name = path.name();
     const std::optional<struct stat> old = layer::stat_at(parent.get(), name);
@@ -71,12 +100,12 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
     if (old && S_ISREG(old->st_mode)) {
       check_syscall(::fchmod(file.get(), old->st_mode & 0777), "chmod " + path.display);
     }
+    TreeStats delta{received, 1};
+    if (old) delta = delta - entry_stats(*old);
     check_syscall(::renameat(staging.fd(), temp_name.c_str(), parent.get(), name.c_str()),
                   "rename upload into " + path.display);
     UniqueFd readable_parent = layer::reopen_dir(parent.get());
     check_syscall(::fsync(readable_parent.get()), "fsync directory of " + path.display);
-    TreeStats delta{received, 1};
-    if (old) delta = delta - entry_stats(*old);
     adjust_stats(codebase_id, delta);
   }
 

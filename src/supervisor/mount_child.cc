@@ -28,6 +28,11 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec) {
       "--state-dir", spec.state_dir,
       "--owner",     std::to_string(spec.owner_uid) + ":" + std::to_string(spec.owner_gid),
       "--ready-fd",  std::to_string(kChildReadyFd)};
+  for (const auto& [flag, value] :
+       {std::pair{"--disk", spec.quota.bytes}, std::pair{"--disk-inodes", spec.quota.inodes}}) {
+    argv.push_back(flag);
+    argv.push_back(std::to_string(value));
+  }
   if (!spec.audit_path.empty()) {
     argv.push_back("--audit");
     argv.push_back(spec.audit_path);

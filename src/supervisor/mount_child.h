@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "fs/quota_limits.h"
+
 namespace agentfense::supervisor {
 
 struct MountChildSpec {
@@ -25,6 +27,7 @@ struct MountChildSpec {
   std::string control_socket;    // empty: none; else fs/control_ops.h requests (0600)
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
+  fs::QuotaLimits quota = fs::kDefaultQuota;  // the write layer's limits (0 = unlimited)
 };
 
 class MountChild {

@@ -32,6 +32,13 @@ void expect_defaults(const Config& config) {
   EXPECT_EQ(config.sandbox.max_sessions_per_sandbox, 16);
   EXPECT_EQ(config.sandbox.cleanup_interval, seconds(30));
   EXPECT_EQ(config.sandbox.uid_range, kDefaultIdRange);
+  EXPECT_EQ(config.sandbox.disk_bytes, std::int64_t{10} << 30);
+  EXPECT_EQ(config.sandbox.disk_inodes, 1'000'000);
+  EXPECT_EQ(config.storage.max_upload_bytes, std::int64_t{1} << 30);
+  EXPECT_EQ(config.storage.max_codebase_bytes, std::int64_t{10} << 30);
+  EXPECT_EQ(config.storage.max_archive_bytes, std::int64_t{4} << 30);
+  EXPECT_EQ(config.storage.max_archive_entries, 1'000'000);
+  EXPECT_EQ(config.storage.max_archive_ratio, 100);
   EXPECT_EQ(config.logging.level, log::Level::kInfo);
   EXPECT_EQ(config.logging.format, log::Format::kText);
 }
@@ -59,6 +66,11 @@ storage:
   db_path: /srv/db/meta.db
   mount_path: /run/af-test
   import_roots: [/home/projects, /opt/repos]
+  max_upload_bytes: 64MiB
+  max_codebase_bytes: 0
+  max_archive_bytes: 2G
+  max_archive_entries: 5000
+  max_archive_ratio: 0
 runtime:
   type: docker
   default_timeout: 90
@@ -75,6 +87,8 @@ sandbox:
   max_sessions_per_sandbox: 4
   cleanup_interval: 500ms
   uid_range: 200000-200099
+  disk_bytes: 512M
+  disk_inodes: 0
 logging:
   level: debug
   format: json
@@ -102,6 +116,13 @@ logging:
   EXPECT_EQ(config.sandbox.max_sessions_per_sandbox, 4);
   EXPECT_EQ(config.sandbox.cleanup_interval, milliseconds(500));
   EXPECT_EQ(config.sandbox.uid_range, (IdRange{200000, 200099}));
+  EXPECT_EQ(config.sandbox.disk_bytes, 512 << 20);
+  EXPECT_EQ(config.sandbox.disk_inodes, 0);  // no limit
+  EXPECT_EQ(config.storage.max_upload_bytes, 64 << 20);
+  EXPECT_EQ(config.storage.max_codebase_bytes, 0);
+  EXPECT_EQ(config.storage.max_archive_bytes, std::int64_t{2} << 30);
+  EXPECT_EQ(config.storage.max_archive_entries, 5000);
+  EXPECT_EQ(config.storage.max_archive_ratio, 0);
   EXPECT_EQ(config.logging.level, log::Level::kDebug);
   EXPECT_EQ(config.logging.format, log::Format::kJson);
 }
@@ -135,7 +156,11 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.uid_range"], "1879048192-1879113727");
   EXPECT_EQ(fields["runtime.docker.enable_networking"], false);
   EXPECT_EQ(fields["logging.level"], "info");
-  EXPECT_EQ(fields.size(), 23u);  // config_file + all 22 keys
+  EXPECT_EQ(fields["sandbox.disk_bytes"], "10GiB");
+  EXPECT_EQ(fields["sandbox.disk_inodes"], 1'000'000);
+  EXPECT_EQ(fields["storage.max_upload_bytes"], "1GiB");
+  EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
+  EXPECT_EQ(fields.size(), 29u);  // config_file + all 28 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(line.rfind("{\"config_file\":\"(defaults)\",\"server.grpc_addr\":\":9000\"", 0), 0u)

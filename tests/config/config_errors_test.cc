@@ -89,6 +89,21 @@ TEST_F(ConfigErrorTest, BadSizesCountsAndBooleans) {
                  std::string("bad value '") + range + "' for sandbox.uid_range in @ line 2 " +
                      "(expected FIRST-LAST host ids, 1 <= FIRST <= LAST <= 4294967294)");
   }
+  expect_error("sandbox:\n  disk_bytes: lots\n",
+               "bad value 'lots' for sandbox.disk_bytes in @ line 2 "
+               "(expected a size such as 10GiB, 512M or bytes, or 0 for no limit)");
+  expect_error("sandbox:\n  disk_inodes: 1e6\n",
+               "bad value '1e6' for sandbox.disk_inodes in @ line 2 (expected a whole number, 0 "
+               "or more)");
+  expect_error("storage:\n  max_upload_bytes: -1M\n",
+               "bad value '-1M' for storage.max_upload_bytes in @ line 2 "
+               "(expected a size such as 10GiB, 512M or bytes, or 0 for no limit)");
+  expect_error("storage:\n  max_archive_ratio: 1.5\n",
+               "bad value '1.5' for storage.max_archive_ratio in @ line 2 (expected a whole "
+               "number, 0 or more)");
+  expect_error("storage:\n  max_archive_size: 1G\n",
+               "unknown key 'storage.max_archive_size' in @ line 2 (did you mean "
+               "'storage.max_archive_bytes'?)");
   expect_error("runtime:\n  docker:\n    enable_networking: maybe\n",
                "bad value 'maybe' for runtime.docker.enable_networking in @ line 3 "
                "(expected true or false)");

@@ -76,6 +76,7 @@ void MountedFs::mount(std::vector<policy::Rule> rules) {
   options.owner_gid = kAgentGid;
   options.audit_path = audit_;
   options.prefetch = prefetch_;
+  options.quota = quota_;
   session_ = std::make_unique<Session>(options);
   loop_ = std::thread([this] { session_->run(); });
 }

@@ -53,6 +53,7 @@ class MountedFs : public ::testing::Test {
   std::string mnt_;
   std::string audit_;
   bool prefetch_ = true;  // MountOptions::prefetch for the next mount()
+  QuotaLimits quota_;     // MountOptions::quota for the next mount() (default unlimited)
 
  private:
   std::unique_ptr<policy::Policy> policy_;

@@ -215,5 +215,98 @@ TEST_F(ArchiveTest, BrokenClientStreamPropagatesItsError) {
   EXPECT_EQ(entries_in(files(codebase_)), 0u);
 }
 
+// Issue 9: a 3 MB tar.gz became a 3 GiB codebase. Every limit stops the extraction as it
+// happens and leaves neither codebase files nor staging behind.
+class ArchiveLimitTest : public ArchiveTest {
+ protected:
+  void SetUp() override {
+    limits_ = {.max_upload_bytes = 100'000,
+               .max_codebase_bytes = 200'000,
+               .max_archive_bytes = 150'000,
+               .max_archive_entries = 20,
+               .max_archive_ratio = 10};
+    ArchiveTest::SetUp();
+  }
+  void expect_over(const std::string& tar, const std::string& setting) {
+    const server::ApiError error = api_error_of([&] { upload("/", tar); });
+    EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << error.what();
+    EXPECT_EQ(error.reason(), server::kReasonQuotaExceeded);
+    EXPECT_NE(std::string(error.what()).find(setting), std::string::npos) << error.what();
+    EXPECT_EQ(entries_in(files(codebase_)), 0u);
+    EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+    EXPECT_EQ(store_->get(codebase_.id()).size(), 0);
+  }
+};
+
+TEST_F(ArchiveLimitTest, TooManyEntries) {
+  std::vector<TarEntry> entries;
+  for (int i = 0; i < 21; ++i) entries.push_back({.name = "f" + std::to_string(i), .data = "x"});
+  expect_over(make_tar(entries, true), "storage.max_archive_entries (20)");
+  entries.pop_back();
+  upload("/", make_tar(entries, true));  // 20 fit
+  EXPECT_EQ(entries_in(files(codebase_)), 20u);
+}
+
+TEST_F(ArchiveLimitTest, TooManyBytesSent) {
+  std::string noise;
+  for (int i = 0; i < 120'000; ++i) noise += static_cast<char>('a' + (i * 7919) % 26);
+  expect_over(make_tar({{.name = "noise", .data = noise}}), "storage.max_upload_bytes");
+}
+
+TEST_F(ArchiveLimitTest, ExpandingPastTheArchiveOrCodebaseLimit) {
+  const std::string half(80'000, 'h');
+  expect_over(make_tar({{.name = "a", .data = half}, {.name = "b", .data = half}}, true),
+              "storage.max_archive_bytes (150000 bytes)");
+  store_->upload(codebase_.id(), "existing", 0, chunks_of({std::string(90'000, 'e')}));
+  const server::ApiError error = api_error_of(
+      [&] { upload("/", make_tar({{.name = "a", .data = std::string(120'000, 'a')}}, true)); });
+  EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(std::string(error.what()).find("storage.max_codebase_bytes"), std::string::npos)
+      << error.what();
+  EXPECT_EQ(entries_in(files(codebase_)), 1u);
+}
+
+TEST_F(ArchiveLimitTest, ASmallArchiveOfZerosCannotExpandPastTheRatio) {
+  limits_ = {.max_archive_ratio = 10};  // only the ratio (and its 64 MiB allowance)
+  reopen();
+  codebase_ = store_->create("bomb", "alice");
+  const std::string zeros(kArchiveRatioFreeBytes + (4 << 20), '\0');
+  const std::string bomb = make_tar({{.name = "zeros", .data = zeros}}, true);
+  ASSERT_LT(bomb.size(), zeros.size() / 100);
+  expect_over(bomb, "storage.max_archive_ratio (10)");
+  // Within the allowance any ratio is fine.
+  upload("/", make_tar({{.name = "small", .data = std::string(1 << 20, '\0')}}, true));
+}
+
+// A ustar header for a regular file of `size` bytes, by hand: writing one with libarchive
+// would pad the archive with the promised data.
+std::string ustar_header(const std::string& name, std::int64_t size) {
+  std::string header(512, '\0');
+  const auto put = [&header](size_t offset, const std::string& text) {
+    header.replace(offset, text.size(), text);
+  };
+  char octal[16];
+  put(0, name);
+  put(100, "0000644");
+  put(108, "0000000");
+  put(116, "0000000");
+  std::snprintf(octal, sizeof octal, "%011llo", static_cast<unsigned long long>(size));
+  put(124, octal);
+  put(136, "00000000000");
+  put(148, "        ");  // the checksum counts itself as spaces
+  put(156, "0");
+  put(257, "ustar");
+  put(263, "00");
+  unsigned sum = 0;
+  for (const char c : header) sum += static_cast<unsigned char>(c);
+  std::snprintf(octal, sizeof octal, "%06o", sum);
+  put(148, std::string(octal, 6) + '\0' + ' ');
+  return header;
+}
+
+TEST_F(ArchiveLimitTest, AHeaderPromisingMoreThanTheLimitIsRefusedBeforeItsData) {
+  expect_over(ustar_header("huge", std::int64_t{1} << 30), "storage.max_archive_bytes");
+}
+
 }  // namespace
 }  // namespace agentfense::store::testing

@@ -57,6 +57,54 @@ TEST_F(FileTransferTest, FailingStreamLeavesOldContent) {
   EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
 }
 
+// Issue 9: uploads had no limit at all.
+class LimitedUploadTest : public FileTransferTest {
+ protected:
+  void SetUp() override {
+    limits_.max_upload_bytes = 1000;
+    limits_.max_codebase_bytes = 2500;
+    FileTransferTest::SetUp();
+  }
+  void expect_over(const server::ApiError& error, const std::string& setting) {
+    EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << error.what();
+    EXPECT_EQ(error.reason(), server::kReasonQuotaExceeded);
+    EXPECT_NE(std::string(error.what()).find(setting), std::string::npos) << error.what();
+  }
+};
+
+TEST_F(LimitedUploadTest, AFileOverTheUploadLimitIsRefusedAsItStreamsAndLeavesNothing) {
+  int chunks = 0;
+  const server::Next<std::string> endless = [&](std::string& out) {
+    ++chunks;
+    out = std::string(100, 'x');
+    return true;  // a client that never stops
+  };
+  expect_over(api_error_of([&] { store_->upload(codebase_.id(), "a/b/big", 0, endless); }),
+              "storage.max_upload_bytes (1000 bytes)");
+  EXPECT_EQ(chunks, 11);
+  // Announced too big: refused before reading anything.
+  expect_over(api_error_of([&] { store_->upload(codebase_.id(), "big", 5000, chunks_of({"x"})); }),
+              "storage.max_upload_bytes");
+  EXPECT_EQ(entries_in(files(codebase_)), 0u);  // not even a/b
+  EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+  EXPECT_EQ(current().size(), 0);
+}
+
+TEST_F(LimitedUploadTest, ACodebaseCannotGrowPastItsLimit) {
+  store_->upload(codebase_.id(), "one", 0, chunks_of({std::string(1000, '1')}));
+  store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(1000, '2')}));
+  expect_over(api_error_of([&] {
+                store_->upload(codebase_.id(), "dir/three", 0, chunks_of({std::string(600, '3')}));
+              }),
+              "storage.max_codebase_bytes (2500 bytes)");
+  EXPECT_FALSE(fs::exists(files(codebase_) / "dir"));
+  EXPECT_EQ(current().size(), 2000);
+  // Replacing a file counts only the difference.
+  store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(1000, 'b')}));
+  store_->upload(codebase_.id(), "three", 0, chunks_of({std::string(500, '3')}));
+  EXPECT_EQ(current().size(), 2500);
+}
+
 TEST_F(FileTransferTest, ReplacingAdjustsSizeByDeltaAndKeepsMode) {
   store_->upload(codebase_.id(), "run.sh", 0, chunks_of({"#!/bin/sh\necho long\n"}));
   store_->upload(codebase_.id(), "other", 0, chunks_of({"abc"}));

@@ -83,11 +83,12 @@ class StoreTest : public ::testing::Test {
     store_.reset();
     db_.reset();
     db_ = Database::open((root_ / "meta.db").string(), store_migrations());
-    store_ = std::make_unique<CodebaseStore>(*db_, codebases_.string());
+    store_ = std::make_unique<CodebaseStore>(*db_, codebases_.string(), limits_);
   }
   fs::path files(const v1::Codebase& codebase) const { return codebases_ / codebase.id(); }
 
   fs::path root_, codebases_;
+  UploadLimits limits_;  // for the next reopen()
   std::unique_ptr<Database> db_;
   std::unique_ptr<CodebaseStore> store_;
 };

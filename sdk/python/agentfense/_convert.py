@@ -100,7 +100,9 @@ def resources_pb(limits: Optional[ResourceLimits]) -> Optional[common_pb2.Resour
     return common_pb2.ResourceLimits(memory_bytes=limits.memory_bytes or 0,
                                      cpu_quota=limits.cpu_quota or 0,
                                      cpu_shares=limits.cpu_shares or 0,
-                                     pids_limit=limits.pids_limit or 0)
+                                     pids_limit=limits.pids_limit or 0,
+                                     disk_bytes=limits.disk_bytes or 0,
+                                     disk_inodes=limits.disk_inodes or 0)
 
 
 def sandbox_from_pb(message: sandbox_pb2.Sandbox) -> SandboxInfo:
@@ -112,7 +114,8 @@ def sandbox_from_pb(message: sandbox_pb2.Sandbox) -> SandboxInfo:
         labels=dict(message.labels),
         runtime=_RUNTIME_FROM_PB.get(message.runtime, RuntimeType.DEFAULT), image=message.image,
         resources=ResourceLimits(limits.memory_bytes or None, limits.cpu_quota or None,
-                                 limits.cpu_shares or None, limits.pids_limit or None),
+                                 limits.cpu_shares or None, limits.pids_limit or None,
+                                 limits.disk_bytes or None, limits.disk_inodes or None),
         sync_mode=_SYNC_FROM_PB.get(message.sync_mode, SyncMode.DEFAULT),
         error_message=message.error_message, created_at=_timestamp(message.created_at),
         started_at=_timestamp(message.started_at), stopped_at=_timestamp(message.stopped_at),

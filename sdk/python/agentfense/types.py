@@ -141,12 +141,21 @@ RuleLike = Union[PermissionRule, Mapping[str, Any]]
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    """Per-sandbox limits; None (or 0) means unlimited."""
+    """Per-sandbox limits; None (or 0) means unlimited, except for the disk limits.
+
+    ``disk_bytes`` and ``disk_inodes`` bound the sandbox's write layer (what it creates or
+    changes before a commit): beyond them writes inside fail with "No space left on
+    device" and ``df`` there shows them. None (or 0) means the server's default
+    (``sandbox.disk_bytes``, 10 GiB, and ``sandbox.disk_inodes``, 1,000,000), which is
+    also the most a sandbox may ask for.
+    """
 
     memory_bytes: Optional[int] = None
     cpu_quota: Optional[int] = None  # millicores: 1000 = one CPU
     cpu_shares: Optional[int] = None  # relative weight, 1024 = default
     pids_limit: Optional[int] = None
+    disk_bytes: Optional[int] = None  # bytes of files; 4 KiB per directory or symlink
+    disk_inodes: Optional[int] = None  # names: files, directories, symlinks, hard links
 
 
 @dataclass(frozen=True)

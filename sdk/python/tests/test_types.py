@@ -93,4 +93,12 @@ def test_sandbox_conversion() -> None:
     assert info.started_at is None
     limits = convert.resources_pb(ResourceLimits(pids_limit=5))
     assert limits is not None and limits.pids_limit == 5
+    assert limits.disk_bytes == 0 and limits.disk_inodes == 0  # the server's default
+
+
+def test_disk_limits_round_trip() -> None:
+    limits = convert.resources_pb(ResourceLimits(disk_bytes=64 << 20, disk_inodes=5000))
+    assert limits is not None and (limits.disk_bytes, limits.disk_inodes) == (64 << 20, 5000)
+    info = convert.sandbox_from_pb(sandbox_pb2.Sandbox(id="s", resources=limits))
+    assert info.resources == ResourceLimits(disk_bytes=64 << 20, disk_inodes=5000)
     assert convert.runtime_pb(None) == common_pb2.RUNTIME_TYPE_UNSPECIFIED

@@ -45,6 +45,11 @@ log::Fields describe_fields(const Config& config) {
   fields["storage.db_path"] = config.storage.db_path;
   fields["storage.mount_path"] = config.storage.mount_path;
   fields["storage.import_roots"] = config.storage.import_roots;
+  fields["storage.max_upload_bytes"] = format_size(config.storage.max_upload_bytes);
+  fields["storage.max_codebase_bytes"] = format_size(config.storage.max_codebase_bytes);
+  fields["storage.max_archive_bytes"] = format_size(config.storage.max_archive_bytes);
+  fields["storage.max_archive_entries"] = config.storage.max_archive_entries;
+  fields["storage.max_archive_ratio"] = config.storage.max_archive_ratio;
   fields["runtime.type"] = to_string(config.runtime.type);
   fields["runtime.default_timeout"] = format_duration(config.runtime.default_timeout);
   fields["runtime.max_timeout"] = format_duration(config.runtime.max_timeout);
@@ -57,6 +62,8 @@ log::Fields describe_fields(const Config& config) {
   fields["sandbox.max_per_user"] = config.sandbox.max_per_user;
   fields["sandbox.max_sessions_per_sandbox"] = config.sandbox.max_sessions_per_sandbox;
   fields["sandbox.cleanup_interval"] = format_duration(config.sandbox.cleanup_interval);
+  fields["sandbox.disk_bytes"] = format_size(config.sandbox.disk_bytes);
+  fields["sandbox.disk_inodes"] = config.sandbox.disk_inodes;
   fields["sandbox.uid_range"] = to_string(config.sandbox.uid_range);
   fields["logging.level"] = log::to_string(config.logging.level);
   fields["logging.format"] = log::to_string(config.logging.format);

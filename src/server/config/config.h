@@ -21,7 +21,11 @@
 //                       default_image: "agentfense-runtime:latest",
 //                       network_mode: none, enable_networking: false}}
 //   sandbox:  {default_expiration: 24h, max_per_user: 100, max_sessions_per_sandbox: 16,
-//              cleanup_interval: 30s, uid_range: 1879048192-1879113727}
+//              cleanup_interval: 30s, uid_range: 1879048192-1879113727,
+//              disk_bytes: 10GiB, disk_inodes: 1000000}
+//   storage upload limits (0 = no limit): {max_upload_bytes: 1GiB,
+//              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
+//              max_archive_entries: 1000000, max_archive_ratio: 100}
 //   logging:  {level: debug|info|warn|error, format: text|json}
 #pragma once
 
@@ -64,6 +68,14 @@ struct Config {
     std::string mount_path = kDefaultMountPath;
     // Server-local directories whose subtrees ImportDirectory may serve in place.
     std::vector<std::string> import_roots;
+    // Upload limits, each 0 = no limit (store/upload_limits.h): bytes received per
+    // upload request; bytes stored per codebase; an archive's expanded bytes, entries,
+    // and expanded / compressed ratio (beyond its first 64 MiB).
+    std::int64_t max_upload_bytes = std::int64_t{1} << 30;
+    std::int64_t max_codebase_bytes = std::int64_t{10} << 30;
+    std::int64_t max_archive_bytes = std::int64_t{4} << 30;
+    std::int64_t max_archive_entries = 1'000'000;
+    std::int64_t max_archive_ratio = 100;
     bool codebase_path_explicit = false;
     bool db_path_explicit = false;
     bool mount_path_explicit = false;
@@ -87,6 +99,10 @@ struct Config {
     std::int64_t max_per_user = 100;                           // 0 = unlimited
     std::int64_t max_sessions_per_sandbox = 16;                // open ones; 0 = unlimited
     milliseconds cleanup_interval = std::chrono::seconds(30);
+    // Each sandbox's write-layer quota (fs/write_quota.h) when ResourceLimits leaves it 0,
+    // and the most a request may ask for; 0 = no limit.
+    std::int64_t disk_bytes = std::int64_t{10} << 30;
+    std::int64_t disk_inodes = 1'000'000;
     // Host uids/gids leased to running sandboxes, one each (supervisor/host_ids.h).
     IdRange uid_range = kDefaultIdRange;
   } sandbox;

@@ -80,6 +80,26 @@ const Leaf kLeaves[] = {
      }},
     {"storage.import_roots", [](Config& c, const YAML::Node& v,
                                 const Origin& o) { c.storage.import_roots = path_list(v, o); }},
+    {"storage.max_upload_bytes",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.max_upload_bytes = check_size_limit(scalar(v, o), o);
+     }},
+    {"storage.max_codebase_bytes",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.max_codebase_bytes = check_size_limit(scalar(v, o), o);
+     }},
+    {"storage.max_archive_bytes",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.max_archive_bytes = check_size_limit(scalar(v, o), o);
+     }},
+    {"storage.max_archive_entries",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.max_archive_entries = check_count(scalar(v, o), o);
+     }},
+    {"storage.max_archive_ratio",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.storage.max_archive_ratio = check_count(scalar(v, o), o);
+     }},
     {"runtime.type", [](Config& c, const YAML::Node& v,
                         const Origin& o) { c.runtime.type = check_runtime_type(scalar(v, o), o); }},
     {"runtime.default_timeout",
@@ -129,6 +149,14 @@ const Leaf kLeaves[] = {
     {"sandbox.cleanup_interval",
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.cleanup_interval = check_positive_duration(scalar(v, o), o);
+     }},
+    {"sandbox.disk_bytes",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.disk_bytes = check_size_limit(scalar(v, o), o);
+     }},
+    {"sandbox.disk_inodes",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.disk_inodes = check_count(scalar(v, o), o);
      }},
     {"logging.level", [](Config& c, const YAML::Node& v,
                          const Origin& o) { c.logging.level = check_log_level(scalar(v, o), o); }},

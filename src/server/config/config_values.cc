@@ -58,6 +58,12 @@ std::int64_t check_positive_size(const std::string& text, const Origin& origin) 
   return *size;
 }
 
+std::int64_t check_size_limit(const std::string& text, const Origin& origin) {
+  const std::optional<std::int64_t> size = parse_size(text);
+  if (!size) bad_value(text, origin, "a size such as 10GiB, 512M or bytes, or 0 for no limit");
+  return *size;
+}
+
 std::int64_t check_count(const std::string& text, const Origin& origin) {
   // Reuse the size parser's digit reader: a count is a size without a unit.
   const bool digits_only = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {

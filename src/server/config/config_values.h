@@ -31,7 +31,8 @@ std::string check_absolute_path(const std::string& text, const Origin& origin);
 milliseconds check_duration(const std::string& text, const Origin& origin);
 milliseconds check_positive_duration(const std::string& text, const Origin& origin);
 std::int64_t check_positive_size(const std::string& text, const Origin& origin);
-std::int64_t check_count(const std::string& text, const Origin& origin);  // >= 0
+std::int64_t check_size_limit(const std::string& text, const Origin& origin);  // 0 = no limit
+std::int64_t check_count(const std::string& text, const Origin& origin);       // >= 0
 bool check_bool(const std::string& text, const Origin& origin);
 IdRange check_id_range(const std::string& text, const Origin& origin);
 std::string check_non_empty(const std::string& text, const Origin& origin);

@@ -1,0 +1,308 @@
+// The write-layer quota (fs/write_quota.h): writing without end inside a sandbox gets
+// ENOSPC at the limit (issue 9: `dd if=/dev/zero` filled the host disk through upper),
+// the daemon lives on, deleting frees quota again, and statfs (`df`) reports the quota.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "control_fixture.h"
+#include "fs_fixture.h"
+
+namespace agentfense::fs::testing {
+namespace {
+
+using policy::Level;
+using policy::Rule;
+
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = 1024 * kKiB;
+
+// Bytes the host really allocated for everything under `dir` (what the disk lost).
+std::uint64_t host_allocated(const std::string& dir) {
+  std::uint64_t total = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    struct stat st;
+    if (::lstat(entry.path().c_str(), &st) == 0)
+      total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+std::uint64_t used_bytes_of(const std::string& mountpoint) {
+  struct statvfs st {};
+  EXPECT_EQ(::statvfs(mountpoint.c_str(), &st), 0);
+  return (st.f_blocks - st.f_bfree) * st.f_frsize;
+}
+
+// Usage once `expected` is reached, or after 5 s: a removed file's data is freed when the
+// kernel forgets it, which it tells the daemon asynchronously.
+std::uint64_t settled_used_bytes(const std::string& mountpoint, std::uint64_t expected) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (used_bytes_of(mountpoint) != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return used_bytes_of(mountpoint);
+}
+
+class Quota : public MountedFs {
+ protected:
+  void SetUp() override {
+    MountedFs::SetUp();
+    base_file("big.bin", std::string(2 * kMiB, 'b'));
+    base_file("small.txt", "small\n");
+    base_dir("out");
+    digest_ = base_digest();
+  }
+  void TearDown() override {
+    unmount();
+    EXPECT_EQ(base_digest(), digest_) << "the base tree was modified";
+    MountedFs::TearDown();
+  }
+  void mount_with(std::uint64_t bytes, std::uint64_t inodes) {
+    quota_ = {bytes, inodes};
+    mount({Rule{"/**", Level::kWrite}});
+  }
+  struct statvfs df() {
+    struct statvfs st {};
+    EXPECT_EQ(::statvfs(mnt_.c_str(), &st), 0);
+    return st;
+  }
+  std::uint64_t used_bytes() { return used_bytes_of(mnt_); }
+  std::uint64_t settled_used_bytes(std::uint64_t expected) {
+    return testing::settled_used_bytes(mnt_, expected);
+  }
+  std::uint64_t used_inodes() {
+    const struct statvfs st = df();
+    return st.f_files - st.f_ffree;
+  }
+  std::uint64_t upper_allocated() { return host_allocated(state_ + "/upper"); }
+  // Creates (or appends to) `rel` as root in this process: the quota is the daemon's own
+  // check, not a mode bit.
+  int open_rw(const std::string& rel, int flags = O_CREAT | O_WRONLY) {
+    return ::open(at(rel).c_str(), flags | O_CLOEXEC, 0644);
+  }
+  std::string digest_;
+};
+
+TEST_F(Quota, DdOfZerosStopsAtTheQuotaWithENOSPCAndTheFsLivesOn) {
+  mount_with(kMiB, 0);
+  // The issue's attack, scaled to the quota.
+  std::string out;
+  EXPECT_NE(agent_sh("dd if=/dev/zero of=out/big bs=64k count=1024 2>&1", &out), 0);
+  EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+  struct stat st;
+  ASSERT_EQ(::stat(at("out/big").c_str(), &st), 0);
+  EXPECT_LE(static_cast<std::uint64_t>(st.st_size), kMiB - 4 * kKiB);  // out/ takes a block
+  EXPECT_GE(static_cast<std::uint64_t>(st.st_size), kMiB - 68 * kKiB) << "stopped far too early";
+  EXPECT_LE(upper_allocated(), kMiB + 64 * kKiB) << "the host disk paid beyond the quota";
+  // The daemon still serves, nothing more fits, and deleting frees the quota again.
+  EXPECT_EQ(agent_sh("ls out >/dev/null && cat small.txt >/dev/null"), 0);
+  EXPECT_NE(agent_sh("echo more >> out/big"), 0);
+  ASSERT_EQ(agent_sh("rm out/big"), 0);
+  EXPECT_EQ(settled_used_bytes(4 * kKiB), 4 * kKiB);
+  EXPECT_EQ(agent_sh("dd if=/dev/zero of=out/again bs=64k count=8 2>/dev/null"), 0);
+  EXPECT_EQ(agent_sh("test $(stat -c %s out/again) = 524288"), 0);
+}
+
+TEST_F(Quota, AWriteCrossingTheLimitIsShortenedThenRefused) {
+  mount_with(64 * kKiB, 0);
+  const int fd = open_rw("f");
+  ASSERT_GE(fd, 0);
+  const std::string chunk(100 * kKiB, 'x');
+  EXPECT_EQ(::write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(64 * kKiB));
+  errno = 0;
+  EXPECT_EQ(::write(fd, chunk.data(), 1), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  // Rewriting what is already there costs nothing.
+  EXPECT_EQ(::pwrite(fd, chunk.data(), 4096, 0), 4096);
+  ::close(fd);
+  EXPECT_EQ(used_bytes(), 64 * kKiB);
+  EXPECT_EQ(::truncate(at("f").c_str(), 10), 0);
+  EXPECT_EQ(used_bytes(), 4 * kKiB);
+}
+
+TEST_F(Quota, AFloodOfNamesHitsTheInodeLimit) {
+  mount_with(0, 50);
+  int created = 0;
+  int error = 0;
+  for (int i = 0; i < 100 && error == 0; ++i) {
+    const int fd = open_rw("f" + std::to_string(i));
+    if (fd < 0) {
+      error = errno;
+    } else {
+      ::close(fd);
+      ++created;
+    }
+  }
+  EXPECT_EQ(created, 50);
+  EXPECT_EQ(error, ENOSPC);
+  EXPECT_EQ(as_root(::mkdir(at("d").c_str(), 0755)), ENOSPC);
+  EXPECT_EQ(as_root(::symlink("f0", at("s").c_str())), ENOSPC);
+  EXPECT_EQ(as_root(::link(at("f0").c_str(), at("l").c_str())), ENOSPC);
+  EXPECT_EQ(as_root(::mkfifo(at("p").c_str(), 0644)), ENOSPC);
+  // Modifying a base file copies it up: one more name.
+  const int base_fd = open_rw("small.txt", O_WRONLY | O_APPEND);
+  ASSERT_GE(base_fd, 0);
+  EXPECT_EQ(::write(base_fd, "x", 1), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  ::close(base_fd);
+  EXPECT_EQ(agent_sh("touch f100"), 1);  // from a shell too
+  EXPECT_EQ(used_inodes(), 50u);
+  EXPECT_EQ(df().f_ffree, 0u);
+  // A free name is usable again at once.
+  ASSERT_EQ(::unlink(at("f7").c_str()), 0);
+  EXPECT_EQ(as_root(::mkdir(at("d").c_str(), 0755)), 0);
+  EXPECT_EQ(as_root(::mkdir(at("d2").c_str(), 0755)), ENOSPC);
+}
+
+TEST_F(Quota, MkdirAndSymlinkFloodsAreStoppedToo) {
+  mount_with(0, 20);
+  EXPECT_NE(agent_sh("for i in $(seq 100); do mkdir out/d$i || exit 1; done"), 0);
+  EXPECT_NE(agent_sh("for i in $(seq 100); do ln -s x out/s$i || exit 1; done"), 0);
+  EXPECT_EQ(used_inodes(), 20u);  // out/ copied up, then 19 directories
+  EXPECT_EQ(agent_sh("rm -r out/d1 out/d2 && mkdir out/again && ln -s x out/s"), 0);
+}
+
+TEST_F(Quota, TruncateAndFallocateCannotGrowPastTheQuota) {
+  mount_with(kMiB, 0);
+  const int fd = open_rw("f");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(as_root(::ftruncate(fd, 2 * kMiB)), ENOSPC);
+  // A sparse file is charged at its size: the holes can be filled later.
+  EXPECT_EQ(as_root(::ftruncate(fd, 512 * kKiB)), 0);
+  EXPECT_EQ(used_bytes(), 512 * kKiB);
+  EXPECT_EQ(::fallocate(fd, 0, 0, 2 * kMiB), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  // Blocks past the end that the size would not show are refused.
+  EXPECT_EQ(::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 2 * kMiB), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  EXPECT_EQ(::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 256 * kKiB), 0);
+  EXPECT_EQ(::fallocate(fd, 0, 0, 768 * kKiB), 0);
+  EXPECT_EQ(used_bytes(), 768 * kKiB);
+  EXPECT_EQ(::pwrite(fd, "x", 1, 2 * kMiB), -1);  // a write far past the end
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_EQ(as_root(::ftruncate(fd, 0)), 0);
+  EXPECT_EQ(used_bytes(), 0u);
+  ::close(fd);
+}
+
+TEST_F(Quota, CopyUpOfABaseFileLargerThanWhatIsLeftFailsAndLeavesNothing) {
+  mount_with(kMiB, 0);
+  const int fd = open_rw("big.bin", O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);  // OPEN never reaches the daemon; the copy-up comes with the write
+  EXPECT_EQ(::write(fd, "x", 1), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  ::close(fd);
+  struct stat st;
+  EXPECT_NE(::lstat((state_ + "/upper/big.bin").c_str(), &st), 0) << "a half copy was left";
+  EXPECT_EQ(used_bytes(), 0u);
+  // Truncating needs none of the old data: that fits.
+  EXPECT_EQ(agent_sh("head -c 100000 /dev/zero > big.bin"), 0);
+  EXPECT_EQ(used_bytes(), WriteQuota::charge_of(100000));
+}
+
+TEST_F(Quota, DfShowsTheQuotaNotTheHostDisk) {
+  mount_with(8 * kMiB, 1000);
+  struct statvfs st = df();
+  EXPECT_EQ(st.f_blocks * st.f_frsize, 8 * kMiB);
+  EXPECT_EQ(st.f_bfree * st.f_frsize, 8 * kMiB);
+  EXPECT_EQ(st.f_files, 1000u);
+  EXPECT_EQ(st.f_ffree, 1000u);
+  ASSERT_EQ(agent_sh("head -c 1048576 /dev/zero > out/one"), 0);
+  EXPECT_EQ(used_bytes(), kMiB + 4 * kKiB);  // the file and the copied-up out/
+  EXPECT_EQ(used_inodes(), 2u);
+  std::string out;
+  ASSERT_EQ(agent_sh("df -B1 . | tail -1", &out), 0);
+  EXPECT_NE(out.find(" 8388608 "), std::string::npos) << out;
+}
+
+TEST_F(Quota, WhatUpperAlreadyHoldsIsCountedAtMount) {
+  mount_with(0, 0);
+  ASSERT_EQ(agent_sh("head -c 300000 /dev/zero > out/a && mkdir -p out/d/e && ln -s a out/s && "
+                     "ln out/a out/hard"),
+            0);
+  unmount();
+  mount_with(kMiB, 100);
+  // out/, out/d, out/d/e, out/s: one block each; out/a once for its two names.
+  EXPECT_EQ(used_bytes(), WriteQuota::charge_of(300000) + 4 * 4 * kKiB);
+  EXPECT_EQ(used_inodes(), 6u);
+}
+
+TEST_F(Quota, AHardLinkedFileIsChargedOnceAndFreedWithItsLastName) {
+  mount_with(kMiB, 100);
+  ASSERT_EQ(agent_sh("head -c 262144 /dev/zero > f && ln f g"), 0);
+  EXPECT_EQ(used_bytes(), 256 * kKiB);
+  EXPECT_EQ(used_inodes(), 2u);
+  ASSERT_EQ(agent_sh("rm f"), 0);
+  EXPECT_EQ(used_bytes(), 256 * kKiB);
+  ASSERT_EQ(agent_sh("rm g"), 0);
+  EXPECT_EQ(settled_used_bytes(0), 0u);
+  EXPECT_EQ(used_inodes(), 0u);
+}
+
+TEST_F(Quota, AFileDeletedWhileOpenStaysChargedUntilClosed) {
+  mount_with(kMiB, 100);
+  const int fd = open_rw("f", O_CREAT | O_RDWR);
+  ASSERT_GE(fd, 0);
+  const std::string data(512 * kKiB, 'x');
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(::unlink(at("f").c_str()), 0);
+  // Its data is still on the host disk, and still writable.
+  EXPECT_EQ(used_bytes(), 512 * kKiB);
+  EXPECT_EQ(used_inodes(), 0u);
+  EXPECT_EQ(::pwrite(fd, "x", 1, kMiB), -1);
+  EXPECT_EQ(errno, ENOSPC);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(used_bytes(), 512 * kKiB) << "freed while still open";
+  ::close(fd);
+  EXPECT_EQ(settled_used_bytes(0), 0u);
+}
+
+TEST_F(Quota, RenameOverAFileFreesTheReplacedOne) {
+  mount_with(kMiB, 100);
+  ASSERT_EQ(agent_sh("head -c 600000 /dev/zero > a && head -c 100000 /dev/zero > b && mv b a"), 0);
+  EXPECT_EQ(settled_used_bytes(WriteQuota::charge_of(100000)), WriteQuota::charge_of(100000));
+  EXPECT_EQ(used_inodes(), 1u);
+  ASSERT_EQ(agent_sh("mkdir d e && mv d e/d2 && ln a a2"), 0);
+  // Two names of one file: rename does nothing, and nothing is freed.
+  ASSERT_EQ(::rename(at("a").c_str(), at("a2").c_str()), 0);
+  EXPECT_EQ(used_inodes(), 4u);  // a, a2, e, e/d2
+  EXPECT_EQ(used_bytes(), WriteQuota::charge_of(100000) + 2 * 4 * kKiB);
+  // An empty directory renamed over another frees the replaced one.
+  ASSERT_EQ(agent_sh("mkdir e/f"), 0);
+  EXPECT_EQ(used_inodes(), 5u);
+  ASSERT_EQ(::rename(at("e/f").c_str(), at("e/d2").c_str()), 0);
+  EXPECT_EQ(used_inodes(), 4u);
+  EXPECT_EQ(used_bytes(), WriteQuota::charge_of(100000) + 2 * 4 * kKiB);
+}
+
+// Commit and discard move or remove upper files; the quota follows.
+class QuotaControl : public ControlledFs {};
+
+TEST_F(QuotaControl, CommitAndDiscardGiveTheQuotaBack) {
+  quota_ = {kMiB, 100};
+  mount_writable();
+  ASSERT_EQ(agent_sh("head -c 900000 /dev/zero > a"), 0);
+  EXPECT_NE(agent_sh("head -c 900000 /dev/zero > b"), 0);
+  ASSERT_EQ(call({{"op", "commit"}, {"paths", {"/a"}}})["applied"].size(), 1u);
+  struct statvfs st {};
+  ASSERT_EQ(::statvfs(mnt_.c_str(), &st), 0);
+  EXPECT_EQ(st.f_files - st.f_ffree, 1u);  // only b (the part that fitted) is left in upper
+  ASSERT_EQ(agent_sh("rm b"), 0);
+  ASSERT_EQ(settled_used_bytes(mnt_, 0), 0u);
+  ASSERT_EQ(agent_sh("head -c 900000 /dev/zero > c"), 0);
+  call({{"op", "discard"}});
+  ASSERT_EQ(::statvfs(mnt_.c_str(), &st), 0);
+  EXPECT_EQ(st.f_blocks, st.f_bfree);
+  EXPECT_EQ(st.f_files, st.f_ffree);
+  EXPECT_EQ(agent_sh("head -c 900000 /dev/zero > d"), 0);
+}
+
+}  // namespace
+}  // namespace agentfense::fs::testing
