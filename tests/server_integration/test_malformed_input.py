@@ -229,6 +229,52 @@ def test_rest_bodies_that_do_not_parse(api, sandbox, body, needles):
     assert "^" not in body_json["message"] and "\n" not in body_json["message"]
 
 
+# Issue 11 item 4: the spellings users type.
+@pytest.mark.parametrize("permission,expected", [
+    ("read", "PERMISSION_READ"), ("READ", "PERMISSION_READ"), ("Write", "PERMISSION_WRITE"),
+    ("none", "PERMISSION_NONE"), ("view", "PERMISSION_VIEW"), ("permission_view", "PERMISSION_VIEW"),
+    ("PERMISSION_READ", "PERMISSION_READ"), (3, "PERMISSION_READ")])
+def test_rest_accepts_the_spellings_users_type(api, codebase, permission, expected):
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "permissions": [
+        {"pattern": "**", "permission": permission, "type": "glob"},
+        {"pattern": "/docs/", "permission": "write", "type": "Directory"}],
+        "runtime": "bwrap", "syncMode": "manual"})
+    assert r.status_code == 200, r.text
+    created = r.json()
+    assert created["permissions"][0]["permission"] == expected
+    assert created["permissions"][0]["type"] == "PATTERN_TYPE_GLOB"
+    assert created["permissions"][1] == {"pattern": "/docs/", "type": "PATTERN_TYPE_DIRECTORY",
+                                         "permission": "PERMISSION_WRITE", "priority": 0}
+    assert created["runtime"] == "RUNTIME_TYPE_BWRAP" and created["syncMode"] == "SYNC_MODE_MANUAL"
+    requests.delete(f"{api}/sandboxes/{created['id']}")
+
+
+@pytest.mark.parametrize("body,needles", [
+    ({"permissions": [{"pattern": "**", "permission": "reed"}]},
+     ["permissions[0].permission", "'reed'", "none, view, read, write", "PERMISSION_READ"]),
+    ({"permissions": [{"pattern": "**", "permission": "read", "type": "folder"}]},
+     ["permissions[0].type", "'folder'", "glob, directory, file"]),
+    ({"runtime": "podman"}, ["runtime", "'podman'", "bwrap, docker"]),
+    ({"permissions": [{"pattern": "**", "permission": ""}]}, ["permissions[0].permission"]),
+    ({"permissions": [{"pattern": "**", "permission": "read\u001b[31m"}]},
+     ["permissions[0].permission", "\\x1b"]),
+])
+def test_rest_refused_spellings_name_the_field_and_the_choices(api, codebase, body, needles):
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, **body})
+    body_json = assert_rest_invalid(r, "INVALID_REQUEST", "CreateSandboxRequest", *needles)
+    assert "\x1b" not in body_json["message"]
+
+
+def test_rest_short_spellings_in_url_parameters(api, codebase):
+    r = requests.post(f"{api}/sandboxes", params={"codebase_id": codebase, "sync_mode": "manual"},
+                      json={"permissions": [{"pattern": "**", "permission": "read"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["syncMode"] == "SYNC_MODE_MANUAL"
+    requests.delete(f"{api}/sandboxes/{r.json()['id']}")
+    r = requests.post(f"{api}/sandboxes", params={"codebase_id": codebase, "sync_mode": "sometimes"})
+    assert_rest_invalid(r, "INVALID_REQUEST", "sync_mode", "manual")
+
+
 def test_rest_nested_field_is_named(api, codebase):
     r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "permissions": [
         {"pattern": "**", "permission": "PERMISSION_READ"},
