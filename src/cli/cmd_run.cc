@@ -1,30 +1,21 @@
 // `agentfense run`: one command in a fresh sandbox, then review its changes.
-// A linear chain: compile policy -> open DIR -> run dir -> mount process -> bwrap ->
-// stop mount -> show/apply/discard -> remove run dir. Every step's resource is RAII, so an
-// error anywhere leaves no mount, process or directory behind.
-#include <fcntl.h>
+// A linear chain: compile policy -> sandbox (open DIR, run dir, mount process) -> bwrap ->
+// stop mount -> show/apply/discard -> remove run dir. Every step's resource is RAII
+// (local_sandbox.h), so an error anywhere leaves no mount, process or directory behind.
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <optional>
 
 #include "cli/change_review.h"
 #include "cli/commands.h"
+#include "cli/local_sandbox.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/sandbox.h"
-#include "supervisor/base_dir.h"
-#include "supervisor/host_ids.h"
-#include "supervisor/mount_child.h"
-#include "supervisor/run_dir.h"
 
 namespace agentfense::cli {
-using supervisor::MountChild;
-using supervisor::open_base_dir;
-using supervisor::RunDir;
 namespace {
 
 constexpr int kTimeoutExitCode = 124;  // what timeout(1) uses; scripts already expect it
@@ -51,20 +42,11 @@ std::map<std::string, std::string> parse_env(const std::vector<std::string>& pai
   return env;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  if (!out.flush()) throw SystemError("write " + path, errno ? errno : EIO);
-}
-
 int run_command(const RunArgs& args) {
-  const std::vector<policy::Rule> rules = args.policy.collect();
-  const policy::Policy compiled = policy::Policy::compile(rules);
+  std::vector<policy::Rule> rules = args.policy.collect();  // names a bad rule first
   const ChangeMode change_mode = parse_change_mode(args.changes);
   const fs::QuotaLimits quota = args.quota.limits();
   if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
-  const UniqueFd base = open_base_dir(args.dir);
-
   runtime::ExecSpec spec;
   spec.argv = args.command;
   spec.env = parse_env(args.env);
@@ -74,39 +56,14 @@ int run_command(const RunArgs& args) {
   if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
   spec.limits = run_limits(args.limits, ::geteuid() == 0);
-  // As root the sandbox runs as a host id of its own, leased for this run only.
-  std::optional<supervisor::HostIdLease> ids;
-  if (::geteuid() == 0) {
-    ids = supervisor::HostIdLease::acquire(kDefaultIdRange);
-    spec.host_uid = ids->uid();
-    spec.host_gid = ids->gid();
-  } else {
-    std::tie(spec.host_uid, spec.host_gid) = runtime::default_sandbox_ids();
-  }
 
-  const RunDir run_dir = RunDir::create();
-  const std::string policy_file = run_dir.path() + "/policy.json";
-  write_file(policy_file, rules_to_json(rules));
-
-  runtime::ExecResult result;
-  {
-    MountChild mount({.base_dir = args.dir,
-                      .mountpoint = run_dir.mountpoint(),
-                      .state_dir = run_dir.state_dir(),
-                      .policy_json_file = policy_file,
-                      .audit_path = args.audit,
-                      .owner_uid = spec.host_uid,
-                      .owner_gid = spec.host_gid,
-                      .quota = quota});
-    const UniqueFd workspace(
-        ::open(run_dir.mountpoint().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!workspace) throw SystemError("open mountpoint", errno);
-    spec.workspace_fd = workspace.get();
-    result = runtime::run_sandboxed(spec);
-    if (const int status = mount.stop(); status != 0)
-      std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
-  }
-  const bool changes_ok = review_changes(change_mode, base.get(), run_dir.state_dir(), compiled);
+  LocalSandbox sandbox(
+      {.rules = std::move(rules), .dir = args.dir, .audit = args.audit, .quota = quota});
+  sandbox.prepare(spec);
+  const runtime::ExecResult result = runtime::run_sandboxed(spec);
+  if (const int status = sandbox.stop(); status != 0)
+    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
+  const bool changes_ok = sandbox.review(change_mode);
   if (result.timed_out) {
     std::fprintf(stderr, "agentfense: command timed out after %.3gs and was killed\n",
                  args.timeout_seconds);
