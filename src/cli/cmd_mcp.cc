@@ -1,0 +1,157 @@
+// `agentfense mcp`: one sandbox over DIR served to an agent as MCP tools (cli/mcp/), over
+// stdio or streamable HTTP on loopback. The sandbox is the one `run` builds
+// (local_sandbox.h), kept mounted for the whole session; at the end its changes are
+// shown, applied or discarded as `run --changes` does.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/local_sandbox.h"
+#include "cli/mcp/http_transport.h"
+#include "cli/mcp/protocol.h"
+#include "cli/mcp/sandbox_access.h"
+#include "cli/mcp/stdio_transport.h"
+#include "cli/mcp/stop_signals.h"
+#include "cli/mcp/tool_table.h"
+#include "cli/policy_options.h"
+#include "cli/quota_options.h"
+#include "cli/run_limits.h"
+#include "common/errors.h"
+#include "common/unique_fd.h"
+
+namespace agentfense::cli {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr double kDefaultCallTimeout = 300;
+
+struct McpArgs {
+  PolicyOptions policy;
+  QuotaOptions quota;
+  RunLimitFlags limits;
+  std::string dir, audit, changes = "show", http, runtime = "bwrap", server, api_key;
+  double timeout_seconds = kDefaultCallTimeout;
+  double max_timeout_seconds = kDefaultTimeoutSeconds;
+  bool network = false, allow_commit = false;
+};
+
+std::string instructions(bool allow_commit) {
+  std::string text =
+      "You work in a sandbox. The project is at /workspace (the working directory of "
+      "every command). Some paths are hidden by policy and do not exist for you; some "
+      "files can be listed but not read (permission denied); you can change files only "
+      "where the policy allows writing. Use run for one-off commands, session_run to keep "
+      "a shell's directory and variables between commands, read_file/write_file/list_files "
+      "for files. Your changes are kept aside for review, not applied to the project: "
+      "changes and diff show them.";
+  if (allow_commit) text += " commit applies them to the project; discard drops them.";
+  return text;
+}
+
+// stdout carries the MCP messages: anything else printing there (a library, a child
+// that inherited it) would corrupt the stream. The channel moves to a private fd and
+// fd 1 becomes a copy of stderr.
+UniqueFd take_stdout() {
+  UniqueFd channel(static_cast<int>(check_syscall(::fcntl(1, F_DUPFD_CLOEXEC, 3), "dup stdout")));
+  check_syscall(::dup2(2, 1), "dup2 stderr to stdout");
+  return channel;
+}
+
+int run_mcp(const McpArgs& args) {
+  if (!args.server.empty() || !args.api_key.empty())
+    throw UserError(
+        "--server/--api-key are not available yet: agentfense mcp serves a local sandbox "
+        "over DIR (attaching to a running server is planned)");
+  if (args.runtime == "docker")
+    throw UserError("--runtime docker is not available for agentfense mcp yet; use bwrap");
+  if (args.runtime != "bwrap")
+    throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
+  if (args.dir.empty()) throw UserError("DIR is required");
+  std::vector<policy::Rule> rules = args.policy.collect();
+  const ChangeMode change_mode = parse_change_mode(args.changes);
+  const fs::QuotaLimits quota = args.quota.limits();
+  if (!(args.timeout_seconds > 0) || !(args.max_timeout_seconds > 0))
+    throw UserError("--timeout and --max-timeout must be positive");
+  if (args.timeout_seconds > args.max_timeout_seconds)
+    throw UserError("--timeout must not exceed --max-timeout");
+  std::optional<mcp::HttpAddress> http;
+  if (!args.http.empty()) http = mcp::parse_http_address(args.http);
+  mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
+                             .max_timeout_seconds = args.max_timeout_seconds,
+                             .limits = run_limits(args.limits, ::geteuid() == 0),
+                             .network = args.network,
+                             .allow_commit = args.allow_commit};
+
+  const mcp::StopSignals signals;  // before any thread starts
+  UniqueFd channel;
+  if (!http) channel = take_stdout();
+  LocalSandbox sandbox({.rules = std::move(rules),
+                        .dir = args.dir,
+                        .audit = args.audit,
+                        .quota = quota,
+                        .control_socket = true});
+  {
+    mcp::SandboxAccess access(sandbox, defaults);
+    const mcp::ToolTable tools(args.allow_commit);
+    const mcp::ServerIdentity identity{kVersion, instructions(args.allow_commit)};
+    if (http) {
+      mcp::serve_http(
+          *http, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); },
+          signals);
+    } else {
+      mcp::McpSession session(tools, access, identity);
+      mcp::serve_stdio(session, STDIN_FILENO, channel.get(), signals);
+    }
+  }  // every call has ended and every shell is closed
+  if (const int status = sandbox.stop(); status != 0)
+    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
+  return sandbox.review(change_mode) ? 0 : 1;
+}
+
+}  // namespace
+
+Command add_mcp_command(CLI::App& app) {
+  auto args = std::make_shared<McpArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "mcp", "Serve a sandbox over DIR to an agent as MCP tools (stdio, or HTTP with --http)");
+  cmd->footer(
+      "Tools: run, session_run, read_file, write_file, list_files, changes, diff (and commit,\n"
+      "discard with --allow-commit). Every tool goes through the sandbox's /workspace: hidden\n"
+      "paths do not exist, view-level files cannot be read. MCP client configuration:\n"
+      "  {\"mcpServers\": {\"sandbox\": {\"command\": \"agentfense\",\n"
+      "                                \"args\": [\"mcp\", \"--preset\", \"agent-safe\", "
+      "\"/path/to/repo\"]}}}\n"
+      "On exit (stdin closed, SIGTERM or Ctrl-C) the changes are shown on stderr (default),\n"
+      "applied or discarded (--changes). See docs/agents.md.");
+  args->policy.add_to(*cmd);
+  args->quota.add_to(*cmd);
+  cmd->add_option("--changes", args->changes,
+                  "At exit, what to do with the sandbox's writes: show (default), apply, discard");
+  cmd->add_flag("--allow-commit", args->allow_commit,
+                "Offer the commit and discard tools (the agent may apply its own changes)");
+  cmd->add_option("--http", args->http,
+                  "Serve streamable HTTP at http://ADDR/mcp instead of stdio; ADDR is PORT or "
+                  "HOST:PORT on loopback (port 0 = any, printed on stderr)");
+  cmd->add_option("--timeout", args->timeout_seconds,
+                  "Seconds a command may run when the call names no timeout (default 300)");
+  cmd->add_option("--max-timeout", args->max_timeout_seconds,
+                  "The longest timeout a call may ask for, in seconds (default 1800)");
+  cmd->add_option("--memory", args->limits.memory,
+                  "Memory limit per command and per shell session (default 4G, or half the "
+                  "RAM if less; 0 = unlimited)");
+  cmd->add_option("--pids", args->limits.pids,
+                  "Maximum processes and threads per command and per shell (default 1024; 0 = "
+                  "unlimited)");
+  cmd->add_flag("--network", args->network,
+                "Allow outbound network access from the sandbox (off by default)");
+  cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
+  cmd->add_option("--runtime", args->runtime, "bwrap (default); docker is not available yet");
+  cmd->add_option("--server", args->server, "Not available yet (attach to a running server)");
+  cmd->add_option("--api-key", args->api_key, "Not available yet (with --server)");
+  cmd->add_option("DIR", args->dir, "Codebase directory");
+  return [args] { return run_mcp(*args); };
+}
+
+}  // namespace agentfense::cli

@@ -1,0 +1,271 @@
+#include "cli/mcp/http_transport.h"
+
+#include <httplib.h>
+#include <poll.h>
+#include <sys/random.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/errors.h"
+
+namespace agentfense::cli::mcp {
+namespace {
+
+constexpr const char* kEndpoint = "/mcp";
+constexpr std::size_t kMaxSessions = 64;
+constexpr std::size_t kMaxBodyBytes = 64u << 20;
+
+std::string new_session_id() {
+  unsigned char bytes[16];
+  for (std::size_t done = 0; done < sizeof bytes;) {
+    const ssize_t n = ::getrandom(bytes + done, sizeof bytes - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw SystemError("getrandom", errno);
+    done += static_cast<std::size_t>(n);
+  }
+  std::string id;
+  char hex[3];
+  for (const unsigned char byte : bytes) {
+    std::snprintf(hex, sizeof hex, "%02x", byte);
+    id += hex;
+  }
+  return id;
+}
+
+void reply_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(serialize(body), "application/json");
+}
+
+// An HTTP-level refusal, with a JSON-RPC error body clients can show.
+void refuse(httplib::Response& res, int status, int code, const std::string& why,
+            const json& id = nullptr) {
+  reply_json(res, status, make_error(id, code, why));
+}
+
+// "http://localhost:3000" -> "localhost:3000"; "null" (opaque origins) is not loopback.
+bool loopback_origin(const std::string& origin) {
+  const auto scheme = origin.find("://");
+  if (scheme == std::string::npos) return false;
+  std::string host = origin.substr(scheme + 3);
+  if (const auto slash = host.find('/'); slash != std::string::npos) host.erase(slash);
+  return is_loopback_host(host, true);
+}
+
+// The events of one tool call answered as an SSE stream: the call runs on its own
+// thread and queues messages; httplib's content provider sends them as they come.
+class SseCall {
+ public:
+  void push(const json& message) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back("event: message\ndata: " + serialize(message) + "\n\n");
+    }
+    cv_.notify_all();
+  }
+  void finish() {
+    {
+      std::lock_guard lock(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Writes what is queued; false when the client is gone. Sets `ended` after the last.
+  bool pump(httplib::DataSink& sink, bool& ended) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(500),
+                 [this] { return finished_ || !queue_.empty(); });
+    std::deque<std::string> events;
+    events.swap(queue_);
+    const bool finished = finished_;
+    lock.unlock();
+    for (const std::string& event : events) {
+      if (!sink.write(event.data(), event.size())) return false;
+    }
+    ended = finished;
+    return sink.is_writable();
+  }
+
+  std::thread worker;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool finished_ = false;
+};
+
+class HttpServer {
+ public:
+  explicit HttpServer(const SessionFactory& make_session) : make_session_(make_session) {
+    server_.set_payload_max_length(kMaxBodyBytes);
+    server_.Post(kEndpoint,
+                 [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
+    server_.Get(kEndpoint, [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Allow", "POST, DELETE");
+      refuse(res, 405, kInvalidRequest, "this server offers no stream on GET; POST messages");
+    });
+    server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
+      if (!allowed(req, res)) return;
+      std::shared_ptr<McpSession> ended;
+      {
+        std::lock_guard lock(mu_);
+        const auto it = sessions_.find(req.get_header_value("Mcp-Session-Id"));
+        if (it == sessions_.end()) return refuse(res, 404, kInvalidRequest, "no such session");
+        ended = std::move(it->second);
+        sessions_.erase(it);
+      }
+      ended->cancel_all();
+      res.status = 200;
+    });
+  }
+
+  httplib::Server& server() { return server_; }
+
+  void cancel_everything() {
+    std::lock_guard lock(mu_);
+    for (auto& [id, session] : sessions_) session->cancel_all();
+  }
+
+ private:
+  bool allowed(const httplib::Request& req, httplib::Response& res) {
+    if (req.has_header("Origin") && !loopback_origin(req.get_header_value("Origin"))) {
+      refuse(res, 403, kInvalidRequest, "requests from this origin are not allowed");
+      return false;
+    }
+    if (!is_loopback_host(req.get_header_value("Host"), true)) {
+      refuse(res, 403, kInvalidRequest, "the Host header must name this loopback endpoint");
+      return false;
+    }
+    return true;
+  }
+
+  void post(const httplib::Request& req, httplib::Response& res) {
+    if (!allowed(req, res)) return;
+    if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0)
+      return refuse(res, 415, kInvalidRequest, "Content-Type must be application/json");
+    if (req.has_header("MCP-Protocol-Version") &&
+        !supported_protocol_version(req.get_header_value("MCP-Protocol-Version")))
+      return refuse(
+          res, 400, kInvalidRequest,
+          "unsupported MCP-Protocol-Version: " + req.get_header_value("MCP-Protocol-Version"));
+    Parsed parsed = parse_message(req.body);
+    if (auto* error = std::get_if<json>(&parsed)) return reply_json(res, 400, *error);
+    const Message message = std::move(std::get<Message>(parsed));
+
+    std::shared_ptr<McpSession> session;
+    const bool opening = message.kind == Message::Kind::kRequest && message.method == "initialize";
+    std::string session_id = req.get_header_value("Mcp-Session-Id");
+    if (opening) {
+      std::lock_guard lock(mu_);
+      if (sessions_.size() >= kMaxSessions)
+        return refuse(res, 503, kInternalError, "too many open sessions; DELETE one", message.id);
+      session = make_session_();
+      session_id = new_session_id();
+    } else {
+      if (session_id.empty())
+        return refuse(res, 400, kInvalidRequest, "Mcp-Session-Id header is required", message.id);
+      std::lock_guard lock(mu_);
+      const auto it = sessions_.find(session_id);
+      if (it == sessions_.end())
+        return refuse(res, 404, kInvalidRequest, "no such session (initialize again)", message.id);
+      session = it->second;
+    }
+
+    if (message.kind != Message::Kind::kRequest) {
+      (void)session->handle(message, nullptr);
+      res.status = 202;
+      return;
+    }
+    const bool stream =
+        McpSession::is_tool_call(message) &&
+        req.get_header_value("Accept").find("text/event-stream") != std::string::npos;
+    if (stream) return stream_call(session, message, res);
+    const std::optional<json> response = answer(*session, message, nullptr);
+    if (opening && response && response->contains("result")) {
+      std::lock_guard lock(mu_);
+      sessions_[session_id] = session;
+      res.set_header("Mcp-Session-Id", session_id);
+    }
+    if (!response) {  // cancelled while it ran: nothing to say
+      res.status = 202;
+      return;
+    }
+    reply_json(res, 200, *response);
+  }
+
+  static std::optional<json> answer(McpSession& session, const Message& message,
+                                    const Notify& notify) {
+    try {
+      return session.handle(message, notify);
+    } catch (const std::exception& error) {
+      return make_error(message.id, kInternalError, std::string("internal error: ") + error.what());
+    }
+  }
+
+  static void stream_call(const std::shared_ptr<McpSession>& session, const Message& message,
+                          httplib::Response& res) {
+    auto call = std::make_shared<SseCall>();
+    call->worker = std::thread([session, message, call] {
+      const auto response =
+          answer(*session, message, [call](const json& note) { call->push(note); });
+      if (response) call->push(*response);
+      call->finish();
+    });
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [call](std::size_t, httplib::DataSink& sink) {
+          bool ended = false;
+          if (!call->pump(sink, ended)) return false;
+          if (ended) sink.done();
+          return true;
+        },
+        [session, message, call](bool complete) {
+          if (!complete) session->cancel(message.id);  // the client went away
+          call->worker.join();
+        });
+  }
+
+  const SessionFactory& make_session_;
+  httplib::Server server_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<McpSession>> sessions_;
+};
+
+}  // namespace
+
+int serve_http(const HttpAddress& address, const SessionFactory& make_session,
+               const StopSignals& signals) {
+  HttpServer http(make_session);
+  httplib::Server& server = http.server();
+  int port = address.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(address.host);
+    if (port < 0) throw SystemError("listen on " + address.host, errno ? errno : EADDRNOTAVAIL);
+  } else if (!server.bind_to_port(address.host, port)) {
+    throw SystemError("listen on " + address.host + ":" + std::to_string(port),
+                      errno ? errno : EADDRINUSE);
+  }
+  const bool v6 = address.host.find(':') != std::string::npos;
+  std::fprintf(stderr, "agentfense: MCP endpoint at http://%s%s%s:%d%s\n", v6 ? "[" : "",
+               address.host.c_str(), v6 ? "]" : "", port, kEndpoint);
+  std::thread listener([&server] { server.listen_after_bind(); });
+  int sig = 0;
+  while (sig == 0) {
+    pollfd stop = {.fd = signals.fd(), .events = POLLIN};
+    if (::poll(&stop, 1, -1) > 0) sig = signals.take();
+  }
+  http.cancel_everything();  // running commands are killed, so their threads end
+  server.stop();
+  listener.join();
+  return sig;
+}
+
+}  // namespace agentfense::cli::mcp

@@ -1,0 +1,28 @@
+// MCP over streamable HTTP (one endpoint, /mcp): a client POSTs one JSON-RPC message at a
+// time. initialize opens a session whose id (Mcp-Session-Id) every later request must
+// carry (missing: 400, unknown or ended: 404); DELETE ends it. Notifications are
+// answered 202 Accepted. A tools/call is answered as an SSE stream when the client
+// accepts text/event-stream (progress notifications, then the result), otherwise as
+// JSON; other requests as JSON. GET answers 405: this server sends nothing unasked.
+// Requests whose Origin or Host is not a loopback name are refused (403), so a web page
+// cannot reach the endpoint through DNS rebinding. A client that disconnects cancels
+// its tool call.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "cli/mcp/http_address.h"
+#include "cli/mcp/protocol.h"
+#include "cli/mcp/stop_signals.h"
+
+namespace agentfense::cli::mcp {
+
+using SessionFactory = std::function<std::unique_ptr<McpSession>()>;
+
+// Serves until a stop signal arrives; prints the endpoint URL on stderr once listening.
+// Throws SystemError when the address cannot be bound. Returns the signal.
+int serve_http(const HttpAddress& address, const SessionFactory& make_session,
+               const StopSignals& signals);
+
+}  // namespace agentfense::cli::mcp

@@ -1,0 +1,141 @@
+#include "cli/mcp/stdio_transport.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "common/errors.h"
+
+namespace agentfense::cli::mcp {
+namespace {
+
+// A message larger than this (write_file content included) is refused as a parse
+// error rather than grown into memory without bound.
+constexpr std::size_t kMaxLineBytes = 64u << 20;
+
+class LineWriter {
+ public:
+  explicit LineWriter(int fd) : fd_(fd) {}
+
+  // Whole lines only, one writer at a time: messages never interleave.
+  void send(const json& message) {
+    std::string line = serialize(message);
+    line += '\n';
+    std::lock_guard lock(mu_);
+    for (std::size_t done = 0; done < line.size() && !broken_;) {
+      const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        broken_ = true;  // the client is gone (EPIPE): nothing more can reach it
+        return;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  const int fd_;
+  std::mutex mu_;
+  bool broken_ = false;
+};
+
+bool blank(const std::string& line) {
+  return line.find_first_not_of(" \t\r") == std::string::npos;
+}
+
+class StdioServer {
+ public:
+  StdioServer(McpSession& session, int out_fd) : session_(session), out_(out_fd) {}
+
+  ~StdioServer() {
+    session_.cancel_all();
+    for (std::thread& worker : workers_) worker.join();
+  }
+
+  void dispatch(const std::string& line) {
+    Parsed parsed = parse_message(line);
+    if (auto* error = std::get_if<json>(&parsed)) return out_.send(*error);
+    Message message = std::move(std::get<Message>(parsed));
+    if (!McpSession::is_tool_call(message)) return answer(message);
+    ++running_;
+    workers_.emplace_back([this, message = std::move(message)] {
+      answer(message);
+      --running_;
+    });
+  }
+
+  void send(const json& message) { out_.send(message); }
+  bool busy() const { return running_ > 0; }
+
+ private:
+  void answer(const Message& message) {
+    std::optional<json> response;
+    try {
+      response = session_.handle(message, [this](const json& note) { out_.send(note); });
+    } catch (const std::exception& error) {
+      response =
+          make_error(message.id, kInternalError, std::string("internal error: ") + error.what());
+    }
+    if (response) out_.send(*response);
+  }
+
+  McpSession& session_;
+  LineWriter out_;
+  std::list<std::thread> workers_;  // joined at the end; finished ones cost a few bytes
+  std::atomic<int> running_{0};
+};
+
+}  // namespace
+
+int serve_stdio(McpSession& session, int in_fd, int out_fd, const StopSignals& signals) {
+  StdioServer server(session, out_fd);
+  std::string buffer;
+  bool skipping = false;  // inside an over-long line: drop it up to its newline
+  char chunk[65536];
+  for (;;) {
+    pollfd fds[2] = {{.fd = in_fd, .events = POLLIN}, {.fd = signals.fd(), .events = POLLIN}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw SystemError("poll", errno);
+    }
+    if (fds[1].revents & POLLIN) {
+      if (const int sig = signals.take()) return sig;
+    }
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    const ssize_t n = ::read(in_fd, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;  // end of input (or a read error: the client is gone either way)
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    for (std::size_t newline; (newline = buffer.find('\n')) != std::string::npos;) {
+      std::string line = buffer.substr(0, newline);
+      buffer.erase(0, newline + 1);
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      if (!blank(line)) server.dispatch(line);
+    }
+    if (buffer.size() > kMaxLineBytes) {
+      if (!skipping)
+        server.send(make_error(nullptr, kParseError, "parse error: message longer than 64 MiB"));
+      skipping = true;
+      buffer.clear();
+    }
+  }
+  if (!blank(buffer) && !skipping) server.dispatch(buffer);  // a last line without newline
+  // End of input: calls already running finish and answer (a client may close its end
+  // after sending), unless a stop signal says not to wait.
+  while (server.busy()) {
+    pollfd stop = {.fd = signals.fd(), .events = POLLIN};
+    if (::poll(&stop, 1, 100) > 0) {
+      if (const int sig = signals.take()) return sig;
+    }
+  }
+  return 0;
+}
+
+}  // namespace agentfense::cli::mcp

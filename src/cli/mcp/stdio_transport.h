@@ -1,0 +1,15 @@
+// MCP over stdio: newline-delimited JSON-RPC messages on stdin, answers and notifications
+// on stdout, one line each. Runs until stdin ends or a stop signal arrives; then running
+// tool calls are cancelled and waited for. Each tools/call runs on a thread of its own so
+// that ping and notifications/cancelled are answered while a command runs.
+#pragma once
+
+#include "cli/mcp/protocol.h"
+#include "cli/mcp/stop_signals.h"
+
+namespace agentfense::cli::mcp {
+
+// Returns the signal that ended it, or 0 for end of input.
+int serve_stdio(McpSession& session, int in_fd, int out_fd, const StopSignals& signals);
+
+}  // namespace agentfense::cli::mcp

@@ -1,0 +1,59 @@
+// changes: what the sandbox changed so far, relative to the codebase (the fs process's
+// live view of its write layer, filtered by the policy: hidden paths never appear).
+#include "cli/mcp/review_schema.h"
+#include "cli/mcp/sandbox_access.h"
+#include "cli/mcp/tool_table.h"
+
+namespace agentfense::cli::mcp {
+namespace {
+
+const char* type_name(const std::string& type) {
+  if (type == "f") return "file";
+  if (type == "d") return "directory";
+  if (type == "l") return "symlink";
+  return "other";
+}
+
+json changes(const json&, ToolCall& call) {
+  const json reply = call.sandbox.control({{"op", "changes"}});
+  json list = json::array();
+  for (const json& change : reply.at("changes")) {
+    list.push_back({{"path", change.at("path")},
+                    {"kind", change.at("kind")},
+                    {"type", type_name(change.value("type", ""))}});
+  }
+  return {{"changes", list}, {"count", list.size()}};
+}
+
+}  // namespace
+
+Tool changes_tool() {
+  return {
+      .name = "changes",
+      .title = "List the sandbox's changes",
+      .description =
+          "Lists what commands and write_file changed under /workspace so far, relative to "
+          "the codebase: added, modified or deleted paths. Nothing reaches the codebase until "
+          "it is committed (by the person running the server, or the commit tool when "
+          "offered).",
+      .input_schema = no_input_schema(),
+      .output_schema =
+          {{"type", "object"},
+           {"properties",
+            {{"changes",
+              {{"type", "array"},
+               {"items",
+                {{"type", "object"},
+                 {"properties",
+                  {{"path", {{"type", "string"}}},
+                   {"kind", {{"type", "string"}, {"enum", {"added", "modified", "deleted"}}}},
+                   {"type",
+                    {{"type", "string"}, {"enum", {"file", "directory", "symlink", "other"}}}}}},
+                 {"required", {"path", "kind", "type"}}}}}},
+             {"count", {{"type", "integer"}}}}},
+           {"required", {"changes", "count"}}},
+      .handler = changes,
+  };
+}
+
+}  // namespace agentfense::cli::mcp

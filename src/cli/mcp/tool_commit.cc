@@ -1,0 +1,49 @@
+// commit (only with --allow-commit): apply the sandbox's changes to the codebase, as
+// `agentfense run --changes apply` does at its end: atomically per file, only where the
+// policy allows writing, refusing conflicts with changes made to the codebase since.
+#include <mutex>
+
+#include "cli/mcp/review_schema.h"
+#include "cli/mcp/sandbox_access.h"
+#include "cli/mcp/tool_table.h"
+
+namespace agentfense::cli::mcp {
+namespace {
+
+json commit(const json& args, ToolCall& call) {
+  const std::vector<std::string> paths = paths_argument(args);
+  // No command runs while files move from the layer into the codebase.
+  std::unique_lock lock(call.sandbox.activity());
+  const json reply = call.sandbox.control({{"op", "commit"}, {"paths", paths}});
+  return {{"applied", reply.at("applied")},
+          {"denied", reply.at("denied")},
+          {"conflicts", reply.at("conflicts")},
+          {"reasons", reply.value("reasons", json::object())},
+          {"notes", reply.value("notes", json::object())}};
+}
+
+}  // namespace
+
+Tool commit_tool() {
+  const json reasons = {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}};
+  return {
+      .name = "commit",
+      .title = "Commit the sandbox's changes",
+      .description =
+          "Applies the sandbox's changes to the codebase on the host (all, or the given "
+          "paths): atomically per file, only where the policy allows writing; a file also "
+          "changed on the host since is a conflict and is not applied.",
+      .input_schema = paths_input_schema("are committed"),
+      .output_schema = {{"type", "object"},
+                        {"properties",
+                         {{"applied", string_list_schema()},
+                          {"denied", string_list_schema()},
+                          {"conflicts", string_list_schema()},
+                          {"reasons", reasons},
+                          {"notes", reasons}}},
+                        {"required", {"applied", "denied", "conflicts", "reasons", "notes"}}},
+      .handler = commit,
+  };
+}
+
+}  // namespace agentfense::cli::mcp
