@@ -5,28 +5,30 @@
 
 namespace agentfense::cli::mcp {
 
-std::shared_ptr<runtime::ShellSession> ShellPool::get(const std::string& name, bool& opened) {
+std::shared_ptr<PooledShell> ShellPool::get(const std::string& name, bool& opened) {
   std::lock_guard lock(mu_);
   opened = false;
   auto it = shells_.find(name);
-  if (it != shells_.end() && it->second->alive()) return it->second;
+  if (it != shells_.end() && it->second->shell->alive()) return it->second;
   if (it != shells_.end()) shells_.erase(it);  // ended by `exit`: a fresh one below
   if (shells_.size() >= kMaxShells)
     throw ToolFailure("at most " + std::to_string(kMaxShells) +
                       " shell sessions are open at once; end one with `exit`");
-  auto shell = std::make_shared<runtime::ShellSession>(sandbox_.session_spec());
+  auto shell = std::make_shared<PooledShell>();
+  shell->thread.run(
+      [&] { shell->shell = std::make_unique<runtime::ShellSession>(sandbox_.session_spec()); });
   shells_[name] = shell;
   opened = true;
   return shell;
 }
 
 void ShellPool::close_all() {
-  std::map<std::string, std::shared_ptr<runtime::ShellSession>> shells;
+  std::map<std::string, std::shared_ptr<PooledShell>> shells;
   {
     std::lock_guard lock(mu_);
     shells.swap(shells_);
   }
-  for (auto& [name, shell] : shells) shell->close();
+  for (auto& [name, pooled] : shells) pooled->shell->close();
 }
 
 }  // namespace agentfense::cli::mcp

@@ -9,10 +9,21 @@
 #include <string>
 
 #include "runtime/shell_session.h"
+#include "supervisor/spawner_thread.h"
 
 namespace agentfense::cli::mcp {
 
 class SandboxAccess;
+
+// A shell with the thread that starts it and runs its commands. Each tool call runs on
+// a thread that ends with the call, and the shell's PR_SET_PDEATHSIG fires when the
+// thread that forked it exits (supervisor/spawner_thread.h): so the shell, and any
+// replacement a stuck timeout makes, is forked from this thread, which lives as long as
+// the shell.
+struct PooledShell {
+  supervisor::SpawnerThread thread;
+  std::unique_ptr<runtime::ShellSession> shell;  // destroyed before the thread
+};
 
 class ShellPool {
  public:
@@ -25,13 +36,13 @@ class ShellPool {
 
   // The live shell called `name`; `opened` says whether it was started for this call.
   // Throws ToolFailure beyond kMaxShells.
-  std::shared_ptr<runtime::ShellSession> get(const std::string& name, bool& opened);
+  std::shared_ptr<PooledShell> get(const std::string& name, bool& opened);
   void close_all();
 
  private:
   SandboxAccess& sandbox_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<runtime::ShellSession>> shells_;
+  std::map<std::string, std::shared_ptr<PooledShell>> shells_;
 };
 
 }  // namespace agentfense::cli::mcp

@@ -15,21 +15,21 @@ json session_run(const json& args, ToolCall& call) {
   const auto timeout = call.sandbox.timeout_of(args);
   const double seconds = static_cast<double>(timeout.count()) / 1000.0;
   bool opened = false;
-  const auto shell = call.shells.get(name, opened);
+  const auto pooled = call.shells.get(name, opened);
   OutputMeter meter;
   const ProgressTicker ticker(call.progress, seconds,
                               [&meter] { return meter.describe("running"); });
   runtime::ExecResult result;
-  {
+  pooled->thread.run([&] {
     std::shared_lock lock(call.sandbox.activity());
-    result = shell->exec(
+    result = pooled->shell->exec(
         args.at("command").get<std::string>(), timeout,
         [&meter](runtime::Stream, std::string_view chunk) { meter.add(chunk); }, call.cancel_fd);
-  }
+  });
   json out = command_output(result, seconds);
   out["session"] = name;
   out["new_session"] = opened;
-  out["session_open"] = shell->alive();
+  out["session_open"] = pooled->shell->alive();
   return out;
 }
 

@@ -1,9 +1,9 @@
-#include "server/spawner_thread.h"
+#include "supervisor/spawner_thread.h"
 
 #include <exception>
 #include <future>
 
-namespace agentfense::server {
+namespace agentfense::supervisor {
 
 SpawnerThread::SpawnerThread() : thread_([this] { loop(); }) {}
 
@@ -48,4 +48,4 @@ void SpawnerThread::loop() {
   }
 }
 
-}  // namespace agentfense::server
+}  // namespace agentfense::supervisor

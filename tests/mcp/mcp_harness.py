@@ -1,0 +1,176 @@
+"""Drives `agentfense mcp` for the tests: over stdio with the official client, over
+streamable HTTP with the official client, and over raw stdio bytes for the protocol
+error cases."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Optional
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# agent-safe plus one view-only file.
+VIEW_ONLY = "docs/private.md"
+POLICY_ARGS = ["--preset", "agent-safe", "--rule", f"{VIEW_ONLY}=view:50"]
+
+HIDDEN = [".env", "src/.env.local", "config/secrets/db.txt", "keys/server.key", "output/.env"]
+VISIBLE = {
+    "README.md": "# Sample\n",
+    "src/app.py": "print('hello from app')\n",
+    "config/settings.yaml": "debug: false\n",
+    "output/report.txt": "old report\n",
+}
+
+TOOLS = ["run", "session_run", "read_file", "write_file", "list_files", "changes", "diff"]
+
+
+def agentfense_bin() -> str:
+    return os.environ.get("AGENTFENSE_BIN", str(REPO_ROOT / "build" / "agentfense"))
+
+
+def mcp_args(repo: Path, *extra: str) -> list[str]:
+    return ["mcp", *POLICY_ARGS, *extra, str(repo)]
+
+
+@asynccontextmanager
+async def stdio_session(agentfense: str, repo: Path, errlog_path: Path,
+                        *extra: str) -> AsyncIterator[ClientSession]:
+    """An initialized client session with `agentfense mcp` over stdio; the server's
+    stderr (where the changes are shown at exit) goes to errlog_path."""
+    params = StdioServerParameters(command=agentfense, args=mcp_args(repo, *extra))
+    with open(errlog_path, "w") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
+
+
+class HttpServer:
+    """`agentfense mcp --http 127.0.0.1:0` as a subprocess; url is read from its stderr."""
+
+    def __init__(self, agentfense: str, repo: Path, stderr_path: Path, *extra: str) -> None:
+        self.stderr_path = stderr_path
+        self._stderr = open(stderr_path, "w")
+        self.process = subprocess.Popen(
+            [agentfense, *mcp_args(repo, "--http", "127.0.0.1:0", *extra)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        deadline = time.monotonic() + 30
+        while True:
+            match = re.search(r"MCP endpoint at (http://\S+)", stderr_path.read_text())
+            if match:
+                self.url = match.group(1)
+                break
+            assert self.process.poll() is None, stderr_path.read_text()
+            assert time.monotonic() < deadline, "no endpoint URL on stderr"
+            time.sleep(0.05)
+
+    def stop(self) -> str:
+        """SIGTERM, as a supervisor stops it; returns everything it wrote on stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=30) == 0
+        self._stderr.close()
+        return self.stderr_path.read_text()
+
+
+@asynccontextmanager
+async def http_session(url: str) -> AsyncIterator[ClientSession]:
+    async with streamable_http_client(url) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
+class RawStdio:
+    """`agentfense mcp` over stdio driven byte by byte (no client library), for what a
+    library would never send."""
+
+    def __init__(self, agentfense: str, repo: Path, *extra: str) -> None:
+        self.process = subprocess.Popen([agentfense, *mcp_args(repo, *extra)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+
+    def send(self, raw: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(raw + b"\n")
+        self.process.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the server closed stdout"
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.send(json.dumps(message).encode())
+        return self.receive()
+
+    def initialize(self) -> dict[str, Any]:
+        reply = self.request({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                              "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                         "clientInfo": {"name": "raw", "version": "0"}}})
+        self.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+        return reply
+
+    def close(self) -> tuple[int, str]:
+        assert self.process.stdin is not None and self.process.stderr is not None
+        self.process.stdin.close()
+        code = self.process.wait(timeout=30)
+        return code, self.process.stderr.read().decode()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below pid (through /proc/*/task/*/children)."""
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                text = Path(f"/proc/{current}/task/{task}/children").read_text()
+            except FileNotFoundError:
+                continue
+            for child in map(int, text.split()):
+                if child not in found:
+                    found.add(child)
+                    pending.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+def structured(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    content: Optional[dict[str, Any]] = result.structured_content
+    assert content is not None
+    return content
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(block.text for block in result.content if block.type == "text")
