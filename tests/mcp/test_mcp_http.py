@@ -1,0 +1,157 @@
+"""`agentfense mcp --http`: the official client over streamable HTTP (sessions, tools,
+progress over SSE), the HTTP-level rules (session ids, methods, origin, content type)
+and an orderly stop on SIGTERM that shows the changes."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+import anyio
+import pytest
+
+from mcp_harness import HIDDEN, TOOLS, HttpServer, http_session, structured, text_of
+
+
+@pytest.fixture
+def server(agentfense: str, repo: Path, tmp_path: Path) -> Any:
+    running = HttpServer(agentfense, repo, tmp_path / "server.err")
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def post(url: str, body: bytes, headers: Optional[dict[str, str]] = None,
+         method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    base = {"Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream"}
+    connection.request(method, parsed.path, body=body, headers={**base, **(headers or {})})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+INITIALIZE = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "raw", "version": "0"}}}).encode()
+
+
+def open_session(url: str) -> str:
+    status, headers, body = post(url, INITIALIZE)
+    assert status == 200, body
+    assert json.loads(body)["result"]["protocolVersion"] == "2025-06-18"
+    return headers["mcp-session-id"]
+
+
+def test_official_client_over_http(server: HttpServer, repo: Path, secret: str) -> None:
+    async def main() -> None:
+        async with http_session(server.url) as session:
+            assert [tool.name for tool in (await session.list_tools()).tools] == TOOLS
+            out = structured(await session.call_tool("run", {
+                "command": "ls -a; grep -r SECRET .; echo hi > output/http.txt"}))
+            assert secret not in out["stdout"] + out["stderr"]
+            assert ".env" not in out["stdout"] and "output" in out["stdout"]
+            for hidden in HIDDEN:
+                result = await session.call_tool("read_file", {"path": hidden})
+                assert result.is_error and text_of(result) == f"no such file or directory: /{hidden}"
+            listing = structured(await session.call_tool("list_files", {"recursive": True}))
+            assert not any(".env" in entry["path"] or "secrets" in entry["path"]
+                           for entry in listing["entries"])
+            structured(await session.call_tool("session_run", {"command": "cd output"}))
+            out = structured(await session.call_tool("session_run", {"command": "cat http.txt"}))
+            assert out["stdout"] == "hi\n"
+
+            seen: list[float] = []
+
+            async def on_progress(progress: float, total: Any, message: Any) -> None:
+                seen.append(progress)
+
+            out = structured(await session.call_tool("run", {"command": "sleep 2.3; echo ok"},
+                                                     progress_callback=on_progress))
+            assert out["stdout"] == "ok\n" and len(seen) >= 2 and seen == sorted(seen)
+
+            timed_out = await session.call_tool("run", {"command": "sleep 30", "timeout": 1})
+            assert timed_out.is_error and "timed out" in text_of(timed_out)
+            changes = structured(await session.call_tool("changes", {}))["changes"]
+            assert changes == [{"path": "/output/http.txt", "kind": "added", "type": "file"}]
+    anyio.run(main)
+    stderr = server.stop()
+    assert "A /output/http.txt" in stderr and "+hi" in stderr
+    assert not (repo / "output" / "http.txt").exists()
+
+
+def test_http_sessions_are_required_and_end_with_delete(server: HttpServer) -> None:
+    ping = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode()
+    status, _, body = post(server.url, ping)
+    assert status == 400 and json.loads(body)["error"]["code"] == -32600
+    status, _, _ = post(server.url, ping, {"Mcp-Session-Id": "0" * 32})
+    assert status == 404
+
+    session = open_session(server.url)
+    other = open_session(server.url)
+    assert session != other and len(session) == 32
+    status, _, body = post(server.url, ping, {"Mcp-Session-Id": session})
+    assert status == 200 and json.loads(body) == {"jsonrpc": "2.0", "id": 2, "result": {}}
+    note = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode()
+    status, _, body = post(server.url, note, {"Mcp-Session-Id": session})
+    assert status == 202 and body == b""
+
+    # Without text/event-stream in Accept a tool call is answered as plain JSON.
+    call = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                       "params": {"name": "run", "arguments": {"command": "echo json"}}}).encode()
+    status, headers, body = post(server.url, call, {"Mcp-Session-Id": session,
+                                                    "Accept": "application/json"})
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert json.loads(body)["result"]["structuredContent"]["stdout"] == "json\n"
+    # With it, as an SSE stream ending with the result.
+    status, headers, body = post(server.url, call, {"Mcp-Session-Id": session})
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[len("data: "):]) for line in body.decode().splitlines()
+              if line.startswith("data: ")]
+    assert events[-1]["id"] == 3 and events[-1]["result"]["structuredContent"]["stdout"] == "json\n"
+
+    status, _, _ = post(server.url, b"", {"Mcp-Session-Id": session}, method="DELETE")
+    assert status == 200
+    status, _, _ = post(server.url, ping, {"Mcp-Session-Id": session})
+    assert status == 404
+    status, _, _ = post(server.url, ping, {"Mcp-Session-Id": other})
+    assert status == 200
+
+
+def test_http_refusals(server: HttpServer) -> None:
+    session = open_session(server.url)
+    ping = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode()
+    status, headers, _ = post(server.url, b"", method="GET")
+    assert status == 405 and "POST" in headers["allow"]
+
+    status, _, body = post(server.url, b'{"jsonrpc": "2.0", "id": 1, "method": ',
+                           {"Mcp-Session-Id": session})
+    assert status == 400 and json.loads(body)["error"]["code"] == -32700
+    status, _, body = post(server.url, b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]',
+                           {"Mcp-Session-Id": session})
+    assert status == 400 and json.loads(body)["error"]["code"] == -32600
+    status, _, body = post(server.url, json.dumps(
+        {"jsonrpc": "2.0", "id": 4, "method": "nope"}).encode(), {"Mcp-Session-Id": session})
+    assert status == 200 and json.loads(body)["error"]["code"] == -32601
+
+    # A web page elsewhere cannot drive it (DNS rebinding, cross-site POSTs).
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Host": "evil.example"}, {"Host": "evil.example:80"}):
+        status, _, _ = post(server.url, ping, {"Mcp-Session-Id": session, **headers})
+        assert status == 403, headers
+    status, _, _ = post(server.url, ping, {"Mcp-Session-Id": session,
+                                           "Origin": "http://localhost:3000"})
+    assert status == 200
+    status, _, _ = post(server.url, ping, {"Mcp-Session-Id": session,
+                                           "Content-Type": "text/plain"})
+    assert status == 415
+    status, _, _ = post(server.url, ping, {"Mcp-Session-Id": session,
+                                           "MCP-Protocol-Version": "1999-01-01"})
+    assert status == 400
+    assert server.stop().count("change(s)") == 0
