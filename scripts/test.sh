@@ -5,6 +5,7 @@
 #   tests/integration         the CLI and the escape suite
 #   tests/server_integration  every gRPC RPC and REST route, restart and kill -9
 #   sdk/python/tests          the Python SDK (sync + async) against the real server
+#   tests/mcp                 `agentfense mcp` driven by the official MCP client (PyPI)
 # Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,13 +33,17 @@ build/sdk-venv/bin/pip wheel -q --disable-pip-version-check --no-deps --no-build
 build/sdk-venv/bin/pip install -q --disable-pip-version-check --no-deps build/sdk-dist/agentfense-*.whl
 (cd build && sdk-venv/bin/python -c \
   'import agentfense; assert "/site-packages/" in agentfense.__file__, agentfense.__file__')
+# The official MCP client, to drive `agentfense mcp` as agents' MCP clients do (pinned: its
+# API moves between major versions).
+build/sdk-venv/bin/pip install -q --disable-pip-version-check "mcp==2.3.0"
 # The end-to-end suites mostly wait on sandboxes, not CPU: run them side by side and
 # print each one's output when it ends.
 logs=$(mktemp -d)
 "$PY" -m pytest -q tests/integration >"$logs/cli" 2>&1 & cli=$!
 "$PY" -m pytest -q tests/server_integration >"$logs/server" 2>&1 & srv=$!
 build/sdk-venv/bin/python -m pytest -q sdk/python/tests >"$logs/sdk" 2>&1 & sdk=$!
-for suite in cli:$cli server:$srv sdk:$sdk; do
+build/sdk-venv/bin/python -m pytest -q tests/mcp >"$logs/mcp" 2>&1 & mcp=$!
+for suite in cli:$cli server:$srv sdk:$sdk mcp:$mcp; do
   if wait "${suite#*:}"; then result=passed; else result=FAILED; status=1; fi
   echo "== end-to-end suite ${suite%%:*}: $result"
   cat "$logs/${suite%%:*}"
