@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "cli/progress_bar.h"
 #include "common/errors.h"
 #include "common/text_safety.h"
 #include "layer/changes.h"
@@ -9,6 +10,9 @@
 
 namespace agentfense::cli {
 namespace {
+
+// Fewer changes apply in the blink of an eye: no bar for them.
+constexpr std::size_t kProgressBarChanges = 100;
 
 char kind_letter(layer::ChangeKind kind) {
   switch (kind) {
@@ -68,7 +72,13 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
     std::fprintf(stderr, "agentfense: not applied (use --changes apply)\n");
     return true;
   }
-  const auto result = layer::commit(base_dirfd, *journal, scope);
+  layer::CommitResult result;
+  {
+    ProgressBar bar("applying", kProgressBarChanges);
+    result =
+        layer::commit(base_dirfd, *journal, scope, {},
+                      [&bar](std::size_t done, std::size_t total) { bar.update(done, total); });
+  }
   std::fprintf(stderr, "agentfense: applied %zu change(s)\n", result.applied.size());
   for (const auto& [path, note] : result.notes)
     print_line("agentfense: note: " + quote_path(path) + " " + note);

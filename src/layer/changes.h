@@ -2,6 +2,8 @@
 // list (for review), diff (for humans), commit (apply to the base), discard.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -57,8 +59,12 @@ struct CommitResult {
 // group/other write bits the base entry did not already have (a note says so); FIFOs
 // are refused, and so are symlinks whose target is absolute or resolves outside the
 // codebase.
+//
+// `progress` (optional) is called after each change with how many of the selected
+// changes are done and their total, for a progress bar on large commits.
+using CommitProgress = std::function<void(std::size_t done, std::size_t total)>;
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
-                    const std::vector<std::string>& only = {});
+                    const std::vector<std::string>& only = {}, const CommitProgress& progress = {});
 
 // Empties upper (no symlink is followed) and resets the journal.
 void discard(Journal& j);

@@ -363,12 +363,17 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 }  // namespace
 
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
-                    const std::vector<std::string>& only) {
+                    const std::vector<std::string>& only, const CommitProgress& progress) {
   BaseLock lock(base_dirfd);
   CommitResult result;
   Committer committer(base_dirfd, j, scope);
-  for (const Change& change : list_changes(base_dirfd, j, scope)) {
-    if (!selected(change.path, only)) continue;
+  std::vector<Change> changes;
+  for (Change& change : list_changes(base_dirfd, j, scope)) {
+    if (selected(change.path, only)) changes.push_back(std::move(change));
+  }
+  std::size_t done = 0;
+  for (const Change& change : changes) {
+    if (progress) progress(done++, changes.size());
     std::string note;
     if (std::optional<Refusal> refusal = committer.apply(change, note)) {
       (refusal->conflict ? result.conflicts : result.denied).push_back(change.path);
@@ -378,6 +383,7 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
       if (!note.empty()) result.notes[change.path] = std::move(note);
     }
   }
+  if (progress) progress(done, changes.size());
   prune_markers(base_dirfd, j, result.applied);
   remove_empty_upper_dirs(base_dirfd, j, result.applied);
   return result;

@@ -3,6 +3,7 @@
 // policy allows writing, refusing conflicts with changes made to the codebase since.
 #include <mutex>
 
+#include "cli/mcp/progress.h"
 #include "cli/mcp/review_schema.h"
 #include "cli/mcp/sandbox_access.h"
 #include "cli/mcp/tool_table.h"
@@ -13,6 +14,8 @@ namespace {
 json commit(const json& args, ToolCall& call) {
   const std::vector<std::string> paths = paths_argument(args);
   // No command runs while files move from the layer into the codebase.
+  // The fs process applies the changes in one request: progress says how long it takes.
+  const ProgressTicker ticker(call.progress, 0, [] { return std::string("committing"); });
   std::unique_lock lock(call.sandbox.activity());
   const json reply = call.sandbox.control({{"op", "commit"}, {"paths", paths}});
   return {{"applied", reply.at("applied")},
