@@ -7,7 +7,8 @@ Pages: docs/*.md, the SDK's README (sdk/python/README.md) and the repository's
 README.md.
 
 - ```python blocks run in this process, in a directory holding ./my-project (the
-  sample project of conftest.py), with $AGENTFENSE_ENDPOINT set.
+  sample project of conftest.py), with $AGENTFENSE_ENDPOINT set and the agentfense
+  binary on $PATH.
 - ```sh blocks of docs/ run with `bash -euo pipefail` in the same kind of directory,
   with the agentfense binary on $PATH. (The READMEs' sh blocks build and install;
   only their Python examples run here.)
@@ -123,6 +124,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     write_project(tmp_path / "my-project")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AGENTFENSE_ENDPOINT", agentfense_server.endpoint)
+    # As for the sh blocks: a Python example may start `agentfense` (docs/agents.md).
+    monkeypatch.setenv("PATH", f"{Path(agentfense_bin()).parent}{os.pathsep}{os.environ['PATH']}")
     return tmp_path
 
 
