@@ -15,7 +15,8 @@ all_packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev
   libarchive-dev libssl-dev libcpp-httplib-dev python3-grpcio python3-protobuf
   python3-pytest python3-requests python3-venv
-  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates)
+  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates
+  autoconf automake)  # the last two build pjdfstest (tests/posix)
 case "$profile" in
   cli) packages=("${cli_packages[@]}") ;;
   all) packages=("${all_packages[@]}") ;;

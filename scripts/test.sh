@@ -5,6 +5,7 @@
 #   tests/integration         the CLI and the escape suite
 #   tests/server_integration  every gRPC RPC and REST route, restart and kill -9
 #   sdk/python/tests          the Python SDK (sync + async) against the real server
+#   tests/posix               pjdfstest over a writable mount, against its expected failures
 # Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,8 @@ logs=$(mktemp -d)
 "$PY" -m pytest -q tests/integration >"$logs/cli" 2>&1 & cli=$!
 "$PY" -m pytest -q tests/server_integration >"$logs/server" 2>&1 & srv=$!
 build/sdk-venv/bin/python -m pytest -q sdk/python/tests >"$logs/sdk" 2>&1 & sdk=$!
-for suite in cli:$cli server:$srv sdk:$sdk; do
+"$PY" tests/posix/pjdfstest.py >"$logs/posix" 2>&1 & posix=$!
+for suite in cli:$cli server:$srv sdk:$sdk posix:$posix; do
   if wait "${suite#*:}"; then result=passed; else result=FAILED; status=1; fi
   echo "== end-to-end suite ${suite%%:*}: $result"
   cat "$logs/${suite%%:*}"

@@ -1,8 +1,9 @@
 #include "fs/mount.h"
 
 #include <fuse_lowlevel.h>
-#include <sys/resource.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <optional>
@@ -55,6 +56,12 @@ class SignalHandlers {
 
 int serve(const MountOptions& options) {
   raise_open_file_limit();
+  // The kernel has already applied the agent's umask to every mode a create, mkdir or
+  // mknod request carries (we do not ask for FUSE_CAP_DONT_MASK); ours must not strip
+  // bits a second time, or `umask 0; touch f` makes 0644 where a native fs makes 0666.
+  // Everything else this process creates passes an explicit, private mode.
+  (void)::umask(0);  // cannot fail
+
   Session session(options);
   SignalHandlers handlers(session.raw());
   // Declared after the session so it stops (and finishes any request it is serving)
