@@ -48,7 +48,7 @@ struct HostEntry {
 class Filesystem {
  public:
   Filesystem(const MountOptions& options, std::unique_ptr<layer::Journal> journal,
-             std::unique_ptr<AuditLog> audit);
+             std::unique_ptr<audit::Recorder> audit);
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
@@ -141,7 +141,7 @@ class Filesystem {
 
   MountOptions options_;
   std::unique_ptr<layer::Journal> journal_;
-  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<audit::Recorder> audit_;
   Access access_;
   InodeTable table_;
   FdCache fds_;

@@ -2,7 +2,7 @@
 // numbers) and by workspace path so repeated lookups of one path yield one node.
 //
 // Lock order (outermost first): Filesystem::mutation_mu_ (serializes namespace changes) ->
-// InodeTable::mu_ -> FdCache::mu_ -> Journal / AuditLog internal mutexes. No syscall is
+// InodeTable::mu_ -> FdCache::mu_ -> Journal / audit::Recorder internal mutexes. No syscall is
 // made while mu_ is held except close() of fds being destroyed.
 #pragma once
 
