@@ -134,8 +134,11 @@ def time_native(tree: Path, reps: int, home: Path) -> dict:
     return parse_timings(out.stdout)
 
 
-def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str]) -> str:
+def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str],
+                       audit: Path | None = None) -> str:
+    audit_flags = ["--audit", str(audit)] if audit else []
     argv = [binary, "run", "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
+            *audit_flags,
             "--changes", "discard", "--env", "PATH=/usr/bin:/bin", "--env", "HOME=/tmp",
             "--env", "LC_ALL=C", str(tree), "--", "sh", "-c", TIMING_SCRIPT, "sh",
             "/workspace", str(reps), *commands]
@@ -145,8 +148,39 @@ def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str]) 
     return out.stdout
 
 
-def time_sandbox(binary: str, tree: Path, reps: int) -> dict:
-    return parse_timings(sandbox_timing_run(binary, tree, reps, list(COMMANDS.values())))
+def time_sandbox(binary: str, tree: Path, reps: int, audit: Path | None = None) -> dict:
+    return parse_timings(sandbox_timing_run(binary, tree, reps, list(COMMANDS.values()), audit))
+
+
+def audit_comparison(binary: str, tree: Path, reps: int, rounds: int) -> str:
+    """The same sandbox pass with the audit trail off and on, in ABBA order so both meet
+    the same machine state; medians over rounds of each command's warm median and first
+    run. The trail goes to a temporary file, removed after each run."""
+    samples = {mode: {name: {"warm": [], "first": []} for name in COMMANDS}
+               for mode in ("off", "on")}
+    events = []
+    with tempfile.TemporaryDirectory(prefix="agentfense-bench-audit-") as scratch:
+        for round_ in range(rounds):
+            order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+            for mode in order:
+                trail = Path(scratch) / "trail.jsonl" if mode == "on" else None
+                timings = time_sandbox(binary, tree, reps, trail)
+                for name in COMMANDS:
+                    samples[mode][name]["warm"].append(statistics.median(timings[name]["warm"]))
+                    samples[mode][name]["first"].append(timings[name]["first"][0])
+                if trail:
+                    events.append(sum(1 for _ in trail.open()))
+                    trail.unlink()
+    out = [f"### Audit trail off vs on ({rounds} rounds ABBA, {reps} warm reps, "
+           f"{time.strftime('%Y-%m-%d %H:%M')}; {statistics.median(events):.0f} events per pass)",
+           "", "| command | warm off ms | warm on ms | on ÷ off | first off ms | first on ms "
+           "| on ÷ off |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in COMMANDS:
+        w_off, w_on = (statistics.median(samples[m][name]["warm"]) for m in ("off", "on"))
+        f_off, f_on = (statistics.median(samples[m][name]["first"]) for m in ("off", "on"))
+        out.append(f"| `{name}` | {w_off:.1f} | {w_on:.1f} | {w_on / w_off:.3f} "
+                   f"| {f_off:.1f} | {f_on:.1f} | {f_on / f_off:.3f} |")
+    return "\n".join(out) + "\n"
 
 
 def time_fresh_mounts(binary: str, tree: Path) -> dict[str, float]:
@@ -215,6 +249,9 @@ def main() -> None:
                         help="where the tree is generated (reused if already there)")
     parser.add_argument("--bin", default=os.environ.get("AGENTFENSE_BIN", str(DEFAULT_BIN)))
     parser.add_argument("--out", type=Path, help="append the markdown tables to this file")
+    parser.add_argument("--audit-rounds", type=int, default=0,
+                        help="only compare the sandbox with the audit trail off and on, "
+                             "this many rounds (ABBA order)")
     args = parser.parse_args()
     if not os.access(args.bin, os.X_OK):
         raise SystemExit(f"agentfense binary not found: {args.bin}")
@@ -223,6 +260,13 @@ def main() -> None:
         ensure_tree(args.dir, args.files, Path(home))
         # Read the whole tree once so "first run" compares mount cost, not disk reads.
         subprocess.run("tar -cf - . | cat > /dev/null", shell=True, cwd=args.dir, check=True)
+        if args.audit_rounds:
+            table = audit_comparison(args.bin, args.dir, args.reps, args.audit_rounds)
+            print(table)
+            if args.out:
+                with open(args.out, "a") as out:
+                    out.write(table + "\n")
+            return
         native = time_native(args.dir, args.reps, Path(home))
         sandbox = time_sandbox(args.bin, args.dir, args.reps)
         fresh = time_fresh_mounts(args.bin, args.dir)

@@ -8,12 +8,12 @@ export DEBIAN_FRONTEND=noninteractive
 profile=${1:-all}
 cli_packages=(
   build-essential cmake ninja-build pkg-config libfuse3-dev fuse3 bubblewrap
-  libseccomp-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev)
+  libseccomp-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libssl-dev)
 all_packages=(
   "${cli_packages[@]}" clang clang-format libclang-rt-14-dev slirp4netns
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev
-  libarchive-dev libssl-dev libcpp-httplib-dev python3-grpcio python3-protobuf
+  libarchive-dev libcpp-httplib-dev python3-grpcio python3-protobuf
   python3-pytest python3-requests python3-venv
   jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates
   autoconf automake)  # the last two build pjdfstest (tests/posix)

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/run_audit.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/sandbox.h"
@@ -85,6 +86,13 @@ int run_command(const RunArgs& args) {
   }
 
   const RunDir run_dir = RunDir::create();
+  // The run directory's name (run-<pid>-<random>) identifies this sandbox in the trail.
+  const std::string sandbox_id = run_dir.path().substr(run_dir.path().rfind('/') + 1);
+  std::optional<RunAudit> audit;
+  if (!args.audit.empty()) {
+    audit.emplace(args.audit, args.dir, sandbox_id);
+    audit->created(rules, spec);
+  }
   const std::string policy_file = run_dir.path() + "/policy.json";
   write_file(policy_file, rules_to_json(rules));
 
@@ -95,6 +103,7 @@ int run_command(const RunArgs& args) {
                       .state_dir = run_dir.state_dir(),
                       .policy_json_file = policy_file,
                       .audit_path = args.audit,
+                      .audit_sandbox = sandbox_id,
                       .owner_uid = spec.host_uid,
                       .owner_gid = spec.host_gid,
                       .quota = quota});
@@ -107,6 +116,7 @@ int run_command(const RunArgs& args) {
       std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
   }
   const bool changes_ok = review_changes(change_mode, base.get(), run_dir.state_dir(), compiled);
+  if (audit) audit->finished(spec, result, args.changes, changes_ok);
   if (result.timed_out) {
     std::fprintf(stderr, "agentfense: command timed out after %.3gs and was killed\n",
                  args.timeout_seconds);
@@ -123,7 +133,9 @@ Command add_run_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Run one command sandboxed with DIR at /workspace");
   args->policy.add_to(*cmd);
   args->quota.add_to(*cmd);
-  cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
+  cmd->add_option("--audit", args->audit,
+                  "Append the audit trail (docs/audit.md: every file access decision and "
+                  "the command's result, hash-chained JSON lines) to FILE, outside DIR");
   cmd->add_option("--changes", args->changes,
                   "What to do with the command's writes: show (default), apply, discard");
   cmd->add_option("--timeout", args->timeout_seconds,

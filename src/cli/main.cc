@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       {"explain", cli::add_explain_command(app)},
       {"mount", cli::add_mount_command(app)},
       {"server", cli::add_server_command(app)},
+      {"audit", cli::add_audit_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -11,7 +11,7 @@
 //   4. InodeTable::mu_             no syscall under it but close() of dying fds
 //   5. FdCache::mu_
 //   6. leaves, never held while taking another lock: Journal::mu_, WriteQuota::mu_
-//      (dropped around its fstat), AuditLog::mu_, Filesystem::visible_mu_,
+//      (dropped around its fstat), audit::Recorder's queue, Filesystem::visible_mu_,
 //      ControlServer::mu_.
 #pragma once
 
@@ -60,7 +60,7 @@ struct HostEntry {
 class Filesystem {
  public:
   Filesystem(const MountOptions& options, std::unique_ptr<layer::Journal> journal,
-             std::unique_ptr<AuditLog> audit);
+             std::unique_ptr<audit::Recorder> audit);
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
@@ -153,7 +153,7 @@ class Filesystem {
 
   MountOptions options_;
   std::unique_ptr<layer::Journal> journal_;
-  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<audit::Recorder> audit_;
   Access access_;
   InodeTable table_;
   FdCache fds_;

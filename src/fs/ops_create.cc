@@ -125,7 +125,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
   const mode_t type = mode & S_IFMT;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK) {
     const std::string path = child_path(parent->path, name);
-    fs.access().deny(Op::kMknod, path, fs.access().policy().decide(path, false));
+    fs.access().deny(Op::kMknod, path, fs.access().policy().decide(path, false), EPERM);
     fuse_reply_err(req, EPERM);  // device nodes are never created
     return;
   }

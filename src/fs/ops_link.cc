@@ -71,11 +71,14 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (flags & ~RENAME_NOREPLACE) return -EINVAL;  // RENAME_EXCHANGE/WHITEOUT unsupported
   std::optional<NodeView> source = fs.table().find_path(from.path);
   if (!source) return -ENOENT;  // the kernel always looks a name up before renaming it
-  if (!fs.access().check(Op::kRename, from.path, source->decision, Level::kWrite)) {
+  // One check (and one audit event naming both paths): the source's decision when it
+  // refuses, else the target's.
+  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
+  const policy::Decision& deciding =
+      source->decision.level < Level::kWrite ? source->decision : target_decision;
+  if (!fs.access().check(Op::kRename, from.path, deciding, Level::kWrite, to.path)) {
     return -EACCES;
   }
-  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
-  if (!fs.access().check(Op::kRename, to.path, target_decision, Level::kWrite)) return -EACCES;
   if (from.path == to.path) return 0;
   HostEntry target;
   const int found = fs.resolve(to.parent, to.name, to.path, &target);
@@ -174,7 +177,13 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
     return;
   }
   std::lock_guard lock(fs.mutation_mu());
-  if (!fs.access().check(Op::kLink, source->path, source->decision, Level::kWrite)) {
+  // Both ends need write; one audit event names both (prepare_create's check of the new
+  // name records nothing for kLink).
+  const std::string link_path = child_path(parent->path, newname);
+  const policy::Decision new_decision = fs.access().policy().decide(link_path, false);
+  const policy::Decision& deciding =
+      source->decision.level < Level::kWrite ? source->decision : new_decision;
+  if (!fs.access().check(Op::kLink, source->path, deciding, Level::kWrite, link_path)) {
     fuse_reply_err(req, EACCES);
     return;
   }

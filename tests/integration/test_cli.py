@@ -224,7 +224,7 @@ def test_audit_records_denied_access(runner, repo, tmp_path, secrets):
               ["--audit", str(audit)])
     text = audit.read_text()
     events = [json.loads(line) for line in text.splitlines() if line.strip()]
-    denied = [e for e in events if e.get("allowed") is False and "op" in e
+    denied = [e for e in events if e.get("outcome") == "denied" and "op" in e
               and str(e.get("path", "")).lstrip("/") == ".env"]
     assert denied, f"no denied event for .env in:\n{text[:3000]}"
     for secret in secrets.values():
