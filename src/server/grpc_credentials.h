@@ -16,9 +16,10 @@ namespace agentfense::server {
 PresentedCredentials PresentedBy(const grpc::ServerContext& context);
 
 // Insecure without TLS files. With them, TLS whose certificate, key and client CA are
-// re-read from their files every kTlsReloadSeconds by gRPC's file-watcher provider, so
-// a renewed certificate is served without a restart; with a client CA, a client
-// certificate is requested and, when presented, must verify.
+// re-read from their files every kTlsReloadSeconds by gRPC's file-watcher provider (the
+// server points it at TlsCertificates' checked mirror), so a renewed certificate is
+// served without a restart; with a client CA, a client certificate is requested and,
+// when presented, must verify.
 std::shared_ptr<grpc::ServerCredentials> GrpcServerCredentials(const TlsFiles& tls);
 
 }  // namespace agentfense::server

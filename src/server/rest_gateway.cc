@@ -121,9 +121,13 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
   http.set_pre_routing_handler([&router, gate = security.gate](const httplib::Request& request,
                                                                httplib::Response& response) {
     request_started = std::chrono::steady_clock::now();
-    // An unauthenticated request is refused before httplib reads any body it has
-    // (it would buffer a GET's whole body in memory); Dispatch answers the refusal.
-    if (gate != nullptr) {
+    // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
+    // a body): an unauthenticated one is refused here, before anything is read. The
+    // others stream their body to the handler, where Dispatch refuses them and reads at
+    // most a little of it, so the refusal still reaches a client that is sending.
+    const bool streams_body = request.method == "POST" || request.method == "PUT" ||
+                              request.method == "PATCH" || request.method == "DELETE";
+    if (gate != nullptr && !streams_body) {
       try {
         (void)gate->authenticate(PresentedBy(request));
       } catch (const ApiError&) {

@@ -1,5 +1,6 @@
 #include "server/tenant_scope.h"
 
+#include "common/log.h"
 #include "server/api.h"
 #include "server/caller_scope.h"
 #include "store/upload_limits.h"
@@ -37,6 +38,8 @@ void TenantScope::check_owner(const std::optional<std::string>& owner, const cha
   if (id.empty()) return;
   const Principal& who = caller();
   if (who.is_admin() || (owner && who.acts_for(*owner))) return;
+  // For the operator only: a principal naming another tenant's resource.
+  if (owner) log::warn("scope.refused", {{"principal", who.id}, {"kind", kind}, {"id", id}});
   // The very words of the service's own "not found" (sandbox_service.cc load(),
   // codebase_store.cc not_found()).
   throw ApiError(StatusCode::NOT_FOUND,

@@ -1,7 +1,8 @@
-// The TLS files both transports serve with (config server.tls): a certificate chain and
-// its private key (PEM), and optionally the CA that client certificates must chain to.
-// Both transports re-read them when they change (every kTlsReloadSeconds, and the REST
-// gateway also on SIGHUP), so a renewed certificate needs no restart.
+// The TLS files a transport serves with: a certificate chain and its private key (PEM,
+// possibly one file holding both), and optionally the CA that client certificates must
+// chain to. The server reads config server.tls through TlsCertificates
+// (tls_certificates.h), which checks each renewal and hands gRPC a mirror of the last
+// good set; gRPC's file watcher re-reads that every kTlsReloadSeconds.
 #pragma once
 
 #include <string>
