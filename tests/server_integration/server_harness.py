@@ -88,21 +88,18 @@ class Client:
         if server.ca is None:
             assert client_cert is None
             self.channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-            metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
-            self.sandboxes = _WithMetadata(sb_grpc.SandboxServiceStub(self.channel), metadata)
-            self.codebases = _WithMetadata(cb_grpc.CodebaseServiceStub(self.channel), metadata)
         else:
             key, chain = (None, None)
             if client_cert:
                 chain, key = (Path(p).read_bytes() for p in client_cert)
             creds = grpc.ssl_channel_credentials(root_certificates=server.ca, private_key=key,
                                                  certificate_chain=chain)
-            if api_key:
-                creds = grpc.composite_channel_credentials(
-                    creds, grpc.access_token_call_credentials(api_key))
             self.channel = grpc.secure_channel(f"localhost:{server.grpc_port}", creds)
-            self.sandboxes = sb_grpc.SandboxServiceStub(self.channel)
-            self.codebases = cb_grpc.CodebaseServiceStub(self.channel)
+        # The key as plain call metadata, as the SDK sends it (gRPC's call credentials
+        # would add a hop of their own per call, which the SDK does not pay).
+        metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
+        self.sandboxes = _WithMetadata(sb_grpc.SandboxServiceStub(self.channel), metadata)
+        self.codebases = _WithMetadata(cb_grpc.CodebaseServiceStub(self.channel), metadata)
         import requests
         self.http = requests.Session()
         # $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE would override the session's CA.
@@ -121,8 +118,7 @@ class Client:
 
 
 class _WithMetadata:
-    """A stub whose every call carries `metadata` (an insecure channel cannot carry call
-    credentials)."""
+    """A stub whose every call carries `metadata` (unless the call names its own)."""
 
     def __init__(self, stub, metadata) -> None:
         self._stub, self._metadata = stub, metadata
@@ -131,7 +127,7 @@ class _WithMetadata:
         method = getattr(self._stub, name)
         if self._metadata is None:
             return method
-        return lambda *args, **kw: method(*args, metadata=self._metadata, **kw)
+        return lambda *args, **kw: method(*args, **{"metadata": self._metadata, **kw})
 
 
 class Server:
