@@ -72,6 +72,7 @@ v1::Codebase ScopedCodebaseApi::GetCodebase(const v1::GetCodebaseRequest& reques
 
 void ScopedCodebaseApi::DeleteCodebase(const v1::DeleteCodebaseRequest& request) {
   forwarded(scope_, inner_, &CodebaseApi::DeleteCodebase, request);
+  scope_.ownership().forget(request.codebase_id());
 }
 
 void ScopedCodebaseApi::DownloadFile(const v1::DownloadFileRequest& request,

@@ -76,6 +76,7 @@ v1::Sandbox ScopedSandboxApi::StopSandbox(const v1::StopSandboxRequest& request)
 
 void ScopedSandboxApi::DestroySandbox(const v1::DestroySandboxRequest& request) {
   forwarded(scope_, inner_, &SandboxApi::DestroySandbox, request);
+  scope_.ownership().forget(request.sandbox_id());
 }
 
 v1::Session ScopedSandboxApi::GetSession(const v1::GetSessionRequest& request) {
@@ -88,6 +89,7 @@ v1::ListSessionsResponse ScopedSandboxApi::ListSessions(const v1::ListSessionsRe
 
 void ScopedSandboxApi::DestroySession(const v1::DestroySessionRequest& request) {
   forwarded(scope_, inner_, &SandboxApi::DestroySession, request);
+  scope_.ownership().forget(request.session_id());
 }
 
 v1::ListChangesResponse ScopedSandboxApi::ListChanges(const v1::ListChangesRequest& request) {

@@ -24,22 +24,42 @@ void Ownership::charge(const char* sql, const std::string& id, const std::string
   Statement(db_, sql).bind(1, principal).bind(2, id).run();
 }
 
+std::optional<std::string> Ownership::remembered_owner(char kind, const std::string& id,
+                                                       const char* sql) {
+  const std::string key = kind + id;
+  {
+    const std::lock_guard lock(mutex_);
+    if (const auto it = owners_.find(key); it != owners_.end()) return it->second;
+  }
+  std::optional<std::string> owner = text(sql, id);
+  if (owner) {
+    const std::lock_guard lock(mutex_);
+    if (owners_.size() >= kMaxRemembered) owners_.clear();  // simply start over
+    owners_.emplace(key, *owner);
+  }
+  return owner;
+}
+
+void Ownership::forget(const std::string& id) {
+  const std::lock_guard lock(mutex_);
+  for (const char kind : {'c', 's', 'e'}) owners_.erase(kind + id);
+}
+
 std::optional<std::string> Ownership::codebase_owner(const std::string& codebase_id) {
-  return text("SELECT owner_id FROM codebases WHERE id = ?", codebase_id);
+  return remembered_owner('c', codebase_id, "SELECT owner_id FROM codebases WHERE id = ?");
 }
 
 std::optional<std::string> Ownership::sandbox_owner(const std::string& sandbox_id) {
-  return text(
-      "SELECT c.owner_id FROM sandboxes s JOIN codebases c ON c.id = s.codebase_id"
-      " WHERE s.id = ?",
-      sandbox_id);
+  return remembered_owner('s', sandbox_id,
+                          "SELECT c.owner_id FROM sandboxes s JOIN codebases c"
+                          " ON c.id = s.codebase_id WHERE s.id = ?");
 }
 
 std::optional<std::string> Ownership::session_owner(const std::string& session_id) {
-  return text(
+  return remembered_owner(
+      'e', session_id,
       "SELECT c.owner_id FROM sessions e JOIN sandboxes s ON s.id = e.sandbox_id"
-      " JOIN codebases c ON c.id = s.codebase_id WHERE e.id = ?",
-      session_id);
+      " JOIN codebases c ON c.id = s.codebase_id WHERE e.id = ?");
 }
 
 void Ownership::charge_codebase(const std::string& codebase_id, const std::string& principal) {

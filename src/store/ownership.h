@@ -8,11 +8,19 @@
 //
 // Lookups answer nullopt for an id that does not exist, so the caller can refuse a
 // foreign id exactly as it refuses a missing one.
+//
+// Owners are remembered: a resource's owner never changes while it exists (a sandbox
+// keeps its codebase, a session its sandbox, a codebase its owner_id), so every call
+// after the first skips the query. forget() drops a deleted resource; an entry that
+// outlives its resource otherwise (an expired sandbox) can only ever name the owner it
+// had, and ids are 64 random bits, never reused. The memory is bounded (kMaxRemembered).
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "store/database.h"
@@ -26,6 +34,8 @@ class Ownership {
   std::optional<std::string> codebase_owner(const std::string& codebase_id);
   std::optional<std::string> sandbox_owner(const std::string& sandbox_id);
   std::optional<std::string> session_owner(const std::string& session_id);
+  // The resource with this id is gone (any kind).
+  void forget(const std::string& id);
 
   void charge_codebase(const std::string& codebase_id, const std::string& principal);
   void charge_sandbox(const std::string& sandbox_id, const std::string& principal);
@@ -42,11 +52,15 @@ class Ownership {
   std::int64_t open_sessions_of(const std::string& principal);
 
  private:
+  static constexpr std::size_t kMaxRemembered = 1 << 16;
+  std::optional<std::string> remembered_owner(char kind, const std::string& id, const char* sql);
   std::optional<std::string> text(const char* sql, const std::string& id);
   std::int64_t number(const char* sql, const std::string& principal);
   void charge(const char* sql, const std::string& id, const std::string& principal);
 
   Database& db_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::string> owners_;  // kind + id -> owner_id
 };
 
 }  // namespace agentfense::store
