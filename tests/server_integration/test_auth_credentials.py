@@ -229,14 +229,82 @@ def test_a_renewed_certificate_is_served_without_a_restart(tenants):
     assert len(list_codebases(tenants.client("alice")).codebases) >= 0
 
 
-def test_sighup_reloads_at_once(tenants):
-    """SIGHUP re-reads the keys file and the certificates without waiting for a poll."""
-    server = tenants.server
-    os.kill(server.proc.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 5
-    while "server.reload_requested" not in server.read_log():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+def overwrite_unnoticed(path: Path, text: bytes, size: int) -> None:
+    """`text`, padded with newlines to `size` bytes, written into `path` in place with
+    its mtime put back: same inode, size and mtime, so the server's poll cannot see the
+    change and only SIGHUP makes it re-read."""
+    assert len(text) <= size
+    before = path.stat()
+    assert before.st_size == size
+    with open(path, "r+b") as f:
+        f.write(text + b"\n" * (size - len(text)))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def padded_copy(source: Path, target: Path, size: int) -> None:
+    """`source` padded to `size` bytes, renamed over `target` (a change the poll sees)."""
+    text = source.read_bytes()
+    temp = target.with_suffix(".new")
+    temp.write_bytes(text + b"\n" * (size - len(text)))
+    os.rename(temp, target)
+
+
+def test_sighup_rereads_certificates_and_keys_the_poll_cannot_see_changed(tenants):
+    """SIGHUP re-reads the keys file and the certificates whatever their stamps say (a
+    file edited in place with its mtime restored looks unchanged to the poll)."""
+    server, pki = tenants.server, tenants.pki
+    ports = {"grpc": server.grpc_port, "rest": server.http_port}
+
+    def serials():
+        return {name: served_serial(port, server.ca_path) for name, port in ports.items()}
+
+    def wait_for(condition, what: str, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
+
+    size = 4096
+    # Fixed-size server files first (taken by the poll: a rename), serial 80.
+    cert, key = pki.issue("sighup-a", "localhost", server=True, serial=80)
+    padded_copy(key, pki.dir / "server.key", size)
+    padded_copy(cert, pki.dir / "server.crt", size)
+    wait_for(lambda: serials() == {"grpc": 80, "rest": 80}, "the padded pair was never served")
+    # A key for carol, then her entry's hash replaced in place by another of the same
+    # length: revoked on disk, but the poll cannot notice.
+    key_carol = add_key(tenants.keys_file, "carol-hup", ["team-c"])
+    carol = tenants.server.client(key_carol)
+    try:
+        def carol_works() -> bool:
+            try:
+                list_codebases(carol)
+                return True
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+                return False
+
+        wait_for(carol_works, "the new key was never accepted")
+        text = tenants.keys_file.read_bytes()
+        start = text.index(b"sha256:", text.index(b"carol-hup"))
+        stored = text[start:start + 7 + 64]
+        assert stored in text and text.count(stored) == 1
+        forged = text.replace(stored, b"sha256:" + b"0" * 64)
+        overwrite_unnoticed(tenants.keys_file, forged, len(text))
+        new_cert, new_key = pki.issue("sighup-b", "localhost", server=True, serial=81)
+        overwrite_unnoticed(pki.dir / "server.key", new_key.read_bytes(), size)
+        overwrite_unnoticed(pki.dir / "server.crt", new_cert.read_bytes(), size)
+        time.sleep(1.5)  # several polls: none of them may have noticed
+        assert serials() == {"grpc": 80, "rest": 80}
+        assert carol_works()
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(lambda: serials() == {"grpc": 81, "rest": 81}, "SIGHUP did not reload the pair", 5)
+        wait_for(lambda: not carol_works(), "SIGHUP did not re-read the keys file", 5)
+        assert "server.reload_requested" in server.read_log()
+    finally:
+        carol.close()
     assert server.proc.poll() is None
     assert len(list_codebases(tenants.client("alice")).codebases) >= 0
 
