@@ -4,7 +4,8 @@
 # the release binary (real FUSE, real bwrap, the real server on loopback ports):
 #   tests/integration         the CLI and the escape suite
 #   tests/server_integration  every gRPC RPC and REST route, restart and kill -9
-#   sdk/python/tests          the Python SDK (sync + async) against the real server
+#   sdk/python/tests          the Python SDK (sync + async) against the real server,
+#                             plain and with TLS + API keys
 #   tests/posix               pjdfstest over a writable mount, against its expected failures
 # Run as root on Debian 12.
 set -euo pipefail
@@ -38,7 +39,11 @@ build/sdk-venv/bin/pip install -q --disable-pip-version-check --no-deps build/sd
 logs=$(mktemp -d)
 "$PY" -m pytest -q tests/integration >"$logs/cli" 2>&1 & cli=$!
 "$PY" -m pytest -q tests/server_integration >"$logs/server" 2>&1 & srv=$!
-build/sdk-venv/bin/python -m pytest -q sdk/python/tests >"$logs/sdk" 2>&1 & sdk=$!
+# The SDK suite twice: against a plain loopback server, then against one with TLS and
+# API keys required (AGENTFENSE_TEST_SERVER=tls; the wheel test needs no second run).
+(build/sdk-venv/bin/python -m pytest -q sdk/python/tests &&
+ AGENTFENSE_TEST_SERVER=tls build/sdk-venv/bin/python -m pytest -q sdk/python/tests \
+   --ignore=sdk/python/tests/test_wheel.py) >"$logs/sdk" 2>&1 & sdk=$!
 "$PY" tests/posix/pjdfstest.py >"$logs/posix" 2>&1 & posix=$!
 for suite in cli:$cli server:$srv sdk:$sdk posix:$posix; do
   if wait "${suite#*:}"; then result=passed; else result=FAILED; status=1; fi

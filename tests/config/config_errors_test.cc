@@ -54,7 +54,7 @@ TEST_F(ConfigErrorTest, WrongTypes) {
   expect_error("runtime:\n  type:\n", "runtime.type has no value in @ line 2");
   expect_error("- server\n",
                "config file @ must be a mapping of sections: server, storage, "
-               "runtime, sandbox, logging (got a list)");
+               "runtime, sandbox, auth, logging (got a list)");
 }
 
 TEST_F(ConfigErrorTest, BadDurations) {

@@ -10,7 +10,7 @@ from .async_client import AsyncSandboxClient
 from .async_sandbox import AsyncSandbox
 from .async_session import AsyncSession
 from .client import SandboxClient
-from .exceptions import (CodebaseNotFoundError, CommandExecutionError, CommandTimeoutError,
+from .exceptions import (AuthenticationError, CodebaseNotFoundError, CommandExecutionError, CommandTimeoutError,
                          ConnectionError, FileNotFoundError, InvalidConfigurationError,
                          InvalidPathError, NotFoundError, PermissionDeniedError,
                          PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
@@ -28,7 +28,7 @@ from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResul
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncSandbox", "AsyncSandboxClient", "AsyncSession", "ChangeKind", "CodebaseInfo",
+    "AsyncSandbox", "AsyncSandboxClient", "AuthenticationError", "AsyncSession", "ChangeKind", "CodebaseInfo",
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
     "FileNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",

@@ -46,6 +46,12 @@ class ConnectionError(SandboxError, builtins.ConnectionError):  # noqa: A001 (do
         self.endpoint = endpoint
 
 
+class AuthenticationError(SandboxError):
+    """The server did not accept this client's credentials: no API key where one is
+    required, a key it does not know (mistyped or revoked), or an unmapped client
+    certificate. The message says which; set ``api_key=`` or $AGENTFENSE_API_KEY."""
+
+
 class NotFoundError(SandboxError):
     """Something the request named does not exist (base of the specific *NotFound)."""
 
@@ -152,10 +158,12 @@ _BY_REASON: Dict[str, Type[SandboxError]] = {
     "PERMISSION_DENIED": PermissionDeniedError,
     "QUOTA_EXCEEDED": QuotaExceededError,
     "RUNTIME_UNAVAILABLE": RuntimeUnavailableError,
+    "UNAUTHENTICATED": AuthenticationError,
 }
 
 _BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {
     grpc.StatusCode.UNAVAILABLE: ConnectionError,
+    grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidConfigurationError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,

@@ -89,8 +89,10 @@ def cases(blocks: List[Block]) -> List[object]:
 
 
 def for_server(code: str, server: RunningServer) -> str:
-    http = server.http_url[len("http://"):]
-    return code.replace("localhost:9000", server.endpoint).replace("localhost:8080", http)
+    scheme, address = server.http_url.split("://", 1)
+    return (code.replace("localhost:9000", server.endpoint)
+            .replace("http://localhost:8080", f"{scheme}://localhost:8080")
+            .replace("localhost:8080", address))
 
 
 def test_docs_exist_and_every_block_runs_or_says_why() -> None:
