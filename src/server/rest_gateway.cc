@@ -58,6 +58,7 @@ struct RestGateway::Impl {
       : tls(std::move(tls_in)), server(MakeServer(tls)), http(*server) {}
   std::thread serve_thread;
   std::atomic<bool> serve_returned = false;  // listen_after_bind gave up (or was stopped)
+  int listen_socket = -1;                    // set by the socket options callback at bind
 };
 
 RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecurity security)
@@ -111,10 +112,11 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
       });
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port
   // and silently share its traffic; SO_REUSEADDR alone still allows a quick restart.
-  http.set_socket_options([](socket_t sock) {
+  http.set_socket_options([impl = impl_.get()](socket_t sock) {
     const int yes = 1;
     check_syscall(setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)),
                   "setsockopt SO_REUSEADDR");
+    impl->listen_socket = sock;  // only the listening socket gets these options
   });
   // Streaming routes accept any size; buffered ones enforce their own cap.
   http.set_payload_max_length(std::numeric_limits<size_t>::max());
@@ -181,6 +183,11 @@ int RestGateway::listen(const std::string& address) {
     throw UserError("cannot listen for REST on '" + address +
                     "' (address in use or not local to this host)");
   }
+  // Debian's httplib is compiled with a listen backlog of 5: twenty clients connecting at
+  // once (an agent platform fanning out commands) overflow it and some see their
+  // connection dropped or reset. Listening again on a listening socket only changes its
+  // backlog.
+  check_syscall(::listen(impl_->listen_socket, SOMAXCONN), "listen (REST backlog)");
   impl_->serve_returned = false;
   impl_->serve_thread = std::thread([impl = impl_.get()] {
     impl->http.listen_after_bind();
