@@ -12,6 +12,9 @@ from google.protobuf.duration_pb2 import Duration
 from conftest import run
 from server_harness import common, reason_of, sb
 
+# Every test here runs on both runtimes (conftest.py: the `runtime` parameter).
+RUNTIMES = ("bwrap", "docker")
+
 
 @pytest.fixture
 def session(server, sandbox):

@@ -11,8 +11,8 @@ from .async_sandbox import AsyncSandbox
 from .async_session import AsyncSession
 from .client import SandboxClient
 from .exceptions import (CodebaseNotFoundError, CommandExecutionError, CommandTimeoutError,
-                         ConnectionError, FileNotFoundError, InvalidConfigurationError,
-                         InvalidPathError, NotFoundError, PermissionDeniedError,
+                         ConnectionError, FileNotFoundError, ImageNotFoundError,
+                         InvalidConfigurationError, InvalidPathError, NotFoundError, PermissionDeniedError,
                          PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
                          SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
                          SessionNotFoundError)
@@ -31,7 +31,7 @@ __all__ = [
     "AsyncSandbox", "AsyncSandboxClient", "AsyncSession", "ChangeKind", "CodebaseInfo",
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
-    "FileNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
+    "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
     "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "PolicyWarning",
     "Preset", "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
     "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",
