@@ -49,14 +49,16 @@ class Dockerd:
 
     def start(self) -> "Dockerd":
         log = open(self.log_path, "ab")
+        # dockerd finds containerd, runc and docker-init on its PATH.
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
         self.proc = subprocess.Popen(
-            ["dockerd", "--data-root", str(self.root / "data"), "--exec-root",
+            ["/usr/sbin/dockerd", "--data-root", str(self.root / "data"), "--exec-root",
              str(self.root / "exec"), "-H", self.host, "--pidfile", str(self.root / "pid"),
              "--iptables=false", "--ip-masq=false", "--bridge=none", "--log-level=warn",
              # A system containerd, if one runs, is shared: keep to namespaces of our own.
              "--containerd-namespace", self.root.name,
              "--containerd-plugins-namespace", self.root.name + "-plugins"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

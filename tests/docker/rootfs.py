@@ -15,7 +15,8 @@ from pathlib import Path
 # Packages whose programs the escape suite and the levels table run inside a sandbox.
 PACKAGES = ["coreutils", "dash", "bash", "grep", "sed", "findutils", "util-linux", "mount",
             "procps", "diffutils", "mawk", "tar", "gzip", "python3.11-minimal",
-            "libpython3.11-minimal", "libpython3.11-stdlib", "python3-minimal", "python3"]
+            "libpython3.11-minimal", "libpython3.11-stdlib", "python3-minimal", "python3",
+            "git"]
 # Top-level symlinks of merged-/usr Debian.
 USR_LINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
 SKIP_PARTS = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/locale/", "/usr/share/info/",
