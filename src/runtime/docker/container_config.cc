@@ -43,11 +43,16 @@ std::int64_t private_tmp_bytes(const Limits& limits) {
 }
 
 void check_image_reference(const std::string& image) {
-  const bool valid = !image.empty() && image.size() <= 512 && image.front() != '-' &&
-                     std::all_of(image.begin(), image.end(), [](unsigned char c) {
-                       return std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/' ||
-                              c == ':' || c == '@';
-                     });
+  // The reference goes into API paths (/images/<ref>/json): nothing that a URL or a path
+  // could read differently ("..", "?", "#", "%", empty components).
+  const auto allowed = [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@';
+  };
+  const bool valid = !image.empty() && image.size() <= 512 &&
+                     std::isalnum(static_cast<unsigned char>(image.front())) &&
+                     image.back() != '/' && image.find("..") == std::string::npos &&
+                     image.find("//") == std::string::npos &&
+                     std::all_of(image.begin(), image.end(), allowed);
   if (!valid) throw UserError("image '" + image + "' is not a valid image reference");
 }
 
