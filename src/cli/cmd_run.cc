@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 
@@ -176,8 +177,11 @@ Command add_run_command(CLI::App& app) {
   cmd->add_option("--image", args->image,
                   "The Docker image for --runtime docker (never pulled: it must be in dockerd's "
                   "store already)");
+  // As the docker CLI does: $DOCKER_HOST when set (unix:// only), else the usual socket.
+  if (const char* host = std::getenv("DOCKER_HOST"); host && *host) args->docker_host = host;
   cmd->add_option("--docker-host", args->docker_host,
-                  "dockerd's socket for --runtime docker (default unix:///var/run/docker.sock)");
+                  "dockerd's socket for --runtime docker (default $DOCKER_HOST, else "
+                  "unix:///var/run/docker.sock)");
   cmd->add_option("--env", args->env, "Set KEY=VALUE in the command's environment")
       ->allow_extra_args(false);
   cmd->add_option("--workdir", args->workdir, "Working directory inside the sandbox");

@@ -25,6 +25,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # fake_server, helpers
 from api_flavours import SYNC, Api, async_api  # noqa: E402 (needs the path above)
 
 REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "docker"))  # a private dockerd for RuntimeType.DOCKER
+from dockerd import TEST_IMAGE, start_with_images  # noqa: E402
+
+# The documents' examples name a public image; the test dockerd has no registry, so the
+# test image (a Python 3.11 userland made from this machine's files) answers to it too.
+DOCS_IMAGE = "python:3.11-slim"
 
 
 def pytest_report_header() -> str:
@@ -74,21 +80,34 @@ class RunningServer:
     data_dir: Path
     import_root: Path
     log_path: Path
+    docker_host: str  # the server's dockerd (runtime.docker.host)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture(scope="session")
-def agentfense_server() -> Iterator[RunningServer]:
+def dockerd():
+    """A private dockerd with the test image, also tagged as DOCS_IMAGE."""
+    daemon = start_with_images()
+    repo, tag = DOCS_IMAGE.split(":")
+    daemon.json("POST", f"/images/{TEST_IMAGE}/tag?repo={repo}&tag={tag}")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def agentfense_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     reason = server_unavailable_reason()
     if reason:
         pytest.skip(f"integration tests skipped: {reason}")
+    docker = request.getfixturevalue("dockerd")
     data_dir = Path(tempfile.mkdtemp(prefix="af-sdk-server-"))
     import_root = Path(tempfile.mkdtemp(prefix="af-sdk-import-"))
     config = data_dir / "config.yaml"
     config.write_text(f"storage:\n  import_roots: [{import_root}]\n"
                       "runtime:\n  max_timeout: 10m\n"
+                      f"  docker:\n    host: {docker.host}\n    default_image: {TEST_IMAGE}\n"
                       f"sandbox:\n  max_per_user: {MAX_PER_USER}\n")
     grpc_port, http_port = free_port(), free_port()
     log_path = data_dir / "server.log"
@@ -98,7 +117,7 @@ def agentfense_server() -> Iterator[RunningServer]:
              "--http-addr", f"127.0.0.1:{http_port}", "--data-dir", str(data_dir / "data"),
              "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     server = RunningServer(f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}", data_dir,
-                           import_root, log_path)
+                           import_root, log_path, docker.host)
     channel = grpc.insecure_channel(server.endpoint)
     try:
         grpc.channel_ready_future(channel).result(timeout=60)
