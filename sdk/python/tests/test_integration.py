@@ -185,8 +185,7 @@ def test_docker_runtime_with_image_and_limits(api: Api, server: RunningServer,
                                 resources=ResourceLimits(memory_bytes=64 << 20,
                                                          cpu_quota=50000)) as sandbox:
         assert sandbox.info.runtime is RuntimeType.DOCKER and sandbox.info.image == TEST_IMAGE
-        assert sandbox.run("python3 main.py").stdout == "hello from main
-"
+        assert sandbox.run("python3 main.py").stdout == "hello from main\n"
         assert ".env" not in sandbox.run("ls -a").stdout
         oom = sandbox.run("python3 -c 'bytearray(512 << 20)'")
         assert oom.exit_code == 137 and oom.oom_killed and "out of memory" in oom.reason
