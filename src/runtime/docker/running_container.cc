@@ -13,6 +13,9 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kStartTimeout{60000};
+// An image inspect is a lookup in dockerd's store: a daemon that takes longer is stuck, and
+// CreateSandbox should say so (UNAVAILABLE naming the socket) well before a client gives up.
+constexpr milliseconds kInspectTimeout{10000};
 constexpr milliseconds kRemoveTimeout{30000};
 constexpr milliseconds kGonePoll{20};
 
@@ -52,7 +55,8 @@ void force_remove(const EngineClient& engine, const std::string& id) {
 
 void require_image(const EngineClient& engine, const std::string& image) {
   check_image_reference(image);
-  const EngineResponse found = engine.call("GET", "/images/" + image + "/json");
+  const EngineResponse found =
+      engine.call("GET", "/images/" + image + "/json", nullptr, kInspectTimeout);
   if (found.status == 404)
     throw ImageNotFound(image, "image '" + image + "' is not available in dockerd at " +
                                    engine.host() +
