@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 from rootfs import build_rootfs_tar
@@ -46,6 +47,9 @@ class Dockerd:
         self.host = f"unix://{self.socket}"
         self.proc: subprocess.Popen | None = None
         self.log_path = self.root / "dockerd.log"
+        # containerd namespaces are alphanumeric words joined by single [._-]: not the temp
+        # dir's name, whose random part may hold "_" next to "-" or at its end.
+        self.namespace = f"aftest{uuid.uuid4().hex[:12]}"
 
     def start(self) -> "Dockerd":
         log = open(self.log_path, "ab")
@@ -56,8 +60,8 @@ class Dockerd:
              str(self.root / "exec"), "-H", self.host, "--pidfile", str(self.root / "pid"),
              "--iptables=false", "--ip-masq=false", "--bridge=none", "--log-level=warn",
              # A system containerd, if one runs, is shared: keep to namespaces of our own.
-             "--containerd-namespace", self.root.name,
-             "--containerd-plugins-namespace", self.root.name + "-plugins"],
+             "--containerd-namespace", self.namespace,
+             "--containerd-plugins-namespace", self.namespace + "-plugins"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
