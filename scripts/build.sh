@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Builds AgentFense. Usage: scripts/build.sh [release|asan]  (default release)
-#   release -> build/        the binary users run (build/agentfense)
+# Builds AgentFense. Usage: scripts/build.sh [release|asan|cli]  (default release)
+#   release -> build/        everything: build/agentfense, build/agentfense-server, tests
 #   asan    -> build-asan/   ASan+UBSan, for the unit tests
+#   cli     -> build/        only build/agentfense (what scripts/demo.sh runs): needs only
+#                            the packages of `scripts/setup.sh cli`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
+targets=()
 case "$kind" in
-  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DAF_SANITIZE=ON) ;;
-  *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
+  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DAF_SERVER=ON -DAF_TESTS=ON) ;;
+  asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DAF_SANITIZE=ON -DAF_SERVER=ON -DAF_TESTS=ON) ;;
+  cli) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DAF_SERVER=OFF -DAF_TESTS=OFF)
+       targets=(agentfense) ;;
+  *) echo "usage: $0 [release|asan|cli]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-ninja -C "$dir"
+ninja -C "$dir" "${targets[@]}"

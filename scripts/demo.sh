@@ -4,8 +4,8 @@
 # its changes. Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/build.sh release >/dev/null
+bash scripts/setup.sh cli
+bash scripts/build.sh cli >/dev/null
 af="$PWD/build/agentfense"
 
 repo=$(mktemp -d /tmp/agentfense-demo-XXXXXX)

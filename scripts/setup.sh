@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
-# Installs everything AgentFense needs to build and test on Debian 12, from Debian's
-# packages and PyPI only. Idempotent; run as root. docker.io is for the docker runtime's
-# tests, which start a dockerd of their own (tests/docker/dockerd.py); the package's own
-# service is not needed.
+# Installs what AgentFense needs on Debian 12, from Debian's packages and PyPI only.
+# Idempotent; run as root. Usage: scripts/setup.sh [all|cli]  (default all)
+#   cli  builds and runs the `agentfense` CLI (scripts/demo.sh): no gRPC, SQLite or tests
+#   all  everything: the server, the unit and end-to-end tests, the SDK; docker.io is for
+#        the docker runtime's tests, which start dockerds of their own
+#        (tests/docker/dockerd.py): the package's service is not needed
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends \
-  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev \
-  libfuse3-dev fuse3 bubblewrap slirp4netns libseccomp-dev libre2-dev libyaml-cpp-dev \
-  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
-  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev \
-  libarchive-dev libssl-dev libcpp-httplib-dev libcurl4-openssl-dev python3-grpcio python3-protobuf \
-  python3-pytest python3-requests python3-venv \
-  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates docker.io >/dev/null
+profile=${1:-all}
+cli_packages=(
+  build-essential cmake ninja-build pkg-config libfuse3-dev fuse3 bubblewrap
+  libseccomp-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libcurl4-openssl-dev)  # libcurl: `agentfense run --runtime docker` (dockerd's Engine API)
+all_packages=(
+  "${cli_packages[@]}" clang clang-format libclang-rt-14-dev slirp4netns
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev
+  libarchive-dev libssl-dev libcpp-httplib-dev python3-grpcio python3-protobuf
+  python3-pytest python3-requests python3-venv
+  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates docker.io)
+case "$profile" in
+  cli) packages=("${cli_packages[@]}") ;;
+  all) packages=("${all_packages[@]}") ;;
+  *) echo "usage: $0 [all|cli]" >&2; exit 2 ;;
+esac
+# Only what is missing: an up-to-date machine skips apt entirely (apt-get update alone
+# takes seconds to minutes).
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$profile" = cli ] && exit 0
 python3 -m pip install -q --disable-pip-version-check pytest 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check --break-system-packages pytest

@@ -4,6 +4,8 @@
 // Output, one line per path, sorted:  LEVEL  PATH  <- RULE
 // Hidden paths are listed only with --all, as "none (hidden)". A directory the agent sees
 // only because it holds visible descendants is "none (traversable)".
+// Then, on stderr, one "warning:" line per path where a none rule matches but a rule of
+// lower or equal priority decides (policy/shadowed_none.h), with the fix.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,11 +13,12 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "supervisor/base_dir.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "common/errors.h"
 #include "policy/rule.h"
+#include "policy/shadowed_none.h"
+#include "supervisor/base_dir.h"
 
 namespace agentfense::cli {
 using supervisor::open_base_dir;
@@ -75,9 +78,12 @@ class Explainer {
     for (const auto& line : lines_) print_line(policy_, line);
   }
 
+  const std::vector<policy::PathKind>& visited() const { return visited_; }
+
  private:
   bool visit(int parent_fd, const std::string& name, const std::string& path, bool is_dir) {
     const policy::Decision decision = policy_.decide(path, is_dir);
+    visited_.push_back({path, is_dir});
     const size_t slot = lines_.size();
     lines_.push_back({path, "", decision.rule});
     bool child_visible = false;
@@ -102,7 +108,16 @@ class Explainer {
   const policy::Policy& policy_;
   bool all_;
   std::vector<Line> lines_;
+  std::vector<policy::PathKind> visited_;
 };
+
+void print_shadow_warnings(const policy::Policy& policy,
+                           const std::vector<policy::PathKind>& paths) {
+  std::fflush(stdout);  // the listing first when both go to one terminal
+  for (const policy::ShadowedNone& shadow : policy::find_shadowed_none(policy, paths)) {
+    std::fprintf(stderr, "warning: %s\n", policy::shadow_warning(policy, shadow).c_str());
+  }
+}
 
 int run_explain(const ExplainArgs& args) {
   const policy::Policy compiled = args.policy.compile();
@@ -115,11 +130,13 @@ int run_explain(const ExplainArgs& args) {
                          S_ISDIR(st.st_mode));
     const policy::Decision decision = compiled.decide(path, is_dir);
     print_line(compiled, {path, std::string(policy::to_string(decision.level)), decision.rule});
+    print_shadow_warnings(compiled, {{path, is_dir}});
     return 0;
   }
   Explainer explainer(compiled, args.all);
   explainer.walk(base.get(), "/");
   explainer.print();
+  print_shadow_warnings(compiled, explainer.visited());
   return 0;
 }
 

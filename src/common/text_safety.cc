@@ -3,54 +3,99 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "common/errors.h"
+
 namespace agentfense {
 namespace {
 
-// Length of the well-formed UTF-8 sequence at the start of `text`, or 0 when malformed.
-std::size_t utf8_sequence_length(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
+// Length of the well-formed UTF-8 sequence at the start of `text` (1..4), or 0.
+std::size_t utf8_sequence(std::string_view text, char32_t& code_point) {
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(text[i]); };
+  const std::uint8_t lead = byte(0);
   std::size_t length;
-  std::uint32_t code;
-  if (lead < 0x80) return 1;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-    code = lead & 0x1f;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    code = lead & 0x0f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    code = lead & 0x07;
+  char32_t minimum;
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  } else if ((lead & 0xE0) == 0xC0) {
+    length = 2, minimum = 0x80, code_point = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3, minimum = 0x800, code_point = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4, minimum = 0x10000, code_point = lead & 0x07;
   } else {
     return 0;
   }
   if (text.size() < length) return 0;
   for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xc0) != 0x80) return 0;
-    code = (code << 6) | (byte(i) & 0x3f);
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (byte(i) & 0x3F);
   }
-  const bool overlong = (length == 3 && code < 0x800) || (length == 4 && code < 0x10000);
-  const bool surrogate = code >= 0xd800 && code <= 0xdfff;
-  if (overlong || surrogate || code > 0x10ffff) return 0;
+  const bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
+  if (code_point < minimum || code_point > 0x10FFFF || surrogate) return 0;
   return length;
 }
 
-void append_hex_escape(std::string& out, unsigned value, const char* format) {
+// Code points that reorder or hide text on display: C1 controls and the bidi controls.
+bool is_invisible_control(char32_t c) {
+  return (c >= 0x80 && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
+         c == 0x200E || c == 0x200F || c == 0x061C;
+}
+
+void append_escape(std::string& out, const char* format, unsigned value) {
   char text[12];
   std::snprintf(text, sizeof text, format, value);
   out += text;
 }
 
+// The C escapes git uses, and the letter each is written with.
+constexpr std::string_view kQuoted = "\a\b\t\n\v\f\r\"\\";
+constexpr std::string_view kQuoteLetters = "abtnvfr\"\\";
+
 }  // namespace
 
-bool is_valid_utf8(std::string_view text) {
+std::size_t first_invalid_utf8(std::string_view text) {
+  for (std::size_t at = 0; at < text.size();) {
+    char32_t code_point = 0;
+    const std::size_t length = utf8_sequence(text.substr(at), code_point);
+    if (length == 0) return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
+std::string escape_text(std::string_view text, EscapeStyle style) {
+  std::string out;
+  out.reserve(text.size());
   while (!text.empty()) {
-    const std::size_t length = utf8_sequence_length(text);
-    if (length == 0) return false;
+    const auto c = static_cast<std::uint8_t>(text.front());
+    char32_t code_point = 0;
+    const std::size_t length = utf8_sequence(text, code_point);
+    if (length == 0) {
+      append_escape(out, "\\x%02x", c);
+      text.remove_prefix(1);
+      continue;
+    }
+    if (length > 1) {
+      if (is_invisible_control(code_point)) {
+        append_escape(out, "\\u%04x", static_cast<unsigned>(code_point));
+      } else {
+        out.append(text.substr(0, length));
+      }
+    } else if ((c == '\n' || c == '\t') && style.keep_line_breaks) {
+      out += static_cast<char>(c);
+    } else if (c == '\\') {
+      out += style.escape_backslash ? "\\\\" : "\\";
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r";
+    } else if (c < 0x20 || c == 0x7F) {
+      append_escape(out, "\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
     text.remove_prefix(length);
   }
-  return true;
+  return out;
 }
 
 std::string quote_path(std::string_view path) {
@@ -60,17 +105,14 @@ std::string quote_path(std::string_view path) {
     if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') plain = false;
   }
   if (plain) return std::string(path);
-  // The C escapes git uses, and the letter each is written with.
-  constexpr std::string_view kEscaped = "\a\b\t\n\v\f\r\"\\";
-  constexpr std::string_view kLetters = "abtnvfr\"\\";
   std::string out = "\"";
   for (const char c : path) {
     const auto byte = static_cast<unsigned char>(c);
-    if (const std::size_t i = kEscaped.find(c); i != std::string_view::npos) {
+    if (const std::size_t i = kQuoted.find(c); i != std::string_view::npos) {
       out += '\\';
-      out += kLetters[i];
+      out += kQuoteLetters[i];
     } else if (byte < 0x20 || byte >= 0x7f) {
-      append_hex_escape(out, byte, "\\%03o");
+      append_escape(out, "\\%03o", byte);
     } else {
       out += c;
     }
@@ -78,28 +120,32 @@ std::string quote_path(std::string_view path) {
   return out + "\"";
 }
 
-std::string terminal_safe(std::string_view text) {
+std::string path_to_wire(std::string_view path) {
+  return is_valid_utf8(path) ? std::string(path) : quote_path(path);
+}
+
+std::string path_from_wire(std::string_view text) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::string(text);
+  const auto malformed = [&] { throw UserError("malformed quoted path " + escape_text(text, {})); };
   std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    const auto lead = static_cast<unsigned char>(text.front());
-    const std::size_t length = utf8_sequence_length(text);
-    if (length == 0) {
-      append_hex_escape(out, lead, "\\x%02x");
-      text.remove_prefix(1);
+  for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
       continue;
     }
-    const bool c0 = length == 1 && (lead < 0x20 || lead == 0x7f) && lead != '\n' && lead != '\t';
-    // U+0080..U+009F (C1 controls, e.g. CSI) are 0xc2 0x80..0x9f in UTF-8.
-    const bool c1 = length == 2 && lead == 0xc2 && static_cast<unsigned char>(text[1]) < 0xa0;
-    if (c0) {
-      append_hex_escape(out, lead, "\\x%02x");
-    } else if (c1) {
-      append_hex_escape(out, static_cast<unsigned char>(text[1]), "\\u%04x");
-    } else {
-      out.append(text.substr(0, length));
+    if (++i + 1 >= text.size()) malformed();
+    if (const std::size_t letter = kQuoteLetters.find(text[i]); letter != std::string_view::npos) {
+      out += kQuoted[letter];
+      continue;
     }
-    text.remove_prefix(length);
+    unsigned value = 0;
+    for (int digit = 0; digit < 3; ++digit, ++i) {
+      if (i + 1 >= text.size() || text[i] < '0' || text[i] > '7') malformed();
+      value = value * 8 + static_cast<unsigned>(text[i] - '0');
+    }
+    --i;
+    if (value > 0xff || value == 0) malformed();
+    out += static_cast<char>(value);
   }
   return out;
 }

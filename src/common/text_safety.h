@@ -1,15 +1,35 @@
-// Text that came from a sandbox (file names, file content) on its way to a person or a
-// wire format that requires UTF-8: the checks and escapes every outward path shares.
+// Text that came from a sandbox or a client (file names, file content, paths, commands)
+// on its way to a person, a log or a wire format that requires UTF-8: the one UTF-8
+// decoder and the escapes every outward path shares.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace agentfense {
 
-// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points
-// above U+10FFFF).
-bool is_valid_utf8(std::string_view text);
+// The offset of the first byte that is not part of well-formed UTF-8 (bad lead byte,
+// truncated, overlong, surrogate, beyond U+10FFFF), or npos.
+std::size_t first_invalid_utf8(std::string_view text);
+inline bool is_valid_utf8(std::string_view text) {
+  return first_invalid_utf8(text) == std::string_view::npos;
+}
+
+// How escape_text treats what it keeps and what it rewrites. Always escaped: control
+// characters (as \xNN, or \n \t \r), bytes that are not UTF-8 (\xNN), C1 and bidi
+// controls, which reorder or hide text on display (\uNNNN).
+struct EscapeStyle {
+  bool keep_line_breaks = false;  // '\n' and '\t' pass through (multi-line review text)
+  bool escape_backslash = true;   // '\' -> "\\", so distinct inputs render distinctly
+};
+std::string escape_text(std::string_view text, EscapeStyle style);
+
+// Text for a terminal: lines and tabs kept, nothing that can move the cursor, recolour,
+// hide or reorder what a reviewer reads.
+inline std::string terminal_safe(std::string_view text) {
+  return escape_text(text, {.keep_line_breaks = true, .escape_backslash = false});
+}
 
 // A file name quoted the way git quotes paths (core.quotePath): unchanged when it holds
 // only printable ASCII other than '"' and '\\'; otherwise wrapped in double quotes with
@@ -18,10 +38,11 @@ bool is_valid_utf8(std::string_view text);
 // line or an escape sequence to a review.
 std::string quote_path(std::string_view path);
 
-// Text for a terminal: every control character except '\n' and '\t' (ESC, CR, BEL,
-// backspace, DEL, C1 controls...) is replaced by a visible escape ("\x1b", "\u009b"), so
-// content shown for review cannot move the cursor, recolour or hide lines. Invalid
-// UTF-8 bytes are shown as "\xHH" too.
-std::string terminal_safe(std::string_view text);
+// A workspace path as the API carries it: proto3 strings must be UTF-8, so a path that
+// is not is sent quote_path()-quoted (it then starts with '"', which no path does), and
+// path_from_wire() turns such a quoted path back into the raw bytes. Lossless both ways.
+std::string path_to_wire(std::string_view path);
+// Throws UserError for a quoted path with a malformed escape.
+std::string path_from_wire(std::string_view text);
 
 }  // namespace agentfense

@@ -5,9 +5,11 @@
 #include <shared_mutex>
 
 #include "common/errors.h"
+#include "common/text_safety.h"
 #include "fs/kernel_notices.h"
 #include "fs/node_rebind.h"
 #include "layer/changes.h"
+#include "layer/changes_wire.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::fs {
@@ -27,7 +29,8 @@ const char* kind_name(layer::ChangeKind kind) {
   return "unknown";
 }
 
-// The optional "paths" member: normalized workspace paths; absent or empty = all.
+// The optional "paths" member: workspace paths as the API carries them (path_to_wire),
+// normalized; absent or empty = all.
 std::vector<std::string> paths_of(const json& request) {
   std::vector<std::string> paths;
   const auto it = request.find("paths");
@@ -35,8 +38,10 @@ std::vector<std::string> paths_of(const json& request) {
   if (!it->is_array()) throw UserError("\"paths\" must be a list of strings");
   for (const json& path : *it) {
     if (!path.is_string()) throw UserError("\"paths\" must be a list of strings");
-    const std::string& text = path.get_ref<const std::string&>();
-    if (!text.starts_with('/')) throw UserError("path '" + text + "' is not absolute");
+    const std::string text = path_from_wire(path.get_ref<const std::string&>());
+    if (!text.starts_with('/')) {
+      throw UserError("path '" + escape_text(text, {}) + "' is not absolute");
+    }
     paths.push_back(policy::normalize_path(text));
   }
   return paths;
@@ -92,6 +97,7 @@ class Dispatcher {
       std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
       changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope());
     }
+    layer::to_wire(changes);
     json list = json::array();
     for (const layer::Change& change : changes) {
       list.push_back({{"path", change.path},
@@ -124,6 +130,7 @@ class Dispatcher {
       notices = rebind_nodes(fs_, {"/"}, result.applied);
     }
     notify(notices);
+    layer::to_wire(result);
     response["applied"] = result.applied;
     response["denied"] = result.denied;
     response["conflicts"] = result.conflicts;

@@ -20,7 +20,8 @@ namespace {
 
 using policy::Level;
 
-// True when every entry below upper directory `from` keeps its decision at `to`.
+// True when every entry below upper directory `from` keeps its decision at `to` (the
+// moved nodes keep theirs, and their presented modes follow from it).
 bool levels_unchanged(Filesystem& fs, int upper_dir, const std::string& from,
                       const std::string& to) {
   std::vector<ListedEntry> entries;
@@ -33,7 +34,8 @@ bool levels_unchanged(Filesystem& fs, int upper_dir, const std::string& from,
     const policy::Decision before = policy.decide(old_path, is_dir);
     const policy::Decision after = policy.decide(new_path, is_dir);
     if (before.level != after.level ||
-        before.descendants_may_be_visible != after.descendants_may_be_visible) {
+        before.descendants_may_be_visible != after.descendants_may_be_visible ||
+        before.children_may_be_writable != after.children_may_be_writable) {
       return false;
     }
     if (is_dir) {

@@ -22,6 +22,10 @@ void present_attr(const NodeView& node, Owner owner, struct stat* st) {
     } else if (level == Level::kRead) {
       perm &= ~0222;
     }
+    // A name in it may be created or removed (its own level decides, in the daemon), and
+    // the kernel checks the parent's write bit before asking: keep that door open for
+    // the owner (the agent). Group/other stay as they were: nobody else is in a sandbox.
+    if (level < Level::kWrite && node.decision.children_may_be_writable) perm |= 0200;
   } else if (!S_ISLNK(st->st_mode)) {
     if (level <= Level::kView) {
       perm &= ~0666;

@@ -1,6 +1,9 @@
 // How a host stat is presented to the agent. With `default_permissions` and a non-root,
 // capability-less agent uid, these mode bits are what enforce view/read once the kernel
-// has cached an entry, so they must reflect the level exactly.
+// has cached an entry, so they must reflect the level exactly. One exception: a directory
+// in which some name may be written shows the owner's write bit whatever its own level
+// (the kernel checks the parent before a create/unlink/rename reaches the daemon, which
+// then decides by the name's own level; docs/permissions.md).
 #pragma once
 
 #include <sys/stat.h>

@@ -50,23 +50,33 @@ struct Policy::Compiled {
   std::vector<int> rank;
   std::vector<int> hiding_candidates;  // rules granting none
   std::vector<int> granting_by_rank;   // rules granting more than none, best rank first
+  std::vector<int> writing_by_rank;    // rules granting write, best rank first
+  std::vector<int> not_writing;        // rules granting less than write
   re2::RE2::Set set{path_regex_options(), re2::RE2::ANCHOR_BOTH};
 
+  // False when no rule matched; `matches` gets the matching rule indices.
+  bool match(std::string_view path, bool is_dir, std::vector<int>* matches) const;
   int winner(std::string_view path, bool is_dir) const;
-  bool descendants_may_be_visible(std::string_view dir_path) const;
-  void index_rules_by_level();  // fills the two lists above; needs rules and rank
+  bool descendants_may_be_visible(std::string_view dir_path,
+                                  const std::vector<std::string_view>& segments) const;
+  bool children_may_be_writable(std::string_view dir_path,
+                                const std::vector<std::string_view>& segments) const;
+  void index_rules_by_level();  // fills the lists above; needs rules and rank
 };
 
-int Policy::Compiled::winner(std::string_view path, bool is_dir) const {
-  if (rules.empty()) return -1;
-  // Reused per thread so that steady-state decisions do not allocate.
-  thread_local std::string text;
-  thread_local std::vector<int> matches;
-  matches.clear();
+bool Policy::Compiled::match(std::string_view path, bool is_dir, std::vector<int>* matches) const {
+  matches->clear();
+  if (rules.empty()) return false;
+  thread_local std::string text;  // reused per thread: steady-state decisions do not allocate
   re2::RE2::Set::ErrorInfo error{};
   // On failure (including the automaton running out of memory) no rule matched: fail
   // closed with level none.
-  if (!set.Match(decorate(path, is_dir, text), &matches, &error)) return -1;
+  return set.Match(decorate(path, is_dir, text), matches, &error);
+}
+
+int Policy::Compiled::winner(std::string_view path, bool is_dir) const {
+  thread_local std::vector<int> matches;
+  if (!match(path, is_dir, &matches)) return -1;
   int best = -1;
   for (int index : matches) {
     if (best < 0 || rank[index] > rank[best]) best = index;
@@ -74,8 +84,8 @@ int Policy::Compiled::winner(std::string_view path, bool is_dir) const {
   return best;
 }
 
-bool Policy::Compiled::descendants_may_be_visible(std::string_view dir_path) const {
-  const std::vector<std::string_view> segments = path_segments(dir_path);
+bool Policy::Compiled::descendants_may_be_visible(
+    std::string_view dir_path, const std::vector<std::string_view>& segments) const {
   // A none rule covering the whole subtree hides everything below it that it outranks.
   int hiding_rank = -1;
   for (int i : hiding_candidates) {
@@ -91,13 +101,33 @@ bool Policy::Compiled::descendants_may_be_visible(std::string_view dir_path) con
   return false;
 }
 
+bool Policy::Compiled::children_may_be_writable(
+    std::string_view dir_path, const std::vector<std::string_view>& segments) const {
+  if (writing_by_rank.empty()) return false;  // the common read-only policies: no walk
+  // A rule at another level covering the whole subtree decides every child it outranks.
+  int covering_rank = -1;
+  for (int i : not_writing) {
+    if (rank[i] > covering_rank && compiled[i].shape.reach(segments, dir_path).matches_all_below) {
+      covering_rank = rank[i];
+    }
+  }
+  for (int i : writing_by_rank) {
+    if (rank[i] <= covering_rank) break;
+    if (compiled[i].shape.reach(segments, dir_path).may_match_child) return true;
+  }
+  return false;
+}
+
 void Policy::Compiled::index_rules_by_level() {
   for (std::size_t i = 0; i < rules.size(); ++i) {
     auto& list = rules[i].level == Level::kNone ? hiding_candidates : granting_by_rank;
     list.push_back(static_cast<int>(i));
+    auto& by_write = rules[i].level == Level::kWrite ? writing_by_rank : not_writing;
+    by_write.push_back(static_cast<int>(i));
   }
-  std::sort(granting_by_rank.begin(), granting_by_rank.end(),
-            [&](int a, int b) { return rank[a] > rank[b]; });
+  auto best_first = [&](int a, int b) { return rank[a] > rank[b]; };
+  std::sort(granting_by_rank.begin(), granting_by_rank.end(), best_first);
+  std::sort(writing_by_rank.begin(), writing_by_rank.end(), best_first);
 }
 
 Policy Policy::compile(std::vector<Rule> rules) {
@@ -132,12 +162,34 @@ Decision Policy::decide(std::string_view path, bool is_dir) const {
   Decision decision;
   decision.rule = compiled_->winner(path, is_dir);
   if (decision.rule >= 0) decision.level = compiled_->rules[decision.rule].level;
-  decision.descendants_may_be_visible = is_dir && compiled_->descendants_may_be_visible(path);
+  if (is_dir) {
+    const std::vector<std::string_view> segments = path_segments(path);
+    decision.descendants_may_be_visible = compiled_->descendants_may_be_visible(path, segments);
+    decision.children_may_be_writable = compiled_->children_may_be_writable(path, segments);
+  }
   return decision;
 }
 
 const std::vector<Rule>& Policy::rules() const {
   return compiled_->rules;
+}
+
+std::vector<int> Policy::matching_rules(std::string_view path, bool is_dir) const {
+  std::vector<int> matches;
+  compiled_->match(path, is_dir, &matches);
+  std::sort(matches.begin(), matches.end());
+  return matches;
+}
+
+bool Policy::outranks(int a, int b) const {
+  return compiled_->rank.at(static_cast<std::size_t>(a)) >
+         compiled_->rank.at(static_cast<std::size_t>(b));
+}
+
+bool Policy::may_match_below(int rule, std::string_view dir_path) const {
+  return compiled_->compiled.at(static_cast<std::size_t>(rule))
+      .shape.reach(path_segments(dir_path), dir_path)
+      .may_match_below;
 }
 
 }  // namespace agentfense::policy

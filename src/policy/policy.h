@@ -36,6 +36,13 @@ struct Decision {
   // traversable directory listing only its visible children (after checking that such a
   // child really exists).
   bool descendants_may_be_visible = false;
+  // Only meaningful for directories: true when a name directly in this directory may
+  // have level kWrite (some write rule may match a child and no rule that outranks it
+  // covers the whole subtree at another level). Creating, removing or renaming a name is
+  // decided by the name's own level, but the kernel checks the *parent's* presented mode
+  // bits first, so the filesystem presents such a directory writable whatever its own
+  // level; the daemon still refuses each name whose level is below kWrite.
+  bool children_may_be_writable = false;
 };
 
 class Policy {
@@ -57,6 +64,15 @@ class Policy {
   Decision decide(std::string_view path, bool is_dir) const;
 
   const std::vector<Rule>& rules() const;
+
+  // Questions about the rules themselves, for analyses such as shadowed_none.h.
+  // Indices of every rule matching `path` (same form as decide()), in list order.
+  std::vector<int> matching_rules(std::string_view path, bool is_dir) const;
+  // True when rule `a` wins over rule `b` wherever both match (the precedence order).
+  bool outranks(int a, int b) const;
+  // True when rule `rule` may match some path strictly beneath directory `dir_path`
+  // (conservative: false only when its pattern rules that out).
+  bool may_match_below(int rule, std::string_view dir_path) const;
 
  private:
   struct Compiled;

@@ -45,13 +45,16 @@ SubtreeReach RuleShape::reach(const std::vector<std::string_view>& dir_segments,
                                        : file_path_.size() > dir_path.size() &&
                                              file_path_.starts_with(dir_path) &&
                                              file_path_[dir_path.size()] == '/';
-    return {.may_match_below = below, .matches_all_below = false};
+    const bool child = below && file_path_.find('/', dir_path == "/" ? 1 : dir_path.size() + 1) ==
+                                    std::string::npos;
+    return {.may_match_below = below, .matches_all_below = false, .may_match_child = child};
   }
   SubtreeReach total;
   for (const Alternative& alternative : alternatives_) {
     const SubtreeReach one = glob_reach(alternative, dir_segments);
     total.may_match_below = total.may_match_below || one.may_match_below;
     total.matches_all_below = total.matches_all_below || one.matches_all_below;
+    total.may_match_child = total.may_match_child || one.may_match_child;
   }
   return total;
 }
@@ -93,9 +96,23 @@ SubtreeReach RuleShape::glob_reach(const Alternative& alternative,
   for (std::size_t i = end; i-- > 0 && alternative[i].globstar;) {
     reach.matches_all_below = reach.matches_all_below || states[i];
   }
+  // One more segment, of any name: the pattern ends there when a state can consume
+  // exactly that segment (a "**" staying put, or a segment glob advancing).
+  std::vector<bool> child(end + 1, false);
+  for (std::size_t i = 0; i < end; ++i) {
+    if (!states[i]) continue;
+    if (alternative[i].globstar) {
+      child[i] = true;
+    } else {
+      child[i + 1] = true;
+    }
+  }
+  skip_empty_globstars(alternative, child);
+  reach.may_match_child = child[end];
   if (type_ == PatternType::kDirectory && matched_ancestor_or_self) {
     reach.may_match_below = true;
     reach.matches_all_below = true;
+    reach.may_match_child = true;
   }
   return reach;
 }

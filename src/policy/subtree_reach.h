@@ -1,6 +1,8 @@
 // What one rule can say about the paths strictly beneath a directory, from its pattern
-// alone. Policy uses it for Decision::descendants_may_be_visible: a directory whose own
-// level is none must still be traversable when some rule could grant access below it.
+// alone. Policy uses it for Decision::descendants_may_be_visible (a directory whose own
+// level is none must still be traversable when some rule could grant access below it)
+// and Decision::children_may_be_writable (a directory must be presented writable when a
+// name directly in it may be created or removed).
 #pragma once
 
 #include <memory>
@@ -23,6 +25,9 @@ struct SubtreeReach {
   bool may_match_below = false;
   // Every path strictly beneath the directory matches the rule.
   bool matches_all_below = false;
+  // Some direct child of the directory (a file or a directory, any name) may match the
+  // rule (conservative in the same way as may_match_below).
+  bool may_match_child = false;
 };
 
 class RuleShape {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/errors.h"
+#include "runtime/command_aliases.h"
 #include "runtime/proc_masks.h"
 
 namespace agentfense::runtime {
@@ -102,6 +103,12 @@ void add_host_usr(std::vector<std::string>& args) {
   }
 }
 
+// python -> python3 and the like, where the host lacks them (command_aliases.h).
+void add_command_aliases(std::vector<std::string>& args) {
+  for (const CommandAlias& alias : missing_command_aliases())
+    add(args, {"--symlink", alias.target, std::string(kCommandAliasDir) + "/" + alias.name});
+}
+
 void add_etc(std::vector<std::string>& args, const std::vector<GeneratedFile>& files) {
   for (const GeneratedFile& file : files)
     add(args, {"--perms", "0444", "--ro-bind-data", std::to_string(file.content.get()),
@@ -125,6 +132,7 @@ std::vector<std::string> bwrap_options(const BwrapPlan& plan) {
   if (plan.info_fd >= 0) add(args, {"--info-fd", std::to_string(plan.info_fd)});
   if (plan.block_fd >= 0) add(args, {"--block-fd", std::to_string(plan.block_fd)});
   add_host_usr(args);
+  add_command_aliases(args);
   add_proc(args);
   add(args, {"--dev", "/dev"});
   // Sized from the memory limit (sandbox_process.cc): a full /tmp fails with ENOSPC.

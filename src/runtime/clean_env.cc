@@ -1,6 +1,7 @@
 #include "runtime/clean_env.h"
 
 #include "common/errors.h"
+#include "runtime/command_aliases.h"
 #include "runtime/etc_files.h"
 
 namespace agentfense::runtime {
@@ -18,7 +19,9 @@ void validate(const std::string& key, const std::string& value) {
 std::vector<std::string> clean_environment(const std::map<std::string, std::string>& extra,
                                            const std::string& workdir) {
   std::map<std::string, std::string> env = {
-      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+      // Last: the aliases only fill in for commands the host lacks (command_aliases.h).
+      {"PATH", std::string("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:") +
+                   kCommandAliasDir},
       {"HOME", kAgentHome},
       {"LANG", "C.UTF-8"},
       {"USER", "agent"},

@@ -1,9 +1,9 @@
 // The sandboxed command's environment is built from nothing, never inherited: the
 // supervisor's environment (API keys, cloud credentials) must not leak in.
 //
-// Base: PATH (Debian's default), HOME=/tmp (see etc_files.h), LANG=C.UTF-8, USER and
-// LOGNAME=agent, TERM=dumb (output is captured, not a terminal), PWD=<workdir>. Entries
-// of `extra` are added on top and may override the base.
+// Base: PATH (Debian's default, then the alias directory of command_aliases.h), HOME=/tmp (see
+// etc_files.h), LANG=C.UTF-8, USER and LOGNAME=agent, TERM=dumb (output is captured, not a
+// terminal), PWD=<workdir>. Entries of `extra` are added on top and may override the base.
 #pragma once
 
 #include <map>

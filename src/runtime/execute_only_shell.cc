@@ -5,17 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <mutex>
 
 #include "common/errors.h"
+#include "common/session_shells.h"
 #include "common/unique_fd.h"
 
 namespace agentfense::runtime {
 namespace {
 
 constexpr const char* kBashPath = "/usr/bin/bash";
-constexpr std::array kBashNames = {"bash", "/bin/bash", "/usr/bin/bash"};
 // MFD_EXEC (Linux 6.3, not in glibc 2.36's headers): ask for an executable memfd
 // explicitly, which a vm.memfd_noexec=1 host would otherwise not give.
 constexpr unsigned kMfdExec = 0x0010U;
@@ -60,9 +59,9 @@ UniqueFd make_execute_only_copy() {
 }  // namespace
 
 std::string session_shell_path(const std::string& requested) {
-  for (const char* name : kBashNames)
-    if (requested == name) return kBashPath;
-  throw UserError("session shell must be bash (/bin/bash), not '" + requested + "'");
+  if (is_session_shell_name(requested)) return kBashPath;
+  throw UserError("session shell must be one of " + std::string(session_shell_list()) +
+                  " (all run bash), not '" + requested + "'");
 }
 
 int execute_only_copy_of_bash() {

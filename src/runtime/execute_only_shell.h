@@ -14,8 +14,8 @@
 
 namespace agentfense::runtime {
 
-// The host path of the only shell sessions accept: "bash", "/bin/bash" and
-// "/usr/bin/bash" all name it (the sandbox sees host /usr read-only, /bin -> usr/bin).
+// The host path of the only shell sessions run: every name of kSessionShellNames
+// (common/session_shells.h: bash and sh, with or without /bin or /usr/bin) names it.
 // Throws UserError for anything else: the copy is made from a host path, so a
 // client-chosen path must never reach it.
 std::string session_shell_path(const std::string& requested);

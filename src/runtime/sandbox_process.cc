@@ -22,6 +22,7 @@
 #include "runtime/helper_env.h"
 #include "runtime/memfd.h"
 #include "runtime/seccomp_filter.h"
+#include "runtime/session_source_file.h"
 #include "runtime/stdio_pipes.h"
 
 namespace agentfense::runtime {
@@ -126,7 +127,8 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   for (const int fd : pass_fds)
     if (fd <= STDERR_FILENO) throw UserError("pass_fds must not include stdio");
   const std::string workdir = sandbox_workdir(spec);
-  const std::vector<GeneratedFile> etc_files = generate_etc_files(spec.network);
+  std::vector<GeneratedFile> etc_files = generate_etc_files(spec.network);
+  etc_files.push_back(session_source_file());  // tiny; lets a session shell name itself
   const UniqueFd seccomp = export_seccomp_filter();
   std::unique_ptr<SandboxCgroup> cgroup;
   if (::geteuid() == 0) cgroup = SandboxCgroup::create(spec.limits);

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "common/errors.h"
+#include "runtime/session_source_file.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -32,12 +34,30 @@ namespace {
 // which is __af_run unless the command is inside one of its own functions. A read
 // interrupted by the signal (it raced the command's end) just reads again: no command
 // is in flight then. The first line of a frame, "<seq> <nonce>", is echoed as is.
+// __af_run is defined while sourcing the runtime's read-only file "bash"
+// (session_source_file.h): bash then names the function's source "bash" and prints
+// "bash: line 1: x: command not found" for the commands it evals, as for a script,
+// instead of "environment: line 4: ...". Sourced by that relative name (sourcepath off, so PATH
+// plays no part), from its directory, then back with PWD and OLDPWD as they were;
+// without the file the function is defined directly.
 constexpr const char* kDriver = R"DRIVER(
 exec {__af_in}<&"$1" {__af_out}>&"$2" || exit 125
-builtin eval "exec $1<&- $2>&- ${4:+$4<&-}
-__af_run() { __af_running=1; builtin eval \"\$__af_command\" $__af_in<&- $__af_out>&-; }"
+builtin eval "exec $1<&- $2>&- ${4:+$4<&-}"
+__af_define="__af_run() { __af_running=1; builtin eval \"\$__af_command\" $__af_in<&- $__af_out>&-; }"
 builtin set +p
 BASH=/bin/bash
+__af_pwd=$PWD __af_oldpwd=${OLDPWD-}
+if builtin cd -- /run/agentfense/session 2>/dev/null; then
+  builtin shopt -u sourcepath
+  builtin source bash 2>/dev/null
+  builtin shopt -s sourcepath
+  builtin cd -- "$__af_pwd"
+  builtin unset OLDPWD
+  builtin declare -x OLDPWD
+  [[ -n $__af_oldpwd ]] && OLDPWD=$__af_oldpwd
+fi
+builtin declare -F __af_run >/dev/null || builtin eval "$__af_define"
+builtin unset __af_define __af_pwd __af_oldpwd
 [ -n "$3" ] && builtin cd -- "$3"
 set --
 builtin trap '[[ -n $__af_running ]] && return 137' USR1
@@ -51,6 +71,10 @@ while :; do
   builtin printf 'D%s %d %s\0' "$__af_seq" "$__af_status" "$PWD" >&$__af_out
 done
 )DRIVER";
+
+static_assert(std::string_view(kDriver).find(std::string_view(kSessionSourceDir)) !=
+                  std::string_view::npos,
+              "the driver sources the file session_source_file.h puts in the sandbox");
 
 void set_nonblocking(int fd) {
   const int flags = static_cast<int>(check_syscall(::fcntl(fd, F_GETFL), "fcntl F_GETFL"));

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "server/api.h"
+#include "server/enum_spellings.h"
 #include "server/user_text.h"
 
 namespace agentfense::server {
@@ -102,6 +103,11 @@ std::optional<Culprit> find_culprit(const json& object, const pb::Descriptor& ty
         if (!parses_as(json{{key, {{map_key, map_value}}}}, type, &entry_detail))
           return Culprit{path + "." + map_key, entry_detail};
       }
+    }
+    if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM && !field->is_repeated() &&
+        value.is_string()) {
+      detail = "'" + value.get<std::string>() + "' is not a " + field->enum_type()->name() +
+               " value; use " + EnumSpellings(*field->enum_type());
     }
     return Culprit{path, detail};
   }

@@ -10,6 +10,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/text_safety.h"
 #include "server/commit_room.h"
 #include "server/write_layer.h"
 
@@ -24,7 +25,7 @@ MountPlan owned_by(MountPlan plan, const supervisor::HostIdLease& ids) {
 
 nlohmann::json paths_json(const std::vector<std::string>& paths) {
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& p : paths) list.push_back(p);
+  for (const auto& p : paths) list.push_back(path_to_wire(p));  // JSON is UTF-8
   return list;
 }
 

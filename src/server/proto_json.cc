@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api.h"
+#include "server/enum_spellings.h"
 #include "server/http_status.h"
 #include "server/json_body_errors.h"
 
@@ -51,11 +52,12 @@ bool ParseBool(const std::string& name, const std::string& text) {
 const pb::EnumValueDescriptor* ParseEnum(const pb::FieldDescriptor& field, const std::string& name,
                                          const std::string& text) {
   const pb::EnumDescriptor& type = *field.enum_type();
-  if (const auto* value = type.FindValueByName(text)) return value;
+  if (const auto* value = FindEnumValue(type, text)) return value;
   if (!text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-')) {
     if (const auto* value = type.FindValueByNumber(ParseInteger<int>(name, text))) return value;
   }
-  BadParam(name, "'" + escape_user_text(text) + "' is not a " + type.name() + " value");
+  BadParam(name, "'" + escape_user_text(text) + "' is not a " + type.name() + " value; use " +
+                     EnumSpellings(type));
 }
 
 }  // namespace
@@ -75,6 +77,15 @@ std::string MessageToJson(const pb::Message& message) {
 
 void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
+  // Enum values in the spellings users type ("read") become the names protobuf's JSON
+  // parser knows ("PERMISSION_READ"). A body that is not JSON is left to the parser,
+  // whose refusal is then explained.
+  std::string rewritten;
+  nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_discarded() && NormalizeEnumSpellings(parsed, *message.GetDescriptor())) {
+    rewritten = parsed.dump();
+    json = rewritten;
+  }
   pb::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   const auto status =

@@ -1,8 +1,8 @@
 #include "server/request_limits.h"
 
 #include <algorithm>
-#include <array>
 
+#include "common/session_shells.h"
 #include "server/api.h"
 #include "server/user_text.h"
 
@@ -95,12 +95,10 @@ void check_stdin(std::string_view stdin_data) {
 }
 
 std::string checked_session_shell(std::string_view shell) {
-  static constexpr std::array<std::string_view, 3> kBash = {"/bin/bash", "/usr/bin/bash", "bash"};
   if (shell.empty() || shell == "bash") return "/bin/bash";
-  for (const std::string_view accepted : kBash)
-    if (shell == accepted) return std::string(shell);
-  invalid("shell '" + escape_user_text(shell) +
-          "' cannot run a session; use /bin/bash, /usr/bin/bash or bash (the default)");
+  if (is_session_shell_name(shell)) return std::string(shell);
+  invalid("shell '" + escape_user_text(shell) + "' cannot run a session; use " +
+          std::string(session_shell_list()) + " (each runs the session in bash; empty = bash)");
 }
 
 }  // namespace agentfense::server

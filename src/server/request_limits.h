@@ -40,8 +40,9 @@ void check_env(const std::map<std::string, std::string>& env);
 // (as before: the command then fails to start, with bwrap's message on stderr).
 void check_workdir(std::string_view workdir);
 void check_stdin(std::string_view stdin_data);
-// The shell a session runs: "" (the default), "/bin/bash", "/usr/bin/bash" or "bash".
-// Returns the path to run. Anything else is refused before a process starts.
+// The shell a session was asked for: "" (the default: "/bin/bash") or one of
+// kSessionShellNames (common/session_shells.h), returned as given (Session.shell echoes
+// it; every one runs bash). Anything else is refused before a process starts.
 std::string checked_session_shell(std::string_view shell);
 
 }  // namespace agentfense::server

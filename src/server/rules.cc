@@ -65,6 +65,16 @@ std::vector<policy::Rule> rules_from_wire(const WireRules& wire) {
   return rules;
 }
 
+policy::Policy policy_from_wire(const WireRules& wire) {
+  std::vector<policy::Rule> rules = rules_from_wire(wire);
+  try {
+    return policy::Policy::compile(std::move(rules));
+  } catch (const UserError& error) {
+    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, std::string("permissions: ") + error.what(),
+                   kReasonInvalidRule);
+  }
+}
+
 v1::PermissionRule rule_to_wire(const policy::Rule& rule) {
   static constexpr v1::Permission kLevels[] = {v1::PERMISSION_NONE, v1::PERMISSION_VIEW,
                                                v1::PERMISSION_READ, v1::PERMISSION_WRITE};

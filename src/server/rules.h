@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "policy/policy.h"
 #include "policy/rule.h"
 #include "server/api.h"
 
@@ -17,6 +18,10 @@ using WireRules = google::protobuf::RepeatedPtrField<v1::PermissionRule>;
 // Throws ApiError(INVALID_ARGUMENT, "permissions[2] ('/a/[b'): ...", kReasonInvalidRule)
 // for a missing pattern or permission, or a pattern the engine cannot compile.
 std::vector<policy::Rule> rules_from_wire(const WireRules& wire);
+
+// rules_from_wire(), compiled together; a set too complex to compile is refused the
+// same way (INVALID_ARGUMENT, kReasonInvalidRule).
+policy::Policy policy_from_wire(const WireRules& wire);
 
 v1::PermissionRule rule_to_wire(const policy::Rule& rule);
 

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/commit_room.h"
+#include "server/policy_warnings.h"
 #include "server/proto_time.h"
 #include "server/quota_owner.h"
 #include "server/rules.h"
@@ -98,8 +99,8 @@ std::size_t SandboxService::live_count() const {
 }
 
 v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& request) {
-  const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
-  (void)rules_from_wire(request.permissions());                         // INVALID_ARGUMENT
+  const v1::Codebase codebase = codebases_.get(request.codebase_id());    // NOT_FOUND
+  const policy::Policy policy = policy_from_wire(request.permissions());  // INVALID_ARGUMENT
   validate_limits(request.resources());
   const v1::ResourceLimits resources = with_disk_quota(request.resources(), options_.disk);
   // RUNTIME_TYPE_UNSPECIFIED means the server's runtime.type.
@@ -115,6 +116,9 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   check_runtime_available(runtime_of(sandbox));  // dockerd answers, the image is there
   if (request.has_expires_in() && to_millis(request.expires_in()).count() < 0)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "expires_in must not be negative");
+  // Outside the lock: the walk reads the codebase (usually not at all: see the header).
+  const std::vector<std::string> warnings =
+      policy_warnings(policy, codebases_.files_dir(codebase.id()));
 
   const std::lock_guard lock(lifecycle_mu_);
   const std::string owner = quota_owner(codebase);
@@ -140,6 +144,11 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   std::filesystem::create_directories(state_dir(sandbox.id()) + "/state");
   sandboxes_.put(sandbox);
   log::info("sandbox.created", {{"sandbox_id", sandbox.id()}, {"codebase_id", codebase.id()}});
+  // Returned by this call only, not stored: they describe the codebase as it is now.
+  for (const std::string& warning : warnings) {
+    log::warn("sandbox.policy_warning", {{"sandbox_id", sandbox.id()}, {"warning", warning}});
+    sandbox.add_warnings(warning);
+  }
   return sandbox;
 }
 

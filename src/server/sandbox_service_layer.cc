@@ -13,7 +13,7 @@ namespace {
 std::vector<std::string> selected_paths(
     const google::protobuf::RepeatedPtrField<std::string>& raw) {
   std::vector<std::string> paths;
-  for (const std::string& p : raw) paths.push_back(workspace_path(p, true));
+  for (const std::string& p : raw) paths.push_back(change_path_from_wire(p));
   return paths;
 }
 

@@ -1,9 +1,13 @@
 #include "server/write_layer.h"
 
+#include "common/errors.h"
+#include "common/text_safety.h"
 #include "layer/changes.h"
+#include "layer/changes_wire.h"
 #include "layer/journal.h"
 
 namespace agentfense::server {
+using grpc::StatusCode;
 namespace {
 
 v1::ChangeKind kind_to_wire(layer::ChangeKind kind) {
@@ -46,7 +50,8 @@ bool selected_by(const std::string& path, const std::vector<std::string>& select
   return false;
 }
 
-void fill_commit(v1::CommitChangesResponse& out, const layer::CommitResult& result) {
+void fill_commit(v1::CommitChangesResponse& out, layer::CommitResult result) {
+  layer::to_wire(result);
   for (const auto& p : result.applied) out.add_applied(p);
   for (const auto& p : result.denied) out.add_denied(p);
   for (const auto& p : result.conflicts) out.add_conflicts(p);
@@ -63,11 +68,26 @@ void copy_paths(const nlohmann::json& reply, const char* key,
 
 }  // namespace
 
+std::string change_path_from_wire(const std::string& text) {
+  try {
+    const std::string path = path_from_wire(text);
+    if (path.find('\0') != std::string::npos) throw UserError("path contains a NUL byte");
+    return policy::normalize_path(path.empty() ? "/" : path);
+  } catch (const UserError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "bad path '" + escape_user_text(text) + "': " + error.what(),
+                   kReasonInvalidPath);
+  }
+}
+
 v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
                                         const policy::Policy& policy) {
   const auto journal = layer::Journal::open(state_dir);
   v1::ListChangesResponse out;
-  for (const auto& change : layer::list_changes(base_dirfd, *journal, layer::Scope(policy)))
+  std::vector<layer::Change> changes =
+      layer::list_changes(base_dirfd, *journal, layer::Scope(policy));
+  layer::to_wire(changes);
+  for (const auto& change : changes)
     add_change(out, change.path, kind_to_wire(change.kind), change.type);
   return out;
 }

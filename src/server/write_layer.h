@@ -26,6 +26,11 @@ v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& stat
                                          const std::vector<std::string>& paths);
 void offline_discard(const std::string& state_dir);
 
+// A path naming changes to diff or commit, as the API carries it (common/text_safety.h
+// path_to_wire: a change to a name that is not UTF-8 is listed git-quoted and selected
+// the same way), normalized. Throws ApiError(INVALID_ARGUMENT, INVALID_PATH).
+std::string change_path_from_wire(const std::string& text);
+
 // Replies of the mount's control socket ("changes", "commit") as wire messages.
 v1::ListChangesResponse changes_from_control(const nlohmann::json& reply);
 v1::CommitChangesResponse commit_from_control(const nlohmann::json& reply);

@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/text_safety.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/safe_path.h"
@@ -32,7 +33,7 @@ v1::FileInfo file_info(const CodebasePath& path, const struct stat& st) {
 
 void list_into(int dir_fd, const CodebasePath& dir, bool recursive, v1::ListFilesResponse& out) {
   for (const std::string& name : layer::list_names(dir_fd)) {
-    if (!server::is_valid_utf8(name)) {
+    if (!is_valid_utf8(name)) {
       // A proto3 string cannot carry it (gRPC clients fail to parse the whole response;
       // JSON would drop the bytes and list a different name), and no request could name
       // it back. It stays in the codebase, visible inside sandboxes; it and what lies

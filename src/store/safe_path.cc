@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "common/errors.h"
+#include "common/text_safety.h"
 #include "server/api.h"
 
 namespace agentfense::store {
@@ -50,7 +51,7 @@ void throw_invalid_path(std::string_view path, std::string_view why) {
 
 CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {
   if (path.find('\0') != std::string_view::npos) throw_invalid_path(path, "contains NUL");
-  if (!server::is_valid_utf8(path))
+  if (!is_valid_utf8(path))
     throw_invalid_path(path, "is not valid UTF-8 (file names in the API are UTF-8)");
   CodebasePath out;
   size_t pos = 0;

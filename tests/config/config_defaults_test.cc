@@ -160,7 +160,7 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.disk_inodes"], 1'000'000);
   EXPECT_EQ(fields["storage.max_upload_bytes"], "1GiB");
   EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
-  EXPECT_EQ(fields.size(), 29u);  // config_file + all 28 keys
+  EXPECT_EQ(fields.size(), 30u);  // config_file + all 29 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(line.rfind("{\"config_file\":\"(defaults)\",\"server.grpc_addr\":\":9000\"", 0), 0u)

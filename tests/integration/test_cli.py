@@ -159,6 +159,30 @@ def test_explain_single_path(runner, repo):
     assert len(lines) == 1 and EXPLAIN_LINE.match(lines[0])["level"] == "read", result.describe()
 
 
+def test_explain_warns_of_shadowed_none_rules(runner, repo):
+    # Issue 11 item 5: at equal priority the longer prefix wins, so src/.env stays
+    # readable; explain keeps that and says so, with the fix, on stderr.
+    result = runner.invoke(["explain", "--preset", "", "--rule", "src/**=read",
+                            "--rule", "**/.env=none", str(repo)])
+    assert result.returncode == 0, result.describe()
+    assert re.search(r"^read\s+/src/\.env\s", result.stdout, re.M), result.describe()
+    assert result.stderr.splitlines() == [
+        "warning: rule 2 (**/.env -> none) is overridden at /src/.env by rule 1 "
+        "(src/** -> read): give rule 2 priority >= 1"], result.describe()
+    single = runner.invoke(["explain", "--preset", "", "--rule", "src/**=read",
+                            "--rule", "**/.env=none", str(repo), "src/.env"])
+    assert "give rule 2 priority >= 1" in single.stderr, single.describe()
+    fixed = runner.invoke(["explain", "--preset", "", "--rule", "src/**=read",
+                           "--rule", "**/.env=none:1", str(repo)])
+    assert fixed.returncode == 0 and fixed.stderr == "", fixed.describe()
+    assert "/src/.env" not in fixed.stdout
+
+
+def test_explain_with_a_preset_warns_of_nothing(runner, repo):
+    result = runner.invoke(["explain", "--preset", "agent-safe", str(repo)])
+    assert result.returncode == 0 and result.stderr == "", result.describe()
+
+
 def wait_for(predicate, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -3,54 +3,17 @@ that got out of one sandbox's namespaces still cannot signal, ptrace or read ano
 Ids are leased from a range and return when the sandbox ends, also after kill -9."""
 
 import concurrent.futures
-import fcntl
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
-ID_DIR = Path("/run/agentfense/ids")
-FIRST_ID, LAST_ID = 1879048192, 1879113727
-
-
-def processes_tagged(tag: str) -> dict[int, int]:
-    """pid -> host uid of every process whose environment holds `tag`."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if tag.encode() not in Path(f"/proc/{entry}/environ").read_bytes():
-                continue
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
-        found[int(entry)] = int(uid_line.split()[1])
-    return found
-
-
-def wait_for_processes(tag: str, timeout: float = 30) -> dict[int, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        procs = processes_tagged(tag)
-        if procs:
-            return procs
-        time.sleep(0.05)
-    raise AssertionError(f"no sandbox process with {tag} appeared")
-
-
-def lease_is_free(uid: int) -> bool:
-    with open(ID_DIR / str(uid), "rb") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return True
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))
+from host_ids import (FIRST_ID, LAST_ID, lease_is_free, processes_tagged,  # noqa: E402
+                      wait_for_processes)
 
 def can_signal_as(uid: int, pid: int) -> bool:
     """Whether a process with host uid `uid` (an escaped sandbox process) may signal `pid`."""

@@ -152,3 +152,40 @@ def test_secret_rules_need_priority_to_override(runner, repo, secrets, rule, vis
     # the planted secret, so "secret absent" there is a real finding and not an artefact.
     result = runner.sh(repo, "cat /workspace/.env", ["--preset", "agent-safe", "--rule", rule])
     assert (secrets["dotenv"] in result.stdout) == visible, result.describe()
+
+
+# Issue 11 item 1: creating, removing or renaming a name is decided by the name's level.
+NAMES_SCRIPT = ("cd /workspace && echo done > output/report.txt && mkdir output/sub && "
+                "rm output/stale.txt && mv output/report.txt output/final.txt && "
+                "ln -s final.txt output/link && ln output/final.txt output/hard && "
+                "stat -c %A output && ls output && "
+                "{ touch src/new.py; mkdir src/d; rm README.md; mv output out2; rmdir output/sub/x; "
+                "touch output/sub/deeper; } 2>&1 | grep -c 'Permission denied\\|No such file'")
+
+
+def test_write_on_names_in_a_read_directory(runner, repo):
+    result = runner.sh(repo, NAMES_SCRIPT, ["--preset", "read-only", "--rule", "output/*=write",
+                                            "--changes", "apply"])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split() == ["drwxr-xr-x", "final.txt", "hard", "link", "sub", "6"], \
+        result.describe()
+    out = repo / "output"
+    assert (out / "final.txt").read_text() == "done\n" and not (out / "stale.txt").exists()
+    assert (repo / "README.md").exists() and not (repo / "src" / "new.py").exists()
+
+
+def test_full_access_creates_at_the_root(runner, repo):
+    result = runner.sh(repo, "cd /workspace && mkdir out2 && echo x > out2/f && echo y > top.txt && "
+                       "mv top.txt top2.txt && rm README.md && ls -d out2 top2.txt && stat -c %A .",
+                       ["--preset", "full-access", "--changes", "discard"])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split() == ["out2", "top2.txt", "drwxr-xr-x"], result.describe()
+
+
+def test_agent_safe_keeps_the_root_and_sources_unwritable(runner, repo):
+    # The root is presented writable (/output and /tmp may be created), but every other
+    # name in it stays read: the daemon refuses what the mode bit lets through.
+    result = runner.sh(repo, "cd /workspace && stat -c %A . src output; touch new; mkdir d; "
+                       "mv src src2; rm README.md; touch src/x", [*LEVELS, "--changes", "discard"])
+    assert result.stdout.split() == ["drwxr-xr-x", "dr-xr-xr-x", "drwxr-xr-x"], result.describe()
+    assert result.stderr.count("Permission denied") == 5, result.describe()

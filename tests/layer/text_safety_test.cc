@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/errors.h"
+
 namespace agentfense {
 namespace {
 
@@ -20,10 +22,24 @@ TEST(QuotePath, NewlinesAndEscapesAreQuotedAsGitDoes) {
 
 TEST(TerminalSafe, KeepsTextNewlinesAndTabsButNoControls) {
   EXPECT_EQ(terminal_safe("line 1\n\tline 2\n"), "line 1\n\tline 2\n");
-  EXPECT_EQ(terminal_safe("a\x1b[2Jb\rc\x07"), "a\\x1b[2Jb\\x0dc\\x07");
+  EXPECT_EQ(terminal_safe("a\x1b[2Jb\rc\x07"), "a\\x1b[2Jb\\rc\\x07");
+  EXPECT_EQ(terminal_safe("rtl\xe2\x80\xae" "evil"), "rtl\\u202eevil");  // bidi override
+  EXPECT_EQ(terminal_safe("a\\b"), "a\\b");
   EXPECT_EQ(terminal_safe("csi\xc2\x9b"), "csi\\u009b");
   EXPECT_EQ(terminal_safe("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(terminal_safe("bad\xff"), "bad\\xff");
+}
+
+TEST(WirePath, NonUtf8PathsRoundTripThroughQuoting) {
+  EXPECT_EQ(path_to_wire("/caf\xc3\xa9"), "/caf\xc3\xa9");  // UTF-8: unchanged
+  const std::string raw = "/x\xff\\\"y\n";
+  const std::string wire = path_to_wire(raw);
+  EXPECT_EQ(wire, "\"/x\\377\\\\\\\"y\\n\"");
+  EXPECT_TRUE(is_valid_utf8(wire));
+  EXPECT_EQ(path_from_wire(wire), raw);
+  EXPECT_EQ(path_from_wire("/plain"), "/plain");
+  for (const char* bad : {"\"/a\\\"", "\"/a\\9\"", "\"/a\\000\"", "\"/a\\47\""})
+    EXPECT_THROW(path_from_wire(bad), UserError) << bad;
 }
 
 TEST(Utf8, Validates) {

@@ -2,11 +2,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
 #include "common/errors.h"
+#include "runtime/command_aliases.h"
 #include "sandbox_fixture.h"
 
 namespace agentfense::runtime {
@@ -58,7 +60,35 @@ TEST_F(ExecBasics, EnvIsAddedOnTopOfTheCleanBase) {
   spec.env = {{"GREETING", "hello world"}};
   EXPECT_EQ(run_sandboxed(spec).stdout_data,
             "hello world|/tmp|agent|C.UTF-8|dumb|"
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/agentfense/bin\n");
+}
+
+// Issue 11 item 6: `python main.py` as the documents write it, on a host that has only
+// python3. A command the host has itself is never shadowed.
+TEST_F(ExecBasics, PythonAndPipFillInForWhatTheHostLacks) {
+  const std::vector<CommandAlias> aliases = missing_command_aliases();
+  for (const char* name : {"python", "pip"}) {
+    const bool on_host = ::access((std::string("/usr/bin/") + name).c_str(), X_OK) == 0 ||
+                         ::access((std::string("/usr/local/bin/") + name).c_str(), X_OK) == 0;
+    const bool target_on_host =
+        ::access((std::string("/usr/bin/") + name + "3").c_str(), X_OK) == 0;
+    const bool aliased = std::any_of(aliases.begin(), aliases.end(),
+                                     [&](const CommandAlias& a) { return a.name == name; });
+    EXPECT_EQ(aliased, !on_host && target_on_host) << name;
+    const ExecResult where = run_shell(std::string("command -v ") + name);
+    if (aliased) {
+      EXPECT_EQ(where.stdout_data, std::string("/run/agentfense/bin/") + name + "\n");
+    } else if (on_host) {
+      EXPECT_EQ(where.stdout_data.rfind("/usr/", 0), 0u) << where.stdout_data;
+    }
+  }
+  if (::access("/usr/bin/python3", X_OK) == 0) {
+    const ExecResult r = run_shell("python -c 'import sys; print(40 + 2, sys.version_info[0])'");
+    EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+    EXPECT_EQ(r.stdout_data, "42 3\n");
+  }
+  // The alias directory is part of the read-only root.
+  EXPECT_NE(run_shell("ln -s /bin/true /run/agentfense/bin/x").exit_code, 0);
 }
 
 TEST_F(ExecBasics, CallersEnvironmentNeverLeaks) {

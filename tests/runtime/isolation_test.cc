@@ -55,12 +55,14 @@ TEST_F(Isolation, NoCapabilitiesNoNewPrivsAndSeccomp) {
 
 TEST_F(Isolation, HostSecretsAreAbsent) {
   const ExecResult r = run_shell(
-      "for p in /etc/shadow /etc/gshadow /root /home /run /var /etc/ssl/private /old_root; do "
-      "  test -e $p && echo visible $p; done; ls /etc");
+      "for p in /etc/shadow /etc/gshadow /root /home /var /etc/ssl/private /old_root; do "
+      "  test -e $p && echo visible $p; done; ls /etc; ls -A /run");
   EXPECT_EQ(r.stdout_data.find("visible"), std::string::npos) << r.stdout_data;
+  // /run is not the host's: only the runtime's own read-only files (command aliases,
+  // the session driver's source file) live there.
   EXPECT_EQ(r.stdout_data,
             "alternatives\ngroup\nhostname\nhosts\nld.so.cache\nlocaltime\nnsswitch.conf\n"
-            "passwd\nresolv.conf\nssl\n");
+            "passwd\nresolv.conf\nssl\nagentfense\n");
 }
 
 TEST_F(Isolation, GeneratedEtcIsMinimalAndReadOnly) {

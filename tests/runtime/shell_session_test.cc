@@ -285,13 +285,74 @@ TEST_F(ShellSessionTest, CloseFromAnotherThreadAbortsARunningExec) {
 }
 
 TEST_F(ShellSessionTest, InvalidRequestsAreUserErrors) {
-  SessionSpec s = spec();
-  s.shell = "/bin/sh";
-  EXPECT_THROW(ShellSession{s}, UserError);
+  for (const char* shell : {"/bin/zsh", "/bin/dash", "/tmp/sh", "sh -c", ""}) {
+    SessionSpec s = spec();
+    s.shell = shell;
+    EXPECT_THROW(ShellSession{s}, UserError) << shell;
+  }
   ShellSession session(spec());
   EXPECT_THROW(run(session, std::string("echo a\0b", 8)), UserError);
   EXPECT_THROW(session.exec("true", -1ms), UserError);
   EXPECT_EQ(out(session, "echo still"), "still\n");
+}
+
+}  // namespace
+}  // namespace agentfense::runtime
+
+namespace agentfense::runtime {
+namespace {
+
+// Issue 11 item 7: clients of the original API open sessions with /bin/sh; every name
+// runs the same bash driver with the same guarantees.
+TEST_F(ShellSessionTest, ShNamesRunTheSameBashSession) {
+  for (const char* shell : {"sh", "/bin/sh", "/usr/bin/sh", "bash", "/bin/bash", "/usr/bin/bash"}) {
+    SCOPED_TRACE(shell);
+    SessionSpec s = spec();
+    s.shell = shell;
+    ShellSession session(s);
+    EXPECT_EQ(out(session, "cd /tmp; X=1; f() { echo fn; }"), "");
+    EXPECT_EQ(out(session, "echo $PWD $X $BASH; f; [[ -o posix ]] || echo not-posix"),
+              "/tmp 1 /bin/bash\nfn\nnot-posix\n");
+    EXPECT_EQ(run(session, "(exit 42)").exit_code, 42);
+    const ExecResult timed_out = session.exec("sleep 30", 300ms);
+    EXPECT_EQ(timed_out.exit_code, 137);
+    EXPECT_EQ(out(session, "echo $PWD $X"), "/tmp 1\n");
+  }
+}
+
+// Issue 11 item 6: error lines name the shell and the line of the command text, as bash
+// does for a script ("bash: line 3: ..."), never "environment: line 4: ...".
+TEST_F(ShellSessionTest, ErrorLinesNameBashAndTheCommandsLine) {
+  ShellSession session(spec());
+  ExecResult r = run(session, "nosuch-command");
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_EQ(r.stderr_data, "bash: line 1: nosuch-command: command not found\n");
+  r = run(session, "echo ok\n\ncd /nonexistent");
+  EXPECT_EQ(r.stdout_data, "ok\n");
+  EXPECT_EQ(r.stderr_data, "bash: line 3: cd: /nonexistent: No such file or directory\n");
+  r = run(session, "f() { nosuch-in-function; }; f");
+  EXPECT_EQ(r.stderr_data, "bash: line 1: nosuch-in-function: command not found\n");
+  r = run(session, "if then");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.stderr_data.rfind("bash: ", 0), 0u) << r.stderr_data;
+  EXPECT_EQ(r.stderr_data.find("environment"), std::string::npos) << r.stderr_data;
+}
+
+TEST_F(ShellSessionTest, DefiningTheRunnerLeavesNoTrace) {
+  SessionSpec s = spec();
+  s.workdir = "/workspace";
+  ShellSession session(s);
+  // Where the session started, OLDPWD unset as in a fresh bash (and still exported once
+  // set), sourcepath on, none of the driver's helper variables left.
+  EXPECT_EQ(out(session,
+                "echo \"$PWD|${OLDPWD-unset}|$(shopt -p sourcepath)|${__af_define-}"
+                "${__af_pwd-}${__af_oldpwd-}\""),
+            "/workspace|unset|shopt -s sourcepath|\n");
+  EXPECT_EQ(out(session, "cd /tmp && cd /workspace && sh -c 'echo $OLDPWD'"), "/tmp\n");
+  // The file it came from is the runtime's, read-only.
+  EXPECT_EQ(out(session, "cat /run/agentfense/session/bash"), "builtin eval \"$__af_define\"\n");
+  EXPECT_NE(run(session, "echo x > /run/agentfense/session/bash").exit_code, 0);
+  EXPECT_NE(run(session, "touch /run/agentfense/session/other").exit_code, 0);
 }
 
 }  // namespace

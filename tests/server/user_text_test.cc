@@ -92,9 +92,16 @@ TEST(RequestLimits, SessionShells) {
   EXPECT_EQ(checked_session_shell(""), "/bin/bash");
   EXPECT_EQ(checked_session_shell("bash"), "/bin/bash");
   EXPECT_EQ(checked_session_shell("/usr/bin/bash"), "/usr/bin/bash");
+  // Clients of the original API name /bin/sh: accepted, echoed, run as bash.
+  EXPECT_EQ(checked_session_shell("/bin/sh"), "/bin/sh");
+  EXPECT_EQ(checked_session_shell("sh"), "sh");
+  EXPECT_EQ(checked_session_shell("/usr/bin/sh"), "/usr/bin/sh");
   EXPECT_STREQ(error_of([] { (void)checked_session_shell("/tmp/bash"); }).what(),
-               "shell '/tmp/bash' cannot run a session; use /bin/bash, /usr/bin/bash or bash "
-               "(the default)");
+               "shell '/tmp/bash' cannot run a session; use bash, /bin/bash, /usr/bin/bash, sh, "
+               "/bin/sh or /usr/bin/sh (each runs the session in bash; empty = bash)");
+  for (const char* shell : {"/bin/dash", "/bin/zsh", "SH", "/bin//sh", "sh -c"}) {
+    EXPECT_THROW((void)checked_session_shell(shell), ApiError) << shell;
+  }
 }
 
 TEST(RequestLimits, SizesAreDescribedReadably) {

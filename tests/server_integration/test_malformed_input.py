@@ -18,6 +18,7 @@ import tarfile
 import grpc
 import pytest
 import requests
+from google.protobuf.duration_pb2 import Duration
 
 from conftest import make_sandbox, run
 from server_harness import cb, reason_of, sb
@@ -141,7 +142,8 @@ def test_good_workdirs_still_work(server, sandbox):
 
 
 @pytest.mark.parametrize("shell", ["/tmp/bash", "/bin/zsh", "/workspace/output/bash", "bash -i",
-                                   "/bin/bash\x00x", "-bash", "/usr/bin/../../tmp/bash"])
+                                   "/bin/bash\x00x", "-bash", "/usr/bin/../../tmp/bash",
+                                   "/bin/dash", "/tmp/sh", "sh -c", "SH", "/bin//sh"])
 def test_unusable_shells_are_invalid_argument(server, sandbox, shell):
     e = grpc_error(server.sandboxes.CreateSession, sb.CreateSessionRequest(sandbox_id=sandbox, shell=shell))
     assert_invalid(e, "INVALID_REQUEST", "shell")
@@ -149,11 +151,33 @@ def test_unusable_shells_are_invalid_argument(server, sandbox, shell):
     assert not listed, "a refused session left a record"
 
 
-@pytest.mark.parametrize("shell", ["", "/bin/bash", "/usr/bin/bash", "bash"])
+@pytest.mark.parametrize("shell", ["", "/bin/bash", "/usr/bin/bash", "bash",
+                                   "/bin/sh", "sh", "/usr/bin/sh"])
 def test_bash_spellings_open_a_session(server, sandbox, shell):
+    # Issue 11 item 7: clients of the original API open every session with /bin/sh.
     created = server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox, shell=shell))
+    assert created.shell == (shell if shell not in ("", "bash") else "/bin/bash")  # as named
     r = server.sandboxes.SessionExec(sb.SessionExecRequest(session_id=created.id, command="echo ok"))
     assert r.exit_code == 0 and r.stdout == "ok\n"
+    # The same session guarantees whatever the name: state persists, exact exit codes,
+    # a timeout kills the command and not the session, errors name bash and the line.
+    exec_ = server.sandboxes.SessionExec
+    assert exec_(sb.SessionExecRequest(session_id=created.id, command="cd src; X=1; "
+                                       "f() { echo fn; }")).exit_code == 0
+    r = exec_(sb.SessionExecRequest(session_id=created.id,
+                                    command="pwd; echo $X; f; [[ $BASH == /bin/bash ]] && echo bash"))
+    assert r.stdout == "/workspace/src\n1\nfn\nbash\n", r
+    r = exec_(sb.SessionExecRequest(session_id=created.id, command="nosuchcmd; exit_code=$?; "
+                                    "cd /nonexistent; (exit 7)"))
+    assert r.exit_code == 7
+    assert r.stderr == ("bash: line 1: nosuchcmd: command not found\n"
+                        "bash: line 1: cd: /nonexistent: No such file or directory\n"), r.stderr
+    with pytest.raises(grpc.RpcError) as timed_out:
+        exec_(sb.SessionExecRequest(session_id=created.id, command="sleep 30",
+                                    timeout=Duration(seconds=1)))
+    assert timed_out.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert exec_(sb.SessionExecRequest(session_id=created.id, command="pwd")).stdout == \
+        "/workspace/src\n"
 
 
 def test_rest_body_beyond_the_buffer_cap_names_it(api, sandbox):
@@ -227,6 +251,52 @@ def test_rest_bodies_that_do_not_parse(api, sandbox, body, needles):
                       headers={"Content-Type": "application/json"})
     body_json = assert_rest_invalid(r, "INVALID_REQUEST", *needles)
     assert "^" not in body_json["message"] and "\n" not in body_json["message"]
+
+
+# Issue 11 item 4: the spellings users type.
+@pytest.mark.parametrize("permission,expected", [
+    ("read", "PERMISSION_READ"), ("READ", "PERMISSION_READ"), ("Write", "PERMISSION_WRITE"),
+    ("none", "PERMISSION_NONE"), ("view", "PERMISSION_VIEW"), ("permission_view", "PERMISSION_VIEW"),
+    ("PERMISSION_READ", "PERMISSION_READ"), (3, "PERMISSION_READ")])
+def test_rest_accepts_the_spellings_users_type(api, codebase, permission, expected):
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "permissions": [
+        {"pattern": "**", "permission": permission, "type": "glob"},
+        {"pattern": "/docs/", "permission": "write", "type": "Directory"}],
+        "runtime": "bwrap", "syncMode": "manual"})
+    assert r.status_code == 200, r.text
+    created = r.json()
+    assert created["permissions"][0]["permission"] == expected
+    assert created["permissions"][0]["type"] == "PATTERN_TYPE_GLOB"
+    assert created["permissions"][1] == {"pattern": "/docs/", "type": "PATTERN_TYPE_DIRECTORY",
+                                         "permission": "PERMISSION_WRITE", "priority": 0}
+    assert created["runtime"] == "RUNTIME_TYPE_BWRAP" and created["syncMode"] == "SYNC_MODE_MANUAL"
+    requests.delete(f"{api}/sandboxes/{created['id']}")
+
+
+@pytest.mark.parametrize("body,needles", [
+    ({"permissions": [{"pattern": "**", "permission": "reed"}]},
+     ["permissions[0].permission", "'reed'", "none, view, read, write", "PERMISSION_READ"]),
+    ({"permissions": [{"pattern": "**", "permission": "read", "type": "folder"}]},
+     ["permissions[0].type", "'folder'", "glob, directory, file"]),
+    ({"runtime": "podman"}, ["runtime", "'podman'", "bwrap, docker"]),
+    ({"permissions": [{"pattern": "**", "permission": ""}]}, ["permissions[0].permission"]),
+    ({"permissions": [{"pattern": "**", "permission": "read\u001b[31m"}]},
+     ["permissions[0].permission", "\\x1b"]),
+])
+def test_rest_refused_spellings_name_the_field_and_the_choices(api, codebase, body, needles):
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, **body})
+    body_json = assert_rest_invalid(r, "INVALID_REQUEST", "CreateSandboxRequest", *needles)
+    assert "\x1b" not in body_json["message"]
+
+
+def test_rest_short_spellings_in_url_parameters(api, codebase):
+    r = requests.post(f"{api}/sandboxes", params={"codebase_id": codebase, "sync_mode": "manual"},
+                      json={"permissions": [{"pattern": "**", "permission": "read"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["syncMode"] == "SYNC_MODE_MANUAL"
+    requests.delete(f"{api}/sandboxes/{r.json()['id']}")
+    r = requests.post(f"{api}/sandboxes", params={"codebase_id": codebase, "sync_mode": "sometimes"})
+    assert_rest_invalid(r, "INVALID_REQUEST", "sync_mode", "manual")
 
 
 def test_rest_nested_field_is_named(api, codebase):

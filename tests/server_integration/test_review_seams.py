@@ -86,3 +86,31 @@ def test_commit_reports_adjusted_modes_and_refuses_links_out(server, cfg_codebas
     assert sorted(result.denied) == ["/output/p", "/output/s"], result
     assert result.reasons["/output/s"] == "symlink target is absolute (/etc/shadow)"
     assert result.reasons["/output/p"] == "FIFOs are not committed"
+
+
+def test_names_that_are_not_utf8_are_reviewed_and_selected_losslessly(server, cfg_codebase,
+                                                                        manual_sandbox):
+    # proto3 strings must be UTF-8: such a name is listed git-quoted, and the quoted form
+    # selects it again. Before, the raw bytes made the whole ListChanges reply unparseable.
+    r = run(server, manual_sandbox, "printf 'bad\\n' > \"output/$(printf 'caf\\377')\" && "
+                                    "echo ok > output/fine.txt")
+    assert r.exit_code == 0, r.stderr
+    for _ in range(2):  # live, then offline
+        listed = {c.path for c in server.sandboxes.ListChanges(
+            sb.ListChangesRequest(sandbox_id=manual_sandbox)).changes}
+        assert listed == {'"/output/caf\\377"', "/output/fine.txt"}, listed
+        diff = server.sandboxes.DiffChanges(sb.DiffChangesRequest(
+            sandbox_id=manual_sandbox, paths=['"/output/caf\\377"'])).diff
+        assert '+++ "b/output/caf\\377"' in diff and "+bad" in diff and "fine" not in diff, diff
+        server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=manual_sandbox))
+    server.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=manual_sandbox))
+    result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(
+        sandbox_id=manual_sandbox, paths=['"/output/caf\\377"']))
+    assert list(result.applied) == ['"/output/caf\\377"'], result
+    left = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=manual_sandbox)).changes
+    assert [c.path for c in left] == ["/output/fine.txt"]
+    other = make_sandbox(server, cfg_codebase)
+    try:
+        assert run(server, other, "cat \"output/$(printf 'caf\\377')\"").stdout == "bad\n"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=other))

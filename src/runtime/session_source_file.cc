@@ -1,0 +1,12 @@
+#include "runtime/session_source_file.h"
+
+#include "runtime/memfd.h"
+
+namespace agentfense::runtime {
+
+GeneratedFile session_source_file() {
+  return {sealed_memfd("agentfense-session-source", "builtin eval \"$__af_define\"\n"),
+          std::string(kSessionSourceDir) + "/bash"};
+}
+
+}  // namespace agentfense::runtime
