@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <string_view>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/session_source_file.h"
 
 namespace agentfense::runtime::docker {
 namespace {
@@ -34,6 +36,33 @@ void copy_file(int from, int to, off_t size, const std::string& what) {
     check_syscall(n, "copy " + what);
     if (n == 0) throw SystemError("copy " + what + ": file shrank", EIO);
   }
+}
+
+// kSessionSourceDir/bash (session_source_file.h), root's and read-only, so that the
+// session driver can define its runner while sourcing a file named "bash" and bash's
+// messages read "bash: line 1: ..." in a container as under bwrap.
+void install_session_source(int runtime_dir) {
+  const std::string name =
+      std::string(kSessionSourceDir).substr(std::string(kRuntimeDir).size() + 1);
+  check_syscall(::mkdirat(runtime_dir, name.c_str(), 0755),
+                std::string("mkdir ") + kSessionSourceDir);
+  const UniqueFd dir(
+      ::openat(runtime_dir, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) throw SystemError(std::string("open ") + kSessionSourceDir, errno);
+  const UniqueFd file(
+      ::openat(dir.get(), "bash", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444));
+  if (!file) throw SystemError(std::string("create ") + kSessionSourceDir + "/bash", errno);
+  const std::string_view text = kSessionSourceText;
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(file.get(), text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    check_syscall(n, std::string("write ") + kSessionSourceDir + "/bash");
+    written += static_cast<std::size_t>(n);
+  }
+  // Root's (the server creates it), as is the 0711 directory above: the sandbox's uid can
+  // read the file but neither change it nor put another in its place.
+  check_syscall(::fchown(file.get(), 0, 0), "chown session source");
 }
 
 }  // namespace
@@ -67,6 +96,7 @@ ContainerBash install_execute_only_bash(pid_t init_pid) {
   // Execute-only for everyone, root's own: mode 0111 makes exec clear "dumpable".
   check_syscall(::fchown(copy.get(), 0, 0), "chown session bash");
   check_syscall(::fchmod(copy.get(), 0111), "chmod session bash");
+  install_session_source(dir.get());
   return {.copy = std::string(kRuntimeDir) + "/" + kCopyName, .source = source_name};
 }
 
