@@ -134,10 +134,14 @@ def time_native(tree: Path, reps: int, home: Path) -> dict:
     return parse_timings(out.stdout)
 
 
+# `agentfense run`'s runtime flags: empty for bwrap, --runtime docker ... with --runtime docker.
+RUNTIME_FLAGS: list[str] = []
+
+
 def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str],
                        audit: Path | None = None) -> str:
     audit_flags = ["--audit", str(audit)] if audit else []
-    argv = [binary, "run", "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
+    argv = [binary, "run", *RUNTIME_FLAGS, "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
             *audit_flags,
             "--changes", "discard", "--env", "PATH=/usr/bin:/bin", "--env", "HOME=/tmp",
             "--env", "LC_ALL=C", str(tree), "--", "sh", "-c", TIMING_SCRIPT, "sh",
@@ -215,15 +219,16 @@ def startup_rows(binary: str, tree: Path, runs: int) -> list[tuple[str, float]]:
     rows = [("true (native)", median_wall_ms(["true"], runs))]
     if shutil.which("bwrap"):
         rows.append(("bwrap ... true (all namespaces)", median_wall_ms(BWRAP_BASELINE, runs)))
-    rows.append((f"agentfense run DIR -- true",
-                 median_wall_ms([binary, "run", "--changes", "discard", str(tree), "--", "true"],
-                                runs)))
+    rows.append((f"agentfense run {' '.join(RUNTIME_FLAGS[:2])} DIR -- true".replace("  ", " "),
+                 median_wall_ms([binary, "run", *RUNTIME_FLAGS, "--changes", "discard",
+                                 str(tree), "--", "true"], runs)))
     return rows
 
 
 def render(native: dict, sandbox: dict, fresh: dict, startup: list, files: int,
            reps: int) -> str:
-    out = [f"### AgentFense benchmark ({files} files, {reps} warm reps, "
+    runtime = f", {RUNTIME_FLAGS[1]} runtime" if RUNTIME_FLAGS else ""
+    out = [f"### AgentFense benchmark ({files} files, {reps} warm reps{runtime}, "
            f"{time.strftime('%Y-%m-%d %H:%M')})", "",
            "| command | native ms | sandbox ms | ratio | first native ms | first sandbox ms "
            "| first ratio | fresh mount ms | fresh ratio |",
@@ -252,10 +257,33 @@ def main() -> None:
     parser.add_argument("--audit-rounds", type=int, default=0,
                         help="only compare the sandbox with the audit trail off and on, "
                              "this many rounds (ABBA order)")
+    parser.add_argument("--runtime", choices=["bwrap", "docker"], default="bwrap",
+                        help="the sandbox side's runtime (docker: in a container of --image)")
+    parser.add_argument("--image", default="agentfense-test:latest",
+                        help="--runtime docker: the image (the test image by default)")
+    parser.add_argument("--docker-host", help="--runtime docker: a running dockerd that has "
+                        "--image; default: a private dockerd with the test image")
     args = parser.parse_args()
     if not os.access(args.bin, os.X_OK):
         raise SystemExit(f"agentfense binary not found: {args.bin}")
+    daemon = None
+    if args.runtime == "docker":
+        host = args.docker_host
+        if not host:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "docker"))
+            from dockerd import Dockerd
+            daemon = Dockerd().start()
+            daemon.import_image(args.image)
+            host = daemon.host
+        RUNTIME_FLAGS[:] = ["--runtime", "docker", "--image", args.image, "--docker-host", host]
+    try:
+        run(args)
+    finally:
+        if daemon:
+            daemon.stop()
 
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="agentfense-bench-home-") as home:
         ensure_tree(args.dir, args.files, Path(home))
         # Read the whole tree once so "first run" compares mount cost, not disk reads.

@@ -7,6 +7,10 @@
 #   sdk/python/tests          the Python SDK (sync + async) against the real server,
 #                             plain and with TLS + API keys
 #   tests/posix               pjdfstest over a writable mount, against its expected failures
+# Each of the three Python suites starts a private dockerd of its own (tests/docker/dockerd.py:
+# own socket, data root and containerd namespace, the test image imported from this
+# machine's files) for the docker runtime's tests, and stops it at the end: no system
+# dockerd or registry is used, and the docker tests run inside the suites, side by side.
 # Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 
@@ -16,6 +17,8 @@
 #include "cli/run_audit.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
+#include "runtime/boundary.h"
+#include "runtime/docker/docker_boundary.h"
 #include "runtime/sandbox.h"
 #include "supervisor/base_dir.h"
 #include "supervisor/host_ids.h"
@@ -37,6 +40,7 @@ struct RunArgs {
   double timeout_seconds = kDefaultTimeoutSeconds;
   RunLimitFlags limits;
   bool network = false;
+  std::string runtime = "bwrap", image, docker_host = runtime::docker::kDefaultDockerHost;
   std::vector<std::string> env;
   std::vector<std::string> command;
 };
@@ -50,6 +54,32 @@ std::map<std::string, std::string> parse_env(const std::vector<std::string>& pai
     env[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
   return env;
+}
+
+// The runtime the command runs in: bwrap, or a container of --image (issue 12), which
+// lives exactly as long as this run and is labelled as ours ("run-<pid>").
+std::unique_ptr<runtime::Boundary> make_run_boundary(const RunArgs& args,
+                                                     const runtime::ExecSpec& spec,
+                                                     const std::string& workspace) {
+  if (args.runtime == "bwrap") {
+    if (!args.image.empty()) throw UserError("--image needs --runtime docker");
+    return runtime::make_bwrap_boundary();
+  }
+  if (args.runtime != "docker")
+    throw UserError("--runtime must be bwrap or docker, not '" + args.runtime + "'");
+  if (::geteuid() != 0) throw UserError("--runtime docker needs root (cgroups, the mount)");
+  if (args.image.empty()) throw UserError("--runtime docker needs --image IMAGE");
+  const std::string run_id = "run-" + std::to_string(::getpid());
+  return runtime::docker::make_docker_boundary({.host = args.docker_host,
+                                                .image = args.image,
+                                                .network_mode = args.network ? "bridge" : "none",
+                                                .container_name = "agentfense-" + run_id,
+                                                .sandbox_id = run_id,
+                                                .instance = run_id,
+                                                .workspace = workspace,
+                                                .uid = spec.host_uid,
+                                                .gid = spec.host_gid,
+                                                .limits = spec.limits});
 }
 
 void write_file(const std::string& path, const std::string& text) {
@@ -111,7 +141,12 @@ int run_command(const RunArgs& args) {
         ::open(run_dir.mountpoint().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace) throw SystemError("open mountpoint", errno);
     spec.workspace_fd = workspace.get();
-    result = runtime::run_sandboxed(spec);
+    {
+      // Gone (its container removed) before the mount it binds stops.
+      const std::unique_ptr<runtime::Boundary> boundary =
+          make_run_boundary(args, spec, run_dir.mountpoint());
+      result = boundary->run(spec);
+    }
     if (const int status = mount.stop(); status != 0)
       std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
   }
@@ -148,6 +183,17 @@ Command add_run_command(CLI::App& app) {
   cmd->add_flag("--network", args->network,
                 "Allow outbound network access from the sandbox's own network namespace; the "
                 "host's loopback stays unreachable (off by default)");
+  cmd->add_option("--runtime", args->runtime,
+                  "Where the command runs: bwrap (default) or docker (a container of --image, "
+                  "through dockerd's API)");
+  cmd->add_option("--image", args->image,
+                  "The Docker image for --runtime docker (never pulled: it must be in dockerd's "
+                  "store already)");
+  // As the docker CLI does: $DOCKER_HOST when set (unix:// only), else the usual socket.
+  if (const char* host = std::getenv("DOCKER_HOST"); host && *host) args->docker_host = host;
+  cmd->add_option("--docker-host", args->docker_host,
+                  "dockerd's socket for --runtime docker (default $DOCKER_HOST, else "
+                  "unix:///var/run/docker.sock)");
   cmd->add_option("--env", args->env, "Set KEY=VALUE in the command's environment")
       ->allow_extra_args(false);
   cmd->add_option("--workdir", args->workdir, "Working directory inside the sandbox");

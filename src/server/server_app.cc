@@ -23,6 +23,7 @@
 #include "server/rest_gateway.h"
 #include "server/sandbox_service.h"
 #include "server/scoped_api.h"
+#include "server/server_instance.h"
 #include "server/spawner_thread.h"
 #include "server/tenant_scope.h"
 #include "store/codebase_store.h"
@@ -86,7 +87,16 @@ void ensure_dir(const std::string& path, mode_t mode) {
   check_syscall(::chmod(path.c_str(), mode), "chmod " + path);
 }
 
-SandboxServiceOptions sandbox_options(const Config& config) {
+DockerOptions docker_options(const Config& config, std::string instance) {
+  const Config::Runtime::Docker& docker = config.runtime.docker;
+  return {.host = docker.host,
+          .default_image = docker.default_image,
+          .network_mode = docker.network_mode,
+          .enable_networking = docker.enable_networking,
+          .instance = std::move(instance)};
+}
+
+SandboxServiceOptions sandbox_options(const Config& config, std::string instance) {
   return {
       .fs_program = supervisor::sibling_binary("agentfense"),
       .sandboxes_dir = config.storage.data_dir + "/sandboxes",
@@ -100,7 +110,7 @@ SandboxServiceOptions sandbox_options(const Config& config) {
       .id_range = config.sandbox.uid_range,
       .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
                                                                      : v1::RUNTIME_TYPE_BWRAP,
-      .docker_available = false,
+      .docker = docker_options(config, std::move(instance)),
       .disk = {.max_bytes = config.sandbox.disk_bytes, .max_inodes = config.sandbox.disk_inodes}};
 }
 
@@ -170,8 +180,9 @@ int run_server(const Config& config) {
   store::SandboxRecords sandbox_records(*db);
   store::SessionRecords session_records(*db);
   SpawnerThread spawner;
-  SandboxService sandboxes(sandbox_options(config), codebase_store, sandbox_records,
-                           session_records, spawner);
+  SandboxService sandboxes(
+      sandbox_options(config, load_or_create_instance_id(config.storage.data_dir)), codebase_store,
+      sandbox_records, session_records, spawner);
   CodebaseService codebases(
       codebase_store, config.storage.import_roots,
       [&sandboxes](const std::string& id, const std::vector<std::string>& paths) {

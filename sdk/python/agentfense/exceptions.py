@@ -112,6 +112,11 @@ class RuntimeUnavailableError(SandboxError):
     """The requested runtime (e.g. docker) is not available on the server."""
 
 
+class ImageNotFoundError(RuntimeUnavailableError):
+    """The sandbox's Docker image is not in the server's dockerd (the server never pulls
+    images: pull, load or build it there first)."""
+
+
 class CommandTimeoutError(SandboxError, TimeoutError):
     """A command ran longer than its timeout and was killed. ``timeout`` is in
     seconds; ``stdout``/``stderr`` hold what it printed before, when the server sends
@@ -159,6 +164,7 @@ _BY_REASON: Dict[str, Type[SandboxError]] = {
     "QUOTA_EXCEEDED": QuotaExceededError,
     "RUNTIME_UNAVAILABLE": RuntimeUnavailableError,
     "UNAUTHENTICATED": AuthenticationError,
+    "IMAGE_NOT_FOUND": ImageNotFoundError,
 }
 
 _BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {

@@ -35,6 +35,12 @@ from api_flavours import SYNC, Api, async_api  # noqa: E402 (needs the path abov
 REPO = Path(__file__).resolve().parents[3]
 SERVER_MODE = os.environ.get("AGENTFENSE_TEST_SERVER", "plain")
 assert SERVER_MODE in ("plain", "tls"), f"AGENTFENSE_TEST_SERVER={SERVER_MODE}: plain or tls"
+sys.path.insert(0, str(REPO / "tests" / "docker"))  # a private dockerd for RuntimeType.DOCKER
+from dockerd import TEST_IMAGE, start_with_images  # noqa: E402
+
+# The documents' examples name a public image; the test dockerd has no registry, so the
+# test image (a Python 3.11 userland made from this machine's files) answers to it too.
+DOCS_IMAGE = "python:3.11-slim"
 
 
 def pytest_report_header() -> str:
@@ -84,6 +90,7 @@ class RunningServer:
     data_dir: Path
     import_root: Path
     log_path: Path
+    docker_host: str  # the server's dockerd (runtime.docker.host)
     api_key: Optional[str] = None  # "tls" mode: what $AGENTFENSE_API_KEY holds
     ca_cert: Optional[Path] = None  # "tls" mode: what $AGENTFENSE_CA_CERT names
 
@@ -108,10 +115,21 @@ def tls_settings(root: Path) -> Tuple[str, str, Path]:
 
 
 @pytest.fixture(scope="session")
-def agentfense_server() -> Iterator[RunningServer]:
+def dockerd():
+    """A private dockerd with the test image, also tagged as DOCS_IMAGE."""
+    daemon = start_with_images()
+    repo, tag = DOCS_IMAGE.split(":")
+    daemon.json("POST", f"/images/{TEST_IMAGE}/tag?repo={repo}&tag={tag}")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def agentfense_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     reason = server_unavailable_reason()
     if reason:
         pytest.skip(f"integration tests skipped: {reason}")
+    docker = request.getfixturevalue("dockerd")
     data_dir = Path(tempfile.mkdtemp(prefix="af-sdk-server-"))
     import_root = Path(tempfile.mkdtemp(prefix="af-sdk-import-"))
     config = data_dir / "config.yaml"
@@ -120,6 +138,7 @@ def agentfense_server() -> Iterator[RunningServer]:
         tls_config, api_key, ca_cert = tls_settings(data_dir)
     config.write_text(f"storage:\n  import_roots: [{import_root}]\n"
                       "runtime:\n  max_timeout: 10m\n"
+                      f"  docker:\n    host: {docker.host}\n    default_image: {TEST_IMAGE}\n"
                       f"sandbox:\n  max_per_user: {MAX_PER_USER}\n" + tls_config)
     grpc_port, http_port = free_port(), free_port()
     log_path = data_dir / "server.log"
@@ -130,11 +149,11 @@ def agentfense_server() -> Iterator[RunningServer]:
              "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     if ca_cert is None:
         server = RunningServer(f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}",
-                               data_dir, import_root, log_path)
+                               data_dir, import_root, log_path, docker.host)
         channel = grpc.insecure_channel(server.endpoint)
     else:  # the certificate names localhost
         server = RunningServer(f"localhost:{grpc_port}", f"https://localhost:{http_port}",
-                               data_dir, import_root, log_path, api_key, ca_cert)
+                               data_dir, import_root, log_path, docker.host, api_key, ca_cert)
         channel = grpc.secure_channel(server.endpoint, grpc.ssl_channel_credentials(
             root_certificates=ca_cert.read_bytes()))
     try:

@@ -140,7 +140,7 @@ const Leaf kLeaves[] = {
      }},
     {"runtime.docker.network_mode",
      [](Config& c, const YAML::Node& v, const Origin& o) {
-       c.runtime.docker.network_mode = check_non_empty(scalar(v, o), o);
+       c.runtime.docker.network_mode = check_network_mode(scalar(v, o), o);
      }},
     {"runtime.docker.enable_networking",
      [](Config& c, const YAML::Node& v, const Origin& o) {
