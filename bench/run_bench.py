@@ -134,8 +134,15 @@ def time_native(tree: Path, reps: int, home: Path) -> dict:
     return parse_timings(out.stdout)
 
 
-def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str]) -> str:
-    argv = [binary, "run", "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
+# `agentfense run`'s runtime flags: empty for bwrap, --runtime docker ... with --runtime docker.
+RUNTIME_FLAGS: list[str] = []
+
+
+def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str],
+                       audit: Path | None = None) -> str:
+    audit_flags = ["--audit", str(audit)] if audit else []
+    argv = [binary, "run", *RUNTIME_FLAGS, "--preset", "agent-safe", "--rule", "**/.git/**=write:200",
+            *audit_flags,
             "--changes", "discard", "--env", "PATH=/usr/bin:/bin", "--env", "HOME=/tmp",
             "--env", "LC_ALL=C", str(tree), "--", "sh", "-c", TIMING_SCRIPT, "sh",
             "/workspace", str(reps), *commands]
@@ -145,8 +152,39 @@ def sandbox_timing_run(binary: str, tree: Path, reps: int, commands: list[str]) 
     return out.stdout
 
 
-def time_sandbox(binary: str, tree: Path, reps: int) -> dict:
-    return parse_timings(sandbox_timing_run(binary, tree, reps, list(COMMANDS.values())))
+def time_sandbox(binary: str, tree: Path, reps: int, audit: Path | None = None) -> dict:
+    return parse_timings(sandbox_timing_run(binary, tree, reps, list(COMMANDS.values()), audit))
+
+
+def audit_comparison(binary: str, tree: Path, reps: int, rounds: int) -> str:
+    """The same sandbox pass with the audit trail off and on, in ABBA order so both meet
+    the same machine state; medians over rounds of each command's warm median and first
+    run. The trail goes to a temporary file, removed after each run."""
+    samples = {mode: {name: {"warm": [], "first": []} for name in COMMANDS}
+               for mode in ("off", "on")}
+    events = []
+    with tempfile.TemporaryDirectory(prefix="agentfense-bench-audit-") as scratch:
+        for round_ in range(rounds):
+            order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+            for mode in order:
+                trail = Path(scratch) / "trail.jsonl" if mode == "on" else None
+                timings = time_sandbox(binary, tree, reps, trail)
+                for name in COMMANDS:
+                    samples[mode][name]["warm"].append(statistics.median(timings[name]["warm"]))
+                    samples[mode][name]["first"].append(timings[name]["first"][0])
+                if trail:
+                    events.append(sum(1 for _ in trail.open()))
+                    trail.unlink()
+    out = [f"### Audit trail off vs on ({rounds} rounds ABBA, {reps} warm reps, "
+           f"{time.strftime('%Y-%m-%d %H:%M')}; {statistics.median(events):.0f} events per pass)",
+           "", "| command | warm off ms | warm on ms | on ÷ off | first off ms | first on ms "
+           "| on ÷ off |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in COMMANDS:
+        w_off, w_on = (statistics.median(samples[m][name]["warm"]) for m in ("off", "on"))
+        f_off, f_on = (statistics.median(samples[m][name]["first"]) for m in ("off", "on"))
+        out.append(f"| `{name}` | {w_off:.1f} | {w_on:.1f} | {w_on / w_off:.3f} "
+                   f"| {f_off:.1f} | {f_on:.1f} | {f_on / f_off:.3f} |")
+    return "\n".join(out) + "\n"
 
 
 def time_fresh_mounts(binary: str, tree: Path) -> dict[str, float]:
@@ -181,15 +219,16 @@ def startup_rows(binary: str, tree: Path, runs: int) -> list[tuple[str, float]]:
     rows = [("true (native)", median_wall_ms(["true"], runs))]
     if shutil.which("bwrap"):
         rows.append(("bwrap ... true (all namespaces)", median_wall_ms(BWRAP_BASELINE, runs)))
-    rows.append((f"agentfense run DIR -- true",
-                 median_wall_ms([binary, "run", "--changes", "discard", str(tree), "--", "true"],
-                                runs)))
+    rows.append((f"agentfense run {' '.join(RUNTIME_FLAGS[:2])} DIR -- true".replace("  ", " "),
+                 median_wall_ms([binary, "run", *RUNTIME_FLAGS, "--changes", "discard",
+                                 str(tree), "--", "true"], runs)))
     return rows
 
 
 def render(native: dict, sandbox: dict, fresh: dict, startup: list, files: int,
            reps: int) -> str:
-    out = [f"### AgentFense benchmark ({files} files, {reps} warm reps, "
+    runtime = f", {RUNTIME_FLAGS[1]} runtime" if RUNTIME_FLAGS else ""
+    out = [f"### AgentFense benchmark ({files} files, {reps} warm reps{runtime}, "
            f"{time.strftime('%Y-%m-%d %H:%M')})", "",
            "| command | native ms | sandbox ms | ratio | first native ms | first sandbox ms "
            "| first ratio | fresh mount ms | fresh ratio |",
@@ -215,14 +254,47 @@ def main() -> None:
                         help="where the tree is generated (reused if already there)")
     parser.add_argument("--bin", default=os.environ.get("AGENTFENSE_BIN", str(DEFAULT_BIN)))
     parser.add_argument("--out", type=Path, help="append the markdown tables to this file")
+    parser.add_argument("--audit-rounds", type=int, default=0,
+                        help="only compare the sandbox with the audit trail off and on, "
+                             "this many rounds (ABBA order)")
+    parser.add_argument("--runtime", choices=["bwrap", "docker"], default="bwrap",
+                        help="the sandbox side's runtime (docker: in a container of --image)")
+    parser.add_argument("--image", default="agentfense-test:latest",
+                        help="--runtime docker: the image (the test image by default)")
+    parser.add_argument("--docker-host", help="--runtime docker: a running dockerd that has "
+                        "--image; default: a private dockerd with the test image")
     args = parser.parse_args()
     if not os.access(args.bin, os.X_OK):
         raise SystemExit(f"agentfense binary not found: {args.bin}")
+    daemon = None
+    if args.runtime == "docker":
+        host = args.docker_host
+        if not host:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "docker"))
+            from dockerd import Dockerd
+            daemon = Dockerd().start()
+            daemon.import_image(args.image)
+            host = daemon.host
+        RUNTIME_FLAGS[:] = ["--runtime", "docker", "--image", args.image, "--docker-host", host]
+    try:
+        run(args)
+    finally:
+        if daemon:
+            daemon.stop()
 
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="agentfense-bench-home-") as home:
         ensure_tree(args.dir, args.files, Path(home))
         # Read the whole tree once so "first run" compares mount cost, not disk reads.
         subprocess.run("tar -cf - . | cat > /dev/null", shell=True, cwd=args.dir, check=True)
+        if args.audit_rounds:
+            table = audit_comparison(args.bin, args.dir, args.reps, args.audit_rounds)
+            print(table)
+            if args.out:
+                with open(args.out, "a") as out:
+                    out.write(table + "\n")
+            return
         native = time_native(args.dir, args.reps, Path(home))
         sandbox = time_sandbox(args.bin, args.dir, args.reps)
         fresh = time_fresh_mounts(args.bin, args.dir)

@@ -4,7 +4,14 @@ driven through the real gRPC API on loopback. Prints latency percentiles for
 create+start+first exec and for session exec (against a native `sh -c true`), and the
 memory each idle sandbox costs (server + its fs process), then checks nothing leaked.
 
-    python3 bench/server_load.py [--sandboxes 200] [--bin build/agentfense]
+    python3 bench/server_load.py [--sandboxes 200] [--workers 4] [--mode plain|auth-tls]
+    python3 bench/server_load.py --compare [--rounds 40]
+
+--mode auth-tls runs the same load against a server with TLS on both ports and API keys
+required (a user principal, so every call is authenticated and scoped). --compare runs a
+plain and an auth+TLS server side by side and alternates the same calls between them
+(create+start+first exec, session exec), so both see the same machine load, and prints
+the latency auth+TLS adds.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server_integration"))
+from pki import make_pki  # noqa: E402
 from server_harness import AGENT_SAFE, Server, cb, descendants, mounts_under, sb, upload  # noqa: E402
+from tenants import add_key  # noqa: E402
 
 
 def pss_kib(pids: list[int]) -> int:
@@ -70,30 +79,100 @@ def create_start_exec(srv: Server, codebase_id: str) -> tuple[str, float]:
     return s.id, (time.perf_counter() - t0) * 1000
 
 
+def start_server(data_dir: str, mode: str, max_per_user: int) -> Server:
+    """A plain loopback server, or one with TLS and API keys whose harness stubs act as a
+    user principal (owner "load")."""
+    config = f"sandbox:\n  max_per_user: {max_per_user}\n"
+    if mode == "plain":
+        return Server(data_dir, config=config).start()
+    pki = make_pki(Path(data_dir) / "pki")
+    cert, key = pki.issue("server", "localhost", server=True)
+    keys_file = Path(data_dir) / "keys.yaml"
+    api_key = add_key(keys_file, "load", ["load"])
+    config += (f"server:\n  tls:\n    cert: {cert}\n    key: {key}\n"
+               f"auth:\n  keys_file: {keys_file}\n")
+    return Server(data_dir, config=config, ca_path=str(pki.ca_cert), api_key=api_key).start()
+
+
+def load_codebase(srv: Server) -> str:
+    codebase = srv.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="load", owner_id="load"))
+    upload(srv, codebase.id, "README.md", b"hello\n")
+    upload(srv, codebase.id, "output/.keep", b"")
+    for i in range(50):
+        upload(srv, codebase.id, f"src/m{i}.py", b"x = 1\n" * 100)
+    return codebase.id
+
+
+def session_exec_ms(srv: Server, session_id: str) -> float:
+    t0 = time.perf_counter()
+    srv.sandboxes.SessionExec(sb.SessionExecRequest(session_id=session_id, command="true"))
+    return (time.perf_counter() - t0) * 1000
+
+
+def compare(rounds: int) -> int:
+    """The same calls alternated between a plain and an auth+TLS server."""
+    dirs = {mode: tempfile.mkdtemp(prefix=f"af-load-{mode}-") for mode in ("plain", "auth-tls")}
+    servers = {mode: start_server(d, mode, rounds + 10) for mode, d in dirs.items()}
+    try:
+        codebases = {mode: load_codebase(srv) for mode, srv in servers.items()}
+        created = {mode: [] for mode in servers}
+        ids = {mode: [] for mode in servers}
+        for _ in range(rounds):
+            for mode, srv in servers.items():
+                sandbox_id, ms = create_start_exec(srv, codebases[mode])
+                ids[mode].append(sandbox_id)
+                created[mode].append(ms)
+        sessions = {mode: srv.sandboxes.CreateSession(
+            sb.CreateSessionRequest(sandbox_id=ids[mode][0])).id for mode, srv in servers.items()}
+        execs = {mode: [] for mode in servers}
+        for _ in range(rounds * 5):
+            for mode, srv in servers.items():
+                execs[mode].append(session_exec_ms(srv, sessions[mode]))
+        for mode in servers:
+            print(summary(f"create+start+first exec, {mode}", created[mode]))
+        for mode in servers:
+            print(summary(f"session exec `true`, {mode}", execs[mode]))
+        for name, samples in (("create+start+first exec", created), ("session exec", execs)):
+            plain, secure = statistics.median(samples["plain"]), statistics.median(samples["auth-tls"])
+            print(f"auth+TLS adds to {name}: {secure - plain:+.2f} ms median "
+                  f"({(secure / plain - 1) * 100:+.1f}%)")
+        for mode, srv in servers.items():
+            for sandbox_id in ids[mode]:
+                srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+    finally:
+        codes = {mode: srv.stop() for mode, srv in servers.items()}
+        for d in dirs.values():
+            shutil.rmtree(d, ignore_errors=True)
+    print("nothing leaked (mounts, processes); server exit statuses", codes)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sandboxes", type=int, default=200)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--mode", choices=("plain", "auth-tls"), default="plain")
+    parser.add_argument("--compare", action="store_true",
+                        help="plain vs auth+TLS, alternating the same calls")
+    parser.add_argument("--rounds", type=int, default=40, help="with --compare")
     args = parser.parse_args()
+    if args.compare:
+        return compare(args.rounds)
     data_dir = tempfile.mkdtemp(prefix="af-load-")
-    srv = Server(data_dir, config=f"sandbox:\n  max_per_user: {args.sandboxes + 10}\n").start()
+    srv = start_server(data_dir, args.mode, args.sandboxes + 10)
     try:
-        codebase = srv.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="load", owner_id="load"))
-        upload(srv, codebase.id, "README.md", b"hello\n")
-        upload(srv, codebase.id, "output/.keep", b"")
-        for i in range(50):
-            upload(srv, codebase.id, f"src/m{i}.py", b"x = 1\n" * 100)
+        codebase_id = load_codebase(srv)
         base_kib = pss_kib([srv.proc.pid] + descendants(srv.proc.pid))
 
         # 1. create + start + first exec, sequential (the latency a client sees).
         ids, sequential, first = [], [], []
         for _ in range(20):
-            sandbox_id, ms = create_start_exec(srv, codebase.id)
+            sandbox_id, ms = create_start_exec(srv, codebase_id)
             ids.append(sandbox_id)
             sequential.append(ms)
         # 2. ramp up to N running sandboxes, several clients at once.
         with futures.ThreadPoolExecutor(args.workers) as pool:
-            for sandbox_id, ms in pool.map(lambda _: create_start_exec(srv, codebase.id),
+            for sandbox_id, ms in pool.map(lambda _: create_start_exec(srv, codebase_id),
                                            range(args.sandboxes - len(ids))):
                 ids.append(sandbox_id)
                 first.append(ms)
@@ -120,7 +199,8 @@ def main() -> int:
             t0 = time.perf_counter()
             subprocess.run(["sh", "-c", "true"], check=True)
             native.append((time.perf_counter() - t0) * 1000)
-        print(f"sandboxes running: {len(ids)} on one codebase; fs processes: {len(kids)}")
+        print(f"mode: {args.mode}; sandboxes running: {len(ids)} on one codebase; "
+              f"fs processes: {len(kids)}")
         print(summary("create+start+first exec, 1 client", sequential))
         print(summary(f"... {args.workers} clients at once", first))
         print(summary("session exec `true` (gRPC)", sess))

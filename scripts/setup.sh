@@ -2,20 +2,25 @@
 # Installs what AgentFense needs on Debian 12, from Debian's packages and PyPI only.
 # Idempotent; run as root. Usage: scripts/setup.sh [all|cli]  (default all)
 #   cli  builds and runs the `agentfense` CLI (scripts/demo.sh): no gRPC, SQLite or tests
-#   all  everything: the server, the unit and end-to-end tests, the SDK
+#   all  everything: the server, the unit and end-to-end tests, the SDK; docker.io is for
+#        the docker runtime's tests, which start dockerds of their own
+#        (tests/docker/dockerd.py): the package's service is not needed
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 profile=${1:-all}
 cli_packages=(
   build-essential cmake ninja-build pkg-config libfuse3-dev fuse3 bubblewrap
-  libseccomp-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev)
+  libseccomp-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libssl-dev
+  libcpp-httplib-dev  # httplib: `agentfense mcp --http`
+  libcurl4-openssl-dev)  # libcurl: `agentfense run --runtime docker` (dockerd's Engine API)
 all_packages=(
   "${cli_packages[@]}" clang clang-format libclang-rt-14-dev slirp4netns
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev
-  libarchive-dev libssl-dev python3-grpcio python3-protobuf
+  libarchive-dev python3-grpcio python3-protobuf
   python3-pytest python3-requests python3-venv
-  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates)
+  jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates docker.io
+  autoconf automake)  # the last two build pjdfstest (tests/posix)
 case "$profile" in
   cli) packages=("${cli_packages[@]}") ;;
   all) packages=("${all_packages[@]}") ;;

@@ -4,8 +4,14 @@
 # the release binary (real FUSE, real bwrap, the real server on loopback ports):
 #   tests/integration         the CLI and the escape suite
 #   tests/server_integration  every gRPC RPC and REST route, restart and kill -9
-#   sdk/python/tests          the Python SDK (sync + async) against the real server
+#   sdk/python/tests          the Python SDK (sync + async) against the real server,
+#                             plain and with TLS + API keys
 #   tests/mcp                 `agentfense mcp` driven by the official MCP client (PyPI)
+#   tests/posix               pjdfstest over a writable mount, against its expected failures
+# Each of the three Python suites starts a private dockerd of its own (tests/docker/dockerd.py:
+# own socket, data root and containerd namespace, the test image imported from this
+# machine's files) for the docker runtime's tests, and stops it at the end: no system
+# dockerd or registry is used, and the docker tests run inside the suites, side by side.
 # Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,9 +47,14 @@ build/sdk-venv/bin/pip install -q --disable-pip-version-check "mcp==2.3.0"
 logs=$(mktemp -d)
 "$PY" -m pytest -q tests/integration >"$logs/cli" 2>&1 & cli=$!
 "$PY" -m pytest -q tests/server_integration >"$logs/server" 2>&1 & srv=$!
-build/sdk-venv/bin/python -m pytest -q sdk/python/tests >"$logs/sdk" 2>&1 & sdk=$!
+# The SDK suite twice: against a plain loopback server, then against one with TLS and
+# API keys required (AGENTFENSE_TEST_SERVER=tls; the wheel test needs no second run).
+(build/sdk-venv/bin/python -m pytest -q sdk/python/tests &&
+ AGENTFENSE_TEST_SERVER=tls build/sdk-venv/bin/python -m pytest -q sdk/python/tests \
+   --ignore=sdk/python/tests/test_wheel.py) >"$logs/sdk" 2>&1 & sdk=$!
+"$PY" tests/posix/pjdfstest.py >"$logs/posix" 2>&1 & posix=$!
 build/sdk-venv/bin/python -m pytest -q tests/mcp >"$logs/mcp" 2>&1 & mcp=$!
-for suite in cli:$cli server:$srv sdk:$sdk mcp:$mcp; do
+for suite in cli:$cli server:$srv sdk:$sdk posix:$posix mcp:$mcp; do
   if wait "${suite#*:}"; then result=passed; else result=FAILED; status=1; fi
   echo "== end-to-end suite ${suite%%:*}: $result"
   cat "$logs/${suite%%:*}"

@@ -19,7 +19,7 @@ namespace {
 struct MountArgs {
   PolicyOptions policy;
   QuotaOptions quota;
-  std::string dir, mountpoint, state_dir, owner, audit, control_socket;
+  std::string dir, mountpoint, state_dir, owner, audit, audit_id = "local", control_socket;
   int ready_fd = -1;
   bool debug = false;
 };
@@ -62,6 +62,7 @@ int run_mount(const MountArgs& args) {
   options.owner_uid = uid;
   options.owner_gid = gid;
   options.audit_path = args.audit;
+  options.audit_sandbox = args.audit_id;
   options.ready_fd = args.ready_fd;
   options.debug = args.debug;
   options.control_socket = args.control_socket;
@@ -87,7 +88,11 @@ Command add_mount_command(CLI::App& app) {
   cmd->add_option("--state-dir", args->state_dir,
                   "Keep the write layer here (default: temporary, discarded at exit)");
   cmd->add_option("--owner", args->owner, "UID:GID presented as the owner of every file");
-  cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
+  cmd->add_option("--audit", args->audit,
+                  "Append audit events (docs/audit.md) to this trail file (hash-chained JSON "
+                  "lines; check it with `agentfense audit verify FILE`)");
+  cmd->add_option("--audit-id", args->audit_id,
+                  "Sandbox id the audit events carry (default: local)");
   cmd->add_option("--ready-fd", args->ready_fd, "Write one byte to this fd once mounted")
       ->group("");  // internal: used by `run` and the server
   cmd->add_option("--control-socket", args->control_socket,

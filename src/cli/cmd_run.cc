@@ -5,14 +5,19 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "cli/change_review.h"
 #include "cli/commands.h"
 #include "cli/local_sandbox.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/run_audit.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
+#include "runtime/boundary.h"
+#include "runtime/docker/docker_boundary.h"
 #include "runtime/sandbox.h"
 
 namespace agentfense::cli {
@@ -27,6 +32,7 @@ struct RunArgs {
   double timeout_seconds = kDefaultTimeoutSeconds;
   RunLimitFlags limits;
   bool network = false;
+  std::string runtime = "bwrap", image, docker_host = runtime::docker::kDefaultDockerHost;
   std::vector<std::string> env;
   std::vector<std::string> command;
 };
@@ -42,8 +48,34 @@ std::map<std::string, std::string> parse_env(const std::vector<std::string>& pai
   return env;
 }
 
+// The runtime the command runs in: bwrap, or a container of --image (issue 12), which
+// lives exactly as long as this run and is labelled as ours ("run-<pid>").
+std::unique_ptr<runtime::Boundary> make_run_boundary(const RunArgs& args,
+                                                     const runtime::ExecSpec& spec,
+                                                     const std::string& workspace) {
+  if (args.runtime == "bwrap") {
+    if (!args.image.empty()) throw UserError("--image needs --runtime docker");
+    return runtime::make_bwrap_boundary();
+  }
+  if (args.runtime != "docker")
+    throw UserError("--runtime must be bwrap or docker, not '" + args.runtime + "'");
+  if (::geteuid() != 0) throw UserError("--runtime docker needs root (cgroups, the mount)");
+  if (args.image.empty()) throw UserError("--runtime docker needs --image IMAGE");
+  const std::string run_id = "run-" + std::to_string(::getpid());
+  return runtime::docker::make_docker_boundary({.host = args.docker_host,
+                                                .image = args.image,
+                                                .network_mode = args.network ? "bridge" : "none",
+                                                .container_name = "agentfense-" + run_id,
+                                                .sandbox_id = run_id,
+                                                .instance = run_id,
+                                                .workspace = workspace,
+                                                .uid = spec.host_uid,
+                                                .gid = spec.host_gid,
+                                                .limits = spec.limits});
+}
+
 int run_command(const RunArgs& args) {
-  std::vector<policy::Rule> rules = args.policy.collect();  // names a bad rule first
+  const std::vector<policy::Rule> rules = args.policy.collect();  // names a bad rule first
   const ChangeMode change_mode = parse_change_mode(args.changes);
   const fs::QuotaLimits quota = args.quota.limits();
   if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
@@ -57,13 +89,30 @@ int run_command(const RunArgs& args) {
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
   spec.limits = run_limits(args.limits, ::geteuid() == 0);
 
-  LocalSandbox sandbox(
-      {.rules = std::move(rules), .dir = args.dir, .audit = args.audit, .quota = quota});
+  std::optional<RunAudit> audit;
+  LocalSandbox sandbox({.rules = rules,
+                        .dir = args.dir,
+                        .audit = args.audit,
+                        .quota = quota,
+                        .before_mount = [&](const std::string& sandbox_id) {
+                          // The sandbox's rules and limits open the trail, before the
+                          // fs process writes its first event.
+                          if (args.audit.empty()) return;
+                          audit.emplace(args.audit, args.dir, sandbox_id);
+                          audit->created(rules, spec);
+                        }});
   sandbox.prepare(spec);
-  const runtime::ExecResult result = runtime::run_sandboxed(spec);
+  runtime::ExecResult result;
+  {
+    // Gone (its container removed) before the mount it binds stops.
+    const std::unique_ptr<runtime::Boundary> boundary =
+        make_run_boundary(args, spec, sandbox.mountpoint());
+    result = boundary->run(spec);
+  }
   if (const int status = sandbox.stop(); status != 0)
     std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
   const bool changes_ok = sandbox.review(change_mode);
+  if (audit) audit->finished(spec, result, args.changes, changes_ok);
   if (result.timed_out) {
     std::fprintf(stderr, "agentfense: command timed out after %.3gs and was killed\n",
                  args.timeout_seconds);
@@ -80,7 +129,9 @@ Command add_run_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Run one command sandboxed with DIR at /workspace");
   args->policy.add_to(*cmd);
   args->quota.add_to(*cmd);
-  cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
+  cmd->add_option("--audit", args->audit,
+                  "Append the audit trail (docs/audit.md: every file access decision and "
+                  "the command's result, hash-chained JSON lines) to FILE, outside DIR");
   cmd->add_option("--changes", args->changes,
                   "What to do with the command's writes: show (default), apply, discard");
   cmd->add_option("--timeout", args->timeout_seconds,
@@ -93,6 +144,17 @@ Command add_run_command(CLI::App& app) {
   cmd->add_flag("--network", args->network,
                 "Allow outbound network access from the sandbox's own network namespace; the "
                 "host's loopback stays unreachable (off by default)");
+  cmd->add_option("--runtime", args->runtime,
+                  "Where the command runs: bwrap (default) or docker (a container of --image, "
+                  "through dockerd's API)");
+  cmd->add_option("--image", args->image,
+                  "The Docker image for --runtime docker (never pulled: it must be in dockerd's "
+                  "store already)");
+  // As the docker CLI does: $DOCKER_HOST when set (unix:// only), else the usual socket.
+  if (const char* host = std::getenv("DOCKER_HOST"); host && *host) args->docker_host = host;
+  cmd->add_option("--docker-host", args->docker_host,
+                  "dockerd's socket for --runtime docker (default $DOCKER_HOST, else "
+                  "unix:///var/run/docker.sock)");
   cmd->add_option("--env", args->env, "Set KEY=VALUE in the command's environment")
       ->allow_extra_args(false);
   cmd->add_option("--workdir", args->workdir, "Working directory inside the sandbox");

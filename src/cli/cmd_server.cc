@@ -1,7 +1,7 @@
 // `agentfense server ARGS...` runs `agentfense-server ARGS...` (installed next to this
-// binary). The server is its own executable so that this CLI, and every fs process it
-// starts, stays free of the server's gRPC and protobuf libraries (faster to start,
-// smaller per sandbox).
+// binary), `agentfense server keys add|list|revoke` included (server/auth/keys_command.h). The
+// server is its own executable so that this CLI, and every fs process it starts, stays free of the
+// server's gRPC and protobuf libraries (faster to start, smaller per sandbox).
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,7 +15,9 @@ namespace agentfense::cli {
 
 Command add_server_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "server", "Serve the gRPC (:9000) and REST (:8080) API (runs agentfense-server)");
+      "server",
+      "Serve the gRPC (127.0.0.1:9000) and REST (127.0.0.1:8080) API, or manage its API keys "
+      "with `server keys add|list|revoke` (runs agentfense-server)");
   // Everything after `server`, --help included, belongs to agentfense-server.
   cmd->prefix_command();
   cmd->set_help_flag();

@@ -43,18 +43,25 @@ LocalSandbox::LocalSandbox(const LocalSandboxSpec& spec)
   const std::string policy_file = run_dir_.path() + "/policy.json";
   write_file(policy_file, policy::rules_to_json(spec.rules));
   has_control_ = spec.control_socket;
+  if (spec.before_mount) spec.before_mount(sandbox_id());
   mount_ = std::make_unique<supervisor::MountChild>(supervisor::MountChildSpec{
       .base_dir = spec.dir,
       .mountpoint = run_dir_.mountpoint(),
       .state_dir = run_dir_.state_dir(),
       .policy_json_file = policy_file,
       .audit_path = spec.audit,
+      .audit_sandbox = sandbox_id(),
       .control_socket = has_control_ ? run_dir_.path() + "/control.sock" : "",
       .owner_uid = uid_,
       .owner_gid = gid_,
       .quota = spec.quota});
   workspace_.reset(::open(run_dir_.mountpoint().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!workspace_) throw SystemError("open mountpoint", errno);
+}
+
+std::string LocalSandbox::sandbox_id() const {
+  const std::string& path = run_dir_.path();
+  return path.substr(path.rfind('/') + 1);
 }
 
 LocalSandbox::~LocalSandbox() {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -39,6 +40,10 @@ struct LocalSandboxSpec {
   std::string audit;  // JSON-lines audit file; empty = none
   fs::QuotaLimits quota = fs::kDefaultQuota;
   bool control_socket = false;  // serve control() requests while mounted
+  // Called with the sandbox's id (its run directory's name, run-<pid>-<random>) once the
+  // run directory exists and before the fs process starts: `run --audit` opens the trail
+  // with the sandbox's rules there, ahead of the fs process's first event.
+  std::function<void(const std::string& sandbox_id)> before_mount;
 };
 
 class LocalSandbox {
@@ -53,6 +58,9 @@ class LocalSandbox {
   uid_t host_uid() const { return uid_; }
   gid_t host_gid() const { return gid_; }
   int workspace_fd() const { return workspace_.get(); }
+  std::string mountpoint() const { return run_dir_.mountpoint(); }
+  // The run directory's name: what identifies this sandbox in its audit trail.
+  std::string sandbox_id() const;
 
   // Fills in what every command of this sandbox shares: /workspace and the host ids.
   void prepare(runtime::ExecSpec& spec) const;

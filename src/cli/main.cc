@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       {"mount", cli::add_mount_command(app)},
       {"server", cli::add_server_command(app)},
       {"mcp", cli::add_mcp_command(app)},
+      {"audit", cli::add_audit_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,7 +1,6 @@
 #include "fs/access.h"
 
-#include <chrono>
-#include <nlohmann/json.hpp>
+#include <cerrno>
 
 namespace agentfense::fs {
 
@@ -54,6 +53,7 @@ std::string_view to_string(Op op) {
 }
 
 namespace {
+
 bool is_modification(Op op) {
   switch (op) {
     case Op::kLookup:
@@ -68,27 +68,111 @@ bool is_modification(Op op) {
       return true;
   }
 }
+
+// The trail's operation name (docs/audit.md) and, where one name covers several
+// requests, what kind of thing or attribute it was.
+struct TrailOp {
+  std::string_view op;
+  std::string_view type;
+};
+
+TrailOp trail_op(Op op) {
+  switch (op) {
+    case Op::kRead:
+      return {"open_read", {}};
+    case Op::kWrite:
+      return {"open_write", {}};
+    case Op::kTruncate:
+      return {"setattr", "size"};
+    case Op::kUtimens:
+      return {"setattr", "times"};
+    case Op::kChmod:
+      return {"setattr", "mode"};
+    case Op::kChown:
+      return {"setattr", "owner"};
+    case Op::kCreate:
+      return {"create", "file"};
+    case Op::kMkdir:
+      return {"create", "dir"};
+    case Op::kMknod:
+      return {"create", "node"};
+    case Op::kUnlink:
+      return {"unlink", "file"};
+    case Op::kRmdir:
+      return {"unlink", "dir"};
+    default:
+      return {to_string(op), {}};
+  }
+}
+
+// The errno each refused operation answers with (ops_*.cc).
+int refusal_errno(Op op) {
+  switch (op) {
+    case Op::kLookup:
+      return ENOENT;
+    case Op::kChmod:
+    case Op::kChown:
+      return EPERM;
+    default:
+      return EACCES;
+  }
+}
+
 }  // namespace
 
+Access::Access(const policy::Policy& policy, audit::Recorder* audit)
+    : policy_(policy), audit_(audit) {
+  if (!audit_) return;
+  for (const policy::Rule& rule : policy_.rules()) rule_text_.push_back(policy::describe(rule));
+}
+
 bool Access::check(Op op, std::string_view path, const policy::Decision& decision,
-                   policy::Level needed) const {
+                   policy::Level needed, std::string_view path2) const {
   const bool allowed = decision.level >= needed;
-  if (audit_ && (!allowed || is_modification(op))) record(op, path, decision, allowed);
+  // A link's new name is checked again by prepare_create: op_link recorded the pair.
+  if (op == Op::kLink && path2.empty()) return allowed;
+  if (audit_ && (!allowed || is_modification(op))) {
+    const bool hidden = !allowed && op == Op::kLookup;
+    record(op, path, path2, decision, allowed, allowed ? 0 : refusal_errno(op),
+           allowed ? "" : (hidden ? "hidden" : "level"));
+  }
   return allowed;
 }
 
-void Access::record(Op op, std::string_view path, const policy::Decision& decision,
-                    bool allowed) const {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  nlohmann::json line = {
-      {"ts", std::chrono::duration<double>(now).count()}, {"op", to_string(op)}, {"path", path},
-      {"level", policy::to_string(decision.level)},       {"allowed", allowed},  {"rule", nullptr},
-  };
-  if (decision.rule >= 0) {
-    line["rule"] = policy::describe(policy_.rules().at(static_cast<size_t>(decision.rule)));
+void Access::record(Op op, std::string_view path, std::string_view path2,
+                    const policy::Decision& decision, bool allowed, int error,
+                    std::string_view reason) const {
+  const TrailOp named = trail_op(op);
+  audit::Event event;
+  event.op = named.op;
+  event.type = named.type;
+  event.path = path;
+  event.path2 = path2;
+  event.level = policy::to_string(decision.level);
+  if (decision.rule >= 0 && static_cast<size_t>(decision.rule) < rule_text_.size()) {
+    event.rule = rule_text_[static_cast<size_t>(decision.rule)];
   }
-  // Paths are arbitrary bytes; never let a non-UTF-8 name throw inside a FUSE handler.
-  audit_->append_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  event.allowed = allowed;
+  event.error = error;
+  event.reason = reason;
+  audit_->record(std::move(event));
+}
+
+void Access::record_event(std::string_view op, std::string_view path,
+                          const policy::Decision& decision, bool allowed, int error,
+                          std::string_view reason) const {
+  if (!audit_) return;
+  audit::Event event;
+  event.op = op;
+  event.path = path;
+  event.level = policy::to_string(decision.level);
+  if (decision.rule >= 0 && static_cast<size_t>(decision.rule) < rule_text_.size()) {
+    event.rule = rule_text_[static_cast<size_t>(decision.rule)];
+  }
+  event.allowed = allowed;
+  event.error = error;
+  event.reason = reason;
+  audit_->record(std::move(event));
 }
 
 }  // namespace agentfense::fs

@@ -1,11 +1,13 @@
 // The single place that decides whether an operation on a path is allowed, and records
-// the decision in the audit log.
+// the decision in the audit trail (audit/recorder.h).
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
-#include "fs/audit_log.h"
+#include "audit/recorder.h"
 #include "policy/policy.h"
 
 namespace agentfense::fs {
@@ -39,26 +41,38 @@ std::string_view to_string(Op op);
 class Access {
  public:
   // `audit` may be null (auditing off).
-  Access(const policy::Policy& policy, AuditLog* audit) : policy_(policy), audit_(audit) {}
+  Access(const policy::Policy& policy, audit::Recorder* audit);
 
-  // True when `decision` grants at least `needed`. Denials are always audited; allowed
-  // operations are audited when they change the namespace or metadata (reads, writes
-  // and lookups arrive per page / per name: one line each would swamp the log).
-  bool check(Op op, std::string_view path, const policy::Decision& decision,
-             policy::Level needed) const;
+  // True when `decision` grants at least `needed`. Denials are always recorded; allowed
+  // operations when they change the namespace or metadata. Allowed opens are recorded by
+  // OpenWatch (open_watch.h) and listings by Filesystem::listing: reads, writes and
+  // lookups arrive per page or per name, and are never recorded per request. `path2` is
+  // the other name of a rename or link.
+  bool check(Op op, std::string_view path, const policy::Decision& decision, policy::Level needed,
+             std::string_view path2 = {}) const;
 
   // Records an operation refused for a reason other than the level (chown, devices).
-  void deny(Op op, std::string_view path, const policy::Decision& decision) const {
-    if (audit_) record(op, path, decision, false);
+  void deny(Op op, std::string_view path, const policy::Decision& decision, int error) const {
+    if (audit_) record(op, path, {}, decision, false, error, "not permitted");
   }
 
+  // Records an event the caller classified itself (open watch, listings, refused
+  // permission checks); `op` is the trail's operation name.
+  void record_event(std::string_view op, std::string_view path, const policy::Decision& decision,
+                    bool allowed, int error, std::string_view reason) const;
+
+  bool auditing() const { return audit_ != nullptr; }
+  audit::Recorder* recorder() const { return audit_; }
   const policy::Policy& policy() const { return policy_; }
 
  private:
-  void record(Op op, std::string_view path, const policy::Decision& decision, bool allowed) const;
+  void record(Op op, std::string_view path, std::string_view path2,
+              const policy::Decision& decision, bool allowed, int error,
+              std::string_view reason) const;
 
   const policy::Policy& policy_;
-  AuditLog* audit_;
+  audit::Recorder* audit_;
+  std::vector<std::string> rule_text_;  // describe() of each rule, computed once
 };
 
 }  // namespace agentfense::fs

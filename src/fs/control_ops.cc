@@ -66,7 +66,8 @@ struct LayerLocks {
 
 class Dispatcher {
  public:
-  Dispatcher(Filesystem& fs, fuse_session* session) : fs_(fs), session_(session) {}
+  Dispatcher(Filesystem& fs, fuse_session* session, OpenWatch* opens)
+      : fs_(fs), session_(session), opens_(opens) {}
 
   json run(const json& request) {
     if (!request.is_object()) throw UserError("request must be a JSON object");
@@ -82,14 +83,34 @@ class Dispatcher {
     if (op == "commit") return commit(paths_of(request), response);
     if (op == "discard") return discard(response);
     if (op == "refresh") return refresh(paths_of(request), response);
+    if (op == "audit_begin" || op == "audit_end") return audit(op, request, response);
     throw UserError("unknown op '" + op +
-                    "' (expected ping, changes, diff, commit, discard "
-                    "or refresh)");
+                    "' (expected ping, changes, diff, commit, discard, refresh, "
+                    "audit_begin or audit_end)");
   }
 
  private:
   // What this sandbox can see decides what a listing, diff or commit may show or touch.
   layer::Scope scope() const { return layer::Scope(fs_.access().policy()); }
+
+  json audit(const std::string& op, const json& request, json& response) {
+    audit::Recorder* recorder = fs_.access().recorder();
+    if (!recorder) throw UserError("auditing is off for this mount");
+    const auto it = request.find("command");
+    if (it == request.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      throw UserError("\"command\" must be a non-empty string");
+    }
+    const std::string& id = it->get_ref<const std::string&>();
+    if (op == "audit_begin") {
+      recorder->begin_command(id);
+      return response;
+    }
+    // The command's processes are gone: their closes are queued in the kernel.
+    if (opens_) opens_->drain(std::chrono::seconds(2));
+    if (!recorder->end_command(id)) throw UserError("the audit trail could not be written");
+    response["dropped"] = recorder->dropped_total();
+    return response;
+  }
 
   json changes(json& response) {
     std::vector<layer::Change> changes;
@@ -175,6 +196,7 @@ class Dispatcher {
 
   Filesystem& fs_;
   fuse_session* session_;
+  OpenWatch* opens_;
 };
 
 json error_response(const std::string& message) {
@@ -192,7 +214,7 @@ std::string ControlOps::handle(std::string_view request_line) {
   json response;
   try {
     const json request = json::parse(request_line);
-    response = Dispatcher(fs_, session_).run(request);
+    response = Dispatcher(fs_, session_, opens_).run(request);
   } catch (const json::parse_error& e) {
     response = error_response(std::string("request is not valid JSON: ") + e.what());
   } catch (const std::exception& e) {

@@ -8,6 +8,10 @@
 //   {"op":"commit","paths":[..]}   -> {"ok":true,"applied","denied","conflicts","reasons"}
 //   {"op":"discard"}               -> {"ok":true}
 //   {"op":"refresh","paths":[..]}  -> {"ok":true}
+//   {"op":"audit_begin","command":"ID"} -> {"ok":true}   events now carry the command id
+//   {"op":"audit_end","command":"ID"}   -> {"ok":true,"dropped":N} once the command's
+//        events (its repeat counts too) are written and synced: acknowledged
+//        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused
 //   any failure                    -> {"ok":false,"error":"one line"}
 #pragma once
 
@@ -15,6 +19,7 @@
 #include <string_view>
 
 #include "fs/filesystem.h"
+#include "fs/open_watch.h"
 
 struct fuse_session;
 
@@ -23,7 +28,9 @@ namespace agentfense::fs {
 class ControlOps {
  public:
   // `session` receives the kernel cache invalidations (nullptr: none are sent).
-  ControlOps(Filesystem& fs, fuse_session* session) : fs_(fs), session_(session) {}
+  // `opens` (may be null) is drained before a command's events are acknowledged.
+  ControlOps(Filesystem& fs, fuse_session* session, OpenWatch* opens = nullptr)
+      : fs_(fs), session_(session), opens_(opens) {}
 
   // One request line in, one response line out (without the newline). Never throws.
   std::string handle(std::string_view request_line);
@@ -31,6 +38,7 @@ class ControlOps {
  private:
   Filesystem& fs_;
   fuse_session* session_;
+  OpenWatch* opens_;
 };
 
 }  // namespace agentfense::fs

@@ -120,13 +120,24 @@ int Filesystem::copy_up(NodeView& file, bool keep_data) {
   if (int rc = ensure_upper_dir(*parent, &upper_parent)) return rc;
   struct stat base_st;
   if (int rc = stat_at(file.parent_base, file.name, &base_st)) return rc;
+  if (int rc = journal_->reserve()) return rc;  // room for the stamp before the copy
   const int rc = S_ISREG(base_st.st_mode)
                      ? copy_regular(quota_, file, upper_parent, base_st, keep_data)
                      : copy_special(quota_, file, upper_parent, base_st);
   if (rc) return rc;
-  journal_->record_copy_up(
-      file.path, layer::BaseStamp{base_st.st_ino, base_st.st_size,
-                                  base_st.st_mtim.tv_sec * 1000000000LL + base_st.st_mtim.tv_nsec});
+  const layer::BaseStamp stamp{base_st.st_ino, base_st.st_size,
+                               base_st.st_mtim.tv_sec * 1000000000LL + base_st.st_mtim.tv_nsec};
+  if (int recorded = journal_->record_copy_up(file.path, stamp)) {
+    // A copy without its stamp could not detect a conflict at commit: take it back (and
+    // its quota); the base file is untouched. If even that fails there is nothing left
+    // to try: the commit then reports the copy as a change without a stamp.
+    struct stat copied;
+    if (stat_at(upper_parent, file.name, &copied) == 0 &&
+        ::unlinkat(upper_parent, file.name.c_str(), 0) == 0) {
+      upper_name_removed(copied, 0);
+    }
+    return recorded;
+  }
   table_.set_layer(file.id, Layer::kUpper);
   fds_.erase(file.id);
   file.layer = Layer::kUpper;

@@ -36,7 +36,7 @@ UniqueFd dup_fd(int fd) {
 }  // namespace
 
 Filesystem::Filesystem(const MountOptions& options, std::unique_ptr<layer::Journal> journal,
-                       std::unique_ptr<AuditLog> audit)
+                       std::unique_ptr<audit::Recorder> audit)
     : options_(options),
       journal_(std::move(journal)),
       audit_(std::move(audit)),
@@ -135,7 +135,8 @@ int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_ent
     }
   }
   if (!visible(path, is_dir, node.decision, node.base_dir.get(), node.upper_dir.get())) {
-    (void)access_.check(Op::kLookup, path, node.decision, Level::kView);  // audit only
+    // Recorded as denied (reason "hidden"); the agent gets the ENOENT of an absent name.
+    (void)access_.check(Op::kLookup, path, node.decision, Level::kView);
     return -ENOENT;
   }
   node.name = name;

@@ -1,6 +1,18 @@
 // The state of one mounted sandbox view and the operations the FUSE handlers share:
 // resolving a name through the layers, deciding visibility, presenting attributes,
 // copy-up and the per-directory listing cache. Handlers live in ops_*.cc.
+//
+// Lock order of the whole fs (outermost first; a thread holding one lock may take only
+// locks below it):
+//   1. Filesystem::layer_gate_     shared: data writes, host-file reads; exclusive:
+//                                  commit, discard, refresh (see layer_gate())
+//   2. Filesystem::mutation_mu_    every namespace change and copy-up
+//   3. Filesystem::orphans_mu_     nameless upper files still open (takes FdCache::mu_)
+//   4. InodeTable::mu_             no syscall under it but close() of dying fds
+//   5. FdCache::mu_
+//   6. leaves, never held while taking another lock: Journal::mu_, WriteQuota::mu_
+//      (dropped around its fstat), audit::Recorder's queue, Filesystem::visible_mu_,
+//      ControlServer::mu_.
 #pragma once
 
 #include <atomic>
@@ -48,7 +60,7 @@ struct HostEntry {
 class Filesystem {
  public:
   Filesystem(const MountOptions& options, std::unique_ptr<layer::Journal> journal,
-             std::unique_ptr<AuditLog> audit);
+             std::unique_ptr<audit::Recorder> audit);
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
@@ -68,7 +80,7 @@ class Filesystem {
   // mutation_mu(), by the control requests that move or delete upper files (commit,
   // discard, refresh): a write can never land in an upper file after its content went
   // to the base, and a read never looks for a file in the layer it just left. Lock order:
-  // layer_gate -> mutation_mu -> the InodeTable order.
+  // see the top of this file.
   std::shared_mutex& layer_gate() { return layer_gate_; }
   int base_fd() const { return options_.base_dirfd; }
   // Bumped by commit, discard and refresh before their kernel invalidations go out, so
@@ -141,7 +153,7 @@ class Filesystem {
 
   MountOptions options_;
   std::unique_ptr<layer::Journal> journal_;
-  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<audit::Recorder> audit_;
   Access access_;
   InodeTable table_;
   FdCache fds_;

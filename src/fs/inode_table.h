@@ -1,9 +1,8 @@
 // The table of inodes the kernel knows about, keyed by our own node ids (never host inode
 // numbers) and by workspace path so repeated lookups of one path yield one node.
 //
-// Lock order (outermost first): Filesystem::mutation_mu_ (serializes namespace changes) ->
-// InodeTable::mu_ -> FdCache::mu_ -> Journal / AuditLog internal mutexes. No syscall is
-// made while mu_ is held except close() of fds being destroyed.
+// Its place in the fs lock order: see fs/filesystem.h. No syscall is made while mu_ is
+// held except close() of fds being destroyed.
 #pragma once
 
 #include <map>

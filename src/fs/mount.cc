@@ -1,14 +1,17 @@
 #include "fs/mount.h"
 
 #include <fuse_lowlevel.h>
-#include <sys/resource.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <future>
 #include <optional>
 
 #include "fs/control_ops.h"
 #include "fs/control_server.h"
+#include "fs/open_watch.h"
 #include "fs/session.h"
 
 namespace agentfense::fs {
@@ -55,18 +58,45 @@ class SignalHandlers {
 
 int serve(const MountOptions& options) {
   raise_open_file_limit();
+  // The kernel has already applied the agent's umask to every mode a create, mkdir or
+  // mknod request carries (we do not ask for FUSE_CAP_DONT_MASK); ours must not strip
+  // bits a second time, or `umask 0; touch f` makes 0644 where a native fs makes 0666.
+  // Everything else this process creates passes an explicit, private mode.
+  (void)::umask(0);  // cannot fail
+
   Session session(options);
   SignalHandlers handlers(session.raw());
+  // After the session (destroyed before it); its last events are read before the unmount.
+  std::optional<OpenWatch> opens;
+  // Ready only once opens are recorded (see OpenWatch) and the control socket listens:
+  // the agent and the supervisor's requests start after that.
+  std::promise<void> control_listening;
+  if (session.recorder()) {
+    opens.emplace(session.filesystem(), options.mountpoint,
+                  [fd = options.ready_fd, listening = control_listening.get_future().share()] {
+                    try {
+                      listening.get();
+                      signal_ready(fd);
+                    } catch (const std::future_error&) {
+                      // Setting up the control socket failed: serve() is throwing.
+                    }
+                  });
+    session.set_before_unmount([&opens] { opens->drain(std::chrono::seconds(2)); });
+  }
   // Declared after the session so it stops (and finishes any request it is serving)
   // before the filesystem it works on is destroyed.
   std::optional<ControlOps> control_ops;
   std::optional<ControlServer> control;
   if (!options.control_socket.empty()) {
-    control_ops.emplace(session.filesystem(), session.raw());
+    control_ops.emplace(session.filesystem(), session.raw(), opens ? &*opens : nullptr);
     control.emplace(options.control_socket,
                     [&ops = *control_ops](std::string_view line) { return ops.handle(line); });
   }
-  signal_ready(options.ready_fd);
+  if (opens) {
+    control_listening.set_value();
+  } else {
+    signal_ready(options.ready_fd);
+  }
   return session.run();
 }
 

@@ -1,5 +1,7 @@
-// FUSE low-level request handlers, grouped one file per concern (ops_*.cc). Each handler
-// replies exactly once and never throws; fuse_req_userdata() is the Filesystem.
+// FUSE low-level request handlers, grouped one file per concern (ops_*.cc, as listed
+// below). Each handler replies exactly once, last, and answers errors as -errno; an
+// exception that still escapes one is caught at the C boundary (ops_table.cc) and
+// answered EIO. fuse_req_userdata() is the Filesystem.
 #pragma once
 
 #include <optional>
@@ -43,23 +45,23 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse
 // ops_write.cc
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
               fuse_file_info* fi);
-void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-               fuse_file_info* fi);
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                   fuse_file_info* fi);
 // ops_setattr.cc
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
-// ops_create.cc (with op_create, op_symlink, op_mknod)
+// ops_create.cc
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+               fuse_file_info* fi);
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
-void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
-void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
-// ops_remove.cc: op_unlink, op_rmdir; ops_link.cc: op_link, op_rename
 void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
+// ops_remove.cc
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+// ops_link.cc
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
-
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                const char* newname, unsigned int flags);
 // ops_xattr.cc

@@ -23,15 +23,18 @@ int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& na
   const int rc = fs.resolve(parent, name, path, &existing);
   if (rc == 0) return -EEXIST;
   if (rc != -ENOENT) return rc;
+  // Room for finish_create's records before the host changes (see ops_remove.cc).
+  if (int reserved = fs.journal().reserve()) return reserved;
   return fs.ensure_upper_dir(parent, upper_parent);
 }
 
 int finish_create(Filesystem& fs, const NodeView& parent, const std::string& name, bool make_opaque,
                   fuse_entry_param* entry) {
   const std::string path = child_path(parent.path, name);
-  fs.journal().remove_marker(path);
-  if (make_opaque) fs.journal().add_opaque(path);
+  int recorded = fs.journal().remove_marker(path);
+  if (recorded == 0 && make_opaque) recorded = fs.journal().add_opaque(path);
   fs.changed_children(parent);
+  if (recorded) return recorded;  // only an I/O error, into reserved space
   std::optional<NodeView> fresh_parent = fs.table().view(parent.id);  // now has upper
   return fresh_parent ? fs.lookup(*fresh_parent, name, entry) : -ENOENT;
 }
@@ -122,7 +125,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
   const mode_t type = mode & S_IFMT;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK) {
     const std::string path = child_path(parent->path, name);
-    fs.access().deny(Op::kMknod, path, fs.access().policy().decide(path, false));
+    fs.access().deny(Op::kMknod, path, fs.access().policy().decide(path, false), EPERM);
     fuse_reply_err(req, EPERM);  // device nodes are never created
     return;
   }

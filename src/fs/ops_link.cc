@@ -71,11 +71,14 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (flags & ~RENAME_NOREPLACE) return -EINVAL;  // RENAME_EXCHANGE/WHITEOUT unsupported
   std::optional<NodeView> source = fs.table().find_path(from.path);
   if (!source) return -ENOENT;  // the kernel always looks a name up before renaming it
-  if (!fs.access().check(Op::kRename, from.path, source->decision, Level::kWrite)) {
+  // One check (and one audit event naming both paths): the source's decision when it
+  // refuses, else the target's.
+  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
+  const policy::Decision& deciding =
+      source->decision.level < Level::kWrite ? source->decision : target_decision;
+  if (!fs.access().check(Op::kRename, from.path, deciding, Level::kWrite, to.path)) {
     return -EACCES;
   }
-  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
-  if (!fs.access().check(Op::kRename, to.path, target_decision, Level::kWrite)) return -EACCES;
   if (from.path == to.path) return 0;
   HostEntry target;
   const int found = fs.resolve(to.parent, to.name, to.path, &target);
@@ -120,6 +123,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
       target_exists && target.layer == Layer::kUpper &&
       !(stat_at(from_parent->upper_dir, from.name, &source_st) == 0 &&
         source_st.st_ino == target.st.st_ino && source_st.st_dev == target.st.st_dev);
+  // Room for the records below before the host changes (see ops_remove.cc).
+  if (int rc = fs.journal().reserve()) return rc;
   if (::renameat2(from_parent->upper_dir, from.name.c_str(), to_upper, to.name.c_str(), flags) <
       0) {
     return -errno;
@@ -129,13 +134,13 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
       from.parent.base_dir >= 0 && stat_at(from.parent.base_dir, from.name, &base_st) == 0;
   const std::optional<layer::BaseStamp> replaced =
       source->is_dir() ? std::nullopt : replaced_base_stamp(fs, to);
-  fs.journal().rename_prefix(from.path, to.path);
+  int recorded = fs.journal().rename_prefix(from.path, to.path);
   // A file moved here from elsewhere keeps its own origin; otherwise `to` now derives
   // from the base version it replaced.
-  if (replaced && !fs.journal().copy_up_record(to.path))
-    fs.journal().record_copy_up(to.path, *replaced);
-  if (source_in_base) fs.journal().add_whiteout(from.path);
-  if (target_base_dir) fs.journal().add_opaque(to.path);
+  if (recorded == 0 && replaced && !fs.journal().copy_up_record(to.path))
+    recorded = fs.journal().record_copy_up(to.path, *replaced);
+  if (recorded == 0 && source_in_base) recorded = fs.journal().add_whiteout(from.path);
+  if (recorded == 0 && target_base_dir) recorded = fs.journal().add_opaque(to.path);
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
   if (!new_parent) return -ENOENT;
   fs.table().move(source->id, from.path, *new_parent, to.name, to.path);
@@ -143,7 +148,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (replaces_upper) fs.upper_name_removed(target.st, victim_kept ? victim->id : 0);
   fs.changed_children(from.parent);
   fs.changed_children(to.parent);
-  return 0;
+  return recorded;  // the table follows the host; see ops_remove.cc
 }
 
 }  // namespace
@@ -172,7 +177,13 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
     return;
   }
   std::lock_guard lock(fs.mutation_mu());
-  if (!fs.access().check(Op::kLink, source->path, source->decision, Level::kWrite)) {
+  // Both ends need write; one audit event names both (prepare_create's check of the new
+  // name records nothing for kLink).
+  const std::string link_path = child_path(parent->path, newname);
+  const policy::Decision new_decision = fs.access().policy().decide(link_path, false);
+  const policy::Decision& deciding =
+      source->decision.level < Level::kWrite ? source->decision : new_decision;
+  if (!fs.access().check(Op::kLink, source->path, deciding, Level::kWrite, link_path)) {
     fuse_reply_err(req, EACCES);
     return;
   }
@@ -183,6 +194,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   if (rc == 0) rc = fs.copy_up(*fresh, true);
   WriteQuota::Reservation reservation;  // the new name; the data is charged once already
   if (rc == 0) rc = fs.quota().reserve(0, &reservation);
+  if (rc == 0) rc = fs.journal().reserve();
   if (rc == 0 && ::linkat(fresh->parent_upper, fresh->name.c_str(), upper_parent, newname, 0) < 0) {
     rc = -errno;
   }
@@ -192,13 +204,13 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   }
   reservation.keep();
   const std::string new_path = child_path(parent->path, newname);
-  fs.journal().remove_marker(new_path);
+  const int recorded = fs.journal().remove_marker(new_path);
   fs.changed_children(*parent);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for
   // both names (inode_links.cc).
   std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname, new_path);
   struct stat st;
-  rc = linked ? stat_at(upper_parent, newname, &st) : -ENOENT;
+  rc = !linked ? -ENOENT : recorded ? recorded : stat_at(upper_parent, newname, &st);
   if (rc == 0) {
     fs.table().set_host_file(ino, st.st_dev, st.st_ino);
     present_attr(*linked, fs.owner(), &st);

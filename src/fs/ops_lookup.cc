@@ -58,7 +58,18 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  const std::shared_lock gate(fs_of(req).layer_gate());
+  Filesystem& fs = fs_of(req);
+  const std::shared_lock gate(fs.layer_gate());
+  if (fs.access().auditing()) {
+    // The kernel enforces view on its own (mode bits without read/write), and asks for
+    // fresh attributes before it answers EACCES, while the ones it holds are still valid
+    // for an hour. So a GETATTR of a view file is, nearly always, an open or exec the
+    // kernel is refusing (docs/audit.md: which of the two it cannot tell us).
+    if (std::optional<NodeView> node = fs.table().view(ino);
+        node && S_ISREG(node->type) && node->decision.level <= policy::Level::kView) {
+      fs.access().record_event("open", node->path, node->decision, false, EACCES, "mode");
+    }
+  }
   reply_fresh_attr(req, ino);
 }
 

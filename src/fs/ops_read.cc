@@ -68,6 +68,9 @@ void reply_listing(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool 
   fs.counters().readdir++;
   std::optional<NodeView> dir = node_or_reply(req, ino);
   if (!dir) return;
+  // Every listing the agent starts arrives here at offset 0 (OPENDIR is ENOSYS, so the
+  // kernel keeps no directory cache): one event per listing, coalesced per command.
+  if (off == 0) fs.access().record_event("readdir", dir->path, dir->decision, true, 0, {});
   std::shared_ptr<const Listing> listing;
   if (int rc = fs.listing(*dir, off > 0, &listing)) {
     fuse_reply_err(req, -rc);

@@ -35,15 +35,21 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     }
     if (!fs.empty_for_agent(path, entries)) return -ENOTEMPTY;
   }
+  struct stat base_st;
+  const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
+  // Room for the whiteout before the host changes: on a full disk the agent gets ENOSPC
+  // and nothing happened, rather than an upper copy gone and its base file back. A name
+  // that needs no record can always be removed: that is how a full disk is freed.
+  if (in_base || fs.journal().is_whiteout(path) || fs.journal().is_opaque(path)) {
+    if (int rc = fs.journal().reserve()) return rc;
+  }
   Filesystem::KeptFile kept = known ? fs.open_for_keeping(*known) : Filesystem::KeptFile{};
   if (host.layer == Layer::kUpper &&
       ::unlinkat(parent.upper_dir, name.c_str(), is_dir ? AT_REMOVEDIR : 0) < 0) {
     return -errno;
   }
-  struct stat base_st;
-  const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
-  fs.journal().remove_marker(path);
-  if (in_base) fs.journal().add_whiteout(path);
+  int recorded = fs.journal().remove_marker(path);
+  if (recorded == 0 && in_base) recorded = fs.journal().add_whiteout(path);
   bool kept_open = false;
   if (known) {
     fs.table().remove_name(known->id, path);  // a hard link's other names live on
@@ -51,7 +57,9 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   }
   if (host.layer == Layer::kUpper) fs.upper_name_removed(host.st, kept_open ? known->id : 0);
   fs.changed_children(parent);
-  return 0;
+  // Only an I/O error can fail an append into reserved space; the table follows the
+  // host above, and the agent learns that the removal is not fully recorded.
+  return recorded;
 }
 
 void remove_op(fuse_req_t req, fuse_ino_t parent_ino, const char* name, bool is_rmdir) {

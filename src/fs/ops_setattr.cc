@@ -22,7 +22,7 @@ int check_setattr(Filesystem& fs, const NodeView& node, const struct stat& attr,
   if (((to_set & FUSE_SET_ATTR_UID) && attr.st_uid != owner.uid) ||
       ((to_set & FUSE_SET_ATTR_GID) && attr.st_gid != owner.gid)) {
     // Ownership is fixed: only "chown to the owner it already has" (cp -p, tar) succeeds.
-    access.deny(Op::kChown, node.path, node.decision);
+    access.deny(Op::kChown, node.path, node.decision, EPERM);
     return -EPERM;
   }
   const policy::Level write = policy::Level::kWrite;

@@ -1,42 +1,71 @@
 // The operation table handed to libfuse, and the connection settings the speed of the
 // whole design depends on (DESIGN.md "Performance facts").
+#include <cerrno>
+
 #include "fs/ops.h"
 
 namespace agentfense::fs {
+namespace {
+
+enum class Reply { kError, kNone };
+
+// The C boundary. An exception must never unwind through libfuse: the fs process would
+// die mid-operation and take every sandbox command with it. Handlers answer -errno
+// themselves and reply last, so what arrives here (std::bad_alloc, a bug) happened before
+// any reply: the request gets EIO (forget, which takes no answer, gets none).
+template <auto Handler, Reply kReply = Reply::kError>
+struct Guarded;
+
+template <typename... Args, void (*Handler)(fuse_req_t, Args...), Reply kReply>
+struct Guarded<Handler, kReply> {
+  static void call(fuse_req_t req, Args... args) noexcept {
+    try {
+      Handler(req, args...);
+    } catch (...) {
+      if constexpr (kReply == Reply::kNone) {
+        fuse_reply_none(req);
+      } else {
+        fuse_reply_err(req, EIO);
+      }
+    }
+  }
+};
+
+}  // namespace
 
 fuse_lowlevel_ops make_operations() {
   fuse_lowlevel_ops ops{};
   ops.init = configure_connection;
-  ops.lookup = op_lookup;
-  ops.forget = op_forget;
-  ops.forget_multi = op_forget_multi;
-  ops.getattr = op_getattr;
-  ops.setattr = op_setattr;
-  ops.readlink = op_readlink;
-  ops.mknod = op_mknod;
-  ops.mkdir = op_mkdir;
-  ops.unlink = op_unlink;
-  ops.rmdir = op_rmdir;
-  ops.symlink = op_symlink;
-  ops.rename = op_rename;
-  ops.link = op_link;
-  ops.open = op_open;
-  ops.read = op_read;
-  ops.write = op_write;
+  ops.lookup = Guarded<op_lookup>::call;
+  ops.forget = Guarded<op_forget, Reply::kNone>::call;
+  ops.forget_multi = Guarded<op_forget_multi, Reply::kNone>::call;
+  ops.getattr = Guarded<op_getattr>::call;
+  ops.setattr = Guarded<op_setattr>::call;
+  ops.readlink = Guarded<op_readlink>::call;
+  ops.mknod = Guarded<op_mknod>::call;
+  ops.mkdir = Guarded<op_mkdir>::call;
+  ops.unlink = Guarded<op_unlink>::call;
+  ops.rmdir = Guarded<op_rmdir>::call;
+  ops.symlink = Guarded<op_symlink>::call;
+  ops.rename = Guarded<op_rename>::call;
+  ops.link = Guarded<op_link>::call;
+  ops.open = Guarded<op_open>::call;
+  ops.read = Guarded<op_read>::call;
+  ops.write = Guarded<op_write>::call;
   // flush/release/releasedir left null: libfuse answers ENOSYS/0 and the kernel stops
   // sending FLUSH. getlk/setlk/flock left null: the kernel handles locks locally.
-  ops.fsync = op_fsync;
-  ops.opendir = op_opendir;
-  ops.readdir = op_readdir;
-  ops.readdirplus = op_readdirplus;
-  ops.fsyncdir = op_fsyncdir;
-  ops.statfs = op_statfs;
-  ops.setxattr = op_setxattr;
-  ops.getxattr = op_getxattr;
-  ops.listxattr = op_listxattr;
-  ops.removexattr = op_removexattr;
-  ops.create = op_create;
-  ops.fallocate = op_fallocate;
+  ops.fsync = Guarded<op_fsync>::call;
+  ops.opendir = Guarded<op_opendir>::call;
+  ops.readdir = Guarded<op_readdir>::call;
+  ops.readdirplus = Guarded<op_readdirplus>::call;
+  ops.fsyncdir = Guarded<op_fsyncdir>::call;
+  ops.statfs = Guarded<op_statfs>::call;
+  ops.setxattr = Guarded<op_setxattr>::call;
+  ops.getxattr = Guarded<op_getxattr>::call;
+  ops.listxattr = Guarded<op_listxattr>::call;
+  ops.removexattr = Guarded<op_removexattr>::call;
+  ops.create = Guarded<op_create>::call;
+  ops.fallocate = Guarded<op_fallocate>::call;
   return ops;
 }
 

@@ -62,7 +62,7 @@ int change_xattr(fuse_req_t req, fuse_ino_t ino, const char* name, Op op,
   std::optional<NodeView> node = fs.table().view(ino);
   if (!node) return -ENOENT;
   if (is_privileged_attr(name)) {
-    fs.access().deny(op, node->path, node->decision);
+    fs.access().deny(op, node->path, node->decision, EPERM);
     return -EPERM;
   }
   if (!is_user_attr(name)) return -EOPNOTSUPP;

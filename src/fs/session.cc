@@ -16,15 +16,16 @@ namespace {
 constexpr unsigned kMaxThreads = 16;
 constexpr unsigned kIdleThreads = 4;
 
-std::unique_ptr<AuditLog> open_audit(const std::string& path) {
-  return path.empty() ? nullptr : std::make_unique<AuditLog>(path);
+std::unique_ptr<audit::Recorder> open_audit(const MountOptions& options) {
+  if (options.audit_path.empty()) return nullptr;
+  return std::make_unique<audit::Recorder>(options.audit_path, options.audit_sandbox);
 }
 
 }  // namespace
 
 Session::Session(const MountOptions& options)
     : filesystem_(std::make_unique<Filesystem>(options, layer::Journal::open(options.state_dir),
-                                               open_audit(options.audit_path))) {
+                                               open_audit(options))) {
   // allow_other: the agent runs as another uid. default_permissions: the kernel enforces
   // the presented mode bits, which is what makes long cache timeouts safe.
   std::vector<std::string> argv_text = {
@@ -66,6 +67,7 @@ int Session::run() {
   fuse_loop_cfg_set_idle_threads(config, kIdleThreads);
   const int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
+  if (before_unmount_) before_unmount_();
   // The request threads are gone; the prefetcher must stop writing to /dev/fuse before
   // the unmount closes it.
   stop_prefetch();

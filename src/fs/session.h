@@ -3,6 +3,7 @@
 // read its request counters.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "fs/filesystem.h"
@@ -24,12 +25,16 @@ class Session {
   // Serves requests on several threads until the kernel unmounts the fs or exit()
   // is called; returns 0 on a clean end.
   int run();
+  // Runs once the request loop has ended, while the mount is still there.
+  void set_before_unmount(std::function<void()> hook) { before_unmount_ = std::move(hook); }
   void exit();
   // For signal handlers installed by serve().
   fuse_session* raw() { return session_; }
 
   const RequestCounters& counters() { return filesystem_->counters(); }
   Filesystem& filesystem() { return *filesystem_; }
+  // Null when auditing is off.
+  audit::Recorder* recorder() { return filesystem_->access().recorder(); }
 
  private:
   void stop_prefetch();
@@ -38,6 +43,7 @@ class Session {
   fuse_session* session_ = nullptr;
   std::unique_ptr<Prefetcher> prefetcher_;  // pushes into session_: stopped before it ends
   bool mounted_ = false;
+  std::function<void()> before_unmount_;
 };
 
 }  // namespace agentfense::fs

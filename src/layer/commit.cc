@@ -76,9 +76,9 @@ class Committer {
         if (::unlinkat(upper_parent.get(), parts.name.c_str(), 0) < 0 && errno != ENOENT) {
           check_syscall(-1, "remove committed upper entry " + change.path);
         }
-        journal_.remove_marker(change.path);
+        must_record(journal_.remove_marker(change.path), "commit of " + change.path);
       }
-      journal_.forget_copy_up(change.path);
+      must_record(journal_.forget_copy_up(change.path), "commit of " + change.path);
       return std::nullopt;
     } catch (const SystemError& e) {
       return Refusal{false, e.what()};
@@ -110,8 +110,8 @@ class Committer {
         return std::nullopt;
       }
     }
-    journal_.remove_marker(path);
-    journal_.forget_copy_up(path);
+    must_record(journal_.remove_marker(path), "deletion of " + path);
+    must_record(journal_.forget_copy_up(path), "deletion of " + path);
     return std::nullopt;
   }
 
@@ -308,14 +308,15 @@ void expand_marker(int base_fd, Journal& j, const std::string& path,
     const std::optional<struct stat> upper = stat_at(upper_dir.get(), name);
     const std::optional<struct stat> base = stat_at(base_dir.get(), name);
     if (!upper) {
-      if (!applied.contains(child)) j.add_whiteout(child);
+      if (!applied.contains(child)) must_record(j.add_whiteout(child), "whiteout " + child);
     } else if (S_ISDIR(upper->st_mode) && base && S_ISDIR(base->st_mode)) {
       expand_marker(base_fd, j, child, applied);  // it inherited the hiding
     } else {
-      j.add_whiteout(child);  // replaced, not edited: keep that for conflict detection
+      // Replaced, not edited: keep that for conflict detection.
+      must_record(j.add_whiteout(child), "whiteout " + child);
     }
   }
-  j.remove_marker(path);
+  must_record(j.remove_marker(path), "marker of " + path);
 }
 
 // Brings the markers in line with the new base: drops those that hide nothing and
@@ -330,7 +331,7 @@ void prune_markers(int base_fd, Journal& j, const std::vector<std::string>& appl
     if (!j.is_whiteout(marker) && !j.is_opaque(marker)) continue;  // expanded already
     const std::optional<struct stat> base = stat_beneath(base_fd, marker);
     if (!base) {
-      j.remove_marker(marker);
+      must_record(j.remove_marker(marker), "marker of " + marker);
       continue;
     }
     const std::optional<struct stat> upper = stat_beneath(j.upper_fd(), marker);

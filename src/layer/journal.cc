@@ -99,6 +99,10 @@ void Journal::open_journal_file() {
       check_syscall(::openat(state_fd_.get(), kJournalName,
                              O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600),
                     "open journal")));
+  struct stat st;
+  check_syscall(::fstat(journal_fd_.get(), &st), "stat journal");
+  size_ = st.st_size;
+  allocated_ = st.st_size;  // what lies beyond the end is unknown: reserve() adds its own
 }
 
 size_t Journal::replay() {
@@ -118,6 +122,8 @@ size_t Journal::replay() {
   if (complete < content.size()) {
     check_syscall(::ftruncate(journal_fd_.get(), static_cast<off_t>(complete)),
                   "truncate torn journal record");
+    size_ = static_cast<off_t>(complete);
+    allocated_ = size_;
   }
   size_t records = 0;
   std::string_view rest(content.data(), complete);
@@ -205,31 +211,57 @@ void Journal::compact() {
   open_journal_file();
 }
 
-void Journal::log_and_apply(const JournalRecord& record) {
+int Journal::log_and_apply(const JournalRecord& record) {
   // One write(2) per record on an O_APPEND fd: concurrent appends never interleave, and
   // a crash can only tear the last line, which replay() discards. Memory is updated only
   // once the record is in the file, so both always agree.
   const std::string line = encode_record(record);
-  const ssize_t n =
-      check_syscall(::write(journal_fd_.get(), line.data(), line.size()), "append journal");
-  if (static_cast<size_t>(n) != line.size()) throw SystemError("append journal", EIO);
-  apply(record);
+  const ssize_t n = ::write(journal_fd_.get(), line.data(), line.size());
+  if (n == static_cast<ssize_t>(line.size())) {
+    size_ += n;
+    apply(record);
+    return 0;
+  }
+  const int error = n < 0 ? errno : ENOSPC;  // a short write: the disk filled up meanwhile
+  // Cut a partial line off, or the next record would be appended to it and the journal
+  // would no longer replay. If even that fails, replay drops a torn last line anyway.
+  if (n > 0 && ::ftruncate(journal_fd_.get(), size_) == 0) allocated_ = size_;  // frees it
+  return -error;
 }
 
-void Journal::add_whiteout(std::string_view path) {
+int Journal::reserve() {
+  // Enough for the records of one operation (a rename writes up to four, each with at
+  // most two PATH_MAX paths), preallocated a chunk at a time so most calls cost nothing.
+  constexpr off_t kHeadroom = 64 * 1024;
+  constexpr off_t kChunk = 256 * 1024;
   std::lock_guard lock(mu_);
-  log_and_apply({RecordOp::kWhiteout, std::string(path), {}, {}});
+  if (allocated_ - size_ >= kHeadroom) return 0;
+  if (::fallocate(journal_fd_.get(), FALLOC_FL_KEEP_SIZE, size_, kChunk) == 0) {
+    allocated_ = size_ + kChunk;
+    return 0;
+  }
+  // Filesystems without preallocation: the append itself stays the only check.
+  return errno == EOPNOTSUPP ? 0 : -errno;
 }
 
-void Journal::add_opaque(std::string_view dir_path) {
-  std::lock_guard lock(mu_);
-  log_and_apply({RecordOp::kOpaque, std::string(dir_path), {}, {}});
+void must_record(int rc, std::string_view what) {
+  if (rc < 0) throw SystemError("record " + std::string(what) + " in the journal", -rc);
 }
 
-void Journal::remove_marker(std::string_view path) {
+int Journal::add_whiteout(std::string_view path) {
   std::lock_guard lock(mu_);
-  if (!whiteouts_.contains(path) && !opaques_.contains(path)) return;
-  log_and_apply({RecordOp::kClearMarkers, std::string(path), {}, {}});
+  return log_and_apply({RecordOp::kWhiteout, std::string(path), {}, {}});
+}
+
+int Journal::add_opaque(std::string_view dir_path) {
+  std::lock_guard lock(mu_);
+  return log_and_apply({RecordOp::kOpaque, std::string(dir_path), {}, {}});
+}
+
+int Journal::remove_marker(std::string_view path) {
+  std::lock_guard lock(mu_);
+  if (!whiteouts_.contains(path) && !opaques_.contains(path)) return 0;
+  return log_and_apply({RecordOp::kClearMarkers, std::string(path), {}, {}});
 }
 
 bool Journal::is_whiteout(std::string_view path) const {
@@ -242,10 +274,10 @@ bool Journal::is_opaque(std::string_view path) const {
   return opaques_.contains(path);
 }
 
-void Journal::record_copy_up(std::string_view path, const BaseStamp& stamp) {
+int Journal::record_copy_up(std::string_view path, const BaseStamp& stamp) {
   std::lock_guard lock(mu_);
-  if (stamps_.contains(path)) return;  // the first stamp is the one the sandbox read
-  log_and_apply({RecordOp::kStamp, std::string(path), std::string(path), stamp});
+  if (stamps_.contains(path)) return 0;  // the first stamp is the one the sandbox read
+  return log_and_apply({RecordOp::kStamp, std::string(path), std::string(path), stamp});
 }
 
 bool Journal::was_replaced(std::string_view path) const {
@@ -267,15 +299,15 @@ std::optional<CopyUpRecord> Journal::copy_up_record(std::string_view path) const
   return it->second;
 }
 
-void Journal::forget_copy_up(std::string_view path) {
+int Journal::forget_copy_up(std::string_view path) {
   std::lock_guard lock(mu_);
-  if (!stamps_.contains(path) && !replaced_.contains(path)) return;
-  log_and_apply({RecordOp::kForgetStamp, std::string(path), {}, {}});
+  if (!stamps_.contains(path) && !replaced_.contains(path)) return 0;
+  return log_and_apply({RecordOp::kForgetStamp, std::string(path), {}, {}});
 }
 
-void Journal::rename_prefix(std::string_view from, std::string_view to) {
+int Journal::rename_prefix(std::string_view from, std::string_view to) {
   std::lock_guard lock(mu_);
-  log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
+  return log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
 }
 
 std::vector<std::string> Journal::whiteouts() const {
@@ -291,6 +323,8 @@ std::vector<std::string> Journal::opaques() const {
 void Journal::reset() {
   std::lock_guard lock(mu_);
   check_syscall(::ftruncate(journal_fd_.get(), 0), "truncate journal");
+  size_ = 0;
+  allocated_ = 0;
   whiteouts_.clear();
   opaques_.clear();
   replaced_.clear();

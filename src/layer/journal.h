@@ -51,9 +51,13 @@ class Journal {
   int upper_fd() const { return upper_fd_.get(); }  // O_PATH|O_DIRECTORY fd of STATE/upper
 
   // Paths are normalized workspace paths: "/a/b" ("/" is the workspace root).
-  void add_whiteout(std::string_view path);
-  void add_opaque(std::string_view dir_path);
-  void remove_marker(std::string_view path);  // clears whiteout AND opaque for path
+  //
+  // Every change is one record appended to the journal file before memory changes, and
+  // answers 0 or -errno: they never throw, because FUSE handlers call them. A failed
+  // append leaves the file and memory exactly as they were.
+  [[nodiscard]] int add_whiteout(std::string_view path);
+  [[nodiscard]] int add_opaque(std::string_view dir_path);
+  [[nodiscard]] int remove_marker(std::string_view path);  // clears whiteout AND opaque
   bool is_whiteout(std::string_view path) const;
   bool is_opaque(std::string_view path) const;
   // True when a whiteout at `path` was cleared (the sandbox deleted the base entry, then
@@ -63,16 +67,23 @@ class Journal {
 
   // Records the base identity the first time a base file is copied up (later calls for
   // the same path keep the first stamp).
-  void record_copy_up(std::string_view path, const BaseStamp& stamp);
+  [[nodiscard]] int record_copy_up(std::string_view path, const BaseStamp& stamp);
   std::optional<BaseStamp> copy_up_stamp(std::string_view path) const;
   std::optional<CopyUpRecord> copy_up_record(std::string_view path) const;
-  void forget_copy_up(std::string_view path);  // after commit: also clears was_replaced
+  [[nodiscard]] int forget_copy_up(std::string_view path);  // after commit: also was_replaced
 
   // Rename bookkeeping: move whiteout/opaque/stamp records under old prefix to new.
   // Records previously at or under `to` are dropped: they described the entry that the
   // rename replaced. The caller still adds a whiteout for `from` (and marks `to` opaque)
   // when the base has entries there, exactly as for unlink/rmdir + mkdir.
-  void rename_prefix(std::string_view from, std::string_view to);
+  [[nodiscard]] int rename_prefix(std::string_view from, std::string_view to);
+
+  // Makes sure the next appends cannot fail for lack of space: blocks are preallocated
+  // beyond the end of the file. The fs calls it before it changes the host, so a full
+  // disk refuses the operation (ENOSPC) instead of leaving a host change unrecorded
+  // (a deleted base file that comes back). 0 or -errno; 0 where the host filesystem
+  // cannot preallocate (the append then stays the only check).
+  [[nodiscard]] int reserve();
 
   std::vector<std::string> whiteouts() const;  // sorted
   std::vector<std::string> opaques() const;    // sorted
@@ -83,17 +94,23 @@ class Journal {
   void open_journal_file();
   size_t replay();  // returns the number of records read
   void compact();
-  void log_and_apply(const JournalRecord& record);  // caller holds mu_
+  int log_and_apply(const JournalRecord& record);  // caller holds mu_; 0 or -errno
   void apply(const JournalRecord& record);
 
   UniqueFd state_fd_;
   UniqueFd upper_fd_;
   UniqueFd journal_fd_;  // O_APPEND: one write(2) per record
+  off_t size_ = 0;       // of the journal file: a failed append is cut back to it
+  off_t allocated_ = 0;  // bytes preallocated from offset 0 (reserve())
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> whiteouts_;
   std::set<std::string, std::less<>> opaques_;
   std::set<std::string, std::less<>> replaced_;
   std::map<std::string, CopyUpRecord, std::less<>> stamps_;
 };
+
+// For callers outside FUSE handlers (commit, discard), whose error path is an exception:
+// throws SystemError naming `what` when a journal change answered -errno.
+void must_record(int rc, std::string_view what);
 
 }  // namespace agentfense::layer

@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "runtime/command_aliases.h"
+#include "runtime/proc_masks.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -25,20 +26,9 @@ constexpr std::array kHostEtcReadOnly = {"/etc/ld.so.cache", "/etc/ssl/certs",
                                          "/etc/ssl/openssl.cnf", "/etc/alternatives",
                                          "/etc/localtime"};
 
-// Kernel-wide information in /proc that no agent needs: the boot command line, the
-// kernel build config, symbol addresses and layout (kallsyms, iomem, vmallocinfo, slab
-// and page statistics), keyrings, timers, and the sysrq trigger. Each present one is
-// covered by /dev/null (bound nodev: opening it fails with EACCES) unless its mode
-// already keeps the sandbox out.
-constexpr std::array kMaskedProcFiles = {
-    "/proc/cmdline",       "/proc/config.gz",     "/proc/kallsyms",   "/proc/kcore",
-    "/proc/keys",          "/proc/key-users",     "/proc/timer_list", "/proc/sched_debug",
-    "/proc/sysrq-trigger", "/proc/latency_stats", "/proc/iomem",      "/proc/ioports",
-    "/proc/vmallocinfo",   "/proc/slabinfo",      "/proc/kpagecount", "/proc/kpageflags",
-    "/proc/kpagecgroup",   "/proc/pagetypeinfo",  "/proc/modules",    "/proc/timer_stats"};
-// Directories of hardware and driver details: covered by an empty read-only tmpfs.
-constexpr std::array kMaskedProcDirs = {"/proc/acpi", "/proc/asound", "/proc/scsi",
-                                        "/proc/bus",  "/proc/irq",    "/proc/driver"};
+// The /proc masks (proc_masks.h): each present file is covered by /dev/null (bound
+// nodev: opening it fails with EACCES) unless its mode already keeps the sandbox out;
+// each directory with entries by an empty read-only tmpfs.
 
 void add(std::vector<std::string>& args, std::initializer_list<std::string> items) {
   args.insert(args.end(), items);

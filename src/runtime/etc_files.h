@@ -24,7 +24,7 @@ struct GeneratedFile {
 };
 
 // passwd, group, hosts, nsswitch.conf, resolv.conf (empty without network; the network
-// helper's DNS forwarder when network is on).
+// helper's DNS forwarder when network is on), gitconfig (see etc_files.cc).
 std::vector<GeneratedFile> generate_etc_files(bool network);
 
 }  // namespace agentfense::runtime

@@ -23,11 +23,15 @@
 
 namespace agentfense::runtime {
 
+// The kernel's (and Docker's) smallest CPU quota per period, in microseconds.
+inline constexpr int64_t kMinCpuQuota = 1000;
+
 // Resource limits; 0 means unlimited.
 struct Limits {
   int64_t memory_bytes = 0;  // RAM; swap is not granted on top of it. The private /tmp
                              // (tmpfs, charged to it) gets half of it.
-  int64_t cpu_quota = 0;     // millicores, 1000 = 1 CPU
+  int64_t cpu_quota = 0;     // microseconds of CPU per 100 ms period (Docker's CpuQuota):
+                             // 100000 = one CPU, 25000 = a quarter of one; >= 1000
   int64_t cpu_shares = 0;    // relative weight, cgroup v1 scale (1024 = default)
   int64_t pids_limit = 0;    // processes + threads, bwrap's own 2 processes included
 };
@@ -63,6 +67,9 @@ struct ExecResult {
   int exit_code = 0;
   bool timed_out = false;
   bool cancelled = false;  // cancel_fd fired; exit_code is 137 as for a timeout
+  // The kernel killed a process of the command for exceeding the memory limit, and the
+  // command ended by SIGKILL (exit_code 137).
+  bool oom_killed = false;
   bool stdout_truncated = false, stderr_truncated = false;
   std::chrono::nanoseconds duration{};
 };

@@ -38,6 +38,10 @@ void validate(const ExecSpec& spec) {
   const Limits& l = spec.limits;
   if (l.memory_bytes < 0 || l.cpu_quota < 0 || l.cpu_shares < 0 || l.pids_limit < 0)
     throw UserError("resource limits must not be negative");
+  if (l.cpu_quota > 0 && l.cpu_quota < kMinCpuQuota)
+    throw UserError(
+        "cpu_quota is microseconds of CPU per 100 ms period (Docker's unit); "
+        "at least 1000, 1% of one CPU");
   if (spec.timeout.count() < 0) throw UserError("timeout must not be negative");
   // Without root there is no cgroup; the pid namespace still ends the tree when bwrap
   // dies, but limits cannot be enforced.

@@ -12,34 +12,10 @@
 
 #include "common/errors.h"
 #include "runtime/memfd.h"
+#include "runtime/seccomp_rules.h"
 
 namespace agentfense::runtime {
 namespace {
-
-// Syscalls refused outright with EPERM.
-constexpr std::array kDeniedSyscalls = {
-    // filesystem namespace manipulation
-    "mount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount", "fspick",
-    "move_mount", "open_tree", "mount_setattr",
-    // namespaces (see also clone below)
-    "setns", "unshare",
-    // inspecting or driving other processes (the session shell is also non-dumpable,
-    // which the kernel checks for all of these; this is the second lock)
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise",
-    // kernel attack surface
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "keyctl", "add_key", "request_key",
-    "lookup_dcookie", "iopl", "ioperm",
-    // handles bypass path-based access checks (the classic container escape)
-    "open_by_handle_at", "name_to_handle_at",
-    // host administration
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
-    "swapon", "swapoff", "quotactl", "acct", "syslog", "settimeofday", "clock_settime",
-    "clock_adjtime", "adjtimex", "vhangup"};
-
-// clone() flags that would create a namespace; any one of them makes clone fail.
-constexpr std::array<scmp_datum_t, 7> kNamespaceCloneFlags = {
-    CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-    CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
 
 using FilterContext = std::unique_ptr<void, decltype(&seccomp_release)>;
 

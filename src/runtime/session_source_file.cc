@@ -5,7 +5,7 @@
 namespace agentfense::runtime {
 
 GeneratedFile session_source_file() {
-  return {sealed_memfd("agentfense-session-source", "builtin eval \"$__af_define\"\n"),
+  return {sealed_memfd("agentfense-session-source", kSessionSourceText),
           std::string(kSessionSourceDir) + "/bash"};
 }
 

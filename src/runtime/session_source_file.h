@@ -15,8 +15,11 @@ namespace agentfense::runtime {
 // The directory, on the sandbox's read-only root, holding the file "bash".
 inline constexpr const char* kSessionSourceDir = "/run/agentfense/session";
 
-// A sealed memfd with the file's text (it evaluates $__af_define, which the driver sets)
-// and its destination kSessionSourceDir + "/bash".
+// The file's text: it evaluates $__af_define, which the driver sets.
+inline constexpr const char* kSessionSourceText = "builtin eval \"$__af_define\"\n";
+
+// A sealed memfd with kSessionSourceText and its destination kSessionSourceDir + "/bash".
+// (The docker runtime writes the same file into the container: docker/container_bash.h.)
 GeneratedFile session_source_file();
 
 }  // namespace agentfense::runtime

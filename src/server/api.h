@@ -49,6 +49,8 @@ inline constexpr const char* kReasonCommandTimeout = "COMMAND_TIMEOUT";
 inline constexpr const char* kReasonPermissionDenied = "PERMISSION_DENIED";
 inline constexpr const char* kReasonQuotaExceeded = "QUOTA_EXCEEDED";
 inline constexpr const char* kReasonUnimplementedRuntime = "RUNTIME_UNAVAILABLE";
+// The sandbox's Docker image is not in dockerd's store (the server never pulls).
+inline constexpr const char* kReasonImageNotFound = "IMAGE_NOT_FOUND";
 inline constexpr const char* kReasonCallCancelled = "CALL_CANCELLED";
 // A request (body, message or field) that does not parse or holds a bad value.
 inline constexpr const char* kReasonInvalidRequest = "INVALID_REQUEST";

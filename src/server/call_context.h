@@ -5,9 +5,8 @@
 // write fails. The command then gets killed with its whole process tree at once
 // instead of running on, unobserved, until its timeout.
 //
-// Seam for authentication (the multi-tenant issue): the authenticated principal of the
-// call will travel here too, so quotas and scoping are decided by who is calling rather
-// than by ids the client chose.
+// Who is calling is not carried here but by caller_scope.h, for every call and not only
+// the long-running ones; the scoped Api (scoped_api.h) reads it there.
 #pragma once
 
 #include "common/unique_fd.h"

@@ -32,12 +32,12 @@ std::int64_t write_layer_bytes(const std::string& state_dir) {
 
 void reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,
                          std::int64_t pending) {
-  const std::int64_t room = codebases.free_bytes(codebase_id);
-  if (room < 0 || pending == 0) return;
-  if (pending > room)
+  const store::Room room = codebases.room(codebase_id);
+  if (room.bytes < 0 || pending == 0) return;
+  if (pending > room.bytes)
     store::throw_over_limit(
         "committing " + store::describe_bytes(pending) + " into codebase " + codebase_id,
-        "storage.max_codebase_bytes", codebases.limits().max_codebase_bytes);
+        room.key.c_str(), room.limit);
   codebases.add_size(codebase_id, pending);
 }
 

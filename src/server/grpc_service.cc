@@ -2,7 +2,9 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/caller_scope.h"
 #include "server/grpc_cancel_watch.h"
+#include "server/grpc_credentials.h"
 #include "server/grpc_request_errors.h"
 #include "server/listen_address.h"
 
@@ -15,11 +17,18 @@ void LogInternalError(const char* method, const std::string& what) {
   agentfense::log::error("grpc.internal_error", {{"method", method}, {"error", what}});
 }
 
-// Runs one call of the Api and turns its outcome into the status gRPC sends.
+// Admits the call through `gate` (if any), runs it as its caller, and turns its outcome
+// into the status gRPC sends.
 template <typename Call>
-grpc::Status Translate(grpc::ServerContext* context, const char* method, Call&& call) {
+grpc::Status Translate(grpc::ServerContext* context, CallGate* gate, const char* method,
+                       Call&& call) {
   try {
-    call();
+    if (gate == nullptr) {
+      call();
+    } else {
+      const CallerScope caller(gate->admit(PresentedBy(*context)));
+      call();
+    }
     return grpc::Status::OK;
   } catch (const ApiError& e) {
     if (e.code() == grpc::StatusCode::OK) {  // an error must never read as success
@@ -84,7 +93,7 @@ Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
 #define AF_FORWARD(Service, Method, Request, Response, api_call)                     \
   grpc::Status Service::Method(grpc::ServerContext* context, const Request* request, \
                                [[maybe_unused]] Response* response) {                \
-    return Translate(context, #Method, [&] { api_call; });                           \
+    return Translate(context, gate_, #Method, [&] { api_call; });                    \
   }
 
 AF_FORWARD(GrpcSandboxService, CreateSandbox, v1::CreateSandboxRequest, v1::Sandbox,
@@ -160,25 +169,26 @@ AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1:
 grpc::Status GrpcCodebaseService::UploadFiles(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::UploadResult* response) {
-  return Translate(context, "UploadFiles",
+  return Translate(context, gate_, "UploadFiles",
                    [&] { *response = api_.UploadFiles(NextFrom(context, reader)); });
 }
 
 grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
                                                 grpc::ServerReader<v1::ArchiveChunk>* reader,
                                                 v1::UploadArchiveResult* response) {
-  return Translate(context, "UploadArchive",
+  return Translate(context, gate_, "UploadArchive",
                    [&] { *response = api_.UploadArchive(NextFrom(context, reader)); });
 }
 
 // ---- server ----
 
 StartedGrpcServer StartGrpcServer(const std::string& address,
-                                  const std::vector<grpc::Service*>& services) {
+                                  const std::vector<grpc::Service*>& services,
+                                  const TlsFiles& tls) {
   const std::string uri = GrpcListenUri(ParseListenAddress(address));
   grpc::ServerBuilder builder;
   StartedGrpcServer started;
-  builder.AddListeningPort(uri, grpc::InsecureServerCredentials(), &started.port);
+  builder.AddListeningPort(uri, GrpcServerCredentials(tls), &started.port);
   builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   // gRPC defaults to SO_REUSEPORT: a second server on the same port would start and
@@ -197,8 +207,8 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
   return started;
 }
 
-int GrpcTransport::Start(const std::string& address) {
-  auto started = StartGrpcServer(address, {&codebase_service_, &sandbox_service_});
+int GrpcTransport::Start(const std::string& address, const TlsFiles& tls) {
+  auto started = StartGrpcServer(address, {&codebase_service_, &sandbox_service_}, tls);
   server_ = std::move(started.server);
   return started.port;
 }

@@ -3,6 +3,10 @@
 // reason in trailing metadata "agentfense-reason"; any other exception becomes INTERNAL
 // and is logged to stderr as one JSON line, since it is a bug in the service.
 //
+// With a CallGate, every call is admitted before the Api sees it (authentication, request
+// rate) and runs inside a CallerScope of its principal; a refusal is the gate's
+// ApiError (UNAUTHENTICATED, RESOURCE_EXHAUSTED), before any request stream is read.
+//
 // A client-streaming upload whose client cancels makes `next` throw
 // ApiError(CANCELLED) instead of returning false, so the service can never mistake a
 // dropped connection for the end of the file and commit a truncated upload.
@@ -17,6 +21,8 @@
 #include "codebase.grpc.pb.h"
 #include "sandbox.grpc.pb.h"
 #include "server/api.h"
+#include "server/call_gate.h"
+#include "server/tls_files.h"
 
 namespace agentfense::server {
 
@@ -26,7 +32,7 @@ inline constexpr int kMaxGrpcMessageBytes = 64 << 20;
 
 class GrpcSandboxService final : public v1::SandboxService::Service {
  public:
-  explicit GrpcSandboxService(SandboxApi& api) : api_(api) {}
+  explicit GrpcSandboxService(SandboxApi& api, CallGate* gate = nullptr) : api_(api), gate_(gate) {}
 
   grpc::Status CreateSandbox(grpc::ServerContext*, const v1::CreateSandboxRequest*,
                              v1::Sandbox*) override;
@@ -72,11 +78,13 @@ class GrpcSandboxService final : public v1::SandboxService::Service {
 
  private:
   SandboxApi& api_;
+  CallGate* gate_;
 };
 
 class GrpcCodebaseService final : public v1::CodebaseService::Service {
  public:
-  explicit GrpcCodebaseService(CodebaseApi& api) : api_(api) {}
+  explicit GrpcCodebaseService(CodebaseApi& api, CallGate* gate = nullptr)
+      : api_(api), gate_(gate) {}
 
   grpc::Status CreateCodebase(grpc::ServerContext*, const v1::CreateCodebaseRequest*,
                               v1::Codebase*) override;
@@ -99,28 +107,31 @@ class GrpcCodebaseService final : public v1::CodebaseService::Service {
 
  private:
   CodebaseApi& api_;
+  CallGate* gate_;
 };
 
 // Builds and starts a server on `address` ("host:port"; ":9000" = every interface;
-// port 0 = any free port) serving `services`, which must outlive it.
+// port 0 = any free port) serving `services`, which must outlive it, over TLS when `tls`
+// names files (grpc_credentials.h).
 // Throws UserError for a malformed address, SystemError when it cannot be bound.
 struct StartedGrpcServer {
   std::unique_ptr<grpc::Server> server;
   int port = 0;  // the port actually bound
 };
 StartedGrpcServer StartGrpcServer(const std::string& address,
-                                  const std::vector<grpc::Service*>& services);
+                                  const std::vector<grpc::Service*>& services,
+                                  const TlsFiles& tls = {});
 
 // Both services plus their server, for the daemon: Start once, Stop (or destroy) once.
 class GrpcTransport {
  public:
-  GrpcTransport(CodebaseApi& codebases, SandboxApi& sandboxes)
-      : codebase_service_(codebases), sandbox_service_(sandboxes) {}
+  GrpcTransport(CodebaseApi& codebases, SandboxApi& sandboxes, CallGate* gate = nullptr)
+      : codebase_service_(codebases, gate), sandbox_service_(sandboxes, gate) {}
   ~GrpcTransport() { Stop(); }
   GrpcTransport(const GrpcTransport&) = delete;
   GrpcTransport& operator=(const GrpcTransport&) = delete;
 
-  int Start(const std::string& address);  // returns the bound port
+  int Start(const std::string& address, const TlsFiles& tls = {});  // returns the bound port
   // Stops accepting calls and gives running ones `grace` to finish before cancelling.
   void Stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 

@@ -49,6 +49,12 @@ LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
       policy_(policy::Policy::compile(plan.mount.rules)),
       ids_(supervisor::HostIdLease::acquire(plan.id_range)),
       mount_(owned_by(plan.mount, ids_)),
+      boundary_(make_boundary(plan.runtime, {.sandbox_id = plan.mount.sandbox_id,
+                                             .workspace = mount_.mountpoint(),
+                                             .uid = ids_.uid(),
+                                             .gid = ids_.gid(),
+                                             .id_range = plan.id_range,
+                                             .limits = plan.limits})),
       cancel_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!cancel_) throw SystemError("eventfd", errno);
 }
@@ -75,7 +81,7 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   ExecOutcome outcome;
   {
     const std::shared_lock running(activity_);
-    outcome.result = runtime::run_sandboxed(spec);
+    outcome.result = with_runtime_errors([&] { return boundary_->run(spec); });
   }
   // A command killed because the sandbox is stopping or its caller went away left
   // half-done work: not synced (it stays pending in the write layer).
@@ -94,9 +100,9 @@ void LiveSandbox::open_session(const std::string& id, const std::string& shell,
   spec.host_uid = ids_.uid();
   spec.host_gid = ids_.gid();
   reserve_session_slot();
-  std::shared_ptr<runtime::ShellSession> session;
+  std::shared_ptr<runtime::CommandSession> session;
   try {
-    session = std::make_shared<runtime::ShellSession>(std::move(spec));
+    session = with_runtime_errors([&] { return boundary_->open_session(std::move(spec)); });
   } catch (...) {
     const std::lock_guard lock(sessions_mu_);
     --sessions_starting_;
@@ -124,7 +130,7 @@ void LiveSandbox::reserve_session_slot() {
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
     const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd) {
-  std::shared_ptr<runtime::ShellSession> session;
+  std::shared_ptr<runtime::CommandSession> session;
   {
     const std::lock_guard lock(sessions_mu_);
     const auto it = sessions_.find(id);
@@ -137,7 +143,8 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
   {
     const std::shared_lock running(activity_);
     try {
-      outcome.result = session->exec(command, timeout, on_output, call_cancel_fd);
+      outcome.result = with_runtime_errors(
+          [&] { return session->exec(command, timeout, on_output, call_cancel_fd); });
     } catch (const UserError& error) {
       if (!session->alive())  // closed by a concurrent DestroySession
         throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
@@ -151,7 +158,7 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
 }
 
 bool LiveSandbox::close_session(const std::string& id) {
-  std::shared_ptr<runtime::ShellSession> session;
+  std::shared_ptr<runtime::CommandSession> session;
   {
     const std::lock_guard lock(sessions_mu_);
     const auto it = sessions_.find(id);

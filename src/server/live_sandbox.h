@@ -19,10 +19,11 @@
 
 #include "common/unique_fd.h"
 #include "policy/policy.h"
+#include "runtime/boundary.h"
 #include "runtime/sandbox.h"
-#include "runtime/shell_session.h"
 #include "server/api.h"
 #include "server/sandbox_mount.h"
+#include "server/sandbox_runtime.h"
 #include "supervisor/host_ids.h"
 
 namespace agentfense::server {
@@ -33,8 +34,9 @@ struct LiveSandboxPlan {
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
   bool sync_on_complete = true;
-  std::int64_t max_sessions = 0;  // open sessions at once; 0 = unlimited
+  std::int64_t max_sessions = 0;       // open sessions at once; 0 = unlimited
   IdRange id_range = kDefaultIdRange;  // sandbox.uid_range
+  SandboxRuntime runtime;              // bwrap or docker (sandbox_runtime.h)
   // Called before every commit with the bytes the write layer holds (commit_room.h);
   // throws ApiError when they would grow the codebase past its limit: an explicit commit
   // fails with it, a sync after a command is skipped (the changes stay in the write
@@ -44,7 +46,8 @@ struct LiveSandboxPlan {
 
 class LiveSandbox {
  public:
-  // Leases the sandbox's host ids, then mounts; throws on failure.
+  // Leases the sandbox's host ids, mounts, then starts the runtime (docker: the
+  // container); throws on failure (ApiError for docker's, see sandbox_runtime.h).
   explicit LiveSandbox(const LiveSandboxPlan& plan);
   LiveSandbox(const LiveSandbox&) = delete;
   LiveSandbox& operator=(const LiveSandbox&) = delete;
@@ -113,10 +116,12 @@ class LiveSandbox {
   // Before mount_: leased first, returned last, after every process of the sandbox died.
   supervisor::HostIdLease ids_;
   SandboxMount mount_;
+  // After mount_: the runtime (a container) goes before the mount it binds.
+  std::unique_ptr<runtime::Boundary> boundary_;
   UniqueFd cancel_;  // eventfd: written once when the sandbox stops
   std::shared_mutex activity_;
   mutable std::mutex sessions_mu_;
-  std::map<std::string, std::shared_ptr<runtime::ShellSession>> sessions_;
+  std::map<std::string, std::shared_ptr<runtime::CommandSession>> sessions_;
   std::int64_t sessions_starting_ = 0;  // slots reserved by open_session in progress
 };
 

@@ -1,10 +1,12 @@
 // agentfense-server: the gRPC (:9000) + REST (:8080) service. `agentfense server ARGS`
 // runs this binary with ARGS. Runs with no config file; --config FILE can set every key
 // (DESIGN.md "Configuration") and the flags below override the essentials.
+// `keys add|list|revoke` manages the API keys file instead (auth/keys_command.h).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "common/errors.h"
+#include "server/auth/keys_command.h"
 #include "server/config/config.h"
 #include "server/server_app.h"
 
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
                "Directory for codebases, sandbox state and the database");
   add_override(app, "--log-level", overrides.log_level, "debug, info, warn or error");
   add_override(app, "--log-format", overrides.log_format, "text or json");
+  const std::function<int()> keys = server::add_keys_command(app, config_file);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (const int status = keys(); status >= 0) return status;
     server::Config config = server::load_config(config_file);
     server::apply_overrides(config, overrides);
     return server::run_server(config);

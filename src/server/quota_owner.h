@@ -1,15 +1,13 @@
-// Whom the per-owner limits count against (sandbox.max_per_user).
+// Whom the per-owner limit counts against (sandbox.max_per_user): the owner recorded on
+// the codebase a sandbox is created on, never a value its creator supplies with it.
 //
-// The server does not authenticate its callers yet (the multi-tenant issue), so the only
-// owner it knows is the one recorded on the codebase a sandbox is created on; a
-// sandbox is never counted against a value its creator supplies with it. The limit
-// therefore holds per codebase owner: sandboxes on several codebases of one owner add
-// up, and so do sandboxes other clients create on that owner's codebases. It cannot stop
-// a client from creating codebases under ever new owner ids; that needs authentication.
-//
-// Seam: once calls carry an authenticated principal (CallContext), this is where it
-// replaces the codebase's owner, and the count becomes "sandboxes created by this
-// principal".
+// With authentication (issue 10) that owner is no longer the client's to choose: a
+// codebase gets an owner the creating principal acts for (tenant_scope.h owner_for), and
+// sandboxes can only be created on codebases of the caller's owners. So the limit holds
+// per owner id as the operator assigned them to keys; the per-principal quotas
+// (principal.h PrincipalQuotas: running sandboxes, sessions, codebases, stored bytes,
+// concurrent commands, request rate) count against the authenticated caller on top.
+// Without authentication it stays what it was: per codebase owner, owners unchecked.
 #pragma once
 
 #include <string>

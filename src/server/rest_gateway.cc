@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "server/http_status.h"
 #include "server/listen_address.h"
+#include "server/rest_credentials.h"
 #include "server/rest_router.h"
 #include "server/rest_routes.h"
 
@@ -33,6 +34,15 @@ BodyReader FromBufferedBody(const httplib::Request& request) {
   };
 }
 
+std::unique_ptr<httplib::Server> MakeServer(const std::shared_ptr<TlsCertificates>& tls) {
+  if (!tls) return std::make_unique<httplib::Server>();
+  auto server = std::make_unique<httplib::SSLServer>(
+      [tls](SSL_CTX& context) { return tls->configure(context); });
+  if (!server->is_valid())
+    throw UserError("cannot set up TLS for REST with server.tls (OpenSSL refused the context)");
+  return server;
+}
+
 }  // namespace
 
 // Concurrent REST requests served (more wait in the listen queue).
@@ -41,14 +51,20 @@ constexpr std::size_t kRestThreads = 128;
 struct RestGateway::Impl {
   RestRouter router;
   AccessLog access_log;
-  httplib::Server http;
+  std::shared_ptr<TlsCertificates> tls;  // kept alive as long as the server's context uses it
+  std::unique_ptr<httplib::Server> server;
+  httplib::Server& http;
+  explicit Impl(std::shared_ptr<TlsCertificates> tls_in)
+      : tls(std::move(tls_in)), server(MakeServer(tls)), http(*server) {}
   std::thread serve_thread;
   std::atomic<bool> serve_returned = false;  // listen_after_bind gave up (or was stopped)
+  int listen_socket = -1;                    // set by the socket options callback at bind
 };
 
-RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes)
-    : impl_(std::make_unique<Impl>()) {
+RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecurity security)
+    : impl_(std::make_unique<Impl>(std::move(security.tls))) {
   AddRestRoutes(impl_->router, codebases, sandboxes);
+  impl_->router.set_gate(security.gate);
   httplib::Server& http = impl_->http;
   const RestRouter& router = impl_->router;
   // httplib's default pool is max(8, cores - 1) threads, and a request holds its thread
@@ -96,28 +112,43 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes)
       });
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port
   // and silently share its traffic; SO_REUSEADDR alone still allows a quick restart.
-  http.set_socket_options([](socket_t sock) {
+  http.set_socket_options([impl = impl_.get()](socket_t sock) {
     const int yes = 1;
     check_syscall(setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)),
                   "setsockopt SO_REUSEADDR");
+    impl->listen_socket = sock;  // only the listening socket gets these options
   });
   // Streaming routes accept any size; buffered ones enforce their own cap.
   http.set_payload_max_length(std::numeric_limits<size_t>::max());
-  http.set_pre_routing_handler(
-      [&router](const httplib::Request& request, httplib::Response& response) {
-        request_started = std::chrono::steady_clock::now();
-        // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
-        // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
-        // what `curl -X POST .../start` sends. Route it here, before httplib reads.
-        const bool may_have_body =
-            request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
-        if (may_have_body && !request.has_header("Content-Length") &&
-            !request.has_header("Transfer-Encoding")) {
-          router.Dispatch(request, response, FromBufferedBody(request));
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
+  http.set_pre_routing_handler([&router, gate = security.gate](const httplib::Request& request,
+                                                               httplib::Response& response) {
+    request_started = std::chrono::steady_clock::now();
+    // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
+    // a body): an unauthenticated one is refused here, before anything is read. The
+    // others stream their body to the handler, where Dispatch refuses them and reads at
+    // most a little of it, so the refusal still reaches a client that is sending.
+    const bool streams_body = request.method == "POST" || request.method == "PUT" ||
+                              request.method == "PATCH" || request.method == "DELETE";
+    if (gate != nullptr && !streams_body) {
+      try {
+        (void)gate->authenticate(PresentedBy(request));
+      } catch (const ApiError&) {
+        router.Dispatch(request, response, FromBufferedBody(request));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+    // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
+    // what `curl -X POST .../start` sends. Route it here, before httplib reads.
+    const bool may_have_body =
+        request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+    if (may_have_body && !request.has_header("Content-Length") &&
+        !request.has_header("Transfer-Encoding")) {
+      router.Dispatch(request, response, FromBufferedBody(request));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   http.set_logger(
       [impl = impl_.get()](const httplib::Request& request, const httplib::Response& response) {
         if (!impl->access_log) return;
@@ -152,6 +183,11 @@ int RestGateway::listen(const std::string& address) {
     throw UserError("cannot listen for REST on '" + address +
                     "' (address in use or not local to this host)");
   }
+  // Debian's httplib is compiled with a listen backlog of 5: twenty clients connecting at
+  // once (an agent platform fanning out commands) overflow it and some see their
+  // connection dropped or reset. Listening again on a listening socket only changes its
+  // backlog.
+  check_syscall(::listen(impl_->listen_socket, SOMAXCONN), "listen (REST backlog)");
   impl_->serve_returned = false;
   impl_->serve_thread = std::thread([impl = impl_.get()] {
     impl->http.listen_after_bind();

@@ -22,8 +22,17 @@
 #include <string>
 
 #include "server/api.h"
+#include "server/call_gate.h"
+#include "server/tls_certificates.h"
 
 namespace agentfense::server {
+
+// How the gateway is reached: a CallGate admitting every request (rest_router.h), and
+// TLS (tls_certificates.h). Both optional; without TLS it serves plain HTTP.
+struct RestSecurity {
+  CallGate* gate = nullptr;
+  std::shared_ptr<TlsCertificates> tls;
+};
 
 class RestGateway {
  public:
@@ -31,7 +40,7 @@ class RestGateway {
   using AccessLog = std::function<void(const std::string& method, const std::string& path,
                                        int status, std::chrono::microseconds duration)>;
 
-  RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes);
+  RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecurity security = {});
   ~RestGateway();  // stops
   RestGateway(const RestGateway&) = delete;
   RestGateway& operator=(const RestGateway&) = delete;

@@ -1,10 +1,13 @@
 #include "server/rest_router.h"
 
+#include <optional>
 #include <set>
 
 #include "common/log.h"
+#include "server/caller_scope.h"
 #include "server/http_status.h"
 #include "server/proto_json.h"
+#include "server/rest_credentials.h"
 #include "server/user_text.h"
 
 namespace agentfense::server {
@@ -23,6 +26,21 @@ std::string EscapeRegex(const std::string& literal) {
 
 void LogBug(const std::string& where, const std::string& what) {
   agentfense::log::error("rest.internal_error", {{"route", where}, {"error", what}});
+}
+
+// A refused request's body is read (so the refusal reaches a client still sending) but
+// only this much of it: an unauthenticated client cannot make the server read a large
+// upload; beyond it, httplib drops the connection.
+constexpr std::size_t kRefusedBodyBytes = 1 << 20;
+
+void DrainRefusedBody(const BodyReader& body) {
+  std::size_t read = 0;
+  // False from `body` means the client went away or the cap was reached: either way the
+  // refusal below is all that is left to send.
+  (void)body([&read](const char*, std::size_t length) {
+    read += length;
+    return read <= kRefusedBodyBytes;
+  });
 }
 
 }  // namespace
@@ -68,6 +86,19 @@ void RestRouter::Add(const std::string& method, const std::string& pattern, Rest
 
 void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& response,
                           BodyReader body) const {
+  std::optional<CallerScope> caller;
+  if (gate_ != nullptr) {
+    try {
+      caller.emplace(gate_->admit(PresentedBy(request)));
+    } catch (...) {
+      const ErrorInfo refusal = DescribeError(std::current_exception(), "admission");
+      DrainRefusedBody(body);
+      SetErrorResponse(response, refusal);
+      if (refusal.code == grpc::StatusCode::UNAUTHENTICATED)
+        response.set_header("WWW-Authenticate", "Bearer realm=\"agentfense\"");
+      return;
+    }
+  }
   std::set<std::string> allowed;
   for (const Route& route : routes_) {
     std::smatch match;

@@ -4,6 +4,9 @@
 // written like the API docs: "/v1/sandboxes/{sandbox_id}/content/{path=**}", where
 // {name} matches one path segment and {name=**} the rest of the path.
 //
+// With a CallGate, every request is admitted before routing (an unauthenticated one gets
+// 401 whatever its path) and its handler runs inside a CallerScope of the caller.
+//
 // Every failure a handler throws becomes the JSON error body (proto_json.h ErrorJson)
 // with the mapped HTTP status (http_status.h); non-ApiError exceptions are bugs, become
 // INTERNAL and are logged to stderr as one JSON line.
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "server/api.h"
+#include "server/call_gate.h"
 
 namespace agentfense::server {
 
@@ -50,6 +54,8 @@ void SetErrorResponse(httplib::Response& response, const ErrorInfo& error);
 class RestRouter {
  public:
   void Add(const std::string& method, const std::string& pattern, RestHandler handler);
+  // Set before serving; null (the default) admits every request unauthenticated.
+  void set_gate(CallGate* gate) { gate_ = gate; }
 
   // Finds the route for `request` and runs it; 404/405 JSON when there is none.
   void Dispatch(const httplib::Request& request, httplib::Response& response,
@@ -64,6 +70,7 @@ class RestRouter {
     RestHandler handler;
   };
   std::vector<Route> routes_;
+  CallGate* gate_ = nullptr;
 };
 
 }  // namespace agentfense::server

@@ -15,6 +15,8 @@
 // piece of body (NDJSON: an {"error": ...} line) or, returning nullopt, the connection
 // is cut so the client sees an incomplete body. `emit` returns false once the client
 // is gone (a write failed) or the response was abandoned.
+//
+// Both run the Api call as the request's caller (caller_scope.h) on their worker.
 #pragma once
 
 #include <httplib.h>
@@ -27,6 +29,7 @@
 #include <thread>
 
 #include "server/api.h"
+#include "server/caller_scope.h"
 #include "server/rest_handoff.h"
 #include "server/rest_router.h"
 
@@ -70,7 +73,8 @@ Result PipeBodyInto(const BodyReader& body,
     if (auto error = pipe.error()) std::rethrow_exception(error);
     return false;
   };
-  std::thread worker([&] {
+  std::thread worker([&, caller = current_caller()] {
+    const CallerScope as_caller(caller);
     try {
       result.emplace(consume(next));
     } catch (...) {
@@ -126,14 +130,16 @@ void StreamResponse(
     std::function<std::optional<std::string>(std::exception_ptr)> render_late_error) {
   auto stream = std::make_shared<ResponseStream<T>>();
   // The worker gets a raw pointer: it must not own the stream, whose destructor joins it.
-  stream->worker = std::thread([raw = stream.get(), produce = std::move(produce)] {
-    try {
-      produce([raw](const T& message) { return raw->pipe.Push(message); });
-      raw->pipe.Finish();
-    } catch (...) {
-      raw->pipe.Finish(std::current_exception());
-    }
-  });
+  stream->worker =
+      std::thread([raw = stream.get(), produce = std::move(produce), caller = current_caller()] {
+        const CallerScope as_caller(caller);
+        try {
+          produce([raw](const T& message) { return raw->pipe.Push(message); });
+          raw->pipe.Finish();
+        } catch (...) {
+          raw->pipe.Finish(std::current_exception());
+        }
+      });
   std::optional<T> first = stream->pipe.Pop();
   if (!first) {
     if (auto error = stream->pipe.error()) std::rethrow_exception(error);

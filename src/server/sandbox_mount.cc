@@ -40,6 +40,7 @@ SandboxMount::SandboxMount(const MountPlan& plan)
                                    .state_dir = plan.state_dir,
                                    .policy_json_file = policy_file,
                                    .audit_path = plan.audit_path,
+                                   .audit_sandbox = plan.sandbox_id,
                                    .control_socket = run_dir_ + "/control.sock",
                                    .owner_uid = plan.owner_uid,
                                    .owner_gid = plan.owner_gid,

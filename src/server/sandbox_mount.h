@@ -27,7 +27,7 @@ struct MountPlan {
   std::string mount_root;  // storage.mount_path
   std::vector<policy::Rule> rules;
   fs::QuotaLimits quota;  // the write layer's limits (0 = unlimited)
-  uid_t owner_uid = 0;  // the sandbox's host ids: every file is presented as theirs
+  uid_t owner_uid = 0;    // the sandbox's host ids: every file is presented as theirs
   gid_t owner_gid = 0;
 };
 
@@ -41,6 +41,8 @@ class SandboxMount {
 
   // O_PATH fd of the mountpoint, for the runtime's /workspace.
   int workspace_fd() const { return workspace_.get(); }
+  // Its host path (root-only), for a runtime that binds by path (dockerd).
+  std::string mountpoint() const { return run_dir_ + "/mnt"; }
   // One request over the control socket; throws when the fs process answers ok=false or
   // cannot be reached.
   nlohmann::json control(const nlohmann::json& request,

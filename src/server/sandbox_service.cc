@@ -31,6 +31,11 @@ runtime::Limits limits_from_wire(const v1::ResourceLimits& r) {
 void validate_limits(const v1::ResourceLimits& r) {
   if (r.memory_bytes() < 0 || r.cpu_quota() < 0 || r.cpu_shares() < 0 || r.pids_limit() < 0)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "resources: limits must not be negative");
+  if (r.cpu_quota() > 0 && r.cpu_quota() < runtime::kMinCpuQuota)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "resources.cpu_quota " + std::to_string(r.cpu_quota()) +
+                       " is below 1000: it is microseconds of CPU per 100 ms period (Docker's "
+                       "unit; 25000 = a quarter of one CPU)");
 }
 
 std::vector<policy::Rule> rules_of(const v1::Sandbox& sandbox) {
@@ -57,6 +62,14 @@ SandboxService::~SandboxService() {
 
 std::string SandboxService::state_dir(const std::string& id) const {
   return options_.sandboxes_dir + "/" + id;
+}
+
+SandboxRuntime SandboxService::runtime_of(const v1::Sandbox& sandbox) const {
+  const bool docker = sandbox.runtime() == v1::RUNTIME_TYPE_DOCKER;
+  return {
+      .type = docker ? v1::RUNTIME_TYPE_DOCKER : v1::RUNTIME_TYPE_BWRAP,
+      .image = docker && sandbox.image().empty() ? options_.docker.default_image : sandbox.image(),
+      .docker = options_.docker};
 }
 
 v1::Sandbox SandboxService::load(const std::string& id) const {
@@ -94,11 +107,13 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const v1::RuntimeType runtime = request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED
                                       ? options_.default_runtime
                                       : request.runtime();
-  if (runtime == v1::RUNTIME_TYPE_DOCKER && !options_.docker_available)
-    throw ApiError(StatusCode::UNIMPLEMENTED,
-                   "runtime RUNTIME_TYPE_DOCKER is not available on this server yet; use "
-                   "RUNTIME_TYPE_BWRAP",
-                   kReasonUnimplementedRuntime);
+  v1::Sandbox sandbox;
+  sandbox.set_runtime(runtime);
+  // A docker sandbox records its image (runtime.docker.default_image when none is asked).
+  sandbox.set_image(runtime == v1::RUNTIME_TYPE_DOCKER && request.image().empty()
+                        ? options_.docker.default_image
+                        : request.image());
+  check_runtime_available(runtime_of(sandbox));  // dockerd answers, the image is there
   if (request.has_expires_in() && to_millis(request.expires_in()).count() < 0)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "expires_in must not be negative");
   // Outside the lock: the walk reads the codebase (usually not at all: see the header).
@@ -112,7 +127,6 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
                    "owner '" + owner + "' already has " + std::to_string(options_.max_per_user) +
                        " sandboxes (sandbox.max_per_user); destroy some first",
                    kReasonQuotaExceeded);
-  v1::Sandbox sandbox;
   sandbox.set_id(store::new_id("sb_"));
   sandbox.set_codebase_id(codebase.id());
   *sandbox.mutable_permissions() = request.permissions();
@@ -123,8 +137,6 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const auto expires_in =
       request.has_expires_in() ? to_millis(request.expires_in()) : options_.default_expiration;
   if (expires_in.count() > 0) *sandbox.mutable_expires_at() = to_timestamp(now + expires_in);
-  sandbox.set_runtime(runtime);
-  sandbox.set_image(request.image());
   *sandbox.mutable_resources() = resources;
   sandbox.set_sync_mode(request.sync_mode() == v1::SYNC_MODE_MANUAL
                             ? v1::SYNC_MODE_MANUAL
@@ -169,6 +181,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
         .sync_on_complete = sync_on_complete(sandbox),
         .max_sessions = options_.max_sessions_per_sandbox,
         .id_range = options_.id_range,
+        .runtime = runtime_of(sandbox),
         .reserve_commit_room = [this, codebase = sandbox.codebase_id()](std::int64_t pending) {
           reserve_commit_room(codebases_, codebase, pending);
         }};
@@ -249,6 +262,8 @@ void SandboxService::DestroySandbox(const v1::DestroySandboxRequest& request) {
 
 int SandboxService::recover() {
   const std::lock_guard lock(lifecycle_mu_);
+  // Containers first: they bind the mounts swept next, and run as ids leased again soon.
+  const int containers = sweep_containers(options_.docker);
   const int swept = sweep_mount_root(options_.mount_root);
   int stopped = 0;
   for (v1::Sandbox sandbox : sandboxes_.list_all()) {
@@ -256,7 +271,9 @@ int SandboxService::recover() {
     stop_locked(sandbox, "stopped because the server restarted; start it again");
     ++stopped;
   }
-  log::info("server.recovered", {{"sandboxes_stopped", stopped}, {"mounts_swept", swept}});
+  log::info("server.recovered", {{"sandboxes_stopped", stopped},
+                                 {"mounts_swept", swept},
+                                 {"containers_removed", containers}});
   return stopped;
 }
 

@@ -35,7 +35,7 @@ struct SandboxServiceOptions {
   std::size_t output_limit = 16 << 20;
   IdRange id_range = kDefaultIdRange;                        // sandbox.uid_range
   v1::RuntimeType default_runtime = v1::RUNTIME_TYPE_BWRAP;  // runtime.type
-  bool docker_available = false;
+  DockerOptions docker;                                      // runtime.docker.*
   // sandbox.disk_bytes / disk_inodes (disk_quota.h).
   DiskQuotaPolicy disk{.max_bytes = std::int64_t{10} << 30, .max_inodes = 1'000'000};
 };
@@ -49,7 +49,8 @@ class SandboxService final : public SandboxApi {
 
   // Start-up after a crash or restart: sandboxes recorded as RUNNING are reported as
   // STOPPED (their write layers are intact), ACTIVE sessions as CLOSED, and leftover
-  // mounts under the mount root are removed. Returns how many sandboxes were stopped.
+  // containers of this server and mounts under the mount root are removed. Returns how
+  // many sandboxes were stopped.
   int recover();
   // Graceful shutdown: every live sandbox is stopped (sessions killed, unmounted).
   void shutdown();
@@ -95,6 +96,7 @@ class SandboxService final : public SandboxApi {
   v1::Sandbox load(const std::string& id) const;                      // NOT_FOUND when unknown
   std::shared_ptr<LiveSandbox> running(const std::string& id) const;  // NOT_RUNNING
   std::string state_dir(const std::string& id) const;
+  SandboxRuntime runtime_of(const v1::Sandbox& sandbox) const;
   void stop_locked(v1::Sandbox& sandbox, const std::string& why);
   void destroy_locked(const std::string& id);
   // After a commit reached the codebase: other mounts of it drop their caches, and the

@@ -22,6 +22,7 @@ v1::ExecResult to_wire(const runtime::ExecResult& result) {
   *out.mutable_duration() = to_duration(result.duration);
   out.set_stdout_truncated(result.stdout_truncated);
   out.set_stderr_truncated(result.stderr_truncated);
+  out.set_oom_killed(result.oom_killed);
   return out;
 }
 
@@ -70,6 +71,7 @@ class StreamEmitter {
     *last.mutable_duration() = result.duration();
     last.set_stdout_truncated(result.stdout_truncated());
     last.set_stderr_truncated(result.stderr_truncated());
+    last.set_oom_killed(result.oom_killed());
     send(last);
   }
 

@@ -1,6 +1,8 @@
 // Start-up is a linear chain; everything constructed is RAII and torn down in reverse:
-//   logging -> directories -> database -> stores -> services -> recover() -> reaper ->
-//   gRPC -> REST -> wait for a signal -> REST stop -> gRPC stop -> sandboxes stopped.
+//   logging -> auth and TLS checks -> directories -> database -> stores -> services ->
+//   recover() -> reaper -> caller gate and scoped Api -> gRPC -> REST -> reloader ->
+//   wait for a signal (SIGHUP: re-read keys and certificates) -> REST stop -> gRPC stop ->
+//   sandboxes stopped.
 #include "server/server_app.h"
 
 #include <signal.h>
@@ -12,13 +14,21 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/auth/authenticator.h"
+#include "server/auth/key_ring.h"
 #include "server/codebase_service.h"
+#include "server/config/auth_settings.h"
 #include "server/grpc_service.h"
+#include "server/reload_thread.h"
 #include "server/rest_gateway.h"
 #include "server/sandbox_service.h"
+#include "server/scoped_api.h"
+#include "server/server_instance.h"
 #include "server/spawner_thread.h"
+#include "server/tenant_scope.h"
 #include "store/codebase_store.h"
 #include "store/database.h"
+#include "store/ownership.h"
 #include "store/sandbox_records.h"
 #include "store/schema.h"
 #include "store/session_records.h"
@@ -60,12 +70,14 @@ class Reaper {
   std::thread thread_;
 };
 
-// Blocks SIGTERM/SIGINT in every thread (call before any thread starts) and waits.
-sigset_t shutdown_signals() {
+// Blocks SIGTERM/SIGINT (shut down) and SIGHUP (re-read keys and certificates) in every
+// thread (call before any thread starts); the main thread waits for them.
+sigset_t server_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) throw SystemError("pthread_sigmask", EINVAL);
   return set;
 }
@@ -75,7 +87,16 @@ void ensure_dir(const std::string& path, mode_t mode) {
   check_syscall(::chmod(path.c_str(), mode), "chmod " + path);
 }
 
-SandboxServiceOptions sandbox_options(const Config& config) {
+DockerOptions docker_options(const Config& config, std::string instance) {
+  const Config::Runtime::Docker& docker = config.runtime.docker;
+  return {.host = docker.host,
+          .default_image = docker.default_image,
+          .network_mode = docker.network_mode,
+          .enable_networking = docker.enable_networking,
+          .instance = std::move(instance)};
+}
+
+SandboxServiceOptions sandbox_options(const Config& config, std::string instance) {
   return {
       .fs_program = supervisor::sibling_binary("agentfense"),
       .sandboxes_dir = config.storage.data_dir + "/sandboxes",
@@ -89,7 +110,7 @@ SandboxServiceOptions sandbox_options(const Config& config) {
       .id_range = config.sandbox.uid_range,
       .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
                                                                      : v1::RUNTIME_TYPE_BWRAP,
-      .docker_available = false,
+      .docker = docker_options(config, std::move(instance)),
       .disk = {.max_bytes = config.sandbox.disk_bytes, .max_inodes = config.sandbox.disk_inodes}};
 }
 
@@ -102,14 +123,51 @@ store::UploadLimits upload_limits(const Config& config) {
           .max_archive_ratio = s.max_archive_ratio};
 }
 
+// How often the keys file and certificates are checked for changes: a revoked key is
+// refused within this (plus the time to read the file).
+constexpr std::chrono::milliseconds kReloadInterval(250);
+
+TlsFiles tls_files(const Config& config) {
+  return {.cert = config.server.tls.cert,
+          .key = config.server.tls.key,
+          .client_ca = config.server.tls.client_ca};
+}
+
+// Said once at start-up: what protects this server, and what does not.
+void log_exposure(const Config& config) {
+  const bool exposed = !is_loopback_address(config.server.grpc_addr) ||
+                       !is_loopback_address(config.server.http_addr);
+  if (config.auth.mode == AuthMode::kNone)
+    log::warn("server.auth_disabled",
+              {{"grpc_addr", config.server.grpc_addr},
+               {"http_addr", config.server.http_addr},
+               {"why",
+                "auth.mode: none: anyone who reaches these addresses can run commands "
+                "and read every codebase"}});
+  if (exposed && authentication_required(config) && !config.server.tls.enabled())
+    log::warn("server.keys_in_clear_text",
+              {{"why", "API keys reach a non-loopback address without TLS; set server.tls"}});
+}
+
 }  // namespace
 
 int run_server(const Config& config) {
-  const sigset_t signals = shutdown_signals();
+  check_auth_settings(config);  // a refusal is the only line printed
+  const sigset_t signals = server_signals();
   log::configure(config.logging.level, config.logging.format);
   log::info("server.config", describe_fields(config));
   if (::geteuid() != 0)
     throw UserError("agentfense server must run as root (FUSE mounts, cgroups)");
+  // Read before anything starts, so a bad keys file or certificate stops start-up.
+  std::unique_ptr<KeyRing> keys;
+  if (authentication_required(config))
+    keys = std::make_unique<KeyRing>(config.auth.keys, config.auth.keys_file,
+                                     config.auth.default_quotas);
+  std::shared_ptr<TlsCertificates> certificates;
+  if (config.server.tls.enabled())
+    certificates =
+        std::make_shared<TlsCertificates>(tls_files(config), config.storage.data_dir + "/tls");
+  log_exposure(config);
   // The data dir holds every sandbox's write layer: nobody else may read it.
   ensure_dir(config.storage.data_dir, 0700);
   ensure_dir(config.storage.codebase_path, 0755);
@@ -122,8 +180,9 @@ int run_server(const Config& config) {
   store::SandboxRecords sandbox_records(*db);
   store::SessionRecords session_records(*db);
   SpawnerThread spawner;
-  SandboxService sandboxes(sandbox_options(config), codebase_store, sandbox_records,
-                           session_records, spawner);
+  SandboxService sandboxes(
+      sandbox_options(config, load_or_create_instance_id(config.storage.data_dir)), codebase_store,
+      sandbox_records, session_records, spawner);
   CodebaseService codebases(
       codebase_store, config.storage.import_roots,
       [&sandboxes](const std::string& id, const std::vector<std::string>& paths) {
@@ -132,9 +191,26 @@ int run_server(const Config& config) {
   sandboxes.recover();
   Reaper reaper(sandboxes, config.sandbox.cleanup_interval);
 
-  GrpcTransport grpc_transport(codebases, sandboxes);
-  const int grpc_port = grpc_transport.Start(config.server.grpc_addr);
-  RestGateway rest(codebases, sandboxes);
+  // Every call is admitted by the gate and scoped to its caller (scoped_api.h).
+  std::unique_ptr<CallGate> gate;
+  if (keys) {
+    gate = std::make_unique<Authenticator>(*keys, !config.server.tls.client_ca.empty());
+  } else {
+    gate = std::make_unique<OpenGate>();
+  }
+  store::Ownership ownership(*db);
+  TenantScope scope(ownership, [&keys](const std::string& id) -> PrincipalPtr {
+    return keys ? keys->principal(id) : nullptr;
+  });
+  codebase_store.set_extra_room(
+      [&scope](const std::string& codebase_id) { return scope.stored_bytes_room(codebase_id); });
+  ScopedCodebaseApi scoped_codebases(codebases, scope, codebase_store);
+  ScopedSandboxApi scoped_sandboxes(sandboxes, scope, sandbox_records);
+
+  GrpcTransport grpc_transport(scoped_codebases, scoped_sandboxes, gate.get());
+  const int grpc_port = grpc_transport.Start(config.server.grpc_addr,
+                                             certificates ? certificates->mirrored() : TlsFiles{});
+  RestGateway rest(scoped_codebases, scoped_sandboxes, {.gate = gate.get(), .tls = certificates});
   rest.set_access_log([](const std::string& method, const std::string& path, int status,
                          std::chrono::microseconds duration) {
     log::debug("http.request", {{"method", method},
@@ -143,10 +219,24 @@ int run_server(const Config& config) {
                                 {"ms", static_cast<double>(duration.count()) / 1000.0}});
   });
   const int http_port = rest.listen(config.server.http_addr);
-  log::info("server.listening", {{"grpc_port", grpc_port}, {"http_port", http_port}});
+  log::info("server.listening", {{"grpc_port", grpc_port},
+                                 {"http_port", http_port},
+                                 {"auth", describe_auth_mode(config)},
+                                 {"tls", config.server.tls.enabled()}});
+  ReloadThread reloader({[&keys](bool force) {
+                           if (keys) keys->reload(force);
+                         },
+                         [&certificates](bool force) {
+                           if (certificates) certificates->reload(force);
+                         }},
+                        kReloadInterval);
 
   int signal_number = 0;
-  while (sigwait(&signals, &signal_number) != 0) {
+  while (true) {
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) break;
+    log::info("server.reload_requested", {{"signal", "SIGHUP"}});
+    reloader.poke();
   }
   log::info("server.stopping", {{"signal", strsignal(signal_number)}});
   rest.stop();

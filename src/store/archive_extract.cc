@@ -91,9 +91,9 @@ void Extractor::check_expansion(std::int64_t expanded, bool arrived) const {
   if (limits.max_archive_bytes != 0 && expanded > limits.max_archive_bytes)
     throw_over_limit("archive expanded size", "storage.max_archive_bytes",
                      limits.max_archive_bytes);
-  if (budget_.room >= 0 && expanded > budget_.room)
-    throw_over_limit("codebase size with this archive", "storage.max_codebase_bytes",
-                     limits.max_codebase_bytes);
+  if (budget_.room.bytes >= 0 && expanded > budget_.room.bytes)
+    throw_over_limit("codebase size with this archive", budget_.room.key.c_str(),
+                     budget_.room.limit);
   const std::int64_t ratio = limits.max_archive_ratio;
   if (arrived && ratio != 0 && expanded > kArchiveRatioFreeBytes &&
       expanded / ratio > source_.received)

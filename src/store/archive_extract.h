@@ -27,7 +27,7 @@ struct ExtractResult {
 
 struct ArchiveBudget {
   UploadLimits limits;
-  std::int64_t room = -1;  // bytes the codebase may still grow by; -1 = no limit
+  Room room;  // what the codebase may still grow by
 };
 
 ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data,

@@ -27,7 +27,7 @@ v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebas
   // once the whole archive has been accepted.
   StagingDir staging(codebase_path_, dir);
   const ExtractResult extracted =
-      extract_archive(staging.fd(), data, {.limits = limits_, .room = free_bytes(codebase_id)});
+      extract_archive(staging.fd(), data, {.limits = limits_, .room = room(codebase_id)});
 
   {
     std::lock_guard<std::mutex> install(install_mutex_);

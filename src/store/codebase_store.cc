@@ -121,21 +121,37 @@ v1::Codebase CodebaseStore::get(const std::string& id) {
 
 v1::ListCodebasesResponse CodebaseStore::list(const std::string& owner_id, int page_size,
                                               const std::string& page_token) {
+  if (owner_id.empty()) return list_page(nullptr, page_size, page_token);
+  const std::vector<std::string> owners = {owner_id};
+  return list_page(&owners, page_size, page_token);
+}
+
+v1::ListCodebasesResponse CodebaseStore::list_for_owners(const std::vector<std::string>& owners,
+                                                         int page_size,
+                                                         const std::string& page_token) {
+  return list_page(&owners, page_size, page_token);
+}
+
+v1::ListCodebasesResponse CodebaseStore::list_page(const std::vector<std::string>* owners,
+                                                   int page_size, const std::string& page_token) {
   const int limit = effective_page_size(page_size);
   const std::optional<PageCursor> after = decode_page_token(kTokenKind, page_token);
   auto guard = db_.lock();
   // Fetch one extra row to learn whether another page exists.
-  Statement query(db_, std::string("SELECT ") + kColumns +
-                           " FROM codebases WHERE (?1 = '' OR owner_id = ?1)"
-                           " AND (?2 IS NULL OR (created_at, id) > (?2, ?3))"
-                           " ORDER BY created_at, id LIMIT ?4");
-  query.bind(1, owner_id);
+  Statement query(db_, std::string("SELECT ") + kColumns + " FROM codebases WHERE " +
+                           (owners ? "owner_id IN (" + placeholders(4, owners->size()) + ")"
+                                   : std::string("1")) +
+                           " AND (?1 IS NULL OR (created_at, id) > (?1, ?2))"
+                           " ORDER BY created_at, id LIMIT ?3");
   if (after) {
-    query.bind(2, after->created_at_us).bind(3, after->id);
+    query.bind(1, after->created_at_us).bind(2, after->id);
   } else {
-    query.bind_null(2).bind_null(3);
+    query.bind_null(1).bind_null(2);
   }
-  query.bind(4, static_cast<int64_t>(limit) + 1);
+  query.bind(3, static_cast<int64_t>(limit) + 1);
+  if (owners)
+    for (std::size_t i = 0; i < owners->size(); ++i)
+      query.bind(static_cast<int>(4 + i), (*owners)[i]);
   v1::ListCodebasesResponse out;
   while (query.step()) {
     if (out.codebases_size() == limit) {
@@ -174,9 +190,15 @@ std::string CodebaseStore::files_dir(const std::string& id) {
   return codebase.imported_from().empty() ? codebase_path_ + "/" + id : codebase.imported_from();
 }
 
-std::int64_t CodebaseStore::free_bytes(const std::string& codebase_id) {
-  if (limits_.max_codebase_bytes == 0) return -1;
-  return std::max<std::int64_t>(0, limits_.max_codebase_bytes - get(codebase_id).size());
+Room CodebaseStore::room(const std::string& codebase_id) {
+  Room room{.limit = limits_.max_codebase_bytes};
+  if (limits_.max_codebase_bytes != 0)
+    room.bytes = std::max<std::int64_t>(0, limits_.max_codebase_bytes - get(codebase_id).size());
+  if (extra_room_) {
+    Room extra = extra_room_(codebase_id);
+    if (extra.bytes >= 0 && (room.bytes < 0 || extra.bytes < room.bytes)) room = std::move(extra);
+  }
+  return room;
 }
 
 void CodebaseStore::adjust_stats(const std::string& id, const TreeStats& delta) {

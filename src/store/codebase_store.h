@@ -11,6 +11,7 @@
 // accounting take install_mutex_ only around the final rename, never while streaming.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ class CodebaseStore {
   // Ordered by (created_at, id); owner_id empty = every owner.
   v1::ListCodebasesResponse list(const std::string& owner_id, int page_size,
                                  const std::string& page_token);
+  // The same for any of `owners` (none: an empty listing).
+  v1::ListCodebasesResponse list_for_owners(const std::vector<std::string>& owners, int page_size,
+                                            const std::string& page_token);
   // FAILED_PRECONDITION while sandboxes use it. Deletes a stored codebase's files without
   // following symlinks; an imported codebase's directory is left alone.
   void remove(const std::string& id);
@@ -67,9 +71,14 @@ class CodebaseStore {
 
   // --- limits (upload_limits.h) ---
   const UploadLimits& limits() const { return limits_; }
-  // Bytes the codebase may still grow by under max_codebase_bytes (as last counted);
-  // -1 = no limit.
-  std::int64_t free_bytes(const std::string& codebase_id);
+  // Bytes the codebase may still grow by under max_codebase_bytes and the extra room
+  // limit (as last counted); -1 = no limit. room() also names the binding setting.
+  std::int64_t free_bytes(const std::string& codebase_id) { return room(codebase_id).bytes; }
+  Room room(const std::string& codebase_id);
+  // A further bound on a codebase's growth, asked at every upload and commit: the server
+  // sets the stored-bytes quota of the principal the codebase is charged to.
+  using ExtraRoom = std::function<Room(const std::string& codebase_id)>;
+  void set_extra_room(ExtraRoom extra) { extra_room_ = std::move(extra); }
   // Raises the recorded size at once (a commit about to land at most `bytes`); the next
   // recount() replaces it with what is really there.
   void add_size(const std::string& codebase_id, std::int64_t bytes) {
@@ -85,6 +94,8 @@ class CodebaseStore {
                                          const server::Next<std::string>& data);
 
  private:
+  v1::ListCodebasesResponse list_page(const std::vector<std::string>* owners, int page_size,
+                                      const std::string& page_token);
   void adjust_stats(const std::string& id, const TreeStats& delta);
   v1::Codebase insert(const std::string& name, const std::string& owner_id,
                       const std::string& imported_from, const TreeStats& stats);
@@ -98,6 +109,7 @@ class CodebaseStore {
   std::string codebase_path_;
   UploadLimits limits_;
   std::mutex install_mutex_;
+  ExtraRoom extra_room_;
 };
 
 }  // namespace agentfense::store

@@ -97,6 +97,15 @@ class Transaction {
   bool done_ = false;
 };
 
+// "?4, ?5, ?6" for `count` numbered parameters from `first`: an IN (...) list of values
+// bound one by one (never spliced into the SQL text).
+inline std::string placeholders(int first, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i)
+    out += (i ? ", ?" : "?") + std::to_string(first + static_cast<int>(i));
+  return out;
+}
+
 // Thrown for SQLite failures; `rc` is the extended result code (e.g.
 // SQLITE_CONSTRAINT_FOREIGNKEY) so callers can turn constraint failures into API errors.
 class DatabaseError : public std::runtime_error {

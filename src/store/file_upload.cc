@@ -30,8 +30,8 @@ void write_all(int fd, std::string_view bytes, const std::string& what) {
 
 void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
                                const CodebasePath& path, std::int64_t size) {
-  const std::int64_t room = free_bytes(codebase_id);
-  if (room < 0) return;
+  const Room room = this->room(codebase_id);
+  if (room.bytes < 0) return;
   std::int64_t replaced = 0;  // a file of that name gives its bytes back
   try {
     UniqueFd parent = open_dir_in_codebase(root_fd, path.parent(), false);
@@ -40,9 +40,9 @@ void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
   } catch (const server::ApiError& error) {
     if (error.code() != grpc::StatusCode::NOT_FOUND) throw;
   }
-  if (size - replaced > room)
-    throw_over_limit("codebase " + codebase_id + " with " + path.display,
-                     "storage.max_codebase_bytes", limits_.max_codebase_bytes);
+  if (size - replaced > room.bytes)
+    throw_over_limit("codebase " + codebase_id + " with " + path.display, room.key.c_str(),
+                     room.limit);
 }
 
 v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std::string& file_path,

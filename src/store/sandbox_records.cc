@@ -51,17 +51,26 @@ std::optional<v1::Sandbox> SandboxRecords::get(const std::string& id) {
 }
 
 v1::ListSandboxesResponse SandboxRecords::list(const std::string& codebase_id, int page_size,
-                                               const std::string& page_token) {
+                                               const std::string& page_token,
+                                               const std::vector<std::string>* owners) {
   const int limit = effective_page_size(page_size);
   const std::optional<PageCursor> after = decode_page_token(kTokenKind, page_token);
   auto guard = db_.lock();
+  const std::string owned =
+      owners ? " AND codebase_id IN (SELECT id FROM codebases WHERE owner_id IN (" +
+                   placeholders(5, owners->size()) + "))"
+             : "";
   // One extra row tells whether another page exists.
   Statement query(db_,
                   "SELECT proto, created_at, id FROM sandboxes"
-                  " WHERE (?1 = '' OR codebase_id = ?1)"
-                  " AND (?2 IS NULL OR (created_at, id) > (?2, ?3))"
-                  " ORDER BY created_at, id LIMIT ?4");
+                  " WHERE (?1 = '' OR codebase_id = ?1)" +
+                      owned +
+                      " AND (?2 IS NULL OR (created_at, id) > (?2, ?3))"
+                      " ORDER BY created_at, id LIMIT ?4");
   query.bind(1, codebase_id);
+  if (owners)
+    for (std::size_t i = 0; i < owners->size(); ++i)
+      query.bind(static_cast<int>(5 + i), (*owners)[i]);
   if (after) {
     query.bind(2, after->created_at_us).bind(3, after->id);
   } else {

@@ -24,8 +24,10 @@ class SandboxRecords {
   void put(const v1::Sandbox& sandbox);
   std::optional<v1::Sandbox> get(const std::string& id);
   // Ordered by (created_at, id) with keyset page tokens; codebase_id empty = all.
+  // `owners` (when given) keeps only sandboxes on codebases of those owners.
   v1::ListSandboxesResponse list(const std::string& codebase_id, int page_size,
-                                 const std::string& page_token);
+                                 const std::string& page_token,
+                                 const std::vector<std::string>* owners = nullptr);
   // Every record, same order (restart recovery, expiry sweeps).
   std::vector<v1::Sandbox> list_all();
   // Also removes the sandbox's sessions. False when there was no such record.

@@ -43,6 +43,17 @@ const std::vector<std::string>& store_migrations() {
         );
         CREATE INDEX sessions_by_sandbox ON sessions (sandbox_id, created_at, id);
       )sql",
+      // 2: the authenticated principal each codebase, sandbox and session is charged to
+      // (per-principal quotas; '' = created without authentication). Scoping goes by
+      // the codebase's owner_id, which the server now checks against the principal.
+      R"sql(
+        ALTER TABLE codebases ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sandboxes ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sessions ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+        CREATE INDEX codebases_by_principal ON codebases (principal);
+        CREATE INDEX sandboxes_by_principal ON sandboxes (principal, status);
+        CREATE INDEX sessions_by_principal ON sessions (principal, status);
+      )sql",
   };
   return migrations;
 }

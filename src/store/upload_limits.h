@@ -25,6 +25,15 @@ struct UploadLimits {
   std::int64_t max_archive_ratio = 100;
 };
 
+// How much a codebase may still grow by, and the setting that bounds it (named when a
+// refusal says why): storage.max_codebase_bytes, or the stored-bytes quota of the
+// principal the codebase is charged to when that leaves less room.
+struct Room {
+  std::int64_t bytes = -1;  // -1 = no limit
+  std::string key = "storage.max_codebase_bytes";
+  std::int64_t limit = 0;
+};
+
 // What any archive may expand to before max_archive_ratio applies.
 inline constexpr std::int64_t kArchiveRatioFreeBytes = std::int64_t{64} << 20;
 

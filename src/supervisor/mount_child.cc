@@ -36,6 +36,8 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec) {
   if (!spec.audit_path.empty()) {
     argv.push_back("--audit");
     argv.push_back(spec.audit_path);
+    argv.push_back("--audit-id");
+    argv.push_back(spec.audit_sandbox.empty() ? "local" : spec.audit_sandbox);
   }
   if (!spec.control_socket.empty()) {
     argv.push_back("--control-socket");

@@ -23,7 +23,8 @@ struct MountChildSpec {
   std::string mountpoint;
   std::string state_dir;
   std::string policy_json_file;  // rules as a JSON list
-  std::string audit_path;        // empty: no audit log
+  std::string audit_path;        // empty: no audit trail
+  std::string audit_sandbox;     // the sandbox id its events carry
   std::string control_socket;    // empty: none; else fs/control_ops.h requests (0600)
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;

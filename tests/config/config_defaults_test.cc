@@ -12,8 +12,14 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 void expect_defaults(const Config& config) {
-  EXPECT_EQ(config.server.grpc_addr, ":9000");
-  EXPECT_EQ(config.server.http_addr, ":8080");
+  // Loopback only: nothing is exposed until someone decides to (auth_settings.h).
+  EXPECT_EQ(config.server.grpc_addr, "127.0.0.1:9000");
+  EXPECT_EQ(config.server.http_addr, "127.0.0.1:8080");
+  EXPECT_FALSE(config.server.tls.enabled());
+  EXPECT_EQ(config.auth.mode, AuthMode::kDefault);
+  EXPECT_TRUE(config.auth.keys.empty());
+  EXPECT_TRUE(config.auth.keys_file.empty());
+  EXPECT_EQ(config.auth.default_quotas, PrincipalQuotas{});
   EXPECT_EQ(config.storage.data_dir, "/var/lib/agentfense");
   EXPECT_EQ(config.storage.codebase_path, "/var/lib/agentfense/codebases");
   EXPECT_EQ(config.storage.db_path, "/var/lib/agentfense/agentfense.db");
@@ -147,7 +153,10 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   config.runtime.max_timeout = minutes(90);
   const log::Fields fields = describe_fields(config);
   EXPECT_EQ(fields["config_file"], "(defaults)");
-  EXPECT_EQ(fields["server.grpc_addr"], ":9000");
+  EXPECT_EQ(fields["server.grpc_addr"], "127.0.0.1:9000");
+  EXPECT_EQ(fields["auth.mode"], "none (loopback only)");
+  EXPECT_EQ(fields["auth.keys"], "0 entries");
+  EXPECT_EQ(fields["auth.default_quotas.stored_bytes"], "0");
   EXPECT_EQ(fields["runtime.type"], "bwrap");
   EXPECT_EQ(fields["runtime.max_timeout"], "1h30m");
   EXPECT_EQ(fields["runtime.output_limit"], "16MiB");
@@ -160,10 +169,11 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.disk_inodes"], 1'000'000);
   EXPECT_EQ(fields["storage.max_upload_bytes"], "1GiB");
   EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
-  EXPECT_EQ(fields.size(), 30u);  // config_file + all 29 keys
+  EXPECT_EQ(fields.size(), 43u);  // config_file + all 42 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
-  EXPECT_EQ(line.rfind("{\"config_file\":\"(defaults)\",\"server.grpc_addr\":\":9000\"", 0), 0u)
+  EXPECT_EQ(
+      line.rfind("{\"config_file\":\"(defaults)\",\"server.grpc_addr\":\"127.0.0.1:9000\"", 0), 0u)
       << line;
 }
 

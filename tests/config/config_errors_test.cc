@@ -54,7 +54,7 @@ TEST_F(ConfigErrorTest, WrongTypes) {
   expect_error("runtime:\n  type:\n", "runtime.type has no value in @ line 2");
   expect_error("- server\n",
                "config file @ must be a mapping of sections: server, storage, "
-               "runtime, sandbox, logging (got a list)");
+               "runtime, sandbox, auth, logging (got a list)");
 }
 
 TEST_F(ConfigErrorTest, BadDurations) {
@@ -138,6 +138,12 @@ TEST_F(ConfigErrorTest, EnumeratedValues) {
   expect_error("runtime:\n  docker:\n    host: tcp://1.2.3.4:2375\n",
                "bad value 'tcp://1.2.3.4:2375' for runtime.docker.host in @ line 3 "
                "(expected unix:///path/to/docker.sock)");
+  // A sandbox's container never joins the host's network namespace or another's.
+  for (const char* mode : {"host", "container:abc"})
+    expect_error(std::string("runtime:\n  docker:\n    network_mode: ") + mode + "\n",
+                 std::string("bad value '") + mode +
+                     "' for runtime.docker.network_mode in @ line 3 (expected none, bridge or "
+                     "the name of a Docker network (not host or container:))");
 }
 
 TEST_F(ConfigErrorTest, RelativeStoragePaths) {

@@ -73,7 +73,7 @@ TEST(ConfigOverrides, ABadFlagLeavesTheConfigUntouched) {
   expect_user_error(
       [&] { apply_overrides(config, {.grpc_addr = ":1", .data_dir = "/x", .log_level = "loud"}); },
       "bad value 'loud' for --log-level (expected debug, info, warn or error)");
-  EXPECT_EQ(config.server.grpc_addr, ":9000");
+  EXPECT_EQ(config.server.grpc_addr, "127.0.0.1:9000");
   EXPECT_EQ(config.storage.data_dir, "/var/lib/agentfense");
 }
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from harness import Result, Runner, agentfense_bin, assert_no_secret, tree_digest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docker"))
+from dockerd import TEST_IMAGE, start_with_images  # noqa: E402
 
 # Hidden under agent-safe: (relative path, secret key). Each gets its own secret so a
 # leak names the exact file it came from.
@@ -55,9 +59,35 @@ def secrets() -> dict[str, str]:
     return {key: f"SECRET{key.upper()}{uuid.uuid4().hex}" for key in keys}
 
 
+@pytest.fixture(scope="session")
+def dockerd():
+    """A private dockerd with the test image (tests/docker), started on first use."""
+    daemon = start_with_images()
+    yield daemon
+    daemon.stop()
+
+
 @pytest.fixture
-def runner(agentfense: str, secrets: dict[str, str]) -> Runner:
-    return Runner(host_env_secret=secrets["host_env"])
+def runtime() -> str:
+    """Where `runner` runs commands: bwrap, or each of a module's RUNTIMES."""
+    return "bwrap"
+
+
+def pytest_generate_tests(metafunc):
+    # A module that lists RUNTIMES = ("bwrap", "docker") runs its tests on both: the
+    # levels table and the escape suite hold inside a container exactly as under bwrap.
+    runtimes = getattr(metafunc.module, "RUNTIMES", None)
+    if runtimes and "runtime" in metafunc.fixturenames:
+        metafunc.parametrize("runtime", runtimes)
+
+
+@pytest.fixture
+def runner(agentfense: str, secrets: dict[str, str], runtime: str, request) -> Runner:
+    options: list[str] = []
+    if runtime == "docker":
+        daemon = request.getfixturevalue("dockerd")
+        options = ["--runtime", "docker", "--image", TEST_IMAGE, "--docker-host", daemon.host]
+    return Runner(host_env_secret=secrets["host_env"], runtime_options=options)
 
 
 def _git(repo: Path, *args: str) -> None:

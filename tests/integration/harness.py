@@ -93,9 +93,11 @@ def mounts_mentioning(needles: list[str]) -> list[str]:
 class Runner:
     """Runs agentfense with a secret in its own environment that must never leak."""
 
-    def __init__(self, host_env_secret: str):
+    def __init__(self, host_env_secret: str, runtime_options: list[str] = ()):
         self.host_env_secret = host_env_secret
         self.binary = agentfense_bin()
+        # `run`'s runtime flags: none for bwrap, --runtime docker --image ... for docker.
+        self.runtime_options = list(runtime_options)
 
     def invoke(self, args: list[str], timeout: float = RUN_TIMEOUT_SECONDS,
                extra_env: dict[str, str] | None = None) -> Result:
@@ -120,7 +122,8 @@ class Runner:
             timeout: float = RUN_TIMEOUT_SECONDS, check_leftovers: bool = True) -> Result:
         """`agentfense run OPTIONS REPO -- COMMAND`, then asserts nothing of it survives."""
         marker = f"af-run-{uuid.uuid4()}"
-        args = ["run", "--env", f"AF_RUN_MARKER={marker}", *options, str(repo), "--", *command]
+        args = ["run", "--env", f"AF_RUN_MARKER={marker}", *self.runtime_options, *options,
+                str(repo), "--", *command]
         result = self.invoke(args, timeout=timeout)
         if check_leftovers:
             assert_nothing_left(marker, repo, result.pid)

@@ -11,6 +11,9 @@ import pytest
 
 from conftest import HIDDEN_FILES
 
+# The levels table and the escape suite run on both runtimes (conftest.py).
+RUNTIMES = ("bwrap", "docker")
+
 HIDDEN_NAMES = [".env", ".env.production", "secrets", "deploy.pem", "server.key",
                 "credentials.json", ".git"]
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# The levels table and the escape suite run on both runtimes (conftest.py).
+RUNTIMES = ("bwrap", "docker")
+
 
 @pytest.mark.parametrize("script", [
     "echo pwned > /workspace/src/app.py",

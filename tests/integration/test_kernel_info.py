@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# The levels table and the escape suite run on both runtimes (conftest.py).
+RUNTIMES = ("bwrap", "docker")
+
 PY = "/usr/bin/python3"
 
 MASKED_FILES = ["/proc/cmdline", "/proc/config.gz", "/proc/kallsyms", "/proc/kcore",

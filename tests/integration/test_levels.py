@@ -11,6 +11,9 @@ import pytest
 
 from harness import tree_digest
 
+# The levels table and the escape suite run on both runtimes (conftest.py).
+RUNTIMES = ("bwrap", "docker")
+
 LEVELS = ["--preset", "agent-safe", "--rule", "docs/*.md=view:50"]
 
 

@@ -45,7 +45,7 @@ TEST_F(ChangesTest, ReportsAddModifyDelete) {
   copy_up("src/main.c");
   write_file(up("src/main.c"), "int main() { return 1; }\n");
   write_file(up("src/new.c"), "new\n");
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   EXPECT_EQ(changes(), "D f /README\nM f /src/main.c\nA f /src/new.c\n");
 }
 
@@ -65,15 +65,15 @@ TEST_F(ChangesTest, SymlinksCompareByTarget) {
 }
 
 TEST_F(ChangesTest, DeletedDirectoryIsReportedOnce) {
-  journal_->add_whiteout("/docs/deep/b.md");
-  journal_->add_whiteout("/docs/deep");
-  journal_->add_whiteout("/docs/a.md");
-  journal_->add_whiteout("/docs");
+  EXPECT_EQ(journal_->add_whiteout("/docs/deep/b.md"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/docs/deep"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/docs/a.md"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/docs"), 0);
   EXPECT_EQ(changes(), "D d /docs\n");
 }
 
 TEST_F(ChangesTest, WhiteoutOfAbsentBaseEntryIsNoChange) {
-  journal_->add_whiteout("/never-existed");
+  EXPECT_EQ(journal_->add_whiteout("/never-existed"), 0);
   EXPECT_EQ(changes(), "");
 }
 
@@ -85,13 +85,13 @@ TEST_F(ChangesTest, NewDirectoryAndItsContentsAreAdded) {
 TEST_F(ChangesTest, RecreatedOpaqueDirectoryHidesBaseChildren) {
   // rm -r docs; mkdir docs; echo x > docs/a.md
   mirror_dir("docs");
-  journal_->add_opaque("/docs");
+  EXPECT_EQ(journal_->add_opaque("/docs"), 0);
   write_file(up("docs/a.md"), "a\n");
   EXPECT_EQ(changes(), "A f /docs/a.md\nD d /docs/deep\n");
 }
 
 TEST_F(ChangesTest, FileReplacedByDirectoryIsAdded) {
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   fs::create_directories(up("README"));
   EXPECT_EQ(changes(), "A d /README\n");
 }
@@ -99,7 +99,7 @@ TEST_F(ChangesTest, FileReplacedByDirectoryIsAdded) {
 TEST_F(ChangesTest, WeirdNamesAreListedByteExact) {
   const std::string name = std::string("we\nird\xff name");
   write_file(up(name), "x");
-  journal_->add_whiteout("/src/util.c");
+  EXPECT_EQ(journal_->add_whiteout("/src/util.c"), 0);
   const auto list = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].path, "/src/util.c");
@@ -111,7 +111,7 @@ TEST_F(ChangesTest, BaseSymlinkedDirectoryIsNotTraversed) {
   fs::create_directories(root_ / "outside");
   write_file(root_ / "outside/secret", "s");
   fs::create_symlink(root_ / "outside", base("escape"));
-  journal_->add_whiteout("/escape/secret");
+  EXPECT_EQ(journal_->add_whiteout("/escape/secret"), 0);
   EXPECT_EQ(changes(), "");
 }
 

@@ -33,7 +33,7 @@ TEST_F(CommitTest, AppliesAddModifyDeleteAndEmptiesLayer) {
   copy_up("src/main.c");
   write_file(up("src/main.c"), "int main() { return 0; }\n");
   write_file(up("src/new/util.c"), "util\n");
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   const CommitResult result = commit_all();
   EXPECT_EQ(result.applied, (Strings{"/README", "/src/main.c", "/src/new", "/src/new/util.c"}));
   EXPECT_TRUE(result.denied.empty());
@@ -73,7 +73,7 @@ TEST_F(CommitTest, RefusesBaseSymlinkSwapAndWritesNothingOutside) {
   copy_up("docs/a.md");
   write_file(up("docs/a.md"), "agent edit\n");
   write_file(up("docs/planted"), "planted\n");
-  journal_->add_whiteout("/docs/deep/b.md");
+  EXPECT_EQ(journal_->add_whiteout("/docs/deep/b.md"), 0);
   // Someone swaps the base directory for a symlink after the sandbox wrote.
   fs::remove_all(base("docs"));
   fs::create_symlink(outside, base("docs"));
@@ -99,7 +99,7 @@ TEST_F(CommitTest, DeniedPathsStayUntouchedAndListed) {
 }
 
 TEST_F(CommitTest, DirectoryDeleteNeedsWriteOnVisibleDescendants) {
-  journal_->add_whiteout("/docs");
+  EXPECT_EQ(journal_->add_whiteout("/docs"), 0);
   const CommitResult result = commit_all(policy_of({"**=write", "/docs/deep/b.md=read:1"}));
   EXPECT_EQ(result.denied, Strings{"/docs"});
   EXPECT_TRUE(fs::exists(base("docs/deep/b.md")));
@@ -144,7 +144,7 @@ TEST_F(CommitTest, AddedFileThatAppearedInBaseIsAConflict) {
 }
 
 TEST_F(CommitTest, DeletedAndRecreatedFileIsNotAConflict) {
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   write_file(up("README"), "rewritten\n");
   const CommitResult result = commit_all();
   EXPECT_EQ(result.applied, Strings{"/README"});
@@ -155,8 +155,8 @@ TEST_F(CommitTest, DeletedAndRecreatedFileIsNotAConflict) {
 TEST_F(CommitTest, RecreatedAfterPlainDeleteIsNotAConflict) {
   // What the fs does for `rm README; echo rewritten > README`: the create clears the
   // whiteout, leaving no stamp (the file was never copied up).
-  journal_->add_whiteout("/README");
-  journal_->remove_marker("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
+  EXPECT_EQ(journal_->remove_marker("/README"), 0);
   write_file(up("README"), "rewritten\n");
   reopen_journal();  // the replacement must survive replay
   EXPECT_TRUE(journal_->was_replaced("/README"));
@@ -169,8 +169,8 @@ TEST_F(CommitTest, RecreatedAfterPlainDeleteIsNotAConflict) {
 TEST_F(CommitTest, RenamedCopyUpCommitsBothEnds) {
   copy_up("README");
   fs::rename(up("README"), up("README.md"));
-  journal_->rename_prefix("/README", "/README.md");
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->rename_prefix("/README", "/README.md"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   const CommitResult result = commit_all();
   EXPECT_EQ(result.applied, (Strings{"/README", "/README.md"}));
   EXPECT_FALSE(fs::exists(base("README")));
@@ -191,7 +191,7 @@ TEST_F(CommitTest, OnlySelectedPathsAreApplied) {
 
 TEST_F(CommitTest, RecreatedDirectoryReplacesBaseContents) {
   mirror_dir("docs");
-  journal_->add_opaque("/docs");
+  EXPECT_EQ(journal_->add_opaque("/docs"), 0);
   write_file(up("docs/fresh.md"), "fresh\n");
   const CommitResult result = commit_all();
   EXPECT_EQ(result.applied, (Strings{"/docs/a.md", "/docs/deep", "/docs/fresh.md"}));
@@ -204,7 +204,7 @@ TEST_F(CommitTest, RecreatedDirectoryReplacesBaseContents) {
 
 TEST_F(CommitTest, PartialCommitUnderRecreatedDirectoryKeepsTheRestHidden) {
   mirror_dir("docs");
-  journal_->add_opaque("/docs");
+  EXPECT_EQ(journal_->add_opaque("/docs"), 0);
   write_file(up("docs/fresh.md"), "fresh\n");
   const CommitResult result = commit_all(write_all(), {"/docs/fresh.md"});
   EXPECT_EQ(result.applied, Strings{"/docs/fresh.md"});
@@ -220,7 +220,7 @@ TEST_F(CommitTest, PartialCommitUnderRecreatedDirectoryKeepsTheRestHidden) {
 }
 
 TEST_F(CommitTest, DirectoryReplacedByFileAtomically) {
-  journal_->add_whiteout("/docs");
+  EXPECT_EQ(journal_->add_whiteout("/docs"), 0);
   write_file(up("docs"), "now a file\n");
   const CommitResult result = commit_all();
   EXPECT_EQ(result.applied, Strings{"/docs"});
@@ -242,7 +242,7 @@ TEST_F(CommitTest, FifosAreListedAndNeverOpened) {
 }
 
 TEST_F(CommitTest, FileReplacedByEmptyDirectory) {
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   fs::create_directories(up("README"));
   EXPECT_EQ(commit_all().applied, Strings{"/README"});
   EXPECT_TRUE(fs::is_directory(base("README")));
@@ -281,7 +281,7 @@ TEST_F(CommitTest, DiscardEmptiesUpperWithoutFollowingSymlinks) {
   write_file(outside / "keep.txt", "keep\n");
   fs::create_symlink(outside, up("escape"));
   write_file(up("dir/file"), "f\n");
-  journal_->add_whiteout("/README");
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   discard(*journal_);
   EXPECT_TRUE(fs::is_empty(upper()));
   EXPECT_EQ(read_file(outside / "keep.txt"), "keep\n");

@@ -67,7 +67,7 @@ TEST_F(RenderDiffTest, RendersGitStyleFileDiffs) {
   copy_up("mod.txt");
   write_file(up("mod.txt"), "one\n2\nthree\n");
   write_file(up("new.txt"), "hi\n");
-  journal_->add_whiteout("/gone.txt");
+  EXPECT_EQ(journal_->add_whiteout("/gone.txt"), 0);
   const auto changes = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
   EXPECT_EQ(render_diff(base_fd_.get(), *journal_, Scope(write_all()), changes),
             "diff --git a/gone.txt b/gone.txt\ndeleted file mode 100644\n"

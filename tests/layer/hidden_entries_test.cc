@@ -37,15 +37,15 @@ class HiddenEntriesTest : public LayerTest {
 
   // `rm -rf output/cfg` as the fs records it: the visible children, then the directory.
   void remove_cfg() {
-    journal_->add_whiteout("/output/cfg/app.yaml");
-    journal_->add_whiteout("/output/cfg/deep");
-    journal_->add_whiteout("/output/cfg");
+    EXPECT_EQ(journal_->add_whiteout("/output/cfg/app.yaml"), 0);
+    EXPECT_EQ(journal_->add_whiteout("/output/cfg/deep"), 0);
+    EXPECT_EQ(journal_->add_whiteout("/output/cfg"), 0);
   }
   // `mkdir output/cfg` after that, as the fs records it (ops_create.cc finish_create).
   void recreate_cfg() {
     fs::create_directories(up("output/cfg"));
-    journal_->remove_marker("/output/cfg");
-    journal_->add_opaque("/output/cfg");
+    EXPECT_EQ(journal_->remove_marker("/output/cfg"), 0);
+    EXPECT_EQ(journal_->add_opaque("/output/cfg"), 0);
   }
 };
 
@@ -68,7 +68,7 @@ TEST_F(HiddenEntriesTest, RecreatedDirectoryNeitherListsNorDiffsHiddenChildren) 
 TEST_F(HiddenEntriesTest, DirectoryRenamedOverNeitherListsNorDiffsHiddenChildren) {
   // mv -T newdir output/cfg: the fs marks the target opaque and moves upper content in.
   write_file(up("output/cfg/fresh.txt"), "fresh\n");
-  journal_->add_opaque("/output/cfg");
+  EXPECT_EQ(journal_->add_opaque("/output/cfg"), 0);
   EXPECT_EQ(paths_of(changes()),
             "D f /output/cfg/app.yaml\nD d /output/cfg/deep\nA f /output/cfg/fresh.txt\n");
   EXPECT_EQ(diff().find("s3cr3t"), std::string::npos);
@@ -90,7 +90,7 @@ TEST_F(HiddenEntriesTest, CommitKeepsHiddenEntriesAndTheDirectoryHoldingThem) {
 }
 
 TEST_F(HiddenEntriesTest, RemovingADirectoryHoldingOnlyHiddenEntriesChangesNothing) {
-  journal_->add_whiteout("/output/only-secret");
+  EXPECT_EQ(journal_->add_whiteout("/output/only-secret"), 0);
   EXPECT_EQ(paths_of(changes()), "");
   const CommitResult result = commit_all();
   EXPECT_TRUE(result.applied.empty());
@@ -113,7 +113,7 @@ TEST_F(HiddenEntriesTest, HiddenEntriesDeeperInARemovedTreeStayToo) {
   write_file(base("output/tree/a/b/.env.local"), kSecret);
   write_file(base("output/tree/a/b/c.txt"), "c\n");
   write_file(base("output/tree/x.txt"), "x\n");
-  journal_->add_whiteout("/output/tree");
+  EXPECT_EQ(journal_->add_whiteout("/output/tree"), 0);
   EXPECT_EQ(paths_of(changes()), "D f /output/tree/a/b/c.txt\nD f /output/tree/x.txt\n");
   commit_all();
   EXPECT_EQ(read_file(base("output/tree/a/b/.env.local")), kSecret);
@@ -122,7 +122,7 @@ TEST_F(HiddenEntriesTest, HiddenEntriesDeeperInARemovedTreeStayToo) {
 }
 
 TEST_F(HiddenEntriesTest, AWholeVisibleDirectoryIsStillReportedOnce) {
-  journal_->add_whiteout("/output/cfg/deep");
+  EXPECT_EQ(journal_->add_whiteout("/output/cfg/deep"), 0);
   EXPECT_EQ(paths_of(changes()), "D d /output/cfg/deep\n");
 }
 

@@ -25,11 +25,11 @@ TEST_F(JournalTest, CreatesPrivateLayout) {
 
 TEST_F(JournalTest, ReplaysMarkersAndStampsWithWeirdNames) {
   const std::string weird = std::string("/dir/new\nline\\back slash\t\xff\xfe");
-  journal_->add_whiteout(weird);
-  journal_->add_whiteout("/gone");
-  journal_->add_opaque("/dir");
-  journal_->record_copy_up(weird, BaseStamp{42, 7, 123456789012345});
-  journal_->record_copy_up(weird, BaseStamp{1, 1, 1});  // the first stamp wins
+  EXPECT_EQ(journal_->add_whiteout(weird), 0);
+  EXPECT_EQ(journal_->add_whiteout("/gone"), 0);
+  EXPECT_EQ(journal_->add_opaque("/dir"), 0);
+  EXPECT_EQ(journal_->record_copy_up(weird, BaseStamp{42, 7, 123456789012345}), 0);
+  EXPECT_EQ(journal_->record_copy_up(weird, BaseStamp{1, 1, 1}), 0);  // the first stamp wins
   reopen_journal();
   EXPECT_TRUE(journal_->is_whiteout(weird));
   EXPECT_TRUE(journal_->is_whiteout("/gone"));
@@ -44,10 +44,10 @@ TEST_F(JournalTest, ReplaysMarkersAndStampsWithWeirdNames) {
 }
 
 TEST_F(JournalTest, LaterRecordsOverrideEarlier) {
-  journal_->add_whiteout("/a");
-  journal_->add_opaque("/a");
-  journal_->remove_marker("/a");
-  journal_->add_whiteout("/b");
+  EXPECT_EQ(journal_->add_whiteout("/a"), 0);
+  EXPECT_EQ(journal_->add_opaque("/a"), 0);
+  EXPECT_EQ(journal_->remove_marker("/a"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/b"), 0);
   reopen_journal();
   EXPECT_FALSE(journal_->is_whiteout("/a"));
   EXPECT_FALSE(journal_->is_opaque("/a"));
@@ -55,7 +55,7 @@ TEST_F(JournalTest, LaterRecordsOverrideEarlier) {
 }
 
 TEST_F(JournalTest, TornLastLineIsIgnoredAndCutOff) {
-  journal_->add_whiteout("/kept");
+  EXPECT_EQ(journal_->add_whiteout("/kept"), 0);
   journal_.reset();
   {
     std::ofstream out(state_ / "journal", std::ios::app | std::ios::binary);
@@ -64,10 +64,21 @@ TEST_F(JournalTest, TornLastLineIsIgnoredAndCutOff) {
   reopen_journal();
   EXPECT_TRUE(journal_->is_whiteout("/kept"));
   EXPECT_FALSE(journal_->is_whiteout("/torn-without-newli"));
-  journal_->add_whiteout("/after");  // must land on its own line
+  EXPECT_EQ(journal_->add_whiteout("/after"), 0);  // must land on its own line
   reopen_journal();
   EXPECT_TRUE(journal_->is_whiteout("/after"));
   EXPECT_EQ(journal_->whiteouts().size(), 2u);
+}
+
+TEST_F(JournalTest, ReserveAllocatesRoomBeyondTheEndWithoutGrowingTheFile) {
+  ASSERT_EQ(journal_->reserve(), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((state_ / "journal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);                  // replay sees nothing new
+  EXPECT_GE(st.st_blocks * 512, 64 * 1024);  // but the blocks for the next records exist
+  EXPECT_EQ(journal_->add_whiteout("/a"), 0);
+  reopen_journal();
+  EXPECT_TRUE(journal_->is_whiteout("/a"));
 }
 
 TEST_F(JournalTest, CorruptMiddleRecordFailsClosed) {
@@ -77,12 +88,13 @@ TEST_F(JournalTest, CorruptMiddleRecordFailsClosed) {
 }
 
 TEST_F(JournalTest, RenamePrefixMovesRecordsAndDropsReplaced) {
-  journal_->add_whiteout("/src/dir/x");
-  journal_->add_opaque("/src/dir");
-  journal_->add_whiteout("/src-sibling");  // shares the prefix text, not the directory
-  journal_->record_copy_up("/src/dir/f", BaseStamp{5, 6, 7});
-  journal_->add_whiteout("/dst/old");
-  journal_->rename_prefix("/src", "/dst");
+  EXPECT_EQ(journal_->add_whiteout("/src/dir/x"), 0);
+  EXPECT_EQ(journal_->add_opaque("/src/dir"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/src-sibling"),
+            0);  // shares the prefix text, not the directory
+  EXPECT_EQ(journal_->record_copy_up("/src/dir/f", BaseStamp{5, 6, 7}), 0);
+  EXPECT_EQ(journal_->add_whiteout("/dst/old"), 0);
+  EXPECT_EQ(journal_->rename_prefix("/src", "/dst"), 0);
   for (int pass = 0; pass < 2; ++pass) {  // in memory, then after replay
     EXPECT_TRUE(journal_->is_whiteout("/dst/dir/x"));
     EXPECT_TRUE(journal_->is_opaque("/dst/dir"));
@@ -97,9 +109,9 @@ TEST_F(JournalTest, RenamePrefixMovesRecordsAndDropsReplaced) {
 }
 
 TEST_F(JournalTest, ResetForgetsEverythingDurably) {
-  journal_->add_whiteout("/a");
-  journal_->add_opaque("/b");
-  journal_->record_copy_up("/c", BaseStamp{1, 2, 3});
+  EXPECT_EQ(journal_->add_whiteout("/a"), 0);
+  EXPECT_EQ(journal_->add_opaque("/b"), 0);
+  EXPECT_EQ(journal_->record_copy_up("/c", BaseStamp{1, 2, 3}), 0);
   journal_->reset();
   EXPECT_TRUE(journal_->whiteouts().empty());
   reopen_journal();
@@ -110,13 +122,13 @@ TEST_F(JournalTest, ResetForgetsEverythingDurably) {
 }
 
 TEST_F(JournalTest, CompactsWhenDeadRecordsDominate) {
-  journal_->add_whiteout("/replaced");
-  journal_->remove_marker("/replaced");
+  EXPECT_EQ(journal_->add_whiteout("/replaced"), 0);
+  EXPECT_EQ(journal_->remove_marker("/replaced"), 0);
   for (int i = 0; i < 3000; ++i) {
-    journal_->add_whiteout("/churn");
-    journal_->remove_marker("/churn");
+    EXPECT_EQ(journal_->add_whiteout("/churn"), 0);
+    EXPECT_EQ(journal_->remove_marker("/churn"), 0);
   }
-  journal_->add_whiteout("/live");
+  EXPECT_EQ(journal_->add_whiteout("/live"), 0);
   const auto before = fs::file_size(state_ / "journal");
   reopen_journal();
   EXPECT_LT(fs::file_size(state_ / "journal"), before / 100);
@@ -131,7 +143,7 @@ TEST_F(JournalTest, ConcurrentAppendsAllSurviveReplay) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([this, t] {
       for (int i = 0; i < 200; ++i) {
-        journal_->add_whiteout("/t" + std::to_string(t) + "/f" + std::to_string(i));
+        EXPECT_EQ(journal_->add_whiteout("/t" + std::to_string(t) + "/f" + std::to_string(i)), 0);
         (void)journal_->is_opaque("/t");
       }
     });

@@ -95,7 +95,7 @@ class LayerTest : public ::testing::Test {
     fs::create_directories(up(rel).parent_path());
     fs::copy_file(base(rel), up(rel), fs::copy_options::overwrite_existing);
     fs::permissions(up(rel), static_cast<fs::perms>(mode_of(base(rel))));
-    journal_->record_copy_up("/" + rel, stamp_of_path(base(rel)));
+    EXPECT_EQ(journal_->record_copy_up("/" + rel, stamp_of_path(base(rel))), 0);
   }
   // Mirrors a base directory's mode into upper (a parent created for a copy-up).
   void mirror_dir(const std::string& rel) {

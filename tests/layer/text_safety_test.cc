@@ -23,7 +23,9 @@ TEST(QuotePath, NewlinesAndEscapesAreQuotedAsGitDoes) {
 TEST(TerminalSafe, KeepsTextNewlinesAndTabsButNoControls) {
   EXPECT_EQ(terminal_safe("line 1\n\tline 2\n"), "line 1\n\tline 2\n");
   EXPECT_EQ(terminal_safe("a\x1b[2Jb\rc\x07"), "a\\x1b[2Jb\\rc\\x07");
-  EXPECT_EQ(terminal_safe("rtl\xe2\x80\xae" "evil"), "rtl\\u202eevil");  // bidi override
+  EXPECT_EQ(terminal_safe("rtl\xe2\x80\xae"
+                          "evil"),
+            "rtl\\u202eevil");  // bidi override
   EXPECT_EQ(terminal_safe("a\\b"), "a\\b");
   EXPECT_EQ(terminal_safe("csi\xc2\x9b"), "csi\\u009b");
   EXPECT_EQ(terminal_safe("caf\xc3\xa9"), "caf\xc3\xa9");

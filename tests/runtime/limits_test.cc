@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/errors.h"
 #include "runtime/cgroup_backends.h"
 #include "sandbox_fixture.h"
 
@@ -104,23 +105,30 @@ TEST_F(Limits_, DaemonsDoNotOutliveANormalExit) {
 
 TEST_F(Limits_, CgroupsAreRemovedAfterEachRun) {
   ExecSpec spec = shell("true");
-  spec.limits = {.memory_bytes = 64 << 20, .cpu_quota = 500, .cpu_shares = 512, .pids_limit = 50};
+  spec.limits = {.memory_bytes = 64 << 20, .cpu_quota = 50000, .cpu_shares = 512, .pids_limit = 50};
   EXPECT_EQ(run_sandboxed(spec).exit_code, 0);
   EXPECT_EQ(leftover_cgroups(), 0);
 }
 
 TEST_F(Limits_, CpuQuotaThrottles) {
   ExecSpec spec = shell("");
-  // Busy-loop for 0.5 s of wall time; at 100 millicores it gets about 0.05 s of CPU.
+  // Busy-loop for 0.5 s of wall time; at 10 ms per 100 ms period (Docker's unit, a tenth
+  // of one CPU) it gets about 0.05 s of CPU.
   spec.argv = {"python3", "-c",
                "import time, resource\n"
                "end = time.time() + 0.5\n"
                "while time.time() < end: pass\n"
                "print(resource.getrusage(resource.RUSAGE_SELF).ru_utime)\n"};
-  spec.limits.cpu_quota = 100;
+  spec.limits.cpu_quota = 10000;
   const ExecResult r = run_sandboxed(spec);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_LT(std::stod(r.stdout_data), 0.25);
+}
+
+TEST_F(Limits_, CpuQuotaBelowTheKernelsMinimumIsRefused) {
+  ExecSpec spec = shell("true");
+  spec.limits.cpu_quota = 999;  // the old millicores reading of "one CPU"
+  EXPECT_THROW(run_sandboxed(spec), UserError);
 }
 
 }  // namespace

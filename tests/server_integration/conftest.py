@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
-from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, sb, upload
+from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, common, sb, upload
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docker"))
+from dockerd import NO_BASH_IMAGE, TEST_IMAGE, start_with_images  # noqa: E402
 
 SECRET = f"SECRET{uuid.uuid4().hex}"
 SAMPLE_FILES = {
@@ -37,11 +42,44 @@ def import_root():
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def dockerd():
+    """One private dockerd for the suite, with the test images imported (tests/docker)."""
+    daemon = start_with_images()
+    yield daemon
+    daemon.stop()
+
+
+def docker_config(dockerd) -> str:
+    """The runtime.docker block pointing a server at the test dockerd."""
+    return (f"  docker:\n    host: {dockerd.host}\n    default_image: {TEST_IMAGE}\n")
+
+
+@pytest.fixture
+def runtime() -> str:
+    """The runtime of `sandbox` and `runtime_kw`: bwrap, or each of a module's RUNTIMES."""
+    return "bwrap"
+
+
+def pytest_generate_tests(metafunc):
+    # A module that lists RUNTIMES = ("bwrap", "docker") runs its tests on both.
+    runtimes = getattr(metafunc.module, "RUNTIMES", None)
+    if runtimes and "runtime" in metafunc.fixturenames:
+        metafunc.parametrize("runtime", runtimes)
+
+
+def runtime_kw(runtime: str) -> dict:
+    """CreateSandboxRequest fields selecting `runtime`."""
+    if runtime == "docker":
+        return {"runtime": common.RUNTIME_TYPE_DOCKER, "image": TEST_IMAGE}
+    return {}
+
+
 @pytest.fixture(scope="module")
-def server(import_root):
+def server(import_root, dockerd):
     data_dir = tempfile.mkdtemp(prefix="af-server-")
     srv = Server(data_dir, config=(
-        "runtime:\n  output_limit: 1MiB\n  max_timeout: 10m\n"
+        "runtime:\n  output_limit: 1MiB\n  max_timeout: 10m\n" + docker_config(dockerd) +
         f"storage:\n  import_roots: [{import_root}]\n"
         "sandbox:\n  cleanup_interval: 1s\n")).start()
     yield srv
@@ -71,8 +109,8 @@ def make_sandbox(server: Server, codebase_id: str, rules=None, start: bool = Tru
 
 
 @pytest.fixture
-def sandbox(server, codebase):
-    sandbox_id = make_sandbox(server, codebase)
+def sandbox(server, codebase, runtime):
+    sandbox_id = make_sandbox(server, codebase, **runtime_kw(runtime))
     yield sandbox_id
     server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
 

@@ -77,15 +77,78 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+class Client:
+    """gRPC stubs and an HTTP session acting as one caller: with `api_key` (sent as
+    `authorization: Bearer KEY`), over TLS trusting `ca` (PEM), optionally with a client
+    certificate (cert, key) paths."""
+
+    def __init__(self, server: "Server", api_key: str | None = None,
+                 client_cert: tuple[str, str] | None = None) -> None:
+        self.api_key = api_key
+        if server.ca is None:
+            assert client_cert is None
+            self.channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+        else:
+            key, chain = (None, None)
+            if client_cert:
+                chain, key = (Path(p).read_bytes() for p in client_cert)
+            creds = grpc.ssl_channel_credentials(root_certificates=server.ca, private_key=key,
+                                                 certificate_chain=chain)
+            self.channel = grpc.secure_channel(f"localhost:{server.grpc_port}", creds)
+        # The key as plain call metadata, as the SDK sends it (gRPC's call credentials
+        # would add a hop of their own per call, which the SDK does not pay).
+        metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
+        self.sandboxes = _WithMetadata(sb_grpc.SandboxServiceStub(self.channel), metadata)
+        self.codebases = _WithMetadata(cb_grpc.CodebaseServiceStub(self.channel), metadata)
+        import requests
+        self.http = requests.Session()
+        # $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE would override the session's CA.
+        self.http.trust_env = False
+        if api_key:
+            self.http.headers["authorization"] = f"Bearer {api_key}"
+        if server.ca is not None:
+            self.http.verify = server.ca_path
+            if client_cert:
+                self.http.cert = client_cert
+        self.url = server.http
+
+    def close(self) -> None:
+        self.channel.close()
+        self.http.close()
+
+
+class _WithMetadata:
+    """A stub whose every call carries `metadata` (unless the call names its own)."""
+
+    def __init__(self, stub, metadata) -> None:
+        self._stub, self._metadata = stub, metadata
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+        if self._metadata is None:
+            return method
+        return lambda *args, **kw: method(*args, **{"metadata": self._metadata, **kw})
+
+
 class Server:
     """One server process over a data directory. `start()` may be called again after
-    `stop()` or `kill()` on the same data directory (restart tests)."""
+    `stop()` or `kill()` on the same data directory (restart tests). With `ca_path` the
+    server is expected to serve TLS with a certificate that CA signed (for localhost),
+    and with `api_key` the harness's own stubs authenticate with that key."""
 
-    def __init__(self, data_dir: str, config: str = "") -> None:
+    def __init__(self, data_dir: str, config: str = "", ca_path: str | None = None,
+                 api_key: str | None = None) -> None:
         self.data_dir = data_dir
         self.config_text = config
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(data_dir, "server.log")
+        self.ca_path = ca_path
+        self.ca = Path(ca_path).read_bytes() if ca_path else None
+        self.api_key = api_key
+
+    def client(self, api_key: str | None = None,
+               client_cert: tuple[str, str] | None = None) -> Client:
+        return Client(self, api_key, client_cert)
 
     def start(self) -> "Server":
         self.grpc_port, self.http_port = free_port(), free_port()
@@ -98,14 +161,16 @@ class Server:
             argv += ["--config", cfg]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        scheme = "https://localhost" if self.ca is not None else "http://127.0.0.1"
+        self.http = f"{scheme}:{self.http_port}"
+        own = self.client(self.api_key)
+        self.channel = own.channel
         try:
             grpc.channel_ready_future(self.channel).result(timeout=30)
         except grpc.FutureTimeoutError:
             raise AssertionError(f"server did not come up; log:\n{self.read_log()}")
-        self.sandboxes = sb_grpc.SandboxServiceStub(self.channel)
-        self.codebases = cb_grpc.CodebaseServiceStub(self.channel)
-        self.http = f"http://127.0.0.1:{self.http_port}"
+        self.sandboxes = own.sandboxes
+        self.codebases = own.codebases
         self._wait_http()
         return self
 

@@ -6,12 +6,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import grpc
 import pytest
 
 from conftest import make_codebase, make_sandbox, run
-from server_harness import Server, agentfense_bin, common, descendants, mounts_under, sb
+from server_harness import (Server, agentfense_bin, common, descendants, mounts_under, reason_of,
+                            sb)
 
 
 @pytest.fixture
@@ -90,13 +92,19 @@ def test_unknown_sandbox_lookup_after_restart(data_dir):
         assert srv.stop() == 0
 
 
-def test_runtime_type_config_is_the_default_runtime(data_dir):
-    srv = Server(data_dir, config="runtime:\n  type: docker\n").start()
+def test_runtime_type_config_is_the_default_runtime(data_dir, tmp_path):
+    # A dockerd that is not there: a clear UNAVAILABLE naming its socket, at once.
+    socket = tmp_path / "no-dockerd.sock"
+    srv = Server(data_dir, config=f"runtime:\n  type: docker\n  docker:\n    host: unix://{socket}\n").start()
     try:
         codebase_id = make_codebase(srv, files={"a.txt": b"1\n"})
+        started = time.monotonic()
         with pytest.raises(grpc.RpcError) as e:
             make_sandbox(srv, codebase_id, start=False)  # runtime unspecified -> docker
-        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert time.monotonic() - started < 10
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert reason_of(e.value) == "RUNTIME_UNAVAILABLE"
+        assert str(socket) in e.value.details()
         sandbox_id = make_sandbox(srv, codebase_id, runtime=common.RUNTIME_TYPE_BWRAP)
         assert run(srv, sandbox_id, "cat a.txt").stdout == "1\n"
     finally:

@@ -153,7 +153,7 @@ def test_readme_curl_walkthrough_runs_as_pasted(server, tmp_path):
     from pathlib import Path
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     start = readme.index("H=http://127.0.0.1:8080/v1")
-    end = readme.index("\n", readme.index("curl -s -XDELETE $H/sandboxes/$SB", start))
+    end = readme.index("\n", readme.index("-XDELETE $H/sandboxes/$SB", start))
     script = readme[start:end].replace("127.0.0.1:8080", f"127.0.0.1:{server.http_port}")
     project = tmp_path / "some" / "project"
     project.mkdir(parents=True)

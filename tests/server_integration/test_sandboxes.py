@@ -9,8 +9,11 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from conftest import SECRET, download, make_codebase, make_sandbox, run
+from conftest import SECRET, download, make_codebase, make_sandbox, run, runtime_kw
 from server_harness import AGENT_SAFE, Server, common, reason_of, rule, sb, upload
+
+# Tests taking `runtime` (directly or through `sandbox`) run on both runtimes.
+RUNTIMES = ("bwrap", "docker")
 
 
 def get(server, sandbox_id):
@@ -26,23 +29,25 @@ def test_bad_glob_is_refused_naming_the_rule(server, codebase):
     assert "permissions[1]" in e.value.details() and "/src/[abc" in e.value.details()
 
 
-def test_unknown_codebase_and_docker_runtime(server, codebase):
+def test_unknown_codebase_and_docker_image(server, codebase):
     with pytest.raises(grpc.RpcError) as e:
         server.sandboxes.CreateSandbox(sb.CreateSandboxRequest(codebase_id="cb_missing"))
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
     assert reason_of(e.value) == "CODEBASE_NOT_FOUND"
     with pytest.raises(grpc.RpcError) as e:
         server.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
-            codebase_id=codebase, runtime=common.RUNTIME_TYPE_DOCKER))
-    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "docker" in e.value.details().lower()
+            codebase_id=codebase, runtime=common.RUNTIME_TYPE_DOCKER, image="no/such:image"))
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(e.value) == "IMAGE_NOT_FOUND" and "no/such:image" in e.value.details()
 
 
-def test_lifecycle_statuses_and_timestamps(server, codebase):
-    sandbox_id = make_sandbox(server, codebase, start=False, labels={"team": "a"})
+def test_lifecycle_statuses_and_timestamps(server, codebase, runtime):
+    sandbox_id = make_sandbox(server, codebase, start=False, labels={"team": "a"},
+                              **runtime_kw(runtime))
     s = get(server, sandbox_id)
     assert s.status == common.SANDBOX_STATUS_PENDING and s.labels["team"] == "a"
-    assert s.created_at.seconds > 0 and s.runtime == common.RUNTIME_TYPE_BWRAP
+    expected = common.RUNTIME_TYPE_DOCKER if runtime == "docker" else common.RUNTIME_TYPE_BWRAP
+    assert s.created_at.seconds > 0 and s.runtime == expected
     assert s.expires_at.seconds > s.created_at.seconds  # sandbox.default_expiration
     with pytest.raises(grpc.RpcError) as e:
         run(server, sandbox_id, "true")
@@ -132,9 +137,10 @@ def test_exec_stream_sends_chunks_as_they_come(server, sandbox):
     assert arrivals[-1][0] - first_at > 1.0, "first chunk must arrive before the command ends"
 
 
-def test_secrets_do_not_exist_and_view_is_name_only(server, codebase):
+def test_secrets_do_not_exist_and_view_is_name_only(server, codebase, runtime):
     sandbox_id = make_sandbox(server, codebase,
-                              rules=AGENT_SAFE + [rule("/docs/api.md", "view", 50, "FILE")])
+                              rules=AGENT_SAFE + [rule("/docs/api.md", "view", 50, "FILE")],
+                              **runtime_kw(runtime))
     try:
         r = run(server, sandbox_id, "ls -a")
         assert ".env" not in r.stdout.split() and "deploy.pem" not in r.stdout
@@ -168,8 +174,9 @@ def test_writes_sync_to_codebase_after_each_command(server, codebase, sandbox):
     assert r.exit_code != 0 and download(server, codebase, "README.md").startswith(b"# Sample")
 
 
-def test_manual_sync_review_commit_and_discard(server, codebase):
-    sandbox_id = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL)
+def test_manual_sync_review_commit_and_discard(server, codebase, runtime):
+    sandbox_id = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL,
+                              **runtime_kw(runtime))
     try:
         run(server, sandbox_id, "echo a > output/a.txt; echo b > output/b.txt; rm output/report.txt")
         changes = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
@@ -194,9 +201,10 @@ def test_manual_sync_review_commit_and_discard(server, codebase):
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
 
 
-def test_sandboxes_on_one_codebase_see_each_others_commits(server, codebase):
+def test_sandboxes_on_one_codebase_see_each_others_commits(server, codebase, runtime):
+    # b runs on each runtime; a bwrap sandbox's commit refreshes a container's view too.
     a = make_sandbox(server, codebase)
-    b = make_sandbox(server, codebase)
+    b = make_sandbox(server, codebase, **runtime_kw(runtime))
     try:
         assert "shared.txt" not in run(server, b, "ls output; cat output/shared.txt").stdout
         run(server, a, "echo from-a > output/shared.txt")
@@ -276,9 +284,9 @@ def test_expired_sandboxes_are_reaped(strict_server):
     raise AssertionError("expired sandbox was not destroyed")
 
 
-def test_stop_kills_commands_in_flight(server, codebase):
+def test_stop_kills_commands_in_flight(server, codebase, runtime):
     import threading
-    sandbox_id = make_sandbox(server, codebase)
+    sandbox_id = make_sandbox(server, codebase, **runtime_kw(runtime))
     outcome = {}
 
     def long_command():

@@ -12,6 +12,9 @@ from google.protobuf.duration_pb2 import Duration
 from conftest import run
 from server_harness import common, reason_of, sb
 
+# Every test here runs on both runtimes (conftest.py: the `runtime` parameter).
+RUNTIMES = ("bwrap", "docker")
+
 
 @pytest.fixture
 def session(server, sandbox):
@@ -109,3 +112,25 @@ def test_session_writes_sync_to_codebase(server, codebase, session):
     assert download(server, codebase, "output/s.txt") == b"via-session\n"
     assert sh(server, session, "pwd; echo more >> s.txt; cat s.txt").stdout == (
         "/workspace/output\nvia-session\nmore\n")
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "bash"])
+def test_shell_names_and_error_lines_read_as_bash_on_both_runtimes(server, sandbox, shell):
+    # Issue 11 items 6 and 7 on both runtimes: clients' /bin/sh runs the same bash driver,
+    # and error lines read "bash: line N" (the command's line), never "environment: ...".
+    s = server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox, shell=shell)).id
+    r = sh(server, s, "nosuch-command")
+    assert (r.exit_code, r.stderr) == (127, "bash: line 1: nosuch-command: command not found\n")
+    r = sh(server, s, "echo ok\n\ncd /nonexistent")
+    assert r.stderr == "bash: line 3: cd: /nonexistent: No such file or directory\n"
+    r = sh(server, s, "f() { nosuch-in-function; }; f")
+    assert r.stderr == "bash: line 1: nosuch-in-function: command not found\n"
+    # Where the session started, OLDPWD unset as in a fresh bash, none of the driver's
+    # variables left; the file the runner came from is the runtime's, read-only.
+    r = sh(server, s, "echo \"$PWD|${OLDPWD-unset}|$(shopt -p sourcepath)|${__af_define-}\"; "
+                      "[[ -o posix ]] || echo not-posix")
+    assert r.stdout == "/workspace|unset|shopt -s sourcepath|\nnot-posix\n"
+    assert sh(server, s, "cat /run/agentfense/session/bash").stdout == \
+        "builtin eval \"$__af_define\"\n"
+    assert sh(server, s, "echo x > /run/agentfense/session/bash").exit_code != 0
+    assert sh(server, s, "touch /run/agentfense/session/other").exit_code != 0

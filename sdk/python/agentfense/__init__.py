@@ -10,9 +10,10 @@ from .async_client import AsyncSandboxClient
 from .async_sandbox import AsyncSandbox
 from .async_session import AsyncSession
 from .client import SandboxClient
-from .exceptions import (CodebaseNotFoundError, CommandExecutionError, CommandTimeoutError,
-                         ConnectionError, FileNotFoundError, InvalidConfigurationError,
-                         InvalidPathError, NotFoundError, PermissionDeniedError,
+from .exceptions import (AuthenticationError, CodebaseNotFoundError, CommandExecutionError,
+                         CommandTimeoutError, ConnectionError, FileNotFoundError,
+                         ImageNotFoundError, InvalidConfigurationError, InvalidPathError,
+                         NotFoundError, PermissionDeniedError,
                          PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
                          SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
                          SessionNotFoundError)
@@ -28,10 +29,10 @@ from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResul
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncSandbox", "AsyncSandboxClient", "AsyncSession", "ChangeKind", "CodebaseInfo",
+    "AsyncSandbox", "AsyncSandboxClient", "AuthenticationError", "AsyncSession", "ChangeKind", "CodebaseInfo",
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
-    "FileNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
+    "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
     "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "PolicyWarning",
     "Preset", "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
     "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",

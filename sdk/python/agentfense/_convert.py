@@ -148,7 +148,8 @@ def exec_result_from_pb(message: sandbox_pb2.ExecResult, command: str) -> ExecRe
     return ExecResult(stdout=message.stdout, stderr=message.stderr, exit_code=message.exit_code,
                       duration=message.duration.ToTimedelta(), command=command,
                       stdout_truncated=message.stdout_truncated,
-                      stderr_truncated=message.stderr_truncated)
+                      stderr_truncated=message.stderr_truncated,
+                      oom_killed=message.oom_killed)
 
 
 def exec_chunk_from_pb(message: sandbox_pb2.ExecOutput) -> ExecChunk:

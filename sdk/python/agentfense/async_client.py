@@ -26,7 +26,8 @@ from ._effects import (DEFAULT, Blocking, Cleanup, Deadline, Op, Rpc, ServerStre
                        Upload)
 from ._lifecycle import interrupts_deferred
 from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
-from .client import CHANNEL_OPTIONS, DEFAULT_RPC_TIMEOUT, resolve_endpoint
+from ._connection import PemSource, resolve_connection
+from .client import CHANNEL_OPTIONS, DEFAULT_RPC_TIMEOUT
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .progress import ProgressOption
 from .types import (CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
@@ -43,11 +44,23 @@ class AsyncSandboxClient:
     await close(), to release the channel."""
 
     def __init__(self, endpoint: Optional[str] = None, *,
+                 api_key: Optional[str] = None, tls: Optional[bool] = None,
+                 ca_cert: Optional[PemSource] = None, client_cert: Optional[PemSource] = None,
+                 client_key: Optional[PemSource] = None,
                  rpc_timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
                  channel: Optional[grpc.aio.Channel] = None) -> None:
-        self.endpoint = resolve_endpoint(endpoint)
+        connection = resolve_connection(endpoint, api_key=api_key, tls=tls, ca_cert=ca_cert,
+                                        client_cert=client_cert, client_key=client_key)
+        self.endpoint = connection.endpoint
+        self.tls = connection.tls
         self.rpc_timeout = rpc_timeout
-        self._channel = channel or grpc.aio.insecure_channel(self.endpoint, options=CHANNEL_OPTIONS)
+        self._metadata = connection.metadata
+        if channel is None:
+            channel = (grpc.aio.secure_channel(self.endpoint, connection.channel_credentials(),
+                                               options=CHANNEL_OPTIONS)
+                       if connection.tls else
+                       grpc.aio.insecure_channel(self.endpoint, options=CHANNEL_OPTIONS))
+        self._channel = channel
         self._stubs = {"sandbox": sandbox_pb2_grpc.SandboxServiceStub(self._channel),
                        "codebase": codebase_pb2_grpc.CodebaseServiceStub(self._channel)}
 
@@ -100,13 +113,14 @@ class AsyncSandboxClient:
         if isinstance(request, Upload):
             request = _request_stream(request)
         try:
-            return await method(request, timeout=self._timeout(rpc.deadline))
+            return await method(request, timeout=self._timeout(rpc.deadline),
+                                metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error, endpoint=self.endpoint, context=rpc.context) from error
 
     async def _stream(self, spec: ServerStream) -> AsyncIterator[Any]:
         call = getattr(self._stubs[spec.service], spec.method)(
-            spec.request, timeout=self._timeout(spec.deadline))
+            spec.request, timeout=self._timeout(spec.deadline), metadata=self._metadata)
         try:
             async for message in call:
                 yield spec.parse(message)

@@ -18,6 +18,7 @@ from typing import AsyncIterator, Iterable, List, Mapping, Optional, Sequence, T
 
 from . import _convert as convert
 from . import _flows as flows
+from ._connection import PemSource
 from ._handle import SandboxHandle
 from ._lifecycle import check_result
 from .async_client import AsyncSandboxClient, shielded
@@ -41,6 +42,8 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
                          runtime: Optional[RuntimeType] = None, image: str = "",
                          resources: Optional[ResourceLimits] = None,
                          endpoint: Optional[str] = None,
+                         api_key: Optional[str] = None, tls: Optional[bool] = None,
+                         ca_cert: Optional[PemSource] = None,
                          ignore_patterns: Optional[Sequence[str]] = None,
                          labels: Optional[Mapping[str, str]] = None, auto_start: bool = True,
                          expires_in: Optional[convert.Seconds] = None,
@@ -50,7 +53,8 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
         root = flows.local_root(path, import_mode)
         new = flows.NewSandbox.make(preset, permissions, auto_start, runtime, image, resources,
                                     labels, expires_in, sync_mode)
-        async with _client_for(client, endpoint) as (used, owns_client):
+        async with _client_for(client, endpoint, api_key, tls, ca_cert) as (used,
+                                                                            owns_client):
             op = flows.sandbox_from_local(root, new, used.endpoint, ignore_patterns, import_mode,
                                           progress)
             info = await used._run(op)
@@ -63,21 +67,27 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
                             runtime: Optional[RuntimeType] = None, image: str = "",
                             resources: Optional[ResourceLimits] = None,
                             endpoint: Optional[str] = None,
+                            api_key: Optional[str] = None, tls: Optional[bool] = None,
+                            ca_cert: Optional[PemSource] = None,
                             labels: Optional[Mapping[str, str]] = None, auto_start: bool = True,
                             expires_in: Optional[convert.Seconds] = None,
                             sync_mode: Optional[SyncMode] = None,
                             client: Optional[AsyncSandboxClient] = None) -> "AsyncSandbox":
         new = flows.NewSandbox.make(preset, permissions, auto_start, runtime, image, resources,
                                     labels, expires_in, sync_mode)
-        async with _client_for(client, endpoint) as (used, owns_client):
+        async with _client_for(client, endpoint, api_key, tls, ca_cert) as (used,
+                                                                            owns_client):
             info = await used._run(flows.started_sandbox(codebase_id, new, owned_codebase=None))
             return cls(used, info, owns_sandbox=True, owns_client=owns_client)
 
     @classmethod
     async def connect(cls, sandbox_id: str, *, endpoint: Optional[str] = None,
+                      api_key: Optional[str] = None, tls: Optional[bool] = None,
+                      ca_cert: Optional[PemSource] = None,
                       destroy_on_exit: bool = False,
                       client: Optional[AsyncSandboxClient] = None) -> "AsyncSandbox":
-        async with _client_for(client, endpoint) as (used, owns_client):
+        async with _client_for(client, endpoint, api_key, tls, ca_cert) as (used,
+                                                                            owns_client):
             return cls(used, await used.get_sandbox(sandbox_id), owns_sandbox=destroy_on_exit,
                        owns_client=owns_client)
 
@@ -183,13 +193,15 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
 
 
 @contextlib.asynccontextmanager
-async def _client_for(client: Optional[AsyncSandboxClient],
-                      endpoint: Optional[str]) -> AsyncIterator[Tuple[AsyncSandboxClient, bool]]:
+async def _client_for(client: Optional[AsyncSandboxClient], endpoint: Optional[str],
+                      api_key: Optional[str], tls: Optional[bool],
+                      ca_cert: Optional[PemSource]) -> AsyncIterator[Tuple[AsyncSandboxClient,
+                                                                           bool]]:
     """See sandbox._client_for."""
     if client is not None:
         yield client, False
         return
-    created = AsyncSandboxClient(endpoint)
+    created = AsyncSandboxClient(endpoint, api_key=api_key, tls=tls, ca_cert=ca_cert)
     try:
         yield created, True
     except BaseException:

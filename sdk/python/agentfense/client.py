@@ -21,6 +21,10 @@ from . import _calls as calls
 from . import _convert as convert
 from ._effects import (DEFAULT, Blocking, Cleanup, Deadline, Op, Rpc, ServerStream, Stepper,
                        Upload)
+from ._connection import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT  # re-exported
+from ._connection import ENDPOINT_ENV as ENDPOINT_ENV
+from ._connection import PemSource, resolve_connection
+from ._connection import resolve_endpoint as resolve_endpoint
 from ._lifecycle import interrupts_deferred
 from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
@@ -31,8 +35,6 @@ from .types import (CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChang
 
 T = TypeVar("T")
 
-DEFAULT_ENDPOINT = "localhost:9000"
-ENDPOINT_ENV = "AGENTFENSE_ENDPOINT"
 # Unary calls other than exec get this deadline, so a wedged server surfaces as an
 # error instead of a hang. Exec calls use the command's own timeout plus a grace.
 DEFAULT_RPC_TIMEOUT = 120.0
@@ -41,21 +43,33 @@ CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
-def resolve_endpoint(endpoint: Optional[str]) -> str:
-    """``endpoint`` if given, else $AGENTFENSE_ENDPOINT, else localhost:9000."""
-    return endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
-
-
 class SandboxClient:
     """Blocking client for one AgentFense server. Use as a context manager, or call
-    close(), to release the channel."""
+    close(), to release the channel.
+
+    ``api_key`` (else $AGENTFENSE_API_KEY) is sent with every call; ``tls=True`` uses
+    TLS, trusting ``ca_cert`` (a PEM path or bytes; else $AGENTFENSE_CA_CERT, else the
+    system's CAs), with ``client_cert``/``client_key`` for a client certificate. Giving
+    ``ca_cert`` implies TLS. A key is never sent in clear text to another machine."""
 
     def __init__(self, endpoint: Optional[str] = None, *,
+                 api_key: Optional[str] = None, tls: Optional[bool] = None,
+                 ca_cert: Optional[PemSource] = None, client_cert: Optional[PemSource] = None,
+                 client_key: Optional[PemSource] = None,
                  rpc_timeout: Optional[float] = DEFAULT_RPC_TIMEOUT,
                  channel: Optional[grpc.Channel] = None) -> None:
-        self.endpoint = resolve_endpoint(endpoint)
+        connection = resolve_connection(endpoint, api_key=api_key, tls=tls, ca_cert=ca_cert,
+                                        client_cert=client_cert, client_key=client_key)
+        self.endpoint = connection.endpoint
+        self.tls = connection.tls
         self.rpc_timeout = rpc_timeout
-        self._channel = channel or grpc.insecure_channel(self.endpoint, options=CHANNEL_OPTIONS)
+        self._metadata = connection.metadata
+        if channel is None:
+            channel = (grpc.secure_channel(self.endpoint, connection.channel_credentials(),
+                                           options=CHANNEL_OPTIONS)
+                       if connection.tls else
+                       grpc.insecure_channel(self.endpoint, options=CHANNEL_OPTIONS))
+        self._channel = channel
         self._stubs = {"sandbox": sandbox_pb2_grpc.SandboxServiceStub(self._channel),
                        "codebase": codebase_pb2_grpc.CodebaseServiceStub(self._channel)}
 
@@ -106,13 +120,13 @@ class SandboxClient:
         if isinstance(request, Upload):
             request = _request_stream(request)
         try:
-            return method(request, timeout=self._timeout(rpc.deadline))
+            return method(request, timeout=self._timeout(rpc.deadline), metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error, endpoint=self.endpoint, context=rpc.context) from error
 
     def _stream(self, spec: ServerStream) -> Iterator[Any]:
         call = getattr(self._stubs[spec.service], spec.method)(
-            spec.request, timeout=self._timeout(spec.deadline))
+            spec.request, timeout=self._timeout(spec.deadline), metadata=self._metadata)
         try:
             for message in call:
                 yield spec.parse(message)

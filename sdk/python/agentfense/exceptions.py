@@ -46,6 +46,12 @@ class ConnectionError(SandboxError, builtins.ConnectionError):  # noqa: A001 (do
         self.endpoint = endpoint
 
 
+class AuthenticationError(SandboxError):
+    """The server did not accept this client's credentials: no API key where one is
+    required, a key it does not know (mistyped or revoked), or an unmapped client
+    certificate. The message says which; set ``api_key=`` or $AGENTFENSE_API_KEY."""
+
+
 class NotFoundError(SandboxError):
     """Something the request named does not exist (base of the specific *NotFound)."""
 
@@ -106,6 +112,11 @@ class RuntimeUnavailableError(SandboxError):
     """The requested runtime (e.g. docker) is not available on the server."""
 
 
+class ImageNotFoundError(RuntimeUnavailableError):
+    """The sandbox's Docker image is not in the server's dockerd (the server never pulls
+    images: pull, load or build it there first)."""
+
+
 class CommandTimeoutError(SandboxError, TimeoutError):
     """A command ran longer than its timeout and was killed. ``timeout`` is in
     seconds; ``stdout``/``stderr`` hold what it printed before, when the server sends
@@ -152,10 +163,13 @@ _BY_REASON: Dict[str, Type[SandboxError]] = {
     "PERMISSION_DENIED": PermissionDeniedError,
     "QUOTA_EXCEEDED": QuotaExceededError,
     "RUNTIME_UNAVAILABLE": RuntimeUnavailableError,
+    "UNAUTHENTICATED": AuthenticationError,
+    "IMAGE_NOT_FOUND": ImageNotFoundError,
 }
 
 _BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {
     grpc.StatusCode.UNAVAILABLE: ConnectionError,
+    grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidConfigurationError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,

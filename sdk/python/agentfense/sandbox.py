@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
 
 from . import _convert as convert
 from . import _flows as flows
+from ._connection import PemSource
 from ._handle import SandboxHandle
 from ._lifecycle import check_result, interrupts_deferred
 from .client import SandboxClient
@@ -45,6 +46,8 @@ class Sandbox(SandboxHandle[SandboxClient]):
                    runtime: Optional[RuntimeType] = None, image: str = "",
                    resources: Optional[ResourceLimits] = None,
                    endpoint: Optional[str] = None,
+                   api_key: Optional[str] = None, tls: Optional[bool] = None,
+                   ca_cert: Optional[PemSource] = None,
                    ignore_patterns: Optional[Sequence[str]] = None,
                    labels: Optional[Mapping[str, str]] = None, auto_start: bool = True,
                    expires_in: Optional[convert.Seconds] = None,
@@ -62,11 +65,12 @@ class Sandbox(SandboxHandle[SandboxClient]):
         are served as they are (ignore files do not apply) and the sandbox's committed
         writes land in them. ``"always"`` requires import, ``"never"`` always uploads.
         Rules: the ``preset``'s, then ``permissions``; with neither, the preset
-        "agent-safe"."""
+        "agent-safe". ``api_key``, ``tls`` and ``ca_cert`` reach an authenticated
+        server as for SandboxClient (else $AGENTFENSE_API_KEY, $AGENTFENSE_CA_CERT)."""
         root = flows.local_root(path, import_mode)
         new = flows.NewSandbox.make(preset, permissions, auto_start, runtime, image, resources,
                                     labels, expires_in, sync_mode)
-        with _client_for(client, endpoint) as (used, owns_client):
+        with _client_for(client, endpoint, api_key, tls, ca_cert) as (used, owns_client):
             op = flows.sandbox_from_local(root, new, used.endpoint, ignore_patterns, import_mode,
                                           progress)
             info = used._run(op)
@@ -79,6 +83,8 @@ class Sandbox(SandboxHandle[SandboxClient]):
                       runtime: Optional[RuntimeType] = None, image: str = "",
                       resources: Optional[ResourceLimits] = None,
                       endpoint: Optional[str] = None,
+                      api_key: Optional[str] = None, tls: Optional[bool] = None,
+                      ca_cert: Optional[PemSource] = None,
                       labels: Optional[Mapping[str, str]] = None, auto_start: bool = True,
                       expires_in: Optional[convert.Seconds] = None,
                       sync_mode: Optional[SyncMode] = None,
@@ -87,16 +93,18 @@ class Sandbox(SandboxHandle[SandboxClient]):
         Rules as for from_local."""
         new = flows.NewSandbox.make(preset, permissions, auto_start, runtime, image, resources,
                                     labels, expires_in, sync_mode)
-        with _client_for(client, endpoint) as (used, owns_client):
+        with _client_for(client, endpoint, api_key, tls, ca_cert) as (used, owns_client):
             info = used._run(flows.started_sandbox(codebase_id, new, owned_codebase=None))
             return cls(used, info, owns_sandbox=True, owns_client=owns_client)
 
     @classmethod
     def connect(cls, sandbox_id: str, *, endpoint: Optional[str] = None,
+                api_key: Optional[str] = None, tls: Optional[bool] = None,
+                ca_cert: Optional[PemSource] = None,
                 destroy_on_exit: bool = False,
                 client: Optional[SandboxClient] = None) -> "Sandbox":
         """Attach to an existing sandbox (SandboxNotFoundError if there is none)."""
-        with _client_for(client, endpoint) as (used, owns_client):
+        with _client_for(client, endpoint, api_key, tls, ca_cert) as (used, owns_client):
             return cls(used, used.get_sandbox(sandbox_id), owns_sandbox=destroy_on_exit,
                        owns_client=owns_client)
 
@@ -215,14 +223,16 @@ class Sandbox(SandboxHandle[SandboxClient]):
 
 
 @contextlib.contextmanager
-def _client_for(client: Optional[SandboxClient],
-                endpoint: Optional[str]) -> Iterator[Tuple[SandboxClient, bool]]:
-    """The caller's client, or a new one for ``endpoint`` that the new handle will
-    own, closed again if building the handle fails."""
+def _client_for(client: Optional[SandboxClient], endpoint: Optional[str],
+                api_key: Optional[str], tls: Optional[bool],
+                ca_cert: Optional[PemSource]) -> Iterator[Tuple[SandboxClient, bool]]:
+    """The caller's client, or a new one for ``endpoint`` (with ``api_key``, ``tls`` and
+    ``ca_cert`` as SandboxClient takes them) that the new handle will own, closed again
+    if building the handle fails."""
     if client is not None:
         yield client, False
         return
-    created = SandboxClient(endpoint)
+    created = SandboxClient(endpoint, api_key=api_key, tls=tls, ca_cert=ca_cert)
     try:
         yield created, True
     except BaseException:

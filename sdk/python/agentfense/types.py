@@ -151,7 +151,9 @@ class ResourceLimits:
     """
 
     memory_bytes: Optional[int] = None
-    cpu_quota: Optional[int] = None  # millicores: 1000 = one CPU
+    # Docker's unit on both runtimes: microseconds of CPU per 100 ms period (100000 = one
+    # CPU, 25000 = a quarter of one; at least 1000).
+    cpu_quota: Optional[int] = None
     cpu_shares: Optional[int] = None  # relative weight, 1024 = default
     pids_limit: Optional[int] = None
     disk_bytes: Optional[int] = None  # bytes of files; 4 KiB per directory or symlink
@@ -169,11 +171,23 @@ class ExecResult:
     command: str
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    # The kernel killed the command for exceeding the sandbox's memory limit (exit_code is
+    # then 137); see ``reason``.
+    oom_killed: bool = False
 
     @property
     def success(self) -> bool:
         """True when the command exited with status 0."""
         return self.exit_code == 0
+
+    @property
+    def reason(self) -> str:
+        """Why the command ended, in words: "" for an ordinary exit."""
+        if self.oom_killed:
+            return "killed: out of memory (the sandbox's memory limit)"
+        if self.exit_code > 128:
+            return f"killed by signal {self.exit_code - 128}"
+        return ""
 
     @property
     def output(self) -> str:

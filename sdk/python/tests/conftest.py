@@ -1,7 +1,15 @@
 """Shared fixtures. The unit tests need nothing; the integration tests (marked
 ``integration``) start the real `agentfense server` on free loopback ports over a temp
 data directory, and skip with a clear message when the binary has no `server`
-subcommand yet."""
+subcommand yet.
+
+The server runs in one of two modes, chosen by $AGENTFENSE_TEST_SERVER:
+- "plain" (default): no TLS, no keys: the local developer's server.
+- "tls": TLS with a CA made by `openssl` for the run, API keys required. Tests that use
+  the server then run with $AGENTFENSE_API_KEY (an admin key, so the tests that name
+  owners and import directories keep their meaning) and $AGENTFENSE_CA_CERT set, exactly
+  as a user of a shared server configures the SDK; their code does not change.
+  (test_integration_auth.py covers user principals against its own server, in both.)"""
 
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional, Tuple
 
 import grpc
 import pytest
@@ -25,6 +33,14 @@ sys.path.insert(0, str(Path(__file__).parent))  # fake_server, helpers
 from api_flavours import SYNC, Api, async_api  # noqa: E402 (needs the path above)
 
 REPO = Path(__file__).resolve().parents[3]
+SERVER_MODE = os.environ.get("AGENTFENSE_TEST_SERVER", "plain")
+assert SERVER_MODE in ("plain", "tls"), f"AGENTFENSE_TEST_SERVER={SERVER_MODE}: plain or tls"
+sys.path.insert(0, str(REPO / "tests" / "docker"))  # a private dockerd for RuntimeType.DOCKER
+from dockerd import TEST_IMAGE, start_with_images  # noqa: E402
+
+# The documents' examples name a public image; the test dockerd has no registry, so the
+# test image (a Python 3.11 userland made from this machine's files) answers to it too.
+DOCS_IMAGE = "python:3.11-slim"
 
 
 def pytest_report_header() -> str:
@@ -70,26 +86,60 @@ MAX_PER_USER = 60
 @dataclass
 class RunningServer:
     endpoint: str  # gRPC host:port
-    http_url: str  # REST base URL, http://host:port
+    http_url: str  # REST base URL, http(s)://host:port
     data_dir: Path
     import_root: Path
     log_path: Path
+    docker_host: str  # the server's dockerd (runtime.docker.host)
+    api_key: Optional[str] = None  # "tls" mode: what $AGENTFENSE_API_KEY holds
+    ca_cert: Optional[Path] = None  # "tls" mode: what $AGENTFENSE_CA_CERT names
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
+def tls_settings(root: Path) -> Tuple[str, str, Path]:
+    """For "tls" mode: config lines (TLS + keys file), an admin key, the CA file."""
+    sys.path.insert(0, str(REPO / "tests" / "server_integration"))
+    from pki import make_pki  # the same openssl-made PKI the server tests use
+
+    pki = make_pki(root / "pki")
+    cert, key = pki.issue("server", "localhost", server=True)
+    keys_file = root / "keys.yaml"
+    added = subprocess.run([agentfense_bin(), "server", "keys", "add", "--keys-file",
+                            str(keys_file), "--id", "sdk-tests", "--role", "admin"],
+                           capture_output=True, text=True, timeout=30, check=True)
+    config = (f"server:\n  tls:\n    cert: {cert}\n    key: {key}\n"
+              f"auth:\n  keys_file: {keys_file}\n")
+    return config, added.stdout.strip(), pki.ca_cert
+
+
 @pytest.fixture(scope="session")
-def agentfense_server() -> Iterator[RunningServer]:
+def dockerd():
+    """A private dockerd with the test image, also tagged as DOCS_IMAGE."""
+    daemon = start_with_images()
+    repo, tag = DOCS_IMAGE.split(":")
+    daemon.json("POST", f"/images/{TEST_IMAGE}/tag?repo={repo}&tag={tag}")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def agentfense_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     reason = server_unavailable_reason()
     if reason:
         pytest.skip(f"integration tests skipped: {reason}")
+    docker = request.getfixturevalue("dockerd")
     data_dir = Path(tempfile.mkdtemp(prefix="af-sdk-server-"))
     import_root = Path(tempfile.mkdtemp(prefix="af-sdk-import-"))
     config = data_dir / "config.yaml"
+    tls_config, api_key, ca_cert = "", None, None
+    if SERVER_MODE == "tls":
+        tls_config, api_key, ca_cert = tls_settings(data_dir)
     config.write_text(f"storage:\n  import_roots: [{import_root}]\n"
                       "runtime:\n  max_timeout: 10m\n"
-                      f"sandbox:\n  max_per_user: {MAX_PER_USER}\n")
+                      f"  docker:\n    host: {docker.host}\n    default_image: {TEST_IMAGE}\n"
+                      f"sandbox:\n  max_per_user: {MAX_PER_USER}\n" + tls_config)
     grpc_port, http_port = free_port(), free_port()
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:
@@ -97,9 +147,15 @@ def agentfense_server() -> Iterator[RunningServer]:
             [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{grpc_port}",
              "--http-addr", f"127.0.0.1:{http_port}", "--data-dir", str(data_dir / "data"),
              "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    server = RunningServer(f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}", data_dir,
-                           import_root, log_path)
-    channel = grpc.insecure_channel(server.endpoint)
+    if ca_cert is None:
+        server = RunningServer(f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}",
+                               data_dir, import_root, log_path, docker.host)
+        channel = grpc.insecure_channel(server.endpoint)
+    else:  # the certificate names localhost
+        server = RunningServer(f"localhost:{grpc_port}", f"https://localhost:{http_port}",
+                               data_dir, import_root, log_path, docker.host, api_key, ca_cert)
+        channel = grpc.secure_channel(server.endpoint, grpc.ssl_channel_credentials(
+            root_certificates=ca_cert.read_bytes()))
     try:
         grpc.channel_ready_future(channel).result(timeout=60)
     except grpc.FutureTimeoutError:
@@ -116,6 +172,19 @@ def agentfense_server() -> Iterator[RunningServer]:
         process.wait()
     shutil.rmtree(data_dir, ignore_errors=True)
     shutil.rmtree(import_root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def server_credentials(request: pytest.FixtureRequest,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """In "tls" mode, a test using the server gets the key and CA in its environment,
+    where the SDK (and the examples and documents it runs) finds them."""
+    if SERVER_MODE != "tls" or "agentfense_server" not in request.fixturenames:
+        return
+    server: RunningServer = request.getfixturevalue("agentfense_server")
+    monkeypatch.setenv("AGENTFENSE_API_KEY", server.api_key or "")
+    monkeypatch.setenv("AGENTFENSE_CA_CERT", str(server.ca_cert))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(server.ca_cert))
 
 
 SECRET = "SECRET-6f1c2e"

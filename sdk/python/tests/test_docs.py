@@ -10,7 +10,8 @@ README.md.
   sample project of conftest.py), with $AGENTFENSE_ENDPOINT set and the agentfense
   binary on $PATH.
 - ```sh blocks of docs/ run with `bash -euo pipefail` in the same kind of directory,
-  with the agentfense binary on $PATH. (The READMEs' sh blocks build and install;
+  with the agentfense binary on $PATH and $DOCKER_HOST naming the test server's dockerd
+  (whose test image also answers to the documents' python:3.11-slim). (The READMEs' sh blocks build and install;
   only their Python examples run here.)
 - In both, the documented default addresses localhost:9000 (gRPC) and localhost:8080
   (REST) are rewritten to the test server's.
@@ -90,8 +91,10 @@ def cases(blocks: List[Block]) -> List[object]:
 
 
 def for_server(code: str, server: RunningServer) -> str:
-    http = server.http_url[len("http://"):]
-    return code.replace("localhost:9000", server.endpoint).replace("localhost:8080", http)
+    scheme, address = server.http_url.split("://", 1)
+    return (code.replace("localhost:9000", server.endpoint)
+            .replace("http://localhost:8080", f"{scheme}://localhost:8080")
+            .replace("localhost:8080", address))
 
 
 def test_docs_exist_and_every_block_runs_or_says_why() -> None:
@@ -141,7 +144,7 @@ def test_python_block_runs(block: Block, workdir: Path,
 @pytest.mark.parametrize("block", cases(SHELL))
 def test_shell_block_runs(block: Block, workdir: Path,
                           agentfense_server: RunningServer) -> None:
-    env = dict(os.environ,
+    env = dict(os.environ, DOCKER_HOST=agentfense_server.docker_host,
                PATH=f"{Path(agentfense_bin()).parent}{os.pathsep}{os.environ['PATH']}")
     done = subprocess.run(["bash", "-euo", "pipefail", "-c",
                            for_server(block.body, agentfense_server)],

@@ -14,13 +14,15 @@ import pytest
 
 from agentfense import (ChangeKind, CodebaseNotFoundError, CommandExecutionError,
                         CommandTimeoutError, ConnectionError, FileNotFoundError,
-                        InvalidConfigurationError, InvalidPathError, Permission,
-                        PermissionDeniedError, RuntimeType, RuntimeUnavailableError,
+                        ImageNotFoundError, InvalidConfigurationError, InvalidPathError,
+                        Permission, PermissionDeniedError, ResourceLimits, RuntimeType,
+                        RuntimeUnavailableError,
                         SandboxNotFoundError, SandboxNotRunningError,
                         QuotaExceededError, SandboxStatus, SessionClosedError, SessionNotFoundError,
                         SyncMode)
 from api_flavours import Api
-from conftest import MAX_PER_USER, PROJECT_FILES, SECRET, RunningServer, write_project
+from conftest import (MAX_PER_USER, PROJECT_FILES, SECRET, TEST_IMAGE, RunningServer,
+                      write_project)
 
 
 @pytest.fixture
@@ -176,11 +178,27 @@ def test_invalid_rule_is_named(api: Api, server: RunningServer, project: Path) -
                                permissions=[{"pattern": "/[unclosed", "permission": "read"}])
 
 
-def test_unavailable_runtime(api: Api, server: RunningServer, project: Path) -> None:
-    if Path("/var/run/docker.sock").exists():
-        pytest.skip("docker is available here")
-    with pytest.raises(RuntimeUnavailableError, match="DOCKER"):
-        api.Sandbox.from_local(project, endpoint=server.endpoint, runtime=RuntimeType.DOCKER)
+def test_docker_runtime_with_image_and_limits(api: Api, server: RunningServer,
+                                             project: Path) -> None:
+    with api.Sandbox.from_local(project, endpoint=server.endpoint, runtime=RuntimeType.DOCKER,
+                                image=TEST_IMAGE,
+                                resources=ResourceLimits(memory_bytes=64 << 20,
+                                                         cpu_quota=50000)) as sandbox:
+        assert sandbox.info.runtime is RuntimeType.DOCKER and sandbox.info.image == TEST_IMAGE
+        assert sandbox.run("python3 main.py").stdout == "hello from main\n"
+        assert ".env" not in sandbox.run("ls -a").stdout
+        oom = sandbox.run("python3 -c 'bytearray(512 << 20)'")
+        assert oom.exit_code == 137 and oom.oom_killed and "out of memory" in oom.reason
+        with sandbox.session() as session:
+            session.exec("cd src && export X=1")
+            assert session.exec("pwd; echo $X").stdout == "/workspace/src\n1\n"
+
+
+def test_missing_image_is_named(api: Api, server: RunningServer, project: Path) -> None:
+    with pytest.raises(ImageNotFoundError, match="no-such-image:1") as error:
+        api.Sandbox.from_local(project, endpoint=server.endpoint, runtime=RuntimeType.DOCKER,
+                               image="agentfense/no-such-image:1")
+    assert isinstance(error.value, RuntimeUnavailableError)  # what callers already catch
 
 
 def test_server_down_is_a_connection_error(api: Api, project: Path) -> None:

@@ -1,7 +1,9 @@
 #include "server/config/config.h"
 
+#include "server/config/auth_settings.h"
 #include "server/config/config_values.h"
 #include "server/config/quantity_parse.h"
+#include "server/config/quota_settings.h"
 
 namespace agentfense::server {
 
@@ -40,6 +42,9 @@ log::Fields describe_fields(const Config& config) {
   fields["config_file"] = config.source.empty() ? "(defaults)" : config.source;
   fields["server.grpc_addr"] = config.server.grpc_addr;
   fields["server.http_addr"] = config.server.http_addr;
+  fields["server.tls.cert"] = config.server.tls.cert;
+  fields["server.tls.key"] = config.server.tls.key;
+  fields["server.tls.client_ca"] = config.server.tls.client_ca;
   fields["storage.data_dir"] = config.storage.data_dir;
   fields["storage.codebase_path"] = config.storage.codebase_path;
   fields["storage.db_path"] = config.storage.db_path;
@@ -65,6 +70,13 @@ log::Fields describe_fields(const Config& config) {
   fields["sandbox.disk_bytes"] = format_size(config.sandbox.disk_bytes);
   fields["sandbox.disk_inodes"] = config.sandbox.disk_inodes;
   fields["sandbox.uid_range"] = to_string(config.sandbox.uid_range);
+  // The keys themselves are only ever hashes; the log shows how many entries, not them.
+  fields["auth.mode"] = describe_auth_mode(config);
+  fields["auth.keys_file"] = config.auth.keys_file;
+  fields["auth.keys"] = std::to_string(config.auth.keys.size()) + " entries";
+  for (const QuotaSetting& quota : quota_settings())
+    fields[std::string("auth.default_quotas.") + quota.name] =
+        format_quota(quota, config.auth.default_quotas.*(quota.member));
   fields["logging.level"] = log::to_string(config.logging.level);
   fields["logging.format"] = log::to_string(config.logging.format);
   return fields;

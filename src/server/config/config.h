@@ -11,7 +11,12 @@
 //   bad value 'nope' for --grpc-addr (expected host:port or :port, port 0..65535)
 //
 // The file format, with defaults:
-//   server:   {grpc_addr: ":9000", http_addr: ":8080"}
+//   server:   {grpc_addr: "127.0.0.1:9000", http_addr: "127.0.0.1:8080",
+//              tls: {cert: FILE, key: FILE, client_ca: FILE}}         (auth_settings.h)
+//   auth:     {mode: none|required, keys_file: FILE, keys: [entries], (key_entries.h)
+//              default_quotas: {running_sandboxes: 0, sessions: 0, codebases: 0,
+//                               stored_bytes: 0, concurrent_execs: 0,
+//                               requests_per_second: 0, request_burst: 0}}
 //   storage:  {data_dir: /var/lib/agentfense, codebase_path: <data_dir>/codebases,
 //              db_path: <data_dir>/agentfense.db, mount_path: /run/agentfense/server,
 //              import_roots: []}
@@ -37,12 +42,17 @@
 
 #include "common/id_range.h"
 #include "common/log.h"
+#include "server/config/key_entries.h"
+#include "server/principal.h"
 
 namespace agentfense::server {
 
 using std::chrono::milliseconds;
 
 enum class RuntimeKind { kBwrap, kDocker };
+// auth.mode: kDefault = required when any credential is configured (auth.keys,
+// auth.keys_file, server.tls.client_ca), otherwise none, and then loopback only.
+enum class AuthMode { kDefault, kNone, kRequired };
 
 inline constexpr const char* kDefaultDataDir = "/var/lib/agentfense";
 inline constexpr const char* kDefaultMountPath = "/run/agentfense/server";
@@ -50,10 +60,26 @@ inline constexpr const char* kDefaultMountPath = "/run/agentfense/server";
 struct Config {
   struct Server {
     // Validated "host:port" or ":port" (address_syntax.h); the transports split it
-    // with server/listen_address.h.
-    std::string grpc_addr = ":9000";
-    std::string http_addr = ":8080";
+    // with server/listen_address.h. Loopback by default: anything else needs
+    // authentication or an explicit auth.mode: none (auth_settings.h).
+    std::string grpc_addr = "127.0.0.1:9000";
+    std::string http_addr = "127.0.0.1:8080";
+    // TLS for both transports when cert and key are set; client_ca additionally
+    // verifies client certificates (a second way to authenticate). Absolute paths.
+    struct Tls {
+      std::string cert;
+      std::string key;
+      std::string client_ca;
+      bool enabled() const { return !cert.empty(); }
+    } tls;
   } server;
+
+  struct Auth {
+    AuthMode mode = AuthMode::kDefault;
+    std::string keys_file;           // managed by `agentfense server keys`; re-read on change
+    std::vector<KeyEntry> keys;      // inline entries
+    PrincipalQuotas default_quotas;  // for entries that do not set a quota
+  } auth;
 
   // All paths absolute and lexically normalised (no trailing '/', no "..").
   struct Storage {

@@ -13,14 +13,18 @@
 #include "common/unique_fd.h"
 #include "server/config/config.h"
 #include "server/config/config_values.h"
+#include "server/config/key_entries_yaml.h"
 #include "server/config/key_suggestion.h"
 #include "server/config/quantity_parse.h"
+#include "server/config/quota_settings.h"
 
 namespace agentfense::server {
 namespace {
 
-const std::set<std::string> kSections = {"server",         "storage", "runtime",
-                                         "runtime.docker", "sandbox", "logging"};
+const std::set<std::string> kSections = {"server",  "server.tls",     "storage",
+                                         "runtime", "runtime.docker", "sandbox",
+                                         "logging", "auth",           "auth.default_quotas"};
+constexpr const char* kQuotaPrefix = "auth.default_quotas.";
 
 std::string kind_of(const YAML::Node& node) {
   if (node.IsMap()) return "a mapping";
@@ -58,6 +62,18 @@ const Leaf kLeaves[] = {
     {"server.http_addr",
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.server.http_addr = check_address(scalar(v, o), o);
+     }},
+    {"server.tls.cert",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.server.tls.cert = check_absolute_path(scalar(v, o), o);
+     }},
+    {"server.tls.key",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.server.tls.key = check_absolute_path(scalar(v, o), o);
+     }},
+    {"server.tls.client_ca",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.server.tls.client_ca = check_absolute_path(scalar(v, o), o);
      }},
     {"storage.data_dir",
      [](Config& c, const YAML::Node& v, const Origin& o) {
@@ -124,7 +140,7 @@ const Leaf kLeaves[] = {
      }},
     {"runtime.docker.network_mode",
      [](Config& c, const YAML::Node& v, const Origin& o) {
-       c.runtime.docker.network_mode = check_non_empty(scalar(v, o), o);
+       c.runtime.docker.network_mode = check_network_mode(scalar(v, o), o);
      }},
     {"runtime.docker.enable_networking",
      [](Config& c, const YAML::Node& v, const Origin& o) {
@@ -158,12 +174,22 @@ const Leaf kLeaves[] = {
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.disk_inodes = check_count(scalar(v, o), o);
      }},
+    {"auth.mode",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       const std::string mode = scalar(v, o);
+       if (mode != "none" && mode != "required")
+         fail("bad value '" + mode + "' for " + o.name, o, "expected none or required");
+       c.auth.mode = mode == "none" ? AuthMode::kNone : AuthMode::kRequired;
+     }},
+    {"auth.keys_file",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.auth.keys_file = check_absolute_path(scalar(v, o), o);
+     }},
     {"logging.level", [](Config& c, const YAML::Node& v,
                          const Origin& o) { c.logging.level = check_log_level(scalar(v, o), o); }},
     {"logging.format",
-     [](Config& c, const YAML::Node& v, const Origin& o) {
-       c.logging.format = check_log_format(scalar(v, o), o);
-     }},
+     [](Config& c, const YAML::Node& v,
+        const Origin& o) { c.logging.format = check_log_format(scalar(v, o), o); }},
 };
 
 const Leaf* find_leaf(const std::string& key) {
@@ -176,6 +202,8 @@ const Leaf* find_leaf(const std::string& key) {
 std::vector<std::string> known_keys() {
   std::vector<std::string> keys(kSections.begin(), kSections.end());
   for (const Leaf& leaf : kLeaves) keys.emplace_back(leaf.key);
+  keys.emplace_back("auth.keys");
+  for (const std::string& name : quota_setting_names()) keys.push_back(kQuotaPrefix + name);
   return keys;
 }
 
@@ -204,6 +232,17 @@ class Loader {
       } else if (const Leaf* leaf = find_leaf(key)) {
         if (value.IsNull()) fail(key + " has no value", origin);
         leaf->apply(config_, value, origin);
+      } else if (key == "auth.keys") {
+        if (value.IsNull()) continue;  // an empty list
+        config_.auth.keys = parse_key_entry_list(value, key, source_);
+        check_key_entries(config_.auth.keys, "auth.keys in " + source_);
+      } else if (const QuotaSetting* quota =
+                     key.starts_with(kQuotaPrefix)
+                         ? find_quota_setting(key.substr(std::string_view(kQuotaPrefix).size()))
+                         : nullptr) {
+        if (value.IsNull()) fail(key + " has no value", origin);
+        config_.auth.default_quotas.*(quota->member) =
+            check_quota_value(*quota, scalar(value, origin), origin);
       } else {
         const std::optional<std::string> guess = suggest_key(key, known_keys());
         fail("unknown key '" + key + "'", origin, guess ? "did you mean '" + *guess + "'?" : "");
@@ -263,8 +302,8 @@ Config load_config(const std::string& path) {
   if (root.IsNull()) return config;  // an empty file (or only comments) means defaults
   if (!root.IsMap())
     throw UserError("config file " + path +
-                    " must be a mapping of sections: server, storage, runtime, sandbox, logging "
-                    "(got " +
+                    " must be a mapping of sections: server, storage, runtime, sandbox, auth, "
+                    "logging (got " +
                     kind_of(root) + ")");
   Loader loader(config, path);
   try {

@@ -99,6 +99,14 @@ std::string check_docker_host(const std::string& text, const Origin& origin) {
   return text;
 }
 
+std::string check_network_mode(const std::string& text, const Origin& origin) {
+  // A sandbox never shares a namespace of the host or of another container.
+  if (text.empty() || text == "host" || text.starts_with("container:"))
+    bad_value(text, origin,
+              "none, bridge or the name of a Docker network (not host or container:)");
+  return text;
+}
+
 RuntimeKind check_runtime_type(const std::string& text, const Origin& origin) {
   if (text == "bwrap") return RuntimeKind::kBwrap;
   if (text == "docker") return RuntimeKind::kDocker;

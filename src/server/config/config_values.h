@@ -37,6 +37,7 @@ bool check_bool(const std::string& text, const Origin& origin);
 IdRange check_id_range(const std::string& text, const Origin& origin);
 std::string check_non_empty(const std::string& text, const Origin& origin);
 std::string check_docker_host(const std::string& text, const Origin& origin);
+std::string check_network_mode(const std::string& text, const Origin& origin);
 RuntimeKind check_runtime_type(const std::string& text, const Origin& origin);
 log::Level check_log_level(const std::string& text, const Origin& origin);
 log::Format check_log_format(const std::string& text, const Origin& origin);

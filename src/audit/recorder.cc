@@ -1,0 +1,156 @@
+#include "audit/recorder.h"
+
+#include "common/log.h"
+
+namespace agentfense::audit {
+namespace {
+
+// Beyond this many distinct events in one command the repeat counts are written early,
+// so a command touching millions of paths keeps bounded memory.
+constexpr size_t kMaxDistinctPerCommand = 100000;
+
+std::string key_of(const Event& event) {
+  std::string key;
+  key.reserve(event.op.size() + event.path.size() + event.path2.size() + 16);
+  key.append(event.kind).append(1, '\0').append(event.op).append(1, '\0');
+  key.append(event.path).append(1, '\0').append(event.path2).append(1, '\0');
+  key.append(event.type).append(1, '\0');
+  key.append(event.allowed ? "a" : "d").append(std::to_string(event.error));
+  return key;
+}
+
+}  // namespace
+
+Recorder::Recorder(const std::string& path, std::string sandbox, size_t capacity)
+    : trail_(path, std::move(sandbox)), capacity_(capacity), thread_([this] { run(); }) {}
+
+Recorder::~Recorder() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void Recorder::record(Event event) noexcept {
+  std::lock_guard lock(mu_);
+  if (queue_.size() >= capacity_) {
+    ++dropped_;
+    ++dropped_total_;
+    return;
+  }
+  if (event.command.empty()) event.command = command_;
+  queue_.push_back(std::move(event));
+}
+
+void Recorder::begin_command(const std::string& id) {
+  std::lock_guard lock(mu_);
+  command_ = id;
+}
+
+bool Recorder::end_command(const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    if (command_ == id) command_.clear();
+  }
+  return request_pass(true);
+}
+
+bool Recorder::sync() {
+  return request_pass(false);
+}
+
+bool Recorder::request_pass(bool repeats) {
+  std::unique_lock lock(mu_);
+  const std::uint64_t mine = ++pass_requested_;
+  repeats_requested_ = repeats_requested_ || repeats;
+  wake_.notify_one();
+  done_.wait(lock, [&] { return pass_done_ >= mine; });
+  return pass_ok_;
+}
+
+void Recorder::coalesce(std::deque<Event>& batch, std::vector<Event>* out) {
+  for (Event& event : batch) {
+    const std::string key = key_of(event);
+    if (auto it = seen_.find(key); it != seen_.end()) {
+      pending_[it->second].repeats += event.count;
+      continue;
+    }
+    if (pending_.size() >= kMaxDistinctPerCommand) flush_repeats(out);
+    seen_.emplace(key, pending_.size());
+    pending_.push_back({event, 0});
+    out->push_back(std::move(event));
+  }
+}
+
+void Recorder::flush_repeats(std::vector<Event>* out) {
+  for (Pending& pending : pending_) {
+    if (pending.repeats == 0) continue;
+    Event repeat = std::move(pending.event);
+    repeat.time = std::chrono::system_clock::now();
+    repeat.count = pending.repeats;
+    nlohmann::ordered_json details =
+        repeat.details.is_object() ? repeat.details : nlohmann::ordered_json::object();
+    details["repeat"] = true;
+    repeat.details = std::move(details);
+    out->push_back(std::move(repeat));
+  }
+  pending_.clear();
+  seen_.clear();
+}
+
+bool Recorder::write(std::vector<Event>& out, bool sync) {
+  try {
+    trail_.append(out);
+    if (sync) trail_.sync();
+    return true;
+  } catch (const std::exception& error) {
+    log::warn("audit.write_failed",
+              {{"trail", trail_.path()}, {"error", error.what()}, {"events", out.size()}});
+    std::lock_guard lock(mu_);
+    dropped_ += out.size();
+    dropped_total_ += out.size();
+    return false;
+  }
+}
+
+void Recorder::run() {
+  for (;;) {
+    std::deque<Event> batch;
+    std::uint64_t dropped = 0, target = 0;
+    bool repeats = false, stop = false, asked = false;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, kFlushInterval,
+                     [&] { return stopping_ || pass_requested_ > pass_done_; });
+      batch.swap(queue_);
+      dropped = std::exchange(dropped_, 0);
+      target = pass_requested_;
+      asked = target > pass_done_;
+      repeats = std::exchange(repeats_requested_, false);
+      stop = stopping_;
+    }
+    std::vector<Event> out;
+    if (dropped > 0) {
+      Event notice;
+      notice.kind = kKindAudit;
+      notice.op = "events_dropped";
+      notice.count = dropped;
+      notice.details = {{"why", "the recording queue was full or the trail could not be written"}};
+      out.push_back(std::move(notice));
+    }
+    coalesce(batch, &out);
+    if (repeats || stop) flush_repeats(&out);
+    const bool ok = write(out, asked || stop);
+    std::lock_guard lock(mu_);
+    if (asked) {
+      pass_done_ = target;
+      pass_ok_ = ok;
+      done_.notify_all();
+    }
+    if (stop) return;
+  }
+}
+
+}  // namespace agentfense::audit

@@ -1,0 +1,88 @@
+// Asynchronous, coalescing writer of one trail, for callers that must not wait for a disk:
+// FUSE request handlers call record(), which copies the event into a bounded queue under
+// a short mutex and returns. A background thread drains the queue every kFlushInterval,
+// coalesces and appends (trail_file.h).
+//
+// Coalescing: within one command (begin_command .. end_command; for a process without
+// commands, its whole life), the first event of a given op + path + path2 + outcome +
+// errno is written at once; later ones are only counted, and the count of the repeats is
+// written as one line ("count": N, "repeat": true) when the command ends.
+//
+// A full queue drops the event and counts it; the next write puts an "audit"/
+// "events_dropped" line with that count in the trail. A handler never waits for the disk.
+//
+// Acknowledged: end_command() and sync() return once everything recorded before the
+// call is written and fdatasync'd. The server answers a command only after that.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/event.h"
+#include "audit/trail_file.h"
+
+namespace agentfense::audit {
+
+class Recorder {
+ public:
+  static constexpr size_t kDefaultCapacity = 65536;
+  static constexpr std::chrono::milliseconds kFlushInterval{200};
+
+  // Opens the trail (throws SystemError) and starts the writer thread.
+  Recorder(const std::string& path, std::string sandbox, size_t capacity = kDefaultCapacity);
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+  ~Recorder();  // writes and syncs everything recorded, repeats included
+
+  void record(Event event) noexcept;
+  // Events recorded from now on carry `id` as their command.
+  void begin_command(const std::string& id);
+  // Writes the command's repeat counts and syncs; false if the disk refused.
+  bool end_command(const std::string& id);
+  // Writes what is queued (not the pending repeat counts) and syncs.
+  bool sync();
+
+  std::uint64_t dropped_total() const { return dropped_total_.load(); }
+
+ private:
+  struct Pending {
+    Event event;
+    std::uint64_t repeats = 0;
+  };
+  void run();
+  // Moves queued events into lines to write, coalescing; caller holds no lock.
+  void coalesce(std::deque<Event>& batch, std::vector<Event>* out);
+  void flush_repeats(std::vector<Event>* out);
+  bool write(std::vector<Event>& out, bool sync);
+  // Waits until the writer thread has run a pass that started after this call.
+  bool request_pass(bool repeats);
+
+  TrailFile trail_;
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::deque<Event> queue_;
+  std::string command_;
+  std::uint64_t dropped_ = 0;
+  std::atomic<std::uint64_t> dropped_total_{0};
+  std::uint64_t pass_requested_ = 0;
+  std::uint64_t pass_done_ = 0;
+  bool pass_ok_ = true;
+  bool repeats_requested_ = false;
+  bool stopping_ = false;
+  // Writer thread only.
+  std::unordered_map<std::string, size_t> seen_;  // key -> index in pending_
+  std::vector<Pending> pending_;
+  std::thread thread_;
+};
+
+}  // namespace agentfense::audit

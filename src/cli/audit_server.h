@@ -1,0 +1,25 @@
+// `agentfense audit --server`: reads a sandbox's trail from the server's REST route
+// GET /v1/sandboxes/{id}/audit (NDJSON, optionally followed), over plain HTTP/1.1, so the
+// CLI needs no HTTP library.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "audit/timeline.h"
+
+namespace agentfense::cli {
+
+struct ServerTrailQuery {
+  std::string base_url;  // http://HOST:PORT
+  std::string sandbox;
+  std::string token;
+  audit::Filter filter;
+  bool follow = false;
+};
+
+// Calls `sink` with each line; throws UserError/SystemError naming what failed.
+void fetch_server_trail(const ServerTrailQuery& query,
+                        const std::function<void(const std::string&)>& sink);
+
+}  // namespace agentfense::cli

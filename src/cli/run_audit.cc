@@ -1,0 +1,93 @@
+#include "cli/run_audit.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/errors.h"
+#include "policy/policy_file.h"
+
+namespace agentfense::cli {
+namespace {
+
+audit::TrailFile open_outside(const std::string& path, const std::string& dir,
+                              std::string sandbox) {
+  std::error_code error;
+  const std::filesystem::path codebase = std::filesystem::canonical(dir, error);
+  if (error) throw UserError("cannot resolve DIR '" + dir + "': " + error.message());
+  const std::filesystem::path parent = resolved_parent(path);
+  const auto [end, rest] =
+      std::mismatch(codebase.begin(), codebase.end(), parent.begin(), parent.end());
+  if (end == codebase.end()) {
+    throw UserError("--audit " + path +
+                    " is inside DIR: the sandboxed command could read or write the trail");
+  }
+  return audit::TrailFile(path, std::move(sandbox));
+}
+
+std::string command_text(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const std::string& arg : argv) text += (text.empty() ? "" : " ") + arg;
+  return text;
+}
+
+}  // namespace
+
+std::string resolved_parent(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
+  std::error_code error;
+  const std::filesystem::path real = std::filesystem::canonical(parent, error);
+  if (error)
+    throw UserError("--audit " + path + ": its directory " + parent.string() +
+                    " cannot be resolved: " + error.message());
+  return real;
+}
+
+RunAudit::RunAudit(const std::string& path, const std::string& dir, std::string sandbox)
+    : trail_(open_outside(path, dir, std::move(sandbox))) {}
+
+void RunAudit::write(audit::Event event) {
+  event.kind = audit::kKindSecurity;
+  const audit::Event events[] = {std::move(event)};
+  trail_.append(events);
+  trail_.sync();
+}
+
+void RunAudit::created(const std::vector<policy::Rule>& rules, const runtime::ExecSpec& spec) {
+  audit::Event event;
+  event.op = "sandbox_created";
+  event.details = {
+      {"caller", "uid:" + std::to_string(::getuid())},
+      {"runtime", "bwrap"},
+      {"rules", nlohmann::ordered_json::parse(policy::rules_to_json(rules))},
+      {"limits",
+       {{"memory_bytes", spec.limits.memory_bytes},
+        {"pids", spec.limits.pids_limit},
+        {"timeout_ms",
+         std::chrono::duration_cast<std::chrono::milliseconds>(spec.timeout).count()}}},
+      {"network", spec.network}};
+  write(std::move(event));
+}
+
+void RunAudit::finished(const runtime::ExecSpec& spec, const runtime::ExecResult& result,
+                        const std::string& changes, bool changes_ok) {
+  audit::Event exec;
+  exec.op = "exec";
+  exec.details = {{"command", command_text(spec.argv)},
+                  {"workdir", spec.workdir},
+                  {"exit_code", result.exit_code},
+                  {"duration_ms",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(result.duration).count()},
+                  {"timed_out", result.timed_out}};
+  write(std::move(exec));
+  audit::Event review;
+  review.op = changes == "apply" ? "commit" : changes == "discard" ? "discard" : "changes_shown";
+  review.details = {{"ok", changes_ok}};
+  write(std::move(review));
+  audit::Event destroyed;
+  destroyed.op = "sandbox_destroyed";
+  write(std::move(destroyed));
+}
+
+}  // namespace agentfense::cli

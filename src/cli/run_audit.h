@@ -1,0 +1,35 @@
+// The security events `agentfense run --audit FILE` adds to the trail the fs process
+// writes file events to: the sandbox with its rules and limits before the command, and
+// the command's result after it. Written synchronously (flock + fdatasync), so when run
+// exits, everything in the trail is acknowledged.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/trail_file.h"
+#include "policy/rule.h"
+#include "runtime/sandbox.h"
+
+namespace agentfense::cli {
+
+class RunAudit {
+ public:
+  // Refuses (UserError) a trail inside DIR: the agent could read it, or write its own
+  // lines into it.
+  RunAudit(const std::string& path, const std::string& dir, std::string sandbox);
+
+  void created(const std::vector<policy::Rule>& rules, const runtime::ExecSpec& spec);
+  void finished(const runtime::ExecSpec& spec, const runtime::ExecResult& result,
+                const std::string& changes, bool changes_ok);
+
+ private:
+  void write(audit::Event event);
+  audit::TrailFile trail_;
+};
+
+// The path's directory, resolved: where a file there would really be.
+std::string resolved_parent(const std::string& path);
+
+}  // namespace agentfense::cli

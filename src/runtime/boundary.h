@@ -1,0 +1,41 @@
+// The isolation boundary a sandbox's commands run in, behind one interface: the server
+// (LiveSandbox) and `agentfense run` pick bubblewrap or Docker in one place, and
+// everything above sees the same contract (DESIGN.md "Runtimes"): an ExecSpec in, an
+// ExecResult out, sessions with ShellSession's semantics.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "runtime/sandbox.h"
+#include "runtime/shell_session.h"
+
+namespace agentfense::runtime {
+
+// A persistent shell (see ShellSession for the contract every implementation keeps).
+class CommandSession {
+ public:
+  using OutputCallback = std::function<void(Stream, std::string_view)>;
+  virtual ~CommandSession() = default;
+  virtual ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
+                          const OutputCallback& on_output = {}, int cancel_fd = -1) = 0;
+  virtual bool alive() const = 0;
+  virtual void close() = 0;
+};
+
+class Boundary {
+ public:
+  virtual ~Boundary() = default;
+  // One command to completion (run_sandboxed's contract).
+  virtual ExecResult run(const ExecSpec& spec) = 0;
+  // Starts a shell; throws UserError for a bad spec, SystemError when it cannot start.
+  virtual std::unique_ptr<CommandSession> open_session(SessionSpec spec) = 0;
+};
+
+// bubblewrap: every command and every session in a boundary of its own.
+std::unique_ptr<Boundary> make_bwrap_boundary();
+
+}  // namespace agentfense::runtime

@@ -1,0 +1,191 @@
+#include "runtime/docker/session_link.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "common/errors.h"
+
+namespace agentfense::runtime::docker {
+namespace {
+
+constexpr std::size_t kMaxCandidates = 32;  // connections waiting to present a token
+constexpr std::size_t kTokenBytes = 16;
+
+std::string random_token() {
+  unsigned char bytes[kTokenBytes];
+  // getrandom of 16 bytes from the initialised pool never returns short.
+  check_syscall(::getrandom(bytes, sizeof bytes, 0), "getrandom");
+  std::string hex;
+  char digits[3];
+  for (const unsigned char b : bytes) {
+    std::snprintf(digits, sizeof digits, "%02x", b);
+    hex += digits;
+  }
+  return hex;
+}
+
+// Runs on a thread of its own: setns() changes only the calling thread's network
+// namespace, and the socket keeps the namespace it was created in after the thread ends.
+void listen_in(pid_t pid, UniqueFd& listener, int& port) {
+  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/net";
+  const UniqueFd ns_fd(::open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns_fd) throw SystemError("open " + ns, errno);
+  check_syscall(::setns(ns_fd.get(), CLONE_NEWNET), "setns " + ns);
+  listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener) throw SystemError("socket in " + ns, errno);
+  sockaddr_in address{.sin_family = AF_INET,
+                      .sin_port = 0,
+                      .sin_addr = {.s_addr = htonl(INADDR_LOOPBACK)},
+                      .sin_zero = {}};
+  check_syscall(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address),
+                "bind 127.0.0.1 in " + ns);
+  check_syscall(::listen(listener.get(), static_cast<int>(kMaxCandidates)), "listen in " + ns);
+  socklen_t length = sizeof address;
+  check_syscall(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length),
+                "getsockname");
+  port = ntohs(address.sin_port);
+}
+
+int millis_until(SessionLink::Clock::time_point deadline) {
+  const auto left = deadline - SessionLink::Clock::now();
+  if (left <= SessionLink::Clock::duration::zero()) return 0;
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+}
+
+// Compares without an early exit, so timing says nothing about how much matched.
+bool same_token(const std::string& presented, const std::string& token) {
+  if (presented.size() != token.size()) return false;
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < token.size(); ++i)
+    difference |= static_cast<unsigned char>(presented[i] ^ token[i]);
+  return difference == 0;
+}
+
+// "D<seq> <nonce> <code> <cwd>"; nullopt for anything malformed.
+std::optional<StatusMessage> parse_done(const std::string& body) {
+  char* end = nullptr;
+  StatusMessage message{.kind = StatusMessage::Kind::kDone};
+  message.seq = std::strtoull(body.c_str() + 1, &end, 10);
+  if (*end != ' ') return std::nullopt;
+  message.nonce = std::strtoull(end + 1, &end, 16);
+  if (*end != ' ') return std::nullopt;
+  message.exit_code = static_cast<int>(std::strtol(end + 1, &end, 10));
+  if (*end != ' ') return std::nullopt;
+  message.cwd = end + 1;
+  return message;
+}
+
+}  // namespace
+
+SessionLink SessionLink::listen(pid_t in_netns_of) {
+  UniqueFd listener;
+  int port = 0;
+  std::exception_ptr failure;
+  std::thread worker([&] {
+    try {
+      listen_in(in_netns_of, listener, port);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  worker.join();
+  if (failure) std::rethrow_exception(failure);
+  return SessionLink(std::move(listener), port, random_token());
+}
+
+void SessionLink::accept_shell(Clock::time_point deadline) {
+  struct Candidate {
+    UniqueFd fd;
+    std::string line;
+  };
+  std::vector<Candidate> candidates;
+  while (!connection_) {
+    std::vector<pollfd> fds = {{listener_.get(), POLLIN, 0}};
+    for (const Candidate& c : candidates) fds.push_back({c.fd.get(), POLLIN, 0});
+    const int timeout_ms = millis_until(deadline);
+    if (timeout_ms == 0) throw SystemError("the session shell did not connect", ETIMEDOUT);
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    check_syscall(ready, "poll session listener");
+    for (std::size_t i = candidates.size(); i-- > 0;) {
+      if (!(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Candidate& c = candidates[i];
+      char chunk[64];
+      const ssize_t got = ::recv(c.fd.get(), chunk, sizeof chunk, 0);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got > 0) c.line.append(chunk, static_cast<std::size_t>(got));
+      const auto newline = c.line.find('\n');
+      const bool complete = newline != std::string::npos;
+      if (complete && same_token(c.line.substr(0, newline), token_)) {
+        connection_ = std::move(c.fd);
+        buffer_ = c.line.substr(newline + 1);  // the shell's first report may follow at once
+        break;
+      }
+      // A wrong token, a line too long to be one, or a connection that closed: not the
+      // shell.
+      if (complete || got <= 0 || c.line.size() > token_.size() + 1)
+        candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    if (connection_ || !(fds[0].revents & POLLIN)) continue;
+    UniqueFd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!accepted) continue;  // EAGAIN: the connection went away again
+    if (candidates.size() == kMaxCandidates) candidates.erase(candidates.begin());
+    candidates.push_back({std::move(accepted), {}});
+  }
+  listener_.reset();  // nobody connects after the shell
+}
+
+void SessionLink::send(const std::string& frame, Clock::time_point deadline) const {
+  std::size_t sent = 0;
+  while (sent < frame.size()) {
+    const ssize_t n =
+        ::send(connection_.get(), frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) throw SystemError("send to the session shell", errno);
+    pollfd writable{.fd = connection_.get(), .events = POLLOUT, .revents = 0};
+    const int timeout_ms = millis_until(deadline);
+    if (timeout_ms == 0 || ::poll(&writable, 1, timeout_ms) == 0)
+      throw SystemError("the session shell does not read its commands", ETIMEDOUT);
+  }
+}
+
+std::optional<StatusMessage> SessionLink::receive() {
+  for (;;) {
+    const auto end = buffer_.find('\0');
+    if (end != std::string::npos) {
+      const std::string body = buffer_.substr(0, end);
+      buffer_.erase(0, end + 1);
+      if (body == "R") return StatusMessage{.kind = StatusMessage::Kind::kReady};
+      if (body.starts_with('D'))
+        if (auto message = parse_done(body)) return message;
+      continue;  // not ours to understand: only the shell can write here
+    }
+    if (closed_) return std::nullopt;
+    char chunk[4096];
+    const ssize_t got = ::recv(connection_.get(), chunk, sizeof chunk, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && errno == EAGAIN) return std::nullopt;
+    if (got <= 0) {
+      closed_ = true;
+      return std::nullopt;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(got));
+  }
+}
+
+}  // namespace agentfense::runtime::docker

@@ -1,0 +1,147 @@
+#include "server/tenant_scope.h"
+
+#include "common/log.h"
+#include "server/api.h"
+#include "server/caller_scope.h"
+#include "store/upload_limits.h"
+
+namespace agentfense::server {
+namespace {
+
+using grpc::StatusCode;
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + escape_user_text(item);
+  return out.empty() ? "none" : out;
+}
+
+[[noreturn]] void over_quota(const Principal& principal, const std::string& what, const char* quota,
+                             std::int64_t limit) {
+  throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                 "principal " + principal.id + " already has " + what + " (quotas." + quota + " " +
+                     std::to_string(limit) + "); free some first",
+                 kReasonQuotaExceeded);
+}
+
+}  // namespace
+
+const Principal& TenantScope::caller() const {
+  const PrincipalPtr& caller = current_caller();
+  // A transport that forgot to authenticate must not get an answer.
+  if (!caller) throw ApiError(StatusCode::INTERNAL, "call without an authenticated caller");
+  return *caller;
+}
+
+void TenantScope::check_owner(const std::optional<std::string>& owner, const char* kind,
+                              const std::string& id, const char* reason) const {
+  if (id.empty()) return;
+  const Principal& who = caller();
+  if (who.is_admin() || (owner && who.acts_for(*owner))) return;
+  // For the operator only: a principal naming another tenant's resource.
+  if (owner) log::warn("scope.refused", {{"principal", who.id}, {"kind", kind}, {"id", id}});
+  // The very words of the service's own "not found" (sandbox_service.cc load(),
+  // codebase_store.cc not_found()).
+  throw ApiError(StatusCode::NOT_FOUND,
+                 std::string(kind) + " " + escape_user_text(id) + " not found", reason);
+}
+
+void TenantScope::check(const CodebaseTarget& target) const {
+  if (caller().is_admin()) return;
+  check_owner(ownership_.codebase_owner(target.id), "codebase", target.id, kReasonCodebaseNotFound);
+}
+
+void TenantScope::check(const SandboxTarget& target) const {
+  if (caller().is_admin()) return;
+  check_owner(ownership_.sandbox_owner(target.id), "sandbox", target.id, kReasonSandboxNotFound);
+}
+
+void TenantScope::check(const SessionTarget& target) const {
+  if (caller().is_admin()) return;
+  check_owner(ownership_.session_owner(target.id), "session", target.id, kReasonSessionNotFound);
+}
+
+std::string TenantScope::owner_for(const std::string& requested) const {
+  const Principal& who = caller();
+  if (requested.empty()) {
+    if (who.owners.size() == 1) return who.owners.front();
+    if (who.is_admin()) return requested;
+    throw ApiError(
+        StatusCode::INVALID_ARGUMENT,
+        "owner_id is required: principal " + who.id + " acts for owners " + joined(who.owners),
+        kReasonInvalidRequest);
+  }
+  if (who.may_access(requested)) return requested;
+  throw ApiError(StatusCode::PERMISSION_DENIED,
+                 "principal " + who.id + " may not act for owner " + escape_user_text(requested) +
+                     " (it acts for " + joined(who.owners) + ")",
+                 kReasonPermissionDenied);
+}
+
+void TenantScope::require_admin(const std::string& what) const {
+  const Principal& who = caller();
+  if (who.is_admin()) return;
+  throw ApiError(StatusCode::PERMISSION_DENIED,
+                 what + " is reserved to admin principals (principal " + who.id + " is a user)",
+                 kReasonPermissionDenied);
+}
+
+std::unique_lock<std::mutex> TenantScope::lock_quota(const std::string& principal_id) {
+  std::mutex* lock = nullptr;
+  {
+    const std::lock_guard guard(mutex_);
+    lock = &quota_locks_[principal_id];  // std::map never moves its elements
+  }
+  return std::unique_lock(*lock);
+}
+
+void TenantScope::check_codebase_quota(const Principal& principal) {
+  const std::int64_t limit = principal.quotas.codebases;
+  if (limit > 0 && ownership_.codebases_of(principal.id) >= limit)
+    over_quota(principal, std::to_string(limit) + " codebases", "codebases", limit);
+}
+
+void TenantScope::check_session_quota(const Principal& principal) {
+  const std::int64_t limit = principal.quotas.sessions;
+  if (limit > 0 && ownership_.open_sessions_of(principal.id) >= limit)
+    over_quota(principal, std::to_string(limit) + " open sessions", "sessions", limit);
+}
+
+void TenantScope::check_running_quota(const std::string& sandbox_id) {
+  const PrincipalPtr charged = directory_(ownership_.sandbox_charge(sandbox_id));
+  if (!charged) return;
+  const std::int64_t limit = charged->quotas.running_sandboxes;
+  if (limit > 0 && ownership_.running_sandboxes_of(charged->id) >= limit)
+    over_quota(*charged, std::to_string(limit) + " running sandboxes", "running_sandboxes", limit);
+}
+
+store::Room TenantScope::stored_bytes_room(const std::string& codebase_id) {
+  const PrincipalPtr charged = directory_(ownership_.codebase_charge(codebase_id));
+  if (!charged || charged->quotas.stored_bytes <= 0) return {};
+  const std::int64_t limit = charged->quotas.stored_bytes;
+  return {.bytes = std::max<std::int64_t>(0, limit - ownership_.stored_bytes_of(charged->id)),
+          .key = "quotas.stored_bytes of principal " + charged->id,
+          .limit = limit};
+}
+
+TenantScope::ExecSlot TenantScope::exec_slot() {
+  const Principal& who = caller();
+  const std::int64_t limit = who.quotas.concurrent_execs;
+  const std::lock_guard guard(mutex_);
+  std::int64_t& running = running_execs_[who.id];
+  if (limit > 0 && running >= limit)
+    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                   "principal " + who.id + " already runs " + std::to_string(running) +
+                       " commands at once (quotas.concurrent_execs " + std::to_string(limit) +
+                       "); wait for one to finish",
+                   kReasonQuotaExceeded);
+  ++running;
+  return ExecSlot(*this, who.id);
+}
+
+TenantScope::ExecSlot::~ExecSlot() {
+  const std::lock_guard guard(scope_.mutex_);
+  --scope_.running_execs_[principal_];
+}
+
+}  // namespace agentfense::server

@@ -1,0 +1,90 @@
+// The multi-tenant rules every scoped call goes through (scoped_api.h), in one place:
+//
+//   - who is calling: the CallerScope the transport opened (fail closed without one);
+//   - may it touch what the request names: a user principal only resources of the owners
+//     it acts for; anything else is refused with exactly the NOT_FOUND a missing id gets
+//     (same status, message and reason), so ids of other tenants cannot be probed;
+//   - which owner a new codebase gets: the caller's (owner_id checked, never trusted);
+//   - quotas (server/principal.h PrincipalQuotas): codebases, running sandboxes and
+//     sessions count against the principal that created them, stored bytes against the
+//     codebase's creator, concurrent commands against the caller. A refusal is
+//     RESOURCE_EXHAUSTED naming the quota and happens before anything is created.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "server/principal.h"
+#include "server/request_targets.h"
+#include "store/ownership.h"
+#include "store/upload_limits.h"
+
+namespace agentfense::server {
+
+// Finds a principal by id (the keys' current set), null when unknown (revoked, or no
+// authentication).
+using PrincipalDirectory = std::function<PrincipalPtr(const std::string& id)>;
+
+class TenantScope {
+ public:
+  TenantScope(store::Ownership& ownership, PrincipalDirectory directory)
+      : ownership_(ownership), directory_(std::move(directory)) {}
+
+  // The caller of the current call; ApiError(INTERNAL) outside a CallerScope.
+  const Principal& caller() const;
+
+  // NOT_FOUND, worded like a missing resource, unless the caller may access it. An empty
+  // id is let through: the service refuses it (INVALID_ARGUMENT) as for anyone.
+  void check(const CodebaseTarget& target) const;
+  void check(const SandboxTarget& target) const;
+  void check(const SessionTarget& target) const;
+
+  // The owner a codebase created by the caller gets: `requested` if the caller acts for
+  // it (PERMISSION_DENIED otherwise), or the caller's single owner when empty
+  // (INVALID_ARGUMENT when it has several). Admins may name any owner.
+  std::string owner_for(const std::string& requested) const;
+  // PERMISSION_DENIED unless the caller is an admin; `what` names the operation.
+  void require_admin(const std::string& what) const;
+
+  // Serializes quota check + creation for one principal, so concurrent calls cannot
+  // both pass the check.
+  std::unique_lock<std::mutex> lock_quota(const std::string& principal_id);
+  void check_codebase_quota(const Principal& principal);
+  void check_session_quota(const Principal& principal);
+  // Quota of the principal `sandbox_id` is charged to.
+  void check_running_quota(const std::string& sandbox_id);
+  // The room a codebase has under its creator's quotas.stored_bytes (CodebaseStore).
+  store::Room stored_bytes_room(const std::string& codebase_id);
+
+  // A command of the caller running, for quotas.concurrent_execs: held while it runs.
+  class ExecSlot {
+   public:
+    ~ExecSlot();
+    ExecSlot(const ExecSlot&) = delete;
+    ExecSlot& operator=(const ExecSlot&) = delete;
+
+   private:
+    friend class TenantScope;
+    ExecSlot(TenantScope& scope, std::string principal)
+        : scope_(scope), principal_(std::move(principal)) {}
+    TenantScope& scope_;
+    std::string principal_;
+  };
+  ExecSlot exec_slot();
+
+  store::Ownership& ownership() { return ownership_; }
+
+ private:
+  void check_owner(const std::optional<std::string>& owner, const char* kind, const std::string& id,
+                   const char* reason) const;
+
+  store::Ownership& ownership_;
+  PrincipalDirectory directory_;
+  std::mutex mutex_;  // guards the two maps
+  std::map<std::string, std::mutex> quota_locks_;
+  std::map<std::string, std::int64_t> running_execs_;
+};
+
+}  // namespace agentfense::server

@@ -1,0 +1,257 @@
+"""The audit trail of `agentfense run --audit FILE` (docs/audit.md): the exact events real
+commands produce, what the agent can never learn from it, and `audit verify`.
+
+Policy: agent-safe plus docs/*.md at view, so the repo has all four levels: .env (none),
+docs/*.md (view), src/ (read), output/ (write).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HIDDEN_FILES, VISIBLE_FILES
+
+LEVELS = ["--preset", "agent-safe", "--rule", "docs/*.md=view:50"]
+READ_RULE = "**/* -> read (priority 0, glob)"
+WRITE_RULE = "/output/** -> write (priority 10, glob)"
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Path:
+    return tmp_path / "trail.jsonl"
+
+
+def audited(runner, repo, trail, script, *extra):
+    result = runner.sh(repo, script, [*LEVELS, "--audit", str(trail), "--changes", "discard",
+                                      *extra])
+    events = [json.loads(line) for line in trail.read_text().splitlines()]
+    return result, events
+
+
+def file_events(events, op=None, path=None):
+    return [e for e in events if e["kind"] == "file" and (op is None or e["op"] == op)
+            and (path is None or e.get("path") == path)]
+
+
+def total(events):
+    return sum(e["count"] for e in events)
+
+
+def test_cat_is_one_open_read_per_open_with_level_and_rule(runner, repo, trail):
+    result, events = audited(runner, repo, trail,
+                             "cat src/util.py >/dev/null; cat src/util.py >/dev/null")
+    assert result.returncode == 0, result.describe()
+    reads = file_events(events, "open_read", "/src/util.py")
+    # First open written at once, the second coalesced into a repeat line at command end.
+    assert [(e["count"], e.get("repeat", False)) for e in reads] == [(1, False), (1, True)]
+    first = reads[0]
+    assert (first["level"], first["rule"], first["outcome"]) == ("read", READ_RULE, "allowed")
+    assert "errno" not in first
+    assert first["sandbox"].startswith("run-") and first["ts"].endswith("Z")
+    # Reads are never recorded per READ request: nothing else about this file.
+    assert len(file_events(events, path="/src/util.py")) == 2
+
+
+def test_grep_r_records_each_visible_file_once_and_each_listing(runner, repo, trail):
+    result, events = audited(runner, repo, trail, "grep -r TODO . >/dev/null")
+    assert result.returncode == 2, result.describe()  # the view files: Permission denied
+    read = {e["path"] for e in file_events(events, "open_read")}
+    readable = {"/" + rel for rel in VISIBLE_FILES if not rel.startswith("docs/")}
+    assert read == readable, events
+    assert all(total(file_events(events, "open_read", p)) == 1 for p in readable)
+    listed = {e["path"] for e in file_events(events, "readdir")}
+    assert listed == {"/", "/src", "/src/lib", "/docs", "/config", "/keys", "/output"}
+    # grep tries the view files and is refused by the kernel: recorded, with the rule.
+    refused = {e["path"]: e for e in file_events(events, "open")}
+    assert set(refused) == {"/docs/guide.md", "/docs/api.md"}
+    assert all(e["outcome"] == "denied" and e["errno"] == "EACCES" and e["level"] == "view"
+               and e["rule"] == "docs/*.md -> view (priority 50, glob)"
+               for e in refused.values())
+
+
+def test_find_lists_without_reading(runner, repo, trail):
+    result, events = audited(runner, repo, trail, "find . >/dev/null")
+    assert result.returncode == 0, result.describe()
+    assert file_events(events, "open_read") == []
+    assert {e["path"] for e in file_events(events, "readdir")} == {
+        "/", "/src", "/src/lib", "/docs", "/config", "/keys", "/output"}
+
+
+def test_writes_renames_and_removals(runner, repo, trail):
+    script = ("echo new > output/a.txt && mv output/a.txt output/b.txt && "
+              "rm output/stale.txt && mkdir output/d && rmdir output/d && "
+              "echo more >> output/report.txt")
+    result, events = audited(runner, repo, trail, script)
+    assert result.returncode == 0, result.describe()
+    got = [(e["op"], e.get("type"), e["path"], e.get("path2"), e["outcome"])
+           for e in file_events(events) if e["op"] not in ("readdir", "lookup")]
+    assert got == [
+        ("create", "file", "/output/a.txt", None, "allowed"),
+        ("open_write", None, "/output/a.txt", None, "allowed"),
+        ("rename", None, "/output/a.txt", "/output/b.txt", "allowed"),
+        ("unlink", "file", "/output/stale.txt", None, "allowed"),
+        ("create", "dir", "/output/d", None, "allowed"),
+        ("unlink", "dir", "/output/d", None, "allowed"),
+        ("open_write", None, "/output/report.txt", None, "allowed"),
+    ], events
+    assert all(e["rule"] == WRITE_RULE and e["level"] == "write" for e in file_events(events)
+               if e["op"] != "readdir")
+
+
+def test_refused_changes_carry_the_errno_and_the_deciding_rule(runner, repo, trail):
+    # output/ is writable, but one name in it is read-only: the kernel lets the unlink and
+    # rename through (the directory is writable) and the daemon refuses by the name's level.
+    result, events = audited(runner, repo, trail,
+                             "rm output/report.txt; mv output/stale.txt output/report.txt; "
+                             "mv output/stale.txt src/x.py", "--rule",
+                             "output/report.txt=read:150")
+    assert result.returncode != 0
+    denied = [(e["op"], e["path"], e.get("path2"), e["errno"], e["level"], e["rule"])
+              for e in file_events(events) if e["outcome"] == "denied"]
+    rule = "output/report.txt -> read (priority 150, glob)"
+    assert ("unlink", "/output/report.txt", None, "EACCES", "read", rule) in denied, events
+    assert ("rename", "/output/stale.txt", "/output/report.txt", "EACCES", "read", rule) in denied
+
+
+def test_hidden_lookup_is_denied_hidden_and_the_agent_sees_only_absence(runner, repo, trail,
+                                                                        secrets):
+    result, events = audited(runner, repo, trail,
+                             "cat .env; cat src/.env; ls -a; stat credentials.json; true")
+    assert result.stderr.count("No such file or directory") == 3, result.describe()
+    hidden = {e["path"]: e for e in file_events(events, "lookup")}
+    assert set(hidden) == {"/.env", "/src/.env", "/credentials.json"}, events
+    for event in hidden.values():
+        assert (event["outcome"], event["errno"], event["reason"], event["level"]) == (
+            "denied", "ENOENT", "hidden", "none")
+        assert event["rule"].endswith("-> none (priority 100, glob)")
+    # Listing shows nothing hidden, and no hidden name is read, listed or reported
+    # anywhere else in the trail.
+    others = [e for e in file_events(events) if e["op"] != "lookup"]
+    for rel in HIDDEN_FILES:
+        assert all(e.get("path") != "/" + rel for e in others)
+    text = trail.read_text()
+    assert all(value not in text for value in secrets.values())
+
+
+def test_view_attempts_are_recorded_as_refused_opens(runner, repo, trail):
+    result, events = audited(runner, repo, trail,
+                             "cat docs/guide.md; cat docs/guide.md; ls -l docs >/dev/null")
+    assert result.stderr.count("Permission denied") == 2, result.describe()
+    refused = file_events(events, "open", "/docs/guide.md")
+    assert total(refused) == 2, events
+    assert all(e["outcome"] == "denied" and e["reason"] == "mode" for e in refused)
+    # `ls -l` (metadata, allowed at view) is no refusal.
+    assert file_events(events, "open", "/docs/api.md") == []
+
+
+def test_security_events_name_rules_limits_command_and_result(runner, repo, trail):
+    result, events = audited(runner, repo, trail, "echo hi; exit 3", "--pids", "64")
+    assert result.returncode == 3
+    security = [e for e in events if e["kind"] == "security"]
+    assert [e["op"] for e in security] == ["sandbox_created", "exec", "discard",
+                                           "sandbox_destroyed"]
+    created, exec_, _, _ = security
+    assert {"pattern": "docs/*.md", "permission": "view", "priority": 50,
+            "type": "glob"} in created["rules"]
+    assert created["limits"]["pids"] == 64 and created["network"] is False
+    assert exec_["command"] == "sh -c echo hi; exit 3" and exec_["exit_code"] == 3
+    assert exec_["timed_out"] is False and exec_["duration_ms"] >= 0
+    assert events[0]["op"] == "sandbox_created" and events[-1]["op"] == "sandbox_destroyed"
+
+
+def test_timeout_is_recorded(runner, repo, trail):
+    result, events = audited(runner, repo, trail, "sleep 30", "--timeout", "1")
+    assert result.returncode == 124
+    exec_ = [e for e in events if e["op"] == "exec"][0]
+    assert exec_["timed_out"] is True
+
+
+def test_verify_passes_then_fails_after_one_byte_or_one_line(runner, repo, trail, agentfense):
+    audited(runner, repo, trail, "cat src/app.py src/util.py README.md >/dev/null")
+    ok = subprocess.run([agentfense, "audit", "verify", str(trail)], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0 and " ok, " in ok.stdout, ok.stdout + ok.stderr
+    pristine = trail.read_bytes()
+    lines = pristine.splitlines(keepends=True)
+    assert len(lines) >= 5
+
+    def verify_fails_at(data: bytes, line: int) -> None:
+        trail.write_bytes(data)
+        bad = subprocess.run([agentfense, "audit", "verify", str(trail)], capture_output=True,
+                             text=True)
+        assert bad.returncode == 1, bad.stdout
+        assert f"{trail}:{line}: FAILED" in bad.stdout, bad.stdout
+
+    # One byte of a path: README.md -> README.me
+    index = next(i for i, l in enumerate(lines) if b'"/README.md"' in l)
+    edited = lines[index].replace(b'"/README.md"', b'"/README.me"')
+    verify_fails_at(b"".join(lines[:index] + [edited] + lines[index + 1:]), index + 1)
+    # One byte of the outcome, recomputing nothing: "allowed" -> "Allowed".
+    edited = lines[2].replace(b'"allowed"', b'"Allowed"', 1)
+    verify_fails_at(b"".join(lines[:2] + [edited] + lines[3:]), 3)
+    # A line removed from the middle, and the first line removed.
+    verify_fails_at(b"".join(lines[:2] + lines[3:]), 3)
+    verify_fails_at(b"".join(lines[1:]), 1)
+    # A line cut mid-write.
+    verify_fails_at(pristine[:-10], len(lines))
+
+
+def test_writers_continue_one_chain_and_repair_a_torn_tail(runner, repo, trail, agentfense):
+    audited(runner, repo, trail, "cat README.md >/dev/null")
+    with trail.open("ab") as f:
+        f.write(b'{"v":1,"seq":99,"torn')  # a writer killed mid-line
+    audited(runner, repo, trail, "cat src/app.py >/dev/null")
+    events = [json.loads(line) for line in trail.read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    torn = [e for e in events if e["op"] == "torn_tail_removed"]
+    assert len(torn) == 1 and torn[0]["kind"] == "audit" and torn[0]["bytes"] == 21
+    ok = subprocess.run([agentfense, "audit", "verify", str(trail)], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stdout
+
+
+def test_trail_inside_the_codebase_is_refused(runner, repo):
+    result = runner.sh(repo, "true", [*LEVELS, "--audit", str(repo / "output" / "t.jsonl")])
+    assert result.returncode == 2
+    assert "inside DIR" in result.stderr
+    assert not (repo / "output" / "t.jsonl").exists()
+
+
+def test_kill_9_keeps_what_was_written_verifiable(runner, repo, trail, agentfense):
+    argv = [agentfense, "run", *LEVELS, "--audit", str(trail), "--changes", "discard",
+            str(repo), "--", "sh", "-c", "cat src/app.py >/dev/null; sleep 30"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if trail.exists() and b"/src/app.py" in trail.read_bytes():
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert b"/src/app.py" in trail.read_bytes()
+    ok = subprocess.run([agentfense, "audit", "verify", str(trail)], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stdout
+
+
+def test_timeline_denied_filter_and_summary(runner, repo, trail, agentfense):
+    audited(runner, repo, trail, "cat .env; cat docs/api.md; cat src/app.py; "
+                                 "echo x > output/n.txt; true")
+    denied = subprocess.run([agentfense, "audit", "--denied", str(trail)], capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    assert len(denied) == 2 and all(" DENIED " in line for line in denied), denied
+    assert "lookup" in denied[0] and "/.env" in denied[0] and "hidden, ENOENT" in denied[0]
+    summary = json.loads(subprocess.run([agentfense, "audit", "--summary", "--json", str(trail)],
+                                        capture_output=True, text=True, check=True).stdout)
+    assert [u["path"] for u in summary["files_read"]] == ["/src/app.py"]
+    assert [u["path"] for u in summary["files_written"]] == ["/output/n.txt"]
+    assert [u["path"] for u in summary["denied"]] == ["/.env", "/docs/api.md"]
+    assert len(summary["commands"]) == 1 and summary["dropped"] == 0

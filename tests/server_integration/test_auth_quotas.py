@@ -1,0 +1,171 @@
+"""Issue 10 item 5: quotas per principal, counted against the authenticated caller (a
+codebase, sandbox or session against the principal that created it; commands and
+requests against the caller). Each exceeded limit answers RESOURCE_EXHAUSTED / 429
+naming the limit, leaves nothing half-created, and frees up again."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import tarfile
+import time
+
+import grpc
+import pytest
+
+from server_harness import AGENT_SAFE, cb, common, descendants, reason_of, sb
+from tenants import start_tenant_server
+
+
+@pytest.fixture(scope="module")
+def tenants():
+    t = start_tenant_server({
+        "admin": {"role": "admin"},
+        "few-codebases": {"owners": ["o1"], "quotas": {"codebases": "2"}},
+        "few-bytes": {"owners": ["o2"], "quotas": {"stored_bytes": "64KiB"}},
+        "one-running": {"owners": ["o3"], "quotas": {"running_sandboxes": "1"}},
+        "one-session": {"owners": ["o4"], "quotas": {"sessions": "1"}},
+        "one-exec": {"owners": ["o5"], "quotas": {"concurrent_execs": "1"}},
+        "slow": {"owners": ["o6"], "quotas": {"requests_per_second": "5", "request_burst": "5"}},
+    })
+    yield t
+    t.stop()
+
+
+def assert_over(error: grpc.RpcError, quota: str) -> None:
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+    assert reason_of(error) == "QUOTA_EXCEEDED"
+    assert quota in error.details(), error.details()
+
+
+def codebases_of(client) -> list:
+    return list(client.codebases.ListCodebases(cb.ListCodebasesRequest()).codebases)
+
+
+def upload(client, codebase_id: str, path: str, data: bytes):
+    def chunks():
+        yield cb.UploadChunk(metadata=cb.UploadChunk.Metadata(
+            codebase_id=codebase_id, file_path=path, total_size=len(data)))
+        yield cb.UploadChunk(data=data)
+    return client.codebases.UploadFiles(chunks())
+
+
+def started_sandbox(client, codebase_id: str, start: bool = True) -> str:
+    sandbox = client.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+        codebase_id=codebase_id, permissions=AGENT_SAFE))
+    if start:
+        client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox.id))
+    return sandbox.id
+
+
+def test_codebases(tenants):
+    client = tenants.client("few-codebases")
+    made = [client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name=f"c{i}")).id
+            for i in range(2)]
+    with pytest.raises(grpc.RpcError) as e:
+        client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="c3"))
+    assert_over(e.value, "quotas.codebases")
+    r = client.http.post(f"{client.url}/v1/codebases", json={"name": "c3"})
+    assert r.status_code == 429 and "quotas.codebases" in r.json()["message"]
+    assert sorted(c.id for c in codebases_of(client)) == sorted(made)  # nothing half-made
+    client.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=made[0]))
+    client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="c3"))  # recovered
+
+
+def test_stored_bytes(tenants):
+    client = tenants.client("few-bytes")
+    first = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="b1")).id
+    second = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="b2")).id
+    upload(client, first, "/a.bin", b"a" * (40 << 10))
+    # The quota spans the principal's codebases: 40 KiB + 40 KiB > 64 KiB.
+    with pytest.raises(grpc.RpcError) as e:
+        upload(client, second, "/b.bin", b"b" * (40 << 10))
+    assert_over(e.value, "quotas.stored_bytes of principal few-bytes")
+    r = client.http.put(f"{client.url}/v1/codebases/{second}/content/b.bin", data=b"b" * (40 << 10))
+    assert r.status_code == 429 and "quotas.stored_bytes" in r.json()["message"]
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("c.bin")
+        info.size = 40 << 10
+        tar.addfile(info, io.BytesIO(b"c" * (40 << 10)))
+    r = client.http.post(f"{client.url}/v1/codebases/{second}/archive", data=archive.getvalue())
+    assert r.status_code == 429 and "quotas.stored_bytes" in r.json()["message"]
+    assert not client.codebases.ListFiles(cb.ListFilesRequest(codebase_id=second)).files
+    client.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=first))
+    upload(client, second, "/b.bin", b"b" * (40 << 10))  # recovered
+
+
+def test_running_sandboxes(tenants):
+    client = tenants.client("one-running")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="r")).id
+    first = started_sandbox(client, codebase)
+    second = started_sandbox(client, codebase, start=False)
+    processes = len(descendants(tenants.server.proc.pid))
+    with pytest.raises(grpc.RpcError) as e:
+        client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=second))
+    assert_over(e.value, "quotas.running_sandboxes")
+    r = client.http.post(f"{client.url}/v1/sandboxes/{second}/start")
+    assert r.status_code == 429
+    status = client.sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=second)).status
+    assert status == common.SANDBOX_STATUS_PENDING
+    assert len(descendants(tenants.server.proc.pid)) == processes  # no mount was started
+    # Starting the running one again is no new sandbox: allowed.
+    client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=first))
+    client.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=first))
+    client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=second))  # recovered
+    for sandbox in (first, second):
+        client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_sessions(tenants):
+    client = tenants.client("one-session")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="s")).id
+    sandbox = started_sandbox(client, codebase)
+    session = client.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox)).id
+    with pytest.raises(grpc.RpcError) as e:
+        client.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox))
+    assert_over(e.value, "quotas.sessions")
+    assert client.http.post(f"{client.url}/v1/sandboxes/{sandbox}/sessions", json={}).status_code == 429
+    listed = client.sandboxes.ListSessions(sb.ListSessionsRequest(sandbox_id=sandbox)).sessions
+    assert [s.id for s in listed] == [session]
+    client.sandboxes.DestroySession(sb.DestroySessionRequest(session_id=session))
+    client.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox))  # recovered
+    client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_concurrent_execs(tenants):
+    client = tenants.client("one-exec")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="e")).id
+    sandbox = started_sandbox(client, codebase)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(client.sandboxes.Exec, sb.ExecRequest(sandbox_id=sandbox, command="sleep 2"))
+        time.sleep(0.7)
+        with pytest.raises(grpc.RpcError) as e:
+            client.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="true"))
+        assert_over(e.value, "quotas.concurrent_execs")
+        r = client.http.post(f"{client.url}/v1/sandboxes/{sandbox}/exec", json={"command": "true"})
+        assert r.status_code == 429
+        assert slow.result().exit_code == 0
+    assert client.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="true")).exit_code == 0
+    # Another principal is not held back by this one's commands.
+    client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_request_rate(tenants):
+    client = tenants.client("slow")
+    outcomes = []
+    for _ in range(12):
+        try:
+            codebases_of(client)
+            outcomes.append("ok")
+        except grpc.RpcError as error:
+            assert_over(error, "quotas.requests_per_second")
+            outcomes.append("refused")
+    assert outcomes[:5] == ["ok"] * 5 and "refused" in outcomes
+    r = client.http.get(f"{client.url}/v1/codebases")
+    assert r.status_code == 429 and "requests_per_second" in r.json()["message"]
+    # Others are not slowed down by it.
+    for _ in range(12):
+        codebases_of(tenants.client("admin"))
+    time.sleep(1.2)
+    codebases_of(client)  # the bucket refilled
