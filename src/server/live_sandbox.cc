@@ -64,6 +64,24 @@ LiveSandbox::~LiveSandbox() {
   close_all_sessions();
 }
 
+std::string LiveSandbox::begin_command_trail() {
+  const std::string id = "c" + std::to_string(++commands_);
+  try {
+    mount_.control({{"op", "audit_begin"}, {"command", id}});
+  } catch (const std::exception& error) {
+    log::warn("audit.command_begin_failed", {{"command", id}, {"error", error.what()}});
+  }
+  return id;
+}
+
+void LiveSandbox::end_command_trail(const std::string& command_id) {
+  try {
+    mount_.control({{"op", "audit_end"}, {"command", command_id}});
+  } catch (const std::exception& error) {
+    log::error("audit.command_end_failed", {{"command", command_id}, {"error", error.what()}});
+  }
+}
+
 LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd) {
   const UniqueFd cancel = readable_when_either(cancel_.get(), call_cancel_fd);
   spec.workspace_fd = mount_.workspace_fd();
@@ -73,10 +91,12 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   spec.host_uid = ids_.uid();
   spec.host_gid = ids_.gid();
   ExecOutcome outcome;
+  outcome.command_id = begin_command_trail();
   {
     const std::shared_lock running(activity_);
     outcome.result = runtime::run_sandboxed(spec);
   }
+  end_command_trail(outcome.command_id);
   // A command killed because the sandbox is stopping or its caller went away left
   // half-done work: not synced (it stays pending in the write layer).
   if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
@@ -134,11 +154,14 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                    kReasonSessionClosed);
   ExecOutcome outcome;
+  outcome.command_id = begin_command_trail();
   {
     const std::shared_lock running(activity_);
     try {
       outcome.result = session->exec(command, timeout, on_output, call_cancel_fd);
+      end_command_trail(outcome.command_id);
     } catch (const UserError& error) {
+      end_command_trail(outcome.command_id);
       if (!session->alive())  // closed by a concurrent DestroySession
         throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                        kReasonSessionClosed);
