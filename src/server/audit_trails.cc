@@ -33,6 +33,12 @@ std::string AuditTrails::path(const std::string& sandbox_id) const {
 }
 
 bool AuditTrails::exists(const std::string& sandbox_id) const {
+  // Ids come from clients: only an id the server could have made names a trail, so that
+  // "../x" can never reach a file outside the audit directory.
+  if (sandbox_id.empty() || sandbox_id.size() > 128 ||
+      sandbox_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789_-") != std::string::npos)
+    return false;
   struct stat st {};
   return ::lstat(path(sandbox_id).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }

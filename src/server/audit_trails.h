@@ -35,6 +35,8 @@ class AuditTrails {
   AuditTrails(std::string dir, AuditRetention retention);
 
   std::string path(const std::string& sandbox_id) const;
+  // False for an id that is not made of [A-Za-z0-9_-] (such as "../x"): callers check
+  // exists() before path() or owner() with an id a client sent.
   bool exists(const std::string& sandbox_id) const;
 
   // Appends and syncs one security event (kind "security") and logs it as

@@ -139,6 +139,27 @@ def test_bad_filters_are_invalid_argument(server, codebase):
     assert reason_of(raised.value) == "SANDBOX_NOT_FOUND"
 
 
+def test_an_id_naming_a_file_outside_the_audit_dir_is_not_found(server):
+    """The attack: a sandbox id with "../" reading any *.jsonl (and its .owner) on the
+    server's disk through the trail routes."""
+    outside = os.path.join(server.data_dir, "stolen.jsonl")
+    with open(outside, "w") as f:
+        f.write('{"v":1,"seq":1,"ts":"2026-01-01T00:00:00.000000Z","kind":"file","op":"x"}\n')
+    with open(os.path.join(server.data_dir, "stolen.owner"), "w") as f:
+        f.write("anyone")
+    try:
+        for sandbox_id in ("../stolen", "..%2Fstolen", "sb_x/../../stolen"):
+            with pytest.raises(grpc.RpcError) as raised:
+                events(server, sandbox_id)
+            assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+            with pytest.raises(grpc.RpcError) as raised:
+                server.sandboxes.GetAuditSummary(sb.GetAuditSummaryRequest(sandbox_id=sandbox_id))
+            assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        os.unlink(outside)
+        os.unlink(os.path.join(server.data_dir, "stolen.owner"))
+
+
 def test_follow_streams_a_live_event(server, codebase):
     import requests
     sandbox_id = make_sandbox(server, codebase)
