@@ -292,6 +292,26 @@ def test_retention_removes_old_trails_at_start():
             events(srv, gone)
         assert raised.value.code() == grpc.StatusCode.NOT_FOUND
         assert events(srv, kept)[0]["op"] == "sandbox_created"
+
+        # max_bytes: over the limit, destroyed sandboxes' trails go, oldest first; a
+        # sandbox that still exists keeps its trail.
+        older, newer = (make_sandbox(srv, codebase, start=False) for _ in range(2))
+        for sandbox_id in (older, newer):
+            srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+        assert srv.stop() == 0
+        os.utime(trail_path(srv, older), (time.time() - 60, time.time() - 60))
+        keep_bytes = os.path.getsize(trail_path(srv, kept)) + os.path.getsize(
+            trail_path(srv, newer))
+        srv.config_text = f"audit:\n  retention: 2d\n  max_bytes: {keep_bytes}\n"
+        srv.start()
+        assert not os.path.exists(trail_path(srv, older))
+        assert os.path.exists(trail_path(srv, newer)) and os.path.exists(trail_path(srv, kept))
+        assert srv.stop() == 0
+        srv.config_text = "audit:\n  max_bytes: 1\n"
+        srv.start()
+        assert not os.path.exists(trail_path(srv, newer))
+        assert os.path.exists(trail_path(srv, kept))  # its sandbox exists
+        assert '"event":"audit.trail_removed"' in srv.read_log()
     finally:
         srv.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
