@@ -109,7 +109,10 @@ int AuditTrails::apply_retention(const std::function<bool(const std::string&)>& 
               {{"sandbox_id", trail.id}, {"bytes", trail.bytes}, {"why", why}});
   };
   std::vector<Trail> kept;
+  // A sandbox that still exists keeps its trail whole: removing it would lose the record
+  // of who created it with which rules while it can still run commands.
   for (const Trail& trail : trails) {
+    if (in_use(trail.id)) continue;
     if (retention_.max_age.count() > 0 && trail.written < now - retention_.max_age)
       remove(trail, "audit.retention");
     else
@@ -118,7 +121,7 @@ int AuditTrails::apply_retention(const std::function<bool(const std::string&)>& 
   for (const Trail& trail : kept) {
     if (retention_.max_bytes <= 0 || total <= static_cast<std::uintmax_t>(retention_.max_bytes))
       break;
-    if (!in_use(trail.id)) remove(trail, "audit.max_bytes");
+    remove(trail, "audit.max_bytes");
   }
   return removed;
 }

@@ -49,9 +49,10 @@ class AuditTrails {
   // The owner recorded for the trail; nullopt when there is no such trail.
   std::optional<std::string> owner(const std::string& sandbox_id) const;
 
-  // Removes trails last written before now - max_age, then the oldest ones while all
-  // of them together exceed max_bytes. Trails for which `in_use` is true (a sandbox that
-  // still exists) are never removed by size, only by age. Returns how many were removed.
+  // Among trails for which `in_use` is false (sandboxes destroyed or expired), removes
+  // those last written before now - max_age, then the oldest ones while all trails
+  // together exceed max_bytes. A sandbox that still exists keeps its trail. Returns how
+  // many were removed.
   int apply_retention(const std::function<bool(const std::string&)>& in_use);
 
  private:

@@ -292,6 +292,11 @@ def test_retention_removes_old_trails_at_start():
             events(srv, gone)
         assert raised.value.code() == grpc.StatusCode.NOT_FOUND
         assert events(srv, kept)[0]["op"] == "sandbox_created"
+        # A sandbox that still exists keeps its trail, however old.
+        assert srv.stop() == 0
+        os.utime(trail_path(srv, kept), (old, old))
+        srv.start()
+        assert events(srv, kept)[0]["op"] == "sandbox_created"
 
         # max_bytes: over the limit, destroyed sandboxes' trails go, oldest first; a
         # sandbox that still exists keeps its trail.

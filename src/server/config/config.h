@@ -134,9 +134,10 @@ struct Config {
     IdRange uid_range = kDefaultIdRange;
   } sandbox;
 
-  // Sandbox audit trails under <data_dir>/audit: removed when last written longer ago
-  // than retention (0 = never), and oldest-first (destroyed sandboxes' only) while all
-  // together exceed max_bytes (0 = no limit). Applied at start and every cleanup_interval.
+  // Audit trails of destroyed sandboxes under <data_dir>/audit: removed when last
+  // written longer ago than retention (0 = never), then oldest first while all trails
+  // together exceed max_bytes (0 = no limit). A sandbox that still exists keeps its
+  // trail. Applied at start and every cleanup_interval.
   struct Audit {
     milliseconds retention = std::chrono::hours(24 * 90);
     std::int64_t max_bytes = 0;
