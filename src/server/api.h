@@ -122,6 +122,12 @@ class SandboxApi {
   virtual v1::ReadSandboxFileResponse ReadSandboxFile(const v1::ReadSandboxFileRequest&) = 0;
   virtual v1::SandboxFileInfo WriteSandboxFile(const v1::WriteSandboxFileRequest&) = 0;
   virtual v1::ListSandboxFilesResponse ListSandboxFiles(const v1::ListSandboxFilesRequest&) = 0;
+
+  // The trail, also of a destroyed sandbox (NOT_FOUND when there is none). With follow,
+  // runs until `call` is cancelled or `emit` returns false.
+  virtual void GetAuditEvents(const v1::GetAuditEventsRequest&, CallContext& call,
+                              const Emit<v1::AuditEvent>& emit) = 0;
+  virtual v1::AuditSummary GetAuditSummary(const v1::GetAuditSummaryRequest&) = 0;
 };
 
 }  // namespace agentfense::server

@@ -145,6 +145,16 @@ AF_FORWARD(GrpcSandboxService, WriteSandboxFile, v1::WriteSandboxFileRequest, v1
            *response = api_.WriteSandboxFile(*request))
 AF_FORWARD(GrpcSandboxService, ListSandboxFiles, v1::ListSandboxFilesRequest,
            v1::ListSandboxFilesResponse, *response = api_.ListSandboxFiles(*request))
+AF_FORWARD(GrpcSandboxService, GetAuditEvents, v1::GetAuditEventsRequest,
+           grpc::ServerWriter<v1::AuditEvent>, WithCallContext(context, [&](CallContext& call) {
+             const Emit<v1::AuditEvent> emit = EmitTo(context, response);
+             // An empty line is the follow mode's caught-up marker, not an event.
+             api_.GetAuditEvents(*request, call, [&emit](const v1::AuditEvent& event) {
+               return event.line().empty() || emit(event);
+             });
+           }))
+AF_FORWARD(GrpcSandboxService, GetAuditSummary, v1::GetAuditSummaryRequest, v1::AuditSummary,
+           *response = api_.GetAuditSummary(*request))
 
 // ---- CodebaseService ----
 

@@ -75,6 +75,10 @@ class GrpcSandboxService final : public v1::SandboxService::Service {
                                 v1::SandboxFileInfo*) override;
   grpc::Status ListSandboxFiles(grpc::ServerContext*, const v1::ListSandboxFilesRequest*,
                                 v1::ListSandboxFilesResponse*) override;
+  grpc::Status GetAuditEvents(grpc::ServerContext*, const v1::GetAuditEventsRequest*,
+                              grpc::ServerWriter<v1::AuditEvent>*) override;
+  grpc::Status GetAuditSummary(grpc::ServerContext*, const v1::GetAuditSummaryRequest*,
+                               v1::AuditSummary*) override;
 
  private:
   SandboxApi& api_;

@@ -70,6 +70,41 @@ LiveSandbox::~LiveSandbox() {
   close_all_sessions();
 }
 
+namespace {
+
+// Runs its function when the scope ends, however it ends. The function must not throw.
+template <typename Function>
+class ScopeExit {
+ public:
+  explicit ScopeExit(Function function) : function_(std::move(function)) {}
+  ~ScopeExit() { function_(); }
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+
+ private:
+  Function function_;
+};
+
+}  // namespace
+
+std::string LiveSandbox::begin_command_trail() {
+  const std::string id = "c" + std::to_string(++commands_);
+  try {
+    mount_.control({{"op", "audit_begin"}, {"command", id}});
+  } catch (const std::exception& error) {
+    log::warn("audit.command_begin_failed", {{"command", id}, {"error", error.what()}});
+  }
+  return id;
+}
+
+void LiveSandbox::end_command_trail(const std::string& command_id) {
+  try {
+    mount_.control({{"op", "audit_end"}, {"command", command_id}});
+  } catch (const std::exception& error) {
+    log::error("audit.command_end_failed", {{"command", command_id}, {"error", error.what()}});
+  }
+}
+
 LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd) {
   const UniqueFd cancel = readable_when_either(cancel_.get(), call_cancel_fd);
   spec.workspace_fd = mount_.workspace_fd();
@@ -79,7 +114,9 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   spec.host_uid = ids_.uid();
   spec.host_gid = ids_.gid();
   ExecOutcome outcome;
+  outcome.command_id = begin_command_trail();
   {
+    const ScopeExit end_trail([&] { end_command_trail(outcome.command_id); });  // also on errors
     const std::shared_lock running(activity_);
     outcome.result = with_runtime_errors([&] { return boundary_->run(spec); });
   }
@@ -140,7 +177,9 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                    kReasonSessionClosed);
   ExecOutcome outcome;
+  outcome.command_id = begin_command_trail();
   {
+    const ScopeExit end_trail([&] { end_command_trail(outcome.command_id); });  // also on errors
     const std::shared_lock running(activity_);
     try {
       outcome.result = with_runtime_errors(

@@ -8,6 +8,7 @@
 // other command of this sandbox is running.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,6 +70,7 @@ class LiveSandbox {
   struct ExecOutcome {
     runtime::ExecResult result;
     v1::CommitChangesResponse commit;
+    std::string command_id;  // the "cmd" of the command's file events in the audit trail
   };
   ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd);
 
@@ -107,6 +109,13 @@ class LiveSandbox {
   void cancel_commands();
 
  private:
+  // Marks a command's start in the fs process's audit recorder (its file events get the
+  // command id); end_command_trail() waits until they are written and fdatasync'd, so
+  // they are acknowledged before the command's answer. Failures are logged, not thrown.
+  std::string begin_command_trail();
+  void end_command_trail(const std::string& command_id);
+  std::atomic<std::uint64_t> commands_{0};
+
   v1::CommitChangesResponse sync_after_command();
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
   void reserve_commit_room() const;

@@ -44,6 +44,12 @@ inline CodebaseTarget target_of(const v1::CreateSandboxRequest& r) {
 }
 
 // ---- sandboxes ----
+inline SandboxTarget target_of(const v1::GetAuditEventsRequest& r) {
+  return {r.sandbox_id()};
+}
+inline SandboxTarget target_of(const v1::GetAuditSummaryRequest& r) {
+  return {r.sandbox_id()};
+}
 inline SandboxTarget target_of(const v1::GetSandboxRequest& r) {
   return {r.sandbox_id()};
 }

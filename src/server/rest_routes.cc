@@ -79,6 +79,39 @@ RestHandler ExecNdjson(Call call) {
   };
 }
 
+// The audit trail as NDJSON, each line exactly as in the trail. Like ExecNdjson, the
+// disconnect watch lives on the stream's worker, so follow mode ends when the client goes.
+RestHandler AuditNdjson(SandboxApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::GetAuditEventsRequest request;
+    ApplyUrlParams(rest, request);
+    StreamResponse<v1::AuditEvent>(
+        response, kNdjson,
+        [&api, request, connection = ConnectionOf(rest.http)](const Emit<v1::AuditEvent>& emit) {
+          CallContext context;
+          const RestDisconnectWatch watch(connection, context);
+          api.GetAuditEvents(request, context, emit);
+        },
+        // The caught-up marker (empty line) renders as nothing: it only starts the response.
+        [](const v1::AuditEvent& event) {
+          return event.line().empty() ? std::string() : event.line() + "\n";
+        },
+        [where = rest.http.path](std::exception_ptr error) -> std::optional<std::string> {
+          const ErrorInfo info = DescribeError(error, where);
+          return "{\"error\":" + ErrorJson(info.code, info.message, info.reason) + "}\n";
+        });
+  };
+}
+
+// The summary object itself, not wrapped in the AuditSummary message.
+RestHandler AuditSummaryJson(SandboxApi& api) {
+  return [&api](RestCall& rest, httplib::Response& response) {
+    v1::GetAuditSummaryRequest request;
+    ApplyUrlParams(rest, request);
+    response.set_content(api.GetAuditSummary(request).json(), kJson);
+  };
+}
+
 // Content-Length, when the client sent one, lets the Api reject a truncated upload.
 int64_t DeclaredBodySize(const httplib::Request& http) {
   if (!http.has_header("Content-Length")) return 0;
@@ -233,6 +266,10 @@ void AddRestRoutes(RestRouter& router, CodebaseApi& cb, SandboxApi& sb) {
              Json<v1::ListSandboxFilesRequest>([&sb](auto& r) { return sb.ListSandboxFiles(r); }));
   router.Add("GET", "/v1/sandboxes/{sandbox_id}/content/{path=**}", ReadSandboxFile(sb));
   router.Add("PUT", "/v1/sandboxes/{sandbox_id}/content/{path=**}", WriteSandboxFile(sb));
+
+  // ---- audit trail ----
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/audit", AuditNdjson(sb));
+  router.Add("GET", "/v1/sandboxes/{sandbox_id}/audit/summary", AuditSummaryJson(sb));
 }
 
 }  // namespace agentfense::server

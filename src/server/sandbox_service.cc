@@ -5,8 +5,10 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/caller_scope.h"
 #include "server/commit_room.h"
 #include "server/policy_warnings.h"
+#include "server/proto_json.h"
 #include "server/proto_time.h"
 #include "server/quota_owner.h"
 #include "server/rules.h"
@@ -42,6 +44,27 @@ std::vector<policy::Rule> rules_of(const v1::Sandbox& sandbox) {
   return rules_from_wire(sandbox.permissions());
 }
 
+nlohmann::ordered_json json_of(const google::protobuf::Message& message) {
+  return nlohmann::ordered_json::parse(MessageToJson(message));
+}
+
+// What a sandbox_created event says about the sandbox: everything that decides what its
+// commands may do.
+nlohmann::ordered_json created_details(const v1::Sandbox& sandbox, const std::string& owner) {
+  nlohmann::ordered_json rules = nlohmann::ordered_json::array();
+  for (const auto& rule : sandbox.permissions()) rules.push_back(json_of(rule));
+  nlohmann::ordered_json labels = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : sandbox.labels()) labels[key] = value;
+  return {{"owner", owner},
+          {"codebase_id", sandbox.codebase_id()},
+          {"rules", rules},
+          {"runtime", v1::RuntimeType_Name(sandbox.runtime())},
+          {"image", sandbox.image()},
+          {"limits", json_of(sandbox.resources())},
+          {"sync_mode", v1::SyncMode_Name(sandbox.sync_mode())},
+          {"labels", labels}};
+}
+
 }  // namespace
 
 SandboxService::SandboxService(SandboxServiceOptions options, store::CodebaseStore& codebases,
@@ -58,6 +81,16 @@ SandboxService::SandboxService(SandboxServiceOptions options, store::CodebaseSto
 
 SandboxService::~SandboxService() {
   shutdown();
+}
+
+void SandboxService::audit(const std::string& sandbox_id, const std::string& op,
+                           nlohmann::ordered_json details, bool allowed) const {
+  if (!options_.audit) return;
+  const PrincipalPtr& caller = current_caller();
+  // Outside any call (expiry, restart) the server itself acts.
+  nlohmann::ordered_json fields = {{"caller", caller ? caller->id : std::string("server")}};
+  for (const auto& [key, value] : details.items()) fields[key] = value;
+  options_.audit->record(sandbox_id, op, std::move(fields), allowed);
 }
 
 std::string SandboxService::state_dir(const std::string& id) const {
@@ -144,6 +177,8 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   std::filesystem::create_directories(state_dir(sandbox.id()) + "/state");
   sandboxes_.put(sandbox);
   log::info("sandbox.created", {{"sandbox_id", sandbox.id()}, {"codebase_id", codebase.id()}});
+  if (options_.audit) options_.audit->set_owner(sandbox.id(), owner);
+  audit(sandbox.id(), "sandbox_created", created_details(sandbox, owner));
   // Returned by this call only, not stored: they describe the codebase as it is now.
   for (const std::string& warning : warnings) {
     log::warn("sandbox.policy_warning", {{"sandbox_id", sandbox.id()}, {"warning", warning}});
@@ -172,7 +207,8 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                   .sandbox_id = sandbox.id(),
                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),
                   .state_dir = state_dir(sandbox.id()) + "/state",
-                  .audit_path = state_dir(sandbox.id()) + "/audit.jsonl",
+                  .audit_path = options_.audit ? options_.audit->path(sandbox.id())
+                                               : state_dir(sandbox.id()) + "/audit.jsonl",
                   .mount_root = options_.mount_root,
                   .rules = rules_of(sandbox),
                   .quota = disk_quota_of(sandbox.resources(), options_.disk)},
@@ -196,6 +232,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     sandbox.set_error_message(std::string("start failed: ") + error.what());
     sandboxes_.put(sandbox);
     log::error("sandbox.start_failed", {{"sandbox_id", sandbox.id()}, {"error", error.what()}});
+    audit(sandbox.id(), "sandbox_start_failed", {{"error", error.what()}}, false);
     throw ApiError(StatusCode::INTERNAL,
                    "sandbox " + sandbox.id() + " failed to start: " + error.what());
   }
@@ -204,6 +241,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   *sandbox.mutable_started_at() = now_timestamp();
   sandbox.clear_stopped_at();
   sandboxes_.put(sandbox);
+  audit(sandbox.id(), "sandbox_started");
   log::info(
       "sandbox.started",
       {{"sandbox_id", sandbox.id()},
@@ -242,10 +280,11 @@ v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {
                    "sandbox " + sandbox.id() + " was never started", kReasonSandboxNotRunning);
   stop_locked(sandbox, "");
   log::info("sandbox.stopped", {{"sandbox_id", sandbox.id()}});
+  audit(sandbox.id(), "sandbox_stopped");
   return sandbox;
 }
 
-void SandboxService::destroy_locked(const std::string& id) {
+void SandboxService::destroy_locked(const std::string& id, const char* op) {
   v1::Sandbox sandbox = load(id);
   stop_locked(sandbox, "");
   sessions_.remove_for_sandbox(id);
@@ -253,6 +292,8 @@ void SandboxService::destroy_locked(const std::string& id) {
   std::error_code ignored;
   std::filesystem::remove_all(state_dir(id), ignored);  // does not follow symlinks
   log::info("sandbox.destroyed", {{"sandbox_id", id}});
+  // After the fs process is gone: this is the trail's last line.
+  audit(id, op);
 }
 
 void SandboxService::DestroySandbox(const v1::DestroySandboxRequest& request) {
@@ -269,6 +310,7 @@ int SandboxService::recover() {
   for (v1::Sandbox sandbox : sandboxes_.list_all()) {
     if (sandbox.status() != v1::SANDBOX_STATUS_RUNNING) continue;
     stop_locked(sandbox, "stopped because the server restarted; start it again");
+    audit(sandbox.id(), "sandbox_stopped", {{"why", "server restarted"}});
     ++stopped;
   }
   log::info("server.recovered", {{"sandboxes_stopped", stopped},
@@ -282,7 +324,10 @@ void SandboxService::shutdown() {
   std::vector<std::string> ids;
   for (const auto& [id, live] : live_) ids.push_back(id);
   for (const std::string& id : ids) {
-    if (auto sandbox = sandboxes_.get(id)) stop_locked(*sandbox, "stopped by server shutdown");
+    if (auto sandbox = sandboxes_.get(id)) {
+      stop_locked(*sandbox, "stopped by server shutdown");
+      audit(id, "sandbox_stopped", {{"why", "server shutdown"}});
+    }
     live_.erase(id);
   }
 }
@@ -293,7 +338,7 @@ int SandboxService::reap_expired() {
   int reaped = 0;
   for (const v1::Sandbox& sandbox : sandboxes_.list_all()) {
     if (!sandbox.has_expires_at() || from_timestamp(sandbox.expires_at()) > now) continue;
-    destroy_locked(sandbox.id());
+    destroy_locked(sandbox.id(), "sandbox_expired");
     log::info("sandbox.expired", {{"sandbox_id", sandbox.id()}});
     ++reaped;
   }

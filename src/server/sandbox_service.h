@@ -13,6 +13,7 @@
 #include <string>
 
 #include "server/api.h"
+#include "server/audit_trails.h"
 #include "server/disk_quota.h"
 #include "server/live_sandbox.h"
 #include "server/spawner_thread.h"
@@ -25,8 +26,10 @@ namespace agentfense::server {
 
 struct SandboxServiceOptions {
   std::string fs_program;     // the `agentfense` binary serving each sandbox's mount
-  std::string sandboxes_dir;  // <data_dir>/sandboxes/<id>/{state, audit.jsonl}
-  std::string mount_root;     // storage.mount_path
+  std::string sandboxes_dir;  // <data_dir>/sandboxes/<id>/state
+  // Where each sandbox's audit trail goes (<data_dir>/audit); null: no trail (unit tests).
+  AuditTrails* audit = nullptr;
+  std::string mount_root;  // storage.mount_path
   std::chrono::milliseconds default_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds max_timeout{std::chrono::hours(1)};
   std::chrono::milliseconds default_expiration{std::chrono::hours(24)};  // 0 = never
@@ -85,6 +88,10 @@ class SandboxService final : public SandboxApi {
   v1::SandboxFileInfo WriteSandboxFile(const v1::WriteSandboxFileRequest&) override;
   v1::ListSandboxFilesResponse ListSandboxFiles(const v1::ListSandboxFilesRequest&) override;
 
+  void GetAuditEvents(const v1::GetAuditEventsRequest&, CallContext& call,
+                      const Emit<v1::AuditEvent>& emit) override;
+  v1::AuditSummary GetAuditSummary(const v1::GetAuditSummaryRequest&) override;
+
   std::size_t live_count() const;
 
   // The codebase's files changed at `paths` (an upload, or a commit by `except`): every
@@ -97,8 +104,16 @@ class SandboxService final : public SandboxApi {
   std::shared_ptr<LiveSandbox> running(const std::string& id) const;  // NOT_RUNNING
   std::string state_dir(const std::string& id) const;
   SandboxRuntime runtime_of(const v1::Sandbox& sandbox) const;
+  // The sandbox's trail file; NOT_FOUND (as for an unknown sandbox) when it has none.
+  std::string trail_of(const std::string& sandbox_id) const;
   void stop_locked(v1::Sandbox& sandbox, const std::string& why);
-  void destroy_locked(const std::string& id);
+  // `op`: "sandbox_destroyed" or "sandbox_expired", the audit event recorded.
+  void destroy_locked(const std::string& id, const char* op = "sandbox_destroyed");
+  // Appends a security event to the sandbox's trail (and the server log), with the
+  // caller of the current call; a no-op without options_.audit.
+  void audit(const std::string& sandbox_id, const std::string& op,
+             nlohmann::ordered_json details = nlohmann::ordered_json::object(),
+             bool allowed = true) const;
   // After a commit reached the codebase: other mounts of it drop their caches, and the
   // codebase's size/file_count are brought up to date.
   void after_commit(const std::string& codebase_id, const std::string& committer,

@@ -14,6 +14,24 @@ namespace {
 using grpc::StatusCode;
 using OnOutput = std::function<void(runtime::Stream, std::string_view)>;
 
+// The exec / session_exec audit event: what ran, where, and how it ended.
+nlohmann::ordered_json exec_details(const std::string& command, const std::string& workdir,
+                                    const LiveSandbox::ExecOutcome& outcome) {
+  const runtime::ExecResult& r = outcome.result;
+  nlohmann::ordered_json committed = nlohmann::ordered_json::array();
+  for (const std::string& path : outcome.commit.applied()) committed.push_back(path);
+  return {{"cmd", outcome.command_id},
+          {"command", command},
+          {"workdir", workdir.empty() ? std::string("/workspace") : workdir},
+          {"exit_code", r.exit_code},
+          {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()},
+          {"timed_out", r.timed_out},
+          {"cancelled", r.cancelled},
+          {"stdout_truncated", r.stdout_truncated},
+          {"stderr_truncated", r.stderr_truncated},
+          {"committed", committed}};
+}
+
 v1::ExecResult to_wire(const runtime::ExecResult& result) {
   v1::ExecResult out;
   out.set_stdout(result.stdout_data);
@@ -131,6 +149,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
              {"timed_out", outcome.result.timed_out},
              {"ms", std::chrono::duration<double, std::milli>(outcome.result.duration).count()},
              {"committed", outcome.commit.applied_size()}});
+  audit(sandbox.id(), "exec", exec_details(request.command(), request.workdir(), outcome));
   if (outcome.result.cancelled && call.cancelled())
     throw_cancelled_by_caller("the command", sandbox.id());
   if (outcome.result.cancelled)
@@ -230,6 +249,9 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   }
   const v1::Sandbox sandbox = load(session.sandbox_id());
   after_commit(sandbox.codebase_id(), sandbox.id(), outcome.commit);
+  nlohmann::ordered_json details = {{"session_id", session.id()}};
+  details.update(exec_details(request.command(), "", outcome));
+  audit(sandbox.id(), "session_exec", std::move(details));
   if (outcome.result.cancelled)
     throw_cancelled_by_caller("the session command (not the session)", session.id());
   throw_if_timed_out(outcome.result, timeout, "session command");

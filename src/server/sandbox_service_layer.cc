@@ -69,6 +69,16 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
                                {"applied", result.applied_size()},
                                {"denied", result.denied_size()},
                                {"conflicts", result.conflicts_size()}});
+  auto list = [](const auto& paths) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& path : paths) out.push_back(path);
+    return out;
+  };
+  audit(sandbox.id(), "commit",
+        {{"requested", list(paths)},
+         {"applied", list(result.applied())},
+         {"denied", list(result.denied())},
+         {"conflicts", list(result.conflicts())}});
   return result;
 }
 
@@ -76,11 +86,13 @@ void SandboxService::DiscardChanges(const v1::DiscardChangesRequest& request) {
   const v1::Sandbox sandbox = load(request.sandbox_id());
   try {
     running(sandbox.id())->discard();
+    audit(sandbox.id(), "discard");
     return;
   } catch (const ApiError& error) {
     if (error.reason() != kReasonSandboxNotRunning) throw;
   }
   offline_discard(state_dir(sandbox.id()) + "/state");
+  audit(sandbox.id(), "discard");
 }
 
 v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(

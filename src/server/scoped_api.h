@@ -12,6 +12,9 @@
 // forwarded unchanged.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include "server/api.h"
 #include "server/tenant_scope.h"
 #include "store/codebase_store.h"
@@ -42,8 +45,13 @@ class ScopedCodebaseApi final : public CodebaseApi {
 
 class ScopedSandboxApi final : public SandboxApi {
  public:
-  ScopedSandboxApi(SandboxApi& inner, TenantScope& scope, store::SandboxRecords& records)
-      : inner_(inner), scope_(scope), records_(records) {}
+  // The owner recorded with a sandbox's audit trail (audit_trails.h), for trails of
+  // sandboxes that are gone; nullopt when unknown.
+  using TrailOwner = std::function<std::optional<std::string>(const std::string& sandbox_id)>;
+
+  ScopedSandboxApi(SandboxApi& inner, TenantScope& scope, store::SandboxRecords& records,
+                   TrailOwner trail_owner = {})
+      : inner_(inner), scope_(scope), records_(records), trail_owner_(std::move(trail_owner)) {}
 
   v1::Sandbox CreateSandbox(const v1::CreateSandboxRequest&) override;
   v1::Sandbox GetSandbox(const v1::GetSandboxRequest&) override;
@@ -73,10 +81,18 @@ class ScopedSandboxApi final : public SandboxApi {
   v1::SandboxFileInfo WriteSandboxFile(const v1::WriteSandboxFileRequest&) override;
   v1::ListSandboxFilesResponse ListSandboxFiles(const v1::ListSandboxFilesRequest&) override;
 
+  void GetAuditEvents(const v1::GetAuditEventsRequest&, CallContext& call,
+                      const Emit<v1::AuditEvent>& emit) override;
+  v1::AuditSummary GetAuditSummary(const v1::GetAuditSummaryRequest&) override;
+
  private:
   SandboxApi& inner_;
   TenantScope& scope_;
+  // A live sandbox is checked as usual; a destroyed one by the owner kept with its trail.
+  void check_trail(const std::string& sandbox_id);
+
   store::SandboxRecords& records_;
+  TrailOwner trail_owner_;
 };
 
 // The first path: `method` of `inner` with `request` (and the call's further arguments)

@@ -122,4 +122,23 @@ v1::ListSandboxFilesResponse ScopedSandboxApi::ListSandboxFiles(
   return forwarded(scope_, inner_, &SandboxApi::ListSandboxFiles, request);
 }
 
+void ScopedSandboxApi::check_trail(const std::string& sandbox_id) {
+  if (sandbox_id.empty() || records_.get(sandbox_id)) {
+    scope_.check(SandboxTarget{sandbox_id});
+    return;
+  }
+  scope_.check_sandbox_owner(trail_owner_ ? trail_owner_(sandbox_id) : std::nullopt, sandbox_id);
+}
+
+void ScopedSandboxApi::GetAuditEvents(const v1::GetAuditEventsRequest& request, CallContext& call,
+                                      const Emit<v1::AuditEvent>& emit) {
+  check_trail(request.sandbox_id());
+  inner_.GetAuditEvents(request, call, emit);
+}
+
+v1::AuditSummary ScopedSandboxApi::GetAuditSummary(const v1::GetAuditSummaryRequest& request) {
+  check_trail(request.sandbox_id());
+  return inner_.GetAuditSummary(request);
+}
+
 }  // namespace agentfense::server

@@ -10,10 +10,12 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "server/audit_trails.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/key_ring.h"
 #include "server/codebase_service.h"
@@ -38,16 +40,17 @@
 namespace agentfense::server {
 namespace {
 
-// Expired sandboxes are destroyed every sandbox.cleanup_interval.
+// Every sandbox.cleanup_interval: expired sandboxes are destroyed and audit retention is
+// applied.
 class Reaper {
  public:
-  Reaper(SandboxService& service, std::chrono::milliseconds interval)
-      : thread_([this, &service, interval] {
+  Reaper(std::function<void()> work, std::chrono::milliseconds interval)
+      : thread_([this, work = std::move(work), interval] {
           std::unique_lock lock(mu_);
           while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
             lock.unlock();
             try {
-              service.reap_expired();
+              work();
             } catch (const std::exception& error) {
               log::error("reaper.failed", {{"error", error.what()}});
             }
@@ -180,16 +183,31 @@ int run_server(const Config& config) {
   store::SandboxRecords sandbox_records(*db);
   store::SessionRecords session_records(*db);
   SpawnerThread spawner;
-  SandboxService sandboxes(
-      sandbox_options(config, load_or_create_instance_id(config.storage.data_dir)), codebase_store,
-      sandbox_records, session_records, spawner);
+  AuditTrails audit_trails(
+      config.storage.data_dir + "/audit",
+      {.max_age = config.audit.retention, .max_bytes = config.audit.max_bytes});
+  const auto apply_retention = [&audit_trails, &sandbox_records] {
+    audit_trails.apply_retention(
+        [&sandbox_records](const std::string& id) { return sandbox_records.get(id).has_value(); });
+  };
+  apply_retention();
+  SandboxServiceOptions options =
+      sandbox_options(config, load_or_create_instance_id(config.storage.data_dir));
+  options.audit = &audit_trails;
+  SandboxService sandboxes(std::move(options), codebase_store, sandbox_records, session_records,
+                           spawner);
   CodebaseService codebases(
       codebase_store, config.storage.import_roots,
       [&sandboxes](const std::string& id, const std::vector<std::string>& paths) {
         sandboxes.base_changed(id, paths);
       });
   sandboxes.recover();
-  Reaper reaper(sandboxes, config.sandbox.cleanup_interval);
+  Reaper reaper(
+      [&sandboxes, &apply_retention] {
+        sandboxes.reap_expired();
+        apply_retention();
+      },
+      config.sandbox.cleanup_interval);
 
   // Every call is admitted by the gate and scoped to its caller (scoped_api.h).
   std::unique_ptr<CallGate> gate;
@@ -205,7 +223,9 @@ int run_server(const Config& config) {
   codebase_store.set_extra_room(
       [&scope](const std::string& codebase_id) { return scope.stored_bytes_room(codebase_id); });
   ScopedCodebaseApi scoped_codebases(codebases, scope, codebase_store);
-  ScopedSandboxApi scoped_sandboxes(sandboxes, scope, sandbox_records);
+  ScopedSandboxApi scoped_sandboxes(
+      sandboxes, scope, sandbox_records,
+      [&audit_trails](const std::string& id) { return audit_trails.owner(id); });
 
   GrpcTransport grpc_transport(scoped_codebases, scoped_sandboxes, gate.get());
   const int grpc_port = grpc_transport.Start(config.server.grpc_addr,

@@ -56,6 +56,12 @@ void TenantScope::check(const SandboxTarget& target) const {
   check_owner(ownership_.sandbox_owner(target.id), "sandbox", target.id, kReasonSandboxNotFound);
 }
 
+void TenantScope::check_sandbox_owner(const std::optional<std::string>& owner,
+                                      const std::string& id) const {
+  if (caller().is_admin()) return;
+  check_owner(owner, "sandbox", id, kReasonSandboxNotFound);
+}
+
 void TenantScope::check(const SessionTarget& target) const {
   if (caller().is_admin()) return;
   check_owner(ownership_.session_owner(target.id), "session", target.id, kReasonSessionNotFound);

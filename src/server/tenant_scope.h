@@ -40,6 +40,9 @@ class TenantScope {
   void check(const CodebaseTarget& target) const;
   void check(const SandboxTarget& target) const;
   void check(const SessionTarget& target) const;
+  // The same check for a sandbox that may be gone (its audit trail): `owner` is the one
+  // recorded with the trail, nullopt when unknown.
+  void check_sandbox_owner(const std::optional<std::string>& owner, const std::string& id) const;
 
   // The owner a codebase created by the caller gets: `requested` if the caller acts for
   // it (PERMISSION_DENIED otherwise), or the caller's single owner when empty

@@ -12,6 +12,8 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 void expect_defaults(const Config& config) {
+  EXPECT_EQ(config.audit.retention, hours(24 * 90));
+  EXPECT_EQ(config.audit.max_bytes, 0);
   // Loopback only: nothing is exposed until someone decides to (auth_settings.h).
   EXPECT_EQ(config.server.grpc_addr, "127.0.0.1:9000");
   EXPECT_EQ(config.server.http_addr, "127.0.0.1:8080");
@@ -98,6 +100,9 @@ sandbox:
 logging:
   level: debug
   format: json
+audit:
+  retention: 30d
+  max_bytes: 1GiB
 )");
   const Config config = load_config(path);
   EXPECT_EQ(config.source, path);
@@ -131,6 +136,8 @@ logging:
   EXPECT_EQ(config.storage.max_archive_ratio, 0);
   EXPECT_EQ(config.logging.level, log::Level::kDebug);
   EXPECT_EQ(config.logging.format, log::Format::kJson);
+  EXPECT_EQ(config.audit.retention, hours(24 * 30));
+  EXPECT_EQ(config.audit.max_bytes, 1 << 30);
 }
 
 TEST_F(ConfigFileTest, DataDirInTheFileMovesTheDerivedPaths) {
@@ -169,7 +176,9 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.disk_inodes"], 1'000'000);
   EXPECT_EQ(fields["storage.max_upload_bytes"], "1GiB");
   EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
-  EXPECT_EQ(fields.size(), 43u);  // config_file + all 42 keys
+  EXPECT_EQ(fields["audit.retention"], "2160h");
+  EXPECT_EQ(fields["audit.max_bytes"], "0");
+  EXPECT_EQ(fields.size(), 45u);  // config_file + all 44 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(

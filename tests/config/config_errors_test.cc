@@ -54,7 +54,7 @@ TEST_F(ConfigErrorTest, WrongTypes) {
   expect_error("runtime:\n  type:\n", "runtime.type has no value in @ line 2");
   expect_error("- server\n",
                "config file @ must be a mapping of sections: server, storage, "
-               "runtime, sandbox, auth, logging (got a list)");
+               "runtime, sandbox, auth, logging, audit (got a list)");
 }
 
 TEST_F(ConfigErrorTest, BadDurations) {
@@ -69,6 +69,17 @@ TEST_F(ConfigErrorTest, BadDurations) {
   expect_error(
       "sandbox:\n  cleanup_interval: -30s\n",
       "bad value '-30s' for sandbox.cleanup_interval in @ line 2 (expected a positive " + hint);
+}
+
+TEST_F(ConfigErrorTest, BadAuditRetention) {
+  const std::string hint = "a duration such as 500ms, 30s, 5m, 1h30m or whole seconds)";
+  expect_error("audit:\n  retention: 3w\n",
+               "bad value '3w' for audit.retention in @ line 2 (expected " + hint);
+  expect_error("audit:\n  retention: 999999d\n",
+               "bad value '999999d' for audit.retention in @ line 2 (at most 100000d)");
+  expect_error("audit:\n  max_bytes: lots\n",
+               "bad value 'lots' for audit.max_bytes in @ line 2 (expected a size such as 10GiB, "
+               "512M or bytes, or 0 for no limit)");
 }
 
 TEST_F(ConfigErrorTest, BadSizesCountsAndBooleans) {

@@ -260,5 +260,13 @@ v1::ListSandboxFilesResponse FakeApi::ListSandboxFiles(const v1::ListSandboxFile
   Record("ListSandboxFiles", r);
   return {};
 }
+void FakeApi::GetAuditEvents(const v1::GetAuditEventsRequest& r, CallContext&,
+                             const Emit<v1::AuditEvent>&) {
+  Record("GetAuditEvents", r);
+}
+v1::AuditSummary FakeApi::GetAuditSummary(const v1::GetAuditSummaryRequest& r) {
+  Record("GetAuditSummary", r);
+  return {};
+}
 
 }  // namespace agentfense::server::testing

@@ -97,6 +97,9 @@ class FakeApi : public CodebaseApi, public SandboxApi {
   v1::ReadSandboxFileResponse ReadSandboxFile(const v1::ReadSandboxFileRequest&) override;
   v1::SandboxFileInfo WriteSandboxFile(const v1::WriteSandboxFileRequest&) override;
   v1::ListSandboxFilesResponse ListSandboxFiles(const v1::ListSandboxFilesRequest&) override;
+  void GetAuditEvents(const v1::GetAuditEventsRequest&, CallContext& call,
+                      const Emit<v1::AuditEvent>& emit) override;
+  v1::AuditSummary GetAuditSummary(const v1::GetAuditSummaryRequest&) override;
 
  private:
   void Record(const std::string& method, const google::protobuf::Message& request);

@@ -22,14 +22,14 @@ from .presets import (Preset, extend_preset, get_preset, get_preset_info, list_p
 from .progress import UploadProgress
 from .sandbox import Sandbox
 from .session import Session
-from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
+from .types import (AuditEvent, ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
                     FileInfo, PatternType, Permission, PermissionRule, ResourceLimits,
                     RuntimeType, SandboxInfo, SandboxStatus, SessionInfo, SyncMode, UploadResult)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncSandbox", "AsyncSandboxClient", "AuthenticationError", "AsyncSession", "ChangeKind", "CodebaseInfo",
+    "AsyncSandbox", "AsyncSandboxClient", "AuditEvent", "AuthenticationError", "AsyncSession", "ChangeKind", "CodebaseInfo",
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
     "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",

@@ -5,8 +5,10 @@ for both clients."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, AsyncIterable, Callable, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import (Any, AsyncIterable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Union)
 
 from . import _convert as convert
 from ._effects import Blocking, Deadline, DEFAULT, ErrorContext, Op, Rpc, ServerStream, Upload
@@ -15,7 +17,7 @@ from .archive import ArchiveUpload, collect_entries
 from .exceptions import SandboxError, SandboxNotRunningError
 from .presets import resolve_rules
 from .progress import ProgressOption, progress_reporter
-from .types import (CodebaseInfo, CommitResult, ExecResult, FileChange, FileInfo,
+from .types import (AuditEvent, CodebaseInfo, CommitResult, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
@@ -292,3 +294,22 @@ def list_sandbox_files(sandbox_id: str, path: str, recursive: bool) -> Op[List[F
     response = yield from _call("sandbox", "ListSandboxFiles", request,
                                 context=ErrorContext(path=path))
     return [convert.file_from_pb(item) for item in response.files]
+
+
+# ---- the audit trail ----
+
+def audit_events(sandbox_id: str, *, since, kind: str, outcome: str, path: str, op: str,
+                 follow: bool) -> ServerStream:
+    request = sandbox_pb2.GetAuditEventsRequest(
+        sandbox_id=sandbox_id, since=convert.audit_since(since), kind=kind, outcome=outcome,
+        path=path, op=op, follow=follow)
+    # Following has no end of its own: no client deadline.
+    return ServerStream("sandbox", "GetAuditEvents", request,
+                        lambda event: AuditEvent.from_line(event.line),
+                        None if follow else DEFAULT)
+
+
+def audit_summary(sandbox_id: str) -> Op[Dict[str, Any]]:
+    request = sandbox_pb2.GetAuditSummaryRequest(sandbox_id=sandbox_id)
+    response = yield from _call("sandbox", "GetAuditSummary", request)
+    return json.loads(response.json)

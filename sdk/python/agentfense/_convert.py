@@ -197,3 +197,14 @@ DEADLINE_GRACE_SECONDS = 30.0
 def rpc_deadline(timeout: Optional[Seconds]) -> Optional[float]:
     delta = to_timedelta(timeout)
     return None if delta is None else delta.total_seconds() + DEADLINE_GRACE_SECONDS
+
+
+def audit_since(since: Union[None, str, datetime.datetime]) -> str:
+    """The RFC 3339 UTC text of GetAuditEventsRequest.since; a naive datetime is UTC."""
+    if since is None:
+        return ""
+    if isinstance(since, datetime.datetime):
+        if since.tzinfo is not None:
+            since = since.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return str(since)

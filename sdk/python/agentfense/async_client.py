@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Iterable, List, Mapping,
+from typing import (Any, AsyncIterable, AsyncIterator, Awaitable, Dict, Iterable, List, Mapping,
                     Optional, Sequence, TypeVar, Union)
 
 import grpc
@@ -30,7 +30,7 @@ from ._connection import PemSource, resolve_connection
 from .client import CHANNEL_OPTIONS, DEFAULT_RPC_TIMEOUT
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .progress import ProgressOption
-from .types import (CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
+from .types import (AuditEvent, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
@@ -258,6 +258,18 @@ class AsyncSandboxClient:
     async def list_sandbox_files(self, sandbox_id: str, path: str = "/",
                                  recursive: bool = False) -> List[FileInfo]:
         return await self._run(calls.list_sandbox_files(sandbox_id, path, recursive))
+
+    # ---- the audit trail ----
+
+    def audit_events(self, sandbox_id: str, *, since: AuditSince = None, kind: str = "",
+                     outcome: str = "", path: str = "", op: str = "",
+                     follow: bool = False) -> AsyncIterator[AuditEvent]:
+        """GetAuditEvents; see AsyncSandbox.audit."""
+        return self._stream(calls.audit_events(sandbox_id, since=since, kind=kind,
+                                               outcome=outcome, path=path, op=op, follow=follow))
+
+    async def audit_summary(self, sandbox_id: str) -> Dict[str, Any]:
+        return await self._run(calls.audit_summary(sandbox_id))
 
 
 async def _request_stream(upload: Upload) -> AsyncIterator[Any]:

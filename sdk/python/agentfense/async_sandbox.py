@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import AsyncIterator, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _convert as convert
 from . import _flows as flows
@@ -25,8 +25,8 @@ from .async_client import AsyncSandboxClient, shielded
 from .async_session import AsyncSession, SessionOpener
 from .exceptions import SandboxError
 from .progress import ProgressOption
-from .types import (CommitResult, ExecChunk, ExecResult, FileChange, FileInfo, ResourceLimits,
-                    RuleLike, RuntimeType, SandboxInfo, SyncMode)
+from .types import (AuditEvent, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
+                    FileInfo, ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SyncMode)
 
 
 class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
@@ -130,6 +130,16 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
                     timeout: Optional[convert.Seconds] = None) -> AsyncIterator[ExecChunk]:
         return self.client.exec_stream(self.id, command, stdin=stdin, env=env,
                                        workdir=workdir, timeout=timeout)
+
+    def audit(self, *, since: AuditSince = None, kind: str = "", outcome: str = "",
+              path: str = "", op: str = "", follow: bool = False) -> AsyncIterator[AuditEvent]:
+        """``async for event in sandbox.audit(...)``: as Sandbox.audit."""
+        return self.client.audit_events(self.id, since=since, kind=kind, outcome=outcome,
+                                        path=path, op=op, follow=follow)
+
+    async def audit_summary(self) -> Dict[str, Any]:
+        """As Sandbox.audit_summary."""
+        return await self.client.audit_summary(self.id)
 
     def session(self, shell: str = "", env: Optional[Mapping[str, str]] = None) -> SessionOpener:
         async def open_session() -> AsyncSession:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar, Union
 
 import grpc
 
@@ -29,7 +29,7 @@ from ._lifecycle import interrupts_deferred
 from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .progress import ProgressOption
-from .types import (CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
+from .types import (AuditEvent, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
@@ -277,6 +277,18 @@ class SandboxClient:
     def list_sandbox_files(self, sandbox_id: str, path: str = "/",
                            recursive: bool = False) -> List[FileInfo]:
         return self._run(calls.list_sandbox_files(sandbox_id, path, recursive))
+
+    # ---- the audit trail ----
+
+    def audit_events(self, sandbox_id: str, *, since: AuditSince = None, kind: str = "",
+                     outcome: str = "", path: str = "", op: str = "",
+                     follow: bool = False) -> Iterator[AuditEvent]:
+        """GetAuditEvents; see Sandbox.audit."""
+        return self._stream(calls.audit_events(sandbox_id, since=since, kind=kind,
+                                               outcome=outcome, path=path, op=op, follow=follow))
+
+    def audit_summary(self, sandbox_id: str) -> Dict[str, Any]:
+        return self._run(calls.audit_summary(sandbox_id))
 
 
 def _request_stream(upload: Upload) -> Iterator[Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _convert as convert
 from . import _flows as flows
@@ -28,7 +28,8 @@ from .client import SandboxClient
 from .exceptions import SandboxError
 from .progress import ProgressOption
 from .session import Session
-from .types import (CommitResult, ExecChunk, ExecResult, FileChange, FileInfo, ResourceLimits,
+from .types import (AuditEvent, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
+                    FileInfo, ResourceLimits,
                     RuleLike, RuntimeType, SandboxInfo, SyncMode)
 
 DEFAULT_PRESET = flows.DEFAULT_PRESET
@@ -155,6 +156,25 @@ class Sandbox(SandboxHandle[SandboxClient]):
         the exit code and duration."""
         return self.client.exec_stream(self.id, command, stdin=stdin, env=env,
                                        workdir=workdir, timeout=timeout)
+
+    def audit(self, *, since: AuditSince = None, kind: str = "", outcome: str = "",
+              path: str = "", op: str = "", follow: bool = False) -> Iterator[AuditEvent]:
+        """Yield the sandbox's audit trail (docs/audit.md) as AuditEvent, oldest first:
+        every file access its commands made and the server's security events. Filters:
+        ``since`` (datetime or RFC 3339 UTC text; events at or after it), ``kind``
+        ("file", "security", "audit"), ``outcome`` ("allowed", "denied"), ``path`` (that
+        path or anything under it), ``op``. With ``follow=True`` it keeps yielding new
+        events as they happen until you stop iterating (break, or close the iterator).
+        The trail stays readable after the sandbox is destroyed (use
+        ``SandboxClient.audit_events(id)`` then)."""
+        return self.client.audit_events(self.id, since=since, kind=kind, outcome=outcome,
+                                        path=path, op=op, follow=follow)
+
+    def audit_summary(self) -> Dict[str, Any]:
+        """The reviewer's summary of the trail: ``files_read``, ``files_written``,
+        ``denied`` (each a list of {path, ops, count}), ``commands``, ``events``,
+        ``first``, ``last``, ``dropped``."""
+        return self.client.audit_summary(self.id)
 
     def session(self, shell: str = "", env: Optional[Mapping[str, str]] = None) -> Session:
         """Open a stateful shell session (default /bin/bash); use as a context manager."""

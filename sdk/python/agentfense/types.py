@@ -295,3 +295,57 @@ class UploadResult:
     codebase_id: str
     files: int
     bytes: int
+
+
+# Sandbox.audit(since=...): a datetime (naive = UTC) or RFC 3339 UTC text.
+AuditSince = Union[None, str, datetime.datetime]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One line of a sandbox's audit trail (docs/audit.md lists every field).
+
+    ``seq``: 1, 2, 3... in trail order; ``time``: when it happened (UTC); ``kind``:
+    "file" (from the filesystem), "security" (from the server) or "audit" (the trail's
+    own notices); ``op``: the operation ("open_read", "lookup", "exec",
+    "sandbox_created", ...); ``path``/``path2``: the path(s) as the agent names them
+    ("/"-rooted, empty for security events); ``outcome``: "allowed" or "denied";
+    ``errno``/``reason``: what a denied agent got and why ("hidden", "level", ...);
+    ``rule``: the deciding rule of a file event; ``count``: how many times (coalescing);
+    ``caller``: the principal of a security event; ``fields``: the whole event as a dict
+    (security events' extra fields such as "command", "exit_code", "rules");
+    ``line``: the trail line exactly as written, hash chain included, to verify or forward."""
+
+    seq: int
+    time: datetime.datetime
+    kind: str
+    op: str
+    path: str
+    path2: str
+    outcome: str
+    errno: str
+    reason: str
+    rule: Optional[str]
+    count: int
+    caller: str
+    fields: Dict[str, Any]
+    line: str
+
+    @property
+    def denied(self) -> bool:
+        return self.outcome == "denied"
+
+    @classmethod
+    def from_line(cls, line: str) -> "AuditEvent":
+        import json
+        event = json.loads(line)
+        ts = event.get("ts", "")
+        time = (datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+                .replace(tzinfo=datetime.timezone.utc) if ts else
+                datetime.datetime.fromtimestamp(0, datetime.timezone.utc))
+        return cls(seq=int(event.get("seq", 0)), time=time, kind=event.get("kind", ""),
+                   op=event.get("op", ""), path=event.get("path", ""),
+                   path2=event.get("path2", ""), outcome=event.get("outcome", ""),
+                   errno=event.get("errno", ""), reason=event.get("reason", ""),
+                   rule=event.get("rule"), count=int(event.get("count", 1)),
+                   caller=event.get("caller", ""), fields=event, line=line)

@@ -77,6 +77,8 @@ log::Fields describe_fields(const Config& config) {
   for (const QuotaSetting& quota : quota_settings())
     fields[std::string("auth.default_quotas.") + quota.name] =
         format_quota(quota, config.auth.default_quotas.*(quota.member));
+  fields["audit.retention"] = format_duration(config.audit.retention);
+  fields["audit.max_bytes"] = format_size(config.audit.max_bytes);
   fields["logging.level"] = log::to_string(config.logging.level);
   fields["logging.format"] = log::to_string(config.logging.format);
   return fields;

@@ -32,6 +32,7 @@
 //              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
 //              max_archive_entries: 1000000, max_archive_ratio: 100}
 //   logging:  {level: debug|info|warn|error, format: text|json}
+//   audit:    {retention: 90d, max_bytes: 0}   (server/audit_trails.h; 0 = no limit)
 #pragma once
 
 #include <chrono>
@@ -132,6 +133,15 @@ struct Config {
     // Host uids/gids leased to running sandboxes, one each (supervisor/host_ids.h).
     IdRange uid_range = kDefaultIdRange;
   } sandbox;
+
+  // Audit trails of destroyed sandboxes under <data_dir>/audit: removed when last
+  // written longer ago than retention (0 = never), then oldest first while all trails
+  // together exceed max_bytes (0 = no limit). A sandbox that still exists keeps its
+  // trail. Applied at start and every cleanup_interval.
+  struct Audit {
+    milliseconds retention = std::chrono::hours(24 * 90);
+    std::int64_t max_bytes = 0;
+  } audit;
 
   struct Logging {
     log::Level level = log::Level::kInfo;

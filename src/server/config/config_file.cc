@@ -21,9 +21,9 @@
 namespace agentfense::server {
 namespace {
 
-const std::set<std::string> kSections = {"server",  "server.tls",     "storage",
-                                         "runtime", "runtime.docker", "sandbox",
-                                         "logging", "auth",           "auth.default_quotas"};
+const std::set<std::string> kSections = {
+    "server", "server.tls",          "storage", "runtime", "runtime.docker", "sandbox", "logging",
+    "auth",   "auth.default_quotas", "audit"};
 constexpr const char* kQuotaPrefix = "auth.default_quotas.";
 
 std::string kind_of(const YAML::Node& node) {
@@ -185,6 +185,22 @@ const Leaf kLeaves[] = {
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.auth.keys_file = check_absolute_path(scalar(v, o), o);
      }},
+    {"audit.retention",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       // Whole days ("90d") on top of the usual duration syntax: retention is counted in days.
+       const std::string text = scalar(v, o);
+       if (text.size() > 1 && text.back() == 'd' &&
+           text.find_first_not_of("0123456789") == text.size() - 1) {
+         const std::int64_t days = std::stoll(text.substr(0, text.size() - 1));
+         if (days > 100'000) fail("bad value '" + text + "' for " + o.name, o, "at most 100000d");
+         c.audit.retention = std::chrono::hours(24 * days);
+       } else {
+         c.audit.retention = check_duration(text, o);
+       }
+     }},
+    {"audit.max_bytes",
+     [](Config& c, const YAML::Node& v,
+        const Origin& o) { c.audit.max_bytes = check_size_limit(scalar(v, o), o); }},
     {"logging.level", [](Config& c, const YAML::Node& v,
                          const Origin& o) { c.logging.level = check_log_level(scalar(v, o), o); }},
     {"logging.format",
@@ -303,7 +319,7 @@ Config load_config(const std::string& path) {
   if (!root.IsMap())
     throw UserError("config file " + path +
                     " must be a mapping of sections: server, storage, runtime, sandbox, auth, "
-                    "logging (got " +
+                    "logging, audit (got " +
                     kind_of(root) + ")");
   Loader loader(config, path);
   try {

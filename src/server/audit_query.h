@@ -1,0 +1,40 @@
+// Reading a sandbox's trail for GetAuditEvents / GetAuditSummary: the request's filters,
+// and a reader that emits matching lines and, in follow mode, waits for new ones.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "server/api.h"
+
+namespace agentfense::server {
+
+class AuditFilter {
+ public:
+  // ApiError(INVALID_ARGUMENT) naming the field for a bad since, kind or outcome.
+  explicit AuditFilter(const v1::GetAuditEventsRequest& request);
+  bool matches(const nlohmann::json& event) const;
+
+ private:
+  std::string since_;  // normalised to the trail's ts form, empty = any
+  std::string kind_, outcome_, path_, op_;
+};
+
+// "2026-12-04T19:35:14Z", "...14.5Z", "...14.123456Z" -> "2026-12-04T19:35:14.000000Z"
+// (the trail's form, which sorts as text); nullopt when not RFC 3339 UTC.
+std::optional<std::string> normalise_rfc3339(const std::string& text);
+
+// Emits the trail's lines at `path` that match `filter`, in order. With `follow`, then
+// polls for appended lines until stop() is true or `emit` returns false; it also ends
+// after a sandbox_destroyed / sandbox_expired line (nothing more is written then).
+// Following, it emits one AuditEvent with an empty line when it first reaches the end:
+// the transports drop it (gRPC) or write nothing for it (REST), but it lets the REST
+// response begin before the first matching event exists.
+void read_trail(const std::string& path, const AuditFilter& filter, bool follow,
+                const std::function<bool()>& stop, const Emit<v1::AuditEvent>& emit);
+
+// The summary (audit/summary.h) of the whole trail, as JSON text.
+std::string summarise_trail(const std::string& path);
+
+}  // namespace agentfense::server

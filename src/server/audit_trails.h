@@ -1,0 +1,64 @@
+// The server's audit trails: one hash-chained JSONL file per sandbox under
+// <data_dir>/audit/<sandbox id>.jsonl (audit/trail_file.h), kept apart from the sandbox's
+// state dir so that a trail outlives the sandbox: destroy removes the write layer, never
+// the trail. Retention (audit.retention, audit.max_bytes) alone removes trails.
+//
+// The fs process of a running sandbox appends its file events to the same file (it is
+// told the path by the server); the server appends the security events through record().
+//
+// Acknowledged: record() returns once the event is appended and fdatasync'd, so an API
+// call that created, ran or committed something has its event on disk before it answers.
+//
+// <id>.owner beside each trail holds the owner of the sandbox, so that the trail of a
+// destroyed sandbox stays readable by that owner alone (scoped_sandbox_api.cc).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "audit/event.h"
+
+namespace agentfense::server {
+
+struct AuditRetention {
+  std::chrono::milliseconds max_age{std::chrono::hours(24 * 90)};  // 0 = keep forever
+  std::int64_t max_bytes = 0;                                      // 0 = no limit
+};
+
+class AuditTrails {
+ public:
+  // Creates `dir` (0700). Throws SystemError.
+  AuditTrails(std::string dir, AuditRetention retention);
+
+  std::string path(const std::string& sandbox_id) const;
+  // False for an id that is not made of [A-Za-z0-9_-] (such as "../x"): callers check
+  // exists() before path() or owner() with an id a client sent.
+  bool exists(const std::string& sandbox_id) const;
+
+  // Appends and syncs one security event (kind "security") and logs it as
+  // "audit.<op>" in the server log with the same fields. Never throws: a trail that
+  // cannot be written is logged as an error (the call it belongs to still answers).
+  void record(const std::string& sandbox_id, const std::string& op, nlohmann::ordered_json details,
+              bool allowed = true);
+
+  void set_owner(const std::string& sandbox_id, const std::string& owner);
+  // The owner recorded for the trail; nullopt when there is no such trail.
+  std::optional<std::string> owner(const std::string& sandbox_id) const;
+
+  // Among trails for which `in_use` is false (sandboxes destroyed or expired), removes
+  // those last written before now - max_age, then the oldest ones while all trails
+  // together exceed max_bytes. A sandbox that still exists keeps its trail. Returns how
+  // many were removed.
+  int apply_retention(const std::function<bool(const std::string&)>& in_use);
+
+ private:
+  std::string dir_;
+  AuditRetention retention_;
+  std::mutex mu_;  // one append at a time from this process (the file's flock does the rest)
+};
+
+}  // namespace agentfense::server

@@ -1,0 +1,361 @@
+"""Issue 13 part 2: the server keeps each sandbox's audit trail under <data_dir>/audit, with
+file events from the fs process and security events from the server in one hash-chained
+file, queryable over gRPC (GetAuditEvents, GetAuditSummary) and REST
+(GET /v1/sandboxes/{id}/audit, NDJSON, follow mode) and by `agentfense audit --server`.
+The trail outlives destroy, a restart and kill -9, and is scoped to its owner."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from conftest import make_codebase, make_sandbox, run
+from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, common, reason_of, sb
+from tenants import start_tenant_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    data_dir = tempfile.mkdtemp(prefix="af-audit-")
+    srv = Server(data_dir, config="sandbox:\n  cleanup_interval: 1s\n").start()
+    yield srv
+    assert srv.stop() == 0, srv.read_log()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def events(server, sandbox_id: str, **filters) -> list[dict]:
+    return [json.loads(e.line) for e in server.sandboxes.GetAuditEvents(
+        sb.GetAuditEventsRequest(sandbox_id=sandbox_id, **filters), timeout=30)]
+
+
+def rest_events(server, sandbox_id: str, **params) -> list[dict]:
+    import requests
+    r = requests.get(f"{server.http}/v1/sandboxes/{sandbox_id}/audit", params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in r.text.splitlines()]
+
+
+def trail_path(server, sandbox_id: str) -> str:
+    return os.path.join(server.data_dir, "audit", f"{sandbox_id}.jsonl")
+
+
+def verify(path: str) -> subprocess.CompletedProcess:
+    return subprocess.run([agentfense_bin(), "audit", "verify", path], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_exact_events_for_a_hidden_cat_a_write_and_a_timeout(server):
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase)
+    assert run(server, sandbox_id, "cat .env").exit_code != 0
+    assert run(server, sandbox_id, "echo new > output/new.txt").exit_code == 0
+    with pytest.raises(grpc.RpcError) as raised:
+        run(server, sandbox_id, "sleep 30", timeout=Duration(seconds=1))
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    trail = events(server, sandbox_id)
+    assert [e["seq"] for e in trail] == list(range(1, len(trail) + 1))
+    created = trail[0]
+    assert (created["kind"], created["op"], created["caller"]) == ("security", "sandbox_created",
+                                                                   "local")
+    assert created["codebase_id"] == codebase and created["owner"].startswith("owner-")
+    assert {"pattern": "**/.env*", "permission": "PERMISSION_NONE", "priority": 100} \
+        .items() <= created["rules"][3].items()
+    assert created["runtime"] == "RUNTIME_TYPE_BWRAP" and "limits" in created
+    assert any(e["op"] == "sandbox_started" for e in trail)
+
+    hidden = [e for e in trail if e.get("path") == "/.env"]
+    assert hidden, trail
+    assert all(e["outcome"] == "denied" for e in hidden)
+    assert any(e["op"] == "lookup" and e["reason"] == "hidden" and e["errno"] == "ENOENT"
+               and e["rule"].startswith("**/.env* -> none") for e in hidden)
+    written = [e for e in trail if e.get("path") == "/output/new.txt" and e["outcome"] == "allowed"]
+    assert {"create", "open_write"} <= {e["op"] for e in written}, written
+
+    execs = [e for e in trail if e["op"] == "exec" and e["kind"] == "security"]
+    assert [e["command"] for e in execs] == ["cat .env", "echo new > output/new.txt", "sleep 30"]
+    assert execs[0]["exit_code"] != 0 and execs[0]["timed_out"] is False
+    assert execs[1]["exit_code"] == 0 and execs[1]["caller"] == "local"
+    assert execs[2]["timed_out"] is True and 900 <= execs[2]["duration_ms"] < 20000
+    assert execs[2]["workdir"] == "/workspace"
+    assert execs[2]["stdout_truncated"] is False
+
+    # The same trail over REST, filtered; the chain verifies.
+    denied = rest_events(server, sandbox_id, outcome="denied")
+    assert denied and all(e["outcome"] == "denied" for e in denied)
+    assert {e["seq"] for e in denied} == {e["seq"] for e in trail if e["outcome"] == "denied"}
+    security = rest_events(server, sandbox_id, kind="security", op="exec")
+    assert [e["command"] for e in security] == [e["command"] for e in execs]
+    assert all(e["path"].startswith("/output") for e in rest_events(server, sandbox_id,
+                                                                   path="/output"))
+    assert verify(trail_path(server, sandbox_id)).returncode == 0
+    # The structured server log carries the same security events.
+    log = [json.loads(l) for l in server.read_log().splitlines() if l.startswith("{")]
+    assert any(l.get("event") == "audit.exec" and l.get("sandbox_id") == sandbox_id
+               and l.get("command") == "sleep 30" and l.get("timed_out") is True for l in log)
+
+
+def test_commit_and_discard_are_recorded(server):
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL)
+    run(server, sandbox_id, "echo a > output/a.txt")
+    server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+    run(server, sandbox_id, "echo b > output/b.txt")
+    server.sandboxes.DiscardChanges(sb.DiscardChangesRequest(sandbox_id=sandbox_id))
+    trail = events(server, sandbox_id, kind="security")
+    commit = next(e for e in trail if e["op"] == "commit")
+    assert commit["applied"] == ["/output/a.txt"] and commit["caller"] == "local"
+    assert [e["op"] for e in trail][-1] == "discard"
+
+
+def test_bad_filters_are_invalid_argument(server, codebase):
+    sandbox_id = make_sandbox(server, codebase, start=False)
+    for bad in ({"since": "yesterday"}, {"kind": "files"}, {"outcome": "refused"},
+                {"path": "relative"}):
+        with pytest.raises(grpc.RpcError) as raised:
+            events(server, sandbox_id, **bad)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert list(bad)[0] in raised.value.details()
+    import requests
+    r = requests.get(f"{server.http}/v1/sandboxes/{sandbox_id}/audit?since=yesterday", timeout=10)
+    assert r.status_code == 400 and "since" in r.text
+    # since: only later events; a time after everything selects nothing.
+    assert events(server, sandbox_id, since="2000-01-01T00:00:00Z")
+    assert events(server, sandbox_id, since="2999-01-01T00:00:00.5Z") == []
+    with pytest.raises(grpc.RpcError) as raised:
+        events(server, "sb_doesnotexist")
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert reason_of(raised.value) == "SANDBOX_NOT_FOUND"
+
+
+def test_an_id_naming_a_file_outside_the_audit_dir_is_not_found(server):
+    """The attack: a sandbox id with "../" reading any *.jsonl (and its .owner) on the
+    server's disk through the trail routes."""
+    outside = os.path.join(server.data_dir, "stolen.jsonl")
+    with open(outside, "w") as f:
+        f.write('{"v":1,"seq":1,"ts":"2026-01-01T00:00:00.000000Z","kind":"file","op":"x"}\n')
+    with open(os.path.join(server.data_dir, "stolen.owner"), "w") as f:
+        f.write("anyone")
+    try:
+        for sandbox_id in ("../stolen", "..%2Fstolen", "sb_x/../../stolen"):
+            with pytest.raises(grpc.RpcError) as raised:
+                events(server, sandbox_id)
+            assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+            with pytest.raises(grpc.RpcError) as raised:
+                server.sandboxes.GetAuditSummary(sb.GetAuditSummaryRequest(sandbox_id=sandbox_id))
+            assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        os.unlink(outside)
+        os.unlink(os.path.join(server.data_dir, "stolen.owner"))
+
+
+def test_follow_streams_a_live_event(server, codebase):
+    import requests
+    sandbox_id = make_sandbox(server, codebase)
+    lines: queue.Queue = queue.Queue()
+    response = requests.get(f"{server.http}/v1/sandboxes/{sandbox_id}/audit",
+                            params={"follow": "true", "path": "/README.md"}, stream=True,
+                            timeout=30)
+
+    def reader():
+        try:
+            for line in response.iter_lines():
+                if line:
+                    lines.put(json.loads(line))
+        except Exception:  # the response closed under us: the test is over
+            pass
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    assert lines.empty()  # nothing has touched README.md yet
+    run(server, sandbox_id, "cat README.md")
+    event = lines.get(timeout=10)
+    assert (event["op"], event["path"], event["outcome"]) == ("open_read", "/README.md", "allowed")
+    response.close()
+    thread.join(timeout=10)
+
+    # gRPC: the same, ended by cancelling the call.
+    call = server.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(
+        sandbox_id=sandbox_id, follow=True, op="exec"))
+    got = []
+    reader2 = threading.Thread(target=lambda: [got.append(json.loads(e.line)) for e in
+                                               _until_cancelled(call)], daemon=True)
+    reader2.start()
+    run(server, sandbox_id, "true")
+    deadline = time.time() + 10
+    while len(got) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    call.cancel()
+    reader2.join(timeout=10)
+    assert [e["command"] for e in got] == ["cat README.md", "true"]
+
+
+def _until_cancelled(call):
+    try:
+        yield from call
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.CANCELLED
+
+
+def test_summary_over_grpc_and_rest(server, codebase):
+    import requests
+    sandbox_id = make_sandbox(server, codebase)
+    run(server, sandbox_id, "cat README.md; cat .env; echo x > output/x.txt")
+    summary = json.loads(server.sandboxes.GetAuditSummary(
+        sb.GetAuditSummaryRequest(sandbox_id=sandbox_id)).json)
+    assert "/README.md" in [f["path"] for f in summary["files_read"]]
+    assert "/output/x.txt" in [f["path"] for f in summary["files_written"]]
+    assert "/.env" in [f["path"] for f in summary["denied"]]
+    assert [c["command"] for c in summary["commands"]] == [
+        "cat README.md; cat .env; echo x > output/x.txt"]
+    r = requests.get(f"{server.http}/v1/sandboxes/{sandbox_id}/audit/summary", timeout=10)
+    assert r.status_code == 200 and r.json() == summary
+
+
+def test_cli_server_mode(server, codebase):
+    sandbox_id = make_sandbox(server, codebase)
+    run(server, sandbox_id, "cat .env")
+    out = subprocess.run([agentfense_bin(), "audit", "--server", server.http, "--sandbox",
+                          sandbox_id, "--denied"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "/.env" in out.stdout and "DENIED" in out.stdout
+    assert "sandbox_created" not in out.stdout
+    summary = subprocess.run([agentfense_bin(), "audit", "--server", server.http, "--sandbox",
+                              sandbox_id, "--summary", "--json"], capture_output=True, text=True,
+                             timeout=60)
+    assert summary.returncode == 0, summary.stderr
+    assert "/.env" in [d["path"] for d in json.loads(summary.stdout)["denied"]]
+
+
+def test_trail_survives_destroy_restart_and_kill_9():
+    data_dir = tempfile.mkdtemp(prefix="af-audit-keep-")
+    srv = Server(data_dir).start()
+    try:
+        codebase = make_codebase(srv)
+        sandbox_id = make_sandbox(srv, codebase)
+        run(srv, sandbox_id, "cat .env; echo kept > output/kept.txt")
+        srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+        with pytest.raises(grpc.RpcError):
+            srv.sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=sandbox_id))
+        before = events(srv, sandbox_id)
+        assert before[-1]["op"] == "sandbox_destroyed"
+        assert any(e.get("path") == "/.env" for e in before)
+
+        assert srv.stop() == 0, srv.read_log()
+        srv.start()
+        assert events(srv, sandbox_id) == before
+
+        # kill -9 right after an acknowledged event: it is on disk.
+        other = make_sandbox(srv, codebase)
+        run(srv, other, "echo acknowledged")
+        srv.kill()
+        srv.start()
+        assert events(srv, sandbox_id) == before
+        after = events(srv, other)
+        assert any(e.get("command") == "echo acknowledged" for e in after)
+        assert after[-1]["op"] == "sandbox_stopped" and after[-1]["why"] == "server restarted"
+        for trail in (sandbox_id, other):
+            result = verify(trail_path(srv, trail))
+            assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        srv.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_retention_removes_old_trails_at_start():
+    data_dir = tempfile.mkdtemp(prefix="af-audit-retention-")
+    srv = Server(data_dir).start()
+    try:
+        codebase = make_codebase(srv)
+        gone, kept = make_sandbox(srv, codebase, start=False), make_sandbox(srv, codebase,
+                                                                            start=False)
+        srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=gone))
+        assert srv.stop() == 0
+        old = time.time() - 3 * 86400
+        os.utime(trail_path(srv, gone), (old, old))
+        srv.config_text = "audit:\n  retention: 2d\n"
+        srv.start()
+        assert not os.path.exists(trail_path(srv, gone))
+        with pytest.raises(grpc.RpcError) as raised:
+            events(srv, gone)
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        assert events(srv, kept)[0]["op"] == "sandbox_created"
+        # A sandbox that still exists keeps its trail, however old.
+        assert srv.stop() == 0
+        os.utime(trail_path(srv, kept), (old, old))
+        srv.start()
+        assert events(srv, kept)[0]["op"] == "sandbox_created"
+
+        # max_bytes: over the limit, destroyed sandboxes' trails go, oldest first; a
+        # sandbox that still exists keeps its trail.
+        older, newer = (make_sandbox(srv, codebase, start=False) for _ in range(2))
+        for sandbox_id in (older, newer):
+            srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+        assert srv.stop() == 0
+        os.utime(trail_path(srv, older), (time.time() - 60, time.time() - 60))
+        keep_bytes = os.path.getsize(trail_path(srv, kept)) + os.path.getsize(
+            trail_path(srv, newer))
+        srv.config_text = f"audit:\n  retention: 2d\n  max_bytes: {keep_bytes}\n"
+        srv.start()
+        assert not os.path.exists(trail_path(srv, older))
+        assert os.path.exists(trail_path(srv, newer)) and os.path.exists(trail_path(srv, kept))
+        assert srv.stop() == 0
+        srv.config_text = "audit:\n  max_bytes: 1\n"
+        srv.start()
+        assert not os.path.exists(trail_path(srv, newer))
+        assert os.path.exists(trail_path(srv, kept))  # its sandbox exists
+        assert '"event":"audit.trail_removed"' in srv.read_log()
+    finally:
+        srv.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_another_tenant_gets_not_found_also_after_destroy():
+    t = start_tenant_server({"alice": {"owners": ["team-a"]}, "bob": {"owners": ["team-b"]},
+                             "admin": {"role": "admin"}})
+    try:
+        bob, alice = t.client("bob"), t.client("alice")
+        codebase = bob.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="bobs"))
+        sandbox = bob.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+            codebase_id=codebase.id, permissions=AGENT_SAFE))
+
+        def refused_like_missing(client, sandbox_id):
+            for sid in (sandbox_id, "sb_" + "0" * 24):
+                with pytest.raises(grpc.RpcError) as raised:
+                    list(client.sandboxes.GetAuditEvents(
+                        sb.GetAuditEventsRequest(sandbox_id=sid), timeout=10))
+                assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+                assert reason_of(raised.value) == "SANDBOX_NOT_FOUND"
+                with pytest.raises(grpc.RpcError) as raised:
+                    client.sandboxes.GetAuditSummary(sb.GetAuditSummaryRequest(sandbox_id=sid))
+                assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+            r = client.http.get(f"{client.url}/v1/sandboxes/{sandbox_id}/audit", timeout=10)
+            assert r.status_code == 404 and sandbox_id not in r.text.replace(sandbox_id, "", 1)
+
+        def bobs_events():
+            return [json.loads(e.line) for e in bob.sandboxes.GetAuditEvents(
+                sb.GetAuditEventsRequest(sandbox_id=sandbox.id), timeout=10)]
+
+        created = bobs_events()[0]
+        assert created["caller"] == "bob" and created["owner"] == "team-b"
+        refused_like_missing(alice, sandbox.id)
+        bob.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox.id))
+        assert bobs_events()[-1]["op"] == "sandbox_destroyed"
+        assert bobs_events()[-1]["caller"] == "bob"
+        refused_like_missing(alice, sandbox.id)
+        r = bob.http.get(f"{bob.url}/v1/sandboxes/{sandbox.id}/audit/summary", timeout=10)
+        assert r.status_code == 200, r.text
+    finally:
+        t.stop()
