@@ -61,8 +61,8 @@ TEST_F(Isolation, HostSecretsAreAbsent) {
   // /run is not the host's: only the runtime's own read-only files (command aliases,
   // the session driver's source file) live there.
   EXPECT_EQ(r.stdout_data,
-            "alternatives\ngroup\nhostname\nhosts\nld.so.cache\nlocaltime\nnsswitch.conf\n"
-            "passwd\nresolv.conf\nssl\nagentfense\n");
+            "alternatives\ngitconfig\ngroup\nhostname\nhosts\nld.so.cache\nlocaltime\n"
+            "nsswitch.conf\npasswd\nresolv.conf\nssl\nagentfense\n");
 }
 
 TEST_F(Isolation, GeneratedEtcIsMinimalAndReadOnly) {
