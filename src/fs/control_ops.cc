@@ -66,8 +66,8 @@ struct LayerLocks {
 
 class Dispatcher {
  public:
-  Dispatcher(Filesystem& fs, fuse_session* session, OpenWatch* opens)
-      : fs_(fs), session_(session), opens_(opens) {}
+  Dispatcher(Filesystem& fs, fuse_session* session, OpenWatch* opens, PrewarmChild* prewarm)
+      : fs_(fs), session_(session), opens_(opens), prewarm_(prewarm) {}
 
   json run(const json& request) {
     if (!request.is_object()) throw UserError("request must be a JSON object");
@@ -84,14 +84,24 @@ class Dispatcher {
     if (op == "discard") return discard(response);
     if (op == "refresh") return refresh(paths_of(request), response);
     if (op == "audit_begin" || op == "audit_end") return audit(op, request, response);
+    if (op == "stats") return stats(response);
     throw UserError("unknown op '" + op +
                     "' (expected ping, changes, diff, commit, discard, refresh, "
-                    "audit_begin or audit_end)");
+                    "audit_begin, audit_end or stats)");
   }
 
  private:
   // What this sandbox can see decides what a listing, diff or commit may show or touch.
   layer::Scope scope() const { return layer::Scope(fs_.access().policy()); }
+
+  json stats(json& response) {
+    const RequestCounters& counters = fs_.counters();
+    response["requests"] = {{"readdir", counters.readdir.load()},
+                            {"reads", counters.reads.load()},
+                            {"prefetched_files", counters.prefetched_files.load()}};
+    response["prewarm"] = !prewarm_ ? "off" : prewarm_->finished() ? "done" : "walking";
+    return response;
+  }
 
   json audit(const std::string& op, const json& request, json& response) {
     audit::Recorder* recorder = fs_.access().recorder();
@@ -197,6 +207,7 @@ class Dispatcher {
   Filesystem& fs_;
   fuse_session* session_;
   OpenWatch* opens_;
+  PrewarmChild* prewarm_;
 };
 
 json error_response(const std::string& message) {
@@ -214,7 +225,7 @@ std::string ControlOps::handle(std::string_view request_line) {
   json response;
   try {
     const json request = json::parse(request_line);
-    response = Dispatcher(fs_, session_, opens_).run(request);
+    response = Dispatcher(fs_, session_, opens_, prewarm_).run(request);
   } catch (const json::parse_error& e) {
     response = error_response(std::string("request is not valid JSON: ") + e.what());
   } catch (const std::exception& e) {

@@ -9,6 +9,9 @@
 //   {"op":"discard"}               -> {"ok":true}
 //   {"op":"refresh","paths":[..]}  -> {"ok":true}
 //   {"op":"audit_begin","command":"ID"} -> {"ok":true}   events now carry the command id
+//   {"op":"stats"}                 -> {"ok":true,"requests":{"readdir","reads",...},
+//        "prewarm":"off"|"walking"|"done"}  what reached the daemon so far (tests,
+//        diagnostics) and the warm-up walk's state (prewarm_walk.h)
 //   {"op":"audit_end","command":"ID"}   -> {"ok":true,"dropped":N} once the command's
 //        events (its repeat counts too) are written and synced: acknowledged
 //        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused
@@ -20,6 +23,7 @@
 
 #include "fs/filesystem.h"
 #include "fs/open_watch.h"
+#include "fs/prewarm_child.h"
 
 struct fuse_session;
 
@@ -29,8 +33,10 @@ class ControlOps {
  public:
   // `session` receives the kernel cache invalidations (nullptr: none are sent).
   // `opens` (may be null) is drained before a command's events are acknowledged.
-  ControlOps(Filesystem& fs, fuse_session* session, OpenWatch* opens = nullptr)
-      : fs_(fs), session_(session), opens_(opens) {}
+  // `prewarm` (may be null): the warm-up walker, whose state "stats" reports.
+  ControlOps(Filesystem& fs, fuse_session* session, OpenWatch* opens = nullptr,
+             PrewarmChild* prewarm = nullptr)
+      : fs_(fs), session_(session), opens_(opens), prewarm_(prewarm) {}
 
   // One request line in, one response line out (without the newline). Never throws.
   std::string handle(std::string_view request_line);
@@ -39,6 +45,7 @@ class ControlOps {
   Filesystem& fs_;
   fuse_session* session_;
   OpenWatch* opens_;
+  PrewarmChild* prewarm_;
 };
 
 }  // namespace agentfense::fs

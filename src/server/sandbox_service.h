@@ -43,6 +43,7 @@ struct SandboxServiceOptions {
   DockerOptions docker;                                      // runtime.docker.*
   // sandbox.disk_bytes / disk_inodes (disk_quota.h).
   DiskQuotaPolicy disk{.max_bytes = std::int64_t{10} << 30, .max_inodes = 1'000'000};
+  bool prewarm = true;  // sandbox.prewarm
 };
 
 class SandboxService final : public SandboxApi {
