@@ -315,11 +315,10 @@ std::string SandboxService::destroy_locked(const std::string& id, const char* op
   std::string doomed = trash_dir() + "/" + id;
   std::error_code error;
   std::filesystem::rename(state_dir(id), doomed, error);
-  if (error == std::errc::no_such_file_or_directory) {
-    doomed.clear();
-  } else if (error) {
-    log::warn("sandbox.trash_failed", {{"sandbox_id", id}, {"error", error.message()}});
-    doomed = state_dir(id);  // removed in place, still outside the lock
+  if (error) {  // removed in place then, still outside the lock (a no-op when not there)
+    if (error != std::errc::no_such_file_or_directory)
+      log::warn("sandbox.trash_failed", {{"sandbox_id", id}, {"error", error.message()}});
+    doomed = state_dir(id);
   }
   log::info("sandbox.destroyed", {{"sandbox_id", id}});
   // After the fs process is gone: this is the trail's last line.
@@ -333,7 +332,6 @@ void SandboxService::destroy(const std::string& id, const char* op) {
     const SandboxLocks::Guard lock = locks_.lock(id);
     doomed = destroy_locked(id, op);
   }
-  if (doomed.empty()) return;
   std::error_code ignored;
   std::filesystem::remove_all(doomed, ignored);  // does not follow symlinks
 }
