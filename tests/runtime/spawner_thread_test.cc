@@ -45,15 +45,16 @@ TEST(SpawnerThread, ThreadsOutliveTheirWork) {
   SpawnerThread spawner;
   pid_t first = 0;
   pid_t second = 0;
-  std::promise<void> release;
+  std::promise<void> release, busy;
   std::shared_future<void> released = release.get_future().share();
   auto slow = std::async(std::launch::async, [&] {
     spawner.run([&] {
       first = thread_id();
+      busy.set_value();
       released.wait();
     });
   });
-  std::this_thread::sleep_for(100ms);
+  busy.get_future().wait();  // the only thread is taken: the next call needs another
   spawner.run([&] { second = thread_id(); });
   release.set_value();
   slow.get();
