@@ -28,10 +28,15 @@ bool thread_alive(pid_t tid) {
 
 TEST(SpawnerThread, SlowWorkDoesNotHoldUpTheNextCall) {
   SpawnerThread spawner;
-  std::promise<void> release;
+  std::promise<void> release, busy;
   std::shared_future<void> released = release.get_future().share();
-  auto slow = std::async(std::launch::async, [&] { spawner.run([&] { released.wait(); }); });
-  std::this_thread::sleep_for(100ms);  // the slow work holds a spawner thread now
+  auto slow = std::async(std::launch::async, [&] {
+    spawner.run([&] {
+      busy.set_value();
+      released.wait();
+    });
+  });
+  busy.get_future().wait();  // the slow work holds a spawner thread now
   auto quick = std::async(std::launch::async, [&] { spawner.run([] {}); });
   EXPECT_EQ(quick.wait_for(5s), std::future_status::ready)
       << "a call waited for slow work on another spawner thread";
