@@ -7,6 +7,7 @@
 
 #include "common/dir_stream.h"
 #include "fs/host_io.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -61,7 +62,7 @@ int read_merged_dir(int base_dir, int upper_dir, const std::string& dir_path,
   }
   if (base_dir >= 0) {
     auto whited_out = [&](const std::string& name) {
-      return journal.is_whiteout(child_path(dir_path, name));
+      return journal.is_whiteout(layer::child_path(dir_path, name));
     };
     if (int rc = add_layer(base_dir, entries, whited_out)) return rc;
   }
