@@ -5,12 +5,11 @@
 #include <shared_mutex>
 
 #include "common/errors.h"
-#include "common/text_safety.h"
 #include "fs/kernel_notices.h"
 #include "fs/node_rebind.h"
+#include "layer/change_selection.h"
 #include "layer/changes.h"
 #include "layer/changes_wire.h"
-#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -29,8 +28,8 @@ const char* kind_name(layer::ChangeKind kind) {
   return "unknown";
 }
 
-// The optional "paths" member: workspace paths as the API carries them (path_to_wire),
-// normalized; absent or empty = all.
+// The optional "paths" member: workspace paths as the API carries them, normalized
+// (layer/change_selection.h); absent or empty = all.
 std::vector<std::string> paths_of(const json& request) {
   std::vector<std::string> paths;
   const auto it = request.find("paths");
@@ -38,21 +37,9 @@ std::vector<std::string> paths_of(const json& request) {
   if (!it->is_array()) throw UserError("\"paths\" must be a list of strings");
   for (const json& path : *it) {
     if (!path.is_string()) throw UserError("\"paths\" must be a list of strings");
-    const std::string text = path_from_wire(path.get_ref<const std::string&>());
-    if (!text.starts_with('/')) {
-      throw UserError("path '" + escape_text(text, {}) + "' is not absolute");
-    }
-    paths.push_back(policy::normalize_path(text));
+    paths.push_back(layer::selection_path_from_wire(path.get_ref<const std::string&>()));
   }
   return paths;
-}
-
-bool selected(const std::string& path, const std::vector<std::string>& only) {
-  if (only.empty()) return true;
-  for (const std::string& prefix : only) {
-    if (layer::is_same_or_under(path, prefix)) return true;
-  }
-  return false;
 }
 
 // Everything that replaces or removes upper files: no data write may be in flight
@@ -131,10 +118,7 @@ class Dispatcher {
 
   json diff(const std::vector<std::string>& only, json& response) {
     std::lock_guard lock(fs_.mutation_mu());
-    std::vector<layer::Change> changes;
-    for (layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal(), scope())) {
-      if (selected(change.path, only)) changes.push_back(std::move(change));
-    }
+    const auto changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope(), only);
     response["diff"] = layer::render_diff(fs_.base_fd(), fs_.journal(), scope(), changes);
     return response;
   }

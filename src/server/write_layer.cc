@@ -2,6 +2,7 @@
 
 #include "common/errors.h"
 #include "common/text_safety.h"
+#include "layer/change_selection.h"
 #include "layer/changes.h"
 #include "layer/changes_wire.h"
 #include "layer/journal.h"
@@ -38,18 +39,6 @@ void add_change(v1::ListChangesResponse& out, const std::string& path, v1::Chang
   change->set_is_symlink(type == 'l');
 }
 
-// `path` equals one of `selected` or lies below it.
-bool selected_by(const std::string& path, const std::vector<std::string>& selected) {
-  if (selected.empty()) return true;
-  for (const std::string& s : selected) {
-    const std::string prefix = s.size() > 1 && s.back() == '/' ? s.substr(0, s.size() - 1) : s;
-    if (path == prefix || prefix == "/" ||
-        (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() && path[prefix.size()] == '/'))
-      return true;
-  }
-  return false;
-}
-
 void fill_commit(v1::CommitChangesResponse& out, layer::CommitResult result) {
   layer::to_wire(result);
   for (const auto& p : result.applied) out.add_applied(p);
@@ -70,13 +59,9 @@ void copy_paths(const nlohmann::json& reply, const char* key,
 
 std::string change_path_from_wire(const std::string& text) {
   try {
-    const std::string path = path_from_wire(text);
-    if (path.find('\0') != std::string::npos) throw UserError("path contains a NUL byte");
-    return policy::normalize_path(path.empty() ? "/" : path);
+    return layer::selection_path_from_wire(text);
   } catch (const UserError& error) {
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "bad path '" + escape_user_text(text) + "': " + error.what(),
-                   kReasonInvalidPath);
+    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what(), kReasonInvalidPath);
   }
 }
 
@@ -97,9 +82,7 @@ v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_di
                                      const std::vector<std::string>& paths) {
   const auto journal = layer::Journal::open(state_dir);
   const layer::Scope scope(policy);
-  std::vector<layer::Change> changes;
-  for (auto& change : layer::list_changes(base_dirfd, *journal, scope))
-    if (selected_by(change.path, paths)) changes.push_back(std::move(change));
+  const auto changes = layer::list_changes(base_dirfd, *journal, scope, paths);
   v1::DiffChangesResponse out;
   out.set_diff(layer::render_diff(base_dirfd, *journal, scope, changes));
   return out;

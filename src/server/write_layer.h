@@ -28,7 +28,8 @@ void offline_discard(const std::string& state_dir);
 
 // A path naming changes to diff or commit, as the API carries it (common/text_safety.h
 // path_to_wire: a change to a name that is not UTF-8 is listed git-quoted and selected
-// the same way), normalized. Throws ApiError(INVALID_ARGUMENT, INVALID_PATH).
+// the same way), normalized: layer::selection_path_from_wire. Throws
+// ApiError(INVALID_ARGUMENT, INVALID_PATH).
 std::string change_path_from_wire(const std::string& text);
 
 // Replies of the mount's control socket ("changes", "commit") as wire messages.
