@@ -34,8 +34,8 @@ void Summary::add(const nlohmann::json& event) {
   if (kind == "audit" && op == "events_dropped") dropped_ += count;
   if (kind == "security" && (op == "exec" || op == "session_exec")) {
     nlohmann::ordered_json command = {{"op", op}};
-    for (const char* key :
-         {"cmd", "command", "exit_code", "duration_ms", "timed_out", "killed_by", "caller"}) {
+    for (const char* key : {"cmd", "command", "exit_code", "duration_ms", "timed_out", "oom_killed",
+                            "pids_limit_reached", "caller"}) {
       if (event.contains(key)) command[key] = event[key];
     }
     commands_.push_back(std::move(command));
@@ -97,7 +97,8 @@ std::string Summary::to_text() const {
     if (command.contains("exit_code")) out += "  exit " + command["exit_code"].dump();
     if (command.contains("duration_ms")) out += "  " + command["duration_ms"].dump() + " ms";
     if (command.value("timed_out", false)) out += "  TIMED OUT";
-    if (command.contains("killed_by")) out += "  killed by " + command["killed_by"].dump();
+    if (command.value("oom_killed", false)) out += "  MEMORY LIMIT KILLED A PROCESS";
+    if (command.value("pids_limit_reached", false)) out += "  PIDS LIMIT REACHED";
     out += "\n";
   }
   if (dropped_ > 0) out += "WARNING: " + std::to_string(dropped_) + " events were dropped\n";

@@ -113,6 +113,17 @@ int run_command(const RunArgs& args) {
     std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
   const bool changes_ok = sandbox.review(change_mode);
   if (audit) audit->finished(spec, result, args.changes, changes_ok);
+  // A bare 137 or "fork: Resource temporarily unavailable" does not say a limit did it.
+  if (result.oom_killed)
+    std::fprintf(stderr,
+                 "agentfense: the memory limit (%lld bytes) killed a process of the command; "
+                 "--memory raises it\n",
+                 static_cast<long long>(spec.limits.memory_bytes));
+  if (result.pids_limit_reached)
+    std::fprintf(stderr,
+                 "agentfense: the pids limit (%lld) refused the command a new process; "
+                 "--pids raises it\n",
+                 static_cast<long long>(spec.limits.pids_limit));
   if (result.timed_out) {
     std::fprintf(stderr, "agentfense: command timed out after %.3gs and was killed\n",
                  args.timeout_seconds);

@@ -79,7 +79,9 @@ void RunAudit::finished(const runtime::ExecSpec& spec, const runtime::ExecResult
                   {"exit_code", result.exit_code},
                   {"duration_ms",
                    std::chrono::duration_cast<std::chrono::milliseconds>(result.duration).count()},
-                  {"timed_out", result.timed_out}};
+                  {"timed_out", result.timed_out},
+                  {"oom_killed", result.oom_killed},
+                  {"pids_limit_reached", result.pids_limit_reached}};
   write(std::move(exec));
   audit::Event review;
   review.op = changes == "apply" ? "commit" : changes == "discard" ? "discard" : "changes_shown";

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cgroup_counters.h"
 #include "runtime/sandbox.h"
 
 namespace agentfense::runtime {
@@ -37,6 +38,10 @@ class SandboxCgroup {
   // Host pids of the processes currently in the cgroup (a snapshot; it may change
   // as soon as it is read).
   virtual std::vector<pid_t> members() const = 0;
+
+  // What the memory and pids limits did so far (zero counters the kernel does not
+  // keep). Still readable after kill_all(): the directories stay until destruction.
+  virtual LimitHits limit_hits() const = 0;
 
   // The host directories backing this cgroup (for diagnostics and tests).
   virtual std::vector<std::string> paths() const = 0;

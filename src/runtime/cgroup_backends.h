@@ -16,10 +16,11 @@ class CgroupV1 final : public SandboxCgroup {
   std::vector<int> join_fds() const override;
   void kill_all() override;
   std::vector<pid_t> members() const override;
+  LimitHits limit_hits() const override;
   std::vector<std::string> paths() const override;
 
  private:
-  std::vector<CgroupDir> dirs_;
+  std::vector<CgroupDir> dirs_;  // memory, pids, then cpu when a cpu limit is set
 };
 
 inline constexpr const char* kUnifiedRoot = "/sys/fs/cgroup";
@@ -34,6 +35,7 @@ class CgroupV2 final : public SandboxCgroup {
   std::vector<int> join_fds() const override;
   void kill_all() override;
   std::vector<pid_t> members() const override;
+  LimitHits limit_hits() const override;
   std::vector<std::string> paths() const override;
 
  private:

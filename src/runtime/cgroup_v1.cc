@@ -69,6 +69,13 @@ std::vector<pid_t> CgroupV1::members() const {
   return dirs_.front().members();
 }
 
+LimitHits CgroupV1::limit_hits() const {
+  // v1 keeps the OOM kill count in memory.oom_control (Linux 4.13+).
+  return {.oom_kills =
+              read_cgroup_counter(dirs_[0].path() + "/memory.oom_control", "oom_kill").value_or(0),
+          .pids_refused = read_cgroup_counter(dirs_[1].path() + "/pids.events", "max").value_or(0)};
+}
+
 std::vector<std::string> CgroupV1::paths() const {
   std::vector<std::string> result;
   for (const CgroupDir& dir : dirs_) result.push_back(dir.path());

@@ -75,6 +75,12 @@ std::vector<pid_t> CgroupV2::members() const {
   return dir_.members();
 }
 
+LimitHits CgroupV2::limit_hits() const {
+  // The files exist only when the controller is enabled, i.e. when its limit is set.
+  return {.oom_kills = read_cgroup_counter(dir_.path() + "/memory.events", "oom_kill").value_or(0),
+          .pids_refused = read_cgroup_counter(dir_.path() + "/pids.events", "max").value_or(0)};
+}
+
 std::vector<std::string> CgroupV2::paths() const {
   return {dir_.path()};
 }

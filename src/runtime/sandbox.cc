@@ -1,6 +1,6 @@
 // run_sandboxed = start the boundary (SandboxProcess: the whole launch chain) -> pump
-// I/O until exit or deadline -> kill the tree -> reap -> drain output -> (scope exit)
-// remove the cgroup.
+// I/O until exit or deadline -> kill the tree -> reap -> read what the limits did ->
+// drain output -> (scope exit) remove the cgroup.
 #include "runtime/sandbox.h"
 
 #include <csignal>
@@ -39,6 +39,10 @@ ExecResult run_sandboxed(const ExecSpec& spec) {
   // Daemons die here too: the command's exit does not end the sandbox for them.
   const int status = process.terminate();
   result.exit_code = fired == 0u ? status : 128 + SIGKILL;
+  // The cgroup is this command's alone, so every count in it is the command's.
+  const LimitHits hits = process.limit_hits();
+  result.oom_killed = hits.oom_kills > 0;
+  result.pids_limit_reached = hits.pids_refused > 0;
   pump.drain();
   pump.collect(result);
   result.duration = std::chrono::steady_clock::now() - started;

@@ -67,9 +67,13 @@ struct ExecResult {
   int exit_code = 0;
   bool timed_out = false;
   bool cancelled = false;  // cancel_fd fired; exit_code is 137 as for a timeout
-  // The kernel killed a process of the command for exceeding the memory limit, and the
-  // command ended by SIGKILL (exit_code 137).
+  // The kernel killed a process of the command for exceeding the memory limit (when
+  // that process was the command itself, exit_code is 137). Under docker only a kill
+  // that ended the command is reported (the container's counter is shared by its execs).
   bool oom_killed = false;
+  // A fork/clone of the command failed because the pids limit was reached (the
+  // command saw EAGAIN, "Resource temporarily unavailable"; nothing was killed).
+  bool pids_limit_reached = false;
   bool stdout_truncated = false, stderr_truncated = false;
   std::chrono::nanoseconds duration{};
 };

@@ -39,6 +39,8 @@ class SandboxProcess {
   int pidfd() const { return bwrap_.pidfd(); }
   // Holds every process of the sandbox; null when not root (no cgroups).
   SandboxCgroup* cgroup() const { return cgroup_.get(); }
+  // What the memory and pids limits did to the sandbox so far; zero without a cgroup.
+  LimitHits limit_hits() const { return cgroup_ ? cgroup_->limit_hits() : LimitHits{}; }
   // Host pid of the network helper (a member of the cgroup, not a command); -1 without
   // network.
   pid_t network_helper_pid() const { return network_ ? network_->pid() : -1; }

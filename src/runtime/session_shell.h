@@ -36,6 +36,9 @@ class SessionShell {
   // What the shell wrote to stderr while starting (e.g. failing to cd to start_dir).
   const std::string& startup_stderr() const { return startup_stderr_; }
   std::vector<std::string> cgroup_paths() const;
+  // What the memory and pids limits did to this shell's sandbox so far (cumulative over
+  // its commands).
+  LimitHits limit_hits() const { return process_.limit_hits(); }
 
   // Asks the shell to abandon the running command (SIGUSR1, see session_channel.cc).
   void interrupt_command() const;

@@ -119,6 +119,9 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
   const CommandId id{.seq = next_seq_++, .nonce = new_command_nonce()};
   ExecResult result;
   Outcome outcome;
+  // The session's cgroup outlives its commands: this command's share is the difference.
+  const LimitHits hits_before = shell_->limit_hits();
+  LimitHits hits_after;
   {
     IoPump pump(shell_->dup_stdout(), shell_->dup_stderr(), shell_->dup_command(),
                 frame_command(id.seq, id.nonce, command), spec_.output_limit, on_output);
@@ -140,10 +143,16 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
       }
       const int status = ended->terminate();
       if (outcome == Outcome::kShellExited) result.exit_code = status;
+      hits_after = ended->limit_hits();
       pump.drain();
+    } else {
+      hits_after = shell_->limit_hits();
     }
     pump.collect(result);
   }
+  const LimitHits hits = hits_after.since(hits_before);
+  result.oom_killed = hits.oom_kills > 0;
+  result.pids_limit_reached = hits.pids_refused > 0;
   if (result.timed_out || result.cancelled) result.exit_code = kTimeoutExitCode;
   if (outcome == Outcome::kShellExited) alive_ = false;
   if (outcome == Outcome::kNoAnswer) replace_shell(result, on_output);

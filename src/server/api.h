@@ -73,6 +73,25 @@ class ApiError : public std::runtime_error {
   std::string reason_;
 };
 
+// gRPC trailing metadata carrying a CommandTimeoutError's partial result.
+inline constexpr const char* kExecResultMetadataKey = "agentfense-exec-result-bin";
+
+// A command that ran out of time (DEADLINE_EXCEEDED, reason COMMAND_TIMEOUT), with what
+// it printed before it was killed, so a caller can see where it hung. gRPC sends it as
+// trailing metadata kExecResultMetadataKey (a serialized ExecResult holding the tail of
+// each stream: clients refuse metadata beyond 8 KiB), REST as the error body's "result"
+// (all of it).
+class CommandTimeoutError : public ApiError {
+ public:
+  CommandTimeoutError(const std::string& message, v1::ExecResult partial)
+      : ApiError(grpc::StatusCode::DEADLINE_EXCEEDED, message, kReasonCommandTimeout),
+        partial_(std::move(partial)) {}
+  const v1::ExecResult& partial() const { return partial_; }
+
+ private:
+  v1::ExecResult partial_;
+};
+
 template <typename T>
 using Emit = std::function<bool(const T&)>;
 template <typename T>

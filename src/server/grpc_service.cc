@@ -12,6 +12,29 @@ namespace agentfense::server {
 
 namespace {
 
+// gRPC clients refuse trailing metadata beyond 8 KiB (Python's default): a timed-out
+// command's partial result keeps the last bytes of each stream, cut at a UTF-8 boundary
+// (a proto string must stay valid UTF-8 for the client to parse it).
+constexpr std::size_t kPartialTailBytes = 2048;
+
+std::string Tail(const std::string& text, bool& truncated) {
+  if (text.size() <= kPartialTailBytes) return text;
+  truncated = true;
+  std::size_t start = text.size() - kPartialTailBytes;
+  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+  return text.substr(start);
+}
+
+std::string PartialResultMetadata(const v1::ExecResult& result) {
+  v1::ExecResult tail = result;
+  bool stdout_cut = result.stdout_truncated(), stderr_cut = result.stderr_truncated();
+  tail.set_stdout(Tail(result.stdout(), stdout_cut));
+  tail.set_stderr(Tail(result.stderr(), stderr_cut));
+  tail.set_stdout_truncated(stdout_cut);
+  tail.set_stderr_truncated(stderr_cut);
+  return tail.SerializeAsString();
+}
+
 // Anything but ApiError escaping the Api is a bug in the service: log it.
 void LogInternalError(const char* method, const std::string& what) {
   agentfense::log::error("grpc.internal_error", {{"method", method}, {"error", what}});
@@ -36,6 +59,9 @@ grpc::Status Translate(grpc::ServerContext* context, CallGate* gate, const char*
       return {grpc::StatusCode::INTERNAL, e.what()};
     }
     if (!e.reason().empty()) context->AddTrailingMetadata(kReasonMetadataKey, e.reason());
+    if (const auto* timeout = dynamic_cast<const CommandTimeoutError*>(&e))
+      context->AddTrailingMetadata(kExecResultMetadataKey,
+                                   PartialResultMetadata(timeout->partial()));
     return {e.code(), e.what()};
   } catch (const std::exception& e) {
     LogInternalError(method, e.what());

@@ -154,12 +154,13 @@ void SetFieldFromText(pb::Message& message, const std::string& name, const std::
   }
 }
 
-std::string ErrorJson(grpc::StatusCode code, const std::string& message,
-                      const std::string& reason) {
+std::string ErrorJson(grpc::StatusCode code, const std::string& message, const std::string& reason,
+                      const std::string& result_json) {
   nlohmann::json body = {{"code", static_cast<int>(code)},
                          {"status", GrpcCodeName(code)},
                          {"message", message},
                          {"reason", reason}};
+  if (!result_json.empty()) body["result"] = nlohmann::json::parse(result_json);
   // replace: a message quoting a non-UTF-8 path must still produce a valid body.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

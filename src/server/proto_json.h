@@ -29,7 +29,9 @@ void SetFieldFromText(google::protobuf::Message& message, const std::string& nam
                       const std::string& value);
 
 // The REST error body: {"code": 5, "status": "NOT_FOUND", "message": "...",
-// "reason": "..."}.
-std::string ErrorJson(grpc::StatusCode code, const std::string& message, const std::string& reason);
+// "reason": "..."}, plus "result" (the JSON object `result_json`) when one is given: a
+// timed-out command's output so far.
+std::string ErrorJson(grpc::StatusCode code, const std::string& message, const std::string& reason,
+                      const std::string& result_json = {});
 
 }  // namespace agentfense::server

@@ -48,6 +48,8 @@ void DrainRefusedBody(const BodyReader& body) {
 ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
   try {
     std::rethrow_exception(error);
+  } catch (const CommandTimeoutError& e) {
+    return {e.code(), e.what(), e.reason(), MessageToJson(e.partial())};
   } catch (const ApiError& e) {
     if (e.code() != grpc::StatusCode::OK) return {e.code(), e.what(), e.reason()};
     LogBug(where, std::string("ApiError with code OK: ") + e.what());
@@ -64,7 +66,8 @@ ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
 
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
   response.status = HttpStatusFromGrpc(error.code);
-  response.set_content(ErrorJson(error.code, error.message, error.reason), "application/json");
+  response.set_content(ErrorJson(error.code, error.message, error.reason, error.result_json),
+                       "application/json");
 }
 
 void RestRouter::Add(const std::string& method, const std::string& pattern, RestHandler handler) {

@@ -45,6 +45,7 @@ struct ErrorInfo {
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;
   std::string message;
   std::string reason;
+  std::string result_json;  // a timed-out command's partial ExecResult; "" = none
 };
 // Describes `error`; anything but an ApiError is logged as a bug first.
 ErrorInfo DescribeError(std::exception_ptr error, const std::string& where);

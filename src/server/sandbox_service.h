@@ -7,10 +7,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "server/api.h"
 #include "server/audit_trails.h"
@@ -114,6 +116,10 @@ class SandboxService final : public SandboxApi {
   void audit(const std::string& sandbox_id, const std::string& op,
              nlohmann::ordered_json details = nlohmann::ordered_json::object(),
              bool allowed = true) const;
+  // Runs `checks` (request validation); when one refuses the request (ApiError) on an
+  // existing sandbox, records `op` as a denied event with the error, then rethrows.
+  void audited_checks(const std::string& sandbox_id, const char* op, std::string_view command,
+                      const std::function<void()>& checks) const;
   // After a commit reached the codebase: other mounts of it drop their caches, and the
   // codebase's size/file_count are brought up to date.
   void after_commit(const std::string& codebase_id, const std::string& committer,

@@ -18,8 +18,11 @@ using OnOutput = std::function<void(runtime::Stream, std::string_view)>;
 nlohmann::ordered_json exec_details(const std::string& command, const std::string& workdir,
                                     const LiveSandbox::ExecOutcome& outcome) {
   const runtime::ExecResult& r = outcome.result;
-  nlohmann::ordered_json committed = nlohmann::ordered_json::array();
-  for (const std::string& path : outcome.commit.applied()) committed.push_back(path);
+  auto list = [](const auto& paths) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const std::string& path : paths) out.push_back(path);
+    return out;
+  };
   return {{"cmd", outcome.command_id},
           {"command", command},
           {"workdir", workdir.empty() ? std::string("/workspace") : workdir},
@@ -27,10 +30,20 @@ nlohmann::ordered_json exec_details(const std::string& command, const std::strin
           {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()},
           {"timed_out", r.timed_out},
           {"cancelled", r.cancelled},
+          {"oom_killed", r.oom_killed},
+          {"pids_limit_reached", r.pids_limit_reached},
           {"stdout_truncated", r.stdout_truncated},
           {"stderr_truncated", r.stderr_truncated},
-          {"committed", committed}};
+          {"committed", list(outcome.commit.applied())},
+          // What the command wrote where the rules allow no commit, or what the codebase
+          // changed under it: kept in the write layer, not synced.
+          {"commit_denied", list(outcome.commit.denied())},
+          {"commit_conflicts", list(outcome.commit.conflicts())}};
 }
+
+// The part of a refused command the trail keeps: enough to recognise it, bounded so a
+// request refused for its size does not grow the trail by as much.
+constexpr std::size_t kRefusedCommandBytes = 1024;
 
 v1::ExecResult to_wire(const runtime::ExecResult& result) {
   v1::ExecResult out;
@@ -41,6 +54,7 @@ v1::ExecResult to_wire(const runtime::ExecResult& result) {
   out.set_stdout_truncated(result.stdout_truncated);
   out.set_stderr_truncated(result.stderr_truncated);
   out.set_oom_killed(result.oom_killed);
+  out.set_pids_limit_reached(result.pids_limit_reached);
   return out;
 }
 
@@ -50,13 +64,13 @@ std::string seconds_text(std::chrono::milliseconds timeout) {
   return text;
 }
 
+// What it printed before the kill travels with the error (CommandTimeoutError).
 void throw_if_timed_out(const runtime::ExecResult& result, std::chrono::milliseconds timeout,
                         const std::string& what) {
   if (!result.timed_out) return;
-  throw ApiError(StatusCode::DEADLINE_EXCEEDED,
-                 what + " timed out after " + seconds_text(timeout) +
-                     " and was killed (with every process it started)",
-                 kReasonCommandTimeout);
+  throw CommandTimeoutError(what + " timed out after " + seconds_text(timeout) +
+                                " and was killed (with every process it started)",
+                            to_wire(result));
 }
 
 // The command ran until its caller went away and was killed then.
@@ -90,6 +104,7 @@ class StreamEmitter {
     last.set_stdout_truncated(result.stdout_truncated());
     last.set_stderr_truncated(result.stderr_truncated());
     last.set_oom_killed(result.oom_killed());
+    last.set_pids_limit_reached(result.pids_limit_reached());
     send(last);
   }
 
@@ -120,20 +135,42 @@ std::chrono::milliseconds SandboxService::exec_timeout(const google::protobuf::D
   return timeout;
 }
 
+void SandboxService::audited_checks(const std::string& sandbox_id, const char* op,
+                                    std::string_view command,
+                                    const std::function<void()>& checks) const {
+  try {
+    checks();
+  } catch (const ApiError& error) {
+    // Only an existing sandbox has a trail; a refusal naming none is the caller's typo.
+    if (sandboxes_.get(sandbox_id))
+      audit(sandbox_id, op,
+            {{"command", std::string(command.substr(0, kRefusedCommandBytes))},
+             {"command_bytes", command.size()},
+             {"error", error.what()}},
+            false);
+    throw;
+  }
+}
+
 v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallContext& call,
                                         const OnOutput& on_output) {
-  check_command(request.command());
+  const std::string& id = request.sandbox_id();
   const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
-  check_env(env);
-  check_workdir(request.workdir());
-  check_stdin(request.stdin());
-  const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
+  std::chrono::milliseconds timeout{};
+  audited_checks(id, "exec_refused", request.command(), [&] {
+    check_command(request.command());
+    check_env(env);
+    check_workdir(request.workdir());
+    check_stdin(request.stdin());
+    timeout = exec_timeout(request.timeout(), request.has_timeout());
+  });
+  const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
   spec.argv = {"/bin/sh", "-c", request.command()};
   spec.env = env;
   if (!request.workdir().empty()) spec.workdir = request.workdir();
   if (!request.stdin().empty()) spec.stdin_data = request.stdin();
-  spec.timeout = exec_timeout(request.timeout(), request.has_timeout());
+  spec.timeout = timeout;
   spec.on_output = on_output;
   LiveSandbox::ExecOutcome outcome;
   try {
@@ -141,24 +178,20 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   } catch (const UserError& error) {
     throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
   }
-  const v1::Sandbox sandbox = load(request.sandbox_id());
-  after_commit(sandbox.codebase_id(), sandbox.id(), outcome.commit);
+  after_commit(live->codebase_id(), id, outcome.commit);
   log::info("sandbox.exec",
-            {{"sandbox_id", sandbox.id()},
+            {{"sandbox_id", id},
              {"exit_code", outcome.result.exit_code},
              {"timed_out", outcome.result.timed_out},
              {"ms", std::chrono::duration<double, std::milli>(outcome.result.duration).count()},
              {"committed", outcome.commit.applied_size()}});
-  audit(sandbox.id(), "exec", exec_details(request.command(), request.workdir(), outcome));
-  if (outcome.result.cancelled && call.cancelled())
-    throw_cancelled_by_caller("the command", sandbox.id());
+  audit(id, "exec", exec_details(request.command(), request.workdir(), outcome));
+  if (outcome.result.cancelled && call.cancelled()) throw_cancelled_by_caller("the command", id);
   if (outcome.result.cancelled)
-    throw ApiError(
-        StatusCode::ABORTED,
-        "sandbox " + sandbox.id() + " was stopped while the command was running; it was killed",
-        kReasonSandboxNotRunning);
-  throw_if_timed_out(outcome.result, exec_timeout(request.timeout(), request.has_timeout()),
-                     "command");
+    throw ApiError(StatusCode::ABORTED,
+                   "sandbox " + id + " was stopped while the command was running; it was killed",
+                   kReasonSandboxNotRunning);
+  throw_if_timed_out(outcome.result, timeout, "command");
   return to_wire(outcome.result);
 }
 
@@ -182,9 +215,12 @@ v1::Session SandboxService::load_session(const std::string& id) const {
 }
 
 v1::Session SandboxService::CreateSession(const v1::CreateSessionRequest& request) {
-  const std::string shell = checked_session_shell(request.shell());
+  std::string shell;
   const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
-  check_env(env);
+  audited_checks(request.sandbox_id(), "session_refused", request.shell(), [&] {
+    shell = checked_session_shell(request.shell());
+    check_env(env);
+  });
   const std::shared_ptr<LiveSandbox> live = running(request.sandbox_id());
   v1::Session session;
   session.set_id(store::new_id("ses_"));
@@ -236,8 +272,11 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   if (session.status() != v1::SESSION_STATUS_ACTIVE)
     throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + session.id() + " is closed",
                    kReasonSessionClosed);
-  check_command(request.command());
-  const auto timeout = exec_timeout(request.timeout(), request.has_timeout());
+  std::chrono::milliseconds timeout{};
+  audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
+    check_command(request.command());
+    timeout = exec_timeout(request.timeout(), request.has_timeout());
+  });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   const LiveSandbox::ExecOutcome outcome =
       live->session_exec(session.id(), request.command(), timeout, on_output, call.cancel_fd());
@@ -247,11 +286,10 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
     *session.mutable_closed_at() = now_timestamp();
     sessions_.put(session);
   }
-  const v1::Sandbox sandbox = load(session.sandbox_id());
-  after_commit(sandbox.codebase_id(), sandbox.id(), outcome.commit);
+  after_commit(live->codebase_id(), session.sandbox_id(), outcome.commit);
   nlohmann::ordered_json details = {{"session_id", session.id()}};
   details.update(exec_details(request.command(), "", outcome));
-  audit(sandbox.id(), "session_exec", std::move(details));
+  audit(session.sandbox_id(), "session_exec", std::move(details));
   if (outcome.result.cancelled)
     throw_cancelled_by_caller("the session command (not the session)", session.id());
   throw_if_timed_out(outcome.result, timeout, "session command");

@@ -81,3 +81,22 @@ def test_bad_limits_are_usage_errors(runner, repo):
     for flags in (["--pids", "-1"], ["--memory", "lots"], ["--timeout", "-5"]):
         result = runner.invoke(["run", *flags, str(repo), "--", "true"])
         assert result.returncode == 2, result.describe()
+
+
+def test_stderr_and_the_audit_trail_name_the_limit_that_was_hit(runner, repo, tmp_path):
+    """A bare 137, or a fork that fails with EAGAIN, does not say a limit did it."""
+    trail = tmp_path / "trail.jsonl"
+    hungry = runner.run(repo, [PY, "-c", "b = bytearray(300 << 20)"],
+                        ["--memory", "64M", "--audit", str(trail)])
+    assert hungry.returncode == 137, hungry.describe()
+    assert "the memory limit (67108864 bytes) killed a process of the command" in hungry.stderr
+    forks = runner.run(repo, [PY, "-c", FORK_LOOP], ["--pids", "50", "--audit", str(trail)])
+    assert forks.returncode == 0, forks.describe()
+    assert "the pids limit (50) refused the command a new process" in forks.stderr
+    calm = runner.run(repo, ["true"], ["--pids", "50", "--memory", "64M"])
+    assert "limit" not in calm.stderr, calm.describe()
+    import json
+    execs = [json.loads(line) for line in trail.read_text().splitlines()]
+    execs = [e for e in execs if e["op"] == "exec"]
+    assert [(e["oom_killed"], e["pids_limit_reached"]) for e in execs] == [
+        (True, False), (False, True)], execs

@@ -45,6 +45,32 @@ TEST_F(Limits_, MemoryLimitKillsAnAllocator) {
   EXPECT_EQ(r.stdout_data, "");
   EXPECT_EQ(r.exit_code, 128 + SIGKILL) << r.stderr_data;  // the OOM killer
   EXPECT_FALSE(r.timed_out);
+  EXPECT_TRUE(r.oom_killed);  // the result says which limit did it
+  EXPECT_FALSE(r.pids_limit_reached);
+}
+
+TEST_F(Limits_, OomKillOfAChildIsReportedThoughTheCommandExitsZero) {
+  ExecSpec spec = shell("python3 -c \"b = b'x' * (300 << 20)\"; echo after $?");
+  spec.limits.memory_bytes = 64 << 20;
+  const ExecResult r = run_sandboxed(spec);
+  EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_EQ(r.stdout_data, "after 137\n");
+  EXPECT_TRUE(r.oom_killed);
+}
+
+TEST_F(Limits_, SigkillIsNotAnOomKillAndNoLimitIsReportedWhenNoneWasHit) {
+  ExecSpec spec = shell("kill -9 $$");
+  spec.limits = {.memory_bytes = 64 << 20, .pids_limit = 50};
+  const ExecResult killed = run_sandboxed(spec);
+  EXPECT_EQ(killed.exit_code, 128 + SIGKILL);
+  EXPECT_FALSE(killed.oom_killed);
+  EXPECT_FALSE(killed.pids_limit_reached);
+  spec = shell("for i in 1 2 3; do true & done; wait; echo ok");
+  spec.limits = {.memory_bytes = 64 << 20, .pids_limit = 50};
+  const ExecResult fine = run_sandboxed(spec);
+  EXPECT_EQ(fine.stdout_data, "ok\n");
+  EXPECT_FALSE(fine.oom_killed);
+  EXPECT_FALSE(fine.pids_limit_reached);
 }
 
 TEST_F(Limits_, MemoryUnderTheLimitWorks) {
@@ -70,6 +96,8 @@ TEST_F(Limits_, PidsLimitBoundsForking) {
   ASSERT_FALSE(r.stdout_data.empty()) << r.stderr_data;
   EXPECT_LT(std::stoi(r.stdout_data), 20);
   EXPECT_GT(std::stoi(r.stdout_data), 5);
+  EXPECT_TRUE(r.pids_limit_reached);
+  EXPECT_FALSE(r.oom_killed);
 }
 
 TEST_F(Limits_, ForkBombIsContainedAndTheCallReturns) {
@@ -78,6 +106,7 @@ TEST_F(Limits_, ForkBombIsContainedAndTheCallReturns) {
   spec.timeout = std::chrono::seconds(3);
   const ExecResult r = run_sandboxed(spec);
   EXPECT_LT(r.duration, std::chrono::seconds(30));
+  EXPECT_TRUE(r.pids_limit_reached);
   EXPECT_EQ(leftover_cgroups(), 0);
 }
 

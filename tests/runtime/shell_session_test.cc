@@ -273,6 +273,42 @@ TEST_F(ShellSessionTest, CloseKillsEveryProcessAndRemovesTheCgroup) {
   session.close();  // idempotent
 }
 
+// The session's cgroup counts for all its commands: each result reports only what its
+// own command did.
+TEST_F(ShellSessionTest, LimitHitsAreReportedForTheCommandThatHitThem) {
+  SessionSpec s = spec();
+  s.limits = {.memory_bytes = 96 << 20, .pids_limit = 32};
+  ShellSession session(s);
+  const ExecResult hungry = run(session, "python3 -c \"b = b'x' * (300 << 20)\"");
+  EXPECT_EQ(hungry.exit_code, 137) << hungry.stderr_data;
+  EXPECT_TRUE(hungry.oom_killed);
+  EXPECT_FALSE(hungry.pids_limit_reached);
+  const ExecResult after = run(session, "echo still here");
+  EXPECT_EQ(after.stdout_data, "still here\n");
+  EXPECT_FALSE(after.oom_killed);  // the earlier kill is not this command's
+  // Forks until refused, then ends its children itself: the shell stays usable.
+  const ExecResult forks = run(session,
+                               "python3 -c 'import os, signal, time\n"
+                               "kids = []\n"
+                               "try:\n"
+                               "    while len(kids) < 100:\n"
+                               "        pid = os.fork()\n"
+                               "        if pid == 0:\n"
+                               "            time.sleep(30); os._exit(0)\n"
+                               "        kids.append(pid)\n"
+                               "except OSError:\n"
+                               "    pass\n"
+                               "for pid in kids: os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)\n"
+                               "print(len(kids))'");
+  EXPECT_LT(std::stoi(forks.stdout_data.empty() ? "999" : forks.stdout_data), 32)
+      << forks.stderr_data;
+  EXPECT_TRUE(forks.pids_limit_reached) << forks.stderr_data;
+  EXPECT_FALSE(forks.oom_killed);
+  const ExecResult calm = run(session, "true");
+  EXPECT_FALSE(calm.pids_limit_reached);
+  EXPECT_FALSE(calm.oom_killed);
+}
+
 TEST_F(ShellSessionTest, CloseFromAnotherThreadAbortsARunningExec) {
   ShellSession session(spec());
   ExecResult r;

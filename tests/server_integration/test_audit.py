@@ -106,6 +106,63 @@ def test_exact_events_for_a_hidden_cat_a_write_and_a_timeout(server):
                and l.get("command") == "sleep 30" and l.get("timed_out") is True for l in log)
 
 
+def test_a_fork_bomb_and_an_oom_kill_are_recorded_as_limit_hits(server):
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase, resources=common.ResourceLimits(
+        memory_bytes=96 << 20, pids_limit=32))
+    bomb = run(server, sandbox_id, "bomb() { bomb | bomb & }; bomb; sleep 2",
+               timeout=Duration(seconds=20))
+    assert bomb.pids_limit_reached and not bomb.oom_killed, bomb
+    hungry = run(server, sandbox_id, "python3 -c \"b = b'x' * (400 << 20)\"")
+    assert hungry.exit_code == 137 and hungry.oom_killed and not hungry.pids_limit_reached, hungry
+    calm = run(server, sandbox_id, "true")
+    assert not calm.oom_killed and not calm.pids_limit_reached
+    session = server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox_id))
+    in_session = server.sandboxes.SessionExec(sb.SessionExecRequest(
+        session_id=session.id, command="python3 -c \"b = b'x' * (400 << 20)\""))
+    assert in_session.exit_code == 137 and in_session.oom_killed, in_session
+
+    execs = [e for e in events(server, sandbox_id, kind="security")
+             if e["op"] in ("exec", "session_exec")]
+    assert [(e["op"], e["oom_killed"], e["pids_limit_reached"]) for e in execs] == [
+        ("exec", False, True), ("exec", True, False), ("exec", False, False),
+        ("session_exec", True, False)], execs
+    assert execs[1]["exit_code"] == 137 and execs[3]["session_id"] == session.id
+
+
+def test_refused_requests_and_uncommitted_writes_are_recorded(server):
+    """What the policy or the server refused is in the trail too, not only what ran."""
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase)
+    synced = run(server, sandbox_id, "cd output && ln -s /etc/shadow s && mkfifo p && echo x > f")
+    assert synced.exit_code == 0, synced
+    for bad in (sb.ExecRequest(sandbox_id=sandbox_id, command="true", workdir="output/../.."),
+                sb.ExecRequest(sandbox_id=sandbox_id, command="echo \0 x")):
+        with pytest.raises(grpc.RpcError) as raised:
+            server.sandboxes.Exec(bad)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as raised:
+        server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox_id,
+                                                               shell="/bin/zsh"))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A refusal naming no sandbox creates no trail.
+    with pytest.raises(grpc.RpcError):
+        server.sandboxes.Exec(sb.ExecRequest(sandbox_id="sb_nosuchsandbox", command=""))
+    assert not os.path.exists(trail_path(server, "sb_nosuchsandbox"))
+
+    trail = events(server, sandbox_id, kind="security")
+    execs = [e for e in trail if e["op"] == "exec"]
+    assert execs[0]["committed"] == ["/output/f"], execs
+    assert sorted(execs[0]["commit_denied"]) == ["/output/p", "/output/s"]
+    refused = [e for e in trail if e["op"].endswith("_refused")]
+    assert [(e["op"], e["outcome"]) for e in refused] == [
+        ("exec_refused", "denied"), ("exec_refused", "denied"), ("session_refused", "denied")]
+    assert "'..'" in refused[0]["error"] and refused[0]["command"] == "true"
+    assert "NUL" in refused[1]["error"]
+    assert refused[2]["command"] == "/bin/zsh" and "cannot run a session" in refused[2]["error"]
+    assert verify(trail_path(server, sandbox_id)).returncode == 0
+
+
 def test_commit_and_discard_are_recorded(server):
     codebase = make_codebase(server)
     sandbox_id = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL)

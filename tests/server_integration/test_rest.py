@@ -82,8 +82,12 @@ def test_sandbox_exec_and_stream(api, rest_sandbox):
     assert r.status_code == 200, r.text
     result = r.json()
     assert result["exitCode"] == 4 and ".env" not in result["stdout"] and "README.md" in result["stdout"]
-    r = requests.post(f"{api}/sandboxes/{sid}/exec", json={"command": "sleep 5", "timeout": "1s"})
+    r = requests.post(f"{api}/sandboxes/{sid}/exec",
+                      json={"command": "echo waiting; echo oops >&2; sleep 5", "timeout": "1s"})
     assert r.status_code == 504 and r.json()["reason"] == "COMMAND_TIMEOUT"
+    # What it printed before the kill comes with the error (issue 15 item 5).
+    partial = r.json()["result"]
+    assert (partial["stdout"], partial["stderr"], partial["exitCode"]) == ("waiting\n", "oops\n", 137)
     lines = []
     with requests.post(f"{api}/sandboxes/{sid}/exec:stream", json={"command": "echo a; echo b >&2"},
                        stream=True) as resp:

@@ -94,6 +94,21 @@ def test_exec_result_fields(server, sandbox):
     assert r.stdout == "hi\n/workspace/src\n"
 
 
+def test_timeout_carries_the_tail_of_what_the_command_printed(server, sandbox):
+    """Issue 15 item 5: the output before the kill is not thrown away; gRPC carries the
+    last 2 KiB of each stream (clients refuse larger metadata), cut at a UTF-8 boundary."""
+    with pytest.raises(grpc.RpcError) as e:
+        run(server, sandbox, "seq 100000; printf 'ééé\\n'; echo oops >&2; sleep 30",
+            timeout=Duration(seconds=1))
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    attached = dict(e.value.trailing_metadata())["agentfense-exec-result-bin"]
+    partial = sb.ExecResult.FromString(attached)
+    assert partial.stdout.endswith("99999\n100000\nééé\n"), partial.stdout[-100:]
+    assert 1900 < len(partial.stdout.encode()) <= 2048 and partial.stdout_truncated
+    assert partial.stderr == "oops\n" and not partial.stderr_truncated
+    assert partial.exit_code == 137
+
+
 def test_exec_environment_is_clean(server, sandbox):
     r = run(server, sandbox, "env")
     assert "AGENTFENSE" not in r.stdout and "PATH=" in r.stdout

@@ -149,7 +149,8 @@ def exec_result_from_pb(message: sandbox_pb2.ExecResult, command: str) -> ExecRe
                       duration=message.duration.ToTimedelta(), command=command,
                       stdout_truncated=message.stdout_truncated,
                       stderr_truncated=message.stderr_truncated,
-                      oom_killed=message.oom_killed)
+                      oom_killed=message.oom_killed,
+                      pids_limit_reached=message.pids_limit_reached)
 
 
 def exec_chunk_from_pb(message: sandbox_pb2.ExecOutput) -> ExecChunk:

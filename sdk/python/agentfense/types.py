@@ -171,9 +171,11 @@ class ExecResult:
     command: str
     stdout_truncated: bool = False
     stderr_truncated: bool = False
-    # The kernel killed the command for exceeding the sandbox's memory limit (exit_code is
-    # then 137); see ``reason``.
+    # The kernel killed a process of the command for exceeding the sandbox's memory limit
+    # (exit_code is 137 when that was the command itself); see ``reason``.
     oom_killed: bool = False
+    # A fork of the command failed because the sandbox's pids limit was reached.
+    pids_limit_reached: bool = False
 
     @property
     def success(self) -> bool:
@@ -183,10 +185,12 @@ class ExecResult:
     @property
     def reason(self) -> str:
         """Why the command ended, in words: "" for an ordinary exit."""
-        if self.oom_killed:
+        if self.oom_killed and self.exit_code == 137:
             return "killed: out of memory (the sandbox's memory limit)"
         if self.exit_code > 128:
             return f"killed by signal {self.exit_code - 128}"
+        if self.pids_limit_reached and self.exit_code != 0:
+            return "a fork failed: the sandbox's process limit (pids_limit) was reached"
         return ""
 
     @property

@@ -58,12 +58,16 @@ def test_timeout_names_the_command_and_its_timeout(sandbox: Any) -> None:
     assert isinstance(timeout.value.stdout, str) and isinstance(timeout.value.stderr, str)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 5: the server drops what a command "
-                   "printed before its timeout (DEADLINE_EXCEEDED carries no output)")
 def test_timeout_keeps_the_output_printed_before_it(sandbox: Any) -> None:
     with pytest.raises(CommandTimeoutError) as timeout:
         sandbox.run("echo started; echo oops >&2; sleep 30", timeout=1)
     assert timeout.value.stdout == "started\n" and timeout.value.stderr == "oops\n"
+    # In a session too, and only the tail of a long output (gRPC metadata is small).
+    with sandbox.session() as session:
+        with pytest.raises(CommandTimeoutError) as timeout:
+            session.run("seq 100000; echo last; sleep 30", timeout=1)
+    assert timeout.value.stdout.endswith("99999\n100000\nlast\n")
+    assert 0 < len(timeout.value.stdout) <= 2048
 
 
 def test_cleanup_of_what_is_already_gone_is_not_an_error(

@@ -18,6 +18,11 @@ nlohmann::json command_output_properties() {
        {{"type", "boolean"}, {"description", "Output beyond the per-stream limit was dropped"}}},
       {"timed_out", {{"type", "boolean"}}},
       {"duration_ms", {{"type", "integer"}}},
+      {"oom_killed",
+       {{"type", "boolean"}, {"description", "The memory limit killed a process of the command"}}},
+      {"pids_limit_reached",
+       {{"type", "boolean"},
+        {"description", "A fork failed because the sandbox's process limit was reached"}}},
   };
 }
 
@@ -34,6 +39,8 @@ nlohmann::json command_output(const runtime::ExecResult& result, double timeout_
       {"timed_out", result.timed_out},
       {"duration_ms",
        std::chrono::duration_cast<std::chrono::milliseconds>(result.duration).count()},
+      {"oom_killed", result.oom_killed},
+      {"pids_limit_reached", result.pids_limit_reached},
   };
   if (result.cancelled) throw ToolFailure("the command was cancelled and killed", out);
   if (result.timed_out) {

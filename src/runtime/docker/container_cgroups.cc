@@ -81,18 +81,18 @@ ContainerCgroups locate_container_cgroups(pid_t init_pid) {
              ::access((found.tracking_parent + "/memory.events").c_str(), R_OK) == 0) {
     found.oom_events = found.tracking_parent + "/memory.events";
   }
+  if (mounts.count("pids") && paths.count("pids")) {
+    found.pids_events = join(mounts.at("pids"), paths.at("pids")) + "/pids.events";
+  } else if (found.unified &&
+             ::access((found.tracking_parent + "/pids.events").c_str(), R_OK) == 0) {
+    found.pids_events = found.tracking_parent + "/pids.events";
+  }
   return found;
 }
 
-std::optional<std::uint64_t> read_oom_kills(const std::string& events_file) {
-  if (events_file.empty()) return std::nullopt;
-  std::ifstream events(events_file);
-  for (std::string key; events >> key;) {
-    std::uint64_t value = 0;
-    if (!(events >> value)) break;
-    if (key == "oom_kill") return value;
-  }
-  return std::nullopt;
+LimitHits ContainerCgroups::limit_hits() const {
+  return {.oom_kills = read_cgroup_counter(oom_events, "oom_kill").value_or(0),
+          .pids_refused = read_cgroup_counter(pids_events, "max").value_or(0)};
 }
 
 }  // namespace agentfense::runtime::docker

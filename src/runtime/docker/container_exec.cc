@@ -80,7 +80,9 @@ ExecResult run_in_container(const ExecTarget& target, const ExecSpec& spec) {
   const auto started = steady_clock::now();
   ExecStream::Deadline deadline;
   if (spec.timeout.count() > 0) deadline = started + spec.timeout;
-  const std::optional<std::uint64_t> ooms_before = read_oom_kills(target.cgroups.oom_events);
+  // The container's counters are shared by its concurrent execs: an OOM kill counts
+  // as this command's only when it ended the command.
+  const LimitHits hits_before = target.cgroups.limit_hits();
 
   Launch launch = launch_exec(target, argv, "exec", started + kStartTimeout);
   ExecResult result;
@@ -124,9 +126,9 @@ ExecResult run_in_container(const ExecTarget& target, const ExecSpec& spec) {
   } else {
     result.exit_code = kKilledExitCode;
   }
-  const std::optional<std::uint64_t> ooms_after = read_oom_kills(target.cgroups.oom_events);
-  result.oom_killed = result.exit_code == kKilledExitCode && ooms_before && ooms_after &&
-                      *ooms_after > *ooms_before;
+  const LimitHits hits = target.cgroups.limit_hits().since(hits_before);
+  result.oom_killed = result.exit_code == kKilledExitCode && hits.oom_kills > 0;
+  result.pids_limit_reached = hits.pids_refused > 0;
   if (!spec.inherit_stdio) capture.collect(result);
   result.duration = steady_clock::now() - started;
   return result;

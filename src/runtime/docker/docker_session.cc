@@ -186,6 +186,9 @@ ExecResult DockerSession::run(const std::string& command, std::chrono::milliseco
   ExecResult result;
   OutputCapture capture(spec_.output_limit, on_output);
   Shell& shell = *shell_;
+  // One command at a time per session, but the container's counters are shared with
+  // other execs: as for a one-shot exec, an OOM kill counts only when it ended this one.
+  const LimitHits hits_before = container_->exec_target().cgroups.limit_hits();
   const std::string fence = command_fence(id.seq, id.nonce);
   shell.out.expect(fence, [&capture](std::string_view d) { capture.add(Stream::kStdout, d); });
   shell.err.expect(fence, [&capture](std::string_view d) { capture.add(Stream::kStderr, d); });
@@ -228,6 +231,9 @@ ExecResult DockerSession::run(const std::string& command, std::chrono::milliseco
   }
   capture.collect(result);
   if (result.timed_out || result.cancelled) result.exit_code = kTimeoutExitCode;
+  const LimitHits hits = container_->exec_target().cgroups.limit_hits().since(hits_before);
+  result.oom_killed = result.exit_code == kTimeoutExitCode && hits.oom_kills > 0;
+  result.pids_limit_reached = hits.pids_refused > 0;
   if (outcome == Outcome::kShellExited) alive_ = false;
   if (outcome == Outcome::kNoAnswer) replace_shell(result, on_output);
   result.duration = steady_clock::now() - started;
