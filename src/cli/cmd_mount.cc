@@ -22,6 +22,7 @@ struct MountArgs {
   std::string dir, mountpoint, state_dir, owner, audit, audit_id = "local", control_socket;
   int ready_fd = -1;
   bool debug = false;
+  bool prewarm = false;
 };
 
 std::pair<uid_t, gid_t> parse_owner(const std::string& text) {
@@ -65,6 +66,7 @@ int run_mount(const MountArgs& args) {
   options.audit_sandbox = args.audit_id;
   options.ready_fd = args.ready_fd;
   options.debug = args.debug;
+  options.prewarm = args.prewarm;
   options.control_socket = args.control_socket;
   options.quota = quota;
   int status = 0;
@@ -98,6 +100,9 @@ Command add_mount_command(CLI::App& app) {
   cmd->add_option("--control-socket", args->control_socket,
                   "Serve change review/commit/refresh requests on this unix socket (0600)");
   cmd->add_flag("--debug", args->debug, "Log every FUSE request");
+  cmd->add_flag("--prewarm", args->prewarm,
+                "Once mounted, warm the kernel's caches in the background, at idle priority, "
+                "walking as --owner (what the server does for a sandbox)");
   cmd->add_option("DIR", args->dir, "Codebase directory")->required();
   cmd->add_option("MOUNTPOINT", args->mountpoint, "Where to mount the view")->required();
   return [args] { return run_mount(*args); };

@@ -15,5 +15,6 @@ Command add_mount_command(CLI::App& app);
 Command add_server_command(CLI::App& app);
 Command add_mcp_command(CLI::App& app);
 Command add_audit_command(CLI::App& app);
+Command add_prewarm_command(CLI::App& app);
 
 }  // namespace agentfense::cli

@@ -13,12 +13,10 @@ int main(int argc, char** argv) {
       "read or write"};
   app.require_subcommand(1);
   const std::map<std::string, cli::Command> commands = {
-      {"run", cli::add_run_command(app)},
-      {"explain", cli::add_explain_command(app)},
-      {"mount", cli::add_mount_command(app)},
-      {"server", cli::add_server_command(app)},
-      {"mcp", cli::add_mcp_command(app)},
-      {"audit", cli::add_audit_command(app)},
+      {"run", cli::add_run_command(app)},         {"explain", cli::add_explain_command(app)},
+      {"mount", cli::add_mount_command(app)},     {"server", cli::add_server_command(app)},
+      {"mcp", cli::add_mcp_command(app)},         {"audit", cli::add_audit_command(app)},
+      {"prewarm", cli::add_prewarm_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -120,6 +120,20 @@ int refusal_errno(Op op) {
 
 }  // namespace
 
+namespace {
+thread_local pid_t t_request_caller = 0;
+}  // namespace
+
+RequestCaller::RequestCaller(pid_t pid) : previous_(t_request_caller) {
+  t_request_caller = pid;
+}
+RequestCaller::~RequestCaller() {
+  t_request_caller = previous_;
+}
+pid_t RequestCaller::current() {
+  return t_request_caller;
+}
+
 Access::Access(const policy::Policy& policy, audit::Recorder* audit)
     : policy_(policy), audit_(audit) {
   if (!audit_) return;
@@ -142,6 +156,7 @@ bool Access::check(Op op, std::string_view path, const policy::Decision& decisio
 void Access::record(Op op, std::string_view path, std::string_view path2,
                     const policy::Decision& decision, bool allowed, int error,
                     std::string_view reason) const {
+  if (is_quiet(RequestCaller::current())) return;
   const TrailOp named = trail_op(op);
   audit::Event event;
   event.op = named.op;
@@ -161,7 +176,7 @@ void Access::record(Op op, std::string_view path, std::string_view path2,
 void Access::record_event(std::string_view op, std::string_view path,
                           const policy::Decision& decision, bool allowed, int error,
                           std::string_view reason) const {
-  if (!audit_) return;
+  if (!audit_ || is_quiet(RequestCaller::current())) return;
   audit::Event event;
   event.op = op;
   event.path = path;

@@ -2,6 +2,9 @@
 // the decision in the audit trail (audit/recorder.h).
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,6 +41,20 @@ enum class Op : std::uint8_t {
 
 std::string_view to_string(Op op);
 
+// The pid of the process whose request this thread is serving (fuse_req_ctx), set by
+// the C boundary (ops_table.cc) for the duration of one request; 0 outside requests.
+class RequestCaller {
+ public:
+  explicit RequestCaller(pid_t pid);
+  ~RequestCaller();
+  RequestCaller(const RequestCaller&) = delete;
+  RequestCaller& operator=(const RequestCaller&) = delete;
+  static pid_t current();
+
+ private:
+  pid_t previous_;
+};
+
 class Access {
  public:
   // `audit` may be null (auditing off).
@@ -61,6 +78,11 @@ class Access {
   void record_event(std::string_view op, std::string_view path, const policy::Decision& decision,
                     bool allowed, int error, std::string_view reason) const;
 
+  // Leaves `pid`'s requests and opens out of the trail: the warm-up walker's
+  // (prewarm_walk.h), which is not the agent. 0 = none.
+  void set_quiet_pid(pid_t pid) const { quiet_pid_.store(pid); }
+  bool is_quiet(pid_t pid) const { return pid != 0 && pid == quiet_pid_.load(); }
+
   bool auditing() const { return audit_ != nullptr; }
   audit::Recorder* recorder() const { return audit_; }
   const policy::Policy& policy() const { return policy_; }
@@ -72,7 +94,8 @@ class Access {
 
   const policy::Policy& policy_;
   audit::Recorder* audit_;
-  std::vector<std::string> rule_text_;  // describe() of each rule, computed once
+  mutable std::atomic<pid_t> quiet_pid_{0};  // settable through the const access()
+  std::vector<std::string> rule_text_;       // describe() of each rule, computed once
 };
 
 }  // namespace agentfense::fs

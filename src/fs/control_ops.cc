@@ -28,8 +28,8 @@ struct LayerLocks {
 
 class Dispatcher {
  public:
-  Dispatcher(Filesystem& fs, fuse_session* session, OpenWatch* opens)
-      : fs_(fs), session_(session), opens_(opens) {}
+  Dispatcher(Filesystem& fs, fuse_session* session, OpenWatch* opens, PrewarmChild* prewarm)
+      : fs_(fs), session_(session), opens_(opens), prewarm_(prewarm) {}
 
   Reply run(const Request& request) {
     switch (request.op) {
@@ -48,6 +48,8 @@ class Dispatcher {
       case Op::kAuditBegin:
       case Op::kAuditEnd:
         return audit(request);
+      case Op::kStats:
+        return stats();
     }
     throw UserError("unknown op");
   }
@@ -55,6 +57,16 @@ class Dispatcher {
  private:
   // What this sandbox can see decides what a listing, diff or commit may show or touch.
   layer::Scope scope() const { return layer::Scope(fs_.access().policy()); }
+
+  Reply stats() {
+    const RequestCounters& counters = fs_.counters();
+    return {.stats = {.readdir = counters.readdir.load(),
+                      .reads = counters.reads.load(),
+                      .prefetched_files = counters.prefetched_files.load(),
+                      .prewarm = !prewarm_              ? "off"
+                                 : prewarm_->finished() ? "done"
+                                                        : "walking"}};
+  }
 
   Reply audit(const Request& request) {
     audit::Recorder* recorder = fs_.access().recorder();
@@ -133,6 +145,7 @@ class Dispatcher {
   Filesystem& fs_;
   fuse_session* session_;
   OpenWatch* opens_;
+  PrewarmChild* prewarm_;
 };
 
 }  // namespace
@@ -140,7 +153,8 @@ class Dispatcher {
 std::string ControlOps::handle(std::string_view request_line) {
   try {
     const Request request = layer::control::decode_request(request_line);
-    return layer::control::encode_reply(request.op, Dispatcher(fs_, session_, opens_).run(request));
+    return layer::control::encode_reply(request.op,
+                                        Dispatcher(fs_, session_, opens_, prewarm_).run(request));
   } catch (const std::exception& e) {
     return layer::control::encode_failure(e.what());
   } catch (...) {

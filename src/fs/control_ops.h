@@ -1,7 +1,8 @@
 // The fs side of a live mount's control socket (control_server.h): a supervisor reviews
 // and applies this sandbox's write layer while the agent keeps using the mount, drops
-// cached views of base paths another sandbox's commit changed, and brackets commands in
-// the audit trail. The messages are layer/control_protocol.h's.
+// cached views of base paths another sandbox's commit changed, brackets commands in the
+// audit trail and reads the daemon's counters. The messages are
+// layer/control_protocol.h's.
 #pragma once
 
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "fs/filesystem.h"
 #include "fs/open_watch.h"
+#include "fs/prewarm_child.h"
 
 struct fuse_session;
 
@@ -18,8 +20,10 @@ class ControlOps {
  public:
   // `session` receives the kernel cache invalidations (nullptr: none are sent).
   // `opens` (may be null) is drained before a command's events are acknowledged.
-  ControlOps(Filesystem& fs, fuse_session* session, OpenWatch* opens = nullptr)
-      : fs_(fs), session_(session), opens_(opens) {}
+  // `prewarm` (may be null): the warm-up walker, whose state "stats" reports.
+  ControlOps(Filesystem& fs, fuse_session* session, OpenWatch* opens = nullptr,
+             PrewarmChild* prewarm = nullptr)
+      : fs_(fs), session_(session), opens_(opens), prewarm_(prewarm) {}
 
   // One request line in, one response line out (without the newline). Never throws.
   std::string handle(std::string_view request_line);
@@ -28,6 +32,7 @@ class ControlOps {
   Filesystem& fs_;
   fuse_session* session_;
   OpenWatch* opens_;
+  PrewarmChild* prewarm_;
 };
 
 }  // namespace agentfense::fs

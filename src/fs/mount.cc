@@ -1,5 +1,6 @@
 #include "fs/mount.h"
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -9,9 +10,12 @@
 #include <future>
 #include <optional>
 
+#include "common/errors.h"
+#include "common/unique_fd.h"
 #include "fs/control_ops.h"
 #include "fs/control_server.h"
 #include "fs/open_watch.h"
+#include "fs/prewarm_child.h"
 #include "fs/session.h"
 
 namespace agentfense::fs {
@@ -54,6 +58,15 @@ class SignalHandlers {
   fuse_session* session_;
 };
 
+// The walker is this binary's `prewarm` command, walking as the mount's owner.
+void start_prewarm(const MountOptions& options, Filesystem& fs,
+                   std::optional<PrewarmChild>& walker) {
+  const UniqueFd root(::open(options.mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw SystemError("open " + options.mountpoint + " for the warm-up", errno);
+  walker.emplace("/proc/self/exe", root.get(), options.owner_uid, options.owner_gid);
+  fs.access().set_quiet_pid(walker->pid());
+}
+
 }  // namespace
 
 int serve(const MountOptions& options) {
@@ -83,12 +96,18 @@ int serve(const MountOptions& options) {
                   });
     session.set_before_unmount([&opens] { opens->drain(std::chrono::seconds(2)); });
   }
+  // The warm-up walker. Killed (even mid-request: FUSE waits are killable) after the
+  // control server that reports on it stops, before the session ends. Its requests
+  // queue until the loop below runs, so it is quiet before it can cause a single event.
+  std::optional<PrewarmChild> prewarm;
+  if (options.prewarm) start_prewarm(options, session.filesystem(), prewarm);
   // Declared after the session so it stops (and finishes any request it is serving)
   // before the filesystem it works on is destroyed.
   std::optional<ControlOps> control_ops;
   std::optional<ControlServer> control;
   if (!options.control_socket.empty()) {
-    control_ops.emplace(session.filesystem(), session.raw(), opens ? &*opens : nullptr);
+    control_ops.emplace(session.filesystem(), session.raw(), opens ? &*opens : nullptr,
+                        prewarm ? &*prewarm : nullptr);
     control.emplace(options.control_socket,
                     [&ops = *control_ops](std::string_view line) { return ops.handle(line); });
   }

@@ -20,7 +20,7 @@ struct MountOptions {
   gid_t owner_gid = 0;
   std::string audit_path;     // audit trail (docs/audit.md); empty = off
   std::string audit_sandbox;  // the sandbox id its events carry
-  int ready_fd = -1;       // if >= 0: one byte is written, then it is closed, once live
+  int ready_fd = -1;          // if >= 0: one byte is written, then it is closed, once live
   // If set: serve control requests (control_ops.h) on a unix socket created here (mode
   // 0600, removed at exit), ready before ready_fd is signalled.
   std::string control_socket;
@@ -28,6 +28,9 @@ struct MountOptions {
   // Push small read-only files into the page cache once a directory is being read
   // (prefetch.h). Off only in tests that count READ requests.
   bool prefetch = true;
+  // Once live, warm the kernel's caches in the background (prewarm_walk.h), walking as
+  // owner_uid/owner_gid; for a server sandbox, whose first command comes later.
+  bool prewarm = false;
   // Write-layer limits (write_quota.h): beyond them the agent gets ENOSPC and statfs
   // (`df`) reports them instead of the host disk. Zero members mean unlimited.
   QuotaLimits quota;

@@ -129,7 +129,8 @@ bool OpenWatch::read_events() {
     ssize_t left = n;
     for (; FAN_EVENT_OK(event, left); event = FAN_EVENT_NEXT(event, left)) {
       if (event->vers != FANOTIFY_METADATA_VERSION) continue;
-      handle(event->mask, event->fd);
+      // The warm-up walker's reads are not the agent's (prewarm_walk.h).
+      if (!fs_.access().is_quiet(event->pid)) handle(event->mask, event->fd);
       if (event->fd >= 0) (void)::close(event->fd);  // nothing to report on failure
     }
   }

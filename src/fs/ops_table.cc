@@ -19,6 +19,7 @@ struct Guarded;
 template <typename... Args, void (*Handler)(fuse_req_t, Args...), Reply kReply>
 struct Guarded<Handler, kReply> {
   static void call(fuse_req_t req, Args... args) noexcept {
+    const RequestCaller caller(fuse_req_ctx(req)->pid);  // for Access::set_quiet_pid
     try {
       Handler(req, args...);
     } catch (...) {

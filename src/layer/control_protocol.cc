@@ -1,6 +1,7 @@
 #include "layer/control_protocol.h"
 
 #include <array>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -14,14 +15,17 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Op, const char*>, 8> kOps = {{{Op::kPing, "ping"},
+constexpr std::array<std::pair<Op, const char*>, 9> kOps = {{{Op::kPing, "ping"},
                                                              {Op::kChanges, "changes"},
                                                              {Op::kDiff, "diff"},
                                                              {Op::kCommit, "commit"},
                                                              {Op::kDiscard, "discard"},
                                                              {Op::kRefresh, "refresh"},
                                                              {Op::kAuditBegin, "audit_begin"},
-                                                             {Op::kAuditEnd, "audit_end"}}};
+                                                             {Op::kAuditEnd, "audit_end"},
+                                                             {Op::kStats, "stats"}}};
+
+constexpr const char* kStatsCounters[] = {"readdir", "reads", "prefetched_files"};
 
 constexpr std::array<std::pair<ChangeKind, const char*>, 3> kKinds = {
     {{ChangeKind::kAdded, "added"},
@@ -54,11 +58,16 @@ json parse_object(std::string_view line, const char* what) {
 }
 
 Op op_from_name(const std::string& name) {
-  for (const auto& [op, op_text] : kOps)
-    if (name == op_text) return op;
-  throw ProtocolError("unknown op '" + escape_text(name, {}) +
-                      "' (expected ping, changes, diff, commit, discard, refresh, "
-                      "audit_begin or audit_end)");
+  std::string expected;
+  for (std::size_t i = 0; i < kOps.size(); ++i) {
+    if (name == kOps[i].second) return kOps[i].first;
+    expected += (i == 0 ? "" : i + 1 == kOps.size() ? " or " : ", ") + std::string(kOps[i].second);
+  }
+  throw ProtocolError("unknown op '" + escape_text(name, {}) + "' (expected " + expected + ")");
+}
+
+std::uint64_t& counter(DaemonStats& stats, std::size_t index) {
+  return index == 0 ? stats.readdir : index == 1 ? stats.reads : stats.prefetched_files;
 }
 
 std::vector<std::string> request_paths(const json& request) {
@@ -214,6 +223,13 @@ std::string encode_reply(Op op, const Reply& reply) {
     message["notes"] = result.notes;
   } else if (op == Op::kAuditEnd) {
     message["dropped"] = reply.dropped;
+  } else if (op == Op::kStats) {
+    DaemonStats stats = reply.stats;
+    json requests = json::object();
+    for (std::size_t i = 0; i < std::size(kStatsCounters); ++i)
+      requests[kStatsCounters[i]] = counter(stats, i);
+    message["requests"] = std::move(requests);
+    message["prewarm"] = stats.prewarm;
   }
   return dump(message);
 }
@@ -249,6 +265,15 @@ Reply decode_reply(Op op, std::string_view line) {
     reply.commit.notes = reader.by_path("notes");
   } else if (op == Op::kAuditEnd) {
     reply.dropped = reader.member("dropped", json::value_t::number_unsigned).get<std::uint64_t>();
+  } else if (op == Op::kStats) {
+    const json& requests = reader.member("requests", json::value_t::object);
+    for (std::size_t i = 0; i < std::size(kStatsCounters); ++i) {
+      const auto it = requests.find(kStatsCounters[i]);
+      if (it == requests.end() || !it->is_number_unsigned())
+        reader.malformed(std::string("no requests.") + kStatsCounters[i]);
+      counter(reply.stats, i) = it->get<std::uint64_t>();
+    }
+    reply.stats.prewarm = reader.text(reader.member("prewarm", json::value_t::string), "prewarm");
   }
   return reply;
 }

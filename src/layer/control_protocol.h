@@ -15,6 +15,9 @@
 //   {"op":"audit_end","command":"ID"}   -> {"ok":true,"dropped":N} once the command's
 //        events (its repeat counts too) are written and synced: acknowledged
 //        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused
+//   {"op":"stats"}                      -> {"ok":true,"requests":{"readdir","reads",
+//        "prefetched_files"},"prewarm":"off"|"walking"|"done"}  what reached the daemon
+//        so far (tests, diagnostics) and the warm-up walk's state (fs/prewarm_walk.h)
 //   any failure                         -> {"ok":false,"error":"one line"}
 //
 // JSON is UTF-8 and file names need not be: paths travel as path_to_wire text (lossless,
@@ -33,7 +36,17 @@
 
 namespace agentfense::layer::control {
 
-enum class Op { kPing, kChanges, kDiff, kCommit, kDiscard, kRefresh, kAuditBegin, kAuditEnd };
+enum class Op {
+  kPing,
+  kChanges,
+  kDiff,
+  kCommit,
+  kDiscard,
+  kRefresh,
+  kAuditBegin,
+  kAuditEnd,
+  kStats,
+};
 
 // "ping", "changes", ..., "audit_end": the op's name on the wire.
 const char* op_name(Op op);
@@ -50,12 +63,21 @@ struct Request {
   std::string command;  // kAuditBegin, kAuditEnd: the command's id, never empty
 };
 
+// The fs process's request counters and warm-up state ("stats").
+struct DaemonStats {
+  std::uint64_t readdir = 0;
+  std::uint64_t reads = 0;
+  std::uint64_t prefetched_files = 0;
+  std::string prewarm;  // "off", "walking" or "done"
+};
+
 // What a successful reply carries; only the members of the request's op are sent.
 struct Reply {
   std::vector<Change> changes;  // kChanges
   std::string diff;             // kDiff
   CommitResult commit;          // kCommit
   std::uint64_t dropped = 0;    // kAuditEnd: events the audit trail has lost so far
+  DaemonStats stats;            // kStats
 };
 
 // A message that does not follow the protocol; what() names what was wrong.

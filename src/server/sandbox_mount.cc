@@ -44,7 +44,8 @@ SandboxMount::SandboxMount(const MountPlan& plan)
                                    .control_socket = run_dir_ + "/control.sock",
                                    .owner_uid = plan.owner_uid,
                                    .owner_gid = plan.owner_gid,
-                                   .quota = plan.quota});
+                                   .quota = plan.quota,
+                                   .prewarm = plan.prewarm});
     workspace_.reset(::open(mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!workspace_) throw SystemError("open " + mountpoint, errno);
   } catch (...) {

@@ -29,6 +29,7 @@ struct MountPlan {
   fs::QuotaLimits quota;  // the write layer's limits (0 = unlimited)
   uid_t owner_uid = 0;    // the sandbox's host ids: every file is presented as theirs
   gid_t owner_gid = 0;
+  bool prewarm = false;  // sandbox.prewarm: warm the kernel's caches once mounted
 };
 
 class SandboxMount {

@@ -2,6 +2,7 @@
 #include "server/sandbox_service.h"
 
 #include <filesystem>
+#include <set>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -76,7 +77,7 @@ SandboxService::SandboxService(SandboxServiceOptions options, store::CodebaseSto
       sessions_(sessions),
       spawner_(spawner),
       stats_([&codebases](const std::string& id) { codebases.recount(id); }) {
-  std::filesystem::create_directories(options_.sandboxes_dir);
+  std::filesystem::create_directories(trash_dir());
 }
 
 SandboxService::~SandboxService() {
@@ -97,6 +98,12 @@ std::string SandboxService::state_dir(const std::string& id) const {
   return options_.sandboxes_dir + "/" + id;
 }
 
+// Inside sandboxes_dir, so moving a tree there is a rename on the same file system; no
+// sandbox id starts with a dot.
+std::string SandboxService::trash_dir() const {
+  return options_.sandboxes_dir + "/.trash";
+}
+
 SandboxRuntime SandboxService::runtime_of(const v1::Sandbox& sandbox) const {
   const bool docker = sandbox.runtime() == v1::RUNTIME_TYPE_DOCKER;
   return {
@@ -114,11 +121,14 @@ v1::Sandbox SandboxService::load(const std::string& id) const {
   return *sandbox;
 }
 
+std::shared_ptr<LiveSandbox> SandboxService::find_live(const std::string& id) const {
+  const std::lock_guard lock(live_mu_);
+  const auto it = live_.find(id);
+  return it == live_.end() ? nullptr : it->second;
+}
+
 std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) const {
-  {
-    const std::lock_guard lock(lifecycle_mu_);
-    if (const auto it = live_.find(id); it != live_.end()) return it->second;
-  }
+  if (auto live = find_live(id)) return live;
   const v1::Sandbox sandbox = load(id);  // NOT_FOUND first, then not running
   throw ApiError(StatusCode::FAILED_PRECONDITION,
                  "sandbox " + escape_user_text(id) + " is not running (status " +
@@ -127,7 +137,7 @@ std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) cons
 }
 
 std::size_t SandboxService::live_count() const {
-  const std::lock_guard lock(lifecycle_mu_);
+  const std::lock_guard lock(live_mu_);
   return live_.size();
 }
 
@@ -153,7 +163,8 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const std::vector<std::string> warnings =
       policy_warnings(policy, codebases_.files_dir(codebase.id()));
 
-  const std::lock_guard lock(lifecycle_mu_);
+  // The count and the insertion below are one step (sandbox.max_per_user is exact).
+  const std::lock_guard lock(create_mu_);
   const std::string owner = quota_owner(codebase);
   if (options_.max_per_user > 0 && sandboxes_.count_for_owner(owner) >= options_.max_per_user)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
@@ -196,9 +207,11 @@ v1::ListSandboxesResponse SandboxService::ListSandboxes(const v1::ListSandboxesR
 }
 
 v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request) {
-  const std::lock_guard lock(lifecycle_mu_);
+  // This sandbox's lock only: its mount may take seconds to come up, and meanwhile every
+  // other sandbox is started, stopped and used as usual.
+  const SandboxLocks::Guard lock = locks_.lock(request.sandbox_id());
   v1::Sandbox sandbox = load(request.sandbox_id());
-  if (live_.count(sandbox.id())) return sandbox;  // already running: idempotent
+  if (find_live(sandbox.id())) return sandbox;  // already running: idempotent
   const auto started = std::chrono::steady_clock::now();
   try {
     LiveSandboxPlan plan{
@@ -211,7 +224,8 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                                                : state_dir(sandbox.id()) + "/audit.jsonl",
                   .mount_root = options_.mount_root,
                   .rules = rules_of(sandbox),
-                  .quota = disk_quota_of(sandbox.resources(), options_.disk)},
+                  .quota = disk_quota_of(sandbox.resources(), options_.disk),
+                  .prewarm = options_.prewarm},
         .limits = limits_from_wire(sandbox.resources()),
         .output_limit = options_.output_limit,
         .sync_on_complete = sync_on_complete(sandbox),
@@ -224,6 +238,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
+    const std::lock_guard live_lock(live_mu_);
     live_[sandbox.id()] = std::move(live);
   } catch (const ApiError&) {
     throw;
@@ -251,9 +266,15 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
 }
 
 void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
-  if (const auto it = live_.find(sandbox.id()); it != live_.end()) {
-    std::shared_ptr<LiveSandbox> live = std::move(it->second);
-    live_.erase(it);
+  std::shared_ptr<LiveSandbox> live;
+  {
+    const std::lock_guard lock(live_mu_);
+    if (const auto it = live_.find(sandbox.id()); it != live_.end()) {
+      live = std::move(it->second);
+      live_.erase(it);
+    }
+  }
+  if (live) {
     live->cancel_commands();
     live->close_all_sessions();
     // The mount goes when the last in-flight command lets go of `live`.
@@ -273,7 +294,7 @@ void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
 }
 
 v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {
-  const std::lock_guard lock(lifecycle_mu_);
+  const SandboxLocks::Guard lock = locks_.lock(request.sandbox_id());
   v1::Sandbox sandbox = load(request.sandbox_id());
   if (sandbox.status() == v1::SANDBOX_STATUS_PENDING)
     throw ApiError(StatusCode::FAILED_PRECONDITION,
@@ -284,61 +305,110 @@ v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {
   return sandbox;
 }
 
-void SandboxService::destroy_locked(const std::string& id, const char* op) {
+std::string SandboxService::destroy_locked(const std::string& id, const char* op) {
   v1::Sandbox sandbox = load(id);
   stop_locked(sandbox, "");
   sessions_.remove_for_sandbox(id);
   sandboxes_.remove(id);
-  std::error_code ignored;
-  std::filesystem::remove_all(state_dir(id), ignored);  // does not follow symlinks
+  // Only renamed here: removing a large write layer takes seconds, and the sandbox's lock
+  // (or a caller of its id) need not wait for that. Without its record nothing can reach
+  // the tree again; should the server die before it is removed, recover() sweeps it.
+  std::string doomed = trash_dir() + "/" + id;
+  std::error_code error;
+  std::filesystem::rename(state_dir(id), doomed, error);
+  if (error) {  // removed in place then, still outside the lock (a no-op when not there)
+    if (error != std::errc::no_such_file_or_directory)
+      log::warn("sandbox.trash_failed", {{"sandbox_id", id}, {"error", error.message()}});
+    doomed = state_dir(id);
+  }
   log::info("sandbox.destroyed", {{"sandbox_id", id}});
   // After the fs process is gone: this is the trail's last line.
   audit(id, op);
+  return doomed;
+}
+
+void SandboxService::destroy(const std::string& id, const char* op) {
+  std::string doomed;
+  {
+    const SandboxLocks::Guard lock = locks_.lock(id);
+    doomed = destroy_locked(id, op);
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(doomed, ignored);  // does not follow symlinks
 }
 
 void SandboxService::DestroySandbox(const v1::DestroySandboxRequest& request) {
-  const std::lock_guard lock(lifecycle_mu_);
-  destroy_locked(request.sandbox_id());
+  destroy(request.sandbox_id(), "sandbox_destroyed");
+}
+
+int SandboxService::sweep_state_trees() {
+  std::set<std::string> known;
+  for (const v1::Sandbox& sandbox : sandboxes_.list_all()) known.insert(sandbox.id());
+  int swept = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(trash_dir(), error)) {
+    std::error_code ignored;
+    std::filesystem::remove_all(entry.path(), ignored);
+    ++swept;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(options_.sandboxes_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".") || known.count(name)) continue;
+    std::error_code ignored;
+    std::filesystem::remove_all(entry.path(), ignored);
+    ++swept;
+  }
+  return swept;
 }
 
 int SandboxService::recover() {
-  const std::lock_guard lock(lifecycle_mu_);
   // Containers first: they bind the mounts swept next, and run as ids leased again soon.
   const int containers = sweep_containers(options_.docker);
   const int swept = sweep_mount_root(options_.mount_root);
+  const int trees = sweep_state_trees();
   int stopped = 0;
   for (v1::Sandbox sandbox : sandboxes_.list_all()) {
     if (sandbox.status() != v1::SANDBOX_STATUS_RUNNING) continue;
+    const SandboxLocks::Guard lock = locks_.lock(sandbox.id());
     stop_locked(sandbox, "stopped because the server restarted; start it again");
     audit(sandbox.id(), "sandbox_stopped", {{"why", "server restarted"}});
     ++stopped;
   }
   log::info("server.recovered", {{"sandboxes_stopped", stopped},
                                  {"mounts_swept", swept},
+                                 {"state_trees_removed", trees},
                                  {"containers_removed", containers}});
   return stopped;
 }
 
 void SandboxService::shutdown() {
-  const std::lock_guard lock(lifecycle_mu_);
   std::vector<std::string> ids;
-  for (const auto& [id, live] : live_) ids.push_back(id);
+  {
+    const std::lock_guard lock(live_mu_);
+    for (const auto& [id, live] : live_) ids.push_back(id);
+  }
   for (const std::string& id : ids) {
-    if (auto sandbox = sandboxes_.get(id)) {
+    const SandboxLocks::Guard lock = locks_.lock(id);
+    if (auto sandbox = sandboxes_.get(id); sandbox && find_live(id)) {
       stop_locked(*sandbox, "stopped by server shutdown");
       audit(id, "sandbox_stopped", {{"why", "server shutdown"}});
     }
-    live_.erase(id);
+    const std::lock_guard live_lock(live_mu_);
+    live_.erase(id);  // a live sandbox without a record (none expected) goes too
   }
 }
 
 int SandboxService::reap_expired() {
   const auto now = std::chrono::system_clock::now();
-  const std::lock_guard lock(lifecycle_mu_);
   int reaped = 0;
   for (const v1::Sandbox& sandbox : sandboxes_.list_all()) {
     if (!sandbox.has_expires_at() || from_timestamp(sandbox.expires_at()) > now) continue;
-    destroy_locked(sandbox.id(), "sandbox_expired");
+    try {
+      destroy(sandbox.id(), "sandbox_expired");
+    } catch (const ApiError& error) {
+      if (error.reason() == kReasonSandboxNotFound) continue;  // destroyed meanwhile
+      throw;
+    }
     log::info("sandbox.expired", {{"sandbox_id", sandbox.id()}});
     ++reaped;
   }
@@ -360,7 +430,7 @@ void SandboxService::base_changed(const std::string& codebase_id,
                                   const std::string& except) {
   std::vector<std::pair<std::string, std::shared_ptr<LiveSandbox>>> others;
   {
-    const std::lock_guard lock(lifecycle_mu_);
+    const std::lock_guard lock(live_mu_);
     for (const auto& [id, live] : live_)
       if (id != except && live->codebase_id() == codebase_id) others.emplace_back(id, live);
   }

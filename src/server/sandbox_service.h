@@ -1,9 +1,21 @@
 // SandboxApi implemented over the store (records that survive restarts) and the live
 // sandboxes of this process (mounts, shells).
 //
-// Locking: `lifecycle_mu_` serializes create/start/stop/destroy/expiry and guards
-// `live_`; it is never held while a command runs. Commands take a shared_ptr to their
-// LiveSandbox and run without it, so a slow command never blocks other sandboxes.
+// Locking (the one place that states it). Nothing slow ever runs under a lock shared by
+// all sandboxes, so one sandbox's slow start, destroy or command never stalls another's:
+//   1. `locks_`: one lock per sandbox id (sandbox_locks.h), held across the start, stop,
+//      destroy or expiry of that sandbox (a mount start may take seconds) and across a
+//      layer operation (changes, diff, commit, discard) of that sandbox while it is not
+//      running, which works on the state directory itself: a start, which mounts that
+//      directory, waits for it instead of racing it. Never two sandboxes' locks at once.
+//   2. `live_mu_`: only the lookup, insertion and erasure of `live_` entries; nothing is
+//      called under it. Taken inside (1) or alone (every command's lookup).
+//   3. `create_mu_`: CreateSandbox's count of the owner's sandboxes and the insertion of
+//      the new one, so two creates cannot both pass sandbox.max_per_user. Taken alone.
+// Order: (1) before (2); (3) with neither. Commands hold a shared_ptr to their LiveSandbox
+// and run without any of these. Removing a destroyed sandbox's state tree happens after
+// every lock is released: under its lock the tree is only renamed into a trash
+// directory, which recover() empties should the server die before it is gone.
 #pragma once
 
 #include <chrono>
@@ -18,6 +30,7 @@
 #include "server/audit_trails.h"
 #include "server/disk_quota.h"
 #include "server/live_sandbox.h"
+#include "server/sandbox_locks.h"
 #include "server/spawner_thread.h"
 #include "server/stats_refresher.h"
 #include "store/codebase_store.h"
@@ -43,6 +56,7 @@ struct SandboxServiceOptions {
   DockerOptions docker;                                      // runtime.docker.*
   // sandbox.disk_bytes / disk_inodes (disk_quota.h).
   DiskQuotaPolicy disk{.max_bytes = std::int64_t{10} << 30, .max_inodes = 1'000'000};
+  bool prewarm = true;  // sandbox.prewarm
 };
 
 class SandboxService final : public SandboxApi {
@@ -54,8 +68,8 @@ class SandboxService final : public SandboxApi {
 
   // Start-up after a crash or restart: sandboxes recorded as RUNNING are reported as
   // STOPPED (their write layers are intact), ACTIVE sessions as CLOSED, and leftover
-  // containers of this server and mounts under the mount root are removed. Returns how
-  // many sandboxes were stopped.
+  // containers of this server, mounts under the mount root, state trees of destroyed
+  // sandboxes (a destroy cut short) are removed. Returns how many sandboxes were stopped.
   int recover();
   // Graceful shutdown: every live sandbox is stopped (sessions killed, unmounted).
   void shutdown();
@@ -102,15 +116,32 @@ class SandboxService final : public SandboxApi {
                     const std::string& except = {});
 
  private:
-  v1::Sandbox load(const std::string& id) const;                      // NOT_FOUND when unknown
-  std::shared_ptr<LiveSandbox> running(const std::string& id) const;  // NOT_RUNNING
+  v1::Sandbox load(const std::string& id) const;                        // NOT_FOUND when unknown
+  std::shared_ptr<LiveSandbox> running(const std::string& id) const;    // NOT_RUNNING
+  std::shared_ptr<LiveSandbox> find_live(const std::string& id) const;  // null: not running
   std::string state_dir(const std::string& id) const;
+  std::string trash_dir() const;
   SandboxRuntime runtime_of(const v1::Sandbox& sandbox) const;
   // The sandbox's trail file; NOT_FOUND (as for an unknown sandbox) when it has none.
   std::string trail_of(const std::string& sandbox_id) const;
+  // The caller holds the sandbox's lock (locks_) in the *_locked functions.
   void stop_locked(v1::Sandbox& sandbox, const std::string& why);
-  // `op`: "sandbox_destroyed" or "sandbox_expired", the audit event recorded.
-  void destroy_locked(const std::string& id, const char* op = "sandbox_destroyed");
+  // Destroys the sandbox (NOT_FOUND when it is gone already) and returns its state tree,
+  // moved aside, for the caller to remove once the lock is released. `op`:
+  // "sandbox_destroyed" or "sandbox_expired", the audit event recorded.
+  std::string destroy_locked(const std::string& id, const char* op);
+  void destroy(const std::string& id, const char* op);
+  // Removes trash left by destroys cut short and state trees without a record (a create
+  // or destroy cut short); at start-up, before any call. Returns how many.
+  int sweep_state_trees();
+  // A layer operation's view of a sandbox (sandbox_service_layer.cc): the running
+  // sandbox, or none and the sandbox's lock held while the caller works offline.
+  struct LayerAccess {
+    v1::Sandbox sandbox;
+    std::shared_ptr<LiveSandbox> live;
+    SandboxLocks::Guard offline;  // held only when `live` is null
+  };
+  LayerAccess layer_access(const std::string& id);
   // Appends a security event to the sandbox's trail (and the server log), with the
   // caller of the current call; a no-op without options_.audit.
   void audit(const std::string& sandbox_id, const std::string& op,
@@ -138,8 +169,10 @@ class SandboxService final : public SandboxApi {
   store::SandboxRecords& sandboxes_;
   store::SessionRecords& sessions_;
   SpawnerThread& spawner_;
-  mutable std::mutex lifecycle_mu_;
+  SandboxLocks locks_;
+  mutable std::mutex live_mu_;
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
+  std::mutex create_mu_;
   StatsRefresher stats_;  // declared last: stops first, while the store still exists
 };
 

@@ -253,11 +253,8 @@ v1::ListSessionsResponse SandboxService::ListSessions(const v1::ListSessionsRequ
 
 void SandboxService::DestroySession(const v1::DestroySessionRequest& request) {
   v1::Session session = load_session(request.session_id());
-  {
-    const std::lock_guard lock(lifecycle_mu_);
-    if (const auto it = live_.find(session.sandbox_id()); it != live_.end())
-      it->second->close_session(session.id());
-  }
+  // Closed outside every lock: ending a shell may take a moment.
+  if (const auto live = find_live(session.sandbox_id())) live->close_session(session.id());
   if (session.status() == v1::SESSION_STATUS_ACTIVE) {
     session.set_status(v1::SESSION_STATUS_CLOSED);
     *session.mutable_closed_at() = now_timestamp();

@@ -19,45 +19,50 @@ std::vector<std::string> selected_paths(
 
 }  // namespace
 
-// A sandbox that is not mounted has nobody else holding its journal: the server reads
-// it directly. A mounted one is asked through its fs process (write_layer.h).
+// A sandbox that is mounted is asked through its fs process (write_layer.h), outside
+// every lock: the LiveSandbox orders its commands and commits itself. One that is not
+// has nobody else holding its journal: the server works on it directly, holding the
+// sandbox's lock so that a start (which mounts that state directory) or a destroy waits
+// until it is done. The choice is a lookup under that lock, so no start can slip in
+// between "not running" and the offline work.
+SandboxService::LayerAccess SandboxService::layer_access(const std::string& id) {
+  LayerAccess access;
+  access.offline = locks_.lock(id);
+  access.sandbox = load(id);  // NOT_FOUND, also for one destroyed while we waited
+  access.live = find_live(id);
+  if (access.live) access.offline.unlock();
+  return access;
+}
+
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
-  const v1::Sandbox sandbox = load(request.sandbox_id());
-  try {
-    return running(sandbox.id())->changes();
-  } catch (const ApiError& error) {
-    if (error.reason() != kReasonSandboxNotRunning) throw;
-  }
+  const LayerAccess access = layer_access(request.sandbox_id());
+  if (access.live) return access.live->changes();
+  const v1::Sandbox& sandbox = access.sandbox;
   const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
   const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
   return offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
 }
 
 v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest& request) {
-  const v1::Sandbox sandbox = load(request.sandbox_id());
+  const LayerAccess access = layer_access(request.sandbox_id());
   const std::vector<std::string> paths = selected_paths(request.paths());
-  try {
-    return running(sandbox.id())->diff(paths);
-  } catch (const ApiError& error) {
-    if (error.reason() != kReasonSandboxNotRunning) throw;
-  }
+  if (access.live) return access.live->diff(paths);
+  const v1::Sandbox& sandbox = access.sandbox;
   const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
   const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
   return offline_diff(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
 }
 
 v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesRequest& request) {
-  const v1::Sandbox sandbox = load(request.sandbox_id());
+  // Held (offline) until the commit's audit event is written: a start waiting for the
+  // lock comes after it in the trail too.
+  const LayerAccess access = layer_access(request.sandbox_id());
   const std::vector<std::string> paths = selected_paths(request.paths());
+  const v1::Sandbox& sandbox = access.sandbox;
   v1::CommitChangesResponse result;
-  bool done = false;
-  try {
-    result = running(sandbox.id())->commit(paths);
-    done = true;
-  } catch (const ApiError& error) {
-    if (error.reason() != kReasonSandboxNotRunning) throw;
-  }
-  if (!done) {
+  if (access.live) {
+    result = access.live->commit(paths);
+  } else {
     reserve_commit_room(codebases_, sandbox.codebase_id(),
                         write_layer_bytes(state_dir(sandbox.id()) + "/state"));
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
@@ -83,16 +88,12 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
 }
 
 void SandboxService::DiscardChanges(const v1::DiscardChangesRequest& request) {
-  const v1::Sandbox sandbox = load(request.sandbox_id());
-  try {
-    running(sandbox.id())->discard();
-    audit(sandbox.id(), "discard");
-    return;
-  } catch (const ApiError& error) {
-    if (error.reason() != kReasonSandboxNotRunning) throw;
-  }
-  offline_discard(state_dir(sandbox.id()) + "/state");
-  audit(sandbox.id(), "discard");
+  const LayerAccess access = layer_access(request.sandbox_id());
+  if (access.live)
+    access.live->discard();
+  else
+    offline_discard(state_dir(access.sandbox.id()) + "/state");
+  audit(access.sandbox.id(), "discard");
 }
 
 v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(

@@ -19,11 +19,9 @@ v1::ListSandboxesResponse ScopedSandboxApi::ListSandboxes(const v1::ListSandboxe
 
 v1::Sandbox ScopedSandboxApi::StartSandbox(const v1::StartSandboxRequest& request) {
   scope_.check(target_of(request));
-  const std::string charged = scope_.ownership().sandbox_charge(request.sandbox_id());
-  const auto quota = scope_.lock_quota(charged);
-  if (const auto sandbox = records_.get(request.sandbox_id());
-      sandbox && sandbox->status() != v1::SANDBOX_STATUS_RUNNING)
-    scope_.check_running_quota(request.sandbox_id());
+  const auto sandbox = records_.get(request.sandbox_id());
+  const auto slot = scope_.start_slot(request.sandbox_id(),
+                                      !sandbox || sandbox->status() == v1::SANDBOX_STATUS_RUNNING);
   return inner_.StartSandbox(request);
 }
 

@@ -114,7 +114,8 @@ SandboxServiceOptions sandbox_options(const Config& config, std::string instance
       .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
                                                                      : v1::RUNTIME_TYPE_BWRAP,
       .docker = docker_options(config, std::move(instance)),
-      .disk = {.max_bytes = config.sandbox.disk_bytes, .max_inodes = config.sandbox.disk_inodes}};
+      .disk = {.max_bytes = config.sandbox.disk_bytes, .max_inodes = config.sandbox.disk_inodes},
+      .prewarm = config.sandbox.prewarm};
 }
 
 store::UploadLimits upload_limits(const Config& config) {

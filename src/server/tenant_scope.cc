@@ -113,12 +113,35 @@ void TenantScope::check_session_quota(const Principal& principal) {
     over_quota(principal, std::to_string(limit) + " open sessions", "sessions", limit);
 }
 
-void TenantScope::check_running_quota(const std::string& sandbox_id) {
-  const PrincipalPtr charged = directory_(ownership_.sandbox_charge(sandbox_id));
-  if (!charged) return;
-  const std::int64_t limit = charged->quotas.running_sandboxes;
-  if (limit > 0 && ownership_.running_sandboxes_of(charged->id) >= limit)
-    over_quota(*charged, std::to_string(limit) + " running sandboxes", "running_sandboxes", limit);
+TenantScope::StartSlot TenantScope::start_slot(const std::string& sandbox_id,
+                                               bool already_running) {
+  const std::string principal = ownership_.sandbox_charge(sandbox_id);
+  const auto quota = lock_quota(principal);
+  const PrincipalPtr charged = directory_(principal);
+  const std::int64_t limit = charged ? charged->quotas.running_sandboxes : 0;
+  if (limit > 0 && !already_running) {
+    std::int64_t others_starting = 0;
+    {
+      const std::lock_guard guard(mutex_);
+      // A second start of a sandbox already being started is no new one either.
+      for (const auto& [id, starts] : starting_[principal])
+        if (id != sandbox_id) ++others_starting;
+    }
+    // Conservative: a start that just finished counts twice until its slot is gone.
+    if (ownership_.running_sandboxes_of(principal) + others_starting >= limit)
+      over_quota(*charged, std::to_string(limit) + " running sandboxes", "running_sandboxes",
+                 limit);
+  }
+  const std::lock_guard guard(mutex_);
+  ++starting_[principal][sandbox_id];
+  return StartSlot(*this, principal, sandbox_id);
+}
+
+TenantScope::StartSlot::~StartSlot() {
+  const std::lock_guard guard(scope_.mutex_);
+  auto& starts = scope_.starting_[principal_];
+  if (--starts[sandbox_id_] == 0) starts.erase(sandbox_id_);
+  if (starts.empty()) scope_.starting_.erase(principal_);
 }
 
 store::Room TenantScope::stored_bytes_room(const std::string& codebase_id) {

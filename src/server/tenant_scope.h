@@ -56,8 +56,28 @@ class TenantScope {
   std::unique_lock<std::mutex> lock_quota(const std::string& principal_id);
   void check_codebase_quota(const Principal& principal);
   void check_session_quota(const Principal& principal);
-  // Quota of the principal `sandbox_id` is charged to.
-  void check_running_quota(const std::string& sandbox_id);
+  // A start of a sandbox under way, counted against quotas.running_sandboxes of the
+  // principal it is charged to from the check until the start is over (by then the
+  // sandbox's record says RUNNING, or the start failed). So the quota lock is held only
+  // for the check, never across the start, which may take seconds: one slow start does
+  // not hold up the principal's other starts and sessions.
+  class StartSlot {
+   public:
+    ~StartSlot();
+    StartSlot(const StartSlot&) = delete;
+    StartSlot& operator=(const StartSlot&) = delete;
+
+   private:
+    friend class TenantScope;
+    StartSlot(TenantScope& scope, std::string principal, std::string sandbox_id)
+        : scope_(scope), principal_(std::move(principal)), sandbox_id_(std::move(sandbox_id)) {}
+    TenantScope& scope_;
+    std::string principal_;
+    std::string sandbox_id_;
+  };
+  // RESOURCE_EXHAUSTED when starting `sandbox_id` would run more sandboxes than its
+  // principal may (no check when `already_running`: starting it again is no new one).
+  StartSlot start_slot(const std::string& sandbox_id, bool already_running);
   // The room a codebase has under its creator's quotas.stored_bytes (CodebaseStore).
   store::Room stored_bytes_room(const std::string& codebase_id);
 
@@ -85,9 +105,11 @@ class TenantScope {
 
   store::Ownership& ownership_;
   PrincipalDirectory directory_;
-  std::mutex mutex_;  // guards the two maps
+  std::mutex mutex_;  // guards the maps
   std::map<std::string, std::mutex> quota_locks_;
   std::map<std::string, std::int64_t> running_execs_;
+  // principal -> sandbox id -> its starts under way (StartSlot).
+  std::map<std::string, std::map<std::string, int>> starting_;
 };
 
 }  // namespace agentfense::server

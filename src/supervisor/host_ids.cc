@@ -11,6 +11,9 @@
 namespace agentfense::supervisor {
 
 HostIdLease HostIdLease::acquire(const IdRange& range, const std::string& lock_dir) {
+  // The runtime root lives on /run, a tmpfs: after a reboot nothing may have made it yet
+  // (a server whose mounts live under its own data dir never does).
+  if (lock_dir.empty()) make_private_dir(runtime_root());
   const std::string dir = lock_dir.empty() ? runtime_root() + "/ids" : lock_dir;
   make_private_dir(dir);
   // Lock files are never removed: unlinking one while another process is about to lock

@@ -43,6 +43,7 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
     argv.push_back("--control-socket");
     argv.push_back(spec.control_socket);
   }
+  if (spec.prewarm) argv.push_back("--prewarm");
   argv.push_back(spec.base_dir);
   argv.push_back(spec.mountpoint);
   return argv;

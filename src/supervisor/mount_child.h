@@ -31,6 +31,7 @@ struct MountChildSpec {
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
   fs::QuotaLimits quota = fs::kDefaultQuota;  // the write layer's limits (0 = unlimited)
+  bool prewarm = false;                       // `mount --prewarm` (sandbox.prewarm)
 };
 
 class MountChild {

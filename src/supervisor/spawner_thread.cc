@@ -4,20 +4,34 @@
 #include <future>
 
 namespace agentfense::supervisor {
+namespace {
 
-SpawnerThread::SpawnerThread() : thread_([this] { loop(); }) {}
+thread_local bool on_spawner = false;  // work that calls run() again runs in place
+
+}  // namespace
+
+SpawnerThread::SpawnerThread() {
+  const std::lock_guard lock(mu_);
+  ++idle_;
+  threads_.emplace_back([this] { loop(); });
+}
 
 SpawnerThread::~SpawnerThread() {
   {
     const std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_one();
-  thread_.join();
+  wake_.notify_all();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+std::size_t SpawnerThread::threads() const {
+  const std::lock_guard lock(mu_);
+  return threads_.size();
 }
 
 void SpawnerThread::run(const std::function<void()>& work) {
-  if (std::this_thread::get_id() == thread_.get_id()) return work();  // already on it
+  if (on_spawner) return work();  // already on one
   std::promise<void> done;
   std::future<void> result = done.get_future();
   {
@@ -30,21 +44,29 @@ void SpawnerThread::run(const std::function<void()>& work) {
         done.set_exception(std::current_exception());
       }
     });
+    // Every idle thread takes one item; what is left over gets a thread of its own.
+    if (queue_.size() > idle_) {
+      ++idle_;
+      threads_.emplace_back([this] { loop(); });
+    }
   }
   wake_.notify_one();
   result.get();
 }
 
 void SpawnerThread::loop() {
+  on_spawner = true;
   std::unique_lock lock(mu_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping and drained
     std::function<void()> work = std::move(queue_.front());
     queue_.pop_front();
+    --idle_;
     lock.unlock();
     work();
     lock.lock();
+    ++idle_;
   }
 }
 

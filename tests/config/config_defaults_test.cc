@@ -40,6 +40,7 @@ void expect_defaults(const Config& config) {
   EXPECT_EQ(config.sandbox.max_sessions_per_sandbox, 16);
   EXPECT_EQ(config.sandbox.cleanup_interval, seconds(30));
   EXPECT_EQ(config.sandbox.uid_range, kDefaultIdRange);
+  EXPECT_TRUE(config.sandbox.prewarm);
   EXPECT_EQ(config.sandbox.disk_bytes, std::int64_t{10} << 30);
   EXPECT_EQ(config.sandbox.disk_inodes, 1'000'000);
   EXPECT_EQ(config.storage.max_upload_bytes, std::int64_t{1} << 30);
@@ -95,6 +96,7 @@ sandbox:
   max_sessions_per_sandbox: 4
   cleanup_interval: 500ms
   uid_range: 200000-200099
+  prewarm: false
   disk_bytes: 512M
   disk_inodes: 0
 logging:
@@ -127,6 +129,7 @@ audit:
   EXPECT_EQ(config.sandbox.max_sessions_per_sandbox, 4);
   EXPECT_EQ(config.sandbox.cleanup_interval, milliseconds(500));
   EXPECT_EQ(config.sandbox.uid_range, (IdRange{200000, 200099}));
+  EXPECT_FALSE(config.sandbox.prewarm);
   EXPECT_EQ(config.sandbox.disk_bytes, 512 << 20);
   EXPECT_EQ(config.sandbox.disk_inodes, 0);  // no limit
   EXPECT_EQ(config.storage.max_upload_bytes, 64 << 20);
@@ -170,6 +173,7 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.max_per_user"], 100);
   EXPECT_EQ(fields["sandbox.max_sessions_per_sandbox"], 16);
   EXPECT_EQ(fields["sandbox.uid_range"], "1879048192-1879113727");
+  EXPECT_EQ(fields["sandbox.prewarm"], true);
   EXPECT_EQ(fields["runtime.docker.enable_networking"], false);
   EXPECT_EQ(fields["logging.level"], "info");
   EXPECT_EQ(fields["sandbox.disk_bytes"], "10GiB");
@@ -178,7 +182,7 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
   EXPECT_EQ(fields["audit.retention"], "2160h");
   EXPECT_EQ(fields["audit.max_bytes"], "0");
-  EXPECT_EQ(fields.size(), 45u);  // config_file + all 44 keys
+  EXPECT_EQ(fields.size(), 46u);  // config_file + all 45 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(

@@ -13,8 +13,8 @@ namespace {
 using nlohmann::json;
 using Strings = std::vector<std::string>;
 
-constexpr Op kAllOps[] = {Op::kPing,    Op::kChanges, Op::kDiff,       Op::kCommit,
-                          Op::kDiscard, Op::kRefresh, Op::kAuditBegin, Op::kAuditEnd};
+constexpr Op kAllOps[] = {Op::kPing,    Op::kChanges,    Op::kDiff,     Op::kCommit, Op::kDiscard,
+                          Op::kRefresh, Op::kAuditBegin, Op::kAuditEnd, Op::kStats};
 
 // A name that is not UTF-8 and one with a space and a newline: both must survive.
 const std::string kOddName = "/bin/\xff\xfe.dat";
@@ -85,7 +85,7 @@ TEST(ControlRequest, MalformedRequestsAreRefusedWithTheirFault) {
   EXPECT_EQ(request_error(R"({"op":3})"), "request needs a string member \"op\"");
   EXPECT_EQ(request_error(R"({"op":"frobnicate"})"),
             "unknown op 'frobnicate' (expected ping, changes, diff, commit, discard, "
-            "refresh, audit_begin or audit_end)");
+            "refresh, audit_begin, audit_end or stats)");
   EXPECT_EQ(request_error(R"({"op":"commit","paths":"/a"})"),
             "\"paths\" must be a list of strings");
   EXPECT_EQ(request_error(R"({"op":"commit","paths":["/a",7]})"),
@@ -113,6 +113,7 @@ TEST(ControlReply, EveryOpRoundTrips) {
   reply.commit.reasons = {{kSpacedName, "not writable"}, {"/c", "changed in the codebase"}};
   reply.commit.notes = {{kOddName, "committed with mode 0755 instead of 4755"}};
   reply.dropped = 42;
+  reply.stats = {.readdir = 7, .reads = 8, .prefetched_files = 9, .prewarm = "walking"};
   for (const Op op : kAllOps) {
     const std::string line = encode_reply(op, reply);
     EXPECT_EQ(line.find('\n'), std::string::npos) << line;
@@ -137,6 +138,11 @@ TEST(ControlReply, EveryOpRoundTrips) {
     EXPECT_EQ(decoded.commit.reasons, commit.reasons) << op_name(op);
     EXPECT_EQ(decoded.commit.notes, commit.notes) << op_name(op);
     EXPECT_EQ(decoded.dropped, op == Op::kAuditEnd ? 42u : 0u) << op_name(op);
+    const DaemonStats& stats = op == Op::kStats ? reply.stats : empty.stats;
+    EXPECT_EQ(decoded.stats.readdir, stats.readdir) << op_name(op);
+    EXPECT_EQ(decoded.stats.reads, stats.reads) << op_name(op);
+    EXPECT_EQ(decoded.stats.prefetched_files, stats.prefetched_files) << op_name(op);
+    EXPECT_EQ(decoded.stats.prewarm, stats.prewarm) << op_name(op);
   }
 }
 
@@ -152,6 +158,9 @@ TEST(ControlReply, TheWireFormatIsTheDocumentedOne) {
             R"({"applied":["/a"],"conflicts":["/b"],"denied":[],"notes":{},"ok":true,)"
             R"("reasons":{"/b":"changed"}})");
   EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3}), R"({"dropped":3,"ok":true})");
+  EXPECT_EQ(encode_reply(Op::kStats, {.stats = {.readdir = 1, .reads = 2, .prewarm = "off"}}),
+            R"({"ok":true,"prewarm":"off","requests":{"prefetched_files":0,"readdir":1,)"
+            R"("reads":2}})");
 }
 
 TEST(ControlReply, ReasonsAreSentAsPrintableText) {
@@ -206,6 +215,8 @@ TEST(ControlReply, MalformedRepliesAreRefusedWithTheirFault) {
             "malformed control reply to 'changes': path is not a string");
   EXPECT_EQ(reply_error(Op::kAuditEnd, R"({"ok":true,"dropped":-1})"),
             "malformed control reply to 'audit_end': no dropped");
+  EXPECT_EQ(reply_error(Op::kStats, R"({"ok":true,"requests":{"readdir":1},"prewarm":"off"})"),
+            "malformed control reply to 'stats': no requests.reads");
 }
 
 TEST(ControlNames, KindsAndOpsHaveOneSpelling) {

@@ -1,6 +1,8 @@
 // Issue 9 item 3: host ids are leased one per running sandbox and come back on release.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,30 @@ class HostIdLeaseTest : public ::testing::Test {
   }
   std::string dir_;
 };
+
+// After a reboot /run is empty: the default lease directory's parent must be made too
+// (a server with its own data dir found "mkdir /run/agentfense/ids: No such file").
+// Run in a child with a private mount namespace and an empty tmpfs on /run.
+TEST(HostIdLeaseDefaultDir, WorksOnAFreshRun) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a mount namespace";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) < 0) ::_exit(10);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) ::_exit(11);
+    if (::mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0) ::_exit(12);
+    try {
+      const HostIdLease lease = HostIdLease::acquire(IdRange{5100, 5101}, "");
+      ::_exit(lease.uid() == 5100 && std::filesystem::exists("/run/agentfense/ids/5100") ? 0 : 13);
+    } catch (const std::exception&) {
+      ::_exit(14);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10-12: set-up failed; 14: acquire threw";
+}
 
 TEST_F(HostIdLeaseTest, EachLeaseGetsItsOwnIdUntilReleased) {
   const IdRange range{5000, 5002};

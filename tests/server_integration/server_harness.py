@@ -137,8 +137,9 @@ class Server:
     and with `api_key` the harness's own stubs authenticate with that key."""
 
     def __init__(self, data_dir: str, config: str = "", ca_path: str | None = None,
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None, program: str | None = None) -> None:
         self.data_dir = data_dir
+        self.program = program  # the `agentfense` to run; default: agentfense_bin()
         self.config_text = config
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(data_dir, "server.log")
@@ -152,7 +153,7 @@ class Server:
 
     def start(self) -> "Server":
         self.grpc_port, self.http_port = free_port(), free_port()
-        argv = [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{self.grpc_port}",
+        argv = [self.program or agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{self.grpc_port}",
                 "--http-addr", f"127.0.0.1:{self.http_port}", "--data-dir", self.data_dir,
                 "--log-format", "json"]
         if self.config_text:

@@ -117,6 +117,31 @@ def test_running_sandboxes(tenants):
         client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
 
 
+def test_running_sandboxes_with_concurrent_starts(tenants):
+    # A start holds the quota lock only for its check (a start may take seconds), and
+    # starts under way count: of four started at once, exactly one runs.
+    client = tenants.client("one-running")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="c")).id
+    ids = [started_sandbox(client, codebase, start=False) for _ in range(4)]
+
+    def start(sandbox_id):
+        try:
+            client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+            return "started"
+        except grpc.RpcError as error:
+            assert_over(error, "quotas.running_sandboxes")
+            return "refused"
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(start, ids))
+    assert sorted(outcomes) == ["refused"] * 3 + ["started"], outcomes
+    statuses = [client.sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=i)).status
+                for i in ids]
+    assert statuses.count(common.SANDBOX_STATUS_RUNNING) == 1, statuses
+    for sandbox in ids:
+        client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
 def test_sessions(tenants):
     client = tenants.client("one-session")
     codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="s")).id

@@ -70,6 +70,7 @@ log::Fields describe_fields(const Config& config) {
   fields["sandbox.disk_bytes"] = format_size(config.sandbox.disk_bytes);
   fields["sandbox.disk_inodes"] = config.sandbox.disk_inodes;
   fields["sandbox.uid_range"] = to_string(config.sandbox.uid_range);
+  fields["sandbox.prewarm"] = config.sandbox.prewarm;
   // The keys themselves are only ever hashes; the log shows how many entries, not them.
   fields["auth.mode"] = describe_auth_mode(config);
   fields["auth.keys_file"] = config.auth.keys_file;

@@ -132,6 +132,8 @@ struct Config {
     std::int64_t disk_inodes = 1'000'000;
     // Host uids/gids leased to running sandboxes, one each (supervisor/host_ids.h).
     IdRange uid_range = kDefaultIdRange;
+    // Warm a started sandbox's kernel caches in the background (fs/prewarm_walk.h).
+    bool prewarm = true;
   } sandbox;
 
   // Audit trails of destroyed sandboxes under <data_dir>/audit: removed when last

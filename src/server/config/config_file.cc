@@ -162,6 +162,10 @@ const Leaf kLeaves[] = {
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.max_sessions_per_sandbox = check_count(scalar(v, o), o);
      }},
+    {"sandbox.prewarm",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.prewarm = check_bool(scalar(v, o), o);
+     }},
     {"sandbox.cleanup_interval",
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.cleanup_interval = check_positive_duration(scalar(v, o), o);

@@ -1,0 +1,36 @@
+// The fs process's side of the warm-up walk (prewarm_walk.h): the walker runs as a
+// child process (`agentfense prewarm`) so that it can take the sandbox's host ids and
+// idle priority without touching the fs process, and so that stopping the sandbox can
+// kill it even while it waits on one of our own requests (FUSE waits are killable).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace agentfense::fs {
+
+// The walker's end of the hand-over: the mount's root arrives as this fd.
+inline constexpr int kPrewarmRootFd = 3;
+
+class PrewarmChild {
+ public:
+  // Starts `program prewarm --uid UID --gid GID` with `mount_root` (a directory fd of
+  // the live mount) as fd kPrewarmRootFd. Throws SystemError when it cannot start.
+  PrewarmChild(const std::string& program, int mount_root, uid_t uid, gid_t gid);
+  PrewarmChild(const PrewarmChild&) = delete;
+  PrewarmChild& operator=(const PrewarmChild&) = delete;
+  ~PrewarmChild();  // SIGKILL if still walking, then reap
+
+  pid_t pid() const { return pid_; }
+  // True once the walk has ended (the child is reaped here then).
+  bool finished();
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+}  // namespace agentfense::fs
