@@ -4,8 +4,7 @@
 
 #include <cerrno>
 #include <string_view>
-
-#include "common/unique_fd.h"
+#include <utility>
 
 namespace agentfense {
 
@@ -15,10 +14,23 @@ DirStream::DirStream(int dir_fd) {
     error_ = errno;
     return;
   }
+  open_fd(std::move(readable));
+}
+
+DirStream DirStream::adopt(UniqueFd readable) {
+  DirStream stream;
+  if (readable)
+    stream.open_fd(std::move(readable));
+  else
+    stream.error_ = EBADF;
+  return stream;
+}
+
+void DirStream::open_fd(UniqueFd readable) {
   dir_.reset(::fdopendir(readable.get()));
   if (!dir_) {
     error_ = errno;
-    return;
+    return;  // `readable` closes it: fdopendir did not take it
   }
   (void)readable.release();  // owned by the stream now
 }

@@ -8,6 +8,8 @@
 
 #include <memory>
 
+#include "common/unique_fd.h"
+
 namespace agentfense {
 
 class DirStream {
@@ -17,6 +19,8 @@ class DirStream {
   explicit DirStream(int dir_fd);
   // A host directory by path, for kernel-provided ones such as /proc/self/fd.
   explicit DirStream(const char* path);
+  // Takes over `readable`, a directory fd opened for reading (invalid: error() EBADF).
+  static DirStream adopt(UniqueFd readable);
 
   // False when the directory could not be opened; error() says why.
   explicit operator bool() const { return dir_ != nullptr; }
@@ -34,6 +38,9 @@ class DirStream {
     // A read-only stream: nothing is lost when its close fails.
     void operator()(DIR* dir) const { (void)::closedir(dir); }
   };
+  DirStream() = default;
+  void open_fd(UniqueFd readable);
+
   std::unique_ptr<DIR, Closer> dir_;
   int error_ = 0;
 };

@@ -56,6 +56,17 @@ TEST_F(DirStreamTest, AnEmptyDirectoryHasNoEntries) {
   EXPECT_EQ(dir.error(), 0);
 }
 
+TEST_F(DirStreamTest, AdoptsAnFdOpenedForReading) {
+  std::ofstream(root_ / "only") << "x";
+  DirStream dir =
+      DirStream::adopt(UniqueFd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+  ASSERT_TRUE(dir);
+  EXPECT_EQ(names_of(dir), std::vector<std::string>{"only"});
+  DirStream none = DirStream::adopt(UniqueFd());
+  EXPECT_FALSE(none);
+  EXPECT_EQ(none.error(), EBADF);
+}
+
 TEST_F(DirStreamTest, FailuresToOpenSayWhy) {
   DirStream missing((root_ / "missing").c_str());
   EXPECT_FALSE(missing);
