@@ -1,30 +1,12 @@
 #include "audit/chain.h"
 
-#include <openssl/evp.h>
-
-#include <stdexcept>
+#include "common/sha256.h"
 
 namespace agentfense::audit {
 namespace {
 constexpr std::string_view kHashMember = ",\"hash\":\"";
 constexpr size_t kHexLength = 64;
 }  // namespace
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("sha256: EVP_Digest failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 std::string link_hash(std::string_view prev, std::string_view body) {
   std::string input;

@@ -15,8 +15,6 @@ namespace agentfense::audit {
 inline constexpr std::string_view kGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-std::string sha256_hex(std::string_view data);
-
 // The hash of a line whose body (without the hash member) is `body`.
 std::string link_hash(std::string_view prev, std::string_view body);
 

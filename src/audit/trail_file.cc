@@ -9,6 +9,7 @@
 
 #include "audit/chain.h"
 #include "common/errors.h"
+#include "common/sha256.h"
 
 namespace agentfense::audit {
 namespace {

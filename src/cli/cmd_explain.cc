@@ -6,16 +6,15 @@
 // only because it holds visible descendants is "none (traversable)".
 // Then, on stderr, one "warning:" line per path where a none rule matches but a rule of
 // lower or equal priority decides (policy/shadowed_none.h), with the fix.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "common/errors.h"
+#include "layer/safe_walk.h"
 #include "policy/rule.h"
 #include "policy/shadowed_none.h"
 #include "supervisor/base_dir.h"
@@ -50,26 +49,17 @@ class Explainer {
   // beneath it is visible. Host access is fd-relative with O_NOFOLLOW: a symlink in the
   // codebase is reported, never followed.
   bool walk(int dirfd, const std::string& path) {
-    std::vector<std::pair<std::string, bool>> entries;
-    {
-      UniqueFd listing(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!listing) throw SystemError("open " + path, errno);
-      DIR* dir = ::fdopendir(listing.release());
-      if (!dir) throw SystemError("fdopendir " + path, errno);
-      while (const dirent* entry = ::readdir(dir)) {
-        const std::string name = entry->d_name;
-        if (name == "." || name == "..") continue;
-        struct stat st {};
-        if (::fstatat(::dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-        entries.emplace_back(name, S_ISDIR(st.st_mode));
-      }
-      ::closedir(dir);
+    std::vector<std::string> names;
+    try {
+      names = layer::list_names(dirfd);
+    } catch (const SystemError& error) {
+      throw SystemError("list " + path, error.code());
     }
-    std::sort(entries.begin(), entries.end());
     bool any_visible = false;
-    for (const auto& [name, is_dir] : entries) {
-      const std::string child = (path == "/" ? "" : path) + "/" + name;
-      any_visible |= visit(dirfd, name, child, is_dir);
+    for (const std::string& name : names) {
+      struct stat st {};
+      if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+      any_visible |= visit(dirfd, name, layer::child_path(path, name), S_ISDIR(st.st_mode));
     }
     return any_visible;
   }

@@ -76,8 +76,8 @@ void LocalSandbox::prepare(runtime::ExecSpec& spec) const {
   spec.host_gid = gid_;
 }
 
-nlohmann::json LocalSandbox::control(const nlohmann::json& request,
-                                     std::chrono::milliseconds timeout) {
+layer::control::Reply LocalSandbox::control(const layer::control::Request& request,
+                                            std::chrono::milliseconds timeout) {
   if (!has_control_) throw UserError("this sandbox has no control socket");
   std::lock_guard lock(control_mu_);
   if (!mount_) throw UserError("the sandbox is stopped");

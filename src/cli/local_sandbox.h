@@ -14,7 +14,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "cli/change_review.h"
 #include "common/unique_fd.h"
 #include "fs/quota_limits.h"
+#include "layer/control_protocol.h"
 #include "policy/policy.h"
 #include "runtime/sandbox.h"
 #include "supervisor/host_ids.h"
@@ -65,10 +65,11 @@ class LocalSandbox {
   // Fills in what every command of this sandbox shares: /workspace and the host ids.
   void prepare(runtime::ExecSpec& spec) const;
 
-  // One request to the live fs process (fs/control_ops.h); needs spec.control_socket.
-  // Serialized: the fs process answers one request at a time per connection.
-  nlohmann::json control(const nlohmann::json& request,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(120));
+  // One request to the live fs process (layer/control_protocol.h); needs
+  // spec.control_socket. Serialized: the fs process answers one request at a time per
+  // connection.
+  layer::control::Reply control(const layer::control::Request& request,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
   // Unmounts and stops the fs process; returns its exit status (0 = clean). Idempotent.
   int stop();

@@ -1,59 +1,21 @@
 #include "fs/control_ops.h"
 
+#include <chrono>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <shared_mutex>
 
 #include "common/errors.h"
-#include "common/text_safety.h"
 #include "fs/kernel_notices.h"
 #include "fs/node_rebind.h"
 #include "layer/changes.h"
-#include "layer/changes_wire.h"
-#include "layer/safe_walk.h"
+#include "layer/control_protocol.h"
 
 namespace agentfense::fs {
 namespace {
 
-using nlohmann::json;
-
-const char* kind_name(layer::ChangeKind kind) {
-  switch (kind) {
-    case layer::ChangeKind::kAdded:
-      return "added";
-    case layer::ChangeKind::kModified:
-      return "modified";
-    case layer::ChangeKind::kDeleted:
-      return "deleted";
-  }
-  return "unknown";
-}
-
-// The optional "paths" member: workspace paths as the API carries them (path_to_wire),
-// normalized; absent or empty = all.
-std::vector<std::string> paths_of(const json& request) {
-  std::vector<std::string> paths;
-  const auto it = request.find("paths");
-  if (it == request.end() || it->is_null()) return paths;
-  if (!it->is_array()) throw UserError("\"paths\" must be a list of strings");
-  for (const json& path : *it) {
-    if (!path.is_string()) throw UserError("\"paths\" must be a list of strings");
-    const std::string text = path_from_wire(path.get_ref<const std::string&>());
-    if (!text.starts_with('/')) {
-      throw UserError("path '" + escape_text(text, {}) + "' is not absolute");
-    }
-    paths.push_back(policy::normalize_path(text));
-  }
-  return paths;
-}
-
-bool selected(const std::string& path, const std::vector<std::string>& only) {
-  if (only.empty()) return true;
-  for (const std::string& prefix : only) {
-    if (layer::is_same_or_under(path, prefix)) return true;
-  }
-  return false;
-}
+using layer::control::Op;
+using layer::control::Reply;
+using layer::control::Request;
 
 // Everything that replaces or removes upper files: no data write may be in flight
 // (layer_gate) and no namespace change (mutation_mu). Kernel notices are sent by the
@@ -69,108 +31,84 @@ class Dispatcher {
   Dispatcher(Filesystem& fs, fuse_session* session, OpenWatch* opens, PrewarmChild* prewarm)
       : fs_(fs), session_(session), opens_(opens), prewarm_(prewarm) {}
 
-  json run(const json& request) {
-    if (!request.is_object()) throw UserError("request must be a JSON object");
-    const auto op_it = request.find("op");
-    if (op_it == request.end() || !op_it->is_string()) {
-      throw UserError("request needs a string member \"op\"");
+  Reply run(const Request& request) {
+    switch (request.op) {
+      case Op::kPing:
+        return {};
+      case Op::kChanges:
+        return changes();
+      case Op::kDiff:
+        return diff(request.paths);
+      case Op::kCommit:
+        return commit(request.paths);
+      case Op::kDiscard:
+        return discard();
+      case Op::kRefresh:
+        return refresh(request.paths);
+      case Op::kAuditBegin:
+      case Op::kAuditEnd:
+        return audit(request);
+      case Op::kStats:
+        return stats();
     }
-    const std::string& op = op_it->get_ref<const std::string&>();
-    json response = {{"ok", true}};
-    if (op == "ping") return response;
-    if (op == "changes") return changes(response);
-    if (op == "diff") return diff(paths_of(request), response);
-    if (op == "commit") return commit(paths_of(request), response);
-    if (op == "discard") return discard(response);
-    if (op == "refresh") return refresh(paths_of(request), response);
-    if (op == "audit_begin" || op == "audit_end") return audit(op, request, response);
-    if (op == "stats") return stats(response);
-    throw UserError("unknown op '" + op +
-                    "' (expected ping, changes, diff, commit, discard, refresh, "
-                    "audit_begin, audit_end or stats)");
+    throw UserError("unknown op");
   }
 
  private:
   // What this sandbox can see decides what a listing, diff or commit may show or touch.
   layer::Scope scope() const { return layer::Scope(fs_.access().policy()); }
 
-  json stats(json& response) {
+  Reply stats() {
     const RequestCounters& counters = fs_.counters();
-    response["requests"] = {{"readdir", counters.readdir.load()},
-                            {"reads", counters.reads.load()},
-                            {"prefetched_files", counters.prefetched_files.load()}};
-    response["prewarm"] = !prewarm_ ? "off" : prewarm_->finished() ? "done" : "walking";
-    return response;
+    return {.stats = {.readdir = counters.readdir.load(),
+                      .reads = counters.reads.load(),
+                      .prefetched_files = counters.prefetched_files.load(),
+                      .prewarm = !prewarm_              ? "off"
+                                 : prewarm_->finished() ? "done"
+                                                        : "walking"}};
   }
 
-  json audit(const std::string& op, const json& request, json& response) {
+  Reply audit(const Request& request) {
     audit::Recorder* recorder = fs_.access().recorder();
     if (!recorder) throw UserError("auditing is off for this mount");
-    const auto it = request.find("command");
-    if (it == request.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-      throw UserError("\"command\" must be a non-empty string");
-    }
-    const std::string& id = it->get_ref<const std::string&>();
-    if (op == "audit_begin") {
-      recorder->begin_command(id);
-      return response;
+    if (request.op == Op::kAuditBegin) {
+      recorder->begin_command(request.command);
+      return {};
     }
     // The command's processes are gone: their closes are queued in the kernel.
     if (opens_) opens_->drain(std::chrono::seconds(2));
-    if (!recorder->end_command(id)) throw UserError("the audit trail could not be written");
-    response["dropped"] = recorder->dropped_total();
-    return response;
+    if (!recorder->end_command(request.command))
+      throw UserError("the audit trail could not be written");
+    return {.dropped = recorder->dropped_total()};
   }
 
-  json changes(json& response) {
-    std::vector<layer::Change> changes;
-    {
-      std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
-      changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope());
-    }
-    layer::to_wire(changes);
-    json list = json::array();
-    for (const layer::Change& change : changes) {
-      list.push_back({{"path", change.path},
-                      {"kind", kind_name(change.kind)},
-                      {"type", std::string(1, change.type)}});
-    }
-    response["changes"] = std::move(list);
-    return response;
+  Reply changes() {
+    std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
+    return {.changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope())};
   }
 
-  json diff(const std::vector<std::string>& only, json& response) {
+  Reply diff(const layer::ChangeSelection& only) {
     std::lock_guard lock(fs_.mutation_mu());
-    std::vector<layer::Change> changes;
-    for (layer::Change& change : layer::list_changes(fs_.base_fd(), fs_.journal(), scope())) {
-      if (selected(change.path, only)) changes.push_back(std::move(change));
-    }
-    response["diff"] = layer::render_diff(fs_.base_fd(), fs_.journal(), scope(), changes);
-    return response;
+    const auto changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope(), only);
+    return {.diff = layer::render_diff(fs_.base_fd(), fs_.journal(), scope(), changes)};
   }
 
-  json commit(const std::vector<std::string>& only, json& response) {
-    layer::CommitResult result;
+  Reply commit(const layer::ChangeSelection& only) {
+    Reply reply;
     KernelNotices notices;
     {
       LayerLocks locks(fs_);
-      result = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
+      reply.commit = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
       fs_.recount_quota();  // committed entries left upper
       // Every node: the commit also removes emptied upper directories above what it
       // applied and rewrites markers elsewhere.
-      notices = rebind_nodes(fs_, {"/"}, result.applied);
+      notices = rebind_nodes(fs_, {"/"}, reply.commit.applied);
     }
     notify(notices);
-    layer::to_wire(result);
-    response["applied"] = result.applied;
-    response["denied"] = result.denied;
-    response["conflicts"] = result.conflicts;
-    response["reasons"] = result.reasons;
-    response["notes"] = result.notes;
-    return response;
+    return reply;
   }
 
-  json discard(json& response) {
+  Reply discard() {
     KernelNotices notices;
     {
       LayerLocks locks(fs_);
@@ -184,17 +122,17 @@ class Dispatcher {
       notices = rebind_nodes(fs_, {"/"}, changed);
     }
     notify(notices);
-    return response;
+    return {};
   }
 
-  json refresh(const std::vector<std::string>& paths, json& response) {
+  Reply refresh(const std::vector<std::string>& paths) {
     KernelNotices notices;
     {
       LayerLocks locks(fs_);
       notices = rebind_nodes(fs_, paths, paths);
     }
     notify(notices);
-    return response;
+    return {};
   }
 
   // Bumps the content epoch first: a prefetch that read old content while the layers
@@ -210,32 +148,18 @@ class Dispatcher {
   PrewarmChild* prewarm_;
 };
 
-json error_response(const std::string& message) {
-  // One line, whatever the exception text held.
-  std::string line = message;
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return {{"ok", false}, {"error", line}};
-}
-
 }  // namespace
 
 std::string ControlOps::handle(std::string_view request_line) {
-  json response;
   try {
-    const json request = json::parse(request_line);
-    response = Dispatcher(fs_, session_, opens_, prewarm_).run(request);
-  } catch (const json::parse_error& e) {
-    response = error_response(std::string("request is not valid JSON: ") + e.what());
+    const Request request = layer::control::decode_request(request_line);
+    return layer::control::encode_reply(request.op,
+                                        Dispatcher(fs_, session_, opens_, prewarm_).run(request));
   } catch (const std::exception& e) {
-    response = error_response(e.what());
+    return layer::control::encode_failure(e.what());
   } catch (...) {
-    response = error_response("internal error");
+    return layer::control::encode_failure("internal error");
   }
-  // Host file names need not be UTF-8; an invalid byte is replaced rather than failing
-  // the whole response.
-  return response.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace agentfense::fs

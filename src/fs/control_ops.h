@@ -1,21 +1,8 @@
-// The requests a supervisor sends to a live mount over its control socket
-// (control_server.h): review and apply this sandbox's write layer while the agent keeps
-// using the mount, and drop cached views of base paths another sandbox's commit changed.
-// One JSON object per request, one per response:
-//   {"op":"ping"}                  -> {"ok":true}
-//   {"op":"changes"}               -> {"ok":true,"changes":[{"path","kind","type"}]}
-//   {"op":"diff","paths":[..]}     -> {"ok":true,"diff":"..."}        (no paths = all)
-//   {"op":"commit","paths":[..]}   -> {"ok":true,"applied","denied","conflicts","reasons"}
-//   {"op":"discard"}               -> {"ok":true}
-//   {"op":"refresh","paths":[..]}  -> {"ok":true}
-//   {"op":"audit_begin","command":"ID"} -> {"ok":true}   events now carry the command id
-//   {"op":"stats"}                 -> {"ok":true,"requests":{"readdir","reads",...},
-//        "prewarm":"off"|"walking"|"done"}  what reached the daemon so far (tests,
-//        diagnostics) and the warm-up walk's state (prewarm_walk.h)
-//   {"op":"audit_end","command":"ID"}   -> {"ok":true,"dropped":N} once the command's
-//        events (its repeat counts too) are written and synced: acknowledged
-//        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused
-//   any failure                    -> {"ok":false,"error":"one line"}
+// The fs side of a live mount's control socket (control_server.h): a supervisor reviews
+// and applies this sandbox's write layer while the agent keeps using the mount, drops
+// cached views of base paths another sandbox's commit changed, brackets commands in the
+// audit trail and reads the daemon's counters. The messages are
+// layer/control_protocol.h's.
 #pragma once
 
 #include <string>

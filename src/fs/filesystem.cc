@@ -10,6 +10,7 @@
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
 #include "fs/quota_walk.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -119,7 +120,7 @@ int Filesystem::resolve(const NodeView& parent, const std::string& name, const s
 }
 
 int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry) {
-  const std::string path = child_path(parent.path, name);
+  const std::string path = layer::child_path(parent.path, name);
   HostEntry host;
   if (int rc = resolve(parent, name, path, &host)) return rc;
   const bool is_dir = S_ISDIR(host.st.st_mode);
@@ -223,7 +224,7 @@ bool Filesystem::has_visible_descendant(int base_dir, int upper_dir, const std::
   if (read_merged_dir(base_dir, upper_dir, path, *journal_, &entries) < 0) return false;
   for (const ListedEntry& entry : entries) {
     if (--*budget <= 0) return true;
-    const std::string child = child_path(path, entry.name);
+    const std::string child = layer::child_path(path, entry.name);
     const bool is_dir = S_ISDIR(entry.type);
     const policy::Decision decision = access_.policy().decide(child, is_dir);
     if (decision.level >= Level::kView) return true;
@@ -243,7 +244,7 @@ int Filesystem::listing(const NodeView& dir, bool continuing, std::shared_ptr<co
   }
   auto filtered = std::make_shared<Listing>();
   for (ListedEntry& entry : entries) {
-    const std::string child = child_path(dir.path, entry.name);
+    const std::string child = layer::child_path(dir.path, entry.name);
     const bool is_dir = S_ISDIR(entry.type);
     const policy::Decision decision = access_.policy().decide(child, is_dir);
     bool shown = decision.level >= Level::kView;
@@ -263,7 +264,7 @@ bool Filesystem::empty_for_agent(const std::string& dir_path,
   for (const ListedEntry& entry : entries) {
     const bool is_dir = S_ISDIR(entry.type);
     const policy::Decision decision =
-        access_.policy().decide(child_path(dir_path, entry.name), is_dir);
+        access_.policy().decide(layer::child_path(dir_path, entry.name), is_dir);
     if (decision.level >= Level::kView || (is_dir && decision.descendants_may_be_visible)) {
       return false;
     }

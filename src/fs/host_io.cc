@@ -17,11 +17,4 @@ UniqueFd open_dir_for_listing(int dir_path_fd) {
   return UniqueFd(::openat(dir_path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
-std::string child_path(std::string_view parent, std::string_view name) {
-  std::string path(parent);
-  if (path != "/") path += '/';
-  path += name;
-  return path;
-}
-
 }  // namespace agentfense::fs

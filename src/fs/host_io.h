@@ -23,8 +23,6 @@ int stat_at(int dir_fd, const std::string& name, struct stat* st);
 UniqueFd open_dir_path(int dir_fd, const std::string& name);
 // A readable directory stream fd for an O_PATH directory fd.
 UniqueFd open_dir_for_listing(int dir_path_fd);
-
-// "/a" + "b" -> "/a/b"; "/" + "b" -> "/b".
-std::string child_path(std::string_view parent, std::string_view name);
+// Workspace paths: layer/safe_walk.h (child_path, split_path, ...).
 
 }  // namespace agentfense::fs

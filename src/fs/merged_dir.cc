@@ -1,12 +1,13 @@
 #include "fs/merged_dir.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 
 #include <functional>
 #include <map>
 
+#include "common/dir_stream.h"
 #include "fs/host_io.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -38,21 +39,15 @@ mode_t type_of(const dirent& entry, int dir_fd) {
 // Adds the entries of one layer; names already present (from upper) win.
 int add_layer(int dir_path_fd, std::map<std::string, mode_t>& entries,
               const std::function<bool(const std::string&)>& hidden) {
-  UniqueFd listing_fd = open_dir_for_listing(dir_path_fd);
-  if (!listing_fd) return -errno;
-  DIR* dir = ::fdopendir(listing_fd.get());
-  if (!dir) return -errno;
-  listing_fd.release();  // now owned by `dir`
-  errno = 0;
-  while (dirent* entry = ::readdir(dir)) {
+  DirStream dir(dir_path_fd);
+  if (!dir) return -dir.error();
+  while (const dirent* entry = dir.next()) {
     const std::string name = entry->d_name;
-    if (name == "." || name == ".." || entries.count(name) || hidden(name)) continue;
-    const mode_t type = type_of(*entry, ::dirfd(dir));
+    if (entries.count(name) || hidden(name)) continue;
+    const mode_t type = type_of(*entry, dir.fd());
     if (type != 0) entries.emplace(name, type);
   }
-  const int err = errno;
-  (void)::closedir(dir);  // read-only stream: nothing to lose on a close error
-  return -err;
+  return -dir.error();
 }
 
 }  // namespace
@@ -67,7 +62,7 @@ int read_merged_dir(int base_dir, int upper_dir, const std::string& dir_path,
   }
   if (base_dir >= 0) {
     auto whited_out = [&](const std::string& name) {
-      return journal.is_whiteout(child_path(dir_path, name));
+      return journal.is_whiteout(layer::child_path(dir_path, name));
     };
     if (int rc = add_layer(base_dir, entries, whited_out)) return rc;
   }

@@ -9,12 +9,13 @@
 
 #include "fs/host_io.h"
 #include "fs/ops.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 
 int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& name, Op op,
                    bool is_dir, int* upper_parent) {
-  const std::string path = child_path(parent.path, name);
+  const std::string path = layer::child_path(parent.path, name);
   // Decided before looking at the host: a hidden existing name and an absent one must
   // give the same answer.
   const policy::Decision decision = fs.access().policy().decide(path, is_dir);
@@ -30,7 +31,7 @@ int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& na
 
 int finish_create(Filesystem& fs, const NodeView& parent, const std::string& name, bool make_opaque,
                   fuse_entry_param* entry) {
-  const std::string path = child_path(parent.path, name);
+  const std::string path = layer::child_path(parent.path, name);
   int recorded = fs.journal().remove_marker(path);
   if (recorded == 0 && make_opaque) recorded = fs.journal().add_opaque(path);
   fs.changed_children(parent);
@@ -124,7 +125,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
   if (!parent) return;
   const mode_t type = mode & S_IFMT;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK) {
-    const std::string path = child_path(parent->path, name);
+    const std::string path = layer::child_path(parent->path, name);
     fs.access().deny(Op::kMknod, path, fs.access().policy().decide(path, false), EPERM);
     fuse_reply_err(req, EPERM);  // device nodes are never created
     return;

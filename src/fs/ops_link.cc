@@ -14,6 +14,7 @@
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
 #include "fs/ops.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -29,8 +30,8 @@ bool levels_unchanged(Filesystem& fs, int upper_dir, const std::string& from,
   const policy::Policy& policy = fs.access().policy();
   for (const ListedEntry& entry : entries) {
     const bool is_dir = S_ISDIR(entry.type);
-    const std::string old_path = child_path(from, entry.name);
-    const std::string new_path = child_path(to, entry.name);
+    const std::string old_path = layer::child_path(from, entry.name);
+    const std::string new_path = layer::child_path(to, entry.name);
     const policy::Decision before = policy.decide(old_path, is_dir);
     const policy::Decision after = policy.decide(new_path, is_dir);
     if (before.level != after.level ||
@@ -161,8 +162,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
   std::optional<NodeView> to_parent = node_or_reply(req, newparent);
   if (!to_parent) return;
   std::lock_guard lock(fs.mutation_mu());
-  const Endpoint from{*from_parent, name, child_path(from_parent->path, name)};
-  const Endpoint to{*to_parent, newname, child_path(to_parent->path, newname)};
+  const Endpoint from{*from_parent, name, layer::child_path(from_parent->path, name)};
+  const Endpoint to{*to_parent, newname, layer::child_path(to_parent->path, newname)};
   fuse_reply_err(req, -do_rename(fs, from, to, flags));
 }
 
@@ -179,7 +180,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   std::lock_guard lock(fs.mutation_mu());
   // Both ends need write; one audit event names both (prepare_create's check of the new
   // name records nothing for kLink).
-  const std::string link_path = child_path(parent->path, newname);
+  const std::string link_path = layer::child_path(parent->path, newname);
   const policy::Decision new_decision = fs.access().policy().decide(link_path, false);
   const policy::Decision& deciding =
       source->decision.level < Level::kWrite ? source->decision : new_decision;
@@ -203,7 +204,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
     return;
   }
   reservation.keep();
-  const std::string new_path = child_path(parent->path, newname);
+  const std::string new_path = layer::child_path(parent->path, newname);
   const int recorded = fs.journal().remove_marker(new_path);
   fs.changed_children(*parent);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for

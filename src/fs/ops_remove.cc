@@ -10,13 +10,14 @@
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
 #include "fs/ops.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
 
 int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name, bool is_rmdir) {
   const Op op = is_rmdir ? Op::kRmdir : Op::kUnlink;
-  const std::string path = child_path(parent.path, name);
+  const std::string path = layer::child_path(parent.path, name);
   HostEntry host;
   if (int rc = fs.resolve(parent, name, path, &host)) return rc;
   const bool is_dir = S_ISDIR(host.st.st_mode);

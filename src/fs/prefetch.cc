@@ -7,6 +7,7 @@
 #include <shared_mutex>
 
 #include "fs/host_io.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -75,7 +76,7 @@ void Prefetcher::file_read(Filesystem& fs, const NodeView& file) {
   std::size_t files = 0, budget = kBatchBytes;
   for (++next; next != listing->end() && files < kBatchFiles; ++next) {
     if (!S_ISREG(next->type)) continue;
-    const fuse_ino_t ino = load(fs, child_path(dir->path, next->name), budget, &data);
+    const fuse_ino_t ino = load(fs, layer::child_path(dir->path, next->name), budget, &data);
     if (ino == 0) continue;
     ++files;
     budget -= data.size();

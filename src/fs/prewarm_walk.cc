@@ -1,27 +1,21 @@
 #include "fs/prewarm_walk.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "common/dir_stream.h"
 #include "common/unique_fd.h"
 
 namespace agentfense::fs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct DirCloser {
-  void operator()(DIR* dir) const { (void)::closedir(dir); }  // nothing to do on failure
-};
-using DirHandle = std::unique_ptr<DIR, DirCloser>;
 
 // Opens `relative` below `root` without following any symlink and without leaving the
 // tree: the walk runs on the host, so a name the agent swapped for a symlink meanwhile
@@ -69,17 +63,11 @@ class Walk {
   }
 
   void list(std::string path) {
-    const int fd = open_beneath(root_, path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return;  // removed or not listable meanwhile
-    DirHandle dir(::fdopendir(fd));
-    if (!dir) {
-      (void)::close(fd);  // fdopendir failed: the fd is still ours
-      return;
-    }
+    DirStream dir = DirStream::adopt(UniqueFd(open_beneath(root_, path, O_RDONLY | O_DIRECTORY)));
+    if (!dir) return;  // removed or not listable meanwhile
+    const int fd = dir.fd();
     ++totals_.directories;
-    while (const dirent* entry = ::readdir(dir.get())) {
-      const std::string_view name = entry->d_name;
-      if (name == "." || name == "..") continue;
+    while (const dirent* entry = dir.next()) {
       if (++totals_.entries >= budget_.max_entries) return;
       // READDIRPLUS gave the kernel these attributes: no request.
       struct stat st {};

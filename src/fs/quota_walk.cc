@@ -1,6 +1,5 @@
 #include "fs/quota_walk.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 
 #include <string>
@@ -9,29 +8,12 @@
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
 
 constexpr int kDirFlags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-
-std::vector<std::string> names_in(int dir_fd) {
-  UniqueFd readable(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!readable) throw SystemError("open upper directory for counting", errno);
-  DIR* dir = ::fdopendir(readable.get());
-  if (!dir) throw SystemError("fdopendir", errno);
-  (void)readable.release();  // owned by `dir` now
-  std::vector<std::string> names;
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  const int error = errno;
-  (void)::closedir(dir);  // a read-only directory stream: nothing to flush
-  if (error) throw SystemError("readdir upper directory", error);
-  return names;
-}
 
 // One directory being listed: its entries and how far the walk got.
 struct Level {
@@ -47,7 +29,7 @@ QuotaUsage count_upper(int upper_fd) {
   UniqueFd dir(::openat(upper_fd, ".", kDirFlags));
   if (!dir) throw SystemError("open upper directory", errno);
   std::vector<Level> stack;
-  stack.push_back({names_in(dir.get())});
+  stack.push_back({layer::list_names(dir.get())});
   while (!stack.empty()) {
     Level& level = stack.back();
     if (level.next == level.names.size()) {
@@ -76,7 +58,7 @@ QuotaUsage count_upper(int upper_fd) {
     UniqueFd child(::openat(dir.get(), name.c_str(), kDirFlags));
     if (!child) throw SystemError("open upper directory " + name, errno);
     dir = std::move(child);
-    stack.push_back({names_in(dir.get())});  // `level` is not used after this
+    stack.push_back({layer::list_names(dir.get())});  // `level` is not used after this
   }
   return usage;
 }

@@ -155,8 +155,11 @@ class ChangeLister {
 
 }  // namespace
 
-std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope) {
-  return ChangeLister(base_dirfd, j, scope).run();
+std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope,
+                                 const ChangeSelection& only) {
+  std::vector<Change> changes = ChangeLister(base_dirfd, j, scope).run();
+  std::erase_if(changes, [&](const Change& change) { return !only.selects(change.path); });
+  return changes;
 }
 
 }  // namespace agentfense::layer

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "layer/change_selection.h"
 #include "layer/journal.h"
 #include "layer/scope.h"
 
@@ -35,7 +36,9 @@ struct Change {
 //           are reported (the same way, recursively) and the directory, which keeps its
 //           hidden entries, is not. A deletion that would remove nothing is not a change.
 // Directories present in upper only as parents of changed entries are not reported.
-std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope);
+// `only`: just the changes it selects (change_selection.h).
+std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope,
+                                 const ChangeSelection& only = {});
 
 // Unified diff (3 lines of context) of the given changes, git-style headers (paths
 // quoted as git does, see quote_path). Content is shown only where `scope` lets the
@@ -51,9 +54,9 @@ struct CommitResult {
 
 // Applies changes to the base, atomically per file, never following a symlink on the
 // host. Only where `scope` says the sandbox may write; hidden base entries are never
-// removed or replaced (a directory holding some stays). `only` empty = all changes,
-// otherwise the listed paths and everything below them. Applied paths are removed from
-// upper and the journal. Serialized per base by flock(LOCK_EX).
+// removed or replaced (a directory holding some stays). `only`: the changes it selects
+// (change_selection.h; by default all). Applied paths are removed from upper and the
+// journal. Serialized per base by flock(LOCK_EX).
 //
 // What reaches the host is plain content: permission bits lose setuid/setgid and the
 // group/other write bits the base entry did not already have (a note says so); FIFOs
@@ -64,7 +67,7 @@ struct CommitResult {
 // changes are done and their total, for a progress bar on large commits.
 using CommitProgress = std::function<void(std::size_t done, std::size_t total)>;
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
-                    const std::vector<std::string>& only = {}, const CommitProgress& progress = {});
+                    const ChangeSelection& only = {}, const CommitProgress& progress = {});
 
 // Empties upper (no symlink is followed) and resets the journal.
 void discard(Journal& j);

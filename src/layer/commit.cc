@@ -287,12 +287,6 @@ class Committer {
   const Scope& scope_;
 };
 
-bool selected(const std::string& path, const std::vector<std::string>& only) {
-  return only.empty() || std::any_of(only.begin(), only.end(), [&](const std::string& o) {
-           return is_same_or_under(path, o);
-         });
-}
-
 // Replaces the marker on a recreated directory `path` by explicit whiteouts for the base
 // entries it still has to hide. Entries this commit just wrote into the base (and removed
 // from upper) must become visible instead of looking deleted, which a blanket opaque
@@ -363,15 +357,12 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 
 }  // namespace
 
-CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
-                    const std::vector<std::string>& only, const CommitProgress& progress) {
+CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const ChangeSelection& only,
+                    const CommitProgress& progress) {
   BaseLock lock(base_dirfd);
   CommitResult result;
   Committer committer(base_dirfd, j, scope);
-  std::vector<Change> changes;
-  for (Change& change : list_changes(base_dirfd, j, scope)) {
-    if (selected(change.path, only)) changes.push_back(std::move(change));
-  }
+  const std::vector<Change> changes = list_changes(base_dirfd, j, scope, only);
   std::size_t done = 0;
   for (const Change& change : changes) {
     if (progress) progress(done++, changes.size());

@@ -1,13 +1,12 @@
 #include "layer/safe_walk.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <memory>
 
+#include "common/dir_stream.h"
 #include "common/errors.h"
 
 namespace agentfense::layer {
@@ -99,18 +98,11 @@ std::optional<struct stat> stat_beneath(int root_fd, std::string_view path) {
 }
 
 std::vector<std::string> list_names(int dir_fd) {
-  UniqueFd readable = reopen_dir(dir_fd);
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(readable.get()), &::closedir);
-  if (!dir) check_syscall(-1, "fdopendir");
-  readable.release();  // now owned by `dir`
+  DirStream dir(dir_fd);
+  if (!dir) throw SystemError("open directory for listing", dir.error());
   std::vector<std::string> names;
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir.get())) {
-    const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-    errno = 0;
-  }
-  if (errno != 0) check_syscall(-1, "readdir");
+  while (const dirent* entry = dir.next()) names.emplace_back(entry->d_name);
+  if (dir.error()) throw SystemError("readdir", dir.error());
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -1,12 +1,12 @@
 #include "runtime/bwrap_args.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <string_view>
 
+#include "common/dir_stream.h"
 #include "common/errors.h"
 #include "runtime/command_aliases.h"
 #include "runtime/proc_masks.h"
@@ -56,18 +56,8 @@ bool open_to_others(const char* path) {
 }
 
 bool has_entries(const char* path) {
-  DIR* dir = ::opendir(path);
-  if (!dir) return false;
-  bool found = false;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") {
-      found = true;
-      break;
-    }
-  }
-  ::closedir(dir);
-  return found;
+  DirStream dir(path);
+  return dir && dir.next() != nullptr;
 }
 
 void add_proc(std::vector<std::string>& args) {

@@ -10,7 +10,6 @@
 
 #include "common/errors.h"
 #include "common/log.h"
-#include "common/text_safety.h"
 #include "server/commit_room.h"
 #include "server/write_layer.h"
 
@@ -23,11 +22,7 @@ MountPlan owned_by(MountPlan plan, const supervisor::HostIdLease& ids) {
   return plan;
 }
 
-nlohmann::json paths_json(const std::vector<std::string>& paths) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& p : paths) list.push_back(path_to_wire(p));  // JSON is UTF-8
-  return list;
-}
+using layer::control::Op;
 
 // An fd that is readable while `a` or `b` is (an epoll set: level-triggered, nothing is
 // ever consumed), for the runtime's single cancel_fd. `b` may be -1.
@@ -90,7 +85,7 @@ class ScopeExit {
 std::string LiveSandbox::begin_command_trail() {
   const std::string id = "c" + std::to_string(++commands_);
   try {
-    mount_.control({{"op", "audit_begin"}, {"command", id}});
+    mount_.control({.op = Op::kAuditBegin, .command = id});
   } catch (const std::exception& error) {
     log::warn("audit.command_begin_failed", {{"command", id}, {"error", error.what()}});
   }
@@ -99,7 +94,7 @@ std::string LiveSandbox::begin_command_trail() {
 
 void LiveSandbox::end_command_trail(const std::string& command_id) {
   try {
-    mount_.control({{"op", "audit_end"}, {"command", command_id}});
+    mount_.control({.op = Op::kAuditEnd, .command = command_id});
   } catch (const std::exception& error) {
     log::error("audit.command_end_failed", {{"command", command_id}, {"error", error.what()}});
   }
@@ -249,34 +244,33 @@ v1::CommitChangesResponse LiveSandbox::sync_after_command() {
               {{"sandbox_id", plan_.mount.sandbox_id}, {"reason", full.what()}});
     return {};
   }
-  return commit_from_control(
-      mount_.control({{"op", "commit"}, {"paths", nlohmann::json::array()}}));
+  return commit_to_wire(mount_.control({.op = Op::kCommit}).commit);
 }
 
 v1::ListChangesResponse LiveSandbox::changes() {
-  return changes_from_control(mount_.control({{"op", "changes"}}));
+  return changes_to_wire(mount_.control({.op = Op::kChanges}).changes);
 }
 
 v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths) {
   v1::DiffChangesResponse out;
-  out.set_diff(mount_.control({{"op", "diff"}, {"paths", paths_json(paths)}}).at("diff"));
+  out.set_diff(mount_.control({.op = Op::kDiff, .paths = paths}).diff);
   return out;
 }
 
 v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths) {
   const std::unique_lock exclusive(activity_);
   reserve_commit_room();
-  return commit_from_control(mount_.control({{"op", "commit"}, {"paths", paths_json(paths)}}));
+  return commit_to_wire(mount_.control({.op = Op::kCommit, .paths = paths}).commit);
 }
 
 void LiveSandbox::discard() {
   const std::unique_lock exclusive(activity_);
-  mount_.control({{"op", "discard"}});
+  mount_.control({.op = Op::kDiscard});
 }
 
 void LiveSandbox::refresh(const std::vector<std::string>& paths) {
   if (paths.empty()) return;
-  mount_.control({{"op", "refresh"}, {"paths", paths_json(paths)}});
+  mount_.control({.op = Op::kRefresh, .paths = paths});
 }
 
 }  // namespace agentfense::server

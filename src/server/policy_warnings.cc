@@ -1,12 +1,11 @@
 #include "server/policy_warnings.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <memory>
-
+#include "common/dir_stream.h"
 #include "common/unique_fd.h"
+#include "layer/safe_walk.h"
 #include "policy/shadowed_none.h"
 
 namespace agentfense::server {
@@ -18,10 +17,6 @@ using policy::PathKind;
 // CreateSandbox. What was found so far is still reported.
 constexpr std::size_t kWalkBudget = 1'000'000;
 
-std::string child_of(const std::string& dir, const char* name) {
-  return (dir == "/" ? "" : dir) + "/" + name;
-}
-
 class Walker {
  public:
   explicit Walker(const policy::ShadowFinder& finder) : finder_(finder) {}
@@ -29,29 +24,24 @@ class Walker {
   // `dir_fd` is an O_PATH fd of the directory at workspace path `path`.
   void walk(int dir_fd, const std::string& path) {
     if (!finder_.may_occur_below(path)) return;
-    UniqueFd readable(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!readable) return;  // unreadable: skipped (best effort, see the header)
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(readable.get()), &::closedir);
-    if (!dir) return;
-    readable.release();  // owned by `dir` now
+    DirStream dir(dir_fd);
+    if (!dir) return;  // unreadable: skipped (best effort, see the header)
     std::vector<std::string> subdirs;
-    while (const dirent* entry = ::readdir(dir.get())) {
-      const std::string_view name = entry->d_name;
-      if (name == "." || name == "..") continue;
+    while (const dirent* entry = dir.next()) {
       if (++seen_ > kWalkBudget) return;
       bool is_dir = entry->d_type == DT_DIR;
       if (entry->d_type == DT_UNKNOWN) {
         struct stat st {};
-        is_dir = ::fstatat(::dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        is_dir = ::fstatat(dir.fd(), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                  S_ISDIR(st.st_mode);
       }
-      paths_.push_back({child_of(path, entry->d_name), is_dir});
-      if (is_dir) subdirs.emplace_back(name);
+      paths_.push_back({layer::child_path(path, entry->d_name), is_dir});
+      if (is_dir) subdirs.emplace_back(entry->d_name);
     }
-    const int fd = ::dirfd(dir.get());
     for (const std::string& name : subdirs) {
-      UniqueFd child(::openat(fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (child) walk(child.get(), child_of(path, name.c_str()));
+      UniqueFd child(
+          ::openat(dir.fd(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (child) walk(child.get(), layer::child_path(path, name));
     }
   }
 

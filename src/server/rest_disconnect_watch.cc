@@ -1,6 +1,5 @@
 #include "server/rest_disconnect_watch.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -12,6 +11,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "common/dir_stream.h"
 #include "common/log.h"
 
 namespace agentfense::server {
@@ -85,23 +85,18 @@ HttpConnection ConnectionOf(const httplib::Request& request) {
 }
 
 UniqueFd FindConnectionSocket(const HttpConnection& connection) {
-  DIR* listing = ::opendir("/proc/self/fd");
-  if (listing == nullptr) return {};
-  UniqueFd found;
-  while (const dirent* entry = ::readdir(listing)) {
+  DirStream listing("/proc/self/fd");
+  if (!listing) return {};
+  while (const dirent* entry = listing.next()) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || fd == ::dirfd(listing)) continue;
+    if (end == entry->d_name || *end != '\0' || fd == listing.fd()) continue;
     if (!is_connection(static_cast<int>(fd), connection)) continue;
     // Checked again on the dup: the number may have been closed and reused meanwhile.
     UniqueFd copy(::fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 3));
-    if (copy && is_connection(copy.get(), connection)) {
-      found = std::move(copy);
-      break;
-    }
+    if (copy && is_connection(copy.get(), connection)) return copy;
   }
-  ::closedir(listing);  // a read-only directory stream: nothing to report on close
-  return found;
+  return {};
 }
 
 RestDisconnectWatch::RestDisconnectWatch(HttpConnection connection, CallContext& call)

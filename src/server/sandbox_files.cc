@@ -1,19 +1,18 @@
 #include "server/sandbox_files.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
+#include "layer/safe_walk.h"
 #include "server/proto_time.h"
 
 namespace agentfense::server {
@@ -98,28 +97,16 @@ v1::SandboxFileInfo info_of(const std::string& path, const struct stat& st,
   return info;
 }
 
-std::string join(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
-}
-
 void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& policy, bool recursive,
               v1::ListSandboxFilesResponse& out) {
-  const int listing_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (listing_fd < 0) throw from_errno(errno, dir_path, "list");
-  DIR* dir = ::fdopendir(listing_fd);
-  if (!dir) {
-    ::close(listing_fd);
-    throw SystemError("fdopendir " + dir_path, errno);
-  }
   std::vector<std::string> names;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(name);
+  try {
+    names = layer::list_names(dir_fd);
+  } catch (const SystemError& error) {
+    throw from_errno(error.code(), dir_path, "list");
   }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
-    const std::string path = join(dir_path, name);
+    const std::string path = layer::child_path(dir_path, name);
     if (!is_valid_utf8(name)) {  // as CodebaseStore::list_files: not representable
       log::warn("sandbox.name_not_listed",
                 {{"path", escape_user_text(path)}, {"why", "not valid UTF-8"}});

@@ -61,8 +61,8 @@ SandboxMount::~SandboxMount() {
   supervisor::destroy_run_dir(run_dir_);
 }
 
-nlohmann::json SandboxMount::control(const nlohmann::json& request,
-                                     std::chrono::milliseconds timeout) const {
+layer::control::Reply SandboxMount::control(const layer::control::Request& request,
+                                            std::chrono::milliseconds timeout) const {
   supervisor::ControlClient client(run_dir_ + "/control.sock");
   return client.call(request, timeout);
 }

@@ -8,11 +8,11 @@
 
 #include <chrono>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "layer/control_protocol.h"
 #include "policy/rule.h"
 #include "supervisor/mount_child.h"
 
@@ -46,8 +46,8 @@ class SandboxMount {
   std::string mountpoint() const { return run_dir_ + "/mnt"; }
   // One request over the control socket; throws when the fs process answers ok=false or
   // cannot be reached.
-  nlohmann::json control(const nlohmann::json& request,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+  layer::control::Reply control(const layer::control::Request& request,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
  private:
   std::string run_dir_;

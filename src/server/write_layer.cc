@@ -1,7 +1,7 @@
 #include "server/write_layer.h"
 
 #include "common/errors.h"
-#include "common/text_safety.h"
+#include "layer/change_selection.h"
 #include "layer/changes.h"
 #include "layer/changes_wire.h"
 #include "layer/journal.h"
@@ -22,74 +22,44 @@ v1::ChangeKind kind_to_wire(layer::ChangeKind kind) {
   return v1::CHANGE_KIND_UNSPECIFIED;
 }
 
-v1::ChangeKind kind_from_text(const std::string& text) {
-  if (text == "added") return v1::CHANGE_KIND_ADDED;
-  if (text == "modified") return v1::CHANGE_KIND_MODIFIED;
-  if (text == "deleted") return v1::CHANGE_KIND_DELETED;
-  return v1::CHANGE_KIND_UNSPECIFIED;
-}
+}  // namespace
 
-void add_change(v1::ListChangesResponse& out, const std::string& path, v1::ChangeKind kind,
-                char type) {
-  v1::FileChange* change = out.add_changes();
-  change->set_path(path);
-  change->set_kind(kind);
-  change->set_is_dir(type == 'd');
-  change->set_is_symlink(type == 'l');
-}
-
-// `path` equals one of `selected` or lies below it.
-bool selected_by(const std::string& path, const std::vector<std::string>& selected) {
-  if (selected.empty()) return true;
-  for (const std::string& s : selected) {
-    const std::string prefix = s.size() > 1 && s.back() == '/' ? s.substr(0, s.size() - 1) : s;
-    if (path == prefix || prefix == "/" ||
-        (path.rfind(prefix, 0) == 0 && path.size() > prefix.size() && path[prefix.size()] == '/'))
-      return true;
+std::string change_path_from_wire(const std::string& text) {
+  try {
+    return layer::selection_path_from_wire(text);
+  } catch (const UserError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what(), kReasonInvalidPath);
   }
-  return false;
 }
 
-void fill_commit(v1::CommitChangesResponse& out, layer::CommitResult result) {
+v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes) {
+  layer::to_wire(changes);
+  v1::ListChangesResponse out;
+  for (const layer::Change& change : changes) {
+    v1::FileChange* wire = out.add_changes();
+    wire->set_path(change.path);
+    wire->set_kind(kind_to_wire(change.kind));
+    wire->set_is_dir(change.type == 'd');
+    wire->set_is_symlink(change.type == 'l');
+  }
+  return out;
+}
+
+v1::CommitChangesResponse commit_to_wire(layer::CommitResult result) {
   layer::to_wire(result);
+  v1::CommitChangesResponse out;
   for (const auto& p : result.applied) out.add_applied(p);
   for (const auto& p : result.denied) out.add_denied(p);
   for (const auto& p : result.conflicts) out.add_conflicts(p);
   for (const auto& [path, why] : result.reasons) (*out.mutable_reasons())[path] = why;
   for (const auto& [path, note] : result.notes) (*out.mutable_notes())[path] = note;
-}
-
-void copy_paths(const nlohmann::json& reply, const char* key,
-                google::protobuf::RepeatedPtrField<std::string>& out) {
-  const auto list = reply.find(key);
-  if (list == reply.end()) return;
-  for (const auto& path : *list) out.Add(path.get<std::string>());
-}
-
-}  // namespace
-
-std::string change_path_from_wire(const std::string& text) {
-  try {
-    const std::string path = path_from_wire(text);
-    if (path.find('\0') != std::string::npos) throw UserError("path contains a NUL byte");
-    return policy::normalize_path(path.empty() ? "/" : path);
-  } catch (const UserError& error) {
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "bad path '" + escape_user_text(text) + "': " + error.what(),
-                   kReasonInvalidPath);
-  }
+  return out;
 }
 
 v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
                                         const policy::Policy& policy) {
   const auto journal = layer::Journal::open(state_dir);
-  v1::ListChangesResponse out;
-  std::vector<layer::Change> changes =
-      layer::list_changes(base_dirfd, *journal, layer::Scope(policy));
-  layer::to_wire(changes);
-  for (const auto& change : changes)
-    add_change(out, change.path, kind_to_wire(change.kind), change.type);
-  return out;
+  return changes_to_wire(layer::list_changes(base_dirfd, *journal, layer::Scope(policy)));
 }
 
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
@@ -97,9 +67,7 @@ v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_di
                                      const std::vector<std::string>& paths) {
   const auto journal = layer::Journal::open(state_dir);
   const layer::Scope scope(policy);
-  std::vector<layer::Change> changes;
-  for (auto& change : layer::list_changes(base_dirfd, *journal, scope))
-    if (selected_by(change.path, paths)) changes.push_back(std::move(change));
+  const auto changes = layer::list_changes(base_dirfd, *journal, scope, paths);
   v1::DiffChangesResponse out;
   out.set_diff(layer::render_diff(base_dirfd, *journal, scope, changes));
   return out;
@@ -109,38 +77,12 @@ v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& stat
                                          const policy::Policy& policy,
                                          const std::vector<std::string>& paths) {
   const auto journal = layer::Journal::open(state_dir);
-  v1::CommitChangesResponse out;
-  fill_commit(out, layer::commit(base_dirfd, *journal, layer::Scope(policy), paths));
-  return out;
+  return commit_to_wire(layer::commit(base_dirfd, *journal, layer::Scope(policy), paths));
 }
 
 void offline_discard(const std::string& state_dir) {
   const auto journal = layer::Journal::open(state_dir);
   layer::discard(*journal);
-}
-
-v1::ListChangesResponse changes_from_control(const nlohmann::json& reply) {
-  v1::ListChangesResponse out;
-  for (const auto& change : reply.at("changes")) {
-    const std::string type = change.value("type", "f");
-    add_change(out, change.at("path").get<std::string>(),
-               kind_from_text(change.at("kind").get<std::string>()), type.empty() ? 'f' : type[0]);
-  }
-  return out;
-}
-
-v1::CommitChangesResponse commit_from_control(const nlohmann::json& reply) {
-  v1::CommitChangesResponse out;
-  copy_paths(reply, "applied", *out.mutable_applied());
-  copy_paths(reply, "denied", *out.mutable_denied());
-  copy_paths(reply, "conflicts", *out.mutable_conflicts());
-  if (const auto reasons = reply.find("reasons"); reasons != reply.end())
-    for (const auto& [path, why] : reasons->items())
-      (*out.mutable_reasons())[path] = why.get<std::string>();
-  if (const auto notes = reply.find("notes"); notes != reply.end())
-    for (const auto& [path, note] : notes->items())
-      (*out.mutable_notes())[path] = note.get<std::string>();
-  return out;
 }
 
 std::vector<std::string> paths_to_refresh(const v1::CommitChangesResponse& result) {

@@ -5,10 +5,10 @@
 // Both produce the same wire messages.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "layer/changes.h"
 #include "policy/policy.h"
 #include "server/api.h"
 
@@ -28,12 +28,14 @@ void offline_discard(const std::string& state_dir);
 
 // A path naming changes to diff or commit, as the API carries it (common/text_safety.h
 // path_to_wire: a change to a name that is not UTF-8 is listed git-quoted and selected
-// the same way), normalized. Throws ApiError(INVALID_ARGUMENT, INVALID_PATH).
+// the same way), normalized: layer::selection_path_from_wire. Throws
+// ApiError(INVALID_ARGUMENT, INVALID_PATH).
 std::string change_path_from_wire(const std::string& text);
 
-// Replies of the mount's control socket ("changes", "commit") as wire messages.
-v1::ListChangesResponse changes_from_control(const nlohmann::json& reply);
-v1::CommitChangesResponse commit_from_control(const nlohmann::json& reply);
+// The layer's answers as wire messages, offline or from the mount's fs process
+// (layer/control_protocol.h): paths and messages through layer/changes_wire.h.
+v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes);
+v1::CommitChangesResponse commit_to_wire(layer::CommitResult result);
 
 // Every path named by a changes listing / commit, for telling other mounts to refresh.
 std::vector<std::string> paths_to_refresh(const v1::CommitChangesResponse& result);

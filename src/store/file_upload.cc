@@ -7,11 +7,11 @@
 #include <optional>
 
 #include "common/errors.h"
+#include "common/sha256.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/ids.h"
 #include "store/safe_path.h"
-#include "store/sha256.h"
 #include "store/staging.h"
 
 namespace agentfense::store {
@@ -113,7 +113,7 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
   result.set_codebase_id(codebase_id);
   result.set_file_path(path.display);
   result.set_size(received);
-  result.set_checksum(hash.finish_checksum());
+  result.set_checksum("sha256:" + hash.finish_hex());
   return result;
 }
 

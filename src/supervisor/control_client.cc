@@ -33,31 +33,30 @@ ControlClient::ControlClient(const std::string& socket_path) : path_(socket_path
                 "connect to " + socket_path);
 }
 
-nlohmann::json ControlClient::call(const nlohmann::json& request,
-                                   std::chrono::milliseconds timeout) {
+std::string ControlClient::exchange(std::string_view line, std::chrono::milliseconds timeout) {
   if (!fd_) throw SystemError("control connection to " + path_ + " was closed", ENOTCONN);
   const Clock::time_point deadline = Clock::now() + timeout;
-  nlohmann::json response;
   try {
-    write_all(request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-              deadline);
-    const std::string line = read_line(deadline);
-    response = nlohmann::json::parse(line, nullptr, false);
-    if (!response.is_object() || !response.contains("ok") || !response["ok"].is_boolean()) {
-      throw SystemError("malformed control response from " + path_, EPROTO);
-    }
+    write_all(std::string(line) + "\n", deadline);
+    return read_line(deadline);
   } catch (const SystemError&) {
     fd_.reset();
     buffered_.clear();
     throw;
   }
-  if (!response["ok"].get<bool>()) {
-    const auto error = response.find("error");
-    throw ControlError(error != response.end() && error->is_string()
-                           ? error->get<std::string>()
-                           : "control request failed without a message");
+}
+
+layer::control::Reply ControlClient::call(const layer::control::Request& request,
+                                          std::chrono::milliseconds timeout) {
+  const std::string line = exchange(layer::control::encode_request(request), timeout);
+  try {
+    return layer::control::decode_reply(request.op, line);
+  } catch (const layer::control::ProtocolError& error) {
+    // Whatever the fs process meant, the connection no longer pairs requests and replies.
+    fd_.reset();
+    buffered_.clear();
+    throw SystemError(std::string(error.what()) + " from " + path_, EPROTO);
   }
-  return response;
 }
 
 void ControlClient::wait_for(short events, Clock::time_point deadline) {

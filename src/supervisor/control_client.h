@@ -1,33 +1,35 @@
-// Client of a live mount's control socket (fs/control_ops.h lists the requests): one
-// JSON request line out, one response line back, on a connection kept open for any
-// number of calls.
+// Client of a live mount's control socket (layer/control_protocol.h): one request line
+// out, one reply line back, on a connection kept open for any number of calls.
 #pragma once
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "layer/control_protocol.h"
 
 namespace agentfense::supervisor {
 
 // The fs process answered {"ok":false,"error":...}; what() is its error text.
-class ControlError : public UserError {
- public:
-  using UserError::UserError;
-};
+using ControlError = layer::control::Refused;
 
 class ControlClient {
  public:
   // Connects; throws SystemError (e.g. ENOENT before the mount is ready).
   explicit ControlClient(const std::string& socket_path);
 
-  // Sends `request` and returns the response object when it says "ok": true. Throws
-  // ControlError for an "ok": false answer, SystemError on I/O failure, timeout or a
-  // malformed response; after a SystemError the connection is closed (a late answer
-  // would otherwise be read as the answer to the next call) and later calls fail.
-  nlohmann::json call(const nlohmann::json& request, std::chrono::milliseconds timeout);
+  // Sends `request` and returns the reply when it says "ok": true. Throws ControlError
+  // for an "ok": false answer, SystemError on I/O failure, timeout or a malformed reply;
+  // after a SystemError the connection is closed (a late answer would otherwise be read
+  // as the answer to the next call) and later calls fail.
+  layer::control::Reply call(const layer::control::Request& request,
+                             std::chrono::milliseconds timeout);
+
+  // The transport alone: one line out (without its newline), the next line back. Throws
+  // SystemError as call() does. For tests that speak the protocol by hand.
+  std::string exchange(std::string_view line, std::chrono::milliseconds timeout);
 
  private:
   std::string read_line(std::chrono::steady_clock::time_point deadline);

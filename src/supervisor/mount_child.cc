@@ -6,28 +6,28 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
-#include <thread>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/child_exec.h"
 #include "runtime/helper_env.h"
 
 namespace agentfense::supervisor {
 namespace {
 
-constexpr int kChildReadyFd = 3;
+// How long the fs process gets to unmount after SIGTERM, and to go after SIGKILL.
+constexpr std::chrono::seconds kStopGrace{5};
 
-std::vector<std::string> mount_argv(const MountChildSpec& spec) {
+std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
   std::vector<std::string> argv = {
       "agentfense",  "mount",
       "--policy",    spec.policy_json_file,
       "--state-dir", spec.state_dir,
       "--owner",     std::to_string(spec.owner_uid) + ":" + std::to_string(spec.owner_gid),
-      "--ready-fd",  std::to_string(kChildReadyFd)};
+      "--ready-fd",  std::to_string(ready_fd)};
   for (const auto& [flag, value] :
        {std::pair{"--disk", spec.quota.bytes}, std::pair{"--disk-inodes", spec.quota.inodes}}) {
     argv.push_back(flag);
@@ -49,16 +49,37 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec) {
   return argv;
 }
 
-// Returns the exit status, or -1 if the child did not exit within `grace`.
-int wait_for_exit(pid_t pid, std::chrono::milliseconds grace) {
-  const auto deadline = std::chrono::steady_clock::now() + grace;
+// Runs in the forked child: only async-signal-safe calls until exec.
+runtime::ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd,
+                                 pid_t supervisor) {
+  // If the supervisor dies (even by SIGKILL) the mount process gets SIGTERM and
+  // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
+  // that died before the signal was armed.
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) return {"PR_SET_PDEATHSIG", errno};
+  if (::getppid() != supervisor) return {"supervisor exited during mount set-up", ESRCH};
+  // A blocked signal survives exec: the server blocks SIGTERM in every thread to
+  // sigwait() for it, and a mount process inheriting that mask would never see its
+  // parent-death SIGTERM and outlive a crashed server.
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) return {"sigprocmask", errno};
+  // Nothing the supervisor opened (sockets, other sandboxes' fds) reaches the mount
+  // process but the ready pipe.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return {"close_range", errno};
+  if (::fcntl(ready_fd, F_SETFD, 0) < 0) return {"clear close-on-exec on the ready pipe", errno};
+  // A fixed environment, never the supervisor's (the server's secrets, a CLI caller's
+  // loader variables): see runtime/helper_env.h.
+  ::execve(program, argv, runtime::helper_environment());
+  return {"execve agentfense mount", errno};
+}
+
+// True when the process behind `pidfd` exits within `grace` (it is not reaped here).
+bool exits_within(int pidfd, std::chrono::milliseconds grace) {
+  pollfd pfd{pidfd, POLLIN, 0};
   while (true) {
-    int status = 0;
-    const pid_t got = ::waitpid(pid, &status, WNOHANG);
-    if (got == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (got < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const int rc = ::poll(&pfd, 1, static_cast<int>(grace.count()));
+    if (rc < 0 && errno == EINTR) continue;  // a signal cuts the grace short: acceptable
+    return rc > 0;
   }
 }
 
@@ -70,36 +91,14 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   check_syscall(::pipe2(fds, O_CLOEXEC), "pipe");
   UniqueFd ready_read(fds[0]);
   UniqueFd ready_write(fds[1]);
-  const std::vector<std::string> args = mount_argv(spec);
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-
-  const std::string program = spec.program;  // the child may only touch what exists pre-fork
+  // Everything the child uses exists before fork.
+  const runtime::CStringArray argv(mount_argv(spec, ready_write.get()));
+  const std::string program = spec.program;
   const pid_t supervisor = ::getpid();
-  pid_ = check_syscall(::fork(), "fork mount process");
-  if (pid_ == 0) {
-    // Child: only async-signal-safe calls until exec.
-    // If the supervisor dies (even by SIGKILL) the mount process gets SIGTERM and
-    // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
-    // that died before the signal was armed.
-    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || ::getppid() != supervisor) ::_exit(127);
-    // A blocked signal survives exec: the server blocks SIGTERM in every thread to
-    // sigwait() for it, and a mount process inheriting that mask would never see its
-    // parent-death SIGTERM and outlive a crashed server.
-    sigset_t none;
-    sigemptyset(&none);
-    if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) ::_exit(127);
-    // Nothing the supervisor opened (sockets, other sandboxes' fds) reaches the mount
-    // process; the ready pipe becomes fd 3 (dup2 clears close-on-exec on the new fd).
-    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) ::_exit(127);
-    if (::dup2(ready_write.get(), kChildReadyFd) < 0) ::_exit(127);
-    // A fixed environment, never the supervisor's (the server's secrets, a CLI caller's
-    // loader variables): see runtime/helper_env.h.
-    ::execve(program.c_str(), argv.data(), runtime::helper_environment());
-    ::_exit(127);
-  }
-  ready_write.reset();
+  const int ready_fd = ready_write.get();
+  child_.emplace(runtime::ChildProcess::spawn(
+      [&] { return exec_mount(program.c_str(), argv.get(), ready_fd, supervisor); }));
+  ready_write.reset();  // the child's copy is the only one: its exit reads as EOF
 
   pollfd pfd{ready_read.get(), POLLIN, 0};
   const int rc = ::poll(&pfd, 1, static_cast<int>(ready_timeout.count()));
@@ -113,15 +112,17 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
 }
 
 int MountChild::stop() {
-  if (pid_ <= 0) return 0;
-  // ESRCH (already exited) is fine: waitpid below still reaps it.
-  (void)::kill(pid_, SIGTERM);
-  int status = wait_for_exit(pid_, std::chrono::seconds(5));
-  if (status < 0) {
-    (void)::kill(pid_, SIGKILL);
-    status = wait_for_exit(pid_, std::chrono::seconds(5));
+  if (!child_) return 0;
+  // ESRCH (already exited) is fine: wait() still reaps it. The pid stays ours until then.
+  (void)::kill(child_->pid(), SIGTERM);
+  if (!exits_within(child_->pidfd(), kStopGrace)) {
+    child_->kill();
+    // Stuck on its own mount: detaching it aborts what the process waits for.
+    if (!exits_within(child_->pidfd(), kStopGrace))
+      (void)::umount2(mountpoint_.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
   }
-  pid_ = -1;
+  const int status = child_->wait();
+  child_.reset();
   // A killed daemon leaves the mount behind ("Transport endpoint is not connected"); a
   // clean one already unmounted and this fails with EINVAL, which is expected.
   (void)::umount2(mountpoint_.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);

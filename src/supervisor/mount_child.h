@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fs/quota_limits.h"
+#include "runtime/child_process.h"
 
 namespace agentfense::supervisor {
 
@@ -45,7 +47,7 @@ class MountChild {
   int stop();
 
  private:
-  pid_t pid_ = -1;
+  std::optional<runtime::ChildProcess> child_;  // empty once stopped
   std::string mountpoint_;
 };
 

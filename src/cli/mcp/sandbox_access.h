@@ -42,7 +42,9 @@ class SandboxAccess {
 
   runtime::SessionSpec session_spec() const;
   std::shared_mutex& activity() { return activity_; }
-  nlohmann::json control(const nlohmann::json& request) { return sandbox_.control(request); }
+  layer::control::Reply control(const layer::control::Request& request) {
+    return sandbox_.control(request);
+  }
 
  private:
   LocalSandbox& sandbox_;

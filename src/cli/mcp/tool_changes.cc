@@ -3,24 +3,27 @@
 #include "cli/mcp/review_schema.h"
 #include "cli/mcp/sandbox_access.h"
 #include "cli/mcp/tool_table.h"
+#include "layer/changes_wire.h"
 
 namespace agentfense::cli::mcp {
 namespace {
 
-const char* type_name(const std::string& type) {
-  if (type == "f") return "file";
-  if (type == "d") return "directory";
-  if (type == "l") return "symlink";
+const char* type_name(char type) {
+  if (type == 'f') return "file";
+  if (type == 'd') return "directory";
+  if (type == 'l') return "symlink";
   return "other";
 }
 
 json changes(const json&, ToolCall& call) {
-  const json reply = call.sandbox.control({{"op", "changes"}});
+  std::vector<layer::Change> listed =
+      call.sandbox.control({.op = layer::control::Op::kChanges}).changes;
+  layer::to_wire(listed);
   json list = json::array();
-  for (const json& change : reply.at("changes")) {
-    list.push_back({{"path", change.at("path")},
-                    {"kind", change.at("kind")},
-                    {"type", type_name(change.value("type", ""))}});
+  for (const layer::Change& change : listed) {
+    list.push_back({{"path", change.path},
+                    {"kind", layer::control::kind_name(change.kind)},
+                    {"type", type_name(change.type)}});
   }
   return {{"changes", list}, {"count", list.size()}};
 }

@@ -7,6 +7,7 @@
 #include "cli/mcp/review_schema.h"
 #include "cli/mcp/sandbox_access.h"
 #include "cli/mcp/tool_table.h"
+#include "layer/changes_wire.h"
 
 namespace agentfense::cli::mcp {
 namespace {
@@ -17,12 +18,14 @@ json commit(const json& args, ToolCall& call) {
   // The fs process applies the changes in one request: progress says how long it takes.
   const ProgressTicker ticker(call.progress, 0, [] { return std::string("committing"); });
   std::unique_lock lock(call.sandbox.activity());
-  const json reply = call.sandbox.control({{"op", "commit"}, {"paths", paths}});
-  return {{"applied", reply.at("applied")},
-          {"denied", reply.at("denied")},
-          {"conflicts", reply.at("conflicts")},
-          {"reasons", reply.value("reasons", json::object())},
-          {"notes", reply.value("notes", json::object())}};
+  layer::CommitResult result =
+      call.sandbox.control({.op = layer::control::Op::kCommit, .paths = paths}).commit;
+  layer::to_wire(result);
+  return {{"applied", result.applied},
+          {"denied", result.denied},
+          {"conflicts", result.conflicts},
+          {"reasons", result.reasons},
+          {"notes", result.notes}};
 }
 
 }  // namespace

@@ -7,8 +7,9 @@ namespace agentfense::cli::mcp {
 namespace {
 
 json diff(const json& args, ToolCall& call) {
-  const json reply = call.sandbox.control({{"op", "diff"}, {"paths", paths_argument(args)}});
-  return {{"diff", reply.at("diff")}};
+  return {{"diff",
+           call.sandbox.control({.op = layer::control::Op::kDiff, .paths = paths_argument(args)})
+               .diff}};
 }
 
 }  // namespace

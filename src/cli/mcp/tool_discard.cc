@@ -10,9 +10,10 @@ namespace {
 
 json discard(const json&, ToolCall& call) {
   std::unique_lock lock(call.sandbox.activity());
-  const json listed = call.sandbox.control({{"op", "changes"}});
-  call.sandbox.control({{"op", "discard"}});
-  return {{"discarded", listed.at("changes").size()}};
+  using layer::control::Op;
+  const std::size_t listed = call.sandbox.control({.op = Op::kChanges}).changes.size();
+  call.sandbox.control({.op = Op::kDiscard});
+  return {{"discarded", listed}};
 }
 
 }  // namespace

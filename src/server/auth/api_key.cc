@@ -1,12 +1,12 @@
 #include "server/auth/api_key.h"
 
-#include <openssl/evp.h>
 #include <sys/random.h>
 
 #include <cerrno>
 #include <cstdint>
 
 #include "common/errors.h"
+#include "common/sha256.h"
 
 namespace agentfense::server {
 namespace {
@@ -37,21 +37,7 @@ std::string generate_api_key() {
 }
 
 std::string hash_api_key(std::string_view key) {
-  // Fetched once: OpenSSL 3 would otherwise look the implementation up on every call,
-  // and this runs on every request.
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (sha256 == nullptr) throw std::runtime_error("SHA-256 is not available (OpenSSL)");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(key.data(), key.size(), digest, &length, sha256, nullptr) != 1)
-    throw std::runtime_error("SHA-256 failed (OpenSSL)");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
+  return "sha256:" + sha256_hex(key);
 }
 
 std::string api_key_id(std::string_view key) {
