@@ -1,7 +1,9 @@
 #include "runtime/network_helper.h"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -106,7 +108,13 @@ NetworkHelper NetworkHelper::start(const NetworkHelperPlan& plan) {
   wait_for_loopback(plan.sandbox_pid, plan.bwrap_pidfd, deadline);
   // Opened here, as the supervisor: the helper gets them as /proc/self/fd/N paths.
   const UniqueFd netns = open_namespace(plan.sandbox_pid, "net");
-  const UniqueFd userns = open_namespace(plan.sandbox_pid, "user");
+  // The user namespace that owns the network namespace, which the helper must join to
+  // configure it. Not the sandbox process's own: bwrap's --disable-userns moves it into a
+  // nested one, and /proc showed the outer or the nested one depending on whether we
+  // looked before or after the move (under load: after, and slirp4netns then failed
+  // with "setns(CLONE_NEWNET): Operation not permitted").
+  const UniqueFd userns(::ioctl(netns.get(), NS_GET_USERNS));
+  if (!userns) throw SystemError("NS_GET_USERNS on the sandbox's network namespace", errno);
   int ready[2], exit[2];
   check_syscall(::pipe2(ready, O_CLOEXEC), "pipe2");
   UniqueFd ready_read(ready[0]), ready_write(ready[1]);

@@ -12,7 +12,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "runtime/network_helper.h"
+#include "runtime/sandbox_process.h"
 #include "runtime/shell_session.h"
 #include "sandbox_fixture.h"
 
@@ -129,6 +132,39 @@ TEST_F(NetworkTest, TheHelperDiesWithTheSandbox) {
   spec.argv = {"sleep", "30"};
   EXPECT_TRUE(run_sandboxed(spec).timed_out);
   EXPECT_EQ(helpers_of_this_process(), 0);
+}
+
+// The helper must join the user namespace that owns the sandbox's network namespace,
+// whenever it looks. Once the command runs, its process sits in bwrap's nested user
+// namespace (--disable-userns): reading its /proc ns/user then gave the nested one, and
+// slirp4netns failed with "setns(CLONE_NEWNET): Operation not permitted" (seen in CI
+// under load, when the command got there before the supervisor looked). Here the
+// helper is attached only after the command is running, every time.
+TEST_F(NetworkTest, TheHelperJoinsTheOwnerOfTheNetworkNamespaceWhenTheCommandAlreadyRuns) {
+  ExecSpec spec = shell("");
+  spec.argv = {"sleep", "30"};  // network off: a namespace of its own with only lo
+  SandboxProcess sandbox = SandboxProcess::start(spec);
+  ASSERT_NE(sandbox.cgroup(), nullptr);
+  pid_t command = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (command < 0 && std::chrono::steady_clock::now() < deadline) {
+    for (const pid_t pid : sandbox.cgroup()->members()) {
+      std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "sleep") command = pid;
+    }
+    if (command < 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(command, 0) << "the command never started";
+  const auto [uid, gid] = default_sandbox_ids();
+  const NetworkHelper helper =
+      NetworkHelper::start({.sandbox_pid = command,
+                            .bwrap_pidfd = sandbox.pidfd(),
+                            .drop_privileges = true,
+                            .uid = uid,
+                            .gid = gid,
+                            .cgroup_join_fds = sandbox.cgroup()->join_fds()});
+  EXPECT_EQ(helpers_of_this_process(), 1);
 }
 
 TEST_F(NetworkTest, SessionKeepsItsNetworkAcrossATimeoutAndLosesItOnClose) {
