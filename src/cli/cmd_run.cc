@@ -18,7 +18,7 @@
 #include "common/errors.h"
 #include "runtime/boundary.h"
 #include "runtime/docker/docker_boundary.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::cli {
 namespace {

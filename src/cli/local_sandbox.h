@@ -23,7 +23,7 @@
 #include "fs/quota_limits.h"
 #include "layer/control_protocol.h"
 #include "policy/policy.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 #include "supervisor/host_ids.h"
 #include "supervisor/run_dir.h"
 

@@ -10,7 +10,7 @@
 
 #include "audit/trail_file.h"
 #include "policy/rule.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::cli {
 

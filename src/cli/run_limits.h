@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::cli {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 #include "runtime/shell_session.h"
 
 namespace agentfense::runtime {

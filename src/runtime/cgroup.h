@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "runtime/cgroup_counters.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::runtime {
 

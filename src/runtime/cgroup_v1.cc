@@ -31,7 +31,7 @@ void apply_memory(const CgroupDir& dir, int64_t bytes) {
 void apply_cpu(const CgroupDir& dir, const Limits& limits) {
   if (limits.cpu_quota > 0) {
     dir.write("cpu.cfs_period_us", std::to_string(kCfsPeriodMicros));
-    // cpu_quota is already microseconds per 100 ms period (sandbox.h).
+    // cpu_quota is already microseconds per 100 ms period (exec.h).
     dir.write("cpu.cfs_quota_us", std::to_string(limits.cpu_quota));
   }
   if (limits.cpu_shares > 0) dir.write("cpu.shares", std::to_string(limits.cpu_shares));

@@ -53,7 +53,7 @@ CgroupV2::CgroupV2(const Limits& limits, const std::string& name, const std::str
   }
   if (limits.pids_limit > 0) dir_.write("pids.max", std::to_string(limits.pids_limit));
   if (limits.cpu_quota > 0)
-    // cpu_quota is already microseconds per 100 ms period (sandbox.h).
+    // cpu_quota is already microseconds per 100 ms period (exec.h).
     dir_.write("cpu.max",
                std::to_string(limits.cpu_quota) + " " + std::to_string(kCpuPeriodMicros));
   if (limits.cpu_shares > 0)

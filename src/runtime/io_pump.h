@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "common/unique_fd.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::runtime {
 

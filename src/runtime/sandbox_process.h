@@ -14,8 +14,8 @@
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
 #include "runtime/child_process.h"
+#include "runtime/exec.h"
 #include "runtime/network_helper.h"
-#include "runtime/sandbox.h"
 
 namespace agentfense::runtime {
 

@@ -9,7 +9,7 @@
 #include "common/errors.h"
 #include "runtime/execute_only_shell.h"
 #include "runtime/io_pump.h"
-#include "runtime/session_shell.h"
+#include "runtime/shell_process.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -52,7 +52,7 @@ ExecSpec sandbox_spec(const SessionSpec& spec) {
 
 ShellSession::ShellSession(SessionSpec spec) : spec_(std::move(spec)) {
   validate(spec_);
-  set_shell(SessionShell::start(sandbox_spec(spec_), "", kReadyTimeout));
+  set_shell(ShellProcess::start(sandbox_spec(spec_), "", kReadyTimeout));
 }
 
 ShellSession::~ShellSession() {
@@ -71,7 +71,7 @@ void ShellSession::close() {
     if (shell_) shell_->kill_tree();
   }
   const std::lock_guard exec_lock(exec_mutex_);
-  std::unique_ptr<SessionShell> shell;
+  std::unique_ptr<ShellProcess> shell;
   {
     const std::lock_guard lock(shell_mutex_);
     shell = std::move(shell_);
@@ -90,7 +90,7 @@ std::vector<std::string> ShellSession::cgroup_paths() const {
   return shell_ ? shell_->cgroup_paths() : std::vector<std::string>{};
 }
 
-void ShellSession::set_shell(std::unique_ptr<SessionShell> shell) {
+void ShellSession::set_shell(std::unique_ptr<ShellProcess> shell) {
   const std::lock_guard lock(shell_mutex_);
   if (closing_) return;  // close() raced us; the new shell dies with `shell`
   shell_ = std::move(shell);
@@ -136,7 +136,7 @@ ExecResult ShellSession::run(const std::string& command, std::chrono::millisecon
     if (outcome != Outcome::kDone) {
       // Gone or stuck: end the whole sandbox. Every writer is dead after that, so the
       // pipes reach EOF and drain() returns with the last of the output.
-      std::unique_ptr<SessionShell> ended;
+      std::unique_ptr<ShellProcess> ended;
       {
         const std::lock_guard lock(shell_mutex_);
         ended = std::move(shell_);
@@ -206,8 +206,8 @@ void ShellSession::replace_shell(ExecResult& result, const OutputCallback& on_ou
       "agentfense: the shell did not return after the timeout and was replaced by a new "
       "shell in a new sandbox";
   try {
-    std::unique_ptr<SessionShell> shell =
-        SessionShell::start(sandbox_spec(spec_), last_cwd_, kReadyTimeout);
+    std::unique_ptr<ShellProcess> shell =
+        ShellProcess::start(sandbox_spec(spec_), last_cwd_, kReadyTimeout);
     notice += last_cwd_.empty() ? "" : " in " + last_cwd_;
     notice += "; shell variables, functions, background jobs and /tmp were reset\n";
     notice += shell->startup_stderr();

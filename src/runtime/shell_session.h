@@ -25,11 +25,11 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::runtime {
 
-class SessionShell;
+class ShellProcess;
 class IoPump;
 
 struct SessionSpec {
@@ -91,12 +91,12 @@ class ShellSession {
   ExecResult run(const std::string& command, std::chrono::milliseconds timeout,
                  const OutputCallback& on_output, int cancel_fd);
   void replace_shell(ExecResult& result, const OutputCallback& on_output);
-  void set_shell(std::unique_ptr<SessionShell> shell);
+  void set_shell(std::unique_ptr<ShellProcess> shell);
 
   const SessionSpec spec_;
   std::mutex exec_mutex_;           // serializes exec/close
   mutable std::mutex shell_mutex_;  // guards shell_ against close() from another thread
-  std::unique_ptr<SessionShell> shell_;
+  std::unique_ptr<ShellProcess> shell_;
   std::atomic<bool> alive_{false};
   std::atomic<bool> closing_{false};
   uint64_t next_seq_ = 1;

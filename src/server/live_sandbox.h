@@ -21,7 +21,7 @@
 #include "common/unique_fd.h"
 #include "policy/policy.h"
 #include "runtime/boundary.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 #include "server/api.h"
 #include "server/sandbox_mount.h"
 #include "server/sandbox_runtime.h"

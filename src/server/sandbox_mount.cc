@@ -8,7 +8,7 @@
 
 #include "common/errors.h"
 #include "policy/policy_file.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 #include "supervisor/control_client.h"
 #include "supervisor/run_dir.h"
 

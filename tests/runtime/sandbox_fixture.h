@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/unique_fd.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::runtime {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::cli::mcp {
 

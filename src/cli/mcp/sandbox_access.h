@@ -10,7 +10,7 @@
 #include <shared_mutex>
 
 #include "cli/local_sandbox.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 #include "runtime/shell_session.h"
 
 namespace agentfense::cli::mcp {

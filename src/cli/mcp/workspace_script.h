@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cli/mcp/tool_table.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::cli::mcp {
 

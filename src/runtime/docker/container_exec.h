@@ -1,4 +1,4 @@
-// One command in a sandbox's container, with the bwrap runtime's semantics (sandbox.h):
+// One command in a sandbox's container, with the bwrap runtime's semantics (exec.h):
 // exact exit code, stdout and stderr apart, stdin, the caller's env, workdir, the output
 // cap, live output, a timeout or cancel that kills the command's whole process tree (and
 // only it: other commands of the sandbox run on), and, as under bwrap, no process of the
@@ -10,7 +10,7 @@
 #pragma once
 
 #include "runtime/docker/exec_launch.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::runtime::docker {
 

@@ -8,8 +8,8 @@
 #include <functional>
 #include <string_view>
 
+#include "runtime/exec.h"
 #include "runtime/io_pump.h"
-#include "runtime/sandbox.h"
 
 namespace agentfense::runtime::docker {
 

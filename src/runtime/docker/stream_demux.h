@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 namespace agentfense::runtime::docker {
 

@@ -1,7 +1,9 @@
-// One incarnation of a session's shell: the driver loop (session_channel.h) running in
-// one sandbox, plus what the session needs to steer it - dups of its stdio for a
-// per-command IoPump, the channel, and the host pids that make up "the shell itself"
-// (bwrap's two processes and bash) as opposed to the commands it runs.
+// ShellProcess: one running shell of a session, the driver loop (session_channel.h) in
+// one sandbox. The session itself (ShellSession, shell_session.h) outlives it: a stuck
+// shell is replaced by a new ShellProcess in the last working directory. This holds
+// what the session needs to steer one: dups of its stdio for a per-command IoPump, the
+// channel, and the host pids that make up "the shell itself" (bwrap's two processes and
+// bash) as opposed to the commands it runs.
 #pragma once
 
 #include <sys/types.h>
@@ -12,18 +14,18 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 #include "runtime/sandbox_process.h"
 #include "runtime/session_channel.h"
 
 namespace agentfense::runtime {
 
-class SessionShell {
+class ShellProcess {
  public:
   // Starts `spec` (argv = the shell binary; it is replaced by the driver's argv) and
   // waits until the loop reports ready. `start_dir` may be empty. Throws SystemError
   // with the sandbox's stderr when the shell dies or does not become ready in time.
-  static std::unique_ptr<SessionShell> start(const ExecSpec& spec, const std::string& start_dir,
+  static std::unique_ptr<ShellProcess> start(const ExecSpec& spec, const std::string& start_dir,
                                              std::chrono::milliseconds ready_timeout);
 
   SessionChannel& channel() { return channel_; }
@@ -52,7 +54,7 @@ class SessionShell {
   int terminate() { return process_.terminate(); }
 
  private:
-  SessionShell(SandboxProcess process, SessionChannel channel)
+  ShellProcess(SandboxProcess process, SessionChannel channel)
       : process_(std::move(process)), channel_(std::move(channel)) {}
   void await_ready(std::chrono::milliseconds ready_timeout);
 

@@ -1,4 +1,4 @@
-#include "runtime/session_shell.h"
+#include "runtime/shell_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -42,7 +42,7 @@ pid_t parent_of(pid_t pid) {
 
 }  // namespace
 
-std::unique_ptr<SessionShell> SessionShell::start(const ExecSpec& spec,
+std::unique_ptr<ShellProcess> ShellProcess::start(const ExecSpec& spec,
                                                   const std::string& start_dir,
                                                   std::chrono::milliseconds ready_timeout) {
   session_shell_path(spec.argv.at(0));  // only bash, whatever the caller asked for
@@ -58,14 +58,14 @@ std::unique_ptr<SessionShell> SessionShell::start(const ExecSpec& spec,
       shell_spec, {channel.child_command_fd(), channel.child_status_fd(), shell_exe});
   channel.close_child_ends();  // or we would never see the shell's end close
 
-  std::unique_ptr<SessionShell> shell(new SessionShell(std::move(process), std::move(channel)));
+  std::unique_ptr<ShellProcess> shell(new ShellProcess(std::move(process), std::move(channel)));
   shell->stdout_ = shell->process_.take_stdout();
   shell->stderr_ = shell->process_.take_stderr();
   shell->await_ready(ready_timeout);
   return shell;
 }
 
-void SessionShell::await_ready(std::chrono::milliseconds ready_timeout) {
+void ShellProcess::await_ready(std::chrono::milliseconds ready_timeout) {
   IoPump pump(dup_stdout(), dup_stderr(), {}, "", kStartupOutputLimit, {});
   const auto deadline = std::chrono::steady_clock::now() + ready_timeout;
   for (;;) {
@@ -101,28 +101,28 @@ void SessionShell::await_ready(std::chrono::milliseconds ready_timeout) {
     throw SystemError("session shell pid " + std::to_string(shell_pid_) + " is not bwrap's", ESRCH);
 }
 
-UniqueFd SessionShell::dup_stdout() const {
+UniqueFd ShellProcess::dup_stdout() const {
   return dup_fd(stdout_.get());
 }
 
-UniqueFd SessionShell::dup_stderr() const {
+UniqueFd ShellProcess::dup_stderr() const {
   return dup_fd(stderr_.get());
 }
 
-UniqueFd SessionShell::dup_command() const {
+UniqueFd ShellProcess::dup_command() const {
   return dup_fd(channel_.command_fd());
 }
 
-std::vector<std::string> SessionShell::cgroup_paths() const {
+std::vector<std::string> ShellProcess::cgroup_paths() const {
   return process_.cgroup() ? process_.cgroup()->paths() : std::vector<std::string>{};
 }
 
-void SessionShell::interrupt_command() const {
+void ShellProcess::interrupt_command() const {
   // Fails only once the shell is gone, which the caller learns from bwrap's pidfd.
   (void)::syscall(SYS_pidfd_send_signal, shell_pidfd_.get(), SIGUSR1, nullptr, 0);
 }
 
-bool SessionShell::kill_commands() const {
+bool ShellProcess::kill_commands() const {
   const SandboxCgroup* cgroup = process_.cgroup();
   if (!cgroup) return false;
   for (int round = 0; round < kMaxKillRounds; ++round) {

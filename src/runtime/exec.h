@@ -1,5 +1,7 @@
-// Public entry point of the bwrap runtime: run one command inside a bubblewrap boundary
-// with the permission filesystem bound at /workspace.
+// One command: what to run (ExecSpec, with its Limits) and how it ended (ExecResult),
+// shared by sessions and the docker runtime, and run_sandboxed, the bwrap runtime's
+// entry point that runs one command inside a fresh bubblewrap boundary with the
+// permission filesystem bound at /workspace.
 //
 // What the boundary guarantees (DESIGN.md "Runtimes"): an unprivileged host uid (never
 // root) that is uid 1000 "agent" inside a user namespace, no capabilities, no_new_privs,

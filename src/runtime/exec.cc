@@ -1,7 +1,7 @@
 // run_sandboxed = start the boundary (SandboxProcess: the whole launch chain) -> pump
 // I/O until exit or deadline -> kill the tree -> reap -> read what the limits did ->
 // drain output -> (scope exit) remove the cgroup.
-#include "runtime/sandbox.h"
+#include "runtime/exec.h"
 
 #include <csignal>
 #include <optional>
