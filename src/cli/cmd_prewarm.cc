@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "cli/commands.h"
 #include "common/errors.h"
@@ -19,6 +20,8 @@
 
 namespace agentfense::cli {
 namespace {
+
+constexpr auto kStartDelay = std::chrono::milliseconds(500);
 
 struct PrewarmArgs {
   uid_t uid = 0;
@@ -44,6 +47,11 @@ int prewarm(const PrewarmArgs& args) {
   if (::geteuid() == 0) check_step(runtime::drop_privileges(args.uid, args.gid));
   check_step(runtime::enforce_no_new_privs());
   become_idle();
+  // A client often runs its first command right after StartSandbox returns; the walk's
+  // requests would compete with it for the fs process's threads. Commands that arrive
+  // later (an agent's first model turn) still find the walk done: 20,000 files take
+  // about 1.2 s here.
+  std::this_thread::sleep_for(kStartDelay);
   const auto started = std::chrono::steady_clock::now();
   const fs::PrewarmTotals totals = fs::prewarm_walk(fs::kPrewarmRootFd, fs::PrewarmBudget{});
   const auto took = std::chrono::steady_clock::now() - started;

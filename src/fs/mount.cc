@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 #include "fs/control_ops.h"
 #include "fs/control_server.h"
@@ -58,13 +59,18 @@ class SignalHandlers {
   fuse_session* session_;
 };
 
-// The walker is this binary's `prewarm` command, walking as the mount's owner.
+// The walker is this binary's `prewarm` command, walking as the mount's owner. It only
+// saves time: a walk that cannot start is logged and the mount serves without it.
 void start_prewarm(const MountOptions& options, Filesystem& fs,
                    std::optional<PrewarmChild>& walker) {
-  const UniqueFd root(::open(options.mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) throw SystemError("open " + options.mountpoint + " for the warm-up", errno);
-  walker.emplace("/proc/self/exe", root.get(), options.owner_uid, options.owner_gid);
-  fs.access().set_quiet_pid(walker->pid());
+  try {
+    const UniqueFd root(::open(options.mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw SystemError("open " + options.mountpoint + " for the warm-up", errno);
+    walker.emplace("/proc/self/exe", root.get(), options.owner_uid, options.owner_gid);
+    fs.access().set_quiet_pid(walker->pid());
+  } catch (const SystemError& error) {
+    log::warn("fs.prewarm_unavailable", {{"error", error.what()}});
+  }
 }
 
 }  // namespace
