@@ -49,6 +49,13 @@ class Walk {
       if (over_budget()) return totals_;
       list(dirs_[next]);  // by value: listing appends to dirs_
     }
+    // Once more: the kernel keeps some listings only from their second reading (measured
+    // on the bench tree: after one full `find`, the next sent 423 of its 5,033 READDIRs
+    // again, the one after none), and an agent's first command would pay for those.
+    for (const std::string& path : dirs_) {
+      if (over_budget()) return totals_;
+      relist(path);
+    }
     for (const SmallFile& file : files_) {
       if (over_budget() || totals_.bytes_read + file.size > budget_.max_total_bytes) return totals_;
       read_whole(file.path);
@@ -60,6 +67,13 @@ class Walk {
  private:
   bool over_budget() const {
     return totals_.entries >= budget_.max_entries || Clock::now() >= deadline_;
+  }
+
+  // Reads a listing again for the kernel's cache, looking at nothing in it.
+  void relist(const std::string& path) {
+    DirStream dir = DirStream::adopt(UniqueFd(open_beneath(root_, path, O_RDONLY | O_DIRECTORY)));
+    while (dir && dir.next()) {
+    }
   }
 
   void list(std::string path) {

@@ -1,8 +1,9 @@
 // The warm-up walk over a freshly started sandbox's mount (sandbox.prewarm), so that an
 // agent's first command finds the kernel's caches as a second one would: every
-// directory listed (READDIRPLUS leaves a dentry and attributes for each entry), then
-// the small files the agent may read, read once (the first READ of a batch pushes its
-// siblings into the page cache, prefetch.h, so most reads are cache hits).
+// directory listed twice (READDIRPLUS leaves a dentry and attributes for each entry;
+// some listings stay cached only from their second reading), then the small files the
+// agent may read, read once (the first READ of a batch pushes its siblings into the
+// page cache, prefetch.h, so most reads are cache hits).
 //
 // It runs in a process of its own (`agentfense prewarm`, started by the fs process),
 // as the sandbox's own host ids, so it sees exactly what the agent sees and can never
@@ -29,8 +30,8 @@ struct PrewarmTotals {
 };
 
 // Walks the tree below `root_fd` (a directory fd of the mount's root): all directories
-// first, breadth first, then the small regular files readable by the caller, in listing
-// order. Errors (a name removed meanwhile, EACCES) skip that name.
+// first, breadth first (and once more), then the small regular files readable by the
+// caller, in listing order. Errors (a name removed meanwhile, EACCES) skip that name.
 PrewarmTotals prewarm_walk(int root_fd, const PrewarmBudget& budget);
 
 }  // namespace agentfense::fs
