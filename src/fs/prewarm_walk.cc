@@ -69,15 +69,19 @@ class Walk {
     return totals_.entries >= budget_.max_entries || Clock::now() >= deadline_;
   }
 
+  DirStream open_listing(const std::string& path) const {
+    return DirStream::adopt(UniqueFd(open_beneath(root_, path, O_RDONLY | O_DIRECTORY)));
+  }
+
   // Reads a listing again for the kernel's cache, looking at nothing in it.
-  void relist(const std::string& path) {
-    DirStream dir = DirStream::adopt(UniqueFd(open_beneath(root_, path, O_RDONLY | O_DIRECTORY)));
+  void relist(const std::string& path) const {
+    DirStream dir = open_listing(path);
     while (dir && dir.next()) {
     }
   }
 
   void list(std::string path) {
-    DirStream dir = DirStream::adopt(UniqueFd(open_beneath(root_, path, O_RDONLY | O_DIRECTORY)));
+    DirStream dir = open_listing(path);
     if (!dir) return;  // removed or not listable meanwhile
     const int fd = dir.fd();
     ++totals_.directories;

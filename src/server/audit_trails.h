@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -60,5 +61,13 @@ class AuditTrails {
   AuditRetention retention_;
   std::mutex mu_;  // one append at a time from this process (the file's flock does the rest)
 };
+
+// Paths (any container of strings) as the JSON array an event's details carry.
+template <typename Paths>
+nlohmann::ordered_json paths_json(const Paths& paths) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& path : paths) out.push_back(path);
+  return out;
+}
 
 }  // namespace agentfense::server

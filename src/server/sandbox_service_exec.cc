@@ -18,11 +18,6 @@ using OnOutput = std::function<void(runtime::Stream, std::string_view)>;
 nlohmann::ordered_json exec_details(const std::string& command, const std::string& workdir,
                                     const LiveSandbox::ExecOutcome& outcome) {
   const runtime::ExecResult& r = outcome.result;
-  auto list = [](const auto& paths) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const std::string& path : paths) out.push_back(path);
-    return out;
-  };
   return {{"cmd", outcome.command_id},
           {"command", command},
           {"workdir", workdir.empty() ? std::string("/workspace") : workdir},
@@ -34,11 +29,11 @@ nlohmann::ordered_json exec_details(const std::string& command, const std::strin
           {"pids_limit_reached", r.pids_limit_reached},
           {"stdout_truncated", r.stdout_truncated},
           {"stderr_truncated", r.stderr_truncated},
-          {"committed", list(outcome.commit.applied())},
+          {"committed", paths_json(outcome.commit.applied())},
           // What the command wrote where the rules allow no commit, or what the codebase
           // changed under it: kept in the write layer, not synced.
-          {"commit_denied", list(outcome.commit.denied())},
-          {"commit_conflicts", list(outcome.commit.conflicts())}};
+          {"commit_denied", paths_json(outcome.commit.denied())},
+          {"commit_conflicts", paths_json(outcome.commit.conflicts())}};
 }
 
 // The part of a refused command the trail keeps: enough to recognise it, bounded so a

@@ -74,16 +74,11 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
                                {"applied", result.applied_size()},
                                {"denied", result.denied_size()},
                                {"conflicts", result.conflicts_size()}});
-  auto list = [](const auto& paths) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& path : paths) out.push_back(path);
-    return out;
-  };
   audit(sandbox.id(), "commit",
-        {{"requested", list(paths)},
-         {"applied", list(result.applied())},
-         {"denied", list(result.denied())},
-         {"conflicts", list(result.conflicts())}});
+        {{"requested", paths_json(paths)},
+         {"applied", paths_json(result.applied())},
+         {"denied", paths_json(result.denied())},
+         {"conflicts", paths_json(result.conflicts())}});
   return result;
 }
 
