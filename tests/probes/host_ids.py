@@ -36,6 +36,20 @@ def wait_for_processes(tag: str, timeout: float = 30) -> dict[int, int]:
     raise AssertionError(f"no sandbox process with {tag} appeared")
 
 
+def lease_holders(uid: int) -> set[int]:
+    """Pids /proc/locks names for the flock on `uid`'s lease file: the process that took
+    it, even when the lock lives on in an fd another process inherited."""
+    inode = os.stat(ID_DIR / str(uid)).st_ino
+    holders = set()
+    with open("/proc/locks") as locks:
+        for line in locks:
+            fields = line.split()  # "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END"
+            if len(fields) >= 6 and fields[1] == "FLOCK" and \
+                    int(fields[5].split(":")[2]) == inode:
+                holders.add(int(fields[4]))
+    return holders
+
+
 def lease_is_free(uid: int) -> bool:
     with open(ID_DIR / str(uid), "rb") as f:
         try:
