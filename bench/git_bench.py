@@ -12,6 +12,7 @@ sandbox with GIT_CONFIG_NOSYSTEM=1 (git's defaults: the index's inode and owner 
 too). The native side runs git with its defaults (GIT_CONFIG_NOSYSTEM=1).
 
     python3 bench/git_bench.py [--rounds 3] [--reps 4] [--git-defaults] [--bin PATH]
+        [--side-config core.createObject=rename] [--only commit]
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def main() -> None:
                         help="runs per mount: the first, then warm ones")
     parser.add_argument("--git-defaults", action="store_true",
                         help="add a sandbox side that ignores the generated /etc/gitconfig")
+    parser.add_argument("--side-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="add a sandbox side running git with this config (repeatable, "
+                        "one side each), e.g. core.createObject=rename")
+    parser.add_argument("--only", help="rows whose name contains this text")
     parser.add_argument("--tree", type=Path,
                         default=Path("/var/tmp/agentfense-write-bench-tree"))
     args = parser.parse_args()
@@ -74,19 +79,26 @@ def main() -> None:
     if args.git_defaults:
         sides.append(Sandbox("sandbox, git defaults", args.bin,
                              env={"GIT_CONFIG_NOSYSTEM": "1"}))
+    for setting in args.side_config:
+        key, _, value = setting.partition("=")
+        # side_by_side's BASE_ENV sets two GIT_CONFIG_* entries; this is the third.
+        sides.append(Sandbox(f"sandbox, {setting}", args.bin,
+                             env={"GIT_CONFIG_COUNT": "3", "GIT_CONFIG_KEY_2": key,
+                                  "GIT_CONFIG_VALUE_2": value}))
+    workloads = [w for w in GIT_WORKLOADS if not args.only or args.only in w.name]
     with tempfile.TemporaryDirectory(prefix="agentfense-git-bench-",
                                      dir=args.tree.parent) as scratch:
         ensure_write_tree(args.tree, Path(scratch))
-        results, loads = run_rounds(args.tree, Path(scratch), GIT_WORKLOADS, sides,
+        results, loads = run_rounds(args.tree, Path(scratch), workloads, sides,
                                     args.rounds, args.reps)
     print(f"\n### git, native vs `agentfense run --preset full-access` "
           f"({time.strftime('%Y-%m-%d %H:%M')}; {args.rounds} rounds x {args.reps} reps; "
           f"{load_summary(loads)})\n")
     print("First run of each fresh mount (median of rounds, min–max):\n")
-    print(table(results, GIT_WORKLOADS, sides, "first", {}))
+    print(table(results, workloads, sides, "first", {}))
     if args.reps > 1:
         print("\nWarm (repetitions after the first, same mount):\n")
-        print(table(results, GIT_WORKLOADS, sides, "warm", {}))
+        print(table(results, workloads, sides, "warm", {}))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ WORKLOADS = [
              run='cp -r "$T/src" copy'),
     Workload("10,000 creates of 1 KiB (python)", prep="rm -rf small",
              run='python3 "$T/creates.py" small', needs=("python3",)),
+    # An editor's or a tool's save: new file, rename over the old one, in a sandbox whose
+    # fs already knows the tree (the agent looked around first).
+    Workload("1,000 atomic saves (write tmp + rename) after `find` of the tree",
+             setup='find "$T" > /dev/null', prep='python3 "$T/saves.py" saves prep',
+             run='python3 "$T/saves.py" saves run', needs=("python3",)),
     Workload("sqlite3: 20,000 INSERTs, 200 transactions", prep="rm -f db.sqlite*",
              setup='cat "$T/inserts.sql" > /dev/null',
              run='sqlite3 db.sqlite < "$T/inserts.sql"', needs=("sqlite3",)),

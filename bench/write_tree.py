@@ -8,6 +8,7 @@ reused while its stamp matches:
   npm/          100 package tarballs of 50 files in 5 directories each (npm-style install)
   inserts.sql   20,000 INSERTs in transactions of 100 (sqlite3)
   creates.py    writes 10,000 files of 1 KiB in 100 directories under its argument
+  saves.py      saves 1,000 files atomically (write a temporary file, rename it over)
   out/          empty: the sandbox's writable working directory
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from run_bench import generate_tree, git
 
-TREE_VERSION = "w1"
+TREE_VERSION = "w2"
 REPO_FILES = 3000
 
 
@@ -118,6 +119,18 @@ for d in range(100):
             out.write(data)
 """
 
+# argv: directory, "prep" (create the files) or "run" (save each over itself once).
+SAVES = """import os, sys
+root, mode = sys.argv[1], sys.argv[2]
+os.makedirs(root, exist_ok=True)
+for n in range(1000):
+    path = f"{root}/file{n}.py"
+    with open(path + ".tmp" if mode == "run" else path, "w") as out:
+        out.write(f"value = {n}\\n" * 40)
+    if mode == "run":
+        os.replace(path + ".tmp", path)
+"""
+
 
 def ensure_write_tree(tree: Path, home: Path) -> None:
     stamp = tree / ".bench-stamp"
@@ -134,6 +147,7 @@ def ensure_write_tree(tree: Path, home: Path) -> None:
     npm_packages(tree / "npm")
     inserts(tree / "inserts.sql")
     (tree / "creates.py").write_text(CREATES)
+    (tree / "saves.py").write_text(SAVES)
     (tree / "out").mkdir()
     subprocess.run(["chmod", "-R", "a+rX", str(tree)], check=True)
     stamp.write_text(TREE_VERSION)
