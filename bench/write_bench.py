@@ -5,7 +5,7 @@ interleaved (bench/side_by_side.py), `sync` before every timed run, medians and 
 Several --bin are timed as several sandbox sides of the same rounds (e.g. before and
 after a change to the write path). See bench/README.md.
 
-    python3 bench/write_bench.py [--rounds 3] [--reps 1] [--only SUBSTRING] [--bin PATH]...
+    python3 bench/write_bench.py [--rounds 3] [--reps 1] [--only SUBSTRING]... [--bin PATH]...
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def main() -> None:
                         help="interleaved native/sandbox runs per row (each a fresh mount)")
     parser.add_argument("--reps", type=int, default=1, help="timed runs per mount")
     parser.add_argument("--preset", default="full-access")
-    parser.add_argument("--only", help="rows whose name contains this text")
+    parser.add_argument("--only", action="append",
+                        help="rows whose name contains this text (repeatable)")
     parser.add_argument("--tree", type=Path,
                         default=Path("/var/tmp/agentfense-write-bench-tree"))
     args = parser.parse_args()
@@ -83,7 +84,7 @@ def main() -> None:
             raise SystemExit(f"agentfense binary not found: {binary}")
     sides = [Sandbox("sandbox" if len(binaries) == 1 else binary, binary, args.preset)
              for binary in binaries]
-    workloads = [w for w in WORKLOADS if not args.only or args.only in w.name]
+    workloads = [w for w in WORKLOADS if not args.only or any(o in w.name for o in args.only)]
     skipped = {}
     for w in workloads:
         if missing := missing_tools(w):

@@ -133,8 +133,11 @@ for n in range(1000):
 
 
 def ensure_write_tree(tree: Path, home: Path) -> None:
+    """Without git, no repo/ (the git rows are skipped); installing git later rebuilds."""
+    has_git = shutil.which("git", path="/usr/bin:/bin") is not None
+    wanted = f"{TREE_VERSION} git={has_git}"
     stamp = tree / ".bench-stamp"
-    if stamp.exists() and stamp.read_text() == TREE_VERSION:
+    if stamp.exists() and stamp.read_text() == wanted:
         print(f"reusing tree {tree}", file=sys.stderr)
         return
     shutil.rmtree(tree, ignore_errors=True)
@@ -142,7 +145,8 @@ def ensure_write_tree(tree: Path, home: Path) -> None:
     started = time.monotonic()
     bench_tar(tree)
     source_tree(tree / "src", 3000)
-    repository(tree / "repo", home)
+    if has_git:
+        repository(tree / "repo", home)
     c_project(tree / "cproj")
     npm_packages(tree / "npm")
     inserts(tree / "inserts.sql")
@@ -150,5 +154,5 @@ def ensure_write_tree(tree: Path, home: Path) -> None:
     (tree / "saves.py").write_text(SAVES)
     (tree / "out").mkdir()
     subprocess.run(["chmod", "-R", "a+rX", str(tree)], check=True)
-    stamp.write_text(TREE_VERSION)
+    stamp.write_text(wanted)
     print(f"generated {tree} in {time.monotonic() - started:.1f}s", file=sys.stderr)
