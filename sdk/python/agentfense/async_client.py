@@ -156,7 +156,8 @@ class AsyncSandboxClient:
         ``progress`` as in upload_directory (bytes only: the archive's files are not
         counted); ``total_bytes``: the size of a stream of chunks, for a fraction (a
         path's or bytes' size is known)."""
-        return await self._run(calls.upload_tar(codebase_id, tar_chunks, path, progress, total_bytes))
+        return await self._run(calls.upload_tar(codebase_id, tar_chunks, path, progress,
+                                                total_bytes))
 
     async def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
                                ignore_patterns: Optional[Sequence[str]] = None,
