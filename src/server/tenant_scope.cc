@@ -8,8 +8,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
-
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out += (out.empty() ? "" : ", ") + escape_user_text(item);
