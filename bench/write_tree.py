@@ -25,7 +25,7 @@ from pathlib import Path
 
 from run_bench import generate_tree, git
 
-TREE_VERSION = "w2"
+TREE_VERSION = "w3"
 REPO_FILES = 3000
 
 
@@ -80,7 +80,8 @@ def c_project(root: Path) -> None:
                 f"  return h;\n}}\n")
         body = "".join(funcs)
         if n == 0:
-            body += ("uint64_t mix(uint64_t a, uint64_t b) { return (a ^ b) * 0x9E3779B97F4A7C15u; }\n"
+            body += ("uint64_t mix(uint64_t a, uint64_t b) {\n"
+                     "  return (a ^ b) * 0x9E3779B97F4A7C15u;\n}\n"
                      "int main(void) { return (int)(mix(1, 2) & 1); }\n")
         (root / f"unit{n}.c").write_text('#include "common.h"\n' + body)
 
@@ -106,7 +107,8 @@ def inserts(path: Path) -> None:
             out.write("BEGIN;\n")
             for row in range(100):
                 n = txn * 100 + row
-                out.write(f"INSERT INTO t (name, value) VALUES ('row-{n}-{n * 7919 % 10007}', {n});\n")
+                name = f"row-{n}-{n * 7919 % 10007}"
+                out.write(f"INSERT INTO t (name, value) VALUES ('{name}', {n});\n")
             out.write("COMMIT;\n")
 
 
