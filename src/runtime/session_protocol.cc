@@ -1,11 +1,9 @@
 #include "runtime/session_protocol.h"
 
-#include <sys/random.h>
-
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/errors.h"
+#include "common/random_hex.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -36,8 +34,7 @@ std::string frame_command(uint64_t seq, uint64_t nonce, const std::string& comma
 
 uint64_t new_command_nonce() {
   uint64_t nonce = 0;
-  // getrandom of 8 bytes from the initialised pool never returns short.
-  check_syscall(::getrandom(&nonce, sizeof nonce, 0), "getrandom");
+  fill_random(&nonce, sizeof nonce);
   return nonce;
 }
 

@@ -4,35 +4,21 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
 #include <thread>
 #include <vector>
 
 #include "common/errors.h"
+#include "common/random_hex.h"
 
 namespace agentfense::runtime::docker {
 namespace {
 
 constexpr std::size_t kMaxCandidates = 32;  // connections waiting to present a token
 constexpr std::size_t kTokenBytes = 16;
-
-std::string random_token() {
-  unsigned char bytes[kTokenBytes];
-  // getrandom of 16 bytes from the initialised pool never returns short.
-  check_syscall(::getrandom(bytes, sizeof bytes, 0), "getrandom");
-  std::string hex;
-  char digits[3];
-  for (const unsigned char b : bytes) {
-    std::snprintf(digits, sizeof digits, "%02x", b);
-    hex += digits;
-  }
-  return hex;
-}
 
 // Runs on a thread of its own: setns() changes only the calling thread's network
 // namespace, and the socket keeps the namespace it was created in after the thread ends.
@@ -86,7 +72,7 @@ SessionLink SessionLink::listen(pid_t in_netns_of) {
   });
   worker.join();
   if (failure) std::rethrow_exception(failure);
-  return SessionLink(std::move(listener), port, random_token());
+  return SessionLink(std::move(listener), port, random_hex(kTokenBytes));
 }
 
 void SessionLink::accept_shell(Clock::time_point deadline) {
