@@ -78,7 +78,7 @@ TEST_F(TenantScopeTest, ASlowCreateHoldsUpNoOtherCallButCountsAgainstTheQuota) {
   std::future<v1::Codebase> third = create("third");
   ASSERT_EQ(third.wait_for(10s), std::future_status::ready);
   const ApiError refused = store::testing::api_error_of([&] { third.get(); });
-  EXPECT_EQ(refused.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(std::string(refused.what()).find("quotas.codebases 2"), std::string::npos)
       << refused.what();
 
@@ -88,10 +88,10 @@ TEST_F(TenantScopeTest, ASlowCreateHoldsUpNoOtherCallButCountsAgainstTheQuota) {
 }
 
 TEST_F(TenantScopeTest, AFailedCreateGivesItsPlaceBack) {
-  inner_->fail_with = ApiError(grpc::StatusCode::INTERNAL, "disk on fire");
+  inner_->fail_with = ApiError(StatusCode::INTERNAL, "disk on fire");
   for (int i = 0; i < 3; ++i) {
     const ApiError failed = store::testing::api_error_of([&] { create("x").get(); });
-    EXPECT_EQ(failed.code(), grpc::StatusCode::INTERNAL);  // not the quota
+    EXPECT_EQ(failed.code(), StatusCode::INTERNAL);  // not the quota
   }
   inner_->fail_with.reset();
   create("a").get();
@@ -108,7 +108,7 @@ TEST_F(TenantScopeTest, ConcurrentCreatesCannotOvershoot) {
       each.get();
       ++made;
     } catch (const ApiError& error) {
-      EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED);
       ++refused;
     }
   }
