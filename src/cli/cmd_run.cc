@@ -75,9 +75,8 @@ std::unique_ptr<runtime::Boundary> make_run_boundary(const RunArgs& args,
 }
 
 int run_command(const RunArgs& args) {
-  const std::vector<policy::Rule> rules = args.policy.collect();  // names a bad rule first
+  LocalSandboxSpec local = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
   const ChangeMode change_mode = parse_change_mode(args.changes);
-  const fs::QuotaLimits quota = args.quota.limits();
   if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
   runtime::ExecSpec spec;
   spec.argv = args.command;
@@ -90,17 +89,14 @@ int run_command(const RunArgs& args) {
   spec.limits = run_limits(args.limits, ::geteuid() == 0);
 
   std::optional<RunAudit> audit;
-  LocalSandbox sandbox({.rules = rules,
-                        .dir = args.dir,
-                        .audit = args.audit,
-                        .quota = quota,
-                        .before_mount = [&](const std::string& sandbox_id) {
-                          // The sandbox's rules and limits open the trail, before the
-                          // fs process writes its first event.
-                          if (args.audit.empty()) return;
-                          audit.emplace(args.audit, args.dir, sandbox_id);
-                          audit->created(rules, spec);
-                        }});
+  local.before_mount = [&](const std::string& sandbox_id) {
+    // The sandbox's rules and limits open the trail, before the fs process writes its
+    // first event.
+    if (args.audit.empty()) return;
+    audit.emplace(args.audit, args.dir, sandbox_id);
+    audit->created(local.rules, spec);
+  };
+  LocalSandbox sandbox(local);
   sandbox.prepare(spec);
   runtime::ExecResult result;
   {
@@ -109,9 +105,7 @@ int run_command(const RunArgs& args) {
         make_run_boundary(args, spec, sandbox.mountpoint());
     result = boundary->run(spec);
   }
-  if (const int status = sandbox.stop(); status != 0)
-    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
-  const bool changes_ok = sandbox.review(change_mode);
+  const bool changes_ok = sandbox.finish(change_mode);
   if (audit) audit->finished(spec, result, args.changes, changes_ok);
   // A bare 137 or "fork: Resource temporarily unavailable" does not say a limit did it.
   if (result.oom_killed)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "common/errors.h"
@@ -107,6 +108,22 @@ int LocalSandbox::stop() {
 
 bool LocalSandbox::review(ChangeMode mode) const {
   return review_changes(mode, base_.get(), run_dir_.state_dir(), policy_);
+}
+
+bool LocalSandbox::finish(ChangeMode mode) {
+  if (const int status = stop(); status != 0)
+    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
+  return review(mode);
+}
+
+LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOptions& quota,
+                                    const std::string& dir, const std::string& audit) {
+  LocalSandboxSpec spec;
+  spec.rules = policy.collect();
+  spec.quota = quota.limits();
+  spec.dir = dir;
+  spec.audit = audit;
+  return spec;
 }
 
 }  // namespace agentfense::cli

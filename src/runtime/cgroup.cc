@@ -13,52 +13,7 @@ namespace {
 
 constexpr const char* kUnifiedMarker = "/sys/fs/cgroup/cgroup.controllers";
 
-bool list_contains(const std::string& comma_list, const std::string& item) {
-  std::istringstream items(comma_list);
-  for (std::string entry; std::getline(items, entry, ',');)
-    if (entry == item) return true;
-  return false;
-}
-
-// Mount point of the v1 hierarchy carrying `controller`, from /proc/self/mountinfo:
-// "id parent maj:min root mountpoint opts... - fstype source superopts".
-std::string v1_mountpoint(const std::string& controller) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
-    const auto separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream head(line.substr(0, separator));
-    std::istringstream tail(line.substr(separator + 3));
-    std::string id, parent, device, root, mountpoint, fstype, source, superopts;
-    head >> id >> parent >> device >> root >> mountpoint;
-    tail >> fstype >> source >> superopts;
-    if (fstype == "cgroup" && list_contains(superopts, controller)) return mountpoint;
-  }
-  return "";
-}
-
-// Our cgroup in the hierarchy carrying `controller`, from /proc/self/cgroup lines
-// "hierarchy-id:controller,list:/path".
-std::string v1_own_relative_path(const std::string& controller) {
-  std::ifstream cgroups("/proc/self/cgroup");
-  for (std::string line; std::getline(cgroups, line);) {
-    const auto first = line.find(':');
-    const auto second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos) continue;
-    if (list_contains(line.substr(first + 1, second - first - 1), controller))
-      return line.substr(second + 1);
-  }
-  return "/";
-}
-
 }  // namespace
-
-std::string v1_own_cgroup_path(const std::string& controller) {
-  const std::string mountpoint = v1_mountpoint(controller);
-  if (mountpoint.empty()) return "";
-  const std::string own = v1_own_relative_path(controller);
-  return own == "/" ? mountpoint : mountpoint + own;
-}
 
 std::string next_cgroup_name() {
   static std::atomic<unsigned> counter{0};

@@ -13,7 +13,7 @@
 
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 #include "runtime/exec.h"
 #include "runtime/network_helper.h"
 

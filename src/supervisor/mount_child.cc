@@ -50,7 +50,7 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-runtime::ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd,
+ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd,
                                  pid_t supervisor) {
   // If the supervisor dies (even by SIGKILL) the mount process gets SIGTERM and
   // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
@@ -96,7 +96,7 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   const std::string program = spec.program;
   const pid_t supervisor = ::getpid();
   const int ready_fd = ready_write.get();
-  child_.emplace(runtime::ChildProcess::spawn(
+  child_.emplace(ChildProcess::spawn(
       [&] { return exec_mount(program.c_str(), argv.get(), ready_fd, supervisor); }));
   ready_write.reset();  // the child's copy is the only one: its exit reads as EOF
 
