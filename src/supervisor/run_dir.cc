@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <system_error>
 
 #include "common/errors.h"
+#include "supervisor/unmount.h"
 
 namespace agentfense::supervisor {
 namespace {
@@ -50,9 +50,11 @@ std::string runtime_root() {
 }
 
 void destroy_run_dir(const std::string& path) {
-  // MNT_DETACH: a hung daemon must not block cleanup; EINVAL/ENOENT mean nothing is
-  // mounted there, which is the normal case after a clean shutdown.
-  (void)::umount2((path + "/mnt").c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  const std::string mountpoint = path + "/mnt";
+  detach_mount(mountpoint);
+  // Never walk into a view that could not be detached (rootless, fusermount3 failed):
+  // the next sweep tries again.
+  if (::geteuid() != 0 && is_mountpoint(mountpoint)) return;
   std::error_code ignored;
   // remove_all does not follow symlinks (it removes the link itself).
   std::filesystem::remove_all(path, ignored);
