@@ -20,6 +20,7 @@
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/cgroup_delegation.h"
 
 namespace agentfense::cli {
 namespace {
@@ -80,7 +81,7 @@ int run_mcp(const McpArgs& args) {
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
-                             .limits = run_limits(args.limits, ::geteuid() == 0),
+                             .limits = run_limits(args.limits, runtime::cgroup_limits_available()),
                              .network = args.network,
                              .allow_commit = args.allow_commit};
 

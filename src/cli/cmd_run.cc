@@ -17,6 +17,7 @@
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/boundary.h"
+#include "runtime/cgroup_delegation.h"
 #include "runtime/docker/docker_boundary.h"
 #include "runtime/exec.h"
 
@@ -87,7 +88,7 @@ int run_command(const RunArgs& args) {
   spec.network = args.network;
   if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
-  spec.limits = run_limits(args.limits, ::geteuid() == 0);
+  spec.limits = run_limits(args.limits, runtime::cgroup_limits_available());
 
   std::optional<RunAudit> audit;
   LocalSandbox sandbox({.rules = rules,
