@@ -17,6 +17,7 @@
 #include "cli/mcp/tool_table.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
@@ -70,6 +71,7 @@ int run_mcp(const McpArgs& args) {
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty()) throw UserError("DIR is required");
+  check_rootless_network(args.network);
   std::vector<policy::Rule> rules = args.policy.collect();
   const ChangeMode change_mode = parse_change_mode(args.changes);
   const fs::QuotaLimits quota = args.quota.limits();

@@ -356,3 +356,81 @@ def test_a_killed_run_leaves_nothing_after_the_next_run(as_user, user_repo):
     # The next run sweeps the dead run's directory, unmounting it through fusermount3.
     result = run_sh(as_user, user_repo, "true", *LEVELS)
     assert result.returncode == 0, result.describe()
+
+
+def test_network_needs_a_tun_device_open_to_users(as_user, user_repo):
+    result = as_user.invoke(["run", "--network", "--memory", "0", "--pids", "0", *LEVELS,
+                             str(user_repo), "--", "sh", "-c", "grep -c tap0 /proc/net/dev"])
+    assert_nothing_left_by(as_user.user, user_repo, as_user.runtime_dir)
+    if os.stat("/dev/net/tun").st_mode & 0o006 == 0o006:
+        assert result.returncode == 0 and result.stdout.strip() != "0", result.describe()
+    else:
+        assert result.returncode != 0, result.describe()
+        assert "--network without root needs /dev/net/tun open to users" in result.stderr
+
+
+# --- mount and mcp --------------------------------------------------------------------
+
+def test_mount_is_the_users_and_private_to_them(as_user, user_repo, home, secrets):
+    mountpoint = home / "view"
+    mountpoint.mkdir()
+    os.chown(mountpoint, as_user.user.pw_uid, as_user.user.pw_gid)
+    proc = subprocess.Popen(as_user.argv(["mount", *LEVELS, str(user_repo), str(mountpoint)]),
+                            env=as_user.environment(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not mounts_mentioning([str(mountpoint)]) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        [line] = mounts_mentioning([str(mountpoint)])
+        options = line.split()[3].split(",")
+        assert f"user_id={as_user.user.pw_uid}" in options and "allow_other" not in options
+        look = subprocess.run(
+            _as_user(as_user.user.pw_uid, as_user.user.pw_gid,
+                     ["sh", "-c", f"cd {mountpoint} && ls -a && cat src/util.py && "
+                      "cat .env; cat docs/guide.md; grep -r SECRET . ; echo x > output/n.txt "
+                      "&& cat output/n.txt"]),
+            capture_output=True, text=True)
+        assert "src" in look.stdout.split() and ".env" not in look.stdout.split(), look
+        assert "def greet" in look.stdout and look.stdout.endswith("x\n"), look
+        assert_no_secret(look.stdout + look.stderr, secrets, look.stderr)
+        assert "Permission denied" in look.stderr
+        # Root is another user here: without allow_other it cannot enter the view.
+        assert subprocess.run(["ls", str(mountpoint)], capture_output=True).returncode != 0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert not mounts_mentioning([str(mountpoint)])
+    assert not (user_repo / "output/n.txt").exists()
+
+
+def test_mcp_serves_as_the_user(as_user, user_repo, secrets):
+    import json
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "run", "arguments": {
+             "command": "ls -a; cat .env; echo y > output/m.txt"}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+         "params": {"name": "session_run", "arguments": {"command": "cd src && pwd"}}},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+         "params": {"name": "read_file", "arguments": {"path": ".env"}}},
+    ]
+    stdin = "".join(json.dumps(r) + "\n" for r in requests)
+    proc = subprocess.run(as_user.argv(["mcp", *LEVELS, str(user_repo)]), input=stdin,
+                          env=as_user.environment(), capture_output=True, text=True,
+                          timeout=120)
+    assert_nothing_left_by(as_user.user, user_repo, as_user.runtime_dir)
+    assert_no_secret(proc.stdout + proc.stderr, secrets, proc.stderr)
+    answers = {m["id"]: m for m in map(json.loads, proc.stdout.splitlines()) if "id" in m}
+    run = answers[2]["result"]["structuredContent"]
+    assert ".env" not in run["stdout"].split() and "src" in run["stdout"].split(), run
+    assert "/workspace/src" in json.dumps(answers[3]["result"]), answers[3]
+    assert answers[4]["result"]["isError"] is True
+    assert "A /output/m.txt" in proc.stderr, proc.stderr
