@@ -71,6 +71,7 @@ int run_mcp(const McpArgs& args) {
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty()) throw UserError("DIR is required");
+  check_rootless_mount();
   check_rootless_network(args.network);
   std::vector<policy::Rule> rules = args.policy.collect();
   const ChangeMode change_mode = parse_change_mode(args.changes);

@@ -434,3 +434,15 @@ def test_mcp_serves_as_the_user(as_user, user_repo, secrets):
     assert "/workspace/src" in json.dumps(answers[3]["result"]), answers[3]
     assert answers[4]["result"]["isError"] is True
     assert "A /output/m.txt" in proc.stderr, proc.stderr
+
+
+def test_a_closed_dev_fuse_is_named(as_user, user_repo):
+    os.chmod("/dev/fuse", 0o600)  # a server distribution's default
+    try:
+        result = as_user.invoke(["run", *LEVELS, str(user_repo), "--", "true"])
+    finally:
+        os.chmod("/dev/fuse", 0o666)
+    assert result.returncode != 0
+    assert "running without root needs /dev/fuse open to users" in result.stderr, \
+        result.describe()
+    assert_nothing_left_by(as_user.user, user_repo, as_user.runtime_dir)
