@@ -8,6 +8,7 @@
 
 #include "fs/filesystem.h"
 #include "fs/host_io.h"
+#include "fs/owner_reopen.h"
 
 namespace agentfense::fs {
 namespace {
@@ -46,7 +47,7 @@ int copy_regular(WriteQuota& quota, const NodeView& file, int upper_parent,
   if (::futimens(tmp.get(), times) < 0) return -errno;
   struct stat copied;
   if (::fstat(tmp.get(), &copied) < 0) return -errno;  // the base may have shrunk meanwhile
-  if (::linkat(tmp.get(), "", upper_parent, file.name.c_str(), AT_EMPTY_PATH) < 0) return -errno;
+  if (int rc = link_tmpfile(tmp.get(), upper_parent, file.name)) return rc;
   reservation.keep_file(copied.st_ino, static_cast<std::uint64_t>(copied.st_size));
   return 0;
 }
@@ -153,6 +154,9 @@ int Filesystem::open_file(const NodeView& node, bool for_write, FdCache::Handle*
   const int flags = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   UniqueFd fd(
       ::openat(node.host_parent(), node.name.c_str(), flags | (writable ? O_RDWR : O_RDONLY)));
+  // Rootless, our own upper file may lack the owner bits (owner_reopen.h).
+  if (!fd && errno == EACCES && writable && ::geteuid() != 0)
+    fd = reopen_own_file(node.host_parent(), node.name, flags | O_RDWR);
   if (!fd) return -errno;
   struct stat st;
   if (::fstat(fd.get(), &st) < 0) return -errno;

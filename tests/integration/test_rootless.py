@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import Result, Runner, assert_no_secret, mounts_mentioning, tree_digest
+from harness import UserRunner, assert_no_secret, mounts_mentioning, tree_digest
+from harness import as_user as as_user_argv
 
 USER = "afrootless"
 LEVELS = ["--preset", "agent-safe", "--rule", "docs/*.md=view:50"]
@@ -49,10 +50,6 @@ def _userns_unavailable_reason() -> str | None:
     return None
 
 
-def _as_user(uid: int, gid: int, argv: list[str]) -> list[str]:
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", *argv]
-
-
 @pytest.fixture(scope="module")
 def user():
     """The unprivileged user (created if missing) and a machine set up as a desktop is:
@@ -68,7 +65,7 @@ def user():
         subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", USER], check=True)
         entry = pwd.getpwnam(USER)
     probe = subprocess.run(
-        _as_user(entry.pw_uid, entry.pw_gid,
+        as_user_argv(entry.pw_uid, entry.pw_gid,
                  ["bwrap", "--unshare-user", "--unshare-pid", "--ro-bind", "/", "/", "true"]),
         capture_output=True, text=True)
     if probe.returncode != 0:
@@ -104,38 +101,10 @@ def user_repo(repo: Path, home: Path, user) -> Path:
     return dest
 
 
-class UserRunner(Runner):
-    """Runner (harness.py) whose agentfense runs as the unprivileged user."""
-
-    def __init__(self, host_env_secret: str, user, runtime_dir: Path | None):
-        super().__init__(host_env_secret)
-        self.user = user
-        self.runtime_dir = runtime_dir
-
-    def environment(self) -> dict[str, str]:
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.user.pw_dir, "USER": USER,
-               "AF_HOST_SECRET": self.host_env_secret}
-        if self.runtime_dir is not None:
-            env["XDG_RUNTIME_DIR"] = str(self.runtime_dir)
-        return env
-
-    def argv(self, args: list[str]) -> list[str]:
-        return _as_user(self.user.pw_uid, self.user.pw_gid, [self.binary, *args])
-
-    def invoke(self, args, timeout=180, extra_env=None):
-        argv = self.argv(args)
-        env = {**self.environment(), **(extra_env or {})}
-        start = time.monotonic()
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                              timeout=timeout, start_new_session=True)
-        return Result(argv, 0, proc.returncode, proc.stdout.decode(errors="replace"),
-                      proc.stderr.decode(errors="replace"), time.monotonic() - start)
-
-
 @pytest.fixture
 def as_user(user, home, secrets, agentfense) -> UserRunner:
     runner = UserRunner(secrets["host_env"], user, home / "xdg")
-    reachable = subprocess.run(_as_user(user.pw_uid, user.pw_gid, ["test", "-x", agentfense]))
+    reachable = subprocess.run(as_user_argv(user.pw_uid, user.pw_gid, ["test", "-x", agentfense]))
     assert reachable.returncode == 0, f"{agentfense} must be executable by {USER}"
     return runner
 
@@ -388,7 +357,7 @@ def test_mount_is_the_users_and_private_to_them(as_user, user_repo, home, secret
         options = line.split()[3].split(",")
         assert f"user_id={as_user.user.pw_uid}" in options and "allow_other" not in options
         look = subprocess.run(
-            _as_user(as_user.user.pw_uid, as_user.user.pw_gid,
+            as_user_argv(as_user.user.pw_uid, as_user.user.pw_gid,
                      ["sh", "-c", f"cd {mountpoint} && ls -a && cat src/util.py && "
                       "cat .env; cat docs/guide.md; grep -r SECRET . ; echo x > output/n.txt "
                       "&& cat output/n.txt"]),
@@ -446,3 +415,24 @@ def test_a_closed_dev_fuse_is_named(as_user, user_repo):
     assert "running without root needs /dev/fuse open to users" in result.stderr, \
         result.describe()
     assert_nothing_left_by(as_user.user, user_repo, as_user.runtime_dir)
+
+
+def test_files_created_read_only_stay_readable_after_leaving_the_fd_cache(as_user, user_repo):
+    # git writes every object through the fd that created it with mode 0444. Without
+    # root's CAP_DAC_OVERRIDE the fs process once failed to reopen such a file after its
+    # fd left the cache (8,192 fds): EACCES on read, SIGBUS in `git fsck`.
+    script = (
+        "import os, mmap\n"
+        "d = '/workspace/output/many'; os.mkdir(d)\n"
+        "for i in range(8400):\n"
+        "    fd = os.open(f'{d}/f{i}', os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o444)\n"
+        "    os.write(fd, b'data %d\\n' % i); os.close(fd)\n"
+        "print(open(f'{d}/f0').read().strip())\n"
+        "fd = os.open(f'{d}/f1', os.O_RDONLY)\n"
+        "print(mmap.mmap(fd, 0, prot=mmap.PROT_READ)[:6].decode())\n"
+        "print(oct(os.stat(f'{d}/f2').st_mode & 0o777))\n")
+    result = as_user.invoke(["run", *LEVELS, "--changes", "discard", str(user_repo), "--",
+                             "python3", "-c", script])
+    assert_nothing_left_by(as_user.user, user_repo, as_user.runtime_dir)
+    assert result.returncode == 0, result.describe()
+    assert result.stdout.split("\n")[:3] == ["data 0", "data 1", "0o444"], result.describe()
