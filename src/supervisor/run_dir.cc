@@ -44,8 +44,13 @@ void make_private_dir(const std::string& path) {
 
 std::string runtime_root() {
   if (::geteuid() == 0) return "/run/agentfense";
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
-    return std::string(xdg) + "/agentfense";
+  // Only a runtime dir that is really ours, as the XDG spec requires (an environment
+  // carried over by su or sudo can name another user's).
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg == '/') {
+    struct stat st {};
+    if (::lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid())
+      return std::string(xdg) + "/agentfense";
+  }
   return "/tmp/agentfense-" + std::to_string(::geteuid());
 }
 
@@ -77,10 +82,6 @@ int sweep_stale_run_dirs() {
 
 RunDir RunDir::create() {
   const std::string root = runtime_root();
-  if (::geteuid() != 0) {
-    std::error_code ignored;
-    std::filesystem::create_directories(std::filesystem::path(root).parent_path(), ignored);
-  }
   make_private_dir(root);
   sweep_stale_run_dirs();
   const std::string path = root + "/run-" + std::to_string(::getpid()) + "-" + random_suffix();

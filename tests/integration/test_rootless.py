@@ -436,3 +436,16 @@ def test_files_created_read_only_stay_readable_after_leaving_the_fd_cache(as_use
     assert_nothing_left_by(as_user.user, user_repo, as_user.runtime_dir)
     assert result.returncode == 0, result.describe()
     assert result.stdout.split("\n")[:3] == ["data 0", "data 1", "0o444"], result.describe()
+
+
+def test_an_xdg_runtime_dir_of_another_user_is_not_used(as_user, user_repo, home):
+    # su/sudo can carry over another user's XDG_RUNTIME_DIR: the run must not put its
+    # state there (here it could not anyway), but in its own /tmp/agentfense-UID.
+    foreign = home / "root-xdg"
+    foreign.mkdir()
+    os.chmod(foreign, 0o777)  # writable by anyone, yet root's: not the user's
+    as_user.runtime_dir = foreign
+    result = run_sh(as_user, user_repo, "cat /workspace/README.md", *LEVELS)
+    assert result.returncode == 0, result.describe()
+    assert not (foreign / "agentfense").exists()
+    assert Path(f"/tmp/agentfense-{as_user.user.pw_uid}").stat().st_uid == as_user.user.pw_uid
