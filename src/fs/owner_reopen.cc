@@ -48,6 +48,28 @@ UniqueFd reopen_own_file(int dir, const std::string& name, int flags) {
   return fd;
 }
 
+OwnerWriteLease::OwnerWriteLease(int dir) {
+  if (::geteuid() == 0) return;
+  struct stat st {};
+  if (::fstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) return;
+  const mode_t mode = st.st_mode & 07777;
+  if ((mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR)) return;
+  if (::chmod(fd_path(dir).c_str(), mode | S_IWUSR | S_IXUSR) < 0) return;
+  dir_ = dir;
+  mode_ = mode;
+  lent_ = mode | S_IWUSR | S_IXUSR;
+}
+
+OwnerWriteLease::~OwnerWriteLease() {
+  if (dir_ < 0) return;
+  const int saved = errno;  // callers read errno of the operation inside the lease
+  struct stat st {};
+  // An agent's chmod during the lease wins: only our own change is taken back.
+  if (::fstat(dir_, &st) == 0 && (st.st_mode & 07777) == lent_)
+    (void)::chmod(fd_path(dir_).c_str(), mode_);
+  errno = saved;
+}
+
 int link_tmpfile(int fd, int dir, const std::string& name) {
   if (::linkat(fd, "", dir, name.c_str(), AT_EMPTY_PATH) == 0) return 0;
   if (errno != ENOENT || ::geteuid() == 0) return -errno;

@@ -6,6 +6,8 @@
 // left the fd cache, reopening it must not fail on those bits.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/unique_fd.h"
@@ -17,6 +19,23 @@ namespace agentfense::fs {
 // the file's mode back right after. Only for a file this process owns (an upper-layer
 // file): anything else fails with EACCES. Returns an invalid fd with errno set on failure.
 UniqueFd reopen_own_file(int dir, const std::string& name, int flags);
+
+// For the span of one copy-up: the owner's write and search bits on an upper directory
+// of ours that lacks them (the agent made it, or it copies a base directory, 0555), so the
+// copy can be created in it as root would - natively, writing an existing file in a
+// read-only directory works. A no-op as root, for a directory of someone else, or one
+// that has the bits. The mode is put back unless it changed meanwhile.
+class OwnerWriteLease {
+ public:
+  explicit OwnerWriteLease(int dir);
+  ~OwnerWriteLease();
+  OwnerWriteLease(const OwnerWriteLease&) = delete;
+  OwnerWriteLease& operator=(const OwnerWriteLease&) = delete;
+
+ private:
+  int dir_ = -1;  // -1: nothing lent
+  mode_t mode_ = 0, lent_ = 0;
+};
 
 // Links the unnamed O_TMPFILE `fd` as `name` in `dir`. linkat(AT_EMPTY_PATH) needs
 // CAP_DAC_READ_SEARCH before Linux 6.10; the /proc/self/fd form open(2) documents works

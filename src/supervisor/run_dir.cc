@@ -25,6 +25,19 @@ std::string random_suffix() {
   return buf;
 }
 
+// Rootless only: the write layer keeps the agent's modes (a 0555 directory, one of mode
+// 0), which root's removal ignores and ours would stop at. Gives every real directory
+// of the tree (never a symlink's target) the owner's bits before it is read.
+void open_up_tree(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) return;
+  if ((st.st_mode & S_IRWXU) != S_IRWXU) (void)::chmod(dir.c_str(), (st.st_mode & 07777) | S_IRWXU);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.symlink_status(ec).type() == std::filesystem::file_type::directory)
+      open_up_tree(entry.path());
+}
+
 bool process_alive(pid_t pid) {
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }
@@ -59,7 +72,10 @@ void destroy_run_dir(const std::string& path) {
   detach_mount(mountpoint);
   // Never walk into a view that could not be detached (rootless, fusermount3 failed):
   // the next sweep tries again.
-  if (::geteuid() != 0 && is_mountpoint(mountpoint)) return;
+  if (::geteuid() != 0) {
+    if (is_mountpoint(mountpoint)) return;
+    open_up_tree(path);
+  }
   std::error_code ignored;
   // remove_all does not follow symlinks (it removes the link itself).
   std::filesystem::remove_all(path, ignored);

@@ -449,3 +449,22 @@ def test_an_xdg_runtime_dir_of_another_user_is_not_used(as_user, user_repo, home
     assert result.returncode == 0, result.describe()
     assert not (foreign / "agentfense").exists()
     assert Path(f"/tmp/agentfense-{as_user.user.pw_uid}").stat().st_uid == as_user.user.pw_uid
+
+
+def test_an_existing_file_in_a_read_only_directory_stays_writable(as_user, user_repo):
+    # Natively, a file of yours in a directory of mode 0555 can be written but no name can
+    # be added. Copy-up once failed there rootless (EIO): the fs process, without root's
+    # CAP_DAC_OVERRIDE, could not create the copy in its own 0555 upper directory.
+    ro = user_repo / "output" / "ro"
+    (ro / "sub").mkdir(parents=True)
+    (ro / "f").write_text("a\n")
+    (ro / "sub" / "g").write_text("b\n")
+    subprocess.run(["chown", "-R", f"{as_user.user.pw_uid}:{as_user.user.pw_gid}", str(ro)],
+                   check=True)
+    os.chmod(ro, 0o555)
+    result = run_sh(as_user, user_repo,
+                    "cd /workspace/output/ro && echo y >> f && echo z >> sub/g && cat f sub/g "
+                    "&& stat -c %a . && touch new", *LEVELS)
+    assert result.stdout.split() == ["a", "y", "b", "z", "555"], result.describe()
+    assert "cannot touch" in result.stderr and result.returncode != 0, result.describe()
+    assert "M /output/ro/f" in result.stderr and "M /output/ro/sub/g" in result.stderr
