@@ -1,4 +1,4 @@
-"""Issue 16 item 4: `agentfense run` and `mount` as an unprivileged user.
+"""Issue 16 item 4: `agentfense run`, `mount` and `mcp` as an unprivileged user.
 
 A desktop ships /dev/fuse 0666, the setuid fusermount3 and unprivileged user namespaces;
 this module sets the machine up the same way (a fresh user, /dev/fuse 0666) and runs the
