@@ -15,9 +15,11 @@
 #include "cli/mcp/tool_table.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/cgroup_delegation.h"
 
 namespace agentfense::cli {
 namespace {
@@ -67,6 +69,8 @@ int run_mcp(const McpArgs& args) {
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty()) throw UserError("DIR is required");
+  check_rootless_mount();
+  check_rootless_network(args.network);
   LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
   spec.control_socket = true;
   const ChangeMode change_mode = parse_change_mode(args.changes);
@@ -78,7 +82,7 @@ int run_mcp(const McpArgs& args) {
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
-                             .limits = run_limits(args.limits, ::geteuid() == 0),
+                             .limits = run_limits(args.limits, runtime::cgroup_limits_available()),
                              .network = args.network,
                              .allow_commit = args.allow_commit};
 

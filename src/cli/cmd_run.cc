@@ -13,10 +13,12 @@
 #include "cli/local_sandbox.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "cli/run_audit.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/boundary.h"
+#include "runtime/cgroup_delegation.h"
 #include "runtime/docker/docker_boundary.h"
 #include "runtime/exec.h"
 
@@ -84,9 +86,11 @@ int run_command(const RunArgs& args) {
   spec.workdir = args.workdir;
   spec.inherit_stdio = true;
   spec.network = args.network;
+  check_rootless_mount();
+  check_rootless_network(args.network);
   if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
-  spec.limits = run_limits(args.limits, ::geteuid() == 0);
+  spec.limits = run_limits(args.limits, runtime::cgroup_limits_available());
 
   std::optional<RunAudit> audit;
   local.before_mount = [&](const std::string& sandbox_id) {

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/errors.h"
 #include "runtime/cgroup_backends.h"
+#include "runtime/cgroup_delegation.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -22,6 +24,14 @@ std::string next_cgroup_name() {
 
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const Limits& limits) {
   const std::string name = next_cgroup_name();
+  if (::geteuid() != 0) {
+    // Rootless: only a subtree the system delegated to us (cgroup_delegation.h).
+    const std::string delegated = delegated_cgroup_root();
+    if (delegated.empty())
+      throw SystemError("resource limits need a writable cgroup (root, or cgroup v2 delegation)",
+                        EPERM);
+    return std::make_unique<CgroupV2>(limits, name, delegated);
+  }
   if (::access(kUnifiedMarker, F_OK) == 0) return std::make_unique<CgroupV2>(limits, name);
   return std::make_unique<CgroupV1>(limits, name);
 }

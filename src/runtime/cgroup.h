@@ -21,8 +21,9 @@ namespace agentfense::runtime {
 
 class SandboxCgroup {
  public:
-  // v2 when /sys/fs/cgroup/cgroup.controllers exists, v1 otherwise. Throws SystemError
-  // when the cgroup cannot be created or a limit cannot be set.
+  // v2 when /sys/fs/cgroup/cgroup.controllers exists, v1 otherwise; rootless, v2 under
+  // the subtree delegated to us (cgroup_delegation.h). Throws SystemError when the
+  // cgroup cannot be created or a limit cannot be set.
   static std::unique_ptr<SandboxCgroup> create(const Limits& limits);
 
   // Destruction kills any survivor and removes the cgroup directories.

@@ -4,7 +4,6 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "common/unique_fd.h"
 #include "runtime/child_exec.h"
 #include "runtime/helper_env.h"
+#include "supervisor/unmount.h"
 
 namespace agentfense::supervisor {
 namespace {
@@ -118,14 +118,13 @@ int MountChild::stop() {
   if (!exits_within(child_->pidfd(), kStopGrace)) {
     child_->kill();
     // Stuck on its own mount: detaching it aborts what the process waits for.
-    if (!exits_within(child_->pidfd(), kStopGrace))
-      (void)::umount2(mountpoint_.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    if (!exits_within(child_->pidfd(), kStopGrace)) detach_mount(mountpoint_);
   }
   const int status = child_->wait();
   child_.reset();
   // A killed daemon leaves the mount behind ("Transport endpoint is not connected"); a
   // clean one already unmounted and this fails with EINVAL, which is expected.
-  (void)::umount2(mountpoint_.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  detach_mount(mountpoint_);
   return status;
 }
 
