@@ -35,7 +35,9 @@ class Boundary {
   virtual std::unique_ptr<CommandSession> open_session(SessionSpec spec) = 0;
 };
 
-// bubblewrap: every command and every session in a boundary of its own.
-std::unique_ptr<Boundary> make_bwrap_boundary();
+// bubblewrap: every session in a boundary of its own, and every command too unless
+// `reuse_boundary` (a server's sandbox, as root): then its commands share one boundary
+// through an exec launcher (exec_launcher.h), falling back to a boundary of their own.
+std::unique_ptr<Boundary> make_bwrap_boundary(bool reuse_boundary = false);
 
 }  // namespace agentfense::runtime

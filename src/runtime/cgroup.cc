@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
+#include "common/errors.h"
 #include "runtime/cgroup_backends.h"
 
 namespace agentfense::runtime {
@@ -63,6 +65,13 @@ std::string v1_own_cgroup_path(const std::string& controller) {
 std::string next_cgroup_name() {
   static std::atomic<unsigned> counter{0};
   return "exec-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+void SandboxCgroup::move_in(pid_t pid) const {
+  const std::string text = std::to_string(pid);
+  for (const int fd : join_fds())
+    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      throw SystemError("move pid " + text + " into its cgroup", errno);
 }
 
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const Limits& limits) {
