@@ -31,6 +31,9 @@ class Boundary {
   virtual ~Boundary() = default;
   // One command to completion (run_sandboxed's contract).
   virtual ExecResult run(const ExecSpec& spec) = 0;
+  // Optional: starts, in the background, what run() will need for commands like `spec`
+  // (the bwrap exec launcher), so that the first command does not wait for it.
+  virtual void prepare(const ExecSpec& spec) { (void)spec; }
   // Starts a shell; throws UserError for a bad spec, SystemError when it cannot start.
   virtual std::unique_ptr<CommandSession> open_session(SessionSpec spec) = 0;
 };

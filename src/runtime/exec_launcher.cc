@@ -207,11 +207,12 @@ std::unique_ptr<ExecLauncher> ExecLauncher::start(const ExecSpec& base) {
   spec.env.clear();
   spec.workdir = "/";
   spec.stdin_data.reset();
-  // The launcher's own processes are not a command's: the pids limit is the spares'
-  // (spare_limits). The memory limit stays: it sizes the private /tmp.
-  spec.limits.pids_limit = 0;
   std::unique_ptr<ExecLauncher> launcher(new ExecLauncher(base));
-  launcher->boundary_.emplace(SandboxProcess::start(spec, {control.theirs.get(), exe}));
+  // The launcher's own processes are not a command's: only spares get a cgroup (and the
+  // limits). Joining one would also cost a cgroup move, an RCU grace period. The limits
+  // still size the private /tmp.
+  launcher->boundary_.emplace(
+      SandboxProcess::start(spec, {control.theirs.get(), exe}, /*own_cgroup=*/false));
   control.theirs.reset();
   launcher->control_ = std::move(control.ours);
   char hello = 0;
