@@ -236,6 +236,7 @@ ExecLauncher::~ExecLauncher() {
   if (control_) ::shutdown(control_.get(), SHUT_RDWR);
   if (preparer_.joinable()) preparer_.join();
   spare_.reset();
+  retired_.clear();
   if (boundary_) boundary_->terminate();
 }
 
@@ -283,8 +284,16 @@ std::unique_ptr<ExecLauncher::Spare> ExecLauncher::prepare_spare() {
 void ExecLauncher::prepare_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    changed_.wait(lock, [this] { return stopping_ || (!spare_ && !broken_); });
+    changed_.wait(lock, [this] { return stopping_ || !retired_.empty() || (!spare_ && !broken_); });
     if (stopping_) return;
+    if (!retired_.empty()) {
+      std::vector<std::unique_ptr<Spare>> done = std::move(retired_);
+      retired_.clear();
+      lock.unlock();
+      done.clear();  // their cgroups: members killed, directories removed
+      lock.lock();
+      continue;
+    }
     lock.unlock();
     std::unique_ptr<Spare> spare;
     try {
@@ -418,7 +427,13 @@ std::optional<ExecResult> ExecLauncher::run(const ExecSpec& spec) {
   result.pids_limit_reached = hits.pids_refused > 0;
   pump.drain();
   pump.collect(result);
-  spare.reset();  // removes the cgroup
+  {
+    // Removing the cgroup may wait for the kernel to let go of it (EBUSY for a moment
+    // after its last process died): the preparer does that, off the command's path.
+    const std::lock_guard lock(mu_);
+    retired_.push_back(std::move(spare));
+  }
+  changed_.notify_all();
   result.duration = std::chrono::steady_clock::now() - started;
   return result;
 }

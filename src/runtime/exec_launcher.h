@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
@@ -76,7 +77,7 @@ class ExecLauncher {
   mutable std::mutex mu_;  // everything below, and the control socket
   std::condition_variable changed_;
   std::unique_ptr<Spare> spare_;
-  bool want_spare_ = true;
+  std::vector<std::unique_ptr<Spare>> retired_;  // finished commands' cgroups to remove
   bool broken_ = false;
   bool stopping_ = false;
   int running_ = 0;  // commands in flight
