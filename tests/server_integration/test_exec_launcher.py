@@ -76,17 +76,23 @@ def test_stopping_the_launcher_ends_only_that_command(server, sandbox):
 
 
 def test_the_next_command_finds_nothing_of_the_last(server, sandbox):
-    leave = ("echo x > /tmp/left && mkdir -p /tmp/d/e && touch /tmp/d/e/f && chmod 0500 /tmp/d; "
-             "(echo y > /dev/shm/left) 2>/dev/null; ipcmk -M 4096 && ipcmk -Q && ipcmk -S 1; "
+    # Left in every way a command can: files (one in a directory it cannot enter), shared
+    # memory, SysV objects of mode 0 (listed by nobody but their owner), a daemon.
+    leave = ("echo x > /tmp/left && mkdir -p /tmp/d/e && touch /tmp/d/e/f && chmod 0 /tmp/d; "
+             "(echo y > /dev/shm/left) 2>/dev/null; "
+             "ipcmk -M 4096 -p 0 && ipcmk -Q -p 0 && ipcmk -S 1 -p 0 && "
+             "ipcs -u | grep -E 'segments allocated|allocated queues|used arrays'; "
              "(sleep 60 &) ; echo left")
     r = run(server, sandbox, leave)
     assert r.exit_code == 0 and "left" in r.stdout, r
-    r = run(server, sandbox, "ls -A /tmp /dev/shm; ipcs -m -q -s | grep -c '^0x'; "
-                             "ps -eo comm 2>/dev/null | grep -c sleep || "
-                             "grep -l sleep /proc/[0-9]*/comm 2>/dev/null | wc -l")
-    lines = r.stdout.split("\n")
-    assert "left" not in r.stdout and " d\n" not in r.stdout, r.stdout
-    assert lines[-3:-1] == ["0", "0"] or lines[-2] == "0", r.stdout
+    assert "segments allocated 1" in r.stdout, r.stdout  # the check below can see them
+    check = ('echo "tmp=[$(ls -A /tmp)] shm=[$(ls -A /dev/shm 2>/dev/null)]"; '
+             "ipcs -u | grep -E 'segments allocated|allocated queues|used arrays'; "
+             'echo "sleepers=$(grep -l sleep /proc/[0-9]*/comm 2>/dev/null | wc -l)"')
+    r = run(server, sandbox, check)
+    assert r.stdout.splitlines() == ["tmp=[] shm=[]", "allocated queues = 0",
+                                     "segments allocated 0", "used arrays = 0",
+                                     "sleepers=0"], r.stdout
 
 
 def _seconds(n: int):

@@ -158,51 +158,82 @@ void empty_directory(int dir_fd) {
   }
   for (const std::string& name : names) {
     if (::unlinkat(dirfd(dir), name.c_str(), 0) == 0) continue;
+    struct stat st;
+    if (::fstatat(dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+      continue;
+    // The command may have left a directory it cannot enter or write; it was the
+    // sandbox's uid, so the launcher owns it. Nothing else runs now: no command can swap
+    // it for a symlink between the check above and the chmod.
+    (void)::fchmodat(dirfd(dir), name.c_str(), 0700, 0);
     const int sub =
         ::openat(dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) continue;
-    // The command may have left a directory it cannot write; it owns it, so chmod works.
-    (void)::fchmod(sub, 0700);
     empty_directory(sub);
     (void)::unlinkat(dirfd(dir), name.c_str(), AT_REMOVEDIR);
   }
   ::closedir(dir);
 }
 
-void empty_path(const char* path) {
-  const int fd = ::open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) empty_directory(fd);
+// Empties `path` (when it exists); false when something stayed.
+bool empty_path(const char* path) {
+  int fd = ::open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT;
+  empty_directory(fd);
+  fd = ::open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return false;
+  }
+  bool empty = true;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") empty = false;
+  }
+  ::closedir(dir);
+  return empty;
 }
 
-// SysV objects outlive their creators; every one in this IPC namespace is the agent's.
-void remove_ipc_objects() {
+// SysV objects outlive their creators; every one in this IPC namespace is the agent's
+// (the *_STAT_ANY forms list them whatever their mode; the owner may always remove).
+// False when some stayed.
+bool remove_ipc_objects() {
   shm_info shm{};
   const int shm_max = ::shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&shm));
   for (int i = 0; i <= shm_max; ++i) {
     shmid_ds ds{};
-    const int id = ::shmctl(i, SHM_STAT, &ds);
+    const int id = ::shmctl(i, SHM_STAT_ANY, &ds);
     if (id >= 0) (void)::shmctl(id, IPC_RMID, nullptr);
   }
   msginfo msg{};
   const int msg_max = ::msgctl(0, MSG_INFO, reinterpret_cast<msqid_ds*>(&msg));
   for (int i = 0; i <= msg_max; ++i) {
     msqid_ds ds{};
-    const int id = ::msgctl(i, MSG_STAT, &ds);
+    const int id = ::msgctl(i, MSG_STAT_ANY, &ds);
     if (id >= 0) (void)::msgctl(id, IPC_RMID, nullptr);
   }
   seminfo sem{};
   const int sem_max = ::semctl(0, 0, SEM_INFO, &sem);
   for (int i = 0; i <= sem_max; ++i) {
     semid_ds ds{};
-    const int id = ::semctl(i, 0, SEM_STAT, &ds);
+    const int id = ::semctl(i, 0, SEM_STAT_ANY, &ds);
     if (id >= 0) (void)::semctl(id, 0, IPC_RMID);
   }
+  shm = {};
+  msg = {};
+  sem = {};
+  (void)::shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&shm));
+  (void)::msgctl(0, MSG_INFO, reinterpret_cast<msqid_ds*>(&msg));
+  (void)::semctl(0, 0, SEM_INFO, &sem);
+  return shm.used_ids == 0 && msg.msgpool == 0 && sem.semusz == 0;
 }
 
-void clean_between_commands() {
-  empty_path("/tmp");
-  empty_path("/dev/shm");
-  remove_ipc_objects();
+// False when something of the last command stayed: the server then replaces us.
+bool clean_between_commands() {
+  const bool tmp = empty_path("/tmp");
+  const bool shm = empty_path("/dev/shm");
+  return remove_ipc_objects() && tmp && shm;
 }
 
 }  // namespace
@@ -269,8 +300,9 @@ int main(int argc, char** argv) {
       }
       spares[pid] = fd;
     } else if (tag == wire::kClean) {
-      clean_between_commands();
-      if (!write_all(control, &wire::kCleaned, 1)) return 0;
+      // Anything but kCleaned tells the server to replace us with a fresh boundary.
+      const char reply = clean_between_commands() ? wire::kCleaned : wire::kClean;
+      if (!write_all(control, &reply, 1)) return 0;
     } else if (got == 1) {
       ::close(fd);
     }
