@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +21,13 @@ constexpr const char* kUnifiedMarker = "/sys/fs/cgroup/cgroup.controllers";
 std::string next_cgroup_name() {
   static std::atomic<unsigned> counter{0};
   return "exec-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+void SandboxCgroup::move_in(pid_t pid) const {
+  const std::string text = std::to_string(pid);
+  for (const int fd : join_fds())
+    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+      throw SystemError("move pid " + text + " into its cgroup", errno);
 }
 
 std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const Limits& limits) {

@@ -33,6 +33,10 @@ class SandboxCgroup {
   // safe to use after fork, unlike opening paths.
   virtual std::vector<int> join_fds() const = 0;
 
+  // Moves the process `pid` (host pid, with its threads) into the cgroup, in every
+  // hierarchy. Throws SystemError.
+  void move_in(pid_t pid) const;
+
   // SIGKILLs every process in the cgroup; returns once it is empty (or gives up).
   virtual void kill_all() = 0;
 

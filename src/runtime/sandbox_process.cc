@@ -123,7 +123,8 @@ constexpr auto kNetworkSetupTimeout = std::chrono::seconds(10);
 
 }  // namespace
 
-SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int>& pass_fds) {
+SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int>& pass_fds,
+                                     bool own_cgroup) {
   validate(spec);
   for (const int fd : pass_fds)
     if (fd <= STDERR_FILENO) throw UserError("pass_fds must not include stdio");
@@ -132,7 +133,8 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   etc_files.push_back(session_source_file());  // tiny; lets a session shell name itself
   const UniqueFd seccomp = export_seccomp_filter();
   std::unique_ptr<SandboxCgroup> cgroup;
-  if (::geteuid() == 0 || has_limits(spec.limits)) cgroup = SandboxCgroup::create(spec.limits);
+  if (own_cgroup && (::geteuid() == 0 || has_limits(spec.limits)))
+    cgroup = SandboxCgroup::create(spec.limits);
   NetworkHandshake network = NetworkHandshake::create(spec.network);
   const std::vector<std::string> options_list = bwrap_options({
       .env = clean_environment(spec.env, workdir),
