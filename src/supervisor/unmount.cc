@@ -6,8 +6,8 @@
 
 #include <cerrno>
 
+#include "common/child_process.h"
 #include "runtime/child_exec.h"
-#include "runtime/child_process.h"
 #include "runtime/helper_env.h"
 
 namespace agentfense::supervisor {
@@ -19,7 +19,7 @@ constexpr const char* kFusermount = "/usr/bin/fusermount3";
 void fusermount_detach(const std::string& path) {
   const runtime::CStringArray argv({kFusermount, "-u", "-z", "-q", path});
   try {
-    runtime::ChildProcess child = runtime::ChildProcess::spawn([&argv]() -> runtime::ChildFailure {
+    ChildProcess child = ChildProcess::spawn([&argv]() -> ChildFailure {
       ::execve(kFusermount, argv.get(), runtime::helper_environment());
       return {"execve fusermount3", errno};
     });
