@@ -172,5 +172,8 @@ def test_wrong_key_unknown_sandbox_and_stopped_sandbox_are_startup_errors(
     assert http.post(f"{tenants.server.http}/v1/sandboxes/{sandbox}/stop").ok
     stopped = start_error(agentfense, server_args(tenants, sandbox))
     assert "is not running" in stopped, stopped
+    unreachable = start_error(agentfense, ["mcp", "--server", "http://127.0.0.1:1",
+                                           "--sandbox", sandbox])
+    assert "cannot reach the agentfense server at http://127.0.0.1:1" in unreachable, unreachable
     both = start_error(agentfense, [*server_args(tenants, sandbox), "/tmp"])
     assert "DIR is not taken with --server" in both, both
