@@ -5,8 +5,12 @@ tool error, and clear start-up errors for a wrong key or sandbox."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -16,7 +20,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from mcp_harness import structured, text_of
+from mcp_harness import http_session, structured, text_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_integration"))
 from tenants import TenantServer, start_tenant_server  # noqa: E402
@@ -152,9 +156,9 @@ def test_changes_apply_at_exit_commits_on_the_server(
     assert http.get(f"{url}/v1/codebases/{cb_id}/content/output/report.txt").text == "new\n"
 
 
-def start_error(agentfense: str, args: list[str]) -> str:
+def start_error(agentfense: str, args: list[str], env: dict[str, str] | None = None) -> str:
     done = subprocess.run([agentfense, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env={**os.environ, **(env or {})})
     assert done.returncode != 0, done
     return done.stderr
 
@@ -163,7 +167,10 @@ def test_wrong_key_unknown_sandbox_and_stopped_sandbox_are_startup_errors(
         agentfense: str, tenants: TenantServer, sandbox: str) -> None:
     bad_key = start_error(agentfense, server_args(tenants, sandbox, key="afk_" + "0" * 43))
     assert "refused the API key" in bad_key, bad_key
-    unknown = start_error(agentfense, server_args(tenants, "sb_nope"))
+    # The key from the environment, as an MCP client configuration passes it.
+    args = server_args(tenants, "sb_nope")
+    del args[args.index("--api-key"):args.index("--api-key") + 2]
+    unknown = start_error(agentfense, args, env={"AGENTFENSE_API_KEY": tenants.keys["admin"]})
     assert "no sandbox 'sb_nope'" in unknown, unknown
     # Another tenant's key does not reach this sandbox.
     foreign = start_error(agentfense, server_args(tenants, sandbox, key=tenants.keys["other"]))
@@ -177,3 +184,43 @@ def test_wrong_key_unknown_sandbox_and_stopped_sandbox_are_startup_errors(
     assert "cannot reach the agentfense server at http://127.0.0.1:1" in unreachable, unreachable
     both = start_error(agentfense, [*server_args(tenants, sandbox), "/tmp"])
     assert "DIR is not taken with --server" in both, both
+
+
+def test_http_with_commit_tools_sessions_end_and_commit_on_the_server(
+        agentfense: str, tenants: TenantServer, sandbox: str, tmp_path: Path) -> None:
+    stderr_path = tmp_path / "err"
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(
+            [agentfense, *server_args(tenants, sandbox), "--http", "127.0.0.1:0",
+             "--allow-commit", "--changes", "discard"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        while not (match := re.search(r"MCP endpoint at (http://\S+)", stderr_path.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, stderr_path.read_text()
+            time.sleep(0.05)
+
+        async def main() -> None:
+            async with http_session(match.group(1)) as session:
+                ended = structured(await session.call_tool("session_run", {"command": "exit 3"}))
+                assert ended["exit_code"] == 3 and ended["session_open"] is False
+                again = structured(await session.call_tool("session_run", {"command": "echo $$"}))
+                assert again["new_session"] is True and again["exit_code"] == 0
+                await session.call_tool("write_file", {"path": "output/a.txt", "content": "a\n"})
+                await session.call_tool("write_file", {"path": "output/b.txt", "content": "b\n"})
+                done = structured(await session.call_tool("commit", {"paths": ["output/a.txt"]}))
+                assert done["applied"] == ["/output/a.txt"], done
+                dropped = structured(await session.call_tool("discard", {}))
+                assert dropped["discarded"] == 1
+        anyio.run(main)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, stderr_path.read_text()
+    http = tenants.client("admin").http
+    url = tenants.server.http
+    sessions = http.get(f"{url}/v1/sandboxes/{sandbox}/sessions").json().get("sessions", [])
+    assert sessions and all(s["status"] == "SESSION_STATUS_CLOSED" for s in sessions), sessions
+    cb_id = http.get(f"{url}/v1/sandboxes/{sandbox}").json()["codebaseId"]
+    assert http.get(f"{url}/v1/codebases/{cb_id}/content/output/a.txt").text == "a\n"
+    assert http.get(f"{url}/v1/codebases/{cb_id}/content/output/b.txt").status_code == 404
