@@ -5,6 +5,7 @@ tool error, and clear start-up errors for a wrong key or sandbox."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from mcp_harness import http_session, structured, text_of
+from mcp_harness import RawStdio, alive, descendants, http_session, structured, text_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_integration"))
 from tenants import TenantServer, start_tenant_server  # noqa: E402
@@ -224,3 +225,36 @@ def test_http_with_commit_tools_sessions_end_and_commit_on_the_server(
     cb_id = http.get(f"{url}/v1/sandboxes/{sandbox}").json()["codebaseId"]
     assert http.get(f"{url}/v1/codebases/{cb_id}/content/output/a.txt").text == "a\n"
     assert http.get(f"{url}/v1/codebases/{cb_id}/content/output/b.txt").status_code == 404
+
+
+def sleeping(pid: int, marker: bytes) -> bool:
+    return any(Path(f"/proc/{child}/cmdline").read_bytes().startswith(marker)
+               for child in alive(descendants(pid)) if Path(f"/proc/{child}/cmdline").exists())
+
+
+def test_cancelled_call_kills_the_command_on_the_server(
+        agentfense: str, tenants: TenantServer, sandbox: str) -> None:
+    raw = RawStdio(agentfense, None, args=server_args(tenants, sandbox))
+    server_pid = tenants.server.proc.pid
+    marker = b"sleep\x00307"
+    try:
+        raw.initialize()
+        raw.send(json.dumps({"jsonrpc": "2.0", "id": "long", "method": "tools/call",
+                             "params": {"name": "run", "arguments": {
+                                 "command": "echo x > output/cancelled.txt; exec sleep 307"}}}
+                            ).encode())
+        deadline = time.monotonic() + 30
+        while not sleeping(server_pid, marker):
+            assert time.monotonic() < deadline, "the command did not start"
+            time.sleep(0.05)
+        raw.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                             "params": {"requestId": "long", "reason": "user"}}).encode())
+        assert raw.request({"jsonrpc": "2.0", "id": "after", "method": "ping"})["id"] == "after"
+        deadline = time.monotonic() + 15
+        while sleeping(server_pid, marker):
+            assert time.monotonic() < deadline, "the cancelled command still runs on the server"
+            time.sleep(0.05)
+    finally:
+        code, stderr = raw.close()
+    assert code == 0, stderr
+    assert "/output/cancelled.txt" in stderr  # what it wrote before is still reviewed
