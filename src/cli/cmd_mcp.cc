@@ -80,15 +80,20 @@ void serve(mcp::SandboxAccess& access, const std::optional<mcp::HttpAddress>& ht
 // `--server URL --sandbox ID`: the tools act on a sandbox a running server holds; its
 // rules, limits and network setting are the server's.
 int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
-               const mcp::ToolDefaults& defaults, ChangeMode change_mode) {
+               ChangeMode change_mode) {
   if (!args.dir.empty())
     throw UserError("DIR is not taken with --server: the sandbox's codebase is the server's");
   const PolicyOptions& policy = args.policy;
   if (!policy.preset.empty() || !policy.policy_file.empty() || !policy.rules.empty() ||
-      !args.audit.empty() || args.network)
+      !args.audit.empty() || args.network || args.limits.memory || args.limits.pids ||
+      args.quota.disk != QuotaOptions().disk || args.quota.inodes != QuotaOptions().inodes)
     throw UserError(
-        "--server: the sandbox's rules, audit trail and network are the server's "
-        "(set them when creating the sandbox); drop the policy/--audit/--network flags");
+        "--server: the sandbox's rules, limits, audit trail and network are the server's "
+        "(set them when creating the sandbox); drop the policy, limit, --audit and --network "
+        "flags");
+  const mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
+                                   .max_timeout_seconds = args.max_timeout_seconds,
+                                   .allow_commit = args.allow_commit};
   std::string api_key = args.api_key;
   if (api_key.empty())
     if (const char* env = std::getenv("AGENTFENSE_API_KEY")) api_key = env;
@@ -111,6 +116,7 @@ int run_mcp(const McpArgs& args) {
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty() && args.server.empty()) throw UserError("DIR (or --server) is required");
+  std::vector<policy::Rule> rules = args.policy.collect();
   const ChangeMode change_mode = parse_change_mode(args.changes);
   const fs::QuotaLimits quota = args.quota.limits();
   if (!(args.timeout_seconds > 0) || !(args.max_timeout_seconds > 0))
@@ -119,13 +125,12 @@ int run_mcp(const McpArgs& args) {
     throw UserError("--timeout must not exceed --max-timeout");
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
+  if (!args.server.empty()) return run_remote(args, http, change_mode);
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
                              .limits = run_limits(args.limits, ::geteuid() == 0),
                              .network = args.network,
                              .allow_commit = args.allow_commit};
-  if (!args.server.empty()) return run_remote(args, http, defaults, change_mode);
-  std::vector<policy::Rule> rules = args.policy.collect();
 
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;

@@ -183,6 +183,8 @@ def test_wrong_key_unknown_sandbox_and_stopped_sandbox_are_startup_errors(
     unreachable = start_error(agentfense, ["mcp", "--server", "http://127.0.0.1:1",
                                            "--sandbox", sandbox])
     assert "cannot reach the agentfense server at http://127.0.0.1:1" in unreachable, unreachable
+    limits = start_error(agentfense, [*server_args(tenants, sandbox), "--memory", "1G"])
+    assert "the sandbox's rules, limits, audit trail and network are the server's" in limits
     both = start_error(agentfense, [*server_args(tenants, sandbox), "/tmp"])
     assert "DIR is not taken with --server" in both, both
 
