@@ -260,3 +260,19 @@ def test_cancelled_call_kills_the_command_on_the_server(
         code, stderr = raw.close()
     assert code == 0, stderr
     assert "/output/cancelled.txt" in stderr  # what it wrote before is still reviewed
+
+
+def test_a_sandbox_stopped_meanwhile_is_a_tool_error(
+        agentfense: str, tenants: TenantServer, sandbox: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with session_on(agentfense, server_args(tenants, sandbox),
+                              tmp_path / "err") as session:
+            assert structured(await session.call_tool("run", {"command": "true"}))["exit_code"] == 0
+            http = tenants.client("admin").http
+            assert http.post(f"{tenants.server.http}/v1/sandboxes/{sandbox}/stop").ok
+            for name, args in [("run", {"command": "true"}), ("read_file", {"path": "README.md"}),
+                               ("session_run", {"command": "true"})]:
+                result = await session.call_tool(name, args)
+                assert result.is_error, (name, result)
+                assert "not running on the server" in text_of(result), (name, text_of(result))
+    anyio.run(main)
