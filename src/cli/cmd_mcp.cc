@@ -98,8 +98,8 @@ int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
   if (api_key.empty())
     if (const char* env = std::getenv("AGENTFENSE_API_KEY")) api_key = env;
   mcp::RemoteSandboxAccess access(
-      mcp::ServerClient({.url = args.server, .api_key = api_key, .ca_cert = args.ca_cert}),
-      args.sandbox, defaults);
+      ServerClient({.url = args.server, .api_key = api_key, .ca_cert = args.ca_cert}), args.sandbox,
+      defaults);
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;
   if (!http) channel = take_stdout();

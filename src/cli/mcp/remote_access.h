@@ -8,7 +8,7 @@
 
 #include "cli/change_review.h"
 #include "cli/mcp/sandbox_access.h"
-#include "cli/mcp/server_client.h"
+#include "cli/server_client.h"
 
 namespace agentfense::cli::mcp {
 

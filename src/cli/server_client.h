@@ -1,16 +1,24 @@
-// The REST client `agentfense mcp --server` talks to a running agentfense server with.
-// REST rather than gRPC: this CLI (and every fs process it starts) stays free of the
-// server's gRPC and protobuf libraries (cmd_server.cc), and cpp-httplib is already here
-// for the MCP HTTP transport. TLS when the URL says https:// (--ca-cert for a private CA).
+// The REST client the CLI talks to a running agentfense server with (`mcp --server`,
+// `audit --server`). REST rather than gRPC: this CLI (and every fs process it starts)
+// stays free of the server's gRPC and protobuf libraries (cmd_server.cc), and cpp-httplib
+// is already here for the MCP HTTP transport. TLS when the URL says https:// (a CA file
+// for a private CA).
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "common/errors.h"
 
-namespace agentfense::cli::mcp {
+namespace httplib {
+class Client;
+}
+
+namespace agentfense::cli {
 
 struct ServerOptions {
   std::string url;      // http://HOST:PORT or https://HOST:PORT: the server's REST address
@@ -57,11 +65,21 @@ class ServerClient {
   nlohmann::json call(const char* method, const std::string& path, const nlohmann::json& body,
                       std::chrono::milliseconds timeout, int cancel_fd = -1) const;
 
+  // GET `path`, handing the body to `on_bytes` as it arrives (an NDJSON stream, which a
+  // follow may keep open). `idle_timeout`: the longest wait for the next bytes. Throws
+  // as call(); the error body of a non-2xx answer is not streamed.
+  void stream(const std::string& path, const std::string& accept,
+              std::chrono::milliseconds idle_timeout,
+              const std::function<void(std::string_view)>& on_bytes) const;
+
  private:
+  std::unique_ptr<httplib::Client> client(std::chrono::milliseconds read_timeout) const;
+  [[noreturn]] void throw_error(int status, const std::string& body) const;
+
   ServerOptions options_;
 };
 
 // A path segment or query value, percent-encoded.
 std::string url_escape(const std::string& text);
 
-}  // namespace agentfense::cli::mcp
+}  // namespace agentfense::cli
