@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <optional>
 
@@ -20,9 +19,11 @@
 #include "cli/mcp/tool_table.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/cgroup_delegation.h"
 
 namespace agentfense::cli {
 namespace {
@@ -116,9 +117,7 @@ int run_mcp(const McpArgs& args) {
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty() && args.server.empty()) throw UserError("DIR (or --server) is required");
-  std::vector<policy::Rule> rules = args.policy.collect();
   const ChangeMode change_mode = parse_change_mode(args.changes);
-  const fs::QuotaLimits quota = args.quota.limits();
   if (!(args.timeout_seconds > 0) || !(args.max_timeout_seconds > 0))
     throw UserError("--timeout and --max-timeout must be positive");
   if (args.timeout_seconds > args.max_timeout_seconds)
@@ -126,27 +125,25 @@ int run_mcp(const McpArgs& args) {
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
   if (!args.server.empty()) return run_remote(args, http, change_mode);
+  check_rootless_mount();
+  check_rootless_network(args.network);
+  LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
+  spec.control_socket = true;
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
-                             .limits = run_limits(args.limits, ::geteuid() == 0),
+                             .limits = run_limits(args.limits, runtime::cgroup_limits_available()),
                              .network = args.network,
                              .allow_commit = args.allow_commit};
 
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;
   if (!http) channel = take_stdout();
-  LocalSandbox sandbox({.rules = std::move(rules),
-                        .dir = args.dir,
-                        .audit = args.audit,
-                        .quota = quota,
-                        .control_socket = true});
+  LocalSandbox sandbox(spec);
   {
     mcp::LocalSandboxAccess access(sandbox, defaults);
     serve(access, http, channel, signals, args.allow_commit);
   }  // every call has ended and every shell is closed
-  if (const int status = sandbox.stop(); status != 0)
-    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
-  return sandbox.review(change_mode) ? 0 : 1;
+  return sandbox.finish(change_mode) ? 0 : 1;
 }
 
 }  // namespace
