@@ -49,6 +49,28 @@ class CancelWatch {
   std::thread thread_;
 };
 
+// What went wrong on the way to the server, in words a user can act on.
+std::string describe(httplib::Error error, const std::string& ca_cert) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "could not connect (nothing listening there, or the host is unreachable)";
+    case httplib::Error::ConnectionTimeout:
+      return "the connection timed out";
+    case httplib::Error::SSLConnection:
+      return "the TLS handshake failed (is the address https:// on a TLS port?)";
+    case httplib::Error::SSLLoadingCerts:
+      return "cannot load the CA certificate " + (ca_cert.empty() ? "store" : "'" + ca_cert + "'");
+    case httplib::Error::SSLServerVerification:
+      return "its TLS certificate is not trusted" +
+             std::string(ca_cert.empty() ? " (give its CA with --ca-cert)" : " by --ca-cert");
+    case httplib::Error::Read:
+      return "the connection was closed before the answer (is the address http:// on a TLS "
+             "port, or a timeout?)";
+    default:
+      return httplib::to_string(error);
+  }
+}
+
 }  // namespace
 
 std::string url_escape(const std::string& text) {
@@ -122,7 +144,7 @@ json ServerClient::call(const char* method, const std::string& path, const json&
   if (cancelled) throw ServerCallCancelled();
   if (!result)
     throw UserError("cannot reach the agentfense server at " + options_.url + ": " +
-                    httplib::to_string(result.error()));
+                    describe(result.error(), options_.ca_cert));
   if (result->status < 200 || result->status > 299) throw_error(result->status, result->body);
   if (result->body.empty()) return nullptr;
   json answer = json::parse(result->body, nullptr, false);
@@ -153,7 +175,7 @@ void ServerClient::stream(const std::string& path, const std::string& accept,
       });
   if (!result)
     throw UserError("cannot reach the agentfense server at " + options_.url + ": " +
-                    httplib::to_string(result.error()));
+                    describe(result.error(), options_.ca_cert));
   if (result->status < 200 || result->status > 299) throw_error(result->status, error_body);
 }
 

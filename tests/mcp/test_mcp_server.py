@@ -183,6 +183,10 @@ def test_wrong_key_unknown_sandbox_and_stopped_sandbox_are_startup_errors(
     unreachable = start_error(agentfense, ["mcp", "--server", "http://127.0.0.1:1",
                                            "--sandbox", sandbox])
     assert "cannot reach the agentfense server at http://127.0.0.1:1" in unreachable, unreachable
+    args = server_args(tenants, sandbox)
+    del args[args.index("--ca-cert"):args.index("--ca-cert") + 2]
+    untrusted = start_error(agentfense, args)
+    assert "TLS certificate is not trusted (give its CA with --ca-cert)" in untrusted, untrusted
     limits = start_error(agentfense, [*server_args(tenants, sandbox), "--memory", "1G"])
     assert "the sandbox's rules, limits, audit trail and network are the server's" in limits
     both = start_error(agentfense, [*server_args(tenants, sandbox), "/tmp"])
