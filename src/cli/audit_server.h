@@ -1,6 +1,6 @@
 // `agentfense audit --server`: reads a sandbox's trail from the server's REST route
-// GET /v1/sandboxes/{id}/audit (NDJSON, optionally followed), over plain HTTP/1.1, so the
-// CLI needs no HTTP library.
+// GET /v1/sandboxes/{id}/audit (NDJSON, optionally followed) through the CLI's REST
+// client (server_client.h: http:// or https://, the token as a Bearer token).
 #pragma once
 
 #include <functional>
@@ -11,7 +11,7 @@
 namespace agentfense::cli {
 
 struct ServerTrailQuery {
-  std::string base_url;  // http://HOST:PORT
+  std::string base_url;  // http://HOST:PORT or https://HOST:PORT
   std::string sandbox;
   std::string token;
   audit::Filter filter;

@@ -5,11 +5,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <optional>
+
 #include "cli/commands.h"
 #include "cli/local_sandbox.h"
 #include "cli/mcp/http_transport.h"
+#include "cli/mcp/local_access.h"
 #include "cli/mcp/protocol.h"
-#include "cli/mcp/sandbox_access.h"
+#include "cli/mcp/remote_access.h"
 #include "cli/mcp/stdio_transport.h"
 #include "cli/mcp/stop_signals.h"
 #include "cli/mcp/tool_table.h"
@@ -31,7 +35,8 @@ struct McpArgs {
   PolicyOptions policy;
   QuotaOptions quota;
   RunLimitFlags limits;
-  std::string dir, audit, changes = "show", http, runtime = "bwrap", server, api_key;
+  std::string dir, audit, changes = "show", http, runtime = "bwrap";
+  std::string server, api_key, ca_cert, sandbox;  // --server: attach to a server's sandbox
   double timeout_seconds = kDefaultCallTimeout;
   double max_timeout_seconds = kDefaultTimeoutSeconds;
   bool network = false, allow_commit = false;
@@ -59,20 +64,59 @@ UniqueFd take_stdout() {
   return channel;
 }
 
-int run_mcp(const McpArgs& args) {
-  if (!args.server.empty() || !args.api_key.empty())
+// Serves the tools until the client goes away, then returns.
+void serve(mcp::SandboxAccess& access, const std::optional<mcp::HttpAddress>& http,
+           const UniqueFd& channel, const mcp::StopSignals& signals, bool allow_commit) {
+  const mcp::ToolTable tools(allow_commit);
+  const mcp::ServerIdentity identity{kVersion, instructions(allow_commit)};
+  if (http) {
+    mcp::serve_http(
+        *http, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); }, signals);
+  } else {
+    mcp::McpSession session(tools, access, identity);
+    mcp::serve_stdio(session, STDIN_FILENO, channel.get(), signals);
+  }
+}
+
+// `--server URL --sandbox ID`: the tools act on a sandbox a running server holds; its
+// rules, limits and network setting are the server's.
+int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
+               ChangeMode change_mode) {
+  if (!args.dir.empty())
+    throw UserError("DIR is not taken with --server: the sandbox's codebase is the server's");
+  const PolicyOptions& policy = args.policy;
+  if (!policy.preset.empty() || !policy.policy_file.empty() || !policy.rules.empty() ||
+      !args.audit.empty() || args.network || args.limits.memory || args.limits.pids ||
+      args.quota.disk != QuotaOptions().disk || args.quota.inodes != QuotaOptions().inodes)
     throw UserError(
-        "--server/--api-key are not available yet: agentfense mcp serves a local sandbox "
-        "over DIR (attaching to a running server is planned)");
+        "--server: the sandbox's rules, limits, audit trail and network are the server's "
+        "(set them when creating the sandbox); drop the policy, limit, --audit and --network "
+        "flags");
+  const mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
+                                   .max_timeout_seconds = args.max_timeout_seconds,
+                                   .allow_commit = args.allow_commit};
+  std::string api_key = args.api_key;
+  if (api_key.empty())
+    if (const char* env = std::getenv("AGENTFENSE_API_KEY")) api_key = env;
+  mcp::RemoteSandboxAccess access(
+      ServerClient({.url = args.server, .api_key = api_key, .ca_cert = args.ca_cert}), args.sandbox,
+      defaults);
+  const mcp::StopSignals signals;  // before any thread starts
+  UniqueFd channel;
+  if (!http) channel = take_stdout();
+  serve(access, http, channel, signals, args.allow_commit);
+  return access.review(change_mode) ? 0 : 1;
+}
+
+int run_mcp(const McpArgs& args) {
+  if (args.server.empty() &&
+      (!args.api_key.empty() || !args.sandbox.empty() || !args.ca_cert.empty()))
+    throw UserError("--api-key, --sandbox and --ca-cert go with --server URL");
   if (args.runtime == "docker")
     throw UserError("--runtime docker is not available for agentfense mcp yet; use bwrap");
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
-  if (args.dir.empty()) throw UserError("DIR is required");
-  check_rootless_mount();
-  check_rootless_network(args.network);
-  LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
-  spec.control_socket = true;
+  if (args.dir.empty() && args.server.empty()) throw UserError("DIR (or --server) is required");
   const ChangeMode change_mode = parse_change_mode(args.changes);
   if (!(args.timeout_seconds > 0) || !(args.max_timeout_seconds > 0))
     throw UserError("--timeout and --max-timeout must be positive");
@@ -80,6 +124,11 @@ int run_mcp(const McpArgs& args) {
     throw UserError("--timeout must not exceed --max-timeout");
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
+  if (!args.server.empty()) return run_remote(args, http, change_mode);
+  check_rootless_mount();
+  check_rootless_network(args.network);
+  LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
+  spec.control_socket = true;
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
                              .limits = run_limits(args.limits, runtime::cgroup_limits_available()),
@@ -91,17 +140,8 @@ int run_mcp(const McpArgs& args) {
   if (!http) channel = take_stdout();
   LocalSandbox sandbox(spec);
   {
-    mcp::SandboxAccess access(sandbox, defaults);
-    const mcp::ToolTable tools(args.allow_commit);
-    const mcp::ServerIdentity identity{kVersion, instructions(args.allow_commit)};
-    if (http) {
-      mcp::serve_http(
-          *http, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); },
-          signals);
-    } else {
-      mcp::McpSession session(tools, access, identity);
-      mcp::serve_stdio(session, STDIN_FILENO, channel.get(), signals);
-    }
+    mcp::LocalSandboxAccess access(sandbox, defaults);
+    serve(access, http, channel, signals, args.allow_commit);
   }  // every call has ended and every shell is closed
   return sandbox.finish(change_mode) ? 0 : 1;
 }
@@ -120,7 +160,9 @@ Command add_mcp_command(CLI::App& app) {
       "                                \"args\": [\"mcp\", \"--preset\", \"agent-safe\", "
       "\"/path/to/repo\"]}}}\n"
       "On exit (stdin closed, SIGTERM or Ctrl-C) the changes are shown on stderr (default),\n"
-      "applied or discarded (--changes). See docs/agents.md.");
+      "applied or discarded (--changes). With --server URL --sandbox ID the tools act on a\n"
+      "running sandbox of an agentfense server (API key from --api-key or\n"
+      "$AGENTFENSE_API_KEY), and --changes acts on its changes. See docs/agents.md.");
   args->policy.add_to(*cmd);
   args->quota.add_to(*cmd);
   cmd->add_option("--changes", args->changes,
@@ -144,9 +186,18 @@ Command add_mcp_command(CLI::App& app) {
                 "Allow outbound network access from the sandbox (off by default)");
   cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
   cmd->add_option("--runtime", args->runtime, "bwrap (default); docker is not available yet");
-  cmd->add_option("--server", args->server, "Not available yet (attach to a running server)");
-  cmd->add_option("--api-key", args->api_key, "Not available yet (with --server)");
-  cmd->add_option("DIR", args->dir, "Codebase directory");
+  cmd->add_option("--server", args->server,
+                  "Attach to a running agentfense server instead of DIR: its REST address "
+                  "(http://HOST:PORT, or https:// for TLS); with --sandbox");
+  cmd->add_option("--sandbox", args->sandbox,
+                  "With --server: the id of a running sandbox on that server (its rules, "
+                  "limits and changes are the server's)");
+  cmd->add_option("--api-key", args->api_key,
+                  "With --server: the API key, sent as a Bearer token (default "
+                  "$AGENTFENSE_API_KEY)");
+  cmd->add_option("--ca-cert", args->ca_cert,
+                  "With an https:// --server: a PEM file of the CA to trust");
+  cmd->add_option("DIR", args->dir, "Codebase directory (not with --server)");
   return [args] { return run_mcp(*args); };
 }
 

@@ -96,8 +96,11 @@ class RawStdio:
     """`agentfense mcp` over stdio driven byte by byte (no client library), for what a
     library would never send."""
 
-    def __init__(self, agentfense: str, repo: Path, *extra: str) -> None:
-        self.process = subprocess.Popen([agentfense, *mcp_args(repo, *extra)],
+    def __init__(self, agentfense: str, repo: Optional[Path], *extra: str,
+                 args: Optional[list[str]] = None) -> None:
+        """`args`: the whole command line after the binary (default: mcp_args(repo))."""
+        assert (repo is None) != (args is None)
+        self.process = subprocess.Popen([agentfense, *(args or mcp_args(repo, *extra))],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE)
 

@@ -1,17 +1,21 @@
-// The one sandbox `agentfense mcp` serves, as its tools use it: every command gets the
-// sandbox's /workspace, host ids, limits and network setting, and runs while holding the
-// sandbox's activity lock shared; commit and discard take it exclusively, so a commit
-// never takes a file a running command is still writing (as the server's LiveSandbox).
+// The one sandbox `agentfense mcp` serves, as its tools use it. Two kinds: a local
+// sandbox over DIR (local_access.h) and a sandbox of a running agentfense server
+// (remote_access.h); the tools see only this interface, so their schemas and errors are
+// the same over both. Commands run while holding the activity lock shared; commit and
+// discard take it exclusively, so a commit never takes a file a running command of this
+// MCP server is still writing (as the server's LiveSandbox does for its own calls).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 
-#include "cli/local_sandbox.h"
+#include "cli/mcp/tool_shell.h"
+#include "layer/control_protocol.h"
+#include "policy/policy.h"
 #include "runtime/exec.h"
-#include "runtime/shell_session.h"
 
 namespace agentfense::cli::mcp {
 
@@ -26,28 +30,35 @@ struct ToolDefaults {
 
 class SandboxAccess {
  public:
-  SandboxAccess(LocalSandbox& sandbox, ToolDefaults defaults)
-      : sandbox_(sandbox), defaults_(std::move(defaults)) {}
+  explicit SandboxAccess(ToolDefaults defaults) : defaults_(std::move(defaults)) {}
+  virtual ~SandboxAccess() = default;
+  SandboxAccess(const SandboxAccess&) = delete;
+  SandboxAccess& operator=(const SandboxAccess&) = delete;
 
   const ToolDefaults& defaults() const { return defaults_; }
-  const policy::Policy& policy() const { return sandbox_.policy(); }
+  virtual const policy::Policy& policy() const = 0;
 
   // The call's "timeout" argument (seconds) or the default; throws ToolFailure for one
   // that is not positive or above the maximum.
   std::chrono::milliseconds timeout_of(const nlohmann::json& args) const;
 
   // One command to completion inside the sandbox (the spec's argv, env, workdir, stdin,
-  // timeout and cancel_fd are the caller's; the rest is filled in here).
-  runtime::ExecResult exec(runtime::ExecSpec spec);
+  // timeout, output_limit, on_output and cancel_fd are the caller's; the rest is the
+  // sandbox's).
+  virtual runtime::ExecResult exec(runtime::ExecSpec spec) = 0;
+  // As exec, with stdin and stdout carried byte for byte (read_file and write_file move
+  // binary files through them); output may arrive only at the end.
+  virtual runtime::ExecResult exec_binary(runtime::ExecSpec spec) { return exec(std::move(spec)); }
 
-  runtime::SessionSpec session_spec() const;
+  // A new persistent shell in /workspace (session_run). Called on the thread that will
+  // run the shell's commands (shell_pool.h).
+  virtual std::unique_ptr<ToolShell> open_shell() = 0;
+
   std::shared_mutex& activity() { return activity_; }
-  layer::control::Reply control(const layer::control::Request& request) {
-    return sandbox_.control(request);
-  }
+  // changes, diff, commit, discard.
+  virtual layer::control::Reply control(const layer::control::Request& request) = 0;
 
  private:
-  LocalSandbox& sandbox_;
   const ToolDefaults defaults_;
   std::shared_mutex activity_;
 };

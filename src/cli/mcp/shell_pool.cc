@@ -15,8 +15,7 @@ std::shared_ptr<PooledShell> ShellPool::get(const std::string& name, bool& opene
     throw ToolFailure("at most " + std::to_string(kMaxShells) +
                       " shell sessions are open at once; end one with `exit`");
   auto shell = std::make_shared<PooledShell>();
-  shell->thread.run(
-      [&] { shell->shell = std::make_unique<runtime::ShellSession>(sandbox_.session_spec()); });
+  shell->thread.run([&] { shell->shell = sandbox_.open_shell(); });
   shells_[name] = shell;
   opened = true;
   return shell;

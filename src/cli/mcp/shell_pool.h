@@ -1,6 +1,6 @@
 // The persistent shells of one MCP session (session_run): named, opened on first use,
 // reopened after `exit`, closed with the MCP session. At most kMaxShells at once, each a
-// bash inside the sandbox's boundary (runtime/shell_session.h).
+// bash inside the sandbox (tool_shell.h).
 #pragma once
 
 #include <map>
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-#include "runtime/shell_session.h"
+#include "cli/mcp/tool_shell.h"
 #include "supervisor/spawner_thread.h"
 
 namespace agentfense::cli::mcp {
@@ -22,7 +22,7 @@ class SandboxAccess;
 // the shell.
 struct PooledShell {
   supervisor::SpawnerThread thread;
-  std::unique_ptr<runtime::ShellSession> shell;  // destroyed before the thread
+  std::unique_ptr<ToolShell> shell;  // destroyed before the thread
 };
 
 class ShellPool {

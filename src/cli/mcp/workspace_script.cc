@@ -38,7 +38,7 @@ runtime::ExecResult run_script(ToolCall& call, const char* script,
   spec.timeout = kScriptTimeout;
   spec.cancel_fd = call.cancel_fd;
   spec.output_limit = output_limit;
-  runtime::ExecResult result = call.sandbox.exec(std::move(spec));
+  runtime::ExecResult result = call.sandbox.exec_binary(std::move(spec));
   if (result.timed_out) throw ToolFailure("the file operation timed out");
   if (result.cancelled) throw ToolFailure("cancelled");
   return result;
