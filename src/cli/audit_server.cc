@@ -14,7 +14,8 @@ constexpr std::chrono::minutes kReadIdle{5};
 
 void fetch_server_trail(const ServerTrailQuery& query,
                         const std::function<void(const std::string&)>& sink) {
-  const ServerClient client({.url = query.base_url, .api_key = query.token});
+  const ServerClient client(
+      {.url = query.base_url, .api_key = query.api_key, .ca_cert = query.ca_cert});
   std::string target = "/v1/sandboxes/" + url_escape(query.sandbox) + "/audit?";
   const std::pair<const char*, std::string> params[] = {
       {"since", query.filter.since},     {"kind", query.filter.kind},

@@ -1,6 +1,6 @@
 // `agentfense audit --server`: reads a sandbox's trail from the server's REST route
 // GET /v1/sandboxes/{id}/audit (NDJSON, optionally followed) through the CLI's REST
-// client (server_client.h: http:// or https://, the token as a Bearer token).
+// client (server_client.h: http:// or https://, the API key as a Bearer token).
 #pragma once
 
 #include <functional>
@@ -13,7 +13,8 @@ namespace agentfense::cli {
 struct ServerTrailQuery {
   std::string base_url;  // http://HOST:PORT or https://HOST:PORT
   std::string sandbox;
-  std::string token;
+  std::string api_key;
+  std::string ca_cert;  // PEM file trusted for https:// (default: the system's roots)
   audit::Filter filter;
   bool follow = false;
 };

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -22,7 +23,8 @@ struct AuditArgs {
   std::string file;
   std::string server;   // REST base URL, e.g. http://127.0.0.1:8080
   std::string sandbox;  // with --server
-  std::string token;    // with --server: bearer token
+  std::string api_key;  // with --server: sent as a Bearer token
+  std::string ca_cert;  // with an https:// --server
   audit::Filter filter;
   bool denied = false, follow = false, json = false, summary = false;
   std::string verify_file;
@@ -75,6 +77,8 @@ int run_audit(AuditArgs& args) {
     throw UserError("give a trail FILE or --server URL --sandbox ID (not both)");
   }
   if (!args.server.empty() && args.sandbox.empty()) throw UserError("--server needs --sandbox ID");
+  for (const char* name : {"AGENTFENSE_API_KEY", "AGENTFENSE_TOKEN"})
+    if (const char* env = std::getenv(name); args.api_key.empty() && env) args.api_key = env;
   if (args.summary && args.follow) throw UserError("--summary and --follow do not go together");
   audit::Summary summary;
   auto sink = [&](const std::string& line) {
@@ -96,7 +100,8 @@ int run_audit(AuditArgs& args) {
   if (!args.server.empty()) {
     fetch_server_trail({.base_url = args.server,
                         .sandbox = args.sandbox,
-                        .token = args.token,
+                        .api_key = args.api_key,
+                        .ca_cert = args.ca_cert,
                         .filter = args.filter,
                         .follow = args.follow},
                        sink);
@@ -120,8 +125,11 @@ Command add_audit_command(CLI::App& app) {
   cmd->add_option("--server", args->server,
                   "Read the trail of --sandbox from the server's REST address instead");
   cmd->add_option("--sandbox", args->sandbox, "Sandbox id (with --server)");
-  cmd->add_option("--token", args->token, "Bearer token for --server (or $AGENTFENSE_TOKEN)")
-      ->envname("AGENTFENSE_TOKEN");
+  // --token and $AGENTFENSE_TOKEN: the first version's names, kept working.
+  cmd->add_option("--api-key,--token", args->api_key,
+                  "API key for --server (or $AGENTFENSE_API_KEY), as `agentfense mcp` takes it");
+  cmd->add_option("--ca-cert", args->ca_cert,
+                  "With an https:// --server: the PEM CA to trust (default: the system's roots)");
   cmd->add_flag("--follow,-f", args->follow, "Keep printing events as they are written");
   cmd->add_flag("--denied", args->denied, "Only denied attempts");
   cmd->add_option("--kind", args->filter.kind, "Only this kind: file, security or audit");

@@ -10,13 +10,15 @@ codebase and run commands in it."""
 from __future__ import annotations
 
 import io
+import os
 import secrets
+import subprocess
 import tarfile
 
 import grpc
 import pytest
 
-from server_harness import AGENT_SAFE, cb, common, reason_of, rule, sb
+from server_harness import AGENT_SAFE, agentfense_bin, cb, common, reason_of, rule, sb
 from tenants import start_tenant_server
 
 SECRET = f"TOKEN=bob-{secrets.token_hex(8)}"
@@ -269,3 +271,29 @@ def test_same_owner_principals_share_resources(tenants, bobs):
     both = tenants.client("both")
     result = both.sandboxes.Exec(sb.ExecRequest(sandbox_id=bobs["sandbox"], command="cat README.md"))
     assert result.exit_code == 0 and result.stdout == "# bob\n"
+
+
+def test_audit_cli_reads_a_trail_over_tls_with_the_owners_key_only(tenants, bobs):
+    """`agentfense audit --server` takes the key as `agentfense mcp` does (--api-key or
+    $AGENTFENSE_API_KEY; the first version's --token still works) and trusts --ca-cert;
+    another tenant's key gets the trail refused as if the sandbox did not exist."""
+    server = tenants.server
+    base = [agentfense_bin(), "audit", "--server", server.http, "--sandbox", bobs["sandbox"],
+            "--ca-cert", server.ca_path]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTFENSE_")}
+
+    def audit(*extra, key_env=None):
+        run_env = dict(env, **({"AGENTFENSE_API_KEY": key_env} if key_env else {}))
+        return subprocess.run(base + list(extra), capture_output=True, text=True, timeout=60,
+                              env=run_env)
+
+    for done in (audit("--api-key", tenants.keys["bob"]), audit(key_env=tenants.keys["bob"]),
+                 audit("--token", tenants.keys["bob"])):
+        assert done.returncode == 0, done.stderr
+        assert "sandbox_created caller=bob" in done.stdout, done.stdout[:2000]
+    refused = audit("--api-key", tenants.keys["alice"])
+    assert refused.returncode != 0 and "not found" in refused.stderr.lower(), refused.stderr
+    assert SECRET not in refused.stdout + refused.stderr
+    untrusted = subprocess.run(base[:-2] + ["--api-key", tenants.keys["bob"]],
+                               capture_output=True, text=True, timeout=60, env=env)
+    assert untrusted.returncode != 0 and "certificate" in untrusted.stderr.lower(), untrusted.stderr
