@@ -2,13 +2,11 @@
 // (grpc_service.*) and the REST gateway (rest_*.*) both translate into these calls, so
 // the two can never disagree about behaviour.
 //
-// Error contract: every method either returns its result or throws ApiError carrying
-// the gRPC status code and a one-line message naming what was wrong (the rule, the id,
-// the path, the limit). The REST gateway maps the code to the HTTP status
-// (http_status.h). Anything else thrown is a bug and becomes INTERNAL.
-// `reason` is a stable machine-readable word (kReason* below) that lets clients tell
-// apart errors sharing a status code (an unknown sandbox vs an unknown codebase, both
-// NOT_FOUND); gRPC sends it as trailing metadata "agentfense-reason", REST as the
+// Error contract: every method either returns its result or throws ApiError
+// (common/api_error.h: a status code, a one-line message naming what was wrong, a
+// reason); a UserError counts as INVALID_ARGUMENT. What each transport sends for them is
+// decided in one place (error_status.h). Anything else thrown is a bug and becomes
+// INTERNAL. gRPC sends the reason as trailing metadata "agentfense-reason", REST as the
 // "reason" field of the JSON error body.
 //
 // Streams: server-streaming methods call `emit` once per message; `emit` returns false
@@ -20,59 +18,21 @@
 // killed with its whole process tree at once and the method throws ApiError(CANCELLED).
 #pragma once
 
-#include <grpcpp/support/status.h>
-
-#include <functional>
-#include <stdexcept>
 #include <string>
 
 #include "codebase.pb.h"
 #include "common.pb.h"
+#include "common/api_error.h"
+#include "common/streams.h"
+#include "common/user_text.h"
 #include "sandbox.pb.h"
 #include "server/call_context.h"
-#include "server/user_text.h"
 
 namespace agentfense::server {
 
 namespace v1 = ::sandbox::v1;
 
 inline constexpr const char* kReasonMetadataKey = "agentfense-reason";
-inline constexpr const char* kReasonCodebaseNotFound = "CODEBASE_NOT_FOUND";
-inline constexpr const char* kReasonSandboxNotFound = "SANDBOX_NOT_FOUND";
-inline constexpr const char* kReasonSessionNotFound = "SESSION_NOT_FOUND";
-inline constexpr const char* kReasonFileNotFound = "FILE_NOT_FOUND";
-inline constexpr const char* kReasonSandboxNotRunning = "SANDBOX_NOT_RUNNING";
-inline constexpr const char* kReasonSessionClosed = "SESSION_CLOSED";
-inline constexpr const char* kReasonInvalidRule = "INVALID_RULE";
-inline constexpr const char* kReasonInvalidPath = "INVALID_PATH";
-inline constexpr const char* kReasonCommandTimeout = "COMMAND_TIMEOUT";
-inline constexpr const char* kReasonPermissionDenied = "PERMISSION_DENIED";
-inline constexpr const char* kReasonQuotaExceeded = "QUOTA_EXCEEDED";
-inline constexpr const char* kReasonUnimplementedRuntime = "RUNTIME_UNAVAILABLE";
-// The sandbox's Docker image is not in dockerd's store (the server never pulls).
-inline constexpr const char* kReasonImageNotFound = "IMAGE_NOT_FOUND";
-inline constexpr const char* kReasonCallCancelled = "CALL_CANCELLED";
-// A request (body, message or field) that does not parse or holds a bad value.
-inline constexpr const char* kReasonInvalidRequest = "INVALID_REQUEST";
-// A request (or a field of it) beyond a documented size limit.
-inline constexpr const char* kReasonRequestTooLarge = "REQUEST_TOO_LARGE";
-
-// The message is made printable on construction (user_text.h): control bytes, bytes
-// that are not UTF-8 and NULs are escaped, so what() is the whole message, one line.
-// Sites quoting client text should still escape_user_text() it, which also escapes
-// backslashes so that distinct inputs stay distinct.
-class ApiError : public std::runtime_error {
- public:
-  ApiError(grpc::StatusCode code, const std::string& message, std::string reason = {})
-      : std::runtime_error(printable_message(message)), code_(code), reason_(std::move(reason)) {}
-  grpc::StatusCode code() const { return code_; }
-  const std::string& reason() const { return reason_; }
-
- private:
-  grpc::StatusCode code_;
-  std::string reason_;
-};
-
 // gRPC trailing metadata carrying a CommandTimeoutError's partial result.
 inline constexpr const char* kExecResultMetadataKey = "agentfense-exec-result-bin";
 
@@ -84,18 +44,13 @@ inline constexpr const char* kExecResultMetadataKey = "agentfense-exec-result-bi
 class CommandTimeoutError : public ApiError {
  public:
   CommandTimeoutError(const std::string& message, v1::ExecResult partial)
-      : ApiError(grpc::StatusCode::DEADLINE_EXCEEDED, message, kReasonCommandTimeout),
+      : ApiError(StatusCode::DEADLINE_EXCEEDED, message, kReasonCommandTimeout),
         partial_(std::move(partial)) {}
   const v1::ExecResult& partial() const { return partial_; }
 
  private:
   v1::ExecResult partial_;
 };
-
-template <typename T>
-using Emit = std::function<bool(const T&)>;
-template <typename T>
-using Next = std::function<bool(T&)>;
 
 class CodebaseApi {
  public:

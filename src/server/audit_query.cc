@@ -13,8 +13,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
-
 constexpr std::chrono::milliseconds kFollowPoll{200};
 constexpr size_t kReadChunk = 64 * 1024;
 

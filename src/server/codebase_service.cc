@@ -5,8 +5,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
-
 // Pulls the data chunks that follow the metadata message of a client stream.
 template <typename Chunk>
 Next<std::string> data_after_metadata(const Next<Chunk>& next) {

@@ -10,14 +10,14 @@ namespace {
 std::int64_t resolve(std::int64_t requested, std::int64_t server_max, const char* field,
                      const char* key, bool bytes) {
   if (requested < 0)
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
                    std::string("resources.") + field + " must not be negative");
   if (requested == 0) return server_max;
   if (server_max != 0 && requested > server_max) {
     const auto show = [bytes](std::int64_t n) {
       return bytes ? format_size(n) : std::to_string(n);
     };
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
                    std::string("resources.") + field + " (" + show(requested) +
                        ") is above this server's limit " + key + " (" + show(server_max) + ")");
   }

@@ -1,12 +1,13 @@
 #include "server/grpc_service.h"
 
 #include "common/errors.h"
-#include "common/log.h"
 #include "server/caller_scope.h"
+#include "server/error_status.h"
 #include "server/grpc_cancel_watch.h"
 #include "server/grpc_credentials.h"
 #include "server/grpc_request_errors.h"
 #include "server/listen_address.h"
+#include "server/transport_status.h"
 
 namespace agentfense::server {
 
@@ -35,11 +36,6 @@ std::string PartialResultMetadata(const v1::ExecResult& result) {
   return tail.SerializeAsString();
 }
 
-// Anything but ApiError escaping the Api is a bug in the service: log it.
-void LogInternalError(const char* method, const std::string& what) {
-  agentfense::log::error("grpc.internal_error", {{"method", method}, {"error", what}});
-}
-
 // Admits the call through `gate` (if any), runs it as its caller, and turns its outcome
 // into the status gRPC sends.
 template <typename Call>
@@ -53,25 +49,12 @@ grpc::Status Translate(grpc::ServerContext* context, CallGate* gate, const char*
       call();
     }
     return grpc::Status::OK;
-  } catch (const ApiError& e) {
-    if (e.code() == grpc::StatusCode::OK) {  // an error must never read as success
-      LogInternalError(method, std::string("ApiError with code OK: ") + e.what());
-      return {grpc::StatusCode::INTERNAL, e.what()};
-    }
-    if (!e.reason().empty()) context->AddTrailingMetadata(kReasonMetadataKey, e.reason());
-    if (const auto* timeout = dynamic_cast<const CommandTimeoutError*>(&e))
-      context->AddTrailingMetadata(kExecResultMetadataKey,
-                                   PartialResultMetadata(timeout->partial()));
-    return {e.code(), e.what()};
-  } catch (const std::exception& e) {
-    LogInternalError(method, e.what());
-    // Never empty: an empty INTERNAL is what gRPC itself answers for a request that
-    // does not parse (grpc_request_errors.h tells the two apart by that).
-    const std::string what = printable_message(e.what());
-    return {grpc::StatusCode::INTERNAL, what.empty() ? "internal error" : what};
   } catch (...) {
-    LogInternalError(method, "non-standard exception");
-    return {grpc::StatusCode::INTERNAL, "internal error"};
+    const ErrorInfo error = DescribeError(std::current_exception(), method);
+    if (!error.reason.empty()) context->AddTrailingMetadata(kReasonMetadataKey, error.reason);
+    if (error.partial)
+      context->AddTrailingMetadata(kExecResultMetadataKey, PartialResultMetadata(*error.partial));
+    return {TransportStatusOf(error.code).grpc, error.message};
   }
 }
 
@@ -99,11 +82,11 @@ Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
   return [context, reader](T& message) {
     if (reader->Read(&message)) return true;
     if (context->IsCancelled()) {
-      throw ApiError(grpc::StatusCode::CANCELLED, "client cancelled the upload stream");
+      throw ApiError(StatusCode::CANCELLED, "client cancelled the upload stream");
     }
     T after;
     if (reader->Read(&after))
-      throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+      throw ApiError(StatusCode::INVALID_ARGUMENT,
                      "a message of the stream is not a valid " + T::descriptor()->full_name() +
                          ": malformed protobuf, or a string field holding bytes that are not "
                          "UTF-8",

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "common/user_text.h"
 #include "server/api.h"
 #include "server/enum_spellings.h"
-#include "server/user_text.h"
 
 namespace agentfense::server {
 namespace {
@@ -18,7 +18,7 @@ namespace pb = google::protobuf;
 using nlohmann::json;
 
 [[noreturn]] void fail(const std::string& message) {
-  throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, message, kReasonInvalidRequest);
+  throw ApiError(StatusCode::INVALID_ARGUMENT, message, kReasonInvalidRequest);
 }
 
 // The parser's own words, on one line and without the caret line it draws.

@@ -159,7 +159,7 @@ void LiveSandbox::reserve_session_slot() {
   const auto open = std::count_if(sessions_.begin(), sessions_.end(),
                                   [](const auto& entry) { return entry.second->alive(); });
   if (plan_.max_sessions > 0 && open + sessions_starting_ >= plan_.max_sessions)
-    throw ApiError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
                    "sandbox " + plan_.mount.sandbox_id + " already has " +
                        std::to_string(plan_.max_sessions) +
                        " open sessions (sandbox.max_sessions_per_sandbox); destroy one first",
@@ -177,7 +177,7 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     if (it != sessions_.end()) session = it->second;
   }
   if (!session || !session->alive())
-    throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
+    throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                    kReasonSessionClosed);
   ExecOutcome outcome;
   outcome.command_id = begin_command_trail();
@@ -187,11 +187,11 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     try {
       outcome.result = with_runtime_errors(
           [&] { return session->exec(command, timeout, on_output, call_cancel_fd); });
-    } catch (const UserError& error) {
+    } catch (const UserError&) {
       if (!session->alive())  // closed by a concurrent DestroySession
-        throw ApiError(grpc::StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
+        throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                        kReasonSessionClosed);
-      throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+      throw;  // a bad command or timeout: INVALID_ARGUMENT (error_status.h)
     }
   }
   // As for exec: a command abandoned because its caller went away is not synced.

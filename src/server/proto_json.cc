@@ -10,7 +10,6 @@
 
 #include "server/api.h"
 #include "server/enum_spellings.h"
-#include "server/http_status.h"
 #include "server/json_body_errors.h"
 
 namespace agentfense::server {
@@ -20,8 +19,8 @@ namespace pb = google::protobuf;
 namespace {
 
 [[noreturn]] void BadParam(const std::string& name, const std::string& why) {
-  throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                 "parameter '" + escape_user_text(name) + "': " + why, kReasonInvalidRequest);
+  throw ApiError(StatusCode::INVALID_ARGUMENT, "parameter '" + escape_user_text(name) + "': " + why,
+                 kReasonInvalidRequest);
 }
 
 template <typename Int>
@@ -69,7 +68,7 @@ std::string MessageToJson(const pb::Message& message) {
   const auto status = pb::util::MessageToJsonString(message, &out, options);
   if (!status.ok()) {
     // Only reachable with invalid Any/Duration contents, i.e. a bug in the service.
-    throw ApiError(grpc::StatusCode::INTERNAL,
+    throw ApiError(StatusCode::INTERNAL,
                    "cannot encode response as JSON: " + std::string(status.message()));
   }
   return out;
@@ -154,10 +153,10 @@ void SetFieldFromText(pb::Message& message, const std::string& name, const std::
   }
 }
 
-std::string ErrorJson(grpc::StatusCode code, const std::string& message, const std::string& reason,
+std::string ErrorJson(StatusCode code, const std::string& message, const std::string& reason,
                       const std::string& result_json) {
   nlohmann::json body = {{"code", static_cast<int>(code)},
-                         {"status", GrpcCodeName(code)},
+                         {"status", status_code_name(code)},
                          {"message", message},
                          {"reason", reason}};
   if (!result_json.empty()) body["result"] = nlohmann::json::parse(result_json);

@@ -7,10 +7,11 @@
 #pragma once
 
 #include <google/protobuf/message.h>
-#include <grpcpp/support/status.h>
 
 #include <string>
 #include <string_view>
+
+#include "common/api_error.h"
 
 namespace agentfense::server {
 
@@ -31,7 +32,7 @@ void SetFieldFromText(google::protobuf::Message& message, const std::string& nam
 // The REST error body: {"code": 5, "status": "NOT_FOUND", "message": "...",
 // "reason": "..."}, plus "result" (the JSON object `result_json`) when one is given: a
 // timed-out command's output so far.
-std::string ErrorJson(grpc::StatusCode code, const std::string& message, const std::string& reason,
+std::string ErrorJson(StatusCode code, const std::string& message, const std::string& reason,
                       const std::string& result_json = {});
 
 }  // namespace agentfense::server

@@ -3,21 +3,21 @@
 #include <algorithm>
 
 #include "common/session_shells.h"
+#include "common/user_text.h"
 #include "server/api.h"
-#include "server/user_text.h"
 
 namespace agentfense::server {
 namespace {
 
 [[noreturn]] void too_large(const std::string& what, std::size_t size, std::size_t limit) {
   throw ApiError(
-      grpc::StatusCode::INVALID_ARGUMENT,
+      StatusCode::INVALID_ARGUMENT,
       what + " is " + std::to_string(size) + " bytes; the limit is " + describe_size(limit),
       kReasonRequestTooLarge);
 }
 
 [[noreturn]] void invalid(const std::string& message) {
-  throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, message, kReasonInvalidRequest);
+  throw ApiError(StatusCode::INVALID_ARGUMENT, message, kReasonInvalidRequest);
 }
 
 bool is_name_start(char c) {
@@ -56,7 +56,7 @@ void check_command(std::string_view command) {
 
 void check_env(const std::map<std::string, std::string>& env) {
   if (env.size() > kMaxEnvEntries)
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "env has " + std::to_string(env.size()) + " variables; the limit is " +
                        std::to_string(kMaxEnvEntries),
                    kReasonRequestTooLarge);

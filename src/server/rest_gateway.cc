@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "common/errors.h"
-#include "server/http_status.h"
 #include "server/listen_address.h"
 #include "server/rest_credentials.h"
 #include "server/rest_router.h"
 #include "server/rest_routes.h"
+#include "server/transport_status.h"
 
 namespace agentfense::server {
 
@@ -100,7 +100,7 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& response) {
         if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        const grpc::StatusCode code = GrpcCodeFromHttpStatus(response.status);
+        const StatusCode code = StatusFromHttp(response.status);
         const int status = response.status;
         SetErrorResponse(response, {code, "HTTP " + std::to_string(status), {}});
         response.status = status;

@@ -12,7 +12,7 @@
 // {"error": {...}} line if the command fails after output began.
 //
 // Errors: {"code": <grpc code>, "status": "NOT_FOUND", "message": ..., "reason": ...}
-// with the HTTP status from http_status.h; unknown path 404, known path with another
+// with the HTTP status from transport_status.h; unknown path 404, known path with another
 // method 405 (with an Allow header).
 #pragma once
 

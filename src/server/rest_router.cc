@@ -3,12 +3,10 @@
 #include <optional>
 #include <set>
 
-#include "common/log.h"
 #include "server/caller_scope.h"
-#include "server/http_status.h"
 #include "server/proto_json.h"
 #include "server/rest_credentials.h"
-#include "server/user_text.h"
+#include "server/transport_status.h"
 
 namespace agentfense::server {
 
@@ -22,10 +20,6 @@ std::string EscapeRegex(const std::string& literal) {
     out += c;
   }
   return out;
-}
-
-void LogBug(const std::string& where, const std::string& what) {
-  agentfense::log::error("rest.internal_error", {{"route", where}, {"error", what}});
 }
 
 // A refused request's body is read (so the refusal reaches a client still sending) but
@@ -45,28 +39,10 @@ void DrainRefusedBody(const BodyReader& body) {
 
 }  // namespace
 
-ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const CommandTimeoutError& e) {
-    return {e.code(), e.what(), e.reason(), MessageToJson(e.partial())};
-  } catch (const ApiError& e) {
-    if (e.code() != grpc::StatusCode::OK) return {e.code(), e.what(), e.reason()};
-    LogBug(where, std::string("ApiError with code OK: ") + e.what());
-    return {grpc::StatusCode::INTERNAL, e.what(), {}};
-  } catch (const std::exception& e) {
-    LogBug(where, e.what());
-    const std::string what = printable_message(e.what());
-    return {grpc::StatusCode::INTERNAL, what.empty() ? "internal error" : what, {}};
-  } catch (...) {
-    LogBug(where, "non-standard exception");
-    return {grpc::StatusCode::INTERNAL, "internal error", {}};
-  }
-}
-
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
-  response.status = HttpStatusFromGrpc(error.code);
-  response.set_content(ErrorJson(error.code, error.message, error.reason, error.result_json),
+  response.status = TransportStatusOf(error.code).http;
+  response.set_content(ErrorJson(error.code, error.message, error.reason,
+                                 error.partial ? MessageToJson(*error.partial) : std::string()),
                        "application/json");
 }
 
@@ -97,7 +73,7 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
       const ErrorInfo refusal = DescribeError(std::current_exception(), "admission");
       DrainRefusedBody(body);
       SetErrorResponse(response, refusal);
-      if (refusal.code == grpc::StatusCode::UNAUTHENTICATED)
+      if (refusal.code == StatusCode::UNAUTHENTICATED)
         response.set_header("WWW-Authenticate", "Bearer realm=\"agentfense\"");
       return;
     }
@@ -125,12 +101,12 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
   if (allowed.empty()) {
     SetErrorResponse(
         response,
-        {grpc::StatusCode::NOT_FOUND, "no route for " + request.method + " " + request.path, {}});
+        {StatusCode::NOT_FOUND, "no route for " + request.method + " " + request.path, {}});
     return;
   }
   std::string allow;
   for (const auto& method : allowed) allow += (allow.empty() ? "" : ", ") + method;
-  SetErrorResponse(response, {grpc::StatusCode::UNIMPLEMENTED,
+  SetErrorResponse(response, {StatusCode::UNIMPLEMENTED,
                               request.method + " is not allowed on " + request.path +
                                   " (allowed: " + allow + ")",
                               {}});

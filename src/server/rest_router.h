@@ -8,8 +8,7 @@
 // 401 whatever its path) and its handler runs inside a CallerScope of the caller.
 //
 // Every failure a handler throws becomes the JSON error body (proto_json.h ErrorJson)
-// with the mapped HTTP status (http_status.h); non-ApiError exceptions are bugs, become
-// INTERNAL and are logged to stderr as one JSON line.
+// with the HTTP status of its code, both as error_status.h decides for every transport.
 #pragma once
 
 #include <httplib.h>
@@ -23,6 +22,7 @@
 
 #include "server/api.h"
 #include "server/call_gate.h"
+#include "server/error_status.h"
 
 namespace agentfense::server {
 
@@ -40,16 +40,8 @@ struct RestCall {
 
 using RestHandler = std::function<void(RestCall& call, httplib::Response& response)>;
 
-// An error as the REST and NDJSON bodies report it.
-struct ErrorInfo {
-  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  std::string message;
-  std::string reason;
-  std::string result_json;  // a timed-out command's partial ExecResult; "" = none
-};
-// Describes `error`; anything but an ApiError is logged as a bug first.
-ErrorInfo DescribeError(std::exception_ptr error, const std::string& where);
-
+// The REST rendering of `error`: its HTTP status and the JSON error body (with the
+// command's output so far as "result" when there is one).
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error);
 
 class RestRouter {

@@ -2,6 +2,7 @@
 
 #include <type_traits>
 
+#include "server/error_status.h"
 #include "server/proto_json.h"
 #include "server/rest_disconnect_watch.h"
 #include "server/rest_streams.h"
@@ -55,6 +56,13 @@ RestHandler ExecJson(Call call) {
   };
 }
 
+// The last line of an NDJSON stream that failed after it began: {"error": {...}}, the
+// JSON error body without the command's output (which the stream already carried).
+std::string NdjsonErrorLine(std::exception_ptr error, const std::string& where) {
+  const ErrorInfo info = DescribeError(error, where);
+  return "{\"error\":" + ErrorJson(info.code, info.message, info.reason) + "}\n";
+}
+
 // A server-streaming exec as NDJSON. The disconnect watch lives as long as the command
 // (on the stream's worker), not only as long as the handler: once output began the
 // handler has returned and httplib is waiting for the next piece.
@@ -73,8 +81,7 @@ RestHandler ExecNdjson(Call call) {
         },
         [](const v1::ExecOutput& output) { return MessageToJson(output) + "\n"; },
         [where = rest.http.path](std::exception_ptr error) -> std::optional<std::string> {
-          const ErrorInfo info = DescribeError(error, where);
-          return "{\"error\":" + ErrorJson(info.code, info.message, info.reason) + "}\n";
+          return NdjsonErrorLine(error, where);
         });
   };
 }
@@ -97,8 +104,7 @@ RestHandler AuditNdjson(SandboxApi& api) {
           return event.line().empty() ? std::string() : event.line() + "\n";
         },
         [where = rest.http.path](std::exception_ptr error) -> std::optional<std::string> {
-          const ErrorInfo info = DescribeError(error, where);
-          return "{\"error\":" + ErrorJson(info.code, info.message, info.reason) + "}\n";
+          return NdjsonErrorLine(error, where);
         });
   };
 }

@@ -16,11 +16,11 @@ std::string ReadWholeBody(const BodyReader& body, std::size_t limit) {
     return true;
   });
   if (!complete) {
-    throw ApiError(grpc::StatusCode::CANCELLED,
+    throw ApiError(StatusCode::CANCELLED,
                    "client disconnected before the request body was complete");
   }
   if (too_large) {
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "request body exceeds " + describe_size(limit) +
                        ", the limit for a request that is not streamed",
                    kReasonRequestTooLarge);

@@ -104,7 +104,7 @@ Result PipeBodyInto(const BodyReader& body,
   }
   pipe.Finish(complete ? nullptr
                        : std::make_exception_ptr(
-                             ApiError(grpc::StatusCode::CANCELLED,
+                             ApiError(StatusCode::CANCELLED,
                                       "client disconnected before the request body was complete")));
   worker.join();
   if (failure) std::rethrow_exception(failure);

@@ -7,7 +7,7 @@ namespace agentfense::server {
 namespace {
 
 ApiError invalid_rule(int index, const v1::PermissionRule& rule, const std::string& why) {
-  return ApiError(grpc::StatusCode::INVALID_ARGUMENT,
+  return ApiError(StatusCode::INVALID_ARGUMENT,
                   "permissions[" + std::to_string(index) + "] ('" +
                       escape_user_text(rule.pattern()) + "'): " + why,
                   kReasonInvalidRule);
@@ -70,7 +70,7 @@ policy::Policy policy_from_wire(const WireRules& wire) {
   try {
     return policy::Policy::compile(std::move(rules));
   } catch (const UserError& error) {
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, std::string("permissions: ") + error.what(),
+    throw ApiError(StatusCode::INVALID_ARGUMENT, std::string("permissions: ") + error.what(),
                    kReasonInvalidRule);
   }
 }

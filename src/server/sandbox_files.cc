@@ -18,8 +18,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
-
 // ReadSandboxFile answers in one message; bigger files are for exec (`cat`, `tar`).
 constexpr off_t kMaxReadBytes = 64 << 20;
 

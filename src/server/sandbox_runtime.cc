@@ -9,7 +9,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
 namespace docker = runtime::docker;
 
 constexpr std::chrono::seconds kSweepTimeout{5};
@@ -63,13 +62,9 @@ std::unique_ptr<runtime::Boundary> make_boundary(const SandboxRuntime& runtime,
 
 void check_runtime_available(const SandboxRuntime& runtime) {
   if (runtime.type != v1::RUNTIME_TYPE_DOCKER) return;
-  with_runtime_errors([&] {
-    try {
-      docker::require_image(docker::EngineClient(runtime.docker.host), runtime.image);
-    } catch (const UserError& error) {
-      throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
-    }
-  });
+  // A malformed image reference or docker host is a UserError: INVALID_ARGUMENT.
+  with_runtime_errors(
+      [&] { docker::require_image(docker::EngineClient(runtime.docker.host), runtime.image); });
 }
 
 int sweep_containers(const DockerOptions& options) {

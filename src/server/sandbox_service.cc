@@ -18,8 +18,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
-
 bool sync_on_complete(const v1::Sandbox& sandbox) {
   return sandbox.sync_mode() != v1::SYNC_MODE_MANUAL;
 }

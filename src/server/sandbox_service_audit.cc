@@ -7,11 +7,9 @@
 namespace agentfense::server {
 
 std::string SandboxService::trail_of(const std::string& sandbox_id) const {
-  if (sandbox_id.empty())
-    throw ApiError(grpc::StatusCode::INVALID_ARGUMENT, "sandbox_id is required");
+  if (sandbox_id.empty()) throw ApiError(StatusCode::INVALID_ARGUMENT, "sandbox_id is required");
   if (!options_.audit || !options_.audit->exists(sandbox_id))
-    throw ApiError(grpc::StatusCode::NOT_FOUND,
-                   "sandbox " + escape_user_text(sandbox_id) + " not found",
+    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + escape_user_text(sandbox_id) + " not found",
                    kReasonSandboxNotFound);
   return options_.audit->path(sandbox_id);
 }

@@ -11,7 +11,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
 using OnOutput = std::function<void(runtime::Stream, std::string_view)>;
 
 // The exec / session_exec audit event: what ran, where, and how it ended.
@@ -167,12 +166,8 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   if (!request.stdin().empty()) spec.stdin_data = request.stdin();
   spec.timeout = timeout;
   spec.on_output = on_output;
-  LiveSandbox::ExecOutcome outcome;
-  try {
-    outcome = live->exec(std::move(spec), call.cancel_fd());
-  } catch (const UserError& error) {
-    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
-  }
+  // A spec the runtime refuses (bad env, workdir, timeout) throws UserError: INVALID_ARGUMENT.
+  const LiveSandbox::ExecOutcome outcome = live->exec(std::move(spec), call.cancel_fd());
   after_commit(live->codebase_id(), id, outcome.commit);
   log::info("sandbox.exec",
             {{"sandbox_id", id},
@@ -221,11 +216,9 @@ v1::Session SandboxService::CreateSession(const v1::CreateSessionRequest& reques
   session.set_id(store::new_id("ses_"));
   session.set_sandbox_id(request.sandbox_id());
   session.set_shell(shell);
-  try {
-    spawner_.run([&] { live->open_session(session.id(), shell, env); });
-  } catch (const UserError& error) {
-    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what());
-  }
+  // A session the runtime refuses (no bash in the image, ...) throws UserError:
+  // INVALID_ARGUMENT.
+  spawner_.run([&] { live->open_session(session.id(), shell, env); });
   session.set_status(v1::SESSION_STATUS_ACTIVE);
   *session.mutable_created_at() = now_timestamp();
   sessions_.put(session);

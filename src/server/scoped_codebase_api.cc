@@ -36,8 +36,7 @@ v1::Codebase ScopedCodebaseApi::CreateCodebase(const v1::CreateCodebaseRequest& 
   const Principal& caller = scope_.caller();
   v1::CreateCodebaseRequest owned = request;
   owned.set_owner_id(scope_.owner_for(request.owner_id()));
-  const auto quota = scope_.lock_quota(caller.id);
-  scope_.check_codebase_quota(caller);
+  const auto slot = scope_.create_slot(caller, TenantScope::Creating::kCodebase);
   v1::Codebase codebase = inner_.CreateCodebase(owned);
   scope_.ownership().charge_codebase(codebase.id(), caller.id);
   return codebase;
@@ -49,8 +48,7 @@ v1::Codebase ScopedCodebaseApi::ImportDirectory(const v1::ImportDirectoryRequest
   const Principal& caller = scope_.caller();
   v1::ImportDirectoryRequest owned = request;
   owned.set_owner_id(scope_.owner_for(request.owner_id()));
-  const auto quota = scope_.lock_quota(caller.id);
-  scope_.check_codebase_quota(caller);
+  const auto slot = scope_.create_slot(caller, TenantScope::Creating::kCodebase);
   v1::Codebase codebase = inner_.ImportDirectory(owned);
   scope_.ownership().charge_codebase(codebase.id(), caller.id);
   return codebase;

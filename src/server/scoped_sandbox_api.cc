@@ -28,8 +28,7 @@ v1::Sandbox ScopedSandboxApi::StartSandbox(const v1::StartSandboxRequest& reques
 v1::Session ScopedSandboxApi::CreateSession(const v1::CreateSessionRequest& request) {
   const Principal& caller = scope_.caller();
   scope_.check(target_of(request));
-  const auto quota = scope_.lock_quota(caller.id);
-  scope_.check_session_quota(caller);
+  const auto slot = scope_.create_slot(caller, TenantScope::Creating::kSession);
   v1::Session session = inner_.CreateSession(request);
   scope_.ownership().charge_session(session.id(), caller.id);
   return session;

@@ -8,8 +8,6 @@
 namespace agentfense::server {
 namespace {
 
-using grpc::StatusCode;
-
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out += (out.empty() ? "" : ", ") + escape_user_text(item);
@@ -101,16 +99,34 @@ std::unique_lock<std::mutex> TenantScope::lock_quota(const std::string& principa
   return std::unique_lock(*lock);
 }
 
-void TenantScope::check_codebase_quota(const Principal& principal) {
-  const std::int64_t limit = principal.quotas.codebases;
-  if (limit > 0 && ownership_.codebases_of(principal.id) >= limit)
-    over_quota(principal, std::to_string(limit) + " codebases", "codebases", limit);
+TenantScope::CreateSlot TenantScope::create_slot(const Principal& principal, Creating kind) {
+  const auto quota = lock_quota(principal.id);
+  const auto key = std::make_pair(principal.id, kind);
+  const bool codebase = kind == Creating::kCodebase;
+  const std::int64_t limit = codebase ? principal.quotas.codebases : principal.quotas.sessions;
+  if (limit > 0) {
+    const std::int64_t made = codebase ? ownership_.codebases_of(principal.id)
+                                       : ownership_.open_sessions_of(principal.id);
+    std::int64_t under_way = 0;
+    {
+      const std::lock_guard guard(mutex_);
+      if (const auto found = creating_.find(key); found != creating_.end())
+        under_way = found->second;
+    }
+    if (made + under_way >= limit) {
+      if (codebase) over_quota(principal, std::to_string(limit) + " codebases", "codebases", limit);
+      over_quota(principal, std::to_string(limit) + " open sessions", "sessions", limit);
+    }
+  }
+  const std::lock_guard guard(mutex_);
+  ++creating_[key];
+  return CreateSlot(*this, principal.id, kind);
 }
 
-void TenantScope::check_session_quota(const Principal& principal) {
-  const std::int64_t limit = principal.quotas.sessions;
-  if (limit > 0 && ownership_.open_sessions_of(principal.id) >= limit)
-    over_quota(principal, std::to_string(limit) + " open sessions", "sessions", limit);
+TenantScope::CreateSlot::~CreateSlot() {
+  const std::lock_guard guard(scope_.mutex_);
+  const auto key = std::make_pair(principal_, kind_);
+  if (--scope_.creating_[key] == 0) scope_.creating_.erase(key);
 }
 
 TenantScope::StartSlot TenantScope::start_slot(const std::string& sandbox_id,

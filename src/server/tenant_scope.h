@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "server/principal.h"
 #include "server/request_targets.h"
@@ -51,11 +52,29 @@ class TenantScope {
   // PERMISSION_DENIED unless the caller is an admin; `what` names the operation.
   void require_admin(const std::string& what) const;
 
-  // Serializes quota check + creation for one principal, so concurrent calls cannot
-  // both pass the check.
-  std::unique_lock<std::mutex> lock_quota(const std::string& principal_id);
-  void check_codebase_quota(const Principal& principal);
-  void check_session_quota(const Principal& principal);
+  // A create under way (a codebase, an imported directory, a session), counted against
+  // the principal's quota from the check until the slot is gone; the caller charges the
+  // created resource before that (a moment counted twice errs on the safe side). So
+  // the quota lock is held only for the check, never across the create: an import of a
+  // large directory or a session whose shell is slow to start does not hold up the
+  // principal's other calls, and concurrent creates still cannot both pass the check.
+  enum class Creating { kCodebase, kSession };
+  class CreateSlot {
+   public:
+    ~CreateSlot();
+    CreateSlot(const CreateSlot&) = delete;
+    CreateSlot& operator=(const CreateSlot&) = delete;
+
+   private:
+    friend class TenantScope;
+    CreateSlot(TenantScope& scope, std::string principal, Creating kind)
+        : scope_(scope), principal_(std::move(principal)), kind_(kind) {}
+    TenantScope& scope_;
+    std::string principal_;
+    Creating kind_;
+  };
+  // RESOURCE_EXHAUSTED when one more would exceed quotas.codebases / quotas.sessions.
+  CreateSlot create_slot(const Principal& principal, Creating kind);
   // A start of a sandbox under way, counted against quotas.running_sandboxes of the
   // principal it is charged to from the check until the start is over (by then the
   // sandbox's record says RUNNING, or the start failed). So the quota lock is held only
@@ -106,7 +125,13 @@ class TenantScope {
   store::Ownership& ownership_;
   PrincipalDirectory directory_;
   std::mutex mutex_;  // guards the maps
+  // Serializes a principal's quota checks (with the counting of the slot they hand
+  // out), so concurrent calls cannot both pass a check.
+  std::unique_lock<std::mutex> lock_quota(const std::string& principal_id);
+
   std::map<std::string, std::mutex> quota_locks_;
+  // (principal, kind) -> its creates under way (CreateSlot); entries at 0 are erased.
+  std::map<std::pair<std::string, Creating>, std::int64_t> creating_;
   std::map<std::string, std::int64_t> running_execs_;
   // principal -> sandbox id -> its starts under way (StartSlot).
   std::map<std::string, std::map<std::string, int>> starting_;

@@ -7,7 +7,6 @@
 #include "layer/journal.h"
 
 namespace agentfense::server {
-using grpc::StatusCode;
 namespace {
 
 v1::ChangeKind kind_to_wire(layer::ChangeKind kind) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/api_error.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "layer/file_install.h"
@@ -27,7 +28,7 @@ using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
 // Feeds libarchive from the client stream. libarchive is C: an exception must not unwind
 // through it, so a failure of `next` is parked here and rethrown once control is back.
 struct StreamSource {
-  const server::Next<std::string>* next;
+  const Next<std::string>* next;
   std::int64_t max_bytes = 0;  // storage.max_upload_bytes, 0 = no limit
   std::string chunk;
   std::exception_ptr error;
@@ -218,7 +219,7 @@ void Extractor::apply_dir_modes() {
 
 }  // namespace
 
-ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data,
+ExtractResult extract_archive(int staging_fd, const Next<std::string>& data,
                               const ArchiveBudget& budget) {
   ArchivePtr archive(archive_read_new(), &archive_read_free);
   if (!archive) throw std::runtime_error("archive_read_new failed");
@@ -230,9 +231,9 @@ ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& d
   const auto fail = [&](const char* what) {
     if (source.error) std::rethrow_exception(source.error);
     const char* message = archive_error_string(archive.get());
-    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                           std::string("invalid archive (") + what +
-                               "): " + (message ? message : "not a tar or tar.gz stream"));
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   std::string("invalid archive (") + what +
+                       "): " + (message ? message : "not a tar or tar.gz stream"));
   };
   if (archive_read_open(archive.get(), &source, nullptr, read_chunk, nullptr) != ARCHIVE_OK) {
     fail("open");
@@ -244,7 +245,7 @@ ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& d
     if (rc < ARCHIVE_WARN) fail("header");
     try {
       extractor.extract(entry);
-    } catch (const server::ApiError&) {
+    } catch (const ApiError&) {
       // A data read that failed because the client stream broke is the stream's error.
       if (source.error) std::rethrow_exception(source.error);
       throw;

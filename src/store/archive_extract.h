@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <string>
 
-#include "server/api.h"
+#include "common/streams.h"
 #include "store/upload_limits.h"
 
 namespace agentfense::store {
@@ -30,7 +30,7 @@ struct ArchiveBudget {
   Room room;  // what the codebase may still grow by
 };
 
-ExtractResult extract_archive(int staging_fd, const server::Next<std::string>& data,
+ExtractResult extract_archive(int staging_fd, const Next<std::string>& data,
                               const ArchiveBudget& budget = {});
 
 }  // namespace agentfense::store

@@ -1,6 +1,7 @@
 // CodebaseStore::upload_archive: extract into staging, then move into the codebase.
 #include <mutex>
 
+#include "common/api_error.h"
 #include "store/archive_extract.h"
 #include "store/codebase_store.h"
 #include "store/safe_path.h"
@@ -11,7 +12,7 @@ namespace agentfense::store {
 
 v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebase_id,
                                                       const std::string& dest_dir,
-                                                      const server::Next<std::string>& data) {
+                                                      const Next<std::string>& data) {
   const CodebasePath dest = parse_codebase_path(dest_dir, true);
   const std::string dir = files_dir(codebase_id);
   UniqueFd root = open_root_dir(dir);
@@ -19,8 +20,8 @@ v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebas
     // Fail fast on a destination through a symlink or a file, before reading the stream;
     // a missing destination is fine (created at the end) and re-checked then.
     open_dir_in_codebase(root.get(), dest, false);
-  } catch (const server::ApiError& e) {
-    if (e.code() != grpc::StatusCode::NOT_FOUND) throw;
+  } catch (const ApiError& e) {
+    if (e.code() != StatusCode::NOT_FOUND) throw;
   }
 
   // Everything is validated while extracting into staging; the codebase is only touched

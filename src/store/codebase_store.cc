@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/api_error.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "common/user_text.h"
 #include "layer/safe_walk.h"
 #include "store/ids.h"
 #include "store/page_token.h"
@@ -39,9 +41,8 @@ v1::Codebase codebase_from_row(const Statement& row) {
 }
 
 [[noreturn]] void not_found(const std::string& id) {
-  throw server::ApiError(grpc::StatusCode::NOT_FOUND,
-                         "codebase " + server::escape_user_text(id) + " not found",
-                         server::kReasonCodebaseNotFound);
+  throw ApiError(StatusCode::NOT_FOUND, "codebase " + escape_user_text(id) + " not found",
+                 kReasonCodebaseNotFound);
 }
 
 std::string real_path(const std::string& path) {
@@ -96,7 +97,7 @@ v1::Codebase CodebaseStore::insert(const std::string& name, const std::string& o
 
 v1::Codebase CodebaseStore::create(const std::string& name, const std::string& owner_id) {
   if (name.empty()) {
-    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT, "codebase name is required");
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "codebase name is required");
   }
   // Row first (it allocates the id), then the directory; if mkdir fails the row is
   // deleted again, so a failed create leaves no codebase without its directory.
@@ -173,9 +174,9 @@ void CodebaseStore::remove(const std::string& id) {
     count.bind(1, id);
     const int64_t sandboxes = count.step() ? count.column_int64(0) : 0;
     if (sandboxes > 0) {
-      throw server::ApiError(grpc::StatusCode::FAILED_PRECONDITION,
-                             "codebase " + server::escape_user_text(id) + " is still used by " +
-                                 std::to_string(sandboxes) + " sandbox(es); destroy them first");
+      throw ApiError(StatusCode::FAILED_PRECONDITION,
+                     "codebase " + escape_user_text(id) + " is still used by " +
+                         std::to_string(sandboxes) + " sandbox(es); destroy them first");
     }
     Statement(db_, "DELETE FROM codebases WHERE id = ?").bind(1, id).run();
     tx.commit();
@@ -232,25 +233,23 @@ v1::Codebase CodebaseStore::import_directory(const std::string& name, const std:
                                              const std::string& path,
                                              const std::vector<std::string>& allowed_roots) {
   if (allowed_roots.empty()) {
-    throw server::ApiError(grpc::StatusCode::FAILED_PRECONDITION,
-                           "directory import is disabled (storage.import_roots is empty)");
+    throw ApiError(StatusCode::FAILED_PRECONDITION,
+                   "directory import is disabled (storage.import_roots is empty)");
   }
   if (name.empty()) {
-    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT, "codebase name is required");
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "codebase name is required");
   }
   if (path.empty() || path.front() != '/') {
-    throw server::ApiError(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        "import path \"" + server::escape_user_text(path) + "\" must be absolute",
-        server::kReasonInvalidPath);
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "import path \"" + escape_user_text(path) + "\" must be absolute",
+                   kReasonInvalidPath);
   }
   const std::string resolved = real_path(path);
   struct stat st {};
   if (resolved.empty() || ::stat(resolved.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw server::ApiError(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        "import path " + server::escape_user_text(path) + " is not an existing directory",
-        server::kReasonInvalidPath);
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "import path " + escape_user_text(path) + " is not an existing directory",
+                   kReasonInvalidPath);
   }
   bool allowed = false;
   for (const std::string& root : allowed_roots) {
@@ -258,12 +257,10 @@ v1::Codebase CodebaseStore::import_directory(const std::string& name, const std:
     if (!real_root.empty() && layer::is_same_or_under(resolved, real_root)) allowed = true;
   }
   if (!allowed) {
-    throw server::ApiError(
-        grpc::StatusCode::PERMISSION_DENIED,
-        "import path " + server::escape_user_text(path) + " (" +
-            server::escape_user_text(resolved) +
-            ") is not under any of storage.import_roots: " + join_roots(allowed_roots),
-        server::kReasonPermissionDenied);
+    throw ApiError(StatusCode::PERMISSION_DENIED,
+                   "import path " + escape_user_text(path) + " (" + escape_user_text(resolved) +
+                       ") is not under any of storage.import_roots: " + join_roots(allowed_roots),
+                   kReasonPermissionDenied);
   }
   UniqueFd root = open_root_dir(resolved);
   return insert(name, owner_id, resolved, tree_stats_inside(root.get()));

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "server/api.h"
+#include "codebase.pb.h"
+#include "common/api_error.h"
+#include "common/streams.h"
 #include "store/database.h"
 #include "store/safe_path.h"
 #include "store/tree_stats.h"
@@ -60,10 +62,10 @@ class CodebaseStore {
   // total_size > 0 must equal the bytes received (else INVALID_ARGUMENT, nothing kept).
   // RESOURCE_EXHAUSTED (nothing kept) beyond max_upload_bytes or max_codebase_bytes.
   v1::UploadResult upload(const std::string& codebase_id, const std::string& file_path,
-                          int64_t total_size, const server::Next<std::string>& data);
+                          int64_t total_size, const Next<std::string>& data);
   // 64 KiB chunks; stops early when `emit` returns false.
   void download(const std::string& codebase_id, const std::string& file_path,
-                const server::Emit<std::string>& emit);
+                const Emit<std::string>& emit);
   // Entries below `path` ("" or "/" = root), paths "/a/b", sorted; symlinks are listed,
   // never descended.
   v1::ListFilesResponse list_files(const std::string& codebase_id, const std::string& path,
@@ -91,7 +93,7 @@ class CodebaseStore {
   // leaves the codebase untouched.
   v1::UploadArchiveResult upload_archive(const std::string& codebase_id,
                                          const std::string& dest_dir,
-                                         const server::Next<std::string>& data);
+                                         const Next<std::string>& data);
 
  private:
   v1::ListCodebasesResponse list_page(const std::vector<std::string>* owners, int page_size,

@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/text_safety.h"
+#include "common/user_text.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/safe_path.h"
@@ -39,8 +40,7 @@ void list_into(int dir_fd, const CodebasePath& dir, bool recursive, v1::ListFile
       // it back. It stays in the codebase, visible inside sandboxes; it and what lies
       // below it are left out here and logged.
       log::warn("codebase.name_not_listed",
-                {{"path", server::escape_user_text(dir.child(name).display)},
-                 {"why", "not valid UTF-8"}});
+                {{"path", escape_user_text(dir.child(name).display)}, {"why", "not valid UTF-8"}});
       continue;
     }
     const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
@@ -58,7 +58,7 @@ void list_into(int dir_fd, const CodebasePath& dir, bool recursive, v1::ListFile
 }  // namespace
 
 void CodebaseStore::download(const std::string& codebase_id, const std::string& file_path,
-                             const server::Emit<std::string>& emit) {
+                             const Emit<std::string>& emit) {
   const CodebasePath path = parse_codebase_path(file_path, false);
   UniqueFd root = open_root_dir(files_dir(codebase_id));
   // O_NONBLOCK: opening a fifo someone placed in the codebase must not hang the server

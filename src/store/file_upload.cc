@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <optional>
 
+#include "common/api_error.h"
 #include "common/errors.h"
 #include "common/sha256.h"
+#include "common/user_text.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/ids.h"
@@ -37,8 +39,8 @@ void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
     UniqueFd parent = open_dir_in_codebase(root_fd, path.parent(), false);
     const std::optional<struct stat> old = layer::stat_at(parent.get(), path.name());
     if (old && S_ISREG(old->st_mode)) replaced = old->st_size;
-  } catch (const server::ApiError& error) {
-    if (error.code() != grpc::StatusCode::NOT_FOUND) throw;
+  } catch (const ApiError& error) {
+    if (error.code() != StatusCode::NOT_FOUND) throw;
   }
   if (size - replaced > room.bytes)
     throw_over_limit("codebase " + codebase_id + " with " + path.display, room.key.c_str(),
@@ -46,7 +48,7 @@ void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
 }
 
 v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std::string& file_path,
-                                       int64_t total_size, const server::Next<std::string>& data) {
+                                       int64_t total_size, const Next<std::string>& data) {
   const CodebasePath path = parse_codebase_path(file_path, false);
   const std::string dir = files_dir(codebase_id);
   UniqueFd root = open_root_dir(dir);
@@ -80,10 +82,10 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
     chunk.clear();
   }
   if (total_size > 0 && received != total_size) {
-    throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT,
-                           "upload of " + server::escape_user_text(path.display) + ": received " +
-                               std::to_string(received) + " bytes, total_size says " +
-                               std::to_string(total_size));
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "upload of " + escape_user_text(path.display) +
+                                                     ": received " + std::to_string(received) +
+                                                     " bytes, total_size says " +
+                                                     std::to_string(total_size));
   }
   check_syscall(::fsync(file.get()), "fsync upload of " + path.display);
 

@@ -3,7 +3,7 @@
 #include <array>
 #include <charconv>
 
-#include "server/api.h"
+#include "common/api_error.h"
 
 namespace agentfense::store {
 namespace {
@@ -14,7 +14,7 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
 [[noreturn]] void bad_token() {
-  throw server::ApiError(grpc::StatusCode::INVALID_ARGUMENT, "invalid page_token");
+  throw ApiError(StatusCode::INVALID_ARGUMENT, "invalid page_token");
 }
 
 // Ids are "<prefix>_<hex>": anything else in a token was not produced by us.
@@ -94,9 +94,8 @@ std::optional<PageCursor> decode_page_token(std::string_view kind, std::string_v
 
 int effective_page_size(int requested) {
   if (requested < 0) {
-    throw server::ApiError(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        "page_size must not be negative (got " + std::to_string(requested) + ")");
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "page_size must not be negative (got " + std::to_string(requested) + ")");
   }
   if (requested == 0) return kDefaultPageSize;
   return requested > kMaxPageSize ? kMaxPageSize : requested;

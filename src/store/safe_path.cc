@@ -9,9 +9,10 @@
 
 #include <cerrno>
 
+#include "common/api_error.h"
 #include "common/errors.h"
 #include "common/text_safety.h"
-#include "server/api.h"
+#include "common/user_text.h"
 
 namespace agentfense::store {
 namespace {
@@ -43,10 +44,9 @@ CodebasePath CodebasePath::child(const std::string& name) const {
 }
 
 void throw_invalid_path(std::string_view path, std::string_view why) {
-  throw server::ApiError(
-      grpc::StatusCode::INVALID_ARGUMENT,
-      "invalid path \"" + server::escape_user_text(path) + "\": " + std::string(why),
-      server::kReasonInvalidPath);
+  throw ApiError(StatusCode::INVALID_ARGUMENT,
+                 "invalid path \"" + escape_user_text(path) + "\": " + std::string(why),
+                 kReasonInvalidPath);
 }
 
 CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {
@@ -100,9 +100,8 @@ void throw_path_error(int err, const CodebasePath& path) {
     case ENAMETOOLONG:
       throw_invalid_path(path.display, "too long");
     case ENOENT:
-      throw server::ApiError(grpc::StatusCode::NOT_FOUND,
-                             "file " + server::escape_user_text(path.display) + " not found",
-                             server::kReasonFileNotFound);
+      throw ApiError(StatusCode::NOT_FOUND, "file " + escape_user_text(path.display) + " not found",
+                     kReasonFileNotFound);
     default:
       throw SystemError("open " + path.display, err);
   }

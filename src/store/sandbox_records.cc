@@ -1,5 +1,6 @@
 #include "store/sandbox_records.h"
 
+#include "common/api_error.h"
 #include "store/page_token.h"
 #include "store/timestamps.h"
 
@@ -36,9 +37,8 @@ void SandboxRecords::put(const v1::Sandbox& sandbox) {
         .run();
   } catch (const DatabaseError& e) {
     if (e.rc() != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
-    throw server::ApiError(grpc::StatusCode::NOT_FOUND,
-                           "codebase " + sandbox.codebase_id() + " not found",
-                           server::kReasonCodebaseNotFound);
+    throw ApiError(StatusCode::NOT_FOUND, "codebase " + sandbox.codebase_id() + " not found",
+                   kReasonCodebaseNotFound);
   }
 }
 

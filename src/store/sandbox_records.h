@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "server/api.h"
+#include "sandbox.pb.h"
 #include "store/database.h"
 
 namespace agentfense::store {

@@ -1,5 +1,6 @@
 #include "store/session_records.h"
 
+#include "common/api_error.h"
 #include "store/timestamps.h"
 
 namespace agentfense::store {
@@ -31,9 +32,8 @@ void SessionRecords::put(const v1::Session& session) {
         .run();
   } catch (const DatabaseError& e) {
     if (e.rc() != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
-    throw server::ApiError(grpc::StatusCode::NOT_FOUND,
-                           "sandbox " + session.sandbox_id() + " not found",
-                           server::kReasonSandboxNotFound);
+    throw ApiError(StatusCode::NOT_FOUND, "sandbox " + session.sandbox_id() + " not found",
+                   kReasonSandboxNotFound);
   }
 }
 

@@ -1,6 +1,6 @@
 #include "store/upload_limits.h"
 
-#include "server/api.h"
+#include "common/api_error.h"
 
 namespace agentfense::store {
 
@@ -21,10 +21,10 @@ std::string describe_bytes(std::int64_t bytes) {
 }
 
 void throw_over_limit(const std::string& what, const char* key, std::int64_t limit, bool bytes) {
-  throw server::ApiError(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                         what + " exceeds " + key + " (" +
-                             (bytes ? describe_bytes(limit) : std::to_string(limit)) + ")",
-                         server::kReasonQuotaExceeded);
+  throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                 what + " exceeds " + key + " (" +
+                     (bytes ? describe_bytes(limit) : std::to_string(limit)) + ")",
+                 kReasonQuotaExceeded);
 }
 
 }  // namespace agentfense::store

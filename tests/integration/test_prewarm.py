@@ -11,10 +11,13 @@ sends the daemon no READDIR and no READ at all.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import select
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -52,12 +55,12 @@ def as_agent(script: str) -> subprocess.CompletedProcess:
 
 
 class Mount:
-    def __init__(self, tmp: Path, repo: Path, prewarm: bool = True):
+    def __init__(self, tmp: Path, repo: Path, prewarm: bool = True, policy: list = POLICY):
         self.point = tmp / "mnt"
         self.sock = tmp / "control.sock"
         self.trail = tmp / "trail.jsonl"
         self.point.mkdir()
-        (tmp / "policy.json").write_text(json.dumps(POLICY))
+        (tmp / "policy.json").write_text(json.dumps(policy))
         os.chmod(tmp, 0o755)  # the agent's ids reach the mountpoint
         self.proc = subprocess.Popen(
             [agentfense_bin(), "mount", "--policy", str(tmp / "policy.json"),
@@ -182,3 +185,99 @@ def test_stopping_the_mount_mid_walk_kills_the_walker(tmp_path):
     left = subprocess.run(["pgrep", "-f", f"{agentfense_bin()} prewarm"], capture_output=True,
                           text=True)
     assert left.stdout == "", (walking, left.stdout)
+
+
+class HostOpens:
+    """inotify on host directories: whether anything opened, read or listed in them."""
+    IN_ACCESS, IN_OPEN = 0x1, 0x20
+
+    def __init__(self, *dirs: Path):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        self.names = {}
+        for d in dirs:
+            wd = self.libc.inotify_add_watch(self.fd, str(d).encode(), self.IN_ACCESS | self.IN_OPEN)
+            assert wd >= 0, os.strerror(ctypes.get_errno())
+            self.names[wd] = d
+
+    def events(self) -> list:
+        seen = []
+        while select.select([self.fd], [], [], 0)[0]:
+            data = os.read(self.fd, 65536)
+            while data:
+                wd, mask, _, length = struct.unpack_from("iIII", data)
+                name = data[16:16 + length].rstrip(b"\0").decode()
+                seen.append((str(self.names[wd]), name, hex(mask)))
+                data = data[16 + length:]
+        return seen
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def test_names_swapped_for_symlinks_never_lead_the_walk_outside_the_mount(tmp_path):
+    """The walk runs on the host, over the mount: a symlink the agent makes there would
+    resolve on the host. While the walk runs, the agent keeps swapping directories it
+    made for symlinks to a host directory (absolute and climbing out with ../), and
+    leaves symlinks to it and to a file in it; the walk must finish without opening,
+    reading or listing anything in that directory (inotify on the host)."""
+    decoy = tmp_path / "decoy"
+    (decoy / "sub").mkdir(parents=True)
+    for f in range(20):  # the names the agent's directories hold, so a followed path opens
+        (decoy / f"f{f}").write_text("host file\n")
+        (decoy / "sub" / f"f{f}").write_text("host file\n")
+    os.chmod(decoy, 0o755)
+    os.chmod(decoy / "sub", 0o755)
+    base = tmp_path / "base"
+    for d in range(60):  # enough for the walk to take a while
+        sub = base / f"d{d}"
+        sub.mkdir(parents=True)
+        for f in range(40):
+            (sub / f"f{f}").write_text("x" * 200)
+    (tmp_path / "m").mkdir()
+    watch = HostOpens(decoy, decoy / "sub")
+    mount = Mount(tmp_path / "m", base, policy=[{"pattern": "**", "permission": "write"}])
+    point = mount.point
+    climb = "../" * len(point.parts) + str(decoy).lstrip("/")
+    stop = tmp_path / "stop"
+    swapper = subprocess.Popen(
+        ["setpriv", f"--reuid={AGENT}", f"--regid={AGENT}", "--clear-groups", "sh", "-c", f"""
+        cd {point} || exit 1
+        ln -s {decoy} abs; ln -s {climb} rel; ln -s {decoy}/f1 file; ln -s {decoy}/sub/f2 f2
+        for i in $(seq 0 15); do
+          mkdir s$i; for f in $(seq 0 19); do echo agent > s$i/f$f; done
+          mkdir s$i/sub; echo agent > s$i/sub/f1
+        done
+        echo ready
+        n=0
+        while [ ! -e {stop} ]; do
+          for i in $(seq 0 15); do
+            mv s$i s$i.real; ln -s {decoy} s$i; ln -s {climb} s$i.up
+            rm s$i s$i.up; mv s$i.real s$i
+          done
+          n=$((n + 1))
+        done
+        echo "swapped $n"
+        """], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # The walk starts 500 ms after the mount is up; the agent is set up by then.
+        assert swapper.stdout.readline().strip() == "ready"
+        stats = mount.wait_walked()
+        stop.touch()
+        out, _ = swapper.communicate(timeout=60)
+        assert stats["prewarm"] == "done", stats
+        swaps = int(out.split()[-1])
+        assert swaps > 0, out
+        opened = watch.events()
+        assert opened == [], opened[:20]
+        # The mount still serves the agent, and the agent's own links still work for it
+        # (they point where the agent asked, on its side of the boundary).
+        listed = as_agent(f"ls {point}/s0 | wc -l; cat {point}/d3/f3 | wc -c")
+        assert listed.stdout.split() == ["21", "200"], listed
+    finally:
+        stop.touch()
+        if swapper.poll() is None:
+            swapper.kill()
+        mount.stop()
+        watch.close()

@@ -47,7 +47,7 @@ class AuthenticatorTest : public ::testing::Test {
     try {
       gate.authenticate(presented);
     } catch (const ApiError& error) {
-      EXPECT_EQ(error.code(), grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_EQ(error.code(), StatusCode::UNAUTHENTICATED);
       EXPECT_EQ(error.reason(), kReasonUnauthenticated);
       return error.what();
     }

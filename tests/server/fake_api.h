@@ -47,7 +47,7 @@ class FakeApi : public CodebaseApi, public SandboxApi {
   // Upload: chunks as received (metadata chunk included), and what `next` threw.
   std::vector<v1::UploadChunk> upload_chunks;
   std::vector<v1::ArchiveChunk> archive_chunks;
-  std::optional<grpc::StatusCode> upload_next_threw;
+  std::optional<StatusCode> upload_next_threw;
   Signal* upload_saw_data = nullptr;  // raised when UploadFiles reads a data chunk
   // When set, UploadFiles fails right after reading the metadata.
   std::optional<ApiError> upload_fail_after_metadata;

@@ -38,7 +38,7 @@ TEST_F(GrpcServiceTest, UnaryCallsForwardRequestAndResponse) {
 
 TEST_F(GrpcServiceTest, ApiErrorKeepsCodeMessageAndReason) {
   api_.fail_with =
-      ApiError(grpc::StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound);
+      ApiError(StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound);
   grpc::ClientContext context;
   v1::GetSandboxRequest request;
   request.set_sandbox_id("sb_9");
@@ -48,7 +48,7 @@ TEST_F(GrpcServiceTest, ApiErrorKeepsCodeMessageAndReason) {
   EXPECT_EQ(status.error_message(), "sandbox sb_9 not found");
   EXPECT_EQ(ReasonOf(context), "SANDBOX_NOT_FOUND");
 
-  api_.fail_with = ApiError(grpc::StatusCode::INVALID_ARGUMENT, "bad");  // no reason
+  api_.fail_with = ApiError(StatusCode::INVALID_ARGUMENT, "bad");  // no reason
   grpc::ClientContext context2;
   EXPECT_EQ(sandboxes_->GetSandbox(&context2, request, &sandbox).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -122,7 +122,7 @@ TEST_F(GrpcServiceTest, CancelledUploadIsNotTakenForTheEnd) {
   context.TryCancel();
   EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
   grpc_.Stop(5s);  // waits for the handler, so the fake's record is complete
-  EXPECT_EQ(api_.upload_next_threw, grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(api_.upload_next_threw, StatusCode::CANCELLED);
 }
 
 TEST_F(GrpcServiceTest, CancellingTheCallMakesEmitReturnFalse) {

@@ -6,19 +6,18 @@
 
 #include "common/errors.h"
 #include "server/api.h"
-#include "server/http_status.h"
 #include "server/listen_address.h"
 
 namespace agentfense::server {
 namespace {
 
-grpc::StatusCode CodeOf(const std::function<void()>& call) {
+StatusCode CodeOf(const std::function<void()>& call) {
   try {
     call();
   } catch (const ApiError& e) {
     return e.code();
   }
-  return grpc::StatusCode::OK;
+  return StatusCode::OK;
 }
 
 TEST(ProtoJsonTest, OutputIsCamelCaseWithEnumNamesAndDefaults) {
@@ -44,9 +43,9 @@ TEST(ProtoJsonTest, InputAcceptsBothSpellingsAndRejectsUnknownFields) {
   MergeJsonIntoMessage("  \n", request);  // empty body: unchanged
   EXPECT_EQ(request.owner_id(), "u2");
   EXPECT_EQ(CodeOf([&] { MergeJsonIntoMessage(R"({"ownr": "x"})", request); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(CodeOf([&] { MergeJsonIntoMessage("{not json", request); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 TEST(ProtoJsonTest, FieldsFromUrlTextByType) {
@@ -75,18 +74,17 @@ TEST(ProtoJsonTest, FieldsFromUrlTextByType) {
   EXPECT_EQ(rule.permission(), v1::PERMISSION_WRITE);
 
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "page_size", "ten"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "page_size", "99999999999"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(files, "recursive", "yes"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(rule, "permission", "PERMISSION_ROOT"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "bogus", "1"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeOf([&] { SetFieldFromText(list, "bogus", "1"); }), StatusCode::INVALID_ARGUMENT);
   v1::CreateSandboxRequest create;
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(create, "resources", "1"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 std::string MessageOf(const std::function<void()>& call) {
@@ -149,43 +147,18 @@ TEST(ProtoJsonTest, AnUnknownEnumSpellingNamesTheFieldAndTheChoices) {
   EXPECT_NE(param.find("glob, directory, file"), std::string::npos) << param;
   // A prefix alone, or the prefix of another enum, is no spelling.
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(rule, "permission", "PERMISSION_"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(CodeOf([&] { SetFieldFromText(rule, "permission", "PATTERN_TYPE_GLOB"); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 TEST(ProtoJsonTest, ErrorBodyCarriesCodeNameMessageAndReason) {
   const auto json = nlohmann::json::parse(
-      ErrorJson(grpc::StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound));
+      ErrorJson(StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound));
   EXPECT_EQ(json["code"], 5);
   EXPECT_EQ(json["status"], "NOT_FOUND");
   EXPECT_EQ(json["message"], "sandbox sb_9 not found");
   EXPECT_EQ(json["reason"], "SANDBOX_NOT_FOUND");
-}
-
-TEST(HttpStatusTest, GrpcCodesMapToHttp) {
-  using C = grpc::StatusCode;
-  const std::pair<C, int> table[] = {{C::OK, 200},
-                                     {C::INVALID_ARGUMENT, 400},
-                                     {C::OUT_OF_RANGE, 400},
-                                     {C::UNAUTHENTICATED, 401},
-                                     {C::PERMISSION_DENIED, 403},
-                                     {C::NOT_FOUND, 404},
-                                     {C::ALREADY_EXISTS, 409},
-                                     {C::ABORTED, 409},
-                                     {C::FAILED_PRECONDITION, 409},
-                                     {C::RESOURCE_EXHAUSTED, 429},
-                                     {C::CANCELLED, 499},
-                                     {C::UNIMPLEMENTED, 501},
-                                     {C::UNAVAILABLE, 503},
-                                     {C::DEADLINE_EXCEEDED, 504},
-                                     {C::INTERNAL, 500},
-                                     {C::UNKNOWN, 500},
-                                     {C::DATA_LOSS, 500}};
-  for (const auto& [code, http] : table) {
-    EXPECT_EQ(HttpStatusFromGrpc(code), http) << GrpcCodeName(code);
-  }
-  EXPECT_STREQ(GrpcCodeName(C::FAILED_PRECONDITION), "FAILED_PRECONDITION");
 }
 
 TEST(ListenAddressTest, ParsesHostPortForms) {

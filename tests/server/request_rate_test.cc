@@ -24,7 +24,7 @@ TEST(RequestRate, BurstThenRefusedThenRefilled) {
     rate.take(p, t0);
     ADD_FAILURE() << "a fourth request in the same instant passed";
   } catch (const ApiError& error) {
-    EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED);
     EXPECT_EQ(error.reason(), kReasonQuotaExceeded);
     EXPECT_EQ(std::string(error.what()),
               "principal p exceeds quotas.requests_per_second (2 per second, burst 3); retry in "

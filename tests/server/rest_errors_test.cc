@@ -18,7 +18,7 @@ using RestErrorsTest = TransportTest;
 
 TEST_F(RestErrorsTest, ApiErrorBecomesMappedStatusAndJsonBody) {
   api_.fail_with =
-      ApiError(grpc::StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound);
+      ApiError(StatusCode::NOT_FOUND, "sandbox sb_9 not found", kReasonSandboxNotFound);
   auto result = http_->Get("/v1/sandboxes/sb_9");
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 404);
@@ -28,7 +28,7 @@ TEST_F(RestErrorsTest, ApiErrorBecomesMappedStatusAndJsonBody) {
   EXPECT_EQ(json["message"], "sandbox sb_9 not found");
   EXPECT_EQ(json["reason"], "SANDBOX_NOT_FOUND");
 
-  api_.fail_with = ApiError(grpc::StatusCode::FAILED_PRECONDITION, "sandbox sb_1 is stopped",
+  api_.fail_with = ApiError(StatusCode::FAILED_PRECONDITION, "sandbox sb_1 is stopped",
                             kReasonSandboxNotRunning);
   result = http_->Post("/v1/sandboxes/sb_1/exec", R"({"command":"ls"})", "application/json");
   ASSERT_TRUE(result);

@@ -69,7 +69,7 @@ TEST_F(RestStreamingTest, ChunkedUploadArrivesInSeveralChunks) {
 
 TEST_F(RestStreamingTest, UploadRejectedEarlyStillAnswersWithTheError) {
   api_.upload_fail_after_metadata =
-      ApiError(grpc::StatusCode::NOT_FOUND, "codebase cb_x not found", kReasonCodebaseNotFound);
+      ApiError(StatusCode::NOT_FOUND, "codebase cb_x not found", kReasonCodebaseNotFound);
   auto result =
       http_->Put("/v1/codebases/cb_x/content/a", Pattern(2 << 20), "application/octet-stream");
   ASSERT_TRUE(result);
@@ -116,7 +116,7 @@ TEST_F(RestStreamingTest, DownloadStreamsBeforeTheFileIsComplete) {
 }
 
 TEST_F(RestStreamingTest, DownloadOfMissingFileIsA404) {
-  api_.fail_with = ApiError(grpc::StatusCode::NOT_FOUND, "no /x", kReasonFileNotFound);
+  api_.fail_with = ApiError(StatusCode::NOT_FOUND, "no /x", kReasonFileNotFound);
   auto result = http_->Get("/v1/codebases/cb_1/content/x");
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 404);
@@ -128,7 +128,7 @@ TEST_F(RestStreamingTest, DownloadFailingMidwayCutsTheBody) {
     v1::FileChunk chunk;
     chunk.set_data("partial");
     emit(chunk);
-    throw ApiError(grpc::StatusCode::INTERNAL, "disk went away");
+    throw ApiError(StatusCode::INTERNAL, "disk went away");
   };
   auto result = http_->Get("/v1/codebases/cb_1/content/x");
   EXPECT_FALSE(result);  // an incomplete chunked body is an error, never a short file
@@ -196,7 +196,7 @@ TEST_F(RestStreamingTest, ExecStreamIsNdjsonArrivingAsEmitted) {
 
 TEST_F(RestStreamingTest, ExecStreamErrorBeforeOutputIsAnHttpError) {
   api_.fail_with =
-      ApiError(grpc::StatusCode::NOT_FOUND, "session se_9 not found", kReasonSessionNotFound);
+      ApiError(StatusCode::NOT_FOUND, "session se_9 not found", kReasonSessionNotFound);
   auto result =
       http_->Post("/v1/sessions/se_9/exec:stream", R"({"command":"ls"})", "application/json");
   ASSERT_TRUE(result);
@@ -210,7 +210,7 @@ TEST_F(RestStreamingTest, ExecStreamErrorAfterOutputIsAFinalErrorLine) {
     output.set_type(v1::ExecOutput::OUTPUT_TYPE_STDERR);
     output.set_data("x");
     emit(output);
-    throw ApiError(grpc::StatusCode::DEADLINE_EXCEEDED, "command timed out after 1s",
+    throw ApiError(StatusCode::DEADLINE_EXCEEDED, "command timed out after 1s",
                    kReasonCommandTimeout);
   };
   auto result =

@@ -1,6 +1,6 @@
 // Client text in error messages: escaped, never cut at NUL, never raw control bytes;
 // and the request limits that name the field and the limit.
-#include "server/user_text.h"
+#include "common/user_text.h"
 
 #include <gtest/gtest.h>
 
@@ -40,7 +40,7 @@ TEST(UserText, Utf8Validity) {
 
 TEST(UserText, ApiErrorMessagesAreWholeAndPrintable) {
   constexpr char kRaw[] = "sandbox sb_\0x\x1b not found";
-  const ApiError error(grpc::StatusCode::NOT_FOUND, std::string(kRaw, sizeof kRaw - 1));
+  const ApiError error(StatusCode::NOT_FOUND, std::string(kRaw, sizeof kRaw - 1));
   EXPECT_STREQ(error.what(), "sandbox sb_\\x00x\\x1b not found");
 }
 
@@ -51,13 +51,13 @@ ApiError error_of(const std::function<void()>& body) {
     return error;
   }
   ADD_FAILURE() << "no ApiError";
-  return ApiError(grpc::StatusCode::OK, "");
+  return ApiError(StatusCode::OK, "");
 }
 
 TEST(RequestLimits, CommandSizeIsTheKernelsPerArgumentLimit) {
   check_command(std::string(kMaxCommandBytes, 'x'));
   const ApiError error = error_of([] { check_command(std::string(kMaxCommandBytes + 1, 'x')); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(error.code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(error.reason(), kReasonRequestTooLarge);
   EXPECT_STREQ(error.what(), "command is 131072 bytes; the limit is 131071 bytes");
   EXPECT_EQ(error_of([] { check_command(""); }).reason(), kReasonInvalidRequest);

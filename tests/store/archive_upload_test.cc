@@ -72,8 +72,8 @@ class ArchiveTest : public StoreTest {
     return store_->upload_archive(codebase_.id(), dest, chunks_of(split(tar)));
   }
   void expect_rejected(const std::vector<TarEntry>& entries, const std::string& named) {
-    const server::ApiError error = api_error_of([&] { upload("/", make_tar(entries)); });
-    EXPECT_EQ(error.code(), grpc::StatusCode::INVALID_ARGUMENT) << named;
+    const ApiError error = api_error_of([&] { upload("/", make_tar(entries)); });
+    EXPECT_EQ(error.code(), StatusCode::INVALID_ARGUMENT) << named;
     EXPECT_NE(std::string(error.what()).find(named), std::string::npos) << error.what();
   }
   size_t entries_in(const fs::path& dir) {
@@ -185,9 +185,9 @@ TEST_F(ArchiveTest, ExistingSymlinkInCodebaseIsReplacedNotFollowed) {
 TEST_F(ArchiveTest, UnsupportedEntriesAndGarbageAreRejected) {
   expect_rejected({{.name = "fifo", .type = AE_IFIFO}}, "fifo");
   expect_rejected({{.name = "h", .hardlink = "not-in-archive"}}, "/h");
-  const server::ApiError garbage = api_error_of(
+  const ApiError garbage = api_error_of(
       [&] { store_->upload_archive(codebase_.id(), "/", chunks_of({std::string(5000, 'z')})); });
-  EXPECT_EQ(garbage.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(garbage.code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(entries_in(files(codebase_)), 0u);
 }
 
@@ -201,7 +201,7 @@ TEST_F(ArchiveTest, BrokenClientStreamPropagatesItsError) {
   const std::string tar = make_tar({{.name = "f", .data = std::string(100'000, 'x')}});
   std::vector<std::string> chunks = split(tar, 4096);
   size_t index = 0;
-  const server::Next<std::string> broken = [&](std::string& out) {
+  const Next<std::string> broken = [&](std::string& out) {
     if (index == 5) throw std::runtime_error("client went away");
     out = chunks[index++];
     return true;
@@ -228,9 +228,9 @@ class ArchiveLimitTest : public ArchiveTest {
     ArchiveTest::SetUp();
   }
   void expect_over(const std::string& tar, const std::string& setting) {
-    const server::ApiError error = api_error_of([&] { upload("/", tar); });
-    EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << error.what();
-    EXPECT_EQ(error.reason(), server::kReasonQuotaExceeded);
+    const ApiError error = api_error_of([&] { upload("/", tar); });
+    EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED) << error.what();
+    EXPECT_EQ(error.reason(), kReasonQuotaExceeded);
     EXPECT_NE(std::string(error.what()).find(setting), std::string::npos) << error.what();
     EXPECT_EQ(entries_in(files(codebase_)), 0u);
     EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
@@ -258,9 +258,9 @@ TEST_F(ArchiveLimitTest, ExpandingPastTheArchiveOrCodebaseLimit) {
   expect_over(make_tar({{.name = "a", .data = half}, {.name = "b", .data = half}}, true),
               "storage.max_archive_bytes (150000 bytes)");
   store_->upload(codebase_.id(), "existing", 0, chunks_of({std::string(90'000, 'e')}));
-  const server::ApiError error = api_error_of(
+  const ApiError error = api_error_of(
       [&] { upload("/", make_tar({{.name = "a", .data = std::string(120'000, 'a')}}, true)); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(std::string(error.what()).find("storage.max_codebase_bytes"), std::string::npos)
       << error.what();
   EXPECT_EQ(entries_in(files(codebase_)), 1u);

@@ -24,16 +24,16 @@ TEST_F(StoreTest, CreateMakesRowAndDirectory) {
 
 TEST_F(StoreTest, CreateWithoutNameIsInvalidArgument) {
   EXPECT_EQ(api_error_of([&] { store_->create("", "alice"); }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(StoreTest, UnknownCodebaseIsNotFoundWithReason) {
-  const server::ApiError error = api_error_of([&] { store_->get("cb_0000000000000000"); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(error.reason(), server::kReasonCodebaseNotFound);
+  const ApiError error = api_error_of([&] { store_->get("cb_0000000000000000"); });
+  EXPECT_EQ(error.code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(error.reason(), kReasonCodebaseNotFound);
   EXPECT_NE(std::string(error.what()).find("cb_0000000000000000"), std::string::npos);
-  EXPECT_EQ(api_error_of([&] { store_->files_dir("cb_x"); }).code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(api_error_of([&] { store_->remove("cb_x"); }).code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(api_error_of([&] { store_->files_dir("cb_x"); }).code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(api_error_of([&] { store_->remove("cb_x"); }).code(), StatusCode::NOT_FOUND);
 }
 
 TEST_F(StoreTest, ListPagesThroughThreePagesInStableOrder) {
@@ -83,10 +83,9 @@ TEST_F(StoreTest, GarbledTokenIsInvalidArgument) {
   std::string token = store_->list("", 1, "").next_page_token();
   ASSERT_FALSE(token.empty());
   token[2] = token[2] == '!' ? '?' : '!';
-  EXPECT_EQ(api_error_of([&] { store_->list("", 1, token); }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(api_error_of([&] { store_->list("", 1, token); }).code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(api_error_of([&] { store_->list("", 1, "bm90IGEgdG9rZW4"); }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(StoreTest, DataSurvivesRestart) {
@@ -110,7 +109,7 @@ TEST_F(StoreTest, RemoveDeletesTreeWithoutFollowingSymlinks) {
   store_->remove(codebase.id());
   EXPECT_FALSE(fs::exists(files(codebase)));
   EXPECT_EQ(read_file(outside / "keep.txt"), "precious");
-  EXPECT_EQ(api_error_of([&] { store_->get(codebase.id()); }).code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(api_error_of([&] { store_->get(codebase.id()); }).code(), StatusCode::NOT_FOUND);
 }
 
 TEST_F(StoreTest, RemoveWhileSandboxesUseItIsFailedPrecondition) {
@@ -122,8 +121,8 @@ TEST_F(StoreTest, RemoveWhileSandboxesUseItIsFailedPrecondition) {
     sandbox.set_codebase_id(codebase.id());
     sandboxes.put(sandbox);
   }
-  const server::ApiError error = api_error_of([&] { store_->remove(codebase.id()); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  const ApiError error = api_error_of([&] { store_->remove(codebase.id()); });
+  EXPECT_EQ(error.code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(std::string(error.what()).find("2 sandbox"), std::string::npos) << error.what();
   EXPECT_TRUE(fs::is_directory(files(codebase)));
   sandboxes.remove("sb_1");
@@ -179,9 +178,9 @@ TEST_F(ImportTest, DeletingAnImportedCodebaseLeavesItsDirectory) {
 TEST_F(ImportTest, OutsideRootsIsPermissionDeniedNamingPathAndRoots) {
   const fs::path elsewhere = root_ / "elsewhere";
   fs::create_directories(elsewhere);
-  const server::ApiError error =
+  const ApiError error =
       api_error_of([&] { store_->import_directory("x", "alice", elsewhere.string(), roots_); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(error.code(), StatusCode::PERMISSION_DENIED);
   EXPECT_NE(std::string(error.what()).find(elsewhere.string()), std::string::npos);
   EXPECT_NE(std::string(error.what()).find(allowed_.string()), std::string::npos);
 }
@@ -193,7 +192,7 @@ TEST_F(ImportTest, EscapesThroughDotDotOrSymlinkAreResolvedFirst) {
        {(allowed_ / ".." / "codebases").string(), (allowed_ / "escape").string(),
         (allowed_ / "escape" / "codebases").string()}) {
     EXPECT_EQ(api_error_of([&] { store_->import_directory("x", "alice", path, roots_); }).code(),
-              grpc::StatusCode::PERMISSION_DENIED)
+              StatusCode::PERMISSION_DENIED)
         << path;
   }
   // A sibling sharing the root's name as a prefix is not under it.
@@ -201,24 +200,24 @@ TEST_F(ImportTest, EscapesThroughDotDotOrSymlinkAreResolvedFirst) {
   EXPECT_EQ(api_error_of([&] {
               store_->import_directory("x", "alice", (root_ / "allowed-not").string(), roots_);
             }).code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+            StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(ImportTest, BadPathsAndDisabledImport) {
   EXPECT_EQ(
       api_error_of([&] { store_->import_directory("x", "alice", project_.string(), {}); }).code(),
-      grpc::StatusCode::FAILED_PRECONDITION);
+      StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(
       api_error_of([&] { store_->import_directory("x", "a", "relative/dir", roots_); }).code(),
-      grpc::StatusCode::INVALID_ARGUMENT);
+      StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(api_error_of([&] {
               store_->import_directory("x", "a", (allowed_ / "missing").string(), roots_);
             }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(api_error_of([&] {
               store_->import_directory("x", "a", (project_ / "README").string(), roots_);
             }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

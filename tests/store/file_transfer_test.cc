@@ -35,9 +35,9 @@ TEST_F(FileTransferTest, ChunkedUploadIsHashedAndStored) {
 }
 
 TEST_F(FileTransferTest, SizeMismatchLeavesNothingBehind) {
-  const server::ApiError error = api_error_of(
+  const ApiError error = api_error_of(
       [&] { store_->upload(codebase_.id(), "new/dir/f.txt", 100, chunks_of({"short"})); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(error.code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(entries_in(files(codebase_)), 0u);  // not even the parent directories
   EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
   EXPECT_EQ(current().size(), 0);
@@ -47,7 +47,7 @@ TEST_F(FileTransferTest, SizeMismatchLeavesNothingBehind) {
 TEST_F(FileTransferTest, FailingStreamLeavesOldContent) {
   store_->upload(codebase_.id(), "f.txt", 0, chunks_of({"old"}));
   int calls = 0;
-  const server::Next<std::string> broken = [&](std::string& out) {
+  const Next<std::string> broken = [&](std::string& out) {
     if (++calls > 2) throw std::runtime_error("client went away");
     out = "new";
     return true;
@@ -65,16 +65,16 @@ class LimitedUploadTest : public FileTransferTest {
     limits_.max_codebase_bytes = 2500;
     FileTransferTest::SetUp();
   }
-  void expect_over(const server::ApiError& error, const std::string& setting) {
-    EXPECT_EQ(error.code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << error.what();
-    EXPECT_EQ(error.reason(), server::kReasonQuotaExceeded);
+  void expect_over(const ApiError& error, const std::string& setting) {
+    EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED) << error.what();
+    EXPECT_EQ(error.reason(), kReasonQuotaExceeded);
     EXPECT_NE(std::string(error.what()).find(setting), std::string::npos) << error.what();
   }
 };
 
 TEST_F(LimitedUploadTest, AFileOverTheUploadLimitIsRefusedAsItStreamsAndLeavesNothing) {
   int chunks = 0;
-  const server::Next<std::string> endless = [&](std::string& out) {
+  const Next<std::string> endless = [&](std::string& out) {
     ++chunks;
     out = std::string(100, 'x');
     return true;  // a client that never stops
@@ -143,16 +143,16 @@ TEST_F(FileTransferTest, DownloadStreamsIn64KiBChunks) {
 TEST_F(FileTransferTest, DownloadOfMissingOrDirectoryFails) {
   fs::create_directories(files(codebase_) / "dir");
   const auto ignore = [](const std::string&) { return true; };
-  const server::ApiError missing =
+  const ApiError missing =
       api_error_of([&] { store_->download(codebase_.id(), "nope.txt", ignore); });
-  EXPECT_EQ(missing.code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(missing.reason(), server::kReasonFileNotFound);
+  EXPECT_EQ(missing.code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(missing.reason(), kReasonFileNotFound);
   EXPECT_EQ(api_error_of([&] { store_->download(codebase_.id(), "dir", ignore); }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
   // A fifo must be refused, not block the server on open().
   ASSERT_EQ(::mkfifo((files(codebase_) / "fifo").c_str(), 0644), 0);
   EXPECT_EQ(api_error_of([&] { store_->download(codebase_.id(), "fifo", ignore); }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(FileTransferTest, StagingLeftByACrashIsClearedOnStartup) {
@@ -188,7 +188,7 @@ TEST_F(FileTransferTest, ListFilesSortedWithPathsFromRoot) {
   ASSERT_EQ(sub.files_size(), 2);
   EXPECT_EQ(sub.files(1).path(), "/a/x.txt");
   EXPECT_EQ(api_error_of([&] { store_->list_files(codebase_.id(), "missing", false); }).code(),
-            grpc::StatusCode::NOT_FOUND);
+            StatusCode::NOT_FOUND);
 }
 
 // Names a proto3 string cannot carry (not UTF-8) are left out, with what is below them;
@@ -207,10 +207,10 @@ TEST_F(FileTransferTest, ListFilesLeavesOutNamesThatAreNotUtf8) {
 }
 
 TEST_F(FileTransferTest, UploadToUnknownCodebaseIsNotFound) {
-  const server::ApiError error =
+  const ApiError error =
       api_error_of([&] { store_->upload("cb_ffffffffffffffff", "a", 0, chunks_of({"x"})); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(error.reason(), server::kReasonCodebaseNotFound);
+  EXPECT_EQ(error.code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(error.reason(), kReasonCodebaseNotFound);
 }
 
 }  // namespace

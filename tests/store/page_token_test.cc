@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "server/api.h"
+#include "common/api_error.h"
 
 namespace agentfense::store {
 namespace {
@@ -38,8 +38,8 @@ TEST(PageToken, GarbledForgedOrForeignTokensAreInvalidArgument) {
     try {
       decode_page_token("cb", token);
       ADD_FAILURE() << "accepted " << token;
-    } catch (const server::ApiError& e) {
-      EXPECT_EQ(e.code(), grpc::StatusCode::INVALID_ARGUMENT) << token;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.code(), StatusCode::INVALID_ARGUMENT) << token;
     }
   }
 }
@@ -57,7 +57,7 @@ TEST(PageSize, DefaultsAndCaps) {
   EXPECT_EQ(effective_page_size(0), 50);
   EXPECT_EQ(effective_page_size(7), 7);
   EXPECT_EQ(effective_page_size(5000), 1000);
-  EXPECT_THROW(effective_page_size(-1), server::ApiError);
+  EXPECT_THROW(effective_page_size(-1), ApiError);
 }
 
 }  // namespace

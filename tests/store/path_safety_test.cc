@@ -16,9 +16,9 @@ class PathSafetyTest : public StoreTest {
     fs::create_directory_symlink("/etc", files(codebase_) / "etc");
   }
   void expect_invalid_path(const std::function<void()>& body, const std::string& named) {
-    const server::ApiError error = api_error_of(body);
-    EXPECT_EQ(error.code(), grpc::StatusCode::INVALID_ARGUMENT) << named;
-    EXPECT_EQ(error.reason(), server::kReasonInvalidPath) << named;
+    const ApiError error = api_error_of(body);
+    EXPECT_EQ(error.code(), StatusCode::INVALID_ARGUMENT) << named;
+    EXPECT_EQ(error.reason(), kReasonInvalidPath) << named;
     EXPECT_NE(std::string(error.what()).find(named), std::string::npos) << error.what();
   }
   void expect_unchanged() {

@@ -64,10 +64,9 @@ TEST_F(RecordsTest, SandboxPutGetUpsertRemove) {
 }
 
 TEST_F(RecordsTest, SandboxOnUnknownCodebaseIsNotFound) {
-  const server::ApiError error =
-      api_error_of([&] { sandboxes_->put(sandbox("sb_1", "cb_nope", 1)); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(error.reason(), server::kReasonCodebaseNotFound);
+  const ApiError error = api_error_of([&] { sandboxes_->put(sandbox("sb_1", "cb_nope", 1)); });
+  EXPECT_EQ(error.code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(error.reason(), kReasonCodebaseNotFound);
 }
 
 TEST_F(RecordsTest, SandboxListPagesWithCodebaseFilter) {
@@ -94,7 +93,7 @@ TEST_F(RecordsTest, SandboxListPagesWithCodebaseFilter) {
 
   const std::string codebase_token = store_->list("", 1, "").next_page_token();
   EXPECT_EQ(api_error_of([&] { sandboxes_->list("", 1, codebase_token); }).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+            StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(RecordsTest, CountForOwnerJoinsThroughCodebases) {
@@ -136,9 +135,9 @@ TEST_F(RecordsTest, SessionsBelongToTheirSandbox) {
   EXPECT_TRUE(sessions_->remove("ss_3"));
   EXPECT_FALSE(sessions_->remove("ss_3"));
 
-  const server::ApiError error = api_error_of([&] { sessions_->put(session("ss_9", "sb_x", 1)); });
-  EXPECT_EQ(error.code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(error.reason(), server::kReasonSandboxNotFound);
+  const ApiError error = api_error_of([&] { sessions_->put(session("ss_9", "sb_x", 1)); });
+  EXPECT_EQ(error.code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(error.reason(), kReasonSandboxNotFound);
 }
 
 TEST_F(RecordsTest, RemovingASandboxRemovesItsSessions) {

@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "server/api.h"
+#include "common/api_error.h"
+#include "common/streams.h"
 #include "store/codebase_store.h"
 #include "store/database.h"
 #include "store/schema.h"
@@ -42,7 +43,7 @@ inline mode_t mode_of(const fs::path& path) {
 }
 
 // A Next<std::string> that yields `chunks` one by one.
-inline server::Next<std::string> chunks_of(std::vector<std::string> chunks) {
+inline Next<std::string> chunks_of(std::vector<std::string> chunks) {
   auto state = std::make_shared<std::pair<std::vector<std::string>, size_t>>(std::move(chunks), 0);
   return [state](std::string& out) {
     if (state->second == state->first.size()) return false;
@@ -53,14 +54,14 @@ inline server::Next<std::string> chunks_of(std::vector<std::string> chunks) {
 
 // Runs `body` and returns the ApiError it threw (fails the test if it threw nothing).
 template <typename Body>
-server::ApiError api_error_of(Body&& body) {
+ApiError api_error_of(Body&& body) {
   try {
     body();
-  } catch (const server::ApiError& e) {
+  } catch (const ApiError& e) {
     return e;
   }
   ADD_FAILURE() << "expected an ApiError";
-  return server::ApiError(grpc::StatusCode::OK, "none");
+  return ApiError(StatusCode::OK, "none");
 }
 
 class StoreTest : public ::testing::Test {

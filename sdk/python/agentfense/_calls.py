@@ -13,7 +13,7 @@ from typing import (Any, AsyncIterable, Callable, Dict, Iterable, List, Mapping,
 from . import _convert as convert
 from ._effects import Blocking, Deadline, DEFAULT, ErrorContext, Op, Rpc, ServerStream, Upload
 from ._proto import codebase_pb2, sandbox_pb2
-from .archive import ArchiveUpload, collect_entries
+from .archive import ArchiveSource, ArchiveUpload, StreamedArchive, collect_entries
 from .exceptions import SandboxError, SandboxNotRunningError
 from .presets import resolve_rules
 from .progress import ProgressOption, progress_reporter
@@ -94,7 +94,8 @@ def upload_file(codebase_id: str, path: str, content: bytes, chunk_size: int) ->
 
 
 def upload_archive(codebase_id: str, tar_chunks: ChunkSource, path: str,
-                   archive: Optional[ArchiveUpload] = None) -> Op[UploadResult]:
+                   archive: Union[ArchiveUpload, StreamedArchive, None] = None
+                   ) -> Op[UploadResult]:
     head = codebase_pb2.ArchiveChunk(metadata=codebase_pb2.ArchiveChunk.Metadata(
         codebase_id=codebase_id, path=path))
     upload = Upload(head, tar_chunks, lambda data: codebase_pb2.ArchiveChunk(data=data),
@@ -102,6 +103,14 @@ def upload_archive(codebase_id: str, tar_chunks: ChunkSource, path: str,
     result = yield from _call("codebase", "UploadArchive", upload, deadline=None,
                               context=ErrorContext(path=path))
     return UploadResult(result.codebase_id, result.files, result.bytes)
+
+
+def upload_tar(codebase_id: str, source: ArchiveSource, path: str, progress: ProgressOption,
+               total_bytes: Optional[int]) -> Op[UploadResult]:
+    """An archive the caller has (file, bytes or chunks), with progress reports."""
+    archive = StreamedArchive(source, total_bytes)
+    archive.report = progress_reporter(progress, archive.bytes_total)
+    return (yield from upload_archive(codebase_id, archive.pieces(), path, archive))
 
 
 def upload_directory(codebase_id: str, directory: Union[str, Path],

@@ -1,4 +1,5 @@
-"""Turn a local directory into the tar stream UploadArchive takes.
+"""Turn a local directory into the tar stream UploadArchive takes (and count what an
+archive the caller already has sends: StreamedArchive).
 
 The tree is walked first (honouring ignore files) so the totals are known for
 progress reporting (progress.py); the tar is then produced lazily, file by file, so memory stays
@@ -15,7 +16,8 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Union
+from typing import (AsyncIterable, AsyncIterator, Iterable, Iterator, List, Optional, Sequence,
+                    Union)
 
 from .ignore import IgnoreMatcher, parse_lines
 from .progress import ProgressCallback, UploadProgress
@@ -173,3 +175,76 @@ class ArchiveUpload:
         self.bytes_done += len(piece)
         if self.report is not None:
             self.report(self.progress())
+
+
+ArchiveSource = Union[str, "os.PathLike[str]", bytes, Iterable[bytes], AsyncIterable[bytes]]
+
+
+class StreamedArchive:
+    """A tar (or tar.gz) the caller already has, as upload pieces: a file path (read
+    lazily, its size known), the bytes, or an iterable of chunks (plain or async; size
+    ``total`` if the caller gives it). Counts bytes for progress reports; files are not
+    counted (the SDK does not parse the caller's archive)."""
+
+    def __init__(self, source: ArchiveSource, total: Optional[int] = None,
+                 report: Optional[ProgressCallback] = None, chunk_size: int = CHUNK_SIZE) -> None:
+        self.report = report
+        self.bytes_done = 0
+        self._chunks: Union[Iterable[bytes], AsyncIterable[bytes]]
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            self._chunks = _file_chunks(path, chunk_size)
+            total = path.stat().st_size if total is None else total
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            self._chunks = [data[i:i + chunk_size] for i in range(0, len(data), chunk_size)]
+            total = len(data)
+        else:
+            self._chunks = source
+        self.total = total
+
+    @property
+    def bytes_total(self) -> int:
+        return self.total if self.total is not None else 0
+
+    def progress(self) -> UploadProgress:
+        return UploadProgress(self.bytes_done, self.bytes_total, 0, 0, self.total is not None)
+
+    def sent(self, piece: bytes) -> None:
+        self.bytes_done += len(piece)
+        if self.report is not None:
+            self.report(self.progress())
+
+    def pieces(self) -> Union[Iterator[bytes], AsyncIterator[bytes]]:
+        if isinstance(self._chunks, AsyncIterable):
+            return self._async_pieces(self._chunks)
+        return self._plain_pieces(self._chunks)
+
+    def _finished(self) -> None:
+        """After the last piece: the size is known now. A report only if the last one
+        did not already say done (an unknown or a wrong ``total``)."""
+        if self.total != self.bytes_done:
+            self.total = self.bytes_done
+            if self.report is not None:
+                self.report(self.progress())
+
+    def _plain_pieces(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if chunk:
+                yield bytes(chunk)
+        self._finished()
+
+    async def _async_pieces(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            if chunk:
+                yield bytes(chunk)
+        self._finished()
+
+
+def _file_chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while True:
+            chunk = source.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk

@@ -29,6 +29,7 @@ from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
 from ._connection import PemSource, resolve_connection
 from .client import CHANNEL_OPTIONS, DEFAULT_RPC_TIMEOUT
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
+from .archive import ArchiveSource
 from .progress import ProgressOption
 from .types import (AuditEvent, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
@@ -147,10 +148,16 @@ class AsyncSandboxClient:
                           chunk_size: int = calls.UPLOAD_FILE_CHUNK) -> UploadResult:
         return await self._run(calls.upload_file(codebase_id, path, content, chunk_size))
 
-    async def upload_archive(self, codebase_id: str, tar_chunks: ChunkSource,
-                             path: str = "/") -> UploadResult:
-        """``tar_chunks`` may be a plain or an async iterable."""
-        return await self._run(calls.upload_archive(codebase_id, tar_chunks, path))
+    async def upload_archive(self, codebase_id: str, tar_chunks: ArchiveSource, path: str = "/",
+                             progress: ProgressOption = None,
+                             total_bytes: Optional[int] = None) -> UploadResult:
+        """UploadArchive: a tar (optionally gzip) extracted under ``path``. ``tar_chunks``: a
+        file path (read lazily), the archive's bytes, or an iterable of chunks (plain or async).
+        ``progress`` as in upload_directory (bytes only: the archive's files are not
+        counted); ``total_bytes``: the size of a stream of chunks, for a fraction (a
+        path's or bytes' size is known)."""
+        return await self._run(calls.upload_tar(codebase_id, tar_chunks, path, progress,
+                                                total_bytes))
 
     async def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
                                ignore_patterns: Optional[Sequence[str]] = None,

@@ -28,6 +28,7 @@ from ._connection import resolve_endpoint as resolve_endpoint
 from ._lifecycle import interrupts_deferred
 from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
+from .archive import ArchiveSource
 from .progress import ProgressOption
 from .types import (AuditEvent, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
@@ -154,10 +155,15 @@ class SandboxClient:
         """UploadFiles: one file, written atomically by the server when complete."""
         return self._run(calls.upload_file(codebase_id, path, content, chunk_size))
 
-    def upload_archive(self, codebase_id: str, tar_chunks: Iterable[bytes],
-                       path: str = "/") -> UploadResult:
-        """UploadArchive: a tar (optionally gzip) stream extracted under ``path``."""
-        return self._run(calls.upload_archive(codebase_id, tar_chunks, path))
+    def upload_archive(self, codebase_id: str, tar_chunks: ArchiveSource, path: str = "/",
+                       progress: ProgressOption = None,
+                       total_bytes: Optional[int] = None) -> UploadResult:
+        """UploadArchive: a tar (optionally gzip) extracted under ``path``. ``tar_chunks``: a
+        file path (read lazily), the archive's bytes, or an iterable of chunks.
+        ``progress`` as in upload_directory (bytes only: the archive's files are not
+        counted); ``total_bytes``: the size of a stream of chunks, for a fraction (a
+        path's or bytes' size is known)."""
+        return self._run(calls.upload_tar(codebase_id, tar_chunks, path, progress, total_bytes))
 
     def upload_directory(self, codebase_id: str, path: Union[str, "os.PathLike[str]"],
                          ignore_patterns: Optional[Sequence[str]] = None,

@@ -3,16 +3,17 @@ tarfile (what the server's libarchive will see)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import tarfile
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import AsyncIterator, Dict, List, Tuple
 
 import pytest
 
-from agentfense.archive import (ArchiveEntry, ArchiveUpload, archive_size, collect_entries,
-                                tar_chunks)
+from agentfense.archive import (ArchiveEntry, ArchiveUpload, StreamedArchive, archive_size,
+                                collect_entries, tar_chunks)
 from agentfense.progress import ProgressBar, UploadProgress, progress_reporter
 
 
@@ -168,3 +169,58 @@ def test_not_a_directory(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(NotADirectoryError):
         collect_entries(tmp_path / "f")
+
+
+def test_streamed_archive_counts_bytes_of_a_file_bytes_and_chunks(tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar"
+    archive.write_bytes(os.urandom(300_000))
+    seen: List[UploadProgress] = []
+    streamed = StreamedArchive(archive, report=seen.append, chunk_size=65536)
+    assert streamed.bytes_total == 300_000
+    sent = b""
+    for piece in streamed.pieces():  # type: ignore[union-attr]
+        streamed.sent(piece)
+        sent += piece
+    assert sent == archive.read_bytes()
+    assert len(seen) == 5 and seen[-1] == UploadProgress(300_000, 300_000, 0, 0)
+    assert [p.done for p in seen] == [False] * 4 + [True]
+
+    live: List[UploadProgress] = []  # reported as each piece goes out, then the size
+    stream = StreamedArchive(iter([b"ab", b"", b"cde"]), report=live.append)
+    for piece in stream.pieces():  # type: ignore[union-attr]
+        stream.sent(piece)
+    assert live == [UploadProgress(2, 0, 0, 0, False), UploadProgress(5, 0, 0, 0, False),
+                    UploadProgress(5, 5, 0, 0, True)]
+    assert not live[1].done and live[1].fraction == 0.0 and live[2].done
+
+    wrong: List[UploadProgress] = []  # a total that was wrong is corrected at the end
+    stream = StreamedArchive(iter([b"abc"]), total=10, report=wrong.append)
+    for piece in stream.pieces():  # type: ignore[union-attr]
+        stream.sent(piece)
+    assert wrong[-1] == UploadProgress(3, 3, 0, 0, True)
+
+
+def test_streamed_archive_takes_async_chunks() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"ab"
+        yield b"c"
+
+    async def collect() -> List[bytes]:
+        stream = StreamedArchive(chunks(), report=seen.append)
+        out = []
+        async for piece in stream.pieces():  # type: ignore[union-attr]
+            stream.sent(piece)
+            out.append(piece)
+        return out
+    seen: List[UploadProgress] = []
+    assert asyncio.run(collect()) == [b"ab", b"c"]
+    assert seen[-1] == UploadProgress(3, 3, 0, 0, True)
+
+
+def test_progress_bar_without_a_known_size_or_files(capsys: pytest.CaptureFixture) -> None:
+    bar = ProgressBar("up")
+    bar(UploadProgress(2_000_000, 0, 0, 0, False))
+    bar(UploadProgress(3_000_000, 3_000_000, 0, 0))
+    err = capsys.readouterr().err
+    assert "\rup 2.0 MB\r" in err and "files" not in err
+    assert err.endswith("[##############################] 3.0/3.0 MB\n")

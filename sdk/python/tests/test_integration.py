@@ -6,9 +6,10 @@ from Python. Each test runs twice, with the blocking API and with the asyncio on
 from __future__ import annotations
 
 import socket
+import tarfile
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, List
 
 import pytest
 
@@ -19,7 +20,7 @@ from agentfense import (ChangeKind, CodebaseNotFoundError, CommandExecutionError
                         RuntimeUnavailableError,
                         SandboxNotFoundError, SandboxNotRunningError,
                         QuotaExceededError, SandboxStatus, SessionClosedError, SessionNotFoundError,
-                        SyncMode)
+                        SyncMode, UploadProgress)
 from api_flavours import Api
 from conftest import (MAX_PER_USER, PROJECT_FILES, SECRET, TEST_IMAGE, RunningServer,
                       write_project)
@@ -230,6 +231,45 @@ def test_client_codebase_rpcs(api: Api, server: RunningServer) -> None:
         client.delete_codebase(codebase.id)
         with pytest.raises(CodebaseNotFoundError):
             client.get_codebase(codebase.id)
+
+
+def test_upload_archive_from_a_file_bytes_and_chunks_reports_progress(
+        api: Api, server: RunningServer, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "big.bin").write_bytes(bytes(range(256)) * 12_000)  # 3 MB
+    (tree / "pkg" / "small.txt").write_text("small")
+    archive = tmp_path / "tree.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, arcname=".")
+    data = archive.read_bytes()
+    with api.SandboxClient(server.endpoint) as client:
+        codebase = client.create_codebase("archive", owner_id="sdk-test")
+        try:
+            by_path: List[UploadProgress] = []
+            client.upload_archive(codebase.id, archive, "/a", progress=by_path.append)
+            assert by_path[-1] == UploadProgress(len(data), len(data), 0, 0)
+            assert len(by_path) >= 1 and not any(p.done for p in by_path[:-1])
+
+            by_bytes: List[UploadProgress] = []
+            client.upload_archive(codebase.id, data, "/b", progress=by_bytes.append)
+            assert by_bytes[-1].done and by_bytes[-1].bytes_total == len(data)
+
+            # A stream of unknown size: no fraction until the end, which gives the size.
+            chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
+            streamed: List[UploadProgress] = []
+            client.upload_archive(codebase.id, iter(chunks), "/c", progress=streamed.append)
+            assert not streamed[0].total_known and not streamed[0].done
+            assert streamed[-1] == UploadProgress(len(data), len(data), 0, 0, True)
+            assert [p.bytes_done for p in streamed[:-1]] == [
+                min(len(data), 4096 * (i + 1)) for i in range(len(chunks))]
+
+            for root in ("/a", "/b", "/c"):
+                assert client.download_file(codebase.id, root + "/pkg/small.txt") == b"small"
+                assert client.download_file(codebase.id, root + "/pkg/big.bin") == \
+                    (tree / "pkg" / "big.bin").read_bytes()
+        finally:
+            client.delete_codebase(codebase.id)
 
 
 @pytest.mark.parametrize("sync_mode", [SyncMode.MANUAL, SyncMode.ON_COMMAND_COMPLETE])

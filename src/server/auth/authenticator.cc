@@ -10,7 +10,7 @@ namespace agentfense::server {
 namespace {
 
 [[noreturn]] void refuse(const std::string& why) {
-  throw ApiError(grpc::StatusCode::UNAUTHENTICATED, why, kReasonUnauthenticated);
+  throw ApiError(StatusCode::UNAUTHENTICATED, why, kReasonUnauthenticated);
 }
 
 // The token of "Bearer TOKEN" (scheme case-insensitive, RFC 6750), or empty.

@@ -29,7 +29,7 @@ void RequestRate::take(const Principal& principal, Clock::time_point now) {
   const double wait = (1.0 - bucket.tokens) / static_cast<double>(rate);
   char retry[32];
   std::snprintf(retry, sizeof retry, "%.2fs", wait);
-  throw ApiError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+  throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
                  "principal " + principal.id + " exceeds quotas.requests_per_second (" +
                      std::to_string(rate) + " per second, burst " +
                      std::to_string(static_cast<std::int64_t>(burst)) + "); retry in " + retry,

@@ -1,5 +1,5 @@
 // Text that came from a client (paths, ids, commands, names) inside error messages and
-// logs. Messages are one line of readable UTF-8 (api.h), so such text is escaped, never
+// logs. Messages are one line of readable UTF-8 (api_error.h), so such text is escaped, never
 // passed raw: a NUL must not cut a message short (C strings end there), control bytes
 // must not reach a terminal or a log viewer (ESC sequences, fake newlines), and bytes
 // that are not UTF-8 must not be silently replaced or dropped. The escapes themselves live in
@@ -11,10 +11,7 @@
 
 #include "common/text_safety.h"
 
-namespace agentfense::server {
-
-using agentfense::first_invalid_utf8;
-using agentfense::is_valid_utf8;
+namespace agentfense {
 
 // Client text for a message: printable UTF-8 kept; `\` -> `\\`; \n \t \r; other
 // control bytes and bytes that are not UTF-8 -> \xNN; C1 and bidi controls -> \uNNNN.
@@ -29,4 +26,4 @@ inline std::string printable_message(std::string_view message) {
   return escape_text(message, {.escape_backslash = false});
 }
 
-}  // namespace agentfense::server
+}  // namespace agentfense
