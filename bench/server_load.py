@@ -6,12 +6,15 @@ memory each idle sandbox costs (server + its fs process), then checks nothing le
 
     python3 bench/server_load.py [--sandboxes 200] [--workers 4] [--mode plain|auth-tls]
     python3 bench/server_load.py --compare [--rounds 40]
+    python3 bench/server_load.py --exec-compare OLD/agentfense NEW/agentfense [--rounds 40]
 
 --mode auth-tls runs the same load against a server with TLS on both ports and API keys
 required (a user principal, so every call is authenticated and scoped). --compare runs a
 plain and an auth+TLS server side by side and alternates the same calls between them
 (create+start+first exec, session exec), so both see the same machine load, and prints
-the latency auth+TLS adds.
+the latency auth+TLS adds. --exec-compare runs two builds side by side and alternates
+exec `true` on a running sandbox, create+start+first exec `true` and session exec `true`
+between them (same machine load), printing medians for each.
 """
 
 from __future__ import annotations
@@ -147,6 +150,58 @@ def compare(rounds: int) -> int:
     return 0
 
 
+def exec_compare(programs: list[str], rounds: int) -> int:
+    """Two builds of `agentfense`, one server each, the same calls alternated."""
+    dirs = [tempfile.mkdtemp(prefix="af-exec-") for _ in programs]
+    servers = [Server(d, config=f"sandbox:\n  max_per_user: {rounds + 10}\n", program=p).start()
+               for d, p in zip(dirs, programs)]
+    names = [f"{i}:{p}" for i, p in enumerate(programs)]
+    try:
+        codebases = [load_codebase(srv) for srv in servers]
+        running = []
+        for srv, c in zip(servers, codebases):
+            s = srv.sandboxes.CreateSandbox(sb.CreateSandboxRequest(codebase_id=c, permissions=AGENT_SAFE))
+            srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=s.id))
+            running.append(s.id)
+        sessions = [srv.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=i)).id
+                    for srv, i in zip(servers, running)]
+        samples = {k: [[] for _ in servers] for k in ("exec", "first", "session")}
+        created = [[] for _ in servers]
+        for n in range(rounds):
+            for i, srv in enumerate(servers):
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    r = srv.sandboxes.Exec(sb.ExecRequest(sandbox_id=running[i], command="true"))
+                    samples["exec"][i].append((time.perf_counter() - t0) * 1000)
+                    assert r.exit_code == 0, r.stderr
+                t0 = time.perf_counter()
+                s = srv.sandboxes.CreateSandbox(sb.CreateSandboxRequest(codebase_id=codebases[i],
+                                                                         permissions=AGENT_SAFE))
+                srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=s.id))
+                r = srv.sandboxes.Exec(sb.ExecRequest(sandbox_id=s.id, command="true"))
+                samples["first"][i].append((time.perf_counter() - t0) * 1000)
+                assert r.exit_code == 0, r.stderr
+                created[i].append(s.id)
+                samples["session"][i].append(session_exec_ms(srv, sessions[i]))
+            time.sleep(0.05 if n % 2 else 0.5)  # some calls after an idle pause, as agents make them
+        for key, title in (("exec", "exec `true`, running sandbox"),
+                           ("first", "create+start+first exec `true`"),
+                           ("session", "session exec `true`")):
+            for i in range(len(servers)):
+                print(summary(f"{title} [{i}]", samples[key][i]))
+        for i, name in enumerate(names):
+            print(f"[{i}] = {name}")
+        for i, srv in enumerate(servers):
+            for sandbox_id in created[i] + [running[i]]:
+                srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+    finally:
+        codes = [srv.stop() for srv in servers]
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    print("nothing leaked (mounts, processes); server exit statuses", codes)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sandboxes", type=int, default=200)
@@ -154,8 +209,12 @@ def main() -> int:
     parser.add_argument("--mode", choices=("plain", "auth-tls"), default="plain")
     parser.add_argument("--compare", action="store_true",
                         help="plain vs auth+TLS, alternating the same calls")
-    parser.add_argument("--rounds", type=int, default=40, help="with --compare")
+    parser.add_argument("--rounds", type=int, default=40, help="with --compare / --exec-compare")
+    parser.add_argument("--exec-compare", nargs="+", metavar="AGENTFENSE",
+                        help="builds of agentfense to compare on exec latency")
     args = parser.parse_args()
+    if args.exec_compare:
+        return exec_compare(args.exec_compare, args.rounds)
     if args.compare:
         return compare(args.rounds)
     data_dir = tempfile.mkdtemp(prefix="af-load-")

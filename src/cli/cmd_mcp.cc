@@ -5,8 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include "cli/commands.h"
 #include "cli/local_sandbox.h"
 #include "cli/mcp/http_transport.h"
@@ -17,9 +15,11 @@
 #include "cli/mcp/tool_table.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "runtime/cgroup_delegation.h"
 
 namespace agentfense::cli {
 namespace {
@@ -69,9 +69,11 @@ int run_mcp(const McpArgs& args) {
   if (args.runtime != "bwrap")
     throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty()) throw UserError("DIR is required");
-  std::vector<policy::Rule> rules = args.policy.collect();
+  check_rootless_mount();
+  check_rootless_network(args.network);
+  LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
+  spec.control_socket = true;
   const ChangeMode change_mode = parse_change_mode(args.changes);
-  const fs::QuotaLimits quota = args.quota.limits();
   if (!(args.timeout_seconds > 0) || !(args.max_timeout_seconds > 0))
     throw UserError("--timeout and --max-timeout must be positive");
   if (args.timeout_seconds > args.max_timeout_seconds)
@@ -80,18 +82,14 @@ int run_mcp(const McpArgs& args) {
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
-                             .limits = run_limits(args.limits, ::geteuid() == 0),
+                             .limits = run_limits(args.limits, runtime::cgroup_limits_available()),
                              .network = args.network,
                              .allow_commit = args.allow_commit};
 
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;
   if (!http) channel = take_stdout();
-  LocalSandbox sandbox({.rules = std::move(rules),
-                        .dir = args.dir,
-                        .audit = args.audit,
-                        .quota = quota,
-                        .control_socket = true});
+  LocalSandbox sandbox(spec);
   {
     mcp::SandboxAccess access(sandbox, defaults);
     const mcp::ToolTable tools(args.allow_commit);
@@ -105,9 +103,7 @@ int run_mcp(const McpArgs& args) {
       mcp::serve_stdio(session, STDIN_FILENO, channel.get(), signals);
     }
   }  // every call has ended and every shell is closed
-  if (const int status = sandbox.stop(); status != 0)
-    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
-  return sandbox.review(change_mode) ? 0 : 1;
+  return sandbox.finish(change_mode) ? 0 : 1;
 }
 
 }  // namespace

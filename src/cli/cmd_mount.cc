@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "common/errors.h"
 #include "fs/mount.h"
 #include "supervisor/base_dir.h"
@@ -42,6 +43,7 @@ std::pair<uid_t, gid_t> parse_owner(const std::string& text) {
 
 int run_mount(const MountArgs& args) {
   const policy::Policy compiled = args.policy.compile();
+  check_rootless_mount();
   const UniqueFd base = open_base_dir(args.dir);
   const auto [uid, gid] = parse_owner(args.owner);
   const fs::QuotaLimits quota = args.quota.limits();

@@ -28,7 +28,7 @@ struct PrewarmArgs {
   gid_t gid = 0;
 };
 
-void check_step(const runtime::ChildFailure& failure) {
+void check_step(const ChildFailure& failure) {
   if (failure.step != nullptr)
     throw SystemError(std::string("prewarm: ") + failure.step, failure.error);
 }

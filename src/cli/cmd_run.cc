@@ -13,10 +13,12 @@
 #include "cli/local_sandbox.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
+#include "cli/rootless.h"
 #include "cli/run_audit.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/boundary.h"
+#include "runtime/cgroup_delegation.h"
 #include "runtime/docker/docker_boundary.h"
 #include "runtime/exec.h"
 
@@ -75,9 +77,8 @@ std::unique_ptr<runtime::Boundary> make_run_boundary(const RunArgs& args,
 }
 
 int run_command(const RunArgs& args) {
-  const std::vector<policy::Rule> rules = args.policy.collect();  // names a bad rule first
+  LocalSandboxSpec local = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
   const ChangeMode change_mode = parse_change_mode(args.changes);
-  const fs::QuotaLimits quota = args.quota.limits();
   if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
   runtime::ExecSpec spec;
   spec.argv = args.command;
@@ -85,22 +86,21 @@ int run_command(const RunArgs& args) {
   spec.workdir = args.workdir;
   spec.inherit_stdio = true;
   spec.network = args.network;
+  check_rootless_mount();
+  check_rootless_network(args.network);
   if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
   spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
-  spec.limits = run_limits(args.limits, ::geteuid() == 0);
+  spec.limits = run_limits(args.limits, runtime::cgroup_limits_available());
 
   std::optional<RunAudit> audit;
-  LocalSandbox sandbox({.rules = rules,
-                        .dir = args.dir,
-                        .audit = args.audit,
-                        .quota = quota,
-                        .before_mount = [&](const std::string& sandbox_id) {
-                          // The sandbox's rules and limits open the trail, before the
-                          // fs process writes its first event.
-                          if (args.audit.empty()) return;
-                          audit.emplace(args.audit, args.dir, sandbox_id);
-                          audit->created(rules, spec);
-                        }});
+  local.before_mount = [&](const std::string& sandbox_id) {
+    // The sandbox's rules and limits open the trail, before the fs process writes its
+    // first event.
+    if (args.audit.empty()) return;
+    audit.emplace(args.audit, args.dir, sandbox_id);
+    audit->created(local.rules, spec);
+  };
+  LocalSandbox sandbox(local);
   sandbox.prepare(spec);
   runtime::ExecResult result;
   {
@@ -109,9 +109,7 @@ int run_command(const RunArgs& args) {
         make_run_boundary(args, spec, sandbox.mountpoint());
     result = boundary->run(spec);
   }
-  if (const int status = sandbox.stop(); status != 0)
-    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
-  const bool changes_ok = sandbox.review(change_mode);
+  const bool changes_ok = sandbox.finish(change_mode);
   if (audit) audit->finished(spec, result, args.changes, changes_ok);
   // A bare 137 or "fork: Resource temporarily unavailable" does not say a limit did it.
   if (result.oom_killed)

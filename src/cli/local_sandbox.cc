@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "common/errors.h"
@@ -21,7 +22,8 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out.flush()) throw SystemError("write " + path, errno ? errno : EIO);
 }
 
-// As root the sandbox runs as a host id of its own, leased for its lifetime only.
+// As root the sandbox runs as a host id of its own, leased for its lifetime only;
+// rootless it runs as the caller (docs/rootless.md).
 std::optional<supervisor::HostIdLease> lease_ids() {
   if (::geteuid() != 0) return std::nullopt;
   return supervisor::HostIdLease::acquire(kDefaultIdRange);
@@ -38,7 +40,10 @@ LocalSandbox::LocalSandbox(const LocalSandboxSpec& spec)
     uid_ = ids_->uid();
     gid_ = ids_->gid();
   } else {
-    std::tie(uid_, gid_) = runtime::default_sandbox_ids();
+    // Rootless: bwrap can map the agent's ids to ours only, so the mount is presented as
+    // ours and is private to us (no allow_other; see fs/session.cc).
+    uid_ = ::getuid();
+    gid_ = ::getgid();
   }
   const std::string policy_file = run_dir_.path() + "/policy.json";
   write_file(policy_file, policy::rules_to_json(spec.rules));
@@ -107,6 +112,22 @@ int LocalSandbox::stop() {
 
 bool LocalSandbox::review(ChangeMode mode) const {
   return review_changes(mode, base_.get(), run_dir_.state_dir(), policy_);
+}
+
+bool LocalSandbox::finish(ChangeMode mode) {
+  if (const int status = stop(); status != 0)
+    std::fprintf(stderr, "agentfense: mount process exited with status %d\n", status);
+  return review(mode);
+}
+
+LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOptions& quota,
+                                    const std::string& dir, const std::string& audit) {
+  LocalSandboxSpec spec;
+  spec.rules = policy.collect();
+  spec.quota = quota.limits();
+  spec.dir = dir;
+  spec.audit = audit;
+  return spec;
 }
 
 }  // namespace agentfense::cli

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "cli/change_review.h"
+#include "cli/policy_options.h"
+#include "cli/quota_options.h"
 #include "common/unique_fd.h"
 #include "fs/quota_limits.h"
 #include "layer/control_protocol.h"
@@ -45,6 +47,11 @@ struct LocalSandboxSpec {
   // with the sandbox's rules there, ahead of the fs process's first event.
   std::function<void(const std::string& sandbox_id)> before_mount;
 };
+
+// The spec `run` and `mcp` both build from their shared flags: the policy's (rules
+// first, so a bad rule is named first), the quota's, DIR and --audit.
+LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOptions& quota,
+                                    const std::string& dir, const std::string& audit);
 
 class LocalSandbox {
  public:
@@ -77,6 +84,10 @@ class LocalSandbox {
   // After stop(): what `run --changes` does with the write layer. True when everything
   // asked for reached the codebase (see change_review.h).
   bool review(ChangeMode mode) const;
+
+  // How `run` and `mcp` end: stop() (saying on stderr when the fs process failed), then
+  // review(mode).
+  bool finish(ChangeMode mode);
 
  private:
   policy::Policy policy_;

@@ -26,11 +26,17 @@ runtime::Limits run_limits(const RunLimitFlags& flags, bool can_limit) {
   else if (*flags.memory != "0")
     limits.memory_bytes = parse_size(*flags.memory, "--memory");
   if (can_limit) return limits;
+  if (limits.memory_bytes == 0 && limits.pids_limit == 0) return {};  // nothing asked for
+  // An explicit limit that cannot be enforced fails closed; the defaults are dropped
+  // with one line saying so (docs/rootless.md).
   if (flags.pids.value_or(0) > 0 || (flags.memory && *flags.memory != "0"))
-    throw UserError("--memory and --pids need root (cgroups); run as root or pass 0");
+    throw UserError(
+        "--memory and --pids need a writable cgroup (root, or a delegated cgroup v2 such as "
+        "systemd's user@UID.service) and none is writable here; pass --memory 0 --pids 0 to "
+        "run without them");
   std::fprintf(stderr,
-               "agentfense: not running as root: the default memory and process limits are "
-               "not applied (cgroups need root)\n");
+               "agentfense: warning: no writable cgroup; --memory and --pids are not enforced "
+               "(rootless)\n");
   return {};
 }
 

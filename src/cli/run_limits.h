@@ -23,9 +23,10 @@ struct RunLimitFlags {
   std::optional<std::int64_t> pids;   // --pids as given (0 = unlimited)
 };
 
-// The limits to apply. Without root there are no cgroups: defaults are then dropped
-// with a notice on stderr, while an explicit limit is an error (the run would not be
-// limited as asked). Throws UserError for a negative or malformed value.
+// The limits to apply. `can_limit` is false when no cgroup is writable (rootless without
+// delegation): defaults are then dropped with a warning on stderr, while an explicit
+// limit is an error (the run would not be limited as asked). Throws UserError for a
+// negative or malformed value.
 runtime::Limits run_limits(const RunLimitFlags& flags, bool can_limit);
 
 }  // namespace agentfense::cli

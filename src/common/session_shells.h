@@ -1,5 +1,5 @@
 // The shells a session may be asked for. Every one of them runs the same thing: the
-// session driver in an execute-only copy of the host's bash (runtime/session_channel.h,
+// session driver in an execute-only copy of the host's bash (runtime/session_driver_script.h,
 // runtime/execute_only_shell.h), because the driver and the session's guarantees
 // (exact exit codes, cwd and env kept, a timeout that kills the command, not the
 // session) need bash. "sh" is accepted because clients of the original API open every

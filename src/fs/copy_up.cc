@@ -8,6 +8,7 @@
 
 #include "fs/filesystem.h"
 #include "fs/host_io.h"
+#include "fs/owner_reopen.h"
 
 namespace agentfense::fs {
 namespace {
@@ -46,7 +47,7 @@ int copy_regular(WriteQuota& quota, const NodeView& file, int upper_parent,
   if (::futimens(tmp.get(), times) < 0) return -errno;
   struct stat copied;
   if (::fstat(tmp.get(), &copied) < 0) return -errno;  // the base may have shrunk meanwhile
-  if (::linkat(tmp.get(), "", upper_parent, file.name.c_str(), AT_EMPTY_PATH) < 0) return -errno;
+  if (int rc = link_tmpfile(tmp.get(), upper_parent, file.name)) return rc;
   reservation.keep_file(copied.st_ino, static_cast<std::uint64_t>(copied.st_size));
   return 0;
 }
@@ -92,10 +93,13 @@ int Filesystem::ensure_upper_dir(const NodeView& dir, int* upper_fd) {
   if (int rc = stat_at(dir.base_dir, "", &base_st)) return rc;
   WriteQuota::Reservation reservation;
   if (int rc = quota_.reserve(WriteQuota::kEntryCharge, &reservation)) return rc;
-  if (::mkdirat(parent_upper, dir.name.c_str(), base_st.st_mode & 0777) == 0) {
-    reservation.keep();
-  } else if (errno != EEXIST) {  // EEXIST: already there, and counted
-    return -errno;
+  {
+    const OwnerWriteLease lease(parent_upper);  // rootless: see owner_reopen.h
+    if (::mkdirat(parent_upper, dir.name.c_str(), base_st.st_mode & 0777) == 0) {
+      reservation.keep();
+    } else if (errno != EEXIST) {  // EEXIST: already there, and counted
+      return -errno;
+    }
   }
   const timespec times[2] = {base_st.st_atim, base_st.st_mtim};
   // Timestamps are cosmetic for a directory; failing to copy them is not an error.
@@ -122,9 +126,12 @@ int Filesystem::copy_up(NodeView& file, bool keep_data) {
   struct stat base_st;
   if (int rc = stat_at(file.parent_base, file.name, &base_st)) return rc;
   if (int rc = journal_->reserve()) return rc;  // room for the stamp before the copy
-  const int rc = S_ISREG(base_st.st_mode)
-                     ? copy_regular(quota_, file, upper_parent, base_st, keep_data)
-                     : copy_special(quota_, file, upper_parent, base_st);
+  int rc = 0;
+  {
+    const OwnerWriteLease lease(upper_parent);  // rootless: see owner_reopen.h
+    rc = S_ISREG(base_st.st_mode) ? copy_regular(quota_, file, upper_parent, base_st, keep_data)
+                                  : copy_special(quota_, file, upper_parent, base_st);
+  }
   if (rc) return rc;
   const layer::BaseStamp stamp{base_st.st_ino, base_st.st_size,
                                base_st.st_mtim.tv_sec * 1000000000LL + base_st.st_mtim.tv_nsec};
@@ -157,6 +164,9 @@ int Filesystem::open_file(const NodeView& node, bool for_write, FdCache::Handle*
   const int flags = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   UniqueFd fd(
       ::openat(node.host_parent(), node.name.c_str(), flags | (writable ? O_RDWR : O_RDONLY)));
+  // Rootless, our own upper file may lack the owner bits (owner_reopen.h).
+  if (!fd && errno == EACCES && writable && ::geteuid() != 0)
+    fd = reopen_own_file(node.host_parent(), node.name, flags | O_RDWR);
   if (!fd) return -errno;
   struct stat st;
   if (::fstat(fd.get(), &st) < 0) return -errno;

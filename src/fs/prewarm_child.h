@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "common/unique_fd.h"
+#include "common/child_process.h"
 
 namespace agentfense::fs {
 
@@ -22,15 +22,14 @@ class PrewarmChild {
   PrewarmChild(const std::string& program, int mount_root, uid_t uid, gid_t gid);
   PrewarmChild(const PrewarmChild&) = delete;
   PrewarmChild& operator=(const PrewarmChild&) = delete;
-  ~PrewarmChild();  // SIGKILL if still walking, then reap
+  // Destroying it SIGKILLs the walker if it still walks, then reaps it (ChildProcess).
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }  // -1 once reaped
   // True once the walk has ended (the child is reaped here then).
   bool finished();
 
  private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  ChildProcess child_;
 };
 
 }  // namespace agentfense::fs

@@ -1,6 +1,7 @@
 #include "fs/session.h"
 
 #include <fuse_lowlevel.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -26,11 +27,14 @@ std::unique_ptr<audit::Recorder> open_audit(const MountOptions& options) {
 Session::Session(const MountOptions& options)
     : filesystem_(std::make_unique<Filesystem>(options, layer::Journal::open(options.state_dir),
                                                open_audit(options))) {
-  // allow_other: the agent runs as another uid. default_permissions: the kernel enforces
-  // the presented mode bits, which is what makes long cache timeouts safe.
+  // allow_other: as root the agent runs as another uid. Rootless the agent's ids map to
+  // our own uid, so the mount stays private to it (fusermount3 refuses allow_other
+  // anyway without user_allow_other in /etc/fuse.conf). default_permissions: the kernel
+  // enforces the presented mode bits, which is what makes long cache timeouts safe.
+  const std::string shared = ::geteuid() == 0 ? "allow_other," : "";
   std::vector<std::string> argv_text = {
       "agentfense", "-o",
-      "allow_other,default_permissions,nodev,nosuid,fsname=agentfense,subtype=agentfense"};
+      shared + "default_permissions,nodev,nosuid,fsname=agentfense,subtype=agentfense"};
   if (options.debug) argv_text.push_back("-d");
   std::vector<char*> argv;
   for (std::string& arg : argv_text) argv.push_back(arg.data());

@@ -1,16 +1,15 @@
 #include "layer/file_install.h"
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <utility>
 #include <vector>
 
 #include "common/errors.h"
+#include "common/random_hex.h"
 #include "layer/entry_io.h"
 #include "layer/safe_walk.h"
 
@@ -18,15 +17,7 @@ namespace agentfense::layer {
 namespace {
 
 std::string temp_name() {
-  unsigned char random[8];
-  check_syscall(::getrandom(random, sizeof random, 0), "getrandom");
-  std::string name = ".agentfense-commit-";
-  char hex[3];
-  for (unsigned char byte : random) {
-    std::snprintf(hex, sizeof hex, "%02x", byte);
-    name += hex;
-  }
-  return name;
+  return ".agentfense-commit-" + random_hex(8);
 }
 
 // Removes the temporary entry unless it was renamed into place.

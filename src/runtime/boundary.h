@@ -31,11 +31,16 @@ class Boundary {
   virtual ~Boundary() = default;
   // One command to completion (run_sandboxed's contract).
   virtual ExecResult run(const ExecSpec& spec) = 0;
+  // Optional: starts, in the background, what run() will need for commands like `spec`
+  // (the bwrap exec launcher), so that the first command does not wait for it.
+  virtual void prepare(const ExecSpec& spec) { (void)spec; }
   // Starts a shell; throws UserError for a bad spec, SystemError when it cannot start.
   virtual std::unique_ptr<CommandSession> open_session(SessionSpec spec) = 0;
 };
 
-// bubblewrap: every command and every session in a boundary of its own.
-std::unique_ptr<Boundary> make_bwrap_boundary();
+// bubblewrap: every session in a boundary of its own, and every command too unless
+// `reuse_boundary` (a server's sandbox, as root): then its commands share one boundary
+// through an exec launcher (exec_launcher.h), falling back to a boundary of their own.
+std::unique_ptr<Boundary> make_bwrap_boundary(bool reuse_boundary = false);
 
 }  // namespace agentfense::runtime

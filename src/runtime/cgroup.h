@@ -21,8 +21,9 @@ namespace agentfense::runtime {
 
 class SandboxCgroup {
  public:
-  // v2 when /sys/fs/cgroup/cgroup.controllers exists, v1 otherwise. Throws SystemError
-  // when the cgroup cannot be created or a limit cannot be set.
+  // v2 when /sys/fs/cgroup/cgroup.controllers exists, v1 otherwise; rootless, v2 under
+  // the subtree delegated to us (cgroup_delegation.h). Throws SystemError when the
+  // cgroup cannot be created or a limit cannot be set.
   static std::unique_ptr<SandboxCgroup> create(const Limits& limits);
 
   // Destruction kills any survivor and removes the cgroup directories.
@@ -31,6 +32,10 @@ class SandboxCgroup {
   // Open cgroup.procs files; the child writes "0" (= itself) into each. Async-signal-
   // safe to use after fork, unlike opening paths.
   virtual std::vector<int> join_fds() const = 0;
+
+  // Moves the process `pid` (host pid, with its threads) into the cgroup, in every
+  // hierarchy. Throws SystemError.
+  void move_in(pid_t pid) const;
 
   // SIGKILLs every process in the cgroup; returns once it is empty (or gives up).
   virtual void kill_all() = 0;

@@ -6,6 +6,7 @@
 
 #include "runtime/cgroup.h"
 #include "runtime/cgroup_dir.h"
+#include "runtime/cgroup_places.h"
 
 namespace agentfense::runtime {
 
@@ -41,9 +42,5 @@ class CgroupV2 final : public SandboxCgroup {
  private:
   CgroupDir dir_;
 };
-
-// Where this process sits in the v1 hierarchy of `controller`, as a host path
-// (mountpoint + our cgroup), or "" when that controller is not mounted.
-std::string v1_own_cgroup_path(const std::string& controller);
 
 }  // namespace agentfense::runtime

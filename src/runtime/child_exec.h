@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 
 namespace agentfense::runtime {
 

@@ -6,7 +6,7 @@
 
 #include <sys/types.h>
 
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 
 namespace agentfense::runtime {
 

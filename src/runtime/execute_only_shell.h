@@ -12,6 +12,8 @@
 
 #include <string>
 
+#include "common/unique_fd.h"
+
 namespace agentfense::runtime {
 
 // The host path of the only shell sessions run: every name of kSessionShellNames
@@ -24,5 +26,9 @@ std::string session_shell_path(const std::string& requested);
 // per process, then reused; never closed). Throws SystemError when it cannot be made (the session
 // then fails to start: never a dumpable fallback).
 int execute_only_copy_of_bash();
+
+// A sealed, mode 0111, close-on-exec memfd copy of the executable at `path` (the same
+// for other programs that must run non-dumpable inside a sandbox). Throws SystemError.
+UniqueFd make_execute_only_copy(const char* path, const char* name);
 
 }  // namespace agentfense::runtime

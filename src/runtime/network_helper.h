@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 
 namespace agentfense::runtime {
 

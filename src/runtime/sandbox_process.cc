@@ -16,6 +16,7 @@
 
 #include "common/errors.h"
 #include "runtime/bwrap_args.h"
+#include "runtime/cgroup_delegation.h"
 #include "runtime/child_exec.h"
 #include "runtime/clean_env.h"
 #include "runtime/etc_files.h"
@@ -43,10 +44,10 @@ void validate(const ExecSpec& spec) {
         "cpu_quota is microseconds of CPU per 100 ms period (Docker's unit); "
         "at least 1000, 1% of one CPU");
   if (spec.timeout.count() < 0) throw UserError("timeout must not be negative");
-  // Without root there is no cgroup; the pid namespace still ends the tree when bwrap
-  // dies, but limits cannot be enforced.
-  if (::geteuid() != 0 && has_limits(spec.limits))
-    throw SystemError("resource limits need root (cgroups)", EPERM);
+  // Without root and without a delegated cgroup there is no cgroup; the pid namespace
+  // still ends the tree when bwrap dies, but limits cannot be enforced.
+  if (has_limits(spec.limits) && !cgroup_limits_available())
+    throw SystemError("resource limits need root or a delegated cgroup", EPERM);
 }
 
 // Half the memory limit: tmpfs pages are charged to the sandbox's memory cgroup, so a
@@ -122,7 +123,8 @@ constexpr auto kNetworkSetupTimeout = std::chrono::seconds(10);
 
 }  // namespace
 
-SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int>& pass_fds) {
+SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int>& pass_fds,
+                                     bool own_cgroup) {
   validate(spec);
   for (const int fd : pass_fds)
     if (fd <= STDERR_FILENO) throw UserError("pass_fds must not include stdio");
@@ -131,7 +133,8 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   etc_files.push_back(session_source_file());  // tiny; lets a session shell name itself
   const UniqueFd seccomp = export_seccomp_filter();
   std::unique_ptr<SandboxCgroup> cgroup;
-  if (::geteuid() == 0) cgroup = SandboxCgroup::create(spec.limits);
+  if (own_cgroup && (::geteuid() == 0 || has_limits(spec.limits)))
+    cgroup = SandboxCgroup::create(spec.limits);
   NetworkHandshake network = NetworkHandshake::create(spec.network);
   const std::vector<std::string> options_list = bwrap_options({
       .env = clean_environment(spec.env, workdir),

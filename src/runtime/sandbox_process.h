@@ -13,7 +13,7 @@
 
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 #include "runtime/exec.h"
 #include "runtime/network_helper.h"
 
@@ -27,7 +27,11 @@ class SandboxProcess {
   // extra open fds the sandboxed command inherits under the same numbers (a private
   // channel to it); the caller closes its copies of them once start() returns.
   // Throws UserError for an invalid spec and SystemError when a setup step fails.
-  static SandboxProcess start(const ExecSpec& spec, const std::vector<int>& pass_fds = {});
+  // `own_cgroup` false: no cgroup of its own (and so no limits but the private /tmp's
+  // size): for a boundary whose commands each get one (exec_launcher.h). Killing bwrap
+  // still ends everything in it, through its pid namespace.
+  static SandboxProcess start(const ExecSpec& spec, const std::vector<int>& pass_fds = {},
+                              bool own_cgroup = true);
 
   SandboxProcess(SandboxProcess&&) noexcept = default;
   SandboxProcess& operator=(SandboxProcess&&) = delete;

@@ -1,13 +1,6 @@
-// The private channel between the supervisor and a session's shell: a driver loop
-// (bash) that reads NUL-terminated commands from a command socket and `eval`s them in
-// the shell process itself (so cwd, variables and functions persist), then reports
-// completion on a status socket - never by markers in stdout, which belongs to the
-// command.
-//
-// Wire format, both directions NUL-terminated:
-//   command socket (us -> shell): "<seq> <nonce>\n<command>"
-//   status socket  (shell -> us): "R" once the loop is ready, then per command
-//                                  "D<seq> <nonce> <exit code> <cwd>"
+// The bwrap runtime's private channel between the supervisor and a session's shell:
+// the driver loop (session_driver_script.h) reads commands from a command socket and
+// reports completion on a status socket, in session_protocol.h's format.
 //
 // Who may speak on it (docs/security.md, "Sessions"): the command text is the caller's
 // own and runs in the shell; everything the command starts is untrusted and must not be
@@ -21,8 +14,8 @@
 //    dumpable: no other process can reach its fds or memory;
 //  - the shell closes its channel fds around every command, so nothing it starts
 //    inherits them;
-//  - each command carries a fresh random nonce that its report must echo, so a stale
-//    or replayed report never completes another command.
+//  - each command carries a fresh random nonce that its report must echo
+//    (session_protocol.h).
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +26,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "runtime/session_protocol.h"
 
 namespace agentfense::runtime {
 
@@ -42,21 +36,6 @@ namespace agentfense::runtime {
 std::vector<std::string> session_driver_argv(const std::string& shell_exe, int command_fd,
                                              int status_fd, const std::string& start_dir,
                                              int exe_fd);
-
-// The framed bytes to write to the command socket.
-std::string frame_command(uint64_t seq, uint64_t nonce, const std::string& command);
-
-// A fresh unpredictable nonce for one command (getrandom).
-uint64_t new_command_nonce();
-
-struct StatusMessage {
-  enum class Kind { kReady, kDone } kind = Kind::kReady;
-  uint64_t seq = 0;
-  uint64_t nonce = 0;
-  int exit_code = 0;
-  std::string cwd;
-  pid_t sender_pid = -1;  // host pid of the writer (SCM_CREDENTIALS)
-};
 
 class SessionChannel {
  public:
@@ -87,7 +66,7 @@ class SessionChannel {
 
   UniqueFd command_write_, command_child_;
   UniqueFd status_read_, status_child_;
-  std::string buffer_;
+  StatusBuffer buffer_;
   pid_t buffer_sender_ = -1;
   pid_t trusted_sender_ = -1;
   std::size_t dropped_writes_ = 0;

@@ -4,7 +4,7 @@
 // "environment: line 4: ..." (bash calls the source of a function defined in a
 // `bash -c` script "environment"). Bash names a function's source after the
 // file being sourced when it was defined, and the driver sources this file as the
-// relative path "bash" from its directory (runtime/session_channel.cc). A runtime
+// relative path "bash" from its directory (runtime/session_driver_script.cc). A runtime
 // without the file still works: the driver then defines the runner itself.
 #pragma once
 

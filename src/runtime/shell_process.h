@@ -42,7 +42,7 @@ class ShellProcess {
   // its commands).
   LimitHits limit_hits() const { return process_.limit_hits(); }
 
-  // Asks the shell to abandon the running command (SIGUSR1, see session_channel.cc).
+  // Asks the shell to abandon the running command (SIGUSR1, see session_driver_script.cc).
   void interrupt_command() const;
   // SIGKILLs every process of the sandbox except the shell and bwrap's: the running
   // command, its children, background jobs. The shell then sees its foreground job die.

@@ -9,28 +9,22 @@
 // of the sandbox except the shell and bwrap's is SIGKILLed (background jobs too). A
 // shell that does not come back even then is replaced by a fresh shell in a new sandbox
 // started in the last known cwd, which the result's stderr says.
+//
+// The loop above is every runtime's (session_driver.h); this file is only how the bwrap
+// runtime reaches its shell: a ShellProcess's pipes and socket pair.
 #pragma once
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdint>
-#include <functional>
 #include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "runtime/exec.h"
+#include "runtime/session_driver.h"
 
 namespace agentfense::runtime {
-
-class ShellProcess;
-class IoPump;
 
 struct SessionSpec {
   std::string shell = "/bin/bash";         // bash, /bin/bash or /usr/bin/bash: the driver
@@ -47,14 +41,13 @@ struct SessionSpec {
 
 class ShellSession {
  public:
-  using OutputCallback = std::function<void(Stream, std::string_view)>;
+  using OutputCallback = SessionOutput;
 
   // Starts the shell; throws UserError for a bad spec, SystemError when the sandbox or
   // the shell cannot start.
   explicit ShellSession(SessionSpec spec);
   ShellSession(const ShellSession&) = delete;
   ShellSession& operator=(const ShellSession&) = delete;
-  ~ShellSession();
 
   // Runs `command` (any bash text: several lines, heredocs, comments) in the shell.
   // timeout 0 = none. `on_output` gets every captured chunk as it arrives; all output
@@ -65,42 +58,23 @@ class ShellSession {
   // abandoned like on a timeout (the session lives on) and the result says cancelled;
   // a command whose cancel_fd is readable before it starts never runs.
   ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
-                  const OutputCallback& on_output = {}, int cancel_fd = -1);
+                  const OutputCallback& on_output = {}, int cancel_fd = -1) {
+    return driver_.exec(command, timeout, on_output, cancel_fd);
+  }
 
-  bool alive() const { return alive_; }
+  bool alive() const { return driver_.alive(); }
   // Kills every process the session started and reaps them. Aborts a running exec
   // (it returns with the shell's death), then waits for it. Idempotent.
-  void close();
+  void close() { driver_.close(); }
 
   // For diagnostics and tests: the host pid of the current shell and the cgroup
   // directories holding the session (both empty/-1 once closed).
-  pid_t shell_pid() const;
-  std::vector<std::string> cgroup_paths() const;
+  pid_t shell_pid() const { return driver_.shell_pid(); }
+  std::vector<std::string> cgroup_paths() const { return driver_.cgroup_paths(); }
 
  private:
-  enum class Outcome { kDone, kShellExited, kNoAnswer, kCancelled };
-  using Deadline = std::optional<std::chrono::steady_clock::time_point>;
-  struct CommandId {
-    uint64_t seq = 0;
-    uint64_t nonce = 0;  // random per command; its report must echo it
-  };
-
-  Outcome await_completion(IoPump& pump, const CommandId& id, Deadline deadline, int& exit_code,
-                           int cancel_fd = -1);
-  Outcome abort_command(IoPump& pump, const CommandId& id, int& exit_code);
-  ExecResult run(const std::string& command, std::chrono::milliseconds timeout,
-                 const OutputCallback& on_output, int cancel_fd);
-  void replace_shell(ExecResult& result, const OutputCallback& on_output);
-  void set_shell(std::unique_ptr<ShellProcess> shell);
-
   const SessionSpec spec_;
-  std::mutex exec_mutex_;           // serializes exec/close
-  mutable std::mutex shell_mutex_;  // guards shell_ against close() from another thread
-  std::unique_ptr<ShellProcess> shell_;
-  std::atomic<bool> alive_{false};
-  std::atomic<bool> closing_{false};
-  uint64_t next_seq_ = 1;
-  std::string last_cwd_;
+  SessionDriver driver_;  // after spec_, which its shells are started from
 };
 
 }  // namespace agentfense::runtime

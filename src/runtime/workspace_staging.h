@@ -9,7 +9,7 @@
 // the staging namespace disappears with the sandbox. Async-signal-safe.
 #pragma once
 
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 
 namespace agentfense::runtime {
 

@@ -52,6 +52,15 @@ LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
                                              .limits = plan.limits})),
       cancel_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!cancel_) throw SystemError("eventfd", errno);
+  // What every exec runs with (exec() below): the runtime gets ready for it now, while
+  // the client is still on its way with the first command.
+  runtime::ExecSpec commands;
+  commands.workspace_fd = mount_.workspace_fd();
+  commands.limits = plan_.limits;
+  commands.output_limit = plan_.output_limit;
+  commands.host_uid = ids_.uid();
+  commands.host_gid = ids_.gid();
+  boundary_->prepare(commands);
 }
 
 void LiveSandbox::cancel_commands() {

@@ -44,7 +44,8 @@ void rethrow_runtime_error() {
 
 std::unique_ptr<runtime::Boundary> make_boundary(const SandboxRuntime& runtime,
                                                  const BoundaryPlan& plan) {
-  if (runtime.type != v1::RUNTIME_TYPE_DOCKER) return runtime::make_bwrap_boundary();
+  if (runtime.type != v1::RUNTIME_TYPE_DOCKER)
+    return runtime::make_bwrap_boundary(/*reuse_boundary=*/true);
   return with_runtime_errors([&] {
     return docker::make_docker_boundary({.host = runtime.docker.host,
                                          .image = runtime.image,

@@ -4,7 +4,6 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "common/unique_fd.h"
 #include "runtime/child_exec.h"
 #include "runtime/helper_env.h"
+#include "supervisor/unmount.h"
 
 namespace agentfense::supervisor {
 namespace {
@@ -50,7 +50,7 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-runtime::ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd,
+ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd,
                                  pid_t supervisor) {
   // If the supervisor dies (even by SIGKILL) the mount process gets SIGTERM and
   // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
@@ -96,7 +96,7 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   const std::string program = spec.program;
   const pid_t supervisor = ::getpid();
   const int ready_fd = ready_write.get();
-  child_.emplace(runtime::ChildProcess::spawn(
+  child_.emplace(ChildProcess::spawn(
       [&] { return exec_mount(program.c_str(), argv.get(), ready_fd, supervisor); }));
   ready_write.reset();  // the child's copy is the only one: its exit reads as EOF
 
@@ -118,14 +118,13 @@ int MountChild::stop() {
   if (!exits_within(child_->pidfd(), kStopGrace)) {
     child_->kill();
     // Stuck on its own mount: detaching it aborts what the process waits for.
-    if (!exits_within(child_->pidfd(), kStopGrace))
-      (void)::umount2(mountpoint_.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    if (!exits_within(child_->pidfd(), kStopGrace)) detach_mount(mountpoint_);
   }
   const int status = child_->wait();
   child_.reset();
   // A killed daemon leaves the mount behind ("Transport endpoint is not connected"); a
   // clean one already unmounted and this fails with EINVAL, which is expected.
-  (void)::umount2(mountpoint_.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  detach_mount(mountpoint_);
   return status;
 }
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fs/quota_limits.h"
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 
 namespace agentfense::supervisor {
 
@@ -47,7 +47,7 @@ class MountChild {
   int stop();
 
  private:
-  std::optional<runtime::ChildProcess> child_;  // empty once stopped
+  std::optional<ChildProcess> child_;  // empty once stopped
   std::string mountpoint_;
 };
 

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <system_error>
 
 #include "common/errors.h"
+#include "supervisor/unmount.h"
 
 namespace agentfense::supervisor {
 namespace {
@@ -23,6 +23,19 @@ std::string random_suffix() {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%06x", dist(device));
   return buf;
+}
+
+// Rootless only: the write layer keeps the agent's modes (a 0555 directory, one of mode
+// 0), which root's removal ignores and ours would stop at. Gives every real directory
+// of the tree (never a symlink's target) the owner's bits before it is read.
+void open_up_tree(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) return;
+  if ((st.st_mode & S_IRWXU) != S_IRWXU) (void)::chmod(dir.c_str(), (st.st_mode & 07777) | S_IRWXU);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.symlink_status(ec).type() == std::filesystem::file_type::directory)
+      open_up_tree(entry.path());
 }
 
 bool process_alive(pid_t pid) {
@@ -44,15 +57,25 @@ void make_private_dir(const std::string& path) {
 
 std::string runtime_root() {
   if (::geteuid() == 0) return "/run/agentfense";
-  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
-    return std::string(xdg) + "/agentfense";
+  // Only a runtime dir that is really ours, as the XDG spec requires (an environment
+  // carried over by su or sudo can name another user's).
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg == '/') {
+    struct stat st {};
+    if (::lstat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid())
+      return std::string(xdg) + "/agentfense";
+  }
   return "/tmp/agentfense-" + std::to_string(::geteuid());
 }
 
 void destroy_run_dir(const std::string& path) {
-  // MNT_DETACH: a hung daemon must not block cleanup; EINVAL/ENOENT mean nothing is
-  // mounted there, which is the normal case after a clean shutdown.
-  (void)::umount2((path + "/mnt").c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  const std::string mountpoint = path + "/mnt";
+  detach_mount(mountpoint);
+  // Never walk into a view that could not be detached (rootless, fusermount3 failed):
+  // the next sweep tries again.
+  if (::geteuid() != 0) {
+    if (is_mountpoint(mountpoint)) return;
+    open_up_tree(path);
+  }
   std::error_code ignored;
   // remove_all does not follow symlinks (it removes the link itself).
   std::filesystem::remove_all(path, ignored);
@@ -75,10 +98,6 @@ int sweep_stale_run_dirs() {
 
 RunDir RunDir::create() {
   const std::string root = runtime_root();
-  if (::geteuid() != 0) {
-    std::error_code ignored;
-    std::filesystem::create_directories(std::filesystem::path(root).parent_path(), ignored);
-  }
   make_private_dir(root);
   sweep_stale_run_dirs();
   const std::string path = root + "/run-" + std::to_string(::getpid()) + "-" + random_suffix();

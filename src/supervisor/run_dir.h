@@ -1,7 +1,8 @@
 // Per-invocation working directory: RUNTIME_ROOT/run-<pid>-<random>/{state,mnt}.
 // RUNTIME_ROOT is /run/agentfense (mode 0700) when running as root, so no other host user
-// can reach a sandbox's mountpoint or its upper layer; otherwise
-// $XDG_RUNTIME_DIR/agentfense (or /tmp/agentfense-<uid>).
+// can reach a sandbox's mountpoint or its upper layer; otherwise (rootless,
+// docs/rootless.md) $XDG_RUNTIME_DIR/agentfense when that directory exists and is ours,
+// else /tmp/agentfense-<uid>, both 0700.
 //
 // The directory name carries the creating pid so that a later invocation can recognise
 // leftovers of a crashed run (pid gone), unmount them and remove them.

@@ -5,6 +5,7 @@ is a failure, not a silent pass)."""
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import sys
 import uuid
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Result, Runner, agentfense_bin, assert_no_secret, tree_digest
+from harness import Result, Runner, UserRunner, agentfense_bin, assert_no_secret, tree_digest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docker"))
 from dockerd import TEST_IMAGE, start_with_images  # noqa: E402
@@ -81,8 +82,26 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("runtime", runtimes)
 
 
+# AF_TEST_AS_USER=NAME runs every `runner` command as that existing unprivileged user
+# (rootless, docs/rootless.md; /dev/fuse must be 0666), with the sample repository owned
+# by them: the level and escape suites then check the same invariants rootless.
+AS_USER = os.environ.get("AF_TEST_AS_USER")
+
+
+@pytest.fixture(scope="session")
+def user_runtime_dir(tmp_path_factory):
+    entry = pwd.getpwnam(AS_USER)
+    path = tmp_path_factory.mktemp("xdg")
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    os.chmod(path, 0o700)
+    return path
+
+
 @pytest.fixture
 def runner(agentfense: str, secrets: dict[str, str], runtime: str, request) -> Runner:
+    if AS_USER:
+        return UserRunner(secrets["host_env"], pwd.getpwnam(AS_USER),
+                          request.getfixturevalue("user_runtime_dir"))
     options: list[str] = []
     if runtime == "docker":
         daemon = request.getfixturevalue("dockerd")
@@ -118,6 +137,14 @@ def repo(tmp_path: Path, secrets: dict[str, str]) -> Path:
     # The tree is world-readable like a normal checkout: only the sandbox may stop the
     # agent, not file modes.
     subprocess.run(["chmod", "-R", "a+rX", str(tmp_path)], check=True)
+    if AS_USER:
+        # Their own checkout, reachable through pytest's root-only base directory.
+        entry = pwd.getpwnam(AS_USER)
+        subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(root)], check=True)
+        for parent in tmp_path.parents:
+            if parent == Path("/tmp"):
+                break
+            os.chmod(parent, os.stat(parent).st_mode | 0o001)
     return root
 
 

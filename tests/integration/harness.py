@@ -102,10 +102,9 @@ class Runner:
     def invoke(self, args: list[str], timeout: float = RUN_TIMEOUT_SECONDS,
                extra_env: dict[str, str] | None = None) -> Result:
         """Runs `agentfense ARGS` and returns its exit status and separate outputs."""
-        env = dict(os.environ)
-        env["AF_HOST_SECRET"] = self.host_env_secret
+        env = self.environment()
         env.update(extra_env or {})
-        argv = [self.binary, *args]
+        argv = self.argv(args)
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, start_new_session=True)
@@ -117,6 +116,12 @@ class Runner:
             raise AssertionError(f"agentfense hung for {timeout}s: {argv}\n{err.decode()[-2000:]}")
         return Result(argv, proc.pid, proc.returncode, out.decode(errors="replace"),
                       err.decode(errors="replace"), time.monotonic() - start)
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "AF_HOST_SECRET": self.host_env_secret}
+
+    def argv(self, args: list[str]) -> list[str]:
+        return [self.binary, *args]
 
     def run(self, repo: Path, command: list[str], options: list[str] = (),
             timeout: float = RUN_TIMEOUT_SECONDS, check_leftovers: bool = True) -> Result:
@@ -151,3 +156,29 @@ def assert_nothing_left(marker: str, repo: Path, pid: int, grace_seconds: float 
 def assert_no_secret(text: str, secrets: dict[str, str], context: str = "") -> None:
     for name, secret in secrets.items():
         assert secret not in text, f"secret {name!r} leaked: {context}\n{text[-3000:]}"
+
+
+class UserRunner(Runner):
+    """A Runner whose agentfense runs as an unprivileged user (uid/gid of `user`, a pwd
+    entry), with that user's minimal environment and `runtime_dir` as XDG_RUNTIME_DIR
+    (None: unset). For the rootless suite (test_rootless.py)."""
+
+    def __init__(self, host_env_secret: str, user, runtime_dir: Path | None):
+        super().__init__(host_env_secret)
+        self.user = user
+        self.runtime_dir = runtime_dir
+
+    def environment(self) -> dict[str, str]:
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.user.pw_dir, "USER": self.user.pw_name,
+               "AF_HOST_SECRET": self.host_env_secret}
+        if self.runtime_dir is not None:
+            env["XDG_RUNTIME_DIR"] = str(self.runtime_dir)
+        return env
+
+    def argv(self, args: list[str]) -> list[str]:
+        return as_user(self.user.pw_uid, self.user.pw_gid, [self.binary, *args])
+
+
+def as_user(uid: int, gid: int, argv: list[str]) -> list[str]:
+    """argv run with the given real/effective ids and no supplementary groups."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", *argv]

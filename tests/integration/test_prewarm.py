@@ -16,9 +16,9 @@ import json
 import os
 import shutil
 import select
-import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +26,9 @@ from pathlib import Path
 import pytest
 
 from harness import agentfense_bin
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))
+from control_socket import control_request  # noqa: E402
 
 AGENT = 60999  # the ids the walk and the "agent" below use
 
@@ -35,16 +38,7 @@ POLICY = [{"pattern": "**", "permission": "read"},
 
 
 def control(sock: Path, op: str) -> dict:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(str(sock))
-        s.sendall((json.dumps({"op": op}) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    reply = json.loads(data)
+    reply = control_request(sock, op)
     assert reply["ok"], reply
     return reply
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,19 +21,12 @@ import pytest
 from conftest import make_codebase, make_sandbox, run
 from server_harness import Server, sb
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))
+from control_socket import control_request  # noqa: E402
+
 
 def stats(server: Server, sandbox_id: str) -> dict:
-    path = Path(server.data_dir) / "run" / sandbox_id / "control.sock"
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(str(path))
-        s.sendall(b'{"op":"stats"}\n')
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data)
+    return control_request(Path(server.data_dir) / "run" / sandbox_id / "control.sock", "stats")
 
 
 def walked(server: Server, sandbox_id: str) -> dict:

@@ -2,7 +2,6 @@
 
 #include <httplib.h>
 #include <poll.h>
-#include <sys/random.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "common/random_hex.h"
 
 namespace agentfense::cli::mcp {
 namespace {
@@ -21,20 +21,7 @@ constexpr std::size_t kMaxSessions = 64;
 constexpr std::size_t kMaxBodyBytes = 64u << 20;
 
 std::string new_session_id() {
-  unsigned char bytes[16];
-  for (std::size_t done = 0; done < sizeof bytes;) {
-    const ssize_t n = ::getrandom(bytes + done, sizeof bytes - done, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SystemError("getrandom", errno);
-    done += static_cast<std::size_t>(n);
-  }
-  std::string id;
-  char hex[3];
-  for (const unsigned char byte : bytes) {
-    std::snprintf(hex, sizeof hex, "%02x", byte);
-    id += hex;
-  }
-  return id;
+  return random_hex(16);
 }
 
 void reply_json(httplib::Response& res, int status, const json& body) {

@@ -33,7 +33,7 @@ class FenceFilter {
   bool seen_ = true;     // no command running: everything is held for the next
 };
 
-// The fence for command `seq` with `nonce` (as session_channel.h frames them).
+// The fence for command `seq` with `nonce` (as session_protocol.h frames them).
 std::string command_fence(unsigned long long seq, unsigned long long nonce);
 
 }  // namespace agentfense::runtime::docker

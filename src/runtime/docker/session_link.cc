@@ -4,36 +4,21 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <thread>
 #include <vector>
 
 #include "common/errors.h"
+#include "common/random_hex.h"
 
 namespace agentfense::runtime::docker {
 namespace {
 
 constexpr std::size_t kMaxCandidates = 32;  // connections waiting to present a token
 constexpr std::size_t kTokenBytes = 16;
-
-std::string random_token() {
-  unsigned char bytes[kTokenBytes];
-  // getrandom of 16 bytes from the initialised pool never returns short.
-  check_syscall(::getrandom(bytes, sizeof bytes, 0), "getrandom");
-  std::string hex;
-  char digits[3];
-  for (const unsigned char b : bytes) {
-    std::snprintf(digits, sizeof digits, "%02x", b);
-    hex += digits;
-  }
-  return hex;
-}
 
 // Runs on a thread of its own: setns() changes only the calling thread's network
 // namespace, and the socket keeps the namespace it was created in after the thread ends.
@@ -72,20 +57,6 @@ bool same_token(const std::string& presented, const std::string& token) {
   return difference == 0;
 }
 
-// "D<seq> <nonce> <code> <cwd>"; nullopt for anything malformed.
-std::optional<StatusMessage> parse_done(const std::string& body) {
-  char* end = nullptr;
-  StatusMessage message{.kind = StatusMessage::Kind::kDone};
-  message.seq = std::strtoull(body.c_str() + 1, &end, 10);
-  if (*end != ' ') return std::nullopt;
-  message.nonce = std::strtoull(end + 1, &end, 16);
-  if (*end != ' ') return std::nullopt;
-  message.exit_code = static_cast<int>(std::strtol(end + 1, &end, 10));
-  if (*end != ' ') return std::nullopt;
-  message.cwd = end + 1;
-  return message;
-}
-
 }  // namespace
 
 SessionLink SessionLink::listen(pid_t in_netns_of) {
@@ -101,7 +72,7 @@ SessionLink SessionLink::listen(pid_t in_netns_of) {
   });
   worker.join();
   if (failure) std::rethrow_exception(failure);
-  return SessionLink(std::move(listener), port, random_token());
+  return SessionLink(std::move(listener), port, random_hex(kTokenBytes));
 }
 
 void SessionLink::accept_shell(Clock::time_point deadline) {
@@ -129,7 +100,8 @@ void SessionLink::accept_shell(Clock::time_point deadline) {
       const bool complete = newline != std::string::npos;
       if (complete && same_token(c.line.substr(0, newline), token_)) {
         connection_ = std::move(c.fd);
-        buffer_ = c.line.substr(newline + 1);  // the shell's first report may follow at once
+        buffer_.append(
+            std::string_view(c.line).substr(newline + 1));  // its first report may follow
         break;
       }
       // A wrong token, a line too long to be one, or a connection that closed: not the
@@ -166,15 +138,8 @@ void SessionLink::send(const std::string& frame, Clock::time_point deadline) con
 
 std::optional<StatusMessage> SessionLink::receive() {
   for (;;) {
-    const auto end = buffer_.find('\0');
-    if (end != std::string::npos) {
-      const std::string body = buffer_.substr(0, end);
-      buffer_.erase(0, end + 1);
-      if (body == "R") return StatusMessage{.kind = StatusMessage::Kind::kReady};
-      if (body.starts_with('D'))
-        if (auto message = parse_done(body)) return message;
-      continue;  // not ours to understand: only the shell can write here
-    }
+    // Only the shell can write here: what is not a report is skipped.
+    if (auto message = buffer_.take()) return message;
     if (closed_) return std::nullopt;
     char chunk[4096];
     const ssize_t got = ::recv(connection_.get(), chunk, sizeof chunk, 0);
@@ -184,7 +149,7 @@ std::optional<StatusMessage> SessionLink::receive() {
       closed_ = true;
       return std::nullopt;
     }
-    buffer_.append(chunk, static_cast<std::size_t>(got));
+    buffer_.append(std::string_view(chunk, static_cast<std::size_t>(got)));
   }
 }
 

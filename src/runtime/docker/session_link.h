@@ -55,7 +55,7 @@ class SessionLink {
   int port_ = 0;
   std::string token_;
   UniqueFd connection_;
-  std::string buffer_;
+  StatusBuffer buffer_;
   bool closed_ = false;
 };
 

@@ -1,11 +1,9 @@
-// The bash that a docker session runs, in two stages (the bwrap runtime's driver is
-// session_channel.cc; this one differs where a container makes it differ):
+// The bash that a docker session runs, in two stages:
 //  1. the prelude writes kReadyMarker (exec_launch.h), reads "<port> <token>" from its
 //     stdin, connects to the channel (session_link.h) with /dev/tcp and presents the
 //     token, points stdin at /dev/null and execs stage 2 with the connection as fd 3;
-//  2. the driver loop: as session_channel.cc's, plus a fence (fence_filter.h) on stdout
-//     and stderr after each command, written through copies of the original stdout and
-//     stderr that no command can redirect or inherit.
+//  2. the driver loop every runtime runs (session_driver_script.h), in its container
+//     form: a fence (fence_filter.h) on stdout and stderr after each command.
 // Both stages run from the execute-only copy of the image's bash (container_bash.h),
 // started like `bash -p`, with no variable of the caller: the session's env is sent as
 // the first (silent) command.

@@ -1,6 +1,7 @@
-#include "runtime/child_process.h"
+#include "common/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 
 #include "common/errors.h"
 
-namespace agentfense::runtime {
+namespace agentfense {
 namespace {
 
 constexpr int kChildSetupFailedExit = 127;
@@ -83,6 +84,13 @@ void ChildProcess::kill() const {
   }
 }
 
+bool ChildProcess::running() const {
+  if (pid_ < 0) return false;
+  pollfd exited{.fd = pidfd_.get(), .events = POLLIN, .revents = 0};
+  // An error (EINTR, ENOMEM) reads as "still running": the next call asks again.
+  return ::poll(&exited, 1, 0) != 1;
+}
+
 int ChildProcess::wait() {
   if (pid_ < 0) return -1;
   int status = 0;
@@ -97,4 +105,4 @@ int ChildProcess::wait() {
   return WEXITSTATUS(status);
 }
 
-}  // namespace agentfense::runtime
+}  // namespace agentfense

@@ -9,7 +9,7 @@
 
 #include "common/unique_fd.h"
 
-namespace agentfense::runtime {
+namespace agentfense {
 
 // What went wrong in the forked child before exec. `step` must point to a string
 // literal: the child is a copy of our address space, so the parent can print it.
@@ -36,6 +36,8 @@ class ChildProcess {
   int pidfd() const { return pidfd_.get(); }
 
   void kill() const;  // SIGKILL; a no-op once reaped
+  // Not yet exited (never blocks); false once reaped.
+  bool running() const;
   // Reaps the child: its exit status, or 128+N when killed by signal N.
   int wait();
 
@@ -46,4 +48,4 @@ class ChildProcess {
   UniqueFd pidfd_;
 };
 
-}  // namespace agentfense::runtime
+}  // namespace agentfense
