@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import Result, Runner
+from harness import Runner
 
 OPEN_FILE_LIMIT = 256
 FLAT_DIRS = 4 * OPEN_FILE_LIMIT
@@ -50,25 +50,18 @@ print("left", sorted(os.listdir("output")))
 """
 
 
-class LimitedRunner(Runner):
-    """Runs agentfense (and so its fs process) under a fixed open-file limit."""
-
-    def invoke(self, args: list[str], **kwargs) -> Result:
-        binary = self.binary
-        self.binary = "prlimit"
-        try:
-            # prlimit execs agentfense: the pid the leftover check looks for is the same.
-            return super().invoke(
-                [f"--nofile={OPEN_FILE_LIMIT}:{OPEN_FILE_LIMIT}", "--", binary, *args], **kwargs)
-        finally:
-            self.binary = binary
+def limited(runner: Runner) -> Runner:
+    """`runner` with agentfense (and so its fs process) under a fixed open-file limit.
+    prlimit execs what follows: the pid the leftover check looks for is the same."""
+    argv = runner.argv
+    runner.argv = lambda args: [  # type: ignore[method-assign]
+        "prlimit", f"--nofile={OPEN_FILE_LIMIT}:{OPEN_FILE_LIMIT}", "--", *argv(args)]
+    return runner
 
 
-def test_more_directories_than_open_files_can_be_created_listed_and_removed(
-        runner: Runner, repo: Path):
-    limited = LimitedRunner(runner.host_env_secret, runner.runtime_options)
-    result = limited.run(repo, ["python3", "-c", SCRIPT],
-                         ["--preset", "full-access", "--changes", "discard"])
+def check_many_directories(runner: Runner, repo: Path) -> None:
+    result = limited(runner).run(repo, ["python3", "-c", SCRIPT],
+                                 ["--preset", "full-access", "--changes", "discard"])
     assert result.returncode == 0, result.describe()
     assert "Too many open files" not in result.output, result.describe()
     lines = result.stdout.splitlines()
@@ -80,3 +73,8 @@ def test_more_directories_than_open_files_can_be_created_listed_and_removed(
     assert f"walked {total}" in lines, result.describe()
     assert f"find {total} errors 0" in lines, result.describe()
     assert "left ['report.txt', 'stale.txt']" in lines, result.describe()
+
+
+def test_more_directories_than_open_files_can_be_created_listed_and_removed(
+        runner: Runner, repo: Path):
+    check_many_directories(runner, repo)
