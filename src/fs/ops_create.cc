@@ -62,6 +62,12 @@ void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t m
   std::lock_guard lock(fs.mutation_mu());
   int upper_parent = -1;
   if (int rc = prepare_create(fs, *parent, name, Op::kCreate, false, &upper_parent)) {
+    // The kernel sends CREATE only for a name it holds a negative dentry for; the name
+    // can exist all the same when another sandbox committed it into the shared base
+    // meanwhile. Without O_EXCL that must open the file, not fail: ESTALE makes the
+    // kernel retry the open with LOOKUP_REVAL, which drops the negative dentry, looks
+    // the name up and opens it as an existing file (O_TRUNC, permissions and all).
+    if (rc == -EEXIST && !(fi->flags & O_EXCL)) rc = -ESTALE;
     fuse_reply_err(req, -rc);
     return;
   }

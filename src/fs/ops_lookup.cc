@@ -35,8 +35,9 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_entry_param entry;
   const int rc = fs_of(req).lookup(*dir, name, &entry);
   if (rc == -ENOENT) {
-    // A cached negative entry: names only appear through this daemon, which replaces
-    // the negative dentry itself when it creates one.
+    // A cached negative entry: names appear through this daemon, which replaces the
+    // negative dentry itself when it creates one, or in the base through another
+    // sandbox's commit (a create over it is retried as an open: op_create).
     fuse_entry_param negative{};
     negative.entry_timeout = kCacheTimeoutSeconds;
     fuse_reply_entry(req, &negative);

@@ -4,8 +4,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include "common/errors.h"
 #include "runtime/cgroup_backends.h"

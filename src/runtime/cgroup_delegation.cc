@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
 
 #include "runtime/cgroup_backends.h"
+#include "runtime/cgroup_places.h"
 
 namespace agentfense::runtime {
 namespace {
@@ -30,12 +30,11 @@ bool offers(const std::string& dir, const std::string& controller) {
   return false;
 }
 
-// Our cgroup on a pure v2 host: the "0::/path" line of /proc/self/cgroup.
+// Our cgroup on a pure v2 host (the "0::/path" line of /proc/self/cgroup).
 std::string own_unified_path() {
-  std::ifstream cgroups("/proc/self/cgroup");
-  for (std::string line; std::getline(cgroups, line);)
-    if (line.starts_with("0::")) return line.substr(3);
-  return "";
+  const CgroupPlaces own = cgroups_of(0, {});
+  const auto unified = own.find("");
+  return unified == own.end() ? "" : unified->second;
 }
 
 }  // namespace

@@ -61,6 +61,25 @@ TEST_F(Layering, RenameOfUpperDirectoryIsAtomic) {
   EXPECT_EQ(out, "x\ndata\nempty\nproj\nz\n");
 }
 
+// Another sandbox over the same codebase commits names into the base while this one
+// holds negative dentries for them: a create without O_EXCL opens the file as it now
+// is (truncating, or appending), O_EXCL still refuses. It used to answer EEXIST.
+TEST_F(Layering, CreateOverANameCommittedIntoTheBaseMeanwhileOpensIt) {
+  std::string out;
+  ASSERT_NE(agent_sh("test -e data/late || test -e data/later || test -e data/excl"), 0);
+  base_file("data/late", "committed by another sandbox\n");
+  base_file("data/later", "base\n");
+  base_file("data/excl", "base\n");
+  digest_ = base_digest();  // those were the other sandbox's commits
+  EXPECT_EQ(agent_sh("echo mine > data/late && cat data/late", &out), 0) << out;
+  EXPECT_EQ(out, "mine\n");
+  EXPECT_EQ(agent_sh("echo more >> data/later && cat data/later", &out), 0) << out;
+  EXPECT_EQ(out, "base\nmore\n");
+  EXPECT_NE(agent_sh("set -C; echo x > data/excl", &out), 0);
+  EXPECT_EQ(agent_sh("cat data/excl", &out), 0);
+  EXPECT_EQ(out, "base\n");
+}
+
 TEST_F(Layering, CopyUpModifiesOnlyTheUpperCopy) {
   std::string out;
   EXPECT_EQ(agent_sh("echo more >> data/a.txt && cat data/a.txt", &out), 0);
