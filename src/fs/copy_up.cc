@@ -78,6 +78,7 @@ int copy_special(WriteQuota& quota, const NodeView& file, int upper_parent,
 
 }  // namespace
 
+// The fd is held by `dir`: valid for as long as that view lives.
 int Filesystem::ensure_upper_dir(const NodeView& dir, int* upper_fd) {
   if (dir.upper_dir >= 0) {
     *upper_fd = dir.upper_dir;
@@ -103,9 +104,9 @@ int Filesystem::ensure_upper_dir(const NodeView& dir, int* upper_fd) {
   const timespec times[2] = {base_st.st_atim, base_st.st_mtim};
   // Timestamps are cosmetic for a directory; failing to copy them is not an error.
   (void)::utimensat(parent_upper, dir.name.c_str(), times, AT_SYMLINK_NOFOLLOW);
-  UniqueFd fd = open_dir_path(parent_upper, dir.name);
+  DirHandle fd = make_dir_handle(open_dir_path(parent_upper, dir.name));
   if (!fd) return -errno;
-  *upper_fd = table_.adopt_upper_dir(dir.id, std::move(fd));
+  *upper_fd = dir.hold(table_.adopt_upper_dir(dir.id, std::move(fd)));
   return 0;
 }
 
@@ -148,6 +149,9 @@ int Filesystem::copy_up(NodeView& file, bool keep_data) {
   table_.set_layer(file.id, Layer::kUpper);
   fds_.erase(file.id);
   file.layer = Layer::kUpper;
+  // upper_parent belongs to *parent, which goes out of scope here.
+  file.hold(parent->owners[1]);
+  for (const DirHandle& fd : parent->held) file.hold(fd);
   file.parent_upper = upper_parent;
   return 0;
 }

@@ -22,16 +22,26 @@ using policy::Level;
 // huge hidden tree, and the policy already said a visible descendant is possible.
 constexpr int kVisibilityScanBudget = 10000;
 
-// Half the open-file limit for cached fds; the rest is for directory handles, the
-// listing streams and libfuse.
-size_t fd_cache_capacity() {
+size_t open_file_limit() {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return 512;
-  return std::clamp<size_t>(limit.rlim_cur / 2, 64, 8192);
+  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return 1024;
+  return limit.rlim_cur;
 }
 
-UniqueFd dup_fd(int fd) {
-  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+// Half the open-file limit for cached file fds and a quarter for directory fds (however
+// many directories the tree has); the rest is for fds held by requests in flight, the
+// listing streams, libfuse and the audit and control machinery.
+size_t fd_cache_capacity() {
+  return std::clamp<size_t>(open_file_limit() / 2, 64, 8192);
+}
+size_t dir_fd_capacity() {
+  return std::clamp<size_t>(open_file_limit() / 4, 16, 4096);
+}
+
+DirHandle dup_dir(int fd) {
+  DirHandle dir = make_dir_handle(UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 3)));
+  if (!dir) throw SystemError("open a layer root", errno);
+  return dir;
 }
 
 }  // namespace
@@ -42,8 +52,8 @@ Filesystem::Filesystem(const MountOptions& options, std::unique_ptr<layer::Journ
       journal_(std::move(journal)),
       audit_(std::move(audit)),
       access_(*options.policy, audit_.get()),
-      table_(dup_fd(options.base_dirfd), dup_fd(journal_->upper_fd()),
-             options.policy->decide("/", true)),
+      table_(dup_dir(options.base_dirfd), dup_dir(journal_->upper_fd()),
+             options.policy->decide("/", true), dir_fd_capacity()),
       fds_(fd_cache_capacity()),
       quota_(options.quota) {
   quota_.reset(count_upper(journal_->upper_fd()));  // throws: a mount must start counted
@@ -129,13 +139,17 @@ int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_ent
   NewNode node;
   node.decision = known ? known->decision : access_.policy().decide(path, is_dir);
   if (is_dir) {
-    if (host.layer == Layer::kUpper) node.upper_dir = open_dir_path(parent.upper_dir, name);
-    if (host.base_dir_too) node.base_dir = open_dir_path(parent.base_dir, name);
-    if ((host.layer == Layer::kUpper && !node.upper_dir) || (host.base_dir_too && !node.base_dir)) {
-      return -errno;
+    if (host.layer == Layer::kUpper) {
+      node.upper_dir = make_dir_handle(open_dir_path(parent.upper_dir, name));
+      if (!node.upper_dir) return -errno;
+    }
+    if (host.base_dir_too) {
+      node.base_dir = make_dir_handle(open_dir_path(parent.base_dir, name));
+      if (!node.base_dir) return -errno;
     }
   }
-  if (!visible(path, is_dir, node.decision, node.base_dir.get(), node.upper_dir.get())) {
+  if (!visible(path, is_dir, node.decision, node.base_dir ? node.base_dir->get() : -1,
+               node.upper_dir ? node.upper_dir->get() : -1)) {
     // Recorded as denied (reason "hidden"); the agent gets the ENOENT of an absent name.
     (void)access_.check(Op::kLookup, path, node.decision, Level::kView);
     return -ENOENT;
@@ -181,7 +195,9 @@ std::optional<NodeView> Filesystem::same_host_file(const std::string& path,
 int Filesystem::attr(const NodeView& node, struct stat* st) {
   int rc;
   if (node.is_dir()) {
-    rc = stat_at(node.upper_dir >= 0 ? node.upper_dir : node.base_dir, "", st);
+    const int dir = node.upper_dir >= 0 ? node.upper_dir : node.base_dir;
+    // A removed directory whose fd was evicted cannot be reached again.
+    rc = dir >= 0 ? stat_at(dir, "", st) : -ENOENT;
   } else if (node.unlinked) {
     // Still open in the agent (e.g. a deleted temp file): only our cached fd reaches it.
     FdCache::Handle fd = fds_.find(node.id, false);

@@ -10,7 +10,8 @@
 //   3. Filesystem::orphans_mu_     nameless upper files still open (takes FdCache::mu_)
 //   4. InodeTable::mu_             no syscall under it but close() of dying fds
 //   5. FdCache::mu_
-//   6. leaves, never held while taking another lock: Journal::mu_, WriteQuota::mu_
+//   6. leaves, never held while taking another lock: DirFdCache::mu_ (taken under
+//      InodeTable::mu_), Journal::mu_, WriteQuota::mu_
 //      (dropped around its fstat), audit::Recorder's queue, Filesystem::visible_mu_,
 //      ControlServer::mu_.
 #pragma once

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "fs/dir_handle.h"
 #include "policy/policy.h"
 
 namespace agentfense::fs {
@@ -38,7 +39,7 @@ struct Inode {
   // Everything below is guarded by InodeTable's mutex.
   std::string path;  // normalized workspace path, "/" for the root
   std::string name;
-  std::shared_ptr<Inode> parent;  // keeps the parent's directory fds alive
+  std::shared_ptr<Inode> parent;
   mode_t type = 0;
   Layer layer = Layer::kBase;
   policy::Decision decision;  // decided once per inode (paths of kept inodes are stable)
@@ -57,12 +58,17 @@ struct Inode {
   // Host identity of such a file, so a separate lookup of another name finds this node.
   dev_t host_dev = 0;
   ino_t host_ino = 0;
-  // Directories only, O_PATH. Closed only when the inode dies, so a NodeView may use the
-  // raw numbers for as long as it holds the inode: a commit or refresh that rebinds the
-  // node to other host directories moves the old fds to `retired_dirs` (node_rebind.h).
-  UniqueFd base_dir;  // absent when the base has no such dir or the dir is opaque
-  UniqueFd upper_dir;
-  std::vector<UniqueFd> retired_dirs;
+  // Directories only: which host directory the node is in each layer, and its O_PATH fd
+  // while DirFdCache keeps it open (dir_handle.h). A commit or refresh that rebinds the
+  // node to other host directories replaces these; requests still running keep the old
+  // fds alive through their NodeView.
+  struct DirSlot {
+    DirId id;                         // id.present false: no directory in this layer
+    std::weak_ptr<const DirFd> open;  // expired: evicted, reopened on the next use
+    DirHandle pinned;                 // the root's, never evicted
+  };
+  DirSlot base_dir;  // absent when the base has no such dir or the dir is opaque
+  DirSlot upper_dir;
   std::shared_ptr<const Listing> listing;  // cached merged+filtered children
   // A changed directory keeps its old listing for readdir calls that continue a listing
   // (offset > 0), so `rm -r` deleting as it reads never sees entries shift under it.

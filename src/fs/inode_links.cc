@@ -34,7 +34,7 @@ std::optional<NodeView> InodeTable::add_name(fuse_ino_t id, const NodeView& pare
     }
     by_path_[path] = id;
   }
-  return snapshot(it->second);
+  return snapshot(it->second, nullptr);  // for its attributes: evicted fds stay -1
 }
 
 void InodeTable::remove_name(fuse_ino_t id, const std::string& path) {
@@ -43,12 +43,12 @@ void InodeTable::remove_name(fuse_ino_t id, const std::string& path) {
 }
 
 std::optional<NodeView> InodeTable::find_host_file(dev_t dev, ino_t ino) const {
-  std::shared_lock lock(mu_);
-  auto it = by_host_.find({dev, ino});
-  if (it == by_host_.end()) return std::nullopt;
-  const std::shared_ptr<Inode>& inode = by_id_.at(it->second);
-  if (inode->unlinked) return std::nullopt;
-  return snapshot(inode);
+  return opened([&]() -> std::shared_ptr<Inode> {
+    auto it = by_host_.find({dev, ino});
+    if (it == by_host_.end()) return nullptr;
+    const std::shared_ptr<Inode>& inode = by_id_.at(it->second);
+    return inode->unlinked ? nullptr : inode;
+  });
 }
 
 void InodeTable::set_host_file(fuse_ino_t id, dev_t dev, ino_t ino) {

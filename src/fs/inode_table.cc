@@ -1,6 +1,7 @@
 #include "fs/inode_table.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 #include <vector>
 
@@ -15,7 +16,9 @@ bool is_under(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
-InodeTable::InodeTable(UniqueFd base_root, UniqueFd upper_root, policy::Decision root_decision) {
+InodeTable::InodeTable(DirHandle base_root, DirHandle upper_root, policy::Decision root_decision,
+                       std::size_t dir_fds)
+    : base_root_(std::move(base_root)), upper_root_(std::move(upper_root)), dir_fds_(dir_fds) {
   auto root = std::make_shared<Inode>(FUSE_ROOT_ID);
   root->path = "/";
   root->type = S_IFDIR;
@@ -23,13 +26,38 @@ InodeTable::InodeTable(UniqueFd base_root, UniqueFd upper_root, policy::Decision
   root->decision = root_decision;
   root->traversable = true;  // the mount root is always shown
   root->nlookup = 1;         // the kernel never forgets the root
-  root->base_dir = std::move(base_root);
-  root->upper_dir = std::move(upper_root);
+  for (auto [slot, fd] :
+       {std::pair{&root->base_dir, base_root_}, {&root->upper_dir, upper_root_}}) {
+    if (!fd) continue;
+    slot->id = fd->id;
+    slot->open = fd;
+    slot->pinned = fd;
+  }
   by_path_["/"] = FUSE_ROOT_ID;
   by_id_[FUSE_ROOT_ID] = std::move(root);
 }
 
-NodeView InodeTable::snapshot(const std::shared_ptr<Inode>& inode) const {
+namespace {
+
+// The open fd of one directory slot, or null (noted in `evicted` unless the owner is
+// unlinked: its path no longer leads to it, so it is not reopened).
+template <typename Evicted>
+DirHandle open_fd(const std::shared_ptr<Inode>& owner, const Inode::DirSlot& slot, bool upper,
+                  std::vector<Evicted>* evicted) {
+  if (!slot.id.present) return nullptr;
+  DirHandle fd = slot.open.lock();
+  if (fd) {
+    fd->used.store(true, std::memory_order_relaxed);
+  } else if (evicted && !owner->unlinked) {
+    evicted->push_back({owner, upper, owner->path, slot.id});
+  }
+  return fd;
+}
+
+}  // namespace
+
+NodeView InodeTable::snapshot(const std::shared_ptr<Inode>& inode,
+                              std::vector<Evicted>* evicted) const {
   NodeView view;
   view.inode = inode;
   view.id = inode->id;
@@ -40,40 +68,109 @@ NodeView InodeTable::snapshot(const std::shared_ptr<Inode>& inode) const {
   view.decision = inode->decision;
   view.traversable = inode->traversable;
   view.unlinked = inode->unlinked;
-  view.base_dir = inode->base_dir.get();
-  view.upper_dir = inode->upper_dir.get();
+  view.base_id = inode->base_dir.id;
+  view.upper_id = inode->upper_dir.id;
+  auto number = [](const DirHandle& fd) { return fd ? fd->get() : -1; };
+  view.owners[0] = open_fd(inode, inode->base_dir, false, evicted);
+  view.owners[1] = open_fd(inode, inode->upper_dir, true, evicted);
+  view.base_dir = number(view.owners[0]);
+  view.upper_dir = number(view.owners[1]);
   view.parent = inode->parent;
   if (view.parent) {
-    view.parent_base = view.parent->base_dir.get();
-    view.parent_upper = view.parent->upper_dir.get();
+    view.owners[2] = open_fd(view.parent, view.parent->base_dir, false, evicted);
+    view.owners[3] = open_fd(view.parent, view.parent->upper_dir, true, evicted);
+    view.parent_base = number(view.owners[2]);
+    view.parent_upper = number(view.owners[3]);
   }
   return view;
 }
 
+std::vector<DirHandle> InodeTable::install(Inode::DirSlot& slot, DirHandle fd) const {
+  DirHandle old = slot.open.lock();
+  slot.id = fd ? fd->id : DirId{};
+  slot.open = fd;
+  std::vector<DirHandle> closing = dir_fds_.keep(std::move(fd));
+  if (old && old != slot.open.lock()) closing.push_back(dir_fds_.drop(old.get()));
+  closing.push_back(std::move(old));
+  return closing;
+}
+
+std::optional<NodeView> InodeTable::opened(
+    const std::function<std::shared_ptr<Inode>()>& find) const {
+  // A reopened fd is kept here until the view holds it, so the cache cannot evict it in
+  // between. Rarely more than one round: another round only when a rename moved the
+  // node while its fd was being reopened.
+  constexpr int kRounds = 3;
+  std::vector<DirHandle> reopened;
+  for (int round = 0;; ++round) {
+    std::vector<Evicted> evicted;
+    std::optional<NodeView> view;
+    {
+      const std::shared_lock lock(mu_);
+      const std::shared_ptr<Inode> inode = find();
+      if (!inode) return std::nullopt;
+      view = snapshot(inode, &evicted);
+    }
+    if (evicted.empty()) return view;
+    if (round == kRounds) {
+      errno = ESTALE;
+      return std::nullopt;
+    }
+    for (const Evicted& want : evicted) {
+      const DirHandle& root = want.upper ? upper_root_ : base_root_;
+      DirHandle fd = root ? reopen_dir(root->get(), want.path, want.id) : nullptr;
+      if (!fd) {
+        // The path may have moved on (a rename): the next round reads it afresh.
+        if (errno == ENOENT || errno == ESTALE || errno == ENOTDIR) continue;
+        return std::nullopt;
+      }
+      std::vector<DirHandle> closing;  // destroyed after the lock is released
+      const std::unique_lock lock(mu_);
+      Inode::DirSlot& slot = want.upper ? want.inode->upper_dir : want.inode->base_dir;
+      if (slot.id == fd->id && slot.open.expired()) closing = install(slot, fd);
+      reopened.push_back(std::move(fd));
+    }
+  }
+}
+
 std::optional<NodeView> InodeTable::view(fuse_ino_t id) const {
-  std::shared_lock lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
-  return snapshot(it->second);
+  return opened([&]() -> std::shared_ptr<Inode> {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
+  });
 }
 
 std::optional<NodeView> InodeTable::find_path(const std::string& path) const {
-  std::shared_lock lock(mu_);
-  auto it = by_path_.find(path);
-  if (it == by_path_.end()) return std::nullopt;
-  return snapshot(by_id_.at(it->second));
+  return opened([&]() -> std::shared_ptr<Inode> {
+    auto it = by_path_.find(path);
+    return it == by_path_.end() ? nullptr : by_id_.at(it->second);
+  });
+}
+
+std::optional<NodeView> InodeTable::peek(fuse_ino_t id) const {
+  const std::shared_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return snapshot(it->second, nullptr);
 }
 
 NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
+  std::vector<DirHandle> closing;  // destroyed after the lock is released
   std::unique_lock lock(mu_);
+  // A known node takes the fd for a layer it had none in, or to replace an evicted one.
+  // `node` keeps its copy until the snapshot below holds it.
+  auto adopt = [&](Inode::DirSlot& slot, const DirHandle& fd) {
+    if (!fd || (slot.id.present && (slot.id != fd->id || !slot.open.expired()))) return;
+    for (DirHandle& gone : install(slot, fd)) closing.push_back(std::move(gone));
+  };
   if (auto it = by_path_.find(node.path); it != by_path_.end()) {
     std::shared_ptr<Inode> known = by_id_.at(it->second);
     if ((known->type & S_IFMT) == (node.type & S_IFMT)) {
       ++known->nlookup;
       known->layer = node.layer;
-      if (!known->base_dir && node.base_dir) known->base_dir = std::move(node.base_dir);
-      if (!known->upper_dir && node.upper_dir) known->upper_dir = std::move(node.upper_dir);
-      return snapshot(known);
+      adopt(known->base_dir, node.base_dir);
+      adopt(known->upper_dir, node.upper_dir);
+      return snapshot(known, nullptr);
     }
     // Same path, different type: the old node describes an entry that no longer exists.
     unname(*known, node.path);
@@ -87,15 +184,16 @@ NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
   inode->decision = node.decision;
   inode->traversable = node.traversable;
   inode->nlookup = 1;
-  inode->base_dir = std::move(node.base_dir);
-  inode->upper_dir = std::move(node.upper_dir);
+  adopt(inode->base_dir, node.base_dir);
+  adopt(inode->upper_dir, node.upper_dir);
   by_path_[inode->path] = inode->id;
   by_id_[inode->id] = inode;
-  return snapshot(inode);
+  return snapshot(inode, nullptr);
 }
 
 bool InodeTable::forget(fuse_ino_t id, std::uint64_t count) {
-  std::shared_ptr<Inode> dying;  // destroyed (closing its fds) after the lock is released
+  std::vector<DirHandle> closing;  // closed after the lock is released
+  std::shared_ptr<Inode> dying;
   std::unique_lock lock(mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end() || id == FUSE_ROOT_ID) return false;
@@ -103,18 +201,27 @@ bool InodeTable::forget(fuse_ino_t id, std::uint64_t count) {
   inode.nlookup = count >= inode.nlookup ? 0 : inode.nlookup - count;
   if (inode.nlookup > 0) return false;
   drop_names(inode);
+  for (const Inode::DirSlot* slot : {&inode.base_dir, &inode.upper_dir}) {
+    if (DirHandle fd = slot->open.lock()) closing.push_back(dir_fds_.drop(fd.get()));
+  }
   dying = std::move(it->second);
   by_id_.erase(it);
   lock.unlock();
   return true;
 }
 
-int InodeTable::adopt_upper_dir(fuse_ino_t id, UniqueFd fd) {
+DirHandle InodeTable::adopt_upper_dir(fuse_ino_t id, DirHandle fd) {
+  std::vector<DirHandle> closing;  // destroyed after the lock is released
   std::unique_lock lock(mu_);
   Inode& inode = *by_id_.at(id);
-  if (!inode.upper_dir) inode.upper_dir = std::move(fd);
   inode.layer = Layer::kUpper;
-  return inode.upper_dir.get();
+  if (!inode.upper_dir.id.present) {
+    closing = install(inode.upper_dir, fd);
+    return fd;
+  }
+  if (DirHandle current = inode.upper_dir.open.lock()) return current;
+  if (inode.upper_dir.id == fd->id) closing = install(inode.upper_dir, fd);
+  return fd;
 }
 
 void InodeTable::set_layer(fuse_ino_t id, Layer layer) {
@@ -176,7 +283,9 @@ std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
   {
     std::shared_lock lock(mu_);
     for (const auto& [node_path, id] : by_path_) {
-      if (node_path == path || is_under(node_path, path)) views.push_back(snapshot(by_id_.at(id)));
+      if (node_path == path || is_under(node_path, path)) {
+        views.push_back(snapshot(by_id_.at(id), nullptr));
+      }
     }
   }
   // A parent's path is a prefix of its children's, so it sorts first.
@@ -186,15 +295,14 @@ std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
 }
 
 void InodeTable::rebind(fuse_ino_t id, Rebinding binding) {
+  std::vector<DirHandle> closing;  // destroyed after the lock is released
   std::unique_lock lock(mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return;
   Inode& inode = *it->second;
-  auto replace = [&inode](UniqueFd& slot, std::optional<UniqueFd>& fresh) {
+  auto replace = [&](Inode::DirSlot& slot, std::optional<DirHandle>& fresh) {
     if (!fresh) return;
-    // Requests still running may hold the old number in a NodeView.
-    if (slot) inode.retired_dirs.push_back(std::move(slot));
-    slot = std::move(*fresh);
+    for (DirHandle& gone : install(slot, std::move(*fresh))) closing.push_back(std::move(gone));
   };
   replace(inode.base_dir, binding.base_dir);
   replace(inode.upper_dir, binding.upper_dir);

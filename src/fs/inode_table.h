@@ -5,6 +5,9 @@
 // held except close() of fds being destroyed.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,12 +17,15 @@
 #include <utility>
 #include <vector>
 
+#include "fs/dir_fd_cache.h"
 #include "fs/inode.h"
 
 namespace agentfense::fs {
 
 // A consistent snapshot of one inode plus what is needed to reach it on the host. Holding
-// it keeps the inode and its parent alive, so the raw fd numbers stay valid.
+// it keeps the inode, its parent and the directory fds below open, so the raw fd numbers
+// stay valid for as long as the view lives (and no longer: a number copied out of a view
+// must not outlive it).
 struct NodeView {
   std::shared_ptr<Inode> inode;
   fuse_ino_t id = 0;
@@ -35,6 +41,18 @@ struct NodeView {
   std::shared_ptr<Inode> parent;
   int parent_base = -1;  // parent's O_PATH fds (the host location of this node)
   int parent_upper = -1;
+  DirId base_id;  // directories: which host directories the fds above are
+  DirId upper_id;
+  // Owners of the fd numbers above: own base, own upper, parent's base, parent's upper.
+  std::array<DirHandle, 4> owners;
+  // Owners of fds a caller added with hold() (a directory copied up meanwhile).
+  mutable std::vector<DirHandle> held;
+  // Keeps `fd` open while this view lives; returns its number (-1 for null).
+  int hold(DirHandle fd) const {
+    if (!fd) return -1;
+    held.push_back(fd);
+    return fd->get();
+  }
 
   bool is_dir() const { return S_ISDIR(type); }
   bool is_root() const { return id == FUSE_ROOT_ID; }
@@ -50,26 +68,32 @@ struct NewNode {
   Layer layer = Layer::kBase;
   policy::Decision decision;
   bool traversable = false;
-  UniqueFd base_dir;
-  UniqueFd upper_dir;
+  DirHandle base_dir;
+  DirHandle upper_dir;
 };
 
 // A node's new host location after the layers changed beneath it (node_rebind.h).
 struct Rebinding {
   Layer layer = Layer::kBase;
-  std::optional<UniqueFd> base_dir;  // nullopt: keep; an invalid fd: the node has none now
-  std::optional<UniqueFd> upper_dir;
+  std::optional<DirHandle> base_dir;  // nullopt: keep; null: the node has none now
+  std::optional<DirHandle> upper_dir;
 };
 
 class InodeTable {
  public:
-  InodeTable(UniqueFd base_root, UniqueFd upper_root, policy::Decision root_decision);
+  // `dir_fds`: how many directory fds to keep open between requests (dir_fd_cache.h).
+  InodeTable(DirHandle base_root, DirHandle upper_root, policy::Decision root_decision,
+             std::size_t dir_fds);
   InodeTable(const InodeTable&) = delete;
   InodeTable& operator=(const InodeTable&) = delete;
 
+  // Views with every directory fd open (evicted ones are reopened). nullopt (errno set)
+  // also when an evicted directory of a live node cannot be reopened as itself.
   std::optional<NodeView> view(fuse_ino_t id) const;
   // The live (not unlinked) node at `path`, if the kernel knows it.
   std::optional<NodeView> find_path(const std::string& path) const;
+  // A view for its names, decision and directory ids only: evicted fds stay -1.
+  std::optional<NodeView> peek(fuse_ino_t id) const;
 
   // Registers the child (or refreshes the node already at that path) and counts one
   // kernel lookup reference.
@@ -87,8 +111,9 @@ class InodeTable {
   std::optional<NodeView> find_host_file(dev_t dev, ino_t ino) const;
   void set_host_file(fuse_ino_t id, dev_t dev, ino_t ino);
 
-  // Set-once directory fds (copy-up of a directory / a dir that became merged).
-  int adopt_upper_dir(fuse_ino_t id, UniqueFd fd);
+  // Set-once upper directory (copy-up of a directory): returns the node's upper fd, `fd`
+  // or one it already had.
+  DirHandle adopt_upper_dir(fuse_ino_t id, DirHandle fd);
   void set_layer(fuse_ino_t id, Layer layer);
   // The name left the namespace: later lookups of the path create a fresh node.
   void mark_unlinked(fuse_ino_t id);
@@ -97,10 +122,11 @@ class InodeTable {
   void move(fuse_ino_t id, const std::string& old_path, const NodeView& new_parent,
             const std::string& new_name, const std::string& new_path);
 
-  // Every live (not unlinked) node at or under `path`, parents before children.
+  // Every live (not unlinked) node at or under `path`, parents before children, as
+  // peek() sees them (a whole tree's worth of fds is never opened at once).
   std::vector<NodeView> live_under(const std::string& path) const;
-  // Points a node at its current host entry and marks its listing stale. Replaced
-  // directory fds are retired, never closed, while the inode lives.
+  // Points a node at its current host entry and marks its listing stale. Requests still
+  // using a replaced directory fd keep it open until they end.
   void rebind(fuse_ino_t id, Rebinding binding);
 
   // The cached listing; a stale one only when `allow_stale` (continuing a readdir).
@@ -109,7 +135,19 @@ class InodeTable {
   void invalidate_listing(fuse_ino_t id);
 
  private:
-  NodeView snapshot(const std::shared_ptr<Inode>& inode) const;  // requires mu_
+  // An evicted directory fd a snapshot needs.
+  struct Evicted {
+    std::shared_ptr<Inode> inode;
+    bool upper = false;
+    std::string path;
+    DirId id;
+  };
+  // Requires mu_. Evicted fds are left at -1 and listed in `evicted` (when given).
+  NodeView snapshot(const std::shared_ptr<Inode>& inode, std::vector<Evicted>* evicted) const;
+  // A snapshot of the node `find` returns (under mu_) with every fd open.
+  std::optional<NodeView> opened(const std::function<std::shared_ptr<Inode>()>& find) const;
+  // Sets a slot to `fd` and caches it; returns the evicted fds (close after unlocking).
+  [[nodiscard]] std::vector<DirHandle> install(Inode::DirSlot& slot, DirHandle fd) const;
   // These require mu_ held exclusively.
   // One name of `inode` left the namespace; another name takes over host access, or the
   // node becomes unlinked.
@@ -117,6 +155,9 @@ class InodeTable {
   void drop_names(Inode& inode);  // every by_path_/by_host_ entry of `inode`
 
   mutable std::shared_mutex mu_;
+  const DirHandle base_root_;  // the layers' roots, which evicted fds are reopened beneath
+  const DirHandle upper_root_;
+  mutable DirFdCache dir_fds_;
   fuse_ino_t next_id_ = FUSE_ROOT_ID + 1;
   std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> by_id_;
   std::unordered_map<std::string, fuse_ino_t> by_path_;    // every name of every live node

@@ -18,6 +18,7 @@
 #include "fs/open_watch.h"
 #include "fs/prewarm_child.h"
 #include "fs/session.h"
+#include "layer/state_lock.h"
 
 namespace agentfense::fs {
 namespace {
@@ -83,6 +84,9 @@ int serve(const MountOptions& options) {
   // Everything else this process creates passes an explicit, private mode.
   (void)::umask(0);  // cannot fail
 
+  // Before the journal is opened, and released only after the session has unmounted:
+  // no second fs process can serve this write layer meanwhile (layer/state_lock.h).
+  const layer::StateLock state_lock = layer::StateLock::acquire(options.state_dir);
   Session session(options);
   SignalHandlers handlers(session.raw());
   // After the session (destroyed before it); its last events are read before the unmount.

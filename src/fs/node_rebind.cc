@@ -13,21 +13,18 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-bool same_file(int fd, const struct stat& st) {
-  struct stat now;
-  return stat_at(fd, "", &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino;
-}
-
-// The directory fd a node should hold for one layer: nullopt keeps `current` (still the
-// same host directory), an invalid fd drops it, otherwise a freshly opened one.
-std::optional<UniqueFd> fresh_dir_fd(int current, int parent_fd, const std::string& name,
-                                     bool wanted) {
-  if (!wanted) return current >= 0 ? std::optional<UniqueFd>(UniqueFd()) : std::nullopt;
+// The directory a node should have in one layer: nullopt keeps `current` (still the same
+// host directory), a null handle drops it, otherwise a freshly opened one.
+std::optional<DirHandle> fresh_dir_fd(const DirId& current, int parent_fd, const std::string& name,
+                                      bool wanted) {
+  if (!wanted) return current.present ? std::optional<DirHandle>(DirHandle()) : std::nullopt;
   struct stat st;
-  if (current >= 0 && stat_at(parent_fd, name, &st) == 0 && same_file(current, st)) {
+  if (current.present && stat_at(parent_fd, name, &st) == 0 && st.st_dev == current.dev &&
+      st.st_ino == current.ino) {
     return std::nullopt;
   }
-  return open_dir_path(parent_fd, name);  // invalid on a race with a concurrent change
+  // Null on a race with a concurrent change.
+  return make_dir_handle(open_dir_path(parent_fd, name));
 }
 
 class Rebinder {
@@ -84,8 +81,8 @@ class Rebinder {
     binding.layer = host.layer;
     if (node.is_dir()) {
       binding.upper_dir =
-          fresh_dir_fd(node.upper_dir, parent->upper_dir, node.name, host.layer == Layer::kUpper);
-      binding.base_dir = fresh_dir_fd(node.base_dir, parent->base_dir, node.name,
+          fresh_dir_fd(node.upper_id, parent->upper_dir, node.name, host.layer == Layer::kUpper);
+      binding.base_dir = fresh_dir_fd(node.base_id, parent->base_dir, node.name,
                                       host.base_dir_too && parent->base_dir >= 0);
     }
     const bool moved = binding.layer != node.layer || binding.upper_dir || binding.base_dir;

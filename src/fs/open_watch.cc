@@ -160,7 +160,7 @@ void OpenWatch::handle(std::uint64_t mask, int fd) {
   // GETATTR would cost a round trip (and look like a refused open, ops_lookup.cc).
   struct statx st;
   if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st) < 0) return;
-  std::optional<NodeView> node = fs_.table().view(st.stx_ino);
+  std::optional<NodeView> node = fs_.table().peek(st.stx_ino);
   if (!node) return;  // forgotten meanwhile (a deleted temporary file)
   if (mask & FAN_OPEN_EXEC)
     fs_.access().record_event("exec", node->path, node->decision, true, 0, {});

@@ -38,13 +38,108 @@ class BaseLock {
   UniqueFd fd_;  // closing it releases the lock
 };
 
+// Regular files waiting in one batch: at most this many (each holds two directory fds).
+constexpr std::size_t kBatchFiles = 256;
+
 class Committer {
  public:
-  Committer(int base_fd, Journal& j, const Scope& scope)
-      : base_fd_(base_fd), journal_(j), scope_(scope) {}
+  Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result)
+      : base_fd_(base_fd), journal_(j), scope_(scope), result_(result) {}
 
-  // Returns nullopt when applied; `note` says how the applied entry was adjusted.
-  std::optional<Refusal> apply(const Change& change, std::string& note) {
+  // Applies one change, or stages it (a new regular file) for publish_staged(); records
+  // refusals and applied entries in the result.
+  void apply(const Change& change) {
+    // Anything but a new regular file goes in only after the staged files before it (a
+    // directory before the files in it, a deletion before what replaces it).
+    if (change.type != 'f' || change.kind == ChangeKind::kDeleted ||
+        staged_.size() >= kBatchFiles) {
+      publish_staged();
+    }
+    std::string note;
+    bool staged = false;
+    if (std::optional<Refusal> refusal = apply_or_stage(change, note, &staged)) {
+      refuse(change.path, *refusal);
+    } else if (!staged) {
+      applied(change.path, note);
+    }
+  }
+
+  // Makes the staged files durable with one flush, renames them into place, makes their
+  // directories durable, then removes them from upper (as install_entry does per file).
+  void publish_staged() {
+    if (staged_.empty()) return;
+    std::vector<Staged> batch = std::move(staged_);
+    staged_.clear();
+    try {
+      sync_staged(base_fd_);
+    } catch (const SystemError& e) {
+      for (const Staged& entry : batch) refuse(entry.path, Refusal{false, e.what()});
+      return;  // the temporary files go with `batch`
+    }
+    std::set<std::pair<dev_t, ino_t>> synced;
+    std::vector<bool> published(batch.size(), false);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].file.publish();
+        published[i] = true;
+      } catch (const SystemError& e) {
+        refuse(batch[i].path, Refusal{false, e.what()});
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      struct stat dir;
+      if (!published[i] || ::fstat(batch[i].file.base_parent(), &dir) < 0 ||
+          !synced.insert({dir.st_dev, dir.st_ino}).second) {
+        continue;
+      }
+      try {
+        sync_dir(batch[i].file.base_parent());
+      } catch (const SystemError&) {
+        // The entries are in place either way; nothing to take back.
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!published[i]) continue;
+      try {
+        remove_committed_upper(batch[i].path, batch[i].upper_parent.get(), batch[i].name);
+        applied(batch[i].path, note_for(batch[i].file.installed()));
+      } catch (const SystemError& e) {
+        refuse(batch[i].path, Refusal{false, e.what()});
+      }
+    }
+  }
+
+ private:
+  struct Staged {
+    std::string path;
+    std::string name;
+    UniqueFd upper_parent;
+    StagedFile file;
+  };
+
+  void refuse(const std::string& path, const Refusal& refusal) {
+    (refusal.conflict ? result_.conflicts : result_.denied).push_back(path);
+    result_.reasons[path] = refusal.reason;
+  }
+  void applied(const std::string& path, std::string note) {
+    result_.applied.push_back(path);
+    if (!note.empty()) result_.notes[path] = std::move(note);
+  }
+  static std::string note_for(const Installed& installed) {
+    return installed.mode != installed.requested_mode ? mode_note(installed) : std::string();
+  }
+  // The committed non-directory leaves upper and the journal.
+  void remove_committed_upper(const std::string& path, int upper_parent, const std::string& name) {
+    if (::unlinkat(upper_parent, name.c_str(), 0) < 0 && errno != ENOENT) {
+      check_syscall(-1, "remove committed upper entry " + path);
+    }
+    must_record(journal_.remove_marker(path), "commit of " + path);
+    must_record(journal_.forget_copy_up(path), "commit of " + path);
+  }
+
+  // Returns nullopt when applied or (`*staged`) staged; `note` says how the applied entry
+  // was adjusted.
+  std::optional<Refusal> apply_or_stage(const Change& change, std::string& note, bool* staged) {
     if (!scope_.writable(change.path, change.type == 'd')) {
       return Refusal{false, "no write permission"};
     }
@@ -70,22 +165,27 @@ class Committer {
           return refusal;
         }
       }
-      const Installed installed = install_entry(upper_parent.get(), base_parent.get(), parts.name);
-      if (installed.mode != installed.requested_mode) note = mode_note(installed);
-      if (change.type != 'd') {
-        if (::unlinkat(upper_parent.get(), parts.name.c_str(), 0) < 0 && errno != ENOENT) {
-          check_syscall(-1, "remove committed upper entry " + change.path);
+      if (change.type == 'f') {
+        if (std::optional<StagedFile> file =
+                stage_file(upper_parent.get(), base_parent.get(), parts.name)) {
+          staged_.push_back({change.path, parts.name, std::move(upper_parent), std::move(*file)});
+          *staged = true;
+          return std::nullopt;
         }
-        must_record(journal_.remove_marker(change.path), "commit of " + change.path);
       }
-      must_record(journal_.forget_copy_up(change.path), "commit of " + change.path);
+      const Installed installed = install_entry(upper_parent.get(), base_parent.get(), parts.name);
+      note = note_for(installed);
+      if (change.type != 'd') {
+        remove_committed_upper(change.path, upper_parent.get(), parts.name);
+      } else {
+        must_record(journal_.forget_copy_up(change.path), "commit of " + change.path);
+      }
       return std::nullopt;
     } catch (const SystemError& e) {
       return Refusal{false, e.what()};
     }
   }
 
- private:
   enum class TreeUse { kDelete, kReplace };
 
   std::optional<Refusal> apply_delete(const std::string& path, const PathParts& parts) {
@@ -285,6 +385,8 @@ class Committer {
   const int base_fd_;
   Journal& journal_;
   const Scope& scope_;
+  CommitResult& result_;
+  std::vector<Staged> staged_;
 };
 
 // Replaces the marker on a recreated directory `path` by explicit whiteouts for the base
@@ -361,20 +463,14 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
                     const CommitProgress& progress) {
   BaseLock lock(base_dirfd);
   CommitResult result;
-  Committer committer(base_dirfd, j, scope);
+  Committer committer(base_dirfd, j, scope, result);
   const std::vector<Change> changes = list_changes(base_dirfd, j, scope, only);
   std::size_t done = 0;
   for (const Change& change : changes) {
     if (progress) progress(done++, changes.size());
-    std::string note;
-    if (std::optional<Refusal> refusal = committer.apply(change, note)) {
-      (refusal->conflict ? result.conflicts : result.denied).push_back(change.path);
-      result.reasons[change.path] = refusal->reason;
-    } else {
-      result.applied.push_back(change.path);
-      if (!note.empty()) result.notes[change.path] = std::move(note);
-    }
+    committer.apply(change);
   }
+  committer.publish_staged();
   if (progress) progress(done, changes.size());
   prune_markers(base_dirfd, j, result.applied);
   remove_empty_upper_dirs(base_dirfd, j, result.applied);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "common/errors.h"
@@ -64,7 +65,7 @@ void copy_bytes(int from, int to) {
 }
 
 void build_file(int upper_parent, const std::string& name, const struct stat& st, mode_t mode,
-                int base_parent, const std::string& temp) {
+                int base_parent, const std::string& temp, bool durable = true) {
   UniqueFd source = open_file_for_read(upper_parent, name);
   UniqueFd target(
       check_syscall(::openat(base_parent, temp.c_str(),
@@ -75,7 +76,8 @@ void build_file(int upper_parent, const std::string& name, const struct stat& st
   const struct timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
   check_syscall(::futimens(target.get(), times), "set mtime " + temp);
   // Durable before it becomes visible: a crash never leaves an empty committed file.
-  check_syscall(::fsync(target.get()), "fsync " + temp);
+  // (A staged file is made durable with its batch: sync_staged.)
+  if (durable) check_syscall(::fsync(target.get()), "fsync " + temp);
 }
 
 void build_entry(int upper_parent, const std::string& name, const struct stat& st, mode_t mode,
@@ -98,12 +100,66 @@ void build_entry(int upper_parent, const std::string& name, const struct stat& s
   }
 }
 
+Installed install_mode(const struct stat& upper_st, const std::optional<struct stat>& base_st) {
+  // Symlink permission bits mean nothing; a replaced entry of another type passes on none.
+  const bool same_type = base_st && (base_st->st_mode & S_IFMT) == (upper_st.st_mode & S_IFMT);
+  if (S_ISLNK(upper_st.st_mode)) return Installed{};
+  return Installed{
+      committed_mode(upper_st.st_mode, same_type ? std::optional(base_st->st_mode) : std::nullopt),
+      static_cast<mode_t>(upper_st.st_mode & 07777)};
+}
+
+}  // namespace
+
 void sync_dir(int dir_fd) {
   UniqueFd readable = reopen_dir(dir_fd);
   check_syscall(::fsync(readable.get()), "fsync directory");
 }
 
-}  // namespace
+void sync_staged(int base_fd) {
+  UniqueFd readable = reopen_dir(base_fd);  // syncfs refuses an O_PATH fd
+  check_syscall(::syncfs(readable.get()), "syncfs");
+}
+
+StagedFile::StagedFile(UniqueFd base_parent, std::string name, std::string temp,
+                       Installed installed)
+    : base_parent_(std::move(base_parent)),
+      name_(std::move(name)),
+      temp_(std::move(temp)),
+      installed_(installed) {}
+
+StagedFile::StagedFile(StagedFile&& other) noexcept
+    : base_parent_(std::move(other.base_parent_)),
+      name_(std::move(other.name_)),
+      temp_(std::exchange(other.temp_, std::string())),
+      installed_(other.installed_) {}
+
+StagedFile::~StagedFile() {
+  if (temp_.empty()) return;
+  try {
+    remove_tree_at(base_parent_.get(), temp_);
+  } catch (const SystemError&) {
+    // Best effort: a leftover ".agentfense-commit-*" is harmless.
+  }
+}
+
+void StagedFile::publish() {
+  check_syscall(::renameat(base_parent_.get(), temp_.c_str(), base_parent_.get(), name_.c_str()),
+                "rename into place " + name_);
+  temp_.clear();
+}
+
+std::optional<StagedFile> stage_file(int upper_parent, int base_parent, const std::string& name) {
+  const std::optional<struct stat> upper_st = stat_at(upper_parent, name);
+  if (!upper_st || !S_ISREG(upper_st->st_mode)) return std::nullopt;
+  const std::optional<struct stat> base_st = stat_at(base_parent, name);
+  if (base_st && S_ISDIR(base_st->st_mode)) return std::nullopt;
+  const Installed installed = install_mode(*upper_st, base_st);
+  UniqueFd parent(check_syscall(::fcntl(base_parent, F_DUPFD_CLOEXEC, 3), "dup"));
+  StagedFile staged(std::move(parent), name, temp_name(), installed);
+  build_file(upper_parent, name, *upper_st, installed.mode, base_parent, staged.temp_, false);
+  return staged;
+}
 
 mode_t committed_mode(mode_t upper_mode, std::optional<mode_t> base_mode) {
   const mode_t inherited = base_mode ? (*base_mode & (S_IWGRP | S_IWOTH | S_ISVTX)) : 0;
@@ -123,14 +179,7 @@ Installed install_entry(int upper_parent, int base_parent, const std::string& na
   const std::optional<struct stat> base_st = stat_at(base_parent, name);
   const bool new_is_dir = S_ISDIR(upper_st->st_mode);
   const bool old_is_dir = base_st && S_ISDIR(base_st->st_mode);
-  // Symlink permission bits mean nothing; a replaced entry of another type passes on none.
-  const bool same_type = base_st && (base_st->st_mode & S_IFMT) == (upper_st->st_mode & S_IFMT);
-  const Installed installed =
-      S_ISLNK(upper_st->st_mode)
-          ? Installed{}
-          : Installed{committed_mode(upper_st->st_mode,
-                                     same_type ? std::optional(base_st->st_mode) : std::nullopt),
-                      static_cast<mode_t>(upper_st->st_mode & 07777)};
+  const Installed installed = install_mode(*upper_st, base_st);
 
   if (new_is_dir && old_is_dir) {
     set_dir_mode(base_parent, name, installed.mode);

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "common/unique_fd.h"
+
 namespace agentfense::layer {
 
 // The permission bits a committed entry gets: the sandbox's bits without setuid/setgid,
@@ -26,6 +28,40 @@ struct Installed {
 // Replacing a directory by a non-directory (or the reverse) swaps them atomically with
 // RENAME_EXCHANGE, then removes the old tree; callers check write on that tree first.
 Installed install_entry(int upper_parent, int base_parent, const std::string& name);
+
+// A regular file built under a temporary name in its base directory, not yet durable nor
+// visible (stage_file). Many are made durable at once (sync_staged), then published:
+// one flush for a whole batch instead of an fsync per file and per directory, which cost
+// most of a large commit. Destroying an unpublished one removes its temporary entry.
+class StagedFile {
+ public:
+  StagedFile(StagedFile&&) noexcept;
+  StagedFile& operator=(StagedFile&&) = delete;
+  StagedFile(const StagedFile&) = delete;
+  ~StagedFile();
+
+  const Installed& installed() const { return installed_; }
+  int base_parent() const { return base_parent_.get(); }
+  // Renames it over `name` (an existing non-directory is replaced atomically). Call
+  // only after sync_staged() covered it; the caller makes the directory durable.
+  void publish();
+
+ private:
+  friend std::optional<StagedFile> stage_file(int, int, const std::string&);
+  StagedFile(UniqueFd base_parent, std::string name, std::string temp, Installed installed);
+  UniqueFd base_parent_;
+  std::string name_;
+  std::string temp_;  // empty once published (or moved from)
+  Installed installed_;
+};
+
+// Like install_entry for a regular file whose base entry is absent or not a directory;
+// nullopt (nothing done) for any other case, which install_entry handles.
+std::optional<StagedFile> stage_file(int upper_parent, int base_parent, const std::string& name);
+// Makes every staged file on the file system of `base_fd` durable (one syncfs).
+void sync_staged(int base_fd);
+// fsync of a directory (its entries durable).
+void sync_dir(int dir_fd);
 
 // Sets a directory's permission bits (exactly `mode & 07777`) without following a
 // symlink at `name`.

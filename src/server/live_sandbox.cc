@@ -70,6 +70,14 @@ void LiveSandbox::cancel_commands() {
     throw SystemError("write eventfd", errno);
 }
 
+void LiveSandbox::stop() {
+  cancel_commands();
+  close_all_sessions();
+  // Commands hold activity_ shared while they run, a commit holds it exclusively.
+  const std::unique_lock exclusive(activity_);
+  mount_.stop();
+}
+
 LiveSandbox::~LiveSandbox() {
   close_all_sessions();
 }

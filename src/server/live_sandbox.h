@@ -104,6 +104,11 @@ class LiveSandbox {
 
   // Closes every session (kills their processes). The mount stays until destruction.
   void close_all_sessions();
+  // The sandbox is being stopped: kills every command and session (later ones stop at
+  // once), waits until none runs (a commit in progress completes first), then stops the
+  // fs process and unmounts, before returning, whoever still holds this object: a start
+  // right after must never find the previous fs process still serving the write layer.
+  void stop();
   // Kills every command in flight (they report cancelled) and every later one at once:
   // the sandbox is being stopped.
   void cancel_commands();

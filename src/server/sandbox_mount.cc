@@ -56,7 +56,12 @@ SandboxMount::SandboxMount(const MountPlan& plan)
 }
 
 SandboxMount::~SandboxMount() {
-  workspace_.reset();
+  stop();
+}
+
+void SandboxMount::stop() {
+  if (stopped_) return;
+  stopped_ = true;
   child_.reset();  // SIGTERM, wait, SIGKILL; detaches a mount left behind
   supervisor::destroy_run_dir(run_dir_);
 }

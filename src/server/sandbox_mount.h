@@ -40,6 +40,13 @@ class SandboxMount {
   SandboxMount& operator=(const SandboxMount&) = delete;
   ~SandboxMount();
 
+  // Stops the fs process (waiting until it is gone) and removes the run directory now,
+  // not at destruction: the sandbox may be started again (the same run directory, the
+  // same write layer) while something still holds this object. Afterwards control()
+  // fails and the workspace fd reaches nothing (it stays open, so its number is never
+  // reused under a late caller). Idempotent; a concurrent control() fails.
+  void stop();
+
   // O_PATH fd of the mountpoint, for the runtime's /workspace.
   int workspace_fd() const { return workspace_.get(); }
   // Its host path (root-only), for a runtime that binds by path (dockerd).
@@ -53,6 +60,7 @@ class SandboxMount {
   std::string run_dir_;
   std::unique_ptr<supervisor::MountChild> child_;
   UniqueFd workspace_;
+  bool stopped_ = false;
 };
 
 // Removes run directories left under mount_root by a previous server process (crash,

@@ -272,11 +272,9 @@ void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
       live_.erase(it);
     }
   }
-  if (live) {
-    live->cancel_commands();
-    live->close_all_sessions();
-    // The mount goes when the last in-flight command lets go of `live`.
-  }
+  // Waits for its commands to end and its fs process to go: the sandbox's lock, held
+  // here, is all a start of the same sandbox waits for.
+  if (live) live->stop();
   for (v1::Session session : sessions_.list_for_sandbox(sandbox.id())) {
     if (session.status() != v1::SESSION_STATUS_ACTIVE) continue;
     session.set_status(v1::SESSION_STATUS_CLOSED);

@@ -36,12 +36,18 @@ def test_concurrent_runs_get_distinct_host_ids_and_cannot_reach_each_other(runne
         for uid in (a, b):
             assert FIRST_ID <= uid <= LAST_ID, uid
             assert not lease_is_free(uid)
+        holders_while_running = [lease_holders(a), lease_holders(b)]
         victim = next(iter(procs[1]))
         assert can_signal_as(b, victim), "the probe itself must work"
         assert not can_signal_as(a, victim), "sandbox A's uid could signal sandbox B"
-        for run in runs:
-            assert run.result().returncode == 0, run.result().describe()
-    assert lease_is_free(a) and lease_is_free(b)
+        results = [run.result() for run in runs]
+        for result in results:
+            assert result.returncode == 0, result.describe()
+    # Each run held its own id's lock, and neither holds it any more. Not "the ids are
+    # free": the server suite runs beside this one and may lease them again at once.
+    for result, uid, holders in zip(results, (a, b), holders_while_running):
+        assert result.pid in holders, "the probe must see the run's own lock"
+        assert result.pid not in lease_holders(uid), lease_holders(uid)
 
 
 def test_ids_return_when_the_run_is_killed(runner, repo, agentfense):

@@ -468,3 +468,10 @@ def test_an_existing_file_in_a_read_only_directory_stays_writable(as_user, user_
     assert result.stdout.split() == ["a", "y", "b", "z", "555"], result.describe()
     assert "cannot touch" in result.stderr and result.returncode != 0, result.describe()
     assert "M /output/ro/f" in result.stderr and "M /output/ro/sub/g" in result.stderr
+
+
+def test_more_directories_than_open_files_rootless(as_user, user_repo):
+    # The fs reopens evicted directory fds beneath its layer roots (openat2), which needs
+    # no privilege: the same as test_many_dirs.py, with the fs running as the user.
+    from test_many_dirs import check_many_directories
+    check_many_directories(as_user, user_repo)

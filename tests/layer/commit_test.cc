@@ -1,6 +1,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <thread>
@@ -44,6 +45,39 @@ TEST_F(CommitTest, AppliesAddModifyDeleteAndEmptiesLayer) {
   EXPECT_EQ(remaining(), 0u);
   EXPECT_TRUE(journal_->whiteouts().empty());
   EXPECT_FALSE(journal_->copy_up_stamp("/src/main.c"));
+  EXPECT_TRUE(fs::is_empty(upper()));
+}
+
+// New files are published in batches (one flush per batch, file_install.h): more files
+// than one batch holds, with a directory, a replaced file and a deletion between them,
+// all land in order, complete, and nothing temporary is left in the base.
+TEST_F(CommitTest, ManyFilesInBatchesAllLandWithNothingLeftBehind) {
+  constexpr int kFiles = 700;
+  for (int i = 0; i < kFiles; ++i) {
+    write_file(up("out/a/f" + std::to_string(i)), "a" + std::to_string(i) + "\n");
+  }
+  write_file(up("out/b/sub/g"), "g\n");
+  copy_up("src/main.c");
+  write_file(up("src/main.c"), "int main() { return 1; }\n", 0600);
+  EXPECT_EQ(journal_->add_whiteout("/docs/a.md"), 0);
+  const CommitResult result = commit_all();
+  EXPECT_TRUE(result.denied.empty()) << result.denied.front();
+  EXPECT_TRUE(result.conflicts.empty());
+  EXPECT_EQ(result.applied.size(), 1u + 1u + kFiles + 1u + 1u + 1u + 1u + 1u)
+      << "out, out/a, its files, out/b, out/b/sub, g, docs/a.md, src/main.c";
+  EXPECT_TRUE(std::is_sorted(result.applied.begin(), result.applied.end()));
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_EQ(read_file(base("out/a/f" + std::to_string(i))), "a" + std::to_string(i) + "\n");
+  }
+  EXPECT_EQ(read_file(base("out/b/sub/g")), "g\n");
+  EXPECT_EQ(read_file(base("src/main.c")), "int main() { return 1; }\n");
+  EXPECT_EQ(mode_of(base("src/main.c")), 0600u);
+  EXPECT_FALSE(fs::exists(base("docs/a.md")));
+  for (const auto& entry : fs::recursive_directory_iterator(base(""))) {
+    EXPECT_EQ(entry.path().filename().string().rfind(".agentfense-commit-", 0), std::string::npos)
+        << entry.path();
+  }
+  EXPECT_EQ(remaining(), 0u);
   EXPECT_TRUE(fs::is_empty(upper()));
 }
 

@@ -1,0 +1,53 @@
+#include "layer/state_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "common/errors.h"
+
+namespace agentfense::layer {
+namespace {
+
+constexpr char kLockName[] = "lock";
+
+// The pid the holder wrote, for the message ("" when unreadable or not written yet).
+std::string holder_of(int fd) {
+  char buffer[32] = {};
+  const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+  if (n <= 0) return "";
+  std::string pid(buffer, static_cast<size_t>(n));
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid;
+}
+
+}  // namespace
+
+StateLock StateLock::acquire(const std::string& state_dir) {
+  if (::mkdir(state_dir.c_str(), 0700) < 0 && errno != EEXIST) {
+    check_syscall(-1, "mkdir " + state_dir);
+  }
+  const UniqueFd dir(check_syscall(::open(state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC),
+                                   "open " + state_dir));
+  UniqueFd fd(
+      check_syscall(::openat(dir.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600),
+                    "open " + state_dir + "/" + kLockName));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
+    if (errno != EWOULDBLOCK) check_syscall(-1, "lock " + state_dir + "/" + kLockName);
+    const std::string holder = holder_of(fd.get());
+    throw SystemError("state directory " + state_dir + " is in use by another fs process" +
+                          (holder.empty() ? "" : " (pid " + holder + ")") +
+                          "; refusing to serve one write layer twice",
+                      EBUSY);
+  }
+  // Only informative (the lock is what counts): a failure here changes nothing.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) == 0) (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
+  return StateLock(std::move(fd));
+}
+
+}  // namespace agentfense::layer

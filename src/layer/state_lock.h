@@ -1,0 +1,29 @@
+// One fs process per STATE directory: two daemons serving one write layer would both
+// append to its journal and both change upper/ (two writers on one journal), e.g. when a
+// sandbox is started again while the fs process of its previous run is still alive. The
+// fs takes this lock before it opens the journal and holds it for its whole life; the
+// kernel releases it however the process ends.
+#pragma once
+
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace agentfense::layer {
+
+class StateLock {
+ public:
+  // Creates STATE (mode 0700) if missing and locks STATE/lock (flock, exclusive, never
+  // waiting), recording our pid in it. Throws SystemError(EBUSY) naming the holder's pid
+  // when another process holds it, SystemError for other failures.
+  static StateLock acquire(const std::string& state_dir);
+
+  StateLock(StateLock&&) = default;
+  StateLock& operator=(StateLock&&) = default;
+
+ private:
+  explicit StateLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+}  // namespace agentfense::layer

@@ -1,0 +1,102 @@
+"""Stopping a sandbox while a command still runs in it (a one-shot exec or a session's)
+must end that command and the sandbox's fs process before StopSandbox returns. Before,
+the fs process lived on until the command let go of the sandbox, so a StartSandbox right
+after put a second fs process on the same write layer: two writers on one journal (the
+fs now also refuses that outright: tests/integration/test_state_lock.py)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from conftest import make_codebase, make_sandbox, run
+from server_harness import Server, descendants, sb
+
+LONG = "sleep 47"  # a command line no other test runs
+
+
+@pytest.fixture(scope="module")
+def srv():
+    data_dir = tempfile.mkdtemp(prefix="af-stop-")
+    server = Server(data_dir).start()
+    yield server
+    assert server.stop() == 0, server.read_log()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:  # gone meanwhile
+        return []
+
+
+def fs_processes(server: Server, sandbox_id: str) -> list[int]:
+    """The server's fs processes (`agentfense mount`) serving this sandbox."""
+    return [pid for pid in descendants(server.proc.pid)
+            if cmdline(pid)[1:2] == ["mount"] and any(sandbox_id in a for a in cmdline(pid))]
+
+
+def long_commands(server: Server) -> list[int]:
+    return [pid for pid in descendants(server.proc.pid) if " ".join(cmdline(pid)).startswith(LONG)]
+
+
+def wait_for(predicate, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def stop_and_start_while(server: Server, sandbox_id: str, command) -> tuple[list[int], float]:
+    """Runs `command` (which blocks in the sandbox) on a thread, stops the sandbox once
+    the command runs, and starts it again at once. Returns the fs processes left right
+    after the stop, and how long the command took to return."""
+    assert len(fs_processes(server, sandbox_id)) == 1
+    with ThreadPoolExecutor(1) as pool:
+        began = time.monotonic()
+        pending = pool.submit(command)
+        wait_for(lambda: long_commands(server))
+        server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
+        left = fs_processes(server, sandbox_id)
+        server.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+        try:
+            pending.result(timeout=60)
+        except grpc.RpcError:
+            pass  # cancelled or aborted by the stop: either is fine here
+        took = time.monotonic() - began
+    return left, took
+
+
+def check_restarted(server: Server, sandbox_id: str, left: list[int], took: float) -> None:
+    assert left == [], f"fs processes {left} outlived StopSandbox"
+    assert not long_commands(server), "the command outlived StopSandbox"
+    assert took < 40, f"the command was not stopped (returned after {took:.1f}s)"
+    # One fs process serves the restarted sandbox, and it works.
+    assert len(fs_processes(server, sandbox_id)) == 1
+    assert run(server, sandbox_id, "cat a.txt").stdout == "1\n"
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+    assert fs_processes(server, sandbox_id) == []
+
+
+def test_stop_during_an_exec_ends_it_and_the_fs_before_returning(srv):
+    sandbox_id = make_sandbox(srv, make_codebase(srv, files={"a.txt": b"1\n"}))
+    left, took = stop_and_start_while(
+        srv, sandbox_id, lambda: run(srv, sandbox_id, LONG, timeout=Duration(seconds=120)))
+    check_restarted(srv, sandbox_id, left, took)
+
+
+def test_stop_during_a_session_command_ends_it_and_the_fs_before_returning(srv):
+    sandbox_id = make_sandbox(srv, make_codebase(srv, files={"a.txt": b"1\n"}))
+    session = srv.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox_id))
+    left, took = stop_and_start_while(srv, sandbox_id, lambda: srv.sandboxes.SessionExec(
+        sb.SessionExecRequest(session_id=session.id, command=LONG,
+                              timeout=Duration(seconds=120))))
+    check_restarted(srv, sandbox_id, left, took)
