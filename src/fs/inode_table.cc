@@ -241,11 +241,16 @@ void InodeTable::move(fuse_ino_t id, const std::string& old_path, const NodeView
                       const std::string& new_name, const std::string& new_path) {
   std::unique_lock lock(mu_);
   std::shared_ptr<Inode> moving = by_id_.at(id);
-  // Whatever was at the destination (and below it) has been replaced.
+  // Whatever was at the destination has been replaced. Only a directory can have known
+  // names below it (an empty one can be replaced, and the table may still hold names the
+  // kernel has not forgotten), so only then is the whole table searched: a file's
+  // rename (an editor's atomic save, git's objects) costs a lookup, not a scan.
   std::vector<std::pair<std::string, fuse_ino_t>> replaced;
-  for (const auto& [path, node_id] : by_path_) {
-    if (node_id != id && (path == new_path || is_under(path, new_path))) {
-      replaced.emplace_back(path, node_id);
+  if (auto at = by_path_.find(new_path); at != by_path_.end() && at->second != id) {
+    replaced.emplace_back(new_path, at->second);
+    if (by_id_.at(at->second)->type == S_IFDIR) {
+      for (const auto& [path, node_id] : by_path_)
+        if (node_id != id && is_under(path, new_path)) replaced.emplace_back(path, node_id);
     }
   }
   for (const auto& [path, node_id] : replaced) unname(*by_id_.at(node_id), path);
@@ -259,19 +264,27 @@ void InodeTable::move(fuse_ino_t id, const std::string& old_path, const NodeView
     }
     return;
   }
-  auto renamed = [&](const std::string& path) { return new_path + path.substr(old_path.size()); };
-  for (const auto& [node_id, inode] : by_id_) {
-    if (inode->unlinked) continue;
-    if (inode == moving || is_under(inode->path, old_path)) {
-      by_path_.erase(inode->path);
-      inode->path = renamed(inode->path);
-      by_path_[inode->path] = inode->id;
-    }
-    for (Inode::OtherName& other : inode->other_names) {
-      if (!is_under(other.path, old_path)) continue;
-      by_path_.erase(other.path);
-      other.path = renamed(other.path);
-      by_path_[other.path] = inode->id;
+  if (moving->type != S_IFDIR) {
+    // Nothing is known below a file: only its own name moves.
+    by_path_.erase(old_path);
+    moving->path = new_path;
+    by_path_[new_path] = id;
+  } else {
+    // Every known descendant moves with a directory (a scan: directory renames are rare).
+    auto renamed = [&](const std::string& path) { return new_path + path.substr(old_path.size()); };
+    for (const auto& [node_id, inode] : by_id_) {
+      if (inode->unlinked) continue;
+      if (inode == moving || is_under(inode->path, old_path)) {
+        by_path_.erase(inode->path);
+        inode->path = renamed(inode->path);
+        by_path_[inode->path] = inode->id;
+      }
+      for (Inode::OtherName& other : inode->other_names) {
+        if (!is_under(other.path, old_path)) continue;
+        by_path_.erase(other.path);
+        other.path = renamed(other.path);
+        by_path_[other.path] = inode->id;
+      }
     }
   }
   moving->name = new_name;

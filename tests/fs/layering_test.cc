@@ -80,6 +80,39 @@ TEST_F(Layering, CreateOverANameCommittedIntoTheBaseMeanwhileOpensIt) {
   EXPECT_EQ(out, "base\n");
 }
 
+// The node table's renames (inode_table.cc move): a file's costs a lookup, a directory's
+// moves every known descendant; each is checked by what the names show afterwards.
+TEST_F(Layering, RenamesKeepEveryKnownNameRight) {
+  std::string out;
+  // Atomic saves over a file the kernel knows, several times.
+  EXPECT_EQ(agent_sh("cd empty && echo v0 > f && cat f >/dev/null && "
+                     "for i in 1 2 3; do echo v$i > .f.tmp && mv .f.tmp f; done && "
+                     "cat f && ls -A",
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(out, "v3\nf\n");
+  // A hard link's second name moves alone; the first still reads the same file.
+  EXPECT_EQ(agent_sh("cd empty && ln f g && mv g h && echo w >> h && cat f && ls -A", &out), 0)
+      << out;
+  EXPECT_EQ(out, "v3\nw\nf\nh\n");
+  // A directory over an empty one it replaces, with known children moving along.
+  EXPECT_EQ(agent_sh("mkdir -p src/x dst && echo k > src/x/k && cat src/x/k >/dev/null && "
+                     "ls dst && mv -T src dst && cat dst/x/k && ls -A dst/x && "
+                     "test ! -e src && echo gone",
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(out, "k\nk\ngone\n");
+  // A file renamed into a directory and back under another name.
+  EXPECT_EQ(agent_sh("mv empty/f dst/x/f2 && mv dst/x/f2 empty/f3 && cat empty/f3 && "
+                     "ls -A empty dst/x",
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(out, "v3\nw\ndst/x:\nk\n\nempty:\nf3\nh\n");
+}
+
 TEST_F(Layering, CopyUpModifiesOnlyTheUpperCopy) {
   std::string out;
   EXPECT_EQ(agent_sh("echo more >> data/a.txt && cat data/a.txt", &out), 0);
