@@ -20,6 +20,7 @@
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
 #include "cli/rootless.h"
+#include "cli/run_boundary.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
@@ -35,7 +36,8 @@ struct McpArgs {
   PolicyOptions policy;
   QuotaOptions quota;
   RunLimitFlags limits;
-  std::string dir, audit, changes = "show", http, runtime = "bwrap";
+  std::string dir, audit, changes = "show", http;
+  RuntimeFlags runtime_flags;
   std::string server, api_key, ca_cert, sandbox;  // --server: attach to a server's sandbox
   double timeout_seconds = kDefaultCallTimeout;
   double max_timeout_seconds = kDefaultTimeoutSeconds;
@@ -112,10 +114,6 @@ int run_mcp(const McpArgs& args) {
   if (args.server.empty() &&
       (!args.api_key.empty() || !args.sandbox.empty() || !args.ca_cert.empty()))
     throw UserError("--api-key, --sandbox and --ca-cert go with --server URL");
-  if (args.runtime == "docker")
-    throw UserError("--runtime docker is not available for agentfense mcp yet; use bwrap");
-  if (args.runtime != "bwrap")
-    throw UserError("--runtime must be bwrap or docker, got '" + args.runtime + "'");
   if (args.dir.empty() && args.server.empty()) throw UserError("DIR (or --server) is required");
   const ChangeMode change_mode = parse_change_mode(args.changes);
   if (!(args.timeout_seconds > 0) || !(args.max_timeout_seconds > 0))
@@ -125,6 +123,7 @@ int run_mcp(const McpArgs& args) {
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
   if (!args.server.empty()) return run_remote(args, http, change_mode);
+  args.runtime_flags.check();
   check_rootless_mount();
   check_rootless_network(args.network);
   LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
@@ -140,9 +139,15 @@ int run_mcp(const McpArgs& args) {
   if (!http) channel = take_stdout();
   LocalSandbox sandbox(spec);
   {
-    mcp::LocalSandboxAccess access(sandbox, defaults);
+    // The container (--runtime docker) goes before the mount it binds stops.
+    runtime::ExecSpec ids;
+    sandbox.prepare(ids);
+    ids.limits = defaults.limits;
+    mcp::LocalSandboxAccess access(
+        sandbox, make_local_boundary(args.runtime_flags, ids, sandbox.mountpoint(), args.network),
+        defaults);
     serve(access, http, channel, signals, args.allow_commit);
-  }  // every call has ended and every shell is closed
+  }  // every call has ended, every shell is closed, the boundary is gone
   return sandbox.finish(change_mode) ? 0 : 1;
 }
 
@@ -185,7 +190,7 @@ Command add_mcp_command(CLI::App& app) {
   cmd->add_flag("--network", args->network,
                 "Allow outbound network access from the sandbox (off by default)");
   cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
-  cmd->add_option("--runtime", args->runtime, "bwrap (default); docker is not available yet");
+  args->runtime_flags.add_to(*cmd);
   cmd->add_option("--server", args->server,
                   "Attach to a running agentfense server instead of DIR: its REST address "
                   "(http://HOST:PORT, or https:// for TLS); with --sandbox");

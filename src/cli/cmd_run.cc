@@ -15,11 +15,11 @@
 #include "cli/quota_options.h"
 #include "cli/rootless.h"
 #include "cli/run_audit.h"
+#include "cli/run_boundary.h"
 #include "cli/run_limits.h"
 #include "common/errors.h"
 #include "runtime/boundary.h"
 #include "runtime/cgroup_delegation.h"
-#include "runtime/docker/docker_boundary.h"
 #include "runtime/exec.h"
 
 namespace agentfense::cli {
@@ -34,7 +34,7 @@ struct RunArgs {
   double timeout_seconds = kDefaultTimeoutSeconds;
   RunLimitFlags limits;
   bool network = false;
-  std::string runtime = "bwrap", image, docker_host = runtime::docker::kDefaultDockerHost;
+  RuntimeFlags runtime_flags;
   std::vector<std::string> env;
   std::vector<std::string> command;
 };
@@ -50,32 +50,6 @@ std::map<std::string, std::string> parse_env(const std::vector<std::string>& pai
   return env;
 }
 
-// The runtime the command runs in: bwrap, or a container of --image (issue 12), which
-// lives exactly as long as this run and is labelled as ours ("run-<pid>").
-std::unique_ptr<runtime::Boundary> make_run_boundary(const RunArgs& args,
-                                                     const runtime::ExecSpec& spec,
-                                                     const std::string& workspace) {
-  if (args.runtime == "bwrap") {
-    if (!args.image.empty()) throw UserError("--image needs --runtime docker");
-    return runtime::make_bwrap_boundary();
-  }
-  if (args.runtime != "docker")
-    throw UserError("--runtime must be bwrap or docker, not '" + args.runtime + "'");
-  if (::geteuid() != 0) throw UserError("--runtime docker needs root (cgroups, the mount)");
-  if (args.image.empty()) throw UserError("--runtime docker needs --image IMAGE");
-  const std::string run_id = "run-" + std::to_string(::getpid());
-  return runtime::docker::make_docker_boundary({.host = args.docker_host,
-                                                .image = args.image,
-                                                .network_mode = args.network ? "bridge" : "none",
-                                                .container_name = "agentfense-" + run_id,
-                                                .sandbox_id = run_id,
-                                                .instance = run_id,
-                                                .workspace = workspace,
-                                                .uid = spec.host_uid,
-                                                .gid = spec.host_gid,
-                                                .limits = spec.limits});
-}
-
 int run_command(const RunArgs& args) {
   LocalSandboxSpec local = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
   const ChangeMode change_mode = parse_change_mode(args.changes);
@@ -86,6 +60,7 @@ int run_command(const RunArgs& args) {
   spec.workdir = args.workdir;
   spec.inherit_stdio = true;
   spec.network = args.network;
+  args.runtime_flags.check();
   check_rootless_mount();
   check_rootless_network(args.network);
   if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
@@ -106,7 +81,7 @@ int run_command(const RunArgs& args) {
   {
     // Gone (its container removed) before the mount it binds stops.
     const std::unique_ptr<runtime::Boundary> boundary =
-        make_run_boundary(args, spec, sandbox.mountpoint());
+        make_local_boundary(args.runtime_flags, spec, sandbox.mountpoint(), args.network);
     result = boundary->run(spec);
   }
   const bool changes_ok = sandbox.finish(change_mode);
@@ -153,17 +128,7 @@ Command add_run_command(CLI::App& app) {
   cmd->add_flag("--network", args->network,
                 "Allow outbound network access from the sandbox's own network namespace; the "
                 "host's loopback stays unreachable (off by default)");
-  cmd->add_option("--runtime", args->runtime,
-                  "Where the command runs: bwrap (default) or docker (a container of --image, "
-                  "through dockerd's API)");
-  cmd->add_option("--image", args->image,
-                  "The Docker image for --runtime docker (never pulled: it must be in dockerd's "
-                  "store already)");
-  // As the docker CLI does: $DOCKER_HOST when set (unix:// only), else the usual socket.
-  if (const char* host = std::getenv("DOCKER_HOST"); host && *host) args->docker_host = host;
-  cmd->add_option("--docker-host", args->docker_host,
-                  "dockerd's socket for --runtime docker (default $DOCKER_HOST, else "
-                  "unix:///var/run/docker.sock)");
+  args->runtime_flags.add_to(*cmd);
   cmd->add_option("--env", args->env, "Set KEY=VALUE in the command's environment")
       ->allow_extra_args(false);
   cmd->add_option("--workdir", args->workdir, "Working directory inside the sandbox");

@@ -179,7 +179,7 @@ def test_bad_flags_are_refused_with_a_clear_error(agentfense: str, repo: Path) -
     cases = [
         (["--server", "http://127.0.0.1:8080", "--api-key", "k"], "DIR is not taken with --server"),
         (["--api-key", "k"], "--api-key, --sandbox and --ca-cert go with --server URL"),
-        (["--runtime", "docker"], "--runtime docker is not available"),
+        (["--runtime", "docker"], "--runtime docker needs --image IMAGE"),
         (["--runtime", "lxc"], "--runtime must be bwrap or docker"),
         (["--http", "0.0.0.0:8000"], "listens on loopback only"),
         (["--http", "nope"], "--http expects PORT or HOST:PORT"),

@@ -2,23 +2,21 @@
 
 #include <mutex>
 
-#include "runtime/shell_session.h"
-
 namespace agentfense::cli::mcp {
 namespace {
 
 class LocalShell final : public ToolShell {
  public:
-  explicit LocalShell(runtime::SessionSpec spec) : shell_(std::move(spec)) {}
+  explicit LocalShell(std::unique_ptr<runtime::CommandSession> shell) : shell_(std::move(shell)) {}
   runtime::ExecResult exec(const std::string& command, std::chrono::milliseconds timeout,
                            const OutputCallback& on_output, int cancel_fd) override {
-    return shell_.exec(command, timeout, on_output, cancel_fd);
+    return shell_->exec(command, timeout, on_output, cancel_fd);
   }
-  bool alive() const override { return shell_.alive(); }
-  void close() override { shell_.close(); }
+  bool alive() const override { return shell_->alive(); }
+  void close() override { shell_->close(); }
 
  private:
-  runtime::ShellSession shell_;
+  const std::unique_ptr<runtime::CommandSession> shell_;
 };
 
 }  // namespace
@@ -30,7 +28,7 @@ runtime::ExecResult LocalSandboxAccess::exec(runtime::ExecSpec spec) {
   spec.inherit_stdio = false;  // stdout is the MCP channel (stdio transport)
   if (spec.output_limit > defaults().output_limit) spec.output_limit = defaults().output_limit;
   std::shared_lock lock(activity());
-  return runtime::run_sandboxed(spec);
+  return boundary_->run(spec);
 }
 
 std::unique_ptr<ToolShell> LocalSandboxAccess::open_shell() {
@@ -43,7 +41,7 @@ std::unique_ptr<ToolShell> LocalSandboxAccess::open_shell() {
   spec.limits = defaults().limits;
   spec.network = defaults().network;
   spec.output_limit = defaults().output_limit;
-  return std::make_unique<LocalShell>(std::move(spec));
+  return std::make_unique<LocalShell>(boundary_->open_session(std::move(spec)));
 }
 
 }  // namespace agentfense::cli::mcp
