@@ -42,8 +42,9 @@ FENCE = re.compile(r"(?:<!--\s*not-run:(?P<reason>[^>]*)-->\s*\n)?"
                    r"^```(?P<lang>[\w-]*)\n(?P<body>.*?)^```\s*$", re.S | re.M)
 RUNNABLE = ("python", "sh")
 # "a few": grows only with a good reason. 9: the MCP page's client configuration and the
-# audit page's event line and config fragment are data, not programs.
-MAX_NOT_RUN = 9
+# audit page's event line and config fragment are data, not programs. 10: the MCP page's
+# second client configuration (attaching to a server's sandbox), data too.
+MAX_NOT_RUN = 10
 
 # Documented behaviour that needs a server-side item of issue 11: a block of the
 # language on the right containing its text is expected to fail, for the reason on
