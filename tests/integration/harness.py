@@ -43,6 +43,16 @@ class Result:
                 f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
 
 
+def wait_for(predicate, seconds: float) -> bool:
+    """Polls `predicate` every 50 ms until it holds (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def tree_digest(root: Path, exclude_top: tuple[str, ...] = ()) -> dict[str, str]:
     """Maps every path under root to a digest of its type, mode, owner and content.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness import (agentfense_bin, assert_nothing_left, mounts_mentioning,
-                     processes_mentioning)
+                     processes_mentioning, wait_for)
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["explain"], ["mount"]])
@@ -181,15 +181,6 @@ def test_explain_warns_of_shadowed_none_rules(runner, repo):
 def test_explain_with_a_preset_warns_of_nothing(runner, repo):
     result = runner.invoke(["explain", "--preset", "agent-safe", str(repo)])
     assert result.returncode == 0 and result.stderr == "", result.describe()
-
-
-def wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def ignore_sigint() -> None:

@@ -7,19 +7,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
-from harness import agentfense_bin, mounts_mentioning
-
-
-def wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from harness import agentfense_bin, mounts_mentioning, wait_for
 
 
 def start_mount(repo: Path, state: Path, mountpoint: Path) -> subprocess.Popen:
