@@ -250,8 +250,9 @@ def test_sigkill_of_agentfense_leaves_nothing_behind(runner, repo):
         proc.wait()
     assert_nothing_left(marker, repo, proc.pid, grace_seconds=10)
     runtime_root = Path("/run/agentfense")
-    assert any(p.name.startswith(f"run-{proc.pid}-") for p in runtime_root.iterdir()), \
-        "expected the crashed run's directory to exist until the next run"
+    # The crashed run's directory stays until a run sweeps it: ours below, or one of the
+    # suites running beside this one (any `agentfense run`/`mcp` sweeps at start), so it
+    # may already be gone here; what matters is that it is gone after the next run.
     assert runner.run(repo, ["true"]).returncode == 0
     leftovers = [p.name for p in runtime_root.iterdir() if p.name.startswith(f"run-{proc.pid}-")]
     assert not leftovers, f"stale run directory not swept: {leftovers}"
