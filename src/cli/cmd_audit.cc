@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "audit/verify.h"
 #include "cli/audit_server.h"
 #include "cli/commands.h"
+#include "cli/server_client.h"
 #include "common/errors.h"
 
 namespace agentfense::cli {
@@ -77,8 +77,7 @@ int run_audit(AuditArgs& args) {
     throw UserError("give a trail FILE or --server URL --sandbox ID (not both)");
   }
   if (!args.server.empty() && args.sandbox.empty()) throw UserError("--server needs --sandbox ID");
-  for (const char* name : {"AGENTFENSE_API_KEY", "AGENTFENSE_TOKEN"})
-    if (const char* env = std::getenv(name); args.api_key.empty() && env) args.api_key = env;
+  args.api_key = api_key_from(args.api_key, {"AGENTFENSE_TOKEN"});  // the first version's name
   if (args.summary && args.follow) throw UserError("--summary and --follow do not go together");
   audit::Summary summary;
   auto sink = [&](const std::string& line) {

@@ -97,12 +97,10 @@ int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
   const mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                                    .max_timeout_seconds = args.max_timeout_seconds,
                                    .allow_commit = args.allow_commit};
-  std::string api_key = args.api_key;
-  if (api_key.empty())
-    if (const char* env = std::getenv("AGENTFENSE_API_KEY")) api_key = env;
   mcp::RemoteSandboxAccess access(
-      ServerClient({.url = args.server, .api_key = api_key, .ca_cert = args.ca_cert}), args.sandbox,
-      defaults);
+      ServerClient(
+          {.url = args.server, .api_key = api_key_from(args.api_key), .ca_cert = args.ca_cert}),
+      args.sandbox, defaults);
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;
   if (!http) channel = take_stdout();

@@ -6,11 +6,20 @@
 
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <thread>
 
 #include "common/unique_fd.h"
 
 namespace agentfense::cli {
+
+std::string api_key_from(const std::string& flag, std::initializer_list<const char*> also_from) {
+  if (!flag.empty()) return flag;
+  if (const char* key = std::getenv("AGENTFENSE_API_KEY")) return key;
+  for (const char* name : also_from)
+    if (const char* key = std::getenv(name)) return key;
+  return "";
+}
 namespace {
 
 using nlohmann::json;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +20,11 @@ class Client;
 }
 
 namespace agentfense::cli {
+
+// The API key a command talking to a server uses: its --api-key flag when given, else
+// $AGENTFENSE_API_KEY (the SDK's name for it), else the first of `also_from` that is set.
+std::string api_key_from(const std::string& flag,
+                         std::initializer_list<const char*> also_from = {});
 
 struct ServerOptions {
   std::string url;      // http://HOST:PORT or https://HOST:PORT: the server's REST address
