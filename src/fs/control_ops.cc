@@ -4,6 +4,7 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "common/dir_stream.h"
 #include "common/errors.h"
 #include "fs/kernel_notices.h"
 #include "fs/node_rebind.h"
@@ -79,7 +80,18 @@ class Dispatcher {
     if (opens_) opens_->drain(std::chrono::seconds(2));
     if (!recorder->end_command(request.command))
       throw UserError("the audit trail could not be written");
-    return {.dropped = recorder->dropped_total()};
+    return {.dropped = recorder->dropped_total(), .pending = layer_pending()};
+  }
+
+  // Whether a commit could find anything: an entry in upper or a journal record. Under
+  // the mutation lock, as for changes(): every namespace change (copy-up, create,
+  // whiteout) holds it, so an empty answer means the layer really was empty then. A data
+  // write in flight goes to an upper file that is already there. Unsure reads as pending.
+  bool layer_pending() {
+    std::lock_guard lock(fs_.mutation_mu());
+    if (!fs_.journal().empty()) return true;
+    DirStream upper(fs_.journal().upper_fd());
+    return !upper || upper.next() != nullptr || upper.error() != 0;
   }
 
   Reply changes() {

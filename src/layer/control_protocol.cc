@@ -223,6 +223,7 @@ std::string encode_reply(Op op, const Reply& reply) {
     message["notes"] = result.notes;
   } else if (op == Op::kAuditEnd) {
     message["dropped"] = reply.dropped;
+    message["pending"] = reply.pending;
   } else if (op == Op::kStats) {
     DaemonStats stats = reply.stats;
     json requests = json::object();
@@ -265,6 +266,10 @@ Reply decode_reply(Op op, std::string_view line) {
     reply.commit.notes = reader.by_path("notes");
   } else if (op == Op::kAuditEnd) {
     reply.dropped = reader.member("dropped", json::value_t::number_unsigned).get<std::uint64_t>();
+    if (const auto pending = message.find("pending"); pending != message.end()) {
+      if (!pending->is_boolean()) reader.malformed("\"pending\" is not a boolean");
+      reply.pending = pending->get<bool>();
+    }
   } else if (op == Op::kStats) {
     const json& requests = reader.member("requests", json::value_t::object);
     for (std::size_t i = 0; i < std::size(kStatsCounters); ++i) {

@@ -12,9 +12,11 @@
 //   {"op":"discard"}                    -> {"ok":true}
 //   {"op":"refresh","paths":[..]}       -> {"ok":true}
 //   {"op":"audit_begin","command":"ID"} -> {"ok":true}   events now carry the command id
-//   {"op":"audit_end","command":"ID"}   -> {"ok":true,"dropped":N} once the command's
-//        events (its repeat counts too) are written and synced: acknowledged
-//        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused
+//   {"op":"audit_end","command":"ID"}   -> {"ok":true,"dropped":N,"pending":B} once the
+//        command's events (its repeat counts too) are written and synced: acknowledged
+//        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused.
+//        "pending" is false only when the write layer holds nothing at all (upper empty,
+//        no journal record): a commit then has nothing to apply and can be skipped
 //   {"op":"stats"}                      -> {"ok":true,"requests":{"readdir","reads",
 //        "prefetched_files"},"prewarm":"off"|"walking"|"done"}  what reached the daemon
 //        so far (tests, diagnostics) and the warm-up walk's state (fs/prewarm_walk.h)
@@ -77,7 +79,10 @@ struct Reply {
   std::string diff;             // kDiff
   CommitResult commit;          // kCommit
   std::uint64_t dropped = 0;    // kAuditEnd: events the audit trail has lost so far
-  DaemonStats stats;            // kStats
+  // kAuditEnd: false only when the write layer was empty as the command ended; a reply
+  // without it reads as true (nothing is skipped on a daemon's silence).
+  bool pending = true;
+  DaemonStats stats;  // kStats
 };
 
 // A message that does not follow the protocol; what() names what was wrong.

@@ -264,6 +264,11 @@ int Journal::remove_marker(std::string_view path) {
   return log_and_apply({RecordOp::kClearMarkers, std::string(path), {}, {}});
 }
 
+bool Journal::empty() const {
+  std::lock_guard lock(mu_);
+  return whiteouts_.empty() && opaques_.empty() && replaced_.empty() && stamps_.empty();
+}
+
 bool Journal::is_whiteout(std::string_view path) const {
   std::lock_guard lock(mu_);
   return whiteouts_.contains(path);

@@ -85,6 +85,8 @@ class Journal {
   // cannot preallocate (the append then stays the only check).
   [[nodiscard]] int reserve();
 
+  // True when no record is held: no whiteout, opaque marker, replacement or copy-up stamp.
+  bool empty() const;
   std::vector<std::string> whiteouts() const;  // sorted
   std::vector<std::string> opaques() const;    // sorted
   void reset();  // forget everything (after discard/commit-all); truncates journal

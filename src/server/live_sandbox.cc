@@ -109,11 +109,12 @@ std::string LiveSandbox::begin_command_trail() {
   return id;
 }
 
-void LiveSandbox::end_command_trail(const std::string& command_id) {
+bool LiveSandbox::end_command_trail(const std::string& command_id) {
   try {
-    mount_.control({.op = Op::kAuditEnd, .command = command_id});
+    return mount_.control({.op = Op::kAuditEnd, .command = command_id}).pending;
   } catch (const std::exception& error) {
     log::error("audit.command_end_failed", {{"command", command_id}, {"error", error.what()}});
+    return true;
   }
 }
 
@@ -127,14 +128,18 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   spec.host_gid = ids_.gid();
   ExecOutcome outcome;
   outcome.command_id = begin_command_trail();
+  bool pending = true;
   {
-    const ScopeExit end_trail([&] { end_command_trail(outcome.command_id); });  // also on errors
+    // Also on errors.
+    const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id); });
     const std::shared_lock running(activity_);
     outcome.result = with_runtime_errors([&] { return boundary_->run(spec); });
   }
   // A command killed because the sandbox is stopping or its caller went away left
-  // half-done work: not synced (it stays pending in the write layer).
-  if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
+  // half-done work: not synced (it stays pending in the write layer). An empty write
+  // layer has nothing to sync: no room to reserve, no commit round trip.
+  if (plan_.sync_on_complete && !outcome.result.cancelled && pending)
+    outcome.commit = sync_after_command();
   return outcome;
 }
 
@@ -190,8 +195,10 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
                    kReasonSessionClosed);
   ExecOutcome outcome;
   outcome.command_id = begin_command_trail();
+  bool pending = true;
   {
-    const ScopeExit end_trail([&] { end_command_trail(outcome.command_id); });  // also on errors
+    // Also on errors.
+    const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id); });
     const std::shared_lock running(activity_);
     try {
       outcome.result = with_runtime_errors(
@@ -204,7 +211,8 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     }
   }
   // As for exec: a command abandoned because its caller went away is not synced.
-  if (plan_.sync_on_complete && !outcome.result.cancelled) outcome.commit = sync_after_command();
+  if (plan_.sync_on_complete && !outcome.result.cancelled && pending)
+    outcome.commit = sync_after_command();
   return outcome;
 }
 

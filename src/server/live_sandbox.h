@@ -117,8 +117,10 @@ class LiveSandbox {
   // Marks a command's start in the fs process's audit recorder (its file events get the
   // command id); end_command_trail() waits until they are written and fdatasync'd, so
   // they are acknowledged before the command's answer. Failures are logged, not thrown.
+  // end_command_trail() returns whether the write layer may hold anything to sync: false
+  // only when the fs process said it was empty as the command ended (true on failure).
   std::string begin_command_trail();
-  void end_command_trail(const std::string& command_id);
+  bool end_command_trail(const std::string& command_id);
   std::atomic<std::uint64_t> commands_{0};
 
   v1::CommitChangesResponse sync_after_command();

@@ -60,16 +60,41 @@ SandboxMount::~SandboxMount() {
 }
 
 void SandboxMount::stop() {
-  if (stopped_) return;
-  stopped_ = true;
+  {
+    const std::lock_guard lock(idle_mu_);  // keep_idle() reads stopped_
+    if (stopped_) return;
+    stopped_ = true;
+    idle_.clear();
+  }
   child_.reset();  // SIGTERM, wait, SIGKILL; detaches a mount left behind
   supervisor::destroy_run_dir(run_dir_);
 }
 
 layer::control::Reply SandboxMount::control(const layer::control::Request& request,
                                             std::chrono::milliseconds timeout) const {
-  supervisor::ControlClient client(run_dir_ + "/control.sock");
-  return client.call(request, timeout);
+  std::unique_ptr<supervisor::ControlClient> client;
+  {
+    const std::lock_guard lock(idle_mu_);
+    if (!idle_.empty()) {
+      client = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!client) client = std::make_unique<supervisor::ControlClient>(run_dir_ + "/control.sock");
+  layer::control::Reply reply;
+  try {
+    reply = client->call(request, timeout);
+  } catch (const layer::control::Refused&) {
+    keep_idle(std::move(client));  // a complete answer: the connection is still in step
+    throw;
+  }
+  keep_idle(std::move(client));
+  return reply;
+}
+
+void SandboxMount::keep_idle(std::unique_ptr<supervisor::ControlClient> client) const {
+  const std::lock_guard lock(idle_mu_);
+  if (!stopped_ && idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(client));
 }
 
 int sweep_mount_root(const std::string& mount_root) {

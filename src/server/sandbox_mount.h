@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/unique_fd.h"
 #include "layer/control_protocol.h"
 #include "policy/rule.h"
+#include "supervisor/control_client.h"
 #include "supervisor/mount_child.h"
 
 namespace agentfense::server {
@@ -52,7 +54,9 @@ class SandboxMount {
   // Its host path (root-only), for a runtime that binds by path (dockerd).
   std::string mountpoint() const { return run_dir_ + "/mnt"; }
   // One request over the control socket; throws when the fs process answers ok=false or
-  // cannot be reached.
+  // cannot be reached. Connections are kept open between calls (each costs the fs
+  // process a thread and us a connect otherwise: a command makes two or three calls);
+  // concurrent calls each get one of their own.
   layer::control::Reply control(const layer::control::Request& request,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
@@ -60,7 +64,12 @@ class SandboxMount {
   std::string run_dir_;
   std::unique_ptr<supervisor::MountChild> child_;
   UniqueFd workspace_;
-  bool stopped_ = false;
+  bool stopped_ = false;  // guarded by idle_mu_
+  static constexpr std::size_t kMaxIdleConnections = 4;
+  void keep_idle(std::unique_ptr<supervisor::ControlClient> client) const;
+  // Open connections not in use; one that failed is dropped, never put back.
+  mutable std::mutex idle_mu_;
+  mutable std::vector<std::unique_ptr<supervisor::ControlClient>> idle_;
 };
 
 // Removes run directories left under mount_root by a previous server process (crash,

@@ -113,6 +113,7 @@ TEST(ControlReply, EveryOpRoundTrips) {
   reply.commit.reasons = {{kSpacedName, "not writable"}, {"/c", "changed in the codebase"}};
   reply.commit.notes = {{kOddName, "committed with mode 0755 instead of 4755"}};
   reply.dropped = 42;
+  reply.pending = false;
   reply.stats = {.readdir = 7, .reads = 8, .prefetched_files = 9, .prewarm = "walking"};
   for (const Op op : kAllOps) {
     const std::string line = encode_reply(op, reply);
@@ -138,6 +139,7 @@ TEST(ControlReply, EveryOpRoundTrips) {
     EXPECT_EQ(decoded.commit.reasons, commit.reasons) << op_name(op);
     EXPECT_EQ(decoded.commit.notes, commit.notes) << op_name(op);
     EXPECT_EQ(decoded.dropped, op == Op::kAuditEnd ? 42u : 0u) << op_name(op);
+    EXPECT_EQ(decoded.pending, op != Op::kAuditEnd) << op_name(op);  // the default: true
     const DaemonStats& stats = op == Op::kStats ? reply.stats : empty.stats;
     EXPECT_EQ(decoded.stats.readdir, stats.readdir) << op_name(op);
     EXPECT_EQ(decoded.stats.reads, stats.reads) << op_name(op);
@@ -157,7 +159,12 @@ TEST(ControlReply, TheWireFormatIsTheDocumentedOne) {
   EXPECT_EQ(encode_reply(Op::kCommit, {.commit = commit}),
             R"({"applied":["/a"],"conflicts":["/b"],"denied":[],"notes":{},"ok":true,)"
             R"("reasons":{"/b":"changed"}})");
-  EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3}), R"({"dropped":3,"ok":true})");
+  EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3}),
+            R"({"dropped":3,"ok":true,"pending":true})");
+  EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3, .pending = false}),
+            R"({"dropped":3,"ok":true,"pending":false})");
+  // A daemon that does not say reads as "something may be pending": nothing is skipped.
+  EXPECT_TRUE(decode_reply(Op::kAuditEnd, R"({"ok":true,"dropped":0})").pending);
   EXPECT_EQ(encode_reply(Op::kStats, {.stats = {.readdir = 1, .reads = 2, .prewarm = "off"}}),
             R"({"ok":true,"prewarm":"off","requests":{"prefetched_files":0,"readdir":1,)"
             R"("reads":2}})");
@@ -215,6 +222,8 @@ TEST(ControlReply, MalformedRepliesAreRefusedWithTheirFault) {
             "malformed control reply to 'changes': path is not a string");
   EXPECT_EQ(reply_error(Op::kAuditEnd, R"({"ok":true,"dropped":-1})"),
             "malformed control reply to 'audit_end': no dropped");
+  EXPECT_EQ(reply_error(Op::kAuditEnd, R"({"ok":true,"dropped":1,"pending":0})"),
+            "malformed control reply to 'audit_end': \"pending\" is not a boolean");
   EXPECT_EQ(reply_error(Op::kStats, R"({"ok":true,"requests":{"readdir":1},"prewarm":"off"})"),
             "malformed control reply to 'stats': no requests.reads");
 }

@@ -121,6 +121,28 @@ TEST_F(JournalTest, ResetForgetsEverythingDurably) {
   EXPECT_EQ(fs::file_size(state_ / "journal"), 0u);
 }
 
+// empty() is what lets a server skip the commit after a command: every kind of record
+// must count, and so must a whiteout that was cleared (the entry was replaced).
+TEST_F(JournalTest, EmptyOnlyWithoutAnyRecord) {
+  EXPECT_TRUE(journal_->empty());
+  EXPECT_EQ(journal_->add_whiteout("/a"), 0);
+  EXPECT_FALSE(journal_->empty());
+  EXPECT_EQ(journal_->remove_marker("/a"), 0);  // replaced: still something to commit
+  EXPECT_FALSE(journal_->empty());
+  journal_->reset();
+  EXPECT_TRUE(journal_->empty());
+  EXPECT_EQ(journal_->add_opaque("/b"), 0);
+  EXPECT_FALSE(journal_->empty());
+  journal_->reset();
+  EXPECT_EQ(journal_->record_copy_up("/c", BaseStamp{1, 2, 3}), 0);
+  EXPECT_FALSE(journal_->empty());
+  reopen_journal();
+  EXPECT_FALSE(journal_->empty());
+  journal_->reset();
+  reopen_journal();
+  EXPECT_TRUE(journal_->empty());
+}
+
 TEST_F(JournalTest, CompactsWhenDeadRecordsDominate) {
   EXPECT_EQ(journal_->add_whiteout("/replaced"), 0);
   EXPECT_EQ(journal_->remove_marker("/replaced"), 0);
