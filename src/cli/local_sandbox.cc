@@ -12,6 +12,7 @@
 #include "supervisor/base_dir.h"
 #include "supervisor/control_client.h"
 #include "supervisor/mount_child.h"
+#include "supervisor/sibling_binary.h"
 
 namespace agentfense::cli {
 namespace {
@@ -50,6 +51,7 @@ LocalSandbox::LocalSandbox(const LocalSandboxSpec& spec)
   has_control_ = spec.control_socket;
   if (spec.before_mount) spec.before_mount(sandbox_id());
   mount_ = std::make_unique<supervisor::MountChild>(supervisor::MountChildSpec{
+      .program = supervisor::fs_program(),
       .base_dir = spec.dir,
       .mountpoint = run_dir_.mountpoint(),
       .state_dir = run_dir_.state_dir(),

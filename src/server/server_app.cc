@@ -101,7 +101,7 @@ DockerOptions docker_options(const Config& config, std::string instance) {
 
 SandboxServiceOptions sandbox_options(const Config& config, std::string instance) {
   return {
-      .fs_program = supervisor::sibling_binary("agentfense"),
+      .fs_program = supervisor::fs_program(),
       .sandboxes_dir = config.storage.data_dir + "/sandboxes",
       .mount_root = config.storage.mount_path,
       .default_timeout = config.runtime.default_timeout,

@@ -19,4 +19,12 @@ std::string sibling_binary(const std::string& name) {
   return path;
 }
 
+std::string fs_program() {
+  try {
+    return sibling_binary("agentfense-fs");
+  } catch (const UserError&) {
+    return sibling_binary("agentfense");
+  }
+}
+
 }  // namespace agentfense::supervisor
