@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -35,6 +38,32 @@ void write_failure_and_exit(int fd, const ChildFailure& failure) {
   ::_exit(kChildSetupFailedExit);
 }
 
+// A vfork child's start: resets what would run on the parent's memory, then `body`.
+struct VforkStart {
+  const std::function<ChildFailure()>* body;
+  int status_fd;
+  sigset_t mask;  // the caller's, restored once no handler is left
+};
+
+// Room for `body` and the libc calls it makes before exec.
+constexpr std::size_t kVforkStackBytes = 256 * 1024;
+
+int vfork_child(void* arg) {
+  const auto* start = static_cast<const VforkStart*>(arg);
+  struct sigaction fallback {};
+  fallback.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current {};
+    // SIGKILL, SIGSTOP and libc's internal signals refuse: nothing to reset there.
+    if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler != SIG_DFL &&
+        current.sa_handler != SIG_IGN)
+      (void)::sigaction(sig, &fallback, nullptr);
+  }
+  (void)::sigprocmask(SIG_SETMASK, &start->mask, nullptr);
+  write_failure_and_exit(start->status_fd, (*start->body)());
+  return kChildSetupFailedExit;  // not reached
+}
+
 }  // namespace
 
 ChildProcess ChildProcess::spawn(const std::function<ChildFailure()>& body) {
@@ -48,6 +77,31 @@ ChildProcess ChildProcess::spawn(const std::function<ChildFailure()>& body) {
     status_read.reset();
     write_failure_and_exit(status_write.get(), body());
   }
+  return adopt(pid, std::move(status_read), std::move(status_write));
+}
+
+ChildProcess ChildProcess::spawn_vfork(const std::function<ChildFailure()>& body) {
+  int status_pipe[2];
+  check_syscall(::pipe2(status_pipe, O_CLOEXEC), "pipe2");
+  UniqueFd status_read(status_pipe[0]);
+  UniqueFd status_write(status_pipe[1]);
+  // Until the child has reset the handlers, no signal may run one in it.
+  sigset_t all;
+  sigfillset(&all);
+  VforkStart start{.body = &body, .status_fd = status_write.get(), .mask = {}};
+  pthread_sigmask(SIG_SETMASK, &all, &start.mask);
+  // The child's stack (it must not use ours); left unzeroed, it is only written.
+  const auto stack = std::make_unique_for_overwrite<char[]>(kVforkStackBytes);
+  const pid_t pid = ::clone(vfork_child, stack.get() + kVforkStackBytes,
+                            CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+  const int clone_error = errno;
+  pthread_sigmask(SIG_SETMASK, &start.mask, nullptr);
+  if (pid < 0) throw SystemError("clone", clone_error);
+  // The child has exec'd or exited by now; its failure, if any, is in the pipe.
+  return adopt(pid, std::move(status_read), std::move(status_write));
+}
+
+ChildProcess ChildProcess::adopt(pid_t pid, UniqueFd status_read, UniqueFd status_write) {
   // From here the child is ours; constructing the owner first means any throw below
   // still kills and reaps it.
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

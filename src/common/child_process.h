@@ -26,6 +26,16 @@ class ChildProcess {
   // naming the child's failed step otherwise.
   static ChildProcess spawn(const std::function<ChildFailure()>& body);
 
+  // As spawn(), but the child shares our memory until it execs (vfork: the calling
+  // thread waits meanwhile), so a parent with a large address space pays no copy of
+  // its page tables, nor their teardown at exec: about 3 ms less for the server. The
+  // contract for `body` is stricter: plain system calls only - no allocation, no
+  // locks, no write to anything but its own locals, and no glibc wrapper that acts on
+  // the whole process (setuid and friends would change the parent's threads). Every
+  // caught signal is reset to its default in the child before `body` runs (a handler
+  // would run on the parent's memory), with the caller's signal mask.
+  static ChildProcess spawn_vfork(const std::function<ChildFailure()>& body);
+
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;
   ChildProcess(const ChildProcess&) = delete;
@@ -43,6 +53,8 @@ class ChildProcess {
 
  private:
   ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  // The parent's side of both spawns: owns `pid` at once, then waits for its exec.
+  static ChildProcess adopt(pid_t pid, UniqueFd status_read, UniqueFd status_write);
 
   pid_t pid_ = -1;  // -1 once reaped
   UniqueFd pidfd_;

@@ -49,9 +49,9 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
   return argv;
 }
 
-// Runs in the forked child: only async-signal-safe calls until exec.
-ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd,
-                                 pid_t supervisor) {
+// Runs in a vfork child (ChildProcess::spawn_vfork: the server's address space is large
+// and copying it was most of the fs process's start): plain system calls only until exec.
+ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd, pid_t supervisor) {
   // If the supervisor dies (even by SIGKILL) the mount process gets SIGTERM and
   // unmounts cleanly; checking the parent afterwards closes the race with a supervisor
   // that died before the signal was armed.
@@ -96,7 +96,7 @@ MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds rea
   const std::string program = spec.program;
   const pid_t supervisor = ::getpid();
   const int ready_fd = ready_write.get();
-  child_.emplace(ChildProcess::spawn(
+  child_.emplace(ChildProcess::spawn_vfork(
       [&] { return exec_mount(program.c_str(), argv.get(), ready_fd, supervisor); }));
   ready_write.reset();  // the child's copy is the only one: its exit reads as EOF
 
