@@ -83,7 +83,7 @@ ChildFailure exec_child(const ChildPlan& plan) {
     if (plan.private_tun_device) {
       if (auto f = provide_private_tun_device(plan.uid, plan.gid); f.step) return f;
     }
-    if (auto f = drop_privileges(plan.uid, plan.gid); f.step) return f;
+    if (auto f = drop_task_privileges(plan.uid, plan.gid); f.step) return f;
   }
   if (auto f = die_with_parent(plan.parent_pid); f.step) return f;
   if (auto f = enforce_no_new_privs(); f.step) return f;

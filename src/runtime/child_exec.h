@@ -1,7 +1,9 @@
-// The forked child's linear chain, from fork to `execve(bwrap)`: join the cgroup, wire
-// stdio, close every fd bwrap must not see, stage the workspace, drop to the unprivileged host ids,
-// arm the parent-death signal, set no_new_privs, exec. Everything is prepared before fork
-// (ChildPlan) so the child only makes async-signal-safe calls.
+// The child's linear chain, from its start to `execve(bwrap)`: join the cgroup, wire
+// stdio, close every fd bwrap must not see, stage the workspace, drop to the unprivileged
+// host ids, arm the parent-death signal, set no_new_privs, exec. Everything is prepared
+// before (ChildPlan) so the child only makes plain system calls: it runs as a vfork
+// child on the parent's memory (ChildProcess::spawn_vfork), which is why the ids are
+// dropped with raw syscalls (drop_task_privileges).
 #pragma once
 
 #include <sys/types.h>

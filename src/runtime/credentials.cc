@@ -2,17 +2,46 @@
 
 #include <grp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace agentfense::runtime {
 
-ChildFailure drop_privileges(uid_t uid, gid_t gid) {
+namespace {
+
+// The three calls that change ids, as glibc's process-wide wrappers or as raw syscalls.
+struct IdCalls {
+  int (*clear_groups)();
+  int (*setresgid)(gid_t, gid_t, gid_t);
+  int (*setresuid)(uid_t, uid_t, uid_t);
+};
+
+int process_clear_groups() {
+  return ::setgroups(0, nullptr);
+}
+int process_setresgid(gid_t r, gid_t e, gid_t s) {
+  return ::setresgid(r, e, s);
+}
+int process_setresuid(uid_t r, uid_t e, uid_t s) {
+  return ::setresuid(r, e, s);
+}
+int task_clear_groups() {
+  return static_cast<int>(::syscall(SYS_setgroups, 0, nullptr));
+}
+int task_setresgid(gid_t r, gid_t e, gid_t s) {
+  return static_cast<int>(::syscall(SYS_setresgid, r, e, s));
+}
+int task_setresuid(uid_t r, uid_t e, uid_t s) {
+  return static_cast<int>(::syscall(SYS_setresuid, r, e, s));
+}
+
+ChildFailure drop_with(const IdCalls& calls, uid_t uid, gid_t gid) {
   if (uid == 0 || gid == 0) return {"refusing to run the sandbox as host root", EPERM};
-  if (::setgroups(0, nullptr) < 0) return {"setgroups", errno};
-  if (::setresgid(gid, gid, gid) < 0) return {"setresgid", errno};
-  if (::setresuid(uid, uid, uid) < 0) return {"setresuid", errno};
+  if (calls.clear_groups() < 0) return {"setgroups", errno};
+  if (calls.setresgid(gid, gid, gid) < 0) return {"setresgid", errno};
+  if (calls.setresuid(uid, uid, uid) < 0) return {"setresuid", errno};
 
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
@@ -22,8 +51,18 @@ ChildFailure drop_privileges(uid_t uid, gid_t gid) {
   if (rgid != gid || egid != gid || sgid != gid) return {"gid did not change", EPERM};
   gid_t groups[1];
   if (::getgroups(1, groups) != 0) return {"supplementary groups remain", EPERM};
-  if (::setresuid(0, 0, 0) == 0) return {"uid 0 could be regained", EPERM};
+  if (calls.setresuid(0, 0, 0) == 0) return {"uid 0 could be regained", EPERM};
   return {};
+}
+
+}  // namespace
+
+ChildFailure drop_privileges(uid_t uid, gid_t gid) {
+  return drop_with({process_clear_groups, process_setresgid, process_setresuid}, uid, gid);
+}
+
+ChildFailure drop_task_privileges(uid_t uid, gid_t gid) {
+  return drop_with({task_clear_groups, task_setresgid, task_setresuid}, uid, gid);
 }
 
 ChildFailure enforce_no_new_privs() {

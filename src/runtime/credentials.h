@@ -15,6 +15,12 @@ namespace agentfense::runtime {
 // group list, and that uid 0 cannot be regained.
 ChildFailure drop_privileges(uid_t uid, gid_t gid);
 
+// The same, with raw system calls that change the calling task only: for a child that
+// shares its parent's memory until exec (ChildProcess::spawn_vfork), where glibc's
+// wrappers would try to bring every thread of the parent along. Only for a task that is
+// alone in its process (a vfork or fork child), or the other threads keep their ids.
+ChildFailure drop_task_privileges(uid_t uid, gid_t gid);
+
 // PR_SET_NO_NEW_PRIVS and read it back: no setuid binary or file capability can give
 // the sandbox more than it started with.
 ChildFailure enforce_no_new_privs();
