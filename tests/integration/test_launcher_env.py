@@ -120,8 +120,8 @@ def test_helpers_run_with_a_fixed_environment_and_no_value_on_a_command_line(rep
             if "sleep" in comms or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        # The fs process runs as /proc/self/exe ("exe"), then the two bwraps.
-        assert comms == ["bwrap", "bwrap", "exe", "sleep"], comms
+        # The fs process (agentfense-fs, next to agentfense), then the two bwraps.
+        assert comms == ["agentfense-fs", "bwrap", "bwrap", "sleep"], comms
         for pid, (comm, environ, cmdline) in seen.items():
             if comm == "sleep":
                 assert f"TOKEN={value}".encode() in environ
