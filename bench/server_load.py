@@ -70,7 +70,8 @@ def pct(values: list[float], p: float) -> float:
 
 def summary(name: str, ms: list[float]) -> str:
     return (f"{name:<34} n={len(ms):<4} p50={statistics.median(ms):7.1f} ms  "
-            f"p90={pct(ms, 90):7.1f} ms  p99={pct(ms, 99):7.1f} ms")
+            f"p90={pct(ms, 90):7.1f} ms  p99={pct(ms, 99):7.1f} ms  "
+            f"range {min(ms):.1f}-{max(ms):.1f} ms")
 
 
 def create_start_exec(srv: Server, codebase_id: str) -> tuple[str, float]:
