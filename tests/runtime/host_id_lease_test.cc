@@ -72,6 +72,23 @@ TEST_F(HostIdLeaseTest, EachLeaseGetsItsOwnIdUntilReleased) {
   EXPECT_EQ(HostIdLease::acquire(range, dir_).uid(), 5001u);
 }
 
+// A start tries the id after the last one leased first (one lock file, not one per
+// running sandbox), so a returned id is the last to be handed out again.
+TEST_F(HostIdLeaseTest, AReturnedIdIsReusedOnlyAfterTheOthers) {
+  const IdRange range{6000, 6003};
+  std::optional<HostIdLease> first(HostIdLease::acquire(range, dir_));
+  const HostIdLease second = HostIdLease::acquire(range, dir_);
+  EXPECT_EQ(first->uid(), 6000u);
+  EXPECT_EQ(second.uid(), 6001u);
+  first.reset();  // returns 6000
+  const HostIdLease third = HostIdLease::acquire(range, dir_);
+  const HostIdLease fourth = HostIdLease::acquire(range, dir_);
+  const HostIdLease fifth = HostIdLease::acquire(range, dir_);  // wraps around
+  EXPECT_EQ(third.uid(), 6002u);
+  EXPECT_EQ(fourth.uid(), 6003u);
+  EXPECT_EQ(fifth.uid(), 6000u);
+}
+
 TEST_F(HostIdLeaseTest, LeasesAreExclusiveAcrossProcessesAndReturnWhenOneDies) {
   const IdRange range{7000, 7001};
   int ready[2];
