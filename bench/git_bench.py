@@ -7,7 +7,7 @@ run --preset full-access` mount: "first" is the first git command of that mount,
 the repetitions after it. Target: <= 1.5x native each, first run included.
 
 Sandbox sides: the sandbox's generated /etc/gitconfig (core.checkStat=minimal,
-core.trustctime=false; src/runtime/etc_files.cc) and, with --git-defaults, the same
+core.trustctime=false, core.createObject=rename; src/runtime/etc_files.cc) and, with --git-defaults, the same
 sandbox with GIT_CONFIG_NOSYSTEM=1 (git's defaults: the index's inode and owner must match
 too). The native side runs git with its defaults (GIT_CONFIG_NOSYSTEM=1).
 
