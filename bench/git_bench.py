@@ -7,11 +7,12 @@ run --preset full-access` mount: "first" is the first git command of that mount,
 the repetitions after it. Target: <= 1.5x native each, first run included.
 
 Sandbox sides: the sandbox's generated /etc/gitconfig (core.checkStat=minimal,
-core.trustctime=false; src/runtime/etc_files.cc) and, with --git-defaults, the same
+core.trustctime=false, core.createObject=rename; src/runtime/etc_files.cc) and, with --git-defaults, the same
 sandbox with GIT_CONFIG_NOSYSTEM=1 (git's defaults: the index's inode and owner must match
 too). The native side runs git with its defaults (GIT_CONFIG_NOSYSTEM=1).
 
     python3 bench/git_bench.py [--rounds 3] [--reps 4] [--git-defaults] [--bin PATH]
+        [--compare-bin OTHER_BUILD/agentfense]
         [--side-config core.createObject=rename] [--only commit]
 """
 
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--side-config", action="append", default=[], metavar="KEY=VALUE",
                         help="add a sandbox side running git with this config (repeatable, "
                         "one side each), e.g. core.createObject=rename")
+    parser.add_argument("--compare-bin", metavar="PATH",
+                        help="add a sandbox side running this other agentfense build (e.g. "
+                        "the main branch's), to compare builds in one run")
     parser.add_argument("--only", help="rows whose name contains this text")
     parser.add_argument("--tree", type=Path,
                         default=Path("/var/tmp/agentfense-write-bench-tree"))
@@ -76,6 +80,8 @@ def main() -> None:
     if not any(os.access(f"{d}/git", os.X_OK) for d in ("/usr/bin", "/bin")):
         raise SystemExit("git is not installed (/usr/bin/git): nothing to measure")
     sides = [Sandbox("sandbox", args.bin)]
+    if args.compare_bin:
+        sides.append(Sandbox("sandbox, other build", args.compare_bin))
     if args.git_defaults:
         sides.append(Sandbox("sandbox, git defaults", args.bin,
                              env={"GIT_CONFIG_NOSYSTEM": "1"}))

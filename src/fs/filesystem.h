@@ -47,6 +47,7 @@ struct RequestCounters {
   std::atomic<std::uint64_t> listing_builds{0};
   std::atomic<std::uint64_t> reads{0};
   std::atomic<std::uint64_t> prefetched_files{0};  // pushed into the page cache
+  std::atomic<std::uint64_t> getattr{0};           // attributes the kernel did not hold (fresh)
 };
 
 class Prefetcher;
