@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "fs/kernel_channel.h"
 #include "fs/ops.h"
 
 namespace agentfense::fs {
@@ -48,6 +49,7 @@ Session::Session(const MountOptions& options)
     throw SystemError("mount " + options.mountpoint, errno ? errno : EIO);
   }
   mounted_ = true;
+  install_kernel_channel(session_);
   if (options.prefetch) {
     prefetcher_ = std::make_unique<Prefetcher>(session_);
     filesystem_->set_prefetcher(prefetcher_.get());
