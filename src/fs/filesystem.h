@@ -49,6 +49,7 @@ struct RequestCounters {
   std::atomic<std::uint64_t> reads{0};
   std::atomic<std::uint64_t> prefetched_files{0};  // pushed into the page cache
   std::atomic<std::uint64_t> getxattr{0};
+  std::atomic<std::uint64_t> getattr{0};
   std::atomic<std::uint64_t> writes{0};
 };
 

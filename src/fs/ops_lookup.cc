@@ -60,6 +60,7 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Filesystem& fs = fs_of(req);
+  fs.counters().getattr++;
   const std::shared_lock gate(fs.layer_gate());
   if (fs.access().auditing()) {
     // The kernel enforces view on its own (mode bits without read/write), and asks for

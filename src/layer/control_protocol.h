@@ -16,7 +16,7 @@
 //        events (its repeat counts too) are written and synced: acknowledged
 //        (docs/audit.md); {"ok":false,...} when auditing is off or the disk refused
 //   {"op":"stats"}                      -> {"ok":true,"requests":{"readdir","reads",
-//        "prefetched_files"},"prewarm":"off"|"walking"|"done"}  what reached the daemon
+//        "prefetched_files","getattr"},"prewarm":"off"|"walking"|"done"}  what reached the daemon
 //        so far (tests, diagnostics) and the warm-up walk's state (fs/prewarm_walk.h)
 //   any failure                         -> {"ok":false,"error":"one line"}
 //
@@ -68,6 +68,7 @@ struct DaemonStats {
   std::uint64_t readdir = 0;
   std::uint64_t reads = 0;
   std::uint64_t prefetched_files = 0;
+  std::uint64_t getattr = 0;
   std::string prewarm;  // "off", "walking" or "done"
 };
 

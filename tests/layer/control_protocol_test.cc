@@ -113,7 +113,8 @@ TEST(ControlReply, EveryOpRoundTrips) {
   reply.commit.reasons = {{kSpacedName, "not writable"}, {"/c", "changed in the codebase"}};
   reply.commit.notes = {{kOddName, "committed with mode 0755 instead of 4755"}};
   reply.dropped = 42;
-  reply.stats = {.readdir = 7, .reads = 8, .prefetched_files = 9, .prewarm = "walking"};
+  reply.stats = {
+      .readdir = 7, .reads = 8, .prefetched_files = 9, .getattr = 10, .prewarm = "walking"};
   for (const Op op : kAllOps) {
     const std::string line = encode_reply(op, reply);
     EXPECT_EQ(line.find('\n'), std::string::npos) << line;
@@ -142,6 +143,7 @@ TEST(ControlReply, EveryOpRoundTrips) {
     EXPECT_EQ(decoded.stats.readdir, stats.readdir) << op_name(op);
     EXPECT_EQ(decoded.stats.reads, stats.reads) << op_name(op);
     EXPECT_EQ(decoded.stats.prefetched_files, stats.prefetched_files) << op_name(op);
+    EXPECT_EQ(decoded.stats.getattr, stats.getattr) << op_name(op);
     EXPECT_EQ(decoded.stats.prewarm, stats.prewarm) << op_name(op);
   }
 }
@@ -159,8 +161,8 @@ TEST(ControlReply, TheWireFormatIsTheDocumentedOne) {
             R"("reasons":{"/b":"changed"}})");
   EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3}), R"({"dropped":3,"ok":true})");
   EXPECT_EQ(encode_reply(Op::kStats, {.stats = {.readdir = 1, .reads = 2, .prewarm = "off"}}),
-            R"({"ok":true,"prewarm":"off","requests":{"prefetched_files":0,"readdir":1,)"
-            R"("reads":2}})");
+            R"({"ok":true,"prewarm":"off","requests":{"getattr":0,"prefetched_files":0,)"
+            R"("readdir":1,"reads":2}})");
 }
 
 TEST(ControlReply, ReasonsAreSentAsPrintableText) {
