@@ -6,6 +6,8 @@
 //    itself. Ours never stores those bits (ops_setattr.cc), so nothing more is needed;
 //    what it buys is SB_NOSEC on the mount: the kernel stops asking GETXATTR
 //    security.capability before every WRITE (one of the two round trips per write(2)).
+//  * FUSE_OVER_IO_URING, when a transport is given (uring_transport.h): replies to the
+//    requests it took go back through it instead of /dev/fuse.
 #pragma once
 
 #include <atomic>
@@ -15,9 +17,15 @@ struct fuse_session;
 
 namespace agentfense::fs {
 
+class UringTransport;
+
 // What the kernel and we agreed on at INIT, readable once the first request was served.
 struct KernelFeatures {
   std::atomic<bool> killpriv_v2{false};
+  // Set before the mount when requests may travel over io_uring (uring_transport.h); the
+  // channel starts it once INIT agreed on it, and routes its replies.
+  UringTransport* transport = nullptr;
+  std::atomic<bool> uring{false};
 
   // The INIT exchange as the channel saw it: it happens once, before any other request
   // (the kernel sends nothing else until it has our reply), so atomics carry it from the
