@@ -42,6 +42,10 @@ constexpr std::uint32_t kRegister = 1;        // FUSE_IO_URING_CMD_REGISTER
 constexpr std::uint32_t kCommitAndFetch = 2;  // FUSE_IO_URING_CMD_COMMIT_AND_FETCH
 
 constexpr int kThreadsPerQueue = 3;  // see the header: above prefetch's kMaxPushers (2)
+// The kernel (6.18) wants an entry on every CPU's queue before it uses any: on a host with
+// more CPUs than this, kThreadsPerQueue threads per CPU in every fs process would cost
+// more than the wake-ups they save, and /dev/fuse serves.
+constexpr unsigned kMaxQueues = 16;
 // Payload bytes of each entry kept resident between requests: READ replies and most
 // requests fit; a 1 MiB WRITE's pages are given back after it (a few µs against the
 // 1 MiB it moved), so idle memory does not keep one large buffer per thread.
@@ -107,6 +111,11 @@ UringTransport::~UringTransport() {
 bool UringTransport::start(std::size_t max_payload) {
   max_payload_ = max_payload;
   const unsigned queues = possible_cpus();
+  if (queues > kMaxQueues) {
+    log::info("fs.transport", {{"kind", "dev_fuse"}, {"why", "too many CPUs for a ring per CPU"},
+                               {"cpus", queues}});
+    return false;
+  }
   std::string refused;
   for (unsigned qid = 0; qid < queues && refused.empty(); ++qid) {
     for (int i = 0; i < kThreadsPerQueue && refused.empty(); ++i) {
