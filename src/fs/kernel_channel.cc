@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "fs/filesystem.h"
 #include "fs/uring_transport.h"
 
@@ -53,7 +54,13 @@ std::size_t amend_init_reply(fuse_init_out* out, std::uint64_t offered, KernelFe
     out->flags |= FUSE_HANDLE_KILLPRIV_V2;
     features.killpriv_v2.store(true);
   }
-  if (!features.transport || !(offered & kOverIoUring) || !(offered & FUSE_INIT_EXT)) return 0;
+  if (!features.transport) return 0;
+  if (!(offered & kOverIoUring) || !(offered & FUSE_INIT_EXT)) {
+    log::info("fs.transport",
+              {{"kind", "dev_fuse"}, {"why", "the kernel does not offer FUSE over io_uring "
+                                             "(Linux 6.14+ with fuse.enable_uring=Y)"}});
+    return 0;
+  }
   out->flags |= FUSE_INIT_EXT;
   out->flags2 |= static_cast<std::uint32_t>(kOverIoUring >> 32);
   features.uring.store(true);
