@@ -199,7 +199,14 @@ void UringTransport::serve(Ring& ring) {
     }
     const int result = cqe->res;
     io_uring_cqe_seen(&ring.uring, cqe);
-    if (result < 0) return;  // the connection ended (unmount) or the entry was cancelled
+    if (result < 0) {
+      // The connection ended (unmount, abort) or the entry was cancelled: expected when
+      // stopping. Anything else takes this entry out of service, and is worth a line.
+      if (!stopping_ && result != -ENOTCONN && result != -ECANCELED && result != -ENODEV) {
+        log::warn("fs.uring_entry_failed", {{"error", std::strerror(-result)}});
+      }
+      return;
+    }
     served_.fetch_add(1, std::memory_order_relaxed);
     handle(ring.entry);
   }
