@@ -10,6 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 profile=${1:-all}
 cli_packages=(
   build-essential cmake ninja-build pkg-config libfuse3-dev fuse3 bubblewrap
+  liburing-dev  # FUSE over io_uring (src/fs/uring_transport.h)
   libseccomp-dev libre2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libssl-dev
   libcpp-httplib-dev  # httplib: `agentfense mcp --http`
   libcurl4-openssl-dev)  # libcurl: `agentfense run --runtime docker` (dockerd's Engine API)
@@ -36,6 +37,14 @@ done
 if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# FUSE over io_uring (kernel 6.14+) is off unless this module parameter says otherwise; the
+# fs uses it when offered and /dev/fuse when not (docs/performance.md). Failing here
+# (an older kernel, a read-only /sys in a container) only keeps the /dev/fuse path.
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [ -w "$uring_param" ] && [ "$(cat "$uring_param")" != Y ]; then
+  echo Y > "$uring_param" 2>/dev/null ||
+    echo "note: could not enable FUSE over io_uring ($uring_param); using /dev/fuse" >&2
 fi
 [ "$profile" = cli ] && exit 0
 python3 -m pip install -q --disable-pip-version-check pytest 2>/dev/null ||

@@ -64,6 +64,7 @@ class Dispatcher {
     return {.stats = {.readdir = counters.readdir.load(),
                       .reads = counters.reads.load(),
                       .prefetched_files = counters.prefetched_files.load(),
+                      .getattr = counters.getattr.load(),
                       .prewarm = !prewarm_              ? "off"
                                  : prewarm_->finished() ? "done"
                                                         : "walking"}};

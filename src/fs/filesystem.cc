@@ -28,14 +28,19 @@ size_t open_file_limit() {
   return limit.rlim_cur;
 }
 
-// Half the open-file limit for cached file fds and a quarter for directory fds (however
-// many directories the tree has); the rest is for fds held by requests in flight, the
-// listing streams, libfuse and the audit and control machinery.
+// A quarter of the open-file limit (at most 256) is kept for fds held by requests in
+// flight (up to 16 libfuse and 3 io_uring threads per CPU at once), the listing streams,
+// the io_uring instances and the audit and control machinery; of the rest, half for
+// cached file fds and a quarter for directory fds (however many directories there are).
+size_t usable_fds() {
+  const size_t limit = open_file_limit();
+  return limit - std::min<size_t>(limit / 4, 256);
+}
 size_t fd_cache_capacity() {
-  return std::clamp<size_t>(open_file_limit() / 2, 64, 8192);
+  return std::clamp<size_t>(usable_fds() / 2, 64, 8192);
 }
 size_t dir_fd_capacity() {
-  return std::clamp<size_t>(open_file_limit() / 4, 16, 4096);
+  return std::clamp<size_t>(usable_fds() / 4, 16, 4096);
 }
 
 DirHandle dup_dir(int fd) {

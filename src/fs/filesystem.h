@@ -27,6 +27,7 @@
 #include "fs/access.h"
 #include "fs/fd_cache.h"
 #include "fs/inode_table.h"
+#include "fs/kernel_channel.h"
 #include "fs/mount.h"
 #include "fs/presented_attr.h"
 #include "fs/write_quota.h"
@@ -48,6 +49,8 @@ struct RequestCounters {
   std::atomic<std::uint64_t> reads{0};
   std::atomic<std::uint64_t> prefetched_files{0};  // pushed into the page cache
   std::atomic<std::uint64_t> getattr{0};           // attributes the kernel did not hold (fresh)
+  std::atomic<std::uint64_t> getxattr{0};
+  std::atomic<std::uint64_t> writes{0};
 };
 
 class Prefetcher;
@@ -92,6 +95,8 @@ class Filesystem {
   // Null when prefetch is off or the session is stopping.
   Prefetcher* prefetcher() const { return prefetcher_.load(); }
   void set_prefetcher(Prefetcher* prefetcher) { prefetcher_.store(prefetcher); }
+  // What INIT agreed on beyond libfuse's own flags (kernel_channel.h).
+  KernelFeatures& kernel_features() { return kernel_features_; }
 
   int resolve(const NodeView& parent, const std::string& name, const std::string& path,
               HostEntry* out);
@@ -166,6 +171,7 @@ class Filesystem {
   std::shared_mutex layer_gate_;
   std::atomic<std::uint64_t> content_epoch_{0};
   std::atomic<Prefetcher*> prefetcher_{nullptr};
+  KernelFeatures kernel_features_;
   std::mutex mutation_mu_;
   std::mutex visible_mu_;
   std::unordered_map<std::string, bool> visible_below_;  // cache of the bounded scans

@@ -31,6 +31,9 @@ struct MountOptions {
   // Once live, warm the kernel's caches in the background (prewarm_walk.h), walking as
   // owner_uid/owner_gid; for a server sandbox, whose first command comes later.
   bool prewarm = false;
+  // Take requests over io_uring when the kernel offers it (uring_transport.h: kernel
+  // 6.14+ with fuse.enable_uring=Y), else through /dev/fuse. Off only to compare the two.
+  bool uring = true;
   // Write-layer limits (write_quota.h): beyond them the agent gets ENOSPC and statfs
   // (`df`) reports them instead of the host disk. Zero members mean unlimited.
   QuotaLimits quota;

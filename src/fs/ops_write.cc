@@ -65,6 +65,7 @@ long long size_after_fallocate(int mode, off_t offset, off_t length, std::uint64
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
               fuse_file_info*) {
+  fs_of(req).counters().writes++;
   std::shared_lock gate(fs_of(req).layer_gate());
   FdCache::Handle fd;
   if (!writable_fd_or_reply(req, ino, &fd)) return;

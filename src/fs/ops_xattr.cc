@@ -93,6 +93,7 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  fs_of(req).counters().getxattr++;
   // Only user.* attributes exist, whatever the node. Answering before taking a node
   // snapshot matters: `ls -l` probes security.selinux on every file, every run.
   if (!is_user_attr(name)) {

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "fs/kernel_channel.h"
 #include "fs/ops.h"
+#include "fs/uring_transport.h"
 
 namespace agentfense::fs {
 namespace {
@@ -48,6 +50,11 @@ Session::Session(const MountOptions& options)
     throw SystemError("mount " + options.mountpoint, errno ? errno : EIO);
   }
   mounted_ = true;
+  install_kernel_channel(session_);
+  if (options.uring) {
+    uring_ = std::make_unique<UringTransport>(session_, fuse_session_fd(session_));
+    filesystem_->kernel_features().transport = uring_.get();
+  }
   if (options.prefetch) {
     prefetcher_ = std::make_unique<Prefetcher>(session_);
     filesystem_->set_prefetcher(prefetcher_.get());
@@ -59,9 +66,15 @@ void Session::stop_prefetch() {
   prefetcher_.reset();
 }
 
+void Session::stop_uring() {
+  filesystem_->kernel_features().uring.store(false);
+  uring_.reset();  // joins its threads: the connection is gone or they see the stop
+}
+
 Session::~Session() {
   stop_prefetch();
   if (mounted_) fuse_session_unmount(session_);
+  stop_uring();
   fuse_session_destroy(session_);
 }
 
@@ -77,6 +90,7 @@ int Session::run() {
   stop_prefetch();
   fuse_session_unmount(session_);
   mounted_ = false;
+  stop_uring();
   // libfuse returns the signal number after SIGINT/SIGTERM: that is a clean end too.
   return rc < 0 ? -rc : 0;
 }

@@ -9,6 +9,7 @@
 #include "fs/filesystem.h"
 #include "fs/mount.h"
 #include "fs/prefetch.h"
+#include "fs/uring_transport.h"
 
 struct fuse_session;
 
@@ -33,15 +34,21 @@ class Session {
 
   const RequestCounters& counters() { return filesystem_->counters(); }
   Filesystem& filesystem() { return *filesystem_; }
+  // Null when requests travel only through /dev/fuse.
+  const UringTransport* uring() const {
+    return filesystem_->kernel_features().uring.load() ? uring_.get() : nullptr;
+  }
   // Null when auditing is off.
   audit::Recorder* recorder() { return filesystem_->access().recorder(); }
 
  private:
   void stop_prefetch();
+  void stop_uring();
 
   std::unique_ptr<Filesystem> filesystem_;
   fuse_session* session_ = nullptr;
   std::unique_ptr<Prefetcher> prefetcher_;  // pushes into session_: stopped before it ends
+  std::unique_ptr<UringTransport> uring_;   // serves session_: stopped before it ends
   bool mounted_ = false;
   std::function<void()> before_unmount_;
 };

@@ -25,7 +25,7 @@ constexpr std::array<std::pair<Op, const char*>, 9> kOps = {{{Op::kPing, "ping"}
                                                              {Op::kAuditEnd, "audit_end"},
                                                              {Op::kStats, "stats"}}};
 
-constexpr const char* kStatsCounters[] = {"readdir", "reads", "prefetched_files"};
+constexpr const char* kStatsCounters[] = {"readdir", "reads", "prefetched_files", "getattr"};
 
 constexpr std::array<std::pair<ChangeKind, const char*>, 3> kKinds = {
     {{ChangeKind::kAdded, "added"},
@@ -67,7 +67,16 @@ Op op_from_name(const std::string& name) {
 }
 
 std::uint64_t& counter(DaemonStats& stats, std::size_t index) {
-  return index == 0 ? stats.readdir : index == 1 ? stats.reads : stats.prefetched_files;
+  switch (index) {
+    case 0:
+      return stats.readdir;
+    case 1:
+      return stats.reads;
+    case 2:
+      return stats.prefetched_files;
+    default:
+      return stats.getattr;
+  }
 }
 
 std::vector<std::string> request_paths(const json& request) {

@@ -18,7 +18,7 @@
 //        "pending" is false only when the write layer holds nothing at all (upper empty,
 //        no journal record): a commit then has nothing to apply and can be skipped
 //   {"op":"stats"}                      -> {"ok":true,"requests":{"readdir","reads",
-//        "prefetched_files"},"prewarm":"off"|"walking"|"done"}  what reached the daemon
+//        "prefetched_files","getattr"},"prewarm":"off"|"walking"|"done"}  what reached the daemon
 //        so far (tests, diagnostics) and the warm-up walk's state (fs/prewarm_walk.h)
 //   any failure                         -> {"ok":false,"error":"one line"}
 //
@@ -70,6 +70,7 @@ struct DaemonStats {
   std::uint64_t readdir = 0;
   std::uint64_t reads = 0;
   std::uint64_t prefetched_files = 0;
+  std::uint64_t getattr = 0;
   std::string prewarm;  // "off", "walking" or "done"
 };
 

@@ -76,6 +76,10 @@ void MountedFs::mount(std::vector<policy::Rule> rules) {
   options.owner_gid = kAgentGid;
   options.audit_path = audit_;
   options.prefetch = prefetch_;
+  // CTest runs the suite twice: over io_uring where the kernel offers it, and with
+  // AF_TEST_FUSE_URING=0 through /dev/fuse only.
+  const char* uring = std::getenv("AF_TEST_FUSE_URING");
+  options.uring = !(uring && std::string(uring) == "0");
   options.quota = quota_;
   session_ = std::make_unique<Session>(options);
   loop_ = std::thread([this] { session_->run(); });

@@ -103,6 +103,22 @@ TEST_F(KernelCache, OnlyUnchangeableReadableFilesArePushed) {
   EXPECT_EQ(out, "writable\ncontent of f0\ncontent of f1\ncontent of f2\n");
 }
 
+TEST_F(KernelCache, WritesDoNotAskForTheCapabilityAttributeEachTime) {
+  // Without FUSE_HANDLE_KILLPRIV_V2 (kernel_channel.h) every write(2) was preceded by a
+  // GETXATTR security.capability round trip: 200 writes, 200 GETXATTRs.
+  base_file("w/old", "base content\n");
+  mount({Rule{"/**", Level::kWrite}});
+  ASSERT_EQ(agent_sh("dd if=/dev/zero of=w/new bs=4k count=200 2>/dev/null && "
+                     "for i in $(seq 50); do echo $i; done >> w/old"),
+            0);
+  EXPECT_TRUE(session().filesystem().kernel_features().killpriv_v2.load());
+  EXPECT_GE(session().counters().writes.load(), 250u);  // the writes did reach us
+  EXPECT_LE(session().counters().getxattr.load(), 2u);  // once per file at most
+  std::string out;
+  ASSERT_EQ(agent_sh("stat -c %s w/new && head -1 w/old && tail -1 w/old", &out), 0);
+  EXPECT_EQ(out, "819200\nbase content\n50\n");
+}
+
 TEST_F(KernelCache, ListingIsRebuiltAfterAChange) {
   base_file("w/a", "a");
   mount({Rule{"/**", Level::kWrite}});

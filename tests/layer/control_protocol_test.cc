@@ -114,7 +114,8 @@ TEST(ControlReply, EveryOpRoundTrips) {
   reply.commit.notes = {{kOddName, "committed with mode 0755 instead of 4755"}};
   reply.dropped = 42;
   reply.pending = false;
-  reply.stats = {.readdir = 7, .reads = 8, .prefetched_files = 9, .prewarm = "walking"};
+  reply.stats = {
+      .readdir = 7, .reads = 8, .prefetched_files = 9, .getattr = 10, .prewarm = "walking"};
   for (const Op op : kAllOps) {
     const std::string line = encode_reply(op, reply);
     EXPECT_EQ(line.find('\n'), std::string::npos) << line;
@@ -144,6 +145,7 @@ TEST(ControlReply, EveryOpRoundTrips) {
     EXPECT_EQ(decoded.stats.readdir, stats.readdir) << op_name(op);
     EXPECT_EQ(decoded.stats.reads, stats.reads) << op_name(op);
     EXPECT_EQ(decoded.stats.prefetched_files, stats.prefetched_files) << op_name(op);
+    EXPECT_EQ(decoded.stats.getattr, stats.getattr) << op_name(op);
     EXPECT_EQ(decoded.stats.prewarm, stats.prewarm) << op_name(op);
   }
 }
@@ -166,8 +168,8 @@ TEST(ControlReply, TheWireFormatIsTheDocumentedOne) {
   // A daemon that does not say reads as "something may be pending": nothing is skipped.
   EXPECT_TRUE(decode_reply(Op::kAuditEnd, R"({"ok":true,"dropped":0})").pending);
   EXPECT_EQ(encode_reply(Op::kStats, {.stats = {.readdir = 1, .reads = 2, .prewarm = "off"}}),
-            R"({"ok":true,"prewarm":"off","requests":{"prefetched_files":0,"readdir":1,)"
-            R"("reads":2}})");
+            R"({"ok":true,"prewarm":"off","requests":{"getattr":0,"prefetched_files":0,)"
+            R"("readdir":1,"reads":2}})");
 }
 
 TEST(ControlReply, ReasonsAreSentAsPrintableText) {

@@ -1,0 +1,81 @@
+// FUSE over io_uring (kernel 6.14+, `fuse.enable_uring=Y`): the kernel queues each request
+// on the queue of the CPU its caller runs on, and a thread of ours pinned to that CPU
+// takes it from its own io_uring and answers with one COMMIT_AND_FETCH. The classic
+// /dev/fuse path wakes a daemon thread on whichever CPU it slept; on this VM a request
+// then costs two cross-CPU wake-ups (about 35 us against 14.5 us on one CPU, BENCHMARKS.md
+// 2026-11-23). libfuse 3.14 has no io_uring support, so this is a thin transport under it:
+// requests are handed to fuse_session_process_buf() and the replies libfuse writes are
+// routed back here by the channel (kernel_channel.h), by their unique id.
+//
+// Only requests travel this way; FORGET and INTERRUPT still come through /dev/fuse (the
+// libfuse loop keeps reading it) and notifications still go out through it.
+//
+// Threads: kThreadsPerQueue per possible CPU, each with its own ring and one ring entry
+// (one request in flight per thread). More than one per queue because a handler may block
+// (a prefetch push waits on page locks of another READ in flight, prefetch.h): with
+// kThreadsPerQueue above the pushers' limit a queue always has a free thread.
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <linux/fuse.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace agentfense::fs {
+
+class UringTransport {
+ public:
+  // Serves requests of `session` arriving on `device_fd` once start() succeeded.
+  UringTransport(fuse_session* session, int device_fd);
+  UringTransport(const UringTransport&) = delete;
+  UringTransport& operator=(const UringTransport&) = delete;
+  ~UringTransport();  // stops and joins the threads
+
+  // Registers the ring entries of every queue and starts their threads, once the INIT
+  // reply agreed on FUSE_OVER_IO_URING. Payload buffers hold `max_payload` bytes (the
+  // kernel requires max(max_write, max_pages pages)). False (logged) when the kernel
+  // refused: the /dev/fuse path then serves everything, as before.
+  bool start(std::size_t max_payload);
+  // A reply libfuse is writing: true when it answered a request of ours (it was handed
+  // to the kernel through that request's ring), false for anything else.
+  bool take_reply(const iovec* iov, int count);
+  // The same for a reply libfuse spliced into `pipe` (`length` bytes, all of it): true
+  // when it was ours; false with the whole reply read into `copy` when it was not, or
+  // with `copy` short when the pipe could not be read.
+  bool take_spliced_reply(int pipe, std::size_t length, std::vector<char>* copy);
+  bool running() const { return running_.load(); }
+  // Requests taken from the rings so far (tests, diagnostics).
+  std::uint64_t served() const { return served_.load(); }
+
+ private:
+  struct Entry;
+  struct Ring;
+
+  void serve(Ring& ring);
+  void handle(Entry& entry);
+  bool submit(Entry& entry, std::uint32_t command);
+  void commit(Entry& entry, const char* reply, std::size_t length);
+  void send(Entry& entry, const fuse_out_header& out, std::size_t payload);
+  void trim(Entry& entry, std::size_t reply);
+  Entry* claim(std::uint64_t unique);
+
+  fuse_session* const session_;
+  const int device_fd_;
+  std::size_t max_payload_ = 0;
+  std::vector<std::unique_ptr<Ring>> rings_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> running_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> served_{0};
+  std::mutex inflight_mu_;                              // a leaf lock
+  std::unordered_map<std::uint64_t, Entry*> inflight_;  // unique -> entry answering it
+};
+
+}  // namespace agentfense::fs
