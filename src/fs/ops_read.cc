@@ -52,12 +52,16 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     fuse_reply_err(req, -rc);
     return;
   }
-  // Spliced straight from the host fd: no copy through our memory.
+  // Through /dev/fuse, spliced straight from the host fd: no copy through our memory.
+  // Over io_uring the reply goes into the request's ring entry, which a splice would
+  // only reach through a pipe read back into memory (and each thread's pipe is two more
+  // fds): read into memory directly.
   fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   buf.buf[0].fd = fd->get();
   buf.buf[0].pos = off;
-  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+  fuse_reply_data(req, &buf,
+                  fs.kernel_features().uring.load() ? FUSE_BUF_NO_SPLICE : FUSE_BUF_SPLICE_MOVE);
 }
 
 namespace {
