@@ -1,9 +1,9 @@
 // FUSE over io_uring (kernel 6.14+, `fuse.enable_uring=Y`): the kernel queues each request
-// on the queue of the CPU its caller runs on, and a thread of ours pinned to that CPU
-// takes it from its own io_uring and answers with one COMMIT_AND_FETCH. The classic
-// /dev/fuse path wakes a daemon thread on whichever CPU it slept; on this VM a request
-// then costs two cross-CPU wake-ups (about 35 us against 14.5 us on one CPU, BENCHMARKS.md
-// 2026-11-23). libfuse 3.14 has no io_uring support, so this is a thin transport under it:
+// on the queue of the CPU its caller runs on, and a thread of ours waiting on that queue
+// takes it from its own io_uring and answers with one COMMIT_AND_FETCH, which also waits
+// for the next request. The classic /dev/fuse path costs a read and a write per request
+// and wakes whichever daemon thread slept; on this VM a round trip there is 33-60 us,
+// over io_uring 7-10 us. libfuse 3.14 has no io_uring support, so this is a thin transport under it:
 // requests are handed to fuse_session_process_buf() and the replies libfuse writes are
 // routed back here by the channel (kernel_channel.h), by their unique id.
 //
