@@ -92,8 +92,11 @@ ssize_t channel_writev(int fd, iovec* iov, int count, void* userdata) {
                                                    features.offered.load(), features);
       const ssize_t written = ::writev(fd, iov, count);
       // The kernel took the INIT reply in this writev: entries may register from now on.
-      if (written > 0 && payload > 0 && !features.transport->start(payload)) {
-        features.uring.store(false);
+      // Replies go through the rings as long as any entry serves: once every queue has
+      // one the kernel sends requests there, even if a later registration failed.
+      if (written > 0 && payload > 0) {
+        features.transport->start(payload);
+        features.uring.store(features.transport->running());
       }
       return written;
     }

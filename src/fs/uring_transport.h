@@ -40,8 +40,9 @@ class UringTransport {
 
   // Registers the ring entries of every queue and starts their threads, once the INIT
   // reply agreed on FUSE_OVER_IO_URING. Payload buffers hold `max_payload` bytes (the
-  // kernel requires max(max_write, max_pages pages)). False (logged) when the kernel
-  // refused: the /dev/fuse path then serves everything, as before.
+  // kernel requires max(max_write, max_pages pages)). False (logged) when an entry was
+  // refused; the entries registered before it still serve (running()), and the kernel
+  // keeps to /dev/fuse unless every queue got one.
   bool start(std::size_t max_payload);
   // A reply libfuse is writing: true when it answered a request of ours (it was handed
   // to the kernel through that request's ring), false for anything else.
