@@ -51,11 +51,19 @@ void FdCache::pin(fuse_ino_t id, Handle fd, bool writable) {
 
 void FdCache::unpin(fuse_ino_t id) {
   Handle dropped;
-  std::lock_guard lock(mu_);
-  auto it = pinned_.find(id);
-  if (it == pinned_.end()) return;
-  dropped = std::move(it->second.first);
-  pinned_.erase(it);
+  {
+    std::lock_guard lock(mu_);
+    auto it = pinned_.find(id);
+    if (it == pinned_.end()) return;
+    dropped = std::move(it->second.first);
+    pinned_.erase(it);
+  }
+  unpinned_.notify_all();
+}
+
+void FdCache::wait_for_pins_below(std::size_t limit, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  unpinned_.wait_for(lock, timeout, [&] { return pinned_.size() < limit; });
 }
 
 }  // namespace agentfense::fs

@@ -8,6 +8,8 @@
 #include <fuse_lowlevel.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -29,6 +31,7 @@ class FdCache {
   using Handle = std::shared_ptr<const HostFile>;
 
   explicit FdCache(size_t capacity) : capacity_(capacity) {}
+  size_t capacity() const { return capacity_; }
   FdCache(const FdCache&) = delete;
   FdCache& operator=(const FdCache&) = delete;
 
@@ -41,6 +44,12 @@ class FdCache {
   // only way to its data: it is kept, outside the LRU, until the kernel forgets the node.
   void pin(fuse_ino_t id, Handle fd, bool writable);
   void unpin(fuse_ino_t id);
+  // Waits up to `timeout` while `limit` or more fds are pinned. Pins end with the
+  // kernel's FORGET, which comes through /dev/fuse while the requests that remove names
+  // may come over io_uring much faster (uring_transport.h): without this back-pressure a
+  // `rm -rf` of many files ran out of fds before the FORGETs caught up. Never waits
+  // longer than `timeout` (a file the agent really keeps open stays pinned).
+  void wait_for_pins_below(std::size_t limit, std::chrono::milliseconds timeout);
 
  private:
   struct Entry {
@@ -54,6 +63,7 @@ class FdCache {
   std::list<fuse_ino_t> lru_;  // most recently used first
   std::unordered_map<fuse_ino_t, Entry> entries_;
   std::unordered_map<fuse_ino_t, std::pair<Handle, bool>> pinned_;  // fd, writable
+  std::condition_variable unpinned_;
 };
 
 }  // namespace agentfense::fs

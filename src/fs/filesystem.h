@@ -16,6 +16,7 @@
 //      ControlServer::mu_.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -115,6 +116,12 @@ class Filesystem {
     bool writable = false;
   };
   KeptFile open_for_keeping(const NodeView& file);
+  // Holds a request that may orphan a file while a quarter of the fd cache's size is
+  // already pinned by orphans the kernel has not forgotten yet (fd_cache.h), up to 100 ms.
+  void wait_for_orphan_room() {
+    fds_.wait_for_pins_below(std::max<std::size_t>(fds_.capacity() / 4, 16),
+                             std::chrono::milliseconds(100));
+  }
   // True when the fd was kept (the node has no name left).
   bool keep_if_orphaned(fuse_ino_t id, KeptFile kept);
   // A name in upper was removed on the host (unlink, rmdir, rename over it); `before` is

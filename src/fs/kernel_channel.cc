@@ -56,9 +56,10 @@ std::size_t amend_init_reply(fuse_init_out* out, std::uint64_t offered, KernelFe
   }
   if (!features.transport) return 0;
   if (!(offered & kOverIoUring) || !(offered & FUSE_INIT_EXT)) {
-    log::debug("fs.transport",
-              {{"kind", "dev_fuse"}, {"why", "the kernel does not offer FUSE over io_uring "
-                                             "(Linux 6.14+ with fuse.enable_uring=Y)"}});
+    log::debug("fs.transport", {{"kind", "dev_fuse"},
+                                {"why",
+                                 "the kernel does not offer FUSE over io_uring "
+                                 "(Linux 6.14+ with fuse.enable_uring=Y)"}});
     return 0;
   }
   out->flags |= FUSE_INIT_EXT;

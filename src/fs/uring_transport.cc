@@ -111,8 +111,9 @@ bool UringTransport::start(std::size_t max_payload) {
   max_payload_ = max_payload;
   const unsigned queues = possible_cpus();
   if (queues > kMaxQueues) {
-    log::debug("fs.transport", {{"kind", "dev_fuse"}, {"why", "too many CPUs for a ring per CPU"},
-                               {"cpus", queues}});
+    log::debug(
+        "fs.transport",
+        {{"kind", "dev_fuse"}, {"why", "too many CPUs for a ring per CPU"}, {"cpus", queues}});
     return false;
   }
   std::string refused;
@@ -156,7 +157,8 @@ bool UringTransport::start(std::size_t max_payload) {
     log::warn("fs.uring_refused", {{"error", refused}, {"entries", rings_.size()}});
     return false;
   }
-  log::debug("fs.transport", {{"kind", "io_uring"}, {"queues", queues}, {"entries", rings_.size()}});
+  log::debug("fs.transport",
+             {{"kind", "io_uring"}, {"queues", queues}, {"entries", rings_.size()}});
   return true;
 }
 

@@ -3,9 +3,9 @@
 // takes it from its own io_uring and answers with one COMMIT_AND_FETCH, which also waits
 // for the next request. The classic /dev/fuse path costs a read and a write per request
 // and wakes whichever daemon thread slept; on this VM a round trip there is 33-60 us,
-// over io_uring 7-10 us. libfuse 3.14 has no io_uring support, so this is a thin transport under it:
-// requests are handed to fuse_session_process_buf() and the replies libfuse writes are
-// routed back here by the channel (kernel_channel.h), by their unique id.
+// over io_uring 7-10 us. libfuse 3.14 has no io_uring support, so this is a thin transport under
+// it: requests are handed to fuse_session_process_buf() and the replies libfuse writes are routed
+// back here by the channel (kernel_channel.h), by their unique id.
 //
 // Only requests travel this way; FORGET and INTERRUPT still come through /dev/fuse (the
 // libfuse loop keeps reading it) and notifications still go out through it.
