@@ -56,6 +56,16 @@ struct RequestCounters {
 
 class Prefetcher;
 
+// What records the opens the kernel reports outside the request path (fs/open_watch.h).
+class OpenEventSource {
+ public:
+  // Records what the kernel has queued so far, if anything, before returning.
+  virtual void drain_if_pending() = 0;
+
+ protected:
+  ~OpenEventSource() = default;
+};
+
 // Where a name resolved to on the host.
 struct HostEntry {
   Layer layer = Layer::kBase;
@@ -98,6 +108,13 @@ class Filesystem {
   void set_prefetcher(Prefetcher* prefetcher) { prefetcher_.store(prefetcher); }
   // What INIT agreed on beyond libfuse's own flags (kernel_channel.h).
   KernelFeatures& kernel_features() { return kernel_features_; }
+  // Set while auditing: flush_open_events() before recording a rename or removal keeps
+  // the trail in the order things happened (the file's open_write, then its rename),
+  // however fast the rename's request arrives (uring_transport.h).
+  void set_open_events(OpenEventSource* source) { open_events_.store(source); }
+  void flush_open_events() {
+    if (OpenEventSource* source = open_events_.load()) source->drain_if_pending();
+  }
 
   int resolve(const NodeView& parent, const std::string& name, const std::string& path,
               HostEntry* out);
@@ -179,6 +196,7 @@ class Filesystem {
   std::atomic<std::uint64_t> content_epoch_{0};
   std::atomic<Prefetcher*> prefetcher_{nullptr};
   KernelFeatures kernel_features_;
+  std::atomic<OpenEventSource*> open_events_{nullptr};
   std::mutex mutation_mu_;
   std::mutex visible_mu_;
   std::unordered_map<std::string, bool> visible_below_;  // cache of the bounded scans

@@ -105,6 +105,9 @@ int serve(const MountOptions& options) {
                     }
                   });
     session.set_before_unmount([&opens] { opens->drain(std::chrono::seconds(2)); });
+    // Requests stop before `opens` goes: run() returns after the unmount and after the
+    // io_uring threads are joined.
+    session.filesystem().set_open_events(&*opens);
   }
   // The warm-up walker. Killed (even mid-request: FUSE waits are killable) after the
   // control server that reports on it stops, before the session ends. Its requests

@@ -44,6 +44,7 @@ bool OpenWatch::start(const std::string& mountpoint) {
     error = errno;
   }
   if (!wake_ && error == 0) error = EMFILE;
+  if (error == 0) fan_fd_.store(fan_.get());
   if (error != 0) {
     fan_.reset();
     log::warn("fs.open_watch_unavailable", {{"error", std::strerror(error)}});
@@ -76,6 +77,14 @@ void OpenWatch::drain(std::chrono::milliseconds timeout) {
   const std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);  // see ~OpenWatch
   drained_.wait_for(lock, timeout, [&] { return drain_done_ >= mine; });
+}
+
+void OpenWatch::drain_if_pending() {
+  const int fd = fan_fd_.load();
+  if (fd < 0) return;
+  // Events queued, or taken off the queue by the reader and not recorded yet.
+  pollfd queued = {fd, POLLIN, 0};
+  if (reading_.load() || ::poll(&queued, 1, 0) > 0) drain(std::chrono::milliseconds(100));
 }
 
 void OpenWatch::run(const std::string& mountpoint, const std::function<void()>& started) {
@@ -111,7 +120,9 @@ void OpenWatch::run(const std::string& mountpoint, const std::function<void()>& 
       target = drain_requested_;
       stop = stopping_;
     }
+    reading_.store(true);
     const bool ok = read_events();
+    reading_.store(false);
     {
       std::lock_guard lock(mu_);
       drain_done_ = target;

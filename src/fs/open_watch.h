@@ -11,6 +11,7 @@
 // and the rest of the auditing works.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -23,7 +24,7 @@
 
 namespace agentfense::fs {
 
-class OpenWatch {
+class OpenWatch : public OpenEventSource {
  public:
   // Starts watching the filesystem mounted at `mountpoint` from a thread of its own:
   // placing the mark makes the kernel ask the daemon for the root's attributes, so it
@@ -39,6 +40,8 @@ class OpenWatch {
   // the end of a command (its processes are gone, their closes are queued) and before
   // the unmount.
   void drain(std::chrono::milliseconds timeout);
+  // drain() for at most 100 ms, only when the kernel has events queued (one poll).
+  void drain_if_pending() override;
 
  private:
   void run(const std::string& mountpoint, const std::function<void()>& started);
@@ -48,7 +51,9 @@ class OpenWatch {
 
   Filesystem& fs_;
   UniqueFd fan_;
-  UniqueFd wake_;  // eventfd: drain requests and stop
+  std::atomic<int> fan_fd_{-1};       // fan_'s number once watching, for drain_if_pending()
+  std::atomic<bool> reading_{false};  // events may be read and not yet recorded
+  UniqueFd wake_;                     // eventfd: drain requests and stop
   std::mutex mu_;
   std::condition_variable drained_;
   std::uint64_t drain_requested_ = 0;

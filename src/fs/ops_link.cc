@@ -161,6 +161,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
   if (!from_parent) return;
   std::optional<NodeView> to_parent = node_or_reply(req, newparent);
   if (!to_parent) return;
+  fs.flush_open_events();     // the trail's order: a file's close before its rename
   fs.wait_for_orphan_room();  // a rename over a file may orphan it, as unlink does
   std::lock_guard lock(fs.mutation_mu());
   const Endpoint from{*from_parent, name, layer::child_path(from_parent->path, name)};

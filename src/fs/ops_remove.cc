@@ -67,6 +67,7 @@ void remove_op(fuse_req_t req, fuse_ino_t parent_ino, const char* name, bool is_
   Filesystem& fs = fs_of(req);
   std::optional<NodeView> parent = node_or_reply(req, parent_ino);
   if (!parent) return;
+  fs.flush_open_events();     // the trail's order: a file's close before its removal
   fs.wait_for_orphan_room();  // before any lock: FORGETs must be able to run meanwhile
   std::lock_guard lock(fs.mutation_mu());
   fuse_reply_err(req, -remove_entry(fs, *parent, name, is_rmdir));

@@ -105,6 +105,26 @@ def test_writes_renames_and_removals(runner, repo, trail):
                if e["op"] != "readdir")
 
 
+def test_a_write_is_in_the_trail_before_the_rename_that_follows_it(runner, repo, trail):
+    """Opens are recorded from the kernel's fanotify queue by a thread of the fs, renames
+    by the request itself; a rename arriving right after the close (one process, no exec
+    in between; fast over io_uring) was recorded first in 10 of 10 runs before the fs
+    flushed the queue ahead of recording a rename or removal."""
+    script = ("python3 -c \"import os\n"
+              "for i in range(20):\n"
+              "    open(f'output/a{i}.txt', 'w').write('x')\n"
+              "    os.rename(f'output/a{i}.txt', f'output/b{i}.txt')\n"
+              "    os.unlink(f'output/b{i}.txt')\n\"")
+    result, events = audited(runner, repo, trail, script)
+    assert result.returncode == 0, result.describe()
+    order = [(e["op"], e["path"]) for e in file_events(events)
+             if e["op"] in ("open_write", "rename", "unlink")]
+    for i in range(20):
+        written = order.index(("open_write", f"/output/a{i}.txt"))
+        renamed = order.index(("rename", f"/output/a{i}.txt"))
+        assert written < renamed, order
+
+
 def test_refused_changes_carry_the_errno_and_the_deciding_rule(runner, repo, trail):
     # output/ is writable, but one name in it is read-only: the kernel lets the unlink and
     # rename through (the directory is writable) and the daemon refuses by the name's level.
