@@ -256,6 +256,9 @@ def test_sigkill_of_agentfense_leaves_nothing_behind(runner, repo):
     assert runner.run(repo, ["true"]).returncode == 0
     leftovers = [p.name for p in runtime_root.iterdir() if p.name.startswith(f"run-{proc.pid}-")]
     assert not leftovers, f"stale run directory not swept: {leftovers}"
-    stale_cgroups = [str(p) for p in Path("/sys/fs/cgroup").rglob(f"exec-{proc.pid}-*")
-                     if p.is_dir()]
+    # Other suites create and remove cgroups meanwhile: a directory gone mid-walk is not
+    # an error here (Path.rglob raised FileNotFoundError on one in a CI run).
+    stale_cgroups = [os.path.join(root, name)
+                     for root, dirs, _ in os.walk("/sys/fs/cgroup", onerror=lambda _: None)
+                     for name in dirs if name.startswith(f"exec-{proc.pid}-")]
     assert not stale_cgroups, f"stale cgroups not swept: {stale_cgroups}"
