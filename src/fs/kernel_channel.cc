@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <vector>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -54,7 +53,7 @@ std::size_t amend_init_reply(fuse_init_out* out, std::uint64_t offered, KernelFe
     out->flags |= FUSE_HANDLE_KILLPRIV_V2;
     features.killpriv_v2.store(true);
   }
-  if (!features.transport) return 0;
+  if (!features.transport.load()) return 0;
   if (!(offered & kOverIoUring) || !(offered & FUSE_INIT_EXT)) {
     log::debug("fs.transport", {{"kind", "dev_fuse"},
                                 {"why",
@@ -64,7 +63,6 @@ std::size_t amend_init_reply(fuse_init_out* out, std::uint64_t offered, KernelFe
   }
   out->flags |= FUSE_INIT_EXT;
   out->flags2 |= static_cast<std::uint32_t>(kOverIoUring >> 32);
-  features.uring.store(true);
   // What the kernel will require of each entry's payload buffer: the largest request.
   const std::size_t pages = (out->flags & FUSE_MAX_PAGES) ? out->max_pages : 32;
   return std::max<std::size_t>(
@@ -79,8 +77,7 @@ ssize_t total_length(const iovec* iov, int count) {
 
 ssize_t channel_writev(int fd, iovec* iov, int count, void* userdata) {
   KernelFeatures& features = features_of(userdata);
-  if (features.uring.load() && features.transport->running() &&
-      features.transport->take_reply(iov, count)) {
+  if (UringTransport* uring = features.serving_uring(); uring && uring->take_reply(iov, count)) {
     return total_length(iov, count);
   }
   const std::uint64_t init_unique = features.init_unique.load();
@@ -93,48 +90,34 @@ ssize_t channel_writev(int fd, iovec* iov, int count, void* userdata) {
                                                    features.offered.load(), features);
       const ssize_t written = ::writev(fd, iov, count);
       // The kernel took the INIT reply in this writev: entries may register from now on.
-      // Replies go through the rings as long as any entry serves: once every queue has
-      // one the kernel sends requests there, even if a later registration failed.
-      if (written > 0 && payload > 0) {
-        features.transport->start(payload);
-        features.uring.store(features.transport->running());
-      }
+      // Replies go through the rings as long as any entry serves (serving_uring()): once
+      // every queue has one the kernel sends requests there, even if a later one failed.
+      if (written > 0 && payload > 0) features.transport.load()->start(payload);
       return written;
     }
   }
   return ::writev(fd, iov, count);
 }
 
-ssize_t channel_splice_receive(int fd_in, off_t* off_in, int fd_out, off_t* off_out, size_t len,
-                               unsigned int flags, void*) {
+// Only requests that came through /dev/fuse are answered by splice (see the header).
+ssize_t channel_splice(int fd_in, off_t* off_in, int fd_out, off_t* off_out, size_t len,
+                       unsigned int flags, void*) {
   return ::splice(fd_in, off_in, fd_out, off_out, len, flags);
 }
 
-// libfuse splices a reply (header and data) from a pipe: over io_uring it goes into the
-// request's entry instead, and whatever is not a ring request's reply is written as is.
-ssize_t channel_splice_send(int fd_in, off_t* off_in, int fd_out, off_t* off_out, size_t len,
-                            unsigned int flags, void* userdata) {
-  KernelFeatures& features = features_of(userdata);
-  if (!features.uring.load() || !features.transport->running()) {
-    return ::splice(fd_in, off_in, fd_out, off_out, len, flags);
-  }
-  std::vector<char> copy;
-  if (features.transport->take_spliced_reply(fd_in, len, &copy)) return static_cast<ssize_t>(len);
-  if (copy.size() != len) {
-    errno = EIO;
-    return -1;
-  }
-  return ::write(fd_out, copy.data(), copy.size());
-}
-
 }  // namespace
+
+UringTransport* KernelFeatures::serving_uring() const {
+  UringTransport* uring = transport.load();
+  return uring && uring->running() ? uring : nullptr;
+}
 
 void install_kernel_channel(fuse_session* session) {
   static const fuse_custom_io io = {
       .writev = channel_writev,
       .read = channel_read,
-      .splice_receive = channel_splice_receive,
-      .splice_send = channel_splice_send,
+      .splice_receive = channel_splice,
+      .splice_send = channel_splice,
   };
   // After fuse_session_mount(): libfuse keeps the mountpoint (for unmount) and takes the
   // same fd back; only the I/O functions change.

@@ -7,7 +7,8 @@
 //    what it buys is SB_NOSEC on the mount: the kernel stops asking GETXATTR
 //    security.capability before every WRITE (one of the two round trips per write(2)).
 //  * FUSE_OVER_IO_URING, when a transport is given (uring_transport.h): replies to the
-//    requests it took go back through it instead of /dev/fuse.
+//    requests it took go back through it instead of /dev/fuse. Only written replies are
+//    routed: a spliced reply goes to /dev/fuse, so nothing may splice over io_uring.
 #pragma once
 
 #include <atomic>
@@ -22,10 +23,12 @@ class UringTransport;
 // What the kernel and we agreed on at INIT, readable once the first request was served.
 struct KernelFeatures {
   std::atomic<bool> killpriv_v2{false};
-  // Set before the mount when requests may travel over io_uring (uring_transport.h); the
-  // channel starts it once INIT agreed on it, and routes its replies.
-  UringTransport* transport = nullptr;
-  std::atomic<bool> uring{false};
+  // Set before the mount when requests may travel over io_uring (uring_transport.h), and
+  // back to null before it goes; the channel starts it once INIT agreed on it.
+  std::atomic<UringTransport*> transport{nullptr};
+  // The transport serving now (its ring entries registered), or null: replies of the
+  // requests it took must go back through it, and none of them may be spliced.
+  UringTransport* serving_uring() const;
 
   // The INIT exchange as the channel saw it: it happens once, before any other request
   // (the kernel sends nothing else until it has our reply), so atomics carry it from the

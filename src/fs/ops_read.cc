@@ -53,15 +53,14 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     return;
   }
   // Through /dev/fuse, spliced straight from the host fd: no copy through our memory.
-  // Over io_uring the reply goes into the request's ring entry, which a splice would
-  // only reach through a pipe read back into memory (and each thread's pipe is two more
-  // fds): read into memory directly.
+  // Over io_uring the reply must go into the request's ring entry, which only written
+  // replies reach (kernel_channel.h): read into memory.
   fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   buf.buf[0].fd = fd->get();
   buf.buf[0].pos = off;
   fuse_reply_data(req, &buf,
-                  fs.kernel_features().uring.load() ? FUSE_BUF_NO_SPLICE : FUSE_BUF_SPLICE_MOVE);
+                  fs.kernel_features().serving_uring() ? FUSE_BUF_NO_SPLICE : FUSE_BUF_SPLICE_MOVE);
 }
 
 namespace {

@@ -53,7 +53,7 @@ Session::Session(const MountOptions& options)
   install_kernel_channel(session_);
   if (options.uring) {
     uring_ = std::make_unique<UringTransport>(session_, fuse_session_fd(session_));
-    filesystem_->kernel_features().transport = uring_.get();
+    filesystem_->kernel_features().transport.store(uring_.get());
   }
   if (options.prefetch) {
     prefetcher_ = std::make_unique<Prefetcher>(session_);
@@ -67,7 +67,7 @@ void Session::stop_prefetch() {
 }
 
 void Session::stop_uring() {
-  filesystem_->kernel_features().uring.store(false);
+  filesystem_->kernel_features().transport.store(nullptr);
   uring_.reset();  // joins its threads: the connection is gone or they see the stop
 }
 

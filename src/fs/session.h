@@ -35,9 +35,7 @@ class Session {
   const RequestCounters& counters() { return filesystem_->counters(); }
   Filesystem& filesystem() { return *filesystem_; }
   // Null when requests travel only through /dev/fuse.
-  const UringTransport* uring() const {
-    return filesystem_->kernel_features().uring.load() ? uring_.get() : nullptr;
-  }
+  const UringTransport* uring() const { return filesystem_->kernel_features().serving_uring(); }
   // Null when auditing is off.
   audit::Recorder* recorder() { return filesystem_->access().recorder(); }
 

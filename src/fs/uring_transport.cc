@@ -220,7 +220,7 @@ void UringTransport::handle(Entry& entry) {
   if (payload > max_payload_ || in.len < sizeof in + payload ||
       in.len - sizeof in - payload > kHeaderAreaSize) {
     const fuse_out_header out{.len = sizeof(fuse_out_header), .error = -EIO, .unique = in.unique};
-    commit(entry, reinterpret_cast<const char*>(&out), sizeof out);
+    send(entry, out, 0);
     return;
   }
   const std::size_t op_size = in.len - sizeof in - payload;
@@ -244,15 +244,6 @@ UringTransport::Entry* UringTransport::claim(std::uint64_t unique) {
   Entry* entry = it->second;
   inflight_.erase(it);
   return entry;
-}
-
-void UringTransport::commit(Entry& entry, const char* reply, std::size_t length) {
-  // The out header goes to the header area, the rest (the opcode's reply) to the payload.
-  fuse_out_header out;
-  std::memcpy(&out, reply, sizeof out);
-  const std::size_t rest = std::min(length - sizeof out, max_payload_);
-  std::memmove(entry.payload, reply + sizeof out, rest);
-  send(entry, out, rest);
 }
 
 void UringTransport::send(Entry& entry, const fuse_out_header& out, std::size_t payload) {
@@ -291,27 +282,6 @@ bool UringTransport::take_reply(const iovec* iov, int count) {
     used += n;
   }
   send(*entry, out, used);
-  return true;
-}
-
-bool UringTransport::take_spliced_reply(int pipe, std::size_t length, std::vector<char>* copy) {
-  copy->resize(length);
-  std::size_t have = 0;
-  while (have < length) {
-    const ssize_t n = ::read(pipe, copy->data() + have, length - have);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      copy->resize(have);
-      return false;
-    }
-    have += static_cast<std::size_t>(n);
-  }
-  if (length < sizeof(fuse_out_header)) return false;
-  fuse_out_header out;
-  std::memcpy(&out, copy->data(), sizeof out);
-  Entry* entry = out.unique != 0 ? claim(out.unique) : nullptr;
-  if (!entry) return false;
-  commit(*entry, copy->data(), length);
   return true;
 }
 

@@ -47,10 +47,6 @@ class UringTransport {
   // A reply libfuse is writing: true when it answered a request of ours (it was handed
   // to the kernel through that request's ring), false for anything else.
   bool take_reply(const iovec* iov, int count);
-  // The same for a reply libfuse spliced into `pipe` (`length` bytes, all of it): true
-  // when it was ours; false with the whole reply read into `copy` when it was not, or
-  // with `copy` short when the pipe could not be read.
-  bool take_spliced_reply(int pipe, std::size_t length, std::vector<char>* copy);
   bool running() const { return running_.load(); }
   // Requests taken from the rings so far (tests, diagnostics).
   std::uint64_t served() const { return served_.load(); }
@@ -62,7 +58,6 @@ class UringTransport {
   void serve(Ring& ring);
   void handle(Entry& entry);
   bool submit(Entry& entry, std::uint32_t command);
-  void commit(Entry& entry, const char* reply, std::size_t length);
   void send(Entry& entry, const fuse_out_header& out, std::size_t payload);
   void trim(Entry& entry, std::size_t reply);
   Entry* claim(std::uint64_t unique);
