@@ -106,8 +106,10 @@ void destroy_run_dir(const std::string& path) {
   if (layer_root() != runtime_root()) destroy_layer(layer_of(path));
 }
 
-int sweep_stale_run_dirs() {
-  const std::string root = runtime_root();
+namespace {
+
+// Calls `remove` on each "run-<pid>-*" entry of `root` whose pid is gone; how many.
+int sweep_dead_runs(const std::string& root, void (*remove)(const std::string&)) {
   std::error_code ec;
   int removed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
@@ -115,20 +117,20 @@ int sweep_stale_run_dirs() {
     if (name.rfind("run-", 0) != 0) continue;
     const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + 4, nullptr, 10));
     if (process_alive(pid)) continue;
-    destroy_run_dir(entry.path());
+    remove(entry.path());
     ++removed;
   }
+  return removed;
+}
+
+}  // namespace
+
+int sweep_stale_run_dirs() {
+  const std::string root = runtime_root();
+  int removed = sweep_dead_runs(root, destroy_run_dir);
   // A layer whose run directory is already gone (a crash between the two removals).
-  if (const std::string layers = layer_root(); layers != root) {
-    for (const auto& entry : std::filesystem::directory_iterator(layers, ec)) {
-      const std::string name = entry.path().filename();
-      if (name.rfind("run-", 0) != 0) continue;
-      const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + 4, nullptr, 10));
-      if (process_alive(pid)) continue;
-      destroy_layer(entry.path());
-      ++removed;
-    }
-  }
+  if (const std::string layers = layer_root(); layers != root)
+    removed += sweep_dead_runs(layers, destroy_layer);
   return removed;
 }
 
