@@ -36,14 +36,7 @@ void SpawnerThread::run(const std::function<void()>& work) {
   std::future<void> result = done.get_future();
   {
     const std::lock_guard lock(mu_);
-    queue_.push_back([&] {
-      try {
-        work();
-        done.set_value();
-      } catch (...) {
-        done.set_exception(std::current_exception());
-      }
-    });
+    queue_.push_back({&work, &done});
     // Every idle thread takes one item; what is left over gets a thread of its own.
     if (queue_.size() > idle_) {
       ++idle_;
@@ -60,13 +53,25 @@ void SpawnerThread::loop() {
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping and drained
-    std::function<void()> work = std::move(queue_.front());
+    const Item item = queue_.front();
     queue_.pop_front();
     --idle_;
     lock.unlock();
-    work();
+    std::exception_ptr failure;
+    try {
+      (*item.work)();
+    } catch (...) {
+      failure = std::current_exception();
+    }
     lock.lock();
+    // Idle again before the caller returns, so that its next call finds this thread
+    // (a caller that returned first could add a thread for work this one would take).
     ++idle_;
+    if (failure) {
+      item.done->set_exception(failure);
+    } else {
+      item.done->set_value();
+    }
   }
 }
 

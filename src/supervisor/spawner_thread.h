@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -38,7 +39,11 @@ class SpawnerThread {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::function<void()>> queue_;
+  struct Item {
+    const std::function<void()>* work;
+    std::promise<void>* done;  // set once the thread that ran `work` counts as idle again
+  };
+  std::deque<Item> queue_;
   std::size_t idle_ = 0;  // threads not running work (started ones included)
   bool stopping_ = false;
   std::vector<std::thread> threads_;
