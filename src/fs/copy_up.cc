@@ -6,25 +6,13 @@
 
 #include <vector>
 
+#include "common/copy_bytes.h"
 #include "fs/filesystem.h"
 #include "fs/host_io.h"
 #include "fs/owner_reopen.h"
 
 namespace agentfense::fs {
 namespace {
-
-int copy_data(int from, int to, off_t size) {
-  off_t done = 0;
-  while (done < size) {
-    const ssize_t n =
-        ::copy_file_range(from, nullptr, to, nullptr, static_cast<size_t>(size - done), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -errno;
-    if (n == 0) break;  // the base file shrank: copy what there is
-    done += n;
-  }
-  return 0;
-}
 
 // A regular file's upper copy, created unnamed and linked in only once complete so a
 // crash never leaves a half-copied file in the upper layer. Its quota is reserved before
@@ -40,7 +28,8 @@ int copy_regular(WriteQuota& quota, const NodeView& file, int upper_parent,
     UniqueFd src(::openat(file.parent_base, file.name.c_str(),
                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
     if (!src) return -errno;
-    if (int rc = copy_data(src.get(), tmp.get(), base_st.st_size)) return rc;
+    // The base file may shrink meanwhile: copy_bytes stops where it ends.
+    if (int rc = copy_bytes(src.get(), tmp.get(), size)) return rc;
   }
   if (::fchmod(tmp.get(), base_st.st_mode & 0777) < 0) return -errno;
   const timespec times[2] = {base_st.st_atim, base_st.st_mtim};

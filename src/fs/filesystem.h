@@ -50,6 +50,7 @@ struct RequestCounters {
   std::atomic<std::uint64_t> reads{0};
   std::atomic<std::uint64_t> prefetched_files{0};  // pushed into the page cache
   std::atomic<std::uint64_t> getattr{0};           // attributes the kernel did not hold (fresh)
+  std::atomic<std::uint64_t> lookups{0};           // names the kernel did not hold, found or not
   std::atomic<std::uint64_t> getxattr{0};
   std::atomic<std::uint64_t> writes{0};
 };

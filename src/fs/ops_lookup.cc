@@ -29,6 +29,7 @@ void reply_fresh_attr(fuse_req_t req, fuse_ino_t id) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  fs_of(req).counters().lookups++;
   const std::shared_lock gate(fs_of(req).layer_gate());
   std::optional<NodeView> dir = node_or_reply(req, parent);
   if (!dir) return;

@@ -3,7 +3,8 @@
 // directory listed twice (READDIRPLUS leaves a dentry and attributes for each entry;
 // some listings stay cached only from their second reading), then the small files the
 // agent may read, read once (the first READ of a batch pushes its siblings into the
-// page cache, prefetch.h, so most reads are cache hits).
+// page cache, prefetch.h, so most reads are cache hits). In a git work tree it also asks
+// for each directory's .gitignore, which git status opens everywhere, present or not.
 //
 // It runs in a process of its own (`agentfense prewarm`, started by the fs process),
 // as the sandbox's own host ids, so it sees exactly what the agent sees and can never

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/copy_bytes.h"
 #include "common/errors.h"
 #include "common/random_hex.h"
 #include "layer/entry_io.h"
@@ -44,26 +45,6 @@ class TempEntry {
   bool armed_ = true;
 };
 
-void copy_bytes(int from, int to) {
-  for (;;) {
-    const ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 30, 0);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
-      check_syscall(-1, "copy_file_range");
-    }
-    break;  // filesystem pair without copy_file_range: plain read/write below
-  }
-  std::vector<char> buffer(1 << 16);
-  for (;;) {
-    const ssize_t n = check_syscall(::read(from, buffer.data(), buffer.size()), "read");
-    if (n == 0) return;
-    for (ssize_t done = 0; done < n;) {
-      done += check_syscall(::write(to, buffer.data() + done, n - done), "write");
-    }
-  }
-}
-
 void build_file(int upper_parent, const std::string& name, const struct stat& st, mode_t mode,
                 int base_parent, const std::string& temp, bool durable = true) {
   UniqueFd source = open_file_for_read(upper_parent, name);
@@ -71,7 +52,7 @@ void build_file(int upper_parent, const std::string& name, const struct stat& st
       check_syscall(::openat(base_parent, temp.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600),
                     "create " + temp));
-  copy_bytes(source.get(), target.get());
+  if (int rc = copy_bytes(source.get(), target.get())) throw SystemError("copy into " + temp, -rc);
   check_syscall(::fchmod(target.get(), mode), "chmod " + temp);
   const struct timespec times[2] = {{0, UTIME_OMIT}, st.st_mtim};
   check_syscall(::futimens(target.get(), times), "set mtime " + temp);

@@ -47,5 +47,43 @@ TEST_F(PrewarmWalk, AfterTheWalkAStatOfWhatItReadOrListedIsNoRoundTrip) {
   EXPECT_EQ(session().counters().getattr.load() - before, 0u);
 }
 
+// `git status` opens .gitignore in every directory it scans for untracked files; in a
+// checkout without them that is one negative LOOKUP per directory (1,055 of the 1,076
+// requests of a first `git status` after the walk over the 20,000-file bench tree). In a
+// git work tree the walk looks that name up itself, so the kernel holds the answer.
+TEST_F(PrewarmWalk, InAGitWorkTreeTheWalkLeavesEveryDirectorysGitignoreAnswered) {
+  base_file(".git/HEAD", "ref: refs/heads/main\n");
+  base_file(".gitignore", "*.o\n");
+  base_file("a/x.c", "x\n");
+  base_file("a/b/y.c", "y\n");
+  base_file("a/b/.gitignore", "y.o\n");
+  base_file("c/z.c", "z\n");
+  mount({Rule{"/**", Level::kWrite}});
+  const UniqueFd root(::open(mnt_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(root) << errno;
+  ASSERT_TRUE(prewarm_walk(root.get(), PrewarmBudget{}).complete);
+
+  const std::uint64_t before = session().counters().lookups.load();
+  std::string out;
+  // What git does in each directory: open .gitignore, present or not.
+  ASSERT_EQ(agent_sh("for d in . a a/b c; do cat $d/.gitignore 2>/dev/null; done; true", &out), 0);
+  EXPECT_EQ(out, "*.o\ny.o\n");
+  EXPECT_EQ(session().counters().lookups.load() - before, 0u);
+}
+
+// Outside a git work tree nobody asks for .gitignore, and the walk does not either: the
+// agent's first lookups of it are the first ones.
+TEST_F(PrewarmWalk, OutsideAGitWorkTreeTheWalkLeavesGitignoreAlone) {
+  base_file("a/x.c", "x\n");
+  base_file("c/z.c", "z\n");
+  mount({Rule{"/**", Level::kWrite}});
+  const UniqueFd root(::open(mnt_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(root) << errno;
+  ASSERT_TRUE(prewarm_walk(root.get(), PrewarmBudget{}).complete);
+  const std::uint64_t before = session().counters().lookups.load();
+  ASSERT_EQ(agent_sh("cat a/.gitignore c/.gitignore 2>/dev/null; true"), 0);
+  EXPECT_EQ(session().counters().lookups.load() - before, 2u);
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing
