@@ -1,7 +1,8 @@
 #!/bin/bash
-# Runs a bench command with the sandboxes' write layers and the native side's scratch
-# on a fresh, journaled ext4 (a loop file), in a private mount namespace so nothing
-# else on the host sees it. Why: on an ext4 without a journal (this development
+# Runs a bench command with the sandboxes' write layers (/var/lib/agentfense/cli-layers,
+# where `agentfense run` keeps them as root) and the native side's scratch beside them on
+# a fresh, journaled ext4 (a loop file), in a private mount namespace so nothing else on
+# the host sees it. Why: on an ext4 without a journal (this development
 # machine's root) creating a file skips every inode deleted nearby in the last minutes,
 # so a create costs 10-20x more in a directory where sandboxes were just discarded than
 # in one elsewhere, and write-heavy native/sandbox ratios measure the allocator's
@@ -20,16 +21,13 @@ trap 'rm -f "$image"' EXIT
 truncate -s "$size" "$image"
 mkfs.ext4 -q -F "$image"
 
-export AF_BENCH_IMAGE=$image
+layers=/var/lib/agentfense/cli-layers
+mkdir -p /var/lib/agentfense
+[ -d "$layers" ] || mkdir -m 700 "$layers"
+export AF_BENCH_IMAGE=$image AF_BENCH_LAYERS=$layers
 unshare -m --propagation private bash -euo pipefail -c '
-  # The host-id leases stay the host'"'"'s: sandboxes here must not take ids in use outside.
-  keep=$(mktemp -d /tmp/agentfense-ids.XXXXXX)
-  mkdir -p /run/agentfense/ids
-  mount --bind /run/agentfense/ids "$keep"
-  mount -o loop "$AF_BENCH_IMAGE" /run/agentfense
-  chmod 700 /run/agentfense
-  mkdir -p /run/agentfense/ids
-  mount --bind "$keep" /run/agentfense/ids
+  mount -o loop "$AF_BENCH_IMAGE" "$AF_BENCH_LAYERS"
+  chmod 700 "$AF_BENCH_LAYERS"
   echo "write layers and native scratch on a fresh journaled ext4 ($AF_BENCH_IMAGE)" >&2
   "$@"
 ' bash "$@"

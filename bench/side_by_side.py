@@ -11,13 +11,14 @@ Every round runs each workload once per side, native first in even rounds and la
 odd ones (ABBA), and every sandbox side is a fresh `agentfense run` (a fresh mount): the
 first repetition is the first command after the mount's setup, later ones are warm.
 The native side works in a fresh directory beside the sandbox's write layer (in
-/run/agentfense when run as root, where `agentfense run` keeps it; else next to the tree),
+/var/lib/agentfense/cli-layers when run as root, where `agentfense run` keeps it; else
+next to the tree),
 removed after each run; the sandbox side in /workspace/out with `--changes discard`.
 Beside the write layer because the cost of creating a file depends on where its
 directory sits: on an ext4 without a journal (this development machine's) a new inode
 skips every inode deleted in that block group in the last minutes, and 10,000 creates
-took 0.12 s under /var/tmp but 2.1-2.8 s under /run/agentfense, where every discarded
-sandbox leaves thousands of deleted inodes.
+took 0.12 s under /var/tmp but 2.1-2.8 s in the write layers' directory, where every
+discarded sandbox leaves thousands of deleted inodes.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def parse(output: str) -> list[float]:
 
 def native_work_dir(scratch: Path) -> Path:
     """Where the native side writes: beside the sandboxes' write layers (see above)."""
-    layers = Path("/run/agentfense")
+    layers = Path("/var/lib/agentfense/cli-layers")
     if os.geteuid() == 0 and layers.is_dir():
         return layers / f"bench-native-{os.getpid()}"
     return scratch / "native-work"

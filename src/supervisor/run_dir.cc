@@ -67,6 +67,30 @@ std::string runtime_root() {
   return "/tmp/agentfense-" + std::to_string(::geteuid());
 }
 
+std::string layer_root() {
+  if (::geteuid() == 0) return "/var/lib/agentfense/cli-layers";
+  return runtime_root();
+}
+
+namespace {
+
+// A run's write layer: beside its run directory's other contents when both roots are the
+// same (rootless), else its own directory of the same name under the layer root.
+std::string layer_of(const std::string& run_path) {
+  const std::string root = layer_root();
+  if (root == runtime_root()) return run_path + "/state";
+  return root + "/" + std::filesystem::path(run_path).filename().string();
+}
+
+// Removes a write layer left outside its run directory, without following symlinks.
+void destroy_layer(const std::string& layer) {
+  if (::geteuid() != 0) open_up_tree(layer);
+  std::error_code ignored;
+  std::filesystem::remove_all(layer, ignored);
+}
+
+}  // namespace
+
 void destroy_run_dir(const std::string& path) {
   const std::string mountpoint = path + "/mnt";
   detach_mount(mountpoint);
@@ -79,10 +103,13 @@ void destroy_run_dir(const std::string& path) {
   std::error_code ignored;
   // remove_all does not follow symlinks (it removes the link itself).
   std::filesystem::remove_all(path, ignored);
+  if (layer_root() != runtime_root()) destroy_layer(layer_of(path));
 }
 
-int sweep_stale_run_dirs() {
-  const std::string root = runtime_root();
+namespace {
+
+// Calls `remove` on each "run-<pid>-*" entry of `root` whose pid is gone; how many.
+int sweep_dead_runs(const std::string& root, void (*remove)(const std::string&)) {
   std::error_code ec;
   int removed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
@@ -90,9 +117,20 @@ int sweep_stale_run_dirs() {
     if (name.rfind("run-", 0) != 0) continue;
     const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + 4, nullptr, 10));
     if (process_alive(pid)) continue;
-    destroy_run_dir(entry.path());
+    remove(entry.path());
     ++removed;
   }
+  return removed;
+}
+
+}  // namespace
+
+int sweep_stale_run_dirs() {
+  const std::string root = runtime_root();
+  int removed = sweep_dead_runs(root, destroy_run_dir);
+  // A layer whose run directory is already gone (a crash between the two removals).
+  if (const std::string layers = layer_root(); layers != root)
+    removed += sweep_dead_runs(layers, destroy_layer);
   return removed;
 }
 
@@ -101,15 +139,25 @@ RunDir RunDir::create() {
   make_private_dir(root);
   sweep_stale_run_dirs();
   const std::string path = root + "/run-" + std::to_string(::getpid()) + "-" + random_suffix();
+  if (const std::string layers = layer_root(); layers != root) {
+    // Its parent may be the server's data directory (/var/lib/agentfense): created if
+    // missing, never re-moded; the layer root itself is ours alone.
+    const std::string parent = std::filesystem::path(layers).parent_path();
+    if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST)
+      throw SystemError("mkdir " + parent, errno);
+    make_private_dir(layers);
+  }
   check_syscall(::mkdir(path.c_str(), 0700), "mkdir " + path);
-  RunDir dir(path);
+  RunDir dir(path, layer_of(path));
   check_syscall(::mkdir(dir.state_dir().c_str(), 0700), "mkdir " + dir.state_dir());
   check_syscall(::mkdir(dir.mountpoint().c_str(), 0700), "mkdir " + dir.mountpoint());
   return dir;
 }
 
-RunDir::RunDir(RunDir&& other) noexcept : path_(std::move(other.path_)) {
+RunDir::RunDir(RunDir&& other) noexcept
+    : path_(std::move(other.path_)), state_(std::move(other.state_)) {
   other.path_.clear();
+  other.state_.clear();
 }
 
 RunDir::~RunDir() {

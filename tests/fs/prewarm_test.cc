@@ -18,7 +18,17 @@ namespace {
 using policy::Level;
 using policy::Rule;
 
-class PrewarmWalk : public MountedFs {};
+class PrewarmWalk : public MountedFs {
+ protected:
+  // Mounts the base as writable (the prefetcher then pushes nothing: the walk READs
+  // every file itself) and walks it to the end.
+  void mount_and_walk() {
+    mount({Rule{"/**", Level::kWrite}});
+    const UniqueFd root(::open(mnt_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root) << errno;
+    ASSERT_TRUE(prewarm_walk(root.get(), PrewarmBudget{}).complete);
+  }
+};
 
 TEST_F(PrewarmWalk, AfterTheWalkAStatOfWhatItReadOrListedIsNoRoundTrip) {
   std::string paths = ". d0 d1 d2";
@@ -58,10 +68,7 @@ TEST_F(PrewarmWalk, InAGitWorkTreeTheWalkLeavesEveryDirectorysGitignoreAnswered)
   base_file("a/b/y.c", "y\n");
   base_file("a/b/.gitignore", "y.o\n");
   base_file("c/z.c", "z\n");
-  mount({Rule{"/**", Level::kWrite}});
-  const UniqueFd root(::open(mnt_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  ASSERT_TRUE(root) << errno;
-  ASSERT_TRUE(prewarm_walk(root.get(), PrewarmBudget{}).complete);
+  ASSERT_NO_FATAL_FAILURE(mount_and_walk());
 
   const std::uint64_t before = session().counters().lookups.load();
   std::string out;
@@ -76,10 +83,7 @@ TEST_F(PrewarmWalk, InAGitWorkTreeTheWalkLeavesEveryDirectorysGitignoreAnswered)
 TEST_F(PrewarmWalk, OutsideAGitWorkTreeTheWalkLeavesGitignoreAlone) {
   base_file("a/x.c", "x\n");
   base_file("c/z.c", "z\n");
-  mount({Rule{"/**", Level::kWrite}});
-  const UniqueFd root(::open(mnt_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  ASSERT_TRUE(root) << errno;
-  ASSERT_TRUE(prewarm_walk(root.get(), PrewarmBudget{}).complete);
+  ASSERT_NO_FATAL_FAILURE(mount_and_walk());
   const std::uint64_t before = session().counters().lookups.load();
   ASSERT_EQ(agent_sh("cat a/.gitignore c/.gitignore 2>/dev/null; true"), 0);
   EXPECT_EQ(session().counters().lookups.load() - before, 2u);

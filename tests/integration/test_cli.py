@@ -256,6 +256,10 @@ def test_sigkill_of_agentfense_leaves_nothing_behind(runner, repo):
     assert runner.run(repo, ["true"]).returncode == 0
     leftovers = [p.name for p in runtime_root.iterdir() if p.name.startswith(f"run-{proc.pid}-")]
     assert not leftovers, f"stale run directory not swept: {leftovers}"
+    layer_root = Path("/var/lib/agentfense/cli-layers")  # root's write layers (run_dir.h)
+    if layer_root.is_dir():
+        layers = [p.name for p in layer_root.iterdir() if p.name.startswith(f"run-{proc.pid}-")]
+        assert not layers, f"stale write layer not swept: {layers}"
     # Other suites create and remove cgroups meanwhile: a directory gone mid-walk is not
     # an error here (Path.rglob raised FileNotFoundError on one in a CI run).
     stale_cgroups = [os.path.join(root, name)
