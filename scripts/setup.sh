@@ -46,6 +46,21 @@ if [ -w "$uring_param" ] && [ "$(cat "$uring_param")" != Y ]; then
   echo Y > "$uring_param" 2>/dev/null ||
     echo "note: could not enable FUSE over io_uring ($uring_param); using /dev/fuse" >&2
 fi
+# Moving a process into a cgroup (every sandbox's first command) waits for an RCU grace
+# period, ~10 ms, unless the kernel favours dynamic cgroup changes (`favordynmods`, Linux
+# 6.0+; docs/performance.md). The switch is the kernel's, one for every hierarchy; only
+# the cgroup2 mount takes it on remount (a v1 hierarchy refuses new flags), so a host
+# with v1 hierarchies alone keeps the slow moves. The mount's own options go along: a
+# remount without them (nsdelegate, memory_recursiveprot) would clear them.
+read -r cgroup2_mount cgroup2_options < <(awk -F' - ' '$2 ~ /^cgroup2 / {
+  split($1, head, " "); split($2, tail, " "); print head[5], tail[3]; exit }' \
+  /proc/self/mountinfo) || true
+if [ -z "${cgroup2_mount:-}" ]; then
+  echo "note: no cgroup2 mount: cgroup moves stay slow (~10 ms per new sandbox)" >&2
+elif [[ ",$cgroup2_options," != *,favordynmods,* ]]; then
+  mount -o "remount,${cgroup2_options},favordynmods" "$cgroup2_mount" 2>/dev/null ||
+    echo "note: could not remount $cgroup2_mount with favordynmods; cgroup moves stay slow" >&2
+fi
 [ "$profile" = cli ] && exit 0
 python3 -m pip install -q --disable-pip-version-check pytest 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check --break-system-packages pytest

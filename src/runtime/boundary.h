@@ -34,6 +34,10 @@ class Boundary {
   // Optional: starts, in the background, what run() will need for commands like `spec`
   // (the bwrap exec launcher), so that the first command does not wait for it.
   virtual void prepare(const ExecSpec& spec) { (void)spec; }
+  // Optional: the same before the workspace exists (spec.workspace_fd is ignored), so
+  // that the boundary starts while the workspace is being mounted; prepare() with the
+  // workspace then completes it. Nothing can run in it before that.
+  virtual void prepare_before_workspace(const ExecSpec& spec) { (void)spec; }
   // Starts a shell; throws UserError for a bad spec, SystemError when it cannot start.
   virtual std::unique_ptr<CommandSession> open_session(SessionSpec spec) = 0;
 };

@@ -131,6 +131,8 @@ std::vector<std::string> bwrap_options(const BwrapPlan& plan) {
   if (plan.etc_files) add_etc(args, *plan.etc_files);
   if (plan.workspace_fd >= 0)
     add(args, {"--bind-fd", std::to_string(plan.workspace_fd), "/workspace"});
+  else if (plan.workspace_later)
+    add(args, {"--dir", "/workspace"});
   // The sandbox root is a tmpfs holding the generated /etc and the mountpoints; freeze it
   // so the agent cannot add files to /etc or plant top-level directories. /tmp, /dev and
   // /workspace are separate mounts and keep their own modes.

@@ -26,8 +26,11 @@ inline constexpr const char* kBwrapPath = "/usr/bin/bwrap";
 struct BwrapPlan {
   std::vector<std::string> env;  // the command's whole environment, "KEY=VALUE"
   int workspace_fd = -1;         // bound at /workspace when >= 0
-  std::string workdir;           // absolute path inside the sandbox
-  bool network = false;          // own network namespace either way; see network_helper.h
+  // No workspace_fd yet: /workspace is an empty directory that the workspace is attached
+  // over later (workspace_attach.h).
+  bool workspace_later = false;
+  std::string workdir;   // absolute path inside the sandbox
+  bool network = false;  // own network namespace either way; see network_helper.h
   int seccomp_fd = -1;
   int64_t tmp_size = 0;  // bytes for the private /tmp; 0 = tmpfs default (half of RAM)
   // Networked sandboxes: bwrap reports the sandbox's pid on info_fd and the command waits

@@ -1,13 +1,16 @@
 // The bwrap runtime behind the Boundary interface: run_sandboxed and ShellSession as they
 // are, or (for a server's long-lived sandbox) one-shot commands through an ExecLauncher
 // started in the sandbox's boundary, with run_sandboxed as the fallback whenever the
-// launcher cannot run a command.
+// launcher cannot run a command. The launcher can start before the sandbox's workspace
+// is mounted (prepare_before_workspace) and get it attached once it is (prepare): its
+// bwrap start and first cgroup move then overlap the fs process's start.
 #include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "common/log.h"
 #include "runtime/boundary.h"
@@ -47,8 +50,20 @@ class BwrapBoundary final : public Boundary {
   void prepare(const ExecSpec& spec) override {
     if (!uses_launcher(spec)) return;
     const std::lock_guard lock(mu_);
+    // A launcher started before the workspace (or still starting so) gets it attached.
+    const bool early = awaiting_workspace() || (wanted_ && wanted_->workspace_fd < 0) ||
+                       (starting_ && starting_before_workspace_);
+    if (!early && (launcher_ || wanted_ || starting_)) return;
+    wanted_ = spec;
+    changed_.notify_all();
+  }
+
+  void prepare_before_workspace(const ExecSpec& spec) override {
+    if (!reuse_ || spec.network || spec.inherit_stdio) return;
+    const std::lock_guard lock(mu_);
     if (launcher_ || wanted_ || starting_) return;
     wanted_ = spec;
+    wanted_->workspace_fd = -1;
     changed_.notify_all();
   }
 
@@ -79,7 +94,9 @@ class BwrapBoundary final : public Boundary {
     std::unique_lock lock(mu_);
     changed_.wait(lock, [this] { return !starting_ && !wanted_; });
     if (launcher_ && launcher_->alive() && launcher_->fits(spec)) return launcher_;
-    std::shared_ptr<ExecLauncher> old = std::move(launcher_);
+    // One waiting for its workspace stays: the starter attaches this one to it.
+    std::shared_ptr<ExecLauncher> old;
+    if (!awaiting_workspace()) old = std::move(launcher_);
     wanted_ = spec;
     changed_.notify_all();
     changed_.wait(lock, [this] { return stopping_ || (!starting_ && !wanted_); });
@@ -99,28 +116,56 @@ class BwrapBoundary final : public Boundary {
       const ExecSpec spec = std::move(*wanted_);
       wanted_.reset();
       starting_ = true;
+      starting_before_workspace_ = spec.workspace_fd < 0;
+      std::shared_ptr<ExecLauncher> early = awaiting_workspace() ? launcher_ : nullptr;
       lock.unlock();
-      std::shared_ptr<ExecLauncher> launcher;
-      try {
-        launcher = ExecLauncher::start(spec);
-      } catch (const std::exception& error) {
-        log::warn("exec.launcher_unavailable", {{"error", error.what()}});
-      }
+      std::shared_ptr<ExecLauncher> launcher = start_or_attach(spec, early);
+      early.reset();
       lock.lock();
-      launcher_ = std::move(launcher);
+      std::shared_ptr<ExecLauncher> replaced = std::exchange(launcher_, std::move(launcher));
       starting_ = false;
       changed_.notify_all();
+      if (replaced && replaced != launcher_) {
+        lock.unlock();
+        replaced.reset();  // a launcher that could not take its workspace: killed
+        lock.lock();
+      }
     }
     std::shared_ptr<ExecLauncher> last = std::move(launcher_);
     lock.unlock();
     last.reset();  // ended before this thread, whose exit would kill it anyway
   }
 
+  // The launcher for `spec`: `early` (started before the workspace existed) with the
+  // workspace attached when that works, else a new one; null when none starts.
+  static std::shared_ptr<ExecLauncher> start_or_attach(const ExecSpec& spec,
+                                                       const std::shared_ptr<ExecLauncher>& early) {
+    try {
+      if (spec.workspace_fd < 0) return ExecLauncher::start_before_workspace(spec);
+      if (early && early->alive()) {
+        try {
+          early->attach_workspace(spec.workspace_fd);
+          log::debug("exec.workspace_attached", {{"launcher_pid", early->pid()}});
+          return early;
+        } catch (const std::exception& error) {
+          log::warn("exec.workspace_attach_failed", {{"error", error.what()}});
+        }
+      }
+      return ExecLauncher::start(spec);
+    } catch (const std::exception& error) {
+      log::warn("exec.launcher_unavailable", {{"error", error.what()}});
+      return nullptr;
+    }
+  }
+
+  bool awaiting_workspace() const { return launcher_ && launcher_->awaiting_workspace(); }
+
   const bool reuse_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::optional<ExecSpec> wanted_;  // a launcher to start for these commands
   bool starting_ = false;
+  bool starting_before_workspace_ = false;  // what starting_ starts has no workspace yet
   bool stopping_ = false;
   std::shared_ptr<ExecLauncher> launcher_;
   std::thread starter_;  // last: started once the members above exist

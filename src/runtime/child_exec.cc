@@ -79,6 +79,8 @@ ChildFailure exec_child(const ChildPlan& plan) {
     // Staging needs CAP_SYS_ADMIN; without root, bwrap binds the fd's own path.
     if (plan.workspace_fd >= 0) {
       if (auto f = stage_workspace(plan.workspace_fd); f.step) return f;
+    } else if (plan.workspace_later) {
+      if (auto f = enter_private_mount_namespace(); f.step) return f;
     }
     if (plan.private_tun_device) {
       if (auto f = provide_private_tun_device(plan.uid, plan.gid); f.step) return f;

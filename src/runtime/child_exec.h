@@ -36,6 +36,7 @@ struct ChildPlan {
   int stderr_fd = -1;
   std::vector<int> inherited_fds;   // the only fds >= 3 that survive exec
   int workspace_fd = -1;            // staged for bwrap when >= 0 (workspace_staging.h)
+  bool workspace_later = false;     // none yet: a private mount namespace all the same
   bool drop_privileges = false;     // we are root: become uid/gid below
   bool private_tun_device = false;  // network helper: see tun_device.h (needs root)
   uid_t uid = 0;

@@ -20,6 +20,7 @@
 #include "runtime/io_pump.h"
 #include "runtime/launcher_protocol.h"
 #include "runtime/stdio_pipes.h"
+#include "runtime/workspace_attach.h"
 
 namespace agentfense::runtime {
 namespace wire = launcher_wire;
@@ -197,7 +198,26 @@ struct ExecLauncher::Spare {
 ExecLauncher::ExecLauncher(const ExecSpec& base) : base_(base) {}
 
 std::unique_ptr<ExecLauncher> ExecLauncher::start(const ExecSpec& base) {
-  if (base.network || base.inherit_stdio || base.workspace_fd < 0)
+  if (base.workspace_fd < 0)
+    throw UserError("the exec launcher runs only commands of a sandbox with a workspace");
+  return launch(base, false);
+}
+
+std::unique_ptr<ExecLauncher> ExecLauncher::start_before_workspace(const ExecSpec& base) {
+  ExecSpec without = base;
+  without.workspace_fd = -1;
+  return launch(without, true);
+}
+
+void ExecLauncher::attach_workspace(int workspace_fd) {
+  if (!awaiting_workspace_) throw UserError("the exec launcher has its workspace already");
+  runtime::attach_workspace(workspace_fd, launcher_pid_, boundary_->pid());
+  base_.workspace_fd = workspace_fd;
+  awaiting_workspace_ = false;
+}
+
+std::unique_ptr<ExecLauncher> ExecLauncher::launch(const ExecSpec& base, bool workspace_later) {
+  if (base.network || base.inherit_stdio)
     throw UserError("the exec launcher runs only commands of a sandbox with a workspace");
   const int exe = launcher_exe();
   SocketPair control = socket_pair();
@@ -211,8 +231,9 @@ std::unique_ptr<ExecLauncher> ExecLauncher::start(const ExecSpec& base) {
   // The launcher's own processes are not a command's: only spares get a cgroup (and the
   // limits). Joining one would also cost a cgroup move, an RCU grace period. The limits
   // still size the private /tmp.
-  launcher->boundary_.emplace(
-      SandboxProcess::start(spec, {control.theirs.get(), exe}, /*own_cgroup=*/false));
+  launcher->boundary_.emplace(SandboxProcess::start(spec, {control.theirs.get(), exe},
+                                                    /*own_cgroup=*/false, workspace_later));
+  launcher->awaiting_workspace_ = workspace_later;
   control.theirs.reset();
   launcher->control_ = std::move(control.ours);
   char hello = 0;
@@ -243,10 +264,10 @@ ExecLauncher::~ExecLauncher() {
 bool ExecLauncher::fits(const ExecSpec& spec) const {
   const Limits& a = spec.limits;
   const Limits& b = base_.limits;
-  return !spec.network && !spec.inherit_stdio && spec.workspace_fd == base_.workspace_fd &&
-         spec.host_uid == base_.host_uid && spec.host_gid == base_.host_gid &&
-         a.memory_bytes == b.memory_bytes && a.cpu_quota == b.cpu_quota &&
-         a.cpu_shares == b.cpu_shares && a.pids_limit == b.pids_limit;
+  return !awaiting_workspace_ && !spec.network && !spec.inherit_stdio &&
+         spec.workspace_fd == base_.workspace_fd && spec.host_uid == base_.host_uid &&
+         spec.host_gid == base_.host_gid && a.memory_bytes == b.memory_bytes &&
+         a.cpu_quota == b.cpu_quota && a.cpu_shares == b.cpu_shares && a.pids_limit == b.pids_limit;
 }
 
 bool ExecLauncher::alive() const {
@@ -364,6 +385,8 @@ std::optional<ExecResult> ExecLauncher::run(const ExecSpec& spec) {
     payload.push_back('\0');
   }
 
+  // Nothing runs before the workspace is there.
+  if (awaiting_workspace_) return std::nullopt;
   {
     std::unique_lock lock(mu_);
     changed_.wait(lock, [this] { return !cleaning_; });

@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,16 @@ class ExecLauncher {
   // limits, host ids; no network, no inherited stdio). Throws SystemError when the
   // launcher program is missing or does not start.
   static std::unique_ptr<ExecLauncher> start(const ExecSpec& base);
+  // The same before the workspace exists (base.workspace_fd is ignored): the boundary
+  // starts, the launcher says hello and its first spare is forked and moved into its
+  // cgroup, all while the fs process is still mounting; run() refuses every command
+  // until attach_workspace() has put the mount at /workspace (workspace_attach.h).
+  static std::unique_ptr<ExecLauncher> start_before_workspace(const ExecSpec& base);
+  // Attaches the workspace (O_PATH fd of the mount); from then on the launcher fits
+  // commands with that workspace_fd. Throws SystemError; the launcher is then of no use.
+  // Not concurrent with fits() (its caller serializes them).
+  void attach_workspace(int workspace_fd);
+  bool awaiting_workspace() const { return awaiting_workspace_; }
   ~ExecLauncher();
   ExecLauncher(const ExecLauncher&) = delete;
   ExecLauncher& operator=(const ExecLauncher&) = delete;
@@ -64,6 +75,7 @@ class ExecLauncher {
  private:
   struct Spare;
   explicit ExecLauncher(const ExecSpec& base);
+  static std::unique_ptr<ExecLauncher> launch(const ExecSpec& base, bool workspace_later);
   void prepare_loop();
   std::unique_ptr<Spare> prepare_spare();
   std::unique_ptr<Spare> take_spare();
@@ -73,6 +85,7 @@ class ExecLauncher {
   std::optional<SandboxProcess> boundary_;
   UniqueFd control_;
   pid_t launcher_pid_ = -1;
+  std::atomic<bool> awaiting_workspace_{false};
 
   mutable std::mutex mu_;  // everything below, and the control socket
   std::condition_variable changed_;

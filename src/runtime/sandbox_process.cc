@@ -124,7 +124,7 @@ constexpr auto kNetworkSetupTimeout = std::chrono::seconds(10);
 }  // namespace
 
 SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int>& pass_fds,
-                                     bool own_cgroup) {
+                                     bool own_cgroup, bool workspace_later) {
   validate(spec);
   for (const int fd : pass_fds)
     if (fd <= STDERR_FILENO) throw UserError("pass_fds must not include stdio");
@@ -139,6 +139,7 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   const std::vector<std::string> options_list = bwrap_options({
       .env = clean_environment(spec.env, workdir),
       .workspace_fd = spec.workspace_fd,
+      .workspace_later = workspace_later && spec.workspace_fd < 0,
       .workdir = workdir,
       .network = spec.network,
       .seccomp_fd = seccomp.get(),
@@ -154,6 +155,7 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   ChildPlan plan = make_child_plan(spec, stdio, cgroup.get(), seccomp.get(), etc_files,
                                    options.get(), pass_fds, network.child_fds());
   plan.argv = argv.get();
+  plan.workspace_later = workspace_later && spec.workspace_fd < 0;
   // vfork: a copy of a large server's page tables cost 1-2 ms before bwrap even ran.
   SandboxProcess process(ChildProcess::spawn_vfork([&plan] { return exec_child(plan); }),
                          std::move(cgroup));

@@ -11,9 +11,9 @@
 #include <memory>
 #include <vector>
 
+#include "common/child_process.h"
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
-#include "common/child_process.h"
 #include "runtime/exec.h"
 #include "runtime/network_helper.h"
 
@@ -30,8 +30,10 @@ class SandboxProcess {
   // `own_cgroup` false: no cgroup of its own (and so no limits but the private /tmp's
   // size): for a boundary whose commands each get one (exec_launcher.h). Killing bwrap
   // still ends everything in it, through its pid namespace.
+  // `workspace_later`: spec has no workspace_fd yet; /workspace is an empty directory
+  // until one is attached (workspace_attach.h).
   static SandboxProcess start(const ExecSpec& spec, const std::vector<int>& pass_fds = {},
-                              bool own_cgroup = true);
+                              bool own_cgroup = true, bool workspace_later = false);
 
   SandboxProcess(SandboxProcess&&) noexcept = default;
   SandboxProcess& operator=(SandboxProcess&&) = delete;

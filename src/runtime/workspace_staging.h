@@ -20,4 +20,8 @@ inline constexpr const char* kWorkspaceStagingDir = "/mnt";
 // On success `workspace_fd` (same number) refers to the staged workspace.
 ChildFailure stage_workspace(int workspace_fd);
 
+// The same private mount namespace without a workspace in it (one attached later,
+// workspace_attach.h): bwrap's binds of host paths then see no host mount events either.
+ChildFailure enter_private_mount_namespace();
+
 }  // namespace agentfense::runtime

@@ -43,24 +43,47 @@ LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
     : plan_(plan),
       policy_(policy::Policy::compile(plan.mount.rules)),
       ids_(supervisor::HostIdLease::acquire(plan.id_range)),
+      boundary_(started_before_mount()),
       mount_(owned_by(plan.mount, ids_)),
-      boundary_(make_boundary(plan.runtime, {.sandbox_id = plan.mount.sandbox_id,
-                                             .workspace = mount_.mountpoint(),
-                                             .uid = ids_.uid(),
-                                             .gid = ids_.gid(),
-                                             .id_range = plan.id_range,
-                                             .limits = plan.limits})),
       cancel_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (!cancel_) throw SystemError("eventfd", errno);
-  // What every exec runs with (exec() below): the runtime gets ready for it now, while
-  // the client is still on its way with the first command.
+  try {
+    if (!cancel_) throw SystemError("eventfd", errno);
+    if (!boundary_) boundary_ = make_boundary(plan_.runtime, boundary_plan(mount_.mountpoint()));
+    // What every exec runs with (exec() below): the runtime gets ready for it now, while
+    // the client is still on its way with the first command.
+    runtime::ExecSpec commands = command_base();
+    commands.workspace_fd = mount_.workspace_fd();
+    boundary_->prepare(commands);
+  } catch (...) {
+    boundary_.reset();  // a container before the mount it binds
+    throw;
+  }
+}
+
+BoundaryPlan LiveSandbox::boundary_plan(const std::string& workspace) const {
+  return {.sandbox_id = plan_.mount.sandbox_id,
+          .workspace = workspace,
+          .uid = ids_.uid(),
+          .gid = ids_.gid(),
+          .id_range = plan_.id_range,
+          .limits = plan_.limits};
+}
+
+std::unique_ptr<runtime::Boundary> LiveSandbox::started_before_mount() const {
+  // A container binds the mount's host path: it can only be made once that is mounted.
+  if (plan_.runtime.type == v1::RUNTIME_TYPE_DOCKER) return nullptr;
+  std::unique_ptr<runtime::Boundary> boundary = make_boundary(plan_.runtime, boundary_plan(""));
+  boundary->prepare_before_workspace(command_base());
+  return boundary;
+}
+
+runtime::ExecSpec LiveSandbox::command_base() const {
   runtime::ExecSpec commands;
-  commands.workspace_fd = mount_.workspace_fd();
   commands.limits = plan_.limits;
   commands.output_limit = plan_.output_limit;
   commands.host_uid = ids_.uid();
   commands.host_gid = ids_.gid();
-  boundary_->prepare(commands);
+  return commands;
 }
 
 void LiveSandbox::cancel_commands() {
@@ -80,6 +103,7 @@ void LiveSandbox::stop() {
 
 LiveSandbox::~LiveSandbox() {
   close_all_sessions();
+  boundary_.reset();  // declared before mount_, but goes first: a container binds it
 }
 
 namespace {

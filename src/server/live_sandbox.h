@@ -127,13 +127,22 @@ class LiveSandbox {
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
   void reserve_commit_room() const;
 
+  // What every exec runs with but its workspace and command (the runtime prepares for it).
+  runtime::ExecSpec command_base() const;
+  BoundaryPlan boundary_plan(const std::string& workspace) const;
+  // bwrap's boundary, already starting its launcher; null for docker (made after mount_).
+  std::unique_ptr<runtime::Boundary> started_before_mount() const;
+
   LiveSandboxPlan plan_;
   policy::Policy policy_;
   // Before mount_: leased first, returned last, after every process of the sandbox died.
   supervisor::HostIdLease ids_;
-  SandboxMount mount_;
-  // After mount_: the runtime (a container) goes before the mount it binds.
+  // Before mount_, so that bwrap's boundary starts while the fs process mounts (its
+  // launcher gets the workspace once the mount is ready); docker's container binds the
+  // mount by path, so it is made after the mount. Either goes before the mount (the
+  // destructor resets it).
   std::unique_ptr<runtime::Boundary> boundary_;
+  SandboxMount mount_;
   UniqueFd cancel_;  // eventfd: written once when the sandbox stops
   std::shared_mutex activity_;
   mutable std::mutex sessions_mu_;

@@ -15,6 +15,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "runtime/cgroup_favordynmods.h"
 #include "server/audit_trails.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/key_ring.h"
@@ -153,6 +154,22 @@ void log_exposure(const Config& config) {
               {{"why", "API keys reach a non-loopback address without TLS; set server.tls"}});
 }
 
+// Said once at start-up when the host makes every sandbox's first command wait for the
+// kernel (runtime/cgroup_favordynmods.h).
+void log_cgroup_migration_cost() {
+  const runtime::CgroupFavorDynmods state = runtime::cgroup_favordynmods();
+  if (!state.cgroups || state.on) return;
+  log::warn("server.cgroup_favordynmods_off",
+            {{"cost",
+              "moving a process into a cgroup waits for an RCU grace period: ~10 ms on the "
+              "first command of every sandbox"},
+             {"fix", state.cgroup2_mount.empty()
+                         ? "no cgroup2 mount; v1 hierarchies cannot change it on remount "
+                           "(docs/performance.md)"
+                         : "remount " + state.cgroup2_mount +
+                               " with favordynmods (scripts/setup.sh does)"}});
+}
+
 }  // namespace
 
 int run_server(const Config& config) {
@@ -162,6 +179,7 @@ int run_server(const Config& config) {
   log::info("server.config", describe_fields(config));
   if (::geteuid() != 0)
     throw UserError("agentfense server must run as root (FUSE mounts, cgroups)");
+  log_cgroup_migration_cost();
   // Read before anything starts, so a bad keys file or certificate stops start-up.
   std::unique_ptr<KeyRing> keys;
   if (authentication_required(config))

@@ -57,6 +57,22 @@ TEST(BwrapArgs, NetworkNeverSharesTheHostNamespace) {
   EXPECT_THAT(args, Not(Contains("--bind-fd")));
 }
 
+TEST(BwrapArgs, AWorkspaceAttachedLaterIsAnEmptyDirectoryInTheFrozenRoot) {
+  const auto args = bwrap_options({.workspace_later = true, .workdir = "/"});
+  EXPECT_THAT(args, Not(Contains("--bind-fd")));
+  const std::vector<std::string> dir = {"--dir", "/workspace"};
+  const std::vector<std::string> freeze = {"--remount-ro", "/"};
+  const auto made = std::search(args.begin(), args.end(), dir.begin(), dir.end());
+  const auto frozen = std::search(args.begin(), args.end(), freeze.begin(), freeze.end());
+  ASSERT_NE(made, args.end());
+  ASSERT_NE(frozen, args.end());
+  // Made before the root is remounted read-only: nothing can be put there afterwards.
+  EXPECT_LT(made, frozen);
+  // With a workspace fd the fd wins: never both.
+  const auto bound = bwrap_options({.workspace_fd = 7, .workspace_later = true, .workdir = "/"});
+  EXPECT_FALSE(has_sequence(bound, dir));
+}
+
 TEST(BwrapArgs, KernelInformationInProcIsMasked) {
   const auto args = bwrap_options({.workdir = "/tmp"});
   EXPECT_TRUE(has_sequence(args, {"--ro-bind", "/dev/null", "/proc/kallsyms"}));
