@@ -4,33 +4,44 @@
 #include <sstream>
 
 namespace agentfense::runtime {
-namespace {
-
-bool list_contains(const std::string& comma_list, const std::string& item) {
-  std::istringstream items(comma_list);
-  for (std::string entry; std::getline(items, entry, ',');)
-    if (entry == item) return true;
-  return false;
-}
-
-}  // namespace
-
-CgroupPlaces cgroup_mounts(std::initializer_list<const char*> controllers) {
+std::vector<CgroupMount> cgroup_mounts_in(std::string_view mountinfo) {
   // Lines "id parent maj:min root mountpoint opts... - fstype source superopts".
-  CgroupPlaces mounts;
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
+  std::vector<CgroupMount> mounts;
+  std::istringstream lines{std::string(mountinfo)};
+  for (std::string line; std::getline(lines, line);) {
     const auto separator = line.find(" - ");
     if (separator == std::string::npos) continue;
     std::istringstream head(line.substr(0, separator));
     std::istringstream tail(line.substr(separator + 3));
-    std::string id, parent, device, root, mountpoint, fstype, source, superopts;
-    head >> id >> parent >> device >> root >> mountpoint;
-    tail >> fstype >> source >> superopts;
-    if (fstype == "cgroup2") mounts.emplace("", mountpoint);
-    if (fstype != "cgroup") continue;
+    std::string id, parent, device, root, source;
+    CgroupMount mount;
+    head >> id >> parent >> device >> root >> mount.mountpoint;
+    tail >> mount.fstype >> source >> mount.superopts;
+    if (mount.fstype == "cgroup" || mount.fstype == "cgroup2") mounts.push_back(std::move(mount));
+  }
+  return mounts;
+}
+
+bool in_comma_list(std::string_view list, std::string_view item) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    if (list.substr(0, comma) == item) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+CgroupPlaces cgroup_mounts(std::initializer_list<const char*> controllers) {
+  std::ifstream file("/proc/self/mountinfo");
+  std::stringstream text;
+  text << file.rdbuf();
+  CgroupPlaces mounts;
+  for (const CgroupMount& mount : cgroup_mounts_in(text.str())) {
+    if (mount.fstype == "cgroup2") mounts.emplace("", mount.mountpoint);
+    if (mount.fstype != "cgroup") continue;
     for (const char* controller : controllers)
-      if (list_contains(superopts, controller)) mounts.emplace(controller, mountpoint);
+      if (in_comma_list(mount.superopts, controller)) mounts.emplace(controller, mount.mountpoint);
   }
   return mounts;
 }
@@ -48,7 +59,7 @@ CgroupPlaces cgroups_of(pid_t pid, std::initializer_list<const char*> controller
     const std::string path = line.substr(second + 1);
     if (listed.empty()) paths.emplace("", path);
     for (const char* controller : controllers)
-      if (list_contains(listed, controller)) paths.emplace(controller, path);
+      if (in_comma_list(listed, controller)) paths.emplace(controller, path);
   }
   return paths;
 }

@@ -9,8 +9,23 @@
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace agentfense::runtime {
+
+// One cgroup mount listed in a /proc/<pid>/mountinfo: "cgroup" (v1) or "cgroup2", its
+// mount point, and the hierarchy's own options (its controllers, favordynmods, ...).
+struct CgroupMount {
+  std::string fstype;
+  std::string mountpoint;
+  std::string superopts;
+};
+
+// The cgroup mounts in the text of a mountinfo file, in its order.
+std::vector<CgroupMount> cgroup_mounts_in(std::string_view mountinfo);
+// Whether `item` is one of the comma-separated `list` (mount options, controllers).
+bool in_comma_list(std::string_view list, std::string_view item);
 
 // Keyed by "" for the unified (v2) hierarchy, else by a v1 controller's name.
 using CgroupPlaces = std::map<std::string, std::string>;
