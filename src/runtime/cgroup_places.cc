@@ -4,6 +4,7 @@
 #include <sstream>
 
 namespace agentfense::runtime {
+
 std::vector<CgroupMount> cgroup_mounts_in(std::string_view mountinfo) {
   // Lines "id parent maj:min root mountpoint opts... - fstype source superopts".
   std::vector<CgroupMount> mounts;
@@ -22,6 +23,13 @@ std::vector<CgroupMount> cgroup_mounts_in(std::string_view mountinfo) {
   return mounts;
 }
 
+std::vector<CgroupMount> cgroup_mounts_here() {
+  std::ifstream file("/proc/self/mountinfo");
+  std::stringstream text;
+  text << file.rdbuf();
+  return cgroup_mounts_in(text.str());
+}
+
 bool in_comma_list(std::string_view list, std::string_view item) {
   while (!list.empty()) {
     const auto comma = list.find(',');
@@ -33,11 +41,8 @@ bool in_comma_list(std::string_view list, std::string_view item) {
 }
 
 CgroupPlaces cgroup_mounts(std::initializer_list<const char*> controllers) {
-  std::ifstream file("/proc/self/mountinfo");
-  std::stringstream text;
-  text << file.rdbuf();
   CgroupPlaces mounts;
-  for (const CgroupMount& mount : cgroup_mounts_in(text.str())) {
+  for (const CgroupMount& mount : cgroup_mounts_here()) {
     if (mount.fstype == "cgroup2") mounts.emplace("", mount.mountpoint);
     if (mount.fstype != "cgroup") continue;
     for (const char* controller : controllers)

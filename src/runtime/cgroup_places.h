@@ -24,6 +24,8 @@ struct CgroupMount {
 
 // The cgroup mounts in the text of a mountinfo file, in its order.
 std::vector<CgroupMount> cgroup_mounts_in(std::string_view mountinfo);
+// The same for this process's mount namespace (/proc/self/mountinfo).
+std::vector<CgroupMount> cgroup_mounts_here();
 // Whether `item` is one of the comma-separated `list` (mount options, controllers).
 bool in_comma_list(std::string_view list, std::string_view item);
 
