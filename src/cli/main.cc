@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/open_file_limit.h"
 
 int main(int argc, char** argv) {
   using namespace agentfense;
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "agentfense: %s\n", error.what());
     return 2;
   }
+  raise_open_file_limit();  // change review and commit walk deep trees
   try {
     for (const CLI::App* sub : app.get_subcommands()) return commands.at(sub->get_name())();
   } catch (const UserError& error) {

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/open_file_limit.h"
 #include "common/unique_fd.h"
 #include "fs/control_ops.h"
 #include "fs/control_server.h"
@@ -22,16 +22,6 @@
 
 namespace agentfense::fs {
 namespace {
-
-// The fd cache is sized from the soft limit; use all the host allows us.
-void raise_open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    // Failing leaves the smaller limit; the fd cache adapts to it.
-    (void)::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
 
 void signal_ready(int fd) {
   if (fd < 0) return;
@@ -77,7 +67,7 @@ void start_prewarm(const MountOptions& options, Filesystem& fs,
 }  // namespace
 
 int serve(const MountOptions& options) {
-  raise_open_file_limit();
+  raise_open_file_limit();  // the fd cache is sized from the soft limit (it adapts to it)
   // The kernel has already applied the agent's umask to every mode a create, mkdir or
   // mknod request carries (we do not ask for FUSE_CAP_DONT_MASK); ours must not strip
   // bits a second time, or `umask 0; touch f` makes 0644 where a native fs makes 0666.
