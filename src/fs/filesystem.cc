@@ -136,6 +136,7 @@ int Filesystem::resolve(const NodeView& parent, const std::string& name, const s
 
 int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry) {
   const std::string path = layer::child_path(parent.path, name);
+  if (path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;
   HostEntry host;
   if (int rc = resolve(parent, name, path, &host)) return rc;
   const bool is_dir = S_ISDIR(host.st.st_mode);

@@ -16,6 +16,7 @@ namespace agentfense::fs {
 int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& name, Op op,
                    bool is_dir, int* upper_parent) {
   const std::string path = layer::child_path(parent.path, name);
+  if (path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;  // before deciding on it
   // Decided before looking at the host: a hidden existing name and an absent one must
   // give the same answer.
   const policy::Decision decision = fs.access().policy().decide(path, is_dir);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -68,10 +69,24 @@ std::optional<layer::BaseStamp> replaced_base_stamp(Filesystem& fs, const Endpoi
                           st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
+// The longest path a node the kernel knows at or under `from` would have at `to`.
+// Descendants it does not know are refused when looked up there (Filesystem::lookup).
+std::size_t longest_moved_path(Filesystem& fs, const std::string& from, const std::string& to) {
+  std::size_t longest = to.size();
+  for (const NodeView& node : fs.table().live_under(from)) {
+    longest = std::max(longest, node.path.size() - from.size() + to.size());
+  }
+  return longest;
+}
+
 int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return -EINVAL;  // RENAME_EXCHANGE/WHITEOUT unsupported
+  if (to.path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;  // before deciding on it
   std::optional<NodeView> source = fs.table().find_path(from.path);
   if (!source) return -ENOENT;  // the kernel always looks a name up before renaming it
+  if (source->is_dir() && longest_moved_path(fs, from.path, to.path) > kMaxWorkspacePath) {
+    return -ENAMETOOLONG;
+  }
   // One check (and one audit event naming both paths): the source's decision when it
   // refuses, else the target's.
   const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
