@@ -44,7 +44,12 @@ constexpr std::size_t kBatchFiles = 256;
 class Committer {
  public:
   Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result)
-      : base_fd_(base_fd), journal_(j), scope_(scope), result_(result) {}
+      : base_fd_(base_fd),
+        journal_(j),
+        scope_(scope),
+        result_(result),
+        base_dirs_(base_fd),
+        upper_dirs_(j.upper_fd()) {}
 
   // Applies one change, or stages it (a new regular file) for publish_staged(); records
   // refusals and applied entries in the result.
@@ -153,7 +158,7 @@ class Committer {
       UniqueFd base_parent = ensure_base_parent(parts.parent);
       if (!base_parent) return Refusal{false, "no write permission on a missing parent"};
       if (auto conflict = check_conflict(change, base_parent.get(), parts.name)) return conflict;
-      UniqueFd upper_parent = open_dir_beneath(journal_.upper_fd(), parts.parent);
+      UniqueFd upper_parent = upper_dirs_.open(parts.parent);
       if (change.type == 'l') {
         if (auto refusal = check_link_target(parts, read_link_at(upper_parent.get(), parts.name)))
           return refusal;
@@ -189,7 +194,7 @@ class Committer {
   enum class TreeUse { kDelete, kReplace };
 
   std::optional<Refusal> apply_delete(const std::string& path, const PathParts& parts) {
-    UniqueFd base_parent = try_open_dir_beneath(base_fd_, parts.parent);
+    UniqueFd base_parent = base_dirs_.try_open(parts.parent);
     // A symlink where a directory should be is refused, never followed.
     if (!base_parent) {
       if (stat_beneath(base_fd_, parts.parent)) {
@@ -218,6 +223,7 @@ class Committer {
   // Base directory at `path`, creating missing directories (like `mkdir -p`, with the
   // upper directory's mode) where the sandbox may write; invalid fd if it may not.
   UniqueFd ensure_base_parent(const std::string& path) {
+    if (UniqueFd there = base_dirs_.try_open(path)) return there;
     UniqueFd current = open_dir_beneath(base_fd_, "/");
     std::string walked = "/";
     for (const std::string& segment : path_segments(path)) {
@@ -387,6 +393,9 @@ class Committer {
   const Scope& scope_;
   CommitResult& result_;
   std::vector<Staged> staged_;
+  // Changes come sorted by path: each opens its parents from the last one's.
+  DirCursor base_dirs_;
+  DirCursor upper_dirs_;
 };
 
 // Replaces the marker on a recreated directory `path` by explicit whiteouts for the base

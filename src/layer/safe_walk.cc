@@ -72,6 +72,30 @@ UniqueFd try_open_dir_beneath(int root_fd, std::string_view path) {
   }
 }
 
+UniqueFd DirCursor::open(std::string_view path) {
+  const bool below_last = !last_path_.empty() && is_same_or_under(path, last_path_);
+  const int start = below_last ? last_.get() : root_fd_;
+  UniqueFd current(check_syscall(::fcntl(start, F_DUPFD_CLOEXEC, 3), "open layer directory"));
+  const std::string_view rest = below_last ? path.substr(last_path_.size()) : path;
+  for (const std::string& segment : path_segments(rest)) {
+    const int next = ::openat(current.get(), segment.c_str(), kWalkFlags);
+    check_syscall(next, "open directory " + std::string(path));  // a symlink: ENOTDIR/ELOOP
+    current.reset(next);
+  }
+  last_ = UniqueFd(check_syscall(::fcntl(current.get(), F_DUPFD_CLOEXEC, 3), "keep directory"));
+  last_path_ = path.empty() ? "/" : std::string(path);
+  return current;
+}
+
+UniqueFd DirCursor::try_open(std::string_view path) {
+  try {
+    return open(path);
+  } catch (const SystemError& e) {
+    if (e.code() == ENOENT || e.code() == ENOTDIR || e.code() == ELOOP) return UniqueFd();
+    throw;
+  }
+}
+
 UniqueFd reopen_dir(int dir_fd) {
   return UniqueFd(
       check_syscall(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "reopen directory"));

@@ -40,6 +40,26 @@ UniqueFd open_dir_beneath(int root_fd, std::string_view path);
 // segment is not a real directory (e.g. a symlink): "not there" from the layer's view.
 UniqueFd try_open_dir_beneath(int root_fd, std::string_view path);
 
+// open_dir_beneath for a run of paths that share their parents (a commit's changes come
+// sorted by path): it starts from the directory it opened last when that is an ancestor
+// of the one asked for, so a chain of N nested directories costs N opens in all instead
+// of N * N / 2 (a 2,000-file change at the bottom of a 3,000-level chain took 41 s to
+// apply). It keeps one directory open between calls; the trust in the tree beneath the
+// root is the same as open_dir_beneath's (no symlink is ever followed).
+class DirCursor {
+ public:
+  explicit DirCursor(int root_fd) : root_fd_(root_fd) {}
+  // An O_PATH fd of the directory at workspace path `path` (the caller's own), or what
+  // open_dir_beneath / try_open_dir_beneath give when it is not there.
+  UniqueFd open(std::string_view path);
+  UniqueFd try_open(std::string_view path);
+
+ private:
+  const int root_fd_;
+  std::string last_path_;  // empty: nothing kept
+  UniqueFd last_;
+};
+
 // Re-opens an O_PATH directory fd for reading (listing, flock, fchmod need a real open).
 UniqueFd reopen_dir(int dir_fd);
 

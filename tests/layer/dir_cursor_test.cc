@@ -1,0 +1,89 @@
+// layer::DirCursor (safe_walk.h): opens directories beneath a root from the one it
+// opened last when that is an ancestor, with open_dir_beneath's answers otherwise.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::layer {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DirCursorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/af-dircursor-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    root_ = dir;
+    fs::create_directories(root_ / "a/b/c");
+    fs::create_directories(root_ / "x");
+    fs::create_directory_symlink(root_ / "x", root_ / "a/link");
+    root_fd_ = UniqueFd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root_fd_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // The inode of an fd, to tell which directory it is.
+  static ino_t inode_of(int fd) {
+    struct stat st {};
+    EXPECT_EQ(::fstat(fd, &st), 0);
+    return st.st_ino;
+  }
+  ino_t inode_at(const std::string& rel) const {
+    struct stat st {};
+    EXPECT_EQ(::lstat((root_ / rel).c_str(), &st), 0) << rel;
+    return st.st_ino;
+  }
+
+  fs::path root_;
+  UniqueFd root_fd_;
+};
+
+TEST_F(DirCursorTest, OpensDeeperSiblingAndRootPathsLikeOpenDirBeneath) {
+  DirCursor cursor(root_fd_.get());
+  for (const char* path : {"/a", "/a/b", "/a/b/c", "/a/b", "/x", "/", "/a/b/c"}) {
+    const UniqueFd fd = cursor.open(path);
+    const std::string rel = std::string(path).substr(1);
+    EXPECT_EQ(inode_of(fd.get()), inode_of(open_dir_beneath(root_fd_.get(), path).get())) << path;
+    if (!rel.empty()) {
+      EXPECT_EQ(inode_of(fd.get()), inode_at(rel)) << path;
+    }
+  }
+}
+
+TEST_F(DirCursorTest, NeverFollowsASymlinkAndReportsWhatIsMissing) {
+  DirCursor cursor(root_fd_.get());
+  (void)cursor.open("/a");  // the symlink is then below the directory kept
+  try {
+    (void)cursor.open("/a/link");
+    ADD_FAILURE() << "followed a symlink";
+  } catch (const SystemError& e) {
+    EXPECT_TRUE(e.code() == ENOTDIR || e.code() == ELOOP) << e.what();
+  }
+  EXPECT_FALSE(cursor.try_open("/a/link"));
+  EXPECT_FALSE(cursor.try_open("/a/missing"));
+  EXPECT_FALSE(cursor.try_open("/nothing/here"));
+  EXPECT_TRUE(cursor.try_open("/a/b/c"));  // and it still works after failures
+}
+
+TEST_F(DirCursorTest, EachFdIsTheCallersOwn) {
+  DirCursor cursor(root_fd_.get());
+  UniqueFd first = cursor.open("/a/b");
+  const ino_t b = inode_of(first.get());
+  UniqueFd second = cursor.open("/a/b/c");
+  first.reset();  // closing one the caller got leaves the cursor working
+  EXPECT_EQ(inode_of(cursor.open("/a/b/c").get()), inode_of(second.get()));
+  EXPECT_EQ(inode_of(cursor.open("/a/b").get()), b);
+}
+
+}  // namespace
+}  // namespace agentfense::layer
