@@ -18,8 +18,10 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "audit/event.h"
 
@@ -62,12 +64,30 @@ class AuditTrails {
   std::mutex mu_;  // one append at a time from this process (the file's flock does the rest)
 };
 
-// Paths (any container of strings) as the JSON array an event's details carry.
+// How many paths of one list an event names: the first ones in order, up to 1,000 paths
+// or 64 KiB of them (the path that crosses it is kept). A command's changes are the
+// agent's to choose: unbounded, 5,000 new files at the bottom of a 3,000-level chain
+// made one exec line of 39 MB (and the trail, `audit verify` and every reader of it
+// paid for it). Each file's own event (create, open_write, ...) still names it.
+inline constexpr std::size_t kEventListedPaths = 1000;
+inline constexpr std::size_t kEventListedPathBytes = 64 << 10;
+
+// Sets details[key] to the JSON array of `paths` (any container of strings), bounded as
+// above; when paths are left out, details[key + "_omitted"] says how many.
 template <typename Paths>
-nlohmann::ordered_json paths_json(const Paths& paths) {
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const auto& path : paths) out.push_back(path);
-  return out;
+void add_paths(nlohmann::ordered_json& details, const std::string& key, const Paths& paths) {
+  nlohmann::ordered_json listed = nlohmann::ordered_json::array();
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+  for (const auto& path : paths) {
+    if (count == kEventListedPaths || bytes >= kEventListedPathBytes) break;
+    listed.push_back(path);
+    ++count;
+    bytes += std::string_view(path).size();
+  }
+  details[key] = std::move(listed);
+  const std::size_t total = static_cast<std::size_t>(std::size(paths));
+  if (count < total) details[key + "_omitted"] = total - count;
 }
 
 }  // namespace agentfense::server

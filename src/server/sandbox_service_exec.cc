@@ -17,22 +17,24 @@ using OnOutput = std::function<void(runtime::Stream, std::string_view)>;
 nlohmann::ordered_json exec_details(const std::string& command, const std::string& workdir,
                                     const LiveSandbox::ExecOutcome& outcome) {
   const runtime::ExecResult& r = outcome.result;
-  return {{"cmd", outcome.command_id},
-          {"command", command},
-          {"workdir", workdir.empty() ? std::string("/workspace") : workdir},
-          {"exit_code", r.exit_code},
-          {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()},
-          {"timed_out", r.timed_out},
-          {"cancelled", r.cancelled},
-          {"oom_killed", r.oom_killed},
-          {"pids_limit_reached", r.pids_limit_reached},
-          {"stdout_truncated", r.stdout_truncated},
-          {"stderr_truncated", r.stderr_truncated},
-          {"committed", paths_json(outcome.commit.applied())},
-          // What the command wrote where the rules allow no commit, or what the codebase
-          // changed under it: kept in the write layer, not synced.
-          {"commit_denied", paths_json(outcome.commit.denied())},
-          {"commit_conflicts", paths_json(outcome.commit.conflicts())}};
+  nlohmann::ordered_json details = {
+      {"cmd", outcome.command_id},
+      {"command", command},
+      {"workdir", workdir.empty() ? std::string("/workspace") : workdir},
+      {"exit_code", r.exit_code},
+      {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()},
+      {"timed_out", r.timed_out},
+      {"cancelled", r.cancelled},
+      {"oom_killed", r.oom_killed},
+      {"pids_limit_reached", r.pids_limit_reached},
+      {"stdout_truncated", r.stdout_truncated},
+      {"stderr_truncated", r.stderr_truncated}};
+  add_paths(details, "committed", outcome.commit.applied());
+  // What the command wrote where the rules allow no commit, or what the codebase changed
+  // under it: kept in the write layer, not synced.
+  add_paths(details, "commit_denied", outcome.commit.denied());
+  add_paths(details, "commit_conflicts", outcome.commit.conflicts());
+  return details;
 }
 
 // The part of a refused command the trail keeps: enough to recognise it, bounded so a

@@ -74,11 +74,12 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
                                {"applied", result.applied_size()},
                                {"denied", result.denied_size()},
                                {"conflicts", result.conflicts_size()}});
-  audit(sandbox.id(), "commit",
-        {{"requested", paths_json(paths)},
-         {"applied", paths_json(result.applied())},
-         {"denied", paths_json(result.denied())},
-         {"conflicts", paths_json(result.conflicts())}});
+  nlohmann::ordered_json details = nlohmann::ordered_json::object();
+  add_paths(details, "requested", paths);
+  add_paths(details, "applied", result.applied());
+  add_paths(details, "denied", result.denied());
+  add_paths(details, "conflicts", result.conflicts());
+  audit(sandbox.id(), "commit", details);
   return result;
 }
 

@@ -163,6 +163,35 @@ def test_refused_requests_and_uncommitted_writes_are_recorded(server):
     assert verify(trail_path(server, sandbox_id)).returncode == 0
 
 
+def test_an_exec_event_names_at_most_1000_paths_or_64_kib_of_them(server):
+    """The attack: a command that changes many files with long paths made its exec line
+    as long as all of them together (5,000 files at the bottom of a 3,000-level chain: one
+    39 MB line). An event's path lists are bounded and say how many they left out; each
+    file's own event still names it."""
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase)
+    r = run(server, sandbox_id,
+            "mkdir output/many && for i in $(seq 1 1200); do : > output/many/f$i; done")
+    assert r.exit_code == 0, r.stderr
+    long_dir = "/".join(["n" * 250] * 4)  # ~1 KiB paths: 100 of them pass 64 KiB
+    r = run(server, sandbox_id, f"mkdir -p output/{long_dir} && "
+            f"for i in $(seq 1 100); do : > output/{long_dir}/f$i; done")
+    assert r.exit_code == 0, r.stderr
+    trail = events(server, sandbox_id, kind="security")
+    many, long_paths = [e for e in trail if e["op"] == "exec"][-2:]
+    assert len(many["committed"]) == 1000, len(many["committed"])
+    assert many["committed_omitted"] == 1201 - 1000  # the directory and 1,200 files
+    assert "commit_denied_omitted" not in many and many["commit_denied"] == []
+    listed_bytes = sum(len(p) for p in long_paths["committed"])
+    assert 64 * 1024 <= listed_bytes < 64 * 1024 + 1100, listed_bytes
+    assert len(long_paths["committed"]) + long_paths["committed_omitted"] == 104
+    created = {e["path"] for e in events(server, sandbox_id, kind="file", outcome="allowed")
+               if e["op"] == "create" and e["path"].startswith("/output/many/")}
+    assert len(created) == 1200
+    with open(trail_path(server, sandbox_id), "rb") as trail_file:
+        assert max(len(line) for line in trail_file) < 200_000
+
+
 def test_commit_and_discard_are_recorded(server):
     codebase = make_codebase(server)
     sandbox_id = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL)
