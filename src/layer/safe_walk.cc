@@ -1,6 +1,7 @@
 #include "layer/safe_walk.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,7 +74,11 @@ UniqueFd try_open_dir_beneath(int root_fd, std::string_view path) {
 }
 
 UniqueFd DirCursor::open(std::string_view path) {
-  const bool below_last = !last_path_.empty() && is_same_or_under(path, last_path_);
+  // A directory kept from an earlier call may have been removed since (a commit deletes
+  // or replaces base trees): removed, it has no links, and the walk starts over.
+  struct stat kept {};
+  const bool below_last = !last_path_.empty() && is_same_or_under(path, last_path_) &&
+                          ::fstat(last_.get(), &kept) == 0 && kept.st_nlink > 0;
   const int start = below_last ? last_.get() : root_fd_;
   UniqueFd current(check_syscall(::fcntl(start, F_DUPFD_CLOEXEC, 3), "open layer directory"));
   const std::string_view rest = below_last ? path.substr(last_path_.size()) : path;

@@ -44,8 +44,10 @@ UniqueFd try_open_dir_beneath(int root_fd, std::string_view path);
 // sorted by path): it starts from the directory it opened last when that is an ancestor
 // of the one asked for, so a chain of N nested directories costs N opens in all instead
 // of N * N / 2 (a 2,000-file change at the bottom of a 3,000-level chain took 41 s to
-// apply). It keeps one directory open between calls; the trust in the tree beneath the
-// root is the same as open_dir_beneath's (no symlink is ever followed).
+// apply). It keeps one directory open between calls, and starts from the root again
+// when that directory was removed meanwhile; the trust in the tree beneath the root is
+// the same as open_dir_beneath's (no symlink is ever followed). Directories are not
+// renamed within the tree while a cursor is used (a commit only removes or creates them).
 class DirCursor {
  public:
   explicit DirCursor(int root_fd) : root_fd_(root_fd) {}

@@ -85,5 +85,21 @@ TEST_F(DirCursorTest, EachFdIsTheCallersOwn) {
   EXPECT_EQ(inode_of(cursor.open("/a/b").get()), b);
 }
 
+// A commit may delete or replace a base directory the cursor kept, then need one at the
+// same path again: the cursor must not hand out the removed one (what is written into
+// it would be lost).
+TEST_F(DirCursorTest, ADirectoryRemovedSinceIsNotReused) {
+  DirCursor cursor(root_fd_.get());
+  (void)cursor.open("/a/b/c");
+  fs::remove_all(root_ / "a/b");
+  EXPECT_FALSE(cursor.try_open("/a/b/c"));
+  fs::create_directories(root_ / "a/b/c");
+  const UniqueFd again = cursor.open("/a/b/c");
+  EXPECT_EQ(inode_of(again.get()), inode_at("a/b/c"));
+  struct stat st {};
+  ASSERT_EQ(::fstat(again.get(), &st), 0);
+  EXPECT_GT(st.st_nlink, 0u);
+}
+
 }  // namespace
 }  // namespace agentfense::layer
