@@ -1,11 +1,35 @@
 #include "server/error_status.h"
 
+#include <cstddef>
+#include <string>
+
 #include "common/errors.h"
 #include "common/log.h"
 
 namespace agentfense::server {
 
 namespace {
+
+// An error message echoes what the client sent (a path, a command), escaped. gRPC carries
+// it in a header, and clients refuse headers over 8 KiB by default: a 9,000-byte path
+// made every refusal reach the caller as "received initial metadata size exceeds
+// limit" (RESOURCE_EXHAUSTED) instead of the error. Past 1,024 bytes a message is cut
+// (at a character boundary) and says how long it was.
+constexpr std::size_t kMaxMessageBytes = 1024;
+
+std::string bounded(std::string message) {
+  if (message.size() <= kMaxMessageBytes) return message;
+  std::size_t cut = kMaxMessageBytes;
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  const std::size_t total = message.size();
+  message.resize(cut);
+  return message + "... (" + std::to_string(total) + " bytes in all)";
+}
+
+ErrorInfo bounded(ErrorInfo info) {
+  info.message = bounded(std::move(info.message));
+  return info;
+}
 
 void LogBug(const std::string& where, const std::string& what) {
   agentfense::log::error("api.internal_error", {{"call", where}, {"error", what}});
@@ -18,9 +42,7 @@ ErrorInfo Internal(const std::string& what) {
   return {StatusCode::INTERNAL, message.empty() ? "internal error" : message, {}, {}};
 }
 
-}  // namespace
-
-ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
+ErrorInfo describe(std::exception_ptr error, const std::string& where) {
   try {
     std::rethrow_exception(error);
   } catch (const CommandTimeoutError& e) {
@@ -38,6 +60,12 @@ ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
     LogBug(where, "non-standard exception");
     return Internal("internal error");
   }
+}
+
+}  // namespace
+
+ErrorInfo DescribeError(std::exception_ptr error, const std::string& where) {
+  return bounded(describe(std::move(error), where));
 }
 
 }  // namespace agentfense::server

@@ -26,6 +26,7 @@ inline constexpr std::size_t kMaxEnvEntryBytes = 131071;     // "NAME=value"
 inline constexpr std::size_t kMaxEnvTotalBytes = 256 << 10;  // sum of "NAME=value"
 inline constexpr std::size_t kMaxStdinBytes = std::size_t{16} << 20;
 inline constexpr std::size_t kMaxWorkdirBytes = 4095;  // PATH_MAX - 1
+inline constexpr std::size_t kMaxPathBytes = 4095;     // a file path in a request, the same
 
 // "16 MiB (16777216 bytes)", "131071 bytes".
 std::string describe_size(std::size_t bytes);

@@ -14,6 +14,7 @@
 #include "common/unique_fd.h"
 #include "layer/safe_walk.h"
 #include "server/proto_time.h"
+#include "server/request_limits.h"
 
 namespace agentfense::server {
 namespace {
@@ -48,6 +49,10 @@ ApiError from_errno(int error, const std::string& path, const char* what) {
                       escape_user_text(path) + " goes through a symlink", kReasonInvalidPath);
     case EISDIR:
       return ApiError(StatusCode::INVALID_ARGUMENT, escape_user_text(path) + " is a directory",
+                      kReasonInvalidPath);
+    case ENAMETOOLONG:  // a name over NAME_MAX (255 bytes)
+      return ApiError(StatusCode::INVALID_ARGUMENT,
+                      escape_user_text(path) + " has a name longer than 255 bytes",
                       kReasonInvalidPath);
     case ENOSPC:
     case EDQUOT:
@@ -123,6 +128,14 @@ void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& pol
 }  // namespace
 
 std::string workspace_path(const std::string& raw, bool allow_root) {
+  // One openat2 resolves at most PATH_MAX - 1 bytes: longer paths answered INTERNAL
+  // ("File name too long") from deep inside.
+  if (raw.size() > kMaxPathBytes) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "path is " + std::to_string(raw.size()) + " bytes, longer than " +
+                       std::to_string(kMaxPathBytes) + " (PATH_MAX - 1)",
+                   kReasonInvalidPath);
+  }
   std::string path;
   try {
     if (raw.find('\0') != std::string::npos) throw UserError("path contains a NUL byte");

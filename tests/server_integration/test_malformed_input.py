@@ -84,6 +84,42 @@ def test_50mb_command_is_invalid_argument_naming_the_limit(server, api, sandbox,
     assert run(server, sandbox, "echo still fine").stdout == "still fine\n"
 
 
+def test_long_file_paths_are_invalid_argument_with_a_short_message(server, api, sandbox,
+                                                                   codebase):
+    """Paths past PATH_MAX - 1 answered INTERNAL ("File name too long") from deep inside
+    the sandbox file calls, and an error that echoed a 9,000-byte path reached gRPC
+    clients as RESOURCE_EXHAUSTED "received initial metadata size exceeds limit": its
+    message did not fit the 8 KiB header clients accept. Now: INVALID_ARGUMENT naming
+    the limit, and no message is longer than about 1 KiB."""
+    for size in (4096, 9000, 70000):
+        path = "/output/" + "p" * (size - len("/output/"))
+        calls = (
+            (server.sandboxes.WriteSandboxFile,
+             sb.WriteSandboxFileRequest(sandbox_id=sandbox, path=path, content=b"x")),
+            (server.sandboxes.ReadSandboxFile,
+             sb.ReadSandboxFileRequest(sandbox_id=sandbox, path=path)),
+            (server.sandboxes.ListSandboxFiles,
+             sb.ListSandboxFilesRequest(sandbox_id=sandbox, path=path)),
+        )
+        for call, request in calls:
+            error = grpc_error(call, request)
+            assert_invalid(error, "INVALID_PATH", f"path is {size} bytes, longer than 4095")
+        # A message that echoes the path (a codebase's file path) is cut, saying how
+        # long it was; before, 9,000 bytes of it did not fit a gRPC header.
+        error = grpc_error(server.codebases.DownloadFile,
+                           cb.DownloadFileRequest(codebase_id=codebase, file_path=path))
+        assert_invalid(error, "INVALID_PATH", "bytes in all)")
+        assert len(error.details()) < 1100, len(error.details())
+    # A name over 255 bytes within a short path: the kernel's ENAMETOOLONG, named.
+    error = grpc_error(server.sandboxes.WriteSandboxFile,
+                       sb.WriteSandboxFileRequest(sandbox_id=sandbox,
+                                                  path="/output/" + "n" * 300, content=b"x"))
+    assert_invalid(error, "INVALID_PATH", "longer than 255 bytes")
+    r = requests.put(f"{api}/sandboxes/{sandbox}/content/output/{'q' * 5000}", data=b"x",
+                     timeout=30)
+    assert_rest_invalid(r, "INVALID_PATH", "longer than 4095")
+
+
 def test_command_limit_is_exact(server, sandbox, session):
     longest = ": " + "x" * (MAX_COMMAND - 2)
     assert run(server, sandbox, longest).exit_code == 0
