@@ -1,16 +1,13 @@
 // layer::DirCursor (safe_walk.h): opens directories beneath a root from the one it
 // opened last when that is an ancestor, with open_dir_beneath's answers otherwise.
 #include <fcntl.h>
-#include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <string>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
+#include "layer/layer_test_util.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::layer {
@@ -18,19 +15,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class DirCursorTest : public ::testing::Test {
+// The tree is the layer fixture's base directory.
+class DirCursorTest : public testing::LayerTest {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/af-dircursor-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
+    LayerTest::SetUp();
+    root_ = base_;
     fs::create_directories(root_ / "a/b/c");
     fs::create_directories(root_ / "x");
     fs::create_directory_symlink(root_ / "x", root_ / "a/link");
     root_fd_ = UniqueFd(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     ASSERT_TRUE(root_fd_);
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   // The inode of an fd, to tell which directory it is.
   static ino_t inode_of(int fd) {
