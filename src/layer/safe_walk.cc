@@ -74,22 +74,31 @@ UniqueFd try_open_dir_beneath(int root_fd, std::string_view path) {
 }
 
 UniqueFd DirCursor::open(std::string_view path) {
-  // A directory kept from an earlier call may have been removed since (a commit deletes
-  // or replaces base trees): removed, it has no links, and the walk starts over.
-  struct stat kept {};
-  const bool below_last = !last_path_.empty() && is_same_or_under(path, last_path_) &&
-                          ::fstat(last_.get(), &kept) == 0 && kept.st_nlink > 0;
-  const int start = below_last ? last_.get() : root_fd_;
-  UniqueFd current(check_syscall(::fcntl(start, F_DUPFD_CLOEXEC, 3), "open layer directory"));
-  const std::string_view rest = below_last ? path.substr(last_path_.size()) : path;
-  for (const std::string& segment : path_segments(rest)) {
-    const int next = ::openat(current.get(), segment.c_str(), kWalkFlags);
-    check_syscall(next, "open directory " + std::string(path));  // a symlink: ENOTDIR/ELOOP
-    current.reset(next);
+  const std::string wanted = path.empty() ? std::string("/") : std::string(path);
+  // Keep the deepest kept directory that is `wanted` or an ancestor of it and still
+  // linked; everything below it is another branch or gone.
+  while (!kept_.empty()) {
+    struct stat st {};
+    const Kept& deepest = kept_.back();
+    if (is_same_or_under(wanted, deepest.path) && ::fstat(deepest.fd.get(), &st) == 0 &&
+        st.st_nlink > 0) {
+      break;
+    }
+    kept_.pop_back();
   }
-  last_ = UniqueFd(check_syscall(::fcntl(current.get(), F_DUPFD_CLOEXEC, 3), "keep directory"));
-  last_path_ = path.empty() ? "/" : std::string(path);
-  return current;
+  int current = kept_.empty() ? root_fd_ : kept_.back().fd.get();
+  std::string at = kept_.empty() ? std::string("/") : kept_.back().path;
+  const std::string_view rest =
+      kept_.empty() ? std::string_view(wanted) : std::string_view(wanted).substr(at.size());
+  for (const std::string& segment : path_segments(rest)) {
+    const int next = ::openat(current, segment.c_str(), kWalkFlags);
+    check_syscall(next, "open directory " + wanted);  // a symlink: ENOTDIR/ELOOP
+    at = child_path(at, segment);
+    kept_.push_back({at, UniqueFd(next)});
+    if (kept_.size() > kKept) kept_.pop_front();
+    current = kept_.back().fd.get();
+  }
+  return UniqueFd(check_syscall(::fcntl(current, F_DUPFD_CLOEXEC, 3), "open layer directory"));
 }
 
 UniqueFd DirCursor::try_open(std::string_view path) {

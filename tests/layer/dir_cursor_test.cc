@@ -81,6 +81,22 @@ TEST_F(DirCursorTest, EachFdIsTheCallersOwn) {
   EXPECT_EQ(inode_of(cursor.open("/a/b").get()), b);
 }
 
+// A commit's cleanup walks back up from the deepest directory: each parent must be found
+// again, past the 64 directories the cursor keeps as well.
+TEST_F(DirCursorTest, WalksBackUpAChainDeeperThanWhatItKeeps) {
+  std::string deepest = "/a";
+  for (int level = 0; level < 150; ++level) deepest += "/d";
+  fs::create_directories(root_ / deepest.substr(1));
+  DirCursor cursor(root_fd_.get());
+  (void)cursor.open(deepest);
+  for (std::string dir = deepest; dir != "/"; dir = split_path(dir).parent) {
+    const UniqueFd fd = cursor.open(dir);
+    ASSERT_EQ(inode_of(fd.get()), inode_at(dir.substr(1))) << dir.size();
+  }
+  EXPECT_EQ(inode_of(cursor.open("/").get()), inode_of(root_fd_.get()));
+  EXPECT_EQ(inode_of(cursor.open(deepest).get()), inode_at(deepest.substr(1)));
+}
+
 // A commit may delete or replace a base directory the cursor kept, then need one at the
 // same path again: the cursor must not hand out the removed one (what is written into
 // it would be lost).
