@@ -7,7 +7,7 @@ most hosts give as a soft limit: before the CLI raised its soft limit to the har
 many open files" and the work was lost.
 
 Applying it also re-walked every ancestor of every path from the root: cubic in the
-depth (1,000 levels took 100 s); now 2.5 s.
+depth (1,000 levels took 100 s); now under a second (layer::DirCursor).
 """
 
 from __future__ import annotations
