@@ -307,6 +307,16 @@ std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
   return views;
 }
 
+std::size_t InodeTable::longest_name_under(const std::string& path) const {
+  std::size_t longest = 0;
+  std::shared_lock lock(mu_);
+  for (const auto& [name_path, id] : by_path_) {
+    if (name_path == path || is_under(name_path, path))
+      longest = std::max(longest, name_path.size());
+  }
+  return longest;
+}
+
 void InodeTable::rebind(fuse_ino_t id, Rebinding binding) {
   std::vector<DirHandle> closing;  // destroyed after the lock is released
   std::unique_lock lock(mu_);

@@ -125,6 +125,9 @@ class InodeTable {
   // Every live (not unlinked) node at or under `path`, parents before children, as
   // peek() sees them (a whole tree's worth of fds is never opened at once).
   std::vector<NodeView> live_under(const std::string& path) const;
+  // The longest name (of any live node, each of a hard-linked file's names counted) at or
+  // under `path`, in bytes; 0 when there is none.
+  std::size_t longest_name_under(const std::string& path) const;
   // Points a node at its current host entry and marks its listing stale. Requests still
   // using a replaced directory fd keep it open until they end.
   void rebind(fuse_ino_t id, Rebinding binding);

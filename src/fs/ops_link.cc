@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -69,14 +68,11 @@ std::optional<layer::BaseStamp> replaced_base_stamp(Filesystem& fs, const Endpoi
                           st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
-// The longest path a node the kernel knows at or under `from` would have at `to`.
+// The longest path a name the kernel knows at or under `from` would have at `to`.
 // Descendants it does not know are refused when looked up there (Filesystem::lookup).
 std::size_t longest_moved_path(Filesystem& fs, const std::string& from, const std::string& to) {
-  std::size_t longest = to.size();
-  for (const NodeView& node : fs.table().live_under(from)) {
-    longest = std::max(longest, node.path.size() - from.size() + to.size());
-  }
-  return longest;
+  const std::size_t longest = fs.table().longest_name_under(from);
+  return longest > from.size() ? longest - from.size() + to.size() : to.size();
 }
 
 int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned flags) {

@@ -90,5 +90,19 @@ print("moved to b/a:", os.path.isdir("b/a/d/d"))
   EXPECT_EQ(out, "bottom: ENAMETOOLONG\na still there: True\nmoved to b/a: True\n");
 }
 
+// The check counts each name of a hard-linked file: a directory holding the second name
+// of a file whose first name is shorter than the directory's own path still moves (the
+// first check measured the file's first name against the directory and refused it).
+TEST_F(PathLength, ADirectoryHoldingAHardLinkToAShortNameStillMoves) {
+  mount({Rule{"/**", Level::kWrite}});
+  std::string out;
+  ASSERT_EQ(agent_sh("echo x > f && mkdir -p longdirectory/sub && ln f longdirectory/sub/x && "
+                     "mv longdirectory y && cat y/sub/x",
+                     &out),
+            0)
+      << out;
+  EXPECT_EQ(out, "x\n");
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing
