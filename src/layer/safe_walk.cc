@@ -15,6 +15,19 @@ namespace {
 
 constexpr int kWalkFlags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
+// One step down from `dir`: O_NOFOLLOW|O_DIRECTORY on a symlink yields ENOTDIR (or
+// ELOOP), so it is never followed. Throws naming `path`, the whole path being opened.
+int open_segment(int dir, const std::string& segment, std::string_view path) {
+  return check_syscall(::openat(dir, segment.c_str(), kWalkFlags),
+                       "open directory " + std::string(path));
+}
+
+// Whether a walk failed because the directory is "not there" from the layer's view:
+// absent, or a segment that is not a real directory (a symlink).
+bool means_absent(const SystemError& error) {
+  return error.code() == ENOENT || error.code() == ENOTDIR || error.code() == ELOOP;
+}
+
 }  // namespace
 
 std::vector<std::string> path_segments(std::string_view path) {
@@ -55,12 +68,8 @@ bool is_same_or_under(std::string_view path, std::string_view prefix) {
 
 UniqueFd open_dir_beneath(int root_fd, std::string_view path) {
   UniqueFd current(check_syscall(::openat(root_fd, ".", kWalkFlags), "open layer root"));
-  for (const std::string& segment : path_segments(path)) {
-    const int next = ::openat(current.get(), segment.c_str(), kWalkFlags);
-    // O_NOFOLLOW|O_DIRECTORY on a symlink yields ENOTDIR (or ELOOP): never followed.
-    check_syscall(next, "open directory " + std::string(path));
-    current.reset(next);
-  }
+  for (const std::string& segment : path_segments(path))
+    current.reset(open_segment(current.get(), segment, path));
   return current;
 }
 
@@ -68,7 +77,7 @@ UniqueFd try_open_dir_beneath(int root_fd, std::string_view path) {
   try {
     return open_dir_beneath(root_fd, path);
   } catch (const SystemError& e) {
-    if (e.code() == ENOENT || e.code() == ENOTDIR || e.code() == ELOOP) return UniqueFd();
+    if (means_absent(e)) return UniqueFd();
     throw;
   }
 }
@@ -91,8 +100,7 @@ UniqueFd DirCursor::open(std::string_view path) {
   const std::string_view rest =
       kept_.empty() ? std::string_view(wanted) : std::string_view(wanted).substr(at.size());
   for (const std::string& segment : path_segments(rest)) {
-    const int next = ::openat(current, segment.c_str(), kWalkFlags);
-    check_syscall(next, "open directory " + wanted);  // a symlink: ENOTDIR/ELOOP
+    const int next = open_segment(current, segment, wanted);
     at = child_path(at, segment);
     kept_.push_back({at, UniqueFd(next)});
     if (kept_.size() > kKept) kept_.pop_front();
@@ -105,7 +113,7 @@ UniqueFd DirCursor::try_open(std::string_view path) {
   try {
     return open(path);
   } catch (const SystemError& e) {
-    if (e.code() == ENOENT || e.code() == ENOTDIR || e.code() == ELOOP) return UniqueFd();
+    if (means_absent(e)) return UniqueFd();
     throw;
   }
 }
