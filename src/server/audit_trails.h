@@ -16,9 +16,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
