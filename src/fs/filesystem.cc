@@ -141,7 +141,7 @@ int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_ent
   if (int rc = resolve(parent, name, path, &host)) return rc;
   const bool is_dir = S_ISDIR(host.st.st_mode);
   // A node the kernel already knows keeps its decision (decided once per inode).
-  std::optional<NodeView> known = table_.find_path(path);
+  std::optional<NodeView> known = table_.find_child(parent, name);
   NewNode node;
   node.decision = known ? known->decision : access_.policy().decide(path, is_dir);
   if (is_dir) {
@@ -161,7 +161,6 @@ int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_ent
     return -ENOENT;
   }
   node.name = name;
-  node.path = path;
   node.type = host.st.st_mode & S_IFMT;
   node.layer = host.layer;
   node.traversable = is_dir && node.decision.level < Level::kRead;
@@ -169,7 +168,7 @@ int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_ent
       S_ISREG(host.st.st_mode) && host.layer == Layer::kUpper && host.st.st_nlink > 1;
   if (hard_linked && !known) {
     if (std::optional<NodeView> same = same_host_file(path, node.decision, host.st)) {
-      if (std::optional<NodeView> view = table_.add_name(same->id, parent, name, path)) {
+      if (std::optional<NodeView> view = table_.add_name(same->id, parent, name)) {
         present_attr(*view, owner(), &host.st);
         fill_entry(*view, host.st, entry);
         return 0;

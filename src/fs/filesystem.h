@@ -31,6 +31,7 @@
 #include "fs/kernel_channel.h"
 #include "fs/mount.h"
 #include "fs/presented_attr.h"
+#include "fs/workspace_path.h"
 #include "fs/write_quota.h"
 #include "layer/journal.h"
 
@@ -39,18 +40,6 @@ namespace agentfense::fs {
 // Long timeouts are safe: the base only changes through commits (which notify), and every
 // other change passes through this daemon, which replies with fresh attributes.
 inline constexpr double kCacheTimeoutSeconds = 3600.0;
-
-// The longest workspace path ("/a/b/c") the fs serves: 2 * PATH_MAX - 1 bytes, so that a
-// process whose working directory has any path it could name (PATH_MAX) can still use
-// any relative path it can pass to one call (PATH_MAX), as POSIX tests do. A name whose
-// path would be longer is refused with ENAMETOOLONG when it is looked up, created,
-// linked or renamed to, and a directory is not renamed where one of its known
-// descendants' paths would exceed it. Why: every known node keeps its full path, so
-// nesting without a bound costs memory quadratic in the depth (an agent's 8,000-level
-// chain of one-letter names held 189 MB in the fs process, from the host's memory), and
-// every walk of a write layer holds a directory fd per level. With the cap a chain is at
-// most 4,095 levels deep, and all its paths together take at most 17 MB.
-inline constexpr std::size_t kMaxWorkspacePath = 2 * 4096 - 1;
 
 // Requests the kernel should stop sending after our first ENOSYS; counted so tests can
 // verify it really does.

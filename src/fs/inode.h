@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,7 +39,9 @@ struct Inode {
   const fuse_ino_t id;
 
   // Everything below is guarded by InodeTable's mutex.
-  std::string path;  // normalized workspace path, "/" for the root
+  // The name host access goes through and the directory holding it (the root has
+  // neither). A node's workspace path is built from these when a request needs it: a
+  // node costs its name, not its path (an agent's deep chain would cost quadratic memory).
   std::string name;
   std::shared_ptr<Inode> parent;
   mode_t type = 0;
@@ -48,13 +52,15 @@ struct Inode {
   std::uint64_t nlookup = 0;
   // A regular file hard-linked in the upper layer (link(2) in the sandbox) is one node
   // with several names, so the kernel keeps one page cache for all of them. Host access
-  // goes through path/name/parent above; these are the others (inode_links.cc).
+  // goes through name/parent above; these are the others (inode_links.cc).
   struct OtherName {
-    std::string path;
     std::string name;
     std::shared_ptr<Inode> parent;
   };
   std::vector<OtherName> other_names;
+  // Directories: every live name in it the kernel knows (each name of a hard-linked file
+  // included), to its node. Names of forgotten or unlinked nodes are not here.
+  std::map<std::string, fuse_ino_t, std::less<>> children;
   // Host identity of such a file, so a separate lookup of another name finds this node.
   dev_t host_dev = 0;
   ino_t host_ino = 0;

@@ -4,7 +4,7 @@
 // file reachable after the name it was created under is removed (git writes each object
 // to a temporary name, links the final name, then unlinks the temporary one).
 //
-// The node's path/name/parent is the name host access goes through; further names live
+// The node's name/parent is the name host access goes through; further names live
 // in Inode::other_names. Removing that name hands host access to another one.
 #include <mutex>
 
@@ -13,33 +13,33 @@
 namespace agentfense::fs {
 
 std::optional<NodeView> InodeTable::add_name(fuse_ino_t id, const NodeView& parent,
-                                             const std::string& name, const std::string& path) {
+                                             const std::string& name) {
   std::unique_lock lock(mu_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;
   Inode& inode = *it->second;
-  if (auto at = by_path_.find(path); at != by_path_.end() && at->second != id) {
-    unname(*by_id_.at(at->second), path);  // that entry was replaced on the host
+  Inode& dir = *parent.inode;
+  if (std::shared_ptr<Inode> there = child_of(dir, name); there && there->id != id) {
+    unname(*there, dir, name);  // that entry was replaced on the host
   }
   ++inode.nlookup;
-  if (by_path_.count(path) == 0) {
+  if (!dir.children.contains(name)) {
     if (inode.unlinked) {
       // Every earlier name is gone, but the host file lives on under this one.
       inode.unlinked = false;
-      inode.path = path;
       inode.name = name;
       inode.parent = parent.inode;
     } else {
-      inode.other_names.push_back({path, name, parent.inode});
+      inode.other_names.push_back({name, parent.inode});
     }
-    by_path_[path] = id;
+    dir.children[name] = id;
   }
   return snapshot(it->second, nullptr);  // for its attributes: evicted fds stay -1
 }
 
-void InodeTable::remove_name(fuse_ino_t id, const std::string& path) {
+void InodeTable::remove_name(fuse_ino_t id, const NodeView& parent, const std::string& name) {
   std::unique_lock lock(mu_);
-  if (auto it = by_id_.find(id); it != by_id_.end()) unname(*it->second, path);
+  if (auto it = by_id_.find(id); it != by_id_.end()) unname(*it->second, *parent.inode, name);
 }
 
 std::optional<NodeView> InodeTable::find_host_file(dev_t dev, ino_t ino) const {
@@ -60,35 +60,43 @@ void InodeTable::set_host_file(fuse_ino_t id, dev_t dev, ino_t ino) {
   by_host_[{dev, ino}] = id;
 }
 
-void InodeTable::unname(Inode& inode, const std::string& path) {
-  if (auto p = by_path_.find(path); p != by_path_.end() && p->second == inode.id) {
-    by_path_.erase(p);
+namespace {
+
+// Removes `dir`'s entry `name` if it still names node `id`.
+void erase_child(Inode* dir, const std::string& name, fuse_ino_t id) {
+  if (!dir) return;
+  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == id) {
+    dir->children.erase(it);
   }
-  if (inode.path != path) {
-    std::erase_if(inode.other_names,
-                  [&path](const Inode::OtherName& other) { return other.path == path; });
+}
+
+}  // namespace
+
+void InodeTable::unname(Inode& inode, Inode& dir, const std::string& name) {
+  erase_child(&dir, name, inode.id);
+  if (inode.parent.get() != &dir || inode.name != name) {
+    std::erase_if(inode.other_names, [&](const Inode::OtherName& other) {
+      return other.parent.get() == &dir && other.name == name;
+    });
     return;
   }
   if (inode.other_names.empty()) {
+    // Name and parent stay: they still say where the node was, for its path.
     inode.unlinked = true;
     drop_names(inode);
     return;
   }
   Inode::OtherName next = std::move(inode.other_names.back());
   inode.other_names.pop_back();
-  inode.path = std::move(next.path);
   inode.name = std::move(next.name);
   inode.parent = std::move(next.parent);
 }
 
 void InodeTable::drop_names(Inode& inode) {
-  auto erase_mine = [&](const std::string& path) {
-    if (auto p = by_path_.find(path); p != by_path_.end() && p->second == inode.id) {
-      by_path_.erase(p);
-    }
-  };
-  erase_mine(inode.path);
-  for (const Inode::OtherName& other : inode.other_names) erase_mine(other.path);
+  erase_child(inode.parent.get(), inode.name, inode.id);
+  for (const Inode::OtherName& other : inode.other_names) {
+    erase_child(other.parent.get(), other.name, inode.id);
+  }
   inode.other_names.clear();
   if (auto h = by_host_.find({inode.host_dev, inode.host_ino});
       h != by_host_.end() && h->second == inode.id) {

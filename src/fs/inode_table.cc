@@ -5,14 +5,15 @@
 #include <mutex>
 #include <vector>
 
+#include "fs/workspace_path.h"
+#include "layer/safe_walk.h"
+
 namespace agentfense::fs {
 namespace {
 
-bool is_under(const std::string& path, const std::string& dir) {
-  if (dir == "/") return path != "/";
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-         path[dir.size()] == '/';
-}
+// More levels than any path the fs serves can have (each adds at least "/x"): a walk up
+// that goes on is a broken table, not a path.
+constexpr std::size_t kMaxLevels = kMaxWorkspacePath / 2 + 1;
 
 }  // namespace
 
@@ -20,7 +21,6 @@ InodeTable::InodeTable(DirHandle base_root, DirHandle upper_root, policy::Decisi
                        std::size_t dir_fds)
     : base_root_(std::move(base_root)), upper_root_(std::move(upper_root)), dir_fds_(dir_fds) {
   auto root = std::make_shared<Inode>(FUSE_ROOT_ID);
-  root->path = "/";
   root->type = S_IFDIR;
   root->layer = Layer::kUpper;
   root->decision = root_decision;
@@ -33,52 +33,100 @@ InodeTable::InodeTable(DirHandle base_root, DirHandle upper_root, policy::Decisi
     slot->open = fd;
     slot->pinned = fd;
   }
-  by_path_["/"] = FUSE_ROOT_ID;
   by_id_[FUSE_ROOT_ID] = std::move(root);
 }
 
 namespace {
 
-// The open fd of one directory slot, or null (noted in `evicted` unless the owner is
-// unlinked: its path no longer leads to it, so it is not reopened).
+// The open fd of one directory slot, or null (noted in `evicted` unless its owner left
+// the namespace: its path no longer leads to it, so it is not reopened).
 template <typename Evicted>
-DirHandle open_fd(const std::shared_ptr<Inode>& owner, const Inode::DirSlot& slot, bool upper,
+DirHandle open_fd(const std::shared_ptr<Inode>& owner, const std::string& owner_path,
+                  bool owner_gone, const Inode::DirSlot& slot, bool upper,
                   std::vector<Evicted>* evicted) {
   if (!slot.id.present) return nullptr;
   DirHandle fd = slot.open.lock();
   if (fd) {
     fd->used.store(true, std::memory_order_relaxed);
-  } else if (evicted && !owner->unlinked) {
-    evicted->push_back({owner, upper, owner->path, slot.id});
+  } else if (evicted && !owner_gone) {
+    evicted->push_back({owner, upper, owner_path, slot.id});
   }
   return fd;
 }
 
 }  // namespace
 
+InodeTable::Place InodeTable::place_of(const Inode& inode) {
+  Place place;
+  std::size_t size = 0;
+  std::size_t levels = 0;
+  for (const Inode* at = &inode; at->parent; at = at->parent.get()) {
+    if (++levels > kMaxLevels) return {"/", true};
+    size += 1 + at->name.size();
+    place.gone = place.gone || at->unlinked;
+  }
+  if (levels == 0) {
+    place.path = "/";
+    return place;
+  }
+  // Filled from its end: the node's name last, its ancestors' before it.
+  place.path.resize(size);
+  std::size_t end = size;
+  for (const Inode* at = &inode; at->parent; at = at->parent.get()) {
+    end -= at->name.size();
+    at->name.copy(place.path.data() + end, at->name.size());
+    place.path[--end] = '/';
+  }
+  return place;
+}
+
+std::shared_ptr<Inode> InodeTable::child_of(const Inode& dir, std::string_view name) const {
+  auto it = dir.children.find(name);
+  return it == dir.children.end() ? nullptr : by_id_.at(it->second);
+}
+
+std::shared_ptr<Inode> InodeTable::at_path(std::string_view path) const {
+  std::shared_ptr<Inode> at = by_id_.at(FUSE_ROOT_ID);
+  std::size_t start = 1;
+  while (at && start < path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    at = child_of(*at, path.substr(start, end - start));
+    start = end + 1;
+  }
+  return at;
+}
+
 NodeView InodeTable::snapshot(const std::shared_ptr<Inode>& inode,
+                              std::vector<Evicted>* evicted) const {
+  return snapshot(inode, inode->parent ? place_of(*inode->parent) : Place{}, evicted);
+}
+
+NodeView InodeTable::snapshot(const std::shared_ptr<Inode>& inode, const Place& parent,
                               std::vector<Evicted>* evicted) const {
   NodeView view;
   view.inode = inode;
   view.id = inode->id;
-  view.path = inode->path;
+  view.path = inode->parent ? layer::child_path(parent.path, inode->name) : "/";
   view.name = inode->name;
   view.type = inode->type;
   view.layer = inode->layer;
   view.decision = inode->decision;
   view.traversable = inode->traversable;
-  view.unlinked = inode->unlinked;
+  view.unlinked = inode->unlinked || parent.gone;
   view.base_id = inode->base_dir.id;
   view.upper_id = inode->upper_dir.id;
   auto number = [](const DirHandle& fd) { return fd ? fd->get() : -1; };
-  view.owners[0] = open_fd(inode, inode->base_dir, false, evicted);
-  view.owners[1] = open_fd(inode, inode->upper_dir, true, evicted);
+  view.owners[0] = open_fd(inode, view.path, view.unlinked, inode->base_dir, false, evicted);
+  view.owners[1] = open_fd(inode, view.path, view.unlinked, inode->upper_dir, true, evicted);
   view.base_dir = number(view.owners[0]);
   view.upper_dir = number(view.owners[1]);
   view.parent = inode->parent;
   if (view.parent) {
-    view.owners[2] = open_fd(view.parent, view.parent->base_dir, false, evicted);
-    view.owners[3] = open_fd(view.parent, view.parent->upper_dir, true, evicted);
+    view.owners[2] =
+        open_fd(view.parent, parent.path, parent.gone, view.parent->base_dir, false, evicted);
+    view.owners[3] =
+        open_fd(view.parent, parent.path, parent.gone, view.parent->upper_dir, true, evicted);
     view.parent_base = number(view.owners[2]);
     view.parent_upper = number(view.owners[3]);
   }
@@ -141,10 +189,12 @@ std::optional<NodeView> InodeTable::view(fuse_ino_t id) const {
 }
 
 std::optional<NodeView> InodeTable::find_path(const std::string& path) const {
-  return opened([&]() -> std::shared_ptr<Inode> {
-    auto it = by_path_.find(path);
-    return it == by_path_.end() ? nullptr : by_id_.at(it->second);
-  });
+  return opened([&] { return at_path(path); });
+}
+
+std::optional<NodeView> InodeTable::find_child(const NodeView& parent,
+                                               const std::string& name) const {
+  return opened([&] { return child_of(*parent.inode, name); });
 }
 
 std::optional<NodeView> InodeTable::peek(fuse_ino_t id) const {
@@ -163,8 +213,8 @@ NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
     if (!fd || (slot.id.present && (slot.id != fd->id || !slot.open.expired()))) return;
     for (DirHandle& gone : install(slot, fd)) closing.push_back(std::move(gone));
   };
-  if (auto it = by_path_.find(node.path); it != by_path_.end()) {
-    std::shared_ptr<Inode> known = by_id_.at(it->second);
+  Inode& dir = *parent.inode;
+  if (std::shared_ptr<Inode> known = child_of(dir, node.name)) {
     if ((known->type & S_IFMT) == (node.type & S_IFMT)) {
       ++known->nlookup;
       known->layer = node.layer;
@@ -172,11 +222,10 @@ NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
       adopt(known->upper_dir, node.upper_dir);
       return snapshot(known, nullptr);
     }
-    // Same path, different type: the old node describes an entry that no longer exists.
-    unname(*known, node.path);
+    // Same name, different type: the old node describes an entry that no longer exists.
+    unname(*known, dir, node.name);
   }
   auto inode = std::make_shared<Inode>(next_id_++);
-  inode->path = std::move(node.path);
   inode->name = std::move(node.name);
   inode->parent = parent.inode;
   inode->type = node.type & S_IFMT;
@@ -186,7 +235,7 @@ NodeView InodeTable::remember(const NodeView& parent, NewNode node) {
   inode->nlookup = 1;
   adopt(inode->base_dir, node.base_dir);
   adopt(inode->upper_dir, node.upper_dir);
-  by_path_[inode->path] = inode->id;
+  dir.children[inode->name] = inode->id;
   by_id_[inode->id] = inode;
   return snapshot(inode, nullptr);
 }
@@ -237,82 +286,69 @@ void InodeTable::mark_unlinked(fuse_ino_t id) {
   drop_names(*it->second);
 }
 
-void InodeTable::move(fuse_ino_t id, const std::string& old_path, const NodeView& new_parent,
-                      const std::string& new_name, const std::string& new_path) {
+void InodeTable::move(fuse_ino_t id, const NodeView& old_parent, const std::string& old_name,
+                      const NodeView& new_parent, const std::string& new_name) {
   std::unique_lock lock(mu_);
   std::shared_ptr<Inode> moving = by_id_.at(id);
-  // Whatever was at the destination has been replaced. Only a directory can have known
-  // names below it (an empty one can be replaced, and the table may still hold names the
-  // kernel has not forgotten), so only then is the whole table searched: a file's
-  // rename (an editor's atomic save, git's objects) costs a lookup, not a scan.
-  std::vector<std::pair<std::string, fuse_ino_t>> replaced;
-  if (auto at = by_path_.find(new_path); at != by_path_.end() && at->second != id) {
-    replaced.emplace_back(new_path, at->second);
-    if (by_id_.at(at->second)->type == S_IFDIR) {
-      for (const auto& [path, node_id] : by_path_)
-        if (node_id != id && is_under(path, new_path)) replaced.emplace_back(path, node_id);
-    }
+  Inode& from = *old_parent.inode;
+  Inode& to = *new_parent.inode;
+  // Whatever was at the destination has been replaced. Names known below a replaced
+  // directory (an empty one can be replaced, and the kernel may not have forgotten them
+  // yet) go with it: they are reached only through it.
+  if (std::shared_ptr<Inode> replaced = child_of(to, new_name); replaced && replaced != moving) {
+    unname(*replaced, to, new_name);
   }
-  for (const auto& [path, node_id] : replaced) unname(*by_id_.at(node_id), path);
-  if (old_path != moving->path) {
-    // Another name of a hard-linked file: only that name moves.
-    for (Inode::OtherName& other : moving->other_names) {
-      if (other.path != old_path) continue;
-      by_path_.erase(old_path);
-      other = {new_path, new_name, new_parent.inode};
-      by_path_[new_path] = id;
-    }
+  if (auto it = from.children.find(old_name); it != from.children.end() && it->second == id) {
+    from.children.erase(it);
+  }
+  to.children[new_name] = id;
+  if (moving->parent.get() == &from && moving->name == old_name) {
+    // Known descendants move with a directory: their parent links are unchanged.
+    moving->name = new_name;
+    moving->parent = new_parent.inode;
     return;
   }
-  if (moving->type != S_IFDIR) {
-    // Nothing is known below a file: only its own name moves.
-    by_path_.erase(old_path);
-    moving->path = new_path;
-    by_path_[new_path] = id;
-  } else {
-    // Every known descendant moves with a directory (a scan: directory renames are rare).
-    auto renamed = [&](const std::string& path) { return new_path + path.substr(old_path.size()); };
-    for (const auto& [node_id, inode] : by_id_) {
-      if (inode->unlinked) continue;
-      if (inode == moving || is_under(inode->path, old_path)) {
-        by_path_.erase(inode->path);
-        inode->path = renamed(inode->path);
-        by_path_[inode->path] = inode->id;
-      }
-      for (Inode::OtherName& other : inode->other_names) {
-        if (!is_under(other.path, old_path)) continue;
-        by_path_.erase(other.path);
-        other.path = renamed(other.path);
-        by_path_[other.path] = inode->id;
-      }
+  // Another name of a hard-linked file: only that name moves.
+  for (Inode::OtherName& other : moving->other_names) {
+    if (other.parent.get() == &from && other.name == old_name) {
+      other = {new_name, new_parent.inode};
+      return;
     }
   }
-  moving->name = new_name;
-  moving->parent = new_parent.inode;
 }
 
 std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
   std::vector<NodeView> views;
-  {
-    std::shared_lock lock(mu_);
-    for (const auto& [node_path, id] : by_path_) {
-      if (node_path == path || is_under(node_path, path)) {
-        views.push_back(snapshot(by_id_.at(id), nullptr));
-      }
+  std::shared_lock lock(mu_);
+  std::shared_ptr<Inode> top = at_path(path);
+  if (!top) return views;
+  views.push_back(snapshot(top, nullptr));
+  // Breadth first, so parents come before children; a child's place is its parent's.
+  for (std::size_t next = 0; next < views.size(); ++next) {
+    if (!views[next].is_dir()) continue;
+    const Place place{views[next].path, views[next].unlinked};
+    for (const auto& [name, child] : views[next].inode->children) {
+      views.push_back(snapshot(by_id_.at(child), place, nullptr));
     }
   }
-  // A parent's path is a prefix of its children's, so it sorts first.
-  std::sort(views.begin(), views.end(),
-            [](const NodeView& a, const NodeView& b) { return a.path < b.path; });
   return views;
 }
 
-std::size_t InodeTable::longest_name_under(const std::string& path) const {
-  std::size_t longest = 0;
+std::size_t InodeTable::longest_path_below(fuse_ino_t id) const {
   std::shared_lock lock(mu_);
-  for (const auto& [name_path, id] : by_path_) {
-    if (name_path == path || is_under(name_path, path))
-      longest = std::max(longest, name_path.size());
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return 0;
+  std::size_t longest = 0;
+  std::vector<std::pair<const Inode*, std::size_t>> pending{{it->second.get(), 0}};
+  while (!pending.empty()) {
+    const auto [dir, below] = pending.back();
+    pending.pop_back();
+    for (const auto& [name, child] : dir->children) {
+      const std::size_t length = below + 1 + name.size();
+      longest = std::max(longest, length);
+      const Inode& node = *by_id_.at(child);
+      if (node.type == S_IFDIR) pending.emplace_back(&node, length);
+    }
   }
   return longest;
 }

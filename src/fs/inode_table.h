@@ -1,5 +1,7 @@
 // The table of inodes the kernel knows about, keyed by our own node ids (never host inode
-// numbers) and by workspace path so repeated lookups of one path yield one node.
+// numbers) and by name within their directory, so repeated lookups of one name yield one
+// node. Like the kernel's dentries, a node holds its name and its parent, not its path:
+// what the table costs grows with the names the kernel knows, not with their depth.
 //
 // Its place in the fs lock order: see fs/filesystem.h. No syscall is made while mu_ is
 // held except close() of fds being destroyed.
@@ -13,6 +15,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -29,14 +32,14 @@ namespace agentfense::fs {
 struct NodeView {
   std::shared_ptr<Inode> inode;
   fuse_ino_t id = 0;
-  std::string path;
+  std::string path;  // built from the names when the view was taken
   std::string name;
   mode_t type = 0;
   Layer layer = Layer::kBase;
   policy::Decision decision;
   bool traversable = false;
-  bool unlinked = false;
-  int base_dir = -1;  // directories: own O_PATH fds
+  bool unlinked = false;  // this node, or a directory above it, left the namespace
+  int base_dir = -1;      // directories: own O_PATH fds
   int upper_dir = -1;
   std::shared_ptr<Inode> parent;
   int parent_base = -1;  // parent's O_PATH fds (the host location of this node)
@@ -63,7 +66,6 @@ struct NodeView {
 // What a lookup found, to be remembered.
 struct NewNode {
   std::string name;
-  std::string path;
   mode_t type = 0;
   Layer layer = Layer::kBase;
   policy::Decision decision;
@@ -92,21 +94,22 @@ class InodeTable {
   std::optional<NodeView> view(fuse_ino_t id) const;
   // The live (not unlinked) node at `path`, if the kernel knows it.
   std::optional<NodeView> find_path(const std::string& path) const;
+  // The live node named `name` in `parent`, if the kernel knows it.
+  std::optional<NodeView> find_child(const NodeView& parent, const std::string& name) const;
   // A view for its names, decision and directory ids only: evicted fds stay -1.
   std::optional<NodeView> peek(fuse_ino_t id) const;
 
-  // Registers the child (or refreshes the node already at that path) and counts one
+  // Registers the child (or refreshes the node already under that name) and counts one
   // kernel lookup reference.
   NodeView remember(const NodeView& parent, NewNode node);
   // True when that was the kernel's last reference: the node is gone.
   bool forget(fuse_ino_t id, std::uint64_t count);
   // Hard links (inode_links.cc). One more kernel reference to `id` under a further name
   // (link(2) made it, or a lookup found the same host file); a node whose names were all
-  // removed gets `path` as its own again. nullopt if the kernel already forgot `id`.
-  std::optional<NodeView> add_name(fuse_ino_t id, const NodeView& parent, const std::string& name,
-                                   const std::string& path);
+  // removed gets this one as its own again. nullopt if the kernel already forgot `id`.
+  std::optional<NodeView> add_name(fuse_ino_t id, const NodeView& parent, const std::string& name);
   // unlink of one name: another name takes over host access, or the node is unlinked.
-  void remove_name(fuse_ino_t id, const std::string& path);
+  void remove_name(fuse_ino_t id, const NodeView& parent, const std::string& name);
   // The live node last registered for this upper host file (caller verifies it on the host).
   std::optional<NodeView> find_host_file(dev_t dev, ino_t ino) const;
   void set_host_file(fuse_ino_t id, dev_t dev, ino_t ino);
@@ -117,17 +120,18 @@ class InodeTable {
   void set_layer(fuse_ino_t id, Layer layer);
   // The name left the namespace: later lookups of the path create a fresh node.
   void mark_unlinked(fuse_ino_t id);
-  // rename of `old_path`: the node (or only that name of a hard-linked file) and every
-  // known descendant move to `new_path`.
-  void move(fuse_ino_t id, const std::string& old_path, const NodeView& new_parent,
-            const std::string& new_name, const std::string& new_path);
+  // rename: the node's name `old_name` in `old_parent` (only that name of a hard-linked
+  // file) becomes `new_name` in `new_parent`, replacing what was known there; known
+  // descendants move with it.
+  void move(fuse_ino_t id, const NodeView& old_parent, const std::string& old_name,
+            const NodeView& new_parent, const std::string& new_name);
 
   // Every live (not unlinked) node at or under `path`, parents before children, as
   // peek() sees them (a whole tree's worth of fds is never opened at once).
   std::vector<NodeView> live_under(const std::string& path) const;
-  // The longest name (of any live node, each of a hard-linked file's names counted) at or
-  // under `path`, in bytes; 0 when there is none.
-  std::size_t longest_name_under(const std::string& path) const;
+  // How many bytes the longest known name below directory `id` adds to its path ("/a/b"
+  // below it adds 4; each of a hard-linked file's names counted); 0 when none is known.
+  std::size_t longest_path_below(fuse_ino_t id) const;
   // Points a node at its current host entry and marks its listing stale. Requests still
   // using a replaced directory fd keep it open until they end.
   void rebind(fuse_ino_t id, Rebinding binding);
@@ -145,17 +149,31 @@ class InodeTable {
     std::string path;
     DirId id;
   };
+  // Where a node is now (requires mu_): its path, and whether it or a directory above it
+  // left the namespace.
+  struct Place {
+    std::string path;
+    bool gone = false;
+  };
+  static Place place_of(const Inode& inode);
+  // The live node at `path` (requires mu_), or null.
+  std::shared_ptr<Inode> at_path(std::string_view path) const;
+  // The live node named `name` in `dir` (requires mu_), or null.
+  std::shared_ptr<Inode> child_of(const Inode& dir, std::string_view name) const;
   // Requires mu_. Evicted fds are left at -1 and listed in `evicted` (when given).
   NodeView snapshot(const std::shared_ptr<Inode>& inode, std::vector<Evicted>* evicted) const;
+  // The same, for a node whose parent's place is known (a walk down the tree).
+  NodeView snapshot(const std::shared_ptr<Inode>& inode, const Place& parent,
+                    std::vector<Evicted>* evicted) const;
   // A snapshot of the node `find` returns (under mu_) with every fd open.
   std::optional<NodeView> opened(const std::function<std::shared_ptr<Inode>()>& find) const;
   // Sets a slot to `fd` and caches it; returns the evicted fds (close after unlocking).
   [[nodiscard]] std::vector<DirHandle> install(Inode::DirSlot& slot, DirHandle fd) const;
   // These require mu_ held exclusively.
-  // One name of `inode` left the namespace; another name takes over host access, or the
-  // node becomes unlinked.
-  void unname(Inode& inode, const std::string& path);
-  void drop_names(Inode& inode);  // every by_path_/by_host_ entry of `inode`
+  // The name `name` in `dir` of `inode` left the namespace; another name takes over host
+  // access, or the node becomes unlinked.
+  void unname(Inode& inode, Inode& dir, const std::string& name);
+  void drop_names(Inode& inode);  // every children/by_host_ entry of `inode`
 
   mutable std::shared_mutex mu_;
   const DirHandle base_root_;  // the layers' roots, which evicted fds are reopened beneath
@@ -163,7 +181,6 @@ class InodeTable {
   mutable DirFdCache dir_fds_;
   fuse_ino_t next_id_ = FUSE_ROOT_ID + 1;
   std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> by_id_;
-  std::unordered_map<std::string, fuse_ino_t> by_path_;    // every name of every live node
   std::map<std::pair<dev_t, ino_t>, fuse_ino_t> by_host_;  // hard-linked upper files
 };
 

@@ -68,19 +68,19 @@ std::optional<layer::BaseStamp> replaced_base_stamp(Filesystem& fs, const Endpoi
                           st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
-// The longest path a name the kernel knows at or under `from` would have at `to`.
-// Descendants it does not know are refused when looked up there (Filesystem::lookup).
-std::size_t longest_moved_path(Filesystem& fs, const std::string& from, const std::string& to) {
-  const std::size_t longest = fs.table().longest_name_under(from);
-  return longest > from.size() ? longest - from.size() + to.size() : to.size();
+// The longest path a name the kernel knows at or under directory `dir` would have at
+// `to`. Descendants it does not know are refused when looked up there
+// (Filesystem::lookup).
+std::size_t longest_moved_path(Filesystem& fs, fuse_ino_t dir, const std::string& to) {
+  return to.size() + fs.table().longest_path_below(dir);
 }
 
 int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned flags) {
   if (flags & ~RENAME_NOREPLACE) return -EINVAL;  // RENAME_EXCHANGE/WHITEOUT unsupported
   if (to.path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;  // before deciding on it
-  std::optional<NodeView> source = fs.table().find_path(from.path);
+  std::optional<NodeView> source = fs.table().find_child(from.parent, from.name);
   if (!source) return -ENOENT;  // the kernel always looks a name up before renaming it
-  if (source->is_dir() && longest_moved_path(fs, from.path, to.path) > kMaxWorkspacePath) {
+  if (source->is_dir() && longest_moved_path(fs, source->id, to.path) > kMaxWorkspacePath) {
     return -ENAMETOOLONG;
   }
   // One check (and one audit event naming both paths): the source's decision when it
@@ -124,7 +124,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   std::optional<NodeView> from_parent = fs.table().view(from.parent.id);  // upper may be new
   if (!from_parent) return -ENOENT;
   // The file renamed over may still be open in the agent.
-  std::optional<NodeView> victim = target_exists ? fs.table().find_path(to.path) : std::nullopt;
+  std::optional<NodeView> victim =
+      target_exists ? fs.table().find_child(to.parent, to.name) : std::nullopt;
   if (victim && victim->id == source->id) victim.reset();  // two names of one file
   Filesystem::KeptFile kept = victim ? fs.open_for_keeping(*victim) : Filesystem::KeptFile{};
   // An upper target is replaced on the host (its quota is freed below), unless it is
@@ -155,7 +156,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (recorded == 0 && target_base_dir) recorded = fs.journal().add_opaque(to.path);
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
   if (!new_parent) return -ENOENT;
-  fs.table().move(source->id, from.path, *new_parent, to.name, to.path);
+  fs.table().move(source->id, from.parent, from.name, *new_parent, to.name);
   const bool victim_kept = victim && fs.keep_if_orphaned(victim->id, std::move(kept));
   if (replaces_upper) fs.upper_name_removed(target.st, victim_kept ? victim->id : 0);
   fs.changed_children(from.parent);
@@ -222,7 +223,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   fs.changed_children(*parent);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for
   // both names (inode_links.cc).
-  std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname, new_path);
+  std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname);
   struct stat st;
   rc = !linked ? -ENOENT : recorded ? recorded : stat_at(upper_parent, newname, &st);
   if (rc == 0) {

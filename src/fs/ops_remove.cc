@@ -21,7 +21,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   HostEntry host;
   if (int rc = fs.resolve(parent, name, path, &host)) return rc;
   const bool is_dir = S_ISDIR(host.st.st_mode);
-  std::optional<NodeView> known = fs.table().find_path(path);
+  std::optional<NodeView> known = fs.table().find_child(parent, name);
   const policy::Decision decision =
       known ? known->decision : fs.access().policy().decide(path, is_dir);
   if (decision.level == policy::Level::kNone && !known) return -ENOENT;  // hidden
@@ -53,7 +53,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   if (recorded == 0 && in_base) recorded = fs.journal().add_whiteout(path);
   bool kept_open = false;
   if (known) {
-    fs.table().remove_name(known->id, path);  // a hard link's other names live on
+    fs.table().remove_name(known->id, parent, name);  // a hard link's other names live on
     kept_open = fs.keep_if_orphaned(known->id, std::move(kept));
   }
   if (host.layer == Layer::kUpper) fs.upper_name_removed(host.st, kept_open ? known->id : 0);
