@@ -5,9 +5,17 @@
 namespace agentfense::audit {
 namespace {
 
-// Beyond this many distinct events in one command the repeat counts are written early,
-// so a command touching millions of paths keeps bounded memory.
+// Beyond this many distinct events in one command (or kMaxPendingBytes of them) the
+// repeat counts are written early, so a command touching millions of paths keeps bounded
+// memory.
 constexpr size_t kMaxDistinctPerCommand = 100000;
+
+// About what an event holds in memory: its own size and its strings' (short ones live
+// inside the string object; counting every string's length overstates a little).
+size_t bytes_of(const Event& event) {
+  return sizeof(Event) + event.op.size() + event.path.size() + event.path2.size() +
+         event.rule.size() + event.reason.size() + event.command.size();
+}
 
 std::string key_of(const Event& event) {
   std::string key;
@@ -21,8 +29,12 @@ std::string key_of(const Event& event) {
 
 }  // namespace
 
-Recorder::Recorder(const std::string& path, std::string sandbox, size_t capacity)
-    : trail_(path, std::move(sandbox)), capacity_(capacity), thread_([this] { run(); }) {}
+Recorder::Recorder(const std::string& path, std::string sandbox, size_t capacity,
+                   size_t queued_bytes)
+    : trail_(path, std::move(sandbox)),
+      capacity_(capacity),
+      max_queued_bytes_(queued_bytes),
+      thread_([this] { run(); }) {}
 
 Recorder::~Recorder() {
   {
@@ -35,12 +47,14 @@ Recorder::~Recorder() {
 
 void Recorder::record(Event event) noexcept {
   std::lock_guard lock(mu_);
-  if (queue_.size() >= capacity_) {
+  if (event.command.empty()) event.command = command_;
+  const size_t bytes = bytes_of(event);
+  if (queue_.size() >= capacity_ || queued_bytes_ + bytes > max_queued_bytes_) {
     ++dropped_;
     ++dropped_total_;
     return;
   }
-  if (event.command.empty()) event.command = command_;
+  queued_bytes_ += bytes;
   queue_.push_back(std::move(event));
 }
 
@@ -77,7 +91,10 @@ void Recorder::coalesce(std::deque<Event>& batch, std::vector<Event>* out) {
       pending_[it->second].repeats += event.count;
       continue;
     }
-    if (pending_.size() >= kMaxDistinctPerCommand) flush_repeats(out);
+    if (pending_.size() >= kMaxDistinctPerCommand || pending_bytes_ >= kMaxPendingBytes) {
+      flush_repeats(out);
+    }
+    pending_bytes_ += key.size() + bytes_of(event);
     seen_.emplace(key, pending_.size());
     pending_.push_back({event, 0});
     out->push_back(std::move(event));
@@ -98,6 +115,7 @@ void Recorder::flush_repeats(std::vector<Event>* out) {
   }
   pending_.clear();
   seen_.clear();
+  pending_bytes_ = 0;
 }
 
 bool Recorder::write(std::vector<Event>& out, bool sync) {
@@ -125,6 +143,7 @@ void Recorder::run() {
       wake_.wait_for(lock, kFlushInterval,
                      [&] { return stopping_ || pass_requested_ > pass_done_; });
       batch.swap(queue_);
+      queued_bytes_ = 0;
       dropped = std::exchange(dropped_, 0);
       target = pass_requested_;
       asked = target > pass_done_;

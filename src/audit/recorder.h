@@ -11,6 +11,11 @@
 // A full queue drops the event and counts it; the next write puts an "audit"/
 // "events_dropped" line with that count in the trail. A handler never waits for the disk.
 //
+// Memory is bounded in bytes as well as in events, because an event carries whole paths
+// (each up to 8 KiB, the fs's path cap) that the agent chooses: the queue holds at most
+// kMaxQueuedBytes, and a command's coalescing state at most kMaxPendingBytes before its
+// repeat counts are written early.
+//
 // Acknowledged: end_command() and sync() return once everything recorded before the
 // call is written and fdatasync'd. The server answers a command only after that.
 #pragma once
@@ -34,10 +39,14 @@ namespace agentfense::audit {
 class Recorder {
  public:
   static constexpr size_t kDefaultCapacity = 65536;
+  static constexpr size_t kMaxQueuedBytes = 32 << 20;
+  static constexpr size_t kMaxPendingBytes = 16 << 20;
   static constexpr std::chrono::milliseconds kFlushInterval{200};
 
-  // Opens the trail (throws SystemError) and starts the writer thread.
-  Recorder(const std::string& path, std::string sandbox, size_t capacity = kDefaultCapacity);
+  // Opens the trail (throws SystemError) and starts the writer thread. `capacity`: events
+  // the queue holds, at most `queued_bytes` of them.
+  Recorder(const std::string& path, std::string sandbox, size_t capacity = kDefaultCapacity,
+           size_t queued_bytes = kMaxQueuedBytes);
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
   ~Recorder();  // writes and syncs everything recorded, repeats included
@@ -67,10 +76,12 @@ class Recorder {
 
   TrailFile trail_;
   const size_t capacity_;
+  const size_t max_queued_bytes_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
   std::deque<Event> queue_;
+  size_t queued_bytes_ = 0;
   std::string command_;
   std::uint64_t dropped_ = 0;
   std::atomic<std::uint64_t> dropped_total_{0};
@@ -82,6 +93,7 @@ class Recorder {
   // Writer thread only.
   std::unordered_map<std::string, size_t> seen_;  // key -> index in pending_
   std::vector<Pending> pending_;
+  size_t pending_bytes_ = 0;  // of pending_ and seen_'s keys
   std::thread thread_;
 };
 

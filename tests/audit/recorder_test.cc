@@ -1,8 +1,10 @@
-// The recorder's promises: coalescing per command, acknowledged means on disk, and a full
-// queue drops (and says how many) instead of blocking.
+// The recorder's promises: coalescing per command, acknowledged means on disk, a full
+// queue drops (and says how many) instead of blocking, and memory stays bounded however
+// long the paths an agent makes.
 #include "audit/recorder.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -87,6 +89,62 @@ TEST(Recorder, AFullQueueDropsCountsAndSaysSo) {
   }
   EXPECT_EQ(dropped + kept, 1000u);
   EXPECT_GT(dropped, 0u);
+  std::filesystem::remove(path);
+}
+
+// Events with long paths fill the queue's bytes before its count.
+TEST(Recorder, AQueueFullOfLongPathsDropsToo) {
+  const std::string path = temp_path();
+  std::filesystem::remove(path);
+  {
+    Recorder recorder(path, "sb_1", Recorder::kDefaultCapacity, /*queued_bytes=*/64 << 10);
+    for (int i = 0; i < 1000; ++i) {
+      recorder.record(read_of("/" + std::string(4000, 'd') + "/f" + std::to_string(i)));
+    }
+    EXPECT_GE(recorder.dropped_total(), 1000u - (64u << 10) / 4000u);
+    ASSERT_TRUE(recorder.sync());
+  }
+  std::uint64_t dropped = 0, kept = 0;
+  for (const auto& event : events_in(path)) {
+    if (event["op"] == "events_dropped") {
+      dropped += event["count"].get<std::uint64_t>();
+    } else {
+      ++kept;
+    }
+  }
+  EXPECT_EQ(dropped + kept, 1000u);
+  EXPECT_LE(kept, (64u << 10) / 4000u);
+  std::filesystem::remove(path);
+}
+
+// A command's coalescing state keeps every distinct event it saw (to count repeats of
+// it): with an agent's 6,000-byte paths, 5,000 of them held 60 MB before the state was
+// bounded in bytes. Each event is still written once, the first time it is seen.
+TEST(Recorder, ACommandsCoalescingStateIsBoundedInBytes) {
+  const std::string path = temp_path();
+  std::filesystem::remove(path);
+  Recorder recorder(path, "sb_1");
+  const std::string deep = "/" + std::string(6000, 'd');
+  const size_t before = mallinfo2().uordblks;
+  recorder.begin_command("c1");
+  for (int i = 0; i < 5000; ++i) {
+    recorder.record(read_of(deep + "/f" + std::to_string(i)));
+    if (i % 1000 == 999) {
+      ASSERT_TRUE(recorder.sync());  // the queue drains, the coalescing state stays
+    }
+  }
+  ASSERT_TRUE(recorder.sync());
+  const size_t after = mallinfo2().uordblks;
+  EXPECT_LT(after - std::min(before, after), Recorder::kMaxPendingBytes + (8u << 20));
+  recorder.record(read_of(deep + "/f4999"));  // a repeat of one still counted
+  ASSERT_TRUE(recorder.end_command("c1"));
+  EXPECT_EQ(recorder.dropped_total(), 0u);
+  const auto events = events_in(path);
+  ASSERT_EQ(events.size(), 5001u);
+  EXPECT_EQ(events[4999]["path"], deep + "/f4999");
+  EXPECT_EQ(events[5000]["path"], deep + "/f4999");
+  EXPECT_EQ(events[5000]["count"], 1);
+  EXPECT_EQ(events[5000]["repeat"], true);
   std::filesystem::remove(path);
 }
 
