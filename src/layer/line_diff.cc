@@ -39,6 +39,9 @@ bool myers(const std::vector<std::string_view>& a, size_t lo_a, size_t hi_a,
   const int n = static_cast<int>(hi_a - lo_a);
   const int m = static_cast<int>(hi_b - lo_b);
   const int max_d = std::min(n + m, kMaxEditDistance);
+  // Texts whose lengths differ by more than the budget need more edits than it allows
+  // (and their final diagonal n - m lies outside v).
+  if (std::abs(n - m) > max_d) return false;
   const int offset = max_d + 1;
   std::vector<int> v(2 * max_d + 3, 0);
   std::vector<std::vector<int>> trace;  // trace[d][k + d] = furthest x on diagonal k
@@ -53,7 +56,8 @@ bool myers(const std::vector<std::string_view>& a, size_t lo_a, size_t hi_a,
       v[offset + k] = x;
     }
     trace.emplace_back(v.begin() + offset - d, v.begin() + offset + d + 1);
-    const bool done = v[offset + (n - m)] >= n && std::abs(n - m) <= d && (d - (n - m)) % 2 == 0;
+    // Only diagonals -d..d were reached at this d: read n - m's only when it is one.
+    const bool done = std::abs(n - m) <= d && (d - (n - m)) % 2 == 0 && v[offset + (n - m)] >= n;
     if (!done) continue;
     std::vector<Edit> reversed;
     int x = n, y = m;

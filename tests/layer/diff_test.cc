@@ -59,6 +59,20 @@ TEST(LineDiff, HugeRewriteStaysCorrect) {
   EXPECT_EQ(std::count(hunks.begin(), hunks.end(), '\n'), 10001);
 }
 
+// Lengths that differ by more than the edit budget: the end diagonal of the edit search
+// was read before it was known to be one the search reached, from outside its array (a
+// new 10,000-line file crashed the fs process, and a stopped sandbox's diff the server).
+TEST(LineDiff, TextsWhoseLengthsDifferByMoreThanTheBudget) {
+  const std::string grown = numbered(1, 10000);
+  std::string hunks = unified_hunks("", grown);
+  EXPECT_EQ(hunks.rfind("@@ -0,0 +1,10000 @@\n+line1\n", 0), 0u);
+  EXPECT_EQ(std::count(hunks.begin(), hunks.end(), '\n'), 10001);
+  hunks = unified_hunks(numbered(1, 10), grown);
+  EXPECT_EQ(hunks.rfind("@@ -8,3 +8,9993 @@\n line8\n line9\n line10\n+line11\n", 0), 0u);
+  hunks = unified_hunks(grown, numbered(1, 3));
+  EXPECT_EQ(hunks.rfind("@@ -1,10000 +1,3 @@\n line1\n line2\n line3\n-line4\n", 0), 0u);
+}
+
 using RenderDiffTest = LayerTest;
 
 TEST_F(RenderDiffTest, RendersGitStyleFileDiffs) {

@@ -114,3 +114,25 @@ def test_names_that_are_not_utf8_are_reviewed_and_selected_losslessly(server, cf
         assert run(server, other, "cat \"output/$(printf 'caf\\377')\"").stdout == "bad\n"
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=other))
+
+
+def test_files_grown_by_thousands_of_lines_are_diffed_live_and_offline(server, cfg_codebase,
+                                                                      manual_sandbox):
+    # New 10,000-line files and a 1-line file grown to 5,000: the line diff's edit search
+    # read outside its array for lengths that differ by more than its budget, which
+    # crashed the fs process (live) and could crash the server (offline).
+    r = run(server, manual_sandbox,
+            "for i in 1 2 3; do seq -f \"%099g\" 10000 > output/big$i.txt; done && "
+            "seq -f 'port: %g' 5000 > output/cfg/app.yaml")
+    assert r.exit_code == 0, r.stderr
+    last = "%099d\n" % 10000
+    for where in ("live", "offline"):
+        diff = server.sandboxes.DiffChanges(sb.DiffChangesRequest(sandbox_id=manual_sandbox)).diff
+        assert diff.count("@@ -0,0 +1,10000 @@\n") == 3, (where, diff[:300])
+        assert diff.count("+" + last) == 3 and "+port: 5000\n" in diff, where
+        assert "-port: 80\n" in diff, where
+        if where == "live":
+            # The fs process still serves the sandbox.
+            r = run(server, manual_sandbox, "wc -l < output/big3.txt")
+            assert (r.exit_code, r.stdout) == (0, "10000\n"), r.stderr
+            server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=manual_sandbox))
