@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "layer/changes.h"
 #include "layer/line_diff.h"
 #include "layer_test_util.h"
@@ -71,6 +73,89 @@ TEST(LineDiff, TextsWhoseLengthsDifferByMoreThanTheBudget) {
   EXPECT_EQ(hunks.rfind("@@ -8,3 +8,9993 @@\n line8\n line9\n line10\n+line11\n", 0), 0u);
   hunks = unified_hunks(grown, numbered(1, 3));
   EXPECT_EQ(hunks.rfind("@@ -1,10000 +1,3 @@\n line1\n line2\n line3\n-line4\n", 0), 0u);
+}
+
+// Applies unified hunks to `old_text` as `patch` would; a context or removed line that
+// does not match the old text fails the test.
+std::string apply_hunks(const std::string& old_text, const std::string& hunks) {
+  std::vector<std::string> old_lines;
+  for (size_t at = 0; at < old_text.size();) {
+    const size_t end = std::min(old_text.find('\n', at), old_text.size() - 1) + 1;
+    old_lines.push_back(old_text.substr(at, end - at));
+    at = end;
+  }
+  std::vector<std::string> records;
+  for (size_t at = 0; at < hunks.size();) {
+    const size_t end = hunks.find('\n', at);
+    records.push_back(hunks.substr(at, end - at));
+    at = end + 1;
+  }
+  std::string out;
+  size_t next_old = 0;
+  for (size_t r = 0; r < records.size(); ++r) {
+    const std::string& record = records[r];
+    if (record.starts_with("@@ -")) {
+      const size_t start = std::stoul(record.substr(4));
+      const size_t comma = record.find(',');
+      const bool empty =
+          comma < record.find(' ', 4) && record[comma + 1] == '0' && record[comma + 2] == ' ';
+      const size_t first = empty ? start : start - 1;
+      EXPECT_GE(first, next_old) << record;
+      while (next_old < first && next_old < old_lines.size()) out += old_lines[next_old++];
+      continue;
+    }
+    std::string content = record.substr(1) + "\n";
+    if (r + 1 < records.size() && records[r + 1] == "\\ No newline at end of file") {
+      content.pop_back();
+      ++r;
+    }
+    if (record[0] == '+') {
+      out += content;
+      continue;
+    }
+    EXPECT_LT(next_old, old_lines.size()) << record;
+    if (next_old >= old_lines.size()) break;
+    EXPECT_EQ(old_lines[next_old], content) << record;
+    if (record[0] == ' ') out += content;
+    ++next_old;
+  }
+  while (next_old < old_lines.size()) out += old_lines[next_old++];
+  return out;
+}
+
+// Random texts, related (edits of one another) and not, short and long (lengths that
+// differ by more than the edit budget included): every diff takes the old text to the
+// new one.
+TEST(LineDiff, HunksAlwaysTurnTheOldTextIntoTheNewOne) {
+  std::mt19937 random(20261205);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n)(random); };
+  auto text = [&](size_t lines) {
+    std::string out;
+    for (size_t i = 0; i < lines; ++i)
+      out += std::string(1, static_cast<char>('a' + pick(3))) + "\n";
+    if (pick(4) == 0) out += "tail";  // no final newline
+    return out;
+  };
+  for (int round = 0; round < 150; ++round) {
+    const size_t length = round % 5 == 0 ? pick(4000) : pick(60);
+    const std::string old_text = text(length);
+    std::string new_text;
+    if (round % 3 == 0) {
+      new_text = text(round % 5 == 0 ? pick(4000) : pick(60));
+    } else {
+      new_text = old_text;
+      for (size_t edits = pick(round % 5 == 0 ? 3000 : 10); edits > 0; --edits) {
+        const size_t at = pick(new_text.size());
+        if (pick(1) == 0) {
+          new_text.insert(at, std::string(1, static_cast<char>('a' + pick(3))) + "\n");
+        } else if (at < new_text.size()) {
+          new_text.erase(at, 2);
+        }
+      }
+    }
+    EXPECT_EQ(apply_hunks(old_text, unified_hunks(old_text, new_text)), new_text)
+        << "round " << round;
+  }
 }
 
 using RenderDiffTest = LayerTest;
