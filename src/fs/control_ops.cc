@@ -10,6 +10,7 @@
 #include "fs/node_rebind.h"
 #include "layer/changes.h"
 #include "layer/control_protocol.h"
+#include "layer/listed_paths.h"
 
 namespace agentfense::fs {
 namespace {
@@ -96,8 +97,13 @@ class Dispatcher {
   }
 
   Reply changes() {
-    std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
-    return {.changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope())};
+    Reply reply;
+    {
+      std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
+      reply.changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope());
+    }
+    reply.changes_omitted = layer::bound_changes(reply.changes);
+    return reply;
   }
 
   Reply diff(const layer::ChangeSelection& only) {
@@ -118,6 +124,7 @@ class Dispatcher {
       notices = rebind_nodes(fs_, {"/"}, reply.commit.applied);
     }
     notify(notices);
+    layer::bound_commit_lists(reply.commit);  // the report only: everything was applied
     return reply;
   }
 

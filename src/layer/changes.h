@@ -42,7 +42,11 @@ std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& 
 
 // Unified diff (3 lines of context) of the given changes, git-style headers (paths
 // quoted as git does, see quote_path). Content is shown only where `scope` lets the
-// sandbox read it, and only when it is text (valid UTF-8 without NUL bytes).
+// sandbox read it, and only when it is text (valid UTF-8 without NUL bytes) of at most
+// 1 MiB. Once the diff passes kMaxDiffTotalBytes, the rest of the changes are left out,
+// and a last line "# diff cut after 16 MiB: N more changes not shown ..." says so: an
+// agent's ten thousand 1 MiB files would otherwise make a 10 GB reply.
+inline constexpr std::size_t kMaxDiffTotalBytes = 16 << 20;
 std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
                         const std::vector<Change>& changes);
 
@@ -50,6 +54,8 @@ struct CommitResult {
   std::vector<std::string> applied, denied, conflicts;
   std::map<std::string, std::string> reasons;  // path -> why it was denied or conflicted
   std::map<std::string, std::string> notes;    // applied path -> how it was adjusted
+  // Paths of each list left out of a reply (listed_paths.h); the lists hold the others.
+  std::size_t applied_omitted = 0, denied_omitted = 0, conflicts_omitted = 0;
 };
 
 // Applies changes to the base, atomically per file, never following a symlink on the

@@ -135,6 +135,14 @@ class ReplyReader {
     return out;
   }
 
+  // A count a newer fs process sends; 0 when absent.
+  std::size_t optional_count(const char* key) const {
+    const auto it = reply_.find(key);
+    if (it == reply_.end()) return 0;
+    if (!it->is_number_unsigned()) malformed(std::string("\"") + key + "\" is not a count");
+    return it->get<std::size_t>();
+  }
+
   std::map<std::string, std::string> by_path(const char* key) const {
     std::map<std::string, std::string> out;
     for (const auto& [wire, value] : member(key, json::value_t::object).items())
@@ -220,6 +228,7 @@ std::string encode_reply(Op op, const Reply& reply) {
                       {"type", std::string(1, change.type)}});
     }
     message["changes"] = std::move(list);
+    message["changes_omitted"] = reply.changes_omitted;
   } else if (op == Op::kDiff) {
     message["diff"] = reply.diff;
   } else if (op == Op::kCommit) {
@@ -230,6 +239,9 @@ std::string encode_reply(Op op, const Reply& reply) {
     message["conflicts"] = result.conflicts;
     message["reasons"] = result.reasons;
     message["notes"] = result.notes;
+    message["applied_omitted"] = result.applied_omitted;
+    message["denied_omitted"] = result.denied_omitted;
+    message["conflicts_omitted"] = result.conflicts_omitted;
   } else if (op == Op::kAuditEnd) {
     message["dropped"] = reply.dropped;
     message["pending"] = reply.pending;
@@ -265,6 +277,7 @@ Reply decode_reply(Op op, std::string_view line) {
   Reply reply;
   if (op == Op::kChanges) {
     reply.changes = read_changes(reader);
+    reply.changes_omitted = reader.optional_count("changes_omitted");
   } else if (op == Op::kDiff) {
     reply.diff = reader.text(reader.member("diff", json::value_t::string), "diff");
   } else if (op == Op::kCommit) {
@@ -273,6 +286,9 @@ Reply decode_reply(Op op, std::string_view line) {
     reply.commit.conflicts = reader.paths("conflicts");
     reply.commit.reasons = reader.by_path("reasons");
     reply.commit.notes = reader.by_path("notes");
+    reply.commit.applied_omitted = reader.optional_count("applied_omitted");
+    reply.commit.denied_omitted = reader.optional_count("denied_omitted");
+    reply.commit.conflicts_omitted = reader.optional_count("conflicts_omitted");
   } else if (op == Op::kAuditEnd) {
     reply.dropped = reader.member("dropped", json::value_t::number_unsigned).get<std::uint64_t>();
     if (const auto pending = message.find("pending"); pending != message.end()) {

@@ -5,10 +5,14 @@
 // client encodes requests and decodes replies.
 //
 //   {"op":"ping"}                       -> {"ok":true}
-//   {"op":"changes"}                    -> {"ok":true,"changes":[{"path","kind","type"}]}
+//   {"op":"changes"}                    -> {"ok":true,"changes":[{"path","kind","type"}],
+//                                           "changes_omitted":N}
 //   {"op":"diff","paths":[..]}          -> {"ok":true,"diff":"..."}        (no paths = all)
 //   {"op":"commit","paths":[..]}        -> {"ok":true,"applied","denied","conflicts",
-//                                           "reasons","notes"}
+//                                           "reasons","notes","applied_omitted",
+//                                           "denied_omitted","conflicts_omitted"}
+//        (lists bounded as layer/listed_paths.h says; a reply without the counts reads
+//        as omitting nothing)
 //   {"op":"discard"}                    -> {"ok":true}
 //   {"op":"refresh","paths":[..]}       -> {"ok":true}
 //   {"op":"audit_begin","command":"ID"} -> {"ok":true}   events now carry the command id
@@ -76,10 +80,11 @@ struct DaemonStats {
 
 // What a successful reply carries; only the members of the request's op are sent.
 struct Reply {
-  std::vector<Change> changes;  // kChanges
-  std::string diff;             // kDiff
-  CommitResult commit;          // kCommit
-  std::uint64_t dropped = 0;    // kAuditEnd: events the audit trail has lost so far
+  std::vector<Change> changes;      // kChanges: the first (layer/listed_paths.h)
+  std::size_t changes_omitted = 0;  // kChanges: how many more there are
+  std::string diff;                 // kDiff
+  CommitResult commit;              // kCommit
+  std::uint64_t dropped = 0;        // kAuditEnd: events the audit trail has lost so far
   // kAuditEnd: false only when the write layer was empty as the command ended; a reply
   // without it reads as true (nothing is skipped on a daemon's silence).
   bool pending = true;

@@ -92,7 +92,14 @@ void render_one(const Change& change, bool readable, const std::optional<Side>& 
 std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
                         const std::vector<Change>& changes) {
   std::string out;
-  for (const Change& change : changes) {
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    if (out.size() >= kMaxDiffTotalBytes) {
+      out += "# diff cut after " + std::to_string(kMaxDiffTotalBytes >> 20) +
+             " MiB: " + std::to_string(changes.size() - i) +
+             " more changes not shown (select fewer paths to see them)\n";
+      break;
+    }
+    const Change& change = changes[i];
     // An added entry may shadow a hidden base entry; the review shows it as new.
     const std::optional<Side> old_side =
         change.kind == ChangeKind::kAdded ? std::nullopt : load_side(base_dirfd, change.path);

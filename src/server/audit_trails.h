@@ -13,6 +13,7 @@
 // destroyed sandbox stays readable by that owner alone (scoped_sandbox_api.cc).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -73,9 +74,11 @@ inline constexpr std::size_t kEventListedPaths = 1000;
 inline constexpr std::size_t kEventListedPathBytes = 64 << 10;
 
 // Sets details[key] to the JSON array of `paths` (any container of strings), bounded as
-// above; when paths are left out, details[key + "_omitted"] says how many.
+// above; when paths are left out, details[key + "_omitted"] says how many, counting the
+// `omitted` ones a reply already left out (layer/listed_paths.h).
 template <typename Paths>
-void add_paths(nlohmann::ordered_json& details, const std::string& key, const Paths& paths) {
+void add_paths(nlohmann::ordered_json& details, const std::string& key, const Paths& paths,
+               std::int64_t omitted = 0) {
   nlohmann::ordered_json listed = nlohmann::ordered_json::array();
   std::size_t count = 0;
   std::size_t bytes = 0;
@@ -87,7 +90,9 @@ void add_paths(nlohmann::ordered_json& details, const std::string& key, const Pa
   }
   details[key] = std::move(listed);
   const std::size_t total = static_cast<std::size_t>(std::size(paths));
-  if (count < total) details[key + "_omitted"] = total - count;
+  const std::size_t left_out =
+      total - count + static_cast<std::size_t>(std::max<std::int64_t>(omitted, 0));
+  if (left_out > 0) details[key + "_omitted"] = left_out;
 }
 
 }  // namespace agentfense::server

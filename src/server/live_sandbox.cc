@@ -297,7 +297,8 @@ v1::CommitChangesResponse LiveSandbox::sync_after_command() {
 }
 
 v1::ListChangesResponse LiveSandbox::changes() {
-  return changes_to_wire(mount_.control({.op = Op::kChanges}).changes);
+  layer::control::Reply reply = mount_.control({.op = Op::kChanges});
+  return changes_to_wire(std::move(reply.changes), reply.changes_omitted);
 }
 
 v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/errors.h"
+#include "common/open_file_limit.h"
 #include "server/auth/keys_command.h"
 #include "server/config/config.h"
 #include "server/server_app.h"
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "agentfense-server: %s\n", error.what());
     return 2;
   }
+  // Offline review and commit, destroy, and recursive listings walk trees as deep as a
+  // sandbox may nest (an fd per level), as `agentfense` does when it runs this binary.
+  raise_open_file_limit();
   try {
     if (const int status = keys(); status >= 0) return status;
     server::Config config = server::load_config(config_file);

@@ -12,6 +12,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
+#include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
@@ -101,7 +102,7 @@ v1::SandboxFileInfo info_of(const std::string& path, const struct stat& st,
 }
 
 void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& policy, bool recursive,
-              v1::ListSandboxFilesResponse& out) {
+              layer::ListingBudget& budget, v1::ListSandboxFilesResponse& out) {
   std::vector<std::string> names;
   try {
     names = layer::list_names(dir_fd);
@@ -117,11 +118,12 @@ void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& pol
     }
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;  // raced away
+    if (!budget.take(path.size())) return;
     *out.add_files() = info_of(path, st, policy);
     if (!recursive || !S_ISDIR(st.st_mode)) continue;
     const UniqueFd child(
         ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (child) list_dir(child.get(), path, policy, recursive, out);
+    if (child) list_dir(child.get(), path, policy, recursive, budget, out);
   }
 }
 
@@ -198,7 +200,9 @@ v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::
                                                 const std::string& path, bool recursive) {
   const UniqueFd dir = open_in_workspace(workspace_fd, path, O_PATH | O_DIRECTORY, 0, "listing");
   v1::ListSandboxFilesResponse out;
-  list_dir(dir.get(), path, policy, recursive, out);
+  layer::ListingBudget budget;
+  list_dir(dir.get(), path, policy, recursive, budget, out);
+  out.set_truncated(budget.spent());
   return out;
 }
 

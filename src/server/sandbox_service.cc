@@ -13,6 +13,7 @@
 #include "server/proto_time.h"
 #include "server/quota_owner.h"
 #include "server/rules.h"
+#include "server/write_layer.h"
 #include "store/ids.h"
 
 namespace agentfense::server {
@@ -418,7 +419,7 @@ void SandboxService::after_commit(const std::string& codebase_id, const std::str
   if (commit.applied().empty() && commit.denied().empty() && commit.conflicts().empty()) return;
   stats_.mark(codebase_id);
   if (commit.applied().empty()) return;
-  base_changed(codebase_id, {commit.applied().begin(), commit.applied().end()}, committer);
+  base_changed(codebase_id, paths_to_refresh(commit), committer);
 }
 
 void SandboxService::base_changed(const std::string& codebase_id,

@@ -29,11 +29,12 @@ nlohmann::ordered_json exec_details(const std::string& command, const std::strin
       {"pids_limit_reached", r.pids_limit_reached},
       {"stdout_truncated", r.stdout_truncated},
       {"stderr_truncated", r.stderr_truncated}};
-  add_paths(details, "committed", outcome.commit.applied());
+  add_paths(details, "committed", outcome.commit.applied(), outcome.commit.applied_omitted());
   // What the command wrote where the rules allow no commit, or what the codebase changed
   // under it: kept in the write layer, not synced.
-  add_paths(details, "commit_denied", outcome.commit.denied());
-  add_paths(details, "commit_conflicts", outcome.commit.conflicts());
+  add_paths(details, "commit_denied", outcome.commit.denied(), outcome.commit.denied_omitted());
+  add_paths(details, "commit_conflicts", outcome.commit.conflicts(),
+            outcome.commit.conflicts_omitted());
   return details;
 }
 
@@ -176,7 +177,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
              {"exit_code", outcome.result.exit_code},
              {"timed_out", outcome.result.timed_out},
              {"ms", std::chrono::duration<double, std::milli>(outcome.result.duration).count()},
-             {"committed", outcome.commit.applied_size()}});
+             {"committed", outcome.commit.applied_size() + outcome.commit.applied_omitted()}});
   audit(id, "exec", exec_details(request.command(), request.workdir(), outcome));
   if (outcome.result.cancelled && call.cancelled()) throw_cancelled_by_caller("the command", id);
   if (outcome.result.cancelled)

@@ -70,15 +70,16 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
     result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
   }
   after_commit(sandbox.codebase_id(), sandbox.id(), result);
-  log::info("sandbox.commit", {{"sandbox_id", sandbox.id()},
-                               {"applied", result.applied_size()},
-                               {"denied", result.denied_size()},
-                               {"conflicts", result.conflicts_size()}});
+  log::info("sandbox.commit",
+            {{"sandbox_id", sandbox.id()},
+             {"applied", result.applied_size() + result.applied_omitted()},
+             {"denied", result.denied_size() + result.denied_omitted()},
+             {"conflicts", result.conflicts_size() + result.conflicts_omitted()}});
   nlohmann::ordered_json details = nlohmann::ordered_json::object();
   add_paths(details, "requested", paths);
-  add_paths(details, "applied", result.applied());
-  add_paths(details, "denied", result.denied());
-  add_paths(details, "conflicts", result.conflicts());
+  add_paths(details, "applied", result.applied(), result.applied_omitted());
+  add_paths(details, "denied", result.denied(), result.denied_omitted());
+  add_paths(details, "conflicts", result.conflicts(), result.conflicts_omitted());
   audit(sandbox.id(), "commit", details);
   return result;
 }

@@ -5,6 +5,7 @@
 #include "layer/changes.h"
 #include "layer/changes_wire.h"
 #include "layer/journal.h"
+#include "layer/listed_paths.h"
 
 namespace agentfense::server {
 namespace {
@@ -31,9 +32,11 @@ std::string change_path_from_wire(const std::string& text) {
   }
 }
 
-v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes) {
-  layer::to_wire(changes);
+v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes, std::size_t omitted) {
+  layer::to_wire(changes);  // first: a name's wire form may be longer
+  omitted += layer::bound_changes(changes);
   v1::ListChangesResponse out;
+  out.set_omitted(static_cast<std::int64_t>(omitted));
   for (const layer::Change& change : changes) {
     v1::FileChange* wire = out.add_changes();
     wire->set_path(change.path);
@@ -45,8 +48,12 @@ v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes) {
 }
 
 v1::CommitChangesResponse commit_to_wire(layer::CommitResult result) {
-  layer::to_wire(result);
+  layer::to_wire(result);  // first: a name's wire form may be longer
+  layer::bound_commit_lists(result);
   v1::CommitChangesResponse out;
+  out.set_applied_omitted(static_cast<std::int64_t>(result.applied_omitted));
+  out.set_denied_omitted(static_cast<std::int64_t>(result.denied_omitted));
+  out.set_conflicts_omitted(static_cast<std::int64_t>(result.conflicts_omitted));
   for (const auto& p : result.applied) out.add_applied(p);
   for (const auto& p : result.denied) out.add_denied(p);
   for (const auto& p : result.conflicts) out.add_conflicts(p);
@@ -58,7 +65,7 @@ v1::CommitChangesResponse commit_to_wire(layer::CommitResult result) {
 v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
                                         const policy::Policy& policy) {
   const auto journal = layer::Journal::open(state_dir);
-  return changes_to_wire(layer::list_changes(base_dirfd, *journal, layer::Scope(policy)));
+  return changes_to_wire(layer::list_changes(base_dirfd, *journal, layer::Scope(policy)), 0);
 }
 
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
@@ -85,6 +92,8 @@ void offline_discard(const std::string& state_dir) {
 }
 
 std::vector<std::string> paths_to_refresh(const v1::CommitChangesResponse& result) {
+  // A report that leaves paths out cannot say which cached views they touch: all of them.
+  if (result.applied_omitted() > 0) return {"/"};
   return {result.applied().begin(), result.applied().end()};
 }
 

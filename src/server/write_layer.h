@@ -33,11 +33,13 @@ void offline_discard(const std::string& state_dir);
 std::string change_path_from_wire(const std::string& text);
 
 // The layer's answers as wire messages, offline or from the mount's fs process
-// (layer/control_protocol.h): paths and messages through layer/changes_wire.h.
-v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes);
+// (layer/control_protocol.h): paths and messages through layer/changes_wire.h, lists
+// bounded as layer/listed_paths.h says. `omitted`: changes the fs process already left out.
+v1::ListChangesResponse changes_to_wire(std::vector<layer::Change> changes, std::size_t omitted);
 v1::CommitChangesResponse commit_to_wire(layer::CommitResult result);
 
-// Every path named by a changes listing / commit, for telling other mounts to refresh.
+// The paths whose cached views other mounts of the codebase must drop after a commit:
+// those it applied, or "/" when its report left some out.
 std::vector<std::string> paths_to_refresh(const v1::CommitChangesResponse& result);
 
 }  // namespace agentfense::server

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/text_safety.h"
 #include "common/user_text.h"
+#include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/safe_path.h"
@@ -32,7 +33,8 @@ v1::FileInfo file_info(const CodebasePath& path, const struct stat& st) {
   return info;
 }
 
-void list_into(int dir_fd, const CodebasePath& dir, bool recursive, v1::ListFilesResponse& out) {
+void list_into(int dir_fd, const CodebasePath& dir, bool recursive, layer::ListingBudget& budget,
+               v1::ListFilesResponse& out) {
   for (const std::string& name : layer::list_names(dir_fd)) {
     if (!is_valid_utf8(name)) {
       // A proto3 string cannot carry it (gRPC clients fail to parse the whole response;
@@ -46,12 +48,13 @@ void list_into(int dir_fd, const CodebasePath& dir, bool recursive, v1::ListFile
     const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
     if (!st) continue;  // removed while we listed
     const CodebasePath path = dir.child(name);
+    if (!budget.take(path.display.size())) return;
     *out.add_files() = file_info(path, *st);
     if (!recursive || !S_ISDIR(st->st_mode)) continue;
     const int child = ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (child < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) continue;  // raced
     UniqueFd child_fd(static_cast<int>(check_syscall(child, "open " + path.display)));
-    list_into(child_fd.get(), path, recursive, out);
+    list_into(child_fd.get(), path, recursive, budget, out);
   }
 }
 
@@ -85,7 +88,9 @@ v1::ListFilesResponse CodebaseStore::list_files(const std::string& codebase_id,
   UniqueFd root = open_root_dir(files_dir(codebase_id));
   UniqueFd dir_fd = open_dir_in_codebase(root.get(), dir, false);
   v1::ListFilesResponse out;
-  list_into(dir_fd.get(), dir, recursive, out);
+  layer::ListingBudget budget;
+  list_into(dir_fd.get(), dir, recursive, budget, out);
+  out.set_truncated(budget.spent());
   // Depth-first order is not path order ("/a/b" vs "/a-c"): sort the final list.
   std::sort(out.mutable_files()->begin(), out.mutable_files()->end(),
             [](const v1::FileInfo& a, const v1::FileInfo& b) { return a.path() < b.path(); });

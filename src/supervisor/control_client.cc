@@ -85,11 +85,18 @@ void ControlClient::write_all(const std::string& data, Clock::time_point deadlin
 }
 
 std::string ControlClient::read_line(Clock::time_point deadline) {
+  size_t searched = 0;  // bytes of buffered_ known to hold no newline
   while (true) {
-    if (const size_t newline = buffered_.find('\n'); newline != std::string::npos) {
+    if (const size_t newline = buffered_.find('\n', searched); newline != std::string::npos) {
       std::string line = buffered_.substr(0, newline);
       buffered_.erase(0, newline + 1);
       return line;
+    }
+    searched = buffered_.size();
+    if (buffered_.size() > kMaxReplyBytes) {
+      throw SystemError("control reply from " + path_ + " longer than " +
+                            std::to_string(kMaxReplyBytes >> 20) + " MiB",
+                        EMSGSIZE);
     }
     char chunk[64 * 1024];
     const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);

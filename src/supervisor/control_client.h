@@ -17,6 +17,11 @@ using ControlError = layer::control::Refused;
 
 class ControlClient {
  public:
+  // A reply longer than this fails the call (EMSGSIZE) instead of growing without bound:
+  // the fs process bounds what its replies list (layer/listed_paths.h, render_diff), so
+  // only a broken one sends more.
+  static constexpr size_t kMaxReplyBytes = 256 << 20;
+
   // Connects; throws SystemError (e.g. ENOENT before the mount is ready).
   explicit ControlClient(const std::string& socket_path);
 

@@ -112,6 +112,10 @@ TEST(ControlReply, EveryOpRoundTrips) {
   reply.commit.conflicts = {"/c"};
   reply.commit.reasons = {{kSpacedName, "not writable"}, {"/c", "changed in the codebase"}};
   reply.commit.notes = {{kOddName, "committed with mode 0755 instead of 4755"}};
+  reply.changes_omitted = 5;
+  reply.commit.applied_omitted = 6;
+  reply.commit.denied_omitted = 7;
+  reply.commit.conflicts_omitted = 8;
   reply.dropped = 42;
   reply.pending = false;
   reply.stats = {
@@ -139,6 +143,10 @@ TEST(ControlReply, EveryOpRoundTrips) {
     EXPECT_EQ(decoded.commit.conflicts, commit.conflicts) << op_name(op);
     EXPECT_EQ(decoded.commit.reasons, commit.reasons) << op_name(op);
     EXPECT_EQ(decoded.commit.notes, commit.notes) << op_name(op);
+    EXPECT_EQ(decoded.changes_omitted, op == Op::kChanges ? 5u : 0u) << op_name(op);
+    EXPECT_EQ(decoded.commit.applied_omitted, commit.applied_omitted) << op_name(op);
+    EXPECT_EQ(decoded.commit.denied_omitted, commit.denied_omitted) << op_name(op);
+    EXPECT_EQ(decoded.commit.conflicts_omitted, commit.conflicts_omitted) << op_name(op);
     EXPECT_EQ(decoded.dropped, op == Op::kAuditEnd ? 42u : 0u) << op_name(op);
     EXPECT_EQ(decoded.pending, op != Op::kAuditEnd) << op_name(op);  // the default: true
     const DaemonStats& stats = op == Op::kStats ? reply.stats : empty.stats;
@@ -152,15 +160,24 @@ TEST(ControlReply, EveryOpRoundTrips) {
 
 TEST(ControlReply, TheWireFormatIsTheDocumentedOne) {
   EXPECT_EQ(encode_reply(Op::kPing, {}), R"({"ok":true})");
-  EXPECT_EQ(encode_reply(Op::kChanges, {.changes = {{"/a", ChangeKind::kAdded, 'f'}}}),
-            R"({"changes":[{"kind":"added","path":"/a","type":"f"}],"ok":true})");
+  EXPECT_EQ(
+      encode_reply(Op::kChanges, {.changes = {{"/a", ChangeKind::kAdded, 'f'}}}),
+      R"({"changes":[{"kind":"added","path":"/a","type":"f"}],"changes_omitted":0,"ok":true})");
   CommitResult commit;
   commit.applied = {"/a"};
   commit.conflicts = {"/b"};
   commit.reasons = {{"/b", "changed"}};
   EXPECT_EQ(encode_reply(Op::kCommit, {.commit = commit}),
-            R"({"applied":["/a"],"conflicts":["/b"],"denied":[],"notes":{},"ok":true,)"
-            R"("reasons":{"/b":"changed"}})");
+            R"({"applied":["/a"],"applied_omitted":0,"conflicts":["/b"],"conflicts_omitted":0,)"
+            R"("denied":[],"denied_omitted":0,"notes":{},"ok":true,"reasons":{"/b":"changed"}})");
+  // An fs process that does not count reads as omitting nothing; a count must be one.
+  EXPECT_EQ(decode_reply(Op::kChanges, R"({"ok":true,"changes":[]})").changes_omitted, 0u);
+  EXPECT_EQ(decode_reply(Op::kCommit, R"({"ok":true,"applied":[],"denied":[],"conflicts":[],)"
+                                      R"("reasons":{},"notes":{}})")
+                .commit.applied_omitted,
+            0u);
+  EXPECT_THROW(decode_reply(Op::kChanges, R"({"ok":true,"changes":[],"changes_omitted":-1})"),
+               ProtocolError);
   EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3}),
             R"({"dropped":3,"ok":true,"pending":true})");
   EXPECT_EQ(encode_reply(Op::kAuditEnd, {.dropped = 3, .pending = false}),

@@ -177,6 +177,28 @@ TEST_F(RenderDiffTest, RendersGitStyleFileDiffs) {
             "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+hi\n");
 }
 
+// Each file's content is shown up to 1 MiB, and the whole diff stops after 16 MiB: ten
+// thousand new 1 MiB files would otherwise make one 10 GB reply.
+TEST_F(RenderDiffTest, TheWholeDiffIsCutAfterSixteenMiB) {
+  const std::string megabyte_of_lines = [] {
+    std::string text;
+    while (text.size() < (1 << 20) - 100) text += std::string(99, 'x') + "\n";
+    return text;
+  }();
+  for (int i = 0; i < 20; ++i) write_file(up("f" + std::to_string(100 + i)), megabyte_of_lines);
+  const auto changes = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
+  ASSERT_EQ(changes.size(), 20u);
+  const std::string diff = render_diff(base_fd_.get(), *journal_, Scope(write_all()), changes);
+  EXPECT_GE(diff.size(), kMaxDiffTotalBytes);
+  EXPECT_LT(diff.size(), kMaxDiffTotalBytes + (2 << 20));
+  const std::size_t shown = static_cast<std::size_t>(
+      std::count(diff.begin(), diff.end(), '@'));  // "@@ ... @@": four per file
+  EXPECT_EQ(shown % 4, 0u);
+  const std::string notice = "# diff cut after 16 MiB: " + std::to_string(20 - shown / 4) +
+                             " more changes not shown (select fewer paths to see them)\n";
+  EXPECT_TRUE(diff.ends_with(notice)) << diff.substr(diff.size() - 200);
+}
+
 TEST_F(RenderDiffTest, BinaryAndModeOnlyChanges) {
   write_file(base("bin"), std::string("a\0b", 3));
   write_file(base("script.sh"), "echo\n");

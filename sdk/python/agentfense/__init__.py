@@ -22,16 +22,16 @@ from .presets import (Preset, extend_preset, get_preset, get_preset_info, list_p
 from .progress import UploadProgress
 from .sandbox import Sandbox
 from .session import Session
-from .types import (AuditEvent, ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
-                    FileInfo, PatternType, Permission, PermissionRule, ResourceLimits,
+from .types import (AuditEvent, ChangeKind, ChangeList, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
+                    FileInfo, FileList, PatternType, Permission, PermissionRule, ResourceLimits,
                     RuntimeType, SandboxInfo, SandboxStatus, SessionInfo, SyncMode, UploadResult)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncSandbox", "AsyncSandboxClient", "AuditEvent", "AuthenticationError", "AsyncSession", "ChangeKind", "CodebaseInfo",
+    "AsyncSandbox", "AsyncSandboxClient", "AuditEvent", "AuthenticationError", "AsyncSession", "ChangeKind", "ChangeList", "CodebaseInfo",
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
-    "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo",
+    "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo", "FileList",
     "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
     "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "PolicyWarning",
     "Preset", "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",

@@ -17,7 +17,7 @@ from .archive import ArchiveSource, ArchiveUpload, StreamedArchive, collect_entr
 from .exceptions import SandboxError, SandboxNotRunningError
 from .presets import resolve_rules
 from .progress import ProgressOption, progress_reporter
-from .types import (AuditEvent, CodebaseInfo, CommitResult, ExecResult, FileChange, FileInfo,
+from .types import (AuditEvent, ChangeList, FileList, CodebaseInfo, CommitResult, ExecResult, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
@@ -130,11 +130,12 @@ def download_file(codebase_id: str, path: str) -> ServerStream:
                         context=ErrorContext(path=path))
 
 
-def list_files(codebase_id: str, path: str, recursive: bool) -> Op[List[FileInfo]]:
+def list_files(codebase_id: str, path: str, recursive: bool) -> Op[FileList]:
     request = codebase_pb2.ListFilesRequest(codebase_id=codebase_id, path=path,
                                             recursive=recursive)
     response = yield from _call("codebase", "ListFiles", request, context=ErrorContext(path=path))
-    return [convert.file_from_pb(item) for item in response.files]
+    return FileList((convert.file_from_pb(item) for item in response.files),
+                    truncated=response.truncated)
 
 
 def import_directory(path: str, name: str, owner_id: str) -> Op[CodebaseInfo]:
@@ -259,10 +260,11 @@ def session_exec_stream(session_id: str, command: str,
 
 # ---- the write layer ----
 
-def list_changes(sandbox_id: str) -> Op[List[FileChange]]:
+def list_changes(sandbox_id: str) -> Op[ChangeList]:
     request = sandbox_pb2.ListChangesRequest(sandbox_id=sandbox_id)
     response = yield from _call("sandbox", "ListChanges", request)
-    return [convert.change_from_pb(item) for item in response.changes]
+    return ChangeList((convert.change_from_pb(item) for item in response.changes),
+                      omitted=response.omitted)
 
 
 def diff_changes(sandbox_id: str, paths: Iterable[str]) -> Op[str]:
@@ -297,12 +299,13 @@ def write_sandbox_file(sandbox_id: str, path: str, content: bytes) -> Op[FileInf
     return convert.file_from_pb(response)
 
 
-def list_sandbox_files(sandbox_id: str, path: str, recursive: bool) -> Op[List[FileInfo]]:
+def list_sandbox_files(sandbox_id: str, path: str, recursive: bool) -> Op[FileList]:
     request = sandbox_pb2.ListSandboxFilesRequest(sandbox_id=sandbox_id, path=path,
                                                   recursive=recursive)
     response = yield from _call("sandbox", "ListSandboxFiles", request,
                                 context=ErrorContext(path=path))
-    return [convert.file_from_pb(item) for item in response.files]
+    return FileList((convert.file_from_pb(item) for item in response.files),
+                    truncated=response.truncated)
 
 
 # ---- the audit trail ----

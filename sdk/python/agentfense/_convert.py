@@ -179,7 +179,9 @@ def change_from_pb(message: sandbox_pb2.FileChange) -> FileChange:
 def commit_from_pb(message: sandbox_pb2.CommitChangesResponse) -> CommitResult:
     return CommitResult(applied=list(message.applied), denied=list(message.denied),
                         conflicts=list(message.conflicts), reasons=dict(message.reasons),
-                        notes=dict(message.notes))
+                        notes=dict(message.notes), applied_omitted=message.applied_omitted,
+                        denied_omitted=message.denied_omitted,
+                        conflicts_omitted=message.conflicts_omitted)
 
 
 def exec_request(sandbox_id: str, command: str, *, stdin: Optional[str] = None,

@@ -31,7 +31,7 @@ from .client import CHANNEL_OPTIONS, DEFAULT_RPC_TIMEOUT
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .archive import ArchiveSource
 from .progress import ProgressOption
-from .types import (AuditEvent, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
+from .types import (AuditEvent, ChangeList, FileList, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
@@ -170,7 +170,7 @@ class AsyncSandboxClient:
                          self._stream(calls.download_file(codebase_id, path))])
 
     async def list_files(self, codebase_id: str, path: str = "/",
-                         recursive: bool = False) -> List[FileInfo]:
+                         recursive: bool = False) -> FileList:
         return await self._run(calls.list_files(codebase_id, path, recursive))
 
     async def import_directory(self, path: str, name: str = "",
@@ -242,7 +242,7 @@ class AsyncSandboxClient:
 
     # ---- the write layer ----
 
-    async def list_changes(self, sandbox_id: str) -> List[FileChange]:
+    async def list_changes(self, sandbox_id: str) -> ChangeList:
         return await self._run(calls.list_changes(sandbox_id))
 
     async def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
@@ -263,7 +263,7 @@ class AsyncSandboxClient:
         return await self._run(calls.write_sandbox_file(sandbox_id, path, content))
 
     async def list_sandbox_files(self, sandbox_id: str, path: str = "/",
-                                 recursive: bool = False) -> List[FileInfo]:
+                                 recursive: bool = False) -> FileList:
         return await self._run(calls.list_sandbox_files(sandbox_id, path, recursive))
 
     # ---- the audit trail ----

@@ -25,7 +25,7 @@ from .async_client import AsyncSandboxClient, shielded
 from .async_session import AsyncSession, SessionOpener
 from .exceptions import SandboxError
 from .progress import ProgressOption
-from .types import (AuditEvent, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
+from .types import (AuditEvent, ChangeList, FileList, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
                     FileInfo, ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SyncMode)
 
 
@@ -159,12 +159,12 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
         data = content.encode() if isinstance(content, str) else content
         return await self.client.write_sandbox_file(self.id, path, data)
 
-    async def list_files(self, path: str = "/", recursive: bool = False) -> List[FileInfo]:
+    async def list_files(self, path: str = "/", recursive: bool = False) -> FileList:
         return await self.client.list_sandbox_files(self.id, path, recursive)
 
     # ---- change review ----
 
-    async def list_changes(self) -> List[FileChange]:
+    async def list_changes(self) -> ChangeList:
         return await self.client.list_changes(self.id)
 
     async def diff(self, paths: Iterable[str] = ()) -> str:

@@ -30,7 +30,7 @@ from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
 from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .archive import ArchiveSource
 from .progress import ProgressOption
-from .types import (AuditEvent, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange, FileInfo,
+from .types import (AuditEvent, ChangeList, FileList, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileInfo,
                     ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
                     UploadResult)
 
@@ -182,7 +182,7 @@ class SandboxClient:
         return b"".join(self._stream(calls.download_file(codebase_id, path)))
 
     def list_files(self, codebase_id: str, path: str = "/",
-                   recursive: bool = False) -> List[FileInfo]:
+                   recursive: bool = False) -> FileList:
         return self._run(calls.list_files(codebase_id, path, recursive))
 
     def import_directory(self, path: str, name: str = "", owner_id: str = "") -> CodebaseInfo:
@@ -260,7 +260,7 @@ class SandboxClient:
 
     # ---- the write layer ----
 
-    def list_changes(self, sandbox_id: str) -> List[FileChange]:
+    def list_changes(self, sandbox_id: str) -> ChangeList:
         return self._run(calls.list_changes(sandbox_id))
 
     def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
@@ -281,7 +281,7 @@ class SandboxClient:
         return self._run(calls.write_sandbox_file(sandbox_id, path, content))
 
     def list_sandbox_files(self, sandbox_id: str, path: str = "/",
-                           recursive: bool = False) -> List[FileInfo]:
+                           recursive: bool = False) -> FileList:
         return self._run(calls.list_sandbox_files(sandbox_id, path, recursive))
 
     # ---- the audit trail ----

@@ -28,7 +28,7 @@ from .client import SandboxClient
 from .exceptions import SandboxError
 from .progress import ProgressOption
 from .session import Session
-from .types import (AuditEvent, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
+from .types import (AuditEvent, ChangeList, FileList, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
                     FileInfo, ResourceLimits,
                     RuleLike, RuntimeType, SandboxInfo, SyncMode)
 
@@ -196,12 +196,12 @@ class Sandbox(SandboxHandle[SandboxClient]):
         data = content.encode() if isinstance(content, str) else content
         return self.client.write_sandbox_file(self.id, path, data)
 
-    def list_files(self, path: str = "/", recursive: bool = False) -> List[FileInfo]:
+    def list_files(self, path: str = "/", recursive: bool = False) -> FileList:
         return self.client.list_sandbox_files(self.id, path, recursive)
 
     # ---- change review ----
 
-    def list_changes(self) -> List[FileChange]:
+    def list_changes(self) -> ChangeList:
         return self.client.list_changes(self.id)
 
     def diff(self, paths: Iterable[str] = ()) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from .exceptions import InvalidConfigurationError
 
@@ -281,6 +281,25 @@ class FileChange:
     is_symlink: bool = False
 
 
+class FileList(List[FileInfo]):
+    """The entries a listing returned: a list, plus ``truncated``, true when a recursive
+    listing stopped at 100,000 entries or 4 MiB of paths (list a subdirectory to see
+    the rest)."""
+
+    def __init__(self, files: Iterable[FileInfo] = (), truncated: bool = False) -> None:
+        super().__init__(files)
+        self.truncated = truncated
+
+
+class ChangeList(List[FileChange]):
+    """The changes a listing returned: a list, plus ``omitted``, how many more there are
+    (one reply lists at most 4 MiB of paths; the first, in path order)."""
+
+    def __init__(self, changes: Iterable[FileChange] = (), omitted: int = 0) -> None:
+        super().__init__(changes)
+        self.omitted = omitted
+
+
 @dataclass(frozen=True)
 class CommitResult:
     applied: List[str] = field(default_factory=list)
@@ -288,6 +307,11 @@ class CommitResult:
     conflicts: List[str] = field(default_factory=list)  # the codebase changed meanwhile
     reasons: Dict[str, str] = field(default_factory=dict)
     notes: Dict[str, str] = field(default_factory=dict)  # applied, but adjusted (modes)
+    # Paths left out of each list (at most 4 MiB of paths each); the commit applied the
+    # omitted applied ones all the same.
+    applied_omitted: int = 0
+    denied_omitted: int = 0
+    conflicts_omitted: int = 0
 
     @property
     def ok(self) -> bool:

@@ -129,11 +129,14 @@ def test_change_review(api: Api, server: RunningServer, project: Path) -> None:
     with api.Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
                                 sync_mode=SyncMode.MANUAL) as sandbox:
         sandbox.run("echo one > output/a.txt; echo two > output/b.txt", raise_on_error=True)
-        changes = {change.path: change.kind for change in sandbox.list_changes()}
+        listed = sandbox.list_changes()
+        assert listed.omitted == 0  # a reply lists at most 4 MiB of paths; counts the rest
+        changes = {change.path: change.kind for change in listed}
         assert changes == {"/output/a.txt": ChangeKind.ADDED, "/output/b.txt": ChangeKind.ADDED}
         assert "+one" in sandbox.diff(["/output/a.txt"])
         committed = sandbox.commit(["/output/a.txt"])
         assert committed.applied == ["/output/a.txt"] and committed.ok
+        assert committed.applied_omitted == committed.denied_omitted == 0
         sandbox.discard()
         assert sandbox.list_changes() == []
         assert sandbox.client.download_file(sandbox.codebase_id, "/output/a.txt") == b"one\n"

@@ -257,6 +257,24 @@ std::unique_ptr<ToolShell> RemoteSandboxAccess::open_shell() {
   return std::make_unique<RemoteShell>(client_, sandbox_path());
 }
 
+namespace {
+
+// An int64 count of the REST API's JSON (proto3 JSON writes int64 as a string); 0 when
+// absent or not a count.
+std::size_t count_in(const json& answer, const char* key) {
+  const auto it = answer.find(key);
+  if (it == answer.end()) return 0;
+  if (it->is_number_unsigned()) return it->get<std::size_t>();
+  if (!it->is_string()) return 0;
+  try {
+    return static_cast<std::size_t>(std::stoull(it->get<std::string>()));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
 layer::control::Reply RemoteSandboxAccess::control(const layer::control::Request& request) {
   using layer::control::Op;
   layer::control::Reply reply;
@@ -274,6 +292,7 @@ layer::control::Reply RemoteSandboxAccess::control(const layer::control::Request
                                                                      : 'f'};
         reply.changes.push_back(std::move(out));
       }
+      reply.changes_omitted = count_in(answer, "omitted");
       return reply;
     }
     case Op::kDiff: {
@@ -294,6 +313,9 @@ layer::control::Reply RemoteSandboxAccess::control(const layer::control::Request
       reply.commit.conflicts = answer.value("conflicts", Strings());
       reply.commit.reasons = answer.value("reasons", Map());
       reply.commit.notes = answer.value("notes", Map());
+      reply.commit.applied_omitted = count_in(answer, "appliedOmitted");
+      reply.commit.denied_omitted = count_in(answer, "deniedOmitted");
+      reply.commit.conflicts_omitted = count_in(answer, "conflictsOmitted");
       return reply;
     }
     case Op::kDiscard:
@@ -306,7 +328,8 @@ layer::control::Reply RemoteSandboxAccess::control(const layer::control::Request
 
 bool RemoteSandboxAccess::review(ChangeMode mode) {
   using layer::control::Op;
-  const std::vector<layer::Change> changes = control({.op = Op::kChanges}).changes;
+  const layer::control::Reply listing = control({.op = Op::kChanges});
+  const std::vector<layer::Change>& changes = listing.changes;
   const std::string where = "sandbox " + sandbox_id_ + " on " + client_.url();
   if (changes.empty()) {
     std::fprintf(stderr, "agentfense: no changes in %s\n", where.c_str());
@@ -315,10 +338,12 @@ bool RemoteSandboxAccess::review(ChangeMode mode) {
   switch (mode) {
     case ChangeMode::kShow: {
       std::fprintf(stderr, "agentfense: %zu change(s) in %s (kept on the server for review):\n",
-                   changes.size(), where.c_str());
+                   changes.size() + listing.changes_omitted, where.c_str());
       for (const layer::Change& change : changes)
         std::fprintf(stderr, "  %s %s\n", layer::control::kind_name(change.kind),
                      change.path.c_str());
+      if (listing.changes_omitted > 0)
+        std::fprintf(stderr, "  ... and %zu more not listed\n", listing.changes_omitted);
       const std::string diff = control({.op = Op::kDiff}).diff;
       std::fputs(diff.c_str(), stderr);
       return true;
@@ -327,6 +352,8 @@ bool RemoteSandboxAccess::review(ChangeMode mode) {
       const layer::CommitResult result = control({.op = Op::kCommit}).commit;
       for (const std::string& path : result.applied)
         std::fprintf(stderr, "agentfense: applied %s\n", path.c_str());
+      if (result.applied_omitted > 0)
+        std::fprintf(stderr, "agentfense: applied %zu more not listed\n", result.applied_omitted);
       for (const auto* list : {&result.denied, &result.conflicts}) {
         for (const std::string& path : *list) {
           const auto reason = result.reasons.find(path);
@@ -334,12 +361,15 @@ bool RemoteSandboxAccess::review(ChangeMode mode) {
                        reason == result.reasons.end() ? "" : reason->second.c_str());
         }
       }
+      if (result.denied_omitted + result.conflicts_omitted > 0)
+        std::fprintf(stderr, "agentfense: %zu more not applied, not listed\n",
+                     result.denied_omitted + result.conflicts_omitted);
       return result.denied.empty() && result.conflicts.empty();
     }
     case ChangeMode::kDiscard:
       control({.op = Op::kDiscard});
-      std::fprintf(stderr, "agentfense: discarded %zu change(s) in %s\n", changes.size(),
-                   where.c_str());
+      std::fprintf(stderr, "agentfense: discarded %zu change(s) in %s\n",
+                   changes.size() + listing.changes_omitted, where.c_str());
       return true;
   }
   return true;

@@ -16,8 +16,8 @@ const char* type_name(char type) {
 }
 
 json changes(const json&, ToolCall& call) {
-  std::vector<layer::Change> listed =
-      call.sandbox.control({.op = layer::control::Op::kChanges}).changes;
+  layer::control::Reply reply = call.sandbox.control({.op = layer::control::Op::kChanges});
+  std::vector<layer::Change>& listed = reply.changes;
   layer::to_wire(listed);
   json list = json::array();
   for (const layer::Change& change : listed) {
@@ -25,7 +25,9 @@ json changes(const json&, ToolCall& call) {
                     {"kind", layer::control::kind_name(change.kind)},
                     {"type", type_name(change.type)}});
   }
-  return {{"changes", list}, {"count", list.size()}};
+  return {{"changes", list},
+          {"count", list.size() + reply.changes_omitted},
+          {"omitted", reply.changes_omitted}};
 }
 
 }  // namespace
@@ -53,8 +55,12 @@ Tool changes_tool() {
                    {"type",
                     {{"type", "string"}, {"enum", {"file", "directory", "symlink", "other"}}}}}},
                  {"required", {"path", "kind", "type"}}}}}},
-             {"count", {{"type", "integer"}}}}},
-           {"required", {"changes", "count"}}},
+             {"count", {{"type", "integer"}, {"description", "How many changes there are"}}},
+             {"omitted",
+              {{"type", "integer"},
+               {"description",
+                "How many are not listed: a listing holds at most 4 MiB of paths"}}}}},
+           {"required", {"changes", "count", "omitted"}}},
       .handler = changes,
   };
 }

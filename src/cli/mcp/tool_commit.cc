@@ -25,13 +25,19 @@ json commit(const json& args, ToolCall& call) {
           {"denied", result.denied},
           {"conflicts", result.conflicts},
           {"reasons", result.reasons},
-          {"notes", result.notes}};
+          {"notes", result.notes},
+          {"applied_omitted", result.applied_omitted},
+          {"denied_omitted", result.denied_omitted},
+          {"conflicts_omitted", result.conflicts_omitted}};
 }
 
 }  // namespace
 
 Tool commit_tool() {
   const json reasons = {{"type", "object"}, {"additionalProperties", {{"type", "string"}}}};
+  // Each list holds at most 4 MiB of paths; these count the rest (all applied the same).
+  const json omitted = {{"type", "integer"},
+                        {"description", "Paths of that list not shown (it holds 4 MiB of paths)"}};
   return {
       .name = "commit",
       .title = "Commit the sandbox's changes",
@@ -46,7 +52,10 @@ Tool commit_tool() {
                           {"denied", string_list_schema()},
                           {"conflicts", string_list_schema()},
                           {"reasons", reasons},
-                          {"notes", reasons}}},
+                          {"notes", reasons},
+                          {"applied_omitted", omitted},
+                          {"denied_omitted", omitted},
+                          {"conflicts_omitted", omitted}}},
                         {"required", {"applied", "denied", "conflicts", "reasons", "notes"}}},
       .handler = commit,
   };

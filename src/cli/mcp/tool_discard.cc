@@ -11,7 +11,8 @@ namespace {
 json discard(const json&, ToolCall& call) {
   std::unique_lock lock(call.sandbox.activity());
   using layer::control::Op;
-  const std::size_t listed = call.sandbox.control({.op = Op::kChanges}).changes.size();
+  const layer::control::Reply listing = call.sandbox.control({.op = Op::kChanges});
+  const std::size_t listed = listing.changes.size() + listing.changes_omitted;
   call.sandbox.control({.op = Op::kDiscard});
   return {{"discarded", listed}};
 }

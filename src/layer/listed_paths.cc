@@ -1,0 +1,51 @@
+#include "layer/listed_paths.h"
+
+#include <string>
+
+namespace agentfense::layer {
+namespace {
+
+// How many of `items` (their paths by `path_of`) fit in `budget` bytes of paths; the
+// first always does, so a reply never lists nothing while there is something.
+template <typename Item, typename PathOf>
+std::size_t fitting(const std::vector<Item>& items, std::size_t budget, PathOf path_of) {
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    bytes += path_of(items[i]).size();
+    if (bytes > budget && i > 0) return i;
+  }
+  return items.size();
+}
+
+// Shortens `paths` to what fits, removing the left-out ones' reasons and notes.
+std::size_t bound_list(std::vector<std::string>& paths, std::size_t budget,
+                       std::map<std::string, std::string>& reasons,
+                       std::map<std::string, std::string>& notes) {
+  const std::size_t kept =
+      fitting(paths, budget, [](const std::string& p) -> const std::string& { return p; });
+  for (std::size_t i = kept; i < paths.size(); ++i) {
+    reasons.erase(paths[i]);
+    notes.erase(paths[i]);
+  }
+  const std::size_t omitted = paths.size() - kept;
+  paths.erase(paths.begin() + static_cast<std::ptrdiff_t>(kept), paths.end());
+  return omitted;
+}
+
+}  // namespace
+
+std::size_t bound_changes(std::vector<Change>& changes, std::size_t budget) {
+  const std::size_t kept =
+      fitting(changes, budget, [](const Change& c) -> const std::string& { return c.path; });
+  const std::size_t omitted = changes.size() - kept;
+  changes.erase(changes.begin() + static_cast<std::ptrdiff_t>(kept), changes.end());
+  return omitted;
+}
+
+void bound_commit_lists(CommitResult& result, std::size_t budget) {
+  result.applied_omitted += bound_list(result.applied, budget, result.reasons, result.notes);
+  result.denied_omitted += bound_list(result.denied, budget, result.reasons, result.notes);
+  result.conflicts_omitted += bound_list(result.conflicts, budget, result.reasons, result.notes);
+}
+
+}  // namespace agentfense::layer

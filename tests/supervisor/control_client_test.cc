@@ -1,0 +1,79 @@
+// ControlClient (supervisor/control_client.h) against a stand-in fs process on a real
+// unix socket: what it does with a reply that never ends.
+#include "supervisor/control_client.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
+#include "test_support/temp_dir.h"
+
+namespace agentfense::supervisor {
+namespace {
+
+// Listens at `path`; the one connection it accepts gets, after the request line, `piece`
+// `repeat` times and then `tail` (or less, when the client hangs up).
+class StandInFs {
+ public:
+  StandInFs(const std::string& path, std::string piece, std::size_t repeat, std::string tail) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    listener_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
+              0);
+    EXPECT_EQ(::listen(listener_.get(), 1), 0);
+    thread_ = std::thread([this, piece = std::move(piece), repeat, tail = std::move(tail)] {
+      UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      char request[4096];
+      if (::recv(connection.get(), request, sizeof request, 0) <= 0) return;
+      for (std::size_t i = 0; i < repeat; ++i) {
+        if (::send(connection.get(), piece.data(), piece.size(), MSG_NOSIGNAL) < 0) return;
+      }
+      (void)::send(connection.get(), tail.data(), tail.size(), MSG_NOSIGNAL);  // may be gone
+    });
+  }
+  ~StandInFs() { thread_.join(); }
+
+ private:
+  UniqueFd listener_;
+  std::thread thread_;
+};
+
+TEST(ControlClient, AReplyLongerThanTheLimitFailsTheCall) {
+  const testing::TempDir dir("af-control-client");
+  const std::string socket = dir.path().string() + "/control.sock";
+  // 1 MiB pieces, 32 MiB past the limit before the newline.
+  const std::size_t pieces = (ControlClient::kMaxReplyBytes >> 20) + 32;
+  StandInFs fs(socket, std::string(1 << 20, 'x'), pieces, "\n");
+  ControlClient client(socket);
+  try {
+    (void)client.exchange(R"({"op":"changes"})", std::chrono::seconds(60));
+    ADD_FAILURE() << "no error";
+  } catch (const SystemError& error) {
+    EXPECT_EQ(error.code(), EMSGSIZE);
+    EXPECT_NE(std::string(error.what()).find("longer than 256 MiB"), std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(ControlClient, ALongReplyWithinTheLimitIsReadWhole) {
+  const testing::TempDir dir("af-control-client");
+  const std::string socket = dir.path().string() + "/control.sock";
+  // 64 MiB arriving in socket-sized chunks: each is searched for the newline once (a
+  // search of the whole buffer per chunk was quadratic: 32 GB of scanning here).
+  StandInFs fs(socket, std::string(1 << 20, 'y'), 64, "\nnext");
+  ControlClient client(socket);
+  const std::string line = client.exchange(R"({"op":"diff"})", std::chrono::seconds(60));
+  EXPECT_EQ(line.size(), std::size_t{64} << 20);
+  EXPECT_EQ(line.find_first_not_of('y'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agentfense::supervisor
