@@ -87,10 +87,8 @@ std::unique_ptr<Journal> Journal::open(const std::string& state_dir) {
 
   std::unique_ptr<Journal> journal(new Journal(std::move(state_fd), std::move(upper_fd)));
   journal->open_journal_file();
-  const size_t records = journal->replay();
-  const size_t live = journal->whiteouts_.size() + journal->opaques_.size() +
-                      2 * journal->replaced_.size() + journal->stamps_.size();
-  if (records > 2 * live + kCompactSlack) journal->compact();
+  journal->records_ = journal->replay();
+  if (journal->wants_compaction()) journal->compact();
   return journal;
 }
 
@@ -193,22 +191,33 @@ void Journal::compact() {
   for (const auto& [path, stamp] : stamps_) {
     records += encode_record({RecordOp::kStamp, path, stamp.origin, stamp.stamp});
   }
-  {
-    UniqueFd out(static_cast<int>(
-        check_syscall(::openat(state_fd_.get(), kCompactName,
-                               O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600),
-                      "create compacted journal")));
-    size_t written = 0;
-    while (written < records.size()) {
-      written += static_cast<size_t>(
-          check_syscall(::write(out.get(), records.data() + written, records.size() - written),
-                        "write compacted journal"));
-    }
-    check_syscall(::fsync(out.get()), "fsync compacted journal");
+  // The new file is opened (for appending) before it replaces the journal: once the
+  // rename is done nothing can fail, so appends never go to the replaced file.
+  UniqueFd out(static_cast<int>(
+      check_syscall(::openat(state_fd_.get(), kCompactName,
+                             O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600),
+                    "create compacted journal")));
+  size_t written = 0;
+  while (written < records.size()) {
+    written += static_cast<size_t>(
+        check_syscall(::write(out.get(), records.data() + written, records.size() - written),
+                      "write compacted journal"));
   }
+  check_syscall(::fsync(out.get()), "fsync compacted journal");
   check_syscall(::renameat(state_fd_.get(), kCompactName, state_fd_.get(), kJournalName),
                 "replace journal");
-  open_journal_file();
+  journal_fd_ = std::move(out);
+  size_ = static_cast<off_t>(records.size());
+  allocated_ = size_;
+  records_ = live_records();
+}
+
+size_t Journal::live_records() const {
+  return whiteouts_.size() + opaques_.size() + 2 * replaced_.size() + stamps_.size();
+}
+
+bool Journal::wants_compaction() const {
+  return records_ > 2 * live_records() + kCompactSlack;
 }
 
 int Journal::log_and_apply(const JournalRecord& record) {
@@ -219,6 +228,7 @@ int Journal::log_and_apply(const JournalRecord& record) {
   const ssize_t n = ::write(journal_fd_.get(), line.data(), line.size());
   if (n == static_cast<ssize_t>(line.size())) {
     size_ += n;
+    ++records_;
     apply(record);
     return 0;
   }
@@ -235,6 +245,17 @@ int Journal::reserve() {
   constexpr off_t kHeadroom = 64 * 1024;
   constexpr off_t kChunk = 256 * 1024;
   std::lock_guard lock(mu_);
+  // Records that undo each other (a file renamed back and forth, a base file deleted and
+  // made again) leave the live state small while the file grows: one mv loop appended
+  // 5.5 MB in 5 s, outside the write quota. Rewritten here, between operations, so the
+  // room reserved below is the new file's.
+  if (wants_compaction()) {
+    try {
+      compact();
+    } catch (const SystemError& error) {
+      return -error.code();  // the old journal is intact; the operation is refused
+    }
+  }
   if (allocated_ - size_ >= kHeadroom) return 0;
   if (::fallocate(journal_fd_.get(), FALLOC_FL_KEEP_SIZE, size_, kChunk) == 0) {
     allocated_ = size_ + kChunk;
@@ -330,6 +351,7 @@ void Journal::reset() {
   check_syscall(::ftruncate(journal_fd_.get(), 0), "truncate journal");
   size_ = 0;
   allocated_ = 0;
+  records_ = 0;
   whiteouts_.clear();
   opaques_.clear();
   replaced_.clear();

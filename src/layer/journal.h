@@ -95,7 +95,10 @@ class Journal {
   Journal(UniqueFd state_fd, UniqueFd upper_fd);
   void open_journal_file();
   size_t replay();  // returns the number of records read
+  // Rewrites the journal as the live state (side file, fsync, rename over it).
   void compact();
+  size_t live_records() const;    // records a compacted journal holds; caller holds mu_
+  bool wants_compaction() const;  // the file holds far more records than that
   int log_and_apply(const JournalRecord& record);  // caller holds mu_; 0 or -errno
   void apply(const JournalRecord& record);
 
@@ -104,6 +107,7 @@ class Journal {
   UniqueFd journal_fd_;  // O_APPEND: one write(2) per record
   off_t size_ = 0;       // of the journal file: a failed append is cut back to it
   off_t allocated_ = 0;  // bytes preallocated from offset 0 (reserve())
+  size_t records_ = 0;   // records in the journal file
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> whiteouts_;
   std::set<std::string, std::less<>> opaques_;
