@@ -22,6 +22,20 @@ std::string str(const nlohmann::json& event, const char* key) {
 
 }  // namespace
 
+void Summary::Uses::note(const std::string& path, const std::string& op, std::uint64_t count) {
+  auto it = by_path.find(path);
+  if (it == by_path.end()) {
+    if (by_path.size() >= kMaxListedPaths || path_bytes + path.size() > kMaxListedPathBytes) {
+      omitted += count;
+      return;
+    }
+    it = by_path.emplace(path, PathUse{}).first;
+    path_bytes += path.size();
+  }
+  it->second.ops.insert(op);
+  it->second.count += count;
+}
+
 void Summary::add(const nlohmann::json& event) {
   if (!event.is_object()) return;
   ++events_;
@@ -38,29 +52,23 @@ void Summary::add(const nlohmann::json& event) {
                             "pids_limit_reached", "caller"}) {
       if (event.contains(key)) command[key] = event[key];
     }
-    commands_.push_back(std::move(command));
+    if (commands_.size() < kMaxListedCommands) {
+      commands_.push_back(std::move(command));
+    } else {
+      ++commands_omitted_;
+    }
   }
   if (kind != "file") return;
   const std::string path = str(event, "path");
   if (str(event, "outcome") == "denied") {
-    PathUse& use = denied_[path];
-    use.ops.insert(op);
-    use.count += count;
+    denied_.note(path, op, count);
     return;
   }
   if (op == "open_read" || op == "exec") {
-    PathUse& use = read_[path];
-    use.ops.insert(op);
-    use.count += count;
+    read_.note(path, op, count);
   } else if (is_change(op)) {
-    PathUse& use = written_[path];
-    use.ops.insert(op);
-    use.count += count;
-    if (const std::string to = str(event, "path2"); !to.empty()) {
-      PathUse& target = written_[to];
-      target.ops.insert(op);
-      target.count += count;
-    }
+    written_.note(path, op, count);
+    if (const std::string to = str(event, "path2"); !to.empty()) written_.note(to, op, count);
   }
 }
 
@@ -68,24 +76,31 @@ nlohmann::ordered_json Summary::to_json() const {
   return {{"events", events_},
           {"first", first_},
           {"last", last_},
-          {"files_read", uses_to_json(read_)},
-          {"files_written", uses_to_json(written_)},
-          {"denied", uses_to_json(denied_)},
+          {"files_read", uses_to_json(read_.by_path)},
+          {"files_written", uses_to_json(written_.by_path)},
+          {"denied", uses_to_json(denied_.by_path)},
           {"commands", commands_},
-          {"dropped", dropped_}};
+          {"dropped", dropped_},
+          {"files_read_omitted", read_.omitted},
+          {"files_written_omitted", written_.omitted},
+          {"denied_omitted", denied_.omitted},
+          {"commands_omitted", commands_omitted_}};
 }
 
 std::string Summary::to_text() const {
   std::string out = std::to_string(events_) + " events";
   if (!first_.empty()) out += " from " + first_ + " to " + last_;
   out += "\n";
-  auto section = [&](const char* title, const std::map<std::string, PathUse>& uses) {
-    out += std::string(title) + " (" + std::to_string(uses.size()) + "):\n";
-    for (const auto& [path, use] : uses) {
+  auto section = [&](const char* title, const Uses& uses) {
+    out += std::string(title) + " (" + std::to_string(uses.by_path.size()) + "):\n";
+    for (const auto& [path, use] : uses.by_path) {
       std::string ops;
       for (const std::string& op : use.ops) ops += (ops.empty() ? "" : ",") + op;
       out += "  " + path + "  " + ops + (use.count > 1 ? "  x" + std::to_string(use.count) : "") +
              "\n";
+    }
+    if (uses.omitted > 0) {
+      out += "  ... and " + std::to_string(uses.omitted) + " events on further paths, not listed\n";
     }
   };
   section("files read", read_);
@@ -100,6 +115,9 @@ std::string Summary::to_text() const {
     if (command.value("oom_killed", false)) out += "  MEMORY LIMIT KILLED A PROCESS";
     if (command.value("pids_limit_reached", false)) out += "  PIDS LIMIT REACHED";
     out += "\n";
+  }
+  if (commands_omitted_ > 0) {
+    out += "  ... and " + std::to_string(commands_omitted_) + " further commands, not listed\n";
   }
   if (dropped_ > 0) out += "WARNING: " + std::to_string(dropped_) + " events were dropped\n";
   return out;
