@@ -82,7 +82,10 @@ InodeTable::Place InodeTable::place_of(const Inode& inode) {
 
 std::shared_ptr<Inode> InodeTable::child_of(const Inode& dir, std::string_view name) const {
   auto it = dir.children.find(name);
-  return it == dir.children.end() ? nullptr : by_id_.at(it->second);
+  if (it == dir.children.end()) return nullptr;
+  // Every entry names a known node (forget drops a node's names); a lookup never throws.
+  auto node = by_id_.find(it->second);
+  return node == by_id_.end() ? nullptr : node->second;
 }
 
 std::shared_ptr<Inode> InodeTable::at_path(std::string_view path) const {
@@ -328,7 +331,9 @@ std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
     if (!views[next].is_dir()) continue;
     const Place place{views[next].path, views[next].unlinked};
     for (const auto& [name, child] : views[next].inode->children) {
-      views.push_back(snapshot(by_id_.at(child), place, nullptr));
+      if (auto node = by_id_.find(child); node != by_id_.end()) {
+        views.push_back(snapshot(node->second, place, nullptr));
+      }
     }
   }
   return views;
@@ -346,8 +351,10 @@ std::size_t InodeTable::longest_path_below(fuse_ino_t id) const {
     for (const auto& [name, child] : dir->children) {
       const std::size_t length = below + 1 + name.size();
       longest = std::max(longest, length);
-      const Inode& node = *by_id_.at(child);
-      if (node.type == S_IFDIR) pending.emplace_back(&node, length);
+      auto node = by_id_.find(child);
+      if (node != by_id_.end() && node->second->type == S_IFDIR) {
+        pending.emplace_back(node->second.get(), length);
+      }
     }
   }
   return longest;
