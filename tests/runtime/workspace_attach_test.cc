@@ -55,10 +55,15 @@ pid_t command_of(pid_t bwrap) {
   return -1;
 }
 
-std::size_t host_mounts() {
+// Mounts in the host's table that show `dir` (its last two components: a bind of it
+// shows them in its root field, wherever the filesystem holding it is mounted). Only
+// those: other tests mount and unmount meanwhile (ctest -j2), which made a count of
+// every mount fail now and then.
+std::size_t host_mounts_of(const std::string& dir) {
+  const std::string tail = dir.substr(dir.rfind('/', dir.rfind('/') - 1));
   std::ifstream file("/proc/self/mountinfo");
   std::size_t lines = 0;
-  for (std::string line; std::getline(file, line);) ++lines;
+  for (std::string line; std::getline(file, line);) lines += line.find(tail) != std::string::npos;
   return lines;
 }
 
@@ -84,9 +89,10 @@ TEST_F(WorkspaceAttachTest, CommandsSeeExactlyTheWorkspaceOnceAttached) {
   ASSERT_NE(seen.find("before=[]\n"), std::string::npos) << seen;
   const pid_t command = command_of(box.pid());
   ASSERT_GT(command, 0);
-  const std::size_t before = host_mounts();
+  const std::size_t before = host_mounts_of(workspace_dir_);
   attach_workspace(workspace_fd_.get(), command, box.pid());
-  EXPECT_EQ(host_mounts(), before) << "the attach left a mount in the host's table";
+  EXPECT_EQ(host_mounts_of(workspace_dir_), before)
+      << "the attach left a mount in the host's table";
   read_until(out.get(), "/workspace ", seen);
   read_until(out.get(), "\n", seen);
   EXPECT_NE(seen.find("the workspace\n"), std::string::npos) << seen;
@@ -103,7 +109,7 @@ TEST_F(WorkspaceAttachTest, AProcessOutsideTheBoundaryIsNoWayIn) {
   const UniqueFd out = box.take_stdout();
   std::string seen;
   read_until(out.get(), "ready\n", seen);
-  const std::size_t before = host_mounts();
+  const std::size_t before = host_mounts_of(workspace_dir_);
   // Ourselves, and bwrap's own outer process (in the staging namespace, not the box's).
   EXPECT_THROW(attach_workspace(workspace_fd_.get(), ::getpid(), box.pid()), SystemError);
   EXPECT_THROW(attach_workspace(workspace_fd_.get(), box.pid(), box.pid()), SystemError);
@@ -111,7 +117,7 @@ TEST_F(WorkspaceAttachTest, AProcessOutsideTheBoundaryIsNoWayIn) {
   ASSERT_GT(command, 0);
   // The right process, but not under this bwrap.
   EXPECT_THROW(attach_workspace(workspace_fd_.get(), command, ::getpid()), SystemError);
-  EXPECT_EQ(host_mounts(), before);
+  EXPECT_EQ(host_mounts_of(workspace_dir_), before);
   box.kill_tree();
   box.terminate();
   // A boundary that is gone: nothing to attach to.
