@@ -98,11 +98,9 @@ class Dispatcher {
 
   Reply changes() {
     Reply reply;
-    {
-      std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
-      reply.changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope());
-    }
-    reply.changes_omitted = layer::bound_changes(reply.changes);
+    std::lock_guard lock(fs_.mutation_mu());  // a consistent upper + journal snapshot
+    reply.changes =
+        layer::list_first_changes(fs_.base_fd(), fs_.journal(), scope(), &reply.changes_omitted);
     return reply;
   }
 

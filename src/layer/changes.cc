@@ -6,31 +6,33 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "common/errors.h"
 #include "layer/entry_io.h"
+#include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::layer {
 namespace {
 
+// Hands every change to `emit`, in no particular order.
 class ChangeLister {
  public:
-  ChangeLister(int base_fd, const Journal& j, const Scope& scope)
+  using Emit = std::function<void(Change)>;
+  ChangeLister(int base_fd, const Journal& j, const Scope& scope, Emit emit)
       : base_fd_(base_fd),
         journal_(j),
         scope_(scope),
         whiteouts_(j.whiteouts()),
-        opaques_(j.opaques()) {}
+        opaques_(j.opaques()),
+        emit_(std::move(emit)) {}
 
-  std::vector<Change> run() {
+  void run() {
     UniqueFd base_root = open_dir_beneath(base_fd_, "/");
     walk_upper(journal_.upper_fd(), "/", base_root.get(), is_marked("/"));
     add_whiteout_deletions();
-    std::sort(changes_.begin(), changes_.end(),
-              [](const Change& a, const Change& b) { return a.path < b.path; });
-    return std::move(changes_);
   }
 
  private:
@@ -61,7 +63,7 @@ class ChangeLister {
         kind = ChangeKind::kModified;
       }
       // A hidden directory above visible entries is not the sandbox's to report.
-      if (kind && !scope_.hidden(child, type == 'd')) changes_.push_back({child, *kind, type});
+      if (kind && !scope_.hidden(child, type == 'd')) emit_({child, *kind, type});
       if (type != 'd') continue;
       UniqueFd upper_child(check_open_dir(upper_dir, name));
       UniqueFd base_child;
@@ -77,8 +79,14 @@ class ChangeLister {
                                      const std::vector<std::string>& upper_names) {
     for (const std::string& name : list_names(base_dir)) {
       if (std::binary_search(upper_names.begin(), upper_names.end(), name)) continue;
-      collect_deleted(base_dir, name, child_path(path, name), changes_);
+      emit_deleted(base_dir, name, child_path(path, name));
     }
+  }
+
+  void emit_deleted(int parent, const std::string& name, const std::string& path) {
+    std::vector<Change> deleted;
+    collect_deleted(parent, name, path, deleted);
+    for (Change& change : deleted) emit_(std::move(change));
   }
 
   // The deletions that removing base entry `path` (`name` in `parent`) means for what the
@@ -116,7 +124,7 @@ class ChangeLister {
       if (stat_beneath(journal_.upper_fd(), path)) continue;  // upper wins: not a delete
       const PathParts parts = split_path(path);
       UniqueFd base_parent = try_open_dir_beneath(base_fd_, parts.parent);
-      if (base_parent) collect_deleted(base_parent.get(), parts.name, path, changes_);
+      if (base_parent) emit_deleted(base_parent.get(), parts.name, path);
     }
   }
 
@@ -150,16 +158,28 @@ class ChangeLister {
   const Scope& scope_;
   const std::vector<std::string> whiteouts_;
   const std::vector<std::string> opaques_;
-  std::vector<Change> changes_;
+  const Emit emit_;
 };
 
 }  // namespace
 
 std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope,
                                  const ChangeSelection& only) {
-  std::vector<Change> changes = ChangeLister(base_dirfd, j, scope).run();
-  std::erase_if(changes, [&](const Change& change) { return !only.selects(change.path); });
+  std::vector<Change> changes;
+  ChangeLister(base_dirfd, j, scope, [&](Change change) {
+    if (only.selects(change.path)) changes.push_back(std::move(change));
+  }).run();
+  std::sort(changes.begin(), changes.end(),
+            [](const Change& a, const Change& b) { return a.path < b.path; });
   return changes;
+}
+
+std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
+                                       std::size_t* omitted) {
+  FirstChanges first;
+  ChangeLister(base_dirfd, j, scope, [&](Change change) { first.add(std::move(change)); }).run();
+  *omitted = first.omitted();
+  return first.take();
 }
 
 }  // namespace agentfense::layer

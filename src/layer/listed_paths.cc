@@ -1,5 +1,6 @@
 #include "layer/listed_paths.h"
 
+#include <algorithm>
 #include <string>
 
 namespace agentfense::layer {
@@ -40,6 +41,32 @@ std::size_t bound_changes(std::vector<Change>& changes, std::size_t budget) {
   const std::size_t omitted = changes.size() - kept;
   changes.erase(changes.begin() + static_cast<std::ptrdiff_t>(kept), changes.end());
   return omitted;
+}
+
+void FirstChanges::add(Change change) {
+  if (cut_ && change.path >= *cut_) {
+    ++omitted_;
+    return;
+  }
+  bytes_ += change.path.size();
+  heap_.push_back(std::move(change));
+  std::push_heap(heap_.begin(), heap_.end(), ByPath());
+  // Evict the largest paths while over the budget (keeping one, as bound_changes does);
+  // each evicted path lowers the cut, so what is kept stays a prefix in path order.
+  while (bytes_ > budget_ && heap_.size() > 1) {
+    std::pop_heap(heap_.begin(), heap_.end(), ByPath());
+    Change& largest = heap_.back();
+    bytes_ -= largest.path.size();
+    if (!cut_ || largest.path < *cut_) cut_ = std::move(largest.path);
+    heap_.pop_back();
+    ++omitted_;
+  }
+}
+
+std::vector<Change> FirstChanges::take() {
+  std::sort(heap_.begin(), heap_.end(), ByPath());
+  bytes_ = 0;
+  return std::move(heap_);
 }
 
 void bound_commit_lists(CommitResult& result, std::size_t budget) {

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "layer/changes.h"
@@ -16,8 +18,35 @@ namespace agentfense::layer {
 
 inline constexpr std::size_t kMaxListedPathBytes = 4 << 20;
 
+// list_changes (changes.h) of the whole layer as a reply lists it: the first
+// kMaxListedPathBytes of paths in path order, holding no more than that while it walks;
+// `omitted` gets how many more there are.
+std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
+                                       std::size_t* omitted);
+
 // Drops the changes past `budget` bytes of paths; returns how many were dropped.
 std::size_t bound_changes(std::vector<Change>& changes, std::size_t budget = kMaxListedPathBytes);
+
+// Collects changes arriving in any order and keeps what bound_changes would keep of them
+// sorted, holding no more than that meanwhile: the changes below a cut, the smallest
+// path that did not fit. A listing then costs the budget, not the write layer's size.
+class FirstChanges {
+ public:
+  explicit FirstChanges(std::size_t budget = kMaxListedPathBytes) : budget_(budget) {}
+  void add(Change change);
+  std::size_t omitted() const { return omitted_; }
+  std::vector<Change> take();  // sorted by path
+
+ private:
+  struct ByPath {
+    bool operator()(const Change& a, const Change& b) const { return a.path < b.path; }
+  };
+  std::size_t budget_;
+  std::vector<Change> heap_;  // a max-heap by path
+  std::size_t bytes_ = 0;
+  std::size_t omitted_ = 0;
+  std::optional<std::string> cut_;  // every path at or past it is omitted
+};
 
 // The same for each of a commit's lists, adding to its *_omitted counts; the reasons and
 // notes of paths left out go with them.

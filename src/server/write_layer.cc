@@ -65,7 +65,10 @@ v1::CommitChangesResponse commit_to_wire(layer::CommitResult result) {
 v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
                                         const policy::Policy& policy) {
   const auto journal = layer::Journal::open(state_dir);
-  return changes_to_wire(layer::list_changes(base_dirfd, *journal, layer::Scope(policy)), 0);
+  std::size_t omitted = 0;
+  std::vector<layer::Change> first =
+      layer::list_first_changes(base_dirfd, *journal, layer::Scope(policy), &omitted);
+  return changes_to_wire(std::move(first), omitted);
 }
 
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,

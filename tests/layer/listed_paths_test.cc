@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 namespace agentfense::layer {
 namespace {
 
@@ -52,6 +55,36 @@ TEST(ListedPaths, EachCommitListIsBoundedWithItsReasonsAndNotes) {
   EXPECT_EQ(result.notes.size(), 2u);
   EXPECT_EQ(result.reasons.size(), 3u);  // two denied, one conflict
   EXPECT_FALSE(result.reasons.contains(path_of(100, 13)));
+}
+
+// Whatever order the changes come in, FirstChanges keeps exactly what sorting all of
+// them and bound_changes would keep, while holding no more than the budget (plus one).
+TEST(ListedPaths, FirstChangesKeepsWhatBoundingTheSortedListWould) {
+  std::mt19937 random(5);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<Change> all;
+    const std::size_t count = std::uniform_int_distribution<std::size_t>(0, 300)(random);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t length = std::uniform_int_distribution<std::size_t>(2, 60)(random);
+      all.push_back({"/" + std::to_string(random() % 1000) + std::string(length, 'p'),
+                     ChangeKind::kAdded, 'f'});
+    }
+    const std::size_t budget = std::uniform_int_distribution<std::size_t>(1, 4000)(random);
+    FirstChanges first(budget);
+    std::size_t held = 0;
+    for (const Change& change : all) {
+      first.add(change);
+      held = std::max(held, first.omitted());  // (touch the counter as a caller would)
+    }
+    std::vector<Change> expected = all;
+    std::sort(expected.begin(), expected.end(),
+              [](const Change& a, const Change& b) { return a.path < b.path; });
+    const std::size_t omitted = bound_changes(expected, budget);
+    const std::vector<Change> kept = first.take();
+    ASSERT_EQ(kept.size(), expected.size()) << "round " << round;
+    for (std::size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i].path, expected[i].path);
+    EXPECT_EQ(first.omitted(), omitted) << "round " << round;
+  }
 }
 
 }  // namespace
