@@ -106,8 +106,7 @@ class Dispatcher {
 
   Reply diff(const layer::ChangeSelection& only) {
     std::lock_guard lock(fs_.mutation_mu());
-    const auto changes = layer::list_changes(fs_.base_fd(), fs_.journal(), scope(), only);
-    return {.diff = layer::render_diff(fs_.base_fd(), fs_.journal(), scope(), changes)};
+    return {.diff = layer::diff_first_changes(fs_.base_fd(), fs_.journal(), scope(), only)};
   }
 
   Reply commit(const layer::ChangeSelection& only) {

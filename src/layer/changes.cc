@@ -175,11 +175,22 @@ std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& 
 }
 
 std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
-                                       std::size_t* omitted) {
-  FirstChanges first;
-  ChangeLister(base_dirfd, j, scope, [&](Change change) { first.add(std::move(change)); }).run();
+                                       std::size_t* omitted, const ChangeSelection& only,
+                                       std::size_t budget) {
+  FirstChanges first(budget);
+  ChangeLister(base_dirfd, j, scope, [&](Change change) {
+    if (only.selects(change.path)) first.add(std::move(change));
+  }).run();
   *omitted = first.omitted();
   return first.take();
+}
+
+std::string diff_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
+                               const ChangeSelection& only) {
+  std::size_t not_listed = 0;
+  const std::vector<Change> changes =
+      list_first_changes(base_dirfd, j, scope, &not_listed, only, kMaxDiffTotalBytes / 2);
+  return render_diff(base_dirfd, j, scope, changes, not_listed);
 }
 
 }  // namespace agentfense::layer

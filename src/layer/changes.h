@@ -46,9 +46,10 @@ std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& 
 // 1 MiB. Once the diff passes kMaxDiffTotalBytes, the rest of the changes are left out,
 // and a last line "# diff cut after 16 MiB: N more changes not shown ..." says so: an
 // agent's ten thousand 1 MiB files would otherwise make a 10 GB reply.
+// `not_listed`: further changes the caller left out, counted in that line too.
 inline constexpr std::size_t kMaxDiffTotalBytes = 16 << 20;
 std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
-                        const std::vector<Change>& changes);
+                        const std::vector<Change>& changes, std::size_t not_listed = 0);
 
 struct CommitResult {
   std::vector<std::string> applied, denied, conflicts;

@@ -18,11 +18,17 @@ namespace agentfense::layer {
 
 inline constexpr std::size_t kMaxListedPathBytes = 4 << 20;
 
-// list_changes (changes.h) of the whole layer as a reply lists it: the first
-// kMaxListedPathBytes of paths in path order, holding no more than that while it walks;
-// `omitted` gets how many more there are.
+// list_changes (changes.h) as a reply lists it: the first `budget` bytes of paths in path
+// order, holding no more than that while it walks; `omitted` gets how many more there are.
 std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
-                                       std::size_t* omitted);
+                                       std::size_t* omitted, const ChangeSelection& only = {},
+                                       std::size_t budget = kMaxListedPathBytes);
+
+// render_diff (changes.h) of the selected changes, walking no more of the layer than the
+// cut diff can show: each change's diff names its path at least twice, so the changes
+// past the first kMaxDiffTotalBytes / 2 of paths are never shown.
+std::string diff_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
+                               const ChangeSelection& only = {});
 
 // Drops the changes past `budget` bytes of paths; returns how many were dropped.
 std::size_t bound_changes(std::vector<Change>& changes, std::size_t budget = kMaxListedPathBytes);

@@ -90,22 +90,22 @@ void render_one(const Change& change, bool readable, const std::optional<Side>& 
 }  // namespace
 
 std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
-                        const std::vector<Change>& changes) {
+                        const std::vector<Change>& changes, std::size_t not_listed) {
   std::string out;
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    if (out.size() >= kMaxDiffTotalBytes) {
-      out += "# diff cut after " + std::to_string(kMaxDiffTotalBytes >> 20) +
-             " MiB: " + std::to_string(changes.size() - i) +
-             " more changes not shown (select fewer paths to see them)\n";
-      break;
-    }
-    const Change& change = changes[i];
+  std::size_t rendered = 0;
+  for (; rendered < changes.size() && out.size() < kMaxDiffTotalBytes; ++rendered) {
+    const Change& change = changes[rendered];
     // An added entry may shadow a hidden base entry; the review shows it as new.
     const std::optional<Side> old_side =
         change.kind == ChangeKind::kAdded ? std::nullopt : load_side(base_dirfd, change.path);
     const std::optional<Side> new_side =
         change.kind == ChangeKind::kDeleted ? std::nullopt : load_side(j.upper_fd(), change.path);
     render_one(change, scope.readable(change.path, change.type == 'd'), old_side, new_side, out);
+  }
+  if (const std::size_t left = changes.size() - rendered + not_listed; left > 0) {
+    out += "# diff cut after " + std::to_string(kMaxDiffTotalBytes >> 20) +
+           " MiB: " + std::to_string(left) +
+           " more changes not shown (select fewer paths to see them)\n";
   }
   return out;
 }

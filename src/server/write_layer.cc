@@ -76,9 +76,8 @@ v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_di
                                      const std::vector<std::string>& paths) {
   const auto journal = layer::Journal::open(state_dir);
   const layer::Scope scope(policy);
-  const auto changes = layer::list_changes(base_dirfd, *journal, scope, paths);
   v1::DiffChangesResponse out;
-  out.set_diff(layer::render_diff(base_dirfd, *journal, scope, changes));
+  out.set_diff(layer::diff_first_changes(base_dirfd, *journal, scope, paths));
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include "layer/changes.h"
 #include "layer/line_diff.h"
+#include "layer/listed_paths.h"
 #include "layer_test_util.h"
 
 namespace agentfense::layer::testing {
@@ -197,6 +198,34 @@ TEST_F(RenderDiffTest, TheWholeDiffIsCutAfterSixteenMiB) {
   const std::string notice = "# diff cut after 16 MiB: " + std::to_string(20 - shown / 4) +
                              " more changes not shown (select fewer paths to see them)\n";
   EXPECT_TRUE(diff.ends_with(notice)) << diff.substr(diff.size() - 200);
+}
+
+// The diff walks no more of the layer than it can show: each change's diff names its
+// path at least twice, so only the first 8 MiB of paths are listed, and the last line
+// counts every change not shown, listed or not.
+TEST_F(RenderDiffTest, ADiffListsOnlyTheChangesItCanShow) {
+  std::string dir;
+  for (int level = 0; level < 19; ++level) dir += (dir.empty() ? "" : "/") + std::string(200, 'x');
+  constexpr int kFiles = 3000;  // each path ~3.8 KB: 11.5 MB of paths
+  for (int i = 0; i < kFiles; ++i) write_file(up(dir + "/f" + std::to_string(1000 + i)), "");
+  const std::size_t total = kFiles + 19;  // the directories are new too
+  ASSERT_EQ(list_changes(base_fd_.get(), *journal_, Scope(write_all())).size(), total);
+  std::size_t not_listed = 0;
+  EXPECT_LT(list_first_changes(base_fd_.get(), *journal_, Scope(write_all()), &not_listed, {},
+                               kMaxDiffTotalBytes / 2)
+                .size(),
+            total);
+  EXPECT_GT(not_listed, 0u);
+  const std::string diff = diff_first_changes(base_fd_.get(), *journal_, Scope(write_all()));
+  std::size_t shown = 0;
+  for (std::size_t at = diff.find("diff --git "); at != std::string::npos;
+       at = diff.find("diff --git ", at + 1)) {
+    ++shown;
+  }
+  const std::string notice = "# diff cut after 16 MiB: " + std::to_string(total - shown) +
+                             " more changes not shown (select fewer paths to see them)\n";
+  EXPECT_TRUE(diff.ends_with(notice)) << diff.substr(diff.size() - 200);
+  EXPECT_LT(diff.size(), kMaxDiffTotalBytes + (64 << 10));
 }
 
 TEST_F(RenderDiffTest, BinaryAndModeOnlyChanges) {
