@@ -105,14 +105,18 @@ TenantScope::CreateSlot TenantScope::create_slot(const Principal& principal, Cre
   const bool codebase = kind == Creating::kCodebase;
   const std::int64_t limit = codebase ? principal.quotas.codebases : principal.quotas.sessions;
   if (limit > 0) {
-    const std::int64_t made = codebase ? ownership_.codebases_of(principal.id)
-                                       : ownership_.open_sessions_of(principal.id);
+    // Creates under way first, then what exists: a create records its result before it
+    // gives its slot back, so one that is no longer under way is already counted. In the
+    // other order a create could finish between the two reads and be counted by neither
+    // (8 concurrent creates under a quota of 2 made 3, 6 % of runs under ASan).
     std::int64_t under_way = 0;
     {
       const std::lock_guard guard(mutex_);
       if (const auto found = creating_.find(key); found != creating_.end())
         under_way = found->second;
     }
+    const std::int64_t made = codebase ? ownership_.codebases_of(principal.id)
+                                       : ownership_.open_sessions_of(principal.id);
     if (made + under_way >= limit) {
       if (codebase) over_quota(principal, std::to_string(limit) + " codebases", "codebases", limit);
       over_quota(principal, std::to_string(limit) + " open sessions", "sessions", limit);
