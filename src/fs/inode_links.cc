@@ -60,18 +60,6 @@ void InodeTable::set_host_file(fuse_ino_t id, dev_t dev, ino_t ino) {
   by_host_[{dev, ino}] = id;
 }
 
-namespace {
-
-// Removes `dir`'s entry `name` if it still names node `id`.
-void erase_child(Inode* dir, const std::string& name, fuse_ino_t id) {
-  if (!dir) return;
-  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == id) {
-    dir->children.erase(it);
-  }
-}
-
-}  // namespace
-
 void InodeTable::unname(Inode& inode, Inode& dir, const std::string& name) {
   erase_child(&dir, name, inode.id);
   if (inode.parent.get() != &dir || inode.name != name) {

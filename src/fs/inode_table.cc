@@ -80,12 +80,22 @@ InodeTable::Place InodeTable::place_of(const Inode& inode) {
   return place;
 }
 
-std::shared_ptr<Inode> InodeTable::child_of(const Inode& dir, std::string_view name) const {
-  auto it = dir.children.find(name);
-  if (it == dir.children.end()) return nullptr;
-  // Every entry names a known node (forget drops a node's names); a lookup never throws.
-  auto node = by_id_.find(it->second);
+std::shared_ptr<Inode> InodeTable::node_of(fuse_ino_t id) const {
+  auto node = by_id_.find(id);
   return node == by_id_.end() ? nullptr : node->second;
+}
+
+std::shared_ptr<Inode> InodeTable::child_of(const Inode& dir, std::string_view name) const {
+  // Every entry names a known node (forget drops a node's names).
+  auto it = dir.children.find(name);
+  return it == dir.children.end() ? nullptr : node_of(it->second);
+}
+
+void InodeTable::erase_child(Inode* dir, const std::string& name, fuse_ino_t id) {
+  if (!dir) return;
+  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == id) {
+    dir->children.erase(it);
+  }
 }
 
 std::shared_ptr<Inode> InodeTable::at_path(std::string_view path) const {
@@ -301,9 +311,7 @@ void InodeTable::move(fuse_ino_t id, const NodeView& old_parent, const std::stri
   if (std::shared_ptr<Inode> replaced = child_of(to, new_name); replaced && replaced != moving) {
     unname(*replaced, to, new_name);
   }
-  if (auto it = from.children.find(old_name); it != from.children.end() && it->second == id) {
-    from.children.erase(it);
-  }
+  erase_child(&from, old_name, id);
   to.children[new_name] = id;
   if (moving->parent.get() == &from && moving->name == old_name) {
     // Known descendants move with a directory: their parent links are unchanged.
@@ -331,8 +339,8 @@ std::vector<NodeView> InodeTable::live_under(const std::string& path) const {
     if (!views[next].is_dir()) continue;
     const Place place{views[next].path, views[next].unlinked};
     for (const auto& [name, child] : views[next].inode->children) {
-      if (auto node = by_id_.find(child); node != by_id_.end()) {
-        views.push_back(snapshot(node->second, place, nullptr));
+      if (std::shared_ptr<Inode> node = node_of(child)) {
+        views.push_back(snapshot(node, place, nullptr));
       }
     }
   }
@@ -351,10 +359,8 @@ std::size_t InodeTable::longest_path_below(fuse_ino_t id) const {
     for (const auto& [name, child] : dir->children) {
       const std::size_t length = below + 1 + name.size();
       longest = std::max(longest, length);
-      auto node = by_id_.find(child);
-      if (node != by_id_.end() && node->second->type == S_IFDIR) {
-        pending.emplace_back(node->second.get(), length);
-      }
+      const std::shared_ptr<Inode> node = node_of(child);
+      if (node && node->type == S_IFDIR) pending.emplace_back(node.get(), length);
     }
   }
   return longest;

@@ -160,6 +160,10 @@ class InodeTable {
   std::shared_ptr<Inode> at_path(std::string_view path) const;
   // The live node named `name` in `dir` (requires mu_), or null.
   std::shared_ptr<Inode> child_of(const Inode& dir, std::string_view name) const;
+  // The node `id` (requires mu_), or null: a child entry never makes a lookup throw.
+  std::shared_ptr<Inode> node_of(fuse_ino_t id) const;
+  // Removes `dir`'s entry `name` if it still names node `id` (requires mu_ exclusively).
+  static void erase_child(Inode* dir, const std::string& name, fuse_ino_t id);
   // Requires mu_. Evicted fds are left at -1 and listed in `evicted` (when given).
   NodeView snapshot(const std::shared_ptr<Inode>& inode, std::vector<Evicted>* evicted) const;
   // The same, for a node whose parent's place is known (a walk down the tree).
