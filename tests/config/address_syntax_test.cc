@@ -27,5 +27,15 @@ TEST(AddressSyntax, RejectsMalformedAddresses) {
   }
 }
 
+TEST(AddressSyntax, TwoListenersClashOnOnePortOfOneHostOrAWildcard) {
+  EXPECT_TRUE(listen_addresses_clash("127.0.0.1:9000", "127.0.0.1:9000"));
+  EXPECT_TRUE(listen_addresses_clash(":9000", "127.0.0.1:9000"));
+  EXPECT_TRUE(listen_addresses_clash("[::1]:9000", "[::]:9000"));
+  EXPECT_TRUE(listen_addresses_clash("0.0.0.0:9000", "localhost:9000"));
+  EXPECT_FALSE(listen_addresses_clash("127.0.0.1:9000", "127.0.0.1:9001"));
+  EXPECT_FALSE(listen_addresses_clash("127.0.0.1:9000", "127.0.0.2:9000"));
+  EXPECT_FALSE(listen_addresses_clash(":0", ":0"));  // the kernel picks two ports
+}
+
 }  // namespace
 }  // namespace agentfense::server

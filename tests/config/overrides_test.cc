@@ -68,6 +68,17 @@ TEST(ConfigOverrides, BadFlagValuesNameTheFlag) {
                     "bad value 'yaml' for --log-format (expected text or json)");
 }
 
+TEST(ConfigOverrides, OneSocketForGrpcAndRestIsRefused) {
+  Config config;
+  expect_user_error(
+      [&] { apply_overrides(config, {.grpc_addr = "127.0.0.1:7000", .http_addr = ":7000"}); },
+      "server.grpc_addr '127.0.0.1:7000' and server.http_addr ':7000' are one socket: the gRPC "
+      "and REST listeners need different ports");
+  EXPECT_NE(config.server.http_addr, ":7000");  // left untouched
+  apply_overrides(config, {.grpc_addr = "127.0.0.1:7000", .http_addr = "127.0.0.1:7001"});
+  EXPECT_EQ(config.server.http_addr, "127.0.0.1:7001");
+}
+
 TEST(ConfigOverrides, ABadFlagLeavesTheConfigUntouched) {
   Config config;
   expect_user_error(

@@ -43,10 +43,18 @@ import sandbox_pb2 as sb  # noqa: E402
 import sandbox_pb2_grpc as sb_grpc  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that are free now. All stay bound until every one
+    is chosen: ports picked one after another can repeat (the kernel reused a port just
+    closed), and a server given one port for gRPC and REST then refuses to start."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def mounts_under(path: str) -> list[str]:
@@ -152,7 +160,17 @@ class Server:
         return Client(self, api_key, client_cert)
 
     def start(self) -> "Server":
-        self.grpc_port, self.http_port = free_port(), free_port()
+        # Another process on the host may take a chosen port before the server binds it
+        # (the suites run side by side): that start-up fails naming the port; try others.
+        for _ in range(3):
+            if self._start_once():
+                return self
+            self.log.close()
+        raise AssertionError(f"three start-ups found their ports taken; log:\n{self.read_log()}")
+
+    def _start_once(self) -> bool:
+        """False when the server exited because a port was taken; raises on other failures."""
+        self.grpc_port, self.http_port = free_ports(2)
         argv = [self.program or agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{self.grpc_port}",
                 "--http-addr", f"127.0.0.1:{self.http_port}", "--data-dir", self.data_dir,
                 "--log-format", "json"]
@@ -161,19 +179,26 @@ class Server:
             Path(cfg).write_text(self.config_text)
             argv += ["--config", cfg]
         self.log = open(self.log_path, "ab")
+        log_start = self.log.tell()
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
         scheme = "https://localhost" if self.ca is not None else "http://127.0.0.1"
         self.http = f"{scheme}:{self.http_port}"
         own = self.client(self.api_key)
         self.channel = own.channel
-        try:
-            grpc.channel_ready_future(self.channel).result(timeout=30)
-        except grpc.FutureTimeoutError:
+        ready = grpc.channel_ready_future(self.channel)
+        deadline = time.time() + 30
+        while not ready.done() and self.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        if not ready.done():
+            ready.cancel()
+            self.channel.close()
+            if self.proc.poll() is not None and "cannot listen" in self.read_log()[log_start:]:
+                return False
             raise AssertionError(f"server did not come up; log:\n{self.read_log()}")
         self.sandboxes = own.sandboxes
         self.codebases = own.codebases
         self._wait_http()
-        return self
+        return True
 
     def _wait_http(self) -> None:
         deadline = time.time() + 30

@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from server_harness import Server, agentfense_bin, cb, free_port, reason_of
+from server_harness import Server, agentfense_bin, cb, free_ports, reason_of
 from tenants import add_key, keys_cli
 
 
@@ -37,7 +37,8 @@ def start(data_dir: Path, grpc_addr: str, http_addr: str, config: str = ""):
 @pytest.mark.parametrize("grpc_host,http_host", [("0.0.0.0", "127.0.0.1"), ("", "127.0.0.1"),
                                                  ("127.0.0.1", "[::]"), ("127.0.0.1", "")])
 def test_beyond_loopback_without_auth_refuses_to_start(data_dir, grpc_host, http_host):
-    done = start(data_dir, f"{grpc_host}:{free_port()}", f"{http_host}:{free_port()}")
+    grpc_port, http_port = free_ports(2)
+    done = start(data_dir, f"{grpc_host}:{grpc_port}", f"{http_host}:{http_port}")
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
@@ -54,9 +55,9 @@ def test_auth_mode_none_is_an_explicit_opt_out_logged_as_a_warning(data_dir):
         assert '"server.auth_disabled"' in server.read_log() or "server.auth_disabled" in server.read_log()
     finally:
         assert server.stop() == 0
-    port = free_port()
+    port, http_port = free_ports(2)
     proc = subprocess.Popen([agentfense_bin(), "server", "--grpc-addr", f"0.0.0.0:{port}",
-                             "--http-addr", f"0.0.0.0:{free_port()}", "--data-dir",
+                             "--http-addr", f"0.0.0.0:{http_port}", "--data-dir",
                              str(data_dir / "data"), "--config", str(data_dir / "config.yaml")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -79,7 +80,8 @@ def test_auth_mode_none_is_an_explicit_opt_out_logged_as_a_warning(data_dir):
     ("auth:\n  default_quotas:\n    sesions: 3\n", "did you mean 'auth.default_quotas.sessions'"),
 ])
 def test_contradictory_or_bad_auth_settings_stop_start_up(data_dir, config, words):
-    done = start(data_dir, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", config)
+    grpc_port, http_port = free_ports(2)
+    done = start(data_dir, f"127.0.0.1:{grpc_port}", f"127.0.0.1:{http_port}", config)
     assert done.returncode == 2 and words in done.stderr, done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
 
@@ -87,7 +89,8 @@ def test_contradictory_or_bad_auth_settings_stop_start_up(data_dir, config, word
 def test_a_bad_keys_file_stops_start_up_naming_it(data_dir):
     keys = data_dir / "keys.yaml"
     keys.write_text("keys:\n  - id: alice\n    owners: [a]\n    hash: nope\n")
-    done = start(data_dir, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
+    grpc_port, http_port = free_ports(2)
+    done = start(data_dir, f"127.0.0.1:{grpc_port}", f"127.0.0.1:{http_port}",
                  f"auth:\n  keys_file: {keys}\n")
     assert done.returncode == 2 and str(keys) in done.stderr and "line 4" in done.stderr
 

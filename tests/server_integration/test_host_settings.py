@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server_harness import Server, agentfense_bin, free_port
+from server_harness import Server, agentfense_bin, free_ports
 
 EVENT = "server.cgroup_favordynmods_off"
 
@@ -71,8 +71,9 @@ def test_without_a_cgroup2_mount_start_up_says_moves_stay_slow(data_dir):
         pytest.skip("no v1 cgroup hierarchy on this host")
     unmount = "".join(f"umount {m} && " for m in unified)
     log_path = data_dir / "server.log"
-    argv = [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{free_port()}",
-            "--http-addr", f"127.0.0.1:{free_port()}", "--data-dir", str(data_dir / "data"),
+    grpc_port, http_port = free_ports(2)
+    argv = [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{grpc_port}",
+            "--http-addr", f"127.0.0.1:{http_port}", "--data-dir", str(data_dir / "data"),
             "--log-format", "json"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",

@@ -68,10 +68,18 @@ def server_unavailable_reason() -> str:
     return ""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that are free now. All stay bound until every one
+    is chosen: ports picked one after another can repeat (the kernel reused a port just
+    closed), and a server given one port for gRPC and REST then refuses to start."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 # A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored
@@ -140,7 +148,7 @@ def agentfense_server(request: pytest.FixtureRequest) -> Iterator[RunningServer]
                       "runtime:\n  max_timeout: 10m\n"
                       f"  docker:\n    host: {docker.host}\n    default_image: {TEST_IMAGE}\n"
                       f"sandbox:\n  max_per_user: {MAX_PER_USER}\n" + tls_config)
-    grpc_port, http_port = free_port(), free_port()
+    grpc_port, http_port = free_ports(2)
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

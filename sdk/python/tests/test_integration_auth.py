@@ -21,7 +21,7 @@ import pytest
 from agentfense import (AuthenticationError, ConnectionError, PermissionDeniedError,
                         SandboxClient, SandboxNotFoundError)
 from api_flavours import Api
-from conftest import REPO, SECRET, agentfense_bin, free_port, server_unavailable_reason
+from conftest import REPO, SECRET, agentfense_bin, free_ports, server_unavailable_reason
 
 sys.path.insert(0, str(REPO / "tests" / "server_integration"))
 from pki import make_pki  # noqa: E402
@@ -64,12 +64,12 @@ def shared() -> Iterator[SharedServer]:
                       f"    client_ca: {pki.ca_cert}\n"
                       f"auth:\n  keys_file: {keys_file}\n"
                       f"storage:\n  import_roots: [{import_root}]\n")
-    port = free_port()
+    port, http_port = free_ports(2)
     log_path = root / "server.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [agentfense_bin(), "server", "--grpc-addr", f"127.0.0.1:{port}", "--http-addr",
-             f"127.0.0.1:{free_port()}", "--data-dir", str(root / "data"), "--config",
+             f"127.0.0.1:{http_port}", "--data-dir", str(root / "data"), "--config",
              str(config)], stdout=log, stderr=subprocess.STDOUT)
     channel = grpc.secure_channel(f"localhost:{port}", grpc.ssl_channel_credentials(
         root_certificates=pki.ca_cert.read_bytes()))

@@ -32,7 +32,29 @@ bool is_ipv6_literal(std::string_view host) {
   return true;
 }
 
+struct HostPort {
+  std::string_view host;
+  std::string_view port;
+};
+
+HostPort split(std::string_view address) {
+  const size_t colon = address.rfind(':');
+  std::string_view host = address.substr(0, colon);
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  return {host, address.substr(colon + 1)};
+}
+
+bool is_wildcard(std::string_view host) {
+  return host.empty() || host == "0.0.0.0" || host == "::";
+}
+
 }  // namespace
+
+bool listen_addresses_clash(std::string_view a, std::string_view b) {
+  const HostPort x = split(a), y = split(b);
+  if (x.port != y.port || x.port.find_first_not_of('0') == std::string_view::npos) return false;
+  return x.host == y.host || is_wildcard(x.host) || is_wildcard(y.host);
+}
 
 bool is_listen_address(std::string_view text) {
   if (text.starts_with('[')) {

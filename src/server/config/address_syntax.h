@@ -12,4 +12,10 @@ namespace agentfense::server {
 
 bool is_listen_address(std::string_view text);
 
+// Whether two valid listen addresses would bind the same socket: the same non-zero port
+// on the same host, or on hosts of which one is a wildcard ("", 0.0.0.0, ::). The gRPC
+// and REST listeners given one port would otherwise fail at bind time with only the
+// second one named.
+bool listen_addresses_clash(std::string_view a, std::string_view b);
+
 }  // namespace agentfense::server

@@ -1,5 +1,7 @@
 #include "server/config/config.h"
 
+#include "common/errors.h"
+#include "server/config/address_syntax.h"
 #include "server/config/auth_settings.h"
 #include "server/config/config_values.h"
 #include "server/config/quantity_parse.h"
@@ -14,6 +16,17 @@ void derive_storage_paths(Config::Storage& storage) {
   if (!storage.mount_path_explicit)
     storage.mount_path = root == kDefaultDataDir ? std::string(kDefaultMountPath) : root + "/run";
 }
+
+namespace {
+
+void check_listeners_differ(const Config& config) {
+  if (listen_addresses_clash(config.server.grpc_addr, config.server.http_addr))
+    throw UserError("server.grpc_addr '" + config.server.grpc_addr + "' and server.http_addr '" +
+                    config.server.http_addr +
+                    "' are one socket: the gRPC and REST listeners need different ports");
+}
+
+}  // namespace
 
 void apply_overrides(Config& target, const Overrides& overrides) {
   // Work on a copy so a bad flag leaves the caller's Config untouched.
@@ -30,6 +43,7 @@ void apply_overrides(Config& target, const Overrides& overrides) {
     config.logging.level = check_log_level(*overrides.log_level, {"--log-level", ""});
   if (overrides.log_format)
     config.logging.format = check_log_format(*overrides.log_format, {"--log-format", ""});
+  check_listeners_differ(config);
   target = std::move(config);
 }
 
