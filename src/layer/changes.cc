@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "common/errors.h"
@@ -17,17 +18,40 @@
 namespace agentfense::layer {
 namespace {
 
-// Hands every change to `emit`, in no particular order.
+// Which part of the layer a walk reports. A commit works through a large layer in
+// passes, each taking the changes after the last one's.
+struct Window {
+  // Report only paths sorting after this one; subtrees sorting wholly at or before it
+  // are not walked.
+  std::optional<std::string> after;
+  // True for a path whose change the caller will only count, never keep: a file there is
+  // reported as modified without comparing its content with the base's.
+  std::function<bool(const std::string&)> only_counted;
+
+  bool reports(const std::string& path) const { return !after || path > *after; }
+  // Whether anything at or under `path` sorts after `after`. The subtree's paths all
+  // start with `path` + "/", and '/' is not the smallest byte ("/a-b" sorts between "/a"
+  // and "/a/x"), so it is skipped only when `after` sorts past every such path.
+  bool reaches_into(const std::string& path, bool is_dir) const {
+    if (reports(path)) return true;
+    if (!is_dir) return false;
+    const std::string prefix = path == "/" ? path : path + "/";
+    return *after < prefix || after->starts_with(prefix);
+  }
+};
+
+// Hands every change in `window` to `emit`, in no particular order.
 class ChangeLister {
  public:
   using Emit = std::function<void(Change)>;
-  ChangeLister(int base_fd, const Journal& j, const Scope& scope, Emit emit)
+  ChangeLister(int base_fd, const Journal& j, const Scope& scope, Emit emit, Window window = {})
       : base_fd_(base_fd),
         journal_(j),
         scope_(scope),
         whiteouts_(j.whiteouts()),
         opaques_(j.opaques()),
-        emit_(std::move(emit)) {}
+        emit_(std::move(emit)),
+        window_(std::move(window)) {}
 
   void run() {
     UniqueFd base_root = open_dir_beneath(base_fd_, "/");
@@ -50,7 +74,7 @@ class ChangeLister {
       const std::optional<struct stat> upper_st = stat_at(upper_dir, name);
       if (!upper_st) continue;  // removed concurrently
       const char type = type_char(upper_st->st_mode);
-      if (type == 0) continue;
+      if (type == 0 || !window_.reaches_into(child, type == 'd')) continue;
       const std::optional<struct stat> base_st =
           base_dir >= 0 ? stat_at(base_dir, name) : std::nullopt;
       const bool hidden =
@@ -59,11 +83,14 @@ class ChangeLister {
       std::optional<ChangeKind> kind;
       if (!visible_in_base) {
         kind = ChangeKind::kAdded;
+      } else if (window_.only_counted && window_.only_counted(child)) {
+        kind = ChangeKind::kModified;  // counted, never kept: no need to compare
       } else if (differs(*base_st, base_dir, *upper_st, upper_dir, name)) {
         kind = ChangeKind::kModified;
       }
       // A hidden directory above visible entries is not the sandbox's to report.
-      if (kind && !scope_.hidden(child, type == 'd')) emit_({child, *kind, type});
+      if (kind && window_.reports(child) && !scope_.hidden(child, type == 'd'))
+        emit_({child, *kind, type});
       if (type != 'd') continue;
       UniqueFd upper_child(check_open_dir(upper_dir, name));
       UniqueFd base_child;
@@ -84,9 +111,12 @@ class ChangeLister {
   }
 
   void emit_deleted(int parent, const std::string& name, const std::string& path) {
+    if (!window_.reaches_into(path, true)) return;
     std::vector<Change> deleted;
     collect_deleted(parent, name, path, deleted);
-    for (Change& change : deleted) emit_(std::move(change));
+    for (Change& change : deleted) {
+      if (window_.reports(change.path)) emit_(std::move(change));
+    }
   }
 
   // The deletions that removing base entry `path` (`name` in `parent`) means for what the
@@ -159,6 +189,7 @@ class ChangeLister {
   const std::vector<std::string> whiteouts_;
   const std::vector<std::string> opaques_;
   const Emit emit_;
+  const Window window_;
 };
 
 }  // namespace
@@ -181,6 +212,24 @@ std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const S
   ChangeLister(base_dirfd, j, scope, [&](Change change) {
     if (only.selects(change.path)) first.add(std::move(change));
   }).run();
+  *omitted = first.omitted();
+  return first.take();
+}
+
+std::vector<Change> list_changes_after(int base_dirfd, const Journal& j, const Scope& scope,
+                                       const ChangeSelection& only,
+                                       const std::optional<std::string>& after, std::size_t budget,
+                                       bool exact, std::size_t* omitted) {
+  FirstChanges first(budget);
+  Window window{after, {}};
+  if (!exact) window.only_counted = [&](const std::string& path) { return first.omits(path); };
+  ChangeLister(
+      base_dirfd, j, scope,
+      [&](Change change) {
+        if (only.selects(change.path)) first.add(std::move(change));
+      },
+      std::move(window))
+      .run();
   *omitted = first.omitted();
   return first.take();
 }

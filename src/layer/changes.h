@@ -72,9 +72,22 @@ struct CommitResult {
 //
 // `progress` (optional) is called after each change with how many of the selected
 // changes are done and their total, for a progress bar on large commits.
+//
+// A layer holds up to a million names of up to 8 KiB paths each: the commit works in
+// passes, each listing (listed_paths.h) and applying the next `pass_bytes` of paths in
+// path order, so that it never holds more; its result keeps what bound_commit_lists
+// keeps. The passes end in the state one pass over everything would leave
+// (tests/layer/commit_passes_test.cc). Two things a report may then say differently:
+// `progress`'s total is the first pass's count (the last call has done == total), and
+// a directory below a recreated directory, which one pass reports as added, is not
+// reported by a later pass: a pass that wrote into the recreated directory turned its
+// marker into per-entry whiteouts, so the directory merges with the base's, as it does
+// after any commit.
+inline constexpr std::size_t kCommitPassBytes = 64 << 20;
 using CommitProgress = std::function<void(std::size_t done, std::size_t total)>;
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,
-                    const ChangeSelection& only = {}, const CommitProgress& progress = {});
+                    const ChangeSelection& only = {}, const CommitProgress& progress = {},
+                    std::size_t pass_bytes = kCommitPassBytes);
 
 // Empties upper (no symlink is followed) and resets the journal.
 void discard(Journal& j);

@@ -14,6 +14,7 @@
 #include "layer/changes.h"
 #include "layer/entry_io.h"
 #include "layer/file_install.h"
+#include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::layer {
@@ -424,6 +425,15 @@ void expand_marker(int base_fd, Journal& j, const std::string& path,
   must_record(j.remove_marker(path), "marker of " + path);
 }
 
+// Whether `paths` holds `dir` or a path under it: those sort from `dir` + "/" up to the
+// first path not starting with it (a lookup, not a scan of every applied path per marker).
+bool holds_same_or_under(const std::set<std::string>& paths, const std::string& dir) {
+  if (paths.contains(dir)) return true;
+  const std::string prefix = dir == "/" ? dir : dir + "/";
+  const auto next = paths.lower_bound(prefix);
+  return next != paths.end() && next->starts_with(prefix);
+}
+
 // Brings the markers in line with the new base: drops those that hide nothing and
 // expands those over directories this commit wrote into.
 void prune_markers(int base_fd, Journal& j, const std::vector<std::string>& applied_paths) {
@@ -440,8 +450,7 @@ void prune_markers(int base_fd, Journal& j, const std::vector<std::string>& appl
       continue;
     }
     const std::optional<struct stat> upper = stat_beneath(j.upper_fd(), marker);
-    const bool wrote_there = std::any_of(
-        applied.begin(), applied.end(), [&](const auto& p) { return is_same_or_under(p, marker); });
+    const bool wrote_there = holds_same_or_under(applied, marker);
     if (upper && S_ISDIR(upper->st_mode) && S_ISDIR(base->st_mode) && wrote_there) {
       expand_marker(base_fd, j, marker, applied);
     }
@@ -493,20 +502,34 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 }  // namespace
 
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const ChangeSelection& only,
-                    const CommitProgress& progress) {
+                    const CommitProgress& progress, std::size_t pass_bytes) {
   BaseLock lock(base_dirfd);
   CommitResult result;
-  Committer committer(base_dirfd, j, scope, result);
-  const std::vector<Change> changes = list_changes(base_dirfd, j, scope, only);
-  std::size_t done = 0;
-  for (const Change& change : changes) {
-    if (progress) progress(done++, changes.size());
-    committer.apply(change);
+  std::size_t done = 0, total = 0;
+  // Every change at or before `after` was applied or refused by an earlier pass; what
+  // was refused stays in upper, so a pass lists only what sorts after it.
+  std::optional<std::string> after;
+  for (bool first = true;; first = false) {
+    std::size_t more = 0;
+    const std::vector<Change> changes = list_changes_after(
+        base_dirfd, j, scope, only, after, pass_bytes, /*exact=*/first && progress, &more);
+    if (first) total = changes.size() + more;
+    CommitResult pass;
+    Committer committer(base_dirfd, j, scope, pass);
+    for (const Change& change : changes) {
+      if (progress) progress(done, std::max(total, done + 1));
+      ++done;
+      committer.apply(change);
+    }
+    committer.publish_staged();
+    prune_markers(base_dirfd, j, pass.applied);
+    remove_empty_upper_dirs(base_dirfd, j, pass.applied);
+    append_bounded(result, std::move(pass));
+    if (more == 0 || changes.empty()) break;
+    after = changes.back().path;
   }
-  committer.publish_staged();
-  if (progress) progress(done, changes.size());
-  prune_markers(base_dirfd, j, result.applied);
-  remove_empty_upper_dirs(base_dirfd, j, result.applied);
+  // The first pass's count includes changes a later pass may no longer find (changes.h).
+  if (progress) progress(done, done);
   return result;
 }
 

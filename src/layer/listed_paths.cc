@@ -1,6 +1,7 @@
 #include "layer/listed_paths.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 
 namespace agentfense::layer {
@@ -67,6 +68,30 @@ std::vector<Change> FirstChanges::take() {
   std::sort(heap_.begin(), heap_.end(), ByPath());
   bytes_ = 0;
   return std::move(heap_);
+}
+
+void append_bounded(CommitResult& into, CommitResult&& pass, std::size_t budget) {
+  into.reasons.merge(pass.reasons);
+  into.notes.merge(pass.notes);
+  const auto append = [&](std::vector<std::string>& to, std::vector<std::string>& from,
+                          std::size_t& omitted) {
+    if (omitted > 0) {
+      for (const std::string& path : from) {
+        into.reasons.erase(path);
+        into.notes.erase(path);
+      }
+      omitted += from.size();
+      return;
+    }
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+    omitted += bound_list(to, budget, into.reasons, into.notes);
+  };
+  append(into.applied, pass.applied, into.applied_omitted);
+  append(into.denied, pass.denied, into.denied_omitted);
+  append(into.conflicts, pass.conflicts, into.conflicts_omitted);
+  into.applied_omitted += pass.applied_omitted;
+  into.denied_omitted += pass.denied_omitted;
+  into.conflicts_omitted += pass.conflicts_omitted;
 }
 
 void bound_commit_lists(CommitResult& result, std::size_t budget) {

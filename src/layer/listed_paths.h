@@ -24,6 +24,15 @@ std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const S
                                        std::size_t* omitted, const ChangeSelection& only = {},
                                        std::size_t budget = kMaxListedPathBytes);
 
+// One pass of a commit over a layer too large to hold whole: list_first_changes of the
+// changes sorting after `after` (all when unset). Unless `exact`, a file past what the
+// reply keeps is counted as changed without comparing contents, so that `*omitted` says
+// only whether there may be more: later passes need no exact count.
+std::vector<Change> list_changes_after(int base_dirfd, const Journal& j, const Scope& scope,
+                                       const ChangeSelection& only,
+                                       const std::optional<std::string>& after, std::size_t budget,
+                                       bool exact, std::size_t* omitted);
+
 // render_diff (changes.h) of the selected changes, walking no more of the layer than the
 // cut diff can show: each change's diff names its path at least twice, so the changes
 // past the first kMaxDiffTotalBytes / 2 of paths are never shown.
@@ -41,6 +50,8 @@ class FirstChanges {
   explicit FirstChanges(std::size_t budget = kMaxListedPathBytes) : budget_(budget) {}
   void add(Change change);
   std::size_t omitted() const { return omitted_; }
+  // Whether a change at `path` would be omitted now (the cut only moves down).
+  bool omits(const std::string& path) const { return cut_ && path >= *cut_; }
   std::vector<Change> take();  // sorted by path
 
  private:
@@ -57,6 +68,11 @@ class FirstChanges {
 // The same for each of a commit's lists, adding to its *_omitted counts; the reasons and
 // notes of paths left out go with them.
 void bound_commit_lists(CommitResult& result, std::size_t budget = kMaxListedPathBytes);
+
+// Adds one pass's result to a commit's, keeping each list what bound_commit_lists would
+// keep of the two together: once a list has left a path out, it takes no more.
+void append_bounded(CommitResult& into, CommitResult&& pass,
+                    std::size_t budget = kMaxListedPathBytes);
 
 // A walk that lists entries as it goes (ListFiles, ListSandboxFiles with `recursive`):
 // it stops at kMaxListedEntries entries or kMaxListedPathBytes of paths, and its reply
