@@ -7,6 +7,8 @@
 #include "common/text_safety.h"
 #include "layer/changes.h"
 #include "layer/journal.h"
+#include "layer/listed_paths.h"
+#include "layer/state_lock.h"
 
 namespace agentfense::cli {
 namespace {
@@ -35,12 +37,13 @@ void print_line(const std::string& text) {
 }
 
 void print_with_reasons(const char* heading, const std::vector<std::string>& paths,
-                        const std::map<std::string, std::string>& reasons) {
+                        const std::map<std::string, std::string>& reasons, std::size_t omitted) {
   for (const auto& path : paths) {
     const auto reason = reasons.find(path);
     print_line(std::string("agentfense: ") + heading + " " + quote_path(path) +
                (reason == reasons.end() ? "" : ": " + reason->second));
   }
+  if (omitted > 0) std::fprintf(stderr, "agentfense: %s: %zu more not listed\n", heading, omitted);
 }
 
 }  // namespace
@@ -54,20 +57,25 @@ ChangeMode parse_change_mode(const std::string& text) {
 
 bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_dir,
                     const policy::Policy& policy) {
+  // The fs process has exited; this keeps any other from serving the layer meanwhile.
+  const layer::StateLock held = layer::StateLock::acquire(state_dir);
   auto journal = layer::Journal::open(state_dir);
   if (mode == ChangeMode::kDiscard) {
     layer::discard(*journal);
     return true;
   }
   const layer::Scope scope(policy);
-  const auto changes = layer::list_changes(base_dirfd, *journal, scope);
+  // A layer may name a million paths: the review lists the first 4 MiB of them.
+  std::size_t omitted = 0;
+  const auto changes = layer::list_first_changes(base_dirfd, *journal, scope, &omitted);
   if (changes.empty()) return true;
-  std::fprintf(stderr, "agentfense: %zu change(s):\n", changes.size());
+  std::fprintf(stderr, "agentfense: %zu change(s):\n", changes.size() + omitted);
   for (const auto& change : changes)
     print_line(std::string(1, kind_letter(change.kind)) + " " + quote_path(change.path));
+  if (omitted > 0) std::fprintf(stderr, "agentfense: ... and %zu more not listed\n", omitted);
   if (mode == ChangeMode::kShow) {
     const std::string diff =
-        terminal_safe(layer::render_diff(base_dirfd, *journal, scope, changes));
+        terminal_safe(layer::render_diff(base_dirfd, *journal, scope, changes, omitted));
     std::fwrite(diff.data(), 1, diff.size(), stderr);
     std::fprintf(stderr, "agentfense: not applied (use --changes apply)\n");
     return true;
@@ -79,11 +87,13 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
         layer::commit(base_dirfd, *journal, scope, {},
                       [&bar](std::size_t done, std::size_t total) { bar.update(done, total); });
   }
-  std::fprintf(stderr, "agentfense: applied %zu change(s)\n", result.applied.size());
+  std::fprintf(stderr, "agentfense: applied %zu change(s)\n",
+               result.applied.size() + result.applied_omitted);
   for (const auto& [path, note] : result.notes)
     print_line("agentfense: note: " + quote_path(path) + " " + note);
-  print_with_reasons("not applied (denied)", result.denied, result.reasons);
-  print_with_reasons("not applied (conflict)", result.conflicts, result.reasons);
+  print_with_reasons("not applied (denied)", result.denied, result.reasons, result.denied_omitted);
+  print_with_reasons("not applied (conflict)", result.conflicts, result.reasons,
+                     result.conflicts_omitted);
   return result.denied.empty() && result.conflicts.empty();
 }
 

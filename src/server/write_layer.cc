@@ -1,11 +1,14 @@
 #include "server/write_layer.h"
 
+#include <cerrno>
+
 #include "common/errors.h"
 #include "layer/change_selection.h"
 #include "layer/changes.h"
 #include "layer/changes_wire.h"
 #include "layer/journal.h"
 #include "layer/listed_paths.h"
+#include "layer/state_lock.h"
 
 namespace agentfense::server {
 namespace {
@@ -20,6 +23,22 @@ v1::ChangeKind kind_to_wire(layer::ChangeKind kind) {
       return v1::CHANGE_KIND_DELETED;
   }
   return v1::CHANGE_KIND_UNSPECIFIED;
+}
+
+// A stopped sandbox's write layer may still be held by a process serving it: an fs
+// process left behind by a crash, which the server's recovery could not end. Working on
+// the journal beside it would make two writers lose each other's records, so the
+// offline work takes the lock an fs process holds for its whole life (StateLock).
+layer::StateLock hold_write_layer(const std::string& state_dir) {
+  try {
+    return layer::StateLock::acquire(state_dir);
+  } catch (const SystemError& error) {
+    if (error.code() != EBUSY) throw;
+    throw ApiError(
+        StatusCode::FAILED_PRECONDITION,
+        std::string("the sandbox is stopped but its write layer is still held: ") + error.what(),
+        kReasonWriteLayerBusy);
+  }
 }
 
 }  // namespace
@@ -64,6 +83,7 @@ v1::CommitChangesResponse commit_to_wire(layer::CommitResult result) {
 
 v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
                                         const policy::Policy& policy) {
+  const layer::StateLock held = hold_write_layer(state_dir);
   const auto journal = layer::Journal::open(state_dir);
   std::size_t omitted = 0;
   std::vector<layer::Change> first =
@@ -74,6 +94,7 @@ v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
                                      const policy::Policy& policy,
                                      const std::vector<std::string>& paths) {
+  const layer::StateLock held = hold_write_layer(state_dir);
   const auto journal = layer::Journal::open(state_dir);
   const layer::Scope scope(policy);
   v1::DiffChangesResponse out;
@@ -84,11 +105,13 @@ v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_di
 v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& state_dir,
                                          const policy::Policy& policy,
                                          const std::vector<std::string>& paths) {
+  const layer::StateLock held = hold_write_layer(state_dir);
   const auto journal = layer::Journal::open(state_dir);
   return commit_to_wire(layer::commit(base_dirfd, *journal, layer::Scope(policy), paths));
 }
 
 void offline_discard(const std::string& state_dir) {
+  const layer::StateLock held = hold_write_layer(state_dir);
   const auto journal = layer::Journal::open(state_dir);
   layer::discard(*journal);
 }

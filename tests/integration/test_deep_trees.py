@@ -68,3 +68,34 @@ def test_a_tree_deeper_than_the_soft_open_file_limit_is_reviewed_and_applied(
     finally:
         # pytest's own removal of tmp_path recurses once per level and gives up.
         subprocess.run(["rm", "-rf", str(repo / "output" / "d")], check=True)
+
+
+WIDE = """
+import os
+os.chdir("output")
+for level in range(30):
+    name = chr(ord("a") + level % 26) * 250
+    os.mkdir(name)
+    os.chdir(name)
+for i in range(700):
+    open(f"f{i:03}", "w").close()
+"""
+
+
+def test_the_review_lists_the_first_four_mib_of_an_agents_paths(runner: Runner, repo: Path):
+    """700 files 7.5 KB deep name 5.3 MB of paths: the review prints the first 4 MiB of
+    them and says how many more it left out, rather than every path an agent chose to
+    make (a million of them would flood the reviewer's terminal with gigabytes)."""
+    try:
+        result = runner.run(repo, ["python3", "-c", WIDE],
+                            ["--preset", "full-access", "--changes", "show"])
+        assert result.returncode == 0, result.describe()
+        assert "agentfense: 730 change(s):" in result.output, result.output[:2000]
+        listed = [line for line in result.output.splitlines() if line.startswith("A /output")]
+        left_out = 730 - len(listed)
+        assert 100 < left_out < 250, len(listed)
+        assert f"agentfense: ... and {left_out} more not listed" in result.output
+        assert sum(len(line) for line in listed) < 4 << 20
+        assert "agentfense: not applied (use --changes apply)" in result.output
+    finally:
+        subprocess.run(["rm", "-rf", str(repo / "output" / ("a" * 250))], check=True)

@@ -6,6 +6,8 @@ fs now also refuses that outright: tests/integration/test_state_lock.py)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import tempfile
 import time
@@ -16,8 +18,8 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from conftest import make_codebase, make_sandbox, run
-from server_harness import Server, descendants, sb
+from conftest import download, make_codebase, make_sandbox, run
+from server_harness import Server, common, descendants, reason_of, rule, sb
 
 LONG = "sleep 47"  # a command line no other test runs
 
@@ -100,3 +102,41 @@ def test_stop_during_a_session_command_ends_it_and_the_fs_before_returning(srv):
         sb.SessionExecRequest(session_id=session.id, command=LONG,
                               timeout=Duration(seconds=120))))
     check_restarted(srv, sandbox_id, left, took)
+
+
+def test_a_stopped_sandboxs_layer_another_process_holds_is_left_alone(srv):
+    """A process still serving a stopped sandbox's write layer (an fs process a crashed
+    server left behind, which recovery could not end) holds its state lock. Reviewing,
+    committing or discarding the layer beside it would make two writers on one journal:
+    each is refused with FAILED_PRECONDITION / WRITE_LAYER_BUSY naming the holder, and
+    nothing reaches the codebase until the holder lets go."""
+    codebase = make_codebase(srv, files={"a.txt": b"1\n"})
+    sandbox_id = make_sandbox(srv, codebase, [rule("**", "write")],
+                              sync_mode=common.SYNC_MODE_MANUAL)
+    run(srv, sandbox_id, "echo 2 > a.txt")
+    srv.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
+    lock_path = Path(srv.data_dir) / "sandboxes" / sandbox_id / "state" / "lock"
+    with open(lock_path, "r+") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder.truncate(0)
+        holder.write(f"{os.getpid()}\n")
+        holder.flush()
+        sid = sb.ListChangesRequest(sandbox_id=sandbox_id)
+        for call in (lambda: srv.sandboxes.ListChanges(sid),
+                     lambda: srv.sandboxes.DiffChanges(sb.DiffChangesRequest(sandbox_id=sandbox_id)),
+                     lambda: srv.sandboxes.CommitChanges(
+                         sb.CommitChangesRequest(sandbox_id=sandbox_id)),
+                     lambda: srv.sandboxes.DiscardChanges(
+                         sb.DiscardChangesRequest(sandbox_id=sandbox_id))):
+            with pytest.raises(grpc.RpcError) as refused:
+                call()
+            assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert reason_of(refused.value) == "WRITE_LAYER_BUSY"
+            assert f"pid {os.getpid()}" in refused.value.details()
+        assert download(srv, codebase, "a.txt") == b"1\n"
+    # Let go: the layer is the sandbox's again, with its change intact.
+    changes = srv.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
+    assert [c.path for c in changes.changes] == ["/a.txt"]
+    result = srv.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+    assert list(result.applied) == ["/a.txt"] and download(srv, codebase, "a.txt") == b"2\n"
+    srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))

@@ -16,7 +16,7 @@ from .exceptions import (AuthenticationError, CodebaseNotFoundError, CommandExec
                          NotFoundError, PermissionDeniedError,
                          PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
                          SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
-                         SessionNotFoundError)
+                         SessionNotFoundError, WriteLayerBusyError)
 from .presets import (Preset, extend_preset, get_preset, get_preset_info, list_presets,
                       register_preset)
 from .progress import UploadProgress
@@ -38,5 +38,6 @@ __all__ = [
     "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",
     "SandboxNotRunningError", "SandboxStatus", "Session", "SessionClosedError",
     "SessionInfo", "SessionNotFoundError", "SyncMode", "UploadProgress", "UploadResult",
+    "WriteLayerBusyError",
     "extend_preset", "get_preset", "get_preset_info", "list_presets", "register_preset",
 ]

@@ -112,6 +112,12 @@ class RuntimeUnavailableError(SandboxError):
     """The requested runtime (e.g. docker) is not available on the server."""
 
 
+class WriteLayerBusyError(SandboxError):
+    """The sandbox is stopped, but another process still holds its write layer (an fs
+    process a crashed server left behind; the message names its pid): its changes can be
+    neither listed, diffed, committed nor discarded until that process is gone."""
+
+
 class ImageNotFoundError(RuntimeUnavailableError):
     """The sandbox's Docker image is not in the server's dockerd (the server never pulls
     images: pull, load or build it there first)."""
@@ -165,6 +171,7 @@ _BY_REASON: Dict[str, Type[SandboxError]] = {
     "RUNTIME_UNAVAILABLE": RuntimeUnavailableError,
     "UNAUTHENTICATED": AuthenticationError,
     "IMAGE_NOT_FOUND": ImageNotFoundError,
+    "WRITE_LAYER_BUSY": WriteLayerBusyError,
 }
 
 _BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {

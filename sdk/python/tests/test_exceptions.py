@@ -17,7 +17,8 @@ from agentfense.exceptions import (CodebaseNotFoundError, CommandExecutionError,
                                    PermissionDeniedError, QuotaExceededError,
                                    RuntimeUnavailableError, SandboxError, SandboxNotFoundError,
                                    SandboxNotRunningError, SessionClosedError,
-                                   SessionNotFoundError, from_rpc_error)
+                                   SessionNotFoundError, WriteLayerBusyError,
+                                   from_rpc_error)
 
 
 class FakeRpcError(grpc.RpcError):
@@ -51,6 +52,7 @@ REASONS = {
     "PERMISSION_DENIED": (grpc.StatusCode.PERMISSION_DENIED, PermissionDeniedError),
     "QUOTA_EXCEEDED": (grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceededError),
     "RUNTIME_UNAVAILABLE": (grpc.StatusCode.FAILED_PRECONDITION, RuntimeUnavailableError),
+    "WRITE_LAYER_BUSY": (grpc.StatusCode.FAILED_PRECONDITION, WriteLayerBusyError),
 }
 
 
