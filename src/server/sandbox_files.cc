@@ -12,7 +12,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
-#include "layer/listed_paths.h"
+#include "layer/listing_walk.h"
 #include "layer/safe_walk.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
@@ -101,32 +101,6 @@ v1::SandboxFileInfo info_of(const std::string& path, const struct stat& st,
   return info;
 }
 
-void list_dir(int dir_fd, const std::string& dir_path, const policy::Policy& policy, bool recursive,
-              layer::ListingBudget& budget, v1::ListSandboxFilesResponse& out) {
-  std::vector<std::string> names;
-  try {
-    names = layer::list_names(dir_fd);
-  } catch (const SystemError& error) {
-    throw from_errno(error.code(), dir_path, "list");
-  }
-  for (const std::string& name : names) {
-    const std::string path = layer::child_path(dir_path, name);
-    if (!is_valid_utf8(name)) {  // as CodebaseStore::list_files: not representable
-      log::warn("sandbox.name_not_listed",
-                {{"path", escape_user_text(path)}, {"why", "not valid UTF-8"}});
-      continue;
-    }
-    struct stat st {};
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;  // raced away
-    if (!budget.take(path.size())) return;
-    *out.add_files() = info_of(path, st, policy);
-    if (!recursive || !S_ISDIR(st.st_mode)) continue;
-    const UniqueFd child(
-        ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (child) list_dir(child.get(), path, policy, recursive, budget, out);
-  }
-}
-
 }  // namespace
 
 std::string workspace_path(const std::string& raw, bool allow_root) {
@@ -201,8 +175,20 @@ v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::
   const UniqueFd dir = open_in_workspace(workspace_fd, path, O_PATH | O_DIRECTORY, 0, "listing");
   v1::ListSandboxFilesResponse out;
   layer::ListingBudget budget;
-  list_dir(dir.get(), path, policy, recursive, budget, out);
+  layer::ListingWalk walk(recursive, budget, [&](const std::string& file, const struct stat& st) {
+    *out.add_files() = info_of(file, st, policy);
+  });
+  try {
+    walk.run(dir.get(), path);
+  } catch (const SystemError& error) {
+    throw from_errno(error.code(), walk.where(), "listing");
+  }
   out.set_truncated(budget.spent());
+  if (const layer::UnlistedNames& unlisted = walk.unlisted(); unlisted.count > 0) {
+    log::warn("sandbox.names_not_listed", {{"count", unlisted.count},
+                                           {"first", escape_user_text(unlisted.first)},
+                                           {"why", "not valid UTF-8"}});
+  }
   return out;
 }
 

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "common/text_safety.h"
 #include "common/user_text.h"
-#include "layer/listed_paths.h"
+#include "layer/listing_walk.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
 #include "store/safe_path.h"
@@ -22,40 +22,15 @@ namespace {
 
 constexpr size_t kChunkSize = 64 * 1024;
 
-v1::FileInfo file_info(const CodebasePath& path, const struct stat& st) {
+v1::FileInfo file_info(const std::string& path, const struct stat& st) {
   v1::FileInfo info;
-  info.set_path(path.display);
-  info.set_name(path.name());
+  info.set_path(path);
+  info.set_name(path == "/" ? "" : path.substr(path.rfind('/') + 1));
   info.set_is_dir(S_ISDIR(st.st_mode));
   info.set_size(S_ISREG(st.st_mode) ? st.st_size : 0);
   *info.mutable_modified_at() =
       to_timestamp(static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000 + st.st_mtim.tv_nsec / 1000);
   return info;
-}
-
-void list_into(int dir_fd, const CodebasePath& dir, bool recursive, layer::ListingBudget& budget,
-               v1::ListFilesResponse& out) {
-  for (const std::string& name : layer::list_names(dir_fd)) {
-    if (!is_valid_utf8(name)) {
-      // A proto3 string cannot carry it (gRPC clients fail to parse the whole response;
-      // JSON would drop the bytes and list a different name), and no request could name
-      // it back. It stays in the codebase, visible inside sandboxes; it and what lies
-      // below it are left out here and logged.
-      log::warn("codebase.name_not_listed",
-                {{"path", escape_user_text(dir.child(name).display)}, {"why", "not valid UTF-8"}});
-      continue;
-    }
-    const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
-    if (!st) continue;  // removed while we listed
-    const CodebasePath path = dir.child(name);
-    if (!budget.take(path.display.size())) return;
-    *out.add_files() = file_info(path, *st);
-    if (!recursive || !S_ISDIR(st->st_mode)) continue;
-    const int child = ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) continue;  // raced
-    UniqueFd child_fd(static_cast<int>(check_syscall(child, "open " + path.display)));
-    list_into(child_fd.get(), path, recursive, budget, out);
-  }
 }
 
 }  // namespace
@@ -89,8 +64,18 @@ v1::ListFilesResponse CodebaseStore::list_files(const std::string& codebase_id,
   UniqueFd dir_fd = open_dir_in_codebase(root.get(), dir, false);
   v1::ListFilesResponse out;
   layer::ListingBudget budget;
-  list_into(dir_fd.get(), dir, recursive, budget, out);
+  layer::ListingWalk walk(recursive, budget, [&](const std::string& file, const struct stat& st) {
+    *out.add_files() = file_info(file, st);
+  });
+  walk.run(dir_fd.get(), dir.display);
   out.set_truncated(budget.spent());
+  if (const layer::UnlistedNames& unlisted = walk.unlisted(); unlisted.count > 0) {
+    // They stay in the codebase, visible inside sandboxes.
+    log::warn("codebase.names_not_listed", {{"codebase_id", codebase_id},
+                                            {"count", unlisted.count},
+                                            {"first", escape_user_text(unlisted.first)},
+                                            {"why", "not valid UTF-8"}});
+  }
   // Depth-first order is not path order ("/a/b" vs "/a-c"): sort the final list.
   std::sort(out.mutable_files()->begin(), out.mutable_files()->end(),
             [](const v1::FileInfo& a, const v1::FileInfo& b) { return a.path() < b.path(); });

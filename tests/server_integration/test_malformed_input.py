@@ -397,8 +397,35 @@ def test_names_that_are_not_utf8_are_left_out_of_listings(server, api, codebase,
         sb.ListSandboxFilesRequest(sandbox_id=sandbox, path="/output", recursive=True))
     assert {f.path for f in sandbox_listing.files} >= {"/output/ok.txt"}
     assert all(f.path.isprintable() for f in sandbox_listing.files)
-    log = server.read_log()
-    assert "output/\\\\xff.bin" in log or "output/\\xff.bin" in log, "left-out names are logged"
+    left_out = not_listed_events(server)
+    assert [e["event"] for e in left_out[-2:]] == ["codebase.names_not_listed",
+                                                   "sandbox.names_not_listed"], left_out
+    # One line per listing, with how many names it left out and the first one met,
+    # escaped ("d\xfe" sorts before "\xff.bin").
+    assert left_out[-1]["count"] == 2 and left_out[-1]["first"] == "/output/d\\xfe", left_out
+
+
+def not_listed_events(server) -> list[dict]:
+    out = []
+    for line in server.read_log().splitlines():
+        if "names_not_listed" in line:
+            out.append(json.loads(line))
+    return out
+
+
+def test_a_million_names_that_are_not_utf8_make_one_log_line_per_listing(server, codebase,
+                                                                           sandbox):
+    """Each name left out of a listing was one warning: an agent's directory of such
+    names wrote that many lines to the server's log at every listing."""
+    r = run(server, sandbox, "python3 -c 'import os\nos.mkdir(\"output/bad\")\n"
+                             "for i in range(3000): open(b\"output/bad/\\xff%d\" % i, \"w\").close()'")
+    assert r.exit_code == 0, r.stderr
+    before = len(not_listed_events(server))
+    server.sandboxes.ListSandboxFiles(sb.ListSandboxFilesRequest(sandbox_id=sandbox, path="/output/bad"))
+    server.codebases.ListFiles(cb.ListFilesRequest(codebase_id=codebase, path="/output/bad"))
+    events = not_listed_events(server)[before:]
+    assert [(e["event"], e["count"]) for e in events] == [("sandbox.names_not_listed", 3000),
+                                                          ("codebase.names_not_listed", 3000)]
 
 
 def test_imported_directory_with_a_non_utf8_name(server, import_root):

@@ -1,0 +1,36 @@
+#include "layer/listing_walk.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "common/errors.h"
+#include "common/text_safety.h"
+#include "common/unique_fd.h"
+#include "layer/safe_walk.h"
+
+namespace agentfense::layer {
+
+void ListingWalk::run(int dir_fd, const std::string& dir_path) {
+  where_ = dir_path;
+  for (const std::string& name : list_names(dir_fd)) {
+    if (budget_.spent()) return;
+    const std::string path = child_path(dir_path, name);
+    if (!is_valid_utf8(name)) {
+      if (unlisted_.count++ == 0) unlisted_.first = path;
+      continue;
+    }
+    const std::optional<struct stat> st = stat_at(dir_fd, name);
+    if (!st) continue;  // removed while we listed
+    if (!budget_.take(path.size())) return;
+    visit_(path, *st);
+    if (!recursive_ || !S_ISDIR(st->st_mode)) continue;
+    const int child = ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) continue;  // raced
+    where_ = path;
+    const UniqueFd child_fd(static_cast<int>(check_syscall(child, "open " + path)));
+    run(child_fd.get(), path);
+  }
+}
+
+}  // namespace agentfense::layer
