@@ -1,5 +1,8 @@
 #include "audit/summary.h"
 
+#include "common/text_safety.h"
+#include "common/user_text.h"
+
 namespace agentfense::audit {
 namespace {
 
@@ -88,16 +91,19 @@ nlohmann::ordered_json Summary::to_json() const {
 }
 
 std::string Summary::to_text() const {
+  // Paths and commands are the agent's: quoted and escaped as the timeline shows them
+  // (timeline.cc), so that none can add a line or an escape sequence.
   std::string out = std::to_string(events_) + " events";
-  if (!first_.empty()) out += " from " + first_ + " to " + last_;
+  if (!first_.empty())
+    out += " from " + escape_user_text(first_) + " to " + escape_user_text(last_);
   out += "\n";
   auto section = [&](const char* title, const Uses& uses) {
     out += std::string(title) + " (" + std::to_string(uses.by_path.size()) + "):\n";
     for (const auto& [path, use] : uses.by_path) {
       std::string ops;
-      for (const std::string& op : use.ops) ops += (ops.empty() ? "" : ",") + op;
-      out += "  " + path + "  " + ops + (use.count > 1 ? "  x" + std::to_string(use.count) : "") +
-             "\n";
+      for (const std::string& op : use.ops) ops += (ops.empty() ? "" : ",") + escape_user_text(op);
+      out += "  " + quote_path(path) + "  " + ops +
+             (use.count > 1 ? "  x" + std::to_string(use.count) : "") + "\n";
     }
     if (uses.omitted > 0) {
       out += "  ... and " + std::to_string(uses.omitted) + " events on further paths, not listed\n";
@@ -108,7 +114,10 @@ std::string Summary::to_text() const {
   section("denied attempts", denied_);
   out += "commands (" + std::to_string(commands_.size()) + "):\n";
   for (const auto& command : commands_) {
-    out += "  " + command.value("command", std::string("?"));
+    const auto text = command.find("command");
+    out += "  " + (text != command.end() && text->is_string()
+                       ? escape_user_text(text->get<std::string>())
+                       : std::string("?"));
     if (command.contains("exit_code")) out += "  exit " + command["exit_code"].dump();
     if (command.contains("duration_ms")) out += "  " + command["duration_ms"].dump() + " ms";
     if (command.value("timed_out", false)) out += "  TIMED OUT";

@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "common/errors.h"
+#include "common/text_safety.h"
+#include "common/user_text.h"
 
 namespace agentfense::audit {
 namespace {
@@ -11,6 +13,22 @@ std::string text_of(const nlohmann::json& event, const char* key) {
   if (!event.contains(key)) return {};
   const auto& value = event[key];
   return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// What a reviewer's terminal shows of an event. File names and command lines are the
+// agent's: raw, one name could erase the line above it (CSI 1A, CSI 2K), reorder what
+// follows (bidi controls) or add a forged event on a line of its own. Paths are quoted
+// as git quotes them (as in the change review), other text escaped onto one line.
+std::string shown_path(const std::string& path) {
+  return quote_path(path);
+}
+std::string shown(const std::string& text) {
+  return escape_user_text(text);
+}
+// A value that is not a string, as JSON (its strings already escaped, but not U+202E).
+std::string shown(const nlohmann::json& value) {
+  return value.is_string() ? shown(value.get<std::string>())
+                           : escape_text(value.dump(), {.escape_backslash = false});
 }
 
 bool under(const std::string& path, const std::string& prefix) {
@@ -29,7 +47,7 @@ std::string extra_fields(const nlohmann::json& event) {
     bool standard = false;
     for (const char* name : kStandard) standard = standard || key == name;
     if (standard) continue;
-    out += " " + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+    out += " " + shown(key) + "=" + shown(value);
   }
   return out;
 }
@@ -68,12 +86,12 @@ std::string format_event(const nlohmann::json& event) {
   const std::string outcome = text_of(event, "outcome") == "denied" ? "DENIED " : "allowed";
   const std::string kind = text_of(event, "kind");
   char head[160];
-  std::snprintf(head, sizeof head, "%-16s %s %-9s %-13s", ts.c_str(), outcome.c_str(), kind.c_str(),
-                text_of(event, "op").c_str());
+  std::snprintf(head, sizeof head, "%-16s %s %-9s %-13s", shown(ts).c_str(), outcome.c_str(),
+                shown(kind).c_str(), shown(text_of(event, "op")).c_str());
   std::string line = head;
   const std::string path = text_of(event, "path");
-  if (!path.empty()) line += " " + path;
-  if (const std::string to = text_of(event, "path2"); !to.empty()) line += " -> " + to;
+  if (!path.empty()) line += " " + shown_path(path);
+  if (const std::string to = text_of(event, "path2"); !to.empty()) line += " -> " + shown_path(to);
   std::string why;
   if (const std::string reason = text_of(event, "reason"); !reason.empty()) why += reason;
   if (const std::string err = text_of(event, "errno"); !err.empty()) {
@@ -84,7 +102,7 @@ std::string format_event(const nlohmann::json& event) {
     why += (why.empty() ? "" : "; ") + level +
            (rule.empty() || rule == "null" ? " (no rule matched)" : " by \"" + rule + "\"");
   }
-  if (!why.empty()) line += "  (" + why + ")";
+  if (!why.empty()) line += "  (" + shown(why) + ")";
   if (event.contains("count") && event["count"].is_number() && event["count"] != 1) {
     line += "  x" + event["count"].dump();
   }

@@ -275,3 +275,31 @@ def test_timeline_denied_filter_and_summary(runner, repo, trail, agentfense):
     assert [u["path"] for u in summary["files_written"]] == ["/output/n.txt"]
     assert [u["path"] for u in summary["denied"]] == ["/.env", "/docs/api.md"]
     assert len(summary["commands"]) == 1 and summary["dropped"] == 0
+
+
+# A name that moves the cursor up and erases a line (CSI 1A, CSI 2K), a bidi override, a
+# newline with a forged event after it, and the same bytes in the command line.
+FORGED = "x\x1b[1A\x1b[2K\u202eelif\nDENIED file open_read .env"
+FORGE = """touch "output/$(printf 'x\\033[1A\\033[2K\\342\\200\\256elif\\nDENIED file open_read .env')" """
+
+
+def test_names_and_commands_cannot_forge_or_hide_timeline_lines(runner, repo, trail, agentfense):
+    """The timeline and the summary are what a security reviewer reads: an agent's file
+    names and command lines reached the terminal raw, so one name could erase the line
+    above it (its own denied attempt) or print a forged event of its own."""
+    result, events = audited(runner, repo, trail, "cat .env; " + FORGE, "--rule",
+                             "output/**=write:10")
+    assert any(e.get("path", "").startswith("/output/x\x1b") for e in events), events
+    assert any(FORGED in e.get("path", "") for e in events)
+    for argv in (["audit", str(trail)], ["audit", "--summary", str(trail)]):
+        out = subprocess.run([agentfense, *argv], capture_output=True, check=True).stdout
+        text = out.decode()
+        assert "\x1b" not in text and "\u202e" not in text, text
+        assert not any(line.startswith("DENIED file") for line in text.splitlines()), text
+        if argv[1] == str(trail):  # one line per event, each starting with its time
+            lines = text.splitlines()
+            assert len(lines) == len(events), text
+            assert all(line[:2].isdigit() and line[2] == ":" for line in lines), text
+            # The name is shown quoted as git quotes paths, the command escaped.
+            assert '"/output/x\\033[1A\\033[2K\\342\\200\\256elif\\nDENIED' in text, text
+            assert any(" DENIED " in line and "/.env" in line for line in lines), text

@@ -1,0 +1,80 @@
+// What `agentfense audit` prints for a reviewer: file names and command lines are the
+// agent's, and none may add a line, move the cursor, recolour or reorder what is shown.
+#include "audit/timeline.h"
+
+#include <gtest/gtest.h>
+
+#include "audit/summary.h"
+
+namespace agentfense::audit {
+namespace {
+
+// Cursor up + erase line, a bidi override, and a newline with a forged event after it.
+const std::string kForged =
+    "x\x1b[1A\x1b[2K\xe2\x80\xae"
+    "elif\n10:00:00.000000Z DENIED  file";
+
+// Printable ASCII only, one line: nothing a terminal acts on.
+void expect_inert(const std::string& text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    EXPECT_TRUE(byte >= 0x20 && byte < 0x7f) << "byte " << int(byte) << " in: " << text;
+  }
+}
+
+TEST(Timeline, AgentChosenTextStaysOnItsLineAndInert) {
+  const nlohmann::json rename = {{"ts", "2026-12-05T10:00:00.000000Z"},
+                                 {"kind", "file"},
+                                 {"op", "rename"},
+                                 {"path", "/output/" + kForged},
+                                 {"path2", "/output/b" + kForged},
+                                 {"outcome", "allowed"},
+                                 {"level", "write"},
+                                 {"rule", "output/** -> write"}};
+  const std::string line = format_event(rename);
+  expect_inert(line);
+  EXPECT_NE(line.find("\"/output/x\\033[1A\\033[2K\\342\\200\\256elif\\n10:00"), std::string::npos)
+      << line;  // quoted as git quotes paths, as the change review shows them
+  const nlohmann::json exec = {{"ts", "2026-12-05T10:00:01.000000Z"},
+                               {"kind", "security"},
+                               {"op", "exec"},
+                               {"outcome", "allowed"},
+                               {"command", "touch '" + kForged + "'"},
+                               {"workdir", "/workspace"},
+                               {"limits", {{"note", kForged}}}};
+  const std::string command = format_event(exec);
+  expect_inert(command);
+  EXPECT_NE(command.find("command=touch 'x\\x1b[1A"), std::string::npos) << command;
+}
+
+TEST(Timeline, PlainPathsAndCommandsReadAsBefore) {
+  const nlohmann::json open = {{"ts", "2026-12-05T10:00:00.000000Z"},
+                               {"kind", "file"},
+                               {"op", "open_read"},
+                               {"path", "/src/app.py"},
+                               {"outcome", "allowed"},
+                               {"count", 3}};
+  EXPECT_EQ(format_event(open), "10:00:00.000000Z allowed file      open_read     /src/app.py  x3");
+}
+
+TEST(Timeline, TheSummaryQuotesPathsAndEscapesCommandsToo) {
+  Summary summary;
+  summary.add({{"ts", "2026-12-05T10:00:00.000000Z"},
+               {"kind", "file"},
+               {"op", "create"},
+               {"path", "/output/" + kForged},
+               {"outcome", "allowed"},
+               {"count", 1}});
+  summary.add({{"kind", "security"}, {"op", "exec"}, {"command", kForged}, {"exit_code", 0}});
+  const std::string text = summary.to_text();
+  std::size_t lines = 0;
+  for (std::size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos;
+       start = end + 1, ++lines) {
+    expect_inert(text.substr(start, end - start));
+  }
+  // The header, three section titles, one written path, the commands title and one command.
+  EXPECT_EQ(lines, 7u) << text;
+}
+
+}  // namespace
+}  // namespace agentfense::audit
