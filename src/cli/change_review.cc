@@ -1,5 +1,7 @@
 #include "cli/change_review.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/progress_bar.h"
@@ -46,6 +48,18 @@ void print_with_reasons(const char* heading, const std::vector<std::string>& pat
   if (omitted > 0) std::fprintf(stderr, "agentfense: %s: %zu more not listed\n", heading, omitted);
 }
 
+// The command's own output went to the same terminal just before, and may have left it
+// in a state that hides or garbles what follows: concealed or invisible text (SGR 8, or
+// a colour on itself), the DEC line-drawing character set, the alternate screen, a
+// scroll region, a hidden cursor. The review is what the person decides on, so it starts
+// from a sane terminal: attributes reset, ASCII in G0 and shifted in, the main screen,
+// the whole screen scrolling, the cursor shown, on a line of its own.
+void restore_terminal() {
+  if (::isatty(STDERR_FILENO) != 1) return;
+  static constexpr char kSane[] = "\x1b[0m\x1b(B\x0f\x1b[?1049l\x1b[r\x1b[?25h\r\n";
+  std::fwrite(kSane, 1, sizeof kSane - 1, stderr);
+}
+
 }  // namespace
 
 ChangeMode parse_change_mode(const std::string& text) {
@@ -69,6 +83,7 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
   std::size_t omitted = 0;
   const auto changes = layer::list_first_changes(base_dirfd, *journal, scope, &omitted);
   if (changes.empty()) return true;
+  restore_terminal();
   std::fprintf(stderr, "agentfense: %zu change(s):\n", changes.size() + omitted);
   for (const auto& change : changes)
     print_line(std::string(1, kind_letter(change.kind)) + " " + quote_path(change.path));

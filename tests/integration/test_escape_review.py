@@ -130,3 +130,35 @@ def test_commit_refuses_fifos_and_symlinks_leading_out(attack, repo):
     assert "symlink target is absolute (/etc/shadow)" in result.stderr, result.describe()
     assert "leaves the codebase" in result.stderr, result.describe()
     assert result.returncode != 0, "a refused change must fail the run: " + result.describe()
+
+
+def test_the_review_starts_from_a_sane_terminal(runner, repo):
+    """The command's output reaches the same terminal just before the review: concealed
+    text (SGR 8), the DEC line-drawing set, the alternate screen or a hidden cursor it
+    leaves on would hide or garble the review a person decides on. On a terminal the
+    review first resets them (not when stderr is a pipe: nothing to reset there)."""
+    import pty
+    leave = "printf '\\033[8m\\033(0\\016\\033[?1049h\\033[?25l'"
+    argv = runner.argv(["run", "--preset", "agent-safe", "--changes", "show", str(repo), "--",
+                        "sh", "-c", f"{leave}; echo x > /workspace/output/n.txt"])
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary,
+                            env=runner.environment(), start_new_session=True)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: every writer closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(primary)
+    assert proc.wait(timeout=60) == 0, seen
+    left = seen.index(b"\x1b[?25l") + len(b"\x1b[?25l")
+    review = seen.index(b"agentfense: 1 change(s)")
+    between = seen[left:review]
+    for reset in (b"\x1b[0m", b"\x1b(B", b"\x0f", b"\x1b[?1049l", b"\x1b[?25h"):
+        assert reset in between, (reset, seen)
+    assert b"A /output/n.txt" in seen[review:], seen
