@@ -117,11 +117,13 @@ class Dispatcher {
       reply.commit = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
       fs_.recount_quota();  // committed entries left upper
       // Every node: the commit also removes emptied upper directories above what it
-      // applied and rewrites markers elsewhere.
-      notices = rebind_nodes(fs_, {"/"}, reply.commit.applied);
+      // applied and rewrites markers elsewhere. A report that left applied paths out
+      // (layer/listed_paths.h) cannot say which: then everything counts as changed.
+      notices = rebind_nodes(
+          fs_, {"/"},
+          reply.commit.applied_omitted > 0 ? std::vector<std::string>{"/"} : reply.commit.applied);
     }
     notify(notices);
-    layer::bound_commit_lists(reply.commit);  // the report only: everything was applied
     return reply;
   }
 

@@ -108,3 +108,32 @@ def test_reports_of_an_agents_many_deep_paths_are_bounded(server):
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
     # The server removes the deep tree (the fixture's rmtree would recurse per level).
     server.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=codebase))
+
+
+WIDE = ("python3 -c '\nimport os, sys\nos.chdir(\"/workspace/output\")\n"
+        "for level in range(30):\n    name = chr(97 + level % 26) * 250\n"
+        "    if sys.argv[1] == \"make\": os.mkdir(name)\n    os.chdir(name)\n"
+        "if sys.argv[1] == \"make\":\n"
+        "    for i in range(700): open(\"f%03d\" % i, \"w\").write(str(i))\n"
+        "else:\n    print(len(os.listdir(\".\")), open(\"f699\").read())\n"
+        "    open(\"f699\", \"a\").write(\"!\")\n' ")
+
+
+def test_a_live_commit_whose_report_leaves_paths_out_keeps_the_sandboxs_view(server):
+    # 700 files 7.5 KB deep: 5.3 MB of paths, so the report of a commit made through the
+    # running sandbox's fs process leaves applied paths out. The fs process then treats
+    # everything as changed (fs/control_ops.cc): the sandbox goes on seeing its files,
+    # now from the codebase, and its next edit is a change of its own again.
+    codebase = make_codebase(server)
+    writer = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL)
+    assert run(server, writer, WIDE + "make").exit_code == 0
+    commit = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=writer))
+    assert commit.applied_omitted > 0 and not commit.denied and not commit.conflicts
+    assert len(commit.applied) + commit.applied_omitted == 30 + 700
+    seen = run(server, writer, WIDE + "check")
+    assert (seen.exit_code, seen.stdout) == (0, "700 699\n"), seen.stderr
+    changes = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=writer))
+    assert [(c.path.endswith("/f699"), c.kind) for c in changes.changes] == [
+        (True, sb.CHANGE_KIND_MODIFIED)]
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=writer))
+    server.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=codebase))
