@@ -42,19 +42,8 @@ import common_pb2 as common  # noqa: E402
 import sandbox_pb2 as sb  # noqa: E402
 import sandbox_pb2_grpc as sb_grpc  # noqa: E402
 
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports that are free now. All stay bound until every one
-    is chosen: ports picked one after another can repeat (the kernel reused a port just
-    closed), and a server given one port for gRPC and REST then refuses to start."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+sys.path.insert(0, str(REPO / "tests" / "test_support"))
+from loopback_ports import free_ports  # noqa: E402,F401 (the suites import it from here)
 
 
 def mounts_under(path: str) -> list[str]:

@@ -17,7 +17,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,9 @@ REPO = Path(__file__).resolve().parents[3]
 SERVER_MODE = os.environ.get("AGENTFENSE_TEST_SERVER", "plain")
 assert SERVER_MODE in ("plain", "tls"), f"AGENTFENSE_TEST_SERVER={SERVER_MODE}: plain or tls"
 sys.path.insert(0, str(REPO / "tests" / "docker"))  # a private dockerd for RuntimeType.DOCKER
+sys.path.insert(0, str(REPO / "tests" / "test_support"))
 from dockerd import TEST_IMAGE, start_with_images  # noqa: E402
+from loopback_ports import free_ports  # noqa: E402
 
 # The documents' examples name a public image; the test dockerd has no registry, so the
 # test image (a Python 3.11 userland made from this machine's files) answers to it too.
@@ -66,20 +67,6 @@ def server_unavailable_reason() -> str:
     if probe.returncode != 0 or "--grpc-addr" not in probe.stdout + probe.stderr:
         return f"{binary} has no `server` subcommand yet"
     return ""
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports that are free now. All stay bound until every one
-    is chosen: ports picked one after another can repeat (the kernel reused a port just
-    closed), and a server given one port for gRPC and REST then refuses to start."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 # A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored
