@@ -36,9 +36,11 @@ void op_opendir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   Filesystem& fs = fs_of(req);
   fs.counters().reads++;
-  if (Prefetcher* prefetcher = fs.prefetcher(); prefetcher && off == 0) {
+  if (off == 0) {
     // Before the gate and the reply: it takes the gate per file it pushes (prefetch.h).
-    if (std::optional<NodeView> file = fs.table().view(ino)) prefetcher->file_read(fs, *file);
+    fs.with_prefetcher([&](Prefetcher& prefetcher) {
+      if (std::optional<NodeView> file = fs.table().view(ino)) prefetcher.file_read(fs, *file);
+    });
   }
   const std::shared_lock gate(fs.layer_gate());  // see filesystem.h: no commit mid-read
   std::optional<NodeView> node = node_or_reply(req, ino);

@@ -67,12 +67,17 @@ void Session::stop_prefetch() {
 }
 
 void Session::stop_uring() {
+  // The threads first (the connection is gone or they see the stop): one may still be
+  // answering a request, and its reply must find the transport to go back through its
+  // ring; with the transport already cleared it went to the closed /dev/fuse instead.
+  if (uring_) uring_->join();
   filesystem_->kernel_features().transport.store(nullptr);
-  uring_.reset();  // joins its threads: the connection is gone or they see the stop
+  uring_.reset();
 }
 
 Session::~Session() {
   stop_prefetch();
+  if (uring_) uring_->begin_stop();
   if (mounted_) fuse_session_unmount(session_);
   stop_uring();
   fuse_session_destroy(session_);
@@ -85,9 +90,12 @@ int Session::run() {
   const int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
   if (before_unmount_) before_unmount_();
-  // The request threads are gone; the prefetcher must stop writing to /dev/fuse before
-  // the unmount closes it.
+  // libfuse's request threads are gone; the io_uring ones still serve. The prefetcher
+  // stops first, waiting for a READ that is pushing (the READs a push may wait for are
+  // served by the other ring threads), so nothing writes to /dev/fuse once the unmount
+  // closes it. Then the ring threads finish what they serve and take nothing more.
   stop_prefetch();
+  if (uring_) uring_->begin_stop();
   fuse_session_unmount(session_);
   mounted_ = false;
   stop_uring();

@@ -103,8 +103,14 @@ UringTransport::UringTransport(fuse_session* session, int device_fd)
     : session_(session), device_fd_(device_fd) {}
 
 UringTransport::~UringTransport() {
+  join();
+}
+
+void UringTransport::join() {
   stopping_ = true;
-  for (std::thread& thread : threads_) thread.join();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
 }
 
 bool UringTransport::start(std::size_t max_payload) {

@@ -48,6 +48,14 @@ class UringTransport {
   // to the kernel through that request's ring), false for anything else.
   bool take_reply(const iovec* iov, int count);
   bool running() const { return running_.load(); }
+  // The session is ending: each thread finishes the request it serves and takes no more,
+  // and the errors its ring then reports (the device closed under it) are expected, not
+  // logged. The destructor joins them.
+  void begin_stop() { stopping_ = true; }
+  // begin_stop(), then waits for the threads to end. Replies they send meanwhile still
+  // go back through their rings, so the channel must keep routing to this transport
+  // until it returns (Session::stop_uring).
+  void join();
   // Requests taken from the rings so far (tests, diagnostics).
   std::uint64_t served() const { return served_.load(); }
 
