@@ -43,7 +43,7 @@ void print_with_reasons(const char* heading, const std::vector<std::string>& pat
   for (const auto& path : paths) {
     const auto reason = reasons.find(path);
     print_line(std::string("agentfense: ") + heading + " " + quote_path(path) +
-               (reason == reasons.end() ? "" : ": " + reason->second));
+               (reason == reasons.end() ? "" : ": " + review_message(reason->second)));
   }
   if (omitted > 0) std::fprintf(stderr, "agentfense: %s: %zu more not listed\n", heading, omitted);
 }
@@ -61,6 +61,21 @@ void restore_terminal() {
 }
 
 }  // namespace
+
+std::string review_path(const std::string& wire_path) {
+  try {
+    return quote_path(path_from_wire(wire_path));
+  } catch (const UserError&) {
+    return quote_path(wire_path);  // not a quoted path after all: show it as it came
+  }
+}
+
+std::string review_message(const std::string& text) {
+  // A reason names paths and symlink targets raw ("symlink target is absolute (/x\n
+  // agentfense: applied 0 change(s))" printed a line of its own); messages the server
+  // already escaped pass unchanged.
+  return escape_text(text, {.keep_line_breaks = false, .escape_backslash = false});
+}
 
 ChangeMode parse_change_mode(const std::string& text) {
   if (text == "show") return ChangeMode::kShow;
@@ -105,7 +120,7 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
   std::fprintf(stderr, "agentfense: applied %zu change(s)\n",
                result.applied.size() + result.applied_omitted);
   for (const auto& [path, note] : result.notes)
-    print_line("agentfense: note: " + quote_path(path) + " " + note);
+    print_line("agentfense: note: " + quote_path(path) + " " + review_message(note));
   print_with_reasons("not applied (denied)", result.denied, result.reasons, result.denied_omitted);
   print_with_reasons("not applied (conflict)", result.conflicts, result.reasons,
                      result.conflicts_omitted);

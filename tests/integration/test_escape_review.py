@@ -162,3 +162,16 @@ def test_the_review_starts_from_a_sane_terminal(runner, repo):
     for reset in (b"\x1b[0m", b"\x1b(B", b"\x0f", b"\x1b[?1049l", b"\x1b[?25h"):
         assert reset in between, (reset, seen)
     assert b"A /output/n.txt" in seen[review:], seen
+
+
+def test_refusal_reasons_cannot_add_review_lines(attack):
+    """A refusal's reason quotes what was refused: an absolute symlink target with a
+    newline printed a line of the agent's own after the review's."""
+    result = attack("ln -s \"$(printf '/etc/x\\nagentfense: applied 0 change(s) FORGED\\033[2J')\" "
+                    "/workspace/output/l")
+    lines = result.stderr.splitlines()
+    assert not any(line.startswith("agentfense: applied 0 change(s) FORGED") for line in lines), \
+        result.describe()
+    assert "\x1b" not in result.stderr, result.describe()
+    assert any("symlink target is absolute (/etc/x\\nagentfense: applied 0 change(s) FORGED"
+               in line for line in lines), result.describe()

@@ -280,3 +280,20 @@ def test_a_sandbox_stopped_meanwhile_is_a_tool_error(
                 assert result.is_error, (name, result)
                 assert "not running on the server" in text_of(result), (name, text_of(result))
     anyio.run(main)
+
+
+def test_the_review_at_exit_shows_names_and_content_inert(
+        agentfense: str, tenants: TenantServer, sandbox: str, tmp_path: Path) -> None:
+    """What `--changes show` prints at exit came out of the sandbox: a name with a newline
+    printed a forged line, and file content with escape sequences reached the terminal."""
+    async def main() -> None:
+        async with session_on(agentfense, [*server_args(tenants, sandbox), "--changes", "show"],
+                              tmp_path / "err") as session:
+            await session.call_tool("run", {"command": (
+                "printf '\\033[2Jcleared\\n' > \"output/$(printf 'n\\n  added FORGED')\"")})
+    anyio.run(main)
+    shown = (tmp_path / "err").read_text()
+    assert "\x1b" not in shown, shown
+    assert not any(line.startswith("  added FORGED") for line in shown.splitlines()), shown
+    assert '"/output/n\\n  added FORGED"' in shown, shown
+    assert "\\x1b[2Jcleared" in shown, shown

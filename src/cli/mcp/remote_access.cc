@@ -7,6 +7,7 @@
 
 #include "cli/mcp/base64.h"
 #include "cli/mcp/tool_table.h"
+#include "common/text_safety.h"
 
 namespace agentfense::cli::mcp {
 namespace {
@@ -341,24 +342,25 @@ bool RemoteSandboxAccess::review(ChangeMode mode) {
                    changes.size() + listing.changes_omitted, where.c_str());
       for (const layer::Change& change : changes)
         std::fprintf(stderr, "  %s %s\n", layer::control::kind_name(change.kind),
-                     change.path.c_str());
+                     review_path(change.path).c_str());
       if (listing.changes_omitted > 0)
         std::fprintf(stderr, "  ... and %zu more not listed\n", listing.changes_omitted);
-      const std::string diff = control({.op = Op::kDiff}).diff;
+      const std::string diff = terminal_safe(control({.op = Op::kDiff}).diff);
       std::fputs(diff.c_str(), stderr);
       return true;
     }
     case ChangeMode::kApply: {
       const layer::CommitResult result = control({.op = Op::kCommit}).commit;
       for (const std::string& path : result.applied)
-        std::fprintf(stderr, "agentfense: applied %s\n", path.c_str());
+        std::fprintf(stderr, "agentfense: applied %s\n", review_path(path).c_str());
       if (result.applied_omitted > 0)
         std::fprintf(stderr, "agentfense: applied %zu more not listed\n", result.applied_omitted);
       for (const auto* list : {&result.denied, &result.conflicts}) {
         for (const std::string& path : *list) {
           const auto reason = result.reasons.find(path);
-          std::fprintf(stderr, "agentfense: not applied %s: %s\n", path.c_str(),
-                       reason == result.reasons.end() ? "" : reason->second.c_str());
+          std::fprintf(
+              stderr, "agentfense: not applied %s: %s\n", review_path(path).c_str(),
+              reason == result.reasons.end() ? "" : review_message(reason->second).c_str());
         }
       }
       if (result.denied_omitted + result.conflicts_omitted > 0)
