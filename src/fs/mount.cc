@@ -94,9 +94,8 @@ int serve(const MountOptions& options) {
                       // Setting up the control socket failed: serve() is throwing.
                     }
                   });
-    session.set_before_unmount([&opens] { opens->drain(std::chrono::seconds(2)); });
     // Requests stop before `opens` goes: run() returns after the unmount and after the
-    // io_uring threads are joined.
+    // io_uring threads are joined. Its last events are read before the unmount (below).
     session.filesystem().set_open_events(&*opens);
   }
   // The warm-up walker. Killed (even mid-request: FUSE waits are killable) after the
@@ -114,6 +113,16 @@ int serve(const MountOptions& options) {
     control.emplace(options.control_socket,
                     [&ops = *control_ops](std::string_view line) { return ops.handle(line); });
   }
+  // Once the loop ends and before the unmount: no control request may still run while
+  // the session comes down (a commit or refresh sends kernel notifications through the
+  // transport being stopped), the walker the control server reports on goes with it,
+  // and then the last opens are read.
+  session.set_before_unmount([&] {
+    control.reset();
+    control_ops.reset();
+    prewarm.reset();
+    if (opens) opens->drain(std::chrono::seconds(2));
+  });
   if (opens) {
     control_listening.set_value();
   } else {
