@@ -61,7 +61,8 @@ LocalSandbox::LocalSandbox(const LocalSandboxSpec& spec)
       .control_socket = has_control_ ? run_dir_.path() + "/control.sock" : "",
       .owner_uid = uid_,
       .owner_gid = gid_,
-      .quota = spec.quota});
+      .quota = spec.quota,
+      .prewarm = spec.prewarm});
   workspace_.reset(::open(run_dir_.mountpoint().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!workspace_) throw SystemError("open mountpoint", errno);
 }

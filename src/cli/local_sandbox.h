@@ -42,6 +42,9 @@ struct LocalSandboxSpec {
   std::string audit;  // JSON-lines audit file; empty = none
   fs::QuotaLimits quota = fs::kDefaultQuota;
   bool control_socket = false;  // serve control() requests while mounted
+  // Walk the codebase in the background from the start (`mount --prewarm`, as server
+  // sandboxes do): a first grep -r or tar finds much of it known already.
+  bool prewarm = false;
   // Called with the sandbox's id (its run directory's name, run-<pid>-<random>) once the
   // run directory exists and before the fs process starts: `run --audit` opens the trail
   // with the sandbox's rules there, ahead of the fs process's first event.

@@ -279,3 +279,35 @@ def test_names_swapped_for_symlinks_never_lead_the_walk_outside_the_mount(tmp_pa
             swapper.kill()
         mount.stop()
         watch.close()
+
+
+def test_run_prewarm_walks_beside_the_command_and_stays_out_of_its_trail(tmp_path, repo):
+    """`agentfense run --prewarm` walks the codebase while the command runs (as server
+    sandboxes do): the command reads what it reads, hidden files stay hidden, the trail
+    holds the command's own opens and not one of the walker's, and a command shorter than
+    the walk ends the run cleanly (the walker stopped mid-walk, nothing on stderr)."""
+    trail = tmp_path / "trail.jsonl"
+
+    def run(script: str, prewarm: bool) -> tuple[subprocess.CompletedProcess, list[dict]]:
+        trail.unlink(missing_ok=True)
+        done = subprocess.run(
+            [agentfense_bin(), "run", *(["--prewarm"] if prewarm else []), "--preset",
+             "agent-safe", "--audit", str(trail), "--changes", "discard", str(repo), "--",
+             "sh", "-c", script], capture_output=True, text=True, timeout=120)
+        return done, [json.loads(line) for line in trail.read_text().splitlines()]
+
+    script = "grep -r value . | wc -l; cat .env 2>&1"
+    plain, plain_events = run(script, prewarm=False)
+    warm, warm_events = run(script, prewarm=True)
+    assert warm.returncode == plain.returncode and warm.stdout == plain.stdout, (warm, plain)
+    assert warm.stdout.startswith("500\n") and "s3cr3t" not in warm.stdout
+    assert warm.stderr == "", warm.stderr
+
+    def opens(events: list[dict]) -> list[str]:
+        return sorted(e["path"] for e in events if e.get("op") == "open_read")
+    # The 500 modules and docs/design.md, as without the walker.
+    assert opens(warm_events) == opens(plain_events) and len(opens(warm_events)) == 501
+
+    short, short_events = run("true", prewarm=True)
+    assert short.returncode == 0 and short.stderr == "", short.stderr
+    assert not [e for e in short_events if e["kind"] == "file"], short_events
