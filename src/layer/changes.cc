@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -196,24 +197,16 @@ class ChangeLister {
 
 std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& scope,
                                  const ChangeSelection& only) {
-  std::vector<Change> changes;
-  ChangeLister(base_dirfd, j, scope, [&](Change change) {
-    if (only.selects(change.path)) changes.push_back(std::move(change));
-  }).run();
-  std::sort(changes.begin(), changes.end(),
-            [](const Change& a, const Change& b) { return a.path < b.path; });
-  return changes;
+  std::size_t omitted = 0;  // none: the budget holds any layer
+  return list_first_changes(base_dirfd, j, scope, &omitted, only,
+                            std::numeric_limits<std::size_t>::max());
 }
 
 std::vector<Change> list_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
                                        std::size_t* omitted, const ChangeSelection& only,
                                        std::size_t budget) {
-  FirstChanges first(budget);
-  ChangeLister(base_dirfd, j, scope, [&](Change change) {
-    if (only.selects(change.path)) first.add(std::move(change));
-  }).run();
-  *omitted = first.omitted();
-  return first.take();
+  return list_changes_after(base_dirfd, j, scope, only, std::nullopt, budget, /*exact=*/true,
+                            omitted);
 }
 
 std::vector<Change> list_changes_after(int base_dirfd, const Journal& j, const Scope& scope,
