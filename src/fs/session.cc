@@ -75,11 +75,20 @@ void Session::stop_uring() {
   uring_.reset();
 }
 
-Session::~Session() {
+void Session::take_down() {
+  // libfuse's request threads are gone; the io_uring ones still serve. The prefetcher
+  // stops first, waiting for a READ that is pushing (the READs a push may wait for are
+  // served by the other ring threads), so nothing writes to /dev/fuse once the unmount
+  // closes it. Then the ring threads finish what they serve and take nothing more.
   stop_prefetch();
   if (uring_) uring_->begin_stop();
   if (mounted_) fuse_session_unmount(session_);
+  mounted_ = false;
   stop_uring();
+}
+
+Session::~Session() {
+  take_down();
   fuse_session_destroy(session_);
 }
 
@@ -90,15 +99,7 @@ int Session::run() {
   const int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
   if (before_unmount_) before_unmount_();
-  // libfuse's request threads are gone; the io_uring ones still serve. The prefetcher
-  // stops first, waiting for a READ that is pushing (the READs a push may wait for are
-  // served by the other ring threads), so nothing writes to /dev/fuse once the unmount
-  // closes it. Then the ring threads finish what they serve and take nothing more.
-  stop_prefetch();
-  if (uring_) uring_->begin_stop();
-  fuse_session_unmount(session_);
-  mounted_ = false;
-  stop_uring();
+  take_down();
   // libfuse returns the signal number after SIGINT/SIGTERM: that is a clean end too.
   return rc < 0 ? -rc : 0;
 }

@@ -40,6 +40,9 @@ class Session {
   audit::Recorder* recorder() { return filesystem_->access().recorder(); }
 
  private:
+  // Stops what still serves or pushes into the session, then unmounts: after the loop
+  // (run) or on destruction; a second call does nothing.
+  void take_down();
   void stop_prefetch();
   void stop_uring();
 
