@@ -19,9 +19,6 @@ std::string text_of(const nlohmann::json& event, const char* key) {
 // agent's: raw, one name could erase the line above it (CSI 1A, CSI 2K), reorder what
 // follows (bidi controls) or add a forged event on a line of its own. Paths are quoted
 // as git quotes them (as in the change review), other text escaped onto one line.
-std::string shown_path(const std::string& path) {
-  return quote_path(path);
-}
 std::string shown(const std::string& text) {
   return escape_user_text(text);
 }
@@ -90,8 +87,8 @@ std::string format_event(const nlohmann::json& event) {
                 shown(kind).c_str(), shown(text_of(event, "op")).c_str());
   std::string line = head;
   const std::string path = text_of(event, "path");
-  if (!path.empty()) line += " " + shown_path(path);
-  if (const std::string to = text_of(event, "path2"); !to.empty()) line += " -> " + shown_path(to);
+  if (!path.empty()) line += " " + quote_path(path);
+  if (const std::string to = text_of(event, "path2"); !to.empty()) line += " -> " + quote_path(to);
   std::string why;
   if (const std::string reason = text_of(event, "reason"); !reason.empty()) why += reason;
   if (const std::string err = text_of(event, "errno"); !err.empty()) {

@@ -32,16 +32,9 @@ bool is_ipv6_literal(std::string_view host) {
   return true;
 }
 
-struct HostPort {
-  std::string_view host;
-  std::string_view port;
-};
-
-HostPort split(std::string_view address) {
+std::string_view port_of(std::string_view address) {
   const size_t colon = address.rfind(':');
-  std::string_view host = address.substr(0, colon);
-  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-  return {host, address.substr(colon + 1)};
+  return colon == std::string_view::npos ? std::string_view() : address.substr(colon + 1);
 }
 
 bool is_wildcard(std::string_view host) {
@@ -50,10 +43,18 @@ bool is_wildcard(std::string_view host) {
 
 }  // namespace
 
+std::string_view listen_host(std::string_view address) {
+  std::string_view host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return host;
+}
+
 bool listen_addresses_clash(std::string_view a, std::string_view b) {
-  const HostPort x = split(a), y = split(b);
-  if (x.port != y.port || x.port.find_first_not_of('0') == std::string_view::npos) return false;
-  return x.host == y.host || is_wildcard(x.host) || is_wildcard(y.host);
+  const std::string_view port = port_of(a);
+  if (port != port_of(b) || port.find_first_not_of('0') == std::string_view::npos) return false;
+  const std::string_view x = listen_host(a), y = listen_host(b);
+  return x == y || is_wildcard(x) || is_wildcard(y);
 }
 
 bool is_listen_address(std::string_view text) {

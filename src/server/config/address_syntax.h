@@ -12,6 +12,10 @@ namespace agentfense::server {
 
 bool is_listen_address(std::string_view text);
 
+// The host part of a listen address, IPv6 brackets removed: "" for ":9000", "::1" for
+// "[::1]:9000" (the whole text when it has no ':').
+std::string_view listen_host(std::string_view address);
+
 // Whether two valid listen addresses would bind the same socket: the same non-zero port
 // on the same host, or on hosts of which one is a wildcard ("", 0.0.0.0, ::). The gRPC
 // and REST listeners given one port would otherwise fail at bind time with only the

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "common/errors.h"
+#include "server/config/address_syntax.h"
 
 namespace agentfense::server {
 namespace {
@@ -10,14 +11,6 @@ namespace {
 bool credentials_configured(const Config& config) {
   return !config.auth.keys.empty() || !config.auth.keys_file.empty() ||
          !config.server.tls.client_ca.empty();
-}
-
-std::string host_of(const std::string& address) {
-  const auto colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  return host;
 }
 
 void check_exposure(const char* key, const std::string& address) {
@@ -32,7 +25,7 @@ void check_exposure(const char* key, const std::string& address) {
 }  // namespace
 
 bool is_loopback_address(const std::string& listen_address) {
-  const std::string host = host_of(listen_address);
+  const std::string host(listen_host(listen_address));
   if (host == "localhost") return true;
   in_addr v4{};
   if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
