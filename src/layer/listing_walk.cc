@@ -7,9 +7,18 @@
 #include "common/errors.h"
 #include "common/text_safety.h"
 #include "common/unique_fd.h"
+#include "common/user_text.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::layer {
+
+void ListingWalk::log_unlisted(std::string_view event, log::Fields owner) const {
+  if (unlisted_.count == 0) return;
+  owner["count"] = unlisted_.count;
+  owner["first"] = escape_user_text(unlisted_.first);
+  owner["why"] = "not valid UTF-8";
+  log::warn(event, owner);
+}
 
 void ListingWalk::run(int dir_fd, const std::string& dir_path) {
   where_ = dir_path;

@@ -4,8 +4,8 @@
 // A name that is not UTF-8 cannot travel in a proto3 string (gRPC clients fail to parse
 // the whole reply; JSON would list a different name) and no request could name it back:
 // it and what lies below it are left out and counted, for the caller to log once per
-// listing. One log line per name let a directory of a million such names write a
-// million lines to the server's log at every listing.
+// listing (log_unlisted). One log line per name let a directory of a million such
+// names write a million lines to the server's log at every listing.
 #pragma once
 
 #include <sys/stat.h>
@@ -13,7 +13,9 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 
+#include "common/log.h"
 #include "layer/listed_paths.h"
 
 namespace agentfense::layer {
@@ -36,6 +38,10 @@ class ListingWalk {
 
   const std::string& where() const { return where_; }
   const UnlistedNames& unlisted() const { return unlisted_; }
+
+  // One warning `event` naming whose listing it was (`owner`, e.g. {"sandbox_id": ..}),
+  // how many names were left out and the first one, escaped; nothing when none were.
+  void log_unlisted(std::string_view event, log::Fields owner) const;
 
  private:
   const bool recursive_;

@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "common/errors.h"
-#include "common/log.h"
 #include "common/unique_fd.h"
 #include "layer/listing_walk.h"
 #include "layer/safe_walk.h"
@@ -170,7 +169,8 @@ v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& p
   return info_of(path, st, policy);
 }
 
-v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::Policy& policy,
+v1::ListSandboxFilesResponse list_sandbox_files(const std::string& sandbox_id, int workspace_fd,
+                                                const policy::Policy& policy,
                                                 const std::string& path, bool recursive) {
   const UniqueFd dir = open_in_workspace(workspace_fd, path, O_PATH | O_DIRECTORY, 0, "listing");
   v1::ListSandboxFilesResponse out;
@@ -184,11 +184,7 @@ v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::
     throw from_errno(error.code(), walk.where(), "listing");
   }
   out.set_truncated(budget.spent());
-  if (const layer::UnlistedNames& unlisted = walk.unlisted(); unlisted.count > 0) {
-    log::warn("sandbox.names_not_listed", {{"count", unlisted.count},
-                                           {"first", escape_user_text(unlisted.first)},
-                                           {"why", "not valid UTF-8"}});
-  }
+  walk.log_unlisted("sandbox.names_not_listed", {{"sandbox_id", sandbox_id}});
   return out;
 }
 

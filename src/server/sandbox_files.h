@@ -22,7 +22,9 @@ v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Po
                                               const std::string& path);
 v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& policy,
                                        const std::string& path, const std::string& content);
-v1::ListSandboxFilesResponse list_sandbox_files(int workspace_fd, const policy::Policy& policy,
+// Names left out (not UTF-8) make one log line naming `sandbox_id`.
+v1::ListSandboxFilesResponse list_sandbox_files(const std::string& sandbox_id, int workspace_fd,
+                                                const policy::Policy& policy,
                                                 const std::string& path, bool recursive);
 
 }  // namespace agentfense::server

@@ -117,7 +117,7 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
 v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
     const v1::ListSandboxFilesRequest& request) {
   const auto live = running(request.sandbox_id());
-  return list_sandbox_files(live->workspace_fd(), live->policy(),
+  return list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),
                             workspace_path(request.path(), true), request.recursive());
 }
 

@@ -8,9 +8,6 @@
 #include <optional>
 
 #include "common/errors.h"
-#include "common/log.h"
-#include "common/text_safety.h"
-#include "common/user_text.h"
 #include "layer/listing_walk.h"
 #include "layer/safe_walk.h"
 #include "store/codebase_store.h"
@@ -69,13 +66,8 @@ v1::ListFilesResponse CodebaseStore::list_files(const std::string& codebase_id,
   });
   walk.run(dir_fd.get(), dir.display);
   out.set_truncated(budget.spent());
-  if (const layer::UnlistedNames& unlisted = walk.unlisted(); unlisted.count > 0) {
-    // They stay in the codebase, visible inside sandboxes.
-    log::warn("codebase.names_not_listed", {{"codebase_id", codebase_id},
-                                            {"count", unlisted.count},
-                                            {"first", escape_user_text(unlisted.first)},
-                                            {"why", "not valid UTF-8"}});
-  }
+  // They stay in the codebase, visible inside sandboxes.
+  walk.log_unlisted("codebase.names_not_listed", {{"codebase_id", codebase_id}});
   // Depth-first order is not path order ("/a/b" vs "/a-c"): sort the final list.
   std::sort(out.mutable_files()->begin(), out.mutable_files()->end(),
             [](const v1::FileInfo& a, const v1::FileInfo& b) { return a.path() < b.path(); });

@@ -426,6 +426,8 @@ def test_a_million_names_that_are_not_utf8_make_one_log_line_per_listing(server,
     events = not_listed_events(server)[before:]
     assert [(e["event"], e["count"]) for e in events] == [("sandbox.names_not_listed", 3000),
                                                           ("codebase.names_not_listed", 3000)]
+    # Each line says whose listing it was.
+    assert events[0]["sandbox_id"] == sandbox and events[1]["codebase_id"] == codebase, events
 
 
 def test_imported_directory_with_a_non_utf8_name(server, import_root):
