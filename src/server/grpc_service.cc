@@ -6,7 +6,7 @@
 #include "server/grpc_cancel_watch.h"
 #include "server/grpc_credentials.h"
 #include "server/grpc_request_errors.h"
-#include "server/listen_address.h"
+#include "server/config/address_syntax.h"
 #include "server/transport_status.h"
 
 namespace agentfense::server {
@@ -204,7 +204,7 @@ grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
 StartedGrpcServer StartGrpcServer(const std::string& address,
                                   const std::vector<grpc::Service*>& services,
                                   const TlsFiles& tls) {
-  const std::string uri = GrpcListenUri(ParseListenAddress(address));
+  const std::string uri = grpc_listen_uri(parse_listen_address(address));
   grpc::ServerBuilder builder;
   StartedGrpcServer started;
   builder.AddListeningPort(uri, GrpcServerCredentials(tls), &started.port);

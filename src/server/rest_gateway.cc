@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "common/errors.h"
-#include "server/listen_address.h"
+#include "server/config/address_syntax.h"
 #include "server/rest_credentials.h"
 #include "server/rest_router.h"
 #include "server/rest_routes.h"
@@ -171,7 +171,7 @@ void RestGateway::set_access_log(AccessLog log) {
 
 int RestGateway::listen(const std::string& address) {
   if (impl_->serve_thread.joinable()) throw UserError("REST gateway is already listening");
-  const ListenAddress where = ParseListenAddress(address);
+  const ListenAddress where = parse_listen_address(address);
   httplib::Server& http = impl_->http;
   int port = where.port;
   if (port == 0) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/errors.h"
+
 namespace agentfense::server {
 namespace {
 
@@ -35,6 +37,23 @@ TEST(AddressSyntax, TwoListenersClashOnOnePortOfOneHostOrAWildcard) {
   EXPECT_FALSE(listen_addresses_clash("127.0.0.1:9000", "127.0.0.1:9001"));
   EXPECT_FALSE(listen_addresses_clash("127.0.0.1:9000", "127.0.0.2:9000"));
   EXPECT_FALSE(listen_addresses_clash(":0", ":0"));  // the kernel picks two ports
+}
+
+TEST(AddressSyntax, ParsedIntoWhatTheTransportsBind) {
+  const ListenAddress any = parse_listen_address(":9000");
+  EXPECT_EQ(any.host, "0.0.0.0");
+  EXPECT_EQ(any.port, 9000);
+  EXPECT_EQ(grpc_listen_uri(any), "0.0.0.0:9000");
+  const ListenAddress v6 = parse_listen_address("[::1]:0");
+  EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(v6.port, 0);
+  EXPECT_EQ(grpc_listen_uri(v6), "[::1]:0");
+  EXPECT_EQ(parse_listen_address("localhost:65535").port, 65535);
+  // What start-up refuses, the transports refuse too (they used to split more loosely).
+  for (const char* text :
+       {"9000", "host:", "host:70000", "host:80x", "http://host:80", "a:80:81"}) {
+    EXPECT_THROW(parse_listen_address(text), UserError) << text;
+  }
 }
 
 }  // namespace

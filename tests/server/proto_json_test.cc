@@ -6,7 +6,6 @@
 
 #include "common/errors.h"
 #include "server/api.h"
-#include "server/listen_address.h"
 
 namespace agentfense::server {
 namespace {
@@ -159,20 +158,6 @@ TEST(ProtoJsonTest, ErrorBodyCarriesCodeNameMessageAndReason) {
   EXPECT_EQ(json["status"], "NOT_FOUND");
   EXPECT_EQ(json["message"], "sandbox sb_9 not found");
   EXPECT_EQ(json["reason"], "SANDBOX_NOT_FOUND");
-}
-
-TEST(ListenAddressTest, ParsesHostPortForms) {
-  auto any = ParseListenAddress(":9000");
-  EXPECT_EQ(any.host, "0.0.0.0");
-  EXPECT_EQ(any.port, 9000);
-  EXPECT_EQ(GrpcListenUri(any), "0.0.0.0:9000");
-  auto v6 = ParseListenAddress("[::1]:0");
-  EXPECT_EQ(v6.host, "::1");
-  EXPECT_EQ(GrpcListenUri(v6), "[::1]:0");
-  EXPECT_THROW(ParseListenAddress("9000"), UserError);
-  EXPECT_THROW(ParseListenAddress("host:"), UserError);
-  EXPECT_THROW(ParseListenAddress("host:70000"), UserError);
-  EXPECT_THROW(ParseListenAddress("host:80x"), UserError);
 }
 
 }  // namespace

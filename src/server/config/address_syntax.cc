@@ -1,6 +1,9 @@
 #include "server/config/address_syntax.h"
 
 #include <cctype>
+#include <charconv>
+
+#include "common/errors.h"
 
 namespace agentfense::server {
 namespace {
@@ -66,6 +69,25 @@ bool is_listen_address(std::string_view text) {
   const size_t colon = text.find(':');
   return colon != std::string_view::npos && is_plain_host(text.substr(0, colon)) &&
          is_port(text.substr(colon + 1));
+}
+
+ListenAddress parse_listen_address(std::string_view text) {
+  if (!is_listen_address(text)) {
+    throw UserError("listen address '" + std::string(text) +
+                    "' must be host:port or :port, port 0..65535 (e.g. 127.0.0.1:9000)");
+  }
+  ListenAddress out;
+  out.host = listen_host(text);
+  if (out.host.empty()) out.host = "0.0.0.0";
+  const std::string_view port = port_of(text);
+  std::from_chars(port.data(), port.data() + port.size(), out.port);  // checked above
+  return out;
+}
+
+std::string grpc_listen_uri(const ListenAddress& address) {
+  const bool ipv6 = address.host.find(':') != std::string::npos;
+  const std::string host = ipv6 ? "[" + address.host + "]" : address.host;
+  return host + ":" + std::to_string(address.port);
 }
 
 }  // namespace agentfense::server

@@ -60,8 +60,8 @@ inline constexpr const char* kDefaultMountPath = "/run/agentfense/server";
 
 struct Config {
   struct Server {
-    // Validated "host:port" or ":port" (address_syntax.h); the transports split it
-    // with server/listen_address.h. Loopback by default: anything else needs
+    // Validated "host:port" or ":port"; the transports split it with
+    // parse_listen_address (address_syntax.h). Loopback by default: anything else needs
     // authentication or an explicit auth.mode: none (auth_settings.h).
     std::string grpc_addr = "127.0.0.1:9000";
     std::string http_addr = "127.0.0.1:8080";
