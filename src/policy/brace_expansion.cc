@@ -32,6 +32,7 @@ class BraceExpander {
         results = cartesian_product(results, expand_group(depth + 1));
       } else {
         const std::size_t length = verbatim_length();
+        check_bytes(total_bytes(results) + results.size() * length);
         append_to_all(results, text_.substr(pos_, length));
         pos_ += length;
       }
@@ -47,6 +48,7 @@ class BraceExpander {
       std::vector<std::string> alternative = expand_sequence(depth);
       alternatives.insert(alternatives.end(), alternative.begin(), alternative.end());
       check_count(alternatives.size());
+      check_bytes(total_bytes(alternatives));
       if (pos_ >= text_.size()) throw UserError("unterminated '{'");
       const char delimiter = text_[pos_++];
       if (delimiter == '}') return alternatives;
@@ -72,12 +74,26 @@ class BraceExpander {
   static std::vector<std::string> cartesian_product(const std::vector<std::string>& prefixes,
                                                     const std::vector<std::string>& suffixes) {
     check_count(prefixes.size() * suffixes.size());
+    check_bytes(total_bytes(prefixes) * suffixes.size() + total_bytes(suffixes) * prefixes.size());
     std::vector<std::string> product;
     product.reserve(prefixes.size() * suffixes.size());
     for (const std::string& prefix : prefixes) {
       for (const std::string& suffix : suffixes) product.push_back(prefix + suffix);
     }
     return product;
+  }
+
+  static std::size_t total_bytes(const std::vector<std::string>& texts) {
+    std::size_t total = 0;
+    for (const std::string& text : texts) total += text.size();
+    return total;
+  }
+
+  static void check_bytes(std::size_t bytes) {
+    if (bytes > kMaxBraceExpandedBytes) {
+      throw UserError("'{...}' alternatives longer than " + std::to_string(kMaxBraceExpandedBytes) +
+                      " bytes in all");
+    }
   }
 
   static void check_count(std::size_t count) {

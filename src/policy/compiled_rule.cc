@@ -11,6 +11,22 @@ namespace {
 constexpr std::string_view kAnyKind = "\\x00[df]";
 constexpr std::string_view kThisDirectoryOrBelow = "(?:\\x00d|/[\\x01-\\xff]*\\x00[df])";
 
+void charge(CompileBudget& spent, std::size_t alternatives, std::size_t segment_regexes,
+            std::size_t regex_bytes) {
+  spent.alternatives += alternatives;
+  spent.segment_regexes += segment_regexes;
+  spent.regex_bytes += regex_bytes;
+  auto refuse = [](std::size_t limit, const char* what) {
+    throw UserError("the rules exceed what one policy may hold: more than " +
+                    std::to_string(limit) + " " + what + " in all");
+  };
+  if (spent.alternatives > kMaxPolicyAlternatives) refuse(kMaxPolicyAlternatives, "alternatives");
+  if (spent.segment_regexes > kMaxPolicySegmentRegexes) {
+    refuse(kMaxPolicySegmentRegexes, "path segments with wildcards");
+  }
+  if (spent.regex_bytes > kMaxPolicyRegexBytes) refuse(kMaxPolicyRegexBytes, "bytes of patterns");
+}
+
 bool ends_with_unescaped_slash(std::string_view pattern) {
   if (pattern.empty() || pattern.back() != '/') return false;
   std::size_t backslashes = 0;
@@ -18,19 +34,21 @@ bool ends_with_unescaped_slash(std::string_view pattern) {
   return backslashes % 2 == 0;
 }
 
-CompiledRule compile_file_rule(std::string_view pattern) {
+CompiledRule compile_file_rule(std::string_view pattern, CompileBudget& spent) {
   if (pattern.back() == '/') throw UserError("a file pattern cannot end with '/'");
   std::string path = normalize_path(pattern);
   const std::string_view path_text = path == "/" ? std::string_view() : std::string_view(path);
+  std::string regex = literal_path_regex(path_text) + std::string(kAnyKind);
+  charge(spent, 1, 0, regex.size());
   return CompiledRule{
       .type = PatternType::kFile,
-      .regex = literal_path_regex(path_text) + std::string(kAnyKind),
+      .regex = std::move(regex),
       .literal_prefix = path_text.size(),
       .shape = RuleShape(path),
   };
 }
 
-CompiledRule compile_glob_rule(std::string_view pattern, PatternType type) {
+CompiledRule compile_glob_rule(std::string_view pattern, PatternType type, CompileBudget& spent) {
   if (ends_with_unescaped_slash(pattern)) type = PatternType::kDirectory;
   std::string_view body = pattern;
   while (!body.empty() && body.front() == '/') body.remove_prefix(1);
@@ -39,9 +57,17 @@ CompiledRule compile_glob_rule(std::string_view pattern, PatternType type) {
   const std::vector<GlobAlternative> alternatives = parse_glob(body);
   const std::string_view suffix =
       type == PatternType::kDirectory ? kThisDirectoryOrBelow : kAnyKind;
+  std::string regex = glob_path_regex(alternatives) + std::string(suffix);
+  std::size_t segment_regexes = 0;
+  for (const GlobAlternative& alternative : alternatives) {
+    for (const GlobSegment& segment : alternative) {
+      if (!segment.globstar && !segment.literal) ++segment_regexes;
+    }
+  }
+  charge(spent, alternatives.size(), segment_regexes, regex.size());
   return CompiledRule{
       .type = type,
-      .regex = glob_path_regex(alternatives) + std::string(suffix),
+      .regex = std::move(regex),
       .literal_prefix = literal_prefix_length(body),
       .shape = RuleShape(alternatives, type),
   };
@@ -49,7 +75,7 @@ CompiledRule compile_glob_rule(std::string_view pattern, PatternType type) {
 
 }  // namespace
 
-CompiledRule compile_rule(const Rule& rule, int number) {
+CompiledRule compile_rule(const Rule& rule, int number, CompileBudget& spent) {
   try {
     const std::string_view pattern = rule.pattern;
     if (pattern.empty()) throw UserError("empty pattern");
@@ -59,17 +85,22 @@ CompiledRule compile_rule(const Rule& rule, int number) {
     if (pattern.find('\0') != std::string_view::npos) {
       throw UserError("pattern contains a NUL byte");
     }
-    if (rule.type == PatternType::kFile) return compile_file_rule(pattern);
-    return compile_glob_rule(pattern, rule.type);
+    if (rule.type == PatternType::kFile) return compile_file_rule(pattern, spent);
+    return compile_glob_rule(pattern, rule.type, spent);
   } catch (const UserError& error) {
-    throw UserError(rule_error_prefix(rule, number) + error.what());
+    throw RuleError(rule_error_prefix(rule, number) + error.what(), error.what());
   }
 }
 
 std::string rule_error_prefix(const Rule& rule, int number) {
-  std::string shown = rule.pattern;
+  // Enough to recognise the rule; the reason after it must survive any cut of the message.
+  constexpr std::size_t kShownBytes = 100;
+  std::string shown = rule.pattern.substr(0, kShownBytes);
   for (char& c : shown) {
     if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keep the message one printable line
+  }
+  if (rule.pattern.size() > kShownBytes) {
+    shown += "... (" + std::to_string(rule.pattern.size()) + " bytes)";
   }
   return "rule " + std::to_string(number) + " (\"" + shown + "\"): ";
 }

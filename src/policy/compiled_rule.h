@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 
+#include "policy/compile_budget.h"
 #include "policy/rule.h"
 #include "policy/subtree_reach.h"
 
@@ -20,11 +21,12 @@ struct CompiledRule {
   RuleShape shape;
 };
 
-// Validates rule number `number` (1-based) and compiles it. Throws UserError starting
-// with rule_error_prefix().
-CompiledRule compile_rule(const Rule& rule, int number);
+// Validates rule number `number` (1-based) and compiles it, adding what it costs to
+// `spent`. Throws UserError starting with rule_error_prefix(), also when the rules so far
+// exceed a kMaxPolicy* bound (naming it).
+CompiledRule compile_rule(const Rule& rule, int number, CompileBudget& spent);
 
-// `rule 3 ("src/[a-"): ` -- how every rule error starts.
+// `rule 3 ("src/[a-"): ` -- how every rule error starts (a long pattern shortened).
 std::string rule_error_prefix(const Rule& rule, int number);
 
 }  // namespace agentfense::policy

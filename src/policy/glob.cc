@@ -87,7 +87,10 @@ GlobAlternative parse_alternative(std::string_view pattern) {
       if (parsed.literal_text.empty() || parsed.literal_text == ".") continue;
       if (parsed.literal_text == "..") throw UserError("'..' segments are not allowed");
     }
-    alternative.push_back(GlobSegment{.globstar = false, .regex = std::move(parsed.regex)});
+    alternative.push_back(GlobSegment{.globstar = false,
+                                      .regex = std::move(parsed.regex),
+                                      .literal = !parsed.has_wildcard,
+                                      .literal_text = std::move(parsed.literal_text)});
   }
   return alternative;
 }

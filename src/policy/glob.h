@@ -25,6 +25,9 @@ namespace agentfense::policy {
 struct GlobSegment {
   bool globstar = false;
   std::string regex;  // matches one whole segment; empty for a globstar
+  // Without wildcards the segment matches only this name (unescaped): compared as bytes.
+  bool literal = false;
+  std::string literal_text;
 };
 
 // One brace-free alternative of a pattern.

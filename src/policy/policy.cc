@@ -130,16 +130,30 @@ void Policy::Compiled::index_rules_by_level() {
   std::sort(writing_by_rank.begin(), writing_by_rank.end(), best_first);
 }
 
+void RuleChecker::check(const Rule& rule) {
+  if (static_cast<std::size_t>(++checked_) > kMaxPolicyRules) {
+    throw UserError("more than " + std::to_string(kMaxPolicyRules) +
+                    " rules: a policy holds at most that many");
+  }
+  (void)compile_rule(rule, checked_, spent_);
+}
+
 Policy Policy::compile(std::vector<Rule> rules) {
+  if (rules.size() > kMaxPolicyRules) {
+    throw UserError(std::to_string(rules.size()) + " rules: a policy holds at most " +
+                    std::to_string(kMaxPolicyRules));
+  }
   auto compiled = std::make_unique<Compiled>();
+  CompileBudget spent;
   for (std::size_t i = 0; i < rules.size(); ++i) {
-    CompiledRule rule = compile_rule(rules[i], static_cast<int>(i) + 1);
+    CompiledRule rule = compile_rule(rules[i], static_cast<int>(i) + 1, spent);
     // A trailing "/" made it a directory rule; record that so explain output says so.
     rules[i].type = rule.type;
     std::string error;
     if (compiled->set.Add(rule.regex, &error) != static_cast<int>(i)) {
-      throw UserError(rule_error_prefix(rules[i], static_cast<int>(i) + 1) +
-                      "internal regex error: " + error);
+      throw RuleError(
+          rule_error_prefix(rules[i], static_cast<int>(i) + 1) + "internal regex error: " + error,
+          "internal regex error: " + error);
     }
     compiled->compiled.push_back(std::move(rule));
   }

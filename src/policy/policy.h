@@ -18,8 +18,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "common/errors.h"
+#include "policy/compile_budget.h"
 #include "policy/level.h"
 #include "policy/rule.h"
 
@@ -48,7 +51,8 @@ struct Decision {
 class Policy {
  public:
   // Validates and compiles; throws agentfense::UserError naming the first bad rule,
-  // e.g. `rule 3 ("src/[a-"): unterminated character class`.
+  // e.g. `rule 3 ("src/[a-"): unterminated character class`, or the first rule past a
+  // bound of compile_budget.h.
   static Policy compile(std::vector<Rule> rules);
 
   Policy(Policy&&) noexcept;
@@ -78,6 +82,32 @@ class Policy {
   struct Compiled;
   explicit Policy(std::unique_ptr<Compiled> compiled);
   std::unique_ptr<Compiled> compiled_;
+};
+
+// What compile() and RuleChecker throw for a rule they refuse: what() names the rule
+// (`rule 3 ("src/[a-"): why`), why() is the reason alone, for callers that name the rule
+// their own way.
+class RuleError : public UserError {
+ public:
+  RuleError(const std::string& message, std::string why)
+      : UserError(message), why_(std::move(why)) {}
+  const std::string& why() const { return why_; }
+
+ private:
+  std::string why_;
+};
+
+// Checks rules one at a time as Policy::compile would, against one shared budget: for a
+// caller that names the bad rule in its own terms (the API's permissions[i]). Checking
+// each rule alone instead let N rules cost N times what one rule may.
+class RuleChecker {
+ public:
+  // Throws UserError as compile() would for the next rule of the list.
+  void check(const Rule& rule);
+
+ private:
+  CompileBudget spent_;
+  int checked_ = 0;
 };
 
 // Normalizes user-supplied workspace paths: adds the leading "/", collapses "//" and

@@ -22,14 +22,20 @@ RuleShape::RuleShape(const std::vector<GlobAlternative>& alternatives, PatternTy
   for (const GlobAlternative& glob : alternatives) {
     Alternative alternative;
     for (const GlobSegment& segment : glob) {
-      Segment compiled{.globstar = segment.globstar, .matcher = nullptr};
-      if (!segment.globstar) {
+      Segment compiled{.globstar = segment.globstar, .matcher = nullptr, .literal = {}};
+      if (segment.literal) {
+        compiled.literal = segment.literal_text;  // most segments: no regex to build
+      } else if (!segment.globstar) {
         compiled.matcher = std::make_unique<re2::RE2>(segment.regex, path_regex_options());
       }
       alternative.push_back(std::move(compiled));
     }
     alternatives_.push_back(std::move(alternative));
   }
+}
+
+bool RuleShape::Segment::matches(std::string_view name) const {
+  return matcher ? re2::RE2::FullMatch(name, *matcher) : name == literal;
 }
 
 RuleShape::RuleShape(std::string path) : type_(PatternType::kFile), file_path_(std::move(path)) {}
@@ -77,7 +83,7 @@ SubtreeReach RuleShape::glob_reach(const Alternative& alternative,
       if (alternative[i].globstar) {
         next[i] = true;  // "**" absorbs this segment and may absorb more
         alive = true;
-      } else if (re2::RE2::FullMatch(name, *alternative[i].matcher)) {
+      } else if (alternative[i].matches(name)) {
         next[i + 1] = true;
         alive = true;
       }

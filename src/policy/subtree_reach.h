@@ -48,7 +48,9 @@ class RuleShape {
  private:
   struct Segment {
     bool globstar = false;
-    std::unique_ptr<re2::RE2> matcher;  // null for a globstar
+    std::unique_ptr<re2::RE2> matcher;  // a segment with wildcards; null otherwise
+    std::string literal;                // a segment without: the one name it matches
+    bool matches(std::string_view name) const;
   };
   using Alternative = std::vector<Segment>;
 

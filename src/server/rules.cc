@@ -7,9 +7,14 @@ namespace agentfense::server {
 namespace {
 
 ApiError invalid_rule(int index, const v1::PermissionRule& rule, const std::string& why) {
+  // The reason must survive the cut of long messages (error_status.h): a long pattern is
+  // shown by its start and length.
+  constexpr std::size_t kShownBytes = 100;
+  const std::string& pattern = rule.pattern();
+  std::string shown = escape_user_text(pattern.substr(0, kShownBytes));
+  if (pattern.size() > kShownBytes) shown += "... (" + std::to_string(pattern.size()) + " bytes)";
   return ApiError(StatusCode::INVALID_ARGUMENT,
-                  "permissions[" + std::to_string(index) + "] ('" +
-                      escape_user_text(rule.pattern()) + "'): " + why,
+                  "permissions[" + std::to_string(index) + "] ('" + shown + "'): " + why,
                   kReasonInvalidRule);
 }
 
@@ -47,6 +52,7 @@ policy::PatternType type_from_wire(v1::PatternType type) {
 std::vector<policy::Rule> rules_from_wire(const WireRules& wire) {
   std::vector<policy::Rule> rules;
   rules.reserve(wire.size());
+  policy::RuleChecker checker;
   for (int i = 0; i < wire.size(); ++i) {
     const v1::PermissionRule& rule = wire[i];
     try {
@@ -55,9 +61,11 @@ std::vector<policy::Rule> rules_from_wire(const WireRules& wire) {
                              .level = level_from_wire(rule.permission()),
                              .priority = rule.priority(),
                              .type = type_from_wire(rule.type())};
-      // Compiling the rule alone pins any glob error to this rule's index.
-      (void)policy::Policy::compile({converted});
+      // Pins any glob error, or the rule that passes a bound of all of them, to its index.
+      checker.check(converted);
       rules.push_back(std::move(converted));
+    } catch (const policy::RuleError& error) {
+      throw invalid_rule(i, rule, error.why());  // named here by its index, not "rule N"
     } catch (const UserError& error) {
       throw invalid_rule(i, rule, error.what());
     }

@@ -21,7 +21,7 @@ import requests
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import make_sandbox, run
-from server_harness import cb, reason_of, sb
+from server_harness import cb, reason_of, rule, sb
 
 MAX_COMMAND = 131071  # Linux MAX_ARG_STRLEN (128 KiB) minus the terminating NUL
 BIG = "x" * (50 << 20)
@@ -476,3 +476,31 @@ def test_bad_rule_message_escapes_the_pattern(server, codebase):
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and reason_of(e) == "INVALID_RULE"
     assert "[\\x1b\\x00" in e.details(), e.details()
     assert_printable(e.details())
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+EIGHT_PAIRS = "{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}{o,p}/"  # 256 alternatives
+
+
+@pytest.mark.parametrize("rules, where, why", [
+    # One 4 KB rule: its 256 alternatives of 2,000 segments built 512,000 regexes (505 MB).
+    ([EIGHT_PAIRS + "x/" * 2000 + "**"], "permissions[0]", "65536 bytes in all"),
+    # Each fine alone, 60,000 wildcard segments together (and each was compiled alone
+    # first, then all together).
+    ([f"r{i}/" + "x*/" * 1000 + "**" for i in range(60)], "permissions[20]",
+     "more than 20000 path segments with wildcards in all"),
+])
+def test_rules_that_would_cost_the_server_gigabytes_are_refused_first(server, codebase, rules,
+                                                                      where, why):
+    """A caller's rules are compiled by the server (and by the sandbox's fs process): one
+    CreateSandbox of a few KB could make it allocate hundreds of MB per request."""
+    before = peak_rss_kib(server.proc.pid)
+    e = grpc_error(server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+        codebase_id=codebase, permissions=[rule(p, "READ") for p in rules]))
+    assert_invalid(e, "INVALID_RULE", where, why)
+    grown_mib = (peak_rss_kib(server.proc.pid) - before) / 1024
+    assert grown_mib < 64, f"the server's peak memory grew by {grown_mib:.0f} MiB"
