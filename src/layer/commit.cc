@@ -333,28 +333,37 @@ class Committer {
     return emptied;
   }
 
-  // A symlink reaches the codebase only when its target stays inside it: relative, not
-  // climbing above the root by its text, and not resolving outside the base (through
-  // symlinks already there) when the kernel follows it.
+  // A symlink reaches the codebase only when its target stays inside it: relative,
+  // climbing ("..") only at its start and no higher than the link's own directory's
+  // depth, and not resolving outside the base (through symlinks already there) when the
+  // kernel follows it.
+  //
+  // Why no ".." after a name: "s/../../x" is inside by its text only if "s" is a
+  // directory. A name that is missing or a directory now may be a symlink later (in this
+  // commit, sorted after the link, or in the next one): out/a -> d/s/../../../etc/passwd
+  // was committed, then d/s -> ../.., and the host's out/a led to /etc/passwd. With
+  // climbing only at the start every committed link lands inside from its own (real)
+  // directory and then only descends, through links that were held to the same rule.
   std::optional<Refusal> check_link_target(const PathParts& link, const std::string& target) const {
     if (target.empty() || target.front() == '/') {
       return Refusal{false, "symlink target is absolute (" + target + ")"};
     }
     const std::vector<std::string> parent_segments = path_segments(link.parent);
-    std::vector<std::string_view> stack;
+    std::size_t depth = parent_segments.size();
     std::string relative_parent;  // the link's directory, relative to the base root
-    for (const std::string& segment : parent_segments) {
-      stack.emplace_back(segment);
-      relative_parent += segment + "/";
-    }
+    for (const std::string& segment : parent_segments) relative_parent += segment + "/";
+    bool descended = false;
     for (const std::string_view segment : split_segments(target)) {
       if (segment.empty() || segment == ".") continue;
       if (segment != "..") {
-        stack.push_back(segment);
-      } else if (stack.empty()) {
+        descended = true;
+      } else if (descended) {
+        return Refusal{false, "symlink target climbs after a name (" + target +
+                                  "): only a leading ../ may climb"};
+      } else if (depth == 0) {
         return Refusal{false, "symlink target leaves the codebase (" + target + ")"};
       } else {
-        stack.pop_back();
+        --depth;
       }
     }
     open_how how{};

@@ -132,6 +132,37 @@ def test_commit_refuses_fifos_and_symlinks_leading_out(attack, repo):
     assert result.returncode != 0, "a refused change must fail the run: " + result.describe()
 
 
+def every_committed_link_resolves_inside(repo: Path) -> list[str]:
+    """The symlinks on the host below output/ that resolve outside the codebase."""
+    root = os.path.realpath(repo)
+    leaving = []
+    for where, dirs, files in os.walk(repo / "output"):
+        for name in dirs + files:
+            path = os.path.join(where, name)
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                if target != root and not target.startswith(root + os.sep):
+                    leaving.append(f"{path} -> {target}")
+    return leaving
+
+
+@pytest.mark.parametrize("script", [
+    # The link sorts before the symlink it climbs through, so it was checked (dangling,
+    # "inside") before that symlink existed; both were committed.
+    "cd /workspace/output && mkdir -p d1/d2/d3 && ln -s ../../../.. d1/d2/d3/s && "
+    "ln -s d1/d2/d3/s/../../../../../etc/passwd a",
+    # The same with the climbing symlink made in a later commit of the same run's tree.
+    "cd /workspace/output && mkdir -p z && ln -s z/s/../../../../etc/passwd a && "
+    "ln -s ../.. z/s",
+])
+def test_a_committed_symlink_cannot_climb_through_a_later_one(attack, repo, script):
+    result = attack(script)
+    assert not every_committed_link_resolves_inside(repo), (
+        every_committed_link_resolves_inside(repo), result.describe())
+    assert not os.path.lexists(repo / "output" / "a"), result.describe()
+    assert "only a leading ../ may climb" in result.stderr, result.describe()
+
+
 def test_the_review_starts_from_a_sane_terminal(runner, repo):
     """The command's output reaches the same terminal just before the review: concealed
     text (SGR 8), the DEC line-drawing set, the alternate screen or a hidden cursor it

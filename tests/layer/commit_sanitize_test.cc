@@ -72,6 +72,21 @@ TEST_F(CommitSanitizeTest, SymlinksClimbingAboveTheCodebaseAreRefused) {
   EXPECT_FALSE(fs::exists(fs::symlink_status(base("output/up"))));
 }
 
+TEST_F(CommitSanitizeTest, SymlinksClimbingAfterANameAreRefused) {
+  fs::create_directories(up("output/d1/d2/d3"));
+  // Checked first (path order) while d1/d2/d3/s did not exist yet; s itself is inside.
+  fs::create_symlink("d1/d2/d3/s/../../../../../etc/passwd", up("output/a"));
+  fs::create_symlink("../../../..", up("output/d1/d2/d3/s"));
+  fs::create_symlink("d1/./d2/../x", up("output/b"));  // harmless today, not once d2 is a link
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.denied, (Strings{"/output/a", "/output/b"}));
+  EXPECT_EQ(result.reasons.at("/output/a"),
+            "symlink target climbs after a name (d1/d2/d3/s/../../../../../etc/passwd): only a "
+            "leading ../ may climb");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(base("output/a"))));
+  EXPECT_EQ(fs::read_symlink(base("output/d1/d2/d3/s")), "../../../..");
+}
+
 TEST_F(CommitSanitizeTest, SymlinksResolvingOutsideThroughABaseSymlinkAreRefused) {
   const fs::path outside = root_ / "outside";
   fs::create_directories(outside);
