@@ -130,6 +130,8 @@ void ScopedSandboxApi::check_trail(const std::string& sandbox_id) {
 void ScopedSandboxApi::GetAuditEvents(const v1::GetAuditEventsRequest& request, CallContext& call,
                                       const Emit<v1::AuditEvent>& emit) {
   check_trail(request.sandbox_id());
+  if (!request.follow()) return inner_.GetAuditEvents(request, call, emit);
+  const auto slot = scope_.follow_slot();
   inner_.GetAuditEvents(request, call, emit);
 }
 

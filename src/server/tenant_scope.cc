@@ -173,7 +173,7 @@ store::Room TenantScope::stored_bytes_room(const std::string& codebase_id) {
           .limit = limit};
 }
 
-TenantScope::ExecSlot TenantScope::exec_slot() {
+TenantScope::RunningSlot TenantScope::exec_slot() {
   const Principal& who = caller();
   const std::int64_t limit = who.quotas.concurrent_execs;
   const std::lock_guard guard(mutex_);
@@ -185,12 +185,27 @@ TenantScope::ExecSlot TenantScope::exec_slot() {
                        "); wait for one to finish",
                    kReasonQuotaExceeded);
   ++running;
-  return ExecSlot(*this, who.id);
+  return RunningSlot(*this, running_execs_, who.id);
 }
 
-TenantScope::ExecSlot::~ExecSlot() {
+TenantScope::RunningSlot TenantScope::follow_slot() {
+  const Principal& who = caller();
+  const std::int64_t limit = who.quotas.concurrent_follows;
+  const std::lock_guard guard(mutex_);
+  std::int64_t& open = open_follows_[who.id];
+  if (limit > 0 && open >= limit)
+    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                   "principal " + who.id + " already follows " + std::to_string(open) +
+                       " audit trails (quotas.concurrent_follows " + std::to_string(limit) +
+                       "); close one first",
+                   kReasonQuotaExceeded);
+  ++open;
+  return RunningSlot(*this, open_follows_, who.id);
+}
+
+TenantScope::RunningSlot::~RunningSlot() {
   const std::lock_guard guard(scope_.mutex_);
-  --scope_.running_execs_[principal_];
+  if (--counts_[principal_] == 0) counts_.erase(principal_);
 }
 
 }  // namespace agentfense::server

@@ -100,21 +100,27 @@ class TenantScope {
   // The room a codebase has under its creator's quotas.stored_bytes (CodebaseStore).
   store::Room stored_bytes_room(const std::string& codebase_id);
 
-  // A command of the caller running, for quotas.concurrent_execs: held while it runs.
-  class ExecSlot {
+  // A long call of the caller running, counted for a concurrent_* quota while it runs.
+  class RunningSlot {
    public:
-    ~ExecSlot();
-    ExecSlot(const ExecSlot&) = delete;
-    ExecSlot& operator=(const ExecSlot&) = delete;
+    ~RunningSlot();
+    RunningSlot(const RunningSlot&) = delete;
+    RunningSlot& operator=(const RunningSlot&) = delete;
 
    private:
     friend class TenantScope;
-    ExecSlot(TenantScope& scope, std::string principal)
-        : scope_(scope), principal_(std::move(principal)) {}
+    RunningSlot(TenantScope& scope, std::map<std::string, std::int64_t>& counts,
+                std::string principal)
+        : scope_(scope), counts_(counts), principal_(std::move(principal)) {}
     TenantScope& scope_;
+    std::map<std::string, std::int64_t>& counts_;
     std::string principal_;
   };
-  ExecSlot exec_slot();
+  // A command (quotas.concurrent_execs), or an audit trail followed (GetAuditEvents with
+  // follow: it holds a server thread for as long as the sandbox lives;
+  // quotas.concurrent_follows). RESOURCE_EXHAUSTED when the caller already runs as many.
+  RunningSlot exec_slot();
+  RunningSlot follow_slot();
 
   store::Ownership& ownership() { return ownership_; }
 
@@ -133,6 +139,7 @@ class TenantScope {
   // (principal, kind) -> its creates under way (CreateSlot); entries at 0 are erased.
   std::map<std::pair<std::string, Creating>, std::int64_t> creating_;
   std::map<std::string, std::int64_t> running_execs_;
+  std::map<std::string, std::int64_t> open_follows_;
   // principal -> sandbox id -> its starts under way (StartSlot).
   std::map<std::string, std::map<std::string, int>> starting_;
 };

@@ -26,6 +26,7 @@ def tenants():
         "one-running": {"owners": ["o3"], "quotas": {"running_sandboxes": "1"}},
         "one-session": {"owners": ["o4"], "quotas": {"sessions": "1"}},
         "one-exec": {"owners": ["o5"], "quotas": {"concurrent_execs": "1"}},
+        "one-follow": {"owners": ["o7"], "quotas": {"concurrent_follows": "1"}},
         "slow": {"owners": ["o6"], "quotas": {"requests_per_second": "5", "request_burst": "5"}},
     })
     yield t
@@ -189,6 +190,40 @@ def test_concurrent_execs(tenants):
         assert slow.result().exit_code == 0
     assert client.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="true")).exit_code == 0
     # Another principal is not held back by this one's commands.
+    client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_concurrent_follows(tenants):
+    """A followed audit trail holds a server thread for as long as the sandbox lives: a
+    principal could open them without end (no quota counted them)."""
+    client = tenants.client("one-follow")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="f")).id
+    sandbox = started_sandbox(client, codebase)
+    follow = client.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(sandbox_id=sandbox,
+                                                                      follow=True))
+    next(follow)  # the stream is open: its first event arrived
+    with pytest.raises(grpc.RpcError) as e:
+        next(client.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(sandbox_id=sandbox,
+                                                                      follow=True)))
+    assert_over(e.value, "quotas.concurrent_follows")
+    r = client.http.get(f"{client.url}/v1/sandboxes/{sandbox}/audit",
+                        params={"follow": "true"}, timeout=10)
+    assert r.status_code == 429, r.text
+    # Reading the trail without following is not counted.
+    assert list(client.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(sandbox_id=sandbox)))
+    follow.cancel()
+    deadline = time.monotonic() + 10
+    while True:  # the slot is freed once the server sees the cancel
+        try:
+            again = client.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(sandbox_id=sandbox,
+                                                                             follow=True))
+            next(again)
+            again.cancel()
+            break
+        except grpc.RpcError as error:
+            assert_over(error, "quotas.concurrent_follows")
+            assert time.monotonic() < deadline, "the follow slot was never freed"
+            time.sleep(0.2)
     client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
 
 

@@ -11,6 +11,7 @@ const std::vector<QuotaSetting>& quota_settings() {
       {"codebases", &PrincipalQuotas::codebases, false},
       {"stored_bytes", &PrincipalQuotas::stored_bytes, true},
       {"concurrent_execs", &PrincipalQuotas::concurrent_execs, false},
+      {"concurrent_follows", &PrincipalQuotas::concurrent_follows, false},
       {"requests_per_second", &PrincipalQuotas::requests_per_second, false},
       {"request_burst", &PrincipalQuotas::request_burst, false},
   };
