@@ -35,7 +35,7 @@ int finish_create(Filesystem& fs, const NodeView& parent, const std::string& nam
   const std::string path = layer::child_path(parent.path, name);
   int recorded = fs.journal().remove_marker(path);
   if (recorded == 0 && make_opaque) recorded = fs.journal().add_opaque(path);
-  fs.changed_children(parent);
+  fs.changed_children(parent, name);
   if (recorded) return recorded;  // only an I/O error, into reserved space
   std::optional<NodeView> fresh_parent = fs.table().view(parent.id);  // now has upper
   return fresh_parent ? fs.lookup(*fresh_parent, name, entry) : -ENOENT;

@@ -159,8 +159,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   fs.table().move(source->id, from.parent, from.name, *new_parent, to.name);
   const bool victim_kept = victim && fs.keep_if_orphaned(victim->id, std::move(kept));
   if (replaces_upper) fs.upper_name_removed(target.st, victim_kept ? victim->id : 0);
-  fs.changed_children(from.parent);
-  fs.changed_children(to.parent);
+  fs.changed_children(from.parent, from.name);
+  fs.changed_children(to.parent, to.name);
   return recorded;  // the table follows the host; see ops_remove.cc
 }
 
@@ -220,7 +220,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   reservation.keep();
   const std::string new_path = layer::child_path(parent->path, newname);
   const int recorded = fs.journal().remove_marker(new_path);
-  fs.changed_children(*parent);
+  fs.changed_children(*parent, newname);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for
   // both names (inode_links.cc).
   std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname);

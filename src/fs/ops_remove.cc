@@ -57,7 +57,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     kept_open = fs.keep_if_orphaned(known->id, std::move(kept));
   }
   if (host.layer == Layer::kUpper) fs.upper_name_removed(host.st, kept_open ? known->id : 0);
-  fs.changed_children(parent);
+  fs.changed_children(parent, name);
   // Only an I/O error can fail an append into reserved space; the table follows the
   // host above, and the agent learns that the removal is not fully recorded.
   return recorded;
