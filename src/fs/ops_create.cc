@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "fs/host_io.h"
+#include "fs/new_name.h"
 #include "fs/ops.h"
 #include "layer/safe_walk.h"
 
@@ -18,8 +19,8 @@ int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& na
   const std::string path = layer::child_path(parent.path, name);
   if (path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;  // before deciding on it
   // Decided before looking at the host: a hidden existing name and an absent one must
-  // give the same answer.
-  const policy::Decision decision = fs.access().policy().decide(path, is_dir);
+  // give the same answer (new_name.h).
+  const policy::Decision decision = decide_new_name(fs.access().policy(), path, is_dir);
   if (!fs.access().check(op, path, decision, policy::Level::kWrite)) return -EACCES;
   HostEntry existing;
   const int rc = fs.resolve(parent, name, path, &existing);

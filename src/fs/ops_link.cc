@@ -13,6 +13,7 @@
 
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
+#include "fs/new_name.h"
 #include "fs/ops.h"
 #include "layer/safe_walk.h"
 
@@ -85,7 +86,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   }
   // One check (and one audit event naming both paths): the source's decision when it
   // refuses, else the target's.
-  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
+  const policy::Decision target_decision =
+      decide_new_name(fs.access().policy(), to.path, source->is_dir());
   const policy::Decision& deciding =
       source->decision.level < Level::kWrite ? source->decision : target_decision;
   if (!fs.access().check(Op::kRename, from.path, deciding, Level::kWrite, to.path)) {
@@ -195,7 +197,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   // Both ends need write; one audit event names both (prepare_create's check of the new
   // name records nothing for kLink).
   const std::string link_path = layer::child_path(parent->path, newname);
-  const policy::Decision new_decision = fs.access().policy().decide(link_path, false);
+  const policy::Decision new_decision = decide_new_name(fs.access().policy(), link_path, false);
   const policy::Decision& deciding =
       source->decision.level < Level::kWrite ? source->decision : new_decision;
   if (!fs.access().check(Op::kLink, source->path, deciding, Level::kWrite, link_path)) {

@@ -1,6 +1,7 @@
 // A hidden directory answers every operation as an absent name would, whatever it holds
 // and however large it is: the agent cannot learn that it exists.
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@ namespace agentfense::fs::testing {
 namespace {
 
 using policy::Level;
+using policy::PatternType;
 using policy::Rule;
 
 bool listed(const std::vector<std::string>& names, const std::string& name) {
@@ -51,6 +53,39 @@ TEST_F(HiddenDirs, LargeHiddenDirectoryWithoutVisibleEntryStaysAbsent) {
   EXPECT_TRUE(listed(root, "deep"));
   EXPECT_EQ(agent_listing("deep"), std::vector<std::string>{"sub"});
   EXPECT_EQ(agent_stat("deep/sub/doc.md"), 0);
+}
+
+// A name that a directory rule hides answers a create of a non-directory (file, symlink,
+// FIFO, hard link, rename onto it) the same whether the hidden directory exists or not.
+TEST_F(HiddenDirs, NameHiddenAsDirectoryCannotBeCreatedAsAnythingElse) {
+  base_file("private/key.txt", "secret");
+  base_file("src.txt", "data");
+  mount({Rule{"**", Level::kWrite}, Rule{"/private", Level::kNone, 100, PatternType::kDirectory},
+         Rule{"/absent", Level::kNone, 100, PatternType::kDirectory}});
+  const std::string src = at("src.txt");
+  const std::vector<std::pair<std::string, std::function<long(const std::string&)>>> ops = {
+      {"symlink", [](const std::string& p) { return ::symlink("x", p.c_str()); }},
+      {"create", [](const std::string& p) { return ::open(p.c_str(), O_CREAT | O_WRONLY, 0644); }},
+      {"create excl",
+       [](const std::string& p) { return ::open(p.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644); }},
+      {"mkfifo", [](const std::string& p) { return ::mkfifo(p.c_str(), 0644); }},
+      {"link", [&](const std::string& p) { return ::link(src.c_str(), p.c_str()); }},
+      {"rename", [&](const std::string& p) { return ::rename(src.c_str(), p.c_str()); }},
+      {"rename noreplace",
+       [&](const std::string& p) {
+         return ::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, p.c_str(), RENAME_NOREPLACE);
+       }},
+      {"mkdir", [](const std::string& p) { return ::mkdir(p.c_str(), 0755); }},
+  };
+  for (const auto& [name, op] : ops) {
+    SCOPED_TRACE(name);
+    for (const char* hidden : {"private", "absent"}) {
+      const std::string path = at(hidden);
+      EXPECT_EQ(as_agent([&] { return op(path); }), EACCES) << hidden;
+    }
+  }
+  EXPECT_EQ(agent_stat("absent"), ENOENT);  // nothing was created
+  EXPECT_EQ(agent_stat("src.txt"), 0);      // nor moved
 }
 
 }  // namespace
