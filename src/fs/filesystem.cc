@@ -243,17 +243,4 @@ int Filesystem::listing(const NodeView& dir, bool continuing, std::shared_ptr<co
   return 0;
 }
 
-bool Filesystem::empty_for_agent(const std::string& dir_path,
-                                 const std::vector<ListedEntry>& entries) {
-  for (const ListedEntry& entry : entries) {
-    const bool is_dir = S_ISDIR(entry.type);
-    const policy::Decision decision =
-        access_.policy().decide(layer::child_path(dir_path, entry.name), is_dir);
-    if (decision.level >= Level::kView || (is_dir && decision.descendants_may_be_visible)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace agentfense::fs

@@ -173,11 +173,12 @@ class Filesystem {
   // Name `name` was added to or removed from `dir` (empty: anything under `dir` may have
   // changed, e.g. after the base was refreshed).
   void changed_children(const NodeView& dir, std::string_view name);
-  // Whether directory `dir_path` (merged, unfiltered entries given) is empty as the agent
-  // sees it. Hidden entries do not count: rmdir then leaves them in the base, untouched,
-  // and the answer never reveals that they exist. Conservative for hidden-level dirs
-  // that might hold visible descendants.
-  bool empty_for_agent(const std::string& dir_path, const std::vector<ListedEntry>& entries);
+  // Whether directory `dir_path` (its layers' fds and merged, unfiltered entries given)
+  // is empty as the agent sees it, i.e. lists as empty. Hidden entries do not count:
+  // rmdir then leaves them in the base, untouched (a commit keeps them too), and the
+  // answer never reveals that they exist.
+  bool empty_for_agent(int base_dir, int upper_dir, const std::string& dir_path,
+                       const std::vector<ListedEntry>& entries);
 
   // Layering (caller holds mutation_mu()).
   int ensure_upper_dir(const NodeView& dir, int* upper_fd);

@@ -112,7 +112,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
               read_merged_dir(fds.base.get(), fds.upper.get(), to.path, fs.journal(), &entries)) {
         return rc;
       }
-      if (!fs.empty_for_agent(to.path, entries)) return -ENOTEMPTY;
+      if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), to.path, entries)) return -ENOTEMPTY;
       target_base_dir = fds.base.valid();
     }
   }

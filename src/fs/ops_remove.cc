@@ -34,7 +34,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     if (int rc = read_merged_dir(fds.base.get(), fds.upper.get(), path, fs.journal(), &entries)) {
       return rc;
     }
-    if (!fs.empty_for_agent(path, entries)) return -ENOTEMPTY;
+    if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), path, entries)) return -ENOTEMPTY;
   }
   struct stat base_st;
   const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;

@@ -60,6 +60,21 @@ bool Filesystem::scan_for_visible(int base_dir, int upper_dir, const std::string
   return false;
 }
 
+bool Filesystem::empty_for_agent(int base_dir, int upper_dir, const std::string& dir_path,
+                                 const std::vector<ListedEntry>& entries) {
+  // The listing's own test, so that a directory is empty exactly when it lists as empty.
+  for (const ListedEntry& entry : entries) {
+    const std::string child = layer::child_path(dir_path, entry.name);
+    const bool is_dir = S_ISDIR(entry.type);
+    const policy::Decision decision = access_.policy().decide(child, is_dir);
+    if (decision.level >= Level::kView) return false;
+    if (!is_dir || !decision.descendants_may_be_visible) continue;
+    ChildDirFds fds = open_child_dirs(base_dir, upper_dir, entry.name, child, *journal_);
+    if (has_visible_descendant(fds.base.get(), fds.upper.get(), child)) return false;
+  }
+  return true;
+}
+
 void Filesystem::changed_children(const NodeView& dir, std::string_view name) {
   table_.invalidate_listing(dir.id);
   std::lock_guard lock(visible_mu_);

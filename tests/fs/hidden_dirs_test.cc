@@ -88,5 +88,23 @@ TEST_F(HiddenDirs, NameHiddenAsDirectoryCannotBeCreatedAsAnythingElse) {
   EXPECT_EQ(agent_stat("src.txt"), 0);      // nor moved
 }
 
+// A directory that lists as empty is empty: one holding only a hidden directory (which
+// a rule could, but does not, make visible) is removed and replaced like an empty one.
+TEST_F(HiddenDirs, DirectoryHoldingOnlyHiddenDirectoriesIsEmpty) {
+  base_file("work/a/private/key.txt", "secret");
+  base_file("work/c/private/key.txt", "secret");
+  base_dir("work/b");
+  mount({Rule{"**", Level::kWrite}, Rule{"**/private/**", Level::kNone, 100},
+         Rule{"**/*.md", Level::kWrite, 200}});
+  EXPECT_TRUE(agent_listing("work/a").empty());
+  const std::string a = at("work/a"), b = at("work/b"), c = at("work/c"), d = at("work/d");
+  EXPECT_EQ(as_agent([&] { return ::rmdir(a.c_str()); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::rmdir(b.c_str()); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::mkdir(d.c_str(), 0755); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::rename(d.c_str(), c.c_str()); }), 0);
+  EXPECT_EQ(agent_listing("work"), std::vector<std::string>{"c"});
+  EXPECT_TRUE(agent_listing("work/c").empty());
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing
