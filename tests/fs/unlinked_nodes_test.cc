@@ -28,7 +28,7 @@ TEST_F(UnlinkedNodes, ChangingARemovedNodeDoesNotBringItBack) {
   std::string out;
   EXPECT_EQ(agent_sh("exec 3<out/f; rm out/f"
                      "; chmod 600 /proc/self/fd/3 2>/dev/null; echo chmod=$?"
-                     "; echo 'x' >/proc/self/fd/3 2>/dev/null; echo reopen=$?"
+                     "; echo 'x' 2>/dev/null >/proc/self/fd/3; echo reopen=$?"
                      "; cat <&3"
                      "; cd out/dir && rmdir ../dir && chmod 700 . 2>/dev/null; echo chmod_dir=$?",
                      &out),
