@@ -101,6 +101,12 @@ int Filesystem::ensure_upper_dir(const NodeView& dir, int* upper_fd) {
 
 int Filesystem::copy_up(NodeView& file, bool keep_data) {
   if (file.layer == Layer::kUpper) return 0;
+  // A base node that left the namespace (a file removed while open, the cwd of a removed
+  // directory) has no name to be copied up to: its old path would bring the removed
+  // entry back, into the view and the commit, and lose the open file's data. A native fs
+  // would still chmod or write the open file; that cannot be done without a name, so the
+  // change is refused as for a name that is gone. Reading it keeps working.
+  if (file.unlinked) return -ENOENT;
   if (file.is_dir()) {
     int upper = -1;
     if (int rc = ensure_upper_dir(file, &upper)) return rc;

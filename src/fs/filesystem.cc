@@ -17,11 +17,6 @@ namespace {
 
 using policy::Level;
 
-// Entries examined before the scan for a visible descendant gives up and shows the
-// directory anyway: revealing one directory name is better than stalling a lookup on a
-// huge hidden tree, and the policy already said a visible descendant is possible.
-constexpr int kVisibilityScanBudget = 10000;
-
 size_t open_file_limit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return 1024;
@@ -224,38 +219,6 @@ void Filesystem::fill_entry(const NodeView& node, const struct stat& presented,
   entry->entry_timeout = kCacheTimeoutSeconds;
 }
 
-bool Filesystem::visible(const std::string& path, bool is_dir, const policy::Decision& decision,
-                         int base_dir, int upper_dir) {
-  if (decision.level >= Level::kView) return true;
-  if (!is_dir || !decision.descendants_may_be_visible) return false;
-  {
-    std::lock_guard lock(visible_mu_);
-    if (auto it = visible_below_.find(path); it != visible_below_.end()) return it->second;
-  }
-  int budget = kVisibilityScanBudget;
-  const bool found = has_visible_descendant(base_dir, upper_dir, path, &budget);
-  std::lock_guard lock(visible_mu_);
-  visible_below_[path] = found;
-  return found;
-}
-
-bool Filesystem::has_visible_descendant(int base_dir, int upper_dir, const std::string& path,
-                                        int* budget) {
-  std::vector<ListedEntry> entries;
-  if (read_merged_dir(base_dir, upper_dir, path, *journal_, &entries) < 0) return false;
-  for (const ListedEntry& entry : entries) {
-    if (--*budget <= 0) return true;
-    const std::string child = layer::child_path(path, entry.name);
-    const bool is_dir = S_ISDIR(entry.type);
-    const policy::Decision decision = access_.policy().decide(child, is_dir);
-    if (decision.level >= Level::kView) return true;
-    if (!is_dir || !decision.descendants_may_be_visible) continue;
-    ChildDirFds fds = open_child_dirs(base_dir, upper_dir, entry.name, child, *journal_);
-    if (has_visible_descendant(fds.base.get(), fds.upper.get(), child, budget)) return true;
-  }
-  return false;
-}
-
 int Filesystem::listing(const NodeView& dir, bool continuing, std::shared_ptr<const Listing>* out) {
   if ((*out = table_.listing(dir.id, continuing))) return 0;
   counters_.listing_builds++;
@@ -278,26 +241,6 @@ int Filesystem::listing(const NodeView& dir, bool continuing, std::shared_ptr<co
   table_.set_listing(dir.id, filtered);
   *out = std::move(filtered);
   return 0;
-}
-
-bool Filesystem::empty_for_agent(const std::string& dir_path,
-                                 const std::vector<ListedEntry>& entries) {
-  for (const ListedEntry& entry : entries) {
-    const bool is_dir = S_ISDIR(entry.type);
-    const policy::Decision decision =
-        access_.policy().decide(layer::child_path(dir_path, entry.name), is_dir);
-    if (decision.level >= Level::kView || (is_dir && decision.descendants_may_be_visible)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void Filesystem::changed_children(const NodeView& dir) {
-  table_.invalidate_listing(dir.id);
-  // Whether hidden-level ancestors have visible descendants may have changed.
-  std::lock_guard lock(visible_mu_);
-  visible_below_.clear();
 }
 
 }  // namespace agentfense::fs

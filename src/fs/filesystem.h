@@ -20,11 +20,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <unordered_set>
 
 #include "fs/access.h"
@@ -169,12 +170,15 @@ class Filesystem {
   // The merged, policy-filtered children of `dir`, cached until invalidated; a readdir
   // continuing at offset > 0 keeps the listing it started with.
   int listing(const NodeView& dir, bool continuing, std::shared_ptr<const Listing>* out);
-  void changed_children(const NodeView& dir);  // a name was added/removed in `dir`
-  // Whether directory `dir_path` (merged, unfiltered entries given) is empty as the agent
-  // sees it. Hidden entries do not count: rmdir then leaves them in the base, untouched,
-  // and the answer never reveals that they exist. Conservative for hidden-level dirs
-  // that might hold visible descendants.
-  bool empty_for_agent(const std::string& dir_path, const std::vector<ListedEntry>& entries);
+  // Name `name` was added to or removed from `dir` (empty: anything under `dir` may have
+  // changed, e.g. after the base was refreshed).
+  void changed_children(const NodeView& dir, std::string_view name);
+  // Whether directory `dir_path` (its layers' fds and merged, unfiltered entries given)
+  // is empty as the agent sees it, i.e. lists as empty. Hidden entries do not count:
+  // rmdir then leaves them in the base, untouched (a commit keeps them too), and the
+  // answer never reveals that they exist.
+  bool empty_for_agent(int base_dir, int upper_dir, const std::string& dir_path,
+                       const std::vector<ListedEntry>& entries);
 
   // Layering (caller holds mutation_mu()).
   int ensure_upper_dir(const NodeView& dir, int* upper_fd);
@@ -184,10 +188,11 @@ class Filesystem {
 
  private:
   // Whether a node at `path` is shown at all; a hidden-level directory is shown only when
-  // a bounded scan (cached) finds a visible descendant below it.
+  // it holds a visible descendant (visibility.cc: exact, cached per directory).
   bool visible(const std::string& path, bool is_dir, const policy::Decision& decision, int base_dir,
                int upper_dir);
-  bool has_visible_descendant(int base_dir, int upper_dir, const std::string& path, int* budget);
+  bool has_visible_descendant(int base_dir, int upper_dir, const std::string& path);
+  bool scan_for_visible(int base_dir, int upper_dir, const std::string& path);
   // The live node already serving the upper host file `host` (a hard link looked up
   // under another name), if it may serve `path` too.
   std::optional<NodeView> same_host_file(const std::string& path, const policy::Decision& decision,
@@ -214,7 +219,10 @@ class Filesystem {
   std::atomic<OpenEventSource*> open_events_{nullptr};
   std::mutex mutation_mu_;
   std::mutex visible_mu_;
-  std::unordered_map<std::string, bool> visible_below_;  // cache of the bounded scans
+  // Per hidden-level directory path: whether it holds a visible descendant. Ordered, so
+  // that a subtree's answers can be dropped at once.
+  std::map<std::string, bool> visible_below_;
+  std::uint64_t visible_generation_ = 0;  // bumped by every change (see visibility.cc)
 };
 
 }  // namespace agentfense::fs

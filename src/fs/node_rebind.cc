@@ -115,7 +115,7 @@ KernelNotices rebind_nodes(Filesystem& fs, const std::vector<std::string>& roots
   for (const std::string& root : roots) rebinder.rebind_under(root);
   for (const std::string& path : changed_paths) rebinder.note_changed(path);
   // Whether hidden-level directories have visible descendants may have changed too.
-  if (std::optional<NodeView> root = fs.table().view(FUSE_ROOT_ID)) fs.changed_children(*root);
+  if (std::optional<NodeView> root = fs.table().view(FUSE_ROOT_ID)) fs.changed_children(*root, {});
   return rebinder.take();
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "fs/host_io.h"
+#include "fs/new_name.h"
 #include "fs/ops.h"
 #include "layer/safe_walk.h"
 
@@ -18,8 +19,8 @@ int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& na
   const std::string path = layer::child_path(parent.path, name);
   if (path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;  // before deciding on it
   // Decided before looking at the host: a hidden existing name and an absent one must
-  // give the same answer.
-  const policy::Decision decision = fs.access().policy().decide(path, is_dir);
+  // give the same answer (new_name.h).
+  const policy::Decision decision = decide_new_name(fs.access().policy(), path, is_dir);
   if (!fs.access().check(op, path, decision, policy::Level::kWrite)) return -EACCES;
   HostEntry existing;
   const int rc = fs.resolve(parent, name, path, &existing);
@@ -35,7 +36,7 @@ int finish_create(Filesystem& fs, const NodeView& parent, const std::string& nam
   const std::string path = layer::child_path(parent.path, name);
   int recorded = fs.journal().remove_marker(path);
   if (recorded == 0 && make_opaque) recorded = fs.journal().add_opaque(path);
-  fs.changed_children(parent);
+  fs.changed_children(parent, name);
   if (recorded) return recorded;  // only an I/O error, into reserved space
   std::optional<NodeView> fresh_parent = fs.table().view(parent.id);  // now has upper
   return fresh_parent ? fs.lookup(*fresh_parent, name, entry) : -ENOENT;

@@ -13,6 +13,7 @@
 
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
+#include "fs/new_name.h"
 #include "fs/ops.h"
 #include "layer/safe_walk.h"
 
@@ -85,7 +86,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   }
   // One check (and one audit event naming both paths): the source's decision when it
   // refuses, else the target's.
-  const policy::Decision target_decision = fs.access().policy().decide(to.path, source->is_dir());
+  const policy::Decision target_decision =
+      decide_new_name(fs.access().policy(), to.path, source->is_dir());
   const policy::Decision& deciding =
       source->decision.level < Level::kWrite ? source->decision : target_decision;
   if (!fs.access().check(Op::kRename, from.path, deciding, Level::kWrite, to.path)) {
@@ -110,7 +112,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
               read_merged_dir(fds.base.get(), fds.upper.get(), to.path, fs.journal(), &entries)) {
         return rc;
       }
-      if (!fs.empty_for_agent(to.path, entries)) return -ENOTEMPTY;
+      if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), to.path, entries)) return -ENOTEMPTY;
       target_base_dir = fds.base.valid();
     }
   }
@@ -159,8 +161,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   fs.table().move(source->id, from.parent, from.name, *new_parent, to.name);
   const bool victim_kept = victim && fs.keep_if_orphaned(victim->id, std::move(kept));
   if (replaces_upper) fs.upper_name_removed(target.st, victim_kept ? victim->id : 0);
-  fs.changed_children(from.parent);
-  fs.changed_children(to.parent);
+  fs.changed_children(from.parent, from.name);
+  fs.changed_children(to.parent, to.name);
   return recorded;  // the table follows the host; see ops_remove.cc
 }
 
@@ -195,7 +197,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   // Both ends need write; one audit event names both (prepare_create's check of the new
   // name records nothing for kLink).
   const std::string link_path = layer::child_path(parent->path, newname);
-  const policy::Decision new_decision = fs.access().policy().decide(link_path, false);
+  const policy::Decision new_decision = decide_new_name(fs.access().policy(), link_path, false);
   const policy::Decision& deciding =
       source->decision.level < Level::kWrite ? source->decision : new_decision;
   if (!fs.access().check(Op::kLink, source->path, deciding, Level::kWrite, link_path)) {
@@ -220,7 +222,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* n
   reservation.keep();
   const std::string new_path = layer::child_path(parent->path, newname);
   const int recorded = fs.journal().remove_marker(new_path);
-  fs.changed_children(*parent);
+  fs.changed_children(*parent, newname);
   // The new name is the same node, so the kernel keeps one inode (one page cache) for
   // both names (inode_links.cc).
   std::optional<NodeView> linked = fs.table().add_name(ino, *parent, newname);

@@ -34,7 +34,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     if (int rc = read_merged_dir(fds.base.get(), fds.upper.get(), path, fs.journal(), &entries)) {
       return rc;
     }
-    if (!fs.empty_for_agent(path, entries)) return -ENOTEMPTY;
+    if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), path, entries)) return -ENOTEMPTY;
   }
   struct stat base_st;
   const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
@@ -57,7 +57,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     kept_open = fs.keep_if_orphaned(known->id, std::move(kept));
   }
   if (host.layer == Layer::kUpper) fs.upper_name_removed(host.st, kept_open ? known->id : 0);
-  fs.changed_children(parent);
+  fs.changed_children(parent, name);
   // Only an I/O error can fail an append into reserved space; the table follows the
   // host above, and the agent learns that the removal is not fully recorded.
   return recorded;

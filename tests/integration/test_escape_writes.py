@@ -144,3 +144,19 @@ def test_fork_bomb_is_contained(attack):
     assert result.returncode == 0, result.describe()
     assert int(result.stdout.strip()) < 32, result.describe()
     assert result.seconds < 30, "the command's exit must end the run, not the timeout"
+
+
+def test_removing_dir_of_hidden_dirs_keeps_them(runner, tmp_path):
+    # work/a holds only a hidden directory (that **/*.md could, but does not, make
+    # visible): it lists as empty, so it is removed like the really empty work/b, and the
+    # commit keeps the hidden directory on the host.
+    repo = tmp_path / "repo"
+    (repo / "work" / "a" / "private").mkdir(parents=True)
+    (repo / "work" / "a" / "private" / "key.txt").write_text("k")
+    (repo / "work" / "b").mkdir()
+    result = runner.sh(repo, "cd /workspace && ls -A work/a && rmdir work/a work/b", [
+        "--preset", "", "--rule", "**=write", "--rule", "**/private/**=none:100",
+        "--rule", "**/*.md=write:200", "--changes", "apply"])
+    assert result.returncode == 0, result.describe()
+    assert (repo / "work" / "a" / "private" / "key.txt").read_text() == "k"
+    assert not (repo / "work" / "b").exists()

@@ -1,0 +1,110 @@
+// A hidden directory answers every operation as an absent name would, whatever it holds
+// and however large it is: the agent cannot learn that it exists.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "fs_fixture.h"
+
+namespace agentfense::fs::testing {
+namespace {
+
+using policy::Level;
+using policy::PatternType;
+using policy::Rule;
+
+bool listed(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+class HiddenDirs : public MountedFs {
+ protected:
+  int agent_stat(const std::string& rel) {
+    const std::string path = at(rel);
+    return as_agent([&] {
+      struct stat st;
+      return ::stat(path.c_str(), &st);
+    });
+  }
+  // `count` empty files directly in `rel` (more than any scan budget).
+  void many_files(const std::string& rel, int count) {
+    base_dir(rel);
+    for (int i = 0; i < count; ++i)
+      std::ofstream(base_path(rel + "/" + std::to_string(i) + ".dat"));
+  }
+};
+
+// A hidden directory that some rule could make visible (**/*.md) but that holds no
+// visible entry stays absent, even when it is too large to scan cheaply.
+TEST_F(HiddenDirs, LargeHiddenDirectoryWithoutVisibleEntryStaysAbsent) {
+  many_files("big", 10001);
+  many_files("deep", 10001);
+  base_file("deep/sub/doc.md", "doc");
+  mount({Rule{"**", Level::kRead}, Rule{"big/**", Level::kNone, 100},
+         Rule{"deep/**", Level::kNone, 100}, Rule{"**/*.md", Level::kRead, 200}});
+  const std::vector<std::string> root = agent_listing(".");
+  EXPECT_FALSE(listed(root, "big"));
+  EXPECT_EQ(agent_stat("big"), ENOENT);
+  // A visible file however deep inside a large hidden directory still shows the way to it.
+  EXPECT_TRUE(listed(root, "deep"));
+  EXPECT_EQ(agent_listing("deep"), std::vector<std::string>{"sub"});
+  EXPECT_EQ(agent_stat("deep/sub/doc.md"), 0);
+}
+
+// A name that a directory rule hides answers a create of a non-directory (file, symlink,
+// FIFO, hard link, rename onto it) the same whether the hidden directory exists or not.
+TEST_F(HiddenDirs, NameHiddenAsDirectoryCannotBeCreatedAsAnythingElse) {
+  base_file("private/key.txt", "secret");
+  base_file("src.txt", "data");
+  mount({Rule{"**", Level::kWrite}, Rule{"/private", Level::kNone, 100, PatternType::kDirectory},
+         Rule{"/absent", Level::kNone, 100, PatternType::kDirectory}});
+  const std::string src = at("src.txt");
+  const std::vector<std::pair<std::string, std::function<long(const std::string&)>>> ops = {
+      {"symlink", [](const std::string& p) { return ::symlink("x", p.c_str()); }},
+      {"create", [](const std::string& p) { return ::open(p.c_str(), O_CREAT | O_WRONLY, 0644); }},
+      {"create excl",
+       [](const std::string& p) { return ::open(p.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644); }},
+      {"mkfifo", [](const std::string& p) { return ::mkfifo(p.c_str(), 0644); }},
+      {"link", [&](const std::string& p) { return ::link(src.c_str(), p.c_str()); }},
+      {"rename", [&](const std::string& p) { return ::rename(src.c_str(), p.c_str()); }},
+      {"rename noreplace",
+       [&](const std::string& p) {
+         return ::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, p.c_str(), RENAME_NOREPLACE);
+       }},
+      {"mkdir", [](const std::string& p) { return ::mkdir(p.c_str(), 0755); }},
+  };
+  for (const auto& [name, op] : ops) {
+    SCOPED_TRACE(name);
+    for (const char* hidden : {"private", "absent"}) {
+      const std::string path = at(hidden);
+      EXPECT_EQ(as_agent([&] { return op(path); }), EACCES) << hidden;
+    }
+  }
+  EXPECT_EQ(agent_stat("absent"), ENOENT);  // nothing was created
+  EXPECT_EQ(agent_stat("src.txt"), 0);      // nor moved
+}
+
+// A directory that lists as empty is empty: one holding only a hidden directory (which
+// a rule could, but does not, make visible) is removed and replaced like an empty one.
+TEST_F(HiddenDirs, DirectoryHoldingOnlyHiddenDirectoriesIsEmpty) {
+  base_file("work/a/private/key.txt", "secret");
+  base_file("work/c/private/key.txt", "secret");
+  base_dir("work/b");
+  mount({Rule{"**", Level::kWrite}, Rule{"**/private/**", Level::kNone, 100},
+         Rule{"**/*.md", Level::kWrite, 200}});
+  EXPECT_TRUE(agent_listing("work/a").empty());
+  const std::string a = at("work/a"), b = at("work/b"), c = at("work/c"), d = at("work/d");
+  EXPECT_EQ(as_agent([&] { return ::rmdir(a.c_str()); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::rmdir(b.c_str()); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::mkdir(d.c_str(), 0755); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::rename(d.c_str(), c.c_str()); }), 0);
+  EXPECT_EQ(agent_listing("work"), std::vector<std::string>{"c"});
+  EXPECT_TRUE(agent_listing("work/c").empty());
+}
+
+}  // namespace
+}  // namespace agentfense::fs::testing
