@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <vector>
 
 #include "audit/trail_file.h"
@@ -96,32 +98,50 @@ int AuditTrails::apply_retention(const std::function<bool(const std::string&)>& 
   std::sort(trails.begin(), trails.end(),
             [](const Trail& a, const Trail& b) { return a.written < b.written; });
   const auto now = fs::file_time_type::clock::now();
-  std::uintmax_t total = 0;
-  for (const Trail& trail : trails) total += trail.bytes;
   int removed = 0;
   auto remove = [&](const Trail& trail, const char* why) {
     std::error_code ignored;  // a trail already gone is what we wanted
     fs::remove(path(trail.id), ignored);
     fs::remove(dir_ + "/" + trail.id + kOwnerSuffix, ignored);
-    total -= trail.bytes;
     ++removed;
     log::info("audit.trail_removed",
               {{"sandbox_id", trail.id}, {"bytes", trail.bytes}, {"why", why}});
   };
-  std::vector<Trail> kept;
+  // Per owner, its destroyed sandboxes' trails, oldest first, and their bytes.
+  struct Owned {
+    std::deque<Trail> trails;
+    std::uintmax_t bytes = 0;
+  };
+  std::map<std::string, Owned> owners;
+  std::uintmax_t total = 0;
   // A sandbox that still exists keeps its trail whole: removing it would lose the record
-  // of who created it with which rules while it can still run commands.
+  // of who created it with which rules while it can still run commands. Nor does it
+  // count toward max_bytes, which it could not help to meet.
   for (const Trail& trail : trails) {
     if (in_use(trail.id)) continue;
-    if (retention_.max_age.count() > 0 && trail.written < now - retention_.max_age)
+    if (retention_.max_age.count() > 0 && trail.written < now - retention_.max_age) {
       remove(trail, "audit.retention");
-    else
-      kept.push_back(trail);
+      continue;
+    }
+    Owned& owned = owners[owner(trail.id).value_or("")];
+    owned.trails.push_back(trail);
+    owned.bytes += trail.bytes;
+    total += trail.bytes;
   }
-  for (const Trail& trail : kept) {
-    if (retention_.max_bytes <= 0 || total <= static_cast<std::uintmax_t>(retention_.max_bytes))
-      break;
-    remove(trail, "audit.max_bytes");
+  // Over the budget, the owner holding the most bytes loses its oldest trail: a tenant's
+  // trails are removed only while it holds at least as much as any other, so one tenant
+  // can never make another's record go (docs/security.md), and each keeps a fair share.
+  while (retention_.max_bytes > 0 && total > static_cast<std::uintmax_t>(retention_.max_bytes)) {
+    auto most = std::max_element(owners.begin(), owners.end(), [](const auto& a, const auto& b) {
+      return a.second.bytes < b.second.bytes;
+    });
+    Owned& owned = most->second;
+    const Trail oldest = owned.trails.front();
+    owned.trails.pop_front();
+    owned.bytes -= oldest.bytes;
+    total -= oldest.bytes;
+    if (owned.trails.empty()) owners.erase(most);
+    remove(oldest, "audit.max_bytes");
   }
   return removed;
 }

@@ -54,9 +54,9 @@ class AuditTrails {
   std::optional<std::string> owner(const std::string& sandbox_id) const;
 
   // Among trails for which `in_use` is false (sandboxes destroyed or expired), removes
-  // those last written before now - max_age, then the oldest ones while all trails
-  // together exceed max_bytes. A sandbox that still exists keeps its trail. Returns how
-  // many were removed.
+  // those last written before now - max_age; then, while those left together exceed
+  // max_bytes, the oldest trail of the owner holding the most bytes of them. A sandbox
+  // that still exists keeps its trail and does not count. Returns how many were removed.
   int apply_retention(const std::function<bool(const std::string&)>& in_use);
 
  private:

@@ -22,6 +22,11 @@ void CallContext::cancel() {
   (void)::write(cancelled_.get(), &one, sizeof one);
 }
 
+void CallContext::revoke() {
+  revoked_ = true;  // before cancel(): whoever sees the cancellation sees the reason
+  cancel();
+}
+
 bool CallContext::cancelled() const {
   pollfd probe{.fd = cancelled_.get(), .events = POLLIN, .revents = 0};
   return ::poll(&probe, 1, 0) == 1 && (probe.revents & POLLIN) != 0;

@@ -5,9 +5,15 @@
 // write fails. The command then gets killed with its whole process tree at once
 // instead of running on, unobserved, until its timeout.
 //
+// The call is revoked (credential_watch.h) when its caller's credentials stop
+// authenticating while it runs: cancelled as above, and remembered as the reason so the
+// call ends UNAUTHENTICATED rather than CANCELLED.
+//
 // Who is calling is not carried here but by caller_scope.h, for every call and not only
 // the long-running ones; the scoped Api (scoped_api.h) reads it there.
 #pragma once
+
+#include <atomic>
 
 #include "common/unique_fd.h"
 
@@ -22,11 +28,15 @@ class CallContext {
   // The caller has gone. Thread-safe and idempotent.
   void cancel();
   bool cancelled() const;
+  // Cancels because the caller's credentials were withdrawn. Thread-safe.
+  void revoke();
+  bool revoked() const { return revoked_; }
   // Readable once cancelled (never reset): what runtime::ExecSpec::cancel_fd watches.
   int cancel_fd() const { return cancelled_.get(); }
 
  private:
   UniqueFd cancelled_;  // eventfd, written once by cancel()
+  std::atomic<bool> revoked_ = false;
 };
 
 }  // namespace agentfense::server

@@ -2,11 +2,12 @@
 
 #include "common/errors.h"
 #include "server/caller_scope.h"
+#include "server/config/address_syntax.h"
+#include "server/credential_watch.h"
 #include "server/error_status.h"
 #include "server/grpc_cancel_watch.h"
 #include "server/grpc_credentials.h"
 #include "server/grpc_request_errors.h"
-#include "server/config/address_syntax.h"
 #include "server/transport_status.h"
 
 namespace agentfense::server {
@@ -58,12 +59,14 @@ grpc::Status Translate(grpc::ServerContext* context, CallGate* gate, const char*
   }
 }
 
-// Runs `run(call)` with a CallContext that is cancelled as soon as the gRPC call is.
+// Runs `run(call)` with a CallContext that is cancelled as soon as the gRPC call is, and
+// revoked once its caller's credentials no longer admit it (credential_watch.h).
 template <typename Run>
-void WithCallContext(grpc::ServerContext* context, Run&& run) {
+void WithCallContext(grpc::ServerContext* context, const CallGate* gate, Run&& run) {
   CallContext call;
   const GrpcCancelWatch watch(*context, call);
-  run(call);
+  RunWhileAdmitted(RecheckWith(gate, PresentedBy(*context), current_caller()), call,
+                   [&] { run(call); });
 }
 
 template <typename T>
@@ -118,10 +121,10 @@ AF_FORWARD(GrpcSandboxService, StopSandbox, v1::StopSandboxRequest, v1::Sandbox,
 AF_FORWARD(GrpcSandboxService, DestroySandbox, v1::DestroySandboxRequest, v1::Empty,
            api_.DestroySandbox(*request))
 AF_FORWARD(GrpcSandboxService, Exec, v1::ExecRequest, v1::ExecResult,
-           WithCallContext(context,
+           WithCallContext(context, gate_,
                            [&](CallContext& call) { *response = api_.Exec(*request, call); }))
 AF_FORWARD(GrpcSandboxService, ExecStream, v1::ExecRequest, grpc::ServerWriter<v1::ExecOutput>,
-           WithCallContext(context, [&](CallContext& call) {
+           WithCallContext(context, gate_, [&](CallContext& call) {
              api_.ExecStream(*request, call, EmitTo(context, response));
            }))
 AF_FORWARD(GrpcSandboxService, CreateSession, v1::CreateSessionRequest, v1::Session,
@@ -133,11 +136,12 @@ AF_FORWARD(GrpcSandboxService, ListSessions, v1::ListSessionsRequest, v1::ListSe
 AF_FORWARD(GrpcSandboxService, DestroySession, v1::DestroySessionRequest, v1::Empty,
            api_.DestroySession(*request))
 AF_FORWARD(GrpcSandboxService, SessionExec, v1::SessionExecRequest, v1::ExecResult,
-           WithCallContext(context, [&](CallContext& call) {
+           WithCallContext(context, gate_, [&](CallContext& call) {
              *response = api_.SessionExec(*request, call);
            }))
 AF_FORWARD(GrpcSandboxService, SessionExecStream, v1::SessionExecRequest,
-           grpc::ServerWriter<v1::ExecOutput>, WithCallContext(context, [&](CallContext& call) {
+           grpc::ServerWriter<v1::ExecOutput>,
+           WithCallContext(context, gate_, [&](CallContext& call) {
              api_.SessionExecStream(*request, call, EmitTo(context, response));
            }))
 AF_FORWARD(GrpcSandboxService, ListChanges, v1::ListChangesRequest, v1::ListChangesResponse,
@@ -155,7 +159,8 @@ AF_FORWARD(GrpcSandboxService, WriteSandboxFile, v1::WriteSandboxFileRequest, v1
 AF_FORWARD(GrpcSandboxService, ListSandboxFiles, v1::ListSandboxFilesRequest,
            v1::ListSandboxFilesResponse, *response = api_.ListSandboxFiles(*request))
 AF_FORWARD(GrpcSandboxService, GetAuditEvents, v1::GetAuditEventsRequest,
-           grpc::ServerWriter<v1::AuditEvent>, WithCallContext(context, [&](CallContext& call) {
+           grpc::ServerWriter<v1::AuditEvent>,
+           WithCallContext(context, gate_, [&](CallContext& call) {
              const Emit<v1::AuditEvent> emit = EmitTo(context, response);
              // An empty line is the follow mode's caught-up marker, not an event.
              api_.GetAuditEvents(*request, call, [&emit](const v1::AuditEvent& event) {

@@ -66,9 +66,13 @@ void RestRouter::Add(const std::string& method, const std::string& pattern, Rest
 void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& response,
                           BodyReader body) const {
   std::optional<CallerScope> caller;
+  StillAdmitted still_admitted;
   if (gate_ != nullptr) {
     try {
-      caller.emplace(gate_->admit(PresentedBy(request)));
+      PresentedCredentials presented = PresentedBy(request);
+      PrincipalPtr principal = gate_->admit(presented);
+      still_admitted = RecheckWith(gate_, std::move(presented), principal);
+      caller.emplace(std::move(principal));
     } catch (...) {
       const ErrorInfo refusal = DescribeError(std::current_exception(), "admission");
       DrainRefusedBody(body);
@@ -86,7 +90,7 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
       allowed.insert(route.method);
       continue;
     }
-    RestCall call{request, {}, std::move(body)};
+    RestCall call{request, {}, std::move(body), still_admitted};
     for (size_t i = 0; i < route.param_names.size(); ++i) {
       call.path_params[route.param_names[i]] = match[i + 1];
     }

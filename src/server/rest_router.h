@@ -22,6 +22,7 @@
 
 #include "server/api.h"
 #include "server/call_gate.h"
+#include "server/credential_watch.h"
 #include "server/error_status.h"
 
 namespace agentfense::server {
@@ -34,6 +35,9 @@ struct RestCall {
   const httplib::Request& http;
   std::map<std::string, std::string> path_params;
   BodyReader body;
+  // Whether the caller is still admitted, for calls that outlive admission
+  // (credential_watch.h); null without a gate.
+  StillAdmitted still_admitted;
 
   const std::string& param(const std::string& name) const { return path_params.at(name); }
 };

@@ -52,7 +52,8 @@ RestHandler ExecJson(Call call) {
     ApplyUrlParams(rest, request);
     CallContext context;
     const RestDisconnectWatch watch(ConnectionOf(rest.http), context);
-    response.set_content(MessageToJson(call(request, context)), kJson);
+    RunWhileAdmitted(rest.still_admitted, context,
+                     [&] { response.set_content(MessageToJson(call(request, context)), kJson); });
   };
 }
 
@@ -74,10 +75,11 @@ RestHandler ExecNdjson(Call call) {
     ApplyUrlParams(rest, request);
     StreamResponse<v1::ExecOutput>(
         response, kNdjson,
-        [call, request, connection = ConnectionOf(rest.http)](const Emit<v1::ExecOutput>& emit) {
+        [call, request, connection = ConnectionOf(rest.http),
+         still_admitted = rest.still_admitted](const Emit<v1::ExecOutput>& emit) {
           CallContext context;
           const RestDisconnectWatch watch(connection, context);
-          call(request, context, emit);
+          RunWhileAdmitted(still_admitted, context, [&] { call(request, context, emit); });
         },
         [](const v1::ExecOutput& output) { return MessageToJson(output) + "\n"; },
         [where = rest.http.path](std::exception_ptr error) -> std::optional<std::string> {
@@ -87,17 +89,20 @@ RestHandler ExecNdjson(Call call) {
 }
 
 // The audit trail as NDJSON, each line exactly as in the trail. Like ExecNdjson, the
-// disconnect watch lives on the stream's worker, so follow mode ends when the client goes.
+// disconnect and credential watches live on the stream's worker, so follow mode ends
+// when the client goes or its key is revoked.
 RestHandler AuditNdjson(SandboxApi& api) {
   return [&api](RestCall& rest, httplib::Response& response) {
     v1::GetAuditEventsRequest request;
     ApplyUrlParams(rest, request);
     StreamResponse<v1::AuditEvent>(
         response, kNdjson,
-        [&api, request, connection = ConnectionOf(rest.http)](const Emit<v1::AuditEvent>& emit) {
+        [&api, request, connection = ConnectionOf(rest.http),
+         still_admitted = rest.still_admitted](const Emit<v1::AuditEvent>& emit) {
           CallContext context;
           const RestDisconnectWatch watch(connection, context);
-          api.GetAuditEvents(request, context, emit);
+          RunWhileAdmitted(still_admitted, context,
+                           [&] { api.GetAuditEvents(request, context, emit); });
         },
         // The caught-up marker (empty line) renders as nothing: it only starts the response.
         [](const v1::AuditEvent& event) {

@@ -34,8 +34,26 @@ ApiError denied(const std::string& path, const char* what) {
       kReasonPermissionDenied);
 }
 
+// `kind` says what the file is instead, when known ("a FIFO").
+ApiError not_regular(const std::string& path, const std::string& kind) {
+  return ApiError(
+      StatusCode::INVALID_ARGUMENT,
+      escape_user_text(path) + " is not a regular file" + (kind.empty() ? "" : " (" + kind + ")"),
+      kReasonInvalidPath);
+}
+
+std::string kind_of(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "";
+}
+
 ApiError from_errno(int error, const std::string& path, const char* what) {
   switch (error) {
+    case ENXIO:  // a non-blocking open of a socket, or of a FIFO for writing with no reader
+      return not_regular(path, "a FIFO or a socket");
     case ENOENT:
     case ENOTDIR:
       return not_found(path);
@@ -78,6 +96,28 @@ UniqueFd open_in_workspace(int workspace_fd, const std::string& path, int flags,
   const long fd = ::syscall(SYS_openat2, workspace_fd, relative.c_str(), &how, sizeof how);
   if (fd < 0) throw from_errno(errno, path, what);
   return UniqueFd(static_cast<int>(fd));
+}
+
+// The agent decides what a path in its workspace is. A FIFO it made there would block
+// open(2) until someone opens the other end - forever, holding a server thread, the FUSE
+// mount and, for a write, the sandbox's command section. O_NONBLOCK makes every open
+// return at once (ENXIO for a socket, or a FIFO to write with no reader); then anything
+// but a regular file is refused, before any I/O. The flag is cleared for the I/O itself.
+struct RegularFile {
+  UniqueFd fd;
+  struct stat st {};
+};
+
+RegularFile open_regular(int workspace_fd, const std::string& path, int flags, mode_t mode,
+                         const char* what) {
+  RegularFile file{open_in_workspace(workspace_fd, path, flags | O_NONBLOCK, mode, what)};
+  const int fd = file.fd.get();
+  check_syscall(::fstat(fd, &file.st), "stat " + path);
+  if (S_ISDIR(file.st.st_mode)) throw from_errno(EISDIR, path, what);
+  if (!S_ISREG(file.st.st_mode)) throw not_regular(path, kind_of(file.st.st_mode));
+  const int status = static_cast<int>(check_syscall(::fcntl(fd, F_GETFL), "fcntl " + path));
+  check_syscall(::fcntl(fd, F_SETFL, status & ~O_NONBLOCK), "fcntl " + path);
+  return file;
 }
 
 v1::Permission to_wire(policy::Level level) {
@@ -130,10 +170,9 @@ v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Po
   const policy::Level level = policy.decide(path, false).level;
   if (level == policy::Level::kNone) throw not_found(path);
   if (level == policy::Level::kView) throw denied(path, "reading");
-  const UniqueFd fd = open_in_workspace(workspace_fd, path, O_RDONLY, 0, "reading");
-  struct stat st {};
-  check_syscall(::fstat(fd.get(), &st), "stat " + path);
-  if (S_ISDIR(st.st_mode)) throw from_errno(EISDIR, path, "reading");
+  const RegularFile file = open_regular(workspace_fd, path, O_RDONLY, 0, "reading");
+  const UniqueFd& fd = file.fd;
+  const struct stat& st = file.st;
   if (st.st_size > kMaxReadBytes)
     throw ApiError(StatusCode::FAILED_PRECONDITION,
                    path + " is larger than 64 MiB; read it with exec (cat, tar) instead");
@@ -156,7 +195,7 @@ v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& p
   // Hidden or not writable: refused the same way the agent's own write would be.
   if (policy.decide(path, false).level != policy::Level::kWrite) throw denied(path, "writing");
   const UniqueFd fd =
-      open_in_workspace(workspace_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0644, "writing");
+      open_regular(workspace_fd, path, O_WRONLY | O_CREAT | O_TRUNC, 0644, "writing").fd;
   std::size_t written = 0;
   while (written < content.size()) {
     const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);

@@ -4,7 +4,9 @@
 // RESOLVE_NO_SYMLINKS) under the mount: a path can neither leave /workspace nor be
 // redirected by a symlink the agent planted. The policy is consulted first so that
 // each refusal has the right status: hidden -> NOT_FOUND (indistinguishable from
-// absent), no read/write permission -> PERMISSION_DENIED.
+// absent), no read/write permission -> PERMISSION_DENIED. Only regular files are read
+// or written: a FIFO, socket or device the agent made is refused at once
+// (INVALID_ARGUMENT, "... is not a regular file"), never waited on.
 #pragma once
 
 #include <string>

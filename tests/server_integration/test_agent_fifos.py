@@ -1,0 +1,73 @@
+"""A FIFO the agent plants where the client will read or write a file (`mkfifo
+output/report.txt`) must not wedge the server: the sandbox file API refuses it at once
+as not a regular file, over gRPC and REST, and the sandbox still runs commands, stops,
+and the server still stops on SIGTERM (the module's server fixture checks that)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+
+from conftest import run
+from server_harness import Server, common, reason_of, sb
+
+DEADLINE = 5  # seconds; a blocked open(2) would run past it
+
+
+@pytest.fixture(scope="module")
+def server():
+    # No docker here: the FIFO is a bwrap sandbox's doing.
+    data_dir = tempfile.mkdtemp(prefix="af-server-")
+    srv = Server(data_dir).start()
+    yield srv
+    assert srv.stop() == 0, srv.read_log()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def refused_as_fifo(call, kind: str = "a FIFO") -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        call(timeout=DEADLINE)
+    error = refused.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert f"/output/pipe is not a regular file ({kind})" in error.details()
+    assert reason_of(error) == "INVALID_PATH"
+
+
+def test_file_api_refuses_a_fifo_and_the_sandbox_stays_usable(server, sandbox):
+    run(server, sandbox, "mkfifo output/pipe")
+    read = sb.ReadSandboxFileRequest(sandbox_id=sandbox, path="/output/pipe")
+    write = sb.WriteSandboxFileRequest(sandbox_id=sandbox, path="/output/pipe", content=b"task")
+    refused_as_fifo(lambda **kw: server.sandboxes.ReadSandboxFile(read, **kw))
+    # Opening a FIFO to write with no reader fails at once (ENXIO), before any fstat.
+    refused_as_fifo(lambda **kw: server.sandboxes.WriteSandboxFile(write, **kw),
+                    "a FIFO or a socket")
+
+    http = server.client().http
+    url = f"{server.http}/v1/sandboxes/{sandbox}/content/output/pipe"
+    for answer in (http.get(url, timeout=DEADLINE), http.put(url, data=b"task", timeout=DEADLINE)):
+        assert answer.status_code == 400, answer.text
+        assert "/output/pipe is not a regular file" in answer.json()["message"]
+
+    # A reader waiting in the agent makes the write's open succeed: refused all the same,
+    # and the reader sees the server's end close without a byte written.
+    with ThreadPoolExecutor(1) as pool:
+        reader = pool.submit(run, server, sandbox, "wc -c < output/pipe")
+        time.sleep(1)  # the reader is blocked in open(2)
+        refused_as_fifo(lambda **kw: server.sandboxes.WriteSandboxFile(write, **kw))
+        assert reader.result(timeout=DEADLINE).stdout.strip() == "0"
+
+    # Nothing holds the sandbox's command section or the mount.
+    alive = server.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="echo alive"),
+                                  timeout=10)
+    assert alive.stdout == "alive\n"
+    listing = server.sandboxes.ListSandboxFiles(
+        sb.ListSandboxFilesRequest(sandbox_id=sandbox, path="/output"), timeout=DEADLINE)
+    assert "/output/pipe" in [f.path for f in listing.files]
+    stopped = server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox),
+                                           timeout=20)
+    assert stopped.status == common.SANDBOX_STATUS_STOPPED
