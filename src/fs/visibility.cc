@@ -48,16 +48,7 @@ bool Filesystem::scan_for_visible(int base_dir, int upper_dir, const std::string
   std::vector<ListedEntry> entries;
   // Unreadable (no fd left, I/O error): nothing is known visible, so the directory is not.
   if (read_merged_dir(base_dir, upper_dir, path, *journal_, &entries) < 0) return false;
-  for (const ListedEntry& entry : entries) {
-    const std::string child = layer::child_path(path, entry.name);
-    const bool is_dir = S_ISDIR(entry.type);
-    const policy::Decision decision = access_.policy().decide(child, is_dir);
-    if (decision.level >= Level::kView) return true;
-    if (!is_dir || !decision.descendants_may_be_visible) continue;
-    ChildDirFds fds = open_child_dirs(base_dir, upper_dir, entry.name, child, *journal_);
-    if (has_visible_descendant(fds.base.get(), fds.upper.get(), child)) return true;
-  }
-  return false;
+  return !empty_for_agent(base_dir, upper_dir, path, entries);
 }
 
 bool Filesystem::empty_for_agent(int base_dir, int upper_dir, const std::string& dir_path,

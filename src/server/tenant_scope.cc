@@ -173,34 +173,29 @@ store::Room TenantScope::stored_bytes_room(const std::string& codebase_id) {
           .limit = limit};
 }
 
-TenantScope::RunningSlot TenantScope::exec_slot() {
+TenantScope::RunningSlot TenantScope::running_slot(std::map<std::string, std::int64_t>& counts,
+                                                   std::int64_t limit, const char* doing,
+                                                   const char* quota, const char* advice) {
   const Principal& who = caller();
-  const std::int64_t limit = who.quotas.concurrent_execs;
   const std::lock_guard guard(mutex_);
-  std::int64_t& running = running_execs_[who.id];
+  std::int64_t& running = counts[who.id];
   if (limit > 0 && running >= limit)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   "principal " + who.id + " already runs " + std::to_string(running) +
-                       " commands at once (quotas.concurrent_execs " + std::to_string(limit) +
-                       "); wait for one to finish",
+                   "principal " + who.id + " already " + doing + " " + std::to_string(running) +
+                       " (quotas." + quota + " " + std::to_string(limit) + "); " + advice,
                    kReasonQuotaExceeded);
   ++running;
-  return RunningSlot(*this, running_execs_, who.id);
+  return RunningSlot(*this, counts, who.id);
+}
+
+TenantScope::RunningSlot TenantScope::exec_slot() {
+  return running_slot(running_execs_, caller().quotas.concurrent_execs,
+                      "runs commands at once:", "concurrent_execs", "wait for one to finish");
 }
 
 TenantScope::RunningSlot TenantScope::follow_slot() {
-  const Principal& who = caller();
-  const std::int64_t limit = who.quotas.concurrent_follows;
-  const std::lock_guard guard(mutex_);
-  std::int64_t& open = open_follows_[who.id];
-  if (limit > 0 && open >= limit)
-    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   "principal " + who.id + " already follows " + std::to_string(open) +
-                       " audit trails (quotas.concurrent_follows " + std::to_string(limit) +
-                       "); close one first",
-                   kReasonQuotaExceeded);
-  ++open;
-  return RunningSlot(*this, open_follows_, who.id);
+  return running_slot(open_follows_, caller().quotas.concurrent_follows,
+                      "follows audit trails:", "concurrent_follows", "close one first");
 }
 
 TenantScope::RunningSlot::~RunningSlot() {

@@ -134,6 +134,10 @@ class TenantScope {
   // Serializes a principal's quota checks (with the counting of the slot they hand
   // out), so concurrent calls cannot both pass a check.
   std::unique_lock<std::mutex> lock_quota(const std::string& principal_id);
+  // Counts one more call of the caller in `counts`, or refuses past `limit` (0: none):
+  // "principal P already DOING N (quotas.QUOTA L); ADVICE".
+  RunningSlot running_slot(std::map<std::string, std::int64_t>& counts, std::int64_t limit,
+                           const char* doing, const char* quota, const char* advice);
 
   std::map<std::string, std::mutex> quota_locks_;
   // (principal, kind) -> its creates under way (CreateSlot); entries at 0 are erased.
