@@ -8,4 +8,9 @@ policy::Decision decide_new_name(const policy::Policy& policy, std::string_view 
   return policy.decide(path, false);
 }
 
+bool hidden_under_new_dir(const policy::Policy& policy, std::string_view path,
+                          const struct stat& existing) {
+  return !S_ISDIR(existing.st_mode) && policy.decide(path, false).level == policy::Level::kNone;
+}
+
 }  // namespace agentfense::fs

@@ -2,6 +2,8 @@
 // the target of rename), before anything on the host is looked at.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string_view>
 
 #include "policy/policy.h"
@@ -16,5 +18,13 @@ namespace agentfense::fs {
 // as the hidden directory does, EACCES, and a file cannot stand in for the hidden
 // directory (a `.git` file when `.git/` is hidden).
 policy::Decision decide_new_name(const policy::Policy& policy, std::string_view path, bool is_dir);
+
+// Whether a new directory at `path` meets an existing entry the agent cannot see: a base
+// non-directory that a directory-only rule (`out/=write`, matching no file `out`) leaves
+// hidden. The directory is then made as over an absent name (in the upper layer, over
+// it): failing with EEXIST or ENOTDIR only when the file exists would tell the agent it
+// does. The file stays in the codebase; the commit keeps it and refuses the directory.
+bool hidden_under_new_dir(const policy::Policy& policy, std::string_view path,
+                          const struct stat& existing);
 
 }  // namespace agentfense::fs

@@ -24,8 +24,9 @@ int prepare_create(Filesystem& fs, const NodeView& parent, const std::string& na
   if (!fs.access().check(op, path, decision, policy::Level::kWrite)) return -EACCES;
   HostEntry existing;
   const int rc = fs.resolve(parent, name, path, &existing);
-  if (rc == 0) return -EEXIST;
-  if (rc != -ENOENT) return rc;
+  if (rc == 0 && !(is_dir && hidden_under_new_dir(fs.access().policy(), path, existing.st)))
+    return -EEXIST;
+  if (rc != 0 && rc != -ENOENT) return rc;
   // Room for finish_create's records before the host changes (see ops_remove.cc).
   if (int reserved = fs.journal().reserve()) return reserved;
   return fs.ensure_upper_dir(parent, upper_parent);

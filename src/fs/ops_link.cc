@@ -97,7 +97,11 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   HostEntry target;
   const int found = fs.resolve(to.parent, to.name, to.path, &target);
   if (found != 0 && found != -ENOENT) return found;
-  const bool target_exists = found == 0;
+  // A directory moved onto a name whose entry the agent cannot see goes over it, as onto
+  // an absent name (new_name.h).
+  const bool target_exists =
+      found == 0 &&
+      !(source->is_dir() && hidden_under_new_dir(fs.access().policy(), to.path, target.st));
   bool target_base_dir = false;
   if (target_exists) {
     if (flags & RENAME_NOREPLACE) return -EEXIST;

@@ -78,8 +78,12 @@ class ChangeLister {
       if (type == 0 || !window_.reaches_into(child, type == 'd')) continue;
       const std::optional<struct stat> base_st =
           base_dir >= 0 ? stat_at(base_dir, name) : std::nullopt;
-      const bool hidden =
-          hides_base || std::binary_search(whiteouts_.begin(), whiteouts_.end(), child);
+      // A base non-directory the rules hide was never in the sandbox's view: an upper
+      // entry there (a directory made under a directory-only rule, or one the base grew
+      // later) is new to it, and its diff must not show the hidden one.
+      const bool hidden = hides_base ||
+                          std::binary_search(whiteouts_.begin(), whiteouts_.end(), child) ||
+                          (base_st && !S_ISDIR(base_st->st_mode) && scope_.hidden(child, false));
       const bool visible_in_base = base_st && !hidden;
       std::optional<ChangeKind> kind;
       if (!visible_in_base) {

@@ -156,8 +156,13 @@ class Committer {
     const PathParts parts = split_path(change.path);
     try {
       if (change.kind == ChangeKind::kDeleted) return apply_delete(change.path, parts);
-      UniqueFd base_parent = ensure_base_parent(parts.parent);
-      if (!base_parent) return Refusal{false, "no write permission on a missing parent"};
+      bool parent_occupied = false;
+      UniqueFd base_parent = ensure_base_parent(parts.parent, &parent_occupied);
+      if (!base_parent) {
+        if (parent_occupied)
+          return Refusal{true, "a parent of it is not a directory in the codebase"};
+        return Refusal{false, "no write permission on a missing parent"};
+      }
       if (auto conflict = check_conflict(change, base_parent.get(), parts.name)) return conflict;
       UniqueFd upper_parent = upper_dirs_.open(parts.parent);
       if (change.type == 'l') {
@@ -222,8 +227,10 @@ class Committer {
   }
 
   // Base directory at `path`, creating missing directories (like `mkdir -p`, with the
-  // upper directory's mode) where the sandbox may write; invalid fd if it may not.
-  UniqueFd ensure_base_parent(const std::string& path) {
+  // upper directory's mode) where the sandbox may write; invalid fd if it may not, or
+  // (`*occupied`) when a non-directory stands where one is needed (one the sandbox's
+  // rules hid from it, or one the codebase grew since).
+  UniqueFd ensure_base_parent(const std::string& path, bool* occupied) {
     if (UniqueFd there = base_dirs_.try_open(path)) return there;
     UniqueFd current = open_dir_beneath(base_fd_, "/");
     std::string walked = "/";
@@ -231,6 +238,10 @@ class Committer {
       walked = child_path(walked, segment);
       int next =
           ::openat(current.get(), segment.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0 && errno == ENOTDIR) {
+        *occupied = true;
+        return UniqueFd();
+      }
       if (next < 0 && errno == ENOENT) {
         if (!scope_.writable(walked, true)) return UniqueFd();
         const std::optional<struct stat> upper_st = stat_beneath(journal_.upper_fd(), walked);
@@ -263,6 +274,10 @@ class Committer {
       // visible base non-directory means the base was swapped (e.g. for a symlink) after
       // the sandbox saw a directory there.
       if (base_now && !S_ISDIR(base_now->st_mode) && !base_hidden(change.path)) {
+        // Made over a non-directory the rules hide (a directory-only rule), or the base
+        // grew one since: either way it is not the sandbox's to replace.
+        if (scope_.hidden(change.path, false))
+          return Refusal{true, "the codebase keeps an entry at this path that the rules hide"};
         return Refusal{true, "base directory was replaced since the sandbox read it"};
       }
       return std::nullopt;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "fs_fixture.h"
 
@@ -16,6 +17,11 @@ namespace {
 using policy::Level;
 using policy::PatternType;
 using policy::Rule;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 bool listed(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -104,6 +110,37 @@ TEST_F(HiddenDirs, DirectoryHoldingOnlyHiddenDirectoriesIsEmpty) {
   EXPECT_EQ(as_agent([&] { return ::rename(d.c_str(), c.c_str()); }), 0);
   EXPECT_EQ(agent_listing("work"), std::vector<std::string>{"c"});
   EXPECT_TRUE(agent_listing("work/c").empty());
+}
+
+// Under a directory-only write rule no rule matches a *file* of that name: a base file
+// there is hidden, and making (or moving) a directory to the name answers as for an
+// absent name. Before, mkdir failed with EEXIST and rename with ENOTDIR only when the
+// hidden file existed.
+TEST_F(HiddenDirs, ADirectoryIsMadeOverAHiddenFileAsOverAnAbsentName) {
+  base_file("out", "host data");
+  base_file("moved", "host data");
+  mount({Rule{"/out", Level::kWrite, 0, PatternType::kDirectory},
+         Rule{"/free", Level::kWrite, 0, PatternType::kDirectory},
+         Rule{"/moved", Level::kWrite, 0, PatternType::kDirectory},
+         Rule{"/gone", Level::kWrite, 0, PatternType::kDirectory},
+         Rule{"/tmp", Level::kWrite, 0, PatternType::kDirectory}});
+  EXPECT_EQ(agent_stat("out"), ENOENT);
+  for (const char* name : {"out", "free", "tmp"}) {
+    const std::string path = at(name);
+    EXPECT_EQ(as_agent([&] { return ::mkdir(path.c_str(), 0755); }), 0) << name;
+  }
+  EXPECT_EQ(agent_sh("echo new > out/x.txt && cat out/x.txt"), 0);
+  const std::string tmp = at("tmp"), moved = at("moved"), gone = at("gone");
+  EXPECT_EQ(as_agent([&] {
+              return ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, moved.c_str(), RENAME_NOREPLACE);
+            }),
+            0);
+  EXPECT_EQ(as_agent([&] { return ::mkdir(gone.c_str(), 0755); }), 0);
+  EXPECT_EQ(as_agent([&] { return ::rename(gone.c_str(), tmp.c_str()); }), 0);
+  EXPECT_EQ(agent_listing("."), (std::vector<std::string>{"free", "moved", "out", "tmp"}));
+  EXPECT_EQ(agent_listing("out"), std::vector<std::string>{"x.txt"});
+  EXPECT_EQ(read_text(base_path("out")), "host data");  // the host's file is untouched
+  EXPECT_EQ(read_text(base_path("moved")), "host data");
 }
 
 }  // namespace

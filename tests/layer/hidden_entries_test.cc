@@ -132,5 +132,31 @@ TEST_F(HiddenEntriesTest, HiddenUpperEntriesAreNotListed) {
   EXPECT_EQ(paths_of(changes()), "");
 }
 
+// Under a directory-only write rule a base *file* of that name is hidden, and the agent
+// may make its directory there as if the name were free (the fs answers mkdir as for an
+// absent name). The hidden file is never listed, diffed or replaced: the directory and
+// what the agent put in it stay in the sandbox as conflicts.
+class HiddenFileUnderNewDirectoryTest : public LayerTest {
+ protected:
+  const policy::Policy policy_ = policy_of({"out/=write"});
+};
+
+TEST_F(HiddenFileUnderNewDirectoryTest, IsNeverListedDiffedOrReplaced) {
+  write_file(base("out"), kSecret);
+  write_file(up("out/x.txt"), "new\n");  // mkdir out; echo new > out/x.txt
+  const Scope scope(policy_);
+  const std::vector<Change> changes = list_changes(base_fd_.get(), *journal_, scope);
+  EXPECT_EQ(paths_of(changes), "A d /out\nA f /out/x.txt\n");
+  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, scope, changes).find("s3cr3t"),
+            std::string::npos);
+  const CommitResult result = commit(base_fd_.get(), *journal_, scope);
+  EXPECT_TRUE(result.applied.empty());
+  EXPECT_EQ(result.conflicts, (Strings{"/out", "/out/x.txt"}));
+  EXPECT_EQ(result.reasons.at("/out"),
+            "the codebase keeps an entry at this path that the rules hide");
+  EXPECT_EQ(result.reasons.at("/out/x.txt"), "a parent of it is not a directory in the codebase");
+  EXPECT_EQ(read_file(base("out")), kSecret);
+}
+
 }  // namespace
 }  // namespace agentfense::layer::testing
