@@ -23,6 +23,35 @@ namespace {
                  kReasonInvalidRequest);
 }
 
+// No request message nests anywhere near this deep (ExecRequest: 2 levels).
+constexpr int kMaxJsonDepth = 64;
+
+// Whether `json` opens more than kMaxJsonDepth arrays/objects inside each other, counted
+// without parsing (strings skipped, escapes honoured). A tree that deep is copied and
+// printed recursively when a refused body is explained (json_body_errors.cc): 100,000
+// nested brackets overflowed the server's stack, one request took every tenant down.
+bool NestedTooDeep(std::string_view json) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 template <typename Int>
 Int ParseInteger(const std::string& name, const std::string& text) {
   Int value{};
@@ -76,6 +105,12 @@ std::string MessageToJson(const pb::Message& message) {
 
 void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
+  if (NestedTooDeep(json)) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "request body for " + message.GetDescriptor()->name() +
+                       " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                   kReasonInvalidRequest);
+  }
   // Enum values in the spellings users type ("read") become the names protobuf's JSON
   // parser knows ("PERMISSION_READ"). A body that is not JSON is left to the parser,
   // whose refusal is then explained.

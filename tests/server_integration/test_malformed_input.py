@@ -289,6 +289,23 @@ def test_rest_bodies_that_do_not_parse(api, sandbox, body, needles):
     assert "^" not in body_json["message"] and "\n" not in body_json["message"]
 
 
+@pytest.mark.parametrize("body", [
+    b'{"command":"echo x","env":' + b"[" * 100000 + b"]" * 100000 + b"}",
+    b'{"command":"echo x","labels":' + b'{"a":' * 50000 + b"1" + b"}" * 50000 + b"}",
+    b"[" * 65 + b"]" * 65,
+], ids=["array-in-field", "object-in-field", "array-body"])
+def test_rest_bodies_nested_too_deep_are_refused_and_the_server_lives(server, api, sandbox,
+                                                                       body):
+    """Explaining a refused body copied and printed the parsed JSON recursively: 100,000
+    nested brackets overflowed the server's stack (SIGSEGV), one request from any caller
+    took every tenant's sandboxes down."""
+    r = requests.post(f"{api}/sandboxes/{sandbox}/exec", data=body,
+                      headers={"Content-Type": "application/json"})
+    assert_rest_invalid(r, "INVALID_REQUEST", "nested deeper than 64")
+    assert server.proc.poll() is None, server.read_log()[-2000:]
+    assert run(server, sandbox, "echo alive").stdout == "alive\n"
+
+
 # Issue 11 item 4: the spellings users type.
 @pytest.mark.parametrize("permission,expected", [
     ("read", "PERMISSION_READ"), ("READ", "PERMISSION_READ"), ("Write", "PERMISSION_WRITE"),
