@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "common/json_depth.h"
 #include "server/api.h"
 #include "server/enum_spellings.h"
 #include "server/json_body_errors.h"
@@ -21,35 +22,6 @@ namespace {
 [[noreturn]] void BadParam(const std::string& name, const std::string& why) {
   throw ApiError(StatusCode::INVALID_ARGUMENT, "parameter '" + escape_user_text(name) + "': " + why,
                  kReasonInvalidRequest);
-}
-
-// No request message nests anywhere near this deep (ExecRequest: 2 levels).
-constexpr int kMaxJsonDepth = 64;
-
-// Whether `json` opens more than kMaxJsonDepth arrays/objects inside each other, counted
-// without parsing (strings skipped, escapes honoured). A tree that deep is copied and
-// printed recursively when a refused body is explained (json_body_errors.cc): 100,000
-// nested brackets overflowed the server's stack, one request took every tenant down.
-bool NestedTooDeep(std::string_view json) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // the escaped character, whatever it is
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
 }
 
 template <typename Int>
@@ -105,7 +77,8 @@ std::string MessageToJson(const pb::Message& message) {
 
 void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
   if (json.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
-  if (NestedTooDeep(json)) {
+  // Explaining a refused body copies and prints it recursively (json_depth.h).
+  if (json_nested_deeper_than(json)) {
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "request body for " + message.GetDescriptor()->name() +
                        " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels",

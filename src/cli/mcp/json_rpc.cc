@@ -1,5 +1,7 @@
 #include "cli/mcp/json_rpc.h"
 
+#include "common/json_depth.h"
+
 namespace agentfense::cli::mcp {
 namespace {
 
@@ -16,6 +18,9 @@ json invalid(const json& id, const std::string& why) {
 }  // namespace
 
 Parsed parse_message(std::string_view text) {
+  // Deep nesting would be copied recursively below (params) and overflow the stack.
+  if (json_nested_deeper_than(text))
+    return invalid(nullptr, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json value;
   try {
     value = json::parse(text);

@@ -17,7 +17,9 @@ std::chrono::milliseconds SandboxAccess::timeout_of(const nlohmann::json& args) 
                         std::to_string(static_cast<long>(defaults().max_timeout_seconds)) +
                         " seconds (agentfense mcp --max-timeout)");
   }
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  // Rounded up: a positive timeout under 1 ms truncated to 0 ms, which the runtimes take
+  // for "no deadline", and let the agent run past --max-timeout.
+  return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
 }
 
 }  // namespace agentfense::cli::mcp

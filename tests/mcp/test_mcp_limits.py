@@ -1,0 +1,47 @@
+"""What the agent on the other end of `agentfense mcp` sends cannot lift the server's
+limits: a message nested too deep is refused (it crashed the server, SIGSEGV, before),
+and a timeout under a millisecond is not "no deadline"."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from mcp_harness import RawStdio
+
+
+def tool_call(raw: RawStdio, call_id: int, name: str, arguments: dict) -> dict:
+    return raw.request({"jsonrpc": "2.0", "id": call_id, "method": "tools/call",
+                        "params": {"name": name, "arguments": arguments}})
+
+
+def test_a_message_nested_too_deep_is_refused_and_the_server_goes_on(agentfense: str,
+                                                                      repo: Path) -> None:
+    raw = RawStdio(agentfense, repo)
+    try:
+        raw.initialize()
+        deep = (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"x":'
+                + b"[" * 100000 + b"]" * 100000 + b"}}")
+        raw.send(deep)
+        reply = raw.receive()
+        assert reply["error"]["code"] == -32600, reply
+        assert "nested deeper than 64" in reply["error"]["message"], reply
+        assert raw.request({"jsonrpc": "2.0", "id": "p", "method": "ping"})["result"] == {}
+    finally:
+        code, stderr = raw.close()
+    assert code == 0, stderr
+
+
+def test_a_timeout_under_a_millisecond_still_stops_the_command(agentfense: str,
+                                                                 repo: Path) -> None:
+    raw = RawStdio(agentfense, repo, "--max-timeout", "2", "--timeout", "1")
+    try:
+        raw.initialize()
+        start = time.monotonic()
+        reply = tool_call(raw, 1, "run", {"command": "sleep 4; echo done", "timeout": 0.0001})
+        elapsed = time.monotonic() - start
+        assert elapsed < 3, f"ran {elapsed:.1f}s past a 0.1 ms timeout: {json.dumps(reply)[:300]}"
+        assert reply["result"].get("isError"), reply
+    finally:
+        raw.close()
