@@ -64,6 +64,17 @@ std::size_t first_invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+std::string with_utf8_replacements(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t bad = first_invalid_utf8(text); bad != std::string_view::npos;
+       bad = first_invalid_utf8(text)) {
+    out.append(text.substr(0, bad)).append("\xEF\xBF\xBD");
+    text.remove_prefix(bad + 1);
+  }
+  return out.append(text);
+}
+
 std::string escape_text(std::string_view text, EscapeStyle style) {
   std::string out;
   out.reserve(text.size());

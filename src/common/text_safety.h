@@ -12,6 +12,8 @@ namespace agentfense {
 // The offset of the first byte that is not part of well-formed UTF-8 (bad lead byte,
 // truncated, overlong, surrogate, beyond U+10FFFF), or npos.
 std::size_t first_invalid_utf8(std::string_view text);
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.
+std::string with_utf8_replacements(std::string_view text);
 inline bool is_valid_utf8(std::string_view text) {
   return first_invalid_utf8(text) == std::string_view::npos;
 }

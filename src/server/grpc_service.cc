@@ -34,6 +34,8 @@ std::string PartialResultMetadata(const v1::ExecResult& result) {
   tail.set_stderr(Tail(result.stderr(), stderr_cut));
   tail.set_stdout_truncated(stdout_cut);
   tail.set_stderr_truncated(stderr_cut);
+  tail.clear_stdout_bytes();  // a header carries only the text tails
+  tail.clear_stderr_bytes();
   return tail.SerializeAsString();
 }
 

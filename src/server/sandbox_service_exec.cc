@@ -3,6 +3,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/text_safety.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
 #include "server/sandbox_service.h"
@@ -42,10 +43,21 @@ nlohmann::ordered_json exec_details(const std::string& command, const std::strin
 // request refused for its size does not grow the trail by as much.
 constexpr std::size_t kRefusedCommandBytes = 1024;
 
+// proto3 strings must be UTF-8 (ExecResult.stdout_bytes): text for the string field,
+// and the exact bytes beside it when they differ.
+void put_output(const std::string& raw, std::string* text, std::string* bytes) {
+  if (is_valid_utf8(raw)) {
+    *text = raw;
+    return;
+  }
+  *text = with_utf8_replacements(raw);
+  *bytes = raw;
+}
+
 v1::ExecResult to_wire(const runtime::ExecResult& result) {
   v1::ExecResult out;
-  out.set_stdout(result.stdout_data);
-  out.set_stderr(result.stderr_data);
+  put_output(result.stdout_data, out.mutable_stdout(), out.mutable_stdout_bytes());
+  put_output(result.stderr_data, out.mutable_stderr(), out.mutable_stderr_bytes());
   out.set_exit_code(result.exit_code);
   *out.mutable_duration() = to_duration(result.duration);
   out.set_stdout_truncated(result.stdout_truncated);

@@ -10,6 +10,7 @@ over both transports, and no error message is cut at a NUL or carries raw contro
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -521,3 +522,19 @@ def test_rules_that_would_cost_the_server_gigabytes_are_refused_first(server, co
     assert_invalid(e, "INVALID_RULE", where, why)
     grown_mib = (peak_rss_kib(server.proc.pid) - before) / 1024
     assert grown_mib < 64, f"the server's peak memory grew by {grown_mib:.0f} MiB"
+
+
+def test_output_that_is_not_utf8_keeps_the_result_readable(server, api, sandbox, session):
+    """stdout/stderr are proto3 strings: the agent's raw bytes there made gRPC clients
+    fail to decode the whole result (exit code included), and REST dropped them."""
+    command = "printf 'result: \\377\\n'; printf 'e\\376' >&2; exit 7"
+    r = run(server, sandbox, command)
+    assert (r.exit_code, r.stdout, r.stderr) == (7, "result: \ufffd\n", "e\ufffd")
+    assert (r.stdout_bytes, r.stderr_bytes) == (b"result: \xff\n", b"e\xfe")
+    s = server.sandboxes.SessionExec(sb.SessionExecRequest(session_id=session, command=command))
+    assert (s.exit_code, s.stdout_bytes) == (7, b"result: \xff\n")
+    rest = requests.post(f"{api}/sandboxes/{sandbox}/exec", json={"command": command}).json()
+    assert rest["exitCode"] == 7 and rest["stdout"] == "result: \ufffd\n", rest
+    assert base64.b64decode(rest["stdoutBytes"]) == b"result: \xff\n", rest
+    plain = run(server, sandbox, "echo fine")
+    assert plain.stdout == "fine\n" and plain.stdout_bytes == b"", plain

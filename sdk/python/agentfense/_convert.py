@@ -150,7 +150,9 @@ def exec_result_from_pb(message: sandbox_pb2.ExecResult, command: str) -> ExecRe
                       stdout_truncated=message.stdout_truncated,
                       stderr_truncated=message.stderr_truncated,
                       oom_killed=message.oom_killed,
-                      pids_limit_reached=message.pids_limit_reached)
+                      pids_limit_reached=message.pids_limit_reached,
+                      stdout_bytes=message.stdout_bytes or None,
+                      stderr_bytes=message.stderr_bytes or None)
 
 
 def exec_chunk_from_pb(message: sandbox_pb2.ExecOutput) -> ExecChunk:

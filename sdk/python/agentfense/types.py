@@ -176,6 +176,10 @@ class ExecResult:
     oom_killed: bool = False
     # A fork of the command failed because the sandbox's pids limit was reached.
     pids_limit_reached: bool = False
+    # The exact output when it was not valid UTF-8 (``stdout``/``stderr`` then show each
+    # invalid byte as U+FFFD); None when the text is the output.
+    stdout_bytes: Optional[bytes] = None
+    stderr_bytes: Optional[bytes] = None
 
     @property
     def success(self) -> bool:
