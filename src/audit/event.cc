@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <ctime>
 
+#include "common/text_safety.h"
+
 namespace agentfense::audit {
 
 nlohmann::ordered_json to_fields(const Event& event) {
@@ -10,8 +12,11 @@ nlohmann::ordered_json to_fields(const Event& event) {
   out["kind"] = event.kind;
   out["op"] = event.op;
   if (!event.command.empty()) out["cmd"] = event.command;
-  if (!event.path.empty()) out["path"] = event.path;
-  if (!event.path2.empty()) out["path2"] = event.path2;
+  // Names are arbitrary bytes and the line is JSON: a name that is not UTF-8 is written
+  // quoted (path_to_wire), as the API and the commit lists carry it. Written raw, the
+  // serializer replaced its bad bytes with U+FFFD and two files read as one.
+  if (!event.path.empty()) out["path"] = path_to_wire(event.path);
+  if (!event.path2.empty()) out["path2"] = path_to_wire(event.path2);
   if (!event.type.empty()) out["type"] = event.type;
   if (!event.level.empty()) {
     out["level"] = event.level;

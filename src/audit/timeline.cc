@@ -69,8 +69,8 @@ bool Filter::matches(const nlohmann::json& event) const {
   if (!kind.empty() && text_of(event, "kind") != kind) return false;
   if (!outcome.empty() && text_of(event, "outcome") != outcome) return false;
   if (!op.empty() && text_of(event, "op") != op) return false;
-  if (!path.empty() && !under(text_of(event, "path"), path) &&
-      !under(text_of(event, "path2"), path)) {
+  if (!path.empty() && !under(path_from_wire(text_of(event, "path")), path) &&
+      !under(path_from_wire(text_of(event, "path2")), path)) {
     return false;
   }
   return true;
@@ -87,8 +87,9 @@ std::string format_event(const nlohmann::json& event) {
                 shown(kind).c_str(), shown(text_of(event, "op")).c_str());
   std::string line = head;
   const std::string path = text_of(event, "path");
-  if (!path.empty()) line += " " + quote_path(path);
-  if (const std::string to = text_of(event, "path2"); !to.empty()) line += " -> " + quote_path(to);
+  if (!path.empty()) line += " " + quote_path(path_from_wire(path));
+  if (const std::string to = text_of(event, "path2"); !to.empty())
+    line += " -> " + quote_path(path_from_wire(to));
   std::string why;
   if (const std::string reason = text_of(event, "reason"); !reason.empty()) why += reason;
   if (const std::string err = text_of(event, "errno"); !err.empty()) {

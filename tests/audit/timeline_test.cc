@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "audit/event.h"
 #include "audit/summary.h"
 
 namespace agentfense::audit {
@@ -74,6 +75,34 @@ TEST(Timeline, TheSummaryQuotesPathsAndEscapesCommandsToo) {
   }
   // The header, three section titles, one written path, the commands title and one command.
   EXPECT_EQ(lines, 7u) << text;
+}
+
+// A name that is not UTF-8 was written with U+FFFD for its bad bytes: "b\377" and
+// "b\376" read as one file. It is written quoted (as the API carries it) and shown as
+// the change review shows it.
+TEST(Timeline, NamesThatAreNotUtf8StayDistinct) {
+  Event first;
+  first.op = "create";
+  first.path = "/output/b\xff";
+  Event second = first;
+  second.path = "/output/b\xfe";
+  second.path2 = "/output/c\xfd";
+  const nlohmann::json a = to_fields(first), b = to_fields(second);
+  EXPECT_EQ(a["path"], "\"/output/b\\377\"");
+  EXPECT_EQ(b["path"], "\"/output/b\\376\"");
+  EXPECT_EQ(b["path2"], "\"/output/c\\375\"");
+  nlohmann::json line = b;
+  line["ts"] = "2026-12-05T10:00:00.000000Z";
+  line["outcome"] = "allowed";
+  const std::string shown = format_event(line);
+  EXPECT_NE(shown.find("\"/output/b\\376\" -> \"/output/c\\375\""), std::string::npos) << shown;
+  Filter only_b;
+  only_b.path = "/output/b\xfe";
+  EXPECT_TRUE(only_b.matches(line));
+  EXPECT_FALSE(only_b.matches(a));
+  // UTF-8 names are written as they are.
+  first.path = "/output/caf\xc3\xa9";
+  EXPECT_EQ(to_fields(first)["path"], "/output/caf\xc3\xa9");
 }
 
 }  // namespace
