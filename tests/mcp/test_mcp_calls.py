@@ -1,12 +1,14 @@
-"""How `agentfense mcp` bounds the tool calls an untrusted agent sends over stdio:
-at most 16 run at once (the rest are refused, not queued),
+"""How `agentfense mcp` bounds the tool calls an untrusted agent sends over stdio: finished
+calls leave no thread behind, at most 16 run at once (the rest are refused, not queued),
 and a request id can be in flight only once so that cancellation and SIGTERM reach every
 running call."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,12 @@ def tool_call(call_id: Any, name: str, arguments: dict[str, Any]) -> bytes:
                        "params": {"name": name, "arguments": arguments}}).encode()
 
 
+def mappings_of(pid: int) -> int:
+    """An exited thread leaves /proc/PID/task at once, but until it is joined its stack
+    (and guard page) stay mapped: the mappings show a leak the task list does not."""
+    return len(Path(f"/proc/{pid}/maps").read_text().splitlines())
+
+
 def sleeps_running(pid: int) -> int:
     count = 0
     for child in alive(descendants(pid)):
@@ -30,6 +38,30 @@ def sleeps_running(pid: int) -> int:
         except FileNotFoundError:
             pass
     return count
+
+
+def test_finished_calls_leave_no_thread_behind(agentfense: str, repo: Path) -> None:
+    raw = RawStdio(agentfense, repo)
+    try:
+        raw.initialize()
+        before = mappings_of(raw.process.pid), len(os.listdir(f"/proc/{raw.process.pid}/task"))
+        total = 3000
+        replies: list[dict[str, Any]] = []
+        reader = threading.Thread(target=lambda: replies.extend(
+            raw.receive() for _ in range(total)))
+        reader.start()
+        for start in range(0, total, 500):
+            raw.send(b"\n".join(tool_call(n, "read_file", {"bogus": 1})
+                                for n in range(start, start + 500)))
+        reader.join(timeout=60)
+        assert len(replies) == total
+        assert all(reply["result"]["isError"] for reply in replies)
+        # Every call has been answered: its thread must be gone, not kept until exit.
+        assert mappings_of(raw.process.pid) <= before[0] + 100, mappings_of(raw.process.pid)
+        assert len(os.listdir(f"/proc/{raw.process.pid}/task")) <= before[1] + 4
+    finally:
+        code, stderr = raw.close()
+    assert code == 0, stderr
 
 
 def test_calls_beyond_the_limit_are_refused_while_others_run(
