@@ -50,7 +50,9 @@ std::optional<json> McpSession::handle(const Message& message, const Notify& not
     if (method == "tools/list" || method == "tools/call") {
       if (!initialized_) throw RpcError(kInvalidRequest, "the session is not initialized yet");
       if (method == "tools/list") return make_result(message.id, tools_.list());
-      return call_tool(message, notify);
+      auto admitted = admit(message);
+      if (auto* refused = std::get_if<json>(&admitted)) return std::move(*refused);
+      return run(*std::get<std::unique_ptr<AdmittedCall>>(admitted), notify);
     }
     throw RpcError(kMethodNotFound, "method not found: " + method);
   } catch (const RpcError& error) {
@@ -75,28 +77,62 @@ json McpSession::initialize(const json& params) {
       {"instructions", identity_.instructions}};
 }
 
-std::optional<json> McpSession::call_tool(const Message& message, const Notify& notify) {
+std::variant<json, std::unique_ptr<AdmittedCall>> McpSession::admit(const Message& message) {
+  try {
+    if (!initialized_) throw RpcError(kInvalidRequest, "the session is not initialized yet");
+    std::unique_ptr<AdmittedCall> call = admit_call(message);
+    if (!call) {
+      return make_result(message.id,
+                         ToolTable::refusal(std::to_string(kMaxRunningCalls) +
+                                            " tool calls are already running, the most this "
+                                            "server allows; wait for one to finish and call "
+                                            "again"));
+    }
+    return call;
+  } catch (const RpcError& error) {
+    return make_error(message.id, error.code(), error.what());
+  } catch (const json::exception& error) {
+    return make_error(message.id, kInvalidParams, std::string("invalid params: ") + error.what());
+  }
+}
+
+// Null when kMaxRunningCalls calls already run.
+std::unique_ptr<AdmittedCall> McpSession::admit_call(const Message& message) {
   const json& params = message.params;
   const auto name = params.find("name");
   if (name == params.end() || !name->is_string())
     throw RpcError(kInvalidParams, "tools/call: \"name\" must be a string");
   const Tool* tool = tools_.find(name->get<std::string>());
   if (!tool) throw RpcError(kInvalidParams, "unknown tool: " + name->get<std::string>());
-  const json& args = params_object(params, "arguments");
+  (void)params_object(params, "arguments");
   const json token = params_object(params, "_meta").value("progressToken", json(nullptr));
   if (!token.is_null() && !token.is_string() && !token.is_number_integer())
     throw RpcError(kInvalidParams, "progressToken must be a string or integer");
 
-  const std::shared_ptr<Cancellation> cancellation = track(message.id);
+  auto cancellation = std::make_shared<Cancellation>();
+  std::lock_guard lock(mu_);
+  // One slot per id: a second call under a running call's id would take its slot, and
+  // then neither notifications/cancelled nor shutdown could reach the first.
+  if (in_flight_.contains(id_key(message.id)))
+    throw RpcError(kInvalidRequest, "request id " + message.id.dump() + " is already in flight");
+  if (in_flight_.size() >= kMaxRunningCalls) return nullptr;
+  if (closing_) cancellation->cancel();
+  in_flight_.emplace(id_key(message.id), cancellation);
+  return std::make_unique<AdmittedCall>(*this, message, *tool, std::move(cancellation));
+}
+
+std::optional<json> McpSession::run(AdmittedCall& call, const Notify& notify) {
+  const json& params = call.message_.params;
+  const json& args = params_object(params, "arguments");
+  const json token = params_object(params, "_meta").value("progressToken", json(nullptr));
   const ProgressReporter progress(token, notify);
-  ToolCall call{.sandbox = sandbox_,
-                .shells = shells_,
-                .progress = progress,
-                .cancel_fd = cancellation->fd()};
-  json result = tools_.call(*tool, args, call);
-  untrack(message.id);
-  if (cancellation->cancelled()) return std::nullopt;
-  return make_result(message.id, std::move(result));
+  ToolCall tool_call{.sandbox = sandbox_,
+                     .shells = shells_,
+                     .progress = progress,
+                     .cancel_fd = call.cancellation_->fd()};
+  json result = tools_.call(call.tool_, args, tool_call);
+  if (call.cancellation_->cancelled()) return std::nullopt;
+  return make_result(call.message_.id, std::move(result));
 }
 
 void McpSession::notification(const Message& message) {
@@ -113,17 +149,20 @@ void McpSession::cancel(const json& id) {
   if (const auto it = in_flight_.find(id_key(id)); it != in_flight_.end()) it->second->cancel();
 }
 
-std::shared_ptr<Cancellation> McpSession::track(const json& id) {
-  auto cancellation = std::make_shared<Cancellation>();
-  std::lock_guard lock(mu_);
-  if (closing_) cancellation->cancel();
-  in_flight_[id_key(id)] = cancellation;
-  return cancellation;
-}
-
 void McpSession::untrack(const json& id) {
   std::lock_guard lock(mu_);
   in_flight_.erase(id_key(id));
+}
+
+AdmittedCall::AdmittedCall(McpSession& session, Message message, const Tool& tool,
+                           std::shared_ptr<Cancellation> cancellation)
+    : session_(session),
+      message_(std::move(message)),
+      tool_(tool),
+      cancellation_(std::move(cancellation)) {}
+
+AdmittedCall::~AdmittedCall() {
+  session_.untrack(message_.id);
 }
 
 }  // namespace agentfense::cli::mcp

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "cli/mcp/cancellation.h"
 #include "cli/mcp/json_rpc.h"
@@ -33,8 +34,33 @@ struct ServerIdentity {
   std::string instructions;  // what the model is told about the sandbox
 };
 
+class McpSession;
+
+// A tools/call admitted to run: it holds its request id's place among the running calls
+// (so cancellation reaches it) until it is destroyed.
+class AdmittedCall {
+ public:
+  AdmittedCall(McpSession& session, Message message, const Tool& tool,
+               std::shared_ptr<Cancellation> cancellation);
+  AdmittedCall(const AdmittedCall&) = delete;
+  AdmittedCall& operator=(const AdmittedCall&) = delete;
+  ~AdmittedCall();
+
+ private:
+  friend class McpSession;
+  McpSession& session_;
+  const Message message_;
+  const Tool& tool_;
+  const std::shared_ptr<Cancellation> cancellation_;
+};
+
 class McpSession {
  public:
+  // Tool calls of one session running at once (each may hold a sandboxed command with
+  // its own memory and pids limits): more are refused, not queued, so that an agent
+  // cannot pile up commands or threads. The server's concurrent_execs example is 16 too.
+  static constexpr std::size_t kMaxRunningCalls = 16;
+
   McpSession(const ToolTable& tools, SandboxAccess& sandbox, const ServerIdentity& identity);
   McpSession(const McpSession&) = delete;
   McpSession& operator=(const McpSession&) = delete;
@@ -48,6 +74,13 @@ class McpSession {
   static bool is_tool_call(const Message& message) {
     return message.kind == Message::Kind::kRequest && message.method == "tools/call";
   }
+  // tools/call in two steps, so that a transport admits calls on its reading thread (in
+  // message order) and runs them elsewhere. admit() gives either the response to send at
+  // once (a bad request, an id already in flight, too many calls running) or the call.
+  std::variant<json, std::unique_ptr<AdmittedCall>> admit(const Message& message);
+  // Runs it, on any thread: the response, or nothing when the client cancelled it.
+  std::optional<json> run(AdmittedCall& call, const Notify& notify);
+
   bool initialized() const { return initialized_; }
   // Kills every running tool call (shutdown, HTTP session deleted).
   void cancel_all();
@@ -55,10 +88,10 @@ class McpSession {
   void cancel(const json& id);
 
  private:
+  friend class AdmittedCall;
   json initialize(const json& params);
-  std::optional<json> call_tool(const Message& message, const Notify& notify);
+  std::unique_ptr<AdmittedCall> admit_call(const Message& message);
   void notification(const Message& message);
-  std::shared_ptr<Cancellation> track(const json& id);
   void untrack(const json& id);
 
   const ToolTable& tools_;

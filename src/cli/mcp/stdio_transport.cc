@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -47,46 +48,98 @@ bool blank(const std::string& line) {
   return line.find_first_not_of(" \t\r") == std::string::npos;
 }
 
+// The threads of running tool calls. A finished one is joined at the next spawn (or
+// wait), not at exit: an exited thread keeps its stack mapped until joined, and an agent
+// sending cheap calls for long enough would run the process out of mappings.
+class Workers {
+ public:
+  ~Workers() {
+    for (Worker& worker : workers_) worker.thread.join();
+  }
+
+  void spawn(std::function<void()> work) {
+    reap();
+    Worker& worker = workers_.emplace_back();
+    worker.thread = std::thread([&done = worker.done, work = std::move(work)] {
+      work();
+      done = true;  // last: the thread touches nothing of ours after this
+    });
+  }
+  bool busy() {
+    reap();
+    return !workers_.empty();
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  void reap() {
+    std::erase_if(workers_, [](Worker& worker) {
+      if (!worker.done) return false;
+      worker.thread.join();
+      return true;
+    });
+  }
+
+  std::list<Worker> workers_;  // list: a running thread's `done` must not move
+};
+
 class StdioServer {
  public:
   StdioServer(McpSession& session, int out_fd) : session_(session), out_(out_fd) {}
 
-  ~StdioServer() {
-    session_.cancel_all();
-    for (std::thread& worker : workers_) worker.join();
-  }
+  ~StdioServer() { session_.cancel_all(); }  // then workers_ joins them
 
   void dispatch(const std::string& line) {
     Parsed parsed = parse_message(line);
     if (auto* error = std::get_if<json>(&parsed)) return out_.send(*error);
-    Message message = std::move(std::get<Message>(parsed));
+    const Message message = std::move(std::get<Message>(parsed));
     if (!McpSession::is_tool_call(message)) return answer(message);
-    ++running_;
-    workers_.emplace_back([this, message = std::move(message)] {
-      answer(message);
-      --running_;
+    // Admitted here, in message order, so that an id already in flight or a call over
+    // the limit is refused at once; only an admitted call gets a thread.
+    std::shared_ptr<AdmittedCall> call;
+    try {
+      auto admitted = session_.admit(message);
+      if (auto* refused = std::get_if<json>(&admitted)) return out_.send(*refused);
+      call = std::move(std::get<std::unique_ptr<AdmittedCall>>(admitted));
+    } catch (const std::exception& error) {
+      return out_.send(internal_error(message, error));
+    }
+    workers_.spawn([this, message, call = std::move(call)]() mutable {
+      std::optional<json> response;
+      try {
+        response = session_.run(*call, [this](const json& note) { out_.send(note); });
+      } catch (const std::exception& error) {
+        response = internal_error(message, error);
+      }
+      call.reset();  // its id is free again before the client can read the answer
+      if (response) out_.send(*response);
     });
   }
 
   void send(const json& message) { out_.send(message); }
-  bool busy() const { return running_ > 0; }
+  bool busy() { return workers_.busy(); }
 
  private:
+  static json internal_error(const Message& message, const std::exception& error) {
+    return make_error(message.id, kInternalError, std::string("internal error: ") + error.what());
+  }
+
   void answer(const Message& message) {
     std::optional<json> response;
     try {
       response = session_.handle(message, [this](const json& note) { out_.send(note); });
     } catch (const std::exception& error) {
-      response =
-          make_error(message.id, kInternalError, std::string("internal error: ") + error.what());
+      response = internal_error(message, error);
     }
     if (response) out_.send(*response);
   }
 
   McpSession& session_;
   LineWriter out_;
-  std::list<std::thread> workers_;  // joined at the end; finished ones cost a few bytes
-  std::atomic<int> running_{0};
+  Workers workers_;  // last: joined before the writer goes
 };
 
 }  // namespace

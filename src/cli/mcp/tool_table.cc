@@ -125,4 +125,8 @@ json ToolTable::call(const Tool& tool, const json& args, ToolCall& call) const {
   }
 }
 
+json ToolTable::refusal(const std::string& message) {
+  return failure(message, nullptr);
+}
+
 }  // namespace agentfense::cli::mcp

@@ -54,6 +54,8 @@ class ToolTable {
   // The tools/call result: validates `args` against the tool's input schema, runs it
   // and wraps its output (or its failure) as MCP content.
   json call(const Tool& tool, const json& args, ToolCall& call) const;
+  // A tools/call result with isError true: for a call refused before it ran.
+  static json refusal(const std::string& message);
 
  private:
   std::vector<Tool> tools_;
