@@ -45,3 +45,27 @@ def test_a_timeout_under_a_millisecond_still_stops_the_command(agentfense: str,
         assert reply["result"].get("isError"), reply
     finally:
         raw.close()
+
+
+def test_files_that_are_not_regular_and_offsets_past_int64_are_refused(agentfense: str,
+                                                                       repo: Path) -> None:
+    """read_file and write_file of a FIFO the agent made waited out their 120 s script
+    timeout; an offset of 2^64-1 read the file from its start."""
+    raw = RawStdio(agentfense, repo)
+    try:
+        raw.initialize()
+        made = tool_call(raw, 1, "run", {"command": "mkfifo /workspace/output/pipe"})
+        assert not made["result"].get("isError"), made
+        start = time.monotonic()
+        for call_id, (name, arguments) in enumerate([
+                ("read_file", {"path": "output/pipe"}),
+                ("write_file", {"path": "output/pipe", "content": "x"})], start=2):
+            reply = tool_call(raw, call_id, name, arguments)
+            assert reply["result"].get("isError"), reply
+            assert "not a regular file" in reply["result"]["content"][0]["text"], reply
+        assert time.monotonic() - start < 20
+        huge = tool_call(raw, 4, "read_file", {"path": "output/report.txt", "offset": 2**64 - 1})
+        assert huge["result"].get("isError"), huge
+        assert "offset must be an integer" in huge["result"]["content"][0]["text"], huge
+    finally:
+        raw.close()

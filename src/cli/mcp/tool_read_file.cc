@@ -1,5 +1,6 @@
 // read_file: a file's content as the sandbox sees it (workspace_script.h).
 #include <algorithm>
+#include <cstdint>
 
 #include "cli/mcp/base64.h"
 #include "cli/mcp/sandbox_access.h"
@@ -15,16 +16,28 @@ constexpr std::int64_t kDefaultMaxBytes = 256 * 1024;
 constexpr const char* kScript = R"SH(p=$1
 [ -e "$p" ] || exit 100
 [ -d "$p" ] && exit 102
+[ -f "$p" ] || exit 105
 { exec 3<"$p"; } 2>/dev/null || exit 101
 stat -L -c %s -- "$p" >&2
 if [ "$2" -gt 0 ]; then tail -c +"$(($2 + 1))" <&3 | head -c "$3"; else head -c "$3" <&3; fi
 )SH";
 
+// A JSON integer 0..2^63-1. Read as int64_t, 2^64-1 (which the schema's minimum lets
+// through as unsigned) was -1: the file was read from its start.
+std::int64_t count_of(const json& args, const char* name, std::int64_t fallback) {
+  const auto it = args.find(name);
+  if (it == args.end()) return fallback;
+  if (!it->is_number_integer() || (it->is_number_unsigned() ? it->get<std::uint64_t>() > INT64_MAX
+                                                            : it->get<std::int64_t>() < 0))
+    throw ToolFailure(std::string(name) + " must be an integer from 0 to 2^63-1");
+  return it->get<std::int64_t>();
+}
+
 json read_file(const json& args, ToolCall& call) {
   const WorkspacePath path = workspace_path(args, "path", false);
-  const std::int64_t offset = args.value("offset", std::int64_t{0});
+  const std::int64_t offset = count_of(args, "offset", 0);
   const std::int64_t limit = static_cast<std::int64_t>(call.sandbox.defaults().output_limit) - 1;
-  const std::int64_t max_bytes = std::min(args.value("max_bytes", kDefaultMaxBytes), limit);
+  const std::int64_t max_bytes = std::min(count_of(args, "max_bytes", kDefaultMaxBytes), limit);
   // One byte more than asked: its presence says the content was cut.
   const runtime::ExecResult result = run_script(
       call, kScript, {path.inside, std::to_string(offset), std::to_string(max_bytes + 1)},

@@ -11,6 +11,7 @@ namespace {
 // $1 path, $2 "1" to create missing parent directories; the content on stdin.
 constexpr const char* kScript = R"SH(p=$1
 [ -d "$p" ] && exit 102
+if [ -e "$p" ]; then [ -f "$p" ] || exit 105; fi
 d=$(dirname -- "$p")
 if [ "$2" = 1 ] && [ ! -d "$d" ]; then mkdir -p -- "$d" 2>/dev/null || exit 101; fi
 [ -d "$d" ] || exit 100

@@ -57,6 +57,8 @@ void fail_with_status(const runtime::ExecResult& result, const WorkspacePath& pa
       throw ToolFailure(name + " is a directory");
     case kScriptNotDirectory:
       throw ToolFailure(name + " is not a directory");
+    case kScriptNotRegular:
+      throw ToolFailure(name + " is not a regular file (a FIFO, socket or device)");
     default:
       throw ToolFailure(std::string(verb) + " " + name + " failed (status " +
                         std::to_string(result.exit_code) +

@@ -22,6 +22,8 @@ enum ScriptStatus : int {
   kScriptDenied = 101,
   kScriptIsDirectory = 102,
   kScriptNotDirectory = 103,
+  // 104: write_file's own (the write failed)
+  kScriptNotRegular = 105,  // a FIFO, socket or device: opening one could wait forever
 };
 
 struct WorkspacePath {
