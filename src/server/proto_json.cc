@@ -100,13 +100,15 @@ void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
   if (!status.ok()) ThrowJsonBodyError(json, message, std::string(status.message()));
 }
 
-void SetFieldFromText(pb::Message& message, const std::string& name, const std::string& value) {
+void SetFieldFromText(pb::Message& message, const std::string& name, const std::string& value,
+                      bool again) {
   const pb::Descriptor& type = *message.GetDescriptor();
   const pb::FieldDescriptor* field = type.FindFieldByName(name);
   if (field == nullptr) field = type.FindFieldByCamelcaseName(name);
   if (field == nullptr) BadParam(name, "unknown field of " + type.name());
   const pb::Reflection& r = *message.GetReflection();
   const bool rep = field->is_repeated();
+  if (again && !rep) BadParam(name, "given more than once");
   using F = pb::FieldDescriptor;
   switch (field->cpp_type()) {
     case F::CPPTYPE_STRING:

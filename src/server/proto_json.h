@@ -25,9 +25,21 @@ void MergeJsonIntoMessage(std::string_view json, google::protobuf::Message& mess
 // Sets the scalar (or appends to the repeated scalar) field `name` (proto or JSON
 // spelling) from its URL text: numbers, true/false/1/0, enum names or numbers.
 // Throws ApiError(INVALID_ARGUMENT) for an unknown field, a message-typed field or a
-// value that does not parse.
+// value that does not parse, and for a field that is not repeated given `again` (a
+// second time in one URL: "?kind=file&kind=security" silently kept the last one).
 void SetFieldFromText(google::protobuf::Message& message, const std::string& name,
-                      const std::string& value);
+                      const std::string& value, bool again = false);
+
+// Every URL query parameter of `params` (name -> value, names may repeat) set on
+// `message` with SetFieldFromText.
+template <typename Params>
+void SetFieldsFromQuery(google::protobuf::Message& message, const Params& params) {
+  std::string previous;
+  for (const auto& [name, value] : params) {  // a multimap: equal names are adjacent
+    SetFieldFromText(message, name, value, name == previous);
+    previous = name;
+  }
+}
 
 // The REST error body: {"code": 5, "status": "NOT_FOUND", "message": "...",
 // "reason": "..."}, plus "result" (the JSON object `result_json`) when one is given: a

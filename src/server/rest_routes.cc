@@ -17,7 +17,7 @@ constexpr const char* kNdjson = "application/x-ndjson";
 
 // Query parameters, then path parameters, onto `message` (the body is already merged).
 void ApplyUrlParams(const RestCall& call, google::protobuf::Message& message) {
-  for (const auto& [name, value] : call.http.params) SetFieldFromText(message, name, value);
+  SetFieldsFromQuery(message, call.http.params);
   for (const auto& [name, value] : call.path_params) SetFieldFromText(message, name, value);
 }
 
@@ -133,7 +133,7 @@ RestHandler UploadFile(CodebaseApi& api) {
   return [&api](RestCall& rest, httplib::Response& response) {
     v1::UploadChunk::Metadata metadata;
     metadata.set_total_size(DeclaredBodySize(rest.http));
-    for (const auto& [name, value] : rest.http.params) SetFieldFromText(metadata, name, value);
+    SetFieldsFromQuery(metadata, rest.http.params);
     metadata.set_codebase_id(rest.param("codebase_id"));
     metadata.set_file_path(FilePathParam(rest, "file_path"));
     const auto result =

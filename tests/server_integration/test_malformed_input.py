@@ -353,6 +353,15 @@ def test_rest_short_spellings_in_url_parameters(api, codebase):
     assert_rest_invalid(r, "INVALID_REQUEST", "sync_mode", "manual")
 
 
+def test_a_url_parameter_given_twice_is_refused_unless_it_is_a_list(api, sandbox):
+    """?kind=file&kind=security answered 200 with whichever came last (an empty trail)."""
+    r = requests.get(f"{api}/sandboxes/{sandbox}/audit",
+                     params=[("kind", "file"), ("kind", "security")])
+    assert_rest_invalid(r, "INVALID_REQUEST", "kind", "given more than once")
+    r = requests.get(f"{api}/sandboxes/{sandbox}/audit", params=[("kind", "security")])
+    assert r.status_code == 200 and r.text.strip(), r.text
+
+
 def test_rest_nested_field_is_named(api, codebase):
     r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, "permissions": [
         {"pattern": "**", "permission": "PERMISSION_READ"},
