@@ -92,15 +92,16 @@ CompiledRule compile_rule(const Rule& rule, int number, CompileBudget& spent) {
   }
 }
 
-std::string rule_error_prefix(const Rule& rule, int number) {
-  // Enough to recognise the rule; the reason after it must survive any cut of the message.
+std::string shown_pattern(const std::string& pattern) {
   constexpr std::size_t kShownBytes = 100;
-  std::string shown = rule.pattern.substr(0, kShownBytes);
+  if (pattern.size() <= kShownBytes) return pattern;
+  return pattern.substr(0, kShownBytes) + "... (" + std::to_string(pattern.size()) + " bytes)";
+}
+
+std::string rule_error_prefix(const Rule& rule, int number) {
+  std::string shown = shown_pattern(rule.pattern);
   for (char& c : shown) {
     if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keep the message one printable line
-  }
-  if (rule.pattern.size() > kShownBytes) {
-    shown += "... (" + std::to_string(rule.pattern.size()) + " bytes)";
   }
   return "rule " + std::to_string(number) + " (\"" + shown + "\"): ";
 }

@@ -97,6 +97,11 @@ class RuleError : public UserError {
   std::string why_;
 };
 
+// A rule's pattern as error messages show it: whole up to 100 bytes, else its first 100
+// and its length ("src/aaa... (5000 bytes)"), so that the reason after it survives any
+// cut of the message. Not escaped: each caller makes it printable its own way.
+std::string shown_pattern(const std::string& pattern);
+
 // Checks rules one at a time as Policy::compile would, against one shared budget: for a
 // caller that names the bad rule in its own terms (the API's permissions[i]). Checking
 // each rule alone instead let N rules cost N times what one rule may.

@@ -7,14 +7,11 @@ namespace agentfense::server {
 namespace {
 
 ApiError invalid_rule(int index, const v1::PermissionRule& rule, const std::string& why) {
-  // The reason must survive the cut of long messages (error_status.h): a long pattern is
-  // shown by its start and length.
-  constexpr std::size_t kShownBytes = 100;
-  const std::string& pattern = rule.pattern();
-  std::string shown = escape_user_text(pattern.substr(0, kShownBytes));
-  if (pattern.size() > kShownBytes) shown += "... (" + std::to_string(pattern.size()) + " bytes)";
+  // A long pattern is shown by its start and length: the reason must survive the cut of
+  // long messages (error_status.h).
   return ApiError(StatusCode::INVALID_ARGUMENT,
-                  "permissions[" + std::to_string(index) + "] ('" + shown + "'): " + why,
+                  "permissions[" + std::to_string(index) + "] ('" +
+                      escape_user_text(policy::shown_pattern(rule.pattern())) + "'): " + why,
                   kReasonInvalidRule);
 }
 
