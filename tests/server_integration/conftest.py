@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, common, sb, upload
+from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, common, sb, serving, upload
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docker"))
 from dockerd import NO_BASH_IMAGE, TEST_IMAGE, start_with_images  # noqa: E402
@@ -77,14 +77,10 @@ def runtime_kw(runtime: str) -> dict:
 
 @pytest.fixture(scope="module")
 def server(import_root, dockerd):
-    data_dir = tempfile.mkdtemp(prefix="af-server-")
-    srv = Server(data_dir, config=(
+    yield from serving("af-server-", config=(
         "runtime:\n  output_limit: 1MiB\n  max_timeout: 10m\n" + docker_config(dockerd) +
         f"storage:\n  import_roots: [{import_root}]\n"
-        "sandbox:\n  cleanup_interval: 1s\n")).start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+        "sandbox:\n  cleanup_interval: 1s\n"))
 
 
 def make_codebase(server: Server, files: dict[str, bytes] | None = None, owner: str = "") -> str:

@@ -6,6 +6,7 @@ directory and no process of its own."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import grpc
 
@@ -230,6 +232,19 @@ class Server:
                 return
             time.sleep(0.1)
         raise AssertionError(f"left behind: processes {alive}, mounts {mounts_under(self.data_dir)}")
+
+
+def serving(prefix: str, config: str = "", **server_kw) -> Iterator[Server]:
+    """For a fixture to `yield from`: a server started over a fresh data directory
+    named `prefix...`; afterwards it must stop cleanly (exit 0, nothing left behind), and
+    its data directory goes either way."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    try:
+        srv = Server(data_dir, config=config, **server_kw).start()
+        yield srv
+        assert srv.stop() == 0, srv.read_log()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def rule(pattern: str, permission: str, priority: int = 0, type_: str = "GLOB"):

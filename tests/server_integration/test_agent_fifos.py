@@ -5,8 +5,6 @@ and the server still stops on SIGTERM (the module's server fixture checks that).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +12,7 @@ import grpc
 import pytest
 
 from conftest import run
-from server_harness import Server, common, reason_of, sb
+from server_harness import common, reason_of, sb, serving
 
 DEADLINE = 5  # seconds; a blocked open(2) would run past it
 
@@ -22,11 +20,7 @@ DEADLINE = 5  # seconds; a blocked open(2) would run past it
 @pytest.fixture(scope="module")
 def server():
     # No docker here: the FIFO is a bwrap sandbox's doing.
-    data_dir = tempfile.mkdtemp(prefix="af-server-")
-    srv = Server(data_dir).start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-server-")
 
 
 def refused_as_fifo(call, kind: str = "a FIFO") -> None:

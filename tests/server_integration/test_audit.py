@@ -20,17 +20,13 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import make_codebase, make_sandbox, run
-from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, common, reason_of, sb
+from server_harness import AGENT_SAFE, Server, agentfense_bin, cb, common, reason_of, sb, serving
 from tenants import start_tenant_server
 
 
 @pytest.fixture(scope="module")
 def server():
-    data_dir = tempfile.mkdtemp(prefix="af-audit-")
-    srv = Server(data_dir, config="sandbox:\n  cleanup_interval: 1s\n").start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-audit-", config="sandbox:\n  cleanup_interval: 1s\n")
 
 
 def events(server, sandbox_id: str, **filters) -> list[dict]:

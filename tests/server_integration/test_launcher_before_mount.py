@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,18 +18,15 @@ import grpc
 import pytest
 
 from conftest import make_codebase, make_sandbox, run
-from server_harness import AGENT_SAFE, Server, agentfense_bin, descendants, mounts_under, sb
+from server_harness import (AGENT_SAFE, Server, agentfense_bin, descendants, mounts_under, sb,
+                            serving)
 
 DEBUG = "logging:\n  level: debug\n"
 
 
 @pytest.fixture(scope="module")
 def server():
-    data_dir = tempfile.mkdtemp(prefix="af-early-")
-    srv = Server(data_dir, config=DEBUG).start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-early-", config=DEBUG)
 
 
 VIEW = r"""

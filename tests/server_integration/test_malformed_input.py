@@ -21,7 +21,7 @@ import pytest
 import requests
 from google.protobuf.duration_pb2 import Duration
 
-from conftest import make_sandbox, run
+from conftest import run
 from server_harness import cb, reason_of, rule, sb
 
 MAX_COMMAND = 131071  # Linux MAX_ARG_STRLEN (128 KiB) minus the terminating NUL

@@ -10,16 +10,14 @@ of every file send the daemon no READDIR and no READ.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import make_codebase, make_sandbox, run
-from server_harness import Server, sb
+from server_harness import Server, sb, serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes"))
 from control_socket import control_request  # noqa: E402
@@ -39,13 +37,10 @@ def walked(server: Server, sandbox_id: str) -> dict:
 
 @pytest.fixture(scope="module", params=["on", "off"])
 def server(request):
-    data_dir = tempfile.mkdtemp(prefix="af-prewarm-")
     config = "sandbox:\n  prewarm: false\n" if request.param == "off" else ""
-    srv = Server(data_dir, config=config).start()
-    srv.prewarm = request.param
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    for srv in serving("af-prewarm-", config=config):
+        srv.prewarm = request.param
+        yield srv
 
 
 def test_the_first_command_finds_the_caches_warm(server):

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import zlib
 
 import grpc
@@ -19,7 +17,7 @@ import pytest
 import requests
 
 from conftest import make_codebase, make_sandbox, run
-from server_harness import AGENT_SAFE, Server, cb, common, reason_of, sb, upload
+from server_harness import cb, common, reason_of, sb, serving, upload
 
 MIB = 1024 * 1024
 
@@ -27,24 +25,13 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def server():
     """Small limits, so each one can be reached quickly."""
-    data_dir = tempfile.mkdtemp(prefix="af-quota-")
-    srv = Server(data_dir, config=(
-        "sandbox:\n  disk_bytes: 64MiB\n  disk_inodes: 5000\n"
-        "storage:\n  max_upload_bytes: 4MiB\n  max_codebase_bytes: 80MiB\n"
-        "  max_archive_bytes: 8MiB\n  max_archive_entries: 100\n")).start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-quota-", config=( "sandbox:\n  disk_bytes: 64MiB\n  disk_inodes: 5000\n" "storage:\n  max_upload_bytes: 4MiB\n  max_codebase_bytes: 80MiB\n" "  max_archive_bytes: 8MiB\n  max_archive_entries: 100\n"))
 
 
 @pytest.fixture(scope="module")
 def default_server():
     """No config file: the defaults must already stop an archive bomb."""
-    data_dir = tempfile.mkdtemp(prefix="af-quota-defaults-")
-    srv = Server(data_dir).start()
-    yield srv
-    assert srv.stop() == 0, srv.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-quota-defaults-")
 
 
 def host_allocated(path: str) -> int:

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import SECRET, download, make_codebase, make_sandbox, run, runtime_kw
-from server_harness import AGENT_SAFE, Server, common, reason_of, rule, sb, upload
+from server_harness import AGENT_SAFE, common, reason_of, rule, sb, serving, upload
 
 # Tests taking `runtime` (directly or through `sandbox`) run on both runtimes.
 RUNTIMES = ("bwrap", "docker")
@@ -265,13 +265,7 @@ def test_sandbox_scoped_files_follow_the_rules(server, codebase, sandbox):
 
 @pytest.fixture(scope="module")
 def strict_server():
-    import shutil
-    import tempfile
-    data_dir = tempfile.mkdtemp(prefix="af-strict-")
-    srv = Server(data_dir, config="sandbox:\n  max_per_user: 2\n  cleanup_interval: 500ms\n").start()
-    yield srv
-    assert srv.stop() == 0
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-strict-", config="sandbox:\n  max_per_user: 2\n  cleanup_interval: 500ms\n")
 
 
 def test_max_per_user(strict_server):

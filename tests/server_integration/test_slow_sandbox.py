@@ -26,7 +26,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import make_codebase, make_sandbox, run
-from server_harness import Server, agentfense_bin, common, sb
+from server_harness import Server, agentfense_bin, common, sb, serving
 
 MOUNT_DELAY = 3  # seconds a slow fs process waits before it starts
 
@@ -58,12 +58,7 @@ def binaries():
 
 @pytest.fixture(scope="module")
 def srv(binaries):
-    data_dir = tempfile.mkdtemp(prefix="af-slow-")
-    server = Server(data_dir, config="runtime:\n  max_timeout: 10m\n",
-                    program=binaries[0]).start()
-    yield server
-    assert server.stop() == 0, server.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-slow-", config="runtime:\n  max_timeout: 10m\n", program=binaries[0])
 
 
 def _seconds(n: int) -> Duration:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,18 +17,14 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import download, make_codebase, make_sandbox, run
-from server_harness import Server, common, descendants, reason_of, rule, sb
+from server_harness import Server, common, descendants, reason_of, rule, sb, serving
 
 LONG = "sleep 47"  # a command line no other test runs
 
 
 @pytest.fixture(scope="module")
 def srv():
-    data_dir = tempfile.mkdtemp(prefix="af-stop-")
-    server = Server(data_dir).start()
-    yield server
-    assert server.stop() == 0, server.read_log()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    yield from serving("af-stop-")
 
 
 def cmdline(pid: int) -> list[str]:
