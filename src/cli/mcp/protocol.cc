@@ -105,7 +105,7 @@ std::unique_ptr<AdmittedCall> McpSession::admit_call(const Message& message) {
   const Tool* tool = tools_.find(name->get<std::string>());
   if (!tool) throw RpcError(kInvalidParams, "unknown tool: " + name->get<std::string>());
   (void)params_object(params, "arguments");
-  const json token = params_object(params, "_meta").value("progressToken", json(nullptr));
+  json token = params_object(params, "_meta").value("progressToken", json(nullptr));
   if (!token.is_null() && !token.is_string() && !token.is_number_integer())
     throw RpcError(kInvalidParams, "progressToken must be a string or integer");
 
@@ -118,14 +118,14 @@ std::unique_ptr<AdmittedCall> McpSession::admit_call(const Message& message) {
   if (in_flight_.size() >= kMaxRunningCalls) return nullptr;
   if (closing_) cancellation->cancel();
   in_flight_.emplace(id_key(message.id), cancellation);
-  return std::make_unique<AdmittedCall>(*this, message, *tool, std::move(cancellation));
+  return std::make_unique<AdmittedCall>(*this, message, *tool, std::move(token),
+                                        std::move(cancellation));
 }
 
 std::optional<json> McpSession::run(AdmittedCall& call, const Notify& notify) {
   const json& params = call.message_.params;
   const json& args = params_object(params, "arguments");
-  const json token = params_object(params, "_meta").value("progressToken", json(nullptr));
-  const ProgressReporter progress(token, notify);
+  const ProgressReporter progress(call.progress_token_, notify);
   ToolCall tool_call{.sandbox = sandbox_,
                      .shells = shells_,
                      .progress = progress,
@@ -155,10 +155,11 @@ void McpSession::untrack(const json& id) {
 }
 
 AdmittedCall::AdmittedCall(McpSession& session, Message message, const Tool& tool,
-                           std::shared_ptr<Cancellation> cancellation)
+                           json progress_token, std::shared_ptr<Cancellation> cancellation)
     : session_(session),
       message_(std::move(message)),
       tool_(tool),
+      progress_token_(std::move(progress_token)),
       cancellation_(std::move(cancellation)) {}
 
 AdmittedCall::~AdmittedCall() {

@@ -40,7 +40,7 @@ class McpSession;
 // (so cancellation reaches it) until it is destroyed.
 class AdmittedCall {
  public:
-  AdmittedCall(McpSession& session, Message message, const Tool& tool,
+  AdmittedCall(McpSession& session, Message message, const Tool& tool, json progress_token,
                std::shared_ptr<Cancellation> cancellation);
   AdmittedCall(const AdmittedCall&) = delete;
   AdmittedCall& operator=(const AdmittedCall&) = delete;
@@ -51,6 +51,7 @@ class AdmittedCall {
   McpSession& session_;
   const Message message_;
   const Tool& tool_;
+  const json progress_token_;  // null, or the string or integer the client chose
   const std::shared_ptr<Cancellation> cancellation_;
 };
 
