@@ -190,9 +190,12 @@ int run_server(const Config& config) {
     certificates =
         std::make_shared<TlsCertificates>(tls_files(config), config.storage.data_dir + "/tls");
   log_exposure(config);
-  // The data dir holds every sandbox's write layer: nobody else may read it.
+  // The data dir holds every sandbox's write layer, the codebase store every uploaded
+  // file (hidden ones too: `.env` is read only through the fs): nobody else may read
+  // them, also when the config puts the store outside the data dir. Only root processes
+  // (the server, its fs processes, dockerd) read the store itself.
   ensure_dir(config.storage.data_dir, 0700);
-  ensure_dir(config.storage.codebase_path, 0755);
+  ensure_dir(config.storage.codebase_path, 0700);
   std::filesystem::create_directories(
       std::filesystem::path(config.storage.mount_path).parent_path());
   supervisor::make_private_dir(config.storage.mount_path);

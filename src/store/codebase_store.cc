@@ -103,7 +103,7 @@ v1::Codebase CodebaseStore::create(const std::string& name, const std::string& o
   // deleted again, so a failed create leaves no codebase without its directory.
   v1::Codebase codebase = insert(name, owner_id, "", {});
   const std::string dir = codebase_path_ + "/" + codebase.id();
-  if (::mkdir(dir.c_str(), 0755) != 0) {
+  if (::mkdir(dir.c_str(), 0700) != 0) {
     const int err = errno;
     auto guard = db_.lock();
     Statement(db_, "DELETE FROM codebases WHERE id = ?").bind(1, codebase.id()).run();

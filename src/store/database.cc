@@ -1,6 +1,14 @@
 #include "store/database.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <string>
+
+#include "common/errors.h"
+#include "common/unique_fd.h"
 
 namespace agentfense::store {
 
@@ -70,8 +78,31 @@ bool Statement::column_is_null(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
+namespace {
+
+// The database names every tenant's codebases, sandboxes and sessions: only the server
+// may read it, wherever `storage.db_path` puts it. SQLite creates a database with 0644
+// (less the umask) and its -wal, -shm and -journal files with the database's mode, so
+// the database is made 0600 before SQLite opens it; files an older server left wider
+// are narrowed.
+void make_owner_only(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw SystemError("create database " + path, errno);
+  const UniqueFd file(fd);
+  check_syscall(::fchmod(file.get(), 0600), "chmod database " + path);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    const std::string companion = path + suffix;
+    // Absent is the usual case; a companion we cannot narrow is refused like the database.
+    if (::chmod(companion.c_str(), 0600) != 0 && errno != ENOENT)
+      throw SystemError("chmod " + companion, errno);
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Database> Database::open(const std::string& path,
                                          const std::vector<std::string>& migrations) {
+  make_owner_only(path);
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw,
