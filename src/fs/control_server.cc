@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <system_error>
 
 #include "common/errors.h"
 
@@ -92,12 +93,12 @@ ControlServer::~ControlServer() {
   // hang, which is still better than closing fds other threads are polling.
   (void)!::write(stop_write_.get(), &byte, 1);
   acceptor_.join();
-  std::vector<std::thread> connections;
+  std::list<Connection> connections;
   {
     std::lock_guard lock(mu_);
     connections.swap(connections_);
   }
-  for (std::thread& connection : connections) connection.join();
+  for (Connection& connection : connections) connection.thread.join();
   (void)::unlink(path_.c_str());
 }
 
@@ -121,8 +122,30 @@ void ControlServer::accept_loop() {
       continue;
     }
     std::lock_guard lock(mu_);
-    connections_.emplace_back(
-        [this, fd = connection.release()] { serve_connection(UniqueFd(fd)); });
+    join_finished_connections();
+    Connection& entry = connections_.emplace_back();
+    try {
+      entry.thread = std::thread([this, &entry, fd = connection.get()] {
+        serve_connection(UniqueFd(fd));
+        entry.finished = true;
+      });
+      (void)connection.release();  // the thread owns it now
+    } catch (const std::system_error&) {
+      // No thread to spare (EAGAIN): this connection is closed unserved, the supervisor
+      // sees the request fail; the mount keeps serving.
+      connections_.pop_back();
+    }
+  }
+}
+
+void ControlServer::join_finished_connections() {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    if (!it->finished) {
+      ++it;
+      continue;
+    }
+    it->thread.join();  // it has returned from serve_connection: at most its exit is left
+    it = connections_.erase(it);
   }
 }
 

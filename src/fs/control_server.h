@@ -5,12 +5,13 @@
 // supervisor keeps it in a root-only directory).
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -31,7 +32,17 @@ class ControlServer {
   ~ControlServer();
 
  private:
+  // One per connection; its thread marks it finished as its last step, and the acceptor
+  // joins finished ones before it starts another: an exited thread that is never joined
+  // keeps its 8 MiB stack mapped, and the supervisor opens a connection per call beyond
+  // its pool (unbounded growth of the fs process before, outside the sandbox's limits).
+  struct Connection {
+    std::thread thread;
+    std::atomic<bool> finished{false};
+  };
+
   void accept_loop();
+  void join_finished_connections();  // caller holds mu_
   void serve_connection(UniqueFd connection);
   // Waits until `fd` is readable; false once the server is stopping.
   bool wait_readable(int fd) const;
@@ -42,7 +53,7 @@ class ControlServer {
   UniqueFd stop_read_;  // readable (for every poller at once) once stopping
   UniqueFd stop_write_;
   std::mutex mu_;
-  std::vector<std::thread> connections_;  // guarded by mu_
+  std::list<Connection> connections_;  // guarded by mu_; a list: threads hold their entry
   std::thread acceptor_;
 };
 

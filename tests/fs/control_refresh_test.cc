@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "control_fixture.h"
 
@@ -151,6 +152,35 @@ TEST_F(ControlRefresh, SocketIsRemovedWhenTheServerStops) {
   }
   EXPECT_FALSE(std::filesystem::exists(path));
   EXPECT_THROW(supervisor::ControlClient{path}, SystemError);
+}
+
+// Address space mapped by this process (VmSize), in KiB.
+long mapped_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
+  return -1;
+}
+
+// Each connection is served on a thread. Exited threads that were never joined kept their
+// 8 MiB stacks mapped until the mount ended: the supervisor opens a connection per call
+// beyond its pool, so a tenant's concurrent calls grew the fs process without bound.
+TEST_F(ControlRefresh, FinishedConnectionsDoNotKeepTheirStacks) {
+  const std::string path = root_ + "/standalone.sock";
+  ControlServer server(path, [](std::string_view) { return std::string("{\"ok\":true}"); });
+  const auto ping_once = [&] {
+    supervisor::ControlClient client(path);
+    client.call({.op = layer::control::Op::kPing}, std::chrono::seconds(5));
+  };
+  for (int i = 0; i < 8; ++i) ping_once();  // the first thread stacks and arenas
+  const long before = mapped_kib();
+  constexpr int kConnections = 300;  // 2.4 GB of stacks if none were joined
+  for (int i = 0; i < kConnections; ++i) ping_once();
+  const long grown_kib = mapped_kib() - before;
+  ASSERT_GE(before, 0);
+  EXPECT_LT(grown_kib, 64 * 1024) << "mapped " << grown_kib / 1024 << " MiB more after "
+                                  << kConnections << " connections";
 }
 
 }  // namespace
