@@ -9,6 +9,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/text_safety.h"
+
 namespace agentfense::log {
 namespace {
 
@@ -18,9 +20,12 @@ std::atomic<int> g_fd{STDERR_FILENO};
 // Orders whole lines from this process even when a long line needs several write(2)s.
 std::mutex g_write_mutex;
 
-// Invalid UTF-8 in a field (a path, command output) must not make logging throw.
+// Invalid UTF-8 in a field (a path, command output) must not make logging throw. Every
+// character outside ASCII is written as \uNNNN: client text (commands, paths) may hold C1
+// and bidi controls and line separators, which a log viewer would act on (a forged line,
+// text shown reordered); JSON readers decode them back.
 std::string dump_json(const Fields& value) {
-  return value.dump(-1, ' ', false, Fields::error_handler_t::replace);
+  return value.dump(-1, ' ', /*ensure_ascii=*/true, Fields::error_handler_t::replace);
 }
 
 std::string timestamp_now() {
@@ -50,12 +55,14 @@ std::string_view upper_name(Level level) {
   return "INFO";
 }
 
+// A text-format token is written bare when it is plain: readable names in other scripts
+// stay readable; anything a viewer would act on is quoted (and then \u-escaped).
 bool needs_quoting(std::string_view text) {
   if (text.empty()) return true;
   for (const unsigned char c : text) {
     if (c <= ' ' || c == '"' || c == '=' || c == 0x7f) return true;
   }
-  return false;
+  return has_display_controls(text);
 }
 
 void append_text_token(std::string& line, const std::string& token) {

@@ -36,10 +36,12 @@ std::size_t utf8_sequence(std::string_view text, char32_t& code_point) {
   return length;
 }
 
-// Code points that reorder or hide text on display: C1 controls and the bidi controls.
+// Code points that reorder or hide text on display, or break a line for some readers:
+// C1 controls (U+0085 is a line break to Python and some viewers), the bidi controls and
+// the line and paragraph separators.
 bool is_invisible_control(char32_t c) {
   return (c >= 0x80 && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
-         c == 0x200E || c == 0x200F || c == 0x061C;
+         c == 0x200E || c == 0x200F || c == 0x061C || c == 0x2028 || c == 0x2029;
 }
 
 void append_escape(std::string& out, const char* format, unsigned value) {
@@ -53,6 +55,18 @@ constexpr std::string_view kQuoted = "\a\b\t\n\v\f\r\"\\";
 constexpr std::string_view kQuoteLetters = "abtnvfr\"\\";
 
 }  // namespace
+
+bool has_display_controls(std::string_view text) {
+  while (!text.empty()) {
+    const auto c = static_cast<std::uint8_t>(text.front());
+    char32_t code_point = 0;
+    const std::size_t length = utf8_sequence(text, code_point);
+    if (length == 0 || c < 0x20 || c == 0x7F || (length > 1 && is_invisible_control(code_point)))
+      return true;
+    text.remove_prefix(length);
+  }
+  return false;
+}
 
 std::size_t first_invalid_utf8(std::string_view text) {
   for (std::size_t at = 0; at < text.size();) {

@@ -17,6 +17,9 @@ std::string with_utf8_replacements(std::string_view text);
 inline bool is_valid_utf8(std::string_view text) {
   return first_invalid_utf8(text) == std::string_view::npos;
 }
+// True when `text` holds anything escape_text would rewrite apart from `\`: a control
+// character, a byte that is not UTF-8, a C1, bidi or line-separator code point.
+bool has_display_controls(std::string_view text);
 
 // How escape_text treats what it keeps and what it rewrites. Always escaped: control
 // characters (as \xNN, or \n \t \r), bytes that are not UTF-8 (\xNN), C1 and bidi

@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 
+#include "common/user_text.h"
 #include "server/caller_scope.h"
 #include "server/proto_json.h"
 #include "server/rest_credentials.h"
@@ -41,7 +42,9 @@ void DrainRefusedBody(const BodyReader& body) {
 
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
   response.status = TransportStatusOf(error.code).http;
-  response.set_content(ErrorJson(error.code, error.message, error.reason,
+  // Every message passes the last escape pass, whoever built it (the router's own 404
+  // and 405 below too): client text must not reach a terminal or log viewer raw.
+  response.set_content(ErrorJson(error.code, printable_message(error.message), error.reason,
                                  error.partial ? MessageToJson(*error.partial) : std::string()),
                        "application/json");
 }
@@ -103,16 +106,17 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
     return;
   }
   if (allowed.empty()) {
-    SetErrorResponse(
-        response,
-        {StatusCode::NOT_FOUND, "no route for " + request.method + " " + request.path, {}});
+    SetErrorResponse(response, {StatusCode::NOT_FOUND,
+                                "no route for " + escape_user_text(request.method) + " " +
+                                    escape_user_text(request.path),
+                                {}});
     return;
   }
   std::string allow;
   for (const auto& method : allowed) allow += (allow.empty() ? "" : ", ") + method;
   SetErrorResponse(response, {StatusCode::UNIMPLEMENTED,
-                              request.method + " is not allowed on " + request.path +
-                                  " (allowed: " + allow + ")",
+                              escape_user_text(request.method) + " is not allowed on " +
+                                  escape_user_text(request.path) + " (allowed: " + allow + ")",
                               {}});
   response.status = 405;
   response.set_header("Allow", allow);

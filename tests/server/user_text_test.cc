@@ -20,6 +20,7 @@ TEST(UserText, EscapesWhatATerminalOrACStringWouldMisread) {
                              "evil"),
             "\\u202eevil");                                        // right-to-left override
   EXPECT_EQ(escape_user_text("\xc2\x85"), "\\u0085");              // C1 next line
+  EXPECT_EQ(escape_user_text("\xe2\x80\xa8"), "\\u2028");          // line separator
   EXPECT_EQ(escape_user_text("\xc0\xaf"), "\\xc0\\xaf");           // overlong "/"
   EXPECT_EQ(escape_user_text("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // surrogate
   EXPECT_EQ(escape_user_text("\xf0\x9f\x98"), "\\xf0\\x9f\\x98");  // truncated
@@ -29,6 +30,13 @@ TEST(UserText, EscapesWhatATerminalOrACStringWouldMisread) {
 
 TEST(UserText, FinalPassLeavesBackslashesAlone) {
   EXPECT_EQ(printable_message("path \\x41 and \x01"), "path \\x41 and \\x01");
+}
+
+TEST(UserText, DisplayControlsAreFound) {
+  EXPECT_FALSE(has_display_controls("plain caf\xc3\xa9 \xe2\x9c\x93 back\\slash"));
+  for (const char* text :
+       {"a\nb", "\x1b[31m", "\x7f", "\xff", "\xc2\x85", "\xe2\x80\xae", "\xe2\x80\xa9"})
+    EXPECT_TRUE(has_display_controls(text)) << escape_user_text(text);
 }
 
 TEST(UserText, Utf8Validity) {

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tarfile
+from pathlib import Path
 
 import grpc
 import pytest
@@ -24,6 +25,9 @@ from google.protobuf.duration_pb2 import Duration
 from conftest import run
 from server_harness import cb, reason_of, rule, sb
 
+# Code points that reorder or hide text, or break a line for some readers.
+DISPLAY_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                       "\u200e\u200f\u061c\u2028\u2029")
 MAX_COMMAND = 131071  # Linux MAX_ARG_STRLEN (128 KiB) minus the terminating NUL
 BIG = "x" * (50 << 20)
 
@@ -66,7 +70,8 @@ def assert_rest_invalid(response: requests.Response, reason: str, *needles: str)
 
 def assert_printable(message: str) -> None:
     assert message, "an error must say what was wrong"
-    bad = [c for c in message if ord(c) < 0x20 or ord(c) == 0x7f or 0x80 <= ord(c) < 0xa0]
+    bad = [c for c in message if ord(c) < 0x20 or ord(c) == 0x7f or 0x80 <= ord(c) < 0xa0
+           or c in DISPLAY_CONTROLS]
     assert not bad, f"raw control characters {bad!r} in {message!r}"
     assert "\ufffd" not in message, message
 
@@ -547,3 +552,28 @@ def test_output_that_is_not_utf8_keeps_the_result_readable(server, api, sandbox,
     assert base64.b64decode(rest["stdoutBytes"]) == b"result: \xff\n", rest
     plain = run(server, sandbox, "echo fine")
     assert plain.stdout == "fine\n" and plain.stdout_bytes == b"", plain
+
+
+@pytest.mark.parametrize("method,path,status", [
+    ("GET", "/v1/x%1b%5b31mRED%0aINFO%20forged%e2%80%ae", 404),
+    ("PATCH", "/v1/sandboxes/sb%c2%85%1b%5b2J%e2%80%a8", 405),
+], ids=["no-route", "method-not-allowed"])
+def test_the_routers_own_errors_escape_the_path(server, method, path, status):
+    """The router's 404 and 405 were built outside the escaping every other error gets:
+    the decoded path came back with a real ESC, newline and bidi override."""
+    r = requests.request(method, server.http + path)
+    assert r.status_code == status, r.text
+    assert_printable(r.json()["message"])
+
+
+def test_client_text_reaches_the_server_log_escaped(server, sandbox):
+    """A command or a REST path may carry C1 controls (U+0085 is a line break to Python
+    and some log viewers), bidi overrides and line separators; the log wrote them raw."""
+    marker = "forged-log-line"
+    run(server, sandbox, f"true \u0085INFO {marker}=1 \u202e \u009b31m \u2028")
+    requests.get(server.http + "/v1/q%c2%85INFO%20" + marker)
+    lines = [line for line in Path(server.log_path).read_bytes().split(b"\n") if marker.encode() in line]
+    assert lines, "the command was not logged"
+    for line in lines:
+        assert all(0x20 <= byte < 0x7f for byte in line), line
+        json.loads(line)  # each one a whole line of its own
