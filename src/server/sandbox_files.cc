@@ -185,6 +185,11 @@ v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Po
     if (n < 0) throw from_errno(errno, path, "reading");
     if (n == 0) break;
     content.append(buffer, static_cast<std::size_t>(n));
+    // The size above is only what the file had at open: the agent may grow it while it
+    // is read (by the gigabyte, with truncate), and the server would hold all of it.
+    if (content.size() > static_cast<std::size_t>(kMaxReadBytes))
+      throw ApiError(StatusCode::FAILED_PRECONDITION,
+                     path + " grew past 64 MiB while it was read; read it with exec (cat, tar)");
   }
   *out.mutable_info() = info_of(path, st, policy);
   return out;

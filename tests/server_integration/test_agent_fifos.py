@@ -65,3 +65,50 @@ def test_file_api_refuses_a_fifo_and_the_sandbox_stays_usable(server, sandbox):
     stopped = server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox),
                                            timeout=20)
     assert stopped.status == common.SANDBOX_STATUS_STOPPED
+
+
+# Runs inside the sandbox: a file under the 64 MiB read limit that grows to 1 GiB (sparse,
+# within the write quota) as soon as someone opens it.
+GROW_ON_OPEN = r"""
+import ctypes, os, time
+path = "/workspace/output/log.txt"
+with open(path, "w") as f: f.write("log\n")
+os.truncate(path, 60 << 20)
+libc = ctypes.CDLL(None, use_errno=True)
+watch = libc.inotify_init1(0)
+libc.inotify_add_watch(watch, path.encode(), 0x20)  # IN_OPEN
+open("/workspace/output/ready", "w").close()
+os.read(watch, 4096)
+os.truncate(path, 1 << 30)
+time.sleep(3)
+"""
+
+
+def peak_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))
+
+
+def test_a_file_grown_while_it_is_read_is_refused_not_held(server, sandbox):
+    """ReadSandboxFile checked the 64 MiB limit at open, then read to the end: an agent
+    that grows the file once it is opened made the server hold gigabytes."""
+    with ThreadPoolExecutor(1) as pool:
+        agent = pool.submit(run, server, sandbox, f"python3 -c '{GROW_ON_OPEN}'")
+        ready = sb.ReadSandboxFileRequest(sandbox_id=sandbox, path="/output/ready")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.sandboxes.ReadSandboxFile(ready)
+                break
+            except grpc.RpcError:
+                assert time.monotonic() < deadline and not agent.done(), agent.result()
+                time.sleep(0.1)
+        before = peak_rss_bytes(server.proc.pid)
+        with pytest.raises(grpc.RpcError) as refused:
+            server.sandboxes.ReadSandboxFile(
+                sb.ReadSandboxFileRequest(sandbox_id=sandbox, path="/output/log.txt"), timeout=60)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION, refused.value.details()
+        assert "grew past 64 MiB while it was read" in refused.value.details()
+        grown_mib = (peak_rss_bytes(server.proc.pid) - before) >> 20
+        assert grown_mib < 200, f"the server's peak memory grew by {grown_mib} MiB"
+        assert agent.result().exit_code == 0, agent.result()
