@@ -1,7 +1,6 @@
 #include "server/commit_room.h"
 
 #include <fcntl.h>
-#include <sys/statvfs.h>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
@@ -9,16 +8,6 @@
 #include "store/upload_limits.h"
 
 namespace agentfense::server {
-
-std::int64_t write_layer_bytes(int workspace_fd, bool quota_limited, const std::string& state_dir) {
-  struct statvfs st {};
-  if (quota_limited && ::fstatvfs(workspace_fd, &st) == 0) {
-    // The fs process reports the quota as the size; free is never more than the host
-    // has, so this is what the write layer takes, or more when the host is nearly full.
-    return static_cast<std::int64_t>((st.f_blocks - st.f_bfree) * st.f_frsize);
-  }
-  return write_layer_bytes(state_dir);
-}
 
 std::int64_t write_layer_bytes(const std::string& state_dir) {
   const std::string upper = state_dir + "/upper";

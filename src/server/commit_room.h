@@ -10,11 +10,10 @@
 
 namespace agentfense::server {
 
-// What a sandbox's write layer holds, in bytes: from its fs process's statfs when its
-// quota has a byte limit (the daemon keeps that count; no walk), else by walking
-// `state_dir`/upper (regular files only). Conservative either way: every file counts as
-// new, and statfs counts blocks and directories.
-std::int64_t write_layer_bytes(int workspace_fd, bool quota_limited, const std::string& state_dir);
+// What committing a sandbox's write layer may write, in bytes: a walk of
+// `state_dir`/upper counting every regular file's size once per name (a commit copies a
+// hard-linked file once per name; the write quota's own figure counts it once).
+// Conservative: every file counts as new.
 std::int64_t write_layer_bytes(const std::string& state_dir);
 
 // Before a commit of `pending` bytes: throws ApiError(RESOURCE_EXHAUSTED,

@@ -280,8 +280,10 @@ v1::CommitChangesResponse LiveSandbox::as_command(const std::function<void()>& o
 
 void LiveSandbox::reserve_commit_room() const {
   if (!plan_.reserve_commit_room) return;
-  plan_.reserve_commit_room(write_layer_bytes(mount_.workspace_fd(), plan_.mount.quota.bytes != 0,
-                                              plan_.mount.state_dir));
+  // Every name counted, not the quota's figure (which counts a hard-linked file once):
+  // the commit writes a copy per name, and 16 MiB of quota hard-linked 21 times put
+  // 336 MiB into a codebase capped at 100 MiB.
+  plan_.reserve_commit_room(write_layer_bytes(plan_.mount.state_dir));
 }
 
 v1::CommitChangesResponse LiveSandbox::sync_after_command() {

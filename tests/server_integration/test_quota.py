@@ -25,7 +25,10 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def server():
     """Small limits, so each one can be reached quickly."""
-    yield from serving("af-quota-", config=( "sandbox:\n  disk_bytes: 64MiB\n  disk_inodes: 5000\n" "storage:\n  max_upload_bytes: 4MiB\n  max_codebase_bytes: 80MiB\n" "  max_archive_bytes: 8MiB\n  max_archive_entries: 100\n"))
+    yield from serving("af-quota-", config=(
+        "sandbox:\n  disk_bytes: 64MiB\n  disk_inodes: 5000\n"
+        "storage:\n  max_upload_bytes: 4MiB\n  max_codebase_bytes: 80MiB\n"
+        "  max_archive_bytes: 8MiB\n  max_archive_entries: 100\n"))
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +158,25 @@ def test_commits_cannot_grow_a_codebase_past_its_limit(server):
         r = run(server, sandbox_id, "dd if=/dev/zero of=output/big2 bs=1M count=60")
         assert r.exit_code != 0 and "No space left on device" in r.stderr, r.stderr
         # ... and an explicit commit says why.
+        with pytest.raises(grpc.RpcError) as e:
+            server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+        assert_quota_exceeded(e.value, "storage.max_codebase_bytes")
+    finally:
+        destroy(server, sandbox_id)
+
+
+def test_hard_links_cannot_multiply_what_a_commit_writes(server):
+    """The commit writes a copy per name, but its room check took the write quota's
+    figure, which counts a hard-linked file once: 16 MiB linked 20 times within a 64 MiB
+    quota put 336 MiB into a codebase capped at 80 MiB."""
+    codebase_id = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase_id)  # default sync: commit after each command
+    try:
+        r = run(server, sandbox_id, "dd if=/dev/zero of=output/big bs=1M count=16 status=none && "
+                "for i in $(seq 1 20); do ln output/big output/l$i || exit 9; done")
+        assert r.exit_code == 0, r.stderr
+        files = codebase_files(server, codebase_id)
+        assert sum(files.values()) <= 80 * MIB, files
         with pytest.raises(grpc.RpcError) as e:
             server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
         assert_quota_exceeded(e.value, "storage.max_codebase_bytes")
