@@ -125,9 +125,20 @@ std::vector<std::string> bwrap_options(const BwrapPlan& plan) {
   add_command_aliases(args);
   add_proc(args);
   add(args, {"--dev", "/dev"});
-  // Sized from the memory limit (sandbox_process.cc): a full /tmp fails with ENOSPC.
-  if (plan.tmp_size > 0) add(args, {"--size", std::to_string(plan.tmp_size)});
-  add(args, {"--tmpfs", "/tmp"});
+  // /dev is a tmpfs of bwrap's that the agent owns: left writable, a command could leave
+  // files there for the next one (unbounded, uncharged to the memory limit once its
+  // cgroup is gone) or replace /dev/stdout with a symlink into the workspace, capturing
+  // a later command's output. It is frozen; /dev/shm, part of it, becomes a tmpfs of its
+  // own (emptied between commands like /tmp). Devices stay writable on a read-only mount.
+  // Sized from the memory limit (sandbox_process.cc): a full /tmp or /dev/shm fails with
+  // ENOSPC.
+  const auto add_sized_tmpfs = [&](const char* path) {
+    if (plan.tmp_size > 0) add(args, {"--size", std::to_string(plan.tmp_size)});
+    add(args, {"--tmpfs", path});
+  };
+  add_sized_tmpfs("/dev/shm");
+  add(args, {"--remount-ro", "/dev"});
+  add_sized_tmpfs("/tmp");
   if (plan.etc_files) add_etc(args, *plan.etc_files);
   if (plan.workspace_fd >= 0)
     add(args, {"--bind-fd", std::to_string(plan.workspace_fd), "/workspace"});

@@ -95,6 +95,21 @@ def test_the_next_command_finds_nothing_of_the_last(server, sandbox):
                                      "sleepers=0"], r.stdout
 
 
+def test_dev_keeps_nothing_and_cannot_capture_the_next_commands_output(server, sandbox):
+    """/dev was a tmpfs the agent could write and no command emptied: a command could
+    point /dev/stdout into the workspace and read what the next one printed, or park
+    files there past the memory limit."""
+    plant = ("ln -sf /workspace/output/captured /dev/stdout; echo x > /dev/parked; "
+             "echo shm > /dev/shm/f && cat /dev/shm/f; echo null > /dev/null && echo wrote")
+    r = run(server, sandbox, plant)
+    assert r.stdout.splitlines() == ["shm", "wrote"], (r.stdout, r.stderr)
+    assert "Read-only file system" in r.stderr or "Permission denied" in r.stderr, r.stderr
+    run(server, sandbox, "echo TOKEN=caller-secret > /dev/stdout")
+    r = run(server, sandbox, "ls -A /dev/shm; ls /dev/parked; cat output/captured")
+    assert r.stdout == "", r.stdout  # /dev/shm emptied, nothing parked, nothing captured
+    assert "/dev/parked" in r.stderr and "output/captured" in r.stderr, r.stderr
+
+
 def _seconds(n: int):
     from google.protobuf.duration_pb2 import Duration
     return Duration(seconds=n)
