@@ -265,7 +265,8 @@ def test_sandbox_scoped_files_follow_the_rules(server, codebase, sandbox):
 
 @pytest.fixture(scope="module")
 def strict_server():
-    yield from serving("af-strict-", config="sandbox:\n  max_per_user: 2\n  cleanup_interval: 500ms\n")
+    yield from serving("af-strict-",
+                       config="sandbox:\n  max_per_user: 2\n  cleanup_interval: 500ms\n")
 
 
 def test_max_per_user(strict_server):

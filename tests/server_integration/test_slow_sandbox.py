@@ -58,7 +58,8 @@ def binaries():
 
 @pytest.fixture(scope="module")
 def srv(binaries):
-    yield from serving("af-slow-", config="runtime:\n  max_timeout: 10m\n", program=binaries[0])
+    yield from serving("af-slow-", config="runtime:\n  max_timeout: 10m\n",
+                       program=binaries[0])
 
 
 def _seconds(n: int) -> Duration:
