@@ -66,6 +66,13 @@ CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {
   }
   if (out.segments.empty() && !allow_root) throw_invalid_path(path, "names no file");
   out.display = join_display(out.segments);
+  // What a path syscall takes (PATH_MAX with its NUL). Unbounded, one archive entry
+  // 25,000 levels deep (219 bytes as tar.gz) made every walk of the store, one fd per
+  // level, fail on the open-file limit: its staging tree stayed, and the server then
+  // refused to start; a 60,000-level upload path held the store's lock for a minute.
+  if (out.display.size() >= PATH_MAX)
+    throw_invalid_path(path.substr(0, 100), "is longer than " + std::to_string(PATH_MAX - 1) +
+                                                " bytes");
   return out;
 }
 

@@ -154,6 +154,23 @@ TEST_F(ArchiveTest, DotDotEntryIsRejectedAndCodebaseUnchanged) {
   EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
 }
 
+// One entry 25,000 levels deep (219 bytes as tar.gz) made every walk of the store fail
+// on the open-file limit, left its staging tree behind and then stopped the server from
+// starting. Paths are what a path syscall takes, at most 4095 bytes.
+TEST_F(ArchiveTest, PathsLongerThanASyscallTakesAreRefused) {
+  std::string deep;
+  for (int level = 0; level < 25000; ++level) deep += "d/";
+  expect_rejected({{.name = deep + "f", .data = "x"}}, "is longer than 4095 bytes");
+  EXPECT_EQ(entries_in(files(codebase_)), 0u);
+  EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+  const ApiError error =
+      api_error_of([&] { store_->upload(codebase_.id(), deep + "f", 0, chunks_of({"x"})); });
+  EXPECT_EQ(error.code(), StatusCode::INVALID_ARGUMENT);
+  std::string long_but_allowed = std::string(200, 'a');  // 20 names of 200 bytes: 4,020
+  for (int name = 1; name < 20; ++name) long_but_allowed += "/" + std::string(200, 'a');
+  store_->upload(codebase_.id(), long_but_allowed, 0, chunks_of({"x"}));
+}
+
 TEST_F(ArchiveTest, AbsoluteEntryIsRejected) {
   expect_rejected({{.name = "/etc/evil", .data = "bad"}}, "/etc/evil");
   EXPECT_FALSE(fs::exists("/etc/evil"));

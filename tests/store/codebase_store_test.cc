@@ -17,7 +17,7 @@ TEST_F(StoreTest, CreateMakesRowAndDirectory) {
   EXPECT_EQ(codebase.file_count(), 0);
   EXPECT_GT(codebase.created_at().seconds(), 0);
   EXPECT_TRUE(fs::is_directory(files(codebase)));
-  EXPECT_EQ(mode_of(files(codebase)), 0755u);
+  EXPECT_EQ(mode_of(files(codebase)), 0700u);  // the server's alone
   EXPECT_EQ(store_->files_dir(codebase.id()), files(codebase).string());
   EXPECT_EQ(store_->get(codebase.id()).SerializeAsString(), codebase.SerializeAsString());
 }
