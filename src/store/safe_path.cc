@@ -71,8 +71,8 @@ CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {
   // level, fail on the open-file limit: its staging tree stayed, and the server then
   // refused to start; a 60,000-level upload path held the store's lock for a minute.
   if (out.display.size() >= PATH_MAX)
-    throw_invalid_path(path.substr(0, 100), "is longer than " + std::to_string(PATH_MAX - 1) +
-                                                " bytes");
+    throw_invalid_path(path.substr(0, 100),
+                       "is longer than " + std::to_string(PATH_MAX - 1) + " bytes");
   return out;
 }
 
