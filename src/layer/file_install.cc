@@ -13,12 +13,14 @@
 #include "common/random_hex.h"
 #include "layer/entry_io.h"
 #include "layer/safe_walk.h"
+#include "policy/reserved_names.h"
 
 namespace agentfense::layer {
 namespace {
 
 std::string temp_name() {
-  return ".agentfense-commit-" + random_hex(8);
+  // Beside its target until renamed into place; no sandbox sees it (reserved_names.h).
+  return std::string(policy::kCommitTempPrefix) + random_hex(8);
 }
 
 // Removes the temporary entry unless it was renamed into place.

@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "policy/compiled_rule.h"
+#include "policy/reserved_names.h"
 #include "policy/re2_options.h"
 
 namespace agentfense::policy {
@@ -174,6 +175,7 @@ Policy::~Policy() = default;
 
 Decision Policy::decide(std::string_view path, bool is_dir) const {
   Decision decision;
+  if (names_reserved_entry(path)) return decision;  // none, by no rule (reserved_names.h)
   decision.rule = compiled_->winner(path, is_dir);
   if (decision.rule >= 0) decision.level = compiled_->rules[decision.rule].level;
   if (is_dir) {

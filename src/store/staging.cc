@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "layer/safe_walk.h"
+#include "policy/reserved_names.h"
 #include "store/ids.h"
 
 namespace agentfense::store {
@@ -34,7 +35,8 @@ StagingDir::StagingDir(const std::string& codebase_path, const std::string& file
     name_ = new_id("stage_");
   } else {
     parent_ = std::move(files_fd);
-    name_ = ".af-staging-" + new_id("stage_");
+    // Inside the served tree: the name is reserved, no sandbox sees it (reserved_names.h).
+    name_ = std::string(policy::kStagingPrefix) + new_id("stage_");
   }
   check_syscall(::mkdirat(parent_.get(), name_.c_str(), 0700), "mkdir staging " + name_);
   dir_ = UniqueFd(

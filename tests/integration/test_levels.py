@@ -189,3 +189,23 @@ def test_agent_safe_keeps_the_root_and_sources_unwritable(runner, repo):
                        "mv src src2; rm README.md; touch src/x", [*LEVELS, "--changes", "discard"])
     assert result.stdout.split() == ["drwxr-xr-x", "dr-xr-xr-x", "drwxr-xr-x"], result.describe()
     assert result.stderr.count("Permission denied") == 5, result.describe()
+
+
+def test_reserved_names_are_none_whatever_the_rules(runner, repo):
+    """A commit builds each file under `.agentfense-commit-*` beside its target, and an
+    upload to an imported codebase stages `.af-staging-*` at its root: content on its way
+    to a path with other rules. Under `**=write` an agent read a staged `secrets/key`
+    through the staging name; such names are now none at any priority, and cannot be
+    created."""
+    (repo / ".af-staging-stage_1" / "secrets").mkdir(parents=True)
+    (repo / ".af-staging-stage_1" / "secrets" / "key").write_text("TOPSECRET\n")
+    (repo / "src" / ".agentfense-commit-0123abcd").write_text("TOPSECRET\n")
+    result = runner.sh(repo, "ls -A /workspace /workspace/src; "
+                       "cat .af-staging-stage_1/secrets/key src/.agentfense-commit-0123abcd; "
+                       "touch src/.agentfense-commit-new || echo refused",
+                       ["--preset", "full-access", "--rule", "**=write:1000"])
+    assert "TOPSECRET" not in result.stdout and "af-staging" not in result.stdout, \
+        result.describe()
+    assert "agentfense-commit" not in result.stdout, result.describe()
+    assert result.stderr.count("No such file or directory") == 2, result.describe()
+    assert result.stdout.endswith("refused\n"), result.describe()

@@ -24,6 +24,24 @@ TEST(Precedence, EmptyPolicyDecidesNone) {
   EXPECT_FALSE(decision.descendants_may_be_visible);
 }
 
+// What a commit or an upload holds under a temporary name is on its way to another path
+// with other rules: no rule reaches it, at any priority (reserved_names.h).
+TEST(Precedence, ReservedNamesAreNoneWhateverTheRules) {
+  const std::vector<Rule> rules = {glob("**", Level::kWrite, 100),
+                                   typed("/.af-staging-x/", Level::kWrite, PatternType::kDirectory)};
+  for (const char* path : {"/.af-staging-stage_1", "/.af-staging-stage_1/secrets/key",
+                           "/src/.agentfense-commit-0123abcd", "/a/.agentfense-commit-x/b"}) {
+    for (const bool is_dir : {false, true}) {
+      const Decision decision = decide(rules, path, is_dir);
+      EXPECT_EQ(decision.level, Level::kNone) << path;
+      EXPECT_EQ(decision.rule, -1) << path;
+      EXPECT_FALSE(decision.descendants_may_be_visible || decision.children_may_be_writable);
+    }
+  }
+  for (const char* path : {"/.af-stagingx", "/src/agentfense-commit-1", "/a.af-staging-1"})
+    EXPECT_EQ(decide(rules, path, false).level, Level::kWrite) << path;
+}
+
 TEST(Precedence, HigherPriorityBeatsTypeAndSpecificityAndOrder) {
   const std::vector<Rule> rules = {glob("**", Level::kWrite, 1),
                                    typed("/a/b.txt", Level::kRead, PatternType::kFile, 0)};
