@@ -32,6 +32,12 @@ v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebas
 
   {
     std::lock_guard<std::mutex> install(install_mutex_);
+    // Again under the lock: the room above was taken before streaming, and archives
+    // streamed side by side each had all of it (four 1 MiB archives stored 4 MiB under a
+    // 1 MiB limit). Replaced files are not credited: conservative.
+    if (const Room now = room(codebase_id); now.bytes >= 0 && extracted.bytes > now.bytes)
+      throw_over_limit("codebase " + codebase_id + " with this archive", now.key.c_str(),
+                       now.limit);
     UniqueFd target = open_dir_in_codebase(root.get(), dest, true);
     adjust_stats(codebase_id, merge_tree(staging.fd(), target.get()));
   }

@@ -283,6 +283,35 @@ TEST_F(ArchiveLimitTest, ExpandingPastTheArchiveOrCodebaseLimit) {
   EXPECT_EQ(entries_in(files(codebase_)), 1u);
 }
 
+// The room was taken before streaming: archives streamed side by side each had all of
+// it (four 1 MiB archives stored 4 MiB under a 1 MiB limit). Here a second archive lands
+// while the first is still arriving; the first is refused when it would be merged.
+TEST_F(ArchiveLimitTest, ArchivesStreamedSideBySideShareTheRoom) {
+  const std::vector<std::string> first =
+      split(make_tar({{.name = "a", .data = std::string(60'000, 'a')}}, true), 64);
+  ASSERT_GE(first.size(), 2u);
+  bool second_landed = false;
+  std::size_t next = 0;
+  const Next<std::string> interleaved = [&](std::string& out) {
+    if (next == 1 && !second_landed) {  // the first chunk is in; the second archive lands
+      upload("/", make_tar({{.name = "b", .data = std::string(150'000, 'b')}}, true));
+      second_landed = true;
+    }
+    if (next == first.size()) return false;
+    out = first[next++];
+    return true;
+  };
+  const ApiError error =
+      api_error_of([&] { store_->upload_archive(codebase_.id(), "/", interleaved); });
+  EXPECT_TRUE(second_landed);
+  EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED) << error.what();
+  EXPECT_NE(std::string(error.what()).find("storage.max_codebase_bytes"), std::string::npos)
+      << error.what();
+  EXPECT_FALSE(fs::exists(files(codebase_) / "a"));
+  EXPECT_EQ(store_->get(codebase_.id()).size(), 150'000);
+  EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+}
+
 TEST_F(ArchiveLimitTest, ASmallArchiveOfZerosCannotExpandPastTheRatio) {
   limits_ = {.max_archive_ratio = 10};  // only the ratio (and its 64 MiB allowance)
   reopen();
