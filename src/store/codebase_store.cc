@@ -12,6 +12,7 @@
 
 #include "common/api_error.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 #include "common/user_text.h"
 #include "layer/safe_walk.h"
@@ -69,7 +70,12 @@ CodebaseStore::CodebaseStore(Database& db, std::string codebase_path, UploadLimi
   const int staging_fd = ::open(staging.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (staging_fd >= 0) {
     UniqueFd owned(staging_fd);
-    layer::empty_dir(owned.get());
+    try {
+      layer::empty_dir(owned.get());
+    } catch (const SystemError& error) {
+      // Never fatal: a tree that cannot be removed must not keep the server from starting.
+      log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
+    }
   }
 }
 
@@ -179,11 +185,47 @@ void CodebaseStore::remove(const std::string& id) {
                          std::to_string(sandboxes) + " sandbox(es); destroy them first");
     }
     Statement(db_, "DELETE FROM codebases WHERE id = ?").bind(1, id).run();
-    tx.commit();
+    // The files leave the codebase before its row goes: moved whole into the staging
+    // area, which every start empties. Removed after the row, a removal that failed
+    // half-way left files no codebase, quota or clean-up accounted for, and a tenant
+    // could repeat it without end.
+    if (imported_from.empty()) move_to_staging(id);
+    try {
+      tx.commit();
+    } catch (...) {
+      if (imported_from.empty()) move_back_from_staging(id);  // the row stays: so do they
+      throw;
+    }
   }
   if (!imported_from.empty()) return;  // served in place: the directory is not ours
+  try {
+    UniqueFd staging = open_root_dir(codebase_path_ + "/.staging");
+    layer::remove_tree_at(staging.get(), "deleted_" + id);
+  } catch (const SystemError& error) {
+    // The codebase is gone; what is left of its files is the next start's to remove.
+    log::warn("store.delete_incomplete", {{"codebase_id", id}, {"error", error.what()}});
+  }
+}
+
+void CodebaseStore::move_to_staging(const std::string& id) {
+  const std::string staging = codebase_path_ + "/.staging";
+  if (::mkdir(staging.c_str(), 0700) != 0 && errno != EEXIST)
+    throw SystemError("mkdir " + staging, errno);
   UniqueFd parent = open_root_dir(codebase_path_);
-  layer::remove_tree_at(parent.get(), id);
+  UniqueFd staging_fd = open_root_dir(staging);
+  const std::string moved = "deleted_" + id;
+  if (::renameat(parent.get(), id.c_str(), staging_fd.get(), moved.c_str()) != 0 && errno != ENOENT)
+    throw SystemError("move codebase " + id + " out for deletion", errno);
+}
+
+void CodebaseStore::move_back_from_staging(const std::string& id) {
+  UniqueFd parent = open_root_dir(codebase_path_);
+  UniqueFd staging_fd = open_root_dir(codebase_path_ + "/.staging");
+  const std::string moved = "deleted_" + id;
+  // On a failure path: if this fails too, its error replaces the commit's, so the caller
+  // learns that the files were moved.
+  check_syscall(::renameat(staging_fd.get(), moved.c_str(), parent.get(), id.c_str()),
+                "move codebase " + id + " back after a failed delete");
 }
 
 std::string CodebaseStore::files_dir(const std::string& id) {

@@ -99,6 +99,9 @@ class CodebaseStore {
   v1::ListCodebasesResponse list_page(const std::vector<std::string>* owners, int page_size,
                                       const std::string& page_token);
   void adjust_stats(const std::string& id, const TreeStats& delta);
+  // DeleteCodebase's files leave the codebase (into the staging area) before its row.
+  void move_to_staging(const std::string& id);
+  void move_back_from_staging(const std::string& id);
   v1::Codebase insert(const std::string& name, const std::string& owner_id,
                       const std::string& imported_from, const TreeStats& stats);
   std::string staging_parent(const std::string& files_dir);
