@@ -179,8 +179,10 @@ TEST_F(ControlRefresh, FinishedConnectionsDoNotKeepTheirStacks) {
   for (int i = 0; i < kConnections; ++i) ping_once();
   const long grown_kib = mapped_kib() - before;
   ASSERT_GE(before, 0);
-  EXPECT_LT(grown_kib, 64 * 1024) << "mapped " << grown_kib / 1024 << " MiB more after "
-                                  << kConnections << " connections";
+  // Joined threads leave a few cached stacks and malloc arenas (64 MiB of address space
+  // each) behind; 300 unjoined ones were 2.4 GB.
+  EXPECT_LT(grown_kib, 512 * 1024)
+      << "mapped " << grown_kib / 1024 << " MiB more after " << kConnections << " connections";
 }
 
 }  // namespace
