@@ -1,6 +1,9 @@
 #include "fs/control_ops.h"
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <shared_mutex>
 
@@ -11,6 +14,7 @@
 #include "layer/changes.h"
 #include "layer/control_protocol.h"
 #include "layer/listed_paths.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -42,7 +46,7 @@ class Dispatcher {
       case Op::kDiff:
         return diff(request.paths);
       case Op::kCommit:
-        return commit(request.paths);
+        return commit(request.paths, request.max_bytes);
       case Op::kDiscard:
         return discard();
       case Op::kRefresh:
@@ -109,11 +113,26 @@ class Dispatcher {
     return {.diff = layer::diff_first_changes(fs_.base_fd(), fs_.journal(), scope(), only)};
   }
 
-  Reply commit(const layer::ChangeSelection& only) {
+  Reply commit(const layer::ChangeSelection& only, std::int64_t max_bytes) {
     Reply reply;
     KernelNotices notices;
     {
       LayerLocks locks(fs_);
+      // Measured here, under the locks: the caller's own measure before the request could
+      // not see what the sandbox's running processes wrote since (a file flipped between
+      // 0 and 300 MiB got 300 MiB past a 100 MiB codebase limit). Every name counts: the
+      // commit writes a copy per name.
+      if (max_bytes >= 0) {
+        std::int64_t pending = 0;
+        layer::for_each_entry_below(fs_.journal().upper_fd(), [&pending](const struct stat& st) {
+          if (S_ISREG(st.st_mode)) pending += st.st_size;
+        });
+        if (pending > max_bytes)
+          throw layer::control::RoomExceeded(
+              "the changes hold " + std::to_string(pending) + " bytes, more than the " +
+                  std::to_string(max_bytes) + " bytes of room left for them",
+              pending);
+      }
       reply.commit = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
       fs_.recount_quota();  // committed entries left upper
       // Every node: the commit also removes emptied upper directories above what it
@@ -174,6 +193,8 @@ std::string ControlOps::handle(std::string_view request_line) {
     const Request request = layer::control::decode_request(request_line);
     return layer::control::encode_reply(request.op,
                                         Dispatcher(fs_, session_, opens_, prewarm_).run(request));
+  } catch (const layer::control::RoomExceeded& full) {
+    return layer::control::encode_room_exceeded(full.what(), full.bytes());
   } catch (const std::exception& e) {
     return layer::control::encode_failure(e.what());
   } catch (...) {

@@ -198,6 +198,7 @@ std::string encode_request(const Request& request) {
   json message = {{"op", op_name(request.op)}};
   if (takes_paths(request.op)) message["paths"] = wire_paths(request.paths);
   if (takes_command(request.op)) message["command"] = request.command;
+  if (request.op == Op::kCommit && request.max_bytes >= 0) message["max_bytes"] = request.max_bytes;
   return dump(message);
 }
 
@@ -214,6 +215,14 @@ Request decode_request(std::string_view line) {
         command->get_ref<const std::string&>().empty())
       throw ProtocolError("\"command\" must be a non-empty string");
     request.command = command->get<std::string>();
+  }
+  if (request.op == Op::kCommit) {
+    const auto max_bytes = message.find("max_bytes");
+    if (max_bytes != message.end()) {
+      if (!max_bytes->is_number_integer() || max_bytes->get<std::int64_t>() < 0)
+        throw ProtocolError("\"max_bytes\" must be a non-negative integer");
+      request.max_bytes = max_bytes->get<std::int64_t>();
+    }
   }
   return request;
 }
@@ -256,11 +265,23 @@ std::string encode_reply(Op op, const Reply& reply) {
   return dump(message);
 }
 
-std::string encode_failure(std::string_view message) {
+namespace {
+
+std::string one_line(std::string_view message) {
   std::string line(message);
   for (char& c : line)
     if (c == '\n' || c == '\r') c = ' ';
-  return dump({{"ok", false}, {"error", line}});
+  return line;
+}
+
+}  // namespace
+
+std::string encode_failure(std::string_view message) {
+  return dump({{"ok", false}, {"error", one_line(message)}});
+}
+
+std::string encode_room_exceeded(std::string_view message, std::int64_t bytes) {
+  return dump({{"ok", false}, {"error", one_line(message)}, {"room_exceeded", bytes}});
 }
 
 Reply decode_reply(Op op, std::string_view line) {
@@ -270,9 +291,13 @@ Reply decode_reply(Op op, std::string_view line) {
   if (ok == message.end() || !ok->is_boolean()) reader.malformed("no boolean \"ok\"");
   if (!ok->get<bool>()) {
     const auto error = message.find("error");
-    throw Refused(error != message.end() && error->is_string()
-                      ? error->get<std::string>()
-                      : "control request failed without a message");
+    const std::string text = error != message.end() && error->is_string()
+                                 ? error->get<std::string>()
+                                 : "control request failed without a message";
+    const auto room = message.find("room_exceeded");
+    if (room != message.end() && room->is_number_integer())
+      throw RoomExceeded(text, room->get<std::int64_t>());
+    throw Refused(text);
   }
   Reply reply;
   if (op == Op::kChanges) {

@@ -67,6 +67,10 @@ struct Request {
   // the paths whose cached views to drop. Normalized workspace paths, raw bytes.
   std::vector<std::string> paths;
   std::string command;  // kAuditBegin, kAuditEnd: the command's id, never empty
+  // kCommit: the most bytes the commit may write (regular files, once per name), checked
+  // under the commit's locks; -1: no bound. The caller's own check before the request
+  // cannot see what the sandbox's processes write in between.
+  std::int64_t max_bytes = -1;
 };
 
 // The fs process's request counters and warm-up state ("stats").
@@ -103,6 +107,16 @@ class Refused : public UserError {
   using UserError::UserError;
 };
 
+// The fs process refused a commit over its max_bytes ({"ok":false,"room_exceeded":N}).
+class RoomExceeded : public Refused {
+ public:
+  RoomExceeded(const std::string& message, std::int64_t bytes) : Refused(message), bytes_(bytes) {}
+  std::int64_t bytes() const { return bytes_; }  // what the commit would have written
+
+ private:
+  std::int64_t bytes_;
+};
+
 // One line without its newline.
 std::string encode_request(const Request& request);
 // Throws ProtocolError: not JSON, not an object, an unknown op, "paths" that are not a
@@ -112,6 +126,7 @@ Request decode_request(std::string_view line);
 std::string encode_reply(Op op, const Reply& reply);
 // {"ok":false}; line breaks in `message` become spaces (the reply is one line).
 std::string encode_failure(std::string_view message);
+std::string encode_room_exceeded(std::string_view message, std::int64_t bytes);
 // The reply to a request of `op`. Throws Refused for {"ok":false}, ProtocolError for
 // anything that is not a well-formed reply to `op`.
 Reply decode_reply(Op op, std::string_view line);

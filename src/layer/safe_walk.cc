@@ -171,4 +171,19 @@ void empty_dir(int dir_fd) {
   for (const std::string& name : list_names(dir_fd)) remove_tree_at(dir_fd, name);
 }
 
+void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit) {
+  for (const std::string& name : list_names(dir_fd)) {
+    const std::optional<struct stat> st = stat_at(dir_fd, name);
+    if (!st) continue;  // gone meanwhile
+    if (!S_ISDIR(st->st_mode)) {
+      visit(*st);
+      continue;
+    }
+    const UniqueFd child(
+        check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                      "open " + name));
+    for_each_entry_below(child.get(), visit);
+  }
+}
+
 }  // namespace agentfense::layer

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +83,10 @@ std::optional<struct stat> stat_beneath(int root_fd, std::string_view path);
 
 // Sorted entry names of a directory (without "." and "..").
 std::vector<std::string> list_names(int dir_fd);
+
+// Calls `visit` with the lstat of every entry below directory `dir_fd` that is not a
+// directory, descending into directories (never through a symlink). One fd per level.
+void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit);
 
 // Removes `name` in `dir_fd`; directories recursively, symlinks as links (never followed).
 void remove_tree_at(int dir_fd, const std::string& name);

@@ -19,15 +19,24 @@ std::int64_t write_layer_bytes(const std::string& state_dir) {
   return store::tree_stats_inside(fd.get()).size;
 }
 
-void reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,
-                         std::int64_t pending) {
+store::Room reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,
+                                std::int64_t pending) {
   const store::Room room = codebases.room(codebase_id);
-  if (room.bytes < 0 || pending == 0) return;
+  if (room.bytes < 0 || pending == 0) return room;
   if (pending > room.bytes)
     store::throw_over_limit(
         "committing " + store::describe_bytes(pending) + " into codebase " + codebase_id,
         room.key.c_str(), room.limit);
   codebases.add_size(codebase_id, pending);
+  return room;
+}
+
+void throw_commit_over_room(const std::string& sandbox_id, std::int64_t bytes,
+                            const store::Room& room) {
+  store::throw_over_limit("committing " + store::describe_bytes(bytes) + " from sandbox " +
+                              sandbox_id +
+                              " (its processes wrote more since the commit was checked)",
+                          room.key.c_str(), room.limit);
 }
 
 }  // namespace agentfense::server

@@ -20,8 +20,13 @@ std::int64_t write_layer_bytes(const std::string& state_dir);
 // kReasonQuotaExceeded) when they do not fit in what the codebase may still hold.
 // Otherwise adds them to the codebase's recorded size at once, so the next commit (of
 // this sandbox or another) sees them before the background recount after this commit
-// measures the truth.
-void reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,
-                         std::int64_t pending);
+// measures the truth. Returns the room there was (bytes -1: no limit): a running
+// sandbox's fs process checks the commit against it again under its locks.
+store::Room reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,
+                                std::int64_t pending);
+
+// The error for a commit the fs process refused as larger than `room`.
+[[noreturn]] void throw_commit_over_room(const std::string& sandbox_id, std::int64_t bytes,
+                                         const store::Room& room);
 
 }  // namespace agentfense::server

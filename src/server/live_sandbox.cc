@@ -278,24 +278,34 @@ v1::CommitChangesResponse LiveSandbox::as_command(const std::function<void()>& o
   return plan_.sync_on_complete ? sync_after_command() : v1::CommitChangesResponse{};
 }
 
-void LiveSandbox::reserve_commit_room() const {
-  if (!plan_.reserve_commit_room) return;
+store::Room LiveSandbox::reserve_commit_room() const {
+  if (!plan_.reserve_commit_room) return {};
   // Every name counted, not the quota's figure (which counts a hard-linked file once):
   // the commit writes a copy per name, and 16 MiB of quota hard-linked 21 times put
   // 336 MiB into a codebase capped at 100 MiB.
-  plan_.reserve_commit_room(write_layer_bytes(plan_.mount.state_dir));
+  return plan_.reserve_commit_room(write_layer_bytes(plan_.mount.state_dir));
+}
+
+v1::CommitChangesResponse LiveSandbox::commit_within_room(const std::vector<std::string>& paths) {
+  const store::Room room = reserve_commit_room();
+  try {
+    return commit_to_wire(
+        mount_.control({.op = Op::kCommit, .paths = paths, .max_bytes = room.bytes}).commit);
+  } catch (const layer::control::RoomExceeded& full) {
+    throw_commit_over_room(plan_.mount.sandbox_id, full.bytes(), room);
+  }
 }
 
 v1::CommitChangesResponse LiveSandbox::sync_after_command() {
   const std::unique_lock exclusive(activity_);
   try {
-    reserve_commit_room();
-  } catch (const std::exception& full) {
+    return commit_within_room({});
+  } catch (const ApiError& full) {
+    if (full.code() != StatusCode::RESOURCE_EXHAUSTED) throw;
     log::warn("sandbox.sync_skipped",
               {{"sandbox_id", plan_.mount.sandbox_id}, {"reason", full.what()}});
     return {};
   }
-  return commit_to_wire(mount_.control({.op = Op::kCommit}).commit);
 }
 
 v1::ListChangesResponse LiveSandbox::changes() {
@@ -311,8 +321,7 @@ v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths)
 
 v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths) {
   const std::unique_lock exclusive(activity_);
-  reserve_commit_room();
-  return commit_to_wire(mount_.control({.op = Op::kCommit, .paths = paths}).commit);
+  return commit_within_room(paths);
 }
 
 void LiveSandbox::discard() {

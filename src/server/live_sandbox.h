@@ -25,6 +25,7 @@
 #include "server/api.h"
 #include "server/sandbox_mount.h"
 #include "server/sandbox_runtime.h"
+#include "store/upload_limits.h"
 #include "supervisor/host_ids.h"
 
 namespace agentfense::server {
@@ -41,8 +42,9 @@ struct LiveSandboxPlan {
   // Called before every commit with the bytes the write layer holds (commit_room.h);
   // throws ApiError when they would grow the codebase past its limit: an explicit commit
   // fails with it, a sync after a command is skipped (the changes stay in the write
-  // layer, bounded by its quota). Empty: no check.
-  std::function<void(std::int64_t pending)> reserve_commit_room;
+  // layer, bounded by its quota). Returns the room there was, which the fs process
+  // checks again under its commit locks. Empty: no check.
+  std::function<store::Room(std::int64_t pending)> reserve_commit_room;
 };
 
 class LiveSandbox {
@@ -125,7 +127,9 @@ class LiveSandbox {
 
   v1::CommitChangesResponse sync_after_command();
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
-  void reserve_commit_room() const;
+  store::Room reserve_commit_room() const;
+  // Commits the changes at `paths` (all when empty) within what reserve_commit_room left.
+  v1::CommitChangesResponse commit_within_room(const std::vector<std::string>& paths);
 
   // What every exec runs with but its workspace and command (the runtime prepares for it).
   runtime::ExecSpec command_base() const;

@@ -232,7 +232,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
         .id_range = options_.id_range,
         .runtime = runtime_of(sandbox),
         .reserve_commit_room = [this, codebase = sandbox.codebase_id()](std::int64_t pending) {
-          reserve_commit_room(codebases_, codebase, pending);
+          return reserve_commit_room(codebases_, codebase, pending);
         }};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;

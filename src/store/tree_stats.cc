@@ -28,7 +28,8 @@ TreeStats tree_stats_at(int dir_fd, const std::string& name) {
 
 TreeStats tree_stats_inside(int dir_fd) {
   TreeStats total;
-  for (const std::string& name : layer::list_names(dir_fd)) total += tree_stats_at(dir_fd, name);
+  layer::for_each_entry_below(dir_fd,
+                              [&total](const struct stat& st) { total += entry_stats(st); });
   return total;
 }
 

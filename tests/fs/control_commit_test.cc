@@ -159,6 +159,26 @@ TEST_F(ControlCommit, CommitOfSelectedPathsLeavesTheRest) {
   EXPECT_EQ(out, "a\nb\nx\nchanged\n");
 }
 
+// The server checks a commit's size against the codebase's room before it asks; the
+// sandbox's running processes may write more in between (a file flipped between 0 and
+// 300 MiB got past a 100 MiB limit). The fs checks again under its locks, every name
+// counted, and refuses the whole commit.
+TEST_F(ControlCommit, ACommitOverItsRoomIsRefusedWhole) {
+  ASSERT_EQ(agent_sh("head -c 3000 /dev/zero > big && ln big big2 && echo a > a.txt"), 0);
+  try {
+    call({{"op", "commit"}, {"max_bytes", 5000}});
+    ADD_FAILURE() << "a commit of 6002 bytes fit into 5000";
+  } catch (const supervisor::ControlError& refused) {
+    EXPECT_NE(std::string(refused.what()).find("6002 bytes, more than the 5000 bytes"),
+              std::string::npos)
+        << refused.what();
+  }
+  EXPECT_FALSE(base_has("big") || base_has("big2") || base_has("a.txt"));
+  EXPECT_EQ(call({{"op", "commit"}, {"max_bytes", 6002}})["applied"],
+            (json{"/a.txt", "/big", "/big2"}));
+  EXPECT_EQ(read_base("a.txt"), "a\n");
+}
+
 // `sed -i`, `mv tmp file` and editors save by renaming a new file over the old one. That
 // replaces a base file the sandbox saw: a modification to commit, not a conflict.
 TEST_F(ControlCommit, RenameOverABaseFileCommitsAsAModification) {

@@ -101,6 +101,23 @@ TEST(ControlRequest, MalformedRequestsAreRefusedWithTheirFault) {
             "\"command\" must be a non-empty string");
 }
 
+// A commit's bound travels with it, and its refusal comes back as RoomExceeded.
+TEST(ControlRequest, ACommitCarriesItsRoomAndItsRefusalTheBytes) {
+  const Request request = decode_request(encode_request({.op = Op::kCommit, .max_bytes = 42}));
+  EXPECT_EQ(request.max_bytes, 42);
+  EXPECT_EQ(decode_request(R"({"op":"commit"})").max_bytes, -1);
+  EXPECT_THROW(decode_request(R"({"op":"commit","max_bytes":-1})"), ProtocolError);
+  EXPECT_THROW(decode_request(R"({"op":"commit","max_bytes":"9"})"), ProtocolError);
+  try {
+    decode_reply(Op::kCommit, encode_room_exceeded("too big\nfor it", 43));
+    ADD_FAILURE() << "no RoomExceeded";
+  } catch (const RoomExceeded& refused) {
+    EXPECT_EQ(refused.bytes(), 43);
+    EXPECT_STREQ(refused.what(), "too big for it");
+  }
+  EXPECT_THROW(decode_reply(Op::kCommit, encode_failure("other")), Refused);
+}
+
 TEST(ControlReply, EveryOpRoundTrips) {
   Reply reply;
   reply.changes = {{"/new.txt", ChangeKind::kAdded, 'f'},
