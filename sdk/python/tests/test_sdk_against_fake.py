@@ -187,6 +187,26 @@ def test_async_cleanup_on_exception(fake: FakeServer, project: Path) -> None:
     assert fake.state.sandboxes == {} and fake.state.codebases == {}
 
 
+def test_what_an_upload_body_raises_reaches_the_caller_as_itself(fake: FakeServer) -> None:
+    """gRPC swallows what the request stream raises and cancels the call; the caller
+    must get the error itself, not "Exception iterating requests!" or, under asyncio,
+    a CancelledError."""
+    def chunks() -> Iterator[bytes]:
+        yield bytes(512)
+        raise ValueError("the caller's chunk source failed")
+
+    with SandboxClient(fake.endpoint) as client:
+        codebase = client.create_codebase("failing")
+        with pytest.raises(ValueError, match="chunk source failed"):
+            client.upload_archive(codebase.id, chunks())
+
+    async def upload_async() -> None:
+        async with AsyncSandboxClient(fake.endpoint) as client:
+            await client.upload_archive(codebase.id, chunks())
+    with pytest.raises(ValueError, match="chunk source failed"):
+        asyncio.run(upload_async())
+
+
 def test_progress_is_complete_when_the_server_answers_before_the_stream_ends(
         fake: FakeServer, project: Path) -> None:
     """A server may reply as soon as it has what it needs; every report must have been
