@@ -11,9 +11,9 @@ from .async_sandbox import AsyncSandbox
 from .async_session import AsyncSession
 from .client import SandboxClient
 from .exceptions import (AuthenticationError, CodebaseNotFoundError, CommandExecutionError,
-                         CommandTimeoutError, ConnectionError, FileNotFoundError,
-                         ImageNotFoundError, InvalidConfigurationError, InvalidPathError,
-                         NotFoundError, PermissionDeniedError,
+                         CommandTimeoutError, ConnectionError, FileChangedError,
+                         FileNotFoundError, ImageNotFoundError, InvalidConfigurationError,
+                         InvalidPathError, NotFoundError, PermissionDeniedError,
                          PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
                          SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
                          SessionNotFoundError, WriteLayerBusyError)
@@ -32,7 +32,7 @@ __all__ = [
     "AsyncSandbox", "AsyncSandboxClient", "AuditEvent", "AuthenticationError", "AsyncSession", "ChangeKind", "ChangeList", "CodebaseInfo",
     "CodebaseNotFoundError", "CommandExecutionError", "CommandTimeoutError", "CommitResult",
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo", "FileList",
-    "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
+    "FileChangedError", "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
     "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "PolicyWarning",
     "Preset", "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
     "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",

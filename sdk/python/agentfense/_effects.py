@@ -56,6 +56,21 @@ class Upload:
     on_piece: Optional[Callable[[Any], None]] = None
 
 
+class BodyFailure:
+    """What the body of an Upload raised (a local file that changed while it was read,
+    say), kept by the driver's request stream: gRPC swallows it and cancels the call, so
+    the caller would see only "Exception iterating requests!", or under asyncio a
+    CancelledError. The driver raises it once the call is over."""
+
+    def __init__(self) -> None:
+        self.error: Optional[Exception] = None
+
+    def raise_if_any(self) -> None:
+        if self.error is not None:
+            # With its own cause, not the cancelled call: that is a consequence.
+            raise self.error from self.error.__cause__
+
+
 @dataclass(frozen=True)
 class Rpc:
     """One unary or client-streaming call; the driver sends back the reply message."""

@@ -6,25 +6,42 @@ progress reporting (progress.py); the tar is then produced lazily, file by file,
 bounded by the chunk size however large the files are. Regular files keep their mode
 bits (exec bits), symlinks are stored as links (never followed), every directory is an
 entry (so empty ones survive). Sockets, FIFOs and devices are skipped.
+
+Whoever can write in the directory may change it during the upload, which takes as
+long as the upload does. So nothing is followed that was not walked: directories are
+walked through open descriptors, each checked to be the directory listed, and each file
+is opened without following a symlink and checked to be the very file listed (device
+and inode) with the size its tar header announced. Otherwise the upload stops with a
+FileChangedError: a symlink swapped in must not send what it points to (any file the
+uploading user can read) under an innocent name.
 """
 
 from __future__ import annotations
 
 import bisect
+import errno
 import os
 import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import (AsyncIterable, AsyncIterator, Iterable, Iterator, List, Optional, Sequence,
-                    Union)
+from typing import (AsyncIterable, AsyncIterator, BinaryIO, Dict, Iterable, Iterator, List,
+                    Optional, Sequence, Tuple, Union)
 
+from .exceptions import FileChangedError
 from .ignore import IgnoreMatcher, parse_lines
 from .progress import ProgressCallback, UploadProgress
 
 IGNORE_FILES = (".gitignore", ".sandboxignore")  # later files override earlier ones
 CHUNK_SIZE = 1 << 20  # well under gRPC's default 4 MiB message limit
 BLOCK = tarfile.BLOCKSIZE
+# What opening a listed entry without following symlinks says when it was replaced.
+_REPLACED: Dict[int, str] = {
+    errno.ENOENT: "it is gone",
+    errno.ENOTDIR: "it, or a directory above it, was replaced",
+    errno.ELOOP: "a symlink is in its place",
+    errno.ENXIO: "a socket is in its place",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,7 @@ class ArchiveEntry:
     path: str  # relative to the root, "/"-separated
     info: tarfile.TarInfo
     source: Optional[Path]  # file to copy the content from (regular files only)
+    identity: Tuple[int, int]  # (st_dev, st_ino) when listed: what the source must still be
 
     @property
     def stream_size(self) -> int:
@@ -53,11 +71,44 @@ def _tarinfo(path: str, st: os.stat_result) -> tarfile.TarInfo:
     return info
 
 
-def _read_ignore_file(directory: Path, name: str, base: str) -> IgnoreMatcher:
-    path = directory / name
-    if not path.is_file():
-        return IgnoreMatcher()
-    return IgnoreMatcher(parse_lines(path.read_text(errors="replace").splitlines(), base))
+def _changed(path: Path, why: str) -> FileChangedError:
+    return FileChangedError(f"{path} changed while it was uploaded: {why}; upload again, or "
+                            "leave it out with an ignore pattern if it keeps changing",
+                            path=str(path))
+
+
+def _open_as_listed(shown: Path, target: Union[str, Path], identity: Tuple[int, int],
+                    flags: int, dir_fd: Optional[int] = None) -> int:
+    """``target`` opened without following a symlink there, and checked to be the entry
+    the walk listed (``identity``: device and inode): else a FileChangedError naming
+    ``shown``. A directory above it that was swapped for a symlink leads to another
+    inode, so the check covers the whole path."""
+    try:
+        fd = os.open(target, flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno not in _REPLACED:
+            raise
+        raise _changed(shown, _REPLACED[error.errno]) from error
+    found = os.fstat(fd)
+    if (found.st_dev, found.st_ino) != identity:
+        os.close(fd)
+        raise _changed(shown, "another file is in its place")
+    return fd
+
+
+def _read_ignore_file(dir_fd: int, name: str, base: str) -> IgnoreMatcher:
+    try:
+        # Non-blocking: a FIFO by that name must not stall the walk.
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in _REPLACED:  # no such file (a dangling symlink, a socket...)
+            return IgnoreMatcher()
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return IgnoreMatcher()
+        text = handle.read().decode(errors="replace")
+    return IgnoreMatcher(parse_lines(text.splitlines(), base))
 
 
 def collect_entries(root: Union[str, Path], ignore_patterns: Sequence[str] = (),
@@ -70,7 +121,7 @@ def collect_entries(root: Union[str, Path], ignore_patterns: Sequence[str] = (),
     user_rules = parse_lines(ignore_patterns)
     entries: List[ArchiveEntry] = []
 
-    def walk(directory: Path, relative: str, inherited: IgnoreMatcher) -> None:
+    def walk(directory: int, relative: str, inherited: IgnoreMatcher) -> None:
         matcher = inherited
         for name in ignore_files:
             matcher = matcher.extended(_read_ignore_file(directory, name, relative).rules)
@@ -84,19 +135,29 @@ def collect_entries(root: Union[str, Path], ignore_patterns: Sequence[str] = (),
             if effective.is_ignored(path, is_dir):
                 continue
             info = _tarinfo(path, st)
+            identity = (st.st_dev, st.st_ino)
             if is_dir:
                 info.type = tarfile.DIRTYPE
-                entries.append(ArchiveEntry(path, info, None))
-                walk(Path(child.path), path, matcher)
+                entries.append(ArchiveEntry(path, info, None, identity))
+                subdirectory = _open_as_listed(root / path, child.name, identity,
+                                               os.O_RDONLY | os.O_DIRECTORY, dir_fd=directory)
+                try:
+                    walk(subdirectory, path, matcher)
+                finally:
+                    os.close(subdirectory)
             elif stat.S_ISLNK(st.st_mode):
                 info.type = tarfile.SYMTYPE
-                info.linkname = os.readlink(child.path)
-                entries.append(ArchiveEntry(path, info, None))
+                info.linkname = os.readlink(child.name, dir_fd=directory)
+                entries.append(ArchiveEntry(path, info, None, identity))
             elif stat.S_ISREG(st.st_mode):
                 info.size = st.st_size
-                entries.append(ArchiveEntry(path, info, Path(child.path)))
+                entries.append(ArchiveEntry(path, info, root / path, identity))
 
-    walk(root, "", IgnoreMatcher())
+    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)  # the root itself may be a symlink
+    try:
+        walk(top, "", IgnoreMatcher())
+    finally:
+        os.close(top)
     return entries
 
 
@@ -105,23 +166,40 @@ def archive_size(entries: Iterable[ArchiveEntry]) -> int:
     return sum(entry.stream_size for entry in entries) + 2 * BLOCK
 
 
+def _open_listed_file(source: Path, identity: Tuple[int, int], size: int) -> BinaryIO:
+    """The regular file the walk listed, of the size its tar header announces."""
+    # Non-blocking: a FIFO swapped in must fail the identity check, not block the open.
+    fd = _open_as_listed(source, source, identity, os.O_RDONLY | os.O_NONBLOCK)
+    found = os.fstat(fd).st_size
+    if found != size:
+        os.close(fd)
+        raise _changed(source, f"{size} bytes when listed, {found} now")
+    return os.fdopen(fd, "rb")
+
+
+def _content(handle: BinaryIO, source: Path, size: int) -> Iterator[bytes]:
+    """Exactly ``size`` bytes, what the header announced: a file that grows or shrinks
+    meanwhile fails the upload rather than send what the header does not describe."""
+    remaining = size
+    while remaining > 0:
+        data = handle.read(min(CHUNK_SIZE, remaining))
+        if not data:
+            raise _changed(source, f"it shrank below the {size} bytes listed")
+        remaining -= len(data)
+        yield data
+    if handle.read(1):
+        raise _changed(source, f"it grew past the {size} bytes listed")
+
+
 def _raw_pieces(entries: Iterable[ArchiveEntry]) -> Iterator[bytes]:
     for entry in entries:
-        yield _header(entry.info)
         if entry.source is None:
+            yield _header(entry.info)
             continue
-        remaining = entry.info.size
-        # The header already promised info.size bytes: a file that grows meanwhile is
-        # cut there, one that shrinks is zero-padded, so the stream stays well-formed.
-        with open(entry.source, "rb") as handle:
-            while remaining > 0:
-                data = handle.read(min(CHUNK_SIZE, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                yield data
-        if remaining:
-            yield bytes(remaining)
+        # Opened before its header goes out: of a file that changed, nothing is sent.
+        with _open_listed_file(entry.source, entry.identity, entry.info.size) as handle:
+            yield _header(entry.info)
+            yield from _content(handle, entry.source, entry.info.size)
         tail = entry.info.size % BLOCK
         if tail:
             yield bytes(BLOCK - tail)

@@ -22,8 +22,8 @@ import grpc.aio
 
 from . import _calls as calls
 from . import _convert as convert
-from ._effects import (DEFAULT, Blocking, Cleanup, Deadline, Op, Rpc, ServerStream, Stepper,
-                       Upload)
+from ._effects import (DEFAULT, Blocking, BodyFailure, Cleanup, Deadline, Op, Rpc, ServerStream,
+                       Stepper, Upload)
 from ._lifecycle import interrupts_deferred
 from ._proto import codebase_pb2_grpc, sandbox_pb2_grpc
 from ._connection import PemSource, resolve_connection
@@ -111,13 +111,20 @@ class AsyncSandboxClient:
     async def _unary(self, rpc: Rpc) -> Any:
         method = getattr(self._stubs[rpc.service], rpc.method)
         request = rpc.request
+        body = BodyFailure()
         if isinstance(request, Upload):
-            request = _request_stream(request)
+            request = _request_stream(request, body)
         try:
-            return await method(request, timeout=self._timeout(rpc.deadline),
-                                metadata=self._metadata)
+            reply = await method(request, timeout=self._timeout(rpc.deadline),
+                                 metadata=self._metadata)
         except grpc.RpcError as error:
+            body.raise_if_any()
             raise from_rpc_error(error, endpoint=self.endpoint, context=rpc.context) from error
+        except asyncio.CancelledError:
+            body.raise_if_any()  # grpc.aio cancels the call when its request stream raises
+            raise
+        body.raise_if_any()  # the server may have answered before the body failed
+        return reply
 
     async def _stream(self, spec: ServerStream) -> AsyncIterator[Any]:
         call = getattr(self._stubs[spec.service], spec.method)(
@@ -279,12 +286,17 @@ class AsyncSandboxClient:
         return await self._run(calls.audit_summary(sandbox_id))
 
 
-async def _request_stream(upload: Upload) -> AsyncIterator[Any]:
-    yield upload.head
-    async for piece in _pieces(upload.body):
-        if upload.on_piece is not None:
-            upload.on_piece(piece)  # here, on the loop's thread: callbacks need no locking
-        yield upload.wrap(piece)
+async def _request_stream(upload: Upload, failure: BodyFailure) -> AsyncIterator[Any]:
+    """What it raises is kept in ``failure`` for the caller: grpc.aio only logs it."""
+    try:
+        yield upload.head
+        async for piece in _pieces(upload.body):
+            if upload.on_piece is not None:
+                upload.on_piece(piece)  # here, on the loop's thread: callbacks need no locking
+            yield upload.wrap(piece)
+    except Exception as error:
+        failure.error = error
+        raise
 
 
 async def _pieces(body: Union[Iterable[Any], AsyncIterable[Any]]) -> AsyncIterator[Any]:

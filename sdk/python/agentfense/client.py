@@ -19,8 +19,8 @@ import grpc
 
 from . import _calls as calls
 from . import _convert as convert
-from ._effects import (DEFAULT, Blocking, Cleanup, Deadline, Op, Rpc, ServerStream, Stepper,
-                       Upload)
+from ._effects import (DEFAULT, Blocking, BodyFailure, Cleanup, Deadline, Op, Rpc, ServerStream,
+                       Stepper, Upload)
 from ._connection import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT  # re-exported
 from ._connection import ENDPOINT_ENV as ENDPOINT_ENV
 from ._connection import PemSource, resolve_connection
@@ -118,12 +118,16 @@ class SandboxClient:
     def _unary(self, rpc: Rpc) -> Any:
         method = getattr(self._stubs[rpc.service], rpc.method)
         request = rpc.request
+        body = BodyFailure()
         if isinstance(request, Upload):
-            request = _request_stream(request)
+            request = _request_stream(request, body)
         try:
-            return method(request, timeout=self._timeout(rpc.deadline), metadata=self._metadata)
+            reply = method(request, timeout=self._timeout(rpc.deadline), metadata=self._metadata)
         except grpc.RpcError as error:
+            body.raise_if_any()
             raise from_rpc_error(error, endpoint=self.endpoint, context=rpc.context) from error
+        body.raise_if_any()  # the server may have answered before the body failed
+        return reply
 
     def _stream(self, spec: ServerStream) -> Iterator[Any]:
         call = getattr(self._stubs[spec.service], spec.method)(
@@ -297,14 +301,18 @@ class SandboxClient:
         return self._run(calls.audit_summary(sandbox_id))
 
 
-def _request_stream(upload: Upload) -> Iterator[Any]:
+def _request_stream(upload: Upload, failure: BodyFailure) -> Iterator[Any]:
     """The request iterator of a client-streaming call (gRPC consumes it in its own
-    thread)."""
-    if not isinstance(upload.body, Iterable):
-        raise TypeError("SandboxClient uploads take a plain iterable of bytes; async "
-                        "iterables are for AsyncSandboxClient")
-    yield upload.head
-    for piece in upload.body:
-        if upload.on_piece is not None:
-            upload.on_piece(piece)
-        yield upload.wrap(piece)
+    thread). What it raises is kept in ``failure`` for the caller."""
+    try:
+        if not isinstance(upload.body, Iterable):
+            raise TypeError("SandboxClient uploads take a plain iterable of bytes; async "
+                            "iterables are for AsyncSandboxClient")
+        yield upload.head
+        for piece in upload.body:
+            if upload.on_piece is not None:
+                upload.on_piece(piece)
+            yield upload.wrap(piece)
+    except Exception as error:
+        failure.error = error
+        raise

@@ -150,6 +150,18 @@ class CommandExecutionError(SandboxError):
         self.stderr = stderr
 
 
+class FileChangedError(SandboxError, OSError):
+    """A local file changed while upload_directory (or from_local) was uploading it:
+    removed, replaced (by a symlink, say) or resized since the directory was listed.
+    Nothing of what is now in its place was sent and the upload failed; ``path`` names
+    the file. Upload again, or leave out a file that keeps changing (a log being
+    written) with an ignore pattern."""
+
+    def __init__(self, message: str, *, path: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.path = path
+
+
 class PolicyWarning(UserWarning):
     """The server accepted the rules but found one that does not do what it looks
     like (e.g. a ``none`` rule that a more specific rule overrides): shown with the

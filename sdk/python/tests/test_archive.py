@@ -8,12 +8,14 @@ import io
 import os
 import tarfile
 from pathlib import Path
-from typing import AsyncIterator, Dict, List, Tuple
+from typing import AsyncIterator, Callable, Dict, List, Tuple
 
 import pytest
 
-from agentfense.archive import (ArchiveEntry, ArchiveUpload, StreamedArchive, archive_size,
-                                collect_entries, tar_chunks)
+from agentfense import FileChangedError, SandboxError
+from agentfense.archive import (BLOCK, CHUNK_SIZE, ArchiveEntry, ArchiveUpload, StreamedArchive,
+                                archive_size, collect_entries, tar_chunks)
+from agentfense.ignore import IgnoreMatcher
 from agentfense.progress import ProgressBar, UploadProgress, progress_reporter
 
 
@@ -101,12 +103,139 @@ def test_long_and_unicode_names_survive(tmp_path: Path) -> None:
     assert f"{'d' * 120}/{'é' * 60}/{'f' * 150}.txt" in names
 
 
-def test_a_file_that_shrinks_while_uploading_keeps_the_stream_valid(tmp_path: Path) -> None:
-    target = tmp_path / "shrinks.txt"
-    target.write_text("0123456789")
+SECRET = b"HOST-ONLY-SECRET"  # a file of the uploading user's, outside the upload
+
+
+def replace_with_symlink(path: Path, secret: Path) -> None:
+    path.unlink()
+    path.symlink_to(secret)
+
+
+def replace_with_hard_link(path: Path, secret: Path) -> None:
+    path.unlink()
+    os.link(secret, path)
+
+
+def replace_with_fifo(path: Path, secret: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)  # opening it to read would wait for a writer
+
+
+def remove(path: Path, secret: Path) -> None:
+    path.unlink()
+
+
+def send(entries: List[ArchiveEntry]) -> Tuple[bytes, pytest.ExceptionInfo]:
+    """The stream as far as it got, and the FileChangedError that stopped it."""
+    sent = bytearray()
+    with pytest.raises(FileChangedError, match="changed while it was uploaded") as raised:
+        for chunk in tar_chunks(entries, chunk_size=BLOCK):
+            sent += chunk
+    return bytes(sent), raised
+
+
+@pytest.mark.parametrize("replace", [replace_with_symlink, replace_with_hard_link,
+                                     replace_with_fifo, remove])
+def test_a_file_replaced_after_the_walk_is_refused_not_followed(
+        tmp_path: Path, replace: Callable[[Path, Path], None]) -> None:
+    """The outside sweep's B7: the walk lists notes.txt, then someone who can write in
+    the directory swaps it (the window is the whole upload). Opened by path, the
+    symlink was followed and the secret sent under the innocent name."""
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(SECRET)
+    root = tmp_path / "project"
+    root.mkdir()
+    notes = root / "notes.txt"
+    notes.write_bytes(b"x" * len(SECRET))  # the same size: only the identity tells
+    entries = collect_entries(root)
+    replace(notes, secret)
+    sent, raised = send(entries)
+    assert SECRET not in sent
+    assert raised.value.path == str(notes) and str(notes) in str(raised.value)
+    assert isinstance(raised.value, SandboxError)
+
+
+def test_a_directory_above_a_file_swapped_for_a_symlink_is_refused(tmp_path: Path) -> None:
+    """O_NOFOLLOW guards only the last name; the inode check covers the rest."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_bytes(SECRET)
+    root = tmp_path / "project"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "notes.txt").write_bytes(b"x" * len(SECRET))
+    entries = collect_entries(root)
+    (root / "sub").rename(tmp_path / "sub.old")
+    (root / "sub").symlink_to(outside)
+    sent, raised = send(entries)
+    assert SECRET not in sent and "another file is in its place" in str(raised.value)
+
+
+def test_a_directory_swapped_for_a_symlink_during_the_walk_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(SECRET)
+    root = tmp_path / "project"
+    (root / "sub").mkdir(parents=True)
+    is_ignored = IgnoreMatcher.is_ignored
+
+    def swap_once_listed(self: IgnoreMatcher, path: str, is_dir: bool) -> bool:
+        if path == "sub" and not (root / "sub").is_symlink():
+            (root / "sub").rmdir()  # between the listing of the root and the walk into sub
+            (root / "sub").symlink_to(outside)
+        return is_ignored(self, path, is_dir)
+    monkeypatch.setattr(IgnoreMatcher, "is_ignored", swap_once_listed)
+    with pytest.raises(FileChangedError, match="was replaced") as raised:
+        collect_entries(root)  # never lists what is in outside/
+    assert raised.value.path == str(root / "sub")
+
+
+@pytest.mark.parametrize("now", [b"01", b"0123456789abc"])
+def test_a_file_resized_after_the_walk_is_refused(tmp_path: Path, now: bytes) -> None:
+    """The tar header announced the listed size: the stream cannot carry another."""
+    target = tmp_path / "resized.txt"
+    target.write_bytes(b"0123456789")
     entries = collect_entries(tmp_path)
-    target.write_text("01")
-    assert contents(entries)["shrinks.txt"] == b"01" + bytes(8)
+    target.write_bytes(now)
+    sent, raised = send(entries)
+    assert f"10 bytes when listed, {len(now)} now" in str(raised.value)
+    assert b"resized.txt" not in sent  # refused before its header went out
+
+
+def shrink(path: Path) -> None:
+    os.truncate(path, 100)
+
+
+def grow(path: Path) -> None:
+    with path.open("ab") as appended:
+        appended.write(b"more")
+
+
+@pytest.mark.parametrize("resize,why", [(shrink, "it shrank below"), (grow, "it grew past")])
+def test_a_file_resized_while_it_is_read_is_refused(
+        tmp_path: Path, resize: Callable[[Path], None], why: str) -> None:
+    target = tmp_path / "big.bin"
+    target.write_bytes(bytes(3 * CHUNK_SIZE))
+    chunks = tar_chunks(collect_entries(tmp_path), chunk_size=CHUNK_SIZE)
+    next(chunks)  # the first megabyte is on its way
+    resize(target)
+    with pytest.raises(FileChangedError, match=why):
+        list(chunks)
+
+
+def test_an_ignore_file_that_is_a_fifo_does_not_stall_the_walk(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / ".gitignore")
+    (tmp_path / "kept.txt").write_text("x")
+    assert [entry.path for entry in collect_entries(tmp_path)] == ["kept.txt"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+def test_the_walk_closes_every_directory_it_opens(tmp_path: Path) -> None:
+    tmp_path.joinpath(*"abcdefgh").mkdir(parents=True)
+    (tmp_path / "z").symlink_to("a")
+    before = len(os.listdir("/proc/self/fd"))
+    assert len(collect_entries(tmp_path)) == 9
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def upload_all(archive: ArchiveUpload) -> bytes:

@@ -12,9 +12,10 @@ import pytest
 
 import agentfense
 from agentfense.exceptions import (CodebaseNotFoundError, CommandExecutionError,
-                                   CommandTimeoutError, ConnectionError, FileNotFoundError,
-                                   InvalidConfigurationError, InvalidPathError, NotFoundError,
-                                   PermissionDeniedError, QuotaExceededError,
+                                   CommandTimeoutError, ConnectionError, FileChangedError,
+                                   FileNotFoundError, InvalidConfigurationError,
+                                   InvalidPathError, NotFoundError, PermissionDeniedError,
+                                   QuotaExceededError,
                                    RuntimeUnavailableError, SandboxError, SandboxNotFoundError,
                                    SandboxNotRunningError, SessionClosedError,
                                    SessionNotFoundError, WriteLayerBusyError,
@@ -150,11 +151,13 @@ def test_builtin_bases_let_generic_handlers_work() -> None:
     assert issubclass(FileNotFoundError, builtins.FileNotFoundError)
     assert issubclass(PermissionDeniedError, PermissionError)
     assert issubclass(InvalidConfigurationError, ValueError)
+    assert issubclass(FileChangedError, OSError)
 
 
 def test_every_class_is_exported() -> None:
     for name in ["SandboxError", "SandboxNotFoundError", "SandboxNotRunningError",
                  "CodebaseNotFoundError", "CommandTimeoutError", "CommandExecutionError",
                  "PermissionDeniedError", "SessionClosedError", "InvalidConfigurationError",
-                 "ConnectionError", "SessionNotFoundError", "FileNotFoundError"]:
+                 "ConnectionError", "SessionNotFoundError", "FileNotFoundError",
+                 "FileChangedError"]:
         assert issubclass(getattr(agentfense, name), SandboxError)

@@ -14,9 +14,9 @@ import pytest
 
 from agentfense import (AsyncSandbox, AsyncSandboxClient, CodebaseNotFoundError,
                         CommandExecutionError, CommandTimeoutError, ConnectionError,
-                        FileNotFoundError, InvalidConfigurationError, RuntimeUnavailableError,
-                        Sandbox, SandboxClient, SandboxNotFoundError, SandboxNotRunningError,
-                        SandboxStatus, UploadProgress)
+                        FileChangedError, FileNotFoundError, InvalidConfigurationError,
+                        RuntimeUnavailableError, Sandbox, SandboxClient, SandboxNotFoundError,
+                        SandboxNotRunningError, SandboxStatus, UploadProgress)
 from fake_server import FakeServer
 
 
@@ -185,6 +185,65 @@ def test_async_cleanup_on_exception(fake: FakeServer, project: Path) -> None:
     with pytest.raises(RuntimeError):
         asyncio.run(scenario())
     assert fake.state.sandboxes == {} and fake.state.codebases == {}
+
+
+def test_what_an_upload_body_raises_reaches_the_caller_as_itself(fake: FakeServer) -> None:
+    """gRPC swallows what the request stream raises and cancels the call; the caller
+    must get the error itself, not "Exception iterating requests!" or, under asyncio,
+    a CancelledError."""
+    def chunks() -> Iterator[bytes]:
+        yield bytes(512)
+        raise ValueError("the caller's chunk source failed")
+
+    with SandboxClient(fake.endpoint) as client:
+        codebase = client.create_codebase("failing")
+        with pytest.raises(ValueError, match="chunk source failed"):
+            client.upload_archive(codebase.id, chunks())
+
+    async def upload_async() -> None:
+        async with AsyncSandboxClient(fake.endpoint) as client:
+            await client.upload_archive(codebase.id, chunks())
+    with pytest.raises(ValueError, match="chunk source failed"):
+        asyncio.run(upload_async())
+
+
+def test_a_file_changed_during_an_upload_fails_it_with_an_error_naming_the_file(
+        fake: FakeServer, tmp_path: Path) -> None:
+    """The outside sweep's B7, end to end: a file swapped for a symlink after the walk
+    fails the upload, in both clients, with a FileChangedError naming it, and the
+    server gets nothing of the file the symlink points to."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("HOST-ONLY-SECRET")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a-big.bin").write_bytes(bytes(3 << 20))  # several chunks, sent first
+    notes = project / "notes.txt"
+
+    def swap_after_the_first_chunk(progress: UploadProgress) -> None:
+        if not notes.is_symlink():
+            notes.unlink()
+            notes.symlink_to(secret)
+
+    def upload_sync() -> None:
+        with SandboxClient(fake.endpoint) as client:
+            codebase = client.create_codebase("swapped")
+            client.upload_directory(codebase.id, project, progress=swap_after_the_first_chunk)
+
+    async def upload_async() -> None:
+        async with AsyncSandboxClient(fake.endpoint) as client:
+            codebase = await client.create_codebase("swapped")
+            await client.upload_directory(codebase.id, project,
+                                          progress=swap_after_the_first_chunk)
+
+    for upload in (upload_sync, lambda: asyncio.run(upload_async())):
+        if notes.is_symlink():
+            notes.unlink()
+        notes.write_text("harmless notes")
+        with pytest.raises(FileChangedError, match="changed while it was uploaded") as raised:
+            upload()
+        assert raised.value.path == str(notes)
+    assert not any(b"HOST-ONLY" in content for codebase in fake.state.codebases.values()
+                   for content in codebase.contents.values())
 
 
 def test_progress_is_complete_when_the_server_answers_before_the_stream_ends(
