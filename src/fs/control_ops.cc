@@ -134,13 +134,13 @@ class Dispatcher {
               pending);
       }
       reply.commit = layer::commit(fs_.base_fd(), fs_.journal(), scope(), only);
-      fs_.recount_quota();  // committed entries left upper
       // Every node: the commit also removes emptied upper directories above what it
       // applied and rewrites markers elsewhere. A report that left applied paths out
       // (layer/listed_paths.h) cannot say which: then everything counts as changed.
       notices = rebind_nodes(
           fs_, {"/"},
           reply.commit.applied_omitted > 0 ? std::vector<std::string>{"/"} : reply.commit.applied);
+      fs_.recount_quota();  // committed entries left upper; files still open stay charged
     }
     notify(notices);
     return reply;
@@ -156,8 +156,8 @@ class Dispatcher {
         changed.push_back(change.path);  // deleted entries reappear: negative dentries
       }
       layer::discard(fs_.journal());
-      fs_.recount_quota();
       notices = rebind_nodes(fs_, {"/"}, changed);
+      fs_.recount_quota();  // after the rebind: files the agent keeps open stay charged
     }
     notify(notices);
     return {};

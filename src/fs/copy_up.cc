@@ -183,6 +183,19 @@ Filesystem::KeptFile Filesystem::open_for_keeping(const NodeView& file) {
   return kept;
 }
 
+void Filesystem::keep_if_open(fuse_ino_t id) {
+  bool writable = true;
+  FdCache::Handle fd = fds_.find(id, true);
+  if (!fd) {
+    fd = fds_.find(id, false);
+    writable = false;
+  }
+  if (!fd) return;  // not open through us: its data went with its name
+  fds_.pin(id, std::move(fd), writable);
+  std::lock_guard lock(orphans_mu_);
+  orphans_.insert(id);
+}
+
 bool Filesystem::keep_if_orphaned(fuse_ino_t id, KeptFile kept) {
   if (!kept.fd) return false;
   std::optional<NodeView> now = table_.view(id);

@@ -160,6 +160,12 @@ class Filesystem {
   // its lstat. `kept_node` (0: none) is the node keep_if_orphaned() kept the file open
   // for: a file's data stays charged until the kernel forgets that node.
   void upper_name_removed(const struct stat& before, fuse_ino_t kept_node);
+  // A commit or discard took away the upper file node `id` was bound to (it has no name
+  // left): if the agent may still hold it open (an fd to it is cached), the fd is kept
+  // and the file stays charged, as after an unlink, until the kernel forgets the node.
+  // Without this, each discard handed the agent its whole quota again while the files
+  // it kept open stayed on the host disk. Call recount_quota() after.
+  void keep_if_open(fuse_ino_t id);
   // Counts upper afresh (commit and discard move or remove upper files); caller holds
   // the layer locks. On failure the old numbers stay and the error is logged.
   void recount_quota();

@@ -98,6 +98,7 @@ class Rebinder {
 
   void unlink(const NodeView& node) {
     fs_.table().mark_unlinked(node.id);
+    if (S_ISREG(node.type) && node.layer == Layer::kUpper) fs_.keep_if_open(node.id);
     if (node.parent) notices_.entries.emplace_back(node.parent->id, node.name);
     notices_.inodes.push_back(node.id);
   }

@@ -3,10 +3,12 @@
 // directory fd, a process's cwd) keep working after their nodes moved between layers.
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -177,6 +179,42 @@ TEST_F(ControlCommit, ACommitOverItsRoomIsRefusedWhole) {
   EXPECT_EQ(call({{"op", "commit"}, {"max_bytes", 6002}})["applied"],
             (json{"/a.txt", "/big", "/big2"}));
   EXPECT_EQ(read_base("a.txt"), "a\n");
+}
+
+// A discard removes the agent's new files; one it still holds open keeps its data on the
+// host (our fd to it), so it stays charged until closed, as after an unlink. It used to
+// leave the quota: each discard gave the agent its whole quota again (36 MiB on disk
+// under an 8 MiB quota after five).
+class ControlQuota : public ControlledFs {
+ protected:
+  void SetUp() override {
+    ControlledFs::SetUp();
+    quota_ = {.bytes = 8 << 20, .inodes = 100};
+    mount_writable();
+  }
+};
+
+TEST_F(ControlQuota, AFileKeptOpenThroughADiscardStaysCharged) {
+  const int fd = ::open(at("kept.bin").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string data(6 << 20, 'x');
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  call({{"op", "discard"}});
+  EXPECT_FALSE(changes().size());
+  const auto used = [&] {
+    struct statvfs st {};
+    EXPECT_EQ(::statvfs(at("").c_str(), &st), 0);
+    return (st.f_blocks - st.f_bfree) * st.f_frsize;
+  };
+  EXPECT_GE(used(), std::uint64_t{6} << 20);
+  std::string out;
+  EXPECT_NE(agent_sh("head -c 3000000 /dev/zero 2>&1 > more.bin", &out), 0) << out;
+  EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+  ::close(fd);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (used() > (std::uint64_t{3} << 20) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_LE(used(), std::uint64_t{3} << 20) << "not freed once closed";
 }
 
 // `sed -i`, `mv tmp file` and editors save by renaming a new file over the old one. That
