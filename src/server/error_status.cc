@@ -1,10 +1,12 @@
 #include "server/error_status.h"
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/random_hex.h"
 
 namespace agentfense::server {
 
@@ -31,15 +33,19 @@ ErrorInfo bounded(ErrorInfo info) {
   return info;
 }
 
-void LogBug(const std::string& where, const std::string& what) {
-  agentfense::log::error("api.internal_error", {{"call", where}, {"error", what}});
-}
-
+// An unexpected failure is the operator's to read, not the caller's: its text names the
+// server's own paths (`connect to /var/lib/.../run/sb_x/control.sock: Connection
+// refused` showed another tenant where the data lives). The caller gets what kind of
+// failure it was and an id to quote; the log has the whole error under that id.
 // Never empty: an empty INTERNAL is what gRPC itself answers for a request that does
 // not parse (grpc_request_errors.h tells the two apart by that).
-ErrorInfo Internal(const std::string& what) {
-  const std::string message = printable_message(what);
-  return {StatusCode::INTERNAL, message.empty() ? "internal error" : message, {}, {}};
+ErrorInfo Internal(const std::string& where, const std::string& what, const std::string& kind) {
+  const std::string id = "err_" + random_hex(6);
+  agentfense::log::error("api.internal_error", {{"call", where}, {"error", what}, {"id", id}});
+  return {StatusCode::INTERNAL,
+          "internal error" + (kind.empty() ? "" : ": " + kind) + " (" + id + " in the server log)",
+          {},
+          {}};
 }
 
 ErrorInfo describe(std::exception_ptr error, const std::string& where) {
@@ -49,16 +55,15 @@ ErrorInfo describe(std::exception_ptr error, const std::string& where) {
     return {e.code(), e.what(), e.reason(), e.partial()};
   } catch (const ApiError& e) {
     if (e.code() != StatusCode::OK) return {e.code(), e.what(), e.reason(), {}};
-    LogBug(where, std::string("ApiError with code OK: ") + e.what());
-    return {StatusCode::INTERNAL, e.what(), {}, {}};
+    return Internal(where, std::string("ApiError with code OK: ") + e.what(), "");
   } catch (const UserError& e) {
     return {StatusCode::INVALID_ARGUMENT, printable_message(e.what()), {}, {}};
+  } catch (const SystemError& e) {
+    return Internal(where, e.what(), std::strerror(e.code()));
   } catch (const std::exception& e) {
-    LogBug(where, e.what());
-    return Internal(e.what());
+    return Internal(where, e.what(), "");
   } catch (...) {
-    LogBug(where, "non-standard exception");
-    return Internal("internal error");
+    return Internal(where, "non-standard exception", "");
   }
 }
 
