@@ -1,5 +1,6 @@
 #include "cli/change_review.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "layer/changes.h"
 #include "layer/journal.h"
 #include "layer/listed_paths.h"
+#include "layer/safe_walk.h"
 #include "layer/state_lock.h"
 
 namespace agentfense::cli {
@@ -85,7 +87,7 @@ ChangeMode parse_change_mode(const std::string& text) {
 }
 
 bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_dir,
-                    const policy::Policy& policy) {
+                    const policy::Policy& policy, std::uint64_t max_apply_bytes) {
   // The fs process has exited; this keeps any other from serving the layer meanwhile.
   const layer::StateLock held = layer::StateLock::acquire(state_dir);
   auto journal = layer::Journal::open(state_dir);
@@ -109,6 +111,22 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
     std::fwrite(diff.data(), 1, diff.size(), stderr);
     std::fprintf(stderr, "agentfense: not applied (use --changes apply)\n");
     return true;
+  }
+  if (max_apply_bytes != 0) {
+    // 20 hard links of a 500 MiB file fit an 8 GiB quota and would write 10 GiB here.
+    std::uint64_t bytes = 0;
+    layer::for_each_entry_below(journal->upper_fd(), [&bytes](const struct stat& st) {
+      if (S_ISREG(st.st_mode)) bytes += static_cast<std::uint64_t>(st.st_size);
+    });
+    if (bytes > max_apply_bytes) {
+      std::fprintf(stderr,
+                   "agentfense: not applied: the changes would write %llu bytes (a hard-linked "
+                   "file is copied once per name), more than the %llu bytes of --disk; the "
+                   "layer was discarded\n",
+                   static_cast<unsigned long long>(bytes),
+                   static_cast<unsigned long long>(max_apply_bytes));
+      return false;
+    }
   }
   layer::CommitResult result;
   {

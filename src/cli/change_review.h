@@ -1,6 +1,7 @@
 // What `run --changes show|apply|discard` does with a finished command's write layer.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "policy/policy.h"
@@ -19,8 +20,10 @@ std::string review_path(const std::string& wire_path);
 std::string review_message(const std::string& text);
 
 // Prints to stderr (show/apply) and returns true when every change that was asked for
-// reached the codebase (apply) — false on conflicts or denied paths.
+// reached the codebase (apply) — false on conflicts or denied paths, or when applying
+// would write more than `max_apply_bytes` (0: no bound; the write quota's bytes: the
+// quota counts a hard-linked file once, applying copies it once per name).
 bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_dir,
-                    const policy::Policy& policy);
+                    const policy::Policy& policy, std::uint64_t max_apply_bytes);
 
 }  // namespace agentfense::cli

@@ -34,6 +34,7 @@ std::optional<supervisor::HostIdLease> lease_ids() {
 
 LocalSandbox::LocalSandbox(const LocalSandboxSpec& spec)
     : policy_(policy::Policy::compile(spec.rules)),
+      max_apply_bytes_(spec.quota.bytes),
       base_(supervisor::open_base_dir(spec.dir)),
       ids_(lease_ids()),
       run_dir_(supervisor::RunDir::create()) {
@@ -114,7 +115,7 @@ int LocalSandbox::stop() {
 }
 
 bool LocalSandbox::review(ChangeMode mode) const {
-  return review_changes(mode, base_.get(), run_dir_.state_dir(), policy_);
+  return review_changes(mode, base_.get(), run_dir_.state_dir(), policy_, max_apply_bytes_);
 }
 
 bool LocalSandbox::finish(ChangeMode mode) {

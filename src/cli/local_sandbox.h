@@ -94,6 +94,7 @@ class LocalSandbox {
 
  private:
   policy::Policy policy_;
+  std::uint64_t max_apply_bytes_;  // the quota's bytes (0: no limit), for review()
   UniqueFd base_;
   std::optional<supervisor::HostIdLease> ids_;
   uid_t uid_ = 0;

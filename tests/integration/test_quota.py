@@ -93,3 +93,17 @@ def test_bad_quota_flags_are_refused_naming_them(runner, repo, flags, named):
     result = runner.sh(repo, "true", flags)
     assert result.returncode == 2, result.describe()
     assert named in result.stderr, result.describe()
+
+
+def test_hard_links_cannot_make_apply_write_more_than_the_quota(attack, repo):
+    """The quota counts a file with many names once; applying copies it once per name:
+    8 MiB linked 15 times under --disk 16M would have put 128 MiB into the directory."""
+    result = attack(
+        "cd /workspace/output && dd if=/dev/zero of=big bs=1M count=8 2>/dev/null && "
+        "for i in $(seq 1 15); do ln big l$i; done; echo linked=$?",
+        ["--disk", "16M"])
+    assert field(result, "linked") == 0, result.describe()
+    assert "not applied: the changes would write 134217728 bytes" in result.stderr, \
+        result.describe()
+    assert result.returncode != 0, result.describe()
+    assert not (repo / "output" / "big").exists(), result.describe()
