@@ -45,7 +45,10 @@ class Rebinder {
       return;
     }
     const std::optional<NodeView> parent = fs_.table().find_path(parent_of(path));
-    if (!parent) return;  // the kernel cannot hold anything below an unknown directory
+    // The kernel cannot hold anything below an unknown directory, nor below one that was
+    // replaced (unlinked: its own entry is dropped) or is no directory now (a symlink
+    // that replaced it; telling the kernel about a child of it fails with ENOTDIR).
+    if (!parent || parent->unlinked || !parent->is_dir()) return;
     fs_.table().invalidate_listing(parent->id);
     notices_.inodes.push_back(parent->id);  // its cached listing pages
     if (!fs_.table().find_path(path)) {

@@ -184,8 +184,11 @@ class Committer {
           return std::nullopt;
         }
       }
+      const std::optional<struct stat> replaced = stat_at(base_parent.get(), parts.name);
       const Installed installed = install_entry(upper_parent.get(), base_parent.get(), parts.name);
       note = note_for(installed);
+      if (change.type != 'd' && replaced && S_ISDIR(replaced->st_mode))
+        replaced_dirs_.insert(change.path);
       if (change.type != 'd') {
         remove_committed_upper(change.path, upper_parent.get(), parts.name);
       } else {
@@ -199,11 +202,22 @@ class Committer {
 
   enum class TreeUse { kDelete, kReplace };
 
+  bool went_with_a_replaced_dir(std::string path) const {
+    while (path != "/") {
+      path = split_path(path).parent;
+      if (replaced_dirs_.contains(path)) return true;
+    }
+    return false;
+  }
+
   std::optional<Refusal> apply_delete(const std::string& path, const PathParts& parts) {
     UniqueFd base_parent = base_dirs_.try_open(parts.parent);
     // A symlink where a directory should be is refused, never followed.
     if (!base_parent) {
-      if (stat_beneath(base_fd_, parts.parent)) {
+      if (went_with_a_replaced_dir(path)) {
+        // Removed with its directory, which this commit replaced: done, not refused (the
+        // report said "denied" for files that were gone).
+      } else if (stat_beneath(base_fd_, parts.parent)) {
         return Refusal{false, "base parent is not a directory"};
       }
     } else {
@@ -418,6 +432,9 @@ class Committer {
   const Scope& scope_;
   CommitResult& result_;
   std::vector<Staged> staged_;
+  // Base directories this commit replaced by a non-directory, with everything in them:
+  // the deletions listed for their entries come after them and are done already.
+  std::set<std::string> replaced_dirs_;
   // Changes come sorted by path: each opens its parents from the last one's.
   DirCursor base_dirs_;
   DirCursor upper_dirs_;

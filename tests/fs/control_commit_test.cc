@@ -217,6 +217,17 @@ TEST_F(ControlQuota, AFileKeptOpenThroughADiscardStaysCharged) {
   EXPECT_LE(used(), std::uint64_t{3} << 20) << "not freed once closed";
 }
 
+// A directory replaced by a symlink takes its files with it; the deletions listed for them
+// were reported "denied" (base parent is not a directory) although they were gone.
+TEST_F(ControlCommit, FilesGoneWithAReplacedDirectoryAreReportedApplied) {
+  ASSERT_EQ(agent_sh("rm -rf sub && ln -s keep.txt sub"), 0);
+  const json result = call({{"op", "commit"}});
+  EXPECT_EQ(result.value("denied", json::array()), json::array()) << result.dump();
+  EXPECT_EQ(result["applied"], (json{"/sub", "/sub/x"})) << result.dump();
+  EXPECT_TRUE(std::filesystem::is_symlink(base_path("sub")));
+  EXPECT_TRUE(changes().empty());
+}
+
 // `sed -i`, `mv tmp file` and editors save by renaming a new file over the old one. That
 // replaces a base file the sandbox saw: a modification to commit, not a conflict.
 TEST_F(ControlCommit, RenameOverABaseFileCommitsAsAModification) {
