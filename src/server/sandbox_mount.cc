@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "common/api_error.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "policy/policy_file.h"
 #include "runtime/exec.h"
 #include "supervisor/control_client.h"
@@ -80,13 +83,21 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
       idle_.pop_back();
     }
   }
-  if (!client) client = std::make_unique<supervisor::ControlClient>(run_dir_ + "/control.sock");
   layer::control::Reply reply;
   try {
+    if (!client) client = std::make_unique<supervisor::ControlClient>(run_dir_ + "/control.sock");
     reply = client->call(request, timeout);
   } catch (const layer::control::Refused&) {
     keep_idle(std::move(client));  // a complete answer: the connection is still in step
     throw;
+  } catch (const SystemError& unreachable) {
+    // The fs process exited (crashed, was killed) or no longer answers. The caller learns
+    // that and what to do; the socket's path (the server's data layout) stays in the log.
+    log::warn("sandbox.fs_unreachable", {{"run_dir", run_dir_}, {"error", unreachable.what()}});
+    throw ApiError(StatusCode::FAILED_PRECONDITION,
+                   std::string("the sandbox's filesystem process is not answering (") +
+                       std::strerror(unreachable.code()) + "); stop and start the sandbox",
+                   kReasonSandboxNotRunning);
   }
   keep_idle(std::move(client));
   return reply;

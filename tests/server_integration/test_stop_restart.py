@@ -134,3 +134,26 @@ def test_a_stopped_sandboxs_layer_another_process_holds_is_left_alone(srv):
     result = srv.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
     assert list(result.applied) == ["/a.txt"] and download(srv, codebase, "a.txt") == b"2\n"
     srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_a_dead_fs_process_is_named_as_such_and_a_restart_recovers(srv):
+    """An fs process that died (here: killed) made every call answer INTERNAL with the
+    path of its control socket, the server's data layout; now the caller learns what
+    happened and what to do, and stop + start brings the sandbox back, its writes kept."""
+    codebase_id = make_codebase(srv, files={"a.txt": b"1\n", "output/keep": b""})
+    sandbox_id = make_sandbox(srv, codebase_id, sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        run(srv, sandbox_id, "echo kept > output/p.txt")
+        [fs_pid] = fs_processes(srv, sandbox_id)
+        os.kill(fs_pid, 9)
+        with pytest.raises(grpc.RpcError) as e:
+            srv.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+        assert reason_of(e.value) == "SANDBOX_NOT_RUNNING"
+        assert "filesystem process is not answering" in e.value.details()
+        assert srv.data_dir not in e.value.details() and "control.sock" not in e.value.details()
+        srv.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
+        srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+        assert run(srv, sandbox_id, "cat output/p.txt").stdout == "kept\n"
+    finally:
+        srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
