@@ -48,6 +48,7 @@ inline constexpr const char* kReasonSessionNotFound = "SESSION_NOT_FOUND";
 inline constexpr const char* kReasonFileNotFound = "FILE_NOT_FOUND";
 inline constexpr const char* kReasonSandboxNotRunning = "SANDBOX_NOT_RUNNING";
 inline constexpr const char* kReasonWriteLayerBusy = "WRITE_LAYER_BUSY";
+inline constexpr const char* kReasonReviewOutdated = "REVIEW_OUTDATED";
 inline constexpr const char* kReasonSessionClosed = "SESSION_CLOSED";
 inline constexpr const char* kReasonInvalidRule = "INVALID_RULE";
 inline constexpr const char* kReasonInvalidPath = "INVALID_PATH";

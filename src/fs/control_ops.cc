@@ -14,6 +14,7 @@
 #include "layer/changes.h"
 #include "layer/control_protocol.h"
 #include "layer/listed_paths.h"
+#include "layer/review_token.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::fs {
@@ -46,7 +47,7 @@ class Dispatcher {
       case Op::kDiff:
         return diff(request.paths);
       case Op::kCommit:
-        return commit(request.paths, request.max_bytes);
+        return commit(request.paths, request.max_bytes, request.review_token);
       case Op::kDiscard:
         return discard();
       case Op::kRefresh:
@@ -109,15 +110,28 @@ class Dispatcher {
   }
 
   Reply diff(const layer::ChangeSelection& only) {
-    std::lock_guard lock(fs_.mutation_mu());
-    return {.diff = layer::diff_first_changes(fs_.base_fd(), fs_.journal(), scope(), only)};
+    // No data write either while the diff and its review token are taken: the token must
+    // describe exactly what the diff shows (an agent flipping a file between the two
+    // would otherwise get content the reviewer never saw committed under the token).
+    LayerLocks locks(fs_);
+    Reply reply;
+    reply.review_token = layer::review_token(fs_.base_fd(), fs_.journal(), scope(), only);
+    reply.diff = layer::diff_first_changes(fs_.base_fd(), fs_.journal(), scope(), only);
+    return reply;
   }
 
-  Reply commit(const layer::ChangeSelection& only, std::int64_t max_bytes) {
+  Reply commit(const layer::ChangeSelection& only, std::int64_t max_bytes,
+               const std::string& reviewed) {
     Reply reply;
     KernelNotices notices;
     {
       LayerLocks locks(fs_);
+      // Under the locks: what is committed below is exactly what this token describes.
+      if (!reviewed.empty() &&
+          layer::review_token(fs_.base_fd(), fs_.journal(), scope(), only) != reviewed)
+        throw layer::control::ReviewOutdated(
+            "the changes are no longer those of the review (a process in the sandbox changed "
+            "them since); review them again");
       // Measured here, under the locks: the caller's own measure before the request could
       // not see what the sandbox's running processes wrote since (a file flipped between
       // 0 and 300 MiB got 300 MiB past a 100 MiB codebase limit). Every name counts: the
@@ -195,6 +209,8 @@ std::string ControlOps::handle(std::string_view request_line) {
                                         Dispatcher(fs_, session_, opens_, prewarm_).run(request));
   } catch (const layer::control::RoomExceeded& full) {
     return layer::control::encode_room_exceeded(full.what(), full.bytes());
+  } catch (const layer::control::ReviewOutdated& outdated) {
+    return layer::control::encode_review_outdated(outdated.what());
   } catch (const std::exception& e) {
     return layer::control::encode_failure(e.what());
   } catch (...) {

@@ -199,6 +199,8 @@ std::string encode_request(const Request& request) {
   if (takes_paths(request.op)) message["paths"] = wire_paths(request.paths);
   if (takes_command(request.op)) message["command"] = request.command;
   if (request.op == Op::kCommit && request.max_bytes >= 0) message["max_bytes"] = request.max_bytes;
+  if (request.op == Op::kCommit && !request.review_token.empty())
+    message["review_token"] = request.review_token;
   return dump(message);
 }
 
@@ -223,6 +225,11 @@ Request decode_request(std::string_view line) {
         throw ProtocolError("\"max_bytes\" must be a non-negative integer");
       request.max_bytes = max_bytes->get<std::int64_t>();
     }
+    const auto token = message.find("review_token");
+    if (token != message.end()) {
+      if (!token->is_string()) throw ProtocolError("\"review_token\" must be a string");
+      request.review_token = token->get<std::string>();
+    }
   }
   return request;
 }
@@ -240,6 +247,7 @@ std::string encode_reply(Op op, const Reply& reply) {
     message["changes_omitted"] = reply.changes_omitted;
   } else if (op == Op::kDiff) {
     message["diff"] = reply.diff;
+    message["review_token"] = reply.review_token;
   } else if (op == Op::kCommit) {
     CommitResult result = reply.commit;
     to_wire(result);
@@ -284,6 +292,10 @@ std::string encode_room_exceeded(std::string_view message, std::int64_t bytes) {
   return dump({{"ok", false}, {"error", one_line(message)}, {"room_exceeded", bytes}});
 }
 
+std::string encode_review_outdated(std::string_view message) {
+  return dump({{"ok", false}, {"error", one_line(message)}, {"review_outdated", true}});
+}
+
 Reply decode_reply(Op op, std::string_view line) {
   const json message = parse_object(line, "control reply");
   const ReplyReader reader(message, op);
@@ -297,6 +309,9 @@ Reply decode_reply(Op op, std::string_view line) {
     const auto room = message.find("room_exceeded");
     if (room != message.end() && room->is_number_integer())
       throw RoomExceeded(text, room->get<std::int64_t>());
+    if (const auto outdated = message.find("review_outdated");
+        outdated != message.end() && outdated->is_boolean() && outdated->get<bool>())
+      throw ReviewOutdated(text);
     throw Refused(text);
   }
   Reply reply;
@@ -305,6 +320,8 @@ Reply decode_reply(Op op, std::string_view line) {
     reply.changes_omitted = reader.optional_count("changes_omitted");
   } else if (op == Op::kDiff) {
     reply.diff = reader.text(reader.member("diff", json::value_t::string), "diff");
+    reply.review_token =
+        reader.text(reader.member("review_token", json::value_t::string), "review_token");
   } else if (op == Op::kCommit) {
     reply.commit.applied = reader.paths("applied");
     reply.commit.denied = reader.paths("denied");

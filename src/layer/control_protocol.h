@@ -71,6 +71,9 @@ struct Request {
   // under the commit's locks; -1: no bound. The caller's own check before the request
   // cannot see what the sandbox's processes write in between.
   std::int64_t max_bytes = -1;
+  // kCommit: the review token (layer/review_token.h) of a diff of the same selection;
+  // the commit is refused when the changes are no longer those. Empty: not checked.
+  std::string review_token;
 };
 
 // The fs process's request counters and warm-up state ("stats").
@@ -87,6 +90,7 @@ struct Reply {
   std::vector<Change> changes;      // kChanges: the first (layer/listed_paths.h)
   std::size_t changes_omitted = 0;  // kChanges: how many more there are
   std::string diff;                 // kDiff
+  std::string review_token;         // kDiff: of the changes the diff selected
   CommitResult commit;              // kCommit
   std::uint64_t dropped = 0;        // kAuditEnd: events the audit trail has lost so far
   // kAuditEnd: false only when the write layer was empty as the command ended; a reply
@@ -117,6 +121,13 @@ class RoomExceeded : public Refused {
   std::int64_t bytes_;
 };
 
+// The fs process refused a commit whose changes differ from the review it was given
+// ({"ok":false,"review_outdated":true}).
+class ReviewOutdated : public Refused {
+ public:
+  using Refused::Refused;
+};
+
 // One line without its newline.
 std::string encode_request(const Request& request);
 // Throws ProtocolError: not JSON, not an object, an unknown op, "paths" that are not a
@@ -127,6 +138,7 @@ std::string encode_reply(Op op, const Reply& reply);
 // {"ok":false}; line breaks in `message` become spaces (the reply is one line).
 std::string encode_failure(std::string_view message);
 std::string encode_room_exceeded(std::string_view message, std::int64_t bytes);
+std::string encode_review_outdated(std::string_view message);
 // The reply to a request of `op`. Throws Refused for {"ok":false}, ProtocolError for
 // anything that is not a well-formed reply to `op`.
 Reply decode_reply(Op op, std::string_view line);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include "common/api_error.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "store/tree_stats.h"
@@ -37,6 +38,10 @@ void throw_commit_over_room(const std::string& sandbox_id, std::int64_t bytes,
                               sandbox_id +
                               " (its processes wrote more since the commit was checked)",
                           room.key.c_str(), room.limit);
+}
+
+void throw_review_outdated(const std::string& why) {
+  throw ApiError(StatusCode::ABORTED, "nothing committed: " + why, kReasonReviewOutdated);
 }
 
 }  // namespace agentfense::server

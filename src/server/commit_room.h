@@ -25,6 +25,9 @@ std::int64_t write_layer_bytes(const std::string& state_dir);
 store::Room reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,
                                 std::int64_t pending);
 
+// The error for a commit whose changes are no longer those its review token names.
+[[noreturn]] void throw_review_outdated(const std::string& why);
+
 // The error for a commit the fs process refused as larger than `room`.
 [[noreturn]] void throw_commit_over_room(const std::string& sandbox_id, std::int64_t bytes,
                                          const store::Room& room);

@@ -286,13 +286,25 @@ store::Room LiveSandbox::reserve_commit_room() const {
   return plan_.reserve_commit_room(write_layer_bytes(plan_.mount.state_dir));
 }
 
-v1::CommitChangesResponse LiveSandbox::commit_within_room(const std::vector<std::string>& paths) {
+v1::CommitChangesResponse LiveSandbox::commit_within_room(const std::vector<std::string>& paths,
+                                                          const std::string& review_token) {
   const store::Room room = reserve_commit_room();
+  const auto give_back = [this] {
+    if (plan_.commit_room_unused) plan_.commit_room_unused();
+  };
   try {
-    return commit_to_wire(
-        mount_.control({.op = Op::kCommit, .paths = paths, .max_bytes = room.bytes}).commit);
+    return commit_to_wire(mount_
+                              .control({.op = Op::kCommit,
+                                        .paths = paths,
+                                        .max_bytes = room.bytes,
+                                        .review_token = review_token})
+                              .commit);
   } catch (const layer::control::RoomExceeded& full) {
+    give_back();
     throw_commit_over_room(plan_.mount.sandbox_id, full.bytes(), room);
+  } catch (const layer::control::ReviewOutdated& outdated) {
+    give_back();
+    throw_review_outdated(outdated.what());
   }
 }
 
@@ -314,14 +326,17 @@ v1::ListChangesResponse LiveSandbox::changes() {
 }
 
 v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths) {
+  layer::control::Reply reply = mount_.control({.op = Op::kDiff, .paths = paths});
   v1::DiffChangesResponse out;
-  out.set_diff(mount_.control({.op = Op::kDiff, .paths = paths}).diff);
+  out.set_diff(std::move(reply.diff));
+  out.set_review_token(std::move(reply.review_token));
   return out;
 }
 
-v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths) {
+v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& paths,
+                                              const std::string& review_token) {
   const std::unique_lock exclusive(activity_);
-  return commit_within_room(paths);
+  return commit_within_room(paths, review_token);
 }
 
 void LiveSandbox::discard() {

@@ -45,6 +45,9 @@ struct LiveSandboxPlan {
   // layer, bounded by its quota). Returns the room there was, which the fs process
   // checks again under its commit locks. Empty: no check.
   std::function<store::Room(std::int64_t pending)> reserve_commit_room;
+  // Called when a commit that reserved room was refused after all, so that the codebase's
+  // recorded size is counted again (what was reserved did not land).
+  std::function<void()> commit_room_unused;
 };
 
 class LiveSandbox {
@@ -96,7 +99,10 @@ class LiveSandbox {
   // The write layer, through the fs process.
   v1::ListChangesResponse changes();
   v1::DiffChangesResponse diff(const std::vector<std::string>& paths);
-  v1::CommitChangesResponse commit(const std::vector<std::string>& paths);
+  // `review_token` non-empty: refused (REVIEW_OUTDATED) unless the changes are those a
+  // diff of `paths` returned it for.
+  v1::CommitChangesResponse commit(const std::vector<std::string>& paths,
+                                   const std::string& review_token = "");
   void discard();
   // The base changed under us (another sandbox committed these paths).
   void refresh(const std::vector<std::string>& paths);
@@ -129,7 +135,8 @@ class LiveSandbox {
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
   store::Room reserve_commit_room() const;
   // Commits the changes at `paths` (all when empty) within what reserve_commit_room left.
-  v1::CommitChangesResponse commit_within_room(const std::vector<std::string>& paths);
+  v1::CommitChangesResponse commit_within_room(const std::vector<std::string>& paths,
+                                               const std::string& review_token = "");
 
   // What every exec runs with but its workspace and command (the runtime prepares for it).
   runtime::ExecSpec command_base() const;

@@ -231,9 +231,11 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
         .max_sessions = options_.max_sessions_per_sandbox,
         .id_range = options_.id_range,
         .runtime = runtime_of(sandbox),
-        .reserve_commit_room = [this, codebase = sandbox.codebase_id()](std::int64_t pending) {
-          return reserve_commit_room(codebases_, codebase, pending);
-        }};
+        .reserve_commit_room =
+            [this, codebase = sandbox.codebase_id()](std::int64_t pending) {
+              return reserve_commit_room(codebases_, codebase, pending);
+            },
+        .commit_room_unused = [this, codebase = sandbox.codebase_id()] { stats_.mark(codebase); }};
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });

@@ -61,13 +61,19 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
   const v1::Sandbox& sandbox = access.sandbox;
   v1::CommitChangesResponse result;
   if (access.live) {
-    result = access.live->commit(paths);
+    result = access.live->commit(paths, request.review_token());
   } else {
     reserve_commit_room(codebases_, sandbox.codebase_id(),
                         write_layer_bytes(state_dir(sandbox.id()) + "/state"));
-    const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-    const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
-    result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
+    try {
+      const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
+      const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+      result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths,
+                              request.review_token());
+    } catch (...) {
+      stats_.mark(sandbox.codebase_id());  // the room it reserved was not used
+      throw;
+    }
   }
   after_commit(sandbox.codebase_id(), sandbox.id(), result);
   log::info("sandbox.commit",

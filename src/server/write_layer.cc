@@ -8,7 +8,9 @@
 #include "layer/changes_wire.h"
 #include "layer/journal.h"
 #include "layer/listed_paths.h"
+#include "layer/review_token.h"
 #include "layer/state_lock.h"
+#include "server/commit_room.h"
 
 namespace agentfense::server {
 namespace {
@@ -98,16 +100,22 @@ v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_di
   const auto journal = layer::Journal::open(state_dir);
   const layer::Scope scope(policy);
   v1::DiffChangesResponse out;
+  out.set_review_token(layer::review_token(base_dirfd, *journal, scope, paths));
   out.set_diff(layer::diff_first_changes(base_dirfd, *journal, scope, paths));
   return out;
 }
 
 v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& state_dir,
                                          const policy::Policy& policy,
-                                         const std::vector<std::string>& paths) {
+                                         const std::vector<std::string>& paths,
+                                         const std::string& review_token) {
   const layer::StateLock held = hold_write_layer(state_dir);
   const auto journal = layer::Journal::open(state_dir);
-  return commit_to_wire(layer::commit(base_dirfd, *journal, layer::Scope(policy), paths));
+  const layer::Scope scope(policy);
+  if (!review_token.empty() &&
+      layer::review_token(base_dirfd, *journal, scope, paths) != review_token)
+    throw_review_outdated("the changes are no longer those of the review; review them again");
+  return commit_to_wire(layer::commit(base_dirfd, *journal, scope, paths));
 }
 
 void offline_discard(const std::string& state_dir) {

@@ -21,9 +21,12 @@ v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
                                      const policy::Policy& policy,
                                      const std::vector<std::string>& paths);
+// `review_token` non-empty: refused (REVIEW_OUTDATED) unless the changes are those a
+// diff of `paths` gave it for.
 v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& state_dir,
                                          const policy::Policy& policy,
-                                         const std::vector<std::string>& paths);
+                                         const std::vector<std::string>& paths,
+                                         const std::string& review_token);
 void offline_discard(const std::string& state_dir);
 
 // A path naming changes to diff or commit, as the API carries it (common/text_safety.h

@@ -217,6 +217,33 @@ TEST_F(ControlQuota, AFileKeptOpenThroughADiscardStaysCharged) {
   EXPECT_LE(used(), std::uint64_t{3} << 20) << "not freed once closed";
 }
 
+// A review is of a moment: a process the sandbox left running can change a file between
+// the caller's diff and its commit. A commit given the diff's review token commits
+// exactly what that diff described, or nothing.
+TEST_F(ControlCommit, ACommitWithAnOutdatedReviewTokenCommitsNothing) {
+  ASSERT_EQ(agent_sh("echo benign > mod.txt && echo new > a.txt"), 0);
+  const json reviewed = call({{"op", "diff"}});
+  const std::string token = reviewed["review_token"];
+  EXPECT_EQ(token.size(), 64u);
+  EXPECT_EQ(call({{"op", "diff"}})["review_token"], token);  // nothing changed: the same
+  EXPECT_NE(call({{"op", "diff"}, {"paths", {"/a.txt"}}})["review_token"], token);
+  ASSERT_EQ(agent_sh("echo evil!! > mod.txt"), 0);  // the same size, a new content
+  try {
+    call({{"op", "commit"}, {"review_token", token}});
+    ADD_FAILURE() << "committed changes the review did not show";
+  } catch (const supervisor::ControlError& outdated) {
+    EXPECT_NE(std::string(outdated.what()).find("no longer those of the review"), std::string::npos)
+        << outdated.what();
+  }
+  EXPECT_EQ(read_base("mod.txt"), "old\n");
+  EXPECT_FALSE(base_has("a.txt"));
+  const std::string again = call({{"op", "diff"}})["review_token"];
+  EXPECT_NE(again, token);
+  EXPECT_EQ(call({{"op", "commit"}, {"review_token", again}})["applied"],
+            (json{"/a.txt", "/mod.txt"}));
+  EXPECT_EQ(read_base("mod.txt"), "evil!!\n");
+}
+
 // A directory replaced by a symlink takes its files with it; the deletions listed for them
 // were reported "denied" (base parent is not a directory) although they were gone.
 TEST_F(ControlCommit, FilesGoneWithAReplacedDirectoryAreReportedApplied) {

@@ -118,6 +118,18 @@ TEST(ControlRequest, ACommitCarriesItsRoomAndItsRefusalTheBytes) {
   EXPECT_THROW(decode_reply(Op::kCommit, encode_failure("other")), Refused);
 }
 
+TEST(ControlRequest, ACommitCarriesItsReviewTokenAndADiffReturnsOne) {
+  const Request request =
+      decode_request(encode_request({.op = Op::kCommit, .review_token = "abc"}));
+  EXPECT_EQ(request.review_token, "abc");
+  EXPECT_EQ(decode_request(R"({"op":"commit"})").review_token, "");
+  EXPECT_THROW(decode_request(R"({"op":"commit","review_token":5})"), ProtocolError);
+  const Reply diff =
+      decode_reply(Op::kDiff, encode_reply(Op::kDiff, {.diff = "d", .review_token = "t"}));
+  EXPECT_EQ(diff.review_token, "t");
+  EXPECT_THROW(decode_reply(Op::kCommit, encode_review_outdated("changed")), ReviewOutdated);
+}
+
 TEST(ControlReply, EveryOpRoundTrips) {
   Reply reply;
   reply.changes = {{"/new.txt", ChangeKind::kAdded, 'f'},

@@ -14,7 +14,8 @@ from .exceptions import (AuthenticationError, CodebaseNotFoundError, CommandExec
                          CommandTimeoutError, ConnectionError, FileChangedError,
                          FileNotFoundError, ImageNotFoundError, InvalidConfigurationError,
                          InvalidPathError, NotFoundError, PermissionDeniedError,
-                         PolicyWarning, QuotaExceededError, RuntimeUnavailableError, SandboxError,
+                         PolicyWarning, QuotaExceededError, ReviewOutdatedError,
+                         RuntimeUnavailableError, SandboxError,
                          SandboxNotFoundError, SandboxNotRunningError, SessionClosedError,
                          SessionNotFoundError, WriteLayerBusyError)
 from .presets import (Preset, extend_preset, get_preset, get_preset_info, list_presets,
@@ -23,7 +24,7 @@ from .progress import UploadProgress
 from .sandbox import Sandbox
 from .session import Session
 from .types import (AuditEvent, ChangeKind, ChangeList, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileChange,
-                    FileInfo, FileList, PatternType, Permission, PermissionRule, ResourceLimits,
+                    FileInfo, FileList, PatternType, Permission, PermissionRule, ResourceLimits, Review,
                     RuntimeType, SandboxInfo, SandboxStatus, SessionInfo, SyncMode, UploadResult)
 
 __version__ = "0.1.0"
@@ -34,7 +35,8 @@ __all__ = [
     "ConnectionError", "ExecChunk", "ExecResult", "FileChange", "FileInfo", "FileList",
     "FileChangedError", "FileNotFoundError", "ImageNotFoundError", "InvalidConfigurationError", "InvalidPathError", "NotFoundError",
     "PatternType", "Permission", "PermissionDeniedError", "PermissionRule", "PolicyWarning",
-    "Preset", "QuotaExceededError", "ResourceLimits", "RuntimeType", "RuntimeUnavailableError",
+    "Preset", "QuotaExceededError", "ResourceLimits", "Review", "ReviewOutdatedError", "RuntimeType",
+    "RuntimeUnavailableError",
     "Sandbox", "SandboxClient", "SandboxError", "SandboxInfo", "SandboxNotFoundError",
     "SandboxNotRunningError", "SandboxStatus", "Session", "SessionClosedError",
     "SessionInfo", "SessionNotFoundError", "SyncMode", "UploadProgress", "UploadResult",

@@ -18,8 +18,8 @@ from .exceptions import SandboxError, SandboxNotRunningError
 from .presets import resolve_rules
 from .progress import ProgressOption, progress_reporter
 from .types import (AuditEvent, ChangeList, FileList, CodebaseInfo, CommitResult, ExecResult, FileInfo,
-                    ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
-                    UploadResult)
+                    ResourceLimits, Review, RuleLike, RuntimeType, SandboxInfo, SessionInfo,
+                    SyncMode, UploadResult)
 
 ChunkSource = Union[Iterable[bytes], AsyncIterable[bytes]]
 UPLOAD_FILE_CHUNK = 1 << 20
@@ -272,8 +272,16 @@ def diff_changes(sandbox_id: str, paths: Iterable[str]) -> Op[str]:
     return str((yield from _call("sandbox", "DiffChanges", request)).diff)
 
 
-def commit_changes(sandbox_id: str, paths: Iterable[str]) -> Op[CommitResult]:
-    request = sandbox_pb2.CommitChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
+def review_changes(sandbox_id: str, paths: Iterable[str]) -> Op[Review]:
+    request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
+    reply = yield from _call("sandbox", "DiffChanges", request)
+    return Review(diff=str(reply.diff), token=str(reply.review_token))
+
+
+def commit_changes(sandbox_id: str, paths: Iterable[str],
+                   review_token: Optional[str] = None) -> Op[CommitResult]:
+    request = sandbox_pb2.CommitChangesRequest(sandbox_id=sandbox_id, paths=list(paths),
+                                               review_token=review_token or "")
     return convert.commit_from_pb((yield from _call("sandbox", "CommitChanges", request)))
 
 

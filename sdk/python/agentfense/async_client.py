@@ -32,8 +32,8 @@ from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .archive import ArchiveSource
 from .progress import ProgressOption
 from .types import (AuditEvent, ChangeList, FileList, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileInfo,
-                    ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
-                    UploadResult)
+                    ResourceLimits, Review, RuleLike, RuntimeType, SandboxInfo, SessionInfo,
+                    SyncMode, UploadResult)
 
 T = TypeVar("T")
 
@@ -255,8 +255,12 @@ class AsyncSandboxClient:
     async def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
         return await self._run(calls.diff_changes(sandbox_id, paths))
 
-    async def commit_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> CommitResult:
-        return await self._run(calls.commit_changes(sandbox_id, paths))
+    async def review_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> Review:
+        return await self._run(calls.review_changes(sandbox_id, paths))
+
+    async def commit_changes(self, sandbox_id: str, paths: Iterable[str] = (),
+                             review_token: Optional[str] = None) -> CommitResult:
+        return await self._run(calls.commit_changes(sandbox_id, paths, review_token))
 
     async def discard_changes(self, sandbox_id: str) -> None:
         await self._run(calls.discard_changes(sandbox_id))

@@ -26,7 +26,7 @@ from .async_session import AsyncSession, SessionOpener
 from .exceptions import SandboxError
 from .progress import ProgressOption
 from .types import (AuditEvent, ChangeList, FileList, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
-                    FileInfo, ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SyncMode)
+                    FileInfo, ResourceLimits, Review, RuleLike, RuntimeType, SandboxInfo, SyncMode)
 
 
 class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
@@ -170,8 +170,16 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
     async def diff(self, paths: Iterable[str] = ()) -> str:
         return await self.client.diff_changes(self.id, paths)
 
-    async def commit(self, paths: Iterable[str] = ()) -> CommitResult:
-        return await self.client.commit_changes(self.id, paths)
+    async def review(self, paths: Iterable[str] = ()) -> Review:
+        """The diff of the changes at ``paths`` (all when empty) and a token that commits
+        exactly those: ``commit(paths, review_token=review.token)`` raises
+        ReviewOutdatedError, committing nothing, if a process in the sandbox changed them
+        since."""
+        return await self.client.review_changes(self.id, paths)
+
+    async def commit(self, paths: Iterable[str] = (), *,
+                     review_token: Optional[str] = None) -> CommitResult:
+        return await self.client.commit_changes(self.id, paths, review_token)
 
     async def discard(self) -> None:
         await self.client.discard_changes(self.id)

@@ -31,8 +31,8 @@ from .exceptions import NotFoundError, SandboxError, from_rpc_error
 from .archive import ArchiveSource
 from .progress import ProgressOption
 from .types import (AuditEvent, ChangeList, FileList, AuditSince, CodebaseInfo, CommitResult, ExecChunk, ExecResult, FileInfo,
-                    ResourceLimits, RuleLike, RuntimeType, SandboxInfo, SessionInfo, SyncMode,
-                    UploadResult)
+                    ResourceLimits, Review, RuleLike, RuntimeType, SandboxInfo, SessionInfo,
+                    SyncMode, UploadResult)
 
 T = TypeVar("T")
 
@@ -270,8 +270,12 @@ class SandboxClient:
     def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
         return self._run(calls.diff_changes(sandbox_id, paths))
 
-    def commit_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> CommitResult:
-        return self._run(calls.commit_changes(sandbox_id, paths))
+    def review_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> Review:
+        return self._run(calls.review_changes(sandbox_id, paths))
+
+    def commit_changes(self, sandbox_id: str, paths: Iterable[str] = (),
+                       review_token: Optional[str] = None) -> CommitResult:
+        return self._run(calls.commit_changes(sandbox_id, paths, review_token))
 
     def discard_changes(self, sandbox_id: str) -> None:
         self._run(calls.discard_changes(sandbox_id))

@@ -118,6 +118,11 @@ class WriteLayerBusyError(SandboxError):
     neither listed, diffed, committed nor discarded until that process is gone."""
 
 
+class ReviewOutdatedError(SandboxError):
+    """A commit given a review token found the changes no longer those reviewed (a
+    process in the sandbox changed them since): nothing was committed; review again."""
+
+
 class ImageNotFoundError(RuntimeUnavailableError):
     """The sandbox's Docker image is not in the server's dockerd (the server never pulls
     images: pull, load or build it there first)."""
@@ -184,6 +189,7 @@ _BY_REASON: Dict[str, Type[SandboxError]] = {
     "UNAUTHENTICATED": AuthenticationError,
     "IMAGE_NOT_FOUND": ImageNotFoundError,
     "WRITE_LAYER_BUSY": WriteLayerBusyError,
+    "REVIEW_OUTDATED": ReviewOutdatedError,
 }
 
 _BY_CODE: Dict[grpc.StatusCode, Type[SandboxError]] = {

@@ -29,7 +29,7 @@ from .exceptions import SandboxError
 from .progress import ProgressOption
 from .session import Session
 from .types import (AuditEvent, ChangeList, FileList, AuditSince, CommitResult, ExecChunk, ExecResult, FileChange,
-                    FileInfo, ResourceLimits,
+                    FileInfo, ResourceLimits, Review,
                     RuleLike, RuntimeType, SandboxInfo, SyncMode)
 
 DEFAULT_PRESET = flows.DEFAULT_PRESET
@@ -207,8 +207,16 @@ class Sandbox(SandboxHandle[SandboxClient]):
     def diff(self, paths: Iterable[str] = ()) -> str:
         return self.client.diff_changes(self.id, paths)
 
-    def commit(self, paths: Iterable[str] = ()) -> CommitResult:
-        return self.client.commit_changes(self.id, paths)
+    def review(self, paths: Iterable[str] = ()) -> Review:
+        """The diff of the changes at ``paths`` (all when empty) and a token that commits
+        exactly those: ``commit(paths, review_token=review.token)`` raises
+        ReviewOutdatedError, committing nothing, if a process in the sandbox changed them
+        since."""
+        return self.client.review_changes(self.id, paths)
+
+    def commit(self, paths: Iterable[str] = (), *,
+               review_token: Optional[str] = None) -> CommitResult:
+        return self.client.commit_changes(self.id, paths, review_token)
 
     def discard(self) -> None:
         self.client.discard_changes(self.id)

@@ -305,6 +305,16 @@ class ChangeList(List[FileChange]):
 
 
 @dataclass(frozen=True)
+class Review:
+    """What ``Sandbox.review()`` returns: the diff to read, and the token that commits
+    exactly those changes (``commit(paths, review_token=review.token)``), or nothing if a
+    process in the sandbox changed them since. The token covers every selected change,
+    also those a diff cut at 16 MiB leaves out."""
+    diff: str
+    token: str
+
+
+@dataclass(frozen=True)
 class CommitResult:
     applied: List[str] = field(default_factory=list)
     denied: List[str] = field(default_factory=list)  # no write permission there

@@ -18,7 +18,8 @@ from agentfense.exceptions import (CodebaseNotFoundError, CommandExecutionError,
                                    QuotaExceededError,
                                    RuntimeUnavailableError, SandboxError, SandboxNotFoundError,
                                    SandboxNotRunningError, SessionClosedError,
-                                   SessionNotFoundError, WriteLayerBusyError,
+                                   SessionNotFoundError, ReviewOutdatedError,
+                                   WriteLayerBusyError,
                                    from_rpc_error)
 
 
@@ -54,6 +55,7 @@ REASONS = {
     "QUOTA_EXCEEDED": (grpc.StatusCode.RESOURCE_EXHAUSTED, QuotaExceededError),
     "RUNTIME_UNAVAILABLE": (grpc.StatusCode.FAILED_PRECONDITION, RuntimeUnavailableError),
     "WRITE_LAYER_BUSY": (grpc.StatusCode.FAILED_PRECONDITION, WriteLayerBusyError),
+    "REVIEW_OUTDATED": (grpc.StatusCode.ABORTED, ReviewOutdatedError),
 }
 
 

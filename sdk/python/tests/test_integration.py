@@ -16,8 +16,8 @@ import pytest
 from agentfense import (ChangeKind, CodebaseNotFoundError, CommandExecutionError,
                         CommandTimeoutError, ConnectionError, FileNotFoundError,
                         ImageNotFoundError, InvalidConfigurationError, InvalidPathError,
-                        Permission, PermissionDeniedError, ResourceLimits, RuntimeType,
-                        RuntimeUnavailableError,
+                        Permission, PermissionDeniedError, ResourceLimits, ReviewOutdatedError,
+                        RuntimeType, RuntimeUnavailableError,
                         SandboxNotFoundError, SandboxNotRunningError,
                         QuotaExceededError, SandboxStatus, SessionClosedError, SessionNotFoundError,
                         SyncMode, UploadProgress)
@@ -140,6 +140,22 @@ def test_change_review(api: Api, server: RunningServer, project: Path) -> None:
         sandbox.discard()
         assert sandbox.list_changes() == []
         assert sandbox.client.download_file(sandbox.codebase_id, "/output/a.txt") == b"one\n"
+
+
+def test_a_review_commits_exactly_what_it_showed(api: Api, server: RunningServer,
+                                                project: Path) -> None:
+    with api.Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
+                                sync_mode=SyncMode.MANUAL) as sandbox:
+        sandbox.run("echo one > output/a.txt", raise_on_error=True)
+        review = sandbox.review(["/output/a.txt"])
+        assert "+one" in review.diff and len(review.token) == 64
+        sandbox.run("echo two > output/a.txt", raise_on_error=True)  # after the review
+        with pytest.raises(ReviewOutdatedError):
+            sandbox.commit(["/output/a.txt"], review_token=review.token)
+        assert [change.path for change in sandbox.list_changes()] == ["/output/a.txt"]
+        review = sandbox.review(["/output/a.txt"])
+        committed = sandbox.commit(["/output/a.txt"], review_token=review.token)
+        assert committed.applied == ["/output/a.txt"]
 
 
 def test_user_rule_overrides_preset_rule_at_same_priority(api: Api, server: RunningServer,
