@@ -180,8 +180,12 @@ void for_each_entry_below(int dir_fd, const std::function<void(const struct stat
       continue;
     }
     const UniqueFd child(
-        check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
-                      "open " + name));
+        ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) {
+      // Removed or replaced since it was listed (a live layer changes under the walk).
+      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;
+      throw SystemError("open " + name, errno);
+    }
     for_each_entry_below(child.get(), visit);
   }
 }

@@ -288,7 +288,12 @@ store::Room LiveSandbox::reserve_commit_room() const {
 
 v1::CommitChangesResponse LiveSandbox::commit_within_room(const std::vector<std::string>& paths,
                                                           const std::string& review_token) {
-  const store::Room room = reserve_commit_room();
+  return commit_within(reserve_commit_room(), paths, review_token);
+}
+
+v1::CommitChangesResponse LiveSandbox::commit_within(const store::Room& room,
+                                                     const std::vector<std::string>& paths,
+                                                     const std::string& review_token) {
   const auto give_back = [this] {
     if (plan_.commit_room_unused) plan_.commit_room_unused();
   };
@@ -310,13 +315,24 @@ v1::CommitChangesResponse LiveSandbox::commit_within_room(const std::vector<std:
 
 v1::CommitChangesResponse LiveSandbox::sync_after_command() {
   const std::unique_lock exclusive(activity_);
+  const auto skipped = [this](const std::exception& why) {
+    log::warn("sandbox.sync_skipped",
+              {{"sandbox_id", plan_.mount.sandbox_id}, {"reason", why.what()}});
+    return v1::CommitChangesResponse{};
+  };
+  // The command has run: a sync that cannot reserve its room (full, or the layer could
+  // not be measured) leaves the changes in the write layer for the next one.
+  store::Room room;
   try {
-    return commit_within_room({});
+    room = reserve_commit_room();
+  } catch (const std::exception& cannot) {
+    return skipped(cannot);
+  }
+  try {
+    return commit_within(room, {}, "");
   } catch (const ApiError& full) {
     if (full.code() != StatusCode::RESOURCE_EXHAUSTED) throw;
-    log::warn("sandbox.sync_skipped",
-              {{"sandbox_id", plan_.mount.sandbox_id}, {"reason", full.what()}});
-    return {};
+    return skipped(full);
   }
 }
 

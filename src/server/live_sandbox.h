@@ -137,6 +137,9 @@ class LiveSandbox {
   // Commits the changes at `paths` (all when empty) within what reserve_commit_room left.
   v1::CommitChangesResponse commit_within_room(const std::vector<std::string>& paths,
                                                const std::string& review_token = "");
+  v1::CommitChangesResponse commit_within(const store::Room& room,
+                                          const std::vector<std::string>& paths,
+                                          const std::string& review_token);
 
   // What every exec runs with but its workspace and command (the runtime prepares for it).
   runtime::ExecSpec command_base() const;
