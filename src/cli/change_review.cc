@@ -11,8 +11,8 @@
 #include "layer/changes.h"
 #include "layer/journal.h"
 #include "layer/listed_paths.h"
-#include "layer/safe_walk.h"
 #include "layer/state_lock.h"
+#include "layer/tree_bytes.h"
 
 namespace agentfense::cli {
 namespace {
@@ -114,10 +114,7 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
   }
   if (max_apply_bytes != 0) {
     // 20 hard links of a 500 MiB file fit an 8 GiB quota and would write 10 GiB here.
-    std::uint64_t bytes = 0;
-    layer::for_each_entry_below(journal->upper_fd(), [&bytes](const struct stat& st) {
-      if (S_ISREG(st.st_mode)) bytes += static_cast<std::uint64_t>(st.st_size);
-    });
+    const auto bytes = static_cast<std::uint64_t>(layer::file_bytes_below(journal->upper_fd()));
     if (bytes > max_apply_bytes) {
       std::fprintf(stderr,
                    "agentfense: not applied: the changes would write %llu bytes (a hard-linked "

@@ -15,7 +15,7 @@
 #include "layer/control_protocol.h"
 #include "layer/listed_paths.h"
 #include "layer/review_token.h"
-#include "layer/safe_walk.h"
+#include "layer/tree_bytes.h"
 
 namespace agentfense::fs {
 namespace {
@@ -134,13 +134,10 @@ class Dispatcher {
             "them since); review them again");
       // Measured here, under the locks: the caller's own measure before the request could
       // not see what the sandbox's running processes wrote since (a file flipped between
-      // 0 and 300 MiB got 300 MiB past a 100 MiB codebase limit). Every name counts: the
-      // commit writes a copy per name.
+      // 0 and 300 MiB got 300 MiB past a 100 MiB codebase limit). Counted as the store
+      // counts (layer/tree_bytes.h): every name, and a block per directory and symlink.
       if (max_bytes >= 0) {
-        std::int64_t pending = 0;
-        layer::for_each_entry_below(fs_.journal().upper_fd(), [&pending](const struct stat& st) {
-          if (S_ISREG(st.st_mode)) pending += st.st_size;
-        });
+        const std::int64_t pending = layer::charged_bytes_below(fs_.journal().upper_fd());
         if (pending > max_bytes)
           throw layer::control::RoomExceeded(
               "the changes hold " + std::to_string(pending) + " bytes, more than the " +

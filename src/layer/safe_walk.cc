@@ -175,10 +175,8 @@ void for_each_entry_below(int dir_fd, const std::function<void(const struct stat
   for (const std::string& name : list_names(dir_fd)) {
     const std::optional<struct stat> st = stat_at(dir_fd, name);
     if (!st) continue;  // gone meanwhile
-    if (!S_ISDIR(st->st_mode)) {
-      visit(*st);
-      continue;
-    }
+    visit(*st);
+    if (!S_ISDIR(st->st_mode)) continue;
     const UniqueFd child(
         ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!child) {

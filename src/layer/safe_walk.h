@@ -84,9 +84,10 @@ std::optional<struct stat> stat_beneath(int root_fd, std::string_view path);
 // Sorted entry names of a directory (without "." and "..").
 std::vector<std::string> list_names(int dir_fd);
 
-// Calls `visit` with the lstat of every entry below directory `dir_fd` that is not a
-// directory, descending into directories (never through a symlink). One fd per level.
-// An entry removed or replaced while the walk runs is skipped, not an error.
+// Calls `visit` with the lstat of every entry below directory `dir_fd`, directories
+// included (before their contents), descending into directories (never through a
+// symlink). One fd per level. An entry removed or replaced while the walk runs is
+// skipped, not an error.
 void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit);
 
 // Removes `name` in `dir_fd`; directories recursively, symlinks as links (never followed).

@@ -7,7 +7,7 @@
 // `none` whatever the rules say, and an agent cannot create one either.
 #pragma once
 
-#include <array>
+#include <cstddef>
 #include <string_view>
 
 namespace agentfense::policy {

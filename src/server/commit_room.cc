@@ -5,7 +5,7 @@
 #include "common/api_error.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
-#include "store/tree_stats.h"
+#include "layer/tree_bytes.h"
 #include "store/upload_limits.h"
 
 namespace agentfense::server {
@@ -17,7 +17,7 @@ std::int64_t write_layer_bytes(const std::string& state_dir) {
     if (errno == ENOENT) return 0;  // nothing written yet
     throw SystemError("open " + upper, errno);
   }
-  return store::tree_stats_inside(fd.get()).size;
+  return layer::charged_bytes_below(fd.get());
 }
 
 store::Room reserve_commit_room(store::CodebaseStore& codebases, const std::string& codebase_id,

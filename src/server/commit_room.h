@@ -10,10 +10,11 @@
 
 namespace agentfense::server {
 
-// What committing a sandbox's write layer may write, in bytes: a walk of
-// `state_dir`/upper counting every regular file's size once per name (a commit copies a
-// hard-linked file once per name; the write quota's own figure counts it once).
-// Conservative: every file counts as new.
+// What committing a sandbox's write layer may add to the codebase, as the store charges
+// it: a walk of `state_dir`/upper counting every regular file's size once per name (a
+// commit copies a hard-linked file once per name; the write quota's own figure counts it
+// once) and a block per directory and symlink (layer/tree_bytes.h). Conservative: every
+// entry counts as new, also directories the codebase already has.
 std::int64_t write_layer_bytes(const std::string& state_dir);
 
 // Before a commit of `pending` bytes: throws ApiError(RESOURCE_EXHAUSTED,

@@ -15,21 +15,30 @@ namespace {
 // An error message echoes what the client sent (a path, a command), escaped. gRPC carries
 // it in a header, and clients refuse headers over 8 KiB by default: a 9,000-byte path
 // made every refusal reach the caller as "received initial metadata size exceeds
-// limit" (RESOURCE_EXHAUSTED) instead of the error. Past 1,024 bytes a message is cut
-// (at a character boundary) and says how long it was.
+// limit" (RESOURCE_EXHAUSTED) instead of the error. Past 1,024 bytes a message keeps its
+// beginning and its end (cut at character boundaries) and says how long it was: the end
+// is often what matters ("... exceeds storage.max_codebase_bytes (1 MiB)" after a long
+// path was cut off with the rest).
 constexpr std::size_t kMaxMessageBytes = 1024;
+constexpr std::size_t kKeptHeadBytes = 760;
+constexpr std::size_t kKeptTailBytes = 200;
 
-std::string bounded(std::string message) {
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+std::string bounded(const std::string& message) {
   if (message.size() <= kMaxMessageBytes) return message;
-  std::size_t cut = kMaxMessageBytes;
-  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
-  const std::size_t total = message.size();
-  message.resize(cut);
-  return message + "... (" + std::to_string(total) + " bytes in all)";
+  std::size_t head = kKeptHeadBytes;
+  while (head > 0 && is_continuation_byte(message[head])) --head;
+  std::size_t tail = message.size() - kKeptTailBytes;
+  while (tail < message.size() && is_continuation_byte(message[tail])) ++tail;
+  return message.substr(0, head) + "... (" + std::to_string(message.size()) + " bytes in all) ..." +
+         message.substr(tail);
 }
 
 ErrorInfo bounded(ErrorInfo info) {
-  info.message = bounded(std::move(info.message));
+  info.message = bounded(info.message);
   return info;
 }
 

@@ -87,7 +87,7 @@ v1::Codebase CodebaseStore::insert(const std::string& name, const std::string& o
     auto guard = db_.lock();
     Statement(db_,
               "INSERT INTO codebases (id, name, owner_id, size, file_count, created_at, "
-              "updated_at, imported_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+              "updated_at, imported_from, charged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, id)
         .bind(2, name)
         .bind(3, owner_id)
@@ -96,6 +96,7 @@ v1::Codebase CodebaseStore::insert(const std::string& name, const std::string& o
         .bind(6, now)
         .bind(7, now)
         .bind(8, imported_from)
+        .bind(9, stats.charged)
         .run();
   }
   return get(id);
@@ -236,7 +237,7 @@ std::string CodebaseStore::files_dir(const std::string& id) {
 Room CodebaseStore::room(const std::string& codebase_id) {
   Room room{.limit = limits_.max_codebase_bytes};
   if (limits_.max_codebase_bytes != 0)
-    room.bytes = std::max<std::int64_t>(0, limits_.max_codebase_bytes - get(codebase_id).size());
+    room.bytes = std::max<std::int64_t>(0, limits_.max_codebase_bytes - charged(codebase_id));
   if (extra_room_) {
     Room extra = extra_room_(codebase_id);
     if (extra.bytes >= 0 && (room.bytes < 0 || extra.bytes < room.bytes)) room = std::move(extra);
@@ -244,15 +245,24 @@ Room CodebaseStore::room(const std::string& codebase_id) {
   return room;
 }
 
+std::int64_t CodebaseStore::charged(const std::string& codebase_id) {
+  auto guard = db_.lock();
+  Statement query(db_, "SELECT charged FROM codebases WHERE id = ?");
+  query.bind(1, codebase_id);
+  if (!query.step()) not_found(codebase_id);
+  return query.column_int64(0);
+}
+
 void CodebaseStore::adjust_stats(const std::string& id, const TreeStats& delta) {
   auto guard = db_.lock();
   Statement(db_,
             "UPDATE codebases SET size = MAX(0, size + ?), file_count = MAX(0, file_count + ?),"
-            " updated_at = ? WHERE id = ?")
+            " charged = MAX(0, charged + ?), updated_at = ? WHERE id = ?")
       .bind(1, delta.size)
       .bind(2, delta.file_count)
-      .bind(3, now_us())
-      .bind(4, id)
+      .bind(3, delta.charged)
+      .bind(4, now_us())
+      .bind(5, id)
       .run();
 }
 
@@ -261,11 +271,14 @@ v1::Codebase CodebaseStore::recount(const std::string& id) {
   const TreeStats stats = tree_stats_inside(root.get());
   {
     auto guard = db_.lock();
-    Statement(db_, "UPDATE codebases SET size = ?, file_count = ?, updated_at = ? WHERE id = ?")
+    Statement(db_,
+              "UPDATE codebases SET size = ?, file_count = ?, charged = ?, updated_at = ? "
+              "WHERE id = ?")
         .bind(1, stats.size)
         .bind(2, stats.file_count)
-        .bind(3, now_us())
-        .bind(4, id)
+        .bind(3, stats.charged)
+        .bind(4, now_us())
+        .bind(5, id)
         .run();
   }
   return get(id);

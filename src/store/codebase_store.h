@@ -77,14 +77,16 @@ class CodebaseStore {
   // limit (as last counted); -1 = no limit. room() also names the binding setting.
   std::int64_t free_bytes(const std::string& codebase_id) { return room(codebase_id).bytes; }
   Room room(const std::string& codebase_id);
+  // What the codebase is charged against those limits (tree_stats.h), as last counted.
+  std::int64_t charged(const std::string& codebase_id);
   // A further bound on a codebase's growth, asked at every upload and commit: the server
   // sets the stored-bytes quota of the principal the codebase is charged to.
   using ExtraRoom = std::function<Room(const std::string& codebase_id)>;
   void set_extra_room(ExtraRoom extra) { extra_room_ = std::move(extra); }
-  // Raises the recorded size at once (a commit about to land at most `bytes`); the next
-  // recount() replaces it with what is really there.
+  // Raises what the codebase is charged at once (a commit about to land at most `bytes`);
+  // the next recount() replaces it with what is really there.
   void add_size(const std::string& codebase_id, std::int64_t bytes) {
-    adjust_stats(codebase_id, {bytes, 0});
+    adjust_stats(codebase_id, {.charged = bytes});
   }
 
   // --- archives (archive_upload.cc) ---
@@ -106,9 +108,10 @@ class CodebaseStore {
                       const std::string& imported_from, const TreeStats& stats);
   std::string staging_parent(const std::string& files_dir);
 
-  // RESOURCE_EXHAUSTED unless a file of `size` bytes at `path` fits in the codebase.
+  // RESOURCE_EXHAUSTED unless a file of `size` bytes at `path` fits in the codebase, with
+  // `new_dirs` directories made for it.
   void check_room(const std::string& codebase_id, int root_fd, const CodebasePath& path,
-                  std::int64_t size);
+                  std::int64_t size, std::int64_t new_dirs);
 
   Database& db_;
   std::string codebase_path_;

@@ -87,7 +87,7 @@ std::int64_t Ownership::codebases_of(const std::string& principal) {
 }
 
 std::int64_t Ownership::stored_bytes_of(const std::string& principal) {
-  return number("SELECT COALESCE(SUM(size), 0) FROM codebases WHERE principal = ?", principal);
+  return number("SELECT COALESCE(SUM(charged), 0) FROM codebases WHERE principal = ?", principal);
 }
 
 std::int64_t Ownership::running_sandboxes_of(const std::string& principal) {

@@ -114,6 +114,18 @@ void throw_path_error(int err, const CodebasePath& path) {
   }
 }
 
+std::int64_t missing_dirs(int root_fd, const CodebasePath& path) {
+  UniqueFd current(::openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!current) return 0;
+  for (std::size_t i = 0; i < path.segments.size(); ++i) {
+    UniqueFd next(::openat(current.get(), path.segments[i].c_str(),
+                           O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) return errno == ENOENT ? static_cast<std::int64_t>(path.segments.size() - i) : 0;
+    current = std::move(next);
+  }
+  return 0;
+}
+
 UniqueFd open_dir_in_codebase(int root_fd, const CodebasePath& path, bool create) {
   UniqueFd current(check_syscall(::openat(root_fd, ".", kDirFlags), "open codebase root"));
   CodebasePath walked;

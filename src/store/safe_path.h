@@ -44,6 +44,11 @@ int openat2_beneath(int dir_fd, const std::string& relative, int flags, mode_t m
 // non-directory, NOT_FOUND (kReasonFileNotFound) when absent and !create.
 UniqueFd open_dir_in_codebase(int root_fd, const CodebasePath& path, bool create);
 
+// How many directories of `path` beneath `root_fd` do not exist yet: what
+// open_dir_in_codebase(create) would make there. Anything else wrong with the path (a
+// symlink, a file) counts 0 and is left to open_dir_in_codebase to refuse.
+std::int64_t missing_dirs(int root_fd, const CodebasePath& path);
+
 // Translates an errno from resolving `path` into the client-visible error and throws it;
 // errors that are not the client's fault become SystemError.
 [[noreturn]] void throw_path_error(int err, const CodebasePath& path);

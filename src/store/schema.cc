@@ -54,6 +54,13 @@ const std::vector<std::string>& store_migrations() {
         CREATE INDEX sandboxes_by_principal ON sandboxes (principal, status);
         CREATE INDEX sessions_by_principal ON sessions (principal, status);
       )sql",
+      // 3: what the limits count (storage.max_codebase_bytes, quotas.stored_bytes): the
+      // file bytes plus a block per directory and symlink, which `size` leaves out. Rows
+      // from before start at their file bytes; the next recount adds the rest.
+      R"sql(
+        ALTER TABLE codebases ADD COLUMN charged INTEGER NOT NULL DEFAULT 0;
+        UPDATE codebases SET charged = size;
+      )sql",
   };
   return migrations;
 }

@@ -7,13 +7,15 @@
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "layer/safe_walk.h"
+#include "layer/tree_bytes.h"
 
 namespace agentfense::store {
 
 TreeStats entry_stats(const struct stat& st) {
-  if (S_ISREG(st.st_mode)) return {st.st_size, 1};
-  if (S_ISLNK(st.st_mode)) return {0, 1};
-  return {};
+  const std::int64_t charged = layer::charged_bytes(st);
+  if (S_ISREG(st.st_mode)) return {st.st_size, 1, charged};
+  if (S_ISLNK(st.st_mode)) return {0, 1, charged};
+  return {0, 0, charged};
 }
 
 TreeStats tree_stats_at(int dir_fd, const std::string& name) {
@@ -23,7 +25,7 @@ TreeStats tree_stats_at(int dir_fd, const std::string& name) {
   UniqueFd child(
       check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
                     "open " + name));
-  return tree_stats_inside(child.get());
+  return entry_stats(*st) += tree_stats_inside(child.get());
 }
 
 TreeStats tree_stats_inside(int dir_fd) {

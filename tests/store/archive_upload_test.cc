@@ -2,6 +2,7 @@
 #include <archive_entry.h>
 #include <locale.h>
 
+#include "layer/tree_bytes.h"
 #include "store_test_util.h"
 
 namespace agentfense::store::testing {
@@ -310,6 +311,32 @@ TEST_F(ArchiveLimitTest, ArchivesStreamedSideBySideShareTheRoom) {
   EXPECT_FALSE(fs::exists(files(codebase_) / "a"));
   EXPECT_EQ(store_->get(codebase_.id()).size(), 150'000);
   EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+}
+
+// Directories and symlinks take disk too: archives of empty directories and 4 KB
+// symlink targets put 124 MB under a 1 MiB limit while the codebase counted 0 bytes.
+// Each is charged a block (layer::kEntryBlockBytes), against the same limit.
+TEST_F(ArchiveLimitTest, DirectoriesAndSymlinksAreChargedABlockEach) {
+  std::vector<TarEntry> entries;
+  for (int i = 0; i < 10; ++i)
+    entries.push_back({.name = "d" + std::to_string(i), .type = AE_IFDIR});
+  for (int i = 0; i < 10; ++i)
+    entries.push_back(
+        {.name = "l" + std::to_string(i), .type = AE_IFLNK, .link = std::string(4000, 'x')});
+  upload("/", make_tar(entries, true));              // 20 blocks: 81,920 bytes of 200,000
+  EXPECT_EQ(store_->get(codebase_.id()).size(), 0);  // the API's size: file bytes
+  EXPECT_EQ(store_->charged(codebase_.id()), 20 * layer::kEntryBlockBytes);
+  upload("/more", make_tar(entries, true));  // + /more and 20: 168 KiB
+  EXPECT_EQ(store_->charged(codebase_.id()), 41 * layer::kEntryBlockBytes);
+  const ApiError error = api_error_of([&] { upload("/again", make_tar(entries, true)); });
+  EXPECT_EQ(error.code(), StatusCode::RESOURCE_EXHAUSTED) << error.what();
+  EXPECT_NE(std::string(error.what()).find("storage.max_codebase_bytes"), std::string::npos)
+      << error.what();
+  EXPECT_FALSE(fs::exists(files(codebase_) / "again"));
+  EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+  // A recount measures the same charge from the disk.
+  store_->recount(codebase_.id());
+  EXPECT_EQ(store_->charged(codebase_.id()), 41 * layer::kEntryBlockBytes);
 }
 
 TEST_F(ArchiveLimitTest, ASmallArchiveOfZerosCannotExpandPastTheRatio) {

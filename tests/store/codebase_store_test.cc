@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "layer/tree_bytes.h"
 #include "store/sandbox_records.h"
 #include "store/timestamps.h"
 #include "store_test_util.h"
@@ -176,6 +177,28 @@ TEST_F(StoreTest, RecountWalksTheTree) {
   const v1::Codebase counted = store_->recount(codebase.id());
   EXPECT_EQ(counted.size(), 8);
   EXPECT_EQ(counted.file_count(), 3);  // two files and a symlink; directories do not count
+  // The limits also charge a block per directory (a, empty) and symlink (ln).
+  EXPECT_EQ(store_->charged(codebase.id()), 8 + 3 * layer::kEntryBlockBytes);
+}
+
+// A database from before the charge existed: its rows start charged their file bytes.
+TEST_F(StoreTest, AnOlderDatabaseIsChargedItsFileBytesUntilTheNextRecount) {
+  store_.reset();
+  db_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"})
+    fs::remove(root_ / ("meta.db" + std::string(suffix)));
+  std::vector<std::string> older = store_migrations();
+  older.pop_back();  // the migration that added `charged`
+  {
+    auto db = Database::open((root_ / "meta.db").string(), older);
+    Statement(*db,
+              "INSERT INTO codebases (id, name, owner_id, size, file_count, created_at, "
+              "updated_at) VALUES ('cb_old', 'old', 'alice', 1234, 2, 1, 1)")
+        .run();
+  }
+  reopen();
+  EXPECT_EQ(store_->charged("cb_old"), 1234);
+  EXPECT_EQ(store_->get("cb_old").size(), 1234);
 }
 
 class ImportTest : public StoreTest {

@@ -1,3 +1,4 @@
+#include "layer/tree_bytes.h"
 #include "store_test_util.h"
 
 namespace agentfense::store::testing {
@@ -103,6 +104,25 @@ TEST_F(LimitedUploadTest, ACodebaseCannotGrowPastItsLimit) {
   store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(1000, 'b')}));
   store_->upload(codebase_.id(), "three", 0, chunks_of({std::string(500, '3')}));
   EXPECT_EQ(current().size(), 2500);
+}
+
+// An upload makes the directories its path names: a path 2,000 levels deep made 2,000
+// of them, uncharged. Each one made is charged a block; existing ones are not.
+TEST_F(LimitedUploadTest, TheDirectoriesAnUploadMakesAreCharged) {
+  limits_.max_codebase_bytes = 3 * layer::kEntryBlockBytes + 100;
+  reopen();
+  const std::string deep = "d0/d1/d2/";
+  expect_over(api_error_of([&] {
+                store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(101, 'x')}));
+              }),
+              "storage.max_codebase_bytes");
+  EXPECT_EQ(entries_in(files(codebase_)), 0u);  // no directory made
+  store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(100, 'x')}));
+  EXPECT_EQ(store_->charged(codebase_.id()), 3 * layer::kEntryBlockBytes + 100);
+  EXPECT_EQ(current().size(), 100);
+  // Replacing it makes no directory: it fits again.
+  store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(100, 'y')}));
+  EXPECT_EQ(store_->charged(codebase_.id()), 3 * layer::kEntryBlockBytes + 100);
 }
 
 TEST_F(FileTransferTest, ReplacingAdjustsSizeByDeltaAndKeepsMode) {
