@@ -267,20 +267,32 @@ def list_changes(sandbox_id: str) -> Op[ChangeList]:
                       omitted=response.omitted)
 
 
-def diff_changes(sandbox_id: str, paths: Iterable[str]) -> Op[str]:
-    request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
+def _selection(paths: Union[str, Iterable[str]]) -> List[str]:
+    """The paths a diff, review or commit selects. A single string is one path: iterated,
+    `commit("/output/a.txt")` selected "/", "o", "u", ... and "/" selects every change."""
+    if isinstance(paths, str):
+        return [paths]
+    selected = list(paths)
+    for path in selected:
+        if not isinstance(path, str):
+            raise TypeError(f"paths must be strings, got {type(path).__name__}: {path!r}")
+    return selected
+
+
+def diff_changes(sandbox_id: str, paths: Union[str, Iterable[str]]) -> Op[str]:
+    request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=_selection(paths))
     return str((yield from _call("sandbox", "DiffChanges", request)).diff)
 
 
-def review_changes(sandbox_id: str, paths: Iterable[str]) -> Op[Review]:
-    request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=list(paths))
+def review_changes(sandbox_id: str, paths: Union[str, Iterable[str]]) -> Op[Review]:
+    request = sandbox_pb2.DiffChangesRequest(sandbox_id=sandbox_id, paths=_selection(paths))
     reply = yield from _call("sandbox", "DiffChanges", request)
     return Review(diff=str(reply.diff), token=str(reply.review_token))
 
 
-def commit_changes(sandbox_id: str, paths: Iterable[str],
+def commit_changes(sandbox_id: str, paths: Union[str, Iterable[str]],
                    review_token: Optional[str] = None) -> Op[CommitResult]:
-    request = sandbox_pb2.CommitChangesRequest(sandbox_id=sandbox_id, paths=list(paths),
+    request = sandbox_pb2.CommitChangesRequest(sandbox_id=sandbox_id, paths=_selection(paths),
                                                review_token=review_token or "")
     return convert.commit_from_pb((yield from _call("sandbox", "CommitChanges", request)))
 

@@ -252,13 +252,13 @@ class AsyncSandboxClient:
     async def list_changes(self, sandbox_id: str) -> ChangeList:
         return await self._run(calls.list_changes(sandbox_id))
 
-    async def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
+    async def diff_changes(self, sandbox_id: str, paths: Union[str, Iterable[str]] = ()) -> str:
         return await self._run(calls.diff_changes(sandbox_id, paths))
 
-    async def review_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> Review:
+    async def review_changes(self, sandbox_id: str, paths: Union[str, Iterable[str]] = ()) -> Review:
         return await self._run(calls.review_changes(sandbox_id, paths))
 
-    async def commit_changes(self, sandbox_id: str, paths: Iterable[str] = (),
+    async def commit_changes(self, sandbox_id: str, paths: Union[str, Iterable[str]] = (),
                              review_token: Optional[str] = None) -> CommitResult:
         return await self._run(calls.commit_changes(sandbox_id, paths, review_token))
 

@@ -167,17 +167,17 @@ class AsyncSandbox(SandboxHandle[AsyncSandboxClient]):
     async def list_changes(self) -> ChangeList:
         return await self.client.list_changes(self.id)
 
-    async def diff(self, paths: Iterable[str] = ()) -> str:
+    async def diff(self, paths: Union[str, Iterable[str]] = ()) -> str:
         return await self.client.diff_changes(self.id, paths)
 
-    async def review(self, paths: Iterable[str] = ()) -> Review:
+    async def review(self, paths: Union[str, Iterable[str]] = ()) -> Review:
         """The diff of the changes at ``paths`` (all when empty) and a token that commits
         exactly those: ``commit(paths, review_token=review.token)`` raises
         ReviewOutdatedError, committing nothing, if a process in the sandbox changed them
         since."""
         return await self.client.review_changes(self.id, paths)
 
-    async def commit(self, paths: Iterable[str] = (), *,
+    async def commit(self, paths: Union[str, Iterable[str]] = (), *,
                      review_token: Optional[str] = None) -> CommitResult:
         return await self.client.commit_changes(self.id, paths, review_token)
 

@@ -267,13 +267,13 @@ class SandboxClient:
     def list_changes(self, sandbox_id: str) -> ChangeList:
         return self._run(calls.list_changes(sandbox_id))
 
-    def diff_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> str:
+    def diff_changes(self, sandbox_id: str, paths: Union[str, Iterable[str]] = ()) -> str:
         return self._run(calls.diff_changes(sandbox_id, paths))
 
-    def review_changes(self, sandbox_id: str, paths: Iterable[str] = ()) -> Review:
+    def review_changes(self, sandbox_id: str, paths: Union[str, Iterable[str]] = ()) -> Review:
         return self._run(calls.review_changes(sandbox_id, paths))
 
-    def commit_changes(self, sandbox_id: str, paths: Iterable[str] = (),
+    def commit_changes(self, sandbox_id: str, paths: Union[str, Iterable[str]] = (),
                        review_token: Optional[str] = None) -> CommitResult:
         return self._run(calls.commit_changes(sandbox_id, paths, review_token))
 

@@ -204,17 +204,17 @@ class Sandbox(SandboxHandle[SandboxClient]):
     def list_changes(self) -> ChangeList:
         return self.client.list_changes(self.id)
 
-    def diff(self, paths: Iterable[str] = ()) -> str:
+    def diff(self, paths: Union[str, Iterable[str]] = ()) -> str:
         return self.client.diff_changes(self.id, paths)
 
-    def review(self, paths: Iterable[str] = ()) -> Review:
+    def review(self, paths: Union[str, Iterable[str]] = ()) -> Review:
         """The diff of the changes at ``paths`` (all when empty) and a token that commits
         exactly those: ``commit(paths, review_token=review.token)`` raises
         ReviewOutdatedError, committing nothing, if a process in the sandbox changed them
         since."""
         return self.client.review_changes(self.id, paths)
 
-    def commit(self, paths: Iterable[str] = (), *,
+    def commit(self, paths: Union[str, Iterable[str]] = (), *,
                review_token: Optional[str] = None) -> CommitResult:
         return self.client.commit_changes(self.id, paths, review_token)
 

@@ -158,6 +158,23 @@ def test_a_review_commits_exactly_what_it_showed(api: Api, server: RunningServer
         assert committed.applied == ["/output/a.txt"]
 
 
+def test_one_path_given_as_a_string_selects_that_path(api: Api, server: RunningServer,
+                                                      project: Path) -> None:
+    """A string was iterated into its characters, and "/" selects every change: the
+    agent's unreviewed edit was committed with the one file the caller named."""
+    with api.Sandbox.from_local(project, preset="agent-safe", endpoint=server.endpoint,
+                                sync_mode=SyncMode.MANUAL) as sandbox:
+        sandbox.run("echo one > output/a.txt; echo sneaky > output/b.txt", raise_on_error=True)
+        review = sandbox.review("/output/a.txt")
+        assert "+one" in review.diff and "sneaky" not in review.diff
+        assert "sneaky" not in sandbox.diff("/output/a.txt")
+        committed = sandbox.commit("/output/a.txt", review_token=review.token)
+        assert committed.applied == ["/output/a.txt"]
+        assert [change.path for change in sandbox.list_changes()] == ["/output/b.txt"]
+        with pytest.raises(TypeError):
+            sandbox.commit([b"/output/b.txt"])
+
+
 def test_user_rule_overrides_preset_rule_at_same_priority(api: Api, server: RunningServer,
                                                           project: Path) -> None:
     everything = [{"pattern": "**/*", "permission": "write"}]
