@@ -1,10 +1,10 @@
 #include "layer/change_selection.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "common/errors.h"
 #include "common/text_safety.h"
-#include "layer/safe_walk.h"
 #include "policy/policy.h"
 
 namespace agentfense::layer {
@@ -17,10 +17,22 @@ std::string selection_path_from_wire(std::string_view text) {
   }
 }
 
+ChangeSelection::ChangeSelection(std::vector<std::string> paths) : paths_(std::move(paths)) {
+  std::sort(paths_.begin(), paths_.end());
+  paths_.erase(std::unique(paths_.begin(), paths_.end()), paths_.end());
+}
+
 bool ChangeSelection::selects(std::string_view path) const {
-  return everything() || std::any_of(paths_.begin(), paths_.end(), [&](const std::string& named) {
-           return is_same_or_under(path, named);
-         });
+  if (everything()) return true;
+  const auto named = [this](std::string_view candidate) {
+    return std::binary_search(paths_.begin(), paths_.end(), candidate, std::less<>());
+  };
+  for (std::string_view at = path;;) {
+    if (named(at)) return true;
+    const std::size_t slash = at.rfind('/');
+    if (slash == std::string_view::npos || at == "/") return false;
+    at = slash == 0 ? std::string_view("/") : at.substr(0, slash);
+  }
 }
 
 }  // namespace agentfense::layer

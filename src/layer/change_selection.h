@@ -21,11 +21,14 @@ class ChangeSelection {
  public:
   ChangeSelection() = default;  // every change
   // `paths`: normalized workspace paths (selection_path_from_wire). Implicit, so that a
-  // list of paths reads as what it selects.
-  ChangeSelection(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+  // list of paths reads as what it selects. Kept sorted and without repeats.
+  ChangeSelection(std::vector<std::string> paths);
 
   bool everything() const { return paths_.empty(); }
   const std::vector<std::string>& paths() const { return paths_; }
+  // Looks up `path` and each of its parents: a time of the path's depth, not of the
+  // number of paths named (matching each against each took 37 s for 20,000 changes and
+  // 200,000 named paths, with the layer locked).
   bool selects(std::string_view path) const;
 
  private:

@@ -1,4 +1,5 @@
 // The write layer (changes, diff, commit, discard) and sandbox-scoped files.
+#include "common/api_error.h"
 #include "common/log.h"
 #include "server/commit_room.h"
 #include "server/rules.h"
@@ -10,8 +11,17 @@
 namespace agentfense::server {
 namespace {
 
+// Paths one DiffChanges or CommitChanges may name: a directory selects everything below
+// it, so a review never needs more, and each one is work while the layer is locked.
+constexpr int kMaxSelectedPaths = 10'000;
+
 std::vector<std::string> selected_paths(
     const google::protobuf::RepeatedPtrField<std::string>& raw) {
+  if (raw.size() > kMaxSelectedPaths)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "paths: " + std::to_string(raw.size()) + " paths, more than " +
+                       std::to_string(kMaxSelectedPaths) +
+                       " per request; name their directories instead");
   std::vector<std::string> paths;
   for (const std::string& p : raw) paths.push_back(change_path_from_wire(p));
   return paths;

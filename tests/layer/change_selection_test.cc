@@ -32,6 +32,16 @@ TEST(ChangeSelection, APathSelectsItselfAndWhatIsBelowIt) {
   EXPECT_FALSE(only.selects("/"));
 }
 
+TEST(ChangeSelection, OrderAndRepeatsOfTheNamedPathsDoNotMatter) {
+  const ChangeSelection only(Strings{"/z/deep", "/a", "/z/deep", "/m/x.txt", "/a"});
+  EXPECT_EQ(only.paths(), (Strings{"/a", "/m/x.txt", "/z/deep"}));
+  EXPECT_TRUE(only.selects("/z/deep/er/file"));
+  EXPECT_TRUE(only.selects("/m/x.txt"));
+  EXPECT_FALSE(only.selects("/z"));
+  EXPECT_FALSE(only.selects("/m/x.txt2"));
+  EXPECT_FALSE(only.selects("/b"));
+}
+
 TEST(ChangeSelection, TheRootSelectsEverything) {
   const ChangeSelection root(Strings{"/"});
   EXPECT_TRUE(root.selects("/"));

@@ -65,3 +65,23 @@ def test_a_token_holds_across_a_stop_and_is_checked_offline(server, manual):
     assert reason_of(e.value) == "REVIEW_OUTDATED"
     assert list(commit(server, sandbox_id, token).applied) == ["/output/report.txt"]
     assert download(server, codebase_id, "output/report.txt") == b"reviewed\n"
+
+
+def test_a_selection_is_bounded_and_costs_its_depth_not_its_length(server, manual):
+    """Each change was matched against each named path while the layer was locked: 20,000
+    changes and 200,000 named paths took 37 s (and the work went on after the caller gave
+    up). A request names at most 10,000 paths; a directory covers the rest."""
+    _, sandbox_id = manual
+    run(server, sandbox_id, "mkdir -p output/many && cd output/many && "
+        "seq 1 2000 | xargs touch")
+    too_many = [f"/output/n{i}" for i in range(10_001)]
+    for call in (lambda: diff(server, sandbox_id, too_many),
+                 lambda: commit(server, sandbox_id, "", too_many)):
+        with pytest.raises(grpc.RpcError) as e:
+            call()
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+        assert "more than 10000 per request" in e.value.details()
+    named = [f"/output/many/{i}" for i in range(1, 10_001, 2)]  # 1,000 of them exist
+    reviewed = diff(server, sandbox_id, named)
+    applied = commit(server, sandbox_id, reviewed.review_token, named).applied
+    assert sorted(applied) == sorted(f"/output/many/{i}" for i in range(1, 2001, 2))
