@@ -15,6 +15,7 @@
 #include "fs/merged_dir.h"
 #include "fs/new_name.h"
 #include "fs/ops.h"
+#include "layer/entry_io.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::fs {
@@ -158,6 +159,10 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   // from the base version it replaced.
   if (recorded == 0 && replaced && !fs.journal().copy_up_record(to.path))
     recorded = fs.journal().record_copy_up(to.path, *replaced);
+  // The source's base version: its own stamp moved to `to` with it, and the deletion of
+  // `from` must be checked at commit like any other (see ops_remove.cc).
+  if (recorded == 0 && source_in_base)
+    recorded = fs.journal().record_copy_up(from.path, layer::stamp_of(base_st));
   if (recorded == 0 && source_in_base) recorded = fs.journal().add_whiteout(from.path);
   if (recorded == 0 && target_base_dir) recorded = fs.journal().add_opaque(to.path);
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);

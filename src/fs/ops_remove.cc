@@ -10,6 +10,7 @@
 #include "fs/host_io.h"
 #include "fs/merged_dir.h"
 #include "fs/ops.h"
+#include "layer/entry_io.h"
 #include "layer/safe_walk.h"
 
 namespace agentfense::fs {
@@ -50,6 +51,11 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     return -errno;
   }
   int recorded = fs.journal().remove_marker(path);
+  // The base version this removal deletes, unless an earlier copy-up or removal already
+  // recorded the one the sandbox saw: a commit must not delete what another sandbox
+  // committed there since (a lost update, also for a directory's new entries).
+  if (recorded == 0 && in_base)
+    recorded = fs.journal().record_copy_up(path, layer::stamp_of(base_st));
   if (recorded == 0 && in_base) recorded = fs.journal().add_whiteout(path);
   bool kept_open = false;
   if (known) {

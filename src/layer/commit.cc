@@ -222,8 +222,7 @@ class Committer {
       }
     } else {
       const std::optional<struct stat> st = stat_at(base_parent.get(), parts.name);
-      if (const auto record = journal_.copy_up_record(path);
-          record && record->origin == path && (!st || !(stamp_of(*st) == record->stamp))) {
+      if (st && changed_since_seen(path, *st)) {
         return Refusal{true, "base changed since the sandbox read it"};
       }
       if (auto refusal = check_base_tree(base_parent.get(), parts.name, path, TreeUse::kDelete)) {
@@ -317,6 +316,13 @@ class Committer {
   // Removing or replacing a base directory touches its whole tree: every path in it the
   // sandbox can see must be writable. A deletion keeps hidden entries; a replacement
   // cannot, so a directory holding any is a conflict, whose reason names nothing in it.
+  // True when the sandbox recorded the base version at `path` (a copy-up, a removal) and
+  // `st` is no longer it. Gone from the base is not "changed": deleted on both sides.
+  bool changed_since_seen(const std::string& path, const struct stat& st) const {
+    const std::optional<CopyUpRecord> record = journal_.copy_up_record(path);
+    return record && record->origin == path && !(stamp_of(st) == record->stamp);
+  }
+
   std::optional<Refusal> check_base_tree(int base_parent, const std::string& name,
                                          const std::string& path, TreeUse use) const {
     const std::optional<struct stat> st = stat_at(base_parent, name);
@@ -336,9 +342,20 @@ class Committer {
       }
       if (!scope_.writable(child_full, is_dir))
         return Refusal{false, "no write permission on " + child_full};
+      // Deleting a tree deletes what the sandbox removed from it: an entry changed since
+      // (its directory's stamp covers entries added) is another sandbox's newer work.
+      if (use == TreeUse::kDelete && child_st && changed_since_seen(child_full, *child_st))
+        return Refusal{true, "base " + child_full + " changed since the sandbox read it"};
       if (auto refusal = check_base_tree(dir.get(), child, child_full, use)) return refusal;
     }
     return std::nullopt;
+  }
+
+  // A removed base entry's recorded stamp goes with it: a file the sandbox makes there
+  // later is new, not a change of a base file that is gone.
+  void forget_stamp(const std::string& path) {
+    if (journal_.copy_up_record(path))
+      must_record(journal_.forget_copy_up(path), "deletion of " + path);
   }
 
   // Removes base entry `path` (`name` in `parent`) except what the sandbox cannot see.
@@ -350,6 +367,7 @@ class Committer {
     if (scope_.hidden(path, is_dir)) return false;
     if (!is_dir) {
       check_syscall(::unlinkat(parent, name.c_str(), 0), "unlink " + path);
+      forget_stamp(path);
       return true;
     }
     UniqueFd dir(
@@ -358,7 +376,10 @@ class Committer {
     bool emptied = true;
     for (const std::string& child : list_names(dir.get()))
       emptied = remove_visible_tree_at(dir.get(), child, child_path(path, child)) && emptied;
-    if (emptied) check_syscall(::unlinkat(parent, name.c_str(), AT_REMOVEDIR), "rmdir " + path);
+    if (emptied) {
+      check_syscall(::unlinkat(parent, name.c_str(), AT_REMOVEDIR), "rmdir " + path);
+      forget_stamp(path);
+    }
     return emptied;
   }
 

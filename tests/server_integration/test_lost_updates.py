@@ -1,0 +1,67 @@
+"""Two sandboxes over one codebase: a commit never deletes or overwrites what the other
+committed after this sandbox saw the base. Modified files always carried the base
+version they were copied from; deletions did not, so a commit deleted another
+sandbox's newer file, its new files inside a removed directory, and a renamed file's
+new content (the rename's destination was refused as a conflict while its source went,
+losing the content entirely). Found by an attack sweep of the review token."""
+
+from __future__ import annotations
+
+from conftest import download, make_codebase, make_sandbox, run
+from server_harness import common, sb
+
+WRITE_ALL = [common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)]
+
+
+def test_a_deletion_does_not_take_another_sandboxs_newer_work(server):
+    codebase_id = make_codebase(server, files={
+        "d/old.txt": b"old\n", "d/sub/deep.txt": b"deep\n", "f.txt": b"f0\n", "r.txt": b"r0\n",
+        "gone.txt": b"g\n"})
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)  # commits after each command
+    try:
+        r = run(server, a, "rm -rf d && rm f.txt gone.txt && mv r.txt a_r.txt")
+        assert r.exit_code == 0, r.stderr
+        r = run(server, b, "echo NEW > d/new.txt && echo f1 > f.txt && echo r1 > r.txt && "
+                "rm gone.txt")
+        assert r.exit_code == 0, r.stderr
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert sorted(result.conflicts) == ["/a_r.txt", "/d", "/f.txt", "/r.txt"], result
+        assert not result.applied  # gone.txt, deleted on both sides, is no change any more
+        assert download(server, codebase_id, "d/new.txt") == b"NEW\n"
+        assert download(server, codebase_id, "f.txt") == b"f1\n"
+        assert download(server, codebase_id, "r.txt") == b"r1\n"
+    finally:
+        for s in (a, b):
+            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
+
+
+def test_a_change_deep_in_a_removed_directory_is_a_conflict(server):
+    codebase_id = make_codebase(server, files={"d/sub/deep.txt": b"deep\n", "d/x": b"x\n"})
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)
+    try:
+        assert run(server, a, "rm -rf d").exit_code == 0
+        assert run(server, b, "echo changed > d/sub/deep.txt").exit_code == 0
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert list(result.conflicts) == ["/d"], result
+        assert "changed since the sandbox read it" in result.reasons["/d"]
+        assert download(server, codebase_id, "d/sub/deep.txt") == b"changed\n"
+        # Unchanged, the same deletion goes through, and the directory made again later
+        # is new, not a change of the removed one.
+        assert run(server, b, "echo deep > d/sub/deep.txt").exit_code == 0
+        fresh = make_sandbox(server, codebase_id, rules=WRITE_ALL,
+                             sync_mode=common.SYNC_MODE_MANUAL)
+        try:
+            assert run(server, fresh, "rm -rf d").exit_code == 0
+            result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=fresh))
+            assert list(result.applied) == ["/d"] and not result.conflicts, result
+            assert run(server, fresh, "mkdir -p d/sub && echo again > d/sub/deep.txt").exit_code == 0
+            result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=fresh))
+            assert not result.conflicts, result
+            assert download(server, codebase_id, "d/sub/deep.txt") == b"again\n"
+        finally:
+            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=fresh))
+    finally:
+        for s in (a, b):
+            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
