@@ -5,6 +5,7 @@ directory and no process of its own."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -27,8 +28,10 @@ def agentfense_bin() -> str:
 
 
 def generate_stubs() -> None:
-    """protoc + Debian's grpc_python_plugin into a temp dir on sys.path."""
+    """protoc + Debian's grpc_python_plugin into a temp dir on sys.path, removed when
+    the process exits (each run left one behind before)."""
     out = Path(tempfile.mkdtemp(prefix="af-stubs-"))
+    atexit.register(shutil.rmtree, out, True)
     protos = [str(REPO / "proto" / f"{n}.proto") for n in ("common", "sandbox", "codebase")]
     subprocess.run(
         ["protoc", f"-I{REPO / 'proto'}", f"--python_out={out}", f"--grpc_python_out={out}",
@@ -239,11 +242,20 @@ def serving(prefix: str, config: str = "", **server_kw) -> Iterator[Server]:
     named `prefix...`; afterwards it must stop cleanly (exit 0, nothing left behind), and
     its data directory goes either way."""
     data_dir = tempfile.mkdtemp(prefix=prefix)
+    running = None
     try:
-        srv = Server(data_dir, config=config, **server_kw).start()
-        yield srv
+        running = Server(data_dir, config=config, **server_kw).start()
+        yield running
+        srv, running = running, None
         assert srv.stop() == 0, srv.read_log()
     finally:
+        # A test that failed inside a `for srv in serving(...)` loop closes the generator
+        # here: its server is stopped all the same, never left running.
+        if running is not None:
+            try:
+                running.stop()
+            except Exception:  # noqa: BLE001 - the test's own failure is the one to report
+                pass
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
