@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/text_safety.h"
 #include "layer/entry_io.h"
 #include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
@@ -236,7 +237,11 @@ std::string diff_first_changes(int base_dirfd, const Journal& j, const Scope& sc
   std::size_t not_listed = 0;
   const std::vector<Change> changes =
       list_first_changes(base_dirfd, j, scope, &not_listed, only, kMaxDiffTotalBytes / 2);
-  return render_diff(base_dirfd, j, scope, changes, not_listed);
+  // People read this diff through the SDK, REST and their terminals: content that could
+  // move the cursor, recolour, hide or reorder text is shown escaped (\x1b, \r, \u202e),
+  // as the CLI shows its review. A line "+rm -rf ~ <ESC>[2K<CR># comment" displayed as
+  // the comment alone while a review token committed all of it.
+  return terminal_safe(render_diff(base_dirfd, j, scope, changes, not_listed));
 }
 
 }  // namespace agentfense::layer

@@ -85,3 +85,15 @@ def test_a_selection_is_bounded_and_costs_its_depth_not_its_length(server, manua
     reviewed = diff(server, sandbox_id, named)
     applied = commit(server, sandbox_id, reviewed.review_token, named).applied
     assert sorted(applied) == sorted(f"/output/many/{i}" for i in range(1, 2001, 2))
+
+
+def test_the_diff_shows_what_a_terminal_would_hide(server, manual):
+    """A reviewer printing the API's diff saw only "# harmless comment": ESC[2K and a
+    carriage return erased the command before it, which the token then committed."""
+    _, sandbox_id = manual
+    run(server, sandbox_id, r"printf 'rm -rf ~ \033[2K\r# harmless comment\n' > output/x.sh")
+    reviewed = diff(server, sandbox_id, ["/output/x.sh"])
+    assert "\x1b" not in reviewed.diff and "\r" not in reviewed.diff
+    assert r"+rm -rf ~ \x1b[2K\r# harmless comment" in reviewed.diff, reviewed.diff
+    applied = commit(server, sandbox_id, reviewed.review_token, ["/output/x.sh"]).applied
+    assert list(applied) == ["/output/x.sh"]  # the token still covers the raw content
