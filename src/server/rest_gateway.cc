@@ -120,35 +120,44 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
   });
   // Streaming routes accept any size; buffered ones enforce their own cap.
   http.set_payload_max_length(std::numeric_limits<size_t>::max());
-  http.set_pre_routing_handler([&router, gate = security.gate](const httplib::Request& request,
-                                                               httplib::Response& response) {
-    request_started = std::chrono::steady_clock::now();
-    // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
-    // a body): an unauthenticated one is refused here, before anything is read. The
-    // others stream their body to the handler, where Dispatch refuses them and reads at
-    // most a little of it, so the refusal still reaches a client that is sending.
-    const bool streams_body = request.method == "POST" || request.method == "PUT" ||
-                              request.method == "PATCH" || request.method == "DELETE";
-    if (gate != nullptr && !streams_body) {
-      try {
-        (void)gate->authenticate(PresentedBy(request));
-      } catch (const ApiError&) {
-        router.Dispatch(request, response, FromBufferedBody(request));
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
-    // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
-    // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
-    // what `curl -X POST .../start` sends. Route it here, before httplib reads.
-    const bool may_have_body =
-        request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
-    if (may_have_body && !request.has_header("Content-Length") &&
-        !request.has_header("Transfer-Encoding")) {
-      router.Dispatch(request, response, FromBufferedBody(request));
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  http.set_pre_routing_handler(
+      [&router, gate = security.gate, browsers = std::move(security.browsers)](
+          const httplib::Request& request, httplib::Response& response) {
+        request_started = std::chrono::steady_clock::now();
+        // First of all: nothing a web page sends is read further (rest_browser_guard.h).
+        if (const std::optional<std::string> refusal = refusal_for_browser(
+                browsers, request.get_header_value("Host"), request.get_header_value("Origin"),
+                request.get_header_value("Sec-Fetch-Site"))) {
+          SetErrorResponse(response,
+                           {StatusCode::PERMISSION_DENIED, *refusal, kReasonPermissionDenied});
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
+        // a body): an unauthenticated one is refused here, before anything is read. The
+        // others stream their body to the handler, where Dispatch refuses them and reads at
+        // most a little of it, so the refusal still reaches a client that is sending.
+        const bool streams_body = request.method == "POST" || request.method == "PUT" ||
+                                  request.method == "PATCH" || request.method == "DELETE";
+        if (gate != nullptr && !streams_body) {
+          try {
+            (void)gate->authenticate(PresentedBy(request));
+          } catch (const ApiError&) {
+            router.Dispatch(request, response, FromBufferedBody(request));
+            return httplib::Server::HandlerResponse::Handled;
+          }
+        }
+        // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+        // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
+        // what `curl -X POST .../start` sends. Route it here, before httplib reads.
+        const bool may_have_body =
+            request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+        if (may_have_body && !request.has_header("Content-Length") &&
+            !request.has_header("Transfer-Encoding")) {
+          router.Dispatch(request, response, FromBufferedBody(request));
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   http.set_logger(
       [impl = impl_.get()](const httplib::Request& request, const httplib::Response& response) {
         if (!impl->access_log) return;

@@ -23,15 +23,18 @@
 
 #include "server/api.h"
 #include "server/call_gate.h"
+#include "server/rest_browser_guard.h"
 #include "server/tls_certificates.h"
 
 namespace agentfense::server {
 
-// How the gateway is reached: a CallGate admitting every request (rest_router.h), and
-// TLS (tls_certificates.h). Both optional; without TLS it serves plain HTTP.
+// How the gateway is reached: a CallGate admitting every request (rest_router.h), TLS
+// (tls_certificates.h), and which Host names and web origins may call it
+// (rest_browser_guard.h). Gate and TLS optional; without TLS it serves plain HTTP.
 struct RestSecurity {
   CallGate* gate = nullptr;
   std::shared_ptr<TlsCertificates> tls;
+  BrowserPolicy browsers;
 };
 
 class RestGateway {

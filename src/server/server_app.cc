@@ -252,7 +252,11 @@ int run_server(const Config& config) {
   GrpcTransport grpc_transport(scoped_codebases, scoped_sandboxes, gate.get());
   const int grpc_port = grpc_transport.Start(config.server.grpc_addr,
                                              certificates ? certificates->mirrored() : TlsFiles{});
-  RestGateway rest(scoped_codebases, scoped_sandboxes, {.gate = gate.get(), .tls = certificates});
+  RestGateway rest(scoped_codebases, scoped_sandboxes,
+                   {.gate = gate.get(),
+                    .tls = certificates,
+                    .browsers = {.allowed_hosts = config.server.allowed_hosts,
+                                 .allowed_origins = config.server.allowed_origins}});
   rest.set_access_log([](const std::string& method, const std::string& path, int status,
                          std::chrono::microseconds duration) {
     log::debug("http.request", {{"method", method},

@@ -182,7 +182,8 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
   EXPECT_EQ(fields["audit.retention"], "2160h");
   EXPECT_EQ(fields["audit.max_bytes"], "0");
-  EXPECT_EQ(fields.size(), 47u);  // config_file + all 46 keys
+  EXPECT_EQ(fields["server.allowed_hosts"], nlohmann::json::array());
+  EXPECT_EQ(fields.size(), 49u);  // config_file + all 48 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(

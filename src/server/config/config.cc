@@ -59,6 +59,8 @@ log::Fields describe_fields(const Config& config) {
   fields["server.tls.cert"] = config.server.tls.cert;
   fields["server.tls.key"] = config.server.tls.key;
   fields["server.tls.client_ca"] = config.server.tls.client_ca;
+  fields["server.allowed_hosts"] = config.server.allowed_hosts;
+  fields["server.allowed_origins"] = config.server.allowed_origins;
   fields["storage.data_dir"] = config.storage.data_dir;
   fields["storage.codebase_path"] = config.storage.codebase_path;
   fields["storage.db_path"] = config.storage.db_path;

@@ -12,7 +12,8 @@
 //
 // The file format, with defaults:
 //   server:   {grpc_addr: "127.0.0.1:9000", http_addr: "127.0.0.1:8080",
-//              tls: {cert: FILE, key: FILE, client_ca: FILE}}         (auth_settings.h)
+//              tls: {cert: FILE, key: FILE, client_ca: FILE},         (auth_settings.h)
+//              allowed_hosts: [], allowed_origins: []}            (rest_browser_guard.h)
 //   auth:     {mode: none|required, keys_file: FILE, keys: [entries], (key_entries.h)
 //              default_quotas: {running_sandboxes: 0, sessions: 0, codebases: 0,
 //                               stored_bytes: 0, concurrent_execs: 0, concurrent_follows: 0,
@@ -73,6 +74,10 @@ struct Config {
       std::string client_ca;
       bool enabled() const { return !cert.empty(); }
     } tls;
+    // REST requests whose Host is a name not listed here, or that come from a web page
+    // of an origin not listed, are refused (rest_browser_guard.h). "*" allows any.
+    std::vector<std::string> allowed_hosts;
+    std::vector<std::string> allowed_origins;
   } server;
 
   struct Auth {

@@ -48,6 +48,20 @@ std::vector<std::string> path_list(const YAML::Node& node, const Origin& origin)
   return paths;
 }
 
+std::vector<std::string> name_list(const YAML::Node& node, const Origin& origin) {
+  if (!node.IsSequence())
+    fail(origin.name + " must be a list of names", origin, "got " + kind_of(node));
+  std::vector<std::string> names;
+  for (const YAML::Node& item : node) {
+    const std::string name = scalar(item, origin);
+    if (name.empty() || name.find_first_of(" \t\r\n") != std::string::npos)
+      fail("bad value '" + name + "' for " + origin.name, origin,
+           "expected a host name, an origin such as https://app.example.com, or *");
+    names.push_back(name);
+  }
+  return names;
+}
+
 struct Leaf {
   const char* key;
   void (*apply)(Config& config, const YAML::Node& value, const Origin& origin);
@@ -75,6 +89,10 @@ const Leaf kLeaves[] = {
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.server.tls.client_ca = check_absolute_path(scalar(v, o), o);
      }},
+    {"server.allowed_hosts", [](Config& c, const YAML::Node& v,
+                                const Origin& o) { c.server.allowed_hosts = name_list(v, o); }},
+    {"server.allowed_origins", [](Config& c, const YAML::Node& v,
+                                  const Origin& o) { c.server.allowed_origins = name_list(v, o); }},
     {"storage.data_dir",
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.storage.data_dir = check_absolute_path(scalar(v, o), o);
