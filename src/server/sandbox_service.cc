@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "server/caller_scope.h"
 #include "server/commit_room.h"
+#include "server/error_status.h"
 #include "server/policy_warnings.h"
 #include "server/proto_json.h"
 #include "server/proto_time.h"
@@ -244,13 +245,17 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   } catch (const ApiError&) {
     throw;
   } catch (const std::exception& error) {
+    // The raw error names the server's own paths ("open id lease /run/agentfense/ids/...:
+    // Too many open files"): it goes to the server log under an id; the caller, the
+    // sandbox record and its audit trail get the kind of failure and that id.
+    const ErrorInfo described = DescribeError(std::current_exception(), "StartSandbox");
     sandbox.set_status(v1::SANDBOX_STATUS_ERROR);
-    sandbox.set_error_message(std::string("start failed: ") + error.what());
+    sandbox.set_error_message("start failed: " + described.message);
     sandboxes_.put(sandbox);
     log::error("sandbox.start_failed", {{"sandbox_id", sandbox.id()}, {"error", error.what()}});
-    audit(sandbox.id(), "sandbox_start_failed", {{"error", error.what()}}, false);
-    throw ApiError(StatusCode::INTERNAL,
-                   "sandbox " + sandbox.id() + " failed to start: " + error.what());
+    audit(sandbox.id(), "sandbox_start_failed", {{"error", described.message}}, false);
+    throw ApiError(described.code,
+                   "sandbox " + sandbox.id() + " failed to start: " + described.message);
   }
   sandbox.set_status(v1::SANDBOX_STATUS_RUNNING);
   sandbox.clear_error_message();
