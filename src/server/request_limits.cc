@@ -101,4 +101,20 @@ std::string checked_session_shell(std::string_view shell) {
           std::string(session_shell_list()) + " (each runs the session in bash; empty = bash)");
 }
 
+void check_stored_text(const std::string& field, std::string_view text, std::size_t limit) {
+  if (text.size() > limit) too_large(field, text.size(), limit);
+}
+
+void check_labels(const std::map<std::string, std::string>& labels) {
+  if (labels.size() > kMaxLabels)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "labels has " + std::to_string(labels.size()) + " entries; the limit is " +
+                       std::to_string(kMaxLabels),
+                   kReasonRequestTooLarge);
+  for (const auto& [key, value] : labels) {
+    check_stored_text("a label key", key, kMaxLabelKeyBytes);
+    check_stored_text("label " + escape_user_text(key.substr(0, 64)), value, kMaxLabelValueBytes);
+  }
+}
+
 }  // namespace agentfense::server

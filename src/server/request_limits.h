@@ -27,6 +27,13 @@ inline constexpr std::size_t kMaxEnvTotalBytes = 256 << 10;  // sum of "NAME=val
 inline constexpr std::size_t kMaxStdinBytes = std::size_t{16} << 20;
 inline constexpr std::size_t kMaxWorkdirBytes = 4095;  // PATH_MAX - 1
 inline constexpr std::size_t kMaxPathBytes = 4095;     // a file path in a request, the same
+// What the server stores and echoes in every listing, record, audit event and log line:
+// 30 MiB of labels in three requests grew the disk by 361 MiB and broke ListSandboxes.
+inline constexpr std::size_t kMaxNameBytes = 255;  // codebase name, owner_id
+inline constexpr std::size_t kMaxImageBytes = 1024;
+inline constexpr std::size_t kMaxLabels = 64;
+inline constexpr std::size_t kMaxLabelKeyBytes = 128;
+inline constexpr std::size_t kMaxLabelValueBytes = 1024;
 
 // "16 MiB (16777216 bytes)", "131071 bytes".
 std::string describe_size(std::size_t bytes);
@@ -45,5 +52,10 @@ void check_stdin(std::string_view stdin_data);
 // kSessionShellNames (common/session_shells.h), returned as given (Session.shell echoes
 // it; every one runs bash). Anything else is refused before a process starts.
 std::string checked_session_shell(std::string_view shell);
+// `field` (a name, an owner id, an image) at most `limit` bytes. Its content is escaped
+// wherever it is shown, so any text is kept as sent.
+void check_stored_text(const std::string& field, std::string_view text, std::size_t limit);
+// At most kMaxLabels labels, each key and value within its limit.
+void check_labels(const std::map<std::string, std::string>& labels);
 
 }  // namespace agentfense::server

@@ -13,6 +13,7 @@
 #include "server/proto_json.h"
 #include "server/proto_time.h"
 #include "server/quota_owner.h"
+#include "server/request_limits.h"
 #include "server/rules.h"
 #include "server/write_layer.h"
 #include "store/ids.h"
@@ -145,6 +146,8 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   const v1::Codebase codebase = codebases_.get(request.codebase_id());    // NOT_FOUND
   const policy::Policy policy = policy_from_wire(request.permissions());  // INVALID_ARGUMENT
   validate_limits(request.resources());
+  check_labels({request.labels().begin(), request.labels().end()});
+  check_stored_text("image", request.image(), kMaxImageBytes);
   const v1::ResourceLimits resources = with_disk_quota(request.resources(), options_.disk);
   // RUNTIME_TYPE_UNSPECIFIED means the server's runtime.type.
   const v1::RuntimeType runtime = request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED

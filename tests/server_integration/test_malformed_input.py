@@ -577,3 +577,30 @@ def test_client_text_reaches_the_server_log_escaped(server, sandbox):
     for line in lines:
         assert all(0x20 <= byte < 0x7f for byte in line), line
         json.loads(line)  # each one a whole line of its own
+
+
+def test_what_the_server_stores_and_lists_is_bounded(server, codebase):
+    """Three CreateSandbox calls with 30 MiB of labels grew the server's disk by 361 MiB
+    (database, audit trail, log) and made ListSandboxes fail for everyone."""
+    cases = [
+        (server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+            codebase_id=codebase, labels={f"k{i}": "v" for i in range(65)}),
+         "labels has 65 entries; the limit is 64"),
+        (server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+            codebase_id=codebase, labels={"k": "v" * 1025}), "label k is 1025 bytes"),
+        (server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+            codebase_id=codebase, labels={"k" * 129: "v"}), "a label key is 129 bytes"),
+        (server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+            codebase_id=codebase, image="i" * 1025), "image is 1025 bytes"),
+        (server.codebases.CreateCodebase, cb.CreateCodebaseRequest(name="n" * 256),
+         "name is 256 bytes"),
+        (server.codebases.CreateCodebase, cb.CreateCodebaseRequest(
+            name="n", owner_id="o" * 256), "owner_id is 256 bytes"),
+    ]
+    before = len(server.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes)
+    for call, request, why in cases:
+        assert_invalid(grpc_error(call, request), "REQUEST_TOO_LARGE", why)
+    assert len(server.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes) == before
+    fine = server.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+        codebase_id=codebase, labels={f"k{i}": "v" * 1024 for i in range(64)}))
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=fine.id))
