@@ -208,6 +208,11 @@ grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
 
 // ---- server ----
 
+// Threads every call shares (each call holds one while it runs), and how long a
+// connection may stay open without a call.
+constexpr int kMaxGrpcThreads = 1024;
+constexpr int kGrpcIdleConnectionMs = 5 * 60 * 1000;
+
 StartedGrpcServer StartGrpcServer(const std::string& address,
                                   const std::vector<grpc::Service*>& services,
                                   const TlsFiles& tls) {
@@ -220,6 +225,16 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
   // gRPC defaults to SO_REUSEPORT: a second server on the same port would start and
   // silently take a share of the calls instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // A call holds a thread of the synchronous server for as long as it runs: one caller's
+  // 1,500 idle UploadFiles streams held 1,500 threads, and about 30,000 would have used
+  // up the host's pid_max. Past the cap, new calls are refused (RESOURCE_EXHAUSTED)
+  // while the server and the host keep working.
+  grpc::ResourceQuota quota("agentfense-grpc");
+  quota.SetMaxThreads(kMaxGrpcThreads);
+  builder.SetResourceQuota(quota);
+  // A connection with no call open for this long is closed: each idle one held a file
+  // descriptor, without bound.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kGrpcIdleConnectionMs);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<InvalidRequestInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 
 #include <memory>
 #include <string>

@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "server/config/address_syntax.h"
+#include "server/rest_connection_pool.h"
 #include "server/rest_credentials.h"
 #include "server/rest_router.h"
 #include "server/rest_routes.h"
@@ -45,8 +46,10 @@ std::unique_ptr<httplib::Server> MakeServer(const std::shared_ptr<TlsCertificate
 
 }  // namespace
 
-// Concurrent REST requests served (more wait in the listen queue).
+// Concurrent REST requests served, and accepted connections waiting for one of them
+// (more wait in the kernel's listen queue; rest_connection_pool.h).
 constexpr std::size_t kRestThreads = 128;
+constexpr std::size_t kRestQueuedConnections = 512;
 
 struct RestGateway::Impl {
   RestRouter router;
@@ -57,8 +60,9 @@ struct RestGateway::Impl {
   explicit Impl(std::shared_ptr<TlsCertificates> tls_in)
       : tls(std::move(tls_in)), server(MakeServer(tls)), http(*server) {}
   std::thread serve_thread;
-  std::atomic<bool> serve_returned = false;  // listen_after_bind gave up (or was stopped)
-  int listen_socket = -1;                    // set by the socket options callback at bind
+  std::atomic<bool> serve_returned = false;         // listen_after_bind gave up (or was stopped)
+  int listen_socket = -1;                           // set by the socket options callback at bind
+  std::atomic<RestConnectionPool*> pool = nullptr;  // made by httplib at listen, freed by it
 };
 
 RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecurity security)
@@ -70,7 +74,11 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
   // httplib's default pool is max(8, cores - 1) threads, and a request holds its thread
   // for as long as its command runs: eight slow execs would stall every other REST call.
   // Threads are cheap next to what a sandbox command costs.
-  http.new_task_queue = [] { return new httplib::ThreadPool(kRestThreads); };
+  http.new_task_queue = [impl = impl_.get()] {
+    auto* pool = new RestConnectionPool(kRestThreads, kRestQueuedConnections);
+    impl->pool = pool;
+    return pool;
+  };
 
   // Every route catches everything in every method; RestRouter decides 404/405. Methods
   // that may carry a body get a ContentReader so uploads stream instead of being
@@ -212,8 +220,12 @@ int RestGateway::listen(const std::string& address) {
 
 void RestGateway::stop() {
   if (!impl_->serve_thread.joinable()) return;
+  // First, while the pool surely lives (httplib frees it when its accept loop returns,
+  // which stop() below lets happen): an accept loop waiting for room must see the stop.
+  if (RestConnectionPool* pool = impl_->pool) pool->stopping();
   impl_->http.stop();
   impl_->serve_thread.join();
+  impl_->pool = nullptr;
 }
 
 }  // namespace agentfense::server

@@ -35,7 +35,8 @@ class RawHttpClient {
   }
   void Post(const std::string& path, const std::string& body) {
     const std::string request =
-        "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+        "POST " + path +
+        " HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
         "\r\n\r\n" + body;
     ASSERT_EQ(::send(fd_.get(), request.data(), request.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(request.size()));

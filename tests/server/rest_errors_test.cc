@@ -156,7 +156,7 @@ TEST_F(RestErrorsTest, PostWithoutContentLengthIsAnsweredPromptly) {
   const timeval timeout{3, 0};
   ASSERT_EQ(setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)), 0);
   const std::string request =
-      "POST /v1/sandboxes/sb_3/start HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      "POST /v1/sandboxes/sb_3/start HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(write(sock.get(), request.data(), request.size()),
             static_cast<ssize_t>(request.size()));
   std::string response;
