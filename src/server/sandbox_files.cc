@@ -166,7 +166,7 @@ std::string workspace_path(const std::string& raw, bool allow_root) {
 }
 
 v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Policy& policy,
-                                              const std::string& path) {
+                                              const std::string& path, MemoryBudget::Grant& grant) {
   const policy::Level level = policy.decide(path, false).level;
   if (level == policy::Level::kNone) throw not_found(path);
   if (level == policy::Level::kView) throw denied(path, "reading");
@@ -176,6 +176,7 @@ v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Po
   if (st.st_size > kMaxReadBytes)
     throw ApiError(StatusCode::FAILED_PRECONDITION,
                    path + " is larger than 64 MiB; read it with exec (cat, tar) instead");
+  grant.hold(st.st_size);
   v1::ReadSandboxFileResponse out;
   std::string& content = *out.mutable_content();
   char buffer[65536];
@@ -184,6 +185,9 @@ v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Po
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw from_errno(errno, path, "reading");
     if (n == 0) break;
+    // A file growing as it is read holds more, a MiB at a time.
+    if (static_cast<std::int64_t>(content.size()) + n > static_cast<std::int64_t>(st.st_size))
+      grant.hold(static_cast<std::int64_t>(content.size()) + n + (1 << 20));
     content.append(buffer, static_cast<std::size_t>(n));
     // The size above is only what the file had at open: the agent may grow it while it
     // is read (by the gigabyte, with truncate), and the server would hold all of it.

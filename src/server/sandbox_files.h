@@ -13,6 +13,7 @@
 
 #include "policy/policy.h"
 #include "server/api.h"
+#include "server/memory_budget.h"
 
 namespace agentfense::server {
 
@@ -20,8 +21,9 @@ namespace agentfense::server {
 // "..", NUL bytes or an empty path where a file is needed.
 std::string workspace_path(const std::string& raw, bool allow_root);
 
+// Holds what it reads in `grant` (memory_budget.h) as it reads.
 v1::ReadSandboxFileResponse read_sandbox_file(int workspace_fd, const policy::Policy& policy,
-                                              const std::string& path);
+                                              const std::string& path, MemoryBudget::Grant& grant);
 v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& policy,
                                        const std::string& path, const std::string& content);
 // Names left out (not UTF-8) make one log line naming `sandbox_id`.

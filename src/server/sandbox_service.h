@@ -30,6 +30,7 @@
 #include "server/audit_trails.h"
 #include "server/disk_quota.h"
 #include "server/live_sandbox.h"
+#include "server/memory_budget.h"
 #include "server/sandbox_locks.h"
 #include "server/spawner_thread.h"
 #include "server/stats_refresher.h"
@@ -173,6 +174,7 @@ class SandboxService final : public SandboxApi {
   mutable std::mutex live_mu_;
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
   std::mutex create_mu_;
+  MemoryBudget read_budget_{std::int64_t{256} << 20};  // ReadSandboxFile, server wide
   StatsRefresher stats_;  // declared last: stops first, while the store still exists
 };
 

@@ -112,8 +112,9 @@ void SandboxService::DiscardChanges(const v1::DiscardChangesRequest& request) {
 v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
     const v1::ReadSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
+  MemoryBudget::Grant grant(read_budget_, "ReadSandboxFile");
   return read_sandbox_file(live->workspace_fd(), live->policy(),
-                           workspace_path(request.path(), false));
+                           workspace_path(request.path(), false), grant);
 }
 
 v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileRequest& request) {
