@@ -37,12 +37,24 @@ v1::ResourceLimits with_disk_quota(v1::ResourceLimits requested, const DiskQuota
       resolve(requested.disk_bytes(), server.max_bytes, "disk_bytes", "sandbox.disk_bytes", true));
   requested.set_disk_inodes(resolve(requested.disk_inodes(), server.max_inodes, "disk_inodes",
                                     "sandbox.disk_inodes", false));
+  requested.set_pids_limit(
+      resolve(requested.pids_limit(), server.max_pids, "pids_limit", "sandbox.pids_limit", false));
+  requested.set_memory_bytes(resolve(requested.memory_bytes(), server.max_memory_bytes,
+                                     "memory_bytes", "sandbox.memory_bytes", true));
   return requested;
 }
 
 fs::QuotaLimits disk_quota_of(const v1::ResourceLimits& recorded, const DiskQuotaPolicy& server) {
   return {effective(recorded.disk_bytes(), server.max_bytes),
           effective(recorded.disk_inodes(), server.max_inodes)};
+}
+
+v1::ResourceLimits process_limits_of(v1::ResourceLimits recorded, const DiskQuotaPolicy& server) {
+  recorded.set_pids_limit(
+      static_cast<std::int64_t>(effective(recorded.pids_limit(), server.max_pids)));
+  recorded.set_memory_bytes(
+      static_cast<std::int64_t>(effective(recorded.memory_bytes(), server.max_memory_bytes)));
+  return recorded;
 }
 
 }  // namespace agentfense::server

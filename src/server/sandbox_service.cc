@@ -229,7 +229,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                   .rules = rules_of(sandbox),
                   .quota = disk_quota_of(sandbox.resources(), options_.disk),
                   .prewarm = options_.prewarm},
-        .limits = limits_from_wire(sandbox.resources()),
+        .limits = limits_from_wire(process_limits_of(sandbox.resources(), options_.disk)),
         .output_limit = options_.output_limit,
         .sync_on_complete = sync_on_complete(sandbox),
         .max_sessions = options_.max_sessions_per_sandbox,

@@ -55,8 +55,11 @@ struct SandboxServiceOptions {
   IdRange id_range = kDefaultIdRange;                        // sandbox.uid_range
   v1::RuntimeType default_runtime = v1::RUNTIME_TYPE_BWRAP;  // runtime.type
   DockerOptions docker;                                      // runtime.docker.*
-  // sandbox.disk_bytes / disk_inodes (disk_quota.h).
-  DiskQuotaPolicy disk{.max_bytes = std::int64_t{10} << 30, .max_inodes = 1'000'000};
+  // sandbox.disk_bytes / disk_inodes / pids_limit / memory_bytes (disk_quota.h).
+  DiskQuotaPolicy disk{.max_bytes = std::int64_t{10} << 30,
+                       .max_inodes = 1'000'000,
+                       .max_pids = 1024,
+                       .max_memory_bytes = std::int64_t{4} << 30};
   bool prewarm = true;  // sandbox.prewarm
 };
 

@@ -101,22 +101,24 @@ DockerOptions docker_options(const Config& config, std::string instance) {
 }
 
 SandboxServiceOptions sandbox_options(const Config& config, std::string instance) {
-  return {
-      .fs_program = supervisor::fs_program(),
-      .sandboxes_dir = config.storage.data_dir + "/sandboxes",
-      .mount_root = config.storage.mount_path,
-      .default_timeout = config.runtime.default_timeout,
-      .max_timeout = config.runtime.max_timeout,
-      .default_expiration = config.sandbox.default_expiration,
-      .max_per_user = static_cast<int>(config.sandbox.max_per_user),
-      .max_sessions_per_sandbox = config.sandbox.max_sessions_per_sandbox,
-      .output_limit = static_cast<std::size_t>(config.runtime.output_limit),
-      .id_range = config.sandbox.uid_range,
-      .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
-                                                                     : v1::RUNTIME_TYPE_BWRAP,
-      .docker = docker_options(config, std::move(instance)),
-      .disk = {.max_bytes = config.sandbox.disk_bytes, .max_inodes = config.sandbox.disk_inodes},
-      .prewarm = config.sandbox.prewarm};
+  return {.fs_program = supervisor::fs_program(),
+          .sandboxes_dir = config.storage.data_dir + "/sandboxes",
+          .mount_root = config.storage.mount_path,
+          .default_timeout = config.runtime.default_timeout,
+          .max_timeout = config.runtime.max_timeout,
+          .default_expiration = config.sandbox.default_expiration,
+          .max_per_user = static_cast<int>(config.sandbox.max_per_user),
+          .max_sessions_per_sandbox = config.sandbox.max_sessions_per_sandbox,
+          .output_limit = static_cast<std::size_t>(config.runtime.output_limit),
+          .id_range = config.sandbox.uid_range,
+          .default_runtime = config.runtime.type == RuntimeKind::kDocker ? v1::RUNTIME_TYPE_DOCKER
+                                                                         : v1::RUNTIME_TYPE_BWRAP,
+          .docker = docker_options(config, std::move(instance)),
+          .disk = {.max_bytes = config.sandbox.disk_bytes,
+                   .max_inodes = config.sandbox.disk_inodes,
+                   .max_pids = config.sandbox.pids_limit,
+                   .max_memory_bytes = config.sandbox.memory_bytes},
+          .prewarm = config.sandbox.prewarm};
 }
 
 store::UploadLimits upload_limits(const Config& config) {

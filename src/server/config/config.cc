@@ -85,6 +85,8 @@ log::Fields describe_fields(const Config& config) {
   fields["sandbox.cleanup_interval"] = format_duration(config.sandbox.cleanup_interval);
   fields["sandbox.disk_bytes"] = format_size(config.sandbox.disk_bytes);
   fields["sandbox.disk_inodes"] = config.sandbox.disk_inodes;
+  fields["sandbox.pids_limit"] = config.sandbox.pids_limit;
+  fields["sandbox.memory_bytes"] = format_size(config.sandbox.memory_bytes);
   fields["sandbox.uid_range"] = to_string(config.sandbox.uid_range);
   fields["sandbox.prewarm"] = config.sandbox.prewarm;
   // The keys themselves are only ever hashes; the log shows how many entries, not them.

@@ -28,7 +28,8 @@
 //                       network_mode: none, enable_networking: false}}
 //   sandbox:  {default_expiration: 24h, max_per_user: 100, max_sessions_per_sandbox: 16,
 //              cleanup_interval: 30s, uid_range: 1879048192-1879113727,
-//              disk_bytes: 10GiB, disk_inodes: 1000000}
+//              disk_bytes: 10GiB, disk_inodes: 1000000, pids_limit: 1024,
+//              memory_bytes: 4GiB}
 //   storage upload limits (0 = no limit): {max_upload_bytes: 1GiB,
 //              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
 //              max_archive_entries: 1000000, max_archive_ratio: 100}
@@ -135,6 +136,10 @@ struct Config {
     // and the most a request may ask for; 0 = no limit.
     std::int64_t disk_bytes = std::int64_t{10} << 30;
     std::int64_t disk_inodes = 1'000'000;
+    // Likewise each sandbox's processes (a command's process tree plus what sessions
+    // started) and memory; 0 = no limit. As `agentfense run` by default.
+    std::int64_t pids_limit = 1024;
+    std::int64_t memory_bytes = std::int64_t{4} << 30;
     // Host uids/gids leased to running sandboxes, one each (supervisor/host_ids.h).
     IdRange uid_range = kDefaultIdRange;
     // Warm a started sandbox's kernel caches in the background (fs/prewarm_walk.h).

@@ -196,6 +196,14 @@ const Leaf kLeaves[] = {
      [](Config& c, const YAML::Node& v, const Origin& o) {
        c.sandbox.disk_inodes = check_count(scalar(v, o), o);
      }},
+    {"sandbox.pids_limit",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.pids_limit = check_count(scalar(v, o), o);
+     }},
+    {"sandbox.memory_bytes",
+     [](Config& c, const YAML::Node& v, const Origin& o) {
+       c.sandbox.memory_bytes = check_size_limit(scalar(v, o), o);
+     }},
     {"auth.mode",
      [](Config& c, const YAML::Node& v, const Origin& o) {
        const std::string mode = scalar(v, o);
