@@ -30,10 +30,11 @@ std::string key_of(const Event& event) {
 }  // namespace
 
 Recorder::Recorder(const std::string& path, std::string sandbox, size_t capacity,
-                   size_t queued_bytes)
+                   size_t queued_bytes, std::uint64_t max_trail_bytes)
     : trail_(path, std::move(sandbox)),
       capacity_(capacity),
       max_queued_bytes_(queued_bytes),
+      max_trail_bytes_(max_trail_bytes),
       thread_([this] { run(); }) {}
 
 Recorder::~Recorder() {
@@ -150,17 +151,48 @@ void Recorder::run() {
       repeats = std::exchange(repeats_requested_, false);
       stop = stopping_;
     }
+    // A full trail takes no more file events: they are counted with the dropped ones,
+    // and so are the repeat counts still pending.
+    bool full = false;
+    if (max_trail_bytes_ > 0) {
+      try {
+        full = trail_.size() >= max_trail_bytes_;
+      } catch (const std::exception&) {
+        full = false;  // unknown: write, and let append report the trouble
+      }
+    }
+    std::vector<Event> lines;
+    if (full) {
+      std::vector<Event> repeat_lines;
+      if (repeats || stop) flush_repeats(&repeat_lines);
+      const std::uint64_t lost = batch.size() + repeat_lines.size();
+      dropped += lost;
+      dropped_total_ += lost;
+      // Its notice is written when someone waits for the trail, or every
+      // kFullNoticeInterval, not on every pass: the notices themselves add up otherwise.
+      const auto now = std::chrono::steady_clock::now();
+      if (!asked && !stop && now - last_full_notice_ < kFullNoticeInterval) {
+        std::lock_guard lock(mu_);
+        dropped_ += dropped;
+        continue;
+      }
+      last_full_notice_ = now;
+    } else {
+      coalesce(batch, &lines);
+      if (repeats || stop) flush_repeats(&lines);
+    }
     std::vector<Event> out;
     if (dropped > 0) {
       Event notice;
       notice.kind = kKindAudit;
       notice.op = "events_dropped";
       notice.count = dropped;
-      notice.details = {{"why", "the recording queue was full or the trail could not be written"}};
+      notice.details = {{"why", full ? "the trail reached its size limit (audit.max_sandbox_bytes)"
+                                     : "the recording queue was full or the trail could not "
+                                       "be written"}};
       out.push_back(std::move(notice));
     }
-    coalesce(batch, &out);
-    if (repeats || stop) flush_repeats(&out);
+    for (Event& line : lines) out.push_back(std::move(line));
     const bool ok = write(out, asked || stop);
     std::lock_guard lock(mu_);
     if (asked) {

@@ -10,6 +10,9 @@
 //
 // A full queue drops the event and counts it; the next write puts an "audit"/
 // "events_dropped" line with that count in the trail. A handler never waits for the disk.
+// So does a trail grown past `max_trail_bytes` (audit.max_sandbox_bytes): an agent making
+// and deleting long-named files wrote 37 MB/s into it, outside every quota. Its file
+// events are then counted in such lines instead of written (the count says how many).
 //
 // Memory is bounded in bytes as well as in events, because an event carries whole paths
 // (each up to 8 KiB, the fs's path cap) that the agent chooses: the queue holds at most
@@ -42,11 +45,12 @@ class Recorder {
   static constexpr size_t kMaxQueuedBytes = 32 << 20;
   static constexpr size_t kMaxPendingBytes = 16 << 20;
   static constexpr std::chrono::milliseconds kFlushInterval{200};
+  static constexpr std::chrono::seconds kFullNoticeInterval{10};
 
   // Opens the trail (throws SystemError) and starts the writer thread. `capacity`: events
   // the queue holds, at most `queued_bytes` of them.
   Recorder(const std::string& path, std::string sandbox, size_t capacity = kDefaultCapacity,
-           size_t queued_bytes = kMaxQueuedBytes);
+           size_t queued_bytes = kMaxQueuedBytes, std::uint64_t max_trail_bytes = 0);
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
   ~Recorder();  // writes and syncs everything recorded, repeats included
@@ -77,6 +81,7 @@ class Recorder {
   TrailFile trail_;
   const size_t capacity_;
   const size_t max_queued_bytes_;
+  const std::uint64_t max_trail_bytes_;  // 0 = no limit
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
@@ -94,6 +99,7 @@ class Recorder {
   std::unordered_map<std::string, size_t> seen_;  // key -> index in pending_
   std::vector<Pending> pending_;
   size_t pending_bytes_ = 0;  // of pending_ and seen_'s keys
+  std::chrono::steady_clock::time_point last_full_notice_{};
   std::thread thread_;
 };
 

@@ -154,4 +154,10 @@ void TrailFile::sync() {
   check_syscall(::fdatasync(fd_.get()), "sync audit trail " + path_);
 }
 
+std::uint64_t TrailFile::size() const {
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) throw SystemError("stat " + path_, errno);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
 }  // namespace agentfense::audit

@@ -30,6 +30,8 @@ class TrailFile {
   // fdatasync: what was appended survives a crash of the machine.
   void sync();
   const std::string& path() const { return path_; }
+  // The file's size now (all writers' lines). Throws SystemError.
+  std::uint64_t size() const;
 
  private:
   // Called under the lock: picks up the chain state from the file's current end.

@@ -18,9 +18,10 @@ struct MountOptions {
   const policy::Policy* policy = nullptr;
   uid_t owner_uid = 0;  // every file is presented as owned by these
   gid_t owner_gid = 0;
-  std::string audit_path;     // audit trail (docs/audit.md); empty = off
-  std::string audit_sandbox;  // the sandbox id its events carry
-  int ready_fd = -1;          // if >= 0: one byte is written, then it is closed, once live
+  std::string audit_path;            // audit trail (docs/audit.md); empty = off
+  std::string audit_sandbox;         // the sandbox id its events carry
+  std::int64_t audit_max_bytes = 0;  // file events past this size of the trail: counted only
+  int ready_fd = -1;                 // if >= 0: one byte is written, then it is closed, once live
   // If set: serve control requests (control_ops.h) on a unix socket created here (mode
   // 0600, removed at exit), ready before ready_fd is signalled.
   std::string control_socket;

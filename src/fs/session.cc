@@ -21,7 +21,9 @@ constexpr unsigned kIdleThreads = 4;
 
 std::unique_ptr<audit::Recorder> open_audit(const MountOptions& options) {
   if (options.audit_path.empty()) return nullptr;
-  return std::make_unique<audit::Recorder>(options.audit_path, options.audit_sandbox);
+  return std::make_unique<audit::Recorder>(
+      options.audit_path, options.audit_sandbox, audit::Recorder::kDefaultCapacity,
+      audit::Recorder::kMaxQueuedBytes, static_cast<std::uint64_t>(options.audit_max_bytes));
 }
 
 }  // namespace

@@ -31,6 +31,8 @@ namespace agentfense::server {
 struct AuditRetention {
   std::chrono::milliseconds max_age{std::chrono::hours(24 * 90)};  // 0 = keep forever
   std::int64_t max_bytes = 0;                                      // 0 = no limit
+  // Bytes a running sandbox's fs process may write into its trail (audit/recorder.h).
+  std::int64_t max_sandbox_bytes = 0;  // 0 = no limit
 };
 
 class AuditTrails {
@@ -39,6 +41,7 @@ class AuditTrails {
   AuditTrails(std::string dir, AuditRetention retention);
 
   std::string path(const std::string& sandbox_id) const;
+  std::int64_t max_sandbox_bytes() const { return retention_.max_sandbox_bytes; }
   // False for an id that is not made of [A-Za-z0-9_-] (such as "../x"): callers check
   // exists() before path() or owner() with an id a client sent.
   bool exists(const std::string& sandbox_id) const;

@@ -44,6 +44,7 @@ SandboxMount::SandboxMount(const MountPlan& plan)
                                    .policy_json_file = policy_file,
                                    .audit_path = plan.audit_path,
                                    .audit_sandbox = plan.sandbox_id,
+                                   .audit_max_bytes = plan.audit_max_bytes,
                                    .control_socket = run_dir_ + "/control.sock",
                                    .owner_uid = plan.owner_uid,
                                    .owner_gid = plan.owner_gid,

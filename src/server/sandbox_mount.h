@@ -23,10 +23,11 @@ namespace agentfense::server {
 struct MountPlan {
   std::string fs_program;  // the `agentfense` binary that serves the mount
   std::string sandbox_id;
-  std::string base_dir;    // the codebase's files
-  std::string state_dir;   // upper layer + journal, kept across stop/start and restarts
-  std::string audit_path;  // JSON-lines audit log of the sandbox
-  std::string mount_root;  // storage.mount_path
+  std::string base_dir;              // the codebase's files
+  std::string state_dir;             // upper layer + journal, kept across stop/start and restarts
+  std::string audit_path;            // JSON-lines audit log of the sandbox
+  std::int64_t audit_max_bytes = 0;  // what its file events may write there; 0 = no limit
+  std::string mount_root;            // storage.mount_path
   std::vector<policy::Rule> rules;
   fs::QuotaLimits quota;  // the write layer's limits (0 = unlimited)
   uid_t owner_uid = 0;    // the sandbox's host ids: every file is presented as theirs

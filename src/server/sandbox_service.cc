@@ -225,6 +225,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
                   .state_dir = state_dir(sandbox.id()) + "/state",
                   .audit_path = options_.audit ? options_.audit->path(sandbox.id())
                                                : state_dir(sandbox.id()) + "/audit.jsonl",
+                  .audit_max_bytes = options_.audit ? options_.audit->max_sandbox_bytes() : 0,
                   .mount_root = options_.mount_root,
                   .rules = rules_of(sandbox),
                   .quota = disk_quota_of(sandbox.resources(), options_.disk),

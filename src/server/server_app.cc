@@ -207,9 +207,10 @@ int run_server(const Config& config) {
   store::SandboxRecords sandbox_records(*db);
   store::SessionRecords session_records(*db);
   SpawnerThread spawner;
-  AuditTrails audit_trails(
-      config.storage.data_dir + "/audit",
-      {.max_age = config.audit.retention, .max_bytes = config.audit.max_bytes});
+  AuditTrails audit_trails(config.storage.data_dir + "/audit",
+                           {.max_age = config.audit.retention,
+                            .max_bytes = config.audit.max_bytes,
+                            .max_sandbox_bytes = config.audit.max_sandbox_bytes});
   const auto apply_retention = [&audit_trails, &sandbox_records] {
     audit_trails.apply_retention(
         [&sandbox_records](const std::string& id) { return sandbox_records.get(id).has_value(); });

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/quota_limits.h"
 #include "common/child_process.h"
+#include "fs/quota_limits.h"
 
 namespace agentfense::supervisor {
 
@@ -24,10 +24,11 @@ struct MountChildSpec {
   std::string base_dir;
   std::string mountpoint;
   std::string state_dir;
-  std::string policy_json_file;  // rules as a JSON list
-  std::string audit_path;        // empty: no audit trail
-  std::string audit_sandbox;     // the sandbox id its events carry
-  std::string control_socket;    // empty: none; else fs/control_ops.h requests (0600)
+  std::string policy_json_file;      // rules as a JSON list
+  std::string audit_path;            // empty: no audit trail
+  std::string audit_sandbox;         // the sandbox id its events carry
+  std::int64_t audit_max_bytes = 0;  // file events past this size of the trail: counted only
+  std::string control_socket;        // empty: none; else fs/control_ops.h requests (0600)
   uid_t owner_uid = 0;
   gid_t owner_gid = 0;
   fs::QuotaLimits quota = fs::kDefaultQuota;  // the write layer's limits (0 = unlimited)

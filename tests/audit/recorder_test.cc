@@ -117,6 +117,42 @@ TEST(Recorder, AQueueFullOfLongPathsDropsToo) {
   std::filesystem::remove(path);
 }
 
+// An agent making and deleting long-named files wrote 37 MB/s into its trail. Past
+// max_trail_bytes its file events are counted, not written, and every one is accounted
+// for by the time a command is acknowledged.
+TEST(Recorder, AFullTrailCountsFileEventsInsteadOfWritingThem) {
+  const std::string path = temp_path();
+  std::filesystem::remove(path);
+  constexpr std::uint64_t kLimit = 64 << 10;
+  {
+    Recorder recorder(path, "sb_1", Recorder::kDefaultCapacity, Recorder::kMaxQueuedBytes, kLimit);
+    for (int round = 0; round < 20; ++round) {
+      const std::string command = "c" + std::to_string(round);
+      recorder.begin_command(command);
+      for (int i = 0; i < 50; ++i) {
+        recorder.record(read_of("/" + std::string(1000, 'd') + "/f" + std::to_string(i)));
+        recorder.record(read_of("/" + std::string(1000, 'd') + "/f" + std::to_string(i)));
+      }
+      ASSERT_TRUE(recorder.end_command(command));
+    }
+  }
+  std::uint64_t dropped = 0, kept = 0;
+  for (const auto& event : events_in(path)) {
+    if (event["op"] == "events_dropped") {
+      EXPECT_NE(event["why"].get<std::string>().find("audit.max_sandbox_bytes"), std::string::npos)
+          << event;
+      dropped += event["count"].get<std::uint64_t>();
+    } else {
+      kept += event["count"].get<std::uint64_t>();
+    }
+  }
+  EXPECT_EQ(dropped + kept, 2000u) << "every event written or counted";
+  EXPECT_GT(dropped, 0u);
+  // At most one command's events (100 lines) beyond the limit, and a notice per command.
+  EXPECT_LT(std::filesystem::file_size(path), kLimit + 100 * 1300 + 20 * 400);
+  std::filesystem::remove(path);
+}
+
 // A command's coalescing state keeps every distinct event it saw (to count repeats of
 // it): with an agent's 6,000-byte paths, 5,000 of them held 60 MB before the state was
 // bounded in bytes. Each event is still written once, the first time it is seen.

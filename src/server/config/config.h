@@ -34,7 +34,8 @@
 //              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
 //              max_archive_entries: 1000000, max_archive_ratio: 100}
 //   logging:  {level: debug|info|warn|error, format: text|json}
-//   audit:    {retention: 90d, max_bytes: 0}   (server/audit_trails.h; 0 = no limit)
+//   audit:    {retention: 90d, max_bytes: 0, max_sandbox_bytes: 256MiB}
+//             (server/audit_trails.h, audit/recorder.h; 0 = no limit)
 #pragma once
 
 #include <chrono>
@@ -153,6 +154,10 @@ struct Config {
   struct Audit {
     milliseconds retention = std::chrono::hours(24 * 90);
     std::int64_t max_bytes = 0;
+    // What one sandbox's file events may add to its trail (0 = no limit); past it they
+    // are counted, not written. An agent creating and deleting long-named files wrote
+    // 37 MB/s into its trail, outside every quota.
+    std::int64_t max_sandbox_bytes = std::int64_t{256} << 20;
   } audit;
 
   struct Logging {
