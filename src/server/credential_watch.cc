@@ -41,6 +41,22 @@ CredentialWatch::CredentialWatch(StillAdmitted still_admitted, CallContext& call
   });
 }
 
+void MessageCredentialCheck::check() {
+  if (!still_admitted_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_ < CredentialWatch::kPollInterval) return;
+  last_ = now;
+  final_check();
+}
+
+void MessageCredentialCheck::final_check() {
+  if (still_admitted_ && !still_admitted_())
+    throw ApiError(StatusCode::UNAUTHENTICATED,
+                   "the caller's credentials were revoked (or changed) while the call ran; "
+                   "nothing of it was kept",
+                   kReasonUnauthenticated);
+}
+
 void ThrowIfRevoked(const CallContext& call) {
   if (call.revoked())
     throw ApiError(StatusCode::UNAUTHENTICATED,

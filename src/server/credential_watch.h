@@ -41,6 +41,22 @@ class CredentialWatch {
 // ApiError(UNAUTHENTICATED) when `call` was revoked.
 void ThrowIfRevoked(const CallContext& call);
 
+// For calls that move data a message at a time (uploads, downloads), without a thread
+// of their own: check() re-authenticates at most every kPollInterval, and final_check()
+// always, throwing ApiError(UNAUTHENTICATED) once the caller is no longer admitted. An
+// upload opened before its key was revoked used to complete and land in the codebase.
+class MessageCredentialCheck {
+ public:
+  explicit MessageCredentialCheck(StillAdmitted still_admitted)
+      : still_admitted_(std::move(still_admitted)) {}
+  void check();
+  void final_check();
+
+ private:
+  StillAdmitted still_admitted_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 // Runs `run()` watched by a CredentialWatch on `call`; a revoked call ends with
 // UNAUTHENTICATED instead of its own outcome (a killed command's CANCELLED, a follow
 // stream's quiet end).

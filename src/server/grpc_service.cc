@@ -78,14 +78,33 @@ Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer) {
   };
 }
 
+// The same for a download: no further chunk once the caller's key is revoked.
+template <typename T>
+Emit<T> EmitWhileAdmitted(grpc::ServerContext* context, const CallGate* gate,
+                          grpc::ServerWriter<T>* writer) {
+  auto credentials = std::make_shared<MessageCredentialCheck>(
+      RecheckWith(gate, PresentedBy(*context), current_caller()));
+  return [context, writer, credentials](const T& message) {
+    credentials->check();
+    return !context->IsCancelled() && writer->Write(message);
+  };
+}
+
 // Read() answers false both at the end of the stream and for a message that does not
 // parse, which would then pass for the end and commit a truncated upload. A second
 // Read() tells them apart when the client sent more after the bad message (a bad last
 // message still reads as the end; uploads with total_size catch that too).
 template <typename T>
-Next<T> NextFrom(grpc::ServerContext* context, grpc::ServerReader<T>* reader) {
-  return [context, reader](T& message) {
-    if (reader->Read(&message)) return true;
+Next<T> NextFrom(grpc::ServerContext* context, const CallGate* gate,
+                 grpc::ServerReader<T>* reader) {
+  auto credentials = std::make_shared<MessageCredentialCheck>(
+      RecheckWith(gate, PresentedBy(*context), current_caller()));
+  return [context, reader, credentials](T& message) {
+    if (reader->Read(&message)) {
+      credentials->check();
+      return true;
+    }
+    credentials->final_check();  // before the upload is kept
     if (context->IsCancelled()) {
       throw ApiError(StatusCode::CANCELLED, "client cancelled the upload stream");
     }
@@ -184,7 +203,7 @@ AF_FORWARD(GrpcCodebaseService, DeleteCodebase, v1::DeleteCodebaseRequest, v1::E
            api_.DeleteCodebase(*request))
 AF_FORWARD(GrpcCodebaseService, DownloadFile, v1::DownloadFileRequest,
            grpc::ServerWriter<v1::FileChunk>,
-           api_.DownloadFile(*request, EmitTo(context, response)))
+           api_.DownloadFile(*request, EmitWhileAdmitted(context, gate_, response)))
 AF_FORWARD(GrpcCodebaseService, ListFiles, v1::ListFilesRequest, v1::ListFilesResponse,
            *response = api_.ListFiles(*request))
 AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1::Codebase,
@@ -196,14 +215,14 @@ grpc::Status GrpcCodebaseService::UploadFiles(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::UploadResult* response) {
   return Translate(context, gate_, "UploadFiles",
-                   [&] { *response = api_.UploadFiles(NextFrom(context, reader)); });
+                   [&] { *response = api_.UploadFiles(NextFrom(context, gate_, reader)); });
 }
 
 grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
                                                 grpc::ServerReader<v1::ArchiveChunk>* reader,
                                                 v1::UploadArchiveResult* response) {
   return Translate(context, gate_, "UploadArchive",
-                   [&] { *response = api_.UploadArchive(NextFrom(context, reader)); });
+                   [&] { *response = api_.UploadArchive(NextFrom(context, gate_, reader)); });
 }
 
 // ---- server ----

@@ -139,6 +139,7 @@ RestHandler UploadFile(CodebaseApi& api) {
     const auto result =
         PipeBodyInto<v1::UploadResult>(rest.body, [&](const Next<std::string>& next_data) {
           bool metadata_sent = false;
+          MessageCredentialCheck credentials(rest.still_admitted);
           return api.UploadFiles([&](v1::UploadChunk& chunk) {
             chunk.Clear();
             if (!metadata_sent) {
@@ -146,7 +147,12 @@ RestHandler UploadFile(CodebaseApi& api) {
               metadata_sent = true;
               return true;
             }
-            return next_data(*chunk.mutable_data());
+            if (!next_data(*chunk.mutable_data())) {
+              credentials.final_check();  // before the upload is kept
+              return false;
+            }
+            credentials.check();
+            return true;
           });
         });
     response.set_content(MessageToJson(result), kJson);
@@ -160,6 +166,7 @@ RestHandler UploadArchive(CodebaseApi& api) {
     const auto result =
         PipeBodyInto<v1::UploadArchiveResult>(rest.body, [&](const Next<std::string>& next_data) {
           bool metadata_sent = false;
+          MessageCredentialCheck credentials(rest.still_admitted);
           return api.UploadArchive([&](v1::ArchiveChunk& chunk) {
             chunk.Clear();
             if (!metadata_sent) {
@@ -167,7 +174,12 @@ RestHandler UploadArchive(CodebaseApi& api) {
               metadata_sent = true;
               return true;
             }
-            return next_data(*chunk.mutable_data());
+            if (!next_data(*chunk.mutable_data())) {
+              credentials.final_check();  // before the upload is kept
+              return false;
+            }
+            credentials.check();
+            return true;
           });
         });
     response.set_content(MessageToJson(result), kJson);
@@ -181,7 +193,14 @@ RestHandler DownloadFile(CodebaseApi& api) {
     request.set_file_path(FilePathParam(rest, "file_path"));
     StreamResponse<v1::FileChunk>(
         response, kOctets,
-        [&api, request](const Emit<v1::FileChunk>& emit) { api.DownloadFile(request, emit); },
+        [&api, request, still_admitted = rest.still_admitted](const Emit<v1::FileChunk>& emit) {
+          // No further chunk once the caller's key is revoked (the response is cut).
+          MessageCredentialCheck credentials(still_admitted);
+          api.DownloadFile(request, [&](const v1::FileChunk& chunk) {
+            credentials.check();
+            return emit(chunk);
+          });
+        },
         [](const v1::FileChunk& chunk) { return chunk.data(); },
         [](std::exception_ptr) { return std::nullopt; });
   };

@@ -140,3 +140,55 @@ def test_revocation_ends_a_running_exec_stream_and_kills_its_command(tenants, ca
     before = progress()
     time.sleep(1)
     assert progress() == before
+
+
+def test_an_upload_open_at_revocation_is_not_kept(tenants, caller):
+    """An upload stream opened before `keys revoke` completed afterwards and its file
+    landed in the codebase."""
+    client, key, sandbox = caller
+    codebase = tenants.server.sandboxes.GetSandbox(
+        sb.GetSandboxRequest(sandbox_id=sandbox)).codebase_id
+    go_on = threading.Event()
+    outcome: dict = {}
+
+    def chunks():
+        yield cb.UploadChunk(metadata=cb.UploadChunk.Metadata(
+            codebase_id=codebase, file_path="late.txt", total_size=2))
+        yield cb.UploadChunk(data=b"a")
+        go_on.wait(30)
+        yield cb.UploadChunk(data=b"b")
+
+    def upload_stream():
+        try:
+            client.codebases.UploadFiles(chunks())
+            outcome["code"] = "OK"
+        except grpc.RpcError as error:
+            outcome.update(code=error.code(), details=error.details())
+
+    thread = in_thread(upload_stream)
+    time.sleep(0.5)
+    revoke(tenants, key)
+    time.sleep(1.5)  # the keys file is re-read within a second
+    go_on.set()
+    thread.join(timeout=30)
+    assert outcome.get("code") == grpc.StatusCode.UNAUTHENTICATED, outcome
+    listing = tenants.server.codebases.ListFiles(cb.ListFilesRequest(codebase_id=codebase))
+    assert "/late.txt" not in {f.path for f in listing.files}
+
+
+def test_a_download_ends_at_revocation(tenants, caller):
+    client, key, sandbox = caller
+    codebase = tenants.server.sandboxes.GetSandbox(
+        sb.GetSandboxRequest(sandbox_id=sandbox)).codebase_id
+    upload(tenants.server, codebase, "big.bin", b"\0" * (32 << 20))
+    stream = client.codebases.DownloadFile(cb.DownloadFileRequest(codebase_id=codebase,
+                                                                  file_path="big.bin"))
+    received = len(next(stream).data)  # the download is open
+    revoked = revoke(tenants, key)
+    with pytest.raises(grpc.RpcError) as e:
+        for chunk in stream:
+            received += len(chunk.data)
+            time.sleep(0.02)  # a slow reader: the download outlasts the re-read
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED, e.value.details()
+    assert time.monotonic() - revoked < ENDS_WITHIN + 2
+    assert received < 32 << 20
