@@ -95,9 +95,14 @@ std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
   std::size_t rendered = 0;
   for (; rendered < changes.size() && out.size() < kMaxDiffTotalBytes; ++rendered) {
     const Change& change = changes[rendered];
-    // An added entry may shadow a hidden base entry; the review shows it as new.
-    const std::optional<Side> old_side =
-        change.kind == ChangeKind::kAdded ? std::nullopt : load_side(base_dirfd, change.path);
+    std::optional<Side> old_side = load_side(base_dirfd, change.path);
+    // An added entry over a base entry the sandbox removed with its directory (rm -rf d;
+    // mkdir d; echo x > d/f) replaces that entry: the review shows what it replaces, as
+    // a modification, so a reviewer does not take an overwrite for a new file. Unless
+    // the base entry is one the rules hide (a directory-only rule): then it shows as new.
+    if (change.kind == ChangeKind::kAdded && old_side &&
+        !scope.readable(change.path, old_side->type == 'd'))
+      old_side.reset();
     const std::optional<Side> new_side =
         change.kind == ChangeKind::kDeleted ? std::nullopt : load_side(j.upper_fd(), change.path);
     render_one(change, scope.readable(change.path, change.type == 'd'), old_side, new_side, out);

@@ -178,6 +178,32 @@ TEST_F(RenderDiffTest, RendersGitStyleFileDiffs) {
             "--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+hi\n");
 }
 
+// rm -rf docs; mkdir docs; echo new > docs/a.md: the new a.md replaces the base's, and
+// the review said "new file" (--- /dev/null), hiding what the commit overwrites.
+TEST_F(RenderDiffTest, AFileInARecreatedDirectoryShowsWhatItReplaces) {
+  write_file(base("docs/a.md"), "old\n");
+  mirror_dir("docs");
+  EXPECT_EQ(journal_->add_opaque("/docs"), 0);
+  write_file(up("docs/a.md"), "new\n");
+  const auto changes = list_changes(base_fd_.get(), *journal_, Scope(write_all()));
+  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, Scope(write_all()), changes),
+            "diff --git a/docs/a.md b/docs/a.md\n"
+            "--- a/docs/a.md\n+++ b/docs/a.md\n@@ -1 +1 @@\n-old\n+new\n");
+}
+
+// ... unless the rules hide the base entry: a directory-only rule hides the base's
+// directory x, and the sandbox's new file x shows as new, nothing of x's old self.
+TEST_F(RenderDiffTest, AReplacedEntryTheRulesHideIsNeverShown) {
+  write_file(base("x/inside.txt"), "hidden\n");
+  const policy::Policy rules = policy_of({"**=write", "x/=none:10"});
+  EXPECT_EQ(journal_->add_whiteout("/x"), 0);
+  write_file(up("x"), "mine\n");
+  const auto changes = list_changes(base_fd_.get(), *journal_, Scope(rules));
+  EXPECT_EQ(render_diff(base_fd_.get(), *journal_, Scope(rules), changes),
+            "diff --git a/x b/x\nnew file mode 100644\n"
+            "--- /dev/null\n+++ b/x\n@@ -0,0 +1 @@\n+mine\n");
+}
+
 // Each file's content is shown up to 1 MiB, and the whole diff stops after 16 MiB: ten
 // thousand new 1 MiB files would otherwise make one 10 GB reply.
 TEST_F(RenderDiffTest, TheWholeDiffIsCutAfterSixteenMiB) {
