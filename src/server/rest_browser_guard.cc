@@ -46,7 +46,7 @@ std::optional<std::string> refusal_for_browser(const BrowserPolicy& policy, cons
                                                const std::string& fetch_site) {
   const std::string name = lower(host_without_port(host));
   // An HTTP/1.0 request may lack Host; browsers always send it.
-  if (!name.empty() && name != "localhost" && !is_address_literal(name) &&
+  if (policy.check_host && !name.empty() && name != "localhost" && !is_address_literal(name) &&
       !listed(policy.allowed_hosts, name)) {
     return "Host '" + escape_user_text(host) +
            "' is not a name of this server; add it to server.allowed_hosts";

@@ -19,6 +19,12 @@ namespace agentfense::server {
 struct BrowserPolicy {
   std::vector<std::string> allowed_hosts;    // server.allowed_hosts; "*" = any
   std::vector<std::string> allowed_origins;  // server.allowed_origins; "*" = any
+  // Rebinding needs a server that answers without credentials over plain HTTP: a page
+  // has no API key, and over TLS the browser checks the certificate against the
+  // attacker's name. So a server with keys or TLS answers any Host (remote clients such
+  // as `agentfense mcp --server https://sandboxes.example:8080` name it), and only the
+  // keyless plain one (the default, on loopback) checks it.
+  bool check_host = true;
 };
 
 // Why the request must be refused, naming the header and the setting; nullopt to serve.

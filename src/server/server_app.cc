@@ -259,7 +259,8 @@ int run_server(const Config& config) {
                    {.gate = gate.get(),
                     .tls = certificates,
                     .browsers = {.allowed_hosts = config.server.allowed_hosts,
-                                 .allowed_origins = config.server.allowed_origins}});
+                                 .allowed_origins = config.server.allowed_origins,
+                                 .check_host = !keys && !certificates}});
   rest.set_access_log([](const std::string& method, const std::string& path, int status,
                          std::chrono::microseconds duration) {
     log::debug("http.request", {{"method", method},

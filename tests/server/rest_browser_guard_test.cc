@@ -24,6 +24,10 @@ TEST(BrowserGuard, AddressesAndLocalhostAreServedNamesOnlyWhenListed) {
   EXPECT_TRUE(served(named, "agentfense.internal:8080"));
   EXPECT_FALSE(served(named, "other.internal:8080"));
   EXPECT_TRUE(served({.allowed_hosts = {"*"}}, "anything.example"));
+  // A server with keys or TLS cannot be rebound into: any name, but still no web page.
+  const BrowserPolicy authenticated{.check_host = false};
+  EXPECT_TRUE(served(authenticated, "sandboxes.example:8080"));
+  EXPECT_FALSE(served(authenticated, "sandboxes.example:8080", "https://evil.example"));
 }
 
 TEST(BrowserGuard, WebPagesAreRefusedUnlessTheirOriginIsListed) {

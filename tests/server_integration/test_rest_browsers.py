@@ -51,3 +51,28 @@ def test_listed_names_and_origins_are_served(listed_server):
     r = get(listed_server, "/codebases", Origin="https://console.example.com")
     assert r.status_code == 200, r.text
     assert get(listed_server, "/codebases", Origin="https://evil.example").status_code == 403
+
+
+@pytest.fixture(scope="module")
+def keyed_server():
+    from tenants import start_tenant_server
+    started = start_tenant_server({"alice": {"owners": ["team-a"]}})
+    yield started
+    started.stop()
+
+
+def test_a_server_with_keys_and_tls_answers_any_name_but_no_web_page(keyed_server):
+    """Remote clients name such a server (`agentfense mcp --server
+    https://sandboxes.example:8080`); a page cannot authenticate to it, and over TLS it
+    cannot rebind either. Cross-site requests are still refused (client certificates
+    are sent by the browser itself)."""
+    alice = keyed_server.server.client(keyed_server.keys["alice"])
+    try:
+        r = alice.http.get(f"{alice.url}/v1/codebases", headers={"Host": "sandboxes.example"},
+                           timeout=30)
+        assert r.status_code == 200, r.text
+        r = alice.http.get(f"{alice.url}/v1/codebases",
+                           headers={"Origin": "https://evil.example"}, timeout=30)
+        assert r.status_code == 403, r.text
+    finally:
+        alice.close()
