@@ -140,6 +140,19 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
                            {StatusCode::PERMISSION_DENIED, *refusal, kReasonPermissionDenied});
           return httplib::Server::HandlerResponse::Handled;
         }
+        // A page of a listed origin may read the answers (CORS), and its browser's
+        // preflight is answered here.
+        if (const std::string origin = request.get_header_value("Origin"); !origin.empty()) {
+          response.set_header("Access-Control-Allow-Origin", origin);
+          response.set_header("Vary", "Origin");
+          if (request.method == "OPTIONS" && request.has_header("Access-Control-Request-Method")) {
+            response.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+            response.set_header("Access-Control-Allow-Headers", "authorization, content-type");
+            response.set_header("Access-Control-Max-Age", "600");
+            response.status = 204;
+            return httplib::Server::HandlerResponse::Handled;
+          }
+        }
         // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
         // a body): an unauthenticated one is refused here, before anything is read. The
         // others stream their body to the handler, where Dispatch refuses them and reads at

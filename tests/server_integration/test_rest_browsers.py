@@ -50,6 +50,14 @@ def test_listed_names_and_origins_are_served(listed_server):
     assert get(listed_server, "/codebases", Host="other.internal").status_code == 403
     r = get(listed_server, "/codebases", Origin="https://console.example.com")
     assert r.status_code == 200, r.text
+    # Its pages may read the answers, and their browser's preflight is answered.
+    assert r.headers["Access-Control-Allow-Origin"] == "https://console.example.com"
+    r = requests.options(f"{listed_server.http}/v1/codebases", timeout=30, headers={
+        "Origin": "https://console.example.com", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert r.status_code == 204, r.text
+    assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    assert "authorization" in r.headers["Access-Control-Allow-Headers"]
     assert get(listed_server, "/codebases", Origin="https://evil.example").status_code == 403
 
 
