@@ -108,7 +108,11 @@ def test_a_file_grown_while_it_is_read_is_refused_not_held(server, sandbox):
             server.sandboxes.ReadSandboxFile(
                 sb.ReadSandboxFileRequest(sandbox_id=sandbox, path="/output/log.txt"), timeout=60)
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION, refused.value.details()
-        assert "grew past 64 MiB while it was read" in refused.value.details()
+        # Grown between the server's open and its size check, or while it reads: either
+        # way refused, and what matters is that the server did not hold it (seen both
+        # ways in CI, by timing).
+        assert ("grew past 64 MiB while it was read" in refused.value.details()
+                or "is larger than 64 MiB" in refused.value.details()), refused.value.details()
         grown_mib = (peak_rss_bytes(server.proc.pid) - before) >> 20
         assert grown_mib < 200, f"the server's peak memory grew by {grown_mib} MiB"
         assert agent.result().exit_code == 0, agent.result()
