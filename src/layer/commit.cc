@@ -313,9 +313,6 @@ class Committer {
     return std::nullopt;
   }
 
-  // Removing or replacing a base directory touches its whole tree: every path in it the
-  // sandbox can see must be writable. A deletion keeps hidden entries; a replacement
-  // cannot, so a directory holding any is a conflict, whose reason names nothing in it.
   // True when the sandbox recorded the base version at `path` (a copy-up, a removal) and
   // `st` is no longer it. Gone from the base is not "changed": deleted on both sides.
   bool changed_since_seen(const std::string& path, const struct stat& st) const {
@@ -323,6 +320,9 @@ class Committer {
     return record && record->origin == path && !(stamp_of(st) == record->stamp);
   }
 
+  // Removing or replacing a base directory touches its whole tree: every path in it the
+  // sandbox can see must be writable. A deletion keeps hidden entries; a replacement
+  // cannot, so a directory holding any is a conflict, whose reason names nothing in it.
   std::optional<Refusal> check_base_tree(int base_parent, const std::string& name,
                                          const std::string& path, TreeUse use) const {
     const std::optional<struct stat> st = stat_at(base_parent, name);

@@ -40,8 +40,7 @@ CodebaseService::CodebaseService(store::CodebaseStore& store, std::vector<std::s
       on_base_changed_(std::move(on_base_changed)) {}
 
 v1::Codebase CodebaseService::CreateCodebase(const v1::CreateCodebaseRequest& request) {
-  check_stored_text("name", request.name(), kMaxNameBytes);
-  check_stored_text("owner_id", request.owner_id(), kMaxNameBytes);
+  check_codebase_names(request.name(), request.owner_id());
   v1::Codebase codebase = store_.create(request.name(), request.owner_id());
   log::info("codebase.created",
             {{"codebase_id", codebase.id()}, {"owner_id", codebase.owner_id()}});
@@ -101,8 +100,7 @@ v1::UploadArchiveResult CodebaseService::UploadArchive(const Next<v1::ArchiveChu
 }
 
 v1::Codebase CodebaseService::ImportDirectory(const v1::ImportDirectoryRequest& request) {
-  check_stored_text("name", request.name(), kMaxNameBytes);
-  check_stored_text("owner_id", request.owner_id(), kMaxNameBytes);
+  check_codebase_names(request.name(), request.owner_id());
   v1::Codebase codebase =
       store_.import_directory(request.name(), request.owner_id(), request.path(), import_roots_);
   log::info("codebase.imported", {{"codebase_id", codebase.id()}, {"path", request.path()}});

@@ -28,7 +28,7 @@ store::Room reserve_commit_room(store::CodebaseStore& codebases, const std::stri
     store::throw_over_limit(
         "committing " + store::describe_bytes(pending) + " into codebase " + codebase_id,
         room.key.c_str(), room.limit);
-  codebases.add_size(codebase_id, pending);
+  codebases.add_charge(codebase_id, pending);
   return room;
 }
 

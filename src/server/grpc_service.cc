@@ -78,12 +78,19 @@ Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer) {
   };
 }
 
+// Re-authenticates the call's caller as its messages pass (credential_watch.h); shared
+// by the callbacks that outlive this frame.
+std::shared_ptr<MessageCredentialCheck> CredentialCheckFor(grpc::ServerContext* context,
+                                                           const CallGate* gate) {
+  return std::make_shared<MessageCredentialCheck>(
+      RecheckWith(gate, PresentedBy(*context), current_caller()));
+}
+
 // The same for a download: no further chunk once the caller's key is revoked.
 template <typename T>
 Emit<T> EmitWhileAdmitted(grpc::ServerContext* context, const CallGate* gate,
                           grpc::ServerWriter<T>* writer) {
-  auto credentials = std::make_shared<MessageCredentialCheck>(
-      RecheckWith(gate, PresentedBy(*context), current_caller()));
+  auto credentials = CredentialCheckFor(context, gate);
   return [context, writer, credentials](const T& message) {
     credentials->check();
     return !context->IsCancelled() && writer->Write(message);
@@ -97,8 +104,7 @@ Emit<T> EmitWhileAdmitted(grpc::ServerContext* context, const CallGate* gate,
 template <typename T>
 Next<T> NextFrom(grpc::ServerContext* context, const CallGate* gate,
                  grpc::ServerReader<T>* reader) {
-  auto credentials = std::make_shared<MessageCredentialCheck>(
-      RecheckWith(gate, PresentedBy(*context), current_caller()));
+  auto credentials = CredentialCheckFor(context, gate);
   return [context, reader, credentials](T& message) {
     if (reader->Read(&message)) {
       credentials->check();

@@ -16,6 +16,15 @@ namespace {
       kReasonRequestTooLarge);
 }
 
+// "env has 300 variables; the limit is 256".
+[[noreturn]] void too_many(const std::string& what, std::size_t count, const char* unit,
+                           std::size_t limit) {
+  throw ApiError(StatusCode::INVALID_ARGUMENT,
+                 what + " has " + std::to_string(count) + " " + unit + "; the limit is " +
+                     std::to_string(limit),
+                 kReasonRequestTooLarge);
+}
+
 [[noreturn]] void invalid(const std::string& message) {
   throw ApiError(StatusCode::INVALID_ARGUMENT, message, kReasonInvalidRequest);
 }
@@ -55,11 +64,7 @@ void check_command(std::string_view command) {
 }
 
 void check_env(const std::map<std::string, std::string>& env) {
-  if (env.size() > kMaxEnvEntries)
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "env has " + std::to_string(env.size()) + " variables; the limit is " +
-                       std::to_string(kMaxEnvEntries),
-                   kReasonRequestTooLarge);
+  if (env.size() > kMaxEnvEntries) too_many("env", env.size(), "variables", kMaxEnvEntries);
   std::size_t total = 0;
   for (const auto& [name, value] : env) {
     const std::string shown = "'" + escape_user_text(name) + "'";
@@ -105,12 +110,13 @@ void check_stored_text(const std::string& field, std::string_view text, std::siz
   if (text.size() > limit) too_large(field, text.size(), limit);
 }
 
+void check_codebase_names(std::string_view name, std::string_view owner_id) {
+  check_stored_text("name", name, kMaxNameBytes);
+  check_stored_text("owner_id", owner_id, kMaxNameBytes);
+}
+
 void check_labels(const std::map<std::string, std::string>& labels) {
-  if (labels.size() > kMaxLabels)
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "labels has " + std::to_string(labels.size()) + " entries; the limit is " +
-                       std::to_string(kMaxLabels),
-                   kReasonRequestTooLarge);
+  if (labels.size() > kMaxLabels) too_many("labels", labels.size(), "entries", kMaxLabels);
   for (const auto& [key, value] : labels) {
     check_stored_text("a label key", key, kMaxLabelKeyBytes);
     check_stored_text("label " + escape_user_text(key.substr(0, 64)), value, kMaxLabelValueBytes);

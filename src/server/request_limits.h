@@ -55,6 +55,8 @@ std::string checked_session_shell(std::string_view shell);
 // `field` (a name, an owner id, an image) at most `limit` bytes. Its content is escaped
 // wherever it is shown, so any text is kept as sent.
 void check_stored_text(const std::string& field, std::string_view text, std::size_t limit);
+// A codebase's name and owner id (CreateCodebase, ImportDirectory), kMaxNameBytes each.
+void check_codebase_names(std::string_view name, std::string_view owner_id);
 // At most kMaxLabels labels, each key and value within its limit.
 void check_labels(const std::map<std::string, std::string>& labels);
 

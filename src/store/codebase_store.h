@@ -85,7 +85,7 @@ class CodebaseStore {
   void set_extra_room(ExtraRoom extra) { extra_room_ = std::move(extra); }
   // Raises what the codebase is charged at once (a commit about to land at most `bytes`);
   // the next recount() replaces it with what is really there.
-  void add_size(const std::string& codebase_id, std::int64_t bytes) {
+  void add_charge(const std::string& codebase_id, std::int64_t bytes) {
     adjust_stats(codebase_id, {.charged = bytes});
   }
 
@@ -108,10 +108,10 @@ class CodebaseStore {
                       const std::string& imported_from, const TreeStats& stats);
   std::string staging_parent(const std::string& files_dir);
 
-  // RESOURCE_EXHAUSTED unless a file of `size` bytes at `path` fits in the codebase, with
-  // `new_dirs` directories made for it.
+  // RESOURCE_EXHAUSTED unless a file at `path` charged `charge` (its bytes and the
+  // directories made for it) fits in the codebase.
   void check_room(const std::string& codebase_id, int root_fd, const CodebasePath& path,
-                  std::int64_t size, std::int64_t new_dirs);
+                  std::int64_t charge);
 
   Database& db_;
   std::string codebase_path_;

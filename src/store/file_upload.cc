@@ -32,7 +32,7 @@ void write_all(int fd, std::string_view bytes, const std::string& what) {
 }  // namespace
 
 void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
-                               const CodebasePath& path, std::int64_t size, std::int64_t new_dirs) {
+                               const CodebasePath& path, std::int64_t charge) {
   const Room room = this->room(codebase_id);
   if (room.bytes < 0) return;
   std::int64_t replaced = 0;  // a file of that name gives its bytes back
@@ -43,7 +43,7 @@ void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
   } catch (const ApiError& error) {
     if (error.code() != StatusCode::NOT_FOUND) throw;
   }
-  if (size + new_dirs * layer::kEntryBlockBytes - replaced > room.bytes)
+  if (charge - replaced > room.bytes)
     throw_over_limit("codebase " + codebase_id + " with " + path.display, room.key.c_str(),
                      room.limit);
 }
@@ -95,8 +95,9 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
     std::lock_guard<std::mutex> install(install_mutex_);
     // Before any directory is made; the directories it makes are charged too (an upload
     // path 2,000 levels deep makes 2,000 of them).
-    const std::int64_t new_dirs = missing_dirs(root.get(), path.parent());
-    check_room(codebase_id, root.get(), path, received, new_dirs);
+    const std::int64_t charge =
+        received + missing_dirs(root.get(), path.parent()) * layer::kEntryBlockBytes;
+    check_room(codebase_id, root.get(), path, charge);
     UniqueFd parent = open_dir_in_codebase(root.get(), path.parent(), true);
     const std::string name = path.name();
     const std::optional<struct stat> old = layer::stat_at(parent.get(), name);
@@ -106,7 +107,7 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
     if (old && S_ISREG(old->st_mode)) {
       check_syscall(::fchmod(file.get(), old->st_mode & 0777), "chmod " + path.display);
     }
-    TreeStats delta{received, 1, received + new_dirs * layer::kEntryBlockBytes};
+    TreeStats delta{received, 1, charge};
     if (old) delta = delta - entry_stats(*old);
     check_syscall(::renameat(staging.fd(), temp_name.c_str(), parent.get(), name.c_str()),
                   "rename upload into " + path.display);
