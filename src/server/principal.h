@@ -26,6 +26,7 @@ struct PrincipalQuotas {
   std::int64_t sessions = 0;             // open sessions it created
   std::int64_t codebases = 0;            // codebases it created or imported
   std::int64_t stored_bytes = 0;         // bytes of files in those codebases
+  std::int64_t sandbox_disk_bytes = 0;   // write-layer quotas of its sandboxes, summed
   std::int64_t concurrent_execs = 0;     // Exec/ExecStream/SessionExec* running at once
   std::int64_t concurrent_follows = 0;   // GetAuditEvents with follow open at once
   std::int64_t requests_per_second = 0;  // token bucket refill rate, every RPC and route

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "server/api.h"
+#include "server/disk_quota.h"
 #include "server/tenant_scope.h"
 #include "store/codebase_store.h"
 #include "store/sandbox_records.h"
@@ -49,9 +50,15 @@ class ScopedSandboxApi final : public SandboxApi {
   // sandboxes that are gone; nullopt when unknown.
   using TrailOwner = std::function<std::optional<std::string>(const std::string& sandbox_id)>;
 
+  // `disk` is the service's own (SandboxServiceOptions::disk): the write-layer quota a
+  // new sandbox will get, charged to quotas.sandbox_disk_bytes before it is created.
   ScopedSandboxApi(SandboxApi& inner, TenantScope& scope, store::SandboxRecords& records,
-                   TrailOwner trail_owner = {})
-      : inner_(inner), scope_(scope), records_(records), trail_owner_(std::move(trail_owner)) {}
+                   DiskQuotaPolicy disk, TrailOwner trail_owner = {})
+      : inner_(inner),
+        scope_(scope),
+        records_(records),
+        disk_(disk),
+        trail_owner_(std::move(trail_owner)) {}
 
   v1::Sandbox CreateSandbox(const v1::CreateSandboxRequest&) override;
   v1::Sandbox GetSandbox(const v1::GetSandboxRequest&) override;
@@ -92,6 +99,7 @@ class ScopedSandboxApi final : public SandboxApi {
   void check_trail(const std::string& sandbox_id);
 
   store::SandboxRecords& records_;
+  DiskQuotaPolicy disk_;
   TrailOwner trail_owner_;
 };
 

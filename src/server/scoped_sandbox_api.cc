@@ -4,7 +4,13 @@ namespace agentfense::server {
 
 v1::Sandbox ScopedSandboxApi::CreateSandbox(const v1::CreateSandboxRequest& request) {
   const Principal& caller = scope_.caller();
-  v1::Sandbox sandbox = forwarded(scope_, inner_, &SandboxApi::CreateSandbox, request);
+  scope_.check(target_of(request));  // the codebase: NOT_FOUND before any quota is told
+  // The quota the service will record (INVALID_ARGUMENT for one it would refuse), counted
+  // until the new sandbox is charged: two creates at once cannot both fit in the room
+  // left for one.
+  const std::int64_t disk_bytes = with_disk_quota(request.resources(), disk_).disk_bytes();
+  const auto slot = scope_.sandbox_disk_slot(caller, disk_bytes, disk_.max_bytes);
+  v1::Sandbox sandbox = inner_.CreateSandbox(request);
   scope_.ownership().charge_sandbox(sandbox.id(), caller.id);
   return sandbox;
 }

@@ -219,6 +219,7 @@ int run_server(const Config& config) {
   SandboxServiceOptions options =
       sandbox_options(config, load_or_create_instance_id(config.storage.data_dir));
   options.audit = &audit_trails;
+  const DiskQuotaPolicy disk_policy = options.disk;
   SandboxService sandboxes(std::move(options), codebase_store, sandbox_records, session_records,
                            spawner);
   CodebaseService codebases(
@@ -249,7 +250,7 @@ int run_server(const Config& config) {
       [&scope](const std::string& codebase_id) { return scope.stored_bytes_room(codebase_id); });
   ScopedCodebaseApi scoped_codebases(codebases, scope, codebase_store);
   ScopedSandboxApi scoped_sandboxes(
-      sandboxes, scope, sandbox_records,
+      sandboxes, scope, sandbox_records, disk_policy,
       [&audit_trails](const std::string& id) { return audit_trails.owner(id); });
 
   GrpcTransport grpc_transport(scoped_codebases, scoped_sandboxes, gate.get());

@@ -1,8 +1,11 @@
 #include "server/tenant_scope.h"
 
+#include <limits>
+
 #include "common/log.h"
 #include "server/api.h"
 #include "server/caller_scope.h"
+#include "server/config/quantity_parse.h"
 #include "store/upload_limits.h"
 
 namespace agentfense::server {
@@ -124,13 +127,54 @@ TenantScope::CreateSlot TenantScope::create_slot(const Principal& principal, Cre
   }
   const std::lock_guard guard(mutex_);
   ++creating_[key];
-  return CreateSlot(*this, principal.id, kind);
+  return CreateSlot(*this, principal.id, kind, 1);
+}
+
+TenantScope::CreateSlot TenantScope::sandbox_disk_slot(const Principal& principal,
+                                                       std::int64_t disk_bytes,
+                                                       std::int64_t unrecorded_bytes) {
+  const auto quota = lock_quota(principal.id);
+  const auto key = std::make_pair(principal.id, Creating::kSandboxDisk);
+  const std::int64_t limit = principal.quotas.sandbox_disk_bytes;
+  if (limit > 0) {
+    if (disk_bytes <= 0)
+      throw ApiError(StatusCode::INVALID_ARGUMENT,
+                     "resources.disk_bytes is required: the sandboxes of principal " +
+                         principal.id + " may hold " + format_size(limit) +
+                         " of write layers (quotas.sandbox_disk_bytes) and this server sets "
+                         "no sandbox.disk_bytes",
+                     kReasonInvalidRequest);
+    // Bytes summed with saturation: quotas may be as large as int64 allows.
+    const auto add = [](std::int64_t a, std::int64_t b) {
+      return a > std::numeric_limits<std::int64_t>::max() - b
+                 ? std::numeric_limits<std::int64_t>::max()
+                 : a + b;
+    };
+    // Creates under way first, then what exists (see create_slot).
+    std::int64_t held = 0;
+    {
+      const std::lock_guard guard(mutex_);
+      if (const auto found = creating_.find(key); found != creating_.end()) held = found->second;
+    }
+    for (const std::int64_t recorded : ownership_.sandbox_disk_quotas_of(principal.id))
+      held = add(held, recorded > 0 ? recorded : unrecorded_bytes);
+    if (add(held, disk_bytes) > limit)
+      throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                     "principal " + principal.id + " already has " + format_size(held) +
+                         " of write layers in its sandboxes and this one asks " +
+                         format_size(disk_bytes) + " (quotas.sandbox_disk_bytes " +
+                         format_size(limit) + "); destroy some or ask less (resources.disk_bytes)",
+                     kReasonQuotaExceeded);
+  }
+  const std::lock_guard guard(mutex_);
+  creating_[key] += disk_bytes;
+  return CreateSlot(*this, principal.id, Creating::kSandboxDisk, disk_bytes);
 }
 
 TenantScope::CreateSlot::~CreateSlot() {
   const std::lock_guard guard(scope_.mutex_);
   const auto key = std::make_pair(principal_, kind_);
-  if (--scope_.creating_[key] == 0) scope_.creating_.erase(key);
+  if ((scope_.creating_[key] -= amount_) == 0) scope_.creating_.erase(key);
 }
 
 TenantScope::StartSlot TenantScope::start_slot(const std::string& sandbox_id,

@@ -58,7 +58,9 @@ class TenantScope {
   // the quota lock is held only for the check, never across the create: an import of a
   // large directory or a session whose shell is slow to start does not hold up the
   // principal's other calls, and concurrent creates still cannot both pass the check.
-  enum class Creating { kCodebase, kSession };
+  // A sandbox being created is counted by its write-layer quota (kSandboxDisk: bytes),
+  // the others one each.
+  enum class Creating { kCodebase, kSession, kSandboxDisk };
   class CreateSlot {
    public:
     ~CreateSlot();
@@ -67,14 +69,22 @@ class TenantScope {
 
    private:
     friend class TenantScope;
-    CreateSlot(TenantScope& scope, std::string principal, Creating kind)
-        : scope_(scope), principal_(std::move(principal)), kind_(kind) {}
+    CreateSlot(TenantScope& scope, std::string principal, Creating kind, std::int64_t amount)
+        : scope_(scope), principal_(std::move(principal)), kind_(kind), amount_(amount) {}
     TenantScope& scope_;
     std::string principal_;
     Creating kind_;
+    std::int64_t amount_;
   };
   // RESOURCE_EXHAUSTED when one more would exceed quotas.codebases / quotas.sessions.
   CreateSlot create_slot(const Principal& principal, Creating kind);
+  // RESOURCE_EXHAUSTED when a new sandbox whose write layer may hold `disk_bytes` would
+  // take the sum over the principal's sandboxes (running or not: a stopped one keeps its
+  // layer) past quotas.sandbox_disk_bytes; INVALID_ARGUMENT for a sandbox without a
+  // write-layer quota (0) under that quota. A record without one counts as
+  // `unrecorded_bytes` (the server's sandbox.disk_bytes, which it is mounted with).
+  CreateSlot sandbox_disk_slot(const Principal& principal, std::int64_t disk_bytes,
+                               std::int64_t unrecorded_bytes);
   // A start of a sandbox under way, counted against quotas.running_sandboxes of the
   // principal it is charged to from the check until the start is over (by then the
   // sandbox's record says RUNNING, or the start failed). So the quota lock is held only
@@ -140,7 +150,8 @@ class TenantScope {
                            const char* doing, const char* quota, const char* advice);
 
   std::map<std::string, std::mutex> quota_locks_;
-  // (principal, kind) -> its creates under way (CreateSlot); entries at 0 are erased.
+  // (principal, kind) -> its creates under way (CreateSlot: a count, or bytes for
+  // kSandboxDisk); entries at 0 are erased.
   std::map<std::pair<std::string, Creating>, std::int64_t> creating_;
   std::map<std::string, std::int64_t> running_execs_;
   std::map<std::string, std::int64_t> open_follows_;

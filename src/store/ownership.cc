@@ -97,6 +97,21 @@ std::int64_t Ownership::running_sandboxes_of(const std::string& principal) {
   return query.step() ? query.column_int64(0) : 0;
 }
 
+std::vector<std::int64_t> Ownership::sandbox_disk_quotas_of(const std::string& principal) {
+  auto guard = db_.lock();
+  Statement query(db_, "SELECT proto FROM sandboxes WHERE principal = ?");
+  query.bind(1, principal);
+  std::vector<std::int64_t> quotas;
+  while (query.step()) {
+    ::sandbox::v1::Sandbox sandbox;
+    // An unreadable record counts as 0 (the server's sandbox.disk_bytes); loading it
+    // anywhere else reports it.
+    if (!sandbox.ParseFromString(query.column_blob(0))) sandbox.Clear();
+    quotas.push_back(sandbox.resources().disk_bytes());
+  }
+  return quotas;
+}
+
 std::int64_t Ownership::open_sessions_of(const std::string& principal) {
   auto guard = db_.lock();
   Statement query(db_, "SELECT COUNT(*) FROM sessions WHERE principal = ? AND status = ?");

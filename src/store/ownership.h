@@ -49,6 +49,10 @@ class Ownership {
   std::int64_t codebases_of(const std::string& principal);
   std::int64_t stored_bytes_of(const std::string& principal);
   std::int64_t running_sandboxes_of(const std::string& principal);
+  // The write-layer quota (ResourceLimits.disk_bytes, as recorded: 0 for a record from
+  // before the field was filled) of each sandbox charged to the principal, in any status:
+  // a stopped sandbox keeps its layer on the disk.
+  std::vector<std::int64_t> sandbox_disk_quotas_of(const std::string& principal);
   std::int64_t open_sessions_of(const std::string& principal);
 
  private:

@@ -186,7 +186,8 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.pids_limit"], 1024);
   EXPECT_EQ(fields["sandbox.memory_bytes"], "4GiB");
   EXPECT_EQ(fields["audit.max_sandbox_bytes"], "256MiB");
-  EXPECT_EQ(fields.size(), 52u);  // config_file + all 51 keys
+  EXPECT_EQ(fields["auth.default_quotas.sandbox_disk_bytes"], "0");
+  EXPECT_EQ(fields.size(), 53u);  // config_file + all 52 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(

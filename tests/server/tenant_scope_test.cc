@@ -11,6 +11,7 @@
 #include "server/caller_scope.h"
 #include "server/scoped_api.h"
 #include "store/ownership.h"
+#include "store/sandbox_records.h"
 
 namespace agentfense::server {
 namespace {
@@ -115,6 +116,47 @@ TEST_F(TenantScopeTest, ConcurrentCreatesCannotOvershoot) {
   EXPECT_EQ(made, 2);
   EXPECT_EQ(refused, 6);
   EXPECT_EQ(ownership_->codebases_of("alice"), 2);
+}
+
+// quotas.sandbox_disk_bytes: the sum of the write-layer quotas of the principal's
+// sandboxes, whatever their status, with what is under way.
+TEST_F(TenantScopeTest, SandboxDiskBytesSumsEverySandboxOfThePrincipal) {
+  const std::string codebase = store_->create("c", "team-a").id();
+  store::SandboxRecords records(*db_);
+  const auto record = [&](const std::string& id, std::int64_t disk_bytes, v1::SandboxStatus status,
+                          const std::string& principal) {
+    v1::Sandbox sandbox;
+    sandbox.set_id(id);
+    sandbox.set_codebase_id(codebase);
+    sandbox.set_status(status);
+    sandbox.mutable_resources()->set_disk_bytes(disk_bytes);
+    records.put(sandbox);
+    ownership_->charge_sandbox(id, principal);
+  };
+  record("sb_stopped", 30, v1::SANDBOX_STATUS_STOPPED, "alice");
+  record("sb_old", 0, v1::SANDBOX_STATUS_RUNNING, "alice");   // before quotas were recorded
+  record("sb_bob", 1000, v1::SANDBOX_STATUS_RUNNING, "bob");  // another principal's
+  const Principal alice{.id = "alice", .quotas = {.sandbox_disk_bytes = 100}};
+
+  // 30 + 50 (the record without a quota counts as the server's) + 20 = 100: fits.
+  const auto fits = scope_->sandbox_disk_slot(alice, 20, 50);
+  // ...and, under way, it counts: one byte more does not fit.
+  const ApiError over =
+      store::testing::api_error_of([&] { scope_->sandbox_disk_slot(alice, 1, 50); });
+  EXPECT_EQ(over.code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(std::string(over.what()).find("quotas.sandbox_disk_bytes"), std::string::npos)
+      << over.what();
+  // A sandbox without a write-layer quota cannot be counted: refused as a bad request.
+  const ApiError unbounded =
+      store::testing::api_error_of([&] { scope_->sandbox_disk_slot(alice, 0, 0); });
+  EXPECT_EQ(unbounded.code(), StatusCode::INVALID_ARGUMENT);
+  // Sums saturate instead of wrapping below the quota.
+  const Principal huge{.id = "alice", .quotas = {.sandbox_disk_bytes = INT64_MAX - 1}};
+  const ApiError wrapped =
+      store::testing::api_error_of([&] { scope_->sandbox_disk_slot(huge, INT64_MAX, INT64_MAX); });
+  EXPECT_EQ(wrapped.code(), StatusCode::RESOURCE_EXHAUSTED);
+  // Without the quota nothing is counted or refused.
+  const auto free_slot = scope_->sandbox_disk_slot(Principal{.id = "carol"}, 0, 0);
 }
 
 }  // namespace

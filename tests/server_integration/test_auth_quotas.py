@@ -23,6 +23,7 @@ def tenants():
         "admin": {"role": "admin"},
         "few-codebases": {"owners": ["o1"], "quotas": {"codebases": "2"}},
         "few-bytes": {"owners": ["o2"], "quotas": {"stored_bytes": "64KiB"}},
+        "small-layers": {"owners": ["o8"], "quotas": {"sandbox_disk_bytes": "64MiB"}},
         "one-running": {"owners": ["o3"], "quotas": {"running_sandboxes": "1"}},
         "one-session": {"owners": ["o4"], "quotas": {"sessions": "1"}},
         "one-exec": {"owners": ["o5"], "quotas": {"concurrent_execs": "1"}},
@@ -110,6 +111,62 @@ def test_stored_bytes(tenants):
     assert not client.codebases.ListFiles(cb.ListFilesRequest(codebase_id=second)).files
     client.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=first))
     upload(client, second, "/b.bin", b"b" * (40 << 10))  # recovered
+
+
+def sandbox_with_layer(client, codebase_id: str, disk_bytes: int = 0) -> str:
+    return client.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+        codebase_id=codebase_id, permissions=AGENT_SAFE,
+        resources=common.ResourceLimits(disk_bytes=disk_bytes))).id
+
+
+def test_sandbox_disk_bytes(tenants):
+    # Stopped sandboxes keep their write layers: a tenant with little stored_bytes held
+    # 120 MiB in them. The sum of its sandboxes' write-layer quotas is bounded.
+    client = tenants.client("small-layers")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="l")).id
+    first = sandbox_with_layer(client, codebase, 32 << 20)
+    client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=first))
+    client.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=first))  # still counts
+    second = sandbox_with_layer(client, codebase, 32 << 20)  # exactly the quota
+    before = {s.id for s in client.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes}
+    with pytest.raises(grpc.RpcError) as e:
+        sandbox_with_layer(client, codebase, 1 << 20)
+    assert_over(e.value, "quotas.sandbox_disk_bytes 64MiB")
+    assert "already has 64MiB" in e.value.details(), e.value.details()
+    # Without a size the server's sandbox.disk_bytes (10 GiB) is asked: more than all.
+    r = client.http.post(f"{client.url}/v1/sandboxes", json={
+        "codebaseId": codebase, "permissions": [{"pattern": "**", "permission": "read"}]})
+    assert r.status_code == 429 and "quotas.sandbox_disk_bytes" in r.json()["message"], r.text
+    # A request the service would refuse anyway is told so, not counted.
+    with pytest.raises(grpc.RpcError) as e:
+        sandbox_with_layer(client, codebase, -1)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+    after = {s.id for s in client.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes}
+    assert after == before  # nothing half-created
+    client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=first))
+    third = sandbox_with_layer(client, codebase, 32 << 20)  # recovered
+    for sandbox in (second, third):
+        client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_sandbox_disk_bytes_with_concurrent_creates(tenants):
+    # Creates under way count until their sandbox is charged: of six 24 MiB sandboxes
+    # created at once under 64 MiB, exactly two exist.
+    client = tenants.client("small-layers")
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="lc")).id
+
+    def create(_):
+        try:
+            return sandbox_with_layer(client, codebase, 24 << 20)
+        except grpc.RpcError as error:
+            assert_over(error, "quotas.sandbox_disk_bytes")
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        made = [i for i in pool.map(create, range(6)) if i]
+    assert len(made) == 2, made
+    for sandbox in made:
+        client.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
 
 
 def test_running_sandboxes(tenants):

@@ -255,10 +255,8 @@ std::function<int()> add_keys_command(CLI::App& app, const std::string& config_f
       ->required();
   add->add_option("--owner", options->owners, "Owner id the principal acts for (repeatable)");
   add->add_option("--role", options->role, "user (default: only its owners) or admin (everything)");
-  add->add_option(
-      "--quota", options->quotas,
-      "NAME=VALUE (repeatable): running_sandboxes, sessions, codebases, "
-      "stored_bytes, concurrent_execs, concurrent_follows, requests_per_second, request_burst");
+  add->add_option("--quota", options->quotas,
+                  "NAME=VALUE (repeatable): " + join(quota_setting_names(), ", "));
   add->add_option("--client-cn", options->client_cn,
                   "Map a client certificate with this subject CN instead of making a key");
 

@@ -16,8 +16,9 @@
 //              allowed_hosts: [], allowed_origins: []}            (rest_browser_guard.h)
 //   auth:     {mode: none|required, keys_file: FILE, keys: [entries], (key_entries.h)
 //              default_quotas: {running_sandboxes: 0, sessions: 0, codebases: 0,
-//                               stored_bytes: 0, concurrent_execs: 0, concurrent_follows: 0,
-//                               requests_per_second: 0, request_burst: 0}}
+//                               stored_bytes: 0, sandbox_disk_bytes: 0, concurrent_execs: 0,
+//                               concurrent_follows: 0, requests_per_second: 0,
+//                               request_burst: 0}}
 //   storage:  {data_dir: /var/lib/agentfense, codebase_path: <data_dir>/codebases,
 //              db_path: <data_dir>/agentfense.db, mount_path: /run/agentfense/server,
 //              import_roots: []}

@@ -10,6 +10,7 @@ const std::vector<QuotaSetting>& quota_settings() {
       {"sessions", &PrincipalQuotas::sessions, false},
       {"codebases", &PrincipalQuotas::codebases, false},
       {"stored_bytes", &PrincipalQuotas::stored_bytes, true},
+      {"sandbox_disk_bytes", &PrincipalQuotas::sandbox_disk_bytes, true},
       {"concurrent_execs", &PrincipalQuotas::concurrent_execs, false},
       {"concurrent_follows", &PrincipalQuotas::concurrent_follows, false},
       {"requests_per_second", &PrincipalQuotas::requests_per_second, false},
