@@ -1,6 +1,13 @@
 #include "server/rest_connection_pool.h"
 
+#include <optional>
+
 namespace agentfense::server {
+namespace {
+
+thread_local std::optional<std::chrono::steady_clock::time_point> serving_accepted_at;
+
+}  // namespace
 
 RestConnectionPool::RestConnectionPool(std::size_t workers, std::size_t max_queued)
     : max_queued_(max_queued) {
@@ -16,7 +23,7 @@ void RestConnectionPool::enqueue(std::function<void()> connection) {
   std::unique_lock lock(mu_);
   has_room_.wait(lock, [this] { return queued_.size() < max_queued_ || never_wait_; });
   // During shutdown the connection is still served (and so closed) by a worker.
-  queued_.push_back(std::move(connection));
+  queued_.push_back({std::move(connection), std::chrono::steady_clock::now()});
   has_work_.notify_one();
 }
 
@@ -42,17 +49,23 @@ void RestConnectionPool::shutdown() {
 
 void RestConnectionPool::work() {
   for (;;) {
-    std::function<void()> connection;
+    Queued next;
     {
       std::unique_lock lock(mu_);
       has_work_.wait(lock, [this] { return !queued_.empty() || shutting_down_; });
       if (queued_.empty()) return;  // shutting down with nothing left
-      connection = std::move(queued_.front());
+      next = std::move(queued_.front());
       queued_.pop_front();
       has_room_.notify_one();
     }
-    connection();
+    serving_accepted_at = next.accepted;
+    next.connection();
+    serving_accepted_at.reset();
   }
+}
+
+std::chrono::steady_clock::time_point RestConnectionPool::accepted_at() {
+  return serving_accepted_at.value_or(std::chrono::steady_clock::now());
 }
 
 }  // namespace agentfense::server

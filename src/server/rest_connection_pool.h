@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -33,6 +34,12 @@ class RestConnectionPool : public httplib::TaskQueue {
   // Runs what is queued, then joins the workers.
   void shutdown() override;
 
+  // When the connection the calling worker serves was accepted (queued): the first
+  // request head's deadline counts from then (rest_connection.h), or connections that
+  // waited in the queue past it would each hold a worker for a whole deadline more.
+  // now() on any other thread.
+  static std::chrono::steady_clock::time_point accepted_at();
+
  private:
   void work();
 
@@ -40,7 +47,11 @@ class RestConnectionPool : public httplib::TaskQueue {
   std::mutex mu_;
   std::condition_variable has_work_;
   std::condition_variable has_room_;
-  std::deque<std::function<void()>> queued_;
+  struct Queued {
+    std::function<void()> connection;
+    std::chrono::steady_clock::time_point accepted;
+  };
+  std::deque<Queued> queued_;
   bool shutting_down_ = false;  // workers leave once the queue is empty
   bool never_wait_ = false;     // enqueue no longer waits for room
   std::vector<std::thread> workers_;

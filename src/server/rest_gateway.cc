@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "server/config/address_syntax.h"
+#include "server/rest_connection.h"
 #include "server/rest_connection_pool.h"
 #include "server/rest_credentials.h"
 #include "server/rest_router.h"
@@ -36,9 +37,9 @@ BodyReader FromBufferedBody(const httplib::Request& request) {
 }
 
 std::unique_ptr<httplib::Server> MakeServer(const std::shared_ptr<TlsCertificates>& tls) {
-  if (!tls) return std::make_unique<httplib::Server>();
-  auto server = std::make_unique<httplib::SSLServer>(
-      [tls](SSL_CTX& context) { return tls->configure(context); });
+  if (!tls) return std::make_unique<PlainRestServer>(ConnectionTimeouts{});
+  auto server = std::make_unique<TlsRestServer>(
+      [tls](SSL_CTX& context) { return tls->configure(context); }, ConnectionTimeouts{});
   if (!server->is_valid())
     throw UserError("cannot set up TLS for REST with server.tls (OpenSSL refused the context)");
   return server;

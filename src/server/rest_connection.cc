@@ -1,0 +1,281 @@
+#include "server/rest_connection.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "server/rest_connection_pool.h"
+
+namespace agentfense::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits for `events` on `fd` until `until`: false at the deadline or on a poll error (a
+// hung-up socket reports ready; the read or write that follows sees the end).
+bool wait_for(int fd, short events, Clock::time_point until) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd ready{.fd = fd, .events = events, .revents = 0};
+    const int n = ::poll(&ready, 1, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
+}
+
+// One connection's socket, plain or TLS (`ssl` set), read and written without blocking.
+class Socket {
+ public:
+  Socket(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+
+  int fd() const { return fd_; }
+  // TLS may hold decrypted bytes that the socket no longer shows as readable.
+  bool wait_readable(Clock::time_point until) const {
+    return (ssl_ != nullptr && SSL_pending(ssl_) > 0) || wait_for(fd_, POLLIN, until);
+  }
+  bool wait_writable(Clock::time_point until) const { return wait_for(fd_, POLLOUT, until); }
+
+  ssize_t read(char* buffer, std::size_t size, Clock::time_point until) {
+    const int chunk = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
+    for (;;) {
+      if (ssl_ != nullptr) {
+        ERR_clear_error();  // SSL_get_error reads this thread's queue
+        const int n = SSL_read(ssl_, buffer, chunk);
+        if (n > 0) return n;
+        const int error = SSL_get_error(ssl_, n);
+        if (error == SSL_ERROR_ZERO_RETURN) return 0;
+        if (!wait_for_tls(error, until)) return -1;
+        continue;
+      }
+      const ssize_t n = ::recv(fd_, buffer, static_cast<std::size_t>(chunk), 0);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLIN, until)) return -1;
+    }
+  }
+
+  ssize_t write(const char* data, std::size_t size, Clock::time_point until) {
+    if (size == 0) return 0;
+    const int chunk = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
+    for (;;) {
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        // Retried with the same arguments after WANT_*, as OpenSSL requires.
+        const int n = SSL_write(ssl_, data, chunk);
+        if (n > 0) return n;
+        if (!wait_for_tls(SSL_get_error(ssl_, n), until)) return -1;
+        continue;
+      }
+      // MSG_NOSIGNAL: a client that went away is an error here, not a SIGPIPE.
+      const ssize_t n = ::send(fd_, data, static_cast<std::size_t>(chunk), MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, until)) return -1;
+    }
+  }
+
+  bool accept_tls(Clock::time_point until) {
+    for (;;) {
+      ERR_clear_error();
+      const int result = SSL_accept(ssl_);
+      if (result == 1) return true;
+      if (!wait_for_tls(SSL_get_error(ssl_, result), until)) return false;
+    }
+  }
+
+ private:
+  // Waits for what OpenSSL asked for after a call that did not complete; false when it
+  // failed for good or the deadline passed.
+  bool wait_for_tls(int error, Clock::time_point until) const {
+    if (error == SSL_ERROR_WANT_READ) return wait_for(fd_, POLLIN, until);
+    if (error == SSL_ERROR_WANT_WRITE) return wait_for(fd_, POLLOUT, until);
+    return false;
+  }
+
+  int fd_;
+  SSL* ssl_;
+};
+
+void address_of(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  const int got = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length)
+                       : ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  char host[NI_MAXHOST], service[NI_MAXSERV];
+  if (got != 0 || ::getnameinfo(reinterpret_cast<sockaddr*>(&address), length, host, sizeof host,
+                                service, sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    return;  // left empty, as httplib leaves them
+  ip = host;
+  port = std::atoi(service);
+}
+
+// What httplib reads and writes a connection through. Its request parser reads a byte at
+// a time, so reads are buffered here as httplib's own stream buffers them.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(Socket& socket, const ConnectionTimeouts& timeouts)
+      : socket_(socket), timeouts_(timeouts) {}
+
+  // The head of the next request is due by `until`; head_done() once it was parsed.
+  void head_due(Clock::time_point until) { head_until_ = until; }
+  void head_done() { head_until_.reset(); }
+  // A read of a head failed (its deadline passed, or the client went away): httplib
+  // answers 400 and would wait for another request on the connection; there is none.
+  bool head_failed() const { return head_failed_; }
+
+  bool has_buffered() const { return buffered_ < filled_; }
+  bool is_readable() const override {
+    return has_buffered() || socket_.wait_readable(read_until());
+  }
+  bool is_writable() const override {
+    return socket_.wait_writable(Clock::now() + timeouts_.write);
+  }
+
+  ssize_t read(char* out, std::size_t size) override {
+    if (buffered_ == filled_) {
+      if (size >= sizeof buffer_) return checked(socket_.read(out, size, read_until()));
+      const ssize_t n = checked(socket_.read(buffer_, sizeof buffer_, read_until()));
+      if (n <= 0) return n;
+      buffered_ = 0;
+      filled_ = static_cast<std::size_t>(n);
+    }
+    const std::size_t n = std::min(size, filled_ - buffered_);
+    std::memcpy(out, buffer_ + buffered_, n);
+    buffered_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* data, std::size_t size) override {
+    return socket_.write(data, size, Clock::now() + timeouts_.write);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    address_of(socket_.fd(), true, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address_of(socket_.fd(), false, ip, port);
+  }
+  socket_t socket() const override { return socket_.fd(); }
+
+ private:
+  ssize_t checked(ssize_t n) {
+    if (n < 0 && head_until_) head_failed_ = true;
+    return n;
+  }
+  Clock::time_point read_until() const {
+    return head_until_ ? *head_until_ : Clock::now() + timeouts_.read;
+  }
+
+  Socket& socket_;
+  const ConnectionTimeouts& timeouts_;
+  std::optional<Clock::time_point> head_until_;
+  bool head_failed_ = false;
+  char buffer_[4096];
+  std::size_t buffered_ = 0;  // bytes of buffer_ already handed out
+  std::size_t filled_ = 0;    // bytes of buffer_ read from the socket
+};
+
+using SetupRequest = std::function<void(httplib::Request&)>;
+using ProcessRequest = std::function<bool(httplib::Stream&, bool close_connection,
+                                          bool& connection_closed, const SetupRequest&)>;
+
+// httplib's keep-alive loop, with a deadline for each request's head: the first is due
+// from `head_start`, each later one from when its first byte arrives after an idle wait.
+bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
+                    Clock::time_point head_start, const std::atomic<socket_t>& listener,
+                    const SetupRequest& setup, const ProcessRequest& process) {
+  DeadlineStream stream(socket, timeouts);
+  bool served = false;
+  for (std::size_t left = timeouts.max_requests; left > 0; --left) {
+    if (listener == INVALID_SOCKET) break;  // the server is stopping
+    const bool first = left == timeouts.max_requests;
+    if (!first && !stream.has_buffered() &&
+        !socket.wait_readable(Clock::now() + timeouts.keep_alive))
+      break;
+    stream.head_due(first ? head_start + timeouts.head : Clock::now() + timeouts.head);
+    bool closed = false;
+    served = process(stream, left == 1, closed, [&](httplib::Request& request) {
+      stream.head_done();
+      if (setup) setup(request);
+    });
+    if (!served || closed || stream.head_failed()) break;
+  }
+  return served;
+}
+
+// Closes the connection whatever happened to it.
+class ClosedAtEnd {
+ public:
+  explicit ClosedAtEnd(int fd) : fd_(fd) {}
+  ~ClosedAtEnd() {
+    ::shutdown(fd_, SHUT_RDWR);  // result ignored: the peer may be gone already
+    ::close(fd_);
+  }
+  ClosedAtEnd(const ClosedAtEnd&) = delete;
+  ClosedAtEnd& operator=(const ClosedAtEnd&) = delete;
+
+ private:
+  int fd_;
+};
+
+bool set_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
+}  // namespace
+
+bool PlainRestServer::process_and_close_socket(socket_t sock) {
+  const ClosedAtEnd closed(sock);
+  if (!set_nonblocking(sock)) return false;
+  Socket socket(sock, nullptr);
+  return serve_requests(socket, timeouts_, RestConnectionPool::accepted_at(), svr_sock_, nullptr,
+                        [this](httplib::Stream& stream, bool close, bool& connection_closed,
+                               const SetupRequest& setup) {
+                          return process_request(stream, close, connection_closed, setup);
+                        });
+}
+
+bool TlsRestServer::process_and_close_socket(socket_t sock) {
+  const ClosedAtEnd closed(sock);
+  const std::unique_ptr<SSL, SslFree> ssl(SSL_new(ssl_context()));
+  if (!ssl || !set_nonblocking(sock) || SSL_set_fd(ssl.get(), sock) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  Socket socket(sock, ssl.get());
+  if (!socket.accept_tls(RestConnectionPool::accepted_at() + timeouts_.head)) {
+    ERR_clear_error();
+    return false;
+  }
+  const bool served = serve_requests(
+      socket, timeouts_, Clock::now(), svr_sock_,
+      [&ssl](httplib::Request& request) { request.ssl = ssl.get(); },
+      [this](httplib::Stream& stream, bool close, bool& connection_closed,
+             const SetupRequest& setup) {
+        return process_request(stream, close, connection_closed, setup);
+      });
+  // A close_notify for a client that is still there, not waited for (result ignored).
+  if (served) SSL_shutdown(ssl.get());
+  ERR_clear_error();
+  return served;
+}
+
+}  // namespace agentfense::server

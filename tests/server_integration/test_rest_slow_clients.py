@@ -1,0 +1,156 @@
+"""Clients that send a request's head slowly cannot hold REST's workers. httplib bounds each
+read (5 s) but not a whole head: a client sending a header byte every few seconds kept a
+worker for as long as it liked, and 640 of them (128 workers, 512 queued) stopped REST for
+every tenant before any credential was read. The TLS handshake and each request's line
+and headers must now arrive within 10 s (rest_connection.h)."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+import requests
+
+from server_harness import serving
+from tenants import start_tenant_server
+
+HEAD_DEADLINE = 10.0
+SLACK = 4.0
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from serving("af-slow-clients-")
+
+
+def closed_after(sock: socket.socket, trickle: bytes, every: float, limit: float) -> float:
+    """Sends `trickle` a byte every `every` seconds until the server closes the
+    connection; returns how long that took (or `limit` if it never did)."""
+    start = time.monotonic()
+    sock.settimeout(every)
+    sent = 0
+    while time.monotonic() - start < limit:
+        try:
+            if sock.recv(4096) == b"":
+                return time.monotonic() - start
+        except socket.timeout:
+            pass
+        except OSError:  # reset, or a TLS connection cut without close_notify
+            return time.monotonic() - start
+        try:
+            sock.send(trickle[sent % len(trickle):][:1])
+            sent += 1
+        except OSError:
+            return time.monotonic() - start
+    return limit
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def test_a_head_sent_byte_by_byte_is_cut_off(server):
+    head = b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\n" + b"X-Slow: 1\r\n" * 100
+    with connect(server.http_port) as sock:
+        took = closed_after(sock, head, every=1.0, limit=30)
+    assert HEAD_DEADLINE - 1 <= took <= HEAD_DEADLINE + SLACK, took
+
+
+def test_the_next_head_on_a_kept_alive_connection_is_cut_off_too(server):
+    with connect(server.http_port) as sock:
+        sock.sendall(b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        time.sleep(0.5)  # let the rest of the answer arrive; it is drained below
+        sock.settimeout(0.5)
+        try:
+            sock.recv(65536)
+        except socket.timeout:
+            pass
+        took = closed_after(sock, b"GET /v1/codebases HTTP/1.1\r\nX-Slow: 1\r\n" * 50,
+                            every=1.0, limit=30)
+    assert took <= HEAD_DEADLINE + SLACK, took
+
+
+def test_slow_clients_past_every_worker_do_not_stop_others(server):
+    # More slow connections than workers and queue together (128 + 512). Each keeps
+    # sending within httplib's 5 s per-read timeout, so only a deadline on the whole head
+    # frees its worker.
+    slow = []
+    try:
+        for _ in range(700):
+            sock = connect(server.http_port)
+            sock.sendall(b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\n")
+            slow.append(sock)
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.is_set():
+                for sock in slow:
+                    try:
+                        sock.send(b"X")
+                    except OSError:
+                        pass
+                stop.wait(2.0)
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        time.sleep(1)
+        started = time.monotonic()
+        r = requests.get(f"{server.http}/v1/codebases", timeout=60)
+        took = time.monotonic() - started
+        stop.set()
+        sender.join()
+        assert r.status_code == 200, r.text
+        # Served once the slow heads' deadline freed the workers (not after 60 s).
+        assert took <= 2 * HEAD_DEADLINE + SLACK, took
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_normal_keep_alive_clients_are_served_as_before(server):
+    with requests.Session() as session:
+        for _ in range(20):
+            r = session.get(f"{server.http}/v1/codebases", timeout=30)
+            assert r.status_code == 200, r.text
+        # A body arrives whole after the head, also in pieces slower than the head's
+        # deadline altogether: the deadline covers the head only.
+        def body():
+            for _ in range(3):
+                yield b" "
+                time.sleep(4)
+            yield b'{"name": "slow-body"}'
+        r = session.post(f"{server.http}/v1/codebases", data=body(),
+                         headers={"Content-Type": "application/json"}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "slow-body"
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    t = start_tenant_server({"admin": {"role": "admin"}})
+    yield t
+    t.stop()
+
+
+def test_a_tls_handshake_that_never_comes_is_cut_off(tls_server):
+    port = tls_server.server.http_port
+    with connect(port) as sock:
+        # The start of a ClientHello record of 512 bytes, which never completes.
+        took = closed_after(sock, b"\x16\x03\x01\x02\x00" + b"\x01" * 600, every=1.0, limit=30)
+    assert HEAD_DEADLINE - 1 <= took <= HEAD_DEADLINE + SLACK, took
+    # After a handshake, the head has its own deadline.
+    context = ssl.create_default_context(cafile=tls_server.server.ca_path)
+    with context.wrap_socket(connect(port), server_hostname="localhost") as tls:
+        took = closed_after(tls, b"GET /v1/codebases HTTP/1.1\r\n" + b"X-Slow: 1\r\n" * 50,
+                            every=1.0, limit=30)
+    assert HEAD_DEADLINE - 1 <= took <= HEAD_DEADLINE + SLACK, took
+    # And a client that is not slow is served.
+    admin = tls_server.client("admin")
+    assert admin.http.get(f"{admin.url}/v1/codebases", timeout=30).status_code == 200
