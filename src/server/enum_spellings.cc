@@ -1,7 +1,8 @@
 #include "server/enum_spellings.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "common/ascii_case.h"
 
 namespace agentfense::server {
 namespace {
@@ -11,8 +12,7 @@ using nlohmann::json;
 
 bool same_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) ==
-                  std::toupper(static_cast<unsigned char>(y));
+           return ascii_lower(x) == ascii_lower(y);
          });
 }
 
@@ -29,12 +29,6 @@ std::string_view common_prefix(const pb::EnumDescriptor& type) {
   const std::size_t underscore = prefix.rfind('_');
   return underscore == std::string_view::npos ? std::string_view()
                                               : prefix.substr(0, underscore + 1);
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool is_unspecified(const pb::EnumValueDescriptor& value) {
@@ -90,7 +84,7 @@ std::string EnumSpellings(const pb::EnumDescriptor& type) {
     const pb::EnumValueDescriptor& value = *type.value(i);
     if (is_unspecified(value)) continue;
     const std::string separator = short_forms.empty() ? "" : ", ";
-    short_forms += separator + lower(std::string_view(value.name()).substr(prefix.size()));
+    short_forms += separator + ascii_lower(std::string_view(value.name()).substr(prefix.size()));
     names += separator + value.name();
   }
   return short_forms + " (any case, or " + names + ")";

@@ -3,22 +3,16 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cctype>
 
+#include "common/ascii_case.h"
 #include "common/user_text.h"
 
 namespace agentfense::server {
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 bool listed(const std::vector<std::string>& entries, const std::string& value) {
   return std::any_of(entries.begin(), entries.end(), [&](const std::string& entry) {
-    return entry == "*" || lower(entry) == value;
+    return entry == "*" || ascii_lower(entry) == value;
   });
 }
 
@@ -44,7 +38,7 @@ bool is_address_literal(const std::string& name) {
 std::optional<std::string> refusal_for_browser(const BrowserPolicy& policy, const std::string& host,
                                                const std::string& origin,
                                                const std::string& fetch_site) {
-  const std::string name = lower(host_without_port(host));
+  const std::string name = ascii_lower(host_without_port(host));
   // An HTTP/1.0 request may lack Host; browsers always send it.
   if (policy.check_host && !name.empty() && name != "localhost" && !is_address_literal(name) &&
       !listed(policy.allowed_hosts, name)) {
@@ -52,7 +46,7 @@ std::optional<std::string> refusal_for_browser(const BrowserPolicy& policy, cons
            "' is not a name of this server; add it to server.allowed_hosts";
   }
   if (!origin.empty()) {
-    if (listed(policy.allowed_origins, lower(origin))) return std::nullopt;
+    if (listed(policy.allowed_origins, ascii_lower(origin))) return std::nullopt;
     return "requests from web pages (Origin '" + escape_user_text(origin) +
            "') are refused; add the origin to server.allowed_origins";
   }

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/ascii_case.h"
 #include "common/log.h"
 #include "server/api.h"
 #include "server/auth/api_key.h"
@@ -17,8 +18,7 @@ namespace {
 std::string bearer_token(const std::string& header) {
   constexpr std::string_view kScheme = "bearer ";
   if (header.size() <= kScheme.size()) return {};
-  for (std::size_t i = 0; i < kScheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return {};
+  if (ascii_lower(std::string_view(header).substr(0, kScheme.size())) != kScheme) return {};
   std::size_t start = kScheme.size();
   while (start < header.size() && header[start] == ' ') ++start;
   std::size_t end = header.size();

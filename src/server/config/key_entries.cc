@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 
+#include "common/ascii_case.h"
 #include "common/errors.h"
 #include "server/config/config_values.h"
 #include "server/config/key_entries_yaml.h"
@@ -45,9 +46,7 @@ std::string check_principal_id(const std::string& text, const Origin& origin) {
 }
 
 std::string check_hash(std::string text, const Origin& origin) {
-  std::transform(text.begin(), text.end(), text.begin(), [](char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  });
+  text = ascii_lower(text);
   const bool ok = text.size() == 7 + 64 && text.starts_with("sha256:") &&
                   std::all_of(text.begin() + 7, text.end(),
                               [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });

@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "common/ascii_case.h"
+
 namespace agentfense::server {
 namespace {
 
@@ -59,13 +61,11 @@ std::optional<size_t> take_duration_unit(std::string_view& text) {
 // Size suffixes are case-insensitive in the letter and lenient in the rest:
 // k, K, KB, KiB, kib all mean KiB.
 std::optional<std::int64_t> size_scale(std::string_view suffix) {
-  std::string folded;
-  for (const char c : suffix)
-    folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string folded = ascii_lower(suffix);
   if (folded.empty() || folded == "b") return 1;
   for (const Unit& unit : kSizeUnits) {
     if (unit.suffix.empty()) continue;
-    const std::string letter(1, static_cast<char>(std::tolower(unit.suffix[0])));
+    const std::string letter(1, ascii_lower(unit.suffix[0]));
     if (folded == letter || folded == letter + "b" || folded == letter + "ib") return unit.scale;
   }
   return std::nullopt;
