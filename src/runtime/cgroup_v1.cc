@@ -7,8 +7,6 @@
 namespace agentfense::runtime {
 namespace {
 
-constexpr int64_t kCfsPeriodMicros = 100000;  // the kernel default period, 100 ms
-
 // The hierarchy for `controller`, or a SystemError when it is needed but missing.
 std::string controller_base(const std::string& controller) {
   const std::string own = v1_own_cgroup_path(controller);
@@ -30,7 +28,7 @@ void apply_memory(const CgroupDir& dir, int64_t bytes) {
 
 void apply_cpu(const CgroupDir& dir, const Limits& limits) {
   if (limits.cpu_quota > 0) {
-    dir.write("cpu.cfs_period_us", std::to_string(kCfsPeriodMicros));
+    dir.write("cpu.cfs_period_us", std::to_string(kCpuPeriod));
     // cpu_quota is already microseconds per 100 ms period (exec.h).
     dir.write("cpu.cfs_quota_us", std::to_string(limits.cpu_quota));
   }

@@ -10,8 +10,6 @@
 namespace agentfense::runtime {
 namespace {
 
-constexpr int64_t kCpuPeriodMicros = 100000;
-
 // cgroup v1 shares (2..262144, default 1024) to v2 weight (1..10000, default 100); the
 // same mapping as runc and systemd.
 int64_t shares_to_weight(int64_t shares) {
@@ -54,8 +52,7 @@ CgroupV2::CgroupV2(const Limits& limits, const std::string& name, const std::str
   if (limits.pids_limit > 0) dir_.write("pids.max", std::to_string(limits.pids_limit));
   if (limits.cpu_quota > 0)
     // cpu_quota is already microseconds per 100 ms period (exec.h).
-    dir_.write("cpu.max",
-               std::to_string(limits.cpu_quota) + " " + std::to_string(kCpuPeriodMicros));
+    dir_.write("cpu.max", std::to_string(limits.cpu_quota) + " " + std::to_string(kCpuPeriod));
   if (limits.cpu_shares > 0)
     dir_.write("cpu.weight", std::to_string(shares_to_weight(limits.cpu_shares)));
 }

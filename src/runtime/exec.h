@@ -27,6 +27,8 @@ namespace agentfense::runtime {
 
 // The kernel's (and Docker's) smallest CPU quota per period, in microseconds.
 inline constexpr int64_t kMinCpuQuota = 1000;
+// The period quotas are given per (the kernel's default, 100 ms): one CPU's quota.
+inline constexpr int64_t kCpuPeriod = 100000;
 
 // Resource limits; 0 means unlimited.
 struct Limits {

@@ -4,7 +4,10 @@
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 
 namespace agentfense::server {
 
@@ -21,15 +24,23 @@ inline google::protobuf::Timestamp now_timestamp() {
   return to_timestamp(std::chrono::system_clock::now());
 }
 
+// A Timestamp or Duration from the wire may hold any int64 of seconds; converted to
+// nanoseconds as they were, large ones wrapped (a timeout of 18446744074 s ran as 0.29 s,
+// an expiry 9e9 s ahead fell in the year -272). These saturate at what the result holds.
+
 inline std::chrono::system_clock::time_point from_timestamp(const google::protobuf::Timestamp& ts) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::seconds(ts.seconds()) + std::chrono::nanoseconds(ts.nanos())));
+  using Duration = std::chrono::system_clock::duration;
+  constexpr std::int64_t kMaxSeconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Duration::max()).count() - 1;
+  const std::int64_t seconds = std::clamp<std::int64_t>(ts.seconds(), -kMaxSeconds, kMaxSeconds);
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<Duration>(
+      std::chrono::seconds(seconds) + std::chrono::nanoseconds(ts.nanos())));
 }
 
 inline std::chrono::milliseconds to_millis(const google::protobuf::Duration& d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(d.seconds()) +
-                                                               std::chrono::nanoseconds(d.nanos()));
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1000 - 1;
+  const std::int64_t seconds = std::clamp<std::int64_t>(d.seconds(), -kMaxSeconds, kMaxSeconds);
+  return std::chrono::milliseconds(seconds * 1000 + d.nanos() / 1'000'000);
 }
 
 inline google::protobuf::Duration to_duration(std::chrono::nanoseconds d) {

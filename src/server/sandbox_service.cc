@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -32,9 +33,33 @@ runtime::Limits limits_from_wire(const v1::ResourceLimits& r) {
           .pids_limit = r.pids_limit()};
 }
 
+constexpr auto kMaxExpiresIn = std::chrono::hours(24 * 36525);  // 100 years
+
+// What cgroups accept (cpu.shares 2-262144), what is meaningful (a quota of more CPUs than
+// the host has), and a floor under which the sandbox's own processes cannot start (its
+// init, the Docker runtime's keeper and prologue, the shell): values outside were
+// accepted and then failed every start or exec as INTERNAL or RUNTIME_UNAVAILABLE.
+constexpr std::int64_t kMinCpuShares = 2, kMaxCpuShares = 262'144, kMinPids = 8;
+
 void validate_limits(const v1::ResourceLimits& r) {
   if (r.memory_bytes() < 0 || r.cpu_quota() < 0 || r.cpu_shares() < 0 || r.pids_limit() < 0)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "resources: limits must not be negative");
+  if (r.cpu_shares() > 0 && (r.cpu_shares() < kMinCpuShares || r.cpu_shares() > kMaxCpuShares))
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "resources.cpu_shares " + std::to_string(r.cpu_shares()) +
+                       " is outside 2 to 262144 (1024 = one CPU's default weight)");
+  if (r.pids_limit() > 0 && r.pids_limit() < kMinPids)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "resources.pids_limit " + std::to_string(r.pids_limit()) +
+                       " is below 8: the sandbox's own processes need some of them");
+  const std::int64_t cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (r.cpu_quota() > runtime::kCpuPeriod * cpus)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "resources.cpu_quota " + std::to_string(r.cpu_quota()) +
+                       " is more than this "
+                       "host's " +
+                       std::to_string(cpus) + " CPUs (" + std::to_string(runtime::kCpuPeriod) +
+                       " per CPU)");
   if (r.cpu_quota() > 0 && r.cpu_quota() < runtime::kMinCpuQuota)
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "resources.cpu_quota " + std::to_string(r.cpu_quota()) +
@@ -162,6 +187,10 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   check_runtime_available(runtime_of(sandbox));  // dockerd answers, the image is there
   if (request.has_expires_in() && to_millis(request.expires_in()).count() < 0)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "expires_in must not be negative");
+  // Far enough for anyone, near enough that now + expires_in is a time the clock holds.
+  if (request.has_expires_in() && to_millis(request.expires_in()) > kMaxExpiresIn)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "expires_in must be at most 100 years (0 = the sandbox never expires)");
   // Outside the lock: the walk reads the codebase (usually not at all: see the header).
   const std::vector<std::string> warnings =
       policy_warnings(policy, codebases_.files_dir(codebase.id()));
