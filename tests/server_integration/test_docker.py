@@ -541,6 +541,61 @@ def test_the_shell_is_not_dumpable_and_commands_inherit_only_stdio(server, forge
     assert sh(server, session, "echo $BASH").stdout in ("/usr/bin/bash\n", "/bin/bash\n")
 
 
+SPY = r"""
+import os, signal, sys, time
+secret = sys.argv[1].encode()
+log = open("/tmp/spy.log", "a", buffering=1)
+seen = set()
+end = time.time() + 30
+while time.time() < end:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid in seen:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"verdict-run" not in f.read():
+                    continue
+        except OSError:
+            continue
+        seen.add(pid)
+        log.write("seen\n")
+        for what, probe in (
+                ("environ", lambda: secret in open(f"/proc/{pid}/environ", "rb").read()),
+                ("stdin", lambda: os.close(os.open(f"/proc/{pid}/fd/0", os.O_RDWR))),
+                ("stop", lambda: os.kill(int(pid), signal.SIGSTOP))):
+            try:
+                got = probe()
+                log.write(f"{what} reached {'SECRET' if got else ''}\n")
+            except OSError:
+                log.write(f"{what} blocked\n")
+    time.sleep(0.005)
+"""
+
+
+def test_a_sessions_leftovers_cannot_touch_a_later_exec(server, codebase):
+    # All commands of a container share one uid and pid namespace: a session's background
+    # job opened a later one-shot exec's /proc/<pid>/fd/0, read the caller's variables
+    # from /proc/<pid>/environ, stopped it and made it report success (attack sweep F0).
+    # Each command now runs in a Landlock domain of its own.
+    from conftest import upload
+    upload(server, codebase, "spy.py", SPY.encode())
+    sandbox_id = docker_sandbox(server, codebase)
+    try:
+        session = session_of(server, sandbox_id)
+        assert sh(server, session, "nohup python3 /workspace/spy.py caller-secret-42 "
+                                   ">/dev/null 2>&1 &").exit_code == 0
+        time.sleep(0.5)
+        for _ in range(3):
+            r = run(server, sandbox_id, ": verdict-run; sleep 1; echo checked; exit 1",
+                    env={"API_TOKEN": "caller-secret-42"}, timeout=Duration(seconds=60))
+            assert (r.exit_code, r.stdout) == (1, "checked\n"), r
+        log = sh(server, session, "cat /tmp/spy.log").stdout
+        assert log.count("seen") >= 3, log  # the spy did find each command
+        assert "reached" not in log and log.count("blocked") >= 9, log
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
 def test_session_env_reaches_commands_not_the_driver(server, forge_sandbox, codebase):
     from conftest import upload
     upload(server, codebase, "env.sh", b"echo SOURCED; exit 0\n")

@@ -67,16 +67,37 @@ void install_session_source(int runtime_dir) {
 
 }  // namespace
 
-ContainerBash install_execute_only_bash(pid_t init_pid) {
+UniqueFd open_runtime_dir(pid_t init_pid, UniqueFd* root_out) {
   const std::string root_path = "/proc/" + std::to_string(init_pid) + "/root";
-  const UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) throw SystemError("open " + root_path, errno);
+  UniqueFd dir = open_in_root(root.get(), std::string(kRuntimeDir).substr(1), O_PATH | O_DIRECTORY);
+  if (!dir) throw SystemError(std::string("open the container's ") + kRuntimeDir, errno);
+  if (root_out) *root_out = std::move(root);
+  return dir;
+}
 
+std::string install_execute_only_copy(int runtime_dir, int source, const std::string& name) {
+  struct stat st {};
+  check_syscall(::fstat(source, &st), "stat the source of " + name);
+  const UniqueFd copy(::openat(runtime_dir, name.c_str(),
+                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700));
+  if (!copy) throw SystemError(std::string("create ") + kRuntimeDir + "/" + name, errno);
+  copy_file(source, copy.get(), st.st_size, name);
+  // Execute-only for everyone, root's own: mode 0111 makes exec clear "dumpable".
+  check_syscall(::fchown(copy.get(), 0, 0), "chown " + name);
+  check_syscall(::fchmod(copy.get(), 0111), "chmod " + name);
+  return std::string(kRuntimeDir) + "/" + name;
+}
+
+ContainerBash install_execute_only_bash(pid_t init_pid) {
+  UniqueFd root;
+  const UniqueFd dir = open_runtime_dir(init_pid, &root);
   UniqueFd source;
   std::string source_name;
-  struct stat st {};
   for (const char* candidate : kBashCandidates) {
     UniqueFd fd = open_in_root(root.get(), candidate, O_RDONLY);
+    struct stat st {};
     if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
       source = std::move(fd);
       source_name = std::string("/") + candidate;
@@ -85,19 +106,9 @@ ContainerBash install_execute_only_bash(pid_t init_pid) {
   }
   if (!source)
     throw UserError("the image has no bash (/usr/bin/bash or /bin/bash); sessions need bash");
-
-  const UniqueFd dir =
-      open_in_root(root.get(), std::string(kRuntimeDir).substr(1), O_PATH | O_DIRECTORY);
-  if (!dir) throw SystemError(std::string("open the container's ") + kRuntimeDir, errno);
-  const UniqueFd copy(
-      ::openat(dir.get(), kCopyName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700));
-  if (!copy) throw SystemError(std::string("create ") + kRuntimeDir + "/" + kCopyName, errno);
-  copy_file(source.get(), copy.get(), st.st_size, source_name);
-  // Execute-only for everyone, root's own: mode 0111 makes exec clear "dumpable".
-  check_syscall(::fchown(copy.get(), 0, 0), "chown session bash");
-  check_syscall(::fchmod(copy.get(), 0111), "chmod session bash");
+  const std::string copy = install_execute_only_copy(dir.get(), source.get(), kCopyName);
   install_session_source(dir.get());
-  return {.copy = std::string(kRuntimeDir) + "/" + kCopyName, .source = source_name};
+  return {.copy = copy, .source = source_name};
 }
 
 }  // namespace agentfense::runtime::docker

@@ -14,6 +14,8 @@
 
 #include <string>
 
+#include "common/unique_fd.h"
+
 namespace agentfense::runtime::docker {
 
 // The container's tmpfs for our own files (see container_config.h).
@@ -23,6 +25,14 @@ struct ContainerBash {
   std::string copy;    // the execute-only copy, a path inside the container
   std::string source;  // the image's bash it was copied from ("/usr/bin/bash")
 };
+
+// kRuntimeDir of the container whose init is host pid `init_pid`, opened O_PATH (and,
+// when `root` is given, the container's root directory there too).
+UniqueFd open_runtime_dir(pid_t init_pid, UniqueFd* root = nullptr);
+
+// Copies the open regular file `source` into the container's kRuntimeDir (`runtime_dir`)
+// as `name`, execute-only and root's; returns its path inside the container.
+std::string install_execute_only_copy(int runtime_dir, int source, const std::string& name);
 
 // Copies the image's bash (/usr/bin/bash, else /bin/bash) of the container whose init is
 // host pid `init_pid`. Throws UserError when the image has no bash (sessions need it),

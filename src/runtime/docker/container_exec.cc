@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "runtime/bwrap_args.h"
+#include "runtime/docker/container_scope.h"
 #include "runtime/docker/env_script.h"
 #include "runtime/docker/output_capture.h"
 
@@ -75,7 +76,9 @@ std::vector<std::string> one_shot_argv(const ExecSpec& spec) {
 
 ExecResult run_in_container(const ExecTarget& target, const ExecSpec& spec) {
   if (spec.timeout.count() < 0) throw UserError("timeout must not be negative");
-  const std::vector<std::string> argv = one_shot_argv(spec);
+  // In a Landlock domain of its own: no session's leftover process can open its /proc
+  // files (stdin, environment, memory) or signal it (container_scope.h).
+  const std::vector<std::string> argv = scoped(target.scope, one_shot_argv(spec));
   const std::string env = export_script(spec.env);
   const auto started = steady_clock::now();
   ExecStream::Deadline deadline;

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "common/errors.h"
+#include "runtime/docker/container_scope.h"
 #include "runtime/docker/engine_errors.h"
 #include "runtime/docker/env_script.h"
 #include "runtime/docker/fence_filter.h"
@@ -158,7 +159,8 @@ std::unique_ptr<SessionShell> DockerSession::start_shell(const std::string& star
   const auto deadline = steady_clock::now() + kReadyTimeout;
   Launch launch = launch_exec(
       container_->exec_target(),
-      session_argv(bash.copy, bash.source, start_dir.empty() ? spec_.workdir : start_dir),
+      scoped(container_->exec_target().scope,
+             session_argv(bash.copy, bash.source, start_dir.empty() ? spec_.workdir : start_dir)),
       "session", deadline);
   if (!launch.exec)
     throw SystemError("session shell failed to start: " + launch.failure.message, ECHILD);

@@ -28,7 +28,8 @@ inline constexpr char kReadyMarker = '.';
 struct ExecTarget {
   const EngineClient* engine = nullptr;
   std::string container_id;
-  std::string user;  // "uid:gid" every exec runs as
+  std::string user;   // "uid:gid" every exec runs as
+  std::string scope;  // the helper every exec starts through ("" = none; container_scope.h)
   ContainerCgroups cgroups;
 };
 

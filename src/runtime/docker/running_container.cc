@@ -5,6 +5,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "runtime/docker/container_cgroups.h"
+#include "runtime/docker/container_scope.h"
 #include "runtime/docker/engine_errors.h"
 
 namespace agentfense::runtime::docker {
@@ -96,6 +97,8 @@ std::shared_ptr<RunningContainer> RunningContainer::start(EngineClient engine,
     throw ContainerGone("container " + id.substr(0, 12) + " stopped right after it started: " +
                         state.value("Error", std::string("its keeper exited")));
   container->target_.cgroups = locate_container_cgroups(container->init_pid_);
+  // Before any command: each starts through it (container_scope.h).
+  container->target_.scope = install_scope_helper(container->init_pid_);
   return container;
 }
 
