@@ -114,6 +114,7 @@ ExecResult SessionDriver::run(const std::string& command, std::chrono::milliseco
   const LimitHits hits_before = shell.limit_hits();
   std::unique_ptr<SessionShell> ended;  // declared first: `io` may refer to it
   Outcome outcome = Outcome::kNoAnswer;
+  bool output_lost = false;
   {
     const std::unique_ptr<SessionCommand> io =
         shell.begin(id, command, options_.output_limit, on_output);
@@ -137,11 +138,21 @@ ExecResult SessionDriver::run(const std::string& command, std::chrono::milliseco
       ended->terminate();
       io->drain_ended();
       if (outcome == Outcome::kShellExited) result.exit_code = ended->exit_status();
-    } else {
-      io->finish();
+    } else if (!io->finish()) {
+      // The shell reported, but not all of the output arrived (dockerd stalled): the
+      // rest, its fence included, would open the next command's result. This shell's
+      // streams cannot be trusted to line up again; end it and say the output is short.
+      output_lost = true;
+      {
+        const std::lock_guard lock(shell_mutex_);
+        ended = std::move(shell_);
+      }
+      ended->terminate();
+      io->drain_ended();
     }
     io->collect(result);
   }
+  if (output_lost) result.stdout_truncated = result.stderr_truncated = true;
   if (result.timed_out || result.cancelled) result.exit_code = kTimeoutExitCode;
   const LimitHits hits = shell.limit_hits().since(hits_before);
   result.oom_killed = hits.oom_kills > 0 &&
@@ -149,7 +160,9 @@ ExecResult SessionDriver::run(const std::string& command, std::chrono::milliseco
   result.pids_limit_reached = hits.pids_refused > 0;
   ended.reset();
   if (outcome == Outcome::kShellExited) alive_ = false;
-  if (outcome == Outcome::kNoAnswer) replace_shell(result, on_output);
+  if (outcome == Outcome::kNoAnswer)
+    replace_shell(result, on_output, "did not return after the timeout");
+  if (output_lost) replace_shell(result, on_output, "reported, but its output did not all arrive,");
   result.duration = steady_clock::now() - started;
   return result;
 }
@@ -187,11 +200,11 @@ SessionDriver::Outcome SessionDriver::abort_command(SessionCommand& io, const Co
   return Outcome::kNoAnswer;
 }
 
-void SessionDriver::replace_shell(ExecResult& result, const SessionOutput& on_output) {
+void SessionDriver::replace_shell(ExecResult& result, const SessionOutput& on_output,
+                                  const std::string& why) {
   alive_ = false;  // until the new shell is in place
   std::string notice =
-      "agentfense: the shell did not return after the timeout and was replaced by " +
-      options_.replacement;
+      "agentfense: the shell " + why + " and was replaced by " + options_.replacement;
   try {
     std::unique_ptr<SessionShell> shell = start_(last_cwd_);
     notice += last_cwd_.empty() ? "" : " in " + last_cwd_;

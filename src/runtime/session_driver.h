@@ -42,8 +42,9 @@ class SessionCommand {
   // Moves output until one of `watched` is readable (its index) or the deadline passes.
   virtual std::optional<std::size_t> pump_until_readable(std::span<const int> watched,
                                                          SessionDeadline deadline) = 0;
-  // The shell has reported: takes the rest of what the command wrote.
-  virtual void finish() = 0;
+  // The shell has reported: takes the rest of what the command wrote. False when it did
+  // not all arrive in time (the rest would land in the next command's output).
+  virtual bool finish() = 0;
   // The shell has been terminated: takes the last of its output.
   virtual void drain_ended() = 0;
   virtual void collect(ExecResult& result) = 0;
@@ -119,7 +120,8 @@ class SessionDriver {
   ExecResult run(const std::string& command, std::chrono::milliseconds timeout,
                  const SessionOutput& on_output, int cancel_fd);
   void set_up();  // runs env_command, with exec_mutex_ held
-  void replace_shell(ExecResult& result, const SessionOutput& on_output);
+  // `why` completes "the shell ... and was replaced".
+  void replace_shell(ExecResult& result, const SessionOutput& on_output, const std::string& why);
   void set_shell(std::unique_ptr<SessionShell> shell);
 
   const SessionDriverOptions options_;

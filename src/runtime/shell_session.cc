@@ -41,7 +41,10 @@ class PipeCommand final : public SessionCommand {
   }
   // The shell reports only after the command's writes returned: they are all in the
   // pipes now.
-  void finish() override { pump_.drain_available(); }
+  bool finish() override {
+    pump_.drain_available();
+    return true;  // the pipes are this command's own: what is not there was not written
+  }
   // Every writer is dead: the pipes reach EOF.
   void drain_ended() override { pump_.drain(); }
   void collect(ExecResult& result) override { pump_.collect(result); }

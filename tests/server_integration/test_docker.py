@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import threading
 import subprocess
 import tempfile
 import time
@@ -593,6 +595,30 @@ def test_a_sessions_leftovers_cannot_touch_a_later_exec(server, codebase):
         assert log.count("seen") >= 3, log  # the spy did find each command
         assert "reached" not in log and log.count("blocked") >= 9, log
     finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_output_that_never_arrives_is_not_reported_whole(server, codebase, dockerd):
+    # The shell reports on its own channel; the output comes through dockerd. With dockerd
+    # stalled past the 30 s the fences may take, a command came back as exit 0 with its
+    # output missing, and that output opened the next command's result (attack sweep F3).
+    sandbox_id = docker_sandbox(server, codebase)
+    session = session_of(server, sandbox_id)
+    try:
+        assert sh(server, session, "echo warm").stdout == "warm\n"
+        os.kill(dockerd.proc.pid, signal.SIGSTOP)
+        resume = threading.Timer(33, os.kill, (dockerd.proc.pid, signal.SIGCONT))
+        resume.start()
+        try:
+            first = sh(server, session, "echo FIRST-OUTPUT")
+        finally:
+            resume.join()
+        assert first.exit_code == 0  # what the shell reported
+        assert first.stdout_truncated and "replaced" in first.stderr, first
+        second = sh(server, session, "echo SECOND")
+        assert (second.exit_code, second.stdout) == (0, "SECOND\n"), second
+    finally:
+        os.kill(dockerd.proc.pid, signal.SIGCONT)
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
 
 

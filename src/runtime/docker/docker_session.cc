@@ -107,10 +107,10 @@ class StreamCommand final : public SessionCommand {
   }
   // The fences were written before the report: once they are through, so is all of the
   // command's output.
-  void finish() override {
+  bool finish() override {
     ContainerShell& shell = shell_;
-    shell.exec.stream->pump_until([&shell] { return shell.out.seen() && shell.err.seen(); },
-                                  steady_clock::now() + kFenceTimeout);
+    return shell.exec.stream->pump_until([&shell] { return shell.out.seen() && shell.err.seen(); },
+                                         steady_clock::now() + kFenceTimeout);
   }
   // Output the fence never closed off is this command's too.
   void drain_ended() override {
