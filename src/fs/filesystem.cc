@@ -129,11 +129,21 @@ int Filesystem::resolve(const NodeView& parent, const std::string& name, const s
   return 0;
 }
 
+void Filesystem::record_hidden_probe(const std::string& path) {
+  const policy::Decision as_file = access_.policy().decide(path, false);
+  if (as_file.level != Level::kNone || access_.policy().decide(path, true).level != Level::kNone)
+    return;
+  (void)access_.check(Op::kLookup, path, as_file, Level::kView);  // denied: recorded
+}
+
 int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry) {
   const std::string path = layer::child_path(parent.path, name);
   if (path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;
   HostEntry host;
-  if (int rc = resolve(parent, name, path, &host)) return rc;
+  if (int rc = resolve(parent, name, path, &host)) {
+    if (rc == -ENOENT) record_hidden_probe(path);
+    return rc;
+  }
   const bool is_dir = S_ISDIR(host.st.st_mode);
   // A node the kernel already knows keeps its decision (decided once per inode).
   std::optional<NodeView> known = table_.find_child(parent, name);

@@ -198,6 +198,11 @@ class Filesystem {
   bool visible(const std::string& path, bool is_dir, const policy::Decision& decision, int base_dir,
                int upper_dir);
   bool has_visible_descendant(int base_dir, int upper_dir, const std::string& path);
+  // A lookup of an absent `path` that the rules would hide, whatever its type, is recorded
+  // as the lookup of a present hidden one is: whether a line appears must depend on the
+  // name alone, or the trail would tell which hidden paths exist (and a probe for
+  // secrets that are not there would leave no trace).
+  void record_hidden_probe(const std::string& path);
   bool scan_for_visible(int base_dir, int upper_dir, const std::string& path);
   // The live node already serving the upper host file `host` (a hard link looked up
   // under another name), if it may serve `path` too.

@@ -160,6 +160,22 @@ def test_hidden_lookup_is_denied_hidden_and_the_agent_sees_only_absence(runner, 
     assert all(value not in text for value in secrets.values())
 
 
+def test_a_probe_of_an_absent_hidden_name_is_recorded_as_a_present_one(runner, repo, trail):
+    # Only lookups of present hidden names were recorded: the trail told which hidden
+    # paths exist, and a probe for secrets that are not there left no trace (attack
+    # sweep G4). Whether a line appears now depends on the name alone.
+    result, events = audited(runner, repo, trail,
+                             "cat .env; cat .env.absent; cat src/absent.pem; cat absent.txt; true")
+    assert result.stderr.count("No such file or directory") == 4, result.describe()
+    lookups = {e["path"]: e for e in file_events(events, "lookup")}
+    assert {"/.env", "/.env.absent", "/src/absent.pem"} <= set(lookups), events
+    assert "/absent.txt" not in lookups  # not hidden by any rule: nothing to record
+    fields = ("outcome", "errno", "reason", "level", "rule")
+    present = tuple(lookups["/.env"][f] for f in fields)
+    assert tuple(lookups["/.env.absent"][f] for f in fields) == present
+    assert lookups["/src/absent.pem"]["reason"] == "hidden"
+
+
 def test_view_attempts_are_recorded_as_refused_opens(runner, repo, trail):
     result, events = audited(runner, repo, trail,
                              "cat docs/guide.md; cat docs/guide.md; ls -l docs >/dev/null")
