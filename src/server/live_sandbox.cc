@@ -124,7 +124,7 @@ class ScopeExit {
 }  // namespace
 
 std::string LiveSandbox::begin_command_trail() {
-  const std::string id = "c" + std::to_string(++commands_);
+  const std::string id = start_tag_ + "." + std::to_string(++commands_);
   try {
     mount_.control({.op = Op::kAuditBegin, .command = id});
   } catch (const std::exception& error) {

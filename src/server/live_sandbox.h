@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random_hex.h"
 #include "common/unique_fd.h"
 #include "policy/policy.h"
 #include "runtime/boundary.h"
@@ -130,6 +131,10 @@ class LiveSandbox {
   std::string begin_command_trail();
   bool end_command_trail(const std::string& command_id);
   std::atomic<std::uint64_t> commands_{0};
+  // Command ids are "<start>.<n>": a trail outlives a start of its sandbox, and ids that
+  // restarted at c1 after StopSandbox/StartSandbox joined one start's file events to
+  // another start's command. Eight random hex digits per start.
+  const std::string start_tag_ = random_hex(4);
 
   v1::CommitChangesResponse sync_after_command();
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)

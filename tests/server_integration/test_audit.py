@@ -191,6 +191,25 @@ def test_an_exec_event_names_at_most_1000_paths_or_64_kib_of_them(server):
         assert max(len(line) for line in trail_file) < 200_000
 
 
+def test_command_ids_stay_unique_across_restarts(server):
+    # Ids restarted at c1 after StopSandbox/StartSandbox: one trail held two c1, and a
+    # reader joining file events to commands blamed `cat README.md` for the /.env probe
+    # of the first start (attack sweep G11).
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase)
+    run(server, sandbox_id, "cat .env")
+    server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
+    server.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+    run(server, sandbox_id, "cat README.md")
+    trail = events(server, sandbox_id)
+    execs = [e for e in trail if e["kind"] == "security" and e["op"] == "exec"]
+    assert len(execs) == 2 and execs[0]["cmd"] != execs[1]["cmd"], execs
+    probe = next(e for e in trail if e.get("path") == "/.env")
+    read = next(e for e in trail if e.get("path") == "/README.md")
+    assert (probe["cmd"], read["cmd"]) == (execs[0]["cmd"], execs[1]["cmd"])
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
 def test_commit_and_discard_are_recorded(server):
     codebase = make_codebase(server)
     sandbox_id = make_sandbox(server, codebase, sync_mode=common.SYNC_MODE_MANUAL)
