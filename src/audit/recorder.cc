@@ -23,7 +23,10 @@ std::string key_of(const Event& event) {
   key.append(event.kind).append(1, '\0').append(event.op).append(1, '\0');
   key.append(event.path).append(1, '\0').append(event.path2).append(1, '\0');
   key.append(event.type).append(1, '\0');
-  key.append(event.allowed ? "a" : "d").append(std::to_string(event.error));
+  key.append(event.allowed ? "a" : "d").append(std::to_string(event.error)).append(1, '\0');
+  // The command too: a repeat keeps the first event's cmd, so without it a concurrent
+  // command's refused opens were counted on another command's line.
+  key.append(event.command);
   return key;
 }
 

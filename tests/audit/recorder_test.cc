@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace agentfense::audit {
@@ -62,6 +63,25 @@ TEST(Recorder, RepeatsInACommandBecomeOneCountedLineAtItsEnd) {
   ASSERT_EQ(after.size(), 4u);
   EXPECT_EQ(after[3]["cmd"], "c2");
   EXPECT_EQ(after[3].contains("repeat"), false);
+  std::filesystem::remove(path);
+}
+
+TEST(Recorder, TheSameEventOfTwoCommandsIsCountedOnEachCommandsLine) {
+  // Two commands at once: a refused open of one was counted on the other's line, since
+  // a repeat keeps the first event's command.
+  const std::string path = temp_path();
+  std::filesystem::remove(path);
+  Recorder recorder(path, "sb_1");
+  recorder.begin_command("c1");
+  for (const char* command : {"c1", "c2", "c2", "c1"}) {
+    Event event = read_of("/a");
+    event.command = command;
+    recorder.record(event);
+  }
+  ASSERT_TRUE(recorder.end_command("c1"));
+  std::map<std::string, int> counted;
+  for (const auto& event : events_in(path)) counted[event["cmd"]] += event["count"].get<int>();
+  EXPECT_EQ(counted, (std::map<std::string, int>{{"c1", 2}, {"c2", 2}}));
   std::filesystem::remove(path);
 }
 
