@@ -1,4 +1,5 @@
 // Exec, ExecStream and shell sessions.
+#include <algorithm>
 #include <cstdio>
 
 #include "common/errors.h"
@@ -133,10 +134,11 @@ class StreamEmitter {
 std::chrono::milliseconds SandboxService::exec_timeout(const google::protobuf::Duration& requested,
                                                        bool has_timeout) const {
   if (!has_timeout) return options_.default_timeout;
-  const auto timeout = to_millis(requested);
-  if (timeout.count() < 0)
+  if (requested.seconds() < 0 || requested.nanos() < 0)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "timeout must not be negative");
-  if (timeout.count() == 0) return options_.default_timeout;
+  if (requested.seconds() == 0 && requested.nanos() == 0) return options_.default_timeout;
+  // A timeout under a millisecond is the shortest there is, not "none given".
+  const auto timeout = std::max(to_millis(requested), std::chrono::milliseconds(1));
   if (timeout > options_.max_timeout)
     throw ApiError(StatusCode::INVALID_ARGUMENT, "timeout " + seconds_text(timeout) +
                                                      " exceeds runtime.max_timeout (" +

@@ -60,6 +60,14 @@ def test_huge_durations_are_not_wrapped_around(server):
                 run(server, sandbox_id, "true", timeout={"seconds": seconds})
             assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
             assert "exceeds runtime.max_timeout" in e.value.details()
+        # Negative nanoseconds are negative; a timeout under a millisecond is honoured,
+        # not taken for "none given" (the default 5 minutes).
+        with pytest.raises(grpc.RpcError) as e:
+            run(server, sandbox_id, "true", timeout={"seconds": 0, "nanos": -5})
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+        with pytest.raises(grpc.RpcError) as e:
+            run(server, sandbox_id, "sleep 5", timeout={"nanos": 1})
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value.details()
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
     for seconds in (9_000_000_000, 315_576_000_000):
