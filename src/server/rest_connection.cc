@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -231,9 +233,14 @@ class ClosedAtEnd {
   int fd_;
 };
 
-bool set_nonblocking(int fd) {
+// Non-blocking, and without Nagle's delay: httplib writes an answer's headers and body
+// apart, and the body waited for the client's delayed ACK of the headers, so every
+// answer on a kept-alive connection took 40 ms more (REST GETs had a 44 ms median).
+bool prepare_socket(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
-  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+  const int one = 1;
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 &&
+         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
 }
 
 struct SslFree {
@@ -244,7 +251,7 @@ struct SslFree {
 
 bool PlainRestServer::process_and_close_socket(socket_t sock) {
   const ClosedAtEnd closed(sock);
-  if (!set_nonblocking(sock)) return false;
+  if (!prepare_socket(sock)) return false;
   Socket socket(sock, nullptr);
   return serve_requests(socket, timeouts_, RestConnectionPool::accepted_at(), svr_sock_, nullptr,
                         [this](httplib::Stream& stream, bool close, bool& connection_closed,
@@ -256,7 +263,7 @@ bool PlainRestServer::process_and_close_socket(socket_t sock) {
 bool TlsRestServer::process_and_close_socket(socket_t sock) {
   const ClosedAtEnd closed(sock);
   const std::unique_ptr<SSL, SslFree> ssl(SSL_new(ssl_context()));
-  if (!ssl || !set_nonblocking(sock) || SSL_set_fd(ssl.get(), sock) != 1) {
+  if (!ssl || !prepare_socket(sock) || SSL_set_fd(ssl.get(), sock) != 1) {
     ERR_clear_error();
     return false;
   }
