@@ -232,6 +232,9 @@ int serve_http(const HttpAddress& address, const SessionFactory& make_session,
                const StopSignals& signals) {
   HttpServer http(make_session);
   httplib::Server& server = http.server();
+  // httplib writes headers and body apart: with Nagle's algorithm each answer on a
+  // kept-alive connection waited 40 ms for the client's delayed ACK.
+  server.set_tcp_nodelay(true);
   int port = address.port;
   if (port == 0) {
     port = server.bind_to_any_port(address.host);
