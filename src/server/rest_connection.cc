@@ -26,14 +26,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits for `events` on `fd` until `until`: false at the deadline or on a poll error (a
-// hung-up socket reports ready; the read or write that follows sees the end).
-bool wait_for(int fd, short events, Clock::time_point until) {
+// How often a wait looks whether the server is stopping: a stop waits for every
+// connection's worker, and a client that sends nothing must not hold it for a deadline.
+constexpr std::chrono::milliseconds kStopCheck{100};
+
+// Waits for `events` on `fd` until `until`: false at the deadline, once `listener` is
+// closed (the server stops), or on a poll error (a hung-up socket reports ready; the read
+// or write that follows sees the end).
+bool wait_for(int fd, short events, Clock::time_point until,
+              const std::atomic<socket_t>& listener) {
   for (;;) {
+    if (listener == INVALID_SOCKET) return false;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
     if (left <= 0) return false;
     pollfd ready{.fd = fd, .events = events, .revents = 0};
-    const int n = ::poll(&ready, 1, static_cast<int>(std::min<std::int64_t>(left, INT_MAX)));
+    const int n =
+        ::poll(&ready, 1, static_cast<int>(std::min<std::int64_t>(left, kStopCheck.count())));
     if (n > 0) return true;
     if (n < 0 && errno != EINTR) return false;
   }
@@ -42,14 +50,17 @@ bool wait_for(int fd, short events, Clock::time_point until) {
 // One connection's socket, plain or TLS (`ssl` set), read and written without blocking.
 class Socket {
  public:
-  Socket(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+  Socket(int fd, SSL* ssl, const std::atomic<socket_t>& listener)
+      : fd_(fd), ssl_(ssl), listener_(listener) {}
 
   int fd() const { return fd_; }
   // TLS may hold decrypted bytes that the socket no longer shows as readable.
   bool wait_readable(Clock::time_point until) const {
-    return (ssl_ != nullptr && SSL_pending(ssl_) > 0) || wait_for(fd_, POLLIN, until);
+    return (ssl_ != nullptr && SSL_pending(ssl_) > 0) || wait_for(fd_, POLLIN, until, listener_);
   }
-  bool wait_writable(Clock::time_point until) const { return wait_for(fd_, POLLOUT, until); }
+  bool wait_writable(Clock::time_point until) const {
+    return wait_for(fd_, POLLOUT, until, listener_);
+  }
 
   ssize_t read(char* buffer, std::size_t size, Clock::time_point until) {
     const int chunk = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
@@ -66,7 +77,8 @@ class Socket {
       const ssize_t n = ::recv(fd_, buffer, static_cast<std::size_t>(chunk), 0);
       if (n >= 0) return n;
       if (errno == EINTR) continue;
-      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLIN, until)) return -1;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLIN, until, listener_))
+        return -1;
     }
   }
 
@@ -86,7 +98,8 @@ class Socket {
       const ssize_t n = ::send(fd_, data, static_cast<std::size_t>(chunk), MSG_NOSIGNAL);
       if (n >= 0) return n;
       if (errno == EINTR) continue;
-      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, until)) return -1;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, until, listener_))
+        return -1;
     }
   }
 
@@ -103,13 +116,14 @@ class Socket {
   // Waits for what OpenSSL asked for after a call that did not complete; false when it
   // failed for good or the deadline passed.
   bool wait_for_tls(int error, Clock::time_point until) const {
-    if (error == SSL_ERROR_WANT_READ) return wait_for(fd_, POLLIN, until);
-    if (error == SSL_ERROR_WANT_WRITE) return wait_for(fd_, POLLOUT, until);
+    if (error == SSL_ERROR_WANT_READ) return wait_for(fd_, POLLIN, until, listener_);
+    if (error == SSL_ERROR_WANT_WRITE) return wait_for(fd_, POLLOUT, until, listener_);
     return false;
   }
 
   int fd_;
   SSL* ssl_;
+  const std::atomic<socket_t>& listener_;
 };
 
 void address_of(int fd, bool peer, std::string& ip, int& port) {
@@ -252,7 +266,7 @@ struct SslFree {
 bool PlainRestServer::process_and_close_socket(socket_t sock) {
   const ClosedAtEnd closed(sock);
   if (!prepare_socket(sock)) return false;
-  Socket socket(sock, nullptr);
+  Socket socket(sock, nullptr, svr_sock_);
   return serve_requests(socket, timeouts_, RestConnectionPool::accepted_at(), svr_sock_, nullptr,
                         [this](httplib::Stream& stream, bool close, bool& connection_closed,
                                const SetupRequest& setup) {
@@ -267,7 +281,7 @@ bool TlsRestServer::process_and_close_socket(socket_t sock) {
     ERR_clear_error();
     return false;
   }
-  Socket socket(sock, ssl.get());
+  Socket socket(sock, ssl.get(), svr_sock_);
   if (!socket.accept_tls(RestConnectionPool::accepted_at() + timeouts_.head)) {
     ERR_clear_error();
     return false;

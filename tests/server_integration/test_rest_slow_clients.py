@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from server_harness import serving
+from server_harness import Server, serving
 from tenants import start_tenant_server
 
 HEAD_DEADLINE = 10.0
@@ -154,3 +154,20 @@ def test_a_tls_handshake_that_never_comes_is_cut_off(tls_server):
     # And a client that is not slow is served.
     admin = tls_server.client("admin")
     assert admin.http.get(f"{admin.url}/v1/codebases", timeout=30).status_code == 200
+
+
+def test_idle_connections_do_not_hold_up_a_stop(tmp_path):
+    # A stop waits for every connection's worker; one that has sent nothing used to hold
+    # it for httplib's read timeout, and here for its head deadline. Waits look at the
+    # server's state every 100 ms.
+    (tmp_path / "data").mkdir()
+    srv = Server(str(tmp_path / "data")).start()
+    idle = [connect(srv.http_port) for _ in range(5)]
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert srv.stop() == 0
+        assert time.monotonic() - started < 3, time.monotonic() - started
+    finally:
+        for sock in idle:
+            sock.close()
