@@ -9,6 +9,7 @@
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
 #include "cli/rootless.h"
+#include "cli/trail_location.h"
 #include "common/errors.h"
 #include "fs/mount.h"
 #include "supervisor/base_dir.h"
@@ -46,6 +47,7 @@ int run_mount(const MountArgs& args) {
   const policy::Policy compiled = args.policy.compile();
   check_rootless_mount();
   const UniqueFd base = open_base_dir(args.dir);
+  check_trail_outside(args.audit, args.dir);
   const auto [uid, gid] = parse_owner(args.owner);
   const fs::QuotaLimits quota = args.quota.limits();
 

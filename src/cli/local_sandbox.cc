@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cli/trail_location.h"
 #include "common/errors.h"
 #include "common/id_range.h"
 #include "policy/policy_file.h"
@@ -130,6 +131,7 @@ LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOpti
   spec.rules = policy.collect();
   spec.quota = quota.limits();
   spec.dir = dir;
+  check_trail_outside(audit, dir);
   spec.audit = audit;
   return spec;
 }

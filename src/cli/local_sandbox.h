@@ -52,7 +52,8 @@ struct LocalSandboxSpec {
 };
 
 // The spec `run` and `mcp` both build from their shared flags: the policy's (rules
-// first, so a bad rule is named first), the quota's, DIR and --audit.
+// first, so a bad rule is named first), the quota's, DIR and --audit (refused inside
+// DIR: cli/trail_location.h).
 LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOptions& quota,
                                     const std::string& dir, const std::string& audit);
 

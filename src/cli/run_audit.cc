@@ -2,10 +2,7 @@
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <filesystem>
-
-#include "common/errors.h"
+#include "cli/trail_location.h"
 #include "policy/policy_file.h"
 
 namespace agentfense::cli {
@@ -13,16 +10,7 @@ namespace {
 
 audit::TrailFile open_outside(const std::string& path, const std::string& dir,
                               std::string sandbox) {
-  std::error_code error;
-  const std::filesystem::path codebase = std::filesystem::canonical(dir, error);
-  if (error) throw UserError("cannot resolve DIR '" + dir + "': " + error.message());
-  const std::filesystem::path parent = resolved_parent(path);
-  const auto [end, rest] =
-      std::mismatch(codebase.begin(), codebase.end(), parent.begin(), parent.end());
-  if (end == codebase.end()) {
-    throw UserError("--audit " + path +
-                    " is inside DIR: the sandboxed command could read or write the trail");
-  }
+  check_trail_outside(path, dir);
   return audit::TrailFile(path, std::move(sandbox));
 }
 
@@ -33,16 +21,6 @@ std::string command_text(const std::vector<std::string>& argv) {
 }
 
 }  // namespace
-
-std::string resolved_parent(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
-  std::error_code error;
-  const std::filesystem::path real = std::filesystem::canonical(parent, error);
-  if (error)
-    throw UserError("--audit " + path + ": its directory " + parent.string() +
-                    " cannot be resolved: " + error.message());
-  return real;
-}
 
 RunAudit::RunAudit(const std::string& path, const std::string& dir, std::string sandbox)
     : trail_(open_outside(path, dir, std::move(sandbox))) {}

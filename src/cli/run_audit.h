@@ -29,7 +29,4 @@ class RunAudit {
   audit::TrailFile trail_;
 };
 
-// The path's directory, resolved: where a file there would really be.
-std::string resolved_parent(const std::string& path);
-
 }  // namespace agentfense::cli

@@ -253,11 +253,57 @@ def test_writers_continue_one_chain_and_repair_a_torn_tail(runner, repo, trail, 
     assert ok.returncode == 0, ok.stdout
 
 
-def test_trail_inside_the_codebase_is_refused(runner, repo):
-    result = runner.sh(repo, "true", [*LEVELS, "--audit", str(repo / "output" / "t.jsonl")])
-    assert result.returncode == 2
-    assert "inside DIR" in result.stderr
-    assert not (repo / "output" / "t.jsonl").exists()
+def inside_trail(how: str, repo: Path, tmp_path: Path) -> Path:
+    """A trail path that lands in repo/output, spelled `how`."""
+    if how == "direct":
+        return repo / "output" / "t.jsonl"
+    if how == "dotdot":
+        (tmp_path / "elsewhere").mkdir()
+        return tmp_path / "elsewhere" / ".." / repo.name / "output" / "t.jsonl"
+    if how == "symlink":
+        (tmp_path / "link").symlink_to(repo / "output")
+        return tmp_path / "link" / "t.jsonl"
+    if how == "bind":
+        # Same directory, another path: only (st_dev, st_ino) tells them apart.
+        (tmp_path / "bound").mkdir()
+        subprocess.run(["mount", "--bind", str(repo), str(tmp_path / "bound")], check=True)
+        return tmp_path / "bound" / "output" / "t.jsonl"
+    assert how == "hardlink"
+    (repo / "output" / "t.jsonl").write_text("")
+    os.link(repo / "output" / "t.jsonl", tmp_path / "t.jsonl")
+    return tmp_path / "t.jsonl"
+
+
+@pytest.mark.parametrize("how", ["direct", "dotdot", "symlink", "bind", "hardlink"])
+@pytest.mark.parametrize("command", ["run", "mcp", "mount"])
+def test_trail_inside_the_codebase_is_refused(runner, repo, tmp_path, command, how):
+    """A trail the agent can reach is a trail it can read, or replace with a forged chain
+    that verifies (through the MCP commit tool): every entry with DIR and --audit refuses it."""
+    if how == "bind" and os.geteuid() != 0:
+        pytest.skip("bind mounts need root")
+    trail = inside_trail(how, repo, tmp_path)
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    args = {"run": ["run", *LEVELS, "--audit", str(trail), str(repo), "--", "true"],
+            "mcp": ["mcp", *LEVELS, "--audit", str(trail), str(repo)],
+            "mount": ["mount", *LEVELS, "--audit", str(trail), str(repo), str(mountpoint)]}
+    try:
+        result = runner.invoke(args[command], timeout=30)
+    finally:
+        for mounted in (mountpoint, tmp_path / "bound"):
+            subprocess.run(["umount", "-l", str(mounted)], stderr=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    assert ("inside DIR" if how != "hardlink" else "hard links") in result.stderr
+    assert (repo / "output" / "t.jsonl").read_text() == "" if how == "hardlink" else \
+        not (repo / "output" / "t.jsonl").exists()
+
+
+def test_trail_beside_the_codebase_is_accepted(runner, repo, tmp_path):
+    """The identity walk stops at the root: a sibling of DIR is fine."""
+    trail = repo.parent / "beside.jsonl"
+    result = runner.invoke(["mcp", *LEVELS, "--audit", str(trail), str(repo)])
+    assert result.returncode == 0, result.stderr
+    assert trail.exists()
 
 
 def test_kill_9_keeps_what_was_written_verifiable(runner, repo, trail, agentfense):
