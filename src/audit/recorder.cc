@@ -190,7 +190,8 @@ void Recorder::run() {
       notice.kind = kKindAudit;
       notice.op = "events_dropped";
       notice.count = dropped;
-      notice.details = {{"why", full ? "the trail reached its size limit (audit.max_sandbox_bytes)"
+      notice.details = {{"why", full ? "the trail reached its size limit (audit.max_sandbox_bytes, "
+                                       "--audit-max-bytes)"
                                      : "the recording queue was full or the trail could not "
                                        "be written"}};
       out.push_back(std::move(notice));

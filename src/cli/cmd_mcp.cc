@@ -22,6 +22,7 @@
 #include "cli/rootless.h"
 #include "cli/run_boundary.h"
 #include "cli/run_limits.h"
+#include "cli/trail_location.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "runtime/cgroup_delegation.h"
@@ -37,6 +38,7 @@ struct McpArgs {
   QuotaOptions quota;
   RunLimitFlags limits;
   std::string dir, audit, changes = "show", http;
+  std::string audit_max_bytes = kDefaultAuditMaxBytes;
   RuntimeFlags runtime_flags;
   std::string server, api_key, ca_cert, sandbox;  // --server: attach to a server's sandbox
   double timeout_seconds = kDefaultCallTimeout;
@@ -88,8 +90,9 @@ int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
     throw UserError("DIR is not taken with --server: the sandbox's codebase is the server's");
   const PolicyOptions& policy = args.policy;
   if (!policy.preset.empty() || !policy.policy_file.empty() || !policy.rules.empty() ||
-      !args.audit.empty() || args.network || args.limits.memory || args.limits.pids ||
-      args.quota.disk != QuotaOptions().disk || args.quota.inodes != QuotaOptions().inodes)
+      !args.audit.empty() || args.audit_max_bytes != kDefaultAuditMaxBytes || args.network ||
+      args.limits.memory || args.limits.pids || args.quota.disk != QuotaOptions().disk ||
+      args.quota.inodes != QuotaOptions().inodes)
     throw UserError(
         "--server: the sandbox's rules, limits, audit trail and network are the server's "
         "(set them when creating the sandbox); drop the policy, limit, --audit and --network "
@@ -124,7 +127,8 @@ int run_mcp(const McpArgs& args) {
   args.runtime_flags.check();
   check_rootless_mount();
   check_rootless_network(args.network);
-  LocalSandboxSpec spec = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
+  LocalSandboxSpec spec =
+      local_sandbox_spec(args.policy, args.quota, args.dir, args.audit, args.audit_max_bytes);
   spec.control_socket = true;
   mcp::ToolDefaults defaults{.timeout_seconds = args.timeout_seconds,
                              .max_timeout_seconds = args.max_timeout_seconds,
@@ -188,6 +192,7 @@ Command add_mcp_command(CLI::App& app) {
   cmd->add_flag("--network", args->network,
                 "Allow outbound network access from the sandbox (off by default)");
   cmd->add_option("--audit", args->audit, "Append JSON-lines audit events to this file");
+  add_audit_max_bytes_option(*cmd, args->audit_max_bytes);
   args->runtime_flags.add_to(*cmd);
   cmd->add_option("--server", args->server,
                   "Attach to a running agentfense server instead of DIR: its REST address "

@@ -22,7 +22,7 @@ struct MountArgs {
   PolicyOptions policy;
   QuotaOptions quota;
   std::string dir, mountpoint, state_dir, owner, audit, audit_id = "local", control_socket;
-  std::int64_t audit_max_bytes = 0;
+  std::string audit_max_bytes = kDefaultAuditMaxBytes;
   int ready_fd = -1;
   bool debug = false;
   bool prewarm = false;
@@ -69,7 +69,7 @@ int run_mount(const MountArgs& args) {
   options.owner_gid = gid;
   options.audit_path = args.audit;
   options.audit_sandbox = args.audit_id;
-  options.audit_max_bytes = args.audit_max_bytes;
+  options.audit_max_bytes = audit_max_bytes(args.audit_max_bytes);
   options.ready_fd = args.ready_fd;
   options.debug = args.debug;
   options.prewarm = args.prewarm;
@@ -101,9 +101,7 @@ Command add_mount_command(CLI::App& app) {
                   "lines; check it with `agentfense audit verify FILE`)");
   cmd->add_option("--audit-id", args->audit_id,
                   "Sandbox id the audit events carry (default: local)");
-  cmd->add_option("--audit-max-bytes", args->audit_max_bytes,
-                  "Past this trail size file events are counted, not written (0 = no limit)")
-      ->check(CLI::NonNegativeNumber);
+  add_audit_max_bytes_option(*cmd, args->audit_max_bytes);
   cmd->add_option("--ready-fd", args->ready_fd, "Write one byte to this fd once mounted")
       ->group("");  // internal: used by `run` and the server
   cmd->add_option("--control-socket", args->control_socket,

@@ -16,6 +16,7 @@
 #include "cli/run_audit.h"
 #include "cli/run_boundary.h"
 #include "cli/run_limits.h"
+#include "cli/trail_location.h"
 #include "common/errors.h"
 #include "runtime/boundary.h"
 #include "runtime/cgroup_delegation.h"
@@ -30,6 +31,7 @@ struct RunArgs {
   PolicyOptions policy;
   QuotaOptions quota;
   std::string dir, audit, changes = "show", workdir = "/workspace";
+  std::string audit_max_bytes = kDefaultAuditMaxBytes;
   double timeout_seconds = kDefaultTimeoutSeconds;
   RunLimitFlags limits;
   bool network = false;
@@ -51,7 +53,8 @@ std::map<std::string, std::string> parse_env(const std::vector<std::string>& pai
 }
 
 int run_command(const RunArgs& args) {
-  LocalSandboxSpec local = local_sandbox_spec(args.policy, args.quota, args.dir, args.audit);
+  LocalSandboxSpec local =
+      local_sandbox_spec(args.policy, args.quota, args.dir, args.audit, args.audit_max_bytes);
   local.prewarm = args.prewarm;
   const ChangeMode change_mode = parse_change_mode(args.changes);
   if (args.command.empty()) throw UserError("no command given (usage: run DIR -- CMD...)");
@@ -117,6 +120,7 @@ Command add_run_command(CLI::App& app) {
   cmd->add_option("--audit", args->audit,
                   "Append the audit trail (docs/audit.md: every file access decision and "
                   "the command's result, hash-chained JSON lines) to FILE, outside DIR");
+  add_audit_max_bytes_option(*cmd, args->audit_max_bytes);
   cmd->add_option("--changes", args->changes,
                   "What to do with the command's writes: show (default), apply, discard");
   cmd->add_option("--timeout", args->timeout_seconds,

@@ -60,6 +60,7 @@ LocalSandbox::LocalSandbox(const LocalSandboxSpec& spec)
       .policy_json_file = policy_file,
       .audit_path = spec.audit,
       .audit_sandbox = sandbox_id(),
+      .audit_max_bytes = spec.audit_max_bytes,
       .control_socket = has_control_ ? run_dir_.path() + "/control.sock" : "",
       .owner_uid = uid_,
       .owner_gid = gid_,
@@ -126,13 +127,15 @@ bool LocalSandbox::finish(ChangeMode mode) {
 }
 
 LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOptions& quota,
-                                    const std::string& dir, const std::string& audit) {
+                                    const std::string& dir, const std::string& audit,
+                                    const std::string& max_bytes) {
   LocalSandboxSpec spec;
   spec.rules = policy.collect();
   spec.quota = quota.limits();
   spec.dir = dir;
   check_trail_outside(audit, dir);
   spec.audit = audit;
+  spec.audit_max_bytes = audit_max_bytes(max_bytes);
   return spec;
 }
 

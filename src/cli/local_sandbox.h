@@ -38,8 +38,9 @@ namespace agentfense::cli {
 
 struct LocalSandboxSpec {
   std::vector<policy::Rule> rules;
-  std::string dir;    // the codebase
-  std::string audit;  // JSON-lines audit file; empty = none
+  std::string dir;                   // the codebase
+  std::string audit;                 // JSON-lines audit file; empty = none
+  std::int64_t audit_max_bytes = 0;  // file events past this trail size: counted only
   fs::QuotaLimits quota = fs::kDefaultQuota;
   bool control_socket = false;  // serve control() requests while mounted
   // Walk the codebase in the background from the start (`mount --prewarm`, as server
@@ -55,7 +56,8 @@ struct LocalSandboxSpec {
 // first, so a bad rule is named first), the quota's, DIR and --audit (refused inside
 // DIR: cli/trail_location.h).
 LocalSandboxSpec local_sandbox_spec(const PolicyOptions& policy, const QuotaOptions& quota,
-                                    const std::string& dir, const std::string& audit);
+                                    const std::string& dir, const std::string& audit,
+                                    const std::string& audit_max_bytes);
 
 class LocalSandbox {
  public:

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cli/size_parse.h"
 #include "common/errors.h"
 
 namespace agentfense::cli {
@@ -41,6 +42,16 @@ std::string resolved_parent(const std::string& trail) {
     throw UserError("--audit " + trail + ": its directory " + parent.string() +
                     " cannot be resolved: " + error.message());
   return real;
+}
+
+void add_audit_max_bytes_option(CLI::App& app, std::string& value) {
+  app.add_option("--audit-max-bytes", value,
+                 "Past this trail size, e.g. 64M, file events are counted, not written; "
+                 "security events still are (default 256M; 0 = no limit)");
+}
+
+std::int64_t audit_max_bytes(const std::string& value) {
+  return value == "0" ? 0 : parse_size(value, "--audit-max-bytes");
 }
 
 void check_trail_outside(const std::string& trail, const std::string& dir) {

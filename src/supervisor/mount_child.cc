@@ -38,10 +38,9 @@ std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
     argv.push_back(spec.audit_path);
     argv.push_back("--audit-id");
     argv.push_back(spec.audit_sandbox.empty() ? "local" : spec.audit_sandbox);
-    if (spec.audit_max_bytes > 0) {
-      argv.push_back("--audit-max-bytes");
-      argv.push_back(std::to_string(spec.audit_max_bytes));
-    }
+    // Always: `mount` alone defaults to a bound, and 0 here means none.
+    argv.push_back("--audit-max-bytes");
+    argv.push_back(std::to_string(spec.audit_max_bytes));
   }
   if (!spec.control_socket.empty()) {
     argv.push_back("--control-socket");

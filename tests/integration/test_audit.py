@@ -365,3 +365,103 @@ def test_names_and_commands_cannot_forge_or_hide_timeline_lines(runner, repo, tr
             # The name is shown quoted as git quotes paths, the command escaped.
             assert '"/output/x\\033[1A\\033[2K\\342\\200\\256elif\\nDENIED' in text, text
             assert any(" DENIED " in line and "/.env" in line for line in lines), text
+
+
+DEFAULT_AUDIT_MAX_BYTES = 256 << 20  # the server's audit.max_sandbox_bytes default
+
+
+def nearly_full_trail(path: Path) -> Path:
+    """A trail already at the default bound, sparse so it costs no disk: the fs reads only
+    its last line to chain on, and its size to know it is full."""
+    with open(path, "wb") as f:
+        f.truncate(DEFAULT_AUDIT_MAX_BYTES)
+        f.seek(0, os.SEEK_END)
+        f.write(b"\n")
+    return path
+
+
+def new_events(path: Path) -> list[dict]:
+    """The events written after the sparse prefix."""
+    with open(path, "rb") as f:
+        f.seek(DEFAULT_AUDIT_MAX_BYTES + 1)
+        return [json.loads(line) for line in f.read().splitlines()]
+
+
+def size_limit_notices(events):
+    return [e for e in events
+            if e["op"] == "events_dropped" and "size limit" in e["why"]]
+
+
+def mcp_run(agentfense, repo, trail, command, *extra):
+    """`agentfense mcp` over stdio: initialize, one `run` tool call, close stdin."""
+    proc = subprocess.Popen([agentfense, "mcp", *LEVELS, "--audit", str(trail), *extra,
+                             str(repo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-03-26", "capabilities": {},
+                    "clientInfo": {"name": "test", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "run", "arguments": {"command": command}}}]
+    for message in messages:
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+        while "id" in message:
+            reply = json.loads(proc.stdout.readline())
+            if reply.get("id") == message["id"]:
+                assert "error" not in reply, reply
+                break
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+
+
+@pytest.mark.parametrize("command", ["run", "mcp"])
+def test_trails_are_bounded_by_default(runner, repo, tmp_path, agentfense, command):
+    """Unbounded, an agent wrote 24 MB/s of its own file events to the host disk, outside
+    its --disk quota: run and mcp now stop writing file events at 256 MiB, as the server."""
+    trail = nearly_full_trail(tmp_path / "trail.jsonl")
+    script = "cat README.md src/app.py >/dev/null; echo x > output/new.txt"
+    if command == "run":
+        result = runner.sh(repo, script, [*LEVELS, "--audit", str(trail), "--changes", "discard"])
+        assert result.returncode == 0, result.stderr
+    else:
+        mcp_run(agentfense, repo, trail, script, "--changes", "discard")
+    events = new_events(trail)
+    assert [e for e in events if e["kind"] == "file"] == []
+    assert size_limit_notices(events)
+    if command == "run":
+        assert [e["op"] for e in events if e["kind"] == "security"][-1] == "sandbox_destroyed"
+
+
+def test_audit_max_bytes_zero_is_no_limit(runner, repo, tmp_path):
+    trail = nearly_full_trail(tmp_path / "trail.jsonl")
+    result = runner.sh(repo, "cat README.md", [*LEVELS, "--audit", str(trail),
+                                               "--audit-max-bytes", "0"])
+    assert result.returncode == 0, result.stderr
+    events = new_events(trail)
+    assert file_events(events, "open_read", "/README.md")
+    assert not size_limit_notices(events)
+
+
+def test_audit_max_bytes_bounds_what_the_agent_writes(runner, repo, trail):
+    """Rounds of 300 creations with long names: past 64 KiB only a count is written."""
+    script = ("for r in 1 2 3 4 5 6 7 8 9 10; do for i in $(seq 300); do "
+              f": > output/{'n' * 200}$r.$i; done; sleep 0.3; done")
+    result, events = audited(runner, repo, trail, script, "--audit-max-bytes", "64k")
+    assert result.returncode == 0, result.stderr
+    assert len(file_events(events, "create")) < 1500
+    assert size_limit_notices(events)
+    assert total(file_events(events, "create")) + sum(
+        e["count"] for e in size_limit_notices(events)) >= 3000
+    assert [e["op"] for e in events if e["kind"] == "security"][-1] == "sandbox_destroyed"
+
+
+@pytest.mark.parametrize("command", ["run", "mcp", "mount"])
+def test_a_bad_audit_max_bytes_is_named(runner, repo, tmp_path, command):
+    args = {"run": ["run", "--audit-max-bytes", "12x", str(repo), "--", "true"],
+            "mcp": ["mcp", "--audit-max-bytes", "12x", str(repo)],
+            "mount": ["mount", "--audit-max-bytes", "12x", str(repo), str(tmp_path)]}
+    result = runner.invoke(args[command], timeout=30)
+    assert result.returncode == 2
+    assert "--audit-max-bytes" in result.stderr and "12x" in result.stderr
