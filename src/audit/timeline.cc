@@ -34,6 +34,16 @@ bool under(const std::string& path, const std::string& prefix) {
   return path.size() > prefix.size() && path.starts_with(prefix) && path[prefix.size()] == '/';
 }
 
+// A trail path field (quoted as git quotes it when not UTF-8) against a raw prefix:
+// compared as the bytes the agent named, else a quoted name never matched its directory.
+bool wire_path_under(const std::string& wire, const std::string& prefix) {
+  try {
+    return under(path_from_wire(wire), prefix);
+  } catch (const UserError&) {
+    return under(wire, prefix);  // a malformed quote: not ours to reject here
+  }
+}
+
 // The security event's own fields, as key=value, in the order written.
 std::string extra_fields(const nlohmann::json& event) {
   static const char* const kStandard[] = {"v",       "seq",   "ts",     "sandbox", "kind",  "op",
@@ -69,8 +79,8 @@ bool Filter::matches(const nlohmann::json& event) const {
   if (!kind.empty() && text_of(event, "kind") != kind) return false;
   if (!outcome.empty() && text_of(event, "outcome") != outcome) return false;
   if (!op.empty() && text_of(event, "op") != op) return false;
-  if (!path.empty() && !under(path_from_wire(text_of(event, "path")), path) &&
-      !under(path_from_wire(text_of(event, "path2")), path)) {
+  if (!path.empty() && !wire_path_under(text_of(event, "path"), path) &&
+      !wire_path_under(text_of(event, "path2"), path)) {
     return false;
   }
   return true;

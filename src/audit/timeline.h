@@ -12,7 +12,7 @@ struct Filter {
   std::string since;    // RFC 3339 text; events at or after it (string order of "ts")
   std::string kind;     // "file" | "security" | "audit"; empty: all
   std::string outcome;  // "allowed" | "denied"; empty: all
-  std::string path;     // a path; matches it and everything below it (path or path2)
+  std::string path;     // raw bytes; matches it and everything below it (path or path2)
   std::string op;       // empty: all
   // Throws UserError naming the bad value.
   void validate() const;

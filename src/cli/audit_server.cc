@@ -2,6 +2,7 @@
 
 #include "cli/server_client.h"
 #include "common/errors.h"
+#include "common/text_safety.h"
 
 namespace agentfense::cli {
 namespace {
@@ -9,6 +10,11 @@ namespace {
 // A follow waits for events as long as the user lets it; a plain read gets its trail at once.
 constexpr std::chrono::hours kFollowIdle{24 * 365};
 constexpr std::chrono::minutes kReadIdle{5};
+
+// The server takes a name that is not UTF-8 quoted, as the trail writes it.
+std::string wire_path(const std::string& path) {
+  return path.empty() ? path : path_to_wire(path);
+}
 
 }  // namespace
 
@@ -19,7 +25,7 @@ void fetch_server_trail(const ServerTrailQuery& query,
   std::string target = "/v1/sandboxes/" + url_escape(query.sandbox) + "/audit?";
   const std::pair<const char*, std::string> params[] = {
       {"since", query.filter.since},     {"kind", query.filter.kind},
-      {"outcome", query.filter.outcome}, {"path", query.filter.path},
+      {"outcome", query.filter.outcome}, {"path", wire_path(query.filter.path)},
       {"op", query.filter.op},           {"follow", query.follow ? "true" : ""}};
   for (const auto& [name, value] : params) {
     if (!value.empty()) target += std::string(name) + "=" + url_escape(value) + "&";

@@ -21,12 +21,6 @@ std::string field(const nlohmann::json& event, const char* key) {
   return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-bool under(const std::string& path, const std::string& root) {
-  if (path.empty()) return false;
-  if (root == "/") return true;
-  return path == root || (path.starts_with(root) && path[root.size()] == '/');
-}
-
 v1::AuditEvent to_message(const std::string& line, const nlohmann::json& event) {
   v1::AuditEvent out;
   out.set_line(line);
@@ -37,6 +31,17 @@ v1::AuditEvent to_message(const std::string& line, const nlohmann::json& event) 
   out.set_path(field(event, "path"));
   out.set_outcome(field(event, "outcome"));
   return out;
+}
+
+// The path filter as raw bytes: a name that is not UTF-8 arrives quoted as the trail and
+// the API write it ("/output/b\377" in quotes), since a proto string must be UTF-8.
+std::string raw_path(const std::string& text) {
+  try {
+    return path_from_wire(text);
+  } catch (const UserError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "path: '" + escape_user_text(text) + "': " + error.what(), kReasonInvalidPath);
+  }
 }
 
 }  // namespace
@@ -50,8 +55,7 @@ std::optional<std::string> normalise_rfc3339(const std::string& text) {
   return match[1].str() + "." + fraction + "Z";
 }
 
-AuditFilter::AuditFilter(const v1::GetAuditEventsRequest& request)
-    : kind_(request.kind()), outcome_(request.outcome()), path_(request.path()), op_(request.op()) {
+AuditFilter::AuditFilter(const v1::GetAuditEventsRequest& request) {
   if (!request.since().empty()) {
     const auto since = normalise_rfc3339(request.since());
     if (!since)
@@ -59,31 +63,26 @@ AuditFilter::AuditFilter(const v1::GetAuditEventsRequest& request)
                      "since: '" + escape_user_text(request.since()) +
                          "' is not an RFC 3339 UTC time such as 2026-12-04T19:35:14Z",
                      kReasonInvalidRequest);
-    since_ = *since;
+    filter_.since = *since;
   }
-  if (!kind_.empty() && kind_ != "file" && kind_ != "security" && kind_ != "audit")
+  filter_.kind = request.kind();
+  if (!filter_.kind.empty() && filter_.kind != "file" && filter_.kind != "security" &&
+      filter_.kind != "audit")
     throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "kind: '" + escape_user_text(kind_) + "' is not file, security or audit",
+                   "kind: '" + escape_user_text(filter_.kind) + "' is not file, security or audit",
                    kReasonInvalidRequest);
-  if (!outcome_.empty() && outcome_ != "allowed" && outcome_ != "denied")
+  filter_.outcome = request.outcome();
+  if (!filter_.outcome.empty() && filter_.outcome != "allowed" && filter_.outcome != "denied")
     throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "outcome: '" + escape_user_text(outcome_) + "' is not allowed or denied",
+                   "outcome: '" + escape_user_text(filter_.outcome) + "' is not allowed or denied",
                    kReasonInvalidRequest);
-  if (!path_.empty() && path_.front() != '/')
+  filter_.path = raw_path(request.path());
+  if (!filter_.path.empty() && filter_.path.front() != '/')
     throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "path: '" + escape_user_text(path_) + "' must start with '/'",
+                   "path: '" + escape_user_text(request.path()) + "' must start with '/'",
                    kReasonInvalidPath);
-  while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
-}
-
-bool AuditFilter::matches(const nlohmann::json& event) const {
-  if (!since_.empty() && field(event, "ts") < since_) return false;
-  if (!kind_.empty() && field(event, "kind") != kind_) return false;
-  if (!outcome_.empty() && field(event, "outcome") != outcome_) return false;
-  if (!op_.empty() && field(event, "op") != op_) return false;
-  if (!path_.empty() && !under(field(event, "path"), path_) && !under(field(event, "path2"), path_))
-    return false;
-  return true;
+  while (filter_.path.size() > 1 && filter_.path.back() == '/') filter_.path.pop_back();
+  filter_.op = request.op();
 }
 
 void read_trail(const std::string& path, const AuditFilter& filter, bool follow,

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "audit/timeline.h"
 #include "server/api.h"
 
 namespace agentfense::server {
@@ -14,11 +15,12 @@ class AuditFilter {
  public:
   // ApiError(INVALID_ARGUMENT) naming the field for a bad since, kind or outcome.
   explicit AuditFilter(const v1::GetAuditEventsRequest& request);
-  bool matches(const nlohmann::json& event) const;
+  bool matches(const nlohmann::json& event) const { return filter_.matches(event); }
 
  private:
-  std::string since_;  // normalised to the trail's ts form, empty = any
-  std::string kind_, outcome_, path_, op_;
+  // The CLI's filter: one matching rule for both (since normalised to the trail's ts
+  // form, path as raw bytes).
+  audit::Filter filter_;
 };
 
 // "2026-12-04T19:35:14Z", "...14.5Z", "...14.123456Z" -> "2026-12-04T19:35:14.000000Z"

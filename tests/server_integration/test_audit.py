@@ -223,6 +223,36 @@ def test_commit_and_discard_are_recorded(server):
     assert [e["op"] for e in trail][-1] == "discard"
 
 
+def test_path_filter_matches_names_that_are_not_utf8(server, codebase):
+    """A non-UTF-8 name is stored quoted ("/output/b\\377"): the path filter compares the
+    raw bytes, so such a file stays under ?path=/output (it vanished from every filtered
+    query, REST, gRPC and `audit --server --path`)."""
+    sandbox_id = make_sandbox(server, codebase)
+    assert run(server, sandbox_id, "printf stolen > \"output/$(printf 'b\\377')\"").exit_code == 0
+    quoted = '"/output/b\\377"'
+    assert {"create", "open_write"} <= {e["op"] for e in events(server, sandbox_id)
+                                       if e.get("path") == quoted}
+    for found in (events(server, sandbox_id, path="/output"),
+                  rest_events(server, sandbox_id, path="/output"),
+                  events(server, sandbox_id, path=quoted),  # the name itself, as the API quotes it
+                  rest_events(server, sandbox_id, path=quoted)):
+        assert {"create", "open_write"} <= {e["op"] for e in found if e.get("path") == quoted}
+    out = subprocess.run([agentfense_bin(), "audit", "--server", server.http, "--sandbox",
+                          sandbox_id, "--path", "/output", "--json"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert quoted in [json.loads(line).get("path") for line in out.stdout.splitlines()]
+    raw = subprocess.run([agentfense_bin(), "audit", "--server", server.http, "--sandbox",
+                          sandbox_id, "--path", b"/output/b\xff", "--json"],
+                         capture_output=True, timeout=60)
+    assert raw.returncode == 0, raw.stderr
+    assert quoted in [json.loads(line).get("path") for line in raw.stdout.splitlines()]
+    with pytest.raises(grpc.RpcError) as raised:
+        events(server, sandbox_id, path='"/output/b\\9"')
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "path" in raised.value.details()
+
+
 def test_bad_filters_are_invalid_argument(server, codebase):
     sandbox_id = make_sandbox(server, codebase, start=False)
     for bad in ({"since": "yesterday"}, {"kind": "files"}, {"outcome": "refused"},
