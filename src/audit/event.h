@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace agentfense::audit {
 
@@ -16,6 +17,21 @@ namespace agentfense::audit {
 inline constexpr const char* kKindFile = "file";
 inline constexpr const char* kKindSecurity = "security";
 inline constexpr const char* kKindAudit = "audit";
+
+// Every op a trail line can carry (docs/audit.md): the fs's file operations, the server's
+// and `run`'s security events, the trail's own notices. A filter on any other op is
+// refused (it could never match, and an empty answer reads as "it did not happen"), so
+// a new op goes here too.
+inline constexpr std::string_view kKnownOps[] = {
+    // kind file
+    "lookup", "getattr", "readdir", "readlink", "open", "open_read", "open_write", "exec", "create",
+    "unlink", "rename", "link", "symlink", "setattr", "getxattr", "setxattr", "removexattr",
+    // kind security
+    "sandbox_created", "sandbox_started", "sandbox_start_failed", "sandbox_stopped",
+    "sandbox_destroyed", "sandbox_expired", "session_exec", "exec_refused", "session_exec_refused",
+    "session_refused", "commit", "discard", "changes_shown",
+    // kind audit
+    "events_dropped", "torn_tail_removed", "open_events_unavailable"};
 
 struct Event {
   std::chrono::system_clock::time_point time = std::chrono::system_clock::now();

@@ -1,7 +1,10 @@
 #include "audit/timeline.h"
 
 #include <cstdio>
+#include <ctime>
+#include <regex>
 
+#include "audit/event.h"
 #include "common/errors.h"
 #include "common/text_safety.h"
 #include "common/user_text.h"
@@ -44,6 +47,72 @@ bool wire_path_under(const std::string& wire, const std::string& prefix) {
   }
 }
 
+// The date and time of an RFC 3339 match (groups 1-6) name a real instant: what timegm
+// makes of them reads back the same (no 2026-02-31, no 25:61:61; no leap second, which
+// no trail holds).
+bool real_time(const std::smatch& match) {
+  std::tm fields{};
+  fields.tm_year = std::stoi(match[1].str()) - 1900;
+  fields.tm_mon = std::stoi(match[2].str()) - 1;
+  fields.tm_mday = std::stoi(match[3].str());
+  fields.tm_hour = std::stoi(match[4].str());
+  fields.tm_min = std::stoi(match[5].str());
+  fields.tm_sec = std::stoi(match[6].str());
+  std::tm wanted = fields;
+  const std::time_t at = ::timegm(&fields);
+  std::tm back{};
+  if (!::gmtime_r(&at, &back)) return false;
+  return back.tm_year == wanted.tm_year && back.tm_mon == wanted.tm_mon &&
+         back.tm_mday == wanted.tm_mday && back.tm_hour == wanted.tm_hour &&
+         back.tm_min == wanted.tm_min && back.tm_sec == wanted.tm_sec;
+}
+
+std::string checked_since(const std::string& since) {
+  const auto normal = normalise_rfc3339(since);
+  if (!normal)
+    throw FilterError("since", "'" + escape_user_text(since) +
+                                   "' is not an RFC 3339 UTC time such as 2026-12-04T19:35:14Z");
+  return *normal;
+}
+
+void check_op(const std::string& op) {
+  std::string known;
+  for (const std::string_view name : kKnownOps) {
+    if (name == op) return;
+    known += (known.empty() ? "" : ", ") + std::string(name);
+  }
+  throw FilterError("op",
+                    "'" + escape_user_text(op) + "' is not an op of the trail (" + known + ")");
+}
+
+// The path filter is a literal prefix, compared as raw bytes: a name that is not UTF-8
+// may come quoted as the trail writes it. A glob, "." or ".." could never match a
+// trail path, so they are refused rather than answered with nothing.
+std::string checked_path(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    throw FilterError("path", "'" + escape_user_text(text) + "' " + why);
+  };
+  std::string path;
+  try {
+    path = path_from_wire(text);
+  } catch (const UserError& error) {
+    bad(std::string("is not a path: ") + error.what());
+  }
+  if (path.empty() || path.front() != '/') bad("must start with '/'");
+  if (path.find_first_of("*?") != std::string::npos)
+    bad("is a glob: path is a path prefix (it matches that path and everything below it)");
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  for (std::size_t start = 1; start <= path.size();) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string_view part(path.data() + start, end - start);
+    if (path.size() > 1 && (part.empty() || part == "." || part == ".."))
+      bad("is not a normal path (an empty, '.' or '..' part)");
+    start = end + 1;
+  }
+  return path;
+}
+
 // The security event's own fields, as key=value, in the order written.
 std::string extra_fields(const nlohmann::json& event) {
   static const char* const kStandard[] = {"v",       "seq",   "ts",     "sandbox", "kind",  "op",
@@ -61,16 +130,25 @@ std::string extra_fields(const nlohmann::json& event) {
 
 }  // namespace
 
-void Filter::validate() const {
-  if (!kind.empty() && kind != "file" && kind != "security" && kind != "audit") {
-    throw UserError("kind must be file, security or audit, got '" + kind + "'");
-  }
-  if (!outcome.empty() && outcome != "allowed" && outcome != "denied") {
-    throw UserError("outcome must be allowed or denied, got '" + outcome + "'");
-  }
-  if (!path.empty() && path[0] != '/') {
-    throw UserError("path must start with '/', got '" + path + "'");
-  }
+std::optional<std::string> normalise_rfc3339(const std::string& text) {
+  static const std::regex form(
+      R"((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z)");
+  std::smatch match;
+  if (!std::regex_match(text, match, form)) return std::nullopt;
+  if (!real_time(match)) return std::nullopt;
+  std::string fraction = match[7].str();
+  fraction.resize(6, '0');
+  return text.substr(0, 19) + "." + fraction + "Z";
+}
+
+void Filter::validate() {
+  if (!since.empty()) since = checked_since(since);
+  if (!kind.empty() && kind != "file" && kind != "security" && kind != "audit")
+    throw FilterError("kind", "'" + escape_user_text(kind) + "' is not file, security or audit");
+  if (!outcome.empty() && outcome != "allowed" && outcome != "denied")
+    throw FilterError("outcome", "'" + escape_user_text(outcome) + "' is not allowed or denied");
+  if (!op.empty()) check_op(op);
+  if (!path.empty()) path = checked_path(path);
 }
 
 bool Filter::matches(const nlohmann::json& event) const {

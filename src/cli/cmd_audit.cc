@@ -72,7 +72,11 @@ int run_verify(const std::string& path) {
 int run_audit(AuditArgs& args) {
   if (!args.verify_file.empty()) return run_verify(args.verify_file);
   if (args.denied) args.filter.outcome = "denied";
-  args.filter.validate();
+  try {
+    args.filter.validate();
+  } catch (const audit::FilterError& error) {
+    throw UserError(std::string("--") + error.what());  // the flag, as typed
+  }
   if (args.file.empty() == args.server.empty()) {
     throw UserError("give a trail FILE or --server URL --sandbox ID (not both)");
   }

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <regex>
 #include <thread>
 
 #include "audit/summary.h"
@@ -33,56 +32,20 @@ v1::AuditEvent to_message(const std::string& line, const nlohmann::json& event) 
   return out;
 }
 
-// The path filter as raw bytes: a name that is not UTF-8 arrives quoted as the trail and
-// the API write it ("/output/b\377" in quotes), since a proto string must be UTF-8.
-std::string raw_path(const std::string& text) {
-  try {
-    return path_from_wire(text);
-  } catch (const UserError& error) {
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "path: '" + escape_user_text(text) + "': " + error.what(), kReasonInvalidPath);
-  }
-}
-
 }  // namespace
 
-std::optional<std::string> normalise_rfc3339(const std::string& text) {
-  static const std::regex form(R"((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?Z)");
-  std::smatch match;
-  if (!std::regex_match(text, match, form)) return std::nullopt;
-  std::string fraction = match[2].str();
-  fraction.resize(6, '0');
-  return match[1].str() + "." + fraction + "Z";
-}
-
 AuditFilter::AuditFilter(const v1::GetAuditEventsRequest& request) {
-  if (!request.since().empty()) {
-    const auto since = normalise_rfc3339(request.since());
-    if (!since)
-      throw ApiError(StatusCode::INVALID_ARGUMENT,
-                     "since: '" + escape_user_text(request.since()) +
-                         "' is not an RFC 3339 UTC time such as 2026-12-04T19:35:14Z",
-                     kReasonInvalidRequest);
-    filter_.since = *since;
-  }
+  filter_.since = request.since();
   filter_.kind = request.kind();
-  if (!filter_.kind.empty() && filter_.kind != "file" && filter_.kind != "security" &&
-      filter_.kind != "audit")
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "kind: '" + escape_user_text(filter_.kind) + "' is not file, security or audit",
-                   kReasonInvalidRequest);
   filter_.outcome = request.outcome();
-  if (!filter_.outcome.empty() && filter_.outcome != "allowed" && filter_.outcome != "denied")
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "outcome: '" + escape_user_text(filter_.outcome) + "' is not allowed or denied",
-                   kReasonInvalidRequest);
-  filter_.path = raw_path(request.path());
-  if (!filter_.path.empty() && filter_.path.front() != '/')
-    throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "path: '" + escape_user_text(request.path()) + "' must start with '/'",
-                   kReasonInvalidPath);
-  while (filter_.path.size() > 1 && filter_.path.back() == '/') filter_.path.pop_back();
+  filter_.path = request.path();
   filter_.op = request.op();
+  try {
+    filter_.validate();
+  } catch (const audit::FilterError& error) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT, error.what(),
+                   error.field() == "path" ? kReasonInvalidPath : kReasonInvalidRequest);
+  }
 }
 
 void read_trail(const std::string& path, const AuditFilter& filter, bool follow,

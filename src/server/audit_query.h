@@ -13,7 +13,8 @@ namespace agentfense::server {
 
 class AuditFilter {
  public:
-  // ApiError(INVALID_ARGUMENT) naming the field for a bad since, kind or outcome.
+  // ApiError(INVALID_ARGUMENT) naming the field for a bad since, kind, outcome, path or
+  // op (audit::Filter::validate: one that could never match is bad too).
   explicit AuditFilter(const v1::GetAuditEventsRequest& request);
   bool matches(const nlohmann::json& event) const { return filter_.matches(event); }
 
@@ -22,10 +23,6 @@ class AuditFilter {
   // form, path as raw bytes).
   audit::Filter filter_;
 };
-
-// "2026-12-04T19:35:14Z", "...14.5Z", "...14.123456Z" -> "2026-12-04T19:35:14.000000Z"
-// (the trail's form, which sorts as text); nullopt when not RFC 3339 UTC.
-std::optional<std::string> normalise_rfc3339(const std::string& text);
 
 // Emits the trail's lines at `path` that match `filter`, in order. With `follow`, then
 // polls for appended lines until stop() is true or `emit` returns false; it also ends

@@ -105,5 +105,42 @@ TEST(Timeline, NamesThatAreNotUtf8StayDistinct) {
   EXPECT_EQ(to_fields(first)["path"], "/output/caf\xc3\xa9");
 }
 
+TEST(Timeline, SinceIsARealTimeInTheTrailsForm) {
+  EXPECT_EQ(normalise_rfc3339("2026-12-04T19:35:14Z"), "2026-12-04T19:35:14.000000Z");
+  EXPECT_EQ(normalise_rfc3339("2028-02-29T00:00:00.5Z"), "2028-02-29T00:00:00.500000Z");
+  for (const char* impossible :
+       {"2026-02-31T00:00:00Z", "2026-02-29T00:00:00Z", "2026-12-04T24:00:00Z",
+        "2026-12-04T23:60:00Z", "2026-12-04T23:59:60Z", "2026-00-10T00:00:00Z"})
+    EXPECT_EQ(normalise_rfc3339(impossible), std::nullopt) << impossible;
+}
+
+// Each filter that could never match names its field; what can match is put in the
+// trail's form.
+TEST(Timeline, FiltersThatCouldNeverMatchAreRefused) {
+  const auto field_of = [](Filter filter) {
+    try {
+      filter.validate();
+    } catch (const FilterError& error) {
+      return error.field();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(field_of({.op = "open-read"}), "op");
+  EXPECT_EQ(field_of({.path = "/**"}), "path");
+  EXPECT_EQ(field_of({.path = "/src/?.py"}), "path");
+  EXPECT_EQ(field_of({.path = "/src/../.env"}), "path");
+  EXPECT_EQ(field_of({.path = "src"}), "path");
+  EXPECT_EQ(field_of({.path = "\"/bad\\9\""}), "path");
+  EXPECT_EQ(field_of({.since = "2026-02-31T25:61:61Z"}), "since");
+  for (const std::string_view op : kKnownOps)
+    EXPECT_EQ(field_of({.op = std::string(op)}), "accepted");
+  Filter quoted{.path = "\"/output/b\\377\""};
+  quoted.validate();
+  EXPECT_EQ(quoted.path, "/output/b\xff");
+  Filter root{.path = "/"};
+  root.validate();
+  EXPECT_EQ(root.path, "/");
+}
+
 }  // namespace
 }  // namespace agentfense::audit

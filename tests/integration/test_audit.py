@@ -465,3 +465,25 @@ def test_a_bad_audit_max_bytes_is_named(runner, repo, tmp_path, command):
     result = runner.invoke(args[command], timeout=30)
     assert result.returncode == 2
     assert "--audit-max-bytes" in result.stderr and "12x" in result.stderr
+
+
+@pytest.mark.parametrize("flag,value", [("--op", "open-read"), ("--path", "/**"),
+                                        ("--path", "/docs/../.env"),
+                                        ("--since", "2026-02-31T25:61:61Z")])
+def test_local_filters_that_could_never_match_are_refused(agentfense, tmp_path, flag, value):
+    trail = tmp_path / "trail.jsonl"
+    trail.write_text("")
+    result = subprocess.run([agentfense, "audit", str(trail), flag, value], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{flag}: '{value}'" in result.stderr
+
+
+def test_local_path_filter_takes_a_quoted_name(runner, repo, trail, agentfense):
+    """A name that is not UTF-8, given as the trail writes it, matches its own events."""
+    result, events = audited(runner, repo, trail, "printf x > \"output/$(printf 'b\\377')\"")
+    assert result.returncode == 0, result.stderr
+    out = subprocess.run([agentfense, "audit", str(trail), "--json", "--path",
+                          '"/output/b\\377"'], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert {"create", "open_write"} <= {json.loads(line)["op"] for line in out.stdout.splitlines()}

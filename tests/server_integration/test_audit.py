@@ -273,6 +273,39 @@ def test_bad_filters_are_invalid_argument(server, codebase):
     assert reason_of(raised.value) == "SANDBOX_NOT_FOUND"
 
 
+NEVER_MATCHING = [{"op": "open-read"}, {"op": "OPEN_READ"}, {"path": "/**"}, {"path": "/*.md"},
+                  {"path": "/output/../.env"}, {"path": "/output//x"},
+                  {"since": "2026-02-31T25:61:61Z"}, {"since": "2026-02-30T00:00:00Z"},
+                  {"since": "2026-12-04T24:00:00Z"}, {"since": "2026-13-01T00:00:00Z"}]
+
+
+@pytest.mark.parametrize("bad", NEVER_MATCHING, ids=lambda bad: "=".join(*bad.items()))
+def test_filters_that_could_never_match_are_invalid_argument(server, codebase, bad):
+    """An op typo, a glob or an impossible time answered 200 with nothing (or everything):
+    an empty answer reads as "the agent did not do that"."""
+    import requests
+    sandbox_id = make_sandbox(server, codebase, start=False)
+    with pytest.raises(grpc.RpcError) as raised:
+        events(server, sandbox_id, **bad)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details().startswith(list(bad)[0] + ": ")
+    r = requests.get(f"{server.http}/v1/sandboxes/{sandbox_id}/audit", params=bad, timeout=10)
+    assert r.status_code == 400 and list(bad)[0] in r.text
+    cli = subprocess.run([agentfense_bin(), "audit", "--server", server.http, "--sandbox",
+                          sandbox_id, f"--{list(bad)[0]}", list(bad.values())[0]],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 2 and f"--{list(bad)[0]}: " in cli.stderr, cli.stderr
+
+
+def test_filters_that_can_match_are_accepted(server, codebase):
+    sandbox_id = make_sandbox(server, codebase)
+    run(server, sandbox_id, "cat README.md")
+    assert events(server, sandbox_id, op="open_read", path="/README.md/")
+    assert events(server, sandbox_id, op="sandbox_created", since="2024-02-29T23:59:59.5Z")
+    assert events(server, sandbox_id, op="events_dropped") == []  # known, just absent
+    assert events(server, sandbox_id, path="/") and events(server, sandbox_id, path="/a[1]") == []
+
+
 def test_an_id_naming_a_file_outside_the_audit_dir_is_not_found(server):
     """The attack: a sandbox id with "../" reading any *.jsonl (and its .owner) on the
     server's disk through the trail routes."""
