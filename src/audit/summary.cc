@@ -23,6 +23,15 @@ std::string str(const nlohmann::json& event, const char* key) {
   return event.contains(key) && event[key].is_string() ? event[key].get<std::string>() : "";
 }
 
+// The first `max` bytes of `text`, cut back to a UTF-8 character boundary so that the
+// summary stays valid JSON text.
+std::string utf8_prefix(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
 }  // namespace
 
 void Summary::Uses::note(const std::string& path, const std::string& op, std::uint64_t count) {
@@ -49,18 +58,7 @@ void Summary::add(const nlohmann::json& event) {
   const std::string op = str(event, "op");
   const std::uint64_t count = event.value("count", std::uint64_t{1});
   if (kind == "audit" && op == "events_dropped") dropped_ += count;
-  if (kind == "security" && (op == "exec" || op == "session_exec")) {
-    nlohmann::ordered_json command = {{"op", op}};
-    for (const char* key : {"cmd", "command", "exit_code", "duration_ms", "timed_out", "oom_killed",
-                            "pids_limit_reached", "caller"}) {
-      if (event.contains(key)) command[key] = event[key];
-    }
-    if (commands_.size() < kMaxListedCommands) {
-      commands_.push_back(std::move(command));
-    } else {
-      ++commands_omitted_;
-    }
-  }
+  if (kind == "security" && (op == "exec" || op == "session_exec")) note_command(event, op);
   if (kind != "file") return;
   const std::string path = str(event, "path");
   if (str(event, "outcome") == "denied") {
@@ -73,6 +71,28 @@ void Summary::add(const nlohmann::json& event) {
     written_.note(path, op, count);
     if (const std::string to = str(event, "path2"); !to.empty()) written_.note(to, op, count);
   }
+}
+
+void Summary::note_command(const nlohmann::json& event, const std::string& op) {
+  const std::string text = str(event, "command");
+  const std::string kept = utf8_prefix(text, kMaxCommandTextBytes);
+  if (commands_.size() >= kMaxListedCommands ||
+      command_bytes_ + kept.size() > kMaxListedCommandBytes) {
+    ++commands_omitted_;
+    return;
+  }
+  nlohmann::ordered_json command = {{"op", op}};
+  for (const char* key : {"cmd", "command", "exit_code", "duration_ms", "timed_out", "oom_killed",
+                          "pids_limit_reached", "caller"}) {
+    if (event.contains(key)) command[key] = event[key];
+  }
+  if (kept.size() < text.size()) {
+    // A reviewer sees that the text was cut and how long it was; the trail has all of it.
+    command["command"] = kept;
+    command["command_bytes"] = text.size();
+  }
+  command_bytes_ += kept.size();
+  commands_.push_back(std::move(command));
 }
 
 nlohmann::ordered_json Summary::to_json() const {
@@ -118,6 +138,8 @@ std::string Summary::to_text() const {
     out += "  " + (text != command.end() && text->is_string()
                        ? escape_user_text(text->get<std::string>())
                        : std::string("?"));
+    if (command.contains("command_bytes"))
+      out += " ... (cut, " + command["command_bytes"].dump() + " bytes in all)";
     if (command.contains("exit_code")) out += "  exit " + command["exit_code"].dump();
     if (command.contains("duration_ms")) out += "  " + command["duration_ms"].dump() + " ms";
     if (command.value("timed_out", false)) out += "  TIMED OUT";

@@ -3,8 +3,10 @@
 //
 // Bounded whatever the trail holds (an agent decides how many distinct paths it touches,
 // each up to 8,191 bytes): each path list keeps its first kMaxListedPaths paths or
-// kMaxListedPathBytes of them, and the commands their first kMaxListedCommands; events
-// on further paths, and further commands, are counted in "<list>_omitted".
+// kMaxListedPathBytes of them, and the commands their first kMaxListedCommands or
+// kMaxListedCommandBytes of command text; events on further paths, and further commands,
+// are counted in "<list>_omitted". A listed command keeps its first kMaxCommandTextBytes
+// (a command may be 128 KiB: 530 of them once made a summary no gRPC reply could carry).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,8 @@ class Summary {
   static constexpr std::size_t kMaxListedPaths = 20000;
   static constexpr std::size_t kMaxListedPathBytes = 2 << 20;
   static constexpr std::size_t kMaxListedCommands = 10000;
+  static constexpr std::size_t kMaxListedCommandBytes = 2 << 20;
+  static constexpr std::size_t kMaxCommandTextBytes = 1024;
 
   void add(const nlohmann::json& event);
   // {"events", "first", "last", "files_read", "files_written", "denied", "commands",
@@ -43,7 +47,9 @@ class Summary {
   std::uint64_t dropped_ = 0;
   std::string first_, last_;
   Uses read_, written_, denied_;
+  void note_command(const nlohmann::json& event, const std::string& op);
   nlohmann::ordered_json commands_ = nlohmann::ordered_json::array();
+  std::size_t command_bytes_ = 0;
   std::uint64_t commands_omitted_ = 0;
 };
 

@@ -58,5 +58,39 @@ TEST(Summary, EachListKeepsItsFirstPathsAndCountsTheRest) {
   EXPECT_NE(text.find("... and 5 further commands, not listed"), std::string::npos);
 }
 
+// 530 commands of 128 KiB made a 69.5 MB summary: larger than any gRPC reply may be, so
+// the sandbox's summary could never be fetched again. Each listed command now keeps its
+// first 1 KiB (cut on a character boundary, with its full length), and the list its first
+// 2 MiB of command text.
+TEST(Summary, LongCommandsAreCutAndTheListIsBoundedInBytes) {
+  Summary summary;
+  const std::string long_command = "echo " + std::string(131066, 'A');
+  for (int i = 0; i < 5000; ++i) {
+    summary.add({{"kind", "security"}, {"op", "session_exec"}, {"command", long_command}});
+  }
+  summary.add({{"kind", "security"}, {"op", "exec"}, {"command", "true"}});
+  const auto json = summary.to_json();
+  const std::size_t listed = Summary::kMaxListedCommandBytes / Summary::kMaxCommandTextBytes;
+  ASSERT_EQ(json["commands"].size(), listed);  // exactly full: "true" no longer fits
+  EXPECT_EQ(json["commands_omitted"], 5001 - listed);
+  EXPECT_EQ(json["commands"][0]["command"], long_command.substr(0, Summary::kMaxCommandTextBytes));
+  EXPECT_EQ(json["commands"][0]["command_bytes"], long_command.size());
+  EXPECT_LT(json.dump().size(), std::size_t{3} << 20);
+  EXPECT_NE(summary.to_text().find(" ... (cut, 131071 bytes in all)"), std::string::npos);
+}
+
+TEST(Summary, ACutCommandEndsOnACharacterBoundary) {
+  Summary summary;
+  const std::string euro = "\xe2\x82\xac";  // 3 bytes: 1024 is not a multiple of 3
+  std::string command;
+  while (command.size() < 2000) command += euro;
+  summary.add({{"kind", "security"}, {"op", "exec"}, {"command", command}});
+  const auto json = summary.to_json();
+  const std::string kept = json["commands"][0]["command"];
+  EXPECT_EQ(kept.size(), 1023u);
+  EXPECT_EQ(kept, command.substr(0, 1023));
+  EXPECT_NO_THROW(static_cast<void>(json.dump()));
+}
+
 }  // namespace
 }  // namespace agentfense::audit

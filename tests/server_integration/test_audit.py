@@ -391,6 +391,25 @@ def test_summary_over_grpc_and_rest(server, codebase):
     assert r.status_code == 200 and r.json() == summary
 
 
+def test_summary_cuts_long_commands(server, codebase):
+    """530 commands of 128 KiB once made a summary larger than any gRPC reply: each listed
+    command now keeps its first 1 KiB and says how long it was."""
+    import requests
+    sandbox_id = make_sandbox(server, codebase)
+    long_command = ": " + "A" * 100_000
+    for _ in range(3):
+        run(server, sandbox_id, long_command)
+    run(server, sandbox_id, "true")
+    summary = json.loads(server.sandboxes.GetAuditSummary(
+        sb.GetAuditSummaryRequest(sandbox_id=sandbox_id)).json)
+    commands = summary["commands"]
+    assert [c["command"] for c in commands] == [long_command[:1024]] * 3 + ["true"]
+    assert [c.get("command_bytes") for c in commands] == [len(long_command)] * 3 + [None]
+    assert summary["commands_omitted"] == 0
+    r = requests.get(f"{server.http}/v1/sandboxes/{sandbox_id}/audit/summary", timeout=10)
+    assert r.status_code == 200 and r.json() == summary
+
+
 def test_cli_server_mode(server, codebase):
     sandbox_id = make_sandbox(server, codebase)
     run(server, sandbox_id, "cat .env")
