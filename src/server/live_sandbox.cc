@@ -270,12 +270,17 @@ void LiveSandbox::close_all_sessions() {
   for (const std::string& id : session_ids()) close_session(id);
 }
 
-v1::CommitChangesResponse LiveSandbox::as_command(const std::function<void()>& operation) {
+LiveSandbox::CallOutcome LiveSandbox::as_command(
+    const std::function<void(const std::string& command_id)>& operation, bool sync) {
+  CallOutcome outcome;
+  outcome.command_id = begin_command_trail();
   {
+    const ScopeExit end_trail([&] { static_cast<void>(end_command_trail(outcome.command_id)); });
     const std::shared_lock running(activity_);
-    operation();
+    operation(outcome.command_id);
   }
-  return plan_.sync_on_complete ? sync_after_command() : v1::CommitChangesResponse{};
+  if (sync && plan_.sync_on_complete) outcome.commit = sync_after_command();
+  return outcome;
 }
 
 store::Room LiveSandbox::reserve_commit_room() const {

@@ -108,8 +108,17 @@ class LiveSandbox {
   // The base changed under us (another sandbox committed these paths).
   void refresh(const std::vector<std::string>& paths);
 
-  // Runs `operation` as one "command" (shared activity lock), then syncs if configured.
-  v1::CommitChangesResponse as_command(const std::function<void()>& operation);
+  // Runs `operation` (an API call on the workspace: ReadSandboxFile, WriteSandboxFile) as
+  // one command: under the shared activity lock, with a command id of its own that its
+  // file events carry (passed to `operation`, for the call's security event) and that are
+  // on disk before this returns, then, with `sync` and sync-on-complete, syncs. Without
+  // the id, the call's file events read as the agent's own (a background job's).
+  struct CallOutcome {
+    v1::CommitChangesResponse commit;
+    std::string command_id;
+  };
+  CallOutcome as_command(const std::function<void(const std::string& command_id)>& operation,
+                         bool sync);
 
   // Closes every session (kills their processes). The mount stays until destruction.
   void close_all_sessions();

@@ -155,6 +155,10 @@ class SandboxService final : public SandboxApi {
   // existing sandbox, records `op` as a denied event with the error, then rethrows.
   void audited_checks(const std::string& sandbox_id, const char* op, std::string_view command,
                       const std::function<void()>& checks) const;
+  // Runs `call` (which sets the command id it ran as) and records `op` with the details
+  // it returns, or denied with the error it threw (sandbox_service_layer.cc).
+  void file_call(const std::string& sandbox_id, const char* op, const std::string& path,
+                 const std::function<nlohmann::ordered_json(std::string& command_id)>& call);
   // After a commit reached the codebase: other mounts of it drop their caches, and the
   // codebase's size/file_count are brought up to date.
   void after_commit(const std::string& codebase_id, const std::string& committer,

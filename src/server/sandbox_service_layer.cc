@@ -1,6 +1,7 @@
 // The write layer (changes, diff, commit, discard) and sandbox-scoped files.
 #include "common/api_error.h"
 #include "common/log.h"
+#include "server/audit_trails.h"
 #include "server/commit_room.h"
 #include "server/rules.h"
 #include "server/sandbox_files.h"
@@ -109,25 +110,69 @@ void SandboxService::DiscardChanges(const v1::DiscardChangesRequest& request) {
   audit(access.sandbox.id(), "discard");
 }
 
+// ReadSandboxFile and WriteSandboxFile act in the workspace for their caller, not for the
+// agent: each runs as a command of its own (its file events carry that "cmd") and leaves
+// a read_file / write_file security event naming the caller, the path, the bytes and that
+// cmd. Without them an API write reached the codebase with no trace of who sent it, and
+// its file events read as the agent's. A call refused on the way (hidden, no permission,
+// not a regular file, a failed commit) is recorded denied, with the error.
+void SandboxService::file_call(const std::string& sandbox_id, const char* op,
+                               const std::string& path,
+                               const std::function<nlohmann::ordered_json(std::string&)>& call) {
+  std::string command_id;  // set by `call` once its command began
+  nlohmann::ordered_json details;
+  try {
+    details = call(command_id);
+  } catch (const std::exception& error) {
+    nlohmann::ordered_json refused = {{"path", path}, {"error", error.what()}};
+    if (!command_id.empty()) refused["cmd"] = command_id;
+    audit(sandbox_id, op, std::move(refused), false);
+    throw;
+  }
+  audit(sandbox_id, op, std::move(details));
+}
+
 v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
     const v1::ReadSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
+  const std::string path = workspace_path(request.path(), false);
   MemoryBudget::Grant grant(read_budget_, "ReadSandboxFile");
-  return read_sandbox_file(live->workspace_fd(), live->policy(),
-                           workspace_path(request.path(), false), grant);
+  v1::ReadSandboxFileResponse response;
+  file_call(request.sandbox_id(), "read_file", path, [&](std::string& command_id) {
+    const auto outcome = live->as_command(
+        [&](const std::string& id) {
+          command_id = id;
+          response = read_sandbox_file(live->workspace_fd(), live->policy(), path, grant);
+        },
+        false);
+    return nlohmann::ordered_json{
+        {"cmd", outcome.command_id}, {"path", path}, {"bytes", response.content().size()}};
+  });
+  return response;
 }
 
 v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
   const std::string path = workspace_path(request.path(), false);
   v1::SandboxFileInfo info;
-  // A write is a completed operation like a command: with sync-on-complete it reaches
-  // the codebase right away.
-  const v1::CommitChangesResponse commit = live->as_command([&] {
-    info = write_sandbox_file(live->workspace_fd(), live->policy(), path, request.content());
+  file_call(request.sandbox_id(), "write_file", path, [&](std::string& command_id) {
+    // A write is a completed operation like a command: with sync-on-complete it reaches
+    // the codebase right away.
+    const auto outcome = live->as_command(
+        [&](const std::string& id) {
+          command_id = id;
+          info = write_sandbox_file(live->workspace_fd(), live->policy(), path, request.content());
+        },
+        true);
+    after_commit(live->codebase_id(), request.sandbox_id(), outcome.commit);
+    nlohmann::ordered_json details = {
+        {"cmd", outcome.command_id}, {"path", path}, {"bytes", request.content().size()}};
+    const v1::CommitChangesResponse& commit = outcome.commit;
+    add_paths(details, "committed", commit.applied(), commit.applied_omitted());
+    add_paths(details, "commit_denied", commit.denied(), commit.denied_omitted());
+    add_paths(details, "commit_conflicts", commit.conflicts(), commit.conflicts_omitted());
+    return details;
   });
-  const v1::Sandbox sandbox = load(request.sandbox_id());
-  after_commit(sandbox.codebase_id(), sandbox.id(), commit);
   return info;
 }
 

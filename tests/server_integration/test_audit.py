@@ -410,6 +410,40 @@ def test_summary_cuts_long_commands(server, codebase):
     assert r.status_code == 200 and r.json() == summary
 
 
+def test_file_api_calls_are_security_events_and_own_their_file_events(server, codebase):
+    """WriteSandboxFile once committed into the codebase with no security event, and its
+    file events (like ReadSandboxFile's) carried no cmd: they read as the agent's own."""
+    sandbox_id = make_sandbox(server, codebase)
+    server.sandboxes.WriteSandboxFile(sb.WriteSandboxFileRequest(
+        sandbox_id=sandbox_id, path="/output/api.txt", content=b"from api"))
+    server.sandboxes.ReadSandboxFile(sb.ReadSandboxFileRequest(
+        sandbox_id=sandbox_id, path="/README.md"))
+    with pytest.raises(grpc.RpcError) as raised:
+        server.sandboxes.ReadSandboxFile(sb.ReadSandboxFileRequest(
+            sandbox_id=sandbox_id, path="/.env"))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+    trail = events(server, sandbox_id)  # on disk before the calls answered
+    writes = [e for e in trail if e["op"] == "write_file"]
+    assert len(writes) == 1, trail
+    write = writes[0]
+    assert (write["kind"], write["outcome"], write["caller"]) == ("security", "allowed", "local")
+    assert (write["path"], write["bytes"]) == ("/output/api.txt", 8)
+    assert write["committed"] == ["/output/api.txt"] and write["commit_denied"] == []
+    written = [e for e in trail if e["kind"] == "file" and e.get("path") == "/output/api.txt"]
+    assert {"create", "open_write"} <= {e["op"] for e in written}, written
+    assert {e["cmd"] for e in written} == {write["cmd"]}
+
+    reads = [e for e in trail if e["op"] == "read_file"]
+    assert [(e["path"], e["outcome"]) for e in reads] == [("/README.md", "allowed"),
+                                                          ("/.env", "denied")]
+    assert reads[0]["bytes"] > 0 and reads[0]["caller"] == "local"
+    assert reads[1]["error"] == "no such file in the sandbox: /.env", reads[1]
+    opened = [e for e in trail if e["kind"] == "file" and e.get("path") == "/README.md"]
+    assert opened and {e["cmd"] for e in opened} == {reads[0]["cmd"]}, opened
+    assert len({write["cmd"], reads[0]["cmd"], reads[1]["cmd"]}) == 3
+
+
 def test_cli_server_mode(server, codebase):
     sandbox_id = make_sandbox(server, codebase)
     run(server, sandbox_id, "cat .env")
