@@ -30,6 +30,20 @@ std::string key_of(const Event& event) {
   return key;
 }
 
+Event dropped_notice(std::uint64_t dropped, std::uint64_t denied_dropped, bool full) {
+  Event notice;
+  notice.kind = kKindAudit;
+  notice.op = "events_dropped";
+  notice.count = dropped;
+  notice.details = {{"why", full ? "the trail reached its size limit (audit.max_sandbox_bytes, "
+                                   "--audit-max-bytes)"
+                                 : "the recording queue was full or the trail could not "
+                                   "be written"}};
+  // Refused attempts are what a reviewer alerts on: say how many of these were.
+  if (denied_dropped > 0) notice.details["denied_dropped"] = denied_dropped;
+  return notice;
+}
+
 }  // namespace
 
 Recorder::Recorder(const std::string& path, std::string sandbox, size_t capacity,
@@ -55,6 +69,7 @@ void Recorder::record(Event event) noexcept {
   const size_t bytes = bytes_of(event);
   if (queue_.size() >= capacity_ || queued_bytes_ + bytes > max_queued_bytes_) {
     ++dropped_;
+    if (!event.allowed) ++denied_dropped_;
     ++dropped_total_;
     return;
   }
@@ -122,6 +137,57 @@ void Recorder::flush_repeats(std::vector<Event>* out) {
   pending_bytes_ = 0;
 }
 
+std::optional<std::uint64_t> Recorder::reserve_left() const {
+  if (max_trail_bytes_ == 0) return std::nullopt;
+  std::uint64_t size = 0;
+  try {
+    size = trail_.size();
+  } catch (const std::exception&) {
+    return std::nullopt;  // unknown: write, and let append report the trouble
+  }
+  if (size < max_trail_bytes_) return std::nullopt;
+  const std::uint64_t reserve = max_trail_bytes_ / 10;
+  return reserve > reserve_used_ ? reserve - reserve_used_ : 0;
+}
+
+std::uint64_t Recorder::coalesce_past_budget(std::deque<Event>& batch, bool repeats,
+                                             std::uint64_t room, std::vector<Event>* out,
+                                             Lost* lost) {
+  std::uint64_t used = 0;
+  std::deque<Event> denied;
+  for (Event& event : batch) {
+    if (event.allowed) {
+      lost->add(event);
+      continue;
+    }
+    if (!seen_.contains(key_of(event))) {
+      // About its line: the event, and the JSON around it (ts, hashes, field names).
+      const std::uint64_t cost = bytes_of(event) + 256;
+      if (used + cost > room) {
+        lost->add(event);
+        continue;
+      }
+      used += cost;
+    }
+    denied.push_back(std::move(event));
+  }
+  coalesce(denied, out);
+  if (!repeats) return used;
+  std::vector<Event> repeat_lines;
+  flush_repeats(&repeat_lines);
+  for (Event& line : repeat_lines) {
+    // A denied repeat line stands for events whose first line was written: it is kept,
+    // even past the reserve (at most one per such line).
+    if (!line.allowed) {
+      used += bytes_of(line) + 256;
+      out->push_back(std::move(line));
+    } else {
+      lost->add(line);
+    }
+  }
+  return used;
+}
+
 bool Recorder::write(std::vector<Event>& out, bool sync) {
   try {
     trail_.append(out);
@@ -140,7 +206,7 @@ bool Recorder::write(std::vector<Event>& out, bool sync) {
 void Recorder::run() {
   for (;;) {
     std::deque<Event> batch;
-    std::uint64_t dropped = 0, target = 0;
+    std::uint64_t dropped = 0, denied_dropped = 0, target = 0;
     bool repeats = false, stop = false, asked = false;
     {
       std::unique_lock lock(mu_);
@@ -149,53 +215,43 @@ void Recorder::run() {
       batch.swap(queue_);
       queued_bytes_ = 0;
       dropped = std::exchange(dropped_, 0);
+      denied_dropped = std::exchange(denied_dropped_, 0);
       target = pass_requested_;
       asked = target > pass_done_;
       repeats = std::exchange(repeats_requested_, false);
       stop = stopping_;
     }
-    // A full trail takes no more file events: they are counted with the dropped ones,
-    // and so are the repeat counts still pending.
-    bool full = false;
-    if (max_trail_bytes_ > 0) {
-      try {
-        full = trail_.size() >= max_trail_bytes_;
-      } catch (const std::exception&) {
-        full = false;  // unknown: write, and let append report the trouble
-      }
-    }
+    // A trail past its budget takes only denied file events, and only within the
+    // reserve; the rest is counted with the dropped ones, pending repeat counts too.
+    const std::optional<std::uint64_t> room = reserve_left();
+    const bool full = room.has_value();
     std::vector<Event> lines;
     if (full) {
-      std::vector<Event> repeat_lines;
-      if (repeats || stop) flush_repeats(&repeat_lines);
-      const std::uint64_t lost = batch.size() + repeat_lines.size();
-      dropped += lost;
-      dropped_total_ += lost;
+      Lost lost;
+      reserve_used_ += coalesce_past_budget(batch, repeats || stop, *room, &lines, &lost);
+      dropped += lost.events;
+      denied_dropped += lost.denied;
+      dropped_total_ += lost.events;
       // Its notice is written when someone waits for the trail, or every
       // kFullNoticeInterval, not on every pass: the notices themselves add up otherwise.
       const auto now = std::chrono::steady_clock::now();
       if (!asked && !stop && now - last_full_notice_ < kFullNoticeInterval) {
-        std::lock_guard lock(mu_);
-        dropped_ += dropped;
-        continue;
+        {
+          std::lock_guard lock(mu_);
+          dropped_ += dropped;
+          denied_dropped_ += denied_dropped;
+        }
+        if (lines.empty()) continue;
+        dropped = denied_dropped = 0;  // counted in a later notice
+      } else {
+        last_full_notice_ = now;
       }
-      last_full_notice_ = now;
     } else {
       coalesce(batch, &lines);
       if (repeats || stop) flush_repeats(&lines);
     }
     std::vector<Event> out;
-    if (dropped > 0) {
-      Event notice;
-      notice.kind = kKindAudit;
-      notice.op = "events_dropped";
-      notice.count = dropped;
-      notice.details = {{"why", full ? "the trail reached its size limit (audit.max_sandbox_bytes, "
-                                       "--audit-max-bytes)"
-                                     : "the recording queue was full or the trail could not "
-                                       "be written"}};
-      out.push_back(std::move(notice));
-    }
+    if (dropped > 0) out.push_back(dropped_notice(dropped, denied_dropped, full));
     for (Event& line : lines) out.push_back(std::move(line));
     const bool ok = write(out, asked || stop);
     std::lock_guard lock(mu_);

@@ -11,8 +11,12 @@
 // A full queue drops the event and counts it; the next write puts an "audit"/
 // "events_dropped" line with that count in the trail. A handler never waits for the disk.
 // So does a trail grown past `max_trail_bytes` (audit.max_sandbox_bytes): an agent making
-// and deleting long-named files wrote 37 MB/s into it, outside every quota. Its file
-// events are then counted in such lines instead of written (the count says how many).
+// and deleting long-named files wrote 37 MB/s into it, outside every quota. Its allowed
+// file events are then counted in such lines instead of written (the count says how
+// many). Denied ones (a probe of a hidden path, a refused rename) are what a reviewer
+// looks for, and an agent could fill the budget on purpose to hide them: they are still
+// written while the trail stays within a reserve of a further tenth of the budget, and
+// past that counted too, in the notice's "denied_dropped" as well as its count.
 //
 // Memory is bounded in bytes as well as in events, because an event carries whole paths
 // (each up to 8 KiB, the fs's path cap) that the agent chooses: the queue holds at most
@@ -29,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -70,7 +75,27 @@ class Recorder {
     Event event;
     std::uint64_t repeats = 0;
   };
+  // Nothing while the trail is within max_trail_bytes_ (or has no limit); past it, the
+  // bytes of the reserve for denied events still free (0 when it is used up). The
+  // reserve is counted in what was written into it, not from the trail's size: one pass
+  // of the agent's own events may overshoot the budget by more than the reserve.
+  std::optional<std::uint64_t> reserve_left() const;
+  // What a pass could not write: events, and how many of them were denied ones.
+  struct Lost {
+    std::uint64_t events = 0;
+    std::uint64_t denied = 0;
+    void add(const Event& event) {
+      events += event.count;
+      if (!event.allowed) denied += event.count;
+    }
+  };
   void run();
+  // Past the budget: coalesces and keeps only the denied events that fit in `room`
+  // bytes (a repeat of one written costs nothing until its count line); every other
+  // event, and allowed repeat lines when `repeats`, go into `lost`. Returns the bytes
+  // of the reserve it used.
+  std::uint64_t coalesce_past_budget(std::deque<Event>& batch, bool repeats, std::uint64_t room,
+                                     std::vector<Event>* out, Lost* lost);
   // Moves queued events into lines to write, coalescing; caller holds no lock.
   void coalesce(std::deque<Event>& batch, std::vector<Event>* out);
   void flush_repeats(std::vector<Event>* out);
@@ -89,6 +114,7 @@ class Recorder {
   size_t queued_bytes_ = 0;
   std::string command_;
   std::uint64_t dropped_ = 0;
+  std::uint64_t denied_dropped_ = 0;  // of dropped_
   std::atomic<std::uint64_t> dropped_total_{0};
   std::uint64_t pass_requested_ = 0;
   std::uint64_t pass_done_ = 0;
@@ -98,7 +124,8 @@ class Recorder {
   // Writer thread only.
   std::unordered_map<std::string, size_t> seen_;  // key -> index in pending_
   std::vector<Pending> pending_;
-  size_t pending_bytes_ = 0;  // of pending_ and seen_'s keys
+  size_t pending_bytes_ = 0;        // of pending_ and seen_'s keys
+  std::uint64_t reserve_used_ = 0;  // by denied events written past max_trail_bytes_
   std::chrono::steady_clock::time_point last_full_notice_{};
   std::thread thread_;
 };

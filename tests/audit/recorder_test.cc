@@ -173,6 +173,70 @@ TEST(Recorder, AFullTrailCountsFileEventsInsteadOfWritingThem) {
   std::filesystem::remove(path);
 }
 
+Event denied_lookup_of(const std::string& path) {
+  Event event;
+  event.op = "lookup";
+  event.path = path;
+  event.level = "none";
+  event.allowed = false;
+  event.reason = "hidden";
+  return event;
+}
+
+// An agent that filled the budget with its own creates then probed hidden paths: only a
+// count of 3 was left. Denied events are still written within a reserve of a tenth of
+// the budget; past it they are counted, and the notice says how many were denied.
+TEST(Recorder, AFullTrailStillWritesDeniedEventsWithinItsReserve) {
+  const std::string path = temp_path();
+  std::filesystem::remove(path);
+  constexpr std::uint64_t kLimit = 64 << 10;
+  constexpr int kProbes = 200;
+  std::uintmax_t filled = 0;
+  {
+    Recorder recorder(path, "sb_1", Recorder::kDefaultCapacity, Recorder::kMaxQueuedBytes, kLimit);
+    // One pass of the agent's own events overshoots the budget by more than the reserve.
+    recorder.begin_command("c1");
+    for (int i = 0; i < 100; ++i)
+      recorder.record(read_of("/" + std::string(1000, 'f') + "/" + std::to_string(i)));
+    ASSERT_TRUE(recorder.end_command("c1"));
+    filled = std::filesystem::file_size(path);
+    ASSERT_GE(filled, kLimit + kLimit / 10);
+    recorder.begin_command("c2");
+    for (int i = 0; i < 10; ++i) recorder.record(read_of("/allowed" + std::to_string(i)));
+    recorder.record(denied_lookup_of("/.env"));
+    recorder.record(denied_lookup_of("/.env"));
+    recorder.record(denied_lookup_of("/config/secrets/db.txt"));
+    ASSERT_TRUE(recorder.end_command("c2"));
+    const auto events = events_in(path);
+    std::vector<std::string> denied;
+    for (const auto& event : events)
+      if (event.value("outcome", "") == "denied") denied.push_back(event["path"]);
+    EXPECT_EQ(denied, (std::vector<std::string>{"/.env", "/config/secrets/db.txt", "/.env"}));
+    // Past the reserve too: counted, as denied.
+    recorder.begin_command("c3");
+    for (int i = 0; i < kProbes; ++i)
+      recorder.record(denied_lookup_of("/" + std::string(1000, 'h') + "/" + std::to_string(i)));
+    ASSERT_TRUE(recorder.end_command("c3"));
+  }
+  std::uint64_t denied_written = 0, denied_dropped = 0, allowed_dropped = 0;
+  for (const auto& event : events_in(path)) {
+    if (event["op"] == "events_dropped") {
+      const std::uint64_t denied = event.value("denied_dropped", std::uint64_t{0});
+      denied_dropped += denied;
+      allowed_dropped += event["count"].get<std::uint64_t>() - denied;
+    } else if (event.value("cmd", "") == "c3") {
+      ++denied_written;
+    }
+  }
+  EXPECT_EQ(allowed_dropped, 10u);
+  EXPECT_GT(denied_written, 0u);
+  EXPECT_GT(denied_dropped, 0u);
+  EXPECT_EQ(denied_written + denied_dropped, std::uint64_t{kProbes});
+  // The reserve, plus the notices and c2's repeat line.
+  EXPECT_LT(std::filesystem::file_size(path), filled + kLimit / 10 + 2000);
+  std::filesystem::remove(path);
+}
+
 // A command's coalescing state keeps every distinct event it saw (to count repeats of
 // it): with an agent's 6,000-byte paths, 5,000 of them held 60 MB before the state was
 // bounded in bytes. Each event is still written once, the first time it is seen.

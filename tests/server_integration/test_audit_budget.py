@@ -47,3 +47,25 @@ def test_file_events_past_the_trail_limit_are_counted_not_written(small_trails):
         assert last["kind"] == "security" and last["op"] == "exec", last
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_denied_events_past_the_limit_are_still_written_within_a_reserve(small_trails):
+    """An agent that filled the budget with its own events then probed hidden paths left
+    only a count: which secrets it looked for was gone."""
+    server = small_trails
+    sandbox_id = make_sandbox(server, make_codebase(server))
+    try:
+        assert run(server, sandbox_id, CHURN).exit_code == 0
+        trail = os.path.join(server.data_dir, "audit", f"{sandbox_id}.jsonl")
+        assert os.path.getsize(trail) > LIMIT
+        run(server, sandbox_id, "cat .env; cat README.md; mv output/report.txt README.md; true")
+        with open(trail) as f:
+            events = [json.loads(line) for line in f]
+        probe = [e for e in events if e.get("cmd") == "c2" and e["kind"] == "file"]
+        assert {(e["op"], e["path"], e["outcome"]) for e in probe} == {
+            ("lookup", "/.env", "denied"), ("rename", "/output/report.txt", "denied")}, probe
+        # Its allowed events (the read of README.md) are counted, none of them as denied.
+        dropped = [e for e in events if e["op"] == "events_dropped"]
+        assert dropped[-1]["count"] > 0 and "denied_dropped" not in dropped[-1], dropped[-1]
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
