@@ -53,25 +53,26 @@ bool is_connection(int fd, const HttpConnection& connection) {
   return there && there->port == connection.remote_port && there->addr == connection.remote_addr;
 }
 
-void watch(const HttpConnection& connection, CallContext& call, int stop_fd) {
+void watch(const HttpConnection& connection, CallContext& call, int stop_fd, int shutdown_fd) {
   const UniqueFd socket = FindConnectionSocket(connection);
   if (!socket) {
+    // The gateway stopping is still watched for (poll skips a negative fd).
     log::warn("rest.connection_not_found",
               {{"remote", connection.remote_addr + ":" + std::to_string(connection.remote_port)}});
-    return;
   }
   for (;;) {
-    // POLLIN is deliberately not asked for: bytes of a pipelined next request must not
-    // wake us. POLLHUP and POLLERR are always reported.
+    // POLLIN is deliberately not asked for on the socket: bytes of a pipelined next
+    // request must not wake us. POLLHUP and POLLERR are always reported.
     std::array fds = {pollfd{.fd = stop_fd, .events = POLLIN, .revents = 0},
-                      pollfd{.fd = socket.get(), .events = POLLRDHUP, .revents = 0}};
+                      pollfd{.fd = socket ? socket.get() : -1, .events = POLLRDHUP, .revents = 0},
+                      pollfd{.fd = shutdown_fd, .events = POLLIN, .revents = 0}};
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       log::warn("rest.disconnect_watch_failed", {{"errno", errno}});
       return;
     }
     if (fds[0].revents != 0) return;
-    if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+    if ((fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) || fds[2].revents != 0) {
       call.cancel();
       return;
     }
@@ -99,9 +100,10 @@ UniqueFd FindConnectionSocket(const HttpConnection& connection) {
   return {};
 }
 
-RestDisconnectWatch::RestDisconnectWatch(HttpConnection connection, CallContext& call)
-    : thread_([connection = std::move(connection), &call](int stop_fd) {
-        watch(connection, call, stop_fd);
+RestDisconnectWatch::RestDisconnectWatch(HttpConnection connection, CallContext& call,
+                                         int shutdown_fd)
+    : thread_([connection = std::move(connection), &call, shutdown_fd](int stop_fd) {
+        watch(connection, call, stop_fd, shutdown_fd);
       }) {}
 
 }  // namespace agentfense::server

@@ -11,6 +11,10 @@
 //
 // A client that half-closes its sending side while waiting for the answer reads as gone
 // too, as with common HTTP servers and proxies that abort on a client's FIN.
+//
+// The gateway stopping cancels the call the same way (`shutdown_fd`, readable once it
+// stops): otherwise one open `audit?follow=true`, or an exec of `sleep 300`, kept the
+// server from exiting after SIGTERM for as long as the client stayed.
 #pragma once
 
 #include <httplib.h>
@@ -37,7 +41,8 @@ UniqueFd FindConnectionSocket(const HttpConnection& connection);
 
 class RestDisconnectWatch {
  public:
-  RestDisconnectWatch(HttpConnection connection, CallContext& call);
+  // `shutdown_fd`: -1, or an fd that becomes readable (for good) when the gateway stops.
+  RestDisconnectWatch(HttpConnection connection, CallContext& call, int shutdown_fd);
 
  private:
   WatchThread thread_;

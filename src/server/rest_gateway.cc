@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "server/call_context.h"
 #include "server/config/address_syntax.h"
 #include "server/rest_connection.h"
 #include "server/rest_connection_pool.h"
@@ -64,12 +65,16 @@ struct RestGateway::Impl {
   std::atomic<bool> serve_returned = false;         // listen_after_bind gave up (or was stopped)
   int listen_socket = -1;                           // set by the socket options callback at bind
   std::atomic<RestConnectionPool*> pool = nullptr;  // made by httplib at listen, freed by it
+  // Cancelled when the gateway stops: every call that runs a command or follows a trail
+  // watches it (RestCall::shutdown_fd) and is cancelled with it.
+  CallContext shutdown;
 };
 
 RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecurity security)
     : impl_(std::make_unique<Impl>(std::move(security.tls))) {
   AddRestRoutes(impl_->router, codebases, sandboxes);
   impl_->router.set_gate(security.gate);
+  impl_->router.set_shutdown_fd(impl_->shutdown.cancel_fd());
   httplib::Server& http = impl_->http;
   const RestRouter& router = impl_->router;
   // httplib's default pool is max(8, cores - 1) threads, and a request holds its thread
@@ -234,6 +239,10 @@ int RestGateway::listen(const std::string& address) {
 
 void RestGateway::stop() {
   if (!impl_->serve_thread.joinable()) return;
+  // Calls in flight that could run for as long as their client stays (a follow, an exec
+  // of up to runtime.max_timeout) end as if their client had gone, so the join below
+  // waits for seconds, not hours.
+  impl_->shutdown.cancel();
   // First, while the pool surely lives (httplib frees it when its accept loop returns,
   // which stop() below lets happen): an accept loop waiting for room must see the stop.
   if (RestConnectionPool* pool = impl_->pool) pool->stopping();

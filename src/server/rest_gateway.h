@@ -56,7 +56,9 @@ class RestGateway {
   // or unbindable address.
   int listen(const std::string& address);
 
-  // Stops accepting, waits for requests in flight (a running exec stream is finished).
+  // Stops accepting, cancels the calls in flight that run commands or follow trails (as a
+  // client disconnecting does: the command is killed, the follow ends), and waits for
+  // every request in flight.
   void stop();
 
  private:

@@ -93,7 +93,7 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
       allowed.insert(route.method);
       continue;
     }
-    RestCall call{request, {}, std::move(body), still_admitted};
+    RestCall call{request, {}, std::move(body), still_admitted, shutdown_fd_};
     for (size_t i = 0; i < route.param_names.size(); ++i) {
       call.path_params[route.param_names[i]] = match[i + 1];
     }

@@ -38,6 +38,9 @@ struct RestCall {
   // Whether the caller is still admitted, for calls that outlive admission
   // (credential_watch.h); null without a gate.
   StillAdmitted still_admitted;
+  // Readable once the gateway stops (-1 when nobody will stop it): a call that may run
+  // long (exec, follow) is cancelled then (rest_disconnect_watch.h).
+  int shutdown_fd = -1;
 
   const std::string& param(const std::string& name) const { return path_params.at(name); }
 };
@@ -53,6 +56,8 @@ class RestRouter {
   void Add(const std::string& method, const std::string& pattern, RestHandler handler);
   // Set before serving; null (the default) admits every request unauthenticated.
   void set_gate(CallGate* gate) { gate_ = gate; }
+  // Set before serving: RestCall::shutdown_fd of every call.
+  void set_shutdown_fd(int fd) { shutdown_fd_ = fd; }
 
   // Finds the route for `request` and runs it; 404/405 JSON when there is none.
   void Dispatch(const httplib::Request& request, httplib::Response& response,
@@ -68,6 +73,7 @@ class RestRouter {
   };
   std::vector<Route> routes_;
   CallGate* gate_ = nullptr;
+  int shutdown_fd_ = -1;
 };
 
 }  // namespace agentfense::server

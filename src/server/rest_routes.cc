@@ -51,7 +51,7 @@ RestHandler ExecJson(Call call) {
     MergeJsonIntoMessage(ReadWholeBody(rest.body), request);
     ApplyUrlParams(rest, request);
     CallContext context;
-    const RestDisconnectWatch watch(ConnectionOf(rest.http), context);
+    const RestDisconnectWatch watch(ConnectionOf(rest.http), context, rest.shutdown_fd);
     RunWhileAdmitted(rest.still_admitted, context,
                      [&] { response.set_content(MessageToJson(call(request, context)), kJson); });
   };
@@ -75,10 +75,10 @@ RestHandler ExecNdjson(Call call) {
     ApplyUrlParams(rest, request);
     StreamResponse<v1::ExecOutput>(
         response, kNdjson,
-        [call, request, connection = ConnectionOf(rest.http),
-         still_admitted = rest.still_admitted](const Emit<v1::ExecOutput>& emit) {
+        [call, request, connection = ConnectionOf(rest.http), still_admitted = rest.still_admitted,
+         shutdown_fd = rest.shutdown_fd](const Emit<v1::ExecOutput>& emit) {
           CallContext context;
-          const RestDisconnectWatch watch(connection, context);
+          const RestDisconnectWatch watch(connection, context, shutdown_fd);
           RunWhileAdmitted(still_admitted, context, [&] { call(request, context, emit); });
         },
         [](const v1::ExecOutput& output) { return MessageToJson(output) + "\n"; },
@@ -97,10 +97,10 @@ RestHandler AuditNdjson(SandboxApi& api) {
     ApplyUrlParams(rest, request);
     StreamResponse<v1::AuditEvent>(
         response, kNdjson,
-        [&api, request, connection = ConnectionOf(rest.http),
-         still_admitted = rest.still_admitted](const Emit<v1::AuditEvent>& emit) {
+        [&api, request, connection = ConnectionOf(rest.http), still_admitted = rest.still_admitted,
+         shutdown_fd = rest.shutdown_fd](const Emit<v1::AuditEvent>& emit) {
           CallContext context;
-          const RestDisconnectWatch watch(connection, context);
+          const RestDisconnectWatch watch(connection, context, shutdown_fd);
           RunWhileAdmitted(still_admitted, context,
                            [&] { api.GetAuditEvents(request, context, emit); });
         },

@@ -1,15 +1,20 @@
-"""Restart with persisted state; kill -9 and restart with nothing leaked; config errors."""
+"""Restart with persisted state; kill -9 and restart with nothing leaked; config errors;
+shutdown with REST calls in flight."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+import uuid
 
 import grpc
 import pytest
+import requests
 
 from conftest import make_codebase, make_sandbox, run
 from server_harness import (Server, agentfense_bin, common, descendants, mounts_under, reason_of,
@@ -65,6 +70,57 @@ def test_kill_9_then_restart_leaks_nothing(data_dir):
         assert srv.stop() == 0
     run_dir = os.path.join(data_dir, "run")  # storage.mount_path under a custom data dir
     assert os.path.isdir(run_dir) and os.listdir(run_dir) == [], "stopped sandboxes leave no run dir"
+
+
+def test_shutdown_ends_rest_follows_and_execs_in_flight(data_dir):
+    """One open REST `audit?follow=true`, or a REST exec of `sleep 300`, kept the server
+    running after SIGTERM for as long as its client stayed (still up after 120 s; gRPC
+    calls end within 5 s); its sandboxes were not stopped meanwhile either."""
+    srv = Server(data_dir).start()
+    sandbox_id = make_sandbox(srv, make_codebase(srv))
+    follow = requests.get(f"{srv.http}/v1/sandboxes/{sandbox_id}/audit",
+                          params={"follow": "true"}, stream=True, timeout=60)
+    assert follow.status_code == 200
+    seconds = f"300.{uuid.uuid4().int % 10**9:09d}"
+    answered = {}
+
+    def long_exec():
+        r = requests.post(f"{srv.http}/v1/sandboxes/{sandbox_id}/exec",
+                          json={"command": f"sleep {seconds}; echo done"}, timeout=60)
+        answered["exec"] = r.text
+
+    caller = threading.Thread(target=long_exec)
+    caller.start()
+    deadline = time.time() + 10
+    while not _sleeping(seconds) and time.time() < deadline:
+        time.sleep(0.05)
+    assert _sleeping(seconds), "the exec never started"
+    started = time.time()
+    assert srv.stop() == 0
+    assert time.time() - started < 15, time.time() - started
+    caller.join(timeout=10)
+    assert "done" not in answered["exec"], answered  # killed, as when a client goes away
+    assert not _sleeping(seconds)
+    list(follow.iter_lines())  # the follow ended with the server
+    stopped = [e for e in _trail(data_dir, sandbox_id) if e["op"] == "sandbox_stopped"]
+    assert stopped and stopped[-1]["why"] == "server shutdown", stopped
+
+
+def _trail(data_dir: str, sandbox_id: str) -> list[dict]:
+    with open(os.path.join(data_dir, "audit", f"{sandbox_id}.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _sleeping(seconds: str) -> bool:
+    """A host process runs exactly `sleep <seconds>`."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[:-1] == [b"sleep", seconds.encode()]:
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 @pytest.mark.parametrize("config, message", [
