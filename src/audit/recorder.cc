@@ -65,7 +65,7 @@ Recorder::~Recorder() {
 
 void Recorder::record(Event event) noexcept {
   std::lock_guard lock(mu_);
-  if (event.command.empty()) event.command = command_;
+  if (event.command.empty() && !commands_.empty()) event.command = commands_.back();
   const size_t bytes = bytes_of(event);
   if (queue_.size() >= capacity_ || queued_bytes_ + bytes > max_queued_bytes_) {
     ++dropped_;
@@ -79,13 +79,13 @@ void Recorder::record(Event event) noexcept {
 
 void Recorder::begin_command(const std::string& id) {
   std::lock_guard lock(mu_);
-  command_ = id;
+  commands_.push_back(id);
 }
 
 bool Recorder::end_command(const std::string& id) {
   {
     std::lock_guard lock(mu_);
-    if (command_ == id) command_.clear();
+    std::erase(commands_, id);
   }
   return request_pass(true);
 }

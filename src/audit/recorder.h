@@ -61,7 +61,8 @@ class Recorder {
   ~Recorder();  // writes and syncs everything recorded, repeats included
 
   void record(Event event) noexcept;
-  // Events recorded from now on carry `id` as their command.
+  // Events recorded from now on carry `id` as their command (until a later one begins,
+  // or it ends: then the latest of those still running).
   void begin_command(const std::string& id);
   // Writes the command's repeat counts and syncs; false if the disk refused.
   bool end_command(const std::string& id);
@@ -112,7 +113,10 @@ class Recorder {
   std::condition_variable done_;
   std::deque<Event> queue_;
   size_t queued_bytes_ = 0;
-  std::string command_;
+  // Commands begun and not yet ended, in the order they began; events carry the last.
+  // When it ends, one still running gets the events again (an API file call during an
+  // agent's long command once left the rest of that command's events untagged).
+  std::vector<std::string> commands_;
   std::uint64_t dropped_ = 0;
   std::uint64_t denied_dropped_ = 0;  // of dropped_
   std::atomic<std::uint64_t> dropped_total_{0};

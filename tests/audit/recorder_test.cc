@@ -85,6 +85,30 @@ TEST(Recorder, TheSameEventOfTwoCommandsIsCountedOnEachCommandsLine) {
   std::filesystem::remove(path);
 }
 
+// A ReadSandboxFile (its own command) during an agent's long command: once it ended,
+// the rest of the agent's events were tagged with no command at all.
+TEST(Recorder, WhenTheLatestCommandEndsAnEarlierOneStillRunningIsTaggedAgain) {
+  const std::string path = temp_path();
+  std::filesystem::remove(path);
+  Recorder recorder(path, "sb_1");
+  recorder.begin_command("c1");
+  recorder.record(read_of("/a"));
+  recorder.begin_command("c2");
+  recorder.record(read_of("/b"));
+  ASSERT_TRUE(recorder.end_command("c2"));
+  recorder.record(read_of("/c"));
+  ASSERT_TRUE(recorder.end_command("c1"));
+  recorder.record(read_of("/d"));
+  ASSERT_TRUE(recorder.sync());
+  const auto events = events_in(path);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0]["cmd"], "c1");
+  EXPECT_EQ(events[1]["cmd"], "c2");
+  EXPECT_EQ(events[2]["cmd"], "c1");
+  EXPECT_FALSE(events[3].contains("cmd") && events[3]["cmd"].is_string()) << events[3];
+  std::filesystem::remove(path);
+}
+
 TEST(Recorder, AFullQueueDropsCountsAndSaysSo) {
   const std::string path = temp_path();
   std::filesystem::remove(path);

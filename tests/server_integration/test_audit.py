@@ -444,6 +444,27 @@ def test_file_api_calls_are_security_events_and_own_their_file_events(server, co
     assert len({write["cmd"], reads[0]["cmd"], reads[1]["cmd"]}) == 3
 
 
+def test_a_file_api_call_during_a_command_leaves_its_later_events_tagged(server, codebase):
+    """A WriteSandboxFile is a command of its own; when it ended during an agent's longer
+    command, the rest of that command's events were left with no cmd."""
+    sandbox_id = make_sandbox(server, codebase)
+    session = server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox_id))
+    agent = threading.Thread(target=lambda: server.sandboxes.SessionExec(sb.SessionExecRequest(
+        session_id=session.id, command="sleep 1.5; cat .env; true")))
+    agent.start()
+    time.sleep(0.5)
+    server.sandboxes.WriteSandboxFile(sb.WriteSandboxFileRequest(
+        sandbox_id=sandbox_id, path="/output/api.txt", content=b"from api"))
+    agent.join(timeout=30)
+    trail = events(server, sandbox_id)
+    command = [e for e in trail if e["op"] == "session_exec"][0]
+    write = [e for e in trail if e["op"] == "write_file"][0]
+    probes = [e for e in trail if e.get("path") == "/.env"]
+    assert probes and {e.get("cmd") for e in probes} == {command["cmd"]}, probes
+    assert command["cmd"] != write["cmd"]
+    server.sandboxes.DestroySession(sb.DestroySessionRequest(session_id=session.id))
+
+
 def test_cli_server_mode(server, codebase):
     sandbox_id = make_sandbox(server, codebase)
     run(server, sandbox_id, "cat .env")
