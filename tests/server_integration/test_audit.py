@@ -442,6 +442,10 @@ def test_file_api_calls_are_security_events_and_own_their_file_events(server, co
     opened = [e for e in trail if e["kind"] == "file" and e.get("path") == "/README.md"]
     assert opened and {e["cmd"] for e in opened} == {reads[0]["cmd"]}, opened
     assert len({write["cmd"], reads[0]["cmd"], reads[1]["cmd"]}) == 3
+    # The ops are known to the filters (a filter on an op the trail does not write is
+    # refused as one that could never match).
+    assert [e["op"] for e in events(server, sandbox_id, op="write_file")] == ["write_file"]
+    assert len(events(server, sandbox_id, op="read_file")) == 2
 
 
 def test_a_file_api_call_during_a_command_leaves_its_later_events_tagged(server, codebase):

@@ -61,7 +61,8 @@ def test_denied_events_past_the_limit_are_still_written_within_a_reserve(small_t
         run(server, sandbox_id, "cat .env; cat README.md; mv output/report.txt README.md; true")
         with open(trail) as f:
             events = [json.loads(line) for line in f]
-        probe = [e for e in events if e.get("cmd") == "c2" and e["kind"] == "file"]
+        second = [e for e in events if e["kind"] == "security" and e["op"] == "exec"][1]["cmd"]
+        probe = [e for e in events if e.get("cmd") == second and e["kind"] == "file"]
         assert {(e["op"], e["path"], e["outcome"]) for e in probe} == {
             ("lookup", "/.env", "denied"), ("rename", "/output/report.txt", "denied")}, probe
         # Its allowed events (the read of README.md) are counted, none of them as denied.
