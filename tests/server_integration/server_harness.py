@@ -229,12 +229,19 @@ class Server:
     def assert_nothing_left(self, pids: list[int]) -> None:
         deadline = time.time() + 10
         while time.time() < deadline:
-            alive = [p for p in pids if os.path.exists(f"/proc/{p}")
-                     and "Z" not in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1][:3]]
+            alive = [p for p in pids if running(p)]
             if not alive and not mounts_under(self.data_dir):
                 return
             time.sleep(0.1)
         raise AssertionError(f"left behind: processes {alive}, mounts {mounts_under(self.data_dir)}")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie; a process that ends while it is looked at is not."""
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def serving(prefix: str, config: str = "", **server_kw) -> Iterator[Server]:
