@@ -76,7 +76,7 @@ int run_command(const RunArgs& args) {
     // The sandbox's rules and limits open the trail, before the fs process writes its
     // first event.
     if (args.audit.empty()) return;
-    audit.emplace(args.audit, args.dir, sandbox_id);
+    audit.emplace(args.audit, sandbox_id);
     audit->created(local.rules, spec);
   };
   LocalSandbox sandbox(local);

@@ -2,17 +2,10 @@
 
 #include <unistd.h>
 
-#include "cli/trail_location.h"
 #include "policy/policy_file.h"
 
 namespace agentfense::cli {
 namespace {
-
-audit::TrailFile open_outside(const std::string& path, const std::string& dir,
-                              std::string sandbox) {
-  check_trail_outside(path, dir);
-  return audit::TrailFile(path, std::move(sandbox));
-}
 
 std::string command_text(const std::vector<std::string>& argv) {
   std::string text;
@@ -22,8 +15,8 @@ std::string command_text(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-RunAudit::RunAudit(const std::string& path, const std::string& dir, std::string sandbox)
-    : trail_(open_outside(path, dir, std::move(sandbox))) {}
+RunAudit::RunAudit(const std::string& path, std::string sandbox)
+    : trail_(path, std::move(sandbox)) {}
 
 void RunAudit::write(audit::Event event) {
   event.kind = audit::kKindSecurity;

@@ -16,9 +16,9 @@ namespace agentfense::cli {
 
 class RunAudit {
  public:
-  // Refuses (UserError) a trail inside DIR: the agent could read it, or write its own
-  // lines into it.
-  RunAudit(const std::string& path, const std::string& dir, std::string sandbox);
+  // `path` was checked to lie outside the codebase when the run's options were read
+  // (local_sandbox_spec, trail_location.h).
+  RunAudit(const std::string& path, std::string sandbox);
 
   void created(const std::vector<policy::Rule>& rules, const runtime::ExecSpec& spec);
   void finished(const runtime::ExecSpec& spec, const runtime::ExecResult& result,

@@ -32,8 +32,7 @@ void check_single_link(const std::string& trail) {
                     " hard links: another name for it could be inside DIR");
 }
 
-}  // namespace
-
+// The trail's directory, resolved: where a file there would really be.
 std::string resolved_parent(const std::string& trail) {
   std::filesystem::path parent = std::filesystem::absolute(trail).parent_path();
   std::error_code error;
@@ -43,6 +42,8 @@ std::string resolved_parent(const std::string& trail) {
                     " cannot be resolved: " + error.message());
   return real;
 }
+
+}  // namespace
 
 void add_audit_max_bytes_option(CLI::App& app, std::string& value) {
   app.add_option("--audit-max-bytes", value,

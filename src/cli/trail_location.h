@@ -22,7 +22,4 @@ void add_audit_max_bytes_option(CLI::App& app, std::string& value);
 // The option's value in bytes; 0 = no limit. Throws UserError naming the flag.
 std::int64_t audit_max_bytes(const std::string& value);
 
-// The trail's directory, resolved: where a file there would really be.
-std::string resolved_parent(const std::string& trail);
-
 }  // namespace agentfense::cli
