@@ -98,4 +98,15 @@ void add_paths(nlohmann::ordered_json& details, const std::string& key, const Pa
   if (left_out > 0) details[key + "_omitted"] = left_out;
 }
 
+// What the sync after a command (or an API file write) did, from its
+// CommitChangesResponse: the paths committed, and those kept in the write layer because
+// the rules allow no commit (commit_denied) or the codebase changed under them
+// (commit_conflicts).
+template <typename Commit>
+void add_sync_paths(nlohmann::ordered_json& details, const Commit& commit) {
+  add_paths(details, "committed", commit.applied(), commit.applied_omitted());
+  add_paths(details, "commit_denied", commit.denied(), commit.denied_omitted());
+  add_paths(details, "commit_conflicts", commit.conflicts(), commit.conflicts_omitted());
+}
+
 }  // namespace agentfense::server

@@ -31,12 +31,7 @@ nlohmann::ordered_json exec_details(const std::string& command, const std::strin
       {"pids_limit_reached", r.pids_limit_reached},
       {"stdout_truncated", r.stdout_truncated},
       {"stderr_truncated", r.stderr_truncated}};
-  add_paths(details, "committed", outcome.commit.applied(), outcome.commit.applied_omitted());
-  // What the command wrote where the rules allow no commit, or what the codebase changed
-  // under it: kept in the write layer, not synced.
-  add_paths(details, "commit_denied", outcome.commit.denied(), outcome.commit.denied_omitted());
-  add_paths(details, "commit_conflicts", outcome.commit.conflicts(),
-            outcome.commit.conflicts_omitted());
+  add_sync_paths(details, outcome.commit);
   return details;
 }
 

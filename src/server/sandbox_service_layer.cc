@@ -167,10 +167,7 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
     after_commit(live->codebase_id(), request.sandbox_id(), outcome.commit);
     nlohmann::ordered_json details = {
         {"cmd", outcome.command_id}, {"path", path}, {"bytes", request.content().size()}};
-    const v1::CommitChangesResponse& commit = outcome.commit;
-    add_paths(details, "committed", commit.applied(), commit.applied_omitted());
-    add_paths(details, "commit_denied", commit.denied(), commit.denied_omitted());
-    add_paths(details, "commit_conflicts", commit.conflicts(), commit.conflicts_omitted());
+    add_sync_paths(details, outcome.commit);
     return details;
   });
   return info;
