@@ -112,12 +112,7 @@ TenantScope::CreateSlot TenantScope::create_slot(const Principal& principal, Cre
     // gives its slot back, so one that is no longer under way is already counted. In the
     // other order a create could finish between the two reads and be counted by neither
     // (8 concurrent creates under a quota of 2 made 3, 6 % of runs under ASan).
-    std::int64_t under_way = 0;
-    {
-      const std::lock_guard guard(mutex_);
-      if (const auto found = creating_.find(key); found != creating_.end())
-        under_way = found->second;
-    }
+    const std::int64_t under_way = creating_now(key);
     const std::int64_t made = codebase ? ownership_.codebases_of(principal.id)
                                        : ownership_.open_sessions_of(principal.id);
     if (made + under_way >= limit) {
@@ -125,9 +120,20 @@ TenantScope::CreateSlot TenantScope::create_slot(const Principal& principal, Cre
       over_quota(principal, std::to_string(limit) + " open sessions", "sessions", limit);
     }
   }
+  return counted_slot(key, 1);
+}
+
+std::int64_t TenantScope::creating_now(const std::pair<std::string, Creating>& key) {
   const std::lock_guard guard(mutex_);
-  ++creating_[key];
-  return CreateSlot(*this, principal.id, kind, 1);
+  const auto found = creating_.find(key);
+  return found == creating_.end() ? 0 : found->second;
+}
+
+TenantScope::CreateSlot TenantScope::counted_slot(const std::pair<std::string, Creating>& key,
+                                                  std::int64_t amount) {
+  const std::lock_guard guard(mutex_);
+  creating_[key] += amount;
+  return CreateSlot(*this, key.first, key.second, amount);
 }
 
 TenantScope::CreateSlot TenantScope::sandbox_disk_slot(const Principal& principal,
@@ -151,11 +157,7 @@ TenantScope::CreateSlot TenantScope::sandbox_disk_slot(const Principal& principa
                  : a + b;
     };
     // Creates under way first, then what exists (see create_slot).
-    std::int64_t held = 0;
-    {
-      const std::lock_guard guard(mutex_);
-      if (const auto found = creating_.find(key); found != creating_.end()) held = found->second;
-    }
+    std::int64_t held = creating_now(key);
     for (const std::int64_t recorded : ownership_.sandbox_disk_quotas_of(principal.id))
       held = add(held, recorded > 0 ? recorded : unrecorded_bytes);
     if (add(held, disk_bytes) > limit)
@@ -166,9 +168,7 @@ TenantScope::CreateSlot TenantScope::sandbox_disk_slot(const Principal& principa
                          format_size(limit) + "); destroy some or ask less (resources.disk_bytes)",
                      kReasonQuotaExceeded);
   }
-  const std::lock_guard guard(mutex_);
-  creating_[key] += disk_bytes;
-  return CreateSlot(*this, principal.id, Creating::kSandboxDisk, disk_bytes);
+  return counted_slot(key, disk_bytes);
 }
 
 TenantScope::CreateSlot::~CreateSlot() {

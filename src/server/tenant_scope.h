@@ -144,6 +144,9 @@ class TenantScope {
   // Serializes a principal's quota checks (with the counting of the slot they hand
   // out), so concurrent calls cannot both pass a check.
   std::unique_lock<std::mutex> lock_quota(const std::string& principal_id);
+  // The creates of `key` under way (CreateSlot), and one more of `amount` counted.
+  std::int64_t creating_now(const std::pair<std::string, Creating>& key);
+  CreateSlot counted_slot(const std::pair<std::string, Creating>& key, std::int64_t amount);
   // Counts one more call of the caller in `counts`, or refuses past `limit` (0: none):
   // "principal P already DOING N (quotas.QUOTA L); ADVICE".
   RunningSlot running_slot(std::map<std::string, std::int64_t>& counts, std::int64_t limit,
