@@ -56,10 +56,8 @@ void validate_limits(const v1::ResourceLimits& r) {
   if (r.cpu_quota() > runtime::kCpuPeriod * cpus)
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "resources.cpu_quota " + std::to_string(r.cpu_quota()) +
-                       " is more than this "
-                       "host's " +
-                       std::to_string(cpus) + " CPUs (" + std::to_string(runtime::kCpuPeriod) +
-                       " per CPU)");
+                       " is more than this host's " + std::to_string(cpus) + " CPUs (" +
+                       std::to_string(runtime::kCpuPeriod) + " per CPU)");
   if (r.cpu_quota() > 0 && r.cpu_quota() < runtime::kMinCpuQuota)
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "resources.cpu_quota " + std::to_string(r.cpu_quota()) +

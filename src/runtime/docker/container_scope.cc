@@ -1,10 +1,7 @@
 #include "runtime/docker/container_scope.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
-#include <cstring>
-#include <filesystem>
 #include <mutex>
 
 #include "common/errors.h"
@@ -12,20 +9,9 @@
 #include "common/unique_fd.h"
 #include "runtime/docker/container_bash.h"
 #include "runtime/landlock_domain.h"
+#include "supervisor/sibling_binary.h"
 
 namespace agentfense::runtime::docker {
-namespace {
-
-constexpr const char* kHelperName = "agentfense-scope";
-
-std::string host_helper_path() {
-  std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) throw SystemError("read /proc/self/exe", error.value());
-  return (self.parent_path() / kHelperName).string();
-}
-
-}  // namespace
 
 std::string install_scope_helper(pid_t init_pid) {
   if (landlock_abi() == 0) {
@@ -38,13 +24,11 @@ std::string install_scope_helper(pid_t init_pid) {
     });
     return "";
   }
-  const std::string path = host_helper_path();
+  // Every command of a Docker sandbox starts through it: installed beside this binary
+  // (UserError naming both when it is missing).
+  const std::string path = supervisor::sibling_binary("agentfense-scope");
   const UniqueFd source(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!source)
-    throw UserError("cannot open " + path + " (" + std::strerror(errno) +
-                    "): the Docker runtime starts every command through it; install it "
-                    "next to " +
-                    std::filesystem::path(path).parent_path().string());
+  if (!source) throw SystemError("open " + path, errno);
   const UniqueFd dir = open_runtime_dir(init_pid);
   return install_execute_only_copy(dir.get(), source.get(), "scope");
 }
