@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import threading
 import subprocess
 import tempfile
 import time
@@ -598,28 +597,91 @@ def test_a_sessions_leftovers_cannot_touch_a_later_exec(server, codebase):
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
 
 
-def test_output_that_never_arrives_is_not_reported_whole(server, codebase, dockerd):
-    # The shell reports on its own channel; the output comes through dockerd. With dockerd
-    # stalled past the 30 s the fences may take, a command came back as exit 0 with its
-    # output missing, and that output opened the next command's result (attack sweep F3).
+THIEF = r"""
+import os, time
+log = open("/tmp/thief.log", "a", buffering=1)
+readers = []
+for fd in (1, 2):
+    try:
+        readers.append(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK))
+        log.write(f"reopen {fd} reached\n")
+    except OSError as e:
+        log.write(f"reopen {fd} blocked {e.strerror}\n")
+    os.set_blocking(fd, False)
+    readers.append(fd)  # the inherited fd itself: a socket reads what is sent to us
+stolen = open("/tmp/stolen", "ab", buffering=0)
+end = time.time() + 8
+while time.time() < end:
+    for fd in readers:
+        try:
+            stolen.write(os.read(fd, 65536))
+        except OSError:
+            pass
+    time.sleep(0.01)
+"""
+
+
+def test_a_background_job_cannot_read_later_session_output(server, codebase):
+    # The shell's stdout was the exec's pipe, which containerd hands to the exec's user:
+    # a job a command left reopened /proc/self/fd/1 for reading and took later commands'
+    # output and fences, so results came back as exit 0 with their output missing
+    # (attack sweep F4). Output now travels on sockets of the shell's own.
+    from conftest import upload
+    upload(server, codebase, "thief.py", THIEF.encode())
+    sandbox_id = docker_sandbox(server, codebase)
+    try:
+        session = session_of(server, sandbox_id)
+        assert sh(server, session, "python3 /workspace/thief.py &").exit_code == 0
+        time.sleep(0.5)
+        for n in range(6):
+            r = sh(server, session, f"echo CALLER-OUT-{n}; echo CALLER-ERR-{n} >&2; (exit {n})")
+            assert (r.exit_code, r.stdout, r.stderr) == (n, f"CALLER-OUT-{n}\n",
+                                                         f"CALLER-ERR-{n}\n"), r
+        time.sleep(8)
+        log = sh(server, session, "cat /tmp/thief.log").stdout
+        assert log.count("blocked") == 2 and "reached" not in log, log
+        stolen = sh(server, session, "cat /tmp/stolen").stdout
+        assert "CALLER" not in stolen and "AF" not in stolen, stolen
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_session_output_does_not_wait_for_dockerd(server, codebase, dockerd):
+    # The output came through dockerd: with dockerd stalled past the 30 s its fences may
+    # take, a command came back as exit 0 with its output missing, and that output opened
+    # the next command's result (attack sweep F3). The output no longer passes through
+    # dockerd: a command of a running session needs nothing of it.
     sandbox_id = docker_sandbox(server, codebase)
     session = session_of(server, sandbox_id)
     try:
         assert sh(server, session, "echo warm").stdout == "warm\n"
         os.kill(dockerd.proc.pid, signal.SIGSTOP)
-        resume = threading.Timer(33, os.kill, (dockerd.proc.pid, signal.SIGCONT))
-        resume.start()
         try:
-            first = sh(server, session, "echo FIRST-OUTPUT")
+            started = time.monotonic()
+            first = sh(server, session, "echo FIRST-OUTPUT; (exit 4)")
+            assert time.monotonic() - started < 10
         finally:
-            resume.join()
-        assert first.exit_code == 0  # what the shell reported
-        assert first.stdout_truncated and "replaced" in first.stderr, first
+            os.kill(dockerd.proc.pid, signal.SIGCONT)
+        assert (first.exit_code, first.stdout, first.stdout_truncated) == (
+            4, "FIRST-OUTPUT\n", False), first
         second = sh(server, session, "echo SECOND")
         assert (second.exit_code, second.stdout) == (0, "SECOND\n"), second
     finally:
         os.kill(dockerd.proc.pid, signal.SIGCONT)
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_output_a_command_shut_is_not_reported_whole(server, dsandbox):
+    # A command can end its session's output (shutdown of the socket it inherited): the
+    # fence after it can then never arrive. The result says so, and the shell is replaced
+    # rather than reporting a later command's output as this one's.
+    session = session_of(server, dsandbox)
+    shut = ("trap '' PIPE; python3 -c 'import os, socket; "
+            "socket.socket(fileno=os.dup(1)).shutdown(socket.SHUT_WR)'; echo gone")
+    r = sh(server, session, shut)
+    assert r.stdout_truncated and "replaced" in r.stderr and "gone" not in r.stdout, r
+    second = sh(server, session, "echo SECOND")
+    assert (second.exit_code, second.stdout) == (0, "SECOND\n"), second
 
 
 def test_session_env_reaches_commands_not_the_driver(server, forge_sandbox, codebase):

@@ -6,6 +6,9 @@
 
 #include <array>
 #include <cerrno>
+#include <functional>
+#include <optional>
+#include <vector>
 
 #include "common/errors.h"
 #include "runtime/docker/container_scope.h"
@@ -15,6 +18,7 @@
 #include "runtime/docker/output_capture.h"
 #include "runtime/docker/session_link.h"
 #include "runtime/docker/session_scripts.h"
+#include "runtime/docker/shell_output.h"
 #include "runtime/execute_only_shell.h"
 
 namespace agentfense::runtime::docker {
@@ -23,23 +27,51 @@ namespace {
 using std::chrono::steady_clock;
 
 constexpr auto kReadyTimeout = std::chrono::seconds(30);
-// After its report, how long a command's last output may take to come through dockerd.
+// After its report, how long a command's last output may take to arrive (output that a
+// job the command left keeps the socket too full for).
 constexpr auto kFenceTimeout = std::chrono::seconds(30);
 constexpr auto kEndTimeout = std::chrono::seconds(5);
 constexpr int kNoExitCode = 128 + SIGKILL;  // dockerd no longer knows it
 
-// One incarnation of the shell: its exec, its channel, and the output filters. The
-// stream's sink stays pointed at the filters; `capture` is the command running now.
+// One incarnation of the shell: its exec, its channel, its output connections, and the
+// output filters. The exec's stream carries only what the shell writes before it has
+// connected (startup errors); both go through the filters; `capture` is the command
+// running now.
 class ContainerShell final : public SessionShell {
  public:
   ContainerShell(RunningContainer& container, LaunchedExec launched, SessionLink channel)
       : container_(container), exec(std::move(launched)), link(std::move(channel)) {
-    exec.stream->set_sink([this](Stream which, std::string_view data) {
-      FenceFilter& filter = which == Stream::kStdout ? out : err;
-      filter.feed(data, [this, which](std::string_view kept) {
-        if (capture) capture->add(which, kept);
-      });
-    });
+    exec.stream->set_sink([this](Stream which, std::string_view data) { filter(which, data); });
+  }
+
+  // Once the link has accepted the shell's connections.
+  void connect_output() {
+    output.emplace(link, [this](Stream which, std::string_view data) { filter(which, data); });
+  }
+
+  // Moves output until one of `watched` is readable (its index) or the deadline passes.
+  std::optional<std::size_t> pump_until_readable(std::span<const int> watched,
+                                                 SessionDeadline deadline) {
+    for (;;) {
+      const auto ready = pump_once(watched, deadline);
+      if (!ready) return std::nullopt;
+      if (*ready >= kOutputs) return *ready - kOutputs;
+      output->read_from(*ready);
+    }
+  }
+  // Moves output until `done()` holds (true), both output sockets end or the deadline
+  // passes (false unless done() holds by then).
+  bool pump_output_until(const std::function<bool()>& done, SessionDeadline deadline) {
+    while (!done() && output && !output->ended()) {
+      const auto ready = pump_once({}, deadline);
+      if (!ready) break;
+      output->read_from(*ready);
+    }
+    return done();
+  }
+  void drain_available() {
+    exec.stream->drain_available();
+    if (output) output->read_available();
   }
 
   std::unique_ptr<SessionCommand> begin(const CommandId& id, const std::string& command,
@@ -63,7 +95,10 @@ class ContainerShell final : public SessionShell {
   void kill_all() override { exec.cgroup->kill_all(); }
   void terminate() override {
     kill_all();
-    exec.stream->drain(steady_clock::now() + kEndTimeout);
+    const auto deadline = steady_clock::now() + kEndTimeout;
+    exec.stream->drain(deadline);
+    // Every holder of the sockets is dead: they reach their end.
+    (void)pump_output_until([] { return false; }, deadline);
   }
   int exit_status() override {
     return exec_exit_code(container_.engine(), exec.id, steady_clock::now() + kEndTimeout)
@@ -73,9 +108,27 @@ class ContainerShell final : public SessionShell {
   RunningContainer& container_;  // outlives the session's shells
   LaunchedExec exec;
   SessionLink link;
+  std::optional<ShellOutput> output;  // once connected
   FenceFilter out, err;
   OutputCapture* capture = nullptr;
   std::string startup_stderr_;
+
+ private:
+  static constexpr std::size_t kOutputs = 2;  // the output sockets come first in a poll
+
+  void filter(Stream which, std::string_view data) {
+    FenceFilter& filter = which == Stream::kStdout ? out : err;
+    filter.feed(data, [this, which](std::string_view kept) {
+      if (capture) capture->add(which, kept);
+    });
+  }
+  // One wait: the index of the first ready fd among the output sockets then `watched`.
+  std::optional<std::size_t> pump_once(std::span<const int> watched, SessionDeadline deadline) {
+    std::vector<int> fds = {-1, -1};
+    if (output) fds = {output->fds()[0], output->fds()[1]};
+    fds.insert(fds.end(), watched.begin(), watched.end());
+    return exec.stream->pump_until_readable(fds, deadline);
+  }
 };
 
 // One command: its output is what the filters let through up to its fences.
@@ -103,14 +156,14 @@ class StreamCommand final : public SessionCommand {
   }
   std::optional<std::size_t> pump_until_readable(std::span<const int> watched,
                                                  SessionDeadline deadline) override {
-    return shell_.exec.stream->pump_until_readable(watched, deadline);
+    return shell_.pump_until_readable(watched, deadline);
   }
   // The fences were written before the report: once they are through, so is all of the
   // command's output.
   bool finish() override {
     ContainerShell& shell = shell_;
-    return shell.exec.stream->pump_until([&shell] { return shell.out.seen() && shell.err.seen(); },
-                                         steady_clock::now() + kFenceTimeout);
+    return shell.pump_output_until([&shell] { return shell.out.seen() && shell.err.seen(); },
+                                   steady_clock::now() + kFenceTimeout);
   }
   // Output the fence never closed off is this command's too.
   void drain_ended() override {
@@ -178,20 +231,20 @@ std::unique_ptr<SessionShell> DockerSession::start_shell(const std::string& star
     shell->terminate();
     throw SystemError(std::string(error.what()) + ": " + shell->err.take_held(), error.code());
   }
+  shell->connect_output();
   // The report may have come with the token already.
   for (std::optional<StatusMessage> message = shell->link.receive();
        !message || message->kind != StatusMessage::Kind::kReady; message = shell->link.receive()) {
     const std::array watched = {shell->link.fd(), shell->exec.pidfd.get()};
-    const auto ready = shell->link.closed()
-                           ? std::optional<std::size_t>(1)
-                           : shell->exec.stream->pump_until_readable(watched, deadline);
+    const auto ready = shell->link.closed() ? std::optional<std::size_t>(1)
+                                            : shell->pump_until_readable(watched, deadline);
     if (!ready) throw SystemError("session shell did not become ready", ETIMEDOUT);
     if (*ready == 1) {
       shell->terminate();
       throw SystemError("session shell exited while starting: " + shell->err.take_held(), ECHILD);
     }
   }
-  shell->exec.stream->drain_available();
+  shell->drain_available();
   shell->startup_stderr_ = shell->err.take_held();
   (void)shell->out.take_held();
   return shell;

@@ -6,10 +6,10 @@
 //
 // The shell is one exec of the image's bash (session_scripts.h) in a tracking cgroup of
 // its own (exec_launch.h); commands and reports travel on its private channel
-// (session_link.h), output on the exec's stream, cut per command by fences
-// (fence_filter.h). Nothing a command starts can report a result (docs/security.md).
-// The run/abort/replace loop is every runtime's (session_driver.h); this file is how it
-// reaches a shell in a container.
+// (session_link.h), output on two connections of its own (shell_output.h), cut per
+// command by fences (fence_filter.h). Nothing a command starts can report a result
+// (docs/security.md). The run/abort/replace loop is every runtime's (session_driver.h); this file
+// is how it reaches a shell in a container.
 #pragma once
 
 #include <memory>

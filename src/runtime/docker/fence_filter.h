@@ -1,8 +1,9 @@
-// A docker session's output reaches us through dockerd, later than the shell's report on
-// its own channel (session_link.h), so the report alone cannot say that all of a
-// command's output has arrived. After each command the driver writes a fence, "\x1eAF
-// <seq> <nonce>\x1e", to its stdout and to its stderr; each is one pipe, kept in order
-// all the way, so a command's output on a stream is exactly what precedes its fence.
+// A docker session's output reaches us on two connections of its own (shell_output.h),
+// apart from the shell's report on its channel (session_link.h), so the report alone
+// cannot say that all of a command's output has arrived. After each command the driver
+// writes a fence, "\x1eAF <seq> <nonce>\x1e", to its stdout and to its stderr; each is
+// one stream, kept in order, so a command's output on it is exactly what precedes its
+// fence.
 // The nonce is the command's secret (the channel carried it), so no process the command
 // started can write the fence early. What follows a fence (a background job still
 // writing) is held and becomes the next command's output, as it would under bwrap.

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -49,12 +51,26 @@ int millis_until(SessionLink::Clock::time_point deadline) {
 }
 
 // Compares without an early exit, so timing says nothing about how much matched.
-bool same_token(const std::string& presented, const std::string& token) {
+bool same_token(std::string_view presented, std::string_view token) {
   if (presented.size() != token.size()) return false;
   unsigned char difference = 0;
   for (std::size_t i = 0; i < token.size(); ++i)
     difference |= static_cast<unsigned char>(presented[i] ^ token[i]);
   return difference == 0;
+}
+
+constexpr int kChannel = -1;  // the role of the connection that carries commands
+
+// Which of the shell's connections a token line opens: kChannel, 0 (stdout) or 1
+// (stderr); nullopt when it is not one of the shell's.
+std::optional<int> role_of(std::string_view line, std::string_view token) {
+  if (line.size() == token.size())
+    return same_token(line, token) ? std::optional<int>(kChannel) : std::nullopt;
+  const std::string_view role = line.substr(std::min(line.size(), token.size()));
+  if (!same_token(line.substr(0, token.size()), token)) return std::nullopt;
+  if (role == " 1") return 0;
+  if (role == " 2") return 1;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -81,7 +97,10 @@ void SessionLink::accept_shell(Clock::time_point deadline) {
     std::string line;
   };
   std::vector<Candidate> candidates;
-  while (!connection_) {
+  const auto all_connected = [this] { return connection_ && outputs_[0].fd && outputs_[1].fd; };
+  // The longest token line: "<token> 1\n".
+  const std::size_t longest_line = token_.size() + 3;
+  while (!all_connected()) {
     std::vector<pollfd> fds = {{listener_.get(), POLLIN, 0}};
     for (const Candidate& c : candidates) fds.push_back({c.fd.get(), POLLIN, 0});
     const int timeout_ms = millis_until(deadline);
@@ -98,18 +117,23 @@ void SessionLink::accept_shell(Clock::time_point deadline) {
       if (got > 0) c.line.append(chunk, static_cast<std::size_t>(got));
       const auto newline = c.line.find('\n');
       const bool complete = newline != std::string::npos;
-      if (complete && same_token(c.line.substr(0, newline), token_)) {
+      const std::optional<int> role =
+          complete ? role_of(std::string_view(c.line).substr(0, newline), token_) : std::nullopt;
+      // What follows the line is the channel's first report or the first output.
+      const std::string_view rest = std::string_view(c.line).substr(complete ? newline + 1 : 0);
+      if (role == kChannel && !connection_) {
         connection_ = std::move(c.fd);
-        buffer_.append(
-            std::string_view(c.line).substr(newline + 1));  // its first report may follow
-        break;
+        buffer_.append(rest);
+      } else if (role && *role != kChannel && !outputs_.at(*role).fd) {
+        outputs_.at(*role) = {std::move(c.fd), std::string(rest)};
+      } else if (!complete && got > 0 && c.line.size() <= longest_line) {
+        continue;  // the line is still coming
       }
-      // A wrong token, a line too long to be one, or a connection that closed: not the
-      // shell.
-      if (complete || got <= 0 || c.line.size() > token_.size() + 1)
-        candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
+      // Taken, or not the shell: a wrong token, a role already connected, a line too
+      // long to be one, or a connection that closed.
+      candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
     }
-    if (connection_ || !(fds[0].revents & POLLIN)) continue;
+    if (all_connected() || !(fds[0].revents & POLLIN)) continue;
     UniqueFd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!accepted) continue;  // EAGAIN: the connection went away again
     if (candidates.size() == kMaxCandidates) candidates.erase(candidates.begin());

@@ -1,6 +1,9 @@
 // A docker session shell's private channel (the role session_channel.h plays for bwrap):
 // one TCP connection on 127.0.0.1 *inside the container's network namespace*, which
-// carries commands to the shell and its reports back ("R", "D<seq> <nonce> <code> <cwd>").
+// carries commands to the shell and its reports back ("R", "D<seq> <nonce> <code> <cwd>"),
+// and two more on the same listener that are the shell's stdout and stderr
+// (shell_output.h): the commands' output does not travel on the exec's pipes, which any
+// process a command leaves behind could reopen for reading through /proc/self/fd/1.
 //
 // Why it cannot be reached by anything a command starts (docs/security.md, Sessions):
 //  - we create the listening socket from the host, in the container's namespace, and
@@ -16,7 +19,9 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -35,9 +40,17 @@ class SessionLink {
   int port() const { return port_; }
   const std::string& token() const { return token_; }
 
-  // Waits for the connection that presents the token (others are dropped), then stops
-  // listening. Throws SystemError(ETIMEDOUT) at the deadline.
+  // Waits for the shell's three connections, each presenting the token and its role
+  // ("<token>" the channel, "<token> 1" stdout, "<token> 2" stderr; others are dropped),
+  // then stops listening. Throws SystemError(ETIMEDOUT) at the deadline.
   void accept_shell(Clock::time_point deadline);
+
+  // The shell's stdout (0) or stderr (1) connection, with what came after its token line.
+  struct Output {
+    UniqueFd fd;
+    std::string head;
+  };
+  Output take_output(std::size_t which) { return std::move(outputs_.at(which)); }
 
   int fd() const { return connection_.get(); }
   // Sends one framed command; throws SystemError when the shell stops reading in time.
@@ -55,6 +68,7 @@ class SessionLink {
   int port_ = 0;
   std::string token_;
   UniqueFd connection_;
+  std::array<Output, 2> outputs_;
   StatusBuffer buffer_;
   bool closed_ = false;
 };

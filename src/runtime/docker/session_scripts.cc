@@ -8,10 +8,13 @@ namespace {
 // $@ = stage 2's argv.
 constexpr const char* kPrelude = R"BASH(builtin printf .
 IFS=' ' builtin read -r __af_port __af_token || exit 125
-exec 3<>"/dev/tcp/127.0.0.1/$__af_port" || exit 125
+__af_link="/dev/tcp/127.0.0.1/$__af_port"
+exec 3<>"$__af_link" 4>"$__af_link" 5>"$__af_link" || exit 125
 builtin printf '%s\n' "$__af_token" >&3
-exec 0</dev/null
-builtin unset __af_port __af_token
+builtin printf '%s 1\n' "$__af_token" >&4
+builtin printf '%s 2\n' "$__af_token" >&5
+exec 0</dev/null 1>&4 2>&5 4>&- 5>&-
+builtin unset __af_port __af_token __af_link
 exec "$@"
 )BASH";
 

@@ -1,7 +1,9 @@
 // The bash that a docker session runs, in two stages:
 //  1. the prelude writes kReadyMarker (exec_launch.h), reads "<port> <token>" from its
-//     stdin, connects to the channel (session_link.h) with /dev/tcp and presents the
-//     token, points stdin at /dev/null and execs stage 2 with the connection as fd 3;
+//     stdin, opens the channel and its stdout and stderr connections (session_link.h,
+//     shell_output.h) with /dev/tcp, presenting the token on each, points stdin at
+//     /dev/null and stdout/stderr at those connections, and execs stage 2 with the
+//     channel as fd 3;
 //  2. the driver loop every runtime runs (session_driver_script.h), in its container
 //     form: a fence (fence_filter.h) on stdout and stderr after each command.
 // Both stages run from the execute-only copy of the image's bash (container_bash.h),
