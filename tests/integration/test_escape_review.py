@@ -79,6 +79,34 @@ def test_development_preset_never_reveals_secrets_at_any_depth(runner, repo, sec
     assert (repo / "docs" / "sub" / "new.md").read_text() == "new\n"
 
 
+def test_development_preset_keeps_git_usable_but_never_host_executable(runner, repo):
+    # A writable .git let an agent plant commands the human's next git command runs
+    # (core.fsmonitor, hooks, a .git file pointing elsewhere), applied with the changes
+    # or committed by the agent itself through MCP. History stays writable.
+    script = (
+        "cd /workspace && echo more >> README.md && git add README.md && "
+        "git -c user.email=a@b -c user.name=agent commit -qm by-agent && echo COMMITTED; "
+        "git config core.fsmonitor 'touch /tmp/pwned' 2>/dev/null || echo CONFIG-REFUSED; "
+        "echo '#!/bin/sh' 2>/dev/null > .git/hooks/post-checkout || echo HOOK-REFUSED; "
+        "echo x 2>/dev/null > .git/info/exclude || echo EXCLUDE-REFUSED; "
+        "echo .. 2>/dev/null > .git/commondir || echo COMMONDIR-REFUSED; "
+        "printf 'gitdir: ../evil\\n' 2>/dev/null > output/.git || echo GITFILE-REFUSED; "
+        "mkdir output/sub 2>/dev/null; cd output/sub && "
+        "{ git init -q 2>/dev/null && echo INIT-DONE || echo INIT-REFUSED; }")
+    config_before = (repo / ".git" / "config").read_text()
+    result = runner.sh(repo, script, ["--preset", "development", "--env", "HOME=/tmp",
+                                      "--changes", "apply"])
+    for word in ("COMMITTED", "CONFIG-REFUSED", "HOOK-REFUSED", "EXCLUDE-REFUSED",
+                 "COMMONDIR-REFUSED", "GITFILE-REFUSED", "INIT-REFUSED"):
+        assert word in result.stdout.split(), result.describe()
+    assert (repo / ".git" / "config").read_text() == config_before
+    assert not (repo / ".git" / "hooks" / "post-checkout").exists()
+    assert not (repo / ".git" / "commondir").exists() and not (repo / "output" / ".git").exists()
+    log = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(repo), "log",
+                          "--format=%an %s"], capture_output=True, text=True, check=True)
+    assert log.stdout.splitlines()[0] == "agent by-agent", log.stdout
+
+
 def test_a_directory_holding_only_hidden_files_looks_deleted_but_stays(runner, repo, secrets):
     # config/secrets/ is hidden as a whole: `rm -rf` cannot even name it, and removing the
     # visible rest of config/ never reaches it.

@@ -111,8 +111,9 @@ def test_sqlite_and_git_work_in_writable_area(runner, repo):
               "c.commit(); print(c.execute('select x from t').fetchone()[0])\" && "
               "git init -q g && cd g && echo a > a && git add a && "
               "git -c user.email=a@b -c user.name=a commit -qm one && git log --oneline | wc -l")
-    # development, not agent-safe: agent-safe hides .git at any depth, so `git init` fails.
-    result = runner.sh(repo, script, ["--preset", "development", "--env", "HOME=/tmp",
+    # full-access: agent-safe hides .git at any depth and development keeps .git/config
+    # read-only, so `git init` fails under both.
+    result = runner.sh(repo, script, ["--preset", "full-access", "--env", "HOME=/tmp",
                                       "--changes", "discard"])
     assert result.stdout.split() == ["42", "1"], result.describe()
 
@@ -125,7 +126,7 @@ def test_git_commit_of_more_files_than_the_fd_cache_holds(runner, repo):
               "for i in $(seq 5000); do echo \"file $i\" > f$i; done && git add . && "
               "git -c user.email=a@b -c user.name=a commit -qm many && git fsck && "
               "git cat-file -p HEAD:f1 && git ls-files | wc -l")
-    result = runner.sh(repo, script, ["--preset", "development", "--env", "HOME=/tmp",
+    result = runner.sh(repo, script, ["--preset", "full-access", "--env", "HOME=/tmp",
                                       "--changes", "discard", "--timeout", "300"])
     assert result.returncode == 0, result.describe()
     assert result.stdout.split() == ["file", "1", "5000"], result.describe()

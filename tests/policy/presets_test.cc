@@ -47,6 +47,9 @@ INSTANTIATE_TEST_SUITE_P(
                       PresetCase{"agent-safe", "/.git", true, Level::kNone},
                       PresetCase{"agent-safe", "/.git/HEAD", false, Level::kNone},
                       PresetCase{"agent-safe", "/vendor/x/.git/config", false, Level::kNone},
+                      // A file named .git ("gitdir: ...") would point the human's git at a
+                      // directory the agent wrote.
+                      PresetCase{"agent-safe", "/output/.git", false, Level::kNone},
                       PresetCase{"agent-safe", "/.gitignore", false, Level::kRead}));
 
 INSTANTIATE_TEST_SUITE_P(
@@ -60,6 +63,22 @@ INSTANTIATE_TEST_SUITE_P(
                       PresetCase{"development", "/x/secrets/y", false, Level::kNone},
                       PresetCase{"development", "/x/id.key", false, Level::kNone},
                       PresetCase{"development", "/.git/HEAD", false, Level::kWrite},
+                      PresetCase{"development", "/.git/index.lock", false, Level::kWrite},
+                      PresetCase{"development", "/.git/objects/ab/cdef", false, Level::kWrite},
+                      PresetCase{"development", "/.git/refs/heads/topic", false, Level::kWrite},
+                      PresetCase{"development", "/.git/logs/HEAD", false, Level::kWrite},
+                      // What makes the host's git run commands stays read-only.
+                      PresetCase{"development", "/.git", true, Level::kRead},
+                      PresetCase{"development", "/.git/config", false, Level::kRead},
+                      PresetCase{"development", "/.git/hooks/pre-commit", false, Level::kRead},
+                      PresetCase{"development", "/.git/info/exclude", false, Level::kRead},
+                      PresetCase{"development", "/.git/commondir", false, Level::kRead},
+                      PresetCase{"development", "/.git/rebase-merge/git-rebase-todo", false,
+                                 Level::kRead},
+                      PresetCase{"development", "/vendor/x/.git/config", false, Level::kRead},
+                      PresetCase{"development", "/output/.git", false, Level::kRead},
+                      // Secrets outrank it: a repository inside a hidden directory stays hidden.
+                      PresetCase{"development", "/secrets/.git/objects/ab/cd", false, Level::kNone},
                       PresetCase{"view-only", "/a/b", false, Level::kView},
                       PresetCase{"view-only", "/.env", false, Level::kView}));
 

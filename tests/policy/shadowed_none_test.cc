@@ -59,7 +59,7 @@ TEST(ShadowedNone, UserRuleAtThePresetsPriorityShadowsItsSecrets) {
   rules.push_back(glob("/config/**", Level::kRead, 100));
   EXPECT_EQ(warnings(rules, files({"/config/.env.prod", "/config/app.yaml"})),
             std::vector<std::string>{"rule 4 (**/.env* -> none) is overridden at "
-                                     "/config/.env.prod by rule 10 (/config/** -> read): give "
+                                     "/config/.env.prod by rule 11 (/config/** -> read): give "
                                      "rule 4 priority >= 101"});
 }
 
