@@ -261,6 +261,7 @@ class Committer {
         check_syscall(::mkdirat(current.get(), segment.c_str(), 0700), "mkdir " + walked);
         set_dir_mode(current.get(), segment,
                      committed_mode(upper_st ? upper_st->st_mode : 0755, std::nullopt));
+        inherit_owner(current.get(), segment, std::nullopt);
         next =
             ::openat(current.get(), segment.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }

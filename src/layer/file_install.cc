@@ -141,12 +141,26 @@ std::optional<StagedFile> stage_file(int upper_parent, int base_parent, const st
   UniqueFd parent(check_syscall(::fcntl(base_parent, F_DUPFD_CLOEXEC, 3), "dup"));
   StagedFile staged(std::move(parent), name, temp_name(), installed);
   build_file(upper_parent, name, *upper_st, installed.mode, base_parent, staged.temp_, false);
+  inherit_owner(base_parent, staged.temp_, base_st);
   return staged;
 }
 
 mode_t committed_mode(mode_t upper_mode, std::optional<mode_t> base_mode) {
   const mode_t inherited = base_mode ? (*base_mode & (S_IWGRP | S_IWOTH | S_ISVTX)) : 0;
   return upper_mode & (0755 | inherited);
+}
+
+void inherit_owner(int parent, const std::string& name,
+                   const std::optional<struct stat>& replaced) {
+  if (::geteuid() != 0) return;
+  struct stat owner {};
+  if (replaced)
+    owner = *replaced;
+  else
+    check_syscall(::fstat(parent, &owner), "stat the directory of " + name);
+  // The entry was made with no setuid/setgid bits (committed_mode), so chown clears none.
+  check_syscall(::fchownat(parent, name.c_str(), owner.st_uid, owner.st_gid, AT_SYMLINK_NOFOLLOW),
+                "chown " + name);
 }
 
 void set_dir_mode(int parent_fd, const std::string& name, mode_t mode) {
@@ -170,6 +184,7 @@ Installed install_entry(int upper_parent, int base_parent, const std::string& na
   }
   TempEntry temp(base_parent, temp_name());
   build_entry(upper_parent, name, *upper_st, installed.mode, base_parent, temp.name());
+  inherit_owner(base_parent, temp.name(), base_st);
   if (base_st && new_is_dir != old_is_dir) {
     // rename(2) cannot replace a directory by a file or vice versa; exchanging keeps
     // the switch atomic, and the old entry is then removed under the temp name.

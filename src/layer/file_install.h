@@ -3,6 +3,7 @@
 // so readers of the base see either the old or the new entry, never a partial file.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -62,6 +63,13 @@ std::optional<StagedFile> stage_file(int upper_parent, int base_parent, const st
 void sync_staged(int base_fd);
 // fsync of a directory (its entries durable).
 void sync_dir(int dir_fd);
+
+// As root, gives `name` in `parent` the owner of the entry it replaces (`replaced`), else
+// of `parent` itself, so that a commit by root (`sudo agentfense run --changes apply`, a
+// root server serving a user's directory in place) leaves the user's files theirs and
+// their new files in their directories theirs. Anyone else commits as themselves, as a
+// native write would.
+void inherit_owner(int parent, const std::string& name, const std::optional<struct stat>& replaced);
 
 // Sets a directory's permission bits (exactly `mode & 07777`) without following a
 // symlink at `name`.

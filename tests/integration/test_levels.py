@@ -4,8 +4,10 @@ Policy used here: agent-safe plus docs/*.md at `view`, so the sample repo has al
 levels: .env (none), docs/*.md (view), src/ (read), output/ (write).
 """
 
+import os
 import re
 import stat
+import subprocess
 
 import pytest
 
@@ -103,6 +105,23 @@ def test_apply_keeps_file_modes(runner, repo):
                  "chmod 755 /workspace/output/tool.sh", "--changes", "apply")
     assert result.returncode == 0, result.describe()
     assert stat.S_IMODE((repo / "output" / "tool.sh").stat().st_mode) & 0o111
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root commits another user's files")
+def test_apply_as_root_leaves_the_users_files_theirs(runner, repo):
+    # `sudo agentfense run --changes apply` on a user's checkout replaced their files with
+    # root-owned ones and created root-owned directories they could not clean up.
+    nobody = 65534
+    subprocess.run(["chown", "-R", f"{nobody}:{nobody}", str(repo)], check=True)
+    result = run(runner, repo, "echo more >> /workspace/README.md && "
+                 "mkdir -p /workspace/output/new/sub && echo f > /workspace/output/new/sub/f && "
+                 "ln -s f /workspace/output/new/sub/link",
+                 "--rule", "/README.md=write:50", "--changes", "apply")
+    assert result.returncode == 0, result.describe()
+    for rel in ("README.md", "output/new", "output/new/sub", "output/new/sub/f",
+                "output/new/sub/link"):
+        st = os.lstat(repo / rel)
+        assert (st.st_uid, st.st_gid) == (nobody, nobody), (rel, st.st_uid, result.describe())
 
 
 def test_sqlite_and_git_work_in_writable_area(runner, repo):
