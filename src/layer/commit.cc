@@ -1,9 +1,7 @@
 // commit: apply a sandbox's changes to its base, file by file, under the rules of
 // DESIGN.md "Layers": write permission, conflict detection, no symlink following.
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/file.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,8 @@
 #include "layer/changes.h"
 #include "layer/entry_io.h"
 #include "layer/file_install.h"
+#include "layer/git_layout.h"
+#include "layer/link_target.h"
 #include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
 
@@ -166,8 +166,14 @@ class Committer {
       if (auto conflict = check_conflict(change, base_parent.get(), parts.name)) return conflict;
       UniqueFd upper_parent = upper_dirs_.open(parts.parent);
       if (change.type == 'l') {
-        if (auto refusal = check_link_target(parts, read_link_at(upper_parent.get(), parts.name)))
-          return refusal;
+        if (auto reason = link_target_refusal(base_fd_, scope_, parts.parent,
+                                              read_link_at(upper_parent.get(), parts.name)))
+          return Refusal{false, *reason};
+      }
+      if (change.type == 'f' || change.type == 'l') {
+        if (auto reason =
+                git_head_refusal(upper_parent.get(), parts.name, change.type, parts.parent))
+          return Refusal{false, *reason};
       }
       // A directory over a base directory merges; anything else over one replaces it.
       if (change.type != 'd') {
@@ -382,63 +388,6 @@ class Committer {
       forget_stamp(path);
     }
     return emptied;
-  }
-
-  // A symlink reaches the codebase only when its target stays inside it: relative,
-  // climbing ("..") only at its start and no higher than the link's own directory's
-  // depth, and not resolving outside the base (through symlinks already there) when the
-  // kernel follows it.
-  //
-  // Why no ".." after a name: "s/../../x" is inside by its text only if "s" is a
-  // directory. A name that is missing or a directory now may be a symlink later (in this
-  // commit, sorted after the link, or in the next one): out/a -> d/s/../../../etc/passwd
-  // was committed, then d/s -> ../.., and the host's out/a led to /etc/passwd. With
-  // climbing only at the start every committed link lands inside from its own (real)
-  // directory and then only descends, through links that were held to the same rule.
-  std::optional<Refusal> check_link_target(const PathParts& link, const std::string& target) const {
-    if (target.empty() || target.front() == '/') {
-      return Refusal{false, "symlink target is absolute (" + target + ")"};
-    }
-    const std::vector<std::string> parent_segments = path_segments(link.parent);
-    std::size_t depth = parent_segments.size();
-    std::string relative_parent;  // the link's directory, relative to the base root
-    for (const std::string& segment : parent_segments) relative_parent += segment + "/";
-    bool descended = false;
-    for (const std::string_view segment : split_segments(target)) {
-      if (segment.empty() || segment == ".") continue;
-      if (segment != "..") {
-        descended = true;
-      } else if (descended) {
-        return Refusal{false, "symlink target climbs after a name (" + target +
-                                  "): only a leading ../ may climb"};
-      } else if (depth == 0) {
-        return Refusal{false, "symlink target leaves the codebase (" + target + ")"};
-      } else {
-        --depth;
-      }
-    }
-    open_how how{};
-    how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH;
-    const std::string resolved = relative_parent + target;
-    const long fd = ::syscall(SYS_openat2, base_fd_, resolved.c_str(), &how, sizeof how);
-    if (fd >= 0) {
-      ::close(static_cast<int>(fd));  // only asked where it leads
-    } else if (errno == EXDEV || errno == ELOOP) {
-      return Refusal{false, "symlink target resolves outside the codebase (" + target + ")"};
-    }
-    // ENOENT and the like: a dangling link that stays inside is fine.
-    return std::nullopt;
-  }
-
-  static std::vector<std::string_view> split_segments(std::string_view text) {
-    std::vector<std::string_view> segments;
-    for (std::size_t start = 0;;) {
-      const std::size_t slash = text.find('/', start);
-      segments.push_back(text.substr(start, slash - start));
-      if (slash == std::string_view::npos) return segments;
-      start = slash + 1;
-    }
   }
 
   static std::string mode_note(const Installed& installed) {

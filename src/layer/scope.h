@@ -28,6 +28,10 @@ class Scope {
   bool writable(std::string_view path, bool is_dir) const {
     return level(path, is_dir) == policy::Level::kWrite;
   }
+  // Some path beneath directory `path` may be below read, by the rules alone.
+  bool below_may_be_unreadable(std::string_view path) const {
+    return policy_.below_may_be_unreadable(path);
+  }
 
  private:
   policy::Level level(std::string_view path, bool is_dir) const {

@@ -8,8 +8,8 @@
 
 #include "common/errors.h"
 #include "policy/compiled_rule.h"
-#include "policy/reserved_names.h"
 #include "policy/re2_options.h"
+#include "policy/reserved_names.h"
 
 namespace agentfense::policy {
 namespace {
@@ -206,6 +206,26 @@ bool Policy::may_match_below(int rule, std::string_view dir_path) const {
   return compiled_->compiled.at(static_cast<std::size_t>(rule))
       .shape.reach(path_segments(dir_path), dir_path)
       .may_match_below;
+}
+
+bool Policy::below_may_be_unreadable(std::string_view dir_path) const {
+  const std::vector<std::string_view> segments = path_segments(dir_path);
+  // The best rule granting read or write to the whole subtree; without one, some path
+  // below may match no rule at all, which is none.
+  int cover_rank = -1;
+  for (std::size_t i = 0; i < compiled_->rules.size(); ++i) {
+    const int rank = compiled_->rank[i];
+    if (compiled_->rules[i].level >= Level::kRead && rank > cover_rank &&
+        compiled_->compiled[i].shape.reach(segments, dir_path).matches_all_below)
+      cover_rank = rank;
+  }
+  if (cover_rank < 0) return true;
+  for (std::size_t i = 0; i < compiled_->rules.size(); ++i) {
+    if (compiled_->rules[i].level < Level::kRead && compiled_->rank[i] > cover_rank &&
+        compiled_->compiled[i].shape.reach(segments, dir_path).may_match_below)
+      return true;
+  }
+  return false;
 }
 
 }  // namespace agentfense::policy

@@ -77,6 +77,10 @@ class Policy {
   // True when rule `rule` may match some path strictly beneath directory `dir_path`
   // (conservative: false only when its pattern rules that out).
   bool may_match_below(int rule, std::string_view dir_path) const;
+  // True unless every path strictly beneath directory `dir_path` is certainly at least
+  // `read`, as far as the patterns alone can tell: a commit refuses a symlink to such a
+  // directory, which would carry what the sandbox cannot see to whoever follows it.
+  bool below_may_be_unreadable(std::string_view dir_path) const;
 
  private:
   struct Compiled;

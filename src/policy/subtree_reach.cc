@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include "policy/char_class.h"
 #include "policy/re2_options.h"
 
 namespace agentfense::policy {
@@ -19,10 +20,14 @@ void skip_empty_globstars(const Alternative& alternative, std::vector<bool>& sta
 
 RuleShape::RuleShape(const std::vector<GlobAlternative>& alternatives, PatternType type)
     : type_(type) {
+  const std::string lone_star_regex = char_class_regex(any_segment_byte()) + "*";
   for (const GlobAlternative& glob : alternatives) {
     Alternative alternative;
     for (const GlobSegment& segment : glob) {
-      Segment compiled{.globstar = segment.globstar, .matcher = nullptr, .literal = {}};
+      Segment compiled{.globstar = segment.globstar,
+                       .any_name = !segment.globstar && segment.regex == lone_star_regex,
+                       .matcher = nullptr,
+                       .literal = {}};
       if (segment.literal) {
         compiled.literal = segment.literal_text;  // most segments: no regex to build
       } else if (!segment.globstar) {
@@ -98,9 +103,14 @@ SubtreeReach RuleShape::glob_reach(const Alternative& alternative,
   // Remaining pattern segments can always consume at least one more path segment
   // (assuming every segment glob matches some name: conservative).
   for (std::size_t i = 0; i < end; ++i) reach.may_match_below = reach.may_match_below || states[i];
-  // Remaining pattern made only of "**" matches any continuation.
-  for (std::size_t i = end; i-- > 0 && alternative[i].globstar;) {
-    reach.matches_all_below = reach.matches_all_below || states[i];
+  // Remaining pattern made only of "**" matches any continuation; so does one made of
+  // "**" and one lone "*" (every path below has a segment for the "*" to take, and the
+  // "**" absorb the rest). A lone "*" alone takes only direct children.
+  std::size_t stars = 0, globstars = 0;
+  for (std::size_t i = end; i-- > 0 && (alternative[i].globstar || alternative[i].any_name);) {
+    ++(alternative[i].globstar ? globstars : stars);
+    if (stars == 0 || (stars == 1 && globstars > 0))
+      reach.matches_all_below = reach.matches_all_below || states[i];
   }
   // One more segment, of any name: the pattern ends there when a state can consume
   // exactly that segment (a "**" staying put, or a segment glob advancing).

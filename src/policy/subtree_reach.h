@@ -48,6 +48,7 @@ class RuleShape {
  private:
   struct Segment {
     bool globstar = false;
+    bool any_name = false;              // a lone "*": matches every name
     std::unique_ptr<re2::RE2> matcher;  // a segment with wildcards; null otherwise
     std::string literal;                // a segment without: the one name it matches
     bool matches(std::string_view name) const;

@@ -160,6 +160,39 @@ def test_commit_refuses_fifos_and_symlinks_leading_out(attack, repo):
     assert result.returncode != 0, "a refused change must fail the run: " + result.describe()
 
 
+def test_commit_refuses_symlinks_to_what_the_sandbox_cannot_read(attack, repo):
+    # output/report -> ../.env was committed: every sandbox's rules still hid the target,
+    # but on the host whatever follows links (cat, tar -h, an upload of output/) read the
+    # secret. A link to a directory that may hold hidden paths carries them the same way.
+    result = attack("cd /workspace/output && ln -s ../.env env-link && "
+                    "ln -s ../config/secrets/db.txt db-link && ln -s ../config cfg-link && "
+                    "ln -s ../docs docs-link && ln -s ../src/app.py app-link")
+    output = repo / "output"
+    for refused in ("env-link", "db-link", "cfg-link", "docs-link"):
+        assert not os.path.lexists(output / refused), result.describe()
+    assert os.readlink(output / "app-link") == "../src/app.py"
+    assert "symlink target is not readable in the sandbox (../.env)" in result.stderr, (
+        result.describe())
+    assert "a directory holding paths the sandbox cannot read (../config)" in result.stderr, (
+        result.describe())
+
+
+@pytest.mark.parametrize("head", ["echo 'ref: refs/heads/main' > bare/HEAD",
+                                  "printf '%040d' 0 > bare/HEAD", "ln -s refs/heads/main bare/HEAD"])
+def test_commit_never_makes_a_directory_a_git_repository(attack, repo, head):
+    # Writing only output/, the agent laid out output/bare as a bare repository whose
+    # config ran its command for the human's next git command there (a prompt running git
+    # status on cd). The HEAD that makes git take it for one is refused.
+    result = attack("cd /workspace/output && mkdir -p bare/objects bare/refs/heads && "
+                    f"{head} && printf '[core]\\n\\tfsmonitor = touch /tmp/x\\n' > bare/config")
+    bare = repo / "output" / "bare"
+    assert (bare / "config").exists() and not os.path.lexists(bare / "HEAD"), result.describe()
+    assert "would make /output/bare a git repository" in result.stderr, result.describe()
+    found = subprocess.run(["git", "-c", "safe.directory=*", "rev-parse", "--absolute-git-dir"],
+                           cwd=bare, capture_output=True, text=True)
+    assert found.stdout.strip() == str(repo / ".git"), found
+
+
 def every_committed_link_resolves_inside(repo: Path) -> list[str]:
     """The symlinks on the host below output/ that resolve outside the codebase."""
     root = os.path.realpath(repo)

@@ -100,5 +100,47 @@ TEST(Descendants, NoneDirectoryWithVisibleChildStaysNone) {
   EXPECT_TRUE(decision.descendants_may_be_visible);
 }
 
+// Policy::below_may_be_unreadable: what a committed symlink to a directory may lead to.
+struct UnreadableCase {
+  std::string name;
+  std::vector<Rule> rules;
+  std::string dir;
+  bool unreadable;
+};
+
+class BelowUnreadable : public ::testing::TestWithParam<UnreadableCase> {};
+
+TEST_P(BelowUnreadable, SaysWhetherSomethingBelowMayBeHiddenOrViewOnly) {
+  const UnreadableCase& c = GetParam();
+  EXPECT_EQ(Policy::compile(c.rules).below_may_be_unreadable(c.dir), c.unreadable);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BelowUnreadable,
+    ::testing::Values(
+        UnreadableCase{"AllRead", {glob("**/*", Level::kRead)}, "/src", false},
+        UnreadableCase{"AllWrite", preset_rules("full-access"), "/", false},
+        // "*" alone takes only direct children: a grandchild matches no rule.
+        UnreadableCase{"ChildrenOnly", {glob("/src/*", Level::kRead)}, "/src", true},
+        UnreadableCase{"StarThenGlobstar", {glob("/src/*/**", Level::kRead)}, "/src", false},
+        // Secrets may sit in any directory.
+        UnreadableCase{"AgentSafe", kAgentSafe, "/src", true},
+        // Paths matching no rule are none.
+        UnreadableCase{"PartialCover", kPythonOnly, "/src", true},
+        UnreadableCase{"ViewBelow",
+                       {glob("**/*", Level::kRead), glob("/docs/**", Level::kView, 5)},
+                       "/docs",
+                       true},
+        // A view rule the covering rule outranks cannot win below.
+        UnreadableCase{"Outranked",
+                       {glob("/docs/*.md", Level::kView), glob("/docs/**", Level::kWrite, 5)},
+                       "/docs",
+                       false},
+        UnreadableCase{"ElsewhereOnly",
+                       {glob("**/*", Level::kRead), glob("/keys/**", Level::kNone, 100)},
+                       "/src",
+                       false}),
+    [](const auto& info) { return info.param.name; });
+
 }  // namespace
 }  // namespace agentfense::policy
