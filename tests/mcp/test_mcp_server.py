@@ -297,3 +297,24 @@ def test_the_review_at_exit_shows_names_and_content_inert(
     assert not any(line.startswith("  added FORGED") for line in shown.splitlines()), shown
     assert '"/output/n\\n  added FORGED"' in shown, shown
     assert "\\x1b[2Jcleared" in shown, shown
+
+
+def test_a_name_that_is_not_utf8_is_diffed_and_committed_by_its_quoted_form(
+        agentfense: str, tenants: TenantServer, sandbox: str, tmp_path: Path) -> None:
+    """The tools decode a quoted path to its bytes; over --server it must go back on the
+    wire quoted (the REST API carries UTF-8 only), or diff and commit would fail."""
+    async def main() -> None:
+        async with session_on(agentfense, [*server_args(tenants, sandbox), "--allow-commit",
+                                           "--changes", "discard"], tmp_path / "err") as session:
+            structured(await session.call_tool("run", {
+                "command": "printf payload > output/caf$(printf '\\377'); echo b > output/b"}))
+            listed = sorted(c["path"] for c in
+                            structured(await session.call_tool("changes", {}))["changes"])
+            assert listed == ['"/output/caf\\377"', "/output/b"]
+            diff = structured(await session.call_tool("diff", {"paths": [listed[0]]}))["diff"]
+            assert "payload" in diff and "output/b" not in diff
+            done = structured(await session.call_tool("commit", {"paths": [listed[0]]}))
+            assert done["applied"] == [listed[0]], done
+            assert [c["path"] for c in
+                    structured(await session.call_tool("changes", {}))["changes"]] == ["/output/b"]
+    anyio.run(main)

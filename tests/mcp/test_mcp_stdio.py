@@ -293,3 +293,30 @@ def test_commit_and_discard_with_allow_commit(
     run_async(main)
     assert "change(s)" not in errlog.read_text()  # nothing left to review at exit
     assert (repo / ".env").read_text().startswith(secret)
+
+
+def test_a_name_that_is_not_utf8_is_selected_by_its_listed_quoted_form(
+        agentfense: str, repo: Path, tmp_path: Path) -> None:
+    """`changes` lists such a name git-quoted ("/output/caf\\377"); diff and commit took
+    that as a literal name and selected nothing (an empty diff, nothing applied)."""
+    errlog = tmp_path / "err"
+
+    async def main() -> None:
+        async with stdio_session(agentfense, repo, errlog, "--allow-commit",
+                                 "--changes", "discard") as session:
+            structured(await session.call_tool("run", {
+                "command": "printf payload > output/caf$(printf '\\377'); echo b > output/b"}))
+            listed = sorted(c["path"] for c in
+                            structured(await session.call_tool("changes", {}))["changes"])
+            assert listed == ['"/output/caf\\377"', "/output/b"]
+            diff = structured(await session.call_tool("diff", {"paths": [listed[0]]}))["diff"]
+            assert "payload" in diff and "output/b" not in diff
+            # The /workspace/ prefix works inside the quotes too.
+            out = structured(await session.call_tool(
+                "commit", {"paths": ['"/workspace/output/caf\\377"']}))
+            assert out["applied"] == [listed[0]], out
+            bad = await session.call_tool("diff", {"paths": ['"/output/caf\\9"']})
+            assert bad.is_error and "malformed quoted path" in text_of(bad)
+    run_async(main)
+    assert (repo / "output" / "caf\udcff").read_bytes() == b"payload"
+    assert not (repo / "output" / "b").exists()

@@ -262,6 +262,14 @@ namespace {
 
 // An int64 count of the REST API's JSON (proto3 JSON writes int64 as a string); 0 when
 // absent or not a count.
+// The server takes a path that is not UTF-8 in its git-quoted wire form (proto3
+// strings must be UTF-8), as its ListChanges gave it.
+std::vector<std::string> wire_paths(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const std::string& path : paths) out.push_back(path_to_wire(path));
+  return out;
+}
+
 std::size_t count_in(const json& answer, const char* key) {
   const auto it = answer.find(key);
   if (it == answer.end()) return 0;
@@ -298,15 +306,15 @@ layer::control::Reply RemoteSandboxAccess::control(const layer::control::Request
     }
     case Op::kDiff: {
       std::string query;
-      for (const std::string& path : request.paths)
+      for (const std::string& path : wire_paths(request.paths))
         query += (query.empty() ? "?paths=" : "&paths=") + url_escape(path);
       reply.diff = tool_call(client_, "GET", sandbox_path() + "/diff" + query, nullptr)
                        .value("diff", std::string());
       return reply;
     }
     case Op::kCommit: {
-      const json answer =
-          tool_call(client_, "POST", sandbox_path() + "/commit", {{"paths", request.paths}});
+      const json answer = tool_call(client_, "POST", sandbox_path() + "/commit",
+                                    {{"paths", wire_paths(request.paths)}});
       using Strings = std::vector<std::string>;
       using Map = std::map<std::string, std::string>;
       reply.commit.applied = answer.value("applied", Strings());

@@ -1,6 +1,8 @@
 #include "cli/mcp/review_schema.h"
 
 #include "cli/mcp/workspace_script.h"
+#include "common/errors.h"
+#include "common/text_safety.h"
 
 namespace agentfense::cli::mcp {
 
@@ -25,10 +27,28 @@ nlohmann::json string_list_schema() {
   return {{"type", "array"}, {"items", {{"type", "string"}}}};
 }
 
+namespace {
+
+// `changes` names a path that is not UTF-8 git-quoted ("/output/caf\377"), as the API
+// does, so that quoted form must select it again: decode it before normalizing, or it
+// would be taken as a literal name starting with '"' and select nothing.
+std::string change_path(const nlohmann::json& raw) {
+  const std::string text = raw.get<std::string>();
+  std::string path;
+  try {
+    path = path_from_wire(text);
+  } catch (const UserError& error) {
+    throw ToolFailure(std::string("bad path: ") + error.what());
+  }
+  return workspace_path({{"path", path}}, "path", true).api;
+}
+
+}  // namespace
+
 std::vector<std::string> paths_argument(const nlohmann::json& args) {
   std::vector<std::string> paths;
   for (const auto& raw : args.value("paths", nlohmann::json::array()))
-    paths.push_back(workspace_path({{"path", raw}}, "path", true).api);
+    paths.push_back(change_path(raw));
   return paths;
 }
 

@@ -13,7 +13,9 @@ nlohmann::json paths_input_schema(const char* what);
 nlohmann::json no_input_schema();
 nlohmann::json string_list_schema();
 
-// The "paths" argument, normalized ("src/a" and "/workspace/src/a" -> "/src/a").
+// The "paths" argument, normalized ("src/a" and "/workspace/src/a" -> "/src/a"); a
+// git-quoted path (as `changes` lists a name that is not UTF-8) is decoded to its raw
+// bytes first.
 std::vector<std::string> paths_argument(const nlohmann::json& args);
 
 }  // namespace agentfense::cli::mcp
