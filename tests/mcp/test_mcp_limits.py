@@ -69,3 +69,22 @@ def test_files_that_are_not_regular_and_offsets_past_int64_are_refused(agentfens
         assert "offset must be an integer" in huge["result"]["content"][0]["text"], huge
     finally:
         raw.close()
+
+
+def test_max_entries_past_int64_is_refused_naming_it(agentfense: str, repo: Path) -> None:
+    """max_entries of 2^63 or more wrapped negative: `head -n 0`, then resize() to 2^64-1
+    entries threw std::length_error ("vector::_M_default_append") out of list_files."""
+    raw = RawStdio(agentfense, repo)
+    try:
+        raw.initialize()
+        for call_id, huge in enumerate([2**63, 2**64 - 1], start=1):
+            reply = tool_call(raw, call_id, "list_files", {"max_entries": huge})
+            assert reply["result"].get("isError"), reply
+            text = reply["result"]["content"][0]["text"]
+            assert "max_entries must be an integer" in text, reply
+        fine = tool_call(raw, 3, "list_files", {"max_entries": 2**63 - 1})
+        assert not fine["result"].get("isError"), fine
+        assert fine["result"]["structuredContent"]["entries"], fine
+    finally:
+        code, stderr = raw.close()
+    assert code == 0, stderr

@@ -39,7 +39,7 @@ json list_files(const json& args, ToolCall& call) {
   const WorkspacePath dir = workspace_path(args, "path", true);
   const bool recursive = args.value("recursive", false);
   const std::int64_t max_entries =
-      std::min(args.value("max_entries", kDefaultMaxEntries), kMostEntries);
+      std::min(count_of(args, "max_entries", kDefaultMaxEntries), kMostEntries);
   const runtime::ExecResult result =
       run_script(call, kScript, {dir.inside, recursive ? "" : "1", std::to_string(max_entries + 1)},
                  std::nullopt, call.sandbox.defaults().output_limit * 4);

@@ -22,17 +22,6 @@ stat -L -c %s -- "$p" >&2
 if [ "$2" -gt 0 ]; then tail -c +"$(($2 + 1))" <&3 | head -c "$3"; else head -c "$3" <&3; fi
 )SH";
 
-// A JSON integer 0..2^63-1. Read as int64_t, 2^64-1 (which the schema's minimum lets
-// through as unsigned) was -1: the file was read from its start.
-std::int64_t count_of(const json& args, const char* name, std::int64_t fallback) {
-  const auto it = args.find(name);
-  if (it == args.end()) return fallback;
-  if (!it->is_number_integer() || (it->is_number_unsigned() ? it->get<std::uint64_t>() > INT64_MAX
-                                                            : it->get<std::int64_t>() < 0))
-    throw ToolFailure(std::string(name) + " must be an integer from 0 to 2^63-1");
-  return it->get<std::int64_t>();
-}
-
 json read_file(const json& args, ToolCall& call) {
   const WorkspacePath path = workspace_path(args, "path", false);
   const std::int64_t offset = count_of(args, "offset", 0);

@@ -28,6 +28,15 @@ WorkspacePath workspace_path(const json& args, const char* key, bool allow_root)
   return {normalized, normalized == "/" ? "/workspace" : "/workspace" + normalized};
 }
 
+std::int64_t count_of(const json& args, const char* name, std::int64_t fallback) {
+  const auto it = args.find(name);
+  if (it == args.end()) return fallback;
+  if (!it->is_number_integer() || (it->is_number_unsigned() ? it->get<std::uint64_t>() > INT64_MAX
+                                                            : it->get<std::int64_t>() < 0))
+    throw ToolFailure(std::string(name) + " must be an integer from 0 to 2^63-1");
+  return it->get<std::int64_t>();
+}
+
 runtime::ExecResult run_script(ToolCall& call, const char* script,
                                const std::vector<std::string>& args,
                                std::optional<std::string> stdin_data, std::size_t output_limit) {

@@ -7,6 +7,7 @@
 // answer identically.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,12 @@ struct WorkspacePath {
 // and "/workspace/src/a.py" are the same file). Throws ToolFailure for "..", NUL or, when
 // !allow_root, the workspace itself.
 WorkspacePath workspace_path(const json& args, const char* key, bool allow_root);
+
+// The integer argument `name` (`fallback` when absent), 0..2^63-1. Read as int64_t, a
+// value of 2^63 or more (which a schema's minimum lets through as unsigned) wrapped
+// negative: read_file read from the file's start, list_files threw length_error.
+// Throws ToolFailure naming the argument.
+std::int64_t count_of(const json& args, const char* name, std::int64_t fallback);
 
 // Runs `script` as `bash -c script bash ARGS...` inside the sandbox.
 runtime::ExecResult run_script(ToolCall& call, const char* script,
