@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 
@@ -32,6 +33,8 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 constexpr double kDefaultCallTimeout = 300;
+// An HTTP session unused this long ends (docs/agents.md): its client is most likely gone.
+constexpr double kDefaultSessionIdle = 1800;
 
 struct McpArgs {
   PolicyOptions policy;
@@ -43,6 +46,7 @@ struct McpArgs {
   std::string server, api_key, ca_cert, sandbox;  // --server: attach to a server's sandbox
   double timeout_seconds = kDefaultCallTimeout;
   double max_timeout_seconds = kDefaultTimeoutSeconds;
+  std::optional<double> idle_timeout_seconds;  // --http only
   bool network = false, allow_commit = false;
 };
 
@@ -70,12 +74,16 @@ UniqueFd take_stdout() {
 
 // Serves the tools until the client goes away, then returns.
 void serve(mcp::SandboxAccess& access, const std::optional<mcp::HttpAddress>& http,
-           const UniqueFd& channel, const mcp::StopSignals& signals, bool allow_commit) {
+           const McpArgs& args, const UniqueFd& channel, const mcp::StopSignals& signals) {
+  const bool allow_commit = args.allow_commit;
   const mcp::ToolTable tools(allow_commit);
   const mcp::ServerIdentity identity{kVersion, instructions(allow_commit)};
   if (http) {
+    const auto idle =
+        std::chrono::duration<double>(args.idle_timeout_seconds.value_or(kDefaultSessionIdle));
     mcp::serve_http(
-        *http, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); }, signals);
+        *http, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); }, signals,
+        std::chrono::duration_cast<std::chrono::milliseconds>(idle));
   } else {
     mcp::McpSession session(tools, access, identity);
     mcp::serve_stdio(session, STDIN_FILENO, channel.get(), signals);
@@ -107,8 +115,18 @@ int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;
   if (!http) channel = take_stdout();
-  serve(access, http, channel, signals, args.allow_commit);
+  serve(access, http, args, channel, signals);
   return access.review(change_mode) ? 0 : 1;
+}
+
+void check_idle_timeout(const McpArgs& args) {
+  if (!args.idle_timeout_seconds) return;
+  if (args.http.empty())
+    throw UserError("--idle-timeout goes with --http (a stdio session ends with its client)");
+  // Up to a year: longer would overflow the clock arithmetic, and means "never" anyway.
+  const double seconds = *args.idle_timeout_seconds;
+  if (!(seconds >= 1 && seconds <= 365.0 * 24 * 3600))
+    throw UserError("--idle-timeout must be from 1 to 31536000 seconds");
 }
 
 int run_mcp(const McpArgs& args) {
@@ -121,6 +139,7 @@ int run_mcp(const McpArgs& args) {
     throw UserError("--timeout and --max-timeout must be positive");
   if (args.timeout_seconds > args.max_timeout_seconds)
     throw UserError("--timeout must not exceed --max-timeout");
+  check_idle_timeout(args);
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
   if (!args.server.empty()) return run_remote(args, http, change_mode);
@@ -148,7 +167,7 @@ int run_mcp(const McpArgs& args) {
     mcp::LocalSandboxAccess access(
         sandbox, make_local_boundary(args.runtime_flags, ids, sandbox.mountpoint(), args.network),
         defaults);
-    serve(access, http, channel, signals, args.allow_commit);
+    serve(access, http, args, channel, signals);
   }  // every call has ended, every shell is closed, the boundary is gone
   return sandbox.finish(change_mode) ? 0 : 1;
 }
@@ -179,6 +198,9 @@ Command add_mcp_command(CLI::App& app) {
   cmd->add_option("--http", args->http,
                   "Serve streamable HTTP at http://ADDR/mcp instead of stdio; ADDR is PORT or "
                   "HOST:PORT on loopback (port 0 = any, printed on stderr)");
+  cmd->add_option("--idle-timeout", args->idle_timeout_seconds,
+                  "With --http: end a session that sent nothing and ran nothing for this many "
+                  "seconds, closing its shells (default 1800)");
   cmd->add_option("--timeout", args->timeout_seconds,
                   "Seconds a command may run when the call names no timeout (default 300)");
   cmd->add_option("--max-timeout", args->max_timeout_seconds,

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
@@ -13,7 +16,8 @@ from urllib.parse import urlparse
 import anyio
 import pytest
 
-from mcp_harness import HIDDEN, TOOLS, HttpServer, http_session, structured, text_of
+from mcp_harness import (HIDDEN, TOOLS, HttpServer, alive, descendants, http_session,
+                         structured, text_of)
 
 
 @pytest.fixture
@@ -155,3 +159,84 @@ def test_http_refusals(server: HttpServer) -> None:
                                            "MCP-Protocol-Version": "1999-01-01"})
     assert status == 400
     assert server.stop().count("change(s)") == 0
+
+
+PING = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode()
+MAX_SESSIONS = 64  # the limit docs/agents.md names
+
+
+def call_tool(url: str, session: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                       "params": {"name": name, "arguments": arguments}}).encode()
+    status, _, reply = post(url, body, {"Mcp-Session-Id": session, "Accept": "application/json"})
+    assert status == 200, reply
+    return json.loads(reply)["result"]
+
+
+def ping_status(url: str, session: str) -> int:
+    return post(url, PING, {"Mcp-Session-Id": session})[0]
+
+
+def test_http_a_full_table_ends_the_least_recently_used_session_not_a_busy_one(
+        server: HttpServer) -> None:
+    """Sessions of clients gone without DELETE stayed forever: after 64 of them every
+    initialize was refused with 503 until agentfense mcp restarted."""
+    sessions = [open_session(server.url) for _ in range(MAX_SESSIONS)]
+    busy = threading.Thread(target=call_tool, args=(server.url, sessions[0], "run",
+                                                    {"command": "sleep 8"}))
+    busy.start()
+    try:
+        time.sleep(0.5)
+        for session in sessions[1:]:  # sessions[0] is now the least recently used, but busy
+            assert ping_status(server.url, session) == 200
+        newcomer = open_session(server.url)
+        assert ping_status(server.url, sessions[1]) == 404  # used least recently, no call
+        assert ping_status(server.url, newcomer) == 200
+    finally:
+        busy.join(timeout=30)
+    assert ping_status(server.url, sessions[0]) == 200
+    assert all(ping_status(server.url, session) == 200 for session in sessions[2:])
+
+
+def shells_of(pid: int) -> int:
+    """session_run's shells below pid (bwrap and the bash it runs, as bash without rc
+    files: `run` ends its processes with each call)."""
+    count = 0
+    for child in alive(descendants(pid)):
+        try:
+            if b"\x00--noprofile\x00--norc\x00" in Path(f"/proc/{child}/cmdline").read_bytes():
+                count += 1
+        except FileNotFoundError:
+            pass
+    return count
+
+
+def test_http_idle_sessions_end_with_their_shells(agentfense: str, repo: Path,
+                                                  tmp_path: Path) -> None:
+    running = HttpServer(agentfense, repo, tmp_path / "server.err", "--idle-timeout", "2")
+    try:
+        idle = open_session(running.url)
+        out = call_tool(running.url, idle, "session_run", {"command": "cd output"})
+        assert not out.get("isError"), out
+        assert shells_of(running.process.pid) >= 1
+        # A call running longer than the bound keeps its session.
+        busy = open_session(running.url)
+        out = call_tool(running.url, busy, "run", {"command": "sleep 4; echo done"})
+        assert out["structuredContent"]["stdout"] == "done\n", out
+        assert ping_status(running.url, busy) == 200
+        assert ping_status(running.url, idle) == 404
+        deadline = time.monotonic() + 10
+        while shells_of(running.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert shells_of(running.process.pid) == 0
+    finally:
+        running.stop()
+
+
+def test_idle_timeout_is_checked(agentfense: str, repo: Path) -> None:
+    for extra, message in ((["--idle-timeout", "60"], "--idle-timeout goes with --http"),
+                           (["--http", "127.0.0.1:0", "--idle-timeout", "0"],
+                            "--idle-timeout must be from 1 to")):
+        done = subprocess.run([agentfense, "mcp", *extra, str(repo)], capture_output=True,
+                              text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert done.returncode != 0 and message in done.stderr, done.stderr

@@ -3,12 +3,15 @@
 #include <httplib.h>
 #include <poll.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/errors.h"
 #include "common/random_hex.h"
@@ -19,6 +22,10 @@ namespace {
 constexpr const char* kEndpoint = "/mcp";
 constexpr std::size_t kMaxSessions = 64;
 constexpr std::size_t kMaxBodyBytes = 64u << 20;
+// How often idle sessions are looked for (and how late a reaped one may go).
+constexpr std::chrono::seconds kReapInterval{1};
+
+using Clock = std::chrono::steady_clock;
 
 std::string new_session_id() {
   return random_hex(16);
@@ -87,9 +94,32 @@ class SseCall {
   bool finished_ = false;
 };
 
+// A session and when its client last used it. A client that goes away without DELETE
+// (a killed IDE: the common case) would otherwise hold its slot and its shells for the
+// server's whole life, and 64 of them locked every client out.
+struct SessionSlot {
+  std::shared_ptr<McpSession> session;
+  Clock::time_point last_used;
+  int in_flight = 0;  // requests being answered: a session is never ended under its call
+};
+
+// Ended sessions, taken out of the table under the lock: their calls are cancelled and
+// their shells closed (the McpSession destructor) after it is released.
+class EndedSessions {
+ public:
+  void add(std::shared_ptr<McpSession> session) { sessions_.push_back(std::move(session)); }
+  ~EndedSessions() {
+    for (const auto& session : sessions_) session->cancel_all();
+  }
+
+ private:
+  std::vector<std::shared_ptr<McpSession>> sessions_;
+};
+
 class HttpServer {
  public:
-  explicit HttpServer(const SessionFactory& make_session) : make_session_(make_session) {
+  HttpServer(const SessionFactory& make_session, std::chrono::milliseconds session_idle)
+      : make_session_(make_session), session_idle_(session_idle) {
     server_.set_payload_max_length(kMaxBodyBytes);
     server_.Post(kEndpoint,
                  [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
@@ -104,7 +134,7 @@ class HttpServer {
         std::lock_guard lock(mu_);
         const auto it = sessions_.find(req.get_header_value("Mcp-Session-Id"));
         if (it == sessions_.end()) return refuse(res, 404, kInvalidRequest, "no such session");
-        ended = std::move(it->second);
+        ended = std::move(it->second.session);
         sessions_.erase(it);
       }
       ended->cancel_all();
@@ -116,7 +146,14 @@ class HttpServer {
 
   void cancel_everything() {
     std::lock_guard lock(mu_);
-    for (auto& [id, session] : sessions_) session->cancel_all();
+    for (auto& [id, slot] : sessions_) slot.session->cancel_all();
+  }
+
+  // Ends the sessions nobody has used for session_idle_ (none of their calls running).
+  void reap_idle() {
+    EndedSessions ended;
+    std::lock_guard lock(mu_);
+    take_idle(ended);
   }
 
  private:
@@ -148,20 +185,20 @@ class HttpServer {
     std::shared_ptr<McpSession> session;
     const bool opening = message.kind == Message::Kind::kRequest && message.method == "initialize";
     std::string session_id = req.get_header_value("Mcp-Session-Id");
+    std::shared_ptr<InFlight> using_session;
     if (opening) {
-      std::lock_guard lock(mu_);
-      if (sessions_.size() >= kMaxSessions)
-        return refuse(res, 503, kInternalError, "too many open sessions; DELETE one", message.id);
+      if (!make_room())
+        return refuse(res, 503, kInternalError,
+                      "too many open sessions, each running a call; DELETE one", message.id);
       session = make_session_();
       session_id = new_session_id();
     } else {
       if (session_id.empty())
         return refuse(res, 400, kInvalidRequest, "Mcp-Session-Id header is required", message.id);
-      std::lock_guard lock(mu_);
-      const auto it = sessions_.find(session_id);
-      if (it == sessions_.end())
+      using_session = enter(session_id);
+      if (!using_session)
         return refuse(res, 404, kInvalidRequest, "no such session (initialize again)", message.id);
-      session = it->second;
+      session = using_session->session;
     }
 
     if (message.kind != Message::Kind::kRequest) {
@@ -172,11 +209,11 @@ class HttpServer {
     const bool stream =
         McpSession::is_tool_call(message) &&
         req.get_header_value("Accept").find("text/event-stream") != std::string::npos;
-    if (stream) return stream_call(session, message, res);
+    if (stream) return stream_call(session, message, res, std::move(using_session));
     const std::optional<json> response = answer(*session, message, nullptr);
     if (opening && response && response->contains("result")) {
       std::lock_guard lock(mu_);
-      sessions_[session_id] = session;
+      sessions_[session_id] = {.session = session, .last_used = Clock::now()};
       res.set_header("Mcp-Session-Id", session_id);
     }
     if (!response) {  // cancelled while it ran: nothing to say
@@ -195,8 +232,78 @@ class HttpServer {
     }
   }
 
+  // A request being answered in a session: it counts as in use from enter() until this
+  // is destroyed, and as used at that time.
+  struct InFlight {
+    InFlight(HttpServer& server, std::string id, std::shared_ptr<McpSession> session)
+        : server(server), id(std::move(id)), session(std::move(session)) {}
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    ~InFlight() { release(); }
+    // Once: the stream's releaser calls it when the call ends, copies of it aside.
+    void release() {
+      if (!released.exchange(true)) server.leave(id);
+    }
+
+    HttpServer& server;
+    std::atomic<bool> released{false};
+    const std::string id;
+    const std::shared_ptr<McpSession> session;
+  };
+
+  std::shared_ptr<InFlight> enter(const std::string& id) {
+    std::lock_guard lock(mu_);
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) return nullptr;
+    ++it->second.in_flight;
+    it->second.last_used = Clock::now();
+    return std::make_shared<InFlight>(*this, id, it->second.session);
+  }
+
+  void leave(const std::string& id) {
+    std::lock_guard lock(mu_);
+    const auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;  // DELETEd meanwhile
+    --it->second.in_flight;
+    it->second.last_used = Clock::now();
+  }
+
+  // Moves the sessions idle past session_idle_ into `ended`. Called with mu_ held.
+  void take_idle(EndedSessions& ended) {
+    const Clock::time_point now = Clock::now();
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      if (it->second.in_flight == 0 && now - it->second.last_used >= session_idle_) {
+        ended.add(std::move(it->second.session));
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Room for one more session: idle ones past the bound end; if the table is still full,
+  // the least recently used session with no call running ends (its client, if still
+  // there, gets 404 and initializes again, as MCP clients do). False when every session
+  // is running a call.
+  bool make_room() {
+    EndedSessions ended;
+    std::lock_guard lock(mu_);
+    take_idle(ended);
+    if (sessions_.size() < kMaxSessions) return true;
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->second.in_flight == 0 &&
+          (oldest == sessions_.end() || it->second.last_used < oldest->second.last_used))
+        oldest = it;
+    }
+    if (oldest == sessions_.end()) return false;
+    ended.add(std::move(oldest->second.session));
+    sessions_.erase(oldest);
+    return true;
+  }
+
   static void stream_call(const std::shared_ptr<McpSession>& session, const Message& message,
-                          httplib::Response& res) {
+                          httplib::Response& res, std::shared_ptr<InFlight> using_session) {
     auto call = std::make_shared<SseCall>();
     call->worker = std::thread([session, message, call] {
       const auto response =
@@ -214,23 +321,25 @@ class HttpServer {
           if (ended) sink.done();
           return true;
         },
-        [session, message, call](bool complete) {
+        [session, message, call, using_session](bool complete) {
           if (!complete) session->cancel(message.id);  // the client went away
           call->worker.join();
+          if (using_session) using_session->release();  // the session may now go idle
         });
   }
 
   const SessionFactory& make_session_;
+  const std::chrono::milliseconds session_idle_;
   httplib::Server server_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<McpSession>> sessions_;
+  std::map<std::string, SessionSlot> sessions_;
 };
 
 }  // namespace
 
 int serve_http(const HttpAddress& address, const SessionFactory& make_session,
-               const StopSignals& signals) {
-  HttpServer http(make_session);
+               const StopSignals& signals, std::chrono::milliseconds session_idle) {
+  HttpServer http(make_session, session_idle);
   httplib::Server& server = http.server();
   // httplib writes headers and body apart: with Nagle's algorithm each answer on a
   // kept-alive connection waited 40 ms for the client's delayed ACK.
@@ -250,7 +359,9 @@ int serve_http(const HttpAddress& address, const SessionFactory& make_session,
   int sig = 0;
   while (sig == 0) {
     pollfd stop = {.fd = signals.fd(), .events = POLLIN};
-    if (::poll(&stop, 1, -1) > 0) sig = signals.take();
+    const int ready = ::poll(&stop, 1, static_cast<int>(kReapInterval.count() * 1000));
+    if (ready > 0) sig = signals.take();
+    if (ready == 0) http.reap_idle();
   }
   http.cancel_everything();  // running commands are killed, so their threads end
   server.stop();

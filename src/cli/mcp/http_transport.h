@@ -6,9 +6,12 @@
 // JSON; other requests as JSON. GET answers 405: this server sends nothing unasked.
 // Requests whose Origin or Host is not a loopback name are refused (403), so a web page
 // cannot reach the endpoint through DNS rebinding. A client that disconnects cancels
-// its tool call.
+// its tool call. A session nobody uses for `session_idle` (no request, no call running)
+// ends, shells and all; at 64 sessions, a new client's initialize ends the least recently
+// used one that runs no call.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -23,6 +26,6 @@ using SessionFactory = std::function<std::unique_ptr<McpSession>()>;
 // Serves until a stop signal arrives; prints the endpoint URL on stderr once listening.
 // Throws SystemError when the address cannot be bound. Returns the signal.
 int serve_http(const HttpAddress& address, const SessionFactory& make_session,
-               const StopSignals& signals);
+               const StopSignals& signals, std::chrono::milliseconds session_idle);
 
 }  // namespace agentfense::cli::mcp
