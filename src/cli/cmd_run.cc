@@ -2,14 +2,18 @@
 // A linear chain: compile policy -> sandbox (open DIR, run dir, mount process) -> bwrap ->
 // stop mount -> show/apply/discard -> remove run dir. Every step's resource is RAII
 // (local_sandbox.h), so an error anywhere leaves no mount, process or directory behind.
+// The stop signals (Ctrl-C, SIGTERM, SIGHUP) are read, not handled, for the same reason:
+// a run they interrupt stops its command and still reaches the end of that chain.
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <optional>
 
 #include "cli/change_review.h"
 #include "cli/commands.h"
 #include "cli/local_sandbox.h"
+#include "cli/mcp/stop_signals.h"
 #include "cli/policy_options.h"
 #include "cli/quota_options.h"
 #include "cli/rootless.h"
@@ -52,7 +56,43 @@ std::map<std::string, std::string> parse_env(const std::vector<std::string>& pai
   return env;
 }
 
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+  }
+  return "a signal";
+}
+
+// What an interrupted run does with its changes: the person stopped the command before
+// it finished, so its partial work never lands on its own. `apply` lists the changes as
+// `show` does instead; `show` and `discard` stay as asked. The layer goes with the run
+// directory either way.
+ChangeMode interrupted_mode(ChangeMode asked) {
+  return asked == ChangeMode::kApply ? ChangeMode::kShow : asked;
+}
+
+const char* change_mode_name(ChangeMode mode) {
+  switch (mode) {
+    case ChangeMode::kShow:
+      return "show";
+    case ChangeMode::kApply:
+      return "apply";
+    case ChangeMode::kDiscard:
+      return "discard";
+  }
+  return "show";
+}
+
 int run_command(const RunArgs& args) {
+  // Before any thread or child starts: every thread inherits the blocked mask (children
+  // reset it before exec). A signal that arrives during set-up stays pending and stops
+  // the command as soon as it starts.
+  const mcp::StopSignals signals;
   LocalSandboxSpec local =
       local_sandbox_spec(args.policy, args.quota, args.dir, args.audit, args.audit_max_bytes);
   local.prewarm = args.prewarm;
@@ -64,6 +104,7 @@ int run_command(const RunArgs& args) {
   spec.workdir = args.workdir;
   spec.inherit_stdio = true;
   spec.network = args.network;
+  spec.cancel_fd = signals.fd();  // readable once a stop signal is pending: kill the tree
   args.runtime_flags.check();
   check_rootless_mount();
   check_rootless_network(args.network);
@@ -88,8 +129,20 @@ int run_command(const RunArgs& args) {
         make_local_boundary(args.runtime_flags, spec, sandbox.mountpoint(), args.network);
     result = boundary->run(spec);
   }
-  const bool changes_ok = sandbox.finish(change_mode);
-  if (audit) audit->finished(spec, result, args.changes, changes_ok);
+  const int interrupted = signals.take();
+  ChangeMode mode = change_mode;
+  if (interrupted != 0) {
+    mode = interrupted_mode(change_mode);
+    std::fprintf(stderr, "agentfense: interrupted by %s: the command was stopped%s\n",
+                 signal_name(interrupted),
+                 change_mode == ChangeMode::kApply ? "; its changes are not applied" : "");
+  }
+  const bool changes_ok = sandbox.finish(mode);
+  if (audit) audit->finished(spec, result, change_mode_name(mode), changes_ok);
+  // A signal during the review let it end (a half-applied change set helps nobody): the
+  // run still ends as interrupted.
+  const int stopped_by = interrupted != 0 ? interrupted : signals.take();
+  if (stopped_by != 0) return 128 + stopped_by;
   // A bare 137 or "fork: Resource temporarily unavailable" does not say a limit did it.
   if (result.oom_killed)
     std::fprintf(stderr,
@@ -122,7 +175,9 @@ Command add_run_command(CLI::App& app) {
                   "the command's result, hash-chained JSON lines) to FILE, outside DIR");
   add_audit_max_bytes_option(*cmd, args->audit_max_bytes);
   cmd->add_option("--changes", args->changes,
-                  "What to do with the command's writes: show (default), apply, discard");
+                  "What to do with the command's writes: show (default), apply, discard. A "
+                  "run stopped by Ctrl-C, SIGTERM or SIGHUP never applies: its changes are "
+                  "shown (or discarded with discard) and exit status is 128+signal");
   cmd->add_option("--timeout", args->timeout_seconds,
                   "Kill the command after SECONDS (default 1800; 0 = never)");
   cmd->add_option("--memory", args->limits.memory,

@@ -1,0 +1,114 @@
+"""`agentfense run` on a person's terminal: the command runs on it (stdin, stdout and
+stderr are the caller's tty), so Ctrl-C, a hang-up or a kill reach `run` while the
+command works, and the command can change the terminal's modes. Every test drives the
+real CLI on a pseudo-terminal that is the controlling terminal of its session."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import termios
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import assert_nothing_left
+
+RUN_DIRS = (Path("/run/agentfense"), Path("/var/lib/agentfense/cli-layers"))
+
+
+class Terminal:
+    """agentfense started as the foreground job of a fresh session whose controlling
+    terminal is a new pty (what a shell does for a command typed at its prompt)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        self.primary, secondary = os.openpty()
+        self.proc = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary,
+                                     env=env, start_new_session=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(secondary)
+        self.seen = b""
+
+    def read_until(self, needle: bytes, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while needle not in self.seen and time.monotonic() < deadline:
+            if not self._read_some(deadline - time.monotonic()):
+                break
+        return needle in self.seen
+
+    def finish(self, seconds: float = 60) -> int:
+        """Reads everything until agentfense exits; its exit status."""
+        deadline = time.monotonic() + seconds
+        while self._read_some(deadline - time.monotonic()):
+            pass
+        try:
+            return self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"agentfense did not exit:\n{self.text()}")
+
+    def modes(self) -> list:
+        return termios.tcgetattr(self.primary)
+
+    def text(self) -> str:
+        return self.seen.decode(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.primary)
+
+    def _read_some(self, seconds: float) -> bool:
+        if seconds <= 0 or not select.select([self.primary], [], [], seconds)[0]:
+            return False
+        try:
+            chunk = os.read(self.primary, 65536)
+        except OSError:  # EIO: every process holding the terminal has closed it
+            return False
+        self.seen += chunk
+        return bool(chunk)
+
+
+def run_dirs_of(pid: int) -> list[str]:
+    return [str(p) for root in RUN_DIRS if root.is_dir() for p in root.iterdir()
+            if p.name.startswith(f"run-{pid}-")]
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", signal.SIGTERM, signal.SIGHUP],
+                         ids=["ctrl-c", "sigterm", "sighup"])
+def test_interrupted_run_stops_the_command_and_leaves_nothing(runner, repo, stop):
+    """A stop signal killed `run` outright: its run directory and write layer (what the
+    command wrote, up to --disk) stayed on disk and the changes were never reviewed. Now
+    the command's tree is stopped, the changes are listed but not applied, and the run
+    ends with 128+signal leaving nothing behind."""
+    marker = f"af-stop-{uuid.uuid4()}"
+    argv = runner.argv(["run", "--env", f"AF_RUN_MARKER={marker}", *runner.runtime_options,
+                        "--changes", "apply", str(repo), "--", "sh", "-c",
+                        "echo partial > /workspace/output/partial.txt; echo READY; "
+                        "exec sleep 300"])
+    terminal = Terminal(argv, runner.environment())
+    try:
+        assert terminal.read_until(b"READY", 60), terminal.text()
+        if stop == "ctrl-c":
+            os.write(terminal.primary, b"\x03")
+            sig = signal.SIGINT
+        else:
+            terminal.proc.send_signal(stop)
+            sig = stop
+        status = terminal.finish()
+    finally:
+        terminal.close()
+    output = terminal.text()
+    assert status == 128 + sig, output
+    assert f"agentfense: interrupted by {sig.name}" in output, output
+    assert "A /output/partial.txt" in output, output
+    assert not (repo / "output" / "partial.txt").exists(), "an interrupted run applied"
+    assert_nothing_left(marker, repo, terminal.proc.pid, grace_seconds=10)
+    assert not run_dirs_of(terminal.proc.pid), output
