@@ -20,6 +20,7 @@
 #include "cli/run_audit.h"
 #include "cli/run_boundary.h"
 #include "cli/run_limits.h"
+#include "cli/terminal_modes.h"
 #include "cli/trail_location.h"
 #include "common/errors.h"
 #include "runtime/boundary.h"
@@ -127,6 +128,7 @@ int run_command(const RunArgs& args) {
     // Gone (its container removed) before the mount it binds stops.
     const std::unique_ptr<runtime::Boundary> boundary =
         make_local_boundary(args.runtime_flags, spec, sandbox.mountpoint(), args.network);
+    const TerminalModes terminal;  // put back before the review, whatever the command did
     result = boundary->run(spec);
   }
   const int interrupted = signals.take();

@@ -112,3 +112,35 @@ def test_interrupted_run_stops_the_command_and_leaves_nothing(runner, repo, stop
     assert not (repo / "output" / "partial.txt").exists(), "an interrupted run applied"
     assert_nothing_left(marker, repo, terminal.proc.pid, grace_seconds=10)
     assert not run_dirs_of(terminal.proc.pid), output
+
+
+def assert_modes_as_before(before: list, after: list, output: str) -> None:
+    lflag, oflag = after[3], after[1]
+    for flag in ("ECHO", "ISIG", "ICANON"):
+        assert lflag & getattr(termios, flag), (flag, output)
+    assert oflag & termios.OPOST, output
+    assert after == before, output
+
+
+@pytest.mark.parametrize("stop", [None, signal.SIGTERM], ids=["exit", "sigterm"])
+def test_command_cannot_leave_the_terminal_modes_changed(runner, repo, stop):
+    """The command holds the caller's terminal and may change its modes: `stty -echo
+    -isig -icanon -opost` stayed in force after `run` exited (the next password prompt
+    echoed nothing, Ctrl-C did nothing). `run` puts the modes back when the command
+    ends, also when a signal stops it."""
+    argv = runner.argv(["run", *runner.runtime_options, "--changes", "discard", str(repo), "--",
+                        "sh", "-c", "stty -echo -isig -icanon -opost; echo READY; "
+                        + ("exec sleep 300" if stop else "true")])
+    terminal = Terminal(argv, runner.environment())
+    try:
+        before = terminal.modes()
+        assert terminal.read_until(b"READY", 60), terminal.text()
+        if stop:
+            assert not terminal.modes()[3] & termios.ECHO, "the command's stty did not run"
+            terminal.proc.send_signal(stop)
+        status = terminal.finish()
+        after = terminal.modes()
+    finally:
+        terminal.close()
+    assert status == (128 + stop if stop else 0), terminal.text()
+    assert_modes_as_before(before, after, terminal.text())
