@@ -6,14 +6,19 @@
 // only because it holds visible descendants is "none (traversable)".
 // Then, on stderr, one "warning:" line per path where a none rule matches but a rule of
 // lower or equal priority decides (policy/shadowed_none.h), with the fix.
+// The names come from the codebase, where an agent's applied changes may have put them:
+// they are quoted as git quotes them and the rest is escaped (as the run review does),
+// so no name can draw, erase or reorder a row of the report a person checks a policy by.
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 
+#include "cli/change_review.h"
 #include "cli/commands.h"
 #include "cli/policy_options.h"
 #include "common/errors.h"
+#include "common/text_safety.h"
 #include "layer/safe_walk.h"
 #include "policy/rule.h"
 #include "policy/shadowed_none.h"
@@ -38,7 +43,8 @@ struct Line {
 void print_line(const policy::Policy& policy, const Line& line) {
   const std::string rule = line.rule < 0 ? "(no rule matched: fail closed)"
                                          : policy::describe(policy.rules()[line.rule]);
-  std::printf("%-18s %s  <- %s\n", line.level.c_str(), line.path.c_str(), rule.c_str());
+  std::printf("%-18s %s  <- %s\n", line.level.c_str(), quote_path(line.path).c_str(),
+              review_message(rule).c_str());
 }
 
 class Explainer {
@@ -105,7 +111,8 @@ void print_shadow_warnings(const policy::Policy& policy,
                            const std::vector<policy::PathKind>& paths) {
   std::fflush(stdout);  // the listing first when both go to one terminal
   for (const policy::ShadowedNone& shadow : policy::find_shadowed_none(policy, paths)) {
-    std::fprintf(stderr, "warning: %s\n", policy::shadow_warning(policy, shadow).c_str());
+    const std::string warning = review_message(policy::shadow_warning(policy, shadow));
+    std::fprintf(stderr, "warning: %s\n", warning.c_str());
   }
 }
 

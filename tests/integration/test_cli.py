@@ -178,6 +178,25 @@ def test_explain_warns_of_shadowed_none_rules(runner, repo):
     assert "/src/.env" not in fixed.stdout
 
 
+def test_explain_quotes_names_and_escapes_warnings(runner, repo):
+    """A name in the codebase (an agent's applied change may have made it) reached the
+    terminal raw: ESC sequences, \r and bidi controls could erase the row that says a
+    secret is readable and draw one that says it is hidden. Names are quoted as git
+    quotes them, in the listing and in the shadow warnings."""
+    forged = "z\x1b[2A\x1b[2K\rnone (hidden)  \u202e.env"
+    (repo / "src" / forged).write_text("x\n")
+    result = runner.invoke(["explain", "--all", "--preset", "", "--rule", "src/**=read",
+                            "--rule", "**/*.env=none", str(repo)])
+    assert result.returncode == 0, result.describe()
+    for raw in ("\x1b", "\r", "\u202e"):
+        assert raw not in result.stdout and raw not in result.stderr, result.describe()
+    quoted = '"/src/z\\033[2A\\033[2K\\rnone (hidden)  \\342\\200\\256.env"'
+    assert re.search(r"^read\s+" + re.escape(quoted) + "  <- ", result.stdout, re.M), \
+        result.describe()
+    assert any(line.startswith("warning: ") and "\\x1b[2A" in line
+               for line in result.stderr.splitlines()), result.describe()
+
+
 def test_explain_with_a_preset_warns_of_nothing(runner, repo):
     result = runner.invoke(["explain", "--preset", "agent-safe", str(repo)])
     assert result.returncode == 0 and result.stderr == "", result.describe()
