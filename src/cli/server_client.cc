@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "cli/mcp/http_address.h"
 #include "common/unique_fd.h"
 
 namespace agentfense::cli {
@@ -80,6 +81,26 @@ std::string describe(httplib::Error error, const std::string& ca_cert) {
   }
 }
 
+// HOST[:PORT] of an http(s):// URL: what follows the scheme, up to the path.
+std::string authority_of(const std::string& url) {
+  const std::string rest = url.substr(url.find("://") + 3);
+  return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+// A key in an Authorization header over plain http:// can be read by anyone on the path
+// to the server; the SDK refuses it too (docs/security.md). Loopback never leaves the
+// machine. A host name other than localhost may resolve anywhere: refused.
+void check_key_not_in_clear(const ServerOptions& options) {
+  if (options.api_key.empty() || !options.url.starts_with("http://")) return;
+  if (mcp::is_loopback_host(authority_of(options.url), true)) return;
+  throw UserError(
+      "refusing to send the API key (--api-key or $AGENTFENSE_API_KEY) in clear "
+      "text to " +
+      options.url +
+      ": use the server's https:// address (with --ca-cert FILE for a private "
+      "CA), or a loopback http:// address (127.0.0.1, ::1, localhost)");
+}
+
 }  // namespace
 
 std::string url_escape(const std::string& text) {
@@ -106,6 +127,7 @@ ServerClient::ServerClient(ServerOptions options) : options_(std::move(options))
         options_.url + "'");
   if (!options_.ca_cert.empty() && !options_.url.starts_with("https://"))
     throw UserError("--ca-cert needs an https:// --server address");
+  check_key_not_in_clear(options_);
 }
 
 std::unique_ptr<httplib::Client> ServerClient::client(

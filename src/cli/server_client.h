@@ -58,7 +58,8 @@ class ServerCallCancelled : public UserError {
 
 class ServerClient {
  public:
-  // Throws UserError for a URL that is neither http:// nor https://.
+  // Throws UserError for a URL that is neither http:// nor https://, and for an API key
+  // that would travel in clear text (http:// to a host that is not loopback).
   explicit ServerClient(ServerOptions options);
 
   const std::string& url() const { return options_.url; }

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,57 @@ def test_sigkill_of_agentfense_leaves_nothing_behind(runner, repo):
                      for root, dirs, _ in os.walk("/sys/fs/cgroup", onerror=lambda _: None)
                      for name in dirs if name.startswith(f"exec-{proc.pid}-")]
     assert not stale_cgroups, f"stale cgroups not swept: {stale_cgroups}"
+
+
+class _RecordingRestServer:
+    """A stand-in REST server on 127.0.0.1 that records the Authorization headers it got
+    and answers every GET with 404 SANDBOX_NOT_FOUND."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        seen = self.authorizations = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                seen.append(self.headers.get("Authorization"))
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"message":"no such sandbox","reason":"SANDBOX_NOT_FOUND"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("command", ["mcp", "audit"])
+def test_api_key_never_travels_in_clear_text_to_another_host(runner, command):
+    """`mcp --server` and `audit --server` sent the API key as a Bearer header over
+    plain http:// to any host (the SDK refuses that). Over http:// a key goes only to a
+    loopback address; anything else is refused before connecting, naming https:// and
+    --ca-cert. 0.0.0.0 reaches this machine but is not a loopback address: it stands in
+    for another host here."""
+    server = _RecordingRestServer()
+    key = f"afk_{uuid.uuid4().hex}"
+    try:
+        remote = runner.invoke([command, "--server", f"http://0.0.0.0:{server.port}",
+                                "--sandbox", "sb_x"], timeout=60,
+                               extra_env={"AGENTFENSE_API_KEY": key})
+        assert server.authorizations == [], remote.describe()
+        assert_usage_error(remote, "refusing to send the API key", "in clear text",
+                           "https://", "--ca-cert")
+        local = runner.invoke([command, "--server", f"http://127.0.0.1:{server.port}",
+                               "--sandbox", "sb_x"], timeout=60,
+                              extra_env={"AGENTFENSE_API_KEY": key})
+        assert server.authorizations and server.authorizations[0] == f"Bearer {key}", \
+            local.describe()
+    finally:
+        server.close()
