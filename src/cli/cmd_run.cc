@@ -92,8 +92,9 @@ const char* change_mode_name(ChangeMode mode) {
 int run_command(const RunArgs& args) {
   // Before any thread or child starts: every thread inherits the blocked mask (children
   // reset it before exec). A signal that arrives during set-up stays pending and stops
-  // the command as soon as it starts.
-  const mcp::StopSignals signals;
+  // the command as soon as it starts. One inherited as ignored stays so (`nohup
+  // agentfense run ...` outlives its terminal).
+  const mcp::StopSignals signals(/*keep_ignored=*/true);
   LocalSandboxSpec local =
       local_sandbox_spec(args.policy, args.quota, args.dir, args.audit, args.audit_max_bytes);
   local.prewarm = args.prewarm;

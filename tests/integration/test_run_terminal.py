@@ -26,11 +26,16 @@ class Terminal:
     """agentfense started as the foreground job of a fresh session whose controlling
     terminal is a new pty (what a shell does for a command typed at its prompt)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]):
+    def __init__(self, argv: list[str], env: dict[str, str], ignored: tuple = ()):
+        """`ignored`: signals agentfense inherits as ignored (what nohup does)."""
+        def start():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            for sig in ignored:
+                signal.signal(sig, signal.SIG_IGN)
+
         self.primary, secondary = os.openpty()
         self.proc = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary,
-                                     env=env, start_new_session=True,
-                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+                                     env=env, start_new_session=True, preexec_fn=start)
         os.close(secondary)
         self.seen = b""
 
@@ -113,6 +118,22 @@ def test_interrupted_run_stops_the_command_and_leaves_nothing(runner, repo, stop
     assert not (repo / "output" / "partial.txt").exists(), "an interrupted run applied"
     assert_nothing_left(marker, repo, terminal.proc.pid, grace_seconds=10)
     assert not run_dirs_of(terminal.proc.pid), output
+
+
+def test_nohup_run_outlives_a_hangup(runner, repo):
+    """`nohup agentfense run ...` starts it with SIGHUP ignored: a hang-up must not stop
+    it (the stop signals are read only when not inherited as ignored)."""
+    argv = runner.argv(["run", *runner.runtime_options, "--changes", "apply", str(repo), "--",
+                        "sh", "-c", "echo READY; sleep 2; echo kept > /workspace/output/k.txt"])
+    terminal = Terminal(argv, runner.environment(), ignored=(signal.SIGHUP,))
+    try:
+        assert terminal.read_until(b"READY", 60), terminal.text()
+        terminal.proc.send_signal(signal.SIGHUP)
+        status = terminal.finish()
+    finally:
+        terminal.close()
+    assert status == 0 and "interrupted" not in terminal.text(), terminal.text()
+    assert (repo / "output" / "k.txt").read_text() == "kept\n", terminal.text()
 
 
 def assert_modes_as_before(before: list, after: list, output: str) -> None:

@@ -8,10 +8,22 @@
 
 namespace agentfense::cli::mcp {
 
-StopSignals::StopSignals() {
+namespace {
+
+bool inherited_as_ignored(int sig) {
+  struct sigaction current {};
+  return ::sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_IGN;
+}
+
+}  // namespace
+
+StopSignals::StopSignals(bool keep_ignored) {
   sigset_t stop;
   sigemptyset(&stop);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop, sig);
+  // A blocked signal is queued even when ignored, so an ignored one is left out of the
+  // set (and unblocked) to stay ignored.
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP})
+    if (!(keep_ignored && inherited_as_ignored(sig))) sigaddset(&stop, sig);
   sigset_t blocked = stop;
   sigaddset(&blocked, SIGPIPE);
   if (const int rc = ::pthread_sigmask(SIG_BLOCK, &blocked, nullptr); rc != 0)

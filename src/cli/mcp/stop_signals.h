@@ -12,7 +12,9 @@ namespace agentfense::cli::mcp {
 
 class StopSignals {
  public:
-  StopSignals();
+  // `keep_ignored`: a stop signal this process inherited as ignored stays ignored (what
+  // `nohup` and a shell's `cmd &` ask for) instead of stopping it.
+  explicit StopSignals(bool keep_ignored = false);
   int fd() const { return fd_.get(); }
   // The signal that arrived (reads it), or 0 when none is pending.
   int take() const;
