@@ -139,6 +139,8 @@ void Filesystem::record_hidden_probe(const std::string& path) {
 int Filesystem::lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry) {
   const std::string path = layer::child_path(parent.path, name);
   if (path.size() > kMaxWorkspacePath) return -ENAMETOOLONG;
+  // Nothing is found below a hidden directory left in a cwd (see attr()).
+  if (parent.unlinked && parent.decision.level < Level::kView) return -ENOENT;
   HostEntry host;
   if (int rc = resolve(parent, name, path, &host)) {
     if (rc == -ENOENT) record_hidden_probe(path);
@@ -203,6 +205,11 @@ std::optional<NodeView> Filesystem::same_host_file(const std::string& path,
 }
 
 int Filesystem::attr(const NodeView& node, struct stat* st) {
+  // A directory below view that left the namespace (removed, or hidden once nothing
+  // visible was left in it: node_rebind.cc) is reached only through a process's cwd or
+  // open fd. Its host directory may still exist, with hidden content: its times would
+  // show activity inside it.
+  if (node.is_dir() && node.unlinked && node.decision.level < Level::kView) return -ENOENT;
   int rc;
   if (node.is_dir()) {
     const int dir = node.upper_dir >= 0 ? node.upper_dir : node.base_dir;

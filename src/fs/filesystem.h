@@ -179,6 +179,11 @@ class Filesystem {
   // Name `name` was added to or removed from `dir` (empty: anything under `dir` may have
   // changed, e.g. after the base was refreshed).
   void changed_children(const NodeView& dir, std::string_view name);
+  // Whether a known directory is still shown: one below view only while it holds a
+  // visible descendant (visibility.cc). `dir` must be a view() with its fds open.
+  bool still_shown(const NodeView& dir) {
+    return visible(dir.path, true, dir.decision, dir.base_dir, dir.upper_dir);
+  }
   // Whether directory `dir_path` (its layers' fds and merged, unfiltered entries given)
   // is empty as the agent sees it, i.e. lists as empty. Hidden entries do not count:
   // rmdir then leaves them in the base, untouched (a commit keeps them too), and the

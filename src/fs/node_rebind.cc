@@ -44,22 +44,59 @@ class Rebinder {
       notices_.inodes.push_back(FUSE_ROOT_ID);
       return;
     }
-    const std::optional<NodeView> parent = fs_.table().find_path(parent_of(path));
-    // The kernel cannot hold anything below an unknown directory, nor below one that was
-    // replaced (unlinked: its own entry is dropped) or is no directory now (a symlink
-    // that replaced it; telling the kernel about a child of it fails with ENOTDIR).
+    // The kernel holds nothing below a directory it does not know, but may hold that
+    // directory's negative dentry: one below view was hidden until this change put
+    // something visible in it. So the name dropped is the top unknown one.
+    std::string name_path = path;
+    std::optional<NodeView> parent = fs_.table().find_path(parent_of(name_path));
+    while (!parent && parent_of(name_path) != "/") {
+      name_path = parent_of(name_path);
+      parent = fs_.table().find_path(parent_of(name_path));
+    }
+    // Nor below one that was replaced (unlinked: its own entry is dropped) or is no
+    // directory now (a symlink that replaced it; telling the kernel about a child of it
+    // fails with ENOTDIR).
     if (!parent || parent->unlinked || !parent->is_dir()) return;
+    const bool below_unknown = name_path != path;
+    if (below_unknown && !may_have_appeared(name_path)) return;
     fs_.table().invalidate_listing(parent->id);
     notices_.inodes.push_back(parent->id);  // its cached listing pages
-    if (!fs_.table().find_path(path)) {
+    if (below_unknown || !fs_.table().find_path(path)) {
       // Possibly a negative dentry, cached for kCacheTimeoutSeconds.
-      notices_.entries.emplace_back(parent->id, path.substr(path.rfind('/') + 1));
+      notices_.entries.emplace_back(parent->id, name_path.substr(name_path.rfind('/') + 1));
+    }
+  }
+
+  // A directory below view is shown only while it holds a visible descendant. One the
+  // kernel knows that lost its last (another sandbox's commit removed it, a discard took
+  // back the agent's file) leaves the namespace as a removed one does: its cached dentry
+  // would otherwise go on answering stat, telling a hidden directory from an absent one,
+  // with the host directory's fresh times (activity inside it). Call after the visible-
+  // below answers were dropped; parents come first, so a hidden tree goes at its top.
+  void hide_emptied() {
+    for (const NodeView& known : fs_.table().live_under("/")) {
+      if (known.is_root() || !known.is_dir() || known.decision.level >= policy::Level::kView)
+        continue;
+      // Fresh, with fds: a directory above may have been hidden a moment ago.
+      const std::optional<NodeView> dir = fs_.table().view(known.id);
+      if (!dir || dir->unlinked || fs_.still_shown(*dir)) continue;
+      unlink(*dir);
+      if (!dir->parent) continue;
+      fs_.table().invalidate_listing(dir->parent->id);  // it is listed there no more
+      notices_.inodes.push_back(dir->parent->id);
     }
   }
 
   KernelNotices take() { return std::move(notices_); }
 
  private:
+  // Whether the unknown directory at `path`, with a change below it, may be shown now
+  // though it was not before: one below view whose rules let a descendant be visible.
+  bool may_have_appeared(const std::string& path) const {
+    const policy::Decision decision = fs_.access().policy().decide(path, true);
+    return decision.level < policy::Level::kView && decision.descendants_may_be_visible;
+  }
+
   // Whether `path` is one of the changed paths or below one (content may differ even
   // where the node's binding does not, e.g. a base file rewritten in place).
   bool in_changed(std::string path) const {
@@ -120,6 +157,7 @@ KernelNotices rebind_nodes(Filesystem& fs, const std::vector<std::string>& roots
   for (const std::string& path : changed_paths) rebinder.note_changed(path);
   // Whether hidden-level directories have visible descendants may have changed too.
   if (std::optional<NodeView> root = fs.table().view(FUSE_ROOT_ID)) fs.changed_children(*root, {});
+  rebinder.hide_emptied();
   return rebinder.take();
 }
 
