@@ -1,5 +1,7 @@
 #include "fs/presented_attr.h"
 
+#include <algorithm>
+
 namespace agentfense::fs {
 
 void present_attr(const NodeView& node, Owner owner, struct stat* st) {
@@ -26,11 +28,18 @@ void present_attr(const NodeView& node, Owner owner, struct stat* st) {
     // the kernel checks the parent's write bit before asking: keep that door open for
     // the owner (the agent). Group/other stay as they were: nobody else is in a sandbox.
     if (level < Level::kWrite && node.decision.children_may_be_writable) perm |= 0200;
-  } else if (!S_ISLNK(st->st_mode)) {
-    if (level <= Level::kView) {
-      perm &= ~0666;
-    } else if (level == Level::kRead) {
-      perm &= ~0222;
+  } else {
+    // Names of a base file may be hidden: its host link count would prove they exist
+    // (and that a `view` file has a readable one's content). Upper files hold only the
+    // agent's own names (a hidden one cannot be made), so their real count stays, as
+    // link(2) users expect. 0 stays 0: a removed file still open.
+    if (node.layer == Layer::kBase) st->st_nlink = std::min<nlink_t>(st->st_nlink, 1);
+    if (!S_ISLNK(st->st_mode)) {
+      if (level <= Level::kView) {
+        perm &= ~0666;
+      } else if (level == Level::kRead) {
+        perm &= ~0222;
+      }
     }
   }
   st->st_mode = (st->st_mode & S_IFMT) | perm;

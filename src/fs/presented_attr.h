@@ -18,8 +18,9 @@ struct Owner {
 };
 
 // Rewrites `st` (a host stat of `node`) in place: our node id as inode number, the
-// sandbox owner, level-masked mode bits, and for directories a fixed link count and size
-// that never reveal hidden children.
+// sandbox owner, level-masked mode bits, for directories a fixed link count and size
+// that never reveal hidden children, and for codebase files a link count of at most 1
+// (their other names may be hidden).
 void present_attr(const NodeView& node, Owner owner, struct stat* st);
 
 }  // namespace agentfense::fs

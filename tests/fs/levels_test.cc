@@ -169,6 +169,34 @@ TEST_F(Levels, DaemonChecksEvenWhenModeBitsAllow) {
   EXPECT_EQ(as_root(::mknod(at("w/fifo").c_str(), S_IFIFO | 0600, 0)), 0);
 }
 
+// What stat shows of a file must not reveal names or content its level hides.
+class PresentedFiles : public MountedFs {
+ protected:
+  struct stat agent_stat(const std::string& rel) {
+    struct stat st {};
+    EXPECT_EQ(::stat(at(rel).c_str(), &st), 0) << rel;  // root may stat: same presentation
+    return st;
+  }
+};
+
+// A codebase file's host link count counted names the agent cannot see: a hidden hard
+// link proved to exist, a `view` one shown to share a readable file's content. Names the
+// agent linked itself (in upper) keep their real count.
+TEST_F(PresentedFiles, LinkCountOfACodebaseFileCountsNoHiddenName) {
+  base_file("pub.txt", "hi\n");
+  base_dir("secrets");
+  base_dir("docs");
+  ASSERT_EQ(::link(base_path("pub.txt").c_str(), base_path("secrets/hidden-link").c_str()), 0);
+  ASSERT_EQ(::link(base_path("pub.txt").c_str(), base_path("docs/linked").c_str()), 0);
+  mount({Rule{"**", Level::kRead}, Rule{"docs/**", Level::kView, 10},
+         Rule{"secrets/**", Level::kNone, 100}, Rule{"out/**", Level::kWrite, 10}});
+  EXPECT_EQ(agent_stat("pub.txt").st_nlink, 1u);
+  EXPECT_EQ(agent_stat("docs/linked").st_nlink, 1u);
+  EXPECT_EQ(agent_sh("mkdir out && echo a > out/a && ln out/a out/b"), 0);
+  EXPECT_EQ(agent_stat("out/a").st_nlink, 2u);
+  EXPECT_EQ(agent_stat("out/b").st_nlink, 2u);
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing
 
