@@ -3,6 +3,16 @@
 #include <algorithm>
 
 namespace agentfense::fs {
+namespace {
+
+// 512-byte blocks of a dense file of `size` bytes in 4 KiB blocks, as most filesystems
+// allocate one.
+blkcnt_t dense_blocks(off_t size) {
+  constexpr off_t kBlock = 4096;
+  return static_cast<blkcnt_t>((size + kBlock - 1) / kBlock * (kBlock / 512));
+}
+
+}  // namespace
 
 void present_attr(const NodeView& node, Owner owner, struct stat* st) {
   using policy::Level;
@@ -37,6 +47,9 @@ void present_attr(const NodeView& node, Owner owner, struct stat* st) {
     if (!S_ISLNK(st->st_mode)) {
       if (level <= Level::kView) {
         perm &= ~0666;
+        // The host's allocation shows where the content is zero (holes); view reveals
+        // the size, never the content.
+        st->st_blocks = dense_blocks(st->st_size);
       } else if (level == Level::kRead) {
         perm &= ~0222;
       }

@@ -197,6 +197,23 @@ TEST_F(PresentedFiles, LinkCountOfACodebaseFileCountsNoHiddenName) {
   EXPECT_EQ(agent_stat("out/b").st_nlink, 2u);
 }
 
+// A `view` file's host block count showed its holes (where the content is zero): view
+// presents the blocks of a dense file of its size. A readable one keeps the host's.
+TEST_F(PresentedFiles, BlocksOfAViewFileFollowItsSizeOnly) {
+  base_file("docs/dense.bin", std::string(1 << 20, '\0'));
+  for (const char* sparse : {"docs/sparse.bin", "sparse.bin"}) {
+    base_file(sparse, "");
+    ASSERT_EQ(::truncate(base_path(sparse).c_str(), 1 << 20), 0);
+  }
+  base_file("docs/odd.txt", std::string(5000, 'x'));
+  mount({Rule{"**", Level::kRead}, Rule{"docs/**", Level::kView, 10}});
+  EXPECT_EQ(agent_stat("docs/sparse.bin").st_blocks, 2048);
+  EXPECT_EQ(agent_stat("docs/dense.bin").st_blocks, 2048);
+  EXPECT_EQ(agent_stat("docs/odd.txt").st_blocks, 16);  // two 4 KiB blocks
+  EXPECT_EQ(agent_stat("sparse.bin").st_blocks, 0);
+  EXPECT_EQ(agent_stat("docs/sparse.bin").st_size, 1 << 20);
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing
 
