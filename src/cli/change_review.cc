@@ -9,8 +9,10 @@
 #include "common/errors.h"
 #include "common/text_safety.h"
 #include "layer/changes.h"
+#include "layer/entry_io.h"
 #include "layer/journal.h"
 #include "layer/listed_paths.h"
+#include "layer/safe_walk.h"
 #include "layer/state_lock.h"
 #include "layer/tree_bytes.h"
 
@@ -62,6 +64,21 @@ void restore_terminal() {
   std::fwrite(kSane, 1, sizeof kSane - 1, stderr);
 }
 
+// " -> target" for a symlink the sandbox made: on the host a link is followed by whatever
+// follows links, so the reviewer sees where it leads before applying it, not only in
+// --changes show's diff (attack sweep I, F11).
+std::string link_target_shown(int upper_fd, const layer::Change& change) {
+  if (change.type != 'l' || change.kind == layer::ChangeKind::kDeleted) return {};
+  const layer::PathParts parts = layer::split_path(change.path);
+  const UniqueFd parent = layer::try_open_dir_beneath(upper_fd, parts.parent);
+  if (!parent) return {};
+  try {
+    return " -> " + quote_path(layer::read_link_at(parent.get(), parts.name));
+  } catch (const SystemError&) {
+    return {};  // gone or not a link: the line names the change all the same
+  }
+}
+
 }  // namespace
 
 std::string review_path(const std::string& wire_path) {
@@ -103,7 +120,8 @@ bool review_changes(ChangeMode mode, int base_dirfd, const std::string& state_di
   restore_terminal();
   std::fprintf(stderr, "agentfense: %zu change(s):\n", changes.size() + omitted);
   for (const auto& change : changes)
-    print_line(std::string(1, kind_letter(change.kind)) + " " + quote_path(change.path));
+    print_line(std::string(1, kind_letter(change.kind)) + " " + quote_path(change.path) +
+               link_target_shown(journal->upper_fd(), change));
   if (omitted > 0) std::fprintf(stderr, "agentfense: ... and %zu more not listed\n", omitted);
   if (mode == ChangeMode::kShow) {
     const std::string diff =

@@ -154,6 +154,8 @@ def test_commit_refuses_fifos_and_symlinks_leading_out(attack, repo):
     assert not os.path.lexists(output / "shadow")
     assert not os.path.lexists(output / "up")
     assert os.readlink(output / "inside") == "../src/app.py"
+    # The review says where a link leads before it is applied (F11).
+    assert "A /output/inside -> ../src/app.py" in result.stderr.splitlines(), result.describe()
     assert "FIFOs are not committed" in result.stderr, result.describe()
     assert "symlink target is absolute (/etc/shadow)" in result.stderr, result.describe()
     assert "leaves the codebase" in result.stderr, result.describe()
