@@ -26,6 +26,7 @@ struct MountArgs {
   int ready_fd = -1;
   bool debug = false;
   bool prewarm = false;
+  bool shared = false;
 };
 
 std::pair<uid_t, gid_t> parse_owner(const std::string& text) {
@@ -73,6 +74,7 @@ int run_mount(const MountArgs& args) {
   options.ready_fd = args.ready_fd;
   options.debug = args.debug;
   options.prewarm = args.prewarm;
+  options.private_root = !args.shared;
   options.control_socket = args.control_socket;
   options.quota = quota;
   int status = 0;
@@ -106,6 +108,10 @@ Command add_mount_command(CLI::App& app) {
       ->group("");  // internal: used by `run` and the server
   cmd->add_option("--control-socket", args->control_socket,
                   "Serve change review/commit/refresh requests on this unix socket (0600)");
+  cmd->add_flag("--shared", args->shared,
+                "Let other local users enter the view, as its presented modes allow (default: "
+                "only the owner and root; `run` and the server mount under a root-only "
+                "directory and pass this)");
   cmd->add_flag("--debug", args->debug, "Log every FUSE request");
   cmd->add_flag("--prewarm", args->prewarm,
                 "Once mounted, warm the kernel's caches in the background, at idle priority, "

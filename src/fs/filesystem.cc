@@ -223,6 +223,7 @@ int Filesystem::attr(const NodeView& node, struct stat* st) {
     rc = stat_at(node.host_parent(), node.name, st);
   }
   if (rc == 0) present_attr(node, owner(), st);
+  if (rc == 0 && options_.private_root && node.id == FUSE_ROOT_ID) st->st_mode &= ~mode_t{077};
   return rc;
 }
 

@@ -35,6 +35,11 @@ struct MountOptions {
   // Take requests over io_uring when the kernel offers it (uring_transport.h: kernel
   // 6.14+ with fuse.enable_uring=Y), else through /dev/fuse. Off only to compare the two.
   bool uring = true;
+  // The root presents no group/other permission bits, so that only the owner (and root)
+  // can enter the view: a person's `agentfense mount` as root mounts with allow_other
+  // (the owner is the sudo user) at a mountpoint anyone may reach, and the view's root
+  // would otherwise open a private directory's files to every local user.
+  bool private_root = false;
   // Write-layer limits (write_quota.h): beyond them the agent gets ENOSPC and statfs
   // (`df`) reports them instead of the host disk. Zero members mean unlimited.
   QuotaLimits quota;

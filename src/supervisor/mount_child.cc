@@ -23,11 +23,11 @@ constexpr std::chrono::seconds kStopGrace{5};
 
 std::vector<std::string> mount_argv(const MountChildSpec& spec, int ready_fd) {
   std::vector<std::string> argv = {
-      "agentfense",  "mount",
-      "--policy",    spec.policy_json_file,
-      "--state-dir", spec.state_dir,
-      "--owner",     std::to_string(spec.owner_uid) + ":" + std::to_string(spec.owner_gid),
-      "--ready-fd",  std::to_string(ready_fd)};
+      "agentfense", "mount", "--policy", spec.policy_json_file, "--state-dir", spec.state_dir,
+      "--owner", std::to_string(spec.owner_uid) + ":" + std::to_string(spec.owner_gid),
+      "--ready-fd", std::to_string(ready_fd),
+      // Beneath a root-only directory: the sandbox's processes are all that reach it.
+      "--shared"};
   for (const auto& [flag, value] :
        {std::pair{"--disk", spec.quota.bytes}, std::pair{"--disk-inodes", spec.quota.inodes}}) {
     argv.push_back(flag);

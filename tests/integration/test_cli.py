@@ -4,8 +4,10 @@ streams, environment, explain, mount and audit."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -233,6 +235,42 @@ def test_mount_serves_until_signal_then_unmounts(agentfense, repo, tmp_path, sto
             proc.wait()
         # Best-effort cleanup if the test failed mid-way; the return code is irrelevant.
         subprocess.run(["umount", "-l", str(mountpoint)], stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="allow_other mounts are root's")
+@pytest.mark.parametrize("shared", [False, True])
+def test_mount_lets_only_its_owner_in_unless_shared(agentfense, shared):
+    # As root the view is mounted allow_other (its owner may be the sudo user), and the
+    # root showed 0555 whatever the directory's own mode: any local user read the files
+    # of a 0700 directory through a mountpoint they could reach (attack sweep I, F6).
+    # pytest's base directory is root's alone: work where any user may walk, as a
+    # person's mountpoint often is.
+    tmp_path = Path(tempfile.mkdtemp())
+    os.chmod(tmp_path, 0o755)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "notes.txt").write_text("root-only-content\n")
+    os.chmod(private / "notes.txt", 0o644)
+    mountpoint = tmp_path / "mnt"
+    mountpoint.mkdir()
+    proc = subprocess.Popen([agentfense_bin(), "mount", "--preset", "read-only",
+                             *(["--shared"] if shared else []), str(private), str(mountpoint)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: mounts_mentioning([str(mountpoint)]), 10), "never mounted"
+        assert (mountpoint / "notes.txt").read_text() == "root-only-content\n"
+        other = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534",
+                                "--clear-groups", "cat", str(mountpoint / "notes.txt")],
+                               capture_output=True, text=True)
+        if shared:
+            assert other.stdout == "root-only-content\n", other
+        else:
+            assert other.returncode != 0 and "Permission denied" in other.stderr, other
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        subprocess.run(["umount", "-l", str(mountpoint)], stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("runtime", ["bwrap", "docker"])

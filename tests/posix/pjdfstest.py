@@ -115,7 +115,7 @@ class Mount:
         self.point.mkdir()
         self.log = open(work / "mount.log", "w")
         self.proc = subprocess.Popen(
-            [agentfense_bin(), "mount", "--preset", "full-access", str(self.source),
+            [agentfense_bin(), "mount", "--shared", "--preset", "full-access", str(self.source),
              str(self.point)], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not os.path.ismount(self.point):
