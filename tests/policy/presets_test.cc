@@ -77,6 +77,8 @@ INSTANTIATE_TEST_SUITE_P(
                                  Level::kRead},
                       PresetCase{"development", "/vendor/x/.git/config", false, Level::kRead},
                       PresetCase{"development", "/output/.git", false, Level::kRead},
+                      // It chooses what the next upload brings (gitignored files too).
+                      PresetCase{"development", "/a/.sandboxignore", false, Level::kRead},
                       // Secrets outrank it: a repository inside a hidden directory stays hidden.
                       PresetCase{"development", "/secrets/.git/objects/ab/cd", false, Level::kNone},
                       PresetCase{"view-only", "/a/b", false, Level::kView},
