@@ -240,3 +240,85 @@ def test_idle_timeout_is_checked(agentfense: str, repo: Path) -> None:
         done = subprocess.run([agentfense, "mcp", *extra, str(repo)], capture_output=True,
                               text=True, timeout=30, stdin=subprocess.DEVNULL)
         assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+MAX_RUNNING = 16  # tool calls per session, as docs/agents.md promises
+
+
+def sleeps_running(pid: int) -> int:
+    count = 0
+    for child in alive(descendants(pid)):
+        try:
+            if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\x00"):
+                count += 1
+        except FileNotFoundError:
+            pass
+    return count
+
+
+def quick(url: str, body: bytes, headers: dict[str, str],
+          method: str = "POST") -> tuple[int, bytes]:
+    """A request that must be answered within 5 s even while long calls run."""
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5)
+    connection.request(method, parsed.path, body=body,
+                       headers={"Content-Type": "application/json",
+                                "Accept": "application/json", **headers})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+
+def test_http_long_calls_leave_room_for_cancel_delete_and_other_clients(
+        server: HttpServer) -> None:
+    """Each running call held one of httplib's 8 threads: with 8 long calls nothing more
+    was read, not even the notifications/cancelled or DELETE that would stop them."""
+    session = open_session(server.url)
+    replies: list[tuple[int, bytes]] = []
+
+    def long_call(n: int) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": f"s{n}", "method": "tools/call",
+                           "params": {"name": "run",
+                                      "arguments": {"command": "exec sleep 60"}}}).encode()
+        try:
+            status, _, reply = post(server.url, body, {"Mcp-Session-Id": session,
+                                                       "Accept": "application/json"})
+            replies.append((status, reply))
+        except OSError as error:  # the session is deleted under it: no answer is owed
+            replies.append((0, str(error).encode()))
+
+    calls = [threading.Thread(target=long_call, args=(n,), daemon=True)
+             for n in range(MAX_RUNNING)]
+    for call in calls:
+        call.start()
+    deadline = time.monotonic() + 30
+    while sleeps_running(server.process.pid) < MAX_RUNNING:
+        assert time.monotonic() < deadline, "the calls did not start"
+        time.sleep(0.05)
+
+    # One call too many is refused at once, naming the limit.
+    over = json.dumps({"jsonrpc": "2.0", "id": "over", "method": "tools/call",
+                       "params": {"name": "run", "arguments": {"command": "true"}}}).encode()
+    status, reply = quick(server.url, over, {"Mcp-Session-Id": session})
+    result = json.loads(reply)["result"]
+    assert status == 200 and result["isError"], reply
+    assert f"{MAX_RUNNING} tool calls are already running" in result["content"][0]["text"]
+    # Another client is served, and so are cancellation and DELETE.
+    status, _ = quick(server.url, INITIALIZE, {})
+    assert status == 200
+    cancel = json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                         "params": {"requestId": "s0"}}).encode()
+    assert quick(server.url, cancel, {"Mcp-Session-Id": session})[0] == 202
+    deadline = time.monotonic() + 10
+    while sleeps_running(server.process.pid) >= MAX_RUNNING:
+        assert time.monotonic() < deadline, "the cancelled call still runs"
+        time.sleep(0.05)
+    assert quick(server.url, b"", {"Mcp-Session-Id": session}, method="DELETE")[0] == 200
+    deadline = time.monotonic() + 10
+    while sleeps_running(server.process.pid):
+        assert time.monotonic() < deadline, "the deleted session's calls still run"
+        time.sleep(0.05)
+    for call in calls:
+        call.join(timeout=10)
+    assert len(replies) == MAX_RUNNING

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -24,6 +25,11 @@ constexpr std::size_t kMaxSessions = 64;
 constexpr std::size_t kMaxBodyBytes = 64u << 20;
 // How often idle sessions are looked for (and how late a reaped one may go).
 constexpr std::chrono::seconds kReapInterval{1};
+// Connection threads beyond what the tool calls of a full session table can hold: what
+// is left to read notifications/cancelled, DELETE and other clients' requests.
+constexpr std::size_t kSpareThreads = 32;
+// A connection thread with nothing to do this long ends (a burst of calls leaves none).
+constexpr std::chrono::seconds kThreadIdle{10};
 
 using Clock = std::chrono::steady_clock;
 
@@ -50,6 +56,95 @@ bool loopback_origin(const std::string& origin) {
   if (const auto slash = host.find('/'); slash != std::string::npos) host.erase(slash);
   return is_loopback_host(host, true);
 }
+
+// httplib answers each connection on one thread of its task queue, and a request holds
+// that thread until its answer is sent: a tool call, for as long as its command runs. Its
+// default pool is fixed (8 threads here), so 8 long calls left no thread to read the
+// notifications/cancelled or DELETE that would stop them, nor any other client. This
+// queue starts threads as connections need them, up to `max_threads`, which is chosen
+// larger than every session's running calls together (each session runs at most
+// McpSession::kMaxRunningCalls and refuses more at once), and lets idle ones end.
+class GrowingPool final : public httplib::TaskQueue {
+ public:
+  explicit GrowingPool(std::size_t max_threads) : max_threads_(max_threads) {}
+  GrowingPool(const GrowingPool&) = delete;
+  GrowingPool& operator=(const GrowingPool&) = delete;
+  ~GrowingPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> job) override {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+    reap();
+    // Idle threads not yet claimed by a queued job take it; otherwise one more starts.
+    // At the bound the job waits for the next thread to finish its connection.
+    if (idle_ < jobs_.size() && threads_.size() < max_threads_) start();
+    cv_.notify_one();
+  }
+
+  // Runs what is queued, then joins every thread (httplib calls it when listen ends).
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    std::list<Worker> threads;
+    {
+      std::lock_guard lock(mu_);
+      threads.swap(threads_);
+    }
+    for (Worker& worker : threads) worker.thread.join();
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+
+  // Called with mu_ held.
+  void start() {
+    Worker& worker = threads_.emplace_back();
+    worker.thread = std::thread([this, &done = worker.done] { work(done); });
+  }
+
+  void work(std::atomic<bool>& done) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      const bool woken =
+          cv_.wait_for(lock, kThreadIdle, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) {
+        if (stopping_ || !woken) break;
+        continue;
+      }
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+    done = true;  // under mu_: reap() joins it only after it let go of the lock
+  }
+
+  // Joins threads that ended idle, so their stacks do not stay mapped. Called with mu_ held.
+  void reap() {
+    std::erase_if(threads_, [](Worker& worker) {
+      if (!worker.done) return false;
+      worker.thread.join();
+      return true;
+    });
+  }
+
+  const std::size_t max_threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::list<Worker> threads_;  // list: a running thread's `done` must not move
+  std::size_t idle_ = 0;       // threads waiting for a job
+  bool stopping_ = false;
+};
 
 // The events of one tool call answered as an SSE stream: the call runs on its own
 // thread and queues messages; httplib's content provider sends them as they come.
@@ -121,6 +216,9 @@ class HttpServer {
   HttpServer(const SessionFactory& make_session, std::chrono::milliseconds session_idle)
       : make_session_(make_session), session_idle_(session_idle) {
     server_.set_payload_max_length(kMaxBodyBytes);
+    server_.new_task_queue = [] {
+      return new GrowingPool(kMaxSessions * McpSession::kMaxRunningCalls + kSpareThreads);
+    };
     server_.Post(kEndpoint,
                  [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
     server_.Get(kEndpoint, [](const httplib::Request&, httplib::Response& res) {

@@ -8,7 +8,9 @@
 // cannot reach the endpoint through DNS rebinding. A client that disconnects cancels
 // its tool call. A session nobody uses for `session_idle` (no request, no call running)
 // ends, shells and all; at 64 sessions, a new client's initialize ends the least recently
-// used one that runs no call.
+// used one that runs no call. Each connection is answered on a thread of its own (started
+// as needed, more than all sessions' running calls together), so long calls never keep
+// a cancellation, DELETE or another client waiting.
 #pragma once
 
 #include <chrono>
