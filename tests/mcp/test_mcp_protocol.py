@@ -5,10 +5,13 @@ end (stdin closed or SIGTERM) that leaves no process behind."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from mcp_harness import RawStdio, alive, descendants, mcp_args
 
@@ -153,6 +156,84 @@ def test_stdin_closed_ends_the_server_and_leaves_no_process(agentfense: str, rep
     assert not alive(children), "processes of the sandbox outlived the server"
     assert mountpoints[0] not in Path("/proc/self/mounts").read_text()
     assert not run_dir.exists(), "the run directory was left behind"
+
+
+def long_sleep_started(pid: int) -> bool:
+    for child in alive(descendants(pid)):
+        try:
+            if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\x00300"):
+                return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+def start_long_call(raw: RawStdio) -> set[int]:
+    """Sends a call running `sleep 300`; returns the server's processes once it runs."""
+    raw.initialize()
+    raw.send(json.dumps({"jsonrpc": "2.0", "id": "long", "method": "tools/call",
+                         "params": {"name": "run", "arguments": {
+                             "command": "exec sleep 300", "timeout": 600}}}).encode())
+    deadline = time.monotonic() + 30
+    while not long_sleep_started(raw.process.pid):
+        assert time.monotonic() < deadline, "the command did not start"
+        time.sleep(0.05)
+    return alive(descendants(raw.process.pid))
+
+
+def kill_if_running(raw: RawStdio, children: set[int]) -> None:
+    """A server that did not end by itself (the bug) goes, with the sandbox under it."""
+    if raw.process.poll() is None:
+        for pid in alive(children | descendants(raw.process.pid)):
+            os.kill(pid, signal.SIGKILL)
+        raw.process.kill()
+        raw.process.wait()
+
+
+def test_stdin_closed_answers_short_calls_and_kills_long_ones(agentfense: str,
+                                                              repo: Path) -> None:
+    """On end of input the server waited for every running call, up to its timeout: a
+    client that died left the agent's commands running for as long as 30 minutes."""
+    raw = RawStdio(agentfense, repo)
+    children = start_long_call(raw)
+    raw.send(json.dumps({"jsonrpc": "2.0", "id": "short", "method": "tools/call",
+                         "params": {"name": "run", "arguments": {
+                             "command": "sleep 1; echo done"}}}).encode())
+    assert raw.process.stdin is not None and raw.process.stdout is not None
+    answers: list[dict[str, Any]] = []
+    reader = threading.Thread(target=lambda: answers.extend(
+        json.loads(line) for line in raw.process.stdout or []))  # up to the server's exit
+    reader.start()
+    raw.process.stdin.close()
+    closed = time.monotonic()
+    try:
+        assert raw.process.wait(timeout=30) == 0
+    finally:
+        kill_if_running(raw, children)  # the bug: still waiting for `sleep 300`
+        reader.join()
+    assert time.monotonic() - closed < 20
+    # The call that could finish in time was answered; the long one was killed unanswered.
+    assert [answer["id"] for answer in answers] == ["short"], answers
+    assert answers[0]["result"]["structuredContent"]["stdout"] == "done\n"
+    assert not alive(children), "the command outlived the server"
+
+
+def test_stdin_and_stdout_closed_kill_running_calls_at_once(agentfense: str,
+                                                            repo: Path) -> None:
+    """A client that is gone (its end of stdout closed) cannot read any answer: the
+    calls are cancelled without waiting for them."""
+    raw = RawStdio(agentfense, repo)
+    children = start_long_call(raw)
+    assert raw.process.stdin is not None and raw.process.stdout is not None
+    raw.process.stdout.close()
+    raw.process.stdin.close()
+    closed = time.monotonic()
+    try:
+        assert raw.process.wait(timeout=30) == 0
+    finally:
+        kill_if_running(raw, children)
+    assert time.monotonic() - closed < 4  # well under the grace given to reachable answers
+    assert not alive(children), "the command outlived the server"
 
 
 def test_sigterm_kills_running_commands_and_still_shows_changes(

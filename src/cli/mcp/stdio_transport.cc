@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <list>
 #include <mutex>
@@ -17,6 +18,10 @@ namespace {
 // A message larger than this (write_file content included) is refused as a parse
 // error rather than grown into memory without bound.
 constexpr std::size_t kMaxLineBytes = 64u << 20;
+// After end of input, how long calls still running may go on to answer (a client may
+// close its end after sending its last request) before they are cancelled. Short: a
+// crashed client must not leave the agent's commands running up to --max-timeout.
+constexpr std::chrono::seconds kEofGrace{5};
 
 class LineWriter {
  public:
@@ -36,6 +41,17 @@ class LineWriter {
       }
       done += static_cast<std::size_t>(n);
     }
+  }
+
+  // False once an answer can no longer reach the client: a write failed, or the reading
+  // end is closed (POLLERR on a pipe, POLLHUP on a socket or terminal).
+  bool reachable() {
+    {
+      std::lock_guard lock(mu_);
+      if (broken_) return false;
+    }
+    pollfd out = {.fd = fd_, .events = 0};
+    return !(::poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP | POLLNVAL)));
   }
 
  private:
@@ -121,6 +137,8 @@ class StdioServer {
 
   void send(const json& message) { out_.send(message); }
   bool busy() { return workers_.busy(); }
+  bool reachable() { return out_.reachable(); }
+  void cancel_all() { session_.cancel_all(); }  // their commands are killed, unanswered
 
  private:
   static json internal_error(const Message& message, const std::exception& error) {
@@ -180,9 +198,16 @@ int serve_stdio(McpSession& session, int in_fd, int out_fd, const StopSignals& s
     }
   }
   if (!blank(buffer) && !skipping) server.dispatch(buffer);  // a last line without newline
-  // End of input: calls already running finish and answer (a client may close its end
-  // after sending), unless a stop signal says not to wait.
+  // End of input: calls already running may finish and answer for kEofGrace while the
+  // answers can still be written; then, or at once when stdout is gone, the rest are
+  // cancelled. A stop signal ends the wait at once.
+  const auto deadline = std::chrono::steady_clock::now() + kEofGrace;
+  bool cancelled = false;
   while (server.busy()) {
+    if (!cancelled && (std::chrono::steady_clock::now() >= deadline || !server.reachable())) {
+      server.cancel_all();
+      cancelled = true;
+    }
     pollfd stop = {.fd = signals.fd(), .events = POLLIN};
     if (::poll(&stop, 1, 100) > 0) {
       if (const int sig = signals.take()) return sig;

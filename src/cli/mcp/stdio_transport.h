@@ -1,7 +1,9 @@
 // MCP over stdio: newline-delimited JSON-RPC messages on stdin, answers and notifications
-// on stdout, one line each. Runs until stdin ends or a stop signal arrives; then running
-// tool calls are cancelled and waited for. Each tools/call runs on a thread of its own so
-// that ping and notifications/cancelled are answered while a command runs.
+// on stdout, one line each. Runs until stdin ends or a stop signal arrives. After a stop
+// signal running tool calls are cancelled at once; after end of input they get 5 s to
+// answer while stdout can take it, then are cancelled; cancelled calls are waited for. Each
+// tools/call runs on a thread of its own so that ping and notifications/cancelled are answered
+// while a command runs.
 #pragma once
 
 #include "cli/mcp/protocol.h"
