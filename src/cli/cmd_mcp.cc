@@ -186,7 +186,8 @@ Command add_mcp_command(CLI::App& app) {
       "                                \"args\": [\"mcp\", \"--preset\", \"agent-safe\", "
       "\"/path/to/repo\"]}}}\n"
       "On exit (stdin closed, SIGTERM or Ctrl-C) the changes are shown on stderr (default),\n"
-      "applied or discarded (--changes). With --server URL --sandbox ID the tools act on a\n"
+      "applied or discarded (--changes); calls still running when stdin closes get 5 s to\n"
+      "answer, then their commands are killed. With --server URL --sandbox ID the tools act on a\n"
       "running sandbox of an agentfense server (API key from --api-key or\n"
       "$AGENTFENSE_API_KEY), and --changes acts on its changes. See docs/agents.md.");
   args->policy.add_to(*cmd);
