@@ -67,10 +67,11 @@ void install_session_source(int runtime_dir) {
 
 }  // namespace
 
-UniqueFd open_runtime_dir(pid_t init_pid, UniqueFd* root_out) {
-  const std::string root_path = "/proc/" + std::to_string(init_pid) + "/root";
+UniqueFd open_runtime_dir(const ContainerInit& init, UniqueFd* root_out) {
+  const std::string root_path = "/proc/" + std::to_string(init.pid) + "/root";
   UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) throw SystemError("open " + root_path, errno);
+  init.check_alive("open " + root_path);  // else the pid may be another process's now
   UniqueFd dir = open_in_root(root.get(), std::string(kRuntimeDir).substr(1), O_PATH | O_DIRECTORY);
   if (!dir) throw SystemError(std::string("open the container's ") + kRuntimeDir, errno);
   if (root_out) *root_out = std::move(root);
@@ -90,9 +91,9 @@ std::string install_execute_only_copy(int runtime_dir, int source, const std::st
   return std::string(kRuntimeDir) + "/" + name;
 }
 
-ContainerBash install_execute_only_bash(pid_t init_pid) {
+ContainerBash install_execute_only_bash(const ContainerInit& init) {
   UniqueFd root;
-  const UniqueFd dir = open_runtime_dir(init_pid, &root);
+  const UniqueFd dir = open_runtime_dir(init, &root);
   UniqueFd source;
   std::string source_name;
   for (const char* candidate : kBashCandidates) {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/unique_fd.h"
+#include "runtime/docker/container_init.h"
 
 namespace agentfense::runtime::docker {
 
@@ -26,17 +27,17 @@ struct ContainerBash {
   std::string source;  // the image's bash it was copied from ("/usr/bin/bash")
 };
 
-// kRuntimeDir of the container whose init is host pid `init_pid`, opened O_PATH (and,
-// when `root` is given, the container's root directory there too).
-UniqueFd open_runtime_dir(pid_t init_pid, UniqueFd* root = nullptr);
+// kRuntimeDir of the container whose init is `init`, opened O_PATH (and, when `root` is
+// given, the container's root directory there too).
+UniqueFd open_runtime_dir(const ContainerInit& init, UniqueFd* root = nullptr);
 
 // Copies the open regular file `source` into the container's kRuntimeDir (`runtime_dir`)
 // as `name`, execute-only and root's; returns its path inside the container.
 std::string install_execute_only_copy(int runtime_dir, int source, const std::string& name);
 
 // Copies the image's bash (/usr/bin/bash, else /bin/bash) of the container whose init is
-// host pid `init_pid`. Throws UserError when the image has no bash (sessions need it),
-// SystemError when the copy cannot be made.
-ContainerBash install_execute_only_bash(pid_t init_pid);
+// `init`. Throws UserError when the image has no bash (sessions need it), SystemError
+// when the copy cannot be made.
+ContainerBash install_execute_only_bash(const ContainerInit& init);
 
 }  // namespace agentfense::runtime::docker

@@ -13,7 +13,7 @@
 
 namespace agentfense::runtime::docker {
 
-std::string install_scope_helper(pid_t init_pid) {
+std::string install_scope_helper(const ContainerInit& init) {
   if (landlock_abi() == 0) {
     static std::once_flag warned;
     std::call_once(warned, [] {
@@ -29,7 +29,7 @@ std::string install_scope_helper(pid_t init_pid) {
   const std::string path = supervisor::sibling_binary("agentfense-scope");
   const UniqueFd source(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!source) throw SystemError("open " + path, errno);
-  const UniqueFd dir = open_runtime_dir(init_pid);
+  const UniqueFd dir = open_runtime_dir(init);
   return install_execute_only_copy(dir.get(), source.get(), "scope");
 }
 

@@ -208,7 +208,7 @@ DockerSession::DockerSession(std::shared_ptr<RunningContainer> container, Sessio
 
 std::unique_ptr<SessionShell> DockerSession::start_shell(const std::string& start_dir) {
   const ContainerBash bash = container_->session_bash();
-  SessionLink link = SessionLink::listen(container_->init_pid());
+  SessionLink link = SessionLink::listen(container_->init());
   const auto deadline = steady_clock::now() + kReadyTimeout;
   Launch launch = launch_exec(
       container_->exec_target(),

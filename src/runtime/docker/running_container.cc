@@ -1,5 +1,9 @@
 #include "runtime/docker/running_container.h"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <thread>
 
 #include "common/errors.h"
@@ -90,16 +94,34 @@ std::shared_ptr<RunningContainer> RunningContainer::start(EngineClient engine,
   container->keeper_stdin_ =
       api.hijack("/containers/" + id + "/attach?stream=1&stdin=1", nlohmann::json::object()).socket;
   api.checked("POST", "/containers/" + id + "/start", "start container", nullptr, kStartTimeout);
-  const nlohmann::json state =
-      api.checked("GET", "/containers/" + id + "/json", "inspect container").at("State");
-  container->init_pid_ = state.value("Pid", 0);
-  if (!state.value("Running", false) || container->init_pid_ <= 0)
-    throw ContainerGone("container " + id.substr(0, 12) + " stopped right after it started: " +
-                        state.value("Error", std::string("its keeper exited")));
+  container->hold_init();
   container->target_.cgroups = locate_container_cgroups(container->init_pid_);
+  container->init().check_alive("locate the container's cgroups");
   // Before any command: each starts through it (container_scope.h).
-  container->target_.scope = install_scope_helper(container->init_pid_);
+  container->target_.scope = install_scope_helper(container->init());
   return container;
+}
+
+void RunningContainer::hold_init() {
+  const std::string& id = target_.container_id;
+  const EngineClient& api = engine_;
+  const auto inspect = [&] {
+    const nlohmann::json state =
+        api.checked("GET", "/containers/" + id + "/json", "inspect container").at("State");
+    const pid_t pid = state.value("Pid", 0);
+    if (!state.value("Running", false) || pid <= 0)
+      throw ContainerGone("container " + id.substr(0, 12) + " stopped right after it started: " +
+                          state.value("Error", std::string("its keeper exited")));
+    return pid;
+  };
+  init_pid_ = inspect();
+  init_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, init_pid_, 0)));
+  if (!init_pidfd_ && errno != ESRCH)
+    throw SystemError("pidfd_open of the container's init", errno);
+  // The pidfd names whatever held the pid when it was opened: the container's init only
+  // if the container still runs with that pid now.
+  if (!init_pidfd_ || inspect() != init_pid_)
+    throw ContainerGone("container " + id.substr(0, 12) + " stopped right after it started");
 }
 
 RunningContainer::~RunningContainer() {
@@ -121,7 +143,7 @@ void RunningContainer::remove() noexcept {
 
 ContainerBash RunningContainer::session_bash() {
   const std::lock_guard lock(bash_mu_);
-  if (!bash_) bash_ = install_execute_only_bash(init_pid_);
+  if (!bash_) bash_ = install_execute_only_bash(init());
   return *bash_;
 }
 

@@ -14,6 +14,7 @@
 #include "common/unique_fd.h"
 #include "runtime/docker/container_bash.h"
 #include "runtime/docker/container_config.h"
+#include "runtime/docker/container_init.h"
 #include "runtime/docker/engine_client.h"
 #include "runtime/docker/exec_launch.h"
 
@@ -32,17 +33,20 @@ class RunningContainer {
   const ExecTarget& exec_target() const { return target_; }
   const EngineClient& engine() const { return engine_; }
   const std::string& id() const { return target_.container_id; }
-  pid_t init_pid() const { return init_pid_; }
+  ContainerInit init() const { return {init_pid_, init_pidfd_.get()}; }
   // The execute-only copy of the image's bash, made on first use (container_bash.h).
   ContainerBash session_bash();
 
  private:
   explicit RunningContainer(EngineClient engine) : engine_(std::move(engine)) {}
+  // Learns the started container's init and holds it by a pidfd (container_init.h).
+  void hold_init();
   void remove() noexcept;
 
   EngineClient engine_;
   ExecTarget target_;
   pid_t init_pid_ = -1;
+  UniqueFd init_pidfd_;    // container_init.h
   UniqueFd keeper_stdin_;  // closing it ends the container
   std::mutex bash_mu_;
   std::optional<ContainerBash> bash_;

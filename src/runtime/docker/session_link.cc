@@ -24,11 +24,11 @@ constexpr std::size_t kTokenBytes = 16;
 
 // Runs on a thread of its own: setns() changes only the calling thread's network
 // namespace, and the socket keeps the namespace it was created in after the thread ends.
-void listen_in(pid_t pid, UniqueFd& listener, int& port) {
-  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/net";
-  const UniqueFd ns_fd(::open(ns.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns_fd) throw SystemError("open " + ns, errno);
-  check_syscall(::setns(ns_fd.get(), CLONE_NEWNET), "setns " + ns);
+void listen_in(const ContainerInit& init, UniqueFd& listener, int& port) {
+  // Through the pidfd: the namespace of that very process, never of a later holder of
+  // its pid.
+  const std::string ns = "the network namespace of container init " + std::to_string(init.pid);
+  check_syscall(::setns(init.pidfd, CLONE_NEWNET), "setns to " + ns);
   listener.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!listener) throw SystemError("socket in " + ns, errno);
   sockaddr_in address{.sin_family = AF_INET,
@@ -75,13 +75,13 @@ std::optional<int> role_of(std::string_view line, std::string_view token) {
 
 }  // namespace
 
-SessionLink SessionLink::listen(pid_t in_netns_of) {
+SessionLink SessionLink::listen(const ContainerInit& init) {
   UniqueFd listener;
   int port = 0;
   std::exception_ptr failure;
   std::thread worker([&] {
     try {
-      listen_in(in_netns_of, listener, port);
+      listen_in(init, listener, port);
     } catch (...) {
       failure = std::current_exception();
     }

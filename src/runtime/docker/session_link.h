@@ -26,6 +26,7 @@
 #include <string>
 
 #include "common/unique_fd.h"
+#include "runtime/docker/container_init.h"
 #include "runtime/session_channel.h"
 
 namespace agentfense::runtime::docker {
@@ -34,8 +35,8 @@ class SessionLink {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Listens on 127.0.0.1:<free port> in the network namespace of host pid `in_netns_of`.
-  static SessionLink listen(pid_t in_netns_of);
+  // Listens on 127.0.0.1:<free port> in the network namespace of the container's init.
+  static SessionLink listen(const ContainerInit& init);
 
   int port() const { return port_; }
   const std::string& token() const { return token_; }
