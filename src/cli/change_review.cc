@@ -60,7 +60,14 @@ void print_with_reasons(const char* heading, const std::vector<std::string>& pat
 // the whole screen scrolling, the cursor shown, on a line of its own.
 void restore_terminal() {
   if (::isatty(STDERR_FILENO) != 1) return;
-  static constexpr char kSane[] = "\x1b[0m\x1b(B\x0f\x1b[?1049l\x1b[r\x1b[?25h\r\n";
+  // First CAN and ST: an escape sequence or string (OSC, DCS) the command left open would
+  // otherwise swallow the review (into the window title, say). Then the attributes, the
+  // character set, the main screen, the scroll region, the cursor, no open hyperlink
+  // (OSC 8), and the terminal's own colours (OSC 110/111: a command can set text and
+  // background alike, and the review would be drawn invisible).
+  static constexpr char kSane[] =
+      "\x18\x1b\\\x1b[0m\x1b(B\x0f\x1b[?1049l\x1b[r\x1b[?25h\x1b]8;;\x1b\\\x1b]110\x1b\\"
+      "\x1b]111\x1b\\\r\n";
   std::fwrite(kSane, 1, sizeof kSane - 1, stderr);
 }
 

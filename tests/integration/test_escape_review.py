@@ -228,11 +228,13 @@ def test_a_committed_symlink_cannot_climb_through_a_later_one(attack, repo, scri
 
 def test_the_review_starts_from_a_sane_terminal(runner, repo):
     """The command's output reaches the same terminal just before the review: concealed
-    text (SGR 8), the DEC line-drawing set, the alternate screen or a hidden cursor it
-    leaves on would hide or garble the review a person decides on. On a terminal the
-    review first resets them (not when stderr is a pipe: nothing to reset there)."""
+    text (SGR 8), the DEC line-drawing set, the alternate screen, a hidden cursor, black
+    on black (OSC 11), an open hyperlink or an unterminated title (OSC 0, which would
+    swallow what follows) it leaves would hide or garble the review a person decides on.
+    On a terminal the review first resets them (not when stderr is a pipe)."""
     import pty
-    leave = "printf '\\033[8m\\033(0\\016\\033[?1049h\\033[?25l'"
+    leave = ("printf '\\033[8m\\033(0\\016\\033[?1049h\\033]11;#000000\\033\\\\"
+             "\\033]8;;http://x\\033\\\\\\033[?25l\\033]0;'")
     argv = runner.argv(["run", "--preset", "agent-safe", "--changes", "show", str(repo), "--",
                         "sh", "-c", f"{leave}; echo x > /workspace/output/n.txt"])
     primary, secondary = pty.openpty()
@@ -250,10 +252,13 @@ def test_the_review_starts_from_a_sane_terminal(runner, repo):
         seen += chunk
     os.close(primary)
     assert proc.wait(timeout=60) == 0, seen
-    left = seen.index(b"\x1b[?25l") + len(b"\x1b[?25l")
+    left = seen.index(b"\x1b]0;") + len(b"\x1b]0;")  # the last thing the command printed
     review = seen.index(b"agentfense: 1 change(s)")
     between = seen[left:review]
-    for reset in (b"\x1b[0m", b"\x1b(B", b"\x0f", b"\x1b[?1049l", b"\x1b[?25h"):
+    # An unterminated OSC (a title) is closed first, so it swallows nothing after it.
+    assert between.startswith(b"\x18\x1b\\"), seen
+    for reset in (b"\x1b[0m", b"\x1b(B", b"\x0f", b"\x1b[?1049l", b"\x1b[?25h",
+                  b"\x1b]8;;\x1b\\", b"\x1b]110\x1b\\", b"\x1b]111\x1b\\"):
         assert reset in between, (reset, seen)
     assert b"A /output/n.txt" in seen[review:], seen
 
