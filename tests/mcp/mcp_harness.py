@@ -168,6 +168,18 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
+def sleeps_running(pid: int) -> int:
+    """How many `sleep` processes run below `pid` (the tool calls' commands)."""
+    count = 0
+    for child in alive(descendants(pid)):
+        try:
+            if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\x00"):
+                count += 1
+        except FileNotFoundError:
+            pass
+    return count
+
+
 def structured(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     content: Optional[dict[str, Any]] = result.structured_content

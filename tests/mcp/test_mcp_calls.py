@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mcp_harness import RawStdio, alive, descendants
+from mcp_harness import RawStdio, alive, descendants, sleeps_running
 
 MAX_RUNNING = 16  # the limit docs/agents.md promises
 
@@ -27,17 +27,6 @@ def mappings_of(pid: int) -> int:
     """An exited thread leaves /proc/PID/task at once, but until it is joined its stack
     (and guard page) stay mapped: the mappings show a leak the task list does not."""
     return len(Path(f"/proc/{pid}/maps").read_text().splitlines())
-
-
-def sleeps_running(pid: int) -> int:
-    count = 0
-    for child in alive(descendants(pid)):
-        try:
-            if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\x00"):
-                count += 1
-        except FileNotFoundError:
-            pass
-    return count
 
 
 def send_rejected_calls(raw: RawStdio, first: int, total: int) -> None:

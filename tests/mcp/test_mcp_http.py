@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from mcp_harness import (HIDDEN, TOOLS, HttpServer, alive, descendants, http_session,
-                         structured, text_of)
+                         sleeps_running, structured, text_of)
 
 
 @pytest.fixture
@@ -243,17 +243,6 @@ def test_idle_timeout_is_checked(agentfense: str, repo: Path) -> None:
 
 
 MAX_RUNNING = 16  # tool calls per session, as docs/agents.md promises
-
-
-def sleeps_running(pid: int) -> int:
-    count = 0
-    for child in alive(descendants(pid)):
-        try:
-            if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\x00"):
-                count += 1
-        except FileNotFoundError:
-            pass
-    return count
 
 
 def quick(url: str, body: bytes, headers: dict[str, str],
