@@ -29,8 +29,11 @@ std::optional<DirHandle> fresh_dir_fd(const DirId& current, int parent_fd, const
 
 class Rebinder {
  public:
-  Rebinder(Filesystem& fs, const std::vector<std::string>& changed_paths)
-      : fs_(fs), changed_(changed_paths.begin(), changed_paths.end()) {}
+  Rebinder(Filesystem& fs, const std::vector<std::string>& roots,
+           const std::vector<std::string>& changed_paths)
+      : fs_(fs),
+        roots_(roots.begin(), roots.end()),
+        changed_(changed_paths.begin(), changed_paths.end()) {}
 
   void rebind_under(const std::string& root) {
     for (const NodeView& node : fs_.table().live_under(root)) {
@@ -77,6 +80,10 @@ class Rebinder {
     for (const NodeView& known : fs_.table().live_under("/")) {
       if (known.is_root() || !known.is_dir() || known.decision.level >= policy::Level::kView)
         continue;
+      // Only a change at, above or below a directory can take its last visible entry:
+      // the others keep their answer without a scan (a commit after every command must
+      // not read every hidden directory the agent ever looked into).
+      if (!touches(changed_, known.path) && !touches(roots_, known.path)) continue;
       // Fresh, with fds: a directory above may have been hidden a moment ago.
       const std::optional<NodeView> dir = fs_.table().view(known.id);
       if (!dir || dir->unlinked || fs_.still_shown(*dir)) continue;
@@ -143,7 +150,19 @@ class Rebinder {
     notices_.inodes.push_back(node.id);
   }
 
+  // Whether one of `paths` is `dir`, above it or below it.
+  static bool touches(const std::set<std::string>& paths, const std::string& dir) {
+    for (std::string path = dir;; path = parent_of(path)) {
+      if (paths.contains(path)) return true;
+      if (path == "/") break;
+    }
+    const std::string below = dir + "/";
+    const auto next = paths.lower_bound(below);
+    return next != paths.end() && next->starts_with(below);
+  }
+
   Filesystem& fs_;
+  const std::set<std::string> roots_;
   const std::set<std::string> changed_;
   KernelNotices notices_;
 };
@@ -152,7 +171,7 @@ class Rebinder {
 
 KernelNotices rebind_nodes(Filesystem& fs, const std::vector<std::string>& roots,
                            const std::vector<std::string>& changed_paths) {
-  Rebinder rebinder(fs, changed_paths);
+  Rebinder rebinder(fs, roots, changed_paths);
   for (const std::string& root : roots) rebinder.rebind_under(root);
   for (const std::string& path : changed_paths) rebinder.note_changed(path);
   // Whether hidden-level directories have visible descendants may have changed too.
