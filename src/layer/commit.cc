@@ -1,7 +1,6 @@
 // commit: apply a sandbox's changes to its base, file by file, under the rules of
 // DESIGN.md "Layers": write permission, conflict detection, no symlink following.
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "common/errors.h"
 #include "layer/changes.h"
+#include "layer/commit_lock.h"
 #include "layer/entry_io.h"
 #include "layer/file_install.h"
 #include "layer/git_layout.h"
@@ -25,18 +25,6 @@ namespace {
 struct Refusal {
   bool conflict;
   std::string reason;
-};
-
-// flock(LOCK_EX) on the base directory for the whole commit: commits to one codebase
-// are serialized even across processes.
-class BaseLock {
- public:
-  explicit BaseLock(int base_dirfd) : fd_(reopen_dir(base_dirfd)) {
-    check_syscall(::flock(fd_.get(), LOCK_EX), "lock base");
-  }
-
- private:
-  UniqueFd fd_;  // closing it releases the lock
 };
 
 // Regular files waiting in one batch: at most this many (each holds two directory fds).
@@ -515,7 +503,8 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const ChangeSelection& only,
                     const CommitProgress& progress, std::size_t pass_bytes) {
-  BaseLock lock(base_dirfd);
+  // Commits to one codebase are serialized even across processes (layer/commit_lock.h).
+  const CommitLock lock = CommitLock::acquire(base_dirfd);
   CommitResult result;
   std::size_t done = 0, total = 0;
   // Every change at or before `after` was applied or refused by an earlier pass; what

@@ -1,12 +1,15 @@
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "layer/changes.h"
+#include "layer/commit_lock.h"
 #include "layer/file_install.h"
 #include "layer_test_util.h"
 
@@ -299,15 +302,30 @@ TEST_F(CommitTest, InstallReplacesByRenameSoOpenReadersKeepOldContent) {
   EXPECT_EQ(entries, 3u);  // README, src, docs: no temp left behind
 }
 
-TEST_F(CommitTest, CommitsAreSerializedByFlockOnBase) {
+TEST_F(CommitTest, CommitsAreSerializedByTheCommitLockFile) {
+  write_file(up("x.txt"), "x\n");
+  std::optional<CommitLock> held(CommitLock::acquire(base_fd_.get()));
+  auto pending = std::async(std::launch::async, [this] { return commit_all(); });
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  EXPECT_FALSE(fs::exists(base("x.txt")));
+  held.reset();
+  EXPECT_EQ(pending.get().applied, Strings{"/x.txt"});
+}
+
+TEST_F(CommitTest, AFlockOnTheBaseDirectoryDoesNotBlockACommit) {
+  // Anyone who can read the base can flock it; that must not wedge our commits.
   write_file(up("x.txt"), "x\n");
   UniqueFd lock_fd(::open(base_.c_str(), O_RDONLY | O_DIRECTORY));
   ASSERT_EQ(::flock(lock_fd.get(), LOCK_EX), 0);
   auto pending = std::async(std::launch::async, [this] { return commit_all(); });
-  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
-  EXPECT_FALSE(fs::exists(base("x.txt")));
-  lock_fd.reset();
+  const std::future_status status = pending.wait_for(std::chrono::seconds(10));
+  lock_fd.reset();  // before any assertion: `pending` would wait for it when destroyed
+  ASSERT_EQ(status, std::future_status::ready);
   EXPECT_EQ(pending.get().applied, Strings{"/x.txt"});
+  struct stat st {};
+  ASSERT_EQ(::stat(commit_lock_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(st.st_uid, ::geteuid());
 }
 
 TEST_F(CommitTest, DiscardEmptiesUpperWithoutFollowingSymlinks) {
