@@ -23,6 +23,7 @@
 #include "cli/rootless.h"
 #include "cli/run_boundary.h"
 #include "cli/run_limits.h"
+#include "cli/size_parse.h"
 #include "cli/trail_location.h"
 #include "common/errors.h"
 #include "common/unique_fd.h"
@@ -139,6 +140,8 @@ int run_mcp(const McpArgs& args) {
     throw UserError("--timeout and --max-timeout must be positive");
   if (args.timeout_seconds > args.max_timeout_seconds)
     throw UserError("--timeout must not exceed --max-timeout");
+  // Refuses infinity and what overflows the clock (--timeout is at most this).
+  (void)timeout_from_seconds(args.max_timeout_seconds, "--max-timeout");
   check_idle_timeout(args);
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);

@@ -20,6 +20,7 @@
 #include "cli/run_audit.h"
 #include "cli/run_boundary.h"
 #include "cli/run_limits.h"
+#include "cli/size_parse.h"
 #include "cli/terminal_modes.h"
 #include "cli/trail_location.h"
 #include "common/errors.h"
@@ -110,8 +111,7 @@ int run_command(const RunArgs& args) {
   args.runtime_flags.check();
   check_rootless_mount();
   check_rootless_network(args.network);
-  if (args.timeout_seconds < 0) throw UserError("--timeout must not be negative");
-  spec.timeout = std::chrono::milliseconds(static_cast<long long>(args.timeout_seconds * 1000));
+  spec.timeout = timeout_from_seconds(args.timeout_seconds, "--timeout");
   spec.limits = run_limits(args.limits, runtime::cgroup_limits_available());
 
   std::optional<RunAudit> audit;
@@ -182,7 +182,8 @@ Command add_run_command(CLI::App& app) {
                   "run stopped by Ctrl-C, SIGTERM or SIGHUP never applies: its changes are "
                   "shown (or discarded with discard) and exit status is 128+signal");
   cmd->add_option("--timeout", args->timeout_seconds,
-                  "Kill the command after SECONDS (default 1800; 0 = never)");
+                  "Kill the command after SECONDS (default 1800; 0 = never; at most 31536000, "
+                  "fractions round up to the next millisecond)");
   cmd->add_option("--memory", args->limits.memory,
                   "Memory limit, e.g. 512M; also the size of the private /tmp (default 4G, or "
                   "half the RAM if less; 0 = unlimited)");

@@ -88,6 +88,11 @@ def test_no_limit_when_asked(runner, repo):
     (["--disk", "12X"], "--disk"),
     (["--disk", "-5M"], "--disk"),
     (["--disk-inodes", "many"], "--disk-inodes"),
+    # 2^64 bytes wrapped to 0 ("no limit"), one more GiB to a 1 GiB quota.
+    (["--disk", "17179869184G"], "--disk"),
+    (["--disk", "17179869185G"], "--disk"),
+    (["--disk", "8589934592G"], "--disk"),
+    (["--memory", "17179869185G"], "--memory"),
 ])
 def test_bad_quota_flags_are_refused_naming_them(runner, repo, flags, named):
     result = runner.sh(repo, "true", flags)

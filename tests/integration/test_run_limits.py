@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 PY = "/usr/bin/python3"
 
 # The issue's loop, counted: forks until the kernel refuses (or 1100 children), then
@@ -81,6 +83,27 @@ def test_bad_limits_are_usage_errors(runner, repo):
     for flags in (["--pids", "-1"], ["--memory", "lots"], ["--timeout", "-5"]):
         result = runner.invoke(["run", *flags, str(repo), "--", "true"])
         assert result.returncode == 2, result.describe()
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "1e300", "31536001"])
+def test_timeouts_out_of_range_are_refused_naming_the_flag(runner, repo, timeout):
+    result = runner.invoke(["run", "--timeout", timeout, str(repo), "--", "true"])
+    assert result.returncode == 2, result.describe()
+    assert "--timeout" in result.stderr, result.describe()
+
+
+@pytest.mark.parametrize("timeout", ["inf", "1e300"])
+def test_mcp_refuses_an_unbounded_max_timeout(runner, repo, timeout):
+    result = runner.invoke(["mcp", "--max-timeout", timeout, str(repo)])
+    assert result.returncode == 2, result.describe()
+    assert "--max-timeout" in result.stderr, result.describe()
+
+
+def test_a_timeout_under_a_millisecond_still_kills(runner, repo):
+    """0.0004 s truncated to 0 ms, which means "never": it is rounded up instead."""
+    result = runner.sh(repo, "sleep 5; echo finished", ["--timeout", "0.0004"])
+    assert result.returncode == 124, result.describe()
+    assert "finished" not in result.stdout, result.describe()
 
 
 def test_stderr_and_the_audit_trail_name_the_limit_that_was_hit(runner, repo, tmp_path):
