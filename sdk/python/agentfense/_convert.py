@@ -10,7 +10,7 @@ from typing import Iterable, List, Mapping, Optional, Union
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from ._proto import codebase_pb2, common_pb2, sandbox_pb2
-from .exceptions import PolicyWarning
+from .exceptions import PolicyWarning, display_safe
 from .types import (ChangeKind, CodebaseInfo, CommitResult, ExecChunk, ExecResult,
                     FileChange, FileInfo, PatternType, Permission, PermissionRule,
                     ResourceLimits, RuntimeType, RuleLike, SandboxInfo, SandboxStatus,
@@ -126,7 +126,9 @@ def warn_about(message: object) -> None:
     """Show the warnings a reply carries (a ``warnings`` field, where the server sends
     one: rules that do not do what they look like) as Python warnings."""
     for text in getattr(message, "warnings", ()):
-        warnings.warn(str(text), PolicyWarning, stacklevel=2)
+        # They quote codebase paths, which the agent may have named: escaped for the
+        # stderr the warnings module prints them on.
+        warnings.warn(display_safe(str(text)), PolicyWarning, stacklevel=2)
 
 
 def session_from_pb(message: sandbox_pb2.Session) -> SessionInfo:

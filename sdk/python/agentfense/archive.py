@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import (AsyncIterable, AsyncIterator, BinaryIO, Dict, Iterable, Iterator, List,
                     Optional, Sequence, Tuple, Union)
 
-from .exceptions import FileChangedError
+from .exceptions import FileChangedError, display_safe
 from .ignore import IgnoreMatcher, parse_lines
 from .progress import ProgressCallback, UploadProgress
 
@@ -72,7 +72,8 @@ def _tarinfo(path: str, st: os.stat_result) -> tarfile.TarInfo:
 
 
 def _changed(path: Path, why: str) -> FileChangedError:
-    return FileChangedError(f"{path} changed while it was uploaded: {why}; upload again, or "
+    # The name may be one a sandbox's commit created: escaped in the message only.
+    return FileChangedError(f"{display_safe(str(path))} changed while it was uploaded: {why}; upload again, or "
                             "leave it out with an ignore pattern if it keeps changing",
                             path=str(path))
 

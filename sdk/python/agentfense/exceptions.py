@@ -24,6 +24,34 @@ REASON_METADATA_KEY = "agentfense-reason"
 PARTIAL_RESULT_METADATA_KEY = "agentfense-exec-result-bin"
 
 
+# The most of a command's stderr an exception message quotes (its attributes keep all).
+_MAX_QUOTED_CHARS = 500
+
+
+def display_safe(text: str, limit: Optional[int] = None) -> str:
+    """``text`` as it may be shown to a person: every character that is not printable
+    (C0/C1 controls, DEL, bidi and other format characters, line and paragraph
+    separators, lone surrogates) written as a ``\\xNN``/``\\uNNNN`` escape, so that
+    text from the sandbox cannot drive the terminal of whoever reads a traceback or a
+    log (OSC 52 sets the clipboard, CSI 8m hides the rest). ``limit`` caps the result,
+    marking the cut with "...". The same rules as the CLI's review and the server's
+    error messages."""
+    out = []
+    for char in text:
+        if char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    shown = "".join(out)
+    if limit is not None and len(shown) > limit:
+        shown = shown[:limit] + "..."
+    return shown
+
+
 class SandboxError(Exception):
     """Base class of every error the SDK raises. ``code`` is the gRPC status (None for
     errors detected locally), ``reason`` the server's reason word, ``details`` its
@@ -143,10 +171,14 @@ class CommandTimeoutError(SandboxError, TimeoutError):
 
 
 class CommandExecutionError(SandboxError):
-    """A command exited non-zero and the caller asked for raise_on_error."""
+    """A command exited non-zero and the caller asked for raise_on_error. The message
+    quotes the last line of its stderr with control characters escaped (see
+    ``display_safe``); ``stdout``/``stderr`` hold the output as it was."""
 
     def __init__(self, command: str, exit_code: int, stdout: str, stderr: str) -> None:
+        # The agent writes stderr: quoted escaped and capped; ``stderr`` keeps it raw.
         tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        tail = display_safe(tail, _MAX_QUOTED_CHARS)
         super().__init__(f"command {command!r} exited with {exit_code}"
                          + (f": {tail}" if tail else ""))
         self.command = command

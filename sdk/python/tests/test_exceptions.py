@@ -149,6 +149,25 @@ def test_command_execution_error_keeps_the_outcome() -> None:
     assert "exited with 2: error: boom" in str(error)
 
 
+def test_command_execution_error_escapes_and_caps_the_quoted_stderr() -> None:
+    raw = "ok\nfailed \x1b]52;c;eA==\x07\x9b2J\u202e\x7f é\n"
+    error = CommandExecutionError("make", 1, "", raw)
+    assert str(error).endswith(": failed \\x1b]52;c;eA==\\x07\\x9b2J\\u202e\\x7f é")
+    assert error.stderr == raw
+    assert len(str(CommandExecutionError("make", 1, "", "x" * 100_000))) < 1000
+
+
+def test_policy_warnings_are_escaped() -> None:
+    from types import SimpleNamespace
+
+    from agentfense import PolicyWarning
+    from agentfense._convert import warn_about
+
+    with pytest.warns(PolicyWarning) as caught:
+        warn_about(SimpleNamespace(warnings=["/a\x1b]0;t\x07\r is readable"]))
+    assert str(caught[0].message) == "/a\\x1b]0;t\\x07\\x0d is readable"
+
+
 def test_builtin_bases_let_generic_handlers_work() -> None:
     assert issubclass(FileNotFoundError, builtins.FileNotFoundError)
     assert issubclass(PermissionDeniedError, PermissionError)

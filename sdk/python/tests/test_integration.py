@@ -16,7 +16,8 @@ import pytest
 from agentfense import (ChangeKind, CodebaseNotFoundError, CommandExecutionError,
                         CommandTimeoutError, ConnectionError, FileNotFoundError,
                         ImageNotFoundError, InvalidConfigurationError, InvalidPathError,
-                        Permission, PermissionDeniedError, ResourceLimits, ReviewOutdatedError,
+                        Permission, PermissionDeniedError, PolicyWarning, ResourceLimits,
+                        ReviewOutdatedError,
                         RuntimeType, RuntimeUnavailableError,
                         SandboxNotFoundError, SandboxNotRunningError,
                         QuotaExceededError, SandboxStatus, SessionClosedError, SessionNotFoundError,
@@ -79,6 +80,31 @@ def test_run_options_and_errors(sandbox: Any) -> None:
     with pytest.raises(CommandTimeoutError) as timeout:
         sandbox.run("sleep 30", timeout=1)
     assert timeout.value.command == "sleep 30" and timeout.value.timeout == 1.0
+
+
+def test_command_error_message_escapes_what_the_agent_printed(sandbox: Any) -> None:
+    """The last stderr line reaches tracebacks and logs: an OSC 52 in it would set the
+    clipboard of whoever reads them. Escaped in the message, raw in ``stderr``."""
+    with pytest.raises(CommandExecutionError) as failure:
+        sandbox.run("printf 'build failed\\033]52;c;Y3VybAo=\\007\\033[8m' >&2; exit 3",
+                    raise_on_error=True)
+    message = str(failure.value)
+    assert "\x1b" not in message and "\x07" not in message, repr(message)
+    assert "build failed\\x1b]52;c;Y3VybAo=\\x07\\x1b[8m" in message, repr(message)
+    assert failure.value.stderr == "build failed\x1b]52;c;Y3VybAo=\x07\x1b[8m"
+
+
+def test_policy_warnings_escape_the_names_they_quote(api: Api, server: RunningServer,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "secret\x1b]0;PWNED\x07\rX").write_text("x")
+    rules = [{"pattern": "**/secret*", "permission": "none"},
+             {"pattern": "**/*", "permission": "read"}]
+    with pytest.warns(PolicyWarning) as caught:
+        with api.Sandbox.from_local(tmp_path, permissions=rules, endpoint=server.endpoint):
+            pass
+    texts = [str(warning.message) for warning in caught]
+    assert texts and not any("\x1b" in text or "\r" in text for text in texts), texts
 
 
 def test_exec_stream_yields_output_then_exit(sandbox: Any) -> None:
