@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <optional>
+#include <vector>
 
 #include "cli/change_review.h"
 #include "cli/commands.h"
@@ -47,27 +49,27 @@ void print_line(const policy::Policy& policy, const Line& line) {
               review_message(rule).c_str());
 }
 
+// Walks the codebase depth-first with an explicit stack (one frame per open directory),
+// not recursion: a tree thousands of levels deep (an agent can have one applied) used to
+// overflow the stack. Host access is fd-relative with O_NOFOLLOW: a symlink in the
+// codebase is reported, never followed.
 class Explainer {
  public:
   Explainer(const policy::Policy& policy, bool all) : policy_(policy), all_(all) {}
 
-  // Walks `dirfd` (the directory at workspace path `path`) and returns whether anything
-  // beneath it is visible. Host access is fd-relative with O_NOFOLLOW: a symlink in the
-  // codebase is reported, never followed.
-  bool walk(int dirfd, const std::string& path) {
-    std::vector<std::string> names;
-    try {
-      names = layer::list_names(dirfd);
-    } catch (const SystemError& error) {
-      throw SystemError("list " + path, error.code());
-    }
-    bool any_visible = false;
-    for (const std::string& name : names) {
+  void walk(int base_fd) {
+    push(layer::reopen_dir(base_fd), "/", std::nullopt);
+    while (!stack_.empty()) {
+      Frame& top = stack_.back();
+      if (top.next == top.names.size()) {
+        pop();
+        continue;
+      }
+      const std::string name = top.names[top.next++];
       struct stat st {};
-      if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-      any_visible |= visit(dirfd, name, layer::child_path(path, name), S_ISDIR(st.st_mode));
+      if (::fstatat(top.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+      visit(top, name, S_ISDIR(st.st_mode));  // may push: `top` is not used after it
     }
-    return any_visible;
   }
 
   void print() const {
@@ -77,32 +79,80 @@ class Explainer {
   const std::vector<policy::PathKind>& visited() const { return visited_; }
 
  private:
-  bool visit(int parent_fd, const std::string& name, const std::string& path, bool is_dir) {
+  // A path whose line waits for its level: a hidden directory's depends on what its
+  // walk finds visible beneath it.
+  struct Pending {
+    size_t slot;  // its index in lines_
+    policy::Level level;
+  };
+
+  // A directory being listed.
+  struct Frame {
+    UniqueFd fd;
+    std::string path;
+    std::vector<std::string> names;
+    size_t next = 0;
+    bool any_visible = false;      // anything beneath it visible so far
+    std::optional<Pending> entry;  // its own line (none for the root)
+  };
+
+  void push(UniqueFd fd, const std::string& path, std::optional<Pending> entry) {
+    std::vector<std::string> names;
+    try {
+      names = layer::list_names(fd.get());
+    } catch (const SystemError& error) {
+      throw SystemError("list " + path, error.code());
+    }
+    stack_.push_back({std::move(fd), path, std::move(names), 0, false, entry});
+  }
+
+  // A directory is done: its line gets its level, and its parent learns whether
+  // anything in it was visible.
+  void pop() {
+    const bool child_visible = stack_.back().any_visible;
+    const std::optional<Pending> entry = stack_.back().entry;
+    stack_.pop_back();
+    if (!entry) return;
+    const bool visible = finish(*entry, child_visible);
+    if (!stack_.empty()) stack_.back().any_visible |= visible;
+  }
+
+  void visit(Frame& parent, const std::string& name, bool is_dir) {
+    const std::string path = layer::child_path(parent.path, name);
     const policy::Decision decision = policy_.decide(path, is_dir);
     visited_.push_back({path, is_dir});
-    const size_t slot = lines_.size();
+    const Pending entry{lines_.size(), decision.level};
     lines_.push_back({path, "", decision.rule});
-    bool child_visible = false;
     if (is_dir && (decision.level != policy::Level::kNone || decision.descendants_may_be_visible)) {
-      UniqueFd fd(::openat(parent_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (fd) child_visible = walk(fd.get(), path);
+      UniqueFd fd(
+          ::openat(parent.fd.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd) {
+        push(std::move(fd), path, entry);  // finished by pop()
+        return;
+      }
     }
-    const bool visible = decision.level != policy::Level::kNone || child_visible;
-    if (decision.level != policy::Level::kNone) {
-      lines_[slot].level = policy::to_string(decision.level);
+    parent.any_visible |= finish(entry, false);
+  }
+
+  // Sets the level of `entry`'s line, or drops it (and the lines of its walk) when it is
+  // hidden and not asked for. Returns whether it is visible.
+  bool finish(const Pending& entry, bool child_visible) {
+    const bool visible = entry.level != policy::Level::kNone || child_visible;
+    if (entry.level != policy::Level::kNone) {
+      lines_[entry.slot].level = policy::to_string(entry.level);
     } else if (child_visible) {
-      lines_[slot].level = "none (traversable)";
+      lines_[entry.slot].level = "none (traversable)";
     } else if (all_) {
-      lines_[slot].level = "none (hidden)";
+      lines_[entry.slot].level = "none (hidden)";
     } else {
-      // Drop the hidden path and anything its walk recorded.
-      lines_.resize(slot);
+      lines_.resize(entry.slot);
     }
     return visible;
   }
 
   const policy::Policy& policy_;
   bool all_;
+  std::vector<Frame> stack_;
   std::vector<Line> lines_;
   std::vector<policy::PathKind> visited_;
 };
@@ -131,7 +181,7 @@ int run_explain(const ExplainArgs& args) {
     return 0;
   }
   Explainer explainer(compiled, args.all);
-  explainer.walk(base.get(), "/");
+  explainer.walk(base.get());
   explainer.print();
   print_shadow_warnings(compiled, explainer.visited());
   return 0;

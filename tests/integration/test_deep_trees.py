@@ -99,3 +99,33 @@ def test_the_review_lists_the_first_four_mib_of_an_agents_paths(runner: Runner, 
         assert "agentfense: not applied (use --changes apply)" in result.output
     finally:
         subprocess.run(["rm", "-rf", str(repo / "output" / ("a" * 250))], check=True)
+
+
+def test_explain_lists_a_deep_tree_with_a_small_stack(runner: Runner, tmp_path: Path):
+    """`explain` walked the tree recursively, a pair of C++ frames per level: a chain of
+    4,095 levels (what an agent can have applied) overflowed a 1 MiB stack, 30,000 the
+    default 8 MiB one (SIGSEGV). The walk keeps its own stack now; 1,500 levels under a
+    256 KiB stack crashed the recursive one."""
+    tree = tmp_path / "deep"
+    tree.mkdir()
+    fd = os.open(tree, os.O_PATH)
+    try:
+        for _ in range(DEPTH):
+            os.mkdir("d", dir_fd=fd)
+            next_fd = os.open("d", os.O_PATH, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    finally:
+        os.close(fd)
+    try:
+        result = runner.invoke(["explain", "--preset", "full-access", str(tree)])
+        small = subprocess.run(
+            ["bash", "-c", 'ulimit -s 256 && exec "$@"', "-", *runner.argv(
+                ["explain", "--preset", "full-access", str(tree)])],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        subprocess.run(["rm", "-rf", str(tree / "d")], check=True)
+    assert result.returncode == 0, result.describe()
+    assert small.returncode == 0, (small.returncode, small.stderr[-2000:])
+    assert small.stdout == result.stdout
+    assert len(small.stdout.splitlines()) == DEPTH
