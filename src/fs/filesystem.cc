@@ -115,18 +115,35 @@ int Filesystem::resolve(const NodeView& parent, const std::string& name, const s
     if (rc == 0) {
       out->layer = Layer::kUpper;
       struct stat base_st;
-      out->base_dir_too = S_ISDIR(out->st.st_mode) && parent.base_dir >= 0 &&
-                          !journal_->is_opaque(path) &&
-                          stat_at(parent.base_dir, name, &base_st) == 0 && S_ISDIR(base_st.st_mode);
+      out->base_dir_too = S_ISDIR(out->st.st_mode) && !journal_->is_opaque(path) &&
+                          stat_base(parent, name, &base_st) == 0 && S_ISDIR(base_st.st_mode);
       return 0;
     }
     if (rc != -ENOENT) return rc;
   }
   if (parent.base_dir < 0 || journal_->is_whiteout(path)) return -ENOENT;
   out->layer = Layer::kBase;
-  if (int rc = stat_at(parent.base_dir, name, &out->st)) return rc;
+  if (int rc = stat_base(parent, name, &out->st)) return rc;
   out->base_dir_too = S_ISDIR(out->st.st_mode);
   return 0;
+}
+
+int Filesystem::base_for_name(const NodeView& dir, std::string_view name) {
+  if (dir.base_dir < 0) return -1;
+  const std::uint64_t epoch = content_epoch();
+  // The common case, every lookup: the directory's answer, kept on its node.
+  if (dir.inode->plain_base_epoch.load(std::memory_order_acquire) == epoch + 1 &&
+      dir.inode->plain_base_ino.load(std::memory_order_relaxed) == dir.base_id.ino) {
+    return dir.base_dir;
+  }
+  const BaseNames::Verdict verdict = base_names_.admits(dir.base_dir, dir.base_id, name, epoch);
+  if (!verdict.folds) mark_plain_base(dir, epoch);
+  return verdict.admitted ? dir.base_dir : -1;
+}
+
+void Filesystem::mark_plain_base(const NodeView& dir, std::uint64_t epoch) {
+  dir.inode->plain_base_ino.store(dir.base_id.ino, std::memory_order_relaxed);
+  dir.inode->plain_base_epoch.store(epoch + 1, std::memory_order_release);
 }
 
 void Filesystem::record_hidden_probe(const std::string& path) {
@@ -241,7 +258,14 @@ int Filesystem::listing(const NodeView& dir, bool continuing, std::shared_ptr<co
   if ((*out = table_.listing(dir.id, continuing))) return 0;
   counters_.listing_builds++;
   std::vector<ListedEntry> entries;
-  if (int rc = read_merged_dir(dir.base_dir, dir.upper_dir, dir.path, *journal_, &entries)) {
+  // The lookups that usually follow a listing then find the base directory's casefold
+  // flag known (base_names.h), without an open of their own to ask for it.
+  const std::uint64_t epoch = content_epoch();
+  const auto base_opened = [&](int readable) {
+    if (!base_names_.folds_listed(dir.base_dir, dir.base_id, readable)) mark_plain_base(dir, epoch);
+  };
+  if (int rc = read_merged_dir(dir.base_dir, dir.upper_dir, dir.path, *journal_, &entries,
+                               base_opened)) {
     return rc;
   }
   auto filtered = std::make_shared<Listing>();

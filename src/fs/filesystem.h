@@ -15,7 +15,7 @@
 //   6. leaves, never held while taking another lock: DirFdCache::mu_ (taken under
 //      InodeTable::mu_), Journal::mu_, WriteQuota::mu_
 //      (dropped around its fstat), audit::Recorder's queue, Filesystem::visible_mu_,
-//      ControlServer::mu_.
+//      ControlServer::mu_, BaseNames::mu_.
 #pragma once
 
 #include <algorithm>
@@ -29,7 +29,9 @@
 #include <unordered_set>
 
 #include "fs/access.h"
+#include "fs/base_names.h"
 #include "fs/fd_cache.h"
+#include "fs/host_io.h"
 #include "fs/inode_table.h"
 #include "fs/kernel_channel.h"
 #include "fs/mount.h"
@@ -133,6 +135,15 @@ class Filesystem {
 
   int resolve(const NodeView& parent, const std::string& name, const std::string& path,
               HostEntry* out);
+  // The base of directory node `dir` where a name the agent gave is looked up in it: -1
+  // when it has none, or when it would find `name` under another spelling (a folded
+  // letter case: layer/stored_names.h), so that the name answers as absent there.
+  int base_for_name(const NodeView& dir, std::string_view name);
+  // lstat of `name` in `dir`'s base as base_for_name() finds it (-ENOENT: not there).
+  int stat_base(const NodeView& dir, const std::string& name, struct stat* st) {
+    const int base = base_for_name(dir, name);
+    return base >= 0 ? stat_at(base, name, st) : -ENOENT;
+  }
   // Full lookup: resolve, decide, hide, register one kernel reference, fill `entry`.
   int lookup(const NodeView& parent, const std::string& name, fuse_entry_param* entry);
   // The kernel dropped `count` references; a node that is gone releases its fds (and the
@@ -209,6 +220,8 @@ class Filesystem {
   // secrets that are not there would leave no trace).
   void record_hidden_probe(const std::string& path);
   bool scan_for_visible(int base_dir, int upper_dir, const std::string& path);
+  // Notes on `dir`'s node that its base directory does not fold names (as of `epoch`).
+  void mark_plain_base(const NodeView& dir, std::uint64_t epoch);
   // The live node already serving the upper host file `host` (a hard link looked up
   // under another name), if it may serve `path` too.
   std::optional<NodeView> same_host_file(const std::string& path, const policy::Decision& decision,
@@ -234,6 +247,7 @@ class Filesystem {
   KernelFeatures kernel_features_;
   std::atomic<OpenEventSource*> open_events_{nullptr};
   std::mutex mutation_mu_;
+  BaseNames base_names_;
   std::mutex visible_mu_;
   // Per hidden-level directory path: whether it holds a visible descendant. Ordered, so
   // that a subtree's answers can be dropped at once.

@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -79,6 +80,11 @@ struct Inode {
   // A changed directory keeps its old listing for readdir calls that continue a listing
   // (offset > 0), so `rm -r` deleting as it reads never sees entries shift under it.
   bool listing_stale = false;
+  // Not guarded (atomics): the content epoch + 1 at which the base directory above
+  // (inode number `plain_base_ino`) was found not to fold names (base_names.h), so a
+  // lookup in it asks nothing more; 0: not known.
+  std::atomic<std::uint64_t> plain_base_epoch{0};
+  std::atomic<ino_t> plain_base_ino{0};
 };
 
 }  // namespace agentfense::fs

@@ -38,9 +38,11 @@ mode_t type_of(const dirent& entry, int dir_fd) {
 
 // Adds the entries of one layer; names already present (from upper) win.
 int add_layer(int dir_path_fd, std::map<std::string, mode_t>& entries,
-              const std::function<bool(const std::string&)>& hidden) {
+              const std::function<bool(const std::string&)>& hidden,
+              const std::function<void(int readable)>& opened) {
   DirStream dir(dir_path_fd);
   if (!dir) return -dir.error();
+  if (opened) opened(dir.fd());
   while (const dirent* entry = dir.next()) {
     const std::string name = entry->d_name;
     if (entries.count(name) || hidden(name)) continue;
@@ -53,10 +55,12 @@ int add_layer(int dir_path_fd, std::map<std::string, mode_t>& entries,
 }  // namespace
 
 int read_merged_dir(int base_dir, int upper_dir, const std::string& dir_path,
-                    const layer::Journal& journal, std::vector<ListedEntry>* out) {
+                    const layer::Journal& journal, std::vector<ListedEntry>* out,
+                    const std::function<void(int readable)>& base_opened) {
   std::map<std::string, mode_t> entries;
   if (upper_dir >= 0) {
-    if (int rc = add_layer(upper_dir, entries, [](const std::string&) { return false; })) {
+    if (int rc = add_layer(
+            upper_dir, entries, [](const std::string&) { return false; }, nullptr)) {
       return rc;
     }
   }
@@ -64,7 +68,7 @@ int read_merged_dir(int base_dir, int upper_dir, const std::string& dir_path,
     auto whited_out = [&](const std::string& name) {
       return journal.is_whiteout(layer::child_path(dir_path, name));
     };
-    if (int rc = add_layer(base_dir, entries, whited_out)) return rc;
+    if (int rc = add_layer(base_dir, entries, whited_out, base_opened)) return rc;
   }
   out->clear();
   out->reserve(entries.size());

@@ -122,9 +122,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
   // A base directory of that name was deleted before (or the name was free only because
   // of a whiteout): the new directory must start empty, not show the old base entries.
   struct stat base_st;
-  const bool base_had_dir = parent->base_dir >= 0 &&
-                            stat_at(parent->base_dir, name, &base_st) == 0 &&
-                            S_ISDIR(base_st.st_mode);
+  const bool base_had_dir = fs.stat_base(*parent, name, &base_st) == 0 && S_ISDIR(base_st.st_mode);
   reply_created(req, *parent, name, base_had_dir);
 }
 

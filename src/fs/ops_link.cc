@@ -63,9 +63,7 @@ std::optional<layer::BaseStamp> replaced_base_stamp(Filesystem& fs, const Endpoi
   if (const auto record = fs.journal().copy_up_record(to.path); record && record->origin == to.path)
     return record->stamp;
   struct stat st;
-  if (to.parent.base_dir < 0 || stat_at(to.parent.base_dir, to.name, &st) != 0 ||
-      S_ISDIR(st.st_mode))
-    return std::nullopt;
+  if (fs.stat_base(to.parent, to.name, &st) != 0 || S_ISDIR(st.st_mode)) return std::nullopt;
   return layer::BaseStamp{st.st_ino, st.st_size,
                           st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
 }
@@ -110,8 +108,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
     if (source->is_dir() && !target_is_dir) return -ENOTDIR;
     if (!source->is_dir() && target_is_dir) return -EISDIR;
     if (target_is_dir) {
-      ChildDirFds fds =
-          open_child_dirs(to.parent.base_dir, to.parent.upper_dir, to.name, to.path, fs.journal());
+      ChildDirFds fds = open_child_dirs(fs.base_for_name(to.parent, to.name), to.parent.upper_dir,
+                                        to.name, to.path, fs.journal());
       std::vector<ListedEntry> entries;
       if (int rc =
               read_merged_dir(fds.base.get(), fds.upper.get(), to.path, fs.journal(), &entries)) {
@@ -150,8 +148,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
     return -errno;
   }
   struct stat base_st;
-  const bool source_in_base =
-      from.parent.base_dir >= 0 && stat_at(from.parent.base_dir, from.name, &base_st) == 0;
+  const bool source_in_base = fs.stat_base(from.parent, from.name, &base_st) == 0;
   const std::optional<layer::BaseStamp> replaced =
       source->is_dir() ? std::nullopt : replaced_base_stamp(fs, to);
   int recorded = fs.journal().rename_prefix(from.path, to.path);

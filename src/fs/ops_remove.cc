@@ -30,7 +30,8 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   if (is_rmdir && !is_dir) return -ENOTDIR;
   if (!is_rmdir && is_dir) return -EISDIR;
   if (is_dir) {
-    ChildDirFds fds = open_child_dirs(parent.base_dir, parent.upper_dir, name, path, fs.journal());
+    ChildDirFds fds =
+        open_child_dirs(fs.base_for_name(parent, name), parent.upper_dir, name, path, fs.journal());
     std::vector<ListedEntry> entries;
     if (int rc = read_merged_dir(fds.base.get(), fds.upper.get(), path, fs.journal(), &entries)) {
       return rc;
@@ -38,7 +39,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
     if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), path, entries)) return -ENOTEMPTY;
   }
   struct stat base_st;
-  const bool in_base = parent.base_dir >= 0 && stat_at(parent.base_dir, name, &base_st) == 0;
+  const bool in_base = fs.stat_base(parent, name, &base_st) == 0;
   // Room for the whiteout before the host changes: on a full disk the agent gets ENOSPC
   // and nothing happened, rather than an upper copy gone and its base file back. A name
   // that needs no record can always be removed: that is how a full disk is freed.
