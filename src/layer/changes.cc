@@ -16,6 +16,7 @@
 #include "layer/entry_io.h"
 #include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
+#include "layer/stored_names.h"
 
 namespace agentfense::layer {
 namespace {
@@ -71,6 +72,11 @@ class ChangeLister {
   // are hidden from the merged view (opaque, whited out, or an ancestor was).
   void walk_upper(int upper_dir, const std::string& path, int base_dir, bool hides_base) {
     const std::vector<std::string> upper_names = list_names(upper_dir);
+    // A base entry an upper name finds under another spelling (a folded letter case:
+    // stored_names.h) is not the one at this path: the upper entry is new, and its diff
+    // must not show the other one (which the rules may hide). Commit refuses it.
+    std::optional<StoredNames> base_names;
+    if (base_dir >= 0 && !upper_names.empty()) base_names.emplace(base_dir);
     for (const std::string& name : upper_names) {
       const std::string child = child_path(path, name);
       const std::optional<struct stat> upper_st = stat_at(upper_dir, name);
@@ -78,7 +84,7 @@ class ChangeLister {
       const char type = type_char(upper_st->st_mode);
       if (type == 0 || !window_.reaches_into(child, type == 'd')) continue;
       const std::optional<struct stat> base_st =
-          base_dir >= 0 ? stat_at(base_dir, name) : std::nullopt;
+          base_names && base_names->admits(name) ? stat_at(base_dir, name) : std::nullopt;
       // A base non-directory the rules hide was never in the sandbox's view: an upper
       // entry there (a directory made under a directory-only rule, or one the base grew
       // later) is new to it, and its diff must not show the hidden one.

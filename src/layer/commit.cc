@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "common/errors.h"
 #include "layer/changes.h"
@@ -16,6 +18,7 @@
 #include "layer/link_target.h"
 #include "layer/listed_paths.h"
 #include "layer/safe_walk.h"
+#include "layer/stored_names.h"
 
 namespace agentfense::layer {
 namespace {
@@ -25,6 +28,7 @@ namespace {
 struct Refusal {
   bool conflict;
   std::string reason;
+  bool other_spelling = false;  // the base holds the name under another spelling
 };
 
 // Regular files waiting in one batch: at most this many (each holds two directory fds).
@@ -52,10 +56,24 @@ class Committer {
     std::string note;
     bool staged = false;
     if (std::optional<Refusal> refusal = apply_or_stage(change, note, &staged)) {
-      refuse(change.path, *refusal);
+      // A case-only rename (`mv readme.md README.md`) lists the new name first: it waits
+      // for the deletion of the old one, later in the pass (retry_other_spellings()).
+      if (refusal->other_spelling && !retrying_) {
+        other_spellings_.push_back(change);
+      } else {
+        refuse(change.path, *refusal);
+      }
     } else if (!staged) {
       applied(change.path, note);
     }
+  }
+
+  // Applies again, once, the changes refused for another spelling of their name in the
+  // base, now that the rest of the pass is applied; call after publish_staged().
+  void retry_other_spellings() {
+    retrying_ = true;
+    for (const Change& change : std::exchange(other_spellings_, {})) apply(change);
+    publish_staged();
   }
 
   // Makes the staged files durable with one flush, renames them into place, makes their
@@ -143,6 +161,7 @@ class Committer {
     }
     const PathParts parts = split_path(change.path);
     try {
+      if (auto refusal = check_spelling(parts.parent)) return refusal;
       if (change.kind == ChangeKind::kDeleted) return apply_delete(change.path, parts);
       bool parent_occupied = false;
       UniqueFd base_parent = ensure_base_parent(parts.parent, &parent_occupied);
@@ -151,6 +170,7 @@ class Committer {
           return Refusal{true, "a parent of it is not a directory in the codebase"};
         return Refusal{false, "no write permission on a missing parent"};
       }
+      if (!stored_exactly(parts.parent, base_parent.get(), parts.name)) return spelled_otherwise();
       if (auto conflict = check_conflict(change, base_parent.get(), parts.name)) return conflict;
       UniqueFd upper_parent = upper_dirs_.open(parts.parent);
       if (change.type == 'l') {
@@ -214,7 +234,9 @@ class Committer {
       } else if (stat_beneath(base_fd_, parts.parent)) {
         return Refusal{false, "base parent is not a directory"};
       }
-    } else {
+    } else if (stored_exactly(parts.parent, base_parent.get(), parts.name)) {
+      // (An entry the name finds under another spelling is not the one the sandbox saw
+      // deleted: it stays, like one that is gone.)
       const std::optional<struct stat> st = stat_at(base_parent.get(), parts.name);
       if (st && changed_since_seen(path, *st)) {
         return Refusal{true, "base changed since the sandbox read it"};
@@ -230,6 +252,42 @@ class Committer {
     }
     must_record(journal_.remove_marker(path), "deletion of " + path);
     must_record(journal_.forget_copy_up(path), "deletion of " + path);
+    return std::nullopt;
+  }
+
+  // On a file system that folds names (layer/stored_names.h), a name the sandbox wrote can
+  // find a base entry stored under another spelling: `output/.ENV` finds the hidden
+  // `output/.env`, `SECRETS/` the hidden `secrets/`. Writing there would replace, or write
+  // into, what the sandbox never saw; such a change is a conflict instead.
+  static Refusal spelled_otherwise() {
+    return Refusal{true,
+                   "the codebase holds an entry under another spelling of this name (its file "
+                   "system ignores letter case)",
+                   true};
+  }
+
+  // Whether `name` in base directory `dir` (at `dir_path`) is absent or stored exactly so.
+  // A directory's names are listed once per commit; a name missing from that list (this
+  // commit may have made it since) lists it again before refusing.
+  bool stored_exactly(const std::string& dir_path, int dir, const std::string& name) {
+    if (!stat_at(dir, name)) return true;
+    auto known = stored_.find(dir_path);
+    if (known != stored_.end() && known->second.admits(name)) return true;
+    known = stored_.insert_or_assign(dir_path, StoredNames(dir)).first;
+    return known->second.admits(name);
+  }
+
+  // Refusal when a directory on the way to `dir_path` exists in the base only under
+  // another spelling. Each directory is checked once per commit.
+  std::optional<Refusal> check_spelling(const std::string& dir_path) {
+    if (dir_path == "/" || spelled_right_.contains(dir_path)) return std::nullopt;
+    const PathParts parts = split_path(dir_path);
+    if (auto refusal = check_spelling(parts.parent)) return refusal;
+    const UniqueFd parent = try_open_dir_beneath(base_fd_, parts.parent);
+    // A missing parent is made by this commit, spelled as the sandbox spelled it.
+    if (parent && !stored_exactly(parts.parent, parent.get(), parts.name))
+      return spelled_otherwise();
+    spelled_right_.insert(dir_path);
     return std::nullopt;
   }
 
@@ -394,6 +452,12 @@ class Committer {
   // Base directories this commit replaced by a non-directory, with everything in them:
   // the deletions listed for their entries come after them and are done already.
   std::set<std::string> replaced_dirs_;
+  // Base directories whose names were listed (stored_exactly), and paths of directories
+  // found spelled as stored (check_spelling).
+  std::map<std::string, StoredNames> stored_;
+  std::set<std::string> spelled_right_;
+  std::vector<Change> other_spellings_;  // refused for another spelling, to retry once
+  bool retrying_ = false;
   // Changes come sorted by path: each opens its parents from the last one's.
   DirCursor base_dirs_;
   DirCursor upper_dirs_;
@@ -523,6 +587,7 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
       committer.apply(change);
     }
     committer.publish_staged();
+    committer.retry_other_spellings();
     prune_markers(base_dirfd, j, pass.applied);
     remove_empty_upper_dirs(base_dirfd, j, pass.applied);
     append_bounded(result, std::move(pass));

@@ -46,7 +46,10 @@ def folded_repo(casefold_fuse: Path, repo: Path, tmp_path: Path, secrets: dict[s
     subprocess.run(["chmod", "-R", "a+rX", str(repo)], check=True)
     mount = tmp_path / "folded"
     mount.mkdir()
-    subprocess.run([str(casefold_fuse), str(repo), str(mount), "-o", "allow_other"], check=True)
+    # No kernel caching of names: after a commit removes `report.txt`, a cached `REPORT.txt`
+    # would still find it (a real casefold directory drops both).
+    subprocess.run([str(casefold_fuse), str(repo), str(mount), "-o",
+                    "allow_other,entry_timeout=0,negative_timeout=0,attr_timeout=0"], check=True)
     try:
         deadline = time.monotonic() + 10
         while not (mount / "README.md").exists():
@@ -83,3 +86,44 @@ def test_a_visible_file_is_served_only_under_its_stored_name(runner, folded_repo
     result = run_agent_safe(runner, mount, "cat /workspace/README.md; "
                             "cat /workspace/readme.md || echo absent", "discard")
     assert result.stdout == (repo / "README.md").read_text() + "absent\n", result.describe()
+
+
+def test_a_write_under_another_case_never_replaces_the_base_entry(runner, folded_repo, secrets):
+    mount, repo = folded_repo
+    hidden = (repo / "output" / ".env").read_text()
+    report = (repo / "output" / "report.txt").read_text()
+    result = run_agent_safe(runner, mount, "echo attacker > /workspace/output/.ENV && "
+                            "echo attacker > /workspace/output/REPORT.TXT", "apply")
+    assert_no_secret(result.output, secrets, result.describe())
+    # Listed as new (never as a change of the hidden file, whose diff would show it), and
+    # refused as a conflict: on this file system the name is the other entry's.
+    assert "A /output/.ENV" in result.stderr, result.describe()
+    for name in (".ENV", "REPORT.TXT"):
+        assert f"not applied (conflict) /output/{name}" in result.stderr, result.describe()
+    assert (repo / "output" / ".env").read_text() == hidden
+    assert (repo / "output" / "report.txt").read_text() == report
+    assert sorted(p.name for p in (repo / "output").iterdir()) == [
+        ".env", "report.txt", "secrets", "stale.txt"]
+
+
+def test_a_directory_under_another_case_is_not_written_into(runner, folded_repo, secrets):
+    mount, repo = folded_repo
+    result = run_agent_safe(runner, mount, "mkdir /workspace/output/SECRETS && "
+                            "echo planted > /workspace/output/SECRETS/new.txt", "apply")
+    assert_no_secret(result.output, secrets, result.describe())
+    assert "not applied (conflict) /output/SECRETS" in result.stderr, result.describe()
+    assert "not applied (conflict) /output/SECRETS/new.txt" in result.stderr, result.describe()
+    assert sorted(p.name for p in (repo / "output" / "secrets").iterdir()) == ["token.txt"]
+
+
+def test_a_rename_that_changes_only_the_letter_case_commits(runner, folded_repo):
+    mount, repo = folded_repo
+    report = (repo / "output" / "report.txt").read_text()
+    result = run_agent_safe(runner, mount, "mv /workspace/output/report.txt "
+                            "/workspace/output/REPORT.txt", "apply")
+    # The new name sorts first: it waits for the old one's deletion instead of being
+    # refused (and the file lost with the discarded layer).
+    assert "not applied" not in result.stderr, result.describe()
+    assert sorted(p.name for p in (repo / "output").iterdir()) == [
+        ".env", "REPORT.txt", "secrets", "stale.txt"]
+    assert (repo / "output" / "REPORT.txt").read_text() == report
