@@ -30,6 +30,11 @@ class Terminal:
         """`ignored`: signals agentfense inherits as ignored (what nohup does)."""
         def start():
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            # A shell starts the job it runs in the foreground with the default action
+            # for these, whatever it inherited itself: pytest may run as a background job
+            # of a script (SIGINT ignored) or under nohup (SIGHUP ignored), as CI does.
+            for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN if sig in ignored else signal.SIG_DFL)
             for sig in ignored:
                 signal.signal(sig, signal.SIG_IGN)
 
