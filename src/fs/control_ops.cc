@@ -67,17 +67,13 @@ class Dispatcher {
 
   Reply stats() {
     const RequestCounters& counters = fs_.counters();
-    const bool walked = prewarm_ && prewarm_->finished();
-    // finished() reaps the walker: its pid may now go to an agent's process, whose
-    // requests must not stay out of the trail.
-    if (walked) fs_.access().set_quiet_pid(0);
     return {.stats = {.readdir = counters.readdir.load(),
                       .reads = counters.reads.load(),
                       .prefetched_files = counters.prefetched_files.load(),
                       .getattr = counters.getattr.load(),
-                      .prewarm = !prewarm_ ? "off"
-                                 : walked  ? "done"
-                                           : "walking"}};
+                      .prewarm = !prewarm_              ? "off"
+                                 : prewarm_->finished() ? "done"
+                                                        : "walking"}};
   }
 
   Reply audit(const Request& request) {
