@@ -38,10 +38,4 @@ ChildProcess spawn_walker(const std::string& program, int mount_root, uid_t uid,
 PrewarmChild::PrewarmChild(const std::string& program, int mount_root, uid_t uid, gid_t gid)
     : child_(spawn_walker(program, mount_root, uid, gid)) {}
 
-bool PrewarmChild::finished() {
-  if (child_.running()) return false;
-  (void)child_.wait();  // a no-op once reaped
-  return true;
-}
-
 }  // namespace agentfense::fs

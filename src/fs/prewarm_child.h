@@ -24,9 +24,12 @@ class PrewarmChild {
   PrewarmChild& operator=(const PrewarmChild&) = delete;
   // Destroying it SIGKILLs the walker if it still walks, then reaps it (ChildProcess).
 
-  pid_t pid() const { return child_.pid(); }  // -1 once reaped
-  // True once the walk has ended (the child is reaped here then).
-  bool finished();
+  pid_t pid() const { return child_.pid(); }
+  // True once the walk has ended. The exited walker is not reaped before this object
+  // goes: its requests stay out of the audit trail by pid (Access::set_quiet_pid), and
+  // only a zombie keeps the kernel from giving that pid to one of the agent's processes,
+  // whose requests would then go unrecorded.
+  bool finished() const { return !child_.running(); }
 
  private:
   ChildProcess child_;

@@ -169,6 +169,46 @@ def test_the_walk_leaves_the_trail_to_the_agent_and_reads_only_what_it_may(tmp_p
     assert {e["path"] for e in events} == {"/docs/design.md", "/.env"}, events
 
 
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, state) of every process below `pid`, from /proc/*/stat."""
+    parents: dict[int, list[tuple[int, str]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        state, ppid = text[text.rindex(")") + 2:].split()[:2]
+        parents.setdefault(int(ppid), []).append((int(stat.parent.name), state))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
+
+
+def test_the_finished_walker_keeps_its_pid_from_the_agent(tmp_path, repo):
+    """The walker's requests stay out of the trail by its pid. Once it has finished, the
+    kernel must not hand that pid to an agent's process, whose every request would then
+    go unrecorded (an agent can cycle pids until it gets it): the exited walker stays a
+    zombie for as long as the mount serves, and the agent's requests after the walk are
+    recorded."""
+    (tmp_path / "m").mkdir()
+    mount = Mount(tmp_path / "m", repo)
+    try:
+        assert mount.wait_walked()["prewarm"] == "done"
+        for _ in range(3):  # status queries after the end change nothing
+            assert control(mount.sock, "stats")["prewarm"] == "done"
+        below = descendants(mount.proc.pid)
+        assert [state for _, state in below] == ["Z"], below
+        refused = as_agent(f"cat {mount.point}/.env")
+        assert refused.returncode != 0
+    finally:
+        mount.stop()
+    events = [json.loads(line) for line in mount.trail.read_text().splitlines()]
+    assert [(e["path"], e["outcome"]) for e in events] == [("/.env", "denied")], events
+
+
 def test_stopping_the_mount_mid_walk_kills_the_walker(tmp_path):
     big = tmp_path / "big"
     for d in range(200):
