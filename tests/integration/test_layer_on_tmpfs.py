@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a moun
 # another sandbox on this host holds.
 TMPFS_RUN = """
 set -e
-keep=$(mktemp -d /tmp/agentfense-ids.XXXXXX)
+keep=$KEEP_DIR  # the test's own temp dir: nothing is left in /tmp
 mkdir -p /run/agentfense/ids
 mount --bind /run/agentfense/ids "$keep"
 mount -t tmpfs -o mode=0700,size=2m tmpfs /run/agentfense
@@ -43,9 +43,12 @@ exec "$@"
 
 def run_on_tmpfs_run(repo: Path, changes: str, command: str,
                      layers_on_tmpfs: bool = False) -> subprocess.CompletedProcess:
+    keep = repo.parent / "ids-keep"
+    keep.mkdir(exist_ok=True)
     argv = [agentfense_bin(), "run", "--preset", "full-access", "--changes", changes,
             str(repo), "--", "sh", "-c", command]
-    env = {**os.environ, "LAYERS_ON_TMPFS": "1" if layers_on_tmpfs else "0"}
+    env = {**os.environ, "LAYERS_ON_TMPFS": "1" if layers_on_tmpfs else "0",
+           "KEEP_DIR": str(keep)}
     return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", TMPFS_RUN,
                            "sh", *argv], capture_output=True, text=True, timeout=120, env=env)
 
