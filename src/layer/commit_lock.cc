@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/private_dir.h"
 
 namespace agentfense::layer {
 namespace {
@@ -36,19 +37,6 @@ LockDirPath lock_dir_path() {
   return {{"tmp", "agentfense-" + std::to_string(uid), "commit-locks"}, 1};
 }
 
-// Opens (creating, mode 0700) one level of our own part of the path below `parent`,
-// refusing a symlink or a directory someone else owns: they could hold our locks.
-UniqueFd open_own_level(int parent, const std::string& name, const std::string& path) {
-  if (::mkdirat(parent, name.c_str(), 0700) < 0 && errno != EEXIST)
-    throw SystemError("mkdir " + path, errno);
-  UniqueFd fd(::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) < 0 || st.st_uid != ::geteuid())
-    throw UserError(path + " is not a directory owned by us; refusing to keep commit locks there");
-  if ((st.st_mode & 07777) != 0700) check_syscall(::fchmod(fd.get(), 0700), "chmod " + path);
-  return fd;
-}
-
 UniqueFd open_lock_dir() {
   const LockDirPath where = lock_dir_path();
   std::string path;
@@ -56,7 +44,7 @@ UniqueFd open_lock_dir() {
   for (std::size_t i = 0; i < where.levels.size(); ++i) {
     path += "/" + where.levels[i];
     if (i >= where.owned_from) {
-      dir = open_own_level(dir.get(), where.levels[i], path);
+      dir = open_private_dir(dir.get(), where.levels[i], path);
     } else {
       dir = UniqueFd(check_syscall(
           ::openat(dir.get(), where.levels[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC),

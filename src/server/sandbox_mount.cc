@@ -10,6 +10,7 @@
 #include "common/api_error.h"
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/private_dir.h"
 #include "policy/policy_file.h"
 #include "runtime/exec.h"
 #include "supervisor/control_client.h"
@@ -28,7 +29,7 @@ void write_file(const std::string& path, const std::string& text) {
 
 SandboxMount::SandboxMount(const MountPlan& plan)
     : run_dir_(plan.mount_root + "/" + plan.sandbox_id) {
-  supervisor::make_private_dir(plan.mount_root);
+  (void)open_private_dir(plan.mount_root);
   supervisor::destroy_run_dir(run_dir_);  // a leftover of this id from a crashed process
   check_syscall(::mkdir(run_dir_.c_str(), 0700), "mkdir " + run_dir_);
   try {

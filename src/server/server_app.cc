@@ -15,6 +15,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "common/private_dir.h"
 #include "runtime/cgroup_favordynmods.h"
 #include "server/audit_trails.h"
 #include "server/auth/authenticator.h"
@@ -200,7 +201,7 @@ int run_server(const Config& config) {
   ensure_dir(config.storage.codebase_path, 0700);
   std::filesystem::create_directories(
       std::filesystem::path(config.storage.mount_path).parent_path());
-  supervisor::make_private_dir(config.storage.mount_path);
+  (void)open_private_dir(config.storage.mount_path);
 
   const auto db = store::Database::open(config.storage.db_path, store::store_migrations());
   store::CodebaseStore codebase_store(*db, config.storage.codebase_path, upload_limits(config));

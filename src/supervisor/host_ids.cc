@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/errors.h"
+#include "common/private_dir.h"
 #include "supervisor/run_dir.h"
 
 namespace agentfense::supervisor {
@@ -14,9 +15,9 @@ namespace agentfense::supervisor {
 HostIdLease HostIdLease::acquire(const IdRange& range, const std::string& lock_dir) {
   // The runtime root lives on /run, a tmpfs: after a reboot nothing may have made it yet
   // (a server whose mounts live under its own data dir never does).
-  if (lock_dir.empty()) make_private_dir(runtime_root());
+  if (lock_dir.empty()) (void)open_private_dir(runtime_root());
   const std::string dir = lock_dir.empty() ? runtime_root() + "/ids" : lock_dir;
-  make_private_dir(dir);
+  (void)open_private_dir(dir);
   // Lock files are never removed: unlinking one while another process is about to lock
   // it would let two processes hold "the same" id on different inodes.
   // Only where to start looking: the lock decides, whatever other threads or processes do.

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "common/errors.h"
+#include "common/private_dir.h"
 #include "supervisor/unmount.h"
 
 namespace agentfense::supervisor {
@@ -43,17 +44,6 @@ bool process_alive(pid_t pid) {
 }
 
 }  // namespace
-
-void make_private_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) throw SystemError("mkdir " + path, errno);
-  struct stat st {};
-  check_syscall(::lstat(path.c_str(), &st), "stat " + path);
-  // Refuse a pre-planted symlink or a directory someone else owns: both would let another
-  // user reach sandbox mountpoints.
-  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
-    throw UserError(path + " is not a directory owned by us; refusing to use it");
-  check_syscall(::chmod(path.c_str(), 0700), "chmod " + path);
-}
 
 std::string runtime_root() {
   if (::geteuid() == 0) return "/run/agentfense";
@@ -136,7 +126,7 @@ int sweep_stale_run_dirs() {
 
 RunDir RunDir::create() {
   const std::string root = runtime_root();
-  make_private_dir(root);
+  (void)open_private_dir(root);
   sweep_stale_run_dirs();
   const std::string path = root + "/run-" + std::to_string(::getpid()) + "-" + random_suffix();
   if (const std::string layers = layer_root(); layers != root) {
@@ -145,7 +135,7 @@ RunDir RunDir::create() {
     const std::string parent = std::filesystem::path(layers).parent_path();
     if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST)
       throw SystemError("mkdir " + parent, errno);
-    make_private_dir(layers);
+    (void)open_private_dir(layers);
   }
   check_syscall(::mkdir(path.c_str(), 0700), "mkdir " + path);
   RunDir dir(path, layer_of(path));

@@ -43,10 +43,6 @@ class RunDir {
 std::string runtime_root();
 std::string layer_root();
 
-// mkdir 0700 (an existing one is accepted), refusing a symlink or a directory owned by
-// another user: either would let someone else reach sandbox mountpoints.
-void make_private_dir(const std::string& path);
-
 // Unmounts (lazily) and removes a run directory tree without following symlinks.
 void destroy_run_dir(const std::string& path);
 
