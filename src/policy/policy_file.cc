@@ -2,12 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "common/errors.h"
 #include "policy/presets.h"
+#include "policy/text_util.h"
 
 namespace agentfense::policy {
 namespace {
@@ -29,9 +30,13 @@ Rule parse_rule_entry(const YAML::Node& entry, std::string_view source, int numb
   Rule rule;
   bool has_pattern = false;
   bool has_level = false;
+  std::set<std::string> seen;
   for (const auto& item : entry) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
+    // YAML keeps the last of two equal keys (and JSON parsers differ): one rule with two
+    // patterns or priorities is ambiguous, and silently taking one could widen it.
+    if (!seen.insert(key).second) fail(source, where, "duplicate key '" + key + "'");
     if (key == "pattern") {
       rule.pattern = scalar(value, source, where, key);
       has_pattern = true;
@@ -43,14 +48,12 @@ Rule parse_rule_entry(const YAML::Node& entry, std::string_view source, int numb
       rule.level = *level;
       has_level = true;
     } else if (key == "priority") {
+      // Decimal only, as in --rule: YAML would read 010 as octal 8 and 0x10 as 16, so the
+      // same number could rank differently in a file and on the command line.
       const std::string text = scalar(value, source, where, key);
-      long long priority = 0;
-      if (!YAML::convert<long long>::decode(value, priority) ||
-          priority < std::numeric_limits<std::int32_t>::min() ||
-          priority > std::numeric_limits<std::int32_t>::max()) {
-        fail(source, where, "priority '" + text + "' is not a 32-bit integer");
-      }
-      rule.priority = static_cast<std::int32_t>(priority);
+      const std::optional<std::int32_t> priority = parse_int32(text);
+      if (!priority) fail(source, where, "priority '" + text + "' is not a decimal 32-bit integer");
+      rule.priority = *priority;
     } else if (key == "type") {
       const std::string text = scalar(value, source, where, key);
       std::optional<PatternType> type = parse_pattern_type(text);
@@ -81,8 +84,11 @@ std::vector<Rule> parse_document(const YAML::Node& root, std::string_view source
   if (!root.IsMap()) fail(source, "top level", "expected a list of rules or {preset:, rules:}");
   // Not a YAML::Node: assigning to a Node rebinds or overwrites in surprising ways.
   std::optional<YAML::Node> rule_list;
+  std::set<std::string> seen;
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
+    // A second `rules` would drop the first list (its `none` rules with it).
+    if (!seen.insert(key).second) fail(source, "top level", "duplicate key '" + key + "'");
     if (key == "preset") {
       // Preset rules first: a file rule at the same priority then overrides them.
       std::vector<Rule> preset;

@@ -57,6 +57,18 @@ preset: view-only
   EXPECT_EQ(rules, expected);
 }
 
+TEST(PolicyFile, APriorityIsDecimalAsOnTheCommandLine) {
+  // YAML 1.1 would make 010 octal 8: the `none` rule at "010" would then lose to 9.
+  const std::vector<Rule> rules = parse_policy_text(
+      "- {pattern: '**', permission: read, priority: 9}\n"
+      "- {pattern: '**/.env', permission: none, priority: 010}\n"
+      "- {pattern: b, permission: read, priority: '+7'}",
+      "p.yaml");
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[1].priority, 10);
+  EXPECT_EQ(rules[2].priority, 7);
+}
+
 TEST(PolicyFile, PresetAlone) {
   EXPECT_EQ(parse_policy_text("preset: agent-safe", "p.yaml"), preset_rules("agent-safe"));
 }
@@ -87,8 +99,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"- {permission: read}", "rule 1: missing 'pattern'"},
         BadFile{"- {pattern: a, permission: reed}", "rule 1: unknown permission 'reed'"},
         BadFile{"- {pattern: a, permission: read, level: none}", "only one of"},
-        BadFile{"- {pattern: a, permission: read, priority: high}", "not a 32-bit integer"},
-        BadFile{"- {pattern: a, permission: read, priority: 4294967296}", "not a 32-bit integer"},
+        BadFile{"- {pattern: a, permission: read, priority: high}",
+                "priority 'high' is not a decimal 32-bit integer"},
+        BadFile{"- {pattern: a, permission: read, priority: 4294967296}",
+                "not a decimal 32-bit integer"},
+        // YAML would read these as 16 and 10; --rule never does.
+        BadFile{"- {pattern: a, permission: read, priority: 0x10}", "priority '0x10' is not"},
+        BadFile{"- {pattern: a, permission: read, priority: 1e1}", "priority '1e1' is not"},
+        // Equal keys: YAML keeps the last one, which could drop a `none` rule or widen one.
+        BadFile{R"({"rules": [{"pattern": "**/.env", "permission": "none"}],
+                   "rules": [{"pattern": "**", "permission": "write"}]})",
+                "top level: duplicate key 'rules'"},
+        BadFile{"preset: read-only\npreset: full-access", "top level: duplicate key 'preset'"},
+        BadFile{"- {pattern: docs/**, pattern: '**', permission: read}",
+                "rule 1: duplicate key 'pattern'"},
+        BadFile{"- {pattern: a, permission: none, priority: 100, priority: -1}",
+                "rule 1: duplicate key 'priority'"},
+        BadFile{"- {pattern: a, permission: none, type: glob, type: directory}",
+                "rule 1: duplicate key 'type'"},
+        BadFile{"- {pattern: a, permission: none, permission: write}",
+                "rule 1: duplicate key 'permission'"},
         BadFile{"- {pattern: a, permission: read, type: folder}", "unknown type 'folder'"},
         BadFile{"- {pattern: [a], permission: read}", "'pattern' must be a string"},
         BadFile{"- just-a-string", "rule 1: expected a mapping"},
