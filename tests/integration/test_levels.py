@@ -174,6 +174,32 @@ def test_secret_rules_need_priority_to_override(runner, repo, secrets, rule, vis
     assert (secrets["dotenv"] in result.stdout) == visible, result.describe()
 
 
+# Attack sweep J: a preset's secret rules named only the name, so a DIRECTORY so named
+# (cookiecutter's .envs/, config/credentials/, a certs.pem/ directory) was hidden as a
+# name yet traversable below `**/*`, and everything in it readable (writable under
+# development).
+SECRET_DIRS = {".envs/.production/.postgres": "POSTGRES_PASSWORD=hunter2",
+               "config/credentials/aws": "aws_secret_access_key=AKIA",
+               "certs.pem/server": "BEGIN PRIVATE KEY",
+               "deploy.key/id": "ssh-key-material"}
+
+
+@pytest.mark.parametrize("preset", ["agent-safe", "development"])
+def test_a_preset_hides_what_is_inside_secret_named_directories(runner, repo, preset):
+    for rel, text in SECRET_DIRS.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text + "\n")
+    paths = " ".join(SECRET_DIRS)
+    result = runner.sh(repo, f"cd /workspace; grep -r -h -e hunter2 -e AKIA -e PRIVATE -e ssh-key "
+                       f". 2>/dev/null; cat {paths} 2>/dev/null; find . -path ./.git -prune -o -print "
+                       f"| grep -e .envs -e credentials -e certs.pem -e deploy.key; "
+                       f"echo x > config/credentials/new 2>/dev/null && echo WROTE; true",
+                       ["--preset", preset, "--changes", "discard"])
+    assert result.returncode == 0, result.describe()
+    assert result.stdout == "", result.describe()
+    assert (repo / "config" / "credentials" / "aws").read_text() == SECRET_DIRS["config/credentials/aws"] + "\n"
+
+
 # Issue 11 item 1: creating, removing or renaming a name is decided by the name's level.
 NAMES_SCRIPT = ("cd /workspace && echo done > output/report.txt && mkdir output/sub && "
                 "rm output/stale.txt && mv output/report.txt output/final.txt && "

@@ -30,6 +30,8 @@ def test_agent_safe_hides_secrets_above_user_default_priority() -> None:
     hidden = {rule.pattern for rule in rules if rule.permission is Permission.NONE}
     assert {"**/.env*", "**/secrets/**", "**/*.key", "**/*.pem", "**/credentials*",
             "**/.git/**"} <= hidden
+    # ... and what is inside directories with those names (not only the names).
+    assert {"**/.env*/**", "**/*.key/**", "**/*.pem/**", "**/credentials*/**"} <= hidden
     assert all(rule.priority > 0 for rule in rules if rule.permission is Permission.NONE)
 
 
