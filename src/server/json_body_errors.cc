@@ -149,6 +149,12 @@ void ThrowJsonBodyError(std::string_view body, const pb::Message& type,
       why.erase(echo, expected == std::string::npos ? std::string::npos : expected - echo);
     }
     fail("request body for " + type_name + " is not valid JSON (" + detail_of(why) + ")");
+  } catch (const json::out_of_range& error) {
+    // "[json.exception.out_of_range.406] number overflow parsing '1e400'": a number no
+    // double holds, which protobuf refuses too.
+    std::string why = error.what();
+    if (const auto end = why.find("] "); end != std::string::npos) why.erase(0, end + 2);
+    fail("request body for " + type_name + " holds a number out of range (" + detail_of(why) + ")");
   }
   if (!parsed.is_object())
     fail("request body must be a JSON object ({...}) for " + type_name + ", got " +

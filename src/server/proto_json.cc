@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_depth.h"
+#include "common/json_duplicate_key.h"
 #include "server/api.h"
 #include "server/enum_spellings.h"
 #include "server/json_body_errors.h"
@@ -82,6 +83,12 @@ void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "request body for " + message.GetDescriptor()->name() +
                        " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                   kReasonInvalidRequest);
+  }
+  if (const std::optional<std::string> twice = first_duplicate_json_key(json)) {
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "request body for " + message.GetDescriptor()->name() + " gives '" +
+                       escape_user_text(*twice) + "' twice; each field may appear once",
                    kReasonInvalidRequest);
   }
   // Enum values in the spellings users type ("read") become the names protobuf's JSON

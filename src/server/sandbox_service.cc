@@ -171,6 +171,19 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
   validate_limits(request.resources());
   check_labels({request.labels().begin(), request.labels().end()});
   check_stored_text("image", request.image(), kMaxImageBytes);
+  // Numbers outside the enums (a gRPC client may send any): refused, not run as bwrap or
+  // synced as if ON_COMMAND_COMPLETE had been asked.
+  if (!v1::RuntimeType_IsValid(request.runtime()))
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "unknown runtime " + std::to_string(request.runtime()) +
+                       " (RUNTIME_TYPE_UNSPECIFIED, RUNTIME_TYPE_BWRAP or RUNTIME_TYPE_DOCKER)",
+                   kReasonInvalidRequest);
+  if (!v1::SyncMode_IsValid(request.sync_mode()))
+    throw ApiError(
+        StatusCode::INVALID_ARGUMENT,
+        "unknown sync_mode " + std::to_string(request.sync_mode()) +
+            " (SYNC_MODE_UNSPECIFIED, SYNC_MODE_ON_COMMAND_COMPLETE or SYNC_MODE_MANUAL)",
+        kReasonInvalidRequest);
   const v1::ResourceLimits resources = with_disk_quota(request.resources(), options_.disk);
   // RUNTIME_TYPE_UNSPECIFIED means the server's runtime.type.
   const v1::RuntimeType runtime = request.runtime() == v1::RUNTIME_TYPE_UNSPECIFIED

@@ -287,6 +287,8 @@ def test_grpc_bad_upload_chunk_is_not_taken_for_the_end_of_the_file(server, code
     (b'{"command": ["echo"]}', ["command"]),
     (b'{"command": "echo", "env": {"A": 1}}', ["env"]),
     (b'{"command": "echo", "env": []}', ["env"]),
+    # No double holds it: answered 500 INTERNAL before (attack sweep K).
+    (b'{"command": "echo", "timeout": 1e400}', ["number out of range", "1e400"]),
 ])
 def test_rest_bodies_that_do_not_parse(api, sandbox, body, needles):
     r = requests.post(f"{api}/sandboxes/{sandbox}/exec", data=body,
@@ -346,6 +348,40 @@ def test_rest_refused_spellings_name_the_field_and_the_choices(api, codebase, bo
     r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, **body})
     body_json = assert_rest_invalid(r, "INVALID_REQUEST", "CreateSandboxRequest", *needles)
     assert "\x1b" not in body_json["message"]
+
+
+def test_rest_bodies_with_a_key_twice_are_refused(server, api, codebase, sandbox):
+    """A second "permissions" list replaced the first (its none rules with it), and a
+    second "command" ran instead of the first: parsers keep the last of two equal keys."""
+    before = len(server.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes)
+    body = ('{"codebaseId": "%s", "permissions": [{"pattern": "**/.env", "permission": "none", '
+            '"priority": 100}, {"pattern": "**", "permission": "read"}], '
+            '"permissions": [{"pattern": "**", "permission": "write"}]}' % codebase)
+    r = requests.post(f"{api}/sandboxes", data=body, headers={"Content-Type": "application/json"})
+    assert_rest_invalid(r, "INVALID_REQUEST", "CreateSandboxRequest", "'permissions' twice")
+    assert len(server.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes) == before
+    r = requests.post(f"{api}/sandboxes/{sandbox}/exec", data=b'{"command": "echo a", '
+                      b'"\\u0063ommand": "touch /workspace/output/ran"}',
+                      headers={"Content-Type": "application/json"})
+    assert_rest_invalid(r, "INVALID_REQUEST", "'command' twice")
+    assert "ran" not in run(server, sandbox, "ls /workspace/output").stdout.split()
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("runtime", 99, "unknown runtime 99"), ("sync_mode", -1, "unknown sync_mode -1"),
+    ("sync_mode", 7, "unknown sync_mode 7")])
+def test_enum_numbers_outside_the_contract_are_refused(server, api, codebase, field, value,
+                                                        needle):
+    """Attack sweep K: runtime 99 was stored, reported and run as bwrap, and a sync_mode
+    of -1 was taken as ON_COMMAND_COMPLETE. Nothing is created."""
+    before = len(server.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes)
+    error = grpc_error(server.sandboxes.CreateSandbox,
+                       sb.CreateSandboxRequest(codebase_id=codebase, **{field: value}))
+    assert_invalid(error, "INVALID_REQUEST", needle)
+    camel = {"runtime": "runtime", "sync_mode": "syncMode"}[field]
+    r = requests.post(f"{api}/sandboxes", json={"codebaseId": codebase, camel: value})
+    assert r.status_code == 400 and needle in r.json()["message"], r.text
+    assert len(server.sandboxes.ListSandboxes(sb.ListSandboxesRequest()).sandboxes) == before
 
 
 def test_rest_short_spellings_in_url_parameters(api, codebase):
