@@ -139,6 +139,10 @@ void address_of(int fd, bool peer, std::string& ip, int& port) {
   port = std::atoi(service);
 }
 
+class DeadlineStream;
+// The stream the calling worker serves (limit_request_body_wait).
+thread_local DeadlineStream* current_stream = nullptr;
+
 // What httplib reads and writes a connection through. Its request parser reads a byte at
 // a time, so reads are buffered here as httplib's own stream buffers them.
 class DeadlineStream final : public httplib::Stream {
@@ -148,10 +152,22 @@ class DeadlineStream final : public httplib::Stream {
 
   // The head of the next request is due by `until`; head_done() once it was parsed.
   void head_due(Clock::time_point until) { head_until_ = until; }
-  void head_done() { head_until_.reset(); }
+  void head_done() {
+    head_until_.reset();
+    body_start_ = Clock::now();
+    body_bytes_ = 0;
+    body_cap_.reset();
+    body_too_slow_ = false;
+  }
+  void cap_body_wait(std::chrono::milliseconds wait) {
+    const Clock::time_point until = Clock::now() + wait;
+    if (!body_cap_ || until < *body_cap_) body_cap_ = until;
+  }
   // A read of a head failed (its deadline passed, or the client went away): httplib
   // answers 400 and would wait for another request on the connection; there is none.
-  bool head_failed() const { return head_failed_; }
+  // Nor after a body cut short: the rest of it would be read as the next head.
+  bool read_failed() const { return head_failed_ || body_failed_; }
+  bool body_too_slow() const { return body_too_slow_; }
 
   bool has_buffered() const { return buffered_ < filled_; }
   bool is_readable() const override {
@@ -188,17 +204,33 @@ class DeadlineStream final : public httplib::Stream {
 
  private:
   ssize_t checked(ssize_t n) {
-    if (n < 0 && head_until_) head_failed_ = true;
+    if (n < 0) (head_until_ ? head_failed_ : body_failed_) = true;
+    if (n < 0 && !head_until_ && Clock::now() >= body_until()) body_too_slow_ = true;
+    if (n > 0 && !head_until_) body_bytes_ += static_cast<std::size_t>(n);
     return n;
   }
   Clock::time_point read_until() const {
-    return head_until_ ? *head_until_ : Clock::now() + timeouts_.read;
+    if (head_until_) return *head_until_;
+    return std::min(Clock::now() + timeouts_.read, body_until());
+  }
+  // When the body's rate runs out: every body_min_rate bytes received buy one more second
+  // after the grace.
+  Clock::time_point body_until() const {
+    const auto earned = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+        static_cast<double>(body_bytes_) / static_cast<double>(timeouts_.body_min_rate)));
+    const Clock::time_point until = body_start_ + timeouts_.body_grace + earned;
+    return body_cap_ ? std::min(until, *body_cap_) : until;
   }
 
   Socket& socket_;
   const ConnectionTimeouts& timeouts_;
   std::optional<Clock::time_point> head_until_;
   bool head_failed_ = false;
+  bool body_failed_ = false;
+  bool body_too_slow_ = false;                 // body_failed_ because the body's rate ran out
+  Clock::time_point body_start_{};             // when the current request's head ended
+  std::size_t body_bytes_ = 0;                 // read from the socket since then
+  std::optional<Clock::time_point> body_cap_;  // limit_request_body_wait
   char buffer_[4096];
   std::size_t buffered_ = 0;  // bytes of buffer_ already handed out
   std::size_t filled_ = 0;    // bytes of buffer_ read from the socket
@@ -214,6 +246,10 @@ bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
                     Clock::time_point head_start, const std::atomic<socket_t>& listener,
                     const SetupRequest& setup, const ProcessRequest& process) {
   DeadlineStream stream(socket, timeouts);
+  current_stream = &stream;
+  struct Forget {
+    ~Forget() { current_stream = nullptr; }
+  } forget;
   bool served = false;
   for (std::size_t left = timeouts.max_requests; left > 0; --left) {
     if (listener == INVALID_SOCKET) break;  // the server is stopping
@@ -227,7 +263,7 @@ bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
       stream.head_done();
       if (setup) setup(request);
     });
-    if (!served || closed || stream.head_failed()) break;
+    if (!served || closed || stream.read_failed()) break;
   }
   return served;
 }
@@ -262,6 +298,20 @@ struct SslFree {
 };
 
 }  // namespace
+
+void limit_request_body_wait(std::chrono::milliseconds wait) {
+  if (current_stream != nullptr) current_stream->cap_body_wait(wait);
+}
+
+ApiError request_body_incomplete() {
+  if (current_stream != nullptr && current_stream->body_too_slow()) {
+    return ApiError(StatusCode::DEADLINE_EXCEEDED,
+                    "the request body arrived too slowly: after its first 10 s a body must "
+                    "arrive at 16 KiB/s on average");
+  }
+  return ApiError(StatusCode::CANCELLED,
+                  "client disconnected before the request body was complete");
+}
 
 bool PlainRestServer::process_and_close_socket(socket_t sock) {
   const ClosedAtEnd closed(sock);

@@ -6,9 +6,13 @@
 // before any credential was read. Here the TLS handshake must complete within `head` of
 // the connection being accepted, and each request's line and headers arrive within
 // `head` of the handshake (the first) or of its first byte (later ones, after an idle
-// keep-alive wait); the body and the answer stay bounded per read and per write. A
-// connection that waited in the queue for a worker has used that time of its deadline
-// (rest_connection_pool.h accepted_at), so slow ones cannot queue up. Sockets are
+// keep-alive wait); the answer stays bounded per write. A body must keep up a minimum
+// rate: after a grace period, `body_min_rate` bytes per second on average since the head
+// ended, else the connection is dropped (one byte every few seconds held a worker for as
+// long as the client liked, authenticated or not: attack sweep K). A refused request's
+// body is read only briefly (limit_request_body_wait). A connection that waited in the
+// queue for a worker has used that time of its deadline (rest_connection_pool.h
+// accepted_at), so slow ones cannot queue up. Sockets are
 // non-blocking throughout, so a TLS record that arrives in part cannot block a read.
 #pragma once
 
@@ -18,15 +22,28 @@
 #include <cstddef>
 #include <functional>
 
+#include "common/api_error.h"
+
 namespace agentfense::server {
 
 struct ConnectionTimeouts {
-  std::chrono::milliseconds head{10'000};       // TLS handshake; each request line + headers
-  std::chrono::milliseconds read{5'000};        // each wait for body bytes
-  std::chrono::milliseconds write{5'000};       // each wait to send answer bytes
-  std::chrono::milliseconds keep_alive{5'000};  // idle between two requests
-  std::size_t max_requests = 100;               // on one connection
+  std::chrono::milliseconds head{10'000};        // TLS handshake; each request line + headers
+  std::chrono::milliseconds read{5'000};         // each wait for body bytes
+  std::chrono::milliseconds write{5'000};        // each wait to send answer bytes
+  std::chrono::milliseconds keep_alive{5'000};   // idle between two requests
+  std::chrono::milliseconds body_grace{10'000};  // a body's first stretch, at any rate
+  std::size_t body_min_rate = 16 * 1024;         // bytes per second on average after it
+  std::size_t max_requests = 100;                // on one connection
 };
+
+// From a route (on the worker serving the request): what is left of the request's body
+// must arrive within `wait`, if that is sooner than its rate allows. A refusal reads the
+// body a client is still sending only so that the answer reaches it.
+void limit_request_body_wait(std::chrono::milliseconds wait);
+
+// What a route answers when the request's body ended early: DEADLINE_EXCEEDED when its
+// rate ran out, else CANCELLED (the client went away).
+ApiError request_body_incomplete();
 
 // httplib's server with its connections served as above (plain HTTP).
 class PlainRestServer final : public httplib::Server {

@@ -6,6 +6,7 @@
 #include "common/user_text.h"
 #include "server/caller_scope.h"
 #include "server/proto_json.h"
+#include "server/rest_connection.h"
 #include "server/rest_credentials.h"
 #include "server/transport_status.h"
 
@@ -24,11 +25,14 @@ std::string EscapeRegex(const std::string& literal) {
 }
 
 // A refused request's body is read (so the refusal reaches a client still sending) but
-// only this much of it: an unauthenticated client cannot make the server read a large
-// upload; beyond it, httplib drops the connection.
+// only this much of it, and only for this long: an unauthenticated client can neither make
+// the server read a large upload nor hold a worker by sending slowly; beyond either,
+// the connection is dropped.
 constexpr std::size_t kRefusedBodyBytes = 1 << 20;
+constexpr std::chrono::milliseconds kRefusedBodyWait{1'000};
 
 void DrainRefusedBody(const BodyReader& body) {
+  limit_request_body_wait(kRefusedBodyWait);
   std::size_t read = 0;
   // False from `body` means the client went away or the cap was reached: either way the
   // refusal below is all that is left to send.

@@ -1,6 +1,7 @@
 #include "server/rest_streams.h"
 
 #include "server/request_limits.h"
+#include "server/rest_connection.h"
 
 namespace agentfense::server {
 
@@ -16,8 +17,7 @@ std::string ReadWholeBody(const BodyReader& body, std::size_t limit) {
     return true;
   });
   if (!complete) {
-    throw ApiError(StatusCode::CANCELLED,
-                   "client disconnected before the request body was complete");
+    throw request_body_incomplete();
   }
   if (too_large) {
     throw ApiError(StatusCode::INVALID_ARGUMENT,

@@ -30,6 +30,7 @@
 
 #include "server/api.h"
 #include "server/caller_scope.h"
+#include "server/rest_connection.h"
 #include "server/rest_handoff.h"
 #include "server/rest_router.h"
 
@@ -102,10 +103,7 @@ Result PipeBodyInto(const BodyReader& body,
     worker.join();
     throw;
   }
-  pipe.Finish(complete ? nullptr
-                       : std::make_exception_ptr(
-                             ApiError(StatusCode::CANCELLED,
-                                      "client disconnected before the request body was complete")));
+  pipe.Finish(complete ? nullptr : std::make_exception_ptr(request_body_incomplete()));
   worker.join();
   if (failure) std::rethrow_exception(failure);
   return std::move(*result);

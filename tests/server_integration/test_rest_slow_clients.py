@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from server_harness import Server, serving
-from tenants import start_tenant_server
+from tenants import add_key, start_tenant_server
 
 HEAD_DEADLINE = 10.0
 SLACK = 4.0
@@ -119,17 +119,122 @@ def test_normal_keep_alive_clients_are_served_as_before(server):
         for _ in range(20):
             r = session.get(f"{server.http}/v1/codebases", timeout=30)
             assert r.status_code == 200, r.text
-        # A body arrives whole after the head, also in pieces slower than the head's
-        # deadline altogether: the deadline covers the head only.
+        # A body may arrive in slow pieces within its grace period (10 s at any rate).
         def body():
             for _ in range(3):
                 yield b" "
-                time.sleep(4)
+                time.sleep(2)
             yield b'{"name": "slow-body"}'
         r = session.post(f"{server.http}/v1/codebases", data=body(),
                          headers={"Content-Type": "application/json"}, timeout=60)
         assert r.status_code == 200, r.text
         assert r.json()["name"] == "slow-body"
+
+
+BODY_GRACE = 10.0
+
+
+def test_a_body_trickled_past_its_grace_is_cut_off(server):
+    """Attack sweep K: each read of a body waited 5 s, and nothing bounded the whole, so a
+    byte every few seconds held a worker for as long as the client liked (a 1 MB body at
+    a byte per 4 s: 48 days). After 10 s a body must average 16 KiB/s."""
+    with connect(server.http_port) as sock:
+        sock.sendall(b"POST /v1/codebases HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+        took = closed_after(sock, b" ", every=1.0, limit=40)
+    assert BODY_GRACE - 1 <= took <= BODY_GRACE + SLACK, took
+
+
+def test_a_body_at_a_steady_rate_is_read_whole(server):
+    # 600 KiB at ~60 KiB/s: 10 s, past the grace, and above the minimum rate throughout.
+    payload = b'{"name": "steady"}'
+    filler = b" " * (600 * 1024)
+
+    def body():
+        for offset in range(0, len(filler), 30 * 1024):
+            yield filler[offset:offset + 30 * 1024]
+            time.sleep(0.5)
+        yield payload
+    r = requests.post(f"{server.http}/v1/codebases", data=body(),
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "steady"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory):
+    """Plain HTTP on loopback, with API keys: who has no key is refused."""
+    root = tmp_path_factory.mktemp("keyed")
+    key = add_key(root / "keys.yaml", "alice", owners=["alice"])
+    (root / "data").mkdir()
+    srv = Server(str(root / "data"), config=f"auth:\n  keys_file: {root / 'keys.yaml'}\n",
+                 api_key=key).start()
+    yield srv, key
+    srv.stop()
+
+
+UNAUTHENTICATED_UPLOAD = (b"POST /v1/codebases HTTP/1.1\r\nHost: localhost\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n")
+
+
+def test_an_unauthenticated_slow_body_is_refused_within_a_second(keyed_server):
+    srv, _ = keyed_server
+    with connect(srv.http_port) as sock:
+        sock.sendall(UNAUTHENTICATED_UPLOAD)
+        started = time.monotonic()
+        sock.settimeout(0.5)
+        answer = b""
+        while time.monotonic() - started < 20:
+            try:
+                chunk = sock.recv(4096)
+            except socket.timeout:
+                sock.send(b" ")  # the client is still sending its body
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+        took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]  # the refusal reached it
+    assert took <= 1 + SLACK, took
+
+
+def test_unauthenticated_slow_bodies_past_every_worker_do_not_stop_others(keyed_server):
+    """Attack sweep K: 700 unauthenticated connections trickling bodies (more than the
+    128 workers and 512 queued) stopped REST for every tenant: a refused body was read up
+    to 1 MiB with no deadline. Each now frees its worker within a second."""
+    srv, key = keyed_server
+    slow = []
+    stop = threading.Event()
+    try:
+        for _ in range(700):
+            sock = connect(srv.http_port)
+            sock.sendall(UNAUTHENTICATED_UPLOAD)
+            slow.append(sock)
+
+        def trickle():
+            while not stop.is_set():
+                for sock in slow:
+                    try:
+                        sock.send(b" ")
+                    except OSError:
+                        pass
+                stop.wait(2.0)
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        time.sleep(1)
+        started = time.monotonic()
+        r = requests.get(f"{srv.http}/v1/codebases", headers={"Authorization": f"Bearer {key}"},
+                         timeout=60)
+        took = time.monotonic() - started
+        assert r.status_code == 200, r.text
+        assert took <= HEAD_DEADLINE + SLACK, took
+    finally:
+        stop.set()
+        for sock in slow:
+            sock.close()
 
 
 @pytest.fixture(scope="module")
