@@ -93,19 +93,21 @@ class PermissionRule:
     """One access rule. Higher priority wins; on a tie the more specific pattern wins,
     then the rule that comes later in the list (so user rules appended after a preset's
     override the preset's rules at the same priority). ``permission`` and ``type``
-    accept their enum or its name ("read", "PERMISSION_READ", "directory")."""
+    accept their enum or its name ("read", "PERMISSION_READ", "directory").
+    ``permission`` has no default: a rule that names none is refused, as the server and
+    rules files refuse it (a silent "read" exposed what a rule at priority 100 was
+    written to pin)."""
 
     pattern: str
     permission: Permission
     priority: int
     type: PatternType
 
-    def __init__(self, pattern: str, permission: Union[Permission, str] = Permission.READ,
+    def __init__(self, pattern: str, permission: Union[Permission, str, None] = None,
                  priority: int = 0, type: Union[PatternType, str] = PatternType.GLOB) -> None:
         if not isinstance(pattern, str) or not pattern.strip():
             raise InvalidConfigurationError(f"rule {pattern!r}: pattern must be a non-empty string")
         object.__setattr__(self, "pattern", pattern)
-        object.__setattr__(self, "permission", Permission.parse(permission))
         object.__setattr__(self, "type", PatternType.parse(type))
         object.__setattr__(self, "priority", priority)
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
@@ -114,6 +116,10 @@ class PermissionRule:
         if not -(2**31) <= self.priority < 2**31:
             raise InvalidConfigurationError(
                 f"rule {self.pattern!r}: priority {self.priority} does not fit in int32")
+        if permission is None:
+            raise InvalidConfigurationError(
+                f"rule {pattern!r}: missing 'permission' (none, view, read or write)")
+        object.__setattr__(self, "permission", Permission.parse(permission))
 
     @classmethod
     def from_value(cls, value: Union["PermissionRule", Mapping[str, Any]]) -> "PermissionRule":
@@ -128,7 +134,7 @@ class PermissionRule:
             raise InvalidConfigurationError(f"rule {dict(value)!r}: unknown keys {sorted(unknown)}")
         if "pattern" not in value:
             raise InvalidConfigurationError(f"rule {dict(value)!r}: missing 'pattern'")
-        return cls(pattern=value["pattern"], permission=value.get("permission", "read"),
+        return cls(pattern=value["pattern"], permission=value.get("permission"),
                    priority=value.get("priority", 0), type=value.get("type", "glob"))
 
     def to_dict(self) -> Dict[str, Any]:

@@ -66,7 +66,18 @@ def test_extend_preset_overrides_outrank_every_other_rule() -> None:
 def test_resolve_rules_orders_preset_then_user() -> None:
     rules = resolve_rules("view-only", [PermissionRule("/docs/**", "write", priority=5)])
     assert rules[0].permission is Permission.VIEW and rules[-1].pattern == "/docs/**"
-    assert resolve_rules(None, [{"pattern": "a"}]) == [PermissionRule("a")]
+    assert resolve_rules(None, [{"pattern": "a", "permission": "read"}]) == \
+        [PermissionRule("a", "read")]
+
+
+@pytest.mark.parametrize("rule", [{"pattern": "**/.env", "priority": 100}, {"pattern": "a"}])
+def test_a_rule_without_a_permission_is_refused(rule) -> None:
+    """Attack sweep J: a rule dict without "permission" became READ, where the server and
+    rules files refuse it; one written to pin /.env at 100 on top of agent-safe exposed it."""
+    with pytest.raises(InvalidConfigurationError, match="missing 'permission'"):
+        resolve_rules("agent-safe", [rule])
+    with pytest.raises(InvalidConfigurationError, match="missing 'permission'"):
+        PermissionRule(rule["pattern"])
 
 
 def test_unknown_preset_names_the_known_ones() -> None:

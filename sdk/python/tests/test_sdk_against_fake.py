@@ -85,7 +85,7 @@ def test_bad_rules_fail_before_anything_is_created(fake: FakeServer, project: Pa
         Sandbox.from_local(project, endpoint=fake.endpoint,
                            permissions=[{"pattern": "/x", "permission": "sometimes"}])
     with pytest.raises(InvalidConfigurationError, match=r"invalid rule '\[oops'"):
-        Sandbox.from_local(project, endpoint=fake.endpoint, permissions=[{"pattern": "[oops"}])
+        Sandbox.from_local(project, endpoint=fake.endpoint, permissions=[{"pattern": "[oops", "permission": "read"}])
     assert fake.state.codebases == {}
 
 

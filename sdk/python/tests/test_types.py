@@ -39,6 +39,8 @@ def test_permission_spellings(spelling: object) -> None:
     ({"pattern": "/a", "priority": "high"}, "priority must be an integer"),
     ({"pattern": "/a", "priority": 2**40}, "does not fit in int32"),
     ({"pattern": "/a", "type": "regex"}, "unknown pattern type 'regex'"),
+    ({"pattern": "/a"}, "rule '/a': missing 'permission'"),
+    ({"pattern": "/a", "permission": None}, "missing 'permission'"),
 ])
 def test_bad_rules_are_rejected_naming_the_problem(bad: dict, message: str) -> None:
     with pytest.raises(InvalidConfigurationError, match=message):
@@ -51,7 +53,7 @@ def test_rule_round_trips_through_protobuf() -> None:
     assert message.permission == common_pb2.PERMISSION_WRITE
     assert message.type == common_pb2.PATTERN_TYPE_DIRECTORY and message.priority == 7
     assert convert.rule_from_pb(message) == rule
-    assert convert.rule_pb({"pattern": "a"}).type == common_pb2.PATTERN_TYPE_GLOB
+    assert convert.rule_pb({"pattern": "a", "permission": "read"}).type == common_pb2.PATTERN_TYPE_GLOB
     assert rule.to_dict() == {"pattern": "/docs/", "permission": "write", "priority": 7,
                               "type": "directory"}
     assert PatternType.parse("PATTERN_TYPE_FILE") is PatternType.FILE
@@ -83,12 +85,12 @@ def test_sandbox_conversion() -> None:
                                   runtime=common_pb2.RUNTIME_TYPE_BWRAP,
                                   resources=common_pb2.ResourceLimits(memory_bytes=1 << 20),
                                   labels={"k": "v"},
-                                  permissions=[convert.rule_pb({"pattern": "**/*"})])
+                                  permissions=[convert.rule_pb({"pattern": "**/*", "permission": "read"})])
     message.created_at.FromSeconds(1_700_000_000)
     info = convert.sandbox_from_pb(message)
     assert info.status.value == "running" and info.runtime is RuntimeType.BWRAP
     assert info.resources == ResourceLimits(memory_bytes=1 << 20)
-    assert info.labels == {"k": "v"} and info.permissions == [PermissionRule("**/*")]
+    assert info.labels == {"k": "v"} and info.permissions == [PermissionRule("**/*", "read")]
     assert info.created_at is not None and info.created_at.year == 2023
     assert info.started_at is None
     limits = convert.resources_pb(ResourceLimits(pids_limit=5))
