@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_depth.h"
-#include "common/json_duplicate_key.h"
+#include "common/json_shape.h"
 #include "server/api.h"
 #include "server/enum_spellings.h"
 #include "server/json_body_errors.h"
@@ -85,10 +85,16 @@ void MergeJsonIntoMessage(std::string_view json, pb::Message& message) {
                        " is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels",
                    kReasonInvalidRequest);
   }
-  if (const std::optional<std::string> twice = first_duplicate_json_key(json)) {
+  if (const std::optional<JsonShapeIssue> issue = first_json_shape_issue(json)) {
+    const std::string type = message.GetDescriptor()->name();
+    const std::string where = escape_user_text(issue->path);
     throw ApiError(StatusCode::INVALID_ARGUMENT,
-                   "request body for " + message.GetDescriptor()->name() + " gives '" +
-                       escape_user_text(*twice) + "' twice; each field may appear once",
+                   issue->kind == JsonShapeIssue::Kind::kDuplicateKey
+                       ? "request body for " + type + " gives '" + where +
+                             "' twice; each field may appear once"
+                       : "request body for " + type + " holds more than " +
+                             std::to_string(kMaxJsonValues) + " JSON values (at '" + where +
+                             "'); no request needs that many",
                    kReasonInvalidRequest);
   }
   // Enum values in the spellings users type ("read") become the names protobuf's JSON

@@ -367,6 +367,27 @@ def test_rest_bodies_with_a_key_twice_are_refused(server, api, codebase, sandbox
     assert "ran" not in run(server, sandbox, "ls /workspace/output").stdout.split()
 
 
+def peak_rss_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) >> 10
+    raise AssertionError("no VmHWM")
+
+
+def test_a_body_of_millions_of_tiny_values_is_refused_before_it_is_parsed(server, api):
+    """Attack sweep K: a 60 MiB body of 30M zeros (under the 64 MiB limit for buffered
+    bodies) took one request to 1.6-4 GB of server memory and 15-20 s of CPU, parsed
+    into a document first. Past 200,000 values it is refused before any document exists."""
+    body = b'{"codebaseId": "cb_x", "x": [' + b",".join([b"0"] * (10 << 20)) + b"]}"
+    before = peak_rss_mib(server.proc.pid)
+    r = requests.post(f"{api}/sandboxes", data=body, headers={"Content-Type": "application/json"},
+                      timeout=120)
+    assert_rest_invalid(r, "INVALID_REQUEST", "more than 200000 JSON values", "x[")
+    grew = peak_rss_mib(server.proc.pid) - before
+    assert grew < 512, f"the server's peak memory grew by {grew} MiB"
+    assert server.proc.poll() is None
+
+
 @pytest.mark.parametrize("field,value,needle", [
     ("runtime", 99, "unknown runtime 99"), ("sync_mode", -1, "unknown sync_mode -1"),
     ("sync_mode", 7, "unknown sync_mode 7")])

@@ -1,4 +1,4 @@
-#include "common/json_duplicate_key.h"
+#include "common/json_shape.h"
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -9,10 +9,11 @@ namespace {
 
 using json = nlohmann::json;
 
-// SAX events only: no document is built, and the walk stops at the first duplicate.
-class DuplicateFinder {
+// SAX events only: no document is built, and the walk stops at the first issue.
+class ShapeChecker {
  public:
-  std::optional<std::string> found;
+  explicit ShapeChecker(std::size_t max_values) : max_values_(max_values) {}
+  std::optional<JsonShapeIssue> found;
 
   bool null() { return value(); }
   bool boolean(bool) { return value(); }
@@ -29,7 +30,7 @@ class DuplicateFinder {
     Frame& frame = frames_.back();
     frame.key = name;
     if (frame.keys.insert(name).second) return true;
-    found = path();
+    found = JsonShapeIssue{JsonShapeIssue::Kind::kDuplicateKey, path()};
     return false;
   }
   bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
@@ -43,17 +44,24 @@ class DuplicateFinder {
   };
 
   bool open(bool object) {
+    if (!count()) return false;
     frames_.push_back(Frame{object, {}, {}, 0});
     return true;
   }
   bool close() {
     frames_.pop_back();
-    return value();  // the closed container was one value of its parent
+    return next();  // the closed container was one value of its parent (counted at open)
   }
-  // A value ended: an array moves to its next element.
-  bool value() {
+  // A scalar value: counted, then as every value it moves an array to its next element.
+  bool value() { return count() && next(); }
+  bool next() {
     if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
     return true;
+  }
+  bool count() {
+    if (++values_ <= max_values_) return true;
+    found = JsonShapeIssue{JsonShapeIssue::Kind::kTooManyValues, path()};
+    return false;
   }
   std::string path() const {
     std::string out;
@@ -69,14 +77,17 @@ class DuplicateFinder {
   }
 
   std::vector<Frame> frames_;
+  std::size_t max_values_;
+  std::size_t values_ = 0;
 };
 
 }  // namespace
 
-std::optional<std::string> first_duplicate_json_key(std::string_view text) {
-  DuplicateFinder finder;
-  (void)json::sax_parse(text, &finder);  // false: stopped at a duplicate or a parse error
-  return finder.found;
+std::optional<JsonShapeIssue> first_json_shape_issue(std::string_view text,
+                                                     std::size_t max_values) {
+  ShapeChecker checker(max_values);
+  (void)json::sax_parse(text, &checker);  // false: stopped at an issue or a parse error
+  return checker.found;
 }
 
 }  // namespace agentfense
