@@ -40,6 +40,9 @@ constexpr auto kMaxExpiresIn = std::chrono::hours(24 * 36525);  // 100 years
 // init, the Docker runtime's keeper and prologue, the shell): values outside were
 // accepted and then failed every start or exec as INTERNAL or RUNTIME_UNAVAILABLE.
 constexpr std::int64_t kMinCpuShares = 2, kMaxCpuShares = 262'144, kMinPids = 8;
+// A session's shell and its driver, or the prologue of a command, must fit: 1 byte was
+// accepted and every CreateSession then failed with INTERNAL "No child processes".
+constexpr std::int64_t kMinMemoryBytes = 16 << 20;
 
 void validate_limits(const v1::ResourceLimits& r) {
   if (r.memory_bytes() < 0 || r.cpu_quota() < 0 || r.cpu_shares() < 0 || r.pids_limit() < 0)
@@ -48,6 +51,10 @@ void validate_limits(const v1::ResourceLimits& r) {
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "resources.cpu_shares " + std::to_string(r.cpu_shares()) +
                        " is outside 2 to 262144 (1024 = one CPU's default weight)");
+  if (r.memory_bytes() > 0 && r.memory_bytes() < kMinMemoryBytes)
+    throw ApiError(StatusCode::INVALID_ARGUMENT,
+                   "resources.memory_bytes " + std::to_string(r.memory_bytes()) +
+                       " is below 16 MiB: the sandbox's shell and helpers need that much");
   if (r.pids_limit() > 0 && r.pids_limit() < kMinPids)
     throw ApiError(StatusCode::INVALID_ARGUMENT,
                    "resources.pids_limit " + std::to_string(r.pids_limit()) +

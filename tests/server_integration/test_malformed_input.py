@@ -23,7 +23,7 @@ import requests
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import run
-from server_harness import cb, reason_of, rule, sb
+from server_harness import cb, common, reason_of, rule, sb
 
 # Code points that reorder or hide text, or break a line for some readers.
 DISPLAY_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -365,6 +365,25 @@ def test_rest_bodies_with_a_key_twice_are_refused(server, api, codebase, sandbox
                       headers={"Content-Type": "application/json"})
     assert_rest_invalid(r, "INVALID_REQUEST", "'command' twice")
     assert "ran" not in run(server, sandbox, "ls /workspace/output").stdout.split()
+
+
+def test_a_memory_limit_too_small_for_a_shell_is_refused_and_16_mib_works(server, codebase):
+    """Attack sweep K: memory_bytes 1 was accepted, and every CreateSession then failed
+    with INTERNAL "No child processes"."""
+    error = grpc_error(server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+        codebase_id=codebase, resources=common.ResourceLimits(memory_bytes=1)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "resources.memory_bytes 1 is below 16 MiB" in error.details()
+    created = server.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+        codebase_id=codebase, resources=common.ResourceLimits(memory_bytes=16 << 20)))
+    try:
+        server.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=created.id))
+        session = server.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=created.id))
+        done = server.sandboxes.SessionExec(sb.SessionExecRequest(session_id=session.id,
+                                                                  command="echo small"))
+        assert done.stdout == "small\n" and done.exit_code == 0, done
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=created.id))
 
 
 def peak_rss_mib(pid: int) -> int:
