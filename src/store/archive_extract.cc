@@ -108,6 +108,7 @@ void Extractor::extract(struct archive_entry* entry) {
   const std::string entry_name = raw_name;
   if (entry_name.starts_with("/")) throw_invalid_path(entry_name, "absolute archive entry");
   const CodebasePath path = parse_codebase_path(entry_name, true);
+  refuse_reserved_names(path);
   const mode_t type = archive_entry_filetype(entry);
   const char* hardlink =
       utf8_or_native(archive_entry_hardlink_utf8(entry), archive_entry_hardlink(entry));

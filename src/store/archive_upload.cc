@@ -15,6 +15,7 @@ v1::UploadArchiveResult CodebaseStore::upload_archive(const std::string& codebas
                                                       const std::string& dest_dir,
                                                       const Next<std::string>& data) {
   const CodebasePath dest = parse_codebase_path(dest_dir, true);
+  refuse_reserved_names(dest);
   const std::string dir = files_dir(codebase_id);
   UniqueFd root = open_root_dir(dir);
   try {

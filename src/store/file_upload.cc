@@ -51,6 +51,7 @@ void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
 v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std::string& file_path,
                                        int64_t total_size, const Next<std::string>& data) {
   const CodebasePath path = parse_codebase_path(file_path, false);
+  refuse_reserved_names(path);
   const std::string dir = files_dir(codebase_id);
   UniqueFd root = open_root_dir(dir);
   // A single file can never be larger than either limit: refused as soon as it is.

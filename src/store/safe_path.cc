@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/text_safety.h"
 #include "common/user_text.h"
+#include "policy/reserved_names.h"
 
 namespace agentfense::store {
 namespace {
@@ -47,6 +48,15 @@ void throw_invalid_path(std::string_view path, std::string_view why) {
   throw ApiError(StatusCode::INVALID_ARGUMENT,
                  "invalid path \"" + escape_user_text(path) + "\": " + std::string(why),
                  kReasonInvalidPath);
+}
+
+void refuse_reserved_names(const CodebasePath& path) {
+  if (policy::names_reserved_entry(path.display)) {
+    throw_invalid_path(path.display, "names starting with " +
+                                         std::string(policy::kCommitTempPrefix) + " or " +
+                                         std::string(policy::kStagingPrefix) +
+                                         " are reserved for AgentFense's temporary files");
+  }
 }
 
 CodebasePath parse_codebase_path(std::string_view path, bool allow_root) {

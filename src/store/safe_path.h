@@ -53,6 +53,11 @@ std::int64_t missing_dirs(int root_fd, const CodebasePath& path);
 // errors that are not the client's fault become SystemError.
 [[noreturn]] void throw_path_error(int err, const CodebasePath& path);
 
+// Throws ApiError(INVALID_ARGUMENT, kReasonInvalidPath) when a component of `path` starts
+// with a prefix AgentFense keeps for its own temporary entries (policy/reserved_names.h):
+// no sandbox would ever see such a file, and a cleanup of leftovers could delete it.
+void refuse_reserved_names(const CodebasePath& path);
+
 // Throws ApiError(INVALID_ARGUMENT, kReasonInvalidPath) "<path>: <why>".
 [[noreturn]] void throw_invalid_path(std::string_view path, std::string_view why);
 

@@ -161,6 +161,24 @@ def test_archive_with_escaping_entry_is_rejected_whole(server):
     assert not os.path.exists(os.path.join(os.path.dirname(server.data_dir), "evil"))
 
 
+@pytest.mark.parametrize("path", [".agentfense-commit-notes.txt", "src/.af-staging-cfg/app.yaml"])
+def test_names_reserved_for_temporary_files_are_refused_at_upload(server, path):
+    """Attack sweep K: such a file was stored and listed, yet no sandbox ever sees it (every
+    path with such a component is none), and a cleanup of commit leftovers could delete
+    it. Uploads and archives refuse it, naming the prefix."""
+    codebase_id = make_codebase(server, files={})
+    with pytest.raises(grpc.RpcError) as e:
+        upload(server, codebase_id, path, b"x")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(e.value) == "INVALID_PATH" and "reserved" in e.value.details(), e.value
+    data = tar_bytes(lambda tar: (add_file(tar, "ok.txt", b"1"), add_file(tar, path, b"x")))
+    with pytest.raises(grpc.RpcError) as e:
+        upload_archive(server, codebase_id, data)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "reserved" in e.value.details()
+    files = server.codebases.ListFiles(cb.ListFilesRequest(codebase_id=codebase_id, recursive=True))
+    assert list(files.files) == []
+
+
 def test_import_directory_in_place(server, import_root):
     project = os.path.join(import_root, f"proj-{uuid.uuid4().hex[:6]}")
     os.makedirs(project)
