@@ -25,8 +25,11 @@ policy::Level level_from_wire(v1::Permission permission) {
       return policy::Level::kRead;
     case v1::PERMISSION_WRITE:
       return policy::Level::kWrite;
-    default:
+    case v1::PERMISSION_UNSPECIFIED:
       throw UserError("permission is missing (PERMISSION_NONE|VIEW|READ|WRITE)");
+    default:
+      throw UserError("unknown permission " + std::to_string(permission) +
+                      " (PERMISSION_NONE|VIEW|READ|WRITE)");
   }
 }
 

@@ -407,6 +407,16 @@ def test_a_body_of_millions_of_tiny_values_is_refused_before_it_is_parsed(server
     assert server.proc.poll() is None
 
 
+@pytest.mark.parametrize("permission,needle", [(9, "unknown permission 9"),
+                                               (0, "permission is missing")])
+def test_a_rule_permission_outside_the_enum_is_named(server, codebase, permission, needle):
+    error = grpc_error(server.sandboxes.CreateSandbox, sb.CreateSandboxRequest(
+        codebase_id=codebase, permissions=[common.PermissionRule(pattern="**",
+                                                                 permission=permission)]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "permissions[0] ('**'): " + needle in error.details(), error.details()
+
+
 @pytest.mark.parametrize("field,value,needle", [
     ("runtime", 99, "unknown runtime 99"), ("sync_mode", -1, "unknown sync_mode -1"),
     ("sync_mode", 7, "unknown sync_mode 7")])
