@@ -55,12 +55,14 @@ TEST(ShadowedNone, PresetsAloneWarnOfNothing) {
 }
 
 TEST(ShadowedNone, UserRuleAtThePresetsPriorityShadowsItsSecrets) {
-  std::vector<Rule> rules = preset_rules("agent-safe");  // **/.env* -> none is rule 4
+  // **/.env* -> none is rule 4, and its twin **/.env*/** (which also matches the name
+  // itself: ** may be no segment) rule 5; the later one is named.
+  std::vector<Rule> rules = preset_rules("agent-safe");
   rules.push_back(glob("/config/**", Level::kRead, 100));
   EXPECT_EQ(warnings(rules, files({"/config/.env.prod", "/config/app.yaml"})),
-            std::vector<std::string>{"rule 4 (**/.env* -> none) is overridden at "
-                                     "/config/.env.prod by rule 11 (/config/** -> read): give "
-                                     "rule 4 priority >= 101"});
+            std::vector<std::string>{"rule 5 (**/.env*/** -> none) is overridden at "
+                                     "/config/.env.prod by rule 15 (/config/** -> read): give "
+                                     "rule 5 priority >= 101"});
 }
 
 TEST(ShadowedNone, ALaterRuleOfEqualPriorityShadows) {
