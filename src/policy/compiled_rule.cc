@@ -1,6 +1,7 @@
 #include "policy/compiled_rule.h"
 
 #include "common/errors.h"
+#include "common/text_safety.h"
 #include "policy/glob.h"
 #include "policy/policy.h"
 
@@ -84,6 +85,12 @@ CompiledRule compile_rule(const Rule& rule, int number, CompileBudget& spent) {
     }
     if (pattern.find('\0') != std::string_view::npos) {
       throw UserError("pattern contains a NUL byte");
+    }
+    // Rules travel as JSON (to the fs process, in audit lines, over the API), which holds
+    // only UTF-8: such a pattern failed later with a raw JSON error. A name that is not
+    // UTF-8 is still matched by wildcards.
+    if (!is_valid_utf8(pattern)) {
+      throw UserError("pattern is not valid UTF-8 (match such names with wildcards: ? * [...])");
     }
     if (rule.type == PatternType::kFile) return compile_file_rule(pattern, spent);
     return compile_glob_rule(pattern, rule.type, spent);

@@ -70,6 +70,8 @@ INSTANTIATE_TEST_SUITE_P(
                       InvalidCase{"[\xc3\xa9]", "non-ASCII"}, InvalidCase{"[/]", "matches nothing"},
                       InvalidCase{std::string("a\0b", 3), "NUL"},
                       InvalidCase{std::string("a\0b", 3), "NUL", PatternType::kFile},
+                      InvalidCase{"/s\xffx", "not valid UTF-8"},
+                      InvalidCase{"/s\xc3", "not valid UTF-8", PatternType::kFile},
                       InvalidCase{std::string(5000, 'a'), "longer than 4096"},
                       InvalidCase{many_alternatives(), "alternatives"},
                       InvalidCase{"dir/", "cannot end with '/'", PatternType::kFile}));
