@@ -23,6 +23,15 @@ namespace {
 
 using policy::Level;
 
+// The decision a moved entry gets at `path`. A non-directory is decided as a new name
+// there (new_name.h): one landing on a name a rule hides as a directory (`.git` under
+// `libs/*/.git/=none`) would otherwise stand in for the hidden directory, which creating
+// or renaming it there directly cannot do.
+policy::Decision decision_at_new_path(const policy::Policy& policy, const std::string& path,
+                                      bool is_dir) {
+  return is_dir ? policy.decide(path, true) : decide_new_name(policy, path, false);
+}
+
 // True when every entry below upper directory `from` keeps its decision at `to` (the
 // moved nodes keep theirs, and their presented modes follow from it).
 bool levels_unchanged(Filesystem& fs, int upper_dir, const std::string& from,
@@ -35,7 +44,7 @@ bool levels_unchanged(Filesystem& fs, int upper_dir, const std::string& from,
     const std::string old_path = layer::child_path(from, entry.name);
     const std::string new_path = layer::child_path(to, entry.name);
     const policy::Decision before = policy.decide(old_path, is_dir);
-    const policy::Decision after = policy.decide(new_path, is_dir);
+    const policy::Decision after = decision_at_new_path(policy, new_path, is_dir);
     if (before.level != after.level ||
         before.descendants_may_be_visible != after.descendants_may_be_visible ||
         before.children_may_be_writable != after.children_may_be_writable) {

@@ -220,6 +220,32 @@ def test_write_on_names_in_a_read_directory(runner, repo):
     assert (repo / "README.md").exists() and not (repo / "src" / "new.py").exists()
 
 
+# Attack sweep J8: under a rule hiding a name as a directory (`libs/*/.git/=none`), a
+# `.git` file or symlink cannot be created there, yet one made elsewhere arrived when its
+# DIRECTORY was renamed into place, and was committed: a `.git` file naming another gitdir
+# makes git on the host run what the agent wrote. That rename now fails with EXDEV, as for
+# any directory move that would change a descendant's level, and mv's copy fallback is
+# refused at the name itself. A directory of ordinary files still moves and is committed.
+HIDDEN_GIT_DIRS = ["--preset", "", "--rule", "**=write", "--rule", "libs/*/.git/=none:100",
+                   "--changes", "apply"]
+RENAME_ERRNO = ("python3 -c \"import os\ntry:\n os.rename('t', 'libs/evil'); print('renamed')\n"
+                "except OSError as e: print('errno', e.errno)\"")
+
+
+@pytest.mark.parametrize("make", ["echo 'gitdir: /tmp/evil' > t/.git",
+                                  "ln -s ../../elsewhere t/.git"], ids=["file", "symlink"])
+def test_a_moved_directory_cannot_bring_a_name_hidden_as_a_directory(runner, repo, make):
+    (repo / "libs" / "foo" / ".git").mkdir(parents=True)
+    (repo / "libs" / "foo" / ".git" / "config").write_text("[core]\n")
+    result = runner.sh(repo, f"cd /workspace && mkdir t && {make} && {RENAME_ERRNO}; "
+                       "mv t libs/evil; echo mv=$?; mkdir u && echo x > u/f && mv u libs/ok",
+                       HIDDEN_GIT_DIRS)
+    assert result.stdout.split() == ["errno", "18", "mv=1"], result.describe()  # EXDEV
+    assert "Permission denied" in result.stderr, result.describe()
+    assert not os.path.lexists(repo / "libs" / "evil" / ".git"), result.describe()
+    assert (repo / "libs" / "ok" / "f").read_text() == "x\n", result.describe()
+
+
 def test_full_access_creates_at_the_root(runner, repo):
     result = runner.sh(repo, "cd /workspace && mkdir out2 && echo x > out2/f && echo y > top.txt && "
                        "mv top.txt top2.txt && rm README.md && ls -d out2 top2.txt && stat -c %A .",
