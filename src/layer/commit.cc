@@ -159,6 +159,7 @@ class Committer {
     if (change.type == 'p' && change.kind != ChangeKind::kDeleted) {
       return Refusal{false, "FIFOs are not committed"};
     }
+    if (auto refusal = check_hidden_dir_name(change)) return refusal;
     const PathParts parts = split_path(change.path);
     try {
       if (auto refusal = check_spelling(parts.parent)) return refusal;
@@ -212,6 +213,26 @@ class Committer {
     } catch (const SystemError& e) {
       return Refusal{false, e.what()};
     }
+  }
+
+  // A file or symlink at a name a rule hides as a directory (`.git` under
+  // `libs/*/.git/=none`) would stand in for the hidden directory: a `.git` file naming
+  // another gitdir makes git on the host use what the agent wrote. The filesystem refuses
+  // such a name (fs/new_name.h), also for entries moved with their directory; one in the
+  // layer got there some other way. A base non-directory of that name edited in place
+  // was there already and stands in for nothing new.
+  std::optional<Refusal> check_hidden_dir_name(const Change& change) const {
+    if (change.type == 'd' || change.kind == ChangeKind::kDeleted ||
+        !scope_.hidden(change.path, true)) {
+      return std::nullopt;
+    }
+    if (change.kind == ChangeKind::kModified) {
+      const std::optional<struct stat> base_now = stat_beneath(base_fd_, change.path);
+      if (base_now && type_char(base_now->st_mode) == change.type) return std::nullopt;
+    }
+    return Refusal{false, "the rules hide this name as a directory; a " +
+                              std::string(change.type == 'l' ? "symlink" : "file") +
+                              " cannot take its place"};
   }
 
   enum class TreeUse { kDelete, kReplace };

@@ -154,6 +154,35 @@ TEST_F(CommitTest, AsksAboutDirectoriesAsDirectories) {
   EXPECT_EQ(read_file(base("gen/out/a.txt")), "generated\n");
 }
 
+// Attack sweep J8: a rule hiding a name as a directory (`libs/*/.git/=none`) does not
+// match a *file* of that name, so a `.git` file or symlink there was committed by its own
+// level (write): a `.git` file naming another gitdir makes git on the host run what the
+// agent wrote. The fs refuses to create one there; one in the layer anyway is refused
+// too. A base `.git` file edited in place was there already and is applied as before.
+TEST_F(CommitTest, RefusesFileOrSymlinkAtANameHiddenAsADirectory) {
+  write_file(base("libs/foo/.git/config"), "[core]\n");
+  write_file(base("libs/sub/.git"), "gitdir: ../../.git/modules/sub\n");
+  write_file(base("libs/link/.git"), "gitdir: ../../.git/modules/link\n");
+  write_file(up("libs/evil/.git"), "gitdir: /tmp/evil\n");
+  fs::create_directories(up("libs/s"));
+  fs::create_symlink("../../elsewhere", up("libs/s/.git"));
+  copy_up("libs/sub/.git");
+  write_file(up("libs/sub/.git"), "gitdir: ../../.git/modules/sub2\n");
+  mirror_dir("libs/link");
+  fs::create_symlink("../../elsewhere", up("libs/link/.git"));  // over a base file
+  const CommitResult result = commit_all(policy_of({"**=write", "libs/*/.git/=none:100"}));
+  EXPECT_EQ(result.denied, (Strings{"/libs/evil/.git", "/libs/link/.git", "/libs/s/.git"}));
+  EXPECT_EQ(result.reasons.at("/libs/evil/.git"),
+            "the rules hide this name as a directory; a file cannot take its place");
+  EXPECT_EQ(result.reasons.at("/libs/s/.git"),
+            "the rules hide this name as a directory; a symlink cannot take its place");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(base("libs/evil/.git"))));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(base("libs/s/.git"))));
+  EXPECT_EQ(read_file(base("libs/link/.git")), "gitdir: ../../.git/modules/link\n");
+  EXPECT_EQ(read_file(base("libs/sub/.git")), "gitdir: ../../.git/modules/sub2\n");
+  EXPECT_EQ(read_file(base("libs/foo/.git/config")), "[core]\n");
+}
+
 TEST_F(CommitTest, DirectoryChmodDoesNotNeedWriteOnItsChildren) {
   mirror_dir("docs");
   fs::permissions(up("docs"), static_cast<fs::perms>(0700));
