@@ -47,7 +47,7 @@ ErrorInfo bounded(ErrorInfo info) {
 // refused` showed another tenant where the data lives). The caller gets what kind of
 // failure it was and an id to quote; the log has the whole error under that id.
 // Never empty: an empty INTERNAL is what gRPC itself answers for a request that does
-// not parse (grpc_request_errors.h tells the two apart by that).
+// not parse, so the two cannot be mistaken for each other.
 ErrorInfo Internal(const std::string& where, const std::string& what, const std::string& kind) {
   const std::string id = "err_" + random_hex(6);
   agentfense::log::error("api.internal_error", {{"call", where}, {"error", what}, {"id", id}});

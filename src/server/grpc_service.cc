@@ -7,7 +7,6 @@
 #include "server/error_status.h"
 #include "server/grpc_cancel_watch.h"
 #include "server/grpc_credentials.h"
-#include "server/grpc_request_errors.h"
 #include "server/transport_status.h"
 
 namespace agentfense::server {
@@ -39,26 +38,38 @@ std::string PartialResultMetadata(const v1::ExecResult& result) {
   return tail.SerializeAsString();
 }
 
-// Admits the call through `gate` (if any), runs it as its caller, and turns its outcome
-// into the status gRPC sends.
+// Runs `call` and turns its outcome into the status gRPC sends. A call with one request
+// was admitted at its headers and runs as its caller already (grpc_admission.h).
 template <typename Call>
-grpc::Status Translate(grpc::ServerContext* context, CallGate* gate, const char* method,
-                       Call&& call) {
+grpc::Status Answer(grpc::ServerContext* context, const char* method, Call&& call) {
   try {
-    if (gate == nullptr) {
-      call();
-    } else {
-      const CallerScope caller(gate->admit(PresentedBy(*context)));
-      call();
-    }
+    call();
     return grpc::Status::OK;
   } catch (...) {
     const ErrorInfo error = DescribeError(std::current_exception(), method);
-    if (!error.reason.empty()) context->AddTrailingMetadata(kReasonMetadataKey, error.reason);
     if (error.partial)
       context->AddTrailingMetadata(kExecResultMetadataKey, PartialResultMetadata(*error.partial));
-    return {TransportStatusOf(error.code).grpc, error.message};
+    return GrpcStatusOf(*context, error);
   }
+}
+
+// Answer() for an upload: its handler runs before the first chunk is read, so it admits
+// the call through `gate` (if any) here and runs it as its caller.
+template <typename Call>
+grpc::Status AdmitAndAnswer(grpc::ServerContext* context, CallGate* gate, const char* method,
+                            Call&& call) {
+  return Answer(context, method, [&] {
+    if (gate == nullptr) return call();
+    const CallerScope caller(gate->admit(PresentedBy(*context)));
+    call();
+  });
+}
+
+// The protobuf description of a generated service, whose methods are in .proto order as
+// the generated handlers are.
+const google::protobuf::ServiceDescriptor& Described(const google::protobuf::FileDescriptor* file,
+                                                     const char* service) {
+  return *file->FindServiceByName(service);
 }
 
 // Runs `run(call)` with a CallContext that is cancelled as soon as the gRPC call is, and
@@ -129,10 +140,24 @@ Next<T> NextFrom(grpc::ServerContext* context, const CallGate* gate,
 
 // ---- SandboxService ----
 
+GrpcSandboxService::GrpcSandboxService(SandboxApi& api, CallGate* gate)
+    : api_(api),
+      gate_(gate),
+      admitted_(
+          Described(v1::ExecRequest::descriptor()->file(), "SandboxService"),
+          [this](int index) { return GetHandler(index); }, gate) {}
+
+GrpcCodebaseService::GrpcCodebaseService(CodebaseApi& api, CallGate* gate)
+    : api_(api),
+      gate_(gate),
+      admitted_(
+          Described(v1::UploadChunk::descriptor()->file(), "CodebaseService"),
+          [this](int index) { return GetHandler(index); }, gate) {}
+
 #define AF_FORWARD(Service, Method, Request, Response, api_call)                     \
   grpc::Status Service::Method(grpc::ServerContext* context, const Request* request, \
                                [[maybe_unused]] Response* response) {                \
-    return Translate(context, gate_, #Method, [&] { api_call; });                    \
+    return Answer(context, #Method, [&] { api_call; });                              \
   }
 
 AF_FORWARD(GrpcSandboxService, CreateSandbox, v1::CreateSandboxRequest, v1::Sandbox,
@@ -220,15 +245,15 @@ AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1:
 grpc::Status GrpcCodebaseService::UploadFiles(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::UploadResult* response) {
-  return Translate(context, gate_, "UploadFiles",
-                   [&] { *response = api_.UploadFiles(NextFrom(context, gate_, reader)); });
+  return AdmitAndAnswer(context, gate_, "UploadFiles",
+                        [&] { *response = api_.UploadFiles(NextFrom(context, gate_, reader)); });
 }
 
 grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
                                                 grpc::ServerReader<v1::ArchiveChunk>* reader,
                                                 v1::UploadArchiveResult* response) {
-  return Translate(context, gate_, "UploadArchive",
-                   [&] { *response = api_.UploadArchive(NextFrom(context, gate_, reader)); });
+  return AdmitAndAnswer(context, gate_, "UploadArchive",
+                        [&] { *response = api_.UploadArchive(NextFrom(context, gate_, reader)); });
 }
 
 // ---- server ----
@@ -260,9 +285,6 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
   // A connection with no call open for this long is closed: each idle one held a file
   // descriptor, without bound.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kGrpcIdleConnectionMs);
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<InvalidRequestInterceptorFactory>());
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : services) builder.RegisterService(service);
   started.server = builder.BuildAndStart();
   if (!started.server || started.port == 0) {
@@ -274,7 +296,8 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
 }
 
 int GrpcTransport::Start(const std::string& address, const TlsFiles& tls) {
-  auto started = StartGrpcServer(address, {&codebase_service_, &sandbox_service_}, tls);
+  auto started =
+      StartGrpcServer(address, {&codebase_service_.Admitted(), &sandbox_service_.Admitted()}, tls);
   server_ = std::move(started.server);
   return started.port;
 }

@@ -5,7 +5,10 @@
 //
 // With a CallGate, every call is admitted before the Api sees it (authentication, request
 // rate) and runs inside a CallerScope of its principal; a refusal is the gate's
-// ApiError (UNAUTHENTICATED, RESOURCE_EXHAUSTED), before any request stream is read.
+// ApiError (UNAUTHENTICATED, RESOURCE_EXHAUSTED), before any request is parsed or any
+// request stream is read. The server runs each service as Admitted(): its calls with one
+// request are admitted at their headers, and their request checked for size before it
+// is parsed (grpc_admission.h); uploads are admitted here, before their first chunk.
 //
 // A client-streaming upload whose client cancels makes `next` throw
 // ApiError(CANCELLED) instead of returning false, so the service can never mistake a
@@ -23,17 +26,17 @@
 #include "sandbox.grpc.pb.h"
 #include "server/api.h"
 #include "server/call_gate.h"
+#include "server/grpc_admission.h"
 #include "server/tls_files.h"
 
 namespace agentfense::server {
 
-// Large enough for 4 MiB upload/download chunks and whole-file ReadSandboxFile
-// responses; the service enforces its own per-file limits.
-inline constexpr int kMaxGrpcMessageBytes = 64 << 20;
-
 class GrpcSandboxService final : public v1::SandboxService::Service {
  public:
-  explicit GrpcSandboxService(SandboxApi& api, CallGate* gate = nullptr) : api_(api), gate_(gate) {}
+  explicit GrpcSandboxService(SandboxApi& api, CallGate* gate = nullptr);
+
+  // What the server serves: these methods behind admission at the headers.
+  grpc::Service& Admitted() { return admitted_; }
 
   grpc::Status CreateSandbox(grpc::ServerContext*, const v1::CreateSandboxRequest*,
                              v1::Sandbox*) override;
@@ -84,12 +87,15 @@ class GrpcSandboxService final : public v1::SandboxService::Service {
  private:
   SandboxApi& api_;
   CallGate* gate_;
+  AdmittedService admitted_;
 };
 
 class GrpcCodebaseService final : public v1::CodebaseService::Service {
  public:
-  explicit GrpcCodebaseService(CodebaseApi& api, CallGate* gate = nullptr)
-      : api_(api), gate_(gate) {}
+  explicit GrpcCodebaseService(CodebaseApi& api, CallGate* gate = nullptr);
+
+  // What the server serves: these methods behind admission at the headers.
+  grpc::Service& Admitted() { return admitted_; }
 
   grpc::Status CreateCodebase(grpc::ServerContext*, const v1::CreateCodebaseRequest*,
                               v1::Codebase*) override;
@@ -113,12 +119,13 @@ class GrpcCodebaseService final : public v1::CodebaseService::Service {
  private:
   CodebaseApi& api_;
   CallGate* gate_;
+  AdmittedService admitted_;
 };
 
 // Builds and starts a server on `address` ("host:port"; ":9000" = every interface;
-// port 0 = any free port) serving `services`, which must outlive it, over TLS when `tls`
-// names files (grpc_credentials.h).
-// Throws UserError for a malformed address, SystemError when it cannot be bound.
+// port 0 = any free port) serving `services` (the Admitted() ones), which must outlive it, over TLS
+// when `tls` names files (grpc_credentials.h). Throws UserError for a malformed address,
+// SystemError when it cannot be bound.
 struct StartedGrpcServer {
   std::unique_ptr<grpc::Server> server;
   int port = 0;  // the port actually bound

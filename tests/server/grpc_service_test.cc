@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "server/request_wire_check.h"
 #include "transport_fixture.h"
 
 namespace agentfense::server::testing {
@@ -148,10 +149,61 @@ TEST_F(GrpcServiceTest, CancellingTheCallMakesEmitReturnFalse) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+// Each method takes requests up to its own limit (grpc_admission.h), checked on the
+// serialized request: the service never sees a larger one.
+TEST_F(GrpcServiceTest, RequestsPastTheirMethodsLimitAreRefusedBeforeTheService) {
+  grpc::ClientContext context;
+  v1::CreateSandboxRequest request;
+  request.set_codebase_id(std::string(kMaxGrpcRequestBytes, 'c'));
+  v1::Sandbox sandbox;
+  const auto status = sandboxes_->CreateSandbox(&context, request, &sandbox);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("the limit for CreateSandbox is 4 MiB"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(ReasonOf(context), kReasonRequestTooLarge);
+  EXPECT_EQ(api_.Calls("CreateSandbox"), 0);
+
+  // Exec carries up to 16 MiB of stdin.
+  grpc::ClientContext exec_context;
+  v1::ExecRequest exec;
+  exec.set_command("cat");
+  exec.set_stdin(std::string(16 << 20, 's'));
+  v1::ExecResult result;
+  const auto exec_status = sandboxes_->Exec(&exec_context, exec, &result);
+  ASSERT_TRUE(exec_status.ok()) << exec_status.error_message();
+  EXPECT_EQ(api_.Last<v1::ExecRequest>("Exec").stdin().size(), std::size_t{16} << 20);
+}
+
+// Repeated fields and unknown fields are counted on the wire: a request of a few MiB of
+// empty entries would take gigabytes to parse.
+TEST_F(GrpcServiceTest, RequestsWithTooManyEntriesAreRefusedUnparsed) {
+  grpc::ClientContext context;
+  v1::CreateSandboxRequest request;
+  for (std::size_t i = 0; i <= kMaxRepeatedEntries; ++i) request.add_permissions();
+  v1::Sandbox sandbox;
+  auto status = sandboxes_->CreateSandbox(&context, request, &sandbox);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("permissions has more than 100000 entries"),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(ReasonOf(context), kReasonRequestTooLarge);
+
+  grpc::ClientContext unknown_context;
+  v1::GetSandboxRequest get;
+  auto* unknown = get.GetReflection()->MutableUnknownFields(&get);
+  for (std::size_t i = 0; i <= kMaxRepeatedEntries; ++i) unknown->AddVarint(99, 0);
+  status = sandboxes_->GetSandbox(&unknown_context, get, &sandbox);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("more than 100000 fields this server does not know"),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(api_.Calls("CreateSandbox") + api_.Calls("GetSandbox"), 0);
+}
+
 TEST(GrpcServerTest, BindsAnyFreePortAndReportsIt) {
   FakeApi api;
   GrpcSandboxService service(api);
-  auto started = StartGrpcServer(":0", {&service});
+  auto started = StartGrpcServer(":0", {&service.Admitted()});
   ASSERT_NE(started.server, nullptr);
   EXPECT_GT(started.port, 0);
   // The reported port is the real one: a client reaches the service there.
@@ -164,8 +216,9 @@ TEST(GrpcServerTest, BindsAnyFreePortAndReportsIt) {
   request.set_sandbox_id("sb_5");
   ASSERT_TRUE(stub->GetSandbox(&context, request, &sandbox).ok());
   EXPECT_EQ(sandbox.id(), "sb_5");
-  EXPECT_THROW(StartGrpcServer("127.0.0.1:" + std::to_string(started.port), {&service}), UserError);
-  EXPECT_THROW(StartGrpcServer("nonsense", {&service}), UserError);
+  EXPECT_THROW(StartGrpcServer("127.0.0.1:" + std::to_string(started.port), {&service.Admitted()}),
+               UserError);
+  EXPECT_THROW(StartGrpcServer("nonsense", {&service.Admitted()}), UserError);
   started.server->Shutdown();
 }
 
