@@ -103,13 +103,16 @@ SubtreeReach RuleShape::glob_reach(const Alternative& alternative,
   // Remaining pattern segments can always consume at least one more path segment
   // (assuming every segment glob matches some name: conservative).
   for (std::size_t i = 0; i < end; ++i) reach.may_match_below = reach.may_match_below || states[i];
-  // Remaining pattern made only of "**" matches any continuation; so does one made of
-  // "**" and one lone "*" (every path below has a segment for the "*" to take, and the
-  // "**" absorb the rest). A lone "*" alone takes only direct children.
+  // Remaining pattern made only of "**" matches any continuation; for a glob rule so
+  // does one made of "**" and one lone "*" (every path below has a segment for the "*"
+  // to take, and the "**" absorb the rest). A lone "*" alone takes only direct children.
+  // A directory rule's "*" must name a directory: files directly in this one match no
+  // such tail, so there only an all-"**" tail covers everything below.
+  const std::size_t stars_allowed = type_ == PatternType::kDirectory ? 0 : 1;
   std::size_t stars = 0, globstars = 0;
   for (std::size_t i = end; i-- > 0 && (alternative[i].globstar || alternative[i].any_name);) {
     ++(alternative[i].globstar ? globstars : stars);
-    if (stars == 0 || (stars == 1 && globstars > 0))
+    if (stars == 0 || (stars <= stars_allowed && globstars > 0))
       reach.matches_all_below = reach.matches_all_below || states[i];
   }
   // One more segment, of any name: the pattern ends there when a state can consume

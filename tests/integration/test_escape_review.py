@@ -179,6 +179,30 @@ def test_commit_refuses_symlinks_to_what_the_sandbox_cannot_read(attack, repo):
         result.describe())
 
 
+@pytest.mark.parametrize("rules,target", [
+    # "a/**/*/" names every directory below a/, not the files directly in it: secret.txt
+    # matches no rule (none), yet the link to a/ was committed as if all below were read.
+    (["a/**/*/=read", "a=read"], "../a"),
+    # The same at the root: "**/*/" plus a rule matching the root ("{a,}") left every
+    # root-level file hidden, but a link to the root was committed.
+    (["**/*/=read", "{a,}=read"], ".."),
+])
+def test_commit_refuses_links_to_dirs_whose_files_no_directory_rule_reaches(
+        runner, tmp_path, rules, target):
+    tree = tmp_path / "tree"
+    (tree / "a" / "sub").mkdir(parents=True)
+    (tree / "out").mkdir()
+    (tree / "a" / "secret.txt").write_text("HIDDEN\n")
+    (tree / "a" / "sub" / "x").write_text("pub\n")
+    options = ["--preset", "", "--rule", "out/**=write:10", "--changes", "apply"]
+    for rule in rules:
+        options += ["--rule", rule]
+    result = runner.sh(tree, f"ln -s {target} /workspace/out/link", options)
+    assert not os.path.lexists(tree / "out" / "link"), result.describe()
+    assert f"a directory holding paths the sandbox cannot read ({target})" in result.stderr, (
+        result.describe())
+
+
 @pytest.mark.parametrize("head", ["echo 'ref: refs/heads/main' > bare/HEAD",
                                   "printf '%040d' 0 > bare/HEAD", "ln -s refs/heads/main bare/HEAD"])
 def test_commit_never_makes_a_directory_a_git_repository(attack, repo, head):

@@ -73,6 +73,12 @@ INSTANTIATE_TEST_SUITE_P(
         ChildrenCase{"DirRuleGrandparent", {glob("/a/b/", Level::kWrite)}, "/", false},
         ChildrenCase{"BraceAlternative", {glob("{src,lib}/*", Level::kWrite)}, "/lib", true},
         // A rule at another level that outranks every write rule over the whole subtree.
+        // J4: "**/*/" reaches only directories among the root's children, so the file
+        // /ab is decided by "?b" (write).
+        ChildrenCase{"DirRuleStarDoesNotCoverFiles",
+                     {glob("?b", Level::kWrite), glob("**/*/", Level::kRead)},
+                     "/",
+                     true},
         ChildrenCase{"CoveredByRead",
                      {glob("**/*", Level::kWrite), glob("/docs/**", Level::kRead)},
                      "/docs",

@@ -86,7 +86,17 @@ INSTANTIATE_TEST_SUITE_P(
         DescendantsCase{"TwoGlobstars", {glob("**/a/**/b", Level::kRead)}, "/x/a/y", true},
         DescendantsCase{"BraceAlternative", {glob("{src,lib}/*.py", Level::kRead)}, "/lib", true},
         DescendantsCase{
-            "BraceAlternativeMiss", {glob("{src,lib}/*.py", Level::kRead)}, "/doc", false}),
+            "BraceAlternativeMiss", {glob("{src,lib}/*.py", Level::kRead)}, "/doc", false},
+        // J4: a directory rule ending in "*" hides directories below /a, not the files
+        // directly in it, so /a/f.txt stays visible.
+        DescendantsCase{"DirRuleStarDoesNotHideFiles",
+                        {glob("**/*.txt", Level::kRead), glob("a/**/*/", Level::kNone, 5)},
+                        "/a",
+                        true},
+        DescendantsCase{"DirRuleStarHidesInsideMatchedDir",
+                        {glob("**/*.txt", Level::kRead), glob("a/**/*/", Level::kNone, 5)},
+                        "/a/b",
+                        false}),
     [](const ::testing::TestParamInfo<DescendantsCase>& info) { return info.param.name; });
 
 TEST(Descendants, OnlyComputedForDirectories) {
@@ -136,6 +146,21 @@ INSTANTIATE_TEST_SUITE_P(
                        {glob("/docs/*.md", Level::kView), glob("/docs/**", Level::kWrite, 5)},
                        "/docs",
                        false},
+        // J4: a directory rule's "*" names a directory: files directly in /a match
+        // neither rule, so they are none and a link to /a must be refused.
+        UnreadableCase{
+            "DirRuleStarMissesFiles",
+            {glob("out/**", Level::kWrite), glob("a/**/*/", Level::kRead), glob("a", Level::kRead)},
+            "/a",
+            true},
+        UnreadableCase{"DirRuleStarAtRoot",
+                       {glob("**/*/", Level::kRead), glob("{a,}", Level::kRead)},
+                       "/",
+                       true},
+        // Inside a directory the rule matches, it covers everything.
+        UnreadableCase{
+            "DirRuleStarInsideMatchedDir", {glob("a/**/*/", Level::kRead)}, "/a/sub", false},
+        UnreadableCase{"DirRuleGlobstarCovers", {glob("a/**/", Level::kRead)}, "/a", false},
         UnreadableCase{"ElsewhereOnly",
                        {glob("**/*", Level::kRead), glob("/keys/**", Level::kNone, 100)},
                        "/src",
