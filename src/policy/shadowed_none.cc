@@ -1,5 +1,6 @@
 #include "policy/shadowed_none.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <utility>
@@ -23,35 +24,60 @@ std::string fix(const Policy& policy, const ShadowedNone& shadow) {
 
 ShadowFinder::ShadowFinder(const Policy& policy) : policy_(policy) {
   const std::vector<Rule>& rules = policy.rules();
-  for (std::size_t n = 0; n < rules.size(); ++n) {
-    if (rules[n].level != Level::kNone) continue;
-    for (std::size_t g = 0; g < rules.size(); ++g) {
-      // Precedence compares priority first, so "outranks at lower or equal priority"
-      // means "equal priority, wins on type, literal prefix or position".
-      if (rules[g].level != Level::kNone && rules[g].priority == rules[n].priority &&
-          policy.outranks(static_cast<int>(g), static_cast<int>(n))) {
-        pairs_.push_back({static_cast<int>(n), static_cast<int>(g)});
-      }
-    }
+  std::map<std::int64_t, Group> by_priority;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    Group& group = by_priority[rules[i].priority];
+    (rules[i].level == Level::kNone ? group.none_by_rank : group.granting_by_rank)
+        .push_back(static_cast<int>(i));
+  }
+  for (auto& [priority, group] : by_priority) {
+    auto worse = [&](int a, int b) { return policy.outranks(b, a); };
+    std::sort(group.none_by_rank.begin(), group.none_by_rank.end(), worse);
+    std::sort(group.granting_by_rank.begin(), group.granting_by_rank.end(),
+              [&](int a, int b) { return policy.outranks(a, b); });
+    if (group.none_by_rank.empty() || group.granting_by_rank.empty()) continue;
+    // Ranks are a total order: a pair exists iff the best granting rule outranks the
+    // worst none rule. Rules outside every pair can never take part in one.
+    const int best_granting = group.granting_by_rank.front();
+    const int worst_none = group.none_by_rank.front();
+    if (!policy.outranks(best_granting, worst_none)) continue;
+    std::erase_if(group.none_by_rank, [&](int n) { return !policy.outranks(best_granting, n); });
+    std::erase_if(group.granting_by_rank, [&](int g) { return !policy.outranks(g, worst_none); });
+    groups_.push_back(std::move(group));
   }
 }
 
-bool ShadowFinder::may_occur_below(std::string_view dir_path) const {
-  std::map<int, bool> reach;  // per rule, computed once for this directory
-  auto below = [&](int rule) {
-    auto [it, fresh] = reach.try_emplace(rule, false);
-    if (fresh) it->second = policy_.may_match_below(rule, dir_path);
-    return it->second;
-  };
-  for (const Pair& pair : pairs_) {
-    if (below(pair.none_rule) && below(pair.granting_rule)) return true;
+bool ShadowFinder::may_occur_below(std::string_view dir_path) {
+  for (const Group& group : groups_) {
+    if (may_occur_below(group, dir_path)) return true;
   }
   return false;
 }
 
-std::optional<ShadowedNone> ShadowFinder::at(std::string_view path, bool is_dir) const {
-  if (pairs_.empty()) return std::nullopt;
+// Some none rule and some granting rule outranking it both reach below: the worst-ranked
+// reaching none rule is the easiest to outrank, so only it needs comparing.
+bool ShadowFinder::may_occur_below(const Group& group, std::string_view dir_path) {
+  int worst_reaching_none = -1;
+  for (int n : group.none_by_rank) {
+    ++steps_;
+    if (policy_.may_match_below(n, dir_path)) {
+      worst_reaching_none = n;
+      break;
+    }
+  }
+  if (worst_reaching_none < 0) return false;
+  for (int g : group.granting_by_rank) {
+    if (!policy_.outranks(g, worst_reaching_none)) break;  // best first: none further
+    ++steps_;
+    if (policy_.may_match_below(g, dir_path)) return true;
+  }
+  return false;
+}
+
+std::optional<ShadowedNone> ShadowFinder::at(std::string_view path, bool is_dir) {
+  if (groups_.empty()) return std::nullopt;
   const std::vector<int> matches = policy_.matching_rules(path, is_dir);
+  steps_ += 1 + matches.size();
   int winner = -1;
   for (int index : matches) {
     if (winner < 0 || policy_.outranks(index, winner)) winner = index;
@@ -75,7 +101,7 @@ std::optional<ShadowedNone> ShadowFinder::at(std::string_view path, bool is_dir)
 
 std::vector<ShadowedNone> find_shadowed_none(const Policy& policy,
                                              const std::vector<PathKind>& paths) {
-  const ShadowFinder finder(policy);
+  ShadowFinder finder(policy);
   std::vector<ShadowedNone> found;
   if (!finder.possible()) return found;
   for (const PathKind& path : paths) {

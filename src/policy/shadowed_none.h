@@ -30,26 +30,37 @@ struct PathKind {
   bool is_dir = false;
 };
 
+// Answers per directory and per path in work linear in the rule count: no pair of
+// rules is ever listed (5,000 none and 5,000 read rules at one priority once made 25M
+// pairs, 0.5 GB, rescanned for every directory of a CreateSandbox walk).
 class ShadowFinder {
  public:
   explicit ShadowFinder(const Policy& policy);
 
   // False when no pair of rules can shadow a none rule (the usual case: presets give
   // their hiding rules a higher priority): a caller then need not walk anything.
-  bool possible() const { return !pairs_.empty(); }
+  bool possible() const { return !groups_.empty(); }
   // False when no path strictly beneath directory `dir_path` can be shadowed, so a walk
   // may skip the subtree.
-  bool may_occur_below(std::string_view dir_path) const;
+  bool may_occur_below(std::string_view dir_path);
   // The shadowing at one path, if any.
-  std::optional<ShadowedNone> at(std::string_view path, bool is_dir) const;
+  std::optional<ShadowedNone> at(std::string_view path, bool is_dir);
+  // Work done so far, in rule checks (a rule's reach below a directory, or a rule
+  // matching a path): a caller bounds its pass with it, whatever the rules and tree.
+  std::size_t steps() const { return steps_; }
 
  private:
-  struct Pair {
-    int none_rule;
-    int granting_rule;  // same priority, outranks none_rule
+  // The rules of one priority at which a granting rule outranks a none rule: the only
+  // places a none rule can be shadowed (precedence compares priority first).
+  struct Group {
+    std::vector<int> none_by_rank;      // none rules some granting rule outranks, worst first
+    std::vector<int> granting_by_rank;  // granting rules outranking some none rule, best first
   };
+  bool may_occur_below(const Group& group, std::string_view dir_path);
+
   const Policy& policy_;
-  std::vector<Pair> pairs_;
+  std::vector<Group> groups_;
+  std::size_t steps_ = 0;
 };
 
 // Every shadowed path among `paths`, in their order.
