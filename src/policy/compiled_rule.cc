@@ -46,6 +46,7 @@ CompiledRule compile_file_rule(std::string_view pattern, CompileBudget& spent) {
       .regex = std::move(regex),
       .literal_prefix = path_text.size(),
       .shape = RuleShape(path),
+      .reach = file_reach_regexes(path),
   };
 }
 
@@ -71,6 +72,7 @@ CompiledRule compile_glob_rule(std::string_view pattern, PatternType type, Compi
       .regex = std::move(regex),
       .literal_prefix = literal_prefix_length(body),
       .shape = RuleShape(alternatives, type),
+      .reach = glob_reach_regexes(alternatives, type),
   };
 }
 

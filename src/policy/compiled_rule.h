@@ -6,6 +6,7 @@
 #include <string>
 
 #include "policy/compile_budget.h"
+#include "policy/reach_regex.h"
 #include "policy/rule.h"
 #include "policy/subtree_reach.h"
 
@@ -19,6 +20,7 @@ struct CompiledRule {
   std::string regex;                      // over the decorated path text (see policy.cc)
   std::size_t literal_prefix = 0;
   RuleShape shape;
+  ReachRegexes reach;  // where `shape` may answer true, for Policy's reach index
 };
 
 // Validates rule number `number` (1-based) and compiles it, adding what it costs to

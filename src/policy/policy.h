@@ -54,14 +54,17 @@ class Policy {
   // e.g. `rule 3 ("src/[a-"): unterminated character class`, or the first rule past a
   // bound of compile_budget.h.
   static Policy compile(std::vector<Rule> rules);
+  // The same decisions without the reach index (reach_regex.h): every directory lookup
+  // walks every rule. For tests that check the index changes no decision.
+  static Policy compile_unindexed(std::vector<Rule> rules);
 
   Policy(Policy&&) noexcept;
   Policy& operator=(Policy&&) noexcept;
   ~Policy();
 
   // Steady-state cost: one RE2::Set match over all rules and no allocation; for a
-  // directory, descendants_may_be_visible adds a per-rule segment walk (microseconds),
-  // so callers should cache decisions per inode.
+  // directory, two more set matches pick the rules that may reach below it, and each of
+  // those adds a segment walk (microseconds), so callers should cache decisions per inode.
   // `path` is a normalized absolute workspace path: "/" or "/a/b" (no trailing "/",
   // no "." or ".." segments, no empty segments). Use normalize_path() first for user
   // input. `is_dir` selects whether directory-type rules can match the path itself.
@@ -85,6 +88,7 @@ class Policy {
  private:
   struct Compiled;
   explicit Policy(std::unique_ptr<Compiled> compiled);
+  static Policy compile(std::vector<Rule> rules, bool index_reach);
   std::unique_ptr<Compiled> compiled_;
 };
 
