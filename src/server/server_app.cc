@@ -22,6 +22,7 @@
 #include "server/auth/key_ring.h"
 #include "server/codebase_service.h"
 #include "server/config/auth_settings.h"
+#include "server/data_dir_lock.h"
 #include "server/grpc_service.h"
 #include "server/reload_thread.h"
 #include "server/rest_gateway.h"
@@ -183,6 +184,12 @@ int run_server(const Config& config) {
   if (::geteuid() != 0)
     throw UserError("agentfense server must run as root (FUSE mounts, cgroups)");
   log_cgroup_migration_cost();
+  // The data dir holds every sandbox's write layer, the codebase store every uploaded
+  // file (hidden ones too: `.env` is read only through the fs): nobody else may read
+  // them. Locked before anything in it is read or written (data_dir_lock.h): a second
+  // server over it would "recover" the live one's sandboxes.
+  ensure_dir(config.storage.data_dir, 0700);
+  const DataDirLock data_dir_lock = DataDirLock::acquire(config.storage.data_dir);
   // Read before anything starts, so a bad keys file or certificate stops start-up.
   std::unique_ptr<KeyRing> keys;
   if (authentication_required(config))
@@ -193,11 +200,8 @@ int run_server(const Config& config) {
     certificates =
         std::make_shared<TlsCertificates>(tls_files(config), config.storage.data_dir + "/tls");
   log_exposure(config);
-  // The data dir holds every sandbox's write layer, the codebase store every uploaded
-  // file (hidden ones too: `.env` is read only through the fs): nobody else may read
-  // them, also when the config puts the store outside the data dir. Only root processes
-  // (the server, its fs processes, dockerd) read the store itself.
-  ensure_dir(config.storage.data_dir, 0700);
+  // The store is private too, also when the config puts it outside the data dir. Only
+  // root processes (the server, its fs processes, dockerd) read the store itself.
   ensure_dir(config.storage.codebase_path, 0700);
   std::filesystem::create_directories(
       std::filesystem::path(config.storage.mount_path).parent_path());

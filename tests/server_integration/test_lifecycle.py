@@ -138,6 +138,32 @@ def test_bad_config_stops_startup_with_a_clear_message(data_dir, config, message
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_a_second_server_on_a_live_data_dir_is_refused(data_dir):
+    """A second server over the data directory of a live one ran start-up recovery over
+    it: the live server's running sandbox was marked STOPPED and its mount swept. Now the
+    second one exits at once naming the first one's pid, and the first one's sandbox runs
+    on untouched."""
+    srv = Server(data_dir).start()
+    try:
+        sandbox_id = make_sandbox(srv, make_codebase(srv, files={"a.txt": b"1\n"}))
+        mounts = mounts_under(data_dir)
+        assert mounts
+        r = subprocess.run([agentfense_bin(), "server", "--grpc-addr", "127.0.0.1:0",
+                            "--http-addr", "127.0.0.1:0", "--data-dir", data_dir],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0
+        assert f"in use by another agentfense server (pid {srv.proc.pid})" in r.stderr, r.stderr
+        s = srv.sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=sandbox_id))
+        assert s.status == common.SANDBOX_STATUS_RUNNING, s.error_message
+        assert mounts_under(data_dir) == mounts
+        assert run(srv, sandbox_id, "cat a.txt").stdout == "1\n"
+    finally:
+        assert srv.stop() == 0
+    # The lock goes with its holder: the next server over the same directory starts.
+    srv.start()
+    assert srv.stop() == 0
+
+
 def test_unknown_sandbox_lookup_after_restart(data_dir):
     srv = Server(data_dir).start()
     try:
