@@ -28,8 +28,9 @@ inline constexpr std::string_view kKnownOps[] = {
     "unlink", "rename", "link", "symlink", "setattr", "getxattr", "setxattr", "removexattr",
     // kind security
     "sandbox_created", "sandbox_started", "sandbox_start_failed", "sandbox_stopped",
-    "sandbox_destroyed", "sandbox_expired", "session_exec", "exec_refused", "session_exec_refused",
-    "session_refused", "commit", "discard", "changes_shown", "read_file", "write_file",
+    "sandbox_failed", "sandbox_destroyed", "sandbox_expired", "session_exec", "exec_refused",
+    "session_exec_refused", "session_refused", "commit", "discard", "changes_shown", "read_file",
+    "write_file",
     // kind audit
     "events_dropped", "torn_tail_removed", "open_events_unavailable"};
 

@@ -64,6 +64,8 @@ class LiveSandbox {
   const LiveSandboxPlan& plan() const { return plan_; }
   const std::string& codebase_id() const { return plan_.codebase_id; }
   int workspace_fd() const { return mount_.workspace_fd(); }
+  // The fs process's pidfd, for a watch of its exit; -1 once stopped.
+  int fs_pidfd() const { return mount_.fs_pidfd(); }
   // The host ids every process of this sandbox runs as (its own, while it runs).
   uid_t host_uid() const { return ids_.uid(); }
   gid_t host_gid() const { return ids_.gid(); }

@@ -15,6 +15,7 @@
 #include "layer/safe_walk.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
+#include "server/sandbox_mount.h"
 
 namespace agentfense::server {
 namespace {
@@ -79,6 +80,14 @@ ApiError from_errno(int error, const std::string& path, const char* what) {
                           ": the sandbox's write layer is full (resources.disk_bytes / "
                           "disk_inodes)",
                       kReasonQuotaExceeded);
+    // The fs process died (or the sandbox is stopping): its mount answers ENOTCONN until
+    // it is detached, and requests in flight when it died end ECANCELED (FUSE over
+    // io_uring). The workspace is nothing but that mount, so these mean nothing else.
+    case ENOTCONN:
+    case ECONNABORTED:
+    case ECONNREFUSED:
+    case ECANCELED:
+      return fs_not_answering(error);
     default:
       return ApiError(StatusCode::INTERNAL, std::string(what) + " " + escape_user_text(path) +
                                                 ": " + std::strerror(error));
@@ -112,7 +121,7 @@ RegularFile open_regular(int workspace_fd, const std::string& path, int flags, m
                          const char* what) {
   RegularFile file{open_in_workspace(workspace_fd, path, flags | O_NONBLOCK, mode, what)};
   const int fd = file.fd.get();
-  check_syscall(::fstat(fd, &file.st), "stat " + path);
+  if (::fstat(fd, &file.st) < 0) throw from_errno(errno, path, what);
   if (S_ISDIR(file.st.st_mode)) throw from_errno(EISDIR, path, what);
   if (!S_ISREG(file.st.st_mode)) throw not_regular(path, kind_of(file.st.st_mode));
   const int status = static_cast<int>(check_syscall(::fcntl(fd, F_GETFL), "fcntl " + path));
@@ -213,7 +222,7 @@ v1::SandboxFileInfo write_sandbox_file(int workspace_fd, const policy::Policy& p
     written += static_cast<std::size_t>(n);
   }
   struct stat st {};
-  check_syscall(::fstat(fd.get(), &st), "stat " + path);
+  if (::fstat(fd.get(), &st) < 0) throw from_errno(errno, path, "writing");
   return info_of(path, st, policy);
 }
 

@@ -96,10 +96,7 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
     // The fs process exited (crashed, was killed) or no longer answers. The caller learns
     // that and what to do; the socket's path (the server's data layout) stays in the log.
     log::warn("sandbox.fs_unreachable", {{"run_dir", run_dir_}, {"error", unreachable.what()}});
-    throw ApiError(StatusCode::FAILED_PRECONDITION,
-                   std::string("the sandbox's filesystem process is not answering (") +
-                       std::strerror(unreachable.code()) + "); stop and start the sandbox",
-                   kReasonSandboxNotRunning);
+    throw fs_not_answering(unreachable.code());
   }
   keep_idle(std::move(client));
   return reply;
@@ -108,6 +105,13 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
 void SandboxMount::keep_idle(std::unique_ptr<supervisor::ControlClient> client) const {
   const std::lock_guard lock(idle_mu_);
   if (!stopped_ && idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(client));
+}
+
+ApiError fs_not_answering(int error) {
+  return ApiError(StatusCode::FAILED_PRECONDITION,
+                  std::string("the sandbox's filesystem process is not answering (") +
+                      std::strerror(error) + "); stop and start the sandbox",
+                  kReasonSandboxNotRunning);
 }
 
 int sweep_mount_root(const std::string& mount_root) {

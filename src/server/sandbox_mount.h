@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/api_error.h"
 #include "common/unique_fd.h"
 #include "layer/control_protocol.h"
 #include "policy/rule.h"
@@ -50,6 +51,9 @@ class SandboxMount {
   // reused under a late caller). Idempotent; a concurrent control() fails.
   void stop();
 
+  // The fs process's pidfd (supervisor::MountChild::pidfd); -1 once stopped.
+  int fs_pidfd() const { return child_ ? child_->pidfd() : -1; }
+
   // O_PATH fd of the mountpoint, for the runtime's /workspace.
   int workspace_fd() const { return workspace_.get(); }
   // Its host path (root-only), for a runtime that binds by path (dockerd).
@@ -72,6 +76,11 @@ class SandboxMount {
   mutable std::mutex idle_mu_;
   mutable std::vector<std::unique_ptr<supervisor::ControlClient>> idle_;
 };
+
+// What a call that could not reach the fs process answers (FAILED_PRECONDITION,
+// SANDBOX_NOT_RUNNING): through its control socket (ECONNREFUSED, ENOENT) or its mount
+// (ENOTCONN: "Transport endpoint is not connected").
+ApiError fs_not_answering(int error);
 
 // Removes run directories left under mount_root by a previous server process (crash,
 // kill -9): detaches their mounts and deletes them. Returns how many.

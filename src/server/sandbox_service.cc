@@ -1,6 +1,8 @@
 // Sandbox lifecycle: create, get, list, start, stop, destroy, expiry, recovery.
 #include "server/sandbox_service.h"
 
+#include <sys/wait.h>
+
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -31,6 +33,18 @@ runtime::Limits limits_from_wire(const v1::ResourceLimits& r) {
           .cpu_quota = r.cpu_quota(),
           .cpu_shares = r.cpu_shares(),
           .pids_limit = r.pids_limit()};
+}
+
+// What a watched fs process's end was: "filesystem process exited (signal 9)" or
+// "(status 1)". Read without reaping it (the stop that follows does).
+std::string describe_fs_exit(int pidfd) {
+  siginfo_t info{};
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+      info.si_pid == 0)
+    return "filesystem process exited";
+  const bool signalled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  return std::string("filesystem process exited (") + (signalled ? "signal " : "status ") +
+         std::to_string(info.si_status) + ")";
 }
 
 constexpr auto kMaxExpiresIn = std::chrono::hours(24 * 36525);  // 100 years
@@ -291,8 +305,11 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     std::filesystem::create_directories(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
-    const std::lock_guard live_lock(live_mu_);
-    live_[sandbox.id()] = std::move(live);
+    {
+      const std::lock_guard live_lock(live_mu_);
+      live_[sandbox.id()] = live;
+    }
+    watch_fs(sandbox.id(), live);
   } catch (const ApiError&) {
     throw;
   } catch (const std::exception& error) {
@@ -322,7 +339,8 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   return sandbox;
 }
 
-void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
+void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why,
+                                 v1::SandboxStatus status) {
   std::shared_ptr<LiveSandbox> live;
   {
     const std::lock_guard lock(live_mu_);
@@ -341,11 +359,31 @@ void SandboxService::stop_locked(v1::Sandbox& sandbox, const std::string& why) {
     sessions_.put(session);
   }
   if (sandbox.status() == v1::SANDBOX_STATUS_RUNNING) {
-    sandbox.set_status(v1::SANDBOX_STATUS_STOPPED);
+    sandbox.set_status(status);
     *sandbox.mutable_stopped_at() = now_timestamp();
     if (!why.empty()) sandbox.set_error_message(why);
     sandboxes_.put(sandbox);
   }
+}
+
+void SandboxService::watch_fs(const std::string& id, const std::shared_ptr<LiveSandbox>& live) {
+  fs_exits_.watch(live->fs_pidfd(), [this, id, started = std::weak_ptr(live)](int pidfd) {
+    fs_exited(id, started, pidfd);
+  });
+}
+
+void SandboxService::fs_exited(const std::string& id, const std::weak_ptr<LiveSandbox>& started,
+                               int pidfd) {
+  const SandboxLocks::Guard lock = locks_.lock(id);
+  // A stop (or a stop and a new start) got here first: its fs process went as asked.
+  const std::shared_ptr<LiveSandbox> live = find_live(id);
+  if (!live || live != started.lock()) return;
+  const std::string why = describe_fs_exit(pidfd);  // before the stop below reaps it
+  v1::Sandbox sandbox = load(id);
+  // As a stop: commands and sessions killed, the dead mount detached, the fs reaped.
+  stop_locked(sandbox, why, v1::SANDBOX_STATUS_ERROR);
+  log::error("sandbox.fs_exited", {{"sandbox_id", id}, {"error", why}});
+  audit(id, "sandbox_failed", {{"error", why}}, false);
 }
 
 v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {

@@ -29,6 +29,7 @@
 #include "server/api.h"
 #include "server/audit_trails.h"
 #include "server/disk_quota.h"
+#include "server/exit_watch.h"
 #include "server/live_sandbox.h"
 #include "server/memory_budget.h"
 #include "server/sandbox_locks.h"
@@ -128,8 +129,14 @@ class SandboxService final : public SandboxApi {
   SandboxRuntime runtime_of(const v1::Sandbox& sandbox) const;
   // The sandbox's trail file; NOT_FOUND (as for an unknown sandbox) when it has none.
   std::string trail_of(const std::string& sandbox_id) const;
-  // The caller holds the sandbox's lock (locks_) in the *_locked functions.
-  void stop_locked(v1::Sandbox& sandbox, const std::string& why);
+  // The caller holds the sandbox's lock (locks_) in the *_locked functions. A RUNNING
+  // sandbox ends as `status` (STOPPED; ERROR when its fs process died) with `why`.
+  void stop_locked(v1::Sandbox& sandbox, const std::string& why,
+                   v1::SandboxStatus status = v1::SANDBOX_STATUS_STOPPED);
+  // Watches the fs process of `live` (just started as sandbox `id`): should it exit on
+  // its own, fs_exited() tears the sandbox down as a stop would and records it ERROR.
+  void watch_fs(const std::string& id, const std::shared_ptr<LiveSandbox>& live);
+  void fs_exited(const std::string& id, const std::weak_ptr<LiveSandbox>& started, int pidfd);
   // Destroys the sandbox (NOT_FOUND when it is gone already) and returns its state tree,
   // moved aside, for the caller to remove once the lock is released. `op`:
   // "sandbox_destroyed" or "sandbox_expired", the audit event recorded.
@@ -182,7 +189,9 @@ class SandboxService final : public SandboxApi {
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
   std::mutex create_mu_;
   MemoryBudget read_budget_{std::int64_t{256} << 20};  // ReadSandboxFile, server wide
-  StatsRefresher stats_;  // declared last: stops first, while the store still exists
+  StatsRefresher stats_;                               // stops early, while the store still exists
+  // Declared last: stops first, while everything its handler touches still exists.
+  ExitWatch fs_exits_;
 };
 
 }  // namespace agentfense::server

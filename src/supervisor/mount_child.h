@@ -47,6 +47,10 @@ class MountChild {
   // Clean shutdown; returns the child's exit status (0 = unmounted cleanly).
   int stop();
 
+  // Readable once the fs process has exited (it stays unreaped until stop()); -1 once
+  // stopped. For a watch that notices an fs process dying on its own.
+  int pidfd() const { return child_ ? child_->pidfd() : -1; }
+
  private:
   std::optional<ChildProcess> child_;  // empty once stopped
   std::string mountpoint_;

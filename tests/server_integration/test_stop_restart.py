@@ -7,6 +7,7 @@ fs now also refuses that outright: tests/integration/test_state_lock.py)."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import download, make_codebase, make_sandbox, run
-from server_harness import Server, common, descendants, reason_of, rule, sb, serving
+from server_harness import Server, common, descendants, reason_of, rule, running, sb, serving
 
 LONG = "sleep 47"  # a command line no other test runs
 
@@ -136,22 +137,73 @@ def test_a_stopped_sandboxs_layer_another_process_holds_is_left_alone(srv):
     srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
 
 
-def test_a_dead_fs_process_is_named_as_such_and_a_restart_recovers(srv):
-    """An fs process that died (here: killed) made every call answer INTERNAL with the
-    path of its control socket, the server's data layout; now the caller learns what
-    happened and what to do, and stop + start brings the sandbox back, its writes kept."""
+def sandbox_mounts(sandbox_id: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if sandbox_id in line.split()[4]]
+
+
+def expect_not_running(call) -> None:
+    """Refused FAILED_PRECONDITION / SANDBOX_NOT_RUNNING, never INTERNAL with an errno."""
+    with pytest.raises(grpc.RpcError) as e:
+        call()
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+    assert reason_of(e.value) == "SANDBOX_NOT_RUNNING", e.value.details()
+    assert "/mnt" not in e.value.details() and "control.sock" not in e.value.details()
+
+
+def kill_fs_and_wait_for_error(server: Server, sandbox_id: str):
+    """kill -9 of the sandbox's fs process; the server must notice on its own. Returns
+    the sandbox as GetSandbox then answers."""
+    [fs_pid] = fs_processes(server, sandbox_id)
+    os.kill(fs_pid, 9)
+    # Right after its death (the dead mount, or the sandbox already torn down): the file
+    # APIs answered 500 INTERNAL "Transport endpoint is not connected".
+    expect_not_running(lambda: server.sandboxes.ListSandboxFiles(
+        sb.ListSandboxFilesRequest(sandbox_id=sandbox_id, path="/")))
+    get = sb.GetSandboxRequest(sandbox_id=sandbox_id)
+    wait_for(lambda: server.sandboxes.GetSandbox(get).status == common.SANDBOX_STATUS_ERROR, 10)
+    # Reaped (no zombie left), its dead mount detached.
+    assert not Path(f"/proc/{fs_pid}").exists(), "the dead fs process was not reaped"
+    assert sandbox_mounts(sandbox_id) == []
+    return server.sandboxes.GetSandbox(get)
+
+
+def test_a_dead_fs_process_is_noticed_and_its_sandbox_torn_down(srv):
+    """An fs process that died (here: killed) left its sandbox reported RUNNING forever:
+    the fs an unreaped zombie, its dead FUSE mount and the sandbox's bwrap helpers and
+    sessions alive, the file APIs answering INTERNAL. Now the server notices at once,
+    tears the sandbox down as a stop would, reports it ERROR with what happened, and a
+    start (directly, or after a stop) brings it back with its writes kept."""
     codebase_id = make_codebase(srv, files={"a.txt": b"1\n", "output/keep": b""})
+    before = set(descendants(srv.proc.pid))
     sandbox_id = make_sandbox(srv, codebase_id, sync_mode=common.SYNC_MODE_MANUAL)
     try:
+        session = srv.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox_id))
         run(srv, sandbox_id, "echo kept > output/p.txt")
-        [fs_pid] = fs_processes(srv, sandbox_id)
-        os.kill(fs_pid, 9)
-        with pytest.raises(grpc.RpcError) as e:
-            srv.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
-        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
-        assert reason_of(e.value) == "SANDBOX_NOT_RUNNING"
-        assert "filesystem process is not answering" in e.value.details()
-        assert srv.data_dir not in e.value.details() and "control.sock" not in e.value.details()
+        own = set(descendants(srv.proc.pid)) - before  # fs, bwrap helpers, the session
+        assert len(own) > 1
+        s = kill_fs_and_wait_for_error(srv, sandbox_id)
+        assert s.error_message == "filesystem process exited (signal 9)"
+        wait_for(lambda: not [p for p in own if running(p)], 10)
+        got = srv.sandboxes.GetSession(sb.GetSessionRequest(session_id=session.id))
+        assert got.status == common.SESSION_STATUS_CLOSED
+        failed = [json.loads(e.line) for e in srv.sandboxes.GetAuditEvents(
+            sb.GetAuditEventsRequest(sandbox_id=sandbox_id, op="sandbox_failed"))]
+        assert [(e["error"], e["outcome"]) for e in failed] == [
+            ("filesystem process exited (signal 9)", "denied")], failed
+        expect_not_running(lambda: run(srv, sandbox_id, "true"))
+        expect_not_running(lambda: srv.sandboxes.ReadSandboxFile(
+            sb.ReadSandboxFileRequest(sandbox_id=sandbox_id, path="/a.txt")))
+        # The write layer is intact and reviewable offline.
+        changes = srv.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
+        assert [c.path for c in changes.changes] == ["/output/p.txt"]
+        # Started again directly...
+        srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+        s = srv.sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=sandbox_id))
+        assert s.status == common.SANDBOX_STATUS_RUNNING and not s.error_message
+        assert run(srv, sandbox_id, "cat output/p.txt").stdout == "kept\n"
+        # ...or after a stop.
+        kill_fs_and_wait_for_error(srv, sandbox_id)
         srv.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
         srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
         assert run(srv, sandbox_id, "cat output/p.txt").stdout == "kept\n"
