@@ -27,6 +27,25 @@ std::string holder_of(int fd) {
 
 }  // namespace
 
+std::optional<pid_t> StateLock::holder(const std::string& state_dir) {
+  const std::string path = state_dir + "/" + kLockName;
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::nullopt;
+    check_syscall(-1, "open " + path);
+  }
+  // A shared lock is refused while an fs process holds its exclusive one; got, it is
+  // dropped with the fd at once.
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;
+  if (errno != EWOULDBLOCK) check_syscall(-1, "lock " + path);
+  const std::string pid = holder_of(fd.get());
+  try {
+    return static_cast<pid_t>(std::stol(pid));
+  } catch (const std::exception&) {
+    return 0;  // held, by a process that has not written its pid yet
+  }
+}
+
 StateLock StateLock::acquire(const std::string& state_dir) {
   if (::mkdir(state_dir.c_str(), 0700) < 0 && errno != EEXIST) {
     check_syscall(-1, "mkdir " + state_dir);

@@ -5,6 +5,9 @@
 // kernel releases it however the process ends.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 
 #include "common/unique_fd.h"
@@ -17,6 +20,10 @@ class StateLock {
   // waiting), recording our pid in it. Throws SystemError(EBUSY) naming the holder's pid
   // when another process holds it, SystemError for other failures.
   static StateLock acquire(const std::string& state_dir);
+  // The pid recorded by the process holding STATE/lock now (0 when it wrote none), or
+  // nothing when no process holds it (or there is no lock file). Takes no lock for long
+  // and writes nothing. Throws SystemError for other failures.
+  static std::optional<pid_t> holder(const std::string& state_dir);
 
   StateLock(StateLock&&) = default;
   StateLock& operator=(StateLock&&) = default;

@@ -12,6 +12,7 @@
 #include "server/caller_scope.h"
 #include "server/commit_room.h"
 #include "server/error_status.h"
+#include "server/orphan_fs.h"
 #include "server/policy_warnings.h"
 #include "server/proto_json.h"
 #include "server/proto_time.h"
@@ -303,6 +304,9 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
             },
         .commit_room_unused = [this, codebase = sandbox.codebase_id()] { stats_.mark(codebase); }};
     std::filesystem::create_directories(plan.mount.state_dir);
+    // An fs process recovery could not end still serving the layer: refused as the
+    // layer calls are (WRITE_LAYER_BUSY naming it), not a start failure with INTERNAL.
+    check_write_layer_free(plan.mount.state_dir);
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
     {
@@ -455,7 +459,10 @@ int SandboxService::sweep_state_trees() {
 }
 
 int SandboxService::recover() {
-  // Containers first: they bind the mounts swept next, and run as ids leased again soon.
+  // fs processes of a crashed server still at work (a commit) first: they write into the
+  // codebases and hold mounts and write layers (orphan_fs.h).
+  const int orphans = end_orphaned_fs(options_.sandboxes_dir);
+  // Containers next: they bind the mounts swept next, and run as ids leased again soon.
   const int containers = sweep_containers(options_.docker);
   const int swept = sweep_mount_root(options_.mount_root);
   const int trees = sweep_state_trees();
@@ -470,7 +477,8 @@ int SandboxService::recover() {
   log::info("server.recovered", {{"sandboxes_stopped", stopped},
                                  {"mounts_swept", swept},
                                  {"state_trees_removed", trees},
-                                 {"containers_removed", containers}});
+                                 {"containers_removed", containers},
+                                 {"fs_processes_ended", orphans}});
   return stopped;
 }
 

@@ -11,14 +11,16 @@ import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
 import requests
+from google.protobuf.duration_pb2 import Duration
 
 from conftest import make_codebase, make_sandbox, run
 from server_harness import (Server, agentfense_bin, common, descendants, mounts_under, reason_of,
-                            sb)
+                            rule, running, sb)
 
 
 @pytest.fixture
@@ -70,6 +72,65 @@ def test_kill_9_then_restart_leaks_nothing(data_dir):
         assert srv.stop() == 0
     run_dir = os.path.join(data_dir, "run")  # storage.mount_path under a custom data dir
     assert os.path.isdir(run_dir) and os.listdir(run_dir) == [], "stopped sandboxes leave no run dir"
+
+
+def _fs_processes(server_pid: int) -> list[int]:
+    found = []
+    for pid in descendants(server_pid):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:2] == [b"mount"]:
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_kill_9_during_a_commit_ends_the_fs_before_the_restart_serves(data_dir):
+    """An fs process committing when the server was killed finished its commit on its
+    own, orphaned, while the restarted server already served the codebase (commits are
+    serialized per codebase by the server only), and StartSandbox of its sandbox answered
+    INTERNAL. Recovery now lets it finish and waits until it is gone before the server
+    listens: nothing changes in the codebase after the restart, no commit leftovers, and
+    the sandbox starts."""
+    srv = Server(data_dir).start()
+    files = 3000  # the orphan finishes its commit while the restart waits: keep it short
+    codebase_id = make_codebase(srv, files={"a.txt": b"1\n"})
+    sandbox_id = make_sandbox(srv, codebase_id, [rule("**", "write")],
+                              sync_mode=common.SYNC_MODE_MANUAL)
+    run(srv, sandbox_id, f"mkdir d && for i in $(seq {files}); do echo $i > d/f$i; done",
+        timeout=Duration(seconds=300))
+    fs = _fs_processes(srv.proc.pid)
+    assert len(fs) == 1
+    committing = threading.Thread(target=lambda: _ignore_errors(
+        lambda: srv.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))))
+    committing.start()
+    landed = Path(data_dir, "codebases", codebase_id, "d")
+    deadline = time.monotonic() + 60
+    while not (landed.is_dir() and len(os.listdir(landed)) > 100):
+        assert time.monotonic() < deadline, "the commit never started"
+        time.sleep(0.002)
+    srv.kill()
+    committing.join()
+    srv.start()
+    try:
+        assert not [p for p in fs if running(p)], "an fs process outlived the restart"
+        assert "server.orphaned_fs_ended" in srv.read_log()
+        at_start = sorted(os.listdir(landed))
+        time.sleep(1)
+        assert sorted(os.listdir(landed)) == at_start, "something still commits"
+        srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+        srv.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+        assert sorted(os.listdir(landed)) == sorted(f"f{i}" for i in range(1, files + 1))
+        assert run(srv, sandbox_id, f"cat d/f{files}").stdout == f"{files}\n"
+    finally:
+        assert srv.stop() == 0
+
+
+def _ignore_errors(call) -> None:
+    try:
+        call()
+    except grpc.RpcError:
+        pass  # the server was killed under it
 
 
 def test_shutdown_ends_rest_follows_and_execs_in_flight(data_dir):
