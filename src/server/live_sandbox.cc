@@ -205,6 +205,25 @@ void LiveSandbox::reserve_session_slot() {
   ++sessions_starting_;
 }
 
+void LiveSandbox::enter_session_call(const std::string& id) {
+  const std::lock_guard lock(sessions_mu_);
+  std::int64_t& calls = session_calls_[id];
+  // One call runs; the others wait for it, each holding its transport's thread.
+  if (calls > kMaxSessionCallsWaiting)
+    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                   "session " + id + " already has " + std::to_string(kMaxSessionCallsWaiting) +
+                       " calls waiting for its running command (at most " +
+                       std::to_string(kMaxSessionCallsWaiting) +
+                       " wait per session); wait for one to finish or use another session",
+                   kReasonQuotaExceeded);
+  ++calls;
+}
+
+void LiveSandbox::leave_session_call(const std::string& id) {
+  const std::lock_guard lock(sessions_mu_);
+  if (--session_calls_[id] <= 0) session_calls_.erase(id);
+}
+
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
     const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd) {
@@ -217,6 +236,8 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
   if (!session || !session->alive())
     throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
                    kReasonSessionClosed);
+  enter_session_call(id);
+  const ScopeExit leave([&] { leave_session_call(id); });
   ExecOutcome outcome;
   outcome.command_id = begin_command_trail();
   bool pending = true;

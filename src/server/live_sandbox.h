@@ -31,6 +31,11 @@
 
 namespace agentfense::server {
 
+// Calls of one session that may wait while its command runs (commands of a session run one
+// at a time). Each waiting call holds a transport thread (a REST worker) for its whole wait:
+// 140 calls queued on one session held all 128 REST workers of a shared server.
+inline constexpr std::int64_t kMaxSessionCallsWaiting = 4;
+
 struct LiveSandboxPlan {
   std::string codebase_id;
   MountPlan mount;
@@ -87,8 +92,10 @@ class LiveSandbox {
   // starting count, so concurrent calls cannot overshoot).
   void open_session(const std::string& id, const std::string& shell,
                     const std::map<std::string, std::string>& env);
-  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED). A readable
-  // `call_cancel_fd` abandons the command (not the session), as a timeout does.
+  // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED), or
+  // RESOURCE_EXHAUSTED (QUOTA_EXCEEDED) when kMaxSessionCallsWaiting calls already wait
+  // for the session's running command. A readable `call_cancel_fd` abandons the command
+  // (not the session), as a timeout does.
   ExecOutcome session_exec(const std::string& id, const std::string& command,
                            std::chrono::milliseconds timeout,
                            const std::function<void(runtime::Stream, std::string_view)>& on_output,
@@ -149,6 +156,10 @@ class LiveSandbox {
 
   v1::CommitChangesResponse sync_after_command();
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
+  // Counts one more call of session `id` in session_calls_ (leave_session_call uncounts
+  // it); throws ApiError(RESOURCE_EXHAUSTED) when kMaxSessionCallsWaiting already wait.
+  void enter_session_call(const std::string& id);
+  void leave_session_call(const std::string& id);
   store::Room reserve_commit_room() const;
   // Commits the changes at `paths` (all when empty) within what reserve_commit_room left.
   v1::CommitChangesResponse commit_within_room(const std::vector<std::string>& paths,
@@ -178,6 +189,8 @@ class LiveSandbox {
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<runtime::CommandSession>> sessions_;
   std::int64_t sessions_starting_ = 0;  // slots reserved by open_session in progress
+  // session id -> its calls in session_exec (the running one and those waiting).
+  std::map<std::string, std::int64_t> session_calls_;
 };
 
 }  // namespace agentfense::server

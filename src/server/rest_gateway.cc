@@ -52,9 +52,13 @@ std::unique_ptr<httplib::Server> MakeServer(const std::shared_ptr<TlsCertificate
 // (more wait in the kernel's listen queue; rest_connection_pool.h).
 constexpr std::size_t kRestThreads = 128;
 constexpr std::size_t kRestQueuedConnections = 512;
+// What one principal's requests may hold of kRestThreads at once (rest_worker_share.h):
+// half, so that its slow calls always leave the other half to everyone else.
+constexpr std::size_t kRestThreadsPerPrincipal = kRestThreads / 2;
 
 struct RestGateway::Impl {
   RestRouter router;
+  RestWorkerShare worker_share{kRestThreadsPerPrincipal};
   AccessLog access_log;
   std::shared_ptr<TlsCertificates> tls;  // kept alive as long as the server's context uses it
   std::unique_ptr<httplib::Server> server;
@@ -74,6 +78,7 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
     : impl_(std::make_unique<Impl>(std::move(security.tls))) {
   AddRestRoutes(impl_->router, codebases, sandboxes);
   impl_->router.set_gate(security.gate);
+  impl_->router.set_worker_share(&impl_->worker_share);
   impl_->router.set_shutdown_fd(impl_->shutdown.cancel_fd());
   httplib::Server& http = impl_->http;
   const RestRouter& router = impl_->router;

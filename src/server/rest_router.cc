@@ -1,5 +1,6 @@
 #include "server/rest_router.h"
 
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -42,6 +43,19 @@ void DrainRefusedBody(const BodyReader& body) {
   });
 }
 
+// A streamed response (an exec stream, a follow, a download) is produced by its content
+// provider after the handler returned, on the same worker: the share is held until httplib
+// is done with the response (it destroys the provider with it).
+void HoldUntilSent(httplib::Response& response, RestWorkerShare::Held held) {
+  if (!response.content_provider_) return;
+  auto kept = std::make_shared<RestWorkerShare::Held>(std::move(held));
+  response.content_provider_ = [kept, provide = std::move(response.content_provider_)](
+                                   std::size_t offset, std::size_t length,
+                                   httplib::DataSink& sink) {
+    return provide(offset, length, sink);
+  };
+}
+
 }  // namespace
 
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
@@ -73,11 +87,14 @@ void RestRouter::Add(const std::string& method, const std::string& pattern, Rest
 void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& response,
                           BodyReader body) const {
   std::optional<CallerScope> caller;
+  std::optional<RestWorkerShare::Held> worker;
   StillAdmitted still_admitted;
   if (gate_ != nullptr) {
     try {
       PresentedCredentials presented = PresentedBy(request);
       PrincipalPtr principal = gate_->admit(presented);
+      if (share_ != nullptr && principal != local_principal())
+        worker.emplace(share_->take(principal->id));
       still_admitted = RecheckWith(gate_, std::move(presented), principal);
       caller.emplace(std::move(principal));
     } catch (...) {
@@ -107,6 +124,7 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
       SetErrorResponse(response,
                        DescribeError(std::current_exception(), route.method + " " + route.pattern));
     }
+    if (worker) HoldUntilSent(response, std::move(*worker));
     return;
   }
   if (allowed.empty()) {

@@ -1,0 +1,148 @@
+"""One tenant cannot take a shared server's threads from the others (attack K13).
+
+Every call that waits holds a transport thread for its whole wait: calls queued on one
+session (its commands run one at a time), REST requests that run long. With default
+quotas one principal queued 140 calls on one session and held all 128 REST workers
+(other tenants' REST calls got no answer). Each is bounded now, refused
+RESOURCE_EXHAUSTED / 429 with reason QUOTA_EXCEEDED naming the bound, and another
+tenant is still served."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+
+import grpc
+import pytest
+import requests
+
+from server_harness import AGENT_SAFE, cb, reason_of, sb
+from tenants import start_tenant_server
+
+MAX_SESSION_WAITING = 4  # live_sandbox.h kMaxSessionCallsWaiting
+REST_SHARE = 64  # rest_gateway.cc kRestThreadsPerPrincipal: half of 128 workers
+
+
+@pytest.fixture(scope="module")
+def tenants():
+    # alice and bob keep the default quotas; follower may follow without a quota of its own.
+    t = start_tenant_server({
+        "alice": {"owners": ["team-a"]},
+        "bob": {"owners": ["team-b"]},
+        "follower": {"owners": ["team-f"], "quotas": {"concurrent_follows": "0"}},
+    })
+    yield t
+    t.stop()
+
+
+def started_sandbox(client, name: str) -> str:
+    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name=name)).id
+    sandbox = client.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+        codebase_id=codebase, permissions=AGENT_SAFE)).id
+    client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox))
+    return sandbox
+
+
+def fresh_http(client) -> requests.Session:
+    """A connection of its own (a requests.Session is not shared between threads)."""
+    http = requests.Session()
+    http.trust_env = False
+    http.headers.update(client.http.headers)
+    http.verify = client.http.verify
+    return http
+
+
+def bob_is_served(tenants) -> None:
+    bob = tenants.client("bob")
+    started = time.monotonic()
+    r = bob.http.get(f"{bob.url}/v1/codebases", timeout=10)
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - started < 5
+    assert bob.codebases.ListCodebases(cb.ListCodebasesRequest(), timeout=10) is not None
+
+
+def test_calls_waiting_on_one_session_are_bounded(tenants):
+    alice = tenants.client("alice")
+    sandbox = started_sandbox(alice, "queue")
+    session = alice.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox)).id
+    url = f"{alice.url}/v1/sessions/{session}/exec"
+
+    def rest_call(command: str) -> requests.Response:
+        with fresh_http(alice) as http:
+            return http.post(url, json={"command": command}, timeout=60)
+
+    with concurrent.futures.ThreadPoolExecutor(1 + MAX_SESSION_WAITING) as pool:
+        running = pool.submit(rest_call, "sleep 4")
+        time.sleep(0.7)
+        waiting = [pool.submit(rest_call, "echo waited") for _ in range(MAX_SESSION_WAITING)]
+        time.sleep(1)
+        # The running command and MAX_SESSION_WAITING behind it: one more is refused.
+        r = alice.http.post(url, json={"command": "true"}, timeout=10)
+        assert r.status_code == 429, r.text
+        assert r.json()["reason"] == "QUOTA_EXCEEDED"
+        assert f"already has {MAX_SESSION_WAITING} calls waiting" in r.json()["message"]
+        assert session in r.json()["message"]
+        with pytest.raises(grpc.RpcError) as e:
+            alice.sandboxes.SessionExec(sb.SessionExecRequest(session_id=session, command="true"))
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert reason_of(e.value) == "QUOTA_EXCEEDED"
+        assert "calls waiting for its running command" in e.value.details()
+        # Another session of the same sandbox is not held back, nor is another tenant.
+        other = alice.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox)).id
+        assert alice.sandboxes.SessionExec(sb.SessionExecRequest(
+            session_id=other, command="echo free")).stdout == "free\n"
+        bob_is_served(tenants)
+        # The ones admitted all ran, in turn.
+        assert running.result().status_code == 200
+        for call in waiting:
+            assert call.result().json()["stdout"] == "waited\n", call.result().text
+    # Once the queue drained the session takes calls again.
+    assert alice.sandboxes.SessionExec(sb.SessionExecRequest(
+        session_id=session, command="true")).exit_code == 0
+    alice.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_one_principal_holds_at_most_half_the_rest_workers(tenants):
+    """Audit follows over REST hold their worker while the response streams; past its
+    share any further REST request of the principal is refused, the others' are served."""
+    follower = tenants.client("follower")
+    sandbox = started_sandbox(follower, "share")
+    url = f"{follower.url}/v1/sandboxes/{sandbox}/audit"
+    opened = threading.Semaphore(0)
+
+    def follow() -> None:
+        with fresh_http(follower) as http:
+            try:
+                with http.get(url, params={"follow": "true"}, stream=True, timeout=60) as r:
+                    assert r.status_code == 200, r.text
+                    lines = r.iter_lines()
+                    next(lines)  # the stream is open: its first event arrived
+                    opened.release()
+                    for _ in lines:
+                        pass  # until the sandbox is destroyed: the follow ends with it
+            except requests.RequestException:
+                pass
+
+    threads = [threading.Thread(target=follow, daemon=True) for _ in range(REST_SHARE)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(REST_SHARE):
+            assert opened.acquire(timeout=60), "a follow never opened"
+        r = follower.http.get(f"{follower.url}/v1/codebases", timeout=10)
+        assert r.status_code == 429, r.text
+        assert r.json()["reason"] == "QUOTA_EXCEEDED"
+        assert f"already has {REST_SHARE} REST requests in flight" in r.json()["message"]
+        # gRPC has threads of its own; other tenants' REST requests get workers.
+        assert follower.codebases.ListCodebases(cb.ListCodebasesRequest()) is not None
+        bob_is_served(tenants)
+    finally:
+        follower.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+    for thread in threads:
+        thread.join(timeout=30)
+    deadline = time.monotonic() + 20
+    while follower.http.get(f"{follower.url}/v1/codebases", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the REST share was never given back"
+        time.sleep(0.2)
+
