@@ -248,9 +248,12 @@ int run_server(const Config& config) {
     gate = std::make_unique<OpenGate>();
   }
   store::Ownership ownership(*db);
-  TenantScope scope(ownership, [&keys](const std::string& id) -> PrincipalPtr {
-    return keys ? keys->principal(id) : nullptr;
-  });
+  TenantScope scope(
+      ownership,
+      [&keys](const std::string& id) -> PrincipalPtr {
+        return keys ? keys->principal(id) : nullptr;
+      },
+      config.audit.max_follows);
   codebase_store.set_extra_room(
       [&scope](const std::string& codebase_id) { return scope.stored_bytes_room(codebase_id); });
   ScopedCodebaseApi scoped_codebases(codebases, scope, codebase_store);

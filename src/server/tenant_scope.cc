@@ -219,9 +219,15 @@ store::Room TenantScope::stored_bytes_room(const std::string& codebase_id) {
 
 TenantScope::RunningSlot TenantScope::running_slot(std::map<std::string, std::int64_t>& counts,
                                                    std::int64_t limit, const char* doing,
-                                                   const char* quota, const char* advice) {
+                                                   const char* quota, const char* advice,
+                                                   const ServerCap* cap) {
   const Principal& who = caller();
   const std::lock_guard guard(mutex_);
+  if (cap && cap->limit > 0 && cap->open >= cap->limit)
+    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                   "the server already has " + std::to_string(cap->open) + " " + cap->what + " (" +
+                       cap->setting + " " + std::to_string(cap->limit) + "); " + advice,
+                   kReasonQuotaExceeded);
   std::int64_t& running = counts[who.id];
   if (limit > 0 && running >= limit)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
@@ -229,7 +235,8 @@ TenantScope::RunningSlot TenantScope::running_slot(std::map<std::string, std::in
                        " (quotas." + quota + " " + std::to_string(limit) + "); " + advice,
                    kReasonQuotaExceeded);
   ++running;
-  return RunningSlot(*this, counts, who.id);
+  if (cap) ++cap->open;
+  return RunningSlot(*this, counts, who.id, cap ? &cap->open : nullptr);
 }
 
 TenantScope::RunningSlot TenantScope::exec_slot() {
@@ -238,13 +245,16 @@ TenantScope::RunningSlot TenantScope::exec_slot() {
 }
 
 TenantScope::RunningSlot TenantScope::follow_slot() {
+  const ServerCap cap{open_follows_total_, max_follows_, "audit trails followed",
+                      "audit.max_follows"};
   return running_slot(open_follows_, caller().quotas.concurrent_follows,
-                      "follows audit trails:", "concurrent_follows", "close one first");
+                      "follows audit trails:", "concurrent_follows", "close one first", &cap);
 }
 
 TenantScope::RunningSlot::~RunningSlot() {
   const std::lock_guard guard(scope_.mutex_);
   if (--counts_[principal_] == 0) counts_.erase(principal_);
+  if (server_total_) --*server_total_;
 }
 
 }  // namespace agentfense::server

@@ -30,8 +30,11 @@ using PrincipalDirectory = std::function<PrincipalPtr(const std::string& id)>;
 
 class TenantScope {
  public:
-  TenantScope(store::Ownership& ownership, PrincipalDirectory directory)
-      : ownership_(ownership), directory_(std::move(directory)) {}
+  // `max_follows`: audit follows open at once on the whole server (audit.max_follows),
+  // 0 = no limit.
+  TenantScope(store::Ownership& ownership, PrincipalDirectory directory,
+              std::int64_t max_follows = 0)
+      : ownership_(ownership), directory_(std::move(directory)), max_follows_(max_follows) {}
 
   // The caller of the current call; ApiError(INTERNAL) outside a CallerScope.
   const Principal& caller() const;
@@ -120,15 +123,20 @@ class TenantScope {
    private:
     friend class TenantScope;
     RunningSlot(TenantScope& scope, std::map<std::string, std::int64_t>& counts,
-                std::string principal)
-        : scope_(scope), counts_(counts), principal_(std::move(principal)) {}
+                std::string principal, std::int64_t* server_total)
+        : scope_(scope),
+          counts_(counts),
+          principal_(std::move(principal)),
+          server_total_(server_total) {}
     TenantScope& scope_;
     std::map<std::string, std::int64_t>& counts_;
     std::string principal_;
+    std::int64_t* server_total_;  // the server-wide count it is in too; may be null
   };
   // A command (quotas.concurrent_execs), or an audit trail followed (GetAuditEvents with
-  // follow: it holds a server thread for as long as the sandbox lives;
-  // quotas.concurrent_follows). RESOURCE_EXHAUSTED when the caller already runs as many.
+  // follow: it holds a server thread, about 3 threads and 4 descriptors, for as long as
+  // the sandbox lives; quotas.concurrent_follows, and max_follows for the whole server).
+  // RESOURCE_EXHAUSTED when the caller, or for follows the server, already runs as many.
   RunningSlot exec_slot();
   RunningSlot follow_slot();
 
@@ -147,10 +155,19 @@ class TenantScope {
   // The creates of `key` under way (CreateSlot), and one more of `amount` counted.
   std::int64_t creating_now(const std::pair<std::string, Creating>& key);
   CreateSlot counted_slot(const std::pair<std::string, Creating>& key, std::int64_t amount);
-  // Counts one more call of the caller in `counts`, or refuses past `limit` (0: none):
-  // "principal P already DOING N (quotas.QUOTA L); ADVICE".
+  // A bound on calls of every principal together, checked before the caller's own.
+  struct ServerCap {
+    std::int64_t& open;
+    std::int64_t limit;   // 0: none
+    const char* what;     // "audit trails followed"
+    const char* setting;  // "audit.max_follows"
+  };
+  // Counts one more call of the caller in `counts` (and in cap->open), or refuses past
+  // `limit` (0: none): "principal P already DOING N (quotas.QUOTA L); ADVICE", or past
+  // the server's cap: "the server already has N WHAT (SETTING L); ADVICE".
   RunningSlot running_slot(std::map<std::string, std::int64_t>& counts, std::int64_t limit,
-                           const char* doing, const char* quota, const char* advice);
+                           const char* doing, const char* quota, const char* advice,
+                           const ServerCap* cap = nullptr);
 
   std::map<std::string, std::mutex> quota_locks_;
   // (principal, kind) -> its creates under way (CreateSlot: a count, or bytes for
@@ -158,6 +175,10 @@ class TenantScope {
   std::map<std::pair<std::string, Creating>, std::int64_t> creating_;
   std::map<std::string, std::int64_t> running_execs_;
   std::map<std::string, std::int64_t> open_follows_;
+  // Every principal's follows: each costs threads and descriptors of the one server
+  // process, and 600 of one tenant used up its open files.
+  const std::int64_t max_follows_;
+  std::int64_t open_follows_total_ = 0;
   // principal -> sandbox id -> its starts under way (StartSlot).
   std::map<std::string, std::map<std::string, int>> starting_;
 };

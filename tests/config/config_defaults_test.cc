@@ -21,7 +21,9 @@ void expect_defaults(const Config& config) {
   EXPECT_EQ(config.auth.mode, AuthMode::kDefault);
   EXPECT_TRUE(config.auth.keys.empty());
   EXPECT_TRUE(config.auth.keys_file.empty());
-  EXPECT_EQ(config.auth.default_quotas, PrincipalQuotas{});
+  // Every quota off but follows: each holds server threads and descriptors.
+  EXPECT_EQ(config.auth.default_quotas, PrincipalQuotas{.concurrent_follows = 16});
+  EXPECT_EQ(config.audit.max_follows, 256);
   EXPECT_EQ(config.storage.data_dir, "/var/lib/agentfense");
   EXPECT_EQ(config.storage.codebase_path, "/var/lib/agentfense/codebases");
   EXPECT_EQ(config.storage.db_path, "/var/lib/agentfense/agentfense.db");
@@ -186,8 +188,10 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["sandbox.pids_limit"], 1024);
   EXPECT_EQ(fields["sandbox.memory_bytes"], "4GiB");
   EXPECT_EQ(fields["audit.max_sandbox_bytes"], "256MiB");
+  EXPECT_EQ(fields["audit.max_follows"], 256);
+  EXPECT_EQ(fields["auth.default_quotas.concurrent_follows"], "16");
   EXPECT_EQ(fields["auth.default_quotas.sandbox_disk_bytes"], "0");
-  EXPECT_EQ(fields.size(), 53u);  // config_file + all 52 keys
+  EXPECT_EQ(fields.size(), 54u);  // config_file + all 53 keys
   const std::string line = describe(config);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   EXPECT_EQ(

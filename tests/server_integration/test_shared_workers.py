@@ -1,11 +1,11 @@
-"""One tenant cannot take a shared server's threads from the others (attack K13).
+"""One tenant cannot take a shared server's threads from the others (attack K13, K7).
 
 Every call that waits holds a transport thread for its whole wait: calls queued on one
-session (its commands run one at a time), REST requests that run long. With default
-quotas one principal queued 140 calls on one session and held all 128 REST workers
-(other tenants' REST calls got no answer). Each is bounded now, refused
-RESOURCE_EXHAUSTED / 429 with reason QUOTA_EXCEEDED naming the bound, and another
-tenant is still served."""
+session (its commands run one at a time), REST requests that run long, audit follows.
+With default quotas one principal queued 140 calls on one session and held all 128 REST
+workers (other tenants' REST calls got no answer); its audit follows took the server's
+file descriptors. Each is bounded now, refused RESOURCE_EXHAUSTED / 429 with reason
+QUOTA_EXCEEDED naming the bound, and another tenant is still served."""
 
 from __future__ import annotations
 
@@ -146,3 +146,81 @@ def test_one_principal_holds_at_most_half_the_rest_workers(tenants):
         assert time.monotonic() < deadline, "the REST share was never given back"
         time.sleep(0.2)
 
+
+def open_follows(client, sandbox: str, count: int) -> list:
+    """`count` gRPC follows of `sandbox`, each open (its first event arrived)."""
+    streams = []
+    for _ in range(count):
+        stream = client.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(sandbox_id=sandbox,
+                                                                          follow=True))
+        next(stream)
+        streams.append(stream)
+    return streams
+
+
+def assert_follow_refused(client, sandbox: str, words: str) -> None:
+    with pytest.raises(grpc.RpcError) as e:
+        next(client.sandboxes.GetAuditEvents(sb.GetAuditEventsRequest(sandbox_id=sandbox,
+                                                                      follow=True)))
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e.value
+    assert reason_of(e.value) == "QUOTA_EXCEEDED"
+    assert words in e.value.details(), e.value.details()
+    r = client.http.get(f"{client.url}/v1/sandboxes/{sandbox}/audit",
+                        params={"follow": "true"}, timeout=10)
+    assert r.status_code == 429, r.text
+    assert words in r.json()["message"]
+
+
+def test_follows_of_a_principal_are_bounded_by_default(tenants):
+    """auth.default_quotas.concurrent_follows is 16: a key without quotas of its own
+    cannot open follows without end (each costs about 3 threads and 4 descriptors)."""
+    alice = tenants.client("alice")
+    sandbox = started_sandbox(alice, "follows")
+    streams = open_follows(alice, sandbox, 16)
+    try:
+        assert_follow_refused(alice, sandbox,
+                              "principal alice already follows audit trails: 16 "
+                              "(quotas.concurrent_follows 16)")
+        bob = tenants.client("bob")
+        bob_sandbox = started_sandbox(bob, "bob-follows")
+        open_follows(bob, bob_sandbox, 1)[0].cancel()  # another tenant still may follow
+        bob.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=bob_sandbox))
+    finally:
+        for stream in streams:
+            stream.cancel()
+    alice.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+
+
+def test_follows_of_the_whole_server_are_capped():
+    """audit.max_follows bounds every principal's follows together: a principal without
+    a follow quota stops there, and the server still starts another tenant's sandbox."""
+    t = start_tenant_server({
+        "greedy": {"owners": ["team-g"], "quotas": {"concurrent_follows": "0"}},
+        "bob": {"owners": ["team-b"]},
+    }, extra_config="audit:\n  max_follows: 5\n")
+    try:
+        greedy, bob = t.client("greedy"), t.client("bob")
+        sandbox = started_sandbox(greedy, "cap")
+        streams = open_follows(greedy, sandbox, 5)
+        assert_follow_refused(greedy, sandbox,
+                              "the server already has 5 audit trails followed "
+                              "(audit.max_follows 5)")
+        # Bob's follow is refused by the server's cap too, his other calls are served.
+        bob_sandbox = started_sandbox(bob, "bob-cap")
+        assert_follow_refused(bob, bob_sandbox, "(audit.max_follows 5)")
+        assert bob.sandboxes.Exec(sb.ExecRequest(sandbox_id=bob_sandbox,
+                                                 command="echo ok")).stdout == "ok\n"
+        streams.pop().cancel()
+        deadline = time.monotonic() + 10
+        while True:  # the server counts the follow out once it sees the cancel
+            try:
+                open_follows(bob, bob_sandbox, 1)[0].cancel()
+                break
+            except grpc.RpcError as error:
+                assert "audit.max_follows" in error.details(), error.details()
+                assert time.monotonic() < deadline, "the follow was never counted out"
+                time.sleep(0.2)
+        for stream in streams:
+            stream.cancel()
+    finally:
+        t.stop()

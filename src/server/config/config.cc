@@ -99,6 +99,7 @@ log::Fields describe_fields(const Config& config) {
   fields["audit.retention"] = format_duration(config.audit.retention);
   fields["audit.max_bytes"] = format_size(config.audit.max_bytes);
   fields["audit.max_sandbox_bytes"] = format_size(config.audit.max_sandbox_bytes);
+  fields["audit.max_follows"] = config.audit.max_follows;
   fields["logging.level"] = log::to_string(config.logging.level);
   fields["logging.format"] = log::to_string(config.logging.format);
   return fields;

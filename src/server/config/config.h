@@ -17,7 +17,7 @@
 //   auth:     {mode: none|required, keys_file: FILE, keys: [entries], (key_entries.h)
 //              default_quotas: {running_sandboxes: 0, sessions: 0, codebases: 0,
 //                               stored_bytes: 0, sandbox_disk_bytes: 0, concurrent_execs: 0,
-//                               concurrent_follows: 0, requests_per_second: 0,
+//                               concurrent_follows: 16, requests_per_second: 0,
 //                               request_burst: 0}}
 //   storage:  {data_dir: /var/lib/agentfense, codebase_path: <data_dir>/codebases,
 //              db_path: <data_dir>/agentfense.db, mount_path: /run/agentfense/server,
@@ -35,7 +35,7 @@
 //              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
 //              max_archive_entries: 1000000, max_archive_ratio: 100}
 //   logging:  {level: debug|info|warn|error, format: text|json}
-//   audit:    {retention: 90d, max_bytes: 0, max_sandbox_bytes: 256MiB}
+//   audit:    {retention: 90d, max_bytes: 0, max_sandbox_bytes: 256MiB, max_follows: 256}
 //             (server/audit_trails.h, audit/recorder.h; 0 = no limit)
 #pragma once
 
@@ -85,9 +85,11 @@ struct Config {
 
   struct Auth {
     AuthMode mode = AuthMode::kDefault;
-    std::string keys_file;           // managed by `agentfense server keys`; re-read on change
-    std::vector<KeyEntry> keys;      // inline entries
-    PrincipalQuotas default_quotas;  // for entries that do not set a quota
+    std::string keys_file;       // managed by `agentfense server keys`; re-read on change
+    std::vector<KeyEntry> keys;  // inline entries
+    // For entries that do not set a quota. Follows are bounded by default: each holds
+    // server threads and descriptors for as long as its sandbox lives.
+    PrincipalQuotas default_quotas{.concurrent_follows = 16};
   } auth;
 
   // All paths absolute and lexically normalised (no trailing '/', no "..").
@@ -159,6 +161,10 @@ struct Config {
     // are counted, not written. An agent creating and deleting long-named files wrote
     // 37 MB/s into its trail, outside every quota.
     std::int64_t max_sandbox_bytes = std::int64_t{256} << 20;
+    // Audit trails followed at once on the whole server, every principal together (0 = no
+    // limit): each follow holds about 3 threads and 4 descriptors, and one tenant's 600
+    // used up the server's open files (another's sandbox could not start).
+    std::int64_t max_follows = 256;
   } audit;
 
   struct Logging {
