@@ -36,8 +36,9 @@ constexpr std::size_t kBatchFiles = 256;
 
 class Committer {
  public:
-  Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result)
+  Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result, CommitLock& lock)
       : base_fd_(base_fd),
+        lock_(lock),
         journal_(j),
         scope_(scope),
         result_(result),
@@ -191,6 +192,8 @@ class Committer {
           return refusal;
         }
       }
+      // A kill from here on leaves a temporary entry there: the next commit removes it.
+      lock_.note_temp_dir(parts.parent);
       if (change.type == 'f') {
         if (std::optional<StagedFile> file =
                 stage_file(upper_parent.get(), base_parent.get(), parts.name)) {
@@ -466,6 +469,7 @@ class Committer {
   }
 
   const int base_fd_;
+  CommitLock& lock_;
   Journal& journal_;
   const Scope& scope_;
   CommitResult& result_;
@@ -589,7 +593,8 @@ void remove_empty_upper_dirs(int base_fd, Journal& j, std::vector<std::string> p
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const ChangeSelection& only,
                     const CommitProgress& progress, std::size_t pass_bytes) {
   // Commits to one codebase are serialized even across processes (layer/commit_lock.h).
-  const CommitLock lock = CommitLock::acquire(base_dirfd);
+  // Acquiring it also removes what a commit killed midway left (commit_lock.h).
+  CommitLock lock = CommitLock::acquire(base_dirfd);
   CommitResult result;
   std::size_t done = 0, total = 0;
   // Every change at or before `after` was applied or refused by an earlier pass; what
@@ -601,7 +606,7 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
         base_dirfd, j, scope, only, after, pass_bytes, /*exact=*/first && progress, &more);
     if (first) total = changes.size() + more;
     CommitResult pass;
-    Committer committer(base_dirfd, j, scope, pass);
+    Committer committer(base_dirfd, j, scope, pass, lock);
     for (const Change& change : changes) {
       if (progress) progress(done, std::max(total, done + 1));
       ++done;
@@ -615,6 +620,9 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
     if (more == 0 || changes.empty()) break;
     after = changes.back().path;
   }
+  // Every temporary entry was renamed into place or removed (a commit that throws keeps
+  // its record: the next one removes whatever the unwinding could not).
+  lock.finished();
   // The first pass's count includes changes a later pass may no longer find (changes.h).
   if (progress) progress(done, done);
   return result;

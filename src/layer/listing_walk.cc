@@ -9,6 +9,7 @@
 #include "common/unique_fd.h"
 #include "common/user_text.h"
 #include "layer/safe_walk.h"
+#include "policy/reserved_names.h"
 
 namespace agentfense::layer {
 
@@ -24,6 +25,9 @@ void ListingWalk::run(int dir_fd, const std::string& dir_path) {
   where_ = dir_path;
   for (const std::string& name : list_names(dir_fd)) {
     if (budget_.spent()) return;
+    // AgentFense's own temporary entries (a commit's, an upload's staging tree, or what a
+    // crash left of one) are nobody's content: never listed, like in a sandbox.
+    if (policy::is_reserved_name(name)) continue;
     const std::string path = child_path(dir_path, name);
     if (!is_valid_utf8(name)) {
       if (unlisted_.count++ == 0) unlisted_.first = path;

@@ -6,6 +6,9 @@
 // it and what lies below it are left out and counted, for the caller to log once per
 // listing (log_unlisted). One log line per name let a directory of a million such
 // names write a million lines to the server's log at every listing.
+//
+// Names reserved for AgentFense's temporary entries (policy/reserved_names.h) are
+// skipped silently, with what lies below them: they are nobody's content.
 #pragma once
 
 #include <sys/stat.h>

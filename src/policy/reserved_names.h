@@ -15,12 +15,16 @@ namespace agentfense::policy {
 inline constexpr std::string_view kCommitTempPrefix = ".agentfense-commit-";
 inline constexpr std::string_view kStagingPrefix = ".af-staging-";
 
+// True when the single directory entry `name` starts with a reserved prefix.
+inline bool is_reserved_name(std::string_view name) {
+  return name.starts_with(kCommitTempPrefix) || name.starts_with(kStagingPrefix);
+}
+
 // True when a component of normalized absolute `path` starts with a reserved prefix.
 inline bool names_reserved_entry(std::string_view path) {
   for (std::size_t at = path.find("/."); at != std::string_view::npos;
        at = path.find("/.", at + 1)) {
-    const std::string_view name = path.substr(at + 1);
-    if (name.starts_with(kCommitTempPrefix) || name.starts_with(kStagingPrefix)) return true;
+    if (is_reserved_name(path.substr(at + 1))) return true;
   }
   return false;
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/unique_fd.h"
 #include "common/user_text.h"
+#include "layer/commit_lock.h"
 #include "layer/safe_walk.h"
 #include "store/ids.h"
 #include "store/page_token.h"
@@ -76,6 +77,27 @@ CodebaseStore::CodebaseStore(Database& db, std::string codebase_path, UploadLimi
       // Never fatal: a tree that cannot be removed must not keep the server from starting.
       log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
     }
+  }
+  remove_crash_leftovers();
+}
+
+void CodebaseStore::remove_crash_leftovers() {
+  std::vector<std::string> dirs;
+  {
+    auto guard = db_.lock();
+    Statement query(db_, "SELECT id, imported_from FROM codebases");
+    while (query.step()) {
+      const std::string imported_from = query.column_text(1);
+      dirs.push_back(imported_from.empty() ? codebase_path_ + "/" + query.column_text(0)
+                                           : imported_from);
+    }
+  }
+  for (const std::string& dir : dirs) {
+    const UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) continue;  // an imported directory gone meanwhile: its requests say so
+    // Only directories a dead commit recorded are looked at, and only when no commit to
+    // that codebase is running (an fs process may outlive a crashed server).
+    layer::CommitLock::sweep_leftovers(root.get());
   }
 }
 

@@ -35,6 +35,8 @@ v1::FileInfo file_info(const std::string& path, const struct stat& st) {
 void CodebaseStore::download(const std::string& codebase_id, const std::string& file_path,
                              const Emit<std::string>& emit) {
   const CodebasePath path = parse_codebase_path(file_path, false);
+  // A temporary entry (or a crash's leftover of one) is not the codebase's content.
+  refuse_reserved_names(path);
   UniqueFd root = open_root_dir(files_dir(codebase_id));
   // O_NONBLOCK: opening a fifo someone placed in the codebase must not hang the server
   // (it is then refused as not a regular file); regular-file reads ignore the flag.
@@ -57,6 +59,7 @@ void CodebaseStore::download(const std::string& codebase_id, const std::string& 
 v1::ListFilesResponse CodebaseStore::list_files(const std::string& codebase_id,
                                                 const std::string& path, bool recursive) {
   const CodebasePath dir = parse_codebase_path(path, true);
+  refuse_reserved_names(dir);
   UniqueFd root = open_root_dir(files_dir(codebase_id));
   UniqueFd dir_fd = open_dir_in_codebase(root.get(), dir, false);
   v1::ListFilesResponse out;

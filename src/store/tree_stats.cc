@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 
+#include <cerrno>
 #include <optional>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
 #include "layer/safe_walk.h"
 #include "layer/tree_bytes.h"
+#include "policy/reserved_names.h"
 
 namespace agentfense::store {
 
@@ -30,8 +32,23 @@ TreeStats tree_stats_at(int dir_fd, const std::string& name) {
 
 TreeStats tree_stats_inside(int dir_fd) {
   TreeStats total;
-  layer::for_each_entry_below(dir_fd,
-                              [&total](const struct stat& st) { total += entry_stats(st); });
+  for (const std::string& name : layer::list_names(dir_fd)) {
+    // AgentFense's own temporary entries (a commit's or an upload's, or what a crash
+    // left of one) are not the codebase's: neither counted nor charged.
+    if (policy::is_reserved_name(name)) continue;
+    const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
+    if (!st) continue;  // gone meanwhile
+    total += entry_stats(*st);
+    if (!S_ISDIR(st->st_mode)) continue;
+    const UniqueFd child(
+        ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) {
+      // Removed or replaced since it was listed (a commit may be running meanwhile).
+      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;
+      throw SystemError("open " + name, errno);
+    }
+    total += tree_stats_inside(child.get());
+  }
   return total;
 }
 

@@ -1,7 +1,8 @@
 // Size accounting for a codebase: file_count counts regular files and symlinks, size sums
 // regular files' bytes (both as the API reports them), and charged is what the limits
 // count: size plus a block per directory and symlink (layer/tree_bytes.h). Symlinks are
-// never followed.
+// never followed. Entries with names reserved for AgentFense's temporary files
+// (policy/reserved_names.h) are skipped by tree_stats_inside.
 #pragma once
 
 #include <sys/stat.h>

@@ -1,0 +1,120 @@
+"""What a process killed midway leaves inside a codebase. A commit builds each file under
+a temporary `.agentfense-commit-*` name beside its target, and an upload into an imported
+directory on another filesystem stages its tree in `.af-staging-*` at that directory's
+root. Attack sweep K: an fs process killed mid-commit, or a server killed mid-upload,
+left these for good (no sandbox sees them, so nothing ever removed them), and the
+codebase API listed, served and charged them."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+
+import grpc
+import pytest
+
+from conftest import make_codebase, make_sandbox, run
+from server_harness import cb, common, reason_of, rule, sb, serving
+from test_stop_restart import fs_processes, wait_for
+
+COMMIT_TEMP = ".agentfense-commit-"
+FILES = 3000
+
+
+@pytest.fixture(scope="module")
+def import_root():
+    # On another filesystem than the data directory (/tmp): uploads stage in the
+    # imported directory itself only then.
+    root = tempfile.mkdtemp(prefix="af-leftovers-import-", dir="/dev/shm")
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def srv(import_root):
+    yield from serving("af-leftovers-", config=f"storage:\n  import_roots: [{import_root}]\n")
+
+
+def temps_on_disk(root: str) -> list[str]:
+    return [os.path.join(d, n) for d, dirs, files in os.walk(root)
+            for n in dirs + files if n.startswith(COMMIT_TEMP)]
+
+
+def listed(srv, codebase_id: str) -> list[str]:
+    reply = srv.codebases.ListFiles(cb.ListFilesRequest(codebase_id=codebase_id, recursive=True))
+    return [f.path for f in reply.files]
+
+
+def kill_fs_mid_commit(srv, codebase_id: str, sandbox_id: str) -> list[str]:
+    """Commits FILES new files and kills the sandbox's fs process while the commit has
+    temporary entries in the codebase; returns those left on disk."""
+    [fs_pid] = fs_processes(srv, sandbox_id)
+    base = os.path.join(srv.data_dir, "codebases", codebase_id)
+    done = threading.Event()
+
+    def commit():
+        try:
+            srv.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+        except grpc.RpcError:
+            pass  # the fs process died under it: expected
+        done.set()
+
+    threading.Thread(target=commit, daemon=True).start()
+    wait_for(lambda: done.is_set() or temps_on_disk(base), seconds=60)
+    os.kill(fs_pid, 9)
+    assert done.wait(60)
+    left = temps_on_disk(base)
+    assert left, "the kill came too late to leave a temporary entry (nothing tested)"
+    return left
+
+
+def make_files_sandbox(srv) -> tuple[str, str]:
+    codebase_id = make_codebase(srv, files={"a.txt": b"1\n"})
+    sandbox_id = make_sandbox(srv, codebase_id, rules=[rule("**", "write")],
+                              sync_mode=common.SYNC_MODE_MANUAL)
+    run(srv, sandbox_id, f"mkdir d && for i in $(seq {FILES}); do echo $i > d/f$i; done")
+    return codebase_id, sandbox_id
+
+
+def counts(srv, codebase_id: str) -> tuple[int, int]:
+    got = srv.codebases.GetCodebase(cb.GetCodebaseRequest(codebase_id=codebase_id))
+    return got.file_count, got.size
+
+
+def expected_size() -> int:
+    return 2 + sum(len(f"{i}\n") for i in range(1, FILES + 1))
+
+
+def test_a_commit_removes_what_a_killed_commit_left(srv):
+    codebase_id, sandbox_id = make_files_sandbox(srv)
+    try:
+        left = kill_fs_mid_commit(srv, codebase_id, sandbox_id)
+        # Until they are removed, the codebase API neither lists nor serves them.
+        assert not [p for p in listed(srv, codebase_id) if COMMIT_TEMP in p]
+        with pytest.raises(grpc.RpcError) as e:
+            srv.codebases.DownloadFile(cb.DownloadFileRequest(
+                codebase_id=codebase_id, file_path="/d/" + os.path.basename(left[0]))).next()
+        assert reason_of(e.value) == "INVALID_PATH" and "reserved" in e.value.details()
+        srv.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id))
+        srv.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+        srv.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+        assert temps_on_disk(os.path.join(srv.data_dir, "codebases", codebase_id)) == []
+        # Recounted in the background after a commit (stats_refresher.h).
+        wait_for(lambda: counts(srv, codebase_id) == (FILES + 1, expected_size()))
+    finally:
+        srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_a_server_start_removes_what_a_killed_commit_left(srv):
+    codebase_id, sandbox_id = make_files_sandbox(srv)
+    kill_fs_mid_commit(srv, codebase_id, sandbox_id)
+    srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+    srv.stop()
+    srv.start()
+    assert temps_on_disk(os.path.join(srv.data_dir, "codebases", codebase_id)) == []
+    assert not [p for p in listed(srv, codebase_id) if COMMIT_TEMP in p]
