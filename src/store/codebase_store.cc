@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 #include "common/api_error.h"
 #include "common/errors.h"
@@ -20,6 +21,7 @@
 #include "store/ids.h"
 #include "store/page_token.h"
 #include "store/safe_path.h"
+#include "store/staging.h"
 #include "store/timestamps.h"
 
 namespace agentfense::store {
@@ -82,22 +84,27 @@ CodebaseStore::CodebaseStore(Database& db, std::string codebase_path, UploadLimi
 }
 
 void CodebaseStore::remove_crash_leftovers() {
-  std::vector<std::string> dirs;
+  std::vector<std::pair<std::string, bool>> dirs;  // files directory, imported
   {
     auto guard = db_.lock();
     Statement query(db_, "SELECT id, imported_from FROM codebases");
     while (query.step()) {
       const std::string imported_from = query.column_text(1);
-      dirs.push_back(imported_from.empty() ? codebase_path_ + "/" + query.column_text(0)
-                                           : imported_from);
+      if (imported_from.empty())
+        dirs.emplace_back(codebase_path_ + "/" + query.column_text(0), false);
+      else
+        dirs.emplace_back(imported_from, true);
     }
   }
-  for (const std::string& dir : dirs) {
+  for (const auto& [dir, imported] : dirs) {
     const UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) continue;  // an imported directory gone meanwhile: its requests say so
     // Only directories a dead commit recorded are looked at, and only when no commit to
     // that codebase is running (an fs process may outlive a crashed server).
     layer::CommitLock::sweep_leftovers(root.get());
+    // An upload into an imported directory on another filesystem stages at its root,
+    // in the user's own tree (staging.h); the data directory's .staging is emptied above.
+    if (imported) remove_staging_leftovers(root.get());
   }
 }
 

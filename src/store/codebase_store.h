@@ -104,7 +104,8 @@ class CodebaseStore {
   // DeleteCodebase's files leave the codebase (into the staging area) before its row.
   void move_to_staging(const std::string& id);
   void move_back_from_staging(const std::string& id);
-  // At start-up: what commits killed midway left inside the codebases (commit_lock.h).
+  // At start-up: what commits and uploads killed midway left inside the codebases
+  // (commit_lock.h, staging.h).
   void remove_crash_leftovers();
   v1::Codebase insert(const std::string& name, const std::string& owner_id,
                       const std::string& imported_from, const TreeStats& stats);

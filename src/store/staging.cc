@@ -1,11 +1,14 @@
 #include "store/staging.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 
 #include "common/errors.h"
+#include "common/log.h"
+#include "common/user_text.h"
 #include "layer/safe_walk.h"
 #include "policy/reserved_names.h"
 #include "store/ids.h"
@@ -14,6 +17,21 @@ namespace agentfense::store {
 namespace {
 
 constexpr int kDirFlags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+constexpr int kReadDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+constexpr std::string_view kStageIdPrefix = "stage_";
+
+// Exactly the name StagingDir gives (".af-staging-stage_" and new_id's 16 lowercase hex
+// digits): the sweep removes only what can be ours, in a directory that is the user's.
+bool is_staging_name(std::string_view name) {
+  if (!name.starts_with(policy::kStagingPrefix)) return false;
+  name.remove_prefix(policy::kStagingPrefix.size());
+  if (!name.starts_with(kStageIdPrefix)) return false;
+  name.remove_prefix(kStageIdPrefix.size());
+  if (name.size() != 16) return false;
+  for (const char c : name)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
 
 dev_t device_of(int fd, const std::string& what) {
   struct stat st {};
@@ -36,20 +54,41 @@ StagingDir::StagingDir(const std::string& codebase_path, const std::string& file
   } else {
     parent_ = std::move(files_fd);
     // Inside the served tree: the name is reserved, no sandbox sees it (reserved_names.h).
-    name_ = std::string(policy::kStagingPrefix) + new_id("stage_");
+    name_ = std::string(policy::kStagingPrefix) + new_id(kStageIdPrefix);
   }
   check_syscall(::mkdirat(parent_.get(), name_.c_str(), 0700), "mkdir staging " + name_);
   dir_ = UniqueFd(
       check_syscall(::openat(parent_.get(), name_.c_str(), kDirFlags), "open staging " + name_));
+  held_ = UniqueFd(check_syscall(::openat(parent_.get(), name_.c_str(), kReadDirFlags),
+                                 "open staging " + name_));
+  check_syscall(::flock(held_.get(), LOCK_EX), "lock staging " + name_);
 }
 
 StagingDir::~StagingDir() {
   dir_.reset();
+  // Still held while it is removed: a sweep finding it now must not race the removal.
   try {
     layer::remove_tree_at(parent_.get(), name_);
   } catch (const std::exception&) {
     // Best effort: a destructor must not throw, and a leftover staging dir only wastes
     // space (it is never mounted or listed).
+  }
+}
+
+void remove_staging_leftovers(int root_fd) {
+  try {
+    for (const std::string& name : layer::list_names(root_fd)) {
+      if (!is_staging_name(name)) continue;
+      const UniqueFd held(::openat(root_fd, name.c_str(), kReadDirFlags));
+      if (!held) continue;  // gone, or not a directory: not one of ours
+      // Held: an upload of another server on the same imported directory is using it.
+      if (::flock(held.get(), LOCK_EX | LOCK_NB) != 0) continue;
+      layer::remove_tree_at(root_fd, name);
+      log::info("store.staging_leftover_removed", {{"name", escape_user_text(name)}});
+    }
+  } catch (const SystemError& error) {
+    // Never fatal: a tree that cannot be removed must not keep the server from starting.
+    log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
   }
 }
 

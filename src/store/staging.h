@@ -3,7 +3,8 @@
 // <codebase_path>/.staging/ (never mounted by a sandbox); only when the codebase is on
 // another filesystem (an imported directory) does it fall back to a hidden
 // ".af-staging-<id>" directory inside the codebase itself. Whatever is left in it is
-// removed, without following symlinks, when the StagingDir is destroyed.
+// removed, without following symlinks, when the StagingDir is destroyed. While in use it
+// holds a flock on the directory, so that a start-up sweep of another process leaves it.
 #pragma once
 
 #include <string>
@@ -26,6 +27,12 @@ class StagingDir {
   UniqueFd parent_;
   std::string name_;
   UniqueFd dir_;
+  UniqueFd held_;  // read fd of the directory holding its flock
 };
+
+// At start-up: removes the ".af-staging-<id>" directories that uploads of a killed server
+// left at the root of the imported directory `root_fd` (the user's own tree), except
+// one another process still uses. Best effort: failures are logged.
+void remove_staging_leftovers(int root_fd);
 
 }  // namespace agentfense::store

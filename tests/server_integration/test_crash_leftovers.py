@@ -17,6 +17,7 @@ import time
 
 import grpc
 import pytest
+import requests
 
 from conftest import make_codebase, make_sandbox, run
 from server_harness import cb, common, reason_of, rule, sb, serving
@@ -118,3 +119,54 @@ def test_a_server_start_removes_what_a_killed_commit_left(srv):
     srv.start()
     assert temps_on_disk(os.path.join(srv.data_dir, "codebases", codebase_id)) == []
     assert not [p for p in listed(srv, codebase_id) if COMMIT_TEMP in p]
+
+
+def slow_tar():
+    """A tar of 3,000 files, sent slowly enough to kill the server in the middle."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for i in range(3000):
+            info = tarfile.TarInfo(f"gen/f{i}")
+            info.size = 1000
+            tar.addfile(info, io.BytesIO(b"x" * 1000))
+    raw = buf.getvalue()
+    for i in range(0, len(raw), 65536):
+        yield raw[i:i + 65536]
+        time.sleep(0.05)
+
+
+def test_a_server_start_removes_staging_a_killed_upload_left_in_an_imported_directory(
+        srv, import_root):
+    project = tempfile.mkdtemp(dir=import_root)
+    os.makedirs(os.path.join(project, "src"))
+    open(os.path.join(project, "src", "a.txt"), "w").write("A")
+    # A user's own entry with the prefix but not AgentFense's exact name stays.
+    open(os.path.join(project, ".af-staging-notes"), "w").write("mine")
+    codebase_id = srv.codebases.ImportDirectory(cb.ImportDirectoryRequest(
+        name="imp", path=project)).id
+
+    def staging():
+        return [n for n in os.listdir(project) if n.startswith(".af-staging-stage_")]
+
+    def upload():
+        http = requests.Session()
+        http.trust_env = False
+        try:  # REST: its entries reach the staging directory as they arrive
+            http.post(f"{srv.http}/v1/codebases/{codebase_id}/archive", data=slow_tar(),
+                      timeout=60)
+        except requests.RequestException:
+            pass  # the server was killed under it: expected
+
+    thread = threading.Thread(target=upload, daemon=True)
+    thread.start()
+    wait_for(staging)
+    srv.kill()
+    thread.join(60)
+    try:
+        assert staging(), "the kill came too late to leave a staging directory (nothing tested)"
+    finally:
+        srv.start()
+    assert staging() == []
+    assert sorted(os.listdir(project)) == [".af-staging-notes", "src"]
+    assert listed(srv, codebase_id) == ["/src", "/src/a.txt"]
+    srv.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=codebase_id))
