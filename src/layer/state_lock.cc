@@ -9,21 +9,12 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/pid_lock.h"
 
 namespace agentfense::layer {
 namespace {
 
 constexpr char kLockName[] = "lock";
-
-// The pid the holder wrote, for the message ("" when unreadable or not written yet).
-std::string holder_of(int fd) {
-  char buffer[32] = {};
-  const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
-  if (n <= 0) return "";
-  std::string pid(buffer, static_cast<size_t>(n));
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-  return pid;
-}
 
 }  // namespace
 
@@ -38,7 +29,7 @@ std::optional<pid_t> StateLock::holder(const std::string& state_dir) {
   // dropped with the fd at once.
   if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;
   if (errno != EWOULDBLOCK) check_syscall(-1, "lock " + path);
-  const std::string pid = holder_of(fd.get());
+  const std::string pid = recorded_pid(fd.get());
   try {
     return static_cast<pid_t>(std::stol(pid));
   } catch (const std::exception&) {
@@ -55,17 +46,13 @@ StateLock StateLock::acquire(const std::string& state_dir) {
   UniqueFd fd(
       check_syscall(::openat(dir.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600),
                     "open " + state_dir + "/" + kLockName));
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
-    if (errno != EWOULDBLOCK) check_syscall(-1, "lock " + state_dir + "/" + kLockName);
-    const std::string holder = holder_of(fd.get());
+  std::string holder;
+  if (!lock_recording_pid(fd.get(), state_dir + "/" + kLockName, &holder)) {
     throw SystemError("state directory " + state_dir + " is in use by another fs process" +
                           (holder.empty() ? "" : " (pid " + holder + ")") +
                           "; refusing to serve one write layer twice",
                       EBUSY);
   }
-  // Only informative (the lock is what counts): a failure here changes nothing.
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) == 0) (void)!::pwrite(fd.get(), pid.data(), pid.size(), 0);
   return StateLock(std::move(fd));
 }
 
