@@ -171,8 +171,10 @@ void empty_dir(int dir_fd) {
   for (const std::string& name : list_names(dir_fd)) remove_tree_at(dir_fd, name);
 }
 
-void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit) {
+void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit,
+                          const std::function<bool(const std::string&)>& skip) {
   for (const std::string& name : list_names(dir_fd)) {
+    if (skip && skip(name)) continue;
     const std::optional<struct stat> st = stat_at(dir_fd, name);
     if (!st) continue;  // gone meanwhile
     visit(*st);
@@ -184,7 +186,7 @@ void for_each_entry_below(int dir_fd, const std::function<void(const struct stat
       if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;
       throw SystemError("open " + name, errno);
     }
-    for_each_entry_below(child.get(), visit);
+    for_each_entry_below(child.get(), visit, skip);
   }
 }
 

@@ -88,7 +88,9 @@ std::vector<std::string> list_names(int dir_fd);
 // included (before their contents), descending into directories (never through a
 // symlink). One fd per level. An entry removed or replaced while the walk runs is
 // skipped, not an error.
-void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit);
+// With `skip`, an entry whose name it accepts is not visited, nor anything below it.
+void for_each_entry_below(int dir_fd, const std::function<void(const struct stat&)>& visit,
+                          const std::function<bool(const std::string&)>& skip = {});
 
 // Removes `name` in `dir_fd`; directories recursively, symlinks as links (never followed).
 void remove_tree_at(int dir_fd, const std::string& name);

@@ -32,23 +32,11 @@ TreeStats tree_stats_at(int dir_fd, const std::string& name) {
 
 TreeStats tree_stats_inside(int dir_fd) {
   TreeStats total;
-  for (const std::string& name : layer::list_names(dir_fd)) {
-    // AgentFense's own temporary entries (a commit's or an upload's, or what a crash
-    // left of one) are not the codebase's: neither counted nor charged.
-    if (policy::is_reserved_name(name)) continue;
-    const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
-    if (!st) continue;  // gone meanwhile
-    total += entry_stats(*st);
-    if (!S_ISDIR(st->st_mode)) continue;
-    const UniqueFd child(
-        ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!child) {
-      // Removed or replaced since it was listed (a commit may be running meanwhile).
-      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) continue;
-      throw SystemError("open " + name, errno);
-    }
-    total += tree_stats_inside(child.get());
-  }
+  // AgentFense's own temporary entries (a commit's or an upload's, or what a crash left of
+  // one) are not the codebase's: neither counted nor charged.
+  layer::for_each_entry_below(
+      dir_fd, [&total](const struct stat& st) { total += entry_stats(st); },
+      [](const std::string& name) { return policy::is_reserved_name(name); });
   return total;
 }
 
