@@ -6,6 +6,7 @@ and headers must now arrive within 10 s (rest_connection.h)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -48,6 +49,39 @@ def closed_after(sock: socket.socket, trickle: bytes, every: float, limit: float
     return limit
 
 
+@contextlib.contextmanager
+def trickling(port: int, count: int, opening: bytes, byte: bytes, every: float = 2.0):
+    """`count` connections that sent `opening`, each sent `byte` every `every` seconds
+    while the block runs; all closed after it."""
+    slow = []
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.is_set():
+            for sock in slow:
+                try:
+                    sock.send(byte)
+                except OSError:
+                    pass
+            stop.wait(every)
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    try:
+        for _ in range(count):
+            sock = connect(port)
+            sock.sendall(opening)
+            slow.append(sock)
+        sender.start()
+        time.sleep(1)
+        yield
+    finally:
+        stop.set()
+        if sender.is_alive():
+            sender.join()
+        for sock in slow:
+            sock.close()
+
+
 def connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=10)
 
@@ -81,37 +115,14 @@ def test_slow_clients_past_every_worker_do_not_stop_others(server):
     # More slow connections than workers and queue together (128 + 512). Each keeps
     # sending within httplib's 5 s per-read timeout, so only a deadline on the whole head
     # frees its worker.
-    slow = []
-    try:
-        for _ in range(700):
-            sock = connect(server.http_port)
-            sock.sendall(b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\n")
-            slow.append(sock)
-        stop = threading.Event()
-
-        def trickle():
-            while not stop.is_set():
-                for sock in slow:
-                    try:
-                        sock.send(b"X")
-                    except OSError:
-                        pass
-                stop.wait(2.0)
-
-        sender = threading.Thread(target=trickle, daemon=True)
-        sender.start()
-        time.sleep(1)
+    with trickling(server.http_port, 700, b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\n",
+                   b"X"):
         started = time.monotonic()
         r = requests.get(f"{server.http}/v1/codebases", timeout=60)
         took = time.monotonic() - started
-        stop.set()
-        sender.join()
-        assert r.status_code == 200, r.text
-        # Served once the slow heads' deadline freed the workers (not after 60 s).
-        assert took <= 2 * HEAD_DEADLINE + SLACK, took
-    finally:
-        for sock in slow:
-            sock.close()
+    assert r.status_code == 200, r.text
+    # Served once the slow heads' deadline freed the workers (not after 60 s).
+    assert took <= 2 * HEAD_DEADLINE + SLACK, took
 
 
 def test_normal_keep_alive_clients_are_served_as_before(server):
@@ -205,36 +216,13 @@ def test_unauthenticated_slow_bodies_past_every_worker_do_not_stop_others(keyed_
     128 workers and 512 queued) stopped REST for every tenant: a refused body was read up
     to 1 MiB with no deadline. Each now frees its worker within a second."""
     srv, key = keyed_server
-    slow = []
-    stop = threading.Event()
-    try:
-        for _ in range(700):
-            sock = connect(srv.http_port)
-            sock.sendall(UNAUTHENTICATED_UPLOAD)
-            slow.append(sock)
-
-        def trickle():
-            while not stop.is_set():
-                for sock in slow:
-                    try:
-                        sock.send(b" ")
-                    except OSError:
-                        pass
-                stop.wait(2.0)
-
-        sender = threading.Thread(target=trickle, daemon=True)
-        sender.start()
-        time.sleep(1)
+    with trickling(srv.http_port, 700, UNAUTHENTICATED_UPLOAD, b" "):
         started = time.monotonic()
         r = requests.get(f"{srv.http}/v1/codebases", headers={"Authorization": f"Bearer {key}"},
                          timeout=60)
         took = time.monotonic() - started
-        assert r.status_code == 200, r.text
-        assert took <= HEAD_DEADLINE + SLACK, took
-    finally:
-        stop.set()
-        for sock in slow:
-            sock.close()
+    assert r.status_code == 200, r.text
+    assert took <= HEAD_DEADLINE + SLACK, took
 
 
 @pytest.fixture(scope="module")
