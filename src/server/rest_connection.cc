@@ -166,8 +166,11 @@ class DeadlineStream final : public httplib::Stream {
   // A read of a head failed (its deadline passed, or the client went away): httplib
   // answers 400 and would wait for another request on the connection; there is none.
   // Nor after a body cut short: the rest of it would be read as the next head.
-  bool read_failed() const { return head_failed_ || body_failed_; }
+  bool read_failed() const { return head_failed_ || body_failed_ || close_after_; }
   bool body_too_slow() const { return body_too_slow_; }
+  bool body_read_failed() const { return body_failed_; }
+  // What is left of this request's body (if any) is not read: the connection ends with it.
+  void close_after() { close_after_ = true; }
 
   bool has_buffered() const { return buffered_ < filled_; }
   bool is_readable() const override {
@@ -204,7 +207,8 @@ class DeadlineStream final : public httplib::Stream {
 
  private:
   ssize_t checked(ssize_t n) {
-    if (n < 0) (head_until_ ? head_failed_ : body_failed_) = true;
+    if (n < 0 && head_until_) head_failed_ = true;
+    if (n <= 0 && !head_until_) body_failed_ = true;  // an error, the deadline, or the end
     if (n < 0 && !head_until_ && Clock::now() >= body_until()) body_too_slow_ = true;
     if (n > 0 && !head_until_) body_bytes_ += static_cast<std::size_t>(n);
     return n;
@@ -227,6 +231,7 @@ class DeadlineStream final : public httplib::Stream {
   std::optional<Clock::time_point> head_until_;
   bool head_failed_ = false;
   bool body_failed_ = false;
+  bool close_after_ = false;                   // close_after()
   bool body_too_slow_ = false;                 // body_failed_ because the body's rate ran out
   Clock::time_point body_start_{};             // when the current request's head ended
   std::size_t body_bytes_ = 0;                 // read from the socket since then
@@ -309,8 +314,20 @@ ApiError request_body_incomplete() {
                     "the request body arrived too slowly: after its first 10 s a body must "
                     "arrive at 16 KiB/s on average");
   }
+  if (current_stream != nullptr && !current_stream->body_read_failed()) {
+    // The socket delivered, the framing did not parse (a chunk size that overflows): the
+    // rest would be read as the next request.
+    current_stream->close_after();
+    return ApiError(StatusCode::INVALID_ARGUMENT,
+                    "the request body's framing is malformed (Transfer-Encoding: chunked)",
+                    kReasonInvalidRequest);
+  }
   return ApiError(StatusCode::CANCELLED,
                   "client disconnected before the request body was complete");
+}
+
+void close_connection_after_request() {
+  if (current_stream != nullptr) current_stream->close_after();
 }
 
 bool PlainRestServer::process_and_close_socket(socket_t sock) {

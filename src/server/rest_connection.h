@@ -42,8 +42,13 @@ struct ConnectionTimeouts {
 void limit_request_body_wait(std::chrono::milliseconds wait);
 
 // What a route answers when the request's body ended early: DEADLINE_EXCEEDED when its
-// rate ran out, else CANCELLED (the client went away).
+// rate ran out, INVALID_ARGUMENT when its framing did not parse (the connection then
+// closes), else CANCELLED (the client went away).
 ApiError request_body_incomplete();
+
+// From a route: the connection ends after this request's answer, whatever is left of its
+// body unread (a body whose framing cannot be trusted).
+void close_connection_after_request();
 
 // httplib's server with its connections served as above (plain HTTP).
 class PlainRestServer final : public httplib::Server {

@@ -46,6 +46,13 @@ std::unique_ptr<httplib::Server> MakeServer(const std::shared_ptr<TlsCertificate
   return server;
 }
 
+// Decimal digits only, at most 2^62 (httplib reads the header with strtoull, which takes
+// "-1" as 2^64 - 1).
+bool IsByteCount(const std::string& text) {
+  if (text.empty() || text.size() > 18) return false;
+  return text.find_first_not_of("0123456789") == std::string::npos;
+}
+
 }  // namespace
 
 // Concurrent REST requests served, and accepted connections waiting for one of them
@@ -139,57 +146,70 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
   });
   // Streaming routes accept any size; buffered ones enforce their own cap.
   http.set_payload_max_length(std::numeric_limits<size_t>::max());
-  http.set_pre_routing_handler(
-      [&router, gate = security.gate, browsers = std::move(security.browsers)](
-          const httplib::Request& request, httplib::Response& response) {
-        request_started = std::chrono::steady_clock::now();
-        // First of all: nothing a web page sends is read further (rest_browser_guard.h).
-        if (const std::optional<std::string> refusal = refusal_for_browser(
-                browsers, request.get_header_value("Host"), request.get_header_value("Origin"),
-                request.get_header_value("Sec-Fetch-Site"))) {
-          SetErrorResponse(response,
-                           {StatusCode::PERMISSION_DENIED, *refusal, kReasonPermissionDenied});
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        // A page of a listed origin may read the answers (CORS), and its browser's
-        // preflight is answered here.
-        if (const std::string origin = request.get_header_value("Origin"); !origin.empty()) {
-          response.set_header("Access-Control-Allow-Origin", origin);
-          response.set_header("Vary", "Origin");
-          if (request.method == "OPTIONS" && request.has_header("Access-Control-Request-Method")) {
-            response.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
-            response.set_header("Access-Control-Allow-Headers", "authorization, content-type");
-            response.set_header("Access-Control-Max-Age", "600");
-            response.status = 204;
-            return httplib::Server::HandlerResponse::Handled;
-          }
-        }
-        // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
-        // a body): an unauthenticated one is refused here, before anything is read. The
-        // others stream their body to the handler, where Dispatch refuses them and reads at
-        // most a little of it, so the refusal still reaches a client that is sending.
-        const bool streams_body = request.method == "POST" || request.method == "PUT" ||
-                                  request.method == "PATCH" || request.method == "DELETE";
-        if (gate != nullptr && !streams_body) {
-          try {
-            (void)gate->authenticate(PresentedBy(request));
-          } catch (const ApiError&) {
-            router.Dispatch(request, response, FromBufferedBody(request));
-            return httplib::Server::HandlerResponse::Handled;
-          }
-        }
-        // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
-        // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
-        // what `curl -X POST .../start` sends. Route it here, before httplib reads.
-        const bool may_have_body =
-            request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
-        if (may_have_body && !request.has_header("Content-Length") &&
-            !request.has_header("Transfer-Encoding")) {
-          router.Dispatch(request, response, FromBufferedBody(request));
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
+  http.set_pre_routing_handler([&router, gate = security.gate,
+                                browsers = std::move(security.browsers)](
+                                   const httplib::Request& request, httplib::Response& response) {
+    request_started = std::chrono::steady_clock::now();
+    // First of all: nothing a web page sends is read further (rest_browser_guard.h).
+    if (const std::optional<std::string> refusal = refusal_for_browser(
+            browsers, request.get_header_value("Host"), request.get_header_value("Origin"),
+            request.get_header_value("Sec-Fetch-Site"))) {
+      SetErrorResponse(response,
+                       {StatusCode::PERMISSION_DENIED, *refusal, kReasonPermissionDenied});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A page of a listed origin may read the answers (CORS), and its browser's
+    // preflight is answered here.
+    if (const std::string origin = request.get_header_value("Origin"); !origin.empty()) {
+      response.set_header("Access-Control-Allow-Origin", origin);
+      response.set_header("Vary", "Origin");
+      if (request.method == "OPTIONS" && request.has_header("Access-Control-Request-Method")) {
+        response.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+        response.set_header("Access-Control-Allow-Headers", "authorization, content-type");
+        response.set_header("Access-Control-Max-Age", "600");
+        response.status = 204;
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    // Methods whose bodies httplib would buffer whole before any handler runs (a GET with
+    // a body): an unauthenticated one is refused here, before anything is read. The
+    // others stream their body to the handler, where Dispatch refuses them and reads at
+    // most a little of it, so the refusal still reaches a client that is sending.
+    const bool streams_body = request.method == "POST" || request.method == "PUT" ||
+                              request.method == "PATCH" || request.method == "DELETE";
+    if (gate != nullptr && !streams_body) {
+      try {
+        (void)gate->authenticate(PresentedBy(request));
+      } catch (const ApiError&) {
+        router.Dispatch(request, response, FromBufferedBody(request));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    // A Content-Length that is not a byte count (-1, 2^63) was read as a huge one, and
+    // the request waited for a body that never comes: refused at once, and the
+    // connection closed (its framing cannot be trusted).
+    if (request.has_header("Content-Length") &&
+        !IsByteCount(request.get_header_value("Content-Length"))) {
+      close_connection_after_request();
+      SetErrorResponse(response, {StatusCode::INVALID_ARGUMENT,
+                                  "Content-Length '" +
+                                      escape_user_text(request.get_header_value("Content-Length")) +
+                                      "' is not a byte count",
+                                  kReasonInvalidRequest});
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+    // 6.3), but httplib 0.11 would wait for one until the connection closes - which is
+    // what `curl -X POST .../start` sends. Route it here, before httplib reads.
+    const bool may_have_body =
+        request.method == "POST" || request.method == "PUT" || request.method == "PATCH";
+    if (may_have_body && !request.has_header("Content-Length") &&
+        !request.has_header("Transfer-Encoding")) {
+      router.Dispatch(request, response, FromBufferedBody(request));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   http.set_logger(
       [impl = impl_.get()](const httplib::Request& request, const httplib::Response& response) {
         if (!impl->access_log) return;

@@ -14,7 +14,9 @@ import base64
 import io
 import json
 import os
+import socket
 import tarfile
+import time
 from pathlib import Path
 
 import grpc
@@ -391,6 +393,38 @@ def test_a_memory_limit_too_small_for_a_shell_is_refused_and_16_mib_works(server
         assert done.stdout == "small\n" and done.exit_code == 0, done
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=created.id))
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[bytes, float]:
+    """Sends `request` on a fresh connection; everything answered until the server closes
+    it (or 15 s pass), and how long that took."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(request)
+        started, answer = time.monotonic(), b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except socket.timeout:
+            pass
+        return answer, time.monotonic() - started
+
+
+@pytest.mark.parametrize("framing,needle", [
+    (b"Content-Length: -1\r\n\r\n{}", b"Content-Length '-1' is not a byte count"),
+    (b"Content-Length: 9223372036854775808\r\n\r\n{}", b"is not a byte count"),
+    (b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n",
+     b"framing is malformed"),
+], ids=["length-minus-one", "length-2^63", "chunk-size-overflow"])
+def test_malformed_body_framing_is_refused_at_once_and_ends_the_connection(server, framing,
+                                                                          needle):
+    """Attack sweep K: these waited 5-10 s for a body that never came and were answered
+    499 "client disconnected", and after a bad chunk the connection was kept, the rest of
+    the body read as three more requests."""
+    answer, took = raw_exchange(server.http_port, b"POST /v1/codebases HTTP/1.1\r\n"
+                                b"Host: localhost\r\n" + framing)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert needle in answer and answer.count(b"HTTP/1.1 ") == 1, answer
+    assert took < 3, took  # closed by the server, not by the client's timeout
 
 
 def peak_rss_mib(pid: int) -> int:
