@@ -304,9 +304,10 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
             },
         .commit_room_unused = [this, codebase = sandbox.codebase_id()] { stats_.mark(codebase); }};
     std::filesystem::create_directories(plan.mount.state_dir);
-    // An fs process recovery could not end still serving the layer: refused as the
-    // layer calls are (WRITE_LAYER_BUSY naming it), not a start failure with INTERNAL.
-    check_write_layer_free(plan.mount.state_dir);
+    // Not probed for a holder first: taking the state lock here, even for a moment, could
+    // reach a child the server forks meanwhile, and the new fs process then found its own
+    // layer locked (CI: 1 of 150 concurrent starts). A layer held by an fs process that
+    // recovery could not end fails the start (INTERNAL; the log names the holder).
     std::shared_ptr<LiveSandbox> live;
     spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
     {

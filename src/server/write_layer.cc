@@ -45,10 +45,6 @@ layer::StateLock hold_write_layer(const std::string& state_dir) {
 
 }  // namespace
 
-void check_write_layer_free(const std::string& state_dir) {
-  (void)hold_write_layer(state_dir);  // released at once
-}
-
 std::string change_path_from_wire(const std::string& text) {
   try {
     return layer::selection_path_from_wire(text);

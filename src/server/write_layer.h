@@ -28,9 +28,6 @@ v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& stat
                                          const std::vector<std::string>& paths,
                                          const std::string& review_token);
 void offline_discard(const std::string& state_dir);
-// Throws FAILED_PRECONDITION (WRITE_LAYER_BUSY, naming the holder's pid) when a process
-// holds the write layer's state lock, as the offline calls above do.
-void check_write_layer_free(const std::string& state_dir);
 
 // A path naming changes to diff or commit, as the API carries it (common/text_safety.h
 // path_to_wire: a change to a name that is not UTF-8 is listed git-quoted and selected
