@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <memory>
@@ -135,6 +136,17 @@ void ChildProcess::kill() const {
     (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
   } else {
     (void)::kill(pid_, SIGKILL);
+  }
+}
+
+bool exits_by(int pidfd, std::chrono::steady_clock::time_point deadline) {
+  pollfd exited{.fd = pidfd, .events = POLLIN, .revents = 0};
+  while (true) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const int rc = ::poll(&exited, 1, static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    if (rc < 0 && errno == EINTR) continue;  // the deadline stays where it was
+    return rc > 0;
   }
 }
 

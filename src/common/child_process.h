@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 
 #include "common/unique_fd.h"
@@ -17,6 +18,9 @@ struct ChildFailure {
   const char* step = nullptr;
   int error = 0;
 };
+
+// True when the process behind `pidfd` has exited by `deadline` (it is not reaped here).
+bool exits_by(int pidfd, std::chrono::steady_clock::time_point deadline);
 
 class ChildProcess {
  public:

@@ -1,6 +1,5 @@
 #include "server/orphan_fs.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/child_process.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
@@ -49,17 +49,6 @@ bool serves(pid_t pid, const std::string& state_dir) {
   for (std::size_t i = 2; i + 1 < args.size(); ++i)
     if (args[i] == "--state-dir" && args[i + 1] == state_dir) return true;
   return false;
-}
-
-bool gone_within(int pidfd, std::chrono::steady_clock::time_point deadline) {
-  pollfd pfd{pidfd, POLLIN, 0};
-  while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    const int rc = ::poll(&pfd, 1, static_cast<int>(std::max<long>(0, left.count())));
-    if (rc < 0 && errno == EINTR) continue;
-    return rc > 0;
-  }
 }
 
 struct Orphan {
@@ -127,10 +116,10 @@ int end_orphaned_fs(const std::string& sandboxes_dir) {
   int ended = 0;
   for (const Orphan& orphan : orphans) {
     bool killed = false;
-    if (!gone_within(orphan.pidfd.get(), finish_by)) {
+    if (!exits_by(orphan.pidfd.get(), finish_by)) {
       killed = true;
       send_signal(orphan, SIGKILL);
-      if (!gone_within(orphan.pidfd.get(), std::chrono::steady_clock::now() + kKillGrace)) {
+      if (!exits_by(orphan.pidfd.get(), std::chrono::steady_clock::now() + kKillGrace)) {
         log::error("server.orphaned_fs_stuck",
                    {{"state_dir", orphan.state_dir}, {"pid", static_cast<int>(orphan.pid)}});
         continue;

@@ -76,16 +76,6 @@ ChildFailure exec_mount(const char* program, char* const* argv, int ready_fd, pi
   return {"execve agentfense mount", errno};
 }
 
-// True when the process behind `pidfd` exits within `grace` (it is not reaped here).
-bool exits_within(int pidfd, std::chrono::milliseconds grace) {
-  pollfd pfd{pidfd, POLLIN, 0};
-  while (true) {
-    const int rc = ::poll(&pfd, 1, static_cast<int>(grace.count()));
-    if (rc < 0 && errno == EINTR) continue;  // a signal cuts the grace short: acceptable
-    return rc > 0;
-  }
-}
-
 }  // namespace
 
 MountChild::MountChild(const MountChildSpec& spec, std::chrono::milliseconds ready_timeout)
@@ -118,10 +108,11 @@ int MountChild::stop() {
   if (!child_) return 0;
   // ESRCH (already exited) is fine: wait() still reaps it. The pid stays ours until then.
   (void)::kill(child_->pid(), SIGTERM);
-  if (!exits_within(child_->pidfd(), kStopGrace)) {
+  if (!exits_by(child_->pidfd(), std::chrono::steady_clock::now() + kStopGrace)) {
     child_->kill();
     // Stuck on its own mount: detaching it aborts what the process waits for.
-    if (!exits_within(child_->pidfd(), kStopGrace)) detach_mount(mountpoint_);
+    if (!exits_by(child_->pidfd(), std::chrono::steady_clock::now() + kStopGrace))
+      detach_mount(mountpoint_);
   }
   const int status = child_->wait();
   child_.reset();
