@@ -14,6 +14,7 @@ namespace agentfense::policy {
 namespace {
 
 using testing::glob;
+using testing::paired_rules;
 
 std::vector<PathKind> files(std::initializer_list<const char*> paths) {
   std::vector<PathKind> out;
@@ -142,15 +143,6 @@ TEST(ShadowedNone, WalksCanSkipSubtreesWhereNothingCanBeShadowed) {
 // J6: 5,000 none and 5,000 read rules at one priority made 25M (none, granting) pairs,
 // 0.5 GB, rescanned for every directory. The finder now checks each rule at most once
 // per directory and once per rule matching a path.
-std::vector<Rule> paired_rules(int pairs) {
-  std::vector<Rule> rules;
-  for (int i = 0; i < pairs; ++i)
-    rules.push_back(glob("/d" + std::to_string(i) + "/x/y", Level::kNone));
-  for (int i = 0; i < pairs; ++i)
-    rules.push_back(glob("/d" + std::to_string(i) + "/x/y/z", Level::kRead));
-  return rules;
-}
-
 TEST(ShadowedNone, TenThousandRulesCostRuleChecksLinearInTheRules) {
   const Policy policy = Policy::compile(paired_rules(5000));
   ShadowFinder finder(policy);

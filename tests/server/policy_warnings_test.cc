@@ -9,22 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "policy/policy_test_util.h"
 #include "test_support/temp_dir.h"
 
 namespace agentfense::server {
 namespace {
 
 using policy::Level;
-using policy::PatternType;
 using policy::Policy;
 using policy::Rule;
-
-Rule glob(std::string pattern, Level level, int priority = 0) {
-  return Rule{.pattern = std::move(pattern),
-              .level = level,
-              .priority = priority,
-              .type = PatternType::kGlob};
-}
+using policy::testing::glob;
+using policy::testing::paired_rules;
 
 // `dirs` directories a0, a1, ... each holding one file.
 void make_tree(const std::filesystem::path& root, int dirs) {
@@ -33,17 +28,6 @@ void make_tree(const std::filesystem::path& root, int dirs) {
     std::filesystem::create_directory(dir);
     std::ofstream(dir / "f") << "x\n";
   }
-}
-
-// `pairs` none rules and as many read rules at one priority, each none rule outranked
-// by every read rule: 25M pairs for 5,000, none of which reaches below a0, a1, ...
-std::vector<Rule> paired_rules(int pairs = 5000) {
-  std::vector<Rule> rules;
-  for (int i = 0; i < pairs; ++i)
-    rules.push_back(glob("/d" + std::to_string(i) + "/x/y", Level::kNone));
-  for (int i = 0; i < pairs; ++i)
-    rules.push_back(glob("/d" + std::to_string(i) + "/x/y/z", Level::kRead));
-  return rules;
 }
 
 bool says_cut_short(const std::vector<std::string>& warnings) {
@@ -65,7 +49,7 @@ TEST(PolicyWarnings, TenThousandRulesOverATreeFinishWithinTheDefaultBudget) {
   const testing::TempDir tree("af-policy-warnings");
   make_tree(tree.path(), 50);
   // 50 directories cost at most 50 x 10,000 rule checks: within the budget.
-  EXPECT_TRUE(policy_warnings(Policy::compile(paired_rules()), tree.path()).empty());
+  EXPECT_TRUE(policy_warnings(Policy::compile(paired_rules(5000)), tree.path()).empty());
 }
 
 TEST(PolicyWarnings, PastItsRuleCheckBudgetTheWalkStopsAndSaysSo) {
@@ -74,7 +58,7 @@ TEST(PolicyWarnings, PastItsRuleCheckBudgetTheWalkStopsAndSaysSo) {
   // Each directory costs up to 5,000 checks (the none rules, none of which reaches
   // below it): 20,000 checks stop the walk after a few directories.
   const std::vector<std::string> warnings =
-      policy_warnings(Policy::compile(paired_rules()), tree.path(), 20'000);
+      policy_warnings(Policy::compile(paired_rules(5000)), tree.path(), 20'000);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_TRUE(says_cut_short(warnings)) << warnings.back();
 }
