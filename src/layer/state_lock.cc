@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <string>
+#include <thread>
 
 #include "common/errors.h"
 #include "common/pid_lock.h"
@@ -15,6 +16,7 @@ namespace agentfense::layer {
 namespace {
 
 constexpr char kLockName[] = "lock";
+constexpr std::chrono::milliseconds kRetryEvery{10};
 
 }  // namespace
 
@@ -37,7 +39,7 @@ std::optional<pid_t> StateLock::holder(const std::string& state_dir) {
   }
 }
 
-StateLock StateLock::acquire(const std::string& state_dir) {
+StateLock StateLock::acquire(const std::string& state_dir, std::chrono::milliseconds wait) {
   if (::mkdir(state_dir.c_str(), 0700) < 0 && errno != EEXIST) {
     check_syscall(-1, "mkdir " + state_dir);
   }
@@ -46,8 +48,15 @@ StateLock StateLock::acquire(const std::string& state_dir) {
   UniqueFd fd(
       check_syscall(::openat(dir.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600),
                     "open " + state_dir + "/" + kLockName));
+  const auto give_up = std::chrono::steady_clock::now() + wait;
   std::string holder;
-  if (!lock_recording_pid(fd.get(), state_dir + "/" + kLockName, &holder)) {
+  bool locked;
+  // No blocking flock with a timer: polling keeps the wait bounded without signals.
+  while (!(locked = lock_recording_pid(fd.get(), state_dir + "/" + kLockName, &holder)) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(kRetryEvery);
+  }
+  if (!locked) {
     throw SystemError("state directory " + state_dir + " is in use by another fs process" +
                           (holder.empty() ? "" : " (pid " + holder + ")") +
                           "; refusing to serve one write layer twice",
