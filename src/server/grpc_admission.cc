@@ -5,6 +5,7 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "sandbox.pb.h"
@@ -66,12 +67,26 @@ void CheckEntries(grpc_byte_buffer* payload, const MethodDescriptor& method) {
   CheckRepeatedCounts(wire, *method.input_type());
 }
 
+}  // namespace
+
+std::optional<PrincipalShare::Held> TakeShare(PrincipalShare* share, const PrincipalPtr& caller) {
+  if (share == nullptr || !caller || caller == local_principal()) return std::nullopt;
+  return share->take(caller->id);
+}
+
+namespace {
+
 // A unary or server-streaming method: see the header for what happens before the
 // generated handler runs.
 class AdmittingHandler final : public MethodHandler {
  public:
-  AdmittingHandler(MethodHandler& generated, const MethodDescriptor& method, CallGate* gate)
-      : generated_(generated), method_(method), gate_(gate), limit_(GrpcRequestLimit(method)) {}
+  AdmittingHandler(MethodHandler& generated, const MethodDescriptor& method, CallGate* gate,
+                   PrincipalShare* share)
+      : generated_(generated),
+        method_(method),
+        gate_(gate),
+        share_(share),
+        limit_(GrpcRequestLimit(method)) {}
 
   // The request stays serialized until the call is admitted.
   void* Deserialize(grpc_call*, grpc_byte_buffer* request, grpc::Status*, void**) override {
@@ -83,10 +98,12 @@ class AdmittingHandler final : public MethodHandler {
     Payload payload(static_cast<grpc_byte_buffer*>(param.request));
     grpc::Status status = param.status;
     PrincipalPtr caller;
+    std::optional<PrincipalShare::Held> thread;
     void* request = nullptr;
     if (status.ok()) {
       try {
         if (gate_ != nullptr) caller = gate_->admit(PresentedBy(context));
+        if (auto taken = TakeShare(share_, caller)) thread.emplace(std::move(*taken));
         request = Parse(param.call->call(), std::move(payload));
       } catch (...) {
         status = GrpcStatusOf(context, DescribeError(std::current_exception(), method_.name()));
@@ -118,6 +135,7 @@ class AdmittingHandler final : public MethodHandler {
   MethodHandler& generated_;
   const MethodDescriptor& method_;
   CallGate* const gate_;
+  PrincipalShare* const share_;
   const std::size_t limit_;
 };
 
@@ -146,7 +164,8 @@ grpc::Status GrpcStatusOf(grpc::ServerContext& context, const ErrorInfo& error) 
 
 AdmittedService::AdmittedService(
     const google::protobuf::ServiceDescriptor& service,
-    const std::function<grpc::internal::MethodHandler*(int)>& handler_of, CallGate* gate) {
+    const std::function<grpc::internal::MethodHandler*(int)>& handler_of, CallGate* gate,
+    PrincipalShare* share) {
   names_.reserve(static_cast<std::size_t>(service.method_count()));
   for (int i = 0; i < service.method_count(); ++i) {
     const MethodDescriptor& method = *service.method(i);
@@ -155,8 +174,9 @@ AdmittedService::AdmittedService(
     const bool one_request = !method.client_streaming();
     AddMethod(new grpc::internal::RpcServiceMethod(
         names_.back().c_str(), TypeOf(method),
-        one_request ? static_cast<MethodHandler*>(new AdmittingHandler(generated, method, gate))
-                    : new PassThroughHandler(generated)));
+        one_request
+            ? static_cast<MethodHandler*>(new AdmittingHandler(generated, method, gate, share))
+            : new PassThroughHandler(generated)));
   }
 }
 

@@ -7,7 +7,9 @@
 // methods through handlers that take the request still serialized (gRPC has read its
 // bytes, at most kMaxGrpcMessageBytes) and, in this order:
 //   1. admit the call through the CallGate (authentication and request rate), from the
-//      metadata alone, and run everything after as the caller (CallerScope);
+//      metadata alone, take one of the caller's share of the server's threads
+//      (principal_share.h; held until the call ends), and run everything after as the
+//      caller (CallerScope);
 //   2. refuse a request larger than its method's limit (GrpcRequestLimit);
 //   3. refuse one whose repeated fields hold too many entries (request_wire_check.h);
 //   4. parse it, answering one that does not parse INVALID_ARGUMENT naming its type;
@@ -27,11 +29,13 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/call_gate.h"
 #include "server/error_status.h"
+#include "server/principal_share.h"
 
 namespace agentfense::server {
 
@@ -45,16 +49,21 @@ inline constexpr std::size_t kMaxGrpcRequestBytes = 4 << 20;
 // (16 MiB) and 1 MiB for the command, env and workdir; kMaxGrpcRequestBytes otherwise.
 std::size_t GrpcRequestLimit(const google::protobuf::MethodDescriptor& method);
 
+// One of `caller`'s share of the threads (nothing without a share, a caller, or for the
+// local principal). Throws ApiError(RESOURCE_EXHAUSTED) past the share.
+std::optional<PrincipalShare::Held> TakeShare(PrincipalShare* share, const PrincipalPtr& caller);
+
 // The status (and reason metadata on `context`) a failed call sends.
 grpc::Status GrpcStatusOf(grpc::ServerContext& context, const ErrorInfo& error);
 
 class AdmittedService final : public grpc::Service {
  public:
   // `handler_of(i)`: the generated handler of `service`'s method i (in .proto order),
-  // owned by the generated service, which must outlive this one.
+  // owned by the generated service, which must outlive this one. `share` (optional)
+  // bounds each principal's calls in flight; the local principal is not counted.
   AdmittedService(const google::protobuf::ServiceDescriptor& service,
                   const std::function<grpc::internal::MethodHandler*(int)>& handler_of,
-                  CallGate* gate);
+                  CallGate* gate, PrincipalShare* share);
 
  private:
   std::vector<std::string> names_;  // "/package.Service/Method", which gRPC keeps pointers to

@@ -1,5 +1,7 @@
 #include "server/grpc_service.h"
 
+#include <optional>
+
 #include "common/errors.h"
 #include "server/caller_scope.h"
 #include "server/config/address_syntax.h"
@@ -56,11 +58,13 @@ grpc::Status Answer(grpc::ServerContext* context, const char* method, Call&& cal
 // Answer() for an upload: its handler runs before the first chunk is read, so it admits
 // the call through `gate` (if any) here and runs it as its caller.
 template <typename Call>
-grpc::Status AdmitAndAnswer(grpc::ServerContext* context, CallGate* gate, const char* method,
-                            Call&& call) {
+grpc::Status AdmitAndAnswer(grpc::ServerContext* context, CallGate* gate, PrincipalShare* share,
+                            const char* method, Call&& call) {
   return Answer(context, method, [&] {
     if (gate == nullptr) return call();
-    const CallerScope caller(gate->admit(PresentedBy(*context)));
+    PrincipalPtr principal = gate->admit(PresentedBy(*context));
+    const std::optional<PrincipalShare::Held> thread = TakeShare(share, principal);
+    const CallerScope caller(std::move(principal));
     call();
   });
 }
@@ -140,19 +144,20 @@ Next<T> NextFrom(grpc::ServerContext* context, const CallGate* gate,
 
 // ---- SandboxService ----
 
-GrpcSandboxService::GrpcSandboxService(SandboxApi& api, CallGate* gate)
+GrpcSandboxService::GrpcSandboxService(SandboxApi& api, CallGate* gate, PrincipalShare* share)
     : api_(api),
       gate_(gate),
       admitted_(
           Described(v1::ExecRequest::descriptor()->file(), "SandboxService"),
-          [this](int index) { return GetHandler(index); }, gate) {}
+          [this](int index) { return GetHandler(index); }, gate, share) {}
 
-GrpcCodebaseService::GrpcCodebaseService(CodebaseApi& api, CallGate* gate)
+GrpcCodebaseService::GrpcCodebaseService(CodebaseApi& api, CallGate* gate, PrincipalShare* share)
     : api_(api),
       gate_(gate),
+      share_(share),
       admitted_(
           Described(v1::UploadChunk::descriptor()->file(), "CodebaseService"),
-          [this](int index) { return GetHandler(index); }, gate) {}
+          [this](int index) { return GetHandler(index); }, gate, share) {}
 
 #define AF_FORWARD(Service, Method, Request, Response, api_call)                     \
   grpc::Status Service::Method(grpc::ServerContext* context, const Request* request, \
@@ -245,22 +250,25 @@ AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1:
 grpc::Status GrpcCodebaseService::UploadFiles(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::UploadResult* response) {
-  return AdmitAndAnswer(context, gate_, "UploadFiles",
+  return AdmitAndAnswer(context, gate_, share_, "UploadFiles",
                         [&] { *response = api_.UploadFiles(NextFrom(context, gate_, reader)); });
 }
 
 grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
                                                 grpc::ServerReader<v1::ArchiveChunk>* reader,
                                                 v1::UploadArchiveResult* response) {
-  return AdmitAndAnswer(context, gate_, "UploadArchive",
+  return AdmitAndAnswer(context, gate_, share_, "UploadArchive",
                         [&] { *response = api_.UploadArchive(NextFrom(context, gate_, reader)); });
 }
 
 // ---- server ----
 
-// Threads every call shares (each call holds one while it runs), and how long a
-// connection may stay open without a call.
+// Threads every call shares (each call holds one while it runs), what one principal's
+// calls may hold of them at once (principal_share.h: half, so that its slow calls always
+// leave the other half to everyone else), and how long a connection may stay open
+// without a call.
 constexpr int kMaxGrpcThreads = 1024;
+constexpr std::size_t kGrpcThreadsPerPrincipal = kMaxGrpcThreads / 2;
 constexpr int kGrpcIdleConnectionMs = 5 * 60 * 1000;
 
 StartedGrpcServer StartGrpcServer(const std::string& address,
@@ -294,6 +302,11 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
   }
   return started;
 }
+
+GrpcTransport::GrpcTransport(CodebaseApi& codebases, SandboxApi& sandboxes, CallGate* gate)
+    : share_(kGrpcThreadsPerPrincipal, "gRPC calls", "the server's gRPC threads"),
+      codebase_service_(codebases, gate, &share_),
+      sandbox_service_(sandboxes, gate, &share_) {}
 
 int GrpcTransport::Start(const std::string& address, const TlsFiles& tls) {
   auto started =

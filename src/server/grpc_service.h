@@ -33,7 +33,8 @@ namespace agentfense::server {
 
 class GrpcSandboxService final : public v1::SandboxService::Service {
  public:
-  explicit GrpcSandboxService(SandboxApi& api, CallGate* gate = nullptr);
+  explicit GrpcSandboxService(SandboxApi& api, CallGate* gate = nullptr,
+                              PrincipalShare* share = nullptr);
 
   // What the server serves: these methods behind admission at the headers.
   grpc::Service& Admitted() { return admitted_; }
@@ -92,7 +93,8 @@ class GrpcSandboxService final : public v1::SandboxService::Service {
 
 class GrpcCodebaseService final : public v1::CodebaseService::Service {
  public:
-  explicit GrpcCodebaseService(CodebaseApi& api, CallGate* gate = nullptr);
+  explicit GrpcCodebaseService(CodebaseApi& api, CallGate* gate = nullptr,
+                               PrincipalShare* share = nullptr);
 
   // What the server serves: these methods behind admission at the headers.
   grpc::Service& Admitted() { return admitted_; }
@@ -119,6 +121,7 @@ class GrpcCodebaseService final : public v1::CodebaseService::Service {
  private:
   CodebaseApi& api_;
   CallGate* gate_;
+  PrincipalShare* share_;
   AdmittedService admitted_;
 };
 
@@ -137,8 +140,7 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
 // Both services plus their server, for the daemon: Start once, Stop (or destroy) once.
 class GrpcTransport {
  public:
-  GrpcTransport(CodebaseApi& codebases, SandboxApi& sandboxes, CallGate* gate = nullptr)
-      : codebase_service_(codebases, gate), sandbox_service_(sandboxes, gate) {}
+  GrpcTransport(CodebaseApi& codebases, SandboxApi& sandboxes, CallGate* gate = nullptr);
   ~GrpcTransport() { Stop(); }
   GrpcTransport(const GrpcTransport&) = delete;
   GrpcTransport& operator=(const GrpcTransport&) = delete;
@@ -148,6 +150,7 @@ class GrpcTransport {
   void Stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
  private:
+  PrincipalShare share_;  // before the services, which hold its address
   GrpcCodebaseService codebase_service_;
   GrpcSandboxService sandbox_service_;
   std::unique_ptr<grpc::Server> server_;

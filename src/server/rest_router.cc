@@ -46,9 +46,9 @@ void DrainRefusedBody(const BodyReader& body) {
 // A streamed response (an exec stream, a follow, a download) is produced by its content
 // provider after the handler returned, on the same worker: the share is held until httplib
 // is done with the response (it destroys the provider with it).
-void HoldUntilSent(httplib::Response& response, RestWorkerShare::Held held) {
+void HoldUntilSent(httplib::Response& response, PrincipalShare::Held held) {
   if (!response.content_provider_) return;
-  auto kept = std::make_shared<RestWorkerShare::Held>(std::move(held));
+  auto kept = std::make_shared<PrincipalShare::Held>(std::move(held));
   response.content_provider_ = [kept, provide = std::move(response.content_provider_)](
                                    std::size_t offset, std::size_t length,
                                    httplib::DataSink& sink) {
@@ -87,7 +87,7 @@ void RestRouter::Add(const std::string& method, const std::string& pattern, Rest
 void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& response,
                           BodyReader body) const {
   std::optional<CallerScope> caller;
-  std::optional<RestWorkerShare::Held> worker;
+  std::optional<PrincipalShare::Held> worker;
   StillAdmitted still_admitted;
   if (gate_ != nullptr) {
     try {

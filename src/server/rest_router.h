@@ -24,7 +24,7 @@
 #include "server/call_gate.h"
 #include "server/credential_watch.h"
 #include "server/error_status.h"
-#include "server/rest_worker_share.h"
+#include "server/principal_share.h"
 
 namespace agentfense::server {
 
@@ -60,7 +60,7 @@ class RestRouter {
   // Set before serving; null (the default): no share. Every authenticated principal's
   // requests count against it while they run; the local principal of a server without
   // authentication does not (there is no other tenant to starve).
-  void set_worker_share(RestWorkerShare* share) { share_ = share; }
+  void set_worker_share(PrincipalShare* share) { share_ = share; }
   // Set before serving: RestCall::shutdown_fd of every call.
   void set_shutdown_fd(int fd) { shutdown_fd_ = fd; }
 
@@ -78,7 +78,7 @@ class RestRouter {
   };
   std::vector<Route> routes_;
   CallGate* gate_ = nullptr;
-  RestWorkerShare* share_ = nullptr;
+  PrincipalShare* share_ = nullptr;
   int shutdown_fd_ = -1;
 };
 

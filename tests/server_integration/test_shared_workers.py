@@ -17,11 +17,12 @@ import grpc
 import pytest
 import requests
 
-from server_harness import AGENT_SAFE, cb, reason_of, sb
+from server_harness import AGENT_SAFE, cb, cb_grpc, reason_of, sb
 from tenants import start_tenant_server
 
 MAX_SESSION_WAITING = 4  # live_sandbox.h kMaxSessionCallsWaiting
 REST_SHARE = 64  # rest_gateway.cc kRestThreadsPerPrincipal: half of 128 workers
+GRPC_SHARE = 512  # grpc_service.cc kGrpcThreadsPerPrincipal: half of 1,024 threads
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def tenants():
         "alice": {"owners": ["team-a"]},
         "bob": {"owners": ["team-b"]},
         "follower": {"owners": ["team-f"], "quotas": {"concurrent_follows": "0"}},
+        "uploader": {"owners": ["team-u"]},
     })
     yield t
     t.stop()
@@ -145,6 +147,55 @@ def test_one_principal_holds_at_most_half_the_rest_workers(tenants):
     while follower.http.get(f"{follower.url}/v1/codebases", timeout=10).status_code != 200:
         assert time.monotonic() < deadline, "the REST share was never given back"
         time.sleep(0.2)
+
+
+def test_one_principal_holds_at_most_half_the_grpc_threads(tenants):
+    """An upload stream holds a gRPC thread from its headers on, chunks or none: one
+    tenant's idle streams could hold all 1,024 and every other tenant's gRPC call was
+    refused. Past its share the principal's next gRPC call is refused; others are
+    served, and the share comes back when its calls end."""
+    uploader = tenants.client("uploader")
+    release = threading.Event()
+
+    def idle_upload():
+        release.wait(120)  # a stream that sends no chunk until released
+        return
+        yield  # pragma: no cover (a generator that yields nothing)
+
+    stub = cb_grpc.CodebaseServiceStub(uploader.channel)
+    key = [("authorization", f"Bearer {uploader.api_key}")]
+    uploads = [stub.UploadFiles.future(idle_upload(), metadata=key, timeout=120)
+               for _ in range(GRPC_SHARE)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the streams reach the server's handlers one by one
+            try:
+                uploader.codebases.ListCodebases(cb.ListCodebasesRequest(), timeout=10)
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+                assert reason_of(e) == "QUOTA_EXCEEDED"
+                assert f"already has {GRPC_SHARE} gRPC calls in flight" in e.details()
+                break
+            assert time.monotonic() < deadline, "the principal's gRPC calls were never bounded"
+            time.sleep(0.2)
+        # REST has workers of its own; other tenants' gRPC calls get threads.
+        r = uploader.http.get(f"{uploader.url}/v1/codebases", timeout=10)
+        assert r.status_code == 200, r.text
+        bob_is_served(tenants)
+    finally:
+        release.set()
+    for upload in uploads:
+        with pytest.raises(grpc.RpcError):  # an upload without chunks is refused
+            upload.result(timeout=60)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            uploader.codebases.ListCodebases(cb.ListCodebasesRequest(), timeout=10)
+            break
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+            assert time.monotonic() < deadline, "the gRPC share was never given back"
+            time.sleep(0.2)
 
 
 def open_follows(client, sandbox: str, count: int) -> list:

@@ -1,25 +1,25 @@
-#include "server/rest_worker_share.h"
+#include "server/principal_share.h"
 
 #include "common/api_error.h"
 
 namespace agentfense::server {
 
-RestWorkerShare::Held RestWorkerShare::take(const std::string& principal) {
+PrincipalShare::Held PrincipalShare::take(const std::string& principal) {
   const std::lock_guard lock(mu_);
   std::size_t& in_flight = in_flight_[principal];
   if (per_principal_ > 0 && in_flight >= per_principal_) {
     const std::string limit = std::to_string(per_principal_);
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   "principal " + principal + " already has " + limit +
-                       " REST requests in flight (at most " + limit +
-                       " per principal: the REST workers are shared); wait for one to finish",
+                   "principal " + principal + " already has " + limit + " " + calls_ +
+                       " in flight (at most " + limit + " per principal: " + threads_ +
+                       " are shared); wait for one to finish",
                    kReasonQuotaExceeded);
   }
   ++in_flight;
   return Held(*this, principal);
 }
 
-RestWorkerShare::Held::~Held() {
+PrincipalShare::Held::~Held() {
   if (share_ == nullptr) return;
   const std::lock_guard lock(share_->mu_);
   if (--share_->in_flight_[principal_] == 0) share_->in_flight_.erase(principal_);
