@@ -282,6 +282,8 @@ int run_server(const Config& config) {
                                  {"http_port", http_port},
                                  {"auth", describe_auth_mode(config)},
                                  {"tls", config.server.tls.enabled()}});
+  // Only now: removing deleted codebases' files must not delay listening (trash.h).
+  codebase_store.start_removals();
   ReloadThread reloader({[&keys](bool force) {
                            if (keys) keys->reload(force);
                          },

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -68,19 +69,21 @@ CodebaseStore::CodebaseStore(Database& db, std::string codebase_path, UploadLimi
   std::error_code error;
   std::filesystem::create_directories(codebase_path_, error);
   if (error) throw SystemError("mkdir " + codebase_path_, error.value());
-  // Staging directories left by a crash mid-upload: nothing references them.
-  const std::string staging = codebase_path_ + "/.staging";
-  const int staging_fd = ::open(staging.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (staging_fd >= 0) {
-    UniqueFd owned(staging_fd);
-    try {
-      layer::empty_dir(owned.get());
-    } catch (const SystemError& error) {
-      // Never fatal: a tree that cannot be removed must not keep the server from starting.
-      log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
-    }
-  }
+  set_aside_staging();
   remove_crash_leftovers();
+}
+
+void CodebaseStore::set_aside_staging() {
+  // What a killed server left in the staging area (uploads' scratch trees, deleted
+  // codebases not yet removed) is referenced by nothing: one rename hands it all to the
+  // trash, so start-up never waits for its unlinks. Uploads make a new .staging.
+  try {
+    const UniqueFd parent = open_root_dir(codebase_path_);
+    if (trash_.take(parent.get(), ".staging", "staging.")) log::info("store.staging_set_aside");
+  } catch (const SystemError& error) {
+    // Never fatal: a tree that cannot be moved must not keep the server from starting.
+    log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
+  }
 }
 
 void CodebaseStore::remove_crash_leftovers() {
@@ -103,8 +106,16 @@ void CodebaseStore::remove_crash_leftovers() {
     // that codebase is running (an fs process may outlive a crashed server).
     layer::CommitLock::sweep_leftovers(root.get());
     // An upload into an imported directory on another filesystem stages at its root,
-    // in the user's own tree (staging.h); the data directory's .staging is emptied above.
-    if (imported) remove_staging_leftovers(root.get());
+    // in the user's own tree (staging.h): listed now, before any upload of this server
+    // stages there, and removed by the trash's thread (another filesystem: no rename).
+    if (!imported) continue;
+    std::vector<std::string> names = staging_leftovers(root.get());
+    if (names.empty()) continue;
+    auto owned = std::make_shared<UniqueFd>(::dup(root.get()));
+    if (!*owned) continue;  // no fd to spare: the next start tries again
+    trash_.later([owned, names = std::move(names)](const std::atomic<bool>& stop) {
+      remove_staging_leftovers(owned->get(), names, stop);
+    });
   }
 }
 
@@ -228,11 +239,13 @@ void CodebaseStore::remove(const std::string& id) {
     }
   }
   if (!imported_from.empty()) return;  // served in place: the directory is not ours
+  // Committed: the files go to the trash (one rename) and are removed in the background,
+  // so the call does not wait for one unlink per file.
   try {
     UniqueFd staging = open_root_dir(codebase_path_ + "/.staging");
-    layer::remove_tree_at(staging.get(), "deleted_" + id);
+    trash_.take(staging.get(), "deleted_" + id, "deleted_" + id + ".");
   } catch (const SystemError& error) {
-    // The codebase is gone; what is left of its files is the next start's to remove.
+    // The codebase is gone; its files stay in .staging, which the next start sets aside.
     log::warn("store.delete_incomplete", {{"codebase_id", id}, {"error", error.what()}});
   }
 }

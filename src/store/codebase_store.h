@@ -21,6 +21,7 @@
 #include "common/streams.h"
 #include "store/database.h"
 #include "store/safe_path.h"
+#include "store/trash.h"
 #include "store/tree_stats.h"
 #include "store/upload_limits.h"
 
@@ -30,9 +31,16 @@ namespace v1 = ::sandbox::v1;
 
 class CodebaseStore {
  public:
-  // Creates `codebase_path` when absent and clears staging dirs left by a crash (one
-  // server per codebase_path). Uploads are held to `limits` (upload_limits.h).
+  // Creates `codebase_path` when absent and sets aside, for the trash (trash.h), the
+  // staging dirs left by a crash (one server per codebase_path). Uploads are held to
+  // `limits` (upload_limits.h).
   CodebaseStore(Database& db, std::string codebase_path, UploadLimits limits = {});
+
+  // Starts removing deleted codebases' files and crash leftovers in the background (the
+  // server calls it once it listens; nothing is removed before). The destructor stops it.
+  void start_removals() { trash_.start(); }
+  // Blocks until the removals queued so far have run (tests).
+  bool wait_for_removals() { return trash_.wait_idle(); }
 
   // --- metadata (codebase_store.cc) ---
   v1::Codebase create(const std::string& name, const std::string& owner_id);
@@ -43,7 +51,8 @@ class CodebaseStore {
   // The same for any of `owners` (none: an empty listing).
   v1::ListCodebasesResponse list_for_owners(const std::vector<std::string>& owners, int page_size,
                                             const std::string& page_token);
-  // FAILED_PRECONDITION while sandboxes use it. Deletes a stored codebase's files without
+  // FAILED_PRECONDITION while sandboxes use it. A stored codebase's files leave its
+  // directory at once (renamed into the trash) and are removed in the background without
   // following symlinks; an imported codebase's directory is left alone.
   void remove(const std::string& id);
   // The base directory a sandbox mounts.
@@ -104,6 +113,8 @@ class CodebaseStore {
   // DeleteCodebase's files leave the codebase (into the staging area) before its row.
   void move_to_staging(const std::string& id);
   void move_back_from_staging(const std::string& id);
+  // At start-up: hands .staging to the trash.
+  void set_aside_staging();
   // At start-up: what commits and uploads killed midway left inside the codebases
   // (commit_lock.h, staging.h).
   void remove_crash_leftovers();
@@ -121,6 +132,8 @@ class CodebaseStore {
   UploadLimits limits_;
   std::mutex install_mutex_;
   ExtraRoom extra_room_;
+  // Last: destroyed first, so its thread stops before anything it could use.
+  Trash trash_{codebase_path_ + "/.trash"};
 };
 
 }  // namespace agentfense::store

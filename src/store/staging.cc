@@ -12,6 +12,7 @@
 #include "layer/safe_walk.h"
 #include "policy/reserved_names.h"
 #include "store/ids.h"
+#include "store/trash.h"
 
 namespace agentfense::store {
 namespace {
@@ -75,20 +76,32 @@ StagingDir::~StagingDir() {
   }
 }
 
-void remove_staging_leftovers(int root_fd) {
+std::vector<std::string> staging_leftovers(int root_fd) {
+  std::vector<std::string> names;
   try {
-    for (const std::string& name : layer::list_names(root_fd)) {
-      if (!is_staging_name(name)) continue;
+    for (const std::string& name : layer::list_names(root_fd))
+      if (is_staging_name(name)) names.push_back(name);
+  } catch (const SystemError& error) {
+    log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
+  }
+  return names;
+}
+
+void remove_staging_leftovers(int root_fd, const std::vector<std::string>& names,
+                              const std::atomic<bool>& stop) {
+  for (const std::string& name : names) {
+    try {
       const UniqueFd held(::openat(root_fd, name.c_str(), kReadDirFlags));
       if (!held) continue;  // gone, or not a directory: not one of ours
       // Held: an upload of another server on the same imported directory is using it.
       if (::flock(held.get(), LOCK_EX | LOCK_NB) != 0) continue;
-      layer::remove_tree_at(root_fd, name);
+      if (!remove_tree_until(root_fd, name, stop)) return;  // shutdown: the next start
       log::info("store.staging_leftover_removed", {{"name", escape_user_text(name)}});
+    } catch (const SystemError& error) {
+      // Never fatal: the next start tries again.
+      log::warn("store.staging_cleanup_incomplete",
+                {{"name", escape_user_text(name)}, {"error", error.what()}});
     }
-  } catch (const SystemError& error) {
-    // Never fatal: a tree that cannot be removed must not keep the server from starting.
-    log::warn("store.staging_cleanup_incomplete", {{"error", error.what()}});
   }
 }
 

@@ -7,7 +7,9 @@
 // holds a flock on the directory, so that a start-up sweep of another process leaves it.
 #pragma once
 
+#include <atomic>
 #include <string>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -30,9 +32,15 @@ class StagingDir {
   UniqueFd held_;  // read fd of the directory holding its flock
 };
 
-// At start-up: removes the ".af-staging-<id>" directories that uploads of a killed server
-// left at the root of the imported directory `root_fd` (the user's own tree), except
-// one another process still uses. Best effort: failures are logged.
-void remove_staging_leftovers(int root_fd);
+// At start-up (before any upload of this server): the ".af-staging-<id>" directories that
+// uploads of a killed server left at the root of the imported directory `root_fd` (the
+// user's own tree). Best effort: a failure is logged and lists nothing.
+std::vector<std::string> staging_leftovers(int root_fd);
+
+// Removes those of `names` (from staging_leftovers) in `root_fd` that no other process
+// still uses, until `stop` is raised. Runs on the trash's thread (trash.h): a large
+// leftover must not hold up start-up. Best effort: failures are logged.
+void remove_staging_leftovers(int root_fd, const std::vector<std::string>& names,
+                              const std::atomic<bool>& stop);
 
 }  // namespace agentfense::store

@@ -3,11 +3,13 @@ a temporary `.agentfense-commit-*` name beside its target, and an upload into an
 directory on another filesystem stages its tree in `.af-staging-*` at that directory's
 root. Attack sweep K: an fs process killed mid-commit, or a server killed mid-upload,
 left these for good (no sandbox sees them, so nothing ever removed them), and the
-codebase API listed, served and charged them."""
+codebase API listed, served and charged them. A server killed while it removed a deleted
+codebase's files then removed the rest before it listened again (K17)."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -166,7 +168,66 @@ def test_a_server_start_removes_staging_a_killed_upload_left_in_an_imported_dire
         assert staging(), "the kill came too late to leave a staging directory (nothing tested)"
     finally:
         srv.start()
-    assert staging() == []
+    wait_for(lambda: staging() == [])  # removed in the background once the server listens
     assert sorted(os.listdir(project)) == [".af-staging-notes", "src"]
     assert listed(srv, codebase_id) == ["/src", "/src/a.txt"]
     srv.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=codebase_id))
+
+
+def tar_of(count: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for i in range(count):
+            info = tarfile.TarInfo(f"d{i % 30}/f{i}")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    return buf.getvalue()
+
+
+def plant_tree(root: str, count: int) -> None:
+    for i in range(count):
+        os.makedirs(os.path.join(root, f"d{i % 30}"), exist_ok=True)
+        with open(os.path.join(root, f"d{i % 30}", f"f{i}"), "wb") as f:
+            f.write(b"x")
+
+
+def log_events(srv) -> list[str]:
+    return [json.loads(line).get("event") for line in srv.read_log().splitlines() if line.startswith("{")]
+
+
+# K17: removing a deleted codebase's files (one unlink per file: 30,000 files took 85 s on
+# a slow disk) ran inside DeleteCodebase, and after a kill -9 midway, before the next start
+# listened. Both now only rename the tree out of the way; a background thread removes it
+# once the server listens.
+def test_deleting_a_large_codebase_and_restarting_do_not_wait_for_its_files(srv):
+    codebases = os.path.join(srv.data_dir, "codebases")
+    codebase_id = make_codebase(srv, files={})
+    http = requests.Session()
+    http.trust_env = False
+    reply = http.post(f"{srv.http}/v1/codebases/{codebase_id}/archive", data=tar_of(FILES),
+                      timeout=120)
+    assert reply.status_code == 200, reply.text
+    began = time.monotonic()
+    srv.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=codebase_id))
+    took = time.monotonic() - began
+    assert took < 2, f"DeleteCodebase of {FILES} files took {took:.1f} s"
+    assert not os.path.exists(os.path.join(codebases, codebase_id))
+    srv.kill()
+    # What a kill between the delete's commit and its hand-over leaves (K17's repro state).
+    left = os.path.join(codebases, ".staging", "deleted_cb_00000000000000aa")
+    plant_tree(left, FILES)
+    began = time.monotonic()
+    srv.start()
+    took = time.monotonic() - began
+    assert took < 3, f"the start with {FILES} files to remove listened after {took:.1f} s"
+    assert not os.path.exists(left)  # set aside at once
+    # A codebase made while the trash is emptied is not touched by it.
+    fresh = make_codebase(srv, files={"a.txt": b"A"})
+    trash = os.path.join(codebases, ".trash")
+    wait_for(lambda: not os.path.isdir(trash) or os.listdir(trash) == [], seconds=300)
+    events = log_events(srv)
+    last_listen = max(i for i, e in enumerate(events) if e == "server.listening")
+    # Removed by the background thread, after the server listened (not by start-up).
+    assert "store.trash_emptied" in events[last_listen:], events[last_listen:]
+    assert listed(srv, fresh) == ["/a.txt"]
+    srv.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=fresh))

@@ -3,6 +3,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "layer/tree_bytes.h"
@@ -118,6 +120,35 @@ TEST_F(StoreTest, RemoveDeletesTreeWithoutFollowingSymlinks) {
   EXPECT_EQ(api_error_of([&] { store_->get(codebase.id()); }).code(), StatusCode::NOT_FOUND);
 }
 
+// `count` one-byte files in 10 subdirectories of `dir`.
+void make_tree(const fs::path& dir, int count) {
+  for (int i = 0; i < count; ++i) {
+    const fs::path sub = dir / ("d" + std::to_string(i % 10));
+    if (i < 10) fs::create_directories(sub);
+    const int fd = ::open((sub / ("f" + std::to_string(i))).c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "x", 1), 1);
+    ::close(fd);
+  }
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error))
+    names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+size_t files_below(const fs::path& dir) {
+  size_t count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) ++count;
+  return count;
+}
+
 // Sets or clears the immutable flag of `path` (root on ext4); false where unsupported.
 bool set_immutable(const fs::path& path, bool on) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -139,14 +170,87 @@ TEST_F(StoreTest, ADeleteThatCannotRemoveEveryFileLeavesThemToTheNextStart) {
   if (!set_immutable(files(codebase) / "d" / "stuck.txt", true))
     GTEST_SKIP() << "no immutable flag on this filesystem";
   store_->remove(codebase.id());  // the codebase is gone, whatever is left on disk
+  ASSERT_TRUE(store_->wait_for_removals());
   EXPECT_EQ(api_error_of([&] { store_->get(codebase.id()); }).code(), StatusCode::NOT_FOUND);
   EXPECT_FALSE(fs::exists(files(codebase)));
-  const fs::path left = codebases_ / ".staging" / ("deleted_" + codebase.id());
+  const std::vector<std::string> trash = names_in(codebases_ / ".trash");
+  ASSERT_EQ(trash.size(), 1u);
+  EXPECT_TRUE(trash[0].starts_with("deleted_" + codebase.id() + ".")) << trash[0];
+  const fs::path left = codebases_ / ".trash" / trash[0];
   ASSERT_TRUE(fs::exists(left / "d" / "stuck.txt"));
   reopen();  // still stuck: logged, not fatal
+  ASSERT_TRUE(store_->wait_for_removals());
   ASSERT_TRUE(set_immutable(left / "d" / "stuck.txt", false));
   reopen();
+  ASSERT_TRUE(store_->wait_for_removals());
   EXPECT_FALSE(fs::exists(left));
+}
+
+// K17: start-up removed what a killed server left in .staging (a deleted codebase's
+// tree) before the server listened: 30,000 files kept it down 85 s on a slow disk. The
+// store now only renames .staging into the trash; the removal runs once started.
+TEST_F(StoreTest, StartUpSetsALeftoverTreeAsideAndRemovesItOnlyOnceStarted) {
+  store_.reset();
+  const fs::path deleted = codebases_ / ".staging" / "deleted_cb_0123456789abcdef";
+  make_tree(deleted, 3000);
+  make_tree(codebases_ / ".staging" / "stage_0123456789abcdef", 10);  // an upload's scratch
+  store_ = std::make_unique<CodebaseStore>(*db_, codebases_.string(), limits_);
+  EXPECT_FALSE(fs::exists(codebases_ / ".staging"));
+  const std::vector<std::string> trash = names_in(codebases_ / ".trash");
+  ASSERT_EQ(trash.size(), 1u);
+  EXPECT_TRUE(trash[0].starts_with("staging.")) << trash[0];
+  // Nothing was removed yet: the constructor only renamed.
+  EXPECT_EQ(files_below(codebases_ / ".trash"), 3010u);
+  // Uploads work meanwhile (a fresh .staging).
+  const v1::Codebase codebase = store_->create("new", "alice");
+  store_->upload(codebase.id(), "a.txt", 0, chunks_of({"A"}));
+  store_->start_removals();
+  ASSERT_TRUE(store_->wait_for_removals());
+  EXPECT_EQ(names_in(codebases_ / ".trash"), std::vector<std::string>{});
+  EXPECT_EQ(read_file(files(codebase) / "a.txt"), "A");
+}
+
+// A server killed while the trash was being emptied left part of a tree there: the next
+// start's remover finishes it.
+TEST_F(StoreTest, ATreeLeftHalfRemovedInTheTrashIsFinishedByTheNextStart) {
+  store_.reset();
+  make_tree(codebases_ / ".trash" / "deleted_cb_0123456789abcdef.0011223344556677", 500);
+  reopen();
+  ASSERT_TRUE(store_->wait_for_removals());
+  EXPECT_EQ(names_in(codebases_ / ".trash"), std::vector<std::string>{});
+}
+
+// DeleteCodebase answers once the row is gone and the files are renamed out of the
+// codebase namespace; a codebase created meanwhile is unaffected by the removal.
+TEST_F(StoreTest, RemoveLeavesTheFilesToTheRemoverAndANewCodebaseIsUnaffected) {
+  store_.reset();
+  store_ = std::make_unique<CodebaseStore>(*db_, codebases_.string(), limits_);  // not started
+  const v1::Codebase doomed = store_->create("same", "alice");
+  make_tree(files(doomed), 2000);
+  store_->remove(doomed.id());
+  EXPECT_FALSE(fs::exists(files(doomed)));
+  EXPECT_EQ(files_below(codebases_ / ".trash"), 2000u);  // moved whole, not removed inline
+  const v1::Codebase fresh = store_->create("same", "alice");
+  make_tree(files(fresh), 20);
+  store_->start_removals();
+  ASSERT_TRUE(store_->wait_for_removals());
+  EXPECT_EQ(names_in(codebases_ / ".trash"), std::vector<std::string>{});
+  EXPECT_EQ(files_below(files(fresh)), 20u);
+  EXPECT_EQ(store_->recount(fresh.id()).file_count(), 20);
+}
+
+// Shutdown must not wait for a large tree: the remover stops between two unlinks and the
+// rest stays in the trash for the next start.
+TEST_F(StoreTest, DestroyingTheStoreStopsTheRemoverPromptly) {
+  store_.reset();
+  make_tree(codebases_ / ".staging" / "deleted_cb_0123456789abcdef", 3000);
+  reopen();  // started: removing
+  const auto began = std::chrono::steady_clock::now();
+  store_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(1));
+  reopen();
+  ASSERT_TRUE(store_->wait_for_removals());
+  EXPECT_EQ(names_in(codebases_ / ".trash"), std::vector<std::string>{});
 }
 
 TEST_F(StoreTest, RemoveWhileSandboxesUseItIsFailedPrecondition) {

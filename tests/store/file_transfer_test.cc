@@ -177,8 +177,10 @@ TEST_F(FileTransferTest, DownloadOfMissingOrDirectoryFails) {
 
 TEST_F(FileTransferTest, StagingLeftByACrashIsClearedOnStartup) {
   write_file(codebases_ / ".staging" / "stage_dead" / "upload_partial", "half");
-  reopen();
-  EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
+  reopen();  // set aside for the trash, removed in the background (trash.h)
+  EXPECT_FALSE(fs::exists(codebases_ / ".staging"));
+  ASSERT_TRUE(store_->wait_for_removals());
+  EXPECT_EQ(entries_in(codebases_ / ".trash"), 0u);
 }
 
 TEST_F(FileTransferTest, ListFilesSortedWithPathsFromRoot) {

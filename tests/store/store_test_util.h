@@ -85,6 +85,7 @@ class StoreTest : public ::testing::Test {
     db_.reset();
     db_ = Database::open((root_ / "meta.db").string(), store_migrations());
     store_ = std::make_unique<CodebaseStore>(*db_, codebases_.string(), limits_);
+    store_->start_removals();  // as the server does once it listens
   }
   fs::path files(const v1::Codebase& codebase) const { return codebases_ / codebase.id(); }
 
