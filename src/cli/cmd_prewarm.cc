@@ -4,7 +4,6 @@
 // walk the mount handed over as fd 3 and log the totals.
 #include <sched.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/idle_io.h"
 #include "common/log.h"
 #include "fs/prewarm_child.h"
 #include "fs/prewarm_walk.h"
@@ -32,21 +32,12 @@ void check_step(const ChildFailure& failure) {
     throw SystemError(std::string("prewarm: ") + failure.step, failure.error);
 }
 
-// From the kernel's ioprio ABI (include/uapi/linux/ioprio.h). Not included: from
-// Debian 12's linux-libc-dev 6.1.192 on, that header declares ioprio_value(int class, ...),
-// which C++ cannot parse.
-constexpr int kIoprioWhoProcess = 1;                                // IOPRIO_WHO_PROCESS
-constexpr int kIoprioClassIdle = 3;                                 // IOPRIO_CLASS_IDLE
-constexpr int kIoprioClassShift = 13;                               // IOPRIO_CLASS_SHIFT
-constexpr int kIoprioIdle = kIoprioClassIdle << kIoprioClassShift;  // level 0 of the class
-
 // The walk may only use what nobody else wants: it must never slow the agent's commands.
 void become_idle() {
   check_syscall(::setpriority(PRIO_PROCESS, 0, 19), "prewarm: setpriority");
   const sched_param none{};
   check_syscall(::sched_setscheduler(0, SCHED_IDLE, &none), "prewarm: SCHED_IDLE");
-  check_syscall(static_cast<int>(::syscall(SYS_ioprio_set, kIoprioWhoProcess, 0, kIoprioIdle)),
-                "prewarm: ioprio idle");
+  check_syscall(set_idle_io_priority(), "prewarm: ioprio idle");
 }
 
 int prewarm(const PrewarmArgs& args) {

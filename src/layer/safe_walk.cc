@@ -153,18 +153,29 @@ std::vector<std::string> list_names(int dir_fd) {
   return names;
 }
 
-void remove_tree_at(int dir_fd, const std::string& name) {
+bool remove_tree_at(int dir_fd, const std::string& name, const std::atomic<bool>& stop) {
+  if (stop.load()) return false;
   const std::optional<struct stat> st = stat_at(dir_fd, name);
-  if (!st) return;
+  if (!st) return true;
   if (S_ISDIR(st->st_mode)) {
-    UniqueFd child(
-        check_syscall(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
-                      "open " + name));
-    empty_dir(child.get());
+    const UniqueFd child(
+        ::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) {
+      if (errno == ENOENT) return true;
+      throw SystemError("open " + name, errno);
+    }
+    for (const std::string& entry : list_names(child.get()))
+      if (!remove_tree_at(child.get(), entry, stop)) return false;
     check_syscall(::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR), "rmdir " + name);
   } else {
     check_syscall(::unlinkat(dir_fd, name.c_str(), 0), "unlink " + name);
   }
+  return true;
+}
+
+void remove_tree_at(int dir_fd, const std::string& name) {
+  static const std::atomic<bool> kNever{false};
+  (void)remove_tree_at(dir_fd, name, kNever);  // never stopped: always true
 }
 
 void empty_dir(int dir_fd) {

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -93,7 +94,11 @@ void for_each_entry_below(int dir_fd, const std::function<void(const struct stat
                           const std::function<bool(const std::string&)>& skip = {});
 
 // Removes `name` in `dir_fd`; directories recursively, symlinks as links (never followed).
+// An entry already gone is not an error.
 void remove_tree_at(int dir_fd, const std::string& name);
+// The same, checking `stop` before each entry: false when it was raised before the tree
+// was gone (what is left stays, for a later call).
+bool remove_tree_at(int dir_fd, const std::string& name, const std::atomic<bool>& stop);
 
 // Removes every entry inside the directory `dir_fd`, keeping the directory itself.
 void empty_dir(int dir_fd);

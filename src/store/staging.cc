@@ -95,7 +95,7 @@ void remove_staging_leftovers(int root_fd, const std::vector<std::string>& names
       if (!held) continue;  // gone, or not a directory: not one of ours
       // Held: an upload of another server on the same imported directory is using it.
       if (::flock(held.get(), LOCK_EX | LOCK_NB) != 0) continue;
-      if (!remove_tree_until(root_fd, name, stop)) return;  // shutdown: the next start
+      if (!layer::remove_tree_at(root_fd, name, stop)) return;  // shutdown: the next start
       log::info("store.staging_leftover_removed", {{"name", escape_user_text(name)}});
     } catch (const SystemError& error) {
       // Never fatal: the next start tries again.

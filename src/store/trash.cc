@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "common/errors.h"
+#include "common/idle_io.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 #include "common/user_text.h"
@@ -19,10 +20,6 @@
 namespace agentfense::store {
 namespace {
 
-// From the kernel's ioprio ABI (include/uapi/linux/ioprio.h, not includable from C++ on
-// newer linux-libc-dev: see cli/cmd_prewarm.cc).
-constexpr int kIoprioWhoProcess = 1;  // IOPRIO_WHO_PROCESS: with 0, this thread
-constexpr int kIoprioIdle = 3 << 13;  // IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT
 constexpr int kLowestNice = 19;
 
 // The remover may only use what the sandboxes leave: the disk space it frees is not
@@ -31,34 +28,10 @@ void lower_own_priority() {
   const auto self = static_cast<id_t>(::syscall(SYS_gettid));
   if (::setpriority(PRIO_PROCESS, self, kLowestNice) != 0)
     log::debug("store.trash_nice_failed", {{"errno", errno}});
-  if (::syscall(SYS_ioprio_set, kIoprioWhoProcess, 0, kIoprioIdle) != 0)
-    log::debug("store.trash_ioprio_failed", {{"errno", errno}});
-}
-
-UniqueFd open_dir_at(int dir_fd, const std::string& name) {
-  return UniqueFd(::openat(dir_fd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (set_idle_io_priority() != 0) log::debug("store.trash_ioprio_failed", {{"errno", errno}});
 }
 
 }  // namespace
-
-bool remove_tree_until(int dir_fd, const std::string& name, const std::atomic<bool>& stop) {
-  if (stop.load()) return false;
-  const std::optional<struct stat> st = layer::stat_at(dir_fd, name);
-  if (!st) return true;
-  if (S_ISDIR(st->st_mode)) {
-    const UniqueFd child = open_dir_at(dir_fd, name);
-    if (!child) {
-      if (errno == ENOENT) return true;
-      throw SystemError("open " + name, errno);
-    }
-    for (const std::string& entry : layer::list_names(child.get()))
-      if (!remove_tree_until(child.get(), entry, stop)) return false;
-    check_syscall(::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR), "rmdir " + name);
-  } else {
-    check_syscall(::unlinkat(dir_fd, name.c_str(), 0), "unlink " + name);
-  }
-  return true;
-}
 
 Trash::~Trash() {
   {
@@ -134,7 +107,7 @@ void Trash::empty_trash() {
   try {
     for (const std::string& name : layer::list_names(trash.get())) {
       try {
-        if (!remove_tree_until(trash.get(), name, stop_)) {
+        if (!layer::remove_tree_at(trash.get(), name, stop_)) {
           log::info("store.trash_removal_stopped", {{"why", "shutdown: the next start goes on"}});
           return;
         }

@@ -17,11 +17,6 @@
 
 namespace agentfense::store {
 
-// Removes `name` in `dir_fd` (directories recursively, symlinks as links, never
-// followed) unless `stop` is raised first; false when it stopped before the tree was gone.
-// Throws SystemError for an entry it cannot remove.
-bool remove_tree_until(int dir_fd, const std::string& name, const std::atomic<bool>& stop);
-
 class Trash {
  public:
   // Background removal work other than emptying the trash (trees on another filesystem);
