@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -16,6 +17,21 @@ namespace agentfense::fs {
 namespace {
 
 constexpr std::uint64_t kWatched = FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_OPEN_EXEC;
+// Each event read arrives with a descriptor of its own, made by the read: reading at
+// most this many at once bounds what the watch adds to the process's open files (a
+// 16 KiB read could make 682 at once, more than the fd budget keeps spare; filesystem.cc).
+constexpr std::size_t kEventsPerRead = 64;
+
+// An event about the trail itself ("audit" kind), when there is a trail.
+void record_notice(Filesystem& fs, const char* op, std::string why) {
+  audit::Recorder* recorder = fs.access().recorder();
+  if (recorder == nullptr) return;
+  audit::Event notice;
+  notice.kind = audit::kKindAudit;
+  notice.op = op;
+  notice.details = {{"why", std::move(why)}};
+  recorder->record(std::move(notice));
+}
 
 // After reading what is queued, the reader sleeps this long unless a drain or stop wakes
 // it: woken per event, the reader costs the agent a context switch per open (most of the
@@ -48,13 +64,7 @@ bool OpenWatch::start(const std::string& mountpoint) {
   if (error != 0) {
     fan_.reset();
     log::warn("fs.open_watch_unavailable", {{"error", std::strerror(error)}});
-    if (audit::Recorder* recorder = fs_.access().recorder()) {
-      audit::Event notice;
-      notice.kind = audit::kKindAudit;
-      notice.op = "open_events_unavailable";
-      notice.details = {{"why", std::string("fanotify: ") + std::strerror(error)}};
-      recorder->record(std::move(notice));
-    }
+    record_notice(fs_, "open_events_unavailable", std::string("fanotify: ") + std::strerror(error));
     return false;
   }
   return true;
@@ -135,15 +145,22 @@ void OpenWatch::run(const std::string& mountpoint, const std::function<void()>& 
 }
 
 bool OpenWatch::read_events() {
-  alignas(fanotify_event_metadata) char buffer[16384];
+  alignas(fanotify_event_metadata) char buffer[kEventsPerRead * sizeof(fanotify_event_metadata)];
   for (;;) {
     const ssize_t n = ::read(fan_.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return true;
+    if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
+      // No descriptor for the next event: the kernel dropped it. A shortage passes (the
+      // fd cache gives back, commands end); the watch goes on after this pass's pause.
+      note_dropped(errno);
+      return true;
+    }
     if (n <= 0) {
       log::warn("fs.open_watch_failed", {{"error", std::strerror(n < 0 ? errno : EIO)}});
       return false;
     }
+    out_of_descriptors_ = false;
     auto* event = reinterpret_cast<fanotify_event_metadata*>(buffer);
     ssize_t left = n;
     for (; FAN_EVENT_OK(event, left); event = FAN_EVENT_NEXT(event, left)) {
@@ -155,15 +172,18 @@ bool OpenWatch::read_events() {
   }
 }
 
+void OpenWatch::note_dropped(int error) {
+  if (std::exchange(out_of_descriptors_, true)) return;  // one notice per shortage
+  log::warn("fs.open_events_dropped", {{"error", std::strerror(error)}});
+  record_notice(fs_, "events_dropped",
+                std::string("no file descriptor left for open events (") + std::strerror(error) +
+                    "): opens are missing");
+}
+
 void OpenWatch::handle(std::uint64_t mask, int fd) {
   if (mask & FAN_Q_OVERFLOW) {
-    if (audit::Recorder* recorder = fs_.access().recorder()) {
-      audit::Event notice;
-      notice.kind = audit::kKindAudit;
-      notice.op = "events_dropped";
-      notice.details = {{"why", "the kernel's open-event queue overflowed: opens are missing"}};
-      recorder->record(std::move(notice));
-    }
+    record_notice(fs_, "events_dropped",
+                  "the kernel's open-event queue overflowed: opens are missing");
     return;
   }
   if (fd < 0) return;

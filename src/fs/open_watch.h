@@ -47,6 +47,7 @@ class OpenWatch : public OpenEventSource {
   void run(const std::string& mountpoint, const std::function<void()>& started);
   bool start(const std::string& mountpoint);  // false: unavailable (recorded)
   bool read_events();                         // false when the fanotify fd failed
+  void note_dropped(int error);               // events lost for want of a descriptor
   void handle(std::uint64_t mask, int fd);
 
   Filesystem& fs_;
@@ -59,6 +60,7 @@ class OpenWatch : public OpenEventSource {
   std::uint64_t drain_requested_ = 0;
   std::uint64_t drain_done_ = 0;
   bool stopping_ = false;
+  bool out_of_descriptors_ = false;  // noted once until a read succeeds (reader thread only)
   std::thread thread_;
 };
 

@@ -487,3 +487,55 @@ def test_local_path_filter_takes_a_quoted_name(runner, repo, trail, agentfense):
                           '"/output/b\\377"'], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert {"create", "open_write"} <= {json.loads(line)["op"] for line in out.stdout.splitlines()}
+
+
+def children_named(pid: int, name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and stat.split("(", 1)[1].startswith(name + ")"):
+            found.append(int(entry.name))
+    return found
+
+
+def set_open_file_limit(pid: int, soft: int) -> None:
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={soft}:"], check=True)
+
+
+def test_opens_are_recorded_again_after_the_fs_ran_out_of_descriptors(agentfense, repo, trail):
+    """Each open event reaches the fs as a descriptor. When the fs process had none left
+    (its open-file limit reached, even for a moment), reading the events failed with
+    EMFILE and the watch stopped for good: no open was recorded for the rest of the
+    sandbox's life. Now the events of that moment are counted as dropped and recording
+    goes on."""
+    script = ("cat src/app.py src/util.py >/dev/null; sleep 2; "
+              "cat src/util.py >/dev/null; sleep 2; cat README.md >/dev/null")
+    argv = [agentfense, "run", *LEVELS, "--audit", str(trail), "--changes", "discard",
+            str(repo), "--", "sh", "-c", script]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (trail.exists() and b"/src/util.py" in trail.read_bytes()):
+            assert time.monotonic() < deadline and proc.poll() is None, "no first opens"
+            time.sleep(0.05)
+        [fs] = children_named(proc.pid, "agentfense-fs")
+        limit = int(next(line.split()[3] for line in Path(f"/proc/{fs}/limits").read_text()
+                         .splitlines() if line.startswith("Max open files")))
+        set_open_file_limit(fs, 3)  # no descriptor can be made: the second cat's event
+        time.sleep(2)
+        set_open_file_limit(fs, limit)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in trail.read_text().splitlines()]
+    assert file_events(events, "open_read", "/README.md"), "opens after the shortage are lost"
+    dropped = [e for e in events if e["kind"] == "audit" and e["op"] == "events_dropped"]
+    assert dropped and "no file descriptor left" in dropped[0]["why"], dropped
