@@ -1,11 +1,13 @@
 #include "layer/tree_bytes.h"
 
+#include <algorithm>
+
 #include "layer/safe_walk.h"
 
 namespace agentfense::layer {
 
 std::int64_t charged_bytes(const struct stat& st) {
-  if (S_ISREG(st.st_mode)) return st.st_size;
+  if (S_ISREG(st.st_mode)) return std::max<std::int64_t>(st.st_size, kEntryBlockBytes);
   if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) return kEntryBlockBytes;
   return 0;
 }

@@ -3,9 +3,11 @@
 //   once per name: the copy writes it once per name). `agentfense run --changes apply`
 //   checks this against --disk: the user's directory takes directories for free.
 // - charged_bytes_below: what the codebase store charges against storage.max_codebase_bytes
-//   and quotas.stored_bytes: the file bytes plus one block (kEntryBlockBytes) for each
-//   directory and symlink. Without the block an archive of empty directories and 4 KB
-//   symlink targets put 124 MB on disk under a 1 MiB limit.
+//   and quotas.stored_bytes: every entry at least one block (kEntryBlockBytes), a file its
+//   size when larger. Without the block an archive of empty directories and 4 KB symlink
+//   targets put 124 MB on disk under a 1 MiB limit, and an agent's commits of empty files
+//   put 80,000 inodes into a codebase charged 24 bytes (every tenant's disk runs out of
+//   inodes long before bytes).
 // Both walk without following symlinks and tolerate a tree changing under them.
 #pragma once
 
@@ -19,8 +21,8 @@ namespace agentfense::layer {
 // target longer than the inode's inline room takes a block of its own).
 inline constexpr std::int64_t kEntryBlockBytes = 4096;
 
-// What one entry costs by the store's count: a regular file its size, a directory or
-// symlink one block, anything else (whiteout markers, fifos) nothing.
+// What one entry costs by the store's count: a regular file its size but at least one
+// block, a directory or symlink one block, anything else (whiteout markers, fifos) nothing.
 std::int64_t charged_bytes(const struct stat& st);
 
 std::int64_t file_bytes_below(int dir_fd);

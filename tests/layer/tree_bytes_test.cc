@@ -35,7 +35,7 @@ class TreeBytesTest : public ::testing::Test {
   fs::path root_;
 };
 
-TEST_F(TreeBytesTest, FilesCountOncePerNameDirectoriesAndSymlinksABlockForTheStore) {
+TEST_F(TreeBytesTest, FilesCountOncePerNameEveryEntryAtLeastABlockForTheStore) {
   fs::create_directories(root_ / "a/b");
   write("a/b/file", 1000);
   write("top", 10);
@@ -44,8 +44,20 @@ TEST_F(TreeBytesTest, FilesCountOncePerNameDirectoriesAndSymlinksABlockForTheSto
   ASSERT_EQ(::mkfifo((root_ / "fifo").c_str(), 0600), 0);
   const UniqueFd root = open_root();
   EXPECT_EQ(file_bytes_below(root.get()), 2010);
-  // a, a/b and a/sym are a block each; the fifo nothing; the root itself is not below.
-  EXPECT_EQ(charged_bytes_below(root.get()), 2010 + 3 * kEntryBlockBytes);
+  // a, a/b and a/sym are a block each, and so are the three small files' names; the
+  // fifo nothing; the root itself is not below.
+  EXPECT_EQ(charged_bytes_below(root.get()), 6 * kEntryBlockBytes);
+  write("big", 3 * kEntryBlockBytes + 1);  // larger than a block: its size
+  EXPECT_EQ(charged_bytes_below(root.get()), 9 * kEntryBlockBytes + 1);
+}
+
+// Sweep L's B1: an agent's commits of empty files put 80,000 inodes into a codebase
+// charged 24 bytes of its 1 MiB limit. Each name costs the disk an inode at least.
+TEST_F(TreeBytesTest, EmptyFilesAreChargedABlockEach) {
+  for (int i = 0; i < 100; ++i) write("e" + std::to_string(i), 0);
+  const UniqueFd root = open_root();
+  EXPECT_EQ(file_bytes_below(root.get()), 0);
+  EXPECT_EQ(charged_bytes_below(root.get()), 100 * kEntryBlockBytes);
 }
 
 TEST_F(TreeBytesTest, SymlinksAreNeverFollowed) {

@@ -1,6 +1,7 @@
-"""Directories and symlinks take disk: the codebase limits charge each a 4 KiB block
-beside the bytes of files (archives of empty directories and 4 KB symlink targets put
-124 MB on disk under a 1 MiB `storage.max_codebase_bytes` while the codebase counted 0).
+"""Every name takes disk: the codebase limits charge each entry at least a 4 KiB block,
+a file its size when larger (archives of empty directories and 4 KB symlink targets put
+124 MB on disk under a 1 MiB `storage.max_codebase_bytes` while the codebase counted 0;
+an agent's commits of empty files put 80,000 inodes into a codebase charged 24 bytes).
 The API's `size` stays the bytes of files."""
 
 from __future__ import annotations
@@ -94,5 +95,28 @@ def test_a_commit_of_many_directories_is_refused_past_the_limit(server):
         assert r.exit_code == 0, r.stderr
         server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
         assert "/src/l" in codebase_paths(server, codebase_id)
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+def test_commits_of_empty_files_are_refused_past_the_limit(server):
+    """Sweep L's B1: each command's write layer is bounded by disk_inodes, but the
+    commit after it moved the files into the codebase at 0 bytes each, without end."""
+    codebase_id = make_codebase(server, files={"src/a.txt": b"a"})
+    sandbox_id = make_sandbox(server, codebase_id, rules=[
+        common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)],
+        sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        # 300 empty files are 1.2 MB of blocks: past the 1 MiB limit.
+        r = run(server, sandbox_id, "mkdir e && cd e && touch $(seq -f 'f%g' 1 300)")
+        assert r.exit_code == 0, r.stderr
+        with pytest.raises(grpc.RpcError) as e:
+            server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+        assert_over_codebase_limit(e.value)
+        assert codebase_paths(server, codebase_id) == {"/src", "/src/a.txt"}
+        r = run(server, sandbox_id, "rm e/f1*")  # 111 fewer: 189 files fit
+        assert r.exit_code == 0, r.stderr
+        server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
+        assert len(codebase_paths(server, codebase_id)) == 2 + 1 + 189
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))

@@ -281,8 +281,8 @@ TEST_F(StoreTest, RecountWalksTheTree) {
   const v1::Codebase counted = store_->recount(codebase.id());
   EXPECT_EQ(counted.size(), 8);
   EXPECT_EQ(counted.file_count(), 3);  // two files and a symlink; directories do not count
-  // The limits also charge a block per directory (a, empty) and symlink (ln).
-  EXPECT_EQ(store_->charged(codebase.id()), 8 + 3 * layer::kEntryBlockBytes);
+  // The limits charge every entry at least a block: a, empty, ln and the two small files.
+  EXPECT_EQ(store_->charged(codebase.id()), 5 * layer::kEntryBlockBytes);
 }
 
 // A database from before the charge existed: its rows start charged their file bytes.
