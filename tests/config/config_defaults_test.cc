@@ -13,7 +13,7 @@ using std::chrono::seconds;
 
 void expect_defaults(const Config& config) {
   EXPECT_EQ(config.audit.retention, hours(24 * 90));
-  EXPECT_EQ(config.audit.max_bytes, 0);
+  EXPECT_EQ(config.audit.max_bytes, std::int64_t{10} << 30);
   // Loopback only: nothing is exposed until someone decides to (auth_settings.h).
   EXPECT_EQ(config.server.grpc_addr, "127.0.0.1:9000");
   EXPECT_EQ(config.server.http_addr, "127.0.0.1:8080");
@@ -183,7 +183,7 @@ TEST(ConfigDescribe, ListsEveryEffectiveSettingReadably) {
   EXPECT_EQ(fields["storage.max_upload_bytes"], "1GiB");
   EXPECT_EQ(fields["storage.max_archive_ratio"], 100);
   EXPECT_EQ(fields["audit.retention"], "2160h");
-  EXPECT_EQ(fields["audit.max_bytes"], "0");
+  EXPECT_EQ(fields["audit.max_bytes"], "10GiB");
   EXPECT_EQ(fields["server.allowed_hosts"], nlohmann::json::array());
   EXPECT_EQ(fields["sandbox.pids_limit"], 1024);
   EXPECT_EQ(fields["sandbox.memory_bytes"], "4GiB");

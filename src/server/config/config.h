@@ -35,7 +35,7 @@
 //              max_codebase_bytes: 10GiB, max_archive_bytes: 4GiB,
 //              max_archive_entries: 1000000, max_archive_ratio: 100}
 //   logging:  {level: debug|info|warn|error, format: text|json}
-//   audit:    {retention: 90d, max_bytes: 0, max_sandbox_bytes: 256MiB, max_follows: 256}
+//   audit:    {retention: 90d, max_bytes: 10GiB, max_sandbox_bytes: 256MiB, max_follows: 256}
 //             (server/audit_trails.h, audit/recorder.h; 0 = no limit)
 #pragma once
 
@@ -153,10 +153,12 @@ struct Config {
   // Audit trails of destroyed sandboxes under <data_dir>/audit: removed when last
   // written longer ago than retention (0 = never), then oldest first while all trails
   // together exceed max_bytes (0 = no limit). A sandbox that still exists keeps its
-  // trail. Applied at start and every cleanup_interval.
+  // trail. Applied at start and every cleanup_interval. Not unlimited by default: a
+  // tenant creating and destroying sandboxes whose agents flood their trails wrote about
+  // 28 GB per round of 100 sandboxes, charged to no quota.
   struct Audit {
     milliseconds retention = std::chrono::hours(24 * 90);
-    std::int64_t max_bytes = 0;
+    std::int64_t max_bytes = std::int64_t{10} << 30;
     // What one sandbox's file events may add to its trail (0 = no limit); past it they
     // are counted, not written. An agent creating and deleting long-named files wrote
     // 37 MB/s into its trail, outside every quota.
