@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "common/child_process.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "server/commit_room.h"
@@ -94,11 +95,35 @@ void LiveSandbox::cancel_commands() {
 }
 
 void LiveSandbox::stop() {
+  // A hung fs process (stopped, deadlocked) never answers what waits on its mount: a
+  // command or a file call blocked there ignores every kill and holds activity_ for good.
+  abort_if_hung();
   cancel_commands();
   close_all_sessions();
-  // Commands hold activity_ shared while they run, a commit holds it exclusively.
-  const std::unique_lock exclusive(activity_);
+  const std::unique_lock exclusive = activity_for_stop();
   mount_.stop();
+}
+
+void LiveSandbox::abort_if_hung() {
+  if (mount_.answers(SandboxMount::kPingWait)) return;
+  // One that exited (the exit watch stops its sandbox) left nothing waiting to abort.
+  if (exits_by(mount_.fs_pidfd(), Clock::now())) return;
+  log::warn("sandbox.fs_hung", {{"sandbox_id", plan_.mount.sandbox_id}});
+  mount_.abort();
+}
+
+std::unique_lock<std::shared_timed_mutex> LiveSandbox::activity_for_stop() {
+  // Commands hold activity_ shared while they run, a commit holds it exclusively. A
+  // commit of many files may take long: waited for as long as its fs process answers.
+  std::unique_lock exclusive(activity_, std::defer_lock);
+  while (!exclusive.try_lock_for(SandboxMount::kPingWait)) {
+    if (mount_.answers(SandboxMount::kPingWait)) continue;
+    log::warn("sandbox.fs_hung", {{"sandbox_id", plan_.mount.sandbox_id}});
+    mount_.abort();  // what holds activity_ on the mount fails now and lets go
+    exclusive.lock();
+    break;
+  }
+  return exclusive;
 }
 
 LiveSandbox::~LiveSandbox() {
@@ -123,26 +148,36 @@ class ScopeExit {
 
 }  // namespace
 
-std::string LiveSandbox::begin_command_trail() {
+std::string LiveSandbox::begin_command_trail(Clock::time_point deadline) {
   const std::string id = start_tag_ + "." + std::to_string(++commands_);
+  // The caller's deadline, not the fixed cap: an exec with timeout 3s waited 60 s here on
+  // a hung fs process, then ran its command on the hung mount anyway.
+  const auto wait =
+      std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                 std::chrono::milliseconds(1), SandboxMount::kControlCap);
   try {
-    mount_.control({.op = Op::kAuditBegin, .command = id});
-  } catch (const std::exception& error) {
+    mount_.control({.op = Op::kAuditBegin, .command = id}, wait);
+  } catch (const layer::control::Refused& error) {
+    // An answer: the fs process is there, only its trail is not (auditing off).
     log::warn("audit.command_begin_failed", {{"command", id}, {"error", error.what()}});
+  } catch (const FsNotAnswering& unreachable) {
+    log::warn("audit.command_begin_failed", {{"command", id}, {"error", unreachable.what()}});
+    throw fs_not_answering_within(unreachable, wait);
   }
   return id;
 }
 
-bool LiveSandbox::end_command_trail(const std::string& command_id) {
+bool LiveSandbox::end_command_trail(const std::string& command_id, Clock::time_point deadline) {
   try {
-    return mount_.control({.op = Op::kAuditEnd, .command = command_id}).pending;
+    return mount_.control_by({.op = Op::kAuditEnd, .command = command_id}, deadline).pending;
   } catch (const std::exception& error) {
     log::error("audit.command_end_failed", {{"command", command_id}, {"error", error.what()}});
     return true;
   }
 }
 
-LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd) {
+LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd,
+                                           Clock::time_point deadline) {
   const UniqueFd cancel = readable_when_either(cancel_.get(), call_cancel_fd);
   spec.workspace_fd = mount_.workspace_fd();
   spec.cancel_fd = cancel.get();
@@ -151,11 +186,15 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   spec.host_uid = ids_.uid();
   spec.host_gid = ids_.gid();
   ExecOutcome outcome;
-  outcome.command_id = begin_command_trail();
+  outcome.command_id = begin_command_trail(deadline);
+  // The timeout runs from the call's arrival, the wait for the fs process included.
+  spec.timeout =
+      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+               std::chrono::milliseconds(1));
   bool pending = true;
   {
     // Also on errors.
-    const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id); });
+    const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id, deadline); });
     const std::shared_lock running(activity_);
     outcome.result = with_runtime_errors([&] { return boundary_->run(spec); });
   }
@@ -163,7 +202,7 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   // half-done work: not synced (it stays pending in the write layer). An empty write
   // layer has nothing to sync: no room to reserve, no commit round trip.
   if (plan_.sync_on_complete && !outcome.result.cancelled && pending)
-    outcome.commit = sync_after_command();
+    outcome.commit = sync_after_command(deadline);
   return outcome;
 }
 
@@ -226,7 +265,8 @@ void LiveSandbox::leave_session_call(const std::string& id) {
 
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
-    const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd) {
+    const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd,
+    Clock::time_point deadline) {
   std::shared_ptr<runtime::CommandSession> session;
   {
     const std::lock_guard lock(sessions_mu_);
@@ -239,15 +279,20 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
   enter_session_call(id);
   const ScopeExit leave([&] { leave_session_call(id); });
   ExecOutcome outcome;
-  outcome.command_id = begin_command_trail();
+  outcome.command_id = begin_command_trail(deadline);
+  // As for exec: the timeout runs from the call's arrival.
+  const std::chrono::milliseconds left = std::min(
+      timeout,
+      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+               std::chrono::milliseconds(1)));
   bool pending = true;
   {
     // Also on errors.
-    const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id); });
+    const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id, deadline); });
     const std::shared_lock running(activity_);
     try {
       outcome.result = with_runtime_errors(
-          [&] { return session->exec(command, timeout, on_output, call_cancel_fd); });
+          [&] { return session->exec(command, left, on_output, call_cancel_fd); });
     } catch (const UserError&) {
       if (!session->alive())  // closed by a concurrent DestroySession
         throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + id + " is closed",
@@ -257,7 +302,7 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
   }
   // As for exec: a command abandoned because its caller went away is not synced.
   if (plan_.sync_on_complete && !outcome.result.cancelled && pending)
-    outcome.commit = sync_after_command();
+    outcome.commit = sync_after_command(deadline);
   return outcome;
 }
 
@@ -293,15 +338,25 @@ void LiveSandbox::close_all_sessions() {
 
 LiveSandbox::CallOutcome LiveSandbox::as_command(
     const std::function<void(const std::string& command_id)>& operation, bool sync) {
+  const Clock::time_point deadline = Clock::now() + kFileCallFsWait;
   CallOutcome outcome;
-  outcome.command_id = begin_command_trail();
+  outcome.command_id = begin_command_trail(deadline);
   {
-    const ScopeExit end_trail([&] { static_cast<void>(end_command_trail(outcome.command_id)); });
+    const ScopeExit end_trail(
+        [&] { static_cast<void>(end_command_trail(outcome.command_id, deadline)); });
     const std::shared_lock running(activity_);
     operation(outcome.command_id);
   }
-  if (sync && plan_.sync_on_complete) outcome.commit = sync_after_command();
+  if (sync && plan_.sync_on_complete) outcome.commit = sync_after_command(deadline);
   return outcome;
+}
+
+void LiveSandbox::require_fs_answer() const {
+  try {
+    mount_.control({.op = Op::kPing}, kFileCallFsWait);
+  } catch (const FsNotAnswering& unreachable) {
+    throw fs_not_answering_within(unreachable, kFileCallFsWait);
+  }
 }
 
 store::Room LiveSandbox::reserve_commit_room() const {
@@ -314,21 +369,24 @@ store::Room LiveSandbox::reserve_commit_room() const {
 
 v1::CommitChangesResponse LiveSandbox::commit_within_room(const std::vector<std::string>& paths,
                                                           const std::string& review_token) {
-  return commit_within(reserve_commit_room(), paths, review_token);
+  return commit_within(reserve_commit_room(), paths, review_token,
+                       Clock::now() + SandboxMount::kControlCap);
 }
 
 v1::CommitChangesResponse LiveSandbox::commit_within(const store::Room& room,
                                                      const std::vector<std::string>& paths,
-                                                     const std::string& review_token) {
+                                                     const std::string& review_token,
+                                                     Clock::time_point deadline) {
   const auto give_back = [this] {
     if (plan_.commit_room_unused) plan_.commit_room_unused();
   };
   try {
     return commit_to_wire(mount_
-                              .control({.op = Op::kCommit,
-                                        .paths = paths,
-                                        .max_bytes = room.bytes,
-                                        .review_token = review_token})
+                              .control_by({.op = Op::kCommit,
+                                           .paths = paths,
+                                           .max_bytes = room.bytes,
+                                           .review_token = review_token},
+                                          deadline)
                               .commit);
   } catch (const layer::control::RoomExceeded& full) {
     give_back();
@@ -339,7 +397,7 @@ v1::CommitChangesResponse LiveSandbox::commit_within(const store::Room& room,
   }
 }
 
-v1::CommitChangesResponse LiveSandbox::sync_after_command() {
+v1::CommitChangesResponse LiveSandbox::sync_after_command(Clock::time_point deadline) {
   const std::unique_lock exclusive(activity_);
   const auto skipped = [this](const std::exception& why) {
     log::warn("sandbox.sync_skipped",
@@ -355,7 +413,7 @@ v1::CommitChangesResponse LiveSandbox::sync_after_command() {
     return skipped(cannot);
   }
   try {
-    return commit_within(room, {}, "");
+    return commit_within(room, {}, "", deadline);
   } catch (const ApiError& full) {
     if (full.code() != StatusCode::RESOURCE_EXHAUSTED) throw;
     return skipped(full);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,6 +37,11 @@ namespace agentfense::server {
 // 140 calls queued on one session held all 128 REST workers of a shared server.
 inline constexpr std::int64_t kMaxSessionCallsWaiting = 4;
 
+// How long a file call (ReadSandboxFile, WriteSandboxFile, ListSandboxFiles) waits for the
+// sandbox's fs process to answer before it is refused: those calls carry no deadline of
+// their own, and one on a hung fs process waited 60 s, then blocked on the mount for good.
+inline constexpr std::chrono::seconds kFileCallFsWait{10};
+
 struct LiveSandboxPlan {
   std::string codebase_id;
   MountPlan mount;
@@ -58,6 +64,8 @@ struct LiveSandboxPlan {
 
 class LiveSandbox {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // Leases the sandbox's host ids, mounts, then starts the runtime (docker: the
   // container); throws on failure (ApiError for docker's, see sandbox_runtime.h).
   explicit LiveSandbox(const LiveSandboxPlan& plan);
@@ -80,12 +88,17 @@ class LiveSandbox {
   // `call_cancel_fd` (the caller went away) becomes readable, and then reports
   // cancelled. Returns the result and, with sync-on-complete, the commit that followed
   // (empty when nothing changed; never after a cancelled command).
+  // `deadline` is the call's arrival plus its timeout: the wait for the fs process before
+  // the command comes out of it (spec.timeout is cut to what is left), and a fs process
+  // that does not answer by then fails the call (FAILED_PRECONDITION,
+  // SANDBOX_NOT_RUNNING) without running anything. The audit and sync round trips after
+  // the command wait past it only while the fs process answers pings (a large sync).
   struct ExecOutcome {
     runtime::ExecResult result;
     v1::CommitChangesResponse commit;
     std::string command_id;  // the "cmd" of the command's file events in the audit trail
   };
-  ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd);
+  ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd, Clock::time_point deadline);
 
   // Sessions (shell inside this sandbox's boundary). Throws ApiError(RESOURCE_EXHAUSTED)
   // without starting anything when max_sessions are open already (sessions still
@@ -95,11 +108,11 @@ class LiveSandbox {
   // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED), or
   // RESOURCE_EXHAUSTED (QUOTA_EXCEEDED) when kMaxSessionCallsWaiting calls already wait
   // for the session's running command. A readable `call_cancel_fd` abandons the command
-  // (not the session), as a timeout does.
+  // (not the session), as a timeout does. `deadline` as for exec().
   ExecOutcome session_exec(const std::string& id, const std::string& command,
                            std::chrono::milliseconds timeout,
                            const std::function<void(runtime::Stream, std::string_view)>& on_output,
-                           int call_cancel_fd);
+                           int call_cancel_fd, Clock::time_point deadline);
   // Kills every process of the session. Returns false when it was not open here.
   bool close_session(const std::string& id);
   std::vector<std::string> session_ids() const;
@@ -126,8 +139,13 @@ class LiveSandbox {
     v1::CommitChangesResponse commit;
     std::string command_id;
   };
+  // The fs process gets kFileCallFsWait to answer first; otherwise the call is refused as
+  // exec() refuses it, and `operation` is not run.
   CallOutcome as_command(const std::function<void(const std::string& command_id)>& operation,
                          bool sync);
+  // Throws as as_command() does when the fs process does not answer a ping within
+  // kFileCallFsWait (for a file call that is not a command: ListSandboxFiles).
+  void require_fs_answer() const;
 
   // Closes every session (kills their processes). The mount stays until destruction.
   void close_all_sessions();
@@ -135,6 +153,8 @@ class LiveSandbox {
   // once), waits until none runs (a commit in progress completes first), then stops the
   // fs process and unmounts, before returning, whoever still holds this object: a start
   // right after must never find the previous fs process still serving the write layer.
+  // An fs process that does not answer a ping (SandboxMount::kPingWait), before or while
+  // this waits, is aborted and killed first: what waits on its mount then fails.
   void stop();
   // Kills every command in flight (they report cancelled) and every later one at once:
   // the sandbox is being stopped.
@@ -146,15 +166,20 @@ class LiveSandbox {
   // they are acknowledged before the command's answer. Failures are logged, not thrown.
   // end_command_trail() returns whether the write layer may hold anything to sync: false
   // only when the fs process said it was empty as the command ended (true on failure).
-  std::string begin_command_trail();
-  bool end_command_trail(const std::string& command_id);
+  // begin_command_trail() throws ApiError (FAILED_PRECONDITION, SANDBOX_NOT_RUNNING) when
+  // the fs process does not answer by `deadline`: a command must not start on a hung mount.
+  std::string begin_command_trail(Clock::time_point deadline);
+  bool end_command_trail(const std::string& command_id, Clock::time_point deadline);
   std::atomic<std::uint64_t> commands_{0};
   // Command ids are "<start>.<n>": a trail outlives a start of its sandbox, and ids that
   // restarted at c1 after StopSandbox/StartSandbox joined one start's file events to
   // another start's command. Eight random hex digits per start.
   const std::string start_tag_ = random_hex(4);
 
-  v1::CommitChangesResponse sync_after_command();
+  v1::CommitChangesResponse sync_after_command(Clock::time_point deadline);
+  // stop()'s defences against a hung fs process (SandboxMount::abort).
+  void abort_if_hung();
+  std::unique_lock<std::shared_timed_mutex> activity_for_stop();
   void reserve_session_slot();  // throws ApiError(RESOURCE_EXHAUSTED)
   // Counts one more call of session `id` in session_calls_ (leave_session_call uncounts
   // it); throws ApiError(RESOURCE_EXHAUSTED) when kMaxSessionCallsWaiting already wait.
@@ -166,7 +191,8 @@ class LiveSandbox {
                                                const std::string& review_token = "");
   v1::CommitChangesResponse commit_within(const store::Room& room,
                                           const std::vector<std::string>& paths,
-                                          const std::string& review_token);
+                                          const std::string& review_token,
+                                          Clock::time_point deadline);
 
   // What every exec runs with but its workspace and command (the runtime prepares for it).
   runtime::ExecSpec command_base() const;
@@ -185,7 +211,7 @@ class LiveSandbox {
   std::unique_ptr<runtime::Boundary> boundary_;
   SandboxMount mount_;
   UniqueFd cancel_;  // eventfd: written once when the sandbox stops
-  std::shared_mutex activity_;
+  std::shared_timed_mutex activity_;
   mutable std::mutex sessions_mu_;
   std::map<std::string, std::shared_ptr<runtime::CommandSession>> sessions_;
   std::int64_t sessions_starting_ = 0;  // slots reserved by open_session in progress

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -75,8 +77,8 @@ void SandboxMount::stop() {
   supervisor::destroy_run_dir(run_dir_);
 }
 
-layer::control::Reply SandboxMount::control(const layer::control::Request& request,
-                                            std::chrono::milliseconds timeout) const {
+template <typename Call>
+layer::control::Reply SandboxMount::with_client(const Call& call) const {
   std::unique_ptr<supervisor::ControlClient> client;
   {
     const std::lock_guard lock(idle_mu_);
@@ -88,7 +90,7 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
   layer::control::Reply reply;
   try {
     if (!client) client = std::make_unique<supervisor::ControlClient>(run_dir_ + "/control.sock");
-    reply = client->call(request, timeout);
+    reply = call(*client);
   } catch (const layer::control::Refused&) {
     keep_idle(std::move(client));  // a complete answer: the connection is still in step
     throw;
@@ -102,15 +104,69 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
   return reply;
 }
 
+layer::control::Reply SandboxMount::control(const layer::control::Request& request,
+                                            std::chrono::milliseconds timeout) const {
+  return with_client(
+      [&](supervisor::ControlClient& client) { return client.call(request, timeout); });
+}
+
+layer::control::Reply SandboxMount::control_by(
+    const layer::control::Request& request, std::chrono::steady_clock::time_point deadline) const {
+  const auto cap = std::chrono::steady_clock::now() + kControlCap;
+  const supervisor::ControlClient::Patience patience{
+      .deadline = std::min(deadline, cap), .cap = cap, .still_alive = [this] {
+        return answers(kPingWait);
+      }};
+  return with_client(
+      [&](supervisor::ControlClient& client) { return client.call(request, patience); });
+}
+
+bool SandboxMount::answers(std::chrono::milliseconds within) const {
+  try {
+    control({.op = layer::control::Op::kPing}, within);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void SandboxMount::abort() {
+  const std::lock_guard lock(idle_mu_);  // not while stop() takes child_ away
+  if (stopped_ || !child_) return;
+  log::warn("sandbox.fs_aborted", {{"run_dir", run_dir_}});
+  child_->abort();
+}
+
 void SandboxMount::keep_idle(std::unique_ptr<supervisor::ControlClient> client) const {
   const std::lock_guard lock(idle_mu_);
   if (!stopped_ && idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(client));
 }
 
-ApiError fs_not_answering(int error) {
+FsNotAnswering::FsNotAnswering(int error)
+    : ApiError(StatusCode::FAILED_PRECONDITION,
+               std::string("the sandbox's filesystem process is not answering (") +
+                   std::strerror(error) + "); stop and start the sandbox",
+               kReasonSandboxNotRunning),
+      error_(error) {}
+
+FsNotAnswering fs_not_answering(int error) {
+  return FsNotAnswering(error);
+}
+
+ApiError fs_not_answering_within(const FsNotAnswering& not_answering,
+                                 std::chrono::milliseconds allowed) {
+  const std::string nothing_run = "nothing was run in the sandbox";
+  // Refused at once (the fs process exited): its own message says so.
+  if (not_answering.error() != ETIMEDOUT)
+    return ApiError(not_answering.code(), std::string(not_answering.what()) + "; " + nothing_run,
+                    not_answering.reason());
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3gs", static_cast<double>(allowed.count()) / 1000.0);
   return ApiError(StatusCode::FAILED_PRECONDITION,
-                  std::string("the sandbox's filesystem process is not answering (") +
-                      std::strerror(error) + "); stop and start the sandbox",
+                  std::string("the sandbox's filesystem process did not answer within ") + seconds +
+                      "; " + nothing_run +
+                      ". The sandbox is not usable: stop it (that ends the filesystem process) "
+                      "and start it again",
                   kReasonSandboxNotRunning);
 }
 

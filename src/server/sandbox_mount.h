@@ -63,9 +63,28 @@ class SandboxMount {
   // process a thread and us a connect otherwise: a command makes two or three calls);
   // concurrent calls each get one of their own.
   layer::control::Reply control(const layer::control::Request& request,
-                                std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+                                std::chrono::milliseconds timeout = kControlCap) const;
+  // As control(), for a request whose caller has a deadline: past it, waits on only while
+  // the fs process answers a ping (a live one busy with a large commit), up to kControlCap
+  // from now; a hung one fails the call at `deadline`.
+  layer::control::Reply control_by(const layer::control::Request& request,
+                                   std::chrono::steady_clock::time_point deadline) const;
+  // Whether the fs process answers a ping within `within` (it serves pings on a thread of
+  // their own, so a long commit does not delay one).
+  bool answers(std::chrono::milliseconds within) const;
+  // For an fs process that does not answer: aborts its FUSE connection and kills it, so
+  // that whatever waits on the mount (commands, file calls) fails at once. stop() still
+  // reaps it and removes the run directory.
+  void abort();
+
+  // The longest any control request waits for its answer.
+  static constexpr std::chrono::milliseconds kControlCap{60000};
+  // How long a ping may go unanswered before the fs process counts as hung.
+  static constexpr std::chrono::milliseconds kPingWait{3000};
 
  private:
+  template <typename Call>
+  layer::control::Reply with_client(const Call& call) const;
   std::string run_dir_;
   std::unique_ptr<supervisor::MountChild> child_;
   UniqueFd workspace_;
@@ -78,9 +97,21 @@ class SandboxMount {
 };
 
 // What a call that could not reach the fs process answers (FAILED_PRECONDITION,
-// SANDBOX_NOT_RUNNING): through its control socket (ECONNREFUSED, ENOENT) or its mount
-// (ENOTCONN: "Transport endpoint is not connected").
-ApiError fs_not_answering(int error);
+// SANDBOX_NOT_RUNNING): through its control socket (ECONNREFUSED, ENOENT, ETIMEDOUT) or
+// its mount (ENOTCONN: "Transport endpoint is not connected"). error() is that errno.
+class FsNotAnswering : public ApiError {
+ public:
+  explicit FsNotAnswering(int error);
+  int error() const { return error_; }
+
+ private:
+  int error_;
+};
+FsNotAnswering fs_not_answering(int error);
+// The same for a call that gave the fs process `allowed` to answer and so ran nothing in
+// the sandbox: says how long it waited when it gave up waiting (ETIMEDOUT).
+ApiError fs_not_answering_within(const FsNotAnswering& not_answering,
+                                 std::chrono::milliseconds allowed);
 
 // Removes run directories left under mount_root by a previous server process (crash,
 // kill -9): detaches their mounts and deletes them. Returns how many.

@@ -160,6 +160,7 @@ void SandboxService::audited_checks(const std::string& sandbox_id, const char* o
 
 v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallContext& call,
                                         const OnOutput& on_output) {
+  const auto arrived = LiveSandbox::Clock::now();  // the timeout runs from here
   const std::string& id = request.sandbox_id();
   const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
   std::chrono::milliseconds timeout{};
@@ -179,7 +180,8 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   spec.timeout = timeout;
   spec.on_output = on_output;
   // A spec the runtime refuses (bad env, workdir, timeout) throws UserError: INVALID_ARGUMENT.
-  const LiveSandbox::ExecOutcome outcome = live->exec(std::move(spec), call.cancel_fd());
+  const LiveSandbox::ExecOutcome outcome =
+      live->exec(std::move(spec), call.cancel_fd(), arrived + timeout);
   after_commit(live->codebase_id(), id, outcome.commit);
   log::info("sandbox.exec",
             {{"sandbox_id", id},
@@ -265,6 +267,7 @@ void SandboxService::DestroySession(const v1::DestroySessionRequest& request) {
 
 v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& request,
                                                 CallContext& call, const OnOutput& on_output) {
+  const auto arrived = LiveSandbox::Clock::now();  // the timeout runs from here
   v1::Session session = load_session(request.session_id());
   if (session.status() != v1::SESSION_STATUS_ACTIVE)
     throw ApiError(StatusCode::FAILED_PRECONDITION, "session " + session.id() + " is closed",
@@ -275,8 +278,8 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
     timeout = exec_timeout(request.timeout(), request.has_timeout());
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
-  const LiveSandbox::ExecOutcome outcome =
-      live->session_exec(session.id(), request.command(), timeout, on_output, call.cancel_fd());
+  const LiveSandbox::ExecOutcome outcome = live->session_exec(
+      session.id(), request.command(), timeout, on_output, call.cancel_fd(), arrived + timeout);
   if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
     live->close_session(session.id());
     session.set_status(v1::SESSION_STATUS_CLOSED);

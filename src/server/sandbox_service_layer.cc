@@ -176,6 +176,7 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
 v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
     const v1::ListSandboxFilesRequest& request) {
   const auto live = running(request.sandbox_id());
+  live->require_fs_answer();  // a listing on a hung mount would block for good
   return list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),
                             workspace_path(request.path(), true), request.recursive());
 }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace agentfense::supervisor {
@@ -34,11 +35,16 @@ ControlClient::ControlClient(const std::string& socket_path) : path_(socket_path
 }
 
 std::string ControlClient::exchange(std::string_view line, std::chrono::milliseconds timeout) {
-  if (!fd_) throw SystemError("control connection to " + path_ + " was closed", ENOTCONN);
   const Clock::time_point deadline = Clock::now() + timeout;
+  return exchange(line, Patience{.deadline = deadline, .cap = deadline});
+}
+
+std::string ControlClient::exchange(std::string_view line, const Patience& patience) {
+  if (!fd_) throw SystemError("control connection to " + path_ + " was closed", ENOTCONN);
+  Patience waiting = patience;
   try {
-    write_all(std::string(line) + "\n", deadline);
-    return read_line(deadline);
+    write_all(std::string(line) + "\n", waiting);
+    return read_line(waiting);
   } catch (const SystemError&) {
     fd_.reset();
     buffered_.clear();
@@ -48,7 +54,16 @@ std::string ControlClient::exchange(std::string_view line, std::chrono::millisec
 
 layer::control::Reply ControlClient::call(const layer::control::Request& request,
                                           std::chrono::milliseconds timeout) {
-  const std::string line = exchange(layer::control::encode_request(request), timeout);
+  return decode(request, exchange(layer::control::encode_request(request), timeout));
+}
+
+layer::control::Reply ControlClient::call(const layer::control::Request& request,
+                                          const Patience& patience) {
+  return decode(request, exchange(layer::control::encode_request(request), patience));
+}
+
+layer::control::Reply ControlClient::decode(const layer::control::Request& request,
+                                            const std::string& line) {
   try {
     return layer::control::decode_reply(request.op, line);
   } catch (const layer::control::ProtocolError& error) {
@@ -59,23 +74,26 @@ layer::control::Reply ControlClient::call(const layer::control::Request& request
   }
 }
 
-void ControlClient::wait_for(short events, Clock::time_point deadline) {
+void ControlClient::wait_for(short events, Patience& patience) {
   pollfd pfd{fd_.get(), events, 0};
   while (true) {
-    const int rc = ::poll(&pfd, 1, remaining_ms(deadline));
+    const int rc = ::poll(&pfd, 1, remaining_ms(patience.deadline));
     if (rc < 0 && errno == EINTR) continue;
     check_syscall(rc, "poll control socket " + path_);
-    if (rc == 0) throw SystemError("control request to " + path_, ETIMEDOUT);
-    return;  // ready, or an error/hangup the following send/recv reports
+    if (rc > 0) return;  // ready, or an error/hangup the following send/recv reports
+    // A slow answer from a live fs process is waited for; a hung one is given up on.
+    if (Clock::now() >= patience.cap || !patience.still_alive || !patience.still_alive())
+      throw SystemError("control request to " + path_, ETIMEDOUT);
+    patience.deadline = std::min(Clock::now() + patience.step, patience.cap);
   }
 }
 
-void ControlClient::write_all(const std::string& data, Clock::time_point deadline) {
+void ControlClient::write_all(const std::string& data, Patience& patience) {
   size_t sent = 0;
   while (sent < data.size()) {
     const ssize_t n = ::send(fd_.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EAGAIN) {
-      wait_for(POLLOUT, deadline);
+      wait_for(POLLOUT, patience);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -84,7 +102,7 @@ void ControlClient::write_all(const std::string& data, Clock::time_point deadlin
   }
 }
 
-std::string ControlClient::read_line(Clock::time_point deadline) {
+std::string ControlClient::read_line(Patience& patience) {
   size_t searched = 0;  // bytes of buffered_ known to hold no newline
   while (true) {
     if (const size_t newline = buffered_.find('\n', searched); newline != std::string::npos) {
@@ -101,7 +119,7 @@ std::string ControlClient::read_line(Clock::time_point deadline) {
     char chunk[64 * 1024];
     const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
     if (n < 0 && errno == EAGAIN) {
-      wait_for(POLLIN, deadline);
+      wait_for(POLLIN, patience);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

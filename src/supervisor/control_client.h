@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -32,14 +33,28 @@ class ControlClient {
   layer::control::Reply call(const layer::control::Request& request,
                              std::chrono::milliseconds timeout);
 
+  // How long call() waits for an answer that is real work (a commit of many files): until
+  // `deadline` (the caller's), then, for as long as `still_alive()` says the fs process
+  // still answers (busy, not hung), on in steps of `step`, but never past `cap`.
+  struct Patience {
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point cap;
+    std::chrono::milliseconds step{2000};
+    std::function<bool()> still_alive;
+  };
+  layer::control::Reply call(const layer::control::Request& request, const Patience& patience);
+
   // The transport alone: one line out (without its newline), the next line back. Throws
   // SystemError as call() does. For tests that speak the protocol by hand.
   std::string exchange(std::string_view line, std::chrono::milliseconds timeout);
 
  private:
-  std::string read_line(std::chrono::steady_clock::time_point deadline);
-  void write_all(const std::string& data, std::chrono::steady_clock::time_point deadline);
-  void wait_for(short events, std::chrono::steady_clock::time_point deadline);
+  std::string exchange(std::string_view line, const Patience& patience);
+  layer::control::Reply decode(const layer::control::Request& request, const std::string& line);
+  // Each wait below moves patience.deadline on while the fs process is alive.
+  std::string read_line(Patience& patience);
+  void write_all(const std::string& data, Patience& patience);
+  void wait_for(short events, Patience& patience);
 
   std::string path_;
   UniqueFd fd_;

@@ -122,6 +122,12 @@ int MountChild::stop() {
   return status;
 }
 
+void MountChild::abort() {
+  if (!child_) return;
+  abort_fuse_connection(mountpoint_);
+  child_->kill();
+}
+
 MountChild::~MountChild() {
   stop();
 }

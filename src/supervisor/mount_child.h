@@ -47,6 +47,10 @@ class MountChild {
   // Clean shutdown; returns the child's exit status (0 = unmounted cleanly).
   int stop();
 
+  // For a child that no longer answers (stopped, deadlocked): aborts its FUSE connection
+  // (what waits on the mount fails at once) and SIGKILLs it. stop() still reaps it.
+  void abort();
+
   // Readable once the fs process has exited (it stays unreaped until stop()); -1 once
   // stopped. For a watch that notices an fs process dying on its own.
   int pidfd() const { return child_ ? child_->pidfd() : -1; }

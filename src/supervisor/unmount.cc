@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "common/child_process.h"
 #include "runtime/child_exec.h"
@@ -29,7 +33,32 @@ void fusermount_detach(const std::string& path) {
   }
 }
 
+// mountinfo's "major:minor" of the mount at `path` as fusectl names its connection (the
+// kernel's dev_t: major << 20 | minor), or nothing. Paths there escape space, tab,
+// newline and backslash as octal; run directories hold none of them.
+std::optional<unsigned long> fuse_connection_of(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  std::optional<unsigned long> found;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mountpoint;
+    fields >> id >> parent >> device >> root >> mountpoint;
+    unsigned long major = 0, minor = 0;
+    if (mountpoint != path || std::sscanf(device.c_str(), "%lu:%lu", &major, &minor) != 2) continue;
+    found = (major << 20) | minor;  // the last one: mounts stack, the top one is in use
+  }
+  return found;
+}
+
 }  // namespace
+
+void abort_fuse_connection(const std::string& path) {
+  const std::optional<unsigned long> connection = fuse_connection_of(path);
+  if (!connection) return;
+  std::ofstream abort("/sys/fs/fuse/connections/" + std::to_string(*connection) + "/abort");
+  abort << "1";
+}
 
 bool is_mountpoint(const std::string& path) {
   // A dead FUSE daemon's mount answers stat with ENOTCONN; a live one has a device of

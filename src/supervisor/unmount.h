@@ -13,6 +13,12 @@ namespace agentfense::supervisor {
 // in teardown paths, where a leftover is reported by the next sweep, not thrown.
 void detach_mount(const std::string& path);
 
+// Aborts the FUSE connection of the mount at `path` (fusectl's connections/N/abort):
+// every request waiting on it fails at once, whatever its daemon does. Found through
+// /proc/self/mountinfo, never by touching the mount (a hung one would block us too).
+// Best effort: without fusectl mounted, or nothing mounted there, nothing happens.
+void abort_fuse_connection(const std::string& path);
+
 // True when something is mounted at `path` (a dead FUSE daemon's mount included).
 bool is_mountpoint(const std::string& path);
 

@@ -1,12 +1,14 @@
 // ControlClient (supervisor/control_client.h) against a stand-in fs process on a real
-// unix socket: what it does with a reply that never ends.
+// unix socket: what it does with a reply that never ends, and with one that comes late.
 #include "supervisor/control_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <chrono>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -17,11 +19,12 @@
 namespace agentfense::supervisor {
 namespace {
 
-// Listens at `path`; the one connection it accepts gets, after the request line, `piece`
-// `repeat` times and then `tail` (or less, when the client hangs up).
+// Listens at `path`; the one connection it accepts gets, `delay` after the request line,
+// `piece` `repeat` times and then `tail` (or less, when the client hangs up).
 class StandInFs {
  public:
-  StandInFs(const std::string& path, std::string piece, std::size_t repeat, std::string tail) {
+  StandInFs(const std::string& path, std::string piece, std::size_t repeat, std::string tail,
+            std::chrono::milliseconds delay = {}) {
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
@@ -29,10 +32,11 @@ class StandInFs {
     EXPECT_EQ(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address),
               0);
     EXPECT_EQ(::listen(listener_.get(), 1), 0);
-    thread_ = std::thread([this, piece = std::move(piece), repeat, tail = std::move(tail)] {
+    thread_ = std::thread([this, piece = std::move(piece), repeat, tail = std::move(tail), delay] {
       UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
       char request[4096];
       if (::recv(connection.get(), request, sizeof request, 0) <= 0) return;
+      std::this_thread::sleep_for(delay);
       for (std::size_t i = 0; i < repeat; ++i) {
         if (::send(connection.get(), piece.data(), piece.size(), MSG_NOSIGNAL) < 0) return;
       }
@@ -73,6 +77,57 @@ TEST(ControlClient, ALongReplyWithinTheLimitIsReadWhole) {
   const std::string line = client.exchange(R"({"op":"diff"})", std::chrono::seconds(60));
   EXPECT_EQ(line.size(), std::size_t{64} << 20);
   EXPECT_EQ(line.find_first_not_of('y'), std::string::npos);
+}
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// An answer 600 ms late, to a call whose caller's deadline is 100 ms away.
+struct LateAnswer {
+  LateAnswer() : fs(socket(), "", 0, "{\"ok\":true}\n", milliseconds(600)), client(socket()) {}
+  std::string socket() const { return dir.path().string() + "/control.sock"; }
+  ControlClient::Patience patience(milliseconds cap, std::function<bool()> alive) const {
+    const auto now = Clock::now();
+    return {.deadline = now + milliseconds(100),
+            .cap = now + cap,
+            .step = milliseconds(100),
+            .still_alive = std::move(alive)};
+  }
+  const testing::TempDir dir{"af-control-client"};
+  StandInFs fs;
+  ControlClient client;
+};
+
+TEST(ControlClient, ALateAnswerFromAnFsThatStillAnswersIsWaitedFor) {
+  LateAnswer late;
+  int asked = 0;
+  (void)late.client.call({.op = layer::control::Op::kPing},
+                         late.patience(std::chrono::seconds(10), [&] { return ++asked > 0; }));
+  EXPECT_GE(asked, 2);  // once per step past the deadline
+}
+
+TEST(ControlClient, AnFsThatNoLongerAnswersFailsTheCallAtItsDeadline) {
+  LateAnswer late;
+  const auto began = Clock::now();
+  try {
+    (void)late.client.call({.op = layer::control::Op::kPing},
+                           late.patience(std::chrono::seconds(10), [] { return false; }));
+    ADD_FAILURE() << "no error";
+  } catch (const SystemError& error) {
+    EXPECT_EQ(error.code(), ETIMEDOUT);
+  }
+  EXPECT_LT(Clock::now() - began, milliseconds(500));
+}
+
+TEST(ControlClient, ABusyFsIsWaitedForNoLongerThanTheCap) {
+  LateAnswer late;
+  try {
+    (void)late.client.call({.op = layer::control::Op::kPing},
+                           late.patience(milliseconds(300), [] { return true; }));
+    ADD_FAILURE() << "no error";
+  } catch (const SystemError& error) {
+    EXPECT_EQ(error.code(), ETIMEDOUT);
+  }
 }
 
 }  // namespace
