@@ -386,7 +386,7 @@ v1::CommitChangesResponse LiveSandbox::commit_within(const store::Room& room,
                                            .paths = paths,
                                            .max_bytes = room.bytes,
                                            .review_token = review_token},
-                                          deadline)
+                                          deadline, SandboxMount::kLayerWorkCap)
                               .commit);
   } catch (const layer::control::RoomExceeded& full) {
     give_back();
@@ -421,12 +421,12 @@ v1::CommitChangesResponse LiveSandbox::sync_after_command(Clock::time_point dead
 }
 
 v1::ListChangesResponse LiveSandbox::changes() {
-  layer::control::Reply reply = mount_.control({.op = Op::kChanges});
+  layer::control::Reply reply = mount_.layer_work({.op = Op::kChanges});
   return changes_to_wire(std::move(reply.changes), reply.changes_omitted);
 }
 
 v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths) {
-  layer::control::Reply reply = mount_.control({.op = Op::kDiff, .paths = paths});
+  layer::control::Reply reply = mount_.layer_work({.op = Op::kDiff, .paths = paths});
   v1::DiffChangesResponse out;
   out.set_diff(std::move(reply.diff));
   out.set_review_token(std::move(reply.review_token));
@@ -441,7 +441,7 @@ v1::CommitChangesResponse LiveSandbox::commit(const std::vector<std::string>& pa
 
 void LiveSandbox::discard() {
   const std::unique_lock exclusive(activity_);
-  mount_.control({.op = Op::kDiscard});
+  mount_.layer_work({.op = Op::kDiscard});
 }
 
 void LiveSandbox::refresh(const std::vector<std::string>& paths) {

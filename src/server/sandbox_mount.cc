@@ -110,15 +110,20 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
       [&](supervisor::ControlClient& client) { return client.call(request, timeout); });
 }
 
-layer::control::Reply SandboxMount::control_by(
-    const layer::control::Request& request, std::chrono::steady_clock::time_point deadline) const {
-  const auto cap = std::chrono::steady_clock::now() + kControlCap;
+layer::control::Reply SandboxMount::control_by(const layer::control::Request& request,
+                                               std::chrono::steady_clock::time_point deadline,
+                                               std::chrono::milliseconds cap_from_now) const {
+  const auto cap = std::chrono::steady_clock::now() + cap_from_now;
   const supervisor::ControlClient::Patience patience{
       .deadline = std::min(deadline, cap), .cap = cap, .still_alive = [this] {
         return answers(kPingWait);
       }};
   return with_client(
       [&](supervisor::ControlClient& client) { return client.call(request, patience); });
+}
+
+layer::control::Reply SandboxMount::layer_work(const layer::control::Request& request) const {
+  return control_by(request, std::chrono::steady_clock::now() + kControlCap, kLayerWorkCap);
 }
 
 bool SandboxMount::answers(std::chrono::milliseconds within) const {

@@ -65,10 +65,16 @@ class SandboxMount {
   layer::control::Reply control(const layer::control::Request& request,
                                 std::chrono::milliseconds timeout = kControlCap) const;
   // As control(), for a request whose caller has a deadline: past it, waits on only while
-  // the fs process answers a ping (a live one busy with a large commit), up to kControlCap
-  // from now; a hung one fails the call at `deadline`.
+  // the fs process answers a ping (a live one busy with a large commit), up to `cap` from
+  // now; a hung one fails the call at `deadline`.
   layer::control::Reply control_by(const layer::control::Request& request,
-                                   std::chrono::steady_clock::time_point deadline) const;
+                                   std::chrono::steady_clock::time_point deadline,
+                                   std::chrono::milliseconds cap = kControlCap) const;
+  // control() for work on the write layer (commit, diff, changes, discard): kControlCap,
+  // then on while the fs process answers pings, up to kLayerWorkCap. A commit of 100,000
+  // files takes minutes; cut at 60 s it was reported as "not answering; stop and start"
+  // while the fs process went on and applied it, and every layer call failed meanwhile.
+  layer::control::Reply layer_work(const layer::control::Request& request) const;
   // Whether the fs process answers a ping within `within` (it serves pings on a thread of
   // their own, so a long commit does not delay one).
   bool answers(std::chrono::milliseconds within) const;
@@ -77,8 +83,11 @@ class SandboxMount {
   // reaps it and removes the run directory.
   void abort();
 
-  // The longest any control request waits for its answer.
+  // The longest a control request waits for its answer, unless the fs process shows it
+  // is alive and busy (control_by).
   static constexpr std::chrono::milliseconds kControlCap{60000};
+  // The longest work on the write layer is waited for while the fs process is alive.
+  static constexpr std::chrono::milliseconds kLayerWorkCap{30 * 60 * 1000};
   // How long a ping may go unanswered before the fs process counts as hung.
   static constexpr std::chrono::milliseconds kPingWait{3000};
 
