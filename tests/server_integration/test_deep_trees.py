@@ -106,7 +106,8 @@ def test_reports_of_an_agents_many_deep_paths_are_bounded(server):
     assert (seen.exit_code, seen.stdout) == (0, f"2499{files_count}\n"), seen.stderr
     for sandbox_id in (writer, reader):
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
-    # The server removes the deep tree (the fixture's rmtree would recurse per level).
+    # The server removes the deep tree in the background (what it has not when it stops,
+    # the fixture's remove_tree does).
     server.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=codebase))
 
 
