@@ -1,6 +1,7 @@
 // Exec, ExecStream and shell sessions.
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 #include "common/errors.h"
 #include "common/log.h"
@@ -39,14 +40,34 @@ nlohmann::ordered_json exec_details(const std::string& command, const std::strin
 // request refused for its size does not grow the trail by as much.
 constexpr std::size_t kRefusedCommandBytes = 1024;
 
+// What the text rendering of output that is not UTF-8 keeps (its beginning): each bad
+// byte renders as 3, so 16 MiB of them (runtime.output_limit) rendered 48 MiB beside the
+// 16 MiB of exact bytes, and a result no longer fit one 64 MiB gRPC message: the caller
+// got RESOURCE_EXHAUSTED instead of the result of a command that had run and committed.
+// Both streams at most: 2 x (16 MiB bytes + 15 MiB text) and the rest of the result.
+constexpr std::size_t kMaxRenderedBytes = std::size_t{15} << 20;
+
+// The longest prefix of `text` (valid UTF-8) of at most `limit` bytes that ends on a
+// character boundary.
+std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 // proto3 strings must be UTF-8 (ExecResult.stdout_bytes): text for the string field,
-// and the exact bytes beside it when they differ.
+// and the exact bytes beside it when they differ (the text then cut to kMaxRenderedBytes).
 void put_output(const std::string& raw, std::string* text, std::string* bytes) {
   if (is_valid_utf8(raw)) {
     *text = raw;
     return;
   }
-  *text = with_utf8_replacements(raw);
+  // A rendering is never shorter than what it renders: the first kMaxRenderedBytes of
+  // the raw output render at least as much as is kept.
+  const std::string rendered =
+      with_utf8_replacements(std::string_view(raw).substr(0, kMaxRenderedBytes));
+  *text = utf8_prefix(rendered, kMaxRenderedBytes);
   *bytes = raw;
 }
 

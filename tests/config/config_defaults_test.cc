@@ -86,7 +86,7 @@ runtime:
   type: docker
   default_timeout: 90
   max_timeout: 2h30m
-  output_limit: 1G
+  output_limit: 8MiB
   docker:
     host: unix:///run/docker.sock
     default_image: "example/runtime:1.2"
@@ -121,7 +121,7 @@ audit:
   EXPECT_EQ(config.runtime.type, RuntimeKind::kDocker);
   EXPECT_EQ(config.runtime.default_timeout, seconds(90));
   EXPECT_EQ(config.runtime.max_timeout, minutes(150));
-  EXPECT_EQ(config.runtime.output_limit, 1 << 30);
+  EXPECT_EQ(config.runtime.output_limit, 8 << 20);
   EXPECT_EQ(config.runtime.docker.host, "unix:///run/docker.sock");
   EXPECT_EQ(config.runtime.docker.default_image, "example/runtime:1.2");
   EXPECT_EQ(config.runtime.docker.network_mode, "bridge");

@@ -85,7 +85,13 @@ TEST_F(ConfigErrorTest, BadAuditRetention) {
 TEST_F(ConfigErrorTest, BadSizesCountsAndBooleans) {
   expect_error("runtime:\n  output_limit: 16 MB\n",
                "bad value '16 MB' for runtime.output_limit in @ line 2 "
-               "(expected a positive size such as 16MiB, 512M, 1G or bytes)");
+               "(expected a positive size of at most 16MiB: a command's result is one "
+               "message)");
+  // Past it a full result of output that is not UTF-8 no longer fit one gRPC message.
+  expect_error("runtime:\n  output_limit: 17MiB\n",
+               "bad value '17MiB' for runtime.output_limit in @ line 2 "
+               "(expected a positive size of at most 16MiB: a command's result is one "
+               "message)");
   expect_error(
       "sandbox:\n  max_per_user: -1\n",
       "bad value '-1' for sandbox.max_per_user in @ line 2 (expected a whole number, 0 or more)");

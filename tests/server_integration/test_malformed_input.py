@@ -24,8 +24,8 @@ import pytest
 import requests
 from google.protobuf.duration_pb2 import Duration
 
-from conftest import run
-from server_harness import cb, common, reason_of, rule, sb
+from conftest import make_codebase, make_sandbox, run
+from server_harness import cb, common, reason_of, rule, sb, sb_grpc, serving
 
 # Code points that reorder or hide text, or break a line for some readers.
 DISPLAY_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -679,6 +679,28 @@ def test_output_that_is_not_utf8_keeps_the_result_readable(server, api, sandbox,
     assert base64.b64decode(rest["stdoutBytes"]) == b"result: \xff\n", rest
     plain = run(server, sandbox, "echo fine")
     assert plain.stdout == "fine\n" and plain.stdout_bytes == b"", plain
+
+
+def test_a_full_result_of_output_that_is_not_utf8_fits_one_message():
+    """Sweep L, B6: with both streams at the default 16 MiB cap and not UTF-8, the text
+    rendering (3 bytes per bad byte) beside the exact bytes made a 128 MiB result: the
+    caller got RESOURCE_EXHAUSTED "Sent message larger than max" for a command that had
+    run (and committed). The rendering keeps its first 15 MiB; the bytes are whole."""
+    full = 16 << 20
+    for srv in serving("af-full-output-"):
+        sandbox = make_sandbox(srv, make_codebase(srv))
+        channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}", options=[
+            ("grpc.max_receive_message_length", 64 << 20)])
+        try:
+            r = sb_grpc.SandboxServiceStub(channel).Exec(sb.ExecRequest(
+                sandbox_id=sandbox, command=f"head -c {full} /dev/zero | tr '\\0' '\\377'; "
+                f"head -c {full} /dev/zero | tr '\\0' '\\376' >&2; exit 3"), timeout=120)
+        finally:
+            channel.close()
+        assert r.exit_code == 3 and not r.stdout_truncated and not r.stderr_truncated
+        assert r.stdout_bytes == b"\xff" * full and r.stderr_bytes == b"\xfe" * full
+        assert r.stdout == "\ufffd" * ((15 << 20) // 3) and r.stderr == r.stdout
+        srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
 
 
 @pytest.mark.parametrize("method,path,status", [

@@ -146,7 +146,7 @@ const Leaf kLeaves[] = {
      }},
     {"runtime.output_limit",
      [](Config& c, const YAML::Node& v, const Origin& o) {
-       c.runtime.output_limit = check_positive_size(scalar(v, o), o);
+       c.runtime.output_limit = check_output_limit(scalar(v, o), o);
      }},
     {"runtime.docker.host",
      [](Config& c, const YAML::Node& v, const Origin& o) {

@@ -58,6 +58,14 @@ std::int64_t check_positive_size(const std::string& text, const Origin& origin) 
   return *size;
 }
 
+std::int64_t check_output_limit(const std::string& text, const Origin& origin) {
+  constexpr std::int64_t kMaxOutputLimit = std::int64_t{16} << 20;
+  const std::optional<std::int64_t> size = parse_size(text);
+  if (!size || *size == 0 || *size > kMaxOutputLimit)
+    bad_value(text, origin, "a positive size of at most 16MiB: a command's result is one message");
+  return *size;
+}
+
 std::int64_t check_size_limit(const std::string& text, const Origin& origin) {
   const std::optional<std::int64_t> size = parse_size(text);
   if (!size) bad_value(text, origin, "a size such as 10GiB, 512M or bytes, or 0 for no limit");

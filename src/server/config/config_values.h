@@ -31,6 +31,9 @@ std::string check_absolute_path(const std::string& text, const Origin& origin);
 milliseconds check_duration(const std::string& text, const Origin& origin);
 milliseconds check_positive_duration(const std::string& text, const Origin& origin);
 std::int64_t check_positive_size(const std::string& text, const Origin& origin);
+// A positive size of at most 16 MiB: a command's result, both streams full (and sent
+// twice when not UTF-8: sandbox_service_exec.cc), must fit one 64 MiB gRPC message.
+std::int64_t check_output_limit(const std::string& text, const Origin& origin);
 std::int64_t check_size_limit(const std::string& text, const Origin& origin);  // 0 = no limit
 std::int64_t check_count(const std::string& text, const Origin& origin);       // >= 0
 bool check_bool(const std::string& text, const Origin& origin);
