@@ -201,8 +201,13 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   spec.timeout = timeout;
   spec.on_output = on_output;
   // A spec the runtime refuses (bad env, workdir, timeout) throws UserError: INVALID_ARGUMENT.
-  const LiveSandbox::ExecOutcome outcome =
-      live->exec(std::move(spec), call.cancel_fd(), arrived + timeout);
+  // A call that fails from here on (the fs process stopped answering before the command,
+  // or the sync after it) is still in the trail: before, an agent whose command wrote
+  // enough files for the sync to outlast the wait had no exec event at all.
+  LiveSandbox::ExecOutcome outcome;
+  audited_checks(id, "exec_failed", request.command(), [&] {
+    outcome = live->exec(std::move(spec), call.cancel_fd(), arrived + timeout);
+  });
   after_commit(live->codebase_id(), id, outcome.commit);
   log::info("sandbox.exec",
             {{"sandbox_id", id},
@@ -299,8 +304,11 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
     timeout = exec_timeout(request.timeout(), request.has_timeout());
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
-  const LiveSandbox::ExecOutcome outcome = live->session_exec(
-      session.id(), request.command(), timeout, on_output, call.cancel_fd(), arrived + timeout);
+  LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec
+  audited_checks(session.sandbox_id(), "session_exec_failed", request.command(), [&] {
+    outcome = live->session_exec(session.id(), request.command(), timeout, on_output,
+                                 call.cancel_fd(), arrived + timeout);
+  });
   if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
     live->close_session(session.id());
     session.set_status(v1::SESSION_STATUS_CLOSED);

@@ -11,6 +11,7 @@ alive but busy (a commit of many files) is waited for, as before."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -132,6 +133,15 @@ def test_calls_on_a_hung_fs_are_bounded_and_stop_ends_it(srv):
                          sandbox_id=sandbox_id, path="/"), timeout=40)):
             assert "did not answer within 10s" in refused_quickly(call, 13).details()
         stop_quickly(srv, sandbox_id, fs_pid, own)
+    # The refused commands are in the trail (sweep L, B4: a command whose call failed after
+    # admission had no exec event at all).
+    trail = [json.loads(e.line) for e in srv.sandboxes.GetAuditEvents(
+        sb.GetAuditEventsRequest(sandbox_id=sandbox_id), timeout=30)]
+    failed = {e["op"]: e for e in trail if e["op"].endswith("exec_failed")}
+    assert set(failed) == {"exec_failed", "session_exec_failed"}, [e["op"] for e in trail]
+    for event in failed.values():
+        assert event["command"] == "cat a.txt" and event["outcome"] == "denied", event
+        assert "did not answer within 3s" in event["error"], event
     start_and_check(srv, sandbox_id)
 
 
