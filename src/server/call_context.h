@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "common/unique_fd.h"
 
@@ -34,9 +35,17 @@ class CallContext {
   // Readable once cancelled (never reset): what runtime::ExecSpec::cancel_fd watches.
   int cancel_fd() const { return cancelled_.get(); }
 
+  // What the call's result keeps held until the transport has sent it (the output
+  // budget's grant for a unary exec, memory_budget.h): the REST gateway streams the body
+  // after its handler returned, so it takes this along instead of dropping it with the
+  // context.
+  void keep_until_sent(std::shared_ptr<void> hold) { until_sent_ = std::move(hold); }
+  std::shared_ptr<void> take_until_sent() { return std::move(until_sent_); }
+
  private:
   UniqueFd cancelled_;  // eventfd, written once by cancel()
   std::atomic<bool> revoked_ = false;
+  std::shared_ptr<void> until_sent_;
 };
 
 }  // namespace agentfense::server

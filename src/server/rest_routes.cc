@@ -1,8 +1,11 @@
 #include "server/rest_routes.h"
 
+#include <memory>
+#include <optional>
 #include <type_traits>
 
 #include "server/error_status.h"
+#include "server/exec_result_json.h"
 #include "server/proto_json.h"
 #include "server/rest_disconnect_watch.h"
 #include "server/rest_streams.h"
@@ -43,6 +46,22 @@ RestHandler Json(Call call) {
   };
 }
 
+// The result as a chunked JSON body rendered as it is sent (exec_result_json.h), with
+// `hold` (its output budget grant) kept until then.
+void SendExecResult(httplib::Response& response, v1::ExecResult result,
+                    std::shared_ptr<void> hold) {
+  auto body = std::make_shared<ExecResultJson>(std::move(result));
+  response.set_chunked_content_provider(
+      kJson, [body, hold = std::move(hold)](std::size_t, httplib::DataSink& sink) {
+        std::string piece;
+        if (!body->next(piece)) {
+          sink.done();
+          return true;
+        }
+        return sink.write(piece.data(), piece.size());
+      });
+}
+
 // A unary exec: like Json, with the command killed when the client disconnects.
 template <typename Request, typename Call>
 RestHandler ExecJson(Call call) {
@@ -52,8 +71,9 @@ RestHandler ExecJson(Call call) {
     ApplyUrlParams(rest, request);
     CallContext context;
     const RestDisconnectWatch watch(ConnectionOf(rest.http), context, rest.shutdown_fd);
-    RunWhileAdmitted(rest.still_admitted, context,
-                     [&] { response.set_content(MessageToJson(call(request, context)), kJson); });
+    std::optional<v1::ExecResult> result;
+    RunWhileAdmitted(rest.still_admitted, context, [&] { result.emplace(call(request, context)); });
+    SendExecResult(response, std::move(*result), context.take_until_sent());
   };
 }
 

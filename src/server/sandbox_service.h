@@ -178,6 +178,9 @@ class SandboxService final : public SandboxApi {
       const v1::SessionExecRequest& request, CallContext& call,
       const std::function<void(runtime::Stream, std::string_view)>& on_output);
   v1::Session load_session(const std::string& id) const;
+  // The finished unary result charged to output_budget_, kept until the call's result
+  // was sent (CallContext::keep_until_sent).
+  v1::ExecResult charged(v1::ExecResult result, CallContext& call, const char* what);
 
   SandboxServiceOptions options_;
   store::CodebaseStore& codebases_;
@@ -188,8 +191,11 @@ class SandboxService final : public SandboxApi {
   mutable std::mutex live_mu_;
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
   std::mutex create_mu_;
-  MemoryBudget read_budget_{std::int64_t{256} << 20};  // ReadSandboxFile, server wide
-  StatsRefresher stats_;                               // stops early, while the store still exists
+  MemoryBudget read_budget_{std::int64_t{256} << 20,  // ReadSandboxFile, server wide
+                            "of files for other reads"};
+  // Output of finished unary execs until sent (Exec, SessionExec), server wide.
+  MemoryBudget output_budget_{std::int64_t{256} << 20, "of command output for other calls"};
+  StatsRefresher stats_;  // stops early, while the store still exists
   // Declared last: stops first, while everything its handler touches still exists.
   ExitWatch fs_exits_;
 };

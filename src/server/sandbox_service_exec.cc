@@ -191,6 +191,8 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
     check_workdir(request.workdir());
     check_stdin(request.stdin());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
+    // A unary result is held whole until sent: none started while they fill the budget.
+    if (!on_output) output_budget_.check_room("exec");
   });
   const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
@@ -225,8 +227,17 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   return to_wire(outcome.result);
 }
 
+v1::ExecResult SandboxService::charged(v1::ExecResult result, CallContext& call, const char* what) {
+  auto grant = std::make_shared<MemoryBudget::Grant>(output_budget_, what);
+  grant->hold_anyway(static_cast<std::int64_t>(result.stdout().size() + result.stderr().size() +
+                                               result.stdout_bytes().size() +
+                                               result.stderr_bytes().size()));
+  call.keep_until_sent(std::move(grant));
+  return result;
+}
+
 v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request, CallContext& call) {
-  return run_exec(request, call, nullptr);
+  return charged(run_exec(request, call, nullptr), call, "exec");
 }
 
 void SandboxService::ExecStream(const v1::ExecRequest& request, CallContext& call,
@@ -302,6 +313,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
     check_command(request.command());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
+    if (!on_output) output_budget_.check_room("session exec");
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec
@@ -327,7 +339,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
 
 v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request,
                                            CallContext& call) {
-  return run_session_exec(request, call, nullptr);
+  return charged(run_session_exec(request, call, nullptr), call, "session exec");
 }
 
 void SandboxService::SessionExecStream(const v1::SessionExecRequest& request, CallContext& call,

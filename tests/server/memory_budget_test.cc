@@ -11,7 +11,7 @@ namespace agentfense::server {
 namespace {
 
 TEST(MemoryBudget, ACallThatDoesNotFitIsRefusedAndTheBytesComeBack) {
-  MemoryBudget budget(100);
+  MemoryBudget budget(100, "of files for other reads");
   std::optional<MemoryBudget::Grant> first(std::in_place, budget, "first");
   first->hold(60);
   MemoryBudget::Grant second(budget, "ReadSandboxFile");
@@ -28,6 +28,24 @@ TEST(MemoryBudget, ACallThatDoesNotFitIsRefusedAndTheBytesComeBack) {
   third.hold(60);
   second.hold(40);  // holding no more than before costs nothing
   EXPECT_THROW(second.hold(41), ApiError);
+}
+
+TEST(MemoryBudget, AResultAlreadyMadeIsChargedPastTheBudgetAndNewCallsAreRefused) {
+  MemoryBudget budget(100, "of command output for other calls");
+  budget.check_room("Exec");  // nothing held yet
+  std::optional<MemoryBudget::Grant> made(std::in_place, budget, "Exec");
+  made->hold_anyway(150);  // never refused: the command already ran
+  try {
+    budget.check_room("Exec");
+    FAIL() << "the budget was overdrawn";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(std::string(e.what()).find("of command output"), std::string::npos) << e.what();
+  }
+  made.reset();  // all 150 bytes come back
+  budget.check_room("Exec");
+  MemoryBudget::Grant whole(budget, "Exec");
+  whole.hold(100);
 }
 
 }  // namespace

@@ -1,0 +1,123 @@
+"""REST exec results: the JSON body is rendered as it is sent, not built whole (32 MiB of
+NULs used to become a 201 MB string, ~430 MB of server memory per call), and the output
+finished unary execs hold until sent is bounded server wide: past 256 MiB a new exec is
+refused up front (429) instead of the server growing toward OOM."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from conftest import make_codebase, make_sandbox
+from server_harness import serving
+
+MIB = 1 << 20
+NULS = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2"  # the 16 MiB cap, twice
+# Uncompressed: gzipped NULs would fit in the socket buffers, and the server be done at once.
+RAW = {"accept-encoding": "identity"}
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from serving("af-exec-output-", config="runtime:\n  max_timeout: 10m\n")
+
+
+@pytest.fixture
+def exec_url(server):
+    sandbox = make_sandbox(server, make_codebase(server))
+    return f"{server.http}/v1/sandboxes/{sandbox}/exec"
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
+
+
+class PeakRss:
+    """The server's highest resident size while in use (VmHWM is since start)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self.done = pid, rss_bytes(pid), threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def slow_exec(url: str, command: str, wait: float = 3.0):
+    """A client that reads nothing for `wait` seconds once the response began."""
+    with requests.post(url, json={"command": command, "timeout": "120s"}, stream=True,
+                       headers=RAW) as r:
+        time.sleep(wait)
+        return r.status_code, r.content
+
+
+def test_concurrent_nul_outputs_stay_small_in_the_server_and_arrive_exact(server, exec_url):
+    # Measured: 6 such calls took the server from ~30 MB to ~2.6 GB before; now under 300 MiB of growth.
+    before = rss_bytes(server.proc.pid)
+    with PeakRss(server.proc.pid) as rss, ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: slow_exec(exec_url, NULS), range(6)))
+    grown_mib = (rss.peak - before) // MIB
+    print(f"server grew by {grown_mib} MiB")
+    for status, body in results:
+        assert status == 200, body[:300]
+        assert len(body) > 6 * 32 * MIB  # each NUL is "\u0000"
+        result = json.loads(body)
+        assert result["stdout"] == "\0" * (16 * MIB) and result["stderr"] == "\0" * (16 * MIB)
+        assert result["exitCode"] == 0 and not result["stdoutTruncated"]
+        assert result["stdoutBytes"] == "" and result["stderrBytes"] == ""
+    assert grown_mib < 450, f"6 execs of 32 MiB output grew the server by {grown_mib} MiB"
+
+
+def test_session_exec_body_keeps_control_bytes_and_invalid_utf8(server, exec_url):
+    sandbox = exec_url.split("/")[-2]
+    session = requests.post(f"{server.http}/v1/sandboxes/{sandbox}/sessions", json={}).json()
+    # printf: every byte value, 4000 times (~1 MiB, not UTF-8), then text with quotes.
+    command = ("python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4000)'; "
+               "printf '\"q\\\\ \\342\\202\\254 <>' >&2")
+    r = requests.post(f"{server.http}/v1/sessions/{session['id']}/exec", json={"command": command})
+    assert r.status_code == 200, r.text[:300]
+    result = r.json()
+    assert base64.b64decode(result["stdoutBytes"]) == bytes(range(256)) * 4000
+    assert result["stderr"] == '"q\\ \u20ac <>' and result["stderrBytes"] == ""
+    assert result["stdout"] == (bytes(range(256)) * 4000).decode("utf-8", "replace")
+
+
+def test_execs_past_the_output_budget_are_refused_up_front(server, exec_url):
+    """Eight results of 32 MiB held by clients that do not read fill the 256 MiB budget:
+    the ninth exec is refused before it runs; they keep their results; once sent, execs
+    run again."""
+    with ThreadPoolExecutor(8) as pool:
+        held = [requests.post(exec_url, json={"command": NULS}, stream=True, headers=RAW)
+                for _ in range(8)]
+        try:
+            assert [r.status_code for r in held] == [200] * 8
+            refused = requests.post(exec_url, json={"command": "touch /workspace/output/ran"})
+            assert refused.status_code == 429, refused.text
+            error = refused.json()
+            assert error["status"] == "RESOURCE_EXHAUSTED"
+            assert "of command output for other calls" in error["message"], error
+            bodies = list(pool.map(lambda r: r.content, held))
+        finally:
+            for r in held:
+                r.close()
+    for body in bodies:
+        assert json.loads(body)["stderr"] == "\0" * (16 * MIB)
+    again = requests.post(exec_url, json={"command": "test -e /workspace/output/ran; echo $?"})
+    assert again.status_code == 200 and again.json()["stdout"] == "1\n", again.text
