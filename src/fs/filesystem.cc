@@ -57,6 +57,14 @@ Filesystem::Filesystem(const MountOptions& options, std::unique_ptr<layer::Journ
       fds_(fd_cache_capacity()),
       quota_(options.quota) {
   quota_.reset(count_upper(journal_->upper_fd()));  // throws: a mount must start counted
+  quota_.count_journal(journal_.get());  // replayed by Journal::open: counted as it stands
+}
+
+int Filesystem::reserve_records(std::string_view path, std::uint64_t records, std::uint64_t names) {
+  if (int rc = quota_.room_for_records(records * layer::Journal::record_bytes(path), names)) {
+    return rc;
+  }
+  return journal_->reserve();
 }
 
 void Filesystem::recount_quota() {

@@ -93,6 +93,12 @@ class Filesystem {
   layer::Journal& journal() { return *journal_; }
   RequestCounters& counters() { return counters_; }
   WriteQuota& quota() { return quota_; }
+  // Room for the journal records an operation is about to add, before it changes the
+  // host: records mentioning `path` `records` times (Journal::record_bytes; `names` of
+  // them whiteouts or opaque markers)
+  // must fit in the write quota (journal.h JournalCharge) and on the disk
+  // (Journal::reserve()). 0, or -ENOSPC / -errno.
+  int reserve_records(std::string_view path, std::uint64_t records, std::uint64_t names);
   Owner owner() const { return {options_.owner_uid, options_.owner_gid}; }
   // Held by every operation that changes the namespace or copies up: they are rare
   // compared to reads, and serializing them keeps layer bookkeeping simple and correct.

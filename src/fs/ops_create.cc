@@ -45,6 +45,15 @@ int finish_create(Filesystem& fs, const NodeView& parent, const std::string& nam
 
 namespace {
 
+// Room for a new name plus `bytes`. A name the sandbox deleted from the base that is used
+// again gives its whiteout's name back (finish_create), so at a full inode quota the
+// deleted file can still be re-created.
+int reserve_name(Filesystem& fs, const NodeView& parent, const char* name, std::uint64_t bytes,
+                 WriteQuota::Reservation* out) {
+  const bool reuses = fs.journal().is_whiteout(layer::child_path(parent.path, name));
+  return fs.quota().reserve(bytes, out, reuses);
+}
+
 void reply_created(fuse_req_t req, const NodeView& parent, const std::string& name,
                    bool make_opaque = false) {
   fuse_entry_param entry;
@@ -75,7 +84,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t m
     return;
   }
   WriteQuota::Reservation reservation;
-  if (int rc = fs.quota().reserve(0, &reservation)) {
+  if (int rc = reserve_name(fs, *parent, name, 0, &reservation)) {
     fuse_reply_err(req, -rc);
     return;
   }
@@ -144,7 +153,8 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
     return;
   }
   WriteQuota::Reservation reservation;
-  if (int rc = fs.quota().reserve(type == S_IFREG ? 0 : WriteQuota::kEntryCharge, &reservation)) {
+  if (int rc = reserve_name(fs, *parent, name, type == S_IFREG ? 0 : WriteQuota::kEntryCharge,
+                            &reservation)) {
     fuse_reply_err(req, -rc);
     return;
   }
@@ -169,7 +179,7 @@ void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent_ino, const
   // The target is stored verbatim; it is only ever resolved by the kernel through this
   // mount, never by the daemon on the host.
   WriteQuota::Reservation reservation;
-  if (int rc = fs.quota().reserve(WriteQuota::kEntryCharge, &reservation)) {
+  if (int rc = reserve_name(fs, *parent, name, WriteQuota::kEntryCharge, &reservation)) {
     fuse_reply_err(req, -rc);
     return;
   }

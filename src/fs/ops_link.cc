@@ -132,6 +132,16 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
       (source->base_dir >= 0 || !levels_unchanged(fs, source->upper_dir, from.path, to.path))) {
     return -EXDEV;
   }
+  // A base name moved away leaves a whiteout and stamps behind, a base directory renamed
+  // over an opaque marker: they must fit in the write quota (see ops_remove.cc), checked
+  // before anything changes.
+  struct stat base_st;
+  const bool source_in_base = fs.stat_base(from.parent, from.name, &base_st) == 0;
+  if (source_in_base || target_base_dir) {
+    const std::string& longer = from.path.size() > to.path.size() ? from.path : to.path;
+    const std::uint64_t markers = (source_in_base ? 1 : 0) + (target_base_dir ? 1 : 0);
+    if (int rc = fs.reserve_records(longer, 6, markers)) return rc;
+  }
   if (int rc = fs.copy_up(*source, true)) return rc;
   int to_upper = -1;
   if (int rc = fs.ensure_upper_dir(to.parent, &to_upper)) return rc;
@@ -156,8 +166,6 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
       0) {
     return -errno;
   }
-  struct stat base_st;
-  const bool source_in_base = fs.stat_base(from.parent, from.name, &base_st) == 0;
   const std::optional<layer::BaseStamp> replaced =
       source->is_dir() ? std::nullopt : replaced_base_stamp(fs, to);
   int recorded = fs.journal().rename_prefix(from.path, to.path);

@@ -43,7 +43,12 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   // Room for the whiteout before the host changes: on a full disk the agent gets ENOSPC
   // and nothing happened, rather than an upper copy gone and its base file back. A name
   // that needs no record can always be removed: that is how a full disk is freed.
-  if (in_base || fs.journal().is_whiteout(path) || fs.journal().is_opaque(path)) {
+  // Deleting a name only the base has adds a stamp and a whiteout (one name) out of
+  // nothing: they must fit in the write quota, as writing must. Removing an upper copy
+  // frees its own name and data, so it is never refused for its whiteout.
+  if (in_base && host.layer != Layer::kUpper) {
+    if (int rc = fs.reserve_records(path, 3, 1)) return rc;
+  } else if (in_base || fs.journal().is_whiteout(path) || fs.journal().is_opaque(path)) {
     if (int rc = fs.journal().reserve()) return rc;
   }
   Filesystem::KeptFile kept = known ? fs.open_for_keeping(*known) : Filesystem::KeptFile{};

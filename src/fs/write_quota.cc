@@ -19,7 +19,23 @@ std::uint64_t minus(std::uint64_t a, std::uint64_t b) {
 
 QuotaUsage WriteQuota::usage() const {
   std::lock_guard lock(mu_);
-  return used_;
+  return total();
+}
+
+QuotaUsage WriteQuota::total() const {
+  if (!journal_) return used_;
+  const layer::JournalCharge records = journal_->charge();
+  return {used_.bytes + records.bytes, used_.inodes + records.names};
+}
+
+void WriteQuota::count_journal(const layer::Journal* journal) {
+  std::lock_guard lock(mu_);
+  journal_ = journal;
+}
+
+int WriteQuota::room_for_records(std::uint64_t bytes, std::uint64_t names) const {
+  std::lock_guard lock(mu_);
+  return bytes_fit(bytes) && names_fit(names) ? 0 : -ENOSPC;
 }
 
 void WriteQuota::reset(QuotaUsage usage) {
@@ -44,10 +60,9 @@ void WriteQuota::Reservation::keep_file(ino_t ino, std::uint64_t size) {
   quota_ = nullptr;
 }
 
-int WriteQuota::reserve(std::uint64_t bytes, Reservation* out) {
+int WriteQuota::reserve(std::uint64_t bytes, Reservation* out, bool reuses_marker) {
   std::lock_guard lock(mu_);
-  if (limits_.inodes != 0 && used_.inodes >= limits_.inodes) return -ENOSPC;
-  if (!bytes_fit(bytes)) return -ENOSPC;
+  if (!names_fit(reuses_marker ? 0 : 1) || !bytes_fit(bytes)) return -ENOSPC;
   used_.inodes += 1;
   used_.bytes += bytes;
   out->quota_ = this;
@@ -57,7 +72,7 @@ int WriteQuota::reserve(std::uint64_t bytes, Reservation* out) {
 
 std::uint64_t WriteQuota::max_end(std::uint64_t size) const {
   if (limits_.bytes == 0) return std::numeric_limits<std::uint64_t>::max();
-  return charge_of(size) + minus(limits_.bytes, used_.bytes) / kBlock * kBlock;
+  return charge_of(size) + minus(limits_.bytes, total().bytes) / kBlock * kBlock;
 }
 
 std::uint64_t* WriteQuota::size_of(ino_t ino, int fd, std::unique_lock<std::mutex>& lock,

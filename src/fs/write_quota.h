@@ -9,12 +9,15 @@
 //    charged once. A file whose last name was removed while the agent still holds it
 //    open stays charged until the kernel forgets it (its data is still on the disk).
 //  * inodes: every name in the upper layer (a hard link is one more name).
-// The base (the codebase) and the journal are not counted.
+//  * the journal's records (layer/journal.h JournalCharge): their bytes, and one name per
+//    whiteout and opaque marker, so deleting base files costs quota as writing does.
+// The base (the codebase) is not counted.
 //
-// Usage starts from one walk of upper at mount and after commit/discard (which move or
-// remove upper files); in between every operation adjusts it in memory. Data writes add
-// no syscall: the size of each file being written is cached here (learned from the fstat
-// the fd cache does anyway when it opens the file).
+// The journal's charge is its own (kept by the journal as records come and go, counted by
+// its replay at mount). Usage of upper starts from one walk of upper at mount and after
+// commit/discard (which move or remove upper files); in between every operation adjusts it in
+// memory. Data writes add no syscall: the size of each file being written is cached here (learned
+// from the fstat the fd cache does anyway when it opens the file).
 #pragma once
 
 #include <sys/stat.h>
@@ -25,6 +28,7 @@
 #include <unordered_map>
 
 #include "fs/quota_limits.h"
+#include "layer/journal.h"
 
 namespace agentfense::fs {
 
@@ -48,9 +52,17 @@ class WriteQuota {
   WriteQuota& operator=(const WriteQuota&) = delete;
 
   const QuotaLimits& limits() const { return limits_; }
+  // Upper plus the journal's records.
   QuotaUsage usage() const;
-  // Replaces the usage with a fresh count (quota_walk.h) and forgets cached file sizes.
+  // Replaces the usage of upper with a fresh count (quota_walk.h) and forgets cached
+  // file sizes.
   void reset(QuotaUsage usage);
+  // Charges `journal`'s records too from now on; it must outlive this quota.
+  void count_journal(const layer::Journal* journal);
+  // Room for journal records of about `bytes` holding `names` whiteouts or opaque
+  // markers: 0, or -ENOSPC when they do not fit. Nothing is taken: the journal charges
+  // them once they are held (the namespace lock keeps operations from racing for it).
+  int room_for_records(std::uint64_t bytes, std::uint64_t names) const;
 
   // Room for one new name plus `bytes`, taken before the entry is created on the host and
   // given back by the destructor unless keep() is called once it exists.
@@ -70,8 +82,9 @@ class WriteQuota {
     WriteQuota* quota_ = nullptr;
     std::uint64_t bytes_ = 0;
   };
-  // 0, or -ENOSPC when the name or the bytes do not fit.
-  int reserve(std::uint64_t bytes, Reservation* out);
+  // 0, or -ENOSPC when the name or the bytes do not fit. `reuses_marker`: the entry takes
+  // the place of a whiteout, whose name goes back once it exists, so no name is needed.
+  int reserve(std::uint64_t bytes, Reservation* out, bool reuses_marker = false);
 
   // Regular files in upper, by host inode number `ino`, open as `fd` (fstat'ed only when
   // the file's size is not cached).
@@ -101,9 +114,15 @@ class WriteQuota {
   // Requires mu_. Caches the size; clears the cache when it grows too large (a size is
   // re-learned with one fstat), so memory stays bounded however many files are written.
   void cache_size(ino_t ino, std::uint64_t size);
+  // Requires mu_: upper plus the journal's records.
+  QuotaUsage total() const;
   bool bytes_fit(std::uint64_t more) const {
-    return limits_.bytes == 0 ||
-           (used_.bytes <= limits_.bytes && more <= limits_.bytes - used_.bytes);
+    const std::uint64_t used = total().bytes;
+    return limits_.bytes == 0 || (used <= limits_.bytes && more <= limits_.bytes - used);
+  }
+  bool names_fit(std::uint64_t more) const {
+    const std::uint64_t used = total().inodes;
+    return limits_.inodes == 0 || (used <= limits_.inodes && more <= limits_.inodes - used);
   }
   // The largest end offset a file charged for `size` bytes may grow to: its current
   // charge plus what is left, in whole blocks.
@@ -112,7 +131,8 @@ class WriteQuota {
 
   const QuotaLimits limits_;
   mutable std::mutex mu_;
-  QuotaUsage used_;
+  QuotaUsage used_;  // by upper
+  const layer::Journal* journal_ = nullptr;
   std::unordered_map<ino_t, std::uint64_t> sizes_;
 };
 

@@ -65,6 +65,37 @@ void move_keys(Container& container, std::string_view from, const Rekey& rekey) 
   }
 }
 
+// What each kind of held entry costs (JournalCharge): the record(s) compact() writes.
+JournalCharge marker_charge(const std::string& path) {  // a whiteout or opaque marker
+  return {encode_record({RecordOp::kWhiteout, path, {}, {}}).size(), 1};
+}
+JournalCharge replaced_charge(const std::string& path) {  // logged as whiteout + clear
+  return {encode_record({RecordOp::kWhiteout, path, {}, {}}).size() +
+              encode_record({RecordOp::kClearMarkers, path, {}, {}}).size(),
+          0};
+}
+JournalCharge stamp_charge(const std::string& path, const CopyUpRecord& record) {
+  return {encode_record({RecordOp::kStamp, path, record.origin, record.stamp}).size(), 0};
+}
+
+template <typename Container, typename ChargeOf>
+void add_under(const Container& container, std::string_view prefix, const ChargeOf& charge_of,
+               JournalCharge* total) {
+  for (auto it = container.lower_bound(prefix); it != container.end(); ++it) {
+    const std::string& key = key_of(*it);
+    if (!key.starts_with(prefix)) break;
+    if (!is_same_or_under(key, prefix)) continue;
+    JournalCharge charge;
+    if constexpr (requires { it->second; }) {
+      charge = charge_of(key, it->second);
+    } else {
+      charge = charge_of(key);
+    }
+    total->bytes += charge.bytes;
+    total->names += charge.names;
+  }
+}
+
 }  // namespace
 
 bool operator==(const BaseStamp& a, const BaseStamp& b) {
@@ -140,27 +171,39 @@ size_t Journal::replay() {
 }
 
 void Journal::apply(const JournalRecord& record) {
+  const std::string& path = record.path;
   switch (record.op) {
     case RecordOp::kWhiteout:
-      whiteouts_.insert(record.path);
+      if (whiteouts_.insert(path).second) add_charge(marker_charge(path));
       break;
     case RecordOp::kOpaque:
-      opaques_.insert(record.path);
+      if (opaques_.insert(path).second) add_charge(marker_charge(path));
       break;
     case RecordOp::kClearMarkers:
-      if (whiteouts_.erase(record.path) > 0) replaced_.insert(record.path);
-      opaques_.erase(record.path);
+      if (whiteouts_.erase(path) > 0) {
+        remove_charge(marker_charge(path));
+        if (replaced_.insert(path).second) add_charge(replaced_charge(path));
+      }
+      if (opaques_.erase(path) > 0) remove_charge(marker_charge(path));
       break;
-    case RecordOp::kStamp:
-      stamps_.try_emplace(record.path, CopyUpRecord{record.stamp, record.second_path});
+    case RecordOp::kStamp: {
+      const auto [it, inserted] =
+          stamps_.try_emplace(path, CopyUpRecord{record.stamp, record.second_path});
+      if (inserted) add_charge(stamp_charge(path, it->second));
       break;
+    }
     case RecordOp::kForgetStamp:
-      stamps_.erase(record.path);
-      replaced_.erase(record.path);
+      if (auto it = stamps_.find(path); it != stamps_.end()) {
+        remove_charge(stamp_charge(path, it->second));
+        stamps_.erase(it);
+      }
+      if (replaced_.erase(path) > 0) remove_charge(replaced_charge(path));
       break;
     case RecordOp::kRename: {
       const std::string& from = record.path;
       const std::string& to = record.second_path;
+      // Paths change length: what the moved and dropped entries cost is counted again.
+      remove_charge(charge_of_rename(from, to));
       for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
       for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
       for (const std::string& key : keys_under(stamps_, to)) stamps_.erase(key);
@@ -170,9 +213,43 @@ void Journal::apply(const JournalRecord& record) {
       move_keys(opaques_, from, rekey);
       move_keys(stamps_, from, rekey);
       move_keys(replaced_, from, rekey);
+      add_charge(charge_of_rename(from, to));
       break;
     }
   }
+}
+
+JournalCharge Journal::charge_under(std::string_view prefix) const {
+  JournalCharge total;
+  add_under(whiteouts_, prefix, marker_charge, &total);
+  add_under(opaques_, prefix, marker_charge, &total);
+  add_under(replaced_, prefix, replaced_charge, &total);
+  add_under(stamps_, prefix, stamp_charge, &total);
+  return total;
+}
+
+JournalCharge Journal::charge_of_rename(std::string_view from, std::string_view to) const {
+  // The entries at or under either prefix, each once when one prefix contains the other.
+  if (is_same_or_under(from, to)) return charge_under(to);
+  if (is_same_or_under(to, from)) return charge_under(from);
+  JournalCharge total = charge_under(from);
+  const JournalCharge at_to = charge_under(to);
+  return {total.bytes + at_to.bytes, total.names + at_to.names};
+}
+
+void Journal::add_charge(const JournalCharge& charge) {
+  charged_bytes_.fetch_add(charge.bytes, std::memory_order_relaxed);
+  charged_names_.fetch_add(charge.names, std::memory_order_relaxed);
+}
+
+void Journal::remove_charge(const JournalCharge& charge) {
+  charged_bytes_.fetch_sub(charge.bytes, std::memory_order_relaxed);
+  charged_names_.fetch_sub(charge.names, std::memory_order_relaxed);
+}
+
+std::uint64_t Journal::record_bytes(std::string_view path) {
+  constexpr std::uint64_t kStampNumbers = 64;  // a stamp's inode, size and mtime
+  return encode_record({RecordOp::kWhiteout, std::string(path), {}, {}}).size() + kStampNumbers;
 }
 
 void Journal::compact() {
@@ -352,6 +429,8 @@ void Journal::reset() {
   size_ = 0;
   allocated_ = 0;
   records_ = 0;
+  charged_bytes_ = 0;
+  charged_names_ = 0;
   whiteouts_.clear();
   opaques_.clear();
   replaced_.clear();

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "control_fixture.h"
 #include "fs_fixture.h"
@@ -204,7 +206,8 @@ TEST_F(Quota, CopyUpOfABaseFileLargerThanWhatIsLeftFailsAndLeavesNothing) {
   EXPECT_EQ(used_bytes(), 0u);
   // Truncating needs none of the old data: that fits.
   EXPECT_EQ(agent_sh("head -c 100000 /dev/zero > big.bin"), 0);
-  EXPECT_EQ(used_bytes(), WriteQuota::charge_of(100000));
+  // Plus the copy-up stamp's few bytes in the journal, which `df` shows as a block.
+  EXPECT_EQ(used_bytes(), WriteQuota::charge_of(100000) + 4 * kKiB);
 }
 
 TEST_F(Quota, DfShowsTheQuotaNotTheHostDisk) {
@@ -300,6 +303,92 @@ TEST_F(Quota, RenamingABaseFileInALoopKeepsTheJournalSmall) {
   ASSERT_EQ(::stat((state_ + "/journal").c_str(), &st), 0);
   // 40,000 renames: 1.2 MB before (and growing with every one).
   EXPECT_LT(st.st_size, 512 * kKiB);
+}
+
+// The journal's records are the write layer's too (attack sweep L, B2): deleting 5,000
+// base files with 8 KB escaped paths grew the journal by 480 MB and the fs process by
+// 220 MB, while `df` inside showed nothing used. Each whiteout now costs a name and its
+// records' bytes, so deleting ends in ENOSPC at the quota, as writing does.
+class QuotaRecords : public Quota {
+ protected:
+  // `count` base files with 255-byte names (escaped four times longer in the journal)
+  // under three directories with 250-byte names; their paths relative to the mount.
+  std::vector<std::string> long_named_base_files(int count) {
+    std::string dir;
+    for (int level = 0; level < 3; ++level) {
+      dir += (dir.empty() ? "" : "/") + std::string(250, '\xff');
+      base_dir(dir);
+    }
+    std::vector<std::string> files;
+    for (int i = 0; i < count; ++i) {
+      std::string name = std::to_string(1000 + i) + std::string(251, '\xfe');
+      files.push_back(dir + "/" + name);
+      base_file(files.back(), "");
+    }
+    digest_ = base_digest();
+    return files;
+  }
+  // Unlinks `files` in order until one fails: how many went, and the failure's errno.
+  std::pair<std::size_t, int> unlink_until_refused(const std::vector<std::string>& files) {
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      if (::unlink(at(files[i]).c_str()) < 0) return {i, errno};
+    }
+    return {files.size(), 0};
+  }
+  std::uint64_t journal_size() {
+    struct stat st {};
+    EXPECT_EQ(::stat((state_ + "/journal").c_str(), &st), 0);
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+};
+
+TEST_F(QuotaRecords, DeletingBaseFilesWithLongNamesStopsAtTheByteQuota) {
+  const std::vector<std::string> files = long_named_base_files(200);
+  mount_with(256 * kKiB, 1000);
+  const auto [deleted, error] = unlink_until_refused(files);
+  EXPECT_EQ(error, ENOSPC) << deleted << " deleted";
+  EXPECT_GE(deleted, 5u);
+  EXPECT_LT(deleted, 100u);
+  // Nothing happened to the refused one; the journal stayed within about the quota, and
+  // `df` shows it used.
+  EXPECT_EQ(::access(at(files[deleted]).c_str(), F_OK), 0);
+  EXPECT_LE(journal_size(), 256 * kKiB);
+  const std::uint64_t used = used_bytes();
+  EXPECT_GE(used, 256 * kKiB - 32 * kKiB);
+  EXPECT_EQ(used_inodes(), deleted);  // one name per whiteout
+  // Files the agent made itself need no record: making and deleting them stays free.
+  EXPECT_EQ(agent_sh("touch new && rm new"), 0);
+  // The count survives a remount (the journal is counted when it is replayed).
+  unmount();
+  mount_with(256 * kKiB, 1000);
+  EXPECT_EQ(used_bytes(), used);
+  EXPECT_EQ(used_inodes(), deleted);
+  EXPECT_EQ(::unlink(at(files[deleted]).c_str()), -1);
+  EXPECT_EQ(errno, ENOSPC);
+}
+
+TEST_F(QuotaRecords, AWhiteoutCostsANameThatRecreatingGivesBack) {
+  for (int i = 0; i < 20; ++i) base_file("g" + std::to_string(i), "");
+  digest_ = base_digest();
+  mount_with(0, 10);
+  std::vector<std::string> files;
+  for (int i = 0; i < 20; ++i) files.push_back("g" + std::to_string(i));
+  const auto [deleted, error] = unlink_until_refused(files);
+  EXPECT_EQ(deleted, 10u);
+  EXPECT_EQ(error, ENOSPC);
+  EXPECT_EQ(used_inodes(), 10u);
+  EXPECT_EQ(df().f_ffree, 0u);
+  // Re-creating a deleted name takes the whiteout's place: it fits at a full quota, and
+  // deleting it again costs nothing more.
+  EXPECT_EQ(agent_sh("echo again > g0"), 0);
+  EXPECT_EQ(used_inodes(), 10u);
+  EXPECT_EQ(agent_sh("rm g0"), 0);
+  EXPECT_EQ(used_inodes(), 10u);
+  EXPECT_EQ(agent_sh("touch g0"), 0);
+  EXPECT_EQ(agent_sh("touch other"), 1);  // a really new name does not fit
+  unmount();
+  mount_with(0, 10);
+  EXPECT_EQ(used_inodes(), 10u);
 }
 
 // Commit and discard move or remove upper files; the quota follows.
