@@ -47,7 +47,7 @@ int remove_entry(Filesystem& fs, const NodeView& parent, const std::string& name
   // nothing: they must fit in the write quota, as writing must. Removing an upper copy
   // frees its own name and data, so it is never refused for its whiteout.
   if (in_base && host.layer != Layer::kUpper) {
-    if (int rc = fs.reserve_records(path, 3, 1)) return rc;
+    if (int rc = fs.reserve_records(path, 2, 1)) return rc;
   } else if (in_base || fs.journal().is_whiteout(path) || fs.journal().is_opaque(path)) {
     if (int rc = fs.journal().reserve()) return rc;
   }

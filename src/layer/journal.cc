@@ -187,8 +187,9 @@ void Journal::apply(const JournalRecord& record) {
       if (opaques_.erase(path) > 0) remove_charge(marker_charge(path));
       break;
     case RecordOp::kStamp: {
+      std::string origin = record.second_path == path ? std::string() : record.second_path;
       const auto [it, inserted] =
-          stamps_.try_emplace(path, CopyUpRecord{record.stamp, record.second_path});
+          stamps_.try_emplace(path, CopyUpRecord{record.stamp, std::move(origin)});
       if (inserted) add_charge(stamp_charge(path, it->second));
       break;
     }
@@ -204,6 +205,10 @@ void Journal::apply(const JournalRecord& record) {
       const std::string& to = record.second_path;
       // Paths change length: what the moved and dropped entries cost is counted again.
       remove_charge(charge_of_rename(from, to));
+      // A moved stamp whose origin was its own path now names it.
+      for (const std::string& key : keys_under(stamps_, from)) {
+        if (std::string& origin = stamps_.find(key)->second.origin; origin.empty()) origin = key;
+      }
       for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
       for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
       for (const std::string& key : keys_under(stamps_, to)) stamps_.erase(key);
@@ -380,7 +385,7 @@ bool Journal::is_opaque(std::string_view path) const {
 int Journal::record_copy_up(std::string_view path, const BaseStamp& stamp) {
   std::lock_guard lock(mu_);
   if (stamps_.contains(path)) return 0;  // the first stamp is the one the sandbox read
-  return log_and_apply({RecordOp::kStamp, std::string(path), std::string(path), stamp});
+  return log_and_apply({RecordOp::kStamp, std::string(path), {}, stamp});  // origin: path
 }
 
 bool Journal::was_replaced(std::string_view path) const {
@@ -399,7 +404,9 @@ std::optional<CopyUpRecord> Journal::copy_up_record(std::string_view path) const
   std::lock_guard lock(mu_);
   auto it = stamps_.find(path);
   if (it == stamps_.end()) return std::nullopt;
-  return it->second;
+  CopyUpRecord record = it->second;
+  if (record.origin.empty()) record.origin = path;
+  return record;
 }
 
 int Journal::forget_copy_up(std::string_view path) {

@@ -137,6 +137,8 @@ class Journal {
   std::set<std::string, std::less<>> whiteouts_;
   std::set<std::string, std::less<>> opaques_;
   std::set<std::string, std::less<>> replaced_;
+  // A stamp's origin is empty when it is the key: a deleted base file's stamp used to
+  // hold its path twice, in the file and in memory.
   std::map<std::string, CopyUpRecord, std::less<>> stamps_;
   // charge(): kept in step with the four sets above by apply() and reset().
   std::atomic<std::uint64_t> charged_bytes_{0};

@@ -108,6 +108,57 @@ TEST_F(JournalTest, RenamePrefixMovesRecordsAndDropsReplaced) {
   }
 }
 
+// A deleted base file's stamp wrote its (escaped, up to 32 KB) path twice; the origin is
+// now written only when it differs, and journals that wrote it out still load.
+TEST_F(JournalTest, AStampWritesItsPathOnceAndOldStampsStillLoad) {
+  EXPECT_EQ(journal_->record_copy_up("/long-name", BaseStamp{1, 2, 3}), 0);
+  EXPECT_EQ(read_file(state_ / "journal"), "S /long-name  1 2 3\n");
+  journal_.reset();
+  {
+    std::ofstream out(state_ / "journal", std::ios::app | std::ios::binary);
+    out << "S /old /old 4 5 6\nS /moved /elsewhere 7 8 9\n";
+  }
+  reopen_journal();
+  for (const char* path : {"/long-name", "/old", "/moved"}) {
+    ASSERT_TRUE(journal_->copy_up_record(path)) << path;
+  }
+  EXPECT_EQ(journal_->copy_up_record("/long-name")->origin, "/long-name");
+  EXPECT_EQ(journal_->copy_up_record("/old")->origin, "/old");
+  EXPECT_EQ(journal_->copy_up_record("/old")->stamp.ino, 4u);
+  EXPECT_EQ(journal_->copy_up_record("/moved")->origin, "/elsewhere");
+}
+
+// What the records cost the write quota (JournalCharge) follows them, through renames,
+// replay and reset.
+TEST_F(JournalTest, TheChargeFollowsTheRecords) {
+  EXPECT_EQ(journal_->charge().bytes, 0u);
+  EXPECT_EQ(journal_->record_copy_up("/d/f", BaseStamp{1, 2, 3}), 0);
+  EXPECT_EQ(journal_->add_whiteout("/d/f"), 0);
+  EXPECT_EQ(journal_->add_opaque("/e"), 0);
+  const std::uint64_t stamp = std::string("S /d/f  1 2 3\n").size();
+  const std::uint64_t marker = std::string("W /d/f\n").size();
+  EXPECT_EQ(journal_->charge().bytes, stamp + marker + std::string("O /e\n").size());
+  EXPECT_EQ(journal_->charge().names, 2u);
+  // Re-created: the whiteout's name goes back; "replaced" is logged as W + X.
+  EXPECT_EQ(journal_->remove_marker("/d/f"), 0);
+  EXPECT_EQ(journal_->charge().names, 1u);
+  EXPECT_EQ(journal_->charge().bytes, stamp + 2 * marker + std::string("O /e\n").size());
+  // Moved under a longer name, the stamp names its origin and costs more.
+  EXPECT_EQ(journal_->rename_prefix("/d", "/longer"), 0);
+  const layer::JournalCharge moved = journal_->charge();
+  EXPECT_EQ(moved.bytes, std::string("S /longer/f /d/f 1 2 3\n").size() +
+                             2 * std::string("W /longer/f\n").size() +
+                             std::string("O /e\n").size());
+  reopen_journal();
+  EXPECT_EQ(journal_->charge().bytes, moved.bytes);
+  EXPECT_EQ(journal_->charge().names, moved.names);
+  EXPECT_EQ(journal_->forget_copy_up("/longer/f"), 0);
+  EXPECT_EQ(journal_->charge().bytes, std::string("O /e\n").size());
+  journal_->reset();
+  EXPECT_EQ(journal_->charge().bytes, 0u);
+  EXPECT_EQ(journal_->charge().names, 0u);
+}
+
 TEST_F(JournalTest, ResetForgetsEverythingDurably) {
   EXPECT_EQ(journal_->add_whiteout("/a"), 0);
   EXPECT_EQ(journal_->add_opaque("/b"), 0);
