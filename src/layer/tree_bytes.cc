@@ -6,8 +6,12 @@
 
 namespace agentfense::layer {
 
+std::int64_t charged_file_bytes(std::int64_t size) {
+  return std::max(size, kEntryBlockBytes);
+}
+
 std::int64_t charged_bytes(const struct stat& st) {
-  if (S_ISREG(st.st_mode)) return std::max<std::int64_t>(st.st_size, kEntryBlockBytes);
+  if (S_ISREG(st.st_mode)) return charged_file_bytes(st.st_size);
   if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) return kEntryBlockBytes;
   return 0;
 }

@@ -24,6 +24,8 @@ inline constexpr std::int64_t kEntryBlockBytes = 4096;
 // What one entry costs by the store's count: a regular file its size but at least one
 // block, a directory or symlink one block, anything else (whiteout markers, fifos) nothing.
 std::int64_t charged_bytes(const struct stat& st);
+// A regular file of `size` bytes by the same count.
+std::int64_t charged_file_bytes(std::int64_t size);
 
 std::int64_t file_bytes_below(int dir_fd);
 std::int64_t charged_bytes_below(int dir_fd);

@@ -35,11 +35,11 @@ void CodebaseStore::check_room(const std::string& codebase_id, int root_fd,
                                const CodebasePath& path, std::int64_t charge) {
   const Room room = this->room(codebase_id);
   if (room.bytes < 0) return;
-  std::int64_t replaced = 0;  // a file of that name gives its bytes back
+  std::int64_t replaced = 0;  // a file of that name gives its charge back
   try {
     UniqueFd parent = open_dir_in_codebase(root_fd, path.parent(), false);
     const std::optional<struct stat> old = layer::stat_at(parent.get(), path.name());
-    if (old && S_ISREG(old->st_mode)) replaced = old->st_size;
+    if (old && S_ISREG(old->st_mode)) replaced = layer::charged_bytes(*old);
   } catch (const ApiError& error) {
     if (error.code() != StatusCode::NOT_FOUND) throw;
   }
@@ -96,8 +96,8 @@ v1::UploadResult CodebaseStore::upload(const std::string& codebase_id, const std
     std::lock_guard<std::mutex> install(install_mutex_);
     // Before any directory is made; the directories it makes are charged too (an upload
     // path 2,000 levels deep makes 2,000 of them).
-    const std::int64_t charge =
-        received + missing_dirs(root.get(), path.parent()) * layer::kEntryBlockBytes;
+    const std::int64_t charge = layer::charged_file_bytes(received) +
+                                missing_dirs(root.get(), path.parent()) * layer::kEntryBlockBytes;
     check_room(codebase_id, root.get(), path, charge);
     UniqueFd parent = open_dir_in_codebase(root.get(), path.parent(), true);
     const std::string name = path.name();

@@ -62,8 +62,9 @@ TEST_F(FileTransferTest, FailingStreamLeavesOldContent) {
 class LimitedUploadTest : public FileTransferTest {
  protected:
   void SetUp() override {
-    limits_.max_upload_bytes = 1000;
-    limits_.max_codebase_bytes = 2500;
+    // Above a block (every file is charged at least one: layer/tree_bytes.h).
+    limits_.max_upload_bytes = 10000;
+    limits_.max_codebase_bytes = 25000;
     FileTransferTest::SetUp();
   }
   void expect_over(const ApiError& error, const std::string& setting) {
@@ -81,10 +82,10 @@ TEST_F(LimitedUploadTest, AFileOverTheUploadLimitIsRefusedAsItStreamsAndLeavesNo
     return true;  // a client that never stops
   };
   expect_over(api_error_of([&] { store_->upload(codebase_.id(), "a/b/big", 0, endless); }),
-              "storage.max_upload_bytes (1000 bytes)");
-  EXPECT_EQ(chunks, 11);
+              "storage.max_upload_bytes (10000 bytes)");
+  EXPECT_EQ(chunks, 101);
   // Announced too big: refused before reading anything.
-  expect_over(api_error_of([&] { store_->upload(codebase_.id(), "big", 5000, chunks_of({"x"})); }),
+  expect_over(api_error_of([&] { store_->upload(codebase_.id(), "big", 50000, chunks_of({"x"})); }),
               "storage.max_upload_bytes");
   EXPECT_EQ(entries_in(files(codebase_)), 0u);  // not even a/b
   EXPECT_EQ(entries_in(codebases_ / ".staging"), 0u);
@@ -92,37 +93,52 @@ TEST_F(LimitedUploadTest, AFileOverTheUploadLimitIsRefusedAsItStreamsAndLeavesNo
 }
 
 TEST_F(LimitedUploadTest, ACodebaseCannotGrowPastItsLimit) {
-  store_->upload(codebase_.id(), "one", 0, chunks_of({std::string(1000, '1')}));
-  store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(1000, '2')}));
+  store_->upload(codebase_.id(), "one", 0, chunks_of({std::string(10000, '1')}));
+  store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(10000, '2')}));
   expect_over(api_error_of([&] {
-                store_->upload(codebase_.id(), "dir/three", 0, chunks_of({std::string(600, '3')}));
+                store_->upload(codebase_.id(), "dir/three", 0, chunks_of({std::string(1000, '3')}));
               }),
-              "storage.max_codebase_bytes (2500 bytes)");
+              "storage.max_codebase_bytes (25000 bytes)");
   EXPECT_FALSE(fs::exists(files(codebase_) / "dir"));
-  EXPECT_EQ(current().size(), 2000);
+  EXPECT_EQ(current().size(), 20000);
   // Replacing a file counts only the difference.
-  store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(1000, 'b')}));
-  store_->upload(codebase_.id(), "three", 0, chunks_of({std::string(500, '3')}));
-  EXPECT_EQ(current().size(), 2500);
+  store_->upload(codebase_.id(), "two", 0, chunks_of({std::string(10000, 'b')}));
+  store_->upload(codebase_.id(), "three", 0, chunks_of({std::string(5000, '3')}));
+  EXPECT_EQ(current().size(), 25000);
 }
 
 // An upload makes the directories its path names: a path 2,000 levels deep made 2,000
 // of them, uncharged. Each one made is charged a block; existing ones are not.
 TEST_F(LimitedUploadTest, TheDirectoriesAnUploadMakesAreCharged) {
-  limits_.max_codebase_bytes = 3 * layer::kEntryBlockBytes + 100;
+  const std::int64_t file = layer::kEntryBlockBytes + 100;  // more than a block: its size
+  limits_.max_codebase_bytes = 3 * layer::kEntryBlockBytes + file;
   reopen();
   const std::string deep = "d0/d1/d2/";
   expect_over(api_error_of([&] {
-                store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(101, 'x')}));
+                store_->upload(codebase_.id(), deep + "f", 0,
+                               chunks_of({std::string(file + 1, 'x')}));
               }),
               "storage.max_codebase_bytes");
   EXPECT_EQ(entries_in(files(codebase_)), 0u);  // no directory made
-  store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(100, 'x')}));
-  EXPECT_EQ(store_->charged(codebase_.id()), 3 * layer::kEntryBlockBytes + 100);
-  EXPECT_EQ(current().size(), 100);
+  store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(file, 'x')}));
+  EXPECT_EQ(store_->charged(codebase_.id()), 3 * layer::kEntryBlockBytes + file);
+  EXPECT_EQ(current().size(), file);
   // Replacing it makes no directory: it fits again.
-  store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(100, 'y')}));
-  EXPECT_EQ(store_->charged(codebase_.id()), 3 * layer::kEntryBlockBytes + 100);
+  store_->upload(codebase_.id(), deep + "f", 0, chunks_of({std::string(file, 'y')}));
+  EXPECT_EQ(store_->charged(codebase_.id()), 3 * layer::kEntryBlockBytes + file);
+}
+
+// An empty file is charged a block too (sweep L, B1), by upload as by commit.
+TEST_F(LimitedUploadTest, AnEmptyFileIsChargedABlock) {
+  limits_.max_codebase_bytes = 2 * layer::kEntryBlockBytes;
+  reopen();
+  store_->upload(codebase_.id(), "a", 0, chunks_of({}));
+  store_->upload(codebase_.id(), "b", 0, chunks_of({}));
+  EXPECT_EQ(store_->charged(codebase_.id()), 2 * layer::kEntryBlockBytes);
+  expect_over(api_error_of([&] { store_->upload(codebase_.id(), "c", 0, chunks_of({})); }),
+              "storage.max_codebase_bytes");
+  store_->upload(codebase_.id(), "a", 0, chunks_of({"now with bytes"}));  // replaced: fits
+  EXPECT_EQ(store_->charged(codebase_.id()), 2 * layer::kEntryBlockBytes);
 }
 
 TEST_F(FileTransferTest, ReplacingAdjustsSizeByDeltaAndKeepsMode) {
