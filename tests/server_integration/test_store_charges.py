@@ -79,44 +79,31 @@ def test_an_upload_path_cannot_make_directories_past_the_limit(server):
     upload(server, codebase_id, "/".join(f"d{i}" for i in range(100)) + "/f", b"x")
 
 
-def test_a_commit_of_many_directories_is_refused_past_the_limit(server):
+@pytest.mark.parametrize("make,shrink,applied", [
+    # 300 directories are 1.2 MB of blocks, past the 1 MiB limit.
+    ("mkdir -p $(seq -f 'many/d%g' 1 300) && ln -s a src/l", "rm -r many",
+     lambda paths: "/src/l" in paths),
+    # Sweep L's B1: each command's write layer is bounded by disk_inodes, but the commit
+    # after it moved the files into the codebase at 0 bytes each, without end. 300 empty
+    # files are 1.2 MB of blocks too; 111 fewer fit.
+    ("mkdir e && cd e && touch $(seq -f 'f%g' 1 300)", "rm e/f1*",
+     lambda paths: len(paths) == 2 + 1 + 189),
+], ids=["directories", "empty-files"])
+def test_a_commit_past_the_limit_is_refused_until_it_fits(server, make, shrink, applied):
     codebase_id = make_codebase(server, files={"src/a.txt": b"a"})
     sandbox_id = make_sandbox(server, codebase_id, rules=[
         common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)],
         sync_mode=common.SYNC_MODE_MANUAL)
     try:
-        r = run(server, sandbox_id, "mkdir -p $(seq -f 'many/d%g' 1 300) && ln -s a src/l")
+        r = run(server, sandbox_id, make)
         assert r.exit_code == 0, r.stderr
         with pytest.raises(grpc.RpcError) as e:
             server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
         assert_over_codebase_limit(e.value)
         assert codebase_paths(server, codebase_id) == {"/src", "/src/a.txt"}
-        r = run(server, sandbox_id, "rm -r many")
+        r = run(server, sandbox_id, shrink)
         assert r.exit_code == 0, r.stderr
         server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
-        assert "/src/l" in codebase_paths(server, codebase_id)
-    finally:
-        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
-
-
-def test_commits_of_empty_files_are_refused_past_the_limit(server):
-    """Sweep L's B1: each command's write layer is bounded by disk_inodes, but the
-    commit after it moved the files into the codebase at 0 bytes each, without end."""
-    codebase_id = make_codebase(server, files={"src/a.txt": b"a"})
-    sandbox_id = make_sandbox(server, codebase_id, rules=[
-        common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)],
-        sync_mode=common.SYNC_MODE_MANUAL)
-    try:
-        # 300 empty files are 1.2 MB of blocks: past the 1 MiB limit.
-        r = run(server, sandbox_id, "mkdir e && cd e && touch $(seq -f 'f%g' 1 300)")
-        assert r.exit_code == 0, r.stderr
-        with pytest.raises(grpc.RpcError) as e:
-            server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
-        assert_over_codebase_limit(e.value)
-        assert codebase_paths(server, codebase_id) == {"/src", "/src/a.txt"}
-        r = run(server, sandbox_id, "rm e/f1*")  # 111 fewer: 189 files fit
-        assert r.exit_code == 0, r.stderr
-        server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox_id))
-        assert len(codebase_paths(server, codebase_id)) == 2 + 1 + 189
+        assert applied(codebase_paths(server, codebase_id))
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
