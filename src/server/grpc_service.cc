@@ -7,6 +7,7 @@
 #include "server/config/address_syntax.h"
 #include "server/credential_watch.h"
 #include "server/error_status.h"
+#include "server/exec_result_tail.h"
 #include "server/grpc_cancel_watch.h"
 #include "server/grpc_credentials.h"
 #include "server/transport_status.h"
@@ -16,28 +17,11 @@ namespace agentfense::server {
 namespace {
 
 // gRPC clients refuse trailing metadata beyond 8 KiB (Python's default): a timed-out
-// command's partial result keeps the last bytes of each stream, cut at a UTF-8 boundary
-// (a proto string must stay valid UTF-8 for the client to parse it).
+// command's partial result keeps the last 2 KiB of each stream's text (exec_result_tail.h).
 constexpr std::size_t kPartialTailBytes = 2048;
 
-std::string Tail(const std::string& text, bool& truncated) {
-  if (text.size() <= kPartialTailBytes) return text;
-  truncated = true;
-  std::size_t start = text.size() - kPartialTailBytes;
-  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
-  return text.substr(start);
-}
-
 std::string PartialResultMetadata(const v1::ExecResult& result) {
-  v1::ExecResult tail = result;
-  bool stdout_cut = result.stdout_truncated(), stderr_cut = result.stderr_truncated();
-  tail.set_stdout(Tail(result.stdout(), stdout_cut));
-  tail.set_stderr(Tail(result.stderr(), stderr_cut));
-  tail.set_stdout_truncated(stdout_cut);
-  tail.set_stderr_truncated(stderr_cut);
-  tail.clear_stdout_bytes();  // a header carries only the text tails
-  tail.clear_stderr_bytes();
-  return tail.SerializeAsString();
+  return ExecResultTail(result, kPartialTailBytes).SerializeAsString();
 }
 
 // Runs `call` and turns its outcome into the status gRPC sends. A call with one request

@@ -62,9 +62,10 @@ void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
   response.status = TransportStatusOf(error.code).http;
   // Every message passes the last escape pass, whoever built it (the router's own 404
   // and 405 below too): client text must not reach a terminal or log viewer raw.
-  response.set_content(ErrorJson(error.code, printable_message(error.message), error.reason,
-                                 error.partial ? MessageToJson(*error.partial) : std::string()),
-                       "application/json");
+  const std::string partial = error.partial ? MessageToJson(*error.partial) : std::string();
+  response.set_content(
+      ErrorJson(error.code, printable_message(error.message), error.reason, partial),
+      "application/json");
 }
 
 void RestRouter::Add(const std::string& method, const std::string& pattern, RestHandler handler) {

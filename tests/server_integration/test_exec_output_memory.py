@@ -121,3 +121,24 @@ def test_execs_past_the_output_budget_are_refused_up_front(server, exec_url):
         assert json.loads(body)["stderr"] == "\0" * (16 * MIB)
     again = requests.post(exec_url, json={"command": "test -e /workspace/output/ran; echo $?"})
     assert again.status_code == 200 and again.json()["stdout"] == "1\n", again.text
+
+
+def test_a_timed_out_exec_carries_the_tail_of_its_output(server, exec_url):
+    """A timed-out command's error body carried its whole output (32 MiB of NULs: ~200 MB
+    of JSON, built and parsed again whole, outside the output budget): 4 such calls grew
+    the server by 2.8 GB (now ~210 MiB, the raw output while it is cut). It carries the
+    last MiB of each stream now, marked cut."""
+    before = rss_bytes(server.proc.pid)
+    with PeakRss(server.proc.pid) as peak:
+        with ThreadPoolExecutor(4) as pool:
+            bodies = list(pool.map(lambda _: requests.post(
+                exec_url, json={"command": NULS + "; sleep 60", "timeout": "3s"},
+                headers=RAW, timeout=120), range(4)))
+    grown = (peak.peak - before) / MIB
+    assert grown < 300, f"the server grew by {grown:.0f} MiB for 4 timed-out execs"
+    for r in bodies:
+        assert r.status_code == 504 and r.json()["reason"] == "COMMAND_TIMEOUT", r.text[:200]
+        partial = r.json()["result"]
+        assert partial["exitCode"] == 137 and partial["stdoutTruncated"], partial.keys()
+        assert partial["stdout"] == "\0" * MIB and partial["stderrTruncated"]
+        assert partial["stderr"] == "\0" * MIB
