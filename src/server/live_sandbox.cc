@@ -151,10 +151,12 @@ class ScopeExit {
 std::string LiveSandbox::begin_command_trail(Clock::time_point deadline) {
   const std::string id = start_tag_ + "." + std::to_string(++commands_);
   // The caller's deadline, not the fixed cap: an exec with timeout 3s waited 60 s here on
-  // a hung fs process, then ran its command on the hung mount anyway.
+  // a hung fs process, then ran its command on the hung mount anyway. But at least a
+  // second: a command given 1 ms was refused as if its sandbox were unusable (the fs
+  // process answers in microseconds, not in no time); it now starts and times out.
   const auto wait =
       std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-                 std::chrono::milliseconds(1), SandboxMount::kControlCap);
+                 std::chrono::milliseconds(1000), SandboxMount::kControlCap);
   try {
     mount_.control({.op = Op::kAuditBegin, .command = id}, wait);
   } catch (const layer::control::Refused& error) {
