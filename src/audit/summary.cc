@@ -23,15 +23,6 @@ std::string str(const nlohmann::json& event, const char* key) {
   return event.contains(key) && event[key].is_string() ? event[key].get<std::string>() : "";
 }
 
-// The first `max` bytes of `text`, cut back to a UTF-8 character boundary so that the
-// summary stays valid JSON text.
-std::string utf8_prefix(const std::string& text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
-}
-
 }  // namespace
 
 void Summary::Uses::note(const std::string& path, const std::string& op, std::uint64_t count) {
@@ -75,7 +66,7 @@ void Summary::add(const nlohmann::json& event) {
 
 void Summary::note_command(const nlohmann::json& event, const std::string& op) {
   const std::string text = str(event, "command");
-  const std::string kept = utf8_prefix(text, kMaxCommandTextBytes);
+  const std::string kept(utf8_prefix(text, kMaxCommandTextBytes));
   if (commands_.size() >= kMaxListedCommands ||
       command_bytes_ + kept.size() > kMaxListedCommandBytes) {
     ++commands_omitted_;

@@ -78,6 +78,31 @@ std::size_t first_invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
+namespace {
+
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+}  // namespace
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t end = max;
+  while (end > 0 && is_continuation_byte(text[end])) --end;
+  return text.substr(0, end);
+}
+
+std::string_view utf8_suffix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t start = text.size() - max;
+  for (int skipped = 0; skipped < 3 && start < text.size() && is_continuation_byte(text[start]);
+       ++skipped) {
+    ++start;
+  }
+  return text.substr(start);
+}
+
 std::string with_utf8_replacements(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -17,6 +17,12 @@ std::string with_utf8_replacements(std::string_view text);
 inline bool is_valid_utf8(std::string_view text) {
   return first_invalid_utf8(text) == std::string_view::npos;
 }
+// The longest prefix of `text` of at most `max` bytes that does not end inside a UTF-8
+// character (cut back over continuation bytes).
+std::string_view utf8_prefix(std::string_view text, std::size_t max);
+// The longest suffix of `text` of at most `max` bytes that does not start inside a UTF-8
+// character: at most 3 continuation bytes are skipped (raw bytes may be anything).
+std::string_view utf8_suffix(std::string_view text, std::size_t max);
 // True when `text` holds anything escape_text would rewrite apart from `\`: a control
 // character, a byte that is not UTF-8, a C1, bidi or line-separator code point.
 bool has_display_controls(std::string_view text);

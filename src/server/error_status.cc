@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/random_hex.h"
+#include "common/text_safety.h"
 
 namespace agentfense::server {
 
@@ -23,18 +24,11 @@ constexpr std::size_t kMaxMessageBytes = 1024;
 constexpr std::size_t kKeptHeadBytes = 760;
 constexpr std::size_t kKeptTailBytes = 200;
 
-bool is_continuation_byte(char c) {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
-}
-
 std::string bounded(const std::string& message) {
   if (message.size() <= kMaxMessageBytes) return message;
-  std::size_t head = kKeptHeadBytes;
-  while (head > 0 && is_continuation_byte(message[head])) --head;
-  std::size_t tail = message.size() - kKeptTailBytes;
-  while (tail < message.size() && is_continuation_byte(message[tail])) ++tail;
-  return message.substr(0, head) + "... (" + std::to_string(message.size()) + " bytes in all) ..." +
-         message.substr(tail);
+  return std::string(utf8_prefix(message, kKeptHeadBytes)) + "... (" +
+         std::to_string(message.size()) + " bytes in all) ..." +
+         std::string(utf8_suffix(message, kKeptTailBytes));
 }
 
 ErrorInfo bounded(ErrorInfo info) {

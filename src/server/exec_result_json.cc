@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "common/api_error.h"
+#include "common/text_safety.h"
 #include "server/proto_json.h"
 
 namespace agentfense::server {
@@ -27,11 +28,8 @@ std::string unquoted(const pb::Message& message) {
 // Where a piece of UTF-8 text starting at `from` may end: at most kPieceBytes on, never
 // inside a character (the stdout/stderr fields are valid UTF-8).
 std::size_t text_piece_end(const std::string& text, std::size_t from) {
-  std::size_t end = std::min(text.size(), from + kPieceBytes);
-  while (end < text.size() && end > from + 1 &&
-         (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-    --end;
-  return end;
+  const std::size_t length = utf8_prefix(std::string_view(text).substr(from), kPieceBytes).size();
+  return from + std::max<std::size_t>(length, 1);  // never an empty piece: next() moves on
 }
 
 std::string escaped_piece(const std::string& value, std::size_t from, std::size_t& end,

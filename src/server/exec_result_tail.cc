@@ -1,19 +1,15 @@
 #include "server/exec_result_tail.h"
 
+#include "common/text_safety.h"
+
 namespace agentfense::server {
 
 std::string OutputTail(const std::string& output, std::size_t max_bytes, bool& truncated) {
   if (output.size() <= max_bytes) return output;
   truncated = true;
-  // A proto string must stay valid UTF-8 for the client to parse it: skip the rest of a
-  // character cut in two (at most 3 continuation bytes; raw bytes may be anything).
-  std::size_t start = output.size() - max_bytes;
-  for (int skipped = 0; skipped < 3 && start < output.size() &&
-                        (static_cast<unsigned char>(output[start]) & 0xC0) == 0x80;
-       ++skipped) {
-    ++start;
-  }
-  return output.substr(start);
+  // A proto string must stay valid UTF-8 for the client to parse it: not the rest of a
+  // character cut in two.
+  return std::string(utf8_suffix(output, max_bytes));
 }
 
 v1::ExecResult ExecResultTail(const v1::ExecResult& result, std::size_t max_bytes) {

@@ -48,15 +48,6 @@ constexpr std::size_t kRefusedCommandBytes = 1024;
 // Both streams at most: 2 x (16 MiB bytes + 15 MiB text) and the rest of the result.
 constexpr std::size_t kMaxRenderedBytes = std::size_t{15} << 20;
 
-// The longest prefix of `text` (valid UTF-8) of at most `limit` bytes that ends on a
-// character boundary.
-std::string_view utf8_prefix(std::string_view text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end);
-}
-
 // proto3 strings must be UTF-8 (ExecResult.stdout_bytes): text for the string field,
 // and the exact bytes beside it when they differ (the text then cut to kMaxRenderedBytes).
 void put_output(const std::string& raw, std::string* text, std::string* bytes) {

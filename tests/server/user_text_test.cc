@@ -46,6 +46,21 @@ TEST(UserText, Utf8Validity) {
   EXPECT_EQ(first_invalid_utf8("\xf4\x90\x80\x80"), 0u);  // beyond U+10FFFF
 }
 
+TEST(UserText, Utf8PrefixesAndSuffixesNeverCutACharacter) {
+  const std::string text =
+      "a\xE2\x82\xAC"
+      "b";  // a, a euro sign, b
+  EXPECT_EQ(utf8_prefix(text, 3), "a");
+  EXPECT_EQ(utf8_prefix(text, 4), "a\xE2\x82\xAC");
+  EXPECT_EQ(utf8_prefix(text, 10), text);
+  EXPECT_EQ(utf8_suffix(text, 3), "b");
+  EXPECT_EQ(utf8_suffix(text, 4),
+            "\xE2\x82\xAC"
+            "b");
+  // Raw bytes: at most 3 continuation bytes skipped, never the whole tail.
+  EXPECT_EQ(utf8_suffix(std::string(10, '\x80'), 6), std::string(3, '\x80'));
+}
+
 TEST(UserText, ApiErrorMessagesAreWholeAndPrintable) {
   constexpr char kRaw[] = "sandbox sb_\0x\x1b not found";
   const ApiError error(StatusCode::NOT_FOUND, std::string(kRaw, sizeof kRaw - 1));
