@@ -146,6 +146,14 @@ class ScopeExit {
   Function function_;
 };
 
+// What is left of a call's time until `deadline`, at least `floor`.
+std::chrono::milliseconds time_left(LiveSandbox::Clock::time_point deadline,
+                                    std::chrono::milliseconds floor) {
+  return std::max(
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - LiveSandbox::Clock::now()),
+      floor);
+}
+
 }  // namespace
 
 std::string LiveSandbox::begin_command_trail(Clock::time_point deadline) {
@@ -155,8 +163,7 @@ std::string LiveSandbox::begin_command_trail(Clock::time_point deadline) {
   // second: a command given 1 ms was refused as if its sandbox were unusable (the fs
   // process answers in microseconds, not in no time); it now starts and times out.
   const auto wait =
-      std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-                 std::chrono::milliseconds(1000), SandboxMount::kControlCap);
+      std::min(time_left(deadline, std::chrono::seconds(1)), SandboxMount::kControlCap);
   try {
     mount_.control({.op = Op::kAuditBegin, .command = id}, wait);
   } catch (const layer::control::Refused& error) {
@@ -190,9 +197,7 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   ExecOutcome outcome;
   outcome.command_id = begin_command_trail(deadline);
   // The timeout runs from the call's arrival, the wait for the fs process included.
-  spec.timeout =
-      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-               std::chrono::milliseconds(1));
+  spec.timeout = time_left(deadline, std::chrono::milliseconds(1));
   bool pending = true;
   {
     // Also on errors.
@@ -266,7 +271,7 @@ void LiveSandbox::leave_session_call(const std::string& id) {
 }
 
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
-    const std::string& id, const std::string& command, std::chrono::milliseconds timeout,
+    const std::string& id, const std::string& command,
     const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd,
     Clock::time_point deadline) {
   std::shared_ptr<runtime::CommandSession> session;
@@ -282,11 +287,8 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
   const ScopeExit leave([&] { leave_session_call(id); });
   ExecOutcome outcome;
   outcome.command_id = begin_command_trail(deadline);
-  // As for exec: the timeout runs from the call's arrival.
-  const std::chrono::milliseconds left = std::min(
-      timeout,
-      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-               std::chrono::milliseconds(1)));
+  // As for exec: the timeout runs from the call's arrival (deadline: arrival + timeout).
+  const std::chrono::milliseconds left = time_left(deadline, std::chrono::milliseconds(1));
   bool pending = true;
   {
     // Also on errors.

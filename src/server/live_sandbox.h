@@ -108,9 +108,9 @@ class LiveSandbox {
   // Throws ApiError(NOT_FOUND / FAILED_PRECONDITION SESSION_CLOSED), or
   // RESOURCE_EXHAUSTED (QUOTA_EXCEEDED) when kMaxSessionCallsWaiting calls already wait
   // for the session's running command. A readable `call_cancel_fd` abandons the command
-  // (not the session), as a timeout does. `deadline` as for exec().
+  // (not the session), as a timeout does. `deadline` as for exec(): the command's
+  // timeout is what is left of it once the fs process answered.
   ExecOutcome session_exec(const std::string& id, const std::string& command,
-                           std::chrono::milliseconds timeout,
                            const std::function<void(runtime::Stream, std::string_view)>& on_output,
                            int call_cancel_fd, Clock::time_point deadline);
   // Kills every process of the session. Returns false when it was not open here.

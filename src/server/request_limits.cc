@@ -1,6 +1,7 @@
 #include "server/request_limits.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/session_shells.h"
 #include "common/user_text.h"
@@ -54,6 +55,12 @@ std::string describe_size(std::size_t bytes) {
   if (bytes >= kKiB && bytes % kKiB == 0)
     return std::to_string(bytes / kKiB) + " KiB (" + std::to_string(bytes) + " bytes)";
   return std::to_string(bytes) + " bytes";
+}
+
+std::string describe_seconds(std::chrono::milliseconds duration) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3gs", static_cast<double>(duration.count()) / 1000.0);
+  return text;
 }
 
 void check_command(std::string_view command) {

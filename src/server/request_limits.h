@@ -13,6 +13,7 @@
 // stdin is pumped from memory, so it is bounded too.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -37,6 +38,8 @@ inline constexpr std::size_t kMaxLabelValueBytes = 1024;
 
 // "16 MiB (16777216 bytes)", "131071 bytes".
 std::string describe_size(std::size_t bytes);
+// "3s", "0.001s", "1.8e+03s" (three significant digits): a timeout or wait in a message.
+std::string describe_seconds(std::chrono::milliseconds duration);
 
 // Non-empty, no NUL, at most kMaxCommandBytes bytes.
 void check_command(std::string_view command);

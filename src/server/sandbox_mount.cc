@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include "common/private_dir.h"
 #include "policy/policy_file.h"
 #include "runtime/exec.h"
+#include "server/request_limits.h"
 #include "supervisor/control_client.h"
 #include "supervisor/run_dir.h"
 
@@ -165,11 +165,9 @@ ApiError fs_not_answering_within(const FsNotAnswering& not_answering,
   if (not_answering.error() != ETIMEDOUT)
     return ApiError(not_answering.code(), std::string(not_answering.what()) + "; " + nothing_run,
                     not_answering.reason());
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.3gs", static_cast<double>(allowed.count()) / 1000.0);
   return ApiError(StatusCode::FAILED_PRECONDITION,
-                  std::string("the sandbox's filesystem process did not answer within ") + seconds +
-                      "; " + nothing_run +
+                  "the sandbox's filesystem process did not answer within " +
+                      describe_seconds(allowed) + "; " + nothing_run +
                       ". The sandbox is not usable: stop it (that ends the filesystem process) "
                       "and start it again",
                   kReasonSandboxNotRunning);

@@ -1,6 +1,5 @@
 // Exec, ExecStream and shell sessions.
 #include <algorithm>
-#include <cstdio>
 #include <string_view>
 
 #include "common/errors.h"
@@ -76,12 +75,6 @@ v1::ExecResult to_wire(const runtime::ExecResult& result) {
   return out;
 }
 
-std::string seconds_text(std::chrono::milliseconds timeout) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3gs", static_cast<double>(timeout.count()) / 1000.0);
-  return text;
-}
-
 // What it printed before the kill travels with the error (CommandTimeoutError).
 constexpr std::size_t kTimedOutTailBytes = std::size_t{1} << 20;
 
@@ -93,7 +86,7 @@ void throw_if_timed_out(runtime::ExecResult& result, std::chrono::milliseconds t
   // copied into it, then rendered, was what made a timed-out REST exec cost ~200 MB.
   result.stdout_data = OutputTail(result.stdout_data, kTimedOutTailBytes, result.stdout_truncated);
   result.stderr_data = OutputTail(result.stderr_data, kTimedOutTailBytes, result.stderr_truncated);
-  throw CommandTimeoutError(what + " timed out after " + seconds_text(timeout) +
+  throw CommandTimeoutError(what + " timed out after " + describe_seconds(timeout) +
                                 " and was killed (with every process it started)",
                             to_wire(result));
 }
@@ -155,9 +148,9 @@ std::chrono::milliseconds SandboxService::exec_timeout(const google::protobuf::D
   // A timeout under a millisecond is the shortest there is, not "none given".
   const auto timeout = std::max(to_millis(requested), std::chrono::milliseconds(1));
   if (timeout > options_.max_timeout)
-    throw ApiError(StatusCode::INVALID_ARGUMENT, "timeout " + seconds_text(timeout) +
+    throw ApiError(StatusCode::INVALID_ARGUMENT, "timeout " + describe_seconds(timeout) +
                                                      " exceeds runtime.max_timeout (" +
-                                                     seconds_text(options_.max_timeout) + ")");
+                                                     describe_seconds(options_.max_timeout) + ")");
   return timeout;
 }
 
@@ -317,8 +310,8 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec
   audited_checks(session.sandbox_id(), "session_exec_failed", request.command(), [&] {
-    outcome = live->session_exec(session.id(), request.command(), timeout, on_output,
-                                 call.cancel_fd(), arrived + timeout);
+    outcome = live->session_exec(session.id(), request.command(), on_output, call.cancel_fd(),
+                                 arrived + timeout);
   });
   if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
     live->close_session(session.id());
