@@ -79,6 +79,26 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:  # gone meanwhile
+        return []
+
+
+def fs_processes(server: "Server", sandbox_id: str) -> list[int]:
+    """The server's fs processes (`agentfense mount`) serving this sandbox."""
+    return [pid for pid in descendants(server.proc.pid)
+            if cmdline(pid)[1:2] == ["mount"] and any(sandbox_id in a for a in cmdline(pid))]
+
+
+def wait_for(predicate, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 class Client:
     """gRPC stubs and an HTTP session acting as one caller: with `api_key` (sent as
     `authorization: Bearer KEY`), over TLS trusting `ca` (PEM), optionally with a client

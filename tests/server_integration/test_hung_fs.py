@@ -24,7 +24,8 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import download, make_codebase, make_sandbox, run
-from server_harness import Server, common, descendants, reason_of, rule, running, sb, serving
+from server_harness import (Server, cmdline, common, descendants, fs_processes, reason_of, rule,
+                            running, sb, serving, wait_for)
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +33,14 @@ def srv():
     yield from serving("af-hung-")
 
 
-def cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
 def fs_process(server: Server, sandbox_id: str) -> int:
-    [pid] = [p for p in descendants(server.proc.pid)
-             if cmdline(p)[1:2] == ["mount"] and any(sandbox_id in a for a in cmdline(p))]
+    [pid] = fs_processes(server, sandbox_id)
     return pid
 
 
 def sandbox_mounts(sandbox_id: str) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line.split()[4] for line in f if sandbox_id in line.split()[4]]
-
-
-def wait_for(predicate, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @contextmanager

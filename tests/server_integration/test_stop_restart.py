@@ -18,7 +18,8 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from conftest import download, make_codebase, make_sandbox, run
-from server_harness import Server, common, descendants, reason_of, rule, running, sb, serving
+from server_harness import (Server, cmdline, common, descendants, fs_processes, reason_of, rule,
+                            running, sb, serving, wait_for)
 
 LONG = "sleep 47"  # a command line no other test runs
 
@@ -28,28 +29,8 @@ def srv():
     yield from serving("af-stop-")
 
 
-def cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:  # gone meanwhile
-        return []
-
-
-def fs_processes(server: Server, sandbox_id: str) -> list[int]:
-    """The server's fs processes (`agentfense mount`) serving this sandbox."""
-    return [pid for pid in descendants(server.proc.pid)
-            if cmdline(pid)[1:2] == ["mount"] and any(sandbox_id in a for a in cmdline(pid))]
-
-
 def long_commands(server: Server) -> list[int]:
     return [pid for pid in descendants(server.proc.pid) if " ".join(cmdline(pid)).startswith(LONG)]
-
-
-def wait_for(predicate, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def stop_and_start_while(server: Server, sandbox_id: str, command) -> tuple[list[int], float]:
