@@ -67,15 +67,6 @@ void CheckEntries(grpc_byte_buffer* payload, const MethodDescriptor& method) {
   CheckRepeatedCounts(wire, *method.input_type());
 }
 
-}  // namespace
-
-std::optional<PrincipalShare::Held> TakeShare(PrincipalShare* share, const PrincipalPtr& caller) {
-  if (share == nullptr || !caller || caller == local_principal()) return std::nullopt;
-  return share->take(caller->id);
-}
-
-namespace {
-
 // A unary or server-streaming method: see the header for what happens before the
 // generated handler runs.
 class AdmittingHandler final : public MethodHandler {
@@ -103,7 +94,7 @@ class AdmittingHandler final : public MethodHandler {
     if (status.ok()) {
       try {
         if (gate_ != nullptr) caller = gate_->admit(PresentedBy(context));
-        if (auto taken = TakeShare(share_, caller)) thread.emplace(std::move(*taken));
+        if (auto taken = take_share(share_, caller)) thread.emplace(std::move(*taken));
         request = Parse(param.call->call(), std::move(payload));
       } catch (...) {
         status = GrpcStatusOf(context, DescribeError(std::current_exception(), method_.name()));

@@ -29,7 +29,6 @@
 
 #include <cstddef>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,10 +47,6 @@ inline constexpr std::size_t kMaxGrpcRequestBytes = 4 << 20;
 // kMaxGrpcMessageBytes for WriteSandboxFile; for Exec and ExecStream, their stdin limit
 // (16 MiB) and 1 MiB for the command, env and workdir; kMaxGrpcRequestBytes otherwise.
 std::size_t GrpcRequestLimit(const google::protobuf::MethodDescriptor& method);
-
-// One of `caller`'s share of the threads (nothing without a share, a caller, or for the
-// local principal). Throws ApiError(RESOURCE_EXHAUSTED) past the share.
-std::optional<PrincipalShare::Held> TakeShare(PrincipalShare* share, const PrincipalPtr& caller);
 
 // The status (and reason metadata on `context`) a failed call sends.
 grpc::Status GrpcStatusOf(grpc::ServerContext& context, const ErrorInfo& error);

@@ -47,7 +47,7 @@ grpc::Status AdmitAndAnswer(grpc::ServerContext* context, CallGate* gate, Princi
   return Answer(context, method, [&] {
     if (gate == nullptr) return call();
     PrincipalPtr principal = gate->admit(PresentedBy(*context));
-    const std::optional<PrincipalShare::Held> thread = TakeShare(share, principal);
+    const std::optional<PrincipalShare::Held> thread = take_share(share, principal);
     const CallerScope caller(std::move(principal));
     call();
   });

@@ -19,6 +19,11 @@ PrincipalShare::Held PrincipalShare::take(const std::string& principal) {
   return Held(*this, principal);
 }
 
+std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller) {
+  if (share == nullptr || !caller || caller == local_principal()) return std::nullopt;
+  return share->take(caller->id);
+}
+
 PrincipalShare::Held::~Held() {
   if (share_ == nullptr) return;
   const std::lock_guard lock(share_->mu_);

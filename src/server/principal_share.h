@@ -9,8 +9,11 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include "server/principal.h"
 
 namespace agentfense::server {
 
@@ -53,5 +56,10 @@ class PrincipalShare {
   std::mutex mu_;
   std::map<std::string, std::size_t> in_flight_;  // entries at 0 are erased
 };
+
+// One of `caller`'s share of `share` for a call of either transport: nothing without a
+// share or a caller, or for the local principal of a server without keys (not counted).
+// Throws as PrincipalShare::take() does.
+std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller);
 
 }  // namespace agentfense::server

@@ -94,8 +94,7 @@ void RestRouter::Dispatch(const httplib::Request& request, httplib::Response& re
     try {
       PresentedCredentials presented = PresentedBy(request);
       PrincipalPtr principal = gate_->admit(presented);
-      if (share_ != nullptr && principal != local_principal())
-        worker.emplace(share_->take(principal->id));
+      if (auto held = take_share(share_, principal)) worker.emplace(std::move(*held));
       still_admitted = RecheckWith(gate_, std::move(presented), principal);
       caller.emplace(std::move(principal));
     } catch (...) {
