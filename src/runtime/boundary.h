@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,9 +43,17 @@ class Boundary {
   virtual std::unique_ptr<CommandSession> open_session(SessionSpec spec) = 0;
 };
 
-// bubblewrap: every session in a boundary of its own, and every command too unless
-// `reuse_boundary` (a server's sandbox, as root): then its commands share one boundary
-// through an exec launcher (exec_launcher.h), falling back to a boundary of their own.
-std::unique_ptr<Boundary> make_bwrap_boundary(bool reuse_boundary = false);
+struct BwrapBoundaryPlan {
+  // Commands share one boundary through an exec launcher (a server's sandbox, as root,
+  // exec_launcher.h), falling back to a boundary of their own; otherwise each command
+  // has one. A session always has a boundary of its own.
+  bool reuse_boundary = false;
+  // Limits for all of the sandbox's commands and sessions together: one cgroup above
+  // theirs (SandboxCgroup::create_for_sandbox), made when the first needs it. Without,
+  // each command or session has only its own spec's limits.
+  std::optional<Limits> sandbox_limits;
+};
+
+std::unique_ptr<Boundary> make_bwrap_boundary(BwrapBoundaryPlan plan = {});
 
 }  // namespace agentfense::runtime

@@ -3,7 +3,8 @@
 // started in the sandbox's boundary, with run_sandboxed as the fallback whenever the
 // launcher cannot run a command. The launcher can start before the sandbox's workspace
 // is mounted (prepare_before_workspace) and get it attached once it is (prepare): its
-// bwrap start and first cgroup move then overlap the fs process's start.
+// bwrap start and first cgroup move then overlap the fs process's start. With sandbox
+// limits, every command's and session's cgroup sits in one cgroup of the sandbox's.
 #include <unistd.h>
 
 #include <condition_variable>
@@ -14,6 +15,7 @@
 
 #include "common/log.h"
 #include "runtime/boundary.h"
+#include "runtime/cgroup.h"
 #include "runtime/exec_launcher.h"
 
 namespace agentfense::runtime {
@@ -35,7 +37,9 @@ class BwrapSession final : public CommandSession {
 
 class BwrapBoundary final : public Boundary {
  public:
-  explicit BwrapBoundary(bool reuse) : reuse_(reuse && ::geteuid() == 0) {
+  explicit BwrapBoundary(BwrapBoundaryPlan plan)
+      : reuse_(plan.reuse_boundary && ::geteuid() == 0),
+        sandbox_limits_(std::move(plan.sandbox_limits)) {
     if (reuse_) starter_ = std::thread([this] { start_loop(); });
   }
   ~BwrapBoundary() override {
@@ -67,7 +71,9 @@ class BwrapBoundary final : public Boundary {
     changed_.notify_all();
   }
 
-  ExecResult run(const ExecSpec& spec) override {
+  ExecResult run(const ExecSpec& caller_spec) override {
+    ExecSpec spec = caller_spec;
+    spec.cgroup_parent = sandbox_cgroup();
     if (!uses_launcher(spec)) return run_sandboxed(spec);
     // A launcher killed by a command is replaced once per command; after that, or when
     // none starts, the command gets a boundary of its own.
@@ -80,10 +86,22 @@ class BwrapBoundary final : public Boundary {
   }
 
   std::unique_ptr<CommandSession> open_session(SessionSpec spec) override {
+    spec.cgroup_parent = sandbox_cgroup();
     return std::make_unique<BwrapSession>(std::move(spec));
   }
 
  private:
+  // The sandbox's cgroup, made on first use; null without sandbox limits, or when no
+  // cgroup is wanted (rootless without limits, as for a command's own). A failure is
+  // thrown to the command or session that needed it, and the next one tries again.
+  std::shared_ptr<const SandboxCgroup> sandbox_cgroup() {
+    if (!sandbox_limits_) return nullptr;
+    const std::lock_guard lock(cgroup_mu_);
+    if (!sandbox_cgroup_ && (::geteuid() == 0 || has_limits(*sandbox_limits_)))
+      sandbox_cgroup_ = SandboxCgroup::create_for_sandbox(*sandbox_limits_);
+    return sandbox_cgroup_;
+  }
+
   bool uses_launcher(const ExecSpec& spec) const {
     return reuse_ && !spec.network && !spec.inherit_stdio && spec.workspace_fd >= 0;
   }
@@ -113,13 +131,21 @@ class BwrapBoundary final : public Boundary {
     for (;;) {
       changed_.wait(lock, [this] { return stopping_ || wanted_; });
       if (stopping_) break;
-      const ExecSpec spec = std::move(*wanted_);
+      ExecSpec spec = std::move(*wanted_);
       wanted_.reset();
       starting_ = true;
       starting_before_workspace_ = spec.workspace_fd < 0;
       std::shared_ptr<ExecLauncher> early = awaiting_workspace() ? launcher_ : nullptr;
       lock.unlock();
-      std::shared_ptr<ExecLauncher> launcher = start_or_attach(spec, early);
+      std::shared_ptr<ExecLauncher> launcher;
+      try {
+        // Made here, off the caller's thread, for the launcher's spares; run() finds it.
+        spec.cgroup_parent = sandbox_cgroup();
+        launcher = start_or_attach(spec, early);
+      } catch (const std::exception& error) {
+        // run() then tries again, and the command reports the failure.
+        log::warn("exec.sandbox_cgroup_unavailable", {{"error", error.what()}});
+      }
       early.reset();
       lock.lock();
       std::shared_ptr<ExecLauncher> replaced = std::exchange(launcher_, std::move(launcher));
@@ -161,6 +187,9 @@ class BwrapBoundary final : public Boundary {
   bool awaiting_workspace() const { return launcher_ && launcher_->awaiting_workspace(); }
 
   const bool reuse_;
+  const std::optional<Limits> sandbox_limits_;
+  std::mutex cgroup_mu_;  // never held with mu_
+  std::shared_ptr<const SandboxCgroup> sandbox_cgroup_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::optional<ExecSpec> wanted_;  // a launcher to start for these commands
@@ -173,8 +202,8 @@ class BwrapBoundary final : public Boundary {
 
 }  // namespace
 
-std::unique_ptr<Boundary> make_bwrap_boundary(bool reuse_boundary) {
-  return std::make_unique<BwrapBoundary>(reuse_boundary);
+std::unique_ptr<Boundary> make_bwrap_boundary(BwrapBoundaryPlan plan) {
+  return std::make_unique<BwrapBoundary>(std::move(plan));
 }
 
 }  // namespace agentfense::runtime

@@ -14,11 +14,27 @@ namespace {
 
 constexpr const char* kUnifiedMarker = "/sys/fs/cgroup/cgroup.controllers";
 
+// The backend for this host and user (see create()).
+std::unique_ptr<SandboxCgroup> create_named(const Limits& limits, const std::string& name,
+                                            std::shared_ptr<const SandboxCgroup> parent) {
+  if (::geteuid() != 0) {
+    // Rootless: only a subtree the system delegated to us (cgroup_delegation.h).
+    const std::string delegated = delegated_cgroup_root();
+    if (delegated.empty())
+      throw SystemError("resource limits need a writable cgroup (root, or cgroup v2 delegation)",
+                        EPERM);
+    return std::make_unique<CgroupV2>(limits, name, delegated, std::move(parent));
+  }
+  if (::access(kUnifiedMarker, F_OK) == 0)
+    return std::make_unique<CgroupV2>(limits, name, kUnifiedRoot, std::move(parent));
+  return std::make_unique<CgroupV1>(limits, name, std::move(parent));
+}
+
 }  // namespace
 
-std::string next_cgroup_name() {
+std::string next_cgroup_name(const char* kind) {
   static std::atomic<unsigned> counter{0};
-  return "exec-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return std::string(kind) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
 }
 
 void SandboxCgroup::move_in(pid_t pid) const {
@@ -28,18 +44,13 @@ void SandboxCgroup::move_in(pid_t pid) const {
       throw SystemError("move pid " + text + " into its cgroup", errno);
 }
 
-std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const Limits& limits) {
-  const std::string name = next_cgroup_name();
-  if (::geteuid() != 0) {
-    // Rootless: only a subtree the system delegated to us (cgroup_delegation.h).
-    const std::string delegated = delegated_cgroup_root();
-    if (delegated.empty())
-      throw SystemError("resource limits need a writable cgroup (root, or cgroup v2 delegation)",
-                        EPERM);
-    return std::make_unique<CgroupV2>(limits, name, delegated);
-  }
-  if (::access(kUnifiedMarker, F_OK) == 0) return std::make_unique<CgroupV2>(limits, name);
-  return std::make_unique<CgroupV1>(limits, name);
+std::unique_ptr<SandboxCgroup> SandboxCgroup::create(const Limits& limits,
+                                                     std::shared_ptr<const SandboxCgroup> parent) {
+  return create_named(limits, next_cgroup_name(), std::move(parent));
+}
+
+std::shared_ptr<const SandboxCgroup> SandboxCgroup::create_for_sandbox(const Limits& limits) {
+  return create_named(limits, next_cgroup_name("sandbox"), nullptr);
 }
 
 }  // namespace agentfense::runtime

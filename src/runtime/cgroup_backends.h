@@ -13,15 +13,22 @@ namespace agentfense::runtime {
 // cgroup v1: one directory per controller hierarchy (memory, pids, cpu).
 class CgroupV1 final : public SandboxCgroup {
  public:
-  CgroupV1(const Limits& limits, const std::string& name);
+  CgroupV1(const Limits& limits, const std::string& name,
+           std::shared_ptr<const SandboxCgroup> parent = {});
   std::vector<int> join_fds() const override;
   void kill_all() override;
   std::vector<pid_t> members() const override;
   LimitHits limit_hits() const override;
   std::vector<std::string> paths() const override;
+  std::string dir_for(const std::string& controller) const override;
 
  private:
-  std::vector<CgroupDir> dirs_;  // memory, pids, then cpu when a cpu limit is set
+  // Below the parent's directory of the controller when it has one, else in the shared
+  // "agentfense" cgroup of that hierarchy.
+  std::string base_for(const std::string& controller) const;
+
+  std::vector<std::string> controllers_;  // memory, pids, then cpu when one is limited
+  std::vector<CgroupDir> dirs_;           // one per controllers_ entry
 };
 
 inline constexpr const char* kUnifiedRoot = "/sys/fs/cgroup";
@@ -32,12 +39,14 @@ inline constexpr const char* kUnifiedRoot = "/sys/fs/cgroup";
 class CgroupV2 final : public SandboxCgroup {
  public:
   CgroupV2(const Limits& limits, const std::string& name,
-           const std::string& unified_root = kUnifiedRoot);
+           const std::string& unified_root = kUnifiedRoot,
+           std::shared_ptr<const SandboxCgroup> parent = {});
   std::vector<int> join_fds() const override;
   void kill_all() override;
   std::vector<pid_t> members() const override;
   LimitHits limit_hits() const override;
   std::vector<std::string> paths() const override;
+  std::string dir_for(const std::string& controller) const override;
 
  private:
   CgroupDir dir_;

@@ -21,10 +21,12 @@ namespace {
 constexpr auto kPollInterval = std::chrono::milliseconds(2);
 constexpr int kMaxKillRounds = 5000;  // ~10 s: only a kernel stuck in D state gets here
 constexpr int kMaxRmdirAttempts = 500;
-constexpr std::string_view kExecPrefix = "exec-";  // see next_cgroup_name()
+// See next_cgroup_name(): "<kind>-<pid>-<n>", a sandbox's cgroup holding exec ones.
+constexpr std::string_view kExecPrefix = "exec-";
+constexpr std::string_view kSandboxPrefix = "sandbox-";
 
-bool supervisor_alive(const std::string& name) {
-  const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + kExecPrefix.size(), nullptr, 10));
+bool supervisor_alive(const std::string& name, std::string_view prefix) {
+  const pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + prefix.size(), nullptr, 10));
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }
 
@@ -32,7 +34,12 @@ void sweep_stale_children(const std::string& parent) {
   std::error_code ec;  // an unreadable parent just means nothing to sweep
   for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
     const std::string name = entry.path().filename();
-    if (!name.starts_with(kExecPrefix) || supervisor_alive(name)) continue;
+    const bool sandbox = name.starts_with(kSandboxPrefix);
+    if (!sandbox && !name.starts_with(kExecPrefix)) continue;
+    if (supervisor_alive(name, sandbox ? kSandboxPrefix : kExecPrefix)) continue;
+    // A dead supervisor's sandbox cgroup holds its exec cgroups: those go first, or
+    // the sandbox's rmdir would fail.
+    if (sandbox) sweep_stale_children(entry.path());
     // Destroying the adopted cgroup kills its members and removes it.
     (void)CgroupDir::adopt(entry.path());
   }

@@ -13,7 +13,8 @@ namespace agentfense::runtime {
 
 // mkdir that accepts an existing directory (the shared "agentfense" parent), then
 // removes children left by supervisors that died without cleaning up (SIGKILL, crash):
-// "exec-<pid>-<n>" whose <pid> no longer exists. Their members are killed first.
+// "exec-<pid>-<n>" and "sandbox-<pid>-<n>" (with the exec cgroups inside) whose <pid>
+// no longer exists. Their members are killed first.
 void ensure_cgroup_dir(const std::string& path);
 
 class CgroupDir {

@@ -37,19 +37,35 @@ void apply_cpu(const CgroupDir& dir, const Limits& limits) {
 
 }  // namespace
 
-CgroupV1::CgroupV1(const Limits& limits, const std::string& name) {
+CgroupV1::CgroupV1(const Limits& limits, const std::string& name,
+                   std::shared_ptr<const SandboxCgroup> parent)
+    : SandboxCgroup(std::move(parent)) {
   // memory and pids are always joined: pids is what kill_all() walks, memory keeps the
-  // accounting per exec. cpu only when a cpu limit is asked for.
-  dirs_.emplace_back(controller_base("memory") + "/" + name);
-  apply_memory(dirs_.back(), limits.memory_bytes);
+  // accounting per exec. cpu when a cpu limit is asked for, here or by the parent (whose
+  // limit must hold below it).
+  controllers_ = {"memory", "pids"};
+  const bool parent_cpu = this->parent() && !this->parent()->dir_for("cpu").empty();
+  if (limits.cpu_quota > 0 || limits.cpu_shares > 0 || parent_cpu) controllers_.push_back("cpu");
+  for (const std::string& controller : controllers_)
+    dirs_.emplace_back(base_for(controller) + "/" + name);
 
-  dirs_.emplace_back(controller_base("pids") + "/" + name);
-  if (limits.pids_limit > 0) dirs_.back().write("pids.max", std::to_string(limits.pids_limit));
+  apply_memory(dirs_[0], limits.memory_bytes);
+  if (limits.pids_limit > 0) dirs_[1].write("pids.max", std::to_string(limits.pids_limit));
+  if (dirs_.size() > 2) apply_cpu(dirs_[2], limits);
+}
 
-  if (limits.cpu_quota > 0 || limits.cpu_shares > 0) {
-    dirs_.emplace_back(controller_base("cpu") + "/" + name);
-    apply_cpu(dirs_.back(), limits);
+std::string CgroupV1::base_for(const std::string& controller) const {
+  if (parent()) {
+    std::string parent_dir = parent()->dir_for(controller);
+    if (!parent_dir.empty()) return parent_dir;
   }
+  return controller_base(controller);
+}
+
+std::string CgroupV1::dir_for(const std::string& controller) const {
+  for (std::size_t i = 0; i < controllers_.size(); ++i)
+    if (controllers_[i] == controller) return dirs_[i].path();
+  return "";
 }
 
 std::vector<int> CgroupV1::join_fds() const {

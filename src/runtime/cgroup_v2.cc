@@ -33,18 +33,27 @@ void enable_controllers(const std::string& cgroup_dir, const Limits& limits) {
   if (limits.cpu_quota > 0 || limits.cpu_shares > 0) enable("cpu");
 }
 
-std::string prepare_parent(const Limits& limits, const std::string& unified_root) {
-  const std::string parent = unified_root + "/agentfense";
+// The directory the new cgroup goes in, with the controllers of `limits` enabled down to
+// it: the shared "agentfense" cgroup, or a sandbox's cgroup below that.
+std::string prepare_base(const Limits& limits, const std::string& unified_root,
+                         const SandboxCgroup* parent) {
+  const std::string shared = unified_root + "/agentfense";
   enable_controllers(unified_root, limits);
-  ensure_cgroup_dir(parent);
-  enable_controllers(parent, limits);
-  return parent;
+  ensure_cgroup_dir(shared);
+  enable_controllers(shared, limits);
+  if (!parent) return shared;
+  // The sandbox's cgroup holds no process, so it may enable controllers for its children.
+  const std::string base = parent->dir_for("");
+  enable_controllers(base, limits);
+  return base;
 }
 
 }  // namespace
 
-CgroupV2::CgroupV2(const Limits& limits, const std::string& name, const std::string& unified_root)
-    : dir_(prepare_parent(limits, unified_root) + "/" + name) {
+CgroupV2::CgroupV2(const Limits& limits, const std::string& name, const std::string& unified_root,
+                   std::shared_ptr<const SandboxCgroup> parent)
+    : SandboxCgroup(std::move(parent)),
+      dir_(prepare_base(limits, unified_root, this->parent()) + "/" + name) {
   if (limits.memory_bytes > 0) {
     dir_.write("memory.max", std::to_string(limits.memory_bytes));
     if (dir_.has_file("memory.swap.max")) dir_.write("memory.swap.max", "0");
@@ -80,6 +89,10 @@ LimitHits CgroupV2::limit_hits() const {
 
 std::vector<std::string> CgroupV2::paths() const {
   return {dir_.path()};
+}
+
+std::string CgroupV2::dir_for(const std::string& controller) const {
+  return controller.empty() ? dir_.path() : "";
 }
 
 }  // namespace agentfense::runtime

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +41,15 @@ struct Limits {
   int64_t pids_limit = 0;    // processes + threads, bwrap's own 2 processes included
 };
 
+// Whether any limit is set (0 = none).
+inline bool has_limits(const Limits& limits) {
+  return limits.memory_bytes > 0 || limits.cpu_quota > 0 || limits.cpu_shares > 0 ||
+         limits.pids_limit > 0;
+}
+
 enum class Stream { kStdout, kStderr };
+
+class SandboxCgroup;  // cgroup.h
 
 struct ExecSpec {
   std::vector<std::string> argv;           // execvp'd inside the sandbox
@@ -51,6 +60,9 @@ struct ExecSpec {
   bool inherit_stdio = false;  // CLI use: child uses our 0/1/2; no capture, stdin_data unused
   std::chrono::milliseconds timeout{0};  // 0 = none
   Limits limits;
+  // Optional: the sandbox's cgroup (SandboxCgroup::create_for_sandbox); the command's
+  // goes below it, so the sandbox's limits bound it with everything else it runs.
+  std::shared_ptr<const SandboxCgroup> cgroup_parent;
   std::size_t output_limit = 16 << 20;  // per stream; beyond it output is dropped + flag
   bool network = false;
   // Unprivileged host ids to run as when we are root. 0 (or root's ids) means

@@ -266,8 +266,9 @@ bool ExecLauncher::fits(const ExecSpec& spec) const {
   const Limits& b = base_.limits;
   return !awaiting_workspace_ && !spec.network && !spec.inherit_stdio &&
          spec.workspace_fd == base_.workspace_fd && spec.host_uid == base_.host_uid &&
-         spec.host_gid == base_.host_gid && a.memory_bytes == b.memory_bytes &&
-         a.cpu_quota == b.cpu_quota && a.cpu_shares == b.cpu_shares && a.pids_limit == b.pids_limit;
+         spec.host_gid == base_.host_gid && spec.cgroup_parent == base_.cgroup_parent &&
+         a.memory_bytes == b.memory_bytes && a.cpu_quota == b.cpu_quota &&
+         a.cpu_shares == b.cpu_shares && a.pids_limit == b.pids_limit;
 }
 
 bool ExecLauncher::alive() const {
@@ -296,7 +297,7 @@ std::unique_ptr<ExecLauncher::Spare> ExecLauncher::prepare_spare() {
   spare->pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, spare->pid, 0)));
   if (!spare->pidfd) throw SystemError("pidfd_open exec spare", errno);
   if (::geteuid() == 0) {
-    spare->cgroup = SandboxCgroup::create(spare_limits(base_.limits));
+    spare->cgroup = SandboxCgroup::create(spare_limits(base_.limits), base_.cgroup_parent);
     spare->cgroup->move_in(spare->pid);
   }
   return spare;

@@ -29,11 +29,6 @@
 namespace agentfense::runtime {
 namespace {
 
-bool has_limits(const Limits& limits) {
-  return limits.memory_bytes > 0 || limits.cpu_quota > 0 || limits.cpu_shares > 0 ||
-         limits.pids_limit > 0;
-}
-
 void validate(const ExecSpec& spec) {
   if (spec.argv.empty() || spec.argv.front().empty()) throw UserError("no command given");
   const Limits& l = spec.limits;
@@ -134,7 +129,7 @@ SandboxProcess SandboxProcess::start(const ExecSpec& spec, const std::vector<int
   const UniqueFd seccomp = export_seccomp_filter();
   std::unique_ptr<SandboxCgroup> cgroup;
   if (own_cgroup && (::geteuid() == 0 || has_limits(spec.limits)))
-    cgroup = SandboxCgroup::create(spec.limits);
+    cgroup = SandboxCgroup::create(spec.limits, spec.cgroup_parent);
   NetworkHandshake network = NetworkHandshake::create(spec.network);
   const std::vector<std::string> options_list = bwrap_options({
       .env = clean_environment(spec.env, workdir),

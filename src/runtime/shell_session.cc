@@ -18,6 +18,7 @@ ExecSpec sandbox_spec(const SessionSpec& spec) {
   exec.workdir = spec.workdir;
   exec.env = spec.env;
   exec.limits = spec.limits;
+  exec.cgroup_parent = spec.cgroup_parent;
   exec.network = spec.network;
   exec.host_uid = spec.host_uid;
   exec.host_gid = spec.host_gid;

@@ -33,7 +33,8 @@ struct SessionSpec {
   int workspace_fd = -1;                   // O_PATH fd of the mountpoint; -1 = none
   std::string workdir = "/workspace";      // where the shell starts
   Limits limits;                           // for the whole session
-  std::size_t output_limit = 16 << 20;     // per stream and command
+  std::shared_ptr<const SandboxCgroup> cgroup_parent;  // as in ExecSpec
+  std::size_t output_limit = 16 << 20;                 // per stream and command
   bool network = false;
   uid_t host_uid = 0;  // as in ExecSpec: 0 = default_sandbox_ids()
   gid_t host_gid = 0;

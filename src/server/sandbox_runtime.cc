@@ -45,7 +45,9 @@ void rethrow_runtime_error() {
 std::unique_ptr<runtime::Boundary> make_boundary(const SandboxRuntime& runtime,
                                                  const BoundaryPlan& plan) {
   if (runtime.type != v1::RUNTIME_TYPE_DOCKER)
-    return runtime::make_bwrap_boundary(/*reuse_boundary=*/true);
+    // The sandbox's limits bound all of its commands and sessions together, as the
+    // docker runtime's one container does (docs/security.md, "Resources").
+    return runtime::make_bwrap_boundary({.reuse_boundary = true, .sandbox_limits = plan.limits});
   return with_runtime_errors([&] {
     return docker::make_docker_boundary({.host = runtime.docker.host,
                                          .image = runtime.image,

@@ -4,6 +4,8 @@ a tenant's command ran 1,100 processes and a request for 1 PiB of memory was acc
 
 from __future__ import annotations
 
+import os
+
 import grpc
 import pytest
 
@@ -30,6 +32,40 @@ def test_defaults_apply_and_larger_requests_are_refused(server):
                 codebase_id=codebase, resources=common.ResourceLimits(**{field: value})))
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
         assert key in e.value.details(), e.value.details()
+
+
+def sandbox_cgroups(server_pid: int) -> list[str]:
+    """The sandbox cgroups this server made (sandbox-<pid>-<n>), in any hierarchy."""
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(root, d) for d in dirs if d.startswith(f"sandbox-{server_pid}-")]
+        dirs[:] = [d for d in dirs if not d.startswith(("exec-", "sandbox-"))]
+    return found
+
+
+def test_limits_bound_the_whole_sandbox_not_each_session(server):
+    # Each session and command had a cgroup with the full limits of its own: a session's
+    # background jobs outlive its call, so 16 sessions held 16 x 1,024 processes (attack
+    # sweep L, B5). Now every one of them sits in one cgroup of the sandbox's.
+    codebase = make_codebase(server)
+    sandbox_id = make_sandbox(server, codebase, resources=common.ResourceLimits(pids_limit=128))
+    try:
+        sessions = [server.sandboxes.CreateSession(
+            sb.CreateSessionRequest(sandbox_id=sandbox_id)).id for _ in range(2)]
+        for session_id in sessions:
+            r = server.sandboxes.SessionExec(sb.SessionExecRequest(
+                session_id=session_id, command="for i in {1..40}; do sleep 300 & done; echo ok"))
+            assert r.stdout == "ok\n" and not r.pids_limit_reached, r
+        # 80 sleeping jobs and two shells are in the sandbox: a command gets the rest (a
+        # dot per job started), where its own cgroup alone would let it start all 60.
+        r = run(server, sandbox_id, "i=0; while [ $i -lt 60 ]; do sleep 300 & printf .; "
+                "i=$((i+1)); done; echo done", timeout={"seconds": 60})
+        assert r.pids_limit_reached, r
+        assert 0 < r.stdout.count(".") < 50, r
+        assert sandbox_cgroups(server.proc.pid), "no sandbox cgroup"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+    assert sandbox_cgroups(server.proc.pid) == []
 
 
 @pytest.mark.parametrize("field, value, words", [
