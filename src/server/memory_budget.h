@@ -7,9 +7,13 @@
 // the command ran, so a new exec is refused up front while the budget is spent
 // (check_room), and a finished result is charged whatever it holds (hold_anyway): a
 // command that already ran never loses its output to the budget.
+// A budget may also bound what one principal holds of it (per_principal, as the thread
+// shares of principal_share.h do): else one tenant's results, held by a client that does
+// not read them, spent it and every other tenant's execs were refused.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -18,21 +22,24 @@ namespace agentfense::server {
 class MemoryBudget {
  public:
   // `holding` says what the budget holds, for the refusal: "of files for other reads".
-  MemoryBudget(std::int64_t bytes, std::string holding)
-      : left_(bytes), total_(bytes), holding_(std::move(holding)) {}
+  // `per_principal`: the most one principal's grants hold at once (0: no share).
+  MemoryBudget(std::int64_t bytes, std::string holding, std::int64_t per_principal = 0)
+      : left_(bytes), total_(bytes), per_principal_(per_principal), holding_(std::move(holding)) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
-  // Throws ApiError(RESOURCE_EXHAUSTED) for `what` while nothing is left.
-  void check_room(const std::string& what);
+  // Throws ApiError(RESOURCE_EXHAUSTED) for `what` while nothing is left, or nothing of
+  // `principal`'s share ("": a caller not counted, share_holder() in principal_share.h).
+  void check_room(const std::string& what, const std::string& principal = "");
 
-  // Held by one call; gives its bytes back when destroyed.
+  // Held by one call of `principal`; gives its bytes back when destroyed.
   class Grant {
    public:
-    Grant(MemoryBudget& budget, std::string what) : budget_(budget), what_(std::move(what)) {}
+    Grant(MemoryBudget& budget, std::string what, std::string principal = "")
+        : budget_(budget), what_(std::move(what)), principal_(std::move(principal)) {}
     Grant(const Grant&) = delete;
     Grant& operator=(const Grant&) = delete;
-    ~Grant() { budget_.give_back(held_); }
+    ~Grant();
     // Raises what this call holds to `bytes`; throws ApiError(RESOURCE_EXHAUSTED) when the
     // server is holding too much for others already.
     void hold(std::int64_t bytes);
@@ -42,17 +49,21 @@ class MemoryBudget {
    private:
     MemoryBudget& budget_;
     std::string what_;
+    std::string principal_;
     std::int64_t held_ = 0;
   };
 
  private:
-  void give_back(std::int64_t bytes);
-  [[noreturn]] void refuse(const std::string& what) const;  // with mu_ held
+  // With mu_ held: throws unless `more` bytes fit for `principal` (0: whether any room).
+  void check_fits(const std::string& what, const std::string& principal, std::int64_t more) const;
+  void charge(const std::string& principal, std::int64_t bytes);  // with mu_ held; may be < 0
 
   std::mutex mu_;
   std::int64_t left_;
   const std::int64_t total_;
+  const std::int64_t per_principal_;
   const std::string holding_;
+  std::map<std::string, std::int64_t> held_by_;  // counted principals; entries at 0 erased
 };
 
 }  // namespace agentfense::server

@@ -19,9 +19,14 @@ PrincipalShare::Held PrincipalShare::take(const std::string& principal) {
   return Held(*this, principal);
 }
 
+std::string share_holder(const PrincipalPtr& caller) {
+  return !caller || caller == local_principal() ? "" : caller->id;
+}
+
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller) {
-  if (share == nullptr || !caller || caller == local_principal()) return std::nullopt;
-  return share->take(caller->id);
+  const std::string holder = share_holder(caller);
+  if (share == nullptr || holder.empty()) return std::nullopt;
+  return share->take(holder);
 }
 
 PrincipalShare::Held::~Held() {

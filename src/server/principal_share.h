@@ -57,9 +57,13 @@ class PrincipalShare {
   std::map<std::string, std::size_t> in_flight_;  // entries at 0 are erased
 };
 
+// Whom a call counts against in per-principal shares (these and MemoryBudget's): the
+// caller's id, or "" (not counted) without a caller or for the local principal of a
+// server without keys.
+std::string share_holder(const PrincipalPtr& caller);
+
 // One of `caller`'s share of `share` for a call of either transport: nothing without a
-// share or a caller, or for the local principal of a server without keys (not counted).
-// Throws as PrincipalShare::take() does.
+// share or a caller not counted (share_holder). Throws as PrincipalShare::take() does.
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller);
 
 }  // namespace agentfense::server

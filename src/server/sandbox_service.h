@@ -191,10 +191,13 @@ class SandboxService final : public SandboxApi {
   mutable std::mutex live_mu_;
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
   std::mutex create_mu_;
-  MemoryBudget read_budget_{std::int64_t{256} << 20,  // ReadSandboxFile, server wide
-                            "of files for other reads"};
-  // Output of finished unary execs until sent (Exec, SessionExec), server wide.
-  MemoryBudget output_budget_{std::int64_t{256} << 20, "of command output for other calls"};
+  // ReadSandboxFile, server wide; one principal's calls hold at most half of it.
+  MemoryBudget read_budget_{std::int64_t{256} << 20, "of files for other reads",
+                            std::int64_t{128} << 20};
+  // Output of finished unary execs until sent (Exec, SessionExec), server wide; one
+  // principal's results hold at most half of it.
+  MemoryBudget output_budget_{std::int64_t{256} << 20, "of command output for other calls",
+                              std::int64_t{128} << 20};
   StatsRefresher stats_;  // stops early, while the store still exists
   // Declared last: stops first, while everything its handler touches still exists.
   ExitWatch fs_exits_;

@@ -5,7 +5,9 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/text_safety.h"
+#include "server/caller_scope.h"
 #include "server/exec_result_tail.h"
+#include "server/principal_share.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
 #include "server/sandbox_service.h"
@@ -184,7 +186,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
     check_stdin(request.stdin());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
     // A unary result is held whole until sent: none started while they fill the budget.
-    if (!on_output) output_budget_.check_room("exec");
+    if (!on_output) output_budget_.check_room("exec", share_holder(current_caller()));
   });
   const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
@@ -220,7 +222,8 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
 }
 
 v1::ExecResult SandboxService::charged(v1::ExecResult result, CallContext& call, const char* what) {
-  auto grant = std::make_shared<MemoryBudget::Grant>(output_budget_, what);
+  auto grant =
+      std::make_shared<MemoryBudget::Grant>(output_budget_, what, share_holder(current_caller()));
   grant->hold_anyway(static_cast<std::int64_t>(result.stdout().size() + result.stderr().size() +
                                                result.stdout_bytes().size() +
                                                result.stderr_bytes().size()));
@@ -305,7 +308,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
     check_command(request.command());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
-    if (!on_output) output_budget_.check_room("session exec");
+    if (!on_output) output_budget_.check_room("session exec", share_holder(current_caller()));
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec

@@ -2,7 +2,9 @@
 #include "common/api_error.h"
 #include "common/log.h"
 #include "server/audit_trails.h"
+#include "server/caller_scope.h"
 #include "server/commit_room.h"
+#include "server/principal_share.h"
 #include "server/rules.h"
 #include "server/sandbox_files.h"
 #include "server/sandbox_service.h"
@@ -136,7 +138,7 @@ v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
     const v1::ReadSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
   const std::string path = workspace_path(request.path(), false);
-  MemoryBudget::Grant grant(read_budget_, "ReadSandboxFile");
+  MemoryBudget::Grant grant(read_budget_, "ReadSandboxFile", share_holder(current_caller()));
   v1::ReadSandboxFileResponse response;
   file_call(request.sandbox_id(), "read_file", path, [&](std::string& command_id) {
     const auto outcome = live->as_command(

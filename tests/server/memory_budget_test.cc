@@ -48,5 +48,29 @@ TEST(MemoryBudget, AResultAlreadyMadeIsChargedPastTheBudgetAndNewCallsAreRefused
   whole.hold(100);
 }
 
+TEST(MemoryBudget, OnePrincipalHoldsAtMostItsShareAndOthersAreStillServed) {
+  MemoryBudget budget(100, "of command output for other calls", 50);
+  std::optional<MemoryBudget::Grant> alice(std::in_place, budget, "Exec", "alice");
+  alice->hold_anyway(60);  // a result already made is charged past the share too
+  try {
+    budget.check_room("Exec", "alice");
+    FAIL() << "alice's share was spent";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(std::string(e.what()).find("principal alice holds"), std::string::npos) << e.what();
+  }
+  budget.check_room("Exec", "bob");
+  budget.check_room("Exec");  // a caller not counted sees only the budget
+  MemoryBudget::Grant bob(budget, "Exec", "bob");
+  EXPECT_THROW(bob.hold(41), ApiError);  // 40 left in all
+  bob.hold(40);
+  EXPECT_THROW(budget.check_room("Exec", "carol"), ApiError);  // the budget is spent
+  alice.reset();
+  budget.check_room("Exec", "alice");
+  MemoryBudget::Grant again(budget, "Exec", "alice");
+  EXPECT_THROW(again.hold(51), ApiError);  // past the share, though 60 are left
+  again.hold(50);
+}
+
 }  // namespace
 }  // namespace agentfense::server

@@ -222,6 +222,37 @@ def assert_follow_refused(client, sandbox: str, words: str) -> None:
     assert words in r.json()["message"]
 
 
+def test_one_principal_holds_at_most_half_the_exec_output_budget(tenants):
+    """Finished unary exec results are held until sent, against a 256 MiB server-wide
+    budget: alice's results, held by clients that did not read them, spent it and every
+    tenant's execs were refused. Her results hold at most half of it now."""
+    alice, bob = tenants.client("alice"), tenants.client("bob")
+    url = f"{alice.url}/v1/sandboxes/{started_sandbox(alice, 'held')}/exec"
+    nuls = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2"  # 32 MiB a result
+    connections = [fresh_http(alice) for _ in range(4)]
+    held = [http.post(url, json={"command": nuls}, stream=True,
+                      headers={"accept-encoding": "identity"}) for http in connections]
+    try:
+        assert [r.status_code for r in held] == [200] * 4
+        refused = alice.http.post(url, json={"command": "true"}, timeout=30)
+        assert refused.status_code == 429, refused.text[:300]
+        assert refused.json()["reason"] == "QUOTA_EXCEEDED"
+        assert "principal alice holds 128 MiB of command output" in refused.json()["message"]
+        bob_sandbox = started_sandbox(bob, "served")
+        assert bob.sandboxes.Exec(sb.ExecRequest(sandbox_id=bob_sandbox,
+                                                 command="echo ok")).stdout == "ok\n"
+    finally:
+        for r in held:
+            r.close()
+        for http in connections:
+            http.close()
+    deadline = time.monotonic() + 10
+    while (r := alice.http.post(url, json={"command": "echo again"}, timeout=30)).status_code != 200:
+        assert r.status_code == 429 and time.monotonic() < deadline, r.text[:300]
+        time.sleep(0.2)  # the server gives a share back once it sees the close
+    assert r.json()["stdout"] == "again\n"
+
+
 def test_follows_of_a_principal_are_bounded_by_default(tenants):
     """auth.default_quotas.concurrent_follows is 16: a key without quotas of its own
     cannot open follows without end (each costs about 3 threads and 4 descriptors)."""
