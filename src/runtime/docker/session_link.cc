@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/bearer_token.h"
 #include "common/errors.h"
 #include "common/random_hex.h"
 
@@ -48,15 +49,6 @@ int millis_until(SessionLink::Clock::time_point deadline) {
   const auto left = deadline - SessionLink::Clock::now();
   if (left <= SessionLink::Clock::duration::zero()) return 0;
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
-}
-
-// Compares without an early exit, so timing says nothing about how much matched.
-bool same_token(std::string_view presented, std::string_view token) {
-  if (presented.size() != token.size()) return false;
-  unsigned char difference = 0;
-  for (std::size_t i = 0; i < token.size(); ++i)
-    difference |= static_cast<unsigned char>(presented[i] ^ token[i]);
-  return difference == 0;
 }
 
 constexpr int kChannel = -1;  // the role of the connection that carries commands

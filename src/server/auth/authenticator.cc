@@ -1,8 +1,6 @@
 #include "server/auth/authenticator.h"
 
-#include <cctype>
-
-#include "common/ascii_case.h"
+#include "common/bearer_token.h"
 #include "common/log.h"
 #include "server/api.h"
 #include "server/auth/api_key.h"
@@ -12,22 +10,6 @@ namespace {
 
 [[noreturn]] void refuse(const std::string& why) {
   throw ApiError(StatusCode::UNAUTHENTICATED, why, kReasonUnauthenticated);
-}
-
-// The token of "Bearer TOKEN" (scheme case-insensitive, RFC 6750), or empty.
-std::string bearer_token(const std::string& header) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (header.size() <= kScheme.size()) return {};
-  if (ascii_lower(std::string_view(header).substr(0, kScheme.size())) != kScheme) return {};
-  std::size_t start = kScheme.size();
-  while (start < header.size() && header[start] == ' ') ++start;
-  std::size_t end = header.size();
-  while (end > start && header[end - 1] == ' ') --end;
-  const std::string token = header.substr(start, end - start);
-  for (char c : token)
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
-      return {};
-  return token;
 }
 
 }  // namespace
