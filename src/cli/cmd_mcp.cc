@@ -41,7 +41,7 @@ struct McpArgs {
   PolicyOptions policy;
   QuotaOptions quota;
   RunLimitFlags limits;
-  std::string dir, audit, changes = "show", http;
+  std::string dir, audit, changes = "show", http, http_token_file;
   std::string audit_max_bytes = kDefaultAuditMaxBytes;
   RuntimeFlags runtime_flags;
   std::string server, api_key, ca_cert, sandbox;  // --server: attach to a server's sandbox
@@ -75,7 +75,8 @@ UniqueFd take_stdout() {
 
 // Serves the tools until the client goes away, then returns.
 void serve(mcp::SandboxAccess& access, const std::optional<mcp::HttpAddress>& http,
-           const McpArgs& args, const UniqueFd& channel, const mcp::StopSignals& signals) {
+           const mcp::HttpToken* token, const McpArgs& args, const UniqueFd& channel,
+           const mcp::StopSignals& signals) {
   const bool allow_commit = args.allow_commit;
   const mcp::ToolTable tools(allow_commit);
   const mcp::ServerIdentity identity{kVersion, instructions(allow_commit)};
@@ -83,8 +84,8 @@ void serve(mcp::SandboxAccess& access, const std::optional<mcp::HttpAddress>& ht
     const auto idle =
         std::chrono::duration<double>(args.idle_timeout_seconds.value_or(kDefaultSessionIdle));
     mcp::serve_http(
-        *http, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); }, signals,
-        std::chrono::duration_cast<std::chrono::milliseconds>(idle));
+        *http, *token, [&] { return std::make_unique<mcp::McpSession>(tools, access, identity); },
+        signals, std::chrono::duration_cast<std::chrono::milliseconds>(idle));
   } else {
     mcp::McpSession session(tools, access, identity);
     mcp::serve_stdio(session, STDIN_FILENO, channel.get(), signals);
@@ -94,7 +95,7 @@ void serve(mcp::SandboxAccess& access, const std::optional<mcp::HttpAddress>& ht
 // `--server URL --sandbox ID`: the tools act on a sandbox a running server holds; its
 // rules, limits and network setting are the server's.
 int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
-               ChangeMode change_mode) {
+               const mcp::HttpToken* token, ChangeMode change_mode) {
   if (!args.dir.empty())
     throw UserError("DIR is not taken with --server: the sandbox's codebase is the server's");
   const PolicyOptions& policy = args.policy;
@@ -116,11 +117,13 @@ int run_remote(const McpArgs& args, const std::optional<mcp::HttpAddress>& http,
   const mcp::StopSignals signals;  // before any thread starts
   UniqueFd channel;
   if (!http) channel = take_stdout();
-  serve(access, http, args, channel, signals);
+  serve(access, http, token, args, channel, signals);
   return access.review(change_mode) ? 0 : 1;
 }
 
-void check_idle_timeout(const McpArgs& args) {
+void check_http_flags(const McpArgs& args) {
+  if (!args.http_token_file.empty() && args.http.empty())
+    throw UserError("--http-token-file goes with --http (stdio needs no token)");
   if (!args.idle_timeout_seconds) return;
   if (args.http.empty())
     throw UserError("--idle-timeout goes with --http (a stdio session ends with its client)");
@@ -142,10 +145,15 @@ int run_mcp(const McpArgs& args) {
     throw UserError("--timeout must not exceed --max-timeout");
   // Refuses infinity and what overflows the clock (--timeout is at most this).
   (void)timeout_from_seconds(args.max_timeout_seconds, "--max-timeout");
-  check_idle_timeout(args);
+  check_http_flags(args);
   std::optional<mcp::HttpAddress> http;
   if (!args.http.empty()) http = mcp::parse_http_address(args.http);
-  if (!args.server.empty()) return run_remote(args, http, change_mode);
+  // Before anything is set up: a token file that exists already is refused with nothing
+  // left behind; the file goes again at exit.
+  std::optional<mcp::HttpToken> token;
+  if (http) token.emplace(args.http_token_file);
+  const mcp::HttpToken* http_token = token ? &*token : nullptr;
+  if (!args.server.empty()) return run_remote(args, http, http_token, change_mode);
   args.runtime_flags.check();
   check_rootless_mount();
   check_rootless_network(args.network);
@@ -170,7 +178,7 @@ int run_mcp(const McpArgs& args) {
     mcp::LocalSandboxAccess access(
         sandbox, make_local_boundary(args.runtime_flags, ids, sandbox.mountpoint(), args.network),
         defaults);
-    serve(access, http, args, channel, signals);
+    serve(access, http, http_token, args, channel, signals);
   }  // every call has ended, every shell is closed, the boundary is gone
   return sandbox.finish(change_mode) ? 0 : 1;
 }
@@ -201,7 +209,12 @@ Command add_mcp_command(CLI::App& app) {
                 "Offer the commit and discard tools (the agent may apply its own changes)");
   cmd->add_option("--http", args->http,
                   "Serve streamable HTTP at http://ADDR/mcp instead of stdio; ADDR is PORT or "
-                  "HOST:PORT on loopback (port 0 = any, printed on stderr)");
+                  "HOST:PORT on loopback (port 0 = any, printed on stderr). Every request must "
+                  "send 'Authorization: Bearer TOKEN': TOKEN is $AGENTFENSE_MCP_TOKEN if set, "
+                  "else generated and printed on stderr");
+  cmd->add_option("--http-token-file", args->http_token_file,
+                  "With --http: write the token to this new file (created 0600, refused if it "
+                  "exists, removed at exit) instead of printing it");
   cmd->add_option("--idle-timeout", args->idle_timeout_seconds,
                   "With --http: end a session that sent nothing and ran nothing for this many "
                   "seconds, closing its shells (default 1800)");

@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Optional
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,24 +57,54 @@ async def stdio_session(agentfense: str, repo: Path, errlog_path: Path,
                 yield session
 
 
-class HttpServer:
-    """`agentfense mcp --http 127.0.0.1:0` as a subprocess; url is read from its stderr."""
+# The endpoint line: the URL, then the header to send (with the token when it was
+# generated, else naming $AGENTFENSE_MCP_TOKEN or the token file).
+ENDPOINT_LINE = re.compile(r"MCP endpoint at (http://\S+) \(send '(Authorization: Bearer [^']*)'")
 
-    def __init__(self, agentfense: str, repo: Path, stderr_path: Path, *extra: str) -> None:
+
+def wait_for_endpoint(process: subprocess.Popen[bytes], stderr_path: Path) -> re.Match[str]:
+    deadline = time.monotonic() + 30
+    while not (match := ENDPOINT_LINE.search(stderr_path.read_text())):
+        assert process.poll() is None, stderr_path.read_text()
+        assert time.monotonic() < deadline, "no endpoint line on stderr"
+        time.sleep(0.05)
+    return match
+
+
+def token_of(match: re.Match[str]) -> str:
+    """The token the endpoint line shows (a generated one)."""
+    found = re.fullmatch(r"Authorization: Bearer ([0-9a-f]{64})", match.group(2))
+    assert found, match.group(0)
+    return found.group(1)
+
+
+class Endpoint:
+    """Where an HTTP client sends requests, and the token it sends with them."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class HttpServer(Endpoint):
+    """`agentfense mcp --http 127.0.0.1:0` as a subprocess; its url and token are read from
+    its stderr (or `token` is given to it in $AGENTFENSE_MCP_TOKEN)."""
+
+    def __init__(self, agentfense: str, repo: Path, stderr_path: Path, *extra: str,
+                 token: Optional[str] = None) -> None:
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "w")
+        env = {**os.environ, "AGENTFENSE_MCP_TOKEN": token} if token else None
         self.process = subprocess.Popen(
             [agentfense, *mcp_args(repo, "--http", "127.0.0.1:0", *extra)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
-        deadline = time.monotonic() + 30
-        while True:
-            match = re.search(r"MCP endpoint at (http://\S+)", stderr_path.read_text())
-            if match:
-                self.url = match.group(1)
-                break
-            assert self.process.poll() is None, stderr_path.read_text()
-            assert time.monotonic() < deadline, "no endpoint URL on stderr"
-            time.sleep(0.05)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env)
+        match = wait_for_endpoint(self.process, stderr_path)
+        super().__init__(match.group(1), token or token_of(match))
+        self.endpoint_line = match.group(0)
 
     def stop(self) -> str:
         """SIGTERM, as a supervisor stops it; returns everything it wrote on stderr."""
@@ -85,11 +116,13 @@ class HttpServer:
 
 
 @asynccontextmanager
-async def http_session(url: str) -> AsyncIterator[ClientSession]:
-    async with streamable_http_client(url) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
+async def http_session(url: str, token: str) -> AsyncIterator[ClientSession]:
+    """The official client, sending the endpoint's token as MCP clients are configured to."""
+    async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as client:
+        async with streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
 
 
 class RawStdio:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,7 +20,8 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from mcp_harness import RawStdio, alive, descendants, http_session, structured, text_of
+from mcp_harness import (RawStdio, alive, descendants, http_session, structured, text_of,
+                         token_of, wait_for_endpoint)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_integration"))
 from tenants import TenantServer, start_tenant_server  # noqa: E402
@@ -202,13 +202,10 @@ def test_http_with_commit_tools_sessions_end_and_commit_on_the_server(
              "--allow-commit", "--changes", "discard"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        deadline = time.monotonic() + 30
-        while not (match := re.search(r"MCP endpoint at (http://\S+)", stderr_path.read_text())):
-            assert process.poll() is None and time.monotonic() < deadline, stderr_path.read_text()
-            time.sleep(0.05)
+        match = wait_for_endpoint(process, stderr_path)
 
         async def main() -> None:
-            async with http_session(match.group(1)) as session:
+            async with http_session(match.group(1), token_of(match)) as session:
                 ended = structured(await session.call_tool("session_run", {"command": "exit 3"}))
                 assert ended["exit_code"] == 3 and ended["session_open"] is False
                 again = structured(await session.call_tool("session_run", {"command": "echo $$"}))

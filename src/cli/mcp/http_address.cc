@@ -48,8 +48,9 @@ HttpAddress parse_http_address(const std::string& text) {
   address.port = std::atoi(port.c_str());
   if (!is_loopback_host(address.host, false))
     throw UserError("--http " + text +
-                    ": the MCP endpoint has no authentication and runs commands in the "
-                    "sandbox, so it listens on loopback only (127.0.0.1, ::1, localhost)");
+                    ": the MCP endpoint runs commands in the sandbox and speaks plain HTTP "
+                    "(its token would cross the network in clear text), so it listens on "
+                    "loopback only (127.0.0.1, ::1, localhost)");
   return address;
 }
 

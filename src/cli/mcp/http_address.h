@@ -1,6 +1,7 @@
 // `agentfense mcp --http ADDR`: PORT, :PORT, HOST:PORT or [V6]:PORT, loopback only. The
-// endpoint has no authentication and gives a shell inside the sandbox, so it is never
-// offered to the network (put an authenticating proxy in front to share it).
+// endpoint gives a shell inside the sandbox to whoever holds its token (http_token.h),
+// which plain HTTP would show to the network, so it is never offered there (put a TLS
+// proxy in front to share it).
 #pragma once
 
 #include <string>

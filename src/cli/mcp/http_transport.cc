@@ -14,6 +14,10 @@
 #include <thread>
 #include <vector>
 
+#include "cli/mcp/body_budget.h"
+#include "cli/mcp/http_connection.h"
+#include "cli/mcp/message_limits.h"
+#include "common/bearer_token.h"
 #include "common/errors.h"
 #include "common/random_hex.h"
 
@@ -22,7 +26,9 @@ namespace {
 
 constexpr const char* kEndpoint = "/mcp";
 constexpr std::size_t kMaxSessions = 64;
-constexpr std::size_t kMaxBodyBytes = 64u << 20;
+// What all request bodies being read or answered may hold together: five of the largest
+// at once, far more than one owner's clients send.
+constexpr std::size_t kBodyBudgetBytes = std::size_t{128} << 20;
 // How often idle sessions are looked for (and how late a reaped one may go).
 constexpr std::chrono::seconds kReapInterval{1};
 // Connection threads beyond what the tool calls of a full session table can hold: what
@@ -46,6 +52,24 @@ void reply_json(httplib::Response& res, int status, const json& body) {
 void refuse(httplib::Response& res, int status, int code, const std::string& why,
             const json& id = nullptr) {
   reply_json(res, status, make_error(id, code, why));
+}
+
+// A refusal sent before the request's body was read: the connection ends after it, so the
+// unread body is never taken for the next request.
+void refuse_unread(httplib::Response& res, int status, int code, const std::string& why) {
+  res.set_header("Connection", "close");
+  BoundedHttpServer::close_after_answer();
+  refuse(res, status, code, why);
+}
+
+// The Content-Length of a request that has one and no Transfer-Encoding; nullopt
+// otherwise (a body of unknown size cannot be charged before it is read).
+std::optional<std::size_t> content_length(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) return std::nullopt;
+  const std::string text = req.get_header_value("Content-Length");
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return static_cast<std::size_t>(std::stoull(text));
 }
 
 // "http://localhost:3000" -> "localhost:3000"; "null" (opaque origins) is not loopback.
@@ -213,20 +237,33 @@ class EndedSessions {
 
 class HttpServer {
  public:
-  HttpServer(const SessionFactory& make_session, std::chrono::milliseconds session_idle)
-      : make_session_(make_session), session_idle_(session_idle) {
-    server_.set_payload_max_length(kMaxBodyBytes);
+  HttpServer(const SessionFactory& make_session, std::chrono::milliseconds session_idle,
+             std::string token)
+      : make_session_(make_session), session_idle_(session_idle), token_(std::move(token)) {
+    server_.set_payload_max_length(kMaxHttpBodyBytes);
     server_.new_task_queue = [] {
       return new GrowingPool(kMaxSessions * McpSession::kMaxRunningCalls + kSpareThreads);
     };
+    // Runs once the head is read, before any body is: a client without the token never
+    // gets a byte of its body read, a session looked up or a tool run.
+    server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return allowed(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                               : httplib::Server::HandlerResponse::Handled;
+    });
+    // POST and DELETE read their bodies themselves (content readers): httplib would read
+    // a whole body into memory before the handler could refuse it.
     server_.Post(kEndpoint,
-                 [this](const httplib::Request& req, httplib::Response& res) { post(req, res); });
+                 [this](const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader& reader) { post(req, res, reader); });
     server_.Get(kEndpoint, [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Allow", "POST, DELETE");
       refuse(res, 405, kInvalidRequest, "this server offers no stream on GET; POST messages");
     });
-    server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res) {
-      if (!allowed(req, res)) return;
+    server_.Delete(kEndpoint, [this](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader&) {
+      const std::string declared = req.get_header_value("Content-Length");
+      if (req.has_header("Transfer-Encoding") || !(declared.empty() || declared == "0"))
+        return refuse_unread(res, 400, kInvalidRequest, "DELETE takes no body");
       std::shared_ptr<McpSession> ended;
       {
         std::lock_guard lock(mu_);
@@ -255,28 +292,84 @@ class HttpServer {
   }
 
  private:
-  bool allowed(const httplib::Request& req, httplib::Response& res) {
+  // Origin and Host: a web page cannot reach the endpoint (DNS rebinding); the token: nor
+  // any local process but its owner's clients. Refusals end the connection unread.
+  bool allowed(const httplib::Request& req, httplib::Response& res) const {
     if (req.has_header("Origin") && !loopback_origin(req.get_header_value("Origin"))) {
-      refuse(res, 403, kInvalidRequest, "requests from this origin are not allowed");
+      refuse_unread(res, 403, kInvalidRequest, "requests from this origin are not allowed");
       return false;
     }
     if (!is_loopback_host(req.get_header_value("Host"), true)) {
-      refuse(res, 403, kInvalidRequest, "the Host header must name this loopback endpoint");
+      refuse_unread(res, 403, kInvalidRequest, "the Host header must name this loopback endpoint");
+      return false;
+    }
+    const std::string presented = bearer_token(req.get_header_value("Authorization"));
+    if (presented.empty() || !same_token(presented, token_)) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      refuse_unread(res, 401, kInvalidRequest,
+                    presented.empty() ? "authentication required: send 'Authorization: Bearer "
+                                        "<token>' (the token agentfense mcp printed, wrote to "
+                                        "--http-token-file or took from $AGENTFENSE_MCP_TOKEN)"
+                                      : "the bearer token is not this endpoint's");
       return false;
     }
     return true;
   }
 
-  void post(const httplib::Request& req, httplib::Response& res) {
-    if (!allowed(req, res)) return;
+  // The request's body, charged to the budget before it is read; nullopt once `res`
+  // holds the refusal.
+  struct Body {
+    std::string text;
+    std::shared_ptr<BodyBudget::Share> share;
+  };
+  std::optional<Body> read_body(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+    const std::optional<std::size_t> length = content_length(req);
+    if (!length) {
+      refuse_unread(res, 411, kInvalidRequest,
+                    "send the message with a Content-Length (not chunked)");
+      return std::nullopt;
+    }
+    if (*length > kMaxHttpBodyBytes) {
+      refuse_unread(res, 413, kInvalidRequest,
+                    "the message is " + std::to_string(*length) + " bytes; at most " +
+                        std::to_string(kMaxHttpBodyBytes) +
+                        " are taken (write_file content up to 16 MiB, base64 included)");
+      return std::nullopt;
+    }
+    Body body{.share = budget_.take(*length)};
+    if (!body.share) {
+      res.set_header("Retry-After", "1");
+      refuse_unread(res, 503, kInternalError,
+                    "the endpoint holds as many request bodies as it takes at once; retry "
+                    "shortly");
+      return std::nullopt;
+    }
+    body.text.reserve(*length);
+    const bool complete = reader([&](const char* data, std::size_t size) {
+      if (size > *length - body.text.size()) return false;
+      body.text.append(data, size);
+      return true;
+    });
+    if (!complete || body.text.size() != *length) {
+      refuse_unread(res, 400, kInvalidRequest, "the request body ended early");
+      return std::nullopt;
+    }
+    return body;
+  }
+
+  void post(const httplib::Request& req, httplib::Response& res,
+            const httplib::ContentReader& reader) {
     if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0)
-      return refuse(res, 415, kInvalidRequest, "Content-Type must be application/json");
+      return refuse_unread(res, 415, kInvalidRequest, "Content-Type must be application/json");
     if (req.has_header("MCP-Protocol-Version") &&
         !supported_protocol_version(req.get_header_value("MCP-Protocol-Version")))
-      return refuse(
+      return refuse_unread(
           res, 400, kInvalidRequest,
           "unsupported MCP-Protocol-Version: " + req.get_header_value("MCP-Protocol-Version"));
-    Parsed parsed = parse_message(req.body);
+    std::optional<Body> body = read_body(req, res, reader);
+    if (!body) return;
+    Parsed parsed = parse_message(body->text);
     if (auto* error = std::get_if<json>(&parsed)) return reply_json(res, 400, *error);
     const Message message = std::move(std::get<Message>(parsed));
 
@@ -307,7 +400,8 @@ class HttpServer {
     const bool stream =
         McpSession::is_tool_call(message) &&
         req.get_header_value("Accept").find("text/event-stream") != std::string::npos;
-    if (stream) return stream_call(session, message, res, std::move(using_session));
+    if (stream)
+      return stream_call(session, message, res, std::move(using_session), std::move(body->share));
     const std::optional<json> response = answer(*session, message, nullptr);
     if (opening && response && response->contains("result")) {
       std::lock_guard lock(mu_);
@@ -400,8 +494,10 @@ class HttpServer {
     return true;
   }
 
+  // `share`: the call's message stays charged to the body budget until the call ends.
   static void stream_call(const std::shared_ptr<McpSession>& session, const Message& message,
-                          httplib::Response& res, std::shared_ptr<InFlight> using_session) {
+                          httplib::Response& res, std::shared_ptr<InFlight> using_session,
+                          std::shared_ptr<BodyBudget::Share> share) {
     auto call = std::make_shared<SseCall>();
     call->worker = std::thread([session, message, call] {
       const auto response =
@@ -419,7 +515,7 @@ class HttpServer {
           if (ended) sink.done();
           return true;
         },
-        [session, message, call, using_session](bool complete) {
+        [session, message, call, using_session, share](bool complete) {
           if (!complete) session->cancel(message.id);  // the client went away
           call->worker.join();
           if (using_session) using_session->release();  // the session may now go idle
@@ -428,16 +524,19 @@ class HttpServer {
 
   const SessionFactory& make_session_;
   const std::chrono::milliseconds session_idle_;
-  httplib::Server server_;
+  const std::string token_;
+  BodyBudget budget_{kBodyBudgetBytes};
+  BoundedHttpServer server_;
   std::mutex mu_;
   std::map<std::string, SessionSlot> sessions_;
 };
 
 }  // namespace
 
-int serve_http(const HttpAddress& address, const SessionFactory& make_session,
-               const StopSignals& signals, std::chrono::milliseconds session_idle) {
-  HttpServer http(make_session, session_idle);
+int serve_http(const HttpAddress& address, const HttpToken& token,
+               const SessionFactory& make_session, const StopSignals& signals,
+               std::chrono::milliseconds session_idle) {
+  HttpServer http(make_session, session_idle, token.value());
   httplib::Server& server = http.server();
   // httplib writes headers and body apart: with Nagle's algorithm each answer on a
   // kept-alive connection waited 40 ms for the client's delayed ACK.
@@ -451,8 +550,8 @@ int serve_http(const HttpAddress& address, const SessionFactory& make_session,
                       errno ? errno : EADDRINUSE);
   }
   const bool v6 = address.host.find(':') != std::string::npos;
-  std::fprintf(stderr, "agentfense: MCP endpoint at http://%s%s%s:%d%s\n", v6 ? "[" : "",
-               address.host.c_str(), v6 ? "]" : "", port, kEndpoint);
+  std::fprintf(stderr, "agentfense: MCP endpoint at http://%s%s%s:%d%s (send %s)\n", v6 ? "[" : "",
+               address.host.c_str(), v6 ? "]" : "", port, kEndpoint, token.header_hint().c_str());
   std::thread listener([&server] { server.listen_after_bind(); });
   int sig = 0;
   while (sig == 0) {

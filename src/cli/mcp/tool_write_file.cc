@@ -1,6 +1,7 @@
 // write_file: create or replace a file through the sandbox (workspace_script.h), so it
 // lands in the write layer for review and only where the policy allows writing.
 #include "cli/mcp/base64.h"
+#include "cli/mcp/message_limits.h"
 #include "cli/mcp/sandbox_access.h"
 #include "cli/mcp/workspace_script.h"
 #include "common/text_safety.h"
@@ -27,6 +28,10 @@ json write_file(const json& args, ToolCall& call) {
     if (!bytes) throw ToolFailure("content is not valid base64");
     content = std::move(*bytes);
   }
+  if (content.size() > kMaxWriteFileBytes)
+    throw ToolFailure(
+        "content is " + std::to_string(content.size()) + " bytes; write_file takes at most " +
+        std::to_string(kMaxWriteFileBytes >> 20) + " MiB (write a larger file with a command)");
   const std::size_t size = content.size();
   const runtime::ExecResult result =
       run_script(call, kScript, {path.inside, args.value("create_dirs", true) ? "1" : "0"},
@@ -46,7 +51,8 @@ Tool write_file_tool() {
           "absolute under it), creating missing parent directories unless create_dirs is "
           "false. Only where the sandbox's policy allows writing (permission denied "
           "elsewhere); the write is kept in the sandbox's layer for review, like any "
-          "command's. Give binary content base64-encoded with encoding \"base64\".",
+          "command's. Give binary content base64-encoded with encoding \"base64\". At "
+          "most 16 MiB.",
       .input_schema = {{"type", "object"},
                        {"properties",
                         {{"path", {{"type", "string"}}},
