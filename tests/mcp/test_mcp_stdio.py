@@ -129,6 +129,31 @@ def test_view_files_are_listed_but_unreadable(
     run_async(main)
 
 
+def test_list_files_levels_are_those_of_the_linked_directory(
+        agentfense: str, repo: Path, tmp_path: Path) -> None:
+    """Through `alias -> docs`, list_files said read for docs/private.md (view), which
+    read_file then refused: the level was decided for the path as listed (attack sweep M4)."""
+    (repo / "alias").symlink_to("docs")
+    (repo / "out_link").symlink_to("output")
+    (repo / "system").symlink_to("/usr")
+
+    async def main() -> None:
+        async with stdio_session(agentfense, repo, tmp_path / "err") as session:
+            listing = structured(await session.call_tool("list_files", {"path": "alias"}))
+            assert [(e["path"], e["level"]) for e in listing["entries"]] == [
+                ("/alias/private.md", "view")]
+            result = await session.call_tool("read_file", {"path": "alias/private.md"})
+            assert result.is_error and "permission denied" in text_of(result)
+            listing = structured(await session.call_tool("list_files", {"path": "out_link"}))
+            assert {e["level"] for e in listing["entries"]} == {"write"}
+            top = structured(await session.call_tool("list_files", {}))
+            assert {e["path"]: e["level"] for e in top["entries"]}["/alias"] == "read"
+            # A link out of /workspace: no policy path decides, so no level is claimed.
+            outside = structured(await session.call_tool("list_files", {"path": "system"}))
+            assert outside["entries"] and all("level" not in e for e in outside["entries"])
+    run_async(main)
+
+
 def test_read_write_and_list_files(agentfense: str, repo: Path, tmp_path: Path) -> None:
     async def main() -> None:
         async with stdio_session(agentfense, repo, tmp_path / "err") as session:
