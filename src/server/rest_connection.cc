@@ -151,7 +151,10 @@ class DeadlineStream final : public httplib::Stream {
       : socket_(socket), timeouts_(timeouts) {}
 
   // The head of the next request is due by `until`; head_done() once it was parsed.
-  void head_due(Clock::time_point until) { head_until_ = until; }
+  void head_due(Clock::time_point until) {
+    head_until_ = until;
+    head_bytes_ = 0;
+  }
   void head_done() {
     head_until_.reset();
     body_start_ = Clock::now();
@@ -182,13 +185,23 @@ class DeadlineStream final : public httplib::Stream {
 
   ssize_t read(char* out, std::size_t size) override {
     if (buffered_ == filled_) {
-      if (size >= sizeof buffer_) return checked(socket_.read(out, size, read_until()));
+      if (size >= sizeof buffer_ && !head_until_)
+        return checked(socket_.read(out, size, read_until()));
       const ssize_t n = checked(socket_.read(buffer_, sizeof buffer_, read_until()));
       if (n <= 0) return n;
       buffered_ = 0;
       filled_ = static_cast<std::size_t>(n);
     }
-    const std::size_t n = std::min(size, filled_ - buffered_);
+    std::size_t n = std::min(size, filled_ - buffered_);
+    if (head_until_) {
+      // httplib reads a head from here a byte or a line at a time; the bound holds for it.
+      if (head_bytes_ >= timeouts_.max_head_bytes) {
+        head_failed_ = true;
+        return -1;
+      }
+      n = std::min(n, timeouts_.max_head_bytes - head_bytes_);
+      head_bytes_ += n;
+    }
     std::memcpy(out, buffer_ + buffered_, n);
     buffered_ += n;
     return static_cast<ssize_t>(n);
@@ -229,6 +242,7 @@ class DeadlineStream final : public httplib::Stream {
   Socket& socket_;
   const ConnectionTimeouts& timeouts_;
   std::optional<Clock::time_point> head_until_;
+  std::size_t head_bytes_ = 0;  // of the current head, handed to httplib
   bool head_failed_ = false;
   bool body_failed_ = false;
   bool close_after_ = false;                   // close_after()

@@ -6,14 +6,14 @@
 // before any credential was read. Here the TLS handshake must complete within `head` of
 // the connection being accepted, and each request's line and headers arrive within
 // `head` of the handshake (the first) or of its first byte (later ones, after an idle
-// keep-alive wait); the answer stays bounded per write. A body must keep up a minimum
-// rate: after a grace period, `body_min_rate` bytes per second on average since the head
-// ended, else the connection is dropped (one byte every few seconds held a worker for as
-// long as the client liked, authenticated or not: attack sweep K). A refused request's
-// body is read only briefly (limit_request_body_wait). A connection that waited in the
-// queue for a worker has used that time of its deadline (rest_connection_pool.h
-// accepted_at), so slow ones cannot queue up. Sockets are
-// non-blocking throughout, so a TLS record that arrives in part cannot block a read.
+// keep-alive wait), holding at most `max_head_bytes`; the answer stays bounded per write. A body
+// must keep up a minimum rate: after a grace period, `body_min_rate` bytes per second on average
+// since the head ended, else the connection is dropped (one byte every few seconds held a worker
+// for as long as the client liked, authenticated or not: attack sweep K). A refused request's body
+// is read only briefly (limit_request_body_wait). A connection that waited in the queue for a
+// worker has used that time of its deadline (rest_connection_pool.h accepted_at), so slow ones
+// cannot queue up. Sockets are non-blocking throughout, so a TLS record that arrives in part cannot
+// block a read.
 #pragma once
 
 #include <httplib.h>
@@ -34,6 +34,11 @@ struct ConnectionTimeouts {
   std::chrono::milliseconds body_grace{10'000};  // a body's first stretch, at any rate
   std::size_t body_min_rate = 16 * 1024;         // bytes per second on average after it
   std::size_t max_requests = 100;                // on one connection
+  // A request's line and headers together. httplib reads a line until its newline with
+  // no bound: one connection without credentials sending a header that never ended
+  // grew the server by all it sent until the head deadline (4 connections: +440 MiB in
+  // 6 s). Past it the request is answered 400 and the connection closed.
+  std::size_t max_head_bytes = 64 * 1024;
 };
 
 // From a route (on the worker serving the request): what is left of the request's body

@@ -111,6 +111,38 @@ def test_the_next_head_on_a_kept_alive_connection_is_cut_off_too(server):
     assert took <= HEAD_DEADLINE + SLACK, took
 
 
+def rss_mib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
+
+
+def test_a_head_that_never_ends_is_cut_off_at_64_kib(server):
+    """httplib reads a header line until its newline, without bound: four connections
+    without credentials sending a header that never ended grew the server by 440 MiB in
+    6 s (rest_connection.h max_head_bytes)."""
+    before = rss_mib(server.proc.pid)
+    for opening in (b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\nX-Long: ",
+                    b"GET /v1/" + b"a" * 1000):  # the request line too
+        with connect(server.http_port) as sock:
+            sock.sendall(opening)
+            sent, answer = 0, b""
+            try:
+                while sent < 64 << 20:
+                    sock.sendall(b"a" * 65536)
+                    sent += 65536
+            except OSError:  # the server closed the connection
+                pass
+            with contextlib.suppress(OSError):
+                answer = sock.recv(4096)
+        assert sent < 16 << 20, f"the server read {sent >> 20} MiB of one head"
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:100]
+    assert rss_mib(server.proc.pid) - before < 32
+    # A head within the bound is served as before (httplib refuses a header line over 8 KiB).
+    big = {f"X-Big-{i}": "b" * 7000 for i in range(7)}
+    r = requests.get(f"{server.http}/v1/codebases", headers=big, timeout=30)
+    assert r.status_code == 200, r.text
+
+
 def test_slow_clients_past_every_worker_do_not_stop_others(server):
     # More slow connections than workers and queue together (128 + 512). Each keeps
     # sending within httplib's 5 s per-read timeout, so only a deadline on the whole head
