@@ -161,6 +161,8 @@ class DeadlineStream final : public httplib::Stream {
     body_bytes_ = 0;
     body_cap_.reset();
     body_too_slow_ = false;
+    body_line_bytes_ = 0;
+    body_line_too_long_ = false;
   }
   void cap_body_wait(std::chrono::milliseconds wait) {
     const Clock::time_point until = Clock::now() + wait;
@@ -172,6 +174,7 @@ class DeadlineStream final : public httplib::Stream {
   bool read_failed() const { return head_failed_ || body_failed_ || close_after_; }
   bool body_too_slow() const { return body_too_slow_; }
   bool body_read_failed() const { return body_failed_; }
+  bool body_line_too_long() const { return body_line_too_long_; }
   // What is left of this request's body (if any) is not read: the connection ends with it.
   void close_after() { close_after_ = true; }
 
@@ -201,9 +204,12 @@ class DeadlineStream final : public httplib::Stream {
       }
       n = std::min(n, timeouts_.max_head_bytes - head_bytes_);
       head_bytes_ += n;
+    } else if (!body_read_allowed(size)) {
+      return -1;
     }
     std::memcpy(out, buffer_ + buffered_, n);
     buffered_ += n;
+    if (!head_until_) count_body_line(out, size);
     return static_cast<ssize_t>(n);
   }
   ssize_t write(const char* data, std::size_t size) override {
@@ -225,6 +231,29 @@ class DeadlineStream final : public httplib::Stream {
     if (n < 0 && !head_until_ && Clock::now() >= body_until()) body_too_slow_ = true;
     if (n > 0 && !head_until_) body_bytes_ += static_cast<std::size_t>(n);
     return n;
+  }
+  // A body read that arrives without waiting must still end at a cap (a refused body):
+  // only waits checked the deadline, and a client that kept sending was read on and on.
+  // And a chunked body's framing (sizes, extensions, trailers) is read by httplib's line
+  // reader a byte at a time, without bound: a size line that never ended grew the server
+  // by all it sent (one connection: +500 MiB), before any credential was checked.
+  bool body_read_allowed(std::size_t size) {
+    if (body_cap_ && Clock::now() >= *body_cap_) {
+      body_failed_ = body_too_slow_ = true;
+      return false;
+    }
+    if (size == 1 && body_line_bytes_ >= timeouts_.max_head_bytes) {
+      body_failed_ = body_line_too_long_ = true;
+      return false;
+    }
+    return true;
+  }
+  // Data is read in larger pieces; one byte at a time is a framing line, until its '\n'.
+  void count_body_line(const char* out, std::size_t size) {
+    if (size != 1 || *out == '\n')
+      body_line_bytes_ = 0;
+    else
+      ++body_line_bytes_;
   }
   Clock::time_point read_until() const {
     if (head_until_) return *head_until_;
@@ -249,6 +278,8 @@ class DeadlineStream final : public httplib::Stream {
   bool body_too_slow_ = false;                 // body_failed_ because the body's rate ran out
   Clock::time_point body_start_{};             // when the current request's head ended
   std::size_t body_bytes_ = 0;                 // read from the socket since then
+  std::size_t body_line_bytes_ = 0;            // of the framing line being read
+  bool body_line_too_long_ = false;            // body_failed_ at max_head_bytes of one line
   std::optional<Clock::time_point> body_cap_;  // limit_request_body_wait
   char buffer_[4096];
   std::size_t buffered_ = 0;  // bytes of buffer_ already handed out
@@ -327,6 +358,12 @@ ApiError request_body_incomplete() {
     return ApiError(StatusCode::DEADLINE_EXCEEDED,
                     "the request body arrived too slowly: after its first 10 s a body must "
                     "arrive at 16 KiB/s on average");
+  }
+  if (current_stream != nullptr && current_stream->body_line_too_long()) {
+    return ApiError(StatusCode::INVALID_ARGUMENT,
+                    "a line of the request body's framing (Transfer-Encoding: chunked: a chunk "
+                    "size, extension or trailer) holds more than 64 KiB",
+                    kReasonInvalidRequest);
   }
   if (current_stream != nullptr && !current_stream->body_read_failed()) {
     // The socket delivered, the framing did not parse (a chunk size that overflows): the

@@ -34,10 +34,11 @@ struct ConnectionTimeouts {
   std::chrono::milliseconds body_grace{10'000};  // a body's first stretch, at any rate
   std::size_t body_min_rate = 16 * 1024;         // bytes per second on average after it
   std::size_t max_requests = 100;                // on one connection
-  // A request's line and headers together. httplib reads a line until its newline with
-  // no bound: one connection without credentials sending a header that never ended
-  // grew the server by all it sent until the head deadline (4 connections: +440 MiB in
-  // 6 s). Past it the request is answered 400 and the connection closed.
+  // A request's line and headers together, and each line of a chunked body's framing.
+  // httplib reads a line until its newline with no bound: one connection without
+  // credentials sending a header that never ended grew the server by all it sent until
+  // the head deadline (4 connections: +440 MiB in 6 s). Past it the request is answered
+  // 400 (a head) or fails as a body cut short, and the connection is closed.
   std::size_t max_head_bytes = 64 * 1024;
 };
 

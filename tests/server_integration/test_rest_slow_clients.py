@@ -116,6 +116,27 @@ def rss_mib(pid: int) -> int:
         return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
 
 
+CHUNKED = (b"POST /v1/codebases HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n")
+
+
+def bytes_read_of_a_line_that_never_ends(port: int, opening: bytes) -> tuple[int, bytes]:
+    """Sends `opening`, then a line without end until the server closes (at most 64 MiB);
+    returns how much was sent and the answer's first bytes."""
+    with connect(port) as sock:
+        sock.sendall(opening)
+        sent, answer = 0, b""
+        try:
+            while sent < 64 << 20:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError:  # the server closed the connection
+            pass
+        with contextlib.suppress(OSError):
+            answer = sock.recv(4096)
+    return sent, answer
+
+
 def test_a_head_that_never_ends_is_cut_off_at_64_kib(server):
     """httplib reads a header line until its newline, without bound: four connections
     without credentials sending a header that never ended grew the server by 440 MiB in
@@ -123,17 +144,7 @@ def test_a_head_that_never_ends_is_cut_off_at_64_kib(server):
     before = rss_mib(server.proc.pid)
     for opening in (b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\nX-Long: ",
                     b"GET /v1/" + b"a" * 1000):  # the request line too
-        with connect(server.http_port) as sock:
-            sock.sendall(opening)
-            sent, answer = 0, b""
-            try:
-                while sent < 64 << 20:
-                    sock.sendall(b"a" * 65536)
-                    sent += 65536
-            except OSError:  # the server closed the connection
-                pass
-            with contextlib.suppress(OSError):
-                answer = sock.recv(4096)
+        sent, answer = bytes_read_of_a_line_that_never_ends(server.http_port, opening)
         assert sent < 16 << 20, f"the server read {sent >> 20} MiB of one head"
         assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:100]
     assert rss_mib(server.proc.pid) - before < 32
@@ -141,6 +152,20 @@ def test_a_head_that_never_ends_is_cut_off_at_64_kib(server):
     big = {f"X-Big-{i}": "b" * 7000 for i in range(7)}
     r = requests.get(f"{server.http}/v1/codebases", headers=big, timeout=30)
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("framing", [b"1", b"1;x=", b"2\r\n{}\r\n0\r\nX-Trailer: "],
+                         ids=["size", "extension", "trailer"])
+def test_a_chunked_framing_line_that_never_ends_is_cut_off(server, keyed_server, framing):
+    """Attack sweep N: httplib reads a chunked body's size lines, extensions and trailers
+    a byte at a time until their newline, without bound, and before any credential was
+    checked: one connection grew the server by ~500 MiB."""
+    for srv, refused in ((server, b"HTTP/1.1 400"), (keyed_server[0], b"HTTP/1.1 401")):
+        before = rss_mib(srv.proc.pid)
+        sent, answer = bytes_read_of_a_line_that_never_ends(srv.http_port, CHUNKED + framing)
+        assert sent < 16 << 20, f"the server read {sent >> 20} MiB of one line"
+        assert answer == b"" or answer.startswith(refused), answer[:100]
+        assert rss_mib(srv.proc.pid) - before < 32
 
 
 def test_slow_clients_past_every_worker_do_not_stop_others(server):
