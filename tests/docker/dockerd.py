@@ -95,11 +95,17 @@ class Dockerd:
         assert status < 400, f"{method} {path}: {status} {data[:500]!r}"
         return json.loads(data) if data else None
 
-    def import_image(self, tag: str, with_bash: bool = True) -> None:
+    def import_image(self, tag: str, with_bash: bool = True, rootfs: bytes | None = None,
+                     changes: tuple[str, ...] = ()) -> None:
+        """Imports `rootfs` (default: the test image's) as `tag`, with Dockerfile
+        instructions such as "VOLUME /data" applied (`changes`)."""
         repo, _, version = tag.partition(":")
-        query = urllib.parse.urlencode({"fromSrc": "-", "repo": repo, "tag": version or "latest"})
-        status, data = self.request("POST", f"/images/create?{query}",
-                                    build_rootfs_tar(with_bash=with_bash), timeout=300)
+        query = urllib.parse.urlencode([("fromSrc", "-"), ("repo", repo),
+                                        ("tag", version or "latest")] +
+                                       [("changes", change) for change in changes])
+        if rootfs is None:
+            rootfs = build_rootfs_tar(with_bash=with_bash)
+        status, data = self.request("POST", f"/images/create?{query}", rootfs, timeout=300)
         assert status == 200 and b'"error' not in data, f"import {tag}: {status} {data[-500:]!r}"
 
     def containers(self, label: str = "io.agentfense.instance") -> list[dict]:

@@ -84,7 +84,9 @@ def _libraries(files: set[str]) -> set[str]:
     return libs
 
 
-def build_rootfs_tar(with_bash: bool = True) -> bytes:
+def build_rootfs_tar(with_bash: bool = True, extra_dirs: dict[str, int] | None = None) -> bytes:
+    """The test image's root filesystem; `extra_dirs` adds directories (relative name ->
+    mode), as images that declare a VOLUME have them."""
     packages = PACKAGES if with_bash else [p for p in PACKAGES if p != "bash"]
     files = _package_files(packages)
     files |= _libraries(files)
@@ -134,6 +136,16 @@ def build_rootfs_tar(with_bash: bool = True) -> bytes:
                     tar.addfile(info, f)
             else:
                 tar.addfile(info)
+        for name, mode in (extra_dirs or {}).items():
+            parent, missing = os.path.dirname(name), []
+            while parent and parent not in seen_dirs:
+                missing.append(parent)
+                parent = os.path.dirname(parent)
+            for d in reversed(missing):
+                add_dir(d)
+                seen_dirs.add(d)
+            add_dir(name, mode)
+            seen_dirs.add(name)
     return buffer.getvalue()
 
 
