@@ -1,6 +1,6 @@
 // What a sandbox's container is created with: hardened whatever the plan, limits in
-// Docker's units, the private /tmp sized as under bwrap, nothing of the host but the
-// workspace.
+// Docker's units, the private /tmp sized as under bwrap and the image's VOLUMEs as /tmp,
+// nothing of the host but the workspace.
 #include "runtime/docker/container_config.h"
 
 #include <gtest/gtest.h>
@@ -70,6 +70,19 @@ TEST(ContainerConfig, LimitsInDockersUnits) {
   for (const char* key : {"Memory", "MemorySwap", "CpuQuota", "CpuShares", "PidsLimit"})
     EXPECT_FALSE(none.contains(key)) << key;
   EXPECT_EQ(none["Tmpfs"]["/tmp"].get<std::string>().find("size="), std::string::npos);
+}
+
+TEST(ContainerConfig, ImageVolumesAreTmpfsSizedAsTmp) {
+  ContainerPlan with_volumes = plan();
+  with_volumes.volumes = {"/tmp", "/var/lib/postgresql/data", "/vol"};
+  const nlohmann::json host = container_create_body(with_volumes)["HostConfig"];
+  const nlohmann::json& tmpfs = host["Tmpfs"];
+  ASSERT_EQ(tmpfs.size(), 4u);  // /tmp once, the runtime dir, two volumes
+  EXPECT_EQ(tmpfs["/vol"], tmpfs["/tmp"]);
+  EXPECT_EQ(tmpfs["/var/lib/postgresql/data"], tmpfs["/tmp"]);
+  // Still no host path but the workspace.
+  ASSERT_EQ(host["Mounts"].size(), 1u);
+  EXPECT_FALSE(host.contains("Binds"));
 }
 
 TEST(ContainerConfig, ProcIsMaskedAsUnderBwrap) {

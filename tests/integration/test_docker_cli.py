@@ -13,6 +13,7 @@ import pytest
 
 from conftest import TEST_IMAGE
 from harness import assert_nothing_left, processes_mentioning
+from rootfs import build_rootfs_tar
 
 
 @pytest.fixture
@@ -88,6 +89,30 @@ def test_missing_image_names_it(runner, repo, dockerd):
                             dockerd.host, str(repo), "--", "true"])
     assert result.returncode == 1, result.describe()
     assert image in result.stderr and "never pulls" in result.stderr, result.describe()
+
+
+def test_image_volumes_are_tmpfs_and_volumes_over_etc_refused(runner, repo, dockerd):
+    # Docker would make a VOLUME a host directory in its data root; `run` covers it with a
+    # tmpfs sized as /tmp, and refuses an image whose VOLUME would cover /etc.
+    tag = f"agentfense-test-volume-{uuid.uuid4().hex[:8]}"
+    rootfs = build_rootfs_tar(extra_dirs={"vol": 0o1777})
+    dockerd.import_image(f"{tag}:ok", rootfs=rootfs, changes=("VOLUME /vol",))
+    dockerd.import_image(f"{tag}:etc", rootfs=rootfs, changes=("VOLUME /etc/ssl",))
+    base = ["run", "--runtime", "docker", "--docker-host", dockerd.host, "--memory", "64M"]
+    try:
+        result = runner.invoke([*base, "--image", f"{tag}:ok", str(repo), "--", "sh", "-c",
+                                "grep ' /vol ' /proc/self/mountinfo | sed 's/.* - //'; "
+                                "dd if=/dev/zero of=/vol/big bs=1M count=64 2>&1 | "
+                                "grep -c 'No space left on device'"])
+        assert result.returncode == 0, result.describe()
+        assert result.stdout.startswith("tmpfs tmpfs rw,size=32768k"), result.describe()
+        assert result.stdout.endswith("\n1\n"), result.describe()
+        result = runner.invoke([*base, "--image", f"{tag}:etc", str(repo), "--", "true"])
+        assert result.returncode != 0 and "VOLUME '/etc/ssl'" in result.stderr, result.describe()
+        assert (dockerd.json("GET", "/volumes")["Volumes"] or []) == []
+    finally:
+        for image in (f"{tag}:ok", f"{tag}:etc"):
+            dockerd.request("DELETE", f"/images/{image}")
 
 
 def test_absent_dockerd_names_its_socket_at_once(runner, repo, tmp_path):

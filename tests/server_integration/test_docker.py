@@ -22,6 +22,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from conftest import (NO_BASH_IMAGE, SECRET, TEST_IMAGE, docker_config, download, make_codebase,
                       make_sandbox, run, runtime_kw)
+from rootfs import build_rootfs_tar
 from server_harness import AGENT_SAFE, Server, common, mounts_under, reason_of, sb
 
 DOCKER = runtime_kw("docker")
@@ -119,6 +120,79 @@ def test_nothing_of_the_host_inside(server, dsandbox):
                                     "mqueue", "overlay") and not fstype.startswith("fuse")}
     assert host_binds <= DOCKERS_OWN_BINDS, host_binds
     assert "SECRET" not in env and "AGENTFENSE" not in env
+
+
+VOLUMES_IMAGE = "agentfense-test-volumes:1"
+WORKSPACE_VOLUME_IMAGE = "agentfense-test-volume-workspace:1"
+ETC_VOLUME_IMAGE = "agentfense-test-volume-etc:1"
+
+
+@pytest.fixture(scope="module")
+def volume_images(dockerd):
+    """Images that declare VOLUMEs, their directories open to all (1777) as in images
+    such as postgres' (PGDATA)."""
+    rootfs = build_rootfs_tar(extra_dirs={"vol": 0o1777, "var/lib/data": 0o1777,
+                                          "workspace/cache": 0o1777})
+    dockerd.import_image(VOLUMES_IMAGE, rootfs=rootfs,
+                         changes=("VOLUME /vol /var/lib/data/ /tmp",))
+    dockerd.import_image(WORKSPACE_VOLUME_IMAGE, rootfs=rootfs,
+                         changes=("VOLUME /workspace/cache",))
+    dockerd.import_image(ETC_VOLUME_IMAGE, rootfs=rootfs, changes=("VOLUME /etc/ssl",))
+
+
+def volumes_of(dockerd) -> list[dict]:
+    return dockerd.json("GET", "/volumes")["Volumes"] or []
+
+
+def test_image_volumes_are_sized_tmpfs_not_host_directories(server, codebase, dockerd,
+                                                           volume_images):
+    # Docker would make each VOLUME an anonymous volume: a host directory under its data
+    # root, writable past the disk quota. Each is a tmpfs sized as /tmp instead.
+    sandbox_id = docker_sandbox(server, codebase, image=VOLUMES_IMAGE,
+                                resources=common.ResourceLimits(memory_bytes=128 << 20,
+                                                                disk_bytes=8 << 20))
+    try:
+        assert volumes_of(dockerd) == []
+        [container] = containers_of(dockerd, sandbox_id)
+        mounts = dockerd.json("GET", f"/containers/{container['Id']}/json")["Mounts"]
+        assert [(m["Type"], m["Destination"]) for m in mounts] == [("bind", "/workspace")]
+        r = run(server, sandbox_id, "grep -E ' /(vol|var/lib/data|tmp) ' /proc/self/mountinfo; "
+                                    "df -B1 --output=size /vol /var/lib/data | tail -2; "
+                                    "dd if=/dev/zero of=/vol/big bs=1M count=100 2>&1 | "
+                                    "grep -o 'No space left on device' | head -1; "
+                                    "du -sm /vol | cut -f1; rm /vol/big")
+        lines = [line.strip() for line in r.stdout.splitlines()]
+        fstypes = {line.split()[4]: line.split(" - ")[1].split()[0] for line in lines[:3]}
+        assert fstypes == {"/vol": "tmpfs", "/var/lib/data": "tmpfs", "/tmp": "tmpfs"}, r.stdout
+        assert lines[3:5] == [str(64 << 20)] * 2, r.stdout  # half the memory limit, as /tmp
+        assert lines[5:] == ["No space left on device", "64"], r.stdout
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+
+
+@pytest.mark.parametrize("image, volume", [(WORKSPACE_VOLUME_IMAGE, "/workspace/cache"),
+                                           (ETC_VOLUME_IMAGE, "/etc/ssl")])
+def test_an_image_volume_over_the_sandbox_is_refused_naming_it(server, codebase, dockerd,
+                                                                volume_images, image, volume):
+    with pytest.raises(grpc.RpcError) as e:
+        docker_sandbox(server, codebase, image=image)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert image in e.value.details() and f"VOLUME '{volume}'" in e.value.details()
+    # The image changed under the tag between create and start: refused at start too.
+    tag = f"agentfense-test-retagged:{uuid.uuid4().hex[:8]}"
+    repo, version = tag.split(":")
+    dockerd.json("POST", f"/images/{TEST_IMAGE}/tag?repo={repo}&tag={version}")
+    sandbox_id = docker_sandbox(server, codebase, image=tag, start=False)
+    try:
+        dockerd.json("POST", f"/images/{image}/tag?repo={repo}&tag={version}")
+        with pytest.raises(grpc.RpcError) as e:
+            server.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox_id))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"VOLUME '{volume}'" in e.value.details()
+        assert containers_of(dockerd, sandbox_id) == [] and volumes_of(dockerd) == []
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
+        dockerd.json("DELETE", f"/images/{tag}")
 
 
 def test_no_network_and_no_host_loopback(server, dsandbox):

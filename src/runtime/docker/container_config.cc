@@ -65,6 +65,16 @@ nlohmann::json container_create_body(const ContainerPlan& plan) {
   if (const std::int64_t size = private_tmp_bytes(limits); size > 0)
     tmp += ",size=" + std::to_string(size);
 
+  nlohmann::json tmpfs = {
+      {"/tmp", tmp},
+      {kRuntimeDir, std::string("rw,exec,nosuid,nodev,mode=0711,size=") + kRuntimeDirSize}};
+  // A VOLUME is writable scratch space like /tmp and counted like it (charged to the
+  // memory limit): a tmpfs there means dockerd makes no volume, no host directory. runc
+  // gives the tmpfs the mode of the image's directory, as a volume would have had.
+  for (const std::string& volume : plan.volumes) {
+    if (!tmpfs.contains(volume)) tmpfs[volume] = tmp;
+  }
+
   nlohmann::json host = {
       {"Init", true},
       {"Privileged", false},
@@ -77,9 +87,7 @@ nlohmann::json container_create_body(const ContainerPlan& plan) {
       {"UTSMode", ""},
       {"UsernsMode", ""},
       {"CgroupnsMode", "private"},
-      {"Tmpfs",
-       {{"/tmp", tmp},
-        {kRuntimeDir, std::string("rw,exec,nosuid,nodev,mode=0711,size=") + kRuntimeDirSize}}},
+      {"Tmpfs", tmpfs},
       {"MaskedPaths", masked_paths()},
       {"ReadonlyPaths", kDockerReadonlyPaths},
       {"AutoRemove", true},

@@ -7,8 +7,9 @@
 //    privileged, no host namespace (private IPC, pid, UTS and cgroup namespaces), the
 //    network namespace "none" unless networking is on, /proc masked as under bwrap;
 //  - read-only root filesystem; a private /tmp (tmpfs of half the memory limit, as
-//    bwrap's); our own root-only tmpfs kRuntimeDir; the sandbox's FUSE view at
-//    /workspace and nothing else of the host;
+//    bwrap's) and one such tmpfs on each of the image's VOLUMEs (image_volumes.h); our
+//    own root-only tmpfs kRuntimeDir; the sandbox's FUSE view at /workspace and nothing
+//    else of the host;
 //  - limits: memory (no swap on top), pids, cpu shares, and cpu_quota in Docker's own
 //    unit (microseconds per 100 ms period) for the whole container;
 //  - the keeper: docker-init running `sh -c 'read'` on the container's stdin, which the
@@ -21,6 +22,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "runtime/exec.h"
 
@@ -39,6 +41,7 @@ struct ContainerPlan {
   gid_t keeper_gid = 0;
   Limits limits;
   std::string network_mode = "none";
+  std::vector<std::string> volumes;  // the image's, checked (image_volumes.h)
 };
 
 // Throws UserError for an image name with characters a reference cannot hold.

@@ -11,6 +11,7 @@
 #include "runtime/docker/container_cgroups.h"
 #include "runtime/docker/container_scope.h"
 #include "runtime/docker/engine_errors.h"
+#include "runtime/docker/image_volumes.h"
 
 namespace agentfense::runtime::docker {
 namespace {
@@ -58,7 +59,7 @@ void force_remove(const EngineClient& engine, const std::string& id) {
 
 }  // namespace
 
-void require_image(const EngineClient& engine, const std::string& image) {
+std::vector<std::string> require_image(const EngineClient& engine, const std::string& image) {
   check_image_reference(image);
   const EngineResponse found =
       engine.call("GET", "/images/" + image + "/json", nullptr, kInspectTimeout);
@@ -68,14 +69,16 @@ void require_image(const EngineClient& engine, const std::string& image) {
                                    " (AgentFense never pulls: pull, load or build it there first)");
   if (found.status >= 400)
     throw EngineError(found.status, "inspect image " + image + ": " + found.message());
+  return image_volumes(image, nlohmann::json::parse(found.body));
 }
 
 std::shared_ptr<RunningContainer> RunningContainer::start(EngineClient engine,
                                                           const ContainerPlan& plan, uid_t user,
                                                           gid_t group) {
   if (user == 0 || group == 0) throw UserError("sandbox commands must not run as root");
-  const nlohmann::json body = container_create_body(plan);
-  require_image(engine, plan.image);
+  ContainerPlan covered = plan;
+  covered.volumes = require_image(engine, plan.image);
+  const nlohmann::json body = container_create_body(covered);
   std::shared_ptr<RunningContainer> container(new RunningContainer(std::move(engine)));
   const EngineClient& api = container->engine_;
   EngineResponse created = api.call("POST", "/containers/create?name=" + plan.name, &body);
@@ -91,6 +94,8 @@ std::shared_ptr<RunningContainer> RunningContainer::start(EngineClient engine,
   container->target_.user = std::to_string(user) + ":" + std::to_string(group);
   const std::string& id = container->target_.container_id;
   // From here on the destructor removes what exists.
+  refuse_host_volumes(plan.image,
+                      api.checked("GET", "/containers/" + id + "/json", "inspect container"));
   container->keeper_stdin_ =
       api.hijack("/containers/" + id + "/attach?stream=1&stdin=1", nlohmann::json::object()).socket;
   api.checked("POST", "/containers/" + id + "/start", "start container", nullptr, kStartTimeout);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/unique_fd.h"
 #include "runtime/docker/container_bash.h"
@@ -52,8 +53,9 @@ class RunningContainer {
   std::optional<ContainerBash> bash_;
 };
 
-// Throws ImageNotFound unless dockerd has `image`.
-void require_image(const EngineClient& engine, const std::string& image);
+// Throws ImageNotFound unless dockerd has `image`, UserError for an image whose VOLUMEs
+// cannot be covered (image_volumes.h). Returns those VOLUMEs' paths.
+std::vector<std::string> require_image(const EngineClient& engine, const std::string& image);
 
 // Force-removes every container labelled with `instance` (what a server or CLI process
 // that died left behind). Returns how many; errors for single containers are skipped.
