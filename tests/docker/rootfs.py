@@ -118,16 +118,20 @@ def build_rootfs_tar(with_bash: bool = True, extra_dirs: dict[str, int] | None =
         add_text("etc/hostname", "agentfense\n")
         seen_dirs = {"tmp", "workspace", "proc", "sys", "dev", "etc", "run", "root", "home",
                      "usr"}
-        for path in sorted(files):
-            rel = path.lstrip("/")
-            parent = os.path.dirname(rel)
-            missing = []
+
+        def add_parents(rel: str) -> None:
+            """The directories above `rel` not in the archive yet, top first."""
+            parent, missing = os.path.dirname(rel), []
             while parent and parent not in seen_dirs:
                 missing.append(parent)
                 parent = os.path.dirname(parent)
             for d in reversed(missing):
                 add_dir(d)
                 seen_dirs.add(d)
+
+        for path in sorted(files):
+            rel = path.lstrip("/")
+            add_parents(rel)
             info = tar.gettarinfo(path, arcname=rel)
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
@@ -137,13 +141,7 @@ def build_rootfs_tar(with_bash: bool = True, extra_dirs: dict[str, int] | None =
             else:
                 tar.addfile(info)
         for name, mode in (extra_dirs or {}).items():
-            parent, missing = os.path.dirname(name), []
-            while parent and parent not in seen_dirs:
-                missing.append(parent)
-                parent = os.path.dirname(parent)
-            for d in reversed(missing):
-                add_dir(d)
-                seen_dirs.add(d)
+            add_parents(name)
             add_dir(name, mode)
             seen_dirs.add(name)
     return buffer.getvalue()
