@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <string>
+#include <vector>
 
 #include "common/errors.h"
 #include "runtime/cgroup_backends.h"
@@ -31,6 +33,24 @@ std::unique_ptr<SandboxCgroup> create_named(const Limits& limits, const std::str
 }
 
 }  // namespace
+
+int sweep_stale_cgroups() {
+  std::vector<std::string> shared;  // where create() puts its "agentfense" parent
+  if (::geteuid() != 0) {
+    const std::string delegated = delegated_cgroup_root();
+    if (!delegated.empty()) shared.push_back(delegated + "/agentfense");
+  } else if (::access(kUnifiedMarker, F_OK) == 0) {
+    shared.push_back(std::string(kUnifiedRoot) + "/agentfense");
+  } else {
+    for (const char* controller : {"memory", "pids", "cpu"}) {
+      const std::string own = v1_own_cgroup_path(controller);
+      if (!own.empty()) shared.push_back(own + "/agentfense");
+    }
+  }
+  int removed = 0;
+  for (const std::string& parent : shared) removed += sweep_stale_cgroups_in(parent);
+  return removed;
+}
 
 std::string next_cgroup_name(const char* kind) {
   static std::atomic<unsigned> counter{0};

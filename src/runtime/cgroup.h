@@ -76,6 +76,12 @@ class SandboxCgroup {
   std::shared_ptr<const SandboxCgroup> parent_;
 };
 
+// Removes the cgroups (with their processes) that dead processes made where this one
+// makes its own: a server killed with SIGKILL left its sandboxes' and commands' cgroups
+// until a later cgroup was made in the same place. A server start calls it; returns how
+// many were removed.
+int sweep_stale_cgroups();
+
 // "<kind>-<our pid>-<counter>" (kind: exec or sandbox): unique, and the pid lets a later
 // process remove what a dead one left (cgroup_dir.h) and tests find their own.
 std::string next_cgroup_name(const char* kind = "exec");

@@ -30,7 +30,10 @@ bool supervisor_alive(const std::string& name, std::string_view prefix) {
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }
 
-void sweep_stale_children(const std::string& parent) {
+}  // namespace
+
+int sweep_stale_cgroups_in(const std::string& parent) {
+  int removed = 0;
   std::error_code ec;  // an unreadable parent just means nothing to sweep
   for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
     const std::string name = entry.path().filename();
@@ -39,17 +42,17 @@ void sweep_stale_children(const std::string& parent) {
     if (supervisor_alive(name, sandbox ? kSandboxPrefix : kExecPrefix)) continue;
     // A dead supervisor's sandbox cgroup holds its exec cgroups: those go first, or
     // the sandbox's rmdir would fail.
-    if (sandbox) sweep_stale_children(entry.path());
+    if (sandbox) sweep_stale_cgroups_in(entry.path());
     // Destroying the adopted cgroup kills its members and removes it.
     (void)CgroupDir::adopt(entry.path());
+    ++removed;
   }
+  return removed;
 }
-
-}  // namespace
 
 void ensure_cgroup_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) < 0 && errno != EEXIST) throw SystemError("mkdir " + path, errno);
-  sweep_stale_children(path);
+  (void)sweep_stale_cgroups_in(path);  // the count is for a server's start-up log
 }
 
 CgroupDir CgroupDir::adopt(std::string path) {

@@ -16,6 +16,9 @@ namespace agentfense::runtime {
 // "exec-<pid>-<n>" and "sandbox-<pid>-<n>" (with the exec cgroups inside) whose <pid>
 // no longer exists. Their members are killed first.
 void ensure_cgroup_dir(const std::string& path);
+// The same removal of a dead supervisor's children of `parent` alone (nothing when it
+// does not exist); how many were removed.
+int sweep_stale_cgroups_in(const std::string& parent);
 
 class CgroupDir {
  public:

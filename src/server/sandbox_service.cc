@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "common/log.h"
+#include "runtime/cgroup.h"
 #include "server/caller_scope.h"
 #include "server/commit_room.h"
 #include "server/error_status.h"
@@ -467,6 +468,9 @@ int SandboxService::recover() {
   const int containers = sweep_containers(options_.docker);
   const int swept = sweep_mount_root(options_.mount_root);
   const int trees = sweep_state_trees();
+  // The cgroups of a killed server's sandboxes and commands (their processes ended above
+  // or are killed with them here).
+  const int cgroups = runtime::sweep_stale_cgroups();
   int stopped = 0;
   for (v1::Sandbox sandbox : sandboxes_.list_all()) {
     if (sandbox.status() != v1::SANDBOX_STATUS_RUNNING) continue;
@@ -479,6 +483,7 @@ int SandboxService::recover() {
                                  {"mounts_swept", swept},
                                  {"state_trees_removed", trees},
                                  {"containers_removed", containers},
+                                 {"cgroups_removed", cgroups},
                                  {"fs_processes_ended", orphans}});
   return stopped;
 }

@@ -23,6 +23,7 @@ import requests
 
 from conftest import make_codebase, make_sandbox, run
 from server_harness import cb, common, reason_of, rule, sb, serving
+from test_process_limits import sandbox_cgroups
 from test_stop_restart import fs_processes, wait_for
 
 COMMIT_TEMP = ".agentfense-commit-"
@@ -231,3 +232,21 @@ def test_deleting_a_large_codebase_and_restarting_do_not_wait_for_its_files(srv)
     assert "store.trash_emptied" in events[last_listen:], events[last_listen:]
     assert listed(srv, fresh) == ["/a.txt"]
     srv.codebases.DeleteCodebase(cb.DeleteCodebaseRequest(codebase_id=fresh))
+
+
+def test_a_server_start_removes_the_cgroups_a_killed_server_left(srv):
+    """A server killed with SIGKILL left its sandboxes' and commands' cgroups (with any
+    process still in them) until some later cgroup was made in the same place; a start
+    with no sandbox to run never removed them (attack sweep N2)."""
+    sandbox_id = make_sandbox(srv, make_codebase(srv))
+    session = srv.sandboxes.CreateSession(sb.CreateSessionRequest(sandbox_id=sandbox_id)).id
+    assert srv.sandboxes.SessionExec(sb.SessionExecRequest(
+        session_id=session, command="setsid sleep 300 & echo ok")).stdout == "ok\n"
+    killed_pid = srv.proc.pid
+    left = sandbox_cgroups(killed_pid)
+    assert left, "no sandbox cgroup while the sandbox runs"
+    srv.kill()
+    assert sandbox_cgroups(killed_pid) == left  # nothing else removes them
+    srv.start()
+    wait_for(lambda: not sandbox_cgroups(killed_pid), 10)
+    srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
