@@ -32,4 +32,22 @@ bool CallContext::cancelled() const {
   return ::poll(&probe, 1, 0) == 1 && (probe.revents & POLLIN) != 0;
 }
 
+namespace {
+
+thread_local KeptUntilSent* innermost_kept = nullptr;
+
+}  // namespace
+
+KeptUntilSent::KeptUntilSent() : outer_(innermost_kept) {
+  innermost_kept = this;
+}
+
+KeptUntilSent::~KeptUntilSent() {
+  innermost_kept = outer_;
+}
+
+void KeptUntilSent::keep(std::shared_ptr<void> hold) {
+  if (innermost_kept != nullptr && hold) innermost_kept->kept_ = std::move(hold);
+}
+
 }  // namespace agentfense::server

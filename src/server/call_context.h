@@ -37,8 +37,9 @@ class CallContext {
 
   // What the call's result keeps held until the transport has sent it (the output
   // budget's grant for a unary exec, memory_budget.h): the REST gateway streams the body
-  // after its handler returned, so it takes this along instead of dropping it with the
-  // context.
+  // after its handler returned, and gRPC sends the answer after the method returned, so
+  // each takes this along (gRPC: into the KeptUntilSent below) instead of dropping it
+  // with the context.
   void keep_until_sent(std::shared_ptr<void> hold) { until_sent_ = std::move(hold); }
   std::shared_ptr<void> take_until_sent() { return std::move(until_sent_); }
 
@@ -46,6 +47,27 @@ class CallContext {
   UniqueFd cancelled_;  // eventfd, written once by cancel()
   std::atomic<bool> revoked_ = false;
   std::shared_ptr<void> until_sent_;
+};
+
+// Where a gRPC call keeps what its result holds (CallContext::keep_until_sent) until gRPC
+// has sent the answer. The synchronous server sends a unary answer after the method
+// returned, on the same thread, and returns from the method handler only once the send
+// completed; one of these around the handler (grpc_admission.cc) holds it until then.
+// Before, the output budget's grant ended with the method: a client that did not read
+// its answers had the server hold 14 results of 32 MiB (+1 GB) while the budget said 0.
+class KeptUntilSent {
+ public:
+  KeptUntilSent();
+  ~KeptUntilSent();
+  KeptUntilSent(const KeptUntilSent&) = delete;
+  KeptUntilSent& operator=(const KeptUntilSent&) = delete;
+
+  // Into the innermost KeptUntilSent of this thread; dropped at once without one.
+  static void keep(std::shared_ptr<void> hold);
+
+ private:
+  std::shared_ptr<void> kept_;
+  KeptUntilSent* const outer_;
 };
 
 }  // namespace agentfense::server

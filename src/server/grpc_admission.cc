@@ -10,6 +10,7 @@
 
 #include "sandbox.pb.h"
 #include "server/api.h"
+#include "server/call_context.h"
 #include "server/caller_scope.h"
 #include "server/grpc_credentials.h"
 #include "server/request_limits.h"
@@ -104,6 +105,8 @@ class AdmittingHandler final : public MethodHandler {
     // The generated handler answers a failed status without running the method.
     const HandlerParameter parsed(param.call, param.server_context, request, status,
                                   param.internal_data, param.call_requester);
+    // Declared before the caller's scope: what the answer holds outlives its sending.
+    const KeptUntilSent kept;
     if (!caller) return generated_.RunHandler(parsed);
     const CallerScope scope(std::move(caller));
     generated_.RunHandler(parsed);

@@ -68,6 +68,7 @@ void WithCallContext(grpc::ServerContext* context, const CallGate* gate, Run&& r
   const GrpcCancelWatch watch(*context, call);
   RunWhileAdmitted(RecheckWith(gate, PresentedBy(*context), current_caller()), call,
                    [&] { run(call); });
+  KeptUntilSent::keep(call.take_until_sent());  // until gRPC sent the answer
 }
 
 template <typename T>

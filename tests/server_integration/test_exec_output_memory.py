@@ -6,16 +6,19 @@ refused up front (429) instead of the server growing toward OOM."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import pytest
 import requests
 
 from conftest import make_codebase, make_sandbox
-from server_harness import serving
+from server_harness import sb, sb_grpc, serving
 
 MIB = 1 << 20
 NULS = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2"  # the 16 MiB cap, twice
@@ -142,3 +145,76 @@ def test_a_timed_out_exec_carries_the_tail_of_its_output(server, exec_url):
         assert partial["exitCode"] == 137 and partial["stdoutTruncated"], partial.keys()
         assert partial["stdout"] == "\0" * MIB and partial["stderrTruncated"]
         assert partial["stderr"] == "\0" * MIB
+
+
+class StalledReader:
+    """A loopback proxy to `port` that passes the client's bytes on and, once `stall`
+    is set, stops passing the server's: a client that does not read its answers."""
+
+    def __init__(self, port: int):
+        self.port, self.stall, self.sockets = port, threading.Event(), []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.port))
+            self.sockets += [client, server]
+            threading.Thread(target=self.pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(server, client, True), daemon=True).start()
+
+    def pipe(self, source, target, from_server):
+        try:
+            while data := source.recv(65536):
+                while from_server and self.stall.is_set() and self.sockets:
+                    time.sleep(0.1)
+                target.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.sockets = []
+
+
+def test_grpc_results_count_against_the_budget_until_sent(server, exec_url):
+    """Attack sweep O1: a gRPC unary result was charged only until the method returned,
+    and gRPC then held it until the client read it: 14 unread results of 32 MiB grew the
+    server by 1 GB while the budget admitted more execs. It is held until sent now."""
+    sandbox = exec_url.split("/")[-2]
+    proxy = StalledReader(server.grpc_port)
+    channel = grpc.insecure_channel(f"127.0.0.1:{proxy.listener.getsockname()[1]}",
+                                    options=[("grpc.max_receive_message_length", 128 << 20)])
+    try:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        proxy.stall.set()
+        stub = sb_grpc.SandboxServiceStub(channel)
+        unread = []
+        for _ in range(8):  # 8 x 32 MiB: the whole budget, one call at a time
+            unread.append(stub.Exec.future(sb.ExecRequest(sandbox_id=sandbox, command=NULS)))
+            time.sleep(1)
+        with pytest.raises(grpc.RpcError) as refused:
+            server.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="true"), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "of command output for other calls" in refused.value.details()
+    finally:
+        proxy.close()
+        channel.close()
+    deadline = time.monotonic() + 20
+    while True:  # once the unread answers are gone, execs run again
+        try:
+            assert server.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="echo ok"),
+                                         timeout=30).stdout == "ok\n"
+            break
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() < deadline, "the budget was never given back"
+            time.sleep(0.5)
