@@ -268,6 +268,29 @@ def test_an_unauthenticated_slow_body_is_refused_within_a_second(keyed_server):
     assert took <= 1 + SLACK, took
 
 
+def test_a_refused_body_read_in_part_ends_its_connection(keyed_server):
+    """Attack sweep O2: a refused request's body is read up to 1 MiB; the connection was
+    kept, so what followed in the body was read as further requests (one unauthenticated
+    POST got 55 answers; behind a proxy that reuses connections, request smuggling)."""
+    srv, key = keyed_server
+    inner = (b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+             + key.encode() + b"\r\n\r\n")
+    body = b"x" * (1 << 20) + inner * 200
+    request = (b"POST /v1/codebases HTTP/1.1\r\nHost: localhost\r\n"
+               b"Content-Type: application/json\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with connect(srv.http_port) as sock:
+        with contextlib.suppress(OSError):  # the server may close while this still sends
+            sock.sendall(request)
+        answers = b""
+        sock.settimeout(5)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answers += chunk
+    assert answers.startswith(b"HTTP/1.1 401"), answers[:100]
+    assert answers.count(b"HTTP/1.1 ") == 1, answers.count(b"HTTP/1.1 ")
+
+
 def test_unauthenticated_slow_bodies_past_every_worker_do_not_stop_others(keyed_server):
     """Attack sweep K: 700 unauthenticated connections trickling bodies (more than the
     128 workers and 512 queued) stopped REST for every tenant: a refused body was read up
