@@ -127,6 +127,13 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
       if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), to.path, entries)) return -ENOTEMPTY;
       target_base_dir = fds.base.valid();
     }
+  } else if (found == -ENOENT && source->is_dir() && fs.journal().is_whiteout(to.path)) {
+    // Onto a base directory the sandbox deleted: the rename drops the deletion records at
+    // and under the name, so the new directory must hide the base one (an opaque marker,
+    // as mkdir over it makes). Without, the deleted base entries came back: in the diff
+    // and the commit, and in the sandbox once the name was looked up again.
+    struct stat deleted;
+    target_base_dir = fs.stat_base(to.parent, to.name, &deleted) == 0 && S_ISDIR(deleted.st_mode);
   }
   if (source->is_dir() &&
       (source->base_dir >= 0 || !levels_unchanged(fs, source->upper_dir, from.path, to.path))) {

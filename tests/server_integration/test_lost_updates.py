@@ -65,3 +65,27 @@ def test_a_change_deep_in_a_removed_directory_is_a_conflict(server):
     finally:
         for s in (a, b):
             server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
+
+
+def test_a_directory_renamed_onto_a_deleted_base_directory_keeps_its_deletions(server):
+    """Diagnosis of attack sweep N3 (`mv` of a base directory failing with ENOTEMPTY
+    under load): a directory renamed onto the name of a base directory the sandbox had
+    deleted dropped the deletion records under that name and hid nothing, so the deleted
+    base files came back: the diff listed only the new file, and the commit kept them."""
+    codebase_id = make_codebase(server, files={"D/a": b"a\n", "D/b": b"b\n"})
+    sandbox = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        r = run(server, sandbox, "rm -r D && mkdir E && echo c > E/c && mv E D && ls D")
+        assert (r.exit_code, r.stdout) == (0, "c\n"), r
+        changes = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox))
+        assert sorted((c.path, c.kind) for c in changes.changes) == [
+            ("/D/a", sb.CHANGE_KIND_DELETED), ("/D/b", sb.CHANGE_KIND_DELETED),
+            ("/D/c", sb.CHANGE_KIND_ADDED)], changes
+        server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=sandbox))
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox))
+    fresh = make_sandbox(server, codebase_id, rules=WRITE_ALL)
+    try:
+        assert run(server, fresh, "ls D").stdout == "c\n"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=fresh))
