@@ -175,6 +175,10 @@ class DeadlineStream final : public httplib::Stream {
   bool body_too_slow() const { return body_too_slow_; }
   bool body_read_failed() const { return body_failed_; }
   bool body_line_too_long() const { return body_line_too_long_; }
+  // The connection ends with a request's body not read to its end (refused, cut off):
+  // its client may still be sending it.
+  // (Not one whose framing was malformed past its bound: nothing to deliver there.)
+  bool body_left_unread() const { return (close_after_ || body_too_slow_) && !body_line_too_long_; }
   // What is left of this request's body (if any) is not read: the connection ends with it.
   void close_after() { close_after_ = true; }
 
@@ -292,9 +296,10 @@ using ProcessRequest = std::function<bool(httplib::Stream&, bool close_connectio
 
 // httplib's keep-alive loop, with a deadline for each request's head: the first is due
 // from `head_start`, each later one from when its first byte arrives after an idle wait.
+// `linger`: whether the connection ends with a body its client may still be sending.
 bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
                     Clock::time_point head_start, const std::atomic<socket_t>& listener,
-                    const SetupRequest& setup, const ProcessRequest& process) {
+                    const SetupRequest& setup, const ProcessRequest& process, bool& linger) {
   DeadlineStream stream(socket, timeouts);
   current_stream = &stream;
   struct Forget {
@@ -315,21 +320,54 @@ bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
     });
     if (!served || closed || stream.read_failed()) break;
   }
+  linger = stream.body_left_unread();
   return served;
 }
 
-// Closes the connection whatever happened to it.
+// How long, and how much, a connection closed under a client still sending its body is
+// read (and dropped) after the answer.
+constexpr std::chrono::milliseconds kLingerTime{1'000};
+constexpr std::size_t kLingerBytes = 16 << 20;
+
+// Closes the connection whatever happened to it. With `linger` set, closes it as a
+// client still sending a body needs: a close with its bytes unread makes the kernel
+// reset the connection, and the client, still writing, got EPIPE or a TLS EOF instead of
+// the answer already sent (a refused upload's 401). So the answer is ended with a FIN
+// and what still arrives is read and dropped for a moment first.
 class ClosedAtEnd {
  public:
   explicit ClosedAtEnd(int fd) : fd_(fd) {}
   ~ClosedAtEnd() {
-    ::shutdown(fd_, SHUT_RDWR);  // result ignored: the peer may be gone already
+    // Results ignored: the peer may be gone already.
+    if (linger) {
+      ::shutdown(fd_, SHUT_WR);
+      drop_until_quiet();
+    }
+    ::shutdown(fd_, SHUT_RDWR);
     ::close(fd_);
   }
   ClosedAtEnd(const ClosedAtEnd&) = delete;
   ClosedAtEnd& operator=(const ClosedAtEnd&) = delete;
 
+  bool linger = false;
+
  private:
+  void drop_until_quiet() const {
+    const Clock::time_point until = Clock::now() + kLingerTime;
+    char buffer[16384];
+    for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        dropped += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+      pollfd readable{.fd = fd_, .events = POLLIN, .revents = 0};
+      if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) <= 0) return;
+    }
+  }
+
   int fd_;
 };
 
@@ -382,18 +420,20 @@ void close_connection_after_request() {
 }
 
 bool PlainRestServer::process_and_close_socket(socket_t sock) {
-  const ClosedAtEnd closed(sock);
+  ClosedAtEnd closed(sock);
   if (!prepare_socket(sock)) return false;
   Socket socket(sock, nullptr, svr_sock_);
-  return serve_requests(socket, timeouts_, RestConnectionPool::accepted_at(), svr_sock_, nullptr,
-                        [this](httplib::Stream& stream, bool close, bool& connection_closed,
-                               const SetupRequest& setup) {
-                          return process_request(stream, close, connection_closed, setup);
-                        });
+  return serve_requests(
+      socket, timeouts_, RestConnectionPool::accepted_at(), svr_sock_, nullptr,
+      [this](httplib::Stream& stream, bool close, bool& connection_closed,
+             const SetupRequest& setup) {
+        return process_request(stream, close, connection_closed, setup);
+      },
+      closed.linger);
 }
 
 bool TlsRestServer::process_and_close_socket(socket_t sock) {
-  const ClosedAtEnd closed(sock);
+  ClosedAtEnd closed(sock);
   const std::unique_ptr<SSL, SslFree> ssl(SSL_new(ssl_context()));
   if (!ssl || !prepare_socket(sock) || SSL_set_fd(ssl.get(), sock) != 1) {
     ERR_clear_error();
@@ -410,7 +450,8 @@ bool TlsRestServer::process_and_close_socket(socket_t sock) {
       [this](httplib::Stream& stream, bool close, bool& connection_closed,
              const SetupRequest& setup) {
         return process_request(stream, close, connection_closed, setup);
-      });
+      },
+      closed.linger);
   // A close_notify for a client that is still there, not waited for (result ignored).
   if (served) SSL_shutdown(ssl.get());
   ERR_clear_error();
