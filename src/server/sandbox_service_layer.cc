@@ -2,6 +2,7 @@
 #include "common/api_error.h"
 #include "common/log.h"
 #include "server/audit_trails.h"
+#include "server/call_context.h"
 #include "server/caller_scope.h"
 #include "server/commit_room.h"
 #include "server/principal_share.h"
@@ -138,18 +139,22 @@ v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
     const v1::ReadSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
   const std::string path = workspace_path(request.path(), false);
-  MemoryBudget::Grant grant(read_budget_, "ReadSandboxFile", share_holder(current_caller()));
+  const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, "ReadSandboxFile",
+                                                           share_holder(current_caller()));
   v1::ReadSandboxFileResponse response;
   file_call(request.sandbox_id(), "read_file", path, [&](std::string& command_id) {
     const auto outcome = live->as_command(
         [&](const std::string& id) {
           command_id = id;
-          response = read_sandbox_file(live->workspace_fd(), live->policy(), path, grant);
+          response = read_sandbox_file(live->workspace_fd(), live->policy(), path, *grant);
         },
         false);
     return nlohmann::ordered_json{
         {"cmd", outcome.command_id}, {"path", path}, {"bytes", response.content().size()}};
   });
+  // Held until gRPC sent the answer (call_context.h): ended here, 6 unread answers of a
+  // 60 MiB file grew the server by 720 MiB while the budget admitted more reads.
+  KeptUntilSent::keep(grant);
   return response;
 }
 

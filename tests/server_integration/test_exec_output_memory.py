@@ -218,3 +218,42 @@ def test_grpc_results_count_against_the_budget_until_sent(server, exec_url):
             assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert time.monotonic() < deadline, "the budget was never given back"
             time.sleep(0.5)
+
+
+def test_grpc_file_reads_count_against_their_budget_until_sent(server, exec_url):
+    """The same for ReadSandboxFile's 256 MiB: 6 unread answers of a 60 MiB file grew the
+    server by 720 MiB while the budget admitted more reads."""
+    sandbox = exec_url.split("/")[-2]
+    server.sandboxes.Exec(sb.ExecRequest(
+        sandbox_id=sandbox, command="head -c 62914560 /dev/zero > /workspace/output/big"))
+    read = sb.ReadSandboxFileRequest(sandbox_id=sandbox, path="output/big")
+    big = [("grpc.max_receive_message_length", 128 << 20)]
+    proxy = StalledReader(server.grpc_port)
+    channel = grpc.insecure_channel(f"127.0.0.1:{proxy.listener.getsockname()[1]}", options=big)
+    direct = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}", options=big)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        proxy.stall.set()
+        unread = [sb_grpc.SandboxServiceStub(channel).ReadSandboxFile.future(read)]
+        for _ in range(3):  # 4 x 60 MiB held: a fifth does not fit in 256 MiB
+            time.sleep(1.5)
+            unread.append(sb_grpc.SandboxServiceStub(channel).ReadSandboxFile.future(read))
+        time.sleep(1.5)
+        with pytest.raises(grpc.RpcError) as refused:
+            sb_grpc.SandboxServiceStub(direct).ReadSandboxFile(read, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "of files for other reads" in refused.value.details()
+    finally:
+        proxy.close()
+        channel.close()
+    deadline = time.monotonic() + 20
+    while True:  # once the unread answers are gone, reads are served again
+        try:
+            assert len(sb_grpc.SandboxServiceStub(direct).ReadSandboxFile(
+                read, timeout=30).content) == 62914560
+            break
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() < deadline, "the budget was never given back"
+            time.sleep(0.5)
+    direct.close()
