@@ -185,6 +185,19 @@ class StalledReader:
         self.sockets = []
 
 
+def once_given_back(call):
+    """`call()`'s answer once a budget refuses it no more (RESOURCE_EXHAUSTED until then),
+    within 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return call()
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert time.monotonic() < deadline, "the budget was never given back"
+            time.sleep(0.5)
+
+
 def test_grpc_results_count_against_the_budget_until_sent(server, exec_url):
     """Attack sweep O1: a gRPC unary result was charged only until the method returned,
     and gRPC then held it until the client read it: 14 unread results of 32 MiB grew the
@@ -208,16 +221,9 @@ def test_grpc_results_count_against_the_budget_until_sent(server, exec_url):
     finally:
         proxy.close()
         channel.close()
-    deadline = time.monotonic() + 20
-    while True:  # once the unread answers are gone, execs run again
-        try:
-            assert server.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="echo ok"),
-                                         timeout=30).stdout == "ok\n"
-            break
-        except grpc.RpcError as error:
-            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert time.monotonic() < deadline, "the budget was never given back"
-            time.sleep(0.5)
+    # Once the unread answers are gone, execs run again.
+    assert once_given_back(lambda: server.sandboxes.Exec(
+        sb.ExecRequest(sandbox_id=sandbox, command="echo ok"), timeout=30)).stdout == "ok\n"
 
 
 def test_grpc_file_reads_count_against_their_budget_until_sent(server, exec_url):
@@ -246,14 +252,7 @@ def test_grpc_file_reads_count_against_their_budget_until_sent(server, exec_url)
     finally:
         proxy.close()
         channel.close()
-    deadline = time.monotonic() + 20
-    while True:  # once the unread answers are gone, reads are served again
-        try:
-            assert len(sb_grpc.SandboxServiceStub(direct).ReadSandboxFile(
-                read, timeout=30).content) == 62914560
-            break
-        except grpc.RpcError as error:
-            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert time.monotonic() < deadline, "the budget was never given back"
-            time.sleep(0.5)
+    # Once the unread answers are gone, reads are served again.
+    assert len(once_given_back(lambda: sb_grpc.SandboxServiceStub(direct).ReadSandboxFile(
+        read, timeout=30)).content) == 62914560
     direct.close()
