@@ -49,10 +49,12 @@ class CallContext {
   std::shared_ptr<void> until_sent_;
 };
 
-// Where a gRPC call keeps what its result holds (CallContext::keep_until_sent) until gRPC
-// has sent the answer. The synchronous server sends a unary answer after the method
-// returned, on the same thread, and returns from the method handler only once the send
-// completed; one of these around the handler (grpc_admission.cc) holds it until then.
+// Where a call keeps what its result holds (CallContext::keep_until_sent, or a method
+// without a CallContext: ReadSandboxFile's read grant) until the transport has sent the
+// answer. The synchronous gRPC server sends a unary answer after the method returned, on
+// the same thread, and returns from the method handler only once the send completed; one
+// of these around the handler (grpc_admission.cc) holds it until then. A REST route
+// makes one around its call and takes the hold into the body it sends (rest_routes.cc).
 // Before, the output budget's grant ended with the method: a client that did not read
 // its answers had the server hold 14 results of 32 MiB (+1 GB) while the budget said 0.
 class KeptUntilSent {
@@ -64,6 +66,8 @@ class KeptUntilSent {
 
   // Into the innermost KeptUntilSent of this thread; dropped at once without one.
   static void keep(std::shared_ptr<void> hold);
+  // What was kept here, for a transport that sends the answer after this scope ends.
+  std::shared_ptr<void> take() { return std::move(kept_); }
 
  private:
   std::shared_ptr<void> kept_;

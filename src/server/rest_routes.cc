@@ -1,9 +1,12 @@
 #include "server/rest_routes.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
+#include <string>
 #include <type_traits>
 
+#include "server/call_context.h"
 #include "server/error_status.h"
 #include "server/exec_result_json.h"
 #include "server/proto_json.h"
@@ -59,6 +62,21 @@ void SendExecResult(httplib::Response& response, v1::ExecResult result,
           return true;
         }
         return sink.write(piece.data(), piece.size());
+      });
+}
+
+// `content` as the body, with `hold` (its read budget grant) kept until sent: httplib
+// sends the body after the handler returned, and an unread 60 MiB answer would be held
+// outside the budget.
+void SendHeld(httplib::Response& response, std::string content, const char* type,
+              std::shared_ptr<void> hold) {
+  if (content.empty()) return response.set_content(std::move(content), type);
+  auto body = std::make_shared<const std::string>(std::move(content));
+  response.set_content_provider(
+      body->size(), type,
+      [body, hold = std::move(hold)](std::size_t offset, std::size_t length,
+                                     httplib::DataSink& sink) {
+        return sink.write(body->data() + offset, std::min(length, body->size() - offset));
       });
 }
 
@@ -231,8 +249,9 @@ RestHandler ReadSandboxFile(SandboxApi& api) {
     v1::ReadSandboxFileRequest request;
     request.set_sandbox_id(rest.param("sandbox_id"));
     request.set_path(FilePathParam(rest, "path"));
+    KeptUntilSent read_grant;  // the read budget's, held until the body is sent
     auto result = api.ReadSandboxFile(request);
-    response.set_content(std::move(*result.mutable_content()), kOctets);
+    SendHeld(response, std::move(*result.mutable_content()), kOctets, read_grant.take());
   };
 }
 

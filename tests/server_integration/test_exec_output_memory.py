@@ -256,3 +256,33 @@ def test_grpc_file_reads_count_against_their_budget_until_sent(server, exec_url)
     assert len(once_given_back(lambda: sb_grpc.SandboxServiceStub(direct).ReadSandboxFile(
         read, timeout=30)).content) == 62914560
     direct.close()
+
+
+def test_rest_file_reads_count_against_their_budget_until_sent(server, exec_url):
+    """REST's ReadSandboxFile built its body and gave the read budget back before httplib
+    sent it: a client that did not read kept 60 MiB each outside the budget. Four unread
+    bodies now fill it (a fifth read is refused) until they are read."""
+    sandbox = exec_url.split("/")[-2]
+    server.sandboxes.Exec(sb.ExecRequest(
+        sandbox_id=sandbox,
+        command="head -c 62914560 /dev/zero > /workspace/output/big; : > /workspace/output/0"))
+    url = f"{server.http}/v1/sandboxes/{sandbox}/content/output/big"
+    held = []
+    try:
+        for _ in range(4):  # 4 x 60 MiB held: a fifth does not fit in 256 MiB
+            held.append(requests.get(url, stream=True, headers=RAW, timeout=30))
+            assert held[-1].status_code == 200, held[-1].text[:200]
+        refused = requests.get(url, headers=RAW, timeout=30)
+        assert refused.status_code == 429, refused.text[:200]
+        assert "of files for other reads" in refused.json()["message"]
+        bodies = [len(r.content) for r in held]
+    finally:
+        for r in held:
+            r.close()
+    assert bodies == [62914560] * 4
+    served = requests.get(url, headers=RAW, timeout=30)
+    assert served.status_code == 200 and len(served.content) == 62914560
+    empty = requests.get(url[:-3] + "0", headers=RAW, timeout=30)
+    assert empty.status_code == 200 and empty.content == b"", empty.text
+    absent = requests.get(url[:-3] + "none", headers=RAW, timeout=30)
+    assert absent.status_code == 404, absent.text
