@@ -1,5 +1,6 @@
 #include "server/live_sandbox.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -94,6 +95,11 @@ void LiveSandbox::cancel_commands() {
     throw SystemError("write eventfd", errno);
 }
 
+bool LiveSandbox::stopping() const {
+  pollfd probe{.fd = cancel_.get(), .events = POLLIN, .revents = 0};
+  return ::poll(&probe, 1, 0) == 1 && (probe.revents & POLLIN) != 0;
+}
+
 void LiveSandbox::stop() {
   // A hung fs process (stopped, deadlocked) never answers what waits on its mount: a
   // command or a file call blocked there ignores every kill and holds activity_ for good.
@@ -186,7 +192,8 @@ bool LiveSandbox::end_command_trail(const std::string& command_id, Clock::time_p
 }
 
 LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_cancel_fd,
-                                           Clock::time_point deadline) {
+                                           Clock::time_point deadline,
+                                           const std::function<void()>& output_done) {
   const UniqueFd cancel = readable_when_either(cancel_.get(), call_cancel_fd);
   spec.workspace_fd = mount_.workspace_fd();
   spec.cancel_fd = cancel.get();
@@ -200,7 +207,10 @@ LiveSandbox::ExecOutcome LiveSandbox::exec(runtime::ExecSpec spec, int call_canc
   spec.timeout = time_left(deadline, std::chrono::milliseconds(1));
   bool pending = true;
   {
-    // Also on errors.
+    // Also on errors; after the command's hold on activity_ ended.
+    const ScopeExit done([&] {
+      if (output_done) output_done();
+    });
     const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id, deadline); });
     const std::shared_lock running(activity_);
     outcome.result = with_runtime_errors([&] { return boundary_->run(spec); });
@@ -273,7 +283,7 @@ void LiveSandbox::leave_session_call(const std::string& id) {
 LiveSandbox::ExecOutcome LiveSandbox::session_exec(
     const std::string& id, const std::string& command,
     const std::function<void(runtime::Stream, std::string_view)>& on_output, int call_cancel_fd,
-    Clock::time_point deadline) {
+    Clock::time_point deadline, const std::function<void()>& output_done) {
   std::shared_ptr<runtime::CommandSession> session;
   {
     const std::lock_guard lock(sessions_mu_);
@@ -291,7 +301,10 @@ LiveSandbox::ExecOutcome LiveSandbox::session_exec(
   const std::chrono::milliseconds left = time_left(deadline, std::chrono::milliseconds(1));
   bool pending = true;
   {
-    // Also on errors.
+    // Also on errors; after the command's hold on activity_ ended.
+    const ScopeExit done([&] {
+      if (output_done) output_done();
+    });
     const ScopeExit end_trail([&] { pending = end_command_trail(outcome.command_id, deadline); });
     const std::shared_lock running(activity_);
     try {

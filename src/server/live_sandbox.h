@@ -98,7 +98,13 @@ class LiveSandbox {
     v1::CommitChangesResponse commit;
     std::string command_id;  // the "cmd" of the command's file events in the audit trail
   };
-  ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd, Clock::time_point deadline);
+  // `output_done`, when given, is called once the command ended and its output is all
+  // captured, before the sync (also when it failed): a unary exec's output stops waiting
+  // for room in the output budget there (unary_output.h), else the sync, which waits for
+  // every running command, and commands waiting for the synced one's room would wait on
+  // each other.
+  ExecOutcome exec(runtime::ExecSpec spec, int call_cancel_fd, Clock::time_point deadline,
+                   const std::function<void()>& output_done = {});
 
   // Sessions (shell inside this sandbox's boundary). Throws ApiError(RESOURCE_EXHAUSTED)
   // without starting anything when max_sessions are open already (sessions still
@@ -112,7 +118,8 @@ class LiveSandbox {
   // timeout is what is left of it once the fs process answered.
   ExecOutcome session_exec(const std::string& id, const std::string& command,
                            const std::function<void(runtime::Stream, std::string_view)>& on_output,
-                           int call_cancel_fd, Clock::time_point deadline);
+                           int call_cancel_fd, Clock::time_point deadline,
+                           const std::function<void()>& output_done = {});
   // Kills every process of the session. Returns false when it was not open here.
   bool close_session(const std::string& id);
   std::vector<std::string> session_ids() const;
@@ -159,6 +166,8 @@ class LiveSandbox {
   // Kills every command in flight (they report cancelled) and every later one at once:
   // the sandbox is being stopped.
   void cancel_commands();
+  // Whether cancel_commands() ran.
+  bool stopping() const;
 
  private:
   // Marks a command's start in the fs process's audit recorder (its file events get the

@@ -1,5 +1,7 @@
 #include "server/memory_budget.h"
 
+#include <chrono>
+
 #include "common/api_error.h"
 #include "store/upload_limits.h"
 
@@ -14,8 +16,7 @@ void MemoryBudget::check_fits(const std::string& what, const std::string& princi
                        " at once); retry shortly",
                    kReasonQuotaExceeded);
   if (per_principal_ <= 0 || principal.empty()) return;
-  const auto held = held_by_.find(principal);
-  const std::int64_t mine = held == held_by_.end() ? 0 : held->second;
+  const std::int64_t mine = held_by(principal);
   if (more > 0 ? mine + more > per_principal_ : mine >= per_principal_)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
                    what + ": principal " + principal + " holds " + store::describe_bytes(mine) +
@@ -27,8 +28,24 @@ void MemoryBudget::check_fits(const std::string& what, const std::string& princi
 
 void MemoryBudget::charge(const std::string& principal, std::int64_t bytes) {
   left_ -= bytes;
+  if (bytes < 0) given_back_.notify_all();
   if (per_principal_ <= 0 || principal.empty()) return;
   if ((held_by_[principal] += bytes) <= 0) held_by_.erase(principal);
+}
+
+std::int64_t MemoryBudget::held_by(const std::string& principal) const {
+  const auto held = held_by_.find(principal);
+  return held == held_by_.end() ? 0 : held->second;
+}
+
+bool MemoryBudget::must_wait(const std::string& principal, std::uint64_t ticket) const {
+  if (ticket == 0 || capturing_.begin()->first == ticket) return false;
+  if (left_ < 0) return true;
+  if (per_principal_ <= 0 || principal.empty() || held_by(principal) <= per_principal_)
+    return false;
+  for (const auto& [older, whose] : capturing_)
+    if (whose == principal) return older != ticket;
+  return false;
 }
 
 void MemoryBudget::check_room(const std::string& what, const std::string& principal) {
@@ -55,7 +72,29 @@ void MemoryBudget::Grant::hold_anyway(std::int64_t bytes) {
   held_ = bytes;
 }
 
+void MemoryBudget::Grant::begin_capturing() {
+  std::lock_guard lock(budget_.mu_);
+  if (ticket_ != 0) return;
+  ticket_ = budget_.next_ticket_++;
+  budget_.capturing_.emplace(ticket_, principal_);
+}
+
+void MemoryBudget::Grant::end_capturing() {
+  std::lock_guard lock(budget_.mu_);
+  if (ticket_ == 0) return;
+  budget_.capturing_.erase(ticket_);
+  ticket_ = 0;
+  budget_.given_back_.notify_all();  // the next oldest may proceed now
+}
+
+void MemoryBudget::Grant::wait_for_room(const std::function<bool()>& give_up) {
+  std::unique_lock lock(budget_.mu_);
+  while (budget_.must_wait(principal_, ticket_) && !give_up())
+    budget_.given_back_.wait_for(lock, std::chrono::milliseconds(50));
+}
+
 MemoryBudget::Grant::~Grant() {
+  end_capturing();
   std::lock_guard lock(budget_.mu_);
   budget_.charge(principal_, -held_);
 }

@@ -10,9 +10,17 @@
 // A budget may also bound what one principal holds of it (per_principal, as the thread
 // shares of principal_share.h do): else one tenant's results, held by a client that does
 // not read them, spent it and every other tenant's execs were refused.
+// A unary exec's grant also grows while its command writes (capturing, unary_output.h):
+// execs started together used to pass check_room together and each hold up to 2 x
+// runtime.output_limit uncounted until they ended. A capturing grant waits while the
+// budget or its principal's share is over its bound (wait_for_room), except the oldest
+// capturing grant (the principal's oldest, for its share), which always proceeds: waits
+// among capturing grants can never all block each other.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -46,24 +54,40 @@ class MemoryBudget {
     // Raises what this call holds to `bytes` even past the budget (a result already made).
     void hold_anyway(std::int64_t bytes);
 
+    // This grant grows as a command writes, until end_capturing() (or destruction).
+    void begin_capturing();
+    void end_capturing();
+    // Blocks while the budget, or the principal's share, holds more than its bound and
+    // this is not the oldest capturing grant (of all; of the principal's, for the share),
+    // or until give_up() (asked at least every 50 ms, with the budget locked: it must not
+    // use the budget) says to stop waiting. One call alone never waits for itself.
+    void wait_for_room(const std::function<bool()>& give_up);
+
    private:
     MemoryBudget& budget_;
     std::string what_;
     std::string principal_;
     std::int64_t held_ = 0;
+    std::uint64_t ticket_ = 0;  // its place among capturing grants; 0: not capturing
   };
 
  private:
   // With mu_ held: throws unless `more` bytes fit for `principal` (0: whether any room).
   void check_fits(const std::string& what, const std::string& principal, std::int64_t more) const;
   void charge(const std::string& principal, std::int64_t bytes);  // with mu_ held; may be < 0
+  // With mu_ held: whether a capturing grant must wait (wait_for_room).
+  bool must_wait(const std::string& principal, std::uint64_t ticket) const;
+  std::int64_t held_by(const std::string& principal) const;  // with mu_ held
 
   std::mutex mu_;
+  std::condition_variable given_back_;  // bytes were given back
   std::int64_t left_;
   const std::int64_t total_;
   const std::int64_t per_principal_;
   const std::string holding_;
-  std::map<std::string, std::int64_t> held_by_;  // counted principals; entries at 0 erased
+  std::map<std::string, std::int64_t> held_by_;     // counted principals; entries at 0 erased
+  std::map<std::uint64_t, std::string> capturing_;  // ticket -> principal, oldest first
+  std::uint64_t next_ticket_ = 1;
 };
 
 }  // namespace agentfense::server

@@ -35,6 +35,7 @@
 #include "server/sandbox_locks.h"
 #include "server/spawner_thread.h"
 #include "server/stats_refresher.h"
+#include "server/unary_output.h"
 #include "store/codebase_store.h"
 #include "store/sandbox_records.h"
 #include "store/session_records.h"
@@ -172,15 +173,15 @@ class SandboxService final : public SandboxApi {
                     const v1::CommitChangesResponse& commit);
   std::chrono::milliseconds exec_timeout(const google::protobuf::Duration& requested,
                                          bool has_timeout) const;
+  // A streaming call passes `on_output`; a unary one its `unary` output instead.
   v1::ExecResult run_exec(const v1::ExecRequest& request, CallContext& call,
-                          const std::function<void(runtime::Stream, std::string_view)>& on_output);
+                          const std::function<void(runtime::Stream, std::string_view)>& on_output,
+                          UnaryOutput* unary = nullptr);
   v1::ExecResult run_session_exec(
       const v1::SessionExecRequest& request, CallContext& call,
-      const std::function<void(runtime::Stream, std::string_view)>& on_output);
+      const std::function<void(runtime::Stream, std::string_view)>& on_output,
+      UnaryOutput* unary = nullptr);
   v1::Session load_session(const std::string& id) const;
-  // The finished unary result charged to output_budget_, kept until the call's result
-  // was sent (CallContext::keep_until_sent).
-  v1::ExecResult charged(v1::ExecResult result, CallContext& call, const char* what);
 
   SandboxServiceOptions options_;
   store::CodebaseStore& codebases_;
@@ -194,8 +195,8 @@ class SandboxService final : public SandboxApi {
   // ReadSandboxFile, server wide; one principal's calls hold at most half of it.
   MemoryBudget read_budget_{std::int64_t{256} << 20, "of files for other reads",
                             std::int64_t{128} << 20};
-  // Output of finished unary execs until sent (Exec, SessionExec), server wide; one
-  // principal's results hold at most half of it.
+  // Output of unary execs (Exec, SessionExec) as captured and until sent, server wide;
+  // one principal's hold at most half of it (unary_output.h).
   MemoryBudget output_budget_{std::int64_t{256} << 20, "of command output for other calls",
                               std::int64_t{128} << 20};
   StatsRefresher stats_;  // stops early, while the store still exists

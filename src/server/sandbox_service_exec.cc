@@ -102,6 +102,16 @@ void throw_if_timed_out(runtime::ExecResult& result, std::chrono::milliseconds t
                  kReasonCallCancelled);
 }
 
+// When a command whose output waits for room in the output budget (unary_output.h) stops
+// waiting: its time is up, its caller went away or its sandbox stops; the runtime then
+// ends it as it would have anyway.
+std::function<bool()> stop_waiting_when(const CallContext& call, const LiveSandbox& live,
+                                        LiveSandbox::Clock::time_point deadline) {
+  return [&call, &live, deadline] {
+    return LiveSandbox::Clock::now() >= deadline || call.cancelled() || live.stopping();
+  };
+}
+
 // Streams output as ExecOutput messages; once the client is gone (a write fails), the
 // call is cancelled, which kills the command.
 class StreamEmitter {
@@ -174,7 +184,7 @@ void SandboxService::audited_checks(const std::string& sandbox_id, const char* o
 }
 
 v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallContext& call,
-                                        const OnOutput& on_output) {
+                                        const OnOutput& on_output, UnaryOutput* unary) {
   const auto arrived = LiveSandbox::Clock::now();  // the timeout runs from here
   const std::string& id = request.sandbox_id();
   const std::map<std::string, std::string> env(request.env().begin(), request.env().end());
@@ -186,7 +196,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
     check_stdin(request.stdin());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
     // A unary result is held whole until sent: none started while they fill the budget.
-    if (!on_output) output_budget_.check_room("exec", share_holder(current_caller()));
+    if (unary) unary->check_room();
   });
   const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
@@ -195,14 +205,17 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   if (!request.workdir().empty()) spec.workdir = request.workdir();
   if (!request.stdin().empty()) spec.stdin_data = request.stdin();
   spec.timeout = timeout;
-  spec.on_output = on_output;
+  spec.on_output =
+      unary ? unary->capture(stop_waiting_when(call, *live, arrived + timeout)) : on_output;
   // A spec the runtime refuses (bad env, workdir, timeout) throws UserError: INVALID_ARGUMENT.
   // A call that fails from here on (the fs process stopped answering before the command,
   // or the sync after it) is still in the trail: before, an agent whose command wrote
   // enough files for the sync to outlast the wait had no exec event at all.
   LiveSandbox::ExecOutcome outcome;
   audited_checks(id, "exec_failed", request.command(), [&] {
-    outcome = live->exec(std::move(spec), call.cancel_fd(), arrived + timeout);
+    outcome = live->exec(std::move(spec), call.cancel_fd(), arrived + timeout, [unary] {
+      if (unary) unary->captured();
+    });
   });
   after_commit(live->codebase_id(), id, outcome.commit);
   log::info("sandbox.exec",
@@ -221,18 +234,9 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
   return to_wire(outcome.result);
 }
 
-v1::ExecResult SandboxService::charged(v1::ExecResult result, CallContext& call, const char* what) {
-  auto grant =
-      std::make_shared<MemoryBudget::Grant>(output_budget_, what, share_holder(current_caller()));
-  grant->hold_anyway(static_cast<std::int64_t>(result.stdout().size() + result.stderr().size() +
-                                               result.stdout_bytes().size() +
-                                               result.stderr_bytes().size()));
-  call.keep_until_sent(std::move(grant));
-  return result;
-}
-
 v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request, CallContext& call) {
-  return charged(run_exec(request, call, nullptr), call, "exec");
+  UnaryOutput output(output_budget_, "exec", share_holder(current_caller()));
+  return output.charged(run_exec(request, call, nullptr, &output), call);
 }
 
 void SandboxService::ExecStream(const v1::ExecRequest& request, CallContext& call,
@@ -298,7 +302,8 @@ void SandboxService::DestroySession(const v1::DestroySessionRequest& request) {
 }
 
 v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& request,
-                                                CallContext& call, const OnOutput& on_output) {
+                                                CallContext& call, const OnOutput& on_output,
+                                                UnaryOutput* unary) {
   const auto arrived = LiveSandbox::Clock::now();  // the timeout runs from here
   v1::Session session = load_session(request.session_id());
   if (session.status() != v1::SESSION_STATUS_ACTIVE)
@@ -308,13 +313,18 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
     check_command(request.command());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
-    if (!on_output) output_budget_.check_room("session exec", share_holder(current_caller()));
+    if (unary) unary->check_room();
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec
   audited_checks(session.sandbox_id(), "session_exec_failed", request.command(), [&] {
-    outcome = live->session_exec(session.id(), request.command(), on_output, call.cancel_fd(),
-                                 arrived + timeout);
+    const auto deadline = arrived + timeout;
+    outcome = live->session_exec(
+        session.id(), request.command(),
+        unary ? unary->capture(stop_waiting_when(call, *live, deadline)) : on_output,
+        call.cancel_fd(), deadline, [unary] {
+          if (unary) unary->captured();
+        });
   });
   if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
     live->close_session(session.id());
@@ -334,7 +344,8 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
 
 v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request,
                                            CallContext& call) {
-  return charged(run_session_exec(request, call, nullptr), call, "session exec");
+  UnaryOutput output(output_budget_, "session exec", share_holder(current_caller()));
+  return output.charged(run_session_exec(request, call, nullptr, &output), call);
 }
 
 void SandboxService::SessionExecStream(const v1::SessionExecRequest& request, CallContext& call,

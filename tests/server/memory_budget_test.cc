@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <optional>
+#include <thread>
 
 #include "common/api_error.h"
 
@@ -70,6 +73,75 @@ TEST(MemoryBudget, OnePrincipalHoldsAtMostItsShareAndOthersAreStillServed) {
   MemoryBudget::Grant again(budget, "Exec", "alice");
   EXPECT_THROW(again.hold(51), ApiError);  // past the share, though 60 are left
   again.hold(50);
+}
+
+// Capturing grants (unary_output.h) wait while the budget is overdrawn, the oldest
+// excepted: execs that all write at once never block each other for good.
+TEST(MemoryBudget, OnlyTheOldestCapturingGrantWritesOnWhileTheBudgetIsOverdrawn) {
+  MemoryBudget budget(100, "of command output for other calls");
+  const auto never = [] { return false; };
+  MemoryBudget::Grant older(budget, "exec"), younger(budget, "exec");
+  older.begin_capturing();
+  younger.begin_capturing();
+  older.hold_anyway(60);
+  younger.hold_anyway(60);     // overdrawn now: 120 of 100
+  older.wait_for_room(never);  // the oldest never waits
+  std::atomic<bool> waited_out = false;
+  std::thread writer([&] {
+    younger.wait_for_room(never);
+    waited_out = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(waited_out) << "the younger grant wrote on past the budget";
+  older.end_capturing();  // its command ended: the younger one is the oldest now
+  writer.join();
+  EXPECT_TRUE(waited_out);
+  younger.end_capturing();
+}
+
+TEST(MemoryBudget, AWaitingGrantGoesOnWhenBytesComeBackOrItGivesUp) {
+  MemoryBudget budget(100, "of command output for other calls");
+  std::optional<MemoryBudget::Grant> unread(std::in_place, budget, "exec");
+  unread->hold_anyway(100);  // a finished result, not yet sent
+  MemoryBudget::Grant oldest(budget, "exec"), waiting(budget, "exec");
+  oldest.begin_capturing();
+  waiting.begin_capturing();
+  waiting.hold_anyway(10);
+  std::atomic<bool> went_on = false;
+  std::thread writer([&] {
+    waiting.wait_for_room([] { return false; });
+    went_on = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(went_on);
+  unread.reset();  // sent: its 100 bytes come back
+  writer.join();
+  EXPECT_TRUE(went_on);
+  unread.emplace(budget, "exec");
+  unread->hold_anyway(100);
+  const auto start = std::chrono::steady_clock::now();
+  int asked = 0;
+  waiting.wait_for_room([&] { return ++asked == 3; });  // e.g. its deadline passed
+  EXPECT_EQ(asked, 3);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(MemoryBudget, APrincipalOverItsShareWaitsOnlyForItsOwnOldest) {
+  MemoryBudget budget(1000, "of command output for other calls", 100);
+  const auto never = [] { return false; };
+  MemoryBudget::Grant alice_old(budget, "exec", "alice"), bob(budget, "exec", "bob"),
+      alice_new(budget, "exec", "alice");
+  alice_old.begin_capturing();
+  bob.begin_capturing();
+  alice_new.begin_capturing();
+  alice_old.hold_anyway(80);
+  alice_new.hold_anyway(40);  // alice: 120 of her 100
+  bob.hold_anyway(10);
+  bob.wait_for_room(never);        // bob is within his share
+  alice_old.wait_for_room(never);  // alice's oldest goes on
+  int asked = 0;
+  alice_new.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2) << "alice's younger exec did not wait";
 }
 
 }  // namespace

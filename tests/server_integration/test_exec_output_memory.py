@@ -286,3 +286,58 @@ def test_rest_file_reads_count_against_their_budget_until_sent(server, exec_url)
     assert empty.status_code == 200 and empty.content == b"", empty.text
     absent = requests.get(url[:-3] + "none", headers=RAW, timeout=30)
     assert absent.status_code == 404, absent.text
+
+
+def streamed_stdout(server, sandbox: str, command: str) -> str:
+    """The first piece of `command`'s stdout through ExecStream (not counted in the output
+    budget), without waiting for the sync after it (which waits for every running exec)."""
+    stream = server.sandboxes.ExecStream(sb.ExecRequest(sandbox_id=sandbox, command=command),
+                                         timeout=60)
+    try:
+        for out in stream:
+            if out.type == sb.ExecOutput.OUTPUT_TYPE_STDOUT:
+                return out.data.decode()
+        return ""
+    finally:
+        stream.cancel()
+
+
+def test_running_execs_wait_for_room_instead_of_holding_output_uncounted(server, exec_url):
+    """Output was charged only once a command ended, so execs started together all ran and
+    each held up to 32 MiB uncounted while running (512 gRPC calls of one principal:
+    16 GB). It is charged as written now; past the 256 MiB, a command's output waits until
+    the oldest running exec has ended, and every result stays exact."""
+    sandbox = exec_url.split("/")[-2]
+    big = [("grpc.max_receive_message_length", 128 << 20)]
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}", options=big)
+    stub = sb_grpc.SandboxServiceStub(channel)
+    printing = NULS + "; touch /workspace/output/printed-$$"
+    try:
+        # The oldest: prints 32 MiB, then runs on for 8 s.
+        oldest = stub.Exec.future(sb.ExecRequest(
+            sandbox_id=sandbox, command=NULS + "; touch /workspace/output/oldest; sleep 8"))
+        deadline = time.monotonic() + 20
+        while "oldest" not in streamed_stdout(server, sandbox, "ls /workspace/output"):
+            assert time.monotonic() < deadline, "the first exec never printed"
+            time.sleep(0.2)
+        # 12 x 32 MiB more than the 224 MiB left: at most 7 can print while it runs.
+        younger = [stub.Exec.future(sb.ExecRequest(sandbox_id=sandbox, command=printing))
+                   for _ in range(12)]
+        time.sleep(4)
+        printed = streamed_stdout(server, sandbox, "ls /workspace/output | grep -c printed-")
+        assert not oldest.done(), "the check came too late: the first exec had ended"
+        assert int(printed) <= 7, f"{printed.strip()} execs held 32 MiB each past the budget"
+        assert oldest.result(timeout=60).stderr == "\0" * (16 * MIB)
+        accepted = 0
+        for call in younger:
+            try:
+                result = call.result(timeout=120)
+            except grpc.RpcError as error:  # arrived once the budget was spent: refused
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+                continue
+            accepted += 1
+            assert result.stdout == "\0" * (16 * MIB) and result.stderr == "\0" * (16 * MIB)
+            assert not result.stdout_truncated and not result.stderr_truncated
+        assert accepted >= 8, f"only {accepted} execs ran: the budget was never overdrawn"
+    finally:
+        channel.close()
