@@ -72,7 +72,8 @@ struct ExecSpec {
   // Optional: when this fd becomes readable the command is killed like on a timeout and
   // the result says cancelled (the server stopping a sandbox with commands in flight).
   int cancel_fd = -1;
-  // Optional: called with every captured chunk as it arrives (not for dropped output).
+  // Optional: called with every captured chunk as it arrives (not for dropped output),
+  // instead of keeping it: the result's stdout_data and stderr_data then stay empty.
   std::function<void(Stream, std::string_view)> on_output;
 };
 

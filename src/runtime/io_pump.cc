@@ -51,6 +51,19 @@ int millis_until(const IoPump::Deadline& deadline) {
 
 }  // namespace
 
+void take_output(CapturedStream& captured, std::size_t limit,
+                 const std::function<void(Stream, std::string_view)>& on_output, Stream which,
+                 std::string_view chunk) {
+  const std::size_t taken = std::min(limit - std::min(limit, captured.size), chunk.size());
+  if (taken < chunk.size()) captured.truncated = true;
+  if (taken == 0) return;
+  captured.size += taken;
+  if (on_output)
+    on_output(which, chunk.substr(0, taken));
+  else
+    captured.data.append(chunk.substr(0, taken));
+}
+
 IoPump::IoPump(UniqueFd stdout_read, UniqueFd stderr_read, UniqueFd stdin_write,
                std::string stdin_data, std::size_t output_limit, OutputCallback on_output)
     : stdout_read_(std::move(stdout_read)),
@@ -123,13 +136,8 @@ bool IoPump::read_from(UniqueFd& fd, Stream which) {
     fd.reset();
     return false;
   }
-  CapturedStream& captured = stream(which);
-  const std::size_t room = output_limit_ - std::min(output_limit_, captured.data.size());
-  const std::size_t kept = std::min(room, static_cast<std::size_t>(got));
-  if (kept < static_cast<std::size_t>(got)) captured.truncated = true;
-  if (kept == 0) return true;
-  captured.data.append(buffer, kept);
-  if (on_output_) on_output_(which, std::string_view(buffer, kept));
+  take_output(stream(which), output_limit_, on_output_, which,
+              std::string_view(buffer, static_cast<std::size_t>(got)));
   return true;
 }
 

@@ -17,9 +17,19 @@
 namespace agentfense::runtime {
 
 struct CapturedStream {
-  std::string data;
+  std::string data;      // what was kept: nothing when it went to an output callback
+  std::size_t size = 0;  // bytes kept or handed on, against the output limit
   bool truncated = false;
 };
+
+// Takes `chunk` of one stream under the per-stream `limit` (beyond it bytes are dropped
+// and the stream is flagged truncated). What is taken goes to `on_output` when there is
+// one, else is kept in `captured.data`: a caller that streams the output (or keeps it
+// itself, charged: the server's unary execs) must not have the server hold a second
+// copy of up to `limit` per stream while the command runs.
+void take_output(CapturedStream& captured, std::size_t limit,
+                 const std::function<void(Stream, std::string_view)>& on_output, Stream which,
+                 std::string_view chunk);
 
 class IoPump {
  public:

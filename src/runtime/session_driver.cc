@@ -215,8 +215,10 @@ void SessionDriver::replace_shell(ExecResult& result, const SessionOutput& on_ou
   } catch (const std::exception& e) {
     notice += std::string(", which failed to start (") + e.what() + "); the session is closed\n";
   }
-  result.stderr_data += notice;
-  if (on_output) on_output(Stream::kStderr, notice);
+  if (on_output)  // the output went there, not into the result (ExecSpec::on_output)
+    on_output(Stream::kStderr, notice);
+  else
+    result.stderr_data += notice;
 }
 
 }  // namespace agentfense::runtime

@@ -51,8 +51,9 @@ class ShellSession {
   ShellSession& operator=(const ShellSession&) = delete;
 
   // Runs `command` (any bash text: several lines, heredocs, comments) in the shell.
-  // timeout 0 = none. `on_output` gets every captured chunk as it arrives; all output
-  // written before the command finished is delivered before exec returns. Concurrent
+  // timeout 0 = none. `on_output` gets every captured chunk as it arrives, instead of
+  // the result (its stdout_data/stderr_data then stay empty, as ExecSpec::on_output); all
+  // output written before the command finished is delivered before exec returns. Concurrent
   // calls run one after the other. A command that ends the shell (`exit 3`) returns its
   // status and closes the session. Throws UserError("session closed") once closed.
   // `cancel_fd` (optional, as ExecSpec::cancel_fd): once readable, the command is

@@ -217,6 +217,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
       if (unary) unary->captured();
     });
   });
+  if (unary) unary->fill(outcome.result);
   after_commit(live->codebase_id(), id, outcome.commit);
   log::info("sandbox.exec",
             {{"sandbox_id", id},
@@ -326,6 +327,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
           if (unary) unary->captured();
         });
   });
+  if (unary) unary->fill(outcome.result);
   if (!live->session_alive(session.id())) {  // the command ended the shell (`exit`)
     live->close_session(session.id());
     session.set_status(v1::SESSION_STATUS_CLOSED);

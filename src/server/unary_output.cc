@@ -17,10 +17,16 @@ void UnaryOutput::check_room() const {
 std::function<void(runtime::Stream, std::string_view)> UnaryOutput::capture(
     std::function<bool()> stop_waiting) {
   grant_->begin_capturing();
-  return [this, stop_waiting = std::move(stop_waiting)](runtime::Stream, std::string_view chunk) {
+  return [this, stop_waiting = std::move(stop_waiting)](runtime::Stream which,
+                                                        std::string_view chunk) {
+    kept_.keep(which, chunk);
     grant_->hold_anyway(captured_ += static_cast<std::int64_t>(chunk.size()));
     grant_->wait_for_room(stop_waiting);
   };
+}
+
+void UnaryOutput::fill(runtime::ExecResult& result) {
+  kept_.fill(result);
 }
 
 void UnaryOutput::captured() {

@@ -1,14 +1,13 @@
-// A unary exec's output (Exec, SessionExec: answered with the whole result), charged to
-// the server's output budget (memory_budget.h) as the command writes it, not only once
-// it ended: execs started together all passed the up-front check and each held up to
-// 2 x runtime.output_limit uncounted while it ran; one principal's 512 gRPC threads could
-// hold 16 GB. While other calls' output fills the budget, the command's output waits:
-// the runtime's pump stops reading its pipes, so its writes block until room is made.
-// Results stay exact (nothing is cut); a command only runs slower, at worst until its
-// timeout.
+// A unary exec's output (Exec, SessionExec: answered with the whole result), kept here
+// as the runtime hands it on (ExecSpec::on_output) and charged to the server's output
+// budget (memory_budget.h) as the command writes it, not only once it ended: execs started together
+// all passed the up-front check and each held up to 2 x runtime.output_limit uncounted while it
+// ran; one principal's 512 gRPC threads could hold 16 GB. While other calls' output fills the
+// budget, the command's output waits: the runtime's pump stops reading its pipes, so its writes
+// block until room is made. Results stay exact (nothing is cut); a command only runs slower, at
+// worst until its timeout.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +15,7 @@
 #include <string_view>
 
 #include "runtime/exec.h"
+#include "runtime/kept_output.h"
 #include "sandbox.pb.h"
 #include "server/call_context.h"
 #include "server/memory_budget.h"
@@ -34,8 +34,8 @@ class UnaryOutput {
   // Refuses the call before anything runs while the budget is spent (RESOURCE_EXHAUSTED).
   void check_room() const;
 
-  // The runtime's on_output while the command runs: charges each captured chunk, then
-  // waits while other calls' output fills the budget, until `stop_waiting()` (its
+  // The runtime's on_output while the command runs: keeps and charges each captured
+  // chunk, then waits while other calls' output fills the budget, until `stop_waiting()` (its
   // deadline passed, its caller went away, its sandbox stops: the pump then ends it as
   // usual). Valid while this object lives.
   std::function<void(runtime::Stream, std::string_view)> capture(
@@ -44,6 +44,8 @@ class UnaryOutput {
   // The command ended and its output is all captured: it no longer counts among the
   // capturing execs that wait for the oldest (LiveSandbox::exec's output_done).
   void captured();
+  // Moves the kept output into `result` (which the runtime left without it).
+  void fill(runtime::ExecResult& result);
 
   // The finished result: charged for what the answer holds and kept by `call` until sent.
   v1::ExecResult charged(v1::ExecResult result, CallContext& call);
@@ -52,7 +54,8 @@ class UnaryOutput {
   MemoryBudget& budget_;
   const std::string what_, principal_;
   const std::shared_ptr<MemoryBudget::Grant> grant_;
-  std::atomic<std::int64_t> captured_ = 0;
+  runtime::KeptOutput kept_;  // the runtime calls capture()'s callback on one thread
+  std::int64_t captured_ = 0;
 };
 
 }  // namespace agentfense::server

@@ -3,6 +3,7 @@
 #include "cli/mcp/progress.h"
 #include "cli/mcp/sandbox_access.h"
 #include "cli/mcp/tool_table.h"
+#include "runtime/kept_output.h"
 
 namespace agentfense::cli::mcp {
 namespace {
@@ -18,11 +19,17 @@ json run(const json& args, ToolCall& call) {
   spec.timeout = call.sandbox.timeout_of(args);
   spec.cancel_fd = call.cancel_fd;
   OutputMeter meter;
-  spec.on_output = [&meter](runtime::Stream, std::string_view chunk) { meter.add(chunk); };
+  runtime::KeptOutput kept;
+  spec.on_output = [&meter, &kept](runtime::Stream which, std::string_view chunk) {
+    meter.add(chunk);
+    kept.keep(which, chunk);
+  };
   const double seconds = static_cast<double>(spec.timeout.count()) / 1000.0;
   const ProgressTicker ticker(call.progress, seconds,
                               [&meter] { return meter.describe("running"); });
-  return command_output(call.sandbox.exec(std::move(spec)), seconds);
+  runtime::ExecResult result = call.sandbox.exec(std::move(spec));
+  kept.fill(result);
+  return command_output(result, seconds);
 }
 
 }  // namespace

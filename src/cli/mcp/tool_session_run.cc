@@ -6,6 +6,7 @@
 #include "cli/mcp/sandbox_access.h"
 #include "cli/mcp/shell_pool.h"
 #include "cli/mcp/tool_table.h"
+#include "runtime/kept_output.h"
 
 namespace agentfense::cli::mcp {
 namespace {
@@ -20,12 +21,18 @@ json session_run(const json& args, ToolCall& call) {
   const ProgressTicker ticker(call.progress, seconds,
                               [&meter] { return meter.describe("running"); });
   runtime::ExecResult result;
+  runtime::KeptOutput kept;
   pooled->thread.run([&] {
     std::shared_lock lock(call.sandbox.activity());
     result = pooled->shell->exec(
         args.at("command").get<std::string>(), timeout,
-        [&meter](runtime::Stream, std::string_view chunk) { meter.add(chunk); }, call.cancel_fd);
+        [&meter, &kept](runtime::Stream which, std::string_view chunk) {
+          meter.add(chunk);
+          kept.keep(which, chunk);
+        },
+        call.cancel_fd);
   });
+  kept.fill(result);
   json out = command_output(result, seconds);
   out["session"] = name;
   out["new_session"] = opened;

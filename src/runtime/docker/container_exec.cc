@@ -91,9 +91,10 @@ ExecResult run_in_container(const ExecTarget& target, const ExecSpec& spec) {
   ExecResult result;
   if (!launch.exec) {
     result.exit_code = launch.failure.exit_code;
-    result.stderr_data = launch.failure.message;
-    if (spec.on_output && !result.stderr_data.empty())
-      spec.on_output(Stream::kStderr, result.stderr_data);
+    if (!spec.on_output)
+      result.stderr_data = launch.failure.message;
+    else if (!launch.failure.message.empty())  // output goes there (ExecSpec::on_output)
+      spec.on_output(Stream::kStderr, launch.failure.message);
     result.duration = steady_clock::now() - started;
     return result;
   }

@@ -1,7 +1,7 @@
 // One command's output as its caller gets it: stdout and stderr kept apart, each capped
 // at the output limit (beyond it bytes are dropped and the stream is flagged truncated),
-// every kept piece also handed to the live callback as it arrives (ExecStream RPCs). The
-// same rules as the bwrap runtime's IoPump, for output that arrives demultiplexed.
+// kept, or handed to the live callback as it arrives when there is one (take_output).
+// The same rules as the bwrap runtime's IoPump, for output that arrives demultiplexed.
 #pragma once
 
 #include <cstddef>
