@@ -4,6 +4,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/secret_arguments.h"
 #include "common/errors.h"
 #include "common/open_file_limit.h"
 
@@ -26,6 +27,12 @@ int main(int argc, char** argv) {
     if (error.get_exit_code() == 0) return app.exit(error);
     std::fprintf(stderr, "agentfense: %s\n", error.what());
     return 2;
+  }
+  if (app.got_subcommand("mcp") || app.got_subcommand("audit")) {
+    if (cli::blank_secret_arguments(argc, argv, {"--api-key", "--token"}))
+      std::fprintf(stderr,
+                   "agentfense: warning: --api-key shows in the process list to other local "
+                   "users (it was blanked once read); pass the key in $AGENTFENSE_API_KEY\n");
   }
   raise_open_file_limit();  // change review and commit walk deep trees
   try {

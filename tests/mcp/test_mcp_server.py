@@ -315,3 +315,25 @@ def test_a_name_that_is_not_utf8_is_diffed_and_committed_by_its_quoted_form(
             assert [c["path"] for c in
                     structured(await session.call_tool("changes", {}))["changes"]] == ["/output/b"]
     anyio.run(main)
+
+
+def test_a_key_on_the_command_line_is_blanked_from_the_process_list(
+        agentfense: str, tenants: TenantServer, sandbox: str) -> None:
+    """`--api-key KEY` stayed readable in /proc/<pid>/cmdline (ps) by every local user for
+    the whole session; it is overwritten once read, with a warning naming the variable."""
+    key = tenants.keys["admin"]
+    proc = subprocess.Popen([agentfense, *server_args(tenants, sandbox, key=key)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        warning = proc.stderr.readline().decode()
+        assert "--api-key shows in the process list" in warning, warning
+        assert "AGENTFENSE_API_KEY" in warning
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert key.encode() not in cmdline
+        assert b"--api-key\0" + b"x" * len(key) + b"\0" in cmdline, cmdline
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
