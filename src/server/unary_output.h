@@ -1,11 +1,12 @@
 // A unary exec's output (Exec, SessionExec: answered with the whole result), kept here
 // as the runtime hands it on (ExecSpec::on_output) and charged to the server's output
-// budget (memory_budget.h) as the command writes it, not only once it ended: execs started together
-// all passed the up-front check and each held up to 2 x runtime.output_limit uncounted while it
-// ran; one principal's 512 gRPC threads could hold 16 GB. While other calls' output fills the
-// budget, the command's output waits: the runtime's pump stops reading its pipes, so its writes
-// block until room is made. Results stay exact (nothing is cut); a command only runs slower, at
-// worst until its timeout.
+// budget (memory_budget.h) as the command writes it, not only once it ended: execs
+// started together all passed the up-front check and each held up to
+// 2 x runtime.output_limit uncounted while it ran; one principal's 512 gRPC threads
+// could hold 16 GB. While other calls' output fills the budget, the command's output
+// waits: the runtime's pump stops reading its pipes, so its writes block until room is
+// made. Results stay exact (nothing is cut); a command only runs slower, at worst until
+// its timeout.
 #pragma once
 
 #include <cstdint>
