@@ -7,6 +7,7 @@
 // The node's name/parent is the name host access goes through; further names live
 // in Inode::other_names. Removing that name hands host access to another one.
 #include <mutex>
+#include <shared_mutex>
 
 #include "fs/inode_table.h"
 
@@ -58,6 +59,18 @@ void InodeTable::set_host_file(fuse_ino_t id, dev_t dev, ino_t ino) {
   it->second->host_dev = dev;
   it->second->host_ino = ino;
   by_host_[{dev, ino}] = id;
+}
+
+std::optional<LinkGroup> InodeTable::link_group(fuse_ino_t id) const {
+  std::shared_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || it->second->other_names.empty()) return std::nullopt;
+  const Inode& inode = *it->second;
+  LinkGroup group{
+      .names = {{inode.parent->id, inode.name}}, .dev = inode.host_dev, .ino = inode.host_ino};
+  for (const Inode::OtherName& other : inode.other_names)
+    group.names.push_back({other.parent->id, other.name});
+  return group;
 }
 
 void InodeTable::unname(Inode& inode, Inode& dir, const std::string& name) {

@@ -74,6 +74,17 @@ struct NewNode {
   DirHandle upper_dir;
 };
 
+// The names of a node hard-linked in upper, and the upper host file they all are.
+struct LinkGroup {
+  struct Name {
+    fuse_ino_t parent = 0;
+    std::string name;
+  };
+  std::vector<Name> names;  // the host-access name first
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
 // A node's new host location after the layers changed beneath it (node_rebind.h).
 struct Rebinding {
   Layer layer = Layer::kBase;
@@ -113,6 +124,9 @@ class InodeTable {
   // The live node last registered for this upper host file (caller verifies it on the host).
   std::optional<NodeView> find_host_file(dev_t dev, ino_t ino) const;
   void set_host_file(fuse_ino_t id, dev_t dev, ino_t ino);
+  // The names of `id` when it has more than one (a commit or discard may have made some
+  // of them other files: node_rebind.cc).
+  std::optional<LinkGroup> link_group(fuse_ino_t id) const;
 
   // Set-once upper directory (copy-up of a directory): returns the node's upper fd, `fd`
   // or one it already had.

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "fs/host_io.h"
+#include "layer/safe_walk.h"
 
 namespace agentfense::fs {
 namespace {
@@ -36,8 +37,26 @@ class Rebinder {
         changed_(changed_paths.begin(), changed_paths.end()) {}
 
   void rebind_under(const std::string& root) {
-    for (const NodeView& node : fs_.table().live_under(root)) {
-      if (!node.is_root()) rebind(node);
+    std::vector<NodeView> others;
+    for (NodeView& node : fs_.table().live_under(root)) {
+      if (node.is_root()) continue;
+      if (node.is_dir()) {
+        rebind(node);
+      } else {
+        others.push_back(std::move(node));
+      }
+    }
+    // After every directory: a name is checked through its rebound parent.
+    std::set<fuse_ino_t> linked;
+    for (const NodeView& node : others) {
+      if (!S_ISREG(node.type) || !fs_.table().link_group(node.id)) {
+        rebind(node);
+      } else if (linked.insert(node.id).second) {
+        split_link_group(node.id);
+        // Fresh: its host-access name may have changed.
+        if (std::optional<NodeView> fresh = fs_.table().peek(node.id); fresh && !fresh->unlinked)
+          rebind(*fresh);
+      }
     }
   }
 
@@ -141,6 +160,57 @@ class Rebinder {
     // commit elsewhere replaced by rename.
     fs_.fds().erase(node.id);
     notices_.inodes.push_back(node.id);
+  }
+
+  // A file linked in the sandbox is one node for all its names (inode_links.cc), reached
+  // through the first. A commit makes each committed name a base file of its own, a
+  // discard removes them: such names leave the node (the kernel looks them up afresh),
+  // else a rename of one failed and a write through one went to the first name's file.
+  // The first name leaves only when another is still the node's upper file; otherwise it
+  // keeps the node, rebound like any other.
+  void split_link_group(fuse_ino_t id) {
+    const std::optional<LinkGroup> group = fs_.table().link_group(id);
+    if (!group) return;
+    bool first_left = false;
+    bool one_stays = false;
+    bool changed = false;
+    for (std::size_t i = 0; i < group->names.size(); ++i) {
+      const LinkGroup::Name& name = group->names[i];
+      const std::optional<NodeView> parent = fs_.table().view(name.parent);
+      if (still_linked(parent, name.name, *group)) {
+        one_stays = one_stays || i > 0;
+        continue;
+      }
+      if (i == 0) {
+        first_left = true;
+        continue;
+      }
+      drop_name(id, name);
+      changed = true;
+    }
+    if (first_left && one_stays) {
+      drop_name(id, group->names[0]);  // another name takes over host access
+      changed = true;
+    }
+    if (!changed) return;
+    fs_.fds().erase(id);  // its names and link count changed
+    notices_.inodes.push_back(id);
+  }
+
+  // Whether `name` in `parent` is still the upper file `group` was linked as.
+  bool still_linked(const std::optional<NodeView>& parent, const std::string& name,
+                    const LinkGroup& group) {
+    if (!parent || parent->unlinked || !parent->is_dir()) return false;
+    HostEntry host;
+    return fs_.resolve(*parent, name, layer::child_path(parent->path, name), &host) == 0 &&
+           host.layer == Layer::kUpper && S_ISREG(host.st.st_mode) && host.st.st_dev == group.dev &&
+           host.st.st_ino == group.ino;
+  }
+
+  void drop_name(fuse_ino_t id, const LinkGroup::Name& name) {
+    if (const std::optional<NodeView> parent = fs_.table().peek(name.parent))
+      fs_.table().remove_name(id, *parent, name.name);
+    notices_.entries.emplace_back(name.parent, name.name);
   }
 
   void unlink(const NodeView& node) {
