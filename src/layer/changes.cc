@@ -82,18 +82,24 @@ class ChangeLister {
       const std::optional<struct stat> upper_st = stat_at(upper_dir, name);
       if (!upper_st) continue;  // removed concurrently
       const char type = type_char(upper_st->st_mode);
-      if (type == 0 || !window_.reaches_into(child, type == 'd')) continue;
       const std::optional<struct stat> base_st =
           base_names && base_names->admits(name) ? stat_at(base_dir, name) : std::nullopt;
-      // A base non-directory the rules hide was never in the sandbox's view: an upper
-      // entry there (a directory made under a directory-only rule, or one the base grew
-      // later) is new to it, and its diff must not show the hidden one.
-      const bool hidden = hides_base ||
-                          std::binary_search(whiteouts_.begin(), whiteouts_.end(), child) ||
-                          (base_st && !S_ISDIR(base_st->st_mode) && scope_.hidden(child, false));
-      const bool visible_in_base = base_st && !hidden;
+      const bool base_is_dir = base_st && S_ISDIR(base_st->st_mode);
+      // A non-directory over a base directory replaces that directory and all it holds.
+      const bool replaces_base_dir = type != 'd' && base_is_dir;
+      if (type == 0 || !window_.reaches_into(child, type == 'd' || replaces_base_dir)) continue;
+      // A base entry the rules hide was never in the sandbox's view: an upper entry there
+      // (a directory made under a directory-only rule, or one the base grew later) is new
+      // to it, and its diff must not show the hidden one.
+      const bool seen_in_base = base_st && !scope_.hidden(child, base_is_dir);
+      // A name re-created under a recreated directory, or over its own whiteout, replaces
+      // the base entry there as any upper entry does: the review, by path as the commit
+      // applies it, compares the two (no change when equal). The marker says only that
+      // the base entries below are hidden.
+      const bool marked =
+          hides_base || std::binary_search(whiteouts_.begin(), whiteouts_.end(), child);
       std::optional<ChangeKind> kind;
-      if (!visible_in_base) {
+      if (!seen_in_base) {
         kind = ChangeKind::kAdded;
       } else if (window_.only_counted && window_.only_counted(child)) {
         kind = ChangeKind::kModified;  // counted, never kept: no need to compare
@@ -103,15 +109,28 @@ class ChangeLister {
       // A hidden directory above visible entries is not the sandbox's to report.
       if (kind && window_.reports(child) && !scope_.hidden(child, type == 'd'))
         emit_({child, *kind, type});
+      if (replaces_base_dir) report_replaced_base_dir(base_dir, name, child);
       if (type != 'd') continue;
       UniqueFd upper_child(check_open_dir(upper_dir, name));
       UniqueFd base_child;
-      if (base_st && S_ISDIR(base_st->st_mode))
-        base_child = UniqueFd(check_open_dir(base_dir, name));
+      if (base_is_dir) base_child = UniqueFd(check_open_dir(base_dir, name));
+      // (Whether the rules hide base entries below is for each of them to say.)
       walk_upper(upper_child.get(), child, base_child.valid() ? base_child.get() : -1,
-                 !visible_in_base || is_marked(child));
+                 marked || !base_st || is_marked(child));
     }
     if (hides_base && base_dir >= 0) report_shadowed_base_children(base_dir, path, upper_names);
+  }
+
+  // Base directory `name` in `base_dir` (at `path`), which an upper non-directory
+  // replaces: committing that entry removes the whole directory, so everything the
+  // sandbox could see in it is listed as deleted, whatever whiteouts are left below it
+  // (a rename onto the name drops them, a recreated parent's marker covers them).
+  void report_replaced_base_dir(int base_dir, const std::string& name, const std::string& path) {
+    replaced_base_dirs_.insert(path);
+    if (scope_.hidden(path, true)) return;
+    UniqueFd dir(check_open_dir(base_dir, name));
+    for (const std::string& child : list_names(dir.get()))
+      emit_deleted(dir.get(), child, child_path(path, child));
   }
 
   void report_shadowed_base_children(int base_dir, const std::string& path,
@@ -162,12 +181,21 @@ class ChangeLister {
   // directory) or is a recreated directory whose hidden base children were reported.
   void add_whiteout_deletions() {
     for (const std::string& path : whiteouts_) {
-      if (path == "/" || has_marked_ancestor(path)) continue;
+      if (path == "/" || has_marked_ancestor(path) || in_replaced_base_dir(path)) continue;
       if (stat_beneath(journal_.upper_fd(), path)) continue;  // upper wins: not a delete
       const PathParts parts = split_path(path);
       UniqueFd base_parent = try_open_dir_beneath(base_fd_, parts.parent);
       if (base_parent) emit_deleted(base_parent.get(), parts.name, path);
     }
+  }
+
+  // Below a base directory an upper non-directory replaces: walk_upper listed it.
+  bool in_replaced_base_dir(const std::string& path) const {
+    for (std::string parent = split_path(path).parent; parent != "/";
+         parent = split_path(parent).parent) {
+      if (replaced_base_dirs_.contains(parent)) return true;
+    }
+    return false;
   }
 
   bool has_marked_ancestor(const std::string& path) const {
@@ -202,6 +230,7 @@ class ChangeLister {
   const std::vector<std::string> opaques_;
   const Emit emit_;
   const Window window_;
+  std::set<std::string> replaced_base_dirs_;  // by walk_upper, for add_whiteout_deletions
 };
 
 }  // namespace

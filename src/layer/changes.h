@@ -26,12 +26,17 @@ struct Change {
 
 // Sorted by path (so a directory precedes its contents). Only what the sandbox can see
 // (`scope`): a path at level none is never reported, whatever happened to it.
-//   kAdded: in upper, and not in base or the base entry is hidden (whiteout at the path
-//           or an opaque ancestor).
-//   kModified: in upper and visibly in base, and type, permission bits, content or
-//           symlink target differ (an identical copy-up is not a change).
+// Kinds are by path, as the commit applies them: an upper entry over a base entry the
+// sandbox deleted first (a whiteout at the path, or a recreated ancestor) replaces it
+// like any other upper entry does.
+//   kAdded: in upper, and not in base or the base entry is a non-directory the rules
+//           hide.
+//   kModified: in upper and in base, and type, permission bits, content or symlink
+//           target differ (an identical copy-up, or a name written back as it was, is
+//           not a change).
 //   kDeleted: a base entry the merged view no longer shows, with nothing in upper at
-//           that path. Exactly what a commit would remove: a deleted directory is
+//           that path, or inside a base directory an upper non-directory replaces (its
+//           commit removes them). Exactly what a commit would remove: a deleted directory is
 //           reported once when nothing in it is hidden; otherwise its visible entries
 //           are reported (the same way, recursively) and the directory, which keeps its
 //           hidden entries, is not. A deletion that would remove nothing is not a change.
@@ -77,12 +82,13 @@ struct CommitResult {
 // passes, each listing (listed_paths.h) and applying the next `pass_bytes` of paths in
 // path order, so that it never holds more; its result keeps what bound_commit_lists
 // keeps. The passes end in the state one pass over everything would leave
-// (tests/layer/commit_passes_test.cc). Two things a report may then say differently:
-// `progress`'s total is the first pass's count (the last call has done == total), and
-// a directory below a recreated directory, which one pass reports as added, is not
+// (tests/layer/commit_passes_test.cc). Three things a report may then say differently:
+// `progress`'s total is the first pass's count (the last call has done == total); a
+// directory below a recreated directory, which one pass reports as added, is not
 // reported by a later pass: a pass that wrote into the recreated directory turned its
 // marker into per-entry whiteouts, so the directory merges with the base's, as it does
-// after any commit.
+// after any commit; and the deletions listed below a base directory a file replaces are
+// not reported when a pass before theirs committed the file, which removed them.
 inline constexpr std::size_t kCommitPassBytes = 64 << 20;
 using CommitProgress = std::function<void(std::size_t done, std::size_t total)>;
 CommitResult commit(int base_dirfd, Journal& j, const Scope& scope,

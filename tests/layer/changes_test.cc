@@ -86,14 +86,74 @@ TEST_F(ChangesTest, RecreatedOpaqueDirectoryHidesBaseChildren) {
   // rm -r docs; mkdir docs; echo x > docs/a.md
   mirror_dir("docs");
   EXPECT_EQ(journal_->add_opaque("/docs"), 0);
-  write_file(up("docs/a.md"), "a\n");
-  EXPECT_EQ(changes(), "A f /docs/a.md\nD d /docs/deep\n");
+  write_file(up("docs/a.md"), "x\n");
+  EXPECT_EQ(changes(), "M f /docs/a.md\nD d /docs/deep\n");
 }
 
-TEST_F(ChangesTest, FileReplacedByDirectoryIsAdded) {
+// The journal after `rm -r docs; mkdir docs` as the fs leaves it: a whiteout for each
+// removed name, then the one at /docs traded for an opaque marker.
+class RecreatedDocsTest : public ChangesTest {
+ protected:
+  void SetUp() override {
+    ChangesTest::SetUp();
+    for (const char* path : {"/docs/deep/b.md", "/docs/deep", "/docs/a.md", "/docs"})
+      EXPECT_EQ(journal_->add_whiteout(path), 0);
+    EXPECT_EQ(journal_->remove_marker("/docs"), 0);
+    EXPECT_EQ(journal_->add_opaque("/docs"), 0);
+    mirror_dir("docs");
+  }
+};
+
+TEST_F(RecreatedDocsTest, BaseDirectoryReplacedByAFileListsWhatItHeld) {
+  // ...; echo x > docs/deep: committing /docs/deep removes the base directory and b.md.
+  write_file(up("docs/deep"), "x\n");
+  EXPECT_EQ(changes(), "D f /docs/a.md\nM f /docs/deep\nD f /docs/deep/b.md\n");
+}
+
+TEST_F(RecreatedDocsTest, BaseDirectoryReplacedByASymlinkListsWhatItHeld) {
+  fs::create_symlink("a.md", up("docs/deep"));
+  EXPECT_EQ(changes(), "D f /docs/a.md\nM l /docs/deep\nD f /docs/deep/b.md\n");
+}
+
+TEST_F(RecreatedDocsTest, SelectingTheReplacementSelectsWhatItDeletes) {
+  write_file(up("docs/deep"), "x\n");
+  const std::vector<Change> listed =
+      list_changes(base_fd_.get(), *journal_, Scope(write_all()), {{"/docs/deep"}});
+  EXPECT_EQ(describe(listed), "M f /docs/deep\nD f /docs/deep/b.md\n");
+  const CommitResult result =
+      commit(base_fd_.get(), *journal_, Scope(write_all()), {{"/docs/deep"}});
+  EXPECT_EQ(result.applied, (std::vector<std::string>{"/docs/deep", "/docs/deep/b.md"}));
+  EXPECT_EQ(read_file(base("docs/deep")), "x\n");
+  EXPECT_EQ(changes(), "D f /docs/a.md\n");
+}
+
+TEST_F(RecreatedDocsTest, ReCreatedNamesAreComparedWithTheBase) {
+  write_file(up("docs/a.md"), "a\n");  // as in the base: no change
+  mirror_dir("docs/deep");             // mkdir docs/deep: its base file is still gone
+  EXPECT_EQ(changes(), "D f /docs/deep/b.md\n");
+  write_file(up("docs/a.md"), "edited\n");
+  EXPECT_EQ(changes(), "M f /docs/a.md\nD f /docs/deep/b.md\n");
+}
+
+TEST_F(ChangesTest, BaseDirectoryReplacedByAFileIsListedOnce) {
+  // rm -r docs/deep; echo x > docs/deep: creating the file drops the whiteout at its name
+  // and keeps the one below it, which must not list b.md a second time.
+  EXPECT_EQ(journal_->add_whiteout("/docs/deep/b.md"), 0);
+  write_file(up("docs/deep"), "x\n");
+  EXPECT_EQ(changes(), "M f /docs/deep\nD f /docs/deep/b.md\n");
+}
+
+TEST_F(ChangesTest, BaseDirectoryReplacedByARenamedFileListsWhatItHeld) {
+  // rm -r docs/deep; echo x > t; mv -T t docs/deep: the rename drops the records at and
+  // under docs/deep, so no whiteout says b.md is gone; the commit still removes it.
+  write_file(up("docs/deep"), "x\n");
+  EXPECT_EQ(changes(), "M f /docs/deep\nD f /docs/deep/b.md\n");
+}
+
+TEST_F(ChangesTest, FileReplacedByDirectoryIsModified) {
   EXPECT_EQ(journal_->add_whiteout("/README"), 0);
   fs::create_directories(up("README"));
-  EXPECT_EQ(changes(), "A d /README\n");
+  EXPECT_EQ(changes(), "M d /README\n");
 }
 
 TEST_F(ChangesTest, WeirdNamesAreListedByteExact) {

@@ -136,3 +136,36 @@ def test_files_grown_by_thousands_of_lines_are_diffed_live_and_offline(server, c
             r = run(server, manual_sandbox, "wc -l < output/big3.txt")
             assert (r.exit_code, r.stdout) == (0, "10000\n"), r.stderr
             server.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=manual_sandbox))
+
+
+@pytest.mark.parametrize("script", [
+    "rm -r src && mkdir src && echo main > src/main.py && echo hi > src/util",
+    "rm -r src/util && echo hi > t && mv -T t src/util",
+])
+def test_a_directory_replaced_by_a_file_is_reviewed_with_what_it_held(server, script):
+    # Committing /src/util removes the base directory and all it held: the review of that
+    # path, and the commit of it by path, must name each entry it removes (the recreated
+    # parent's marker, or the rename, left no whiteout saying so).
+    codebase = make_codebase(server, {"src/main.py": b"main\n", "src/util/important.py": b"keep\n",
+                                      "src/util/deep/leaf.py": b"leaf\n"})
+    write_all = [common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)]
+    sandbox_id = make_sandbox(server, codebase, rules=write_all,
+                              sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        r = run(server, sandbox_id, script)
+        assert r.exit_code == 0, r.stderr
+        listed = server.sandboxes.ListChanges(sb.ListChangesRequest(sandbox_id=sandbox_id))
+        assert sorted((c.path, c.kind) for c in listed.changes) == [
+            ("/src/util", sb.CHANGE_KIND_MODIFIED),
+            ("/src/util/deep", sb.CHANGE_KIND_DELETED),
+            ("/src/util/important.py", sb.CHANGE_KIND_DELETED)], listed
+        diff = server.sandboxes.DiffChanges(
+            sb.DiffChangesRequest(sandbox_id=sandbox_id, paths=["/src/util"]))
+        assert "src/util/important.py" in diff.diff and "src/util/deep" in diff.diff, diff.diff
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(
+            sandbox_id=sandbox_id, paths=["/src/util"], review_token=diff.review_token))
+        assert sorted(result.applied) == ["/src/util", "/src/util/deep",
+                                          "/src/util/important.py"], result
+        assert download(server, codebase, "src/util") == b"hi\n"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox_id))
