@@ -191,6 +191,7 @@ class ChangeLister {
 
   // Below a base directory an upper non-directory replaces: walk_upper listed it.
   bool in_replaced_base_dir(const std::string& path) const {
+    if (replaced_base_dirs_.empty()) return false;  // the usual case: no walk up
     for (std::string parent = split_path(path).parent; parent != "/";
          parent = split_path(parent).parent) {
       if (replaced_base_dirs_.contains(parent)) return true;
