@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <variant>
 
 #include "common/errors.h"
 #include "layer/changes.h"
@@ -34,11 +35,45 @@ struct Refusal {
 // Regular files waiting in one batch: at most this many (each holds two directory fds).
 constexpr std::size_t kBatchFiles = 256;
 
+// A file renamed in the sandbox derives from its origin's base version. When this commit
+// has already replaced or removed the origin (a rename chain `mv one x; mv two one`), the
+// version to check it against is the one before the commit touched it, not what the
+// commit put there. So the commit keeps, for each rename origin (Journal::rename_origins)
+// it writes or removes, the base entry there before (nullopt: none), across its passes:
+// as many as the journal holds renames, not one per path committed (bounded memory).
+class BaseBefore {
+ public:
+  explicit BaseBefore(const Journal& j) {
+    for (std::string& origin : j.rename_origins()) before_.emplace(std::move(origin), Unseen{});
+  }
+  // Called before the commit writes or removes the base entry at `path`: the first call
+  // keeps what was there before the commit.
+  void remember(const std::string& path, const std::optional<struct stat>& st) {
+    const auto origin = before_.find(path);
+    if (origin == before_.end() || !std::holds_alternative<Unseen>(origin->second)) return;
+    origin->second = st ? std::optional(stamp_of(*st)) : std::nullopt;
+  }
+  // The base entry at `path` (beneath `base_fd`) as it was before this commit.
+  std::optional<BaseStamp> stamp_before(int base_fd, const std::string& path) const {
+    const auto origin = before_.find(path);
+    if (origin != before_.end() && !std::holds_alternative<Unseen>(origin->second))
+      return std::get<std::optional<BaseStamp>>(origin->second);
+    const std::optional<struct stat> st = stat_beneath(base_fd, path);
+    return st ? std::optional(stamp_of(*st)) : std::nullopt;
+  }
+
+ private:
+  struct Unseen {};
+  std::map<std::string, std::variant<Unseen, std::optional<BaseStamp>>> before_;
+};
+
 class Committer {
  public:
-  Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result, CommitLock& lock)
+  Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result, CommitLock& lock,
+            BaseBefore& base_before)
       : base_fd_(base_fd),
         lock_(lock),
+        base_before_(base_before),
         journal_(j),
         scope_(scope),
         result_(result),
@@ -194,6 +229,8 @@ class Committer {
       }
       // A kill from here on leaves a temporary entry there: the next commit removes it.
       lock_.note_temp_dir(parts.parent);
+      const std::optional<struct stat> replaced = stat_at(base_parent.get(), parts.name);
+      base_before_.remember(change.path, replaced);
       if (change.type == 'f') {
         if (std::optional<StagedFile> file =
                 stage_file(upper_parent.get(), base_parent.get(), parts.name)) {
@@ -202,7 +239,6 @@ class Committer {
           return std::nullopt;
         }
       }
-      const std::optional<struct stat> replaced = stat_at(base_parent.get(), parts.name);
       const Installed installed = install_entry(upper_parent.get(), base_parent.get(), parts.name);
       note = note_for(installed);
       if (change.type != 'd' && replaced && S_ISDIR(replaced->st_mode))
@@ -378,10 +414,11 @@ class Committer {
         return Refusal{true, "base changed since the sandbox read it"};
       }
     } else if (record) {
-      // Moved here by a rename: the content derives from the base file at the origin.
-      // A missing origin is fine (this commit may have just applied its deletion).
-      const std::optional<struct stat> origin = stat_beneath(base_fd_, record->origin);
-      if (origin && !(stamp_of(*origin) == record->stamp)) {
+      // Moved here by a rename: the content derives from the base file at the origin, as
+      // it was before this commit replaced or removed it. One gone from the base is fine
+      // (deleted there while the sandbox moved it).
+      const std::optional<BaseStamp> origin = base_before_.stamp_before(base_fd_, record->origin);
+      if (origin && !(*origin == record->stamp)) {
         return Refusal{true, "base " + record->origin + " changed since the sandbox read it"};
       }
     } else if (base_now && !base_hidden(change.path) && !journal_.was_replaced(change.path)) {
@@ -442,6 +479,7 @@ class Committer {
     if (!st) return true;
     const bool is_dir = S_ISDIR(st->st_mode);
     if (scope_.hidden(path, is_dir)) return false;
+    base_before_.remember(path, st);
     if (!is_dir) {
       check_syscall(::unlinkat(parent, name.c_str(), 0), "unlink " + path);
       forget_stamp(path);
@@ -470,6 +508,7 @@ class Committer {
 
   const int base_fd_;
   CommitLock& lock_;
+  BaseBefore& base_before_;
   Journal& journal_;
   const Scope& scope_;
   CommitResult& result_;
@@ -600,13 +639,14 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
   // Every change at or before `after` was applied or refused by an earlier pass; what
   // was refused stays in upper, so a pass lists only what sorts after it.
   std::optional<std::string> after;
+  BaseBefore base_before(j);
   for (bool first = true;; first = false) {
     std::size_t more = 0;
     const std::vector<Change> changes = list_changes_after(
         base_dirfd, j, scope, only, after, pass_bytes, /*exact=*/first && progress, &more);
     if (first) total = changes.size() + more;
     CommitResult pass;
-    Committer committer(base_dirfd, j, scope, pass, lock);
+    Committer committer(base_dirfd, j, scope, pass, lock, base_before);
     for (const Change& change : changes) {
       if (progress) progress(done, std::max(total, done + 1));
       ++done;

@@ -420,6 +420,15 @@ int Journal::rename_prefix(std::string_view from, std::string_view to) {
   return log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
 }
 
+std::vector<std::string> Journal::rename_origins() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> origins;
+  for (const auto& [path, record] : stamps_) {
+    if (!record.origin.empty() && record.origin != path) origins.insert(record.origin);
+  }
+  return {origins.begin(), origins.end()};
+}
+
 std::vector<std::string> Journal::whiteouts() const {
   std::lock_guard lock(mu_);
   return {whiteouts_.begin(), whiteouts_.end()};

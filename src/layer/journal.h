@@ -82,6 +82,9 @@ class Journal {
   std::optional<BaseStamp> copy_up_stamp(std::string_view path) const;
   std::optional<CopyUpRecord> copy_up_record(std::string_view path) const;
   [[nodiscard]] int forget_copy_up(std::string_view path);  // after commit: also was_replaced
+  // The base paths that renamed entries derive from (stamps whose origin is not their
+  // own path), sorted: what a commit must check such an entry against (commit.cc).
+  std::vector<std::string> rename_origins() const;
 
   // Rename bookkeeping: move whiteout/opaque/stamp records under old prefix to new.
   // Records previously at or under `to` are dropped: they described the entry that the
