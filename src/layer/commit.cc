@@ -8,11 +8,11 @@
 #include <map>
 #include <set>
 #include <utility>
-#include <variant>
 
 #include "common/errors.h"
 #include "layer/changes.h"
 #include "layer/commit_lock.h"
+#include "layer/commit_renames.h"
 #include "layer/entry_io.h"
 #include "layer/file_install.h"
 #include "layer/git_layout.h"
@@ -35,45 +35,13 @@ struct Refusal {
 // Regular files waiting in one batch: at most this many (each holds two directory fds).
 constexpr std::size_t kBatchFiles = 256;
 
-// A file renamed in the sandbox derives from its origin's base version. When this commit
-// has already replaced or removed the origin (a rename chain `mv one x; mv two one`), the
-// version to check it against is the one before the commit touched it, not what the
-// commit put there. So the commit keeps, for each rename origin (Journal::rename_origins)
-// it writes or removes, the base entry there before (nullopt: none), across its passes:
-// as many as the journal holds renames, not one per path committed (bounded memory).
-class BaseBefore {
- public:
-  explicit BaseBefore(const Journal& j) {
-    for (std::string& origin : j.rename_origins()) before_.emplace(std::move(origin), Unseen{});
-  }
-  // Called before the commit writes or removes the base entry at `path`: the first call
-  // keeps what was there before the commit.
-  void remember(const std::string& path, const std::optional<struct stat>& st) {
-    const auto origin = before_.find(path);
-    if (origin == before_.end() || !std::holds_alternative<Unseen>(origin->second)) return;
-    origin->second = st ? std::optional(stamp_of(*st)) : std::nullopt;
-  }
-  // The base entry at `path` (beneath `base_fd`) as it was before this commit.
-  std::optional<BaseStamp> stamp_before(int base_fd, const std::string& path) const {
-    const auto origin = before_.find(path);
-    if (origin != before_.end() && !std::holds_alternative<Unseen>(origin->second))
-      return std::get<std::optional<BaseStamp>>(origin->second);
-    const std::optional<struct stat> st = stat_beneath(base_fd, path);
-    return st ? std::optional(stamp_of(*st)) : std::nullopt;
-  }
-
- private:
-  struct Unseen {};
-  std::map<std::string, std::variant<Unseen, std::optional<BaseStamp>>> before_;
-};
-
 class Committer {
  public:
   Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result, CommitLock& lock,
-            BaseBefore& base_before)
+            CommitRenames& renames)
       : base_fd_(base_fd),
         lock_(lock),
-        base_before_(base_before),
+        renames_(renames),
         journal_(j),
         scope_(scope),
         result_(result),
@@ -83,6 +51,12 @@ class Committer {
   // Applies one change, or stages it (a new regular file) for publish_staged(); records
   // refusals and applied entries in the result.
   void apply(const Change& change) {
+    // A deletion whose content went elsewhere waits for where it went (apply_moved_away).
+    if (change.kind == ChangeKind::kDeleted && !applying_moved_away_ &&
+        renames_.moved_from(change.path)) {
+      moved_away_.push_back(change);
+      return;
+    }
     // Anything but a new regular file goes in only after the staged files before it (a
     // directory before the files in it, a deletion before what replaces it).
     if (change.type != 'f' || change.kind == ChangeKind::kDeleted ||
@@ -102,6 +76,25 @@ class Committer {
     } else if (!staged) {
       applied(change.path, note);
     }
+  }
+
+  // Applies the deletions of names whose content the sandbox renamed away, now that the
+  // names it went to are applied or refused; call after the rest of the pass. Deleting
+  // one whose content was refused where it went would keep that content nowhere in the
+  // codebase: it is refused too, and both stay in the layer for a later commit. (Before
+  // retry_other_spellings(): a case-only rename needs the old spelling gone.)
+  void apply_moved_away() {
+    publish_staged();
+    applying_moved_away_ = true;
+    for (const Change& change : std::exchange(moved_away_, {})) {
+      if (const auto refused = renames_.refused_destination(change.path)) {
+        refuse(change.path, Refusal{refused->second, "its content moved to " + refused->first +
+                                                         ", which was not applied"});
+      } else {
+        apply(change);
+      }
+    }
+    publish_staged();
   }
 
   // Applies again, once, the changes refused for another spelling of their name in the
@@ -166,6 +159,7 @@ class Committer {
   };
 
   void refuse(const std::string& path, const Refusal& refusal) {
+    renames_.refused(path, refusal.conflict);
     (refusal.conflict ? result_.conflicts : result_.denied).push_back(path);
     result_.reasons[path] = refusal.reason;
   }
@@ -230,7 +224,7 @@ class Committer {
       // A kill from here on leaves a temporary entry there: the next commit removes it.
       lock_.note_temp_dir(parts.parent);
       const std::optional<struct stat> replaced = stat_at(base_parent.get(), parts.name);
-      base_before_.remember(change.path, replaced);
+      renames_.before_change(change.path, replaced);
       if (change.type == 'f') {
         if (std::optional<StagedFile> file =
                 stage_file(upper_parent.get(), base_parent.get(), parts.name)) {
@@ -417,7 +411,7 @@ class Committer {
       // Moved here by a rename: the content derives from the base file at the origin, as
       // it was before this commit replaced or removed it. One gone from the base is fine
       // (deleted there while the sandbox moved it).
-      const std::optional<BaseStamp> origin = base_before_.stamp_before(base_fd_, record->origin);
+      const std::optional<BaseStamp> origin = renames_.stamp_before(base_fd_, record->origin);
       if (origin && !(*origin == record->stamp)) {
         return Refusal{true, "base " + record->origin + " changed since the sandbox read it"};
       }
@@ -479,7 +473,7 @@ class Committer {
     if (!st) return true;
     const bool is_dir = S_ISDIR(st->st_mode);
     if (scope_.hidden(path, is_dir)) return false;
-    base_before_.remember(path, st);
+    renames_.before_change(path, st);
     if (!is_dir) {
       check_syscall(::unlinkat(parent, name.c_str(), 0), "unlink " + path);
       forget_stamp(path);
@@ -508,7 +502,7 @@ class Committer {
 
   const int base_fd_;
   CommitLock& lock_;
-  BaseBefore& base_before_;
+  CommitRenames& renames_;
   Journal& journal_;
   const Scope& scope_;
   CommitResult& result_;
@@ -521,6 +515,8 @@ class Committer {
   std::map<std::string, StoredNames> stored_;
   std::set<std::string> spelled_right_;
   std::vector<Change> other_spellings_;  // refused for another spelling, to retry once
+  std::vector<Change> moved_away_;       // deletions waiting for apply_moved_away()
+  bool applying_moved_away_ = false;     // stays set: later deletions (retries) wait for nothing
   bool retrying_ = false;
   // Changes come sorted by path: each opens its parents from the last one's.
   DirCursor base_dirs_;
@@ -639,21 +635,25 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
   // Every change at or before `after` was applied or refused by an earlier pass; what
   // was refused stays in upper, so a pass lists only what sorts after it.
   std::optional<std::string> after;
-  BaseBefore base_before(j);
+  CommitRenames renames(j);
   for (bool first = true;; first = false) {
     std::size_t more = 0;
     const std::vector<Change> changes = list_changes_after(
         base_dirfd, j, scope, only, after, pass_bytes, /*exact=*/first && progress, &more);
     if (first) total = changes.size() + more;
     CommitResult pass;
-    Committer committer(base_dirfd, j, scope, pass, lock, base_before);
+    Committer committer(base_dirfd, j, scope, pass, lock, renames);
     for (const Change& change : changes) {
       if (progress) progress(done, std::max(total, done + 1));
       ++done;
       committer.apply(change);
     }
     committer.publish_staged();
+    committer.apply_moved_away();
     committer.retry_other_spellings();
+    // Reported in path order, as listed, whatever waited for the rest of the pass.
+    for (auto* paths : {&pass.applied, &pass.denied, &pass.conflicts})
+      std::sort(paths->begin(), paths->end());
     prune_markers(base_dirfd, j, pass.applied);
     remove_empty_upper_dirs(base_dirfd, j, pass.applied);
     append_bounded(result, std::move(pass));

@@ -420,13 +420,13 @@ int Journal::rename_prefix(std::string_view from, std::string_view to) {
   return log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
 }
 
-std::vector<std::string> Journal::rename_origins() const {
+std::vector<std::pair<std::string, std::string>> Journal::renames() const {
   std::lock_guard lock(mu_);
-  std::set<std::string> origins;
+  std::vector<std::pair<std::string, std::string>> renames;
   for (const auto& [path, record] : stamps_) {
-    if (!record.origin.empty() && record.origin != path) origins.insert(record.origin);
+    if (!record.origin.empty() && record.origin != path) renames.emplace_back(path, record.origin);
   }
-  return {origins.begin(), origins.end()};
+  return renames;
 }
 
 std::vector<std::string> Journal::whiteouts() const {

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/unique_fd.h"
@@ -82,9 +83,9 @@ class Journal {
   std::optional<BaseStamp> copy_up_stamp(std::string_view path) const;
   std::optional<CopyUpRecord> copy_up_record(std::string_view path) const;
   [[nodiscard]] int forget_copy_up(std::string_view path);  // after commit: also was_replaced
-  // The base paths that renamed entries derive from (stamps whose origin is not their
-  // own path), sorted: what a commit must check such an entry against (commit.cc).
-  std::vector<std::string> rename_origins() const;
+  // The renamed entries: (path, the base path it derives from) for each stamp whose
+  // origin is not its own path (layer/commit_renames.h).
+  std::vector<std::pair<std::string, std::string>> renames() const;
 
   // Rename bookkeeping: move whiteout/opaque/stamp records under old prefix to new.
   // Records previously at or under `to` are dropped: they described the entry that the

@@ -151,5 +151,35 @@ TEST_F(CommitRenamesTest, OriginChangedBeforeTheCommitIsStillAConflict) {
   EXPECT_FALSE(fs::exists(base("d/x")));
 }
 
+// A deletion whose content the commit refused where it went is refused too: applying it
+// alone kept the content nowhere in the codebase. Here the symlink's target leaves the
+// codebase once moved to the top.
+TEST_F(CommitRenamesTest, DeletionIsRefusedWithWhereItsContentWent) {
+  write_file(base("top"), "t\n");
+  fs::create_directories(base("sub"));
+  fs::create_symlink("../top", base("sub/link"));
+  sandbox_mv("sub/link", "link");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.denied, (Strings{"/link", "/sub/link"}));
+  EXPECT_EQ(result.reasons.at("/sub/link"), "its content moved to /link, which was not applied");
+  EXPECT_TRUE(fs::is_symlink(base("sub/link")));
+  EXPECT_EQ(remaining(), 2u);
+}
+
+// The same for a directory deleted after a file in it was moved out.
+TEST_F(CommitRenamesTest, DirectoryDeletionIsRefusedWithWhereItsContentWent) {
+  write_file(base("top"), "t\n");
+  write_file(base("sub/other"), "o\n");
+  fs::create_symlink("../top", base("sub/link"));
+  sandbox_mv("sub/link", "link");
+  fs::remove(up("sub"));  // `rm -r sub`
+  EXPECT_EQ(journal_->record_copy_up("/sub/other", stamp_of_path(base("sub/other"))), 0);
+  EXPECT_EQ(journal_->add_whiteout("/sub"), 0);
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.denied, (Strings{"/link", "/sub"}));
+  EXPECT_EQ(read_file(base("sub/other")), "o\n");
+  EXPECT_TRUE(fs::is_symlink(base("sub/link")));
+}
+
 }  // namespace
 }  // namespace agentfense::layer::testing
