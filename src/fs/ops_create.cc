@@ -130,9 +130,13 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mo
   reservation.keep();
   // A base directory of that name was deleted before (or the name was free only because
   // of a whiteout): the new directory must start empty, not show the old base entries.
+  // A deleted base file or symlink is marked the same way: creating clears its whiteout,
+  // and without a marker the commit saw a directory over a base file the sandbox never
+  // deleted, and refused it forever.
   struct stat base_st;
   const bool base_had_dir = fs.stat_base(*parent, name, &base_st) == 0 && S_ISDIR(base_st.st_mode);
-  reply_created(req, *parent, name, base_had_dir);
+  const bool deleted_base_entry = fs.journal().is_whiteout(layer::child_path(parent->path, name));
+  reply_created(req, *parent, name, base_had_dir || deleted_base_entry);
 }
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, dev_t) {

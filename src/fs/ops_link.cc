@@ -110,7 +110,7 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   const bool target_exists =
       found == 0 &&
       !(source->is_dir() && hidden_under_new_dir(fs.access().policy(), to.path, target.st));
-  bool target_base_dir = false;
+  bool target_base_dir = false;  // or a deleted base entry of any type the new dir hides
   if (target_exists) {
     if (flags & RENAME_NOREPLACE) return -EEXIST;
     const bool target_is_dir = S_ISDIR(target.st.st_mode);
@@ -131,9 +131,10 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
     // Onto a base directory the sandbox deleted: the rename drops the deletion records at
     // and under the name, so the new directory must hide the base one (an opaque marker,
     // as mkdir over it makes). Without, the deleted base entries came back: in the diff
-    // and the commit, and in the sandbox once the name was looked up again.
+    // and the commit, and in the sandbox once the name was looked up again. A deleted
+    // base file or symlink is marked too, or the commit takes it for one still there.
     struct stat deleted;
-    target_base_dir = fs.stat_base(to.parent, to.name, &deleted) == 0 && S_ISDIR(deleted.st_mode);
+    target_base_dir = fs.stat_base(to.parent, to.name, &deleted) == 0;
   }
   if (source->is_dir() &&
       (source->base_dir >= 0 || !levels_unchanged(fs, source->upper_dir, from.path, to.path))) {
@@ -173,8 +174,10 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
       0) {
     return -errno;
   }
+  // A directory over a deleted base entry keeps that entry's stamp (rename_prefix drops
+  // it): the commit checks the deletion against it, as after rm + mkdir.
   const std::optional<layer::BaseStamp> replaced =
-      source->is_dir() ? std::nullopt : replaced_base_stamp(fs, to);
+      source->is_dir() && !target_base_dir ? std::nullopt : replaced_base_stamp(fs, to);
   int recorded = fs.journal().rename_prefix(from.path, to.path);
   // A file moved here from elsewhere keeps its own origin; otherwise `to` now derives
   // from the base version it replaced.

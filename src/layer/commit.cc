@@ -377,9 +377,10 @@ class Committer {
   }
 
   // True when the merged view did not show the base entry at `path` (so the sandbox
-  // deliberately replaced whatever was there).
+  // deliberately replaced whatever was there). A directory the sandbox made where it
+  // deleted a base entry of any type is marked opaque (fs/ops_create.cc, ops_link.cc).
   bool base_hidden(const std::string& path) const {
-    if (journal_.is_whiteout(path)) return true;
+    if (journal_.is_whiteout(path) || journal_.is_opaque(path)) return true;
     for (std::string parent = split_path(path).parent;; parent = split_path(parent).parent) {
       if (journal_.is_whiteout(parent) || journal_.is_opaque(parent)) return true;
       if (parent == "/") return false;
@@ -393,13 +394,17 @@ class Committer {
       // Directories merge, there is no content to lose; but an upper directory over a
       // visible base non-directory means the base was swapped (e.g. for a symlink) after
       // the sandbox saw a directory there.
-      if (base_now && !S_ISDIR(base_now->st_mode) && !base_hidden(change.path)) {
-        // Made over a non-directory the rules hide (a directory-only rule), or the base
-        // grew one since: either way it is not the sandbox's to replace.
-        if (scope_.hidden(change.path, false))
-          return Refusal{true, "the codebase keeps an entry at this path that the rules hide"};
+      if (!base_now || S_ISDIR(base_now->st_mode)) return std::nullopt;
+      // Made over a non-directory the rules hide (a directory-only rule), or the base grew
+      // one since: either way it is not the sandbox's to replace.
+      if (scope_.hidden(change.path, false))
+        return Refusal{true, "the codebase keeps an entry at this path that the rules hide"};
+      if (!base_hidden(change.path))
         return Refusal{true, "base directory was replaced since the sandbox read it"};
-      }
+      // The sandbox deleted the base file or symlink there and made a directory: as for
+      // any deletion, not one another sandbox committed there since.
+      if (changed_since_seen(change.path, *base_now))
+        return Refusal{true, "base changed since the sandbox read it"};
       return std::nullopt;
     }
     const std::optional<CopyUpRecord> record = journal_.copy_up_record(change.path);
