@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -95,11 +96,16 @@ void MountedFs::unmount() {
   base_fd_ = -1;
 }
 
-int MountedFs::as_agent(const std::function<long()>& op) {
+pid_t MountedFs::fork_agent() {
   const pid_t pid = ::fork();
-  if (pid == 0) {
-    become_agent();
-    ::_exit(op() < 0 ? errno : 0);
+  if (pid == 0) become_agent();
+  return pid;
+}
+
+int MountedFs::wait_agent(pid_t pid) {
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    return -1;
   }
   return wait_status(pid);
 }

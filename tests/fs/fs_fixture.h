@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/types.h>
+#include <unistd.h>
 
-#include <functional>
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "fs/session.h"
@@ -34,8 +36,23 @@ class MountedFs : public ::testing::Test {
   std::string at(const std::string& rel) const { return mnt_ + "/" + rel; }  // mount path
   std::string base_path(const std::string& rel) const { return base_ + "/" + rel; }
 
-  // Runs `op` in a child as the agent uid; returns errno if op() < 0, else 0.
-  int as_agent(const std::function<long()>& op);
+  // Runs `op(args...)` in a forked child as the agent uid; returns errno if it returned
+  // < 0, else 0. The child of fork() in this multithreaded process may only make system
+  // calls: another thread (the session's, the audit writer) can hold an allocator lock at
+  // fork time, and a child that allocates waits for it forever (building a path string
+  // there hung on ASan's stack-depot lock). So `op` captures nothing (a function such as
+  // ::rename, or a capture-less lambda) and `args` are numbers or pointers: build paths in
+  // the parent and pass their c_str(), as in as_agent(::rename, from.c_str(), at("to").c_str()).
+  template <typename Op, typename... Args>
+  int as_agent(Op op, Args... args) {
+    static_assert(std::is_empty_v<Op> || std::is_function_v<std::remove_pointer_t<Op>>,
+                  "as_agent: op must capture nothing (the child must not allocate)");
+    static_assert((std::is_scalar_v<Args> && ...),
+                  "as_agent: pass numbers or pointers (C strings built in the parent)");
+    const pid_t pid = fork_agent();
+    if (pid == 0) ::_exit(op(args...) < 0 ? errno : 0);
+    return wait_agent(pid);
+  }
   // Runs `cmd` with /bin/sh as the agent in the mount root; returns the exit status.
   int agent_sh(const std::string& cmd, std::string* out = nullptr);
   // Same operation as root in this process (the daemon's own checks, not mode bits).
@@ -56,6 +73,11 @@ class MountedFs : public ::testing::Test {
   QuotaLimits quota_;     // MountOptions::quota for the next mount() (default unlimited)
 
  private:
+  // fork(), and in the child the switch to the agent uid (system calls only); 0 in the child.
+  static pid_t fork_agent();
+  // The exit status of the child `pid`, or -1 (and a test failure) if it was not started.
+  static int wait_agent(pid_t pid);
+
   std::unique_ptr<policy::Policy> policy_;
   std::unique_ptr<Session> session_;
   std::thread loop_;

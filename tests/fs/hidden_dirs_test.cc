@@ -30,11 +30,8 @@ bool listed(const std::vector<std::string>& names, const std::string& name) {
 class HiddenDirs : public MountedFs {
  protected:
   int agent_stat(const std::string& rel) {
-    const std::string path = at(rel);
-    return as_agent([&] {
-      struct stat st;
-      return ::stat(path.c_str(), &st);
-    });
+    struct stat st;
+    return as_agent(::stat, at(rel).c_str(), &st);
   }
   // `count` empty files directly in `rel` (more than any scan budget).
   void many_files(const std::string& rel, int count) {
@@ -69,25 +66,27 @@ TEST_F(HiddenDirs, NameHiddenAsDirectoryCannotBeCreatedAsAnythingElse) {
   mount({Rule{"**", Level::kWrite}, Rule{"/private", Level::kNone, 100, PatternType::kDirectory},
          Rule{"/absent", Level::kNone, 100, PatternType::kDirectory}});
   const std::string src = at("src.txt");
-  const std::vector<std::pair<std::string, std::function<long(const std::string&)>>> ops = {
-      {"symlink", [](const std::string& p) { return ::symlink("x", p.c_str()); }},
-      {"create", [](const std::string& p) { return ::open(p.c_str(), O_CREAT | O_WRONLY, 0644); }},
+  // Run by as_agent: capture-less, on paths built here.
+  using Op = int (*)(const char* path, const char* src);
+  const std::vector<std::pair<std::string, Op>> ops = {
+      {"symlink", [](const char* p, const char*) { return ::symlink("x", p); }},
+      {"create", [](const char* p, const char*) { return ::open(p, O_CREAT | O_WRONLY, 0644); }},
       {"create excl",
-       [](const std::string& p) { return ::open(p.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644); }},
-      {"mkfifo", [](const std::string& p) { return ::mkfifo(p.c_str(), 0644); }},
-      {"link", [&](const std::string& p) { return ::link(src.c_str(), p.c_str()); }},
-      {"rename", [&](const std::string& p) { return ::rename(src.c_str(), p.c_str()); }},
+       [](const char* p, const char*) { return ::open(p, O_CREAT | O_EXCL | O_WRONLY, 0644); }},
+      {"mkfifo", [](const char* p, const char*) { return ::mkfifo(p, 0644); }},
+      {"link", [](const char* p, const char* src) { return ::link(src, p); }},
+      {"rename", [](const char* p, const char* src) { return ::rename(src, p); }},
       {"rename noreplace",
-       [&](const std::string& p) {
-         return ::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, p.c_str(), RENAME_NOREPLACE);
+       [](const char* p, const char* src) {
+         return ::renameat2(AT_FDCWD, src, AT_FDCWD, p, RENAME_NOREPLACE);
        }},
-      {"mkdir", [](const std::string& p) { return ::mkdir(p.c_str(), 0755); }},
+      {"mkdir", [](const char* p, const char*) { return ::mkdir(p, 0755); }},
   };
   for (const auto& [name, op] : ops) {
     SCOPED_TRACE(name);
     for (const char* hidden : {"private", "absent"}) {
       const std::string path = at(hidden);
-      EXPECT_EQ(as_agent([&] { return op(path); }), EACCES) << hidden;
+      EXPECT_EQ(as_agent(op, path.c_str(), src.c_str()), EACCES) << hidden;
     }
   }
   EXPECT_EQ(agent_stat("absent"), ENOENT);  // nothing was created
@@ -104,10 +103,10 @@ TEST_F(HiddenDirs, DirectoryHoldingOnlyHiddenDirectoriesIsEmpty) {
          Rule{"**/*.md", Level::kWrite, 200}});
   EXPECT_TRUE(agent_listing("work/a").empty());
   const std::string a = at("work/a"), b = at("work/b"), c = at("work/c"), d = at("work/d");
-  EXPECT_EQ(as_agent([&] { return ::rmdir(a.c_str()); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::rmdir(b.c_str()); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::mkdir(d.c_str(), 0755); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::rename(d.c_str(), c.c_str()); }), 0);
+  EXPECT_EQ(as_agent(::rmdir, a.c_str()), 0);
+  EXPECT_EQ(as_agent(::rmdir, b.c_str()), 0);
+  EXPECT_EQ(as_agent(::mkdir, d.c_str(), 0755), 0);
+  EXPECT_EQ(as_agent(::rename, d.c_str(), c.c_str()), 0);
   EXPECT_EQ(agent_listing("work"), std::vector<std::string>{"c"});
   EXPECT_TRUE(agent_listing("work/c").empty());
 }
@@ -127,16 +126,14 @@ TEST_F(HiddenDirs, ADirectoryIsMadeOverAHiddenFileAsOverAnAbsentName) {
   EXPECT_EQ(agent_stat("out"), ENOENT);
   for (const char* name : {"out", "free", "tmp"}) {
     const std::string path = at(name);
-    EXPECT_EQ(as_agent([&] { return ::mkdir(path.c_str(), 0755); }), 0) << name;
+    EXPECT_EQ(as_agent(::mkdir, path.c_str(), 0755), 0) << name;
   }
   EXPECT_EQ(agent_sh("echo new > out/x.txt && cat out/x.txt"), 0);
   const std::string tmp = at("tmp"), moved = at("moved"), gone = at("gone");
-  EXPECT_EQ(as_agent([&] {
-              return ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, moved.c_str(), RENAME_NOREPLACE);
-            }),
+  EXPECT_EQ(as_agent(::renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, moved.c_str(), RENAME_NOREPLACE),
             0);
-  EXPECT_EQ(as_agent([&] { return ::mkdir(gone.c_str(), 0755); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::rename(gone.c_str(), tmp.c_str()); }), 0);
+  EXPECT_EQ(as_agent(::mkdir, gone.c_str(), 0755), 0);
+  EXPECT_EQ(as_agent(::rename, gone.c_str(), tmp.c_str()), 0);
   EXPECT_EQ(agent_listing("."), (std::vector<std::string>{"free", "moved", "out", "tmp"}));
   EXPECT_EQ(agent_listing("out"), std::vector<std::string>{"x.txt"});
   EXPECT_EQ(read_text(base_path("out")), "host data");  // the host's file is untouched

@@ -235,10 +235,10 @@ TEST_F(Layering, SymlinkCannotReachHiddenFiles) {
 TEST_F(Layering, RenameAcrossLevelsIsRefused) {
   // A directory holding hidden entries in the base cannot be renamed as a unit.
   const std::string from = at("data/b"), to = at("data/b2");
-  EXPECT_EQ(as_agent([&] { return ::rename(from.c_str(), to.c_str()); }), EXDEV);
+  EXPECT_EQ(as_agent(::rename, from.c_str(), to.c_str()), EXDEV);
   const std::string file = at("data/a.txt"), hidden = at("data/a.key");
-  EXPECT_EQ(as_agent([&] { return ::rename(file.c_str(), hidden.c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::link(file.c_str(), hidden.c_str()); }), EACCES);
+  EXPECT_EQ(as_agent(::rename, file.c_str(), hidden.c_str()), EACCES);
+  EXPECT_EQ(as_agent(::link, file.c_str(), hidden.c_str()), EACCES);
 }
 
 TEST_F(Layering, JournalIsNotVisibleInTheMount) {
@@ -249,7 +249,7 @@ TEST_F(Layering, JournalIsNotVisibleInTheMount) {
 
 TEST_F(Layering, AuditRecordsDenials) {
   const std::string hidden = at(".env");
-  EXPECT_EQ(as_agent([&] { return ::open(hidden.c_str(), O_RDONLY); }), ENOENT);
+  EXPECT_EQ(as_agent(::open, hidden.c_str(), O_RDONLY), ENOENT);
   unmount();
   std::ifstream audit(audit_);
   const std::string text((std::istreambuf_iterator<char>(audit)), {});
@@ -272,8 +272,8 @@ TEST_F(LevelChangingRename, DirectoryWhoseChildrenWouldChangeLevelIsRefused) {
   std::string out;
   ASSERT_EQ(agent_sh("mkdir w/a && echo x > w/a/x.txt && mkdir w/c && echo y > w/c/y.md"), 0);
   const std::string a = at("w/a"), b = at("w/b"), c = at("w/c");
-  EXPECT_EQ(as_agent([&] { return ::rename(a.c_str(), b.c_str()); }), EXDEV);
-  EXPECT_EQ(as_agent([&] { return ::rename(c.c_str(), b.c_str()); }), 0);  // no level change
+  EXPECT_EQ(as_agent(::rename, a.c_str(), b.c_str()), EXDEV);
+  EXPECT_EQ(as_agent(::rename, c.c_str(), b.c_str()), 0);  // no level change
   EXPECT_EQ(agent_sh("cat w/b/y.md", &out), 0);
   EXPECT_EQ(out, "y\n");
 }

@@ -33,7 +33,7 @@ class Levels : public MountedFs {
 
   int agent_open(const std::string& rel, int flags) {
     const std::string path = at(rel);
-    return as_agent([&] { return ::open(path.c_str(), flags, 0644); });
+    return as_agent(::open, path.c_str(), flags, 0644);
   }
   mode_t agent_mode(const std::string& rel) {
     struct stat st {};
@@ -44,10 +44,12 @@ class Levels : public MountedFs {
 
 TEST_F(Levels, StatAndOpenPerLevel) {
   const std::string none = at("none.txt");
-  EXPECT_EQ(as_agent([&] {
-              struct stat st;
-              return ::stat(none.c_str(), &st);
-            }),
+  EXPECT_EQ(as_agent(
+                [](const char* path) {
+                  struct stat st;
+                  return ::stat(path, &st);
+                },
+                none.c_str()),
             ENOENT);
   EXPECT_EQ(agent_open("none.txt", O_RDONLY), ENOENT);
   EXPECT_EQ(agent_open("v/f", O_RDONLY), EACCES);
@@ -75,51 +77,51 @@ TEST_F(Levels, CreateNeedsWriteOnThePath) {
   EXPECT_EQ(agent_open("v/new", O_CREAT | O_WRONLY), EACCES);
   EXPECT_EQ(agent_open("new", O_CREAT | O_WRONLY), EACCES);
   const std::string dir = at("w/newdir"), rdir = at("r/newdir");
-  EXPECT_EQ(as_agent([&] { return ::mkdir(dir.c_str(), 0755); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::mkdir(rdir.c_str(), 0755); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::rmdir(dir.c_str()); }), 0);
+  EXPECT_EQ(as_agent(::mkdir, dir.c_str(), 0755), 0);
+  EXPECT_EQ(as_agent(::mkdir, rdir.c_str(), 0755), EACCES);
+  EXPECT_EQ(as_agent(::rmdir, dir.c_str()), 0);
   const std::string link_w = at("w/ln"), link_r = at("r/ln");
-  EXPECT_EQ(as_agent([&] { return ::symlink("f", link_w.c_str()); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::symlink("f", link_r.c_str()); }), EACCES);
+  EXPECT_EQ(as_agent(::symlink, "f", link_w.c_str()), 0);
+  EXPECT_EQ(as_agent(::symlink, "f", link_r.c_str()), EACCES);
 }
 
 TEST_F(Levels, HiddenAndAbsentAreIndistinguishable) {
   const std::string hidden = at("w/secret.key"), absent = at("w/other.key");
   struct stat st;
-  EXPECT_EQ(as_agent([&] { return ::stat(hidden.c_str(), &st); }), ENOENT);
-  EXPECT_EQ(as_agent([&] { return ::stat(absent.c_str(), &st); }), ENOENT);
+  EXPECT_EQ(as_agent(::stat, hidden.c_str(), &st), ENOENT);
+  EXPECT_EQ(as_agent(::stat, absent.c_str(), &st), ENOENT);
   EXPECT_EQ(agent_open("w/secret.key", O_CREAT | O_WRONLY), EACCES);
   EXPECT_EQ(agent_open("w/other.key", O_CREAT | O_WRONLY), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::mkdir(hidden.c_str(), 0755); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::mkdir(absent.c_str(), 0755); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::unlink(hidden.c_str()); }), ENOENT);
-  EXPECT_EQ(as_agent([&] { return ::unlink(absent.c_str()); }), ENOENT);
+  EXPECT_EQ(as_agent(::mkdir, hidden.c_str(), 0755), EACCES);
+  EXPECT_EQ(as_agent(::mkdir, absent.c_str(), 0755), EACCES);
+  EXPECT_EQ(as_agent(::unlink, hidden.c_str()), ENOENT);
+  EXPECT_EQ(as_agent(::unlink, absent.c_str()), ENOENT);
 }
 
 TEST_F(Levels, RemoveRenameLinkNeedWriteAtBothEnds) {
   const std::string wf = at("w/f"), rf = at("r/f"), rsub = at("r/sub/g");
-  EXPECT_EQ(as_agent([&] { return ::unlink(rf.c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::rename(wf.c_str(), at("r/moved").c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::rename(rf.c_str(), at("w/moved").c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::link(rf.c_str(), at("w/hard").c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::link(wf.c_str(), at("r/hard").c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::link(wf.c_str(), at("w/hard").c_str()); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::rename(wf.c_str(), at("w/moved").c_str()); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::rmdir(at("r/sub").c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::unlink(rsub.c_str()); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::unlink(at("w/moved").c_str()); }), 0);
+  EXPECT_EQ(as_agent(::unlink, rf.c_str()), EACCES);
+  EXPECT_EQ(as_agent(::rename, wf.c_str(), at("r/moved").c_str()), EACCES);
+  EXPECT_EQ(as_agent(::rename, rf.c_str(), at("w/moved").c_str()), EACCES);
+  EXPECT_EQ(as_agent(::link, rf.c_str(), at("w/hard").c_str()), EACCES);
+  EXPECT_EQ(as_agent(::link, wf.c_str(), at("r/hard").c_str()), EACCES);
+  EXPECT_EQ(as_agent(::link, wf.c_str(), at("w/hard").c_str()), 0);
+  EXPECT_EQ(as_agent(::rename, wf.c_str(), at("w/moved").c_str()), 0);
+  EXPECT_EQ(as_agent(::rmdir, at("r/sub").c_str()), EACCES);
+  EXPECT_EQ(as_agent(::unlink, rsub.c_str()), EACCES);
+  EXPECT_EQ(as_agent(::unlink, at("w/moved").c_str()), 0);
 }
 
 TEST_F(Levels, MetadataChanges) {
   const std::string rf = at("r/f"), wf = at("w/f");
-  EXPECT_EQ(as_agent([&] { return ::chmod(rf.c_str(), 0666); }), EPERM);
-  EXPECT_EQ(as_agent([&] { return ::chmod(wf.c_str(), 04755); }), 0);
+  EXPECT_EQ(as_agent(::chmod, rf.c_str(), 0666), EPERM);
+  EXPECT_EQ(as_agent(::chmod, wf.c_str(), 04755), 0);
   EXPECT_EQ(agent_mode("w/f"), 0755);  // setuid stripped
-  EXPECT_EQ(as_agent([&] { return ::truncate(rf.c_str(), 0); }), EACCES);
-  EXPECT_EQ(as_agent([&] { return ::truncate(wf.c_str(), 2); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::chown(wf.c_str(), 0, 0); }), EPERM);
-  EXPECT_EQ(as_agent([&] { return ::setxattr(wf.c_str(), "user.k", "v", 1, 0); }), 0);
-  EXPECT_EQ(as_agent([&] { return ::setxattr(rf.c_str(), "user.k", "v", 1, 0); }), EACCES);
+  EXPECT_EQ(as_agent(::truncate, rf.c_str(), 0), EACCES);
+  EXPECT_EQ(as_agent(::truncate, wf.c_str(), 2), 0);
+  EXPECT_EQ(as_agent(::chown, wf.c_str(), 0, 0), EPERM);
+  EXPECT_EQ(as_agent(::setxattr, wf.c_str(), "user.k", "v", 1, 0), 0);
+  EXPECT_EQ(as_agent(::setxattr, rf.c_str(), "user.k", "v", 1, 0), EACCES);
   EXPECT_EQ(as_root(::setxattr(wf.c_str(), "security.evil", "v", 1, 0)), EPERM);
   EXPECT_EQ(as_root(::setxattr(wf.c_str(), "trusted.evil", "v", 1, 0)), EPERM);
   char value[8] = {};
@@ -134,8 +136,7 @@ TEST_F(Levels, MetadataChanges) {
   errno = 0;
   EXPECT_EQ(::getxattr(rf.c_str(), "system.posix_acl_access", value, sizeof value), -1);
   EXPECT_EQ(errno, EOPNOTSUPP);
-  EXPECT_EQ(as_agent([&] { return ::getxattr(wf.c_str(), "system.posix_acl_access", nullptr, 0); }),
-            EOPNOTSUPP);
+  EXPECT_EQ(as_agent(::getxattr, wf.c_str(), "system.posix_acl_access", nullptr, 0), EOPNOTSUPP);
   errno = 0;
   EXPECT_EQ(::getxattr(wf.c_str(), "trusted.x", value, sizeof value), -1);
   EXPECT_EQ(errno, ENODATA);
@@ -241,8 +242,8 @@ TEST_F(HiddenParents, NoneDirectoryWithVisibleDescendantIsTraversable) {
   EXPECT_EQ(out, "print()\nz\n");
   const std::string hidden = at("src/hidden"), txt = at("src/a/c.txt");
   struct stat st;
-  EXPECT_EQ(as_agent([&] { return ::stat(hidden.c_str(), &st); }), ENOENT);
-  EXPECT_EQ(as_agent([&] { return ::stat(txt.c_str(), &st); }), ENOENT);
+  EXPECT_EQ(as_agent(::stat, hidden.c_str(), &st), ENOENT);
+  EXPECT_EQ(as_agent(::stat, txt.c_str(), &st), ENOENT);
   ASSERT_EQ(::stat(at("src/a").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0555);
   EXPECT_EQ(agent_sh("find . | sort", &out), 0);

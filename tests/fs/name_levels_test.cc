@@ -47,10 +47,9 @@ class NameLevels : public MountedFs {
     mount(rules);
   }
 
-  // `op` on the agent's side, for `parent`/`child`: the errno (0 = success).
-  int agent(const std::function<long(const std::string& dir)>& op, Level parent) {
-    const std::string dir = at("p_" + name_of(parent));
-    return as_agent([&] { return op(dir); });
+  // The mount path of `name` in the directory at level `parent`, built before as_agent forks.
+  std::string path_in(Level parent, const std::string& name) const {
+    return at("p_" + name_of(parent) + "/" + name);
   }
 
   // What a name at level `child` answers to an operation that needs it writable: write
@@ -68,26 +67,13 @@ TEST_F(NameLevels, CreateMkdirMknodSymlinkFollowTheNewName) {
     for (const Level child : kLevels) {
       const std::string c = name_of(child);
       SCOPED_TRACE("parent " + name_of(parent) + ", child " + c);
-      EXPECT_EQ(agent(
-                    [&](const std::string& d) {
-                      return ::open((d + "/new_" + c).c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
-                    },
-                    parent),
-                created(child));
       EXPECT_EQ(
-          agent([&](const std::string& d) { return ::mkdir((d + "/dir_" + c).c_str(), 0755); },
-                parent),
+          as_agent(::open, path_in(parent, "new_" + c).c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644),
           created(child));
-      EXPECT_EQ(agent(
-                    [&](const std::string& d) {
-                      return ::mknod((d + "/fifo_" + c).c_str(), S_IFIFO | 0644, 0);
-                    },
-                    parent),
+      EXPECT_EQ(as_agent(::mkdir, path_in(parent, "dir_" + c).c_str(), 0755), created(child));
+      EXPECT_EQ(as_agent(::mknod, path_in(parent, "fifo_" + c).c_str(), S_IFIFO | 0644, 0),
                 created(child));
-      EXPECT_EQ(
-          agent([&](const std::string& d) { return ::symlink("f_read", (d + "/ln_" + c).c_str()); },
-                parent),
-          created(child));
+      EXPECT_EQ(as_agent(::symlink, "f_read", path_in(parent, "ln_" + c).c_str()), created(child));
     }
   }
 }
@@ -97,22 +83,11 @@ TEST_F(NameLevels, CreatingAHiddenNameIsEaccesWhetherOrNotItExists) {
     SCOPED_TRACE("parent " + name_of(parent));
     // f_none and d_none exist in the base; nope_none does not.
     for (const char* name : {"f_none", "d_none", "nope_none"}) {
-      EXPECT_EQ(agent(
-                    [&](const std::string& d) {
-                      return ::open((d + "/" + name).c_str(), O_CREAT | O_WRONLY, 0644);
-                    },
-                    parent),
-                EACCES)
+      EXPECT_EQ(as_agent(::open, path_in(parent, name).c_str(), O_CREAT | O_WRONLY, 0644), EACCES)
           << name;
-      EXPECT_EQ(agent([&](const std::string& d) { return ::mkdir((d + "/" + name).c_str(), 0755); },
-                      parent),
-                EACCES)
-          << name;
+      EXPECT_EQ(as_agent(::mkdir, path_in(parent, name).c_str(), 0755), EACCES) << name;
       struct stat st;
-      EXPECT_EQ(agent([&](const std::string& d) { return ::lstat((d + "/" + name).c_str(), &st); },
-                      parent),
-                ENOENT)
-          << name;
+      EXPECT_EQ(as_agent(::lstat, path_in(parent, name).c_str(), &st), ENOENT) << name;
     }
   }
 }
@@ -122,12 +97,8 @@ TEST_F(NameLevels, UnlinkAndRmdirFollowTheRemovedName) {
     for (const Level child : kLevels) {
       const std::string c = name_of(child);
       SCOPED_TRACE("parent " + name_of(parent) + ", child " + c);
-      EXPECT_EQ(
-          agent([&](const std::string& d) { return ::unlink((d + "/f_" + c).c_str()); }, parent),
-          existing(child));
-      EXPECT_EQ(
-          agent([&](const std::string& d) { return ::rmdir((d + "/d_" + c).c_str()); }, parent),
-          existing(child));
+      EXPECT_EQ(as_agent(::unlink, path_in(parent, "f_" + c).c_str()), existing(child));
+      EXPECT_EQ(as_agent(::rmdir, path_in(parent, "d_" + c).c_str()), existing(child));
     }
   }
 }
@@ -138,38 +109,23 @@ TEST_F(NameLevels, RenameAndLinkNeedWriteAtBothNames) {
       const std::string c = name_of(child);
       SCOPED_TRACE("parent " + name_of(parent) + ", child " + c);
       // Both names at `child`.
-      EXPECT_EQ(agent(
-                    [&](const std::string& d) {
-                      return ::rename((d + "/old_" + c).c_str(), (d + "/moved_" + c).c_str());
-                    },
-                    parent),
+      EXPECT_EQ(as_agent(::rename, path_in(parent, "old_" + c).c_str(),
+                         path_in(parent, "moved_" + c).c_str()),
                 existing(child));
       // A writable source onto a `child` name, and a `child` source onto a writable name.
       if (child != Level::kWrite) {
-        EXPECT_EQ(agent(
-                      [&](const std::string& d) {
-                        return ::rename((d + "/x_write").c_str(), (d + "/into_" + c).c_str());
-                      },
-                      parent),
+        EXPECT_EQ(as_agent(::rename, path_in(parent, "x_write").c_str(),
+                           path_in(parent, "into_" + c).c_str()),
                   EACCES);
-        EXPECT_EQ(agent(
-                      [&](const std::string& d) {
-                        return ::rename((d + "/x_" + c).c_str(), (d + "/out_write").c_str());
-                      },
-                      parent),
+        EXPECT_EQ(as_agent(::rename, path_in(parent, "x_" + c).c_str(),
+                           path_in(parent, "out_write").c_str()),
                   existing(child));
-        EXPECT_EQ(agent(
-                      [&](const std::string& d) {
-                        return ::link((d + "/x_" + c).c_str(), (d + "/hard_write").c_str());
-                      },
-                      parent),
+        EXPECT_EQ(as_agent(::link, path_in(parent, "x_" + c).c_str(),
+                           path_in(parent, "hard_write").c_str()),
                   existing(child));
       }
-      EXPECT_EQ(agent(
-                    [&](const std::string& d) {
-                      return ::link((d + "/f_write").c_str(), (d + "/hard_" + c).c_str());
-                    },
-                    parent),
+      EXPECT_EQ(as_agent(::link, path_in(parent, "f_write").c_str(),
+                         path_in(parent, "hard_" + c).c_str()),
                 created(child));
     }
   }
@@ -183,8 +139,8 @@ TEST_F(NameLevels, RenameAcrossParentsOfDifferentLevels) {
       const std::string source = at("p_" + name_of(from) + "/x_write");
       const std::string target = at("p_" + name_of(to) + "/from_" + name_of(from) + "_write");
       const std::string back = at("p_" + name_of(from) + "/x_write");
-      ASSERT_EQ(as_agent([&] { return ::rename(source.c_str(), target.c_str()); }), 0);
-      ASSERT_EQ(as_agent([&] { return ::rename(target.c_str(), back.c_str()); }), 0);
+      ASSERT_EQ(as_agent(::rename, source.c_str(), target.c_str()), 0);
+      ASSERT_EQ(as_agent(::rename, target.c_str(), back.c_str()), 0);
     }
   }
 }
@@ -193,9 +149,9 @@ TEST_F(NameLevels, TheParentKeepsItsOwnLevel) {
   for (const Level parent : {Level::kNone, Level::kView, Level::kRead}) {
     const std::string dir = at("p_" + name_of(parent));
     SCOPED_TRACE("parent " + name_of(parent));
-    EXPECT_EQ(as_agent([&] { return ::rename(dir.c_str(), at("renamed").c_str()); }), EACCES);
-    EXPECT_EQ(as_agent([&] { return ::rmdir(dir.c_str()); }), EACCES);
-    EXPECT_EQ(as_agent([&] { return ::chmod(dir.c_str(), 0777); }), EPERM);
+    EXPECT_EQ(as_agent(::rename, dir.c_str(), at("renamed").c_str()), EACCES);
+    EXPECT_EQ(as_agent(::rmdir, dir.c_str()), EACCES);
+    EXPECT_EQ(as_agent(::chmod, dir.c_str(), 0777), EPERM);
     // Presented writable for its owner (the agent): names in it may be written.
     struct stat st;
     ASSERT_EQ(::stat(dir.c_str(), &st), 0);

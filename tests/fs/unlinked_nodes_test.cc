@@ -41,14 +41,16 @@ TEST_F(UnlinkedNodes, ChangingARemovedNodeDoesNotBringItBack) {
 
 TEST_F(UnlinkedNodes, SettingAnXattrOnARemovedFileDoesNotBringItBack) {
   const std::string g = at("out/g");
-  EXPECT_EQ(as_agent([&] {
-              const int fd = ::open(g.c_str(), O_RDONLY);
-              if (fd < 0 || ::unlink(g.c_str()) < 0) return -1L;
-              const long rc = ::fsetxattr(fd, "user.x", "1", 1, 0);
-              char byte;
-              if (rc == 0 || errno != ENOENT || ::pread(fd, &byte, 1, 0) != 1) return -1L;
-              return 0L;
-            }),
+  EXPECT_EQ(as_agent(
+                [](const char* g) {
+                  const int fd = ::open(g, O_RDONLY);
+                  if (fd < 0 || ::unlink(g) < 0) return -1L;
+                  const long rc = ::fsetxattr(fd, "user.x", "1", 1, 0);
+                  char byte;
+                  if (rc == 0 || errno != ENOENT || ::pread(fd, &byte, 1, 0) != 1) return -1L;
+                  return 0L;
+                },
+                g.c_str()),
             0);
   EXPECT_EQ(agent_listing("out"), (std::vector<std::string>{"dir", "f"}));
 }
