@@ -14,6 +14,10 @@
 // (one request in flight per thread). More than one per queue because a handler may block
 // (a prefetch push waits on page locks of another READ in flight, prefetch.h): with
 // kThreadsPerQueue above the pushers' limit a queue always has a free thread.
+//
+// A request's names and write data live in its entry's payload buffer, and the reply is
+// copied into that same buffer before the entry is handed back for the next request: a
+// handler must not read its request's memory (a name, write data) after it replied.
 #pragma once
 
 #include <fuse_lowlevel.h>
