@@ -1,6 +1,5 @@
 #include "common/sha256.h"
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -15,25 +14,6 @@ const EVP_MD* sha256_md() {
   if (md == nullptr) throw std::runtime_error("SHA-256 is not available (OpenSSL)");
   return md;
 }
-
-// OpenSSL makes its pthread keys on first use: first the one whose destructor frees a
-// thread's state at exit, later (loading its config) the one holding the thread's error
-// state. If another thread frees a lower key in between (libfuse's fuse_session_destroy
-// frees its pipe key while the audit writer hashes its first link), the error-state key
-// takes that lower index; glibc clears lower slots before it runs the destructor, which
-// then finds nothing to free, so each thread's error state (904 bytes) leaks and
-// LeakSanitizer fails the run. So the setup runs here, at load time, on the main thread
-// before main() and before any thread exists: every binary that hashes (fs, server, CLI)
-// links this file, which a per-class warm-up (the Recorder's) would not cover - the
-// server hashes API keys on gRPC threads. A missing SHA-256 is reported at first use.
-[[maybe_unused]] const bool kOpenSslSetUp = [] {
-  try {
-    sha256_md();
-  } catch (const std::runtime_error&) {
-  }
-  ERR_clear_error();  // creates the error-state key if the fetch did not
-  return true;
-}();
 
 std::string to_hex(const unsigned char* digest, unsigned int length) {
   static constexpr char kHex[] = "0123456789abcdef";
