@@ -7,8 +7,8 @@ namespace agentfense::layer {
 
 CommitRenames::CommitRenames(const Journal& j) {
   for (auto& [destination, origin] : j.renames()) {
-    origins_[origin].destinations.push_back(destination);
-    destinations_.emplace(std::move(destination), std::move(origin));
+    destinations_.insert(destination);
+    origins_[std::move(origin)].destinations.push_back(std::move(destination));
   }
 }
 
@@ -28,13 +28,11 @@ std::optional<BaseStamp> CommitRenames::stamp_before(int base_fd, const std::str
 
 template <typename Visit>
 bool CommitRenames::any_origin_under(const std::string& path, Visit visit) const {
-  if (const auto exact = origins_.find(path); exact != origins_.end() && visit(exact->second))
-    return true;
-  // Not a range from `path` itself: "/a-b" sorts between "/a" and "/a/x".
-  const std::string prefix = path == "/" ? path : path + "/";
-  for (auto origin = origins_.lower_bound(prefix);
-       origin != origins_.end() && origin->first.starts_with(prefix); ++origin) {
-    if (visit(origin->second)) return true;
+  // Paths starting with `path`'s text are contiguous; "/a-b" is among them without being
+  // under "/a", hence the precise filter (as journal.cc's keys_under).
+  for (auto origin = origins_.lower_bound(path);
+       origin != origins_.end() && origin->first.starts_with(path); ++origin) {
+    if (is_same_or_under(origin->first, path) && visit(origin->second)) return true;
   }
   return false;
 }

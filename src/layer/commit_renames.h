@@ -17,6 +17,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,8 @@ class CommitRenames {
   bool any_origin_under(const std::string& path, Visit visit) const;
 
   std::map<std::string, Origin> origins_;
-  std::map<std::string, bool> refused_;              // destinations refused, by path: conflict?
-  std::map<std::string, std::string> destinations_;  // destination -> origin
+  std::map<std::string, bool> refused_;  // destinations refused, by path: conflict?
+  std::set<std::string> destinations_;   // where renamed content went
 };
 
 }  // namespace agentfense::layer
