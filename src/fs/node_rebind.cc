@@ -49,10 +49,12 @@ class Rebinder {
     // After every directory: a name is checked through its rebound parent.
     std::set<fuse_ino_t> linked;
     for (const NodeView& node : others) {
-      if (!S_ISREG(node.type) || !fs_.table().link_group(node.id)) {
+      std::optional<LinkGroup> group;
+      if (S_ISREG(node.type)) group = fs_.table().link_group(node.id);
+      if (!group) {
         rebind(node);
       } else if (linked.insert(node.id).second) {
-        split_link_group(node.id);
+        split_link_group(node.id, *group);
         // Fresh: its host-access name may have changed.
         if (std::optional<NodeView> fresh = fs_.table().peek(node.id); fresh && !fresh->unlinked)
           rebind(*fresh);
@@ -168,16 +170,14 @@ class Rebinder {
   // else a rename of one failed and a write through one went to the first name's file.
   // The first name leaves only when another is still the node's upper file; otherwise it
   // keeps the node, rebound like any other.
-  void split_link_group(fuse_ino_t id) {
-    const std::optional<LinkGroup> group = fs_.table().link_group(id);
-    if (!group) return;
+  void split_link_group(fuse_ino_t id, const LinkGroup& group) {
     bool first_left = false;
     bool one_stays = false;
     bool changed = false;
-    for (std::size_t i = 0; i < group->names.size(); ++i) {
-      const LinkGroup::Name& name = group->names[i];
+    for (std::size_t i = 0; i < group.names.size(); ++i) {
+      const LinkGroup::Name& name = group.names[i];
       const std::optional<NodeView> parent = fs_.table().view(name.parent);
-      if (still_linked(parent, name.name, *group)) {
+      if (still_linked(parent, name.name, group)) {
         one_stays = one_stays || i > 0;
         continue;
       }
@@ -189,7 +189,7 @@ class Rebinder {
       changed = true;
     }
     if (first_left && one_stays) {
-      drop_name(id, group->names[0]);  // another name takes over host access
+      drop_name(id, group.names[0]);  // another name takes over host access
       changed = true;
     }
     if (!changed) return;
