@@ -56,3 +56,21 @@ def test_every_deletion_a_commit_makes_is_reviewed(runner: Runner, tmp_path: Pat
     for gone in before - files_under(root):
         assert any(gone == d or gone.startswith(d + "/") for d in deleted_dirs), (gone, review)
     assert (root / "src/util").is_symlink() or (root / "src/util").read_text() == "hi\n"
+
+
+@pytest.mark.parametrize("script", [
+    "rm -r src && mkdir src && echo hi > src/util",
+    "rm -r src/util && echo hi > t && mv -T t src/util",
+], ids=["recreated-parent", "renamed-onto"])
+def test_a_replaced_directory_lists_no_hidden_entry(runner: Runner, tmp_path: Path, script: str):
+    """The listing of a replaced base directory's entries (above) names only what the
+    sandbox could see: a hidden file in it is not listed, diffed or removed."""
+    root = tmp_path / "repo"
+    make_tree(root)
+    (root / "src/util/.env").write_text("TOKEN=hunter2-review\n")
+    result = runner.sh(root, script, ["--preset", "full-access", "--rule", "**/.env=none",
+                                      "--changes", "apply"])
+    shown = result.stdout + result.stderr
+    assert ".env" not in shown and "hunter2-review" not in shown, result.describe()
+    assert "D /src/util/important.py" in shown, result.describe()
+    assert (root / "src/util/.env").read_text() == "TOKEN=hunter2-review\n"
