@@ -193,7 +193,7 @@ void Filesystem::keep_if_open(fuse_ino_t id) {
   if (!fd) return;  // not open through us: its data went with its name
   fds_.pin(id, std::move(fd), writable);
   std::lock_guard lock(orphans_mu_);
-  orphans_.insert(id);
+  orphans_.try_emplace(id, std::chrono::steady_clock::now());
 }
 
 bool Filesystem::keep_if_orphaned(fuse_ino_t id, KeptFile kept) {

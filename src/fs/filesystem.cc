@@ -80,7 +80,7 @@ void Filesystem::recount_quota() {
 std::uint64_t Filesystem::orphan_bytes() {
   std::lock_guard lock(orphans_mu_);
   std::uint64_t bytes = 0;
-  for (const fuse_ino_t id : orphans_) {
+  for (const auto& [id, kept_since] : orphans_) {
     struct stat st;
     if (FdCache::Handle fd = fds_.find(id, false); fd && ::fstat(fd->get(), &st) == 0) {
       bytes += WriteQuota::charge_of(static_cast<std::uint64_t>(st.st_size));
@@ -94,7 +94,7 @@ void Filesystem::upper_name_removed(const struct stat& before, fuse_ino_t kept_n
   const bool still_open = last_name_of_file && kept_node != 0;
   if (still_open) {
     std::lock_guard lock(orphans_mu_);
-    orphans_.insert(kept_node);
+    orphans_.try_emplace(kept_node, std::chrono::steady_clock::now());
   }
   quota_.name_removed(before, still_open);
 }
@@ -104,6 +104,7 @@ void Filesystem::close_forgotten(fuse_ino_t id) {
   {
     std::lock_guard lock(orphans_mu_);
     orphan = orphans_.erase(id) > 0;
+    if (orphan) ++orphans_forgotten_;
   }
   if (orphan) {
     struct stat st;
@@ -114,6 +115,19 @@ void Filesystem::close_forgotten(fuse_ino_t id) {
   // Node ids are never reused: every fd of this one, pinned or cached, can go (the data
   // of a nameless file is freed on the host only once all of them are closed).
   fds_.erase(id);
+  // After the quota gave its bytes back: a request waiting for them tries again.
+  if (orphan) orphan_forgotten_.notify_all();
+}
+
+bool Filesystem::wait_for_forgotten_orphan(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(orphans_mu_);
+  const auto recent_since = std::chrono::steady_clock::now() - kRecentOrphan;
+  const bool any_recent = std::any_of(orphans_.begin(), orphans_.end(), [&](const auto& orphan) {
+    return orphan.second >= recent_since;
+  });
+  if (!any_recent) return false;
+  const std::uint64_t seen = orphans_forgotten_;
+  return orphan_forgotten_.wait_until(lock, until, [&] { return orphans_forgotten_ != seen; });
 }
 
 int Filesystem::resolve(const NodeView& parent, const std::string& name, const std::string& path,

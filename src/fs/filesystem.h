@@ -20,13 +20,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "fs/access.h"
 #include "fs/base_names.h"
@@ -177,6 +179,27 @@ class Filesystem {
   // its lstat. `kept_node` (0: none) is the node keep_if_orphaned() kept the file open
   // for: a file's data stays charged until the kernel forgets that node.
   void upper_name_removed(const struct stat& before, fuse_ino_t kept_node);
+  // A request refused for space (ENOSPC) right after a file's last name went may be
+  // refused only for bytes about to come back: the kernel forgets the node when its last
+  // reference goes, but the FORGET travels apart from other requests (over io_uring it
+  // comes on /dev/fuse while writes come on the rings), so `rm big; dd ...` raced it.
+  // Waits until a file kept charged in the last kRecentOrphan is forgotten or `until`
+  // passes; true when one was (try again). A file kept longer is taken to be held open by
+  // the agent: nothing waits for it, so a full sandbox stays quick to refuse.
+  bool wait_for_forgotten_orphan(std::chrono::steady_clock::time_point until);
+  static constexpr std::chrono::milliseconds kRecentOrphan{2000};
+  // How long one request waits at most for such a file (from its first refusal).
+  static constexpr std::chrono::milliseconds kForgetWait{500};
+  // Runs `attempt` (0, a count or -errno) again while it fails with ENOSPC and a file
+  // removed moments ago gave its bytes back (above). Call it holding no lock above
+  // orphans_mu_ but layer_gate_ (FORGETs take neither).
+  template <class Attempt>
+  auto retry_when_bytes_come_back(Attempt attempt) {
+    auto rc = attempt();
+    const auto until = std::chrono::steady_clock::now() + kForgetWait;
+    while (rc == -ENOSPC && wait_for_forgotten_orphan(until)) rc = attempt();
+    return rc;
+  }
   // A commit or discard took away the upper file node `id` was bound to (it has no name
   // left): if the agent may still hold it open (an fd to it is cached), the fd is kept
   // and the file stays charged, as after an unlink, until the kernel forgets the node.
@@ -244,7 +267,10 @@ class Filesystem {
   FdCache fds_;
   WriteQuota quota_;
   std::mutex orphans_mu_;
-  std::unordered_set<fuse_ino_t> orphans_;  // nodes keeping a nameless upper file charged
+  // Nodes keeping a nameless upper file charged, with when they began to.
+  std::unordered_map<fuse_ino_t, std::chrono::steady_clock::time_point> orphans_;
+  std::uint64_t orphans_forgotten_ = 0;  // under orphans_mu_: counts close_forgotten()s
+  std::condition_variable orphan_forgotten_;
   RequestCounters counters_;
   std::shared_mutex layer_gate_;
   std::atomic<std::uint64_t> content_epoch_{0};

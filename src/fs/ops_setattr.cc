@@ -106,16 +106,17 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   }
   const int changes = to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE | kTimeBits);
   if (changes) {
-    std::lock_guard lock(fs.mutation_mu());
-    std::optional<NodeView> fresh = fs.table().view(ino);
-    if (!fresh) {
-      fuse_reply_err(req, ENOENT);
-      return;
-    }
-    // Truncating to zero needs none of the old data (O_TRUNC arrives this way).
-    const bool keep_data = !((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0);
-    int rc = fs.copy_up(*fresh, keep_data);
-    if (rc == 0) rc = apply(fs, *fresh, *attr, changes);
+    // Retried outside mutation_mu when a copy-up or a growth is refused for bytes a
+    // FORGET is about to give back.
+    const int rc = fs.retry_when_bytes_come_back([&] {
+      std::lock_guard lock(fs.mutation_mu());
+      std::optional<NodeView> fresh = fs.table().view(ino);
+      if (!fresh) return -ENOENT;
+      // Truncating to zero needs none of the old data (O_TRUNC arrives this way).
+      const bool keep_data = !((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0);
+      const int copied = fs.copy_up(*fresh, keep_data);
+      return copied ? copied : apply(fs, *fresh, *attr, changes);
+    });
     if (rc) {
       fuse_reply_err(req, -rc);
       return;

@@ -70,7 +70,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
   FdCache::Handle fd;
   if (!writable_fd_or_reply(req, ino, &fd)) return;
   WriteQuota& quota = fs_of(req).quota();
-  const long fits = quota.reserve_write(fd->ino, fd->get(), off, size);
+  const long fits = fs_of(req).retry_when_bytes_come_back(
+      [&] { return quota.reserve_write(fd->ino, fd->get(), off, size); });
   if (fits < 0) {
     fuse_reply_err(req, static_cast<int>(-fits));
     return;
@@ -102,8 +103,9 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t 
   }
   const long long target = size_after_fallocate(
       mode, offset, length, static_cast<std::uint64_t>(st.st_size), quota.limits().bytes != 0);
-  int rc = target < 0 ? static_cast<int>(target)
-                      : quota.resize(fd->ino, fd->get(), static_cast<std::uint64_t>(target));
+  int rc = target < 0 ? static_cast<int>(target) : fs_of(req).retry_when_bytes_come_back([&] {
+    return quota.resize(fd->ino, fd->get(), static_cast<std::uint64_t>(target));
+  });
   if (rc == 0) {
     rc = ::fallocate(fd->get(), mode, offset, length) < 0 ? -errno : 0;
     settle_size(quota, *fd);
