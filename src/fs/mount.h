@@ -35,6 +35,9 @@ struct MountOptions {
   // Take requests over io_uring when the kernel offers it (uring_transport.h: kernel
   // 6.14+ with fuse.enable_uring=Y), else through /dev/fuse. Off only to compare the two.
   bool uring = true;
+  // libfuse worker threads left waiting on /dev/fuse; more that fall idle exit. Tests set
+  // 1 so that the worker that answered the kernel's INIT exits right after it.
+  unsigned idle_workers = 4;
   // The root presents no group/other permission bits, so that only the owner (and root)
   // can enter the view: a person's `agentfense mount` as root mounts with allow_other
   // (the owner is the sudo user) at a mountpoint anyone may reach, and the view's root

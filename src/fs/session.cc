@@ -17,7 +17,6 @@ namespace {
 // Worker threads: enough for parallel greps and lookups on a 2-core host without a
 // thread per request.
 constexpr unsigned kMaxThreads = 16;
-constexpr unsigned kIdleThreads = 4;
 
 std::unique_ptr<audit::Recorder> open_audit(const MountOptions& options) {
   if (options.audit_path.empty()) return nullptr;
@@ -30,7 +29,8 @@ std::unique_ptr<audit::Recorder> open_audit(const MountOptions& options) {
 
 Session::Session(const MountOptions& options)
     : filesystem_(std::make_unique<Filesystem>(options, layer::Journal::open(options.state_dir),
-                                               open_audit(options))) {
+                                               open_audit(options))),
+      idle_workers_(options.idle_workers) {
   // allow_other: as root the agent runs as another uid. Rootless the agent's ids map to
   // our own uid, so the mount stays private to it (fusermount3 refuses allow_other
   // anyway without user_allow_other in /etc/fuse.conf). default_permissions: the kernel
@@ -104,7 +104,7 @@ Session::~Session() {
 int Session::run() {
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, kMaxThreads);
-  fuse_loop_cfg_set_idle_threads(config, kIdleThreads);
+  fuse_loop_cfg_set_idle_threads(config, idle_workers_);
   const int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);
   if (before_unmount_) before_unmount_();

@@ -51,6 +51,7 @@ class Session {
   std::unique_ptr<Prefetcher> prefetcher_;  // pushes into session_: stopped before it ends
   std::unique_ptr<UringTransport> uring_;   // serves session_: stopped before it ends
   bool mounted_ = false;
+  const unsigned idle_workers_;
   std::function<void()> before_unmount_;
 };
 

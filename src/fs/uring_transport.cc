@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <string>
+#include <system_error>
 
 #include "common/log.h"
 
@@ -122,43 +124,15 @@ bool UringTransport::start(std::size_t max_payload) {
         {{"kind", "dev_fuse"}, {"why", "too many CPUs for a ring per CPU"}, {"cpus", queues}});
     return false;
   }
+  // One entry at a time: each registration is answered before the next, and the first
+  // refusal ends them. Entries the kernel accepted keep serving even if a later one is
+  // refused: the kernel routes requests to the rings once each queue has an entry.
   std::string refused;
   for (unsigned qid = 0; qid < queues && refused.empty(); ++qid) {
     for (int i = 0; i < kThreadsPerQueue && refused.empty(); ++i) {
-      auto ring = std::make_unique<Ring>();
-      io_uring_params params{};
-      params.flags = IORING_SETUP_SQE128;  // the command area holds CommandRequest
-      if (int rc = io_uring_queue_init_params(4, &ring->uring, &params); rc < 0) {
-        refused = std::string("io_uring_setup: ") + std::strerror(-rc);
-        break;
-      }
-      ring->initialized = true;
-      Entry& entry = ring->entry;
-      // Untouched pages of the buffer cost nothing; trim() gives back what large
-      // requests touched.
-      entry.buffer.reset(new char[kPrefix + max_payload_]);
-      entry.payload = entry.buffer.get() + kPrefix;
-      entry.iov[0] = {&entry.header, sizeof entry.header};
-      entry.iov[1] = {entry.payload, max_payload_};
-      entry.ring = ring.get();
-      entry.qid = static_cast<std::uint16_t>(qid);
-      if (!submit(entry, kRegister)) {
-        refused = "io_uring_submit failed";
-        break;
-      }
-      // A refused registration completes at once; an accepted one only with a request.
-      io_uring_cqe* cqe = nullptr;
-      if (io_uring_peek_cqe(&ring->uring, &cqe) == 0 && cqe && cqe->res < 0) {
-        refused = std::string("FUSE_IO_URING_CMD_REGISTER: ") + std::strerror(-cqe->res);
-        break;
-      }
-      rings_.push_back(std::move(ring));
+      refused = add_entry(static_cast<std::uint16_t>(qid));
     }
   }
-  // Every entry the kernel accepted gets its thread, even if a later one was refused: the
-  // kernel routes requests to the rings once each queue has an entry.
-  running_ = !rings_.empty();
-  for (auto& ring : rings_) threads_.emplace_back([this, r = ring.get()] { serve(*r); });
   if (!refused.empty()) {
     log::warn("fs.uring_refused", {{"error", refused}, {"entries", rings_.size()}});
     return false;
@@ -166,6 +140,67 @@ bool UringTransport::start(std::size_t max_payload) {
   log::debug("fs.transport",
              {{"kind", "io_uring"}, {"queues", queues}, {"entries", rings_.size()}});
   return true;
+}
+
+std::string UringTransport::add_entry(std::uint16_t qid) {
+  auto ring = std::make_unique<Ring>();
+  ring->entry.ring = ring.get();
+  ring->entry.qid = qid;
+  // The entry is registered by the thread that serves it, not here on the libfuse worker
+  // that answered INIT: the kernel hands an entry its next request through the task that
+  // submitted its pending command and cancels a task's commands when it exits, so once
+  // that worker exited (idle workers do) the entries that had served nothing yet were
+  // lost, and the requests given to them failed with ECANCELED or waited forever.
+  std::promise<std::string> registered;
+  std::future<std::string> answer = registered.get_future();
+  std::thread thread;
+  try {
+    thread = std::thread([this, r = ring.get(), registered = std::move(registered)]() mutable {
+      const std::string refused = register_entry(*r);
+      // Before this thread can take a request: its reply must find the transport.
+      if (refused.empty()) running_ = true;
+      registered.set_value(refused);
+      if (refused.empty()) serve(*r);
+    });
+  } catch (const std::system_error& e) {
+    return std::string("thread: ") + e.what();
+  }
+  std::string refused = answer.get();
+  if (!refused.empty()) {
+    thread.join();  // it ended at the refusal; the ring goes with `ring`
+    return refused;
+  }
+  rings_.push_back(std::move(ring));
+  threads_.push_back(std::move(thread));
+  return "";
+}
+
+std::string UringTransport::register_entry(Ring& ring) noexcept {
+  try {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SQE128;  // the command area holds CommandRequest
+    if (int rc = io_uring_queue_init_params(4, &ring.uring, &params); rc < 0) {
+      return std::string("io_uring_setup: ") + std::strerror(-rc);
+    }
+    ring.initialized = true;
+    Entry& entry = ring.entry;
+    // Untouched pages of the buffer cost nothing; trim() gives back what large requests
+    // touched.
+    entry.buffer.reset(new char[kPrefix + max_payload_]);
+    entry.payload = entry.buffer.get() + kPrefix;
+    entry.iov[0] = {&entry.header, sizeof entry.header};
+    entry.iov[1] = {entry.payload, max_payload_};
+    if (!submit(entry, kRegister)) return "io_uring_submit failed";
+    // A refused registration completes at once; an accepted one only with a request,
+    // which serve() then takes from the ring.
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_peek_cqe(&ring.uring, &cqe) == 0 && cqe && cqe->res < 0) {
+      return std::string("FUSE_IO_URING_CMD_REGISTER: ") + std::strerror(-cqe->res);
+    }
+    return "";
+  } catch (const std::exception& e) {  // the buffer: start() must get an answer
+    return std::string("entry: ") + e.what();
+  }
 }
 
 bool UringTransport::submit(Entry& entry, std::uint32_t command) {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -42,11 +43,12 @@ class UringTransport {
   UringTransport& operator=(const UringTransport&) = delete;
   ~UringTransport();  // stops and joins the threads
 
-  // Registers the ring entries of every queue and starts their threads, once the INIT
-  // reply agreed on FUSE_OVER_IO_URING. Payload buffers hold `max_payload` bytes (the
-  // kernel requires max(max_write, max_pages pages)). False (logged) when an entry was
-  // refused; the entries registered before it still serve (running()), and the kernel
-  // keeps to /dev/fuse unless every queue got one.
+  // Starts a thread per ring entry of every queue, which registers its entry and serves
+  // it, once the INIT reply agreed on FUSE_OVER_IO_URING; returns when every registration
+  // was answered. Payload buffers hold `max_payload` bytes (the kernel requires
+  // max(max_write, max_pages pages)). False (logged) when an entry was refused; the
+  // entries registered before it still serve (running()), and the kernel keeps to
+  // /dev/fuse unless every queue got one.
   bool start(std::size_t max_payload);
   // A reply libfuse is writing: true when it answered a request of ours (it was handed
   // to the kernel through that request's ring), false for anything else.
@@ -67,6 +69,11 @@ class UringTransport {
   struct Entry;
   struct Ring;
 
+  // Starts the thread of one more entry of queue `qid` and waits until its registration
+  // was answered: what was refused, or empty (the entry serves).
+  std::string add_entry(std::uint16_t qid);
+  // On that thread: the ring and the entry's registration; what was refused, or empty.
+  std::string register_entry(Ring& ring) noexcept;
   void serve(Ring& ring);
   void handle(Entry& entry);
   bool submit(Entry& entry, std::uint32_t command);

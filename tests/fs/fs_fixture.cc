@@ -101,6 +101,7 @@ void MountedFs::mount(std::vector<policy::Rule> rules) {
   const char* uring = std::getenv("AF_TEST_FUSE_URING");
   options.uring = !(uring && std::string(uring) == "0");
   options.quota = quota_;
+  options.idle_workers = idle_workers_;
   session_ = std::make_unique<Session>(options);
   loop_ = std::thread([this] { session_->run(); });
 }

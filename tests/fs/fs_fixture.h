@@ -71,6 +71,7 @@ class MountedFs : public ::testing::Test {
   std::string audit_;
   bool prefetch_ = true;  // MountOptions::prefetch for the next mount()
   QuotaLimits quota_;     // MountOptions::quota for the next mount() (default unlimited)
+  unsigned idle_workers_ = MountOptions{}.idle_workers;  // MountOptions::idle_workers, same
 
  private:
   // fork(), and in the child the switch to the agent uid (system calls only); 0 in the child.
