@@ -26,23 +26,51 @@ void MemoryBudget::check_fits(const std::string& what, const std::string& princi
                    kReasonQuotaExceeded);
 }
 
-void MemoryBudget::charge(const std::string& principal, std::int64_t bytes) {
+namespace {
+
+// Adds `bytes` to `principal`'s entry, erasing entries that fall to 0.
+void add_to(std::map<std::string, std::int64_t>& by, const std::string& principal,
+            std::int64_t bytes) {
+  if ((by[principal] += bytes) <= 0) by.erase(principal);
+}
+
+std::int64_t of(const std::map<std::string, std::int64_t>& by, const std::string& principal) {
+  const auto held = by.find(principal);
+  return held == by.end() ? 0 : held->second;
+}
+
+}  // namespace
+
+void MemoryBudget::charge(const std::string& principal, std::int64_t bytes, bool capturing) {
   left_ -= bytes;
+  if (capturing) capturing_held_ += bytes;
   if (bytes < 0) given_back_.notify_all();
   if (per_principal_ <= 0 || principal.empty()) return;
-  if ((held_by_[principal] += bytes) <= 0) held_by_.erase(principal);
+  add_to(held_by_, principal, bytes);
+  if (capturing) add_to(capturing_held_by_, principal, bytes);
+}
+
+void MemoryBudget::captured(const std::string& principal, std::int64_t bytes) {
+  capturing_held_ -= bytes;
+  if (per_principal_ > 0 && !principal.empty()) add_to(capturing_held_by_, principal, -bytes);
 }
 
 std::int64_t MemoryBudget::held_by(const std::string& principal) const {
-  const auto held = held_by_.find(principal);
-  return held == held_by_.end() ? 0 : held->second;
+  return of(held_by_, principal);
 }
 
 bool MemoryBudget::must_wait(const std::string& principal, std::uint64_t ticket) const {
-  if (ticket == 0 || capturing_.begin()->first == ticket) return false;
+  if (ticket == 0) return false;
+  // Finished results (and other calls' holds) go back as their callers read them: while
+  // they fill a bound by themselves even the oldest waits for them.
+  if (total_ - left_ - capturing_held_ >= total_) return true;
+  const bool counted = per_principal_ > 0 && !principal.empty();
+  if (counted && held_by(principal) - of(capturing_held_by_, principal) >= per_principal_)
+    return true;
+  // Else only other captures are over the bound, and they wait for the oldest.
+  if (capturing_.begin()->first == ticket) return false;
   if (left_ < 0) return true;
-  if (per_principal_ <= 0 || principal.empty() || held_by(principal) <= per_principal_)
-    return false;
+  if (!counted || held_by(principal) <= per_principal_) return false;
   for (const auto& [older, whose] : capturing_)
     if (whose == principal) return older != ticket;
   return false;
@@ -58,7 +86,7 @@ void MemoryBudget::Grant::hold(std::int64_t bytes) {
   {
     std::lock_guard lock(budget_.mu_);
     budget_.check_fits(what_, principal_, bytes - held_);
-    budget_.charge(principal_, bytes - held_);
+    budget_.charge(principal_, bytes - held_, ticket_ != 0);
   }
   held_ = bytes;
 }
@@ -67,7 +95,7 @@ void MemoryBudget::Grant::hold_anyway(std::int64_t bytes) {
   if (bytes <= held_) return;
   {
     std::lock_guard lock(budget_.mu_);
-    budget_.charge(principal_, bytes - held_);
+    budget_.charge(principal_, bytes - held_, ticket_ != 0);
   }
   held_ = bytes;
 }
@@ -77,12 +105,14 @@ void MemoryBudget::Grant::begin_capturing() {
   if (ticket_ != 0) return;
   ticket_ = budget_.next_ticket_++;
   budget_.capturing_.emplace(ticket_, principal_);
+  budget_.captured(principal_, -held_);  // what it held already counts as captured
 }
 
 void MemoryBudget::Grant::end_capturing() {
   std::lock_guard lock(budget_.mu_);
   if (ticket_ == 0) return;
   budget_.capturing_.erase(ticket_);
+  budget_.captured(principal_, held_);
   ticket_ = 0;
   budget_.given_back_.notify_all();  // the next oldest may proceed now
 }
@@ -96,7 +126,7 @@ void MemoryBudget::Grant::wait_for_room(const std::function<bool()>& give_up) {
 MemoryBudget::Grant::~Grant() {
   end_capturing();
   std::lock_guard lock(budget_.mu_);
-  budget_.charge(principal_, -held_);
+  budget_.charge(principal_, -held_, false);
 }
 
 }  // namespace agentfense::server

@@ -144,5 +144,42 @@ TEST(MemoryBudget, APrincipalOverItsShareWaitsOnlyForItsOwnOldest) {
   EXPECT_EQ(asked, 2) << "alice's younger exec did not wait";
 }
 
+// Sweep R: 24 execs of one principal, each the oldest in turn, each wrote its whole
+// output, and each finished result stayed held while its slow caller read it: 360 MB of
+// a 256 MiB budget, and other principals' execs refused. Results waiting to be read now
+// make even the oldest wait once they fill the share (or the budget) by themselves.
+TEST(MemoryBudget, TheOldestWaitsWhileUnreadResultsAloneFillTheShareOrTheBudget) {
+  MemoryBudget budget(300, "of command output for other calls", 100);
+  const auto never = [] { return false; };
+  const auto twice = [](int& asked) { return [&asked] { return ++asked == 2; }; };
+  std::optional<MemoryBudget::Grant> alice_unread(std::in_place, budget, "exec", "alice");
+  alice_unread->hold_anyway(100);  // her finished results fill her share
+  MemoryBudget::Grant alice(budget, "exec", "alice"), bob(budget, "exec", "bob");
+  alice.begin_capturing();
+  bob.begin_capturing();
+  int asked = 0;
+  alice.wait_for_room(twice(asked));
+  EXPECT_EQ(asked, 2) << "alice's oldest wrote on past her unread results";
+  bob.hold_anyway(10);
+  bob.wait_for_room(never);  // bob is not held back by alice's results
+  alice_unread.reset();      // read: her oldest goes on
+  alice.wait_for_room(never);
+
+  // Server wide: finished results of several principals fill the budget.
+  std::optional<MemoryBudget::Grant> carol(std::in_place, budget, "exec", "carol");
+  std::optional<MemoryBudget::Grant> dave(std::in_place, budget, "exec", "dave");
+  carol->hold_anyway(100);
+  dave->hold_anyway(100);
+  MemoryBudget::Grant eve(budget, "exec", "eve");
+  eve.hold_anyway(100);  // 310 of 300, 10 of it captured by bob
+  asked = 0;
+  bob.wait_for_room(twice(asked));
+  EXPECT_EQ(asked, 2) << "the oldest wrote on while finished results filled the budget";
+  carol.reset();
+  bob.wait_for_room(never);
+  alice.end_capturing();
+  bob.end_capturing();
+}
+
 }  // namespace
 }  // namespace agentfense::server
