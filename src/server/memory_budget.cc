@@ -41,18 +41,13 @@ std::int64_t of(const std::map<std::string, std::int64_t>& by, const std::string
 
 }  // namespace
 
-void MemoryBudget::charge(const std::string& principal, std::int64_t bytes, bool capturing) {
+void MemoryBudget::charge(const std::string& principal, std::int64_t bytes, bool sending) {
   left_ -= bytes;
-  if (capturing) capturing_held_ += bytes;
+  if (sending) sending_held_ += bytes;
   if (bytes < 0) given_back_.notify_all();
   if (per_principal_ <= 0 || principal.empty()) return;
   add_to(held_by_, principal, bytes);
-  if (capturing) add_to(capturing_held_by_, principal, bytes);
-}
-
-void MemoryBudget::captured(const std::string& principal, std::int64_t bytes) {
-  capturing_held_ -= bytes;
-  if (per_principal_ > 0 && !principal.empty()) add_to(capturing_held_by_, principal, -bytes);
+  if (sending) add_to(sending_held_by_, principal, bytes);
 }
 
 std::int64_t MemoryBudget::held_by(const std::string& principal) const {
@@ -61,13 +56,12 @@ std::int64_t MemoryBudget::held_by(const std::string& principal) const {
 
 bool MemoryBudget::must_wait(const std::string& principal, std::uint64_t ticket) const {
   if (ticket == 0) return false;
-  // Finished results (and other calls' holds) go back as their callers read them: while
-  // they fill a bound by themselves even the oldest waits for them.
-  if (total_ - left_ - capturing_held_ >= total_) return true;
+  // Answers being sent go back as their callers read them: while they fill a bound by
+  // themselves, even the oldest waits for them.
   const bool counted = per_principal_ > 0 && !principal.empty();
-  if (counted && held_by(principal) - of(capturing_held_by_, principal) >= per_principal_)
+  if (sending_held_ >= total_ || (counted && of(sending_held_by_, principal) >= per_principal_))
     return true;
-  // Else only other captures are over the bound, and they wait for the oldest.
+  // Else what is over a bound is other execs' output, and they wait for the oldest.
   if (capturing_.begin()->first == ticket) return false;
   if (left_ < 0) return true;
   if (!counted || held_by(principal) <= per_principal_) return false;
@@ -86,7 +80,7 @@ void MemoryBudget::Grant::hold(std::int64_t bytes) {
   {
     std::lock_guard lock(budget_.mu_);
     budget_.check_fits(what_, principal_, bytes - held_);
-    budget_.charge(principal_, bytes - held_, ticket_ != 0);
+    budget_.charge(principal_, bytes - held_, sending_);
   }
   held_ = bytes;
 }
@@ -95,7 +89,7 @@ void MemoryBudget::Grant::hold_anyway(std::int64_t bytes) {
   if (bytes <= held_) return;
   {
     std::lock_guard lock(budget_.mu_);
-    budget_.charge(principal_, bytes - held_, ticket_ != 0);
+    budget_.charge(principal_, bytes - held_, sending_);
   }
   held_ = bytes;
 }
@@ -105,14 +99,12 @@ void MemoryBudget::Grant::begin_capturing() {
   if (ticket_ != 0) return;
   ticket_ = budget_.next_ticket_++;
   budget_.capturing_.emplace(ticket_, principal_);
-  budget_.captured(principal_, -held_);  // what it held already counts as captured
 }
 
 void MemoryBudget::Grant::end_capturing() {
   std::lock_guard lock(budget_.mu_);
   if (ticket_ == 0) return;
   budget_.capturing_.erase(ticket_);
-  budget_.captured(principal_, held_);
   ticket_ = 0;
   budget_.given_back_.notify_all();  // the next oldest may proceed now
 }
@@ -123,10 +115,18 @@ void MemoryBudget::Grant::wait_for_room(const std::function<bool()>& give_up) {
     budget_.given_back_.wait_for(lock, std::chrono::milliseconds(50));
 }
 
+void MemoryBudget::Grant::sending() {
+  std::lock_guard lock(budget_.mu_);
+  if (sending_) return;
+  budget_.charge(principal_, -held_, false);
+  sending_ = true;
+  budget_.charge(principal_, held_, true);
+}
+
 MemoryBudget::Grant::~Grant() {
   end_capturing();
   std::lock_guard lock(budget_.mu_);
-  budget_.charge(principal_, -held_, false);
+  budget_.charge(principal_, -held_, sending_);
 }
 
 }  // namespace agentfense::server

@@ -15,10 +15,11 @@
 // runtime.output_limit uncounted until they ended. A capturing grant waits while the
 // budget or its principal's share is over its bound (wait_for_room), except the oldest
 // capturing grant (the principal's oldest, for its share), which proceeds as long as
-// what is over the bound is other capturing grants' output: they wait for it, so waits
-// among capturing grants can never all block each other. It waits too while finished
-// results alone fill the bound: those go as their callers read them, whatever the
-// captures do. (Before, each exec became the oldest in turn and wrote all it had, its
+// what is over the bound is other execs' output: they wait for it (a finished command's
+// result waits for the sync after it, which waits for the sandbox's running commands),
+// so waits among execs can never all block each other. It waits too while answers being
+// sent fill the bound by themselves: those go as their callers read them, whatever the
+// commands do. (Before, each exec became the oldest in turn and wrote all it had, its
 // result then held until its slow caller read it: one tenant held 360 MB of a 256 MiB
 // budget and other tenants' execs were refused.)
 #pragma once
@@ -62,9 +63,12 @@ class MemoryBudget {
     // This grant grows as a command writes, until end_capturing() (or destruction).
     void begin_capturing();
     void end_capturing();
+    // What this grant holds is now an answer being sent: it goes back as its caller reads
+    // it, not as commands run.
+    void sending();
     // Blocks while the budget, or the principal's share, holds more than its bound and
     // this is not the oldest capturing grant (of all; of the principal's, for the share),
-    // or while grants that do not capture hold all of the bound by themselves, or until
+    // or while grants being sent hold all of the bound by themselves, or until
     // give_up() (asked at least every 50 ms, with the budget locked: it must not use the
     // budget) says to stop waiting. One call alone never waits for itself.
     void wait_for_room(const std::function<bool()>& give_up);
@@ -75,15 +79,14 @@ class MemoryBudget {
     std::string principal_;
     std::int64_t held_ = 0;
     std::uint64_t ticket_ = 0;  // its place among capturing grants; 0: not capturing
+    bool sending_ = false;
   };
 
  private:
   // With mu_ held: throws unless `more` bytes fit for `principal` (0: whether any room).
   void check_fits(const std::string& what, const std::string& principal, std::int64_t more) const;
-  // With mu_ held; `bytes` may be < 0. `capturing`: bytes of a capturing grant.
-  void charge(const std::string& principal, std::int64_t bytes, bool capturing);
-  // With mu_ held: a capturing grant's `bytes` now belong to a finished result.
-  void captured(const std::string& principal, std::int64_t bytes);
+  // With mu_ held; `bytes` may be < 0. `sending`: bytes of a grant being sent.
+  void charge(const std::string& principal, std::int64_t bytes, bool sending);
   // With mu_ held: whether a capturing grant must wait (wait_for_room).
   bool must_wait(const std::string& principal, std::uint64_t ticket) const;
   std::int64_t held_by(const std::string& principal) const;  // with mu_ held
@@ -94,10 +97,10 @@ class MemoryBudget {
   const std::int64_t total_;
   const std::int64_t per_principal_;
   const std::string holding_;
-  std::map<std::string, std::int64_t> held_by_;  // counted principals; entries at 0 erased
-  std::int64_t capturing_held_ = 0;              // by capturing grants, of total_ - left_
-  std::map<std::string, std::int64_t> capturing_held_by_;  // the same by counted principal
-  std::map<std::uint64_t, std::string> capturing_;         // ticket -> principal, oldest first
+  std::map<std::string, std::int64_t> held_by_;          // counted principals; entries at 0 erased
+  std::int64_t sending_held_ = 0;                        // by grants being sent
+  std::map<std::string, std::int64_t> sending_held_by_;  // the same by counted principal
+  std::map<std::uint64_t, std::string> capturing_;       // ticket -> principal, oldest first
   std::uint64_t next_ticket_ = 1;
 };
 

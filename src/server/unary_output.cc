@@ -38,6 +38,7 @@ v1::ExecResult UnaryOutput::charged(v1::ExecResult result, CallContext& call) {
   grant_->hold_anyway(static_cast<std::int64_t>(result.stdout().size() + result.stderr().size() +
                                                 result.stdout_bytes().size() +
                                                 result.stderr_bytes().size()));
+  grant_->sending();
   call.keep_until_sent(grant_);
   return result;
 }

@@ -146,14 +146,15 @@ TEST(MemoryBudget, APrincipalOverItsShareWaitsOnlyForItsOwnOldest) {
 
 // Sweep R: 24 execs of one principal, each the oldest in turn, each wrote its whole
 // output, and each finished result stayed held while its slow caller read it: 360 MB of
-// a 256 MiB budget, and other principals' execs refused. Results waiting to be read now
-// make even the oldest wait once they fill the share (or the budget) by themselves.
-TEST(MemoryBudget, TheOldestWaitsWhileUnreadResultsAloneFillTheShareOrTheBudget) {
+// a 256 MiB budget, and other principals' execs refused. Answers being sent now make
+// even the oldest wait once they fill the share (or the budget) by themselves.
+TEST(MemoryBudget, TheOldestWaitsWhileAnswersBeingSentAloneFillTheShareOrTheBudget) {
   MemoryBudget budget(300, "of command output for other calls", 100);
   const auto never = [] { return false; };
   const auto twice = [](int& asked) { return [&asked] { return ++asked == 2; }; };
   std::optional<MemoryBudget::Grant> alice_unread(std::in_place, budget, "exec", "alice");
-  alice_unread->hold_anyway(100);  // her finished results fill her share
+  alice_unread->hold_anyway(100);  // her answers being sent fill her share
+  alice_unread->sending();
   MemoryBudget::Grant alice(budget, "exec", "alice"), bob(budget, "exec", "bob");
   alice.begin_capturing();
   bob.begin_capturing();
@@ -169,9 +170,12 @@ TEST(MemoryBudget, TheOldestWaitsWhileUnreadResultsAloneFillTheShareOrTheBudget)
   std::optional<MemoryBudget::Grant> carol(std::in_place, budget, "exec", "carol");
   std::optional<MemoryBudget::Grant> dave(std::in_place, budget, "exec", "dave");
   carol->hold_anyway(100);
+  carol->sending();
   dave->hold_anyway(100);
+  dave->sending();
   MemoryBudget::Grant eve(budget, "exec", "eve");
-  eve.hold_anyway(100);  // 310 of 300, 10 of it captured by bob
+  eve.hold_anyway(100);
+  eve.sending();  // 310 of 300, 10 of it captured by bob
   asked = 0;
   bob.wait_for_room(twice(asked));
   EXPECT_EQ(asked, 2) << "the oldest wrote on while finished results filled the budget";
@@ -179,6 +183,23 @@ TEST(MemoryBudget, TheOldestWaitsWhileUnreadResultsAloneFillTheShareOrTheBudget)
   bob.wait_for_room(never);
   alice.end_capturing();
   bob.end_capturing();
+}
+
+// A command's finished result waits for the sync after it, and that sync waits for the
+// sandbox's running commands: results not yet being sent must never hold the oldest
+// back, or the running commands and the finished ones wait for each other for good.
+TEST(MemoryBudget, FinishedResultsNotYetSentDoNotHoldTheOldestBack) {
+  MemoryBudget budget(100, "of command output for other calls", 60);
+  MemoryBudget::Grant finished(budget, "exec", "alice"), oldest(budget, "exec", "alice");
+  finished.begin_capturing();
+  oldest.begin_capturing();
+  finished.hold_anyway(100);
+  finished.end_capturing();  // its command ended; its answer waits for the sync
+  oldest.hold_anyway(10);
+  int asked = 0;
+  oldest.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 0) << "the oldest running exec waited for a result that waits for it";
+  oldest.end_capturing();
 }
 
 }  // namespace
