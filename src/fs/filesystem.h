@@ -192,7 +192,7 @@ class Filesystem {
   static constexpr std::chrono::milliseconds kForgetWait{500};
   // Runs `attempt` (0, a count or -errno) again while it fails with ENOSPC and a file
   // removed moments ago gave its bytes back (above). Call it holding no lock above
-  // orphans_mu_ but layer_gate_ (FORGETs take neither).
+  // orphans_mu_: `attempt` takes what it needs (a wait must hold no commit off).
   template <class Attempt>
   auto retry_when_bytes_come_back(Attempt attempt) {
     auto rc = attempt();

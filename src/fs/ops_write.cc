@@ -29,15 +29,10 @@ int writable_fd(Filesystem& fs, NodeView& node, Op op, FdCache::Handle* fd) {
   return fs.open_file(node, true, fd);
 }
 
-// writable_fd for the node `ino`; on failure the error has been replied and it is false.
-bool writable_fd_or_reply(fuse_req_t req, fuse_ino_t ino, FdCache::Handle* fd) {
-  std::optional<NodeView> node = node_or_reply(req, ino);
-  if (!node) return false;
-  if (int rc = writable_fd(fs_of(req), *node, Op::kWrite, fd)) {
-    fuse_reply_err(req, -rc);
-    return false;
-  }
-  return true;
+// writable_fd for the node `ino`.
+int writable_fd_of(Filesystem& fs, fuse_ino_t ino, FdCache::Handle* fd) {
+  std::optional<NodeView> node = fs.table().view(ino);
+  return node ? writable_fd(fs, *node, Op::kWrite, fd) : -ENOENT;
 }
 
 // After an operation changed a file by an amount other than the one reserved (an
@@ -63,53 +58,56 @@ long long size_after_fallocate(int mode, off_t offset, off_t length, std::uint64
 
 }  // namespace
 
+// Each attempt takes layer_gate anew: a write waiting for a deleted file's bytes to come
+// back (retry_when_bytes_come_back) must not hold a commit or discard off meanwhile, and
+// after one the node may be bound to another host file.
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
               fuse_file_info*) {
-  fs_of(req).counters().writes++;
-  std::shared_lock gate(fs_of(req).layer_gate());
-  FdCache::Handle fd;
-  if (!writable_fd_or_reply(req, ino, &fd)) return;
-  WriteQuota& quota = fs_of(req).quota();
-  const long fits = fs_of(req).retry_when_bytes_come_back(
-      [&] { return quota.reserve_write(fd->ino, fd->get(), off, size); });
-  if (fits < 0) {
-    fuse_reply_err(req, static_cast<int>(-fits));
-    return;
-  }
-  const ssize_t n = ::pwrite(fd->get(), buf, static_cast<size_t>(fits), off);
-  const int error = errno;
-  if (n != fits) settle_size(quota, *fd);
-  if (n < 0) {
-    fuse_reply_err(req, error);
+  Filesystem& fs = fs_of(req);
+  fs.counters().writes++;
+  const long written = fs.retry_when_bytes_come_back([&]() -> long {
+    std::shared_lock gate(fs.layer_gate());
+    FdCache::Handle fd;
+    if (int rc = writable_fd_of(fs, ino, &fd)) return rc;
+    WriteQuota& quota = fs.quota();
+    const long fits = quota.reserve_write(fd->ino, fd->get(), off, size);
+    if (fits < 0) return fits;
+    const ssize_t n = ::pwrite(fd->get(), buf, static_cast<size_t>(fits), off);
+    const int error = errno;
+    if (n != fits) settle_size(quota, *fd);
+    return n < 0 ? -error : n;
+  });
+  if (written < 0) {
+    fuse_reply_err(req, static_cast<int>(-written));
   } else {
-    fuse_reply_write(req, static_cast<size_t>(n));
+    fuse_reply_write(req, static_cast<size_t>(written));
   }
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                   fuse_file_info*) {
-  std::shared_lock gate(fs_of(req).layer_gate());
-  FdCache::Handle fd;
-  if (!writable_fd_or_reply(req, ino, &fd)) return;
   if (offset < 0 || length <= 0) {
     fuse_reply_err(req, EINVAL);
     return;
   }
-  WriteQuota& quota = fs_of(req).quota();
-  struct stat st;
-  if (::fstat(fd->get(), &st) < 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
-  const long long target = size_after_fallocate(
-      mode, offset, length, static_cast<std::uint64_t>(st.st_size), quota.limits().bytes != 0);
-  int rc = target < 0 ? static_cast<int>(target) : fs_of(req).retry_when_bytes_come_back([&] {
-    return quota.resize(fd->ino, fd->get(), static_cast<std::uint64_t>(target));
-  });
-  if (rc == 0) {
-    rc = ::fallocate(fd->get(), mode, offset, length) < 0 ? -errno : 0;
+  Filesystem& fs = fs_of(req);
+  const int rc = fs.retry_when_bytes_come_back([&] {
+    std::shared_lock gate(fs.layer_gate());
+    FdCache::Handle fd;
+    if (int error = writable_fd_of(fs, ino, &fd)) return error;
+    WriteQuota& quota = fs.quota();
+    struct stat st;
+    if (::fstat(fd->get(), &st) < 0) return -errno;
+    const long long target = size_after_fallocate(
+        mode, offset, length, static_cast<std::uint64_t>(st.st_size), quota.limits().bytes != 0);
+    if (target < 0) return static_cast<int>(target);
+    if (int error = quota.resize(fd->ino, fd->get(), static_cast<std::uint64_t>(target))) {
+      return error;
+    }
+    const int result = ::fallocate(fd->get(), mode, offset, length) < 0 ? -errno : 0;
     settle_size(quota, *fd);
-  }
+    return result;
+  });
   fuse_reply_err(req, -rc);
 }
 
