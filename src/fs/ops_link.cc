@@ -65,16 +65,28 @@ struct Endpoint {
 };
 
 // The base version a rename is about to replace at `to` (sed -i, `mv new file`, an
-// editor saving through a temp file): the stamp an earlier copy-up of `to` recorded, or
-// the base file there now. Without it the replaced file would look "created in the
-// sandbox", and commit would refuse it as a conflict with the base file of that name.
-std::optional<layer::BaseStamp> replaced_base_stamp(Filesystem& fs, const Endpoint& to) {
-  if (const auto record = fs.journal().copy_up_record(to.path); record && record->origin == to.path)
-    return record->stamp;
+// editor saving through a temp file): the one the sandbox saw there first (an earlier
+// copy-up, or what an earlier rename onto `to` replaced), or the base file there now;
+// no version when the base has none. The commit overwrites it: it must be unchanged then
+// (a lost update otherwise), and without a stamp the replaced file would look "created
+// in the sandbox", a conflict with the base file of that name.
+layer::SeenBase replaced_base(Filesystem& fs, const Endpoint& to) {
+  if (const auto record = fs.journal().copy_up_record(to.path)) {
+    if (std::optional<layer::SeenBase> seen = layer::seen_base(*record, to.path)) return *seen;
+  }
   struct stat st;
-  if (fs.stat_base(to.parent, to.name, &st) != 0 || S_ISDIR(st.st_mode)) return std::nullopt;
-  return layer::BaseStamp{st.st_ino, st.st_size,
-                          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+  if (fs.stat_base(to.parent, to.name, &st) != 0 || S_ISDIR(st.st_mode)) return {};
+  return {layer::stamp_of(st)};
+}
+
+// The base version of the source the commit will delete: what the sandbox saw there (an
+// entry renamed onto it replaced a version the host may have changed since), else `now`.
+layer::BaseStamp deleted_base(Filesystem& fs, const Endpoint& from, const struct stat& now) {
+  if (const auto record = fs.journal().copy_up_record(from.path)) {
+    const std::optional<layer::SeenBase> seen = layer::seen_base(*record, from.path);
+    if (seen && seen->version) return *seen->version;
+  }
+  return layer::stamp_of(now);
 }
 
 // The longest path a name the kernel knows at or under directory `dir` would have at
@@ -176,17 +188,21 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   }
   // A directory over a deleted base entry keeps that entry's stamp (rename_prefix drops
   // it): the commit checks the deletion against it, as after rm + mkdir.
-  const std::optional<layer::BaseStamp> replaced =
-      source->is_dir() && !target_base_dir ? std::nullopt : replaced_base_stamp(fs, to);
+  const std::optional<layer::SeenBase> replaced =
+      source->is_dir() && !target_base_dir ? std::nullopt : std::optional(replaced_base(fs, to));
+  const std::optional<layer::BaseStamp> deleted =
+      source_in_base ? std::optional(deleted_base(fs, from, base_st)) : std::nullopt;
   int recorded = fs.journal().rename_prefix(from.path, to.path);
-  // A file moved here from elsewhere keeps its own origin; otherwise `to` now derives
-  // from the base version it replaced.
-  if (recorded == 0 && replaced && !fs.journal().copy_up_record(to.path))
-    recorded = fs.journal().record_copy_up(to.path, *replaced);
+  // A file moved here from elsewhere keeps its own origin, and the version it replaced
+  // beside it; otherwise `to` now derives from that version.
+  if (recorded == 0 && replaced && fs.journal().copy_up_record(to.path)) {
+    recorded = fs.journal().record_replaced(to.path, *replaced);
+  } else if (recorded == 0 && replaced && replaced->version) {
+    recorded = fs.journal().record_copy_up(to.path, *replaced->version);
+  }
   // The source's base version: its own stamp moved to `to` with it, and the deletion of
   // `from` must be checked at commit like any other (see ops_remove.cc).
-  if (recorded == 0 && source_in_base)
-    recorded = fs.journal().record_copy_up(from.path, layer::stamp_of(base_st));
+  if (recorded == 0 && deleted) recorded = fs.journal().record_copy_up(from.path, *deleted);
   if (recorded == 0 && source_in_base) recorded = fs.journal().add_whiteout(from.path);
   if (recorded == 0 && target_base_dir) recorded = fs.journal().add_opaque(to.path);
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);

@@ -420,17 +420,27 @@ class Committer {
       if (origin && !(*origin == record->stamp)) {
         return Refusal{true, "base " + record->origin + " changed since the sandbox read it"};
       }
+      // And it replaces what the base held here when it was renamed: overwriting anything
+      // else loses another sandbox's or the host's newer work.
+      if (record->replaced && record->replaced->version &&
+          (!base_now || !(stamp_of(*base_now) == *record->replaced->version))) {
+        return Refusal{true, "base changed since the sandbox read it"};
+      }
+      if (record->replaced && !record->replaced->version && base_now && !base_hidden(change.path))
+        return Refusal{true, "renamed in the sandbox but now also exists in base"};
     } else if (base_now && !base_hidden(change.path) && !journal_.was_replaced(change.path)) {
       return Refusal{true, "created in the sandbox but now also exists in base"};
     }
     return std::nullopt;
   }
 
-  // True when the sandbox recorded the base version at `path` (a copy-up, a removal) and
-  // `st` is no longer it. Gone from the base is not "changed": deleted on both sides.
+  // True when the sandbox recorded the base version at `path` (a copy-up, a removal, the
+  // version a rename replaced there) and `st` is no longer it: also when it saw none
+  // there. Gone from the base is not "changed": deleted on both sides.
   bool changed_since_seen(const std::string& path, const struct stat& st) const {
     const std::optional<CopyUpRecord> record = journal_.copy_up_record(path);
-    return record && record->origin == path && !(stamp_of(st) == record->stamp);
+    const std::optional<SeenBase> seen = record ? seen_base(*record, path) : std::nullopt;
+    return seen && !(seen->version && stamp_of(st) == *seen->version);
   }
 
   // Removing or replacing a base directory touches its whole tree: every path in it the

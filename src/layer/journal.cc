@@ -74,8 +74,16 @@ JournalCharge replaced_charge(const std::string& path) {  // logged as whiteout 
               encode_record({RecordOp::kClearMarkers, path, {}, {}}).size(),
           0};
 }
+// A stamp's records as compact() writes them: the stamp, and what a rename replaced.
+std::string stamp_records(const std::string& path, const CopyUpRecord& record) {
+  std::string records = encode_record({RecordOp::kStamp, path, record.origin, record.stamp});
+  if (record.replaced) {
+    records += encode_record({RecordOp::kReplaced, path, {}, record.replaced->version});
+  }
+  return records;
+}
 JournalCharge stamp_charge(const std::string& path, const CopyUpRecord& record) {
-  return {encode_record({RecordOp::kStamp, path, record.origin, record.stamp}).size(), 0};
+  return {stamp_records(path, record).size(), 0};
 }
 
 template <typename Container, typename ChargeOf>
@@ -100,6 +108,11 @@ void add_under(const Container& container, std::string_view prefix, const Charge
 
 bool operator==(const BaseStamp& a, const BaseStamp& b) {
   return a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns;
+}
+
+std::optional<SeenBase> seen_base(const CopyUpRecord& record, std::string_view path) {
+  if (record.origin.empty() || record.origin == path) return SeenBase{record.stamp};
+  return record.replaced;
 }
 
 Journal::Journal(UniqueFd state_fd, UniqueFd upper_fd)
@@ -189,13 +202,23 @@ void Journal::apply(const JournalRecord& record) {
     case RecordOp::kStamp: {
       std::string origin = record.second_path == path ? std::string() : record.second_path;
       const auto [it, inserted] =
-          stamps_.try_emplace(path, CopyUpRecord{record.stamp, std::move(origin)});
+          stamps_.try_emplace(path, CopyUpRecord{*record.stamp, std::move(origin), {}});
       if (inserted) add_charge(stamp_charge(path, it->second));
+      break;
+    }
+    case RecordOp::kReplaced: {
+      auto it = stamps_.find(path);
+      if (it == stamps_.end() || it->second.origin.empty() || it->second.origin == path) break;
+      remove_charge(stamp_charge(path, it->second));
+      if (!it->second.replaced) ++replaced_stamps_;
+      it->second.replaced = SeenBase{record.stamp};
+      add_charge(stamp_charge(path, it->second));
       break;
     }
     case RecordOp::kForgetStamp:
       if (auto it = stamps_.find(path); it != stamps_.end()) {
         remove_charge(stamp_charge(path, it->second));
+        if (it->second.replaced) --replaced_stamps_;
         stamps_.erase(it);
       }
       if (replaced_.erase(path) > 0) remove_charge(replaced_charge(path));
@@ -205,13 +228,20 @@ void Journal::apply(const JournalRecord& record) {
       const std::string& to = record.second_path;
       // Paths change length: what the moved and dropped entries cost is counted again.
       remove_charge(charge_of_rename(from, to));
-      // A moved stamp whose origin was its own path now names it.
+      // A moved stamp whose origin was its own path now names it; what a rename replaced
+      // at its old path is no concern of its new one (the fs records that one).
       for (const std::string& key : keys_under(stamps_, from)) {
-        if (std::string& origin = stamps_.find(key)->second.origin; origin.empty()) origin = key;
+        CopyUpRecord& moved = stamps_.find(key)->second;
+        if (moved.origin.empty()) moved.origin = key;
+        if (moved.replaced) --replaced_stamps_;
+        moved.replaced.reset();
       }
       for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
       for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
-      for (const std::string& key : keys_under(stamps_, to)) stamps_.erase(key);
+      for (const std::string& key : keys_under(stamps_, to)) {
+        if (stamps_.find(key)->second.replaced) --replaced_stamps_;
+        stamps_.erase(key);
+      }
       for (const std::string& key : keys_under(replaced_, to)) replaced_.erase(key);
       auto rekey = [&](const std::string& key) { return moved_path(key, from, to); };
       move_keys(whiteouts_, from, rekey);
@@ -270,9 +300,7 @@ void Journal::compact() {
     records += encode_record({RecordOp::kWhiteout, path, {}, {}});
     records += encode_record({RecordOp::kClearMarkers, path, {}, {}});
   }
-  for (const auto& [path, stamp] : stamps_) {
-    records += encode_record({RecordOp::kStamp, path, stamp.origin, stamp.stamp});
-  }
+  for (const auto& [path, stamp] : stamps_) records += stamp_records(path, stamp);
   // The new file is opened (for appending) before it replaces the journal: once the
   // rename is done nothing can fail, so appends never go to the replaced file.
   UniqueFd out(static_cast<int>(
@@ -295,7 +323,8 @@ void Journal::compact() {
 }
 
 size_t Journal::live_records() const {
-  return whiteouts_.size() + opaques_.size() + 2 * replaced_.size() + stamps_.size();
+  return whiteouts_.size() + opaques_.size() + 2 * replaced_.size() + stamps_.size() +
+         replaced_stamps_;
 }
 
 bool Journal::wants_compaction() const {
@@ -322,7 +351,7 @@ int Journal::log_and_apply(const JournalRecord& record) {
 }
 
 int Journal::reserve() {
-  // Enough for the records of one operation (a rename writes up to four, each with at
+  // Enough for the records of one operation (a rename writes up to five, each with at
   // most two PATH_MAX paths), preallocated a chunk at a time so most calls cost nothing.
   constexpr off_t kHeadroom = 64 * 1024;
   constexpr off_t kChunk = 256 * 1024;
@@ -415,6 +444,13 @@ int Journal::forget_copy_up(std::string_view path) {
   return log_and_apply({RecordOp::kForgetStamp, std::string(path), {}, {}});
 }
 
+int Journal::record_replaced(std::string_view path, const SeenBase& replaced) {
+  std::lock_guard lock(mu_);
+  const auto it = stamps_.find(path);
+  if (it == stamps_.end() || it->second.origin.empty() || it->second.origin == path) return 0;
+  return log_and_apply({RecordOp::kReplaced, std::string(path), {}, replaced.version});
+}
+
 int Journal::rename_prefix(std::string_view from, std::string_view to) {
   std::lock_guard lock(mu_);
   return log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
@@ -447,6 +483,7 @@ void Journal::reset() {
   records_ = 0;
   charged_bytes_ = 0;
   charged_names_ = 0;
+  replaced_stamps_ = 0;
   whiteouts_.clear();
   opaques_.clear();
   replaced_.clear();

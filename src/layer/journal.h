@@ -32,12 +32,25 @@ struct BaseStamp {
 
 bool operator==(const BaseStamp& a, const BaseStamp& b);
 
+// What the sandbox saw of the base at a path: a version, or (nullopt) no entry there.
+struct SeenBase {
+  std::optional<BaseStamp> version;
+};
+
 // A copy-up stamp plus the base path it was taken from: after a rename the upper file
 // lives at a new path but its content still derives from the base file at `origin`.
 struct CopyUpRecord {
   BaseStamp stamp;
   std::string origin;
+  // An entry renamed here from `origin` replaced what the base held here, which is what a
+  // commit of it overwrites: that must not have changed since either. Unset for renames
+  // recorded before the layer kept it (their commit checks the origin alone, as it did).
+  std::optional<SeenBase> replaced;
 };
+
+// The base version the sandbox saw at `path`, whose record is `record`: its copy-up
+// stamp, or what the rename that moved the entry there replaced; nullopt when unknown.
+std::optional<SeenBase> seen_base(const CopyUpRecord& record, std::string_view path);
 
 struct JournalRecord;  // one line of the journal file, see journal_record.h
 
@@ -83,6 +96,10 @@ class Journal {
   std::optional<BaseStamp> copy_up_stamp(std::string_view path) const;
   std::optional<CopyUpRecord> copy_up_record(std::string_view path) const;
   [[nodiscard]] int forget_copy_up(std::string_view path);  // after commit: also was_replaced
+  // After rename_prefix moved a renamed entry to `path`: what the base held at `path`
+  // then (CopyUpRecord::replaced). Nothing to record for an entry not renamed from
+  // another path (its own stamp, if any, is that).
+  [[nodiscard]] int record_replaced(std::string_view path, const SeenBase& replaced);
   // The renamed entries: (path, the base path it derives from) for each stamp whose
   // origin is not its own path (layer/commit_renames.h).
   std::vector<std::pair<std::string, std::string>> renames() const;
@@ -144,6 +161,7 @@ class Journal {
   // A stamp's origin is empty when it is the key: a deleted base file's stamp used to
   // hold its path twice, in the file and in memory.
   std::map<std::string, CopyUpRecord, std::less<>> stamps_;
+  size_t replaced_stamps_ = 0;  // stamps with `replaced`: compact() writes a record each
   // charge(): kept in step with the four sets above by apply() and reset().
   std::atomic<std::uint64_t> charged_bytes_{0};
   std::atomic<std::uint64_t> charged_names_{0};

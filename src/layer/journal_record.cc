@@ -25,19 +25,36 @@ bool parse_int(std::string_view text, Int& out) {
   return ec == std::errc() && ptr == text.data() + text.size();
 }
 
-size_t field_count(RecordOp op) {
+bool field_count_fits(RecordOp op, size_t count) {
   switch (op) {
     case RecordOp::kStamp:
-      return 6;
+      return count == 6;
     case RecordOp::kRename:
-      return 3;
+      return count == 3;
+    case RecordOp::kReplaced:  // the path, then the version replaced if there was one
+      return count == 2 || count == 5;
     default:
-      return 2;
+      return count == 2;
   }
 }
 
+std::string encode_stamp(const BaseStamp& stamp) {
+  return ' ' + std::to_string(stamp.ino) + ' ' + std::to_string(stamp.size) + ' ' +
+         std::to_string(stamp.mtime_ns);
+}
+
+std::optional<BaseStamp> decode_stamp(std::string_view ino, std::string_view size,
+                                      std::string_view mtime_ns) {
+  BaseStamp stamp{};
+  if (!parse_int(ino, stamp.ino) || !parse_int(size, stamp.size) ||
+      !parse_int(mtime_ns, stamp.mtime_ns)) {
+    return std::nullopt;
+  }
+  return stamp;
+}
+
 bool is_known(char op) {
-  for (char known : {'W', 'O', 'X', 'S', 'F', 'R'}) {
+  for (char known : {'W', 'O', 'X', 'S', 'F', 'R', 'D'}) {
     if (op == known) return true;
   }
   return false;
@@ -51,9 +68,8 @@ std::string encode_record(const JournalRecord& record) {
   if (record.op == RecordOp::kStamp || record.op == RecordOp::kRename) {
     line += ' ' + escape_bytes(record.second_path);
   }
-  if (record.op == RecordOp::kStamp) {
-    line += ' ' + std::to_string(record.stamp.ino) + ' ' + std::to_string(record.stamp.size) + ' ' +
-            std::to_string(record.stamp.mtime_ns);
+  if ((record.op == RecordOp::kStamp || record.op == RecordOp::kReplaced) && record.stamp) {
+    line += encode_stamp(*record.stamp);
   }
   return line + '\n';
 }
@@ -62,19 +78,23 @@ std::optional<JournalRecord> decode_record(std::string_view line) {
   const std::vector<std::string_view> fields = split_fields(line);
   if (fields.size() < 2 || fields[0].size() != 1 || !is_known(fields[0][0])) return std::nullopt;
   JournalRecord record{static_cast<RecordOp>(fields[0][0]), {}, {}, {}};
-  if (fields.size() != field_count(record.op)) return std::nullopt;
+  if (!field_count_fits(record.op, fields.size())) return std::nullopt;
   std::optional<std::string> path = unescape_bytes(fields[1]);
   if (!path) return std::nullopt;
   record.path = std::move(*path);
+  if (record.op == RecordOp::kReplaced) {
+    if (fields.size() == 2) return record;
+    record.stamp = decode_stamp(fields[2], fields[3], fields[4]);
+    return record.stamp ? std::optional(std::move(record)) : std::nullopt;
+  }
   if (fields.size() >= 3) {
     std::optional<std::string> second = unescape_bytes(fields[2]);
     if (!second) return std::nullopt;
     record.second_path = std::move(*second);
   }
-  if (record.op == RecordOp::kStamp &&
-      (!parse_int(fields[3], record.stamp.ino) || !parse_int(fields[4], record.stamp.size) ||
-       !parse_int(fields[5], record.stamp.mtime_ns))) {
-    return std::nullopt;
+  if (record.op == RecordOp::kStamp) {
+    record.stamp = decode_stamp(fields[3], fields[4], fields[5]);
+    if (!record.stamp) return std::nullopt;
   }
   return record;
 }

@@ -17,13 +17,14 @@ enum class RecordOp : char {
   kStamp = 'S',
   kForgetStamp = 'F',
   kRename = 'R',
+  kReplaced = 'D',
 };
 
 struct JournalRecord {
   RecordOp op;
   std::string path;
-  std::string second_path;  // kStamp: the stamped base path; kRename: the new prefix
-  BaseStamp stamp{};        // kStamp only
+  std::string second_path;         // kStamp: the stamped base path; kRename: the new prefix
+  std::optional<BaseStamp> stamp;  // kStamp: always; kReplaced: nullopt for no base entry
 };
 
 // The record as one line, '\n' included.

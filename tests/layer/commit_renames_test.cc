@@ -4,6 +4,7 @@
 // between them flushes what came before).
 #include <sys/stat.h>
 
+#include <fstream>
 #include <optional>
 
 #include "layer/changes.h"
@@ -21,7 +22,8 @@ class CommitRenamesTest : public LayerTest {
 
   // What the fs's rename leaves behind (fs/ops_link.cc do_rename), for files and symlinks:
   // the source copied up, its stamp moved along, the base version replaced at `to` kept
-  // as `to`'s stamp, and the base name moved away whited out with its stamp.
+  // beside it (or as `to`'s stamp), and the base name moved away whited out with its
+  // stamp.
   void sandbox_mv(const std::string& from, const std::string& to) {
     struct stat st {};
     const bool from_in_base = ::lstat(base(from).c_str(), &st) == 0;
@@ -30,20 +32,29 @@ class CommitRenamesTest : public LayerTest {
       fs::copy(base(from), up(from), fs::copy_options::copy_symlinks);
       EXPECT_EQ(journal_->record_copy_up("/" + from, stamp_of_path(base(from))), 0);
     }
-    std::optional<BaseStamp> replaced;
-    if (auto record = journal_->copy_up_record("/" + to); record && record->origin == "/" + to) {
-      replaced = record->stamp;
+    SeenBase replaced;
+    const std::optional<CopyUpRecord> record = journal_->copy_up_record("/" + to);
+    if (std::optional<SeenBase> seen = record ? seen_base(*record, "/" + to) : std::nullopt) {
+      replaced = *seen;
     } else if (::lstat(base(to).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-      replaced = stamp_of_path(base(to));
+      replaced.version = stamp_of_path(base(to));
+    }
+    std::optional<BaseStamp> deleted;
+    if (from_in_base) {
+      const std::optional<CopyUpRecord> source = journal_->copy_up_record("/" + from);
+      const std::optional<SeenBase> seen = source ? seen_base(*source, "/" + from) : std::nullopt;
+      deleted = seen && seen->version ? *seen->version : stamp_of_path(base(from));
     }
     fs::create_directories(up(to).parent_path());
     fs::rename(up(from), up(to));
     EXPECT_EQ(journal_->rename_prefix("/" + from, "/" + to), 0);
-    if (replaced && !journal_->copy_up_record("/" + to)) {
-      EXPECT_EQ(journal_->record_copy_up("/" + to, *replaced), 0);
+    if (journal_->copy_up_record("/" + to)) {
+      EXPECT_EQ(journal_->record_replaced("/" + to, replaced), 0);
+    } else if (replaced.version) {
+      EXPECT_EQ(journal_->record_copy_up("/" + to, *replaced.version), 0);
     }
-    if (from_in_base) {
-      EXPECT_EQ(journal_->record_copy_up("/" + from, stamp_of_path(base(from))), 0);
+    if (deleted) {
+      EXPECT_EQ(journal_->record_copy_up("/" + from, *deleted), 0);
       EXPECT_EQ(journal_->add_whiteout("/" + from), 0);
     }
   }
@@ -179,6 +190,52 @@ TEST_F(CommitRenamesTest, DirectoryDeletionIsRefusedWithWhereItsContentWent) {
   EXPECT_EQ(result.denied, (Strings{"/link", "/sub"}));
   EXPECT_EQ(read_file(base("sub/other")), "o\n");
   EXPECT_TRUE(fs::is_symlink(base("sub/link")));
+}
+
+// `mv a b` over a base b: the commit overwrites b, which must be the version the rename
+// replaced. Another sandbox's commit there since is a conflict, and a, whose content
+// went to b, stays too; both commit once the sandbox has seen the new b (not here).
+TEST_F(CommitRenamesTest, DestinationChangedSinceTheRenameIsAConflict) {
+  write_file(base("a"), "A\n");
+  write_file(base("b"), "B\n");
+  sandbox_mv("a", "b");
+  write_file(base("b"), "theirs, longer\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, (Strings{"/a", "/b"}));
+  EXPECT_EQ(result.reasons.at("/b"), "base changed since the sandbox read it");
+  EXPECT_EQ(result.reasons.at("/a"), "its content moved to /b, which was not applied");
+  EXPECT_EQ(read_file(base("b")), "theirs, longer\n");
+  EXPECT_EQ(read_file(base("a")), "A\n");
+  EXPECT_EQ(remaining(), 2u);
+}
+
+// The same when the base had nothing at the destination and gained it since.
+TEST_F(CommitRenamesTest, DestinationTheBaseGainedSinceIsAConflict) {
+  write_file(base("a"), "A\n");
+  sandbox_mv("a", "b");
+  write_file(base("b"), "theirs\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, (Strings{"/a", "/b"}));
+  EXPECT_EQ(result.reasons.at("/b"), "renamed in the sandbox but now also exists in base");
+  EXPECT_EQ(read_file(base("b")), "theirs\n");
+}
+
+// A rename recorded by a server before the layer kept what it replaced commits as it did:
+// its origin checked, its destination not (the upgrade refuses nothing it applied).
+TEST_F(CommitRenamesTest, RenameFromAnOlderJournalChecksItsOriginOnly) {
+  write_file(base("a"), "A\n");
+  write_file(base("b"), "B\n");
+  fs::copy(base("a"), up("a"));
+  journal_.reset();
+  std::ofstream(state_ / "journal", std::ios::binary)
+      << "S /a  " << stamp_of_path(base("a")).ino << ' ' << stamp_of_path(base("a")).size << ' '
+      << stamp_of_path(base("a")).mtime_ns << "\nR /a /b\nW /a\n";
+  fs::rename(up("a"), up("b"));
+  reopen_journal();
+  write_file(base("b"), "theirs, longer\n");
+  expect_all_applied(commit_all());
+  EXPECT_EQ(read_file(base("b")), "A\n");
+  EXPECT_FALSE(fs::exists(base("a")));
 }
 
 }  // namespace

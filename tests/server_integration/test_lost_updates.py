@@ -89,3 +89,23 @@ def test_a_directory_renamed_onto_a_deleted_base_directory_keeps_its_deletions(s
         assert run(server, fresh, "ls D").stdout == "c\n"
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=fresh))
+
+
+def test_a_file_renamed_over_another_sandboxs_newer_file_is_a_conflict(server):
+    """`mv a b` over a base b: the commit overwrites b, so it must still be the version
+    the rename replaced. The moved record carried a's stamp only, and the commit wrote a's
+    content over the other sandbox's newer b and deleted a."""
+    codebase_id = make_codebase(server, files={"a.txt": b"a0\n", "b.txt": b"b0\n"})
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)  # commits after each command
+    try:
+        assert run(server, a, "mv a.txt b.txt").exit_code == 0
+        assert run(server, b, "echo b1 > b.txt").exit_code == 0
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert sorted(result.conflicts) == ["/a.txt", "/b.txt"], result
+        assert not result.applied, result
+        assert download(server, codebase_id, "b.txt") == b"b1\n"
+        assert download(server, codebase_id, "a.txt") == b"a0\n"
+    finally:
+        for s in (a, b):
+            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
