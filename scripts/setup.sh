@@ -19,7 +19,7 @@ all_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev libsqlite3-dev
   libarchive-dev python3-grpcio python3-protobuf
-  python3-pytest python3-requests python3-venv
+  python3-pytest python3-requests python3-venv python3-h2
   jq git sqlite3 python3 python3-pip procps psmisc strace ca-certificates docker.io
   autoconf automake)  # the last two build pjdfstest (tests/posix)
 case "$profile" in

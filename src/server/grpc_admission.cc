@@ -73,10 +73,11 @@ void CheckEntries(grpc_byte_buffer* payload, const MethodDescriptor& method) {
 class AdmittingHandler final : public MethodHandler {
  public:
   AdmittingHandler(MethodHandler& generated, const MethodDescriptor& method, CallGate* gate,
-                   PrincipalShare* share)
+                   PrincipalShare* share, SendWatchdog* watchdog)
       : generated_(generated),
         method_(method),
         gate_(gate),
+        watchdog_(watchdog),
         share_(share),
         limit_(GrpcRequestLimit(method)) {}
 
@@ -105,8 +106,14 @@ class AdmittingHandler final : public MethodHandler {
     // The generated handler answers a failed status without running the method.
     const HandlerParameter parsed(param.call, param.server_context, request, status,
                                   param.internal_data, param.call_requester);
-    // Declared before the caller's scope: what the answer holds outlives its sending.
-    const KeptUntilSent kept;
+    // Declared before the caller's scope: what the answer holds outlives its sending, which
+    // must not take longer than kHeldAnswer (a client that does not read it is cancelled).
+    SendWatchdog::Armed answer_deadline;
+    const KeptUntilSent kept([&] {
+      if (watchdog_)
+        answer_deadline =
+            watchdog_->arm(&context, SendWatchdog::Clock::now() + SendWatchdog::kHeldAnswer);
+    });
     if (!caller) return generated_.RunHandler(parsed);
     const CallerScope scope(std::move(caller));
     generated_.RunHandler(parsed);
@@ -129,6 +136,7 @@ class AdmittingHandler final : public MethodHandler {
   MethodHandler& generated_;
   const MethodDescriptor& method_;
   CallGate* const gate_;
+  SendWatchdog* const watchdog_;
   PrincipalShare* const share_;
   const std::size_t limit_;
 };
@@ -159,7 +167,7 @@ grpc::Status GrpcStatusOf(grpc::ServerContext& context, const ErrorInfo& error) 
 AdmittedService::AdmittedService(
     const google::protobuf::ServiceDescriptor& service,
     const std::function<grpc::internal::MethodHandler*(int)>& handler_of, CallGate* gate,
-    PrincipalShare* share) {
+    PrincipalShare* share, SendWatchdog* watchdog) {
   names_.reserve(static_cast<std::size_t>(service.method_count()));
   for (int i = 0; i < service.method_count(); ++i) {
     const MethodDescriptor& method = *service.method(i);
@@ -168,9 +176,9 @@ AdmittedService::AdmittedService(
     const bool one_request = !method.client_streaming();
     AddMethod(new grpc::internal::RpcServiceMethod(
         names_.back().c_str(), TypeOf(method),
-        one_request
-            ? static_cast<MethodHandler*>(new AdmittingHandler(generated, method, gate, share))
-            : new PassThroughHandler(generated)));
+        one_request ? static_cast<MethodHandler*>(
+                          new AdmittingHandler(generated, method, gate, share, watchdog))
+                    : new PassThroughHandler(generated)));
   }
 }
 

@@ -35,6 +35,7 @@
 #include "server/call_gate.h"
 #include "server/error_status.h"
 #include "server/principal_share.h"
+#include "server/send_watchdog.h"
 
 namespace agentfense::server {
 
@@ -56,9 +57,11 @@ class AdmittedService final : public grpc::Service {
   // `handler_of(i)`: the generated handler of `service`'s method i (in .proto order),
   // owned by the generated service, which must outlive this one. `share` (optional)
   // bounds each principal's calls in flight; the local principal is not counted.
+  // `watchdog` (optional) cancels a call whose answer holds output budget
+  // (KeptUntilSent) and is not taken within SendWatchdog::kHeldAnswer.
   AdmittedService(const google::protobuf::ServiceDescriptor& service,
                   const std::function<grpc::internal::MethodHandler*(int)>& handler_of,
-                  CallGate* gate, PrincipalShare* share);
+                  CallGate* gate, PrincipalShare* share, SendWatchdog* watchdog = nullptr);
 
  private:
   std::vector<std::string> names_;  // "/package.Service/Method", which gRPC keeps pointers to

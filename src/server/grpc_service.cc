@@ -71,10 +71,22 @@ void WithCallContext(grpc::ServerContext* context, const CallGate* gate, Run&& r
   KeptUntilSent::keep(call.take_until_sent());  // until gRPC sent the answer
 }
 
+// Writes one message of a stream; a client that has not taken it within
+// SendWatchdog::kStalledMessage has its call cancelled, and the write fails.
 template <typename T>
-Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer) {
-  return [context, writer](const T& message) {
-    return !context->IsCancelled() && writer->Write(message);
+bool WriteWithin(grpc::ServerContext* context, grpc::ServerWriter<T>* writer,
+                 SendWatchdog& watchdog, const T& message) {
+  if (context->IsCancelled()) return false;
+  const SendWatchdog::Armed deadline =
+      watchdog.arm(context, SendWatchdog::Clock::now() + SendWatchdog::kStalledMessage);
+  return writer->Write(message);
+}
+
+template <typename T>
+Emit<T> EmitTo(grpc::ServerContext* context, grpc::ServerWriter<T>* writer,
+               SendWatchdog& watchdog) {
+  return [context, writer, &watchdog](const T& message) {
+    return WriteWithin(context, writer, watchdog, message);
   };
 }
 
@@ -89,11 +101,11 @@ std::shared_ptr<MessageCredentialCheck> CredentialCheckFor(grpc::ServerContext* 
 // The same for a download: no further chunk once the caller's key is revoked.
 template <typename T>
 Emit<T> EmitWhileAdmitted(grpc::ServerContext* context, const CallGate* gate,
-                          grpc::ServerWriter<T>* writer) {
+                          grpc::ServerWriter<T>* writer, SendWatchdog& watchdog) {
   auto credentials = CredentialCheckFor(context, gate);
-  return [context, writer, credentials](const T& message) {
+  return [context, writer, credentials, &watchdog](const T& message) {
     credentials->check();
-    return !context->IsCancelled() && writer->Write(message);
+    return WriteWithin(context, writer, watchdog, message);
   };
 }
 
@@ -134,7 +146,7 @@ GrpcSandboxService::GrpcSandboxService(SandboxApi& api, CallGate* gate, Principa
       gate_(gate),
       admitted_(
           Described(v1::ExecRequest::descriptor()->file(), "SandboxService"),
-          [this](int index) { return GetHandler(index); }, gate, share) {}
+          [this](int index) { return GetHandler(index); }, gate, share, &watchdog_) {}
 
 GrpcCodebaseService::GrpcCodebaseService(CodebaseApi& api, CallGate* gate, PrincipalShare* share)
     : api_(api),
@@ -142,7 +154,7 @@ GrpcCodebaseService::GrpcCodebaseService(CodebaseApi& api, CallGate* gate, Princ
       share_(share),
       admitted_(
           Described(v1::UploadChunk::descriptor()->file(), "CodebaseService"),
-          [this](int index) { return GetHandler(index); }, gate, share) {}
+          [this](int index) { return GetHandler(index); }, gate, share, &watchdog_) {}
 
 #define AF_FORWARD(Service, Method, Request, Response, api_call)                     \
   grpc::Status Service::Method(grpc::ServerContext* context, const Request* request, \
@@ -167,7 +179,7 @@ AF_FORWARD(GrpcSandboxService, Exec, v1::ExecRequest, v1::ExecResult,
                            [&](CallContext& call) { *response = api_.Exec(*request, call); }))
 AF_FORWARD(GrpcSandboxService, ExecStream, v1::ExecRequest, grpc::ServerWriter<v1::ExecOutput>,
            WithCallContext(context, gate_, [&](CallContext& call) {
-             api_.ExecStream(*request, call, EmitTo(context, response));
+             api_.ExecStream(*request, call, EmitTo(context, response, watchdog_));
            }))
 AF_FORWARD(GrpcSandboxService, CreateSession, v1::CreateSessionRequest, v1::Session,
            *response = api_.CreateSession(*request))
@@ -184,7 +196,7 @@ AF_FORWARD(GrpcSandboxService, SessionExec, v1::SessionExecRequest, v1::ExecResu
 AF_FORWARD(GrpcSandboxService, SessionExecStream, v1::SessionExecRequest,
            grpc::ServerWriter<v1::ExecOutput>,
            WithCallContext(context, gate_, [&](CallContext& call) {
-             api_.SessionExecStream(*request, call, EmitTo(context, response));
+             api_.SessionExecStream(*request, call, EmitTo(context, response, watchdog_));
            }))
 AF_FORWARD(GrpcSandboxService, ListChanges, v1::ListChangesRequest, v1::ListChangesResponse,
            *response = api_.ListChanges(*request))
@@ -203,7 +215,7 @@ AF_FORWARD(GrpcSandboxService, ListSandboxFiles, v1::ListSandboxFilesRequest,
 AF_FORWARD(GrpcSandboxService, GetAuditEvents, v1::GetAuditEventsRequest,
            grpc::ServerWriter<v1::AuditEvent>,
            WithCallContext(context, gate_, [&](CallContext& call) {
-             const Emit<v1::AuditEvent> emit = EmitTo(context, response);
+             const Emit<v1::AuditEvent> emit = EmitTo(context, response, watchdog_);
              // An empty line is the follow mode's caught-up marker, not an event.
              api_.GetAuditEvents(*request, call, [&emit](const v1::AuditEvent& event) {
                return event.line().empty() || emit(event);
@@ -224,7 +236,7 @@ AF_FORWARD(GrpcCodebaseService, DeleteCodebase, v1::DeleteCodebaseRequest, v1::E
            api_.DeleteCodebase(*request))
 AF_FORWARD(GrpcCodebaseService, DownloadFile, v1::DownloadFileRequest,
            grpc::ServerWriter<v1::FileChunk>,
-           api_.DownloadFile(*request, EmitWhileAdmitted(context, gate_, response)))
+           api_.DownloadFile(*request, EmitWhileAdmitted(context, gate_, response, watchdog_)))
 AF_FORWARD(GrpcCodebaseService, ListFiles, v1::ListFilesRequest, v1::ListFilesResponse,
            *response = api_.ListFiles(*request))
 AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1::Codebase,

@@ -88,6 +88,7 @@ class GrpcSandboxService final : public v1::SandboxService::Service {
  private:
   SandboxApi& api_;
   CallGate* gate_;
+  SendWatchdog watchdog_;  // before admitted_, which uses it
   AdmittedService admitted_;
 };
 
@@ -122,6 +123,7 @@ class GrpcCodebaseService final : public v1::CodebaseService::Service {
   CodebaseApi& api_;
   CallGate* gate_;
   PrincipalShare* share_;
+  SendWatchdog watchdog_;  // before admitted_, which uses it
   AdmittedService admitted_;
 };
 
