@@ -125,9 +125,16 @@ bool Filesystem::wait_for_forgotten_orphan(std::chrono::steady_clock::time_point
   const bool any_recent = std::any_of(orphans_.begin(), orphans_.end(), [&](const auto& orphan) {
     return orphan.second >= recent_since;
   });
-  if (!any_recent) return false;
+  // One request waits at a time; others are refused at once. Each waiter holds a request
+  // thread: 12 writers refused in a loop beside a process deleting open files kept every
+  // thread asleep, and the sandbox's other requests took a second each (sweep S).
+  if (!any_recent || orphan_waiter_) return false;
+  orphan_waiter_ = true;
   const std::uint64_t seen = orphans_forgotten_;
-  return orphan_forgotten_.wait_until(lock, until, [&] { return orphans_forgotten_ != seen; });
+  const bool forgotten =
+      orphan_forgotten_.wait_until(lock, until, [&] { return orphans_forgotten_ != seen; });
+  orphan_waiter_ = false;
+  return forgotten;
 }
 
 int Filesystem::resolve(const NodeView& parent, const std::string& name, const std::string& path,

@@ -185,7 +185,8 @@ class Filesystem {
   // comes on /dev/fuse while writes come on the rings), so `rm big; dd ...` raced it.
   // Waits until a file kept charged in the last kRecentOrphan is forgotten or `until`
   // passes; true when one was (try again). A file kept longer is taken to be held open by
-  // the agent: nothing waits for it, so a full sandbox stays quick to refuse.
+  // the agent: nothing waits for it, so a full sandbox stays quick to refuse. One request
+  // waits at a time (it holds a request thread); the others are refused at once.
   bool wait_for_forgotten_orphan(std::chrono::steady_clock::time_point until);
   static constexpr std::chrono::milliseconds kRecentOrphan{2000};
   // How long one request waits at most for such a file (from its first refusal).
@@ -270,6 +271,7 @@ class Filesystem {
   // Nodes keeping a nameless upper file charged, with when they began to.
   std::unordered_map<fuse_ino_t, std::chrono::steady_clock::time_point> orphans_;
   std::uint64_t orphans_forgotten_ = 0;  // under orphans_mu_: counts close_forgotten()s
+  bool orphan_waiter_ = false;           // under orphans_mu_: a request waits for one
   std::condition_variable orphan_forgotten_;
   RequestCounters counters_;
   std::shared_mutex layer_gate_;
