@@ -223,35 +223,61 @@ void Journal::apply(const JournalRecord& record) {
       }
       if (replaced_.erase(path) > 0) remove_charge(replaced_charge(path));
       break;
-    case RecordOp::kRename: {
-      const std::string& from = record.path;
-      const std::string& to = record.second_path;
-      // Paths change length: what the moved and dropped entries cost is counted again.
-      remove_charge(charge_of_rename(from, to));
-      // A moved stamp whose origin was its own path now names it; what a rename replaced
-      // at its old path is no concern of its new one (the fs records that one).
-      for (const std::string& key : keys_under(stamps_, from)) {
-        CopyUpRecord& moved = stamps_.find(key)->second;
-        if (moved.origin.empty()) moved.origin = key;
-        if (moved.replaced) --replaced_stamps_;
-        moved.replaced.reset();
-      }
-      for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
-      for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
-      for (const std::string& key : keys_under(stamps_, to)) {
-        if (stamps_.find(key)->second.replaced) --replaced_stamps_;
-        stamps_.erase(key);
-      }
-      for (const std::string& key : keys_under(replaced_, to)) replaced_.erase(key);
-      auto rekey = [&](const std::string& key) { return moved_path(key, from, to); };
-      move_keys(whiteouts_, from, rekey);
-      move_keys(opaques_, from, rekey);
-      move_keys(stamps_, from, rekey);
-      move_keys(replaced_, from, rekey);
-      add_charge(charge_of_rename(from, to));
+    case RecordOp::kRename:
+      apply_rename(record.path, record.second_path, false);
       break;
+    case RecordOp::kRenameKeepingSeen:
+      apply_rename(record.path, record.second_path, true);
+      break;
+  }
+}
+
+void Journal::apply_rename(const std::string& from, const std::string& to, bool keep_seen) {
+  // Paths change length: what the moved and dropped entries cost is counted again.
+  remove_charge(charge_of_rename(from, to));
+  // The base versions the sandbox saw under `to` (the entries it deleted there), before
+  // the records there are dropped. `to` itself is the fs's to record (record_replaced).
+  std::vector<std::pair<std::string, SeenBase>> seen;
+  if (keep_seen) {
+    for (const std::string& key : keys_under(stamps_, to)) {
+      const std::optional<SeenBase> at_key = seen_base(stamps_.find(key)->second, key);
+      if (key != to && at_key) seen.emplace_back(key, *at_key);
     }
   }
+  // A moved stamp whose origin was its own path now names it; what a rename replaced
+  // at its old path is no concern of its new one (the fs records that one).
+  for (const std::string& key : keys_under(stamps_, from)) {
+    CopyUpRecord& moved = stamps_.find(key)->second;
+    if (moved.origin.empty()) moved.origin = key;
+    if (moved.replaced) --replaced_stamps_;
+    moved.replaced.reset();
+  }
+  for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
+  for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
+  for (const std::string& key : keys_under(stamps_, to)) {
+    if (stamps_.find(key)->second.replaced) --replaced_stamps_;
+    stamps_.erase(key);
+  }
+  for (const std::string& key : keys_under(replaced_, to)) replaced_.erase(key);
+  auto rekey = [&](const std::string& key) { return moved_path(key, from, to); };
+  move_keys(whiteouts_, from, rekey);
+  move_keys(opaques_, from, rekey);
+  move_keys(stamps_, from, rekey);
+  move_keys(replaced_, from, rekey);
+  // What lands on a path the sandbox saw a base version at replaces that version: the
+  // commit overwrites or deletes it, so it must not have changed since. An entry moved
+  // from another origin keeps it beside its own stamp (as record_replaced), anything else
+  // (a new entry, nothing) takes it as its stamp: the deletion stamp it was.
+  for (auto& [key, at_key] : seen) {
+    const auto it = stamps_.find(key);
+    if (it == stamps_.end()) {
+      if (at_key.version) stamps_.emplace(key, CopyUpRecord{*at_key.version, {}, {}});
+    } else if (!it->second.origin.empty() && it->second.origin != key) {
+      ++replaced_stamps_;
+      it->second.replaced = std::move(at_key);
+    }
+  }
+  add_charge(charge_of_rename(from, to));
 }
 
 JournalCharge Journal::charge_under(std::string_view prefix) const {
@@ -454,6 +480,11 @@ int Journal::record_replaced(std::string_view path, const SeenBase& replaced) {
 int Journal::rename_prefix(std::string_view from, std::string_view to) {
   std::lock_guard lock(mu_);
   return log_and_apply({RecordOp::kRename, std::string(from), std::string(to), {}});
+}
+
+int Journal::rename_prefix_keeping_seen(std::string_view from, std::string_view to) {
+  std::lock_guard lock(mu_);
+  return log_and_apply({RecordOp::kRenameKeepingSeen, std::string(from), std::string(to), {}});
 }
 
 std::vector<std::pair<std::string, std::string>> Journal::renames() const {

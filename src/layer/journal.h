@@ -109,6 +109,12 @@ class Journal {
   // rename replaced. The caller still adds a whiteout for `from` (and marks `to` opaque)
   // when the base has entries there, exactly as for unlink/rmdir + mkdir.
   [[nodiscard]] int rename_prefix(std::string_view from, std::string_view to);
+  // The same for a directory moved onto `to`, but the base versions the sandbox saw below
+  // `to` (the stamps of the entries it deleted there) stay: what lands on one of those
+  // paths replaces that version (as its stamp, or CopyUpRecord::replaced for an entry
+  // from another origin), the others stay deletion stamps. The commit overwrites or
+  // deletes exactly those; the host must not have changed them since.
+  [[nodiscard]] int rename_prefix_keeping_seen(std::string_view from, std::string_view to);
 
   // Makes sure the next appends cannot fail for lack of space: blocks are preallocated
   // beyond the end of the file. The fs calls it before it changes the host, so a full
@@ -142,6 +148,7 @@ class Journal {
   bool wants_compaction() const;  // the file holds far more records than that
   int log_and_apply(const JournalRecord& record);  // caller holds mu_; 0 or -errno
   void apply(const JournalRecord& record);
+  void apply_rename(const std::string& from, const std::string& to, bool keep_seen);
   // Charges for the entries under the prefixes a rename record touches; caller holds mu_.
   JournalCharge charge_under(std::string_view prefix) const;
   JournalCharge charge_of_rename(std::string_view from, std::string_view to) const;

@@ -18,12 +18,13 @@ enum class RecordOp : char {
   kForgetStamp = 'F',
   kRename = 'R',
   kReplaced = 'D',
+  kRenameKeepingSeen = 'K',
 };
 
 struct JournalRecord {
   RecordOp op;
   std::string path;
-  std::string second_path;         // kStamp: the stamped base path; kRename: the new prefix
+  std::string second_path;         // kStamp: the stamped base path; renames: the new prefix
   std::optional<BaseStamp> stamp;  // kStamp: always; kReplaced: nullopt for no base entry
 };
 

@@ -59,6 +59,19 @@ class CommitRenamesTest : public LayerTest {
     }
   }
 
+  // `rm d2/*` as the fs records it: each base entry's stamp and a whiteout.
+  void sandbox_rm(const std::string& path) {
+    EXPECT_EQ(journal_->record_copy_up("/" + path, stamp_of_path(base(path))), 0);
+    EXPECT_EQ(journal_->add_whiteout("/" + path), 0);
+  }
+  // `mv -T d d2` of a sandbox directory over a base directory it emptied.
+  void sandbox_mv_dir_over_base(const std::string& from, const std::string& to) {
+    fs::create_directories(up(to).parent_path());
+    fs::rename(up(from), up(to));
+    EXPECT_EQ(journal_->rename_prefix_keeping_seen("/" + from, "/" + to), 0);
+    EXPECT_EQ(journal_->add_opaque("/" + to), 0);
+  }
+
   void expect_all_applied(const CommitResult& result) {
     EXPECT_TRUE(result.conflicts.empty())
         << result.conflicts.front() << ": " << result.reasons.at(result.conflicts.front());
@@ -218,6 +231,43 @@ TEST_F(CommitRenamesTest, DestinationTheBaseGainedSinceIsAConflict) {
   EXPECT_EQ(result.conflicts, (Strings{"/a", "/b"}));
   EXPECT_EQ(result.reasons.at("/b"), "renamed in the sandbox but now also exists in base");
   EXPECT_EQ(read_file(base("b")), "theirs\n");
+}
+
+// A directory renamed over a base directory the sandbox emptied: what lands on a deleted
+// name overwrites it, the rest is deleted; both must still be the versions the sandbox
+// deleted. The host's edits since are conflicts, and a's deletion waits with x.
+TEST_F(CommitRenamesTest, DirectoryOverAnEmptiedBaseDirectoryKeepsWhatWasDeleted) {
+  write_file(base("a"), "A\n");
+  write_file(base("d2/x"), "X\n");
+  write_file(base("d2/y"), "Y\n");
+  write_file(base("d2/z"), "Z\n");
+  for (const char* name : {"d2/x", "d2/y", "d2/z"}) sandbox_rm(name);
+  sandbox_mv("a", "d/x");
+  write_file(up("d/z"), "new z\n");
+  sandbox_mv_dir_over_base("d", "d2");
+  write_file(base("d2/x"), "theirs x, longer\n");
+  write_file(base("d2/y"), "theirs y, longer\n");
+  write_file(base("d2/z"), "theirs z, longer\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, (Strings{"/a", "/d2/x", "/d2/y", "/d2/z"}));
+  EXPECT_EQ(result.reasons.at("/d2/y"), "base changed since the sandbox read it");
+  EXPECT_EQ(read_file(base("d2/x")), "theirs x, longer\n");
+  EXPECT_EQ(read_file(base("d2/y")), "theirs y, longer\n");
+  EXPECT_EQ(read_file(base("d2/z")), "theirs z, longer\n");
+  EXPECT_EQ(read_file(base("a")), "A\n");
+}
+
+TEST_F(CommitRenamesTest, DirectoryOverAnEmptiedBaseDirectoryCommitsWhenUnchanged) {
+  write_file(base("a"), "A\n");
+  write_file(base("d2/x"), "X\n");
+  write_file(base("d2/y"), "Y\n");
+  for (const char* name : {"d2/x", "d2/y"}) sandbox_rm(name);
+  sandbox_mv("a", "d/x");
+  sandbox_mv_dir_over_base("d", "d2");
+  expect_all_applied(commit_all());
+  EXPECT_EQ(read_file(base("d2/x")), "A\n");
+  EXPECT_FALSE(fs::exists(base("d2/y")));
+  EXPECT_FALSE(fs::exists(base("a")));
 }
 
 // A rename recorded by a server before the layer kept what it replaced commits as it did:

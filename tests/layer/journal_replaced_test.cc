@@ -99,8 +99,68 @@ TEST_F(JournalReplacedTest, RenamesFromOlderJournalsLoadWithoutIt) {
   EXPECT_FALSE(seen_base(*b, "/b"));
 }
 
+// `rm d2/x d2/y d2/z && mkdir d && mv a d/x && echo > d/z && mv -T d d2` as the fs
+// records it: the stamps of what the sandbox deleted under d2 stay (a `K` record), x's
+// as what the file renamed there replaced, y's and z's as they were.
+void directory_renamed_over_deleted(Journal& journal) {
+  for (const auto& [path, stamp] : {std::pair{"/d2/x", BaseStamp{1, 2, 3}},
+                                    {"/d2/y", BaseStamp{4, 5, 6}},
+                                    {"/d2/z", BaseStamp{7, 8, 9}}}) {
+    EXPECT_EQ(journal.record_copy_up(path, stamp), 0);
+    EXPECT_EQ(journal.add_whiteout(path), 0);
+  }
+  EXPECT_EQ(journal.record_copy_up("/a", BaseStamp{10, 11, 12}), 0);
+  EXPECT_EQ(journal.rename_prefix("/a", "/d/x"), 0);
+  EXPECT_EQ(journal.record_replaced("/d/x", SeenBase{}), 0);
+  EXPECT_EQ(journal.rename_prefix_keeping_seen("/d", "/d2"), 0);
+  EXPECT_EQ(journal.add_opaque("/d2"), 0);
+}
+
+TEST_F(JournalReplacedTest, DirectoryRenamedOverDeletedEntriesKeepsTheirStamps) {
+  directory_renamed_over_deleted(*journal_);
+  EXPECT_NE(read_file(state_ / "journal").find("R /a /d/x\nD /d/x\nK /d /d2\nO /d2\n"),
+            std::string::npos);
+  for (int pass = 0; pass < 3; ++pass) {  // live, replayed, compacted and replayed
+    const std::optional<CopyUpRecord> x = journal_->copy_up_record("/d2/x");
+    ASSERT_TRUE(x && x->replaced && x->replaced->version);
+    EXPECT_EQ(x->origin, "/a");
+    EXPECT_EQ(*x->replaced->version, (BaseStamp{1, 2, 3}));
+    for (const auto& [path, stamp] :
+         {std::pair{"/d2/y", BaseStamp{4, 5, 6}}, {"/d2/z", BaseStamp{7, 8, 9}}}) {
+      const std::optional<CopyUpRecord> kept = journal_->copy_up_record(path);
+      ASSERT_TRUE(kept) << path;
+      EXPECT_EQ(kept->origin, path);
+      EXPECT_EQ(kept->stamp, stamp) << path;
+      EXPECT_FALSE(kept->replaced);
+    }
+    EXPECT_TRUE(journal_->whiteouts().empty());  // the opaque d2 hides what was deleted
+    if (pass == 1) {
+      for (int i = 0; i < 1100; ++i) {
+        EXPECT_EQ(journal_->add_whiteout("/churn"), 0);
+        EXPECT_EQ(journal_->remove_marker("/churn"), 0);
+      }
+      EXPECT_EQ(journal_->forget_copy_up("/churn"), 0);
+    }
+    reopen_journal();
+  }
+  // What it holds is charged as the compacted journal writes it.
+  EXPECT_EQ(journal_->charge().bytes, read_file(state_ / "journal").size());
+}
+
+// Journals from before `K`: their directory renames dropped what was under the
+// destination, and still do.
+TEST_F(JournalReplacedTest, DirectoryRenamesFromOlderJournalsDropWhatWasThere) {
+  journal_.reset();
+  std::ofstream(state_ / "journal", std::ios::binary)
+      << "S /d2/x  1 2 3\nW /d2/x\nR /d /d2\nO /d2\n";
+  reopen_journal();
+  EXPECT_FALSE(journal_->copy_up_record("/d2/x"));
+  EXPECT_TRUE(journal_->whiteouts().empty());
+}
+
 TEST_F(JournalReplacedTest, MalformedRecordsFailClosed) {
-  for (const char* bad : {"D /b 4 5\n", "D /b 4 5 6 7\n", "D /b x 5 6\n", "D\n"}) {
+  for (const char* bad :
+       {"D /b 4 5\n", "D /b 4 5 6 7\n", "D /b x 5 6\n", "D\n", "K /d\n", "K /d /e /f\n"}) {
     journal_.reset();
     std::ofstream(state_ / "journal", std::ios::binary) << bad;
     EXPECT_THROW(Journal::open(state_.string()), SystemError) << bad;
