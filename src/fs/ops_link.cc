@@ -137,7 +137,9 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
         return rc;
       }
       if (!fs.empty_for_agent(fds.base.get(), fds.upper.get(), to.path, entries)) return -ENOTEMPTY;
-      target_base_dir = fds.base.valid();
+      // One the sandbox emptied and recreated (opaque) still hides a base directory: the
+      // rename drops the marker, which must come back, or the deleted entries did.
+      target_base_dir = fds.base.valid() || fs.journal().is_opaque(to.path);
     }
   } else if (found == -ENOENT && source->is_dir() && fs.journal().is_whiteout(to.path)) {
     // Onto a base directory the sandbox deleted: the rename drops the deletion records at

@@ -78,5 +78,17 @@ TEST_F(ControlCommitRenamedDir, UnchangedBaseCommits) {
   EXPECT_TRUE(changes().empty());
 }
 
+// Onto a base directory the sandbox emptied and made again (an opaque marker): the
+// rename dropped the marker, and the deleted base file came back, its deletion lost.
+TEST_F(ControlCommitRenamedDir, OntoARecreatedDirectoryItsBaseEntriesStayDeleted) {
+  ASSERT_EQ(agent_sh("rm -r d2/sub && mkdir d2/sub && mkdir d && mv -T d d2/sub"), 0);
+  EXPECT_EQ(agent_sh("test -e d2/sub/f"), 1);
+  EXPECT_EQ(changes(), (std::vector<std::string>{"deleted /d2/sub/f"}));
+  host_writes("d2/sub/f", "theirs f\n");
+  const json result = commit_all();
+  EXPECT_EQ(conflicts(result), (json{"/d2/sub/f"})) << result.dump();
+  EXPECT_EQ(read_base("d2/sub/f"), "theirs f\n");
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing
