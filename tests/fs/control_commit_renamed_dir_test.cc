@@ -2,7 +2,6 @@
 // `rm d2/*`) replaces the base entries the sandbox deleted there: the commit overwrites
 // or deletes them, so they must still be the versions the sandbox deleted. A host edit
 // since then is a conflict, not a lost update.
-#include <fstream>
 
 #include "control_fixture.h"
 
@@ -20,10 +19,6 @@ class ControlCommitRenamedDir : public ControlledFs {
     base_file("d2/y", "Y\n");
     base_file("d2/sub/f", "F\n");
     mount_writable();
-  }
-  json commit_all() { return call({{"op", "commit"}}); }
-  void host_writes(const std::string& rel, const std::string& content) {
-    std::ofstream(base_path(rel), std::ios::trunc) << content;
   }
   json conflicts(const json& result) { return result.value("conflicts", json::array()); }
 };

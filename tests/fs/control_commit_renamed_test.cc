@@ -3,7 +3,6 @@
 // commit or an edit on the host since then is a conflict, not a lost update; and the
 // deletion of the name the content came from is refused with it (commit_renames.h).
 #include <filesystem>
-#include <fstream>
 
 #include "control_fixture.h"
 
@@ -20,10 +19,6 @@ class ControlCommitRenamed : public ControlledFs {
     base_file("b", "B\n");
     base_file("c", "C\n");
     mount_writable();
-  }
-  json commit_all() { return call({{"op", "commit"}}); }
-  void host_writes(const std::string& rel, const std::string& content) {
-    std::ofstream(base_path(rel), std::ios::trunc) << content;
   }
   // `result` applied nothing and refused `conflicts` as conflicts.
   void expect_conflicts(const json& result, const json& conflicts) {

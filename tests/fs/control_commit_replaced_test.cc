@@ -4,7 +4,6 @@
 // deleted, so the commit neither takes the directory for one made over a base file the
 // sandbox never saw, nor loses the files moved into it.
 #include <filesystem>
-#include <fstream>
 
 #include "control_fixture.h"
 
@@ -24,7 +23,6 @@ class ControlCommitReplaced : public ControlledFs {
     std::filesystem::create_symlink("f", base_path("s"));
     mount_writable();
   }
-  json commit_all() { return call({{"op", "commit"}}); }
   static void expect_nothing_refused(const json& result) {
     EXPECT_EQ(result.value("conflicts", json::array()), json::array()) << result.dump();
     EXPECT_EQ(result.value("denied", json::array()), json::array()) << result.dump();
@@ -85,8 +83,8 @@ TEST_F(ControlCommitReplaced, DirectoryAndFileTradePlaces) {
 TEST_F(ControlCommitReplaced, FileRewrittenOnTheHostSinceIsAConflict) {
   base_file("g", "top\n");
   ASSERT_EQ(agent_sh("rm f && mkdir f && rm g && mkdir t && mv t g"), 0);
-  std::ofstream(base_path("f")) << "theirs, written on the host meanwhile\n";
-  std::ofstream(base_path("g")) << "theirs, written on the host meanwhile\n";
+  host_writes("f", "theirs, written on the host meanwhile\n");
+  host_writes("g", "theirs, written on the host meanwhile\n");
   const json result = commit_all();
   EXPECT_EQ(result["conflicts"], (json{"/f", "/g"})) << result.dump();
   EXPECT_EQ(read_base("f"), "theirs, written on the host meanwhile\n");

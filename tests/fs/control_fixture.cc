@@ -45,6 +45,10 @@ std::vector<std::string> ControlledFs::changes() {
   return out;
 }
 
+void ControlledFs::host_writes(const std::string& rel, const std::string& content) const {
+  std::ofstream(base_path(rel), std::ios::trunc) << content;
+}
+
 std::string ControlledFs::read_base(const std::string& rel) const {
   std::ifstream in(base_path(rel), std::ios::binary);
   std::ostringstream content;

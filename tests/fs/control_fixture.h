@@ -25,6 +25,9 @@ class ControlledFs : public MountedFs {
   // "kind path" for each change, sorted by path.
   std::vector<std::string> changes();
   std::string read_base(const std::string& rel) const;
+  nlohmann::json commit_all() { return call({{"op", "commit"}}); }
+  // Someone else changes the codebase: `rel` now holds `content`.
+  void host_writes(const std::string& rel, const std::string& content) const;
   bool base_has(const std::string& rel) const;
 
   std::string socket_path() const { return root_ + "/control.sock"; }

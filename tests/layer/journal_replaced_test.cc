@@ -11,6 +11,15 @@ namespace {
 
 using JournalReplacedTest = LayerTest;
 
+// Dead records (a churned whiteout) make the next open compact the journal.
+void make_compaction_due(Journal& journal) {
+  for (int i = 0; i < 1100; ++i) {
+    EXPECT_EQ(journal.add_whiteout("/churn"), 0);
+    EXPECT_EQ(journal.remove_marker("/churn"), 0);
+  }
+  EXPECT_EQ(journal.forget_copy_up("/churn"), 0);
+}
+
 // `mv a b` as the fs records it, `b` replacing `replaced`.
 void renamed_over(Journal& journal, const SeenBase& replaced) {
   EXPECT_EQ(journal.record_copy_up("/a", BaseStamp{1, 2, 3}), 0);
@@ -35,12 +44,7 @@ TEST_F(JournalReplacedTest, KeptBesideTheOriginThroughReplayAndCompaction) {
     ASSERT_TRUE(fresh && fresh->replaced);
     EXPECT_FALSE(fresh->replaced->version);
     if (pass == 1) {
-      // Dead records (a churned whiteout) make the next open compact the journal.
-      for (int i = 0; i < 1100; ++i) {
-        EXPECT_EQ(journal_->add_whiteout("/churn"), 0);
-        EXPECT_EQ(journal_->remove_marker("/churn"), 0);
-      }
-      EXPECT_EQ(journal_->forget_copy_up("/churn"), 0);
+      make_compaction_due(*journal_);
     }
     reopen_journal();
   }
@@ -135,11 +139,7 @@ TEST_F(JournalReplacedTest, DirectoryRenamedOverDeletedEntriesKeepsTheirStamps) 
     }
     EXPECT_TRUE(journal_->whiteouts().empty());  // the opaque d2 hides what was deleted
     if (pass == 1) {
-      for (int i = 0; i < 1100; ++i) {
-        EXPECT_EQ(journal_->add_whiteout("/churn"), 0);
-        EXPECT_EQ(journal_->remove_marker("/churn"), 0);
-      }
-      EXPECT_EQ(journal_->forget_copy_up("/churn"), 0);
+      make_compaction_due(*journal_);
     }
     reopen_journal();
   }
