@@ -71,9 +71,7 @@ struct Endpoint {
 // (a lost update otherwise), and without a stamp the replaced file would look "created
 // in the sandbox", a conflict with the base file of that name.
 layer::SeenBase replaced_base(Filesystem& fs, const Endpoint& to) {
-  if (const auto record = fs.journal().copy_up_record(to.path)) {
-    if (std::optional<layer::SeenBase> seen = layer::seen_base(*record, to.path)) return *seen;
-  }
+  if (std::optional<layer::SeenBase> seen = fs.journal().seen_at(to.path)) return *seen;
   struct stat st;
   if (fs.stat_base(to.parent, to.name, &st) != 0 || S_ISDIR(st.st_mode)) return {};
   return {layer::stamp_of(st)};
@@ -82,10 +80,8 @@ layer::SeenBase replaced_base(Filesystem& fs, const Endpoint& to) {
 // The base version of the source the commit will delete: what the sandbox saw there (an
 // entry renamed onto it replaced a version the host may have changed since), else `now`.
 layer::BaseStamp deleted_base(Filesystem& fs, const Endpoint& from, const struct stat& now) {
-  if (const auto record = fs.journal().copy_up_record(from.path)) {
-    const std::optional<layer::SeenBase> seen = layer::seen_base(*record, from.path);
-    if (seen && seen->version) return *seen->version;
-  }
+  const std::optional<layer::SeenBase> seen = fs.journal().seen_at(from.path);
+  if (seen && seen->version) return *seen->version;
   return layer::stamp_of(now);
 }
 

@@ -438,8 +438,7 @@ class Committer {
   // version a rename replaced there) and `st` is no longer it: also when it saw none
   // there. Gone from the base is not "changed": deleted on both sides.
   bool changed_since_seen(const std::string& path, const struct stat& st) const {
-    const std::optional<CopyUpRecord> record = journal_.copy_up_record(path);
-    const std::optional<SeenBase> seen = record ? seen_base(*record, path) : std::nullopt;
+    const std::optional<SeenBase> seen = journal_.seen_at(path);
     return seen && !(seen->version && stamp_of(st) == *seen->version);
   }
 

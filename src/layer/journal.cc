@@ -235,15 +235,6 @@ void Journal::apply(const JournalRecord& record) {
 void Journal::apply_rename(const std::string& from, const std::string& to, bool keep_seen) {
   // Paths change length: what the moved and dropped entries cost is counted again.
   remove_charge(charge_of_rename(from, to));
-  // The base versions the sandbox saw under `to` (the entries it deleted there), before
-  // the records there are dropped. `to` itself is the fs's to record (record_replaced).
-  std::vector<std::pair<std::string, SeenBase>> seen;
-  if (keep_seen) {
-    for (const std::string& key : keys_under(stamps_, to)) {
-      const std::optional<SeenBase> at_key = seen_base(stamps_.find(key)->second, key);
-      if (key != to && at_key) seen.emplace_back(key, *at_key);
-    }
-  }
   // A moved stamp whose origin was its own path now names it; what a rename replaced
   // at its old path is no concern of its new one (the fs records that one).
   for (const std::string& key : keys_under(stamps_, from)) {
@@ -254,9 +245,17 @@ void Journal::apply_rename(const std::string& from, const std::string& to, bool 
   }
   for (const std::string& key : keys_under(whiteouts_, to)) whiteouts_.erase(key);
   for (const std::string& key : keys_under(opaques_, to)) opaques_.erase(key);
+  // The base versions the sandbox saw under `to` (the entries it deleted there) are taken
+  // as their records go. `to` itself is the fs's to record (record_replaced).
+  std::vector<std::pair<std::string, SeenBase>> seen;
   for (const std::string& key : keys_under(stamps_, to)) {
-    if (stamps_.find(key)->second.replaced) --replaced_stamps_;
-    stamps_.erase(key);
+    const auto it = stamps_.find(key);
+    if (keep_seen && key != to) {
+      if (std::optional<SeenBase> at_key = seen_base(it->second, key))
+        seen.emplace_back(key, std::move(*at_key));
+    }
+    if (it->second.replaced) --replaced_stamps_;
+    stamps_.erase(it);
   }
   for (const std::string& key : keys_under(replaced_, to)) replaced_.erase(key);
   auto rekey = [&](const std::string& key) { return moved_path(key, from, to); };
@@ -462,6 +461,12 @@ std::optional<CopyUpRecord> Journal::copy_up_record(std::string_view path) const
   CopyUpRecord record = it->second;
   if (record.origin.empty()) record.origin = path;
   return record;
+}
+
+std::optional<SeenBase> Journal::seen_at(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  const auto it = stamps_.find(path);
+  return it == stamps_.end() ? std::nullopt : seen_base(it->second, path);
 }
 
 int Journal::forget_copy_up(std::string_view path) {

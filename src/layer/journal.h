@@ -95,6 +95,8 @@ class Journal {
   [[nodiscard]] int record_copy_up(std::string_view path, const BaseStamp& stamp);
   std::optional<BaseStamp> copy_up_stamp(std::string_view path) const;
   std::optional<CopyUpRecord> copy_up_record(std::string_view path) const;
+  // seen_base() of the record at `path`: what the sandbox saw of the base there, if known.
+  std::optional<SeenBase> seen_at(std::string_view path) const;
   [[nodiscard]] int forget_copy_up(std::string_view path);  // after commit: also was_replaced
   // After rename_prefix moved a renamed entry to `path`: what the base held at `path`
   // then (CopyUpRecord::replaced). Nothing to record for an entry not renamed from

@@ -33,16 +33,14 @@ class CommitRenamesTest : public LayerTest {
       EXPECT_EQ(journal_->record_copy_up("/" + from, stamp_of_path(base(from))), 0);
     }
     SeenBase replaced;
-    const std::optional<CopyUpRecord> record = journal_->copy_up_record("/" + to);
-    if (std::optional<SeenBase> seen = record ? seen_base(*record, "/" + to) : std::nullopt) {
+    if (std::optional<SeenBase> seen = journal_->seen_at("/" + to)) {
       replaced = *seen;
     } else if (::lstat(base(to).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
       replaced.version = stamp_of_path(base(to));
     }
     std::optional<BaseStamp> deleted;
     if (from_in_base) {
-      const std::optional<CopyUpRecord> source = journal_->copy_up_record("/" + from);
-      const std::optional<SeenBase> seen = source ? seen_base(*source, "/" + from) : std::nullopt;
+      const std::optional<SeenBase> seen = journal_->seen_at("/" + from);
       deleted = seen && seen->version ? *seen->version : stamp_of_path(base(from));
     }
     fs::create_directories(up(to).parent_path());
