@@ -43,11 +43,14 @@ std::int64_t of(const std::map<std::string, std::int64_t>& by, const std::string
 
 void MemoryBudget::charge(const std::string& principal, std::int64_t bytes, bool sending) {
   left_ -= bytes;
-  if (sending) sending_held_ += bytes;
   if (bytes < 0) given_back_.notify_all();
-  if (per_principal_ <= 0 || principal.empty()) return;
-  add_to(held_by_, principal, bytes);
-  if (sending) add_to(sending_held_by_, principal, bytes);
+  if (per_principal_ > 0 && !principal.empty()) add_to(held_by_, principal, bytes);
+  if (sending) count_sending(principal, bytes);
+}
+
+void MemoryBudget::count_sending(const std::string& principal, std::int64_t bytes) {
+  sending_held_ += bytes;
+  if (per_principal_ > 0 && !principal.empty()) add_to(sending_held_by_, principal, bytes);
 }
 
 std::int64_t MemoryBudget::held_by(const std::string& principal) const {
@@ -118,9 +121,8 @@ void MemoryBudget::Grant::wait_for_room(const std::function<bool()>& give_up) {
 void MemoryBudget::Grant::sending() {
   std::lock_guard lock(budget_.mu_);
   if (sending_) return;
-  budget_.charge(principal_, -held_, false);
   sending_ = true;
-  budget_.charge(principal_, held_, true);
+  budget_.count_sending(principal_, held_);
 }
 
 MemoryBudget::Grant::~Grant() {

@@ -87,6 +87,8 @@ class MemoryBudget {
   void check_fits(const std::string& what, const std::string& principal, std::int64_t more) const;
   // With mu_ held; `bytes` may be < 0. `sending`: bytes of a grant being sent.
   void charge(const std::string& principal, std::int64_t bytes, bool sending);
+  // With mu_ held: `bytes` already charged now count as being sent (may be < 0).
+  void count_sending(const std::string& principal, std::int64_t bytes);
   // With mu_ held: whether a capturing grant must wait (wait_for_room).
   bool must_wait(const std::string& principal, std::uint64_t ticket) const;
   std::int64_t held_by(const std::string& principal) const;  // with mu_ held
