@@ -1,5 +1,6 @@
 #include "server/memory_budget.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/api_error.h"
@@ -7,7 +8,7 @@
 
 namespace agentfense::server {
 
-void MemoryBudget::check_fits(const std::string& what, const std::string& principal,
+void MemoryBudget::check_fits(const std::string& what, const std::string& holder,
                               std::int64_t more) const {
   if (more > 0 ? more > left_ : left_ <= 0)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
@@ -15,75 +16,102 @@ void MemoryBudget::check_fits(const std::string& what, const std::string& princi
                        holding_ + " already (at most " + store::describe_bytes(total_) +
                        " at once); retry shortly",
                    kReasonQuotaExceeded);
-  if (per_principal_ <= 0 || principal.empty()) return;
-  const std::int64_t mine = held_by(principal);
-  if (more > 0 ? mine + more > per_principal_ : mine >= per_principal_)
-    throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   what + ": principal " + principal + " holds " + store::describe_bytes(mine) +
-                       " " + holding_ + " already (at most " +
-                       store::describe_bytes(per_principal_) + " per principal, of the server's " +
-                       store::describe_bytes(total_) + "); retry once its answers were read",
-                   kReasonQuotaExceeded);
+  if (!counted(holder)) return;
+  const std::int64_t mine = held_by(holder);
+  const std::int64_t share = share_of(holder);
+  if (more > 0 ? mine + more <= share : mine < share) return;
+  const std::string bound =
+      share >= per_holder_ ? store::describe_bytes(per_holder_) + " per tenant, of the server's " +
+                                 store::describe_bytes(total_)
+                           : store::describe_bytes(std::max<std::int64_t>(share, 0)) +
+                                 " now: half of what other tenants leave of the server's " +
+                                 store::describe_bytes(total_);
+  throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
+                 what + ": " + holder + " holds " + store::describe_bytes(mine) + " " + holding_ +
+                     " already (at most " + bound + "); retry once its answers were read",
+                 kReasonQuotaExceeded);
 }
 
 namespace {
 
-// Adds `bytes` to `principal`'s entry, erasing entries that fall to 0.
-void add_to(std::map<std::string, std::int64_t>& by, const std::string& principal,
+// Adds `bytes` to `holder`'s entry, erasing entries that fall to 0.
+void add_to(std::map<std::string, std::int64_t>& by, const std::string& holder,
             std::int64_t bytes) {
-  if ((by[principal] += bytes) <= 0) by.erase(principal);
+  if ((by[holder] += bytes) <= 0) by.erase(holder);
 }
 
-std::int64_t of(const std::map<std::string, std::int64_t>& by, const std::string& principal) {
-  const auto held = by.find(principal);
+std::int64_t of(const std::map<std::string, std::int64_t>& by, const std::string& holder) {
+  const auto held = by.find(holder);
   return held == by.end() ? 0 : held->second;
 }
 
 }  // namespace
 
-void MemoryBudget::charge(const std::string& principal, std::int64_t bytes, bool sending) {
+void MemoryBudget::charge(const std::string& holder, std::int64_t bytes, bool sending) {
   left_ -= bytes;
   if (bytes < 0) given_back_.notify_all();
-  if (per_principal_ > 0 && !principal.empty()) add_to(held_by_, principal, bytes);
-  if (sending) count_sending(principal, bytes);
+  if (counted(holder)) add_to(held_by_, holder, bytes);
+  if (sending) count_sending(holder, bytes);
 }
 
-void MemoryBudget::count_sending(const std::string& principal, std::int64_t bytes) {
+void MemoryBudget::count_sending(const std::string& holder, std::int64_t bytes) {
   sending_held_ += bytes;
-  if (per_principal_ > 0 && !principal.empty()) add_to(sending_held_by_, principal, bytes);
+  if (counted(holder)) add_to(sending_held_by_, holder, bytes);
 }
 
-std::int64_t MemoryBudget::held_by(const std::string& principal) const {
-  return of(held_by_, principal);
+std::int64_t MemoryBudget::held_by(const std::string& holder) const {
+  return of(held_by_, holder);
 }
 
-bool MemoryBudget::must_wait(const std::string& principal, std::uint64_t ticket) const {
-  if (ticket == 0) return false;
-  // Answers being sent go back as their callers read them: while they fill a bound by
-  // themselves, even the oldest waits for them.
-  const bool counted = per_principal_ > 0 && !principal.empty();
-  if (sending_held_ >= total_ || (counted && of(sending_held_by_, principal) >= per_principal_))
-    return true;
-  // Else what is over a bound is other execs' output, and they wait for the oldest.
-  if (capturing_.begin()->first == ticket) return false;
-  if (left_ < 0) return true;
-  if (!counted || held_by(principal) <= per_principal_) return false;
-  for (const auto& [older, whose] : capturing_)
-    if (whose == principal) return older != ticket;
-  return false;
+std::int64_t MemoryBudget::share_of(const std::string& holder) const {
+  const std::int64_t others = total_ - left_ - held_by(holder);
+  return std::min(per_holder_, (total_ - others) / 2);
 }
 
-void MemoryBudget::check_room(const std::string& what, const std::string& principal) {
+MemoryBudget::Verdict MemoryBudget::verdict_for(const Grant& grant) const {
+  const std::string& holder = grant.holder_;
+  if (grant.ticket_ == 0) return Verdict::kGo;
+  // Answers being sent go back as their callers read them (or are cancelled), whatever
+  // the commands do: while they fill a bound by themselves, even the oldest waits for
+  // them. (Only for answers of its own holder: a share shrunk by others' output must not
+  // stop the oldest, or the others' execs that wait for it wait for good.)
+  const std::int64_t share = counted(holder) ? share_of(holder) : 0;
+  const std::int64_t own_sending = counted(holder) ? of(sending_held_by_, holder) : 0;
+  if (sending_held_ >= total_ || (own_sending > 0 && own_sending >= share)) return Verdict::kWait;
+  const bool over_budget = left_ < 0;
+  const bool over_share = counted(holder) && held_by(holder) > share;
+  if (!over_budget && !over_share) return Verdict::kGo;
+  // Over a bound: the others wait for the oldest (of all; of the holder's, for its share).
+  if (capturing_.begin()->first != grant.ticket_) {
+    if (over_budget) return Verdict::kWait;
+    for (const auto& [older, whose] : capturing_)
+      if (whose == holder) {
+        if (older != grant.ticket_) return Verdict::kWait;
+        break;
+      }
+  }
+  // The oldest: what is over is other running execs' output (they wait for it) or
+  // finished results not yet sent, which may wait for it (the header).
+  const bool finished = over_budget ? finished_ > 0 : finished_by_.contains(holder);
+  return finished ? Verdict::kSettle : Verdict::kGo;
+}
+
+void MemoryBudget::count_finished(const Grant& grant, int delta) {
+  finished_ += delta;
+  if ((finished_by_[grant.holder_] += delta) <= 0) finished_by_.erase(grant.holder_);
+}
+
+void MemoryBudget::check_room(const std::string& what, const std::string& holder) {
   std::lock_guard lock(mu_);
-  check_fits(what, principal, 0);
+  check_fits(what, holder, 0);
 }
 
 void MemoryBudget::Grant::hold(std::int64_t bytes) {
   if (bytes <= held_) return;
   {
     std::lock_guard lock(budget_.mu_);
-    budget_.check_fits(what_, principal_, bytes - held_);
-    budget_.charge(principal_, bytes - held_, sending_);
+    budget_.check_fits(what_, holder_, bytes - held_);
+    budget_.charge(holder_, bytes - held_, sending_);
   }
   held_ = bytes;
 }
@@ -92,16 +120,16 @@ void MemoryBudget::Grant::hold_anyway(std::int64_t bytes) {
   if (bytes <= held_) return;
   {
     std::lock_guard lock(budget_.mu_);
-    budget_.charge(principal_, bytes - held_, sending_);
+    budget_.charge(holder_, bytes - held_, sending_);
   }
   held_ = bytes;
 }
 
 void MemoryBudget::Grant::begin_capturing() {
   std::lock_guard lock(budget_.mu_);
-  if (ticket_ != 0) return;
+  if (ticket_ != 0 || sending_) return;
   ticket_ = budget_.next_ticket_++;
-  budget_.capturing_.emplace(ticket_, principal_);
+  budget_.capturing_.emplace(ticket_, holder_);
 }
 
 void MemoryBudget::Grant::end_capturing() {
@@ -109,26 +137,41 @@ void MemoryBudget::Grant::end_capturing() {
   if (ticket_ == 0) return;
   budget_.capturing_.erase(ticket_);
   ticket_ = 0;
+  if (held_ > 0) {  // a finished result now, until it is sent
+    budget_.count_finished(*this, +1);
+    finished_ = true;
+  }
   budget_.given_back_.notify_all();  // the next oldest may proceed now
 }
 
-void MemoryBudget::Grant::wait_for_room(const std::function<bool()>& give_up) {
+MemoryBudget::Room MemoryBudget::Grant::wait_for_room(const std::function<bool()>& give_up) {
   std::unique_lock lock(budget_.mu_);
-  while (budget_.must_wait(principal_, ticket_) && !give_up())
+  const auto settle_until = std::chrono::steady_clock::now() + kSettleWait;
+  for (;;) {
+    const Verdict verdict = budget_.verdict_for(*this);
+    if (verdict == Verdict::kGo) return Room::kKeep;
+    if (verdict == Verdict::kSettle && std::chrono::steady_clock::now() >= settle_until)
+      return Room::kCut;                // they may be waiting for this very command
+    if (give_up()) return Room::kKeep;  // the pump ends the command as usual
     budget_.given_back_.wait_for(lock, std::chrono::milliseconds(50));
+  }
 }
 
 void MemoryBudget::Grant::sending() {
   std::lock_guard lock(budget_.mu_);
   if (sending_) return;
   sending_ = true;
-  budget_.count_sending(principal_, held_);
+  budget_.count_sending(holder_, held_);
+  if (finished_) budget_.count_finished(*this, -1);
+  finished_ = false;
+  budget_.given_back_.notify_all();  // an oldest waiting for it to settle may go on
 }
 
 MemoryBudget::Grant::~Grant() {
   end_capturing();
   std::lock_guard lock(budget_.mu_);
-  budget_.charge(principal_, -held_, sending_);
+  if (finished_) budget_.count_finished(*this, -1);
+  budget_.charge(holder_, -held_, sending_);
 }
 
 }  // namespace agentfense::server

@@ -7,23 +7,38 @@
 // the command ran, so a new exec is refused up front while the budget is spent
 // (check_room), and a finished result is charged whatever it holds (hold_anyway): a
 // command that already ran never loses its output to the budget.
-// A budget may also bound what one principal holds of it (per_principal, as the thread
-// shares of principal_share.h do): else one tenant's results, held by a client that does
-// not read them, spent it and every other tenant's execs were refused.
+//
+// Shares. A budget may also bound what one holder (a tenant: budget_holder() in
+// principal_share.h) holds of it: else one tenant's results, held by a client that does
+// not read them, spent it and every other tenant's execs were refused. A holder's share
+// is `per_holder` at most, and at most half of what the other holders leave, so holders
+// never fill the budget together: n holders that each keep all they can settle at
+// 1/(n+1) of it each, and as much is left for the next. (With a fixed half each, two
+// tenants that kept re-sending calls whose answers they did not read held all of it, and
+// every other tenant's execs were refused for as long as they did.) One holder alone
+// gets `per_holder`, as before.
+//
 // A unary exec's grant also grows while its command writes (capturing, unary_output.h):
-// execs started together used to pass check_room together and each hold up to 2 x
-// runtime.output_limit uncounted until they ended. A capturing grant waits while the
-// budget or its principal's share is over its bound (wait_for_room), except the oldest
-// capturing grant (the principal's oldest, for its share), which proceeds as long as
-// what is over the bound is other execs' output: they wait for it (a finished command's
-// result waits for the sync after it, which waits for the sandbox's running commands),
-// so waits among execs can never all block each other. It waits too while answers being
-// sent fill the bound by themselves: those go as their callers read them, whatever the
-// commands do. (Before, each exec became the oldest in turn and wrote all it had, its
-// result then held until its slow caller read it: one tenant held 360 MB of a 256 MiB
-// budget and other tenants' execs were refused.)
+// execs started together used to pass check_room together and each hold up to
+// 2 x runtime.output_limit uncounted until they ended. A capturing grant waits while the
+// budget or its holder's share is over its bound (wait_for_room), except the oldest
+// capturing grant (the holder's oldest, for its share): the others wait for it, so waits
+// among execs can never all block each other. The oldest writes on while what is over
+// the bound is other running execs' output. It waits while answers being sent fill the
+// bound by themselves: those go as their callers read them (or are cancelled,
+// send_watchdog.h), whatever the commands do (before, each exec became the oldest in
+// turn and wrote all it had, its result then held until its slow caller read it: one
+// tenant held 360 MB of a 256 MiB budget). Results that finished but are not being sent
+// yet wait for the sync after their command, and that sync waits for their sandbox's
+// running commands, which may be the oldest: so the oldest waits for them only a while
+// (kSettleWait); if they are still there then, what it writes past the bound is cut
+// (Room::kCut: its result says truncated). Before, execs running together in one
+// sandbox each became the oldest in turn and all their results were held until the
+// last ended: 24 execs of 32 MiB that each wrote a file took the server to 1.5 GB, and a
+// tenant's 512 gRPC threads could have held 16 GB.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,21 +51,29 @@ namespace agentfense::server {
 class MemoryBudget {
  public:
   // `holding` says what the budget holds, for the refusal: "of files for other reads".
-  // `per_principal`: the most one principal's grants hold at once (0: no share).
-  MemoryBudget(std::int64_t bytes, std::string holding, std::int64_t per_principal = 0)
-      : left_(bytes), total_(bytes), per_principal_(per_principal), holding_(std::move(holding)) {}
+  // `per_holder`: the most one holder's grants hold at once (0: no shares).
+  MemoryBudget(std::int64_t bytes, std::string holding, std::int64_t per_holder = 0)
+      : left_(bytes), total_(bytes), per_holder_(per_holder), holding_(std::move(holding)) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
   // Throws ApiError(RESOURCE_EXHAUSTED) for `what` while nothing is left, or nothing of
-  // `principal`'s share ("": a caller not counted, share_holder() in principal_share.h).
-  void check_room(const std::string& what, const std::string& principal = "");
+  // `holder`'s share. A holder names itself in the refusal ("owner team-a"); "" is a
+  // caller not counted (budget_holder() in principal_share.h).
+  void check_room(const std::string& what, const std::string& holder = "");
 
-  // Held by one call of `principal`; gives its bytes back when destroyed.
+  // How long the oldest capturing grant over a bound waits for finished results to be
+  // sent before what it writes past the bound is cut.
+  static constexpr std::chrono::seconds kSettleWait{2};
+
+  // What a capturing grant does with output it is handed (wait_for_room).
+  enum class Room { kKeep, kCut };
+
+  // Held by one call of `holder`; gives its bytes back when destroyed.
   class Grant {
    public:
-    Grant(MemoryBudget& budget, std::string what, std::string principal = "")
-        : budget_(budget), what_(std::move(what)), principal_(std::move(principal)) {}
+    Grant(MemoryBudget& budget, std::string what, std::string holder = "")
+        : budget_(budget), what_(std::move(what)), holder_(std::move(holder)) {}
     Grant(const Grant&) = delete;
     Grant& operator=(const Grant&) = delete;
     ~Grant();
@@ -60,49 +83,64 @@ class MemoryBudget {
     // Raises what this call holds to `bytes` even past the budget (a result already made).
     void hold_anyway(std::int64_t bytes);
 
-    // This grant grows as a command writes, until end_capturing() (or destruction).
+    // This grant grows as a command writes, until end_capturing() (or destruction), and
+    // then holds a finished result until sending() (or destruction).
     void begin_capturing();
     void end_capturing();
     // What this grant holds is now an answer being sent: it goes back as its caller reads
     // it, not as commands run.
     void sending();
-    // Blocks while the budget, or the principal's share, holds more than its bound and
-    // this is not the oldest capturing grant (of all; of the principal's, for the share),
-    // or while grants being sent hold all of the bound by themselves, or until
-    // give_up() (asked at least every 50 ms, with the budget locked: it must not use the
-    // budget) says to stop waiting. One call alone never waits for itself.
-    void wait_for_room(const std::function<bool()>& give_up);
+    // Before a capturing grant keeps more: blocks while the budget, or the holder's
+    // share, holds more than its bound and this is not the oldest capturing grant (of
+    // all; of the holder's, for the share), or while grants being sent hold all of the
+    // bound by themselves, or until give_up() (asked at least every 50 ms, with the
+    // budget locked: it must not use the budget) says to stop waiting. kCut: the oldest
+    // waited kSettleWait for finished results that may wait for it (the header); what it
+    // is handed is to be dropped. One call alone never waits for itself.
+    Room wait_for_room(const std::function<bool()>& give_up);
 
    private:
+    friend class MemoryBudget;
     MemoryBudget& budget_;
     std::string what_;
-    std::string principal_;
+    std::string holder_;
     std::int64_t held_ = 0;
     std::uint64_t ticket_ = 0;  // its place among capturing grants; 0: not capturing
+    bool finished_ = false;     // counted as a finished result: captured, not yet sent
     bool sending_ = false;
   };
 
  private:
-  // With mu_ held: throws unless `more` bytes fit for `principal` (0: whether any room).
-  void check_fits(const std::string& what, const std::string& principal, std::int64_t more) const;
+  // With mu_ held: throws unless `more` bytes fit for `holder` (0: whether any room).
+  void check_fits(const std::string& what, const std::string& holder, std::int64_t more) const;
   // With mu_ held; `bytes` may be < 0. `sending`: bytes of a grant being sent.
-  void charge(const std::string& principal, std::int64_t bytes, bool sending);
+  void charge(const std::string& holder, std::int64_t bytes, bool sending);
   // With mu_ held: `bytes` already charged now count as being sent (may be < 0).
-  void count_sending(const std::string& principal, std::int64_t bytes);
-  // With mu_ held: whether a capturing grant must wait (wait_for_room).
-  bool must_wait(const std::string& principal, std::uint64_t ticket) const;
-  std::int64_t held_by(const std::string& principal) const;  // with mu_ held
+  void count_sending(const std::string& holder, std::int64_t bytes);
+  // With mu_ held: what a capturing grant does now (wait_for_room). kSettle: wait for
+  // finished results to be sent, a while.
+  enum class Verdict { kGo, kWait, kSettle };
+  Verdict verdict_for(const Grant& grant) const;
+  // With mu_ held: counts `grant` among finished results (+1) or no longer (-1).
+  void count_finished(const Grant& grant, int delta);
+  // Whether `holder` has a share: the budget has shares and the caller is counted.
+  bool counted(const std::string& holder) const { return per_holder_ > 0 && !holder.empty(); }
+  // With mu_ held: the most a counted `holder` may hold now (the header; may be < 0).
+  std::int64_t share_of(const std::string& holder) const;
+  std::int64_t held_by(const std::string& holder) const;  // with mu_ held
 
   std::mutex mu_;
   std::condition_variable given_back_;  // bytes were given back
   std::int64_t left_;
   const std::int64_t total_;
-  const std::int64_t per_principal_;
+  const std::int64_t per_holder_;
   const std::string holding_;
-  std::map<std::string, std::int64_t> held_by_;          // counted principals; entries at 0 erased
+  std::map<std::string, std::int64_t> held_by_;          // counted holders; entries at 0 erased
   std::int64_t sending_held_ = 0;                        // by grants being sent
-  std::map<std::string, std::int64_t> sending_held_by_;  // the same by counted principal
-  std::map<std::uint64_t, std::string> capturing_;       // ticket -> principal, oldest first
+  std::map<std::string, std::int64_t> sending_held_by_;  // the same by counted holder
+  std::map<std::uint64_t, std::string> capturing_;       // ticket -> holder, oldest first
+  int finished_ = 0;                                     // results captured, not yet being sent
+  std::map<std::string, int> finished_by_;               // the same by holder; entries at 0 erased
   std::uint64_t next_ticket_ = 1;
 };
 

@@ -23,6 +23,12 @@ std::string share_holder(const PrincipalPtr& caller) {
   return !caller || caller == local_principal() ? "" : caller->id;
 }
 
+std::string budget_holder(const PrincipalPtr& caller, const std::string& owner) {
+  const std::string holder = share_holder(caller);
+  if (holder.empty()) return "";
+  return owner.empty() ? "principal " + holder : "owner " + owner;
+}
+
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller) {
   const std::string holder = share_holder(caller);
   if (share == nullptr || holder.empty()) return std::nullopt;

@@ -62,6 +62,13 @@ class PrincipalShare {
 // server without keys.
 std::string share_holder(const PrincipalPtr& caller);
 
+// Whom a call counts against in the server's memory budgets (memory_budget.h): the owner
+// of the sandbox it uses ("owner team-a"), so that several keys acting for one owner
+// share one share (each key had a half of its own: two keys of one tenant held all of
+// it); the caller ("principal alice") for a sandbox without an owner (a codebase from
+// before authentication); "" where share_holder() is.
+std::string budget_holder(const PrincipalPtr& caller, const std::string& owner);
+
 // One of `caller`'s share of `share` for a call of either transport: nothing without a
 // share or a caller not counted (share_holder). Throws as PrincipalShare::take() does.
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller);

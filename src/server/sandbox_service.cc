@@ -15,6 +15,7 @@
 #include "server/error_status.h"
 #include "server/orphan_fs.h"
 #include "server/policy_warnings.h"
+#include "server/principal_share.h"
 #include "server/proto_json.h"
 #include "server/proto_time.h"
 #include "server/quota_owner.h"
@@ -174,6 +175,11 @@ std::shared_ptr<LiveSandbox> SandboxService::find_live(const std::string& id) co
   return it == live_.end() ? nullptr : it->second;
 }
 
+std::string SandboxService::budget_holder_of(const std::string& id) const {
+  const auto live = find_live(id);
+  return budget_holder(current_caller(), live ? live->owner() : "");
+}
+
 std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) const {
   if (auto live = find_live(id)) return live;
   const v1::Sandbox sandbox = load(id);  // NOT_FOUND first, then not running
@@ -282,6 +288,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   try {
     LiveSandboxPlan plan{
         .codebase_id = sandbox.codebase_id(),
+        .owner = quota_owner(codebases_.get(sandbox.codebase_id())),
         .mount = {.fs_program = options_.fs_program,
                   .sandbox_id = sandbox.id(),
                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),

@@ -125,6 +125,9 @@ class SandboxService final : public SandboxApi {
   v1::Sandbox load(const std::string& id) const;                        // NOT_FOUND when unknown
   std::shared_ptr<LiveSandbox> running(const std::string& id) const;    // NOT_RUNNING
   std::shared_ptr<LiveSandbox> find_live(const std::string& id) const;  // null: not running
+  // Whom the current call's use of sandbox `id` counts against in the memory budgets
+  // (budget_holder() in principal_share.h; the caller when the sandbox is not running).
+  std::string budget_holder_of(const std::string& id) const;
   std::string state_dir(const std::string& id) const;
   std::string trash_dir() const;
   SandboxRuntime runtime_of(const v1::Sandbox& sandbox) const;

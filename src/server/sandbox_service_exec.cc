@@ -7,7 +7,6 @@
 #include "common/text_safety.h"
 #include "server/caller_scope.h"
 #include "server/exec_result_tail.h"
-#include "server/principal_share.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
 #include "server/sandbox_service.h"
@@ -196,7 +195,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
     check_stdin(request.stdin());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
     // A unary result is held whole until sent: none started while they fill the budget.
-    if (unary) unary->check_room();
+    if (unary) unary->check_room(budget_holder_of(id));
   });
   const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
@@ -236,7 +235,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
 }
 
 v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request, CallContext& call) {
-  UnaryOutput output(output_budget_, "exec", share_holder(current_caller()));
+  UnaryOutput output(output_budget_, "exec");
   return output.charged(run_exec(request, call, nullptr, &output), call);
 }
 
@@ -314,7 +313,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
     check_command(request.command());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
-    if (unary) unary->check_room();
+    if (unary) unary->check_room(budget_holder_of(session.sandbox_id()));
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec
@@ -346,7 +345,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
 
 v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request,
                                            CallContext& call) {
-  UnaryOutput output(output_budget_, "session exec", share_holder(current_caller()));
+  UnaryOutput output(output_budget_, "session exec");
   return output.charged(run_session_exec(request, call, nullptr, &output), call);
 }
 

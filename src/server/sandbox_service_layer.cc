@@ -139,8 +139,8 @@ v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
     const v1::ReadSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
   const std::string path = workspace_path(request.path(), false);
-  const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, "ReadSandboxFile",
-                                                           share_holder(current_caller()));
+  const auto grant = std::make_shared<MemoryBudget::Grant>(
+      read_budget_, "ReadSandboxFile", budget_holder(current_caller(), live->owner()));
   v1::ReadSandboxFileResponse response;
   file_call(request.sandbox_id(), "read_file", path, [&](std::string& command_id) {
     const auto outcome = live->as_command(

@@ -4,14 +4,9 @@
 
 namespace agentfense::server {
 
-UnaryOutput::UnaryOutput(MemoryBudget& budget, std::string what, std::string principal)
-    : budget_(budget),
-      what_(std::move(what)),
-      principal_(std::move(principal)),
-      grant_(std::make_shared<MemoryBudget::Grant>(budget_, what_, principal_)) {}
-
-void UnaryOutput::check_room() const {
-  budget_.check_room(what_, principal_);
+void UnaryOutput::check_room(std::string holder) {
+  budget_.check_room(what_, holder);
+  grant_ = std::make_shared<MemoryBudget::Grant>(budget_, what_, std::move(holder));
 }
 
 std::function<void(runtime::Stream, std::string_view)> UnaryOutput::capture(
@@ -19,21 +14,31 @@ std::function<void(runtime::Stream, std::string_view)> UnaryOutput::capture(
   grant_->begin_capturing();
   return [this, stop_waiting = std::move(stop_waiting)](runtime::Stream which,
                                                         std::string_view chunk) {
+    if (!cutting_ && grant_->wait_for_room(stop_waiting) == MemoryBudget::Room::kCut)
+      cutting_ = true;
+    if (cutting_) {
+      (which == runtime::Stream::kStdout ? stdout_cut_ : stderr_cut_) = true;
+      return;
+    }
     kept_.keep(which, chunk);
     grant_->hold_anyway(captured_ += static_cast<std::int64_t>(chunk.size()));
-    grant_->wait_for_room(stop_waiting);
   };
 }
 
 void UnaryOutput::fill(runtime::ExecResult& result) {
   kept_.fill(result);
+  result.stdout_truncated = result.stdout_truncated || stdout_cut_;
+  result.stderr_truncated = result.stderr_truncated || stderr_cut_;
 }
 
 void UnaryOutput::captured() {
-  grant_->end_capturing();
+  if (grant_) grant_->end_capturing();
 }
 
 v1::ExecResult UnaryOutput::charged(v1::ExecResult result, CallContext& call) {
+  // Every exec that returns a result passed check_room(); were one not to, its result is
+  // still charged (to no holder) rather than dereferencing nothing.
+  if (!grant_) grant_ = std::make_shared<MemoryBudget::Grant>(budget_, what_);
   captured();
   grant_->hold_anyway(static_cast<std::int64_t>(result.stdout().size() + result.stderr().size() +
                                                 result.stdout_bytes().size() +

@@ -5,8 +5,10 @@
 // 2 x runtime.output_limit uncounted while it ran; one principal's 512 gRPC threads
 // could hold 16 GB. While other calls' output fills the budget, the command's output
 // waits: the runtime's pump stops reading its pipes, so its writes block until room is
-// made. Results stay exact (nothing is cut); a command only runs slower, at worst until
-// its timeout.
+// made; a command only runs slower, at worst until its timeout. Results stay exact but
+// where the wait might never end (MemoryBudget::Room::kCut: results of execs that ran
+// together in one sandbox all wait for the last of them): there what the command writes
+// past the budget is dropped, and its result says truncated.
 #pragma once
 
 #include <cstdint>
@@ -27,13 +29,15 @@ namespace v1 = ::sandbox::v1;
 
 class UnaryOutput {
  public:
-  // `what` names the call in a refusal ("exec"); `principal` as for MemoryBudget.
-  UnaryOutput(MemoryBudget& budget, std::string what, std::string principal);
+  // `what` names the call in a refusal ("exec").
+  UnaryOutput(MemoryBudget& budget, std::string what) : budget_(budget), what_(std::move(what)) {}
   UnaryOutput(const UnaryOutput&) = delete;
   UnaryOutput& operator=(const UnaryOutput&) = delete;
 
-  // Refuses the call before anything runs while the budget is spent (RESOURCE_EXHAUSTED).
-  void check_room() const;
+  // Refuses the call before anything runs while the budget, or the share of `holder`
+  // (MemoryBudget; budget_holder() in principal_share.h), is spent (RESOURCE_EXHAUSTED).
+  // The output is charged to `holder` from here on; called once, before capture().
+  void check_room(std::string holder);
 
   // The runtime's on_output while the command runs: keeps and charges each captured
   // chunk, then waits while other calls' output fills the budget, until `stop_waiting()` (its
@@ -45,7 +49,8 @@ class UnaryOutput {
   // The command ended and its output is all captured: it no longer counts among the
   // capturing execs that wait for the oldest (LiveSandbox::exec's output_done).
   void captured();
-  // Moves the kept output into `result` (which the runtime left without it).
+  // Moves the kept output into `result` (which the runtime left without it), flagging the
+  // streams whose output was cut.
   void fill(runtime::ExecResult& result);
 
   // The finished result: charged for what the answer holds and kept by `call` until sent.
@@ -53,10 +58,12 @@ class UnaryOutput {
 
  private:
   MemoryBudget& budget_;
-  const std::string what_, principal_;
-  const std::shared_ptr<MemoryBudget::Grant> grant_;
+  const std::string what_;
+  std::shared_ptr<MemoryBudget::Grant> grant_;  // from check_room() on
   runtime::KeptOutput kept_;  // the runtime calls capture()'s callback on one thread
   std::int64_t captured_ = 0;
+  bool cutting_ = false;  // once cut, the rest of the output goes too (results stay prefixes)
+  bool stdout_cut_ = false, stderr_cut_ = false;
 };
 
 }  // namespace agentfense::server

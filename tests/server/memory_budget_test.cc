@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -51,28 +52,106 @@ TEST(MemoryBudget, AResultAlreadyMadeIsChargedPastTheBudgetAndNewCallsAreRefused
   whole.hold(100);
 }
 
-TEST(MemoryBudget, OnePrincipalHoldsAtMostItsShareAndOthersAreStillServed) {
+TEST(MemoryBudget, OneHolderHoldsAtMostItsShareAndOthersAreStillServed) {
   MemoryBudget budget(100, "of command output for other calls", 50);
-  std::optional<MemoryBudget::Grant> alice(std::in_place, budget, "Exec", "alice");
+  std::optional<MemoryBudget::Grant> alice(std::in_place, budget, "Exec", "owner team-a");
   alice->hold_anyway(60);  // a result already made is charged past the share too
   try {
-    budget.check_room("Exec", "alice");
+    budget.check_room("Exec", "owner team-a");
     FAIL() << "alice's share was spent";
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), StatusCode::RESOURCE_EXHAUSTED);
-    EXPECT_NE(std::string(e.what()).find("principal alice holds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("owner team-a holds 60 bytes"), std::string::npos)
+        << e.what();
   }
-  budget.check_room("Exec", "bob");
+  budget.check_room("Exec", "owner team-b");
   budget.check_room("Exec");  // a caller not counted sees only the budget
-  MemoryBudget::Grant bob(budget, "Exec", "bob");
-  EXPECT_THROW(bob.hold(41), ApiError);  // 40 left in all
-  bob.hold(40);
-  EXPECT_THROW(budget.check_room("Exec", "carol"), ApiError);  // the budget is spent
+  MemoryBudget::Grant bob(budget, "Exec", "owner team-b");
+  try {  // half of the 40 alice leaves
+    bob.hold(21);
+    FAIL() << "bob took more than half of what alice left";
+  } catch (const ApiError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 20 bytes now: half of what other tenants leave"),
+              std::string::npos)
+        << e.what();
+  }
+  bob.hold(20);
+  budget.check_room("Exec", "owner team-c");  // 20 left: carol is still served
   alice.reset();
-  budget.check_room("Exec", "alice");
-  MemoryBudget::Grant again(budget, "Exec", "alice");
-  EXPECT_THROW(again.hold(51), ApiError);  // past the share, though 60 are left
-  again.hold(50);
+  budget.check_room("Exec", "owner team-a");
+  MemoryBudget::Grant again(budget, "Exec", "owner team-a");
+  EXPECT_THROW(again.hold(41), ApiError);  // half of the 80 bob leaves
+  again.hold(40);
+  MemoryBudget::Grant alone(budget, "Exec", "owner team-d");  // 40 left in all
+  EXPECT_THROW(alone.hold(21), ApiError);
+}
+
+TEST(MemoryBudget, OneHolderAloneGetsTheWholeShare) {
+  MemoryBudget budget(100, "of files for other reads", 50);
+  MemoryBudget::Grant alice(budget, "ReadSandboxFile", "owner team-a");
+  EXPECT_THROW(alice.hold(51), ApiError);
+  alice.hold(50);
+}
+
+// Holds all `holder` may take now, in whole bytes; returns the grant.
+std::unique_ptr<MemoryBudget::Grant> take_all(MemoryBudget& budget, const std::string& holder) {
+  auto grant = std::make_unique<MemoryBudget::Grant>(budget, "exec", holder);
+  std::int64_t low = 0, high = 1 << 20;  // low fits, high does not
+  while (high - low > 1) {
+    const std::int64_t middle = (low + high) / 2;
+    MemoryBudget::Grant probe(budget, "exec", holder);
+    try {
+      probe.hold(middle);
+      low = middle;
+    } catch (const ApiError&) {
+      high = middle;
+    }
+  }
+  grant->hold(low);
+  return grant;
+}
+
+// Sweep S's leftover: two tenants that each kept their half of unread answers (cancelled
+// after a while, then sent again) held the whole budget for as long as they kept doing it.
+TEST(MemoryBudget, HoldersThatKeepTakingAllTheyCanLeaveRoomForTheNext) {
+  MemoryBudget budget(3000, "of command output for other calls", 1500);
+  auto alice = take_all(budget, "owner team-a");  // alone: the whole 1500
+  auto bob = take_all(budget, "owner team-b");
+  for (int round = 0; round < 40; ++round) {  // each gives back and takes again, in turn
+    alice.reset();
+    alice = take_all(budget, "owner team-a");
+    bob.reset();
+    bob = take_all(budget, "owner team-b");
+  }
+  // Settled at a third each: a third is left, and anyone else may take half of it.
+  MemoryBudget::Grant carol(budget, "exec", "owner team-c");
+  EXPECT_NO_THROW(carol.hold(499));
+  EXPECT_THROW(carol.hold(502), ApiError);
+  MemoryBudget::Grant dave(budget, "exec", "owner team-d");
+  EXPECT_NO_THROW(dave.hold(249));  // and room is left after carol too
+}
+
+// A share shrinks as other holders' output grows, even below nothing: the holder's oldest
+// capturing exec must still go on (only its own answers being sent stop it), or the other
+// holders' execs, which wait for the oldest, would wait for good.
+TEST(MemoryBudget, AShareShrunkByOthersDoesNotStopTheOldest) {
+  MemoryBudget budget(1000, "of command output for other calls", 500);
+  MemoryBudget::Grant alice(budget, "exec", "owner team-a"),
+      bob_running(budget, "exec", "owner team-b");
+  alice.begin_capturing();
+  bob_running.begin_capturing();
+  MemoryBudget::Grant bob_done(budget, "exec", "owner team-b");
+  bob_done.hold_anyway(1000);  // a finished result waiting for its sync: alice's share < 0
+  alice.hold_anyway(10);
+  int asked = 0;
+  alice.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 0) << "the oldest waited for a share others' output took";
+  bob_running.hold_anyway(10);
+  asked = 0;
+  bob_running.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2) << "a younger exec wrote on past the budget";
+  alice.end_capturing();
+  bob_running.end_capturing();
 }
 
 // Capturing grants (unary_output.h) wait while the budget is overdrawn, the oldest
@@ -186,9 +265,12 @@ TEST(MemoryBudget, TheOldestWaitsWhileAnswersBeingSentAloneFillTheShareOrTheBudg
 }
 
 // A command's finished result waits for the sync after it, and that sync waits for the
-// sandbox's running commands: results not yet being sent must never hold the oldest
-// back, or the running commands and the finished ones wait for each other for good.
-TEST(MemoryBudget, FinishedResultsNotYetSentDoNotHoldTheOldestBack) {
+// sandbox's running commands: such results must never hold the oldest back, or the
+// running commands and the finished ones wait for each other for good. Nor may the oldest
+// write on past the bound (each exec of a sandbox became the oldest in turn, and all
+// their results were held until the last ended: 12 of 32 MiB held 384 MiB of 256 MiB):
+// what it writes past the bound is cut.
+TEST(MemoryBudget, TheOldestIsCutPastTheBoundWhileResultsMayWaitForIt) {
   MemoryBudget budget(100, "of command output for other calls", 60);
   MemoryBudget::Grant finished(budget, "exec", "alice"), oldest(budget, "exec", "alice");
   finished.begin_capturing();
@@ -196,9 +278,33 @@ TEST(MemoryBudget, FinishedResultsNotYetSentDoNotHoldTheOldestBack) {
   finished.hold_anyway(100);
   finished.end_capturing();  // its command ended; its answer waits for the sync
   oldest.hold_anyway(10);
-  int asked = 0;
-  oldest.wait_for_room([&] { return ++asked == 2; });
-  EXPECT_EQ(asked, 0) << "the oldest running exec waited for a result that waits for it";
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(oldest.wait_for_room([] { return false; }), MemoryBudget::Room::kCut)
+      << "the oldest running exec wrote on past the bound";
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, MemoryBudget::kSettleWait - std::chrono::milliseconds(100));
+  EXPECT_LT(waited, MemoryBudget::kSettleWait + std::chrono::seconds(2))
+      << "the oldest running exec waited on for a result that waits for it";
+  oldest.end_capturing();
+}
+
+TEST(MemoryBudget, TheOldestWaitsForFinishedResultsToBeSent) {
+  MemoryBudget budget(200, "of command output for other calls", 100);
+  MemoryBudget::Grant finished(budget, "exec", "alice"), oldest(budget, "exec", "alice");
+  finished.begin_capturing();
+  oldest.begin_capturing();
+  finished.hold_anyway(90);
+  finished.end_capturing();  // its sync is on its way
+  oldest.hold_anyway(20);    // alice: 110 of her 100
+  std::thread sync([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    finished.sending();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(oldest.wait_for_room([] { return false; }), MemoryBudget::Room::kKeep);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250))
+      << "the oldest did not wait for the result about to be sent";
+  sync.join();
   oldest.end_capturing();
 }
 

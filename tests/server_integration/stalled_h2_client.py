@@ -2,11 +2,14 @@
 answers the server's PINGs and SETTINGS, so keepalive never drops it, but it opens no
 flow-control window, so the server can send at most 64 KiB of any answer or stream. The
 grpcio client cannot be made to stall like this (it reads into its own buffers), and a
-stalled TCP proxy is dropped by the server's keepalive after about 20 s."""
+stalled TCP proxy is dropped by the server's keepalive after about 20 s. With `ca` (PEM)
+it speaks TLS, and with `api_key` every call carries it, as a tenant's client does."""
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import struct
 import threading
 
@@ -18,8 +21,18 @@ import h2.settings
 
 
 class StalledH2Client:
-    def __init__(self, port: int):
+    def __init__(self, port: int, ca: bytes | None = None, api_key: str | None = None):
         self.sock = socket.create_connection(("127.0.0.1", port))
+        if ca is not None:
+            context = ssl.create_default_context(cadata=ca.decode())
+            context.set_alpn_protocols(["h2"])
+            self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+        # Every read and write under self.lock (an SSL socket must not be used by two
+        # threads at once): the pump waits for data outside the lock, then reads inside.
+        self.sock.setblocking(False)
+        self.scheme = "http" if ca is None else "https"
+        self.api_key = api_key
+        self.closed = False
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
         self.conn.local_settings = h2.settings.Settings(client=True, initial_values={
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
@@ -31,14 +44,26 @@ class StalledH2Client:
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _flush(self):
-        data = self.conn.data_to_send()
-        if data:
-            self.sock.sendall(data)
+        data = memoryview(self.conn.data_to_send())
+        while data:  # small: headers, a request, PING and SETTINGS answers
+            try:
+                data = data[self.sock.send(data):]
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                select.select([], [self.sock], [], 1)
 
     def _pump(self):
         try:
-            while data := self.sock.recv(65536):
+            while not self.closed:
+                pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+                if not pending and not select.select([self.sock], [], [], 0.1)[0]:
+                    continue
                 with self.lock:
+                    try:
+                        data = self.sock.recv(65536)
+                    except (ssl.SSLWantReadError, BlockingIOError):
+                        continue
+                    if not data:
+                        return
                     for event in self.conn.receive_data(data):
                         if isinstance(event, h2.events.StreamReset):
                             self.reset.add(event.stream_id)
@@ -47,17 +72,19 @@ class StalledH2Client:
                             self.status[event.stream_id] = trailers.get(
                                 b"grpc-status", b"?").decode()
                     self._flush()  # PING and SETTINGS answers; never a WINDOW_UPDATE
-        except (OSError, h2.exceptions.ProtocolError):  # closed by close()
+        except (OSError, ValueError, h2.exceptions.ProtocolError):  # closed by close()
             pass
 
     def call(self, method: str, message: bytes) -> int:
         """Sends one request on a new stream; its id."""
         with self.lock:
             stream = self.conn.get_next_available_stream_id()
-            self.conn.send_headers(stream, [
-                (":method", "POST"), (":scheme", "http"), (":path", method),
-                (":authority", "localhost"), ("content-type", "application/grpc"),
-                ("te", "trailers")])
+            headers = [(":method", "POST"), (":scheme", self.scheme), (":path", method),
+                       (":authority", "localhost"), ("content-type", "application/grpc"),
+                       ("te", "trailers")]
+            if self.api_key:
+                headers.append(("authorization", f"Bearer {self.api_key}"))
+            self.conn.send_headers(stream, headers)
             self.conn.send_data(stream, b"\0" + struct.pack(">I", len(message)) + message,
                                 end_stream=True)
             self._flush()
@@ -68,7 +95,9 @@ class StalledH2Client:
             return stream in self.reset or stream in self.status
 
     def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self.closed = True
+        with self.lock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from server_harness import AGENT_SAFE, cb, cb_grpc, reason_of, sb
+from stalled_h2_client import StalledH2Client
 from tenants import start_tenant_server
 
 MAX_SESSION_WAITING = 4  # live_sandbox.h kMaxSessionCallsWaiting
@@ -30,7 +31,9 @@ def tenants():
     # alice and bob keep the default quotas; follower may follow without a quota of its own.
     t = start_tenant_server({
         "alice": {"owners": ["team-a"]},
+        "alice2": {"owners": ["team-a"]},  # a second key of alice's tenant
         "bob": {"owners": ["team-b"]},
+        "carol": {"owners": ["team-c"]},
         "follower": {"owners": ["team-f"], "quotas": {"concurrent_follows": "0"}},
         "uploader": {"owners": ["team-u"]},
     })
@@ -222,10 +225,10 @@ def assert_follow_refused(client, sandbox: str, words: str) -> None:
     assert words in r.json()["message"]
 
 
-def test_one_principal_holds_at_most_half_the_exec_output_budget(tenants):
+def test_one_tenant_holds_at_most_half_the_exec_output_budget(tenants):
     """Finished unary exec results are held until sent, against a 256 MiB server-wide
     budget: alice's results, held by clients that did not read them, spent it and every
-    tenant's execs were refused. Her results hold at most half of it now."""
+    tenant's execs were refused. Her tenant's results hold at most half of it now."""
     alice, bob = tenants.client("alice"), tenants.client("bob")
     url = f"{alice.url}/v1/sandboxes/{started_sandbox(alice, 'held')}/exec"
     nuls = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2"  # 32 MiB a result
@@ -237,7 +240,7 @@ def test_one_principal_holds_at_most_half_the_exec_output_budget(tenants):
         refused = alice.http.post(url, json={"command": "true"}, timeout=30)
         assert refused.status_code == 429, refused.text[:300]
         assert refused.json()["reason"] == "QUOTA_EXCEEDED"
-        assert "principal alice holds 128 MiB of command output" in refused.json()["message"]
+        assert "owner team-a holds 128 MiB of command output" in refused.json()["message"]
         bob_sandbox = started_sandbox(bob, "served")
         assert bob.sandboxes.Exec(sb.ExecRequest(sandbox_id=bob_sandbox,
                                                  command="echo ok")).stdout == "ok\n"
@@ -251,6 +254,64 @@ def test_one_principal_holds_at_most_half_the_exec_output_budget(tenants):
         assert r.status_code == 429 and time.monotonic() < deadline, r.text[:300]
         time.sleep(0.2)  # the server gives a share back once it sees the close
     assert r.json()["stdout"] == "again\n"
+
+
+NULS_32_MIB = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2"
+
+
+def refusal_of_true(client, sandbox: str) -> str:
+    """The message refusing an exec of `true` in `sandbox`; "" when it ran."""
+    try:
+        client.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="true"), timeout=30)
+        return ""
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+        return e.details()
+
+
+def wait_refused(client, sandbox: str, words: str) -> str:
+    deadline = time.monotonic() + 30
+    while words not in (message := refusal_of_true(client, sandbox)):
+        assert time.monotonic() < deadline, f"never refused with {words!r}: {message!r}"
+        time.sleep(0.3)
+    return message
+
+
+def test_keys_of_one_tenant_share_a_half_and_two_tenants_leave_room_for_a_third(tenants):
+    """Unread exec answers hold the output budget until read or cancelled (60 s). Shares
+    were per key and a fixed half: a second key of one tenant had a half of its own, and
+    two tenants that kept re-sending such calls held all 256 MiB, so every other tenant's
+    execs were refused for as long as they did. Shares are per owner now, each at most half
+    of what the other owners leave."""
+    alice, alice2, bob, carol = (tenants.client(name)
+                                 for name in ("alice", "alice2", "bob", "carol"))
+    team_a = started_sandbox(alice, "shared-a")
+    # One exec per sandbox: execs running together in one sandbox all end before any of
+    # their results is sent (each one's sync waits for the others), see docs/api.md.
+    team_b = [started_sandbox(bob, f"shared-b{i}") for i in range(4)]
+    server = tenants.server
+    stalled = [StalledH2Client(server.grpc_port, ca=server.ca, api_key=tenants.keys[name])
+               for name in ("alice", "bob")]
+    try:
+        for _ in range(4):  # 128 MiB of answers, never read
+            stalled[0].call("/sandbox.v1.SandboxService/Exec", sb.ExecRequest(
+                sandbox_id=team_a, command=NULS_32_MIB).SerializeToString())
+        wait_refused(alice2, team_a, "owner team-a holds 128 MiB")  # alice2 shares it
+        for sandbox in team_b:  # bob tries to take the other 128 MiB
+            stalled[1].call("/sandbox.v1.SandboxService/Exec", sb.ExecRequest(
+                sandbox_id=sandbox, command=NULS_32_MIB).SerializeToString())
+        message = wait_refused(bob, team_b[0], "owner team-b holds")
+        assert "now: half of what other tenants leave" in message, message
+        result = carol.sandboxes.Exec(sb.ExecRequest(
+            sandbox_id=started_sandbox(carol, "shared-c"), command="echo served"), timeout=30)
+        assert result.stdout == "served\n"
+    finally:
+        for client in stalled:
+            client.close()
+    deadline = time.monotonic() + 30
+    while refusal_of_true(alice, team_a) or refusal_of_true(bob, team_b[0]):
+        assert time.monotonic() < deadline, "the closed connections' answers were never given back"
+        time.sleep(0.3)
 
 
 def test_follows_of_a_principal_are_bounded_by_default(tenants):
