@@ -35,13 +35,21 @@ struct Refusal {
 // Regular files waiting in one batch: at most this many (each holds two directory fds).
 constexpr std::size_t kBatchFiles = 256;
 
+// The base directories the sandbox recorded a version of (it deleted them, and made them
+// again), as they were before this commit first added or removed an entry in them:
+// whether the base gained entries there since the sandbox's deletion is a question about
+// other writers, not this commit (new_since_deleted). For a whole commit, all its passes;
+// only such directories, which the journal holds anyway.
+using DirsBefore = std::map<std::string, BaseStamp>;
+
 class Committer {
  public:
   Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result, CommitLock& lock,
-            CommitRenames& renames)
+            CommitRenames& renames, DirsBefore& dirs_before)
       : base_fd_(base_fd),
         lock_(lock),
         renames_(renames),
+        dirs_before_(dirs_before),
         journal_(j),
         scope_(scope),
         result_(result),
@@ -221,6 +229,7 @@ class Committer {
           return refusal;
         }
       }
+      before_writing_in(parts.parent, base_parent.get());
       // A kill from here on leaves a temporary entry there: the next commit removes it.
       lock_.note_temp_dir(parts.parent);
       const std::optional<struct stat> replaced = stat_at(base_parent.get(), parts.name);
@@ -239,7 +248,10 @@ class Committer {
         replaced_dirs_.insert(change.path);
       if (change.type != 'd') {
         remove_committed_upper(change.path, upper_parent.get(), parts.name);
-      } else {
+      } else if (!base_hidden(change.path)) {
+        // A recreated directory's deletion stamp tells the entries it deleted from those
+        // the base gained since (new_since_deleted): it goes with its marker
+        // (expand_marker).
         must_record(journal_.forget_copy_up(change.path), "commit of " + change.path);
       }
       return std::nullopt;
@@ -295,9 +307,11 @@ class Committer {
       if (st && changed_since_seen(path, *st)) {
         return Refusal{true, "base changed since the sandbox read it"};
       }
+      if (st && new_since_deleted(path)) return gained_since_deleted();
       if (auto refusal = check_base_tree(base_parent.get(), parts.name, path, TreeUse::kDelete)) {
         return refusal;
       }
+      before_writing_in(parts.parent, base_parent.get());
       if (!remove_visible_tree_at(base_parent.get(), parts.name, path)) {
         // Something appeared that the sandbox cannot see (list_changes reports only
         // deletions that remove everything): it stays, and so does the marker.
@@ -354,7 +368,7 @@ class Committer {
     UniqueFd current = open_dir_beneath(base_fd_, "/");
     std::string walked = "/";
     for (const std::string& segment : path_segments(path)) {
-      walked = child_path(walked, segment);
+      const std::string parent = std::exchange(walked, child_path(walked, segment));
       int next =
           ::openat(current.get(), segment.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (next < 0 && errno == ENOTDIR) {
@@ -364,6 +378,7 @@ class Committer {
       if (next < 0 && errno == ENOENT) {
         if (!scope_.writable(walked, true)) return UniqueFd();
         const std::optional<struct stat> upper_st = stat_beneath(journal_.upper_fd(), walked);
+        before_writing_in(parent, current.get());
         check_syscall(::mkdirat(current.get(), segment.c_str(), 0700), "mkdir " + walked);
         set_dir_mode(current.get(), segment,
                      committed_mode(upper_st ? upper_st->st_mode : 0755, std::nullopt));
@@ -428,10 +443,47 @@ class Committer {
       }
       if (record->replaced && !record->replaced->version && base_now && !base_hidden(change.path))
         return Refusal{true, "renamed in the sandbox but now also exists in base"};
-    } else if (base_now && !base_hidden(change.path) && !journal_.was_replaced(change.path)) {
-      return Refusal{true, "created in the sandbox but now also exists in base"};
+    } else if (base_now && !journal_.was_replaced(change.path)) {
+      if (!base_hidden(change.path))
+        return Refusal{true, "created in the sandbox but now also exists in base"};
+      if (new_since_deleted(change.path)) return gained_since_deleted();
     }
     return std::nullopt;
+  }
+
+  // Whether the base entry at `path`, hidden by a directory the sandbox deleted and made
+  // again, came after that deletion: the sandbox recorded no version of it (deleting a
+  // base entry records one), and the directory holding it changed since the sandbox
+  // deleted it (a directory's stamp covers the entries added to it), or is itself such
+  // a newcomer. The sandbox never saw it: the commit must not delete or replace it.
+  // Journals from before deletions were stamped have no such directory stamp: as before.
+  // Those from before `K` dropped the stamps under a directory renamed onto an emptied
+  // one: their entries count as new only when the directory changed since.
+  bool new_since_deleted(const std::string& path) const {
+    for (std::string at = path; at != "/" && !journal_.seen_at(at);) {
+      const std::string parent = split_path(at).parent;
+      if (const std::optional<SeenBase> dir = journal_.seen_at(parent)) {
+        if (!dir->version) return true;  // there was no directory then
+        if (const auto before = dirs_before_.find(parent); before != dirs_before_.end())
+          return !(before->second == *dir->version);
+        const std::optional<struct stat> now = stat_beneath(base_fd_, parent);
+        return !now || !(stamp_of(*now) == *dir->version);
+      }
+      // A marked entry is where a deletion starts: the sandbox saw what holds it.
+      if (journal_.is_whiteout(at) || journal_.is_opaque(at)) return false;
+      at = parent;
+    }
+    return false;
+  }
+  // Call before this commit adds or removes an entry in base directory `dir` (open as `fd`).
+  void before_writing_in(const std::string& dir, int fd) {
+    struct stat st;
+    if (dirs_before_.contains(dir) || !journal_.seen_at(dir) || ::fstat(fd, &st) < 0) return;
+    dirs_before_.emplace(dir, stamp_of(st));
+  }
+  static Refusal gained_since_deleted() {
+    return Refusal{true,
+                   "the codebase gained it after the sandbox deleted the directory holding it"};
   }
 
   // True when the sandbox recorded the base version at `path` (a copy-up, a removal, the
@@ -517,6 +569,7 @@ class Committer {
   const int base_fd_;
   CommitLock& lock_;
   CommitRenames& renames_;
+  DirsBefore& dirs_before_;
   Journal& journal_;
   const Scope& scope_;
   CommitResult& result_;
@@ -541,26 +594,38 @@ class Committer {
 // entries it still has to hide. Entries this commit just wrote into the base (and removed
 // from upper) must become visible instead of looking deleted, which a blanket opaque
 // marker cannot express.
+//
+// The directory's deletion stamp goes too, unless an entry it hides now has no stamp of its
+// own: one the base gained after the sandbox deleted the directory (the commit refused
+// it), which that stamp alone tells from the entries the sandbox deleted. Kept, a stale
+// stamp would make a later deletion of the directory a conflict for good.
 void expand_marker(int base_fd, Journal& j, const std::string& path,
                    const std::set<std::string>& applied) {
   UniqueFd base_dir = try_open_dir_beneath(base_fd, path);
   UniqueFd upper_dir = try_open_dir_beneath(j.upper_fd(), path);
   if (!base_dir || !upper_dir) return;
+  bool hides_unseen = false;
+  const auto hide = [&](const std::string& child) {
+    must_record(j.add_whiteout(child), "whiteout " + child);
+    if (!j.seen_at(child)) hides_unseen = true;
+  };
   for (const std::string& name : list_names(base_dir.get())) {
     const std::string child = child_path(path, name);
     if (j.is_whiteout(child) || j.is_opaque(child)) continue;  // hides on its own
     const std::optional<struct stat> upper = stat_at(upper_dir.get(), name);
     const std::optional<struct stat> base = stat_at(base_dir.get(), name);
     if (!upper) {
-      if (!applied.contains(child)) must_record(j.add_whiteout(child), "whiteout " + child);
+      if (!applied.contains(child)) hide(child);
     } else if (S_ISDIR(upper->st_mode) && base && S_ISDIR(base->st_mode)) {
-      expand_marker(base_fd, j, child, applied);  // it inherited the hiding
+      // It inherited the hiding; one the base gained since keeps it unseen.
+      if (!j.seen_at(child)) hides_unseen = true;
+      expand_marker(base_fd, j, child, applied);
     } else {
-      // Replaced, not edited: keep that for conflict detection.
-      must_record(j.add_whiteout(child), "whiteout " + child);
+      hide(child);  // replaced, not edited: keep that for conflict detection
     }
   }
   must_record(j.remove_marker(path), "marker of " + path);
+  if (!hides_unseen) must_record(j.forget_copy_up(path), "marker of " + path);
 }
 
 // Whether `paths` holds `dir` or a path under it: those sort from `dir` + "/" up to the
@@ -650,13 +715,14 @@ CommitResult commit(int base_dirfd, Journal& j, const Scope& scope, const Change
   // was refused stays in upper, so a pass lists only what sorts after it.
   std::optional<std::string> after;
   CommitRenames renames(j);
+  DirsBefore dirs_before;
   for (bool first = true;; first = false) {
     std::size_t more = 0;
     const std::vector<Change> changes = list_changes_after(
         base_dirfd, j, scope, only, after, pass_bytes, /*exact=*/first && progress, &more);
     if (first) total = changes.size() + more;
     CommitResult pass;
-    Committer committer(base_dirfd, j, scope, pass, lock, renames);
+    Committer committer(base_dirfd, j, scope, pass, lock, renames, dirs_before);
     for (const Change& change : changes) {
       if (progress) progress(done, std::max(total, done + 1));
       ++done;
