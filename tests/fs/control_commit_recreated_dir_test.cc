@@ -140,5 +140,17 @@ TEST_F(ControlCommitRecreatedDir, DeletedAgainAfterACommit) {
   EXPECT_FALSE(base_has("d"));
 }
 
+// A base file the sandbox deleted (and made again) that the host deleted too: deleted on
+// both sides is no conflict, for the deletion and for the new file.
+TEST_F(ControlCommitRecreatedDir, DeletedOnBothSidesIsNoConflict) {
+  ASSERT_EQ(agent_sh("rm d/a d/sub/f && echo x > d/a"), 0);
+  ASSERT_EQ(::unlink(base_path("d/a").c_str()), 0);
+  ASSERT_EQ(::unlink(base_path("d/sub/f").c_str()), 0);
+  const json result = commit_all();
+  EXPECT_EQ(conflicts(result), json::array()) << result.dump();
+  EXPECT_EQ(read_base("d/a"), "x\n");
+  EXPECT_TRUE(changes().empty());
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing

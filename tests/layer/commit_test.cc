@@ -232,6 +232,30 @@ TEST_F(CommitTest, RecreatedAfterPlainDeleteIsNotAConflict) {
   EXPECT_FALSE(journal_->was_replaced("/README"));
 }
 
+// `rm README; echo x > README` (the fs stamps the deleted version), and the codebase
+// deleted README too: deleted on both sides, created in one, no conflict. Edited instead
+// of made again, it is one (the edit would bring back what the codebase deleted).
+TEST_F(CommitTest, MadeAgainWhereTheBaseDeletedItTooIsNotAConflict) {
+  EXPECT_EQ(journal_->record_copy_up("/README", stamp_of_path(base("README"))), 0);
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
+  EXPECT_EQ(journal_->remove_marker("/README"), 0);
+  write_file(up("README"), "rewritten\n");
+  fs::remove(base("README"));
+  reopen_journal();
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, Strings{"/README"});
+  EXPECT_EQ(read_file(base("README")), "rewritten\n");
+}
+
+TEST_F(CommitTest, EditedWhereTheBaseDeletedItIsAConflict) {
+  copy_up("README");
+  write_file(up("README"), "edited\n");
+  fs::remove(base("README"));
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, Strings{"/README"});
+  EXPECT_FALSE(fs::exists(base("README")));
+}
+
 TEST_F(CommitTest, RenamedCopyUpCommitsBothEnds) {
   copy_up("README");
   fs::rename(up("README"), up("README.md"));
