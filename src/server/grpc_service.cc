@@ -260,12 +260,10 @@ grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
 
 // ---- server ----
 
-// Threads every call shares (each call holds one while it runs), what one principal's
-// calls may hold of them at once (principal_share.h: half, so that its slow calls always
-// leave the other half to everyone else), and how long a connection may stay open
-// without a call.
+// Threads every call shares (each call holds one while it runs; what one tenant's calls
+// may hold of them: principal_share.h), and how long a connection may stay open without
+// a call.
 constexpr int kMaxGrpcThreads = 1024;
-constexpr std::size_t kGrpcThreadsPerPrincipal = kMaxGrpcThreads / 2;
 constexpr int kGrpcIdleConnectionMs = 5 * 60 * 1000;
 
 StartedGrpcServer StartGrpcServer(const std::string& address,
@@ -301,7 +299,7 @@ StartedGrpcServer StartGrpcServer(const std::string& address,
 }
 
 GrpcTransport::GrpcTransport(CodebaseApi& codebases, SandboxApi& sandboxes, CallGate* gate)
-    : share_(kGrpcThreadsPerPrincipal, "gRPC calls", "the server's gRPC threads"),
+    : share_(kMaxGrpcThreads, "gRPC calls", "the server's gRPC threads"),
       codebase_service_(codebases, gate, &share_),
       sandbox_service_(sandboxes, gate, &share_) {}
 

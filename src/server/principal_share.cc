@@ -1,32 +1,47 @@
 #include "server/principal_share.h"
 
+#include <algorithm>
+
 #include "common/api_error.h"
 
 namespace agentfense::server {
 
-PrincipalShare::Held PrincipalShare::take(const std::string& principal) {
+PrincipalShare::Held PrincipalShare::take(const std::string& holder) {
   const std::lock_guard lock(mu_);
-  std::size_t& in_flight = in_flight_[principal];
-  if (per_principal_ > 0 && in_flight >= per_principal_) {
-    const std::string limit = std::to_string(per_principal_);
+  std::size_t& in_flight = in_flight_[holder];
+  const std::size_t others = all_in_flight_ - in_flight;
+  const std::size_t share = std::min(pool_ / 2, (pool_ - std::min(others, pool_)) / 2);
+  if (pool_ > 0 && in_flight >= share) {
+    const std::string bound =
+        share == pool_ / 2
+            ? std::to_string(share) + " per tenant: " + threads_ + " are shared"
+            : std::to_string(share) + " now: half of what other tenants leave of " + threads_;
+    const std::string held = std::to_string(in_flight);
+    if (in_flight == 0) in_flight_.erase(holder);
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   "principal " + principal + " already has " + limit + " " + calls_ +
-                       " in flight (at most " + limit + " per principal: " + threads_ +
-                       " are shared); wait for one to finish",
+                   holder + " already has " + held + " " + calls_ + " in flight (at most " + bound +
+                       "); wait for one to finish",
                    kReasonQuotaExceeded);
   }
   ++in_flight;
-  return Held(*this, principal);
+  ++all_in_flight_;
+  return Held(*this, holder);
 }
 
 std::string share_holder(const PrincipalPtr& caller) {
-  return !caller || caller == local_principal() ? "" : caller->id;
+  if (!caller || caller == local_principal()) return "";
+  if (caller->owners.empty()) return "principal " + caller->id;
+  std::vector<std::string> owners = caller->owners;
+  std::sort(owners.begin(), owners.end());
+  std::string joined;
+  for (const std::string& owner : owners) joined += (joined.empty() ? "" : ",") + owner;
+  return (owners.size() == 1 ? "owner " : "owners ") + joined;
 }
 
 std::string budget_holder(const PrincipalPtr& caller, const std::string& owner) {
   const std::string holder = share_holder(caller);
-  if (holder.empty()) return "";
-  return owner.empty() ? "principal " + holder : "owner " + owner;
+  if (holder.empty() || owner.empty()) return holder;
+  return "owner " + owner;
 }
 
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller) {
@@ -38,7 +53,8 @@ std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const Prin
 PrincipalShare::Held::~Held() {
   if (share_ == nullptr) return;
   const std::lock_guard lock(share_->mu_);
-  if (--share_->in_flight_[principal_] == 0) share_->in_flight_.erase(principal_);
+  --share_->all_in_flight_;
+  if (--share_->in_flight_[holder_] == 0) share_->in_flight_.erase(holder_);
 }
 
 }  // namespace agentfense::server

@@ -1,9 +1,16 @@
-// The share of a transport's threads one principal may hold at once. A call holds its
+// The share of a transport's threads one tenant may hold at once. A call holds its
 // thread for as long as it runs (a command, a call waiting for a session, a follow, an
 // upload stream), so without a share one tenant's slow calls held all of them and every
-// other tenant's calls went unanswered. Past its share a principal's call is refused at
+// other tenant's calls went unanswered. Past its share a tenant's call is refused at
 // once (RESOURCE_EXHAUSTED, QUOTA_EXCEEDED) rather than queued behind its own calls.
 // Each transport has its own: the REST gateway's workers, the gRPC server's threads.
+//
+// A tenant is the owners its key acts for (share_holder below: all keys of one owner
+// together), and its share is half the threads at most, and at most half of what the
+// other tenants leave: n tenants that each keep all they can settle at 1/(n+1) of the
+// threads, and as much is left for the next. (With a fixed half per key, two tenants, or
+// two keys of one, each holding 512 stalled calls took all 1,024 gRPC threads, and every
+// other tenant's gRPC call was refused for as long as they kept them.)
 #pragma once
 
 #include <cstddef>
@@ -19,58 +26,59 @@ namespace agentfense::server {
 
 class PrincipalShare {
  public:
-  // `per_principal` calls of one principal at once (0 = no limit), of a transport whose
-  // calls are named `calls` ("REST requests") and whose threads `threads` ("the REST
-  // workers") in the refusal.
-  PrincipalShare(std::size_t per_principal, std::string calls, std::string threads)
-      : per_principal_(per_principal), calls_(std::move(calls)), threads_(std::move(threads)) {}
+  // Shares of a transport's `pool` threads (0 = no limit), whose calls are named `calls`
+  // ("REST requests") and whose threads `threads` ("the REST workers") in the refusal.
+  PrincipalShare(std::size_t pool, std::string calls, std::string threads)
+      : pool_(pool), calls_(std::move(calls)), threads_(std::move(threads)) {}
   PrincipalShare(const PrincipalShare&) = delete;
   PrincipalShare& operator=(const PrincipalShare&) = delete;
 
-  // One call of `principal` in flight while it lives (moved-from: none).
+  // One call of a tenant in flight while it lives (moved-from: none).
   class Held {
    public:
     ~Held();
     Held(Held&& other) noexcept
-        : share_(std::exchange(other.share_, nullptr)), principal_(std::move(other.principal_)) {}
+        : share_(std::exchange(other.share_, nullptr)), holder_(std::move(other.holder_)) {}
     Held(const Held&) = delete;
     Held& operator=(const Held&) = delete;
     Held& operator=(Held&&) = delete;
 
    private:
     friend class PrincipalShare;
-    Held(PrincipalShare& share, std::string principal)
-        : share_(&share), principal_(std::move(principal)) {}
+    Held(PrincipalShare& share, std::string holder) : share_(&share), holder_(std::move(holder)) {}
     PrincipalShare* share_;
-    std::string principal_;
+    std::string holder_;
   };
 
-  // Throws ApiError(RESOURCE_EXHAUSTED) naming the share when `principal` already has
-  // per_principal calls in flight.
-  [[nodiscard]] Held take(const std::string& principal);
+  // Throws ApiError(RESOURCE_EXHAUSTED) naming the share when `holder` (it names itself
+  // in the refusal: "owner team-a") already has its share of calls in flight.
+  [[nodiscard]] Held take(const std::string& holder);
 
  private:
-  const std::size_t per_principal_;
+  const std::size_t pool_;
   const std::string calls_;
   const std::string threads_;
   std::mutex mu_;
   std::map<std::string, std::size_t> in_flight_;  // entries at 0 are erased
+  std::size_t all_in_flight_ = 0;
 };
 
-// Whom a call counts against in per-principal shares (these and MemoryBudget's): the
-// caller's id, or "" (not counted) without a caller or for the local principal of a
-// server without keys.
+// Whom a call counts against in the thread shares: the owners the caller acts for ("owner
+// team-a", "owners a,b": every key acting for the same owners together), the caller
+// itself for a key without owners ("principal ops"), or "" (not counted) without a
+// caller or for the local principal of a server without keys.
 std::string share_holder(const PrincipalPtr& caller);
 
 // Whom a call counts against in the server's memory budgets (memory_budget.h): the owner
 // of the sandbox it uses ("owner team-a"), so that several keys acting for one owner
 // share one share (each key had a half of its own: two keys of one tenant held all of
-// it); the caller ("principal alice") for a sandbox without an owner (a codebase from
-// before authentication); "" where share_holder() is.
+// it); as share_holder() for a sandbox without an owner (a codebase from before
+// authentication); "" where share_holder() is.
 std::string budget_holder(const PrincipalPtr& caller, const std::string& owner);
 
-// One of `caller`'s share of `share` for a call of either transport: nothing without a
-// share or a caller not counted (share_holder). Throws as PrincipalShare::take() does.
+// One of the share of `caller`'s tenant (share_holder) of `share` for a call of either
+// transport: nothing without a share or a caller not counted. Throws as
+// PrincipalShare::take() does.
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller);
 
 }  // namespace agentfense::server

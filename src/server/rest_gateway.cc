@@ -59,13 +59,11 @@ bool IsByteCount(const std::string& text) {
 // (more wait in the kernel's listen queue; rest_connection_pool.h).
 constexpr std::size_t kRestThreads = 128;
 constexpr std::size_t kRestQueuedConnections = 512;
-// What one principal's requests may hold of kRestThreads at once (principal_share.h):
-// half, so that its slow calls always leave the other half to everyone else.
-constexpr std::size_t kRestThreadsPerPrincipal = kRestThreads / 2;
 
 struct RestGateway::Impl {
   RestRouter router;
-  PrincipalShare worker_share{kRestThreadsPerPrincipal, "REST requests", "the REST workers"};
+  // What one tenant's requests may hold of them at once (principal_share.h).
+  PrincipalShare worker_share{kRestThreads, "REST requests", "the REST workers"};
   AccessLog access_log;
   std::shared_ptr<TlsCertificates> tls;  // kept alive as long as the server's context uses it
   std::unique_ptr<httplib::Server> server;

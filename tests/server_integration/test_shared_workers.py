@@ -152,38 +152,50 @@ def test_one_principal_holds_at_most_half_the_rest_workers(tenants):
         time.sleep(0.2)
 
 
-def test_one_principal_holds_at_most_half_the_grpc_threads(tenants):
-    """An upload stream holds a gRPC thread from its headers on, chunks or none: one
-    tenant's idle streams could hold all 1,024 and every other tenant's gRPC call was
-    refused. Past its share the principal's next gRPC call is refused; others are
-    served, and the share comes back when its calls end."""
-    uploader = tenants.client("uploader")
-    release = threading.Event()
-
+def idle_uploads(client, count: int, release: threading.Event) -> list:
+    """`count` upload streams of `client` that send no chunk until `release`."""
     def idle_upload():
-        release.wait(120)  # a stream that sends no chunk until released
+        release.wait(120)
         return
         yield  # pragma: no cover (a generator that yields nothing)
 
-    stub = cb_grpc.CodebaseServiceStub(uploader.channel)
-    key = [("authorization", f"Bearer {uploader.api_key}")]
-    uploads = [stub.UploadFiles.future(idle_upload(), metadata=key, timeout=120)
-               for _ in range(GRPC_SHARE)]
+    stub = cb_grpc.CodebaseServiceStub(client.channel)
+    key = [("authorization", f"Bearer {client.api_key}")]
+    return [stub.UploadFiles.future(idle_upload(), metadata=key, timeout=120)
+            for _ in range(count)]
+
+
+def wait_grpc_refused(client, words: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:  # the streams reach the server's handlers one by one
+        try:
+            client.codebases.ListCodebases(cb.ListCodebasesRequest(), timeout=10)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+            assert reason_of(e) == "QUOTA_EXCEEDED"
+            assert words in e.details(), e.details()
+            return
+        assert time.monotonic() < deadline, "the tenant's gRPC calls were never bounded"
+        time.sleep(0.2)
+
+
+def test_one_tenant_holds_at_most_half_the_grpc_threads_and_two_leave_room(tenants):
+    """An upload stream holds a gRPC thread from its headers on, chunks or none: one
+    tenant's idle streams could hold all 1,024 and every other tenant's gRPC call was
+    refused. Past its share the tenant's next gRPC call is refused; others are served,
+    and the share comes back when its calls end. A second tenant may hold half of what
+    the first leaves (sweep T: with a fixed half each, two tenants took all 1,024 threads
+    and a third tenant's every gRPC call was refused)."""
+    uploader, alice = tenants.client("uploader"), tenants.client("alice")
+    release = threading.Event()
+    uploads = idle_uploads(uploader, GRPC_SHARE, release)
     try:
-        deadline = time.monotonic() + 60
-        while True:  # the streams reach the server's handlers one by one
-            try:
-                uploader.codebases.ListCodebases(cb.ListCodebasesRequest(), timeout=10)
-            except grpc.RpcError as e:
-                assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
-                assert reason_of(e) == "QUOTA_EXCEEDED"
-                assert f"already has {GRPC_SHARE} gRPC calls in flight" in e.details()
-                break
-            assert time.monotonic() < deadline, "the principal's gRPC calls were never bounded"
-            time.sleep(0.2)
+        wait_grpc_refused(uploader, f"owner team-u already has {GRPC_SHARE} gRPC calls in flight")
         # REST has workers of its own; other tenants' gRPC calls get threads.
         r = uploader.http.get(f"{uploader.url}/v1/codebases", timeout=10)
         assert r.status_code == 200, r.text
+        uploads += idle_uploads(alice, GRPC_SHARE, release)
+        wait_grpc_refused(alice, "(at most 256 now: half of what other tenants leave")
         bob_is_served(tenants)
     finally:
         release.set()

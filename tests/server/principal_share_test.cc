@@ -1,0 +1,87 @@
+// principal_share.h: what one tenant's calls may hold of a transport's threads.
+#include "server/principal_share.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "common/api_error.h"
+
+namespace agentfense::server {
+namespace {
+
+using Calls = std::vector<PrincipalShare::Held>;
+
+// Takes calls for `holder` until refused; returns how many it got.
+std::size_t take_all(PrincipalShare& share, const std::string& holder, Calls& calls) {
+  for (std::size_t taken = 0;; ++taken) {
+    try {
+      calls.push_back(share.take(holder));
+    } catch (const ApiError&) {
+      return taken;
+    }
+  }
+}
+
+TEST(PrincipalShare, ATenantAloneHoldsHalfTheThreads) {
+  PrincipalShare share(8, "gRPC calls", "the server's gRPC threads");
+  Calls calls;
+  EXPECT_EQ(take_all(share, "owner team-a", calls), 4u);
+  try {
+    calls.push_back(share.take("owner team-a"));
+    FAIL() << "past the share";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(std::string(e.what()).find(
+                  "owner team-a already has 4 gRPC calls in flight (at most 4 per tenant"),
+              std::string::npos)
+        << e.what();
+  }
+  calls.pop_back();  // one ends: its thread comes back
+  calls.push_back(share.take("owner team-a"));
+}
+
+// Sweep T: two tenants each holding half of the 1,024 gRPC threads with stalled calls
+// left none, and every other tenant's gRPC call was refused.
+TEST(PrincipalShare, TwoTenantsThatHoldAllTheyCanLeaveRoomForOthers) {
+  PrincipalShare share(1024, "gRPC calls", "the server's gRPC threads");
+  Calls alice, bob, carol;
+  EXPECT_EQ(take_all(share, "owner team-a", alice), 512u);
+  EXPECT_EQ(take_all(share, "owner team-b", bob), 256u);
+  try {
+    bob.push_back(share.take("owner team-b"));
+    FAIL() << "past the share";
+  } catch (const ApiError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 256 now: half of what other tenants leave"),
+              std::string::npos)
+        << e.what();
+  }
+  for (int round = 0; round < 20; ++round) {  // each lets go and takes all again, in turn
+    alice.clear();
+    take_all(share, "owner team-a", alice);
+    bob.clear();
+    take_all(share, "owner team-b", bob);
+  }
+  EXPECT_GE(take_all(share, "owner team-c", carol), 160u);  // a third is left: half of it
+}
+
+TEST(PrincipalShare, KeysActingForTheSameOwnersShareOneShare) {
+  const auto key = [](std::string id, std::vector<std::string> owners, Role role = Role::kUser) {
+    return std::make_shared<const Principal>(
+        Principal{.id = std::move(id), .owners = std::move(owners), .role = role});
+  };
+  EXPECT_EQ(share_holder(key("alice", {"team-a"})), "owner team-a");
+  EXPECT_EQ(share_holder(key("alice2", {"team-a"})), "owner team-a");
+  EXPECT_EQ(share_holder(key("both", {"z", "a"})), share_holder(key("both2", {"a", "z"})));
+  EXPECT_EQ(share_holder(key("ops", {}, Role::kAdmin)), "principal ops");
+  EXPECT_EQ(share_holder(local_principal()), "");
+  EXPECT_EQ(share_holder(nullptr), "");
+  // Memory budgets count the owner of the sandbox used, whichever key used it.
+  EXPECT_EQ(budget_holder(key("both", {"a", "z"}), "z"), "owner z");
+  EXPECT_EQ(budget_holder(key("alice", {"team-a"}), ""), "owner team-a");
+  EXPECT_EQ(budget_holder(local_principal(), "team-a"), "");
+}
+
+}  // namespace
+}  // namespace agentfense::server
