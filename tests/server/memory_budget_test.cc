@@ -270,14 +270,21 @@ TEST(MemoryBudget, TheOldestWaitsWhileAnswersBeingSentAloneFillTheShareOrTheBudg
 // write on past the bound (each exec of a sandbox became the oldest in turn, and all
 // their results were held until the last ended: 12 of 32 MiB held 384 MiB of 256 MiB):
 // what it writes past the bound is cut.
+// Two execs of one holder: `finished` wrote `done` and ended (its answer waits for the
+// sync after it), `oldest` runs on and wrote `running`.
+void finish_one_of_two(MemoryBudget::Grant& finished, MemoryBudget::Grant& oldest,
+                       std::int64_t done, std::int64_t running) {
+  finished.begin_capturing();
+  oldest.begin_capturing();
+  finished.hold_anyway(done);
+  finished.end_capturing();
+  oldest.hold_anyway(running);
+}
+
 TEST(MemoryBudget, TheOldestIsCutPastTheBoundWhileResultsMayWaitForIt) {
   MemoryBudget budget(100, "of command output for other calls", 60);
   MemoryBudget::Grant finished(budget, "exec", "alice"), oldest(budget, "exec", "alice");
-  finished.begin_capturing();
-  oldest.begin_capturing();
-  finished.hold_anyway(100);
-  finished.end_capturing();  // its command ended; its answer waits for the sync
-  oldest.hold_anyway(10);
+  finish_one_of_two(finished, oldest, 100, 10);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(oldest.wait_for_room([] { return false; }), MemoryBudget::Room::kCut)
       << "the oldest running exec wrote on past the bound";
@@ -291,11 +298,7 @@ TEST(MemoryBudget, TheOldestIsCutPastTheBoundWhileResultsMayWaitForIt) {
 TEST(MemoryBudget, TheOldestWaitsForFinishedResultsToBeSent) {
   MemoryBudget budget(200, "of command output for other calls", 100);
   MemoryBudget::Grant finished(budget, "exec", "alice"), oldest(budget, "exec", "alice");
-  finished.begin_capturing();
-  oldest.begin_capturing();
-  finished.hold_anyway(90);
-  finished.end_capturing();  // its sync is on its way
-  oldest.hold_anyway(20);    // alice: 110 of her 100
+  finish_one_of_two(finished, oldest, 90, 20);  // alice: 110 of her 100
   std::thread sync([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     finished.sending();
