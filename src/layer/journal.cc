@@ -316,15 +316,17 @@ void Journal::compact() {
   // Write the live state to a side file, make it durable, then atomically replace the
   // journal: a crash at any point leaves either the old or the new complete journal.
   std::string records;
+  // A cleared whiteout, as originally logged; first, as its clear would also clear a live
+  // marker at the same path (deleted again, or made again as a directory).
+  for (const std::string& path : replaced_) {
+    records += encode_record({RecordOp::kWhiteout, path, {}, {}});
+    records += encode_record({RecordOp::kClearMarkers, path, {}, {}});
+  }
   for (const std::string& path : whiteouts_) {
     records += encode_record({RecordOp::kWhiteout, path, {}, {}});
   }
   for (const std::string& path : opaques_)
     records += encode_record({RecordOp::kOpaque, path, {}, {}});
-  for (const std::string& path : replaced_) {  // a cleared whiteout, as originally logged
-    records += encode_record({RecordOp::kWhiteout, path, {}, {}});
-    records += encode_record({RecordOp::kClearMarkers, path, {}, {}});
-  }
   for (const auto& [path, stamp] : stamps_) records += stamp_records(path, stamp);
   // The new file is opened (for appending) before it replaces the journal: once the
   // rename is done nothing can fail, so appends never go to the replaced file.

@@ -211,6 +211,31 @@ TEST_F(JournalTest, CompactsWhenDeadRecordsDominate) {
   EXPECT_TRUE(journal_->was_replaced("/replaced"));
 }
 
+// `rm f && echo > f && rm f`: f is deleted again, and was replaced once. A compaction that
+// wrote the cleared whiteout after the live one cleared the live one: f came back.
+TEST_F(JournalTest, CompactionKeepsAWhiteoutOfAReplacedPath) {
+  EXPECT_EQ(journal_->add_whiteout("/f"), 0);
+  EXPECT_EQ(journal_->remove_marker("/f"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/f"), 0);
+  EXPECT_EQ(journal_->add_opaque("/d"), 0);
+  EXPECT_EQ(journal_->add_whiteout("/d"), 0);
+  EXPECT_EQ(journal_->remove_marker("/d"), 0);
+  EXPECT_EQ(journal_->add_opaque("/d"), 0);
+  for (int i = 0; i < 1100; ++i) {
+    EXPECT_EQ(journal_->add_whiteout("/churn"), 0);
+    EXPECT_EQ(journal_->remove_marker("/churn"), 0);
+  }
+  EXPECT_EQ(journal_->forget_copy_up("/churn"), 0);
+  for (int pass = 0; pass < 2; ++pass) {  // compacted, then replayed as it was written
+    reopen_journal();
+    EXPECT_EQ(journal_->whiteouts(), std::vector<std::string>{"/f"});
+    EXPECT_EQ(journal_->opaques(), std::vector<std::string>{"/d"});
+    EXPECT_TRUE(journal_->was_replaced("/f"));
+    EXPECT_TRUE(journal_->was_replaced("/d"));
+    EXPECT_EQ(journal_->charge().bytes, fs::file_size(state_ / "journal"));
+  }
+}
+
 // While the fs runs, records that undo each other are compacted away at the next
 // reserve() (each operation's first step): a sandbox renaming one file back and forth
 // appended 5.5 MB in 5 s, outside its write quota, and with 8 KiB paths it could fill the
