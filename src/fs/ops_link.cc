@@ -191,9 +191,13 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   const std::optional<layer::BaseStamp> deleted =
       source_in_base ? std::optional(deleted_base(fs, from, base_st)) : std::nullopt;
   // A directory over one the sandbox emptied replaces the base entries it deleted there:
-  // their stamps stay for the commit to check (rename_prefix_keeping_seen).
-  int recorded = source->is_dir() ? fs.journal().rename_prefix_keeping_seen(from.path, to.path)
-                                  : fs.journal().rename_prefix(from.path, to.path);
+  // their stamps stay for the commit to check (rename_prefix_keeping_seen). One moved off
+  // a base directory (emptied and made again: it is never renamed while it shows base
+  // entries) leaves the stamps of the base entries deleted there, which the commit
+  // deletes with it (rename_dir_leaving_seen).
+  int recorded = !source->is_dir() ? fs.journal().rename_prefix(from.path, to.path)
+                 : source_in_base  ? fs.journal().rename_dir_leaving_seen(from.path, to.path)
+                                   : fs.journal().rename_prefix_keeping_seen(from.path, to.path);
   // A file moved here from elsewhere keeps its own origin, and the version it replaced
   // beside it; otherwise `to` now derives from that version.
   if (recorded == 0 && replaced && fs.journal().copy_up_record(to.path)) {

@@ -224,17 +224,36 @@ void Journal::apply(const JournalRecord& record) {
       if (replaced_.erase(path) > 0) remove_charge(replaced_charge(path));
       break;
     case RecordOp::kRename:
-      apply_rename(record.path, record.second_path, false);
+      apply_rename(record.path, record.second_path, false, false);
       break;
     case RecordOp::kRenameKeepingSeen:
-      apply_rename(record.path, record.second_path, true);
+      apply_rename(record.path, record.second_path, true, false);
+      break;
+    case RecordOp::kRenameLeavingSeen:
+      apply_rename(record.path, record.second_path, true, true);
       break;
   }
 }
 
-void Journal::apply_rename(const std::string& from, const std::string& to, bool keep_seen) {
+void Journal::apply_rename(const std::string& from, const std::string& to, bool keep_seen,
+                           bool leave_seen) {
   // Paths change length: what the moved and dropped entries cost is counted again.
   remove_charge(charge_of_rename(from, to));
+  // What the sandbox saw of the base at `from` and below is about those base paths, not
+  // about the entries travelling: a stamp of its own path stays (taken out of the map
+  // until the others moved), an entry renamed in leaves what it replaced there.
+  std::vector<decltype(stamps_)::node_type> staying;
+  std::vector<std::pair<std::string, BaseStamp>> left;
+  if (leave_seen) {
+    for (const std::string& key : keys_under(stamps_, from)) {
+      const CopyUpRecord& record = stamps_.find(key)->second;
+      if (record.origin.empty() || record.origin == key) {
+        staying.push_back(stamps_.extract(key));
+      } else if (record.replaced && record.replaced->version) {
+        left.emplace_back(key, *record.replaced->version);
+      }
+    }
+  }
   // A moved stamp whose origin was its own path now names it; what a rename replaced
   // at its old path is no concern of its new one (the fs records that one).
   for (const std::string& key : keys_under(stamps_, from)) {
@@ -262,7 +281,9 @@ void Journal::apply_rename(const std::string& from, const std::string& to, bool 
   move_keys(whiteouts_, from, rekey);
   move_keys(opaques_, from, rekey);
   move_keys(stamps_, from, rekey);
-  move_keys(replaced_, from, rekey);
+  if (!leave_seen) move_keys(replaced_, from, rekey);  // a cleared whiteout is the base's
+  for (auto& node : staying) stamps_.insert(std::move(node));
+  for (auto& [key, version] : left) stamps_.emplace(key, CopyUpRecord{version, {}, {}});
   // What lands on a path the sandbox saw a base version at replaces that version: the
   // commit overwrites or deletes it, so it must not have changed since. An entry moved
   // from another origin keeps it beside its own stamp (as record_replaced), anything else
@@ -492,6 +513,11 @@ int Journal::rename_prefix(std::string_view from, std::string_view to) {
 int Journal::rename_prefix_keeping_seen(std::string_view from, std::string_view to) {
   std::lock_guard lock(mu_);
   return log_and_apply({RecordOp::kRenameKeepingSeen, std::string(from), std::string(to), {}});
+}
+
+int Journal::rename_dir_leaving_seen(std::string_view from, std::string_view to) {
+  std::lock_guard lock(mu_);
+  return log_and_apply({RecordOp::kRenameLeavingSeen, std::string(from), std::string(to), {}});
 }
 
 std::vector<std::pair<std::string, std::string>> Journal::renames() const {

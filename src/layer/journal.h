@@ -117,6 +117,14 @@ class Journal {
   // from another origin), the others stay deletion stamps. The commit overwrites or
   // deletes exactly those; the host must not have changed them since.
   [[nodiscard]] int rename_prefix_keeping_seen(std::string_view from, std::string_view to);
+  // As rename_prefix_keeping_seen, for a directory whose source the caller whites out
+  // after (the base has it): the base versions the sandbox saw at and under `from` (the
+  // stamps of the base entries it deleted there, and what an entry renamed in replaced)
+  // stay there as deletion stamps, and so do its cleared whiteouts. The commit deletes
+  // those base entries with `from`: the host must not have changed them since, whether
+  // the commit takes `from` alone or all. Moved to `to`, where the base has nothing, they
+  // checked nothing.
+  [[nodiscard]] int rename_dir_leaving_seen(std::string_view from, std::string_view to);
 
   // Makes sure the next appends cannot fail for lack of space: blocks are preallocated
   // beyond the end of the file. The fs calls it before it changes the host, so a full
@@ -150,7 +158,9 @@ class Journal {
   bool wants_compaction() const;  // the file holds far more records than that
   int log_and_apply(const JournalRecord& record);  // caller holds mu_; 0 or -errno
   void apply(const JournalRecord& record);
-  void apply_rename(const std::string& from, const std::string& to, bool keep_seen);
+  // keep_seen: rename_prefix_keeping_seen; leave_seen: rename_dir_leaving_seen.
+  void apply_rename(const std::string& from, const std::string& to, bool keep_seen,
+                    bool leave_seen);
   // Charges for the entries under the prefixes a rename record touches; caller holds mu_.
   JournalCharge charge_under(std::string_view prefix) const;
   JournalCharge charge_of_rename(std::string_view from, std::string_view to) const;

@@ -31,6 +31,7 @@ bool field_count_fits(RecordOp op, size_t count) {
       return count == 6;
     case RecordOp::kRename:
     case RecordOp::kRenameKeepingSeen:
+    case RecordOp::kRenameLeavingSeen:
       return count == 3;
     case RecordOp::kReplaced:  // the path, then the version replaced if there was one
       return count == 2 || count == 5;
@@ -55,7 +56,7 @@ std::optional<BaseStamp> decode_stamp(std::string_view ino, std::string_view siz
 }
 
 bool is_known(char op) {
-  for (char known : {'W', 'O', 'X', 'S', 'F', 'R', 'D', 'K'}) {
+  for (char known : {'W', 'O', 'X', 'S', 'F', 'R', 'D', 'K', 'L'}) {
     if (op == known) return true;
   }
   return false;
@@ -67,7 +68,7 @@ std::string encode_record(const JournalRecord& record) {
   std::string line(1, static_cast<char>(record.op));
   line += ' ' + escape_bytes(record.path);
   if (record.op == RecordOp::kStamp || record.op == RecordOp::kRename ||
-      record.op == RecordOp::kRenameKeepingSeen) {
+      record.op == RecordOp::kRenameKeepingSeen || record.op == RecordOp::kRenameLeavingSeen) {
     line += ' ' + escape_bytes(record.second_path);
   }
   if ((record.op == RecordOp::kStamp || record.op == RecordOp::kReplaced) && record.stamp) {

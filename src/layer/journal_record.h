@@ -19,6 +19,7 @@ enum class RecordOp : char {
   kRename = 'R',
   kReplaced = 'D',
   kRenameKeepingSeen = 'K',
+  kRenameLeavingSeen = 'L',
 };
 
 struct JournalRecord {

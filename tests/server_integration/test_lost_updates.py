@@ -7,8 +7,10 @@ losing the content entirely). Found by an attack sweep of the review token."""
 
 from __future__ import annotations
 
+import os
+
 from conftest import download, make_codebase, make_sandbox, run
-from server_harness import common, sb
+from server_harness import cb, common, sb
 
 WRITE_ALL = [common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)]
 
@@ -135,3 +137,37 @@ def test_a_new_file_in_a_directory_the_sandbox_made_again_is_a_conflict(server):
     finally:
         for s in (a, b):
             server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
+
+
+
+def test_a_directory_made_again_and_renamed_away_keeps_its_deletions(server, import_root):
+    """`rm -rf d && mkdir d && mv d e`, then the host edits d/f in place: the commit
+    deletes the base d with what it held, so the newer d/f is a conflict, as after
+    `rm -rf d` alone, whether the commit takes /d alone or everything. The rename took the
+    deletion stamps along to e, where the base has nothing, and the commit deleted the
+    host's d/f unchecked (an edit in place leaves d's own stamp as it was)."""
+    project = os.path.join(import_root, "made_again_renamed_away")
+    os.makedirs(os.path.join(project, "d"))
+    for name in ("f", "g"):
+        with open(os.path.join(project, "d", name), "w") as f:
+            f.write(name + "0\n")
+    os.system(f"chmod -R a+rwX {project}")
+    codebase = server.codebases.ImportDirectory(cb.ImportDirectoryRequest(
+        name="made_again_renamed_away", owner_id="o", path=project))
+    a = make_sandbox(server, codebase.id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        assert run(server, a, "rm -rf d && mkdir d && echo n > d/n && mv d e").exit_code == 0
+        with open(os.path.join(project, "d", "f"), "w") as f:
+            f.write("host edit\n")
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a, paths=["/d"]))
+        assert list(result.conflicts) == ["/d"], result
+        assert "changed since the sandbox read it" in result.reasons["/d"]
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert list(result.conflicts) == ["/d"], result
+        assert sorted(result.applied) == ["/e", "/e/n"], result
+        with open(os.path.join(project, "d", "f")) as f:
+            assert f.read() == "host edit\n"
+        with open(os.path.join(project, "e", "n")) as f:
+            assert f.read() == "n\n"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
