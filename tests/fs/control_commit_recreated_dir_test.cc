@@ -21,7 +21,6 @@ class ControlCommitRecreatedDir : public ControlledFs {
     base_file("e/sub/f", "F\n");
     mount_writable();
   }
-  json conflicts(const json& result) { return result.value("conflicts", json::array()); }
   void host_mkdir(const std::string& rel) const {
     ASSERT_EQ(::mkdir(base_path(rel).c_str(), 0755), 0) << rel;
   }
@@ -32,16 +31,14 @@ TEST_F(ControlCommitRecreatedDir, HostsNewFileIsAConflict) {
   ASSERT_EQ(agent_sh("rm -r d && mkdir d && echo new > d/b"), 0);
   host_writes("d/c", "theirs c\n");
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), (json{"/d/c"})) << result.dump();
-  EXPECT_EQ(read_base("d/c"), "theirs c\n");
+  expect_kept(result, json{"/d/c"}, "d/c", "theirs c\n");
   EXPECT_EQ(read_base("d/b"), "new\n");
   EXPECT_FALSE(base_has("d/a"));
   EXPECT_FALSE(base_has("d/sub"));
   // The commit wrote into d, which turned its marker into whiteouts: the host's file
   // stays a conflict, not a deletion the next commit makes.
   const json again = commit_all();
-  EXPECT_EQ(conflicts(again), (json{"/d/c"})) << again.dump();
-  EXPECT_EQ(read_base("d/c"), "theirs c\n");
+  expect_kept(again, json{"/d/c"}, "d/c", "theirs c\n");
 }
 
 // A new directory of the host's, with something in it, the same.
@@ -50,8 +47,7 @@ TEST_F(ControlCommitRecreatedDir, HostsNewDirectoryIsAConflict) {
   host_mkdir("d/theirs");
   host_writes("d/theirs/t", "T\n");
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), (json{"/d/theirs"})) << result.dump();
-  EXPECT_EQ(read_base("d/theirs/t"), "T\n");
+  expect_kept(result, json{"/d/theirs"}, "d/theirs/t", "T\n");
   EXPECT_FALSE(base_has("d/a"));
 }
 
@@ -60,8 +56,7 @@ TEST_F(ControlCommitRecreatedDir, NestedRecreatedDirectory) {
   ASSERT_EQ(agent_sh("rm -r d/sub && mkdir d/sub && echo new > d/sub/b"), 0);
   host_writes("d/sub/c", "theirs c\n");
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), (json{"/d/sub/c"})) << result.dump();
-  EXPECT_EQ(read_base("d/sub/c"), "theirs c\n");
+  expect_kept(result, json{"/d/sub/c"}, "d/sub/c", "theirs c\n");
   EXPECT_FALSE(base_has("d/sub/f"));
   EXPECT_EQ(read_base("d/a"), "A\n");
 }
@@ -72,8 +67,7 @@ TEST_F(ControlCommitRecreatedDir, BelowARecreatedDirectory) {
   ASSERT_EQ(agent_sh("rm -r d && mkdir -p d/sub && echo new > d/b"), 0);
   host_writes("d/sub/g", "theirs g\n");
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), (json{"/d/sub/g"})) << result.dump();
-  EXPECT_EQ(read_base("d/sub/g"), "theirs g\n");
+  expect_kept(result, json{"/d/sub/g"}, "d/sub/g", "theirs g\n");
   EXPECT_FALSE(base_has("d/sub/f"));
   EXPECT_FALSE(base_has("d/a"));
 }
@@ -84,11 +78,9 @@ TEST_F(ControlCommitRecreatedDir, RecreatedWithAnotherMode) {
   ASSERT_EQ(agent_sh("rm -r d && mkdir -m 700 d && echo new > d/b"), 0);
   host_writes("d/c", "theirs c\n");
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), (json{"/d/c"})) << result.dump();
-  EXPECT_EQ(read_base("d/c"), "theirs c\n");
+  expect_kept(result, json{"/d/c"}, "d/c", "theirs c\n");
   const json again = commit_all();
-  EXPECT_EQ(conflicts(again), (json{"/d/c"})) << again.dump();
-  EXPECT_EQ(read_base("d/c"), "theirs c\n");
+  expect_kept(again, json{"/d/c"}, "d/c", "theirs c\n");
 }
 
 // A partial commit writes into the directory first; the rest comes later.
@@ -98,8 +90,7 @@ TEST_F(ControlCommitRecreatedDir, PartialCommitThenTheRest) {
   const json first = call({{"op", "commit"}, {"paths", {"/d/b"}}});
   EXPECT_EQ(first.value("applied", json::array()), (json{"/d/b"})) << first.dump();
   const json rest = commit_all();
-  EXPECT_EQ(conflicts(rest), (json{"/d/c"})) << rest.dump();
-  EXPECT_EQ(read_base("d/c"), "theirs c\n");
+  expect_kept(rest, json{"/d/c"}, "d/c", "theirs c\n");
   EXPECT_FALSE(base_has("d/a"));
 }
 
@@ -109,8 +100,7 @@ TEST_F(ControlCommitRecreatedDir, DirectoryRenamedOntoIt) {
   ASSERT_EQ(agent_sh("rm -r d && mkdir d && mkdir x && echo new > x/b && mv -T x d"), 0);
   host_writes("d/c", "theirs c\n");
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), (json{"/d/c"})) << result.dump();
-  EXPECT_EQ(read_base("d/c"), "theirs c\n");
+  expect_kept(result, json{"/d/c"}, "d/c", "theirs c\n");
   EXPECT_EQ(read_base("d/b"), "new\n");
   EXPECT_FALSE(base_has("d/a"));
 }
@@ -147,8 +137,7 @@ TEST_F(ControlCommitRecreatedDir, DeletedOnBothSidesIsNoConflict) {
   ASSERT_EQ(::unlink(base_path("d/a").c_str()), 0);
   ASSERT_EQ(::unlink(base_path("d/sub/f").c_str()), 0);
   const json result = commit_all();
-  EXPECT_EQ(conflicts(result), json::array()) << result.dump();
-  EXPECT_EQ(read_base("d/a"), "x\n");
+  expect_kept(result, json::array(), "d/a", "x\n");
   EXPECT_TRUE(changes().empty());
 }
 

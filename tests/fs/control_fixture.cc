@@ -56,6 +56,12 @@ std::string ControlledFs::read_base(const std::string& rel) const {
   return content.str();
 }
 
+void ControlledFs::expect_kept(const nlohmann::json& report, const nlohmann::json& refused,
+                               const std::string& rel, const std::string& content) const {
+  EXPECT_EQ(conflicts(report), refused) << report.dump();
+  EXPECT_EQ(read_base(rel), content) << rel;
+}
+
 bool ControlledFs::base_has(const std::string& rel) const {
   struct stat st;
   return ::lstat(base_path(rel).c_str(), &st) == 0;

@@ -29,6 +29,14 @@ class ControlledFs : public MountedFs {
   // Someone else changes the codebase: `rel` now holds `content`.
   void host_writes(const std::string& rel, const std::string& content) const;
   bool base_has(const std::string& rel) const;
+  // The paths a commit's report refused as conflicts.
+  static nlohmann::json conflicts(const nlohmann::json& report) {
+    return report.value("conflicts", nlohmann::json::array());
+  }
+  // A commit refused exactly `refused` as conflicts and left the host's `rel` holding
+  // `content` (someone else's work the commit must not lose).
+  void expect_kept(const nlohmann::json& report, const nlohmann::json& refused,
+                   const std::string& rel, const std::string& content) const;
 
   std::string socket_path() const { return root_ + "/control.sock"; }
 
