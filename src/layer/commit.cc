@@ -424,10 +424,7 @@ class Committer {
     }
     const std::optional<CopyUpRecord> record = journal_.copy_up_record(change.path);
     if (record && record->origin == change.path) {
-      // Deleted, then made again: gone from the base too is deleted on both sides, and
-      // the new entry has nothing to replace.
-      if (!base_now ? !journal_.was_replaced(change.path)
-                    : !(stamp_of(*base_now) == record->stamp)) {
+      if (!base_now || !(stamp_of(*base_now) == record->stamp)) {
         return Refusal{true, "base changed since the sandbox read it"};
       }
     } else if (record) {
