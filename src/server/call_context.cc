@@ -39,8 +39,7 @@ thread_local KeptUntilSent* innermost_kept = nullptr;
 
 }  // namespace
 
-KeptUntilSent::KeptUntilSent(std::function<void()> on_keep)
-    : on_keep_(std::move(on_keep)), outer_(innermost_kept) {
+KeptUntilSent::KeptUntilSent() : outer_(innermost_kept) {
   innermost_kept = this;
 }
 
@@ -51,7 +50,6 @@ KeptUntilSent::~KeptUntilSent() {
 void KeptUntilSent::keep(std::shared_ptr<void> hold) {
   if (innermost_kept == nullptr || !hold) return;
   innermost_kept->kept_ = std::move(hold);
-  if (innermost_kept->on_keep_) innermost_kept->on_keep_();
 }
 
 }  // namespace agentfense::server

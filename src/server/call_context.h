@@ -14,7 +14,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <memory>
 
 #include "common/unique_fd.h"
@@ -60,8 +59,7 @@ class CallContext {
 // its answers had the server hold 14 results of 32 MiB (+1 GB) while the budget said 0.
 class KeptUntilSent {
  public:
-  // `on_keep`, if set, runs when something is kept here (the answer is about to be sent).
-  explicit KeptUntilSent(std::function<void()> on_keep = {});
+  KeptUntilSent();
   ~KeptUntilSent();
   KeptUntilSent(const KeptUntilSent&) = delete;
   KeptUntilSent& operator=(const KeptUntilSent&) = delete;
@@ -73,7 +71,6 @@ class KeptUntilSent {
 
  private:
   std::shared_ptr<void> kept_;
-  const std::function<void()> on_keep_;
   KeptUntilSent* const outer_;
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sandbox.pb.h"
+#include "server/answer_deadline.h"
 #include "server/api.h"
 #include "server/call_context.h"
 #include "server/caller_scope.h"
@@ -107,13 +108,11 @@ class AdmittingHandler final : public MethodHandler {
     const HandlerParameter parsed(param.call, param.server_context, request, status,
                                   param.internal_data, param.call_requester);
     // Declared before the caller's scope: what the answer holds outlives its sending, which
-    // must not take longer than kHeldAnswer (a client that does not read it is cancelled).
-    SendWatchdog::Armed answer_deadline;
-    const KeptUntilSent kept([&] {
-      if (watchdog_)
-        answer_deadline =
-            watchdog_->arm(&context, SendWatchdog::Clock::now() + SendWatchdog::kHeldAnswer);
-    });
+    // must not take longer than its deadline (a client that does not read it is cancelled).
+    // The method arms it once it made its answer (grpc_service.cc); a refused call at once.
+    AnswerDeadline answer(method_.server_streaming() ? nullptr : watchdog_, context);
+    if (!status.ok()) answer.made(0);
+    const KeptUntilSent kept;
     if (!caller) return generated_.RunHandler(parsed);
     const CallerScope scope(std::move(caller));
     generated_.RunHandler(parsed);
@@ -142,13 +141,20 @@ class AdmittingHandler final : public MethodHandler {
 };
 
 // A client-streaming (or bidirectional) method, whose handler runs before any message.
+// Its answer, if one message (an upload's result), has its deadline as above.
 class PassThroughHandler final : public MethodHandler {
  public:
-  explicit PassThroughHandler(MethodHandler& generated) : generated_(generated) {}
-  void RunHandler(const HandlerParameter& param) override { generated_.RunHandler(param); }
+  PassThroughHandler(MethodHandler& generated, const MethodDescriptor& method,
+                     SendWatchdog* watchdog)
+      : generated_(generated), watchdog_(method.server_streaming() ? nullptr : watchdog) {}
+  void RunHandler(const HandlerParameter& param) override {
+    AnswerDeadline answer(watchdog_, *static_cast<grpc::ServerContext*>(param.server_context));
+    generated_.RunHandler(param);
+  }
 
  private:
   MethodHandler& generated_;
+  SendWatchdog* const watchdog_;
 };
 
 }  // namespace
@@ -178,7 +184,7 @@ AdmittedService::AdmittedService(
         names_.back().c_str(), TypeOf(method),
         one_request ? static_cast<MethodHandler*>(
                           new AdmittingHandler(generated, method, gate, share, watchdog))
-                    : new PassThroughHandler(generated)));
+                    : new PassThroughHandler(generated, method, watchdog)));
   }
 }
 

@@ -57,8 +57,8 @@ class AdmittedService final : public grpc::Service {
   // `handler_of(i)`: the generated handler of `service`'s method i (in .proto order),
   // owned by the generated service, which must outlive this one. `share` (optional)
   // bounds each principal's calls in flight; the local principal is not counted.
-  // `watchdog` (optional) cancels a call whose answer holds output budget
-  // (KeptUntilSent) and is not taken within SendWatchdog::kHeldAnswer.
+  // `watchdog` (optional) cancels a call whose answer of one message is not taken within
+  // its deadline (answer_deadline.h).
   AdmittedService(const google::protobuf::ServiceDescriptor& service,
                   const std::function<grpc::internal::MethodHandler*(int)>& handler_of,
                   CallGate* gate, PrincipalShare* share, SendWatchdog* watchdog = nullptr);

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "common/errors.h"
+#include "server/answer_deadline.h"
 #include "server/caller_scope.h"
 #include "server/config/address_syntax.h"
 #include "server/credential_watch.h"
@@ -24,27 +25,38 @@ std::string PartialResultMetadata(const v1::ExecResult& result) {
   return ExecResultTail(result, kPartialTailBytes).SerializeAsString();
 }
 
+// An answer of one message is made: its send deadline starts (answer_deadline.h).
+void AnswerMade(const google::protobuf::Message* response, const grpc::Status& status) {
+  AnswerDeadline::answer_made(status.ok() ? response->ByteSizeLong() : 0);
+}
+// A stream's messages have theirs each (WriteWithin).
+template <typename T>
+void AnswerMade(grpc::ServerWriter<T>*, const grpc::Status&) {}
+
 // Runs `call` and turns its outcome into the status gRPC sends. A call with one request
 // was admitted at its headers and runs as its caller already (grpc_admission.h).
-template <typename Call>
-grpc::Status Answer(grpc::ServerContext* context, const char* method, Call&& call) {
+template <typename Response, typename Call>
+grpc::Status Answer(grpc::ServerContext* context, const char* method, Response* response,
+                    Call&& call) {
+  grpc::Status status;
   try {
     call();
-    return grpc::Status::OK;
   } catch (...) {
     const ErrorInfo error = DescribeError(std::current_exception(), method);
     if (error.partial)
       context->AddTrailingMetadata(kExecResultMetadataKey, PartialResultMetadata(*error.partial));
-    return GrpcStatusOf(*context, error);
+    status = GrpcStatusOf(*context, error);
   }
+  AnswerMade(response, status);
+  return status;
 }
 
 // Answer() for an upload: its handler runs before the first chunk is read, so it admits
 // the call through `gate` (if any) here and runs it as its caller.
-template <typename Call>
+template <typename Response, typename Call>
 grpc::Status AdmitAndAnswer(grpc::ServerContext* context, CallGate* gate, PrincipalShare* share,
-                            const char* method, Call&& call) {
-  return Answer(context, method, [&] {
+                            const char* method, Response* response, Call&& call) {
+  return Answer(context, method, response, [&] {
     if (gate == nullptr) return call();
     PrincipalPtr principal = gate->admit(PresentedBy(*context));
     const std::optional<PrincipalShare::Held> thread = take_share(share, principal);
@@ -159,7 +171,7 @@ GrpcCodebaseService::GrpcCodebaseService(CodebaseApi& api, CallGate* gate, Princ
 #define AF_FORWARD(Service, Method, Request, Response, api_call)                     \
   grpc::Status Service::Method(grpc::ServerContext* context, const Request* request, \
                                [[maybe_unused]] Response* response) {                \
-    return Answer(context, #Method, [&] { api_call; });                              \
+    return Answer(context, #Method, response, [&] { api_call; });                    \
   }
 
 AF_FORWARD(GrpcSandboxService, CreateSandbox, v1::CreateSandboxRequest, v1::Sandbox,
@@ -247,14 +259,14 @@ AF_FORWARD(GrpcCodebaseService, ImportDirectory, v1::ImportDirectoryRequest, v1:
 grpc::Status GrpcCodebaseService::UploadFiles(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::UploadResult* response) {
-  return AdmitAndAnswer(context, gate_, share_, "UploadFiles",
+  return AdmitAndAnswer(context, gate_, share_, "UploadFiles", response,
                         [&] { *response = api_.UploadFiles(NextFrom(context, gate_, reader)); });
 }
 
 grpc::Status GrpcCodebaseService::UploadArchive(grpc::ServerContext* context,
                                                 grpc::ServerReader<v1::ArchiveChunk>* reader,
                                                 v1::UploadArchiveResult* response) {
-  return AdmitAndAnswer(context, gate_, share_, "UploadArchive",
+  return AdmitAndAnswer(context, gate_, share_, "UploadArchive", response,
                         [&] { *response = api_.UploadArchive(NextFrom(context, gate_, reader)); });
 }
 

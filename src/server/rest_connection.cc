@@ -1,12 +1,14 @@
 #include "server/rest_connection.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,6 +56,13 @@ class Socket {
       : fd_(fd), ssl_(ssl), listener_(listener) {}
 
   int fd() const { return fd_; }
+  // Bytes written that the client's side has not acknowledged yet (0 when unknown): the
+  // kernel takes megabytes of an answer into its buffers before a client reads any.
+  std::size_t unacknowledged() const {
+    int queued = 0;
+    return ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0 ? static_cast<std::size_t>(queued)
+                                                              : 0;
+  }
   // TLS may hold decrypted bytes that the socket no longer shows as readable.
   bool wait_readable(Clock::time_point until) const {
     return (ssl_ != nullptr && SSL_pending(ssl_) > 0) || wait_for(fd_, POLLIN, until, listener_);
@@ -163,6 +172,8 @@ class DeadlineStream final : public httplib::Stream {
     body_too_slow_ = false;
     body_line_bytes_ = 0;
     body_line_too_long_ = false;
+    answer_bytes_ = 0;
+    answer_waited_ = {};
   }
   void cap_body_wait(std::chrono::milliseconds wait) {
     const Clock::time_point until = Clock::now() + wait;
@@ -179,6 +190,8 @@ class DeadlineStream final : public httplib::Stream {
   // its client may still be sending it.
   // (Not one whose framing was malformed past its bound: nothing to deliver there.)
   bool body_left_unread() const { return (close_after_ || body_too_slow_) && !body_line_too_long_; }
+  // An answer was given up on (its client too slow, or gone).
+  bool write_failed() const { return write_failed_; }
   // What is left of this request's body (if any) is not read: the connection ends with it.
   void close_after() { close_after_ = true; }
 
@@ -187,7 +200,11 @@ class DeadlineStream final : public httplib::Stream {
     return has_buffered() || socket_.wait_readable(read_until());
   }
   bool is_writable() const override {
-    return socket_.wait_writable(Clock::now() + timeouts_.write);
+    const Clock::time_point start = Clock::now();
+    const bool writable = socket_.wait_writable(write_until(start));
+    answer_waited_ += Clock::now() - start;
+    if (!writable) write_failed_ = true;
+    return writable;
   }
 
   ssize_t read(char* out, std::size_t size) override {
@@ -217,7 +234,12 @@ class DeadlineStream final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
   ssize_t write(const char* data, std::size_t size) override {
-    return socket_.write(data, size, Clock::now() + timeouts_.write);
+    const Clock::time_point start = Clock::now();
+    const ssize_t n = socket_.write(data, size, write_until(start));
+    answer_waited_ += Clock::now() - start;
+    if (n > 0) answer_bytes_ += static_cast<std::size_t>(n);
+    if (n < 0) write_failed_ = true;
+    return n;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -263,6 +285,16 @@ class DeadlineStream final : public httplib::Stream {
     if (head_until_) return *head_until_;
     return std::min(Clock::now() + timeouts_.read, body_until());
   }
+  // How long a write may wait from `now`: the write timeout, or less once the answer's
+  // rate runs out (every answer_min_rate bytes the client took buy one more second of
+  // waiting after the grace).
+  Clock::time_point write_until(Clock::time_point now) const {
+    const std::size_t queued = socket_.unacknowledged();
+    const std::size_t taken = answer_bytes_ > queued ? answer_bytes_ - queued : 0;
+    const auto earned = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+        static_cast<double>(taken) / static_cast<double>(timeouts_.answer_min_rate)));
+    return std::min(now + timeouts_.write, now + timeouts_.answer_grace + earned - answer_waited_);
+  }
   // When the body's rate runs out: every body_min_rate bytes received buy one more second
   // after the grace.
   Clock::time_point body_until() const {
@@ -285,6 +317,9 @@ class DeadlineStream final : public httplib::Stream {
   std::size_t body_line_bytes_ = 0;            // of the framing line being read
   bool body_line_too_long_ = false;            // body_failed_ at max_head_bytes of one line
   std::optional<Clock::time_point> body_cap_;  // limit_request_body_wait
+  std::size_t answer_bytes_ = 0;               // of the current answer, sent
+  mutable Clock::duration answer_waited_{};    // waiting to send them (write_until)
+  mutable bool write_failed_ = false;
   char buffer_[4096];
   std::size_t buffered_ = 0;  // bytes of buffer_ already handed out
   std::size_t filled_ = 0;    // bytes of buffer_ read from the socket
@@ -296,10 +331,12 @@ using ProcessRequest = std::function<bool(httplib::Stream&, bool close_connectio
 
 // httplib's keep-alive loop, with a deadline for each request's head: the first is due
 // from `head_start`, each later one from when its first byte arrives after an idle wait.
-// `linger`: whether the connection ends with a body its client may still be sending.
+// `linger`: whether the connection ends with a body its client may still be sending;
+// `abort`: with an answer given up on.
 bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
                     Clock::time_point head_start, const std::atomic<socket_t>& listener,
-                    const SetupRequest& setup, const ProcessRequest& process, bool& linger) {
+                    const SetupRequest& setup, const ProcessRequest& process, bool& linger,
+                    bool& abort) {
   DeadlineStream stream(socket, timeouts);
   current_stream = &stream;
   struct Forget {
@@ -318,9 +355,10 @@ bool serve_requests(Socket& socket, const ConnectionTimeouts& timeouts,
       stream.head_done();
       if (setup) setup(request);
     });
-    if (!served || closed || stream.read_failed()) break;
+    if (!served || closed || stream.read_failed() || stream.write_failed()) break;
   }
   linger = stream.body_left_unread();
+  abort = stream.write_failed();
   return served;
 }
 
@@ -333,12 +371,20 @@ constexpr std::size_t kLingerBytes = 16 << 20;
 // client still sending a body needs: a close with its bytes unread makes the kernel
 // reset the connection, and the client, still writing, got EPIPE or a TLS EOF instead of
 // the answer already sent (a refused upload's 401). So the answer is ended with a FIN
-// and what still arrives is read and dropped for a moment first.
+// and what still arrives is read and dropped for a moment first. With `abort` (an answer
+// given up on) it is reset: a FIN would wait behind the megabytes the kernel still holds
+// of the answer, which the slow client went on taking for as long as it liked.
 class ClosedAtEnd {
  public:
   explicit ClosedAtEnd(int fd) : fd_(fd) {}
   ~ClosedAtEnd() {
     // Results ignored: the peer may be gone already.
+    if (abort) {
+      const ::linger reset{.l_onoff = 1, .l_linger = 0};
+      ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      ::close(fd_);
+      return;
+    }
     if (linger) {
       ::shutdown(fd_, SHUT_WR);
       drop_until_quiet();
@@ -350,6 +396,7 @@ class ClosedAtEnd {
   ClosedAtEnd& operator=(const ClosedAtEnd&) = delete;
 
   bool linger = false;
+  bool abort = false;
 
  private:
   void drop_until_quiet() const {
@@ -429,7 +476,7 @@ bool PlainRestServer::process_and_close_socket(socket_t sock) {
              const SetupRequest& setup) {
         return process_request(stream, close, connection_closed, setup);
       },
-      closed.linger);
+      closed.linger, closed.abort);
 }
 
 bool TlsRestServer::process_and_close_socket(socket_t sock) {
@@ -451,9 +498,9 @@ bool TlsRestServer::process_and_close_socket(socket_t sock) {
              const SetupRequest& setup) {
         return process_request(stream, close, connection_closed, setup);
       },
-      closed.linger);
+      closed.linger, closed.abort);
   // A close_notify for a client that is still there, not waited for (result ignored).
-  if (served) SSL_shutdown(ssl.get());
+  if (served && !closed.abort) SSL_shutdown(ssl.get());
   ERR_clear_error();
   return served;
 }

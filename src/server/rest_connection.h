@@ -6,7 +6,9 @@
 // before any credential was read. Here the TLS handshake must complete within `head` of
 // the connection being accepted, and each request's line and headers arrive within
 // `head` of the handshake (the first) or of its first byte (later ones, after an idle
-// keep-alive wait), holding at most `max_head_bytes`; the answer stays bounded per write. A body
+// keep-alive wait), holding at most `max_head_bytes`. The answer stays bounded per write, and
+// must keep up a minimum rate too: a client taking 4 KiB every 3 s kept 16 unread diffs of 17 MB
+// (1 GB) in the server for as long as it liked, never 5 s without progress (sweep T). A body
 // must keep up a minimum rate: after a grace period, `body_min_rate` bytes per second on average
 // since the head ended, else the connection is dropped (one byte every few seconds held a worker
 // for as long as the client liked, authenticated or not: attack sweep K). A refused request's body
@@ -33,7 +35,13 @@ struct ConnectionTimeouts {
   std::chrono::milliseconds keep_alive{5'000};   // idle between two requests
   std::chrono::milliseconds body_grace{10'000};  // a body's first stretch, at any rate
   std::size_t body_min_rate = 16 * 1024;         // bytes per second on average after it
-  std::size_t max_requests = 100;                // on one connection
+  // An answer's client must take it at `answer_min_rate` on average over the time the
+  // server waits for it (waits for room in the socket), after `answer_grace` of waits at
+  // any rate. Time the server itself takes (a stream's command writing nothing) is not
+  // counted.
+  std::chrono::milliseconds answer_grace{10'000};
+  std::size_t answer_min_rate = 16 * 1024;
+  std::size_t max_requests = 100;  // on one connection
   // A request's line and headers together, and each line of a chunked body's framing.
   // httplib reads a line until its newline with no bound: one connection without
   // credentials sending a header that never ended grew the server by all it sent until

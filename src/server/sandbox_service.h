@@ -170,6 +170,14 @@ class SandboxService final : public SandboxApi {
   // it returns, or denied with the error it threw (sandbox_service_layer.cc).
   void file_call(const std::string& sandbox_id, const char* op, const std::string& path,
                  const std::function<nlohmann::ordered_json(std::string& command_id)>& call);
+  // Charges `answer` (made for sandbox `id`'s caller) to read_budget_ until it was sent
+  // (KeptUntilSent): twice its size, for the message and the copy gRPC serializes (REST:
+  // its JSON). A diff of 16 MiB and the listings were held uncounted, for good while their
+  // client did not read them (sweep T). `refusable`: past the budget or the tenant's
+  // share the call fails (RESOURCE_EXHAUSTED); else it is charged anyway (a commit that
+  // was applied still reports it).
+  void hold_answer(const google::protobuf::Message& answer, const char* what, const std::string& id,
+                   bool refusable = true);
   // After a commit reached the codebase: other mounts of it drop their caches, and the
   // codebase's size/file_count are brought up to date.
   void after_commit(const std::string& codebase_id, const std::string& committer,
@@ -195,7 +203,8 @@ class SandboxService final : public SandboxApi {
   mutable std::mutex live_mu_;
   std::map<std::string, std::shared_ptr<LiveSandbox>> live_;
   std::mutex create_mu_;
-  // ReadSandboxFile, server wide; one principal's calls hold at most half of it.
+  // ReadSandboxFile, and the answers of DiffChanges, ListChanges, ListSandboxFiles and
+  // CommitChanges (hold_answer), server wide; one tenant's hold at most its share.
   MemoryBudget read_budget_{std::int64_t{256} << 20, "of files for other reads",
                             std::int64_t{128} << 20};
   // Output of unary execs (Exec, SessionExec) as captured and until sent, server wide;

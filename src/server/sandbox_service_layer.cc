@@ -48,23 +48,50 @@ SandboxService::LayerAccess SandboxService::layer_access(const std::string& id) 
   return access;
 }
 
+void SandboxService::hold_answer(const google::protobuf::Message& answer, const char* what,
+                                 const std::string& id, bool refusable) {
+  const auto grant =
+      std::make_shared<MemoryBudget::Grant>(read_budget_, what, budget_holder_of(id));
+  const auto bytes = 2 * static_cast<std::int64_t>(answer.ByteSizeLong());
+  if (refusable)
+    grant->hold(bytes);
+  else
+    grant->hold_anyway(bytes);
+  KeptUntilSent::keep(grant);
+}
+
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
-  if (access.live) return access.live->changes();
-  const v1::Sandbox& sandbox = access.sandbox;
-  const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-  const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
-  return offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
+  read_budget_.check_room("ListChanges", budget_holder_of(request.sandbox_id()));
+  v1::ListChangesResponse changes;
+  if (access.live) {
+    changes = access.live->changes();
+  } else {
+    const v1::Sandbox& sandbox = access.sandbox;
+    const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
+    const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+    changes = offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
+  }
+  hold_answer(changes, "ListChanges", request.sandbox_id());
+  return changes;
 }
 
 v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
   const std::vector<std::string> paths = selected_paths(request.paths());
-  if (access.live) return access.live->diff(paths);
-  const v1::Sandbox& sandbox = access.sandbox;
-  const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-  const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
-  return offline_diff(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
+  // Refused before the work while the tenant's unread answers fill its share.
+  read_budget_.check_room("DiffChanges", budget_holder_of(request.sandbox_id()));
+  v1::DiffChangesResponse diff;
+  if (access.live) {
+    diff = access.live->diff(paths);
+  } else {
+    const v1::Sandbox& sandbox = access.sandbox;
+    const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
+    const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+    diff = offline_diff(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
+  }
+  hold_answer(diff, "DiffChanges", request.sandbox_id());
+  return diff;
 }
 
 v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesRequest& request) {
@@ -101,6 +128,7 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
   add_paths(details, "denied", result.denied(), result.denied_omitted());
   add_paths(details, "conflicts", result.conflicts(), result.conflicts_omitted());
   audit(sandbox.id(), "commit", details);
+  hold_answer(result, "CommitChanges", sandbox.id(), false);
   return result;
 }
 
@@ -183,9 +211,13 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
 v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
     const v1::ListSandboxFilesRequest& request) {
   const auto live = running(request.sandbox_id());
+  read_budget_.check_room("ListSandboxFiles", budget_holder_of(request.sandbox_id()));
   live->require_fs_answer();  // a listing on a hung mount would block for good
-  return list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),
-                            workspace_path(request.path(), true), request.recursive());
+  v1::ListSandboxFilesResponse files =
+      list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),
+                         workspace_path(request.path(), true), request.recursive());
+  hold_answer(files, "ListSandboxFiles", request.sandbox_id());
+  return files;
 }
 
 }  // namespace agentfense::server

@@ -6,7 +6,8 @@
 // output budget held for good (sweep S: two tenants held all 256 MiB, every other
 // tenant's exec was refused). The watchdog cancels (ServerContext::TryCancel) a call whose
 // send has not completed by its deadline; the blocked send then fails as it does for a
-// client that went away. REST has the same through its 5 s write timeout.
+// client that went away. REST has the same through its write timeout and its answers'
+// minimum rate (rest_connection.h).
 #pragma once
 
 #include <grpcpp/server_context.h>
@@ -27,9 +28,7 @@ class SendWatchdog {
   using Clock = std::chrono::steady_clock;
   // A stream's message not taken by its client within this is a stalled client.
   static constexpr std::chrono::seconds kStalledMessage{10};
-  // A unary answer holding output budget (an exec's result, a file read: up to 64 MiB)
-  // must be taken within this: a client reading at least about 1 MiB/s.
-  static constexpr std::chrono::seconds kHeldAnswer{60};
+  // An answer of one message has its own deadline (answer_deadline.h).
 
   SendWatchdog();
   ~SendWatchdog();  // stops and joins its thread

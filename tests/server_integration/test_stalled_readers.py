@@ -3,18 +3,21 @@ HTTP/2 window: stalled_h2_client.py). gRPC's synchronous sends waited for it for
 (sweep S): an ExecStream's write blocked the loop that enforces the command's timeout, so
 a `timeout: 3s` command ran on, and its sandbox's later execs, DiscardChanges and
 DestroySandbox hung; unary answers stayed unsent with their output budget held. The server
-now cancels a stream whose message is not taken within 10 s, and a unary answer holding
-output budget not taken within 60 s (docs/api.md, limits)."""
+now cancels a stream whose message is not taken within 10 s, and any unary answer not
+taken within 60 s plus a second per MiB of it (docs/api.md, limits). Sweep T: answers
+that held no budget (DiffChanges of 17 MB, listings) had no deadline at all, and were
+counted nowhere; over REST a reader taking 4 KiB every 3 s held its diff for hours."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
 from google.protobuf import duration_pb2
 
 from conftest import make_codebase, make_sandbox
-from server_harness import sb, serving
+from server_harness import common, rule, sb, serving
 from stalled_h2_client import StalledH2Client
 
 import pytest
@@ -68,3 +71,80 @@ def test_an_unread_unary_exec_answer_is_cancelled_and_its_budget_given_back(serv
     finally:
         client.close()
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox), timeout=30)
+
+
+FILES = 17  # new files of 1 MB each: a DiffChanges answer of about 17 MB
+
+
+@pytest.fixture(scope="module")
+def large_diff(server):
+    sandbox = make_sandbox(server, make_codebase(server), rules=[rule("**", "write")],
+                           sync_mode=common.SYNC_MODE_MANUAL)
+    result = server.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command=(
+        f"for i in $(seq 1 {FILES}); do yes aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        " | head -c 1000000 > /workspace/f$i.txt; done")), timeout=120)
+    assert result.exit_code == 0, result.stderr
+    yield sandbox
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox), timeout=30)
+
+
+def statuses(client: StalledH2Client, streams: list[int]) -> list[str | None]:
+    with client.lock:
+        return [client.status.get(s) for s in streams]
+
+
+def test_unread_diff_answers_are_charged_to_the_budget_and_cancelled(server, large_diff):
+    diff = sb.DiffChangesRequest(sandbox_id=large_diff).SerializeToString()
+    client = StalledH2Client(server.grpc_port)
+    try:
+        started = time.monotonic()
+        diffs = [client.call("/sandbox.v1.SandboxService/DiffChanges", diff) for _ in range(10)]
+        tiny = client.call("/sandbox.v1.SandboxService/GetSandbox",
+                           sb.GetSandboxRequest(sandbox_id=large_diff).SerializeToString())
+        # 256 MiB hold 7 answers charged twice 17 MB each; the other 3 are refused at once
+        # (before, none was, and each unread one grew the server by about 50 MB for good).
+        while statuses(client, diffs).count("8") < 3:
+            assert time.monotonic() - started < 30, (
+                f"unread diffs were not charged: {statuses(client, diffs)}")
+            time.sleep(0.5)
+        held = [s for s, status in zip(diffs, statuses(client, diffs)) if status != "8"]
+        assert len(held) == 7, statuses(client, diffs)
+        # Even a tiny answer has a deadline (60 s), a 17 MB one 60 s + 17 s; each ends
+        # CANCELLED, its charge given back.
+        while not all(client.finished(s) for s in held + [tiny]):
+            assert time.monotonic() - started < 100, (
+                f"unread answers were never cancelled: {statuses(client, held + [tiny])}")
+            time.sleep(0.5)
+        assert time.monotonic() - started > 70, "cancelled before the deadline of its size"
+        assert statuses(client, held + [tiny]) == ["1"] * 8
+        # The budget is free again: 7 more unread diffs are all held, none refused.
+        again = [client.call("/sandbox.v1.SandboxService/DiffChanges", diff) for _ in range(7)]
+        time.sleep(8)
+        assert statuses(client, again) == [None] * 7
+    finally:
+        client.close()
+
+
+def test_a_rest_answer_taken_below_its_minimum_rate_is_cut_off(server, large_diff):
+    """Each write waited 5 s at most, but nothing bounded the whole: a reader taking 4 KiB
+    every 3 s kept its 17 MB diff (and the server's copy of it) for hours. After 10 s of
+    waiting, an answer must be taken at 16 KiB/s on average."""
+    with socket.create_connection(("127.0.0.1", server.http_port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        sock.sendall(f"GET /v1/sandboxes/{large_diff}/diff HTTP/1.1\r\n"
+                     "Host: localhost\r\n\r\n".encode())
+        started = time.monotonic()
+        sock.settimeout(10)
+        got = 0
+        while True:
+            try:
+                data = sock.recv(4096)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            got += len(data)
+            assert time.monotonic() - started < 50, f"still sending after {got} bytes"
+            time.sleep(3)
+    took = time.monotonic() - started
+    assert 10 <= took < 50, took
