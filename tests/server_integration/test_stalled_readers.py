@@ -17,9 +17,10 @@ import time
 from google.protobuf import duration_pb2
 
 from conftest import make_codebase, make_sandbox
-from server_harness import common, rule, sb, serving
+from server_harness import common, rule, sb, sb_grpc, serving
 from stalled_h2_client import StalledH2Client
 
+import grpc
 import pytest
 
 
@@ -94,33 +95,32 @@ def statuses(client: StalledH2Client, streams: list[int]) -> list[str | None]:
 
 
 def test_unread_diff_answers_are_charged_to_the_budget_and_cancelled(server, large_diff):
-    diff = sb.DiffChangesRequest(sandbox_id=large_diff).SerializeToString()
+    diff = sb.DiffChangesRequest(sandbox_id=large_diff)
+    reader = sb_grpc.SandboxServiceStub(grpc.insecure_channel(
+        f"127.0.0.1:{server.grpc_port}", options=[("grpc.max_receive_message_length", 64 << 20)]))
     client = StalledH2Client(server.grpc_port)
     try:
         started = time.monotonic()
-        diffs = [client.call("/sandbox.v1.SandboxService/DiffChanges", diff) for _ in range(10)]
+        held = [client.call("/sandbox.v1.SandboxService/DiffChanges", diff.SerializeToString())
+                for _ in range(7)]
         tiny = client.call("/sandbox.v1.SandboxService/GetSandbox",
                            sb.GetSandboxRequest(sandbox_id=large_diff).SerializeToString())
-        # 256 MiB hold 7 answers charged twice 17 MB each; the other 3 are refused at once
-        # (before, none was, and each unread one grew the server by about 50 MB for good).
-        while statuses(client, diffs).count("8") < 3:
-            assert time.monotonic() - started < 30, (
-                f"unread diffs were not charged: {statuses(client, diffs)}")
-            time.sleep(0.5)
-        held = [s for s, status in zip(diffs, statuses(client, diffs)) if status != "8"]
-        assert len(held) == 7, statuses(client, diffs)
+        time.sleep(10)
+        # 256 MiB hold 7 unread answers charged twice 17 MB each: one more is refused (before,
+        # none was, and each unread one grew the server by about 50 MB for good).
+        with pytest.raises(grpc.RpcError) as refused:
+            reader.DiffChanges(diff, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+        assert "DiffChanges" in refused.value.details()
         # Even a tiny answer has a deadline (60 s), a 17 MB one 60 s + 17 s; each ends
         # CANCELLED, its charge given back.
         while not all(client.finished(s) for s in held + [tiny]):
-            assert time.monotonic() - started < 100, (
+            assert time.monotonic() - started < 105, (
                 f"unread answers were never cancelled: {statuses(client, held + [tiny])}")
             time.sleep(0.5)
         assert time.monotonic() - started > 70, "cancelled before the deadline of its size"
         assert statuses(client, held + [tiny]) == ["1"] * 8
-        # The budget is free again: 7 more unread diffs are all held, none refused.
-        again = [client.call("/sandbox.v1.SandboxService/DiffChanges", diff) for _ in range(7)]
-        time.sleep(8)
-        assert statuses(client, again) == [None] * 7
+        assert len(reader.DiffChanges(diff, timeout=30).diff) > 16 << 20  # the budget is free
     finally:
         client.close()
 
