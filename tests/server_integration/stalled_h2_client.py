@@ -67,10 +67,13 @@ class StalledH2Client:
                     for event in self.conn.receive_data(data):
                         if isinstance(event, h2.events.StreamReset):
                             self.reset.add(event.stream_id)
-                        elif isinstance(event, h2.events.TrailersReceived):
-                            trailers = {bytes(k): bytes(v) for k, v in event.headers}
-                            self.status[event.stream_id] = trailers.get(
-                                b"grpc-status", b"?").decode()
+                        elif isinstance(event, (h2.events.TrailersReceived,
+                                                h2.events.ResponseReceived)):
+                            # A refusal comes as "trailers only": the status in the
+                            # response's one HEADERS frame.
+                            fields = {bytes(k): bytes(v) for k, v in event.headers}
+                            if b"grpc-status" in fields:
+                                self.status[event.stream_id] = fields[b"grpc-status"].decode()
                     self._flush()  # PING and SETTINGS answers; never a WINDOW_UPDATE
         except (OSError, ValueError, h2.exceptions.ProtocolError):  # closed by close()
             pass
