@@ -648,11 +648,15 @@ void prune_markers(int base_fd, Journal& j, const std::vector<std::string>& appl
   for (const std::string& marker : markers) {
     if (!j.is_whiteout(marker) && !j.is_opaque(marker)) continue;  // expanded already
     const std::optional<struct stat> base = stat_beneath(base_fd, marker);
+    const std::optional<struct stat> upper = stat_beneath(j.upper_fd(), marker);
     if (!base) {
       must_record(j.remove_marker(marker), "marker of " + marker);
+      // Deleted on both sides, and nothing made there again: what the sandbox saw of the
+      // deleted version goes too. Kept, a file it made there later was a conflict for good
+      // (the version it saw is gone), and the layer never became empty again.
+      if (!upper) must_record(j.forget_copy_up(marker), "marker of " + marker);
       continue;
     }
-    const std::optional<struct stat> upper = stat_beneath(j.upper_fd(), marker);
     const bool wrote_there = holds_same_or_under(applied, marker);
     if (upper && S_ISDIR(upper->st_mode) && S_ISDIR(base->st_mode) && wrote_there) {
       expand_marker(base_fd, j, marker, applied);

@@ -143,5 +143,18 @@ TEST_F(ControlCommitRecreatedDir, MadeAgainWhereTheHostDeletedItIsAConflict) {
   EXPECT_EQ(changes(), (std::vector<std::string>{"added /d/a"}));  // it stays to settle
 }
 
+// Deleted on both sides and settled by a commit: a file the sandbox makes there later is
+// new, not an edit of the deleted one, and the layer keeps nothing of it once committed.
+TEST_F(ControlCommitRecreatedDir, MadeAfterBothSidesDeletedItIsNew) {
+  ASSERT_EQ(agent_sh("rm d/a"), 0);
+  ASSERT_EQ(::unlink(base_path("d/a").c_str()), 0);
+  const json settled = commit_all();
+  EXPECT_EQ(conflicts(settled), json::array()) << settled.dump();
+  ASSERT_EQ(agent_sh("echo later > d/a"), 0);
+  const json result = commit_all();
+  expect_kept(result, json::array(), "d/a", "later\n");
+  EXPECT_TRUE(changes().empty());
+}
+
 }  // namespace
 }  // namespace agentfense::fs::testing

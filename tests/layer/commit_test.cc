@@ -235,7 +235,7 @@ TEST_F(CommitTest, RecreatedAfterPlainDeleteIsNotAConflict) {
 // `rm README; echo x > README` (the fs stamps the deleted version), and the codebase
 // deleted README meanwhile: a conflict, as an edit would be (the sandbox wants README
 // with new content, the codebase wants it gone; tools that save by replacing a file look
-// the same). Deleted on both sides is clean (RecreatedAfterPlainDeleteIsNotAConflict).
+// the same). Deleted on both sides is clean (DeletedOnBothSidesLeavesNothingBehind).
 TEST_F(CommitTest, MadeAgainWhereTheBaseDeletedItIsAConflict) {
   EXPECT_EQ(journal_->record_copy_up("/README", stamp_of_path(base("README"))), 0);
   EXPECT_EQ(journal_->add_whiteout("/README"), 0);
@@ -246,6 +246,21 @@ TEST_F(CommitTest, MadeAgainWhereTheBaseDeletedItIsAConflict) {
   const CommitResult result = commit_all();
   EXPECT_EQ(result.conflicts, Strings{"/README"});
   EXPECT_FALSE(fs::exists(base("README")));
+}
+
+// `rm README` in the sandbox (a stamp and a whiteout), and the codebase deleted it too:
+// the commit has nothing to do, and keeps nothing of it. Kept, the stamp made a README
+// the sandbox created later a conflict for good, and the journal never became empty.
+TEST_F(CommitTest, DeletedOnBothSidesLeavesNothingBehind) {
+  EXPECT_EQ(journal_->record_copy_up("/README", stamp_of_path(base("README"))), 0);
+  EXPECT_EQ(journal_->add_whiteout("/README"), 0);
+  fs::remove(base("README"));
+  EXPECT_TRUE(commit_all().conflicts.empty());
+  EXPECT_TRUE(journal_->empty());
+  write_file(up("README"), "later\n");
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.applied, Strings{"/README"});
+  EXPECT_EQ(read_file(base("README")), "later\n");
 }
 
 TEST_F(CommitTest, EditedWhereTheBaseDeletedItIsAConflict) {
