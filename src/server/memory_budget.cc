@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "common/api_error.h"
+#include "server/fair_share.h"
 #include "store/upload_limits.h"
 
 namespace agentfense::server {
@@ -64,8 +65,7 @@ std::int64_t MemoryBudget::held_by(const std::string& holder) const {
 }
 
 std::int64_t MemoryBudget::share_of(const std::string& holder) const {
-  const std::int64_t others = total_ - left_ - held_by(holder);
-  return std::min(per_holder_, (total_ - others) / 2);
+  return fair_share(total_, per_holder_, total_ - left_ - held_by(holder));
 }
 
 MemoryBudget::Verdict MemoryBudget::verdict_for(const Grant& grant) const {

@@ -11,12 +11,12 @@
 // Shares. A budget may also bound what one holder (a tenant: budget_holder() in
 // principal_share.h) holds of it: else one tenant's results, held by a client that does
 // not read them, spent it and every other tenant's execs were refused. A holder's share
-// is `per_holder` at most, and at most half of what the other holders leave, so holders
-// never fill the budget together: n holders that each keep all they can settle at
-// 1/(n+1) of it each, and as much is left for the next. (With a fixed half each, two
-// tenants that kept re-sending calls whose answers they did not read held all of it, and
-// every other tenant's execs were refused for as long as they did.) One holder alone
-// gets `per_holder`, as before.
+// is `per_holder` at most, and at most half of what the other holders leave
+// (fair_share.h), so holders never fill the budget together: n holders that each keep
+// all they can settle at 1/(n+1) of it each, and as much is left for the next. (With a
+// fixed half each, two tenants that kept re-sending calls whose answers they did not
+// read held all of it, and every other tenant's execs were refused for as long as they
+// did.) One holder alone gets `per_holder`, as before.
 //
 // A unary exec's grant also grows while its command writes (capturing, unary_output.h):
 // execs started together used to pass check_room together and each hold up to

@@ -3,17 +3,19 @@
 #include <algorithm>
 
 #include "common/api_error.h"
+#include "server/fair_share.h"
 
 namespace agentfense::server {
 
 PrincipalShare::Held PrincipalShare::take(const std::string& holder) {
   const std::lock_guard lock(mu_);
   std::size_t& in_flight = in_flight_[holder];
-  const std::size_t others = all_in_flight_ - in_flight;
-  const std::size_t share = std::min(pool_ / 2, (pool_ - std::min(others, pool_)) / 2);
-  if (pool_ > 0 && in_flight >= share) {
+  const auto pool = static_cast<std::int64_t>(pool_);
+  const std::int64_t share = std::max<std::int64_t>(
+      fair_share(pool, pool / 2, static_cast<std::int64_t>(all_in_flight_ - in_flight)), 0);
+  if (pool_ > 0 && static_cast<std::int64_t>(in_flight) >= share) {
     const std::string bound =
-        share == pool_ / 2
+        share == pool / 2
             ? std::to_string(share) + " per tenant: " + threads_ + " are shared"
             : std::to_string(share) + " now: half of what other tenants leave of " + threads_;
     const std::string held = std::to_string(in_flight);

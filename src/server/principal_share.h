@@ -6,11 +6,12 @@
 // Each transport has its own: the REST gateway's workers, the gRPC server's threads.
 //
 // A tenant is the owners its key acts for (share_holder below: all keys of one owner
-// together), and its share is half the threads at most, and at most half of what the
-// other tenants leave: n tenants that each keep all they can settle at 1/(n+1) of the
-// threads, and as much is left for the next. (With a fixed half per key, two tenants, or
-// two keys of one, each holding 512 stalled calls took all 1,024 gRPC threads, and every
-// other tenant's gRPC call was refused for as long as they kept them.)
+// together), and its share (fair_share.h) is half the threads at most, and at most half
+// of what the other tenants leave: n tenants that each keep all they can settle at
+// 1/(n+1) of the threads, and as much is left for the next. (With a fixed half per key,
+// two tenants, or two keys of one, each holding 512 stalled calls took all 1,024 gRPC
+// threads, and every other tenant's gRPC call was refused for as long as they kept
+// them.)
 #pragma once
 
 #include <cstddef>

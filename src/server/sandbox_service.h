@@ -170,14 +170,14 @@ class SandboxService final : public SandboxApi {
   // it returns, or denied with the error it threw (sandbox_service_layer.cc).
   void file_call(const std::string& sandbox_id, const char* op, const std::string& path,
                  const std::function<nlohmann::ordered_json(std::string& command_id)>& call);
-  // Charges `answer` (made for sandbox `id`'s caller) to read_budget_ until it was sent
+  // Charges `answer` to read_budget_, against `holder` (budget_holder_of), until it was sent
   // (KeptUntilSent): twice its size, for the message and the copy gRPC serializes (REST:
   // its JSON). A diff of 16 MiB and the listings were held uncounted, for good while their
   // client did not read them (sweep T). `refusable`: past the budget or the tenant's
   // share the call fails (RESOURCE_EXHAUSTED); else it is charged anyway (a commit that
   // was applied still reports it).
-  void hold_answer(const google::protobuf::Message& answer, const char* what, const std::string& id,
-                   bool refusable = true);
+  void hold_answer(const google::protobuf::Message& answer, const char* what,
+                   const std::string& holder, bool refusable = true);
   // After a commit reached the codebase: other mounts of it drop their caches, and the
   // codebase's size/file_count are brought up to date.
   void after_commit(const std::string& codebase_id, const std::string& committer,

@@ -49,9 +49,8 @@ SandboxService::LayerAccess SandboxService::layer_access(const std::string& id) 
 }
 
 void SandboxService::hold_answer(const google::protobuf::Message& answer, const char* what,
-                                 const std::string& id, bool refusable) {
-  const auto grant =
-      std::make_shared<MemoryBudget::Grant>(read_budget_, what, budget_holder_of(id));
+                                 const std::string& holder, bool refusable) {
+  const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder);
   const auto bytes = 2 * static_cast<std::int64_t>(answer.ByteSizeLong());
   if (refusable)
     grant->hold(bytes);
@@ -62,7 +61,8 @@ void SandboxService::hold_answer(const google::protobuf::Message& answer, const 
 
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
-  read_budget_.check_room("ListChanges", budget_holder_of(request.sandbox_id()));
+  const std::string holder = budget_holder_of(request.sandbox_id());
+  read_budget_.check_room("ListChanges", holder);
   v1::ListChangesResponse changes;
   if (access.live) {
     changes = access.live->changes();
@@ -72,7 +72,7 @@ v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest
     const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
     changes = offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
   }
-  hold_answer(changes, "ListChanges", request.sandbox_id());
+  hold_answer(changes, "ListChanges", holder);
   return changes;
 }
 
@@ -80,7 +80,8 @@ v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest
   const LayerAccess access = layer_access(request.sandbox_id());
   const std::vector<std::string> paths = selected_paths(request.paths());
   // Refused before the work while the tenant's unread answers fill its share.
-  read_budget_.check_room("DiffChanges", budget_holder_of(request.sandbox_id()));
+  const std::string holder = budget_holder_of(request.sandbox_id());
+  read_budget_.check_room("DiffChanges", holder);
   v1::DiffChangesResponse diff;
   if (access.live) {
     diff = access.live->diff(paths);
@@ -90,7 +91,7 @@ v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest
     const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
     diff = offline_diff(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
   }
-  hold_answer(diff, "DiffChanges", request.sandbox_id());
+  hold_answer(diff, "DiffChanges", holder);
   return diff;
 }
 
@@ -128,7 +129,7 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
   add_paths(details, "denied", result.denied(), result.denied_omitted());
   add_paths(details, "conflicts", result.conflicts(), result.conflicts_omitted());
   audit(sandbox.id(), "commit", details);
-  hold_answer(result, "CommitChanges", sandbox.id(), false);
+  hold_answer(result, "CommitChanges", budget_holder_of(sandbox.id()), false);
   return result;
 }
 
@@ -211,12 +212,13 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
 v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
     const v1::ListSandboxFilesRequest& request) {
   const auto live = running(request.sandbox_id());
-  read_budget_.check_room("ListSandboxFiles", budget_holder_of(request.sandbox_id()));
+  const std::string holder = budget_holder_of(request.sandbox_id());
+  read_budget_.check_room("ListSandboxFiles", holder);
   live->require_fs_answer();  // a listing on a hung mount would block for good
   v1::ListSandboxFilesResponse files =
       list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),
                          workspace_path(request.path(), true), request.recursive());
-  hold_answer(files, "ListSandboxFiles", request.sandbox_id());
+  hold_answer(files, "ListSandboxFiles", holder);
   return files;
 }
 
