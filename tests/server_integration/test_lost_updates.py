@@ -7,6 +7,7 @@ losing the content entirely). Found by an attack sweep of the review token."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from conftest import download, make_codebase, make_sandbox, run
@@ -15,13 +16,24 @@ from server_harness import cb, common, sb
 WRITE_ALL = [common.PermissionRule(pattern="**", permission=common.PERMISSION_WRITE)]
 
 
+@contextlib.contextmanager
+def reviewed_and_eager(server, codebase_id: str):
+    """Two sandboxes over one codebase: a, whose changes wait for CommitChanges, and b,
+    which commits after each command (another writer); both destroyed at the end."""
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)
+    try:
+        yield a, b
+    finally:
+        for s in (a, b):
+            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
+
+
 def test_a_deletion_does_not_take_another_sandboxs_newer_work(server):
     codebase_id = make_codebase(server, files={
         "d/old.txt": b"old\n", "d/sub/deep.txt": b"deep\n", "f.txt": b"f0\n", "r.txt": b"r0\n",
         "gone.txt": b"g\n"})
-    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
-    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)  # commits after each command
-    try:
+    with reviewed_and_eager(server, codebase_id) as (a, b):
         r = run(server, a, "rm -rf d && rm f.txt gone.txt && mv r.txt a_r.txt")
         assert r.exit_code == 0, r.stderr
         r = run(server, b, "echo NEW > d/new.txt && echo f1 > f.txt && echo r1 > r.txt && "
@@ -33,9 +45,6 @@ def test_a_deletion_does_not_take_another_sandboxs_newer_work(server):
         assert download(server, codebase_id, "d/new.txt") == b"NEW\n"
         assert download(server, codebase_id, "f.txt") == b"f1\n"
         assert download(server, codebase_id, "r.txt") == b"r1\n"
-    finally:
-        for s in (a, b):
-            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
 
 
 def test_a_change_deep_in_a_removed_directory_is_a_conflict(server):
@@ -98,9 +107,7 @@ def test_a_file_renamed_over_another_sandboxs_newer_file_is_a_conflict(server):
     the rename replaced. The moved record carried a's stamp only, and the commit wrote a's
     content over the other sandbox's newer b and deleted a."""
     codebase_id = make_codebase(server, files={"a.txt": b"a0\n", "b.txt": b"b0\n"})
-    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
-    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)  # commits after each command
-    try:
+    with reviewed_and_eager(server, codebase_id) as (a, b):
         assert run(server, a, "mv a.txt b.txt").exit_code == 0
         assert run(server, b, "echo b1 > b.txt").exit_code == 0
         result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
@@ -108,9 +115,6 @@ def test_a_file_renamed_over_another_sandboxs_newer_file_is_a_conflict(server):
         assert not result.applied, result
         assert download(server, codebase_id, "b.txt") == b"b1\n"
         assert download(server, codebase_id, "a.txt") == b"a0\n"
-    finally:
-        for s in (a, b):
-            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
 
 
 def test_a_new_file_in_a_directory_the_sandbox_made_again_is_a_conflict(server):
@@ -118,9 +122,7 @@ def test_a_new_file_in_a_directory_the_sandbox_made_again_is_a_conflict(server):
     sandbox's new d/c was never among them (the sandbox never saw it): the commit deleted
     it with no conflict."""
     codebase_id = make_codebase(server, files={"d/a": b"a\n"})
-    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
-    b = make_sandbox(server, codebase_id, rules=WRITE_ALL)  # commits after each command
-    try:
+    with reviewed_and_eager(server, codebase_id) as (a, b):
         assert run(server, a, "rm -r d && mkdir d && echo new > d/b").exit_code == 0
         assert run(server, b, "echo theirs > d/c").exit_code == 0
         result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
@@ -132,9 +134,6 @@ def test_a_new_file_in_a_directory_the_sandbox_made_again_is_a_conflict(server):
         result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
         assert list(result.conflicts) == ["/d/c"], result
         assert download(server, codebase_id, "d/c") == b"theirs\n"
-    finally:
-        for s in (a, b):
-            server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=s))
 
 
 
