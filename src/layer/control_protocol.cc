@@ -297,7 +297,7 @@ std::string encode_review_outdated(std::string_view message) {
 }
 
 Reply decode_reply(Op op, std::string_view line) {
-  const json message = parse_object(line, "control reply");
+  json message = parse_object(line, "control reply");
   const ReplyReader reader(message, op);
   const auto ok = message.find("ok");
   if (ok == message.end() || !ok->is_boolean()) reader.malformed("no boolean \"ok\"");
@@ -319,7 +319,9 @@ Reply decode_reply(Op op, std::string_view line) {
     reply.changes = read_changes(reader);
     reply.changes_omitted = reader.optional_count("changes_omitted");
   } else if (op == Op::kDiff) {
-    reply.diff = reader.text(reader.member("diff", json::value_t::string), "diff");
+    // Moved out, not copied: a diff may be many MiB, and the server counts what it holds.
+    reader.member("diff", json::value_t::string);
+    reply.diff = std::move(message.at("diff").get_ref<std::string&>());
     reply.review_token =
         reader.text(reader.member("review_token", json::value_t::string), "review_token");
   } else if (op == Op::kCommit) {

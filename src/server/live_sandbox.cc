@@ -437,13 +437,15 @@ v1::CommitChangesResponse LiveSandbox::sync_after_command(Clock::time_point dead
   }
 }
 
-v1::ListChangesResponse LiveSandbox::changes() {
-  layer::control::Reply reply = mount_.layer_work({.op = Op::kChanges});
+v1::ListChangesResponse LiveSandbox::changes(const SandboxMount::ReplyBytes& on_reply_bytes) {
+  layer::control::Reply reply = mount_.layer_work({.op = Op::kChanges}, on_reply_bytes);
   return changes_to_wire(std::move(reply.changes), reply.changes_omitted);
 }
 
-v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths) {
-  layer::control::Reply reply = mount_.layer_work({.op = Op::kDiff, .paths = paths});
+v1::DiffChangesResponse LiveSandbox::diff(const std::vector<std::string>& paths,
+                                          const SandboxMount::ReplyBytes& on_reply_bytes) {
+  layer::control::Reply reply =
+      mount_.layer_work({.op = Op::kDiff, .paths = paths}, on_reply_bytes);
   v1::DiffChangesResponse out;
   out.set_diff(std::move(reply.diff));
   out.set_review_token(std::move(reply.review_token));

@@ -128,9 +128,11 @@ class LiveSandbox {
   // Open here and its shell still running (an `exit` in a command ends it).
   bool session_alive(const std::string& id) const;
 
-  // The write layer, through the fs process.
-  v1::ListChangesResponse changes();
-  v1::DiffChangesResponse diff(const std::vector<std::string>& paths);
+  // The write layer, through the fs process. `on_reply_bytes`: SandboxMount::layer_work's
+  // (the caller counts the fs process's answer as it arrives).
+  v1::ListChangesResponse changes(const SandboxMount::ReplyBytes& on_reply_bytes = {});
+  v1::DiffChangesResponse diff(const std::vector<std::string>& paths,
+                               const SandboxMount::ReplyBytes& on_reply_bytes = {});
   // `review_token` non-empty: refused (REVIEW_OUTDATED) unless the changes are those a
   // diff of `paths` returned it for.
   v1::CommitChangesResponse commit(const std::vector<std::string>& paths,

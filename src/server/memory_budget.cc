@@ -125,6 +125,15 @@ void MemoryBudget::Grant::hold_anyway(std::int64_t bytes) {
   held_ = bytes;
 }
 
+void MemoryBudget::Grant::lower_to(std::int64_t bytes) {
+  if (bytes >= held_) return;
+  {
+    std::lock_guard lock(budget_.mu_);
+    budget_.charge(holder_, bytes - held_, sending_);
+  }
+  held_ = bytes;
+}
+
 void MemoryBudget::Grant::begin_capturing() {
   std::lock_guard lock(budget_.mu_);
   if (ticket_ != 0 || sending_) return;

@@ -82,6 +82,9 @@ class MemoryBudget {
     void hold(std::int64_t bytes);
     // Raises what this call holds to `bytes` even past the budget (a result already made).
     void hold_anyway(std::int64_t bytes);
+    // Gives back what this call holds past `bytes` (copies of a reply, gone once it was
+    // made into the answer).
+    void lower_to(std::int64_t bytes);
 
     // This grant grows as a command writes, until end_capturing() (or destruction), and
     // then holds a finished result until sending() (or destruction).

@@ -112,18 +112,22 @@ layer::control::Reply SandboxMount::control(const layer::control::Request& reque
 
 layer::control::Reply SandboxMount::control_by(const layer::control::Request& request,
                                                std::chrono::steady_clock::time_point deadline,
-                                               std::chrono::milliseconds cap_from_now) const {
+                                               std::chrono::milliseconds cap_from_now,
+                                               const ReplyBytes& on_reply_bytes) const {
   const auto cap = std::chrono::steady_clock::now() + cap_from_now;
   const supervisor::ControlClient::Patience patience{
-      .deadline = std::min(deadline, cap), .cap = cap, .still_alive = [this] {
-        return answers(kPingWait);
-      }};
+      .deadline = std::min(deadline, cap),
+      .cap = cap,
+      .still_alive = [this] { return answers(kPingWait); },
+      .on_reply_bytes = on_reply_bytes};
   return with_client(
       [&](supervisor::ControlClient& client) { return client.call(request, patience); });
 }
 
-layer::control::Reply SandboxMount::layer_work(const layer::control::Request& request) const {
-  return control_by(request, std::chrono::steady_clock::now() + kControlCap, kLayerWorkCap);
+layer::control::Reply SandboxMount::layer_work(const layer::control::Request& request,
+                                               const ReplyBytes& on_reply_bytes) const {
+  return control_by(request, std::chrono::steady_clock::now() + kControlCap, kLayerWorkCap,
+                    on_reply_bytes);
 }
 
 bool SandboxMount::answers(std::chrono::milliseconds within) const {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,17 +66,21 @@ class SandboxMount {
   // concurrent calls each get one of their own.
   layer::control::Reply control(const layer::control::Request& request,
                                 std::chrono::milliseconds timeout = kControlCap) const;
+  using ReplyBytes = std::function<void(std::size_t)>;
   // As control(), for a request whose caller has a deadline: past it, waits on only while
   // the fs process answers a ping (a live one busy with a large commit), up to `cap` from
   // now; a hung one fails the call at `deadline`.
+  // `on_reply_bytes`: ControlClient::Patience's (a caller counting the reply's memory).
   layer::control::Reply control_by(const layer::control::Request& request,
                                    std::chrono::steady_clock::time_point deadline,
-                                   std::chrono::milliseconds cap = kControlCap) const;
+                                   std::chrono::milliseconds cap = kControlCap,
+                                   const ReplyBytes& on_reply_bytes = {}) const;
   // control() for work on the write layer (commit, diff, changes, discard): kControlCap,
   // then on while the fs process answers pings, up to kLayerWorkCap. A commit of 100,000
   // files takes minutes; cut at 60 s it was reported as "not answering; stop and start"
   // while the fs process went on and applied it, and every layer call failed meanwhile.
-  layer::control::Reply layer_work(const layer::control::Request& request) const;
+  layer::control::Reply layer_work(const layer::control::Request& request,
+                                   const ReplyBytes& on_reply_bytes = {}) const;
   // Whether the fs process answers a ping within `within` (it serves pings on a thread of
   // their own, so a long commit does not delay one).
   bool answers(std::chrono::milliseconds within) const;

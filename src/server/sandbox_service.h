@@ -176,8 +176,17 @@ class SandboxService final : public SandboxApi {
   // client did not read them (sweep T). `refusable`: past the budget or the tenant's
   // share the call fails (RESOURCE_EXHAUSTED); else it is charged anyway (a commit that
   // was applied still reports it).
-  void hold_answer(const google::protobuf::Message& answer, const char* what,
-                   const std::string& holder, bool refusable = true);
+  void hold_answer(const google::protobuf::Message& answer,
+                   const std::shared_ptr<MemoryBudget::Grant>& grant, bool refusable = true);
+  // The grant of one such answer, made before its work: refused at once while the
+  // tenant's unread answers fill its share.
+  std::shared_ptr<MemoryBudget::Grant> answer_grant(const char* what, const std::string& holder);
+  // Charges `grant` for an fs process's reply as it arrives, refusing it past the share:
+  // concurrent diffs were charged only once made, so 16 diffs of 17 MB took the server
+  // to 974 MiB before one was refused. kReplyCopies: the reply is held as read, then
+  // parsed (nlohmann keeps its own buffer and the string) before it is the answer.
+  static constexpr int kReplyCopies = 4;
+  static SandboxMount::ReplyBytes charging(MemoryBudget::Grant& grant);
   // After a commit reached the codebase: other mounts of it drop their caches, and the
   // codebase's size/file_count are brought up to date.
   void after_commit(const std::string& codebase_id, const std::string& committer,

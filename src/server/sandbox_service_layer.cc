@@ -48,10 +48,23 @@ SandboxService::LayerAccess SandboxService::layer_access(const std::string& id) 
   return access;
 }
 
-void SandboxService::hold_answer(const google::protobuf::Message& answer, const char* what,
-                                 const std::string& holder, bool refusable) {
-  const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder);
+std::shared_ptr<MemoryBudget::Grant> SandboxService::answer_grant(const char* what,
+                                                                  const std::string& holder) {
+  read_budget_.check_room(what, holder);
+  return std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder);
+}
+
+SandboxMount::ReplyBytes SandboxService::charging(MemoryBudget::Grant& grant) {
+  return [&grant](std::size_t arrived) {
+    grant.hold(kReplyCopies * static_cast<std::int64_t>(arrived));
+  };
+}
+
+void SandboxService::hold_answer(const google::protobuf::Message& answer,
+                                 const std::shared_ptr<MemoryBudget::Grant>& grant,
+                                 bool refusable) {
   const auto bytes = 2 * static_cast<std::int64_t>(answer.ByteSizeLong());
+  grant->lower_to(bytes);  // the reply's copies are gone
   if (refusable)
     grant->hold(bytes);
   else
@@ -61,37 +74,34 @@ void SandboxService::hold_answer(const google::protobuf::Message& answer, const 
 
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
-  const std::string holder = budget_holder_of(request.sandbox_id());
-  read_budget_.check_room("ListChanges", holder);
+  const auto grant = answer_grant("ListChanges", budget_holder_of(request.sandbox_id()));
   v1::ListChangesResponse changes;
   if (access.live) {
-    changes = access.live->changes();
+    changes = access.live->changes(charging(*grant));
   } else {
     const v1::Sandbox& sandbox = access.sandbox;
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
     const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
     changes = offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
   }
-  hold_answer(changes, "ListChanges", holder);
+  hold_answer(changes, grant);
   return changes;
 }
 
 v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
   const std::vector<std::string> paths = selected_paths(request.paths());
-  // Refused before the work while the tenant's unread answers fill its share.
-  const std::string holder = budget_holder_of(request.sandbox_id());
-  read_budget_.check_room("DiffChanges", holder);
+  const auto grant = answer_grant("DiffChanges", budget_holder_of(request.sandbox_id()));
   v1::DiffChangesResponse diff;
   if (access.live) {
-    diff = access.live->diff(paths);
+    diff = access.live->diff(paths, charging(*grant));
   } else {
     const v1::Sandbox& sandbox = access.sandbox;
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
     const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
     diff = offline_diff(base.get(), state_dir(sandbox.id()) + "/state", policy, paths);
   }
-  hold_answer(diff, "DiffChanges", holder);
+  hold_answer(diff, grant);
   return diff;
 }
 
@@ -129,7 +139,10 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
   add_paths(details, "denied", result.denied(), result.denied_omitted());
   add_paths(details, "conflicts", result.conflicts(), result.conflicts_omitted());
   audit(sandbox.id(), "commit", details);
-  hold_answer(result, "CommitChanges", budget_holder_of(sandbox.id()), false);
+  hold_answer(result,
+              std::make_shared<MemoryBudget::Grant>(read_budget_, "CommitChanges",
+                                                    budget_holder_of(sandbox.id())),
+              false);
   return result;
 }
 
@@ -212,13 +225,12 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
 v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
     const v1::ListSandboxFilesRequest& request) {
   const auto live = running(request.sandbox_id());
-  const std::string holder = budget_holder_of(request.sandbox_id());
-  read_budget_.check_room("ListSandboxFiles", holder);
+  const auto grant = answer_grant("ListSandboxFiles", budget_holder_of(request.sandbox_id()));
   live->require_fs_answer();  // a listing on a hung mount would block for good
   v1::ListSandboxFilesResponse files =
       list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),
                          workspace_path(request.path(), true), request.recursive());
-  hold_answer(files, "ListSandboxFiles", holder);
+  hold_answer(files, grant);
   return files;
 }
 

@@ -45,7 +45,7 @@ std::string ControlClient::exchange(std::string_view line, const Patience& patie
   try {
     write_all(std::string(line) + "\n", waiting);
     return read_line(waiting);
-  } catch (const SystemError&) {
+  } catch (...) {  // I/O failed, or on_reply_bytes gave up: the reply's rest is unread
     fd_.reset();
     buffered_.clear();
     throw;
@@ -106,6 +106,12 @@ std::string ControlClient::read_line(Patience& patience) {
   size_t searched = 0;  // bytes of buffered_ known to hold no newline
   while (true) {
     if (const size_t newline = buffered_.find('\n', searched); newline != std::string::npos) {
+      if (newline + 1 == buffered_.size()) {  // the usual case: no copy of a large reply
+        std::string line = std::move(buffered_);
+        buffered_.clear();
+        line.pop_back();
+        return line;
+      }
       std::string line = buffered_.substr(0, newline);
       buffered_.erase(0, newline + 1);
       return line;
@@ -125,6 +131,7 @@ std::string ControlClient::read_line(Patience& patience) {
     if (n < 0 && errno == EINTR) continue;
     check_syscall(n, "receive from control socket " + path_);
     if (n == 0) throw SystemError("control socket " + path_ + " closed by the fs process", EPIPE);
+    if (patience.on_reply_bytes) patience.on_reply_bytes(buffered_.size() + static_cast<size_t>(n));
     buffered_.append(chunk, static_cast<size_t>(n));
   }
 }

@@ -28,8 +28,9 @@ class ControlClient {
 
   // Sends `request` and returns the reply when it says "ok": true. Throws ControlError
   // for an "ok": false answer, SystemError on I/O failure, timeout or a malformed reply;
-  // after a SystemError the connection is closed (a late answer would otherwise be read
-  // as the answer to the next call) and later calls fail.
+  // after a SystemError, or anything else thrown before the reply was read whole, the
+  // connection is closed (a late answer would otherwise be read as the answer to the next
+  // call) and later calls fail.
   layer::control::Reply call(const layer::control::Request& request,
                              std::chrono::milliseconds timeout);
 
@@ -41,6 +42,10 @@ class ControlClient {
     std::chrono::steady_clock::time_point cap;
     std::chrono::milliseconds step{2000};
     std::function<bool()> still_alive;
+    // Called with how many bytes of the reply arrived so far, each time more do, before
+    // they are kept: a caller that counts the memory a reply takes (a diff of many MiB)
+    // charges it here and throws to give up on it. The connection is then closed.
+    std::function<void(std::size_t)> on_reply_bytes;
   };
   layer::control::Reply call(const layer::control::Request& request, const Patience& patience);
 

@@ -52,6 +52,18 @@ TEST(MemoryBudget, AResultAlreadyMadeIsChargedPastTheBudgetAndNewCallsAreRefused
   whole.hold(100);
 }
 
+TEST(MemoryBudget, AGrantLoweredGivesBackWhatItHeldPastTheNewSize) {
+  MemoryBudget budget(100, "of files for other reads");
+  MemoryBudget::Grant reading(budget, "DiffChanges");
+  reading.hold(80);  // a reply and its parse copies, as read
+  MemoryBudget::Grant other(budget, "ListChanges");
+  EXPECT_THROW(other.hold(30), ApiError);
+  reading.lower_to(40);  // made into the answer: its copies are gone
+  other.hold(60);        // exactly what came back, and the rest
+  reading.lower_to(50);  // lowering never raises
+  EXPECT_THROW(other.hold(61), ApiError);
+}
+
 TEST(MemoryBudget, OneHolderHoldsAtMostItsShareAndOthersAreStillServed) {
   MemoryBudget budget(100, "of command output for other calls", 50);
   std::optional<MemoryBudget::Grant> alice(std::in_place, budget, "Exec", "owner team-a");

@@ -159,8 +159,10 @@ class Server:
     and with `api_key` the harness's own stubs authenticate with that key."""
 
     def __init__(self, data_dir: str, config: str = "", ca_path: str | None = None,
-                 api_key: str | None = None, program: str | None = None) -> None:
+                 api_key: str | None = None, program: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.env = env  # added to the server's environment
         self.program = program  # the `agentfense` to run; default: agentfense_bin()
         self.config_text = config
         self.proc: subprocess.Popen | None = None
@@ -194,7 +196,8 @@ class Server:
             argv += ["--config", cfg]
         self.log = open(self.log_path, "ab")
         log_start = self.log.tell()
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **self.env} if self.env else None)
         scheme = "https://localhost" if self.ca is not None else "http://127.0.0.1"
         self.http = f"{scheme}:{self.http_port}"
         own = self.client(self.api_key)

@@ -19,8 +19,8 @@ import requests
 
 from conftest import make_codebase, make_sandbox
 from server_harness import sb, sb_grpc, serving
+from server_memory import MIB, PeakRss, rss_bytes
 
-MIB = 1 << 20
 NULS = "head -c 16777216 /dev/zero; head -c 16777216 /dev/zero >&2"  # the 16 MiB cap, twice
 # Uncompressed: gzipped NULs would fit in the socket buffers, and the server be done at once.
 RAW = {"accept-encoding": "identity"}
@@ -35,32 +35,6 @@ def server():
 def exec_url(server):
     sandbox = make_sandbox(server, make_codebase(server))
     return f"{server.http}/v1/sandboxes/{sandbox}/exec"
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS"))
-
-
-class PeakRss:
-    """The server's highest resident size while in use (VmHWM is since start)."""
-
-    def __init__(self, pid: int):
-        self.pid, self.peak, self.done = pid, rss_bytes(pid), threading.Event()
-        self.thread = threading.Thread(target=self.sample, daemon=True)
-
-    def sample(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, rss_bytes(self.pid))
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.thread.join()
 
 
 def slow_exec(url: str, command: str, wait: float = 3.0):

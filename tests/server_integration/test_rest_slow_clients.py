@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from server_harness import Server, serving
+from server_memory import MIB, rss_bytes
 from tenants import add_key, start_tenant_server
 
 HEAD_DEADLINE = 10.0
@@ -111,11 +112,6 @@ def test_the_next_head_on_a_kept_alive_connection_is_cut_off_too(server):
     assert took <= HEAD_DEADLINE + SLACK, took
 
 
-def rss_mib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
-
-
 CHUNKED = (b"POST /v1/codebases HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Transfer-Encoding: chunked\r\n\r\n")
 
@@ -141,13 +137,13 @@ def test_a_head_that_never_ends_is_cut_off_at_64_kib(server):
     """httplib reads a header line until its newline, without bound: four connections
     without credentials sending a header that never ended grew the server by 440 MiB in
     6 s (rest_connection.h max_head_bytes)."""
-    before = rss_mib(server.proc.pid)
+    before = rss_bytes(server.proc.pid) // MIB
     for opening in (b"GET /v1/codebases HTTP/1.1\r\nHost: localhost\r\nX-Long: ",
                     b"GET /v1/" + b"a" * 1000):  # the request line too
         sent, answer = bytes_read_of_a_line_that_never_ends(server.http_port, opening)
         assert sent < 16 << 20, f"the server read {sent >> 20} MiB of one head"
         assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:100]
-    assert rss_mib(server.proc.pid) - before < 32
+    assert rss_bytes(server.proc.pid) // MIB - before < 32
     # A head within the bound is served as before (httplib refuses a header line over 8 KiB).
     big = {f"X-Big-{i}": "b" * 7000 for i in range(7)}
     r = requests.get(f"{server.http}/v1/codebases", headers=big, timeout=30)
@@ -161,11 +157,11 @@ def test_a_chunked_framing_line_that_never_ends_is_cut_off(server, keyed_server,
     a byte at a time until their newline, without bound, and before any credential was
     checked: one connection grew the server by ~500 MiB."""
     for srv, refused in ((server, b"HTTP/1.1 400"), (keyed_server[0], b"HTTP/1.1 401")):
-        before = rss_mib(srv.proc.pid)
+        before = rss_bytes(srv.proc.pid) // MIB
         sent, answer = bytes_read_of_a_line_that_never_ends(srv.http_port, CHUNKED + framing)
         assert sent < 16 << 20, f"the server read {sent >> 20} MiB of one line"
         assert answer == b"" or answer.startswith(refused), answer[:100]
-        assert rss_mib(srv.proc.pid) - before < 32
+        assert rss_bytes(srv.proc.pid) // MIB - before < 32
 
 
 def test_slow_clients_past_every_worker_do_not_stop_others(server):

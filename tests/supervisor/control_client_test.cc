@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/errors.h"
 #include "common/unique_fd.h"
@@ -97,6 +99,32 @@ struct LateAnswer {
   StandInFs fs;
   ControlClient client;
 };
+
+TEST(ControlClient, AReplyIsCountedAsItArrivesAndACallerMayGiveUpOnIt) {
+  const testing::TempDir dir("af-control-client");
+  const std::string socket = dir.path().string() + "/control.sock";
+  StandInFs fs(socket, std::string(1 << 20, 'z'), 8, "\n");
+  ControlClient client(socket);
+  std::vector<std::size_t> counted;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const ControlClient::Patience patience{
+      .deadline = deadline, .cap = deadline, .on_reply_bytes = [&](std::size_t arrived) {
+        counted.push_back(arrived);
+        if (arrived > (std::size_t{3} << 20)) throw std::runtime_error("over the share");
+      }};
+  EXPECT_THROW((void)client.call({.op = layer::control::Op::kDiff}, patience), std::runtime_error);
+  ASSERT_GE(counted.size(), 2u);
+  for (std::size_t i = 1; i < counted.size(); ++i) EXPECT_GT(counted[i], counted[i - 1]);
+  // Stopped as soon as more than 3 MiB had arrived, before they were kept.
+  EXPECT_LE(counted.back(), (std::size_t{3} << 20) + 64 * 1024);
+  // The rest of that reply is unread: the connection cannot pair answers any more.
+  try {
+    (void)client.exchange(R"({"op":"ping"})", std::chrono::seconds(5));
+    ADD_FAILURE() << "the connection was kept";
+  } catch (const SystemError& error) {
+    EXPECT_EQ(error.code(), ENOTCONN);
+  }
+}
 
 TEST(ControlClient, ALateAnswerFromAnFsThatStillAnswersIsWaitedFor) {
   LateAnswer late;
