@@ -18,6 +18,9 @@
 // killed with its whole process tree at once and the method throws ApiError(CANCELLED).
 #pragma once
 
+#include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "codebase.pb.h"
@@ -40,16 +43,25 @@ inline constexpr const char* kExecResultMetadataKey = "agentfense-exec-result-bi
 // it printed before it was killed, so a caller can see where it hung. gRPC sends it as
 // trailing metadata kExecResultMetadataKey (a serialized ExecResult holding the tail of
 // each stream: clients refuse metadata beyond 8 KiB), REST as the error body's "result"
-// (all of it).
+// (all of it: the last MiB of each stream, up to 16 MB of JSON for control bytes).
 class CommandTimeoutError : public ApiError {
  public:
   CommandTimeoutError(const std::string& message, v1::ExecResult partial)
       : ApiError(StatusCode::DEADLINE_EXCEEDED, message, kReasonCommandTimeout),
         partial_(std::move(partial)) {}
   const v1::ExecResult& partial() const { return partial_; }
+  // What the error's body is charged to until it was sent (the exec's output budget:
+  // UnaryOutput::charged); before, a REST body read slowly was held uncounted.
+  struct BodyCharge {
+    std::function<void(std::size_t body_bytes)> settle;  // once rendered: its size
+    std::shared_ptr<void> hold;                          // kept until sent
+  };
+  void charge_body_to(BodyCharge charge) { charge_ = std::move(charge); }
+  const BodyCharge& body_charge() const { return charge_; }
 
  private:
   v1::ExecResult partial_;
+  BodyCharge charge_;
 };
 
 class CodebaseApi {

@@ -55,7 +55,7 @@ ErrorInfo describe(std::exception_ptr error, const std::string& where) {
   try {
     std::rethrow_exception(error);
   } catch (const CommandTimeoutError& e) {
-    return {e.code(), e.what(), e.reason(), e.partial()};
+    return {e.code(), e.what(), e.reason(), e.partial(), e.body_charge()};
   } catch (const ApiError& e) {
     if (e.code() != StatusCode::OK) return {e.code(), e.what(), e.reason(), {}};
     return Internal(where, std::string("ApiError with code OK: ") + e.what(), "");

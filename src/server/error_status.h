@@ -6,6 +6,7 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,8 @@ struct ErrorInfo {
   std::string message;                    // one printable line, never empty for INTERNAL
   std::string reason;                     // kReason*, or "" when the code says it all
   std::optional<v1::ExecResult> partial;  // a timed-out command's output so far
+  // What the partial's body is charged to until sent (REST), or nothing.
+  CommandTimeoutError::BodyCharge partial_charge;
 };
 
 // ApiError -> its code, message and reason; CommandTimeoutError adds what the command

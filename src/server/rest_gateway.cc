@@ -123,7 +123,9 @@ RestGateway::RestGateway(CodebaseApi& codebases, SandboxApi& sandboxes, RestSecu
   // Errors httplib produces itself (malformed request, ...) get the same JSON body.
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& response) {
-        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        // Ours (a body, or one sent as it is read: a timed-out exec's, SendHeld).
+        if (!response.body.empty() || response.content_provider_)
+          return httplib::Server::HandlerResponse::Unhandled;
         const StatusCode code = StatusFromHttp(response.status);
         const int status = response.status;
         SetErrorResponse(response, {code, "HTTP " + std::to_string(status), {}});

@@ -1,5 +1,6 @@
 #include "server/rest_router.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <set>
@@ -61,14 +62,26 @@ void HoldUntilSent(httplib::Response& response, PrincipalShare::Held held) {
 
 }  // namespace
 
+void SendHeld(httplib::Response& response, std::string content, const char* type,
+              std::shared_ptr<void> hold) {
+  if (content.empty() || !hold) return response.set_content(std::move(content), type);
+  auto body = std::make_shared<const std::string>(std::move(content));
+  response.set_content_provider(
+      body->size(), type,
+      [body, hold = std::move(hold)](std::size_t offset, std::size_t length,
+                                     httplib::DataSink& sink) {
+        return sink.write(body->data() + offset, std::min(length, body->size() - offset));
+      });
+}
+
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error) {
   response.status = TransportStatusOf(error.code).http;
   // Every message passes the last escape pass, whoever built it (the router's own 404
   // and 405 below too): client text must not reach a terminal or log viewer raw.
   const std::string partial = error.partial ? MessageToJson(*error.partial) : std::string();
-  response.set_content(
-      ErrorJson(error.code, printable_message(error.message), error.reason, partial),
-      "application/json");
+  std::string body = ErrorJson(error.code, printable_message(error.message), error.reason, partial);
+  if (error.partial_charge.settle) error.partial_charge.settle(body.size());
+  SendHeld(response, std::move(body), "application/json", error.partial_charge.hold);
 }
 
 void RestRouter::Add(const std::string& method, const std::string& pattern, RestHandler handler) {

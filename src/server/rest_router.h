@@ -16,6 +16,7 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
@@ -49,8 +50,14 @@ struct RestCall {
 using RestHandler = std::function<void(RestCall& call, httplib::Response& response)>;
 
 // The REST rendering of `error`: its HTTP status and the JSON error body (with the
-// command's output so far as "result" when there is one).
+// command's output so far as "result" when there is one, charged to its grant until sent).
 void SetErrorResponse(httplib::Response& response, const ErrorInfo& error);
+
+// `content` as the body, with `hold` (a memory budget's grant) kept until sent: httplib
+// sends the body after the handler returned, and an unread 60 MiB answer would be held
+// outside the budget.
+void SendHeld(httplib::Response& response, std::string content, const char* type,
+              std::shared_ptr<void> hold);
 
 class RestRouter {
  public:

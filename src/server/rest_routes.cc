@@ -33,21 +33,6 @@ std::string FilePathParam(const RestCall& call, const std::string& name) {
   return "/" + call.param(name);
 }
 
-// `content` as the body, with `hold` (a memory budget's grant) kept until sent: httplib
-// sends the body after the handler returned, and an unread 60 MiB answer would be held
-// outside the budget.
-void SendHeld(httplib::Response& response, std::string content, const char* type,
-              std::shared_ptr<void> hold) {
-  if (content.empty() || !hold) return response.set_content(std::move(content), type);
-  auto body = std::make_shared<const std::string>(std::move(content));
-  response.set_content_provider(
-      body->size(), type,
-      [body, hold = std::move(hold)](std::size_t offset, std::size_t length,
-                                     httplib::DataSink& sink) {
-        return sink.write(body->data() + offset, std::min(length, body->size() - offset));
-      });
-}
-
 // A unary call taking a JSON body (may be empty) and returning JSON. What the answer
 // holds of a memory budget (a diff, a listing: SandboxService::hold_answer) stays held
 // until the body was sent.

@@ -236,7 +236,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
 
 v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request, CallContext& call) {
   UnaryOutput output(output_budget_, "exec");
-  return output.charged(run_exec(request, call, nullptr, &output), call);
+  return output.charged([&] { return run_exec(request, call, nullptr, &output); }, call);
 }
 
 void SandboxService::ExecStream(const v1::ExecRequest& request, CallContext& call,
@@ -346,7 +346,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
 v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request,
                                            CallContext& call) {
   UnaryOutput output(output_budget_, "session exec");
-  return output.charged(run_session_exec(request, call, nullptr, &output), call);
+  return output.charged([&] { return run_session_exec(request, call, nullptr, &output); }, call);
 }
 
 void SandboxService::SessionExecStream(const v1::SessionExecRequest& request, CallContext& call,

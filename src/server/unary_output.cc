@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "server/api.h"
+
 namespace agentfense::server {
 
 void UnaryOutput::check_room(std::string holder) {
@@ -46,6 +48,25 @@ v1::ExecResult UnaryOutput::charged(v1::ExecResult result, CallContext& call) {
   grant_->sending();
   call.keep_until_sent(grant_);
   return result;
+}
+
+v1::ExecResult UnaryOutput::charged(const std::function<v1::ExecResult()>& exec,
+                                    CallContext& call) {
+  try {
+    return charged(exec(), call);
+  } catch (CommandTimeoutError& timed_out) {
+    // Once rendered, the body is all that is left of the output: its size, however large
+    // the output was.
+    if (grant_)
+      timed_out.charge_body_to({.settle =
+                                    [grant = grant_](std::size_t bytes) {
+                                      grant->lower_to(static_cast<std::int64_t>(bytes));
+                                      grant->hold_anyway(static_cast<std::int64_t>(bytes));
+                                      grant->sending();
+                                    },
+                                .hold = grant_});
+    throw;
+  }
 }
 
 }  // namespace agentfense::server

@@ -55,6 +55,9 @@ class UnaryOutput {
 
   // The finished result: charged for what the answer holds and kept by `call` until sent.
   v1::ExecResult charged(v1::ExecResult result, CallContext& call);
+  // charged(exec()), where `exec` runs the command into this output; a timed-out command's
+  // error carries the grant on (CommandTimeoutError::charge_body_to), for its body.
+  v1::ExecResult charged(const std::function<v1::ExecResult()>& exec, CallContext& call);
 
  private:
   MemoryBudget& budget_;

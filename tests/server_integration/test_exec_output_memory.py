@@ -121,6 +121,39 @@ def test_a_timed_out_exec_carries_the_tail_of_its_output(server, exec_url):
         assert partial["stderr"] == "\0" * MIB
 
 
+def test_timed_out_exec_bodies_count_against_the_budget_until_sent(server, exec_url):
+    """A timed-out exec's REST error body (the last MiB of each stream: 12 MiB of JSON for
+    NULs) was held until sent outside the output budget, for as long as its client took
+    (at the 16 KiB/s minimum rate, over 10 minutes): 26 unread bodies held 312 MiB and
+    execs were still admitted. The body is charged to the exec's grant until sent now."""
+    tails = "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2; sleep 60"
+
+    def unread(_):
+        answer = requests.post(exec_url, json={"command": tails, "timeout": "2s"}, stream=True,
+                               headers=RAW, timeout=60)
+        assert answer.status_code in (504, 429), answer.status_code
+        return answer
+
+    with ThreadPoolExecutor(26) as pool:
+        held = list(pool.map(unread, range(26)))
+    try:
+        assert sum(r.status_code == 504 for r in held) > 21  # 256 MiB / 12 MiB
+        refused = requests.post(exec_url, json={"command": "true"}, headers=RAW, timeout=30)
+        assert refused.status_code == 429, refused.text[:200]
+        assert "of command output for other calls" in refused.json()["message"]
+        body = next(r for r in held if r.status_code == 504).json()  # read whole: all there
+        assert body["reason"] == "COMMAND_TIMEOUT" and body["result"]["stdout"] == "\0" * MIB
+    finally:
+        for r in held:
+            r.close()
+    deadline = time.monotonic() + 20
+    while (again := requests.post(exec_url, json={"command": "echo ok"}, headers=RAW,
+                                  timeout=30)).status_code == 429:
+        assert time.monotonic() < deadline, "the bodies' charge was never given back"
+        time.sleep(0.5)
+    assert again.status_code == 200 and again.json()["stdout"] == "ok\n", again.text
+
+
 class StalledReader:
     """A loopback proxy to `port` that passes the client's bytes on and, once `stall`
     is set, stops passing the server's: a client that does not read its answers."""
