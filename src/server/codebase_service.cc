@@ -34,10 +34,11 @@ Chunk first_metadata(const Next<Chunk>& next) {
 }  // namespace
 
 CodebaseService::CodebaseService(store::CodebaseStore& store, std::vector<std::string> import_roots,
-                                 BaseChanged on_base_changed)
+                                 BaseChanged on_base_changed, HoldAnswer hold_answer)
     : store_(store),
       import_roots_(std::move(import_roots)),
-      on_base_changed_(std::move(on_base_changed)) {}
+      on_base_changed_(std::move(on_base_changed)),
+      hold_answer_(std::move(hold_answer)) {}
 
 v1::Codebase CodebaseService::CreateCodebase(const v1::CreateCodebaseRequest& request) {
   check_codebase_names(request.name(), request.owner_id());
@@ -79,7 +80,10 @@ void CodebaseService::DownloadFile(const v1::DownloadFileRequest& request,
 }
 
 v1::ListFilesResponse CodebaseService::ListFiles(const v1::ListFilesRequest& request) {
-  return store_.list_files(request.codebase_id(), request.path(), request.recursive());
+  v1::ListFilesResponse files =
+      store_.list_files(request.codebase_id(), request.path(), request.recursive());
+  if (hold_answer_) hold_answer_(files, "ListFiles", request.codebase_id());
+  return files;
 }
 
 v1::UploadArchiveResult CodebaseService::UploadArchive(const Next<v1::ArchiveChunk>& next) {

@@ -14,11 +14,16 @@ namespace agentfense::server {
 
 using BaseChanged =
     std::function<void(const std::string& codebase_id, const std::vector<std::string>& paths)>;
+// Charges a large answer about `codebase_id` (ListFiles) to the server's budget for
+// answers until sent (SandboxService::hold_codebase_answer); throws RESOURCE_EXHAUSTED
+// past it.
+using HoldAnswer = std::function<void(const google::protobuf::Message& answer, const char* what,
+                                      const std::string& codebase_id)>;
 
 class CodebaseService final : public CodebaseApi {
  public:
   CodebaseService(store::CodebaseStore& store, std::vector<std::string> import_roots,
-                  BaseChanged on_base_changed);
+                  BaseChanged on_base_changed, HoldAnswer hold_answer = {});
 
   v1::Codebase CreateCodebase(const v1::CreateCodebaseRequest&) override;
   v1::Codebase GetCodebase(const v1::GetCodebaseRequest&) override;
@@ -34,6 +39,7 @@ class CodebaseService final : public CodebaseApi {
   store::CodebaseStore& store_;
   std::vector<std::string> import_roots_;
   BaseChanged on_base_changed_;
+  HoldAnswer hold_answer_;
 };
 
 }  // namespace agentfense::server

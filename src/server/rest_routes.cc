@@ -146,7 +146,9 @@ RestHandler AuditSummaryJson(SandboxApi& api) {
   return [&api](RestCall& rest, httplib::Response& response) {
     v1::GetAuditSummaryRequest request;
     ApplyUrlParams(rest, request);
-    response.set_content(api.GetAuditSummary(request).json(), kJson);
+    KeptUntilSent held;  // the summary's charge (SandboxService::hold_answer)
+    v1::AuditSummary summary = api.GetAuditSummary(request);
+    SendHeld(response, std::move(*summary.mutable_json()), kJson, held.take());
   };
 }
 

@@ -121,6 +121,11 @@ class SandboxService final : public SandboxApi {
   void base_changed(const std::string& codebase_id, const std::vector<std::string>& paths,
                     const std::string& except = {});
 
+  // hold_answer() for a codebase's answer (ListFiles: up to 4 MiB of paths), against the
+  // codebase owner's share; CodebaseService asks through its HoldAnswer.
+  void hold_codebase_answer(const google::protobuf::Message& answer, const char* what,
+                            const std::string& codebase_id);
+
  private:
   v1::Sandbox load(const std::string& id) const;                        // NOT_FOUND when unknown
   std::shared_ptr<LiveSandbox> running(const std::string& id) const;    // NOT_RUNNING

@@ -25,6 +25,7 @@ void SandboxService::GetAuditEvents(const v1::GetAuditEventsRequest& request, Ca
 v1::AuditSummary SandboxService::GetAuditSummary(const v1::GetAuditSummaryRequest& request) {
   v1::AuditSummary out;
   out.set_json(summarise_trail(trail_of(request.sandbox_id())));
+  hold_answer(out, answer_grant("GetAuditSummary", budget_holder_of(request.sandbox_id())));
   return out;
 }
 

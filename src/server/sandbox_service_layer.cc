@@ -72,6 +72,12 @@ void SandboxService::hold_answer(const google::protobuf::Message& answer,
   KeptUntilSent::keep(grant);
 }
 
+void SandboxService::hold_codebase_answer(const google::protobuf::Message& answer, const char* what,
+                                          const std::string& codebase_id) {
+  hold_answer(answer, answer_grant(what, budget_holder(current_caller(),
+                                                       codebases_.get(codebase_id).owner_id())));
+}
+
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
   const auto grant = answer_grant("ListChanges", budget_holder_of(request.sandbox_id()));

@@ -231,6 +231,10 @@ int run_server(const Config& config) {
       codebase_store, config.storage.import_roots,
       [&sandboxes](const std::string& id, const std::vector<std::string>& paths) {
         sandboxes.base_changed(id, paths);
+      },
+      [&sandboxes](const google::protobuf::Message& answer, const char* what,
+                   const std::string& codebase_id) {
+        sandboxes.hold_codebase_answer(answer, what, codebase_id);
       });
   sandboxes.recover();
   Reaper reaper(

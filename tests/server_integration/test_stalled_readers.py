@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from google.protobuf import duration_pb2
 
 from conftest import make_codebase, make_sandbox
-from server_harness import common, rule, sb, sb_grpc, serving
+from server_harness import cb, cb_grpc, common, rule, sb, sb_grpc, serving
 from server_memory import MIB, RETURN_LARGE_BLOCKS, PeakRss, rss_bytes
 from stalled_h2_client import StalledH2Client
 
@@ -136,6 +136,41 @@ def test_unread_diff_answers_are_charged_to_the_budget_and_cancelled(server, lar
         assert len(reader.DiffChanges(diff, timeout=30).diff) > 16 << 20  # the budget is free
     finally:
         client.close()
+
+
+def test_unread_file_listings_are_charged_to_the_budget(server):
+    """ListFiles answers (up to 4 MiB of paths: here ~4 MB with their other fields) were
+    bounded by the answer deadline only: a tenant's unread listings held what they took
+    for a minute each, counted nowhere. They are charged like a diff's now."""
+    codebase = make_codebase(server, files={})
+    long = "/".join(["d" * 240] * 8)  # 8 levels of 240-byte names: ~2 KB per path
+    writer = make_sandbox(server, codebase, rules=[rule("**", "write")])
+    made = server.sandboxes.Exec(sb.ExecRequest(sandbox_id=writer, command=(
+        f"mkdir -p /workspace/{long} && cd /workspace/{long} && "
+        "for i in $(seq 1 2000); do : > f$i; done")), timeout=120)
+    assert made.exit_code == 0, made.stderr
+    listing = cb_grpc.CodebaseServiceStub(grpc.insecure_channel(
+        f"127.0.0.1:{server.grpc_port}", options=[("grpc.max_receive_message_length", 64 << 20)]))
+    request = cb.ListFilesRequest(codebase_id=codebase, path="/", recursive=True)
+    size = listing.ListFiles(request, timeout=60).ByteSize()
+    assert size > 3 << 20, size  # 4 MiB of paths at most, and they stop there
+    client = StalledH2Client(server.grpc_port)
+    try:
+        held = []
+        while True:
+            held.append(client.call("/sandbox.v1.CodebaseService/ListFiles",
+                                    request.SerializeToString()))
+            time.sleep(0.5)
+            try:
+                listing.ListFiles(request, timeout=60)
+            except grpc.RpcError as refused:
+                assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+                assert "ListFiles" in refused.details()
+                break
+            assert len(held) * 2 * size < 300 << 20, "unread listings past the budget"
+    finally:
+        client.close()
+    server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=writer), timeout=30)
 
 
 def diff_status(url: str) -> int:
