@@ -175,14 +175,18 @@ class SandboxService final : public SandboxApi {
   // it returns, or denied with the error it threw (sandbox_service_layer.cc).
   void file_call(const std::string& sandbox_id, const char* op, const std::string& path,
                  const std::function<nlohmann::ordered_json(std::string& command_id)>& call);
-  // Charges `answer` to read_budget_, against `holder` (budget_holder_of), until it was sent
+  // Charges `answer` to read_budget_ through `grant` (answer_grant) until it was sent
   // (KeptUntilSent): twice its size, for the message and the copy gRPC serializes (REST:
   // its JSON). A diff of 16 MiB and the listings were held uncounted, for good while their
-  // client did not read them (sweep T). `refusable`: past the budget or the tenant's
-  // share the call fails (RESOURCE_EXHAUSTED); else it is charged anyway (a commit that
-  // was applied still reports it).
+  // client did not read them (sweep T). Past the budget or the tenant's share the call
+  // fails (RESOURCE_EXHAUSTED).
   void hold_answer(const google::protobuf::Message& answer,
-                   const std::shared_ptr<MemoryBudget::Grant>& grant, bool refusable = true);
+                   const std::shared_ptr<MemoryBudget::Grant>& grant);
+  // The same for a commit's report, which is never refused (the commit was applied): one
+  // that does not fit keeps only its counts. Charged anyway, one tenant's unread reports
+  // of a commit that conflicted on 20,000 paths took the budget to 4 times its size and
+  // the server to 1.1 GB, and every other tenant's reads were refused (sweep U, U9).
+  void hold_commit_report(v1::CommitChangesResponse& report, const std::string& holder);
   // The grant of one such answer, made before its work: refused at once while the
   // tenant's unread answers fill its share.
   std::shared_ptr<MemoryBudget::Grant> answer_grant(const char* what, const std::string& holder);

@@ -31,6 +31,19 @@ std::vector<std::string> selected_paths(
   return paths;
 }
 
+// What a commit report keeps when it does not fit: its counts, as a report past its
+// lists' bounds does (the paths are in the audit trail's commit event).
+void keep_counts_only(v1::CommitChangesResponse& report) {
+  report.set_applied_omitted(report.applied_omitted() + report.applied_size());
+  report.set_denied_omitted(report.denied_omitted() + report.denied_size());
+  report.set_conflicts_omitted(report.conflicts_omitted() + report.conflicts_size());
+  report.clear_applied();
+  report.clear_denied();
+  report.clear_conflicts();
+  report.clear_reasons();
+  report.clear_notes();
+}
+
 }  // namespace
 
 // A sandbox that is mounted is asked through its fs process (write_layer.h), outside
@@ -48,6 +61,20 @@ SandboxService::LayerAccess SandboxService::layer_access(const std::string& id) 
   return access;
 }
 
+void SandboxService::hold_commit_report(v1::CommitChangesResponse& report,
+                                        const std::string& holder) {
+  const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, "CommitChanges", holder);
+  try {
+    grant->hold(2 * static_cast<std::int64_t>(report.ByteSizeLong()));
+  } catch (const ApiError& full) {
+    if (full.code() != StatusCode::RESOURCE_EXHAUSTED) throw;
+    log::info("sandbox.commit_report_trimmed", {{"bytes", report.ByteSizeLong()}});
+    keep_counts_only(report);
+    grant->hold_anyway(2 * static_cast<std::int64_t>(report.ByteSizeLong()));
+  }
+  KeptUntilSent::keep(grant);
+}
+
 std::shared_ptr<MemoryBudget::Grant> SandboxService::answer_grant(const char* what,
                                                                   const std::string& holder) {
   read_budget_.check_room(what, holder);
@@ -61,14 +88,10 @@ SandboxMount::ReplyBytes SandboxService::charging(MemoryBudget::Grant& grant) {
 }
 
 void SandboxService::hold_answer(const google::protobuf::Message& answer,
-                                 const std::shared_ptr<MemoryBudget::Grant>& grant,
-                                 bool refusable) {
+                                 const std::shared_ptr<MemoryBudget::Grant>& grant) {
   const auto bytes = 2 * static_cast<std::int64_t>(answer.ByteSizeLong());
   grant->lower_to(bytes);  // the reply's copies are gone
-  if (refusable)
-    grant->hold(bytes);
-  else
-    grant->hold_anyway(bytes);
+  grant->hold(bytes);
   KeptUntilSent::keep(grant);
 }
 
@@ -145,10 +168,7 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
   add_paths(details, "denied", result.denied(), result.denied_omitted());
   add_paths(details, "conflicts", result.conflicts(), result.conflicts_omitted());
   audit(sandbox.id(), "commit", details);
-  hold_answer(result,
-              std::make_shared<MemoryBudget::Grant>(read_budget_, "CommitChanges",
-                                                    budget_holder_of(sandbox.id())),
-              false);
+  hold_commit_report(result, budget_holder_of(sandbox.id()));
   return result;
 }
 

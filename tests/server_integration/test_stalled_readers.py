@@ -173,6 +173,42 @@ def test_unread_file_listings_are_charged_to_the_budget(server):
     server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=writer), timeout=30)
 
 
+def test_unread_commit_reports_keep_only_their_counts_past_the_budget(server):
+    """A commit's report is never refused (the commit was applied), and was charged
+    anyway: a report of 2,000 conflicts on long paths is re-sent by every commit, and one
+    tenant's unread ones took the budget to 4 times its size and the server to 1.1 GB
+    (sweep U). Past the budget a report keeps only its counts now."""
+    codebase = make_codebase(server, files={})
+    long = "/".join(["c" * 240] * 15)  # ~3.6 KB per path
+    make = f"mkdir -p /workspace/{long} && cd /workspace/{long} && "
+    writer = make_sandbox(server, codebase, rules=[rule("**", "write")])
+    reviewed = make_sandbox(server, codebase, rules=[rule("**", "write")],
+                            sync_mode=common.SYNC_MODE_MANUAL)
+    for sandbox, text in ((writer, "a"), (reviewed, "b"), (writer, "c")):
+        done = server.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command=(
+            make + f"for i in $(seq 1 2000); do echo {text} > f$i; done")), timeout=120)
+        assert done.exit_code == 0, done.stderr
+    commit = sb.CommitChangesRequest(sandbox_id=reviewed)
+    committer = sb_grpc.SandboxServiceStub(grpc.insecure_channel(
+        f"127.0.0.1:{server.grpc_port}", options=[("grpc.max_receive_message_length", 64 << 20)]))
+    full = committer.CommitChanges(commit, timeout=60)
+    assert full.conflicts and len(full.conflicts) + full.conflicts_omitted == 2000
+    assert full.ByteSize() > 4 << 20, full.ByteSize()
+    client = StalledH2Client(server.grpc_port)
+    try:
+        for _ in range(40):  # 40 unread reports: 2 x 40 x 4 MB and more, past 256 MiB
+            client.call("/sandbox.v1.SandboxService/CommitChanges", commit.SerializeToString())
+        time.sleep(10)
+        trimmed = committer.CommitChanges(commit, timeout=60)
+        assert not trimmed.conflicts and not trimmed.reasons, len(trimmed.conflicts)
+        assert trimmed.conflicts_omitted == 2000
+        assert trimmed.applied_omitted == 0 and trimmed.denied_omitted == 0
+    finally:
+        client.close()
+    for sandbox in (writer, reviewed):
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox), timeout=30)
+
+
 def diff_status(url: str) -> int:
     with requests.get(url, timeout=300) as answer:
         assert answer.status_code in (200, 429), answer.text
