@@ -1,5 +1,6 @@
 #include "common/text_safety.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -112,6 +113,26 @@ std::string with_utf8_replacements(std::string_view text) {
     text.remove_prefix(bad + 1);
   }
   return out.append(text);
+}
+
+std::string with_utf8_replacements(std::string_view text, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(text.size(), max));
+  constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  while (!text.empty()) {
+    const std::size_t bad = first_invalid_utf8(text);
+    const std::string_view good = text.substr(0, bad);  // npos: all of it
+    if (out.size() + good.size() >= max) {
+      out.append(utf8_prefix(good, max - out.size()));
+      return out;
+    }
+    out.append(good);
+    if (bad == std::string_view::npos) return out;
+    if (out.size() + kReplacement.size() > max) return out;
+    out.append(kReplacement);
+    text.remove_prefix(bad + 1);
+  }
+  return out;
 }
 
 std::string escape_text(std::string_view text, EscapeStyle style) {

@@ -14,6 +14,9 @@ namespace agentfense {
 std::size_t first_invalid_utf8(std::string_view text);
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.
 std::string with_utf8_replacements(std::string_view text);
+// Its longest prefix of at most `max` bytes that ends on a whole character, made without
+// rendering more (each bad byte renders as 3: a whole rendering could be 3 times `text`).
+std::string with_utf8_replacements(std::string_view text, std::size_t max);
 inline bool is_valid_utf8(std::string_view text) {
   return first_invalid_utf8(text) == std::string_view::npos;
 }

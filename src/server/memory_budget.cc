@@ -11,22 +11,22 @@ namespace agentfense::server {
 
 void MemoryBudget::check_fits(const std::string& what, const std::string& holder,
                               std::int64_t more) const {
+  // Refusals name the caller's own bytes and the fixed bounds only: what the server or
+  // a share holds now would tell a tenant, to the byte, what other tenants' calls hold
+  // (sweep U, U6: the size of another tenant's output).
   if (more > 0 ? more > left_ : left_ <= 0)
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
-                   what + ": the server holds " + store::describe_bytes(total_ - left_) + " " +
-                       holding_ + " already (at most " + store::describe_bytes(total_) +
-                       " at once); retry shortly",
+                   what + ": the server's " + store::describe_bytes(total_) + " " + holding_ +
+                       " are in use; retry shortly",
                    kReasonQuotaExceeded);
   if (!counted(holder)) return;
   const std::int64_t mine = held_by(holder);
   const std::int64_t share = share_of(holder);
   if (more > 0 ? mine + more <= share : mine < share) return;
   const std::string bound =
-      share >= per_holder_ ? store::describe_bytes(per_holder_) + " per tenant, of the server's " +
-                                 store::describe_bytes(total_)
-                           : store::describe_bytes(std::max<std::int64_t>(share, 0)) +
-                                 " now: half of what other tenants leave of the server's " +
-                                 store::describe_bytes(total_);
+      store::describe_bytes(per_holder_) + " per tenant, of the server's " +
+      store::describe_bytes(total_) +
+      (share >= per_holder_ ? "" : "; now less: half of what other tenants leave");
   throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
                  what + ": " + holder + " holds " + store::describe_bytes(mine) + " " + holding_ +
                      " already (at most " + bound + "); retry once its answers were read",
@@ -91,14 +91,12 @@ MemoryBudget::Verdict MemoryBudget::verdict_for(const Grant& grant) const {
       }
   }
   // The oldest: what is over is other running execs' output (they wait for it) or
-  // finished results not yet sent, which may wait for it (the header).
-  const bool finished = over_budget ? finished_ > 0 : finished_by_.contains(holder);
-  return finished ? Verdict::kSettle : Verdict::kGo;
+  // finished results not yet sent; those of its own sandbox may wait for it (the header).
+  return finished_in_.contains(grant.scope_) ? Verdict::kSettle : Verdict::kGo;
 }
 
 void MemoryBudget::count_finished(const Grant& grant, int delta) {
-  finished_ += delta;
-  if ((finished_by_[grant.holder_] += delta) <= 0) finished_by_.erase(grant.holder_);
+  if ((finished_in_[grant.scope_] += delta) <= 0) finished_in_.erase(grant.scope_);
 }
 
 void MemoryBudget::check_room(const std::string& what, const std::string& holder) {
@@ -123,6 +121,17 @@ void MemoryBudget::Grant::hold_anyway(std::int64_t bytes) {
     budget_.charge(holder_, bytes - held_, sending_);
   }
   held_ = bytes;
+}
+
+std::int64_t MemoryBudget::Grant::hold_up_to(std::int64_t more) {
+  std::lock_guard lock(budget_.mu_);
+  std::int64_t room = budget_.left_;
+  if (budget_.counted(holder_))
+    room = std::min(room, budget_.share_of(holder_) - budget_.held_by(holder_));
+  const std::int64_t taken = std::clamp<std::int64_t>(more, 0, std::max<std::int64_t>(room, 0));
+  budget_.charge(holder_, taken, sending_);
+  held_ += taken;
+  return taken;
 }
 
 void MemoryBudget::Grant::lower_to(std::int64_t bytes) {

@@ -30,10 +30,12 @@
 // turn and wrote all it had, its result then held until its slow caller read it: one
 // tenant held 360 MB of a 256 MiB budget). Results that finished but are not being sent
 // yet wait for the sync after their command, and that sync waits for their sandbox's
-// running commands, which may be the oldest: so the oldest waits for them only a while
-// (kSettleWait); if they are still there then, what it writes past the bound is cut
-// (Room::kCut: its result says truncated). Before, execs running together in one
-// sandbox each became the oldest in turn and all their results were held until the
+// running commands, which may be the oldest: so the oldest waits for those of its own
+// sandbox (a grant's scope) only a while (kSettleWait); if they are still there then,
+// what it writes past the bound is cut (Room::kCut: its result says truncated). Results
+// of other sandboxes never wait for it (before, any tenant's finished result let the
+// oldest exec of another tenant be cut: sweep U, U2); it writes on past them. Before, execs running
+// together in one sandbox each became the oldest in turn and all their results were held until the
 // last ended: 24 execs of 32 MiB that each wrote a file took the server to 1.5 GB, and a
 // tenant's 512 gRPC threads could have held 16 GB.
 #pragma once
@@ -72,8 +74,12 @@ class MemoryBudget {
   // Held by one call of `holder`; gives its bytes back when destroyed.
   class Grant {
    public:
-    Grant(MemoryBudget& budget, std::string what, std::string holder = "")
-        : budget_(budget), what_(std::move(what)), holder_(std::move(holder)) {}
+    // `scope`: the sandbox whose sync a finished result of this grant waits for.
+    Grant(MemoryBudget& budget, std::string what, std::string holder = "", std::string scope = "")
+        : budget_(budget),
+          what_(std::move(what)),
+          holder_(std::move(holder)),
+          scope_(std::move(scope)) {}
     Grant(const Grant&) = delete;
     Grant& operator=(const Grant&) = delete;
     ~Grant();
@@ -85,6 +91,10 @@ class MemoryBudget {
     // Gives back what this call holds past `bytes` (copies of a reply, gone once it was
     // made into the answer).
     void lower_to(std::int64_t bytes);
+    // Holds up to `more` bytes more, as much as the budget and the holder's share leave
+    // now, and returns how many: for what an answer may make smaller to fit (the text
+    // rendering of output that is not UTF-8).
+    std::int64_t hold_up_to(std::int64_t more);
 
     // This grant grows as a command writes, until end_capturing() (or destruction), and
     // then holds a finished result until sending() (or destruction).
@@ -107,6 +117,7 @@ class MemoryBudget {
     MemoryBudget& budget_;
     std::string what_;
     std::string holder_;
+    std::string scope_;
     std::int64_t held_ = 0;
     std::uint64_t ticket_ = 0;  // its place among capturing grants; 0: not capturing
     bool finished_ = false;     // counted as a finished result: captured, not yet sent
@@ -142,8 +153,7 @@ class MemoryBudget {
   std::int64_t sending_held_ = 0;                        // by grants being sent
   std::map<std::string, std::int64_t> sending_held_by_;  // the same by counted holder
   std::map<std::uint64_t, std::string> capturing_;       // ticket -> holder, oldest first
-  int finished_ = 0;                                     // results captured, not yet being sent
-  std::map<std::string, int> finished_by_;               // the same by holder; entries at 0 erased
+  std::map<std::string, int> finished_in_;  // results captured, not yet being sent, by scope
   std::uint64_t next_ticket_ = 1;
 };
 

@@ -1,5 +1,6 @@
 // Exec, ExecStream and shell sessions.
 #include <algorithm>
+#include <functional>
 #include <string_view>
 
 #include "common/errors.h"
@@ -49,24 +50,30 @@ constexpr std::size_t kRefusedCommandBytes = 1024;
 constexpr std::size_t kMaxRenderedBytes = std::size_t{15} << 20;
 
 // proto3 strings must be UTF-8 (ExecResult.stdout_bytes): text for the string field,
-// and the exact bytes beside it when they differ (the text then cut to kMaxRenderedBytes).
-void put_output(const std::string& raw, std::string* text, std::string* bytes) {
-  if (is_valid_utf8(raw)) {
+// and the exact bytes beside it when they differ (the text then cut to `max_text`).
+void put_output(const std::string& raw, bool valid, std::size_t max_text, std::string* text,
+                std::string* bytes) {
+  if (valid) {
     *text = raw;
     return;
   }
-  // A rendering is never shorter than what it renders: the first kMaxRenderedBytes of
-  // the raw output render at least as much as is kept.
-  const std::string rendered =
-      with_utf8_replacements(std::string_view(raw).substr(0, kMaxRenderedBytes));
-  *text = utf8_prefix(rendered, kMaxRenderedBytes);
+  *text = with_utf8_replacements(raw, max_text);
   *bytes = raw;
 }
 
-v1::ExecResult to_wire(const runtime::ExecResult& result) {
+// `text_room(n)`: how much text each of `n` streams that are not UTF-8 may render (a
+// unary exec's output budget: UnaryOutput::text_room); none: kMaxRenderedBytes.
+v1::ExecResult to_wire(const runtime::ExecResult& result,
+                       const std::function<std::size_t(int)>& text_room = {}) {
+  const bool stdout_valid = is_valid_utf8(result.stdout_data);
+  const bool stderr_valid = is_valid_utf8(result.stderr_data);
+  const int invalid = int{!stdout_valid} + int{!stderr_valid};
+  const std::size_t max_text = invalid > 0 && text_room ? text_room(invalid) : kMaxRenderedBytes;
   v1::ExecResult out;
-  put_output(result.stdout_data, out.mutable_stdout(), out.mutable_stdout_bytes());
-  put_output(result.stderr_data, out.mutable_stderr(), out.mutable_stderr_bytes());
+  put_output(result.stdout_data, stdout_valid, max_text, out.mutable_stdout(),
+             out.mutable_stdout_bytes());
+  put_output(result.stderr_data, stderr_valid, max_text, out.mutable_stderr(),
+             out.mutable_stderr_bytes());
   out.set_exit_code(result.exit_code);
   *out.mutable_duration() = to_duration(result.duration);
   out.set_stdout_truncated(result.stdout_truncated);
@@ -90,6 +97,12 @@ void throw_if_timed_out(runtime::ExecResult& result, std::chrono::milliseconds t
   throw CommandTimeoutError(what + " timed out after " + describe_seconds(timeout) +
                                 " and was killed (with every process it started)",
                             to_wire(result));
+}
+
+// A unary exec's text room (its output budget), or none for a stream.
+std::function<std::size_t(int)> text_room_of(UnaryOutput* unary) {
+  if (!unary) return {};
+  return [unary](int streams) { return unary->text_room(streams, kMaxRenderedBytes); };
 }
 
 // The command ran until its caller went away and was killed then.
@@ -195,7 +208,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
     check_stdin(request.stdin());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
     // A unary result is held whole until sent: none started while they fill the budget.
-    if (unary) unary->check_room(budget_holder_of(id));
+    if (unary) unary->check_room(budget_holder_of(id), id);
   });
   const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
@@ -231,7 +244,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
                    "sandbox " + id + " was stopped while the command was running; it was killed",
                    kReasonSandboxNotRunning);
   throw_if_timed_out(outcome.result, timeout, "command");
-  return to_wire(outcome.result);
+  return to_wire(outcome.result, text_room_of(unary));
 }
 
 v1::ExecResult SandboxService::Exec(const v1::ExecRequest& request, CallContext& call) {
@@ -313,7 +326,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
     check_command(request.command());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
-    if (unary) unary->check_room(budget_holder_of(session.sandbox_id()));
+    if (unary) unary->check_room(budget_holder_of(session.sandbox_id()), session.sandbox_id());
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec
@@ -340,7 +353,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   if (outcome.result.cancelled)
     throw_cancelled_by_caller("the session command (not the session)", session.id());
   throw_if_timed_out(outcome.result, timeout, "session command");
-  return to_wire(outcome.result);
+  return to_wire(outcome.result, text_room_of(unary));
 }
 
 v1::ExecResult SandboxService::SessionExec(const v1::SessionExecRequest& request,

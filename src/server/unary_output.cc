@@ -1,14 +1,23 @@
 #include "server/unary_output.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "server/api.h"
 
 namespace agentfense::server {
 
-void UnaryOutput::check_room(std::string holder) {
+void UnaryOutput::check_room(std::string holder, std::string sandbox) {
   budget_.check_room(what_, holder);
-  grant_ = std::make_shared<MemoryBudget::Grant>(budget_, what_, std::move(holder));
+  grant_ =
+      std::make_shared<MemoryBudget::Grant>(budget_, what_, std::move(holder), std::move(sandbox));
+}
+
+std::size_t UnaryOutput::text_room(int streams, std::size_t most) {
+  if (!grant_ || streams <= 0) return most;
+  const std::int64_t wanted = static_cast<std::int64_t>(most) * streams;
+  const std::int64_t taken = grant_->hold_up_to(wanted);
+  return std::clamp(static_cast<std::size_t>(taken / streams), std::min(kMinText, most), most);
 }
 
 std::function<void(runtime::Stream, std::string_view)> UnaryOutput::capture(

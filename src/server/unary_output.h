@@ -37,7 +37,8 @@ class UnaryOutput {
   // Refuses the call before anything runs while the budget, or the share of `holder`
   // (MemoryBudget; budget_holder() in principal_share.h), is spent (RESOURCE_EXHAUSTED).
   // The output is charged to `holder` from here on; called once, before capture().
-  void check_room(std::string holder);
+  // `sandbox`: where the command runs (its result waits for that sandbox's sync).
+  void check_room(std::string holder, std::string sandbox);
 
   // The runtime's on_output while the command runs: keeps and charges each captured
   // chunk, then waits while other calls' output fills the budget, until `stop_waiting()` (its
@@ -52,6 +53,14 @@ class UnaryOutput {
   // Moves the kept output into `result` (which the runtime left without it), flagging the
   // streams whose output was cut.
   void fill(runtime::ExecResult& result);
+
+  // How much text each of `streams` streams of output that is not UTF-8 may render beside
+  // their exact bytes (at most `most`): what the budget and the share leave now, and at
+  // least kMinText. Before, the rendering was charged once made, whatever it took: output
+  // of 32 MiB that is not UTF-8 became a 62 MiB result, and one tenant held 246 MiB of its
+  // 128 MiB share (sweep U, U1).
+  std::size_t text_room(int streams, std::size_t most);
+  static constexpr std::size_t kMinText = 64 << 10;
 
   // The finished result: charged for what the answer holds and kept by `call` until sent.
   v1::ExecResult charged(v1::ExecResult result, CallContext& call);

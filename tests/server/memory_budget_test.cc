@@ -83,9 +83,12 @@ TEST(MemoryBudget, OneHolderHoldsAtMostItsShareAndOthersAreStillServed) {
     bob.hold(21);
     FAIL() << "bob took more than half of what alice left";
   } catch (const ApiError& e) {
-    EXPECT_NE(std::string(e.what()).find("at most 20 bytes now: half of what other tenants leave"),
+    EXPECT_NE(std::string(e.what()).find("now less: half of what other tenants leave"),
               std::string::npos)
         << e.what();
+    // Nothing of what others hold: only bob's own bytes and the fixed bounds.
+    EXPECT_EQ(std::string(e.what()).find("20 bytes"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("60 bytes"), std::string::npos) << e.what();
   }
   bob.hold(20);
   budget.check_room("Exec", "owner team-c");  // 20 left: carol is still served
@@ -305,6 +308,37 @@ TEST(MemoryBudget, TheOldestIsCutPastTheBoundWhileResultsMayWaitForIt) {
   EXPECT_LT(waited, MemoryBudget::kSettleWait + std::chrono::seconds(2))
       << "the oldest running exec waited on for a result that waits for it";
   oldest.end_capturing();
+}
+
+// Sweep U, U2: another tenant's result finished in another sandbox (its sync waiting for
+// a stream there) had the oldest exec of all cut after 2 s: such a result never waits for
+// the oldest's command, so the oldest writes on past it.
+TEST(MemoryBudget, ResultsOfOtherSandboxesDoNotCutTheOldest) {
+  MemoryBudget budget(100, "of command output for other calls", 60);
+  MemoryBudget::Grant oldest(budget, "exec", "bob", "sandbox-b");
+  oldest.begin_capturing();
+  MemoryBudget::Grant finished(budget, "exec", "alice", "sandbox-a");
+  finished.begin_capturing();
+  finished.hold_anyway(100);
+  finished.end_capturing();  // finished, not sent: the budget is spent by alice
+  oldest.hold_anyway(10);
+  int asked = 0;
+  EXPECT_EQ(oldest.wait_for_room([&] { return ++asked == 2; }), MemoryBudget::Room::kKeep);
+  EXPECT_EQ(asked, 0) << "the oldest waited for (or was cut by) another sandbox's result";
+  oldest.end_capturing();
+}
+
+TEST(MemoryBudget, HoldingUpToTakesWhatTheBudgetAndTheShareLeave) {
+  MemoryBudget budget(100, "of command output for other calls", 60);
+  MemoryBudget::Grant alice(budget, "exec", "owner team-a");
+  alice.hold(30);
+  EXPECT_EQ(alice.hold_up_to(50), 20);  // alone: half of the budget
+  MemoryBudget::Grant bob(budget, "exec", "owner team-b");
+  EXPECT_EQ(bob.hold_up_to(100), 25);  // half of the 50 alice leaves
+  MemoryBudget::Grant local(budget, "exec");
+  EXPECT_EQ(local.hold_up_to(100), 25);  // not counted: what the budget leaves
+  EXPECT_EQ(local.hold_up_to(5), 0);
+  EXPECT_EQ(alice.hold_up_to(-3), 0);
 }
 
 TEST(MemoryBudget, TheOldestWaitsForFinishedResultsToBeSent) {

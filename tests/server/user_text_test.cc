@@ -61,6 +61,23 @@ TEST(UserText, Utf8PrefixesAndSuffixesNeverCutACharacter) {
   EXPECT_EQ(utf8_suffix(std::string(10, '\x80'), 6), std::string(3, '\x80'));
 }
 
+TEST(UserText, ARenderingCutToABoundIsThePrefixOfTheWholeOne) {
+  const std::string raw =
+      "ab\xFF"
+      "c\xE2\x82\xAC\xFE\xFE"
+      "d";
+  const std::string whole = with_utf8_replacements(raw);
+  for (std::size_t max = 0; max <= whole.size() + 2; ++max) {
+    const std::string cut = with_utf8_replacements(raw, max);
+    EXPECT_EQ(cut, std::string(utf8_prefix(whole, max))) << max;
+    EXPECT_LE(cut.size(), max);
+    EXPECT_TRUE(is_valid_utf8(cut)) << max;
+  }
+  // A bound far below the input: the rendering stops there (one bad byte renders as 3).
+  EXPECT_EQ(with_utf8_replacements(std::string(1 << 20, '\xFF'), 9),
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST(UserText, ApiErrorMessagesAreWholeAndPrintable) {
   constexpr char kRaw[] = "sandbox sb_\0x\x1b not found";
   const ApiError error(StatusCode::NOT_FOUND, std::string(kRaw, sizeof kRaw - 1));

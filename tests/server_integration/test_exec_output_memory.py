@@ -233,6 +233,41 @@ def test_grpc_results_count_against_the_budget_until_sent(server, exec_url):
         sb.ExecRequest(sandbox_id=sandbox, command="echo ok"), timeout=30)).stdout == "ok\n"
 
 
+def test_text_of_output_that_is_not_utf8_takes_only_the_room_left(server, exec_url):
+    """Output that is not UTF-8 is answered twice: its exact bytes and a text rendering
+    (up to 15 MiB per stream). The rendering was charged once made, past any bound: 32
+    MiB of such output became a 62 MiB result, and one tenant held 246 MiB of its 128
+    MiB share (sweep U, U1). It takes only what the budget leaves now (at least 64 KiB
+    per stream); the exact bytes are whole either way."""
+    sandbox = exec_url.split("/")[-2]
+    proxy = StalledReader(server.grpc_port)
+    big = [("grpc.max_receive_message_length", 128 << 20)]
+    channel = grpc.insecure_channel(f"127.0.0.1:{proxy.listener.getsockname()[1]}", options=big)
+    reader = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}", options=big)
+    ff = "head -c 16777216 /dev/zero | tr '\\0' '\\377'"
+    try:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        proxy.stall.set()
+        stub = sb_grpc.SandboxServiceStub(channel)
+        unread = []
+        for _ in range(7):  # 7 x 32 MiB of the 256 MiB, one call at a time
+            unread.append(stub.Exec.future(sb.ExecRequest(sandbox_id=sandbox, command=NULS)))
+            time.sleep(1)
+        result = sb_grpc.SandboxServiceStub(reader).Exec(sb.ExecRequest(
+            sandbox_id=sandbox, command=f"{ff}; {ff} >&2"), timeout=120)
+    finally:
+        proxy.close()
+        channel.close()
+        reader.close()
+    assert result.stdout_bytes == b"\xff" * (16 * MIB)
+    assert result.stderr_bytes == b"\xff" * (16 * MIB)
+    assert not result.stdout_truncated and not result.stderr_truncated
+    assert set(result.stdout) == {"\ufffd"} and set(result.stderr) == {"\ufffd"}
+    # Before: 5 MiB characters each (15 MiB of text) whatever the budget held.
+    assert len(result.stdout.encode()) <= 64 << 10, len(result.stdout)
+    assert len(result.stderr.encode()) <= 64 << 10, len(result.stderr)
+
+
 def test_grpc_file_reads_count_against_their_budget_until_sent(server, exec_url):
     """The same for ReadSandboxFile's 256 MiB: 6 unread answers of a 60 MiB file grew the
     server by 720 MiB while the budget admitted more reads."""

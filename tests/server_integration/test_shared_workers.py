@@ -313,7 +313,7 @@ def test_keys_of_one_tenant_share_a_half_and_two_tenants_leave_room_for_a_third(
             stalled[1].call("/sandbox.v1.SandboxService/Exec", sb.ExecRequest(
                 sandbox_id=sandbox, command=NULS_32_MIB).SerializeToString())
         message = wait_refused(bob, team_b[0], "owner team-b holds")
-        assert "now: half of what other tenants leave" in message, message
+        assert "now less: half of what other tenants leave" in message, message
         result = carol.sandboxes.Exec(sb.ExecRequest(
             sandbox_id=started_sandbox(carol, "shared-c"), command="echo served"), timeout=30)
         assert result.stdout == "served\n"
