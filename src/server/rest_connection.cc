@@ -16,10 +16,13 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "server/rest_connection_pool.h"
 
@@ -32,14 +35,18 @@ using Clock = std::chrono::steady_clock;
 // connection's worker, and a client that sends nothing must not hold it for a deadline.
 constexpr std::chrono::milliseconds kStopCheck{100};
 
-// Waits for `events` on `fd` until `until`: false at the deadline, once `listener` is
+// When a wait ends, asked again at each step of it: a send's deadline moves while its
+// client takes bytes.
+using Deadline = std::function<Clock::time_point()>;
+
+// Waits for `events` on `fd` until `until()`: false at the deadline, once `listener` is
 // closed (the server stops), or on a poll error (a hung-up socket reports ready; the read
 // or write that follows sees the end).
-bool wait_for(int fd, short events, Clock::time_point until,
-              const std::atomic<socket_t>& listener) {
+
+bool wait_for(int fd, short events, const Deadline& until, const std::atomic<socket_t>& listener) {
   for (;;) {
     if (listener == INVALID_SOCKET) return false;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until() - Clock::now()).count();
     if (left <= 0) return false;
     pollfd ready{.fd = fd, .events = events, .revents = 0};
     const int n =
@@ -56,22 +63,29 @@ class Socket {
       : fd_(fd), ssl_(ssl), listener_(listener) {}
 
   int fd() const { return fd_; }
-  // Bytes written that the client's side has not acknowledged yet (0 when unknown): the
-  // kernel takes megabytes of an answer into its buffers before a client reads any.
-  std::size_t unacknowledged() const {
+  // Bytes of the connection the client's side has acknowledged so far: what was handed
+  // to the kernel less what it still holds (SIOCOUTQ). The kernel takes megabytes of an
+  // answer into its buffers before a client reads any, and a TLS write of a whole answer
+  // returns only once all of it is in them: counted here as the socket's bytes, records
+  // and all, it shows what the client took while such a write still waits.
+  std::uint64_t acknowledged() const {
+    const std::uint64_t sent = ssl_ != nullptr ? BIO_number_written(SSL_get_wbio(ssl_)) : sent_;
     int queued = 0;
-    return ::ioctl(fd_, SIOCOUTQ, &queued) == 0 && queued > 0 ? static_cast<std::size_t>(queued)
-                                                              : 0;
+    if (::ioctl(fd_, SIOCOUTQ, &queued) != 0 || queued < 0) queued = 0;
+    return sent > static_cast<std::uint64_t>(queued) ? sent - static_cast<std::uint64_t>(queued)
+                                                     : 0;
   }
   // TLS may hold decrypted bytes that the socket no longer shows as readable.
   bool wait_readable(Clock::time_point until) const {
-    return (ssl_ != nullptr && SSL_pending(ssl_) > 0) || wait_for(fd_, POLLIN, until, listener_);
+    return (ssl_ != nullptr && SSL_pending(ssl_) > 0) ||
+           wait_for(fd_, POLLIN, fixed(until), listener_);
   }
-  bool wait_writable(Clock::time_point until) const {
+  bool wait_writable(const Deadline& until) const {
     return wait_for(fd_, POLLOUT, until, listener_);
   }
 
-  ssize_t read(char* buffer, std::size_t size, Clock::time_point until) {
+  ssize_t read(char* buffer, std::size_t size, Clock::time_point until_time) {
+    const Deadline until = fixed(until_time);
     const int chunk = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
     for (;;) {
       if (ssl_ != nullptr) {
@@ -91,7 +105,7 @@ class Socket {
     }
   }
 
-  ssize_t write(const char* data, std::size_t size, Clock::time_point until) {
+  ssize_t write(const char* data, std::size_t size, const Deadline& until) {
     if (size == 0) return 0;
     const int chunk = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
     for (;;) {
@@ -105,6 +119,7 @@ class Socket {
       }
       // MSG_NOSIGNAL: a client that went away is an error here, not a SIGPIPE.
       const ssize_t n = ::send(fd_, data, static_cast<std::size_t>(chunk), MSG_NOSIGNAL);
+      if (n > 0) sent_ += static_cast<std::uint64_t>(n);
       if (n >= 0) return n;
       if (errno == EINTR) continue;
       if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, until, listener_))
@@ -117,22 +132,27 @@ class Socket {
       ERR_clear_error();
       const int result = SSL_accept(ssl_);
       if (result == 1) return true;
-      if (!wait_for_tls(SSL_get_error(ssl_, result), until)) return false;
+      if (!wait_for_tls(SSL_get_error(ssl_, result), fixed(until))) return false;
     }
   }
 
  private:
   // Waits for what OpenSSL asked for after a call that did not complete; false when it
   // failed for good or the deadline passed.
-  bool wait_for_tls(int error, Clock::time_point until) const {
+  bool wait_for_tls(int error, const Deadline& until) const {
     if (error == SSL_ERROR_WANT_READ) return wait_for(fd_, POLLIN, until, listener_);
     if (error == SSL_ERROR_WANT_WRITE) return wait_for(fd_, POLLOUT, until, listener_);
     return false;
   }
 
+  static Deadline fixed(Clock::time_point until) {
+    return [until] { return until; };
+  }
+
   int fd_;
   SSL* ssl_;
   const std::atomic<socket_t>& listener_;
+  std::uint64_t sent_ = 0;  // handed to the kernel (plain: TLS counts in its BIO)
 };
 
 void address_of(int fd, bool peer, std::string& ip, int& port) {
@@ -172,7 +192,7 @@ class DeadlineStream final : public httplib::Stream {
     body_too_slow_ = false;
     body_line_bytes_ = 0;
     body_line_too_long_ = false;
-    answer_bytes_ = 0;
+    answer_start_ = socket_.acknowledged();
     answer_waited_ = {};
   }
   void cap_body_wait(std::chrono::milliseconds wait) {
@@ -200,9 +220,8 @@ class DeadlineStream final : public httplib::Stream {
     return has_buffered() || socket_.wait_readable(read_until());
   }
   bool is_writable() const override {
-    const Clock::time_point start = Clock::now();
-    const bool writable = socket_.wait_writable(write_until(start));
-    answer_waited_ += Clock::now() - start;
+    const bool writable =
+        waiting_to_send([this](const Deadline& until) { return socket_.wait_writable(until); });
     if (!writable) write_failed_ = true;
     return writable;
   }
@@ -234,10 +253,8 @@ class DeadlineStream final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
   ssize_t write(const char* data, std::size_t size) override {
-    const Clock::time_point start = Clock::now();
-    const ssize_t n = socket_.write(data, size, write_until(start));
-    answer_waited_ += Clock::now() - start;
-    if (n > 0) answer_bytes_ += static_cast<std::size_t>(n);
+    const ssize_t n =
+        waiting_to_send([&](const Deadline& until) { return socket_.write(data, size, until); });
     if (n < 0) write_failed_ = true;
     return n;
   }
@@ -285,15 +302,35 @@ class DeadlineStream final : public httplib::Stream {
     if (head_until_) return *head_until_;
     return std::min(Clock::now() + timeouts_.read, body_until());
   }
-  // How long a write may wait from `now`: the write timeout, or less once the answer's
-  // rate runs out (every answer_min_rate bytes the client took buy one more second of
-  // waiting after the grace).
-  Clock::time_point write_until(Clock::time_point now) const {
-    const std::size_t queued = socket_.unacknowledged();
-    const std::size_t taken = answer_bytes_ > queued ? answer_bytes_ - queued : 0;
-    const auto earned = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-        static_cast<double>(taken) / static_cast<double>(timeouts_.answer_min_rate)));
-    return std::min(now + timeouts_.write, now + timeouts_.answer_grace + earned - answer_waited_);
+  // Runs `send` (a wait for room in the socket, or a write that may wait for it) with the
+  // answer's deadline: the write timeout from when the client last took a byte, and the
+  // answer's rate (every answer_min_rate bytes the client took buy one more second of
+  // waiting after the grace). Both move while the wait goes on. (A wait once had the write
+  // timeout from its start: Linux reports room only once the socket's queue drained to a
+  // third, and a client taking 128 KiB/s from megabytes queued was reset after 5 s, the
+  // answer of a command that had run lost.)
+  template <typename Send>
+  std::invoke_result_t<const Send&, const Deadline&> waiting_to_send(const Send& send) const {
+    const Clock::time_point start = Clock::now();
+    std::uint64_t taken = answer_taken();
+    Clock::time_point took = start;
+    const auto result = send(Deadline([&] {
+      const std::uint64_t now_taken = answer_taken();
+      if (now_taken > taken) {
+        taken = now_taken;
+        took = Clock::now();
+      }
+      const auto earned = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+          static_cast<double>(taken) / static_cast<double>(timeouts_.answer_min_rate)));
+      return std::min(took + timeouts_.write,
+                      start + timeouts_.answer_grace + earned - answer_waited_);
+    }));
+    answer_waited_ += Clock::now() - start;
+    return result;
+  }
+  std::uint64_t answer_taken() const {
+    const std::uint64_t acknowledged = socket_.acknowledged();
+    return acknowledged > answer_start_ ? acknowledged - answer_start_ : 0;
   }
   // When the body's rate runs out: every body_min_rate bytes received buy one more second
   // after the grace.
@@ -317,8 +354,8 @@ class DeadlineStream final : public httplib::Stream {
   std::size_t body_line_bytes_ = 0;            // of the framing line being read
   bool body_line_too_long_ = false;            // body_failed_ at max_head_bytes of one line
   std::optional<Clock::time_point> body_cap_;  // limit_request_body_wait
-  std::size_t answer_bytes_ = 0;               // of the current answer, sent
-  mutable Clock::duration answer_waited_{};    // waiting to send them (write_until)
+  std::uint64_t answer_start_ = 0;             // the socket's acknowledged() at its start
+  mutable Clock::duration answer_waited_{};    // waiting to send it (waiting_to_send)
   mutable bool write_failed_ = false;
   char buffer_[4096];
   std::size_t buffered_ = 0;  // bytes of buffer_ already handed out

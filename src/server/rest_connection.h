@@ -6,9 +6,10 @@
 // before any credential was read. Here the TLS handshake must complete within `head` of
 // the connection being accepted, and each request's line and headers arrive within
 // `head` of the handshake (the first) or of its first byte (later ones, after an idle
-// keep-alive wait), holding at most `max_head_bytes`. The answer stays bounded per write, and
-// must keep up a minimum rate too: a client taking 4 KiB every 3 s kept 16 unread diffs of 17 MB
-// (1 GB) in the server for as long as it liked, never 5 s without progress (sweep T). A body
+// keep-alive wait), holding at most `max_head_bytes`. An answer's client must take some of it
+// within each `write` (5 s) of waiting, and keep up a minimum rate too: a client taking 4 KiB every
+// 3 s kept 16 unread diffs of 17 MB (1 GB) in the server for as long as it liked, never 5 s
+// without progress (sweep T). A body
 // must keep up a minimum rate: after a grace period, `body_min_rate` bytes per second on average
 // since the head ended, else the connection is dropped (one byte every few seconds held a worker
 // for as long as the client liked, authenticated or not: attack sweep K). A refused request's body
@@ -31,7 +32,7 @@ namespace agentfense::server {
 struct ConnectionTimeouts {
   std::chrono::milliseconds head{10'000};        // TLS handshake; each request line + headers
   std::chrono::milliseconds read{5'000};         // each wait for body bytes
-  std::chrono::milliseconds write{5'000};        // each wait to send answer bytes
+  std::chrono::milliseconds write{5'000};        // waiting to send, the client taking none
   std::chrono::milliseconds keep_alive{5'000};   // idle between two requests
   std::chrono::milliseconds body_grace{10'000};  // a body's first stretch, at any rate
   std::size_t body_min_rate = 16 * 1024;         // bytes per second on average after it

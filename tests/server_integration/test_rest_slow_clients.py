@@ -7,6 +7,7 @@ and headers must now arrive within 10 s (rest_connection.h)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 import threading
@@ -15,7 +16,8 @@ import time
 import pytest
 import requests
 
-from server_harness import Server, serving
+from conftest import make_codebase, make_sandbox
+from server_harness import Server, rule, sb, serving
 from server_memory import MIB, rss_bytes
 from tenants import add_key, start_tenant_server
 
@@ -323,6 +325,58 @@ def test_a_tls_handshake_that_never_comes_is_cut_off(tls_server):
     # And a client that is not slow is served.
     admin = tls_server.client("admin")
     assert admin.http.get(f"{admin.url}/v1/codebases", timeout=30).status_code == 200
+
+
+STEADY_RATE = 128 * 1024  # 8 times the minimum rate (16 KiB/s after 10 s, docs/api.md)
+
+
+def read_steadily(sock: socket.socket, rate: int) -> bytes:
+    """All the connection gives until it ends, taken at `rate` bytes per second."""
+    sock.settimeout(30)
+    got = bytearray()
+    while data := sock.recv(8192):
+        got += data
+        time.sleep(len(data) / rate)
+    return bytes(got)
+
+
+@pytest.mark.parametrize("over_tls", [False, True], ids=["plain", "tls"])
+def test_an_answer_read_steadily_above_its_minimum_rate_is_sent_whole(server, tls_server,
+                                                                       over_tls):
+    """Each wait for room to send was cut at 5 s, whatever the client took meanwhile:
+    Linux reports room only once the socket's queue drained to a third, and a reader of a
+    4.5 MB answer at 128 KiB/s was reset after 5 to 8 s, the result of a command that had
+    run lost (a retrying client runs it twice). Only a client that takes nothing for 5 s,
+    or less than the minimum rate on average, is cut off."""
+    srv = tls_server.server if over_tls else server
+    sandbox = make_sandbox(srv, make_codebase(srv), rules=[rule("**", "write")])
+    try:
+        # 1 MiB of bytes that are not UTF-8: an answer of 4.5 MB (U+FFFD, escaped).
+        command = "head -c 1048576 /dev/zero | tr '\\0' '\\377'; echo ran > marker"
+        body = json.dumps({"command": command}).encode()
+        auth = f"Authorization: Bearer {srv.api_key}\r\n" if srv.api_key else ""
+        request = (f"POST /v1/sandboxes/{sandbox}/exec HTTP/1.1\r\nHost: localhost\r\n{auth}"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                   "Connection: close\r\n\r\n").encode() + body
+        sock = connect(srv.http_port)
+        if over_tls:
+            context = ssl.create_default_context(cafile=srv.ca_path)
+            sock = context.wrap_socket(sock, server_hostname="localhost")
+        with sock:
+            sock.sendall(request)
+            try:
+                answer = read_steadily(sock, STEADY_RATE)
+            except ConnectionResetError:
+                answer = b"(reset)"
+        ran = srv.sandboxes.Exec(sb.ExecRequest(sandbox_id=sandbox, command="cat marker"))
+        assert ran.stdout == "ran\n"  # the command ran either way
+        head, _, content = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        # Chunked, to its end (a TLS connection cut short reads as an end, without one).
+        assert content.endswith(b"}\r\n0\r\n\r\n"), (len(content), content[-100:])
+        assert len(content) > 4 * MIB, len(content)
+    finally:
+        srv.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=sandbox), timeout=30)
 
 
 def test_idle_connections_do_not_hold_up_a_stop(tmp_path):
