@@ -1,7 +1,9 @@
 // The rule both shares between tenants follow (memory budgets, memory_budget.h; transport
 // threads, principal_share.h): a tenant may hold `cap` at most, and at most half of what
-// the other tenants leave of `total`. n tenants that each keep all they can settle at
-// 1/(n+1) of it each, and as much stays free for the next; one alone gets `cap`.
+// the other tenants leave of `total`; one alone gets `cap`. n tenants that keep taking
+// all they can as they let go settle at 1/(n+1) of it each; taken once, first come, the
+// k-th gets 1/2^k of it, and little is left past a few of them (the thread shares keep a
+// reserve for that: principal_share.h).
 #pragma once
 
 #include <algorithm>

@@ -7,17 +7,33 @@
 
 namespace agentfense::server {
 
+namespace {
+
+// What a tenant may hold now, of `pool` threads of which the other tenants hold `others`:
+// its fair share, less the reserve (kept free for tenants that hold none yet), and one
+// thread at least while one is free.
+std::int64_t share_now(std::int64_t pool, std::int64_t others) {
+  const std::int64_t left = pool - others;
+  const std::int64_t fair = fair_share(pool, pool / 2, others);
+  return std::max<std::int64_t>(std::min(fair, left - PrincipalShare::reserve(pool)),
+                                std::min<std::int64_t>(1, left));
+}
+
+}  // namespace
+
 PrincipalShare::Held PrincipalShare::take(const std::string& holder) {
   const std::lock_guard lock(mu_);
   std::size_t& in_flight = in_flight_[holder];
   const auto pool = static_cast<std::int64_t>(pool_);
-  const std::int64_t share = std::max<std::int64_t>(
-      fair_share(pool, pool / 2, static_cast<std::int64_t>(all_in_flight_ - in_flight)), 0);
+  const auto others = static_cast<std::int64_t>(all_in_flight_ - in_flight);
+  const std::int64_t share = std::max<std::int64_t>(share_now(pool, others), 0);
   if (pool_ > 0 && static_cast<std::int64_t>(in_flight) >= share) {
     const std::string bound =
-        share == pool / 2
-            ? std::to_string(share) + " per tenant: " + threads_ + " are shared"
-            : std::to_string(share) + " now: half of what other tenants leave of " + threads_;
+        share == pool / 2 ? std::to_string(share) + " per tenant: " + threads_ + " are shared"
+        : share == fair_share(pool, pool / 2, others)
+            ? std::to_string(share) + " now: half of what other tenants leave of " + threads_
+            : std::to_string(share) + " now: " + std::to_string(reserve(pool)) + " of " + threads_ +
+                  " stay free for tenants that hold none";
     const std::string held = std::to_string(in_flight);
     if (in_flight == 0) in_flight_.erase(holder);
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,

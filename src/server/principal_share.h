@@ -7,14 +7,19 @@
 //
 // A tenant is the owners its key acts for (share_holder below: all keys of one owner
 // together), and its share (fair_share.h) is half the threads at most, and at most half
-// of what the other tenants leave: n tenants that each keep all they can settle at
-// 1/(n+1) of the threads, and as much is left for the next. (With a fixed half per key,
-// two tenants, or two keys of one, each holding 512 stalled calls took all 1,024 gRPC
-// threads, and every other tenant's gRPC call was refused for as long as they kept
-// them.)
+// of what the other tenants leave. (With a fixed half per key, two tenants, or two keys
+// of one, each holding 512 stalled calls took all 1,024 gRPC threads, and every other
+// tenant's gRPC call was refused for as long as they kept them.) Taken first come, the
+// k-th tenant to fill its share got 1/2^k of the threads: ten tenants with stalled calls
+// left none for an eleventh (seven of the 128 REST workers). So an eighth of the threads
+// (reserve()) is never taken by a tenant that already holds some: each tenant holding
+// none gets one of them, and the threads run out only past an eighth of them in tenants
+// (128 for gRPC, 16 for REST, beyond the three that fill their shares). Shares settle
+// towards 1/(n+1) of the threads each as calls end and are taken again.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -54,6 +59,10 @@ class PrincipalShare {
   // Throws ApiError(RESOURCE_EXHAUSTED) naming the share when `holder` (it names itself
   // in the refusal: "owner team-a") already has its share of calls in flight.
   [[nodiscard]] Held take(const std::string& holder);
+
+  // The threads of `pool` a tenant that already holds some may not take: an eighth, kept
+  // for tenants that hold none (one each).
+  static constexpr std::int64_t reserve(std::int64_t pool) { return pool / 8; }
 
  private:
   const std::size_t pool_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/api_error.h"
@@ -64,6 +65,44 @@ TEST(PrincipalShare, TwoTenantsThatHoldAllTheyCanLeaveRoomForOthers) {
     take_all(share, "owner team-b", bob);
   }
   EXPECT_GE(take_all(share, "owner team-c", carol), 160u);  // a third is left: half of it
+}
+
+// Attack U4: taken first come, the k-th tenant's share was 1/2^k of the threads: ten
+// tenants with stalled calls (512, 256, ... 1) left no gRPC thread for an eleventh, seven
+// none of the 128 REST workers. An eighth stays free for tenants that hold none.
+TEST(PrincipalShare, TenantsThatFillTheirSharesFirstLeaveAThreadForEachNewcomer) {
+  PrincipalShare share(1024, "gRPC calls", "the server's gRPC threads");
+  std::vector<Calls> tenants(131);
+  EXPECT_EQ(take_all(share, "owner t0", tenants[0]), 512u);  // the single tenant's cap
+  EXPECT_EQ(take_all(share, "owner t1", tenants[1]), 256u);
+  EXPECT_EQ(take_all(share, "owner t2", tenants[2]), 128u);
+  try {
+    tenants[3].push_back(share.take("owner t3"));
+    tenants[3].push_back(share.take("owner t3"));
+    FAIL() << "into the reserve";
+  } catch (const ApiError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "at most 1 now: 128 of the server's gRPC threads stay free for tenants that "
+                  "hold none"),
+              std::string::npos)
+        << e.what();
+  }
+  for (std::size_t t = 4; t < tenants.size(); ++t)
+    EXPECT_EQ(take_all(share, "owner t" + std::to_string(t), tenants[t]), 1u) << t;
+  Calls late;
+  EXPECT_EQ(take_all(share, "owner late", late), 0u);  // past 1/8 of the pool in tenants
+  tenants[0].pop_back();  // a thread given back goes to a tenant that holds none first
+  EXPECT_EQ(take_all(share, "owner t1", tenants[1]), 0u);
+  EXPECT_EQ(take_all(share, "owner late", late), 1u);
+}
+
+TEST(PrincipalShare, SevenTenantsLeaveRestWorkersForAnEighth) {
+  PrincipalShare share(128, "REST requests", "the REST workers");
+  std::vector<Calls> tenants(8);
+  std::vector<std::size_t> taken;
+  for (std::size_t t = 0; t < tenants.size(); ++t)
+    taken.push_back(take_all(share, "owner t" + std::to_string(t), tenants[t]));
+  EXPECT_EQ(taken, (std::vector<std::size_t>{64, 32, 16, 1, 1, 1, 1, 1}));
 }
 
 TEST(PrincipalShare, KeysActingForTheSameOwnersShareOneShare) {
