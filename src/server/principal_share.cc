@@ -28,12 +28,16 @@ PrincipalShare::Held PrincipalShare::take(const std::string& holder) {
   const auto others = static_cast<std::int64_t>(all_in_flight_ - in_flight);
   const std::int64_t share = std::max<std::int64_t>(share_now(pool, others), 0);
   if (pool_ > 0 && static_cast<std::int64_t>(in_flight) >= share) {
-    const std::string bound =
-        share == pool / 2 ? std::to_string(share) + " per tenant: " + threads_ + " are shared"
-        : share == fair_share(pool, pool / 2, others)
-            ? std::to_string(share) + " now: half of what other tenants leave of " + threads_
-            : std::to_string(share) + " now: " + std::to_string(reserve(pool)) + " of " + threads_ +
-                  " stay free for tenants that hold none";
+    // The fixed bounds only: the share now would tell how many calls the other tenants
+    // have in flight (sweep U, U6).
+    const std::string bound = std::to_string(pool / 2) + " per tenant: " + threads_ +
+                              " are shared" +
+                              (share == pool / 2 ? ""
+                               : share == fair_share(pool, pool / 2, others)
+                                   ? "; now less: half of what other tenants leave"
+                                   : "; now less: " + std::to_string(reserve(pool)) +
+                                         " of them stay free for tenants that "
+                                         "hold none");
     const std::string held = std::to_string(in_flight);
     if (in_flight == 0) in_flight_.erase(holder);
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,

@@ -54,7 +54,8 @@ TEST(PrincipalShare, TwoTenantsThatHoldAllTheyCanLeaveRoomForOthers) {
     bob.push_back(share.take("owner team-b"));
     FAIL() << "past the share";
   } catch (const ApiError& e) {
-    EXPECT_NE(std::string(e.what()).find("at most 256 now: half of what other tenants leave"),
+    EXPECT_NE(std::string(e.what()).find("at most 512 per tenant: the server's gRPC threads are "
+                                         "shared; now less: half of what other tenants leave"),
               std::string::npos)
         << e.what();
   }
@@ -82,8 +83,8 @@ TEST(PrincipalShare, TenantsThatFillTheirSharesFirstLeaveAThreadForEachNewcomer)
     FAIL() << "into the reserve";
   } catch (const ApiError& e) {
     EXPECT_NE(std::string(e.what()).find(
-                  "at most 1 now: 128 of the server's gRPC threads stay free for tenants that "
-                  "hold none"),
+                  "(at most 512 per tenant: the server's gRPC threads are shared; now less: 128 "
+                  "of them stay free for tenants that hold none)"),
               std::string::npos)
         << e.what();
   }

@@ -195,7 +195,7 @@ def test_one_tenant_holds_at_most_half_the_grpc_threads_and_two_leave_room(tenan
         r = uploader.http.get(f"{uploader.url}/v1/codebases", timeout=10)
         assert r.status_code == 200, r.text
         uploads += idle_uploads(alice, GRPC_SHARE, release)
-        wait_grpc_refused(alice, "(at most 256 now: half of what other tenants leave")
+        wait_grpc_refused(alice, "shared; now less: half of what other tenants leave")
         bob_is_served(tenants)
     finally:
         release.set()
