@@ -69,11 +69,15 @@ struct Endpoint {
 // copy-up, or what an earlier rename onto `to` replaced), or the base file there now;
 // no version when the base has none. The commit overwrites it: it must be unchanged then
 // (a lost update otherwise), and without a stamp the replaced file would look "created
-// in the sandbox", a conflict with the base file of that name.
-layer::SeenBase replaced_base(Filesystem& fs, const Endpoint& to) {
+// in the sandbox", a conflict with the base file of that name. A directory moved over a
+// base directory (`mkdir e && mv -T e d`, as tools that replace a directory atomically
+// do) replaces it as rmdir + mkdir do: the directory's version, whose stamp covers the
+// entries added to it, tells the commit the entries the sandbox saw there from those
+// the base gains later; without it the commit deleted those with no conflict.
+layer::SeenBase replaced_base(Filesystem& fs, const Endpoint& to, bool dir_source) {
   if (std::optional<layer::SeenBase> seen = fs.journal().seen_at(to.path)) return *seen;
   struct stat st;
-  if (fs.stat_base(to.parent, to.name, &st) != 0 || S_ISDIR(st.st_mode)) return {};
+  if (fs.stat_base(to.parent, to.name, &st) != 0 || (S_ISDIR(st.st_mode) && !dir_source)) return {};
   return {layer::stamp_of(st)};
 }
 
@@ -187,7 +191,8 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   // A directory over a deleted base entry keeps that entry's stamp (rename_prefix drops
   // it): the commit checks the deletion against it, as after rm + mkdir.
   const std::optional<layer::SeenBase> replaced =
-      source->is_dir() && !target_base_dir ? std::nullopt : std::optional(replaced_base(fs, to));
+      source->is_dir() && !target_base_dir ? std::nullopt
+                                           : std::optional(replaced_base(fs, to, source->is_dir()));
   const std::optional<layer::BaseStamp> deleted =
       source_in_base ? std::optional(deleted_base(fs, from, base_st)) : std::nullopt;
   // A directory over one the sandbox emptied replaces the base entries it deleted there:

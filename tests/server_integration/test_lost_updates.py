@@ -168,3 +168,41 @@ def test_a_directory_made_again_and_renamed_away_keeps_its_deletions(server, imp
             assert f.read() == "n\n"
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
+
+
+def imported_codebase(server, import_root: str, name: str, dirs=(), files=None) -> tuple[str, str]:
+    """A codebase imported from a directory the test then changes as the host: its id and
+    that directory."""
+    project = os.path.join(import_root, name)
+    for d in dirs:
+        os.makedirs(os.path.join(project, d))
+    for path, text in (files or {}).items():
+        os.makedirs(os.path.dirname(os.path.join(project, path)), exist_ok=True)
+        with open(os.path.join(project, path), "w") as f:
+            f.write(text)
+    os.system(f"chmod -R a+rwX {project}")
+    codebase = server.codebases.ImportDirectory(cb.ImportDirectoryRequest(
+        name=name, owner_id="o", path=project))
+    return codebase.id, project
+
+
+def test_a_base_directory_replaced_by_a_rename_keeps_what_the_host_adds(server, import_root):
+    """Attack sweep U5: `mkdir e && mv -T e d` over an empty base d (tools that replace a
+    directory atomically do this), then the host creates d/new: the commit deleted it with
+    no conflict, as `rmdir d && mkdir d` never did. The rename recorded no version of the
+    directory it replaced, so nothing told d/new from what the sandbox saw there."""
+    codebase_id, project = imported_codebase(server, import_root, "replaced_by_rename",
+                                             dirs=["d"], files={"s/sf": "sf\n"})
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        assert run(server, a, "mkdir e && mv -T e d").exit_code == 0
+        with open(os.path.join(project, "d", "new"), "w") as f:
+            f.write("host new\n")
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert list(result.conflicts) == ["/d/new"], result
+        assert "after the sandbox deleted the directory" in result.reasons["/d/new"]
+        with open(os.path.join(project, "d", "new")) as f:
+            assert f.read() == "host new\n"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
+
