@@ -42,6 +42,18 @@ constexpr std::size_t kBatchFiles = 256;
 // only such directories, which the journal holds anyway.
 using DirsBefore = std::map<std::string, BaseStamp>;
 
+// Whether a whiteout below directory `dir` hides a base entry the sandbox recorded no
+// version of, while `dir` has its deletion stamp: expand_marker left that whiteout for an
+// entry the base gained after the sandbox deleted `dir`, which only that stamp tells from
+// the sandbox's own deletions. (Few directories have such a stamp: a cheap test first.)
+bool hides_unseen_below(const Journal& j, const std::string& dir) {
+  if (!j.seen_at(dir)) return false;
+  for (const std::string& hidden : j.whiteouts_under(dir)) {
+    if (hidden != dir && !j.seen_at(hidden)) return true;
+  }
+  return false;
+}
+
 class Committer {
  public:
   Committer(int base_fd, Journal& j, const Scope& scope, CommitResult& result, CommitLock& lock,
@@ -248,10 +260,13 @@ class Committer {
         replaced_dirs_.insert(change.path);
       if (change.type != 'd') {
         remove_committed_upper(change.path, upper_parent.get(), parts.name);
-      } else if (!base_hidden(change.path)) {
+      } else if (!base_hidden(change.path) && !hides_unseen_below(journal_, change.path)) {
         // A recreated directory's deletion stamp tells the entries it deleted from those
         // the base gained since (new_since_deleted): it goes with its marker
-        // (expand_marker).
+        // (expand_marker), or, once that became whiteouts, with the last one hiding an
+        // entry the sandbox never saw. Forgotten here before, a partial commit that wrote
+        // into the directory left the host's new entry a plain whiteout: the next commit
+        // deleted it as the sandbox's own deletion.
         must_record(journal_.forget_copy_up(change.path), "commit of " + change.path);
       }
       return std::nullopt;
@@ -628,6 +643,17 @@ void expand_marker(int base_fd, Journal& j, const std::string& path,
   if (!hides_unseen) must_record(j.forget_copy_up(path), "marker of " + path);
 }
 
+// The base removed `path`, an entry the sandbox never saw that a directory above it kept
+// its deletion stamp for (expand_marker): the directories that hide no such entry any
+// more let theirs go. Kept, a later deletion of one was a conflict for good.
+void forget_settled_dir_stamps(Journal& j, const std::string& path) {
+  for (std::string dir = split_path(path).parent; dir != "/"; dir = split_path(dir).parent) {
+    if (j.is_whiteout(dir) || j.is_opaque(dir)) return;  // its marker still hides the base
+    if (j.seen_at(dir) && !hides_unseen_below(j, dir))
+      must_record(j.forget_copy_up(dir), "marker of " + path);
+  }
+}
+
 // Whether `paths` holds `dir` or a path under it: those sort from `dir` + "/" up to the
 // first path not starting with it (a lookup, not a scan of every applied path per marker).
 bool holds_same_or_under(const std::set<std::string>& paths, const std::string& dir) {
@@ -650,11 +676,13 @@ void prune_markers(int base_fd, Journal& j, const std::vector<std::string>& appl
     const std::optional<struct stat> base = stat_beneath(base_fd, marker);
     const std::optional<struct stat> upper = stat_beneath(j.upper_fd(), marker);
     if (!base) {
+      const bool unseen = !j.seen_at(marker);
       must_record(j.remove_marker(marker), "marker of " + marker);
       // Deleted on both sides, and nothing made there again: what the sandbox saw of the
       // deleted version goes too. Kept, a file it made there later was a conflict for good
       // (the version it saw is gone), and the layer never became empty again.
       if (!upper) must_record(j.forget_copy_up(marker), "marker of " + marker);
+      if (unseen) forget_settled_dir_stamps(j, marker);
       continue;
     }
     const bool wrote_there = holds_same_or_under(applied, marker);

@@ -534,6 +534,11 @@ std::vector<std::string> Journal::whiteouts() const {
   return {whiteouts_.begin(), whiteouts_.end()};
 }
 
+std::vector<std::string> Journal::whiteouts_under(std::string_view dir) const {
+  std::lock_guard lock(mu_);
+  return keys_under(whiteouts_, dir);
+}
+
 std::vector<std::string> Journal::opaques() const {
   std::lock_guard lock(mu_);
   return {opaques_.begin(), opaques_.end()};

@@ -146,6 +146,8 @@ class Journal {
   bool empty() const;
   std::vector<std::string> whiteouts() const;  // sorted
   std::vector<std::string> opaques() const;    // sorted
+  // The whiteouts at or under `dir`, sorted.
+  std::vector<std::string> whiteouts_under(std::string_view dir) const;
   void reset();  // forget everything (after discard/commit-all); truncates journal
 
  private:

@@ -94,6 +94,37 @@ TEST_F(ControlCommitRecreatedDir, PartialCommitThenTheRest) {
   EXPECT_FALSE(base_has("d/a"));
 }
 
+// A partial commit of entries the sandbox deleted there writes into the directory first,
+// which turns its marker into whiteouts (one over the host's entry); the commit of the
+// rest, which commits the directory itself (made again with another mode: the base's
+// came from another umask), deleted the host's entry with no conflict.
+class ControlCommitRecreatedDirPartial : public ControlCommitRecreatedDir,
+                                         public ::testing::WithParamInterface<json> {};
+
+TEST_P(ControlCommitRecreatedDirPartial, ThenTheRestKeepsTheHostsEntry) {
+  ASSERT_EQ(agent_sh("rm -r d && mkdir -m 700 d"), 0);
+  host_writes("d/c", "theirs c\n");
+  const json first = call({{"op", "commit"}, {"paths", GetParam()}});
+  EXPECT_EQ(first.value("applied", json::array()), GetParam()) << first.dump();
+  const json rest = commit_all();
+  expect_kept(rest, json{"/d/c"}, "d/c", "theirs c\n");
+  EXPECT_FALSE(base_has("d/a"));
+  EXPECT_FALSE(base_has("d/sub"));
+  // Settled (the host gives it up): nothing stays behind, and deleting d later is
+  // checked against the base as it is then.
+  ASSERT_EQ(::unlink(base_path("d/c").c_str()), 0);
+  const json settled = commit_all();
+  EXPECT_EQ(conflicts(settled), json::array()) << settled.dump();
+  EXPECT_TRUE(changes().empty());
+  ASSERT_EQ(agent_sh("rm -r d"), 0);
+  const json deleted = commit_all();
+  EXPECT_EQ(conflicts(deleted), json::array()) << deleted.dump();
+  EXPECT_FALSE(base_has("d"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, ControlCommitRecreatedDirPartial,
+                         ::testing::Values(json{"/d/a"}, json{"/d/a", "/d/sub"}));
+
 // A directory renamed onto the recreated one (the `K` record) keeps it opaque and what
 // its deletion recorded.
 TEST_F(ControlCommitRecreatedDir, DirectoryRenamedOntoIt) {

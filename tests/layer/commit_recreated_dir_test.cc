@@ -59,6 +59,24 @@ TEST_F(CommitRecreatedDirTest, EntryTheBaseGainedIsAConflictInEveryCommit) {
   EXPECT_EQ(read_file(base("docs/theirs.md")), "theirs\n");
 }
 
+// A partial commit of an entry the sandbox deleted there writes into the directory and
+// turns its marker into whiteouts, one of them over the base's newcomer: the commit of
+// the directory itself (made again with another mode) must not take away the stamp that
+// tells that whiteout from the sandbox's deletions, or the same commit deleted it.
+TEST_F(CommitRecreatedDirTest, PartialCommitOfADeletionThenTheRest) {
+  sandbox_recreate("docs");
+  fs::permissions(up("docs"), fs::perms::owner_all);
+  write_file(base("docs/theirs.md"), "theirs\n");
+  EXPECT_EQ(commit_all({"/docs/a.md"}).applied, Strings{"/docs/a.md"});
+  const CommitResult result = commit_all();
+  EXPECT_EQ(result.conflicts, Strings{"/docs/theirs.md"});
+  EXPECT_EQ(read_file(base("docs/theirs.md")), "theirs\n");
+  EXPECT_FALSE(fs::exists(base("docs/deep")));
+  reopen_journal();
+  EXPECT_EQ(commit_all().conflicts, Strings{"/docs/theirs.md"});
+  EXPECT_EQ(read_file(base("docs/theirs.md")), "theirs\n");
+}
+
 // Each pass turns the marker into whiteouts once it wrote there: the passes after it
 // still know the newcomer.
 TEST_F(CommitRecreatedDirTest, PassesAfterTheFirstStillRefuseIt) {

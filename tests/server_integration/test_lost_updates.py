@@ -206,3 +206,26 @@ def test_a_base_directory_replaced_by_a_rename_keeps_what_the_host_adds(server, 
     finally:
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
 
+
+def test_a_partial_commit_keeps_the_hosts_entry_in_a_directory_made_again(server, import_root):
+    """Attack sweep U8: `rm -rf d && mkdir d`, the host creates d/new, then a commit of
+    [/d/f] and a commit of all: the second deleted d/new with no conflict (a commit of all
+    alone refuses it). The partial commit turned d's marker into whiteouts, one over
+    d/new, and committing d itself then dropped the stamp that told it apart."""
+    codebase_id, project = imported_codebase(server, import_root, "partial_then_all",
+                                             files={"d/f": "f0\n", "d/g": "g0\n"})
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        assert run(server, a, "rm -rf d && mkdir d").exit_code == 0
+        with open(os.path.join(project, "d", "new"), "w") as f:
+            f.write("host new\n")
+        result = server.sandboxes.CommitChanges(
+            sb.CommitChangesRequest(sandbox_id=a, paths=["/d/f"]))
+        assert list(result.applied) == ["/d/f"] and not result.conflicts, result
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert list(result.conflicts) == ["/d/new"], result
+        assert "/d/g" in result.applied, result
+        with open(os.path.join(project, "d", "new")) as f:
+            assert f.read() == "host new\n"
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
