@@ -215,6 +215,15 @@ int do_rename(Filesystem& fs, const Endpoint& from, const Endpoint& to, unsigned
   if (recorded == 0 && deleted) recorded = fs.journal().record_copy_up(from.path, *deleted);
   if (recorded == 0 && source_in_base) recorded = fs.journal().add_whiteout(from.path);
   if (recorded == 0 && target_base_dir) recorded = fs.journal().add_opaque(to.path);
+  // A directory made again over a deleted base one moved to a name the base has nothing
+  // at: the marker that hid the base version at `from` came along, and hid there what the
+  // base gains later, which the commit then deleted with no conflict (sweep U, U11). An
+  // added directory merges with one the base gains there, as `mkdir` at that name does.
+  struct stat absent;
+  if (recorded == 0 && source->is_dir() && !target_base_dir && fs.journal().is_opaque(to.path) &&
+      fs.stat_base(to.parent, to.name, &absent) != 0) {
+    recorded = fs.journal().remove_marker(to.path);
+  }
   std::optional<NodeView> new_parent = fs.table().view(to.parent.id);
   if (!new_parent) return -ENOENT;
   fs.table().move(source->id, from.parent, from.name, *new_parent, to.name);

@@ -4,6 +4,8 @@
 // their deletion stamps along to e, where the base has nothing: the commit then deleted
 // the host's newer d/f with no conflict.
 
+#include <filesystem>
+
 #include "control_fixture.h"
 
 namespace agentfense::fs::testing {
@@ -53,6 +55,27 @@ TEST_F(ControlCommitMovedAwayDir, PartialCommitOfTheSourceChecksThem) {
   expect_kept(rest, json{"/d"}, "d/f", "theirs f\n");
   EXPECT_TRUE(base_has("e"));
 }
+
+// Sweep U, U11: the marker that hid the base d moved with it to e, where the base has
+// nothing; there it hid what the host (or another sandbox) made at e later, and the
+// commit deleted that with no conflict. An added directory merges with one the base
+// gains, as `mkdir e` does.
+class ControlCommitMovedAwayDirTarget : public ControlCommitMovedAwayDir,
+                                        public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ControlCommitMovedAwayDirTarget, KeepsWhatTheHostMakesAtTheTarget) {
+  ASSERT_EQ(agent_sh(GetParam()), 0);
+  std::filesystem::create_directory(base_path("e"));
+  host_writes("e/new", "theirs\n");
+  const json result = commit_all();
+  EXPECT_EQ(read_base("e/new"), "theirs\n") << result.dump();
+  EXPECT_EQ(conflicts(result), json::array()) << result.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(Commands, ControlCommitMovedAwayDirTarget,
+                         ::testing::Values("rm -rf d && mkdir d && mv -T d e",
+                                           "rm -rf d && mkdir d && echo n > d/n && mv -T d e",
+                                           "mkdir x && mv -T x e"));
 
 // Nothing changed on the host: all of it commits, as before.
 TEST_F(ControlCommitMovedAwayDir, UnchangedBaseCommits) {

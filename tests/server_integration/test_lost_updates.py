@@ -207,6 +207,30 @@ def test_a_base_directory_replaced_by_a_rename_keeps_what_the_host_adds(server, 
         server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
 
 
+def test_a_directory_made_again_and_moved_to_a_new_name_keeps_what_the_host_adds(
+        server, import_root):
+    """Attack sweep U11: `rm -rf d && mkdir d && mv -T d e`, then the host creates e/new:
+    the commit deleted it with no conflict. The marker that hid the base d moved with the
+    directory to e, where the base had nothing, and hid what the host made there."""
+    codebase_id, project = imported_codebase(server, import_root, "moved_to_new_name",
+                                             files={"d/f": "f0\n"})
+    a = make_sandbox(server, codebase_id, rules=WRITE_ALL, sync_mode=common.SYNC_MODE_MANUAL)
+    try:
+        assert run(server, a, "rm -rf d && mkdir d && echo n > d/n && mv -T d e").exit_code == 0
+        os.mkdir(os.path.join(project, "e"))
+        with open(os.path.join(project, "e", "new"), "w") as f:
+            f.write("host new\n")
+        result = server.sandboxes.CommitChanges(sb.CommitChangesRequest(sandbox_id=a))
+        assert not result.conflicts, result
+        with open(os.path.join(project, "e", "new")) as f:
+            assert f.read() == "host new\n"
+        with open(os.path.join(project, "e", "n")) as f:
+            assert f.read() == "n\n"
+        assert not os.path.exists(os.path.join(project, "d"))
+    finally:
+        server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=a))
+
+
 def test_a_partial_commit_keeps_the_hosts_entry_in_a_directory_made_again(server, import_root):
     """Attack sweep U8: `rm -rf d && mkdir d`, the host creates d/new, then a commit of
     [/d/f] and a commit of all: the second deleted d/new with no conflict (a commit of all
