@@ -13,7 +13,9 @@
 // not read them, spent it and every other tenant's execs were refused. A holder's share
 // is `per_holder` at most, and at most half of what the other holders leave
 // (fair_share.h), so holders never fill the budget together: n holders that each keep
-// all they can settle at 1/(n+1) of it each, and as much is left for the next. (With a
+// all they can settle at 1/(n+1) of it each, and as much is left for the next; taken in
+// turn, half of what is left always stays free (bytes, unlike threads, run out only
+// past a dozen tenants, at 64 KiB: a newcomer is admitted, with less room). (With a
 // fixed half each, two tenants that kept re-sending calls whose answers they did not
 // read held all of it, and every other tenant's execs were refused for as long as they
 // did.) One holder alone gets `per_holder`, as before.
