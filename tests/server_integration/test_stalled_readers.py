@@ -97,6 +97,24 @@ def statuses(client: StalledH2Client, streams: list[int]) -> list[str | None]:
         return [client.status.get(s) for s in streams]
 
 
+def held_until_refused(client: StalledH2Client, method: str, request, probe, what: str,
+                       pause: float, most: int) -> list[int]:
+    """Calls `method` through `client` (whose answers are never read) one at a time, until
+    `probe()` is refused RESOURCE_EXHAUSTED naming `what`; the calls held. Fails once
+    `most` are held and the probe is still served."""
+    held = []
+    while True:
+        held.append(client.call(method, request.SerializeToString()))
+        time.sleep(pause)
+        try:
+            probe()
+        except grpc.RpcError as refused:
+            assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+            assert what in refused.details()
+            return held
+        assert len(held) < most, f"{most} unread answers, and still room for {what}"
+
+
 def test_unread_diff_answers_are_charged_to_the_budget_and_cancelled(server, large_diff):
     diff = sb.DiffChangesRequest(sandbox_id=large_diff)
     reader = sb_grpc.SandboxServiceStub(grpc.insecure_channel(
@@ -111,18 +129,9 @@ def test_unread_diff_answers_are_charged_to_the_budget_and_cancelled(server, lar
         # reader's diff is refused (before, none was, and each unread one grew the server
         # by about 50 MB for good). One at a time: replies read together may refuse each
         # other.
-        held = []
-        while True:
-            held.append(client.call("/sandbox.v1.SandboxService/DiffChanges",
-                                    diff.SerializeToString()))
-            time.sleep(2)
-            try:
-                reader.DiffChanges(diff, timeout=30)
-            except grpc.RpcError as refused:
-                assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
-                assert "DiffChanges" in refused.details()
-                break
-            assert len(held) < 8, "8 unread answers of 17 MB, and still room for a diff"
+        held = held_until_refused(client, "/sandbox.v1.SandboxService/DiffChanges", diff,
+                                  lambda: reader.DiffChanges(diff, timeout=30), "DiffChanges",
+                                  pause=2, most=8)
         unread = [s for s, status in zip(held, statuses(client, held)) if status is None]
         assert len(unread) >= 5, statuses(client, held)
         # Even a tiny answer has a deadline (60 s), a 17 MB one 60 s + 17 s; each ends
@@ -156,18 +165,9 @@ def test_unread_file_listings_are_charged_to_the_budget(server):
     assert size > 3 << 20, size  # 4 MiB of paths at most, and they stop there
     client = StalledH2Client(server.grpc_port)
     try:
-        held = []
-        while True:
-            held.append(client.call("/sandbox.v1.CodebaseService/ListFiles",
-                                    request.SerializeToString()))
-            time.sleep(0.5)
-            try:
-                listing.ListFiles(request, timeout=60)
-            except grpc.RpcError as refused:
-                assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
-                assert "ListFiles" in refused.details()
-                break
-            assert len(held) * 2 * size < 300 << 20, "unread listings past the budget"
+        held_until_refused(client, "/sandbox.v1.CodebaseService/ListFiles", request,
+                           lambda: listing.ListFiles(request, timeout=60), "ListFiles",
+                           pause=0.5, most=(300 << 20) // (2 * size))
     finally:
         client.close()
     server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=writer), timeout=30)
