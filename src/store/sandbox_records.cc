@@ -79,12 +79,14 @@ v1::ListSandboxesResponse SandboxRecords::list(const std::string& codebase_id, i
   query.bind(4, static_cast<int64_t>(limit) + 1);
   v1::ListSandboxesResponse out;
   PageCursor last;
+  std::size_t bytes = 0;
   while (query.step()) {
-    if (out.sandboxes_size() == limit) {
+    if (out.sandboxes_size() == limit || bytes >= kMaxPageBytes) {
       out.set_next_page_token(encode_page_token(kTokenKind, last));
       break;
     }
-    *out.add_sandboxes() = parse_sandbox(query, 0);
+    v1::Sandbox& added = *out.add_sandboxes() = parse_sandbox(query, 0);
+    bytes += added.ByteSizeLong();
     last = {query.column_int64(1), query.column_text(2)};
   }
   return out;

@@ -1,3 +1,4 @@
+#include "store/page_token.h"
 #include "store/sandbox_records.h"
 #include "store/session_records.h"
 #include "store/timestamps.h"
@@ -94,6 +95,31 @@ TEST_F(RecordsTest, SandboxListPagesWithCodebaseFilter) {
   const std::string codebase_token = store_->list("", 1, "").next_page_token();
   EXPECT_EQ(api_error_of([&] { sandboxes_->list("", 1, codebase_token); }).code(),
             StatusCode::INVALID_ARGUMENT);
+}
+
+// Sweep V, V4: a page was bounded by its count only, and sandbox records with their rules
+// and labels run to ~450 KB: unread pages of 64 held 57 MiB each in the server.
+TEST_F(RecordsTest, APageEndsAtItsByteBoundAndTheNextGoesOn) {
+  const std::string rule(4000, 'r');
+  for (int i = 0; i < 30; ++i) {
+    v1::Sandbox big = sandbox("sb_" + std::to_string(100 + i), alice_cb_, 100 + i);
+    for (int r = 0; r < 100; ++r) big.add_permissions()->set_pattern(rule + std::to_string(r));
+    sandboxes_->put(big);
+  }
+  std::vector<std::string> ids;
+  std::string token;
+  int pages = 0;
+  do {
+    const v1::ListSandboxesResponse page = sandboxes_->list("", 1000, token);
+    EXPECT_LT(page.ByteSizeLong(), kMaxPageBytes + 500'000);
+    for (const v1::Sandbox& s : page.sandboxes()) ids.push_back(s.id());
+    token = page.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);  // ~400 KB each: 11, 11 and 8
+  ASSERT_EQ(ids.size(), 30u);
+  EXPECT_EQ(ids.front(), "sb_100");
+  EXPECT_EQ(ids.back(), "sb_129");
 }
 
 TEST_F(RecordsTest, CountForOwnerJoinsThroughCodebases) {
