@@ -10,13 +10,13 @@ namespace agentfense::server {
 namespace {
 
 // What a tenant may hold now, of `pool` threads of which the other tenants hold `others`:
-// its fair share, less the reserve (kept free for tenants that hold none yet), and one
-// thread at least while one is free.
+// its fair share, less the reserve (kept free for tenants that hold fewer than
+// kReserveFloor), and kReserveFloor at least while threads are free.
 std::int64_t share_now(std::int64_t pool, std::int64_t others) {
   const std::int64_t left = pool - others;
   const std::int64_t fair = fair_share(pool, pool / 2, others);
   return std::max<std::int64_t>(std::min(fair, left - PrincipalShare::reserve(pool)),
-                                std::min<std::int64_t>(1, left));
+                                std::min<std::int64_t>(PrincipalShare::kReserveFloor, left));
 }
 
 }  // namespace
@@ -37,7 +37,8 @@ PrincipalShare::Held PrincipalShare::take(const std::string& holder) {
                                    ? "; now less: half of what other tenants leave"
                                    : "; now less: " + std::to_string(reserve(pool)) +
                                          " of them stay free for tenants that "
-                                         "hold none");
+                                         "hold fewer than " +
+                                         std::to_string(kReserveFloor));
     const std::string held = std::to_string(in_flight);
     if (in_flight == 0) in_flight_.erase(holder);
     throw ApiError(StatusCode::RESOURCE_EXHAUSTED,

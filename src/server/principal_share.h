@@ -12,10 +12,12 @@
 // tenant's gRPC call was refused for as long as they kept them.) Taken first come, the
 // k-th tenant to fill its share got 1/2^k of the threads: ten tenants with stalled calls
 // left none for an eleventh (seven of the 128 REST workers). So an eighth of the threads
-// (reserve()) is never taken by a tenant that already holds some: each tenant holding
-// none gets one of them, and the threads run out only past an eighth of them in tenants
-// (128 for gRPC, 16 for REST, beyond the three that fill their shares). Shares settle
-// towards 1/(n+1) of the threads each as calls end and are taken again.
+// (reserve()) is never taken by a tenant that already holds kReserveFloor: each tenant
+// holding fewer gets up to that many of them (one long call, a stream or a follow, and
+// one more: with "none", a tenant watching one stream had every other call refused,
+// sweep V, V6), and the threads run out only past an eighth of them in such tenants (64
+// for gRPC, 8 for REST, beyond the three that fill their shares). Shares settle towards
+// 1/(n+1) of the threads each as calls end and are taken again.
 #pragma once
 
 #include <cstddef>
@@ -60,9 +62,10 @@ class PrincipalShare {
   // in the refusal: "owner team-a") already has its share of calls in flight.
   [[nodiscard]] Held take(const std::string& holder);
 
-  // The threads of `pool` a tenant that already holds some may not take: an eighth, kept
-  // for tenants that hold none (one each).
+  // The threads of `pool` a tenant that already holds kReserveFloor may not take: an
+  // eighth, kept for tenants that hold fewer (up to kReserveFloor each).
   static constexpr std::int64_t reserve(std::int64_t pool) { return pool / 8; }
+  static constexpr std::int64_t kReserveFloor = 2;
 
  private:
   const std::size_t pool_;
