@@ -105,14 +105,7 @@ std::string_view utf8_suffix(std::string_view text, std::size_t max) {
 }
 
 std::string with_utf8_replacements(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t bad = first_invalid_utf8(text); bad != std::string_view::npos;
-       bad = first_invalid_utf8(text)) {
-    out.append(text.substr(0, bad)).append("\xEF\xBF\xBD");
-    text.remove_prefix(bad + 1);
-  }
-  return out.append(text);
+  return with_utf8_replacements(text, std::string::npos);
 }
 
 std::string with_utf8_replacements(std::string_view text, std::size_t max) {

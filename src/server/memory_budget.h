@@ -36,10 +36,10 @@
 // sandbox (a grant's scope) only a while (kSettleWait); if they are still there then,
 // what it writes past the bound is cut (Room::kCut: its result says truncated). Results
 // of other sandboxes never wait for it (before, any tenant's finished result let the
-// oldest exec of another tenant be cut: sweep U, U2); it writes on past them. Before, execs running
-// together in one sandbox each became the oldest in turn and all their results were held until the
-// last ended: 24 execs of 32 MiB that each wrote a file took the server to 1.5 GB, and a
-// tenant's 512 gRPC threads could have held 16 GB.
+// oldest exec of another tenant be cut: sweep U, U2); it writes on past them. Before,
+// execs running together in one sandbox each became the oldest in turn and all their
+// results were held until the last ended: 24 execs of 32 MiB that each wrote a file
+// took the server to 1.5 GB, and a tenant's 512 gRPC threads could have held 16 GB.
 #pragma once
 
 #include <chrono>
