@@ -14,11 +14,6 @@ namespace agentfense::server {
 
 using BaseChanged =
     std::function<void(const std::string& codebase_id, const std::vector<std::string>& paths)>;
-// Charges a large answer about `codebase_id` (ListFiles) to the server's budget for
-// answers until sent (SandboxService::hold_codebase_answer); throws RESOURCE_EXHAUSTED
-// past it.
-using HoldAnswer = std::function<void(const google::protobuf::Message& answer, const char* what,
-                                      const std::string& codebase_id)>;
 
 class CodebaseService final : public CodebaseApi {
  public:

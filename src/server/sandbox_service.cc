@@ -267,15 +267,21 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
     log::warn("sandbox.policy_warning", {{"sandbox_id", sandbox.id()}, {"warning", warning}});
     sandbox.add_warnings(warning);
   }
+  hold_change_answer(sandbox, "CreateSandbox", budget_holder(current_caller(), owner));
   return sandbox;
 }
 
 v1::Sandbox SandboxService::GetSandbox(const v1::GetSandboxRequest& request) {
-  return load(request.sandbox_id());
+  v1::Sandbox sandbox = load(request.sandbox_id());
+  hold_read_answer(sandbox, "GetSandbox", budget_holder_of(sandbox.id()));
+  return sandbox;
 }
 
 v1::ListSandboxesResponse SandboxService::ListSandboxes(const v1::ListSandboxesRequest& request) {
-  return sandboxes_.list(request.codebase_id(), request.page_size(), request.page_token());
+  v1::ListSandboxesResponse page =
+      sandboxes_.list(request.codebase_id(), request.page_size(), request.page_token());
+  hold_read_answer(page, "ListSandboxes", budget_holder(current_caller(), ""));
+  return page;
 }
 
 v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request) {
@@ -283,7 +289,10 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   // other sandbox is started, stopped and used as usual.
   const SandboxLocks::Guard lock = locks_.lock(request.sandbox_id());
   v1::Sandbox sandbox = load(request.sandbox_id());
-  if (find_live(sandbox.id())) return sandbox;  // already running: idempotent
+  if (find_live(sandbox.id())) {  // already running: idempotent
+    hold_read_answer(sandbox, "StartSandbox", budget_holder_of(sandbox.id()));
+    return sandbox;
+  }
   const auto started = std::chrono::steady_clock::now();
   try {
     LiveSandboxPlan plan{
@@ -349,6 +358,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
       {{"sandbox_id", sandbox.id()},
        {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count()}});
+  hold_change_answer(sandbox, "StartSandbox", budget_holder_of(sandbox.id()));
   return sandbox;
 }
 
@@ -405,9 +415,14 @@ v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {
   if (sandbox.status() == v1::SANDBOX_STATUS_PENDING)
     throw ApiError(StatusCode::FAILED_PRECONDITION,
                    "sandbox " + sandbox.id() + " was never started", kReasonSandboxNotRunning);
+  const std::string holder = budget_holder_of(sandbox.id());  // while it still runs
+  const bool was_running = sandbox.status() == v1::SANDBOX_STATUS_RUNNING;
+  // Already stopped, it only reads the record (refused before anything is done).
+  if (!was_running) hold_read_answer(sandbox, "StopSandbox", holder);
   stop_locked(sandbox, "");
   log::info("sandbox.stopped", {{"sandbox_id", sandbox.id()}});
   audit(sandbox.id(), "sandbox_stopped");
+  if (was_running) hold_change_answer(sandbox, "StopSandbox", holder);
   return sandbox;
 }
 

@@ -299,6 +299,7 @@ v1::ListSessionsResponse SandboxService::ListSessions(const v1::ListSessionsRequ
   v1::ListSessionsResponse out;
   for (v1::Session& session : sessions_.list_for_sandbox(request.sandbox_id()))
     *out.add_sessions() = std::move(session);
+  hold_read_answer(out, "ListSessions", budget_holder_of(request.sandbox_id()));
   return out;
 }
 

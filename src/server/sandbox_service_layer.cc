@@ -95,10 +95,23 @@ void SandboxService::hold_answer(const google::protobuf::Message& answer,
   KeptUntilSent::keep(grant);
 }
 
-void SandboxService::hold_codebase_answer(const google::protobuf::Message& answer, const char* what,
-                                          const std::string& codebase_id) {
-  hold_answer(answer, answer_grant(what, budget_holder(current_caller(),
-                                                       codebases_.get(codebase_id).owner_id())));
+void SandboxService::hold_owner_answer(const google::protobuf::Message& answer, const char* what,
+                                       const std::string& owner_id) {
+  hold_read_answer(answer, what, budget_holder(current_caller(), owner_id));
+}
+
+void SandboxService::hold_read_answer(const google::protobuf::Message& answer, const char* what,
+                                      const std::string& holder) {
+  if (answer.ByteSizeLong() < kUnchargedAnswerBytes) return;
+  hold_answer(answer, std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder));
+}
+
+void SandboxService::hold_change_answer(const google::protobuf::Message& answer, const char* what,
+                                        const std::string& holder) {
+  if (answer.ByteSizeLong() < kUnchargedAnswerBytes) return;
+  const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder);
+  grant->hold_anyway(2 * static_cast<std::int64_t>(answer.ByteSizeLong()));
+  KeptUntilSent::keep(grant);
 }
 
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {

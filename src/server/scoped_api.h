@@ -52,13 +52,15 @@ class ScopedSandboxApi final : public SandboxApi {
 
   // `disk` is the service's own (SandboxServiceOptions::disk): the write-layer quota a
   // new sandbox will get, charged to quotas.sandbox_disk_bytes before it is created.
+  // `hold_answer`: for the pages of ListSandboxes it answers itself (a tenant's).
   ScopedSandboxApi(SandboxApi& inner, TenantScope& scope, store::SandboxRecords& records,
-                   DiskQuotaPolicy disk, TrailOwner trail_owner = {})
+                   DiskQuotaPolicy disk, TrailOwner trail_owner = {}, HoldAnswer hold_answer = {})
       : inner_(inner),
         scope_(scope),
         records_(records),
         disk_(disk),
-        trail_owner_(std::move(trail_owner)) {}
+        trail_owner_(std::move(trail_owner)),
+        hold_answer_(std::move(hold_answer)) {}
 
   v1::Sandbox CreateSandbox(const v1::CreateSandboxRequest&) override;
   v1::Sandbox GetSandbox(const v1::GetSandboxRequest&) override;
@@ -101,6 +103,7 @@ class ScopedSandboxApi final : public SandboxApi {
   store::SandboxRecords& records_;
   DiskQuotaPolicy disk_;
   TrailOwner trail_owner_;
+  HoldAnswer hold_answer_;
 };
 
 // The first path: `method` of `inner` with `request` (and the call's further arguments)

@@ -19,8 +19,10 @@ v1::ListSandboxesResponse ScopedSandboxApi::ListSandboxes(const v1::ListSandboxe
   const Principal& caller = scope_.caller();
   if (caller.is_admin()) return inner_.ListSandboxes(request);
   // A codebase of another owner lists nothing, as a codebase that does not exist.
-  return records_.list(request.codebase_id(), request.page_size(), request.page_token(),
-                       &caller.owners);
+  v1::ListSandboxesResponse page = records_.list(request.codebase_id(), request.page_size(),
+                                                 request.page_token(), &caller.owners);
+  if (hold_answer_) hold_answer_(page, "ListSandboxes", "");
+  return page;
 }
 
 v1::Sandbox ScopedSandboxApi::StartSandbox(const v1::StartSandboxRequest& request) {

@@ -233,8 +233,8 @@ int run_server(const Config& config) {
         sandboxes.base_changed(id, paths);
       },
       [&sandboxes](const google::protobuf::Message& answer, const char* what,
-                   const std::string& codebase_id) {
-        sandboxes.hold_codebase_answer(answer, what, codebase_id);
+                   const std::string& owner_id) {
+        sandboxes.hold_owner_answer(answer, what, owner_id);
       });
   sandboxes.recover();
   Reaper reaper(
@@ -263,7 +263,11 @@ int run_server(const Config& config) {
   ScopedCodebaseApi scoped_codebases(codebases, scope, codebase_store);
   ScopedSandboxApi scoped_sandboxes(
       sandboxes, scope, sandbox_records, disk_policy,
-      [&audit_trails](const std::string& id) { return audit_trails.owner(id); });
+      [&audit_trails](const std::string& id) { return audit_trails.owner(id); },
+      [&sandboxes](const google::protobuf::Message& answer, const char* what,
+                   const std::string& owner_id) {
+        sandboxes.hold_owner_answer(answer, what, owner_id);
+      });
 
   GrpcTransport grpc_transport(scoped_codebases, scoped_sandboxes, gate.get());
   const int grpc_port = grpc_transport.Start(config.server.grpc_addr,

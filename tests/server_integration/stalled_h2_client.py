@@ -12,7 +12,9 @@ import socket
 import ssl
 import struct
 import threading
+import time
 
+import grpc
 import h2.config
 import h2.connection
 import h2.events
@@ -104,3 +106,21 @@ class StalledH2Client:
                 self.sock.close()
             except OSError:
                 pass
+
+
+def held_until_refused(client: StalledH2Client, method: str, request, probe, what: str,
+                       pause: float, most: int) -> list[int]:
+    """Calls `method` through `client` (whose answers are never read) one at a time, until
+    `probe()` is refused RESOURCE_EXHAUSTED naming `what`; the calls held. Fails once
+    `most` are held and the probe is still served."""
+    held = []
+    while True:
+        held.append(client.call(method, request.SerializeToString()))
+        time.sleep(pause)
+        try:
+            probe()
+        except grpc.RpcError as refused:
+            assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+            assert what in refused.details()
+            return held
+        assert len(held) < most, f"{most} unread answers, and still room for {what}"

@@ -17,7 +17,7 @@ import grpc
 import pytest
 import requests
 
-from server_harness import AGENT_SAFE, cb, cb_grpc, reason_of, sb
+from server_harness import AGENT_SAFE, cb, cb_grpc, reason_of, rule, sb
 from stalled_h2_client import StalledH2Client
 from tenants import start_tenant_server
 
@@ -323,6 +323,44 @@ def test_keys_of_one_tenant_share_a_half_and_two_tenants_leave_room_for_a_third(
     deadline = time.monotonic() + 30
     while refusal_of_true(alice, team_a) or refusal_of_true(bob, team_b[0]):
         assert time.monotonic() < deadline, "the closed connections' answers were never given back"
+        time.sleep(0.3)
+
+
+def test_a_tenants_unread_sandbox_pages_count_against_its_share(tenants):
+    """A tenant's ListSandboxes pages (up to 4 MiB of records with their rules) are made
+    by its scope, not the service, and were charged to no budget: one tenant's 32 unread
+    pages grew the server by 1.8 GB (sweep V, V4). They count against its share now, and
+    another tenant is still served."""
+    alice = tenants.client("alice")
+    codebase = alice.codebases.CreateCodebase(cb.CreateCodebaseRequest(name="pages")).id
+    big = [rule("/" + f"r{i:03d}-" + "x" * 4000, "read") for i in range(100)]
+    labels = {f"label{i:02d}": "v" * 1024 for i in range(64)}  # with the rules: ~470 KB
+    for _ in range(10):
+        alice.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+            codebase_id=codebase, permissions=big, labels=labels))
+    pages = f"{alice.url}/v1/sandboxes"
+    first = alice.http.get(pages, params={"codebase_id": codebase}, timeout=60)
+    assert first.status_code == 200 and len(first.content) > 4 << 20, first.text[:300]
+    server = tenants.server
+    stalled = StalledH2Client(server.grpc_port, ca=server.ca, api_key=tenants.keys["alice"])
+    request = sb.ListSandboxesRequest(codebase_id=codebase).SerializeToString()
+    try:
+        # A 128 MiB share holds about 14 pages charged twice 4.5 MB: far fewer than 40.
+        for _ in range(40):
+            stalled.call("/sandbox.v1.SandboxService/ListSandboxes", request)
+            time.sleep(0.5)
+            page = alice.http.get(pages, params={"codebase_id": codebase}, timeout=60)
+            if page.status_code != 200:
+                break
+        assert page.status_code == 429, "40 unread pages, and still room for another"
+        assert page.json()["reason"] == "QUOTA_EXCEEDED", page.text
+        assert "ListSandboxes: owner team-a holds" in page.json()["message"], page.text
+        bob_is_served(tenants)
+    finally:
+        stalled.close()
+    deadline = time.monotonic() + 30
+    while alice.http.get(pages, params={"codebase_id": codebase}, timeout=60).status_code != 200:
+        assert time.monotonic() < deadline, "the closed connection's pages were never given back"
         time.sleep(0.3)
 
 

@@ -20,7 +20,7 @@ from google.protobuf import duration_pb2
 from conftest import make_codebase, make_sandbox
 from server_harness import cb, cb_grpc, common, rule, sb, sb_grpc, serving
 from server_memory import MIB, RETURN_LARGE_BLOCKS, PeakRss, rss_bytes
-from stalled_h2_client import StalledH2Client
+from stalled_h2_client import StalledH2Client, held_until_refused
 
 import grpc
 import pytest
@@ -97,24 +97,6 @@ def statuses(client: StalledH2Client, streams: list[int]) -> list[str | None]:
         return [client.status.get(s) for s in streams]
 
 
-def held_until_refused(client: StalledH2Client, method: str, request, probe, what: str,
-                       pause: float, most: int) -> list[int]:
-    """Calls `method` through `client` (whose answers are never read) one at a time, until
-    `probe()` is refused RESOURCE_EXHAUSTED naming `what`; the calls held. Fails once
-    `most` are held and the probe is still served."""
-    held = []
-    while True:
-        held.append(client.call(method, request.SerializeToString()))
-        time.sleep(pause)
-        try:
-            probe()
-        except grpc.RpcError as refused:
-            assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
-            assert what in refused.details()
-            return held
-        assert len(held) < most, f"{most} unread answers, and still room for {what}"
-
-
 def test_unread_diff_answers_are_charged_to_the_budget_and_cancelled(server, large_diff):
     diff = sb.DiffChangesRequest(sandbox_id=large_diff)
     reader = sb_grpc.SandboxServiceStub(grpc.insecure_channel(
@@ -171,6 +153,42 @@ def test_unread_file_listings_are_charged_to_the_budget(server):
     finally:
         client.close()
     server.sandboxes.DestroySandbox(sb.DestroySandboxRequest(sandbox_id=writer), timeout=30)
+
+
+# A sandbox record of ~470 KB: 100 rules of 4 KB patterns and 64 labels of 1 KB.
+LARGE_RECORD = {
+    "rules": [rule("/" + f"r{i:03d}-" + "x" * 4000, "read") for i in range(100)],
+    "labels": {f"label{i:02d}": "v" * 1024 for i in range(64)},
+}
+
+
+def test_unread_sandbox_records_are_charged_to_the_budget(server):
+    """Sandbox records run to megabytes (rules of 4 KB patterns, 64 labels of 1 KB) and a
+    ListSandboxes page to 4 MiB of them; their answers were charged nowhere: one tenant's
+    32 unread pages took the server from 74 to 1,902 MiB (sweep V, V4). Pages and records
+    past 64 KiB are charged like a diff's now; a small record is not, and is still served."""
+    codebase = make_codebase(server, files={})
+    large = [make_sandbox(server, codebase, start=False, **LARGE_RECORD) for _ in range(10)]
+    small = make_sandbox(server, make_codebase(server, files={}), start=False)
+    reader = sb_grpc.SandboxServiceStub(grpc.insecure_channel(
+        f"127.0.0.1:{server.grpc_port}", options=[("grpc.max_receive_message_length", 64 << 20)]))
+    request = sb.ListSandboxesRequest(codebase_id=codebase)
+    size = reader.ListSandboxes(request, timeout=60).ByteSize()
+    assert size > 4 << 20, size  # the page ends past 4 MiB, with the record that crossed it
+    client = StalledH2Client(server.grpc_port)
+    try:
+        held_until_refused(client, "/sandbox.v1.SandboxService/ListSandboxes", request,
+                           lambda: reader.ListSandboxes(request, timeout=60), "ListSandboxes",
+                           pause=0.5, most=(300 << 20) // (2 * size))
+        # A record past 64 KiB is charged too (what is left fits a few more of them); one
+        # under it is not.
+        record = sb.GetSandboxRequest(sandbox_id=large[0])
+        held_until_refused(client, "/sandbox.v1.SandboxService/GetSandbox", record,
+                           lambda: reader.GetSandbox(record, timeout=60), "GetSandbox",
+                           pause=0.2, most=40)
+        assert reader.GetSandbox(sb.GetSandboxRequest(sandbox_id=small), timeout=60).id == small
+    finally:
+        client.close()
 
 
 def test_unread_commit_reports_keep_only_their_counts_past_the_budget(server):
