@@ -269,7 +269,7 @@ std::vector<Change> list_changes_after(int base_dirfd, const Journal& j, const S
 }
 
 std::string diff_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
-                               const ChangeSelection& only) {
+                               const ChangeSelection& only, const DiffGrowth& grown) {
   std::size_t not_listed = 0;
   const std::vector<Change> changes =
       list_first_changes(base_dirfd, j, scope, &not_listed, only, kMaxDiffTotalBytes / 2);
@@ -277,7 +277,9 @@ std::string diff_first_changes(int base_dirfd, const Journal& j, const Scope& sc
   // move the cursor, recolour, hide or reorder text is shown escaped (\x1b, \r, \u202e),
   // as the CLI shows its review. A line "+rm -rf ~ <ESC>[2K<CR># comment" displayed as
   // the comment alone while a review token committed all of it.
-  return terminal_safe(render_diff(base_dirfd, j, scope, changes, not_listed));
+  const std::string diff = render_diff(base_dirfd, j, scope, changes, not_listed, grown);
+  if (grown) grown(2 * diff.size());  // and its terminal-safe copy, about as large
+  return terminal_safe(diff);
 }
 
 }  // namespace agentfense::layer

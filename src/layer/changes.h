@@ -52,9 +52,13 @@ std::vector<Change> list_changes(int base_dirfd, const Journal& j, const Scope& 
 // and a last line "# diff cut after 16 MiB: N more changes not shown ..." says so: an
 // agent's ten thousand 1 MiB files would otherwise make a 10 GB reply.
 // `not_listed`: further changes the caller left out, counted in that line too.
+// `grown` is told the diff's size so far after each change: a caller that holds a memory
+// budget for it may refuse to go on by throwing (the diff is dropped).
 inline constexpr std::size_t kMaxDiffTotalBytes = 16 << 20;
+using DiffGrowth = std::function<void(std::size_t bytes)>;
 std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
-                        const std::vector<Change>& changes, std::size_t not_listed = 0);
+                        const std::vector<Change>& changes, std::size_t not_listed = 0,
+                        const DiffGrowth& grown = {});
 
 struct CommitResult {
   std::vector<std::string> applied, denied, conflicts;

@@ -36,8 +36,9 @@ std::vector<Change> list_changes_after(int base_dirfd, const Journal& j, const S
 // render_diff (changes.h) of the selected changes, walking no more of the layer than the
 // cut diff can show: each change's diff names its path at least twice, so the changes
 // past the first kMaxDiffTotalBytes / 2 of paths are never shown.
+// `grown` as render_diff's, told at the end of the diff and its terminal-safe copy too.
 std::string diff_first_changes(int base_dirfd, const Journal& j, const Scope& scope,
-                               const ChangeSelection& only = {});
+                               const ChangeSelection& only = {}, const DiffGrowth& grown = {});
 
 // Drops the changes past `budget` bytes of paths; returns how many were dropped.
 std::size_t bound_changes(std::vector<Change>& changes, std::size_t budget = kMaxListedPathBytes);

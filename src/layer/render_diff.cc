@@ -90,7 +90,8 @@ void render_one(const Change& change, bool readable, const std::optional<Side>& 
 }  // namespace
 
 std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
-                        const std::vector<Change>& changes, std::size_t not_listed) {
+                        const std::vector<Change>& changes, std::size_t not_listed,
+                        const DiffGrowth& grown) {
   std::string out;
   std::size_t rendered = 0;
   for (; rendered < changes.size() && out.size() < kMaxDiffTotalBytes; ++rendered) {
@@ -106,6 +107,7 @@ std::string render_diff(int base_dirfd, const Journal& j, const Scope& scope,
     const std::optional<Side> new_side =
         change.kind == ChangeKind::kDeleted ? std::nullopt : load_side(j.upper_fd(), change.path);
     render_one(change, scope.readable(change.path, change.type == 'd'), old_side, new_side, out);
+    if (grown) grown(out.size());
   }
   if (const std::size_t left = changes.size() - rendered + not_listed; left > 0) {
     out += "# diff cut after " + std::to_string(kMaxDiffTotalBytes >> 20) +

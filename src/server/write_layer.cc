@@ -95,13 +95,14 @@ v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state
 
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
                                      const policy::Policy& policy,
-                                     const std::vector<std::string>& paths) {
+                                     const std::vector<std::string>& paths,
+                                     const layer::DiffGrowth& grown) {
   const layer::StateLock held = hold_write_layer(state_dir);
   const auto journal = layer::Journal::open(state_dir);
   const layer::Scope scope(policy);
   v1::DiffChangesResponse out;
   out.set_review_token(layer::review_token(base_dirfd, *journal, scope, paths));
-  out.set_diff(layer::diff_first_changes(base_dirfd, *journal, scope, paths));
+  out.set_diff(layer::diff_first_changes(base_dirfd, *journal, scope, paths, grown));
   return out;
 }
 

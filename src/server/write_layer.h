@@ -18,9 +18,11 @@ namespace agentfense::server {
 // hides is listed, diffed or touched (layer/scope.h).
 v1::ListChangesResponse offline_changes(int base_dirfd, const std::string& state_dir,
                                         const policy::Policy& policy);
+// `grown`: told the diff's size as it is made (layer::render_diff).
 v1::DiffChangesResponse offline_diff(int base_dirfd, const std::string& state_dir,
                                      const policy::Policy& policy,
-                                     const std::vector<std::string>& paths);
+                                     const std::vector<std::string>& paths,
+                                     const layer::DiffGrowth& grown = {});
 // `review_token` non-empty: refused (REVIEW_OUTDATED) unless the changes are those a
 // diff of `paths` gave it for.
 v1::CommitChangesResponse offline_commit(int base_dirfd, const std::string& state_dir,
