@@ -19,15 +19,26 @@
 // fixed half each, two tenants that kept re-sending calls whose answers they did not
 // read held all of it, and every other tenant's execs were refused for as long as they
 // did.) One holder alone gets `per_holder`, as before.
+// A reserve: an eighth of a budget with shares is kept for holders that hold nothing of
+// it yet. A holder already holding some (or running a capturing grant) is refused while
+// no more than the reserve is left, and its capturing grants wait there (below) unless
+// the grant began while its holder held nothing and ran no other. Without it, shares
+// bounded what each holder is admitted to take, but not its slack (its oldest exec
+// writes on past its share; a result already made is charged whatever it holds): two
+// tenants' unread results of 32 MiB filled the budget, and a third tenant's execs were
+// refused until those answers were cancelled (sweep V, V1). The reserve is entered only
+// by a newcomer, and by the oldest capturing grant of all (below), so a newcomer finds
+// at least the reserve less one exec's output.
 //
 // A unary exec's grant also grows while its command writes (capturing, unary_output.h):
 // execs started together used to pass check_room together and each hold up to
 // 2 x runtime.output_limit uncounted until they ended. A capturing grant waits while the
 // budget or its holder's share is over its bound (wait_for_room), except the oldest
 // capturing grant (the holder's oldest, for its share): the others wait for it, so waits
-// among execs can never all block each other. The oldest writes on while what is over
-// the bound is other running execs' output. It waits while answers being sent fill the
-// bound by themselves: those go as their callers read them (or are cancelled,
+// among execs can never all block each other. For a grant of a holder that held some of
+// the budget when it began, "over the budget" starts at the reserve (above). The oldest writes on
+// while what is over the bound is other running execs' output. It waits while answers being sent
+// fill the bound by themselves: those go as their callers read them (or are cancelled,
 // send_watchdog.h), whatever the commands do (before, each exec became the oldest in
 // turn and wrote all it had, its result then held until its slow caller read it: one
 // tenant held 360 MB of a 256 MiB budget). Results that finished but are not being sent
@@ -35,8 +46,13 @@
 // running commands, which may be the oldest: so the oldest waits for those of its own
 // sandbox (a grant's scope) only a while (kSettleWait); if they are still there then,
 // what it writes past the bound is cut (Room::kCut: its result says truncated). Results
-// of other sandboxes never wait for it (before, any tenant's finished result let the
-// oldest exec of another tenant be cut: sweep U, U2); it writes on past them. Before,
+// of other tenants never make it wait (before, any tenant's finished result let the
+// oldest exec of another tenant be cut: sweep U, U2); it writes on past them. Its own
+// tenant's finished results in other sandboxes do, the same way, while they and its
+// tenant's answers being sent fill its share (their syncs may wait for commands that
+// wait for it; before, it wrote on past them, and a tenant's execs in several sandboxes
+// each wrote all they had in turn, in the moment before the one before became an answer
+// being sent: sweep V, V1). Before,
 // execs running together in one sandbox each became the oldest in turn and all their
 // results were held until the last ended: 24 execs of 32 MiB that each wrote a file
 // took the server to 1.5 GB, and a tenant's 512 gRPC threads could have held 16 GB.
@@ -57,7 +73,11 @@ class MemoryBudget {
   // `holding` says what the budget holds, for the refusal: "of files for other reads".
   // `per_holder`: the most one holder's grants hold at once (0: no shares).
   MemoryBudget(std::int64_t bytes, std::string holding, std::int64_t per_holder = 0)
-      : left_(bytes), total_(bytes), per_holder_(per_holder), holding_(std::move(holding)) {}
+      : left_(bytes),
+        total_(bytes),
+        per_holder_(per_holder),
+        reserve_(per_holder > 0 ? bytes / 8 : 0),
+        holding_(std::move(holding)) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
@@ -124,13 +144,15 @@ class MemoryBudget {
     std::uint64_t ticket_ = 0;  // its place among capturing grants; 0: not capturing
     bool finished_ = false;     // counted as a finished result: captured, not yet sent
     bool sending_ = false;
+    bool newcomer_ = false;  // began capturing while its holder held nothing and had no
+                             // other capturing grant: it may use the reserve
   };
 
  private:
   // With mu_ held: throws unless `more` bytes fit for `holder` (0: whether any room).
   void check_fits(const std::string& what, const std::string& holder, std::int64_t more) const;
-  // With mu_ held; `bytes` may be < 0. `sending`: bytes of a grant being sent.
-  void charge(const std::string& holder, std::int64_t bytes, bool sending);
+  // With mu_ held: `bytes` more (may be < 0) held by `grant`.
+  void charge(const Grant& grant, std::int64_t bytes);
   // With mu_ held: `bytes` already charged now count as being sent (may be < 0).
   void count_sending(const std::string& holder, std::int64_t bytes);
   // With mu_ held: what a capturing grant does now (wait_for_room). kSettle: wait for
@@ -143,6 +165,9 @@ class MemoryBudget {
   bool counted(const std::string& holder) const { return per_holder_ > 0 && !holder.empty(); }
   // With mu_ held: the most a counted `holder` may hold now (the header; may be < 0).
   std::int64_t share_of(const std::string& holder) const;
+  // With mu_ held: what of left_ a holder may not take (the reserve, for a counted holder
+  // that holds some already or has a capturing grant).
+  std::int64_t kept_from(const std::string& holder) const;
   std::int64_t held_by(const std::string& holder) const;  // with mu_ held
 
   std::mutex mu_;
@@ -150,12 +175,14 @@ class MemoryBudget {
   std::int64_t left_;
   const std::int64_t total_;
   const std::int64_t per_holder_;
+  const std::int64_t reserve_;
   const std::string holding_;
   std::map<std::string, std::int64_t> held_by_;          // counted holders; entries at 0 erased
   std::int64_t sending_held_ = 0;                        // by grants being sent
   std::map<std::string, std::int64_t> sending_held_by_;  // the same by counted holder
   std::map<std::uint64_t, std::string> capturing_;       // ticket -> holder, oldest first
   std::map<std::string, int> finished_in_;  // results captured, not yet being sent, by scope
+  std::map<std::string, std::int64_t> finished_held_by_;  // their bytes by counted holder
   std::uint64_t next_ticket_ = 1;
 };
 

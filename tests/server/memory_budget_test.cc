@@ -146,6 +146,62 @@ TEST(MemoryBudget, HoldersThatKeepTakingAllTheyCanLeaveRoomForTheNext) {
   EXPECT_NO_THROW(dave.hold(249));  // and room is left after carol too
 }
 
+// Sweep V, V1: shares bound what a tenant is admitted to take, not its slack (a result
+// already made is charged past its share), and two tenants' slack filled the budget so
+// that a third tenant was refused. An eighth is kept for holders that hold nothing yet.
+TEST(MemoryBudget, AReserveIsKeptForHoldersThatHoldNothingYet) {
+  MemoryBudget budget(800, "of command output for other calls", 400);  // reserve: 100
+  MemoryBudget::Grant alice(budget, "exec", "owner team-a");
+  alice.hold_anyway(700);  // made past her share
+  MemoryBudget::Grant bob(budget, "exec", "owner team-b");
+  bob.hold(30);  // within his share (half of the 100 alice leaves); 70 left
+  EXPECT_THROW(budget.check_room("exec", "owner team-b"), ApiError) << "bob took the reserve";
+  MemoryBudget::Grant more(budget, "exec", "owner team-b");
+  EXPECT_THROW(more.hold(1), ApiError);
+  EXPECT_EQ(more.hold_up_to(10), 0);
+  budget.check_room("exec", "owner team-c");  // carol holds nothing: she is served
+  MemoryBudget::Grant carol(budget, "exec", "owner team-c");
+  carol.hold(35);             // half of the 70 left
+  budget.check_room("exec");  // a caller not counted sees only the budget
+}
+
+// The same for capturing grants: one that began while its holder held some waits at the
+// reserve; one that began while its holder held nothing may use it, as may the oldest.
+TEST(MemoryBudget, OnlyANewcomersGrantOrTheOldestWritesIntoTheReserve) {
+  MemoryBudget budget(800, "of command output for other calls", 400);  // reserve: 100
+  MemoryBudget::Grant alice(budget, "exec", "owner team-a");
+  alice.begin_capturing();  // the oldest of all
+  alice.hold_anyway(650);
+  MemoryBudget::Grant bob_first(budget, "exec", "owner team-b");
+  bob_first.begin_capturing();  // bob held nothing: a newcomer
+  bob_first.hold_anyway(10);
+  MemoryBudget::Grant bob_second(budget, "exec", "owner team-b");
+  bob_second.begin_capturing();  // bob holds 10 now
+  bob_second.hold_anyway(50);    // 90 left: in the reserve; bob within his share (75)
+  int asked = 0;
+  bob_second.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2) << "a grant of a holder already holding some wrote into the reserve";
+  asked = 0;
+  bob_first.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 0) << "a newcomer's grant waited at the reserve";
+  // Execs started together: only the first is a newcomer's, though neither holds any yet.
+  MemoryBudget::Grant carol_first(budget, "exec", "owner team-c"),
+      carol_second(budget, "exec", "owner team-c");
+  carol_first.begin_capturing();
+  carol_second.begin_capturing();
+  carol_second.hold_anyway(1);
+  carol_second.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2) << "the second of execs started together wrote into the reserve";
+  asked = 0;
+  carol_first.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 0);
+  alice.hold_anyway(780);  // the oldest writes on past the reserve
+  alice.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 0) << "the oldest waited";
+  for (MemoryBudget::Grant* grant : {&alice, &bob_first, &bob_second, &carol_first, &carol_second})
+    grant->end_capturing();
+}
+
 // A share shrinks as other holders' output grows, even below nothing: the holder's oldest
 // capturing exec must still go on (only its own answers being sent stop it), or the other
 // holders' execs, which wait for the oldest, would wait for good.
@@ -325,6 +381,34 @@ TEST(MemoryBudget, ResultsOfOtherSandboxesDoNotCutTheOldest) {
   int asked = 0;
   EXPECT_EQ(oldest.wait_for_room([&] { return ++asked == 2; }), MemoryBudget::Room::kKeep);
   EXPECT_EQ(asked, 0) << "the oldest waited for (or was cut by) another sandbox's result";
+  oldest.end_capturing();
+}
+
+// Sweep V, V1: a tenant's execs in several sandboxes each wrote all they had in turn,
+// as the oldest, in the moment before the one before it became an answer being sent: its
+// results filled the budget with another tenant's. The oldest waits for its own tenant's
+// finished results in other sandboxes too (and, as for its own sandbox's, is cut if they
+// do not become answers within kSettleWait: they may wait for it).
+TEST(MemoryBudget, TheOldestWaitsForItsTenantsFinishedResultsInOtherSandboxes) {
+  MemoryBudget budget(1000, "of command output for other calls", 500);
+  std::optional<MemoryBudget::Grant> done(std::in_place, budget, "exec", "owner team-b", "b1");
+  MemoryBudget::Grant oldest(budget, "exec", "owner team-b", "b2");
+  done->begin_capturing();
+  oldest.begin_capturing();
+  done->hold_anyway(500);
+  done->end_capturing();  // finished in b1, not yet an answer being sent
+  oldest.hold_anyway(10);
+  int asked = 0;
+  oldest.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2) << "the oldest wrote on past its tenant's finished result";
+  done->sending();  // an answer now: the oldest waits for it to be read
+  asked = 0;
+  oldest.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 2);
+  done.reset();  // read
+  asked = 0;
+  oldest.wait_for_room([&] { return ++asked == 2; });
+  EXPECT_EQ(asked, 0);
   oldest.end_capturing();
 }
 
