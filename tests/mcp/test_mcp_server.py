@@ -125,6 +125,12 @@ def test_tools_act_on_the_server_sandbox_through_its_rules(
             assert kinds["/output/notes.md"] == "added", kinds
             diff = structured(await session.call_tool("diff", {"paths": ["output/notes.md"]}))
             assert "+hi" in diff["diff"] and "output/notes.md" in diff["diff"]
+            # Output that is not UTF-8 comes from its exact bytes (stdoutBytes), each
+            # invalid byte shown as U+FFFD, as a local sandbox's `run` shows it.
+            odd = structured(await session.call_tool(
+                "run", {"command": "printf 'caf\\377 ok'; printf 'e\\376' >&2"}))
+            assert odd["stdout"] == "caf\ufffd ok" and odd["stderr"] == "e\ufffd", odd
+            assert odd["truncated"] is False
             # A persistent shell keeps its directory.
             await session.call_tool("session_run", {"command": "cd src"})
             pwd = structured(await session.call_tool("session_run", {"command": "pwd"}))

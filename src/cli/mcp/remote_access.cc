@@ -36,11 +36,22 @@ std::string duration_text(std::chrono::milliseconds timeout) {
   return text;
 }
 
+// A stream of the server's ExecResult: its exact bytes (base64 `stdoutBytes`) when the
+// output was not UTF-8, else its text. The text of such output is only a rendering, cut
+// short (unflagged) when the server's output budget was short: the exact bytes are what
+// a local sandbox's tools get, shown the same way (json_rpc.h).
+std::string stream_of(const json& body, const char* text_key, const char* bytes_key) {
+  const std::string encoded = body.value(bytes_key, std::string());
+  if (!encoded.empty())
+    if (std::optional<std::string> bytes = base64_decode(encoded)) return std::move(*bytes);
+  return body.value(text_key, std::string());
+}
+
 // The server's ExecResult (proto3 JSON: defaults omitted, duration "1.5s").
 runtime::ExecResult exec_result(const json& body) {
   runtime::ExecResult result;
-  result.stdout_data = body.value("stdout", std::string());
-  result.stderr_data = body.value("stderr", std::string());
+  result.stdout_data = stream_of(body, "stdout", "stdoutBytes");
+  result.stderr_data = stream_of(body, "stderr", "stderrBytes");
   result.exit_code = body.value("exitCode", 0);
   result.stdout_truncated = body.value("stdoutTruncated", false);
   result.stderr_truncated = body.value("stderrTruncated", false);
