@@ -125,9 +125,10 @@ void MemoryBudget::count_finished(const Grant& grant, int delta) {
   if (counted(grant.holder_)) add_to(finished_held_by_, grant.holder_, delta * grant.held_);
 }
 
-void MemoryBudget::check_room(const std::string& what, const std::string& holder) {
+void MemoryBudget::check_room(const std::string& what, const std::string& holder,
+                              std::int64_t bytes) {
   std::lock_guard lock(mu_);
-  check_fits(what, holder, 0);
+  check_fits(what, holder, bytes);
 }
 
 void MemoryBudget::Grant::hold(std::int64_t bytes) {

@@ -82,9 +82,10 @@ class MemoryBudget {
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
   // Throws ApiError(RESOURCE_EXHAUSTED) for `what` while nothing is left, or nothing of
-  // `holder`'s share. A holder names itself in the refusal ("owner team-a"); "" is a
-  // caller not counted (budget_holder() in principal_share.h).
-  void check_room(const std::string& what, const std::string& holder = "");
+  // `holder`'s share (with `bytes`: while `bytes` more would not fit). A holder names
+  // itself in the refusal ("owner team-a"); "" is a caller not counted (budget_holder()
+  // in principal_share.h).
+  void check_room(const std::string& what, const std::string& holder = "", std::int64_t bytes = 0);
 
   // How long the oldest capturing grant over a bound waits for finished results to be
   // sent before what it writes past the bound is cut.

@@ -73,6 +73,13 @@ std::vector<policy::Rule> rules_from_wire(const WireRules& wire) {
   return rules;
 }
 
+std::int64_t compile_cost(const WireRules& wire) {
+  std::int64_t cost = 0;
+  for (const v1::PermissionRule& rule : wire)
+    cost += 4096 + 16 * static_cast<std::int64_t>(rule.pattern().size());
+  return cost;
+}
+
 policy::Policy policy_from_wire(const WireRules& wire) {
   std::vector<policy::Rule> rules = rules_from_wire(wire);
   try {

@@ -195,8 +195,11 @@ std::size_t SandboxService::live_count() const {
 }
 
 v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& request) {
-  const v1::Codebase codebase = codebases_.get(request.codebase_id());    // NOT_FOUND
-  const policy::Policy policy = policy_from_wire(request.permissions());  // INVALID_ARGUMENT
+  const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
+  const std::string holder = budget_holder(current_caller(), quota_owner(codebase));
+  check_change_answer_room(request, "CreateSandbox", holder);  // its answer repeats it
+  const policy::Policy policy =
+      compiled(request.permissions(), "CreateSandbox", holder);  // INVALID_ARGUMENT
   validate_limits(request.resources());
   check_labels({request.labels().begin(), request.labels().end()});
   check_stored_text("image", request.image(), kMaxImageBytes);
@@ -267,7 +270,7 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
     log::warn("sandbox.policy_warning", {{"sandbox_id", sandbox.id()}, {"warning", warning}});
     sandbox.add_warnings(warning);
   }
-  hold_change_answer(sandbox, "CreateSandbox", budget_holder(current_caller(), owner));
+  hold_change_answer(sandbox, "CreateSandbox", holder);
   return sandbox;
 }
 
@@ -293,6 +296,9 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     hold_read_answer(sandbox, "StartSandbox", budget_holder_of(sandbox.id()));
     return sandbox;
   }
+  check_change_answer_room(
+      sandbox, "StartSandbox",
+      budget_holder(current_caller(), quota_owner(codebases_.get(sandbox.codebase_id()))));
   const auto started = std::chrono::steady_clock::now();
   try {
     LiveSandboxPlan plan{
@@ -326,7 +332,11 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     // layer locked (CI: 1 of 150 concurrent starts). A layer held by an fs process that
     // recovery could not end fails the start (INTERNAL; the log names the holder).
     std::shared_ptr<LiveSandbox> live;
-    spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
+    {
+      const auto compiling = compile_charge(sandbox.permissions(), "StartSandbox",
+                                            budget_holder(current_caller(), plan.owner));
+      spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
+    }
     {
       const std::lock_guard live_lock(live_mu_);
       live_[sandbox.id()] = live;

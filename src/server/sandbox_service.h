@@ -32,6 +32,7 @@
 #include "server/exit_watch.h"
 #include "server/live_sandbox.h"
 #include "server/memory_budget.h"
+#include "server/rules.h"
 #include "server/sandbox_locks.h"
 #include "server/spawner_thread.h"
 #include "server/stats_refresher.h"
@@ -176,11 +177,15 @@ class SandboxService final : public SandboxApi {
   // it returns, or denied with the error it threw (sandbox_service_layer.cc).
   void file_call(const std::string& sandbox_id, const char* op, const std::string& path,
                  const std::function<nlohmann::ordered_json(std::string& command_id)>& call);
+  // What an answer holds until sent: the message in memory and the copy gRPC serializes
+  // (REST: its JSON, which the message's memory covers: enums and names spelled out).
+  // Twice its wire size was charged before, and a record of 10,000 small rules (150 KB on
+  // the wire, 1.2 MB in memory) held 4 times its charge (sweep W, W2).
+  static std::int64_t answer_bytes(const google::protobuf::Message& answer);
   // Charges `answer` to read_budget_ through `grant` (answer_grant) until it was sent
-  // (KeptUntilSent): twice its size, for the message and the copy gRPC serializes (REST:
-  // its JSON). A diff of 16 MiB and the listings were held uncounted, for good while their
-  // client did not read them (sweep T). Past the budget or the tenant's share the call
-  // fails (RESOURCE_EXHAUSTED).
+  // (KeptUntilSent): answer_bytes(). A diff of 16 MiB and the listings were held
+  // uncounted, for good while their client did not read them (sweep T). Past the budget
+  // or the tenant's share the call fails (RESOURCE_EXHAUSTED).
   void hold_answer(const google::protobuf::Message& answer,
                    const std::shared_ptr<MemoryBudget::Grant>& grant);
   // The same for a commit's report, which is never refused (the commit was applied): one
@@ -191,11 +196,11 @@ class SandboxService final : public SandboxApi {
   // Charges an answer that only reads records or listings (GetSandbox, a page of
   // ListSandboxes, ListSessions, ListFiles, ListCodebases; an idempotent StartSandbox or
   // StopSandbox) as hold_answer() does, to `holder`, refusing it past the budget or the
-  // share. Answers under kUnchargedAnswerBytes are not charged: at most one per thread
-  // of either transport, they hold at most a few tens of MiB together. Uncharged, one
-  // tenant's 32 unread pages of 64 sandboxes of ~450 KB each grew the server by 1.8 GB
-  // (sweep V, V4).
-  static constexpr std::size_t kUnchargedAnswerBytes = std::size_t{64} << 10;
+  // share. Answers holding under kUnchargedAnswerBytes (answer_bytes) are not charged: at
+  // most one per thread of either transport, they hold at most ~150 MiB together.
+  // Uncharged, one tenant's 32 unread pages of 64 sandboxes of ~450 KB each grew the
+  // server by 1.8 GB (sweep V, V4).
+  static constexpr std::int64_t kUnchargedAnswerBytes = std::int64_t{128} << 10;
   void hold_read_answer(const google::protobuf::Message& answer, const char* what,
                         const std::string& holder);
   // The same for the record a change answers with (CreateSandbox, a StartSandbox or
@@ -203,6 +208,24 @@ class SandboxService final : public SandboxApi {
   // made; such calls are bounded by what they do (disk, processes), not by the budget.
   void hold_change_answer(const google::protobuf::Message& answer, const char* what,
                           const std::string& holder);
+  // Before such a change, when its answer will be charged (`like`: the request or
+  // record it repeats): refused unless that answer fits `holder`'s share and the budget
+  // now, so that what changes charge anyway passes the share by at most the changes in
+  // flight (before, one tenant's unread creates held 118 MiB past any check: sweep W,
+  // W3). StopSandbox is never refused: it gives back what a sandbox holds.
+  void check_change_answer_room(const google::protobuf::Message& like, const char* what,
+                                const std::string& holder);
+  // Compiling a sandbox's rules in this process (CreateSandbox's check, a start, a stopped
+  // sandbox's changes) takes memory, ~30-40 MB for 10,000 rules, and nothing bounded how
+  // many compiles ran at once: 100 creates sent together, all refused as too complex
+  // (so counted against no quota), took the server to 3.2 GB (sweep W, W1). A compile
+  // whose compile_cost() passes kFreeCompileBytes holds it of compile_budget_ while it
+  // runs, against `holder`'s share, and is refused past either (RESOURCE_EXHAUSTED).
+  static constexpr std::int64_t kFreeCompileBytes = std::int64_t{1} << 20;
+  std::unique_ptr<MemoryBudget::Grant> compile_charge(const WireRules& rules, const char* what,
+                                                      const std::string& holder);
+  // policy_from_wire(rules) under a compile_charge().
+  policy::Policy compiled(const WireRules& rules, const char* what, const std::string& holder);
   // The grant of one such answer, made before its work: refused at once while the
   // tenant's unread answers fill its share.
   std::shared_ptr<MemoryBudget::Grant> answer_grant(const char* what, const std::string& holder);
@@ -246,6 +269,9 @@ class SandboxService final : public SandboxApi {
   // one principal's hold at most half of it (unary_output.h).
   MemoryBudget output_budget_{std::int64_t{256} << 20, "of command output for other calls",
                               std::int64_t{128} << 20};
+  // Rules being compiled in this process (compile_charge), server wide.
+  MemoryBudget compile_budget_{std::int64_t{256} << 20, "of memory for compiling rules",
+                               std::int64_t{128} << 20};
   StatsRefresher stats_;  // stops early, while the store still exists
   // Declared last: stops first, while everything its handler touches still exists.
   ExitWatch fs_exits_;

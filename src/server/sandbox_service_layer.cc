@@ -61,16 +61,20 @@ SandboxService::LayerAccess SandboxService::layer_access(const std::string& id) 
   return access;
 }
 
+std::int64_t SandboxService::answer_bytes(const google::protobuf::Message& answer) {
+  return static_cast<std::int64_t>(answer.SpaceUsedLong() + answer.ByteSizeLong());
+}
+
 void SandboxService::hold_commit_report(v1::CommitChangesResponse& report,
                                         const std::string& holder) {
   const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, "CommitChanges", holder);
   try {
-    grant->hold(2 * static_cast<std::int64_t>(report.ByteSizeLong()));
+    grant->hold(answer_bytes(report));
   } catch (const ApiError& full) {
     if (full.code() != StatusCode::RESOURCE_EXHAUSTED) throw;
     log::info("sandbox.commit_report_trimmed", {{"bytes", report.ByteSizeLong()}});
     keep_counts_only(report);
-    grant->hold_anyway(2 * static_cast<std::int64_t>(report.ByteSizeLong()));
+    grant->hold_anyway(answer_bytes(report));
   }
   KeptUntilSent::keep(grant);
 }
@@ -89,10 +93,26 @@ SandboxMount::ReplyBytes SandboxService::charging(MemoryBudget::Grant& grant) {
 
 void SandboxService::hold_answer(const google::protobuf::Message& answer,
                                  const std::shared_ptr<MemoryBudget::Grant>& grant) {
-  const auto bytes = 2 * static_cast<std::int64_t>(answer.ByteSizeLong());
+  const std::int64_t bytes = answer_bytes(answer);
   grant->lower_to(bytes);  // the reply's copies are gone
   grant->hold(bytes);
   KeptUntilSent::keep(grant);
+}
+
+std::unique_ptr<MemoryBudget::Grant> SandboxService::compile_charge(const WireRules& rules,
+                                                                    const char* what,
+                                                                    const std::string& holder) {
+  const std::int64_t cost = compile_cost(rules);
+  if (cost < kFreeCompileBytes) return nullptr;
+  auto grant = std::make_unique<MemoryBudget::Grant>(compile_budget_, what, holder);
+  grant->hold(cost);
+  return grant;
+}
+
+policy::Policy SandboxService::compiled(const WireRules& rules, const char* what,
+                                        const std::string& holder) {
+  const auto charge = compile_charge(rules, what, holder);
+  return policy_from_wire(rules);
 }
 
 void SandboxService::hold_owner_answer(const google::protobuf::Message& answer, const char* what,
@@ -102,15 +122,22 @@ void SandboxService::hold_owner_answer(const google::protobuf::Message& answer, 
 
 void SandboxService::hold_read_answer(const google::protobuf::Message& answer, const char* what,
                                       const std::string& holder) {
-  if (answer.ByteSizeLong() < kUnchargedAnswerBytes) return;
+  if (answer_bytes(answer) < kUnchargedAnswerBytes) return;
   hold_answer(answer, std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder));
+}
+
+void SandboxService::check_change_answer_room(const google::protobuf::Message& like,
+                                              const char* what, const std::string& holder) {
+  const std::int64_t bytes = answer_bytes(like);
+  if (bytes >= kUnchargedAnswerBytes) read_budget_.check_room(what, holder, bytes);
 }
 
 void SandboxService::hold_change_answer(const google::protobuf::Message& answer, const char* what,
                                         const std::string& holder) {
-  if (answer.ByteSizeLong() < kUnchargedAnswerBytes) return;
+  const std::int64_t bytes = answer_bytes(answer);
+  if (bytes < kUnchargedAnswerBytes) return;
   const auto grant = std::make_shared<MemoryBudget::Grant>(read_budget_, what, holder);
-  grant->hold_anyway(2 * static_cast<std::int64_t>(answer.ByteSizeLong()));
+  grant->hold_anyway(bytes);
   KeptUntilSent::keep(grant);
 }
 
@@ -123,7 +150,8 @@ v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest
   } else {
     const v1::Sandbox& sandbox = access.sandbox;
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-    const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+    const policy::Policy policy =
+        compiled(sandbox.permissions(), "ListChanges", budget_holder_of(sandbox.id()));
     changes = offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
   }
   hold_answer(changes, grant);
@@ -140,7 +168,8 @@ v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest
   } else {
     const v1::Sandbox& sandbox = access.sandbox;
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-    const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+    const policy::Policy policy =
+        compiled(sandbox.permissions(), "DiffChanges", budget_holder_of(sandbox.id()));
     // Charged as it grows, twice: a string's room doubles as it grows (made whole
     // before any was charged, 12 stopped sandboxes' diffs took 561 MiB: sweep V, V2).
     diff = offline_diff(
@@ -165,7 +194,8 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
                         write_layer_bytes(state_dir(sandbox.id()) + "/state"));
     try {
       const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-      const policy::Policy policy = policy::Policy::compile(rules_from_wire(sandbox.permissions()));
+      const policy::Policy policy =
+          compiled(sandbox.permissions(), "CommitChanges", budget_holder_of(sandbox.id()));
       result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths,
                               request.review_token());
     } catch (...) {

@@ -191,6 +191,71 @@ def test_unread_sandbox_records_are_charged_to_the_budget(server):
         client.close()
 
 
+def test_records_of_many_small_rules_are_charged_what_they_hold(server):
+    """Answers were charged twice their wire size, but a record of 10,000 small rules is
+    150 KB on the wire and 1.2 MB in memory: one tenant's unread copies held 4 times their
+    charge, 500 MB in the server for a 128 MiB share (sweep W, W2). They are charged what
+    they hold in memory and on the wire now. A change that would answer with such a record
+    is refused up front while the budget is spent (W3: those were charged anyway)."""
+    codebase = make_codebase(server, files={})
+    rules = [rule(f"/d{i:05d}", "read") for i in range(10000)]
+    deadline = time.monotonic() + 30
+    while True:  # earlier tests' unread answers go back once the server sees them closed
+        try:
+            sandbox = make_sandbox(server, codebase, rules=rules, start=False)
+            break
+        except grpc.RpcError as refused:
+            assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+            assert time.monotonic() < deadline, "the budget was never given back"
+            time.sleep(0.5)
+    record = sb.GetSandboxRequest(sandbox_id=sandbox)
+    wire = server.sandboxes.GetSandbox(record, timeout=60).ByteSize()
+    client = StalledH2Client(server.grpc_port)
+    try:
+        # Charged twice their wire size, 256 MiB held ~900 of them; at 4 times, 447.
+        held_until_refused(client, "/sandbox.v1.SandboxService/GetSandbox", record,
+                           lambda: server.sandboxes.GetSandbox(record, timeout=60), "GetSandbox",
+                           pause=0.05, most=(256 << 20) // (4 * wire))
+        with pytest.raises(grpc.RpcError) as refused:
+            server.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+                codebase_id=codebase, permissions=rules), timeout=60)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+        assert "CreateSandbox" in refused.value.details(), refused.value.details()
+    finally:
+        client.close()
+
+
+def test_rules_compiled_together_are_charged_to_a_budget():
+    """CreateSandbox compiles its rules in the server (~40 MB for 10,000 rules), and nothing
+    bounded how many compiles ran at once: 60 creates sent together took the server from
+    32 MiB to 2.2 GB, and 100 that were all refused as too complex (counted against no
+    quota) to 3.2 GB (sweep W, W1). A compile holds its estimate of a 256 MiB budget now;
+    past it the create is refused, to be retried."""
+    for server in serving("af-compiles-", env=RETURN_LARGE_BLOCKS):
+        codebase = make_codebase(server, files={})
+        rules = [rule(f"/dir{i:05d}/" + "f" * 40, "read") for i in range(10000)]
+        request = sb.CreateSandboxRequest(codebase_id=codebase, permissions=rules)
+
+        def create(_: int) -> str:
+            try:
+                server.sandboxes.CreateSandbox(request, timeout=120)
+                return "created"
+            except grpc.RpcError as refused:
+                assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+                assert "of memory for compiling rules" in refused.details(), refused.details()
+                return "refused"
+
+        before = rss_bytes(server.proc.pid)
+        with PeakRss(server.proc.pid) as rss, ThreadPoolExecutor(40) as pool:
+            outcomes = list(pool.map(create, range(40)))
+        grown_mib = (rss.peak - before) // MIB
+        print(f"created {outcomes.count('created')}, refused {outcomes.count('refused')}; "
+              f"grew by {grown_mib} MiB")
+        assert "created" in outcomes and "refused" in outcomes, outcomes
+        assert grown_mib < 700, f"40 compiles together grew the server by {grown_mib} MiB"
+        assert create(0) == "created"  # the budget is given back
+
+
 def test_unread_commit_reports_keep_only_their_counts_past_the_budget(server):
     """A commit's report is never refused (the commit was applied), and was charged
     anyway: a report of 2,000 conflicts on long paths is re-sent by every commit, and one
