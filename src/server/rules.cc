@@ -1,6 +1,7 @@
 #include "server/rules.h"
 
 #include "common/errors.h"
+#include "policy/compile_estimate.h"
 #include "policy/policy.h"
 
 namespace agentfense::server {
@@ -74,10 +75,10 @@ std::vector<policy::Rule> rules_from_wire(const WireRules& wire) {
 }
 
 std::int64_t compile_cost(const WireRules& wire) {
-  std::int64_t cost = 0;
-  for (const v1::PermissionRule& rule : wire)
-    cost += 4096 + 16 * static_cast<std::int64_t>(rule.pattern().size());
-  return cost;
+  std::vector<std::string_view> patterns;
+  patterns.reserve(wire.size());
+  for (const v1::PermissionRule& rule : wire) patterns.push_back(rule.pattern());
+  return policy::estimate_compile_bytes(patterns);
 }
 
 policy::Policy policy_from_wire(const WireRules& wire) {

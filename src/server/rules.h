@@ -26,9 +26,9 @@ policy::Policy policy_from_wire(const WireRules& wire);
 
 v1::PermissionRule rule_to_wire(const policy::Rule& rule);
 
-// About the memory compiling `wire` takes in this process at its peak, from its size
-// alone (~40 MB for 10,000 rules of 60 bytes, ~30 MB for 2 MiB of pattern text): what a
-// compile holds of the server's budget for them (SandboxService::compiled).
+// About the memory compiling `wire` takes in this process at its peak
+// (policy/compile_estimate.h), estimated before anything is built: what a compile holds
+// of the server's budget for them (SandboxService::compile_charge).
 std::int64_t compile_cost(const WireRules& wire);
 
 }  // namespace agentfense::server

@@ -216,12 +216,14 @@ class SandboxService final : public SandboxApi {
   void check_change_answer_room(const google::protobuf::Message& like, const char* what,
                                 const std::string& holder);
   // Compiling a sandbox's rules in this process (CreateSandbox's check, a start, a stopped
-  // sandbox's changes) takes memory, ~30-40 MB for 10,000 rules, and nothing bounded how
-  // many compiles ran at once: 100 creates sent together, all refused as too complex
-  // (so counted against no quota), took the server to 3.2 GB (sweep W, W1). A compile
-  // whose compile_cost() passes kFreeCompileBytes holds it of compile_budget_ while it
-  // runs, against `holder`'s share, and is refused past either (RESOURCE_EXHAUSTED).
-  static constexpr std::int64_t kFreeCompileBytes = std::int64_t{1} << 20;
+  // sandbox's changes) takes memory, up to ~220 MB for the largest policy allowed, and
+  // nothing bounded how many compiles ran at once: 100 creates sent together, all
+  // refused as too complex (so counted against no quota), took the server to 3.2 GB
+  // (sweep W, W1). A compile whose compile_cost() passes kFreeCompileBytes holds it of
+  // compile_budget_ while it runs, against `holder`'s share, and is refused past either
+  // (RESOURCE_EXHAUSTED). (Estimated by pattern bytes first, nine short brace patterns
+  // of 82 MB each passed as free: sweep X, X1.)
+  static constexpr std::int64_t kFreeCompileBytes = std::int64_t{256} << 10;
   std::unique_ptr<MemoryBudget::Grant> compile_charge(const WireRules& rules, const char* what,
                                                       const std::string& holder);
   // policy_from_wire(rules) under a compile_charge().
@@ -269,9 +271,10 @@ class SandboxService final : public SandboxApi {
   // one principal's hold at most half of it (unary_output.h).
   MemoryBudget output_budget_{std::int64_t{256} << 20, "of command output for other calls",
                               std::int64_t{128} << 20};
-  // Rules being compiled in this process (compile_charge), server wide.
-  MemoryBudget compile_budget_{std::int64_t{256} << 20, "of memory for compiling rules",
-                               std::int64_t{128} << 20};
+  // Rules being compiled in this process (compile_charge), server wide; a tenant's share
+  // fits the largest policy allowed.
+  MemoryBudget compile_budget_{std::int64_t{512} << 20, "of memory for compiling rules",
+                               std::int64_t{256} << 20};
   StatsRefresher stats_;  // stops early, while the store still exists
   // Declared last: stops first, while everything its handler touches still exists.
   ExitWatch fs_exits_;

@@ -225,22 +225,39 @@ def test_records_of_many_small_rules_are_charged_what_they_hold(server):
         client.close()
 
 
-def test_rules_compiled_together_are_charged_to_a_budget():
-    """CreateSandbox compiles its rules in the server (~40 MB for 10,000 rules), and nothing
-    bounded how many compiles ran at once: 60 creates sent together took the server from
-    32 MiB to 2.2 GB, and 100 that were all refused as too complex (counted against no
-    quota) to 3.2 GB (sweep W, W1). A compile holds its estimate of a 256 MiB budget now;
-    past it the create is refused, to be retried."""
+def nine_brace_patterns() -> list:
+    """71-byte patterns of 8 brace groups: 2,304 alternatives of 8 wildcard segments, 82 MB
+    to compile (sweep X, X1: estimated by their bytes, they were free)."""
+    return [rule("/".join([f"{{*a{i},*ab}}"] * 8), "read") for i in range(9)]
+
+
+@pytest.mark.parametrize("shape", ["10k-rules", "braces"])
+def test_rules_compiled_together_are_charged_to_a_budget(shape):
+    """CreateSandbox compiles its rules in the server (~40 MB for 10,000 rules, 82 MB for
+    nine brace patterns), and nothing bounded how many compiles ran at once: 60 creates
+    sent together took the server from 32 MiB to 2.2 GB, and 100 that were all refused as
+    too complex (counted against no quota) to 3.2 GB (sweep W, W1); 30 of the brace
+    patterns, refused after their compile for an unknown runtime, to 2.5 GB (sweep X, X1).
+    A compile holds its estimate of a 512 MiB budget now; past it the create is refused,
+    to be retried."""
     for server in serving("af-compiles-", env=RETURN_LARGE_BLOCKS):
         codebase = make_codebase(server, files={})
-        rules = [rule(f"/dir{i:05d}/" + "f" * 40, "read") for i in range(10000)]
-        request = sb.CreateSandboxRequest(codebase_id=codebase, permissions=rules)
+        if shape == "braces":  # refused after the compile: counted against no quota
+            request = sb.CreateSandboxRequest(codebase_id=codebase,
+                                              permissions=nine_brace_patterns(), runtime=77)
+        else:
+            request = sb.CreateSandboxRequest(codebase_id=codebase, permissions=[
+                rule(f"/dir{i:05d}/" + "f" * 40, "read") for i in range(10000)])
+        compiled = "INVALID_ARGUMENT" if shape == "braces" else "created"
 
         def create(_: int) -> str:
             try:
                 server.sandboxes.CreateSandbox(request, timeout=120)
                 return "created"
             except grpc.RpcError as refused:
+                if refused.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                    assert "unknown runtime" in refused.details(), refused.details()
+                    return "INVALID_ARGUMENT"
                 assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
                 assert "of memory for compiling rules" in refused.details(), refused.details()
                 return "refused"
@@ -249,11 +266,11 @@ def test_rules_compiled_together_are_charged_to_a_budget():
         with PeakRss(server.proc.pid) as rss, ThreadPoolExecutor(40) as pool:
             outcomes = list(pool.map(create, range(40)))
         grown_mib = (rss.peak - before) // MIB
-        print(f"created {outcomes.count('created')}, refused {outcomes.count('refused')}; "
+        print(f"compiled {outcomes.count(compiled)}, refused {outcomes.count('refused')}; "
               f"grew by {grown_mib} MiB")
-        assert "created" in outcomes and "refused" in outcomes, outcomes
+        assert compiled in outcomes and "refused" in outcomes, outcomes
         assert grown_mib < 700, f"40 compiles together grew the server by {grown_mib} MiB"
-        assert create(0) == "created"  # the budget is given back
+        assert create(0) == compiled  # the budget is given back
 
 
 def test_unread_commit_reports_keep_only_their_counts_past_the_budget(server):
