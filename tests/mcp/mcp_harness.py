@@ -175,12 +175,12 @@ def descendants(pid: int) -> set[int]:
         current = pending.pop()
         try:
             tasks = os.listdir(f"/proc/{current}/task")
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
             continue
         for task in tasks:
             try:
                 text = Path(f"/proc/{current}/task/{task}/children").read_text()
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
                 continue
             for child in map(int, text.split()):
                 if child not in found:
@@ -194,7 +194,7 @@ def alive(pids: set[int]) -> set[int]:
     for pid in pids:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
             continue
         if state != "Z":
             living.add(pid)
@@ -208,7 +208,7 @@ def sleeps_running(pid: int) -> int:
         try:
             if Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep\x00"):
                 count += 1
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
             pass
     return count
 
