@@ -296,14 +296,14 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     hold_read_answer(sandbox, "StartSandbox", budget_holder_of(sandbox.id()));
     return sandbox;
   }
-  check_change_answer_room(
-      sandbox, "StartSandbox",
-      budget_holder(current_caller(), quota_owner(codebases_.get(sandbox.codebase_id()))));
+  const std::string owner = quota_owner(codebases_.get(sandbox.codebase_id()));
+  const std::string holder = budget_holder(current_caller(), owner);
+  check_change_answer_room(sandbox, "StartSandbox", holder);
   const auto started = std::chrono::steady_clock::now();
   try {
     LiveSandboxPlan plan{
         .codebase_id = sandbox.codebase_id(),
-        .owner = quota_owner(codebases_.get(sandbox.codebase_id())),
+        .owner = owner,
         .mount = {.fs_program = options_.fs_program,
                   .sandbox_id = sandbox.id(),
                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),
@@ -333,8 +333,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     // recovery could not end fails the start (INTERNAL; the log names the holder).
     std::shared_ptr<LiveSandbox> live;
     {
-      const auto compiling = compile_charge(sandbox.permissions(), "StartSandbox",
-                                            budget_holder(current_caller(), plan.owner));
+      const auto compiling = compile_charge(sandbox.permissions(), "StartSandbox", holder);
       spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan); });
     }
     {
@@ -368,7 +367,7 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
       {{"sandbox_id", sandbox.id()},
        {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
                   .count()}});
-  hold_change_answer(sandbox, "StartSandbox", budget_holder_of(sandbox.id()));
+  hold_change_answer(sandbox, "StartSandbox", holder);
   return sandbox;
 }
 
