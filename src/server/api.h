@@ -38,11 +38,10 @@ namespace v1 = ::sandbox::v1;
 inline constexpr const char* kReasonMetadataKey = "agentfense-reason";
 
 // Charges a large answer that only reads (ListFiles, ListCodebases, a tenant's page of
-// ListSandboxes) to the server's budget for answers until sent, against the share of
-// the tenant of `owner_id` ("": the caller's own) (SandboxService::hold_owner_answer);
-// throws RESOURCE_EXHAUSTED past it. Layers that answer without the service ask by it.
-using HoldAnswer = std::function<void(const google::protobuf::Message& answer, const char* what,
-                                      const std::string& owner_id)>;
+// ListSandboxes) to the server's budget for answers until sent, against the caller's
+// tenant's share (SandboxService::hold_caller_answer); throws RESOURCE_EXHAUSTED past
+// it. Layers that answer without the service ask by it.
+using HoldAnswer = std::function<void(const google::protobuf::Message& answer, const char* what)>;
 // gRPC trailing metadata carrying a CommandTimeoutError's partial result.
 inline constexpr const char* kExecResultMetadataKey = "agentfense-exec-result-bin";
 

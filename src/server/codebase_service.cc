@@ -55,7 +55,7 @@ v1::Codebase CodebaseService::GetCodebase(const v1::GetCodebaseRequest& request)
 v1::ListCodebasesResponse CodebaseService::ListCodebases(const v1::ListCodebasesRequest& request) {
   v1::ListCodebasesResponse page =
       store_.list(request.owner_id(), request.page_size(), request.page_token());
-  if (hold_answer_) hold_answer_(page, "ListCodebases", "");
+  if (hold_answer_) hold_answer_(page, "ListCodebases");
   return page;
 }
 
@@ -85,7 +85,7 @@ void CodebaseService::DownloadFile(const v1::DownloadFileRequest& request,
 v1::ListFilesResponse CodebaseService::ListFiles(const v1::ListFilesRequest& request) {
   v1::ListFilesResponse files =
       store_.list_files(request.codebase_id(), request.path(), request.recursive());
-  if (hold_answer_) hold_answer_(files, "ListFiles", store_.get(request.codebase_id()).owner_id());
+  if (hold_answer_) hold_answer_(files, "ListFiles");
   return files;
 }
 

@@ -44,7 +44,6 @@ inline constexpr std::chrono::seconds kFileCallFsWait{10};
 
 struct LiveSandboxPlan {
   std::string codebase_id;
-  std::string owner;  // of the codebase (quota_owner.h): whom its calls' memory counts against
   MountPlan mount;
   runtime::Limits limits;
   std::size_t output_limit = 16 << 20;
@@ -77,7 +76,6 @@ class LiveSandbox {
   const policy::Policy& policy() const { return policy_; }
   const LiveSandboxPlan& plan() const { return plan_; }
   const std::string& codebase_id() const { return plan_.codebase_id; }
-  const std::string& owner() const { return plan_.owner; }
   int workspace_fd() const { return mount_.workspace_fd(); }
   // The fs process's pidfd, for a watch of its exit; -1 once stopped.
   int fs_pidfd() const { return mount_.fs_pidfd(); }

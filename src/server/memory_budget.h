@@ -8,7 +8,7 @@
 // (check_room), and a finished result is charged whatever it holds (hold_anyway): a
 // command that already ran never loses its output to the budget.
 //
-// Shares. A budget may also bound what one holder (a tenant: budget_holder() in
+// Shares. A budget may also bound what one holder (a tenant: caller_holder() in
 // principal_share.h) holds of it: else one tenant's results, held by a client that does
 // not read them, spent it and every other tenant's execs were refused. A holder's share
 // is `per_holder` at most, and at most half of what the other holders leave
@@ -83,7 +83,7 @@ class MemoryBudget {
 
   // Throws ApiError(RESOURCE_EXHAUSTED) for `what` while nothing is left, or nothing of
   // `holder`'s share (with `bytes`: while `bytes` more would not fit). A holder names
-  // itself in the refusal ("owner team-a"); "" is a caller not counted (budget_holder()
+  // itself in the refusal ("owner team-a"); "" is a caller not counted (caller_holder()
   // in principal_share.h).
   void check_room(const std::string& what, const std::string& holder = "", std::int64_t bytes = 0);
 

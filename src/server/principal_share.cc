@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/api_error.h"
+#include "server/caller_scope.h"
 #include "server/fair_share.h"
 
 namespace agentfense::server {
@@ -61,10 +62,8 @@ std::string share_holder(const PrincipalPtr& caller) {
   return (owners.size() == 1 ? "owner " : "owners ") + joined;
 }
 
-std::string budget_holder(const PrincipalPtr& caller, const std::string& owner) {
-  const std::string holder = share_holder(caller);
-  if (holder.empty() || owner.empty()) return holder;
-  return "owner " + owner;
+std::string caller_holder() {
+  return share_holder(current_caller());
 }
 
 std::optional<PrincipalShare::Held> take_share(PrincipalShare* share, const PrincipalPtr& caller) {

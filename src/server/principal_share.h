@@ -82,12 +82,12 @@ class PrincipalShare {
 // caller or for the local principal of a server without keys.
 std::string share_holder(const PrincipalPtr& caller);
 
-// Whom a call counts against in the server's memory budgets (memory_budget.h): the owner
-// of the sandbox it uses ("owner team-a"), so that several keys acting for one owner
-// share one share (each key had a half of its own: two keys of one tenant held all of
-// it); as share_holder() for a sandbox without an owner (a codebase from before
-// authentication); "" where share_holder() is.
-std::string budget_holder(const PrincipalPtr& caller, const std::string& owner);
+// Whom the current call (current_caller()) counts against in the server's memory
+// budgets (memory_budget.h): its tenant, share_holder(), as for the threads, whichever
+// sandbox it uses. (Counted by the sandbox's owner, a key acting for two owners held a
+// share under each: in an attack sweep, 228 MB of a 256 MiB budget, and another
+// tenant's large create was refused: sweep X, X2.)
+std::string caller_holder();
 
 // One of the share of `caller`'s tenant (share_holder) of `share` for a call of either
 // transport: nothing without a share or a caller not counted. Throws as

@@ -175,11 +175,6 @@ std::shared_ptr<LiveSandbox> SandboxService::find_live(const std::string& id) co
   return it == live_.end() ? nullptr : it->second;
 }
 
-std::string SandboxService::budget_holder_of(const std::string& id) const {
-  const auto live = find_live(id);
-  return budget_holder(current_caller(), live ? live->owner() : "");
-}
-
 std::shared_ptr<LiveSandbox> SandboxService::running(const std::string& id) const {
   if (auto live = find_live(id)) return live;
   const v1::Sandbox sandbox = load(id);  // NOT_FOUND first, then not running
@@ -196,7 +191,7 @@ std::size_t SandboxService::live_count() const {
 
 v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& request) {
   const v1::Codebase codebase = codebases_.get(request.codebase_id());  // NOT_FOUND
-  const std::string holder = budget_holder(current_caller(), quota_owner(codebase));
+  const std::string holder = caller_holder();
   check_change_answer_room(request, "CreateSandbox", holder);  // its answer repeats it
   const policy::Policy policy =
       compiled(request.permissions(), "CreateSandbox", holder);  // INVALID_ARGUMENT
@@ -276,14 +271,14 @@ v1::Sandbox SandboxService::CreateSandbox(const v1::CreateSandboxRequest& reques
 
 v1::Sandbox SandboxService::GetSandbox(const v1::GetSandboxRequest& request) {
   v1::Sandbox sandbox = load(request.sandbox_id());
-  hold_read_answer(sandbox, "GetSandbox", budget_holder_of(sandbox.id()));
+  hold_read_answer(sandbox, "GetSandbox", caller_holder());
   return sandbox;
 }
 
 v1::ListSandboxesResponse SandboxService::ListSandboxes(const v1::ListSandboxesRequest& request) {
   v1::ListSandboxesResponse page =
       sandboxes_.list(request.codebase_id(), request.page_size(), request.page_token());
-  hold_read_answer(page, "ListSandboxes", budget_holder(current_caller(), ""));
+  hold_read_answer(page, "ListSandboxes", caller_holder());
   return page;
 }
 
@@ -293,17 +288,15 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
   const SandboxLocks::Guard lock = locks_.lock(request.sandbox_id());
   v1::Sandbox sandbox = load(request.sandbox_id());
   if (find_live(sandbox.id())) {  // already running: idempotent
-    hold_read_answer(sandbox, "StartSandbox", budget_holder_of(sandbox.id()));
+    hold_read_answer(sandbox, "StartSandbox", caller_holder());
     return sandbox;
   }
-  const std::string owner = quota_owner(codebases_.get(sandbox.codebase_id()));
-  const std::string holder = budget_holder(current_caller(), owner);
+  const std::string holder = caller_holder();
   check_change_answer_room(sandbox, "StartSandbox", holder);
   const auto started = std::chrono::steady_clock::now();
   try {
     LiveSandboxPlan plan{
         .codebase_id = sandbox.codebase_id(),
-        .owner = owner,
         .mount = {.fs_program = options_.fs_program,
                   .sandbox_id = sandbox.id(),
                   .base_dir = codebases_.files_dir(sandbox.codebase_id()),
@@ -424,7 +417,7 @@ v1::Sandbox SandboxService::StopSandbox(const v1::StopSandboxRequest& request) {
   if (sandbox.status() == v1::SANDBOX_STATUS_PENDING)
     throw ApiError(StatusCode::FAILED_PRECONDITION,
                    "sandbox " + sandbox.id() + " was never started", kReasonSandboxNotRunning);
-  const std::string holder = budget_holder_of(sandbox.id());  // while it still runs
+  const std::string holder = caller_holder();  // while it still runs
   const bool was_running = sandbox.status() == v1::SANDBOX_STATUS_RUNNING;
   // Already stopped, it only reads the record (refused before anything is done).
   if (!was_running) hold_read_answer(sandbox, "StopSandbox", holder);

@@ -124,17 +124,13 @@ class SandboxService final : public SandboxApi {
 
   // hold_read_answer() for an answer made outside this service (ListFiles: up to 4 MiB
   // of paths; a page of ListCodebases; a tenant's page of ListSandboxes), against the
-  // share of `owner_id`'s tenant ("": the caller's): a HoldAnswer (api.h).
-  void hold_owner_answer(const google::protobuf::Message& answer, const char* what,
-                         const std::string& owner_id);
+  // caller's tenant's share: a HoldAnswer (api.h).
+  void hold_caller_answer(const google::protobuf::Message& answer, const char* what);
 
  private:
   v1::Sandbox load(const std::string& id) const;                        // NOT_FOUND when unknown
   std::shared_ptr<LiveSandbox> running(const std::string& id) const;    // NOT_RUNNING
   std::shared_ptr<LiveSandbox> find_live(const std::string& id) const;  // null: not running
-  // Whom the current call's use of sandbox `id` counts against in the memory budgets
-  // (budget_holder() in principal_share.h; the caller when the sandbox is not running).
-  std::string budget_holder_of(const std::string& id) const;
   std::string state_dir(const std::string& id) const;
   std::string trash_dir() const;
   SandboxRuntime runtime_of(const v1::Sandbox& sandbox) const;

@@ -2,6 +2,7 @@
 // on the trail file alone, so a destroyed sandbox's trail is served as long as retention
 // keeps it.
 #include "server/audit_query.h"
+#include "server/principal_share.h"
 #include "server/sandbox_service.h"
 
 namespace agentfense::server {
@@ -25,7 +26,7 @@ void SandboxService::GetAuditEvents(const v1::GetAuditEventsRequest& request, Ca
 v1::AuditSummary SandboxService::GetAuditSummary(const v1::GetAuditSummaryRequest& request) {
   v1::AuditSummary out;
   out.set_json(summarise_trail(trail_of(request.sandbox_id())));
-  hold_answer(out, answer_grant("GetAuditSummary", budget_holder_of(request.sandbox_id())));
+  hold_answer(out, answer_grant("GetAuditSummary", caller_holder()));
   return out;
 }
 

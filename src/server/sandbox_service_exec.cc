@@ -6,8 +6,8 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/text_safety.h"
-#include "server/caller_scope.h"
 #include "server/exec_result_tail.h"
+#include "server/principal_share.h"
 #include "server/proto_time.h"
 #include "server/request_limits.h"
 #include "server/sandbox_service.h"
@@ -208,7 +208,7 @@ v1::ExecResult SandboxService::run_exec(const v1::ExecRequest& request, CallCont
     check_stdin(request.stdin());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
     // A unary result is held whole until sent: none started while they fill the budget.
-    if (unary) unary->check_room(budget_holder_of(id), id);
+    if (unary) unary->check_room(caller_holder(), id);
   });
   const std::shared_ptr<LiveSandbox> live = running(id);
   runtime::ExecSpec spec;
@@ -299,7 +299,7 @@ v1::ListSessionsResponse SandboxService::ListSessions(const v1::ListSessionsRequ
   v1::ListSessionsResponse out;
   for (v1::Session& session : sessions_.list_for_sandbox(request.sandbox_id()))
     *out.add_sessions() = std::move(session);
-  hold_read_answer(out, "ListSessions", budget_holder_of(request.sandbox_id()));
+  hold_read_answer(out, "ListSessions", caller_holder());
   return out;
 }
 
@@ -327,7 +327,7 @@ v1::ExecResult SandboxService::run_session_exec(const v1::SessionExecRequest& re
   audited_checks(session.sandbox_id(), "session_exec_refused", request.command(), [&] {
     check_command(request.command());
     timeout = exec_timeout(request.timeout(), request.has_timeout());
-    if (unary) unary->check_room(budget_holder_of(session.sandbox_id()), session.sandbox_id());
+    if (unary) unary->check_room(caller_holder(), session.sandbox_id());
   });
   const std::shared_ptr<LiveSandbox> live = running(session.sandbox_id());
   LiveSandbox::ExecOutcome outcome;  // a failure is in the trail too, as for run_exec

@@ -3,7 +3,6 @@
 #include "common/log.h"
 #include "server/audit_trails.h"
 #include "server/call_context.h"
-#include "server/caller_scope.h"
 #include "server/commit_room.h"
 #include "server/principal_share.h"
 #include "server/rules.h"
@@ -115,9 +114,8 @@ policy::Policy SandboxService::compiled(const WireRules& rules, const char* what
   return policy_from_wire(rules);
 }
 
-void SandboxService::hold_owner_answer(const google::protobuf::Message& answer, const char* what,
-                                       const std::string& owner_id) {
-  hold_read_answer(answer, what, budget_holder(current_caller(), owner_id));
+void SandboxService::hold_caller_answer(const google::protobuf::Message& answer, const char* what) {
+  hold_read_answer(answer, what, caller_holder());
 }
 
 void SandboxService::hold_read_answer(const google::protobuf::Message& answer, const char* what,
@@ -143,15 +141,14 @@ void SandboxService::hold_change_answer(const google::protobuf::Message& answer,
 
 v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
-  const auto grant = answer_grant("ListChanges", budget_holder_of(request.sandbox_id()));
+  const auto grant = answer_grant("ListChanges", caller_holder());
   v1::ListChangesResponse changes;
   if (access.live) {
     changes = access.live->changes(charging(*grant));
   } else {
     const v1::Sandbox& sandbox = access.sandbox;
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-    const policy::Policy policy =
-        compiled(sandbox.permissions(), "ListChanges", budget_holder_of(sandbox.id()));
+    const policy::Policy policy = compiled(sandbox.permissions(), "ListChanges", caller_holder());
     changes = offline_changes(base.get(), state_dir(sandbox.id()) + "/state", policy);
   }
   hold_answer(changes, grant);
@@ -161,15 +158,14 @@ v1::ListChangesResponse SandboxService::ListChanges(const v1::ListChangesRequest
 v1::DiffChangesResponse SandboxService::DiffChanges(const v1::DiffChangesRequest& request) {
   const LayerAccess access = layer_access(request.sandbox_id());
   const std::vector<std::string> paths = selected_paths(request.paths());
-  const auto grant = answer_grant("DiffChanges", budget_holder_of(request.sandbox_id()));
+  const auto grant = answer_grant("DiffChanges", caller_holder());
   v1::DiffChangesResponse diff;
   if (access.live) {
     diff = access.live->diff(paths, charging(*grant));
   } else {
     const v1::Sandbox& sandbox = access.sandbox;
     const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
-    const policy::Policy policy =
-        compiled(sandbox.permissions(), "DiffChanges", budget_holder_of(sandbox.id()));
+    const policy::Policy policy = compiled(sandbox.permissions(), "DiffChanges", caller_holder());
     // Charged as it grows, twice: a string's room doubles as it grows (made whole
     // before any was charged, 12 stopped sandboxes' diffs took 561 MiB: sweep V, V2).
     diff = offline_diff(
@@ -195,7 +191,7 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
     try {
       const UniqueFd base = supervisor::open_base_dir(codebases_.files_dir(sandbox.codebase_id()));
       const policy::Policy policy =
-          compiled(sandbox.permissions(), "CommitChanges", budget_holder_of(sandbox.id()));
+          compiled(sandbox.permissions(), "CommitChanges", caller_holder());
       result = offline_commit(base.get(), state_dir(sandbox.id()) + "/state", policy, paths,
                               request.review_token());
     } catch (...) {
@@ -215,7 +211,7 @@ v1::CommitChangesResponse SandboxService::CommitChanges(const v1::CommitChangesR
   add_paths(details, "denied", result.denied(), result.denied_omitted());
   add_paths(details, "conflicts", result.conflicts(), result.conflicts_omitted());
   audit(sandbox.id(), "commit", details);
-  hold_commit_report(result, budget_holder_of(sandbox.id()));
+  hold_commit_report(result, caller_holder());
   return result;
 }
 
@@ -254,8 +250,8 @@ v1::ReadSandboxFileResponse SandboxService::ReadSandboxFile(
     const v1::ReadSandboxFileRequest& request) {
   const auto live = running(request.sandbox_id());
   const std::string path = workspace_path(request.path(), false);
-  const auto grant = std::make_shared<MemoryBudget::Grant>(
-      read_budget_, "ReadSandboxFile", budget_holder(current_caller(), live->owner()));
+  const auto grant =
+      std::make_shared<MemoryBudget::Grant>(read_budget_, "ReadSandboxFile", caller_holder());
   v1::ReadSandboxFileResponse response;
   file_call(request.sandbox_id(), "read_file", path, [&](std::string& command_id) {
     const auto outcome = live->as_command(
@@ -298,7 +294,7 @@ v1::SandboxFileInfo SandboxService::WriteSandboxFile(const v1::WriteSandboxFileR
 v1::ListSandboxFilesResponse SandboxService::ListSandboxFiles(
     const v1::ListSandboxFilesRequest& request) {
   const auto live = running(request.sandbox_id());
-  const auto grant = answer_grant("ListSandboxFiles", budget_holder_of(request.sandbox_id()));
+  const auto grant = answer_grant("ListSandboxFiles", caller_holder());
   live->require_fs_answer();  // a listing on a hung mount would block for good
   v1::ListSandboxFilesResponse files =
       list_sandbox_files(request.sandbox_id(), live->workspace_fd(), live->policy(),

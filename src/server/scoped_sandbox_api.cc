@@ -21,7 +21,7 @@ v1::ListSandboxesResponse ScopedSandboxApi::ListSandboxes(const v1::ListSandboxe
   // A codebase of another owner lists nothing, as a codebase that does not exist.
   v1::ListSandboxesResponse page = records_.list(request.codebase_id(), request.page_size(),
                                                  request.page_token(), &caller.owners);
-  if (hold_answer_) hold_answer_(page, "ListSandboxes", "");
+  if (hold_answer_) hold_answer_(page, "ListSandboxes");
   return page;
 }
 

@@ -232,9 +232,8 @@ int run_server(const Config& config) {
       [&sandboxes](const std::string& id, const std::vector<std::string>& paths) {
         sandboxes.base_changed(id, paths);
       },
-      [&sandboxes](const google::protobuf::Message& answer, const char* what,
-                   const std::string& owner_id) {
-        sandboxes.hold_owner_answer(answer, what, owner_id);
+      [&sandboxes](const google::protobuf::Message& answer, const char* what) {
+        sandboxes.hold_caller_answer(answer, what);
       });
   sandboxes.recover();
   Reaper reaper(
@@ -264,9 +263,8 @@ int run_server(const Config& config) {
   ScopedSandboxApi scoped_sandboxes(
       sandboxes, scope, sandbox_records, disk_policy,
       [&audit_trails](const std::string& id) { return audit_trails.owner(id); },
-      [&sandboxes](const google::protobuf::Message& answer, const char* what,
-                   const std::string& owner_id) {
-        sandboxes.hold_owner_answer(answer, what, owner_id);
+      [&sandboxes](const google::protobuf::Message& answer, const char* what) {
+        sandboxes.hold_caller_answer(answer, what);
       });
 
   GrpcTransport grpc_transport(scoped_codebases, scoped_sandboxes, gate.get());

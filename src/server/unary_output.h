@@ -35,7 +35,7 @@ class UnaryOutput {
   UnaryOutput& operator=(const UnaryOutput&) = delete;
 
   // Refuses the call before anything runs while the budget, or the share of `holder`
-  // (MemoryBudget; budget_holder() in principal_share.h), is spent (RESOURCE_EXHAUSTED).
+  // (MemoryBudget; caller_holder() in principal_share.h), is spent (RESOURCE_EXHAUSTED).
   // The output is charged to `holder` from here on; called once, before capture().
   // `sandbox`: where the command runs (its result waits for that sandbox's sync).
   void check_room(std::string holder, std::string sandbox);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/api_error.h"
+#include "server/caller_scope.h"
 
 namespace agentfense::server {
 namespace {
@@ -119,10 +120,15 @@ TEST(PrincipalShare, KeysActingForTheSameOwnersShareOneShare) {
   EXPECT_EQ(share_holder(key("ops", {}, Role::kAdmin)), "principal ops");
   EXPECT_EQ(share_holder(local_principal()), "");
   EXPECT_EQ(share_holder(nullptr), "");
-  // Memory budgets count the owner of the sandbox used, whichever key used it.
-  EXPECT_EQ(budget_holder(key("both", {"a", "z"}), "z"), "owner z");
-  EXPECT_EQ(budget_holder(key("alice", {"team-a"}), ""), "owner team-a");
-  EXPECT_EQ(budget_holder(local_principal(), "team-a"), "");
+  // A key acting for two owners is one tenant, not a share under each (sweep X, X2).
+  EXPECT_EQ(share_holder(key("both", {"a", "z"})), "owners a,z");
+  EXPECT_NE(share_holder(key("both", {"a", "z"})), share_holder(key("alice", {"a"})));
+  // The memory budgets count the same tenant, whichever owner's sandbox a call uses.
+  {
+    const CallerScope scope(key("both", {"z", "a"}));
+    EXPECT_EQ(caller_holder(), "owners a,z");
+  }
+  EXPECT_EQ(caller_holder(), "");  // no call open: not counted
 }
 
 }  // namespace

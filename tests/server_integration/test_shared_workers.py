@@ -34,6 +34,7 @@ def tenants():
         "alice2": {"owners": ["team-a"]},  # a second key of alice's tenant
         "bob": {"owners": ["team-b"]},
         "carol": {"owners": ["team-c"]},
+        "dual": {"owners": ["team-d", "team-e"]},  # one key acting for two owners
         "follower": {"owners": ["team-f"], "quotas": {"concurrent_follows": "0"}},
         "uploader": {"owners": ["team-u"]},
     })
@@ -41,8 +42,9 @@ def tenants():
     t.stop()
 
 
-def started_sandbox(client, name: str) -> str:
-    codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name=name)).id
+def started_sandbox(client, name: str, owner: str = "") -> str:
+    codebase = client.codebases.CreateCodebase(
+        cb.CreateCodebaseRequest(name=name, owner_id=owner)).id
     sandbox = client.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
         codebase_id=codebase, permissions=AGENT_SAFE)).id
     client.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox))
@@ -323,6 +325,34 @@ def test_keys_of_one_tenant_share_a_half_and_two_tenants_leave_room_for_a_third(
     deadline = time.monotonic() + 30
     while refusal_of_true(alice, team_a) or refusal_of_true(bob, team_b[0]):
         assert time.monotonic() < deadline, "the closed connections' answers were never given back"
+        time.sleep(0.3)
+
+
+def test_a_key_acting_for_two_owners_holds_one_share(tenants):
+    """Memory shares counted the owner of the sandbox a call used, so one key acting for
+    two owners held a share under each: in an attack sweep, 228 MB of a 256 MiB budget,
+    and another tenant's large create was refused (sweep X, X2). A key's tenant is the
+    owners it acts for, as for the threads: its unread results in both owners' sandboxes
+    fill one share."""
+    dual, carol = tenants.client("dual"), tenants.client("carol")
+    sandboxes = [started_sandbox(dual, f"dual-{owner}{i}", owner)
+                 for owner in ("team-d", "team-e") for i in range(2)]
+    server = tenants.server
+    stalled = StalledH2Client(server.grpc_port, ca=server.ca, api_key=tenants.keys["dual"])
+    try:
+        for sandbox in sandboxes:  # 64 MiB under each owner, 128 MiB for the key
+            stalled.call("/sandbox.v1.SandboxService/Exec", sb.ExecRequest(
+                sandbox_id=sandbox, command=NULS_32_MIB).SerializeToString())
+        for sandbox in (sandboxes[0], sandboxes[-1]):
+            wait_refused(dual, sandbox, "owners team-d,team-e holds 128 MiB")
+        result = carol.sandboxes.Exec(sb.ExecRequest(
+            sandbox_id=started_sandbox(carol, "dual-c"), command="echo served"), timeout=30)
+        assert result.stdout == "served\n"
+    finally:
+        stalled.close()
+    deadline = time.monotonic() + 30
+    while refusal_of_true(dual, sandboxes[-1]):
+        assert time.monotonic() < deadline, "the closed connection's answers were never given back"
         time.sleep(0.3)
 
 
