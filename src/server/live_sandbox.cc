@@ -41,8 +41,10 @@ UniqueFd readable_when_either(int a, int b) {
 
 }  // namespace
 
-LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan)
-    : plan_(plan),
+LiveSandbox::LiveSandbox(const LiveSandboxPlan& plan,
+                         std::unique_ptr<MemoryBudget::Grant> rules_charge)
+    : rules_charge_(std::move(rules_charge)),
+      plan_(plan),
       policy_(policy::Policy::compile(plan.mount.rules)),
       ids_(supervisor::HostIdLease::acquire(plan.id_range)),
       boundary_(started_before_mount()),

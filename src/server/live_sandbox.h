@@ -25,6 +25,7 @@
 #include "runtime/boundary.h"
 #include "runtime/exec.h"
 #include "server/api.h"
+#include "server/memory_budget.h"
 #include "server/sandbox_mount.h"
 #include "server/sandbox_runtime.h"
 #include "store/upload_limits.h"
@@ -68,7 +69,10 @@ class LiveSandbox {
 
   // Leases the sandbox's host ids, mounts, then starts the runtime (docker: the
   // container); throws on failure (ApiError for docker's, see sandbox_runtime.h).
-  explicit LiveSandbox(const LiveSandboxPlan& plan);
+  // `rules_charge` (may be null) holds what its compiled rules keep, here and in its fs
+  // process, until the sandbox is gone.
+  explicit LiveSandbox(const LiveSandboxPlan& plan,
+                       std::unique_ptr<MemoryBudget::Grant> rules_charge = nullptr);
   LiveSandbox(const LiveSandbox&) = delete;
   LiveSandbox& operator=(const LiveSandbox&) = delete;
   ~LiveSandbox();
@@ -211,6 +215,8 @@ class LiveSandbox {
   // bwrap's boundary, already starting its launcher; null for docker (made after mount_).
   std::unique_ptr<runtime::Boundary> started_before_mount() const;
 
+  // First, so given back last: after the policy and the fs process are gone.
+  std::unique_ptr<MemoryBudget::Grant> rules_charge_;
   LiveSandboxPlan plan_;
   policy::Policy policy_;
   // Before mount_: leased first, returned last, after every process of the sandbox died.

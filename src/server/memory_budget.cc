@@ -25,8 +25,7 @@ void MemoryBudget::check_fits(const std::string& what, const std::string& holder
           (share >= per_holder_ ? "" : "; now less: half of what other tenants leave");
       throw ApiError(StatusCode::RESOURCE_EXHAUSTED,
                      what + ": " + holder + " holds " + store::describe_bytes(mine) + " " +
-                         holding_ + " already (at most " + bound +
-                         "); retry once its answers were read",
+                         holding_ + " already (at most " + bound + "); " + free_up_,
                      kReasonQuotaExceeded);
     }
   }

@@ -71,13 +71,16 @@ namespace agentfense::server {
 class MemoryBudget {
  public:
   // `holding` says what the budget holds, for the refusal: "of files for other reads".
-  // `per_holder`: the most one holder's grants hold at once (0: no shares).
-  MemoryBudget(std::int64_t bytes, std::string holding, std::int64_t per_holder = 0)
+  // `per_holder`: the most one holder's grants hold at once (0: no shares). `free_up`
+  // tells a holder past its share how it gets room back.
+  MemoryBudget(std::int64_t bytes, std::string holding, std::int64_t per_holder = 0,
+               std::string free_up = "retry once its answers were read")
       : left_(bytes),
         total_(bytes),
         per_holder_(per_holder),
         reserve_(per_holder > 0 ? bytes / 8 : 0),
-        holding_(std::move(holding)) {}
+        holding_(std::move(holding)),
+        free_up_(std::move(free_up)) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
@@ -178,6 +181,7 @@ class MemoryBudget {
   const std::int64_t per_holder_;
   const std::int64_t reserve_;
   const std::string holding_;
+  const std::string free_up_;
   std::map<std::string, std::int64_t> held_by_;          // counted holders; entries at 0 erased
   std::int64_t sending_held_ = 0;                        // by grants being sent
   std::map<std::string, std::int64_t> sending_held_by_;  // the same by counted holder

@@ -108,6 +108,15 @@ std::unique_ptr<MemoryBudget::Grant> SandboxService::compile_charge(const WireRu
   return grant;
 }
 
+std::unique_ptr<MemoryBudget::Grant> SandboxService::kept_rules_charge(const WireRules& rules,
+                                                                       const std::string& holder) {
+  const std::int64_t cost = compile_cost(rules);
+  if (cost < kFreeCompileBytes) return nullptr;
+  auto grant = std::make_unique<MemoryBudget::Grant>(kept_rules_budget_, "StartSandbox", holder);
+  grant->hold(cost * kKeptRuleCopies);
+  return grant;
+}
+
 policy::Policy SandboxService::compiled(const WireRules& rules, const char* what,
                                         const std::string& holder) {
   const auto charge = compile_charge(rules, what, holder);

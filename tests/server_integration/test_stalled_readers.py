@@ -21,6 +21,7 @@ from conftest import make_codebase, make_sandbox
 from server_harness import cb, cb_grpc, common, rule, sb, sb_grpc, serving
 from server_memory import MIB, RETURN_LARGE_BLOCKS, PeakRss, rss_bytes
 from stalled_h2_client import StalledH2Client, held_until_refused
+from tenants import start_tenant_server
 
 import grpc
 import pytest
@@ -271,6 +272,47 @@ def test_rules_compiled_together_are_charged_to_a_budget(shape):
         assert compiled in outcomes and "refused" in outcomes, outcomes
         assert grown_mib < 700, f"40 compiles together grew the server by {grown_mib} MiB"
         assert create(0) == compiled  # the budget is given back
+
+
+def test_rules_running_sandboxes_keep_are_charged_until_they_stop():
+    """A running sandbox keeps its compiled rules, in the server and in its fs process,
+    and only the sandbox count bounded them: 20 sandboxes of one tenant with nine brace
+    patterns each held 2.6 GB in fs processes and 1.4 GB in the server (sweep Y, Y3).
+    A start holds twice its compile estimate of a 2 GiB budget until the sandbox stops,
+    1 GiB a tenant: about five such sandboxes, then its starts are refused while another
+    tenant's still start."""
+    tenants = start_tenant_server({"alice": {"owners": ["team-a"]}, "bob": {"owners": ["team-b"]}})
+    try:
+        def braced(client, name: str) -> str:
+            codebase = client.codebases.CreateCodebase(cb.CreateCodebaseRequest(name=name)).id
+            return client.sandboxes.CreateSandbox(sb.CreateSandboxRequest(
+                codebase_id=codebase, permissions=nine_brace_patterns()), timeout=120).id
+
+        alice, bob = tenants.client("alice"), tenants.client("bob")
+        started, refusal = [], None
+        for i in range(8):
+            sandbox = braced(alice, f"kept{i}")
+            try:
+                alice.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox), timeout=120)
+                started.append(sandbox)
+            except grpc.RpcError as refused:
+                refusal = refused
+                break
+        assert refusal is not None, f"{len(started)} sandboxes kept their rules, none refused"
+        assert refusal.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refusal
+        assert "owner team-a holds" in refusal.details(), refusal.details()
+        assert "of memory for running sandboxes' rules" in refusal.details(), refusal.details()
+        assert 3 <= len(started) <= 7, started
+        refused_record = alice.sandboxes.GetSandbox(sb.GetSandboxRequest(sandbox_id=sandbox))
+        assert refused_record.status == common.SANDBOX_STATUS_PENDING, refused_record  # nothing done
+        bob.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=braced(bob, "other")),
+                                   timeout=120)
+        # Two stopped: with bob's sandbox running her share is less than her 1 GiB now.
+        for sandbox_id in started[:2]:
+            alice.sandboxes.StopSandbox(sb.StopSandboxRequest(sandbox_id=sandbox_id), timeout=120)
+        alice.sandboxes.StartSandbox(sb.StartSandboxRequest(sandbox_id=sandbox), timeout=120)
+    finally:
+        tenants.stop()
 
 
 def test_unread_commit_reports_keep_only_their_counts_past_the_budget(server):
