@@ -36,6 +36,24 @@ void PolicyOptions::add_to(CLI::App& app) {
 }
 
 std::vector<policy::Rule> PolicyOptions::collect() const {
+  return collect(true);
+}
+
+policy::Policy PolicyOptions::compile() const {
+  // A policy file alone (how the server starts a sandbox's fs process) is compiled once,
+  // its error named here: checked alone first, then compiled again, a large set cost its
+  // compile twice at every sandbox start, and the fs process kept the first one's peak
+  // (131 MB for nine brace rules that compile to 55 MB: sweep Y, Y3).
+  if (!preset.empty() || !rules.empty() || policy_file.empty())
+    return policy::Policy::compile(collect());
+  try {
+    return policy::Policy::compile(collect(false));
+  } catch (const UserError& error) {
+    throw UserError(policy_file + ": " + error.what());
+  }
+}
+
+std::vector<policy::Rule> PolicyOptions::collect(bool check_file) const {
   std::vector<policy::Rule> out;
   std::string preset_name = preset;
   if (preset_name.empty() && policy_file.empty() && rules.empty()) preset_name = kDefaultPreset;
@@ -46,7 +64,7 @@ std::vector<policy::Rule> PolicyOptions::collect() const {
     std::stringstream text;
     text << in.rdbuf();
     auto file_rules = policy::parse_policy_text(text.str(), policy_file);
-    validate(file_rules, policy_file);
+    if (check_file) validate(file_rules, policy_file);
     out.insert(out.end(), file_rules.begin(), file_rules.end());
   }
   for (const auto& flag : rules) {

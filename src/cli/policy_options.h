@@ -22,7 +22,13 @@ struct PolicyOptions {
   void add_to(CLI::App& app);
   // Throws UserError naming the bad preset, file or rule.
   std::vector<policy::Rule> collect() const;
-  policy::Policy compile() const { return policy::Policy::compile(collect()); }
+  // The rules of collect(), compiled; throws as it does.
+  policy::Policy compile() const;
+
+ private:
+  // `check_file`: compile the file's rules alone first, so that an error names it among
+  // other sources.
+  std::vector<policy::Rule> collect(bool check_file) const;
 };
 
 using policy::rules_to_json;
