@@ -14,6 +14,9 @@ namespace agentfense::policy {
 // Measured with `agentfense explain` (peak RSS over its 14 MB baseline): 10,000 literal
 // rules of 60 bytes 64 MB; 19,968 literal alternatives in 78 rules 34 MB; 20,000 wildcard
 // segments in 1,000 rules 84 MB; 500 rules of 4 KB 24 MB. Each term is rounded up.
+// Every alternative's wildcard segments are counted, though a rule compiles each distinct
+// one once (subtree_reach.h): for brace groups multiplied together this is an upper bound
+// (nine patterns of eight groups: estimated 122 MB, peak 84 MB).
 inline constexpr std::int64_t kCompileBytesPerRule = 6 << 10;
 inline constexpr std::int64_t kCompileBytesPerAlternative = 2 << 10;
 inline constexpr std::int64_t kCompileBytesPerWildcardSegment = 4608;

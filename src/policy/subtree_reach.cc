@@ -2,6 +2,8 @@
 
 #include <re2/re2.h>
 
+#include <map>
+
 #include "policy/char_class.h"
 #include "policy/re2_options.h"
 
@@ -21,6 +23,7 @@ void skip_empty_globstars(const Alternative& alternative, std::vector<bool>& sta
 RuleShape::RuleShape(const std::vector<GlobAlternative>& alternatives, PatternType type)
     : type_(type) {
   const std::string lone_star_regex = char_class_regex(any_segment_byte()) + "*";
+  std::map<std::string_view, std::shared_ptr<const re2::RE2>> built;  // by regex
   for (const GlobAlternative& glob : alternatives) {
     Alternative alternative;
     for (const GlobSegment& segment : glob) {
@@ -31,7 +34,10 @@ RuleShape::RuleShape(const std::vector<GlobAlternative>& alternatives, PatternTy
       if (segment.literal) {
         compiled.literal = segment.literal_text;  // most segments: no regex to build
       } else if (!segment.globstar) {
-        compiled.matcher = std::make_unique<re2::RE2>(segment.regex, path_regex_options());
+        std::shared_ptr<const re2::RE2>& matcher = built[segment.regex];
+        if (!matcher)
+          matcher = std::make_shared<const re2::RE2>(segment.regex, path_regex_options());
+        compiled.matcher = matcher;
       }
       alternative.push_back(std::move(compiled));
     }

@@ -48,9 +48,12 @@ class RuleShape {
  private:
   struct Segment {
     bool globstar = false;
-    bool any_name = false;              // a lone "*": matches every name
-    std::unique_ptr<re2::RE2> matcher;  // a segment with wildcards; null otherwise
-    std::string literal;                // a segment without: the one name it matches
+    bool any_name = false;  // a lone "*": matches every name
+    // A segment with wildcards; null otherwise. Shared by the rule's alternatives that
+    // have the same segment (a pattern's brace groups multiply its alternatives, not its
+    // distinct segments).
+    std::shared_ptr<const re2::RE2> matcher;
+    std::string literal;  // a segment without: the one name it matches
     bool matches(std::string_view name) const;
   };
   using Alternative = std::vector<Segment>;

@@ -167,5 +167,27 @@ INSTANTIATE_TEST_SUITE_P(
                        false}),
     [](const auto& info) { return info.param.name; });
 
+// A pattern's brace groups multiply its alternatives, whose wildcard segments are
+// compiled once and shared (subtree_reach.h): every alternative still decides as it
+// would written alone.
+TEST(Descendants, BraceAlternativesSharingSegmentsDecideAsWrittenOneByOne) {
+  const std::vector<Rule> braced = {glob("/{*a,b?}/{*a,b?}/x*", Level::kRead)};
+  std::vector<Rule> one_by_one;
+  for (const char* first : {"*a", "b?"})
+    for (const char* second : {"*a", "b?"})
+      one_by_one.push_back(glob(std::string("/") + first + "/" + second + "/x*", Level::kRead));
+  for (const char* dir :
+       {"/", "/1a", "/bz", "/1a/bz", "/bz/2a", "/1c", "/1a/bzz", "/bz/2a/xy", "/1a/1a/q"}) {
+    const Decision a = testing::decide(braced, dir, true);
+    const Decision b = testing::decide(one_by_one, dir, true);
+    EXPECT_EQ(a.level, b.level) << dir;
+    EXPECT_EQ(a.descendants_may_be_visible, b.descendants_may_be_visible) << dir;
+    EXPECT_EQ(a.children_may_be_writable, b.children_may_be_writable) << dir;
+  }
+  EXPECT_TRUE(testing::decide(braced, "/1a/bz", true).descendants_may_be_visible);
+  EXPECT_FALSE(testing::decide(braced, "/1c", true).descendants_may_be_visible);
+  EXPECT_FALSE(testing::decide(braced, "/1a/bzz", true).descendants_may_be_visible);
+}
+
 }  // namespace
 }  // namespace agentfense::policy
