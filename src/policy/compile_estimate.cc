@@ -11,20 +11,19 @@ std::int64_t estimate_one(std::string_view pattern) {
   const std::int64_t least =
       kCompileBytesPerRule + kCompileBytesPerRegexByte * static_cast<std::int64_t>(pattern.size());
   if (pattern.size() > kMaxPatternLength) return least;
-  std::string_view body = pattern;
-  while (!body.empty() && body.front() == '/') body.remove_prefix(1);
-  while (!body.empty() && body.back() == '/') body.remove_suffix(1);
   std::vector<GlobAlternative> alternatives;
   try {
-    alternatives = parse_glob(body);
+    alternatives = parse_glob(glob_body(pattern));
   } catch (const UserError&) {
     return least;  // refused before anything is built
   }
-  std::int64_t bytes = kCompileBytesPerRule;
+  std::int64_t bytes =
+      kCompileBytesPerRule +
+      kCompileBytesPerAlternative * static_cast<std::int64_t>(alternatives.size()) +
+      kCompileBytesPerWildcardSegment *
+          static_cast<std::int64_t>(count_wildcard_segments(alternatives));
   for (const GlobAlternative& alternative : alternatives) {
-    bytes += kCompileBytesPerAlternative;
     for (const GlobSegment& segment : alternative) {
-      if (!segment.globstar && !segment.literal) bytes += kCompileBytesPerWildcardSegment;
       const std::size_t text = segment.literal ? segment.literal_text.size() : segment.regex.size();
       bytes += kCompileBytesPerRegexByte * static_cast<std::int64_t>(text + 1);
     }

@@ -28,13 +28,6 @@ void charge(CompileBudget& spent, std::size_t alternatives, std::size_t segment_
   if (spent.regex_bytes > kMaxPolicyRegexBytes) refuse(kMaxPolicyRegexBytes, "bytes of patterns");
 }
 
-bool ends_with_unescaped_slash(std::string_view pattern) {
-  if (pattern.empty() || pattern.back() != '/') return false;
-  std::size_t backslashes = 0;
-  for (std::size_t i = pattern.size() - 1; i-- > 0 && pattern[i] == '\\';) ++backslashes;
-  return backslashes % 2 == 0;
-}
-
 CompiledRule compile_file_rule(std::string_view pattern, CompileBudget& spent) {
   if (pattern.back() == '/') throw UserError("a file pattern cannot end with '/'");
   std::string path = normalize_path(pattern);
@@ -52,21 +45,12 @@ CompiledRule compile_file_rule(std::string_view pattern, CompileBudget& spent) {
 
 CompiledRule compile_glob_rule(std::string_view pattern, PatternType type, CompileBudget& spent) {
   if (ends_with_unescaped_slash(pattern)) type = PatternType::kDirectory;
-  std::string_view body = pattern;
-  while (!body.empty() && body.front() == '/') body.remove_prefix(1);
-  while (ends_with_unescaped_slash(body)) body.remove_suffix(1);
-
+  const std::string_view body = glob_body(pattern);
   const std::vector<GlobAlternative> alternatives = parse_glob(body);
   const std::string_view suffix =
       type == PatternType::kDirectory ? kThisDirectoryOrBelow : kAnyKind;
   std::string regex = glob_path_regex(alternatives) + std::string(suffix);
-  std::size_t segment_regexes = 0;
-  for (const GlobAlternative& alternative : alternatives) {
-    for (const GlobSegment& segment : alternative) {
-      if (!segment.globstar && !segment.literal) ++segment_regexes;
-    }
-  }
-  charge(spent, alternatives.size(), segment_regexes, regex.size());
+  charge(spent, alternatives.size(), count_wildcard_segments(alternatives), regex.size());
   return CompiledRule{
       .type = type,
       .regex = std::move(regex),

@@ -97,6 +97,27 @@ GlobAlternative parse_alternative(std::string_view pattern) {
 
 }  // namespace
 
+bool ends_with_unescaped_slash(std::string_view pattern) {
+  if (pattern.empty() || pattern.back() != '/') return false;
+  std::size_t backslashes = 0;
+  for (std::size_t i = pattern.size() - 1; i-- > 0 && pattern[i] == '\\';) ++backslashes;
+  return backslashes % 2 == 0;
+}
+
+std::string_view glob_body(std::string_view pattern) {
+  while (!pattern.empty() && pattern.front() == '/') pattern.remove_prefix(1);
+  while (ends_with_unescaped_slash(pattern)) pattern.remove_suffix(1);
+  return pattern;
+}
+
+std::size_t count_wildcard_segments(const std::vector<GlobAlternative>& alternatives) {
+  std::size_t count = 0;
+  for (const GlobAlternative& alternative : alternatives)
+    for (const GlobSegment& segment : alternative)
+      if (!segment.globstar && !segment.literal) ++count;
+  return count;
+}
+
 std::vector<GlobAlternative> parse_glob(std::string_view body) {
   std::vector<GlobAlternative> alternatives;
   for (const std::string& expanded : expand_braces(body)) {

@@ -33,9 +33,19 @@ struct GlobSegment {
 // One brace-free alternative of a pattern.
 using GlobAlternative = std::vector<GlobSegment>;
 
+// Whether `pattern` ends with a "/" that is not escaped: a directory rule.
+bool ends_with_unescaped_slash(std::string_view pattern);
+
+// `pattern` without its leading "/"s and its unescaped trailing ones: what parse_glob takes.
+std::string_view glob_body(std::string_view pattern);
+
 // Parses `body` (no leading or trailing "/") into its alternatives. Throws UserError
 // describing the problem (the caller adds which rule it was).
 std::vector<GlobAlternative> parse_glob(std::string_view body);
+
+// The segments with wildcards (neither literal nor "**") over all `alternatives`: each is
+// a regex of its own (the policy bounds them; compile_estimate.h charges them).
+std::size_t count_wildcard_segments(const std::vector<GlobAlternative>& alternatives);
 
 // Regex for a whole path text ("/a/b", or "" for the root) matching `alternatives`.
 std::string glob_path_regex(const std::vector<GlobAlternative>& alternatives);
