@@ -8,8 +8,8 @@
 #include <tuple>
 
 #include "common/errors.h"
+#include "policy/bounded_set.h"
 #include "policy/compiled_rule.h"
-#include "policy/re2_options.h"
 #include "policy/reserved_names.h"
 #include "policy/subtree_reach.h"
 
@@ -58,10 +58,10 @@ class ReachIndex {
         continue;
       }
       if (regexes[i].empty()) continue;
-      if (set_.Add(regexes[i], nullptr) < 0) return;  // unindexed: every rule is a candidate
+      if (!set_.add(regexes[i], nullptr)) return;  // unindexed: every rule is a candidate
       rule_of_.push_back(static_cast<int>(i));
     }
-    ready_ = rule_of_.empty() || set_.Compile();
+    ready_ = rule_of_.empty() || set_.compile();
   }
   // The rules not ruled out at `dir_path`; false when the index cannot tell (not built,
   // or the automaton ran out of memory), and the caller must consider every rule.
@@ -72,13 +72,13 @@ class ReachIndex {
     thread_local std::vector<int> matches;
     re2::RE2::Set::ErrorInfo error{};
     const std::string_view text = dir_path == "/" ? std::string_view() : dir_path;
-    if (!set_.Match(text, &matches, &error)) return error.kind == re2::RE2::Set::kNoError;
+    if (!set_.match(text, &matches, &error)) return error.kind == re2::RE2::Set::kNoError;
     for (int match : matches) rules->push_back(rule_of_[static_cast<std::size_t>(match)]);
     return true;
   }
 
  private:
-  re2::RE2::Set set_{path_regex_options(), re2::RE2::ANCHOR_BOTH};
+  BoundedSet set_;
   std::vector<int> rule_of_;  // set index -> rule index
   std::vector<int> always_;   // rules that are candidates everywhere
   bool ready_ = false;
@@ -94,7 +94,7 @@ struct Policy::Compiled {
   std::vector<int> granting_by_rank;   // rules granting more than none, best rank first
   std::vector<int> writing_by_rank;    // rules granting write, best rank first
   std::vector<int> not_writing;        // rules granting less than write
-  re2::RE2::Set set{path_regex_options(), re2::RE2::ANCHOR_BOTH};
+  BoundedSet set;
   // Built on the first directory question (index_reach), not by compile(): a process
   // that only checks rules, as the server for each request, never pays for it.
   mutable std::once_flag reach_indexed;
@@ -131,7 +131,7 @@ bool Policy::Compiled::match(std::string_view path, bool is_dir, std::vector<int
   re2::RE2::Set::ErrorInfo error{};
   // On failure (including the automaton running out of memory) no rule matched: fail
   // closed with level none.
-  return set.Match(decorate(path, is_dir, text), matches, &error);
+  return set.match(decorate(path, is_dir, text), matches, &error);
 }
 
 int Policy::Compiled::winner(std::string_view path, bool is_dir) const {
@@ -255,14 +255,14 @@ Policy Policy::compile(std::vector<Rule> rules, bool index_reach) {
     // A trailing "/" made it a directory rule; record that so explain output says so.
     rules[i].type = rule.type;
     std::string error;
-    if (compiled->set.Add(rule.regex, &error) != static_cast<int>(i)) {
+    if (!compiled->set.add(rule.regex, &error)) {
       throw RuleError(
           rule_error_prefix(rules[i], static_cast<int>(i) + 1) + "internal regex error: " + error,
           "internal regex error: " + error);
     }
     compiled->compiled.push_back(std::move(rule));
   }
-  if (!compiled->set.Compile()) {
+  if (!compiled->set.compile()) {
     throw UserError("rules are too complex to compile together (" + std::to_string(rules.size()) +
                     " rules)");
   }

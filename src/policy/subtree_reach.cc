@@ -10,6 +10,13 @@
 namespace agentfense::policy {
 namespace {
 
+// One segment's regex, with kSegmentMemory unless its program needs more (re2_options.h).
+std::shared_ptr<const re2::RE2> segment_matcher(const std::string& regex) {
+  auto matcher = std::make_shared<const re2::RE2>(regex, path_regex_options(kSegmentMemory));
+  if (matcher->error_code() != re2::RE2::ErrorPatternTooLarge) return matcher;
+  return std::make_shared<const re2::RE2>(regex, path_regex_options(kLargeMemory));
+}
+
 // Adds the positions reachable by letting a "**" match zero segments.
 template <typename Alternative>
 void skip_empty_globstars(const Alternative& alternative, std::vector<bool>& states) {
@@ -35,8 +42,7 @@ RuleShape::RuleShape(const std::vector<GlobAlternative>& alternatives, PatternTy
         compiled.literal = segment.literal_text;  // most segments: no regex to build
       } else if (!segment.globstar) {
         std::shared_ptr<const re2::RE2>& matcher = built[segment.regex];
-        if (!matcher)
-          matcher = std::make_shared<const re2::RE2>(segment.regex, path_regex_options());
+        if (!matcher) matcher = segment_matcher(segment.regex);
         compiled.matcher = matcher;
       }
       alternative.push_back(std::move(compiled));
