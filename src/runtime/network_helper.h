@@ -19,8 +19,8 @@
 #include <chrono>
 #include <vector>
 
-#include "common/unique_fd.h"
 #include "common/child_process.h"
+#include "common/unique_fd.h"
 
 namespace agentfense::runtime {
 

@@ -27,8 +27,9 @@ TEST(Precedence, EmptyPolicyDecidesNone) {
 // What a commit or an upload holds under a temporary name is on its way to another path
 // with other rules: no rule reaches it, at any priority (reserved_names.h).
 TEST(Precedence, ReservedNamesAreNoneWhateverTheRules) {
-  const std::vector<Rule> rules = {glob("**", Level::kWrite, 100),
-                                   typed("/.af-staging-x/", Level::kWrite, PatternType::kDirectory)};
+  const std::vector<Rule> rules = {
+      glob("**", Level::kWrite, 100),
+      typed("/.af-staging-x/", Level::kWrite, PatternType::kDirectory)};
   for (const char* path : {"/.af-staging-stage_1", "/.af-staging-stage_1/secrets/key",
                            "/src/.agentfense-commit-0123abcd", "/a/.agentfense-commit-x/b"}) {
     for (const bool is_dir : {false, true}) {
