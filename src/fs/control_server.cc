@@ -71,7 +71,10 @@ ControlServer::ControlServer(std::string socket_path, Handler handler)
       "bind control socket " + path_);
   try {
     check_syscall(::chmod(path_.c_str(), 0600), "chmod control socket " + path_);
-    check_syscall(::listen(listen_fd_.get(), 16), "listen on control socket " + path_);
+    // The server connects without waiting (control_client.cc: a full backlog is EAGAIN),
+    // once per command when its idle connections are in use: with 16, 24 execs started
+    // together on a loaded machine found it full and one was refused "not answering".
+    check_syscall(::listen(listen_fd_.get(), SOMAXCONN), "listen on control socket " + path_);
   } catch (...) {
     (void)::unlink(path_.c_str());
     throw;
