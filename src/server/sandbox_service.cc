@@ -326,8 +326,9 @@ v1::Sandbox SandboxService::StartSandbox(const v1::StartSandboxRequest& request)
     // recovery could not end fails the start (INTERNAL; the log names the holder).
     std::shared_ptr<LiveSandbox> live;
     {
-      auto kept = kept_rules_charge(sandbox.permissions(), holder);
-      const auto compiling = compile_charge(sandbox.permissions(), "StartSandbox", holder);
+      const std::int64_t cost = compile_cost(sandbox.permissions());  // parses every pattern
+      auto kept = kept_rules_charge(cost, holder);
+      const auto compiling = compile_charge(cost, "StartSandbox", holder);
       spawner_.run([&] { live = std::make_shared<LiveSandbox>(plan, std::move(kept)); });
     }
     {

@@ -215,21 +215,21 @@ class SandboxService final : public SandboxApi {
   // sandbox's changes) takes memory, up to ~220 MB for the largest policy allowed, and
   // nothing bounded how many compiles ran at once: 100 creates sent together, all
   // refused as too complex (so counted against no quota), took the server to 3.2 GB
-  // (sweep W, W1). A compile whose compile_cost() passes kFreeCompileBytes holds it of
-  // compile_budget_ while it runs, against `holder`'s share, and is refused past either
+  // (sweep W, W1). A compile whose `cost` (compile_cost()) passes kFreeCompileBytes holds
+  // it of compile_budget_ while it runs, against `holder`'s share, and is refused past either
   // (RESOURCE_EXHAUSTED). (Estimated by pattern bytes first, nine short brace patterns
   // of 82 MB each passed as free: sweep X, X1.)
   static constexpr std::int64_t kFreeCompileBytes = std::int64_t{256} << 10;
-  std::unique_ptr<MemoryBudget::Grant> compile_charge(const WireRules& rules, const char* what,
+  std::unique_ptr<MemoryBudget::Grant> compile_charge(std::int64_t cost, const char* what,
                                                       const std::string& holder);
   // A running sandbox keeps its compiled rules twice, in this process (LiveSandbox) and in
   // its fs process, for as long as it runs; only its sandbox count bounded them: 20
   // sandboxes of one tenant, each with 1.5 KB of allowed brace rules, held 2.6 GB in fs
-  // processes and 1.4 GB in the server (sweep Y, Y3). A start whose compile_cost() passes
+  // processes and 1.4 GB in the server (sweep Y, Y3). A start whose `cost` passes
   // kFreeCompileBytes holds kKeptRuleCopies times it of kept_rules_budget_ until the
   // sandbox stops, against `holder`'s share, and is refused past either.
   static constexpr std::int64_t kKeptRuleCopies = 2;
-  std::unique_ptr<MemoryBudget::Grant> kept_rules_charge(const WireRules& rules,
+  std::unique_ptr<MemoryBudget::Grant> kept_rules_charge(std::int64_t cost,
                                                          const std::string& holder);
   // policy_from_wire(rules) under a compile_charge().
   policy::Policy compiled(const WireRules& rules, const char* what, const std::string& holder);

@@ -98,19 +98,17 @@ void SandboxService::hold_answer(const google::protobuf::Message& answer,
   KeptUntilSent::keep(grant);
 }
 
-std::unique_ptr<MemoryBudget::Grant> SandboxService::compile_charge(const WireRules& rules,
+std::unique_ptr<MemoryBudget::Grant> SandboxService::compile_charge(std::int64_t cost,
                                                                     const char* what,
                                                                     const std::string& holder) {
-  const std::int64_t cost = compile_cost(rules);
   if (cost < kFreeCompileBytes) return nullptr;
   auto grant = std::make_unique<MemoryBudget::Grant>(compile_budget_, what, holder);
   grant->hold(cost);
   return grant;
 }
 
-std::unique_ptr<MemoryBudget::Grant> SandboxService::kept_rules_charge(const WireRules& rules,
+std::unique_ptr<MemoryBudget::Grant> SandboxService::kept_rules_charge(std::int64_t cost,
                                                                        const std::string& holder) {
-  const std::int64_t cost = compile_cost(rules);
   if (cost < kFreeCompileBytes) return nullptr;
   auto grant = std::make_unique<MemoryBudget::Grant>(kept_rules_budget_, "StartSandbox", holder);
   grant->hold(cost * kKeptRuleCopies);
@@ -119,7 +117,7 @@ std::unique_ptr<MemoryBudget::Grant> SandboxService::kept_rules_charge(const Wir
 
 policy::Policy SandboxService::compiled(const WireRules& rules, const char* what,
                                         const std::string& holder) {
-  const auto charge = compile_charge(rules, what, holder);
+  const auto charge = compile_charge(compile_cost(rules), what, holder);
   return policy_from_wire(rules);
 }
 
