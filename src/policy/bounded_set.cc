@@ -20,15 +20,15 @@ bool runs(re2::RE2::Set& set) {
 
 }  // namespace
 
+BoundedSet::BoundedSet() : set_(new_set(kSetMemory)) {}
+
 bool BoundedSet::add(std::string_view regex, std::string* error) {
-  if (!set_) set_ = new_set(kSetMemory);
   if (set_->Add(regex, error) < 0) return false;
   regexes_.emplace_back(regex);
   return true;
 }
 
 bool BoundedSet::compile() {
-  if (!set_) set_ = new_set(kSetMemory);
   if (runs(*set_)) {
     regexes_ = {};
     return true;

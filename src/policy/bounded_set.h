@@ -13,6 +13,7 @@ namespace agentfense::policy {
 
 class BoundedSet {
  public:
+  BoundedSet();
   // Adds `regex` as the next index; false (with `error`) when it does not parse.
   bool add(std::string_view regex, std::string* error);
   // Compiles what was added; false when even kLargeMemory is not enough.
