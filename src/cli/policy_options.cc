@@ -42,8 +42,8 @@ std::vector<policy::Rule> PolicyOptions::collect() const {
 policy::Policy PolicyOptions::compile() const {
   // A policy file alone (how the server starts a sandbox's fs process) is compiled once,
   // its error named here: checked alone first, then compiled again, a large set cost its
-  // compile twice at every sandbox start, and the fs process kept the first one's peak
-  // (131 MB for nine brace rules that compile to 55 MB: sweep Y, Y3).
+  // compile time twice at every sandbox start (nine brace rules: 0.93 s, now 0.48 s;
+  // sweep Y, Y3).
   if (!preset.empty() || !rules.empty() || policy_file.empty())
     return policy::Policy::compile(collect());
   try {
